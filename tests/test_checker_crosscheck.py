@@ -1,0 +1,345 @@
+"""The checker against brute force on random small labelled graphs, written without any checker internals.
+
+Reachability, counts and shortest counterexamples are compared with a plain BFS; liveness verdicts with an
+exhaustive search for fair lassos that applies TLA+'s definitions of WF and SF directly; every counterexample
+the checker reports is validated step by step against the graph.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import attrs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checker import Model, Property, Violation, always, check, eventually, leads_to, strong, weak
+
+LABELS = ("a", "b", "c")
+Edge = tuple[int, str, int]
+
+
+@attrs.frozen
+class Graph:
+    nodes: int
+    edges: frozenset[Edge]
+    init: frozenset[int]
+    allowed: frozenset[int]  # the state constraint: nodes outside it are discarded
+
+    def out(self, u: int) -> list[tuple[str, int]]:
+        return sorted((label, v) for (s, label, v) in self.edges if s == u)
+
+
+class GraphModel(Model):
+    """A labelled graph as a model; it records every state the checker expands."""
+
+    def __init__(self, g: Graph, properties: Sequence[Property] = (), fairness: Sequence[Any] = ()) -> None:
+        self.g = g
+        self.properties = tuple(properties)
+        self.fairness = tuple(fairness)
+        self.expanded: set[int] = set()
+
+    def init_states(self) -> Iterator[int]:
+        return iter(sorted(self.g.init))
+
+    def successors(self, state: int) -> Iterator[tuple[str, int]]:
+        self.expanded.add(state)
+        return iter(self.g.out(state))
+
+    def constraint(self, state: int) -> bool:
+        return state in self.g.allowed
+
+
+@st.composite
+def graphs(draw: st.DrawFn, constrained: bool = True) -> Graph:
+    n = draw(st.integers(1, 7))
+    node = st.integers(0, n - 1)
+    edges = draw(st.frozensets(st.tuples(node, st.sampled_from(LABELS), node), max_size=14))
+    init = draw(st.frozensets(node, min_size=1, max_size=3))
+    allowed = draw(st.frozensets(node)) if constrained and draw(st.booleans()) else frozenset(range(n))
+    return Graph(n, edges, init, allowed)
+
+
+def distances(g: Graph) -> dict[int, int]:
+    """BFS distance (in steps) from the initial states, through constraint-satisfying states only."""
+    dist = {u: 0 for u in g.init if u in g.allowed}
+    queue = deque(sorted(dist))
+    while queue:
+        u = queue.popleft()
+        for _, v in g.out(u):
+            if v in g.allowed and v not in dist:
+                dist[v] = dist[u] + 1
+                queue.append(v)
+    return dist
+
+
+def assert_path(g: Graph, violation: Violation) -> None:
+    trace = violation.trace
+    assert trace[0].action is None and trace[0].state in g.init
+    for prev, step in zip(trace, trace[1:], strict=False):
+        assert (prev.state, step.action, step.state) in g.edges, (prev, step)
+
+
+# Safety and reachability.
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs())
+def test_reachable_set_and_count(g: Graph) -> None:
+    reachable = set(distances(g))
+    for strategy in ("bfs", "dfs"):
+        model = GraphModel(g)
+        result = check(model, strategy=strategy, deadlock=False)
+        assert result.status == "ok"
+        assert result.stats.distinct_states == len(reachable), strategy
+        assert model.expanded == reachable, strategy
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs(), st.data())
+def test_bfs_invariant_counterexample_is_shortest(g: Graph, data: st.DataObject) -> None:
+    bad = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="bad")
+    dist = distances(g)
+    reachable_bad = [u for u in dist if u in bad]
+    model = GraphModel(g, [always("Good", lambda s: s not in bad)])
+    result = check(model, deadlock=False)
+    if not reachable_bad:
+        assert result.status == "ok" and result.stats.distinct_states == len(dist)
+        return
+    violation = result.violation
+    assert result.status == "violation" and violation is not None
+    assert (violation.property, violation.kind) == ("Good", "always")
+    assert_path(g, violation)
+    assert violation.trace[-1].state in bad
+    assert all(step.state not in bad and step.state in g.allowed for step in violation.trace[:-1])
+    assert len(violation.trace) - 1 == min(dist[u] for u in reachable_bad)
+    dfs = check(GraphModel(g, [always("Good", lambda s: s not in bad)]), strategy="dfs", deadlock=False)
+    assert dfs.violation is not None and dfs.violation.trace[-1].state in bad
+    assert_path(g, dfs.violation)
+
+
+@settings(max_examples=100, deadline=None)
+@given(graphs(constrained=False))
+def test_deadlock_is_a_reachable_state_without_successors(g: Graph) -> None:
+    dist = distances(g)
+    dead = [u for u in dist if not g.out(u)]
+    result = check(GraphModel(g))
+    if not dead:
+        assert result.ok
+        return
+    violation = result.violation
+    assert violation is not None and violation.kind == "deadlock"
+    assert_path(g, violation)
+    assert violation.trace[-1].state in dead
+
+
+# Liveness: brute-force fair lassos.
+
+
+def enabled(g: Graph, u: int, label: str) -> bool:
+    """A fairness class is enabled when a non-stuttering step of it leaves the state."""
+    return any(lab == label and v != u for lab, v in g.out(u))
+
+
+def strongly_connected(nodes: frozenset[int], edges: set[Edge]) -> bool:
+    start = min(nodes)
+    for forward in (True, False):
+        seen, stack = {start}, [start]
+        while stack:
+            u = stack.pop()
+            for s, _, t in edges:
+                a, b = (s, t) if forward else (t, s)
+                if a == u and b not in seen:
+                    seen.add(b)
+                    stack.append(b)
+        if seen != nodes:
+            return False
+    return True
+
+
+def fair(g: Graph, cycle: frozenset[int], edges: set[Edge], fairness: dict[str, str]) -> bool:
+    """TLA+ fairness of a behaviour that ends by visiting exactly `cycle` through exactly `edges` forever."""
+    taken = {label for _, label, _ in edges}
+    for label, kind in fairness.items():
+        if label in taken:
+            continue
+        on = [enabled(g, u, label) for u in cycle]
+        if (kind == "weak" and all(on)) or (kind == "strong" and any(on)):
+            return False
+    return True
+
+
+def fair_lasso_exists(g: Graph, starts: set[int], avoid: frozenset[int], fairness: dict[str, str]) -> bool:
+    """Is there a fair behaviour that reaches a state of `starts` and from there never visits `avoid`?
+
+    Every candidate end cycle (S, E) is enumerated: |S| = 1 with E empty (stuttering), or S strongly connected
+    by E. Adding edges of S to E keeps it strongly connected and can only make it fairer (more classes taken,
+    the same states), so the largest E inside S decides for each S.
+    """
+    ok = set(range(g.nodes)) - avoid
+    region, stack = {u for u in starts if u in ok}, [u for u in starts if u in ok]
+    while stack:  # states reachable from a start without visiting `avoid`
+        u = stack.pop()
+        for _, v in g.out(u):
+            if v in ok and v not in region:
+                region.add(v)
+                stack.append(v)
+    for size in range(1, len(region) + 1):
+        for subset in itertools.combinations(sorted(region), size):
+            cycle = frozenset(subset)
+            inner = {(s, label, t) for (s, label, t) in g.edges if s in cycle and t in cycle and s != t}
+            if size == 1 and fair(g, cycle, set(), fairness):
+                return True
+            if size > 1 and strongly_connected(cycle, inner) and fair(g, cycle, inner, fairness):
+                return True
+    return False
+
+
+def reachable_from_init(g: Graph) -> set[int]:
+    seen, stack = set(g.init), list(g.init)
+    while stack:
+        u = stack.pop()
+        for _, v in g.out(u):
+            if v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return seen
+
+
+def fairness_conditions(fairness: dict[str, str]) -> list[Any]:
+    kinds = {"weak": weak, "strong": strong}
+    return [kinds[kind](f"{kind}({label})", lambda a, label=label: a == label) for label, kind in fairness.items()]
+
+
+def assert_fair_loop(g: Graph, violation: Violation, fairness: dict[str, str]) -> frozenset[int]:
+    """The lasso is a valid behaviour whose loop closes as documented and is fair; returns the loop's states."""
+    assert_path(g, violation)
+    trace, k = violation.trace, violation.loop_start
+    assert k is not None and 0 <= k < len(trace)
+    if k == len(trace) - 1:
+        loop, edges = frozenset({trace[k].state}), set()
+    else:
+        assert trace[-1].state == trace[k].state
+        loop = frozenset(step.state for step in trace[k:])
+        edges = {(p.state, s.action, s.state) for p, s in zip(trace[k:], trace[k + 1 :], strict=False)}
+        edges = {e for e in edges if e[0] != e[2]}
+    assert fair(g, loop, edges, fairness), "the reported loop is not fair"
+    return loop
+
+
+fairness_maps = st.dictionaries(st.sampled_from(LABELS), st.sampled_from(["weak", "strong"]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(constrained=False), fairness_maps, st.data())
+def test_eventually_matches_brute_force(g: Graph, fairness: dict[str, str], data: st.DataObject) -> None:
+    goal = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="goal")
+    expected_violation = fair_lasso_exists(g, set(g.init), goal, fairness)
+    model = GraphModel(g, [eventually("Ev", lambda s: s in goal)], fairness_conditions(fairness))
+    result = check(model, deadlock=False)
+    assert (result.status == "violation") == expected_violation, (result.status, result.violation)
+    if expected_violation:
+        violation = result.violation
+        assert violation is not None and (violation.property, violation.kind) == ("Ev", "eventually")
+        assert_fair_loop(g, violation, fairness)
+        assert all(step.state not in goal for step in violation.trace)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(constrained=False), fairness_maps, st.data())
+def test_leads_to_matches_brute_force(g: Graph, fairness: dict[str, str], data: st.DataObject) -> None:
+    p = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="p")
+    q = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="q")
+    triggers = {u for u in reachable_from_init(g) if u in p}
+    expected_violation = fair_lasso_exists(g, triggers, q, fairness)
+    model = GraphModel(g, [leads_to("LT", lambda s: s in p, lambda s: s in q)], fairness_conditions(fairness))
+    result = check(model, deadlock=False)
+    assert (result.status == "violation") == expected_violation, (result.status, result.violation)
+    if expected_violation:
+        violation = result.violation
+        assert violation is not None and (violation.property, violation.kind) == ("LT", "leads_to")
+        assert_fair_loop(g, violation, fairness)
+        trace = violation.trace
+        assert any(step.state in p and all(s.state not in q for s in trace[i:]) for i, step in enumerate(trace))
+
+
+# A hand-written model whose liveness needs strong fairness.
+
+# 0 --b--> 1 --b--> 0, and 0 --a--> 2 (the goal). Action a is enabled at 0 only, so the cycle 0, 1, 0, ...
+# keeps it enabled infinitely often but not continuously: WF(a) allows the cycle, SF(a) forbids it.
+# WF(b) rules out stuttering at 1; stuttering at 0 is ruled out by either fairness on a.
+FLICKER = Graph(3, frozenset({(0, "b", 1), (1, "b", 0), (0, "a", 2)}), frozenset({0}), frozenset({0, 1, 2}))
+
+
+def test_strong_fairness_needed() -> None:
+    for kind, holds in (("strong", True), ("weak", False)):
+        fairness = {"a": kind, "b": "weak"}
+        model = GraphModel(FLICKER, [eventually("ReachTwo", lambda s: s == 2)], fairness_conditions(fairness))
+        result = check(model, deadlock=False)
+        assert result.ok is holds, kind
+        assert fair_lasso_exists(FLICKER, {0}, frozenset({2}), fairness) is not holds
+        if not holds:
+            assert result.violation is not None
+            assert assert_fair_loop(FLICKER, result.violation, fairness) == {0, 1}
+
+
+# Determinism.
+
+DETERMINISM_SCRIPT = """
+import json
+from checker import check
+from checker.examples.twophase import TwoPhase
+from checker.examples.ewd840 import EWD840
+from checker.examples.semaphore import Semaphore
+from checker import always
+
+def summary(model, **kw):
+    r = check(model, **kw)
+    v = r.violation
+    trace = None if v is None else [[model.describe(s.action) if s.action is not None else None, repr(s.state)]
+                                     for s in v.trace]
+    return [r.status, r.stats.distinct_states, r.stats.generated, trace, None if v is None else v.loop_start]
+
+tp = TwoPhase(3)
+tp.properties = [always("NeverCommitted", lambda s: s.tm_state != "committed")]
+print(json.dumps([
+    summary(tp), summary(tp, strategy="dfs"),
+    summary(EWD840(3, fair=False), deadlock=False), summary(Semaphore(2, "weak")),
+]))
+"""
+
+
+def run_determinism_script(seed: str) -> list[Any]:
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    out = subprocess.run(
+        [sys.executable, "-c", DETERMINISM_SCRIPT], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def test_same_result_across_runs_and_hash_seeds() -> None:
+    first = run_determinism_script("0")
+    assert first[0][0] == "violation" and first[2][0] == "violation" and first[3][0] == "violation"
+    for seed in ("1", "4242"):
+        assert run_determinism_script(seed) == first, seed
+
+
+def test_same_result_twice_in_process() -> None:
+    g = Graph(
+        5,
+        frozenset({(0, "a", 1), (1, "b", 2), (2, "a", 0), (1, "c", 3), (3, "a", 4), (4, "b", 3)}),
+        frozenset({0}),
+        frozenset(range(5)),
+    )
+    runs = [check(GraphModel(g, [eventually("Ev", lambda s: s == 9)]), deadlock=False) for _ in range(2)]
+    assert runs[0].violation is not None and runs[1].violation is not None
+    assert runs[0].violation.trace == runs[1].violation.trace
+    assert runs[0].violation.loop_start == runs[1].violation.loop_start
+    assert runs[0].stats.distinct_states == runs[1].stats.distinct_states
