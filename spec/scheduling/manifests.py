@@ -1,0 +1,703 @@
+"""Kubernetes YAML manifests -> NodeInfo / PodInfo, with the API server's defaulting the scheduler relies on.
+
+Kinds: Node, Pod, Deployment, ReplicaSet, StatefulSet (expanded into their pods), Namespace (labels for
+namespaceSelector), PriorityClass (priorityClassName), Service (selectors for the default topology spreading),
+and ``List``. Every error is an InputError naming the file, the document and the field.
+
+Upstream: pod requests as component-helpers/resource/helpers.go PodRequests (containers summed, init containers
+and sidecars per KEP-753, overhead added, pod-level requests override); defaulting of requests from limits and of
+hostPort under hostNetwork as pkg/apis/core/v1/defaults.go; pod names of workloads as the controllers create them
+(StatefulSet: ``<name>-<ordinal>``; ReplicaSet: ``<name>-<5 chars>``; Deployment: ``<name>-<pod-template-hash>-
+<5 chars>``), with deterministic suffixes instead of random ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from checker.errors import InputError
+from spec.quantity import int_value, milli_value
+from spec.scheduling.snapshot import Snapshot
+from spec.scheduling.types import (
+    Affinity,
+    HostPort,
+    LabelSelector,
+    LabelSelectorRequirement,
+    NodeInfo,
+    NodeSelectorRequirement,
+    NodeSelectorTerm,
+    Pairs,
+    PodAffinityTerm,
+    PodInfo,
+    PreferredSchedulingTerm,
+    Resources,
+    Taint,
+    Toleration,
+    TopologySpreadConstraint,
+    WeightedPodAffinityTerm,
+    pairs,
+)
+
+SUPPORTED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "StatefulSet", "Namespace", "PriorityClass", "Service")
+DEFAULT_MAX_PODS = 110
+"""kubelet's default --max-pods, used when a node's allocatable does not list ``pods``."""
+DEFAULT_MILLI_CPU_REQUEST = 100
+DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
+"""Upstream: pkg/scheduler/util/pod_resources.go (the non-zero defaults used by scoring)."""
+
+_SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+"""Upstream: apimachinery/pkg/util/rand SafeEncodeString alphabet."""
+
+
+@attrs.frozen
+class Cluster:
+    """Everything read from the manifests: nodes, pods (creation order; pending ones have no node_name)."""
+
+    nodes: tuple[NodeInfo, ...]
+    pods: tuple[PodInfo, ...]
+    namespaces: tuple[tuple[str, Pairs], ...] = ()
+
+    @property
+    def pending(self) -> tuple[PodInfo, ...]:
+        return tuple(p for p in self.pods if not p.node_name)
+
+    @property
+    def bound(self) -> tuple[PodInfo, ...]:
+        return tuple(p for p in self.pods if p.node_name)
+
+    def snapshot(self) -> Snapshot:
+        """The bound pods on their nodes."""
+        return Snapshot.build(self.nodes, self.bound, self.namespaces)
+
+
+# --- small typed accessors -------------------------------------------------------------------------------------
+
+
+def _get(doc: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = None) -> Any:
+    value = doc.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, (int,))):
+        expected = {dict: "a mapping", list: "a list", str: "a string", int: "an integer", bool: "a boolean"}
+        name = expected.get(kind, "a string") if isinstance(kind, type) else "a scalar"
+        raise InputError(f"{where}.{key}: expected {name}, got {value!r}")
+    return value
+
+
+def _check_keys(doc: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in doc:
+        if key not in allowed:
+            raise InputError(f"{where}: unknown field {key!r} (known: {', '.join(allowed)})")
+
+
+def _string_map(doc: Mapping[str, Any], key: str, where: str) -> Pairs:
+    raw = _get(doc, key, dict, where, {})
+    for k, v in raw.items():
+        if not isinstance(v, str | int | float) or isinstance(v, bool):
+            raise InputError(f"{where}.{key}.{k}: expected a string, got {v!r}")
+    return pairs({str(k): str(v) for k, v in raw.items()})
+
+
+def _items(doc: Mapping[str, Any], key: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+    raw = _get(doc, key, list, where, [])
+    out = []
+    for i, item in enumerate(raw):
+        path = f"{where}.{key}[{i}]"
+        if not isinstance(item, dict):
+            raise InputError(f"{path}: expected a mapping, got {item!r}")
+        out.append((path, item))
+    return out
+
+
+def _strings(doc: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    raw = _get(doc, key, list, where, [])
+    return tuple(str(v) for v in raw)
+
+
+def _resources(raw: Mapping[str, Any], where: str, node: bool = False) -> Resources:
+    cpu = memory = storage = 0
+    pods = DEFAULT_MAX_PODS if node else 0
+    scalar: dict[str, int] = {}
+    for name, value in raw.items():
+        path = f"{where}.{name}"
+        if name == "cpu":
+            cpu = milli_value(value, path)
+            amount = cpu
+        elif name == "memory":
+            memory = amount = int_value(value, path)
+        elif name == "ephemeral-storage":
+            storage = amount = int_value(value, path)
+        elif name == "pods":
+            pods = amount = int_value(value, path)
+        else:
+            scalar[str(name)] = amount = int_value(value, path)
+        if amount < 0:
+            raise InputError(f"{path}: must be greater than or equal to 0, got {value!r}")
+    return Resources(cpu, memory, storage, pods, tuple(sorted(scalar.items())))
+
+
+# --- nodes -------------------------------------------------------------------------------------------------
+
+
+def parse_node(doc: Mapping[str, Any], where: str) -> NodeInfo:
+    """A Node manifest. Allocatable falls back to capacity; ``pods`` defaults to 110 (kubelet's --max-pods)."""
+    metadata = _get(doc, "metadata", dict, where, {})
+    name = _get(metadata, "name", str, f"{where}: metadata")
+    if not name:
+        raise InputError(f"{where}: metadata.name: required")
+    spec = _get(doc, "spec", dict, where, {})
+    status = _get(doc, "status", dict, where, {})
+    allocatable = _get(status, "allocatable", dict, f"{where}: status") or _get(
+        status, "capacity", dict, f"{where}: status", {}
+    )
+    taints = []
+    for path, raw in _items(spec, "taints", f"{where}: spec"):
+        _check_keys(raw, ("key", "value", "effect", "timeAdded"), path)
+        effect = raw.get("effect")
+        if effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise InputError(f"{path}.effect: {effect!r} is not NoSchedule, PreferNoSchedule or NoExecute")
+        taints.append(Taint(str(_get(raw, "key", str, path, "")), str(raw.get("value", "") or ""), effect))
+    images = []
+    for path, raw in _items(status, "images", f"{where}: status"):
+        images.append((_strings(raw, "names", path), int(_get(raw, "sizeBytes", int, path, 0))))
+    return NodeInfo(
+        name=name,
+        labels=_string_map(metadata, "labels", f"{where}: metadata"),
+        taints=tuple(taints),
+        allocatable=_resources(allocatable, f"{where}: status.allocatable", node=True),
+        unschedulable=bool(_get(spec, "unschedulable", bool, f"{where}: spec", False)),
+        images=tuple(images),
+    )
+
+
+# --- selectors and affinity --------------------------------------------------------------------------------
+
+_OPS_LABEL = ("In", "NotIn", "Exists", "DoesNotExist")
+_OPS_NODE = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
+
+
+def _requirement(raw: Mapping[str, Any], path: str, ops: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
+    _check_keys(raw, ("key", "operator", "values"), path)
+    key = _get(raw, "key", str, path)
+    op = raw.get("operator")
+    if not key:
+        raise InputError(f"{path}.key: required")
+    if op not in ops:
+        raise InputError(f"{path}.operator: {op!r} is not one of {', '.join(ops)}")
+    values = _strings(raw, "values", path)
+    if op in ("In", "NotIn") and not values:
+        raise InputError(f"{path}.values: must be non-empty for operator {op}")
+    if op in ("Exists", "DoesNotExist") and values:
+        raise InputError(f"{path}.values: must be empty for operator {op}")
+    if op in ("Gt", "Lt") and len(values) != 1:
+        raise InputError(f"{path}.values: must have exactly one integer for operator {op}")
+    return key, op, values
+
+
+def parse_label_selector(raw: Any, where: str) -> LabelSelector | None:
+    """A metav1.LabelSelector; None when absent (which matches nothing where upstream uses it)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: expected a mapping, got {raw!r}")
+    _check_keys(raw, ("matchLabels", "matchExpressions"), where)
+    exprs = tuple(
+        LabelSelectorRequirement(*_requirement(item, path, _OPS_LABEL))
+        for path, item in _items(raw, "matchExpressions", where)
+    )
+    return LabelSelector(_string_map(raw, "matchLabels", where), exprs)
+
+
+def _node_selector_term(raw: Mapping[str, Any], path: str) -> NodeSelectorTerm:
+    _check_keys(raw, ("matchExpressions", "matchFields"), path)
+    exprs = tuple(
+        NodeSelectorRequirement(*_requirement(i, p, _OPS_NODE)) for p, i in _items(raw, "matchExpressions", path)
+    )
+    fields = []
+    for p, item in _items(raw, "matchFields", path):
+        key, op, values = _requirement(item, p, ("In", "NotIn"))
+        if key != "metadata.name":
+            raise InputError(f"{p}.key: only metadata.name is supported in matchFields, got {key!r}")
+        fields.append(NodeSelectorRequirement(key, op, values))
+    return NodeSelectorTerm(exprs, tuple(fields))
+
+
+def _with_label_keys(
+    selector: LabelSelector | None, labels: Mapping[str, str], match: tuple[str, ...], mismatch: tuple[str, ...]
+) -> LabelSelector | None:
+    """matchLabelKeys / mismatchLabelKeys merged into the selector, as the API server does (KEP-3633, KEP-3243)."""
+    extra = [LabelSelectorRequirement(k, "In", (labels[k],)) for k in match if k in labels]
+    extra += [LabelSelectorRequirement(k, "NotIn", (labels[k],)) for k in mismatch if k in labels]
+    if not extra or selector is None:
+        return selector
+    return selector.with_requirements(extra)
+
+
+def _pod_affinity_term(raw: Mapping[str, Any], path: str, namespace: str, labels: Mapping[str, str]) -> PodAffinityTerm:
+    _check_keys(
+        raw,
+        ("labelSelector", "namespaces", "namespaceSelector", "topologyKey", "matchLabelKeys", "mismatchLabelKeys"),
+        path,
+    )
+    topology_key = _get(raw, "topologyKey", str, path)
+    if not topology_key:
+        raise InputError(f"{path}.topologyKey: required")
+    namespaces = _strings(raw, "namespaces", path)
+    ns_selector = parse_label_selector(raw.get("namespaceSelector"), f"{path}.namespaceSelector")
+    if not namespaces and ns_selector is None:
+        namespaces = (namespace,)
+    selector = parse_label_selector(raw.get("labelSelector"), f"{path}.labelSelector")
+    selector = _with_label_keys(
+        selector, labels, _strings(raw, "matchLabelKeys", path), _strings(raw, "mismatchLabelKeys", path)
+    )
+    return PodAffinityTerm(topology_key, selector, tuple(sorted(set(namespaces))), ns_selector)
+
+
+def _weighted_terms(
+    raw: Mapping[str, Any], path: str, key: str, make: Callable[[Mapping[str, Any], str], Any]
+) -> tuple[Any, ...]:
+    out = []
+    for p, item in _items(raw, key, path):
+        weight = _get(item, "weight", int, p)
+        if weight is None or not 1 <= weight <= 100:
+            raise InputError(f"{p}.weight: must be an integer in 1..100, got {item.get('weight')!r}")
+        out.append((weight, make(item, p)))
+    return tuple(out)
+
+
+def _affinity(raw: Mapping[str, Any], where: str, namespace: str, labels: Mapping[str, str]) -> Affinity:
+    _check_keys(raw, ("nodeAffinity", "podAffinity", "podAntiAffinity"), where)
+    node = _get(raw, "nodeAffinity", dict, where, {})
+    _check_keys(
+        node,
+        ("requiredDuringSchedulingIgnoredDuringExecution", "preferredDuringSchedulingIgnoredDuringExecution"),
+        f"{where}.nodeAffinity",
+    )
+    required_raw = _get(node, "requiredDuringSchedulingIgnoredDuringExecution", dict, f"{where}.nodeAffinity")
+    node_required = None
+    if required_raw is not None:
+        path = f"{where}.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+        _check_keys(required_raw, ("nodeSelectorTerms",), path)
+        node_required = tuple(_node_selector_term(i, p) for p, i in _items(required_raw, "nodeSelectorTerms", path))
+        if not node_required:
+            raise InputError(f"{path}.nodeSelectorTerms: must have at least one term")
+
+    def preference(item: Mapping[str, Any], p: str) -> NodeSelectorTerm:
+        _check_keys(item, ("weight", "preference"), p)
+        return _node_selector_term(_get(item, "preference", dict, p, {}), f"{p}.preference")
+
+    node_preferred = tuple(
+        PreferredSchedulingTerm(w, t)
+        for w, t in _weighted_terms(
+            node, f"{where}.nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution", preference
+        )
+    )
+
+    def pod_terms(key: str) -> tuple[tuple[PodAffinityTerm, ...], tuple[WeightedPodAffinityTerm, ...]]:
+        section = _get(raw, key, dict, where, {})
+        path = f"{where}.{key}"
+        _check_keys(
+            section,
+            ("requiredDuringSchedulingIgnoredDuringExecution", "preferredDuringSchedulingIgnoredDuringExecution"),
+            path,
+        )
+        required = tuple(
+            _pod_affinity_term(i, p, namespace, labels)
+            for p, i in _items(section, "requiredDuringSchedulingIgnoredDuringExecution", path)
+        )
+
+        def weighted(item: Mapping[str, Any], p: str) -> PodAffinityTerm:
+            _check_keys(item, ("weight", "podAffinityTerm"), p)
+            return _pod_affinity_term(
+                _get(item, "podAffinityTerm", dict, p, {}), f"{p}.podAffinityTerm", namespace, labels
+            )
+
+        preferred = tuple(
+            WeightedPodAffinityTerm(w, t)
+            for w, t in _weighted_terms(section, path, "preferredDuringSchedulingIgnoredDuringExecution", weighted)
+        )
+        return required, preferred
+
+    pod_required, pod_preferred = pod_terms("podAffinity")
+    anti_required, anti_preferred = pod_terms("podAntiAffinity")
+    return Affinity(node_required, node_preferred, pod_required, pod_preferred, anti_required, anti_preferred)
+
+
+def _spread_constraint(raw: Mapping[str, Any], path: str, labels: Mapping[str, str]) -> TopologySpreadConstraint:
+    _check_keys(
+        raw,
+        (
+            "maxSkew",
+            "topologyKey",
+            "whenUnsatisfiable",
+            "labelSelector",
+            "minDomains",
+            "nodeAffinityPolicy",
+            "nodeTaintsPolicy",
+            "matchLabelKeys",
+        ),
+        path,
+    )
+    max_skew = _get(raw, "maxSkew", int, path)
+    if max_skew is None or max_skew < 1:
+        raise InputError(f"{path}.maxSkew: must be an integer >= 1, got {raw.get('maxSkew')!r}")
+    key = _get(raw, "topologyKey", str, path)
+    if not key:
+        raise InputError(f"{path}.topologyKey: required")
+    when = raw.get("whenUnsatisfiable")
+    if when not in ("DoNotSchedule", "ScheduleAnyway"):
+        raise InputError(f"{path}.whenUnsatisfiable: {when!r} is not DoNotSchedule or ScheduleAnyway")
+    min_domains = _get(raw, "minDomains", int, path)
+    if min_domains is not None and (min_domains < 1 or when != "DoNotSchedule"):
+        raise InputError(f"{path}.minDomains: must be >= 1 and only with whenUnsatisfiable: DoNotSchedule")
+    policies = []
+    for name, default in (("nodeAffinityPolicy", "Honor"), ("nodeTaintsPolicy", "Ignore")):
+        value = raw.get(name, default)
+        if value not in ("Honor", "Ignore"):
+            raise InputError(f"{path}.{name}: {value!r} is not Honor or Ignore")
+        policies.append(value)
+    selector = parse_label_selector(raw.get("labelSelector"), f"{path}.labelSelector")
+    selector = _with_label_keys(selector, labels, _strings(raw, "matchLabelKeys", path), ())
+    return TopologySpreadConstraint(max_skew, key, when, selector, min_domains, policies[0], policies[1])
+
+
+# --- pods --------------------------------------------------------------------------------------------------
+
+
+def _container_requests(container: Mapping[str, Any], path: str) -> tuple[Resources, Resources]:
+    """(requests, non-zero requests) of one container; requests default to limits (pkg/apis/core/v1/defaults.go)."""
+    resources = _get(container, "resources", dict, path, {})
+    requests = dict(_get(resources, "requests", dict, f"{path}.resources", {}))
+    for name, value in _get(resources, "limits", dict, f"{path}.resources", {}).items():
+        requests.setdefault(name, value)
+    where = f"{path}.resources.requests"
+    parsed = _resources(requests, where)
+    non_zero = attrs.evolve(
+        parsed,
+        milli_cpu=parsed.milli_cpu if "cpu" in requests else DEFAULT_MILLI_CPU_REQUEST,
+        memory=parsed.memory if "memory" in requests else DEFAULT_MEMORY_REQUEST,
+    )
+    return parsed, non_zero
+
+
+def pod_requests(
+    containers: list[Resources], init_containers: list[tuple[Resources, bool]], overhead: Resources
+) -> Resources:
+    """Effective pod requests. Upstream: component-helpers/resource/helpers.go PodRequests (KEP-753 sidecars).
+
+    ``init_containers`` are (requests, restartable) in spec order; restartable ones (restartPolicy: Always) keep
+    running beside the app containers.
+    """
+    total = Resources()
+    for r in containers:
+        total = total + r
+    sidecars = Resources()
+    init_max = Resources()
+    for r, restartable in init_containers:
+        if restartable:
+            total = total + r
+            sidecars = sidecars + r
+            init_max = init_max.max(sidecars)
+        else:
+            init_max = init_max.max(r + sidecars)
+    return total.max(init_max) + overhead
+
+
+def _ports(containers: list[tuple[str, dict[str, Any]]], host_network: bool) -> tuple[HostPort, ...]:
+    out = []
+    for path, container in containers:
+        for p, raw in _items(container, "ports", path):
+            container_port = _get(raw, "containerPort", int, p)
+            host_port = _get(raw, "hostPort", int, p, 0)
+            if host_network and not host_port:
+                host_port = container_port or 0
+            if host_port and host_port > 0:
+                protocol = str(raw.get("protocol") or "TCP")
+                if protocol not in ("TCP", "UDP", "SCTP"):
+                    raise InputError(f"{p}.protocol: {protocol!r} is not TCP, UDP or SCTP")
+                out.append(HostPort(host_port, protocol, str(raw.get("hostIP") or "0.0.0.0")))
+    return tuple(out)
+
+
+def parse_pod_spec(
+    metadata: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    where: str,
+    *,
+    order: int = 0,
+    priority_classes: Mapping[str, int] | None = None,
+    default_priority: int = 0,
+    spread_selector: LabelSelector | None = None,
+) -> PodInfo:
+    """A pod from its metadata and spec (a Pod, or a workload's template with metadata already completed)."""
+    name = _get(metadata, "name", str, f"{where}: metadata")
+    if not name:
+        raise InputError(f"{where}: metadata.name: required")
+    namespace = _get(metadata, "namespace", str, f"{where}: metadata", "default") or "default"
+    labels = _string_map(metadata, "labels", f"{where}: metadata")
+    label_map = dict(labels)
+    w = f"{where}: spec"
+    containers = _items(spec, "containers", w)
+    if not containers:
+        raise InputError(f"{w}.containers: a pod needs at least one container")
+    app = [_container_requests(c, p) for p, c in containers]
+    inits_raw = _items(spec, "initContainers", w)
+    inits = []
+    for p, c in inits_raw:
+        policy = c.get("restartPolicy")
+        if policy not in (None, "Always"):
+            raise InputError(f"{p}.restartPolicy: only Always is allowed for init containers, got {policy!r}")
+        inits.append((_container_requests(c, p), policy == "Always"))
+    overhead = _resources(_get(spec, "overhead", dict, w, {}), f"{w}.overhead")
+    requests = pod_requests([r for r, _ in app], [(r, s) for (r, _), s in inits], overhead)
+    non_zero = pod_requests([nz for _, nz in app], [(nz, s) for (_, nz), s in inits], overhead)
+    pod_level = _get(_get(spec, "resources", dict, w, {}), "requests", dict, f"{w}.resources", {})
+    if pod_level:
+        level = _resources(pod_level, f"{w}.resources.requests")
+        changes = {
+            k: getattr(level, k) + getattr(overhead, k)
+            for k, key in (("milli_cpu", "cpu"), ("memory", "memory"))
+            if key in pod_level
+        }
+        requests = attrs.evolve(requests, **changes)
+        non_zero = attrs.evolve(non_zero, **changes)
+    class_name = _get(spec, "priorityClassName", str, w)
+    if class_name:
+        classes = priority_classes or {}
+        if class_name not in classes and class_name not in _SYSTEM_PRIORITY_CLASSES:
+            raise InputError(f"{w}.priorityClassName: no PriorityClass named {class_name!r}")
+        priority = classes.get(class_name, _SYSTEM_PRIORITY_CLASSES.get(class_name, 0))
+    else:
+        priority = _get(spec, "priority", int, w, default_priority)
+    preemption = spec.get("preemptionPolicy") or "PreemptLowerPriority"
+    if preemption not in ("PreemptLowerPriority", "Never"):
+        raise InputError(f"{w}.preemptionPolicy: {preemption!r} is not PreemptLowerPriority or Never")
+    tolerations = []
+    for p, raw in _items(spec, "tolerations", w):
+        _check_keys(raw, ("key", "operator", "value", "effect", "tolerationSeconds"), p)
+        op = raw.get("operator") or "Equal"
+        if op not in ("Equal", "Exists"):
+            raise InputError(f"{p}.operator: {op!r} is not Equal or Exists")
+        effect = raw.get("effect") or ""
+        if effect not in ("", "NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise InputError(f"{p}.effect: {effect!r} is not NoSchedule, PreferNoSchedule or NoExecute")
+        value = "" if raw.get("value") is None else str(raw["value"])
+        if op == "Exists" and value:
+            raise InputError(f"{p}.value: must be empty when operator is Exists")
+        tolerations.append(Toleration(str(raw.get("key") or ""), op, value, effect))
+    affinity_raw = _get(spec, "affinity", dict, w, {})
+    images = tuple(str(c.get("image", "")) for _, c in containers + inits_raw if c.get("image"))
+    return PodInfo(
+        name=name,
+        namespace=namespace,
+        labels=labels,
+        requests=requests,
+        non_zero_cpu=non_zero.milli_cpu,
+        non_zero_memory=non_zero.memory,
+        node_name=_get(spec, "nodeName", str, w, "") or "",
+        node_selector=_string_map(spec, "nodeSelector", w),
+        affinity=_affinity(affinity_raw, f"{w}.affinity", namespace, label_map),
+        tolerations=tuple(tolerations),
+        host_ports=_ports(
+            containers + [(p, c) for p, c in inits_raw if c.get("restartPolicy") == "Always"],
+            bool(_get(spec, "hostNetwork", bool, w, False)),
+        ),
+        topology_spread_constraints=tuple(
+            _spread_constraint(raw, p, label_map) for p, raw in _items(spec, "topologySpreadConstraints", w)
+        ),
+        priority=priority,
+        preemption_policy=preemption,
+        order=order,
+        images=images,
+        spread_selector=spread_selector,
+    )
+
+
+_SYSTEM_PRIORITY_CLASSES = {"system-cluster-critical": 2000000000, "system-node-critical": 2000001000}
+"""Upstream: pkg/apis/scheduling/types.go SystemClusterCritical / SystemNodeCritical."""
+
+
+# --- documents ---------------------------------------------------------------------------------------------
+
+
+def _suffix(seed: str, length: int) -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return "".join(_SAFE_ALPHABET[b % len(_SAFE_ALPHABET)] for b in digest[:length])
+
+
+@attrs.frozen
+class _Workload:
+    where: str
+    namespace: str
+    pod_names: tuple[str, ...]
+    selector: LabelSelector
+    template_metadata: dict[str, Any]
+    template_spec: dict[str, Any]
+    extra_labels: tuple[Pairs, ...]
+
+
+def _workload(doc: Mapping[str, Any], kind: str, where: str) -> _Workload:
+    metadata = _get(doc, "metadata", dict, where, {})
+    name = _get(metadata, "name", str, f"{where}: metadata")
+    if not name:
+        raise InputError(f"{where}: metadata.name: required")
+    namespace = _get(metadata, "namespace", str, f"{where}: metadata", "default") or "default"
+    spec = _get(doc, "spec", dict, where, {})
+    replicas = _get(spec, "replicas", int, f"{where}: spec", 1)
+    if replicas < 0:
+        raise InputError(f"{where}: spec.replicas: must be >= 0, got {replicas}")
+    selector = parse_label_selector(spec.get("selector"), f"{where}: spec.selector")
+    if selector is None:
+        raise InputError(f"{where}: spec.selector: required")
+    template = _get(spec, "template", dict, f"{where}: spec", {})
+    t_meta = dict(_get(template, "metadata", dict, f"{where}: spec.template", {}))
+    t_spec = _get(template, "spec", dict, f"{where}: spec.template", {})
+    t_labels = dict(_string_map(t_meta, "labels", f"{where}: spec.template.metadata"))
+    if not selector.matches(t_labels):
+        raise InputError(f"{where}: spec.template.metadata.labels: do not match spec.selector")
+    if kind == "StatefulSet":
+        names = tuple(f"{name}-{i}" for i in range(replicas))
+        extra = tuple(
+            pairs({"statefulset.kubernetes.io/pod-name": n, "apps.kubernetes.io/pod-index": str(i)})
+            for i, n in enumerate(names)
+        )
+    else:
+        template_hash = _suffix(yaml.safe_dump(template, sort_keys=True), 10)
+        prefix = f"{name}-{template_hash}" if kind == "Deployment" else name
+        names = tuple(f"{prefix}-{_suffix(f'{prefix}/{i}', 5)}" for i in range(replicas))
+        extra = tuple(pairs({"pod-template-hash": template_hash}) if kind == "Deployment" else () for _ in names)
+        if kind == "Deployment":
+            selector = selector.with_requirements(
+                [LabelSelectorRequirement("pod-template-hash", "In", (template_hash,))]
+            )
+    return _Workload(where, namespace, names, selector, t_meta, t_spec, extra)
+
+
+def parse_manifests(text: str, source: str) -> Cluster:
+    """Every document of a multi-document YAML text (``source`` names it in errors)."""
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(f"{source}:{at} malformed YAML: {problem}") from None
+    flat: list[tuple[str, dict[str, Any]]] = []
+    for index, doc in enumerate(documents, start=1):
+        if doc is None:
+            continue
+        where = f"{source}: document {index}"
+        if not isinstance(doc, dict):
+            raise InputError(f"{where}: expected a Kubernetes object (a mapping), got {type(doc).__name__}")
+        if doc.get("kind") == "List":
+            for p, item in _items(doc, "items", where):
+                flat.append((p, item))
+        else:
+            flat.append((where, doc))
+    return _build(flat)
+
+
+def _described(where: str, doc: Mapping[str, Any]) -> str:
+    metadata = doc.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return f"{where} ({doc.get('kind')} {name})" if name else f"{where} ({doc.get('kind')})"
+
+
+def _build(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
+    nodes: list[NodeInfo] = []
+    namespaces: dict[str, Pairs] = {}
+    priority_classes: dict[str, int] = {}
+    default_priority = 0
+    services: list[tuple[str, Pairs]] = []
+    pod_sources: list[tuple[str, Mapping[str, Any], Mapping[str, Any], LabelSelector | None]] = []
+    for where, doc in docs:
+        kind = doc.get("kind")
+        if kind not in SUPPORTED_KINDS:
+            raise InputError(f"{where}: kind {kind!r} is not supported (supported: {', '.join(SUPPORTED_KINDS)})")
+        w = _described(where, doc)
+        metadata = _get(doc, "metadata", dict, w, {})
+        if kind == "Node":
+            nodes.append(parse_node(doc, w))
+        elif kind == "Namespace":
+            namespaces[_get(metadata, "name", str, f"{w}: metadata", "")] = _string_map(metadata, "labels", w)
+        elif kind == "PriorityClass":
+            value = _get(doc, "value", int, w)
+            if value is None:
+                raise InputError(f"{w}: value: required")
+            priority_classes[_get(metadata, "name", str, f"{w}: metadata", "")] = value
+            if doc.get("globalDefault") is True:
+                default_priority = value
+        elif kind == "Service":
+            ns = _get(metadata, "namespace", str, f"{w}: metadata", "default") or "default"
+            selector = _string_map(_get(doc, "spec", dict, w, {}), "selector", f"{w}: spec")
+            if selector:
+                services.append((ns, selector))
+        elif kind == "Pod":
+            phase = _get(doc, "status", dict, w, {}).get("phase")
+            if phase in ("Succeeded", "Failed"):
+                continue  # terminated pods hold no resources (the scheduler cache skips them)
+            pod_sources.append((w, metadata, _get(doc, "spec", dict, w, {}), None))
+        else:
+            wl = _workload(doc, kind, w)
+            for pod_name, extra in zip(wl.pod_names, wl.extra_labels, strict=True):
+                labels = dict(_string_map(wl.template_metadata, "labels", f"{w}: spec.template.metadata"))
+                labels.update(extra)
+                meta = {**wl.template_metadata, "name": pod_name, "namespace": wl.namespace, "labels": labels}
+                pod_sources.append((f"{w} pod {pod_name}", meta, wl.template_spec, wl.selector))
+    names = [n.name for n in nodes]
+    if len(set(names)) != len(names):
+        duplicate = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"Node {duplicate!r} is defined twice")
+    pods: list[PodInfo] = []
+    seen: set[str] = set()
+    for order, (w, metadata, spec, owner_selector) in enumerate(pod_sources):
+        namespace = metadata.get("namespace") or "default"
+        labels = (
+            {str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}
+            if isinstance(metadata.get("labels"), dict)
+            else {}
+        )
+        pod = parse_pod_spec(
+            metadata,
+            spec,
+            w,
+            order=order,
+            priority_classes=priority_classes,
+            default_priority=default_priority,
+            spread_selector=_spread_selector(owner_selector, services, namespace, labels),
+        )
+        if pod.key in seen:
+            raise InputError(f"{w}: pod {pod.key} is defined twice")
+        seen.add(pod.key)
+        pods.append(pod)
+    return Cluster(tuple(nodes), tuple(pods), tuple(sorted(namespaces.items())))
+
+
+def _spread_selector(
+    owner: LabelSelector | None, services: list[tuple[str, Pairs]], namespace: str, labels: Mapping[str, str]
+) -> LabelSelector | None:
+    """Upstream: pkg/scheduler/framework/plugins/helper/spread.go DefaultSelector (services and owners, ANDed)."""
+    selected = [sel for ns, sel in services if ns == namespace and all(labels.get(k) == v for k, v in sel)]
+    if owner is None and not selected:
+        return None
+    merged: dict[str, str] = {}
+    for sel in selected:
+        merged.update(sel)
+    base = owner or LabelSelector()
+    return LabelSelector(pairs({**dict(base.match_labels), **merged}), base.match_expressions)
+
+
+def load_manifests(path: str | Path) -> Cluster:
+    """Read and parse a manifest file; a missing or unreadable file is an InputError."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{p}: cannot read: {err.strerror if isinstance(err, OSError) else err}") from None
+    return parse_manifests(text, str(p))

@@ -1,0 +1,332 @@
+"""The scheduler's view of nodes and pods: frozen, hashable, cheap (tuples of sorted pairs, never dicts).
+
+Upstream: pkg/scheduler/framework/types.go (NodeInfo, PodInfo, Resource, AffinityTerm) and the API types of
+staging/src/k8s.io/api/core/v1/types.go (Taint, Toleration, NodeSelector, PodAffinityTerm,
+TopologySpreadConstraint). Label selectors follow staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/helpers.go
+(LabelSelectorAsSelector): a missing selector matches nothing, an empty one matches everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Literal
+
+import attrs
+
+Pairs = tuple[tuple[str, str], ...]
+"""Labels as a sorted tuple of (key, value) pairs."""
+
+TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+UNSCHEDULABLE_TAINT_KEY = "node.kubernetes.io/unschedulable"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]]) -> Pairs:
+    """A mapping as sorted pairs, the canonical form of labels in this package."""
+    items = mapping.items() if isinstance(mapping, Mapping) else mapping
+    return tuple(sorted((str(k), str(v)) for k, v in items))
+
+
+@attrs.frozen
+class Resources:
+    """Amounts of compute resources: milli-CPU, bytes, pod slots and extended (scalar) resources.
+
+    Upstream: pkg/scheduler/framework/types.go Resource. ``pods`` is AllowedPodNumber (nodes only).
+    """
+
+    milli_cpu: int = 0
+    memory: int = 0
+    ephemeral_storage: int = 0
+    pods: int = 0
+    scalar: tuple[tuple[str, int], ...] = ()
+
+    def scalar_amount(self, name: str) -> int:
+        for key, amount in self.scalar:
+            if key == name:
+                return amount
+        return 0
+
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(
+            self.milli_cpu + other.milli_cpu,
+            self.memory + other.memory,
+            self.ephemeral_storage + other.ephemeral_storage,
+            self.pods + other.pods,
+            _merge_scalar(self.scalar, other.scalar, lambda a, b: a + b),
+        )
+
+    def max(self, other: Resources) -> Resources:
+        """Per-resource maximum (upstream: Resource.SetMaxResource, used for init containers)."""
+        return Resources(
+            max(self.milli_cpu, other.milli_cpu),
+            max(self.memory, other.memory),
+            max(self.ephemeral_storage, other.ephemeral_storage),
+            max(self.pods, other.pods),
+            _merge_scalar(self.scalar, other.scalar, max),
+        )
+
+    def is_zero(self) -> bool:
+        return not (self.milli_cpu or self.memory or self.ephemeral_storage or any(v for _, v in self.scalar))
+
+
+def _merge_scalar(
+    a: tuple[tuple[str, int], ...], b: tuple[tuple[str, int], ...], op: object
+) -> tuple[tuple[str, int], ...]:
+    if not b:
+        return a
+    if not a:
+        return b
+    merged = dict(a)
+    for key, amount in b:
+        merged[key] = op(merged[key], amount) if key in merged else amount  # type: ignore[operator]
+    return tuple(sorted(merged.items()))
+
+
+@attrs.frozen
+class Taint:
+    """Upstream: core/v1 Taint."""
+
+    key: str
+    value: str = ""
+    effect: TaintEffect = "NoSchedule"
+
+
+@attrs.frozen
+class Toleration:
+    """Upstream: core/v1 Toleration; matching in staging/src/k8s.io/api/core/v1/toleration.go ToleratesTaint."""
+
+    key: str = ""
+    operator: str = "Equal"
+    value: str = ""
+    effect: str = ""
+
+    def tolerates(self, taint: Taint) -> bool:
+        """Whether this toleration tolerates ``taint``.
+
+        An empty effect matches every effect, an empty key (with Exists) every key. Gt/Lt (feature gate
+        TaintTolerationComparisonOperators, off by default) are not supported: they tolerate nothing.
+        """
+        if self.effect and self.effect != taint.effect:
+            return False
+        if self.key and self.key != taint.key:
+            return False
+        if self.operator in ("", "Equal"):
+            return self.value == taint.value
+        return self.operator == "Exists"
+
+
+@attrs.frozen
+class NodeSelectorRequirement:
+    """Upstream: core/v1 NodeSelectorRequirement; semantics in component-helpers/scheduling/corev1/nodeaffinity."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        op = self.operator
+        if op == "In":
+            return self.key in labels and labels[self.key] in self.values
+        if op == "NotIn":
+            return self.key not in labels or labels[self.key] not in self.values
+        if op == "Exists":
+            return self.key in labels
+        if op == "DoesNotExist":
+            return self.key not in labels
+        if op in ("Gt", "Lt"):
+            if self.key not in labels or len(self.values) != 1:
+                return False
+            try:
+                have, want = int(labels[self.key]), int(self.values[0])
+            except ValueError:
+                return False
+            return have > want if op == "Gt" else have < want
+        return False
+
+
+@attrs.frozen
+class NodeSelectorTerm:
+    """Expressions and fields ANDed. An empty term matches no node (upstream nodeaffinity.nodeSelectorTerm)."""
+
+    match_expressions: tuple[NodeSelectorRequirement, ...] = ()
+    match_fields: tuple[NodeSelectorRequirement, ...] = ()
+
+    def matches(self, labels: Mapping[str, str], node_name: str) -> bool:
+        if not self.match_expressions and not self.match_fields:
+            return False
+        fields = {"metadata.name": node_name}
+        return all(r.matches(labels) for r in self.match_expressions) and all(
+            r.matches(fields) for r in self.match_fields
+        )
+
+
+@attrs.frozen
+class PreferredSchedulingTerm:
+    weight: int
+    preference: NodeSelectorTerm
+
+
+@attrs.frozen
+class LabelSelectorRequirement:
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        op = self.operator
+        if op == "In":
+            return self.key in labels and labels[self.key] in self.values
+        if op == "NotIn":
+            return self.key not in labels or labels[self.key] not in self.values
+        if op == "Exists":
+            return self.key in labels
+        if op == "DoesNotExist":
+            return self.key not in labels
+        return False
+
+
+@attrs.frozen
+class LabelSelector:
+    """matchLabels and matchExpressions, ANDed. The empty selector matches everything."""
+
+    match_labels: Pairs = ()
+    match_expressions: tuple[LabelSelectorRequirement, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.match_labels) and all(
+            r.matches(labels) for r in self.match_expressions
+        )
+
+    def with_requirements(self, extra: Iterable[LabelSelectorRequirement]) -> LabelSelector:
+        return LabelSelector(self.match_labels, self.match_expressions + tuple(extra))
+
+
+def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
+    """A missing selector matches nothing (upstream: LabelSelectorAsSelector(nil) == labels.Nothing())."""
+    return selector is not None and selector.matches(labels)
+
+
+@attrs.frozen
+class PodAffinityTerm:
+    """A pod (anti-)affinity term with its namespaces resolved.
+
+    Upstream: pkg/scheduler/framework/types.go AffinityTerm / newAffinityTerm. ``namespaces`` is the pod's own
+    namespace when the term names none and has no namespaceSelector; matchLabelKeys / mismatchLabelKeys are already
+    merged into ``label_selector`` (as the API server does since v1.31).
+    """
+
+    topology_key: str
+    label_selector: LabelSelector | None = None
+    namespaces: tuple[str, ...] = ()
+    namespace_selector: LabelSelector | None = None
+
+    def matches(self, namespace: str, labels: Mapping[str, str], namespace_labels: Mapping[str, str]) -> bool:
+        """Upstream: AffinityTerm.Matches: namespace (listed or selected), then the label selector."""
+        in_namespace = namespace in self.namespaces or selector_matches(self.namespace_selector, namespace_labels)
+        return in_namespace and selector_matches(self.label_selector, labels)
+
+
+@attrs.frozen
+class WeightedPodAffinityTerm:
+    weight: int
+    term: PodAffinityTerm
+
+
+@attrs.frozen
+class Affinity:
+    """Node affinity and pod (anti-)affinity of a pod, flattened (upstream: core/v1 Affinity)."""
+
+    node_required: tuple[NodeSelectorTerm, ...] | None = None
+    node_preferred: tuple[PreferredSchedulingTerm, ...] = ()
+    pod_required: tuple[PodAffinityTerm, ...] = ()
+    pod_preferred: tuple[WeightedPodAffinityTerm, ...] = ()
+    anti_required: tuple[PodAffinityTerm, ...] = ()
+    anti_preferred: tuple[WeightedPodAffinityTerm, ...] = ()
+
+
+@attrs.frozen
+class TopologySpreadConstraint:
+    """Upstream: core/v1 TopologySpreadConstraint; matchLabelKeys already merged into ``label_selector``."""
+
+    max_skew: int
+    topology_key: str
+    when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"]
+    label_selector: LabelSelector | None = None
+    min_domains: int | None = None
+    node_affinity_policy: Literal["Honor", "Ignore"] = "Honor"
+    node_taints_policy: Literal["Honor", "Ignore"] = "Ignore"
+
+
+@attrs.frozen
+class HostPort:
+    """A container port with hostPort > 0; defaults as upstream's HostPortInfo.sanitize."""
+
+    port: int
+    protocol: str = "TCP"
+    host_ip: str = "0.0.0.0"
+
+
+@attrs.frozen
+class NodeInfo:
+    """A node as the scheduler sees it. Upstream: core/v1 Node (labels, spec.taints, spec.unschedulable,
+    status.allocatable, status.images)."""
+
+    name: str
+    labels: Pairs = ()
+    taints: tuple[Taint, ...] = ()
+    allocatable: Resources = Resources()
+    unschedulable: bool = False
+    images: tuple[tuple[tuple[str, ...], int], ...] = ()
+    """status.images: (names, sizeBytes)."""
+
+    @cached_property
+    def label_map(self) -> Mapping[str, str]:
+        return dict(self.labels)
+
+
+@attrs.frozen
+class PodInfo:
+    """A pod as the scheduler sees it, with requests computed as upstream does.
+
+    Upstream: pkg/scheduler/framework/types.go PodInfo and component-helpers/resource/helpers.go PodRequests.
+    ``requests`` are the effective requests (containers, init containers, sidecars, overhead);
+    ``non_zero_cpu`` / ``non_zero_memory`` the same with upstream's defaults (100m, 200Mi) for containers that
+    request nothing, used by scoring. ``order`` is the creation order (queue tie break after priority).
+    ``spread_selector`` is the selector of the pod's Services / ReplicaSets / StatefulSets, which the system
+    default topology spreading uses (None when nothing selects the pod).
+    """
+
+    name: str
+    namespace: str = "default"
+    labels: Pairs = ()
+    requests: Resources = Resources()
+    non_zero_cpu: int = 0
+    non_zero_memory: int = 0
+    node_name: str = ""
+    node_selector: Pairs = ()
+    affinity: Affinity = Affinity()
+    tolerations: tuple[Toleration, ...] = ()
+    host_ports: tuple[HostPort, ...] = ()
+    topology_spread_constraints: tuple[TopologySpreadConstraint, ...] = ()
+    priority: int = 0
+    preemption_policy: str = "PreemptLowerPriority"
+    order: int = 0
+    images: tuple[str, ...] = ()
+    spread_selector: LabelSelector | None = None
+
+    @property
+    def key(self) -> str:
+        """``namespace/name``, as kubectl and the scheduler's logs name pods."""
+        return f"{self.namespace}/{self.name}"
+
+    @cached_property
+    def label_map(self) -> Mapping[str, str]:
+        return dict(self.labels)
+
+    def on(self, node_name: str) -> PodInfo:
+        """This pod bound (or assumed) to ``node_name``."""
+        return attrs.evolve(self, node_name=node_name)
