@@ -1,0 +1,251 @@
+"""Trace files: counterexamples in the Informal Trace Format (ITF), with kubespec's metadata.
+
+ITF is Apalache's JSON trace format (ADR-015, https://apalache-mc.org/docs/adr/015adr-trace.html), also read and
+written by Quint: a document ``{"#meta", "vars", "states", "loop"}`` whose states map each variable to a value built
+from strings, booleans, integers (``{"#bigint": "..."}`` beyond 2**53), lists, records, ``{"#tup": [...]}``,
+``{"#set": [...]}`` and ``{"#map": [[k, v], ...]}``. kubespec adds, in ITF's free-form ``#meta`` objects, what is
+needed to read a counterexample as a story and to replay it: the model's identity and options, the property, and per
+state the action that led to it, its actor, a one-line description and the model's human view. The format is
+documented in docs/traces.md; this module is generic (any model), which is why it lives in the checker.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from checker.errors import InputError
+
+FORMAT = "kubespec-trace"
+FORMAT_VERSION = 1
+FORMAT_DESCRIPTION = (
+    "ITF (https://apalache-mc.org/docs/adr/015adr-trace.html) with kubespec metadata in #meta, see docs/traces.md"
+)
+STATE_VAR = "state"
+"""The one ITF variable of a model whose states are not attrs records."""
+
+_MAX_JSON_INT = 2**53 - 1
+
+JSON = Any
+
+
+def _sort_key(encoded: JSON) -> str:
+    return json.dumps(encoded, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode(value: Any) -> JSON:
+    """The ITF encoding of a Python value; deterministic (sets and maps are sorted by the JSON text of their parts).
+
+    attrs instances become records (fields in declaration order), tuples ``{"#tup"}``, lists JSON lists,
+    sets ``{"#set"}``, dicts and immutables.Map ``{"#map"}``, enums their name, integers beyond 2**53
+    ``{"#bigint"}``. ``None`` becomes Quint's variant ``{"tag": "None", "value": {"#tup": []}}`` (JSON null is not
+    an ITF value); anything else ``{"#unserializable": repr(value)}``, as Quint writes it.
+    """
+    if value is None:
+        return {"tag": "None", "value": {"#tup": []}}
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, int):
+        return value if -_MAX_JSON_INT <= value <= _MAX_JSON_INT else {"#bigint": str(value)}
+    if attrs.has(type(value)):
+        return {field.name: encode(getattr(value, field.name)) for field in attrs.fields(type(value))}
+    if isinstance(value, tuple):
+        return {"#tup": [encode(item) for item in value]}
+    if isinstance(value, list):
+        return [encode(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return {"#set": sorted((encode(item) for item in value), key=_sort_key)}
+    if isinstance(value, Mapping):
+        pairs = [[encode(key), encode(item)] for key, item in value.items()]
+        return {"#map": sorted(pairs, key=lambda pair: _sort_key(pair[0]))}
+    return {"#unserializable": repr(value)}
+
+
+def encode_action(action: Any) -> JSON:
+    """An action's encoding: attrs actions as Quint variants ``{"tag": ClassName, "value": record}``.
+
+    The tag keeps actions of different classes with equal fields apart (replay compares these encodings).
+    """
+    if action is not None and attrs.has(type(action)):
+        return {"tag": type(action).__name__, "value": encode(action)}
+    return None if action is None else encode(action)
+
+
+def state_vars(state: Any) -> list[str]:
+    """ITF's ``vars``: the fields of an attrs state, else the single variable ``state``."""
+    if attrs.has(type(state)):
+        return [field.name for field in attrs.fields(type(state))]
+    return [STATE_VAR]
+
+
+def encode_state(state: Any) -> dict[str, JSON]:
+    """A state as ITF variables (see :func:`state_vars`), without its ``#meta``."""
+    if attrs.has(type(state)):
+        return {field.name: encode(getattr(state, field.name)) for field in attrs.fields(type(state))}
+    return {STATE_VAR: encode(state)}
+
+
+def plain(value: Any) -> JSON:
+    """Plain JSON for metadata (options, stats, views): attrs and mappings as objects, sequences as lists."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.name
+    if attrs.has(type(value)):
+        return {field.name: plain(getattr(value, field.name)) for field in attrs.fields(type(value))}
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((plain(item) for item in value), key=_sort_key)
+    if isinstance(value, Sequence):
+        return [plain(item) for item in value]
+    return repr(value)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _call(model: Any, name: str, argument: Any, default: Any) -> Any:
+    method = getattr(model, name, None)
+    return default if method is None else method(argument)
+
+
+def _describe_violation(property_name: str, kind: str, steps: int, loop: int | None) -> str:
+    """One line for the document's ``#meta.description``."""
+    if kind == "deadlock":
+        return f"deadlock: no action is enabled after {steps} step(s)"
+    if kind == "always":
+        return f"invariant {property_name} is violated after {steps} step(s)"
+    if kind == "sometimes":
+        return f"{property_name}: no reachable state satisfies it"
+    if loop is not None:
+        return f"{kind} property {property_name} is violated: a fair behaviour that loops from step {loop} forever"
+    return f"{kind} property {property_name} is violated"
+
+
+def trace_document(result: Any, model: Any, identity: Mapping[str, Any] | None, options: Mapping[str, Any]) -> dict:
+    """The ITF document of ``result``'s counterexample, with kubespec's metadata (see docs/traces.md).
+
+    ``identity`` says how to rebuild the model (``{"loader": "python", "target": "file.py:Name"}`` or a scenario
+    loader's identity); ``None`` makes a trace that can be shown but not replayed.
+    """
+    violation = result.violation
+    if violation is None:
+        raise ValueError("the result has no violation: there is no counterexample to write")
+    # A `sometimes` property that no reachable state satisfies has no trace: the document then has no states.
+    trace = tuple(violation.trace)
+    variables = state_vars(trace[0].state) if trace else []
+    states = []
+    for index, step in enumerate(trace):
+        action = step.action
+        view = _call(model, "display", step.state, None)
+        meta: dict[str, JSON] = {
+            "index": index,
+            "action": encode_action(action),
+            "actor": None if action is None else _call(model, "actor", action, getattr(action, "actor", None)),
+            "description": "initial state" if action is None else _one_line(_call(model, "describe", action, action)),
+            "view": None if view is None else plain(view),
+        }
+        states.append({"#meta": meta, **encode_state(step.state)})
+    loop = violation.loop_start
+    document: dict[str, JSON] = {
+        "#meta": {
+            "format": FORMAT,
+            "format-version": FORMAT_VERSION,
+            "format-description": FORMAT_DESCRIPTION,
+            "source": None if identity is None else plain(identity),
+            "options": plain(options),
+            "property": violation.property,
+            "kind": violation.kind,
+            "description": _describe_violation(violation.property, violation.kind, len(trace) - 1, loop),
+            "status": getattr(result, "status", "violation"),
+            "stats": plain(getattr(result, "stats", None)),
+        },
+        "vars": variables,
+        "states": states,
+    }
+    if loop is not None:
+        document["loop"] = loop
+    return document
+
+
+def write_trace(path: str | os.PathLike[str], document: Mapping[str, Any]) -> None:
+    """Write ``document`` as indented JSON, atomically (a reader never sees half a file)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(document, out, indent=1, ensure_ascii=False)
+            out.write("\n")
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _check(condition: bool, path: str | os.PathLike[str], problem: str) -> None:
+    if not condition:
+        raise InputError(f"{os.fspath(path)}: not a trace file: {problem}")
+
+
+def validate(document: Any, path: str | os.PathLike[str] = "<trace>") -> dict:
+    """Check that ``document`` is an ITF trace (kubespec's or another tool's); raise InputError (one line) if not."""
+    _check(isinstance(document, dict), path, "the top level is not a JSON object")
+    meta = document.get("#meta", {})
+    _check(isinstance(meta, dict), path, "#meta is not an object")
+    if meta.get("format") == FORMAT:
+        version = meta.get("format-version")
+        _check(isinstance(version, int), path, "#meta.format-version is missing")
+        if version > FORMAT_VERSION:
+            raise InputError(
+                f"{os.fspath(path)}: trace format version {version} is newer than this kubespec reads "
+                f"({FORMAT_VERSION}); upgrade kubespec"
+            )
+    variables = document.get("vars")
+    _check(
+        isinstance(variables, list) and all(isinstance(name, str) for name in variables),
+        path,
+        "'vars' is missing or not a list of names",
+    )
+    states = document.get("states")
+    _check(isinstance(states, list), path, "'states' is missing or not a list")
+    _check(len(states) > 0 or meta.get("kind") == "sometimes", path, "'states' is empty")
+    for index, state in enumerate(states):
+        _check(isinstance(state, dict), path, f"states[{index}] is not an object")
+        missing = [name for name in variables if name not in state]
+        _check(not missing, path, f"states[{index}] lacks variable(s) {', '.join(missing)}")
+        state_meta = state.get("#meta", {})
+        _check(isinstance(state_meta, dict), path, f"states[{index}].#meta is not an object")
+    loop = document.get("loop")
+    _check(
+        loop is None or (isinstance(loop, int) and not isinstance(loop, bool) and 0 <= loop < len(states)),
+        path,
+        f"'loop' must be a state index below {len(states)}",
+    )
+    return document
+
+
+def read_trace(path: str | os.PathLike[str]) -> dict:
+    """Read and validate a trace file; a missing, corrupt or non-trace file raises InputError (one line)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{os.fspath(path)}: cannot read the trace file: {error}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{os.fspath(path)}: not a trace file: invalid JSON at line {error.lineno}: {error.msg}"
+        ) from None
+    return validate(document, path)

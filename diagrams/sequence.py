@@ -1,0 +1,412 @@
+"""A trace as a sequence diagram: one lane per component, one row per step, the violating step highlighted.
+
+Lanes come from the steps' actors (the user's kubectl, the API server and etcd, each controller, the scheduler,
+each kubelet, in that order; unknown actors after the controllers, in order of appearance). Each step is drawn as:
+
+- a *request* (solid arrow actor -> API server) when it changes API objects (view addresses ``kind/ns/name``);
+- a *watch event* (dashed arrow API server -> actor) when the action delivers what the API server sent
+  (its name says watch, event, deliver, notify, list or sync) and changes no API object;
+- a *local step* (a box on the actor's lane) otherwise, e.g. a crash, a clock tick, or any step of a model
+  without an API server.
+
+The layout is computed here and pinned (``layout=neato`` with fixed positions), so the .dot file renders the same
+with ``dot -Tsvg`` and the rows line up exactly; Graphviz's rank-based layout cannot keep a sequence diagram's rows.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+import attrs
+import graphviz
+
+from traces.diff import Change, diff_states
+from traces.document import Trace, TraceStep
+from traces.values import is_variant
+
+MessageKind = Literal["request", "watch", "local"]
+
+API_LANE = "apiserver / etcd"
+SYSTEM_LANE = "system"
+ROW = 0.75  # inches between steps
+LANE = 2.7  # inches between lanes
+MARGIN = 1.0  # left margin, for step numbers
+FONT = "Helvetica"
+
+# The built-in resources' plural names, as in `kubectl api-resources` (core, apps, batch, coordination, policy,
+# discovery, networking, scheduling, storage, rbac).
+API_RESOURCES = frozenset(
+    [
+        "bindings",
+        "componentstatuses",
+        "configmaps",
+        "endpoints",
+        "events",
+        "limitranges",
+        "namespaces",
+        "nodes",
+        "persistentvolumeclaims",
+        "persistentvolumes",
+        "pods",
+        "podtemplates",
+        "replicationcontrollers",
+        "resourcequotas",
+        "secrets",
+        "serviceaccounts",
+        "services",
+        "controllerrevisions",
+        "daemonsets",
+        "deployments",
+        "replicasets",
+        "statefulsets",
+        "cronjobs",
+        "jobs",
+        "leases",
+        "poddisruptionbudgets",
+        "endpointslices",
+        "ingresses",
+        "ingressclasses",
+        "networkpolicies",
+        "priorityclasses",
+        "storageclasses",
+        "volumeattachments",
+        "csidrivers",
+        "csinodes",
+        "runtimeclasses",
+        "clusterroles",
+        "clusterrolebindings",
+        "roles",
+        "rolebindings",
+        "horizontalpodautoscalers",
+    ]
+)
+
+_API_ACTOR = re.compile(r"api-?server|etcd", re.IGNORECASE)
+_WATCH_ACTION = re.compile(r"watch|event|deliver|notify|list|sync|inform", re.IGNORECASE)
+_LANE_RANKS: Sequence[tuple[re.Pattern[str], int]] = (
+    (re.compile(r"kubectl|user|client", re.IGNORECASE), 0),
+    (_API_ACTOR, 1),
+    (re.compile(r"controller|manager", re.IGNORECASE), 2),
+    (re.compile(r"scheduler", re.IGNORECASE), 4),
+    (re.compile(r"kubelet|node", re.IGNORECASE), 5),
+)
+_OTHER_RANK = 3
+_NOISE = re.compile(r"\.(resourceVersion|generation|managedFields)\b")
+_DETAIL_CHARS = 64
+
+
+@attrs.frozen
+class Message:
+    """What one step draws: an arrow from ``source`` to ``target`` lane, or a box on ``source`` (local)."""
+
+    step: int
+    kind: MessageKind
+    source: str
+    target: str
+    label: str
+    changes: tuple[Change, ...]
+
+
+def _action_name(action: object) -> str:
+    if is_variant(action):
+        return str(action["tag"])  # type: ignore[index]
+    if isinstance(action, dict) and "#tup" in action and action["#tup"]:
+        return str(action["#tup"][0])
+    return str(action)
+
+
+def is_api_object(address: str) -> bool:
+    """Whether a view address names an API object (``pods/default/web-1``, ``nodes/node-a``, ``foos.example.com/x``)
+    rather than a component's local state (``scheduler``, ``kubelet/node-a``)."""
+    resource, _, rest = address.partition("/")
+    return bool(rest) and (resource in API_RESOURCES or "." in resource)
+
+
+def lane_rank(lane: str) -> int:
+    """Where a lane goes from left to right: kubectl, API server, controllers, others, scheduler, kubelets."""
+    for pattern, rank in _LANE_RANKS:
+        if pattern.search(lane):
+            return rank
+    return _OTHER_RANK
+
+
+def classify(trace: Trace, step: TraceStep) -> Message:
+    """The message that ``step`` (not the initial state) draws."""
+    before = trace.steps[step.index - 1]
+    actor = step.actor or SYSTEM_LANE
+    api = next((s.actor for s in trace.steps if s.actor and _API_ACTOR.search(s.actor)), API_LANE)
+    changes = tuple(diff_states(before.shown, step.shown))
+    has_views = step.view is not None and before.view is not None
+    writes_api = has_views and any(is_api_object(change.address) for change in changes)
+    if actor != api and writes_api:
+        return Message(step.index, "request", actor, api, step.description, changes)
+    if actor != api and has_views and _WATCH_ACTION.search(_action_name(step.action)):
+        return Message(step.index, "watch", api, actor, step.description, changes)
+    return Message(step.index, "local", actor, actor, step.description, changes)
+
+
+def lanes(messages: Sequence[Message]) -> list[str]:
+    """The lanes, left to right."""
+    seen: dict[str, int] = {}
+    for message in messages:
+        for lane in (message.source, message.target):
+            seen.setdefault(lane, len(seen))
+    return sorted(seen, key=lambda lane: (lane_rank(lane), seen[lane]))
+
+
+def _pos(x: float, y: float) -> str:
+    return f"{x:.3f},{y:.3f}!"
+
+
+def _id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "lane"
+
+
+def summary(changes: Sequence[Change]) -> str:
+    """The change worth a line in the picture: the first that is not bookkeeping (resourceVersion, generation)."""
+    relevant = [c for c in changes if not _NOISE.search(c.path)] or list(changes)
+    if not relevant:
+        return ""
+    first = relevant[0]
+    if not first.path and not first.element and first.kind != "changed":
+        text = f"{'creates' if first.kind == 'added' else 'deletes'} {first.address}"
+    else:
+        text = str(first)[2:]
+    if len(relevant) > 1:
+        text += f"  (+{len(relevant) - 1} more)"
+    return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
+
+
+def _text_width(text: str, points: float = 10) -> float:
+    """Roughly how wide ``text`` renders, in inches (Helvetica averages about half an em per character)."""
+    return len(text) * points * 0.55 / 72
+
+
+def _html_label(main: str, detail: str, colour: str, bold: bool) -> str:
+    top = html.escape(main)
+    if bold:
+        top = f"<B>{top}</B>"
+    lines = f'<FONT COLOR="{colour}">{top}</FONT>'
+    if detail:
+        lines += f'<BR/><FONT POINT-SIZE="8" COLOR="#6b7785">{html.escape(detail)}</FONT>'
+    return f"<{lines}>"
+
+
+def _tooltip(changes: Sequence[Change]) -> str:
+    lines = [str(change) for change in changes]
+    shown = lines[:20] + ([f"... {len(lines) - 20} more"] if len(lines) > 20 else [])
+    return "\n".join(shown) or "(no change)"
+
+
+def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph:
+    """The sequence diagram of ``trace`` (see the module docstring for what is drawn how)."""
+    messages = [classify(trace, step) for step in trace.steps[1:]]
+    lane_names = lanes(messages) or [SYSTEM_LANE]
+    x_of = {lane: MARGIN + i * LANE for i, lane in enumerate(lane_names)}
+    rows = len(trace.steps)
+    bottom = -(rows + 1.2) * ROW
+    right = MARGIN + (len(lane_names) - 1) * LANE
+    violating = set(trace.violating_steps)
+
+    graph = graphviz.Digraph("sequence")
+    graph.attr(
+        layout="neato",
+        outputorder="edgesfirst",
+        splines="line",
+        label=title or trace.description or "trace",
+        labelloc="t",
+        fontname=FONT,
+        fontsize="14",
+        bgcolor="white",
+        pad="0.3",
+    )
+    graph.attr("node", fontname=FONT, fontsize="10", margin="0.04,0.02")
+    graph.attr("edge", fontname=FONT, fontsize="10")
+
+    # Translucent bands, so that the lifelines and arrows (drawn first: outputorder=edgesfirst) show through.
+    band_right = max(
+        [right + LANE * 0.75]
+        + [x_of[m.source] + _text_width(m.label) / 2 + 0.25 for m in messages if m.kind == "local"]
+    )
+    for index in sorted(violating):
+        colour = "#f39c1233" if trace.loop is not None else "#e74c3c2e"
+        graph.node(
+            f"band-{index}",
+            label="",
+            shape="box",
+            style="filled",
+            color=colour,
+            fillcolor=colour,
+            width=f"{band_right:.3f}",
+            height=f"{ROW:.3f}",
+            pos=_pos(band_right / 2, -index * ROW),
+            id=f"band-{index}",
+            **{"class": "violation band"},
+        )
+
+    for lane in lane_names:
+        lane_id = _id(lane)
+        graph.node(
+            f"lane-{lane_id}",
+            label=lane,
+            shape="box",
+            style="rounded,filled",
+            fillcolor="#e8eef8",
+            color="#4a6fa5",
+            fontsize="11",
+            pos=_pos(x_of[lane], 0.55 * ROW + 0.2),
+            id=f"lane-{lane_id}",
+            **{"class": "lane"},
+        )
+        graph.node(f"end-{lane_id}", label="", shape="point", width="0.01", style="invis", pos=_pos(x_of[lane], bottom))
+        graph.edge(f"lane-{lane_id}", f"end-{lane_id}", arrowhead="none", style="dashed", color="#9aa5b1")
+
+    for index in range(rows):
+        bad = index in violating and trace.loop is None
+        graph.node(
+            f"num-{index}",
+            label=str(index),
+            shape="plaintext",
+            fontcolor="#c0392b" if bad else "#555555",
+            fontsize="11",
+            pos=_pos(MARGIN * 0.25, -index * ROW),
+        )
+    graph.node(
+        "initial",
+        label="initial state",
+        shape="plaintext",
+        fontcolor="#555555",
+        pos=_pos(MARGIN + 0.15 * LANE, 0.0),
+    )
+
+    for message in messages:
+        _draw_message(graph, message, x_of, message.step in violating, trace.loop is None)
+    _draw_ending(graph, trace, x_of[messages[-1].source] if messages else MARGIN, right)
+    return graph
+
+
+def _draw_message(
+    graph: graphviz.Digraph, message: Message, x_of: dict[str, float], banded: bool, safety: bool
+) -> None:
+    """One step: a box on the actor's lane, or an arrow with its description above and its main change below."""
+    y = -message.step * ROW
+    bad = banded and safety
+    # Labels hide the lifelines they cross, except on a band, whose colour must show.
+    label_fill = "#ffffff00" if banded else "white"
+    colour = "#c0392b" if bad else "#1f3b5c"
+    classes = f"step {message.kind}" + (" violation" if bad else "")
+    label = message.label + ("   ✗" if bad else "")
+    tooltip = _tooltip(message.changes)
+    if message.kind == "local":
+        graph.node(
+            f"step-{message.step}",
+            label=_html_label(label, summary(message.changes), colour, bad),
+            shape="box",
+            style="filled",
+            fillcolor="#fbe3e3" if bad else "#f6f6f6",
+            color=colour,
+            penwidth="2" if bad else "1",
+            pos=_pos(x_of[message.source], y),
+            tooltip=tooltip,
+            id=f"step-{message.step}",
+            **{"class": classes},
+        )
+        return
+    x0, x1 = x_of[message.source], x_of[message.target]
+    graph.node(f"from-{message.step}", label="", shape="point", width="0.01", style="invis", pos=_pos(x0, y))
+    graph.node(f"to-{message.step}", label="", shape="point", width="0.01", style="invis", pos=_pos(x1, y))
+    graph.edge(
+        f"from-{message.step}",
+        f"to-{message.step}",
+        color=colour,
+        penwidth="2.2" if bad else "1.2",
+        style="dashed" if message.kind == "watch" else "solid",
+        arrowsize="0.8",
+        tooltip=tooltip,
+        id=f"step-{message.step}",
+        **{"class": classes},
+    )
+    graph.node(
+        f"label-{message.step}",
+        label=_html_label(label, "", colour, bad),
+        shape="plaintext",
+        style="filled",
+        fillcolor=label_fill,
+        width="0",
+        height="0",
+        margin="0.03,0.01",
+        pos=_pos((x0 + x1) / 2, y + 0.14),
+        tooltip=tooltip,
+    )
+    detail = summary(message.changes)
+    if detail:
+        graph.node(
+            f"detail-{message.step}",
+            label=detail,
+            shape="plaintext",
+            style="filled",
+            fillcolor=label_fill,
+            width="0",
+            height="0",
+            margin="0.03,0.01",
+            fontsize="8",
+            fontcolor="#6b7785",
+            pos=_pos((x0 + x1) / 2, y - 0.13),
+            tooltip=tooltip,
+        )
+
+
+def _draw_ending(graph: graphviz.Digraph, trace: Trace, last_x: float, right: float) -> None:
+    """The verdict below the violating step: the broken invariant, the deadlock, or the lasso's loop."""
+    if not trace.steps:
+        return
+    last = len(trace.steps) - 1
+    if trace.loop is None:
+        note_x = last_x
+        if trace.kind == "sometimes":
+            return
+        text = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"✗ violates {trace.property}"
+        graph.node(
+            "verdict",
+            label=text,
+            shape="note",
+            style="filled",
+            fillcolor="#fde2e2",
+            color="#c0392b",
+            fontcolor="#c0392b",
+            pos=_pos(note_x, -(last + 0.85) * ROW),
+            id="verdict",
+            **{"class": "verdict violation"},
+        )
+        return
+    loop_x = MARGIN * 0.62
+    graph.node("loop-top", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, -trace.loop * ROW))
+    graph.node("loop-bottom", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, -last * ROW))
+    if trace.loop_closes:
+        graph.edge(
+            "loop-bottom",
+            "loop-top",
+            color="#d35400",
+            penwidth="2",
+            id="loop",
+            tooltip=f"the state after step {last} equals step {trace.loop}'s: the steps repeat forever",
+            **{"class": "loop violation"},
+        )
+        text = f"↺ loop: steps {trace.loop + 1}..{last} repeat forever\\n{trace.property} never holds"
+    else:
+        text = f"↺ stutters forever in step {last}\\n{trace.property} never holds"
+    graph.node(
+        "verdict",
+        label=text,
+        shape="note",
+        style="filled",
+        fillcolor="#fff0d6",
+        color="#d35400",
+        fontcolor="#a04000",
+        pos=_pos((MARGIN + right) / 2, -(last + 0.85) * ROW),
+        id="verdict",
+        **{"class": "verdict violation"},
+    )

@@ -1,0 +1,123 @@
+"""A trace file read for people: its steps, with action, actor, description, view and raw state.
+
+Reads both kubespec's traces and plain ITF traces written by other tools (Apalache, Quint): what kubespec's
+metadata would say is then simply absent. The file format itself is checker/itf.py and docs/traces.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from checker.itf import FORMAT, read_trace
+from traces.values import format_value
+
+JSON = Any
+
+
+@attrs.frozen
+class TraceStep:
+    """One state of a trace and the action that led to it (``action`` is None for the initial state)."""
+
+    index: int
+    action: JSON
+    actor: str | None
+    description: str
+    view: Mapping[str, JSON] | None
+    state: Mapping[str, JSON]
+
+    @property
+    def shown(self) -> Mapping[str, JSON]:
+        """What people read and diff: the model's view when it gave one, the raw ITF variables otherwise."""
+        return self.view if self.view is not None else self.state
+
+
+@attrs.frozen
+class Trace:
+    """A counterexample: steps, the property it violates, and where its loop starts (liveness lassos)."""
+
+    steps: tuple[TraceStep, ...]
+    variables: tuple[str, ...]
+    loop: int | None
+    property: str | None
+    kind: str | None
+    description: str | None
+    source: Mapping[str, JSON] | None
+    options: Mapping[str, JSON]
+    stats: Mapping[str, JSON] | None
+    is_kubespec: bool
+
+    @property
+    def violating_steps(self) -> tuple[int, ...]:
+        """The steps to highlight: the loop of a lasso, else the last state (safety violation or deadlock)."""
+        if self.loop is not None:
+            return tuple(range(self.loop, len(self.steps)))
+        if self.kind == "sometimes":
+            return ()
+        return (len(self.steps) - 1,)
+
+    @property
+    def loop_closes(self) -> bool:
+        """True when the lasso's last state returns to the loop's first (else it stutters in the last state)."""
+        return self.loop is not None and self.loop < len(self.steps) - 1
+
+
+def _describe_action(action: JSON) -> str:
+    if isinstance(action, dict) and "tag" in action:
+        value = action.get("value")
+        if isinstance(value, dict) and value and not any(key.startswith("#") for key in value):
+            fields = ", ".join(f"{key}={format_value(item)}" for key, item in value.items())
+            return f"{action['tag']}({fields})"
+        return str(action["tag"])
+    return format_value(action)
+
+
+def from_document(document: Mapping[str, JSON]) -> Trace:
+    """The trace in a validated ITF document (see checker.itf.validate)."""
+    meta = document.get("#meta", {})
+    variables = tuple(document["vars"])
+    steps = []
+    for index, raw in enumerate(document["states"]):
+        step_meta = raw.get("#meta", {})
+        action = step_meta.get("action")
+        # Quint writes the action taken as the variable mbt::actionTaken; use it when there is no kubespec action.
+        if action is None and index > 0:
+            action = raw.get("mbt::actionTaken")
+        description = step_meta.get("description")
+        if not isinstance(description, str):
+            description = "initial state" if index == 0 else _describe_action(action)
+        actor = step_meta.get("actor")
+        view = step_meta.get("view")
+        steps.append(
+            TraceStep(
+                index=index,
+                action=action,
+                actor=actor if isinstance(actor, str) else None,
+                description=description,
+                view=view if isinstance(view, dict) else None,
+                state={name: raw[name] for name in variables},
+            )
+        )
+    stats = meta.get("stats")
+    source = meta.get("source")
+    options = meta.get("options")
+    return Trace(
+        steps=tuple(steps),
+        variables=variables,
+        loop=document.get("loop"),
+        property=meta.get("property"),
+        kind=meta.get("kind"),
+        description=meta.get("description"),
+        source=source if isinstance(source, dict) else None,
+        options=options if isinstance(options, dict) else {},
+        stats=stats if isinstance(stats, dict) else None,
+        is_kubespec=meta.get("format") == FORMAT,
+    )
+
+
+def load(path: str | os.PathLike[str]) -> Trace:
+    """Read, validate and parse a trace file; bad files raise checker.errors.InputError."""
+    return from_document(read_trace(path))

@@ -1,0 +1,136 @@
+"""Text rendering of a trace: per step its number, actor and one line, then only what changed.
+
+Coloured with rich when the console is a terminal, plain text otherwise (pipes, files, tests). Values never go
+through rich markup, so a key like ``[0]`` prints as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from traces.diff import Change, diff_states
+from traces.document import Trace, TraceStep
+from traces.values import format_value, pretty_lines
+
+_CHANGE_STYLES = {"added": "green", "removed": "red", "changed": "yellow"}
+
+
+def describe_source(source: Mapping[str, Any] | None) -> str:
+    """One line naming the model a trace came from, e.g. ``python examples/diehard.py:DieHard``."""
+    if not source:
+        return "unknown model (the trace cannot be replayed)"
+    loader = source.get("loader", "?")
+    rest = " ".join(f"{key}={format_value(value)}" for key, value in source.items() if key not in ("loader", "target"))
+    target = source.get("target")
+    return " ".join(part for part in (str(loader), str(target) if target is not None else "", rest) if part)
+
+
+def header(trace: Trace) -> list[Text]:
+    """The lines above the steps: what is violated, by which model, found how."""
+    lines = [Text(trace.description or "ITF trace", style="bold")]
+    facts = []
+    if trace.property is not None:
+        facts.append(f"property {trace.property} ({trace.kind})")
+    if trace.is_kubespec:
+        facts.append(f"model: {describe_source(trace.source)}")
+    facts.append(f"{len(trace.steps) - 1} step(s)")
+    if trace.stats:
+        distinct = trace.stats.get("distinct_states")
+        seconds = trace.stats.get("seconds")
+        if isinstance(distinct, int):
+            facts.append(f"{distinct:,} distinct states explored")
+        if isinstance(seconds, int | float):
+            facts.append(f"{seconds:.2f} s")
+    if trace.options:
+        facts.append("options: " + ", ".join(f"{k}={format_value(v)}" for k, v in trace.options.items()))
+    lines.append(Text("  " + " · ".join(facts), style="dim"))
+    return lines
+
+
+def step_heading(trace: Trace, step: TraceStep) -> Text:
+    """``Step 3  scheduler  scheduler binds default/web-x to node-a``, with a mark on violating steps."""
+    text = Text()
+    text.append(f"Step {step.index}", style="bold")
+    if step.actor:
+        text.append("  ")
+        text.append(step.actor, style="cyan")
+    text.append("  ")
+    text.append(step.description)
+    if step.index in trace.violating_steps and trace.loop is None:
+        label = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"violates {trace.property}"
+        text.append(f"   ✗ {label}", style="bold red")
+    return text
+
+
+def change_line(change: Change) -> Text:
+    return Text("  " + str(change), style=_CHANGE_STYLES[change.kind])
+
+
+def state_lines(shown: Mapping[str, Any], width: int = 110) -> list[Text]:
+    """A whole state: one block per object (or variable)."""
+    lines = []
+    for address, value in shown.items():
+        body = pretty_lines(value, width=width - 4, indent=4)
+        if len(body) == 1 and len(address) + len(body[0]) < width:
+            lines.append(Text(f"  {address}: {body[0].strip()}"))
+        else:
+            lines.append(Text(f"  {address}:"))
+            lines.extend(Text(line) for line in body)
+    return lines
+
+
+def step_lines(trace: Trace, index: int, full: bool = False) -> list[Text]:
+    """The lines of one step: heading, then the changes (or the whole state: step 0, or ``full``)."""
+    step = trace.steps[index]
+    lines = [step_heading(trace, step)]
+    if index == 0:
+        lines.extend(state_lines(step.shown))
+        return lines
+    changes = diff_states(trace.steps[index - 1].shown, step.shown)
+    lines.extend(change_line(change) for change in changes)
+    if not changes:
+        lines.append(Text("  (no change)", style="dim"))
+    if full:
+        lines.append(Text("  state:", style="dim"))
+        lines.extend(state_lines(step.shown))
+    return lines
+
+
+def loop_lines(trace: Trace, index: int) -> list[Text]:
+    """The lasso marks around step ``index``: where the loop starts, and how it ends."""
+    if trace.loop is None:
+        return []
+    last = len(trace.steps) - 1
+    lines = []
+    if index == trace.loop and trace.loop_closes:
+        lines.append(Text(f"── loop: steps {trace.loop + 1}..{last} repeat forever ──", "bold red"))
+    elif index == trace.loop:
+        lines.append(Text(f"── from step {last} on nothing changes ──", "bold red"))
+    if index == last:
+        if trace.loop_closes:
+            lines.append(Text(f"↺ back to step {trace.loop}: the state equals step {trace.loop}'s", "bold red"))
+        else:
+            lines.append(
+                Text(f"↺ the behaviour stutters in step {last} forever: no fairness forces another step", "bold red")
+            )
+        lines.append(Text(f"  {trace.property} never holds on this behaviour", "red"))
+    return lines
+
+
+def render_trace(console: Console, trace: Trace, full: bool = False, step: int | None = None) -> None:
+    """Print ``trace`` (or one ``step`` of it) to ``console``."""
+    lines = header(trace)
+    lines.append(Text(""))
+    indices = range(len(trace.steps)) if step is None else [step]
+    for index in indices:
+        marks = loop_lines(trace, index)
+        if marks and index == trace.loop:
+            lines.append(marks.pop(0))
+        lines.extend(step_lines(trace, index, full=full))
+        lines.extend(marks)
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)
