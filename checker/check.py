@@ -1,0 +1,152 @@
+"""`check(model, **options) -> Result`: the one entry point that runs a search and states its verdict."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Mapping
+
+from checker.errors import InputError
+from checker.liveness import find_fair_lasso
+from checker.model import Model, Property, overrides
+from checker.paths import trace_of
+from checker.result import ActionCoverage, Bounds, Result, Stats, Step, Violation
+from checker.search import Outcome, ProgressFn, explore, fairness_masks, holds
+from checker.simulation import simulate
+
+STRATEGIES = ("bfs", "dfs")
+
+
+def action_name(action: Hashable) -> str:
+    """The class of an action, for coverage: a string itself, a tuple's leading string, else the type's name."""
+    if isinstance(action, str):
+        return action
+    if isinstance(action, tuple) and action and isinstance(action[0], str):
+        return action[0]
+    name = getattr(action, "name", None)
+    if isinstance(name, str) and not hasattr(type(action), "__attrs_attrs__"):
+        return name
+    return type(action).__name__
+
+
+def coverage(generated_by: Mapping[Hashable, int], distinct_by: Mapping[Hashable, int]) -> dict[str, ActionCoverage]:
+    gen: dict[str, int] = {}
+    dist: dict[str, int] = {}
+    for a, n in generated_by.items():
+        k = action_name(a)
+        gen[k] = gen.get(k, 0) + n
+    for a, n in distinct_by.items():
+        k = action_name(a)
+        dist[k] = dist.get(k, 0) + n
+    return {k: ActionCoverage(gen[k], dist.get(k, 0)) for k in sorted(gen)}
+
+
+def validate(model: Model) -> None:
+    """Reject a model whose shape is wrong before searching."""
+    for attr in ("init_states", "successors"):
+        if not callable(getattr(model, attr, None)):
+            raise InputError(f"the model has no {attr}() method")
+    names: set[str] = set()
+    for p in model.properties:
+        if not isinstance(p, Property):
+            raise InputError(f"model.properties holds {p!r}, not a property made by always/sometimes/eventually/leads_to")
+        if p.name in names or p.name == "deadlock":
+            raise InputError(f"property name {p.name!r} is used twice (or is the reserved name 'deadlock')")
+        names.add(p.name)
+    if len(model.fairness) > 62:
+        raise InputError("at most 62 fairness conditions are supported")
+
+
+def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None, max_depth: int | None = None,
+          deadlock: bool = True, simulate: int | None = None, depth: int = 100, seed: int = 0,
+          progress: ProgressFn | None = None) -> Result:
+    """Check every property of `model`; see `Result` for the verdicts.
+
+    `max_states` and `max_depth` bound an exhaustive search (a search cut short says "bounded", never "ok");
+    `max_depth` counts states on a path, initial state included. `simulate=N` runs N random walks of at most
+    `depth` states from `seed` instead of exhausting the space.
+    """
+    validate(model)
+    if strategy not in STRATEGIES:
+        raise InputError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    for label, value in (("max states", max_states), ("max depth", max_depth), ("simulation runs", simulate)):
+        if value is not None and value < 1:
+            raise InputError(f"{label} must be at least 1, got {value}")
+    if simulate is not None and depth < 1:
+        raise InputError(f"simulation depth must be at least 1, got {depth}")
+    liveness = [p for p in model.properties if p.is_liveness]
+    symmetry, constrained = overrides(model, "canonical"), overrides(model, "constraint")
+    warnings = []
+    if liveness and symmetry:
+        warnings.append("symmetry reduction with liveness properties can hide or invent violations (as in TLC)")
+    if liveness and constrained:
+        warnings.append("a state constraint with liveness properties cuts behaviours short (as in TLC)")
+    if simulate is not None:
+        return _simulate(model, simulate, depth, seed, deadlock, progress, warnings)
+    bounds = Bounds(strategy, max_states, max_depth, deadlock, constrained, symmetry)
+    started = time.perf_counter()
+    out = explore(model, strategy=strategy, max_states=max_states, max_depth=max_depth, deadlock=deadlock,
+                  with_edges=bool(liveness), progress=progress)
+    violation = None
+    if out.failure is not None:
+        name, kind, i = out.failure
+        violation = Violation(name, kind, trace_of(model, out.graph, out.graph.path_to(i)))  # type: ignore[arg-type]
+    complete = out.cut is None and not out.interrupted
+    if violation is None and complete:
+        for p in model.properties:
+            if p.kind == "sometimes" and p.name not in out.witnessed:
+                violation = Violation(p.name, "sometimes", ())
+                break
+    if violation is None and not out.interrupted:
+        violation = _liveness(model, out, liveness)
+    stats = _stats(out, started)
+    if violation is not None:
+        status = "violation"
+    elif out.interrupted:
+        status = "interrupted"
+    else:
+        status = "ok" if complete else "bounded"
+    return Result(status, stats, bounds, violation, out.cut, (), tuple(warnings))  # type: ignore[arg-type]
+
+
+def _stats(out: Outcome, started: float) -> Stats:
+    return Stats(len(out.graph), out.generated, out.max_depth, time.perf_counter() - started,
+                 coverage(out.generated_by, out.distinct_by), out.queue)
+
+
+def _liveness(model: Model, out: Outcome, liveness: list[Property]) -> Violation | None:
+    g = out.graph
+    weak, strong, _ = fairness_masks(model)
+    roots = [i for i in range(len(g)) if g.parent[i] == -1]
+    for p in liveness:
+        bad = bytearray(not holds(p.name, p.pred, s) for s in g.states)
+        if p.premise is None:
+            triggers = roots
+        else:
+            triggers = [i for i, s in enumerate(g.states) if bad[i] and holds(p.name, p.premise, s)]
+        lasso = find_fair_lasso(g, bad, triggers, weak, strong)
+        if lasso is not None:
+            path = list(lasso.prefix) + list(lasso.loop[1:])
+            trace = trace_of(model, g, path)
+            return Violation(p.name, p.kind, trace, len(lasso.prefix) - 1)  # type: ignore[arg-type]
+    return None
+
+
+def _simulate(model: Model, runs: int, depth: int, seed: int, deadlock: bool, progress: ProgressFn | None,
+              warnings: list[str]) -> Result:
+    started = time.perf_counter()
+    out = simulate(model, runs=runs, depth=depth, seed=seed, deadlock=deadlock, progress=progress)
+    bounds = Bounds("simulation", deadlock=deadlock, constraint=overrides(model, "constraint"),
+                    symmetry=overrides(model, "canonical"), simulate=runs, sim_depth=depth, seed=seed)
+    stats = Stats(out.distinct, out.generated, out.max_depth, time.perf_counter() - started,
+                  coverage(out.generated_by, {}), 0)
+    unchecked = tuple(f"{p.name} ({p.kind}: needs an exhaustive search)" for p in model.properties
+                      if p.is_liveness or p.kind == "sometimes" and p.name not in out.witnessed)
+    if out.failure is not None:
+        v = Violation(out.failure[0], out.failure[1], out.trace)  # type: ignore[arg-type]
+        return Result("violation", stats, bounds, v, None, unchecked, tuple(warnings))
+    status = "interrupted" if out.interrupted else "bounded"
+    cut = f"{out.runs} random runs of at most {depth} states"
+    return Result(status, stats, bounds, None, cut, unchecked, tuple(warnings))  # type: ignore[arg-type]
+
+
+__all__ = ["check", "action_name", "Step"]

@@ -1,0 +1,165 @@
+"""The `kubespec` command line: `kubespec check` here, other subcommands from the `kubespec.commands` entry points.
+
+Exit codes: 0 every property holds (within the stated bounds), 1 a property is violated, 2 bad input or usage,
+130 interrupted by the user.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+import click
+from rich.console import Console
+
+from checker.check import check as run_check
+from checker.errors import InputError, ModelError
+from checker.loading import Loaded, load_python, load_target, loaders
+from checker.report import Progress, coverage_table, print_result, result_json
+
+DEFAULT_MODEL = "checker.examples.twophase:TwoPhase"
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def fail(message: str) -> None:
+    """Print one line on stderr and exit 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+class KubespecGroup(click.Group):
+    """A group whose subcommands come from entry points, imported only when used; bad input exits 2."""
+
+    def _plugins(self) -> dict[str, Any]:
+        return {ep.name: ep for ep in entry_points(group="kubespec.commands")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        ep = self._plugins().get(name)
+        if ep is None:
+            return None
+        try:
+            loaded = ep.load()
+        except ImportError as exc:
+            return _unavailable(name, exc)
+        return loaded if isinstance(loaded, click.Command) else None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (InputError, ModelError) as exc:
+            fail(str(exc))
+
+
+def _unavailable(name: str, exc: Exception) -> click.Command:
+    @click.command(name, help=f"(not available: {exc})", context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1)
+    def command(args: tuple[str, ...]) -> None:
+        fail(f"the {name} command is not available in this installation: {exc}")
+
+    return command
+
+
+@click.group(cls=KubespecGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kubespec")
+def main() -> None:
+    """kubespec: an executable, model-checked specification of the Kubernetes control plane."""
+
+
+def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("target", required=False),
+        click.option("--model", "model_ref", metavar="FILE.py:NAME", help="Check a Python model (or module:NAME)."),
+        click.option("--strategy", type=click.Choice(["bfs", "dfs"]), default=None, help="Search order (bfs)."),
+        click.option("--max-states", type=click.IntRange(min=1), default=None, help="Stop after N distinct states."),
+        click.option("--max-depth", type=click.IntRange(min=1), default=None,
+                     help="Do not expand states deeper than N (initial states are depth 1)."),
+        click.option("--no-deadlock", is_flag=True, help="Do not report states without successors."),
+        click.option("--simulate", type=click.IntRange(min=1), default=None, metavar="RUNS",
+                     help="Random simulation: RUNS walks instead of an exhaustive search."),
+        click.option("--depth", "sim_depth", type=click.IntRange(min=1), default=100, show_default=True,
+                     help="Length of each simulation walk, in states."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Simulation seed."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text."),
+        click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
+                     help="Save the counterexample as a trace file (JSON, ITF-compatible)."),
+        click.option("--coverage", "show_coverage", is_flag=True, help="Print per-action coverage."),
+    ]
+    for loader in loaders().values():
+        options.extend(loader.params)
+    for option in reversed(options):
+        f = option(f) if callable(option) and not isinstance(option, click.Parameter) else _attach(f, option)
+    return f
+
+
+def _attach(f: Callable[..., Any], param: click.Parameter) -> Callable[..., Any]:
+    params = getattr(f, "__click_params__", [])
+    params.append(param)
+    f.__click_params__ = params  # type: ignore[attr-defined]
+    return f
+
+
+def _default() -> Loaded:
+    return load_python(DEFAULT_MODEL)
+
+
+@main.command("check")
+@_check_options
+def check_command(target: str | None, model_ref: str | None, strategy: str | None, max_states: int | None,
+                  max_depth: int | None, no_deadlock: bool, simulate: int | None, sim_depth: int, seed: int,
+                  as_json: bool, trace_path: str | None, show_coverage: bool, **extra: Any) -> None:
+    """Model-check TARGET: a scenario (file or built-in name), or --model FILE.py:NAME.
+
+    With no TARGET, checks the default scenario. Exit 0: every property holds within the stated bounds;
+    1: a property is violated; 2: bad input; 130: interrupted.
+    """
+    loaded = load_target(target, model_ref, extra, default=_default)
+    options: dict[str, Any] = {"strategy": "bfs", "max_states": None, "max_depth": None, "deadlock": True}
+    options.update({k: v for k, v in loaded.options.items() if k in options})
+    for key, value in (("strategy", strategy), ("max_states", max_states), ("max_depth", max_depth)):
+        if value is not None:
+            options[key] = value
+    if no_deadlock:
+        options["deadlock"] = False
+    if simulate is not None:
+        options.update(simulate=simulate, depth=sim_depth, seed=seed)
+    console = Console(stderr=False, highlight=False)
+    err = Console(stderr=True)
+    live = err.is_terminal and not as_json
+    if not as_json:
+        console.print(f"Checking {loaded.summary}", highlight=False)
+    try:
+        if live:
+            with Progress(err) as progress:
+                result = run_check(loaded.model, progress=progress, **options)
+        else:
+            result = run_check(loaded.model, **options)
+    except KeyboardInterrupt:
+        click.echo("interrupted before any result could be assembled", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    written = None
+    if trace_path and result.violation is not None:
+        from checker import itf
+
+        itf.write_trace(trace_path, itf.trace_document(result, loaded.model, loaded.identity, options))
+        written = trace_path
+    if as_json:
+        doc = result_json(result, loaded.model, loaded.identity)
+        doc["summary"] = loaded.summary
+        doc["trace_file"] = written
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        print_result(console, result, loaded.model, loaded.summary, written)
+        if show_coverage:
+            console.print(coverage_table(result))
+    if result.status == "interrupted":
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)

@@ -1,0 +1,128 @@
+"""Resolving what `kubespec check` is asked to check into a model.
+
+A target is either a Python model (`--model FILE.py:NAME` or `module:NAME`, where NAME is a Model subclass made
+with no arguments, a zero-argument factory or an instance) or something a registered loader understands (the
+Kubernetes spec registers one for scenario files). Loaders are found through the `kubespec.loaders` entry points,
+so this generic package never imports the layers above it. A model's identity (JSON) is enough to rebuild it,
+which is how trace files are replayed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from checker.errors import InputError
+from checker.model import Model
+
+
+@attrs.frozen
+class Loaded:
+    """A model ready to check, with what is needed to rebuild it and the options it asks for."""
+
+    model: Model
+    identity: Mapping[str, Any]
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    summary: str = ""
+
+
+class TargetLoader(Protocol):
+    """A source of models for `kubespec check TARGET`."""
+
+    params: Sequence[Any]  # click.Parameter objects: extra options of `kubespec check`
+
+    def accepts(self, target: str | None) -> bool: ...
+
+    def load(self, target: str | None, params: Mapping[str, Any]) -> Loaded: ...
+
+
+def loaders() -> dict[str, TargetLoader]:
+    """The registered loaders, by entry point name, in name order."""
+    found: dict[str, TargetLoader] = {}
+    for ep in sorted(entry_points(group="kubespec.loaders"), key=lambda e: e.name):
+        try:
+            found[ep.name] = ep.load()
+        except ImportError:
+            continue  # a layer that is not installed (or not written yet) contributes nothing
+    return found
+
+
+def load_python(ref: str) -> Loaded:
+    """Load `FILE.py:NAME` or `module:NAME`."""
+    if ":" not in ref:
+        raise InputError(f"--model {ref!r}: expected FILE.py:NAME or module:NAME")
+    where, name = ref.rsplit(":", 1)
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise InputError(f"--model {ref!r}: no file {where}")
+        spec = importlib.util.spec_from_file_location(f"_kubespec_model_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise InputError(f"--model {ref!r}: cannot import {where}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise InputError(f"--model {ref!r}: importing {where} raised {type(exc).__name__}: {exc}") from exc
+        identity_target = str(path.resolve()) + ":" + name
+    else:
+        try:
+            module = importlib.import_module(where)
+        except ImportError as exc:
+            raise InputError(f"--model {ref!r}: no module {where} ({exc})") from exc
+        identity_target = ref
+    if not hasattr(module, name):
+        raise InputError(f"--model {ref!r}: {where} has no {name}")
+    model = _instantiate(getattr(module, name), ref)
+    return Loaded(model, {"loader": "python", "target": identity_target}, {}, f"model {ref}")
+
+
+def _instantiate(obj: Any, ref: str) -> Model:
+    try:
+        if isinstance(obj, type) or callable(obj) and not hasattr(obj, "successors"):
+            made = obj()
+        else:
+            made = obj
+    except Exception as exc:
+        raise InputError(f"--model {ref!r}: making the model raised {type(exc).__name__}: {exc}") from exc
+    for attr in ("init_states", "successors"):
+        if not callable(getattr(made, attr, None)):
+            raise InputError(f"--model {ref!r}: {type(made).__name__} is not a model (it has no {attr}())")
+    return made  # type: ignore[no-any-return]
+
+
+def load_target(target: str | None, model_ref: str | None, params: Mapping[str, Any],
+                default: Callable[[], Loaded] | None = None) -> Loaded:
+    """Resolve a check target: a Python model, a loader's target, or (with neither) the default model."""
+    if model_ref is not None:
+        if target is not None:
+            raise InputError("give either a TARGET or --model, not both")
+        return load_python(model_ref)
+    for loader in loaders().values():
+        if loader.accepts(target):
+            return loader.load(target, params)
+    if target is None and default is not None:
+        return default()
+    if target is not None and ":" in target:
+        return load_python(target)
+    raise InputError(f"unknown check target {target!r}: not a scenario file, a built-in scenario, or FILE.py:NAME")
+
+
+def load_identity(identity: Mapping[str, Any]) -> Loaded:
+    """Rebuild a model from the identity recorded with it (in a trace file, say)."""
+    kind = identity.get("loader")
+    if kind == "python":
+        return load_python(str(identity.get("target")))
+    found = loaders()
+    if not isinstance(kind, str) or kind not in found:
+        raise InputError(f"the model's identity names an unknown loader {kind!r}")
+    params = identity.get("params") or {}
+    return found[kind].load(identity.get("target"), params)

@@ -1,0 +1,115 @@
+"""The public modelling API: a transition system, its properties and its fairness.
+
+In the spirit of Stateright's `Model` (init states, actions, next state, properties) and TLA+'s
+Init / Next / Invariant / Property / Constraint / Symmetry / Fairness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+
+PropertyKind = Literal["always", "sometimes", "eventually", "leads_to"]
+Predicate = Callable[[Any], bool]
+
+
+@attrs.frozen
+class Property:
+    """A named property. Build one with `always`, `sometimes`, `eventually` or `leads_to`."""
+
+    name: str
+    kind: PropertyKind
+    pred: Predicate
+    #: Only for `leads_to`: the premise `p` of `p ~> q` (`pred` is then `q`).
+    premise: Predicate | None = None
+
+    @property
+    def is_liveness(self) -> bool:
+        return self.kind in ("eventually", "leads_to")
+
+
+@attrs.frozen
+class Fairness:
+    """Weak or strong fairness of the disjunction of the actions that `selects` picks (WF_vars / SF_vars)."""
+
+    name: str
+    kind: Literal["weak", "strong"]
+    selects: Callable[[Any], bool]
+
+
+def always(name: str, pred: Predicate) -> Property:
+    """Invariant: `pred` holds in every reachable state (TLA+ `[]P` for a state predicate)."""
+    return Property(name, "always", pred)
+
+
+def sometimes(name: str, pred: Predicate) -> Property:
+    """Some reachable state satisfies `pred`: a non-vacuity witness. It fails when none does."""
+    return Property(name, "sometimes", pred)
+
+
+def eventually(name: str, pred: Predicate) -> Property:
+    """`<>pred` on every fair behaviour; behaviours may stutter forever unless fairness forbids it."""
+    return Property(name, "eventually", pred)
+
+
+def leads_to(name: str, p: Predicate, q: Predicate) -> Property:
+    """`p ~> q`, that is `[](p => <>q)`, on every fair behaviour."""
+    return Property(name, "leads_to", q, premise=p)
+
+
+def weak(name: str, selects: Callable[[Any], bool]) -> Fairness:
+    """WF: a behaviour may not keep the selected actions enabled forever without taking one."""
+    return Fairness(name, "weak", selects)
+
+
+def strong(name: str, selects: Callable[[Any], bool]) -> Fairness:
+    """SF: a behaviour may not enable the selected actions infinitely often without taking one."""
+    return Fairness(name, "strong", selects)
+
+
+class Model:
+    """A transition system to check. Subclass it and set `properties` (and `fairness`) in `__init__`.
+
+    States must be hashable and immutable (frozen attrs classes, tuples, frozensets, `immutables.Map`);
+    successors should be produced in a deterministic order (iterate over sorted collections, not over sets of
+    strings, whose order depends on PYTHONHASHSEED) so that every run gives the same trace.
+    """
+
+    properties: Sequence[Property] = ()
+    fairness: Sequence[Fairness] = ()
+
+    def init_states(self) -> Iterable[Hashable]:
+        """The initial states (TLA+ Init)."""
+        raise NotImplementedError
+
+    def successors(self, state: Any) -> Iterable[tuple[Hashable, Any]]:
+        """Every `(action, next_state)` pair enabled in `state` (TLA+ Next, with each disjunct labelled)."""
+        raise NotImplementedError
+
+    def constraint(self, state: Any) -> bool:
+        """State constraint (TLC CONSTRAINT): states for which it is False are discarded, not counted."""
+        return True
+
+    def canonical(self, state: Any) -> Any:
+        """The representative of the state's symmetry class (TLC SYMMETRY); identity when there is none."""
+        return state
+
+    def describe(self, action: Any) -> str:
+        """One line describing an action, for traces."""
+        return str(action)
+
+    def actor(self, action: Any) -> str | None:
+        """Who performs the action (a component, a process), for traces and sequence diagrams."""
+        actor = getattr(action, "actor", None)
+        return actor if isinstance(actor, str) else None
+
+    def display(self, state: Any) -> Mapping[str, Any] | None:
+        """An optional human view of a state (address -> JSON-able fields) that trace tools diff."""
+        return None
+
+
+def overrides(model: Model, name: str) -> bool:
+    """Whether the model defines its own version of an optional method."""
+    return getattr(type(model), name, None) is not getattr(Model, name)

@@ -1,0 +1,230 @@
+"""Exhaustive search: breadth-first (shortest counterexamples) or depth-first, over exactly stored states.
+
+The loop is the hot path of every check: it aliases everything it touches to locals and does per generated
+successor only what it must (count the action, canonicalise, apply the constraint, one dict lookup).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable
+from operator import itemgetter
+from typing import Any
+
+import attrs
+
+from checker.errors import ModelError
+from checker.graph import NO_PARENT, StateGraph
+from checker.model import Model, overrides
+
+ProgressFn = Callable[[int, int, int, int, float], None]
+PROGRESS_EVERY = 2048
+first = itemgetter(0)
+
+
+def count_actions(counts: dict[Hashable, int], actions: Iterable[Hashable]) -> None:
+    """counts[a] += 1 for each action (collections' C helper when present: this runs per generated state)."""
+    for a in actions:
+        counts[a] = counts.get(a, 0) + 1
+
+
+try:
+    from collections import _count_elements as count_actions  # type: ignore[attr-defined,no-redef]
+except ImportError:  # pragma: no cover - other Python implementations
+    pass
+
+
+@attrs.define
+class Outcome:
+    """What a search found: the graph, counts, and where it stopped."""
+
+    graph: StateGraph
+    generated: int = 0
+    max_depth: int = 0
+    #: (property, kind, state index) of the first safety violation or deadlock, if any.
+    failure: tuple[str, str, int] | None = None
+    cut: str | None = None
+    interrupted: bool = False
+    queue: int = 0
+    generated_by: dict[Hashable, int] = attrs.field(factory=dict)
+    distinct_by: dict[Hashable, int] = attrs.field(factory=dict)
+    witnessed: set[str] = attrs.field(factory=set)
+
+
+def holds(prop_name: str, pred: Callable[[Any], bool], state: Any) -> bool:
+    """Evaluate a predicate, insisting on a bool and naming the property when it raises."""
+    try:
+        value = pred(state)
+    except Exception as exc:
+        raise ModelError(f"property {prop_name!r} raised {type(exc).__name__}: {exc}") from exc
+    if value is True or value is False:
+        return value
+    raise ModelError(f"property {prop_name!r} returned {type(value).__name__} {value!r}, not a bool")
+
+
+def fairness_masks(model: Model) -> tuple[int, int, Callable[[Hashable], int]]:
+    """Bit masks of the weak and strong fairness classes, and a cached action -> mask function."""
+    weak = strong = 0
+    for k, f in enumerate(model.fairness):
+        if f.kind == "weak":
+            weak |= 1 << k
+        else:
+            strong |= 1 << k
+    cache: dict[Hashable, int] = {}
+    fairness = list(enumerate(model.fairness))
+
+    def mask_of(action: Hashable) -> int:
+        m = cache.get(action)
+        if m is None:
+            m = 0
+            for k, f in fairness:
+                if holds(f"fairness {f.name}", f.selects, action):
+                    m |= 1 << k
+            cache[action] = m
+        return m
+
+    return weak, strong, mask_of
+
+
+def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: int | None, deadlock: bool,
+            with_edges: bool, progress: ProgressFn | None = None) -> Outcome:
+    """Explore the reachable states, checking invariants and deadlock as states are found."""
+    g = StateGraph(with_edges)
+    out = Outcome(g)
+    invariants = [(p.name, p.pred) for p in model.properties if p.kind == "always"]
+    witnesses = [p for p in model.properties if p.kind == "sometimes"]
+    canonical = model.canonical if overrides(model, "canonical") else None
+    constraint = model.constraint if overrides(model, "constraint") else None
+    _, _, mask_of = fairness_masks(model)
+    index, states, parent, depth, expanded = g.index, g.states, g.parent, g.depth, g.expanded
+    edge_lo, edge_hi, edge_to, edge_mask, enabled = g.edge_lo, g.edge_hi, g.edge_to, g.edge_mask, g.enabled
+    generated_by, distinct_by = out.generated_by, out.distinct_by
+    lifo = strategy == "dfs"
+    general = canonical is not None or constraint is not None
+    setdefault = index.setdefault
+    frontier: deque[int] = deque()
+    started = time.perf_counter()
+    last_report = started
+
+    def add(state: Any, from_index: int, d: int) -> int | None:
+        """Store a new state; returns its index, or None when the state bound stops the search."""
+        n = len(states)
+        if max_states is not None and n >= max_states:
+            return None
+        index[state] = n  # a no-op when the caller already claimed the slot with setdefault
+        states.append(state)
+        parent.append(from_index)
+        depth.append(d)
+        expanded.append(0)
+        if with_edges:
+            edge_lo.append(0)
+            edge_hi.append(0)
+            enabled.append(0)
+        for name, pred in invariants:
+            if not holds(name, pred, state):
+                out.failure = (name, "always", n)
+        for p in witnesses:
+            if p.name not in out.witnessed and holds(p.name, p.pred, state):
+                out.witnessed.add(p.name)
+        return n
+
+    current = -1
+    try:
+        for s in model.init_states():
+            if canonical is not None:
+                s = canonical(s)
+            if constraint is not None and not _constraint(constraint, s):
+                continue
+            if s in index:
+                continue
+            i = add(s, NO_PARENT, 1)
+            if i is None:
+                out.cut = f"max states {max_states:,} reached"
+                break
+            out.max_depth = 1
+            if out.failure:
+                return out
+            frontier.append(i)
+        pop = frontier.pop if lifo else frontier.popleft
+        expansions = 0
+        while frontier and out.cut is None:
+            current = pop()
+            s = states[current]
+            d = depth[current]
+            if max_depth is not None and d >= max_depth:
+                # Not expanded: the search is bounded if this state has a successor not yet found.
+                if any(_canon(canonical, t) not in index for _, t in model.successors(s)):
+                    out.cut = out.cut or f"max depth {max_depth} reached"
+                    frontier.clear()
+                continue
+            expanded[current] = 1
+            if with_edges:
+                edge_lo[current] = len(edge_to)
+            succ = list(model.successors(s))
+            n_succ = len(succ)
+            count_actions(generated_by, map(first, succ))
+            new: list[int] = []
+            en = 0
+            for a, t in succ:
+                if general:
+                    if canonical is not None:
+                        t = canonical(t)
+                    if constraint is not None and not _constraint(constraint, t):
+                        if with_edges and t != s:
+                            en |= mask_of(a)
+                        continue
+                n = len(states)
+                j = setdefault(t, n)
+                if j == n:
+                    if add(t, current, d + 1) is None:
+                        del index[t]
+                        out.cut = f"max states {max_states:,} reached"
+                        break
+                    distinct_by[a] = distinct_by.get(a, 0) + 1
+                    if d >= out.max_depth:
+                        out.max_depth = d + 1
+                    if out.failure:
+                        out.generated += n_succ
+                        return out
+                    new.append(j)
+                if with_edges and j != current:
+                    m = mask_of(a)
+                    en |= m
+                    edge_to.append(j)
+                    edge_mask.append(m)
+            out.generated += n_succ
+            if with_edges:
+                edge_hi[current] = len(edge_to)
+                enabled[current] = en
+            if lifo:
+                new.reverse()
+            frontier.extend(new)
+            if n_succ == 0 and deadlock:
+                out.failure = ("deadlock", "deadlock", current)
+                return out
+            expansions += 1
+            if progress is not None and expansions % PROGRESS_EVERY == 0:
+                now = time.perf_counter()
+                if now - last_report >= 0.25:
+                    last_report = now
+                    progress(len(states), out.generated, out.max_depth, len(frontier), now - started)
+    except KeyboardInterrupt:
+        out.interrupted = True
+        if current >= 0:
+            expanded[current] = 0  # its successors may be incomplete
+    except ModelError:
+        raise
+    except Exception as exc:
+        where = f" while expanding state #{current} (depth {depth[current]})" if current >= 0 else " in init_states"
+        raise ModelError(f"the model raised {type(exc).__name__}: {exc}{where}") from exc
+    out.queue = len(frontier)
+    return out
+
+
+def _constraint(constraint: Callable[[Any], bool], state: Any) -> bool:
+    return holds("constraint", constraint, state)
+
+
+def _canon(canonical: Callable[[Any], Any] | None, state: Any) -> Any:
+    return state if canonical is None else canonical(state)
