@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from checker import Model, Property, Violation, always, check, eventually, leads_to, strong, weak
@@ -65,6 +65,27 @@ def graphs(draw: st.DrawFn, constrained: bool = True) -> Graph:
     init = draw(st.frozensets(node, min_size=1, max_size=3))
     allowed = draw(st.frozensets(node)) if constrained and draw(st.booleans()) else frozenset(range(n))
     return Graph(n, edges, init, allowed)
+
+
+Case = tuple[Graph, frozenset[int], dict[str, str]]
+
+
+@st.composite
+def flicker_cases(draw: st.DrawFn) -> Case:
+    """A weakly fair b-cycle with a-edges to the goal leaving only some of its nodes, plus noise, and `a` weakly
+    or strongly fair: cases where SF and WF of `a` often give different verdicts."""
+    n = draw(st.integers(3, 7))
+    cycle = draw(st.permutations(range(n)))[: draw(st.integers(2, n - 1))]
+    outside = [u for u in range(n) if u not in cycle]
+    edges = {(cycle[i], "b", cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))}
+    exits = draw(st.lists(st.sampled_from(cycle), min_size=1, max_size=len(cycle) - 1, unique=True))
+    edges |= {(u, "a", draw(st.sampled_from(outside))) for u in exits}
+    node = st.integers(0, n - 1)
+    edges |= draw(st.frozensets(st.tuples(node, st.sampled_from(LABELS), node), max_size=4))
+    goal = draw(st.frozensets(st.sampled_from(outside), min_size=1))
+    kind = st.sampled_from(["weak", "strong"])
+    fairness = {"a": draw(kind), "b": "weak", **draw(st.dictionaries(st.just("c"), kind))}
+    return Graph(n, frozenset(edges), frozenset({cycle[0]}), frozenset(range(n))), goal, fairness
 
 
 def distances(g: Graph) -> dict[int, int]:
@@ -228,8 +249,10 @@ def assert_fair_loop(g: Graph, violation: Violation, fairness: dict[str, str]) -
     else:
         assert trace[-1].state == trace[k].state
         loop = frozenset(step.state for step in trace[k:])
-        edges = {(p.state, s.action, s.state) for p, s in zip(trace[k:], trace[k + 1 :], strict=False)}
-        edges = {e for e in edges if e[0] != e[2]}
+        # TLA+ actions are relations on pairs of states: a step u -> v is an A step whenever the graph has an
+        # A-edge u -> v, whichever label the trace prints for it.
+        pairs = {(p.state, s.state) for p, s in zip(trace[k:], trace[k + 1 :], strict=False)}
+        edges = {(u, label, v) for (u, label, v) in g.edges if (u, v) in pairs and u != v}
     assert fair(g, loop, edges, fairness), "the reported loop is not fair"
     return loop
 
@@ -237,11 +260,19 @@ def assert_fair_loop(g: Graph, violation: Violation, fairness: dict[str, str]) -
 fairness_maps = st.dictionaries(st.sampled_from(LABELS), st.sampled_from(["weak", "strong"]))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def note_fairness_relevance(g: Graph, starts: set[int], avoid: frozenset[int], fairness: dict[str, str]) -> None:
+    """Hypothesis statistics: how often the verdict depends on SF versus WF."""
+    as_weak = {label: "weak" for label in fairness}
+    if fair_lasso_exists(g, starts, avoid, fairness) != fair_lasso_exists(g, starts, avoid, as_weak):
+        event("strong fairness decides the verdict")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs(constrained=False), fairness_maps, st.data())
 def test_eventually_matches_brute_force(g: Graph, fairness: dict[str, str], data: st.DataObject) -> None:
     goal = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="goal")
     expected_violation = fair_lasso_exists(g, set(g.init), goal, fairness)
+    note_fairness_relevance(g, set(g.init), goal, fairness)
     model = GraphModel(g, [eventually("Ev", lambda s: s in goal)], fairness_conditions(fairness))
     result = check(model, deadlock=False)
     assert (result.status == "violation") == expected_violation, (result.status, result.violation)
@@ -252,13 +283,14 @@ def test_eventually_matches_brute_force(g: Graph, fairness: dict[str, str], data
         assert all(step.state not in goal for step in violation.trace)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs(constrained=False), fairness_maps, st.data())
 def test_leads_to_matches_brute_force(g: Graph, fairness: dict[str, str], data: st.DataObject) -> None:
     p = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="p")
     q = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="q")
     triggers = {u for u in reachable_from_init(g) if u in p}
     expected_violation = fair_lasso_exists(g, triggers, q, fairness)
+    note_fairness_relevance(g, triggers, q, fairness)
     model = GraphModel(g, [leads_to("LT", lambda s: s in p, lambda s: s in q)], fairness_conditions(fairness))
     result = check(model, deadlock=False)
     assert (result.status == "violation") == expected_violation, (result.status, result.violation)
@@ -268,6 +300,25 @@ def test_leads_to_matches_brute_force(g: Graph, fairness: dict[str, str], data: 
         assert_fair_loop(g, violation, fairness)
         trace = violation.trace
         assert any(step.state in p and all(s.state not in q for s in trace[i:]) for i, step in enumerate(trace))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flicker_cases(), st.booleans())
+def test_flickering_enabledness_matches_brute_force(case: Case, as_leads_to: bool) -> None:
+    g, goal, fairness = case
+    note_fairness_relevance(g, set(g.init), goal, fairness)
+    expected_violation = fair_lasso_exists(g, set(g.init), goal, fairness)
+    start = min(g.init)
+    prop = (
+        leads_to("Reach", lambda s: s == start, lambda s: s in goal)
+        if as_leads_to
+        else eventually("Reach", lambda s: s in goal)
+    )
+    result = check(GraphModel(g, [prop], fairness_conditions(fairness)), deadlock=False)
+    assert (result.status == "violation") == expected_violation, (result.status, result.violation)
+    if result.violation is not None:
+        assert_fair_loop(g, result.violation, fairness)
+        assert all(step.state not in goal for step in result.violation.trace)
 
 
 # A hand-written model whose liveness needs strong fairness.
@@ -294,16 +345,27 @@ def test_strong_fairness_needed() -> None:
 
 DETERMINISM_SCRIPT = """
 import json
+import attrs
 from checker import check
 from checker.examples.twophase import TwoPhase
 from checker.examples.ewd840 import EWD840
 from checker.examples.semaphore import Semaphore
 from checker import always
 
+def canon(x):
+    # A rendering independent of PYTHONHASHSEED: sets sorted, attrs instances as field lists.
+    if attrs.has(type(x)):
+        return [type(x).__name__, [[f.name, canon(getattr(x, f.name))] for f in attrs.fields(type(x))]]
+    if isinstance(x, (set, frozenset)):
+        return sorted((canon(e) for e in x), key=repr)
+    if isinstance(x, tuple):
+        return [canon(e) for e in x]
+    return x
+
 def summary(model, **kw):
     r = check(model, **kw)
     v = r.violation
-    trace = None if v is None else [[model.describe(s.action) if s.action is not None else None, repr(s.state)]
+    trace = None if v is None else [[model.describe(s.action) if s.action is not None else None, canon(s.state)]
                                      for s in v.trace]
     return [r.status, r.stats.distinct_states, r.stats.generated, trace, None if v is None else v.loop_start]
 

@@ -14,7 +14,7 @@ import pytest
 
 from checker import Model, Violation, check
 from checker.examples.diehard import DieHard, Jugs
-from checker.examples.ewd840 import EWD840, terminated, termination_detected
+from checker.examples.ewd840 import EWD840, EState, terminated, termination_detected
 from checker.examples.peterson import Peterson
 from checker.examples.semaphore import Semaphore
 from checker.examples.tcommit import TCommit
@@ -44,9 +44,11 @@ def assert_fair_lasso(model: Model, violation: Violation, p: Pred, q: Pred, fair
     else:
         loop_states = [trace[k].state]  # stutters forever
     assert any(p(step.state) and not any(q(s.state) for s in trace[i:]) for i, step in enumerate(trace))
-    loop_steps = [(prev.state, step.action, step.state) for prev, step in zip(trace[k:], trace[k + 1 :], strict=False)]
+    # A step s -> t takes a fairness class when any of its actions leads from s to t (TLA+ actions are relations
+    # on pairs of states), whichever action the trace prints.
+    loop_pairs = {(prev.state, step.state) for prev, step in zip(trace[k:], trace[k + 1 :], strict=False)}
     for kind, selects in fairness:
-        taken = any(selects(a) and t != s for s, a, t in loop_steps)
+        taken = any(selects(a) and t != s for s, t in loop_pairs for a, u in model.successors(s) if u == t)
         enabled = [any(selects(a) and t != s for a, t in model.successors(s)) for s in loop_states]
         if kind == "weak":
             assert taken or not all(enabled), "the loop violates a weak fairness condition"
@@ -86,7 +88,7 @@ def test_tcommit_matches_tlc() -> None:
     result = check(TCommit(3), deadlock=False)
     assert result.ok
     assert result.stats.distinct_states == 34
-    assert result.stats.generated == 94
+    assert result.stats.depth == 7
 
 
 def test_tcommit_deadlocks_when_checked() -> None:
@@ -107,7 +109,7 @@ def test_twophase_matches_tlc() -> None:
     result = check(TwoPhase(3))
     assert result.ok
     assert result.stats.distinct_states == 288
-    assert result.stats.generated == 1146
+    assert result.stats.depth == 11
 
 
 def test_twophase_dfs_explores_the_same_states() -> None:
@@ -129,7 +131,7 @@ def test_peterson_matches_tlc() -> None:
     result = check(Peterson())
     assert result.ok
     assert result.stats.distinct_states == 42
-    assert result.stats.generated == 77
+    assert result.stats.depth == 11
 
 
 def test_peterson_is_starvation_free_under_weak_fairness() -> None:
@@ -147,13 +149,9 @@ def test_ewd840_matches_tlc_and_liveness_holds_under_wf_system() -> None:
     assert result.stats.distinct_states == 302
 
 
-def test_ewd840_generated_count_is_tlcs_less_its_disjunct_duplicates() -> None:
-    """TLC generates a successor once per true disjunct of a guard such as `~active[i] \\/ color[i] = "black" \\/
-    tcolor = "black"`; the model yields it once. Counting those duplicates over the reachable states accounts
-    exactly for TLC's 2001."""
-    model = EWD840(3)
-    result = check(model, deadlock=False)
-    reachable = _reachable(model)
+def ewd840_disjunct_duplicates(reachable: set[EState]) -> int:
+    """TLC generates a successor once per *true disjunct* of a guard such as `~active[i] \\/ color[i] = "black" \\/
+    tcolor = "black"`; the model yields it once. This counts the extra copies TLC generates."""
     duplicates = 0
     for s in reachable:
         if s.tpos == 0:
@@ -161,7 +159,35 @@ def test_ewd840_generated_count_is_tlcs_less_its_disjunct_duplicates() -> None:
         else:
             true_disjuncts = (not s.active[s.tpos]) + (s.color[s.tpos] == "black") + (s.tcolor == "black")
         duplicates += max(true_disjuncts - 1, 0)
-    assert result.stats.generated + duplicates == 2001
+    return duplicates
+
+
+@pytest.mark.parametrize(
+    ("model", "tlc_generated"),
+    [(TCommit(3), 94), (TwoPhase(3), 1146), (Peterson(), 77), (EWD840(3), 2001)],
+    ids=["TCommit", "TwoPhase", "Peterson", "EWD840"],
+)
+def test_models_generate_what_tlc_generates(model: Model, tlc_generated: int) -> None:
+    """The transcriptions themselves, without the checker: TLC's "states generated" counts the initial states
+    and every successor of every reachable state (EWD840 also its duplicate disjuncts, 184 of them)."""
+    reachable = _reachable(model)
+    generated = len(list(model.init_states())) + sum(len(list(model.successors(s))) for s in reachable)
+    if isinstance(model, EWD840):
+        generated += ewd840_disjunct_duplicates(reachable)
+    assert generated == tlc_generated
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Stats.generated counts successors only; TLC's 'states generated' also counts the initial states",
+)
+@pytest.mark.parametrize(
+    ("model", "tlc_generated"),
+    [(TCommit(3), 94), (TwoPhase(3), 1146), (Peterson(), 77)],
+    ids=["TCommit", "TwoPhase", "Peterson"],
+)
+def test_checker_generated_count_is_tlcs(model: Model, tlc_generated: int) -> None:
+    assert check(model, deadlock=not isinstance(model, TCommit)).stats.generated == tlc_generated
 
 
 def test_ewd840_liveness_fails_without_fairness() -> None:
