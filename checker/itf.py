@@ -241,7 +241,8 @@ def read_trace(path: str | os.PathLike[str]) -> dict:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{os.fspath(path)}: cannot read the trace file: {error}") from None
+        reason = getattr(error, "strerror", None) or error
+        raise InputError(f"{os.fspath(path)}: cannot read the trace file: {reason}") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:

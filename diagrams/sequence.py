@@ -23,7 +23,7 @@ from typing import Literal
 import attrs
 import graphviz
 
-from traces.diff import Change, diff_states
+from traces.diff import Change, diff_states, headline
 from traces.document import Trace, TraceStep
 from traces.values import is_variant
 
@@ -94,7 +94,6 @@ _LANE_RANKS: Sequence[tuple[re.Pattern[str], int]] = (
     (re.compile(r"kubelet|node", re.IGNORECASE), 5),
 )
 _OTHER_RANK = 3
-_NOISE = re.compile(r"\.(resourceVersion|generation|managedFields)\b")
 _DETAIL_CHARS = 64
 
 
@@ -163,21 +162,6 @@ def _pos(x: float, y: float) -> str:
 
 def _id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "lane"
-
-
-def summary(changes: Sequence[Change]) -> str:
-    """The change worth a line in the picture: the first that is not bookkeeping (resourceVersion, generation)."""
-    relevant = [c for c in changes if not _NOISE.search(c.path)] or list(changes)
-    if not relevant:
-        return ""
-    first = relevant[0]
-    if not first.path and not first.element and first.kind != "changed":
-        text = f"{'creates' if first.kind == 'added' else 'deletes'} {first.address}"
-    else:
-        text = str(first)[2:]
-    if len(relevant) > 1:
-        text += f"  (+{len(relevant) - 1} more)"
-    return text if len(text) <= _DETAIL_CHARS else text[: _DETAIL_CHARS - 1] + "…"
 
 
 def _text_width(text: str, points: float = 10) -> float:
@@ -303,7 +287,7 @@ def _draw_message(
     if message.kind == "local":
         graph.node(
             f"step-{message.step}",
-            label=_html_label(label, summary(message.changes), colour, bad),
+            label=_html_label(label, headline(message.changes, _DETAIL_CHARS), colour, bad),
             shape="box",
             style="filled",
             fillcolor="#fbe3e3" if bad else "#f6f6f6",
@@ -341,7 +325,7 @@ def _draw_message(
         pos=_pos((x0 + x1) / 2, y + 0.14),
         tooltip=tooltip,
     )
-    detail = summary(message.changes)
+    detail = headline(message.changes, _DETAIL_CHARS)
     if detail:
         graph.node(
             f"detail-{message.step}",

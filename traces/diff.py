@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -20,6 +20,7 @@ from traces.values import format_value, is_variant
 JSON = Any
 Kind = Literal["added", "removed", "changed"]
 
+_BOOKKEEPING = re.compile(r"\.(resourceVersion|generation|managedFields)\b")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _MARKERS = ("#tup", "#set", "#map", "#bigint", "#unserializable")
 
@@ -135,3 +136,18 @@ def changed_addresses(before: Mapping[str, JSON], after: Mapping[str, JSON]) -> 
     for change in diff_states(before, after):
         seen.setdefault(change.address, None)
     return list(seen)
+
+
+def headline(changes: Sequence[Change], limit: int = 64) -> str:
+    """The change worth one line in a picture: the first that is not bookkeeping (resourceVersion, generation),
+    shortened to ``limit`` characters, with how many more there are."""
+    relevant = [c for c in changes if not _BOOKKEEPING.search(c.path)] or list(changes)
+    if not relevant:
+        return ""
+    first = relevant[0]
+    if not first.path and not first.element and first.kind != "changed":
+        text = f"{'creates' if first.kind == 'added' else 'deletes'} {first.address}"
+    else:
+        text = str(first)[2:]
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text + (f"  (+{len(relevant) - 1} more)" if len(relevant) > 1 else "")

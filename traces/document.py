@@ -55,7 +55,7 @@ class Trace:
         """The steps to highlight: the loop of a lasso, else the last state (safety violation or deadlock)."""
         if self.loop is not None:
             return tuple(range(self.loop, len(self.steps)))
-        if self.kind == "sometimes":
+        if self.kind == "sometimes" or not self.steps:
             return ()
         return (len(self.steps) - 1,)
 

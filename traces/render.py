@@ -37,7 +37,7 @@ def header(trace: Trace) -> list[Text]:
         facts.append(f"property {trace.property} ({trace.kind})")
     if trace.is_kubespec:
         facts.append(f"model: {describe_source(trace.source)}")
-    facts.append(f"{len(trace.steps) - 1} step(s)")
+    facts.append(f"{max(len(trace.steps) - 1, 0)} step(s)")
     if trace.stats:
         distinct = trace.stats.get("distinct_states")
         seconds = trace.stats.get("seconds")
@@ -125,6 +125,8 @@ def render_trace(console: Console, trace: Trace, full: bool = False, step: int |
     """Print ``trace`` (or one ``step`` of it) to ``console``."""
     lines = header(trace)
     lines.append(Text(""))
+    if not trace.steps:
+        lines.append(Text("(no states: no reachable state satisfies the property, so there is no trace)", "dim"))
     indices = range(len(trace.steps)) if step is None else [step]
     for index in indices:
         marks = loop_lines(trace, index)

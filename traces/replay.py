@@ -213,6 +213,17 @@ def _check_violation(
     raise _Mismatch(None, f"unknown violation kind {kind!r}")
 
 
+def follow(model: Any, document: Mapping[str, JSON]) -> tuple[list[Any], list[Any]]:
+    """The model's own states and actions along a trace (for pictures around it); InputError if it does not replay."""
+    if not document["states"]:
+        return [], []
+    try:
+        states, actions, _ = _replay_steps(model, document["states"])
+    except _Mismatch as mismatch:
+        raise InputError(f"the trace does not replay on this model: {mismatch}") from None
+    return states, actions
+
+
 def replay(model: Any, document: Mapping[str, JSON]) -> ReplayReport:
     """Replay a validated trace ``document`` against ``model``."""
     meta = document.get("#meta", {})

@@ -123,3 +123,8 @@ class ToyCluster(Model):
                 "running": sorted(pod for n, pod in state.running if n == node),
             }
         return view
+
+
+def fixed() -> ToyCluster:
+    """The toy with the binding precondition restored: safe, but the pod need not run (no fairness)."""
+    return ToyCluster(fixed=True)

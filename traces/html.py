@@ -1,0 +1,117 @@
+"""A trace as one self-contained HTML page: the verdict, the picture, and each step with its changes.
+
+No network is needed to open it: the style is inline, the picture is inline SVG, and there is no script. Whole
+states are folded in ``<details>`` elements, so a long trace stays readable.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from traces.diff import diff_states
+from traces.document import Trace
+from traces.render import describe_source
+from traces.values import format_value, pretty_lines
+
+_STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 70em;
+       padding: 0 1em; color: #1f2933; }
+h1 { font-size: 1.4em; } .facts { color: #52606d; }
+.picture { overflow-x: auto; border: 1px solid #d9e2ec; padding: 0.5em; margin: 1em 0; }
+.step { border-left: 4px solid #9fb3c8; padding: 0.2em 0.8em; margin: 0.6em 0; }
+.step.violation { border-left-color: #c0392b; background: #fdecea; }
+.step.loop { border-left-color: #d35400; background: #fff4e5; }
+.step h2 { font-size: 1em; margin: 0.3em 0; } .actor { color: #0b7285; margin: 0 0.6em; }
+.verdict { color: #c0392b; font-weight: bold; }
+pre { margin: 0.2em 0; font-size: 0.9em; white-space: pre-wrap; }
+.added { color: #2b8a3e; } .removed { color: #c92a2a; } .changed { color: #a86400; } .none { color: #7b8794; }
+nav a { margin-right: 0.4em; }
+"""
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _inline_svg(svg: str) -> str:
+    """SVG as an element of the page: without its XML prolog and DOCTYPE."""
+    return re.sub(r"^(\s*<\?xml[^>]*\?>)?(\s*<!DOCTYPE[^>]*>)?(\s*<!--.*?-->)*", "", svg, flags=re.DOTALL).strip()
+
+
+def _state_block(shown: Mapping[str, Any]) -> str:
+    lines = []
+    for address, value in shown.items():
+        body = pretty_lines(value, width=100, indent=2)
+        if len(body) == 1:
+            lines.append(f"{address}: {body[0].strip()}")
+        else:
+            lines.append(f"{address}:")
+            lines.extend(body)
+    return "<pre>" + _e("\n".join(lines)) + "</pre>"
+
+
+def _verdict_note(trace: Trace, index: int) -> str:
+    last = len(trace.steps) - 1
+    if trace.loop is None:
+        if index not in trace.violating_steps:
+            return ""
+        text = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"✗ violates {trace.property}"
+        return f'<p class="verdict">{_e(text)}</p>'
+    notes = []
+    if index == trace.loop:
+        notes.append(f"loop starts here: from step {trace.loop} the behaviour repeats forever")
+    if index == last:
+        if trace.loop_closes:
+            notes.append(f"↺ back to step {trace.loop} (the state equals step {trace.loop}'s)")
+        else:
+            notes.append(f"↺ stutters in step {last} forever")
+        notes.append(f"{trace.property} never holds on this behaviour")
+    return "".join(f'<p class="verdict">{_e(note)}</p>' for note in notes)
+
+
+def trace_html(trace: Trace, svg: str | None, title: str = "kubespec trace", picture_note: str | None = None) -> str:
+    """The page for ``trace``; ``svg`` is its sequence diagram (or None, with ``picture_note`` saying why)."""
+    last = len(trace.steps) - 1
+    facts = []
+    if trace.property is not None:
+        facts.append(f"property <b>{_e(trace.property)}</b> ({_e(trace.kind)})")
+    if trace.is_kubespec:
+        facts.append(f"model: <code>{_e(describe_source(trace.source))}</code>")
+    facts.append(f"{max(last, 0)} step(s)")
+    if trace.stats and isinstance(trace.stats.get("distinct_states"), int):
+        facts.append(f"{trace.stats['distinct_states']:,} distinct states explored")
+    if trace.options:
+        facts.append("options: " + _e(", ".join(f"{k}={format_value(v)}" for k, v in trace.options.items())))
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{_e(trace.description or 'ITF trace')}</h1>",
+        f'<p class="facts">{" · ".join(facts)}</p>',
+        "<nav>" + "".join(f'<a href="#step-{s.index}">{s.index}</a>' for s in trace.steps) + "</nav>",
+    ]
+    if svg is not None:
+        parts.append(f'<div class="picture">{_inline_svg(svg)}</div>')
+    elif picture_note:
+        parts.append(f'<p class="none">{_e(picture_note)}</p>')
+    for step in trace.steps:
+        classes = ["step"]
+        if step.index in trace.violating_steps:
+            classes.append("loop" if trace.loop is not None else "violation")
+        parts.append(f'<section class="{" ".join(classes)}" id="step-{step.index}">')
+        actor = f'<span class="actor">{_e(step.actor)}</span>' if step.actor else ""
+        parts.append(f"<h2>Step {step.index}{actor}{_e(step.description)}</h2>")
+        if step.index == 0:
+            parts.append(_state_block(step.shown))
+        else:
+            changes = diff_states(trace.steps[step.index - 1].shown, step.shown)
+            lines = [f'<span class="{change.kind}">{_e(change)}</span>' for change in changes]
+            parts.append("<pre>" + ("\n".join(lines) or '<span class="none">(no change)</span>') + "</pre>")
+            parts.append(f"<details><summary>whole state</summary>{_state_block(step.shown)}</details>")
+        parts.append(_verdict_note(trace, step.index))
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(part for part in parts if part)
