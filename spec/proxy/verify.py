@@ -1,0 +1,410 @@
+"""Prove with z3 that iptables rules implement kube-proxy's Service semantics for one node.
+
+The expected behaviour comes from the manifests (upstream semantics, independent of any rule text):
+pkg/proxy/iptables/proxier.go for where traffic goes and when it is masqueraded, pkg/proxy/topology.go for
+the usable endpoints. Properties, checked for every frontend (ClusterIP, external IP, load-balancer IP and
+NodePort of every service port) and every kind of sender (a pod, another node or an outside client arriving
+through PREROUTING, or a process on this host through OUTPUT):
+  1. routing: DNAT to a usable endpoint of exactly that service port, or REJECT / DROP exactly when expected;
+  2. isolation: no packet to any other destination is rewritten (or marked for masquerade);
+  3. balance: the statistic rules give each endpoint exactly 1/n (exact rationals; rounding reported);
+  4. affinity: with ClientIP affinity a returning client reaches the endpoint it reached before;
+  5. masquerade: the packet is masqueraded exactly when upstream marks it.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from collections.abc import Callable
+from fractions import Fraction
+
+import attrs
+import z3
+
+from spec.proxy.endpoints import (
+    PortKey,
+    categorize,
+    endpoints_map,
+    ipv4s,
+    service_ports,
+)
+from spec.proxy.model import Cluster, ProxierOptions, ResolvedEndpoint, Service, ServicePort
+from spec.proxy.parse import PROTOCOL_NUMBERS, Dump, Match
+from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, PathResult, Pins, State, concrete_holds, path_probability
+
+Net = ipaddress.IPv4Network
+ROUNDING = Fraction(1, 2 * 10**10)  # half a unit in the 10th decimal: %0.10f rounding error bound
+
+
+@attrs.frozen
+class Frontend:
+    kind: str  # "cluster IP", "external IP", "load-balancer IP", "NodePort"
+    key: PortKey
+    svc: Service
+    port: ServicePort
+    dst: str | None  # None: any local address (NodePort)
+    dport: int
+
+    def describe(self) -> str:
+        where = self.dst if self.dst is not None else "<node address>"
+        return f"{self.key} {self.kind} {where}:{self.dport}/{self.key.protocol}"
+
+
+@attrs.frozen
+class Expect:
+    guard: z3.BoolRef
+    label: str
+    kind: str  # "dnat", "drop" or "reject"
+    targets: tuple[ResolvedEndpoint, ...] = ()
+    masq: Callable[[ResolvedEndpoint], z3.BoolRef] | None = None
+
+    def describe(self) -> str:
+        if self.kind != "dnat":
+            return self.kind.upper()
+        return "DNAT to one of " + ", ".join(str(t) for t in self.targets)
+
+
+@attrs.frozen
+class Violation:
+    prop: str
+    frontend: str
+    message: str
+    packet: str
+    path: tuple[str, ...]
+    expected: str
+
+    def render(self) -> str:
+        lines = [f"VIOLATED ({self.prop}): {self.frontend}: {self.message}", f"  packet:   {self.packet}"]
+        lines.append(f"  expected: {self.expected}")
+        lines.append("  rule path:")
+        lines += [f"    {step}" for step in self.path] or ["    (no rule matched)"]
+        return "\n".join(lines)
+
+
+@attrs.frozen
+class Report:
+    violations: tuple[Violation, ...]
+    services: int
+    ports: int
+    endpoints: int
+    frontends: int
+    paths: int
+    max_deviation: Fraction
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def local_networks(opts: ProxierOptions) -> tuple[Net, ...]:
+    return (*(Net(f"{ip}/32") for ip in opts.node_ips), Net("127.0.0.0/8"))
+
+
+def frontends_of(key: PortKey, svc: Service, port: ServicePort) -> list[Frontend]:
+    out = [Frontend("cluster IP", key, svc, port, str(svc.cluster_ip), port.port)]
+    out += [Frontend("external IP", key, svc, port, ip, port.port) for ip in ipv4s(svc.external_ips)]
+    out += [Frontend("load-balancer IP", key, svc, port, ip, port.port) for ip in ipv4s(svc.load_balancer_ips)]
+    if port.node_port:
+        out.append(Frontend("NodePort", key, svc, port, None, port.node_port))
+    return out
+
+
+class Verifier:
+    def __init__(self, cluster: Cluster, opts: ProxierOptions, dump: Dump) -> None:
+        self.cluster = cluster
+        self.opts = opts
+        self.explorer = Explorer(dump, local_networks(opts))
+        self.pkt = self.explorer.pkt
+        self.solver = z3.Solver()
+        self.violations: list[Violation] = []
+        self.max_deviation = Fraction(0)
+        self.paths = 0
+        cidr = opts.cluster_cidr
+        self.cidr = Net(cidr, strict=False) if cidr else None
+        self.pod = self.pkt.in_net(self.pkt.src, self.cidr) if self.cidr else z3.BoolVal(False)
+        self.src_local = self.explorer.local_expr(self.pkt.src)
+
+    # -- expected behaviour ----------------------------------------------------------------------------------------
+    def expectations(self, fe: Frontend, cluster_eps: tuple[ResolvedEndpoint, ...],
+                     local_eps: tuple[ResolvedEndpoint, ...], has_any: bool) -> list[Expect]:
+        svc, src = fe.svc, self.pkt.src
+        true = z3.BoolVal(True)
+        if not has_any:
+            return [Expect(true, "any sender (no usable endpoints)", "reject")]
+
+        def hairpin(t: ResolvedEndpoint) -> z3.BoolRef:
+            return src == int(ipaddress.ip_address(t.ip))
+
+        if fe.kind == "cluster IP":
+            if svc.internal_policy_local and not local_eps:
+                return [Expect(true, "any sender (internalTrafficPolicy Local, no local endpoints)", "drop")]
+            targets = local_eps if svc.internal_policy_local else cluster_eps
+            outside = z3.Not(self.pod) if self.cidr else z3.BoolVal(False)
+            masq_all = z3.BoolVal(self.opts.masquerade_all)
+            return [Expect(true, "any sender", "dnat", targets, lambda t: z3.Or(masq_all, outside, hairpin(t)))]
+        out: list[Expect] = []
+        base: z3.BoolRef = true
+        ranges = [Net(r) for r in svc.load_balancer_source_ranges if ipaddress.ip_network(r).version == 4]
+        if fe.kind == "load-balancer IP" and ranges:
+            allowed = [self.pkt.in_net(src, r) for r in ranges]
+            node_ip = ipaddress.ip_address(self.opts.node_ips[0]) if self.opts.node_ips else None
+            if node_ip is not None and any(node_ip in r for r in ranges):
+                allowed += [src == int(ipaddress.ip_address(ip)) for ip in ipv4s(svc.load_balancer_ips)]
+            base = z3.Or(*allowed)
+            out.append(Expect(z3.Not(base), "a sender outside loadBalancerSourceRanges", "drop"))
+        if not svc.external_policy_local:
+            out.append(Expect(base, "any sender", "dnat", cluster_eps, lambda t: z3.BoolVal(True)))
+            return out
+        short = z3.Or(self.pod, self.src_local)
+        out.append(Expect(z3.And(base, short), "a pod or this host (externalTrafficPolicy Local short-circuit)",
+                          "dnat", cluster_eps, lambda t: z3.Or(z3.And(z3.Not(self.pod), self.src_local), hairpin(t))))
+        if local_eps:
+            out.append(Expect(z3.And(base, z3.Not(short)), "an outside client (externalTrafficPolicy Local)", "dnat",
+                              local_eps, hairpin))
+        else:
+            out.append(Expect(z3.And(base, z3.Not(short)),
+                              "an outside client (externalTrafficPolicy Local, no local endpoints)", "drop"))
+        return out
+
+    def frontend_expr(self, fe: Frontend) -> z3.BoolRef:
+        p = self.pkt
+        if fe.dst is not None:
+            dst = p.dst == int(ipaddress.ip_address(fe.dst))
+        else:
+            dst = self.explorer.local_expr(p.dst)
+            if not self.opts.localhost_nodeports:
+                dst = z3.And(dst, z3.Not(p.in_net(p.dst, Net("127.0.0.0/8"))))
+        return z3.And(dst, p.dport == fe.dport, p.proto == PROTOCOL_NUMBERS[fe.key.protocol.lower()])
+
+    # -- checking --------------------------------------------------------------------------------------------------
+    def _first_model(self, disjuncts: list[tuple[z3.BoolRef, object]]) -> tuple[z3.ModelRef, object] | None:
+        if not disjuncts:
+            return None
+        self.solver.push()
+        self.solver.add(z3.Or(*[d for d, _ in disjuncts]))
+        try:
+            if self.solver.check() != z3.sat:
+                return None
+            model = self.solver.model()
+        finally:
+            self.solver.pop()
+        for expr, tag in disjuncts:
+            if z3.is_true(model.eval(expr, model_completion=True)):
+                return model, tag
+        return None
+
+    def describe_packet(self, model: z3.ModelRef, result: PathResult) -> str:
+        def val(term: z3.ExprRef) -> int:
+            return model.eval(term, model_completion=True).as_long()  # type: ignore[no-any-return]
+
+        src = ipaddress.ip_address(val(self.pkt.src))
+        dst = ipaddress.ip_address(val(self.pkt.dst))
+        proto = {v: k for k, v in PROTOCOL_NUMBERS.items()}.get(val(self.pkt.proto), str(val(self.pkt.proto)))
+        if result.hook == OUTPUT:
+            origin = "a process on this node (nat OUTPUT)"
+        elif self.cidr is not None and src in self.cidr:
+            origin = "a pod (source in the cluster CIDR, nat PREROUTING)"
+        else:
+            origin = "another node or an outside client (nat PREROUTING)"
+        extra = []
+        for lit in result.state.lits:
+            if lit.match.probability is not None:
+                taken = z3.is_true(model.eval(self.pkt.random(lit.rule), model_completion=True))
+                extra.append(f"{'took' if taken else 'skipped'} --probability {lit.match.probability} "
+                             f"({lit.rule.where()})")
+            if lit.match.recent is not None:
+                known = z3.is_true(model.eval(self.pkt.recent(lit.match.recent.name), model_completion=True))
+                extra.append(f"recent list {lit.match.recent.name} {'holds' if known else 'lacks'} the source")
+        outcome = (f"DNAT to {result.state.dnat[0]}:{result.state.dnat[1]}" if result.state.dnat
+                   else "not rewritten") + f", {result.verdict.upper()}" + (
+            ", masqueraded" if result.masquerade else ", not masqueraded")
+        text = f"{proto} {src} -> {dst}:{val(self.pkt.dport)} from {origin}; outcome: {outcome}"
+        return text + ("; " + "; ".join(extra) if extra else "")
+
+    @staticmethod
+    def rule_path(result: PathResult) -> tuple[str, ...]:
+        return tuple(f"{r.table} {r.where()}: {r.text}" for r in result.state.path)
+
+    def report(self, prop: str, fe: str, message: str, model: z3.ModelRef, result: PathResult, expected: str) -> None:
+        self.violations.append(Violation(prop, fe, message, self.describe_packet(model, result),
+                                         self.rule_path(result), expected))
+
+    def check_frontend(self, fe: Frontend, cat_cluster: tuple[ResolvedEndpoint, ...],
+                       cat_local: tuple[ResolvedEndpoint, ...], has_any: bool) -> None:
+        ex = self.explorer
+        proto = fe.key.protocol.lower()
+        if fe.dst is not None:
+            pins = Pins(dst=Net(f"{fe.dst}/32"), dport=fe.dport, proto=proto)
+        else:
+            pins = Pins(dst_local=True, dport=fe.dport, proto=proto)
+        results = ex.paths(PREROUTING, State(pins=pins)) + ex.paths(OUTPUT, State(pins=pins))
+        self.paths += len(results)
+        fexpr = self.frontend_expr(fe)
+        expects = self.expectations(fe, cat_cluster, cat_local, has_any)
+        routing: list[tuple[z3.BoolRef, object]] = []
+        masq: list[tuple[z3.BoolRef, object]] = []
+        path_exprs = [ex.path_expr(r) for r in results]
+        for r, pexpr in zip(results, path_exprs, strict=True):
+            target = f"{r.state.dnat[0]}:{r.state.dnat[1]}" if r.state.dnat else None
+            for e in expects:
+                if e.kind == "dnat":
+                    chosen = next((t for t in e.targets if str(t) == target), None)
+                    if chosen is None or r.verdict != "accept":
+                        routing.append((z3.And(pexpr, fexpr, e.guard), (r, e)))
+                    else:
+                        want = e.masq(chosen) if e.masq else z3.BoolVal(False)
+                        mism = z3.Not(want) if r.masquerade else want
+                        masq.append((z3.And(pexpr, fexpr, e.guard, mism), (r, e)))
+                elif target is not None or r.verdict != e.kind:
+                    routing.append((z3.And(pexpr, fexpr, e.guard), (r, e)))
+        found = self._first_model(routing)
+        if found is not None:
+            model, (r, e) = found  # type: ignore[misc]
+            self.report("1 routing", fe.describe(), f"for {e.label} the packet is not handled as upstream does",
+                        model, r, e.describe())
+            return
+        found = self._first_model(masq)
+        if found is not None:
+            model, (r, e) = found  # type: ignore[misc]
+            self.report("5 masquerade", fe.describe(),
+                        "masquerade " + ("applied where upstream does not mark" if r.masquerade
+                                         else "missing where upstream marks"), model, r, e.describe())
+            return
+        for e in expects:
+            if e.kind == "dnat":
+                self.check_balance(fe, e, results, path_exprs, fexpr)
+                if fe.svc.session_affinity == "ClientIP":
+                    self.check_affinity(fe, e, results, path_exprs, fexpr)
+
+    def check_balance(self, fe: Frontend, e: Expect, results: list[PathResult], exprs: list[z3.BoolRef],
+                      fexpr: z3.BoolRef) -> None:
+        """Property 3 for one representative sender of the class (a fresh client: no recent lists)."""
+        for hook in (PREROUTING, OUTPUT):
+            hook_expr = self.src_local if hook == OUTPUT else z3.Not(self.src_local)
+            self.solver.push()
+            self.solver.add(e.guard, hook_expr, fexpr)
+            sat = self.solver.check() == z3.sat
+            model = self.solver.model() if sat else None
+            self.solver.pop()
+            if model is None:
+                continue
+            src = model.eval(self.pkt.src, model_completion=True).as_long()
+            dst = model.eval(self.pkt.dst, model_completion=True).as_long()
+            holds = functools.partial(_holds, src=src, dst=dst, dport=fe.dport, proto=fe.key.protocol.lower(),
+                                      local_nets=self.explorer.local_nets)
+
+            dist: dict[str, Fraction] = {}
+            for r in results:
+                if r.hook != hook or r.state.dnat is None or r.verdict != "accept":
+                    continue
+                prob = path_probability(r, holds)
+                if prob:
+                    key = f"{r.state.dnat[0]}:{r.state.dnat[1]}"
+                    dist[key] = dist.get(key, Fraction(0)) + prob
+            n = len(e.targets)
+            deviation = max(abs(dist.get(str(t), Fraction(0)) - Fraction(1, n)) for t in e.targets)
+            self.max_deviation = max(self.max_deviation, deviation)
+            if deviation > ROUNDING * n or set(dist) - {str(t) for t in e.targets}:
+                shares = ", ".join(f"{k}: {float(v):.10f}" for k, v in sorted(dist.items())) or "none"
+                self.violations.append(Violation(
+                    "3 balance", fe.describe(),
+                    f"endpoint shares for {e.label} deviate from 1/{n} by {float(deviation):.3g}",
+                    f"a fresh client {ipaddress.ip_address(src)} ({hook}); shares {shares}",
+                    (), f"each of {n} endpoints with probability 1/{n}"))
+                return
+
+    def check_affinity(self, fe: Frontend, e: Expect, results: list[PathResult], exprs: list[z3.BoolRef],
+                       fexpr: z3.BoolRef) -> None:
+        """Property 4: the list set on the way to t sends a returning client (within the timeout) back to t."""
+        lists = {name for r in results for name in r.state.sets}
+        lists |= {lit.match.recent.name for r in results for lit in r.state.lits if lit.match.recent is not None}
+        for r in results:
+            for lit in r.state.lits:
+                rec = lit.match.recent
+                if rec is not None and rec.mode != "set" and rec.seconds != fe.svc.sticky_seconds:
+                    self.violations.append(Violation(
+                        "4 affinity", fe.describe(), f"recent --seconds {rec.seconds} differs from the timeout",
+                        f"a returning client {fe.svc.sticky_seconds} s after its first connection",
+                        (f"{lit.rule.table} {lit.rule.where()}: {lit.rule.text}",),
+                        f"--seconds {fe.svc.sticky_seconds} (sessionAffinityConfig.clientIP.timeoutSeconds)"))
+                    return
+        for t in e.targets:
+            reaching = [r for r in results if r.state.dnat and f"{r.state.dnat[0]}:{r.state.dnat[1]}" == str(t)]
+            names = sorted({n for r in reaching for n in r.state.sets})
+            if not names:
+                self.violations.append(Violation(
+                    "4 affinity", fe.describe(), f"no path to {t} records the client (-m recent --set)",
+                    "any client", self.rule_path(reaching[0]) if reaching else (),
+                    f"the endpoint chain of {t} sets a recent list"))
+                return
+            assume = z3.And(self.pkt.recent(names[0]), *[z3.Not(self.pkt.recent(n)) for n in lists - {names[0]}])
+            bad = []
+            for r, pexpr in zip(results, exprs, strict=True):
+                target = f"{r.state.dnat[0]}:{r.state.dnat[1]}" if r.state.dnat else None
+                if target != str(t) or r.verdict != "accept":
+                    bad.append((z3.And(pexpr, fexpr, e.guard, assume), r))
+            found = self._first_model(bad)
+            if found is not None:
+                model, r = found
+                self.report("4 affinity", fe.describe(),
+                            f"a client that reached {t} before (recent list {names[0]}) is sent elsewhere",
+                            model, r, f"DNAT to {t}")  # type: ignore[arg-type]
+                return
+
+    def check_isolation(self, fronts: list[Frontend]) -> None:
+        """Property 2: packets to anything but a frontend are neither rewritten nor marked for masquerade."""
+        exact = {(Net(f"{f.dst}/32"), f.dport, f.key.protocol.lower()) for f in fronts if f.dst is not None}
+        nodeports = {(f.dport, f.key.protocol.lower()) for f in fronts if f.dst is None}
+        by_port: dict[int, list[Frontend]] = {}
+        for f in fronts:
+            by_port.setdefault(f.dport, []).append(f)
+
+        def prune(p: Pins) -> bool:
+            if p.dport is None or p.proto is None:
+                return False
+            if p.dst is not None and (p.dst, p.dport, p.proto) in exact:
+                return True
+            local = p.dst_local or (p.dst is not None and self.explorer.is_local(p.dst))
+            return bool(local) and (p.dport, p.proto) in nodeports
+
+        ex = self.explorer
+        results = ex.paths(PREROUTING, State(), prune) + ex.paths(OUTPUT, State(), prune)
+        self.paths += len(results)
+        candidates = []
+        for r in results:
+            if r.state.dnat is None and not r.masquerade:
+                continue
+            near = by_port.get(r.state.pins.dport, []) if r.state.pins.dport is not None else fronts
+            outside = z3.And(*[z3.Not(self.frontend_expr(f)) for f in near]) if near else z3.BoolVal(True)
+            candidates.append((z3.And(ex.path_expr(r), outside), r))
+        found = self._first_model(candidates)
+        if found is not None:
+            model, r = found
+            what = "rewritten" if r.state.dnat else "marked for masquerade"  # type: ignore[attr-defined]
+            self.report("2 isolation", "a destination that is no Service frontend", f"the packet is {what}",
+                        model, r, "not rewritten, not masqueraded")  # type: ignore[arg-type]
+
+
+def _holds(m: Match, *, src: int, dst: int, dport: int, proto: str, local_nets: tuple[Net, ...]) -> bool:
+    return concrete_holds(m, src, dst, dport, proto, local_nets, frozenset())
+
+
+def verify(cluster: Cluster, opts: ProxierOptions, dump: Dump) -> Report:
+    """Check the five properties; the report lists every violation found (at most one per frontend)."""
+    v = Verifier(cluster, opts, dump)
+    eps_map = endpoints_map(cluster, opts.node_name)
+    fronts: list[Frontend] = []
+    endpoints: set[str] = set()
+    services: set[str] = set()
+    ports = service_ports(cluster)
+    for key, svc, port in ports:
+        services.add(svc.key)
+        cat = categorize(eps_map.get(key, []), svc, port)
+        endpoints |= {f"{key}->{ep}" for ep in (*cat.cluster, *cat.local)}
+        for fe in frontends_of(key, svc, port):
+            fronts.append(fe)
+            v.check_frontend(fe, cat.cluster, cat.local, cat.has_any)
+    v.check_isolation(fronts)
+    return Report(tuple(v.violations), len(services), len(ports), len(endpoints), len(fronts), v.paths,
+                  v.max_deviation)
