@@ -20,7 +20,7 @@ import attrs
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from checker import Model, Property, Violation, always, check, eventually, leads_to, strong, weak
+from checker import Model, Property, Violation, always, check, eventually, leads_to, sometimes, strong, weak
 
 LABELS = ("a", "b", "c")
 Edge = tuple[int, str, int]
@@ -159,6 +159,47 @@ def test_deadlock_is_a_reachable_state_without_successors(g: Graph) -> None:
     assert violation is not None and violation.kind == "deadlock"
     assert_path(g, violation)
     assert violation.trace[-1].state in dead
+
+
+@settings(max_examples=100, deadline=None)
+@given(graphs(), st.integers(1, 4))
+def test_depth_bound_explores_exactly_the_states_within_it(g: Graph, max_depth: int) -> None:
+    """`max_depth` counts the states on a path, the initial state included; a cut search never says "ok"."""
+    dist = distances(g)
+    for strategy in ("bfs", "dfs"):
+        result = check(GraphModel(g), strategy=strategy, max_depth=max_depth, deadlock=False)
+        if strategy == "bfs":
+            assert result.stats.distinct_states == sum(1 for d in dist.values() if d < max_depth)
+        if any(d >= max_depth for d in dist.values()):
+            assert result.status == "bounded", strategy
+
+
+@settings(max_examples=100, deadline=None)
+@given(graphs(), st.data())
+def test_sometimes_fails_exactly_when_no_reachable_state_satisfies_it(g: Graph, data: st.DataObject) -> None:
+    witness = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="witness")
+    result = check(GraphModel(g, [sometimes("Witness", lambda s: s in witness)]), deadlock=False)
+    assert result.ok is bool(witness & set(distances(g)))
+    if not result.ok:
+        assert result.violation is not None and result.violation.kind == "sometimes"
+
+
+@settings(max_examples=100, deadline=None)
+@given(graphs(constrained=False), st.data(), st.integers(0, 2**16))
+def test_simulation_reports_real_reachable_violations_and_repeats_with_its_seed(
+    g: Graph, data: st.DataObject, seed: int
+) -> None:
+    bad = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="bad")
+    runs = [
+        check(GraphModel(g, [always("Good", lambda s: s not in bad)]), simulate=20, depth=8, seed=seed, deadlock=False)
+        for _ in range(2)
+    ]
+    assert runs[0].violation == runs[1].violation
+    if runs[0].violation is not None:
+        assert_path(g, runs[0].violation)
+        assert runs[0].violation.trace[-1].state in bad
+    else:
+        assert runs[0].status != "ok", "a simulation that found nothing proves nothing"
 
 
 # Liveness: brute-force fair lassos.
