@@ -9,7 +9,7 @@ from checker.errors import InputError
 from checker.liveness import find_fair_lasso
 from checker.model import Model, Property, overrides
 from checker.paths import trace_of
-from checker.result import ActionCoverage, Bounds, Result, Stats, Step, Violation
+from checker.result import ActionCoverage, Bounds, Result, Stats, Status, Step, Violation
 from checker.search import Outcome, ProgressFn, explore, fairness_masks, holds
 from checker.simulation import simulate
 
@@ -48,7 +48,7 @@ def validate(model: Model) -> None:
     names: set[str] = set()
     for p in model.properties:
         if not isinstance(p, Property):
-            raise InputError(f"model.properties holds {p!r}, not a property made by always/sometimes/eventually/leads_to")
+            raise InputError(f"model.properties holds {p!r}, not one made by always/sometimes/eventually/leads_to")
         if p.name in names or p.name == "deadlock":
             raise InputError(f"property name {p.name!r} is used twice (or is the reserved name 'deadlock')")
         names.add(p.name)
@@ -99,13 +99,14 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     if violation is None and not out.interrupted:
         violation = _liveness(model, out, liveness)
     stats = _stats(out, started)
+    status: Status
     if violation is not None:
         status = "violation"
     elif out.interrupted:
         status = "interrupted"
     else:
         status = "ok" if complete else "bounded"
-    return Result(status, stats, bounds, violation, out.cut, (), tuple(warnings))  # type: ignore[arg-type]
+    return Result(status, stats, bounds, violation, out.cut, (), tuple(warnings))
 
 
 def _stats(out: Outcome, started: float) -> Stats:
@@ -127,7 +128,7 @@ def _liveness(model: Model, out: Outcome, liveness: list[Property]) -> Violation
         if lasso is not None:
             path = list(lasso.prefix) + list(lasso.loop[1:])
             trace = trace_of(model, g, path)
-            return Violation(p.name, p.kind, trace, len(lasso.prefix) - 1)  # type: ignore[arg-type]
+            return Violation(p.name, p.kind, trace, len(lasso.prefix) - 1)
     return None
 
 

@@ -131,7 +131,7 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
         options["deadlock"] = False
     if simulate is not None:
         options.update(simulate=simulate, depth=sim_depth, seed=seed)
-    console = Console(stderr=False, highlight=False)
+    console = Console(stderr=False, highlight=False, soft_wrap=True)
     err = Console(stderr=True)
     live = err.is_terminal and not as_json
     if not as_json:

@@ -127,7 +127,7 @@ def find_fair_lasso(g: StateGraph, bad: bytearray, triggers: Sequence[int], weak
     """
     size = len(g)
     region = bytearray(size)
-    queue = deque()
+    queue: deque[int] = deque()
     for t in triggers:
         if bad[t] and g.expanded[t] and not region[t]:
             region[t] = 1
@@ -149,7 +149,7 @@ def find_fair_lasso(g: StateGraph, bad: bytearray, triggers: Sequence[int], weak
 def _bfs(g: StateGraph, sources: Iterable[int], goal: bytearray, allowed: bytearray) -> list[int]:
     """A shortest path through `allowed` states from any source to a `goal` state."""
     parent: dict[int, int] = {}
-    queue = deque()
+    queue: deque[int] = deque()
     for s in sources:
         if s not in parent:
             parent[s] = -1

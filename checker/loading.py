@@ -87,10 +87,7 @@ def load_python(ref: str) -> Loaded:
 
 def _instantiate(obj: Any, ref: str) -> Model:
     try:
-        if isinstance(obj, type) or callable(obj) and not hasattr(obj, "successors"):
-            made = obj()
-        else:
-            made = obj
+        made = obj() if isinstance(obj, type) or callable(obj) and not hasattr(obj, "successors") else obj
     except Exception as exc:
         raise InputError(f"--model {ref!r}: making the model raised {type(exc).__name__}: {exc}") from exc
     for attr in ("init_states", "successors"):

@@ -45,7 +45,11 @@ class ActionCoverage:
 
 @attrs.frozen
 class Stats:
-    """Search statistics. `depth` counts the states on the longest shortest path, as TLC's "depth" does."""
+    """Search statistics, counted as TLC counts them.
+
+    `generated` counts every state produced (initial states and successors, duplicates included);
+    `depth` counts the states on the longest shortest path (TLC's "depth of the complete state graph search").
+    """
 
     distinct_states: int
     generated: int
@@ -121,7 +125,8 @@ class Result:
         s = self.stats
         size = f"{s.distinct_states:,} distinct states, {s.generated:,} generated, depth {s.depth}"
         if self.violation is not None:
-            return f"violation of {self.violation.property} ({self.violation.kind}) after {size}; {self.bounds.describe()}"
+            v = self.violation
+            return f"violation of {v.property} ({v.kind}) after {size}; {self.bounds.describe()}"
         if self.status == "ok":
             return f"all properties hold: {size}; exhaustive ({self.bounds.describe()})"
         if self.status == "interrupted":

@@ -6,6 +6,7 @@ successor only what it must (count the action, canonicalise, apply the constrain
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
@@ -29,10 +30,8 @@ def count_actions(counts: dict[Hashable, int], actions: Iterable[Hashable]) -> N
         counts[a] = counts.get(a, 0) + 1
 
 
-try:
+with contextlib.suppress(ImportError):  # other Python implementations keep the pure-Python version
     from collections import _count_elements as count_actions  # type: ignore[attr-defined,no-redef]
-except ImportError:  # pragma: no cover - other Python implementations
-    pass
 
 
 @attrs.define
@@ -132,6 +131,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
     current = -1
     try:
         for s in model.init_states():
+            out.generated += 1  # TLC counts initial states among the states generated
             if canonical is not None:
                 s = canonical(s)
             if constraint is not None and not _constraint(constraint, s):

@@ -1,0 +1,280 @@
+"""The checker's public API: verdicts, bounds, deadlock, symmetry, constraints, strategies, simulation, errors."""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+import pytest
+
+from checker import (
+    Model,
+    ModelError,
+    always,
+    check,
+    eventually,
+    leads_to,
+    sometimes,
+    strong,
+    weak,
+)
+from checker.errors import InputError
+
+
+class Counter(Model):
+    """x counts up from 0 to `top` and stops (a deadlock at `top` unless `loop`)."""
+
+    def __init__(self, top: int = 5, loop: bool = False, props: tuple = ()) -> None:
+        self.top, self.loop = top, loop
+        self.properties = list(props)
+
+    def init_states(self):
+        return [0]
+
+    def successors(self, x):
+        if x < self.top:
+            yield ("inc", x + 1)
+        elif self.loop:
+            yield ("stay", x)
+
+
+def test_exhaustive_ok_counts_and_depth():
+    r = check(Counter(5, loop=True, props=(always("small", lambda x: x <= 5),)))
+    assert r.status == "ok" and r.ok and r.complete
+    assert r.stats.distinct_states == 6
+    assert r.stats.depth == 6  # TLC counts the initial state as depth 1
+    assert r.stats.generated == 7  # the initial state and 6 successors (one of them the self-loop)
+    assert r.stats.coverage["inc"].distinct == 5 and r.stats.coverage["stay"].generated == 1
+
+
+def test_shortest_invariant_violation_is_reported_with_its_trace():
+    r = check(Counter(9, loop=True, props=(always("below4", lambda x: x < 4),)))
+    assert r.status == "violation" and not r.ok
+    v = r.violation
+    assert v.property == "below4" and v.kind == "always" and v.loop_start is None
+    assert [s.state for s in v.trace] == [0, 1, 2, 3, 4]
+    assert v.trace[0].action is None and all(s.action == "inc" for s in v.trace[1:])
+
+
+def test_deadlock_is_a_violation_unless_turned_off_and_a_self_loop_is_not_one():
+    r = check(Counter(3))
+    assert r.violation.property == "deadlock" and r.violation.kind == "deadlock"
+    assert r.violation.trace[-1].state == 3
+    assert check(Counter(3), deadlock=False).status == "ok"
+    assert check(Counter(3, loop=True)).status == "ok"
+
+
+def test_bounds_say_bounded_never_ok():
+    r = check(Counter(100, loop=True), max_states=10)
+    assert r.status == "bounded" and r.ok and not r.complete
+    assert r.stats.distinct_states == 10 and "max states" in r.cut
+    r = check(Counter(100, loop=True), max_depth=4)
+    assert r.status == "bounded" and r.stats.distinct_states == 4 and "max depth" in r.cut
+    # A depth bound that the space never reaches is not a cut.
+    assert check(Counter(3, loop=True), max_depth=10).status == "ok"
+    assert "max states 10" in check(Counter(100, loop=True), max_states=10).verdict()
+
+
+def test_impossible_bounds_are_input_errors():
+    with pytest.raises(InputError):
+        check(Counter(), max_states=0)
+    with pytest.raises(InputError):
+        check(Counter(), strategy="random")
+
+
+def test_sometimes_needs_a_witness():
+    assert check(Counter(4, loop=True, props=(sometimes("reaches3", lambda x: x == 3),))).ok
+    r = check(Counter(4, loop=True, props=(sometimes("reaches7", lambda x: x == 7),)))
+    assert r.violation.property == "reaches7" and r.violation.kind == "sometimes" and r.violation.trace == ()
+    # Cut short, a missing witness is not a violation: the search is bounded.
+    assert check(Counter(9, loop=True, props=(sometimes("r7", lambda x: x == 7),)), max_states=3).status == "bounded"
+
+
+@attrs.frozen
+class Pair:
+    a: int
+    b: int
+
+
+class Symmetric(Model):
+    """Two interchangeable counters, each 0..2; symmetric under swapping them."""
+
+    def __init__(self, reduce: bool) -> None:
+        self.reduce = reduce
+        self.properties = [always("not both 2", lambda s: not (s.a == 2 and s.b == 2))]
+
+    def init_states(self):
+        return [Pair(0, 0)]
+
+    def successors(self, s):
+        if s.a < 2:
+            yield ("incA", Pair(s.a + 1, s.b))
+        if s.b < 2:
+            yield ("incB", Pair(s.a, s.b + 1))
+        if s.a == 2 or s.b == 2:
+            yield ("idle", s)
+
+    def canonical(self, s):
+        return Pair(*sorted((s.a, s.b))) if self.reduce else s
+
+
+def test_symmetry_reduces_and_traces_stay_real_steps():
+    full = check(Symmetric(False), strategy="bfs")
+    reduced = check(Symmetric(True))
+    assert full.violation and reduced.violation
+    assert check(Symmetric(False).__class__(False)).stats.distinct_states >= reduced.stats.distinct_states
+    trace = reduced.violation.trace
+    model = Symmetric(True)
+    for before, after in zip(trace, trace[1:], strict=False):
+        assert (after.action, after.state) in list(model.successors(before.state))
+    assert trace[-1].state == Pair(2, 2)
+    assert reduced.bounds.symmetry
+
+
+def test_symmetry_counts_equivalence_classes():
+    class NoProps(Symmetric):
+        def __init__(self, reduce):
+            super().__init__(reduce)
+            self.properties = []
+
+    assert check(NoProps(False)).stats.distinct_states == 9
+    assert check(NoProps(True)).stats.distinct_states == 6
+
+
+def test_constraint_discards_states_like_tlc():
+    class Bounded(Counter):
+        def constraint(self, x):
+            return x <= 3
+
+    r = check(Bounded(10), deadlock=False)
+    assert r.status == "ok" and r.stats.distinct_states == 4 and r.bounds.constraint
+
+
+def test_dfs_explores_the_same_space_and_finds_violations():
+    assert check(Symmetric(False), strategy="dfs").violation.property == "not both 2"
+    plain = Counter(30, loop=True)
+    assert check(plain, strategy="dfs").stats.distinct_states == check(plain).stats.distinct_states == 31
+
+
+def test_simulation_is_seeded_and_never_claims_ok():
+    model = Counter(50, loop=True, props=(always("below40", lambda x: x < 40), eventually("e", lambda x: x > 1)))
+    r1 = check(model, simulate=3, depth=30, seed=7)
+    r2 = check(model, simulate=3, depth=30, seed=7)
+    assert r1.status == "bounded" and r1.ok and r1.stats == attrs.evolve(r2.stats, seconds=r1.stats.seconds)
+    assert any("e (eventually" in u for u in r1.unchecked)
+    r3 = check(model, simulate=2, depth=60, seed=1)
+    assert r3.violation.property == "below40" and len(r3.violation.trace) == 41
+
+
+class Ring(Model):
+    """A token moving around `n` places; `skip` may jump over place 1."""
+
+    def __init__(self, fair, props, n=3) -> None:
+        self.n = n
+        self.properties = props
+        self.fairness = fair
+
+    def init_states(self):
+        return [0]
+
+    def successors(self, x):
+        yield ("move", (x + 1) % self.n)
+        if x == 0:
+            yield ("skip", 2)
+
+
+def test_liveness_needs_fairness_like_tlc():
+    visits1 = eventually("visits1", lambda x: x == 1)
+    r = check(Ring([], [visits1]))
+    assert r.violation.kind == "eventually"
+    # Without fairness the behaviour may stutter in the initial state forever.
+    assert r.violation.loop_start == len(r.violation.trace) - 1 == 0
+    # Weak fairness on every step: the ring can still skip place 1 forever (0 -skip-> 2 -move-> 0).
+    r = check(Ring([weak("all", lambda a: True)], [visits1]))
+    v = r.violation
+    assert v is not None and v.loop_start is not None
+    assert v.trace[-1].state == v.trace[v.loop_start].state
+    assert all(step.state != 1 for step in v.trace)
+    # Weak fairness of move alone allows skipping forever, too (move stays taken).
+    assert not check(Ring([weak("move", lambda a: a == "move")], [visits1])).ok
+
+
+def test_strong_fairness_differs_from_weak():
+    class Flicker(Model):
+        """`go` is enabled only in state 0; the system flips between 0 and 1 and may go to 2 from 0."""
+
+        def __init__(self, fair):
+            self.fairness = fair
+            self.properties = [eventually("done", lambda x: x == 2)]
+
+        def init_states(self):
+            return [0]
+
+        def successors(self, x):
+            if x < 2:
+                yield ("flip", 1 - x)
+            if x == 0:
+                yield ("go", 2)
+            if x == 2:
+                yield ("end", 2)
+
+    flip = weak("flip", lambda a: a == "flip")
+    assert not check(Flicker([flip, weak("go", lambda a: a == "go")])).ok
+    assert check(Flicker([flip, strong("go", lambda a: a == "go")])).status == "ok"
+
+
+def test_leads_to():
+    model = Ring([weak("move", lambda a: a == "move")], [leads_to("2then0", lambda x: x == 2, lambda x: x == 0)])
+    assert check(model).status == "ok"
+    stuck = Ring([], [leads_to("2then0", lambda x: x == 2, lambda x: x == 0)])
+    v = check(stuck).violation
+    assert v.kind == "leads_to" and v.trace[v.loop_start].state == 2
+
+
+def test_predicates_must_return_bools_and_model_errors_are_reported():
+    with pytest.raises(ModelError, match="returned int"):
+        check(Counter(3, props=(always("int", lambda x: 1),)))
+
+    class Boom(Counter):
+        def successors(self, x):
+            if x == 2:
+                raise ValueError("boom")
+            yield from super().successors(x)
+
+    with pytest.raises(ModelError, match="ValueError: boom while expanding state"):
+        check(Boom(5))
+    with pytest.raises(InputError, match="used twice"):
+        check(Counter(3, props=(always("p", lambda x: True), always("p", lambda x: True))))
+
+
+def test_interrupt_returns_partial_results():
+    class Interrupted(Counter):
+        def successors(self, x):
+            if x == 7:
+                raise KeyboardInterrupt
+            yield from super().successors(x)
+
+    r = check(Interrupted(20))
+    assert r.status == "interrupted" and r.ok and r.stats.distinct_states == 8
+
+
+def test_progress_is_reported_on_long_runs():
+    class Slow(Counter):
+        def successors(self, x):
+            time.sleep(0.0001)
+            yield from super().successors(x)
+
+    seen = []
+    check(Slow(6_000, loop=True), progress=lambda *args: seen.append(args))
+    assert seen, "a run of more than 0.25 s reports progress"
+    distinct, generated, depth, queue, seconds = seen[-1]
+    assert 0 < distinct <= 6_001 and generated >= distinct and depth == distinct and seconds >= 0.25
+
+
+def test_liveness_with_symmetry_or_constraint_warns():
+    class Warn(Ring):
+        def constraint(self, x):
+            return True
+
+    r = check(Warn([], [eventually("x", lambda x: x == 1)]))
+    assert any("constraint" in w for w in r.warnings)

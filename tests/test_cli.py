@@ -1,0 +1,139 @@
+"""The command line: exit codes, JSON output, trace files, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from checker.cli import main
+
+MODELS = '''
+from checker import Model, always, eventually
+
+
+class Counter(Model):
+    def __init__(self):
+        self.properties = [always("below3", lambda x: x < 3)]
+
+    def init_states(self):
+        return [0]
+
+    def successors(self, x):
+        yield ("inc", min(x + 1, 5))
+
+
+class Fine(Counter):
+    def __init__(self):
+        self.properties = [always("small", lambda x: x <= 5)]
+
+
+def factory():
+    return Fine()
+
+
+instance = Fine()
+
+
+class Lazy(Counter):
+    def __init__(self):
+        self.properties = [eventually("never", lambda x: x > 9)]
+
+
+class NotBool(Counter):
+    def __init__(self):
+        self.properties = [always("p", lambda x: "yes")]
+
+
+class Broken(Counter):
+    def __init__(self):
+        raise RuntimeError("cannot build")
+'''
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def models(tmp_path: Path) -> str:
+    path = tmp_path / "models.py"
+    path.write_text(MODELS)
+    return str(path)
+
+
+def test_ok_exits_0_and_states_bounds(tmp_path):
+    for name in ("Fine", "factory", "instance"):
+        r = run("check", "--model", f"{models(tmp_path)}:{name}")
+        assert r.exit_code == 0, r.output
+        assert "all properties hold: 6 distinct states" in r.output and "exhaustive" in r.output
+
+
+def test_violation_exits_1_prints_trace_and_json(tmp_path):
+    ref = f"{models(tmp_path)}:Counter"
+    r = run("check", "--model", ref)
+    assert r.exit_code == 1 and "Invariant below3 is violated" in r.output and "Step 3" in r.output
+    r = run("check", "--model", ref, "--json")
+    assert r.exit_code == 1
+    doc = json.loads(r.output)
+    assert doc["status"] == "violation" and doc["property"] == "below3" and doc["loop_start"] is None
+    assert set(doc["stats"]) >= {"distinct_states", "generated", "depth", "seconds"}
+    assert [step["state"] for step in doc["trace"]] == [0, 1, 2, 3]
+    assert doc["trace"][0]["action"] is None and doc["trace"][1]["action"] == "inc"
+
+
+def test_liveness_violation_has_a_loop_start(tmp_path):
+    r = run("check", "--model", f"{models(tmp_path)}:Lazy", "--json")
+    doc = json.loads(r.output)
+    assert r.exit_code == 1 and doc["kind"] == "eventually" and doc["loop_start"] == len(doc["trace"]) - 1
+
+
+def test_bounded_json_status(tmp_path):
+    r = run("check", "--model", f"{models(tmp_path)}:Fine", "--max-states", "3", "--json")
+    doc = json.loads(r.output)
+    assert r.exit_code == 0 and doc["status"] == "bounded" and doc["property"] is None
+    assert doc["stats"]["distinct_states"] == 3 and "max states 3" in doc["cut"]
+
+
+def test_trace_file_is_written(tmp_path):
+    out = tmp_path / "cex.json"
+    r = run("check", "--model", f"{models(tmp_path)}:Counter", "--trace", str(out))
+    assert r.exit_code == 1 and out.exists()
+    doc = json.loads(out.read_text())
+    assert len(doc["states"]) == 4 and doc["#meta"]["property"] == "below3"
+
+
+def test_simulation_options(tmp_path):
+    r = run("check", "--model", f"{models(tmp_path)}:Fine", "--simulate", "5", "--depth", "4", "--seed", "3")
+    assert r.exit_code == 0 and "5 random runs of at most 4 states" in r.output and "seed 3" in r.output
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    ref = models(tmp_path)
+    cases = [
+        ("check", "--model", f"{tmp_path}/missing.py:X"),
+        ("check", "--model", f"{ref}:Nope"),
+        ("check", "--model", "no_such_module_xyz:Model"),
+        ("check", "--model", f"{ref}:NotBool"),
+        ("check", "--model", f"{ref}:Broken"),
+        ("check", "--model", "justaname"),
+        ("check", "--model", f"{ref}:Fine", "--max-states", "0"),
+        ("check", "--model", f"{ref}:Fine", "--strategy", "sideways"),
+    ]
+    for args in cases:
+        r = run(*args)
+        assert r.exit_code == 2, (args, r.output)
+        lines = [line for line in r.output.splitlines() if line.strip()]
+        assert lines and "Traceback" not in r.output, (args, r.output)
+        assert lines[-1].startswith(("error:", "Error:")), (args, r.output)
+
+
+def test_console_script_end_to_end(tmp_path):
+    """The installed `kubespec` command, in a fresh process, with a different hash seed."""
+    exe = Path(sys.executable).parent / "kubespec"
+    r = subprocess.run([str(exe), "check", "--model", f"{models(tmp_path)}:Counter", "--json"],
+                       capture_output=True, text=True, env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 1, r.stderr
+    assert json.loads(r.stdout)["stats"]["distinct_states"] == 4
