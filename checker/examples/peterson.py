@@ -9,7 +9,7 @@ under which StarvationFree holds (a process waiting at a3 reaches the critical s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import attrs
@@ -32,6 +32,16 @@ class PState:
     pc: tuple[str, str]  # pc[1], pc[2]
     c: tuple[bool, bool]  # c[1], c[2]: process p wants to enter
     turn: int
+
+
+def at(p: int, label: str) -> Callable[[PState], bool]:
+    """The state predicate pc[p] = label."""
+    return lambda s: s.pc[p - 1] == label
+
+
+def of_process(p: int) -> Callable[[Label], bool]:
+    """Selects the actions of process p: proc(p) in WF_vars(proc(p))."""
+    return lambda a: a[1] == str(p)
 
 
 def lockcs(s: PState, p: int) -> bool:
@@ -60,11 +70,8 @@ class Peterson(Model):
             always("MutualExclusion", lambda s: not (s.pc[0] == "cs" and s.pc[1] == "cs")),
         )
         if fair:
-            self.properties += tuple(
-                leads_to(f"StarvationFree({p})", lambda s, p=p: s.pc[p - 1] == "a3", lambda s, p=p: s.pc[p - 1] == "cs")
-                for p in PROCS
-            )
-        self.fairness = tuple(weak(f"proc({p})", lambda a, p=p: a[1] == str(p)) for p in PROCS) if fair else ()
+            self.properties += tuple(leads_to(f"StarvationFree({p})", at(p, "a3"), at(p, "cs")) for p in PROCS)
+        self.fairness = tuple(weak(f"proc({p})", of_process(p)) for p in PROCS) if fair else ()
 
     def init_states(self) -> Iterator[PState]:
         yield PState(pc=("a0", "a0"), c=(False, False), turn=1)

@@ -9,7 +9,7 @@ With two processes the reachable states are the 8 pairs of control points in whi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import attrs
 
@@ -23,6 +23,16 @@ class SemState:
     holder: int | None  # the process in cs, None when the semaphore is free
 
 
+def at(p: int, label: str) -> Callable[[SemState], bool]:
+    """The state predicate pc[p] = label."""
+    return lambda s: s.pc[p] == label
+
+
+def of_process(p: int) -> Callable[[Label], bool]:
+    """Selects the actions of process p."""
+    return lambda a: a[1] == str(p)
+
+
 class Semaphore(Model):
     """Processes 0..n-1 with WF or SF per process (`fairness` = "weak" | "strong" | "none")."""
 
@@ -30,16 +40,11 @@ class Semaphore(Model):
         self.n = n
         self.properties = (
             always("MutualExclusion", lambda s: s.pc.count("cs") <= 1),
-            *(
-                leads_to(f"NoStarvation({p})", lambda s, p=p: s.pc[p] == "wait", lambda s, p=p: s.pc[p] == "cs")
-                for p in range(n)
-            ),
+            *(leads_to(f"NoStarvation({p})", at(p, "wait"), at(p, "cs")) for p in range(n)),
         )
         kinds = {"weak": weak, "strong": strong}
         self.fairness = (
-            tuple(kinds[fairness](f"proc({p})", lambda a, p=p: a[1] == str(p)) for p in range(n))
-            if fairness != "none"
-            else ()
+            tuple(kinds[fairness](f"proc({p})", of_process(p)) for p in range(n)) if fairness != "none" else ()
         )
 
     def init_states(self) -> Iterator[SemState]:
