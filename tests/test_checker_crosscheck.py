@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -380,6 +381,38 @@ def test_strong_fairness_needed() -> None:
         if not holds:
             assert result.violation is not None
             assert assert_fair_loop(FLICKER, result.violation, fairness) == {0, 1}
+
+
+# Two actions, b and c, lead from 0 to 2. The fair loop must take a c step (c is strongly fair and enabled at 0);
+# the step 0 -> 2 is one (TLA+ actions are relations on states), but the trace should print it as c.
+PARALLEL = Graph(
+    4,
+    frozenset({(0, "a", 3), (3, "a", 0), (0, "b", 2), (2, "b", 0), (0, "c", 2)}),
+    frozenset({0}),
+    frozenset(range(4)),
+)
+
+
+def test_parallel_actions_verdict_is_tla_semantics() -> None:
+    fairness = {"a": "weak", "c": "strong"}
+    model = GraphModel(PARALLEL, [eventually("Never", lambda s: False)], fairness_conditions(fairness))
+    result = check(model, deadlock=False)
+    assert fair_lasso_exists(PARALLEL, {0}, frozenset(), fairness)
+    assert result.violation is not None
+    assert_fair_loop(PARALLEL, result.violation, fairness)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="paths.trace_of labels each step with the first action reaching the next state, not the fairness class "
+    "the lasso was built to take (here b instead of c)",
+)
+def test_lasso_prints_the_action_its_fairness_needs() -> None:
+    fairness = {"a": "weak", "c": "strong"}
+    model = GraphModel(PARALLEL, [eventually("Never", lambda s: False)], fairness_conditions(fairness))
+    violation = check(model, deadlock=False).violation
+    assert violation is not None and violation.loop_start is not None
+    assert "c" in [step.action for step in violation.trace[violation.loop_start + 1 :]]
 
 
 # Determinism.
