@@ -110,21 +110,22 @@ def _replay_steps(model: Any, states: Sequence[Mapping[str, JSON]]) -> tuple[lis
         recorded = _recorded_state(states[index])
         successors = list(model.successors(current))
         same_action = [(a, s) for a, s in successors if encode_action(a) == recorded_action]
+        describe = getattr(model, "describe", str)
         if not same_action:
-            describe = getattr(model, "describe", str)
             enabled = [_one_line(describe(a)) for a, _ in successors[:_SHOWN_ALTERNATIVES]]
             more = f" and {len(successors) - _SHOWN_ALTERNATIVES} more" if len(successors) > _SHOWN_ALTERNATIVES else ""
             raise _Mismatch(
                 index,
                 f"step {index}: the model cannot take the recorded action {format_value(recorded_action)} "
-                f"in the state of step {index - 1}",
+                f"({meta.get('description', 'no description')}) in the state of step {index - 1}",
                 [f"enabled there: {', '.join(enabled) or 'nothing (deadlock)'}{more}"],
             )
         found = _match(model, [s for _, s in same_action], recorded)
         if found is None:
             raise _Mismatch(
                 index,
-                f"step {index}: the action {format_value(recorded_action)} leads to another state than the file's",
+                f"step {index}: the action '{_one_line(describe(same_action[0][0]))}' "
+                "leads to another state than the file's",
                 _state_diff(encode_state(same_action[0][1]), recorded),
             )
         action, state = same_action[found[0]][0], found[1]

@@ -1,0 +1,184 @@
+"""`kubespec trace replay`: every step re-executed with the model's own step function; tampering is caught."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from checker import Model, check, eventually, strong, weak
+from checker.cli import main
+from checker.itf import trace_document, write_trace
+from traces.replay import replay
+
+TOY = Path(__file__).with_name("toy_cluster.py")
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture(scope="module")
+def toy_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("traces") / "toy.itf.json"
+    result = run("check", "--model", f"{TOY}:ToyCluster", "--no-deadlock", "--trace", str(path))
+    assert result.exit_code == 1, result.output
+    return path
+
+
+@pytest.fixture(scope="module")
+def lasso_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("traces") / "lasso.itf.json"
+    result = run("check", "--model", f"{TOY}:fixed", "--no-deadlock", "--trace", str(path))
+    assert result.exit_code == 1, result.output
+    return path
+
+
+def tampered(source: Path, tmp_path: Path, edit: Any) -> Path:
+    document = json.loads(source.read_text())
+    edit(document)
+    path = tmp_path / "tampered.itf.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_a_true_trace_replays(toy_trace: Path) -> None:
+    result = run("trace", "replay", str(toy_trace))
+    assert result.exit_code == 0, result.output
+    assert "step 5: scheduler binds default/web-1 to node-b" in result.output
+    assert "the violation recurs: invariant AtMostOneNode is false in step 8" in result.output
+
+
+def test_a_lasso_replays_with_its_loop(lasso_trace: Path) -> None:
+    result = run("trace", "replay", str(lasso_trace))
+    assert result.exit_code == 0, result.output
+    assert "the goal of PodRunning never holds on this fair lasso" in result.output
+
+
+def set_state(index: int, key: str, value: Any) -> Any:
+    def edit(document: dict) -> None:
+        document["states"][index][key] = value
+
+    return edit
+
+
+def set_meta(index: int, key: str, value: Any) -> Any:
+    def edit(document: dict) -> None:
+        document["states"][index]["#meta"][key] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "step", "message"),
+    [
+        (set_state(0, "revision", 7), 0, "step 0: the state is not one of the model's 1 initial state(s)"),
+        (
+            set_state(3, "revision", 99),
+            3,
+            "step 3: the action 'scheduler binds default/web-1 to node-a' leads to another state",
+        ),
+        (
+            set_meta(5, "action", {"tag": "Bind", "value": {"actor": "scheduler", "pod": "web-1", "node": "node-c"}}),
+            5,
+            "step 5: the model cannot take the recorded action",
+        ),
+        (set_meta(4, "actor", "kubelet-node-z"), 4, "step 4: the recorded actor 'kubelet-node-z'"),
+        (set_meta(2, "description", "nothing to see"), 2, "step 2: the recorded description"),
+        (set_meta(6, "view", {}), 6, "step 6: the recorded view is not the model's view"),
+        (lambda d: d["states"].pop(), 7, "step 7: invariant AtMostOneNode holds here"),
+        (lambda d: d["#meta"].update(property="NoSuchProperty"), None, "the model has no property named"),
+    ],
+)
+def test_a_tampered_file_is_reported_at_its_first_wrong_step(
+    toy_trace: Path, tmp_path: Path, edit: Any, step: int | None, message: str
+) -> None:
+    path = tampered(toy_trace, tmp_path, edit)
+    result = run("trace", "replay", str(path))
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    where = f"replay FAILED at step {step}" if step is not None else "replay FAILED:"
+    assert where in result.output
+
+
+def test_a_lasso_with_a_wrong_loop_fails(lasso_trace: Path, tmp_path: Path) -> None:
+    document = json.loads(lasso_trace.read_text())
+    document["loop"] = 0
+    path = tmp_path / "wrong-loop.itf.json"
+    path.write_text(json.dumps(document))
+    result = run("trace", "replay", str(path))
+    assert result.exit_code == 1
+    assert "the loop does not close" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json at all", "not a trace file: invalid JSON"),
+        ('{"vars": [], "states": [{}]}', "no #meta.source"),
+        ('{"#meta": {"source": {"loader": "nope"}}, "vars": [], "states": [{}]}', "unknown loader 'nope'"),
+    ],
+)
+def test_not_a_trace_is_bad_input(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(content)
+    result = run("trace", "replay", str(path))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+class Spinner(Model):
+    """0 -> 1 -> 2 -> 1 ...; Finish (2 -> 3) is enabled in 2 only. Go and Back are weakly fair, so the only fair
+    way to miss 3 is the loop 1 -> 2 -> 1, which strong fairness of Finish forbids."""
+
+    def __init__(self, strong_finish: bool = False) -> None:
+        self.properties = (eventually("Finishes", lambda s: s == 3),)
+        self.fairness = (weak("moves", lambda a: a in ("Go", "Back")),)
+        if strong_finish:
+            self.fairness += (strong("finish", lambda a: a == "Finish"),)
+
+    def init_states(self) -> list[int]:
+        return [0]
+
+    def successors(self, state: int) -> list[tuple[str, int]]:
+        moves = {0: [("Go", 1)], 1: [("Go", 2)], 2: [("Back", 1), ("Finish", 3)], 3: [("Stay", 3)]}
+        return moves[state]
+
+
+def test_a_closing_lasso_replays_and_an_unfair_one_is_rejected() -> None:
+    model = Spinner()
+    result = check(model)
+    assert result.violation is not None and result.violation.kind == "eventually"
+    document = trace_document(result, model, None, {})
+    assert [s["state"] for s in document["states"]][document["loop"] :] in ([1, 2, 1], [2, 1, 2])
+    report = replay(model, document)
+    assert report.ok, report.lines
+    assert "loop from step" in report.lines[-1]
+    unfair = replay(Spinner(strong_finish=True), document)
+    assert not unfair.ok
+    assert "not a fair behaviour" in unfair.lines[0] and "strong fairness finish" in unfair.lines[1]
+    # Stopping in state 2 forever: Back is enabled there all the time, so WF(moves) forbids it.
+    stutter = copy.deepcopy(document)
+    first_two = next(i for i, s in enumerate(stutter["states"]) if s["state"] == 2)
+    stutter["states"] = stutter["states"][: first_two + 1]
+    stutter["loop"] = first_two
+    stuck = replay(model, stutter)
+    assert not stuck.ok and "weak fairness moves" in stuck.lines[1]
+
+
+def test_written_files_replay_through_the_python_loader(tmp_path: Path) -> None:
+    model = Spinner()
+    document = trace_document(check(model), model, {"loader": "python", "target": f"{__file__}:spinner"}, {})
+    path = tmp_path / "spinner.itf.json"
+    write_trace(path, document)
+    result = run("trace", "replay", str(path))
+    assert result.exit_code == 0, result.output
+
+
+def spinner() -> Spinner:
+    return Spinner()
