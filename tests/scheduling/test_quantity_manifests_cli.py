@@ -92,7 +92,8 @@ NODE = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {allocatable: 
         ("kind: Pod\nmetadata: {name: p}\nspec: {containers: []}", "document 2 (Pod p): spec.containers"),
         ("kind: Gadget\nmetadata: {name: g}", "document 2: kind 'Gadget' is not supported"),
         (
-            "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  tolerations: [{key: a, opertor: Exists}]",
+            "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n"
+            "  tolerations: [{key: a, opertor: Exists}]",
             "unknown field 'opertor'",
         ),
         (

@@ -49,7 +49,8 @@ TAINT_CASES = [
         False,
     ),
     (
-        "A pod can be scheduled onto the node, with a toleration uses operator Exists that tolerates the taints on the node",
+        "A pod can be scheduled onto the node, with a toleration uses operator Exists that tolerates the taints "
+        "on the node",
         (Toleration("foo", "Exists", "", "NoSchedule"),),
         (Taint("foo", "bar", "NoSchedule"),),
         True,
@@ -175,7 +176,8 @@ AFFINITY_CASES = [
         False,
     ),
     (
-        "Pod with multiple NodeSelectorTerms ORed in affinity, matches the node's labels and will schedule onto the node",
+        "Pod with multiple NodeSelectorTerms ORed in affinity, matches the node's labels and will schedule onto "
+        "the node",
         {},
         _aff(
             NodeSelectorTerm((_req("foo", "In", "bar", "value2"),)),
@@ -440,7 +442,8 @@ def test_no_required_affinity_fits_empty_node() -> None:
             True,
         ),
         (
-            "satisfies the pod with requiredDuringSchedulingIgnoredDuringExecution in PodAffinity using not in operator",
+            "satisfies the pod with requiredDuringSchedulingIgnoredDuringExecution in PodAffinity using not in "
+            "operator",
             expr("service", "NotIn", "securityscan3", "value3"),
             ("default",),
             True,
