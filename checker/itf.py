@@ -133,7 +133,9 @@ def _describe_violation(property_name: str, kind: str, steps: int, loop: int | N
     return f"{kind} property {property_name} is violated"
 
 
-def trace_document(result: Any, model: Any, identity: Mapping[str, Any] | None, options: Mapping[str, Any]) -> dict:
+def trace_document(
+    result: Any, model: Any, identity: Mapping[str, Any] | None, options: Mapping[str, Any]
+) -> dict[str, JSON]:
     """The ITF document of ``result``'s counterexample, with kubespec's metadata (see docs/traces.md).
 
     ``identity`` says how to rebuild the model (``{"loader": "python", "target": "file.py:Name"}`` or a scenario
@@ -199,7 +201,7 @@ def _check(condition: bool, path: str | os.PathLike[str], problem: str) -> None:
         raise InputError(f"{os.fspath(path)}: not a trace file: {problem}")
 
 
-def validate(document: Any, path: str | os.PathLike[str] = "<trace>") -> dict:
+def validate(document: Any, path: str | os.PathLike[str] = "<trace>") -> dict[str, JSON]:
     """Check that ``document`` is an ITF trace (kubespec's or another tool's); raise InputError (one line) if not."""
     _check(isinstance(document, dict), path, "the top level is not a JSON object")
     meta = document.get("#meta", {})
@@ -233,10 +235,11 @@ def validate(document: Any, path: str | os.PathLike[str] = "<trace>") -> dict:
         path,
         f"'loop' must be a state index below {len(states)}",
     )
-    return document
+    valid: dict[str, JSON] = document
+    return valid
 
 
-def read_trace(path: str | os.PathLike[str]) -> dict:
+def read_trace(path: str | os.PathLike[str]) -> dict[str, JSON]:
     """Read and validate a trace file; a missing, corrupt or non-trace file raises InputError (one line)."""
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import graphviz
+import graphviz  # type: ignore[import-untyped]
 
 from checker.errors import InputError
 
@@ -16,7 +16,8 @@ PICTURE_SUFFIXES = (".svg", ".png", ".pdf")
 def render_bytes(graph: graphviz.Digraph, fmt: str) -> bytes:
     """The picture in ``fmt`` (svg, png, pdf), rendered by the ``dot`` program."""
     try:
-        return graph.pipe(format=fmt)
+        picture: bytes = graph.pipe(format=fmt)
+        return picture
     except graphviz.ExecutableNotFound:
         raise InputError(
             "Graphviz's dot is not installed (Debian/Ubuntu: apt-get install graphviz); write -o FILE.dot instead"

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import attrs
-import graphviz
+import graphviz  # type: ignore[import-untyped]
 
 from traces.diff import Change, diff_states, headline
 from traces.document import Trace, TraceStep
@@ -352,7 +352,7 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, last_x: float, right: fl
         note_x = last_x
         if trace.kind == "sometimes":
             return
-        text = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"✗ violates {trace.property}"
+        text = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"✗ violates {trace.property_name}"
         graph.node(
             "verdict",
             label=text,
@@ -379,9 +379,9 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, last_x: float, right: fl
             tooltip=f"the state after step {last} equals step {trace.loop}'s: the steps repeat forever",
             **{"class": "loop violation"},
         )
-        text = f"↺ loop: steps {trace.loop + 1}..{last} repeat forever\\n{trace.property} never holds"
+        text = f"↺ loop: steps {trace.loop + 1}..{last} repeat forever\\n{trace.property_name} never holds"
     else:
-        text = f"↺ stutters forever in step {last}\\n{trace.property} never holds"
+        text = f"↺ stutters forever in step {last}\\n{trace.property_name} never holds"
     graph.node(
         "verdict",
         label=text,

@@ -17,7 +17,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import attrs
-import graphviz
+import graphviz  # type: ignore[import-untyped]
 
 from checker.itf import encode_state, plain
 from traces.diff import diff_states, headline

@@ -42,7 +42,7 @@ class Trace:
     steps: tuple[TraceStep, ...]
     variables: tuple[str, ...]
     loop: int | None
-    property: str | None
+    property_name: str | None
     kind: str | None
     description: str | None
     source: Mapping[str, JSON] | None
@@ -108,7 +108,7 @@ def from_document(document: Mapping[str, JSON]) -> Trace:
         steps=tuple(steps),
         variables=variables,
         loop=document.get("loop"),
-        property=meta.get("property"),
+        property_name=meta.get("property"),
         kind=meta.get("kind"),
         description=meta.get("description"),
         source=source if isinstance(source, dict) else None,

@@ -58,7 +58,7 @@ def _verdict_note(trace: Trace, index: int) -> str:
     if trace.loop is None:
         if index not in trace.violating_steps:
             return ""
-        text = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"✗ violates {trace.property}"
+        text = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"✗ violates {trace.property_name}"
         return f'<p class="verdict">{_e(text)}</p>'
     notes = []
     if index == trace.loop:
@@ -68,7 +68,7 @@ def _verdict_note(trace: Trace, index: int) -> str:
             notes.append(f"↺ back to step {trace.loop} (the state equals step {trace.loop}'s)")
         else:
             notes.append(f"↺ stutters in step {last} forever")
-        notes.append(f"{trace.property} never holds on this behaviour")
+        notes.append(f"{trace.property_name} never holds on this behaviour")
     return "".join(f'<p class="verdict">{_e(note)}</p>' for note in notes)
 
 
@@ -76,8 +76,8 @@ def trace_html(trace: Trace, svg: str | None, title: str = "kubespec trace", pic
     """The page for ``trace``; ``svg`` is its sequence diagram (or None, with ``picture_note`` saying why)."""
     last = len(trace.steps) - 1
     facts = []
-    if trace.property is not None:
-        facts.append(f"property <b>{_e(trace.property)}</b> ({_e(trace.kind)})")
+    if trace.property_name is not None:
+        facts.append(f"property <b>{_e(trace.property_name)}</b> ({_e(trace.kind)})")
     if trace.is_kubespec:
         facts.append(f"model: <code>{_e(describe_source(trace.source))}</code>")
     facts.append(f"{max(last, 0)} step(s)")

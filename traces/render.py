@@ -33,8 +33,8 @@ def header(trace: Trace) -> list[Text]:
     """The lines above the steps: what is violated, by which model, found how."""
     lines = [Text(trace.description or "ITF trace", style="bold")]
     facts = []
-    if trace.property is not None:
-        facts.append(f"property {trace.property} ({trace.kind})")
+    if trace.property_name is not None:
+        facts.append(f"property {trace.property_name} ({trace.kind})")
     if trace.is_kubespec:
         facts.append(f"model: {describe_source(trace.source)}")
     facts.append(f"{max(len(trace.steps) - 1, 0)} step(s)")
@@ -61,7 +61,7 @@ def step_heading(trace: Trace, step: TraceStep) -> Text:
     text.append("  ")
     text.append(step.description)
     if step.index in trace.violating_steps and trace.loop is None:
-        label = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"violates {trace.property}"
+        label = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"violates {trace.property_name}"
         text.append(f"   ✗ {label}", style="bold red")
     return text
 
@@ -117,7 +117,7 @@ def loop_lines(trace: Trace, index: int) -> list[Text]:
             lines.append(
                 Text(f"↺ the behaviour stutters in step {last} forever: no fairness forces another step", "bold red")
             )
-        lines.append(Text(f"  {trace.property} never holds on this behaviour", "red"))
+        lines.append(Text(f"  {trace.property_name} never holds on this behaviour", "red"))
     return lines
 
 
