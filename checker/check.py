@@ -89,7 +89,8 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     violation = None
     if out.failure is not None:
         name, kind, i = out.failure
-        violation = Violation(name, kind, trace_of(model, out.graph, out.graph.path_to(i)))  # type: ignore[arg-type]
+        trace = trace_of(model, out.graph, out.graph.path_to(i), beyond=out.beyond)
+        violation = Violation(name, kind, trace)  # type: ignore[arg-type]
     complete = out.cut is None and not out.interrupted
     if violation is None and complete:
         for p in model.properties:
@@ -116,7 +117,7 @@ def _stats(out: Outcome, started: float) -> Stats:
 
 def _liveness(model: Model, out: Outcome, liveness: list[Property]) -> Violation | None:
     g = out.graph
-    weak, strong, _ = fairness_masks(model)
+    weak, strong, mask_of = fairness_masks(model)
     roots = [i for i in range(len(g)) if g.parent[i] == -1]
     for p in liveness:
         bad = bytearray(not holds(p.name, p.pred, s) for s in g.states)
@@ -127,7 +128,8 @@ def _liveness(model: Model, out: Outcome, liveness: list[Property]) -> Violation
         lasso = find_fair_lasso(g, bad, triggers, weak, strong)
         if lasso is not None:
             path = list(lasso.prefix) + list(lasso.loop[1:])
-            trace = trace_of(model, g, path)
+            prefer = [0] * (len(lasso.prefix) - 1) + list(lasso.takes)
+            trace = trace_of(model, g, path, prefer, mask_of)
             return Violation(p.name, p.kind, trace, len(lasso.prefix) - 1)
     return None
 

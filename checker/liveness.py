@@ -24,6 +24,8 @@ class Lasso:
 
     prefix: tuple[int, ...]
     loop: tuple[int, ...]
+    #: For each step of the loop (loop[k] -> loop[k+1]), the fairness classes it was chosen to take (0: any).
+    takes: tuple[int, ...] = ()
 
 
 def strongly_connected(nodes: Iterable[int], g: StateGraph, inside: set[int]) -> list[list[int]]:
@@ -184,6 +186,7 @@ def _lasso(g: StateGraph, region: bytearray, fair: list[int], triggers: Sequence
     # component is disabled in all of it (the refinement removed the states enabling it).
     enabled = g.enabled
     loop = [entry]
+    takes: dict[int, int] = {}
     bit = 1
     while bit <= weak | strong:
         if (weak | strong) & bit:
@@ -191,6 +194,7 @@ def _lasso(g: StateGraph, region: bytearray, fair: list[int], triggers: Sequence
             edge = next(((v, w) for v in fair for w, m in g.successors(v) if in_fair[w] and m & bit), None)
             if edge is not None and not met_weakly:
                 loop += _bfs(g, [loop[-1]], _only(size, edge[0]), in_fair)[1:]
+                takes[len(loop) - 1] = bit
                 loop.append(edge[1])
             elif edge is None and weak & bit and not met_weakly:
                 target = next(v for v in fair if not enabled[v] & bit)
@@ -198,7 +202,7 @@ def _lasso(g: StateGraph, region: bytearray, fair: list[int], triggers: Sequence
         bit <<= 1
     if len(loop) > 1:
         loop += _bfs(g, [loop[-1]], _only(size, entry), in_fair)[1:]
-    return Lasso(tuple(prefix), tuple(loop))
+    return Lasso(tuple(prefix), tuple(loop), tuple(takes.get(k, 0) for k in range(len(loop) - 1)))
 
 
 def _shortest_from_triggers(g: StateGraph, region: bytearray, goal: bytearray, triggers: Sequence[int]) -> list[int]:

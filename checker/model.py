@@ -89,7 +89,10 @@ class Model:
         raise NotImplementedError
 
     def constraint(self, state: Any) -> bool:
-        """State constraint (TLC CONSTRAINT): states for which it is False are discarded, not counted."""
+        """State constraint (TLC CONSTRAINT): states for which it is False are neither counted nor explored.
+
+        As in TLC, invariants are still checked in them: they are reachable states of the system.
+        """
         return True
 
     def canonical(self, state: Any) -> Any:

@@ -8,7 +8,7 @@ step of the model (Stateright's approach).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from checker.graph import StateGraph
@@ -16,27 +16,28 @@ from checker.model import Model, overrides
 from checker.result import Step
 
 
-def trace_of(model: Model, g: StateGraph, path: Sequence[int]) -> tuple[Step, ...]:
-    """The steps along `path` (indices into `g`, starting at an initial state)."""
+def trace_of(model: Model, g: StateGraph, path: Sequence[int], prefer: Sequence[int] = (),
+             mask_of: Callable[[Hashable], int] | None = None, beyond: Any = None) -> tuple[Step, ...]:
+    """The steps along `path` (indices into `g`, starting at an initial state).
+
+    Where several actions lead to the next state, the first is shown, unless `prefer[k]` (a fairness mask for
+    step k+1, read with `mask_of`) asks for an action of a given fairness class: a lasso's loop names the action
+    that its fairness argument takes. `beyond`, a state that was not stored (it is outside the state
+    constraint), is appended as a last step.
+    """
     canonical = model.canonical if overrides(model, "canonical") else (lambda s: s)
     first = g.states[path[0]]
     state = next((s for s in model.init_states() if canonical(s) == first), first)
     steps = [Step(None, state)]
-    for target in path[1:]:
-        wanted = g.states[target]
-        for action, t in model.successors(state):
-            if canonical(t) == wanted:
-                state = t
-                steps.append(Step(action, t))
-                break
-        else:
-            raise AssertionError(f"no step of the model leads to stored state #{target}: is successors() pure?")
+    wanted_states = [g.states[i] for i in path[1:]] + ([] if beyond is None else [beyond])
+    for k, wanted in enumerate(wanted_states):
+        want = prefer[k] if k < len(prefer) else 0
+        matches = [(a, t) for a, t in model.successors(state) if canonical(t) == wanted]
+        if not matches:
+            raise AssertionError(f"no step of the model leads to step {k + 1} of the path: is successors() pure?")
+        if want and mask_of is not None:
+            matches = [m for m in matches if mask_of(m[0]) & want] or matches
+        action, state = matches[0]
+        steps.append(Step(action, state))
     return tuple(steps)
 
-
-def describe_state_count(n: int) -> str:
-    return f"{n:,} state{'s' if n != 1 else ''}"
-
-
-def state_of(steps: Sequence[Step]) -> Any:
-    return steps[-1].state

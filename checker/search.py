@@ -43,6 +43,8 @@ class Outcome:
     max_depth: int = 0
     #: (property, kind, state index) of the first safety violation or deadlock, if any.
     failure: tuple[str, str, int] | None = None
+    #: A successor of the failure's state, outside the state constraint, that violates an invariant.
+    beyond: Any = None
     cut: str | None = None
     interrupted: bool = False
     queue: int = 0
@@ -106,12 +108,12 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
     started = time.perf_counter()
     last_report = started
 
-    def add(state: Any, from_index: int, d: int) -> int | None:
-        """Store a new state; returns its index, or None when the state bound stops the search."""
+    limit = max_states if max_states is not None else float("inf")
+    check_new = bool(invariants or witnesses)
+
+    def store(state: Any, from_index: int, d: int) -> int:
+        """Append a state already entered in `index`; check invariants and witnesses on it."""
         n = len(states)
-        if max_states is not None and n >= max_states:
-            return None
-        index[state] = n  # a no-op when the caller already claimed the slot with setdefault
         states.append(state)
         parent.append(from_index)
         depth.append(d)
@@ -120,12 +122,13 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
             edge_lo.append(0)
             edge_hi.append(0)
             enabled.append(0)
-        for name, pred in invariants:
-            if not holds(name, pred, state):
-                out.failure = (name, "always", n)
-        for p in witnesses:
-            if p.name not in out.witnessed and holds(p.name, p.pred, state):
-                out.witnessed.add(p.name)
+        if check_new:
+            for name, pred in invariants:
+                if not holds(name, pred, state):
+                    out.failure = (name, "always", n)
+            for p in witnesses:
+                if p.name not in out.witnessed and holds(p.name, p.pred, state):
+                    out.witnessed.add(p.name)
         return n
 
     current = -1
@@ -138,10 +141,11 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                 continue
             if s in index:
                 continue
-            i = add(s, NO_PARENT, 1)
-            if i is None:
+            if len(states) >= limit:
                 out.cut = f"max states {max_states:,} reached"
                 break
+            index[s] = len(states)
+            i = store(s, NO_PARENT, 1)
             out.max_depth = 1
             if out.failure:
                 return out
@@ -171,16 +175,24 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                     if canonical is not None:
                         t = canonical(t)
                     if constraint is not None and not _constraint(constraint, t):
+                        # As TLC: a state outside the constraint is neither counted nor explored, but it is
+                        # still a reachable state of the system, so the invariants must hold in it.
+                        for name, pred in invariants:
+                            if not holds(name, pred, t):
+                                out.failure, out.beyond = (name, "always", current), t
+                                out.generated += n_succ
+                                return out
                         if with_edges and t != s:
                             en |= mask_of(a)
                         continue
                 n = len(states)
                 j = setdefault(t, n)
                 if j == n:
-                    if add(t, current, d + 1) is None:
+                    if n >= limit:
                         del index[t]
                         out.cut = f"max states {max_states:,} reached"
                         break
+                    store(t, current, d + 1)
                     distinct_by[a] = distinct_by.get(a, 0) + 1
                     if d >= out.max_depth:
                         out.max_depth = d + 1

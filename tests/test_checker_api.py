@@ -148,6 +148,9 @@ def test_constraint_discards_states_like_tlc():
 
     r = check(Bounded(10), deadlock=False)
     assert r.status == "ok" and r.stats.distinct_states == 4 and r.bounds.constraint
+    # Invariants still hold in the states just beyond the constraint (TLC checks them there too).
+    r = check(Bounded(10, props=(always("le3", lambda x: x <= 3),)), deadlock=False)
+    assert r.violation.property == "le3" and [s.state for s in r.violation.trace] == [0, 1, 2, 3, 4]
 
 
 def test_dfs_explores_the_same_space_and_finds_violations():

@@ -402,11 +402,6 @@ def test_parallel_actions_verdict_is_tla_semantics() -> None:
     assert_fair_loop(PARALLEL, result.violation, fairness)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="paths.trace_of labels each step with the first action reaching the next state, not the fairness class "
-    "the lasso was built to take (here b instead of c)",
-)
 def test_lasso_prints_the_action_its_fairness_needs() -> None:
     fairness = {"a": "weak", "c": "strong"}
     model = GraphModel(PARALLEL, [eventually("Never", lambda s: False)], fairness_conditions(fairness))
