@@ -407,7 +407,11 @@ class Explorer:
 
     def path_expr(self, result: PathResult) -> z3.BoolRef:
         hook = self.local_expr(self.pkt.src)
-        parts = [hook if result.hook == OUTPUT else z3.Not(hook)]
+        loopback = Net("127.0.0.0/8")
+        # A host process talking to a loopback address has a loopback source.
+        pkt = self.pkt
+        host = z3.And(hook, z3.Implies(pkt.in_net(pkt.dst, loopback), pkt.in_net(pkt.src, loopback)))
+        parts = [host if result.hook == OUTPUT else z3.Not(hook)]
         parts += [self.lit_expr(lit) for lit in result.state.lits]
         return z3.And(*parts)
 

@@ -55,11 +55,13 @@ class Frontend:
 class Expect:
     guard: z3.BoolRef
     label: str
-    kind: str  # "dnat", "drop" or "reject"
+    kind: str  # "dnat", "drop", "reject" or "accept" (delivered unrewritten)
     targets: tuple[ResolvedEndpoint, ...] = ()
     masq: Callable[[ResolvedEndpoint], z3.BoolRef] | None = None
 
     def describe(self) -> str:
+        if self.kind == "accept":
+            return "not rewritten, ACCEPT"
         if self.kind != "dnat":
             return self.kind.upper()
         return "DNAT to one of " + ", ".join(str(t) for t in self.targets)
@@ -131,6 +133,12 @@ class Verifier:
         svc, src = fe.svc, self.pkt.src
         true = z3.BoolVal(True)
         if not has_any:
+            if fe.kind in ("external IP", "load-balancer IP"):
+                # Only FORWARD and INPUT consult KUBE-EXTERNAL-SERVICES: this host's own packets to a non-local
+                # external address leave the node untouched, towards the real address.
+                inbound = z3.Or(z3.Not(self.src_local), self.explorer.local_expr(self.pkt.dst))
+                return [Expect(inbound, "a sender reaching it through this node (no usable endpoints)", "reject"),
+                        Expect(z3.Not(inbound), "this host, address not local (no usable endpoints)", "accept")]
             return [Expect(true, "any sender (no usable endpoints)", "reject")]
 
         def hairpin(t: ResolvedEndpoint) -> z3.BoolRef:
@@ -172,9 +180,10 @@ class Verifier:
         if fe.dst is not None:
             dst = p.dst == int(ipaddress.ip_address(fe.dst))
         else:
-            dst = self.explorer.local_expr(p.dst)
-            if not self.opts.localhost_nodeports:
-                dst = z3.And(dst, z3.Not(p.in_net(p.dst, Net("127.0.0.0/8"))))
+            # Loopback NodePorts serve this host only (route_localnet; kubelet's KUBE-FIREWALL drops the rest).
+            loopback = p.in_net(p.dst, Net("127.0.0.0/8"))
+            allowed = self.src_local if self.opts.localhost_nodeports else z3.BoolVal(False)
+            dst = z3.And(self.explorer.local_expr(p.dst), z3.Or(z3.Not(loopback), allowed))
         return z3.And(dst, p.dport == fe.dport, p.proto == PROTOCOL_NUMBERS[fe.key.protocol.lower()])
 
     # -- checking --------------------------------------------------------------------------------------------------
