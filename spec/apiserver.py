@@ -1,0 +1,304 @@
+"""etcd and the API server's request handlers, as pure functions ``handler(etcd, request) -> (etcd', response)``.
+
+Upstream: staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go (Create, Update with optimistic
+concurrency, Delete with graceful deletion and finalizers), staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go
+(GuaranteedUpdate: an update that changes nothing writes nothing and keeps the resourceVersion),
+staging/src/k8s.io/apiserver/pkg/storage/names/generate.go (generateName), pkg/registry/core/pod/storage/
+storage.go (BindingREST: the binding's precondition that the pod is unbound), pkg/registry/core/pod/strategy.go
+(CheckGracefulDelete: an unscheduled pod is deleted at once), pkg/apis/apps/validation and pkg/apis/core/validation.
+
+Modelled: one global revision; every successful write bumps it, stamps the object's resourceVersion and appends a
+watch event; updates carrying a stale resourceVersion are a 409 Conflict; invalid objects a 422 with upstream's
+message shape; spec changes bump metadata.generation (status writes do not); graceful deletion of bound pods
+(deletionTimestamp, then the kubelet's final delete) and finalizers.
+Abstracted: the name generator. Upstream appends 5 random characters; here the API server picks the first free
+suffix in the same alphabet, which is a fresh name like the random one (the identity of a pod is its uid).
+Omitted: admission plugins, authentication, the garbage collector (no scenario deletes an owner).
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+import immutables
+
+from spec.state import (
+    KIND,
+    Deployment,
+    Etcd,
+    Ghost,
+    Key,
+    Node,
+    Object,
+    Pod,
+    ReplicaSet,
+    WatchEvent,
+    object_key,
+    with_meta,
+)
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+"""Upstream: staging/src/k8s.io/apimachinery/pkg/util/rand/rand.go (no vowels, no confusable digits)."""
+
+
+@attrs.frozen
+class Response:
+    """A Status-like answer: HTTP code, reason ("Created", "Conflict", "NotFound", "Invalid", ...) and message."""
+
+    code: int
+    reason: str
+    message: str = ""
+    obj: Object | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code < 300
+
+
+def _kind(obj: Object) -> str:
+    return KIND[type(obj)] + ("" if isinstance(obj, Pod | Node) else ".apps")
+
+
+def validate(obj: Object) -> str | None:
+    """The first validation error, as upstream words it, or None."""
+    meta = obj.meta
+    prefix = f'{_kind(obj)} "{meta.name}" is invalid: '
+    if not meta.name or len(meta.name) > 253 or not _NAME.match(meta.name):
+        return prefix + f"metadata.name: Invalid value: {meta.name!r}: a lowercase RFC 1123 subdomain must consist " \
+            "of lower case alphanumeric characters, '-' or '.'"
+    if isinstance(obj, Pod):
+        if not obj.containers:
+            return prefix + "spec.containers: Required value"
+        for i, c in enumerate(obj.containers):
+            if not c.image:
+                return prefix + f"spec.containers[{i}].image: Required value"
+    if isinstance(obj, ReplicaSet | Deployment):
+        if obj.replicas < 0:
+            return prefix + f"spec.replicas: Invalid value: {obj.replicas}: must be greater than or equal to 0"
+        if not obj.selector.match_labels and not obj.selector.match_expressions:
+            return prefix + "spec.selector: Invalid value: empty selector is invalid for deployment"
+        if not obj.selector.matches(dict(obj.template.labels)):
+            return prefix + "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`"
+        if not obj.template.containers:
+            return prefix + "spec.template.spec.containers: Required value"
+    if isinstance(obj, Deployment):
+        from spec.controllers.deployment import resolve_fenceposts
+
+        surge, unavailable = resolve_fenceposts(obj.max_surge, obj.max_unavailable, max(obj.replicas, 1), raw=True)
+        if surge == 0 and unavailable == 0:
+            return prefix + "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when " \
+                "`maxSurge` is 0"
+    return None
+
+
+def _append(etcd: Etcd, etype: str, key: Key, obj: Object | None, prev: Object | None) -> Etcd:
+    revision = etcd.revision + 1
+    if obj is not None:
+        obj = with_meta(obj, resource_version=revision)
+    objects = etcd.objects.delete(key) if obj is None else etcd.objects.set(key, obj)
+    event = WatchEvent(revision, etype, key, obj, prev)  # type: ignore[arg-type]
+    return attrs.evolve(etcd, revision=revision, objects=objects, history=(*etcd.history, event))
+
+
+def _spec_changed(old: Object, new: Object) -> bool:
+    strip = {"meta": None, "status": None}
+    if isinstance(old, ReplicaSet | Deployment):
+        return attrs.evolve(old, **strip) != attrs.evolve(new, **strip)  # type: ignore[arg-type]
+    return False
+
+
+def _free_name(etcd: Etcd, resource: str, namespace: str, prefix: str) -> str:
+    for n in range(len(_ALPHABET) ** 2):
+        suffix = "".join(_ALPHABET[(n // len(_ALPHABET) ** i) % len(_ALPHABET)] for i in range(5))
+        name = prefix + suffix
+        if f"{resource}/{namespace}/{name}" not in etcd.objects:
+            return name
+    raise AssertionError("name space exhausted")  # unreachable with bounded scenarios
+
+
+def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None) -> tuple[Etcd, Response, Ghost | None]:
+    """POST: generateName, validation, AlreadyExists, a fresh uid, generation 1, an ADDED event.
+
+    ``ghost`` (a history variable) notes a pod created while its ReplicaSet already had enough active pods.
+    """
+    meta = obj.meta
+    if not meta.name and meta.generate_name:
+        resource = object_key(with_meta(obj, name="x")).split("/")[0]
+        obj = with_meta(obj, name=_free_name(etcd, resource, meta.namespace, meta.generate_name))
+    error = validate(obj)
+    if error:
+        return etcd, Response(422, "Invalid", error), ghost
+    key = object_key(obj)
+    if key in etcd.objects:
+        return etcd, Response(409, "AlreadyExists", f'{_kind(obj)} "{obj.meta.name}" already exists'), ghost
+    obj = with_meta(obj, uid=etcd.next_uid, generation=1, deleting=False)
+    if ghost is not None and isinstance(obj, Pod) and obj.meta.owner is not None:
+        ghost = _note_overshoot(etcd, obj, ghost)
+    etcd = attrs.evolve(_append(etcd, "ADDED", key, obj, None), next_uid=etcd.next_uid + 1)
+    return etcd, Response(201, "Created", obj=etcd.objects[key]), ghost
+
+
+def _note_overshoot(etcd: Etcd, pod: Pod, ghost: Ghost) -> Ghost:
+    owner = pod.meta.owner
+    assert owner is not None
+    rs = etcd.objects.get(f"replicasets/{pod.meta.namespace}/{owner.name}")
+    if not isinstance(rs, ReplicaSet) or rs.meta.uid != owner.uid:
+        return ghost
+    active = sum(
+        1
+        for p in etcd.of("pods")
+        if isinstance(p, Pod) and p.meta.owner is not None and p.meta.owner.uid == rs.meta.uid and not p.meta.deleting
+        and p.status.phase not in ("Succeeded", "Failed")
+    )
+    if active >= rs.replicas:
+        return attrs.evolve(ghost, overshoots=ghost.overshoots | {object_key(rs)})
+    return ghost
+
+
+def _store_update(etcd: Etcd, key: Key, old: Object, new: Object) -> tuple[Etcd, Response]:
+    new = with_meta(new, resource_version=old.meta.resource_version, uid=old.meta.uid)
+    if _spec_changed(old, new):
+        new = with_meta(new, generation=old.meta.generation + 1)
+    if new == old:  # GuaranteedUpdate: nothing changed, nothing written
+        return etcd, Response(200, "OK", obj=old)
+    if new.meta.deleting and not new.meta.finalizers and not isinstance(new, Pod):
+        return _append(etcd, "DELETED", key, None, old), Response(200, "OK")
+    etcd = _append(etcd, "MODIFIED", key, new, old)
+    return etcd, Response(200, "OK", obj=etcd.objects[key])
+
+
+def update(etcd: Etcd, obj: Object, *, status: bool = False) -> tuple[Etcd, Response]:
+    """PUT with the object's resourceVersion as precondition (409 Conflict when stale).
+
+    ``status`` targets the status subresource: the stored spec is kept, the status replaced.
+    """
+    key = object_key(obj)
+    old = etcd.objects.get(key)
+    if old is None or old.meta.uid != obj.meta.uid:
+        return etcd, Response(404, "NotFound", f'{_kind(obj)} "{obj.meta.name}" not found')
+    if obj.meta.resource_version != old.meta.resource_version:
+        return etcd, Response(
+            409,
+            "Conflict",
+            f'Operation cannot be fulfilled on {_kind(obj).lower()}s "{obj.meta.name}": the object has been '
+            "modified; please apply your changes to the latest version and try again",
+        )
+    if status:
+        obj = attrs.evolve(old, status=obj.status)  # type: ignore[arg-type, call-arg]
+    else:
+        obj = attrs.evolve(obj, status=old.status)  # type: ignore[arg-type, call-arg]
+        error = validate(obj)
+        if error:
+            return etcd, Response(422, "Invalid", error)
+    return _store_update(etcd, key, old, obj)
+
+
+def patch(etcd: Etcd, key: Key, new: Object, *, uid: int | None = None) -> tuple[Etcd, Response]:
+    """PATCH: applied to the latest version, no resourceVersion precondition (optionally a uid precondition)."""
+    old = etcd.objects.get(key)
+    if old is None or (uid is not None and old.meta.uid != uid):
+        return etcd, Response(404, "NotFound", f"{key} not found")
+    error = validate(new)
+    if error:
+        return etcd, Response(422, "Invalid", error)
+    return _store_update(etcd, key, old, new)
+
+
+def delete(etcd: Etcd, key: Key, *, uid: int | None = None, grace: bool = True) -> tuple[Etcd, Response]:
+    """DELETE. A bound pod deleted with a grace period only gets its deletionTimestamp: the kubelet stops its
+    containers and then deletes it with grace 0. Objects with finalizers wait for them. Otherwise removed."""
+    old = etcd.objects.get(key)
+    if old is None or (uid is not None and old.meta.uid != uid):
+        return etcd, Response(404, "NotFound", f"{key} not found")
+    graceful = isinstance(old, Pod) and grace and bool(old.node_name)
+    if graceful or old.meta.finalizers:
+        if old.meta.deleting:
+            return etcd, Response(200, "OK", obj=old)
+        etcd = _append(etcd, "MODIFIED", key, with_meta(old, deleting=True), old)
+        return etcd, Response(200, "OK", obj=etcd.objects[key])
+    return _append(etcd, "DELETED", key, None, old), Response(200, "OK")
+
+
+def bind(etcd: Etcd, key: Key, uid: int, node: str, ghost: Ghost, *, guarded: bool = True) -> tuple[
+    Etcd, Response, Ghost
+]:
+    """POST pods/binding. ``guarded`` is upstream's precondition (the pod must still be unbound:
+    pkg/registry/core/pod/storage/storage.go assignPod, "pod %v is already assigned to node %q")."""
+    old = etcd.objects.get(key)
+    if not isinstance(old, Pod) or old.meta.uid != uid:
+        return etcd, Response(404, "NotFound", f"{key} not found"), ghost
+    if old.meta.deleting:
+        return etcd, Response(409, "Conflict", f"pod {old.meta.name} is being deleted, cannot be assigned to a host"), \
+            ghost
+    if old.node_name and guarded:
+        return etcd, Response(
+            409, "Conflict", f"pod {old.meta.name} is already assigned to node {old.node_name!r}"
+        ), ghost
+    if old.node_name and old.node_name != node:
+        ghost = attrs.evolve(ghost, rebinds=ghost.rebinds | {key})
+    new = attrs.evolve(
+        old,
+        info=attrs.evolve(old.info, node_name=node),
+        status=attrs.evolve(old.status, scheduled_reason="Scheduled"),
+    )
+    etcd, response = _store_update(etcd, key, old, new)
+    return etcd, response, ghost
+
+
+def store(objects: list[Object]) -> Etcd:
+    """etcd holding ``objects`` (already validated), created in order: revisions and uids 1..n."""
+    etcd = Etcd(revision=0, objects=immutables.Map())
+    for obj in objects:
+        etcd, response, _ = create(etcd, obj)
+        if not response.ok:
+            raise ValueError(response.message)
+    return attrs.evolve(etcd, history=(), compacted=etcd.revision)
+
+
+class Session:
+    """One step's API calls, applied in order: a component's reconcile talks to the API server through this.
+
+    It is local to one step (created, used and discarded inside a pure transition function), and records the
+    Events the component emits (upstream: client-go tools/record). Events are part of the step's label, not of
+    the state: no modelled component reads them, and storing them would only multiply states.
+    """
+
+    def __init__(self, etcd: Etcd, ghost: Ghost, *, guarded_bind: bool = True) -> None:
+        self.etcd = etcd
+        self.ghost = ghost
+        self.guarded_bind = guarded_bind
+        self.events: list[str] = []
+        self.writes = 0
+
+    def _done(self, etcd: Etcd, response: Response) -> Response:
+        if etcd is not self.etcd:
+            self.writes += 1
+        self.etcd = etcd
+        return response
+
+    def create(self, obj: Object) -> Response:
+        etcd, response, ghost = create(self.etcd, obj, self.ghost)
+        assert ghost is not None
+        self.ghost = ghost
+        return self._done(etcd, response)
+
+    def update(self, obj: Object, *, status: bool = False) -> Response:
+        return self._done(*update(self.etcd, obj, status=status))
+
+    def patch(self, key: Key, new: Object, *, uid: int | None = None) -> Response:
+        return self._done(*patch(self.etcd, key, new, uid=uid))
+
+    def delete(self, key: Key, *, uid: int | None = None, grace: bool = True) -> Response:
+        return self._done(*delete(self.etcd, key, uid=uid, grace=grace))
+
+    def bind(self, key: Key, uid: int, node: str) -> Response:
+        etcd, response, self.ghost = bind(self.etcd, key, uid, node, self.ghost, guarded=self.guarded_bind)
+        return self._done(etcd, response)
+
+    def get(self, key: Key) -> Object | None:
+        return self.etcd.objects.get(key)
+
+    def event(self, obj: str, etype: str, reason: str, message: str) -> None:
+        self.events.append(f"{etype} {reason} {obj}: {message}")

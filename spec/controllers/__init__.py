@@ -1,0 +1,1 @@
+"""The kube-controller-manager's controllers modelled here: ReplicaSet and Deployment."""

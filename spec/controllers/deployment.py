@@ -1,0 +1,450 @@
+"""The Deployment controller: one ReplicaSet per pod template, rolling updates, scaling, status and conditions.
+
+Upstream: pkg/controller/deployment/deployment_controller.go (handlers, syncDeployment), sync.go
+(getAllReplicaSetsAndSyncRevision, getNewReplicaSet, scale, isScalingEvent, calculateStatus, syncDeploymentStatus),
+rolling.go (rolloutRolling, reconcileNewReplicaSet, reconcileOldReplicaSets, cleanupUnhealthyReplicas,
+scaleDownOldReplicaSetsForRollingUpdate), progress.go (syncRolloutStatus: the Progressing condition),
+pkg/controller/deployment/util/deployment_util.go (ResolveFenceposts, NewRSNewReplicas, DeploymentComplete,
+DeploymentProgressing, SetReplicasAnnotations, EqualIgnoreHash, getProportion), pkg/controller/controller_utils.go
+(ComputeHash).
+
+Modelled: the new ReplicaSet is named ``<deployment>-<pod-template-hash>`` and carries the revision, desired-replicas
+and max-replicas annotations; a rollout surges the new ReplicaSet within maxSurge and scales old ones down within
+maxUnavailable; a scaling event scales proportionally; a rollback (``kubectl rollout undo``) is a template change
+that makes an old ReplicaSet the new one again, with a new revision. Every write goes through the API server with
+the cached resourceVersion: a stale cache gives a Conflict, and the key is requeued with backoff.
+Abstracted: the condition timestamps (time is relative), so a condition is rewritten only when its status or
+reason changes.
+Omitted: the Recreate strategy, pausing, progressDeadlineSeconds, revisionHistoryLimit cleanup (no scenario has
+more than 10 revisions), adoption of orphaned ReplicaSets, the deployment's own revision annotation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import attrs
+
+from spec.apiserver import Session
+from spec.state import (
+    DESIRED_REPLICAS_ANNOTATION,
+    MAX_REPLICAS_ANNOTATION,
+    POD_TEMPLATE_HASH,
+    REVISION_ANNOTATION,
+    Condition,
+    ControllerManager,
+    Deployment,
+    DeploymentStatus,
+    Key,
+    Meta,
+    OwnerRef,
+    PodTemplate,
+    ReplicaSet,
+    object_key,
+)
+from spec.scheduling.types import LabelSelector, pairs
+
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+class _Failed(Exception):
+    """A write failed: the reconcile stops and its key is requeued with backoff (handleErr)."""
+
+
+def _scaled(value: int | str, total: int, round_up: bool) -> int:
+    if isinstance(value, int):
+        return value
+    percent = int(value.rstrip("%"))
+    exact = percent * total
+    return -(-exact // 100) if round_up else exact // 100
+
+
+def resolve_fenceposts(
+    max_surge: int | str, max_unavailable: int | str, desired: int, *, raw: bool = False
+) -> tuple[int, int]:
+    """Upstream: ResolveFenceposts: surge rounds up, unavailable down; both 0 means unavailable 1."""
+    surge = _scaled(max_surge, desired, True)
+    unavailable = _scaled(max_unavailable, desired, False)
+    if surge == 0 and unavailable == 0 and not raw:
+        unavailable = 1
+    return surge, unavailable
+
+
+def max_surge(d: Deployment) -> int:
+    return resolve_fenceposts(d.max_surge, d.max_unavailable, d.replicas)[0]
+
+
+def max_unavailable(d: Deployment) -> int:
+    """Upstream: MaxUnavailable: never more than the replicas."""
+    return min(resolve_fenceposts(d.max_surge, d.max_unavailable, d.replicas)[1], d.replicas)
+
+
+def _fnv32a(data: bytes) -> int:
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def template_hash(template: PodTemplate, collision_count: int = 0) -> str:
+    """Upstream: controller.ComputeHash: FNV-32a of the template (and collisionCount), SafeEncodeString'd.
+
+    Upstream hashes the Go object dump; this hashes the model's own stable encoding, so the hashes differ from a
+    real cluster's but behave alike (equal templates, equal hashes)."""
+    text = repr(_without_hash(template)) + (str(collision_count) if collision_count else "")
+    return "".join(_ALPHABET[ord(ch) % len(_ALPHABET)] for ch in str(_fnv32a(text.encode())))
+
+
+def _without_hash(template: PodTemplate) -> PodTemplate:
+    return template.with_labels(tuple((k, v) for k, v in template.labels if k != POD_TEMPLATE_HASH))
+
+
+def equal_ignore_hash(a: PodTemplate, b: PodTemplate) -> bool:
+    """Upstream: EqualIgnoreHash."""
+    return _without_hash(a) == _without_hash(b)
+
+
+def revision(rs: ReplicaSet) -> int:
+    value = rs.meta.annotation(REVISION_ANNOTATION)
+    return int(value) if value and value.isdigit() else 0
+
+
+def _annotations(rs: ReplicaSet, **values: str) -> tuple[tuple[str, str], ...]:
+    merged = dict(rs.meta.annotations)
+    merged.update({k: v for k, v in values.items()})
+    return pairs(merged)
+
+
+def owned(d: Deployment, cache: Iterable[object]) -> list[ReplicaSet]:
+    """The ReplicaSets whose controller is ``d``, oldest first (ReplicaSetsByCreationTimestamp)."""
+    rss = [
+        o for o in cache
+        if isinstance(o, ReplicaSet) and o.meta.owner is not None and o.meta.owner.uid == d.meta.uid
+    ]
+    return sorted(rss, key=lambda rs: rs.meta.uid)
+
+
+def on_deployment(kcm: ControllerManager, key: Key, new: Deployment | None) -> ControllerManager:
+    """addDeployment / updateDeployment / deleteDeployment: enqueue."""
+    return attrs.evolve(kcm, deploy_queue=kcm.deploy_queue.add(key))
+
+
+def on_replicaset(kcm: ControllerManager, rs: ReplicaSet) -> ControllerManager:
+    """addReplicaSet / updateReplicaSet / deleteReplicaSet: enqueue the owning Deployment."""
+    owner = rs.meta.owner
+    if owner is None or owner.kind != "Deployment":
+        return kcm
+    dkey = f"deployments/{rs.meta.namespace}/{owner.name}"
+    if dkey not in kcm.informer.cache:
+        return kcm
+    return attrs.evolve(kcm, deploy_queue=kcm.deploy_queue.add(dkey))
+
+
+# --- the reconcile -----------------------------------------------------------------------------------------
+
+
+class _Reconcile:
+    """One syncDeployment: the cached view, mutated locally as the writes succeed."""
+
+    def __init__(self, d: Deployment, rss: list[ReplicaSet], session: Session) -> None:
+        self.d = d
+        self.rss = rss
+        self.session = session
+        self.key = object_key(d)
+
+    def _replace(self, rs: ReplicaSet) -> None:
+        self.rss = [rs if r.meta.uid == rs.meta.uid else r for r in self.rss]
+
+    def write_rs(self, rs: ReplicaSet) -> ReplicaSet:
+        response = self.session.update(rs)
+        if not response.ok:
+            self.session.event(self.key, "Warning", "FailedUpdate", response.message)
+            raise _Failed(response.message)
+        assert isinstance(response.obj, ReplicaSet)
+        self._replace(response.obj)
+        return response.obj
+
+    def new_and_old(self, create: bool) -> tuple[ReplicaSet | None, list[ReplicaSet]]:
+        """getAllReplicaSetsAndSyncRevision."""
+        d = self.d
+        new = next((rs for rs in self.rss if equal_ignore_hash(rs.template, d.template)), None)
+        old = [rs for rs in self.rss if rs is not new]
+        new_revision = str(max((revision(rs) for rs in old), default=0) + 1)
+        if new is not None:
+            if revision(new) < int(new_revision):
+                new = self.write_rs(
+                    attrs.evolve(new, meta=attrs.evolve(
+                        new.meta, annotations=_annotations(new, **{REVISION_ANNOTATION: new_revision})
+                    ))
+                )
+            return new, old
+        if not create:
+            return None, old
+        h = template_hash(d.template, d.status.collision_count)
+        labels = pairs({**dict(d.template.labels), POD_TEMPLATE_HASH: h})
+        selector = LabelSelector(
+            pairs({**dict(d.selector.match_labels), POD_TEMPLATE_HASH: h}), d.selector.match_expressions
+        )
+        surge = max_surge(d)
+        rs = ReplicaSet(
+            meta=Meta(
+                name=f"{d.meta.name}-{h}",
+                namespace=d.meta.namespace,
+                labels=labels,
+                annotations=pairs({
+                    REVISION_ANNOTATION: new_revision,
+                    DESIRED_REPLICAS_ANNOTATION: str(d.replicas),
+                    MAX_REPLICAS_ANNOTATION: str(d.replicas + surge),
+                }),
+                owner=OwnerRef("Deployment", d.meta.name, d.meta.uid),
+            ),
+            replicas=0,
+            selector=selector,
+            template=d.template.with_labels(labels),
+            min_ready_seconds=d.min_ready_seconds,
+        )
+        rs = attrs.evolve(rs, replicas=self.new_rs_replicas(rs, old))
+        response = self.session.create(rs)
+        if not response.ok:
+            raise _Failed(response.message)
+        assert isinstance(response.obj, ReplicaSet)
+        self.session.event(
+            self.key, "Normal", "ScalingReplicaSet", f"Scaled up replica set {rs.meta.name} from 0 to {rs.replicas}"
+        )
+        self.rss.append(response.obj)
+        return response.obj, old
+
+    def new_rs_replicas(self, new: ReplicaSet, old: list[ReplicaSet]) -> int:
+        """NewRSNewReplicas for RollingUpdate."""
+        d = self.d
+        current = sum(rs.replicas for rs in old) + new.replicas
+        max_total = d.replicas + max_surge(d)
+        if current >= max_total:
+            return new.replicas
+        return new.replicas + min(max_total - current, max(d.replicas - new.replicas, 0))
+
+    def scale(self, rs: ReplicaSet, count: int) -> bool:
+        """scaleReplicaSet: the size and the replicas annotations in one update."""
+        d = self.d
+        annotations = _annotations(
+            rs, **{DESIRED_REPLICAS_ANNOTATION: str(d.replicas), MAX_REPLICAS_ANNOTATION: str(d.replicas + max_surge(d))}
+        )
+        if rs.replicas == count and annotations == rs.meta.annotations:
+            return False
+        updated = attrs.evolve(rs, replicas=count, meta=attrs.evolve(rs.meta, annotations=annotations))
+        self.write_rs(updated)
+        if rs.replicas != count:
+            verb = "up" if count > rs.replicas else "down"
+            self.session.event(
+                self.key, "Normal", "ScalingReplicaSet",
+                f"Scaled {verb} replica set {rs.meta.name} from {rs.replicas} to {count}",
+            )
+        return rs.replicas != count
+
+    def current(self, rs: ReplicaSet) -> ReplicaSet:
+        return next(r for r in self.rss if r.meta.uid == rs.meta.uid)
+
+    # rolling.go
+    def rollout_rolling(self) -> None:
+        new, old = self.new_and_old(create=True)
+        assert new is not None
+        if self.reconcile_new(new):
+            self.sync_rollout_status(new)
+            return
+        new = self.current(new)
+        if self.reconcile_old([self.current(rs) for rs in old if self.current(rs).replicas > 0], new):
+            self.sync_rollout_status(self.current(new))
+            return
+        self.sync_rollout_status(self.current(new))
+
+    def reconcile_new(self, new: ReplicaSet) -> bool:
+        d = self.d
+        if new.replicas == d.replicas:
+            return False
+        if new.replicas > d.replicas:
+            return self.scale(new, d.replicas)
+        old = [rs for rs in self.rss if rs.meta.uid != new.meta.uid]
+        return self.scale(new, self.new_rs_replicas(new, old))
+
+    def reconcile_old(self, old: list[ReplicaSet], new: ReplicaSet) -> bool:
+        d = self.d
+        if sum(rs.replicas for rs in old) == 0:
+            return False
+        all_pods = sum(rs.replicas for rs in self.rss)
+        min_available = d.replicas - max_unavailable(d)
+        new_unavailable = new.replicas - new.status.available_replicas
+        max_scaled_down = all_pods - min_available - new_unavailable
+        if max_scaled_down <= 0:
+            return False
+        # cleanupUnhealthyReplicas
+        cleaned = 0
+        for rs in sorted(old, key=lambda r: r.meta.uid):
+            if cleaned >= max_scaled_down:
+                break
+            rs = self.current(rs)
+            if rs.replicas == 0 or rs.status.available_replicas == rs.replicas:
+                continue
+            count = min(max_scaled_down - cleaned, rs.replicas - rs.status.available_replicas)
+            self.scale(rs, rs.replicas - count)
+            cleaned += count
+        # scaleDownOldReplicaSetsForRollingUpdate
+        available = sum(self.current(rs).status.available_replicas for rs in self.rss)
+        scaled = 0
+        if available > min_available:
+            total = available - min_available
+            for rs in sorted(old, key=lambda r: r.meta.uid):
+                if scaled >= total:
+                    break
+                rs = self.current(rs)
+                if rs.replicas == 0:
+                    continue
+                count = min(rs.replicas, total - scaled)
+                self.scale(rs, rs.replicas - count)
+                scaled += count
+        return cleaned + scaled > 0
+
+    # sync.go
+    def is_scaling_event(self) -> bool:
+        for rs in self.rss:
+            if rs.replicas == 0 and not equal_ignore_hash(rs.template, self.d.template):
+                continue
+            desired = rs.meta.annotation(DESIRED_REPLICAS_ANNOTATION)
+            if desired is not None and desired.isdigit() and int(desired) != self.d.replicas:
+                return True
+        return False
+
+    def sync_scale(self) -> None:
+        new, old = self.new_and_old(create=False)
+        self.proportional_scale(new, old)
+        self.sync_status(new and self.current(new), progress=False)
+
+    def proportional_scale(self, new: ReplicaSet | None, old: list[ReplicaSet]) -> None:
+        """DeploymentController.scale."""
+        d = self.d
+        active = [rs for rs in ([new] if new else []) + old if rs.replicas > 0]
+        if len(active) <= 1:
+            target = active[0] if active else (new or (max(old, key=revision) if old else None))
+            if target is not None and target.replicas != d.replicas:
+                self.scale(target, d.replicas)
+            elif target is not None:
+                self.scale(target, d.replicas)  # only the annotations, if they are stale
+            return
+        if (
+            new is not None and new.replicas == d.replicas and new.status.available_replicas == d.replicas
+            and new.meta.annotation(DESIRED_REPLICAS_ANNOTATION) == str(d.replicas)
+        ):
+            for rs in old:
+                self.scale(self.current(rs), 0)
+            return
+        allowed = d.replicas + max_surge(d) if d.replicas > 0 else 0
+        to_add = allowed - sum(rs.replicas for rs in active)
+        ordered = (
+            sorted(active, key=lambda r: (-r.replicas, -r.meta.uid)) if to_add > 0
+            else sorted(active, key=lambda r: (r.replicas, r.meta.uid))
+        )
+        added = 0
+        sizes: dict[int, int] = {}
+        for rs in ordered:
+            proportion = self.proportion(rs, to_add, added)
+            sizes[rs.meta.uid] = rs.replicas + proportion
+            added += proportion
+        if to_add - added != 0 and ordered:  # leftover to the first (largest) ReplicaSet
+            first = ordered[0].meta.uid
+            sizes[first] = max(sizes[first] + to_add - added, 0)
+        for rs in ordered:
+            self.scale(self.current(rs), sizes[rs.meta.uid])
+
+    def proportion(self, rs: ReplicaSet, to_add: int, added: int) -> int:
+        """getProportion / getReplicaSetFraction."""
+        d = self.d
+        if rs.replicas == 0 or to_add == 0 or to_add == added:
+            return 0
+        if d.replicas == 0:
+            fraction = -rs.replicas
+        else:
+            annotated = rs.meta.annotation(MAX_REPLICAS_ANNOTATION)
+            base = int(annotated) if annotated and annotated.isdigit() and int(annotated) > 0 else d.status.replicas
+            size = rs.replicas * (d.replicas + max_surge(d)) / max(base, 1)
+            fraction = int(math.floor(size + 0.5)) - rs.replicas
+        allowed = to_add - added
+        return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
+
+    def calculate_status(self, new: ReplicaSet | None) -> DeploymentStatus:
+        """sync.go calculateStatus, with the Available condition."""
+        d = self.d
+        available = sum(rs.status.available_replicas for rs in self.rss)
+        total = sum(rs.replicas for rs in self.rss)
+        conditions = {c.type: c for c in d.status.conditions}
+        if available >= d.replicas - max_unavailable(d):
+            conditions["Available"] = Condition("Available", "True", "MinimumReplicasAvailable")
+        else:
+            conditions["Available"] = Condition("Available", "False", "MinimumReplicasUnavailable")
+        return DeploymentStatus(
+            observed_generation=d.meta.generation,
+            replicas=sum(rs.status.replicas for rs in self.rss),
+            updated_replicas=new.status.replicas if new is not None else 0,
+            ready_replicas=sum(rs.status.ready_replicas for rs in self.rss),
+            available_replicas=available,
+            unavailable_replicas=max(total - available, 0),
+            conditions=tuple(conditions[t] for t in sorted(conditions)),
+            collision_count=d.status.collision_count,
+        )
+
+    def sync_rollout_status(self, new: ReplicaSet) -> None:
+        self.sync_status(new, progress=True)
+
+    def sync_status(self, new: ReplicaSet | None, *, progress: bool) -> None:
+        """syncRolloutStatus (progress.go, with the Progressing condition) or syncDeploymentStatus."""
+        d = self.d
+        status = self.calculate_status(new)
+        if progress and new is not None:
+            conditions = {c.type: c for c in status.conditions}
+            if deployment_complete(d, status):
+                conditions["Progressing"] = Condition("Progressing", "True", "NewReplicaSetAvailable")
+            elif _progressing(d, status):
+                conditions["Progressing"] = Condition("Progressing", "True", "ReplicaSetUpdated")
+            status = attrs.evolve(status, conditions=tuple(conditions[t] for t in sorted(conditions)))
+        if status == d.status:
+            return
+        response = self.session.update(attrs.evolve(d, status=status), status=True)
+        if not response.ok:
+            raise _Failed(response.message)
+
+
+def deployment_complete(d: Deployment, status: DeploymentStatus) -> bool:
+    """Upstream: deploymentutil.DeploymentComplete."""
+    return (
+        status.updated_replicas == d.replicas
+        and status.replicas == d.replicas
+        and status.available_replicas == d.replicas
+        and status.observed_generation >= d.meta.generation
+    )
+
+
+def _progressing(d: Deployment, new: DeploymentStatus) -> bool:
+    old = d.status
+    return (
+        new.updated_replicas > old.updated_replicas
+        or new.ready_replicas > old.ready_replicas
+        or new.available_replicas > old.available_replicas
+        or (new.replicas - new.updated_replicas) < (old.replicas - old.updated_replicas)
+    )
+
+
+def sync(kcm: ControllerManager, session: Session, key: Key) -> tuple[ControllerManager, bool]:
+    """syncDeployment(key): (kcm', failed)."""
+    d = kcm.informer.cache.get(key)
+    if not isinstance(d, Deployment):
+        return kcm, False
+    reconcile = _Reconcile(d, owned(d, kcm.informer.cache.values()), session)
+    try:
+        if d.meta.deleting:
+            reconcile.sync_status(reconcile.new_and_old(create=False)[0], progress=False)
+        elif reconcile.is_scaling_event():
+            reconcile.sync_scale()
+        else:
+            reconcile.rollout_rolling()
+    except _Failed:
+        return kcm, True
+    return kcm, False

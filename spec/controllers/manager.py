@@ -1,0 +1,112 @@
+"""kube-controller-manager as a process: its shared informer feeds both controllers' handlers; its workers pop
+keys and reconcile them; failures are requeued with per-key exponential backoff; a crash loses everything.
+
+Upstream: cmd/kube-controller-manager/app/controllermanager.go (one SharedInformerFactory for all controllers),
+pkg/controller/replicaset/replica_set.go and pkg/controller/deployment/deployment_controller.go (processNextWorkItem,
+handleErr: AddRateLimited, Forget on success, the Deployment controller gives up after maxRetries = 15),
+staging/src/k8s.io/client-go/util/workqueue (de-duplicating queue, rate limiter).
+
+Modelled: a reconcile of one key is one step (the grain of Anvil and Themelios); any queued key may be picked
+(the controllers run several workers, and a key is never processed by two at once).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from spec.apiserver import Session
+from spec.clock import workqueue_delay_ms
+from spec.controllers import deployment, replicaset
+from spec.state import ControllerManager, Deployment, Informer, Key, Object, Pod, ReplicaSet, WorkQueue
+
+DEPLOYMENT_MAX_RETRIES = 15
+
+
+def handle(kcm: ControllerManager, key: Key, old: Object | None, new: Object | None) -> ControllerManager:
+    """The informer's event handlers of both controllers, for one delivered event or relisted object."""
+    obj = new if new is not None else old
+    if isinstance(obj, Pod):
+        return replicaset.on_pod(kcm, key, old, new)  # type: ignore[arg-type]
+    if isinstance(obj, ReplicaSet):
+        kcm = replicaset.on_replicaset(kcm, key, old, new)  # type: ignore[arg-type]
+        for rs in (old, new):
+            if isinstance(rs, ReplicaSet):
+                kcm = deployment.on_replicaset(kcm, rs)
+        return kcm
+    if isinstance(obj, Deployment):
+        return deployment.on_deployment(kcm, key, new)  # type: ignore[arg-type]
+    return kcm
+
+
+def started(informer: Informer, deltas: tuple[tuple[Key, Object | None, Object | None], ...]) -> ControllerManager:
+    """A (re)started controller manager: empty queues and expectations, its informer freshly listed."""
+    kcm = ControllerManager(informer=informer)
+    for key, old, new in deltas:
+        kcm = handle(kcm, key, old, new)
+    return kcm
+
+
+def _finish(queue: WorkQueue, key: Key, failed: bool, max_retries: int | None) -> WorkQueue:
+    failures = dict(queue.failures)
+    if not failed or (max_retries is not None and failures.get(key, 0) >= max_retries):
+        failures.pop(key, None)  # Forget
+        return attrs.evolve(queue, failures=tuple(sorted(failures.items())))
+    count = failures.get(key, 0)
+    failures[key] = count + 1
+    waiting = tuple(sorted({**dict(queue.waiting), key: workqueue_delay_ms(count)}.items()))
+    return attrs.evolve(queue, failures=tuple(sorted(failures.items())), waiting=waiting)
+
+
+def reconcile(
+    kcm: ControllerManager, session: Session, controller: str, key: Key, *, expectations: bool = True
+) -> tuple[ControllerManager, bool]:
+    """Pop ``key`` from ``controller``'s queue ("replicaset" or "deployment"), reconcile it, handle the error."""
+    if controller == "replicaset":
+        kcm = attrs.evolve(kcm, rs_queue=attrs.evolve(kcm.rs_queue, queue=tuple(k for k in kcm.rs_queue.queue
+                                                                                    if k != key)))
+        kcm, failed = replicaset.sync(kcm, session, key, expectations=expectations)
+        return attrs.evolve(kcm, rs_queue=_finish(kcm.rs_queue, key, failed, None)), failed
+    kcm = attrs.evolve(kcm, deploy_queue=attrs.evolve(kcm.deploy_queue, queue=tuple(
+        k for k in kcm.deploy_queue.queue if k != key)))
+    kcm, failed = deployment.sync(kcm, session, key)
+    return attrs.evolve(kcm, deploy_queue=_finish(kcm.deploy_queue, key, failed, DEPLOYMENT_MAX_RETRIES)), failed
+
+
+def resync(kcm: ControllerManager) -> ControllerManager:
+    """The informers' periodic resync: every cached object is re-delivered as an update to itself."""
+    for key, obj in sorted(kcm.informer.cache.items()):
+        if isinstance(obj, ReplicaSet | Deployment):
+            kcm = handle(kcm, key, obj, obj)
+    return kcm
+
+
+def timers(kcm: ControllerManager) -> list[int]:
+    out = [ms for _, ms in kcm.rs_queue.waiting] + [ms for _, ms in kcm.deploy_queue.waiting]
+    return out + [e.timer for e in kcm.expectations.values()]
+
+
+def _elapse_queue(queue: WorkQueue, dt: int) -> WorkQueue:
+    if not queue.waiting:
+        return queue
+    still = tuple((k, ms - dt) for k, ms in queue.waiting if ms > dt)
+    due = [k for k, ms in queue.waiting if ms <= dt]
+    queue = attrs.evolve(queue, waiting=still)
+    for key in due:
+        queue = queue.add(key)
+    return queue
+
+
+def elapse(kcm: ControllerManager, dt: int) -> ControllerManager:
+    """``dt`` ms pass: backoffs end (keys re-enter the queue), expectations expire (and their key is synced)."""
+    kcm = attrs.evolve(kcm, rs_queue=_elapse_queue(kcm.rs_queue, dt), deploy_queue=_elapse_queue(kcm.deploy_queue, dt))
+    if kcm.expectations:
+        expectations = kcm.expectations
+        queue = kcm.rs_queue
+        for key, exp in kcm.expectations.items():
+            if exp.timer <= dt:
+                expectations = expectations.delete(key)
+                queue = queue.add(key)
+            else:
+                expectations = expectations.set(key, attrs.evolve(exp, timer=exp.timer - dt))
+        kcm = attrs.evolve(kcm, expectations=expectations, rs_queue=queue)
+    return kcm

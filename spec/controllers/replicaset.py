@@ -1,0 +1,222 @@
+"""The ReplicaSet controller: event handlers, expectations, and one reconcile (syncReplicaSet) per step.
+
+Upstream: pkg/controller/replicaset/replica_set.go (addPod/updatePod/deletePod, syncReplicaSet, manageReplicas,
+burstReplicas 500, slowStartBatch), pkg/controller/replicaset/replica_set_utils.go (calculateStatus),
+pkg/controller/controller_utils.go (UIDTrackingControllerExpectations, FilterActivePods, ActivePodsWithRanks,
+getPodsToDelete ordering), pkg/controller/controller_ref_manager.go (ClaimPods: adoption of orphans).
+
+Modelled: expectations (creations counted, deletions tracked by pod key, 5 min expiry) gate manageReplicas, as
+they do upstream since #6866; the ``no-expectations`` variant removes the gate (kubernetes#7561). Pods are created
+with generateName ``<rs>-``, labels from the template and a controller ownerReference; deletions pick pods by
+upstream's ranking; the status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
+observedGeneration, the ReplicaFailure condition) is written through the status subresource, re-read on conflict
+as updateReplicaSetStatus does.
+Abstracted: minReadySeconds is 0 in every scenario, so available = ready.
+Omitted: releasing pods whose labels stop matching (no scenario relabels a pod).
+"""
+
+from __future__ import annotations
+
+import attrs
+import immutables
+
+from spec.apiserver import Session
+from spec.clock import EXPECTATIONS_TIMEOUT_MS
+from spec.state import (
+    ControllerManager,
+    Expectation,
+    Key,
+    Object,
+    OwnerRef,
+    Pod,
+    ReplicaSet,
+    ReplicaSetStatus,
+    object_key,
+    pod_key,
+    with_meta,
+)
+
+BURST_REPLICAS = 500
+
+
+def rs_key_of_pod(pod: Pod) -> Key | None:
+    owner = pod.meta.owner
+    if owner is None or owner.kind != "ReplicaSet":
+        return None
+    return f"replicasets/{pod.meta.namespace}/{owner.name}"
+
+
+def is_active(pod: Pod) -> bool:
+    """Upstream: controller.IsPodActive."""
+    return not pod.meta.deleting and pod.status.phase not in ("Succeeded", "Failed")
+
+
+# --- expectations ------------------------------------------------------------------------------------------
+
+
+def satisfied(kcm: ControllerManager, key: Key) -> bool:
+    """Upstream: ControllerExpectations.SatisfiedExpectations (absent, fulfilled or expired)."""
+    return key not in kcm.expectations
+
+
+def _set_expectation(kcm: ControllerManager, key: Key, exp: Expectation) -> ControllerManager:
+    if exp.add <= 0 and not exp.deletes:  # fulfilled: upstream keeps it, but it no longer gates anything
+        return attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm
+    return attrs.evolve(kcm, expectations=kcm.expectations.set(key, exp))
+
+
+def creation_observed(kcm: ControllerManager, key: Key) -> ControllerManager:
+    exp = kcm.expectations.get(key)
+    return kcm if exp is None else _set_expectation(kcm, key, attrs.evolve(exp, add=exp.add - 1))
+
+
+def deletion_observed(kcm: ControllerManager, key: Key, pod: Key) -> ControllerManager:
+    exp = kcm.expectations.get(key)
+    if exp is None or pod not in exp.deletes:
+        return kcm
+    return _set_expectation(kcm, key, attrs.evolve(exp, deletes=exp.deletes - {pod}))
+
+
+# --- event handlers ----------------------------------------------------------------------------------------
+
+
+def _matching_rs(cache: immutables.Map[Key, Object], pod: Pod) -> list[Key]:
+    labels = dict(pod.meta.labels)
+    return [
+        k for k, o in cache.items()
+        if isinstance(o, ReplicaSet) and o.meta.namespace == pod.meta.namespace and o.selector.matches(labels)
+    ]
+
+
+def on_pod(kcm: ControllerManager, key: Key, old: Pod | None, new: Pod | None) -> ControllerManager:
+    """addPod / updatePod / deletePod: observe expectations and enqueue the owning ReplicaSet."""
+    pod = new if new is not None else old
+    assert pod is not None
+    rs_key = rs_key_of_pod(pod)
+    cache = kcm.informer.cache
+    if rs_key is not None and rs_key not in cache:
+        rs_key = None
+    if new is None or new.meta.deleting:
+        if new is not None and old is not None and old.meta.deleting:
+            return kcm if rs_key is None else attrs.evolve(kcm, rs_queue=kcm.rs_queue.add(rs_key))
+        if rs_key is None:
+            return kcm
+        kcm = deletion_observed(kcm, rs_key, key)
+        return attrs.evolve(kcm, rs_queue=kcm.rs_queue.add(rs_key))
+    if old is None and rs_key is not None:
+        kcm = creation_observed(kcm, rs_key)
+    if rs_key is not None:
+        return attrs.evolve(kcm, rs_queue=kcm.rs_queue.add(rs_key))
+    queue = kcm.rs_queue
+    for k in _matching_rs(cache, pod):  # an orphan: every matching ReplicaSet may adopt it
+        queue = queue.add(k)
+    return attrs.evolve(kcm, rs_queue=queue)
+
+
+def on_replicaset(kcm: ControllerManager, key: Key, old: ReplicaSet | None, new: ReplicaSet | None) -> ControllerManager:
+    """addRS / updateRS / deleteRS: enqueue; a deleted ReplicaSet's expectations are dropped."""
+    if new is None:
+        kcm = attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm
+        return kcm
+    return attrs.evolve(kcm, rs_queue=kcm.rs_queue.add(key))
+
+
+# --- the reconcile -----------------------------------------------------------------------------------------
+
+
+def _rank(pod: Pod, related: list[Pod]) -> tuple[int, int, int, int, int, int]:
+    """getPodsToDelete's order (controller.ActivePodsWithRanks.Less): delete first the unassigned, then pending,
+    not ready, those sharing a node with more related pods, with more restarts, and the newest."""
+    phase = {"Pending": 0, "Unknown": 1, "Running": 2}.get(pod.status.phase, 0)
+    colocated = sum(1 for p in related if pod.node_name and p.node_name == pod.node_name)
+    return (
+        1 if pod.node_name else 0, phase, int(pod.status.ready), -colocated, -pod.status.restarts, -pod.meta.uid
+    )
+
+
+def new_pod(rs: ReplicaSet) -> Pod:
+    """Upstream: controller.GetPodFromTemplate."""
+    t = rs.template
+    from spec.state import Meta
+
+    meta = Meta(
+        name="",
+        namespace=rs.meta.namespace,
+        labels=t.labels,
+        generate_name=rs.meta.name + "-",
+        owner=OwnerRef("ReplicaSet", rs.meta.name, rs.meta.uid),
+    )
+    return Pod(meta=meta, containers=t.containers, info=attrs.evolve(t.info, namespace=rs.meta.namespace))
+
+
+def calculate_status(rs: ReplicaSet, pods: list[Pod], failure: str) -> ReplicaSetStatus:
+    """Upstream: replica_set_utils.go calculateStatus."""
+    template = dict(rs.template.labels)
+    fully = sum(1 for p in pods if all(dict(p.meta.labels).get(k) == v for k, v in template.items()))
+    ready = sum(1 for p in pods if p.status.ready)
+    return ReplicaSetStatus(
+        replicas=len(pods),
+        fully_labeled_replicas=fully,
+        ready_replicas=ready,
+        available_replicas=ready if rs.min_ready_seconds == 0 else 0,
+        observed_generation=rs.meta.generation,
+        replica_failure=failure,
+    )
+
+
+def sync(
+    kcm: ControllerManager, session: Session, key: Key, *, expectations: bool = True
+) -> tuple[ControllerManager, bool]:
+    """syncReplicaSet(key): (kcm', failed). ``expectations`` False is the ``no-expectations`` variant."""
+    cache = kcm.informer.cache
+    rs = cache.get(key)
+    if not isinstance(rs, ReplicaSet):
+        return (attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm), False
+    needs_sync = satisfied(kcm, key) or not expectations
+    pods: list[Pod] = []
+    name = object_key(rs)
+    for obj in cache.values():
+        if not isinstance(obj, Pod) or obj.meta.namespace != rs.meta.namespace or not is_active(obj):
+            continue
+        owner = obj.meta.owner
+        if owner is not None and owner.uid == rs.meta.uid:
+            pods.append(obj)
+        elif owner is None and rs.selector.matches(dict(obj.meta.labels)) and not rs.meta.deleting:
+            adopted = with_meta(obj, owner=OwnerRef("ReplicaSet", rs.meta.name, rs.meta.uid))
+            if session.patch(object_key(obj), adopted, uid=obj.meta.uid).ok:  # ClaimPods adopts orphans
+                pods.append(adopted)  # type: ignore[arg-type]
+    failure = ""
+    if needs_sync and not rs.meta.deleting:
+        diff = len(pods) - rs.replicas
+        if diff < 0:
+            count = min(-diff, BURST_REPLICAS)
+            kcm = _set_expectation(kcm, key, Expectation(count, frozenset(), EXPECTATIONS_TIMEOUT_MS))
+            for _ in range(count):  # slowStartBatch: every create succeeds here, so the batches change nothing
+                response = session.create(new_pod(rs))
+                if response.ok:
+                    assert response.obj is not None
+                    session.event(name, "Normal", "SuccessfulCreate", f"Created pod: {response.obj.meta.name}")
+                else:
+                    kcm = creation_observed(kcm, key)
+                    failure = response.message
+                    session.event(name, "Warning", "FailedCreate", response.message)
+        elif diff > 0:
+            victims = sorted(pods, key=lambda p: _rank(p, pods))[: min(diff, BURST_REPLICAS)]
+            doomed = frozenset(pod_key(p.meta.namespace, p.meta.name) for p in victims)
+            kcm = _set_expectation(kcm, key, Expectation(0, doomed, EXPECTATIONS_TIMEOUT_MS))
+            for pod in victims:
+                pkey = pod_key(pod.meta.namespace, pod.meta.name)
+                response = session.delete(pkey)
+                if response.ok:
+                    session.event(name, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.meta.name}")
+                else:
+                    kcm = deletion_observed(kcm, key, pkey)
+                    if response.reason != "NotFound":
+                        failure = response.message
+    status = calculate_status(rs, pods, failure)
+    if status != rs.status:
+        # updateReplicaSetStatus: on a conflict it GETs the latest ReplicaSet and retries.
+        latest = session.get(key)
+        if isinstance(latest, ReplicaSet) and latest.meta.uid == rs.meta.uid and latest.status != status:
+            session.update(attrs.evolve(latest, status=status), status=True)
+    return kcm, bool(failure)

@@ -1,0 +1,126 @@
+"""Faults, each spending the scenario's budget, so that faults eventually stop (Anvil's ESR assumption).
+
+- controller-manager crash: queues, expectations and cache are lost; the restarted process relists and handles
+  every object as an add (upstream: the informers' initial list; expectations start empty).
+- scheduler crash: queue and assumed pods are lost; the restarted scheduler queues every unbound pod.
+- kubelet restart: the kubelet relists; the container runtime keeps running its containers, which the kubelet
+  adopts (pkg/kubelet/kuberuntime lists them by their pod-uid labels).
+- API server restart: every watch breaks and the new watch cache starts at etcd's revision, so informers that were
+  behind get 410 Gone and relist (staging/src/k8s.io/apiserver/pkg/storage/cacher).
+- container crash: one running container exits; the kubelet restarts it (restartPolicy Always).
+- node crash: the node runs nothing; it boots again later (a weakly fair step) and its kubelet relists.
+
+A crash and its restart are one step: a crashed process takes no steps, so a behaviour where it is down for a while
+is the same as one where it is merely slow and then crashes and restarts at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import immutables
+
+from spec import actions as A
+from spec import informer, scheduler
+from spec.controllers import manager
+from spec.state import ClusterState, Informer, Node, Pod
+
+if TYPE_CHECKING:
+    from spec.model import Config
+
+
+def _fresh(old: Informer | None) -> Informer:
+    """A new process's informer: nothing cached, but the ghost high-water mark carries over."""
+    return Informer(rv=0, cache=immutables.Map(), high_water=old.high_water if old is not None else 0)
+
+
+def _spend(state: ClusterState, **field: int) -> ClusterState:
+    return attrs.evolve(state, budget=attrs.evolve(state.budget, **field))
+
+
+def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
+    from spec.model import relist_revisions, settle
+
+    b = state.budget
+    etcd = state.etcd
+    restart_revisions = relist_revisions(config, etcd.revision, 0, etcd, True)
+    if b.controller_manager_crashes:
+        for rv in restart_revisions:
+            inf, deltas = informer.relist(_fresh(state.kcm.informer), etcd, informer.KCM, rv)
+            new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
+            yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
+                attrs.evolve(new, kcm=manager.started(inf, deltas)), config)
+    if b.scheduler_crashes:
+        for s in state.schedulers:
+            for rv in restart_revisions:
+                inf, deltas = informer.relist(_fresh(s.informer), etcd, informer.SCHEDULER, rv)
+                new = _spend(state, scheduler_crashes=b.scheduler_crashes - 1)
+                yield A.Fault("fault", "crash and restart", s.name, rv), settle(
+                    new.with_scheduler(scheduler.started(s.name, inf, deltas)), config)
+    if b.kubelet_restarts:
+        for k in state.kubelets:
+            if not k.up:
+                continue
+            for rv in restart_revisions:
+                inf, _ = informer.relist(_fresh(k.informer), etcd, ("kubelet", k.node), rv)
+                new = _spend(state, kubelet_restarts=b.kubelet_restarts - 1)
+                yield A.Fault("fault", "restart", f"kubelet/{k.node}", rv), settle(
+                    new.with_kubelet(attrs.evolve(k, informer=inf)), config)
+    if b.api_server_restarts:
+        new = _spend(state, api_server_restarts=b.api_server_restarts - 1)
+        cleared = attrs.evolve(etcd, history=(), compacted=etcd.revision)
+
+        def broken(i: Informer) -> Informer:
+            return attrs.evolve(i, expired=True) if i.rv < etcd.revision else i
+
+        new = attrs.evolve(
+            new,
+            etcd=cleared,
+            kcm=attrs.evolve(state.kcm, informer=broken(state.kcm.informer)),
+            schedulers=tuple(attrs.evolve(s, informer=broken(s.informer)) for s in state.schedulers),
+            kubelets=tuple(attrs.evolve(k, informer=broken(k.informer)) if k.informer else k for k in state.kubelets),
+        )
+        yield A.Fault("fault", "restart", "kube-apiserver"), settle(new, config)
+    if b.container_crashes:
+        for k in state.kubelets:
+            for c in sorted(k.runtime, key=lambda c: (c.pod, c.name)):
+                if c.managed and c.running:
+                    crashed = attrs.evolve(k, runtime=(k.runtime - {c}) | {attrs.evolve(c, running=False)})
+                    new = _spend(state, container_crashes=b.container_crashes - 1)
+                    yield A.Fault("fault", "container crash", f"{c.pod} ({c.name}) on {k.node}"), new.with_kubelet(
+                        crashed)
+    if b.node_crashes:
+        for k in state.kubelets:
+            if k.up:
+                new = _spend(state, node_crashes=b.node_crashes - 1)
+                down = attrs.evolve(k, up=False, informer=None, runtime=frozenset())
+                yield A.Fault("fault", "crash", f"nodes/{k.node}"), settle(new.with_kubelet(down), config)
+    for k in state.kubelets:
+        if not k.up:
+            inf, _ = informer.relist(None, etcd, ("kubelet", k.node), etcd.revision)
+            yield A.Recover(f"node/{k.node}", k.node), settle(
+                state.with_kubelet(attrs.evolve(k, up=True, informer=inf)), config)
+
+
+def symmetric_nodes(config: Any) -> tuple[tuple[str, ...], ...]:
+    """Groups of interchangeable nodes: equal manifests but for the name (and hostname label), named by no pod,
+    no command and no affinity, so that renaming them maps behaviours to behaviours."""
+    from spec.scheduling.types import HOSTNAME_LABEL
+
+    nodes = [o for o in config.objects if isinstance(o, Node)]
+    mentioned = set()
+    for c in config.commands:
+        mentioned.add(c.name)
+    text = repr([o for o in config.objects if not isinstance(o, Node)])
+    groups: dict[Any, list[str]] = {}
+    for n in nodes:
+        name = n.meta.name
+        if name in mentioned or repr(name) in text or any(isinstance(o, Pod) and o.node_name == name
+                                                          for o in config.objects):
+            continue
+        labels = tuple((k, v) for k, v in n.info.labels if k != HOSTNAME_LABEL)
+        shape = (labels, n.info.taints, n.info.allocatable, n.info.unschedulable, n.info.images)
+        groups.setdefault(shape, []).append(name)
+    return tuple(tuple(sorted(g)) for g in groups.values() if len(g) > 1)

@@ -1,0 +1,145 @@
+"""Informers: list, then watch; one watch event delivered per step; relist after 410 Gone or a restart.
+
+Upstream: staging/src/k8s.io/client-go/tools/cache/reflector.go (ListAndWatch, relistResourceVersion: a reflector
+that has synced relists at its lastSyncResourceVersion, so the API server's cache answers no older than that),
+shared_informer.go and delta_fifo.go (Replace: every listed object is delivered as an add or an update, vanished
+ones as deletes), staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go (410 "too old resource version").
+
+Modelled: each component's cache and the revision it has synced to; events are delivered in revision order, one
+per step, so every lag is explored; a relist replaces the cache from a snapshot of etcd at some revision: the
+latest one, or, with consistency "stale", any retained revision not older than the client's lastSyncResourceVersion
+(a freshly started client has none: that is the HA time travel of kubernetes#59848, guarded by the consistent
+list of KEP-2340/KEP-3157 unless the ``stale-relist`` variant is on).
+Abstracted: an informer keeps only what its component reads (a *view*, like client-go's transform functions):
+the scheduler's and the kubelets' views drop pod status and resourceVersion, the kubelets see only the pods bound
+to their node. Events that leave a view unchanged are skipped at once (their delivery changes nothing that the
+component reads, and their handlers upstream return early on such updates: the scheduler's isPodUpdated, the
+kubelet's pod config de-duplication).
+Omitted: bookmarks, the field-selector pagination of lists, the DeltaFIFO's intermediate compression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import attrs
+import immutables
+
+from spec.state import Etcd, Informer, Key, Object, Pod, PodStatus, with_meta
+
+Scope = tuple[Literal["kcm", "scheduler", "kubelet"], str]
+"""Whose informer: ("kcm", ""), ("scheduler", ""), ("kubelet", node name)."""
+
+KCM: Scope = ("kcm", "")
+SCHEDULER: Scope = ("scheduler", "")
+_EMPTY_STATUS = PodStatus()
+
+
+def view(scope: Scope, key: Key, obj: Object | None) -> Object | None:
+    """What the component with ``scope`` keeps of ``obj`` (None: outside its informers)."""
+    if obj is None:
+        return None
+    who, node = scope
+    resource = key.split("/", 1)[0]
+    if who == "kcm":
+        return obj if resource in ("pods", "replicasets", "deployments") else None
+    if who == "scheduler":
+        if resource == "nodes":
+            return obj
+        if resource == "pods":
+            assert isinstance(obj, Pod)
+            return attrs.evolve(obj, status=_EMPTY_STATUS, meta=attrs.evolve(obj.meta, resource_version=0))
+        return None
+    if resource == "pods":
+        assert isinstance(obj, Pod)
+        if obj.node_name != node:
+            return None
+        return attrs.evolve(obj, status=_EMPTY_STATUS, meta=attrs.evolve(obj.meta, resource_version=0))
+    return None
+
+
+def settle(informer: Informer, etcd: Etcd, scope: Scope) -> Informer:
+    """Skip the leading events that do not change this informer's view."""
+    if informer.expired or informer.rv >= etcd.revision:
+        return informer
+    rv = informer.rv
+    cache = informer.cache
+    for event in etcd.history:
+        if event.rv <= rv:
+            continue
+        if view(scope, event.key, event.obj) != cache.get(event.key):
+            break
+        rv = event.rv
+    else:
+        rv = etcd.revision
+    if rv == informer.rv:
+        return informer
+    return attrs.evolve(informer, rv=rv, high_water=max(informer.high_water, rv))
+
+
+def next_event(informer: Informer, etcd: Etcd) -> int | None:
+    """Index in the history of the next event to deliver (``settle`` has skipped the irrelevant ones)."""
+    if informer.expired or informer.rv >= etcd.revision:
+        return None
+    for i, event in enumerate(etcd.history):
+        if event.rv > informer.rv:
+            return i
+    return None
+
+
+def deliver(informer: Informer, etcd: Etcd, scope: Scope) -> tuple[Informer, Key, Object | None, Object | None]:
+    """Deliver the next event: (informer', key, old view, new view); then skip what follows irrelevantly."""
+    index = next_event(informer, etcd)
+    assert index is not None
+    event = etcd.history[index]
+    old = informer.cache.get(event.key)
+    new = view(scope, event.key, event.obj)
+    cache = informer.cache.delete(event.key) if new is None and old is not None else (
+        informer.cache.set(event.key, new) if new is not None else informer.cache
+    )
+    moved = attrs.evolve(informer, rv=event.rv, cache=cache, high_water=max(informer.high_water, event.rv))
+    return settle(moved, etcd, scope), event.key, old, new
+
+
+def snapshot(etcd: Etcd, revision: int) -> immutables.Map[Key, Object]:
+    """etcd's objects as of ``revision`` (compacted < revision <= etcd.revision), by undoing later events."""
+    if revision >= etcd.revision:
+        return etcd.objects
+    objects = etcd.objects.mutate()
+    for event in reversed(etcd.history):
+        if event.rv <= revision:
+            break
+        if event.prev is None:
+            del objects[event.key]
+        else:
+            objects[event.key] = event.prev
+    return objects.finish()
+
+
+def list_revisions(etcd: Etcd, at_least: int) -> Iterator[int]:
+    """The revisions a (possibly stale) list may be served at: the retained ones not older than ``at_least``."""
+    low = max(at_least, etcd.compacted)
+    yield from sorted({low, *(e.rv for e in etcd.history if e.rv > low)})
+    if etcd.revision > low and not any(e.rv == etcd.revision for e in etcd.history):
+        yield etcd.revision
+
+
+def relist(
+    informer: Informer | None, etcd: Etcd, scope: Scope, revision: int
+) -> tuple[Informer, tuple[tuple[Key, Object | None, Object | None], ...]]:
+    """List at ``revision`` and replace the cache (DeltaFIFO.Replace): (informer', deltas (key, old, new))."""
+    objects = snapshot(etcd, revision)
+    old_cache = informer.cache if informer is not None else immutables.Map()
+    listed = immutables.Map(
+        (key, v) for key, obj in objects.items() if (v := view(scope, key, obj)) is not None
+    )
+    deltas = [(key, old_cache.get(key), new) for key, new in sorted(listed.items())]
+    deltas += [(key, old, None) for key, old in sorted(old_cache.items()) if key not in listed]
+    high = max(informer.high_water if informer is not None else 0, revision)
+    fresh = Informer(rv=revision, cache=listed, expired=False, high_water=high)
+    return settle(fresh, etcd, scope), tuple(deltas)
+
+
+def drop_rv(obj: Object) -> Object:
+    return with_meta(obj, resource_version=0)

@@ -1,0 +1,203 @@
+"""The user's kubectl command lines: parsed from the scenario, each run at most once, at any point.
+
+Upstream: staging/src/k8s.io/kubectl/pkg/cmd/scale (the scale subresource, no precondition unless
+--current-replicas), cmd/set/set_image.go (a patch of the template), cmd/rollout/rollout_undo.go with
+polymorphichelpers/rollback.go (client-side: the template of the ReplicaSet of the previous revision, minus its
+pod-template-hash label, is patched into the Deployment; "no rollout history found" / "skipped rollback"),
+cmd/delete (graceful deletion), cmd/drain/cordon (spec.unschedulable).
+
+Each command reads the latest objects (kubectl talks to the API server, not to an informer) and writes through
+the API server; a rejected command leaves the cluster unchanged and its error is the step's event.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import attrs
+
+from checker.errors import InputError
+from spec.apiserver import Session
+from spec.controllers.deployment import owned, revision
+from spec.scheduling.types import pairs
+from spec.state import POD_TEMPLATE_HASH, Deployment, Node, Pod, ReplicaSet, key_of
+
+_RESOURCES = {
+    "deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
+    "replicaset": "replicasets", "replicasets": "replicasets", "rs": "replicasets",
+    "pod": "pods", "pods": "pods", "po": "pods", "node": "nodes", "nodes": "nodes", "no": "nodes",
+}
+
+
+@attrs.frozen
+class Command:
+    """A parsed command line: verb, resource, name (or label selector) and arguments."""
+
+    line: str
+    verb: str
+    resource: str
+    name: str
+    namespace: str = "default"
+    replicas: int = 0
+    container: str = ""
+    image: str = ""
+    to_revision: int = 0
+    selector: tuple[tuple[str, str], ...] = ()
+
+
+def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:
+    if not words:
+        raise InputError(f"{where}: missing resource")
+    first = words[0]
+    if "/" in first:
+        kind, name = first.split("/", 1)
+        rest = words[1:]
+    else:
+        kind, name, rest = first, (words[1] if len(words) > 1 and not words[1].startswith("-") else ""), words[1:]
+        if name:
+            rest = words[2:]
+    if kind not in _RESOURCES:
+        raise InputError(f"{where}: unknown resource type {kind!r}")
+    return _RESOURCES[kind], name, rest
+
+
+def parse(line: str, where: str) -> Command:
+    """One command line; an InputError names ``where`` and the problem."""
+    try:
+        words = shlex.split(line)
+    except ValueError as err:
+        raise InputError(f"{where}: {err}") from None
+    if not words or words[0] != "kubectl":
+        raise InputError(f"{where}: {line!r} is not a kubectl command")
+    words = words[1:]
+    namespace = "default"
+    flags: dict[str, str] = {}
+    plain: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in ("-n", "--namespace", "-l", "--selector") and i + 1 < len(words):
+            flags[w.lstrip("-")[0]] = words[i + 1]
+            i += 2
+            continue
+        if w.startswith("--") and "=" in w:
+            k, v = w[2:].split("=", 1)
+            flags[k] = v
+        elif w.startswith("-"):
+            raise InputError(f"{where}: unknown flag {w!r}")
+        else:
+            plain.append(w)
+        i += 1
+    namespace = flags.pop("n", namespace)
+    if not plain:
+        raise InputError(f"{where}: missing command")
+    verb = plain[0]
+    if verb in ("cordon", "uncordon"):
+        if len(plain) != 2:
+            raise InputError(f"{where}: usage: kubectl {verb} NODE")
+        return Command(line, verb, "nodes", plain[1])
+    if verb == "scale":
+        resource, name, rest = _target(plain[1:], where)
+        if resource not in ("deployments", "replicasets") or not name or rest:
+            raise InputError(f"{where}: usage: kubectl scale deployment/NAME --replicas=N")
+        raw = flags.pop("replicas", None)
+        if raw is None or not raw.lstrip("-").isdigit():
+            raise InputError(f"{where}: --replicas: expected an integer, got {raw!r}")
+        _no_more(flags, where)
+        return Command(line, verb, resource, name, namespace, replicas=int(raw))
+    if verb == "set" and len(plain) >= 2 and plain[1] == "image":
+        resource, name, rest = _target(plain[2:], where)
+        if resource != "deployments" or not name or len(rest) != 1 or "=" not in rest[0]:
+            raise InputError(f"{where}: usage: kubectl set image deployment/NAME CONTAINER=IMAGE")
+        container, image = rest[0].split("=", 1)
+        _no_more(flags, where)
+        return Command(line, "set-image", resource, name, namespace, container=container, image=image)
+    if verb == "rollout" and len(plain) >= 2 and plain[1] == "undo":
+        resource, name, rest = _target(plain[2:], where)
+        if resource != "deployments" or not name or rest:
+            raise InputError(f"{where}: usage: kubectl rollout undo deployment/NAME [--to-revision=N]")
+        raw = flags.pop("to-revision", "0")
+        if not raw.isdigit():
+            raise InputError(f"{where}: --to-revision: expected an integer, got {raw!r}")
+        _no_more(flags, where)
+        return Command(line, "rollout-undo", resource, name, namespace, to_revision=int(raw))
+    if verb == "delete":
+        resource, name, rest = _target(plain[1:], where)
+        selector = flags.pop("l", "")
+        if resource != "pods" or rest or bool(name) == bool(selector):
+            raise InputError(f"{where}: usage: kubectl delete pod NAME | kubectl delete pod -l KEY=VALUE")
+        labels = []
+        for part in filter(None, selector.split(",")):
+            if "=" not in part:
+                raise InputError(f"{where}: -l: expected KEY=VALUE, got {part!r}")
+            k, v = part.split("=", 1)
+            labels.append((k, v))
+        _no_more(flags, where)
+        return Command(line, verb, resource, name, namespace, selector=pairs(labels))
+    raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, cordon, "
+                     "uncordon)")
+
+
+def _no_more(flags: dict[str, str], where: str) -> None:
+    if flags:
+        raise InputError(f"{where}: unknown flag --{next(iter(flags))}")
+
+
+def run(command: Command, session: Session) -> str:
+    """Run ``command`` against the API server; returns kubectl's output line."""
+    c = command
+    key = key_of(c.resource, c.namespace, c.name)
+    if c.verb in ("cordon", "uncordon"):
+        node = session.get(key)
+        if not isinstance(node, Node):
+            return f'Error from server (NotFound): nodes "{c.name}" not found'
+        wanted = c.verb == "cordon"
+        if node.info.unschedulable == wanted:
+            return f"node/{c.name} already {c.verb}ed"
+        session.patch(key, attrs.evolve(node, info=attrs.evolve(node.info, unschedulable=wanted)))
+        return f"node/{c.name} {c.verb}ed"
+    if c.verb == "delete":
+        if c.name:
+            keys = [key]
+        else:
+            keys = sorted(
+                k for k, o in session.etcd.objects.items()
+                if isinstance(o, Pod) and o.meta.namespace == c.namespace and not o.meta.deleting
+                and all(dict(o.meta.labels).get(a) == b for a, b in c.selector)
+            )
+        out = []
+        for k in keys:
+            response = session.delete(k)
+            name = k.rsplit("/", 1)[1]
+            out.append(f'pod "{name}" deleted' if response.ok else
+                       f'Error from server (NotFound): pods "{name}" not found')
+        return "; ".join(out) or "No resources found"
+    obj = session.get(key)
+    if not isinstance(obj, Deployment | ReplicaSet):
+        return f'Error from server (NotFound): {c.resource} "{c.name}" not found'
+    if c.verb == "scale":
+        response = session.patch(key, attrs.evolve(obj, replicas=c.replicas))
+        return f"{c.resource[:-1]}.apps/{c.name} scaled" if response.ok else f"error: {response.message}"
+    assert isinstance(obj, Deployment)
+    if c.verb == "set-image":
+        if all(ct.name != c.container for ct in obj.template.containers):
+            return f'error: unable to find container named "{c.container}"'
+        response = session.patch(key, attrs.evolve(obj, template=obj.template.with_image(c.container, c.image)))
+        return f"deployment.apps/{c.name} image updated" if response.ok else f"error: {response.message}"
+    # rollout undo
+    history = sorted(owned(obj, session.etcd.objects.values()), key=revision)
+    if c.to_revision:
+        target = next((rs for rs in history if revision(rs) == c.to_revision), None)
+        if target is None:
+            return f"error: unable to find specified revision {c.to_revision} in history"
+    else:
+        if len(history) < 2:
+            return "error: no rollout history found for deployment " + repr(c.name)
+        target = history[-2]
+    labels = tuple((k, v) for k, v in target.template.labels if k != POD_TEMPLATE_HASH)
+    template = target.template.with_labels(labels)
+    if template == obj.template:
+        return f"deployment.apps/{c.name} skipped rollback (current template already matches revision " \
+            f"{revision(target)})"
+    session.patch(key, attrs.evolve(obj, template=template))
+    return f"deployment.apps/{c.name} rolled back"

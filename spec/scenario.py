@@ -1,0 +1,348 @@
+"""Scenarios: a YAML file of Kubernetes documents (Node, Deployment, ReplicaSet, Pod) plus one ``kind: Scenario``
+document (apiVersion kubespec.dev/v1) with fault budgets, read consistency, variants, properties, kubectl commands
+and bounds. Every problem is an ``InputError`` naming the file, the document and the field.
+
+Pod specs (requests, tolerations, affinity, host ports) are parsed by ``spec.scheduling.manifests``, the same
+parser the scheduler tools use.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import yaml
+
+from checker.errors import InputError
+from spec import kubectl
+from spec.apiserver import validate
+from spec.model import Config
+from spec.properties import PROPERTIES
+from spec.scheduling.manifests import parse_label_selector, parse_node, parse_pod_spec
+from spec.scheduling.types import HOSTNAME_LABEL, LabelSelector, pairs
+from spec.state import (
+    Budget,
+    Container,
+    Deployment,
+    Meta,
+    Node,
+    Object,
+    Pod,
+    PodTemplate,
+    ReplicaSet,
+    object_key,
+)
+from spec.variants import VARIANTS
+
+FAULTS = {
+    "controllerManagerCrashes": "controller_manager_crashes",
+    "schedulerCrashes": "scheduler_crashes",
+    "kubeletRestarts": "kubelet_restarts",
+    "apiServerRestarts": "api_server_restarts",
+    "containerCrashes": "container_crashes",
+    "nodeCrashes": "node_crashes",
+}
+SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
+                   "symmetry", "description")
+DEFAULT_SCENARIO = "web-two-nodes"
+
+
+@attrs.frozen
+class Scenario:
+    name: str
+    description: str
+    config: Config
+    max_states: int | None
+    max_depth: int | None
+    source: str
+
+
+def _keys(doc: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in doc:
+        if key not in allowed:
+            raise InputError(f"{where}: unknown field {key!r} (known: {', '.join(allowed)})")
+
+
+def _map(doc: dict[str, Any], key: str, where: str, required: bool = False) -> dict[str, Any]:
+    value = doc.get(key)
+    if value is None:
+        if required:
+            raise InputError(f"{where}.{key}: required")
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where}.{key}: expected a mapping, got {value!r}")
+    return value
+
+
+def _int(doc: dict[str, Any], key: str, where: str, default: int) -> int:
+    value = doc.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InputError(f"{where}.{key}: expected a non-negative integer, got {value!r}")
+    return value
+
+
+def _int_or_percent(value: Any, where: str) -> int | str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        return value
+    raise InputError(f"{where}: expected an integer or a percentage like '25%', got {value!r}")
+
+
+def _meta(doc: dict[str, Any], where: str) -> Meta:
+    metadata = _map(doc, "metadata", where, required=True)
+    _keys(metadata, ("name", "namespace", "labels", "annotations", "uid", "resourceVersion", "generation",
+                     "creationTimestamp"), f"{where}: metadata")
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{where}: metadata.name: required")
+    namespace = metadata.get("namespace") or "default"
+    labels = _string_pairs(metadata, "labels", f"{where}: metadata")
+    annotations = _string_pairs(metadata, "annotations", f"{where}: metadata")
+    return Meta(name=name, namespace=str(namespace), labels=labels, annotations=annotations)
+
+
+def _string_pairs(doc: dict[str, Any], key: str, where: str) -> tuple[tuple[str, str], ...]:
+    raw = _map(doc, key, where)
+    for k, v in raw.items():
+        if not isinstance(v, str | int | float) or isinstance(v, bool):
+            raise InputError(f"{where}.{key}.{k}: expected a string, got {v!r}")
+    return pairs({str(k): str(v) for k, v in raw.items()})
+
+
+def _containers(spec: dict[str, Any], where: str) -> tuple[Container, ...]:
+    raw = spec.get("containers")
+    if not isinstance(raw, list) or not raw:
+        raise InputError(f"{where}.containers: a pod needs at least one container")
+    out = []
+    for i, c in enumerate(raw):
+        if not isinstance(c, dict):
+            raise InputError(f"{where}.containers[{i}]: expected a mapping, got {c!r}")
+        name, image = c.get("name"), c.get("image")
+        if not isinstance(name, str) or not name:
+            raise InputError(f"{where}.containers[{i}].name: required")
+        if not isinstance(image, str) or not image:
+            raise InputError(f"{where}.containers[{i}].image: required")
+        out.append(Container(name, image))
+    return tuple(out)
+
+
+def _template(spec: dict[str, Any], namespace: str, where: str) -> PodTemplate:
+    raw = _map(spec, "template", f"{where}: spec", required=True)
+    _keys(raw, ("metadata", "spec"), f"{where}: spec.template")
+    metadata = _map(raw, "metadata", f"{where}: spec.template")
+    labels = _string_pairs(metadata, "labels", f"{where}: spec.template.metadata")
+    pod_spec = _map(raw, "spec", f"{where}: spec.template", required=True)
+    info = parse_pod_spec(
+        {"name": "template", "namespace": namespace, "labels": dict(labels)}, pod_spec, f"{where}: spec.template"
+    )
+    containers = _containers(pod_spec, f"{where}: spec.template.spec")
+    return PodTemplate(labels=labels, containers=containers, info=attrs.evolve(info, name="", order=0))
+
+
+def _selector(spec: dict[str, Any], where: str) -> LabelSelector:
+    selector = parse_label_selector(spec.get("selector"), f"{where}: spec.selector")
+    if selector is None:
+        raise InputError(f"{where}: spec.selector: required")
+    return selector
+
+
+def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
+    meta = _meta(doc, where)
+    spec = _map(doc, "spec", where, required=True)
+    allowed = ("replicas", "selector", "template", "minReadySeconds")
+    if kind == "Deployment":
+        allowed += ("strategy", "revisionHistoryLimit", "paused", "progressDeadlineSeconds")
+    _keys(spec, allowed, f"{where}: spec")
+    replicas = spec.get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool):
+        raise InputError(f"{where}: spec.replicas: expected an integer, got {replicas!r}")
+    template = _template(spec, meta.namespace, where)
+    selector = _selector(spec, where)
+    min_ready = _int(spec, "minReadySeconds", f"{where}: spec", 0)
+    if min_ready:
+        raise InputError(f"{where}: spec.minReadySeconds: only 0 is modelled, got {min_ready}")
+    if kind == "ReplicaSet":
+        return ReplicaSet(meta=meta, replicas=replicas, selector=selector, template=template)
+    strategy = _map(spec, "strategy", f"{where}: spec")
+    _keys(strategy, ("type", "rollingUpdate"), f"{where}: spec.strategy")
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        raise InputError(f"{where}: spec.strategy.type: only RollingUpdate is modelled, got {strategy.get('type')!r}")
+    rolling = _map(strategy, "rollingUpdate", f"{where}: spec.strategy")
+    _keys(rolling, ("maxSurge", "maxUnavailable"), f"{where}: spec.strategy.rollingUpdate")
+    if spec.get("paused"):
+        raise InputError(f"{where}: spec.paused: pausing is not modelled")
+    return Deployment(
+        meta=meta,
+        replicas=replicas,
+        selector=selector,
+        template=template,
+        max_surge=_int_or_percent(rolling.get("maxSurge", "25%"), f"{where}: spec.strategy.rollingUpdate.maxSurge"),
+        max_unavailable=_int_or_percent(
+            rolling.get("maxUnavailable", "25%"), f"{where}: spec.strategy.rollingUpdate.maxUnavailable"
+        ),
+        revision_history_limit=_int(spec, "revisionHistoryLimit", f"{where}: spec", 10),
+    )
+
+
+def _pod(doc: dict[str, Any], where: str) -> Pod:
+    meta = _meta(doc, where)
+    spec = _map(doc, "spec", where, required=True)
+    info = parse_pod_spec({"name": meta.name, "namespace": meta.namespace, "labels": dict(meta.labels)}, spec, where)
+    scheduler_name = spec.get("schedulerName") or "default-scheduler"
+    return Pod(meta=meta, containers=_containers(spec, f"{where}: spec"), info=info, scheduler_name=scheduler_name)
+
+
+def _node(doc: dict[str, Any], where: str) -> Node:
+    meta = _meta(doc, where)
+    info = parse_node(doc, where)
+    labels = dict(info.labels)
+    labels.setdefault(HOSTNAME_LABEL, meta.name)  # the kubelet registers it
+    info = attrs.evolve(info, labels=pairs(labels))
+    return Node(meta=attrs.evolve(meta, labels=info.labels, namespace=""), info=info)
+
+
+def _scenario_spec(doc: dict[str, Any], where: str) -> dict[str, Any]:
+    _keys(doc, ("apiVersion", "kind", "metadata", "spec"), where)
+    if doc.get("apiVersion") != "kubespec.dev/v1":
+        raise InputError(f"{where}: apiVersion: expected kubespec.dev/v1, got {doc.get('apiVersion')!r}")
+    spec = _map(doc, "spec", where)
+    _keys(spec, SCENARIO_FIELDS, f"{where}: spec")
+    return spec
+
+
+def parse(text: str, source: str) -> Scenario:
+    """A scenario from YAML text; ``source`` names it in errors."""
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{source}:{at} malformed YAML: {getattr(err, 'problem', err)}") from None
+    objects: list[Object] = []
+    scenario_doc: dict[str, Any] | None = None
+    name = Path(source).stem
+    seen: dict[str, str] = {}
+    for i, doc in enumerate(docs, 1):
+        if not isinstance(doc, dict):
+            raise InputError(f"{source}: document {i}: expected a mapping, got {type(doc).__name__}")
+        kind = doc.get("kind")
+        label = doc.get("metadata", {}).get("name") if isinstance(doc.get("metadata"), dict) else None
+        where = f"{source}: document {i} ({kind} {label})" if label else f"{source}: document {i} ({kind})"
+        if kind == "Scenario":
+            if scenario_doc is not None:
+                raise InputError(f"{where}: a second Scenario document")
+            scenario_doc = _scenario_spec(doc, where)
+            scenario_doc["__where"] = where
+            if label:
+                name = label
+            continue
+        api = doc.get("apiVersion")
+        expected = {"Node": "v1", "Pod": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1"}
+        if kind not in expected:
+            raise InputError(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(expected)}, Scenario)")
+        if api != expected[kind]:
+            raise InputError(f"{where}: apiVersion: expected {expected[kind]}, got {api!r}")
+        _keys(doc, ("apiVersion", "kind", "metadata", "spec", "status"), where)
+        obj: Object
+        if kind == "Node":
+            obj = _node(doc, where)
+        elif kind == "Pod":
+            obj = _pod(doc, where)
+        else:
+            obj = _workload(doc, kind, where)
+        error = validate(obj)
+        if error:
+            raise InputError(f"{where}: {error}")
+        key = object_key(obj)
+        if key in seen:
+            raise InputError(f"{where}: metadata.name: duplicate {key} (first in {seen[key]})")
+        seen[key] = where
+        objects.append(obj)
+    if not any(isinstance(o, Node) for o in objects):
+        raise InputError(f"{source}: no Node document: a scenario needs at least one node")
+    spec = scenario_doc or {}
+    where = spec.pop("__where", f"{source}: Scenario")
+    return _build(spec, objects, name, source, where)
+
+
+def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, where: str) -> Scenario:
+    faults = _map(spec, "faults", f"{where}: spec")
+    _keys(faults, tuple(FAULTS), f"{where}: spec.faults")
+    budget = Budget(**{FAULTS[k]: _int(faults, k, f"{where}: spec.faults", 0) for k in FAULTS})
+    consistency = spec.get("consistency", "strong")
+    if consistency not in ("strong", "stale"):
+        raise InputError(f"{where}: spec.consistency: expected strong or stale, got {consistency!r}")
+    variants = spec.get("variants") or []
+    if not isinstance(variants, list):
+        raise InputError(f"{where}: spec.variants: expected a list, got {variants!r}")
+    for v in variants:
+        if v not in VARIANTS:
+            raise InputError(f"{where}: spec.variants: unknown variant {v!r} (known: {', '.join(VARIANTS)})")
+    props = spec.get("properties") or []
+    if not isinstance(props, list):
+        raise InputError(f"{where}: spec.properties: expected a list, got {props!r}")
+    for p in props:
+        if p not in PROPERTIES:
+            raise InputError(f"{where}: spec.properties: unknown property {p!r} (known: {', '.join(PROPERTIES)})")
+    actions = spec.get("userActions") or []
+    if not isinstance(actions, list):
+        raise InputError(f"{where}: spec.userActions: expected a list, got {actions!r}")
+    commands = tuple(kubectl.parse(str(a), f"{where}: spec.userActions[{i}]") for i, a in enumerate(actions))
+    bounds = _map(spec, "bounds", f"{where}: spec")
+    _keys(bounds, ("maxStates", "maxDepth"), f"{where}: spec.bounds")
+    max_states = _int(bounds, "maxStates", f"{where}: spec.bounds", 0) or None
+    max_depth = _int(bounds, "maxDepth", f"{where}: spec.bounds", 0) or None
+    symmetry = spec.get("symmetry", True)
+    if not isinstance(symmetry, bool):
+        raise InputError(f"{where}: spec.symmetry: expected true or false, got {symmetry!r}")
+    config = Config(
+        objects=tuple(objects),
+        commands=commands,
+        budget=budget,
+        consistency=consistency,
+        variants=frozenset(variants),
+        properties=tuple(props),
+        watch_cache_size=_int(spec, "watchCacheSize", f"{where}: spec", 100) or 1,
+        symmetry=symmetry,
+    )
+    return Scenario(name, str(spec.get("description", "")), config, max_states, max_depth, source)
+
+
+def load(path: str | Path) -> Scenario:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror}") from None
+    return parse(text, str(path))
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("spec.scenarios").iterdir() if p.name.endswith(".yaml"))
+
+
+def builtin(name: str) -> Scenario:
+    if name not in builtin_names():
+        raise InputError(f"unknown scenario {name!r} (built-in: {', '.join(builtin_names())})")
+    text = resources.files("spec.scenarios").joinpath(name + ".yaml").read_text()
+    return parse(text, name + ".yaml")
+
+
+def with_overrides(s: Scenario, variants: tuple[str, ...] = (), crashes: int | None = None) -> Scenario:
+    """``--variant`` (added to the file's) and ``--crashes N`` (the controller-manager crash budget)."""
+    for v in variants:
+        if v not in VARIANTS:
+            raise InputError(f"--variant: unknown variant {v!r} (known: {', '.join(VARIANTS)})")
+    config = s.config
+    if variants:
+        config = attrs.evolve(config, variants=config.variants | frozenset(variants))
+    if crashes is not None:
+        if crashes < 0:
+            raise InputError(f"--crashes: expected a non-negative integer, got {crashes}")
+        config = attrs.evolve(config, budget=attrs.evolve(config.budget, controller_manager_crashes=crashes))
+    return attrs.evolve(s, config=config)

@@ -1,0 +1,283 @@
+"""kube-scheduler as a component: informer handlers, the scheduling queue, one scheduling cycle per step, the
+assume cache, and one binding cycle per step.
+
+Upstream: pkg/scheduler/schedule_one.go (scheduleOne, schedulingCycle, selectHost: ties broken at random,
+handleSchedulingFailure: the PodScheduled=False/Unschedulable condition and the FailedScheduling event),
+pkg/scheduler/backend/queue/scheduling_queue.go (activeQ, backoffQ, unschedulablePods, MoveAllToActiveOrBackoffQueue
+for the cluster events each plugin registers, flushUnschedulablePodsLeftover after 5 min),
+pkg/scheduler/backend/cache/cache.go (AssumePod, ForgetPod, confirmation by the informer),
+pkg/scheduler/eventhandlers.go (which pod and node changes are which cluster events),
+pkg/registry/core/pod/storage/storage.go (the binding).
+
+Modelled: the Filter and Score plugins are those of ``spec.scheduling`` (one implementation for the whole
+project); a pod that fits nowhere goes to unschedulablePods with the plugins that rejected it and is moved back by
+the cluster events those plugins register (node added, cordon/uncordon, taints, labels, allocatable, an assigned
+pod deleted) or by the 5 min flush, through backoffQ while its backoff (1 s doubling to 10 s) runs. Binding is a
+separate step, so a pod can be assumed and not yet bound when the scheduler crashes. The ``no-requeue`` variant
+drops a pod after a failed attempt (the pre-2017 behaviour described in the seed notes; kubernetes#72122 is a later
+race of the same kind); ``unguarded-bind`` runs two schedulers without leader election and binds without the
+precondition (kubernetes#4623).
+Abstracted: ties between best-scored nodes are a nondeterministic choice (upstream: reservoir sampling); a
+scheduling cycle is atomic, so no cluster event arrives during one (upstream's in-flight event replay).
+Omitted: preemption, priorities other than 0 (the queue is FIFO), scheduling gates, extenders, volume plugins.
+"""
+
+from __future__ import annotations
+
+import attrs
+import immutables
+
+from spec.apiserver import Session
+from spec.clock import (
+    MAX_COUNTED_ATTEMPTS,
+    POD_MAX_IN_UNSCHEDULABLE_MS,
+    pod_backoff_ms,
+)
+from spec.scheduling.filters import filter_nodes
+from spec.scheduling.scores import score_nodes
+from spec.scheduling.snapshot import Snapshot
+from spec.scheduling.types import PodInfo
+from spec.state import Informer, Key, Node, Object, Pod, QueuedPod, Scheduler
+
+NODE_EVENT_PLUGINS = {
+    "unschedulable": frozenset({"NodeUnschedulable"}),
+    "allocatable": frozenset({"NodeResourcesFit"}),
+    "labels": frozenset({"NodeAffinity", "PodTopologySpread", "InterPodAffinity"}),
+    "taints": frozenset({"TaintToleration"}),
+}
+"""Which plugins a node update can help (upstream: each plugin's EventsToRegister, NodeSpecUnschedulableChange,
+NodeAllocatableChange, NodeLabelChange, NodeTaintChange)."""
+ASSIGNED_POD_DELETE_PLUGINS = frozenset({"NodeResourcesFit", "NodePorts", "InterPodAffinity", "PodTopologySpread"})
+ASSIGNED_POD_ADD_PLUGINS = frozenset({"InterPodAffinity", "PodTopologySpread"})
+
+
+def pod_info(pod: Pod, node: str | None = None) -> PodInfo:
+    """The scheduler's PodInfo of a pod (name, labels and creation order filled in)."""
+    return attrs.evolve(
+        pod.info,
+        name=pod.meta.name,
+        namespace=pod.meta.namespace,
+        labels=pod.meta.labels,
+        order=pod.meta.uid,
+        node_name=pod.node_name if node is None else node,
+    )
+
+
+def snapshot(s: Scheduler) -> Snapshot:
+    """The cache's snapshot: nodes, bound pods, and assumed pods on their assumed node."""
+    nodes = sorted((o.info for o in s.informer.cache.values() if isinstance(o, Node)), key=lambda n: n.name)
+    pods = []
+    for key, obj in s.informer.cache.items():
+        if not isinstance(obj, Pod):
+            continue
+        assumed = s.assumed.get(key)
+        if obj.node_name:
+            pods.append(pod_info(obj))
+        elif assumed is not None and assumed[0] == obj.meta.uid:
+            pods.append(pod_info(obj, assumed[1]))
+    return Snapshot.build(nodes, pods)
+
+
+def _ours(s: Scheduler, pod: Pod) -> bool:
+    return pod.scheduler_name == "default-scheduler"
+
+
+def _queued(s: Scheduler, key: Key) -> QueuedPod | None:
+    for q in s.queue:
+        if q.key == key:
+            return q
+    return None
+
+
+def _without(s: Scheduler, key: Key) -> Scheduler:
+    if _queued(s, key) is None:
+        return s
+    return attrs.evolve(s, queue=tuple(q for q in s.queue if q.key != key))
+
+
+def _replace(s: Scheduler, entry: QueuedPod) -> Scheduler:
+    return attrs.evolve(s, queue=tuple(entry if q.key == entry.key else q for q in s.queue))
+
+
+def move(s: Scheduler, plugins: frozenset[str] | None) -> Scheduler:
+    """MoveAllToActiveOrBackoffQueue for an event that may help ``plugins`` (None: every plugin)."""
+    changed = False
+    queue = []
+    for q in s.queue:
+        if q.where == "unschedulable" and (plugins is None or not q.plugins or q.plugins & plugins):
+            q = attrs.evolve(q, where="backoff" if q.backoff else "active", flush=0)
+            changed = True
+        queue.append(q)
+    if not changed:
+        return s
+    # pods entering activeQ go to its tail, in the order they had
+    active = [q for q in queue if q.where == "active" and q not in s.queue]
+    rest = [q for q in queue if q not in active]
+    return attrs.evolve(s, queue=tuple(rest + active))
+
+
+def _node_changes(old: Node, new: Node) -> frozenset[str]:
+    a, b = old.info, new.info
+    plugins: frozenset[str] = frozenset()
+    if a.unschedulable != b.unschedulable:
+        plugins |= NODE_EVENT_PLUGINS["unschedulable"]
+    if a.allocatable != b.allocatable:
+        plugins |= NODE_EVENT_PLUGINS["allocatable"]
+    if a.labels != b.labels:
+        plugins |= NODE_EVENT_PLUGINS["labels"]
+    if a.taints != b.taints:
+        plugins |= NODE_EVENT_PLUGINS["taints"]
+    return plugins
+
+
+def handle(s: Scheduler, key: Key, old: Object | None, new: Object | None) -> Scheduler:
+    """The scheduler's informer event handlers (pkg/scheduler/eventhandlers.go)."""
+    if isinstance(new, Node) or isinstance(old, Node):
+        if new is None:
+            return s
+        if old is None:
+            return move(s, None)
+        assert isinstance(old, Node) and isinstance(new, Node)
+        changes = _node_changes(old, new)
+        return move(s, changes) if changes else s
+    pod = new if new is not None else old
+    assert isinstance(pod, Pod)
+    if new is None:
+        assert isinstance(old, Pod)
+        s = _without(s, key)
+        if key in s.assumed:
+            s = attrs.evolve(s, assumed=s.assumed.delete(key))
+        return move(s, ASSIGNED_POD_DELETE_PLUGINS) if old.node_name else s
+    assert isinstance(new, Pod)
+    if new.node_name:
+        s = _without(s, key)
+        if key in s.assumed:
+            s = attrs.evolve(s, assumed=s.assumed.delete(key))  # the assumed pod is confirmed
+        if old is None or not isinstance(old, Pod) or not old.node_name:
+            return move(s, ASSIGNED_POD_ADD_PLUGINS)
+        return s
+    if new.meta.deleting or not _ours(s, new):
+        return _without(s, key)
+    entry = _queued(s, key)
+    if entry is not None and entry.uid != new.meta.uid:
+        s, entry = _without(s, key), None
+    if entry is None:
+        if key in s.assumed or any(b[0] == key for b in s.binding):
+            return s
+        return attrs.evolve(s, queue=(*s.queue, QueuedPod(key, new.meta.uid, "active")))
+    if entry.where == "unschedulable" and old is not None and old != new:  # the pod itself changed
+        return _replace(s, attrs.evolve(entry, where="backoff" if entry.backoff else "active", flush=0))
+    return s
+
+
+def started(name: str, informer: Informer, deltas: tuple[tuple[Key, Object | None, Object | None], ...]) -> Scheduler:
+    """A (re)started scheduler: empty queue and cache, every unbound pod queued."""
+    s = Scheduler(name=name, informer=informer)
+    for key, old, new in deltas:
+        if new is not None:
+            s = handle(s, key, None, new)
+    return s
+
+
+def head(s: Scheduler) -> QueuedPod | None:
+    """The pod activeQ pops next (PrioritySort: priority, then queue order; every priority is 0 here)."""
+    for q in s.queue:
+        if q.where == "active":
+            return q
+    return None
+
+
+def schedule_one(s: Scheduler, session: Session, *, requeue: bool = True) -> list[tuple[str | None, Scheduler, Session]]:
+    """One scheduling cycle for activeQ's head: [(chosen node or None, scheduler', session)] — one outcome per
+    best-scored node, since upstream breaks ties at random. ``session`` is consumed; outcomes get copies."""
+    entry = head(s)
+    assert entry is not None
+    pod = s.informer.cache.get(entry.key)
+    rest = _without(s, entry.key)
+    if not isinstance(pod, Pod) or pod.meta.uid != entry.uid or pod.node_name or pod.meta.deleting:
+        return [(None, rest, session)]  # skipPodSchedule
+    snap = snapshot(s)
+    info = pod_info(pod)
+    feasible, failures = filter_nodes(info, snap)
+    if not feasible:
+        reasons: dict[str, int] = {}
+        for _, failure in failures:
+            reasons[failure.reason] = reasons.get(failure.reason, 0) + 1
+        message = f"0/{len(snap.nodes)} nodes are available: " + ", ".join(
+            f"{n} {r}" for r, n in sorted(reasons.items())
+        ) + "."
+        session.event(entry.key, "Warning", "FailedScheduling", message)
+        current = session.get(entry.key)
+        if isinstance(current, Pod) and current.meta.uid == pod.meta.uid and not current.node_name:
+            marked = attrs.evolve(current, status=attrs.evolve(current.status, scheduled_reason="Unschedulable"))
+            session.patch(entry.key, marked, uid=pod.meta.uid)
+        if not requeue:
+            return [(None, rest, session)]
+        attempts = min(entry.attempts + 1, MAX_COUNTED_ATTEMPTS)
+        failed = attrs.evolve(
+            entry,
+            where="unschedulable",
+            attempts=attempts,
+            plugins=frozenset(f.plugin for _, f in failures),
+            backoff=pod_backoff_ms(attempts),
+            flush=POD_MAX_IN_UNSCHEDULABLE_MS,
+        )
+        return [(None, attrs.evolve(rest, queue=(*rest.queue, failed)), session)]
+    scores = score_nodes(info, feasible, snap)
+    best = max(score for _, score in scores)
+    outcomes = []
+    for name, score in scores:
+        if score != best:
+            continue
+        assumed = attrs.evolve(
+            rest,
+            assumed=rest.assumed.set(entry.key, (pod.meta.uid, name)),
+            binding=(*rest.binding, (entry.key, pod.meta.uid, name)),
+        )
+        outcomes.append((name, assumed, session))
+    return outcomes
+
+
+def bind(s: Scheduler, session: Session, item: tuple[Key, int, str]) -> Scheduler:
+    """One binding cycle (DefaultBinder). On failure the pod is forgotten and requeued with backoff."""
+    key, uid, node = item
+    s = attrs.evolve(s, binding=tuple(b for b in s.binding if b != item))
+    response = session.bind(key, uid, node)
+    if response.ok:
+        session.event(key, "Normal", "Scheduled", f"Successfully assigned {key.split('/', 1)[1]} to {node}")
+        return s
+    session.event(key, "Warning", "FailedScheduling", f"Binding rejected: {response.message}")
+    assumed = s.assumed.get(key)
+    if assumed is not None and assumed[0] == uid:
+        s = attrs.evolve(s, assumed=s.assumed.delete(key))  # ForgetPod
+    if response.reason == "NotFound":
+        return s
+    pod = s.informer.cache.get(key)
+    if not isinstance(pod, Pod) or pod.node_name or _queued(s, key) is not None:
+        return s
+    return attrs.evolve(s, queue=(*s.queue, QueuedPod(key, uid, "backoff", 1, backoff=pod_backoff_ms(1))))
+
+
+def timers(s: Scheduler) -> list[int]:
+    return [t for q in s.queue for t in (q.backoff, q.flush) if t]
+
+
+def elapse(s: Scheduler, dt: int) -> Scheduler:
+    """``dt`` ms pass: backoffs complete (backoffQ -> activeQ), unschedulable pods older than 5 min are flushed."""
+    if not s.queue:
+        return s
+    stay, activated = [], []
+    for q in s.queue:
+        backoff = max(q.backoff - dt, 0) if q.backoff else 0
+        flush = max(q.flush - dt, 0) if q.flush else 0
+        where = q.where
+        if where == "backoff" and backoff == 0:
+            where = "active"
+        elif where == "unschedulable" and q.flush and flush == 0:
+            where = "backoff" if backoff else "active"
+        moved = attrs.evolve(q, backoff=backoff, flush=flush, where=where)
+        (activated if where == "active" and q.where != "active" else stay).append(moved)
+    return attrs.evolve(s, queue=tuple(stay + activated))
+
+
+EMPTY_ASSUMED: immutables.Map[Key, tuple[int, str]] = immutables.Map()

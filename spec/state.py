@@ -1,0 +1,450 @@
+"""The cluster state: API objects as etcd stores them, and every component's local memory.
+
+Upstream types: staging/src/k8s.io/api/core/v1/types.go (Pod, Node), staging/src/k8s.io/api/apps/v1/types.go
+(ReplicaSet, Deployment), staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/types.go (ObjectMeta).
+
+Modelled: the fields that some control-plane component reads or writes (metadata with resourceVersion, uid,
+generation, labels, annotations that drive behaviour, the controller ownerReference, deletionTimestamp and
+finalizers; the specs and statuses the controllers, the scheduler and the kubelets use).
+Abstracted: a pod's scheduling-relevant spec is the scheduler package's ``PodInfo`` (one definition of requests,
+tolerations, affinity for the whole project); ``uid`` is an integer in creation order and ``deletionTimestamp`` a
+flag (time is relative, see ``spec.clock``); creationTimestamp is the uid order, which is how upstream's ties in
+``controller.ActivePods`` and ``ReplicaSetsByCreationTimestamp`` fall when timestamps are equal.
+Omitted: fields nothing in the modelled control plane reads (container ports other than hostPort, probes, volumes).
+
+Every class is frozen and caches its hash: states are hashed and compared millions of times, and most objects are
+shared, unchanged, between a state and its successors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import attrs
+import immutables
+
+from spec.scheduling.types import LabelSelector, NodeInfo, Pairs, PodInfo, Resources
+
+Key = str
+"""``<resource>/<namespace>/<name>`` (``nodes/<name>`` for nodes): the address kubectl prints."""
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+
+POD_TEMPLATE_HASH = "pod-template-hash"
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
+DEFAULT_SCHEDULER = "default-scheduler"
+
+
+def key_of(resource: str, namespace: str, name: str) -> Key:
+    return f"{resource}/{name}" if resource == "nodes" else f"{resource}/{namespace}/{name}"
+
+
+def pod_key(namespace: str, name: str) -> Key:
+    return f"pods/{namespace}/{name}"
+
+
+@attrs.frozen(cache_hash=True)
+class OwnerRef:
+    """The controller ownerReference (upstream: metav1.OwnerReference with controller=true)."""
+
+    kind: str
+    name: str
+    uid: int
+
+
+@attrs.frozen(cache_hash=True)
+class Meta:
+    """Upstream: metav1.ObjectMeta (the fields the control plane uses)."""
+
+    name: str
+    namespace: str = "default"
+    uid: int = 0
+    resource_version: int = 0
+    generation: int = 1
+    labels: Pairs = ()
+    annotations: Pairs = ()
+    owner: OwnerRef | None = None
+    deleting: bool = False
+    """deletionTimestamp is set."""
+    finalizers: tuple[str, ...] = ()
+    generate_name: str = ""
+
+    def label(self, key: str) -> str | None:
+        for k, v in self.labels:
+            if k == key:
+                return v
+        return None
+
+    def annotation(self, key: str) -> str | None:
+        for k, v in self.annotations:
+            if k == key:
+                return v
+        return None
+
+
+@attrs.frozen(cache_hash=True)
+class Container:
+    """Upstream: core/v1 Container (name and image; requests live in the pod's PodInfo)."""
+
+    name: str
+    image: str
+
+
+@attrs.frozen(cache_hash=True)
+class PodTemplate:
+    """Upstream: core/v1 PodTemplateSpec. ``info`` is the scheduler's view of the spec (name left empty)."""
+
+    labels: Pairs
+    containers: tuple[Container, ...]
+    info: PodInfo
+
+    def with_labels(self, labels: Pairs) -> PodTemplate:
+        return attrs.evolve(self, labels=labels, info=attrs.evolve(self.info, labels=labels))
+
+    def with_image(self, container: str, image: str) -> PodTemplate:
+        containers = tuple(Container(c.name, image) if c.name == container else c for c in self.containers)
+        return attrs.evolve(
+            self, containers=containers, info=attrs.evolve(self.info, images=tuple(c.image for c in containers))
+        )
+
+
+@attrs.frozen(cache_hash=True)
+class PodStatus:
+    """Upstream: core/v1 PodStatus: phase, the Ready condition and the PodScheduled condition's reason."""
+
+    phase: str = "Pending"
+    ready: bool = False
+    scheduled_reason: str = ""
+    """"" (no condition), "Unschedulable" (PodScheduled=False) or "Scheduled" (PodScheduled=True)."""
+    restarts: int = 0
+
+
+@attrs.frozen(cache_hash=True)
+class Pod:
+    meta: Meta
+    containers: tuple[Container, ...]
+    info: PodInfo
+    """The scheduler's view: requests, node selector, affinity, tolerations, host ports; ``node_name`` is
+    spec.nodeName."""
+    status: PodStatus = PodStatus()
+    scheduler_name: str = DEFAULT_SCHEDULER
+
+    @property
+    def node_name(self) -> str:
+        return self.info.node_name
+
+
+@attrs.frozen(cache_hash=True)
+class NodeStatus:
+    allocatable: Resources
+    ready: bool = True
+
+
+@attrs.frozen(cache_hash=True)
+class Node:
+    """Upstream: core/v1 Node. ``info`` is the scheduler's view (labels, taints, allocatable, unschedulable)."""
+
+    meta: Meta
+    info: NodeInfo
+
+    @property
+    def unschedulable(self) -> bool:
+        return self.info.unschedulable
+
+
+@attrs.frozen(cache_hash=True)
+class ReplicaSetStatus:
+    """Upstream: apps/v1 ReplicaSetStatus."""
+
+    replicas: int = 0
+    fully_labeled_replicas: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    observed_generation: int = 0
+    replica_failure: str = ""
+    """The ReplicaFailure condition's message, "" when the condition is absent."""
+
+
+@attrs.frozen(cache_hash=True)
+class ReplicaSet:
+    meta: Meta
+    replicas: int
+    selector: LabelSelector
+    template: PodTemplate
+    min_ready_seconds: int = 0
+    status: ReplicaSetStatus = ReplicaSetStatus()
+
+
+@attrs.frozen(cache_hash=True)
+class Condition:
+    type: str
+    status: str
+    reason: str
+
+
+@attrs.frozen(cache_hash=True)
+class DeploymentStatus:
+    """Upstream: apps/v1 DeploymentStatus."""
+
+    observed_generation: int = 0
+    replicas: int = 0
+    updated_replicas: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    unavailable_replicas: int = 0
+    conditions: tuple[Condition, ...] = ()
+    collision_count: int = 0
+
+
+@attrs.frozen(cache_hash=True)
+class Deployment:
+    """Upstream: apps/v1 Deployment with strategy RollingUpdate (maxSurge/maxUnavailable as int or "N%")."""
+
+    meta: Meta
+    replicas: int
+    selector: LabelSelector
+    template: PodTemplate
+    max_surge: int | str = "25%"
+    max_unavailable: int | str = "25%"
+    revision_history_limit: int = 10
+    min_ready_seconds: int = 0
+    paused: bool = False
+    status: DeploymentStatus = DeploymentStatus()
+
+
+Object = Pod | Node | ReplicaSet | Deployment
+
+RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments"}
+KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment"}
+
+
+def object_key(obj: Object) -> Key:
+    return key_of(RESOURCE[type(obj)], obj.meta.namespace, obj.meta.name)
+
+
+def with_meta(obj: Object, **changes: object) -> Object:
+    return attrs.evolve(obj, meta=attrs.evolve(obj.meta, **changes))  # type: ignore[arg-type]
+
+
+# --- etcd and the watch history -----------------------------------------------------------------------------
+
+
+@attrs.frozen(cache_hash=True)
+class WatchEvent:
+    """One entry of the API server's watch history (upstream: watch.Event; the watch cache's watchCacheEvent
+    keeps the previous object too, which the stale reads of ``spec.informer`` need)."""
+
+    rv: int
+    type: EventType
+    key: Key
+    obj: Object | None
+    prev: Object | None
+
+
+@attrs.frozen(cache_hash=True)
+class Etcd:
+    """etcd behind the API server: the global revision, the objects, the watch history since compaction.
+
+    ``compacted`` is the newest revision no longer in the history: a watch from a revision below it is answered
+    "410 Gone" (upstream: staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go, "too old resource
+    version"). ``next_uid`` is the uid counter (uids only need to be unique and ordered).
+    """
+
+    revision: int
+    objects: immutables.Map[Key, Object]
+    history: tuple[WatchEvent, ...] = ()
+    compacted: int = 0
+    next_uid: int = 1
+
+    def get(self, key: Key) -> Object | None:
+        return self.objects.get(key)
+
+    def of(self, resource: str) -> Iterator[Object]:
+        prefix = resource + "/"
+        for key, obj in self.objects.items():
+            if key.startswith(prefix):
+                yield obj
+
+
+# --- informers and components -------------------------------------------------------------------------------
+
+
+@attrs.frozen(cache_hash=True)
+class Informer:
+    """A reflector + store (client-go tools/cache): the revision it has synced to and its cache.
+
+    ``expired`` means its watch was answered 410 Gone (or broke with the API server) and it must relist.
+    ``high_water`` is a history variable: the highest revision this component ever observed, across restarts;
+    it only feeds the ResourceVersionMonotonic property.
+    """
+
+    rv: int
+    cache: immutables.Map[Key, Object]
+    expired: bool = False
+    high_water: int = 0
+
+
+@attrs.frozen(cache_hash=True)
+class Timer:
+    """A pending timer: what fires, and how much logical time (ms) remains (see ``spec.clock``)."""
+
+    name: str
+    remaining: int
+
+
+@attrs.frozen(cache_hash=True)
+class Expectation:
+    """Upstream: pkg/controller/controller_utils.go ControlleeExpectations + UIDTrackingControllerExpectations."""
+
+    add: int
+    deletes: frozenset[Key]
+    timer: int
+    """Remaining ms before the expectation expires (ExpectationsTimeout = 5 min)."""
+
+
+@attrs.frozen(cache_hash=True)
+class WorkQueue:
+    """Upstream: staging/src/k8s.io/client-go/util/workqueue (rate-limiting queue): a de-duplicating FIFO, keys
+    waiting out their backoff (with the remaining ms), and per-key failure counts."""
+
+    queue: tuple[Key, ...] = ()
+    waiting: tuple[tuple[Key, int], ...] = ()
+    failures: tuple[tuple[Key, int], ...] = ()
+
+    def add(self, key: Key) -> WorkQueue:
+        if key in self.queue:
+            return self
+        return attrs.evolve(self, queue=(*self.queue, key), waiting=tuple(w for w in self.waiting if w[0] != key))
+
+    def failure_count(self, key: Key) -> int:
+        for k, n in self.failures:
+            if k == key:
+                return n
+        return 0
+
+
+@attrs.frozen(cache_hash=True)
+class ControllerManager:
+    """kube-controller-manager: one shared informer (Deployments, ReplicaSets, Pods), the ReplicaSet and the
+    Deployment controllers' work queues, and the ReplicaSet controller's expectations. All of it is lost in a
+    crash (upstream: cmd/kube-controller-manager, pkg/controller/replicaset, pkg/controller/deployment)."""
+
+    informer: Informer
+    rs_queue: WorkQueue = WorkQueue()
+    deploy_queue: WorkQueue = WorkQueue()
+    expectations: immutables.Map[Key, Expectation] = immutables.Map()
+
+
+@attrs.frozen(cache_hash=True)
+class QueuedPod:
+    """A pod in the scheduling queue (upstream: framework.QueuedPodInfo).
+
+    ``where`` is "active", "backoff" or "unschedulable"; ``attempts`` counts failed attempts (capped where the
+    backoff saturates); ``plugins`` are the filters that rejected it (UnschedulablePlugins); ``backoff`` and
+    ``flush`` are the remaining ms of its backoff and of podMaxInUnschedulablePodsDuration (0 = not running).
+    """
+
+    key: Key
+    uid: int
+    where: str
+    attempts: int = 0
+    plugins: frozenset[str] = frozenset()
+    backoff: int = 0
+    flush: int = 0
+
+
+@attrs.frozen(cache_hash=True)
+class Scheduler:
+    """kube-scheduler: its informer (Pods, Nodes), the scheduling queue, the assume cache and in-flight binds.
+    Upstream: pkg/scheduler/schedule_one.go, backend/queue/scheduling_queue.go, backend/cache/cache.go."""
+
+    name: str
+    informer: Informer
+    queue: tuple[QueuedPod, ...] = ()
+    assumed: immutables.Map[Key, tuple[int, str]] = immutables.Map()
+    """pod key -> (uid, node): assumed on a node, until the informer shows it bound."""
+    binding: tuple[tuple[Key, int, str], ...] = ()
+    """Binding cycles in flight: (pod key, uid, node)."""
+
+
+@attrs.frozen(cache_hash=True)
+class RuntimeContainer:
+    """A container in a node's container runtime. ``managed`` containers carry the kubelet's pod labels;
+    the kubelet ignores the others (upstream: pkg/kubelet/kuberuntime, containers without io.kubernetes.pod.uid)."""
+
+    pod: Key
+    uid: int
+    name: str
+    image: str
+    running: bool = True
+    managed: bool = True
+
+
+@attrs.frozen(cache_hash=True)
+class Kubelet:
+    """One node's kubelet (its informer over the pods bound to the node) and container runtime.
+
+    A crashed node (``up`` False) runs nothing: its runtime is empty and its kubelet has no informer.
+    """
+
+    node: str
+    up: bool
+    informer: Informer | None
+    runtime: frozenset[RuntimeContainer] = frozenset()
+
+
+@attrs.frozen(cache_hash=True)
+class Budget:
+    """Faults left (the scenario's budgets): faults stop once a budget is spent."""
+
+    controller_manager_crashes: int = 0
+    scheduler_crashes: int = 0
+    kubelet_restarts: int = 0
+    api_server_restarts: int = 0
+    container_crashes: int = 0
+    node_crashes: int = 0
+
+
+@attrs.frozen(cache_hash=True)
+class Ghost:
+    """History variables for the properties; no component reads them (TLA+ style auxiliary variables).
+
+    ``rebinds``: pods whose spec.nodeName was changed once set. ``overshoots``: pod creations that found their
+    ReplicaSet already at (or above) spec.replicas active pods in etcd.
+    """
+
+    rebinds: frozenset[Key] = frozenset()
+    overshoots: frozenset[Key] = frozenset()
+
+
+@attrs.frozen(cache_hash=True)
+class ClusterState:
+    """The whole cluster: etcd, the components, the clock's timers (held by the components), the user's
+    remaining commands and the fault budgets."""
+
+    etcd: Etcd
+    kcm: ControllerManager
+    schedulers: tuple[Scheduler, ...]
+    kubelets: tuple[Kubelet, ...]
+    pending_commands: frozenset[int]
+    budget: Budget
+    ghost: Ghost = Ghost()
+
+    def kubelet(self, node: str) -> Kubelet:
+        for k in self.kubelets:
+            if k.node == node:
+                return k
+        raise KeyError(node)
+
+    def with_kubelet(self, kubelet: Kubelet) -> ClusterState:
+        return attrs.evolve(
+            self, kubelets=tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets)
+        )
+
+    def with_scheduler(self, scheduler: Scheduler) -> ClusterState:
+        return attrs.evolve(
+            self, schedulers=tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers)
+        )
