@@ -14,7 +14,6 @@ from __future__ import annotations
 import enum
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -185,14 +184,15 @@ def write_trace(path: str | os.PathLike[str], document: Mapping[str, Any]) -> No
     """Write ``document`` as indented JSON, atomically (a reader never sees half a file)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    # Not tempfile.mkstemp: its files are private (0600); a trace gets the usual permissions.
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        with temporary.open("w", encoding="utf-8") as out:
             json.dump(document, out, indent=1, ensure_ascii=False)
             out.write("\n")
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 from collections.abc import Sequence
 from typing import Literal
 
@@ -32,6 +33,8 @@ MessageKind = Literal["request", "watch", "local"]
 API_LANE = "apiserver / etcd"
 SYSTEM_LANE = "system"
 ROW = 0.75  # inches between steps
+LINE = 0.17  # inches per extra line of a wrapped description
+WRAP = 72  # characters per line of a description
 LANE = 2.7  # inches between lanes
 MARGIN = 1.0  # left margin, for step numbers
 FONT = "Helvetica"
@@ -169,14 +172,22 @@ def _text_width(text: str, points: float = 10) -> float:
     return len(text) * points * 0.55 / 72
 
 
-def _html_label(main: str, detail: str, colour: str, bold: bool) -> str:
-    top = html.escape(main)
+def wrap(text: str, width: int = WRAP) -> list[str]:
+    """A description in lines of at most ``width`` characters: events (after " — ") start a new line."""
+    lines: list[str] = []
+    for part in text.split(" — "):
+        lines.extend(textwrap.wrap(part, width, break_on_hyphens=False) or [""])
+    return lines
+
+
+def _html_label(lines: Sequence[str], detail: str, colour: str, bold: bool) -> str:
+    body = "<BR/>".join(html.escape(line) for line in lines)
     if bold:
-        top = f"<B>{top}</B>"
-    lines = f'<FONT COLOR="{colour}">{top}</FONT>'
+        body = f"<B>{body}</B>"
+    text = f'<FONT COLOR="{colour}">{body}</FONT>'
     if detail:
-        lines += f'<BR/><FONT POINT-SIZE="8" COLOR="#6b7785">{html.escape(detail)}</FONT>'
-    return f"<{lines}>"
+        text += f'<BR/><FONT POINT-SIZE="8" COLOR="#6b7785">{html.escape(detail)}</FONT>'
+    return f"<{text}>"
 
 
 def _tooltip(changes: Sequence[Change]) -> str:
@@ -185,13 +196,41 @@ def _tooltip(changes: Sequence[Change]) -> str:
     return "\n".join(shown) or "(no change)"
 
 
+def _label_x(x0: float, x1: float, lines: Sequence[str], bold: bool) -> float:
+    """Centred over the arrow, but shifted right rather than run into the step numbers on the left."""
+    width = _text_width(max(lines, key=len)) * (1.12 if bold else 1.0)
+    return max((x0 + x1) / 2, MARGIN * 0.5 + width / 2)
+
+
+@attrs.frozen
+class _Row:
+    """Where a step is drawn: ``y`` of its arrow (or box centre), and the band around it."""
+
+    y: float
+    top: float
+    bottom: float
+
+
+def _rows(trace: Trace, messages: Sequence[Message]) -> list[_Row]:
+    """Rows grow with their labels' lines, so that long descriptions never overlap the next step."""
+    rows = [_Row(0.0, ROW / 2, -ROW / 2)]
+    for message in messages:
+        extra = (len(wrap(message.label)) - 1) * LINE
+        top = rows[-1].bottom
+        # A box grows both ways from its centre; an arrow's description grows upwards from the arrow.
+        above, below = (extra / 2, extra / 2) if message.kind == "local" else (extra, 0.0)
+        y = top - ROW / 2 - above
+        rows.append(_Row(y, top, y - ROW / 2 - below))
+    return rows
+
+
 def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph:
     """The sequence diagram of ``trace`` (see the module docstring for what is drawn how)."""
     messages = [classify(trace, step) for step in trace.steps[1:]]
     lane_names = lanes(messages) or [SYSTEM_LANE]
     x_of = {lane: MARGIN + i * LANE for i, lane in enumerate(lane_names)}
-    rows = len(trace.steps)
-    bottom = -(rows + 1.2) * ROW
+    rows = _rows(trace, messages)
+    bottom = rows[-1].bottom - 1.2 * ROW
     right = MARGIN + (len(lane_names) - 1) * LANE
     violating = set(trace.violating_steps)
 
@@ -213,10 +252,11 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
     # Translucent bands, so that the lifelines and arrows (drawn first: outputorder=edgesfirst) show through.
     band_right = max(
         [right + LANE * 0.75]
-        + [x_of[m.source] + _text_width(m.label) / 2 + 0.25 for m in messages if m.kind == "local"]
+        + [x_of[m.source] + _text_width(max(wrap(m.label), key=len)) / 2 + 0.25 for m in messages if m.kind == "local"]
     )
     for index in sorted(violating):
         colour = "#f39c1233" if trace.loop is not None else "#e74c3c2e"
+        row = rows[index]
         graph.node(
             f"band-{index}",
             label="",
@@ -225,8 +265,8 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
             color=colour,
             fillcolor=colour,
             width=f"{band_right:.3f}",
-            height=f"{ROW:.3f}",
-            pos=_pos(band_right / 2, -index * ROW),
+            height=f"{row.top - row.bottom:.3f}",
+            pos=_pos(band_right / 2, (row.top + row.bottom) / 2),
             id=f"band-{index}",
             **{"class": "violation band"},
         )
@@ -248,7 +288,7 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
         graph.node(f"end-{lane_id}", label="", shape="point", width="0.01", style="invis", pos=_pos(x_of[lane], bottom))
         graph.edge(f"lane-{lane_id}", f"end-{lane_id}", arrowhead="none", style="dashed", color="#9aa5b1")
 
-    for index in range(rows):
+    for index, row in enumerate(rows):
         bad = index in violating and trace.loop is None
         graph.node(
             f"num-{index}",
@@ -256,7 +296,7 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
             shape="plaintext",
             fontcolor="#c0392b" if bad else "#555555",
             fontsize="11",
-            pos=_pos(MARGIN * 0.25, -index * ROW),
+            pos=_pos(MARGIN * 0.25, row.y),
         )
     graph.node(
         "initial",
@@ -267,27 +307,33 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
     )
 
     for message in messages:
-        _draw_message(graph, message, x_of, message.step in violating, trace.loop is None)
-    _draw_ending(graph, trace, x_of[messages[-1].source] if messages else MARGIN, right)
+        _draw_message(graph, message, x_of, rows[message.step].y, message.step in violating, trace.loop is None)
+    _draw_ending(graph, trace, rows, x_of[messages[-1].source] if messages else MARGIN, right)
     return graph
 
 
 def _draw_message(
-    graph: graphviz.Digraph, message: Message, x_of: dict[str, float], banded: bool, safety: bool
+    graph: graphviz.Digraph, message: Message, x_of: dict[str, float], y: float, banded: bool, safety: bool
 ) -> None:
     """One step: a box on the actor's lane, or an arrow with its description above and its main change below."""
-    y = -message.step * ROW
     bad = banded and safety
     # Labels hide the lifelines they cross, except on a band, whose colour must show.
     label_fill = "#ffffff00" if banded else "white"
     colour = "#c0392b" if bad else "#1f3b5c"
     classes = f"step {message.kind}" + (" violation" if bad else "")
-    label = message.label + ("   ✗" if bad else "")
+    lines = wrap(message.label)
+    if bad:
+        lines[-1] += "   ✗"
     tooltip = _tooltip(message.changes)
     if message.kind == "local":
         graph.node(
             f"step-{message.step}",
-            label=_html_label(label, headline(message.changes, _DETAIL_CHARS), colour, bad),
+            label=_html_label(
+                lines,
+                headline(message.changes, _DETAIL_CHARS, lambda change: change.address == message.source),
+                colour,
+                bad,
+            ),
             shape="box",
             style="filled",
             fillcolor="#fbe3e3" if bad else "#f6f6f6",
@@ -315,17 +361,20 @@ def _draw_message(
     )
     graph.node(
         f"label-{message.step}",
-        label=_html_label(label, "", colour, bad),
+        label=_html_label(lines, "", colour, bad),
         shape="plaintext",
         style="filled",
         fillcolor=label_fill,
         width="0",
         height="0",
         margin="0.03,0.01",
-        pos=_pos((x0 + x1) / 2, y + 0.14),
+        pos=_pos(_label_x(x0, x1, lines, bad), y + 0.14 + (len(lines) - 1) * LINE / 2),
         tooltip=tooltip,
     )
-    detail = headline(message.changes, _DETAIL_CHARS)
+    if message.kind == "request":
+        detail = headline(message.changes, _DETAIL_CHARS, lambda change: is_api_object(change.address))
+    else:
+        detail = headline(message.changes, _DETAIL_CHARS, lambda change: change.address == message.target)
     if detail:
         graph.node(
             f"detail-{message.step}",
@@ -343,13 +392,13 @@ def _draw_message(
         )
 
 
-def _draw_ending(graph: graphviz.Digraph, trace: Trace, last_x: float, right: float) -> None:
+def _draw_ending(graph: graphviz.Digraph, trace: Trace, rows: Sequence[_Row], last_x: float, right: float) -> None:
     """The verdict below the violating step: the broken invariant, the deadlock, or the lasso's loop."""
     if not trace.steps:
         return
     last = len(trace.steps) - 1
+    below = rows[last].bottom - 0.35 * ROW
     if trace.loop is None:
-        note_x = last_x
         if trace.kind == "sometimes":
             return
         text = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"✗ violates {trace.property_name}"
@@ -361,14 +410,14 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, last_x: float, right: fl
             fillcolor="#fde2e2",
             color="#c0392b",
             fontcolor="#c0392b",
-            pos=_pos(note_x, -(last + 0.85) * ROW),
+            pos=_pos(last_x, below),
             id="verdict",
             **{"class": "verdict violation"},
         )
         return
     loop_x = MARGIN * 0.62
-    graph.node("loop-top", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, -trace.loop * ROW))
-    graph.node("loop-bottom", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, -last * ROW))
+    graph.node("loop-top", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, rows[trace.loop].y))
+    graph.node("loop-bottom", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, rows[last].y))
     if trace.loop_closes:
         graph.edge(
             "loop-bottom",
@@ -390,7 +439,7 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, last_x: float, right: fl
         fillcolor="#fff0d6",
         color="#d35400",
         fontcolor="#a04000",
-        pos=_pos((MARGIN + right) / 2, -(last + 0.85) * ROW),
+        pos=_pos((MARGIN + right) / 2, below),
         id="verdict",
         **{"class": "verdict violation"},
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -138,13 +138,20 @@ def changed_addresses(before: Mapping[str, JSON], after: Mapping[str, JSON]) -> 
     return list(seen)
 
 
-def headline(changes: Sequence[Change], limit: int = 64) -> str:
-    """The change worth one line in a picture: the first that is not bookkeeping (resourceVersion, generation),
-    shortened to ``limit`` characters, with how many more there are."""
+def _is_counter(change: Change) -> bool:
+    return change.kind == "changed" and isinstance(change.before, int) and isinstance(change.after, int)
+
+
+def headline(changes: Sequence[Change], limit: int = 64, prefer: Callable[[Change], bool] | None = None) -> str:
+    """The change worth one line in a picture, shortened to ``limit`` characters, with how many more there are.
+
+    Bookkeeping (resourceVersion, generation) is skipped; then changes that ``prefer`` picks come first, and
+    changes of something else than a number (a counter such as a revision) before counters.
+    """
     relevant = [c for c in changes if not _BOOKKEEPING.search(c.path)] or list(changes)
     if not relevant:
         return ""
-    first = relevant[0]
+    first = min(relevant, key=lambda c: (prefer is not None and not prefer(c), _is_counter(c)))
     if not first.path and not first.element and first.kind != "changed":
         text = f"{'creates' if first.kind == 'added' else 'deletes'} {first.address}"
     else:
