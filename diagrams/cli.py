@@ -101,8 +101,10 @@ def graph(
     loaded = _load(target, model_ref, extra, trace_file)
     title = loaded.summary or "state graph"
     if trace_file is not None:
-        states, _ = follow(loaded.model, read_trace(trace_file))
-        explored = around_trace(loaded.model, states, max_states=max_states, radius=radius)
+        document = read_trace(trace_file)
+        states, _ = follow(loaded.model, document)
+        lasso = document.get("loop") is not None
+        explored = around_trace(loaded.model, states, max_states=max_states, radius=radius, violating_end=not lasso)
         title = f"{title}: around {trace_file.name}"
     else:
         explored = explore(loaded.model, max_states=max_states)

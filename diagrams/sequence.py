@@ -36,7 +36,7 @@ ROW = 0.75  # inches between steps
 LINE = 0.17  # inches per extra line of a wrapped description
 WRAP = 72  # characters per line of a description
 LANE = 2.7  # inches between lanes
-MARGIN = 1.0  # left margin, for step numbers
+MARGIN = 1.3  # left margin, for step numbers and a lasso's back arrow
 FONT = "Helvetica"
 
 # The built-in resources' plural names, as in `kubectl api-resources` (core, apps, batch, coordination, policy,
@@ -199,7 +199,7 @@ def _tooltip(changes: Sequence[Change]) -> str:
 def _label_x(x0: float, x1: float, lines: Sequence[str], bold: bool) -> float:
     """Centred over the arrow, but shifted right rather than run into the step numbers on the left."""
     width = _text_width(max(lines, key=len)) * (1.12 if bold else 1.0)
-    return max((x0 + x1) / 2, MARGIN * 0.5 + width / 2)
+    return max((x0 + x1) / 2, 0.5 + width / 2)
 
 
 @attrs.frozen
@@ -296,7 +296,7 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
             shape="plaintext",
             fontcolor="#c0392b" if bad else "#555555",
             fontsize="11",
-            pos=_pos(MARGIN * 0.25, row.y),
+            pos=_pos(0.25, row.y),
         )
     graph.node(
         "initial",
@@ -415,7 +415,7 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, rows: Sequence[_Row], la
             **{"class": "verdict violation"},
         )
         return
-    loop_x = MARGIN * 0.62
+    loop_x = 0.62
     graph.node("loop-top", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, rows[trace.loop].y))
     graph.node("loop-bottom", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, rows[last].y))
     if trace.loop_closes:

@@ -129,9 +129,14 @@ def explore(
 
 
 def around_trace(
-    model: Any, trace_states: Sequence[Any], max_states: int = DEFAULT_MAX_STATES, radius: int = 1
+    model: Any,
+    trace_states: Sequence[Any],
+    max_states: int = DEFAULT_MAX_STATES,
+    radius: int = 1,
+    violating_end: bool = True,
 ) -> StateGraph:
-    """The neighbourhood of a trace: its states and every state ``radius`` steps from them, its path marked."""
+    """The neighbourhood of a trace: its states and every state ``radius`` steps from them, its path marked, and
+    its last state marked violating when ``violating_end`` (safety and deadlock; a lasso's loop is its path)."""
     canonical = getattr(model, "canonical", lambda s: s)
     path_states = [canonical(s) for s in trace_states]
     graph = explore(model, max_states=max(max_states, len(set(path_states))), seeds=path_states, radius=radius)
@@ -144,7 +149,7 @@ def around_trace(
         graph,
         parent=tuple(parent),
         trace_path=tuple(position[s] for s in path_states),
-        violating=frozenset({position[path_states[-1]]}) if path_states else frozenset(),
+        violating=frozenset({position[path_states[-1]]}) if path_states and violating_end else frozenset(),
     )
 
 

@@ -107,9 +107,7 @@ def loop_lines(trace: Trace, index: int) -> list[Text]:
     last = len(trace.steps) - 1
     lines = []
     if index == trace.loop and trace.loop_closes:
-        lines.append(Text(f"── loop: steps {trace.loop + 1}..{last} repeat forever ──", "bold red"))
-    elif index == trace.loop:
-        lines.append(Text(f"── from step {last} on nothing changes ──", "bold red"))
+        lines.append(Text(f"── loop: from here on, steps {trace.loop + 1}..{last} repeat forever ──", "bold red"))
     if index == last:
         if trace.loop_closes:
             lines.append(Text(f"↺ back to step {trace.loop}: the state equals step {trace.loop}'s", "bold red"))
@@ -129,10 +127,7 @@ def render_trace(console: Console, trace: Trace, full: bool = False, step: int |
         lines.append(Text("(no states: no reachable state satisfies the property, so there is no trace)", "dim"))
     indices = range(len(trace.steps)) if step is None else [step]
     for index in indices:
-        marks = loop_lines(trace, index)
-        if marks and index == trace.loop:
-            lines.append(marks.pop(0))
         lines.extend(step_lines(trace, index, full=full))
-        lines.extend(marks)
+        lines.extend(loop_lines(trace, index))
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False)
