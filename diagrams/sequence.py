@@ -341,6 +341,7 @@ def _draw_message(
             penwidth="2" if bad else "1",
             pos=_pos(x_of[message.source], y),
             tooltip=tooltip,
+            href=f"#step-{message.step}",
             id=f"step-{message.step}",
             **{"class": classes},
         )
@@ -356,6 +357,7 @@ def _draw_message(
         style="dashed" if message.kind == "watch" else "solid",
         arrowsize="0.8",
         tooltip=tooltip,
+        href=f"#step-{message.step}",
         id=f"step-{message.step}",
         **{"class": classes},
     )

@@ -1,7 +1,8 @@
 """A trace as one self-contained HTML page: the verdict, the picture, and each step with its changes.
 
 No network is needed to open it: the style is inline, the picture is inline SVG, and there is no script. Whole
-states are folded in ``<details>`` elements, so a long trace stays readable.
+states are folded in ``<details>`` elements, so a long trace stays readable; a step in the picture links to its
+section (``#step-N``), and hovering over it lists all of its changes.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ def _e(text: Any) -> str:
 
 
 def _inline_svg(svg: str) -> str:
-    """SVG as an element of the page: without its XML prolog and DOCTYPE."""
-    return re.sub(r"^(\s*<\?xml[^>]*\?>)?(\s*<!DOCTYPE[^>]*>)?(\s*<!--.*?-->)*", "", svg, flags=re.DOTALL).strip()
+    """SVG as an element of the page: without its XML prolog and DOCTYPE, its ids prefixed with ``svg-`` so that
+    they do not collide with the page's step anchors."""
+    body = re.sub(r"^(\s*<\?xml[^>]*\?>)?(\s*<!DOCTYPE[^>]*>)?(\s*<!--.*?-->)*", "", svg, flags=re.DOTALL).strip()
+    return re.sub(r'\bid="', 'id="svg-', body)
 
 
 def _state_block(shown: Mapping[str, Any]) -> str:

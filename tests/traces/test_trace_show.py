@@ -119,6 +119,8 @@ def test_html_is_one_self_contained_page(toy_trace: Path, tmp_path: Path) -> Non
     assert sections[-1]["class"] == "step violation"
     lanes = [a for tag, a in page.tags if tag == "g" and "lane" in (a.get("class") or "").split()]
     assert len(lanes) == 5
+    ids = [a["id"] for _, a in page.tags if a.get("id")]
+    assert len(ids) == len(set(ids))  # the picture's ids do not collide with the step anchors
     text = "".join(page.text)
     assert 'pods/default/web-1 .spec.nodeName: "node-a" -> "node-b"' in text
     # No network: nothing is fetched (no scripts, stylesheets or images from elsewhere).
