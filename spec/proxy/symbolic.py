@@ -12,6 +12,7 @@ pkg/proxy/iptables/proxier.go iptablesJumpChains and iptablesKubeletJumpChains, 
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 from collections.abc import Callable
 from fractions import Fraction
@@ -23,6 +24,11 @@ from checker.errors import InputError
 from spec.proxy.parse import PROTOCOL_NUMBERS, Chain, Dump, Match, Rule, parse_rule
 
 Net = ipaddress.IPv4Network
+
+
+@functools.lru_cache(maxsize=65536)
+def host(ip: str) -> Net:
+    return Net(f"{ip}/32")
 PREROUTING, OUTPUT = "PREROUTING", "OUTPUT"
 
 # Builtin jumps in the order they end up after each EnsureRule(Prepend, ...) (last prepended first).
@@ -106,6 +112,23 @@ class PathResult:
     masquerade: bool
 
 
+def conj(exprs: list[z3.BoolRef]) -> z3.BoolRef:
+    """z3.And without the Python-side coercion (it dominates the cost for long path conditions)."""
+    if len(exprs) == 1:
+        return exprs[0]
+    ctx = exprs[0].ctx
+    arr = (z3.Ast * len(exprs))(*[e.as_ast() for e in exprs])
+    return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(exprs), arr), ctx)
+
+
+def disj(exprs: list[z3.BoolRef]) -> z3.BoolRef:
+    if len(exprs) == 1:
+        return exprs[0]
+    ctx = exprs[0].ctx
+    arr = (z3.Ast * len(exprs))(*[e.as_ast() for e in exprs])
+    return z3.BoolRef(z3.Z3_mk_or(ctx.ref(), len(exprs), arr), ctx)
+
+
 class Packet:
     """The symbolic packet: z3 terms for its header fields and for the random and recent matches."""
 
@@ -139,6 +162,8 @@ class Explorer:
         self.pkt = Packet()
         self._index: dict[tuple[str, str, str, object], list[int]] = {}
         self._exprs: dict[tuple[Match, bool, str, str, int], z3.BoolRef] = {}
+        self._locals: dict[str, z3.BoolRef] = {}
+        self._hooks: dict[str, z3.BoolRef] = {}
 
     # -- concrete evaluation -------------------------------------------------------------------------------------
     def is_local(self, net: Net) -> bool | None:
@@ -171,7 +196,7 @@ class Explorer:
                 return False
         dst: Net | None = None
         if st.dnat is not None:
-            dst = Net(st.dnat[0])
+            dst = host(st.dnat[0])
         elif st.pins.dst is not None and st.pins.dst.prefixlen == 32:
             dst = st.pins.dst
         if m.dst is not None:
@@ -225,9 +250,9 @@ class Explorer:
     # -- chain walking ---------------------------------------------------------------------------------------------
     def _candidates(self, table: str, chain: Chain, st: State) -> list[int] | None:
         """Indices of rules that might match: rules pinned to another destination host or port are skipped."""
-        host: Net | None = Net(st.dnat[0]) if st.dnat else st.pins.dst
-        if host is not None and host.prefixlen == 32:
-            key: tuple[str, object] = ("dst", host)
+        dst: Net | None = host(st.dnat[0]) if st.dnat else st.pins.dst
+        if dst is not None and dst.prefixlen == 32:
+            key: tuple[str, object] = ("dst", dst)
         elif st.dnat is None and st.pins.dport is not None:
             key = ("dport", st.pins.dport)
         else:
@@ -334,7 +359,7 @@ class Explorer:
 
     def _local_dst(self, st: State) -> list[tuple[State, bool]]:
         if st.dnat is not None:
-            return [(st, bool(self.is_local(Net(st.dnat[0]))))]
+            return [(st, bool(self.is_local(host(st.dnat[0]))))]
         known = st.pins.dst_local
         if known is None and st.pins.dst is not None:
             known = self.is_local(st.pins.dst)
@@ -394,7 +419,11 @@ class Explorer:
         return z3.And(*atoms) if len(atoms) != 1 else atoms[0]
 
     def local_expr(self, var: z3.BitVecRef) -> z3.BoolRef:
-        return z3.Or(*[self.pkt.in_net(var, n) for n in self.local_nets])
+        key = str(var)
+        cached = self._locals.get(key)
+        if cached is None:
+            cached = self._locals[key] = z3.Or(*[self.pkt.in_net(var, n) for n in self.local_nets])
+        return cached
 
     def lit_expr(self, lit: Lit) -> z3.BoolRef:
         key = (lit.match, lit.positive, lit.rule.table, lit.rule.chain, lit.rule.index)
@@ -405,15 +434,21 @@ class Explorer:
             self._exprs[key] = expr
         return expr
 
+    def hook_expr(self, hook: str) -> z3.BoolRef:
+        cached = self._hooks.get(hook)
+        if cached is None:
+            pkt, local = self.pkt, self.local_expr(self.pkt.src)
+            if hook == OUTPUT:
+                # A host process talking to a loopback address has a loopback source.
+                loopback = Net("127.0.0.0/8")
+                cached = z3.And(local, z3.Implies(pkt.in_net(pkt.dst, loopback), pkt.in_net(pkt.src, loopback)))
+            else:
+                cached = z3.Not(local)
+            self._hooks[hook] = cached
+        return cached
+
     def path_expr(self, result: PathResult) -> z3.BoolRef:
-        hook = self.local_expr(self.pkt.src)
-        loopback = Net("127.0.0.0/8")
-        # A host process talking to a loopback address has a loopback source.
-        pkt = self.pkt
-        host = z3.And(hook, z3.Implies(pkt.in_net(pkt.dst, loopback), pkt.in_net(pkt.src, loopback)))
-        parts = [host if result.hook == OUTPUT else z3.Not(hook)]
-        parts += [self.lit_expr(lit) for lit in result.state.lits]
-        return z3.And(*parts)
+        return conj([self.hook_expr(result.hook), *[self.lit_expr(lit) for lit in result.state.lits]])
 
 
 def path_probability(result: PathResult, holds: Callable[[Match], bool]) -> Fraction:
@@ -422,8 +457,7 @@ def path_probability(result: PathResult, holds: Callable[[Match], bool]) -> Frac
     for lit in result.state.lits:
         m = lit.match
         p = m.probability_value
-        rest = attrs.evolve(m, probability=None)
-        others = holds(rest)
+        others = holds(m)  # `holds` ignores the statistic match
         if p is None:
             if others != lit.positive:
                 return Fraction(0)

@@ -31,7 +31,18 @@ from spec.proxy.endpoints import (
 )
 from spec.proxy.model import Cluster, ProxierOptions, ResolvedEndpoint, Service, ServicePort
 from spec.proxy.parse import PROTOCOL_NUMBERS, Dump, Match
-from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, PathResult, Pins, State, concrete_holds, path_probability
+from spec.proxy.symbolic import (
+    OUTPUT,
+    PREROUTING,
+    Explorer,
+    PathResult,
+    Pins,
+    State,
+    concrete_holds,
+    conj,
+    disj,
+    path_probability,
+)
 
 Net = ipaddress.IPv4Network
 ROUNDING = Fraction(1, 2 * 10**10)  # half a unit in the 10th decimal: %0.10f rounding error bound
@@ -126,6 +137,7 @@ class Verifier:
         self.cidr = Net(cidr, strict=False) if cidr else None
         self.pod = self.pkt.in_net(self.pkt.src, self.cidr) if self.cidr else z3.BoolVal(False)
         self.src_local = self.explorer.local_expr(self.pkt.src)
+        self._hairpin: dict[str, z3.BoolRef] = {}
 
     # -- expected behaviour ----------------------------------------------------------------------------------------
     def expectations(self, fe: Frontend, cluster_eps: tuple[ResolvedEndpoint, ...],
@@ -142,7 +154,10 @@ class Verifier:
             return [Expect(true, "any sender (no usable endpoints)", "reject")]
 
         def hairpin(t: ResolvedEndpoint) -> z3.BoolRef:
-            return src == int(ipaddress.ip_address(t.ip))
+            expr = self._hairpin.get(t.ip)
+            if expr is None:
+                expr = self._hairpin[t.ip] = src == int(ipaddress.ip_address(t.ip))
+            return expr
 
         if fe.kind == "cluster IP":
             if svc.internal_policy_local and not local_eps:
@@ -150,7 +165,8 @@ class Verifier:
             targets = local_eps if svc.internal_policy_local else cluster_eps
             outside = z3.Not(self.pod) if self.cidr else z3.BoolVal(False)
             masq_all = z3.BoolVal(self.opts.masquerade_all)
-            return [Expect(true, "any sender", "dnat", targets, lambda t: z3.Or(masq_all, outside, hairpin(t)))]
+            base_masq = z3.Or(masq_all, outside)
+            return [Expect(true, "any sender", "dnat", targets, lambda t: z3.Or(base_masq, hairpin(t)))]
         out: list[Expect] = []
         base: z3.BoolRef = true
         ranges = [Net(r) for r in svc.load_balancer_source_ranges if ipaddress.ip_network(r).version == 4]
@@ -191,7 +207,7 @@ class Verifier:
         if not disjuncts:
             return None
         self.solver.push()
-        self.solver.add(z3.Or(*[d for d, _ in disjuncts]))
+        self.solver.add(disj([d for d, _ in disjuncts]))
         try:
             if self.solver.check() != z3.sat:
                 return None
@@ -260,13 +276,13 @@ class Verifier:
                 if e.kind == "dnat":
                     chosen = next((t for t in e.targets if str(t) == target), None)
                     if chosen is None or r.verdict != "accept":
-                        routing.append((z3.And(pexpr, fexpr, e.guard), (r, e)))
+                        routing.append((conj([pexpr, fexpr, e.guard]), (r, e)))
                     else:
                         want = e.masq(chosen) if e.masq else z3.BoolVal(False)
                         mism = z3.Not(want) if r.masquerade else want
-                        masq.append((z3.And(pexpr, fexpr, e.guard, mism), (r, e)))
+                        masq.append((conj([pexpr, fexpr, e.guard, mism]), (r, e)))
                 elif target is not None or r.verdict != e.kind:
-                    routing.append((z3.And(pexpr, fexpr, e.guard), (r, e)))
+                    routing.append((conj([pexpr, fexpr, e.guard]), (r, e)))
         found = self._first_model(routing)
         if found is not None:
             model, (r, e) = found  # type: ignore[misc]
@@ -352,7 +368,7 @@ class Verifier:
             for r, pexpr in zip(results, exprs, strict=True):
                 target = f"{r.state.dnat[0]}:{r.state.dnat[1]}" if r.state.dnat else None
                 if target != str(t) or r.verdict != "accept":
-                    bad.append((z3.And(pexpr, fexpr, e.guard, assume), r))
+                    bad.append((conj([pexpr, fexpr, e.guard, assume]), r))
             found = self._first_model(bad)
             if found is not None:
                 model, r = found
@@ -386,7 +402,7 @@ class Verifier:
                 continue
             near = by_port.get(r.state.pins.dport, []) if r.state.pins.dport is not None else fronts
             outside = z3.And(*[z3.Not(self.frontend_expr(f)) for f in near]) if near else z3.BoolVal(True)
-            candidates.append((z3.And(ex.path_expr(r), outside), r))
+            candidates.append((conj([ex.path_expr(r), outside]), r))
         found = self._first_model(candidates)
         if found is not None:
             model, r = found
