@@ -216,7 +216,14 @@ def state_graph_picture(model: Any, graph: StateGraph, title: str) -> graphviz.D
     if graph.discarded:
         caption.append(f"{graph.discarded} successor(s) discarded by the model's state constraint")
     picture = graphviz.Digraph("stategraph")
-    picture.attr(label="\n".join(caption), labelloc="t", fontname=FONT, fontsize="13", rankdir="TB", nodesep="0.3")
+    picture.attr(
+        label="\n".join(caption),
+        labelloc="t",
+        fontname=FONT,
+        fontsize="13",
+        rankdir="LR" if graph.trace_path else "TB",
+        nodesep="0.3",
+    )
     picture.attr("node", fontname=FONT, fontsize="9", shape="box", style="rounded,filled", fillcolor="#f4f6f8")
     picture.attr("edge", fontname=FONT, fontsize="8", color="#52606d", fontcolor="#3e4c59")
     on_path = set(graph.trace_path)
