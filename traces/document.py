@@ -31,8 +31,11 @@ class TraceStep:
 
     @property
     def shown(self) -> Mapping[str, JSON]:
-        """What people read and diff: the model's view when it gave one, the raw ITF variables otherwise."""
-        return self.view if self.view is not None else self.state
+        """What people read and diff: the model's view when it gave one, the raw ITF variables otherwise (without
+        Quint's bookkeeping variables ``mbt::...``)."""
+        if self.view is not None:
+            return self.view
+        return {name: value for name, value in self.state.items() if not name.startswith("mbt::")}
 
 
 @attrs.frozen
@@ -55,7 +58,7 @@ class Trace:
         """The steps to highlight: the loop of a lasso, else the last state (safety violation or deadlock)."""
         if self.loop is not None:
             return tuple(range(self.loop, len(self.steps)))
-        if self.kind == "sometimes" or not self.steps:
+        if self.kind in (None, "sometimes") or not self.steps:
             return ()
         return (len(self.steps) - 1,)
 
@@ -66,6 +69,8 @@ class Trace:
 
 
 def _describe_action(action: JSON) -> str:
+    if isinstance(action, str):
+        return action
     if isinstance(action, dict) and "tag" in action:
         value = action.get("value")
         if isinstance(value, dict) and value and not any(key.startswith("#") for key in value):
@@ -110,7 +115,7 @@ def from_document(document: Mapping[str, JSON]) -> Trace:
         loop=document.get("loop"),
         property_name=meta.get("property"),
         kind=meta.get("kind"),
-        description=meta.get("description"),
+        description=meta.get("description") or (f"ITF trace of {source}" if isinstance(source, str) else None),
         source=source if isinstance(source, dict) else None,
         options=options if isinstance(options, dict) else {},
         stats=stats if isinstance(stats, dict) else None,

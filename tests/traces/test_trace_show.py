@@ -126,3 +126,29 @@ def test_html_is_one_self_contained_page(toy_trace: Path, tmp_path: Path) -> Non
     # No network: nothing is fetched (no scripts, stylesheets or images from elsewhere).
     assert not [a for tag, a in page.tags if tag in ("script", "link", "img", "iframe")]
     assert not [a for _, a in page.tags for key in ("src", "href") if (a.get(key) or "").startswith("http")]
+
+
+def test_show_reads_a_quint_trace(tmp_path: Path) -> None:
+    """A trace written by Quint (ITF with mbt::actionTaken, no kubespec metadata) is shown; replay needs a source."""
+    quint = {
+        "#meta": {"format": "ITF", "source": "bank.qnt", "status": "violation"},
+        "vars": ["balances", "mbt::actionTaken"],
+        "states": [
+            {"#meta": {"index": 0}, "balances": {"#map": [["alice", {"#bigint": "10"}]]}, "mbt::actionTaken": "init"},
+            {
+                "#meta": {"index": 1},
+                "balances": {"#map": [["alice", {"#bigint": "-5"}]]},
+                "mbt::actionTaken": "withdraw",
+            },
+        ],
+    }
+    path = tmp_path / "bank.itf.json"
+    path.write_text(json.dumps(quint))
+    result = run("trace", "show", str(path))
+    assert result.exit_code == 0, result.output
+    assert "Step 1  withdraw\n" in result.output
+    assert "mbt::" not in result.output and "violates" not in result.output
+    assert result.output.startswith("ITF trace of bank.qnt")
+    assert "~ balances .alice: 10 -> -5" in result.output
+    replayed = run("trace", "replay", str(path))
+    assert replayed.exit_code == 2 and "no #meta.source" in replayed.output
