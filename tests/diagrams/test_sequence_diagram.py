@@ -123,3 +123,13 @@ def test_models_without_actors_get_one_lane_of_local_steps(tmp_path: Path) -> No
     graph = sequence_diagram(load(path))
     assert 'label="system"' in graph.source or "label=system" in graph.source
     assert graph.source.count('class="step local') == 6
+
+
+def test_a_deadlock_is_the_verdict(tmp_path: Path) -> None:
+    path, out = tmp_path / "deadlock.itf.json", tmp_path / "deadlock.svg"
+    assert run("check", "--model", f"{TOY}:ToyCluster", "--trace", str(path)).exit_code == 1
+    assert run("trace", "dot", str(path), "-o", str(out)).exit_code == 0
+    found = groups(out)
+    assert "deadlock: no action is enabled" in "".join(found["verdict"].itertext())
+    last = len(load(path).steps) - 1
+    assert "violation" in classes(found[f"step-{last}"]) and f"band-{last}" in found

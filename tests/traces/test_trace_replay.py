@@ -182,3 +182,17 @@ def test_written_files_replay_through_the_python_loader(tmp_path: Path) -> None:
 
 def spinner() -> Spinner:
     return Spinner()
+
+
+def test_a_deadlock_replays_and_a_state_with_successors_is_no_deadlock(tmp_path: Path) -> None:
+    path = tmp_path / "deadlock.itf.json"
+    assert run("check", "--model", f"{TOY}:ToyCluster", "--trace", str(path)).exit_code == 1
+    document = json.loads(path.read_text())
+    assert document["#meta"]["kind"] == "deadlock"
+    result = run("trace", "replay", str(path))
+    assert result.exit_code == 0, result.output
+    assert "no action is enabled in step" in result.output
+    document["states"].pop()
+    path.write_text(json.dumps(document))
+    result = run("trace", "replay", str(path))
+    assert result.exit_code == 1 and "the model has successors here, so it is no deadlock" in result.output
