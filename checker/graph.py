@@ -22,8 +22,8 @@ class StateGraph:
     def __init__(self, with_edges: bool) -> None:
         self.states: list[Any] = []
         self.index: dict[Any, int] = {}
-        self.parent = array("q")
-        self.depth = array("l")
+        self.parent = array("i")
+        self.depth = array("i")
         self.expanded = bytearray()
         self.with_edges = with_edges
         # Edges are stored per expanded state as a slice [edge_lo[i], edge_hi[i]) of edge_to / edge_mask.

@@ -7,6 +7,7 @@ successor only what it must (count the action, canonicalise, apply the constrain
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
@@ -216,11 +217,14 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                 out.failure = ("deadlock", "deadlock", current)
                 return out
             expansions += 1
-            if progress is not None and expansions % PROGRESS_EVERY == 0:
-                now = time.perf_counter()
-                if now - last_report >= 0.25:
-                    last_report = now
-                    progress(len(states), out.generated, out.max_depth, len(frontier), now - started)
+            if expansions % PROGRESS_EVERY == 0:
+                # Stored states live until the end: keep the cyclic garbage collector from rescanning them.
+                gc.freeze()
+                if progress is not None:
+                    now = time.perf_counter()
+                    if now - last_report >= 0.25:
+                        last_report = now
+                        progress(len(states), out.generated, out.max_depth, len(frontier), now - started)
     except KeyboardInterrupt:
         out.interrupted = True
         if current >= 0:
@@ -230,6 +234,8 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
     except Exception as exc:
         where = f" while expanding state #{current} (depth {depth[current]})" if current >= 0 else " in init_states"
         raise ModelError(f"the model raised {type(exc).__name__}: {exc}{where}") from exc
+    finally:
+        gc.unfreeze()
     out.queue = len(frontier)
     return out
 
