@@ -6,11 +6,12 @@ Exit codes: 0 every property holds (within the stated bounds), 1 a property is v
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -24,10 +25,35 @@ DEFAULT_MODEL = "checker.examples.twophase:TwoPhase"
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def fail(message: str) -> None:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> NoReturn:
     """Print one line on stderr and exit 2."""
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_USAGE)
+
+
+def reports_input_errors(command: F) -> F:
+    """Bad input prints `error: <one line>` and exits 2, with no traceback, also when the command runs alone."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (InputError, ModelError) as exc:
+            fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def loader_options(command: F) -> F:
+    """Add the registered loaders' own options (a scenario's variants, say) to a command that takes a target."""
+    params = getattr(command, "__click_params__", [])
+    for loader in loaders().values():
+        params.extend(loader.params)
+    command.__click_params__ = params  # type: ignore[attr-defined]
+    return command
 
 
 class KubespecGroup(click.Group):
@@ -93,17 +119,9 @@ def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Save the counterexample as a trace file (JSON, ITF-compatible)."),
         click.option("--coverage", "show_coverage", is_flag=True, help="Print per-action coverage."),
     ]
-    for loader in loaders().values():
-        options.extend(loader.params)
+    f = loader_options(f)
     for option in reversed(options):
-        f = option(f) if callable(option) and not isinstance(option, click.Parameter) else _attach(f, option)
-    return f
-
-
-def _attach(f: Callable[..., Any], param: click.Parameter) -> Callable[..., Any]:
-    params = getattr(f, "__click_params__", [])
-    params.append(param)
-    f.__click_params__ = params  # type: ignore[attr-defined]
+        f = option(f)
     return f
 
 
@@ -113,6 +131,7 @@ def _default() -> Loaded:
 
 @main.command("check")
 @_check_options
+@reports_input_errors
 def check_command(target: str | None, model_ref: str | None, strategy: str | None, max_states: int | None,
                   max_depth: int | None, no_deadlock: bool, simulate: int | None, sim_depth: int, seed: int,
                   as_json: bool, trace_path: str | None, show_coverage: bool, **extra: Any) -> None:

@@ -159,11 +159,7 @@ def _bfs(g: StateGraph, sources: Iterable[int], goal: bytearray, allowed: bytear
     while queue:
         v = queue.popleft()
         if goal[v]:
-            path = [v]
-            while parent[path[-1]] != -1:
-                path.append(parent[path[-1]])
-            path.reverse()
-            return path
+            return _unwind(parent, v)
         for w, _ in g.successors(v):
             if allowed[w] and w not in parent:
                 parent[w] = v
@@ -221,11 +217,7 @@ def _shortest_from_triggers(g: StateGraph, region: bytearray, goal: bytearray, t
                 frontier.append(t)
         for v in frontier:
             if goal[v]:
-                path = [v]
-                while parent[path[-1]] != -1:
-                    path.append(parent[path[-1]])
-                path.reverse()
-                return path
+                return _unwind(parent, v)
         nxt = []
         for v in frontier:
             for w, _ in g.successors(v):
@@ -236,6 +228,15 @@ def _shortest_from_triggers(g: StateGraph, region: bytearray, goal: bytearray, t
             raise AssertionError("the fair component is not reachable from any trigger")
         frontier = nxt
         level += 1
+
+
+def _unwind(parent: dict[int, int], v: int) -> list[int]:
+    """The path of a breadth-first search from its source to `v`, following `parent` (-1 at a source)."""
+    path = [v]
+    while parent[path[-1]] != -1:
+        path.append(parent[path[-1]])
+    path.reverse()
+    return path
 
 
 def _only(size: int, v: int) -> bytearray:

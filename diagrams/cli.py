@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from checker.errors import InputError, ModelError
+from checker.cli import loader_options, reports_input_errors
+from checker.errors import InputError
 from checker.itf import read_trace
-from checker.loading import Loaded, load_identity, load_target, loaders
+from checker.loading import Loaded, load_identity, load_target
 from diagrams.output import write
 from diagrams.stategraph import DEFAULT_MAX_STATES, around_trace, explore, state_graph_picture
 from traces.replay import follow
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _with_loader_options(command: F) -> F:
-    """The registered loaders' own options (a scenario's bounds, say), as `kubespec check` takes them."""
-    params = getattr(command, "__click_params__", [])
-    for loader in loaders().values():
-        params.extend(loader.params)
-    command.__click_params__ = params  # type: ignore[attr-defined]
-    return command
-
-
-def _reports_input_errors(command: F) -> F:
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (InputError, ModelError) as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _load(target: str | None, model_ref: str | None, extra: dict[str, Any], trace_file: Path | None) -> Loaded:
@@ -85,8 +60,8 @@ def _load(target: str | None, model_ref: str | None, extra: dict[str, Any], trac
     show_default=True,
     help="With --around-trace: how many steps away from the trace to draw.",
 )
-@_with_loader_options
-@_reports_input_errors
+@loader_options
+@reports_input_errors
 def graph(
     target: str | None,
     model_ref: str | None,

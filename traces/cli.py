@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
-from checker.errors import InputError, ModelError
+from checker.cli import reports_input_errors
+from checker.errors import InputError
 from diagrams.output import svg_text, write
 from diagrams.sequence import sequence_diagram
 from traces.document import load
 from traces.html import trace_html
 from traces.render import render_trace
 from traces.replay import replay_file
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def reports_input_errors(command: F) -> F:
-    """Bad input prints ``error: <one line>`` and exits 2, with no traceback, also when run outside ``kubespec``."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (InputError, ModelError) as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(name="trace")

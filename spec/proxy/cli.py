@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from checker.cli import reports_input_errors
 from checker.errors import InputError
 from spec.proxy import ipvs
 from spec.proxy.iptables import render, sync_proxy_rules
@@ -78,11 +79,6 @@ def _proxier_options(cluster: Cluster, node: str | None, kw: dict[str, Any], sch
     )
 
 
-def _fail(exc: InputError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(2)
-
-
 @click.group()
 def proxy() -> None:
     """kube-proxy: the rules it installs, and a z3 proof that they are right."""
@@ -94,13 +90,11 @@ def proxy() -> None:
 @click.option("--mode", type=click.Choice(["iptables", "ipvs"]), default="iptables", show_default=True)
 @click.option("--ipvs-scheduler", default="rr", show_default=True,
               type=click.Choice(["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh"]))
+@reports_input_errors
 def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, **kw: Any) -> None:
     """Print the rules kube-proxy installs on NODE (iptables-save text, or the IPVS virtual servers)."""
-    try:
-        cluster = load_cluster(files)
-        opts = _proxier_options(cluster, node, kw, ipvs_scheduler)
-    except InputError as exc:
-        _fail(exc)
+    cluster = load_cluster(files)
+    opts = _proxier_options(cluster, node, kw, ipvs_scheduler)
     if mode == "ipvs":
         click.echo(ipvs.render(ipvs.virtual_servers(cluster, opts)), nl=False)
     else:
@@ -112,22 +106,20 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, **k
 @click.option("--node", default=None, help="The node (default: the only Node in the manifests).")
 @click.option("--iptables-save", "dump_file", default=None, type=click.Path(dir_okay=False),
               help="Verify this dump instead of the generated rules.")
+@reports_input_errors
 def verify_command(files: tuple[str, ...], node: str | None, dump_file: str | None, **kw: Any) -> None:
     """Prove the rules route every Service packet as upstream kube-proxy semantics require."""
-    try:
-        cluster = load_cluster(files)
-        opts = _proxier_options(cluster, node, kw)
-        if dump_file is not None:
-            try:
-                text = Path(dump_file).read_text()
-            except OSError as exc:
-                raise InputError(f"{dump_file}: cannot read: {exc.strerror}") from None
-            dump = parse_dump(text, dump_file)
-        else:
-            dump = parse_dump(render(sync_proxy_rules(cluster, opts)), "<generated rules>")
-        report = verify(cluster, opts, dump)
-    except InputError as exc:
-        _fail(exc)
+    cluster = load_cluster(files)
+    opts = _proxier_options(cluster, node, kw)
+    if dump_file is not None:
+        try:
+            text = Path(dump_file).read_text()
+        except OSError as exc:
+            raise InputError(f"{dump_file}: cannot read: {exc.strerror}") from None
+        dump = parse_dump(text, dump_file)
+    else:
+        dump = parse_dump(render(sync_proxy_rules(cluster, opts)), "<generated rules>")
+    report = verify(cluster, opts, dump)
     for violation in report.violations:
         click.echo(violation.render())
     summary = (f"{report.services} services, {report.ports} service ports, {report.frontends} frontends, "
