@@ -109,7 +109,7 @@ def _short(value: Any, limit: int = 160) -> str:
 def print_result(console: Console, result: Result, model: Model, summary: str, trace_path: str | None) -> None:
     ok = result.violation is None
     colour = "green" if result.status == "ok" else ("yellow" if ok else "red")
-    symbol = "✔" if ok else "✘"
+    symbol = "✘" if not ok else ("■" if result.status == "interrupted" else "✔")
     v = result.violation
     if v is not None:
         if v.kind == "sometimes":

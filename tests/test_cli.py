@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -128,6 +130,22 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
         lines = [line for line in r.output.splitlines() if line.strip()]
         assert lines and "Traceback" not in r.output, (args, r.output)
         assert lines[-1].startswith(("error:", "Error:")), (args, r.output)
+
+
+def test_ctrl_c_prints_what_was_found_so_far(tmp_path):
+    """A real SIGINT to a long search: partial stats, the verdict says interrupted, exit 130."""
+    model = tmp_path / "big.py"
+    model.write_text("from checker.examples.twophase import TwoPhase\n\ndef big():\n    return TwoPhase(10)\n")
+    exe = Path(sys.executable).parent / "kubespec"
+    proc = subprocess.Popen([str(exe), "check", "--model", f"{model}:big"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("Checking model")
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted: no violation in" in out and "distinct states" in out and "Traceback" not in err
 
 
 def test_console_script_end_to_end(tmp_path):
