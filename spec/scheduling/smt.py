@@ -22,6 +22,7 @@ Explanations come from unsat cores over tracked constraints, named in Kubernetes
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
@@ -249,9 +250,9 @@ class _Encoding:
                 )
             for resource, amount, free in columns:
                 terms = [(v, amount(self.pending[p].requests)) for p, v in on if amount(self.pending[p].requests) > 0]
-                if sum(a for _, a in terms) <= free:
+                if not terms or sum(a for _, a in terms) <= free:
                     continue
-                self.track(f"NodeResourcesFit: {resource} on node {node.name}", z3.PbLe(terms, max(free, 0)))
+                self.track(f"NodeResourcesFit: {resource} on node {node.name}", _capacity(terms, max(free, 0)))
 
     # -- NodePorts ----------------------------------------------------------------------------------------
 
@@ -425,6 +426,19 @@ class _Encoding:
         return {v: z3.Sum(*counts.get(v, []), z3.IntVal(static.get(v, 0))) for v in values}
 
 
+def _capacity(terms: list[tuple[z3.BoolRef, int]], free: int) -> z3.BoolRef:
+    """sum(amount for placed) <= free, as a pseudo-boolean constraint when the numbers fit z3's 32-bit PB API.
+
+    Dividing by the gcd g of the amounts is exact: the sum is a multiple of g, so it is <= free iff <= free // g.
+    """
+    g = math.gcd(*(a for _, a in terms))
+    scaled = [(v, a // g) for v, a in terms]
+    bound = free // g
+    if bound < 2**31 and sum(a for _, a in scaled) < 2**31:
+        return z3.PbLe(scaled, bound)
+    return z3.Sum([z3.If(v, a, 0) for v, a in terms]) <= free
+
+
 def _objective_terms(enc: _Encoding) -> list[tuple[int, list[z3.BoolRef]]]:
     """(priority, placed literals) for each priority level, highest first."""
     levels: dict[int, list[z3.BoolRef]] = {}
@@ -436,67 +450,117 @@ def _objective_terms(enc: _Encoding) -> list[tuple[int, list[z3.BoolRef]]]:
 def solve(
     pending: Sequence[PodInfo], snapshot: Snapshot, objective: Objective = "pack", timeout_ms: int = 60_000
 ) -> OptimalResult:
-    """Place as many pending pods as possible (by priority level), then optimize ``objective``."""
+    """Place as many pending pods as possible (by priority level), then optimize ``objective``.
+
+    Lexicographic optimization by incremental SAT calls (each level: all placed, else a binary search on the
+    count; then a descending bound on nodes used or peak utilization). ``proved_optimal`` is False when the time
+    limit stopped the search; the placement returned is then the best found, and always valid.
+    """
     start = time.perf_counter()
+    deadline = start + timeout_ms / 1000
     enc = _Encoding(pending, snapshot)
-    opt = z3.Optimize()
-    opt.set("timeout", timeout_ms)
-    opt.add(*enc.hard)
-    opt.add(*[expr for _, expr in enc.tracked])
-    handles = []
+    solver = z3.Solver()
+    solver.add(*enc.hard)
+    solver.add(*[expr for _, expr in enc.tracked])
+    proved = True
+
+    def check(*extra: z3.BoolRef) -> z3.CheckSatResult:
+        left = int((deadline - time.perf_counter()) * 1000)
+        if left <= 0:
+            return z3.unknown
+        solver.set("timeout", left)
+        return solver.check(*extra)
+
+    status = check()
+    if status != z3.sat:
+        raise AssertionError("the encoding without placement requirements must be satisfiable")
+    model = solver.model()
     for _, lits in _objective_terms(enc):
-        handles.append(opt.maximize(z3.Sum([z3.If(lit, 1, 0) for lit in lits])))
+
+        def count(m: z3.ModelRef, lits: list[z3.BoolRef] = lits) -> int:
+            return sum(1 for lit in lits if z3.is_true(m.eval(lit, model_completion=True)))
+
+        best = count(model)
+        hi = len(lits)
+        while best < hi:
+            want = (best + hi + 1) // 2
+            result = check(z3.PbGe([(lit, 1) for lit in lits], want))
+            if result == z3.sat:
+                model = solver.model()
+                best = count(model)
+            elif result == z3.unsat:
+                hi = want - 1
+            else:
+                proved = False
+                break
+        solver.add(z3.PbGe([(lit, 1) for lit in lits], best))
     if objective == "pack":
-        used = []
-        for n, node in enumerate(enc.nodes):
-            on = [enc.x[p, n] for p in range(len(enc.pending)) if (p, n) in enc.x]
-            if on and not snapshot.pods_on(node.name):
-                used.append(z3.If(z3.Or(on), 1, 0))
-        if used:
-            opt.minimize(z3.Sum(used))
+        used = [
+            z3.Or(on)
+            for n, node in enumerate(enc.nodes)
+            if (on := [enc.x[p, n] for p in range(len(enc.pending)) if (p, n) in enc.x])
+            and not snapshot.pods_on(node.name)
+        ]
+        while used and proved:
+            k = sum(1 for u in used if z3.is_true(model.eval(u, model_completion=True)))
+            if k == 0:
+                break
+            result = check(z3.PbLe([(u, 1) for u in used], k - 1))
+            if result == z3.sat:
+                model = solver.model()
+            else:
+                proved = result == z3.unsat
+                break
     else:
         peak = z3.Int("peak_permille")
         for n, node in enumerate(enc.nodes):
             usage = snapshot.usage(node.name)
-            for amount, base, alloc in (
-                (lambda r: r.milli_cpu, usage.requested.milli_cpu, node.allocatable.milli_cpu),
-                (lambda r: r.memory, usage.requested.memory, node.allocatable.memory),
+            for attr, base, alloc in (
+                ("milli_cpu", usage.requested.milli_cpu, node.allocatable.milli_cpu),
+                ("memory", usage.requested.memory, node.allocatable.memory),
             ):
                 if alloc <= 0:
                     continue
                 terms = [
-                    z3.If(enc.x[p, n], amount(enc.pending[p].requests), 0)
+                    z3.If(enc.x[p, n], getattr(enc.pending[p].requests, attr), 0)
                     for p in range(len(enc.pending))
                     if (p, n) in enc.x
                 ]
-                opt.add(1000 * (z3.Sum(*terms, z3.IntVal(base))) <= peak * alloc)
-        opt.minimize(peak)
-    opt.set("priority", "lex")
-    status = opt.check()
-    proved = status == z3.sat
-    model = opt.model() if status in (z3.sat, z3.unknown) else None
+                solver.add(1000 * z3.Sum(*terms, z3.IntVal(base)) <= peak * alloc)
+        while proved:
+            result = check()
+            if result != z3.sat:
+                proved = result == z3.unsat
+                break
+            model = solver.model()
+            current = model.eval(peak, model_completion=True).as_long()
+            solver.add(peak < current)
     assignment: dict[str, str] = {}
-    if model is not None:
-        for (p, n), var in enc.x.items():
-            if z3.is_true(model.eval(var, model_completion=True)):
-                assignment[enc.pending[p].key] = enc.nodes[n].name
+    for (p, n), var in enc.x.items():
+        if z3.is_true(model.eval(var, model_completion=True)):
+            assignment[enc.pending[p].key] = enc.nodes[n].name
     errors = valid_placement(assignment, pending, snapshot)
     if errors:
         raise AssertionError(f"z3 placement fails the Python filters: {errors}")
-    unplaced = tuple(explain(enc, p, assignment) for p, pod in enumerate(enc.pending) if pod.key not in assignment)
-    used_nodes = {n for n in assignment.values()} | {p.node_name for p in snapshot.pods}
+    unplaced = tuple(
+        explain(enc, p, assignment, max(1000, int((deadline - time.perf_counter()) * 1000)))
+        for p, pod in enumerate(enc.pending)
+        if pod.key not in assignment
+    )
+    used_nodes = set(assignment.values()) | {p.node_name for p in snapshot.pods}
     return OptimalResult(
         assignment, unplaced, objective, len(used_nodes & set(snapshot.node_map)), time.perf_counter() - start, proved
     )
 
 
-def explain(enc: _Encoding, p: int, assignment: Mapping[str, str]) -> Explanation:
+def explain(enc: _Encoding, p: int, assignment: Mapping[str, str], timeout_ms: int = 10_000) -> Explanation:
     """Why pod ``p`` cannot be placed while the placed pods stay placed: static failures and an unsat core."""
     pod = enc.pending[p]
     if not enc.allowed(p):
         return Explanation(pod.key, tuple(enc.static[p]), ())
     s = z3.Solver()
     s.set("core.minimize", True)
+    s.set("timeout", timeout_ms)
     s.add(*enc.hard)
     labels: dict[str, str] = {}
     assumptions = []
@@ -512,8 +576,11 @@ def explain(enc: _Encoding, p: int, assignment: Mapping[str, str]) -> Explanatio
             s.add(z3.Implies(lit, enc.placed(q)))
             assumptions.append(lit)
     s.add(enc.placed(p))
-    if s.check(*assumptions) != z3.unsat:
-        return Explanation(pod.key, tuple(enc.static[p]), ("lower-priority or equally ranked pods took the room",))
+    verdict = s.check(*assumptions)
+    if verdict == z3.unknown:
+        return Explanation(pod.key, tuple(enc.static[p]), ("(no unsat core within the time limit)",))
+    if verdict == z3.sat:
+        return Explanation(pod.key, tuple(enc.static[p]), ("placing it needs another pod unplaced (optimum)",))
     core = sorted(labels[str(lit)] for lit in s.unsat_core())
     return Explanation(pod.key, tuple(enc.static[p]), tuple(core))
 
