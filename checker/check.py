@@ -10,7 +10,7 @@ from checker.liveness import find_fair_lasso
 from checker.model import Model, Property, overrides
 from checker.paths import trace_of
 from checker.result import ActionCoverage, Bounds, Result, Stats, Status, Step, Violation
-from checker.search import Outcome, ProgressFn, explore, fairness_masks, holds
+from checker.search import Outcome, ProgressFn, explore, fairness_masks
 from checker.simulation import simulate
 
 STRATEGIES = ("bfs", "dfs")
@@ -119,12 +119,12 @@ def _liveness(model: Model, out: Outcome, liveness: list[Property]) -> Violation
     g = out.graph
     weak, strong, mask_of = fairness_masks(model)
     roots = [i for i in range(len(g)) if g.parent[i] == -1]
-    for p in liveness:
-        bad = bytearray(not holds(p.name, p.pred, s) for s in g.states)
+    for k, p in enumerate(liveness):
+        bad = bytearray(not b for b in out.goal_bits[k])
         if p.premise is None:
             triggers = roots
         else:
-            triggers = [i for i, s in enumerate(g.states) if bad[i] and holds(p.name, p.premise, s)]
+            triggers = [i for i, premise in enumerate(out.premise_bits[k]) if premise and bad[i]]
         lasso = find_fair_lasso(g, bad, triggers, weak, strong)
         if lasso is not None:
             path = list(lasso.prefix) + list(lasso.loop[1:])

@@ -1,27 +1,66 @@
 """The explored state graph: states, parent links, depths and (for liveness) labelled edges.
 
-States are kept exactly (a dict from state to index), so deduplication never collides and counts do not depend
-on PYTHONHASHSEED; stable fingerprints (`checker.fingerprint`) are used where a state leaves the process.
+States are stored exactly, so deduplication never collides, and counts and traces do not depend on
+PYTHONHASHSEED (stable fingerprints, `checker.encoding.fingerprint`, are used where a state leaves the process).
+
+A state that is an instance of a frozen attrs class with generated equality is stored as the tuple of its field
+values, in one table per class: equal tuples mean equal states (that is how attrs defines `__eq__`), and a tuple
+is hashed and compared in C, where the class's generated `__hash__` and `__eq__` run as Python code on every
+generated successor. The state object is rebuilt from its fields when a trace needs it. Other states are stored
+as they are.
 """
 
 from __future__ import annotations
 
+import operator
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
+
 NO_PARENT = -1
+
+#: A class's storage: its table (key -> index), how to get a state's key (None: the state is its own key), and
+#: its kind number (position in StateGraph.builders).
+Table = tuple[dict[Any, int], Callable[[Any], Any] | None, int]
+
+
+def _field_key(cls: type) -> tuple[Callable[[Any], Any], Callable[[Any], Any]] | None:
+    """For a frozen attrs class whose equality is attrs' own over init fields: key and rebuild functions."""
+    if not attrs.has(cls) or not getattr(cls, "__attrs_attrs__", None):
+        return None
+    eq = getattr(cls, "__eq__", None)
+    code = getattr(eq, "__code__", None)
+    if code is None or not code.co_filename.startswith("<attrs generated"):
+        return None
+    fields = attrs.fields(cls)
+    if any(not f.eq or f.eq_key is not None or not f.init or f.converter is not None for f in fields):
+        return None
+    names = [f.name for f in fields]
+    aliases = [f.alias for f in fields]
+    getter: Callable[[Any], Any] = operator.attrgetter(*names)
+    if len(names) == 1:
+        single = getter
+        getter = lambda state: (single(state),)  # noqa: E731 - attrgetter of one name returns a bare value
+
+    def build(key: tuple[Any, ...]) -> Any:
+        return cls(**dict(zip(aliases, key, strict=True)))
+
+    return getter, build
 
 
 class StateGraph:
     """Append-only storage of the states found by a search, indexed in discovery order."""
 
-    __slots__ = ("states", "index", "parent", "depth", "expanded", "with_edges", "edge_lo", "edge_hi",
-                 "edge_to", "edge_mask", "enabled")
+    __slots__ = ("keys", "kinds", "tables", "builders", "parent", "depth", "expanded", "with_edges", "edge_lo",
+                 "edge_hi", "edge_to", "edge_mask", "enabled")
 
     def __init__(self, with_edges: bool) -> None:
-        self.states: list[Any] = []
-        self.index: dict[Any, int] = {}
+        self.keys: list[Any] = []
+        self.kinds = bytearray()
+        self.tables: dict[type, Table] = {}
+        self.builders: list[Callable[[Any], Any] | None] = []
         self.parent = array("i")
         self.depth = array("i")
         self.expanded = bytearray()
@@ -35,7 +74,28 @@ class StateGraph:
         self.enabled = array("q")
 
     def __len__(self) -> int:
-        return len(self.states)
+        return len(self.keys)
+
+    def table(self, cls: type) -> Table:
+        """The storage of states of class `cls`, made on first use."""
+        found = self.tables.get(cls)
+        if found is None:
+            if len(self.builders) == 255:
+                raise ValueError("more than 255 classes of states")
+            fk = _field_key(cls)
+            self.builders.append(None if fk is None else fk[1])
+            found = self.tables[cls] = ({}, None if fk is None else fk[0], len(self.builders) - 1)
+        return found
+
+    def find(self, state: Any) -> int | None:
+        """The index of a stored state, or None."""
+        table, key_of, _ = self.table(type(state))
+        return table.get(state if key_of is None else key_of(state))
+
+    def state(self, i: int) -> Any:
+        """The stored state with index `i` (rebuilt from its fields where it is stored as a tuple)."""
+        build = self.builders[self.kinds[i]]
+        return self.keys[i] if build is None else build(self.keys[i])
 
     def path_to(self, i: int) -> list[int]:
         """Indices from an initial state to state `i`, following parent links."""

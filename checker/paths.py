@@ -26,10 +26,10 @@ def trace_of(model: Model, g: StateGraph, path: Sequence[int], prefer: Sequence[
     constraint), is appended as a last step.
     """
     canonical = model.canonical if overrides(model, "canonical") else (lambda s: s)
-    first = g.states[path[0]]
+    first = g.state(path[0])
     state = next((s for s in model.init_states() if canonical(s) == first), first)
     steps = [Step(None, state)]
-    wanted_states = [g.states[i] for i in path[1:]] + ([] if beyond is None else [beyond])
+    wanted_states = [g.state(i) for i in path[1:]] + ([] if beyond is None else [beyond])
     for k, wanted in enumerate(wanted_states):
         want = prefer[k] if k < len(prefer) else 0
         matches = [(a, t) for a, t in model.successors(state) if canonical(t) == wanted]

@@ -52,6 +52,9 @@ class Outcome:
     generated_by: dict[Hashable, int] = attrs.field(factory=dict)
     distinct_by: dict[Hashable, int] = attrs.field(factory=dict)
     witnessed: set[str] = attrs.field(factory=set)
+    #: Per liveness property (in the model's order), per state: does the goal hold, does the premise hold.
+    goal_bits: list[bytearray] = attrs.field(factory=list)
+    premise_bits: list[bytearray] = attrs.field(factory=list)
 
 
 def holds(prop_name: str, pred: Callable[[Any], bool], state: Any) -> bool:
@@ -96,26 +99,29 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
     out = Outcome(g)
     invariants = [(p.name, p.pred) for p in model.properties if p.kind == "always"]
     witnesses = [p for p in model.properties if p.kind == "sometimes"]
+    liveness = [p for p in model.properties if p.is_liveness]
     canonical = model.canonical if overrides(model, "canonical") else None
     constraint = model.constraint if overrides(model, "constraint") else None
     _, _, mask_of = fairness_masks(model)
-    index, states, parent, depth, expanded = g.index, g.states, g.parent, g.depth, g.expanded
+    keys, kinds, parent, depth, expanded = g.keys, g.kinds, g.parent, g.depth, g.expanded
     edge_lo, edge_hi, edge_to, edge_mask, enabled = g.edge_lo, g.edge_hi, g.edge_to, g.edge_mask, g.enabled
     generated_by, distinct_by = out.generated_by, out.distinct_by
     lifo = strategy == "dfs"
     general = canonical is not None or constraint is not None
-    setdefault = index.setdefault
-    frontier: deque[int] = deque()
+    # The frontier holds (index, state): states are stored as keys, so the object is kept until expanded.
+    frontier: deque[tuple[int, Any]] = deque()
     started = time.perf_counter()
     last_report = started
-
     limit = max_states if max_states is not None else float("inf")
-    check_new = bool(invariants or witnesses)
+    check_new = bool(invariants or witnesses or liveness)
+    goal_bits = out.goal_bits = [bytearray() for _ in liveness]
+    premise_bits = out.premise_bits = [bytearray() for _ in liveness]
 
-    def store(state: Any, from_index: int, d: int) -> int:
-        """Append a state already entered in `index`; check invariants and witnesses on it."""
-        n = len(states)
-        states.append(state)
+    def store(state: Any, key: Any, kind: int, from_index: int, d: int) -> int:
+        """Append a state already entered in its table; check invariants and witnesses on it."""
+        n = len(keys)
+        keys.append(key)
+        kinds.append(kind)
         parent.append(from_index)
         depth.append(d)
         expanded.append(0)
@@ -130,6 +136,9 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
             for p in witnesses:
                 if p.name not in out.witnessed and holds(p.name, p.pred, state):
                     out.witnessed.add(p.name)
+            for k, p in enumerate(liveness):
+                goal_bits[k].append(holds(p.name, p.pred, state))
+                premise_bits[k].append(p.premise is not None and holds(p.name, p.premise, state))
         return n
 
     current = -1
@@ -140,26 +149,29 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                 s = canonical(s)
             if constraint is not None and not _constraint(constraint, s):
                 continue
-            if s in index:
+            table, key_of, kind = g.table(type(s))
+            key = s if key_of is None else key_of(s)
+            if key in table:
                 continue
-            if len(states) >= limit:
+            if len(keys) >= limit:
                 out.cut = f"max states {max_states:,} reached"
                 break
-            index[s] = len(states)
-            i = store(s, NO_PARENT, 1)
+            table[key] = len(keys)
+            i = store(s, key, kind, NO_PARENT, 1)
             out.max_depth = 1
             if out.failure:
                 return out
-            frontier.append(i)
+            frontier.append((i, s))
         pop = frontier.pop if lifo else frontier.popleft
         expansions = 0
+        last_cls: type | None = None
+        table, key_of, kind = {}, None, 0
         while frontier and out.cut is None:
-            current = pop()
-            s = states[current]
+            current, s = pop()
             d = depth[current]
             if max_depth is not None and d >= max_depth:
                 # Not expanded: the search is bounded if this state has a successor not yet found.
-                if any(_canon(canonical, t) not in index for _, t in model.successors(s)):
+                if any(g.find(_canon(canonical, t)) is None for _, t in model.successors(s)):
                     out.cut = out.cut or f"max depth {max_depth} reached"
                     frontier.clear()
                 continue
@@ -169,7 +181,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
             succ = list(model.successors(s))
             n_succ = len(succ)
             count_actions(generated_by, map(first, succ))
-            new: list[int] = []
+            new: list[tuple[int, Any]] = []
             en = 0
             for a, t in succ:
                 if general:
@@ -186,21 +198,25 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                         if with_edges and t != s:
                             en |= mask_of(a)
                         continue
-                n = len(states)
-                j = setdefault(t, n)
+                if type(t) is not last_cls:
+                    last_cls = type(t)
+                    table, key_of, kind = g.table(last_cls)
+                key = t if key_of is None else key_of(t)
+                n = len(keys)
+                j = table.setdefault(key, n)
                 if j == n:
                     if n >= limit:
-                        del index[t]
+                        del table[key]
                         out.cut = f"max states {max_states:,} reached"
                         break
-                    store(t, current, d + 1)
+                    store(t, key, kind, current, d + 1)
                     distinct_by[a] = distinct_by.get(a, 0) + 1
                     if d >= out.max_depth:
                         out.max_depth = d + 1
                     if out.failure:
                         out.generated += n_succ
                         return out
-                    new.append(j)
+                    new.append((j, t))
                 if with_edges and j != current:
                     m = mask_of(a)
                     en |= m
@@ -224,7 +240,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                     now = time.perf_counter()
                     if now - last_report >= 0.25:
                         last_report = now
-                        progress(len(states), out.generated, out.max_depth, len(frontier), now - started)
+                        progress(len(keys), out.generated, out.max_depth, len(frontier), now - started)
     except KeyboardInterrupt:
         out.interrupted = True
         if current >= 0:

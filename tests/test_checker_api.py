@@ -281,3 +281,47 @@ def test_liveness_with_symmetry_or_constraint_warns():
 
     r = check(Warn([], [eventually("x", lambda x: x == 1)]))
     assert any("constraint" in w for w in r.warnings)
+
+
+@attrs.frozen
+class Left:
+    x: int
+
+
+@attrs.frozen
+class Right:
+    x: int
+
+
+@attrs.frozen
+class Converted:
+    x: tuple = attrs.field(converter=tuple)
+
+
+@attrs.frozen
+class PartlyCompared:
+    x: int
+    note: str = attrs.field(eq=False, default="")
+
+
+def test_state_storage_keeps_classes_apart_and_respects_attrs_equality():
+    """States stored as field tuples: one table per class, and classes whose equality is not plain go as is."""
+
+    class Mixed(Model):
+        def init_states(self):
+            return [Left(0), Right(0), Converted([0]), PartlyCompared(0, "a")]
+
+        def successors(self, s):
+            if isinstance(s, (Left, Right)):
+                yield ("flip", type(s)((s.x + 1) % 3))
+            elif isinstance(s, Converted):
+                yield ("grow", Converted(list(s.x[-1:]) + [len(s.x)]) if len(s.x) < 3 else s)
+            else:
+                yield ("renote", PartlyCompared(s.x, s.note + "b"))  # equal to s: notes are not compared
+
+    r = check(Mixed())
+    assert r.status == "ok"
+    # Left 0..2 and Right 0..2 are 6 states; Converted (0,), (0, 1), (1, 2), (2, 2); PartlyCompared(0) once.
+    assert r.stats.distinct_states == 6 + 4 + 1
+    assert check(Mixed(), max_states=11).status == "ok"
+    assert check(Mixed(), max_states=10).status == "bounded"
