@@ -543,7 +543,7 @@ def solve(
     if errors:
         raise AssertionError(f"z3 placement fails the Python filters: {errors}")
     unplaced = tuple(
-        explain(enc, p, assignment, max(1000, int((deadline - time.perf_counter()) * 1000)))
+        explain(enc, p, assignment, int((deadline - time.perf_counter()) * 1000))
         for p, pod in enumerate(enc.pending)
         if pod.key not in assignment
     )
@@ -558,6 +558,8 @@ def explain(enc: _Encoding, p: int, assignment: Mapping[str, str], timeout_ms: i
     pod = enc.pending[p]
     if not enc.allowed(p):
         return Explanation(pod.key, tuple(enc.static[p]), ())
+    if timeout_ms <= 0:
+        return Explanation(pod.key, tuple(enc.static[p]), ("(no unsat core within the time limit)",))
     s = z3.Solver()
     s.set("core.minimize", True)
     s.set("timeout", timeout_ms)
