@@ -85,23 +85,59 @@ class Pins:
     proto: str | None = None
 
 
-@attrs.frozen
+NO_PINS = Pins()
+
+
+@attrs.frozen(eq=False)
 class Lit:
-    """A path-condition literal: the symbolic rest of `rule`'s match, asserted or refuted."""
+    """A path-condition literal: the symbolic rest of `rule`'s match, asserted or refuted, and its z3 term."""
 
     rule: Rule
     match: Match
     positive: bool
+    expr: z3.BoolRef
+    ast: object  # expr.as_ast(), kept for building conjunctions without Python-side coercion
+
+
+class State:
+    """A path prefix: its literals, pins, packet mark, DNAT (ip, port), rules taken and recent lists set.
+
+    A plain slotted class rather than attrs: millions are built, and attrs.evolve dominated the cost.
+    Treated as immutable.
+    """
+
+    __slots__ = ("lits", "pins", "mark", "dnat", "path", "sets")
+
+    def __init__(self, lits: tuple[Lit, ...] = (), pins: Pins = NO_PINS, mark: int = 0,
+                 dnat: tuple[str, int] | None = None, path: tuple[Rule, ...] = (), sets: tuple[str, ...] = ()) -> None:
+        self.lits = lits
+        self.pins = pins
+        self.mark = mark
+        self.dnat = dnat
+        self.path = path
+        self.sets = sets
 
 
 @attrs.frozen
-class State:
-    lits: tuple[Lit, ...] = ()
-    pins: Pins = Pins()
-    mark: int = 0
-    dnat: tuple[str, int] | None = None
-    path: tuple[Rule, ...] = ()
-    sets: tuple[str, ...] = ()
+class Reads:
+    """What the rules of a chain, and of the chains it jumps to, can read of the destination."""
+
+    hosts: frozenset[Net]  # positive /32 destination matches (the candidate index skips those of other hosts)
+    nets: tuple[Net, ...]  # every other destination match
+    dst_type: bool
+    ports: tuple[tuple[int, int], ...]  # destination port ranges
+
+    @property
+    def destination(self) -> bool:
+        return bool(self.hosts or self.nets or self.dst_type or self.ports)
+
+    def view(self, dnat: tuple[str, int], is_local: Callable[[Net], bool | None]) -> tuple[object, ...]:
+        """The class of DNAT destinations this chain cannot tell apart: a walk is the same for all of them."""
+        addr = host(dnat[0])
+        return (addr if addr in self.hosts else None,
+                tuple(i for i, n in enumerate(self.nets) if addr.subnet_of(n)),
+                is_local(addr) if self.dst_type else None,
+                dnat[1] if any(lo <= dnat[1] <= hi for lo, hi in self.ports) else None)
 
 
 @attrs.frozen
@@ -154,24 +190,48 @@ class Packet:
 
 
 class Explorer:
-    """Enumerates the paths of symbolic packets through one dump."""
+    """Enumerates the paths of symbolic packets through one dump.
+
+    A chain walk depends only on the entry state's mark, DNAT and pins (literals, rule path and recent lists are
+    only appended to), so each walk is computed once per such key and its outcomes, as deltas, are replayed for
+    every path prefix that enters the chain in that state: the KUBE-SERVICES walk of a frontend is shared by its
+    senders, and the filter and POSTROUTING walks of an endpoint by every path that DNATs to it. After DNAT the
+    walk reads no pin but the protocol (destination matches are decided by the DNAT address), so those walks
+    are shared across frontends too.
+    """
 
     def __init__(self, dump: Dump, local_nets: tuple[Net, ...]) -> None:
         self.dump = with_builtin_jumps(dump)
         self.local_nets = local_nets
         self.pkt = Packet()
         self._index: dict[tuple[str, str, str, object], list[int]] = {}
-        self._exprs: dict[tuple[Match, bool, str, str, int], z3.BoolRef] = {}
+        self._exprs: dict[tuple[int, bool, Match], tuple[z3.BoolRef, object]] = {}
         self._locals: dict[str, z3.BoolRef] = {}
         self._hooks: dict[str, z3.BoolRef] = {}
+        self._local_cache: dict[Net, bool | None] = {}
+        # Walks keyed by what the chain can read of the entry state. Shared walks hold the entry DNAT they were
+        # computed with; walks keyed by a frontend's pins are dropped by forget().
+        self._walks: dict[tuple[object, ...], tuple[tuple[str, int] | None, list[tuple[State, str]]]] = {}
+        self._pinned_walks: dict[tuple[object, ...], list[tuple[State, str]]] = {}
+        self._reads: dict[tuple[str, str], Reads] = {}
+        # A DNAT without a port takes the pinned port; only then may a walk after DNAT depend on more pins.
+        self._dnat_reads_pins = any(
+            r.target is not None and r.target.name == "DNAT" and ":" not in str(r.target.to)
+            for chains in self.dump.tables.values() for c in chains.values() for r in c.rules)
 
     # -- concrete evaluation -------------------------------------------------------------------------------------
     def is_local(self, net: Net) -> bool | None:
+        try:
+            return self._local_cache[net]
+        except KeyError:
+            pass
+        verdict: bool | None = None
         if any(net.subnet_of(n) for n in self.local_nets):
-            return True
-        if not any(net.overlaps(n) for n in self.local_nets):
-            return False
-        return None
+            verdict = True
+        elif not any(net.overlaps(n) for n in self.local_nets):
+            verdict = False
+        self._local_cache[net] = verdict
+        return verdict
 
     def residual(self, m: Match, st: State) -> Match | bool:
         """Decide what the state decides; return True, False or the still-symbolic part of the match."""
@@ -186,22 +246,26 @@ class Explorer:
             rest["recent"] = m.recent
         if m.probability is not None:
             rest["probability"] = m.probability
-        for key in ("src", "src_type", "sport"):
-            if getattr(m, key) is not None:
-                rest[key] = getattr(m, key)
+        if m.src is not None:
+            rest["src"] = m.src
+        if m.src_type is not None:
+            rest["src_type"] = m.src_type
+        if m.sport is not None:
+            rest["sport"] = m.sport
+        pins = st.pins
         if m.proto is not None:
-            if st.pins.proto is None:
+            if pins.proto is None:
                 rest["proto"] = m.proto
-            elif (st.pins.proto == m.proto.value) == m.proto.negated:
+            elif (pins.proto == m.proto.value) == m.proto.negated:
                 return False
         dst: Net | None = None
         if st.dnat is not None:
             dst = host(st.dnat[0])
-        elif st.pins.dst is not None and st.pins.dst.prefixlen == 32:
-            dst = st.pins.dst
+        elif pins.dst is not None and pins.dst.prefixlen == 32:
+            dst = pins.dst
         if m.dst is not None:
             verdict = None
-            known = dst if dst is not None else st.pins.dst
+            known = dst if dst is not None else pins.dst
             if known is not None:
                 if known.subnet_of(m.dst.network):
                     verdict = True
@@ -212,20 +276,29 @@ class Explorer:
             elif verdict == m.dst.negated:
                 return False
         if m.dst_type is not None:
-            local = self.is_local(dst) if dst is not None else st.pins.dst_local
-            if local is None and st.pins.dst is not None:
-                local = self.is_local(st.pins.dst)
+            local = self.is_local(dst) if dst is not None else pins.dst_local
+            if local is None and pins.dst is not None:
+                local = self.is_local(pins.dst)
             if local is None:
                 rest["dst_type"] = m.dst_type
             elif local == m.dst_type.negated:
                 return False
         if m.dport is not None:
-            port = st.dnat[1] if st.dnat is not None else st.pins.dport
+            port = st.dnat[1] if st.dnat is not None else pins.dport
             if port is None:
                 rest["dport"] = m.dport
             elif (m.dport.lo <= port <= m.dport.hi) == m.dport.negated:
                 return False
         return Match(**rest) if rest else True  # type: ignore[arg-type]
+
+    def lit(self, rule: Rule, res: Match, positive: bool) -> Lit:
+        key = (id(rule), positive, res)
+        found = self._exprs.get(key)
+        if found is None:
+            body = self.match_expr(res, rule, None)
+            expr = body if positive else z3.Not(body)
+            found = self._exprs[key] = (expr, expr.as_ast())
+        return Lit(rule, res, positive, found[0], found[1])
 
     def assume(self, st: State, rule: Rule, res: Match) -> State:
         pins = st.pins
@@ -239,13 +312,13 @@ class Explorer:
                 pins = attrs.evolve(pins, dport=res.dport.lo)
         if res.proto is not None and not res.proto.negated:
             pins = attrs.evolve(pins, proto=res.proto.value)
-        return attrs.evolve(st, lits=(*st.lits, Lit(rule, res, True)), pins=pins)
+        return State((*st.lits, self.lit(rule, res, True)), pins, st.mark, st.dnat, st.path, st.sets)
 
     def refute(self, st: State, rule: Rule, res: Match) -> State:
         pins = st.pins
-        if st.dnat is None and res == Match(dst_type=res.dst_type) and res.dst_type is not None:
+        if st.dnat is None and res.dst_type is not None and res == Match(dst_type=res.dst_type):
             pins = attrs.evolve(pins, dst_local=res.dst_type.negated)
-        return attrs.evolve(st, lits=(*st.lits, Lit(rule, res, False)), pins=pins)
+        return State((*st.lits, self.lit(rule, res, False)), pins, st.mark, st.dnat, st.path, st.sets)
 
     # -- chain walking ---------------------------------------------------------------------------------------------
     def _candidates(self, table: str, chain: Chain, st: State) -> list[int] | None:
@@ -275,8 +348,78 @@ class Explorer:
             self._index[cache_key] = found
         return found
 
+    def forget(self) -> None:
+        """Drop the walks keyed by pins: they belong to one frontend and are not shared."""
+        self._pinned_walks.clear()
+
+    def reads(self, table: str, name: str) -> Reads:
+        """What chain `name` and the chains it jumps to read of the destination (jump loops stop the closure)."""
+        found = self._reads.get((table, name))
+        if found is not None:
+            return found
+        hosts: set[Net] = set()
+        nets: list[Net] = []
+        dst_type = False
+        ports: set[tuple[int, int]] = set()
+        seen = {name}
+        todo = [name]
+        while todo:
+            chain = self.dump.chain(table, todo.pop())
+            for rule in chain.rules if chain is not None else ():
+                m = rule.match
+                if m.dst is not None:
+                    if not m.dst.negated and m.dst.network.prefixlen == 32:
+                        hosts.add(m.dst.network)
+                    elif m.dst.network not in nets:
+                        nets.append(m.dst.network)
+                dst_type = dst_type or m.dst_type is not None
+                if m.dport is not None:
+                    ports.add((m.dport.lo, m.dport.hi))
+                if rule.target is not None and rule.target.chain and rule.target.name not in seen:
+                    seen.add(rule.target.name)
+                    todo.append(rule.target.name)
+        found = self._reads[(table, name)] = Reads(frozenset(hosts), tuple(nets), dst_type, tuple(sorted(ports)))
+        return found
+
     def run_chain(self, table: str, name: str, st: State, prune: Callable[[Pins], bool] | None = None,
                   depth: int = 0) -> list[tuple[State, str]]:
+        """Every way through chain `name` from `st`: the extended states and how each left the chain.
+
+        A walk reads the pins only through destination matches, and after DNAT not at all (the DNAT address and
+        port decide them; a DNAT without a port would read the pinned port). Where it cannot read them it is
+        computed once for the class of entry states it cannot tell apart and replayed with the caller's pins,
+        protocol and DNAT substituted: the walk can change no pin but the protocol there, and the DNAT only by
+        a DNAT rule of its own (a new tuple, told apart from the entry's by identity).
+        """
+        reads = self.reads(table, name)
+        shared = prune is None and not self._dnat_reads_pins and (st.dnat is not None or not reads.destination)
+        if not shared:
+            key: tuple[object, ...] = (table, name, st.mark, st.dnat, st.pins, prune)
+            walk = self._pinned_walks.get(key)
+            if walk is None:
+                walk = self._pinned_walks[key] = self._walk(table, name, State((), st.pins, st.mark, st.dnat),
+                                                            prune, depth)
+            if not st.lits and not st.path and not st.sets:
+                return walk
+            return [(State(st.lits + sub.lits, sub.pins, sub.mark, sub.dnat, st.path + sub.path, st.sets + sub.sets),
+                     kind) for sub, kind in walk]
+        view = None if st.dnat is None else reads.view(st.dnat, self.is_local)
+        key = (table, name, st.mark, st.dnat is None, view, st.pins.proto)
+        entry = self._walks.get(key)
+        if entry is None:
+            entry = self._walks[key] = (st.dnat, self._walk(table, name, State((), st.pins, st.mark, st.dnat),
+                                                            None, depth))
+        entry_dnat, walk = entry
+        out = []
+        for sub, kind in walk:
+            pins = st.pins if sub.pins.proto == st.pins.proto else attrs.evolve(st.pins, proto=sub.pins.proto)
+            dnat = st.dnat if sub.dnat is entry_dnat else sub.dnat
+            out.append((State(st.lits + sub.lits, pins, sub.mark, dnat, st.path + sub.path, st.sets + sub.sets),
+                        kind))
+        return out
+
+    def _walk(self, table: str, name: str, st: State, prune: Callable[[Pins], bool] | None,
+              depth: int) -> list[tuple[State, str]]:
         chain = self.dump.chain(table, name)
         if chain is None:
             raise InputError(f"rules: a rule jumps to chain {name}, which table {table} does not declare")
@@ -284,17 +427,18 @@ class Explorer:
             raise InputError(f"rules: chain {name} in table {table} is part of a jump loop")
         out: list[tuple[State, str]] = []
         stack: list[tuple[int, State]] = [(0, st)]
+        rules = chain.rules
         while stack:
             i, st = stack.pop()
             cands = self._candidates(table, chain, st)
             while True:
                 if cands is not None:
                     pos = bisect.bisect_left(cands, i)
-                    i = cands[pos] if pos < len(cands) else len(chain.rules)
-                if i >= len(chain.rules):
+                    i = cands[pos] if pos < len(cands) else len(rules)
+                if i >= len(rules):
                     out.append((st, "return"))
                     break
-                rule = chain.rules[i]
+                rule = rules[i]
                 res = self.residual(rule.match, st)
                 if res is False:
                     i += 1
@@ -308,7 +452,7 @@ class Explorer:
                     cands = self._candidates(table, chain, st)
                 recent = rule.match.recent
                 sets = (*st.sets, recent.name) if recent is not None and recent.mode == "set" else st.sets
-                st = attrs.evolve(st, path=(*st.path, rule), sets=sets)
+                st = State(st.lits, st.pins, st.mark, st.dnat, (*st.path, rule), sets)
                 target = rule.target
                 if target is None:
                     i += 1
@@ -324,13 +468,13 @@ class Explorer:
                     op, value, mask = target.mark_op  # type: ignore[misc]
                     mark = {"or": st.mark | value, "xor": st.mark ^ value, "and": st.mark & value}.get(
                         op, (st.mark & ~mask) ^ value)
-                    st = attrs.evolve(st, mark=mark & 0xFFFFFFFF)
+                    st = State(st.lits, st.pins, mark & 0xFFFFFFFF, st.dnat, st.path, st.sets)
                     i += 1
                     continue
                 if target.name == "DNAT":
                     ip, _, port = str(target.to).partition(":")
                     dnat_port = int(port) if port else (st.pins.dport or 0)
-                    out.append((attrs.evolve(st, dnat=(ip, dnat_port)), "dnat"))
+                    out.append((State(st.lits, st.pins, st.mark, (ip, dnat_port), st.path, st.sets), "dnat"))
                     break
                 out.append((st, target.name.lower()))
                 break
@@ -425,15 +569,6 @@ class Explorer:
             cached = self._locals[key] = z3.Or(*[self.pkt.in_net(var, n) for n in self.local_nets])
         return cached
 
-    def lit_expr(self, lit: Lit) -> z3.BoolRef:
-        key = (lit.match, lit.positive, lit.rule.table, lit.rule.chain, lit.rule.index)
-        expr = self._exprs.get(key)
-        if expr is None:
-            body = self.match_expr(lit.match, lit.rule, None)
-            expr = body if lit.positive else z3.Not(body)
-            self._exprs[key] = expr
-        return expr
-
     def hook_expr(self, hook: str) -> z3.BoolRef:
         cached = self._hooks.get(hook)
         if cached is None:
@@ -448,7 +583,19 @@ class Explorer:
         return cached
 
     def path_expr(self, result: PathResult) -> z3.BoolRef:
-        return conj([self.hook_expr(result.hook), *[self.lit_expr(lit) for lit in result.state.lits]])
+        hook = self.hook_expr(result.hook)
+        lits = result.state.lits
+        if not lits:
+            return hook
+        ctx = hook.ctx
+        arr = (z3.Ast * (len(lits) + 1))(hook.as_ast(), *[lit.ast for lit in lits])
+        return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(lits) + 1, arr), ctx)
+
+
+@functools.lru_cache(maxsize=4096)
+def exact_probability(text: str) -> Fraction:
+    """`--probability` text as an exact rational (the `%0.10f` decimal as written)."""
+    return Fraction(text)
 
 
 def path_probability(result: PathResult, holds: Callable[[Match], bool]) -> Fraction:
@@ -456,7 +603,7 @@ def path_probability(result: PathResult, holds: Callable[[Match], bool]) -> Frac
     prob = Fraction(1)
     for lit in result.state.lits:
         m = lit.match
-        p = m.probability_value
+        p = None if m.probability is None else exact_probability(m.probability)
         others = holds(m)  # `holds` ignores the statistic match
         if p is None:
             if others != lit.positive:

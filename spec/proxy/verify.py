@@ -45,6 +45,7 @@ from spec.proxy.symbolic import (
 )
 
 Net = ipaddress.IPv4Network
+Group = tuple[z3.BoolRef, list[tuple[z3.BoolRef, object]]]  # a shared head and the per-path disjuncts under it
 ROUNDING = Fraction(1, 2 * 10**10)  # half a unit in the 10th decimal: %0.10f rounding error bound
 
 
@@ -203,21 +204,32 @@ class Verifier:
         return z3.And(dst, p.dport == fe.dport, p.proto == PROTOCOL_NUMBERS[fe.key.protocol.lower()])
 
     # -- checking --------------------------------------------------------------------------------------------------
-    def _first_model(self, disjuncts: list[tuple[z3.BoolRef, object]]) -> tuple[z3.ModelRef, object] | None:
-        if not disjuncts:
+    def _first_model(self, base: z3.BoolRef | None, groups: list[Group]) -> tuple[z3.ModelRef, object] | None:
+        """A model of base ∧ ⋁(head ∧ ⋁ member) and the tag of a member it satisfies, or None if unsatisfiable.
+
+        One solver call per question: the shared parts (the frontend, an expectation's guard) are factored out
+        of the per-path disjuncts instead of being repeated in each.
+        """
+        if not groups:
             return None
+        formula = disj([conj([head, disj([d for d, _ in members])]) for head, members in groups])
         self.solver.push()
-        self.solver.add(disj([d for d, _ in disjuncts]))
+        if base is not None:
+            self.solver.add(base)
+        self.solver.add(formula)
         try:
             if self.solver.check() != z3.sat:
                 return None
             model = self.solver.model()
         finally:
             self.solver.pop()
-        for expr, tag in disjuncts:
-            if z3.is_true(model.eval(expr, model_completion=True)):
-                return model, tag
-        return None
+        for head, members in groups:
+            if not z3.is_true(model.eval(head, model_completion=True)):
+                continue
+            for expr, tag in members:
+                if z3.is_true(model.eval(expr, model_completion=True)):
+                    return model, tag
+        raise AssertionError("a model of the disjunction satisfies none of its disjuncts")
 
     def describe_packet(self, model: z3.ModelRef, result: PathResult) -> str:
         def val(term: z3.ExprRef) -> int:
@@ -263,33 +275,41 @@ class Verifier:
             pins = Pins(dst=Net(f"{fe.dst}/32"), dport=fe.dport, proto=proto)
         else:
             pins = Pins(dst_local=True, dport=fe.dport, proto=proto)
-        results = ex.paths(PREROUTING, State(pins=pins)) + ex.paths(OUTPUT, State(pins=pins))
+        start = State(pins=pins)
+        results = ex.paths(PREROUTING, start) + ex.paths(OUTPUT, start)
+        ex.forget()
         self.paths += len(results)
         fexpr = self.frontend_expr(fe)
         expects = self.expectations(fe, cat_cluster, cat_local, has_any)
-        routing: list[tuple[z3.BoolRef, object]] = []
-        masq: list[tuple[z3.BoolRef, object]] = []
+        routing: list[Group] = []
+        masq: list[Group] = []
         path_exprs = [ex.path_expr(r) for r in results]
-        for r, pexpr in zip(results, path_exprs, strict=True):
-            target = f"{r.state.dnat[0]}:{r.state.dnat[1]}" if r.state.dnat else None
-            for e in expects:
+        targets = [_target(r) for r in results]
+        for e in expects:
+            wrong: list[tuple[z3.BoolRef, object]] = []
+            by_outcome: dict[tuple[ResolvedEndpoint, bool], list[tuple[z3.BoolRef, object]]] = {}
+            endpoints = {str(t): t for t in e.targets}
+            for r, pexpr, target in zip(results, path_exprs, targets, strict=True):
                 if e.kind == "dnat":
-                    chosen = next((t for t in e.targets if str(t) == target), None)
+                    chosen = endpoints.get(target) if target is not None else None
                     if chosen is None or r.verdict != "accept":
-                        routing.append((conj([pexpr, fexpr, e.guard]), (r, e)))
+                        wrong.append((pexpr, (r, e)))
                     else:
-                        want = e.masq(chosen) if e.masq else z3.BoolVal(False)
-                        mism = z3.Not(want) if r.masquerade else want
-                        masq.append((conj([pexpr, fexpr, e.guard, mism]), (r, e)))
+                        by_outcome.setdefault((chosen, r.masquerade), []).append((pexpr, (r, e)))
                 elif target is not None or r.verdict != e.kind:
-                    routing.append((conj([pexpr, fexpr, e.guard]), (r, e)))
-        found = self._first_model(routing)
+                    wrong.append((pexpr, (r, e)))
+            if wrong:
+                routing.append((e.guard, wrong))
+            for (chosen, masqueraded), members in by_outcome.items():
+                want = e.masq(chosen) if e.masq else z3.BoolVal(False)
+                masq.append((conj([e.guard, z3.Not(want) if masqueraded else want]), members))
+        found = self._first_model(fexpr, routing)
         if found is not None:
             model, (r, e) = found  # type: ignore[misc]
             self.report("1 routing", fe.describe(), f"for {e.label} the packet is not handled as upstream does",
                         model, r, e.describe())
             return
-        found = self._first_model(masq)
+        found = self._first_model(fexpr, masq)
         if found is not None:
             model, (r, e) = found  # type: ignore[misc]
             self.report("5 masquerade", fe.describe(),
@@ -316,8 +336,16 @@ class Verifier:
                 continue
             src = model.eval(self.pkt.src, model_completion=True).as_long()
             dst = model.eval(self.pkt.dst, model_completion=True).as_long()
-            holds = functools.partial(_holds, src=src, dst=dst, dport=fe.dport, proto=fe.key.protocol.lower(),
-                                      local_nets=self.explorer.local_nets)
+            evaluate = functools.partial(_holds, src=src, dst=dst, dport=fe.dport, proto=fe.key.protocol.lower(),
+                                         local_nets=self.explorer.local_nets)
+            decided: dict[int, bool] = {}  # by id: paths share their literals' Match objects
+
+            def holds(m: Match, evaluate: Callable[[Match], bool] = evaluate,
+                      decided: dict[int, bool] = decided) -> bool:
+                verdict = decided.get(id(m))
+                if verdict is None:
+                    verdict = decided[id(m)] = evaluate(m)
+                return verdict
 
             dist: dict[str, Fraction] = {}
             for r in results:
@@ -364,12 +392,11 @@ class Verifier:
                     f"the endpoint chain of {t} sets a recent list"))
                 return
             assume = z3.And(self.pkt.recent(names[0]), *[z3.Not(self.pkt.recent(n)) for n in lists - {names[0]}])
-            bad = []
+            bad: list[tuple[z3.BoolRef, object]] = []
             for r, pexpr in zip(results, exprs, strict=True):
-                target = f"{r.state.dnat[0]}:{r.state.dnat[1]}" if r.state.dnat else None
-                if target != str(t) or r.verdict != "accept":
-                    bad.append((conj([pexpr, fexpr, e.guard, assume]), r))
-            found = self._first_model(bad)
+                if (_target(r) != str(t) or r.verdict != "accept") and not _contradicts(r, names[0]):
+                    bad.append((pexpr, r))
+            found = self._first_model(conj([fexpr, e.guard, assume]), [(z3.BoolVal(True), bad)] if bad else [])
             if found is not None:
                 model, r = found
                 self.report("4 affinity", fe.describe(),
@@ -396,19 +423,44 @@ class Verifier:
         ex = self.explorer
         results = ex.paths(PREROUTING, State(), prune) + ex.paths(OUTPUT, State(), prune)
         self.paths += len(results)
-        candidates = []
+        candidates: dict[int | None, list[tuple[z3.BoolRef, object]]] = {}
         for r in results:
             if r.state.dnat is None and not r.masquerade:
                 continue
-            near = by_port.get(r.state.pins.dport, []) if r.state.pins.dport is not None else fronts
+            candidates.setdefault(r.state.pins.dport, []).append((ex.path_expr(r), r))
+        groups: list[Group] = []
+        for dport, members in candidates.items():
+            near = by_port.get(dport, []) if dport is not None else fronts
             outside = z3.And(*[z3.Not(self.frontend_expr(f)) for f in near]) if near else z3.BoolVal(True)
-            candidates.append((conj([ex.path_expr(r), outside]), r))
-        found = self._first_model(candidates)
+            groups.append((outside, members))
+        found = self._first_model(None, groups)
         if found is not None:
             model, r = found
             what = "rewritten" if r.state.dnat else "marked for masquerade"  # type: ignore[attr-defined]
             self.report("2 isolation", "a destination that is no Service frontend", f"the packet is {what}",
                         model, r, "not rewritten, not masqueraded")  # type: ignore[arg-type]
+
+
+def _target(r: PathResult) -> str | None:
+    return f"{r.state.dnat[0]}:{r.state.dnat[1]}" if r.state.dnat else None
+
+
+def _contradicts(r: PathResult, returning: str) -> bool:
+    """Whether the path needs a recent-list state other than "the source is in list `returning` only".
+
+    Decided concretely: a literal asserting a list check that this state fails, or refuting a bare list check that
+    it passes, is false, so the path cannot be taken and needs no solver call.
+    """
+    for lit in r.state.lits:
+        rec = lit.match.recent
+        if rec is None:
+            continue
+        atom = (rec.name == returning) != rec.negated
+        if lit.positive and not atom:
+            return True
+        if not lit.positive and atom and lit.match == Match(recent=rec):
+            return True
+    return False
 
 
 def _holds(m: Match, *, src: int, dst: int, dport: int, proto: str, local_nets: tuple[Net, ...]) -> bool:
