@@ -54,6 +54,8 @@ class Config:
     properties: tuple[str, ...] = ()
     watch_cache_size: int = 100
     symmetry: bool = True
+    reduction: bool = True
+    """Partial-order reduction of idle components' watch deliveries (see ``_ample``)."""
 
 
 def _kcm_scope() -> informer.Scope:
@@ -175,7 +177,11 @@ class ClusterModel(Model):
         return [initial_state(self.config)]
 
     def successors(self, state: ClusterState) -> Iterator[tuple[A.Action, ClusterState]]:
-        yield from _successors(state, self.config)
+        if self.config.reduction:
+            ample = _ample(state, self.config)
+            if ample is not None:
+                return iter(ample)
+        return _successors(state, self.config)
 
     def canonical(self, state: ClusterState) -> ClusterState:
         return canonical_state(state, self._symmetric)
@@ -208,6 +214,70 @@ def _successors(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
     yield from _user_steps(state, config)
     yield from faults.fault_steps(state, config)
     yield from _tick(state, config)
+
+
+_WRITES_PER_STEP = 8
+"""More than any single step writes (a reconcile of the scenarios' sizes): the margin below the watch cache's
+capacity under which no compaction can depend on the order of deliveries."""
+
+
+def _idle(state: ClusterState, who: str, index: int) -> bool:
+    if who == "kcm":
+        return not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue
+    if who == "scheduler":
+        s = state.schedulers[index]
+        return scheduler.head(s) is None and not s.binding
+    k = state.kubelets[index]
+    if next(kubelet.work(k), None) is not None:
+        return False
+    assert k.informer is not None
+    for key in k.informer.cache:
+        current = state.etcd.objects.get(key)
+        if kubelet.stale_status(k, current if isinstance(current, Pod) else None, key):
+            return False
+    return True
+
+
+def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState]] | None:
+    """An ample set (Peled; Clarke, Grumberg and Peled, *Model Checking*, ch. 10): the next watch delivery to a
+    component that has nothing else to do, plus the enabled faults.
+
+    Why it is sound: such a delivery only changes that component's informer and queues (C2: no property reads
+    them, they are invisible); it commutes with every other component's step and with every write (a write only
+    appends to the history), and nothing but the delivery itself, a fault or a Tick can give the idle component
+    something to do, while a Tick waits for every informer to catch up (C1: no dependent action can come first);
+    a delivery strictly shortens that component's backlog and faults spend their budget, so no cycle is made of
+    reduced states (C3), which also keeps liveness and fairness verdicts exact. Visible faults (container and node
+    crashes change what runs) disable the reduction, as does a history close to the watch cache's capacity (then
+    the order of deliveries decides who gets 410 Gone).
+    """
+    b = state.budget
+    if b.node_crashes or b.container_crashes or any(not k.up for k in state.kubelets):
+        return None
+    if len(state.etcd.history) + _WRITES_PER_STEP >= config.watch_cache_size:
+        return None
+    etcd = state.etcd
+    candidates: list[tuple[str, int, Informer | None]] = [("kcm", 0, state.kcm.informer)]
+    candidates += [("scheduler", i, s.informer) for i, s in enumerate(state.schedulers)]
+    candidates += [("kubelet", i, k.informer) for i, k in enumerate(state.kubelets)]
+    for who, index, inf in candidates:
+        if inf is None or inf.expired or informer.next_event(inf, etcd) is None or not _idle(state, who, index):
+            continue
+        chosen = [step for step in _informer_steps(state, config) if _delivers_to(step[0], who, index, state)]
+        if len(chosen) != 1:
+            continue
+        return chosen + list(faults.fault_steps(state, config))
+    return None
+
+
+def _delivers_to(action: A.Action, who: str, index: int, state: ClusterState) -> bool:
+    if not isinstance(action, A.Deliver):
+        return False
+    if who == "kcm":
+        return action.actor == "kube-controller-manager"
+    if who == "scheduler":
+        return action.actor == state.schedulers[index].name
+    return action.actor == f"kubelet/{state.kubelets[index].node}"
 
 
 def _informer_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:

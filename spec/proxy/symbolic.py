@@ -125,19 +125,21 @@ class Reads:
     hosts: frozenset[Net]  # positive /32 destination matches (the candidate index skips those of other hosts)
     nets: tuple[Net, ...]  # every other destination match
     dst_type: bool
-    ports: tuple[tuple[int, int], ...]  # destination port ranges
+    ports: frozenset[int]  # destination ports matched singly
+    ranges: tuple[tuple[int, int], ...]  # destination port ranges
 
     @property
     def destination(self) -> bool:
-        return bool(self.hosts or self.nets or self.dst_type or self.ports)
+        return bool(self.hosts or self.nets or self.dst_type or self.ports or self.ranges)
 
     def view(self, dnat: tuple[str, int], is_local: Callable[[Net], bool | None]) -> tuple[object, ...]:
         """The class of DNAT destinations this chain cannot tell apart: a walk is the same for all of them."""
         addr = host(dnat[0])
+        port = dnat[1]
         return (addr if addr in self.hosts else None,
                 tuple(i for i, n in enumerate(self.nets) if addr.subnet_of(n)),
                 is_local(addr) if self.dst_type else None,
-                dnat[1] if any(lo <= dnat[1] <= hi for lo, hi in self.ports) else None)
+                port if port in self.ports or any(lo <= port <= hi for lo, hi in self.ranges) else None)
 
 
 @attrs.frozen
@@ -214,6 +216,7 @@ class Explorer:
         self._walks: dict[tuple[object, ...], tuple[tuple[str, int] | None, list[tuple[State, str]]]] = {}
         self._pinned_walks: dict[tuple[object, ...], list[tuple[State, str]]] = {}
         self._reads: dict[tuple[str, str], Reads] = {}
+        self._views: dict[tuple[str, str, tuple[str, int]], tuple[object, ...]] = {}
         # A DNAT without a port takes the pinned port; only then may a walk after DNAT depend on more pins.
         self._dnat_reads_pins = any(
             r.target is not None and r.target.name == "DNAT" and ":" not in str(r.target.to)
@@ -378,7 +381,9 @@ class Explorer:
                 if rule.target is not None and rule.target.chain and rule.target.name not in seen:
                     seen.add(rule.target.name)
                     todo.append(rule.target.name)
-        found = self._reads[(table, name)] = Reads(frozenset(hosts), tuple(nets), dst_type, tuple(sorted(ports)))
+        found = self._reads[(table, name)] = Reads(
+            frozenset(hosts), tuple(nets), dst_type, frozenset(lo for lo, hi in ports if lo == hi),
+            tuple(sorted((lo, hi) for lo, hi in ports if lo != hi)))
         return found
 
     def run_chain(self, table: str, name: str, st: State, prune: Callable[[Pins], bool] | None = None,
@@ -403,7 +408,12 @@ class Explorer:
                 return walk
             return [(State(st.lits + sub.lits, sub.pins, sub.mark, sub.dnat, st.path + sub.path, st.sets + sub.sets),
                      kind) for sub, kind in walk]
-        view = None if st.dnat is None else reads.view(st.dnat, self.is_local)
+        view = None
+        if st.dnat is not None:
+            view_key = (table, name, st.dnat)
+            view = self._views.get(view_key)
+            if view is None:
+                view = self._views[view_key] = reads.view(st.dnat, self.is_local)
         key = (table, name, st.mark, st.dnat is None, view, st.pins.proto)
         entry = self._walks.get(key)
         if entry is None:
