@@ -22,6 +22,7 @@ import z3
 
 from checker.errors import InputError
 from spec.proxy.parse import PROTOCOL_NUMBERS, Chain, Dump, Match, Rule, parse_rule
+from spec.proxy.terms import Terms
 
 Net = ipaddress.IPv4Network
 
@@ -171,24 +172,21 @@ class Packet:
     """The symbolic packet: z3 terms for its header fields and for the random and recent matches."""
 
     def __init__(self) -> None:
+        self.terms = Terms()
         self.src = z3.BitVec("src", 32)
         self.dst = z3.BitVec("dst", 32)
         self.dport = z3.BitVec("dport", 16)
         self.sport = z3.BitVec("sport", 16)
         self.proto = z3.BitVec("proto", 8)
 
-    @staticmethod
-    def in_net(var: z3.BitVecRef, net: Net) -> z3.BoolRef:
-        mask = int(net.netmask)
-        return (var & mask) == int(net.network_address)
+    def in_net(self, var: z3.BitVecRef, net: Net) -> z3.BoolRef:
+        return self.terms.in_net(var, net)
 
-    @staticmethod
-    def random(rule: Rule) -> z3.BoolRef:
-        return z3.Bool(f"statistic:{rule.table}/{rule.chain}#{rule.index}")
+    def random(self, rule: Rule) -> z3.BoolRef:
+        return self.terms.bool_const(f"statistic:{rule.table}/{rule.chain}#{rule.index}")
 
-    @staticmethod
-    def recent(name: str) -> z3.BoolRef:
-        return z3.Bool(f"recent:{name}")
+    def recent(self, name: str) -> z3.BoolRef:
+        return self.terms.bool_const(f"recent:{name}")
 
 
 class Explorer:
@@ -217,6 +215,7 @@ class Explorer:
         self._pinned_walks: dict[tuple[object, ...], list[tuple[State, str]]] = {}
         self._reads: dict[tuple[str, str], Reads] = {}
         self._views: dict[tuple[str, str, tuple[str, int]], tuple[object, ...]] = {}
+        self._tails: dict[tuple[object, ...], tuple[tuple[str, int] | None, list[PathResult]]] = {}
         # A DNAT without a port takes the pinned port; only then may a walk after DNAT depend on more pins.
         self._dnat_reads_pins = any(
             r.target is not None and r.target.name == "DNAT" and ":" not in str(r.target.to)
@@ -299,7 +298,7 @@ class Explorer:
         found = self._exprs.get(key)
         if found is None:
             body = self.match_expr(res, rule, None)
-            expr = body if positive else z3.Not(body)
+            expr = body if positive else self.pkt.terms.not_(body)
             found = self._exprs[key] = (expr, expr.as_ast())
         return Lit(rule, res, positive, found[0], found[1])
 
@@ -386,6 +385,13 @@ class Explorer:
             tuple(sorted((lo, hi) for lo, hi in ports if lo != hi)))
         return found
 
+    def _view(self, table: str, name: str, dnat: tuple[str, int]) -> tuple[object, ...]:
+        key = (table, name, dnat)
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = self.reads(table, name).view(dnat, self.is_local)
+        return view
+
     def run_chain(self, table: str, name: str, st: State, prune: Callable[[Pins], bool] | None = None,
                   depth: int = 0) -> list[tuple[State, str]]:
         """Every way through chain `name` from `st`: the extended states and how each left the chain.
@@ -408,12 +414,7 @@ class Explorer:
                 return walk
             return [(State(st.lits + sub.lits, sub.pins, sub.mark, sub.dnat, st.path + sub.path, st.sets + sub.sets),
                      kind) for sub, kind in walk]
-        view = None
-        if st.dnat is not None:
-            view_key = (table, name, st.dnat)
-            view = self._views.get(view_key)
-            if view is None:
-                view = self._views[view_key] = reads.view(st.dnat, self.is_local)
+        view = None if st.dnat is None else self._view(table, name, st.dnat)
         key = (table, name, st.mark, st.dnat is None, view, st.pins.proto)
         entry = self._walks.get(key)
         if entry is None:
@@ -523,32 +524,59 @@ class Explorer:
         return [(self.assume(st, _LOCAL_DST_RULE, res), True), (self.refute(st, _LOCAL_DST_RULE, res), False)]
 
     def paths(self, hook: str, start: State, prune: Callable[[Pins], bool] | None = None) -> list[PathResult]:
-        """All paths of a NEW packet entering at `hook` (PREROUTING or OUTPUT)."""
+        """All paths of a NEW packet entering at `hook` (PREROUTING or OUTPUT).
+
+        What follows DNAT (routing, filter chains, nat POSTROUTING) is computed once per class of DNAT
+        destinations those chains cannot tell apart, as run_chain does for one chain.
+        """
         out: list[PathResult] = []
         for st, kind in self.run_chain("nat", hook, start, prune):
             if kind in ("drop", "reject"):
                 out.append(PathResult(hook, st, kind, False))
                 continue
-            for st2, local in self._local_dst(st):
-                if hook == PREROUTING:
-                    chains = ["INPUT" if local else "FORWARD"]
-                else:
-                    chains = ["OUTPUT", "INPUT"] if local else ["OUTPUT"]
-                for st3, verdict in self._filter(chains, st2):
-                    if verdict != "accept":
-                        out.append(PathResult(hook, st3, verdict, False))
-                        continue
-                    for st4, post in self.run_chain("nat", "POSTROUTING", st3):
-                        out.append(PathResult(hook, st4, "accept", post in ("masquerade", "snat")))
+            if st.dnat is None or self._dnat_reads_pins:
+                out += self._tail(hook, st)
+                continue
+            local = bool(self.is_local(host(st.dnat[0])))
+            chains = [("filter", "INPUT" if local else "FORWARD")] if hook == PREROUTING else (
+                [("filter", "OUTPUT"), ("filter", "INPUT")] if local else [("filter", "OUTPUT")])
+            views = tuple(self._view(table, name, st.dnat) for table, name in (*chains, ("nat", "POSTROUTING")))
+            key = (hook, st.mark, st.pins.proto, local, views)
+            entry = self._tails.get(key)
+            if entry is None:
+                entry = self._tails[key] = (st.dnat, self._tail(hook, State((), st.pins, st.mark, st.dnat)))
+            entry_dnat, tail = entry
+            for r in tail:
+                sub = r.state
+                pins = st.pins if sub.pins.proto == st.pins.proto else attrs.evolve(st.pins, proto=sub.pins.proto)
+                dnat = st.dnat if sub.dnat is entry_dnat else sub.dnat
+                out.append(PathResult(hook, State(st.lits + sub.lits, pins, sub.mark, dnat, st.path + sub.path,
+                                                  st.sets + sub.sets), r.verdict, r.masquerade))
+        return out
+
+    def _tail(self, hook: str, st: State) -> list[PathResult]:
+        """The paths from the end of nat `hook` on."""
+        out: list[PathResult] = []
+        for st2, local in self._local_dst(st):
+            if hook == PREROUTING:
+                chains = ["INPUT" if local else "FORWARD"]
+            else:
+                chains = ["OUTPUT", "INPUT"] if local else ["OUTPUT"]
+            for st3, verdict in self._filter(chains, st2):
+                if verdict != "accept":
+                    out.append(PathResult(hook, st3, verdict, False))
+                    continue
+                for st4, post in self.run_chain("nat", "POSTROUTING", st3):
+                    out.append(PathResult(hook, st4, "accept", post in ("masquerade", "snat")))
         return out
 
     # -- z3 --------------------------------------------------------------------------------------------------------
     def match_expr(self, m: Match, rule: Rule, dnat: tuple[str, int] | None) -> z3.BoolRef:
-        p = self.pkt
+        p, t = self.pkt, self.pkt.terms
         atoms: list[z3.BoolRef] = []
 
         def neg(expr: z3.BoolRef, negated: bool) -> z3.BoolRef:
-            return z3.Not(expr) if negated else expr
+            return t.not_(expr) if negated else expr
 
         if m.src is not None:
             atoms.append(neg(p.in_net(p.src, m.src.network), m.src.negated))
@@ -559,24 +587,22 @@ class Explorer:
         if m.dst_type is not None:
             atoms.append(neg(self.local_expr(p.dst), m.dst_type.negated))
         if m.dport is not None:
-            inside = z3.And(z3.UGE(p.dport, m.dport.lo), z3.ULE(p.dport, m.dport.hi))
-            atoms.append(neg(inside, m.dport.negated))
+            atoms.append(neg(t.between(p.dport, m.dport.lo, m.dport.hi), m.dport.negated))
         if m.sport is not None:
-            inside = z3.And(z3.UGE(p.sport, m.sport.lo), z3.ULE(p.sport, m.sport.hi))
-            atoms.append(neg(inside, m.sport.negated))
+            atoms.append(neg(t.between(p.sport, m.sport.lo, m.sport.hi), m.sport.negated))
         if m.proto is not None:
-            atoms.append(neg(p.proto == PROTOCOL_NUMBERS[m.proto.value], m.proto.negated))
+            atoms.append(neg(t.equals(p.proto, PROTOCOL_NUMBERS[m.proto.value]), m.proto.negated))
         if m.recent is not None:
             atoms.append(neg(p.recent(m.recent.name), m.recent.negated))
         if m.probability is not None:
             atoms.append(p.random(rule))
-        return z3.And(*atoms) if len(atoms) != 1 else atoms[0]
+        return t.and_(atoms)
 
     def local_expr(self, var: z3.BitVecRef) -> z3.BoolRef:
         key = str(var)
         cached = self._locals.get(key)
         if cached is None:
-            cached = self._locals[key] = z3.Or(*[self.pkt.in_net(var, n) for n in self.local_nets])
+            cached = self._locals[key] = self.pkt.terms.or_([self.pkt.in_net(var, n) for n in self.local_nets])
         return cached
 
     def hook_expr(self, hook: str) -> z3.BoolRef:
@@ -610,21 +636,24 @@ def exact_probability(text: str) -> Fraction:
 
 def path_probability(result: PathResult, holds: Callable[[Match], bool]) -> Fraction:
     """Probability of the path's statistic choices for a packet whose other matches `holds` decides."""
-    prob = Fraction(1)
+    num = den = 1  # exact, in integers: one Fraction at the end instead of one per literal
     for lit in result.state.lits:
         m = lit.match
-        p = None if m.probability is None else exact_probability(m.probability)
         others = holds(m)  # `holds` ignores the statistic match
-        if p is None:
+        if m.probability is None:
             if others != lit.positive:
                 return Fraction(0)
-        elif lit.positive:
+            continue
+        p = exact_probability(m.probability)
+        if lit.positive:
             if not others:
                 return Fraction(0)
-            prob *= p
+            num *= p.numerator
+            den *= p.denominator
         elif others:
-            prob *= 1 - p
-    return prob
+            num *= p.denominator - p.numerator
+            den *= p.denominator
+    return Fraction(num, den)
 
 
 def concrete_holds(m: Match, src: int, dst: int, dport: int, proto: str, local_nets: tuple[Net, ...],

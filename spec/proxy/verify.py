@@ -382,8 +382,10 @@ class Verifier:
                         (f"{lit.rule.table} {lit.rule.where()}: {lit.rule.text}",),
                         f"--seconds {fe.svc.sticky_seconds} (sessionAffinityConfig.clientIP.timeoutSeconds)"))
                     return
+        targets = [_target(r) for r in results]
+        needs = [_recent_needs(r) for r in results]
         for t in e.targets:
-            reaching = [r for r in results if r.state.dnat and f"{r.state.dnat[0]}:{r.state.dnat[1]}" == str(t)]
+            reaching = [r for r, target in zip(results, targets, strict=True) if target == str(t)]
             names = sorted({n for r in reaching for n in r.state.sets})
             if not names:
                 self.violations.append(Violation(
@@ -393,8 +395,9 @@ class Verifier:
                 return
             assume = z3.And(self.pkt.recent(names[0]), *[z3.Not(self.pkt.recent(n)) for n in lists - {names[0]}])
             bad: list[tuple[z3.BoolRef, object]] = []
-            for r, pexpr in zip(results, exprs, strict=True):
-                if (_target(r) != str(t) or r.verdict != "accept") and not _contradicts(r, names[0]):
+            for r, pexpr, target, (present, absent) in zip(results, exprs, targets, needs, strict=True):
+                # A path whose list checks need another state of the lists than "in names[0] only" is not taken.
+                if (target != str(t) or r.verdict != "accept") and not (present - {names[0]} or names[0] in absent):
                     bad.append((pexpr, r))
             found = self._first_model(conj([fexpr, e.guard, assume]), [(z3.BoolVal(True), bad)] if bad else [])
             if found is not None:
@@ -445,22 +448,23 @@ def _target(r: PathResult) -> str | None:
     return f"{r.state.dnat[0]}:{r.state.dnat[1]}" if r.state.dnat else None
 
 
-def _contradicts(r: PathResult, returning: str) -> bool:
-    """Whether the path needs a recent-list state other than "the source is in list `returning` only".
+def _recent_needs(r: PathResult) -> tuple[frozenset[str], frozenset[str]]:
+    """The recent lists the source must be in, and must not be in, for the path's list literals to hold.
 
-    Decided concretely: a literal asserting a list check that this state fails, or refuting a bare list check that
-    it passes, is false, so the path cannot be taken and needs no solver call.
+    A literal asserting a list check needs its outcome; refuting a check that is the rule's whole residual match
+    needs the opposite outcome (refuting a check with other atoms needs nothing of the list by itself).
     """
+    present: set[str] = set()
+    absent: set[str] = set()
     for lit in r.state.lits:
         rec = lit.match.recent
         if rec is None:
             continue
-        atom = (rec.name == returning) != rec.negated
-        if lit.positive and not atom:
-            return True
-        if not lit.positive and atom and lit.match == Match(recent=rec):
-            return True
-    return False
+        if lit.positive:
+            (absent if rec.negated else present).add(rec.name)
+        elif lit.match == Match(recent=rec):
+            (present if rec.negated else absent).add(rec.name)
+    return frozenset(present), frozenset(absent)
 
 
 def _holds(m: Match, *, src: int, dst: int, dport: int, proto: str, local_nets: tuple[Net, ...]) -> bool:
