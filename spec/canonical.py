@@ -28,7 +28,6 @@ from spec.state import (
     Etcd,
     Informer,
     Kubelet,
-    Meta,
     Node,
     Object,
     OwnerRef,
@@ -43,8 +42,7 @@ from spec.state import (
 
 
 def _informers(state: ClusterState) -> list[Informer]:
-    out = [state.kcm.informer, *(s.informer for s in state.schedulers)]
-    return out + [k.informer for k in state.kubelets if k.informer is not None]
+    return [inf for _, _, _, inf in state.informer_slots() if inf is not None]
 
 
 def _objects(state: ClusterState) -> list[tuple[str, Object]]:
@@ -165,7 +163,7 @@ def _rewrite(
         for k in state.kubelets
     )
     return attrs.evolve(
-        state, etcd=new_etcd, kcm=attrs.evolve(state.kcm, informer=inf(state.kcm.informer)),
+        state, etcd=new_etcd, kcm=attrs.evolve(state.kcm, informers=tuple(inf(i) for i in state.kcm.informers)),
         schedulers=schedulers, kubelets=kubelets,
     )
 

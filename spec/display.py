@@ -45,7 +45,8 @@ def display(state: ClusterState) -> Mapping[str, Any]:
         view[key] = _object(obj)
     kcm = state.kcm
     view["kube-controller-manager"] = {
-        "informer rv": kcm.informer.rv, "expired": kcm.informer.expired,
+        "informers": {f"{r} rv": i.rv for r, i in zip(("deployments", "replicasets", "pods"), kcm.informers,
+                                                           strict=True)},
         "replicaset queue": list(kcm.rs_queue.queue), "deployment queue": list(kcm.deploy_queue.queue),
         "backoff": [f"{k} in {ms} ms" for k, ms in kcm.rs_queue.waiting + kcm.deploy_queue.waiting],
         "expectations": {k: {"add": e.add, "del": sorted(e.deletes)} for k, e in sorted(kcm.expectations.items())},
@@ -63,7 +64,6 @@ def display(state: ClusterState) -> Mapping[str, Any]:
             "containers": sorted(f"{c.pod}/{c.name} ({'running' if c.running else 'exited'})" for c in k.runtime),
         }
     b = state.budget
-    view["faults left"] = {f: getattr(b, f) for f in b.__attrs_attrs__.__dict__} if False else {
-        a.name: getattr(b, a.name) for a in b.__attrs_attrs__}
+    view["faults left"] = {a.name: getattr(b, a.name) for a in b.__attrs_attrs__}
     view["pending kubectl"] = sorted(state.pending_commands)
     return view

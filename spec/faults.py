@@ -24,7 +24,6 @@ import immutables
 
 from spec import actions as A
 from spec import informer, scheduler
-from spec.controllers import manager
 from spec.state import ClusterState, Informer, Node, Pod
 
 if TYPE_CHECKING:
@@ -41,17 +40,16 @@ def _spend(state: ClusterState, **field: int) -> ClusterState:
 
 
 def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
-    from spec.model import relist_revisions, settle
+    from spec.model import relist_revisions, settle, start_kcm
 
     b = state.budget
     etcd = state.etcd
     restart_revisions = relist_revisions(config, etcd.revision, 0, etcd, True)
     if b.controller_manager_crashes:
         for rv in restart_revisions:
-            inf, deltas = informer.relist(_fresh(state.kcm.informer), etcd, informer.KCM, rv)
             new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
             yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
-                attrs.evolve(new, kcm=manager.started(inf, deltas)), config)
+                attrs.evolve(new, kcm=start_kcm(etcd, state.kcm, rv)), config)
     if b.scheduler_crashes:
         for s in state.schedulers:
             for rv in restart_revisions:
@@ -75,13 +73,10 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
         def broken(i: Informer) -> Informer:
             return attrs.evolve(i, expired=True) if i.rv < etcd.revision else i
 
-        new = attrs.evolve(
-            new,
-            etcd=cleared,
-            kcm=attrs.evolve(state.kcm, informer=broken(state.kcm.informer)),
-            schedulers=tuple(attrs.evolve(s, informer=broken(s.informer)) for s in state.schedulers),
-            kubelets=tuple(attrs.evolve(k, informer=broken(k.informer)) if k.informer else k for k in state.kubelets),
-        )
+        new = attrs.evolve(new, etcd=cleared)
+        for who, index, _, inf in state.informer_slots():
+            if inf is not None:
+                new = new.with_informer(who, index, broken(inf))
         yield A.Fault("fault", "restart", "kube-apiserver"), settle(new, config)
     if b.container_crashes:
         for k in state.kubelets:

@@ -21,17 +21,15 @@ Omitted: bookmarks, the field-selector pagination of lists, the DeltaFIFO's inte
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
 
 import attrs
 import immutables
 
 from spec.state import Etcd, Informer, Key, Object, Pod, PodStatus, with_meta
 
-Scope = tuple[Literal["kcm", "scheduler", "kubelet"], str]
-"""Whose informer: ("kcm", ""), ("scheduler", ""), ("kubelet", node name)."""
+Scope = tuple[str, str]
+"""Whose informer: ("kcm", resource), ("scheduler", ""), ("kubelet", node name)."""
 
-KCM: Scope = ("kcm", "")
 SCHEDULER: Scope = ("scheduler", "")
 _EMPTY_STATUS = PodStatus()
 
@@ -43,7 +41,7 @@ def view(scope: Scope, key: Key, obj: Object | None) -> Object | None:
     who, node = scope
     resource = key.split("/", 1)[0]
     if who == "kcm":
-        return obj if resource in ("pods", "replicasets", "deployments") else None
+        return obj if resource == node else None
     if who == "scheduler":
         if resource == "nodes":
             return obj

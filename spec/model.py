@@ -22,10 +22,10 @@ from spec import actions as A
 from spec import faults, informer, kubectl, kubelet, scheduler
 from spec.apiserver import Session, store
 from spec.canonical import canonical_state
-from spec.clock import elapse as _unused_elapse  # noqa: F401  (documents where timers live)
 from spec.controllers import manager
 from spec.properties import PROPERTIES
 from spec.state import (
+    KCM_RESOURCES,
     Budget,
     ClusterState,
     ControllerManager,
@@ -58,8 +58,41 @@ class Config:
     """Partial-order reduction of idle components' watch deliveries (see ``_ample``)."""
 
 
-def _kcm_scope() -> informer.Scope:
-    return informer.KCM
+def start_kcm(etcd: Any, old: ControllerManager | None, revision: int) -> ControllerManager:
+    """kube-controller-manager (re)started: each informer lists at ``revision``, then the handlers run."""
+    infs, deltas = [], []
+    for i, resource in enumerate(KCM_RESOURCES):
+        prev = None if old is None else old.informers[i]
+        fresh = Informer(rv=0, cache=immutables.Map(), high_water=prev.high_water if prev else 0)
+        inf, d = informer.relist(fresh, etcd, ("kcm", resource), revision)
+        infs.append(inf)
+        deltas.extend(d)
+    return manager.started(tuple(infs), tuple(deltas))
+
+
+def handle(state: ClusterState, who: str, index: int, inf: Informer, deltas: Iterable[
+        tuple[str, Object | None, Object | None]]) -> ClusterState:
+    """Store ``inf`` in its slot and run the component's handlers on ``deltas``."""
+    state = state.with_informer(who, index, inf)
+    if who == "kcm":
+        kcm = state.kcm
+        for key, old, new in deltas:
+            kcm = manager.handle(kcm, key, old, new)
+        return attrs.evolve(state, kcm=kcm)
+    if who == "scheduler":
+        s = state.schedulers[index]
+        for key, old, new in deltas:
+            s = scheduler.handle(s, key, old, new)
+        return state.with_scheduler(s)
+    return state
+
+
+def actor_of(state: ClusterState, who: str, index: int) -> str:
+    if who == "kcm":
+        return "kube-controller-manager"
+    if who == "scheduler":
+        return state.schedulers[index].name
+    return f"kubelet/{state.kubelets[index].node}"
 
 
 def _kubelet_scope(node: str) -> informer.Scope:
@@ -69,8 +102,7 @@ def _kubelet_scope(node: str) -> informer.Scope:
 def initial_state(config: Config) -> ClusterState:
     """etcd holds the scenario's objects; every component has listed them and handled them."""
     etcd = store(list(config.objects))
-    kcm_inf, deltas = informer.relist(None, etcd, informer.KCM, etcd.revision)
-    kcm = manager.started(kcm_inf, deltas)
+    kcm = start_kcm(etcd, None, etcd.revision)
     schedulers = []
     names = SCHEDULERS if "unguarded-bind" in config.variants else SCHEDULERS[:1]
     for name in names:
@@ -94,43 +126,31 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
     """After a step: informers skip irrelevant events; the history forgets what all have seen, and is compacted
     beyond the watch cache's capacity (informers left behind get 410 Gone)."""
     etcd = state.etcd
-    kcm = state.kcm
-    inf = informer.settle(kcm.informer, etcd, informer.KCM)
-    if inf is not kcm.informer:
-        kcm = attrs.evolve(kcm, informer=inf)
-    schedulers = tuple(
-        s if (i := informer.settle(s.informer, etcd, informer.SCHEDULER)) is s.informer
-        else attrs.evolve(s, informer=i) for s in state.schedulers
-    )
-    kubelets = []
-    for k in state.kubelets:
-        if k.informer is not None:
-            i = informer.settle(k.informer, etcd, _kubelet_scope(k.node))
-            if i is not k.informer:
-                k = attrs.evolve(k, informer=i)
-        kubelets.append(k)
-    live = [kcm.informer, *(s.informer for s in schedulers), *(k.informer for k in kubelets if k.informer)]
-    live = [i for i in live if not i.expired]
+    slots = state.informer_slots()
+    for who, index, scope, inf in slots:
+        if inf is not None:
+            settled = informer.settle(inf, etcd, scope)
+            if settled is not inf:
+                state = state.with_informer(who, index, settled)
     history = etcd.history
-    if history:
-        seen_by_all = min((i.rv for i in live), default=etcd.revision)
-        if config.consistency == "stale":
-            # stale lists may be served from any retained revision: keep the window
-            keep = history[-config.watch_cache_size:]
-        else:
-            keep = tuple(e for e in history if e.rv > seen_by_all)
-            keep = keep[-config.watch_cache_size:] if len(keep) > config.watch_cache_size else keep
-        if len(keep) != len(history):
-            compacted = max(etcd.compacted, history[len(history) - len(keep) - 1].rv)
-            etcd = attrs.evolve(etcd, history=keep, compacted=compacted)
-
-            def expire(i: Informer) -> Informer:
-                return attrs.evolve(i, expired=True) if i.rv < compacted and not i.expired else i
-
-            kcm = attrs.evolve(kcm, informer=expire(kcm.informer))
-            schedulers = tuple(attrs.evolve(s, informer=expire(s.informer)) for s in schedulers)
-            kubelets = [attrs.evolve(k, informer=expire(k.informer)) if k.informer else k for k in kubelets]
-    return attrs.evolve(state, etcd=etcd, kcm=kcm, schedulers=schedulers, kubelets=tuple(kubelets))
+    if not history:
+        return state
+    live = [inf for _, _, _, inf in state.informer_slots() if inf is not None and not inf.expired]
+    seen_by_all = min((i.rv for i in live), default=etcd.revision)
+    if config.consistency == "stale":
+        keep = history[-config.watch_cache_size:]  # stale lists may be served from any retained revision
+    else:
+        keep = tuple(e for e in history if e.rv > seen_by_all)
+        if len(keep) > config.watch_cache_size:
+            keep = keep[-config.watch_cache_size:]
+    if len(keep) == len(history):
+        return state
+    compacted = max(etcd.compacted, history[len(history) - len(keep) - 1].rv)
+    state = attrs.evolve(state, etcd=attrs.evolve(etcd, history=keep, compacted=compacted))
+    for who, index, _, inf in state.informer_slots():
+        if inf is not None and inf.rv < compacted and not inf.expired:
+            state = state.with_informer(who, index, attrs.evolve(inf, expired=True))
+    return state
 
 
 def commit(state: ClusterState, session: Session, config: Config, **changes: Any) -> ClusterState:
@@ -239,17 +259,20 @@ def _idle(state: ClusterState, who: str, index: int) -> bool:
 
 
 def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState]] | None:
-    """An ample set (Peled; Clarke, Grumberg and Peled, *Model Checking*, ch. 10): the next watch delivery to a
-    component that has nothing else to do, plus the enabled faults.
+    """An ample set (Peled; Clarke, Grumberg and Peled, *Model Checking*, ch. 10), plus the enabled faults:
 
-    Why it is sound: such a delivery only changes that component's informer and queues (C2: no property reads
-    them, they are invisible); it commutes with every other component's step and with every write (a write only
-    appends to the history), and nothing but the delivery itself, a fault or a Tick can give the idle component
-    something to do, while a Tick waits for every informer to catch up (C1: no dependent action can come first);
-    a delivery strictly shortens that component's backlog and faults spend their budget, so no cycle is made of
-    reduced states (C3), which also keeps liveness and fairness verdicts exact. Visible faults (container and node
-    crashes change what runs) disable the reduction, as does a history close to the watch cache's capacity (then
-    the order of deliveries decides who gets 410 Gone).
+    - the next watch delivery of every informer of a component that has nothing else to do, or
+    - a scheduling cycle (all its outcomes) of a scheduler whose informer is caught up and with no binding in
+      flight, when the pod fits somewhere (then the cycle writes nothing).
+
+    Why it is sound: these steps only change one component's informers, queues or assume cache (C2: no property
+    reads them); they commute with every other component's step and with every write (a write only appends to the
+    history); nothing but these steps themselves, a fault or a Tick can give that component other work, and a Tick
+    waits for every informer to catch up (C1: no dependent step can come first). A delivery shortens a backlog, a
+    scheduling cycle a queue, and faults spend a budget, so no cycle is made of reduced states (C3), which also
+    keeps liveness and fairness verdicts exact. Visible faults (container and node crashes change what runs)
+    disable the reduction, as does a history close to the watch cache's capacity (then the order of deliveries
+    decides who gets 410 Gone).
     """
     b = state.budget
     if b.node_crashes or b.container_crashes or any(not k.up for k in state.kubelets):
@@ -257,72 +280,54 @@ def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterS
     if len(state.etcd.history) + _WRITES_PER_STEP >= config.watch_cache_size:
         return None
     etcd = state.etcd
-    candidates: list[tuple[str, int, Informer | None]] = [("kcm", 0, state.kcm.informer)]
-    candidates += [("scheduler", i, s.informer) for i, s in enumerate(state.schedulers)]
-    candidates += [("kubelet", i, k.informer) for i, k in enumerate(state.kubelets)]
-    for who, index, inf in candidates:
-        if inf is None or inf.expired or informer.next_event(inf, etcd) is None or not _idle(state, who, index):
+    slots = state.informer_slots()
+    busy: set[tuple[str, int]] = set()
+    for who, index, _, inf in slots:
+        if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None):
+            busy.add((who, 0 if who == "kcm" else index))
+    for who, index in sorted(busy):
+        if not _idle(state, who, index):
             continue
-        chosen = [step for step in _informer_steps(state, config) if _delivers_to(step[0], who, index, state)]
-        if len(chosen) != 1:
+        steps: list[tuple[A.Action, ClusterState]] = []
+        for w, i, scope, inf in slots:
+            if w == who and (w == "kcm" or i == index):
+                if inf is not None and inf.expired:
+                    steps = []
+                    break
+                steps.extend(_slot_steps(state, config, w, i, scope, inf))
+        if steps:
+            return steps + list(faults.fault_steps(state, config))
+    for index, s in enumerate(state.schedulers):
+        if ("scheduler", index) in busy or s.binding or scheduler.head(s) is None:
             continue
-        return chosen + list(faults.fault_steps(state, config))
+        steps = list(_schedule_steps(state, config, s))
+        if all(isinstance(a, A.Schedule) and a.node for a, _ in steps):
+            return steps + list(faults.fault_steps(state, config))
     return None
 
 
-def _delivers_to(action: A.Action, who: str, index: int, state: ClusterState) -> bool:
-    if not isinstance(action, A.Deliver):
-        return False
-    if who == "kcm":
-        return action.actor == "kube-controller-manager"
-    if who == "scheduler":
-        return action.actor == state.schedulers[index].name
-    return action.actor == f"kubelet/{state.kubelets[index].node}"
-
-
 def _informer_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
+    for who, index, scope, inf in state.informer_slots():
+        yield from _slot_steps(state, config, who, index, scope, inf)
+
+
+def _slot_steps(
+    state: ClusterState, config: Config, who: str, index: int, scope: informer.Scope, inf: Informer | None
+) -> Iterator[tuple[A.Action, ClusterState]]:
+    """The steps of one informer: relist after 410 Gone, or deliver its next event."""
+    if inf is None:
+        return
     etcd = state.etcd
-    kcm = state.kcm
-    actor = "kube-controller-manager"
-    if kcm.informer.expired:
-        for rv in relist_revisions(config, etcd.revision, kcm.informer.rv, etcd, False):
-            inf, deltas = informer.relist(kcm.informer, etcd, informer.KCM, rv)
-            new = attrs.evolve(kcm, informer=inf)
-            for key, old, obj in deltas:
-                new = manager.handle(new, key, old, obj)
-            yield A.Relist(actor, rv, etcd.revision), settle(attrs.evolve(state, kcm=new), config)
-    elif (i := informer.next_event(kcm.informer, etcd)) is not None:
+    actor = actor_of(state, who, index)
+    if inf.expired:
+        for rv in relist_revisions(config, etcd.revision, inf.rv, etcd, False):
+            new, deltas = informer.relist(inf, etcd, scope, rv)
+            yield A.Relist(actor, rv, etcd.revision), settle(handle(state, who, index, new, deltas), config)
+    elif (i := informer.next_event(inf, etcd)) is not None:
         event = etcd.history[i]
-        inf, key, old, obj = informer.deliver(kcm.informer, etcd, informer.KCM)
-        new = manager.handle(attrs.evolve(kcm, informer=inf), key, old, obj)
-        yield A.Deliver(actor, event.type, key, event.rv), settle(attrs.evolve(state, kcm=new), config)
-    for s in state.schedulers:
-        if s.informer.expired:
-            for rv in relist_revisions(config, etcd.revision, s.informer.rv, etcd, False):
-                inf, deltas = informer.relist(s.informer, etcd, informer.SCHEDULER, rv)
-                new_s = attrs.evolve(s, informer=inf)
-                for key, old, obj in deltas:
-                    new_s = scheduler.handle(new_s, key, old, obj)
-                yield A.Relist(s.name, rv, etcd.revision), settle(state.with_scheduler(new_s), config)
-        elif (i := informer.next_event(s.informer, etcd)) is not None:
-            event = etcd.history[i]
-            inf, key, old, obj = informer.deliver(s.informer, etcd, informer.SCHEDULER)
-            new_s = scheduler.handle(attrs.evolve(s, informer=inf), key, old, obj)
-            yield A.Deliver(s.name, event.type, key, event.rv), settle(state.with_scheduler(new_s), config)
-    for k in state.kubelets:
-        if k.informer is None:
-            continue
-        scope = _kubelet_scope(k.node)
-        if k.informer.expired:
-            for rv in relist_revisions(config, etcd.revision, k.informer.rv, etcd, False):
-                inf, _ = informer.relist(k.informer, etcd, scope, rv)
-                yield A.Relist(f"kubelet/{k.node}", rv, etcd.revision), settle(
-                    state.with_kubelet(attrs.evolve(k, informer=inf)), config)
-        elif (i := informer.next_event(k.informer, etcd)) is not None:
-            event = etcd.history[i]
-            inf, key, _, _ = informer.deliver(k.informer, etcd, scope)
-            yield A.Deliver(f"kubelet/{k.node}", event.type, key, event.rv), settle(
-                state.with_kubelet(attrs.evolve(k, informer=inf)), config)
+        new, key, old, obj = informer.deliver(inf, etcd, scope)
+        yield A.Deliver(actor, event.type, key, event.rv), settle(
+            handle(state, who, index, new, ((key, old, obj),)), config)
 
 
 def _controller_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
@@ -339,20 +344,24 @@ def _controller_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.A
 
 
 def _scheduler_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
-    requeue = "no-requeue" not in config.variants
     for s in state.schedulers:
-        entry = scheduler.head(s)
-        if entry is not None:
-            base = _session(state, config)
-            for node, new_s, session in scheduler.schedule_one(s, base, requeue=requeue):
-                yield A.Schedule(s.name, entry.key, node or "", tuple(session.events)), commit(
-                    state, session, config, schedulers=_replace_scheduler(state, new_s))
+        yield from _schedule_steps(state, config, s)
         for item in s.binding:
             session = _session(state, config)
             new_s = scheduler.bind(s, session, item)
             ok = session.writes > 0 and not any("rejected" in e for e in session.events)
             yield A.Bind(s.name, item[0], item[2], session.etcd.revision, ok, tuple(session.events)), commit(
                 state, session, config, schedulers=_replace_scheduler(state, new_s))
+
+
+def _schedule_steps(state: ClusterState, config: Config, s: Scheduler) -> Iterator[tuple[A.Action, ClusterState]]:
+    entry = scheduler.head(s)
+    if entry is None:
+        return
+    requeue = "no-requeue" not in config.variants
+    for node, new_s, session in scheduler.schedule_one(s, _session(state, config), requeue=requeue):
+        yield A.Schedule(s.name, entry.key, node or "", tuple(session.events)), commit(
+            state, session, config, schedulers=_replace_scheduler(state, new_s))
 
 
 def _replace_scheduler(state: ClusterState, s: Scheduler) -> tuple[Scheduler, ...]:
@@ -390,8 +399,7 @@ def _user_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
 
 def _caught_up(state: ClusterState) -> bool:
     revision = state.etcd.revision
-    infs = [state.kcm.informer, *(s.informer for s in state.schedulers), *(k.informer for k in state.kubelets)]
-    return all(i is None or (not i.expired and i.rv >= revision) for i in infs)
+    return all(i is None or (not i.expired and i.rv >= revision) for _, _, _, i in state.informer_slots())
 
 
 def _tick(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
@@ -422,6 +430,3 @@ def object_counts(state: ClusterState) -> dict[str, int]:
         counts[name] = counts.get(name, 0) + 1
     return counts
 
-
-EMPTY: immutables.Map[str, Object] = immutables.Map()
-_ = ControllerManager

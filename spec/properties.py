@@ -86,8 +86,7 @@ def resource_version_monotonic(s: ClusterState) -> bool:
         last = e.rv
     if last > etcd.revision or any(o.meta.resource_version > etcd.revision for o in etcd.objects.values()):
         return False
-    informers = [s.kcm.informer, *(x.informer for x in s.schedulers), *(k.informer for k in s.kubelets)]
-    return all(i is None or i.rv >= i.high_water for i in informers)
+    return all(i is None or i.rv >= i.high_water for _, _, _, i in s.informer_slots())
 
 
 def _running(s: ClusterState, pod: Pod) -> bool:

@@ -325,8 +325,11 @@ class Expectation:
 
 @attrs.frozen(cache_hash=True)
 class WorkQueue:
-    """Upstream: staging/src/k8s.io/client-go/util/workqueue (rate-limiting queue): a de-duplicating FIFO, keys
-    waiting out their backoff (with the remaining ms), and per-key failure counts."""
+    """Upstream: staging/src/k8s.io/client-go/util/workqueue (rate-limiting queue): de-duplicated keys, keys
+    waiting out their backoff (with the remaining ms), and per-key failure counts.
+
+    The queue is kept sorted, as a set: several workers pop keys (any queued key may be reconciled next), so the
+    FIFO order decides nothing that the model does not already explore."""
 
     queue: tuple[Key, ...] = ()
     waiting: tuple[tuple[Key, int], ...] = ()
@@ -335,7 +338,8 @@ class WorkQueue:
     def add(self, key: Key) -> WorkQueue:
         if key in self.queue:
             return self
-        return attrs.evolve(self, queue=(*self.queue, key), waiting=tuple(w for w in self.waiting if w[0] != key))
+        return attrs.evolve(self, queue=tuple(sorted((*self.queue, key))),
+                            waiting=tuple(w for w in self.waiting if w[0] != key))
 
     def failure_count(self, key: Key) -> int:
         for k, n in self.failures:
@@ -344,16 +348,32 @@ class WorkQueue:
         return 0
 
 
+KCM_RESOURCES = ("deployments", "replicasets", "pods")
+_KCM_INDEX = {r: i for i, r in enumerate(KCM_RESOURCES)}
+
+
 @attrs.frozen(cache_hash=True)
 class ControllerManager:
-    """kube-controller-manager: one shared informer (Deployments, ReplicaSets, Pods), the ReplicaSet and the
-    Deployment controllers' work queues, and the ReplicaSet controller's expectations. All of it is lost in a
-    crash (upstream: cmd/kube-controller-manager, pkg/controller/replicaset, pkg/controller/deployment)."""
+    """kube-controller-manager: the shared informer factory's informers (one per resource, each with its own
+    watch: Deployments, ReplicaSets, Pods), the ReplicaSet and the Deployment controllers' work queues, and the
+    ReplicaSet controller's expectations. All of it is lost in a crash (upstream: cmd/kube-controller-manager,
+    staging/src/k8s.io/client-go/informers/factory.go, pkg/controller/replicaset, pkg/controller/deployment)."""
 
-    informer: Informer
+    informers: tuple[Informer, ...]
     rs_queue: WorkQueue = WorkQueue()
     deploy_queue: WorkQueue = WorkQueue()
     expectations: immutables.Map[Key, Expectation] = immutables.Map()
+
+    def get(self, key: Key) -> Object | None:
+        """The cached object at ``key`` (from the informer of its resource)."""
+        return self.informers[_KCM_INDEX[key.split("/", 1)[0]]].cache.get(key)
+
+    def objects(self, resource: str) -> Iterator[Object]:
+        return iter(self.informers[_KCM_INDEX[resource]].cache.values())
+
+    def cached(self) -> Iterator[tuple[Key, Object]]:
+        for inf in self.informers:
+            yield from inf.cache.items()
 
 
 @attrs.frozen(cache_hash=True)
@@ -461,6 +481,26 @@ class ClusterState:
         return attrs.evolve(
             self, kubelets=tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets)
         )
+
+    def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
+        """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
+        out: list[tuple[str, int, tuple[str, str], Informer | None]] = [
+            ("kcm", i, ("kcm", r), inf) for i, (r, inf) in enumerate(zip(KCM_RESOURCES, self.kcm.informers,
+                                                                          strict=True))
+        ]
+        out += [("scheduler", i, ("scheduler", ""), s.informer) for i, s in enumerate(self.schedulers)]
+        out += [("kubelet", i, ("kubelet", k.node), k.informer) for i, k in enumerate(self.kubelets)]
+        return out
+
+    def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
+        if who == "kcm":
+            infs = tuple(inf if i == index else x for i, x in enumerate(self.kcm.informers))
+            return attrs.evolve(self, kcm=attrs.evolve(self.kcm, informers=infs))
+        if who == "scheduler":
+            return attrs.evolve(self, schedulers=tuple(
+                attrs.evolve(s, informer=inf) if i == index else s for i, s in enumerate(self.schedulers)))
+        return attrs.evolve(self, kubelets=tuple(
+            attrs.evolve(k, informer=inf) if i == index else k for i, k in enumerate(self.kubelets)))
 
     def with_scheduler(self, scheduler: Scheduler) -> ClusterState:
         return attrs.evolve(

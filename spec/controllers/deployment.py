@@ -27,6 +27,7 @@ from collections.abc import Iterable
 import attrs
 
 from spec.apiserver import Session
+from spec.scheduling.types import LabelSelector, pairs
 from spec.state import (
     DESIRED_REPLICAS_ANNOTATION,
     MAX_REPLICAS_ANNOTATION,
@@ -43,7 +44,6 @@ from spec.state import (
     ReplicaSet,
     object_key,
 )
-from spec.scheduling.types import LabelSelector, pairs
 
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -136,7 +136,7 @@ def on_replicaset(kcm: ControllerManager, rs: ReplicaSet) -> ControllerManager:
     if owner is None or owner.kind != "Deployment":
         return kcm
     dkey = f"deployments/{rs.meta.namespace}/{owner.name}"
-    if dkey not in kcm.informer.cache:
+    if kcm.get(dkey) is None:
         return kcm
     return attrs.evolve(kcm, deploy_queue=kcm.deploy_queue.add(dkey))
 
@@ -434,10 +434,10 @@ def _progressing(d: Deployment, new: DeploymentStatus) -> bool:
 
 def sync(kcm: ControllerManager, session: Session, key: Key) -> tuple[ControllerManager, bool]:
     """syncDeployment(key): (kcm', failed)."""
-    d = kcm.informer.cache.get(key)
+    d = kcm.get(key)
     if not isinstance(d, Deployment):
         return kcm, False
-    reconcile = _Reconcile(d, owned(d, kcm.informer.cache.values()), session)
+    reconcile = _Reconcile(d, owned(d, kcm.objects("replicasets")), session)
     try:
         if d.meta.deleting:
             reconcile.sync_status(reconcile.new_and_old(create=False)[0], progress=False)

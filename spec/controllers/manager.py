@@ -38,9 +38,12 @@ def handle(kcm: ControllerManager, key: Key, old: Object | None, new: Object | N
     return kcm
 
 
-def started(informer: Informer, deltas: tuple[tuple[Key, Object | None, Object | None], ...]) -> ControllerManager:
-    """A (re)started controller manager: empty queues and expectations, its informer freshly listed."""
-    kcm = ControllerManager(informer=informer)
+def started(
+    informers: tuple[Informer, ...], deltas: tuple[tuple[Key, Object | None, Object | None], ...]
+) -> ControllerManager:
+    """A (re)started controller manager: empty queues and expectations, its informers freshly listed (the
+    handlers run once every informer has synced: WaitForCacheSync)."""
+    kcm = ControllerManager(informers=informers)
     for key, old, new in deltas:
         kcm = handle(kcm, key, old, new)
     return kcm
@@ -74,7 +77,7 @@ def reconcile(
 
 def resync(kcm: ControllerManager) -> ControllerManager:
     """The informers' periodic resync: every cached object is re-delivered as an update to itself."""
-    for key, obj in sorted(kcm.informer.cache.items()):
+    for key, obj in sorted(kcm.cached()):
         if isinstance(obj, ReplicaSet | Deployment):
             kcm = handle(kcm, key, obj, obj)
     return kcm

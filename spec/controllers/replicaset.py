@@ -18,7 +18,6 @@ Omitted: releasing pods whose labels stop matching (no scenario relabels a pod).
 from __future__ import annotations
 
 import attrs
-import immutables
 
 from spec.apiserver import Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
@@ -26,7 +25,6 @@ from spec.state import (
     ControllerManager,
     Expectation,
     Key,
-    Object,
     OwnerRef,
     Pod,
     ReplicaSet,
@@ -80,10 +78,10 @@ def deletion_observed(kcm: ControllerManager, key: Key, pod: Key) -> ControllerM
 # --- event handlers ----------------------------------------------------------------------------------------
 
 
-def _matching_rs(cache: immutables.Map[Key, Object], pod: Pod) -> list[Key]:
+def _matching_rs(kcm: ControllerManager, pod: Pod) -> list[Key]:
     labels = dict(pod.meta.labels)
     return [
-        k for k, o in cache.items()
+        object_key(o) for o in kcm.objects("replicasets")
         if isinstance(o, ReplicaSet) and o.meta.namespace == pod.meta.namespace and o.selector.matches(labels)
     ]
 
@@ -93,8 +91,7 @@ def on_pod(kcm: ControllerManager, key: Key, old: Pod | None, new: Pod | None) -
     pod = new if new is not None else old
     assert pod is not None
     rs_key = rs_key_of_pod(pod)
-    cache = kcm.informer.cache
-    if rs_key is not None and rs_key not in cache:
+    if rs_key is not None and kcm.get(rs_key) is None:
         rs_key = None
     if new is None or new.meta.deleting:
         if new is not None and old is not None and old.meta.deleting:
@@ -108,7 +105,7 @@ def on_pod(kcm: ControllerManager, key: Key, old: Pod | None, new: Pod | None) -
     if rs_key is not None:
         return attrs.evolve(kcm, rs_queue=kcm.rs_queue.add(rs_key))
     queue = kcm.rs_queue
-    for k in _matching_rs(cache, pod):  # an orphan: every matching ReplicaSet may adopt it
+    for k in _matching_rs(kcm, pod):  # an orphan: every matching ReplicaSet may adopt it
         queue = queue.add(k)
     return attrs.evolve(kcm, rs_queue=queue)
 
@@ -168,14 +165,13 @@ def sync(
     kcm: ControllerManager, session: Session, key: Key, *, expectations: bool = True
 ) -> tuple[ControllerManager, bool]:
     """syncReplicaSet(key): (kcm', failed). ``expectations`` False is the ``no-expectations`` variant."""
-    cache = kcm.informer.cache
-    rs = cache.get(key)
+    rs = kcm.get(key)
     if not isinstance(rs, ReplicaSet):
         return (attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm), False
     needs_sync = satisfied(kcm, key) or not expectations
     pods: list[Pod] = []
     name = object_key(rs)
-    for obj in cache.values():
+    for obj in kcm.objects("pods"):
         if not isinstance(obj, Pod) or obj.meta.namespace != rs.meta.namespace or not is_active(obj):
             continue
         owner = obj.meta.owner

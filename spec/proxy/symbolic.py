@@ -205,6 +205,7 @@ class Explorer:
         self.local_nets = local_nets
         self.pkt = Packet()
         self._index: dict[tuple[str, str, str, object], list[int]] = {}
+        self._chain_indexes: dict[tuple[str, str, str], tuple[dict[object, list[int]], list[int]]] = {}
         self._exprs: dict[tuple[int, bool, Match], tuple[z3.BoolRef, object]] = {}
         self._locals: dict[str, z3.BoolRef] = {}
         self._hooks: dict[str, z3.BoolRef] = {}
@@ -327,27 +328,34 @@ class Explorer:
         """Indices of rules that might match: rules pinned to another destination host or port are skipped."""
         dst: Net | None = host(st.dnat[0]) if st.dnat else st.pins.dst
         if dst is not None and dst.prefixlen == 32:
-            key: tuple[str, object] = ("dst", dst)
+            kind, value = "dst", dst
         elif st.dnat is None and st.pins.dport is not None:
-            key = ("dport", st.pins.dport)
+            kind, value = "dport", st.pins.dport
         else:
             return None
-        cache_key = (table, chain.name, key[0], key[1])
+        cache_key = (table, chain.name, kind, value)
         found = self._index.get(cache_key)
         if found is None:
-            found = []
+            index = self._chain_index(table, chain, kind)
+            found = self._index[cache_key] = sorted((*index[0].get(value, ()), *index[1]))
+        return found
+
+    def _chain_index(self, table: str, chain: Chain, kind: str) -> tuple[dict[object, list[int]], list[int]]:
+        """Rules by the destination host (or single port) they are pinned to, and the rules pinned to none."""
+        key = (table, chain.name, kind)
+        found = self._chain_indexes.get(key)
+        if found is None:
+            pinned: dict[object, list[int]] = {}
+            rest: list[int] = []
             for rule in chain.rules:
                 m = rule.match
-                if key[0] == "dst":
-                    specific = m.dst is not None and not m.dst.negated and m.dst.network.prefixlen == 32
-                    if specific and m.dst.network != key[1]:  # type: ignore[union-attr]
-                        continue
+                if kind == "dst" and m.dst is not None and not m.dst.negated and m.dst.network.prefixlen == 32:
+                    pinned.setdefault(m.dst.network, []).append(rule.index)
+                elif kind == "dport" and m.dport is not None and not m.dport.negated and m.dport.lo == m.dport.hi:
+                    pinned.setdefault(m.dport.lo, []).append(rule.index)
                 else:
-                    specific = m.dport is not None and not m.dport.negated
-                    if specific and not m.dport.lo <= key[1] <= m.dport.hi:  # type: ignore[union-attr,operator]
-                        continue
-                found.append(rule.index)
-            self._index[cache_key] = found
+                    rest.append(rule.index)  # port ranges too: residual() decides them
+            found = self._chain_indexes[key] = (pinned, rest)
         return found
 
     def forget(self) -> None:

@@ -136,72 +136,79 @@ class Verifier:
         self.paths = 0
         cidr = opts.cluster_cidr
         self.cidr = Net(cidr, strict=False) if cidr else None
-        self.pod = self.pkt.in_net(self.pkt.src, self.cidr) if self.cidr else z3.BoolVal(False)
+        t = self.t = self.pkt.terms
+        self.pod = self.pkt.in_net(self.pkt.src, self.cidr) if self.cidr else t.false
         self.src_local = self.explorer.local_expr(self.pkt.src)
-        self._hairpin: dict[str, z3.BoolRef] = {}
+        # Masquerade conditions of upstream's KUBE-SVC / KUBE-EXT / KUBE-SEP rules, per endpoint where hairpin counts.
+        self.svc_masq = t.or_([t.true if opts.masquerade_all else t.false, t.not_(self.pod) if self.cidr else t.false])
+        self.short = t.or_([self.pod, self.src_local])
+        self.host_masq = t.and_([t.not_(self.pod), self.src_local])
+        self._masq: dict[tuple[str, str], z3.BoolRef] = {}
 
     # -- expected behaviour ----------------------------------------------------------------------------------------
+    def hairpin(self, ep: ResolvedEndpoint) -> z3.BoolRef:
+        """The endpoint sends to its own service and reaches itself: KUBE-SEP marks that for masquerade."""
+        return self._masq_term("hairpin", ep, lambda: self.t.equals(self.pkt.src, int(ipaddress.ip_address(ep.ip))))
+
+    def _masq_term(self, kind: str, ep: ResolvedEndpoint, build: Callable[[], z3.BoolRef]) -> z3.BoolRef:
+        key = (kind, ep.ip)
+        found = self._masq.get(key)
+        if found is None:
+            found = self._masq[key] = build()
+        return found
+
     def expectations(self, fe: Frontend, cluster_eps: tuple[ResolvedEndpoint, ...],
                      local_eps: tuple[ResolvedEndpoint, ...], has_any: bool) -> list[Expect]:
-        svc, src = fe.svc, self.pkt.src
-        true = z3.BoolVal(True)
+        svc, src, t = fe.svc, self.pkt.src, self.t
         if not has_any:
             if fe.kind in ("external IP", "load-balancer IP"):
                 # Only FORWARD and INPUT consult KUBE-EXTERNAL-SERVICES: this host's own packets to a non-local
                 # external address leave the node untouched, towards the real address.
-                inbound = z3.Or(z3.Not(self.src_local), self.explorer.local_expr(self.pkt.dst))
+                inbound = t.or_([t.not_(self.src_local), self.explorer.local_expr(self.pkt.dst)])
                 return [Expect(inbound, "a sender reaching it through this node (no usable endpoints)", "reject"),
-                        Expect(z3.Not(inbound), "this host, address not local (no usable endpoints)", "accept")]
-            return [Expect(true, "any sender (no usable endpoints)", "reject")]
-
-        def hairpin(t: ResolvedEndpoint) -> z3.BoolRef:
-            expr = self._hairpin.get(t.ip)
-            if expr is None:
-                expr = self._hairpin[t.ip] = src == int(ipaddress.ip_address(t.ip))
-            return expr
+                        Expect(t.not_(inbound), "this host, address not local (no usable endpoints)", "accept")]
+            return [Expect(t.true, "any sender (no usable endpoints)", "reject")]
 
         if fe.kind == "cluster IP":
             if svc.internal_policy_local and not local_eps:
-                return [Expect(true, "any sender (internalTrafficPolicy Local, no local endpoints)", "drop")]
+                return [Expect(t.true, "any sender (internalTrafficPolicy Local, no local endpoints)", "drop")]
             targets = local_eps if svc.internal_policy_local else cluster_eps
-            outside = z3.Not(self.pod) if self.cidr else z3.BoolVal(False)
-            masq_all = z3.BoolVal(self.opts.masquerade_all)
-            base_masq = z3.Or(masq_all, outside)
-            return [Expect(true, "any sender", "dnat", targets, lambda t: z3.Or(base_masq, hairpin(t)))]
+            return [Expect(t.true, "any sender", "dnat", targets, lambda ep: self._masq_term(
+                "cluster IP", ep, lambda: t.or_([self.svc_masq, self.hairpin(ep)])))]
         out: list[Expect] = []
-        base: z3.BoolRef = true
+        base: z3.BoolRef = t.true
         ranges = [Net(r) for r in svc.load_balancer_source_ranges if ipaddress.ip_network(r).version == 4]
         if fe.kind == "load-balancer IP" and ranges:
             allowed = [self.pkt.in_net(src, r) for r in ranges]
             node_ip = ipaddress.ip_address(self.opts.node_ips[0]) if self.opts.node_ips else None
             if node_ip is not None and any(node_ip in r for r in ranges):
-                allowed += [src == int(ipaddress.ip_address(ip)) for ip in ipv4s(svc.load_balancer_ips)]
-            base = z3.Or(*allowed)
-            out.append(Expect(z3.Not(base), "a sender outside loadBalancerSourceRanges", "drop"))
+                allowed += [t.equals(src, int(ipaddress.ip_address(ip))) for ip in ipv4s(svc.load_balancer_ips)]
+            base = t.or_(allowed)
+            out.append(Expect(t.not_(base), "a sender outside loadBalancerSourceRanges", "drop"))
         if not svc.external_policy_local:
-            out.append(Expect(base, "any sender", "dnat", cluster_eps, lambda t: z3.BoolVal(True)))
+            out.append(Expect(base, "any sender", "dnat", cluster_eps, lambda ep: t.true))
             return out
-        short = z3.Or(self.pod, self.src_local)
-        out.append(Expect(z3.And(base, short), "a pod or this host (externalTrafficPolicy Local short-circuit)",
-                          "dnat", cluster_eps, lambda t: z3.Or(z3.And(z3.Not(self.pod), self.src_local), hairpin(t))))
+        out.append(Expect(t.and_([base, self.short]), "a pod or this host (externalTrafficPolicy Local short-circuit)",
+                          "dnat", cluster_eps, lambda ep: self._masq_term(
+                              "short-circuit", ep, lambda: t.or_([self.host_masq, self.hairpin(ep)]))))
         if local_eps:
-            out.append(Expect(z3.And(base, z3.Not(short)), "an outside client (externalTrafficPolicy Local)", "dnat",
-                              local_eps, hairpin))
+            out.append(Expect(t.and_([base, t.not_(self.short)]), "an outside client (externalTrafficPolicy Local)",
+                              "dnat", local_eps, self.hairpin))
         else:
-            out.append(Expect(z3.And(base, z3.Not(short)),
+            out.append(Expect(t.and_([base, t.not_(self.short)]),
                               "an outside client (externalTrafficPolicy Local, no local endpoints)", "drop"))
         return out
 
     def frontend_expr(self, fe: Frontend) -> z3.BoolRef:
-        p = self.pkt
+        p, t = self.pkt, self.t
         if fe.dst is not None:
-            dst = p.dst == int(ipaddress.ip_address(fe.dst))
+            dst = t.equals(p.dst, int(ipaddress.ip_address(fe.dst)))
         else:
             # Loopback NodePorts serve this host only (route_localnet; kubelet's KUBE-FIREWALL drops the rest).
             loopback = p.in_net(p.dst, Net("127.0.0.0/8"))
-            allowed = self.src_local if self.opts.localhost_nodeports else z3.BoolVal(False)
-            dst = z3.And(self.explorer.local_expr(p.dst), z3.Or(z3.Not(loopback), allowed))
-        return z3.And(dst, p.dport == fe.dport, p.proto == PROTOCOL_NUMBERS[fe.key.protocol.lower()])
+            allowed = self.src_local if self.opts.localhost_nodeports else t.false
+            dst = t.and_([self.explorer.local_expr(p.dst), t.or_([t.not_(loopback), allowed])])
+        return t.and_([dst, t.equals(p.dport, fe.dport), t.equals(p.proto, PROTOCOL_NUMBERS[fe.key.protocol.lower()])])
 
     # -- checking --------------------------------------------------------------------------------------------------
     def _first_model(self, base: z3.BoolRef | None, groups: list[Group]) -> tuple[z3.ModelRef, object] | None:
@@ -301,8 +308,8 @@ class Verifier:
             if wrong:
                 routing.append((e.guard, wrong))
             for (chosen, masqueraded), members in by_outcome.items():
-                want = e.masq(chosen) if e.masq else z3.BoolVal(False)
-                masq.append((conj([e.guard, z3.Not(want) if masqueraded else want]), members))
+                want = e.masq(chosen) if e.masq else self.t.false
+                masq.append((conj([e.guard, self.t.not_(want) if masqueraded else want]), members))
         found = self._first_model(fexpr, routing)
         if found is not None:
             model, (r, e) = found  # type: ignore[misc]
@@ -326,7 +333,7 @@ class Verifier:
                       fexpr: z3.BoolRef) -> None:
         """Property 3 for one representative sender of the class (a fresh client: no recent lists)."""
         for hook in (PREROUTING, OUTPUT):
-            hook_expr = self.src_local if hook == OUTPUT else z3.Not(self.src_local)
+            hook_expr = self.src_local if hook == OUTPUT else self.t.not_(self.src_local)
             self.solver.push()
             self.solver.add(e.guard, hook_expr, fexpr)
             sat = self.solver.check() == z3.sat
@@ -393,13 +400,14 @@ class Verifier:
                     "any client", self.rule_path(reaching[0]) if reaching else (),
                     f"the endpoint chain of {t} sets a recent list"))
                 return
-            assume = z3.And(self.pkt.recent(names[0]), *[z3.Not(self.pkt.recent(n)) for n in lists - {names[0]}])
+            others = [self.t.not_(self.pkt.recent(n)) for n in lists - {names[0]}]
+            assume = self.t.and_([self.pkt.recent(names[0]), *others])
             bad: list[tuple[z3.BoolRef, object]] = []
             for r, pexpr, target, (present, absent) in zip(results, exprs, targets, needs, strict=True):
                 # A path whose list checks need another state of the lists than "in names[0] only" is not taken.
                 if (target != str(t) or r.verdict != "accept") and not (present - {names[0]} or names[0] in absent):
                     bad.append((pexpr, r))
-            found = self._first_model(conj([fexpr, e.guard, assume]), [(z3.BoolVal(True), bad)] if bad else [])
+            found = self._first_model(conj([fexpr, e.guard, assume]), [(self.t.true, bad)] if bad else [])
             if found is not None:
                 model, r = found
                 self.report("4 affinity", fe.describe(),
@@ -434,7 +442,7 @@ class Verifier:
         groups: list[Group] = []
         for dport, members in candidates.items():
             near = by_port.get(dport, []) if dport is not None else fronts
-            outside = z3.And(*[z3.Not(self.frontend_expr(f)) for f in near]) if near else z3.BoolVal(True)
+            outside = self.t.and_([self.t.not_(self.frontend_expr(f)) for f in near])
             groups.append((outside, members))
         found = self._first_model(None, groups)
         if found is not None:

@@ -5,24 +5,17 @@ final cluster without itself, i.e. each pod could be scheduled where it is if it
 host ports and anti-affinity this equals "some scheduling order admits it"; for required pod affinity and topology
 spread it is the steady-state reading of the rules (see docs/scheduling.md).
 
-Encoding, from the same data the Python filters read (spec.scheduling.filters):
-- x[p,n]: pod p on node n; at most one node per pod; the static filters (NodeUnschedulable, NodeName,
-  TaintToleration, NodeAffinity, static NodePorts / NodeResourcesFit failures) fix x[p,n] = False.
-- NodeResourcesFit: per node and resource, pseudo-boolean capacity constraints (pods, cpu, memory,
-  ephemeral-storage, extended resources).
-- NodePorts: conflicting pending pods never share a node.
-- InterPodAffinity: per anti-affinity term, a count of matching pods per topology domain; per required affinity
-  term set, counts of pods matching all terms (with upstream's first-pod exception).
-- PodTopologySpread: per constraint, matching pods per eligible domain and a lower bound m on the minimum:
-  a pod in domain d needs count(d) - m <= maxSkew (minDomains: m = 0).
-Objectives (lexicographic): most pods placed, priority levels from the highest down; then fewest nodes used
-(``--objective pack``) or the lowest peak cpu/memory utilization (``--objective balance``).
-Explanations come from unsat cores over tracked constraints, named in Kubernetes terms.
+The constraints (spec.scheduling.encoding) count identical pods per node. Objectives, lexicographic: most pods
+placed, priority levels from the highest down; then fewest nodes used (``pack``) or the lowest peak cpu/memory
+utilization in permille (``balance``). Each objective is optimized by a binary search over its value with
+incremental z3 checks, so every step either improves the best placement found or proves a bound; when the time
+limit stops the search, the result says which objectives are not proved optimal and the bound proved for each.
+Explanations come from unsat cores over the named Filter constraints.
 """
 
 from __future__ import annotations
 
-import math
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
@@ -30,20 +23,10 @@ from typing import Literal
 import attrs
 import z3
 
-from spec.scheduling.filters import (
-    Code,
-    FilterFailure,
-    node_affinity,
-    node_name,
-    node_unschedulable,
-    ports_conflict,
-    prefilter,
-    run_filters,
-    spread_node_eligible,
-    taint_toleration,
-)
+from spec.scheduling.encoding import Encoding
+from spec.scheduling.filters import run_filters
 from spec.scheduling.snapshot import Snapshot
-from spec.scheduling.types import NodeInfo, PodAffinityTerm, PodInfo, TopologySpreadConstraint, selector_matches
+from spec.scheduling.types import PodInfo
 
 Objective = Literal["pack", "balance"]
 
@@ -89,6 +72,19 @@ class Explanation:
 
 
 @attrs.frozen
+class Gap:
+    """An objective the time limit left unproved: the value found and the best bound proved."""
+
+    objective: str
+    found: int
+    bound: int
+
+    def text(self) -> str:
+        relation = "at most" if self.bound > self.found else "at least"
+        return f"{self.objective}: {self.found} found, optimum {relation} {self.bound}"
+
+
+@attrs.frozen
 class OptimalResult:
     """The optimum: pod key -> node for placed pods, explanations for the others, and solver figures."""
 
@@ -98,353 +94,133 @@ class OptimalResult:
     nodes_used: int
     seconds: float
     proved_optimal: bool
+    gaps: tuple[Gap, ...] = ()
+    """When not proved optimal: the objectives whose optimum lies between the value found and a proved bound."""
 
 
-class _Encoding:
-    """The z3 variables and constraints for one (pending pods, snapshot) instance."""
+def _int(value: str) -> int:
+    return -int(value[3:-1]) if value.startswith("(-") else int(value)
 
-    def __init__(self, pending: Sequence[PodInfo], snapshot: Snapshot) -> None:
-        self.pending = list(pending)
-        self.snapshot = snapshot
-        self.nodes = list(snapshot.nodes)
-        self.x: dict[tuple[int, int], z3.BoolRef] = {}
-        self.static: dict[int, list[tuple[str, str]]] = {}
-        self.hard: list[z3.BoolRef] = []
-        self.tracked: list[tuple[str, z3.BoolRef]] = []
-        self._domain_cache: dict[tuple[int, str], dict[str, list[z3.BoolRef]]] = {}
-        self._static_pass()
-        self._one_node_each()
-        self._resources()
-        self._ports()
-        self._anti_affinity()
-        self._affinity()
-        self._spread()
 
-    # -- variables ----------------------------------------------------------------------------------------
+_DEFINE = re.compile(r"\(define-fun (\S+) \(\) Int\s+(\(- \d+\)|\d+)\)")
 
-    def allowed(self, p: int) -> list[int]:
-        return [n for n in range(len(self.nodes)) if (p, n) in self.x]
 
-    def placed(self, p: int) -> z3.BoolRef:
-        return z3.Or([self.x[p, n] for n in self.allowed(p)]) if self.allowed(p) else z3.BoolVal(False)
+class _Search:
+    """One incremental z3 solver over the encoding, with a wall-clock deadline and the best model so far."""
 
-    def _static_pass(self) -> None:
-        """Static filters: those that do not depend on the other pending pods."""
-        empty = self.snapshot
-        for p, pod in enumerate(self.pending):
-            state = prefilter(pod, empty)
-            reasons: list[tuple[str, str]] = []
-            for n, node in enumerate(self.nodes):
-                failure = self._static_failure(pod, node, state)
-                if failure is None:
-                    self.x[p, n] = z3.Bool(f"x[{pod.key}@{node.name}]")
-                else:
-                    reasons.append((node.name, f"{failure.plugin}: {failure.reason}"))
-            self.static[p] = reasons
+    def __init__(self, enc: Encoding, deadline: float) -> None:
+        self.solver = z3.SimpleSolver()
+        self.solver.from_string(enc.script(track=False))
+        self.deadline = deadline
+        self.values: dict[str, int] = {}
+        self.proved = True
 
-    def _static_failure(self, pod: PodInfo, node: NodeInfo, state: object) -> FilterFailure | None:
-        from spec.scheduling.filters import PreFilterState, insufficient_resources, node_ports
+    def check(self, *extra: z3.BoolRef) -> z3.CheckSatResult:
+        left = int((self.deadline - time.perf_counter()) * 1000)
+        if left <= 0:
+            return z3.unknown
+        self.solver.set("timeout", left)
+        result = self.solver.check(*extra)
+        if result == z3.sat:
+            self.values = {name: _int(v) for name, v in _DEFINE.findall(self.solver.model().sexpr())}
+        return result
 
-        assert isinstance(state, PreFilterState)
-        if state.rejection is not None:
-            return state.rejection
-        if state.node_names is not None and node.name not in state.node_names:
-            return FilterFailure(
-                "NodeAffinity", ("node(s) didn't satisfy plugin(s) [NodeAffinity]",), Code.UNSCHEDULABLE
+    def value(self, name: str) -> int:
+        return int(name) if name.lstrip("-").isdigit() else self.values.get(name, 0)
+
+    def minimize(self, term: z3.ArithRef, found: int, low: int, actual: Callable[[], int]) -> int:
+        """Binary search for the least value of ``term`` in [low, found] (``found`` holds for the current model);
+        ``actual()`` reads the objective off a new model. Returns the proved lower bound (== the value found
+        unless the deadline stopped the search)."""
+        while low < found:
+            mid = (low + found) // 2
+            result = self.check(term <= mid)
+            if result == z3.sat:
+                found = actual()
+            elif result == z3.unsat:
+                low = mid + 1
+            else:
+                self.proved = False
+                break
+        return low
+
+
+def _levels(enc: Encoding) -> list[tuple[int, str, int]]:
+    """(priority, name of the placed count, pods) per priority level, highest first."""
+    levels: dict[int, list[int]] = {}
+    for g, group in enumerate(enc.groups):
+        levels.setdefault(group.template.priority, []).append(g)
+    out = []
+    for priority in sorted(levels, reverse=True):
+        gs = levels[priority]
+        total = enc.sum([p for g in gs if (p := enc.placed(g)) != "0"])
+        out.append((priority, total, sum(enc.groups[g].size for g in gs)))
+    return out
+
+
+def _pack_terms(enc: Encoding) -> tuple[str, list[int]]:
+    """The number of nodes in use among nodes without bound pods (u_n = 1 when node n hosts a pending pod), with
+    the capacity cut load(n) <= K_n * u_n, where K_n bounds the pods that fit on n together."""
+    candidates = []
+    for n, node in enumerate(enc.nodes):
+        on = [g for g in range(len(enc.groups)) if n in enc.allowed_sets[g]]
+        if not on or enc.snapshot.pods_on(node.name):
+            continue
+        candidates.append(n)
+        pods_free, free = enc.free[n]
+        fit = min(pods_free, sum(enc.groups[g].size for g in on))
+        for resource, room in free.items():
+            amounts = [enc.requests[g].get(resource, 0) for g in on]
+            if min(amounts) > 0:
+                fit = min(fit, room // min(amounts))
+        u = enc.declare(f"u_{n}", 0, 1)
+        enc.solver_only.append(f"(<= {enc.load(n)} (* {fit} {u}))")
+        for resource in sorted({r for g in on for r in enc.requests[g]}):
+            total = " ".join(
+                f"(* {enc.requests[g][resource]} {enc.c(g, n)})" for g in on if resource in enc.requests[g]
             )
-        failure = (
-            node_unschedulable(pod, node)
-            or node_name(pod, node)
-            or taint_toleration(pod, node)
-            or node_affinity(pod, node)
-            or node_ports(pod, node, self.snapshot)
-        )
-        if failure is not None:
-            return failure
-        lacking = insufficient_resources(pod, node, self.snapshot)
-        if lacking:
-            return FilterFailure("NodeResourcesFit", tuple(r for r, _ in lacking), Code.UNSCHEDULABLE)
-        for c in pod.topology_spread_constraints:
-            if c.when_unsatisfiable == "DoNotSchedule" and c.topology_key not in node.label_map:
-                return FilterFailure(
-                    "PodTopologySpread",
-                    ("node(s) didn't match pod topology spread constraints (missing required label)",),
-                    Code.UNSCHEDULABLE,
-                )
-        for t in pod.affinity.pod_required:
-            if t.topology_key not in node.label_map:
-                return FilterFailure(
-                    "InterPodAffinity", ("node(s) didn't match pod affinity rules",), Code.UNSCHEDULABLE
-                )
-        return self._existing_anti_affinity(pod, node)
+            enc.solver_only.append(f"(<= (+ 0 {total}) (* {free.get(resource, 0)} {u}))")
+    return enc.sum([f"u_{n}" for n in candidates]), candidates
 
-    def _existing_anti_affinity(self, pod: PodInfo, node: NodeInfo) -> FilterFailure | None:
-        """Anti-affinity between the pod and already-bound pods (both directions): static."""
-        labels = node.label_map
-        ns_labels = self.snapshot.namespace_labels(pod.namespace)
-        for other, other_node in self.snapshot.placed:
-            o_labels = other_node.label_map
-            for t in pod.affinity.anti_required:
-                if (
-                    t.topology_key in labels
-                    and o_labels.get(t.topology_key) == labels[t.topology_key]
-                    and t.matches(other.namespace, other.label_map, self.snapshot.namespace_labels(other.namespace))
-                ):
-                    return FilterFailure(
-                        "InterPodAffinity", ("node(s) didn't match pod anti-affinity rules",), Code.UNSCHEDULABLE
-                    )
-            for t in other.affinity.anti_required:
-                if (
-                    t.topology_key in o_labels
-                    and labels.get(t.topology_key) == o_labels[t.topology_key]
-                    and t.matches(pod.namespace, pod.label_map, ns_labels)
-                ):
-                    return FilterFailure(
-                        "InterPodAffinity",
-                        ("node(s) didn't satisfy existing pods anti-affinity rules",),
-                        Code.UNSCHEDULABLE,
-                    )
-        return None
 
-    def _one_node_each(self) -> None:
-        for p in range(len(self.pending)):
-            allowed = [self.x[p, n] for n in self.allowed(p)]
-            if len(allowed) > 1:
-                self.hard.append(z3.AtMost(*allowed, 1))
-
-    def track(self, label: str, expr: z3.BoolRef) -> None:
-        self.tracked.append((label, expr))
-
-    # -- NodeResourcesFit ---------------------------------------------------------------------------------
-
-    def _resources(self) -> None:
-        for n, node in enumerate(self.nodes):
-            on = [(p, self.x[p, n]) for p in range(len(self.pending)) if (p, n) in self.x]
-            if not on:
+def _balance_terms(enc: Encoding) -> str:
+    """peak >= 1000 * requested / allocatable for cpu and memory on every node (permille)."""
+    peak = enc.declare("peak", 0)
+    for n, node in enumerate(enc.nodes):
+        used = enc.snapshot.usage(node.name).requested
+        for resource, base, alloc in (
+            ("cpu", used.milli_cpu, node.allocatable.milli_cpu),
+            ("memory", used.memory, node.allocatable.memory),
+        ):
+            if alloc <= 0:
                 continue
-            usage = self.snapshot.usage(node.name)
-            alloc = node.allocatable
-            free_pods = alloc.pods - len(usage.pods)
-            if len(on) > free_pods:
-                self.track(
-                    f"NodeResourcesFit: pods on node {node.name} (room for {free_pods} more)",
-                    z3.AtMost(*[v for _, v in on], max(free_pods, 0)),
-                )
-            columns = [
-                ("cpu", lambda r: r.milli_cpu, alloc.milli_cpu - usage.requested.milli_cpu),
-                ("memory", lambda r: r.memory, alloc.memory - usage.requested.memory),
-                (
-                    "ephemeral-storage",
-                    lambda r: r.ephemeral_storage,
-                    alloc.ephemeral_storage - usage.requested.ephemeral_storage,
-                ),
+            terms = [
+                f"(* {enc.requests[g][resource]} {enc.c(g, n)})"
+                for g in range(len(enc.groups))
+                if n in enc.allowed_sets[g] and resource in enc.requests[g]
             ]
-            names = sorted({k for p, _ in on for k, _ in self.pending[p].requests.scalar})
-            for name in names:
-                columns.append(
-                    (
-                        name,
-                        lambda r, k=name: r.scalar_amount(k),
-                        alloc.scalar_amount(name) - usage.requested.scalar_amount(name),
-                    )
-                )
-            for resource, amount, free in columns:
-                terms = [(v, amount(self.pending[p].requests)) for p, v in on if amount(self.pending[p].requests) > 0]
-                if not terms or sum(a for _, a in terms) <= free:
-                    continue
-                self.track(f"NodeResourcesFit: {resource} on node {node.name}", _capacity(terms, max(free, 0)))
-
-    # -- NodePorts ----------------------------------------------------------------------------------------
-
-    def _ports(self) -> None:
-        with_ports = [p for p, pod in enumerate(self.pending) if pod.host_ports]
-        for i, p in enumerate(with_ports):
-            for q in with_ports[i + 1 :]:
-                a, b = self.pending[p], self.pending[q]
-                if any(ports_conflict(h, b.host_ports) for h in a.host_ports):
-                    for n in self.allowed(p):
-                        if (q, n) in self.x:
-                            self.track(
-                                f"NodePorts: {a.key} and {b.key} on node {self.nodes[n].name}",
-                                z3.Not(z3.And(self.x[p, n], self.x[q, n])),
-                            )
-
-    # -- topology domains ---------------------------------------------------------------------------------
-
-    def in_domain(self, p: int, key: str) -> dict[str, list[z3.BoolRef]]:
-        """domain value -> the x[p,n] of nodes with that value of ``key``."""
-        cached = self._domain_cache.get((p, key))
-        if cached is None:
-            cached = {}
-            for n in self.allowed(p):
-                value = self.nodes[n].label_map.get(key)
-                if value is not None:
-                    cached.setdefault(value, []).append(self.x[p, n])
-            self._domain_cache[p, key] = cached
-        return cached
-
-    def _existing_count(self, key: str, match: Callable[[PodInfo], bool]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for other, node in self.snapshot.placed:
-            value = node.label_map.get(key)
-            if value is not None and match(other):
-                counts[value] = counts.get(value, 0) + 1
-        return counts
-
-    def _matches_all(self, terms: tuple[PodAffinityTerm, ...], pod: PodInfo) -> bool:
-        return all(self._matches(t, pod) for t in terms)
-
-    def _existing_matching(self, terms: tuple[PodAffinityTerm, ...]) -> Callable[[PodInfo], bool]:
-        return lambda other: self._matches_all(terms, other)
-
-    def _matches(self, term: PodAffinityTerm, pod: PodInfo) -> bool:
-        return term.matches(pod.namespace, pod.label_map, self.snapshot.namespace_labels(pod.namespace))
-
-    # -- InterPodAffinity: anti-affinity ------------------------------------------------------------------
-
-    def _anti_affinity(self) -> None:
-        groups: dict[PodAffinityTerm, list[int]] = {}
-        for p, pod in enumerate(self.pending):
-            for t in pod.affinity.anti_required:
-                groups.setdefault(t, []).append(p)
-        for term, owners in groups.items():
-            matching = [q for q, pod in enumerate(self.pending) if self._matches(term, pod)]
-            if not matching:
-                continue
-            key = term.topology_key
-            for p in owners:
-                pod = self.pending[p]
-                rules = []
-                for value, xs in self.in_domain(p, key).items():
-                    others = [
-                        z3.Or(self.in_domain(q, key)[value])
-                        for q in matching
-                        if q != p and value in self.in_domain(q, key)
-                    ]
-                    if others:
-                        rules.append(z3.Implies(z3.Or(xs), z3.Not(z3.Or(others))))
-                if rules:
-                    self.track(f"InterPodAffinity: required anti-affinity of {pod.key} ({key})", z3.And(rules))
-
-    # -- InterPodAffinity: required affinity --------------------------------------------------------------
-
-    def _affinity(self) -> None:
-        for p, pod in enumerate(self.pending):
-            terms = pod.affinity.pod_required
-            if not terms:
-                continue
-            members = [q for q, other in enumerate(self.pending) if q != p and self._matches_all(terms, other)]
-            existing_match = self._existing_matching(terms)
-            keys = sorted({t.topology_key for t in terms})
-            existing = {k: self._existing_count(k, existing_match) for k in keys}
-            # upstream's affinityCounts is empty: no other matching pod sits on a node with any term's key
-            anywhere = [
-                z3.Or([v for vs in self.in_domain(q, k).values() for v in vs])
-                for q in members
-                for k in keys
-                if self.in_domain(q, k)
-            ]
-            nobody = (
-                z3.BoolVal(not any(existing[k] for k in keys))
-                if not anywhere
-                else z3.And(z3.BoolVal(not any(existing[k] for k in keys)), z3.Not(z3.Or(anywhere)))
-            )
-            self_ok = z3.BoolVal(self._matches_all(terms, pod))
-            rules = []
-            for n in self.allowed(p):
-                labels = self.nodes[n].label_map
-                conds = []
-                for t in terms:
-                    value = labels[t.topology_key]
-                    if existing[t.topology_key].get(value, 0) > 0:
-                        continue
-                    near = [
-                        z3.Or(self.in_domain(q, t.topology_key)[value])
-                        for q in members
-                        if value in self.in_domain(q, t.topology_key)
-                    ]
-                    conds.append(z3.Or(near) if near else z3.BoolVal(False))
-                if conds:
-                    rules.append(z3.Implies(self.x[p, n], z3.Or(z3.And(conds), z3.And(self_ok, nobody))))
-            if rules:
-                self.track(f"InterPodAffinity: required affinity of {pod.key}", z3.And(rules))
-
-    # -- PodTopologySpread --------------------------------------------------------------------------------
-
-    def _spread(self) -> None:
-        groups: dict[tuple[TopologySpreadConstraint, str, frozenset[str]], tuple[z3.ArithRef, dict[str, z3.ArithRef]]]
-        groups = {}
-        for p, pod in enumerate(self.pending):
-            constraints = [c for c in pod.topology_spread_constraints if c.when_unsatisfiable == "DoNotSchedule"]
-            for c in constraints:
-                eligible = frozenset(
-                    node.name
-                    for node in self.nodes
-                    if all(k.topology_key in node.label_map for k in constraints) and spread_node_eligible(pod, node, c)
-                )
-                if not eligible:
-                    continue
-                gkey = (c, pod.namespace, eligible)
-                if gkey not in groups:
-                    counts = self._spread_counts(c, pod.namespace, eligible)
-                    m = z3.Int(f"min[{len(groups)}]")
-                    if c.min_domains is not None and len(counts) < c.min_domains:
-                        self.hard.append(m == 0)
-                    else:
-                        self.hard.extend(m <= count for count in counts.values())
-                    groups[gkey] = (m, counts)
-                m, counts = groups[gkey]
-                rules = []
-                for n in self.allowed(p):
-                    value = self.nodes[n].label_map.get(c.topology_key)
-                    if value is not None and value in counts:
-                        rules.append(z3.Implies(self.x[p, n], counts[value] - m <= c.max_skew))
-                if rules:
-                    self.track(f"PodTopologySpread: {pod.key} ({c.topology_key}, maxSkew {c.max_skew})", z3.And(rules))
-
-    def _spread_counts(
-        self, c: TopologySpreadConstraint, namespace: str, eligible: frozenset[str]
-    ) -> dict[str, z3.ArithRef]:
-        key = c.topology_key
-        counts: dict[str, list[z3.ArithRef]] = {}
-        static: dict[str, int] = {}
-        for other, node in self.snapshot.placed:
-            if (
-                node.name in eligible
-                and other.namespace == namespace
-                and selector_matches(c.label_selector, other.label_map)
-            ):
-                value = node.label_map[key]
-                static[value] = static.get(value, 0) + 1
-        for q, other in enumerate(self.pending):
-            if other.namespace != namespace or not selector_matches(c.label_selector, other.label_map):
-                continue
-            for n in self.allowed(q):
-                if self.nodes[n].name in eligible:
-                    counts.setdefault(self.nodes[n].label_map[key], []).append(z3.If(self.x[q, n], 1, 0))
-        values = {self.snapshot.node_map[n].label_map[key] for n in eligible}
-        return {v: z3.Sum(*counts.get(v, []), z3.IntVal(static.get(v, 0))) for v in values}
+            enc.solver_only.append(f"(<= (* 1000 (+ {base} {' '.join(terms)})) (* {alloc} {peak}))")
+    return peak
 
 
-def _capacity(terms: list[tuple[z3.BoolRef, int]], free: int) -> z3.BoolRef:
-    """sum(amount for placed) <= free, as a pseudo-boolean constraint when the numbers fit z3's 32-bit PB API.
+def _peak_permille(enc: Encoding, counts: Mapping[tuple[int, int], int]) -> int:
+    """The objective of ``balance``: max over nodes and cpu/memory of ceil(1000 * requested / allocatable)."""
+    peak = 0
+    for n, node in enumerate(enc.nodes):
+        used = enc.snapshot.usage(node.name).requested
+        cpu = used.milli_cpu + sum(k * enc.requests[g].get("cpu", 0) for (g, m), k in counts.items() if m == n)
+        memory = used.memory + sum(k * enc.requests[g].get("memory", 0) for (g, m), k in counts.items() if m == n)
+        for amount, alloc in ((cpu, node.allocatable.milli_cpu), (memory, node.allocatable.memory)):
+            if alloc > 0:
+                peak = max(peak, -(-1000 * amount // alloc))
+    return peak
 
-    Dividing by the gcd g of the amounts is exact: the sum is a multiple of g, so it is <= free iff <= free // g.
-    """
-    g = math.gcd(*(a for _, a in terms))
-    scaled = [(v, a // g) for v, a in terms]
-    bound = free // g
-    if bound < 2**31 and sum(a for _, a in scaled) < 2**31:
-        return z3.PbLe(scaled, bound)
-    return z3.Sum([z3.If(v, a, 0) for v, a in terms]) <= free
 
-
-def _objective_terms(enc: _Encoding) -> list[tuple[int, list[z3.BoolRef]]]:
-    """(priority, placed literals) for each priority level, highest first."""
-    levels: dict[int, list[z3.BoolRef]] = {}
-    for p, pod in enumerate(enc.pending):
-        levels.setdefault(pod.priority, []).append(enc.placed(p))
-    return sorted(levels.items(), key=lambda kv: -kv[0])
+def _symmetry(enc: Encoding) -> None:
+    """Interchangeable nodes carry non-increasing loads, in node order: every placement can be permuted so."""
+    for nodes in enc.interchangeable_nodes():
+        for a, b in zip(nodes, nodes[1:], strict=False):
+            enc.solver_only.append(f"(>= {enc.load(a)} {enc.load(b)})")
 
 
 def solve(
@@ -452,139 +228,175 @@ def solve(
 ) -> OptimalResult:
     """Place as many pending pods as possible (by priority level), then optimize ``objective``.
 
-    Lexicographic optimization by incremental SAT calls (each level: all placed, else a binary search on the
-    count; then a descending bound on nodes used or peak utilization). ``proved_optimal`` is False when the time
-    limit stopped the search; the placement returned is then the best found, and always valid.
+    ``proved_optimal`` is False when the time limit stopped the search; the placement returned is then the best
+    found (always valid) and ``gaps`` gives the proved bound of each unfinished objective.
     """
     start = time.perf_counter()
     deadline = start + timeout_ms / 1000
-    enc = _Encoding(pending, snapshot)
-    solver = z3.Solver()
-    solver.add(*enc.hard)
-    solver.add(*[expr for _, expr in enc.tracked])
-    proved = True
+    enc = Encoding(pending, snapshot)
+    levels = _levels(enc)
+    used_term, candidates = _pack_terms(enc) if objective == "pack" else ("0", [])
+    peak_term = _balance_terms(enc) if objective == "balance" else "0"
+    _symmetry(enc)
+    search = _Search(enc, deadline)
+    gaps: list[Gap] = []
 
-    def check(*extra: z3.BoolRef) -> z3.CheckSatResult:
-        left = int((deadline - time.perf_counter()) * 1000)
-        if left <= 0:
-            return z3.unknown
-        solver.set("timeout", left)
-        return solver.check(*extra)
+    def counts() -> dict[tuple[int, int], int]:
+        return {
+            (g, n): k for g in range(len(enc.groups)) for n in enc.allowed[g] if (k := search.value(enc.c(g, n))) > 0
+        }
 
-    status = check()
-    if status != z3.sat:
+    if search.check() != z3.sat:
         raise AssertionError("the encoding without placement requirements must be satisfiable")
-    model = solver.model()
-    for _, lits in _objective_terms(enc):
-
-        def count(m: z3.ModelRef, lits: list[z3.BoolRef] = lits) -> int:
-            return sum(1 for lit in lits if z3.is_true(m.eval(lit, model_completion=True)))
-
-        best = count(model)
-        hi = len(lits)
-        while best < hi:
-            want = (best + hi + 1) // 2
-            result = check(z3.PbGe([(lit, 1) for lit in lits], want))
-            if result == z3.sat:
-                model = solver.model()
-                best = count(model)
-            elif result == z3.unsat:
-                hi = want - 1
-            else:
-                proved = False
-                break
-        solver.add(z3.PbGe([(lit, 1) for lit in lits], best))
-    if objective == "pack":
-        used = [
-            z3.Or(on)
-            for n, node in enumerate(enc.nodes)
-            if (on := [enc.x[p, n] for p in range(len(enc.pending)) if (p, n) in enc.x])
-            and not snapshot.pods_on(node.name)
-        ]
-        while used and proved:
-            k = sum(1 for u in used if z3.is_true(model.eval(u, model_completion=True)))
-            if k == 0:
-                break
-            result = check(z3.PbLe([(u, 1) for u in used], k - 1))
-            if result == z3.sat:
-                model = solver.model()
-            else:
-                proved = result == z3.unsat
-                break
-    else:
-        peak = z3.Int("peak_permille")
-        for n, node in enumerate(enc.nodes):
-            usage = snapshot.usage(node.name)
-            for attr, base, alloc in (
-                ("milli_cpu", usage.requested.milli_cpu, node.allocatable.milli_cpu),
-                ("memory", usage.requested.memory, node.allocatable.memory),
-            ):
-                if alloc <= 0:
-                    continue
-                terms = [
-                    z3.If(enc.x[p, n], getattr(enc.pending[p].requests, attr), 0)
-                    for p in range(len(enc.pending))
-                    if (p, n) in enc.x
-                ]
-                solver.add(1000 * z3.Sum(*terms, z3.IntVal(base)) <= peak * alloc)
-        while proved:
-            result = check()
-            if result != z3.sat:
-                proved = result == z3.unsat
-                break
-            model = solver.model()
-            current = model.eval(peak, model_completion=True).as_long()
-            solver.add(peak < current)
-    assignment: dict[str, str] = {}
-    for (p, n), var in enc.x.items():
-        if z3.is_true(model.eval(var, model_completion=True)):
-            assignment[enc.pending[p].key] = enc.nodes[n].name
-    errors = valid_placement(assignment, pending, snapshot)
+    for priority, total, size in levels:
+        placed = z3.Int(total) if total != "0" else z3.IntVal(0)
+        result = search.check(placed >= size)
+        if result == z3.sat:
+            search.solver.add(placed >= size)
+            continue
+        best = search.value(total)
+        high = size
+        if result == z3.unsat:
+            # the most that can be placed: the least h such that placed >= h + 1 is unsat, searched from above
+            high = size - 1
+            while best < high:
+                want = (best + high + 1) // 2
+                result = search.check(placed >= want)
+                if result == z3.sat:
+                    best = search.value(total)
+                elif result == z3.unsat:
+                    high = want - 1
+                else:
+                    break
+        if best < high:
+            search.proved = False
+            gaps.append(Gap(f"pods placed at priority {priority}", best, high))
+        search.solver.add(placed >= best)
+    if objective == "pack" and candidates and search.proved:
+        used = sum(1 for n in candidates if search.value(enc.load(n)) > 0)
+        low = search.minimize(
+            z3.Int(used_term), used, 0, lambda: sum(1 for n in candidates if search.value(enc.load(n)) > 0)
+        )
+        found = sum(1 for n in candidates if search.value(enc.load(n)) > 0)
+        if low < found:
+            gaps.append(Gap("nodes in use (without bound pods)", found, low))
+    elif objective == "balance" and search.proved:
+        found = _peak_permille(enc, counts())
+        low = search.minimize(z3.Int(peak_term), found, 0, lambda: _peak_permille(enc, counts()))
+        found = _peak_permille(enc, counts())
+        if low < found:
+            gaps.append(Gap("peak utilization (permille)", found, low))
+    final = counts()
+    assignment = _assign(enc, final)
+    errors = _check(enc, final, assignment)
     if errors:
         raise AssertionError(f"z3 placement fails the Python filters: {errors}")
-    unplaced = tuple(
-        explain(enc, p, assignment, int((deadline - time.perf_counter()) * 1000))
-        for p, pod in enumerate(enc.pending)
-        if pod.key not in assignment
-    )
+    unplaced = _explain_all(enc, final, assignment, deadline)
     used_nodes = set(assignment.values()) | {p.node_name for p in snapshot.pods}
     return OptimalResult(
-        assignment, unplaced, objective, len(used_nodes & set(snapshot.node_map)), time.perf_counter() - start, proved
+        assignment,
+        unplaced,
+        objective,
+        len(used_nodes & set(snapshot.node_map)),
+        time.perf_counter() - start,
+        search.proved,
+        tuple(gaps),
     )
 
 
-def explain(enc: _Encoding, p: int, assignment: Mapping[str, str], timeout_ms: int = 10_000) -> Explanation:
-    """Why pod ``p`` cannot be placed while the placed pods stay placed: static failures and an unsat core."""
-    pod = enc.pending[p]
-    if not enc.allowed(p):
-        return Explanation(pod.key, tuple(enc.static[p]), ())
-    if timeout_ms <= 0:
-        return Explanation(pod.key, tuple(enc.static[p]), ("(no unsat core within the time limit)",))
-    s = z3.Solver()
-    s.set("core.minimize", True)
-    s.set("timeout", timeout_ms)
-    s.add(*enc.hard)
+def _assign(enc: Encoding, counts: Mapping[tuple[int, int], int]) -> dict[str, str]:
+    """Pods of each group in queue order onto its nodes in snapshot order, as many as counted per node."""
+    assignment: dict[str, str] = {}
+    for g, group in enumerate(enc.groups):
+        pods = iter(group.pods)
+        for n in enc.allowed[g]:
+            for _ in range(counts.get((g, n), 0)):
+                assignment[next(pods).key] = enc.nodes[n].name
+    return assignment
+
+
+def _check(enc: Encoding, counts: Mapping[tuple[int, int], int], assignment: Mapping[str, str]) -> dict[str, str]:
+    """``valid_placement`` for one pod per (group, node): the others on that node are its exact copies, and the
+    filters read no names, so they get the same verdict."""
+    final = enc.snapshot
+    for group in enc.groups:
+        for pod in group.pods:
+            if pod.key in assignment:
+                final = final.assume(pod, assignment[pod.key])
+    errors = {}
+    for group in enc.groups:
+        checked: set[str] = set()
+        for pod in group.pods:
+            node = assignment.get(pod.key)
+            if node is None or node in checked:
+                continue
+            checked.add(node)
+            failure = run_filters(pod, final.node_map[node], final.without([pod]))
+            if failure is not None:
+                errors[pod.key] = f"{failure.plugin}: {failure.reason}"
+    return errors
+
+
+def _placed_label(pods: Iterable[PodInfo]) -> str:
+    keys = [p.key for p in pods]
+    if len(keys) <= 4:
+        return f"{', '.join(keys)} placed"
+    return f"{', '.join(keys[:3])} and {len(keys) - 3} more placed"
+
+
+def _explain_all(
+    enc: Encoding, counts: Mapping[tuple[int, int], int], assignment: Mapping[str, str], deadline: float
+) -> tuple[Explanation, ...]:
+    """An explanation for every unplaced pod: one unsat core per group (its unplaced pods are interchangeable)."""
+    unplaced = [g for g, group in enumerate(enc.groups) if any(p.key not in assignment for p in group.pods)]
+    if not unplaced:
+        return ()
+    solver: z3.Solver | None = None
+    keep: dict[int, tuple[z3.BoolRef, str]] = {}
     labels: dict[str, str] = {}
-    assumptions = []
-    for i, (label, expr) in enumerate(enc.tracked):
-        lit = z3.Bool(f"c{i}")
-        labels[str(lit)] = label
-        s.add(z3.Implies(lit, expr))
-        assumptions.append(lit)
-    for q, other in enumerate(enc.pending):
-        if other.key in assignment:
-            lit = z3.Bool(f"keep{q}")
-            labels[str(lit)] = f"{other.key} placed"
-            s.add(z3.Implies(lit, enc.placed(q)))
-            assumptions.append(lit)
-    s.add(enc.placed(p))
-    verdict = s.check(*assumptions)
-    if verdict == z3.unknown:
-        return Explanation(pod.key, tuple(enc.static[p]), ("(no unsat core within the time limit)",))
-    if verdict == z3.sat:
-        return Explanation(pod.key, tuple(enc.static[p]), ("placing it needs another pod unplaced (optimum)",))
-    core = sorted(labels[str(lit)] for lit in s.unsat_core())
-    return Explanation(pod.key, tuple(enc.static[p]), tuple(core))
+    out: list[Explanation] = []
+    for g in unplaced:
+        group = enc.groups[g]
+        conflicts: tuple[str, ...] = ()
+        left = int((deadline - time.perf_counter()) * 1000)
+        if enc.allowed[g] and left <= 0:
+            conflicts = ("(no unsat core within the time limit)",)
+        elif enc.allowed[g]:
+            if solver is None:
+                solver = z3.Solver()
+                solver.set("core.minimize", True)
+                solver.from_string(enc.script(track=True))
+                for i, (label, _) in enumerate(enc.tracked):
+                    labels[f"t_{i}"] = label
+                for h, other in enumerate(enc.groups):
+                    placed = [p for p in other.pods if p.key in assignment]
+                    if placed:
+                        lit = z3.Bool(f"keep_{h}")
+                        solver.add(z3.Implies(lit, z3.Int(enc.placed(h)) >= len(placed)))
+                        keep[h] = (lit, _placed_label(placed))
+                        labels[f"keep_{h}"] = keep[h][1]
+            solver.set("timeout", left)
+            goal = z3.Bool(f"goal_{g}")
+            more = z3.Bool(f"more_{g}")
+            placed_g = z3.Int(enc.placed(g))
+            k = sum(1 for p in group.pods if p.key in assignment)
+            solver.add(z3.Implies(goal, placed_g >= 1), z3.Implies(more, placed_g >= k + 1))
+            assumptions = [z3.Bool(f"t_{i}") for i in range(len(enc.tracked))]
+            assumptions += [lit for h, (lit, _) in keep.items() if h != g]
+            if k:
+                assumptions.append(more)
+                labels[str(more)] = keep[g][1]
+            verdict = solver.check(goal, *assumptions)
+            if verdict == z3.unknown:
+                conflicts = ("(no unsat core within the time limit)",)
+            elif verdict == z3.sat:
+                conflicts = ("placing it needs another pod unplaced (optimum)",)
+            else:
+                conflicts = tuple(sorted(labels[str(lit)] for lit in solver.unsat_core() if str(lit) != str(goal)))
+        for pod in group.pods:
+            if pod.key not in assignment:
+                out.append(Explanation(pod.key, enc.static[g], conflicts))
+    return tuple(out)
 
 
 def placement_count(assignment: Mapping[str, str], pending: Iterable[PodInfo]) -> tuple[int, ...]:

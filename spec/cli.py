@@ -1,0 +1,104 @@
+"""The command line of the Kubernetes spec: the scenario loader of ``kubespec check`` and ``kubespec list``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from checker.errors import InputError
+from checker.loading import Loaded
+from spec.model import ClusterModel
+from spec.properties import PROPERTIES
+from spec.scenario import DEFAULT_SCENARIO, Scenario, builtin, builtin_names, load, with_overrides
+from spec.state import Deployment, Node, Pod, ReplicaSet
+from spec.variants import VARIANTS
+
+
+def summary(s: Scenario) -> str:
+    """One line: what is checked and within which bounds."""
+    c = s.config
+    kinds = {Node: 0, Deployment: 0, ReplicaSet: 0, Pod: 0}
+    for o in c.objects:
+        kinds[type(o)] += 1
+    replicas = sum(o.replicas for o in c.objects if isinstance(o, Deployment | ReplicaSet))
+    faults = ", ".join(f"{a.name.replace('_', ' ')} {getattr(c.budget, a.name)}"
+                       for a in c.budget.__attrs_attrs__ if getattr(c.budget, a.name)) or "no faults"
+    parts = [
+        f"scenario {s.name}: {kinds[Node]} nodes, {kinds[Deployment]} deployments, {kinds[ReplicaSet]} replicasets, "
+        f"{kinds[Pod]} pods ({replicas} replicas)",
+        faults,
+        f"consistency {c.consistency}",
+        "variants " + ", ".join(sorted(c.variants)) if c.variants else "today's Kubernetes (no variant)",
+        f"{len(c.commands)} kubectl commands",
+        f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(len(PROPERTIES))}",
+    ]
+    bounds = []
+    if s.max_states:
+        bounds.append(f"max {s.max_states:,} states")
+    if s.max_depth:
+        bounds.append(f"max depth {s.max_depth}")
+    parts.append("bounds: " + (", ".join(bounds) if bounds else "none"))
+    return "; ".join(parts)
+
+
+class ScenarioLoader:
+    """``kubespec check [SCENARIO.yaml | NAME]``: scenario files and built-in scenarios."""
+
+    params: Sequence[click.Parameter] = (
+        click.Option(["--variant", "variant"], multiple=True, metavar="NAME",
+                     help="Restore a historical bug (repeatable): " + ", ".join(VARIANTS) + "."),
+        click.Option(["--crashes", "crashes"], type=int, default=None, metavar="N",
+                     help="Budget of kube-controller-manager crashes (overrides the scenario)."),
+    )
+
+    def accepts(self, target: str | None) -> bool:
+        if target is None:
+            return True
+        return target.endswith((".yaml", ".yml")) or target in builtin_names()
+
+    def load(self, target: str | None, params: Mapping[str, Any]) -> Loaded:
+        name = target or DEFAULT_SCENARIO
+        if name.endswith((".yaml", ".yml")):
+            if not Path(name).is_file():
+                raise InputError(f"{name}: no such scenario file")
+            scenario = load(name)
+        else:
+            scenario = builtin(name)
+        variants = tuple(params.get("variant") or ())
+        crashes = params.get("crashes")
+        scenario = with_overrides(scenario, variants, crashes)
+        options: dict[str, Any] = {}
+        if scenario.max_states:
+            options["max_states"] = scenario.max_states
+        if scenario.max_depth:
+            options["max_depth"] = scenario.max_depth
+        identity = {
+            "loader": "scenario",
+            "target": str(Path(name).resolve()) if name.endswith((".yaml", ".yml")) else name,
+            "params": {"variant": list(variants), "crashes": crashes},
+        }
+        return Loaded(model=ClusterModel(scenario.config), identity=identity, options=options,
+                      summary=summary(scenario))
+
+
+scenario_loader = ScenarioLoader()
+
+
+@click.command("list")
+def list_command() -> None:
+    """List the built-in scenarios, the properties and the variants (historical bugs)."""
+    click.echo("Scenarios (kubespec check NAME):")
+    for name in builtin_names():
+        s = builtin(name)
+        default = " (default)" if name == DEFAULT_SCENARIO else ""
+        click.echo(f"  {name}{default}: {s.description}")
+    click.echo("Properties:")
+    for p in PROPERTIES.values():
+        kind = "invariant" if p.kind == "always" else "liveness"
+        click.echo(f"  {p.name} ({kind}): {' '.join(p.doc.split())}")
+    click.echo("Variants (kubespec check --variant NAME):")
+    for v in VARIANTS.values():
+        click.echo(f"  {v.name} ({v.issue}): {v.summary}")
