@@ -91,13 +91,20 @@ NO_PINS = Pins()
 
 @attrs.frozen(eq=False)
 class Lit:
-    """A path-condition literal: the symbolic rest of `rule`'s match, asserted or refuted, and its z3 term."""
+    """A path-condition literal: the symbolic rest of `rule`'s match, asserted or refuted, and its z3 term.
+
+    `free` is the literal with its `statistic` choice existentially eliminated (None: true). A rule's random
+    choice is its own z3 Boolean, so where a path meets the rule once, the path is feasible for a packet exactly
+    when the conjunction of the `free` forms is: a chosen `r ∧ X` leaves X, a refused `¬(r ∧ X)` leaves nothing.
+    """
 
     rule: Rule
     match: Match
     positive: bool
     expr: z3.BoolRef
     ast: object  # expr.as_ast(), kept for building conjunctions without Python-side coercion
+    free: z3.BoolRef | None
+    free_ast: object
 
 
 class State:
@@ -206,7 +213,7 @@ class Explorer:
         self.pkt = Packet()
         self._index: dict[tuple[str, str, str, object], list[int]] = {}
         self._chain_indexes: dict[tuple[str, str, str], tuple[dict[object, list[int]], list[int]]] = {}
-        self._exprs: dict[tuple[int, bool, Match], tuple[z3.BoolRef, object]] = {}
+        self._lits: dict[tuple[int, bool, Match], Lit] = {}
         self._locals: dict[str, z3.BoolRef] = {}
         self._hooks: dict[str, z3.BoolRef] = {}
         self._local_cache: dict[Net, bool | None] = {}
@@ -296,12 +303,17 @@ class Explorer:
 
     def lit(self, rule: Rule, res: Match, positive: bool) -> Lit:
         key = (id(rule), positive, res)
-        found = self._exprs.get(key)
+        found = self._lits.get(key)
         if found is None:
             body = self.match_expr(res, rule, None)
             expr = body if positive else self.pkt.terms.not_(body)
-            found = self._exprs[key] = (expr, expr.as_ast())
-        return Lit(rule, res, positive, found[0], found[1])
+            free: z3.BoolRef | None = expr
+            if res.probability is not None:
+                rest = attrs.evolve(res, probability=None)
+                free = self.match_expr(rest, rule, None) if positive and rest != Match() else None
+            found = self._lits[key] = Lit(rule, res, positive, expr, expr.as_ast(), free,
+                                          None if free is None else free.as_ast())
+        return found
 
     def assume(self, st: State, rule: Rule, res: Match) -> State:
         pins = st.pins
@@ -626,14 +638,27 @@ class Explorer:
             self._hooks[hook] = cached
         return cached
 
-    def path_expr(self, result: PathResult) -> z3.BoolRef:
+    def path_expr(self, result: PathResult, free: bool = False) -> z3.BoolRef:
+        """The path's condition; with `free`, its statistic choices eliminated (see Lit): the same packets."""
         hook = self.hook_expr(result.hook)
         lits = result.state.lits
-        if not lits:
+        asts = [hook.as_ast()]
+        if free:
+            chosen: set[int] = set()
+            for lit in lits:
+                if lit.match.probability is not None:
+                    if id(lit.rule) in chosen:  # a rule met twice: its choices are tied, keep them
+                        return self.path_expr(result)
+                    chosen.add(id(lit.rule))
+                if lit.free_ast is not None:
+                    asts.append(lit.free_ast)
+        else:
+            asts += [lit.ast for lit in lits]
+        if len(asts) == 1:
             return hook
         ctx = hook.ctx
-        arr = (z3.Ast * (len(lits) + 1))(hook.as_ast(), *[lit.ast for lit in lits])
-        return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(lits) + 1, arr), ctx)
+        arr = (z3.Ast * len(asts))(*asts)
+        return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(asts), arr), ctx)
 
 
 @functools.lru_cache(maxsize=4096)
