@@ -640,23 +640,41 @@ class Explorer:
 
     def path_expr(self, result: PathResult, free: bool = False) -> z3.BoolRef:
         """The path's condition; with `free`, its statistic choices eliminated (see Lit): the same packets."""
+        body = self._lits_expr(result.state.lits, free)
         hook = self.hook_expr(result.hook)
-        lits = result.state.lits
-        asts = [hook.as_ast()]
+        return hook if body is None else conj([hook, body])
+
+    def path_exprs(self, results: list[PathResult], free: bool = False) -> list[z3.BoolRef]:
+        """path_expr of each path; paths that share their literals (the two senders' hooks) share the term."""
+        bodies: dict[int, tuple[tuple[Lit, ...], z3.BoolRef | None]] = {}  # the tuple keeps its id valid
+        out = []
+        for r in results:
+            lits = r.state.lits
+            found = bodies.get(id(lits))
+            if found is None:
+                found = bodies[id(lits)] = (lits, self._lits_expr(lits, free))
+            hook = self.hook_expr(r.hook)
+            out.append(hook if found[1] is None else conj([hook, found[1]]))
+        return out
+
+    def _lits_expr(self, lits: tuple[Lit, ...], free: bool) -> z3.BoolRef | None:
+        asts = []
         if free:
             chosen: set[int] = set()
             for lit in lits:
                 if lit.match.probability is not None:
                     if id(lit.rule) in chosen:  # a rule met twice: its choices are tied, keep them
-                        return self.path_expr(result)
+                        return self._lits_expr(lits, False)
                     chosen.add(id(lit.rule))
                 if lit.free_ast is not None:
                     asts.append(lit.free_ast)
         else:
-            asts += [lit.ast for lit in lits]
+            asts = [lit.ast for lit in lits]
+        if not asts:
+            return None
+        ctx = self.pkt.terms.ctx
         if len(asts) == 1:
-            return hook
-        ctx = hook.ctx
+            return z3.BoolRef(asts[0], ctx)
         arr = (z3.Ast * len(asts))(*asts)
         return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(asts), arr), ctx)
 

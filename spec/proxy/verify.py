@@ -147,6 +147,8 @@ class Verifier:
         self.short = t.or_([self.pod, self.src_local])
         self.host_masq = t.and_([t.not_(self.pod), self.src_local])
         self._masq: dict[tuple[str, str], z3.BoolRef] = {}
+        self._senders: dict[tuple[int, str, bool], tuple[int, int]] = {}
+        self._bare: dict[int, bool] = {}
 
     # -- expected behaviour ----------------------------------------------------------------------------------------
     def hairpin(self, ep: ResolvedEndpoint) -> z3.BoolRef:
@@ -301,7 +303,7 @@ class Verifier:
         expects = self.expectations(fe, cat_cluster, cat_local, has_any)
         routing: list[Group] = []
         masq: list[Group] = []
-        path_exprs = [ex.path_expr(r, free=True) for r in results]
+        path_exprs = ex.path_exprs(results, free=True)
         targets = [_target(r) for r in results]
         for e in expects:
             wrong: list[Member] = []
@@ -344,16 +346,10 @@ class Verifier:
                       fexpr: z3.BoolRef) -> None:
         """Property 3 for one representative sender of the class (a fresh client: no recent lists)."""
         for hook in (PREROUTING, OUTPUT):
-            hook_expr = self.src_local if hook == OUTPUT else self.t.not_(self.src_local)
-            self.solver.push()
-            self.solver.add(e.guard, hook_expr, fexpr)
-            sat = self.solver.check() == z3.sat
-            model = self.solver.model() if sat else None
-            self.solver.pop()
-            if model is None:
+            sender = self.representative(fe, e, hook, fexpr)
+            if sender is None:
                 continue
-            src = model.eval(self.pkt.src, model_completion=True).as_long()
-            dst = model.eval(self.pkt.dst, model_completion=True).as_long()
+            src, dst = sender
             evaluate = functools.partial(_holds, src=src, dst=dst, dport=fe.dport, proto=fe.key.protocol.lower(),
                                          local_nets=self.explorer.local_nets)
             decided: dict[int, bool] = {}  # by id: paths share their literals' Match objects
@@ -385,6 +381,31 @@ class Verifier:
                     (), f"each of {n} endpoints with probability 1/{n}"))
                 return
 
+    def representative(self, fe: Frontend, e: Expect, hook: str, fexpr: z3.BoolRef) -> tuple[int, int] | None:
+        """Source and destination address of one packet of the sender class (guard, hook, frontend), if any.
+
+        The sender found for an earlier frontend of the same guard and hook is taken again when it belongs to
+        this class too (checked by evaluating the class condition on it), which spares most solver calls.
+        """
+        hook_expr = self.src_local if hook == OUTPUT else self.t.not_(self.src_local)
+        formula = conj([e.guard, hook_expr, fexpr])
+        key = (e.guard.get_id(), hook, fe.dst is None)
+        known = self._senders.get(key)
+        if known is not None:
+            src, dst = known[0], known[1] if fe.dst is None else int(ipaddress.ip_address(fe.dst))
+            p, t = self.pkt, self.t
+            values = [(p.src, t.num(src, 32)), (p.dst, t.num(dst, 32)), (p.dport, t.num(fe.dport, 16)),
+                      (p.proto, t.num(PROTOCOL_NUMBERS[fe.key.protocol.lower()], 8))]
+            if z3.is_true(z3.simplify(z3.substitute(formula, *values))):
+                return src, dst
+        model = self._solve([formula])
+        if model is None:
+            return None
+        sender = (model.eval(self.pkt.src, model_completion=True).as_long(),
+                  model.eval(self.pkt.dst, model_completion=True).as_long())
+        self._senders[key] = sender
+        return sender
+
     def check_affinity(self, fe: Frontend, e: Expect, results: list[PathResult], exprs: list[z3.BoolRef],
                        fexpr: z3.BoolRef) -> None:
         """Property 4: the list set on the way to t sends a returning client (within the timeout) back to t."""
@@ -401,9 +422,10 @@ class Verifier:
                         f"--seconds {fe.svc.sticky_seconds} (sessionAffinityConfig.clientIP.timeoutSeconds)"))
                     return
         targets = [_target(r) for r in results]
-        needs = [_recent_needs(r) for r in results]
+        needs = [self._recent_needs(r) for r in results]
         for t in e.targets:
-            reaching = [r for r, target in zip(results, targets, strict=True) if target == str(t)]
+            endpoint = str(t)
+            reaching = [r for r, target in zip(results, targets, strict=True) if target == endpoint]
             names = sorted({n for r in reaching for n in r.state.sets})
             if not names:
                 self.violations.append(Violation(
@@ -416,7 +438,7 @@ class Verifier:
             bad: list[Member] = []
             for r, pexpr, target, (present, absent) in zip(results, exprs, targets, needs, strict=True):
                 # A path whose list checks need another state of the lists than "in names[0] only" is not taken.
-                if (target != str(t) or r.verdict != "accept") and not (present - {names[0]} or names[0] in absent):
+                if (target != endpoint or r.verdict != "accept") and not (present - {names[0]} or names[0] in absent):
                     bad.append((pexpr, r, r))
             found = self._first_model(conj([fexpr, e.guard, assume]), [(self.t.true, bad)] if bad else [])
             if found is not None:
@@ -425,6 +447,28 @@ class Verifier:
                             f"a client that reached {t} before (recent list {names[0]}) is sent elsewhere",
                             model, r, f"DNAT to {t}")  # type: ignore[arg-type]
                 return
+
+    def _recent_needs(self, r: PathResult) -> tuple[frozenset[str], frozenset[str]]:
+        """The recent lists the source must be in, and must not be in, for the path's list literals to hold.
+
+        A literal asserting a list check needs its outcome; refuting a check that is the rule's whole residual
+        match needs the opposite outcome (refuting a check with other atoms needs nothing of the list by itself).
+        """
+        present: set[str] = set()
+        absent: set[str] = set()
+        for lit in r.state.lits:
+            rec = lit.match.recent
+            if rec is None:
+                continue
+            if lit.positive:
+                (absent if rec.negated else present).add(rec.name)
+            else:
+                bare = self._bare.get(id(lit.match))  # literals, and so their matches, live as long as the explorer
+                if bare is None:
+                    bare = self._bare[id(lit.match)] = lit.match == Match(recent=rec)
+                if bare:
+                    (present if rec.negated else absent).add(rec.name)
+        return frozenset(present), frozenset(absent)
 
     def check_isolation(self, fronts: list[Frontend]) -> None:
         """Property 2: packets to anything but a frontend are neither rewritten nor marked for masquerade."""
@@ -467,23 +511,6 @@ def _target(r: PathResult) -> str | None:
     return f"{r.state.dnat[0]}:{r.state.dnat[1]}" if r.state.dnat else None
 
 
-def _recent_needs(r: PathResult) -> tuple[frozenset[str], frozenset[str]]:
-    """The recent lists the source must be in, and must not be in, for the path's list literals to hold.
-
-    A literal asserting a list check needs its outcome; refuting a check that is the rule's whole residual match
-    needs the opposite outcome (refuting a check with other atoms needs nothing of the list by itself).
-    """
-    present: set[str] = set()
-    absent: set[str] = set()
-    for lit in r.state.lits:
-        rec = lit.match.recent
-        if rec is None:
-            continue
-        if lit.positive:
-            (absent if rec.negated else present).add(rec.name)
-        elif lit.match == Match(recent=rec):
-            (present if rec.negated else absent).add(rec.name)
-    return frozenset(present), frozenset(absent)
 
 
 def _holds(m: Match, *, src: int, dst: int, dport: int, proto: str, local_nets: tuple[Net, ...]) -> bool:
