@@ -16,6 +16,7 @@ import functools
 import ipaddress
 from collections.abc import Callable
 from fractions import Fraction
+from typing import cast
 
 import attrs
 import z3
@@ -67,7 +68,7 @@ def with_builtin_jumps(dump: Dump) -> Dump:
         chains = tables.setdefault(table, {})
         if chain in chains:
             continue
-        rules = []
+        rules: list[Rule] = []
         for text in lines:
             target = text.rsplit("-j ", 1)[1]
             if target in chains:
@@ -340,7 +341,7 @@ class Explorer:
         """Indices of rules that might match: rules pinned to another destination host or port are skipped."""
         dst: Net | None = host(st.dnat[0]) if st.dnat else st.pins.dst
         if dst is not None and dst.prefixlen == 32:
-            kind, value = "dst", dst
+            kind, value = "dst", cast(object, dst)
         elif st.dnat is None and st.pins.dport is not None:
             kind, value = "dport", st.pins.dport
         else:

@@ -20,6 +20,7 @@ import gc
 import ipaddress
 from collections.abc import Callable, Iterator
 from fractions import Fraction
+from typing import cast
 
 import attrs
 import z3
@@ -224,8 +225,9 @@ class Verifier:
         finally:
             self.solver.pop()
 
-    def _first_model(self, base: z3.BoolRef | None, groups: list[Group]) -> tuple[z3.ModelRef, object] | None:
-        """A model of base ∧ ⋁(head ∧ ⋁ member) and the tag of a member it satisfies, or None if unsatisfiable.
+    def _first_model(self, base: z3.BoolRef | None,
+                     groups: list[Group]) -> tuple[z3.ModelRef, PathResult, object] | None:
+        """A model of base ∧ ⋁(head ∧ ⋁ member), the path and tag of a member it satisfies; None if unsatisfiable.
 
         One solver call per question: the shared parts (the frontend, an expectation's guard) are factored out
         of the per-path disjuncts, and paths whose conditions are the same term are asked once. The model
@@ -248,7 +250,7 @@ class Verifier:
                     full = self._solve([*([] if base is None else [base]), head, self.explorer.path_expr(path)])
                     if full is None:
                         raise AssertionError("a path feasible without its statistic choices is infeasible with them")
-                    return full, tag
+                    return full, path, tag
         raise AssertionError("a model of the disjunction satisfies none of its disjuncts")
 
     def describe_packet(self, model: z3.ModelRef, result: PathResult) -> str:
@@ -313,11 +315,11 @@ class Verifier:
                 if e.kind == "dnat":
                     chosen = endpoints.get(target) if target is not None else None
                     if chosen is None or r.verdict != "accept":
-                        wrong.append((pexpr, r, (r, e)))
+                        wrong.append((pexpr, r, e))
                     else:
-                        by_outcome.setdefault((chosen, r.masquerade), []).append((pexpr, r, (r, e)))
+                        by_outcome.setdefault((chosen, r.masquerade), []).append((pexpr, r, e))
                 elif target is not None or r.verdict != e.kind:
-                    wrong.append((pexpr, r, (r, e)))
+                    wrong.append((pexpr, r, e))
             if wrong:
                 routing.append((e.guard, wrong))
             for (chosen, masqueraded), members in by_outcome.items():
@@ -325,13 +327,15 @@ class Verifier:
                 masq.append((conj([e.guard, self.t.not_(want) if masqueraded else want]), members))
         found = self._first_model(fexpr, routing)
         if found is not None:
-            model, (r, e) = found  # type: ignore[misc]
+            model, r, tag = found
+            e = cast(Expect, tag)
             self.report("1 routing", fe.describe(), f"for {e.label} the packet is not handled as upstream does",
                         model, r, e.describe())
             return
         found = self._first_model(fexpr, masq)
         if found is not None:
-            model, (r, e) = found  # type: ignore[misc]
+            model, r, tag = found
+            e = cast(Expect, tag)
             self.report("5 masquerade", fe.describe(),
                         "masquerade " + ("applied where upstream does not mark" if r.masquerade
                                          else "missing where upstream marks"), model, r, e.describe())
@@ -439,13 +443,13 @@ class Verifier:
             for r, pexpr, target, (present, absent) in zip(results, exprs, targets, needs, strict=True):
                 # A path whose list checks need another state of the lists than "in names[0] only" is not taken.
                 if (target != endpoint or r.verdict != "accept") and not (present - {names[0]} or names[0] in absent):
-                    bad.append((pexpr, r, r))
+                    bad.append((pexpr, r, None))
             found = self._first_model(conj([fexpr, e.guard, assume]), [(self.t.true, bad)] if bad else [])
             if found is not None:
-                model, r = found
+                model, r, _ = found
                 self.report("4 affinity", fe.describe(),
                             f"a client that reached {t} before (recent list {names[0]}) is sent elsewhere",
-                            model, r, f"DNAT to {t}")  # type: ignore[arg-type]
+                            model, r, f"DNAT to {t}")
                 return
 
     def _recent_needs(self, r: PathResult) -> tuple[frozenset[str], frozenset[str]]:
@@ -493,7 +497,7 @@ class Verifier:
         for r in results:
             if r.state.dnat is None and not r.masquerade:
                 continue
-            candidates.setdefault(r.state.pins.dport, []).append((ex.path_expr(r, free=True), r, r))
+            candidates.setdefault(r.state.pins.dport, []).append((ex.path_expr(r, free=True), r, None))
         groups: list[Group] = []
         for dport, members in candidates.items():
             near = by_port.get(dport, []) if dport is not None else fronts
@@ -501,10 +505,10 @@ class Verifier:
             groups.append((outside, members))
         found = self._first_model(None, groups)
         if found is not None:
-            model, r = found
-            what = "rewritten" if r.state.dnat else "marked for masquerade"  # type: ignore[attr-defined]
+            model, r, _ = found
+            what = "rewritten" if r.state.dnat else "marked for masquerade"
             self.report("2 isolation", "a destination that is no Service frontend", f"the packet is {what}",
-                        model, r, "not rewritten, not masqueraded")  # type: ignore[arg-type]
+                        model, r, "not rewritten, not masqueraded")
 
 
 def _target(r: PathResult) -> str | None:
