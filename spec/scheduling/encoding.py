@@ -27,6 +27,7 @@ Upstream: the plugins of pkg/scheduler/framework/plugins (see spec.scheduling.fi
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 
@@ -47,7 +48,15 @@ from spec.scheduling.filters import (
     taint_toleration,
 )
 from spec.scheduling.snapshot import Snapshot
-from spec.scheduling.types import LabelSelector, NodeInfo, PodAffinityTerm, PodInfo, Resources, selector_matches
+from spec.scheduling.types import (
+    LabelSelector,
+    NodeInfo,
+    PodAffinityTerm,
+    PodInfo,
+    Resources,
+    TopologySpreadConstraint,
+    selector_matches,
+)
 
 
 @attrs.frozen
@@ -109,6 +118,16 @@ def requested(requests: Resources) -> dict[str, int]:
     return {k: v for k, v in out.items() if v > 0}
 
 
+@attrs.frozen
+class Rule:
+    """A Filter constraint named in Kubernetes terms; ``fast`` an equivalent form for the solver when every rule
+    holds (a linear one), where ``body`` is the rule alone, for unsat cores."""
+
+    label: str
+    body: str
+    fast: str | None = None
+
+
 class Encoding:
     """The constraints for one (pending pods, snapshot) instance, as SMT-LIB 2 text over integer counts.
 
@@ -128,11 +147,12 @@ class Encoding:
         self.decls: list[str] = []
         self.bounds: list[str] = []
         self.solver_only: list[str] = []
-        self.tracked: list[tuple[str, str]] = []
+        self.tracked: list[Rule] = []
         self.free = [free_resources(node, snapshot) for node in self.nodes]
         self.requests = [requested(g.template.requests) for g in self.groups]
         self._sums: dict[tuple[str, ...], str] = {}
         self._domains: dict[tuple[int, str], dict[str, list[int]]] = {}
+        self._index = {node.name: n for n, node in enumerate(self.nodes)}
         self._static_pass()
         self._resources()
         self._ports()
@@ -193,18 +213,29 @@ class Encoding:
         """Pods of group g on allowed nodes with ``key=value`` (restricted to ``nodes`` when given)."""
         return self.sum([self.c(g, n) for n in self.domains(g, key).get(value, ()) if nodes is None or n in nodes])
 
+    def capacity(self, n: int, terms: Sequence[tuple[int, int]], room: int, scale: str = "") -> str:
+        """sum(amount * c[g,n]) <= room (times ``scale`` when given), divided by the gcd of the amounts.
+
+        Exact, as the sum is a multiple of the gcd; and it keeps the simplex away from coefficients like 2^30
+        (memory in bytes), whose products make its rational arithmetic crawl.
+        """
+        d = math.gcd(*(amount for _, amount in terms))
+        total = _plus([f"(* {amount // d} {self.c(g, n)})" if amount != d else self.c(g, n) for g, amount in terms])
+        bound = str(room // d) if room >= 0 else f"(- {-room // d})"
+        return f"(<= {total} (* {bound} {scale}))" if scale else f"(<= {total} {bound})"
+
     def script(self, track: bool) -> str:
         """The whole instance as SMT-LIB 2. With ``track``, Filter constraint i holds only under literal ``t_i``
         (for unsat cores) and the solver-only constraints are left out."""
         lines = [*self.decls]
         lines.extend(f"(assert {b})" for b in self.bounds)
         if track:
-            for i, (_, body) in enumerate(self.tracked):
+            for i, rule in enumerate(self.tracked):
                 lines.append(f"(declare-const t_{i} Bool)")
-                lines.append(f"(assert (=> t_{i} {body}))")
+                lines.append(f"(assert (=> t_{i} {rule.body}))")
         else:
             lines.extend(f"(assert {b})" for b in self.solver_only)
-            lines.extend(f"(assert {body})" for _, body in self.tracked)
+            lines.extend(f"(assert {rule.fast or rule.body})" for rule in self.tracked)
         return "\n".join(lines)
 
     # -- static filters -----------------------------------------------------------------------------------
@@ -308,7 +339,7 @@ class Encoding:
             pods_free, free = self.free[n]
             if sum(self.groups[g].size for g in on) > pods_free:
                 self.tracked.append(
-                    (
+                    Rule(
                         f"NodeResourcesFit: pods on node {node.name} (room for {pods_free} more)",
                         _le(self.load(n), pods_free),
                     )
@@ -318,8 +349,9 @@ class Encoding:
                 room = free.get(resource, 0)
                 if sum(self.groups[g].size * amount for g, amount in terms) <= room:
                     continue
-                total = _plus([f"(* {amount} {self.c(g, n)})" for g, amount in terms])
-                self.tracked.append((f"NodeResourcesFit: {resource} on node {node.name}", _le(total, room)))
+                self.tracked.append(
+                    Rule(f"NodeResourcesFit: {resource} on node {node.name}", self.capacity(n, terms, room))
+                )
 
     # -- NodePorts ----------------------------------------------------------------------------------------
 
@@ -330,7 +362,7 @@ class Encoding:
             if self.groups[g].size > 1 and self.allowed[g]:
                 # a replica's ports conflict with its own copies: one per node
                 self.tracked.append(
-                    (
+                    Rule(
                         f"NodePorts: host ports of {self.groups[g].name} (one per node)",
                         _and([f"(<= {self.c(g, n)} 1)" for n in self.allowed[g]]),
                     )
@@ -345,7 +377,7 @@ class Encoding:
                 shared = [n for n in self.allowed[g] if n in self.allowed_sets[h]]
                 if shared:
                     self.tracked.append(
-                        (
+                        Rule(
                             f"NodePorts: host ports of {self.groups[g].name} and {self.groups[h].name}",
                             _and([f"(or (= {self.c(g, n)} 0) (= {self.c(h, n)} 0))" for n in shared]),
                         )
@@ -368,7 +400,7 @@ class Encoding:
                         rules.append(f"(=> (>= {here} 1) {_le(_plus(others), 0)})")
                 if rules:
                     self.tracked.append(
-                        (f"InterPodAffinity: required anti-affinity of {group.name} ({key})", _and(rules))
+                        Rule(f"InterPodAffinity: required anti-affinity of {group.name} ({key})", _and(rules))
                     )
 
     # -- InterPodAffinity: required affinity --------------------------------------------------------------
@@ -403,24 +435,33 @@ class Encoding:
             for n in self.allowed[g]:
                 by_tuple.setdefault(tuple(self.nodes[n].label_map[t.topology_key] for t in terms), []).append(n)
             rules = []
+            linear: list[str] = []
             for values, nodes in by_tuple.items():
-                conds: list[str] = []
+                nears: list[str] = []
                 for t, value in zip(terms, values, strict=True):
-                    if existing.get((t.topology_key, value), 0) > 0:
-                        continue
-                    near = _plus([d for h in members if (d := self.in_domain(h, t.topology_key, value)) != "0"])
-                    # the pod itself is in the domain when it matches the terms: another one is needed
-                    conds.append(f"(>= {near} {2 if self_member else 1})")
-                if conds:
+                    if existing.get((t.topology_key, value), 0) == 0:
+                        nears.append(
+                            self.sum(
+                                [self.c(h, n) for h in members for n in self.domains(h, t.topology_key).get(value, ())]
+                            )
+                        )
+                if nears:
                     here = self.sum([self.c(g, n) for n in nodes])
-                    rules.append(f"(=> (>= {here} 1) (or {_and(conds)} {first_pod}))")
+                    # the pod itself is in the domain when it matches the terms: another one is needed
+                    conds = _and([f"(>= {near} {2 if self_member else 1})" for near in nears])
+                    rules.append(f"(=> (>= {here} 1) (or {conds} {first_pod}))")
+                    # when the pod is no match itself (so no exception either), "a match near wherever the group
+                    # is" is linear: here <= size * near
+                    linear.extend(f"(<= {here} (* {group.size} {near}))" for near in nears)
             if rules:
-                self.tracked.append((f"InterPodAffinity: required affinity of {group.name}", _and(rules)))
+                fast = _and(linear) if not self_member else None
+                self.tracked.append(Rule(f"InterPodAffinity: required affinity of {group.name}", _and(rules), fast))
 
     # -- PodTopologySpread --------------------------------------------------------------------------------
 
     def _spread(self) -> None:
-        shared: dict[tuple[object, ...], tuple[str, dict[str, str]]] = {}
+        shared: dict[tuple[object, ...], tuple[str, dict[str, str], list[int]]] = {}
+        owners: dict[tuple[object, ...], list[tuple[int, TopologySpreadConstraint]]] = {}
         for g, group in enumerate(self.groups):
             pod = group.template
             constraints = [c for c in pod.topology_spread_constraints if c.when_unsatisfiable == "DoNotSchedule"]
@@ -434,35 +475,59 @@ class Encoding:
                     continue  # no domain: upstream's minimum is MaxInt32 and every node passes
                 gkey = (c, pod.namespace, eligible)
                 if gkey not in shared:
-                    counts = self._spread_counts(c.topology_key, c.label_selector, pod.namespace, eligible)
+                    counts, static, matching = self._spread_counts(
+                        c.topology_key, c.label_selector, pod.namespace, eligible
+                    )
                     m = self.declare(f"m_{len(shared)}")
-                    if c.min_domains is not None and len(counts) < c.min_domains:
+                    forced = c.min_domains is not None and len(counts) < c.min_domains
+                    if forced:
                         self.bounds.append(f"(= {m} 0)")
                     else:
                         self.bounds.extend(f"(<= {m} {count})" for count in counts.values())
-                    shared[gkey] = (m, counts)
-                m, counts = shared[gkey]
+                    lowest = 0 if forced else min(static.get(v, 0) for v in counts)
+                    # domains without any pod of the owners hold only bound pods; when those are within maxSkew
+                    # of the minimum, "S(v) - m <= maxSkew" may hold for every domain, a linear form
+                    fits = all(static.get(v, 0) - lowest <= c.max_skew for v in counts)
+                    shared[gkey] = (m, counts, matching if fits else [-1])
+                    owners[gkey] = []
+                owners[gkey].append((g, c))
+        for gkey, groups in owners.items():
+            m, counts, matching = shared[gkey]
+            linear = set(matching) <= {g for g, _ in groups}
+            for i, (g, c) in enumerate(groups):
                 # the group's allowed nodes are eligible (same node affinity, taints and keys), so the pod itself
                 # is in counts[value] when it matches: count - min is upstream's skew with the pod added
                 rules = [
                     f"(=> (>= {self.in_domain(g, c.topology_key, value)} 1) (<= (- {counts[value]} {m}) {c.max_skew}))"
                     for value in self.domains(g, c.topology_key)
                 ]
-                if rules:
-                    self.tracked.append(
-                        (f"PodTopologySpread: {group.name} ({c.topology_key}, maxSkew {c.max_skew})", _and(rules))
+                if not rules:
+                    continue
+                fast = None
+                if linear:
+                    every = [f"(<= (- {count} {m}) {c.max_skew})" for count in counts.values()]
+                    fast = _and(every) if i == 0 else "true"
+                self.tracked.append(
+                    Rule(
+                        f"PodTopologySpread: {self.groups[g].name} ({c.topology_key}, maxSkew {c.max_skew})",
+                        _and(rules),
+                        fast,
                     )
+                )
 
     def _spread_counts(
         self, key: str, selector: LabelSelector | None, namespace: str, eligible: frozenset[int]
-    ) -> dict[str, str]:
-        """Matching pods (same namespace, selector) per domain value of the eligible nodes."""
+    ) -> tuple[dict[str, str], dict[str, int], list[int]]:
+        """Matching pods (same namespace, selector) per domain value of the eligible nodes: the counts, the bound
+        pods among them, and the matching groups that have pods in the counts."""
         static: dict[str, int] = {}
         for other, node in self.snapshot.placed:
-            if other.namespace == namespace and selector_matches(selector, other.label_map):
-                n = self.nodes.index(node)
-                if n in eligible:
-                    static[node.label_map[key]] = static.get(node.label_map[key], 0) + 1
+            if (
+                other.namespace == namespace
+                and selector_matches(selector, other.label_map)
+                and self._index[node.name] in eligible
+            ):
+                static[node.label_map[key]] = static.get(node.label_map[key], 0) + 1
         matching = [
             h
             for h, group in enumerate(self.groups)
@@ -474,7 +539,8 @@ class Encoding:
             if static.get(v, 0):
                 terms.append(str(static[v]))
             counts[v] = self.sum(terms)
-        return counts
+        present = [h for h in matching if any(n in eligible for n in self.allowed[h])]
+        return counts, static, present
 
     # -- structure for the solver -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ Explanations come from unsat cores over the named Filter constraints.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -129,11 +130,13 @@ class _Search:
         return int(name) if name.lstrip("-").isdigit() else self.values.get(name, 0)
 
     def minimize(self, term: z3.ArithRef, found: int, low: int, actual: Callable[[], int]) -> int:
-        """Binary search for the least value of ``term`` in [low, found] (``found`` holds for the current model);
-        ``actual()`` reads the objective off a new model. Returns the proved lower bound (== the value found
-        unless the deadline stopped the search)."""
+        """The least value of ``term`` in [low, found] (``low`` a proved bound, ``found`` the current model's
+        value): first ``low`` itself (often tight), then a binary search. ``actual()`` reads the objective off a
+        new model. Returns the proved lower bound (== the value found unless the deadline stopped the search)."""
+        first = True
         while low < found:
-            mid = (low + found) // 2
+            mid = low if first else (low + found) // 2
+            first = False
             result = self.check(term <= mid)
             if result == z3.sat:
                 found = actual()
@@ -145,8 +148,18 @@ class _Search:
         return low
 
 
-def _levels(enc: Encoding) -> list[tuple[int, str, int]]:
-    """(priority, name of the placed count, pods) per priority level, highest first."""
+@attrs.frozen
+class _Level:
+    """One priority level: its groups, the name of their placed count, and how many pods it has."""
+
+    priority: int
+    groups: tuple[int, ...]
+    total: str
+    size: int
+
+
+def _levels(enc: Encoding) -> list[_Level]:
+    """The priority levels, highest first."""
     levels: dict[int, list[int]] = {}
     for g, group in enumerate(enc.groups):
         levels.setdefault(group.template.priority, []).append(g)
@@ -154,33 +167,92 @@ def _levels(enc: Encoding) -> list[tuple[int, str, int]]:
     for priority in sorted(levels, reverse=True):
         gs = levels[priority]
         total = enc.sum([p for g in gs if (p := enc.placed(g)) != "0"])
-        out.append((priority, total, sum(enc.groups[g].size for g in gs)))
+        out.append(_Level(priority, tuple(gs), total, sum(enc.groups[g].size for g in gs)))
     return out
 
 
-def _pack_terms(enc: Encoding) -> tuple[str, list[int]]:
-    """The number of nodes in use among nodes without bound pods (u_n = 1 when node n hosts a pending pod), with
-    the capacity cut load(n) <= K_n * u_n, where K_n bounds the pods that fit on n together."""
-    candidates = []
-    for n, node in enumerate(enc.nodes):
-        on = [g for g in range(len(enc.groups)) if n in enc.allowed_sets[g]]
-        if not on or enc.snapshot.pods_on(node.name):
-            continue
-        candidates.append(n)
-        pods_free, free = enc.free[n]
-        fit = min(pods_free, sum(enc.groups[g].size for g in on))
-        for resource, room in free.items():
-            amounts = [enc.requests[g].get(resource, 0) for g in on]
-            if min(amounts) > 0:
-                fit = min(fit, room // min(amounts))
-        u = enc.declare(f"u_{n}", 0, 1)
-        enc.solver_only.append(f"(<= {enc.load(n)} (* {fit} {u}))")
-        for resource in sorted({r for g in on for r in enc.requests[g]}):
-            total = " ".join(
-                f"(* {enc.requests[g][resource]} {enc.c(g, n)})" for g in on if resource in enc.requests[g]
-            )
-            enc.solver_only.append(f"(<= (+ 0 {total}) (* {free.get(resource, 0)} {u}))")
-    return enc.sum([f"u_{n}" for n in candidates]), candidates
+@attrs.frozen
+class _Pack:
+    """The pack objective: u_n = 1 when node n (one without bound pods) hosts a pending pod; ``used`` their sum.
+
+    Cuts that only help the solver prove bounds: per node, load(n) <= K_n * u_n (K_n: how many pending pods fit
+    on n together, from the smallest requests) and requests <= room * u_n; summed over nodes, pods placed and
+    requested amounts against the capacity of the nodes in use (the simplex finds these sums slowly alone).
+    """
+
+    used: str
+    candidates: tuple[int, ...]
+    fits: Mapping[int, int]
+    """K_n for every node some group may use."""
+    rooms: Mapping[str, Mapping[int, int]]
+    """resource -> node -> free amount, for the resources some group requests."""
+
+    @classmethod
+    def build(cls, enc: Encoding) -> _Pack:
+        candidates: list[int] = []
+        fits: dict[int, int] = {}
+        rooms: dict[str, dict[int, int]] = {}
+        for n, node in enumerate(enc.nodes):
+            on = [g for g in range(len(enc.groups)) if n in enc.allowed_sets[g]]
+            if not on:
+                continue
+            pods_free, free = enc.free[n]
+            fit = min(pods_free, sum(enc.groups[g].size for g in on))
+            for resource, room in free.items():
+                amounts = [enc.requests[g].get(resource, 0) for g in on]
+                if min(amounts) > 0:
+                    fit = min(fit, room // min(amounts))
+            fits[n] = fit
+            for resource in {r for g in on for r in enc.requests[g]}:
+                rooms.setdefault(resource, {})[n] = free.get(resource, 0)
+            if enc.snapshot.pods_on(node.name):
+                continue
+            candidates.append(n)
+            u = enc.declare(f"u_{n}", 0, 1)
+            enc.solver_only.append(f"(<= {enc.load(n)} (* {fit} {u}))")
+            for resource in sorted({r for g in on for r in enc.requests[g]}):
+                terms = [(g, enc.requests[g][resource]) for g in on if resource in enc.requests[g]]
+                enc.solver_only.append(enc.capacity(n, terms, free.get(resource, 0), u))
+        pack = cls(enc.sum([f"u_{n}" for n in candidates]), tuple(candidates), fits, rooms)
+        pack._aggregate(enc)
+        return pack
+
+    def _aggregate(self, enc: Encoding) -> None:
+        placed = [p for g in range(len(enc.groups)) if (p := enc.placed(g)) != "0"]
+        if not placed:
+            return
+        cand = set(self.candidates)
+
+        def capacity(per_node: Mapping[int, int], d: int) -> str:
+            fixed = sum(max(v, 0) // d for n, v in per_node.items() if n not in cand)
+            scaled = [f"(* {max(v, 0) // d} u_{n})" for n, v in per_node.items() if n in cand]
+            return f"(+ {fixed} {' '.join(scaled)})" if scaled else str(fixed)
+
+        enc.solver_only.append(f"(<= (+ 0 {' '.join(placed)}) {capacity(self.fits, 1)})")
+        for resource, per_node in sorted(self.rooms.items()):
+            amounts = [(g, enc.requests[g][resource]) for g in range(len(enc.groups)) if resource in enc.requests[g]]
+            d = math.gcd(*(a for _, a in amounts))
+            demand = " ".join(f"(* {a // d} {p})" for g, a in amounts if (p := enc.placed(g)) != "0")
+            enc.solver_only.append(f"(<= (+ 0 {demand}) {capacity(per_node, d)})")
+
+    def lower_bound(self, enc: Encoding, placed: Mapping[int, int], everyone: bool) -> int:
+        """Nodes in use, at least: the fewest candidates whose capacity, with the other nodes', covers the pods
+        placed (and, when every pod is placed, their requests)."""
+        cand = set(self.candidates)
+        demands = [(sum(placed.values()), self.fits)]
+        if everyone:
+            for resource, per_node in self.rooms.items():
+                demand = sum(enc.groups[g].size * enc.requests[g].get(resource, 0) for g in range(len(enc.groups)))
+                demands.append((demand, per_node))
+        bound = 0
+        for demand, per_node in demands:
+            left = demand - sum(max(v, 0) for n, v in per_node.items() if n not in cand)
+            for k, v in enumerate(sorted((max(v, 0) for n, v in per_node.items() if n in cand), reverse=True)):
+                if left <= 0:
+                    break
+                left -= v
+                bound = max(bound, k + 1)
+        return bound
 
 
 def _balance_terms(enc: Encoding) -> str:
@@ -235,9 +307,9 @@ def solve(
     deadline = start + timeout_ms / 1000
     enc = Encoding(pending, snapshot)
     levels = _levels(enc)
-    used_term, candidates = _pack_terms(enc) if objective == "pack" else ("0", [])
+    pack = _Pack.build(enc) if objective == "pack" else None
     peak_term = _balance_terms(enc) if objective == "balance" else "0"
-    _symmetry(enc)
+    # _symmetry(enc)
     search = _Search(enc, deadline)
     gaps: list[Gap] = []
 
@@ -248,11 +320,14 @@ def solve(
 
     if search.check() != z3.sat:
         raise AssertionError("the encoding without placement requirements must be satisfiable")
-    for priority, total, size in levels:
+    for level in levels:
+        total, size = level.total, level.size
         placed = z3.Int(total) if total != "0" else z3.IntVal(0)
-        result = search.check(placed >= size)
+        # every pod placed, group by group: sparse rows, where one sum over all counts makes the simplex crawl
+        everyone = z3.And([z3.Int(enc.placed(g)) >= enc.groups[g].size for g in level.groups if enc.allowed[g]])
+        result = search.check(everyone) if all(enc.allowed[g] for g in level.groups) else z3.unsat
         if result == z3.sat:
-            search.solver.add(placed >= size)
+            search.solver.add(everyone)
             continue
         best = search.value(total)
         high = size
@@ -270,14 +345,18 @@ def solve(
                     break
         if best < high:
             search.proved = False
-            gaps.append(Gap(f"pods placed at priority {priority}", best, high))
+            gaps.append(Gap(f"pods placed at priority {level.priority}", best, high))
         search.solver.add(placed >= best)
-    if objective == "pack" and candidates and search.proved:
-        used = sum(1 for n in candidates if search.value(enc.load(n)) > 0)
-        low = search.minimize(
-            z3.Int(used_term), used, 0, lambda: sum(1 for n in candidates if search.value(enc.load(n)) > 0)
-        )
-        found = sum(1 for n in candidates if search.value(enc.load(n)) > 0)
+    if pack is not None and pack.candidates and search.proved:
+
+        def nodes_used() -> int:
+            return sum(1 for n in pack.candidates if search.value(enc.load(n)) > 0)
+
+        placed_now = {g: search.value(enc.placed(g)) for g in range(len(enc.groups))}
+        everyone = all(placed_now[g] == group.size for g, group in enumerate(enc.groups))
+        found = nodes_used()
+        low = search.minimize(z3.Int(pack.used), found, pack.lower_bound(enc, placed_now, everyone), nodes_used)
+        found = nodes_used()
         if low < found:
             gaps.append(Gap("nodes in use (without bound pods)", found, low))
     elif objective == "balance" and search.proved:
@@ -366,8 +445,8 @@ def _explain_all(
                 solver = z3.Solver()
                 solver.set("core.minimize", True)
                 solver.from_string(enc.script(track=True))
-                for i, (label, _) in enumerate(enc.tracked):
-                    labels[f"t_{i}"] = label
+                for i, rule in enumerate(enc.tracked):
+                    labels[f"t_{i}"] = rule.label
                 for h, other in enumerate(enc.groups):
                     placed = [p for p in other.pods if p.key in assignment]
                     if placed:
