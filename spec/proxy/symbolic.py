@@ -686,25 +686,28 @@ def exact_probability(text: str) -> Fraction:
     return Fraction(text)
 
 
-def path_probability(result: PathResult, holds: Callable[[Match], bool]) -> Fraction:
-    """Probability of the path's statistic choices for a packet whose other matches `holds` decides."""
+def literal_factor(lit: Lit, others: bool) -> tuple[int, int]:
+    """What the literal contributes to its path's probability, as (numerator, denominator), for a packet on which
+    the literal's other atoms evaluate to `others`; (0, 1) when the literal cannot hold for it."""
+    m = lit.match
+    if m.probability is None:
+        return (1, 1) if others == lit.positive else (0, 1)
+    p = exact_probability(m.probability)
+    if lit.positive:  # the rule was taken: its other atoms hold and the random choice said yes
+        return (p.numerator, p.denominator) if others else (0, 1)
+    # refused: its other atoms fail (whatever the choice), or they hold and the random choice said no
+    return (p.denominator - p.numerator, p.denominator) if others else (1, 1)
+
+
+def path_probability(result: PathResult, factor: Callable[[Lit], tuple[int, int]]) -> Fraction:
+    """Probability of the path's statistic choices, from each literal's factor (see literal_factor)."""
     num = den = 1  # exact, in integers: one Fraction at the end instead of one per literal
     for lit in result.state.lits:
-        m = lit.match
-        others = holds(m)  # `holds` ignores the statistic match
-        if m.probability is None:
-            if others != lit.positive:
-                return Fraction(0)
-            continue
-        p = exact_probability(m.probability)
-        if lit.positive:
-            if not others:
-                return Fraction(0)
-            num *= p.numerator
-            den *= p.denominator
-        elif others:
-            num *= p.denominator - p.numerator
-            den *= p.denominator
+        a, b = factor(lit)
+        if not a:
+            return Fraction(0)
+        num *= a
+        den *= b
     return Fraction(num, den)
 
 

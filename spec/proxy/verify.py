@@ -38,12 +38,14 @@ from spec.proxy.symbolic import (
     OUTPUT,
     PREROUTING,
     Explorer,
+    Lit,
     PathResult,
     Pins,
     State,
     concrete_holds,
     conj,
     disj,
+    literal_factor,
     path_probability,
 )
 
@@ -324,6 +326,8 @@ class Verifier:
                 routing.append((e.guard, wrong))
             for (chosen, masqueraded), members in by_outcome.items():
                 want = e.masq(chosen) if e.masq else self.t.false
+                if (z3.is_true(want) and masqueraded) or (z3.is_false(want) and not masqueraded):
+                    continue  # decided without the paths: no packet of these paths can mismatch
                 masq.append((conj([e.guard, self.t.not_(want) if masqueraded else want]), members))
         found = self._first_model(fexpr, routing)
         if found is not None:
@@ -356,20 +360,20 @@ class Verifier:
             src, dst = sender
             evaluate = functools.partial(_holds, src=src, dst=dst, dport=fe.dport, proto=fe.key.protocol.lower(),
                                          local_nets=self.explorer.local_nets)
-            decided: dict[int, bool] = {}  # by id: paths share their literals' Match objects
+            factors: dict[int, tuple[int, int]] = {}  # by id: paths share their literals (the explorer keeps them)
 
-            def holds(m: Match, evaluate: Callable[[Match], bool] = evaluate,
-                      decided: dict[int, bool] = decided) -> bool:
-                verdict = decided.get(id(m))
-                if verdict is None:
-                    verdict = decided[id(m)] = evaluate(m)
-                return verdict
+            def factor(lit: Lit, evaluate: Callable[[Match], bool] = evaluate,
+                       factors: dict[int, tuple[int, int]] = factors) -> tuple[int, int]:
+                found = factors.get(id(lit))
+                if found is None:
+                    found = factors[id(lit)] = literal_factor(lit, evaluate(lit.match))
+                return found
 
             dist: dict[str, Fraction] = {}
             for r in results:
                 if r.hook != hook or r.state.dnat is None or r.verdict != "accept":
                     continue
-                prob = path_probability(r, holds)
+                prob = path_probability(r, factor)
                 if prob:
                     key = f"{r.state.dnat[0]}:{r.state.dnat[1]}"
                     dist[key] = dist.get(key, Fraction(0)) + prob
