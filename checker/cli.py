@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, NoReturn, TypeVar
 
@@ -19,7 +19,8 @@ from rich.console import Console
 from checker.check import check as run_check
 from checker.errors import InputError, ModelError
 from checker.loading import Loaded, load_python, load_target, loaders
-from checker.report import Progress, coverage_table, print_result, result_json
+from checker.report import Progress, TracePrinter, coverage_table, print_result, result_json
+from checker.result import Result
 
 DEFAULT_MODEL = "checker.examples.twophase:TwoPhase"
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -125,6 +126,28 @@ def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _trace_printer(loaded: Loaded, options: Mapping[str, Any]) -> TracePrinter | None:
+    """Print counterexamples as `kubespec trace show` does (only what changed, in the model's own view).
+
+    This module is the command line's composition root, so it may use the trace renderer of the `traces`
+    package when it is installed; the checker library itself never does.
+    """
+    try:
+        from traces.document import from_document
+        from traces.render import step_lines
+    except ImportError:
+        return None
+    from checker import itf
+
+    def printer(console: Console, result: Result) -> None:
+        trace = from_document(itf.trace_document(result, loaded.model, loaded.identity, options))
+        for index in range(len(trace.steps)):
+            for line in step_lines(trace, index):
+                console.print(line)
+
+    return printer
+
+
 def _default() -> Loaded:
     return load_python(DEFAULT_MODEL)
 
@@ -176,7 +199,8 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
         doc["trace_file"] = written
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        print_result(console, result, loaded.model, loaded.summary, written)
+        print_result(console, result, loaded.model, loaded.summary, written,
+                     _trace_printer(loaded, options))
         if show_coverage:
             console.print(coverage_table(result))
     if result.status == "interrupted":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console
@@ -106,7 +106,12 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def print_result(console: Console, result: Result, model: Model, summary: str, trace_path: str | None) -> None:
+TracePrinter = Callable[[Console, Result], None]
+
+
+def print_result(console: Console, result: Result, model: Model, summary: str, trace_path: str | None,
+                 trace_printer: TracePrinter | None = None) -> None:
+    """The counterexample (through `trace_printer` when given), warnings, and the verdict with its bounds."""
     ok = result.violation is None
     colour = "green" if result.status == "ok" else ("yellow" if ok else "red")
     symbol = "✘" if not ok else ("■" if result.status == "interrupted" else "✔")
@@ -123,7 +128,10 @@ def print_result(console: Console, result: Result, model: Model, summary: str, t
             steps = len(v.trace) - 1
             tail = "reached" if v.kind == "deadlock" else "is violated"
             console.print(f"[red]✘ {what}{name} {tail}[/]: {shape}, {steps} step{'s' if steps != 1 else ''}")
-            print_trace(console, model, v.trace, v.loop_start)
+            if trace_printer is not None:
+                trace_printer(console, result)
+            else:
+                print_trace(console, model, v.trace, v.loop_start)
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")
     for u in result.unchecked:
