@@ -476,6 +476,9 @@ class Explorer:
                     i += 1
                     continue
                 if res is not True:
+                    if prune is None and self._no_effect(table, rule, res, st, depth):
+                        i += 1
+                        continue
                     stack.append((i + 1, self.refute(st, rule, res)))
                     before = st.pins
                     st = self.assume(st, rule, res)
@@ -511,6 +514,34 @@ class Explorer:
                 out.append((st, target.name.lower()))
                 break
         return out
+
+    def _no_effect(self, table: str, rule: Rule, res: Match, st: State, depth: int) -> bool:
+        """Whether taking the rule and passing it lead on in the same state (mark, DNAT, pins, recent lists).
+
+        Then the packets going on are those of `st` whichever way the rule's symbolic match goes, so the walk need
+        not branch: as for a rule that marks for masquerade a packet already marked. Such a rule adds no literal
+        and is left out of the path (it changes nothing the packet's fate depends on).
+        """
+        if rule.match.recent is not None and rule.match.recent.mode == "set":
+            return False
+        if self.assume(st, rule, res).pins != st.pins or self.refute(st, rule, res).pins != st.pins:
+            return False
+        target = rule.target
+        if target is None:
+            return True
+        if target.name == "MARK":
+            op, value, mask = target.mark_op  # type: ignore[misc]
+            mark = {"or": st.mark | value, "xor": st.mark ^ value, "and": st.mark & value}.get(
+                op, (st.mark & ~mask) ^ value)
+            return mark & 0xFFFFFFFF == st.mark
+        if not target.chain:
+            return False
+        walk = self.run_chain(table, target.name, State((), st.pins, st.mark, st.dnat), None, depth + 1)
+        if len(walk) != 1:
+            return False
+        sub, kind = walk[0]
+        return (kind == "return" and not sub.lits and not sub.sets and sub.mark == st.mark and sub.dnat == st.dnat
+                and sub.pins == st.pins)
 
     def _filter(self, chains: list[str], st: State) -> list[tuple[State, str]]:
         """Run filter builtin chains in sequence; the first DROP or REJECT decides."""
