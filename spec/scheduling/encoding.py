@@ -220,7 +220,7 @@ class Encoding:
         (memory in bytes), whose products make its rational arithmetic crawl.
         """
         d = math.gcd(*(amount for _, amount in terms))
-        total = _plus([f"(* {amount // d} {self.c(g, n)})" if amount != d else self.c(g, n) for g, amount in terms])
+        total = plus([f"(* {amount // d} {self.c(g, n)})" if amount != d else self.c(g, n) for g, amount in terms])
         bound = str(room // d) if room >= 0 else f"(- {-room // d})"
         return f"(<= {total} (* {bound} {scale}))" if scale else f"(<= {total} {bound})"
 
@@ -397,7 +397,7 @@ class Encoding:
                         rules.append(f"(<= {here} 1)")
                     others = [o for h in matching if h != g and (o := self.in_domain(h, key, value)) != "0"]
                     if others:
-                        rules.append(f"(=> (>= {here} 1) {_le(_plus(others), 0)})")
+                        rules.append(f"(=> (>= {here} 1) {_le(plus(others), 0)})")
                 if rules:
                     self.tracked.append(
                         Rule(f"InterPodAffinity: required anti-affinity of {group.name} ({key})", _and(rules))
@@ -563,7 +563,8 @@ class Encoding:
         return [ns for ns in classes.values() if len(ns) > 1]
 
 
-def _plus(terms: Sequence[str]) -> str:
+def plus(terms: Sequence[str]) -> str:
+    """The SMT-LIB sum of ``terms`` (0 when empty)."""
     if not terms:
         return "0"
     return terms[0] if len(terms) == 1 else f"(+ {' '.join(terms)})"

@@ -24,7 +24,7 @@ from typing import Literal
 import attrs
 import z3
 
-from spec.scheduling.encoding import Encoding
+from spec.scheduling.encoding import Encoding, plus
 from spec.scheduling.filters import run_filters
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import PodInfo
@@ -129,15 +129,16 @@ class _Search:
     def value(self, name: str) -> int:
         return int(name) if name.lstrip("-").isdigit() else self.values.get(name, 0)
 
-    def minimize(self, term: z3.ArithRef, found: int, low: int, actual: Callable[[], int]) -> int:
-        """The least value of ``term`` in [low, found] (``low`` a proved bound, ``found`` the current model's
-        value): first ``low`` itself (often tight), then a binary search. ``actual()`` reads the objective off a
-        new model. Returns the proved lower bound (== the value found unless the deadline stopped the search)."""
+    def minimize(self, at_most: Callable[[int], z3.BoolRef], found: int, low: int, actual: Callable[[], int]) -> int:
+        """The least k in [low, found] for which ``at_most(k)`` is satisfiable, ``low`` being a proved bound and
+        ``found`` the current model's value: first ``low`` itself (often tight), then a binary search.
+        ``actual()`` reads the objective off a new model. Returns the proved lower bound (== the value found
+        unless the deadline stopped the search)."""
         first = True
         while low < found:
             mid = low if first else (low + found) // 2
             first = False
-            result = self.check(term <= mid)
+            result = self.check(at_most(mid))
             if result == z3.sat:
                 found = actual()
             elif result == z3.unsat:
@@ -176,8 +177,9 @@ class _Pack:
     """The pack objective: u_n = 1 when node n (one without bound pods) hosts a pending pod; ``used`` their sum.
 
     Cuts that only help the solver prove bounds: per node, load(n) <= K_n * u_n (K_n: how many pending pods fit
-    on n together, from the smallest requests) and requests <= room * u_n; summed over nodes, pods placed and
-    requested amounts against the capacity of the nodes in use (the simplex finds these sums slowly alone).
+    on n together, from the smallest requests) and requests <= room * u_n; summed over nodes (for every
+    objective), pods placed and requested amounts against the capacity of the nodes in use, sums the simplex
+    finds slowly alone.
     """
 
     used: str
@@ -188,7 +190,8 @@ class _Pack:
     """resource -> node -> free amount, for the resources some group requests."""
 
     @classmethod
-    def build(cls, enc: Encoding) -> _Pack:
+    def build(cls, enc: Encoding, indicators: bool) -> _Pack:
+        """The cuts, and with ``indicators`` the u_n (without them, the summed cuts bound what all nodes hold)."""
         candidates: list[int] = []
         fits: dict[int, int] = {}
         rooms: dict[str, dict[int, int]] = {}
@@ -205,7 +208,7 @@ class _Pack:
             fits[n] = fit
             for resource in {r for g in on for r in enc.requests[g]}:
                 rooms.setdefault(resource, {})[n] = free.get(resource, 0)
-            if enc.snapshot.pods_on(node.name):
+            if not indicators or enc.snapshot.pods_on(node.name):
                 continue
             candidates.append(n)
             u = enc.declare(f"u_{n}", 0, 1)
@@ -255,24 +258,64 @@ class _Pack:
         return bound
 
 
-def _balance_terms(enc: Encoding) -> str:
-    """peak >= 1000 * requested / allocatable for cpu and memory on every node (permille)."""
-    peak = enc.declare("peak", 0)
-    for n, node in enumerate(enc.nodes):
-        used = enc.snapshot.usage(node.name).requested
-        for resource, base, alloc in (
-            ("cpu", used.milli_cpu, node.allocatable.milli_cpu),
-            ("memory", used.memory, node.allocatable.memory),
-        ):
-            if alloc <= 0:
-                continue
-            terms = [
-                f"(* {enc.requests[g][resource]} {enc.c(g, n)})"
-                for g in range(len(enc.groups))
-                if n in enc.allowed_sets[g] and resource in enc.requests[g]
-            ]
-            enc.solver_only.append(f"(<= (* 1000 (+ {base} {' '.join(terms)})) (* {alloc} {peak}))")
-    return peak
+@attrs.frozen
+class _Balance:
+    """The balance objective as bounds: "peak <= k" is, per node and resource (cpu, memory), requested <=
+    floor(k * allocatable / 1000) - bound pods' requests, a constant bound on each node's own row. (One peak
+    variable in every row would make the simplex's tableau dense.) Summed over nodes the same holds, and the
+    average utilization when every pod is placed bounds the peak from below."""
+
+    rows: tuple[tuple[str, int, int], ...]
+    """(terms as text, gcd of their amounts, bound pods' requests) per node and resource, with allocatable."""
+    allocs: tuple[int, ...]
+    lowest: int
+    """Peak permille that bound pods alone reach."""
+
+    @classmethod
+    def build(cls, enc: Encoding) -> _Balance:
+        rows: list[tuple[str, int, int]] = []
+        allocs: list[int] = []
+        lowest = 0
+        for resource, attr in (("cpu", "milli_cpu"), ("memory", "memory")):
+            for n, node in enumerate(enc.nodes):
+                base = getattr(enc.snapshot.usage(node.name).requested, attr)
+                alloc = getattr(node.allocatable, attr)
+                if alloc <= 0:
+                    continue
+                lowest = max(lowest, -(-1000 * base // alloc))
+                terms = [
+                    (enc.c(g, n), enc.requests[g][resource])
+                    for g in range(len(enc.groups))
+                    if n in enc.allowed_sets[g] and resource in enc.requests[g]
+                ]
+                if terms:
+                    d = math.gcd(*(a for _, a in terms))
+                    rows.append((plus([f"(* {a // d} {x})" if a != d else x for x, a in terms]), d, base))
+                    allocs.append(alloc)
+        return cls(tuple(rows), tuple(allocs), lowest)
+
+    def average(self, enc: Encoding) -> int:
+        """ceil(1000 * all requests / all allocatable) per resource when every pod is placed, the larger."""
+        low = self.lowest
+        for resource, attr in (("cpu", "milli_cpu"), ("memory", "memory")):
+            alloc = sum(getattr(node.allocatable, attr) for node in enc.nodes if getattr(node.allocatable, attr) > 0)
+            if alloc > 0:
+                base = sum(getattr(enc.snapshot.usage(node.name).requested, attr) for node in enc.nodes)
+                demand = sum(g.size * enc.requests[i].get(resource, 0) for i, g in enumerate(enc.groups))
+                low = max(low, -(-1000 * (base + demand) // alloc))
+        return low
+
+    def at_most(self, search: _Search, k: int) -> z3.BoolRef:
+        """A literal that, assumed, means peak <= k."""
+        name = f"peak_le_{k}"
+        if k < self.lowest:
+            return z3.BoolVal(False)
+        bounds = []
+        for (total, d, base), alloc in zip(self.rows, self.allocs, strict=True):
+            room = k * alloc // 1000 - base
+            bounds.append(f"(<= {total} {room // d})" if room >= 0 else f"(<= {total} (- {-room // d}))")
+        search.solver.from_string(f"(declare-const {name} Bool) (assert (=> {name} (and true {' '.join(bounds)})))")
+        return z3.Bool(name)
 
 
 def _peak_permille(enc: Encoding, counts: Mapping[tuple[int, int], int]) -> int:
@@ -307,8 +350,7 @@ def solve(
     deadline = start + timeout_ms / 1000
     enc = Encoding(pending, snapshot)
     levels = _levels(enc)
-    pack = _Pack.build(enc) if objective == "pack" else None
-    peak_term = _balance_terms(enc) if objective == "balance" else "0"
+    pack = _Pack.build(enc, indicators=objective == "pack")
     # _symmetry(enc)
     search = _Search(enc, deadline)
     gaps: list[Gap] = []
@@ -347,7 +389,7 @@ def solve(
             search.proved = False
             gaps.append(Gap(f"pods placed at priority {level.priority}", best, high))
         search.solver.add(placed >= best)
-    if pack is not None and pack.candidates and search.proved:
+    if objective == "pack" and pack.candidates and search.proved:
 
         def nodes_used() -> int:
             return sum(1 for n in pack.candidates if search.value(enc.load(n)) > 0)
@@ -355,13 +397,21 @@ def solve(
         placed_now = {g: search.value(enc.placed(g)) for g in range(len(enc.groups))}
         everyone = all(placed_now[g] == group.size for g, group in enumerate(enc.groups))
         found = nodes_used()
-        low = search.minimize(z3.Int(pack.used), found, pack.lower_bound(enc, placed_now, everyone), nodes_used)
+        used = z3.Int(pack.used)
+        low = search.minimize(lambda k: used <= k, found, pack.lower_bound(enc, placed_now, everyone), nodes_used)
         found = nodes_used()
         if low < found:
             gaps.append(Gap("nodes in use (without bound pods)", found, low))
     elif objective == "balance" and search.proved:
+        balance = _Balance.build(enc)
+        everyone = all(search.value(enc.placed(g)) == group.size for g, group in enumerate(enc.groups))
         found = _peak_permille(enc, counts())
-        low = search.minimize(z3.Int(peak_term), found, 0, lambda: _peak_permille(enc, counts()))
+        low = search.minimize(
+            lambda k: balance.at_most(search, k),
+            found,
+            balance.average(enc) if everyone else balance.lowest,
+            lambda: _peak_permille(enc, counts()),
+        )
         found = _peak_permille(enc, counts())
         if low < found:
             gaps.append(Gap("peak utilization (permille)", found, low))
