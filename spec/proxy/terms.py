@@ -83,9 +83,14 @@ class Terms:
         return self.and_([ge, le])
 
     def in_net(self, var: z3.BitVecRef, net: ipaddress.IPv4Network) -> z3.BoolRef:
-        """(var & netmask) == network address: the address `var` lies in `net`."""
+        """The address `var` lies in `net`: its top prefixlen bits are the network's.
+
+        The same as (var & netmask) == network address, but z3 decides the narrower equality faster.
+        """
         if net.prefixlen == 32:
             return self.equals(var, int(net.network_address))
-        masked = z3.BitVecRef(z3.Z3_mk_bvand(self._ref, var.as_ast(), self.num(int(net.netmask), 32).as_ast()),
-                              self.ctx)
-        return self.eq(masked, self.num(int(net.network_address), 32))
+        if net.prefixlen == 0:
+            return self.true
+        low = 32 - net.prefixlen
+        top = z3.BitVecRef(z3.Z3_mk_extract(self._ref, 31, low, var.as_ast()), self.ctx)
+        return self.eq(top, self.num(int(net.network_address) >> low, net.prefixlen))

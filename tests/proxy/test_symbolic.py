@@ -24,6 +24,7 @@ from spec.proxy.manifests import load_cluster, parse_cluster
 from spec.proxy.model import Cluster, ProxierOptions
 from spec.proxy.parse import Dump, parse_dump
 from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, PathResult, Pins, State
+from spec.proxy.terms import Terms
 from spec.proxy.verify import frontends_of, local_networks, verify
 from tests.proxy.conftest import UPSTREAM_TEST_OPTIONS
 from tests.proxy.test_verify import SERVICE, _manifest
@@ -250,3 +251,16 @@ def test_statistic_choices_eliminated_exactly(overall, extra):
             checked += bool(choices)
         ex.forget()
     assert checked > 20
+
+
+@pytest.mark.parametrize("net", ["0.0.0.0/0", "10.0.0.0/8", "10.244.0.0/16", "192.168.1.128/25", "192.168.1.2/31",
+                                 "192.168.1.10/32"])
+def test_prefix_terms(net):
+    """Terms.in_net (top bits) is the masked comparison of iptables' -s/-d, for every address."""
+    terms = Terms()
+    var = z3.BitVec("addr", 32)
+    network = ipaddress.IPv4Network(net)
+    masked = var & int(network.netmask) == int(network.network_address)
+    solver = z3.Solver()
+    solver.add(terms.in_net(var, network) != masked)
+    assert solver.check() == z3.unsat
