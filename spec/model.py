@@ -288,6 +288,11 @@ def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterS
     for who, index in sorted(busy):
         if not _idle(state, who, index):
             continue
+        if who == "kcm" and any(i is None or informer.next_event(i, etcd) is None for i in state.kcm.informers):
+            # A caught-up informer of the controller manager may receive a new event (any component writes pods)
+            # whose delivery enqueues a reconcile that reads another informer's cache: that reconcile would be a
+            # dependent step reachable before the ample deliveries (C1). Only a backlog on all three is safe.
+            continue
         steps: list[tuple[A.Action, ClusterState]] = []
         for w, i, scope, inf in slots:
             if w == who and (w == "kcm" or i == index):

@@ -124,15 +124,26 @@ def replicas_converged(s: ClusterState) -> bool:
     return True
 
 
-def unscheduled_feasible_pod(s: ClusterState) -> bool:
-    """Some pod is unbound, not being deleted, and fits some node of etcd's current state."""
-    nodes = sorted((n.info for n in s.etcd.of("nodes") if isinstance(n, Node)), key=lambda n: n.name)
+def _pending_feasibility(s: ClusterState) -> list[bool]:
+    """For each unbound pod not being deleted: whether it fits some node of etcd's current state."""
     pods = [p for p in s.etcd.of("pods") if isinstance(p, Pod)]
     pending = [p for p in pods if not p.node_name and not p.meta.deleting and p.scheduler_name == "default-scheduler"]
     if not pending:
-        return False
+        return []
+    nodes = sorted((n.info for n in s.etcd.of("nodes") if isinstance(n, Node)), key=lambda n: n.name)
     snap = Snapshot.build(nodes, [pod_info(p) for p in pods if p.node_name])
-    return any(filter_nodes(pod_info(p), snap)[0] for p in pending)
+    return [bool(filter_nodes(pod_info(p), snap)[0]) for p in pending]
+
+
+def unscheduled_feasible_pod(s: ClusterState) -> bool:
+    """Some pod is unbound, not being deleted, and fits some node of etcd's current state."""
+    return any(_pending_feasibility(s))
+
+
+def blocked(s: ClusterState) -> bool:
+    """Some unbound pod fits no node: the cluster cannot reach the desired state until something changes (a
+    cordoned node is uncordoned, a pod deleted). Convergence is promised only when nothing blocks it."""
+    return not all(_pending_feasibility(s))
 
 
 def rollouts_complete(s: ClusterState) -> bool:
@@ -169,9 +180,11 @@ PROPERTIES: dict[str, PropertySpec] = {
             "staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go, client-go/tools/cache/reflector.go",
         ),
         PropertySpec(
-            "EventualReplicaConvergence", "leads_to", _not(replicas_converged), replicas_converged,
-            "Whenever a Deployment's ready pods differ from its desired state, they converge again (with faults "
-            "that stop, this is Anvil's ESR: eventually, and then always).",
+            "EventualReplicaConvergence", "leads_to", lambda s: not replicas_converged(s) and not blocked(s),
+            lambda s: replicas_converged(s) or blocked(s),
+            "Whenever the Deployments' ready pods differ from their desired state and nothing blocks them (every "
+            "pending pod fits some node), they converge (or become blocked). With faults that stop, this is Anvil's "
+            "ESR: eventually, and then always.",
             "pkg/controller/deployment/sync.go, pkg/controller/replicaset/replica_set.go; Anvil esr.rs",
         ),
         PropertySpec(
@@ -181,8 +194,10 @@ PROPERTIES: dict[str, PropertySpec] = {
             "pkg/scheduler/backend/queue/scheduling_queue.go (requeue on cluster events, flush after 5 min)",
         ),
         PropertySpec(
-            "RolloutEventuallyCompletes", "leads_to", _not(rollouts_complete), rollouts_complete,
-            "Whenever a Deployment's rollout is incomplete, it eventually completes.",
+            "RolloutEventuallyCompletes", "leads_to", lambda s: not rollouts_complete(s) and not blocked(s),
+            lambda s: rollouts_complete(s) or blocked(s),
+            "Whenever a Deployment's rollout is incomplete and nothing blocks it, it eventually completes (or "
+            "becomes blocked).",
             "pkg/controller/deployment/rolling.go, pkg/controller/deployment/util/deployment_util.go",
         ),
     )

@@ -476,12 +476,13 @@ class Explorer:
                     i += 1
                     continue
                 if res is not True:
-                    if prune is None and self._no_effect(table, rule, res, st, depth):
+                    assumed, refuted = self.assume(st, rule, res), self.refute(st, rule, res)
+                    if prune is None and self._no_effect(table, rule, st, assumed, refuted, depth):
                         i += 1
                         continue
-                    stack.append((i + 1, self.refute(st, rule, res)))
+                    stack.append((i + 1, refuted))
                     before = st.pins
-                    st = self.assume(st, rule, res)
+                    st = assumed
                     if prune is not None and st.pins != before and prune(st.pins):
                         break
                     cands = self._candidates(table, chain, st)
@@ -515,7 +516,7 @@ class Explorer:
                 break
         return out
 
-    def _no_effect(self, table: str, rule: Rule, res: Match, st: State, depth: int) -> bool:
+    def _no_effect(self, table: str, rule: Rule, st: State, assumed: State, refuted: State, depth: int) -> bool:
         """Whether taking the rule and passing it lead on in the same state (mark, DNAT, pins, recent lists).
 
         Then the packets going on are those of `st` whichever way the rule's symbolic match goes, so the walk need
@@ -524,7 +525,7 @@ class Explorer:
         """
         if rule.match.recent is not None and rule.match.recent.mode == "set":
             return False
-        if self.assume(st, rule, res).pins != st.pins or self.refute(st, rule, res).pins != st.pins:
+        if assumed.pins != st.pins or refuted.pins != st.pins:
             return False
         target = rule.target
         if target is None:

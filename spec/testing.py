@@ -1,0 +1,133 @@
+"""Public hypothesis strategies for property tests of your own: manifests, scenarios and reachable cluster states.
+
+    from hypothesis import given
+    from spec.testing import cluster_states
+
+    @given(cluster_states())
+    def test_no_pod_on_a_missing_node(state):
+        nodes = {n.meta.name for n in state.etcd.of("nodes")}
+        assert all(p.node_name in nodes | {""} for p in state.etcd.of("pods"))
+
+``cluster_states`` walks the model from a generated scenario with hypothesis choosing each step, so every state it
+yields is reachable and shrinks towards short walks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
+
+from spec.model import ClusterModel
+from spec.scenario import Scenario, parse
+from spec.state import ClusterState
+
+NAMES = st.sampled_from(["web", "api", "db", "cache"])
+CPU = st.sampled_from(["100m", "250m", "500m", "1"])
+MEMORY = st.sampled_from(["64Mi", "128Mi", "256Mi", "1Gi"])
+
+
+@st.composite
+def node_manifests(draw: Any, index: int = 0) -> dict[str, Any]:
+    """A Node document with allocatable cpu, memory and pods."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": f"node-{'abcdefgh'[index]}"},
+        "spec": {"unschedulable": draw(st.booleans())} if draw(st.integers(0, 4)) == 0 else {},
+        "status": {"allocatable": {"cpu": draw(st.sampled_from(["1", "2", "4"])),
+                                   "memory": draw(st.sampled_from(["1Gi", "2Gi", "4Gi"])), "pods": "110"}},
+    }
+
+
+@st.composite
+def deployment_manifests(draw: Any, name: str = "web", max_replicas: int = 2) -> dict[str, Any]:
+    """A Deployment document (RollingUpdate, maxSurge/maxUnavailable as integers or percentages)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": draw(st.integers(0, max_replicas)),
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {
+                "maxSurge": draw(st.sampled_from([1, "25%", "50%"])),
+                "maxUnavailable": draw(st.sampled_from([0, 1, "25%"])),
+            }},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{
+                    "name": name, "image": f"{name}:1",
+                    "resources": {"requests": {"cpu": draw(CPU), "memory": draw(MEMORY)}},
+                }]},
+            },
+        },
+    }
+
+
+@st.composite
+def pod_manifests(draw: Any, name: str = "solo") -> dict[str, Any]:
+    """A bare Pod document."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {"containers": [{"name": name, "image": f"{name}:1",
+                                 "resources": {"requests": {"cpu": draw(CPU), "memory": draw(MEMORY)}}}]},
+    }
+
+
+@st.composite
+def manifests(draw: Any, max_nodes: int = 2) -> list[dict[str, Any]]:
+    """Nodes, at most one Deployment and at most one bare Pod: small clusters that check in seconds."""
+    docs = [draw(node_manifests(i)) for i in range(draw(st.integers(1, max_nodes)))]
+    if draw(st.booleans()):
+        docs.append(draw(deployment_manifests(draw(NAMES))))
+    if draw(st.booleans()) or len(docs) == 1:
+        docs.append(draw(pod_manifests()))
+    return docs
+
+
+@st.composite
+def scenario_documents(draw: Any) -> list[dict[str, Any]]:
+    """A Scenario document plus ``manifests()``: small fault budgets, optional kubectl commands."""
+    docs = draw(manifests())
+    deployments = [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"]
+    commands = []
+    if deployments and draw(st.booleans()):
+        commands.append(f"kubectl scale deployment/{deployments[0]} --replicas={draw(st.integers(0, 2))}")
+    if deployments and draw(st.booleans()):
+        commands.append(f"kubectl set image deployment/{deployments[0]} {deployments[0]}={deployments[0]}:2")
+    scenario = {
+        "apiVersion": "kubespec.dev/v1",
+        "kind": "Scenario",
+        "metadata": {"name": "generated"},
+        "spec": {
+            "faults": {"controllerManagerCrashes": draw(st.integers(0, 1)),
+                       "schedulerCrashes": draw(st.integers(0, 1)),
+                       "containerCrashes": draw(st.integers(0, 1))},
+            "consistency": draw(st.sampled_from(["strong", "stale"])),
+            "userActions": commands,
+        },
+    }
+    return [scenario, *docs]
+
+
+def scenarios() -> st.SearchStrategy[Scenario]:
+    """Parsed scenarios (``scenario_documents`` through ``spec.scenario.parse``)."""
+    return scenario_documents().map(lambda docs: parse(yaml.safe_dump_all(docs), "generated.yaml"))
+
+
+@st.composite
+def cluster_states(draw: Any, max_steps: int = 40, scenario: Scenario | None = None) -> ClusterState:
+    """A reachable state: a walk of at most ``max_steps`` steps from a generated (or the given) scenario."""
+    s = scenario if scenario is not None else draw(scenarios())
+    model = ClusterModel(s.config)
+    state = next(iter(model.init_states()))
+    for _ in range(draw(st.integers(0, max_steps))):
+        successors = list(model.successors(state))
+        if not successors:
+            break
+        _, state = successors[draw(st.integers(0, len(successors) - 1))]
+    return state
