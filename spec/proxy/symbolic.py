@@ -102,6 +102,7 @@ class Lit:
     rule: Rule
     match: Match
     positive: bool
+    body: z3.BoolRef  # the match, whichever way
     expr: z3.BoolRef
     ast: object  # expr.as_ast(), kept for building conjunctions without Python-side coercion
     free: z3.BoolRef | None
@@ -149,6 +150,9 @@ class Reads:
                 tuple(i for i, n in enumerate(self.nets) if addr.subnet_of(n)),
                 is_local(addr) if self.dst_type else None,
                 port if port in self.ports or any(lo <= port <= hi for lo, hi in self.ranges) else None)
+
+
+Cond = tuple[z3.BoolRef, z3.BoolRef | None]  # a path's sender term and the conjunction of its literals (None: true)
 
 
 @attrs.frozen
@@ -306,13 +310,14 @@ class Explorer:
         key = (id(rule), positive, res)
         found = self._lits.get(key)
         if found is None:
-            body = self.match_expr(res, rule, None)
+            other = self._lits.get((id(rule), not positive, res))  # the same rule's other form: same body
+            body = self.match_expr(res, rule, None) if other is None else other.body
             expr = body if positive else self.pkt.terms.not_(body)
             free: z3.BoolRef | None = expr
             if res.probability is not None:
                 rest = attrs.evolve(res, probability=None)
                 free = self.match_expr(rest, rule, None) if positive and rest != Match() else None
-            found = self._lits[key] = Lit(rule, res, positive, expr, expr.as_ast(), free,
+            found = self._lits[key] = Lit(rule, res, positive, body, expr, expr.as_ast(), free,
                                           None if free is None else free.as_ast())
         return found
 
@@ -423,8 +428,8 @@ class Explorer:
         protocol and DNAT substituted: the walk can change no pin but the protocol there, and the DNAT only by
         a DNAT rule of its own (a new tuple, told apart from the entry's by identity).
         """
-        reads = self.reads(table, name)
-        shared = prune is None and not self._dnat_reads_pins and (st.dnat is not None or not reads.destination)
+        shared = prune is None and not self._dnat_reads_pins and (
+            st.dnat is not None or not self.reads(table, name).destination)
         if not shared:
             key: tuple[object, ...] = (table, name, st.mark, st.dnat, st.pins, prune)
             walk = self._pinned_walks.get(key)
@@ -677,8 +682,10 @@ class Explorer:
         hook = self.hook_expr(result.hook)
         return hook if body is None else conj([hook, body])
 
-    def path_exprs(self, results: list[PathResult], free: bool = False) -> list[z3.BoolRef]:
-        """path_expr of each path; paths that share their literals (the two senders' hooks) share the term."""
+    def path_conds(self, results: list[PathResult], free: bool = False) -> list[Cond]:
+        """Each path's condition as (sender term, conjunction of its literals or None for true), the latter with
+        its statistic choices eliminated if `free`. Paths with the same literals (the same way through the rules
+        for both kinds of sender) share one term, so callers can group paths by the identity of their terms."""
         bodies: dict[int, tuple[tuple[Lit, ...], z3.BoolRef | None]] = {}  # the tuple keeps its id valid
         out = []
         for r in results:
@@ -686,8 +693,7 @@ class Explorer:
             found = bodies.get(id(lits))
             if found is None:
                 found = bodies[id(lits)] = (lits, self._lits_expr(lits, free))
-            hook = self.hook_expr(r.hook)
-            out.append(hook if found[1] is None else conj([hook, found[1]]))
+            out.append((self.hook_expr(r.hook), found[1]))
         return out
 
     def _lits_expr(self, lits: tuple[Lit, ...], free: bool) -> z3.BoolRef | None:

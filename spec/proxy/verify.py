@@ -37,6 +37,7 @@ from spec.proxy.parse import PROTOCOL_NUMBERS, Dump, Match
 from spec.proxy.symbolic import (
     OUTPUT,
     PREROUTING,
+    Cond,
     Explorer,
     Lit,
     PathResult,
@@ -50,7 +51,7 @@ from spec.proxy.symbolic import (
 )
 
 Net = ipaddress.IPv4Network
-Member = tuple[z3.BoolRef, PathResult, object]  # a path's condition (statistic choices eliminated), the path, a tag
+Member = tuple[Cond, PathResult, object]  # a path's condition (statistic choices eliminated), the path, a tag
 Group = tuple[z3.BoolRef, list[Member]]  # a shared head and the per-path disjuncts under it
 ROUNDING = Fraction(1, 2 * 10**10)  # half a unit in the 10th decimal: %0.10f rounding error bound
 
@@ -237,18 +238,19 @@ class Verifier:
         """
         if not groups:
             return None
-        disjuncts = []
-        for head, members in groups:
-            unique = {expr.get_id(): expr for expr, _, _ in members}
-            disjuncts.append(conj([head, disj(list(unique.values()))]))
+        disjuncts = [conj([head, _paths_disjunction([cond for cond, _, _ in members])]) for head, members in groups]
         model = self._solve([disj(disjuncts)] if base is None else [base, disj(disjuncts)])
         if model is None:
             return None
+
+        def holds(expr: z3.BoolRef | None) -> bool:
+            return expr is None or z3.is_true(model.eval(expr, model_completion=True))
+
         for head, members in groups:
-            if not z3.is_true(model.eval(head, model_completion=True)):
+            if not holds(head):
                 continue
-            for expr, path, tag in members:
-                if z3.is_true(model.eval(expr, model_completion=True)):
+            for (hook, body), path, tag in members:
+                if holds(hook) and holds(body):
                     full = self._solve([*([] if base is None else [base]), head, self.explorer.path_expr(path)])
                     if full is None:
                         raise AssertionError("a path feasible without its statistic choices is infeasible with them")
@@ -307,21 +309,21 @@ class Verifier:
         expects = self.expectations(fe, cat_cluster, cat_local, has_any)
         routing: list[Group] = []
         masq: list[Group] = []
-        path_exprs = ex.path_exprs(results, free=True)
+        conds = ex.path_conds(results, free=True)
         targets = [_target(r) for r in results]
         for e in expects:
             wrong: list[Member] = []
             by_outcome: dict[tuple[ResolvedEndpoint, bool], list[Member]] = {}
             endpoints = {str(t): t for t in e.targets}
-            for r, pexpr, target in zip(results, path_exprs, targets, strict=True):
+            for r, cond, target in zip(results, conds, targets, strict=True):
                 if e.kind == "dnat":
                     chosen = endpoints.get(target) if target is not None else None
                     if chosen is None or r.verdict != "accept":
-                        wrong.append((pexpr, r, e))
+                        wrong.append((cond, r, e))
                     else:
-                        by_outcome.setdefault((chosen, r.masquerade), []).append((pexpr, r, e))
+                        by_outcome.setdefault((chosen, r.masquerade), []).append((cond, r, e))
                 elif target is not None or r.verdict != e.kind:
-                    wrong.append((pexpr, r, e))
+                    wrong.append((cond, r, e))
             if wrong:
                 routing.append((e.guard, wrong))
             for (chosen, masqueraded), members in by_outcome.items():
@@ -346,11 +348,11 @@ class Verifier:
             return
         for e in expects:
             if e.kind == "dnat":
-                self.check_balance(fe, e, results, path_exprs, fexpr)
+                self.check_balance(fe, e, results, conds, fexpr)
                 if fe.svc.session_affinity == "ClientIP":
-                    self.check_affinity(fe, e, results, path_exprs, fexpr)
+                    self.check_affinity(fe, e, results, conds, fexpr)
 
-    def check_balance(self, fe: Frontend, e: Expect, results: list[PathResult], exprs: list[z3.BoolRef],
+    def check_balance(self, fe: Frontend, e: Expect, results: list[PathResult], exprs: list[Cond],
                       fexpr: z3.BoolRef) -> None:
         """Property 3 for one representative sender of the class (a fresh client: no recent lists)."""
         for hook in (PREROUTING, OUTPUT):
@@ -414,7 +416,7 @@ class Verifier:
         self._senders[key] = sender
         return sender
 
-    def check_affinity(self, fe: Frontend, e: Expect, results: list[PathResult], exprs: list[z3.BoolRef],
+    def check_affinity(self, fe: Frontend, e: Expect, results: list[PathResult], exprs: list[Cond],
                        fexpr: z3.BoolRef) -> None:
         """Property 4: the list set on the way to t sends a returning client (within the timeout) back to t."""
         lists = {name for r in results for name in r.state.sets}
@@ -444,10 +446,10 @@ class Verifier:
             others = [self.t.not_(self.pkt.recent(n)) for n in lists - {names[0]}]
             assume = self.t.and_([self.pkt.recent(names[0]), *others])
             bad: list[Member] = []
-            for r, pexpr, target, (present, absent) in zip(results, exprs, targets, needs, strict=True):
+            for r, cond, target, (present, absent) in zip(results, exprs, targets, needs, strict=True):
                 # A path whose list checks need another state of the lists than "in names[0] only" is not taken.
                 if (target != endpoint or r.verdict != "accept") and not (present - {names[0]} or names[0] in absent):
-                    bad.append((pexpr, r, None))
+                    bad.append((cond, r, None))
             found = self._first_model(conj([fexpr, e.guard, assume]), [(self.t.true, bad)] if bad else [])
             if found is not None:
                 model, r, _ = found
@@ -501,7 +503,7 @@ class Verifier:
         for r in results:
             if r.state.dnat is None and not r.masquerade:
                 continue
-            candidates.setdefault(r.state.pins.dport, []).append((ex.path_expr(r, free=True), r, None))
+            candidates.setdefault(r.state.pins.dport, []).append((ex.path_conds([r], free=True)[0], r, None))
         groups: list[Group] = []
         for dport, members in candidates.items():
             near = by_port.get(dport, []) if dport is not None else fronts
@@ -513,6 +515,22 @@ class Verifier:
             what = "rewritten" if r.state.dnat else "marked for masquerade"
             self.report("2 isolation", "a destination that is no Service frontend", f"the packet is {what}",
                         model, r, "not rewritten, not masqueraded")
+
+
+def _paths_disjunction(conds: list[Cond]) -> z3.BoolRef:
+    """⋁ (sender ∧ literals) over the paths, as ⋁ over senders of (sender ∧ ⋁ literals): each shared term once."""
+    senders: dict[int, z3.BoolRef] = {}
+    bodies: dict[int, dict[int, z3.BoolRef] | None] = {}  # None: some path of this sender has no literal (true)
+    for hook, body in conds:
+        senders[id(hook)] = hook
+        known = bodies.setdefault(id(hook), {})
+        if known is None:
+            continue
+        if body is None:
+            bodies[id(hook)] = None
+        else:
+            known[id(body)] = body
+    return disj([senders[k] if b is None else conj([senders[k], disj(list(b.values()))]) for k, b in bodies.items()])
 
 
 def _target(r: PathResult) -> str | None:
