@@ -218,7 +218,7 @@ class Explorer:
         self.pkt = Packet()
         self._index: dict[tuple[str, str, str, object], list[int]] = {}
         self._chain_indexes: dict[tuple[str, str, str], tuple[dict[object, list[int]], list[int]]] = {}
-        self._lits: dict[tuple[int, bool, Match], Lit] = {}
+        self._lits: dict[tuple[int, bool, tuple[bool, ...]], Lit] = {}
         self._locals: dict[str, z3.BoolRef] = {}
         self._hooks: dict[str, z3.BoolRef] = {}
         self._local_cache: dict[Net, bool | None] = {}
@@ -307,10 +307,16 @@ class Explorer:
         return Match(**rest) if rest else True  # type: ignore[arg-type]
 
     def lit(self, rule: Rule, res: Match, positive: bool) -> Lit:
-        key = (id(rule), positive, res)
+        """The literal asserting (or refuting) `res`, a residual() of `rule`'s match; one object per form."""
+        # residual() keeps some of the rule's own match fields unchanged: which ones identifies `res` (cheaper
+        # to hash than the Match with its networks).
+        kept = (res.src is not None, res.dst is not None, res.proto is not None, res.dport is not None,
+                res.sport is not None, res.src_type is not None, res.dst_type is not None, res.recent is not None,
+                res.probability is not None)
+        key = (id(rule), positive, kept)
         found = self._lits.get(key)
         if found is None:
-            other = self._lits.get((id(rule), not positive, res))  # the same rule's other form: same body
+            other = self._lits.get((id(rule), not positive, kept))  # the same rule's other form: same body
             body = self.match_expr(res, rule, None) if other is None else other.body
             expr = body if positive else self.pkt.terms.not_(body)
             free: z3.BoolRef | None = expr
