@@ -164,7 +164,7 @@ class PathResult:
 
 
 def conj(exprs: list[z3.BoolRef]) -> z3.BoolRef:
-    """z3.And without the Python-side coercion (it dominates the cost for long path conditions)."""
+    """z3.And of a non-empty list, without z3's Python-side coercion (see terms.py)."""
     if len(exprs) == 1:
         return exprs[0]
     ctx = exprs[0].ctx
@@ -173,6 +173,7 @@ def conj(exprs: list[z3.BoolRef]) -> z3.BoolRef:
 
 
 def disj(exprs: list[z3.BoolRef]) -> z3.BoolRef:
+    """z3.Or of a non-empty list, as conj."""
     if len(exprs) == 1:
         return exprs[0]
     ctx = exprs[0].ctx
@@ -204,12 +205,15 @@ class Packet:
 class Explorer:
     """Enumerates the paths of symbolic packets through one dump.
 
-    A chain walk depends only on the entry state's mark, DNAT and pins (literals, rule path and recent lists are
-    only appended to), so each walk is computed once per such key and its outcomes, as deltas, are replayed for
-    every path prefix that enters the chain in that state: the KUBE-SERVICES walk of a frontend is shared by its
-    senders, and the filter and POSTROUTING walks of an endpoint by every path that DNATs to it. After DNAT the
-    walk reads no pin but the protocol (destination matches are decided by the DNAT address), so those walks
-    are shared across frontends too.
+    A chain walk depends only on what the chain, and the chains it jumps to, read of the entry state: the mark,
+    the DNAT, the pins (literals, rule path and recent lists are only appended to). So each walk is computed
+    once per class of entry states the chain cannot tell apart, and its outcomes, as deltas, are replayed for
+    every path prefix that enters the chain in that class:
+    - before DNAT, chains that match on no destination (KUBE-SEP-, KUBE-MARK-MASQ) are walked once for every
+      frontend; the others (KUBE-SERVICES, KUBE-SVC-, ...) once per frontend, for both kinds of sender;
+    - after DNAT the DNAT address and port decide the destination matches: chains are walked once per class of
+      destinations they treat alike (Reads.view), and so is everything after nat PREROUTING / OUTPUT (paths()).
+    A rule whose two branches lead on in the same state is not branched on (_no_effect).
     """
 
     def __init__(self, dump: Dump, local_nets: tuple[Net, ...]) -> None:
