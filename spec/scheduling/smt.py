@@ -174,16 +174,18 @@ def _levels(enc: Encoding) -> list[_Level]:
 
 @attrs.frozen
 class _Pack:
-    """The pack objective: u_n = 1 when node n (one without bound pods) hosts a pending pod; ``used`` their sum.
+    """Node capacities, for bounds, and the pack objective.
 
-    Cuts that only help the solver prove bounds: per node, load(n) <= K_n * u_n (K_n: how many pending pods fit
-    on n together, from the smallest requests) and requests <= room * u_n; summed over nodes (for every
-    objective), pods placed and requested amounts against the capacity of the nodes in use, sums the simplex
-    finds slowly alone.
+    Capacities: K_n, how many pending pods fit on node n together (from the smallest requests), and the free
+    amount of each requested resource; their sums over nodes bound the pods placed from above (and the solver
+    gets them as cuts, since it finds sums over many rows slowly alone) and the nodes in use from below.
+    Nodes in use: a literal b_n per node without bound pods, with "not b_n -> nothing placed on n", and
+    "at most k in use" a cardinality constraint over them. No rows: an LP column shared by every node's row
+    makes z3's simplex crawl.
     """
 
-    used: str
     candidates: tuple[int, ...]
+    """Nodes without bound pods where some pending pod may go."""
     fits: Mapping[int, int]
     """K_n for every node some group may use."""
     rooms: Mapping[str, Mapping[int, int]]
@@ -191,7 +193,7 @@ class _Pack:
 
     @classmethod
     def build(cls, enc: Encoding, indicators: bool) -> _Pack:
-        """The cuts, and with ``indicators`` the u_n (without them, the summed cuts bound what all nodes hold)."""
+        """Capacities and the summed cuts; with ``indicators``, the literals b_n."""
         candidates: list[int] = []
         fits: dict[int, int] = {}
         rooms: dict[str, dict[int, int]] = {}
@@ -208,35 +210,45 @@ class _Pack:
             fits[n] = fit
             for resource in {r for g in on for r in enc.requests[g]}:
                 rooms.setdefault(resource, {})[n] = free.get(resource, 0)
-            if not indicators or enc.snapshot.pods_on(node.name):
-                continue
-            candidates.append(n)
-            u = enc.declare(f"u_{n}", 0, 1)
-            enc.solver_only.append(f"(<= {enc.load(n)} (* {fit} {u}))")
-            for resource in sorted({r for g in on for r in enc.requests[g]}):
-                terms = [(g, enc.requests[g][resource]) for g in on if resource in enc.requests[g]]
-                enc.solver_only.append(enc.capacity(n, terms, free.get(resource, 0), u))
-        pack = cls(enc.sum([f"u_{n}" for n in candidates]), tuple(candidates), fits, rooms)
-        pack._aggregate(enc)
+            if indicators and not enc.snapshot.pods_on(node.name):
+                candidates.append(n)
+                enc.decls.append(f"(declare-const b_{n} Bool)")
+                enc.solver_only.append(f"(or b_{n} (<= {enc.load(n)} 0))")
+        pack = cls(tuple(candidates), fits, rooms)
+        enc.solver_only.extend(pack._summed(enc))
         return pack
 
-    def _aggregate(self, enc: Encoding) -> None:
+    def _summed(self, enc: Encoding) -> list[str]:
+        """Pods and requests summed over groups <= the summed capacity of the nodes."""
         placed = [p for g in range(len(enc.groups)) if (p := enc.placed(g)) != "0"]
         if not placed:
-            return
-        cand = set(self.candidates)
-
-        def capacity(per_node: Mapping[int, int], d: int) -> str:
-            fixed = sum(max(v, 0) // d for n, v in per_node.items() if n not in cand)
-            scaled = [f"(* {max(v, 0) // d} u_{n})" for n, v in per_node.items() if n in cand]
-            return f"(+ {fixed} {' '.join(scaled)})" if scaled else str(fixed)
-
-        enc.solver_only.append(f"(<= (+ 0 {' '.join(placed)}) {capacity(self.fits, 1)})")
+            return []
+        rows = [f"(<= (+ 0 {' '.join(placed)}) {sum(max(v, 0) for v in self.fits.values())})"]
         for resource, per_node in sorted(self.rooms.items()):
             amounts = [(g, enc.requests[g][resource]) for g in range(len(enc.groups)) if resource in enc.requests[g]]
             d = math.gcd(*(a for _, a in amounts))
             demand = " ".join(f"(* {a // d} {p})" for g, a in amounts if (p := enc.placed(g)) != "0")
-            enc.solver_only.append(f"(<= (+ 0 {demand}) {capacity(per_node, d)})")
+            rows.append(f"(<= (+ 0 {demand}) {sum(max(v, 0) // d for v in per_node.values())})")
+        return rows
+
+    def at_most(self, search: _Search, k: int) -> z3.BoolRef:
+        """A literal that, assumed, means at most k candidate nodes in use."""
+        name = f"used_le_{k}"
+        literals = " ".join(f"b_{n}" for n in self.candidates)
+        search.solver.from_string(f"(declare-const {name} Bool) (assert (=> {name} ((_ at-most {k}) {literals})))")
+        return z3.Bool(name)
+
+    def upper_bound(self, enc: Encoding, groups: Sequence[int], above: Mapping[int, int]) -> int:
+        """Pods of ``groups`` that fit, at most, beside ``above`` (group -> pods placed): the summed K_n, and
+        for each resource all of them request, the free amount over the smallest request."""
+        bound = sum(self.fits.values()) - sum(above.values())
+        for resource, per_node in self.rooms.items():
+            amounts = [enc.requests[g].get(resource, 0) for g in groups]
+            if amounts and min(amounts) > 0:
+                room = sum(max(v, 0) for v in per_node.values())
+                room -= sum(k * enc.requests[g].get(resource, 0) for g, k in above.items())
+                bound = min(bound, room // min(amounts))
+        return max(bound, 0)
 
     def lower_bound(self, enc: Encoding, placed: Mapping[int, int], everyone: bool) -> int:
         """Nodes in use, at least: the fewest candidates whose capacity, with the other nodes', covers the pods
@@ -338,6 +350,58 @@ def _symmetry(enc: Encoding) -> None:
             enc.solver_only.append(f"(>= {enc.load(a)} {enc.load(b)})")
 
 
+def _place_level(search: _Search, enc: Encoding, pack: _Pack, level: _Level, above: Mapping[int, int]) -> Gap | None:
+    """Most pods placed at one priority level (the levels above fixed), added to the solver; the gap if the
+    deadline stopped the search.
+
+    Every pod is tried first, as bounds on each group's count (bounds are cheap; a row summing every count makes
+    the simplex crawl). Otherwise greedily, group by group in queue order, as many as fit beside the groups
+    before (a lower bound, like kube-scheduler's queue); a counting bound from capacities from above; and a
+    binary search on the level's total in between.
+    """
+    placed = z3.Int(level.total) if level.total != "0" else z3.IntVal(0)
+    groups = [g for g in level.groups if enc.allowed[g]]
+    everyone = z3.And([z3.Int(enc.placed(g)) >= enc.groups[g].size for g in groups])
+    high = min(level.size, pack.upper_bound(enc, level.groups, above))
+    result = search.check(everyone) if len(groups) == len(level.groups) and high == level.size else z3.unsat
+    if result == z3.sat:
+        search.solver.add(everyone)
+        return None
+    high = min(high, level.size - (result == z3.unsat))
+    fixed: list[z3.BoolRef] = []
+    for g in groups:
+        count = z3.Int(enc.placed(g))
+        low, most, first = search.value(enc.placed(g)), enc.groups[g].size, True
+        while low < most:
+            want = most if first else (low + most + 1) // 2
+            first = False
+            result = search.check(*fixed, count >= want)
+            if result == z3.sat:
+                low = search.value(enc.placed(g))
+            elif result == z3.unsat:
+                most = want - 1
+            else:
+                break
+        fixed.append(count >= low)
+        if result == z3.unknown:
+            break
+    best = search.value(level.total)
+    while best < high:
+        want = (best + high + 1) // 2
+        result = search.check(placed >= want)
+        if result == z3.sat:
+            best = search.value(level.total)
+        elif result == z3.unsat:
+            high = want - 1
+        else:
+            break
+    search.solver.add(placed >= best)
+    if best < high:
+        search.proved = False
+        return Gap(f"pods placed at priority {level.priority}", best, high)
+    return None
+
+
 def solve(
     pending: Sequence[PodInfo], snapshot: Snapshot, objective: Objective = "pack", timeout_ms: int = 60_000
 ) -> OptimalResult:
@@ -362,33 +426,12 @@ def solve(
 
     if search.check() != z3.sat:
         raise AssertionError("the encoding without placement requirements must be satisfiable")
+    above: dict[int, int] = {}
     for level in levels:
-        total, size = level.total, level.size
-        placed = z3.Int(total) if total != "0" else z3.IntVal(0)
-        # every pod placed, group by group: sparse rows, where one sum over all counts makes the simplex crawl
-        everyone = z3.And([z3.Int(enc.placed(g)) >= enc.groups[g].size for g in level.groups if enc.allowed[g]])
-        result = search.check(everyone) if all(enc.allowed[g] for g in level.groups) else z3.unsat
-        if result == z3.sat:
-            search.solver.add(everyone)
-            continue
-        best = search.value(total)
-        high = size
-        if result == z3.unsat:
-            # the most that can be placed: the least h such that placed >= h + 1 is unsat, searched from above
-            high = size - 1
-            while best < high:
-                want = (best + high + 1) // 2
-                result = search.check(placed >= want)
-                if result == z3.sat:
-                    best = search.value(total)
-                elif result == z3.unsat:
-                    high = want - 1
-                else:
-                    break
-        if best < high:
-            search.proved = False
-            gaps.append(Gap(f"pods placed at priority {level.priority}", best, high))
-        search.solver.add(placed >= best)
+        gap = _place_level(search, enc, pack, level, above)
+        if gap is not None:
+            gaps.append(gap)
+        above.update({g: search.value(enc.placed(g)) for g in level.groups})
     if objective == "pack" and pack.candidates and search.proved:
 
         def nodes_used() -> int:
@@ -397,8 +440,9 @@ def solve(
         placed_now = {g: search.value(enc.placed(g)) for g in range(len(enc.groups))}
         everyone = all(placed_now[g] == group.size for g, group in enumerate(enc.groups))
         found = nodes_used()
-        used = z3.Int(pack.used)
-        low = search.minimize(lambda k: used <= k, found, pack.lower_bound(enc, placed_now, everyone), nodes_used)
+        low = search.minimize(
+            lambda k: pack.at_most(search, k), found, pack.lower_bound(enc, placed_now, everyone), nodes_used
+        )
         found = nodes_used()
         if low < found:
             gaps.append(Gap("nodes in use (without bound pods)", found, low))
