@@ -103,9 +103,14 @@ def _append(etcd: Etcd, etype: str, key: Key, obj: Object | None, prev: Object |
 
 
 def _spec_changed(old: Object, new: Object) -> bool:
-    strip = {"meta": None, "status": None}
-    if isinstance(old, ReplicaSet | Deployment):
-        return attrs.evolve(old, **strip) != attrs.evolve(new, **strip)  # type: ignore[arg-type]
+    if isinstance(old, ReplicaSet) and isinstance(new, ReplicaSet):
+        return (old.replicas, old.selector, old.template, old.min_ready_seconds) != (
+            new.replicas, new.selector, new.template, new.min_ready_seconds)
+    if isinstance(old, Deployment) and isinstance(new, Deployment):
+        return (old.replicas, old.selector, old.template, old.max_surge, old.max_unavailable,
+                old.revision_history_limit, old.min_ready_seconds, old.paused) != (
+            new.replicas, new.selector, new.template, new.max_surge, new.max_unavailable,
+            new.revision_history_limit, new.min_ready_seconds, new.paused)
     return False
 
 

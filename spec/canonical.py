@@ -159,7 +159,8 @@ def _rewrite(
     )
     kubelets = tuple(
         Kubelet(k.node, k.up, None if k.informer is None else inf(k.informer),
-                frozenset(RuntimeContainer(c.pod, uid(c.uid), c.name, c.image, c.running, c.managed) for c in k.runtime))
+                frozenset(RuntimeContainer(c.pod, uid(c.uid), c.name, c.image, c.running, c.managed)
+                          for c in k.runtime))
         for k in state.kubelets
     )
     return attrs.evolve(

@@ -20,12 +20,13 @@ Omitted: bookmarks, the field-selector pagination of lists, the DeltaFIFO's inte
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import attrs
 import immutables
 
-from spec.state import Etcd, Informer, Key, Object, Pod, PodStatus, with_meta
+from spec.state import Etcd, Informer, Key, Object, Pod, PodStatus, with_ids, with_meta
 
 Scope = tuple[str, str]
 """Whose informer: ("kcm", resource), ("scheduler", ""), ("kubelet", node name)."""
@@ -39,22 +40,23 @@ def view(scope: Scope, key: Key, obj: Object | None) -> Object | None:
     if obj is None:
         return None
     who, node = scope
-    resource = key.split("/", 1)[0]
+    resource = key[: key.index("/")]
     if who == "kcm":
         return obj if resource == node else None
-    if who == "scheduler":
-        if resource == "nodes":
-            return obj
-        if resource == "pods":
-            assert isinstance(obj, Pod)
-            return attrs.evolve(obj, status=_EMPTY_STATUS, meta=attrs.evolve(obj.meta, resource_version=0))
+    if resource != "pods":
+        return obj if who == "scheduler" and resource == "nodes" else None
+    assert isinstance(obj, Pod)
+    if who == "kubelet" and obj.node_name != node:
         return None
-    if resource == "pods":
-        assert isinstance(obj, Pod)
-        if obj.node_name != node:
-            return None
-        return attrs.evolve(obj, status=_EMPTY_STATUS, meta=attrs.evolve(obj.meta, resource_version=0))
-    return None
+    return _pod_view(obj)
+
+
+@functools.lru_cache(maxsize=65536)
+def _pod_view(pod: Pod) -> Pod:
+    """A pod without status and resourceVersion; memoised so that equal views are one object (a pure function's
+    cache: cheap comparisons, no behaviour)."""
+    m = pod.meta
+    return Pod(with_ids(m, m.uid, 0, m.owner), pod.containers, pod.info, _EMPTY_STATUS, pod.scheduler_name)
 
 
 def settle(informer: Informer, etcd: Etcd, scope: Scope) -> Informer:
@@ -73,7 +75,7 @@ def settle(informer: Informer, etcd: Etcd, scope: Scope) -> Informer:
         rv = etcd.revision
     if rv == informer.rv:
         return informer
-    return attrs.evolve(informer, rv=rv, high_water=max(informer.high_water, rv))
+    return Informer(rv, cache, False, max(informer.high_water, rv))
 
 
 def next_event(informer: Informer, etcd: Etcd) -> int | None:
@@ -96,7 +98,7 @@ def deliver(informer: Informer, etcd: Etcd, scope: Scope) -> tuple[Informer, Key
     cache = informer.cache.delete(event.key) if new is None and old is not None else (
         informer.cache.set(event.key, new) if new is not None else informer.cache
     )
-    moved = attrs.evolve(informer, rv=event.rv, cache=cache, high_water=max(informer.high_water, event.rv))
+    moved = Informer(event.rv, cache, False, max(informer.high_water, event.rv))
     return settle(moved, etcd, scope), event.key, old, new
 
 

@@ -494,13 +494,22 @@ class ClusterState:
 
     def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
         if who == "kcm":
-            infs = tuple(inf if i == index else x for i, x in enumerate(self.kcm.informers))
-            return attrs.evolve(self, kcm=attrs.evolve(self.kcm, informers=infs))
+            k = self.kcm
+            infs = tuple(inf if i == index else x for i, x in enumerate(k.informers))
+            return self._with(kcm=ControllerManager(infs, k.rs_queue, k.deploy_queue, k.expectations))
         if who == "scheduler":
-            return attrs.evolve(self, schedulers=tuple(
-                attrs.evolve(s, informer=inf) if i == index else s for i, s in enumerate(self.schedulers)))
-        return attrs.evolve(self, kubelets=tuple(
-            attrs.evolve(k, informer=inf) if i == index else k for i, k in enumerate(self.kubelets)))
+            return self._with(schedulers=tuple(
+                Scheduler(s.name, inf, s.queue, s.assumed, s.binding) if i == index else s
+                for i, s in enumerate(self.schedulers)))
+        return self._with(kubelets=tuple(
+            Kubelet(k.node, k.up, inf, k.runtime) if i == index else k for i, k in enumerate(self.kubelets)))
+
+    def _with(self, **changes: object) -> ClusterState:
+        """A fast ``attrs.evolve``."""
+        fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
+                  "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost}
+        fields.update(changes)
+        return ClusterState(**fields)  # type: ignore[arg-type]
 
     def with_scheduler(self, scheduler: Scheduler) -> ClusterState:
         return attrs.evolve(

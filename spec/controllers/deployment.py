@@ -227,9 +227,8 @@ class _Reconcile:
     def scale(self, rs: ReplicaSet, count: int) -> bool:
         """scaleReplicaSet: the size and the replicas annotations in one update."""
         d = self.d
-        annotations = _annotations(
-            rs, **{DESIRED_REPLICAS_ANNOTATION: str(d.replicas), MAX_REPLICAS_ANNOTATION: str(d.replicas + max_surge(d))}
-        )
+        wanted = {DESIRED_REPLICAS_ANNOTATION: str(d.replicas), MAX_REPLICAS_ANNOTATION: str(d.replicas + max_surge(d))}
+        annotations = _annotations(rs, **wanted)
         if rs.replicas == count and annotations == rs.meta.annotations:
             return False
         updated = attrs.evolve(rs, replicas=count, meta=attrs.evolve(rs.meta, annotations=annotations))

@@ -110,7 +110,9 @@ def on_pod(kcm: ControllerManager, key: Key, old: Pod | None, new: Pod | None) -
     return attrs.evolve(kcm, rs_queue=queue)
 
 
-def on_replicaset(kcm: ControllerManager, key: Key, old: ReplicaSet | None, new: ReplicaSet | None) -> ControllerManager:
+def on_replicaset(
+    kcm: ControllerManager, key: Key, old: ReplicaSet | None, new: ReplicaSet | None
+) -> ControllerManager:
     """addRS / updateRS / deleteRS: enqueue; a deleted ReplicaSet's expectations are dropped."""
     if new is None:
         kcm = attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm
