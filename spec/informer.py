@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 
-import attrs
 import immutables
 
 from spec.state import Etcd, Informer, Key, Object, Pod, PodStatus, with_ids, with_meta

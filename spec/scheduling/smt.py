@@ -103,6 +103,7 @@ def _int(value: str) -> int:
     return -int(value[3:-1]) if value.startswith("(-") else int(value)
 
 
+_FIRST_TRY_MS = 500
 _DEFINE = re.compile(r"\(define-fun (\S+) \(\) Int\s+(\(- \d+\)|\d+)\)")
 
 
@@ -116,15 +117,27 @@ class _Search:
         self.values: dict[str, int] = {}
         self.proved = True
 
-    def check(self, *extra: z3.BoolRef) -> z3.CheckSatResult:
-        left = int((self.deadline - time.perf_counter()) * 1000)
-        if left <= 0:
-            return z3.unknown
-        self.solver.set("timeout", left)
-        result = self.solver.check(*extra)
-        if result == z3.sat:
-            self.values = {name: _int(v) for name, v in _DEFINE.findall(self.solver.model().sexpr())}
-        return result
+    def check(self, *extra: z3.BoolRef, limit_ms: int | None = None) -> z3.CheckSatResult:
+        """``extra`` satisfiable with the solver's constraints? Unknown only at the deadline (or after
+        ``limit_ms``).
+
+        z3's simplex sometimes stalls for many seconds on a query that a restart with another random seed answers
+        at once, so each query runs with a short time limit, doubled and reseeded after every stall.
+        """
+        budget, seed = _FIRST_TRY_MS, 0
+        end = self.deadline if limit_ms is None else min(self.deadline, time.perf_counter() + limit_ms / 1000)
+        while True:
+            left = int((end - time.perf_counter()) * 1000)
+            if left <= 0:
+                return z3.unknown
+            self.solver.set("timeout", min(budget, left))
+            self.solver.set("random_seed", seed)
+            result = self.solver.check(*extra)
+            if result == z3.sat:
+                self.values = {name: _int(v) for name, v in _DEFINE.findall(self.solver.model().sexpr())}
+            if result != z3.unknown or budget >= left or self.solver.reason_unknown() not in ("timeout", "canceled"):
+                return result
+            budget, seed = 2 * budget, seed + 1
 
     def value(self, name: str) -> int:
         return int(name) if name.lstrip("-").isdigit() else self.values.get(name, 0)
@@ -133,19 +146,27 @@ class _Search:
         """The least k in [low, found] for which ``at_most(k)`` is satisfiable, ``low`` being a proved bound and
         ``found`` the current model's value: first ``low`` itself (often tight), then a binary search.
         ``actual()`` reads the objective off a new model. Returns the proved lower bound (== the value found
-        unless the deadline stopped the search)."""
-        first = True
-        while low < found:
-            mid = low if first else (low + found) // 2
+        unless the deadline stopped the search).
+
+        A query gets at most a quarter of the time left: when it is undecided then, the search goes on above it
+        (better placements are easier to find than bounds to prove), and the bound stays unproved.
+        """
+        probe, first = low, True
+        while probe < found:
+            mid = probe if first else (probe + found) // 2
             first = False
-            result = self.check(at_most(mid))
+            left = int((self.deadline - time.perf_counter()) * 1000)
+            result = self.check(at_most(mid), limit_ms=max(left // 4, 2 * _FIRST_TRY_MS))
             if result == z3.sat:
                 found = actual()
             elif result == z3.unsat:
-                low = mid + 1
-            else:
-                self.proved = False
+                low = probe = mid + 1
+            elif time.perf_counter() >= self.deadline:
                 break
+            else:
+                probe = mid + 1
+        if low < found:
+            self.proved = False
         return low
 
 

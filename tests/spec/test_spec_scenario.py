@@ -56,7 +56,8 @@ def _error(text: str) -> str:
     [
         (NODE + "---\n" + DEPLOYMENT.replace("CPU", "1x"),
          "document 2 (Deployment web): spec.template: spec.containers[0].resources.requests.cpu"),
-        (NODE + "---\nkind: Secret\napiVersion: v1\nmetadata: {name: s}\n", "document 2 (Secret s): kind: unknown kind"),
+        (NODE + "---\nkind: Secret\napiVersion: v1\nmetadata: {name: s}\n",
+         "document 2 (Secret s): kind: unknown kind"),
         (NODE + "---\n" + NODE, "document 2 (Node node-a): metadata.name: duplicate nodes/node-a"),
         (NODE + "---\n" + DEPLOYMENT.replace("CPU", "1").replace("replicas: 2", "replicas: two"),
          "spec.replicas: expected an integer"),

@@ -1,0 +1,59 @@
+"""Speed and memory of the Kubernetes model: the default scenario and a larger one.
+
+    python -m benchmarks.bench_spec [--max-states N] [--scenario NAME ...] [--safety-only]
+
+Prints, per scenario: distinct states, generated states, depth, seconds, states/s, peak memory (tracemalloc), and
+whether the search was exhaustive ("ok") or cut by the bound ("bounded"). Plain script: run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+
+import attrs
+
+from checker import check
+from spec.model import ClusterModel
+from spec.scenario import builtin
+
+SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "ResourceVersionMonotonic")
+
+
+def run(name: str, max_states: int, safety_only: bool, reduction: bool = True, symmetry: bool = True) -> None:
+    scenario = builtin(name)
+    config = attrs.evolve(scenario.config, reduction=reduction, symmetry=symmetry)
+    if safety_only:
+        config = attrs.evolve(config, properties=SAFETY)
+    tracemalloc.start()
+    started = time.perf_counter()
+    result = check(ClusterModel(config), max_states=max_states)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    st = result.stats
+    rate = st.distinct_states / seconds if seconds else 0.0
+    print(
+        f"{name:18} {'safety' if safety_only else 'all':6} reduction={reduction!s:5} symmetry={symmetry!s:5} "
+        f"{result.status:9} distinct={st.distinct_states:>9,} generated={st.generated:>10,} depth={st.depth:>3} "
+        f"{seconds:8.1f} s {rate:8,.0f} states/s peak={peak / 2**20:8.1f} MiB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-states", type=int, default=200_000)
+    parser.add_argument("--scenario", action="append", default=None)
+    parser.add_argument("--safety-only", action="store_true")
+    parser.add_argument("--compare", action="store_true", help="also run without each reduction")
+    args = parser.parse_args()
+    for name in args.scenario or ["web-two-nodes", "web-three-nodes"]:
+        run(name, args.max_states, args.safety_only)
+        if args.compare:
+            run(name, args.max_states, args.safety_only, reduction=False)
+            run(name, args.max_states, args.safety_only, symmetry=False)
+
+
+if __name__ == "__main__":
+    main()
