@@ -21,9 +21,10 @@ from spec.scenario import builtin
 SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "ResourceVersionMonotonic")
 
 
-def run(name: str, max_states: int, safety_only: bool, reduction: bool = True, symmetry: bool = True) -> None:
+def run(name: str, max_states: int, safety_only: bool, reduction: bool = True, symmetry: bool = True,
+        renumber: bool = True) -> None:
     scenario = builtin(name)
-    config = attrs.evolve(scenario.config, reduction=reduction, symmetry=symmetry)
+    config = attrs.evolve(scenario.config, reduction=reduction, symmetry=symmetry, renumber=renumber)
     if safety_only:
         config = attrs.evolve(config, properties=SAFETY)
     tracemalloc.start()
@@ -35,7 +36,8 @@ def run(name: str, max_states: int, safety_only: bool, reduction: bool = True, s
     st = result.stats
     rate = st.distinct_states / seconds if seconds else 0.0
     print(
-        f"{name:18} {'safety' if safety_only else 'all':6} reduction={reduction!s:5} symmetry={symmetry!s:5} "
+        f"{name:18} {'safety' if safety_only else 'all':6} por={reduction!s:5} symmetry={symmetry!s:5} "
+        f"renumber={renumber!s:5} "
         f"{result.status:9} distinct={st.distinct_states:>9,} generated={st.generated:>10,} depth={st.depth:>3} "
         f"{seconds:8.1f} s {rate:8,.0f} states/s peak={peak / 2**20:8.1f} MiB"
     )
@@ -53,6 +55,7 @@ def main() -> None:
         if args.compare:
             run(name, args.max_states, args.safety_only, reduction=False)
             run(name, args.max_states, args.safety_only, symmetry=False)
+            run(name, args.max_states, args.safety_only, renumber=False)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
    versions written before anything still in the history) are given negative numbers by (key, revision), which
    keeps equality and the order among versions of one object. Two states that differ only in how many writes
    led to them, or in the order of writes everyone has already seen, become one.
-2. Uids are renumbered 1..n in creation order (the order is what upstream's creationTimestamp ties use).
+2. Uids are renumbered 1..n in creation order (the order is what upstream's creationTimestamp ties use); nodes'
+   uids, only ever compared for equality, are numbered by node name.
 3. Interchangeable nodes (``spec.faults.symmetric_nodes``): the representative is the renaming whose encoding is
    smallest (the node names are permuted everywhere: objects, views, queues, kubelets).
 
@@ -57,7 +58,9 @@ def _objects(state: ClusterState) -> list[tuple[str, Object]]:
     return out
 
 
-def canonical_state(state: ClusterState, symmetric: tuple[tuple[str, ...], ...]) -> ClusterState:
+def canonical_state(
+    state: ClusterState, symmetric: tuple[tuple[str, ...], ...], *, renumber: bool = True
+) -> ClusterState:
     if symmetric:
         best: dict[str, str] = {}
         best_key: tuple[Any, ...] | None = None
@@ -67,13 +70,13 @@ def canonical_state(state: ClusterState, symmetric: tuple[tuple[str, ...], ...])
                 best, best_key = perm, key
         if best:
             state = rename_nodes(state, best)
-    return renumber(state)
+    return renumber_ids(state) if renumber else state
 
 
 # --- revisions and uids --------------------------------------------------------------------------------------
 
 
-def renumber(state: ClusterState) -> ClusterState:
+def renumber_ids(state: ClusterState) -> ClusterState:
     etcd = state.etcd
     infs = _informers(state)
     live = {etcd.revision, etcd.compacted, *(e.rv for e in etcd.history)}
@@ -87,7 +90,9 @@ def renumber(state: ClusterState) -> ClusterState:
     rv_map = {v: i for i, v in enumerate(sorted(live), 1)}
     for i, (_, v) in enumerate(settled):
         rv_map[v] = i - len(settled)
-    uids = {o.meta.uid for _, o in objects}
+    # Node uids are only ever compared for equality: number them by name, so that renaming nodes is a symmetry.
+    node_uids = {o.meta.uid: key for key, o in objects if isinstance(o, Node)}
+    uids = {o.meta.uid for _, o in objects if o.meta.uid not in node_uids}
     for k in state.kubelets:
         uids.update(c.uid for c in k.runtime)
     for s in state.schedulers:
@@ -98,6 +103,8 @@ def renumber(state: ClusterState) -> ClusterState:
     uids.discard(0)
     uid_map = {v: i for i, v in enumerate(sorted(uids), 1)}
     next_uid = len(uid_map) + 1
+    for i, (uid, _) in enumerate(sorted(node_uids.items(), key=lambda kv: kv[1]), 1):
+        uid_map[uid] = -i
     if all(k == v for k, v in rv_map.items()) and all(k == v for k, v in uid_map.items()) and \
             etcd.next_uid == next_uid:
         return state

@@ -56,6 +56,8 @@ class Config:
     symmetry: bool = True
     reduction: bool = True
     """Partial-order reduction of idle components' watch deliveries (see ``_ample``)."""
+    renumber: bool = True
+    """Canonical revisions and uids (see ``spec.canonical``)."""
 
 
 def start_kcm(etcd: Any, old: ControllerManager | None, revision: int) -> ControllerManager:
@@ -204,7 +206,7 @@ class ClusterModel(Model):
         return _successors(state, self.config)
 
     def canonical(self, state: ClusterState) -> ClusterState:
-        return canonical_state(state, self._symmetric)
+        return canonical_state(state, self._symmetric, renumber=self.config.renumber)
 
     def describe(self, action: Any) -> str:
         return A.describe(action)

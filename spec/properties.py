@@ -42,9 +42,8 @@ def no_double_scheduling(s: ClusterState) -> bool:
     seen: dict[int, str] = {}
     for k in s.kubelets:
         for c in k.runtime:
-            if c.managed and c.running:
-                if seen.setdefault(c.uid, k.node) != k.node:
-                    return False
+            if c.managed and c.running and seen.setdefault(c.uid, k.node) != k.node:
+                return False
     return True
 
 
