@@ -142,7 +142,13 @@ class _Search:
     def value(self, name: str) -> int:
         return int(name) if name.lstrip("-").isdigit() else self.values.get(name, 0)
 
-    def minimize(self, at_most: Callable[[int], z3.BoolRef], found: int, low: int, actual: Callable[[], int]) -> int:
+    def minimize(
+        self,
+        at_most: Callable[[int], z3.BoolRef],
+        found: int,
+        low: int,
+        actual: Callable[[], int],
+    ) -> int:
         """The least k in [low, found] for which ``at_most(k)`` is satisfiable, ``low`` being a proved bound and
         ``found`` the current model's value: first ``low`` itself (often tight), then a binary search.
         ``actual()`` reads the objective off a new model. Returns the proved lower bound (== the value found
@@ -460,9 +466,13 @@ def solve(
 
         placed_now = {g: search.value(enc.placed(g)) for g in range(len(enc.groups))}
         everyone = all(placed_now[g] == group.size for g, group in enumerate(enc.groups))
+
         found = nodes_used()
         low = search.minimize(
-            lambda k: pack.at_most(search, k), found, pack.lower_bound(enc, placed_now, everyone), nodes_used
+            lambda k: pack.at_most(search, k),
+            found,
+            pack.lower_bound(enc, placed_now, everyone),
+            nodes_used,
         )
         found = nodes_used()
         if low < found:
