@@ -165,6 +165,8 @@ class _Search:
             result = self.check(at_most(mid), limit_ms=max(left // 4, 2 * _FIRST_TRY_MS))
             if result == z3.sat:
                 found = actual()
+                if found < low:
+                    raise AssertionError(f"a placement with objective {found} below its proved bound {low}")
             elif result == z3.unsat:
                 low = probe = mid + 1
             elif time.perf_counter() >= self.deadline:
