@@ -26,6 +26,7 @@ import z3
 
 from spec.scheduling.encoding import Encoding, plus
 from spec.scheduling.filters import run_filters
+from spec.scheduling.first_fit import first_fit
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import PodInfo
 
@@ -148,6 +149,7 @@ class _Search:
         found: int,
         low: int,
         actual: Callable[[], int],
+        improve: Callable[[], int] | None = None,
     ) -> int:
         """The least k in [low, found] for which ``at_most(k)`` is satisfiable, ``low`` being a proved bound and
         ``found`` the current model's value: first ``low`` itself (often tight), then a binary search.
@@ -155,7 +157,9 @@ class _Search:
         unless the deadline stopped the search).
 
         A query gets at most a quarter of the time left: when it is undecided then, the search goes on above it
-        (better placements are easier to find than bounds to prove), and the bound stays unproved.
+        (better placements are easier to find than bounds to prove), and the bound stays unproved. When ``low``
+        itself is not satisfiable, ``improve()`` (a heuristic that may leave a better model, returning the
+        current model's value) runs before the binary search.
         """
         probe, first = low, True
         while probe < found:
@@ -173,6 +177,9 @@ class _Search:
                 break
             else:
                 probe = mid + 1
+            if improve is not None and result != z3.sat:
+                found = improve()
+                improve = None
         if low < found:
             self.proved = False
         return low
@@ -469,12 +476,30 @@ def solve(
         placed_now = {g: search.value(enc.placed(g)) for g in range(len(enc.groups))}
         everyone = all(placed_now[g] == group.size for g, group in enumerate(enc.groups))
 
+        def first_fit_start() -> int:
+            """Start from the first-fit packing when it is as good on the pods placed (z3 checks it)."""
+            hint = first_fit(pending, snapshot)
+            group_of = {p.key: g for g, group in enumerate(enc.groups) for p in group.pods}
+            index = {node.name: n for n, node in enumerate(enc.nodes)}
+            counts: dict[tuple[int, int], int] = {}
+            for key, name in hint.items():
+                counts[group_of[key], index[name]] = counts.get((group_of[key], index[name]), 0) + 1
+            better = len({n for _, n in counts} & set(pack.candidates)) < nodes_used()
+            if not better or any(n not in enc.allowed_sets[g] for g, n in counts):
+                return nodes_used()
+            exact = [
+                z3.Int(enc.c(g, n)) == counts.get((g, n), 0) for g in range(len(enc.groups)) for n in enc.allowed[g]
+            ]
+            search.check(*exact, limit_ms=_FIRST_TRY_MS * 4)
+            return nodes_used()
+
         found = nodes_used()
         low = search.minimize(
             lambda k: pack.at_most(search, k),
             found,
             pack.lower_bound(enc, placed_now, everyone),
             nodes_used,
+            first_fit_start,
         )
         found = nodes_used()
         if low < found:
