@@ -4,7 +4,8 @@
   nodes in use (``pack``) and the lowest peak cpu/memory utilization (``balance``), both equal to a brute-force
   search; this also checks that the counting lower bounds used to stop the search early are sound;
 - replicas (pods that differ only in name) share one group; the placement maps back to pods in queue order;
-- an unplaced replica is explained by the constraint it shares with its placed copies.
+- an unplaced replica is explained by the constraint it shares with its placed copies;
+- first fit (the packing heuristic) fills the fullest node first.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from spec.scheduling.encoding import group_pods
+from spec.scheduling.first_fit import first_fit
 from spec.scheduling.smt import placement_count, solve, valid_placement
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import Affinity, PodInfo
@@ -122,3 +124,11 @@ def test_unplaced_replica_conflicts_with_its_copy_through_resources() -> None:
     (explanation,) = result.unplaced
     # one replica fills the node: the other conflicts with it through the node's cpu
     assert explanation.conflicts == ("NodeResourcesFit: cpu on node a", "default/web-0 placed")
+
+
+def test_first_fit_fills_the_fullest_node_first() -> None:
+    bound = pod("old", cpu=2000, on="b")
+    snapshot = Snapshot((node("a", cpu=4000), node("b", cpu=4000)), (bound,))
+    pending = (pod("p0", cpu=1000, order=0), pod("p1", cpu=1000, order=1), pod("p2", cpu=1500, order=2))
+    # b is fuller: p0 and p1 fill it, p2 no longer fits there
+    assert first_fit(pending, snapshot) == {"default/p0": "b", "default/p1": "b", "default/p2": "a"}
