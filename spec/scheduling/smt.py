@@ -32,6 +32,8 @@ from spec.scheduling.types import PodInfo
 
 Objective = Literal["pack", "balance"]
 
+NO_CORE = "(no unsat core within the time limit)"
+
 
 def valid_placement(assignment: Mapping[str, str], pending: Sequence[PodInfo], snapshot: Snapshot) -> dict[str, str]:
     """Violations of ``assignment`` (pod key -> node name): pod key -> "plugin: reason" for each pod that fails a
@@ -62,6 +64,8 @@ class Explanation:
     """Constraints of the unsat core, in Kubernetes terms."""
 
     def text(self) -> str:
+        if self.conflicts == (NO_CORE,):
+            return "no placement found within the time limit (not proved impossible)"
         parts = []
         by_reason: dict[str, list[str]] = {}
         for node, reason in self.static:
@@ -460,8 +464,11 @@ def solve(
             (g, n): k for g in range(len(enc.groups)) for n in enc.allowed[g] if (k := search.value(enc.c(g, n))) > 0
         }
 
-    if search.check() != z3.sat:
+    started = search.check()
+    if started == z3.unsat:
         raise AssertionError("the encoding without placement requirements must be satisfiable")
+    if started == z3.unknown:
+        search.proved = False  # out of time already: nothing placed, each level's gap reported below
     above: dict[int, int] = {}
     for level in levels:
         gap = _place_level(search, enc, pack, level, above)
@@ -591,7 +598,7 @@ def _explain_all(
         conflicts: tuple[str, ...] = ()
         left = int((deadline - time.perf_counter()) * 1000)
         if enc.allowed[g] and left <= 0:
-            conflicts = ("(no unsat core within the time limit)",)
+            conflicts = (NO_CORE,)
         elif enc.allowed[g]:
             if solver is None:
                 solver = z3.Solver()
@@ -619,7 +626,7 @@ def _explain_all(
                 labels[str(more)] = keep[g][1]
             verdict = solver.check(goal, *assumptions)
             if verdict == z3.unknown:
-                conflicts = ("(no unsat core within the time limit)",)
+                conflicts = (NO_CORE,)
             elif verdict == z3.sat:
                 conflicts = ("placing it needs another pod unplaced (optimum)",)
             else:

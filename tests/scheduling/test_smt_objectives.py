@@ -132,3 +132,12 @@ def test_first_fit_fills_the_fullest_node_first() -> None:
     pending = (pod("p0", cpu=1000, order=0), pod("p1", cpu=1000, order=1), pod("p2", cpu=1500, order=2))
     # b is fuller: p0 and p1 fill it, p2 no longer fits there
     assert first_fit(pending, snapshot) == {"default/p0": "b", "default/p1": "b", "default/p2": "a"}
+
+
+def test_no_time_left_is_reported_not_explained() -> None:
+    pending = _replicas(2)
+    snapshot = Snapshot((node("a", {"kubernetes.io/hostname": "a"}),))
+    result = solve(pending, snapshot, timeout_ms=0)
+    assert not result.proved_optimal and result.assignment == {}
+    assert [g.text() for g in result.gaps] == ["pods placed at priority 0: 0 found, optimum at most 2"]
+    assert {e.text() for e in result.unplaced} == {"no placement found within the time limit (not proved impossible)"}
