@@ -292,13 +292,16 @@ class _Pack:
 
     def lower_bound(self, enc: Encoding, placed: Mapping[int, int], everyone: bool) -> int:
         """Nodes in use, at least: the fewest candidates whose capacity, with the other nodes', covers the pods
-        placed (and, when every pod is placed, their requests)."""
+        placed (and, when every pod is placed, their requests). A node's usable amount of a resource is its free
+        amount rounded down to a multiple of the gcd of the requests (every sum of requests is one)."""
         cand = set(self.candidates)
-        demands = [(sum(placed.values()), self.fits)]
+        demands: list[tuple[int, Mapping[int, int]]] = [(sum(placed.values()), self.fits)]
         if everyone:
             for resource, per_node in self.rooms.items():
-                demand = sum(enc.groups[g].size * enc.requests[g].get(resource, 0) for g in range(len(enc.groups)))
-                demands.append((demand, per_node))
+                amounts = [(g.size, enc.requests[i].get(resource, 0)) for i, g in enumerate(enc.groups)]
+                d = math.gcd(*(a for _, a in amounts))
+                usable = {n: max(v, 0) // d * d for n, v in per_node.items()}
+                demands.append((sum(k * a for k, a in amounts), usable))
         bound = 0
         for demand, per_node in demands:
             left = demand - sum(max(v, 0) for n, v in per_node.items() if n not in cand)
