@@ -213,16 +213,15 @@ class Encoding:
         """Pods of group g on allowed nodes with ``key=value`` (restricted to ``nodes`` when given)."""
         return self.sum([self.c(g, n) for n in self.domains(g, key).get(value, ()) if nodes is None or n in nodes])
 
-    def capacity(self, n: int, terms: Sequence[tuple[int, int]], room: int, scale: str = "") -> str:
-        """sum(amount * c[g,n]) <= room (times ``scale`` when given), divided by the gcd of the amounts.
+    def capacity(self, n: int, terms: Sequence[tuple[int, int]], room: int) -> str:
+        """sum(amount * c[g,n]) <= room, divided by the gcd of the amounts.
 
         Exact, as the sum is a multiple of the gcd; and it keeps the simplex away from coefficients like 2^30
         (memory in bytes), whose products make its rational arithmetic crawl.
         """
         d = math.gcd(*(amount for _, amount in terms))
         total = plus([f"(* {amount // d} {self.c(g, n)})" if amount != d else self.c(g, n) for g, amount in terms])
-        bound = str(room // d) if room >= 0 else f"(- {-room // d})"
-        return f"(<= {total} (* {bound} {scale}))" if scale else f"(<= {total} {bound})"
+        return _le(total, room // d)
 
     def script(self, track: bool) -> str:
         """The whole instance as SMT-LIB 2. With ``track``, Filter constraint i holds only under literal ``t_i``
@@ -541,26 +540,6 @@ class Encoding:
             counts[v] = self.sum(terms)
         present = [h for h in matching if any(n in eligible for n in self.allowed[h])]
         return counts, static, present
-
-    # -- structure for the solver -------------------------------------------------------------------------
-
-    def interchangeable_nodes(self) -> list[list[int]]:
-        """Classes (of two or more) of nodes that any valid placement may permute: no bound pods, the same
-        allowed groups, and the same labels, taints and allocatable up to label values no other node has
-        (hostnames). Swapping two of them maps every constraint onto itself."""
-        pair_count: dict[tuple[str, str], int] = {}
-        for node in self.nodes:
-            for pair in node.labels:
-                pair_count[pair] = pair_count.get(pair, 0) + 1
-        classes: dict[tuple[object, ...], list[int]] = {}
-        for n, node in enumerate(self.nodes):
-            if self.snapshot.pods_on(node.name):
-                continue
-            labels = tuple((k, v if pair_count[k, v] > 1 else None) for k, v in node.labels)
-            groups = tuple(g for g in range(len(self.groups)) if n in self.allowed_sets[g])
-            signature = (labels, node.taints, node.allocatable, node.unschedulable, groups)
-            classes.setdefault(signature, []).append(n)
-        return [ns for ns in classes.values() if len(ns) > 1]
 
 
 def plus(terms: Sequence[str]) -> str:

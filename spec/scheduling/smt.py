@@ -317,8 +317,8 @@ class _Pack:
 class _Balance:
     """The balance objective as bounds: "peak <= k" is, per node and resource (cpu, memory), requested <=
     floor(k * allocatable / 1000) - bound pods' requests, a constant bound on each node's own row. (One peak
-    variable in every row would make the simplex's tableau dense.) Summed over nodes the same holds, and the
-    average utilization when every pod is placed bounds the peak from below."""
+    variable in every row would make the simplex's tableau dense.) The average utilization when every pod is
+    placed, and the peak of the bound pods alone, bound the peak from below."""
 
     rows: tuple[tuple[str, int, int], ...]
     """(terms as text, gcd of their amounts, bound pods' requests) per node and resource, with allocatable."""
@@ -375,22 +375,21 @@ class _Balance:
 
 def _peak_permille(enc: Encoding, counts: Mapping[tuple[int, int], int]) -> int:
     """The objective of ``balance``: max over nodes and cpu/memory of ceil(1000 * requested / allocatable)."""
+    added: dict[int, tuple[int, int]] = {}
+    for (g, n), k in counts.items():
+        cpu, memory = added.get(n, (0, 0))
+        added[n] = (cpu + k * enc.requests[g].get("cpu", 0), memory + k * enc.requests[g].get("memory", 0))
     peak = 0
     for n, node in enumerate(enc.nodes):
         used = enc.snapshot.usage(node.name).requested
-        cpu = used.milli_cpu + sum(k * enc.requests[g].get("cpu", 0) for (g, m), k in counts.items() if m == n)
-        memory = used.memory + sum(k * enc.requests[g].get("memory", 0) for (g, m), k in counts.items() if m == n)
-        for amount, alloc in ((cpu, node.allocatable.milli_cpu), (memory, node.allocatable.memory)):
+        cpu, memory = added.get(n, (0, 0))
+        for amount, alloc in (
+            (used.milli_cpu + cpu, node.allocatable.milli_cpu),
+            (used.memory + memory, node.allocatable.memory),
+        ):
             if alloc > 0:
                 peak = max(peak, -(-1000 * amount // alloc))
     return peak
-
-
-def _symmetry(enc: Encoding) -> None:
-    """Interchangeable nodes carry non-increasing loads, in node order: every placement can be permuted so."""
-    for nodes in enc.interchangeable_nodes():
-        for a, b in zip(nodes, nodes[1:], strict=False):
-            enc.solver_only.append(f"(>= {enc.load(a)} {enc.load(b)})")
 
 
 def _place_level(search: _Search, enc: Encoding, pack: _Pack, level: _Level, above: Mapping[int, int]) -> Gap | None:
@@ -458,7 +457,6 @@ def solve(
     enc = Encoding(pending, snapshot)
     levels = _levels(enc)
     pack = _Pack.build(enc, indicators=objective == "pack")
-    # _symmetry(enc)
     search = _Search(enc, deadline)
     gaps: list[Gap] = []
 
@@ -491,14 +489,14 @@ def solve(
             hint = first_fit(pending, snapshot)
             group_of = {p.key: g for g, group in enumerate(enc.groups) for p in group.pods}
             index = {node.name: n for n, node in enumerate(enc.nodes)}
-            counts: dict[tuple[int, int], int] = {}
+            hinted: dict[tuple[int, int], int] = {}
             for key, name in hint.items():
-                counts[group_of[key], index[name]] = counts.get((group_of[key], index[name]), 0) + 1
-            better = len({n for _, n in counts} & set(pack.candidates)) < nodes_used()
-            if not better or any(n not in enc.allowed_sets[g] for g, n in counts):
+                hinted[group_of[key], index[name]] = hinted.get((group_of[key], index[name]), 0) + 1
+            better = len({n for _, n in hinted} & set(pack.candidates)) < nodes_used()
+            if not better or any(n not in enc.allowed_sets[g] for g, n in hinted):
                 return nodes_used()
             exact = [
-                z3.Int(enc.c(g, n)) == counts.get((g, n), 0) for g in range(len(enc.groups)) for n in enc.allowed[g]
+                z3.Int(enc.c(g, n)) == hinted.get((g, n), 0) for g in range(len(enc.groups)) for n in enc.allowed[g]
             ]
             search.check(*exact, limit_ms=_FIRST_TRY_MS * 4)
             return nodes_used()
@@ -529,10 +527,10 @@ def solve(
             gaps.append(Gap("peak utilization (permille)", found, low))
     final = counts()
     assignment = _assign(enc, final)
-    errors = _check(enc, final, assignment)
+    errors = _check(enc, assignment)
     if errors:
         raise AssertionError(f"z3 placement fails the Python filters: {errors}")
-    unplaced = _explain_all(enc, final, assignment, deadline)
+    unplaced = _explain_all(enc, assignment, deadline)
     used_nodes = set(assignment.values()) | {p.node_name for p in snapshot.pods}
     return OptimalResult(
         assignment,
@@ -556,14 +554,11 @@ def _assign(enc: Encoding, counts: Mapping[tuple[int, int], int]) -> dict[str, s
     return assignment
 
 
-def _check(enc: Encoding, counts: Mapping[tuple[int, int], int], assignment: Mapping[str, str]) -> dict[str, str]:
+def _check(enc: Encoding, assignment: Mapping[str, str]) -> dict[str, str]:
     """``valid_placement`` for one pod per (group, node): the others on that node are its exact copies, and the
     filters read no names, so they get the same verdict."""
-    final = enc.snapshot
-    for group in enc.groups:
-        for pod in group.pods:
-            if pod.key in assignment:
-                final = final.assume(pod, assignment[pod.key])
+    placed = tuple(pod.on(assignment[pod.key]) for group in enc.groups for pod in group.pods if pod.key in assignment)
+    final = Snapshot(enc.snapshot.nodes, enc.snapshot.pods + placed, enc.snapshot.namespaces)
     errors = {}
     for group in enc.groups:
         checked: set[str] = set()
@@ -585,9 +580,7 @@ def _placed_label(pods: Iterable[PodInfo]) -> str:
     return f"{', '.join(keys[:3])} and {len(keys) - 3} more placed"
 
 
-def _explain_all(
-    enc: Encoding, counts: Mapping[tuple[int, int], int], assignment: Mapping[str, str], deadline: float
-) -> tuple[Explanation, ...]:
+def _explain_all(enc: Encoding, assignment: Mapping[str, str], deadline: float) -> tuple[Explanation, ...]:
     """An explanation for every unplaced pod: one unsat core per group (its unplaced pods are interchangeable)."""
     unplaced = [g for g, group in enumerate(enc.groups) if any(p.key not in assignment for p in group.pods)]
     if not unplaced:
@@ -604,7 +597,7 @@ def _explain_all(
             conflicts = (NO_CORE,)
         elif enc.allowed[g]:
             if solver is None:
-                solver = z3.Solver()
+                solver = z3.SimpleSolver()
                 solver.set("core.minimize", True)
                 solver.from_string(enc.script(track=True))
                 for i, rule in enumerate(enc.tracked):
