@@ -54,7 +54,8 @@ def cluster(n_pods: int, n_nodes: int, fill: float = 0.7) -> tuple[tuple[PodInfo
         app = f"app-{group}"
         sel = LabelSelector(pairs({"app": app}))
         kind = group % 3
-        affinity, spread = Affinity(), ()
+        affinity = Affinity()
+        spread: tuple[TopologySpreadConstraint, ...] = ()
         if kind == 0:
             spread = (TopologySpreadConstraint(1, ZONE, "DoNotSchedule", sel),)
         elif kind == 1:

@@ -490,10 +490,11 @@ class Encoding:
                     shared[gkey] = (m, counts, matching if fits else [-1])
                     owners[gkey] = []
                 owners[gkey].append((g, c))
-        for gkey, groups in owners.items():
-            m, counts, matching = shared[gkey]
+        for key, groups in owners.items():
+            m, counts, matching = shared[key]
             linear = set(matching) <= {g for g, _ in groups}
-            for i, (g, c) in enumerate(groups):
+            first = True
+            for g, c in groups:
                 # the group's allowed nodes are eligible (same node affinity, taints and keys), so the pod itself
                 # is in counts[value] when it matches: count - min is upstream's skew with the pod added
                 rules = [
@@ -504,8 +505,10 @@ class Encoding:
                     continue
                 fast = None
                 if linear:
+                    # once for all owners: the first rule emitted carries it, the others are implied
                     every = [f"(<= (- {count} {m}) {c.max_skew})" for count in counts.values()]
-                    fast = _and(every) if i == 0 else "true"
+                    fast = _and(every) if first else "true"
+                    first = False
                 self.tracked.append(
                     Rule(
                         f"PodTopologySpread: {self.groups[g].name} ({c.topology_key}, maxSkew {c.max_skew})",

@@ -109,6 +109,7 @@ def _int(value: str) -> int:
 
 
 _FIRST_TRY_MS = 500
+_QUICK_PROBE_MS = 3000
 _DEFINE = re.compile(r"\(define-fun (\S+) \(\) Int\s+(\(- \d+\)|\d+)\)")
 
 
@@ -120,6 +121,7 @@ class _Search:
         self.solver.from_string(enc.script(track=False))
         self.deadline = deadline
         self.values: dict[str, int] = {}
+        self.literals: set[str] = set()
         self.proved = True
 
     def check(self, *extra: z3.BoolRef, limit_ms: int | None = None) -> z3.CheckSatResult:
@@ -144,6 +146,13 @@ class _Search:
                 return result
             budget, seed = 2 * budget, seed + 1
 
+    def literal(self, name: str, body: str) -> z3.BoolRef:
+        """A fresh literal implying the SMT-LIB formula ``body``, to be assumed (declared once per name)."""
+        if name not in self.literals:
+            self.solver.from_string(f"(declare-const {name} Bool) (assert (=> {name} {body}))")
+            self.literals.add(name)
+        return z3.Bool(name)
+
     def value(self, name: str) -> int:
         return int(name) if name.lstrip("-").isdigit() else self.values.get(name, 0)
 
@@ -162,31 +171,40 @@ class _Search:
 
         A query gets at most a quarter of the time left: when it is undecided then, the search goes on above it
         (better placements are easier to find than bounds to prove), and the bound stays unproved. When ``low``
-        itself is not satisfiable, ``improve()`` (a heuristic that may leave a better model, returning the
-        current model's value) runs before the binary search.
+        itself is not satisfiable within a few seconds, ``improve()`` (a heuristic that may leave a better model,
+        returning the current model's value) runs, and the search goes on from ``low`` with the full time.
         """
         probe, first = low, True
+        if improve is not None and probe < found:
+            result = self.check(at_most(probe), limit_ms=_QUICK_PROBE_MS)
+            if result == z3.sat:
+                found = self._improved(actual(), low)
+            elif result == z3.unsat:
+                low = probe = probe + 1
+            if result != z3.sat:
+                found = self._improved(improve(), low)
         while probe < found:
             mid = probe if first else (probe + found) // 2
             first = False
             left = int((self.deadline - time.perf_counter()) * 1000)
             result = self.check(at_most(mid), limit_ms=max(left // 4, 2 * _FIRST_TRY_MS))
             if result == z3.sat:
-                found = actual()
-                if found < low:
-                    raise AssertionError(f"a placement with objective {found} below its proved bound {low}")
+                found = self._improved(actual(), low)
             elif result == z3.unsat:
                 low = probe = mid + 1
             elif time.perf_counter() >= self.deadline:
                 break
             else:
                 probe = mid + 1
-            if improve is not None and result != z3.sat:
-                found = improve()
-                improve = None
         if low < found:
             self.proved = False
         return low
+
+    @staticmethod
+    def _improved(found: int, low: int) -> int:
+        if found < low:
+            raise AssertionError(f"a placement with objective {found} below its proved bound {low}")
+        return found
 
 
 @attrs.frozen
@@ -273,10 +291,8 @@ class _Pack:
 
     def at_most(self, search: _Search, k: int) -> z3.BoolRef:
         """A literal that, assumed, means at most k candidate nodes in use."""
-        name = f"used_le_{k}"
         literals = " ".join(f"b_{n}" for n in self.candidates)
-        search.solver.from_string(f"(declare-const {name} Bool) (assert (=> {name} ((_ at-most {k}) {literals})))")
-        return z3.Bool(name)
+        return search.literal(f"used_le_{k}", f"((_ at-most {k}) {literals})")
 
     def upper_bound(self, enc: Encoding, groups: Sequence[int], above: Mapping[int, int]) -> int:
         """Pods of ``groups`` that fit, at most, beside ``above`` (group -> pods placed): the summed K_n, and
@@ -369,8 +385,7 @@ class _Balance:
         for (total, d, base), alloc in zip(self.rows, self.allocs, strict=True):
             room = k * alloc // 1000 - base
             bounds.append(f"(<= {total} {room // d})" if room >= 0 else f"(<= {total} (- {-room // d}))")
-        search.solver.from_string(f"(declare-const {name} Bool) (assert (=> {name} (and true {' '.join(bounds)})))")
-        return z3.Bool(name)
+        return search.literal(name, f"(and true {' '.join(bounds)})")
 
 
 def _peak_permille(enc: Encoding, counts: Mapping[tuple[int, int], int]) -> int:

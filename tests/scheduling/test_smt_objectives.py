@@ -19,7 +19,7 @@ from spec.scheduling.encoding import group_pods
 from spec.scheduling.first_fit import first_fit
 from spec.scheduling.smt import placement_count, solve, valid_placement
 from spec.scheduling.snapshot import Snapshot
-from spec.scheduling.types import Affinity, PodInfo
+from spec.scheduling.types import Affinity, PodInfo, Taint, Toleration, TopologySpreadConstraint
 from tests.scheduling.helpers import node, pod, selector, term
 from tests.scheduling.test_smt_vs_brute_force import clusters
 
@@ -89,8 +89,8 @@ def test_pack_and_balance_equal_brute_force_up_to_4_nodes_5_pods(case: tuple[tup
     _check(*case)
 
 
-def _replicas(n: int, **kw: object) -> tuple[PodInfo, ...]:
-    return tuple(pod(f"web-{i}", {"app": "web"}, cpu=1000, order=i, **kw) for i in range(n))
+def _replicas(n: int, affinity: Affinity | None = None) -> tuple[PodInfo, ...]:
+    return tuple(pod(f"web-{i}", {"app": "web"}, cpu=1000, order=i, affinity=affinity or Affinity()) for i in range(n))
 
 
 def test_replicas_form_one_group_in_queue_order() -> None:
@@ -141,3 +141,32 @@ def test_no_time_left_is_reported_not_explained() -> None:
     assert not result.proved_optimal and result.assignment == {}
     assert [g.text() for g in result.gaps] == ["pods placed at priority 0: 0 found, optimum at most 2"]
     assert {e.text() for e in result.unplaced} == {"no placement found within the time limit (not proved impossible)"}
+
+
+def test_spread_shared_with_a_group_that_fits_nowhere() -> None:
+    """Regression (found by hypothesis): two groups share one spread constraint, the first has no node; the
+    shared linear form of the constraint must still be emitted."""
+    spread = (TopologySpreadConstraint(1, "zone", "DoNotSchedule", selector(app="a")),)
+    z1, z2 = {"zone": "z1"}, {"zone": "z2"}
+    snapshot = Snapshot(
+        (
+            node("n0", z1, unschedulable=True),
+            node("n1", z2, unschedulable=True),
+            node("n2", z1, taints=(Taint("dedicated", "x"),)),
+        ),
+        (pod("e0", {"app": "a"}, on="n0"),),
+    )
+    pending = (
+        pod("p1", {"app": "a"}, order=1, topology_spread_constraints=spread),
+        pod(
+            "p2",
+            {"app": "a"},
+            order=2,
+            topology_spread_constraints=spread,
+            tolerations=(Toleration("dedicated", "Exists"),),
+        ),
+    )
+    result = solve(pending, snapshot)
+    # z1 already holds e0 and z2 can hold nothing: p2 on n2 would make the skew 2
+    assert result.assignment == {} and result.proved_optimal
+    assert result.unplaced[1].conflicts == ("PodTopologySpread: default/p2 (zone, maxSkew 1)",)
