@@ -7,8 +7,9 @@ controller_utils.go (ExpectationsTimeout 5 min), staging/src/k8s.io/client-go/ut
 
 Modelled: no absolute time is stored, only what each pending timer has left, so states that differ only in the
 wall clock are the same state and the space stays finite. A Tick advances time to the earliest deadline and fires
-every timer due then. When no timer is pending, a Tick is the informers' resync period elapsing (upstream
-resync periods are 12 h and more, longer than every other timer here).
+every timer due then. When no timer is pending and no component has work, a Tick is the informers' resync period
+elapsing (upstream resync periods are 12 h and more: longer than any burst of activity, so a resync never falls
+in the middle of one here).
 Timing assumption: watch delivery is faster than the shortest timer (1 s, ignoring the 5 ms work-queue backoff),
 so time advances only when every running informer has caught up with etcd. Without it, an informer lagging for
 5 minutes would let ReplicaSet expectations expire, a behaviour the real system only shows under a broken watch.

@@ -229,13 +229,16 @@ def _session(state: ClusterState, config: Config) -> Session:
 
 
 def _successors(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
-    yield from _informer_steps(state, config)
-    yield from _controller_steps(state, config)
-    yield from _scheduler_steps(state, config)
-    yield from _kubelet_steps(state, config)
+    components = [
+        *_informer_steps(state, config),
+        *_controller_steps(state, config),
+        *_scheduler_steps(state, config),
+        *_kubelet_steps(state, config),
+    ]
+    yield from components
     yield from _user_steps(state, config)
     yield from faults.fault_steps(state, config)
-    yield from _tick(state, config)
+    yield from _tick(state, config, quiescent=not components)
 
 
 _WRITES_PER_STEP = 8
@@ -409,12 +412,16 @@ def _caught_up(state: ClusterState) -> bool:
     return all(i is None or (not i.expired and i.rv >= revision) for _, _, _, i in state.informer_slots())
 
 
-def _tick(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
-    """Time passes to the next deadline (only once every informer has caught up: see ``spec.clock``)."""
+def _tick(state: ClusterState, config: Config, *, quiescent: bool) -> Iterator[tuple[A.Action, ClusterState]]:
+    """Time passes to the next deadline (only once every informer has caught up: see ``spec.clock``). With no
+    timer pending, the next deadline is the informers' resync period, which is longer than any activity: it
+    elapses only when no component has anything to do (``quiescent``)."""
     if not _caught_up(state):
         return
     pending = manager.timers(state.kcm) + [t for s in state.schedulers for t in scheduler.timers(s)]
     if not pending:
+        if not quiescent:
+            return
         kcm = manager.resync(state.kcm)
         yield A.Tick("clock", 0, ("resync",) if kcm != state.kcm else ()), attrs.evolve(state, kcm=kcm)
         return

@@ -25,7 +25,6 @@ Omitted: preemption, priorities other than 0 (the queue is FIFO), scheduling gat
 from __future__ import annotations
 
 import attrs
-import immutables
 
 from spec.apiserver import Session
 from spec.clock import (
@@ -173,7 +172,7 @@ def handle(s: Scheduler, key: Key, old: Object | None, new: Object | None) -> Sc
 def started(name: str, informer: Informer, deltas: tuple[tuple[Key, Object | None, Object | None], ...]) -> Scheduler:
     """A (re)started scheduler: empty queue and cache, every unbound pod queued."""
     s = Scheduler(name=name, informer=informer)
-    for key, old, new in deltas:
+    for key, _, new in deltas:
         if new is not None:
             s = handle(s, key, None, new)
     return s
@@ -187,7 +186,9 @@ def head(s: Scheduler) -> QueuedPod | None:
     return None
 
 
-def schedule_one(s: Scheduler, session: Session, *, requeue: bool = True) -> list[tuple[str | None, Scheduler, Session]]:
+def schedule_one(
+    s: Scheduler, session: Session, *, requeue: bool = True
+) -> list[tuple[str | None, Scheduler, Session]]:
     """One scheduling cycle for activeQ's head: [(chosen node or None, scheduler', session)] — one outcome per
     best-scored node, since upstream breaks ties at random. ``session`` is consumed; outcomes get copies."""
     entry = head(s)
@@ -279,5 +280,3 @@ def elapse(s: Scheduler, dt: int) -> Scheduler:
         (activated if where == "active" and q.where != "active" else stay).append(moved)
     return attrs.evolve(s, queue=tuple(stay + activated))
 
-
-EMPTY_ASSUMED: immutables.Map[Key, tuple[int, str]] = immutables.Map()
