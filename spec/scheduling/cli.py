@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import click
 
+from checker.cli import reports_input_errors
 from checker.errors import InputError
 from spec.scheduling.kube_scheduler import Outcome
 from spec.scheduling.kube_scheduler import schedule as kube_schedule
@@ -77,6 +78,7 @@ def _optimal_report(cluster: Cluster, result: OptimalResult, kube: Outcome) -> d
         "objective": result.objective,
         "upstream": UPSTREAM_VERSION,
         "proved_optimal": result.proved_optimal,
+        "gaps": [g.text() for g in result.gaps],
         "seconds": round(result.seconds, 3),
         "pods": pods,
         "totals": {
@@ -95,6 +97,8 @@ def _print_text(report: dict[str, Any]) -> None:
     if report["mode"] == "optimal":
         proof = "proved optimal" if report["proved_optimal"] else "best found before the timeout"
         click.echo(f"mode: optimal (objective {report['objective']}; z3 {proof} in {report['seconds']}s)")
+        for gap in report["gaps"]:
+            click.echo(f"  not proved: {gap}")
     else:
         click.echo(
             f"mode: kube-scheduler (Kubernetes {report['upstream']} default plugins; ties: {report['tie_break']})"
@@ -147,13 +151,10 @@ def _print_text(report: dict[str, Any]) -> None:
     help="optimal mode: z3 time limit in seconds.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@reports_input_errors
 def schedule(files: tuple[str, ...], mode: str, objective: str, timeout: float, as_json: bool) -> None:
     """Place the pending pods of MANIFESTS on their nodes; explain every pod that cannot be placed."""
-    try:
-        cluster = _load(files)
-    except InputError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(2)
+    cluster = _load(files)
     snapshot = cluster.snapshot()
     kube = kube_schedule(cluster.pending, snapshot)
     if mode == "kube-scheduler":
