@@ -190,7 +190,8 @@ def schedule_one(
     s: Scheduler, session: Session, *, requeue: bool = True
 ) -> list[tuple[str | None, Scheduler, Session]]:
     """One scheduling cycle for activeQ's head: [(chosen node or None, scheduler', session)] — one outcome per
-    best-scored node, since upstream breaks ties at random. ``session`` is consumed; outcomes get copies."""
+    best-scored node, since upstream breaks ties at random. A feasible cycle writes nothing, so its outcomes
+    share ``session``; a failed one has a single outcome (with the Unschedulable condition written)."""
     entry = head(s)
     assert entry is not None
     pod = s.informer.cache.get(entry.key)
