@@ -264,20 +264,20 @@ def _idle(state: ClusterState, who: str, index: int) -> bool:
 
 
 def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState]] | None:
-    """An ample set (Peled; Clarke, Grumberg and Peled, *Model Checking*, ch. 10), plus the enabled faults:
+    """An ample set (Peled; Clarke, Grumberg and Peled, *Model Checking*, ch. 10): the next watch delivery of every
+    informer of a component that has nothing else to do, plus the enabled faults.
 
-    - the next watch delivery of every informer of a component that has nothing else to do, or
-    - a scheduling cycle (all its outcomes) of a scheduler whose informer is caught up and with no binding in
-      flight, when the pod fits somewhere (then the cycle writes nothing).
-
-    Why it is sound: these steps only change one component's informers, queues or assume cache (C2: no property
-    reads them); they commute with every other component's step and with every write (a write only appends to the
-    history); nothing but these steps themselves, a fault or a Tick can give that component other work, and a Tick
-    waits for every informer to catch up (C1: no dependent step can come first). A delivery shortens a backlog, a
-    scheduling cycle a queue, and faults spend a budget, so no cycle is made of reduced states (C3), which also
-    keeps liveness and fairness verdicts exact. Visible faults (container and node crashes change what runs)
-    disable the reduction, as does a history close to the watch cache's capacity (then the order of deliveries
-    decides who gets 410 Gone).
+    Why it is sound: such a delivery only changes that component's informer and queues (C2: no property reads
+    them, they are invisible); it commutes with every other component's step and with every write (a write only
+    appends to the history); and nothing but the delivery itself, a fault or a Tick can give the idle component
+    work, while a Tick waits for every informer to catch up (C1: no dependent step can come first). This needs
+    the component's informers to have a backlog each: a caught-up informer could receive a new event (written by
+    anyone) whose delivery gives the component work that reads the other informers' stale caches, so the
+    controller manager, with three informers, qualifies only when all three are behind. A delivery shortens a
+    backlog and faults spend a budget, so no cycle is made of reduced states (C3), which also keeps liveness and
+    fairness verdicts exact. Visible faults (container and node crashes change what runs) disable the reduction,
+    as does a history close to the watch cache's capacity (then the order of deliveries decides who gets 410 Gone).
+    A scheduling cycle is *not* reduced: a caught-up scheduler may receive a node or bound-pod event before it.
     """
     b = state.budget
     if b.node_crashes or b.container_crashes or any(not k.up for k in state.kubelets):
@@ -306,12 +306,6 @@ def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterS
                     break
                 steps.extend(_slot_steps(state, config, w, i, scope, inf))
         if steps:
-            return steps + list(faults.fault_steps(state, config))
-    for index, s in enumerate(state.schedulers):
-        if ("scheduler", index) in busy or s.binding or scheduler.head(s) is None:
-            continue
-        steps = list(_schedule_steps(state, config, s))
-        if all(isinstance(a, A.Schedule) and a.node for a, _ in steps):
             return steps + list(faults.fault_steps(state, config))
     return None
 
