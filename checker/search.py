@@ -223,6 +223,11 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                     edge_to.append(j)
                     edge_mask.append(m)
             out.generated += n_succ
+            if out.cut is not None:
+                # The bound stopped this expansion midway: its successors, edges and enabled actions are
+                # incomplete, so liveness must not treat it as expanded (it could seem to stutter fairly).
+                expanded[current] = 0
+                break
             if with_edges:
                 edge_hi[current] = len(edge_to)
                 enabled[current] = en

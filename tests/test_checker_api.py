@@ -325,3 +325,28 @@ def test_state_storage_keeps_classes_apart_and_respects_attrs_equality():
     assert r.stats.distinct_states == 6 + 4 + 1
     assert check(Mixed(), max_states=11).status == "ok"
     assert check(Mixed(), max_states=10).status == "bounded"
+
+
+def test_a_state_cut_midway_by_the_state_bound_is_not_a_fair_stutter():
+    """Regression: the bound stopped expanding state 0 before its `go` step was seen, so state 0 seemed to have
+    no fair action enabled and to stutter there fairly forever; the verdict must be "bounded", not a violation."""
+
+    class Cut(Model):
+        def __init__(self):
+            self.properties = [eventually("reaches2", lambda x: x == 2)]
+            self.fairness = [weak("go", lambda a: a == "go")]
+
+        def init_states(self):
+            return [0]
+
+        def successors(self, x):
+            if x == 0:
+                yield ("other", 1)
+                yield ("go", 2)
+            elif x == 1:
+                yield ("go", 2)
+            else:
+                yield ("stay", x)
+
+    assert check(Cut(), max_states=2).status == "bounded"
+    assert check(Cut()).status == "ok"
