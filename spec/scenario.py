@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 from checker.errors import InputError
 from spec import kubectl
@@ -35,6 +34,7 @@ from spec.state import (
     object_key,
 )
 from spec.variants import VARIANTS
+from spec.yamldocs import yaml_documents
 
 FAULTS = {
     "controllerManagerCrashes": "controller_manager_crashes",
@@ -217,17 +217,14 @@ def _scenario_spec(doc: dict[str, Any], where: str) -> dict[str, Any]:
 
 def parse(text: str, source: str) -> Scenario:
     """A scenario from YAML text; ``source`` names it in errors."""
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{source}:{at} malformed YAML: {getattr(err, 'problem', err)}") from None
+    docs = yaml_documents(text, source)
     objects: list[Object] = []
     scenario_doc: dict[str, Any] | None = None
     name = Path(source).stem
     seen: dict[str, str] = {}
     for i, doc in enumerate(docs, 1):
+        if doc is None:
+            continue
         if not isinstance(doc, dict):
             raise InputError(f"{source}: document {i}: expected a mapping, got {type(doc).__name__}")
         kind = doc.get("kind")

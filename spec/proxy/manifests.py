@@ -13,8 +13,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from checker.errors import InputError
 from spec.proxy.model import (
     DEFAULT_STICKY_SECONDS,
@@ -26,6 +24,7 @@ from spec.proxy.model import (
     Service,
     ServicePort,
 )
+from spec.yamldocs import yaml_documents
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
@@ -44,13 +43,7 @@ class _Doc:
 
 def load_documents(text: str, source: str) -> Iterator[tuple[int, Mapping[str, Any]]]:
     """Yield (1-based document number, mapping) for each non-empty YAML document; lists are flattened."""
-    try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{source}: malformed YAML{where}: {problem}") from None
+    docs = yaml_documents(text, source)
     for index, doc in enumerate(docs, start=1):
         if doc is None:
             continue

@@ -43,6 +43,7 @@ from spec.scheduling.types import (
     WeightedPodAffinityTerm,
     pairs,
 )
+from spec.yamldocs import yaml_documents
 
 SUPPORTED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "StatefulSet", "Namespace", "PriorityClass", "Service")
 DEFAULT_MAX_PODS = 110
@@ -581,13 +582,7 @@ def _workload(doc: Mapping[str, Any], kind: str, where: str) -> _Workload:
 
 def parse_manifests(text: str, source: str) -> Cluster:
     """Every document of a multi-document YAML text (``source`` names it in errors)."""
-    try:
-        documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise InputError(f"{source}:{at} malformed YAML: {problem}") from None
+    documents = yaml_documents(text, source)
     flat: list[tuple[str, dict[str, Any]]] = []
     for index, doc in enumerate(documents, start=1):
         if doc is None:
