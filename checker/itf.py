@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from checker.encoding import fingerprint
 from checker.errors import InputError
 
 FORMAT = "kubespec-trace"
@@ -156,6 +157,7 @@ def trace_document(
             "actor": None if action is None else _call(model, "actor", action, getattr(action, "actor", None)),
             "description": "initial state" if action is None else _one_line(_call(model, "describe", action, action)),
             "view": None if view is None else plain(view),
+            "fingerprint": fingerprint(step.state),
         }
         states.append({"#meta": meta, **encode_state(step.state)})
     loop = violation.loop_start
