@@ -8,16 +8,18 @@ src/kubernetes_cluster/spec/ and the controllers' ``esr`` theorems).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import attrs
+import immutables
 
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash
 from spec.controllers.replicaset import is_active
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
-from spec.state import ClusterState, Deployment, Node, Pod, ReplicaSet
+from spec.state import ClusterState, Deployment, Key, Node, Object, Pod, ReplicaSet
 
 Predicate = Callable[[ClusterState], bool]
 
@@ -123,15 +125,23 @@ def replicas_converged(s: ClusterState) -> bool:
     return True
 
 
-def _pending_feasibility(s: ClusterState) -> list[bool]:
+def _pending_feasibility(s: ClusterState) -> tuple[bool, ...]:
     """For each unbound pod not being deleted: whether it fits some node of etcd's current state."""
-    pods = [p for p in s.etcd.of("pods") if isinstance(p, Pod)]
+    return _feasibility(s.etcd.objects)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _feasibility(objects: immutables.Map[Key, Object]) -> tuple[bool, ...]:
+    # Memoised on etcd's objects: many states share them (a step that only moves a cache or a queue leaves
+    # etcd alone), and running the scheduler's filters is the costliest part of evaluating the properties.
+    pods = [p for k, p in objects.items() if k.startswith("pods/") and isinstance(p, Pod)]
     pending = [p for p in pods if not p.node_name and not p.meta.deleting and p.scheduler_name == "default-scheduler"]
     if not pending:
-        return []
-    nodes = sorted((n.info for n in s.etcd.of("nodes") if isinstance(n, Node)), key=lambda n: n.name)
+        return ()
+    nodes = sorted((n.info for k, n in objects.items() if k.startswith("nodes/") and isinstance(n, Node)),
+                   key=lambda n: n.name)
     snap = Snapshot.build(nodes, [pod_info(p) for p in pods if p.node_name])
-    return [bool(filter_nodes(pod_info(p), snap)[0]) for p in pending]
+    return tuple(bool(filter_nodes(pod_info(p), snap)[0]) for p in pending)
 
 
 def unscheduled_feasible_pod(s: ClusterState) -> bool:
