@@ -77,7 +77,8 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     symmetry, constrained = overrides(model, "canonical"), overrides(model, "constraint")
     warnings = []
     if liveness and symmetry:
-        warnings.append("symmetry reduction with liveness properties can hide or invent violations (as in TLC)")
+        warnings.append("symmetry reduction with liveness properties is sound only if the properties and fairness "
+                        "are symmetric too; otherwise it can hide or invent violations (as in TLC)")
     if liveness and constrained:
         warnings.append("a state constraint with liveness properties cuts behaviours short (as in TLC)")
     if simulate is not None:
