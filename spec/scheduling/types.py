@@ -119,6 +119,20 @@ class Toleration:
         return self.operator == "Exists"
 
 
+SET_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def set_operator_matches(key: str, operator: str, values: tuple[str, ...], labels: Mapping[str, str]) -> bool:
+    """The set-based operators shared by label selectors and node selectors (apimachinery labels.Requirement)."""
+    if operator == "In":
+        return key in labels and labels[key] in values
+    if operator == "NotIn":
+        return key not in labels or labels[key] not in values
+    if operator == "Exists":
+        return key in labels
+    return key not in labels  # DoesNotExist
+
+
 @attrs.frozen
 class NodeSelectorRequirement:
     """Upstream: core/v1 NodeSelectorRequirement; semantics in component-helpers/scheduling/corev1/nodeaffinity."""
@@ -129,14 +143,8 @@ class NodeSelectorRequirement:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         op = self.operator
-        if op == "In":
-            return self.key in labels and labels[self.key] in self.values
-        if op == "NotIn":
-            return self.key not in labels or labels[self.key] not in self.values
-        if op == "Exists":
-            return self.key in labels
-        if op == "DoesNotExist":
-            return self.key not in labels
+        if op in SET_OPERATORS:
+            return set_operator_matches(self.key, op, self.values, labels)
         if op in ("Gt", "Lt"):
             if self.key not in labels or len(self.values) != 1:
                 return False
@@ -177,16 +185,7 @@ class LabelSelectorRequirement:
     values: tuple[str, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        op = self.operator
-        if op == "In":
-            return self.key in labels and labels[self.key] in self.values
-        if op == "NotIn":
-            return self.key not in labels or labels[self.key] not in self.values
-        if op == "Exists":
-            return self.key in labels
-        if op == "DoesNotExist":
-            return self.key not in labels
-        return False
+        return self.operator in SET_OPERATORS and set_operator_matches(self.key, self.operator, self.values, labels)
 
 
 @attrs.frozen
