@@ -1,11 +1,17 @@
-"""Test-wide settings: Hypothesis without wall-clock health checks, since CI machines are shared and noisy.
+"""Test-wide settings and fixtures: Hypothesis without wall-clock health checks, since CI machines are shared and noisy.
 
 Speed is measured by benchmarks/, never by tests; a test fails on what it computes, not on how long it took.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, settings
+
+from checker.cli import main
 
 settings.register_profile(
     "kubespec",
@@ -13,3 +19,24 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile("kubespec")
+
+TOY = Path(__file__).with_name("traces") / "toy_cluster.py"
+
+
+def _counterexample(tmp_path_factory: pytest.TempPathFactory, name: str, model: str) -> Path:
+    path = tmp_path_factory.mktemp("traces") / f"{name}.itf.json"
+    result = CliRunner().invoke(main, ["check", "--model", f"{TOY}:{model}", "--no-deadlock", "--trace", str(path)])
+    assert result.exit_code == 1, result.output
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A safety counterexample of the toy cluster (tests/traces/toy_cluster.py), as a trace file."""
+    return _counterexample(tmp_path_factory, "toy", "ToyCluster")
+
+
+@pytest.fixture(scope="session")
+def lasso_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A liveness counterexample (a lasso) of the toy cluster, as a trace file."""
+    return _counterexample(tmp_path_factory, "lasso", "fixed")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
 from checker.cli import main
@@ -18,20 +17,6 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
-
-
-@pytest.fixture(scope="module")
-def toy_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("traces") / "toy.itf.json"
-    assert run("check", "--model", f"{TOY}:ToyCluster", "--no-deadlock", "--trace", str(path)).exit_code == 1
-    return path
-
-
-@pytest.fixture(scope="module")
-def lasso_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("traces") / "lasso.itf.json"
-    assert run("check", "--model", f"{TOY}:fixed", "--no-deadlock", "--trace", str(path)).exit_code == 1
-    return path
 
 
 def groups(svg: Path) -> dict[str, ET.Element]:

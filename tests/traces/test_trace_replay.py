@@ -22,22 +22,6 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
-@pytest.fixture(scope="module")
-def toy_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("traces") / "toy.itf.json"
-    result = run("check", "--model", f"{TOY}:ToyCluster", "--no-deadlock", "--trace", str(path))
-    assert result.exit_code == 1, result.output
-    return path
-
-
-@pytest.fixture(scope="module")
-def lasso_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("traces") / "lasso.itf.json"
-    result = run("check", "--model", f"{TOY}:fixed", "--no-deadlock", "--trace", str(path))
-    assert result.exit_code == 1, result.output
-    return path
-
-
 def tampered(source: Path, tmp_path: Path, edit: Any) -> Path:
     document = json.loads(source.read_text())
     edit(document)

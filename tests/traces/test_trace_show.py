@@ -7,7 +7,6 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 from rich.console import Console
 
@@ -15,25 +14,9 @@ from checker.cli import main
 from traces.document import load
 from traces.render import render_trace
 
-TOY = Path(__file__).with_name("toy_cluster.py")
-
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
-
-
-@pytest.fixture(scope="module")
-def toy_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("traces") / "toy.itf.json"
-    assert run("check", "--model", f"{TOY}:ToyCluster", "--no-deadlock", "--trace", str(path)).exit_code == 1
-    return path
-
-
-@pytest.fixture(scope="module")
-def lasso_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("traces") / "lasso.itf.json"
-    assert run("check", "--model", f"{TOY}:fixed", "--no-deadlock", "--trace", str(path)).exit_code == 1
-    return path
 
 
 def test_show_prints_each_step_and_only_what_changed(toy_trace: Path) -> None:
