@@ -38,6 +38,7 @@ from spec.state import (
     ReplicaSet,
     Scheduler,
 )
+from spec.writeorder import canonical_history, watches
 
 SCHEDULERS = ("default-scheduler", "default-scheduler-2")
 
@@ -58,6 +59,10 @@ class Config:
     """Partial-order reduction of idle components' watch deliveries (see ``_ample``)."""
     renumber: bool = True
     """Canonical revisions and uids (see ``spec.canonical``)."""
+    commute_writes: bool = True
+    """Canonical order of writes that no watcher can tell apart (``spec.writeorder``; consistency "strong" only)."""
+    eager_noop: bool = True
+    """A reconcile that would change nothing but its queue is taken at once (see ``_noop_reconcile``)."""
 
 
 def start_kcm(etcd: Any, old: ControllerManager | None, revision: int) -> ControllerManager:
@@ -125,8 +130,12 @@ def initial_state(config: Config) -> ClusterState:
 
 
 def settle(state: ClusterState, config: Config) -> ClusterState:
-    """After a step: informers skip irrelevant events; the history forgets what all have seen, and is compacted
-    beyond the watch cache's capacity (informers left behind get 410 Gone)."""
+    """After a step: informers skip irrelevant events; the history forgets what every watcher has delivered, and
+    is compacted beyond the watch cache's capacity (informers left behind get 410 Gone).
+
+    With consistency "strong" an event is forgotten once every informer that watches its resource has passed it
+    (``spec.writeorder.watches``; the watch cache is per resource upstream), whatever other informers still wait
+    for; with "stale" the last ``watch_cache_size`` events stay, since a list may be served at any of them."""
     etcd = state.etcd
     slots = state.informer_slots()
     for who, index, scope, inf in slots:
@@ -137,21 +146,26 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
     history = etcd.history
     if not history:
         return state
-    live = [inf for _, _, _, inf in state.informer_slots() if inf is not None and not inf.expired]
-    seen_by_all = min((i.rv for i in live), default=etcd.revision)
+    compacted = etcd.compacted
     if config.consistency == "stale":
-        keep = history[-config.watch_cache_size:]  # stale lists may be served from any retained revision
+        keep = history[-config.watch_cache_size:]
+        if len(keep) < len(history):
+            compacted = max(compacted, history[len(history) - len(keep) - 1].rv)
     else:
-        keep = tuple(e for e in history if e.rv > seen_by_all)
+        waiting = [(scope, inf.rv) for _, _, scope, inf in state.informer_slots()
+                   if inf is not None and not inf.expired and inf.rv < etcd.revision]
+        keep = tuple(e for e in history
+                     if any(rv < e.rv and watches(scope, e.key[: e.key.index("/")]) for scope, rv in waiting))
         if len(keep) > config.watch_cache_size:
+            compacted = max(compacted, keep[-config.watch_cache_size - 1].rv)
             keep = keep[-config.watch_cache_size:]
     if len(keep) == len(history):
         return state
-    compacted = max(etcd.compacted, history[len(history) - len(keep) - 1].rv)
     state = attrs.evolve(state, etcd=attrs.evolve(etcd, history=keep, compacted=compacted))
-    for who, index, _, inf in state.informer_slots():
-        if inf is not None and inf.rv < compacted and not inf.expired:
-            state = state.with_informer(who, index, attrs.evolve(inf, expired=True))
+    if compacted != etcd.compacted:
+        for who, index, _, inf in state.informer_slots():
+            if inf is not None and inf.rv < compacted and not inf.expired:
+                state = state.with_informer(who, index, attrs.evolve(inf, expired=True))
     return state
 
 
@@ -193,6 +207,7 @@ class ClusterModel(Model):
         actors += [f"kubelet/{n}" for n in nodes] + [f"node/{n}" for n in nodes]
         self.fairness = tuple(weak(f"WF({a})", _selects(a)) for a in actors)
         self._symmetric = faults.symmetric_nodes(config) if config.symmetry else ()
+        self._reorder = config.commute_writes and config.renumber and config.consistency == "strong"
 
     # --- the checker's interface ------------------------------------------------------------------------
     def init_states(self) -> Iterable[ClusterState]:
@@ -206,6 +221,8 @@ class ClusterModel(Model):
         return _successors(state, self.config)
 
     def canonical(self, state: ClusterState) -> ClusterState:
+        if self._reorder:
+            state = canonical_history(state)
         return canonical_state(state, self._symmetric, renumber=self.config.renumber)
 
     def describe(self, action: Any) -> str:
@@ -279,6 +296,8 @@ def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterS
     as does a history close to the watch cache's capacity (then the order of deliveries decides who gets 410 Gone).
     A scheduling cycle is *not* reduced: a caught-up scheduler may receive a node or bound-pod event before it.
     """
+    if config.eager_noop and (noop := _noop_reconcile(state, config)) is not None:
+        return [noop]
     b = state.budget
     if b.node_crashes or b.container_crashes or any(not k.up for k in state.kubelets):
         return None
@@ -307,6 +326,37 @@ def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterS
                 steps.extend(_slot_steps(state, config, w, i, scope, inf))
         if steps:
             return steps + list(faults.fault_steps(state, config))
+    return None
+
+
+def _noop_reconcile(state: ClusterState, config: Config) -> tuple[A.Action, ClusterState] | None:
+    """A queued key whose reconcile would write nothing, record no Event and change nothing in the controller but
+    take the key off its queue, if there is one: its reconcile (alone, an ample set of one invisible step).
+
+    Why it is sound although a watch delivery could make the same reconcile do something: the controllers are
+    level-triggered. Their handlers enqueue the key of every object whose change their reconcile could react to
+    (pkg/controller/replicaset/replica_set.go addPod/updatePod/deletePod/updateRS: the owner or the ReplicaSet
+    itself; pkg/controller/deployment/deployment_controller.go updateDeployment, add/update/deleteReplicaSet: the
+    Deployment), and expectations that expire enqueue theirs. So a behaviour that delivers such a change and then
+    reconciles the key is matched, after the early no-op, by the same delivery enqueuing the key again and the
+    same reconcile; a behaviour that reconciles it without a change is the no-op itself. Each such step empties a
+    queue slot, so no cycle is made of them (C3)."""
+    kcm = state.kcm
+    expectations = "no-expectations" not in config.variants
+    for controller, queue, actor in (
+        ("replicaset", kcm.rs_queue, "replicaset-controller"),
+        ("deployment", kcm.deploy_queue, "deployment-controller"),
+    ):
+        for key in queue.queue:
+            session = _session(state, config)
+            new, failed = manager.reconcile(kcm, session, controller, key, expectations=expectations)
+            if failed or session.writes or session.events:
+                continue
+            rest = attrs.evolve(queue, queue=tuple(k for k in queue.queue if k != key))
+            popped = attrs.evolve(kcm, rs_queue=rest) if controller == "replicaset" else attrs.evolve(
+                kcm, deploy_queue=rest)
+            if new == popped:
+                return A.Reconcile(actor, key, False, ()), commit(state, session, config, kcm=new)
     return None
 
 

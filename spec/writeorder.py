@@ -1,0 +1,132 @@
+"""A canonical order for the watch history: writes that no watcher can tell apart in order are sorted.
+
+Every write gets the next revision, so two components that write at about the same time leave two different
+histories, one per order. But each informer watches one resource (the controller manager has one watch per
+resource; the scheduler watches Pods and Nodes; a kubelet its node's Pods: client-go's reflector per
+ListWatch, the API server's cacher per resource in staging/src/k8s.io/apiserver/pkg/storage/cacher), so the order
+of a Deployment write and a Pod write is seen by no one. As Mazurkiewicz traces are represented by their Foata or
+lexicographic normal form, a history is represented by its lexicographically least reordering that keeps
+
+- the order of any two events that some live informer watches both of (for the controller manager's informers,
+  two events of one resource; for the scheduler, Pods and Nodes), and
+- for every informer, every event it has delivered before every watched event it has not.
+
+Revisions are then reassigned in the new order (a bijection on the live revisions, applied to every object and
+cached copy), each informer's position becomes its last delivered watched event, and the informers skip events
+they ignore (``spec.informer.settle``), as after any step. Each informer thus sees the same events in the same
+order, with the same caches up to the renaming of revisions, which the model only compares for equality: the
+reordered state has the same futures. Sound only where lists are served at the latest revision (consistency
+"strong"): a stale list may be served at any retained revision, which would tell the orders apart.
+"""
+
+from __future__ import annotations
+
+import immutables
+
+from spec import informer
+from spec.state import ClusterState, Etcd, Informer, Key, Object, WatchEvent, replace_meta, with_ids
+
+
+def _resource(key: Key) -> str:
+    return key[: key.index("/")]
+
+
+def watches(scope: informer.Scope, resource: str) -> bool:
+    """Whether the informer with ``scope`` watches ``resource``."""
+    who, what = scope
+    if who == "kcm":
+        return resource == what
+    return resource == "pods" or (who == "scheduler" and resource == "nodes")
+
+
+def canonical_history(state: ClusterState) -> ClusterState:
+    """``state`` with its watch history in canonical order and every informer at its canonical position (the
+    revision just before the first event it has yet to deliver, or etcd's revision): the same state when it
+    already is."""
+    etcd = state.etcd
+    history = etcd.history
+    n = len(history)
+    resources = [_resource(e.key) for e in history]
+    slots = [(slot, scope, inf) for slot, (_, _, scope, inf) in enumerate(state.informer_slots())
+             if inf is not None and not inf.expired]
+    live = {e.rv for e in history}
+    if any(inf.high_water != inf.rv and inf.high_water in live for _, _, inf in slots):
+        return state  # a restarted informer behind its high-water mark (only after stale lists): keep as is
+    pending = {slot: (scope, frozenset(i for i in range(n) if history[i].rv > inf.rv and watches(scope, resources[i])))
+               for slot, scope, inf in slots}
+    order = _order(history, resources, pending) if len(set(resources)) > 1 else list(range(n))
+    renamed: dict[int, int] = {}
+    if order != list(range(n)):
+        revisions = [e.rv for e in history]
+        renamed = {history[old].rv: revisions[new] for new, old in enumerate(order)}
+    memo: dict[int, Object] = {}
+
+    def obj(o: Object | None) -> Object | None:
+        if o is None or not renamed:
+            return o
+        done = memo.get(id(o))
+        if done is None:
+            m = o.meta
+            rv = renamed.get(m.resource_version, m.resource_version)
+            done = o if rv == m.resource_version else replace_meta(o, with_ids(m, m.uid, rv, m.owner))
+            memo[id(o)] = done
+        return done
+
+    def cache(objects: immutables.Map[Key, Object]) -> immutables.Map[Key, Object]:
+        return immutables.Map({k: obj(o) for k, o in objects.items()}) if renamed else objects
+
+    # Which write was the last one matters to no one once its event is forgotten: etcd's revision becomes one
+    # that no object carries (the next write still comes after everything), and the forgotten writes'
+    # resourceVersions are numbered by key by ``spec.canonical.renumber_ids`` whatever their order.
+    revision = max([etcd.compacted, *(o.meta.resource_version for o in etcd.objects.values()),
+                    *(e.rv for e in history)]) + 1
+    if revision == etcd.revision + 1 and not any(o.meta.resource_version == etcd.revision
+                                                 for o in etcd.objects.values()):
+        revision = etcd.revision  # already free
+    out = state
+    if renamed or revision != etcd.revision:
+        new_history = tuple(WatchEvent(renamed[e.rv], e.type, e.key, obj(e.obj), obj(e.prev))
+                            for e in (history[i] for i in order)) if renamed else history
+        etcd = Etcd(revision, cache(etcd.objects), new_history, etcd.compacted, etcd.next_uid)
+        out = state._with(etcd=etcd)
+    where = {old: new for new, old in enumerate(order)}
+    for slot, (who, index, scope, inf) in enumerate(state.informer_slots()):
+        if inf is None:
+            continue
+        if inf.expired:
+            if renamed:
+                out = out.with_informer(who, index, Informer(inf.rv, cache(inf.cache), True, inf.high_water))
+            continue
+        waiting = [where[i] for i in pending[slot][1]]
+        if waiting:
+            first = min(waiting)
+            at = etcd.history[first - 1].rv if first else etcd.compacted
+        else:
+            at = etcd.revision
+        if at == inf.rv and not renamed:
+            continue  # (a caught-up informer's position moved with the revision: ``at`` is the new one)
+        moved = Informer(at, cache(inf.cache), False, at)
+        out = out.with_informer(who, index, informer.settle(moved, etcd, scope))
+    return out
+
+
+def _order(history: tuple[WatchEvent, ...], resources: list[str],
+           pending: dict[int, tuple[informer.Scope, frozenset[int]]]) -> list[int]:
+    """The least reordering (by resource, then key) that keeps what some informer can tell apart."""
+    n = len(history)
+    kinds = set(resources)
+    scopes = {scope for scope, _ in pending.values()}
+    ordered = {(a, b) for a in kinds for b in kinds if a == b or any(watches(s, a) and watches(s, b) for s in scopes)}
+    before: list[set[int]] = [{i for i in range(j) if (resources[i], resources[j]) in ordered} for j in range(n)]
+    for scope, waiting in pending.values():
+        delivered = {i for i in range(n) if i not in waiting and watches(scope, resources[i])}
+        for j in waiting:
+            before[j] |= delivered
+    order: list[int] = []
+    placed: set[int] = set()
+    while len(order) < n:
+        nxt = min((i for i in range(n) if i not in placed and before[i] <= placed),
+                  key=lambda i: (resources[i], history[i].key, i))
+        order.append(nxt)
+        placed.add(nxt)
+    return order
