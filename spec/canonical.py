@@ -54,11 +54,17 @@ def _informers(state: ClusterState) -> list[Informer]:
 def canonical_state(
     state: ClusterState, symmetric: tuple[tuple[str, ...], ...], *, renumber: bool = True
 ) -> ClusterState:
+    return _canonical(intern_objects(state), symmetric, renumber)
+
+
+@functools.lru_cache(maxsize=1 << 13)
+def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renumber: bool) -> ClusterState:
+    """The representative of an interned state (memoised: about half the successors of a breadth-first search
+    are states generated just before, and interned states compare at once)."""
     if symmetric:
         best = _best_permutation(state, _permutations(symmetric))
         if best:
-            state = rename_nodes(state, best)
-    state = intern_objects(state)
+            state = intern_objects(rename_nodes(state, best))
     if renumber:
         renumbered = renumber_ids(state)
         if renumbered is not state:
