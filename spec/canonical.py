@@ -80,7 +80,7 @@ def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renu
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _interned(o: Object) -> Object:
+def interned(o: Object) -> Object:
     """The first-seen object equal to ``o``."""
     return o
 
@@ -88,7 +88,7 @@ def _interned(o: Object) -> Object:
 @functools.lru_cache(maxsize=1 << 15)
 def _interned_map(m: immutables.Map[str, Object]) -> immutables.Map[str, Object]:
     """``m`` with interned objects."""
-    changes = [(k, n) for k, o in m.items() if (n := _interned(o)) is not o]
+    changes = [(k, n) for k, o in m.items() if (n := interned(o)) is not o]
     if not changes:
         return m
     mut = m.mutate()
@@ -109,8 +109,8 @@ def _interned_history(history: tuple[WatchEvent, ...]) -> tuple[WatchEvent, ...]
 
 
 def _interned_event(e: WatchEvent) -> WatchEvent:
-    obj = None if e.obj is None else _interned(e.obj)
-    prev = None if e.prev is None else _interned(e.prev)
+    obj = None if e.obj is None else interned(e.obj)
+    prev = None if e.prev is None else interned(e.prev)
     if obj is e.obj and prev is e.prev:
         return e
     return WatchEvent(e.rv, e.type, e.key, obj, prev)
@@ -274,7 +274,7 @@ def _renumbered(o: Object, rv: int, uid: int, owner_uid: int) -> Object:
     owner = m.owner
     if owner is not None and owner.uid != owner_uid:
         owner = OwnerRef(owner.kind, owner.name, owner_uid)
-    return _interned(replace_meta(o, with_ids(m, uid, rv, owner)))
+    return interned(replace_meta(o, with_ids(m, uid, rv, owner)))
 
 
 @functools.lru_cache(maxsize=1 << 16)
