@@ -186,28 +186,13 @@ def _is_one_to_n(values: set[int]) -> bool:
     return not values or (min(values) == 1 and max(values) == len(values))
 
 
-def renumber_ids(state: ClusterState) -> ClusterState:
-    etcd = state.etcd
-    infs = _informers(state)
+@functools.lru_cache(maxsize=1 << 14)
+def _etcd_ids(etcd: Etcd) -> tuple[frozenset[int], _Ids]:
+    """etcd's live revisions (its own, its compaction point's, its history's) and ``_map_ids`` of its objects and
+    of the history's objects. Memoised: a step that writes nothing leaves etcd as it was."""
     live = {etcd.revision, etcd.compacted, *(e.rv for e in etcd.history)}
-    for inf in infs:
-        live.add(inf.rv)
-        live.add(inf.high_water)
-    live.discard(0)
-    versions: set[tuple[str, int]] = set()
-    obj_uids: set[int] = set()
-    owner_uids: set[int] = set()
-    node_pairs: set[tuple[int, str]] = set()
-    seen: set[int] = set()
-    for m in (etcd.objects, *(inf.cache for inf in infs)):
-        if id(m) in seen:
-            continue
-        seen.add(id(m))
-        v, u, ow, nd = _map_ids(m)
-        versions |= v
-        obj_uids |= u
-        owner_uids |= ow
-        node_pairs |= nd
+    v, u, ow, nd = _map_ids(etcd.objects)
+    versions, obj_uids, owner_uids, node_pairs = set(v), set(u), set(ow), set(nd)
     for e in etcd.history:
         for o in (e.obj, e.prev):
             if o is not None:
@@ -219,6 +204,28 @@ def renumber_ids(state: ClusterState) -> ClusterState:
                     owner_uids.add(m.owner.uid)
                 if type(o) is Node:
                     node_pairs.add((m.uid, e.key))
+    return frozenset(live), (frozenset(versions), frozenset(obj_uids), frozenset(owner_uids), frozenset(node_pairs))
+
+
+def renumber_ids(state: ClusterState) -> ClusterState:
+    etcd = state.etcd
+    infs = _informers(state)
+    etcd_live, (v, u, ow, nd) = _etcd_ids(etcd)
+    live = set(etcd_live)
+    versions, obj_uids, owner_uids, node_pairs = set(v), set(u), set(ow), set(nd)
+    seen = {id(etcd.objects)}
+    for inf in infs:
+        live.add(inf.rv)
+        live.add(inf.high_water)
+        m = inf.cache
+        if id(m) not in seen:
+            seen.add(id(m))
+            v, u, ow, nd = _map_ids(m)
+            versions |= v
+            obj_uids |= u
+            owner_uids |= ow
+            node_pairs |= nd
+    live.discard(0)
     settled = sorted(kv for kv in versions if kv[1] not in live)
     # Node uids are only ever compared for equality: number them by name, so that renaming nodes is a symmetry.
     node_uids = dict(node_pairs)
