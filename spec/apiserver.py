@@ -23,6 +23,7 @@ import re
 import attrs
 import immutables
 
+from spec.canonical import interned
 from spec.state import (
     KIND,
     Deployment,
@@ -35,6 +36,8 @@ from spec.state import (
     ReplicaSet,
     WatchEvent,
     object_key,
+    replace_meta,
+    with_ids,
     with_meta,
 )
 
@@ -93,13 +96,16 @@ def validate(obj: Object) -> str | None:
     return None
 
 
-def _append(etcd: Etcd, etype: str, key: Key, obj: Object | None, prev: Object | None) -> Etcd:
+def _append(etcd: Etcd, etype: str, key: Key, obj: Object | None, prev: Object | None, next_uid: int = 0) -> Etcd:
+    """etcd after a write of ``obj`` (None: a deletion) at the next revision; ``next_uid`` 0 keeps the counter.
+    The stored object is interned (``spec.canonical``): equal writes in different states store one object."""
     revision = etcd.revision + 1
     if obj is not None:
-        obj = with_meta(obj, resource_version=revision)
+        m = obj.meta
+        obj = interned(replace_meta(obj, with_ids(m, m.uid, revision, m.owner)))
     objects = etcd.objects.delete(key) if obj is None else etcd.objects.set(key, obj)
     event = WatchEvent(revision, etype, key, obj, prev)  # type: ignore[arg-type]
-    return attrs.evolve(etcd, revision=revision, objects=objects, history=(*etcd.history, event))
+    return Etcd(revision, objects, (*etcd.history, event), etcd.compacted, next_uid or etcd.next_uid)
 
 
 def _spec_changed(old: Object, new: Object) -> bool:
@@ -141,7 +147,7 @@ def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None) -> tuple[Etcd, R
     obj = with_meta(obj, uid=etcd.next_uid, generation=1, deleting=False)
     if ghost is not None and isinstance(obj, Pod) and obj.meta.owner is not None:
         ghost = _note_overshoot(etcd, obj, ghost)
-    etcd = attrs.evolve(_append(etcd, "ADDED", key, obj, None), next_uid=etcd.next_uid + 1)
+    etcd = _append(etcd, "ADDED", key, obj, None, etcd.next_uid + 1)
     return etcd, Response(201, "Created", obj=etcd.objects[key]), ghost
 
 

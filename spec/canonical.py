@@ -17,6 +17,7 @@ same steps renamed (a bisimulation), and every property is invariant under it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ import immutables
 
 from spec.state import (
     ClusterState,
+    ControllerManager,
     Etcd,
     Informer,
     Kubelet,
@@ -43,71 +45,213 @@ from spec.state import (
 
 
 def _informers(state: ClusterState) -> list[Informer]:
-    return [inf for _, _, _, inf in state.informer_slots() if inf is not None]
-
-
-def _objects(state: ClusterState) -> list[tuple[str, Object]]:
-    out: list[tuple[str, Object]] = list(state.etcd.objects.items())
-    for e in state.etcd.history:
-        if e.obj is not None:
-            out.append((e.key, e.obj))
-        if e.prev is not None:
-            out.append((e.key, e.prev))
-    for inf in _informers(state):
-        out.extend(inf.cache.items())
+    out = list(state.kcm.informers)
+    out += [s.informer for s in state.schedulers]
+    out += [k.informer for k in state.kubelets if k.informer is not None]
     return out
 
 
 def canonical_state(
     state: ClusterState, symmetric: tuple[tuple[str, ...], ...], *, renumber: bool = True
 ) -> ClusterState:
+    return _canonical(intern_objects(state), symmetric, renumber)
+
+
+@functools.lru_cache(maxsize=1 << 13)
+def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renumber: bool) -> ClusterState:
+    """The representative of an interned state (memoised: about half the successors of a breadth-first search
+    are states generated just before, and interned states compare at once)."""
     if symmetric:
-        best: dict[str, str] = {}
-        best_key: tuple[Any, ...] | None = None
-        for perm in _permutations(symmetric):
-            key = _fingerprint(state, perm)
-            if best_key is None or key < best_key:
-                best, best_key = perm, key
+        best = _best_permutation(state, _permutations(symmetric))
         if best:
-            state = rename_nodes(state, best)
-    return renumber_ids(state) if renumber else state
+            state = intern_objects(rename_nodes(state, best))
+    if renumber:
+        renumbered = renumber_ids(state)
+        if renumbered is not state:
+            state = intern_objects(renumbered)
+    return state
+
+
+# --- hash-consing --------------------------------------------------------------------------------------------
+# Equal states reached by different paths hold equal objects built separately, which compare field by field (in
+# Python) wherever states are compared or looked up. Replacing each object by the first equal one seen makes them
+# compare by identity. The memo tables are lru caches of pure functions (each returns a value equal to its
+# argument), so they change nothing but speed.
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def interned(o: Object) -> Object:
+    """The first-seen object equal to ``o``."""
+    return o
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _interned_map(m: immutables.Map[str, Object]) -> immutables.Map[str, Object]:
+    """``m`` with interned objects."""
+    changes = [(k, n) for k, o in m.items() if (n := interned(o)) is not o]
+    if not changes:
+        return m
+    mut = m.mutate()
+    for k, n in changes:
+        mut[k] = n
+    # Cached under the interned map itself (the cache keeps the key added first): that is the map later states
+    # share, so their lookups compare by identity.
+    return _interned_map(mut.finish())
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _interned_history(history: tuple[WatchEvent, ...]) -> tuple[WatchEvent, ...]:
+    """``history`` with interned objects."""
+    out = tuple(_interned_event(e) for e in history)
+    if all(a is b for a, b in zip(out, history, strict=True)):
+        return history
+    return _interned_history(out)
+
+
+def _interned_event(e: WatchEvent) -> WatchEvent:
+    obj = None if e.obj is None else interned(e.obj)
+    prev = None if e.prev is None else interned(e.prev)
+    if obj is e.obj and prev is e.prev:
+        return e
+    return WatchEvent(e.rv, e.type, e.key, obj, prev)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _interned_etcd(etcd: Etcd) -> Etcd:
+    """``etcd`` with interned objects and history."""
+    objects = _interned_map(etcd.objects)
+    history = _interned_history(etcd.history)
+    if objects is etcd.objects and history is etcd.history:
+        return etcd
+    return _interned_etcd(Etcd(etcd.revision, objects, history, etcd.compacted, etcd.next_uid))
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _interned_informer(i: Informer) -> Informer:
+    """``i`` with an interned cache."""
+    cache = _interned_map(i.cache)
+    return i if cache is i.cache else _interned_informer(Informer(i.rv, cache, i.expired, i.high_water))
+
+
+def intern_objects(state: ClusterState) -> ClusterState:
+    """``state`` with its objects, caches and watch events interned (equal to ``state``)."""
+    etcd = _interned_etcd(state.etcd)
+    kcm = state.kcm
+    a, b, c = kcm.informers
+    infs = (_interned_informer(a), _interned_informer(b), _interned_informer(c))
+    if infs[0] is not a or infs[1] is not b or infs[2] is not c:
+        kcm = ControllerManager(infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
+    schedulers = state.schedulers
+    for s in schedulers:
+        if _interned_informer(s.informer) is not s.informer:
+            schedulers = tuple(Scheduler(s.name, _interned_informer(s.informer), s.queue, s.assumed, s.binding)
+                               for s in schedulers)
+            break
+    kubelets = state.kubelets
+    for k in kubelets:
+        if k.informer is not None and _interned_informer(k.informer) is not k.informer:
+            kubelets = tuple(k if k.informer is None else
+                             Kubelet(k.node, k.up, _interned_informer(k.informer), k.runtime) for k in kubelets)
+            break
+    if etcd is state.etcd and kcm is state.kcm and schedulers is state.schedulers and kubelets is state.kubelets:
+        return state
+    return ClusterState(etcd, kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost)
 
 
 # --- revisions and uids --------------------------------------------------------------------------------------
 
 
+_Ids = tuple[frozenset[tuple[str, int]], frozenset[int], frozenset[int], frozenset[tuple[int, str]]]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _map_ids(objects: immutables.Map[str, Object]) -> _Ids:
+    """Of a cache or of etcd's objects: the (key, resourceVersion) pairs (rv 0 left out), the objects' uids, the
+    owners' uids, and the nodes' (uid, key). Memoised: most states share most of their maps with their parent."""
+    versions, uids, owners, nodes = set(), set(), set(), set()
+    for key, o in objects.items():
+        m = o.meta
+        if m.resource_version:
+            versions.add((key, m.resource_version))
+        uids.add(m.uid)
+        if m.owner is not None:
+            owners.add(m.owner.uid)
+        if type(o) is Node:
+            nodes.add((m.uid, key))
+    return frozenset(versions), frozenset(uids), frozenset(owners), frozenset(nodes)
+
+
+def _is_one_to_n(values: set[int]) -> bool:
+    """``values`` (distinct ints) are exactly 1..len(values)."""
+    return not values or (min(values) == 1 and max(values) == len(values))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _etcd_ids(etcd: Etcd) -> tuple[frozenset[int], _Ids]:
+    """etcd's live revisions (its own, its compaction point's, its history's) and ``_map_ids`` of its objects and
+    of the history's objects. Memoised: a step that writes nothing leaves etcd as it was."""
+    live = {etcd.revision, etcd.compacted, *(e.rv for e in etcd.history)}
+    v, u, ow, nd = _map_ids(etcd.objects)
+    versions, obj_uids, owner_uids, node_pairs = set(v), set(u), set(ow), set(nd)
+    for e in etcd.history:
+        for o in (e.obj, e.prev):
+            if o is not None:
+                m = o.meta
+                if m.resource_version:
+                    versions.add((e.key, m.resource_version))
+                obj_uids.add(m.uid)
+                if m.owner is not None:
+                    owner_uids.add(m.owner.uid)
+                if type(o) is Node:
+                    node_pairs.add((m.uid, e.key))
+    return frozenset(live), (frozenset(versions), frozenset(obj_uids), frozenset(owner_uids), frozenset(node_pairs))
+
+
 def renumber_ids(state: ClusterState) -> ClusterState:
     etcd = state.etcd
     infs = _informers(state)
-    live = {etcd.revision, etcd.compacted, *(e.rv for e in etcd.history)}
+    etcd_live, (v, u, ow, nd) = _etcd_ids(etcd)
+    live = set(etcd_live)
+    versions, obj_uids, owner_uids, node_pairs = set(v), set(u), set(ow), set(nd)
+    seen = {id(etcd.objects)}
     for inf in infs:
         live.add(inf.rv)
         live.add(inf.high_water)
+        m = inf.cache
+        if id(m) not in seen:
+            seen.add(id(m))
+            v, u, ow, nd = _map_ids(m)
+            versions |= v
+            obj_uids |= u
+            owner_uids |= ow
+            node_pairs |= nd
     live.discard(0)
-    objects = _objects(state)
-    settled = sorted({(key, o.meta.resource_version) for key, o in objects
-                      if o.meta.resource_version and o.meta.resource_version not in live})
-    rv_map = {v: i for i, v in enumerate(sorted(live), 1)}
-    for i, (_, v) in enumerate(settled):
-        rv_map[v] = i - len(settled)
+    settled = sorted(kv for kv in versions if kv[1] not in live)
     # Node uids are only ever compared for equality: number them by name, so that renaming nodes is a symmetry.
-    node_uids = {o.meta.uid: key for key, o in objects if isinstance(o, Node)}
-    uids = {o.meta.uid for _, o in objects if o.meta.uid not in node_uids}
+    node_uids = dict(node_pairs)
+    uids = obj_uids - node_uids.keys()
     for k in state.kubelets:
         uids.update(c.uid for c in k.runtime)
     for s in state.schedulers:
         uids.update(q.uid for q in s.queue)
         uids.update(u for u, _ in s.assumed.values())
         uids.update(u for _, u, _ in s.binding)
-    uids.update(o.meta.owner.uid for _, o in objects if o.meta.owner is not None)
+    uids |= owner_uids
     uids.discard(0)
-    uid_map = {v: i for i, v in enumerate(sorted(uids), 1)}
-    next_uid = len(uid_map) + 1
-    for i, (uid, _) in enumerate(sorted(node_uids.items(), key=lambda kv: kv[1]), 1):
-        uid_map[uid] = -i
-    if all(k == v for k, v in rv_map.items()) and all(k == v for k, v in uid_map.items()) and \
-            etcd.next_uid == next_uid:
+    next_uid = len(uids) + 1
+    nodes_by_name = sorted(node_uids.items(), key=lambda kv: kv[1])
+    settled_map = {v: i - len(settled) for i, (_, v) in enumerate(settled)}
+    ranked = sorted(uids)
+    if (etcd.next_uid == next_uid and _is_one_to_n(live)
+            and all(k == v for k, v in settled_map.items())
+            and all(u == i or u in node_uids for i, u in enumerate(ranked, 1))
+            and all(uid == -i for i, (uid, _) in enumerate(nodes_by_name, 1))):
         return state
+    rv_map = {v: i for i, v in enumerate(sorted(live), 1)}
+    rv_map.update(settled_map)
+    uid_map = {v: i for i, v in enumerate(ranked, 1)}
+    for i, (uid, _) in enumerate(nodes_by_name, 1):
+        uid_map[uid] = -i
     rv_map[0] = 0
     uid_map[0] = 0
     memo: dict[int, Object] = {}
@@ -118,15 +262,32 @@ def renumber_ids(state: ClusterState) -> ClusterState:
             return done
         m = o.meta
         owner = m.owner
-        if owner is not None and uid_map[owner.uid] != owner.uid:
-            owner = OwnerRef(owner.kind, owner.name, uid_map[owner.uid])
+        owner_uid = 0 if owner is None else uid_map[owner.uid]
         rv, uid = rv_map[m.resource_version], uid_map[m.uid]
-        out = o if (rv == m.resource_version and uid == m.uid and owner is m.owner) else replace_meta(
-            o, with_ids(m, uid, rv, owner))
+        if rv == m.resource_version and uid == m.uid and (owner is None or owner_uid == owner.uid):
+            out = o
+        else:
+            out = _renumbered(o, rv, uid, owner_uid)
         memo[id(o)] = out
         return out
 
-    return _rewrite(state, obj, lambda v: rv_map[v], lambda u: uid_map[u], next_uid)
+    return _rewrite(state, obj, rv_map.__getitem__, uid_map.__getitem__, next_uid)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _renumbered(o: Object, rv: int, uid: int, owner_uid: int) -> Object:
+    """``o`` with other ids (memoised: the same renumbering in many states gives one object)."""
+    m = o.meta
+    owner = m.owner
+    if owner is not None and owner.uid != owner_uid:
+        owner = OwnerRef(owner.kind, owner.name, owner_uid)
+    return interned(replace_meta(o, with_ids(m, uid, rv, owner)))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _event(e: WatchEvent, rv: int, obj: Object | None, prev: Object | None) -> WatchEvent:
+    """``e`` with another revision and objects (memoised like ``_renumbered``)."""
+    return WatchEvent(rv, e.type, e.key, obj, prev)
 
 
 def _rewrite(
@@ -136,50 +297,89 @@ def _rewrite(
     uid: Callable[[int], int],
     next_uid: int,
 ) -> ClusterState:
+    """``state`` with every object, revision and uid mapped; the parts that do not change are kept (identical
+    objects compare at once)."""
+    maps: dict[int, immutables.Map[str, Object]] = {}
+
     def cache(m: immutables.Map[str, Object]) -> immutables.Map[str, Object]:
-        return immutables.Map({k: obj(o) for k, o in m.items()})
+        done = maps.get(id(m))
+        if done is not None:
+            return done
+        out = m
+        changes = [(k, n) for k, o in m.items() if (n := obj(o)) is not o]
+        if changes:
+            mut = m.mutate()
+            for k, n in changes:
+                mut[k] = n
+            out = mut.finish()
+        maps[id(m)] = out
+        return out
 
     def inf(i: Informer) -> Informer:
-        return Informer(rv(i.rv), cache(i.cache), i.expired, rv(i.high_water))
+        r, c, h = rv(i.rv), cache(i.cache), rv(i.high_water)
+        if r == i.rv and c is i.cache and h == i.high_water:
+            return i
+        return Informer(r, c, i.expired, h)
+
+    def event(e: WatchEvent) -> WatchEvent:
+        r = rv(e.rv)
+        o = None if e.obj is None else obj(e.obj)
+        p = None if e.prev is None else obj(e.prev)
+        if r == e.rv and o is e.obj and p is e.prev:
+            return e
+        return _event(e, r, o, p)
+
+    def queued(q: QueuedPod) -> QueuedPod:
+        u = uid(q.uid)
+        return q if u == q.uid else QueuedPod(q.key, u, q.where, q.attempts, q.plugins, q.backoff, q.flush)
+
+    def scheduler(s: Scheduler) -> Scheduler:
+        i = inf(s.informer)
+        queue = tuple(queued(q) for q in s.queue)
+        assumed = s.assumed
+        if any(uid(u) != u for u, _ in assumed.values()):
+            assumed = immutables.Map({k: (uid(u), n) for k, (u, n) in assumed.items()})
+        binding = s.binding
+        if any(uid(u) != u for _, u, _ in binding):
+            binding = tuple((k, uid(u), n) for k, u, n in binding)
+        if i is s.informer and assumed is s.assumed and binding is s.binding and all(
+                a is b for a, b in zip(queue, s.queue, strict=True)):
+            return s
+        return Scheduler(s.name, i, queue, assumed, binding)
+
+    def kubelet(k: Kubelet) -> Kubelet:
+        i = None if k.informer is None else inf(k.informer)
+        runtime = k.runtime
+        if any(uid(c.uid) != c.uid for c in runtime):
+            runtime = frozenset(RuntimeContainer(c.pod, uid(c.uid), c.name, c.image, c.running, c.managed)
+                                for c in runtime)
+        if i is k.informer and runtime is k.runtime:
+            return k
+        return Kubelet(k.node, k.up, i, runtime)
 
     etcd = state.etcd
     new_etcd = Etcd(
         revision=rv(etcd.revision),
         objects=cache(etcd.objects),
-        history=tuple(
-            WatchEvent(rv(e.rv), e.type, e.key, None if e.obj is None else obj(e.obj),
-                       None if e.prev is None else obj(e.prev))
-            for e in etcd.history
-        ),
+        history=tuple(event(e) for e in etcd.history),
         compacted=rv(etcd.compacted),
         next_uid=next_uid,
     )
-    schedulers = tuple(
-        Scheduler(
-            s.name,
-            inf(s.informer),
-            tuple(QueuedPod(q.key, uid(q.uid), q.where, q.attempts, q.plugins, q.backoff, q.flush) for q in s.queue),
-            immutables.Map({k: (uid(u), n) for k, (u, n) in s.assumed.items()}),
-            tuple((k, uid(u), n) for k, u, n in s.binding),
-        )
-        for s in state.schedulers
-    )
-    kubelets = tuple(
-        Kubelet(k.node, k.up, None if k.informer is None else inf(k.informer),
-                frozenset(RuntimeContainer(c.pod, uid(c.uid), c.name, c.image, c.running, c.managed)
-                          for c in k.runtime))
-        for k in state.kubelets
-    )
-    return attrs.evolve(
-        state, etcd=new_etcd, kcm=attrs.evolve(state.kcm, informers=tuple(inf(i) for i in state.kcm.informers)),
-        schedulers=schedulers, kubelets=kubelets,
-    )
+    kcm = state.kcm
+    infs = tuple(inf(i) for i in kcm.informers)
+    if any(a is not b for a, b in zip(infs, kcm.informers, strict=True)):
+        kcm = ControllerManager(infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
+    return ClusterState(new_etcd, kcm, tuple(scheduler(s) for s in state.schedulers),
+                        tuple(kubelet(k) for k in state.kubelets), state.pending_commands, state.budget,
+                        state.ghost)
 
 
 # --- node symmetry -------------------------------------------------------------------------------------------
 
 
-def _permutations(groups: tuple[tuple[str, ...], ...]) -> list[dict[str, str]]:
+@functools.lru_cache(maxsize=64)
+def _permutations(groups: tuple[tuple[str, ...], ...]) -> tuple[dict[str, str], ...]:
+    """Every renaming within the groups (the identity first); memoised, so callers must not mutate them."""
     per_group = []
     for g in groups:
         per_group.append([dict(zip(g, p, strict=True)) for p in itertools.permutations(g)])
@@ -189,13 +389,13 @@ def _permutations(groups: tuple[tuple[str, ...], ...]) -> list[dict[str, str]]:
         for m in combo:
             merged.update({k: v for k, v in m.items() if k != v})
         out.append(merged)
-    return out
+    return tuple(out)
 
 
 def _fingerprint(state: ClusterState, perm: dict[str, str]) -> tuple[Any, ...]:
     """A deterministic order on the members of an orbit, computed for ``state`` renamed by ``perm`` without
     building it: where pods are, and what each kubelet runs and has seen. Members with equal keys only cost some
-    reduction (the first permutation wins), never soundness."""
+    reduction (the first permutation wins), never soundness. (``_best_permutation`` computes the same order.)"""
     pods = tuple(sorted((k, perm.get(o.node_name, o.node_name)) for k, o in state.etcd.objects.items()
                         if isinstance(o, Pod)))
     kubelets = tuple(
@@ -209,6 +409,42 @@ def _fingerprint(state: ClusterState, perm: dict[str, str]) -> tuple[Any, ...]:
         for s in state.schedulers
     )
     return (pods, kubelets, sched)
+
+
+def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) -> dict[str, str]:
+    """The first of ``perms`` with the smallest ``_fingerprint``, comparing the fingerprints' parts one at a time
+    and computing a part only for the permutations still tied (the parts that do not depend on the permutation
+    are computed once)."""
+    if len(perms) == 1:
+        return perms[0]
+    located = [(k, o.node_name) for k, o in state.etcd.objects.items() if isinstance(o, Pod)]
+    candidates = list(perms)
+    candidates = _tied(candidates, [
+        tuple(sorted((k, perm.get(n, n)) for k, n in located)) for perm in candidates])
+    if len(candidates) > 1:
+        seen = {
+            k.node: (k.up, tuple(sorted((c.pod, c.running) for c in k.runtime)),
+                     None if k.informer is None
+                     else (k.informer.rv, k.informer.expired, tuple(sorted(k.informer.cache))))
+            for k in state.kubelets
+        }
+        nodes = [k.node for k in state.kubelets]
+        candidates = _tied(candidates, [
+            tuple(seen[n] for _, n in sorted((perm.get(n, n), n) for n in nodes)) for perm in candidates])
+    if len(candidates) > 1:
+        candidates = _tied(candidates, [
+            tuple(
+                (tuple(sorted((k, u, perm.get(n, n)) for k, (u, n) in s.assumed.items())),
+                 tuple((k, u, perm.get(n, n)) for k, u, n in s.binding))
+                for s in state.schedulers
+            ) for perm in candidates])
+    return candidates[0]
+
+
+def _tied(perms: list[dict[str, str]], keys: list[Any]) -> list[dict[str, str]]:
+    """The permutations whose key is the smallest, in their order."""
+    low = min(keys)
+    return [p for p, k in zip(perms, keys, strict=True) if k == low]
 
 
 def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:

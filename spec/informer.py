@@ -67,7 +67,9 @@ def settle(informer: Informer, etcd: Etcd, scope: Scope) -> Informer:
     for event in etcd.history:
         if event.rv <= rv:
             continue
-        if view(scope, event.key, event.obj) != cache.get(event.key):
+        seen = view(scope, event.key, event.obj)
+        cached = cache.get(event.key)
+        if seen is not cached and seen != cached:
             break
         rv = event.rv
     else:

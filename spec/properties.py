@@ -97,6 +97,7 @@ def _running(s: ClusterState, pod: Pod) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=8)
 def replicas_converged(s: ClusterState) -> bool:
     """Every Deployment has exactly spec.replicas ready, running pods of its current template, and no other
     active pods."""
@@ -125,8 +126,10 @@ def replicas_converged(s: ClusterState) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=8)
 def _pending_feasibility(s: ClusterState) -> tuple[bool, ...]:
-    """For each unbound pod not being deleted: whether it fits some node of etcd's current state."""
+    """For each unbound pod not being deleted: whether it fits some node of etcd's current state (memoised on the
+    state: the liveness properties ask it several times of each new state)."""
     return _feasibility(s.etcd.objects)
 
 
@@ -155,6 +158,7 @@ def blocked(s: ClusterState) -> bool:
     return not all(_pending_feasibility(s))
 
 
+@functools.lru_cache(maxsize=8)
 def rollouts_complete(s: ClusterState) -> bool:
     """Every Deployment's status says complete: updated = replicas = available = spec.replicas at the current
     generation (deploymentutil.DeploymentComplete)."""

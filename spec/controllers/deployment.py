@@ -21,6 +21,7 @@ more than 10 revisions), adoption of orphaned ReplicaSets, the deployment's own 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 
@@ -96,7 +97,10 @@ def template_hash(template: PodTemplate, collision_count: int = 0) -> str:
     return "".join(_ALPHABET[ord(ch) % len(_ALPHABET)] for ch in str(_fnv32a(text.encode())))
 
 
+@functools.lru_cache(maxsize=4096)
 def _without_hash(template: PodTemplate) -> PodTemplate:
+    """The template without its pod-template-hash label (memoised: equal templates give one object, so that
+    ``equal_ignore_hash`` compares by identity)."""
     return template.with_labels(tuple((k, v) for k, v in template.labels if k != POD_TEMPLATE_HASH))
 
 
