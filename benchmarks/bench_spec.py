@@ -1,6 +1,7 @@
 """Speed and memory of the Kubernetes model: the default scenario and a larger one.
 
-    python -m benchmarks.bench_spec [--max-states N] [--scenario NAME ...] [--safety-only]
+    python -m benchmarks.bench_spec [--max-states N] [--scenario NAME ...] [--safety-only] [--compare]
+                                    [--without REDUCTION ...]
 
 Prints, per scenario: distinct states, generated states, depth, seconds, states/s, peak resident memory, and
 whether the search was exhaustive ("ok") or cut by the bound ("bounded"). Plain script: run it on a quiet machine.
@@ -21,23 +22,29 @@ from spec.scenario import builtin
 SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "ResourceVersionMonotonic")
 
 
-def run(name: str, max_states: int, safety_only: bool, reduction: bool = True, symmetry: bool = True,
-        renumber: bool = True) -> None:
+REDUCTIONS = ("reduction", "commute_writes", "eager_noop", "symmetry", "renumber")
+"""The ``spec.model.Config`` switches of the sound reductions (docs/spec.md, "State space")."""
+
+
+def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()) -> None:
     scenario = builtin(name)
-    config = attrs.evolve(scenario.config, reduction=reduction, symmetry=symmetry, renumber=renumber)
+    config = attrs.evolve(scenario.config, **{r: False for r in off})
     if safety_only:
         config = attrs.evolve(config, properties=SAFETY)
     started = time.perf_counter()
+    cpu = time.process_time()
     result = check(ClusterModel(config), max_states=max_states)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB; the process's peak so far
     st = result.stats
     rate = st.distinct_states / seconds if seconds else 0.0
+    without = ("without " + ", ".join(off)) if off else "all reductions"
     print(
-        f"{name:18} {'safety' if safety_only else 'all':6} por={reduction!s:5} symmetry={symmetry!s:5} "
-        f"renumber={renumber!s:5} "
-        f"{result.status:9} distinct={st.distinct_states:>9,} generated={st.generated:>10,} depth={st.depth:>3} "
-        f"{seconds:8.1f} s {rate:8,.0f} states/s peak RSS={peak / 2**20:8.1f} MiB"
+        f"{name:18} {'safety' if safety_only else 'all':6} {without:32} {result.status:9} "
+        f"distinct={st.distinct_states:>9,} generated={st.generated:>10,} depth={st.depth:>3} "
+        f"{seconds:8.1f} s ({cpu:6.1f} s CPU) {rate:8,.0f} states/s peak RSS={peak / 2**20:8.1f} MiB",
+        flush=True,
     )
 
 
@@ -46,14 +53,16 @@ def main() -> None:
     parser.add_argument("--max-states", type=int, default=200_000)
     parser.add_argument("--scenario", action="append", default=None)
     parser.add_argument("--safety-only", action="store_true")
-    parser.add_argument("--compare", action="store_true", help="also run without each reduction")
+    parser.add_argument("--compare", action="store_true", help="also run without each reduction in turn")
+    parser.add_argument("--without", action="append", default=[], choices=REDUCTIONS,
+                        help="switch a reduction off (repeatable)")
     args = parser.parse_args()
     for name in args.scenario or ["web-two-nodes", "web-three-nodes"]:
-        run(name, args.max_states, args.safety_only)
+        run(name, args.max_states, args.safety_only, tuple(args.without))
         if args.compare:
-            run(name, args.max_states, args.safety_only, reduction=False)
-            run(name, args.max_states, args.safety_only, symmetry=False)
-            run(name, args.max_states, args.safety_only, renumber=False)
+            for r in REDUCTIONS:
+                if r not in args.without:
+                    run(name, args.max_states, args.safety_only, (*args.without, r))
 
 
 if __name__ == "__main__":
