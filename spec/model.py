@@ -37,6 +37,7 @@ from spec.state import (
     Pod,
     ReplicaSet,
     Scheduler,
+    WorkQueue,
 )
 from spec.writeorder import canonical_history, watches
 
@@ -62,7 +63,7 @@ class Config:
     commute_writes: bool = True
     """Canonical order of writes that no watcher can tell apart (``spec.writeorder``; consistency "strong" only)."""
     eager_noop: bool = True
-    """A reconcile that would change nothing but its queue is taken at once (see ``_noop_reconcile``)."""
+    """A reconcile that would change nothing but its queue is taken at once (see ``_reconciles``)."""
 
 
 def start_kcm(etcd: Any, old: ControllerManager | None, revision: int) -> ControllerManager:
@@ -214,11 +215,17 @@ class ClusterModel(Model):
         return [initial_state(self.config)]
 
     def successors(self, state: ClusterState) -> Iterator[tuple[A.Action, ClusterState]]:
-        if self.config.reduction:
-            ample = _ample(state, self.config)
+        config = self.config
+        reconciles = _reconciles(state, config)
+        if config.reduction:
+            if config.eager_noop:
+                noop = next(((a, t) for a, t, idle in reconciles if idle), None)
+                if noop is not None:
+                    return iter([noop])
+            ample = _ample(state, config)
             if ample is not None:
                 return iter(ample)
-        return _successors(state, self.config)
+        return _successors(state, config, [(a, t) for a, t, _ in reconciles])
 
     def canonical(self, state: ClusterState) -> ClusterState:
         if self._reorder:
@@ -245,10 +252,11 @@ def _session(state: ClusterState, config: Config) -> Session:
     return Session(state.etcd, state.ghost, guarded_bind="unguarded-bind" not in config.variants)
 
 
-def _successors(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
+def _successors(state: ClusterState, config: Config, reconciles: list[tuple[A.Action, ClusterState]]) -> Iterator[
+        tuple[A.Action, ClusterState]]:
     components = [
         *_informer_steps(state, config),
-        *_controller_steps(state, config),
+        *reconciles,
         *_scheduler_steps(state, config),
         *_kubelet_steps(state, config),
     ]
@@ -296,8 +304,6 @@ def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterS
     as does a history close to the watch cache's capacity (then the order of deliveries decides who gets 410 Gone).
     A scheduling cycle is *not* reduced: a caught-up scheduler may receive a node or bound-pod event before it.
     """
-    if config.eager_noop and (noop := _noop_reconcile(state, config)) is not None:
-        return [noop]
     b = state.budget
     if b.node_crashes or b.container_crashes or any(not k.up for k in state.kubelets):
         return None
@@ -329,37 +335,6 @@ def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterS
     return None
 
 
-def _noop_reconcile(state: ClusterState, config: Config) -> tuple[A.Action, ClusterState] | None:
-    """A queued key whose reconcile would write nothing, record no Event and change nothing in the controller but
-    take the key off its queue, if there is one: its reconcile (alone, an ample set of one invisible step).
-
-    Why it is sound although a watch delivery could make the same reconcile do something: the controllers are
-    level-triggered. Their handlers enqueue the key of every object whose change their reconcile could react to
-    (pkg/controller/replicaset/replica_set.go addPod/updatePod/deletePod/updateRS: the owner or the ReplicaSet
-    itself; pkg/controller/deployment/deployment_controller.go updateDeployment, add/update/deleteReplicaSet: the
-    Deployment), and expectations that expire enqueue theirs. So a behaviour that delivers such a change and then
-    reconciles the key is matched, after the early no-op, by the same delivery enqueuing the key again and the
-    same reconcile; a behaviour that reconciles it without a change is the no-op itself. Each such step empties a
-    queue slot, so no cycle is made of them (C3)."""
-    kcm = state.kcm
-    expectations = "no-expectations" not in config.variants
-    for controller, queue, actor in (
-        ("replicaset", kcm.rs_queue, "replicaset-controller"),
-        ("deployment", kcm.deploy_queue, "deployment-controller"),
-    ):
-        for key in queue.queue:
-            session = _session(state, config)
-            new, failed = manager.reconcile(kcm, session, controller, key, expectations=expectations)
-            if failed or session.writes or session.events:
-                continue
-            rest = attrs.evolve(queue, queue=tuple(k for k in queue.queue if k != key))
-            popped = attrs.evolve(kcm, rs_queue=rest) if controller == "replicaset" else attrs.evolve(
-                kcm, deploy_queue=rest)
-            if new == popped:
-                return A.Reconcile(actor, key, False, ()), commit(state, session, config, kcm=new)
-    return None
-
-
 def _informer_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     for who, index, scope, inf in state.informer_slots():
         yield from _slot_steps(state, config, who, index, scope, inf)
@@ -384,9 +359,22 @@ def _slot_steps(
             handle(state, who, index, new, ((key, old, obj),)), config)
 
 
-def _controller_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
+def _reconciles(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState, bool]]:
+    """Every queued key's reconcile: (action, next state, idle), ``idle`` when the reconcile wrote nothing,
+    recorded no Event and changed nothing in the controller but took the key off its queue.
+
+    With ``Config.eager_noop`` an idle reconcile is taken at once, alone (an ample set of one invisible step).
+    Why it is sound although a watch delivery could make the same reconcile do something: the controllers are
+    level-triggered. Their handlers enqueue the key of every object whose change their reconcile could react to
+    (pkg/controller/replicaset/replica_set.go addPod/updatePod/deletePod/updateRS: the owner or the ReplicaSet
+    itself; pkg/controller/deployment/deployment_controller.go updateDeployment, add/update/deleteReplicaSet: the
+    Deployment), and expectations that expire enqueue theirs. So a behaviour that delivers such a change and then
+    reconciles the key is matched, after the early no-op, by the same delivery enqueuing the key again and the
+    same reconcile; a behaviour that reconciles it without a change is the no-op itself. Each such step empties a
+    queue slot, so no cycle is made of them (C3)."""
     kcm = state.kcm
     expectations = "no-expectations" not in config.variants
+    out = []
     for controller, queue, actor in (
         ("replicaset", kcm.rs_queue, "replicaset-controller"),
         ("deployment", kcm.deploy_queue, "deployment-controller"),
@@ -394,7 +382,16 @@ def _controller_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.A
         for key in queue.queue:
             session = _session(state, config)
             new, failed = manager.reconcile(kcm, session, controller, key, expectations=expectations)
-            yield A.Reconcile(actor, key, failed, tuple(session.events)), commit(state, session, config, kcm=new)
+            idle = not (failed or session.writes or session.events) and new == _popped(kcm, controller, key)
+            out.append((A.Reconcile(actor, key, failed, tuple(session.events)), commit(state, session, config, kcm=new),
+                        idle))
+    return out
+
+
+def _popped(kcm: ControllerManager, controller: str, key: str) -> ControllerManager:
+    queue = kcm.rs_queue if controller == "replicaset" else kcm.deploy_queue
+    rest = WorkQueue(tuple(k for k in queue.queue if k != key), queue.waiting, queue.failures)
+    return attrs.evolve(kcm, rs_queue=rest) if controller == "replicaset" else attrs.evolve(kcm, deploy_queue=rest)
 
 
 def _scheduler_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:

@@ -21,6 +21,8 @@ reordered state has the same futures. Sound only where lists are served at the l
 
 from __future__ import annotations
 
+import functools
+
 import immutables
 
 from spec import informer
@@ -33,10 +35,25 @@ def _resource(key: Key) -> str:
 
 def watches(scope: informer.Scope, resource: str) -> bool:
     """Whether the informer with ``scope`` watches ``resource``."""
+    return resource in watched(scope)
+
+
+@functools.lru_cache(maxsize=256)
+def watched(scope: informer.Scope) -> frozenset[str]:
+    """The resources the informer with ``scope`` watches."""
     who, what = scope
     if who == "kcm":
-        return resource == what
-    return resource == "pods" or (who == "scheduler" and resource == "nodes")
+        return frozenset((what,))
+    return frozenset(("pods", "nodes")) if who == "scheduler" else frozenset(("pods",))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _free_revision(etcd: Etcd) -> int:
+    """A revision after every live one that no object carries: etcd's own if it is, else one past all."""
+    carried = {o.meta.resource_version for o in etcd.objects.values()}
+    if etcd.revision not in carried:
+        return etcd.revision
+    return max([etcd.compacted, *carried, *(e.rv for e in etcd.history)]) + 1
 
 
 def canonical_history(state: ClusterState) -> ClusterState:
@@ -46,14 +63,21 @@ def canonical_history(state: ClusterState) -> ClusterState:
     etcd = state.etcd
     history = etcd.history
     n = len(history)
+    all_slots = state.informer_slots()
+    revision = _free_revision(etcd)
+    if not n and revision == etcd.revision and all(inf is None or inf.expired or inf.rv == revision
+                                         for _, _, _, inf in all_slots):
+        return state  # nothing to reorder, everyone caught up
     resources = [_resource(e.key) for e in history]
-    slots = [(slot, scope, inf) for slot, (_, _, scope, inf) in enumerate(state.informer_slots())
+    slots = [(slot, scope, inf) for slot, (_, _, scope, inf) in enumerate(all_slots)
              if inf is not None and not inf.expired]
     live = {e.rv for e in history}
     if any(inf.high_water != inf.rv and inf.high_water in live for _, _, inf in slots):
         return state  # a restarted informer behind its high-water mark (only after stale lists): keep as is
-    pending = {slot: (scope, frozenset(i for i in range(n) if history[i].rv > inf.rv and watches(scope, resources[i])))
-               for slot, scope, inf in slots}
+    pending = {}
+    for slot, scope, inf in slots:
+        kinds = watched(scope)
+        pending[slot] = (scope, frozenset(i for i in range(n) if history[i].rv > inf.rv and resources[i] in kinds))
     order = _order(history, resources, pending) if len(set(resources)) > 1 else list(range(n))
     renamed: dict[int, int] = {}
     if order != list(range(n)):
@@ -78,11 +102,6 @@ def canonical_history(state: ClusterState) -> ClusterState:
     # Which write was the last one matters to no one once its event is forgotten: etcd's revision becomes one
     # that no object carries (the next write still comes after everything), and the forgotten writes'
     # resourceVersions are numbered by key by ``spec.canonical.renumber_ids`` whatever their order.
-    revision = max([etcd.compacted, *(o.meta.resource_version for o in etcd.objects.values()),
-                    *(e.rv for e in history)]) + 1
-    if revision == etcd.revision + 1 and not any(o.meta.resource_version == etcd.revision
-                                                 for o in etcd.objects.values()):
-        revision = etcd.revision  # already free
     out = state
     if renamed or revision != etcd.revision:
         new_history = tuple(WatchEvent(renamed[e.rv], e.type, e.key, obj(e.obj), obj(e.prev))
@@ -90,7 +109,7 @@ def canonical_history(state: ClusterState) -> ClusterState:
         etcd = Etcd(revision, cache(etcd.objects), new_history, etcd.compacted, etcd.next_uid)
         out = state._with(etcd=etcd)
     where = {old: new for new, old in enumerate(order)}
-    for slot, (who, index, scope, inf) in enumerate(state.informer_slots()):
+    for slot, (who, index, scope, inf) in enumerate(all_slots):
         if inf is None:
             continue
         if inf.expired:
