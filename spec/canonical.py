@@ -495,7 +495,7 @@ def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
         attrs.evolve(
             s, informer=inf(s.informer),
             assumed=immutables.Map({k: (u, name(n)) for k, (u, n) in s.assumed.items()}),
-            binding=tuple((k, u, name(n)) for k, u, n in s.binding),
+            binding=tuple(sorted((k, u, name(n)) for k, u, n in s.binding)),
         ) for s in state.schedulers
     )
     kubelets = tuple(sorted(

@@ -234,7 +234,7 @@ def schedule_one(
         assumed = attrs.evolve(
             rest,
             assumed=rest.assumed.set(entry.key, (pod.meta.uid, name)),
-            binding=(*rest.binding, (entry.key, pod.meta.uid, name)),
+            binding=tuple(sorted((*rest.binding, (entry.key, pod.meta.uid, name)))),  # concurrent: a set
         )
         outcomes.append((name, assumed, session))
     return outcomes
