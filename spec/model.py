@@ -39,7 +39,7 @@ from spec.state import (
     Scheduler,
     WorkQueue,
 )
-from spec.writeorder import canonical_history, watches
+from spec.writeorder import canonical_history, watched
 
 SCHEDULERS = ("default-scheduler", "default-scheduler-2")
 
@@ -135,7 +135,7 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
     is compacted beyond the watch cache's capacity (informers left behind get 410 Gone).
 
     With consistency "strong" an event is forgotten once every informer that watches its resource has passed it
-    (``spec.writeorder.watches``; the watch cache is per resource upstream), whatever other informers still wait
+    (``spec.writeorder.watched``; the watch cache is per resource upstream), whatever other informers still wait
     for; with "stale" the last ``watch_cache_size`` events stay, since a list may be served at any of them."""
     etcd = state.etcd
     slots = state.informer_slots()
@@ -153,10 +153,12 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
         if len(keep) < len(history):
             compacted = max(compacted, history[len(history) - len(keep) - 1].rv)
     else:
-        waiting = [(scope, inf.rv) for _, _, scope, inf in state.informer_slots()
-                   if inf is not None and not inf.expired and inf.rv < etcd.revision]
-        keep = tuple(e for e in history
-                     if any(rv < e.rv and watches(scope, e.key[: e.key.index("/")]) for scope, rv in waiting))
+        behind: dict[str, int] = {}  # resource -> the oldest position of an informer watching it
+        for _, _, scope, inf in state.informer_slots():
+            if inf is not None and not inf.expired and inf.rv < etcd.revision:
+                for resource in watched(scope):
+                    behind[resource] = min(inf.rv, behind.get(resource, inf.rv))
+        keep = tuple(e for e in history if e.rv > behind.get(e.key[: e.key.index("/")], e.rv))
         if len(keep) > config.watch_cache_size:
             compacted = max(compacted, keep[-config.watch_cache_size - 1].rv)
             keep = keep[-config.watch_cache_size:]

@@ -61,28 +61,13 @@ def canonical_history(state: ClusterState) -> ClusterState:
     revision just before the first event it has yet to deliver, or etcd's revision): the same state when it
     already is."""
     etcd = state.etcd
-    history = etcd.history
-    n = len(history)
     all_slots = state.informer_slots()
-    revision = _free_revision(etcd)
-    if not n and revision == etcd.revision and all(inf is None or inf.expired or inf.rv == revision
-                                         for _, _, _, inf in all_slots):
-        return state  # nothing to reorder, everyone caught up
-    resources = [_resource(e.key) for e in history]
-    slots = [(slot, scope, inf) for slot, (_, _, scope, inf) in enumerate(all_slots)
-             if inf is not None and not inf.expired]
-    live = {e.rv for e in history}
-    if any(inf.high_water != inf.rv and inf.high_water in live for _, _, inf in slots):
-        return state  # a restarted informer behind its high-water mark (only after stale lists): keep as is
-    pending = {}
-    for slot, scope, inf in slots:
-        kinds = watched(scope)
-        pending[slot] = (scope, frozenset(i for i in range(n) if history[i].rv > inf.rv and resources[i] in kinds))
-    order = _order(history, resources, pending) if len(set(resources)) > 1 else list(range(n))
-    renamed: dict[int, int] = {}
-    if order != list(range(n)):
-        revisions = [e.rv for e in history]
-        renamed = {history[old].rv: revisions[new] for new, old in enumerate(order)}
+    plan = _plan(etcd, tuple(None if inf is None else (scope, inf.rv, inf.expired, inf.high_water)
+                             for _, _, scope, inf in all_slots))
+    if plan is None:
+        return state
+    order, renamed_pairs, revision, targets = plan
+    renamed = dict(renamed_pairs)
     memo: dict[int, Object] = {}
 
     def obj(o: Object | None) -> Object | None:
@@ -99,34 +84,73 @@ def canonical_history(state: ClusterState) -> ClusterState:
     def cache(objects: immutables.Map[Key, Object]) -> immutables.Map[Key, Object]:
         return immutables.Map({k: obj(o) for k, o in objects.items()}) if renamed else objects
 
-    # Which write was the last one matters to no one once its event is forgotten: etcd's revision becomes one
-    # that no object carries (the next write still comes after everything), and the forgotten writes'
-    # resourceVersions are numbered by key by ``spec.canonical.renumber_ids`` whatever their order.
     out = state
     if renamed or revision != etcd.revision:
+        history = etcd.history
         new_history = tuple(WatchEvent(renamed[e.rv], e.type, e.key, obj(e.obj), obj(e.prev))
                             for e in (history[i] for i in order)) if renamed else history
         etcd = Etcd(revision, cache(etcd.objects), new_history, etcd.compacted, etcd.next_uid)
         out = state._with(etcd=etcd)
-    where = {old: new for new, old in enumerate(order)}
-    for slot, (who, index, scope, inf) in enumerate(all_slots):
-        if inf is None:
+    for (who, index, scope, inf), at in zip(all_slots, targets, strict=True):
+        if inf is None or (at is None and not renamed):
             continue
         if inf.expired:
-            if renamed:
-                out = out.with_informer(who, index, Informer(inf.rv, cache(inf.cache), True, inf.high_water))
+            out = out.with_informer(who, index, Informer(inf.rv, cache(inf.cache), True, inf.high_water))
+            continue
+        at = inf.rv if at is None else at
+        out = out.with_informer(who, index, informer.settle(Informer(at, cache(inf.cache), False, at), etcd, scope))
+    return out
+
+
+Positions = tuple[tuple[informer.Scope, int, bool, int] | None, ...]
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _plan(etcd: Etcd, positions: Positions) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], int,
+                                                     tuple[int | None, ...]] | None:
+    """What ``canonical_history`` does to etcd with informers at ``positions`` (scope, rv, expired, high-water):
+    (the new order of the history, the revisions renamed, etcd's new revision, each informer's new position or
+    None when it stays); None when nothing changes. A pure function of its arguments: memoised, since many
+    states share etcd and the informers' positions and differ in queues or caches."""
+    history = etcd.history
+    n = len(history)
+    revision = _free_revision(etcd)
+    if not n and revision == etcd.revision and all(p is None or p[2] or p[1] == revision for p in positions):
+        return None  # nothing to reorder, everyone caught up
+    resources = [_resource(e.key) for e in history]
+    live = {e.rv for e in history}
+    if any(p is not None and not p[2] and p[3] != p[1] and p[3] in live for p in positions):
+        return None  # a restarted informer behind its high-water mark (only after stale lists): keep as is
+    pending: dict[int, tuple[informer.Scope, frozenset[int]]] = {}
+    for slot, p in enumerate(positions):
+        if p is not None and not p[2]:
+            kinds = watched(p[0])
+            pending[slot] = (p[0], frozenset(i for i in range(n) if history[i].rv > p[1] and resources[i] in kinds))
+    order = _order(history, resources, pending) if len(set(resources)) > 1 else list(range(n))
+    renamed: tuple[tuple[int, int], ...] = ()
+    if order != list(range(n)):
+        revisions = [e.rv for e in history]
+        renamed = tuple((history[old].rv, revisions[new]) for new, old in enumerate(order))
+    # Which write was the last one matters to no one once its event is forgotten: etcd's revision becomes one
+    # that no object carries (the next write still comes after everything), and the forgotten writes'
+    # resourceVersions are numbered by key by ``spec.canonical.renumber_ids`` whatever their order.
+    new_rvs = [history[i].rv for i in range(n)]  # the revisions, in order, after the reordering
+    where = {old: new for new, old in enumerate(order)}
+    targets: list[int | None] = []
+    for slot, p in enumerate(positions):
+        if p is None or p[2]:
+            targets.append(None)
             continue
         waiting = [where[i] for i in pending[slot][1]]
         if waiting:
             first = min(waiting)
-            at = etcd.history[first - 1].rv if first else etcd.compacted
+            at = new_rvs[first - 1] if first else etcd.compacted
         else:
-            at = etcd.revision
-        if at == inf.rv and not renamed:
-            continue  # (a caught-up informer's position moved with the revision: ``at`` is the new one)
-        moved = Informer(at, cache(inf.cache), False, at)
-        out = out.with_informer(who, index, informer.settle(moved, etcd, scope))
-    return out
+            at = revision
+        targets.append(None if at == p[1] else at)
+    if not renamed and revision == etcd.revision and all(t is None for t in targets):
+        return None
+    return tuple(order), renamed, revision, tuple(targets)
 
 
 def _order(history: tuple[WatchEvent, ...], resources: list[str],
