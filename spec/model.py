@@ -30,6 +30,7 @@ from spec.state import (
     ClusterState,
     ControllerManager,
     Deployment,
+    Etcd,
     Informer,
     Kubelet,
     Node,
@@ -86,7 +87,7 @@ def handle(state: ClusterState, who: str, index: int, inf: Informer, deltas: Ite
         kcm = state.kcm
         for key, old, new in deltas:
             kcm = manager.handle(kcm, key, old, new)
-        return attrs.evolve(state, kcm=kcm)
+        return state._with(kcm=kcm)
     if who == "scheduler":
         s = state.schedulers[index]
         for key, old, new in deltas:
@@ -164,7 +165,7 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
             keep = keep[-config.watch_cache_size:]
     if len(keep) == len(history):
         return state
-    state = attrs.evolve(state, etcd=attrs.evolve(etcd, history=keep, compacted=compacted))
+    state = state._with(etcd=Etcd(etcd.revision, etcd.objects, keep, compacted, etcd.next_uid))
     if compacted != etcd.compacted:
         for who, index, _, inf in state.informer_slots():
             if inf is not None and inf.rv < compacted and not inf.expired:
@@ -174,7 +175,7 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
 
 def commit(state: ClusterState, session: Session, config: Config, **changes: Any) -> ClusterState:
     """The state after a step: the session's etcd and ghost, the components' changes, then ``settle``."""
-    new = attrs.evolve(state, etcd=session.etcd, ghost=session.ghost, **changes)
+    new = state._with(etcd=session.etcd, ghost=session.ghost, **changes)
     return settle(new, config)
 
 
@@ -393,7 +394,9 @@ def _reconciles(state: ClusterState, config: Config) -> list[tuple[A.Action, Clu
 def _popped(kcm: ControllerManager, controller: str, key: str) -> ControllerManager:
     queue = kcm.rs_queue if controller == "replicaset" else kcm.deploy_queue
     rest = WorkQueue(tuple(k for k in queue.queue if k != key), queue.waiting, queue.failures)
-    return attrs.evolve(kcm, rs_queue=rest) if controller == "replicaset" else attrs.evolve(kcm, deploy_queue=rest)
+    if controller == "replicaset":
+        return ControllerManager(kcm.informers, rest, kcm.deploy_queue, kcm.expectations)
+    return ControllerManager(kcm.informers, kcm.rs_queue, rest, kcm.expectations)
 
 
 def _scheduler_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
