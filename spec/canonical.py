@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import immutables
 
+from spec.scheduling.types import HOSTNAME_LABEL
 from spec.state import (
     ClusterState,
     ControllerManager,
@@ -448,59 +449,65 @@ def _tied(perms: list[dict[str, str]], keys: list[Any]) -> list[dict[str, str]]:
 
 
 def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
-    """``state`` with node names permuted by ``perm`` everywhere."""
-    memo: dict[int, Object] = {}
+    """``state`` with node names permuted by ``perm`` in etcd, the scheduler and the kubelets."""
+    names = tuple(sorted(perm.items()))
 
     def name(n: str) -> str:
         return perm.get(n, n)
 
-    def key(k: str) -> str:
-        if k.startswith("nodes/"):
-            return "nodes/" + name(k[6:])
-        return k
-
-    def obj(o: Object) -> Object:
-        done = memo.get(id(o))
-        if done is not None:
-            return done
-        out: Object = o
-        if isinstance(o, Pod) and o.node_name in perm:
-            out = attrs.evolve(o, info=attrs.evolve(o.info, node_name=name(o.node_name)))
-        elif isinstance(o, Node) and o.meta.name in perm:
-            from spec.scheduling.types import HOSTNAME_LABEL
-
-            new = name(o.meta.name)
-            labels = tuple((k, new if k == HOSTNAME_LABEL else v) for k, v in o.info.labels)
-            out = Node(meta=attrs.evolve(o.meta, name=new, labels=labels),
-                       info=attrs.evolve(o.info, name=new, labels=labels))
-        memo[id(o)] = out
-        return out
-
-    def cache(m: immutables.Map[str, Object]) -> immutables.Map[str, Object]:
-        return immutables.Map({key(k): obj(o) for k, o in m.items()})
-
-    def inf(i: Informer | None) -> Informer | None:
-        return None if i is None else attrs.evolve(i, cache=cache(i.cache))
+    def inf(i: Informer) -> Informer:
+        cache = _renamed_map(i.cache, names)
+        return i if cache is i.cache else Informer(i.rv, cache, i.expired, i.high_water)
 
     etcd = state.etcd
-    new_etcd = attrs.evolve(
-        etcd,
-        objects=cache(etcd.objects),
-        history=tuple(
-            WatchEvent(e.rv, e.type, key(e.key), None if e.obj is None else obj(e.obj),
-                       None if e.prev is None else obj(e.prev)) for e in etcd.history
-        ),
-    )
+    new_etcd = Etcd(etcd.revision, _renamed_map(etcd.objects, names),
+                    tuple(_renamed_event(e, names) for e in etcd.history), etcd.compacted, etcd.next_uid)
     schedulers = tuple(
-        attrs.evolve(
-            s, informer=inf(s.informer),
-            assumed=immutables.Map({k: (u, name(n)) for k, (u, n) in s.assumed.items()}),
-            binding=tuple(sorted((k, u, name(n)) for k, u, n in s.binding)),
-        ) for s in state.schedulers
+        Scheduler(s.name, inf(s.informer), s.queue,
+                  immutables.Map({k: (u, name(n)) for k, (u, n) in s.assumed.items()}),
+                  tuple(sorted((k, u, name(n)) for k, u, n in s.binding)))
+        for s in state.schedulers
     )
     kubelets = tuple(sorted(
-        (attrs.evolve(k, node=name(k.node), informer=inf(k.informer)) for k in state.kubelets),
+        (Kubelet(name(k.node), k.up, None if k.informer is None else inf(k.informer), k.runtime)
+         for k in state.kubelets),
         key=lambda k: k.node,
     ))
-    return attrs.evolve(state, etcd=new_etcd, schedulers=schedulers, kubelets=kubelets)
+    return ClusterState(new_etcd, state.kcm, schedulers, kubelets, state.pending_commands, state.budget,
+                        state.ghost)
 
+
+@functools.lru_cache(maxsize=1 << 14)
+def _renamed(o: Object, names: tuple[tuple[str, str], ...]) -> Object:
+    """``o`` with node names renamed by ``names`` (sorted (old, new) pairs); memoised and interned."""
+    perm = dict(names)
+    if isinstance(o, Pod) and o.node_name in perm:
+        return interned(Pod(o.meta, o.containers, attrs.evolve(o.info, node_name=perm[o.node_name]), o.status,
+                            o.scheduler_name))
+    if isinstance(o, Node) and o.meta.name in perm:
+        new = perm[o.meta.name]
+        labels = tuple((k, new if k == HOSTNAME_LABEL else v) for k, v in o.info.labels)
+        return interned(Node(meta=attrs.evolve(o.meta, name=new, labels=labels),
+                             info=attrs.evolve(o.info, name=new, labels=labels)))
+    return o
+
+
+def _renamed_key(k: str, perm: dict[str, str]) -> str:
+    if k.startswith("nodes/"):
+        n = k[6:]
+        return "nodes/" + perm.get(n, n)
+    return k
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _renamed_map(m: immutables.Map[str, Object], names: tuple[tuple[str, str], ...]) -> immutables.Map[str, Object]:
+    """A cache or etcd's objects with node names renamed (keys and objects); memoised and interned."""
+    perm = dict(names)
+    return _interned_map(immutables.Map({_renamed_key(k, perm): _renamed(o, names) for k, o in m.items()}))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _renamed_event(e: WatchEvent, names: tuple[tuple[str, str], ...]) -> WatchEvent:
+    return WatchEvent(e.rv, e.type, _renamed_key(e.key, dict(names)),
+                      None if e.obj is None else _renamed(e.obj, names),
+                      None if e.prev is None else _renamed(e.prev, names))

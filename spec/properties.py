@@ -19,7 +19,7 @@ from spec.controllers.replicaset import is_active
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
-from spec.state import ClusterState, Deployment, Key, Node, Object, Pod, ReplicaSet
+from spec.state import ClusterState, Deployment, Key, Kubelet, Node, Object, Pod, ReplicaSet
 
 Predicate = Callable[[ClusterState], bool]
 
@@ -51,10 +51,17 @@ def no_double_scheduling(s: ClusterState) -> bool:
 
 def no_overcommit(s: ClusterState) -> bool:
     """On every node, the requests of the pods bound to it fit its allocatable (cpu, memory, storage, pods)."""
-    nodes = {n.meta.name: n for n in s.etcd.of("nodes") if isinstance(n, Node)}
+    return _fits(s.etcd.objects)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _fits(objects: immutables.Map[Key, Object]) -> bool:
+    # Memoised on etcd's objects, which many states share (interned: see spec.canonical).
+    nodes = {n.meta.name: n for n in objects.values() if isinstance(n, Node)}
     used: dict[str, list[int]] = {}
-    for p in s.etcd.of("pods"):
-        assert isinstance(p, Pod)
+    for p in objects.values():
+        if not isinstance(p, Pod):
+            continue
         if p.node_name in nodes:
             u = used.setdefault(p.node_name, [0, 0, 0, 0])
             r = p.info.requests
@@ -90,22 +97,26 @@ def resource_version_monotonic(s: ClusterState) -> bool:
     return all(i is None or i.rv >= i.high_water for _, _, _, i in s.informer_slots())
 
 
-def _running(s: ClusterState, pod: Pod) -> bool:
-    for k in s.kubelets:
+def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
+    for k in kubelets:
         if k.node == pod.node_name:
             return any(c.uid == pod.meta.uid and c.running and c.managed for c in k.runtime)
     return False
 
 
-@functools.lru_cache(maxsize=8)
 def replicas_converged(s: ClusterState) -> bool:
     """Every Deployment has exactly spec.replicas ready, running pods of its current template, and no other
     active pods."""
-    pods = [p for p in s.etcd.of("pods") if isinstance(p, Pod) and is_active(p)]
-    rss = [r for r in s.etcd.of("replicasets") if isinstance(r, ReplicaSet)]
-    for d in s.etcd.of("deployments"):
-        assert isinstance(d, Deployment)
-        if d.meta.deleting:
+    return _converged(s.etcd.objects, s.kubelets)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _converged(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ...]) -> bool:
+    # Memoised on what it reads: etcd's objects and the kubelets (many states share both).
+    pods = [p for p in objects.values() if isinstance(p, Pod) and is_active(p)]
+    rss = [r for r in objects.values() if isinstance(r, ReplicaSet)]
+    for d in objects.values():
+        if not isinstance(d, Deployment) or d.meta.deleting:
             continue
         current = {r.meta.uid for r in rss if r.meta.owner and r.meta.owner.uid == d.meta.uid
                    and equal_ignore_hash(r.template, d.template)}
@@ -118,7 +129,7 @@ def replicas_converged(s: ClusterState) -> bool:
             if owner.uid in others:
                 return False
             if owner.uid in current:
-                if not (p.status.ready and _running(s, p)):
+                if not (p.status.ready and _running(kubelets, p)):
                     return False
                 good += 1
         if good != d.replicas:
@@ -158,13 +169,15 @@ def blocked(s: ClusterState) -> bool:
     return not all(_pending_feasibility(s))
 
 
-@functools.lru_cache(maxsize=8)
 def rollouts_complete(s: ClusterState) -> bool:
     """Every Deployment's status says complete: updated = replicas = available = spec.replicas at the current
     generation (deploymentutil.DeploymentComplete)."""
-    return all(
-        deployment_complete(d, d.status) for d in s.etcd.of("deployments") if isinstance(d, Deployment)
-    )
+    return _complete(s.etcd.objects)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _complete(objects: immutables.Map[Key, Object]) -> bool:
+    return all(deployment_complete(d, d.status) for d in objects.values() if isinstance(d, Deployment))
 
 
 def _not(p: Predicate) -> Predicate:
