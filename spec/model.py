@@ -10,6 +10,7 @@ compacted (a watcher left behind gets 410 Gone and relists).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -67,12 +68,24 @@ class Config:
     """A reconcile that would change nothing but its queue is taken at once (see ``_reconciles``)."""
 
 
-def start_kcm(etcd: Any, old: ControllerManager | None, revision: int) -> ControllerManager:
+def start_kcm(etcd: Etcd, old: ControllerManager | None, revision: int) -> ControllerManager:
     """kube-controller-manager (re)started: each informer lists at ``revision``, then the handlers run."""
+    high = (0,) * len(KCM_RESOURCES) if old is None else tuple(i.high_water for i in old.informers)
+    if all(h <= revision for h in high):
+        return _fresh_kcm(etcd, revision)  # the usual case: what the restart finds depends on etcd alone
+    return _listed_kcm(etcd, high, revision)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _fresh_kcm(etcd: Etcd, revision: int) -> ControllerManager:
+    """A pure function of etcd (memoised: a crash is tried from every state, and many share etcd)."""
+    return _listed_kcm(etcd, (0,) * len(KCM_RESOURCES), revision)
+
+
+def _listed_kcm(etcd: Etcd, high: tuple[int, ...], revision: int) -> ControllerManager:
     infs, deltas = [], []
-    for i, resource in enumerate(KCM_RESOURCES):
-        prev = None if old is None else old.informers[i]
-        fresh = Informer(rv=0, cache=immutables.Map(), high_water=prev.high_water if prev else 0)
+    for resource, high_water in zip(KCM_RESOURCES, high, strict=True):
+        fresh = Informer(rv=0, cache=immutables.Map(), high_water=high_water)
         inf, d = informer.relist(fresh, etcd, ("kcm", resource), revision)
         infs.append(inf)
         deltas.extend(d)
