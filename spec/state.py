@@ -344,8 +344,8 @@ class WorkQueue:
     def add(self, key: Key) -> WorkQueue:
         if key in self.queue:
             return self
-        return attrs.evolve(self, queue=tuple(sorted((*self.queue, key))),
-                            waiting=tuple(w for w in self.waiting if w[0] != key))
+        return WorkQueue(tuple(sorted((*self.queue, key))), tuple(w for w in self.waiting if w[0] != key),
+                         self.failures)
 
     def failure_count(self, key: Key) -> int:
         for k, n in self.failures:
@@ -371,6 +371,18 @@ class ControllerManager:
     rs_queue: WorkQueue = WorkQueue()
     deploy_queue: WorkQueue = WorkQueue()
     expectations: immutables.Map[Key, Expectation] = immutables.Map()
+
+    def with_rs_queue(self, queue: WorkQueue) -> ControllerManager:
+        """A fast ``attrs.evolve(self, rs_queue=queue)`` (``self`` when ``queue`` is the same)."""
+        if queue is self.rs_queue:
+            return self
+        return ControllerManager(self.informers, queue, self.deploy_queue, self.expectations)
+
+    def with_deploy_queue(self, queue: WorkQueue) -> ControllerManager:
+        """A fast ``attrs.evolve(self, deploy_queue=queue)`` (``self`` when ``queue`` is the same)."""
+        if queue is self.deploy_queue:
+            return self
+        return ControllerManager(self.informers, self.rs_queue, queue, self.expectations)
 
     def get(self, key: Key) -> Object | None:
         """The cached object at ``key`` (from the informer of its resource)."""
