@@ -24,7 +24,10 @@ Omitted: preemption, priorities other than 0 (the queue is FIFO), scheduling gat
 
 from __future__ import annotations
 
+import functools
+
 import attrs
+import immutables
 
 from spec.apiserver import Session
 from spec.clock import (
@@ -32,10 +35,10 @@ from spec.clock import (
     POD_MAX_IN_UNSCHEDULABLE_MS,
     pod_backoff_ms,
 )
-from spec.scheduling.filters import filter_nodes
+from spec.scheduling.filters import FilterFailure, filter_nodes
 from spec.scheduling.scores import score_nodes
 from spec.scheduling.snapshot import Snapshot
-from spec.scheduling.types import PodInfo
+from spec.scheduling.types import NodeInfo, PodInfo
 from spec.state import Informer, Key, Node, Object, Pod, QueuedPod, Scheduler
 
 NODE_EVENT_PLUGINS = {
@@ -50,8 +53,9 @@ ASSIGNED_POD_DELETE_PLUGINS = frozenset({"NodeResourcesFit", "NodePorts", "Inter
 ASSIGNED_POD_ADD_PLUGINS = frozenset({"InterPodAffinity", "PodTopologySpread"})
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def pod_info(pod: Pod, node: str | None = None) -> PodInfo:
-    """The scheduler's PodInfo of a pod (name, labels and creation order filled in)."""
+    """The scheduler's PodInfo of a pod (name, labels and creation order filled in); memoised (pure)."""
     return attrs.evolve(
         pod.info,
         name=pod.meta.name,
@@ -64,17 +68,32 @@ def pod_info(pod: Pod, node: str | None = None) -> PodInfo:
 
 def snapshot(s: Scheduler) -> Snapshot:
     """The cache's snapshot: nodes, bound pods, and assumed pods on their assumed node."""
-    nodes = sorted((o.info for o in s.informer.cache.values() if isinstance(o, Node)), key=lambda n: n.name)
+    return _snapshot(s.informer.cache, s.assumed)
+
+
+def _snapshot(cache: immutables.Map[Key, Object], assumed_pods: immutables.Map[Key, tuple[int, str]]) -> Snapshot:
+    nodes = sorted((o.info for o in cache.values() if isinstance(o, Node)), key=lambda n: n.name)
     pods = []
-    for key, obj in s.informer.cache.items():
+    for key, obj in cache.items():
         if not isinstance(obj, Pod):
             continue
-        assumed = s.assumed.get(key)
+        assumed = assumed_pods.get(key)
         if obj.node_name:
             pods.append(pod_info(obj))
         elif assumed is not None and assumed[0] == obj.meta.uid:
             pods.append(pod_info(obj, assumed[1]))
     return Snapshot.build(nodes, pods)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _cycle(cache: immutables.Map[Key, Object], assumed: immutables.Map[Key, tuple[int, str]], pod: Pod) -> tuple[
+        int, tuple[NodeInfo, ...], tuple[tuple[str, FilterFailure], ...], tuple[tuple[str, int], ...]]:
+    """The filters and scores of a scheduling cycle for ``pod`` on the snapshot of ``cache`` and ``assumed``:
+    (number of nodes, feasible nodes, failures, scores). Memoised: a pure function of what the cycle reads."""
+    snap = _snapshot(cache, assumed)
+    info = pod_info(pod)
+    feasible, failures = filter_nodes(info, snap)
+    return len(snap.nodes), feasible, failures, score_nodes(info, feasible, snap) if feasible else ()
 
 
 def _ours(s: Scheduler, pod: Pod) -> bool:
@@ -198,14 +217,12 @@ def schedule_one(
     rest = _without(s, entry.key)
     if not isinstance(pod, Pod) or pod.meta.uid != entry.uid or pod.node_name or pod.meta.deleting:
         return [(None, rest, session)]  # skipPodSchedule
-    snap = snapshot(s)
-    info = pod_info(pod)
-    feasible, failures = filter_nodes(info, snap)
+    n_nodes, feasible, failures, scores = _cycle(s.informer.cache, s.assumed, pod)
     if not feasible:
         reasons: dict[str, int] = {}
         for _, failure in failures:
             reasons[failure.reason] = reasons.get(failure.reason, 0) + 1
-        message = f"0/{len(snap.nodes)} nodes are available: " + ", ".join(
+        message = f"0/{n_nodes} nodes are available: " + ", ".join(
             f"{n} {r}" for r, n in sorted(reasons.items())
         ) + "."
         session.event(entry.key, "Warning", "FailedScheduling", message)
@@ -225,7 +242,6 @@ def schedule_one(
             flush=POD_MAX_IN_UNSCHEDULABLE_MS,
         )
         return [(None, attrs.evolve(rest, queue=(*rest.queue, failed)), session)]
-    scores = score_nodes(info, feasible, snap)
     best = max(score for _, score in scores)
     outcomes = []
     for name, score in scores:

@@ -344,8 +344,8 @@ class WorkQueue:
     def add(self, key: Key) -> WorkQueue:
         if key in self.queue:
             return self
-        return attrs.evolve(self, queue=tuple(sorted((*self.queue, key))),
-                            waiting=tuple(w for w in self.waiting if w[0] != key))
+        return WorkQueue(tuple(sorted((*self.queue, key))), tuple(w for w in self.waiting if w[0] != key),
+                         self.failures)
 
     def failure_count(self, key: Key) -> int:
         for k, n in self.failures:
@@ -371,6 +371,18 @@ class ControllerManager:
     rs_queue: WorkQueue = WorkQueue()
     deploy_queue: WorkQueue = WorkQueue()
     expectations: immutables.Map[Key, Expectation] = immutables.Map()
+
+    def with_rs_queue(self, queue: WorkQueue) -> ControllerManager:
+        """A fast ``attrs.evolve(self, rs_queue=queue)`` (``self`` when ``queue`` is the same)."""
+        if queue is self.rs_queue:
+            return self
+        return ControllerManager(self.informers, queue, self.deploy_queue, self.expectations)
+
+    def with_deploy_queue(self, queue: WorkQueue) -> ControllerManager:
+        """A fast ``attrs.evolve(self, deploy_queue=queue)`` (``self`` when ``queue`` is the same)."""
+        if queue is self.deploy_queue:
+            return self
+        return ControllerManager(self.informers, self.rs_queue, queue, self.expectations)
 
     def get(self, key: Key) -> Object | None:
         """The cached object at ``key`` (from the informer of its resource)."""
@@ -486,9 +498,9 @@ class ClusterState:
         raise KeyError(node)
 
     def with_kubelet(self, kubelet: Kubelet) -> ClusterState:
-        return attrs.evolve(
-            self, kubelets=tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets)
-        )
+        return ClusterState(self.etcd, self.kcm, self.schedulers,
+                            tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
+                            self.pending_commands, self.budget, self.ghost)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -502,16 +514,22 @@ class ClusterState:
         return out
 
     def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
+        kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
         if who == "kcm":
-            k = self.kcm
-            infs = tuple(inf if i == index else x for i, x in enumerate(k.informers))
-            return self._with(kcm=ControllerManager(infs, k.rs_queue, k.deploy_queue, k.expectations))
-        if who == "scheduler":
-            return self._with(schedulers=tuple(
-                Scheduler(s.name, inf, s.queue, s.assumed, s.binding) if i == index else s
-                for i, s in enumerate(self.schedulers)))
-        return self._with(kubelets=tuple(
-            Kubelet(k.node, k.up, inf, k.runtime) if i == index else k for i, k in enumerate(self.kubelets)))
+            infs = list(kcm.informers)
+            infs[index] = inf
+            kcm = ControllerManager(tuple(infs), kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
+        elif who == "scheduler":
+            ss = list(schedulers)
+            s = ss[index]
+            ss[index] = Scheduler(s.name, inf, s.queue, s.assumed, s.binding)
+            schedulers = tuple(ss)
+        else:
+            ks = list(kubelets)
+            k = ks[index]
+            ks[index] = Kubelet(k.node, k.up, inf, k.runtime)
+            kubelets = tuple(ks)
+        return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
@@ -521,6 +539,6 @@ class ClusterState:
         return ClusterState(**fields)  # type: ignore[arg-type]
 
     def with_scheduler(self, scheduler: Scheduler) -> ClusterState:
-        return attrs.evolve(
-            self, schedulers=tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers)
-        )
+        return ClusterState(self.etcd, self.kcm,
+                            tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
+                            self.kubelets, self.pending_commands, self.budget, self.ghost)

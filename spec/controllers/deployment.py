@@ -131,7 +131,7 @@ def owned(d: Deployment, cache: Iterable[object]) -> list[ReplicaSet]:
 
 def on_deployment(kcm: ControllerManager, key: Key, new: Deployment | None) -> ControllerManager:
     """addDeployment / updateDeployment / deleteDeployment: enqueue."""
-    return attrs.evolve(kcm, deploy_queue=kcm.deploy_queue.add(key))
+    return kcm.with_deploy_queue(kcm.deploy_queue.add(key))
 
 
 def on_replicaset(kcm: ControllerManager, rs: ReplicaSet) -> ControllerManager:
@@ -142,7 +142,7 @@ def on_replicaset(kcm: ControllerManager, rs: ReplicaSet) -> ControllerManager:
     dkey = f"deployments/{rs.meta.namespace}/{owner.name}"
     if kcm.get(dkey) is None:
         return kcm
-    return attrs.evolve(kcm, deploy_queue=kcm.deploy_queue.add(dkey))
+    return kcm.with_deploy_queue(kcm.deploy_queue.add(dkey))
 
 
 # --- the reconcile -----------------------------------------------------------------------------------------

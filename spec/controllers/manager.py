@@ -65,14 +65,14 @@ def reconcile(
 ) -> tuple[ControllerManager, bool]:
     """Pop ``key`` from ``controller``'s queue ("replicaset" or "deployment"), reconcile it, handle the error."""
     if controller == "replicaset":
-        kcm = attrs.evolve(kcm, rs_queue=attrs.evolve(kcm.rs_queue, queue=tuple(k for k in kcm.rs_queue.queue
-                                                                                    if k != key)))
+        q = kcm.rs_queue
+        kcm = kcm.with_rs_queue(WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
         kcm, failed = replicaset.sync(kcm, session, key, expectations=expectations)
-        return attrs.evolve(kcm, rs_queue=_finish(kcm.rs_queue, key, failed, None)), failed
-    kcm = attrs.evolve(kcm, deploy_queue=attrs.evolve(kcm.deploy_queue, queue=tuple(
-        k for k in kcm.deploy_queue.queue if k != key)))
+        return kcm.with_rs_queue(_finish(kcm.rs_queue, key, failed, None)), failed
+    q = kcm.deploy_queue
+    kcm = kcm.with_deploy_queue(WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
     kcm, failed = deployment.sync(kcm, session, key)
-    return attrs.evolve(kcm, deploy_queue=_finish(kcm.deploy_queue, key, failed, DEPLOYMENT_MAX_RETRIES)), failed
+    return kcm.with_deploy_queue(_finish(kcm.deploy_queue, key, failed, DEPLOYMENT_MAX_RETRIES)), failed
 
 
 def resync(kcm: ControllerManager) -> ControllerManager:

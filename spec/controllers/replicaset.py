@@ -95,19 +95,19 @@ def on_pod(kcm: ControllerManager, key: Key, old: Pod | None, new: Pod | None) -
         rs_key = None
     if new is None or new.meta.deleting:
         if new is not None and old is not None and old.meta.deleting:
-            return kcm if rs_key is None else attrs.evolve(kcm, rs_queue=kcm.rs_queue.add(rs_key))
+            return kcm if rs_key is None else kcm.with_rs_queue(kcm.rs_queue.add(rs_key))
         if rs_key is None:
             return kcm
         kcm = deletion_observed(kcm, rs_key, key)
-        return attrs.evolve(kcm, rs_queue=kcm.rs_queue.add(rs_key))
+        return kcm.with_rs_queue(kcm.rs_queue.add(rs_key))
     if old is None and rs_key is not None:
         kcm = creation_observed(kcm, rs_key)
     if rs_key is not None:
-        return attrs.evolve(kcm, rs_queue=kcm.rs_queue.add(rs_key))
+        return kcm.with_rs_queue(kcm.rs_queue.add(rs_key))
     queue = kcm.rs_queue
     for k in _matching_rs(kcm, pod):  # an orphan: every matching ReplicaSet may adopt it
         queue = queue.add(k)
-    return attrs.evolve(kcm, rs_queue=queue)
+    return kcm.with_rs_queue(queue)
 
 
 def on_replicaset(
@@ -117,7 +117,7 @@ def on_replicaset(
     if new is None:
         kcm = attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm
         return kcm
-    return attrs.evolve(kcm, rs_queue=kcm.rs_queue.add(key))
+    return kcm.with_rs_queue(kcm.rs_queue.add(key))
 
 
 # --- the reconcile -----------------------------------------------------------------------------------------
