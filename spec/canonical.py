@@ -449,7 +449,8 @@ def _tied(perms: list[dict[str, str]], keys: list[Any]) -> list[dict[str, str]]:
 
 
 def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
-    """``state`` with node names permuted by ``perm`` in etcd, the scheduler and the kubelets."""
+    """``state`` with node names permuted by ``perm`` everywhere: etcd, the controller manager's caches (a cached
+    pod keeps spec.nodeName), the scheduler and the kubelets."""
     names = tuple(sorted(perm.items()))
 
     def name(n: str) -> str:
@@ -473,8 +474,10 @@ def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
          for k in state.kubelets),
         key=lambda k: k.node,
     ))
-    return ClusterState(new_etcd, state.kcm, schedulers, kubelets, state.pending_commands, state.budget,
-                        state.ghost)
+    kcm = state.kcm
+    new_kcm = ControllerManager(tuple(inf(i) for i in kcm.informers), kcm.rs_queue, kcm.deploy_queue,
+                                kcm.expectations)
+    return ClusterState(new_etcd, new_kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost)
 
 
 @functools.lru_cache(maxsize=1 << 14)
