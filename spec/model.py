@@ -153,11 +153,12 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
     for; with "stale" the last ``watch_cache_size`` events stay, since a list may be served at any of them."""
     etcd = state.etcd
     slots = state.informer_slots()
-    for who, index, scope, inf in slots:
+    for n, (who, index, scope, inf) in enumerate(slots):
         if inf is not None:
             settled = informer.settle(inf, etcd, scope)
             if settled is not inf:
                 state = state.with_informer(who, index, settled)
+                slots[n] = (who, index, scope, settled)
     history = etcd.history
     if not history:
         return state
@@ -168,7 +169,7 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
             compacted = max(compacted, history[len(history) - len(keep) - 1].rv)
     else:
         behind: dict[str, int] = {}  # resource -> the oldest position of an informer watching it
-        for _, _, scope, inf in state.informer_slots():
+        for _, _, scope, inf in slots:
             if inf is not None and not inf.expired and inf.rv < etcd.revision:
                 for resource in watched(scope):
                     behind[resource] = min(inf.rv, behind.get(resource, inf.rv))
@@ -180,9 +181,9 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
         return state
     state = state._with(etcd=Etcd(etcd.revision, etcd.objects, keep, compacted, etcd.next_uid))
     if compacted != etcd.compacted:
-        for who, index, _, inf in state.informer_slots():
+        for who, index, _, inf in slots:
             if inf is not None and inf.rv < compacted and not inf.expired:
-                state = state.with_informer(who, index, attrs.evolve(inf, expired=True))
+                state = state.with_informer(who, index, Informer(inf.rv, inf.cache, True, inf.high_water))
     return state
 
 
