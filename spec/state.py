@@ -531,6 +531,20 @@ class ClusterState:
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost)
 
+    def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
+        """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
+        kcm = self.kcm
+        n = len(kcm.informers)
+        kcm_infs = tuple(infs[:n])
+        if kcm_infs != kcm.informers:
+            kcm = ControllerManager(kcm_infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)  # type: ignore[arg-type]
+        schedulers = tuple(s if s.informer is i else Scheduler(s.name, i, s.queue, s.assumed, s.binding)  # type: ignore[arg-type]
+                           for s, i in zip(self.schedulers, infs[n:n + len(self.schedulers)], strict=True))
+        kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime)
+                         for k, i in zip(self.kubelets, infs[n + len(self.schedulers):], strict=True))
+        return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets, self.pending_commands,
+                            self.budget, self.ghost)
+
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,

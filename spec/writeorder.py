@@ -84,22 +84,22 @@ def canonical_history(state: ClusterState) -> ClusterState:
     def cache(objects: immutables.Map[Key, Object]) -> immutables.Map[Key, Object]:
         return immutables.Map({k: obj(o) for k, o in objects.items()}) if renamed else objects
 
-    out = state
     if renamed or revision != etcd.revision:
         history = etcd.history
         new_history = tuple(WatchEvent(renamed[e.rv], e.type, e.key, obj(e.obj), obj(e.prev))
                             for e in (history[i] for i in order)) if renamed else history
         etcd = Etcd(revision, cache(etcd.objects), new_history, etcd.compacted, etcd.next_uid)
-        out = state._with(etcd=etcd)
-    for (who, index, scope, inf), at in zip(all_slots, targets, strict=True):
+    infs: list[Informer | None] = []
+    for (_, _, scope, inf), at in zip(all_slots, targets, strict=True):
         if inf is None or (at is None and not renamed):
-            continue
-        if inf.expired:
-            out = out.with_informer(who, index, Informer(inf.rv, cache(inf.cache), True, inf.high_water))
-            continue
-        at = inf.rv if at is None else at
-        out = out.with_informer(who, index, informer.settle(Informer(at, cache(inf.cache), False, at), etcd, scope))
-    return out
+            infs.append(inf)
+        elif inf.expired:
+            infs.append(Informer(inf.rv, cache(inf.cache), True, inf.high_water))
+        else:
+            at = inf.rv if at is None else at
+            moved = Informer(at, cache(inf.cache), False, at)
+            infs.append(moved if at == revision else informer.settle(moved, etcd, scope))
+    return state.with_informers(infs, etcd)
 
 
 Positions = tuple[tuple[informer.Scope, int, bool, int] | None, ...]
