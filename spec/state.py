@@ -536,7 +536,7 @@ class ClusterState:
         kcm = self.kcm
         n = len(kcm.informers)
         kcm_infs = tuple(infs[:n])
-        if kcm_infs != kcm.informers:
+        if any(a is not b for a, b in zip(kcm_infs, kcm.informers, strict=True)):
             kcm = ControllerManager(kcm_infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)  # type: ignore[arg-type]
         schedulers = tuple(s if s.informer is i else Scheduler(s.name, i, s.queue, s.assumed, s.binding)  # type: ignore[arg-type]
                            for s, i in zip(self.schedulers, infs[n:n + len(self.schedulers)], strict=True))
