@@ -76,7 +76,7 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     liveness = [p for p in model.properties if p.is_liveness]
     symmetry, constrained = overrides(model, "canonical"), overrides(model, "constraint")
     warnings = []
-    if liveness and symmetry:
+    if symmetry and any(not model.symmetric(p) for p in liveness):
         warnings.append("symmetry reduction with liveness properties is sound only if the properties and fairness "
                         "are symmetric too; otherwise it can hide or invent violations (as in TLC)")
     if liveness and constrained:

@@ -99,6 +99,11 @@ class Model:
         """The representative of the state's symmetry class (TLC SYMMETRY); identity when there is none."""
         return state
 
+    def symmetric(self, prop: Property) -> bool:
+        """Whether the model vouches that ``prop`` cannot tell the members of a symmetry class apart (a liveness
+        property under symmetry reduction is checked soundly only then; ``check`` warns about the others)."""
+        return False
+
     def describe(self, action: Any) -> str:
         """One line describing an action, for traces."""
         return str(action)

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import immutables
 
-from checker import Model, leads_to, weak
+from checker import Model, Property, leads_to, weak
 from checker import always as always_
 from spec import actions as A
 from spec import faults, informer, kubectl, kubelet, scheduler
@@ -219,6 +219,7 @@ class ClusterModel(Model):
                 assert spec.q is not None
                 props.append(leads_to(name, spec.p, spec.q))
         self.properties = tuple(props)
+        self._own = tuple(props)
         actors = ["kube-controller-manager", "replicaset-controller", "deployment-controller", "clock"]
         actors += list(SCHEDULERS if "unguarded-bind" in config.variants else SCHEDULERS[:1])
         nodes = sorted(o.meta.name for o in config.objects if isinstance(o, Node))
@@ -248,6 +249,11 @@ class ClusterModel(Model):
         if self._reorder:
             state = canonical_history(state)
         return canonical_state(state, self._symmetric, renumber=self.config.renumber)
+
+    def symmetric(self, prop: Property) -> bool:
+        """The built-in properties name no node and no pod: renaming interchangeable nodes preserves them (a
+        property added by a user is not vouched for)."""
+        return any(prop is p for p in self._own)
 
     def describe(self, action: Any) -> str:
         return A.describe(action)

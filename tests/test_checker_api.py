@@ -350,3 +350,21 @@ def test_a_state_cut_midway_by_the_state_bound_is_not_a_fair_stutter():
 
     assert check(Cut(), max_states=2).status == "bounded"
     assert check(Cut()).status == "ok"
+
+
+def test_symmetry_with_liveness_warns_unless_the_model_vouches_for_the_property():
+    visits0 = eventually("visits0", lambda x: x == 0)
+
+    class Sym(Ring):
+        def canonical(self, x):
+            return x
+
+    assert any("symmetry" in w for w in check(Sym([], [visits0])).warnings)
+
+    class Vouched(Sym):
+        def symmetric(self, prop):
+            return prop is visits0
+
+    assert not any("symmetry" in w for w in check(Vouched([], [visits0])).warnings)
+    other = eventually("other", lambda x: x == 1)
+    assert any("symmetry" in w for w in check(Vouched([], [visits0, other])).warnings)
