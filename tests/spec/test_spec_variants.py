@@ -40,9 +40,16 @@ def test_today_s_kubernetes_passes_the_same_scenario(variant: str) -> None:
     assert check(_model(scenario, prop)).status == "ok"
 
 
-@pytest.mark.slow
 def test_today_s_kubernetes_passes_the_replicaset_scenario() -> None:
     assert check(_model("replicaset-one-node", "ReplicaSetNeverOvershoots")).status == "ok"
+
+
+@pytest.mark.slow
+def test_the_default_scenario_holds_exhaustively_well_under_a_million_states() -> None:
+    """What `make check` runs: every property, the whole space (about 40 s)."""
+    result = check(ClusterModel(builtin("web-two-nodes").config))
+    assert result.status == "ok" and not result.warnings
+    assert result.stats.distinct_states < 100_000
 
 
 def test_stale_relist_also_shows_time_travel() -> None:
