@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 from checker.errors import InputError
 from checker.liveness import find_fair_lasso
@@ -58,12 +58,13 @@ def validate(model: Model) -> None:
 
 def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None, max_depth: int | None = None,
           deadlock: bool = True, simulate: int | None = None, depth: int = 100, seed: int = 0,
-          progress: ProgressFn | None = None) -> Result:
+          progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None) -> Result:
     """Check every property of `model`; see `Result` for the verdicts.
 
     `max_states` and `max_depth` bound an exhaustive search (a search cut short says "bounded", never "ok");
     `max_depth` counts states on a path, initial state included. `simulate=N` runs N random walks of at most
-    `depth` states from `seed` instead of exhausting the space.
+    `depth` states from `seed` instead of exhausting the space. `stop` is asked now and then whether to stop as
+    if interrupted (the command line answers yes once Ctrl-C was pressed).
     """
     validate(model)
     if strategy not in STRATEGIES:
@@ -86,7 +87,7 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     bounds = Bounds(strategy, max_states, max_depth, deadlock, constrained, symmetry)
     started = time.perf_counter()
     out = explore(model, strategy=strategy, max_states=max_states, max_depth=max_depth, deadlock=deadlock,
-                  with_edges=bool(liveness), progress=progress)
+                  with_edges=bool(liveness), progress=progress, stop=stop)
     violation = None
     if out.failure is not None:
         name, kind, i = out.failure

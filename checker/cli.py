@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
@@ -178,15 +179,24 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
     live = err.is_terminal and not as_json
     if not as_json:
         console.print(f"Checking {loaded.summary}", highlight=False)
+    pressed: list[bool] = []
+
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        pressed.append(True)  # also asked for by the search, in case Python swallows the exception
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         if live:
             with Progress(err) as progress:
-                result = run_check(loaded.model, progress=progress, **options)
+                result = run_check(loaded.model, progress=progress, stop=lambda: bool(pressed), **options)
         else:
-            result = run_check(loaded.model, **options)
+            result = run_check(loaded.model, stop=lambda: bool(pressed), **options)
     except KeyboardInterrupt:
         click.echo("interrupted before any result could be assembled", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     written = None
     if trace_path and result.violation is not None:
         from checker import itf

@@ -93,8 +93,9 @@ def fairness_masks(model: Model) -> tuple[int, int, Callable[[Hashable], int]]:
 
 
 def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: int | None, deadlock: bool,
-            with_edges: bool, progress: ProgressFn | None = None) -> Outcome:
-    """Explore the reachable states, checking invariants and deadlock as states are found."""
+            with_edges: bool, progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None) -> Outcome:
+    """Explore the reachable states, checking invariants and deadlock as states are found. ``stop`` is asked now
+    and then whether to stop as if interrupted (a Ctrl-C that Python swallowed, say in a finalizer, still counts)."""
     g = StateGraph(with_edges)
     out = Outcome(g)
     invariants = [(p.name, p.pred) for p in model.properties if p.kind == "always"]
@@ -241,6 +242,8 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
             if expansions % PROGRESS_EVERY == 0:
                 # Stored states live until the end: keep the cyclic garbage collector from rescanning them.
                 gc.freeze()
+                if stop is not None and stop():
+                    raise KeyboardInterrupt
                 if progress is not None:
                     now = time.perf_counter()
                     if now - last_report >= 0.25:

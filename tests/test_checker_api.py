@@ -368,3 +368,16 @@ def test_symmetry_with_liveness_warns_unless_the_model_vouches_for_the_property(
     assert not any("symmetry" in w for w in check(Vouched([], [visits0])).warnings)
     other = eventually("other", lambda x: x == 1)
     assert any("symmetry" in w for w in check(Vouched([], [visits0, other])).warnings)
+
+
+def test_a_search_asked_to_stop_is_interrupted_with_what_it_found():
+    """The command line's Ctrl-C handler also answers `stop`, in case Python swallowed the KeyboardInterrupt (in a
+    finalizer, say): the search still stops, with partial statistics."""
+    asked = []
+
+    def stop():
+        asked.append(True)
+        return len(asked) >= 2
+
+    r = check(Counter(100_000, loop=True), stop=stop)
+    assert r.status == "interrupted" and 0 < r.stats.distinct_states < 100_000
