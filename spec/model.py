@@ -4,8 +4,9 @@ every component's steps, the properties, fairness, symmetry and the trace view.
 Shape after Anvil (anvil-verifier/anvil, src/kubernetes_cluster/spec/cluster.rs): one ClusterState, one action
 type per kind of step, each step a whole reconcile or one watch event's delivery to one component. Every write
 goes through ``spec.apiserver``; after each step every informer skips the events it does not care about, the
-watch history forgets what every informer has seen, and a history longer than the watch cache's capacity is
-compacted (a watcher left behind gets 410 Gone and relists).
+watch history forgets what every informer of an event's resource has seen, and a history longer than the watch
+cache's capacity is compacted (a watcher left behind gets 410 Gone and relists). ``canonical`` combines the
+reductions (``spec.writeorder``, ``spec.canonical``); ``successors`` applies the partial-order ones.
 """
 
 from __future__ import annotations
