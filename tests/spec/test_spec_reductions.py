@@ -7,11 +7,14 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checker import always, check
 from spec.model import ClusterModel, Config
 from spec.scenario import builtin, with_overrides
 from spec.state import ClusterState
+from spec.testing import cluster_states, scenarios
 from spec.writeorder import canonical_history
 
 NONE = {"reduction": False, "commute_writes": False, "eager_noop": False}
@@ -108,3 +111,18 @@ def test_every_representative_is_consistent_across_renamings() -> None:
     model.properties = (always("CachedCopiesAgree", cached_copies_agree),)
     result = check(model, max_states=4000)
     assert result.status == "bounded"
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_representatives_of_random_reachable_states(data: st.DataObject) -> None:
+    """Any state a walk reaches, in any generated scenario: its representative is its own representative, keeps
+    cached copies consistent with etcd, and has the same representatives as successors."""
+    scenario = data.draw(scenarios())
+    state = data.draw(cluster_states(max_steps=30, scenario=scenario))
+    model = ClusterModel(scenario.config)
+    rep = model.canonical(state)
+    assert model.canonical(rep) == rep
+    assert cached_copies_agree(rep)
+    assert {model.canonical(t) for _, t in model.successors(state)} == \
+        {model.canonical(t) for _, t in model.successors(rep)}
