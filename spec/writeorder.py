@@ -49,11 +49,11 @@ def watched(scope: informer.Scope) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1 << 14)
 def _free_revision(etcd: Etcd) -> int:
-    """A revision after every live one that no object carries: etcd's own if it is, else one past all."""
-    carried = {o.meta.resource_version for o in etcd.objects.values()}
-    if etcd.revision not in carried:
-        return etcd.revision
-    return max([etcd.compacted, *carried, *(e.rv for e in etcd.history)]) + 1
+    """One past every revision an object or an event carries: etcd's revision in canonical form. (etcd's own
+    revision would not do: it is an event's or an object's, or neither after a forgotten delete, depending on the
+    order of writes no one can tell apart.)"""
+    return max([etcd.compacted, *(o.meta.resource_version for o in etcd.objects.values()),
+                *(e.rv for e in etcd.history)]) + 1
 
 
 def canonical_history(state: ClusterState) -> ClusterState:

@@ -3,6 +3,7 @@ same verdicts come out; and the canonical history is a function of what the info
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from checker import always, check
 from spec.model import ClusterModel, Config
-from spec.scenario import builtin, with_overrides
+from spec.scenario import builtin, load, parse, with_overrides
 from spec.state import ClusterState
 from spec.testing import cluster_states, scenarios
 from spec.writeorder import canonical_history
@@ -53,6 +54,42 @@ def test_the_reductions_keep_every_visible_state_of_a_replicaset_of_two() -> Non
     reduced, with_reductions = reachable(config)
     full, without = reachable(attrs.evolve(config, **NONE))
     assert reduced * 5 < full
+    assert with_reductions == without
+
+
+EVERY_FAULT = """
+apiVersion: kubespec.dev/v1
+kind: Scenario
+metadata: {name: every-fault}
+spec:
+  faults: {schedulerCrashes: 1, kubeletRestarts: 1, apiServerRestarts: 1, containerCrashes: 1, nodeCrashes: 1}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+status: {allocatable: {cpu: "2", memory: 2Gi, pods: "110"}}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "nginx:1.25", resources: {requests: {cpu: 500m, memory: 256Mi}}}]
+"""
+
+
+@pytest.mark.slow
+def test_the_reductions_keep_every_visible_state_under_every_kind_of_fault() -> None:
+    """API server restarts (broken watches, relists), node crashes, kubelet restarts, container crashes, a
+    scheduler crash (when written: 37,320 states with the reductions, 145,212 without, the same 392 visible)."""
+    config = parse(EVERY_FAULT, "every-fault").config
+    reduced, with_reductions = reachable(config)
+    full, without = reachable(attrs.evolve(config, **NONE))
+    assert reduced * 3 < full
     assert with_reductions == without
 
 
@@ -126,3 +163,24 @@ def test_representatives_of_random_reachable_states(data: st.DataObject) -> None
     assert cached_copies_agree(rep)
     assert {model.canonical(t) for _, t in model.successors(state)} == \
         {model.canonical(t) for _, t in model.successors(rep)}
+
+
+def test_representatives_after_a_delete_that_everyone_has_seen() -> None:
+    """etcd's revision in canonical form is one past everything: it once stayed the revision of a forgotten
+    delete in one order of the writes and not in another, and a liveness trace could not be rebuilt."""
+    recreated = Path(__file__).parent / "fixtures" / "recreated.yaml"
+    model = ClusterModel(attrs.evolve(load(recreated).config, symmetry=False))
+    frontier = list(model.init_states())
+    seen = {model.canonical(s) for s in frontier}
+    for _ in range(12):
+        following = []
+        for s in frontier:
+            rep = model.canonical(s)
+            assert {model.canonical(t) for _, t in model.successors(s)} == \
+                {model.canonical(t) for _, t in model.successors(rep)}
+            for _, t in model.successors(s):
+                c = model.canonical(t)
+                if c not in seen:
+                    seen.add(c)
+                    following.append(t)
+        frontier = following
