@@ -113,6 +113,15 @@ def _without(s: Scheduler, key: Key) -> Scheduler:
     return attrs.evolve(s, queue=tuple(q for q in s.queue if q.key != key))
 
 
+def _forget(s: Scheduler, key: Key, uid: int) -> Scheduler:
+    """The assumption about the pod ``key`` with ``uid`` dropped (the cache keys assumed pods by uid upstream:
+    pkg/scheduler/backend/cache/cache.go, so a pod recreated under the same name is another pod)."""
+    assumed = s.assumed.get(key)
+    if assumed is None or assumed[0] != uid:
+        return s
+    return attrs.evolve(s, assumed=s.assumed.delete(key))
+
+
 def _replace(s: Scheduler, entry: QueuedPod) -> Scheduler:
     return attrs.evolve(s, queue=tuple(entry if q.key == entry.key else q for q in s.queue))
 
@@ -162,15 +171,11 @@ def handle(s: Scheduler, key: Key, old: Object | None, new: Object | None) -> Sc
     assert isinstance(pod, Pod)
     if new is None:
         assert isinstance(old, Pod)
-        s = _without(s, key)
-        if key in s.assumed:
-            s = attrs.evolve(s, assumed=s.assumed.delete(key))
+        s = _forget(_without(s, key), key, old.meta.uid)
         return move(s, ASSIGNED_POD_DELETE_PLUGINS) if old.node_name else s
     assert isinstance(new, Pod)
     if new.node_name:
-        s = _without(s, key)
-        if key in s.assumed:
-            s = attrs.evolve(s, assumed=s.assumed.delete(key))  # the assumed pod is confirmed
+        s = _forget(_without(s, key), key, new.meta.uid)  # the assumed pod is confirmed
         if old is None or not isinstance(old, Pod) or not old.node_name:
             return move(s, ASSIGNED_POD_ADD_PLUGINS)
         return s
@@ -180,8 +185,10 @@ def handle(s: Scheduler, key: Key, old: Object | None, new: Object | None) -> Sc
     if entry is not None and entry.uid != new.meta.uid:
         s, entry = _without(s, key), None
     if entry is None:
-        if key in s.assumed or any(b[0] == key for b in s.binding):
-            return s
+        uid = new.meta.uid
+        assumed = s.assumed.get(key)
+        if (assumed is not None and assumed[0] == uid) or any(k == key and u == uid for k, u, _ in s.binding):
+            return s  # this very pod is assumed or being bound (a pod of the same name but another uid is not)
         return attrs.evolve(s, queue=(*s.queue, QueuedPod(key, new.meta.uid, "active")))
     if entry.where == "unschedulable" and old is not None and old != new:  # the pod itself changed
         return _replace(s, attrs.evolve(entry, where="backoff" if entry.backoff else "active", flush=0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import attrs
 import immutables
 import pytest
@@ -10,7 +12,7 @@ from checker import check
 from spec.apiserver import bind, delete
 from spec.model import ClusterModel, initial_state
 from spec.properties import PROPERTIES
-from spec.scenario import builtin, with_overrides
+from spec.scenario import builtin, load, with_overrides
 from spec.state import ClusterState, Ghost, Informer, RuntimeContainer
 
 
@@ -77,3 +79,14 @@ def test_convergence_needs_ready_running_pods_of_the_current_template() -> None:
     assert prop.q is not None
     # no pod exists yet, and nothing blocks one: convergence is due
     assert prop.p(s) and not prop.q(s)
+
+
+RECREATED = Path(__file__).parent / "fixtures" / "recreated.yaml"
+
+
+def test_a_pod_recreated_under_the_name_of_one_being_bound_is_still_scheduled() -> None:
+    """The pod is deleted while the scheduler has it assumed and its binding in flight; the ReplicaSet's
+    replacement gets the same generated name. The scheduler tells them apart by uid (as upstream's cache does):
+    it once took the replacement for the pod being bound and never queued it (a lasso of 16 steps)."""
+    config = attrs.evolve(load(RECREATED).config, properties=("EveryFeasiblePodEventuallyScheduled",))
+    assert check(ClusterModel(config)).status == "ok"
