@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import immutables
 
+from spec.informer import cache_at
 from spec.scheduling.types import HOSTNAME_LABEL
 from spec.state import (
     ClusterState,
@@ -55,6 +56,8 @@ def _informers(state: ClusterState) -> list[Informer]:
 def canonical_state(
     state: ClusterState, symmetric: tuple[tuple[str, ...], ...], *, renumber: bool = True
 ) -> ClusterState:
+    """The representative of ``state``'s class. The caches of watching informers in ``state`` are not read (they
+    may be stale, as ``spec.writeorder.canonical_history`` leaves them): the representative's are recomputed."""
     return _canonical(intern_objects(state), symmetric, renumber)
 
 
@@ -65,12 +68,26 @@ def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renu
     if symmetric:
         best = _best_permutation(state, _permutations(symmetric))
         if best:
-            state = intern_objects(rename_nodes(state, best))
+            state = _rename_nodes(state, best)
     if renumber:
-        renumbered = renumber_ids(state)
-        if renumbered is not state:
-            state = intern_objects(renumbered)
-    return state
+        state = _renumber_ids(state)
+    return rederived(state)
+
+
+def rederived(state: ClusterState) -> ClusterState:
+    """``state`` with the cache of every watching informer recomputed from etcd (``spec.informer.cache_at``):
+    the same state (``spec.state.Informer``), with caches shared among states through the memo."""
+    etcd = state.etcd
+    infs: list[Informer | None] = []
+    changed = False
+    for _, _, scope, inf in state.informer_slots():
+        if inf is not None and not inf.expired:
+            cache = cache_at(etcd, scope, inf.rv)
+            if cache is not inf.cache:
+                inf = Informer(inf.rv, cache, False, inf.high_water)
+                changed = True
+        infs.append(inf)
+    return state.with_informers(infs) if changed else state
 
 
 # --- hash-consing --------------------------------------------------------------------------------------------
@@ -127,36 +144,11 @@ def _interned_etcd(etcd: Etcd) -> Etcd:
     return _interned_etcd(Etcd(etcd.revision, objects, history, etcd.compacted, etcd.next_uid))
 
 
-@functools.lru_cache(maxsize=1 << 15)
-def _interned_informer(i: Informer) -> Informer:
-    """``i`` with an interned cache."""
-    cache = _interned_map(i.cache)
-    return i if cache is i.cache else _interned_informer(Informer(i.rv, cache, i.expired, i.high_water))
-
-
 def intern_objects(state: ClusterState) -> ClusterState:
-    """``state`` with its objects, caches and watch events interned (equal to ``state``)."""
+    """``state`` with etcd's objects and watch events interned (equal to ``state``). Informers' caches are not
+    interned: a watching informer's is left out of comparisons, and ``rederived`` takes it from a memo."""
     etcd = _interned_etcd(state.etcd)
-    kcm = state.kcm
-    a, b, c = kcm.informers
-    infs = (_interned_informer(a), _interned_informer(b), _interned_informer(c))
-    if infs[0] is not a or infs[1] is not b or infs[2] is not c:
-        kcm = ControllerManager(infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
-    schedulers = state.schedulers
-    for s in schedulers:
-        if _interned_informer(s.informer) is not s.informer:
-            schedulers = tuple(Scheduler(s.name, _interned_informer(s.informer), s.queue, s.assumed, s.binding)
-                               for s in schedulers)
-            break
-    kubelets = state.kubelets
-    for k in kubelets:
-        if k.informer is not None and _interned_informer(k.informer) is not k.informer:
-            kubelets = tuple(k if k.informer is None else
-                             Kubelet(k.node, k.up, _interned_informer(k.informer), k.runtime) for k in kubelets)
-            break
-    if etcd is state.etcd and kcm is state.kcm and schedulers is state.schedulers and kubelets is state.kubelets:
-        return state
-    return ClusterState(etcd, kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost)
+    return state if etcd is state.etcd else state._with(etcd=etcd)
 
 
 # --- revisions and uids --------------------------------------------------------------------------------------
@@ -208,36 +200,67 @@ def _etcd_ids(etcd: Etcd) -> tuple[frozenset[int], _Ids]:
     return frozenset(live), (frozenset(versions), frozenset(obj_uids), frozenset(owner_uids), frozenset(node_pairs))
 
 
+_IdPlan = tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...], int]
+"""A renumbering: (revision pairs, uid pairs, etcd's next uid), each pair (old, new), identities left out."""
+
+
 def renumber_ids(state: ClusterState) -> ClusterState:
-    etcd = state.etcd
+    """``state`` with revisions and uids renumbered canonically (see the module's docstring)."""
+    return rederived(_renumber_ids(state))
+
+
+def _renumber_ids(state: ClusterState) -> ClusterState:
+    """``renumber_ids`` leaving watching informers' caches stale."""
     infs = _informers(state)
+    other: set[int] = set()
+    for k in state.kubelets:
+        other.update(c.uid for c in k.runtime)
+    for s in state.schedulers:
+        other.update(q.uid for q in s.queue)
+        other.update(u for u, _ in s.assumed.values())
+        other.update(u for _, u, _ in s.binding)
+    plan = _id_plan(state.etcd, tuple((i.rv, i.high_water) for i in infs),
+                    tuple(i.cache for i in infs if i.expired), frozenset(other))
+    if plan is None:
+        return state
+    rv_pairs, uid_pairs, next_uid = plan
+    rv_map, uid_map = dict(rv_pairs), dict(uid_pairs)
+    memo: dict[int, Object] = {}
+
+    def obj(o: Object) -> Object:
+        done = memo.get(id(o))
+        if done is None:
+            done = memo[id(o)] = _renumbered_object(o, rv_map, uid_map)
+        return done
+
+    return _rewrite(state, _renumbered_etcd(state.etcd, plan), obj, lambda r: rv_map.get(r, r),
+                    lambda u: uid_map.get(u, u))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _id_plan(etcd: Etcd, positions: tuple[tuple[int, int], ...], expired: tuple[immutables.Map[str, Object], ...],
+             other_uids: frozenset[int]) -> _IdPlan | None:
+    """The renumbering of a state whose etcd is ``etcd``, whose informers are at ``positions`` (rv, high-water),
+    whose expired informers cache ``expired`` and whose scheduler and kubelets hold ``other_uids``; None when
+    the state already is numbered canonically. Memoised: most states share them with many others."""
     etcd_live, (v, u, ow, nd) = _etcd_ids(etcd)
     live = set(etcd_live)
     versions, obj_uids, owner_uids, node_pairs = set(v), set(u), set(ow), set(nd)
-    seen = {id(etcd.objects)}
-    for inf in infs:
-        live.add(inf.rv)
-        live.add(inf.high_water)
-        m = inf.cache
-        if id(m) not in seen:
-            seen.add(id(m))
-            v, u, ow, nd = _map_ids(m)
-            versions |= v
-            obj_uids |= u
-            owner_uids |= ow
-            node_pairs |= nd
+    for rv, high_water in positions:
+        live.add(rv)
+        live.add(high_water)
+    # A watching informer's cache holds objects of etcd or of its history (``spec.informer.cache_at``).
+    for m in expired:
+        v, u, ow, nd = _map_ids(m)
+        versions |= v
+        obj_uids |= u
+        owner_uids |= ow
+        node_pairs |= nd
     live.discard(0)
     settled = sorted(kv for kv in versions if kv[1] not in live)
     # Node uids are only ever compared for equality: number them by name, so that renaming nodes is a symmetry.
     node_uids = dict(node_pairs)
-    uids = obj_uids - node_uids.keys()
-    for k in state.kubelets:
-        uids.update(c.uid for c in k.runtime)
-    for s in state.schedulers:
-        uids.update(q.uid for q in s.queue)
-        uids.update(u for u, _ in s.assumed.values())
-        uids.update(u for _, u, _ in s.binding)
-    uids |= owner_uids
+    uids = (obj_uids - node_uids.keys()) | other_uids | owner_uids
     uids.discard(0)
     next_uid = len(uids) + 1
     nodes_by_name = sorted(node_uids.items(), key=lambda kv: kv[1])
@@ -247,32 +270,54 @@ def renumber_ids(state: ClusterState) -> ClusterState:
             and all(k == v for k, v in settled_map.items())
             and all(u == i or u in node_uids for i, u in enumerate(ranked, 1))
             and all(uid == -i for i, (uid, _) in enumerate(nodes_by_name, 1))):
-        return state
+        return None
     rv_map = {v: i for i, v in enumerate(sorted(live), 1)}
     rv_map.update(settled_map)
     uid_map = {v: i for i, v in enumerate(ranked, 1)}
     for i, (uid, _) in enumerate(nodes_by_name, 1):
         uid_map[uid] = -i
-    rv_map[0] = 0
-    uid_map[0] = 0
+    return (tuple(sorted((a, b) for a, b in rv_map.items() if a != b)),
+            tuple(sorted((a, b) for a, b in uid_map.items() if a != b)), next_uid)
+
+
+def _renumbered_object(o: Object, rv_map: dict[int, int], uid_map: dict[int, int]) -> Object:
+    m = o.meta
+    owner = m.owner
+    owner_uid = 0 if owner is None else uid_map.get(owner.uid, owner.uid)
+    rv, uid = rv_map.get(m.resource_version, m.resource_version), uid_map.get(m.uid, m.uid)
+    if rv == m.resource_version and uid == m.uid and (owner is None or owner_uid == owner.uid):
+        return o
+    return _renumbered(o, rv, uid, owner_uid)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _renumbered_etcd(etcd: Etcd, plan: _IdPlan) -> Etcd:
+    """``etcd`` renumbered by ``plan``, interned (memoised: many states share etcd and their renumbering)."""
+    rv_pairs, uid_pairs, next_uid = plan
+    rv_map, uid_map = dict(rv_pairs), dict(uid_pairs)
     memo: dict[int, Object] = {}
 
-    def obj(o: Object) -> Object:
+    def obj(o: Object | None) -> Object | None:
+        if o is None:
+            return None
         done = memo.get(id(o))
-        if done is not None:
-            return done
-        m = o.meta
-        owner = m.owner
-        owner_uid = 0 if owner is None else uid_map[owner.uid]
-        rv, uid = rv_map[m.resource_version], uid_map[m.uid]
-        if rv == m.resource_version and uid == m.uid and (owner is None or owner_uid == owner.uid):
-            out = o
-        else:
-            out = _renumbered(o, rv, uid, owner_uid)
-        memo[id(o)] = out
-        return out
+        if done is None:
+            done = memo[id(o)] = _renumbered_object(o, rv_map, uid_map)
+        return done
 
-    return _rewrite(state, obj, rv_map.__getitem__, uid_map.__getitem__, next_uid)
+    objects = etcd.objects
+    changes = [(k, n) for k, o in objects.items() if (n := obj(o)) is not o]
+    if changes:
+        mut = objects.mutate()
+        for k, n in changes:
+            mut[k] = n
+        objects = mut.finish()
+    history = []
+    for e in etcd.history:
+        r, o, p = rv_map.get(e.rv, e.rv), obj(e.obj), obj(e.prev)
+        history.append(e if r == e.rv and o is e.obj and p is e.prev else _event(e, r, o, p))
+    return _interned_etcd(Etcd(rv_map.get(etcd.revision, etcd.revision), objects, tuple(history),
+                               rv_map.get(etcd.compacted, etcd.compacted), next_uid))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -293,13 +338,13 @@ def _event(e: WatchEvent, rv: int, obj: Object | None, prev: Object | None) -> W
 
 def _rewrite(
     state: ClusterState,
+    new_etcd: Etcd,
     obj: Callable[[Object], Object],
     rv: Callable[[int], int],
     uid: Callable[[int], int],
-    next_uid: int,
 ) -> ClusterState:
-    """``state`` with every object, revision and uid mapped; the parts that do not change are kept (identical
-    objects compare at once)."""
+    """``state`` with etcd replaced by ``new_etcd`` and every other object, revision and uid mapped; the parts
+    that do not change are kept (identical objects compare at once)."""
     maps: dict[int, immutables.Map[str, Object]] = {}
 
     def cache(m: immutables.Map[str, Object]) -> immutables.Map[str, Object]:
@@ -317,18 +362,11 @@ def _rewrite(
         return out
 
     def inf(i: Informer) -> Informer:
-        r, c, h = rv(i.rv), cache(i.cache), rv(i.high_water)
+        # A watching informer's cache is left as it is, for ``rederived`` to replace.
+        r, c, h = rv(i.rv), cache(i.cache) if i.expired else i.cache, rv(i.high_water)
         if r == i.rv and c is i.cache and h == i.high_water:
             return i
         return Informer(r, c, i.expired, h)
-
-    def event(e: WatchEvent) -> WatchEvent:
-        r = rv(e.rv)
-        o = None if e.obj is None else obj(e.obj)
-        p = None if e.prev is None else obj(e.prev)
-        if r == e.rv and o is e.obj and p is e.prev:
-            return e
-        return _event(e, r, o, p)
 
     def queued(q: QueuedPod) -> QueuedPod:
         u = uid(q.uid)
@@ -358,14 +396,6 @@ def _rewrite(
             return k
         return Kubelet(k.node, k.up, i, runtime)
 
-    etcd = state.etcd
-    new_etcd = Etcd(
-        revision=rv(etcd.revision),
-        objects=cache(etcd.objects),
-        history=tuple(event(e) for e in etcd.history),
-        compacted=rv(etcd.compacted),
-        next_uid=next_uid,
-    )
     kcm = state.kcm
     infs = tuple(inf(i) for i in kcm.informers)
     if any(a is not b for a, b in zip(infs, kcm.informers, strict=True)):
@@ -401,7 +431,7 @@ def _fingerprint(state: ClusterState, perm: dict[str, str]) -> tuple[Any, ...]:
                         if isinstance(o, Pod)))
     kubelets = tuple(
         (k.up, tuple(sorted((c.pod, c.running) for c in k.runtime)),
-         None if k.informer is None else (k.informer.rv, k.informer.expired, tuple(sorted(k.informer.cache))))
+         None if k.informer is None else _seen(k.informer))
         for k in sorted(state.kubelets, key=lambda k: perm.get(k.node, k.node))
     )
     sched = tuple(
@@ -410,6 +440,12 @@ def _fingerprint(state: ClusterState, perm: dict[str, str]) -> tuple[Any, ...]:
         for s in state.schedulers
     )
     return (pods, kubelets, sched)
+
+
+def _seen(i: Informer) -> tuple[Any, ...]:
+    """What a kubelet's informer contributes to ``_fingerprint``: its position, and its cache when expired (a
+    watching informer's cache follows from etcd, and may be stale while the representative is computed)."""
+    return (i.rv, i.expired, tuple(sorted(i.cache)) if i.expired else ())
 
 
 def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) -> dict[str, str]:
@@ -425,8 +461,7 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
     if len(candidates) > 1:
         seen = {
             k.node: (k.up, tuple(sorted((c.pod, c.running) for c in k.runtime)),
-                     None if k.informer is None
-                     else (k.informer.rv, k.informer.expired, tuple(sorted(k.informer.cache))))
+                     None if k.informer is None else _seen(k.informer))
             for k in state.kubelets
         }
         nodes = [k.node for k in state.kubelets]
@@ -451,12 +486,19 @@ def _tied(perms: list[dict[str, str]], keys: list[Any]) -> list[dict[str, str]]:
 def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
     """``state`` with node names permuted by ``perm`` everywhere: etcd, the controller manager's caches (a cached
     pod keeps spec.nodeName), the scheduler and the kubelets."""
+    return rederived(_rename_nodes(state, perm))
+
+
+def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
+    """``rename_nodes`` leaving watching informers' caches stale (etcd interned)."""
     names = tuple(sorted(perm.items()))
 
     def name(n: str) -> str:
         return perm.get(n, n)
 
     def inf(i: Informer) -> Informer:
+        if not i.expired:
+            return i  # its cache is recomputed below
         cache = _renamed_map(i.cache, names)
         return i if cache is i.cache else Informer(i.rv, cache, i.expired, i.high_water)
 
@@ -477,7 +519,8 @@ def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
     kcm = state.kcm
     new_kcm = ControllerManager(tuple(inf(i) for i in kcm.informers), kcm.rs_queue, kcm.deploy_queue,
                                 kcm.expectations)
-    return ClusterState(new_etcd, new_kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost)
+    return intern_objects(
+        ClusterState(new_etcd, new_kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost))
 
 
 @functools.lru_cache(maxsize=1 << 14)

@@ -60,23 +60,26 @@ def _pod_view(pod: Pod) -> Pod:
 
 def settle(informer: Informer, etcd: Etcd, scope: Scope) -> Informer:
     """Skip the leading events that do not change this informer's view."""
-    if informer.expired or informer.rv >= etcd.revision:
+    rv = settled_rv(informer.rv, informer.expired, etcd, scope)
+    if rv == informer.rv:
         return informer
-    rv = informer.rv
-    cache = informer.cache
+    return Informer(rv, informer.cache, False, max(informer.high_water, rv))
+
+
+def settled_rv(rv: int, expired: bool, etcd: Etcd, scope: Scope) -> int:
+    """Where ``settle`` leaves an informer of ``scope`` at ``rv``: past the leading events that leave its view as
+    it is. (What the cache holds at an event's key is the view of the object the event replaces: ``cache_at``.)"""
+    if expired or rv >= etcd.revision:
+        return rv
     for event in etcd.history:
         if event.rv <= rv:
             continue
         seen = view(scope, event.key, event.obj)
-        cached = cache.get(event.key)
+        cached = view(scope, event.key, event.prev)
         if seen is not cached and seen != cached:
-            break
+            return rv
         rv = event.rv
-    else:
-        rv = etcd.revision
-    if rv == informer.rv:
-        return informer
-    return Informer(rv, cache, False, max(informer.high_water, rv))
+    return etcd.revision
 
 
 def next_event(informer: Informer, etcd: Etcd) -> int | None:
@@ -118,6 +121,17 @@ def snapshot(etcd: Etcd, revision: int) -> immutables.Map[Key, Object]:
     return objects.finish()
 
 
+@functools.lru_cache(maxsize=1 << 15)
+def cache_at(etcd: Etcd, scope: Scope, revision: int) -> immutables.Map[Key, Object]:
+    """The cache of an informer of ``scope`` that has synced to ``revision`` and is not expired: its view of etcd's
+    objects as of ``revision``. Every such informer's cache is this (a list fills the cache with the view of a
+    snapshot, and each delivery or skipped event moves it along the history, which keeps every event after the
+    informer's position until it is delivered or the informer is expired), so the cache is a function of the
+    rest of the state (``spec.state.Informer``). Memoised on interned etcds."""
+    objects = snapshot(etcd, revision)
+    return immutables.Map((key, v) for key, obj in objects.items() if (v := view(scope, key, obj)) is not None)
+
+
 def list_revisions(etcd: Etcd, at_least: int) -> Iterator[int]:
     """The revisions a (possibly stale) list may be served at: the retained ones not older than ``at_least``."""
     low = max(at_least, etcd.compacted)
@@ -130,11 +144,8 @@ def relist(
     informer: Informer | None, etcd: Etcd, scope: Scope, revision: int
 ) -> tuple[Informer, tuple[tuple[Key, Object | None, Object | None], ...]]:
     """List at ``revision`` and replace the cache (DeltaFIFO.Replace): (informer', deltas (key, old, new))."""
-    objects = snapshot(etcd, revision)
     old_cache = informer.cache if informer is not None else immutables.Map()
-    listed = immutables.Map(
-        (key, v) for key, obj in objects.items() if (v := view(scope, key, obj)) is not None
-    )
+    listed = cache_at(etcd, scope, revision)
     deltas = [(key, old_cache.get(key), new) for key, new in sorted(listed.items())]
     deltas += [(key, old, None) for key, old in sorted(old_cache.items()) if key not in listed]
     high = max(informer.high_water if informer is not None else 0, revision)

@@ -152,40 +152,62 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
     With consistency "strong" an event is forgotten once every informer that watches its resource has passed it
     (``spec.writeorder.watched``; the watch cache is per resource upstream), whatever other informers still wait
     for; with "stale" the last ``watch_cache_size`` events stay, since a list may be served at any of them."""
-    etcd = state.etcd
     slots = state.informer_slots()
-    for n, (who, index, scope, inf) in enumerate(slots):
-        if inf is not None:
-            settled = informer.settle(inf, etcd, scope)
-            if settled is not inf:
-                state = state.with_informer(who, index, settled)
-                slots[n] = (who, index, scope, settled)
+    plan = _settle(state.etcd, tuple(None if inf is None else (scope, inf.rv, inf.expired)
+                                     for _, _, scope, inf in slots), config.consistency, config.watch_cache_size)
+    if plan is None:
+        return state
+    etcd, moves = plan
+    infs: list[Informer | None] = []
+    for (_, _, _, inf), move in zip(slots, moves, strict=True):
+        if move is not None:
+            assert inf is not None
+            rv, expired = move
+            inf = Informer(rv, inf.cache, expired, max(inf.high_water, rv))
+        infs.append(inf)
+    return state.with_informers(infs, etcd)
+
+
+_Positions = tuple[tuple[informer.Scope, int, bool] | None, ...]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _settle(etcd: Etcd, positions: _Positions, consistency: str, watch_cache_size: int) -> tuple[
+        Etcd, tuple[tuple[int, bool] | None, ...]] | None:
+    """What ``settle`` does to etcd and to informers at ``positions`` (scope, rv, expired): (etcd', each
+    informer's new (rv, expired) or None); None when nothing changes. A pure function of them (an informer's
+    cache plays no part), memoised: many states share etcd and the informers' positions."""
+    moved = [None if p is None else (p[0], informer.settled_rv(p[1], p[2], etcd, p[0]), p[2]) for p in positions]
     history = etcd.history
-    if not history:
-        return state
-    compacted = etcd.compacted
-    if config.consistency == "stale":
-        keep = history[-config.watch_cache_size:]
-        if len(keep) < len(history):
-            compacted = max(compacted, history[len(history) - len(keep) - 1].rv)
-    else:
-        behind: dict[str, int] = {}  # resource -> the oldest position of an informer watching it
-        for _, _, scope, inf in slots:
-            if inf is not None and not inf.expired and inf.rv < etcd.revision:
-                for resource in watched(scope):
-                    behind[resource] = min(inf.rv, behind.get(resource, inf.rv))
-        keep = tuple(e for e in history if e.rv > behind.get(e.key[: e.key.index("/")], e.rv))
-        if len(keep) > config.watch_cache_size:
-            compacted = max(compacted, keep[-config.watch_cache_size - 1].rv)
-            keep = keep[-config.watch_cache_size:]
-    if len(keep) == len(history):
-        return state
-    state = state._with(etcd=Etcd(etcd.revision, etcd.objects, keep, compacted, etcd.next_uid))
-    if compacted != etcd.compacted:
-        for who, index, _, inf in slots:
-            if inf is not None and inf.rv < compacted and not inf.expired:
-                state = state.with_informer(who, index, Informer(inf.rv, inf.cache, True, inf.high_water))
-    return state
+    keep, compacted = history, etcd.compacted
+    if history:
+        if consistency == "stale":
+            keep = history[-watch_cache_size:]
+            if len(keep) < len(history):
+                compacted = max(compacted, history[len(history) - len(keep) - 1].rv)
+        else:
+            behind: dict[str, int] = {}  # resource -> the oldest position of an informer watching it
+            for p in moved:
+                if p is not None and not p[2] and p[1] < etcd.revision:
+                    for resource in watched(p[0]):
+                        behind[resource] = min(p[1], behind.get(resource, p[1]))
+            keep = tuple(e for e in history if e.rv > behind.get(e.key[: e.key.index("/")], e.rv))
+            if len(keep) > watch_cache_size:
+                compacted = max(compacted, keep[-watch_cache_size - 1].rv)
+                keep = keep[-watch_cache_size:]
+    moves: list[tuple[int, bool] | None] = []
+    for before, after in zip(positions, moved, strict=True):
+        if before is None or after is None:
+            moves.append(None)
+            continue
+        # Compaction past an informer's position answers its watch 410 Gone.
+        expired = before[2] or (compacted != etcd.compacted and after[1] < compacted)
+        moves.append(None if (after[1], expired) == (before[1], before[2]) else (after[1], expired))
+    if len(keep) != len(history):
+        etcd = Etcd(etcd.revision, etcd.objects, keep, compacted, etcd.next_uid)
+    elif all(m is None for m in moves):
+        return None
+    return etcd, tuple(moves)
 
 
 def commit(state: ClusterState, session: Session, config: Config, **changes: Any) -> ClusterState:
@@ -228,6 +250,9 @@ class ClusterModel(Model):
         self.fairness = tuple(weak(f"WF({a})", _selects(a)) for a in actors)
         self._symmetric = faults.symmetric_nodes(config) if config.symmetry else ()
         self._reorder = config.commute_writes and config.renumber and config.consistency == "strong"
+        # Memoised on the state as generated: a third of the successors are states generated before, and
+        # comparing them costs less than the reordering and the interning that come first in the representative.
+        self._representative = functools.lru_cache(maxsize=1 << 14)(self._representative_of)
 
     # --- the checker's interface ------------------------------------------------------------------------
     def init_states(self) -> Iterable[ClusterState]:
@@ -247,6 +272,9 @@ class ClusterModel(Model):
         return _successors(state, config, [(a, t) for a, t, _ in reconciles])
 
     def canonical(self, state: ClusterState) -> ClusterState:
+        return self._representative(state)
+
+    def _representative_of(self, state: ClusterState) -> ClusterState:
         if self._reorder:
             state = canonical_history(state)
         return canonical_state(state, self._symmetric, renumber=self.config.renumber)
@@ -398,18 +426,30 @@ def _reconciles(state: ClusterState, config: Config) -> list[tuple[A.Action, Clu
     queue slot, so no cycle is made of them (C3)."""
     kcm = state.kcm
     expectations = "no-expectations" not in config.variants
+    guarded = "unguarded-bind" not in config.variants
     out = []
     for controller, queue, actor in (
         ("replicaset", kcm.rs_queue, "replicaset-controller"),
         ("deployment", kcm.deploy_queue, "deployment-controller"),
     ):
         for key in queue.queue:
-            session = _session(state, config)
-            new, failed = manager.reconcile(kcm, session, controller, key, expectations=expectations)
-            idle = not (failed or session.writes or session.events) and new == _popped(kcm, controller, key)
-            out.append((A.Reconcile(actor, key, failed, tuple(session.events)), commit(state, session, config, kcm=new),
-                        idle))
+            new, failed, etcd, ghost, events, idle = _reconcile(
+                kcm, state.etcd, state.ghost, controller, key, expectations, guarded)
+            out.append((A.Reconcile(actor, key, failed, events),
+                        settle(state._with(etcd=etcd, ghost=ghost, kcm=new), config), idle))
     return out
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, key: str, expectations: bool,
+               guarded: bool) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:
+    """One reconcile: (controller manager', failed, etcd', ghost', Events, idle). A pure function of the
+    controller manager and etcd (its caches follow from etcd: ``spec.state.Informer``), memoised: many states
+    differ only in the scheduler or the kubelets."""
+    session = Session(etcd, ghost, guarded_bind=guarded)
+    new, failed = manager.reconcile(kcm, session, controller, key, expectations=expectations)
+    idle = not (failed or session.writes or session.events) and new == _popped(kcm, controller, key)
+    return new, failed, session.etcd, session.ghost, tuple(session.events), idle
 
 
 def _popped(kcm: ControllerManager, controller: str, key: str) -> ControllerManager:

@@ -26,7 +26,8 @@ import functools
 import immutables
 
 from spec import informer
-from spec.state import ClusterState, Etcd, Informer, Key, Object, WatchEvent, replace_meta, with_ids
+from spec.canonical import _interned_etcd, _renumbered
+from spec.state import ClusterState, Etcd, Informer, Key, Object, WatchEvent
 
 
 def _resource(key: Key) -> str:
@@ -59,7 +60,8 @@ def _free_revision(etcd: Etcd) -> int:
 def canonical_history(state: ClusterState) -> ClusterState:
     """``state`` with its watch history in canonical order and every informer at its canonical position (the
     revision just before the first event it has yet to deliver, or etcd's revision): the same state when it
-    already is."""
+    already is. The caches of watching informers are left stale, for ``spec.canonical.canonical_state`` to
+    recompute (``spec.state.Informer`` leaves them out of comparisons)."""
     etcd = state.etcd
     all_slots = state.informer_slots()
     plan = _plan(etcd, tuple(None if inf is None else (scope, inf.rv, inf.expired, inf.high_water)
@@ -77,7 +79,7 @@ def canonical_history(state: ClusterState) -> ClusterState:
         if done is None:
             m = o.meta
             rv = renamed.get(m.resource_version, m.resource_version)
-            done = o if rv == m.resource_version else replace_meta(o, with_ids(m, m.uid, rv, m.owner))
+            done = o if rv == m.resource_version else _renumbered(o, rv, m.uid, 0 if m.owner is None else m.owner.uid)
             memo[id(o)] = done
         return done
 
@@ -85,10 +87,7 @@ def canonical_history(state: ClusterState) -> ClusterState:
         return immutables.Map({k: obj(o) for k, o in objects.items()}) if renamed else objects
 
     if renamed or revision != etcd.revision:
-        history = etcd.history
-        new_history = tuple(WatchEvent(renamed[e.rv], e.type, e.key, obj(e.obj), obj(e.prev))
-                            for e in (history[i] for i in order)) if renamed else history
-        etcd = Etcd(revision, cache(etcd.objects), new_history, etcd.compacted, etcd.next_uid)
+        etcd = _reordered(etcd, plan)
     infs: list[Informer | None] = []
     for (_, _, scope, inf), at in zip(all_slots, targets, strict=True):
         if inf is None or (at is None and not renamed):
@@ -96,13 +95,42 @@ def canonical_history(state: ClusterState) -> ClusterState:
         elif inf.expired:
             infs.append(Informer(inf.rv, cache(inf.cache), True, inf.high_water))
         else:
+            # The cache is left as it is: it is a function of etcd and the position (``spec.state.Informer``),
+            # and ``spec.canonical.canonical_state`` recomputes it. ``informer.settle`` does not read it.
             at = inf.rv if at is None else at
-            moved = Informer(at, cache(inf.cache), False, at)
+            moved = Informer(at, inf.cache, False, at)
             infs.append(moved if at == revision else informer.settle(moved, etcd, scope))
     return state.with_informers(infs, etcd)
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _reordered(etcd: Etcd, plan: _Plan) -> Etcd:
+    """``etcd`` with its history reordered and its revisions renamed by ``plan`` (memoised, interned)."""
+    order, renamed_pairs, revision, _ = plan
+    renamed = dict(renamed_pairs)
+    memo: dict[int, Object] = {}
+
+    def obj(o: Object | None) -> Object | None:
+        if o is None or not renamed:
+            return o
+        done = memo.get(id(o))
+        if done is None:
+            m = o.meta
+            rv = renamed.get(m.resource_version, m.resource_version)
+            done = o if rv == m.resource_version else _renumbered(o, rv, m.uid, 0 if m.owner is None else m.owner.uid)
+            memo[id(o)] = done
+        return done
+
+    objects, history = etcd.objects, etcd.history
+    if renamed:
+        objects = immutables.Map({k: obj(o) for k, o in objects.items()})
+        history = tuple(WatchEvent(renamed[e.rv], e.type, e.key, obj(e.obj), obj(e.prev))
+                        for e in (history[i] for i in order))
+    return _interned_etcd(Etcd(revision, objects, history, etcd.compacted, etcd.next_uid))
+
+
 Positions = tuple[tuple[informer.Scope, int, bool, int] | None, ...]
+_Plan = tuple[tuple[int, ...], tuple[tuple[int, int], ...], int, tuple[int | None, ...]]
 
 
 @functools.lru_cache(maxsize=1 << 15)

@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import immutables
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checker import always, check
+from spec.informer import cache_at
 from spec.model import ClusterModel, Config
 from spec.scenario import builtin, load, parse, with_overrides
-from spec.state import ClusterState
+from spec.state import ClusterState, Informer
 from spec.testing import cluster_states, scenarios
 from spec.writeorder import canonical_history
 
@@ -155,6 +157,58 @@ def test_every_representative_is_consistent_across_renamings() -> None:
     assert result.status == "bounded"
 
 
+def caches_follow_from_etcd(state: ClusterState) -> bool:
+    """Every watching informer's cache is its view of etcd as of its position: why ``spec.state.Informer`` may
+    leave caches out of comparisons."""
+    return all(inf is None or inf.expired or inf.cache == cache_at(state.etcd, scope, inf.rv)
+               for _, _, scope, inf in state.informer_slots())
+
+
+def caches_follow_in_every_step(config: Config, max_states: int) -> int:
+    """Breadth-first over the representatives: every state a step makes has caches that follow from etcd (the
+    representatives' are recomputed, so the steps are what this tests). The number of representatives seen."""
+    model = ClusterModel(config)
+    frontier = [model.canonical(s) for s in model.init_states()]
+    seen = set(frontier)
+    while frontier and len(seen) < max_states:
+        s = frontier.pop(0)
+        for action, t in model.successors(s):
+            assert caches_follow_from_etcd(t), f"after {action}"
+            c = model.canonical(t)
+            if c not in seen:
+                seen.add(c)
+                frontier.append(c)
+    return len(seen)
+
+
+@pytest.mark.parametrize("consistency", ["strong", "stale"])
+def test_every_step_leaves_caches_that_follow_from_etcd(consistency: str) -> None:
+    config = attrs.evolve(parse(EVERY_FAULT, "every-fault").config, consistency=consistency)
+    assert caches_follow_in_every_step(config, 3000) >= 3000
+    recreated = load(Path(__file__).parent / "fixtures" / "recreated.yaml").config  # a pod deleted and replaced
+    assert caches_follow_in_every_step(attrs.evolve(recreated, consistency=consistency), 3000) > 100
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["web-two-nodes", "stale-replicaset"])
+def test_every_step_leaves_caches_that_follow_from_etcd_in_every_state(name: str) -> None:
+    config = builtin(name).config
+    cut = caches_follow_in_every_step(config, 1_000_000)
+    assert cut < 1_000_000
+    cut = caches_follow_in_every_step(with_overrides(builtin(name), variants=("stale-relist",)).config, 30_000)
+    assert cut > 0
+
+
+def test_informers_compare_caches_only_when_expired() -> None:
+    node = builtin("pod-two-nodes").config.objects[0]
+    a = immutables.Map({"nodes/node-a": node})
+    b = immutables.Map[str, Any]()
+    assert Informer(3, a, False, 3) == Informer(3, b, False, 3)
+    assert hash(Informer(3, a, False, 3)) == hash(Informer(3, b, False, 3))
+    assert Informer(3, a, True, 3) != Informer(3, b, True, 3)
+    assert Informer(3, a, False, 3) != Informer(4, a, False, 4)
+
+
 @settings(max_examples=300)
 @given(data=st.data())
 def test_representatives_of_random_reachable_states(data: st.DataObject) -> None:
@@ -166,6 +220,7 @@ def test_representatives_of_random_reachable_states(data: st.DataObject) -> None
     rep = model.canonical(state)
     assert model.canonical(rep) == rep
     assert cached_copies_agree(rep)
+    assert caches_follow_from_etcd(state) and caches_follow_from_etcd(rep)
     assert {model.canonical(t) for _, t in model.successors(state)} == \
         {model.canonical(t) for _, t in model.successors(rep)}
 
