@@ -25,9 +25,10 @@ from typing import Any
 import attrs
 import immutables
 
-from spec.informer import cache_at
+from spec.informer import SCHEDULER, cache_at
 from spec.scheduling.types import HOSTNAME_LABEL
 from spec.state import (
+    KCM_RESOURCES,
     ClusterState,
     ControllerManager,
     Etcd,
@@ -56,8 +57,7 @@ def _informers(state: ClusterState) -> list[Informer]:
 def canonical_state(
     state: ClusterState, symmetric: tuple[tuple[str, ...], ...], *, renumber: bool = True
 ) -> ClusterState:
-    """The representative of ``state``'s class. The caches of watching informers in ``state`` are not read (they
-    may be stale, as ``spec.writeorder.canonical_history`` leaves them): the representative's are recomputed."""
+    """The representative of ``state``'s class (its watching informers' caches taken from ``cache_at``)."""
     return _canonical(intern_objects(state), symmetric, renumber)
 
 
@@ -361,9 +361,10 @@ def _rewrite(
         maps[id(m)] = out
         return out
 
-    def inf(i: Informer) -> Informer:
-        # A watching informer's cache is left as it is, for ``rederived`` to replace.
-        r, c, h = rv(i.rv), cache(i.cache) if i.expired else i.cache, rv(i.high_water)
+    def inf(i: Informer, scope: tuple[str, str]) -> Informer:
+        r = rv(i.rv)
+        c = cache(i.cache) if i.expired else cache_at(new_etcd, scope, r)
+        h = rv(i.high_water)
         if r == i.rv and c is i.cache and h == i.high_water:
             return i
         return Informer(r, c, i.expired, h)
@@ -373,7 +374,7 @@ def _rewrite(
         return q if u == q.uid else QueuedPod(q.key, u, q.where, q.attempts, q.plugins, q.backoff, q.flush)
 
     def scheduler(s: Scheduler) -> Scheduler:
-        i = inf(s.informer)
+        i = inf(s.informer, SCHEDULER)
         queue = tuple(queued(q) for q in s.queue)
         assumed = s.assumed
         if any(uid(u) != u for u, _ in assumed.values()):
@@ -387,7 +388,7 @@ def _rewrite(
         return Scheduler(s.name, i, queue, assumed, binding)
 
     def kubelet(k: Kubelet) -> Kubelet:
-        i = None if k.informer is None else inf(k.informer)
+        i = None if k.informer is None else inf(k.informer, ("kubelet", k.node))
         runtime = k.runtime
         if any(uid(c.uid) != c.uid for c in runtime):
             runtime = frozenset(RuntimeContainer(c.pod, uid(c.uid), c.name, c.image, c.running, c.managed)
@@ -397,7 +398,7 @@ def _rewrite(
         return Kubelet(k.node, k.up, i, runtime)
 
     kcm = state.kcm
-    infs = tuple(inf(i) for i in kcm.informers)
+    infs = tuple(inf(i, ("kcm", resource)) for i, resource in zip(kcm.informers, KCM_RESOURCES, strict=True))
     if any(a is not b for a, b in zip(infs, kcm.informers, strict=True)):
         kcm = ControllerManager(infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
     return ClusterState(new_etcd, kcm, tuple(scheduler(s) for s in state.schedulers),

@@ -555,17 +555,23 @@ class ClusterState:
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
-        kcm = self.kcm
-        n = len(kcm.informers)
-        kcm_infs = tuple(infs[:n])
-        if any(a is not b for a, b in zip(kcm_infs, kcm.informers, strict=True)):
-            kcm = ControllerManager(kcm_infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)  # type: ignore[arg-type]
-        schedulers = tuple(s if s.informer is i else Scheduler(s.name, i, s.queue, s.assumed, s.binding)  # type: ignore[arg-type]
-                           for s, i in zip(self.schedulers, infs[n:n + len(self.schedulers)], strict=True))
-        kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime)
-                         for k, i in zip(self.kubelets, infs[n + len(self.schedulers):], strict=True))
-        return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets, self.pending_commands,
-                            self.budget, self.ghost)
+        kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
+        a, b, c = kcm.informers
+        if infs[0] is not a or infs[1] is not b or infs[2] is not c:
+            kcm = ControllerManager((infs[0], infs[1], infs[2]), kcm.rs_queue, kcm.deploy_queue,  # type: ignore[arg-type]
+                                    kcm.expectations)
+        n = 3 + len(schedulers)
+        if any(s.informer is not i for s, i in zip(schedulers, infs[3:n], strict=True)):
+            schedulers = tuple(s if s.informer is i else Scheduler(s.name, i, s.queue, s.assumed, s.binding)  # type: ignore[arg-type]
+                               for s, i in zip(schedulers, infs[3:n], strict=True))
+        if any(k.informer is not i for k, i in zip(kubelets, infs[n:], strict=True)):
+            kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime)
+                             for k, i in zip(kubelets, infs[n:], strict=True))
+        if etcd is None:
+            etcd = self.etcd
+        if etcd is self.etcd and kcm is self.kcm and schedulers is self.schedulers and kubelets is self.kubelets:
+            return self
+        return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""

@@ -60,8 +60,7 @@ def _free_revision(etcd: Etcd) -> int:
 def canonical_history(state: ClusterState) -> ClusterState:
     """``state`` with its watch history in canonical order and every informer at its canonical position (the
     revision just before the first event it has yet to deliver, or etcd's revision): the same state when it
-    already is. The caches of watching informers are left stale, for ``spec.canonical.canonical_state`` to
-    recompute (``spec.state.Informer`` leaves them out of comparisons)."""
+    already is."""
     etcd = state.etcd
     all_slots = state.informer_slots()
     plan = _plan(etcd, tuple(None if inf is None else (scope, inf.rv, inf.expired, inf.high_water)
@@ -95,11 +94,10 @@ def canonical_history(state: ClusterState) -> ClusterState:
         elif inf.expired:
             infs.append(Informer(inf.rv, cache(inf.cache), True, inf.high_water))
         else:
-            # The cache is left as it is: it is a function of etcd and the position (``spec.state.Informer``),
-            # and ``spec.canonical.canonical_state`` recomputes it. ``informer.settle`` does not read it.
+            # The cache is a function of etcd and the position (``spec.state.Informer``).
             at = inf.rv if at is None else at
-            moved = Informer(at, inf.cache, False, at)
-            infs.append(moved if at == revision else informer.settle(moved, etcd, scope))
+            at = at if at == revision else informer.settled_rv(at, False, etcd, scope)
+            infs.append(Informer(at, informer.cache_at(etcd, scope, at), False, at))
     return state.with_informers(infs, etcd)
 
 
