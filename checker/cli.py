@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -85,6 +86,24 @@ class KubespecGroup(click.Group):
             return super().invoke(ctx)
         except (InputError, ModelError) as exc:
             fail(str(exc))
+
+
+def run() -> None:
+    """The ``kubespec`` program: ``main``, then an exit that skips freeing every object. A search leaves millions
+    of objects (states, memo tables) whose one-by-one teardown at exit took 4 s after a 23 s check; mypy exits
+    the same way for the same reason. Output is flushed first; nothing else is pending at that point."""
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _unavailable(name: str, exc: Exception) -> click.Command:

@@ -86,7 +86,7 @@ def canonical_history(state: ClusterState) -> ClusterState:
         return immutables.Map({k: obj(o) for k, o in objects.items()}) if renamed else objects
 
     if renamed or revision != etcd.revision:
-        etcd = _reordered(etcd, plan)
+        etcd = _reordered(etcd, order, renamed_pairs, revision)
     infs: list[Informer | None] = []
     for (_, _, scope, inf), at in zip(all_slots, targets, strict=True):
         if inf is None or (at is None and not renamed):
@@ -102,9 +102,9 @@ def canonical_history(state: ClusterState) -> ClusterState:
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _reordered(etcd: Etcd, plan: _Plan) -> Etcd:
-    """``etcd`` with its history reordered and its revisions renamed by ``plan`` (memoised, interned)."""
-    order, renamed_pairs, revision, _ = plan
+def _reordered(etcd: Etcd, order: tuple[int, ...], renamed_pairs: tuple[tuple[int, int], ...], revision: int) -> Etcd:
+    """``etcd`` with its history in ``order``, revisions renamed by ``renamed_pairs`` and ``revision`` as its own
+    (memoised, interned)."""
     renamed = dict(renamed_pairs)
     memo: dict[int, Object] = {}
 
@@ -128,7 +128,6 @@ def _reordered(etcd: Etcd, plan: _Plan) -> Etcd:
 
 
 Positions = tuple[tuple[informer.Scope, int, bool, int] | None, ...]
-_Plan = tuple[tuple[int, ...], tuple[tuple[int, int], ...], int, tuple[int | None, ...]]
 
 
 @functools.lru_cache(maxsize=1 << 15)
