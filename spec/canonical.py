@@ -61,10 +61,8 @@ def canonical_state(
     return _canonical(intern_objects(state), symmetric, renumber)
 
 
-@functools.lru_cache(maxsize=1 << 13)
 def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renumber: bool) -> ClusterState:
-    """The representative of an interned state (memoised: about half the successors of a breadth-first search
-    are states generated just before, and interned states compare at once)."""
+    """The representative of an interned state."""
     if symmetric:
         best = _best_permutation(state, _permutations(symmetric))
         if best:
@@ -84,13 +82,21 @@ def rederived(state: ClusterState) -> ClusterState:
         if inf is not None and not inf.expired:
             cache = cache_at(etcd, scope, inf.rv)
             if cache is not inf.cache:
-                inf = Informer(inf.rv, cache, False, inf.high_water)
+                inf = informer_of(inf.rv, cache, False, inf.high_water)
                 changed = True
         infs.append(inf)
     return state.with_informers(infs) if changed else state
 
 
 # --- hash-consing --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def informer_of(rv: int, cache: immutables.Map[str, Object], expired: bool, high_water: int) -> Informer:
+    """``Informer(rv, cache, expired, high_water)``, one object for equal fields, cache included (the memo's key
+    compares caches, which ``Informer`` equality does not): representatives share their informers."""
+    return Informer(rv, cache, expired, high_water)
+
 # Equal states reached by different paths hold equal objects built separately, which compare field by field (in
 # Python) wherever states are compared or looked up. Replacing each object by the first equal one seen makes them
 # compare by identity. The memo tables are lru caches of pure functions (each returns a value equal to its
@@ -367,7 +373,7 @@ def _rewrite(
         h = rv(i.high_water)
         if r == i.rv and c is i.cache and h == i.high_water:
             return i
-        return Informer(r, c, i.expired, h)
+        return informer_of(r, c, i.expired, h)
 
     def queued(q: QueuedPod) -> QueuedPod:
         u = uid(q.uid)

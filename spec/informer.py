@@ -121,7 +121,7 @@ def snapshot(etcd: Etcd, revision: int) -> immutables.Map[Key, Object]:
     return objects.finish()
 
 
-@functools.lru_cache(maxsize=1 << 15)
+@functools.lru_cache(maxsize=1 << 18)
 def cache_at(etcd: Etcd, scope: Scope, revision: int) -> immutables.Map[Key, Object]:
     """The cache of an informer of ``scope`` that has synced to ``revision`` and is not expired: its view of etcd's
     objects as of ``revision``. Every such informer's cache is this (a list fills the cache with the view of a

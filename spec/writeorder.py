@@ -26,7 +26,7 @@ import functools
 import immutables
 
 from spec import informer
-from spec.canonical import _interned_etcd, _renumbered
+from spec.canonical import _interned_etcd, _renumbered, informer_of
 from spec.state import ClusterState, Etcd, Informer, Key, Object, WatchEvent
 
 
@@ -97,7 +97,7 @@ def canonical_history(state: ClusterState) -> ClusterState:
             # The cache is a function of etcd and the position (``spec.state.Informer``).
             at = inf.rv if at is None else at
             at = at if at == revision else informer.settled_rv(at, False, etcd, scope)
-            infs.append(Informer(at, informer.cache_at(etcd, scope, at), False, at))
+            infs.append(informer_of(at, informer.cache_at(etcd, scope, at), False, at))
     return state.with_informers(infs, etcd)
 
 
