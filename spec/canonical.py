@@ -112,15 +112,10 @@ def interned(o: Object) -> Object:
 @functools.lru_cache(maxsize=1 << 15)
 def _interned_map(m: immutables.Map[str, Object]) -> immutables.Map[str, Object]:
     """``m`` with interned objects."""
-    changes = [(k, n) for k, o in m.items() if (n := interned(o)) is not o]
-    if not changes:
-        return m
-    mut = m.mutate()
-    for k, n in changes:
-        mut[k] = n
+    out = _map_values(m, interned)
     # Cached under the interned map itself (the cache keeps the key added first): that is the map later states
     # share, so their lookups compare by identity.
-    return _interned_map(mut.finish())
+    return m if out is m else _interned_map(out)
 
 
 @functools.lru_cache(maxsize=1 << 15)
@@ -311,13 +306,7 @@ def _renumbered_etcd(etcd: Etcd, plan: _IdPlan) -> Etcd:
             done = memo[id(o)] = _renumbered_object(o, rv_map, uid_map)
         return done
 
-    objects = etcd.objects
-    changes = [(k, n) for k, o in objects.items() if (n := obj(o)) is not o]
-    if changes:
-        mut = objects.mutate()
-        for k, n in changes:
-            mut[k] = n
-        objects = mut.finish()
+    objects = _map_values(etcd.objects, obj)  # type: ignore[arg-type]
     history = []
     for e in etcd.history:
         r, o, p = rv_map.get(e.rv, e.rv), obj(e.obj), obj(e.prev)
@@ -342,6 +331,17 @@ def _event(e: WatchEvent, rv: int, obj: Object | None, prev: Object | None) -> W
     return WatchEvent(rv, e.type, e.key, obj, prev)
 
 
+def _map_values(m: immutables.Map[str, Object], f: Callable[[Object], Object]) -> immutables.Map[str, Object]:
+    """``m`` with ``f`` applied to its values: ``m`` itself when ``f`` returns every value as it is."""
+    changes = [(k, n) for k, o in m.items() if (n := f(o)) is not o]
+    if not changes:
+        return m
+    mut = m.mutate()
+    for k, n in changes:
+        mut[k] = n
+    return mut.finish()
+
+
 def _rewrite(
     state: ClusterState,
     new_etcd: Etcd,
@@ -357,14 +357,7 @@ def _rewrite(
         done = maps.get(id(m))
         if done is not None:
             return done
-        out = m
-        changes = [(k, n) for k, o in m.items() if (n := obj(o)) is not o]
-        if changes:
-            mut = m.mutate()
-            for k, n in changes:
-                mut[k] = n
-            out = mut.finish()
-        maps[id(m)] = out
+        out = maps[id(m)] = _map_values(m, obj)
         return out
 
     def inf(i: Informer, scope: tuple[str, str]) -> Informer:

@@ -22,6 +22,7 @@ reordered state has the same futures. Sound only where lists are served at the l
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import immutables
 
@@ -69,18 +70,7 @@ def canonical_history(state: ClusterState) -> ClusterState:
         return state
     order, renamed_pairs, revision, targets = plan
     renamed = dict(renamed_pairs)
-    memo: dict[int, Object] = {}
-
-    def obj(o: Object | None) -> Object | None:
-        if o is None or not renamed:
-            return o
-        done = memo.get(id(o))
-        if done is None:
-            m = o.meta
-            rv = renamed.get(m.resource_version, m.resource_version)
-            done = o if rv == m.resource_version else _renumbered(o, rv, m.uid, 0 if m.owner is None else m.owner.uid)
-            memo[id(o)] = done
-        return done
+    obj = _renamer(renamed)
 
     def cache(objects: immutables.Map[Key, Object]) -> immutables.Map[Key, Object]:
         return immutables.Map({k: obj(o) for k, o in objects.items()}) if renamed else objects
@@ -101,11 +91,8 @@ def canonical_history(state: ClusterState) -> ClusterState:
     return state.with_informers(infs, etcd)
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def _reordered(etcd: Etcd, order: tuple[int, ...], renamed_pairs: tuple[tuple[int, int], ...], revision: int) -> Etcd:
-    """``etcd`` with its history in ``order``, revisions renamed by ``renamed_pairs`` and ``revision`` as its own
-    (memoised, interned)."""
-    renamed = dict(renamed_pairs)
+def _renamer(renamed: dict[int, int]) -> Callable[[Object | None], Object | None]:
+    """Objects with their resourceVersions renamed by ``renamed`` (each object renamed once per call)."""
     memo: dict[int, Object] = {}
 
     def obj(o: Object | None) -> Object | None:
@@ -118,6 +105,16 @@ def _reordered(etcd: Etcd, order: tuple[int, ...], renamed_pairs: tuple[tuple[in
             done = o if rv == m.resource_version else _renumbered(o, rv, m.uid, 0 if m.owner is None else m.owner.uid)
             memo[id(o)] = done
         return done
+
+    return obj
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _reordered(etcd: Etcd, order: tuple[int, ...], renamed_pairs: tuple[tuple[int, int], ...], revision: int) -> Etcd:
+    """``etcd`` with its history in ``order``, revisions renamed by ``renamed_pairs`` and ``revision`` as its own
+    (memoised, interned)."""
+    renamed = dict(renamed_pairs)
+    obj = _renamer(renamed)
 
     objects, history = etcd.objects, etcd.history
     if renamed:

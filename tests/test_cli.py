@@ -155,3 +155,7 @@ def test_console_script_end_to_end(tmp_path):
                        capture_output=True, text=True, env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin:/bin"})
     assert r.returncode == 1, r.stderr
     assert json.loads(r.stdout)["stats"]["distinct_states"] == 4
+    # The program exits without tearing objects down (checker.cli.run): codes and output must survive that.
+    r = subprocess.run([str(exe), "check", str(tmp_path / "missing.yaml")], capture_output=True, text=True)
+    assert (r.returncode, r.stdout) == (2, ""), r.stderr
+    assert r.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.yaml'}: no such scenario file"]
