@@ -11,7 +11,9 @@
 3. Interchangeable nodes (``spec.faults.symmetric_nodes``): the representative is the renaming whose encoding is
    smallest (the node names are permuted everywhere: objects, views, queues, kubelets).
 
-Every map is a bijection applied to the whole state, so the representative is reachable iff the state is, by the
+A watching informer's cache is not renamed with the rest: it is recomputed from the representative's etcd
+(``spec.informer.cache_at``; ``spec.state.Informer`` explains why that is the same cache). Every map is a bijection
+applied to the whole state, so the representative is reachable iff the state is, by the
 same steps renamed (a bisimulation), and every property is invariant under it.
 """
 
