@@ -86,6 +86,15 @@ class KubespecGroup(click.Group):
             return super().invoke(ctx)
         except (InputError, ModelError) as exc:
             fail(str(exc))
+        except click.UsageError as exc:
+            if _NO_ARGS_IS_HELP is not None and isinstance(exc, _NO_ARGS_IS_HELP):
+                raise  # a bare group (`kubespec trace`) shows its help
+            # A bad option value or a missing argument: one line like every other bad input, not click's usage
+            # block (`kubespec CMD --help` has the usage).
+            fail(f"{(exc.ctx or ctx).command_path}: {exc.format_message()}")
+
+
+_NO_ARGS_IS_HELP: type[Exception] | None = getattr(click.exceptions, "NoArgsIsHelpError", None)  # click >= 8.2
 
 
 def run() -> None:

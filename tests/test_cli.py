@@ -124,12 +124,18 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
         ("check", "--model", f"{ref}:Fine", "--max-states", "0"),
         ("check", "--model", f"{ref}:Fine", "--strategy", "sideways"),
     ]
-    for args in cases:
+    usage = [("check", "--no-such-option"), ("check", "--max-states", "-3"), ("trace", "show")]
+    for args in cases + usage:
         r = run(*args)
         assert r.exit_code == 2, (args, r.output)
         lines = [line for line in r.output.splitlines() if line.strip()]
         assert lines and "Traceback" not in r.output, (args, r.output)
-        assert lines[-1].startswith(("error:", "Error:")), (args, r.output)
+        assert lines[-1].startswith("error:"), (args, r.output)
+        # A model's error follows the "Checking model" line; bad options get nothing but the error.
+        assert len(lines) == 1 or args not in usage, (args, r.output)
+    line = run("check", "--max-states", "0").output.strip()
+    assert line.startswith("error: ") and line.endswith(
+        " check: Invalid value for '--max-states': 0 is not in the range x>=1."), line
 
 
 def test_ctrl_c_prints_what_was_found_so_far(tmp_path):
