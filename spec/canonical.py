@@ -70,7 +70,9 @@ def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renu
         if best:
             state = _rename_nodes(state, best)
     if renumber:
-        state = _renumber_ids(state)
+        renumbered = _renumber_ids(state)
+        if renumbered is not state:
+            return renumbered  # its watching informers' caches already come from ``cache_at``
     return rederived(state)
 
 
@@ -213,7 +215,8 @@ def renumber_ids(state: ClusterState) -> ClusterState:
 
 
 def _renumber_ids(state: ClusterState) -> ClusterState:
-    """``renumber_ids`` leaving watching informers' caches stale."""
+    """``renumber_ids``, except that a state already numbered canonically is returned as it is, caches and all (a
+    renumbered one has every watching informer's cache from ``cache_at``)."""
     infs = _informers(state)
     other: set[int] = set()
     for k in state.kubelets:
