@@ -64,8 +64,8 @@ def result_json(result: Result, model: Model, identity: Mapping[str, Any] | None
 def _bounds(result: Result) -> dict[str, Any]:
     b = result.bounds
     return {"strategy": b.strategy, "max_states": b.max_states, "max_depth": b.max_depth, "deadlock": b.deadlock,
-            "constraint": b.constraint, "symmetry": b.symmetry, "simulate": b.simulate, "sim_depth": b.sim_depth,
-            "seed": b.seed, "description": b.describe()}
+            "constraint": b.constraint, "symmetry": b.symmetry, "reductions": list(b.reductions),
+            "simulate": b.simulate, "sim_depth": b.sim_depth, "seed": b.seed, "description": b.describe()}
 
 
 def print_trace(console: Console, model: Model, trace: tuple[Step, ...], loop_start: int | None) -> None:

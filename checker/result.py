@@ -107,6 +107,8 @@ class Bounds:
     simulate: int | None = None
     sim_depth: int | None = None
     seed: int | None = None
+    #: The reductions the model applied (``Model.reductions``), stated in the verdict.
+    reductions: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.simulate is not None:
@@ -117,7 +119,9 @@ class Bounds:
             parts.append(f"max depth {self.max_depth}" if self.max_depth else "no depth bound")
         if self.constraint:
             parts.append("state constraint")
-        if self.symmetry:
+        if self.reductions:
+            parts.append("reductions: " + ", ".join(self.reductions))
+        elif self.symmetry:
             parts.append("symmetry reduction")
         if not self.deadlock:
             parts.append("deadlock not checked")
