@@ -377,6 +377,15 @@ def test_eventually_matches_brute_force(g: Graph, fairness: dict[str, str], data
         assert all(step.state not in goal for step in violation.trace)
 
 
+def assert_premise_verdict(result: Any, name: str, violated: bool, triggers: set[int]) -> None:
+    """The property's own verdict: violated, else vacuous exactly when no reachable state satisfies the premise."""
+    (status,) = [p.status for p in result.properties if p.name == name]
+    assert status == ("violated" if violated else "holds" if triggers else "vacuous")
+    if status == "vacuous":
+        event("vacuous")
+        assert result.vacuous == (name,) and "all properties hold" not in result.verdict()
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs(constrained=False), fairness_maps, st.data())
 def test_leads_to_matches_brute_force(g: Graph, fairness: dict[str, str], data: st.DataObject) -> None:
@@ -388,6 +397,7 @@ def test_leads_to_matches_brute_force(g: Graph, fairness: dict[str, str], data: 
     model = GraphModel(g, [leads_to("LT", lambda s: s in p, lambda s: s in q)], fairness_conditions(fairness))
     result = check(model, deadlock=False)
     assert (result.status == "violation") == expected_violation, (result.status, result.violation)
+    assert_premise_verdict(result, "LT", expected_violation, triggers)
     if expected_violation:
         violation = result.violation
         assert violation is not None and (violation.property, violation.kind) == ("LT", "leads_to")
@@ -453,6 +463,7 @@ def test_leads_to_always_matches_brute_force(g: Graph, fairness: dict[str, str],
     model = GraphModel(g, [leads_to_always("LTA", lambda s: s in p, lambda s: s in q)], fairness_conditions(fairness))
     result = check(model, deadlock=False)
     assert (result.status == "violation") == expected_violation, (result.status, result.violation)
+    assert_premise_verdict(result, "LTA", expected_violation, triggers)
     if expected_violation:
         violation = result.violation
         assert violation is not None and (violation.property, violation.kind) == ("LTA", "leads_to_always")
