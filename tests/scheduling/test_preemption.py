@@ -10,8 +10,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from spec.scheduling.cli import schedule
-from spec.scheduling.kube_scheduler import scheduling_cycle, split_by_budget
 from spec.scheduling.kube_scheduler import schedule as kube_schedule
+from spec.scheduling.kube_scheduler import scheduling_cycle, split_by_budget
 from spec.scheduling.smt import solve
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import DisruptionBudget, LabelSelector, pairs
