@@ -149,8 +149,7 @@ def _identity_params(loader: TargetLoader, raw: Any) -> dict[str, Any]:
         try:
             params[name] = param.type_cast_value(ctx, value)
         except (click.BadParameter, TypeError, ValueError) as error:
-            message = error.format_message() if isinstance(error, click.ClickException) else str(error)
-            raise InputError(f"#meta.source.params.{name}: {message}") from None
+            raise InputError(f"#meta.source.params.{name}: {error}") from None
     return params
 
 

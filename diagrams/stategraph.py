@@ -13,7 +13,7 @@ This explores with the model's own ``init_states``/``successors`` (as TLC does: 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -24,6 +24,8 @@ from traces.diff import diff_states, headline
 from traces.values import format_value, pretty_lines
 
 DEFAULT_MAX_STATES = 100
+MAX_STATES = 20_000
+"""The most states ``kubespec graph`` explores and draws (pictures: diagrams.output.MAX_PICTURE_STATES)."""
 _LABEL_CHARS = 60
 _EDGE_CHARS = 40
 _TOOLTIP_CHARS = 3000
@@ -60,8 +62,10 @@ def explore(
     max_states: int = DEFAULT_MAX_STATES,
     seeds: Sequence[Hashable] | None = None,
     radius: int | None = None,
+    on_state: Callable[[int], None] | None = None,
 ) -> StateGraph:
-    """Breadth-first exploration from the initial states (or from ``seeds``, up to ``radius`` steps away)."""
+    """Breadth-first exploration from the initial states (or from ``seeds``, up to ``radius`` steps away);
+    ``on_state`` is told the number of states found after each state is expanded (a progress line)."""
     canonical = getattr(model, "canonical", lambda s: s)
     constraint = getattr(model, "constraint", lambda s: True)
     starts = list(seeds) if seeds is not None else [canonical(s) for s in model.init_states()]
@@ -107,6 +111,8 @@ def explore(
             edges.append((current, action, index[target]))
         if outside:
             cut.append((current, outside))
+        if on_state is not None:
+            on_state(len(states))
     unexpanded = len(states) - len(expanded)
     notes = []
     if cut:
@@ -134,12 +140,15 @@ def around_trace(
     max_states: int = DEFAULT_MAX_STATES,
     radius: int = 1,
     violating_end: bool = True,
+    on_state: Callable[[int], None] | None = None,
 ) -> StateGraph:
     """The neighbourhood of a trace: its states and every state ``radius`` steps from them, its path marked, and
     its last state marked violating when ``violating_end`` (safety and deadlock; a lasso's loop is its path)."""
     canonical = getattr(model, "canonical", lambda s: s)
     path_states = [canonical(s) for s in trace_states]
-    graph = explore(model, max_states=max(max_states, len(set(path_states))), seeds=path_states, radius=radius)
+    graph = explore(
+        model, max_states=max(max_states, len(set(path_states))), seeds=path_states, radius=radius, on_state=on_state
+    )
     position = {state: i for i, state in enumerate(graph.states)}
     parent = list(graph.parent)
     for before, after in zip(path_states, path_states[1:], strict=False):
