@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 
 from checker.errors import InputError
-from checker.liveness import find_fair_lasso
+from checker.liveness import violation_lasso
 from checker.model import Model, Property, overrides
 from checker.paths import trace_of
 from checker.result import ActionCoverage, Bounds, Result, Stats, Status, Step, Violation
@@ -146,12 +146,7 @@ def _liveness(model: Model, out: Outcome, liveness: list[Property]) -> Violation
     weak, strong, mask_of = fairness_masks(model)
     roots = [i for i in range(len(g)) if g.parent[i] == -1]
     for k, p in enumerate(liveness):
-        bad = bytearray(not b for b in out.goal_bits[k])
-        if p.premise is None:
-            triggers = roots
-        else:
-            triggers = [i for i, premise in enumerate(out.premise_bits[k]) if premise and bad[i]]
-        lasso = find_fair_lasso(g, bad, triggers, weak, strong)
+        lasso = violation_lasso(g, p.kind, out.goal_bits[k], out.premise_bits[k], roots, weak, strong)
         if lasso is not None:
             path = list(lasso.prefix) + list(lasso.loop[1:])
             prefer = [0] * (len(lasso.prefix) - 1) + list(lasso.takes)

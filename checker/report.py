@@ -120,10 +120,11 @@ def print_result(console: Console, result: Result, model: Model, summary: str, t
         if v.kind == "sometimes":
             console.print(f"[red]✘ {v.property}[/] (sometimes): no reachable state satisfies it")
         else:
-            what = {"always": "Invariant", "deadlock": "Deadlock:", "eventually": "Liveness property",
-                    "leads_to": "Liveness property"}[v.kind]
+            what = {"always": "Invariant", "deadlock": "Deadlock:"}.get(v.kind, "Liveness property")
             name = "" if v.kind == "deadlock" else f" {v.property}"
-            shape = ("a lasso: the loop never satisfies it" if v.loop_start is not None
+            loop = ("a lasso: its goal fails in the loop, forever again" if v.kind.endswith("_always")
+                    else "a lasso: the loop never satisfies it")
+            shape = (loop if v.loop_start is not None
                      else ("a shortest counterexample" if result.bounds.strategy == "bfs" else "a counterexample"))
             steps = len(v.trace) - 1
             tail = "reached" if v.kind == "deadlock" else "is violated"

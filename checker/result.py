@@ -8,7 +8,8 @@ from typing import Any, Literal
 import attrs
 
 Status = Literal["ok", "violation", "bounded", "interrupted"]
-ViolationKind = Literal["always", "sometimes", "eventually", "leads_to", "deadlock"]
+ViolationKind = Literal["always", "sometimes", "eventually", "leads_to", "eventually_always", "leads_to_always",
+                        "deadlock"]
 
 
 @attrs.frozen
@@ -23,7 +24,9 @@ class Step:
 class Violation:
     """A violated property and its counterexample.
 
-    For liveness the trace is a lasso: `trace[loop_start:]` is the loop. When `loop_start < len(trace) - 1`,
+    For liveness the trace is a lasso: `trace[loop_start:]` is the loop (for `eventually_always` and
+    `leads_to_always` the loop starts in a state where the goal is false, and may pass through states where it
+    holds: the goal keeps failing forever). When `loop_start < len(trace) - 1`,
     the last step's state equals `trace[loop_start].state` (the loop closes; under symmetry it is equivalent);
     when `loop_start == len(trace) - 1`, the behaviour stutters in the last state forever.
     A `sometimes` property that no state satisfies has an empty trace.

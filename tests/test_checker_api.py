@@ -13,7 +13,9 @@ from checker import (
     always,
     check,
     eventually,
+    eventually_always,
     leads_to,
+    leads_to_always,
     sometimes,
     strong,
     weak,
@@ -232,6 +234,61 @@ def test_leads_to():
     stuck = Ring([], [leads_to("2then0", lambda x: x == 2, lambda x: x == 0)])
     v = check(stuck).violation
     assert v.kind == "leads_to" and v.trace[v.loop_start].state == 2
+
+
+class Settle(Model):
+    """A switch that flips between off (0) and on (1) under weak fairness; from on it may also `lock` into
+    locked-on (2), which then only stutters. `lock` is weakly or strongly fair, or not fair at all."""
+
+    def __init__(self, props, lock=None):
+        self.properties = props
+        self.fairness = [weak("flip", lambda a: a == "flip")] + ([lock("lock", lambda a: a == "lock")] if lock else [])
+
+    def init_states(self):
+        return [0]
+
+    def successors(self, x):
+        if x < 2:
+            yield ("flip", 1 - x)
+        if x == 1:
+            yield ("lock", 2)
+        if x == 2:
+            yield ("stay", 2)
+
+
+on = lambda x: x >= 1  # noqa: E731
+
+
+def test_eventually_always_fails_when_the_goal_flips_forever_under_fairness():
+    """<>on holds (the flip is fair), but <>[]on does not: the fair behaviour 0, 1, 0, 1, ... is off infinitely
+    often. With `lock` strongly fair (it is enabled at every visit of 1) the behaviour must lock: both hold. Weak
+    fairness of `lock` is not enough: it is not continuously enabled along the flipping loop."""
+    assert check(Settle([eventually("EventuallyOn", on)])).status == "ok"
+    r = check(Settle([eventually_always("StaysOn", on)]))
+    v = r.violation
+    assert r.status == "violation" and v.property == "StaysOn" and v.kind == "eventually_always"
+    loop = [step.state for step in v.trace[v.loop_start :]]
+    assert 0 in loop and loop[0] == loop[-1] and v.loop_start == 0  # the loop starts where the goal fails
+    assert [step.action for step in v.trace[1:]] == ["flip", "flip"]
+    assert not check(Settle([eventually_always("StaysOn", on)], lock=weak)).ok
+    assert check(Settle([eventually_always("StaysOn", on)], lock=strong)).status == "ok"
+
+
+def test_eventually_always_fails_on_a_fair_stutter_where_the_goal_is_false():
+    r = check(Ring([], [eventually_always("AtOne", lambda x: x == 1)]))
+    assert r.violation.kind == "eventually_always" and r.violation.loop_start == len(r.violation.trace) - 1 == 0
+
+
+def test_leads_to_always():
+    """Once on, on forever? Not while the flip is fair and `lock` is only weakly fair; yes with SF(lock). The
+    counterexample passes through a premise state and loops through a state where the goal fails."""
+    prop = leads_to_always("OnStaysOn", lambda x: x == 1, on)
+    v = check(Settle([prop])).violation
+    assert v.kind == "leads_to_always" and any(step.state == 1 for step in v.trace)
+    assert any(step.state == 0 for step in v.trace[v.loop_start :])
+    assert check(Settle([prop], lock=strong)).status == "ok"
+    # The premise is the locked state: from there the goal holds forever (it only stutters in 2).
+    assert check(Settle([leads_to_always("LockedStays", lambda x: x == 2, on)], lock=strong)).status == "ok"
 
 
 def test_predicates_must_return_bools_and_model_errors_are_reported():
