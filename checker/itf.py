@@ -22,6 +22,7 @@ import attrs
 from checker.encoding import fingerprint
 from checker.errors import InputError
 from checker.files import atomic_write, read_text
+from checker.text import printable
 
 FORMAT = "kubespec-trace"
 FORMAT_VERSION = 1
@@ -207,6 +208,12 @@ def validate(document: Any, path: str | os.PathLike[str] = "<trace>") -> dict[st
                 f"{os.fspath(path)}: trace format version {version} is newer than this kubespec reads "
                 f"({FORMAT_VERSION}); upgrade kubespec"
             )
+    for field in ("property", "kind", "description"):
+        _check(meta.get(field) is None or isinstance(meta[field], str), path, f"#meta.{field} is not a string")
+    for field in ("options", "stats"):
+        _check(meta.get(field) is None or isinstance(meta[field], dict), path, f"#meta.{field} is not an object")
+    source = meta.get("source")
+    _check(source is None or isinstance(source, dict | str), path, "#meta.source is not an object")
     variables = document.get("vars")
     _check(
         isinstance(variables, list) and all(isinstance(name, str) for name in variables),
@@ -219,9 +226,14 @@ def validate(document: Any, path: str | os.PathLike[str] = "<trace>") -> dict[st
     for index, state in enumerate(states):
         _check(isinstance(state, dict), path, f"states[{index}] is not an object")
         missing = [name for name in variables if name not in state]
-        _check(not missing, path, f"states[{index}] lacks variable(s) {', '.join(missing)}")
+        _check(not missing, path, f"states[{index}] lacks variable(s) {printable(', '.join(missing))}")
         state_meta = state.get("#meta", {})
         _check(isinstance(state_meta, dict), path, f"states[{index}].#meta is not an object")
+        for field in ("actor", "description"):
+            value = state_meta.get(field)
+            _check(value is None or isinstance(value, str), path, f"states[{index}].#meta.{field} is not a string")
+        view = state_meta.get("view")
+        _check(view is None or isinstance(view, dict), path, f"states[{index}].#meta.view is not an object")
     loop = document.get("loop")
     _check(
         loop is None or (isinstance(loop, int) and not isinstance(loop, bool) and 0 <= loop < len(states)),

@@ -30,6 +30,12 @@ def clip(text: str, limit: int = MAX_STRING) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def dot_text(text: str) -> str:
+    """Text for a plain (not HTML-like) Graphviz string: backslashes doubled, so that text from a file cannot form
+    an escape (``\\N``, ``\\l``) or end the string (a trailing backslash is a syntax error for dot)."""
+    return text.replace("\\", "\\\\")
+
+
 def _suffix(path: str | os.PathLike[str]) -> str:
     return Path(path).suffix.lower()
 

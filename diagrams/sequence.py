@@ -26,10 +26,10 @@ import graphviz  # type: ignore[import-untyped]
 
 from checker.errors import InputError
 from checker.text import printable
-from diagrams.output import clip
+from diagrams.output import clip, dot_text
 from traces.diff import Change, diff_states, headline
 from traces.document import Trace, TraceStep
-from traces.values import is_variant
+from traces.values import is_variant, marker
 
 MessageKind = Literal["request", "watch", "local"]
 
@@ -129,8 +129,8 @@ class Message:
 def _action_name(action: object) -> str:
     if is_variant(action):
         return str(action["tag"])  # type: ignore[index]
-    if isinstance(action, dict) and "#tup" in action and action["#tup"]:
-        return str(action["#tup"][0])
+    if marker(action) == "#tup" and action["#tup"]:  # type: ignore[index]
+        return str(action["#tup"][0])  # type: ignore[index]
     return str(action)
 
 
@@ -209,7 +209,7 @@ def _html_label(lines: Sequence[str], detail: str, colour: str, bold: bool) -> s
 def _tooltip(changes: Sequence[Change]) -> str:
     lines = [safe_text(change, 200) for change in changes[:20]]
     shown = lines + ([f"... {len(changes) - 20} more"] if len(changes) > 20 else [])
-    return "\n".join(shown) or "(no change)"
+    return dot_text("\n".join(shown)) or "(no change)"
 
 
 def _label_x(x0: float, x1: float, lines: Sequence[str], bold: bool) -> float:
@@ -265,7 +265,7 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
         layout="neato",
         outputorder="edgesfirst",
         splines="line",
-        label=safe_text(title or trace.description or "trace", 300),
+        label=dot_text(safe_text(title or trace.description or "trace", 300)),
         labelloc="t",
         fontname=FONT,
         fontsize="14",
@@ -301,7 +301,7 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
         lane_id = lane_ids[lane]
         graph.node(
             f"lane-{lane_id}",
-            label=lane,
+            label=dot_text(lane),
             shape="box",
             style="rounded,filled",
             fillcolor="#e8eef8",
@@ -410,7 +410,7 @@ def _draw_message(
     if detail:
         graph.node(
             f"detail-{message.step}",
-            label=detail,
+            label=dot_text(detail),
             shape="plaintext",
             style="filled",
             fillcolor=label_fill,
@@ -430,7 +430,7 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, rows: Sequence[_Row], la
         return
     last = len(trace.steps) - 1
     below = rows[last].bottom - 0.35 * ROW
-    name = safe_text(trace.property_name, 200)
+    name = dot_text(safe_text(trace.property_name, 200))
     if trace.loop is None:
         if trace.kind == "sometimes":
             return

@@ -20,6 +20,8 @@ import attrs
 import graphviz  # type: ignore[import-untyped]
 
 from checker.itf import encode_state, plain
+from checker.text import printable
+from diagrams.output import MAX_STRING, clip, dot_text
 from traces.diff import diff_states, headline
 from traces.values import format_value, pretty_lines
 
@@ -189,6 +191,11 @@ def short_label(model: Any, graph: StateGraph, i: int) -> str:
     return f"#{i}: from #{origin}\n{headline(changes, _LABEL_CHARS) or 'no change'}"
 
 
+def _plain(text: str, limit: int = MAX_STRING) -> str:
+    """A label or tooltip as Graphviz gets it: each line's control characters escaped, backslashes doubled, cut."""
+    return dot_text(clip("\n".join(printable(line) for line in text.split("\n")), limit))
+
+
 def _tooltip(state: Any) -> str:
     lines: list[str] = []
     for name, value in encode_state(state).items():
@@ -219,14 +226,14 @@ def _join(labels: Sequence[str], limit: int, separator: str = "\n") -> str:
 
 def state_graph_picture(model: Any, graph: StateGraph, title: str) -> graphviz.Digraph:
     """The Graphviz picture of ``graph`` (see the module docstring)."""
-    caption = [title, f"{len(graph.states)} state(s), {len(graph.edges)} edge(s)"]
+    caption = [clip(title, 300), f"{len(graph.states)} state(s), {len(graph.edges)} edge(s)"]
     if graph.note:
         caption.append(graph.note)
     if graph.discarded:
         caption.append(f"{graph.discarded} successor(s) discarded by the model's state constraint")
     picture = graphviz.Digraph("stategraph")
     picture.attr(
-        label="\n".join(caption),
+        label=_plain("\n".join(caption)),
         labelloc="t",
         fontname=FONT,
         fontsize="13",
@@ -245,7 +252,7 @@ def state_graph_picture(model: Any, graph: StateGraph, title: str) -> graphviz.D
         label = short_label(model, graph, i)
         if (i, i) in merged:
             label += "\n↻ " + _join(merged[(i, i)], 2, ", ")
-        attributes: dict[str, str] = {"id": f"state-{i}", "tooltip": _tooltip(state)}
+        attributes: dict[str, str] = {"id": f"state-{i}", "tooltip": _plain(_tooltip(state))}
         classes = ["state"]
         if i in graph.initial:
             attributes["peripheries"] = "2"
@@ -269,11 +276,11 @@ def state_graph_picture(model: Any, graph: StateGraph, title: str) -> graphviz.D
         if graph.trace_path and i not in graph.expanded:
             attributes["style"] = "rounded,filled,dashed"
         attributes["class"] = " ".join(classes)
-        picture.node(f"s{i}", label=label, **attributes)
+        picture.node(f"s{i}", label=_plain(label), **attributes)
     for (src, dst), labels in _merged_edges(model, graph).items():
         if src == dst:
             continue  # stuttering steps are listed in the state's label
-        attributes = {"label": _join(labels, 3)}
+        attributes = {"label": _plain(_join(labels, 3))}
         if (src, dst) in path_edges:
             attributes.update(color="#1c4e80", penwidth="2.5", fontcolor="#1c4e80", **{"class": "trace"})
         picture.edge(f"s{src}", f"s{dst}", **attributes)

@@ -233,6 +233,16 @@ def _scenario_spec(doc: dict[str, Any], where: str) -> dict[str, Any]:
     return spec
 
 
+def _check_header(doc: dict[str, Any], where: str) -> None:
+    """apiVersion, kind and metadata.name are strings (they name the document in every later message)."""
+    for field in ("apiVersion", "kind"):
+        if doc.get(field) is not None and not isinstance(doc[field], str):
+            raise InputError(f"{where}: {field}: expected a string, got {type(doc[field]).__name__}")
+    metadata = doc.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("name") is not None and not isinstance(metadata["name"], str):
+        raise InputError(f"{where}: metadata.name: expected a string, got {type(metadata['name']).__name__}")
+
+
 def parse(text: str, source: str) -> Scenario:
     """A scenario from YAML text; ``source`` names it in errors."""
     docs = yaml_documents(text, source)
@@ -245,6 +255,7 @@ def parse(text: str, source: str) -> Scenario:
             continue
         if not isinstance(doc, dict):
             raise InputError(f"{source}: document {i}: expected a mapping, got {type(doc).__name__}")
+        _check_header(doc, f"{source}: document {i}")
         kind = doc.get("kind")
         label = doc.get("metadata", {}).get("name") if isinstance(doc.get("metadata"), dict) else None
         where = f"{source}: document {i} ({kind} {label})" if label else f"{source}: document {i} ({kind})"
@@ -296,13 +307,13 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
     if not isinstance(variants, list):
         raise InputError(f"{where}: spec.variants: expected a list, got {variants!r}")
     for v in variants:
-        if v not in VARIANTS:
+        if not isinstance(v, str) or v not in VARIANTS:
             raise InputError(f"{where}: spec.variants: unknown variant {v!r} (known: {', '.join(VARIANTS)})")
     props = spec.get("properties") or []
     if not isinstance(props, list):
         raise InputError(f"{where}: spec.properties: expected a list, got {props!r}")
     for p in props:
-        if p not in PROPERTIES:
+        if not isinstance(p, str) or p not in PROPERTIES:
             raise InputError(f"{where}: spec.properties: unknown property {p!r} (known: {', '.join(PROPERTIES)})")
     actions = spec.get("userActions") or []
     if not isinstance(actions, list):
