@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from checker.errors import InputError
 from checker.files import MAX_INPUT_BYTES, read_text

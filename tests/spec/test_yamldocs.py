@@ -41,6 +41,7 @@ metadata: {name: web}
 spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
 """
 
+PIECES = ["", ":", "- ", "&a ", "*a", "{", "[", "\t", "'", "!!binary", "<<: *a", "\n  ", "? ", "a: 1\na: 2\n"]
 scalars = (
     st.none()
     | st.booleans()
@@ -76,7 +77,7 @@ def test_edits_of_a_manifest_are_documents_or_one_error_line(data: st.DataObject
     text = MANIFEST
     for _ in range(data.draw(st.integers(1, 4))):
         at = data.draw(st.integers(0, len(text)))
-        piece = data.draw(st.sampled_from(["", ":", "- ", "&a ", "*a", "{", "[", "\t", "'", "!!binary", "<<: *a", "\n  "]))
+        piece = data.draw(st.sampled_from(PIECES))
         cut = data.draw(st.integers(0, 3))
         text = text[:at] + piece + text[at + cut :]
     try:
