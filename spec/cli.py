@@ -10,7 +10,7 @@ import attrs
 import click
 
 from checker.errors import InputError
-from checker.loading import Loaded
+from checker.loading import Loaded, relative_path
 from spec.faults import symmetric_nodes
 from spec.model import NO_REDUCTION, ClusterModel, reductions_on
 from spec.properties import PROPERTIES
@@ -69,7 +69,7 @@ class ScenarioLoader:
     def load(self, target: str | None, params: Mapping[str, Any]) -> Loaded:
         name = target or DEFAULT_SCENARIO
         if name.endswith((".yaml", ".yml")):
-            if not Path(name).is_file():
+            if not Path(name).exists():
                 raise InputError(f"{name}: no such scenario file")
             scenario = load(name)
         else:
@@ -87,7 +87,7 @@ class ScenarioLoader:
             options["max_depth"] = scenario.max_depth
         identity = {
             "loader": "scenario",
-            "target": str(Path(name).resolve()) if name.endswith((".yaml", ".yml")) else name,
+            "target": relative_path(name) if name.endswith((".yaml", ".yml")) else name,
             "params": {"variant": list(variants), "crashes": crashes, "no_reduction": no_reduction},
         }
         return Loaded(model=ClusterModel(scenario.config), identity=identity, options=options,
