@@ -517,6 +517,20 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
                  tuple((k, u, perm.get(n, n)) for k, u, n in s.binding))
                 for s in state.schedulers
             ) for perm in candidates])
+    if len(candidates) > 1:
+        # Pods the history still carries (a deleted pod lives on only there) and expired informers' caches hold
+        # node names too: a tie left to the permutations' order made a representative depend on the path.
+        def node_of(o: Object | None) -> str:
+            return o.node_name if isinstance(o, Pod) else ""
+
+        events = [(e.rv, e.key, node_of(e.obj), node_of(e.prev)) for e in state.etcd.history]
+        cached = [(i, k, o.node_name) for i, (who, _, _, inf) in enumerate(state.informer_slots())
+                  if who != "kubelet" and inf is not None and inf.expired  # kubelets are ranked above
+                  for k, o in inf.cache.items() if isinstance(o, Pod)]
+        if any(a or b for _, _, a, b in events) or any(n for _, _, n in cached):
+            candidates = _tied(candidates, [
+                (tuple((rv, k, perm.get(a, a), perm.get(b, b)) for rv, k, a, b in events),
+                 tuple(sorted((i, k, perm.get(n, n)) for i, k, n in cached))) for perm in candidates])
     return candidates[0]
 
 
