@@ -46,6 +46,11 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--random-fully/--no-random-fully", default=True, show_default=True,
                      help="iptables supports MASQUERADE --random-fully."),
         click.option("--conntrack-tcp-be-liberal", is_flag=True, help="nf_conntrack_tcp_be_liberal is set."),
+        click.option("--detect-local-mode", default="ClusterCIDR", show_default=True,
+                     type=click.Choice(["ClusterCIDR", "NodeCIDR", "BridgeInterface", "InterfaceNamePrefix"]),
+                     help="How kube-proxy tells pod traffic (NodeCIDR: the Node's spec.podCIDRs)."),
+        click.option("--pod-interface-name-prefix", default=None, help="For InterfaceNamePrefix (AKS: azv)."),
+        click.option("--pod-bridge-interface", default=None, help="For BridgeInterface (e.g. cbr0)."),
         click.option("--kube-proxy-version", "version", default=".".join(map(str, NEWEST_VERSION)),
                      show_default=True, metavar="MAJOR.MINOR", help="The kube-proxy release whose rules to expect."),
     ]
@@ -83,7 +88,21 @@ def _proxier_options(cluster: Cluster, node: str | None, kw: dict[str, Any], sch
     if version not in SUPPORTED_VERSIONS:
         raise InputError(f"--kube-proxy-version: {kw['version'][:40]!r} is not supported (supported: {supported})")
     assert version is not None
+    mode = kw["detect_local_mode"]
+    local_interface = None
+    if mode == "NodeCIDR":
+        node_obj = next((n for n in cluster.nodes if n.name == node), None)
+        v4 = [c for c in (node_obj.pod_cidrs if node_obj else ()) if ipaddress.ip_network(c).version == 4]
+        if not v4:
+            raise InputError(f"--detect-local-mode NodeCIDR: Node {node[:60]!r} has no IPv4 spec.podCIDRs")
+        cidr = v4[0]
+    elif mode in ("BridgeInterface", "InterfaceNamePrefix"):
+        option = "--pod-bridge-interface" if mode == "BridgeInterface" else "--pod-interface-name-prefix"
+        local_interface = kw["pod_bridge_interface" if mode == "BridgeInterface" else "pod_interface_name_prefix"]
+        if not local_interface or not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}", local_interface):
+            raise InputError(f"--detect-local-mode {mode} needs {option} (an interface name)")
     return ProxierOptions(
+        detect_local=mode, local_interface=local_interface,
         node_name=node, node_ips=node_ips, cluster_cidr=cidr, masquerade_bit=kw["masquerade_bit"],
         masquerade_mark=mark, masquerade_all=kw["masquerade_all"], localhost_nodeports=kw["localhost_nodeports"],
         nfacct=kw["nfacct"], random_fully=kw["random_fully"], conntrack_tcp_be_liberal=kw["conntrack_tcp_be_liberal"],

@@ -158,14 +158,23 @@ class Verifier:
         cidr = opts.cluster_cidr
         self.cidr = Net(cidr, strict=False) if cidr else None
         t = self.t = self.pkt.terms
-        self.pod = self.pkt.in_net(self.pkt.src, self.cidr) if self.cidr else t.false
+        self.src_local = self.explorer.local_expr(self.pkt.src)
+        iface = opts.local_iface
+        if iface is not None:
+            # Interface detection: a pod's packet arrives on its interface; a host process's on none.
+            self.explorer.ifaces["iif"].add(iface)
+            self.pod = t.and_([self.pkt.iface("iif", iface), t.not_(self.src_local)])
+            self.cidr = None
+        else:
+            self.pod = self.pkt.in_net(self.pkt.src, self.cidr) if self.cidr else t.false
+        detector = iface is not None or self.cidr is not None
         self.src_local = self.explorer.local_expr(self.pkt.src)
         # Masquerade conditions of upstream's KUBE-SVC / KUBE-EXT / KUBE-SEP rules, per endpoint where hairpin counts.
-        self.svc_masq = t.or_([t.true if opts.masquerade_all else t.false, t.not_(self.pod) if self.cidr else t.false])
+        self.svc_masq = t.or_([t.true if opts.masquerade_all else t.false, t.not_(self.pod) if detector else t.false])
         self.short = t.or_([self.pod, self.src_local])
         self.host_masq = t.and_([t.not_(self.pod), self.src_local])
         self._masq: dict[tuple[str, str], z3.BoolRef] = {}
-        self._senders: dict[tuple[int, str, bool], tuple[int, int]] = {}
+        self._senders: dict[tuple[int, str, bool], tuple[int, int, frozenset[str]]] = {}
         self._bare: dict[int, bool] = {}
         self._axiom_sizes: tuple[int, ...] = (0, 0)
         self._axioms = t.true
@@ -285,8 +294,8 @@ class Verifier:
         proto = {v: k for k, v in PROTOCOL_NUMBERS.items()}.get(val(self.pkt.proto), str(val(self.pkt.proto)))
         if result.hook == OUTPUT:
             origin = "a process on this node (nat OUTPUT)"
-        elif self.cidr is not None and src in self.cidr:
-            origin = "a pod (source in the cluster CIDR, nat PREROUTING)"
+        elif z3.is_true(model.eval(self.pod, model_completion=True)):
+            origin = "a pod (nat PREROUTING)"
         else:
             origin = "another node or an outside client (nat PREROUTING)"
         extra = []
@@ -399,8 +408,9 @@ class Verifier:
             sender = self.representative(fe, e, hook, fexpr)
             if sender is None:
                 continue
-            src, dst = sender
+            src, dst, true = sender
             evaluate = functools.partial(_holds, src=src, dst=dst, dport=fe.dport, proto=fe.key.protocol.lower(),
+                                         atoms=true,
                                          local_nets=self.explorer.local_nets)
             factors: dict[int, tuple[int, int]] = {}  # by id: paths share their literals (the explorer keeps them)
 
@@ -431,8 +441,16 @@ class Verifier:
                     (), f"each of {n} endpoints with probability 1/{n}"))
                 return
 
-    def representative(self, fe: Frontend, e: Expect, hook: str, fexpr: z3.BoolRef) -> tuple[int, int] | None:
-        """Source and destination address of one packet of the sender class (guard, hook, frontend), if any.
+    def _atoms(self) -> list[tuple[str, z3.BoolRef]]:
+        """The interface and opaque Booleans met so far, by name."""
+        ex, p = self.explorer, self.pkt
+        out = [(f"{d}:{n}", p.iface(d, n)) for d, names in ex.ifaces.items() for n in sorted(names)]
+        return out + [(f"opaque:{k}", p.opaque(k)) for k in sorted(ex.opaque)]
+
+    def representative(self, fe: Frontend, e: Expect, hook: str,
+                       fexpr: z3.BoolRef) -> tuple[int, int, frozenset[str]] | None:
+        """Source and destination address of one packet of the sender class (guard, hook, frontend), if any, and
+        the interface and opaque conditions true of it.
 
         The sender found for an earlier frontend of the same guard and hook is taken again when it belongs to
         this class too (checked by evaluating the class condition on it), which spares most solver calls.
@@ -441,18 +459,21 @@ class Verifier:
         formula = conj([e.guard, hook_expr, fexpr])
         key = (e.guard.get_id(), hook, fe.dst is None)
         known = self._senders.get(key)
+        atoms = self._atoms()
         if known is not None:
             src, dst = known[0], known[1] if fe.dst is None else int(ipaddress.ip_address(fe.dst))
             p, t = self.pkt, self.t
             values = [(p.src, t.num(src, 32)), (p.dst, t.num(dst, 32)), (p.dport, t.num(fe.dport, 16)),
                       (p.proto, t.num(PROTOCOL_NUMBERS[fe.key.protocol.lower()], 8))]
+            values += [(term, t.true if name in known[2] else t.false) for name, term in atoms]
             if z3.is_true(z3.simplify(z3.substitute(formula, *values))):
-                return src, dst
+                return src, dst, known[2]
         model = self._solve([formula])
         if model is None:
             return None
+        true = frozenset(name for name, term in atoms if z3.is_true(model.eval(term, model_completion=True)))
         sender = (model.eval(self.pkt.src, model_completion=True).as_long(),
-                  model.eval(self.pkt.dst, model_completion=True).as_long())
+                  model.eval(self.pkt.dst, model_completion=True).as_long(), true)
         self._senders[key] = sender
         return sender
 
@@ -579,8 +600,9 @@ def _target(r: PathResult) -> str | None:
 
 
 
-def _holds(m: Match, *, src: int, dst: int, dport: int, proto: str, local_nets: tuple[Net, ...]) -> bool:
-    return concrete_holds(m, src, dst, dport, proto, local_nets, frozenset())
+def _holds(m: Match, *, src: int, dst: int, dport: int, proto: str, local_nets: tuple[Net, ...],
+           atoms: frozenset[str]) -> bool:
+    return concrete_holds(m, src, dst, dport, proto, local_nets, frozenset(), atoms)
 
 
 @contextlib.contextmanager
