@@ -129,6 +129,18 @@ class Model:
         property under symmetry reduction is checked soundly only then; ``check`` warns about the others)."""
         return False
 
+    def hidden_fairness(self, state: Any) -> Iterable[str]:
+        """Names of the fairness classes that are enabled in ``state`` by steps ``successors`` left out.
+
+        Fairness speaks of the full Next relation: WF(A) forbids a behaviour in which A stays enabled forever and
+        is never taken. A model whose ``successors`` is reduced (a partial-order reduction that returns an ample
+        subset of the enabled steps) hides the other steps, and a class enabled all along a cycle of the full
+        system would look disabled at the reduced states, making an unfair cycle look fair (a spurious liveness
+        counterexample). Such a model reports here the classes its reduction hid; the checker counts them as
+        enabled. The default, for models that return every enabled step, is none.
+        """
+        return ()
+
     def describe(self, action: Any) -> str:
         """One line describing an action, for traces."""
         return str(action)
