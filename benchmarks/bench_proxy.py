@@ -57,6 +57,23 @@ def run(n: int) -> float:
     return t4 - t3
 
 
+def run_ipvs(n: int) -> float:
+    """IPVS mode: the table of n services as `ipvsadm -Sn` saves it, parsed and verified."""
+    from spec.proxy import ipvs
+
+    opts = ProxierOptions(node_name="node-0", node_ips=("192.168.0.10",), cluster_cidr="10.0.0.0/8")
+    cluster = parse_cluster(manifests(n), "bench.yaml")
+    text = ipvs.render_saved(ipvs.virtual_servers(cluster, opts))
+    t0, cpu = time.perf_counter(), time.process_time()
+    problems = ipvs.verify_ipvs(cluster, opts, ipvs.parse_ipvsadm(text, "ipvs.txt"), "ipvs.txt")
+    t1, cpu = time.perf_counter(), time.process_time() - cpu
+    print(f"{n:>5} services x 10 endpoints, IPVS: {text.count(chr(10))} ipvsadm lines; parse and verify "
+          f"{t1 - t0:.2f} s wall / {cpu:.2f} s CPU ({'verified' if not problems else 'FAILED'})", flush=True)
+    if problems:
+        raise SystemExit(1)
+    return t1 - t0
+
+
 def node_dump(n: int = 1000, foreign: int = 8000) -> str:
     """kube-proxy's rules for n Services as iptables-save prints them on a node, with `foreign` rules of other
     components (a Calico-like filter chain with 200-character comments, interface and set matches)."""
@@ -87,6 +104,7 @@ def main(argv: list[str]) -> None:
     sizes = [int(a) for a in argv] or [100, 1000]
     for n in sizes:
         run(n)
+        run_ipvs(n)
     if not argv:
         parse_big()
 

@@ -121,13 +121,16 @@ def proxy() -> None:
 @click.option("--mode", type=click.Choice(["iptables", "ipvs"]), default="iptables", show_default=True)
 @click.option("--ipvs-scheduler", default="rr", show_default=True,
               type=click.Choice(["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh"]))
+@click.option("--ipvs-format", type=click.Choice(["list", "save"]), default="list", show_default=True,
+              help="IPVS mode: as `ipvsadm -Ln` lists it, or as `ipvsadm -Sn` saves it.")
 @reports_input_errors
-def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, **kw: Any) -> None:
+def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipvs_format: str, **kw: Any) -> None:
     """Print the rules kube-proxy installs on NODE (iptables-save text, or the IPVS virtual servers)."""
     cluster = load_cluster(files)
     opts = _proxier_options(cluster, node, kw, ipvs_scheduler)
     if mode == "ipvs":
-        click.echo(ipvs.render(ipvs.virtual_servers(cluster, opts)), nl=False)
+        servers = ipvs.virtual_servers(cluster, opts)
+        click.echo(ipvs.render(servers) if ipvs_format == "list" else ipvs.render_saved(servers), nl=False)
     else:
         click.echo(render(sync_proxy_rules(cluster, opts)), nl=False)
 
@@ -140,15 +143,21 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, **k
 @click.option("--iptables-s", "listing_files", multiple=True, metavar="TABLE=FILE",
               help="Also read `iptables -t TABLE -S` output (repeatable).")
 @click.option("--strict", is_flag=True, help="Rules of other components that break a promise fail the verdict.")
+@click.option("--ipvsadm", "ipvsadm_file", default=None, type=click.Path(dir_okay=False),
+              help="IPVS mode: verify this `ipvsadm -Sn` output (the IPVS table) instead of iptables rules.")
+@click.option("--ipvs-scheduler", default="rr", show_default=True)
 @reports_input_errors
 def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[str, ...],
-                   listing_files: tuple[str, ...], strict: bool, **kw: Any) -> None:
+                   listing_files: tuple[str, ...], strict: bool, ipvsadm_file: str | None, ipvs_scheduler: str,
+                   **kw: Any) -> None:
     """Prove the rules route every Service packet as upstream kube-proxy semantics require."""
     with _signals() as stopped:
         try:
             cluster = load_cluster(files)
-            opts = _proxier_options(cluster, node, kw)
+            opts = _proxier_options(cluster, node, kw, ipvs_scheduler)
             _something_to_verify(cluster, opts, files)
+            if ipvsadm_file is not None:
+                _verify_ipvs(cluster, opts, ipvsadm_file, bool(dump_files or listing_files))
             if dump_files or listing_files:
                 dump = _read_dumps(dump_files, listing_files)
             else:
@@ -163,6 +172,24 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
         sys.exit(EXIT_SIGNAL.get(report.interrupted, 130))
     if not report.ok:
         sys.exit(1)
+
+
+def _verify_ipvs(cluster: Cluster, opts: ProxierOptions, path: str, with_iptables: bool) -> None:
+    saved = ipvs.parse_ipvsadm(decode(read_bytes(path), path), path)
+    problems = ipvs.verify_ipvs(cluster, opts, saved, path)
+    from spec.proxy.verify import warnings_of
+
+    for line in [*problems, *warnings_of(cluster, opts)]:
+        click.echo(line)
+    if with_iptables:
+        click.echo("note: the iptables and ipset rules of IPVS mode (masquerade, firewall) are not verified")
+    reals = sum(len(s.reals) for s in saved)
+    summary = f"{len(saved)} virtual services, {reals} real servers (IPVS: routing, isolation, balance, affinity)"
+    if problems:
+        click.echo(f"FAILED: {len(problems)} violation(s); {summary}")
+        sys.exit(1)
+    click.echo(f"verified: {summary}")
+    sys.exit(0)
 
 
 @contextlib.contextmanager
