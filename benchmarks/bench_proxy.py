@@ -74,6 +74,27 @@ def run_ipvs(n: int) -> float:
     return t1 - t0
 
 
+def run_nft(n: int) -> float:
+    """nftables mode: the ruleset of n services, read as `nft -f` input, translated and verified."""
+    from spec.proxy.nftables import parse_ruleset, sync_nftables, to_dump
+
+    opts = ProxierOptions(node_name="node-0", node_ips=("192.168.0.10",), cluster_cidr="10.0.0.0/8", mode="nftables",
+                          localhost_nodeports=False, nodeport_addresses=("192.168.0.10",))
+    cluster = parse_cluster(manifests(n), "bench.yaml")
+    text = sync_nftables(cluster, opts)
+    t0 = time.perf_counter()
+    dump, _ = to_dump(parse_ruleset(text, "nft.txt"), "nft.txt")
+    t1, cpu = time.perf_counter(), time.process_time()
+    report = verify(cluster, opts, dump)
+    t2, cpu = time.perf_counter(), time.process_time() - cpu
+    print(f"{n:>5} services x 10 endpoints, nftables: {text.count(chr(10))} lines; read {t1 - t0:.2f} s, verify "
+          f"{t2 - t1:.2f} s wall / {cpu:.2f} s CPU ({report.frontends} frontends, {report.paths} paths, "
+          f"{'verified' if report.ok else 'FAILED'})", flush=True)
+    if not report.ok:
+        raise SystemExit(1)
+    return t2 - t1
+
+
 def node_dump(n: int = 1000, foreign: int = 8000) -> str:
     """kube-proxy's rules for n Services as iptables-save prints them on a node, with `foreign` rules of other
     components (a Calico-like filter chain with 200-character comments, interface and set matches)."""
@@ -105,6 +126,7 @@ def main(argv: list[str]) -> None:
     for n in sizes:
         run(n)
         run_ipvs(n)
+        run_nft(n)
     if not argv:
         parse_big()
 

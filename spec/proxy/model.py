@@ -145,6 +145,9 @@ class ProxierOptions:
     # is the bridge's name or the prefix, e.g. AKS's "azv").
     detect_local: str = "ClusterCIDR"
     local_interface: str | None = None
+    mode: str = "iptables"  # "iptables", "ipvs" or "nftables"
+    service_cidrs: tuple[str, ...] = ()  # --service-cluster-ip-range, for nftables mode's cluster-ips-check
+    nodeport_addresses: tuple[str, ...] = ()  # NodePorts answer on these only; () = every local address
 
     def local_match(self, local: bool) -> list[str] | None:
         """localDetector.IfLocal / IfNotLocal: the match of traffic from (or not from) a local pod; None: off."""

@@ -196,6 +196,7 @@ class Rule:
     match: Match
     target: Target | None
     source: str = ""
+    owner: str = ""  # "kube-proxy" when known (nftables mode's table); "" decides by the chain's name
 
     def where(self) -> str:
         return f"line {self.line}" if self.line else "synthesized"

@@ -106,6 +106,8 @@ def iface_matches(pattern: str, name: str) -> bool:
 def is_kube(rule: Rule) -> bool:
     """Whether the rule is kube-proxy's (or kubelet's): in a KUBE- chain, a jump to one, or synthesized."""
     target = rule.target
+    if rule.owner:
+        return rule.owner == "kube-proxy"
     return (rule.line == 0 or rule.chain.startswith("KUBE-")
             or (target is not None and target.chain and target.name.startswith("KUBE-")))
 

@@ -136,12 +136,17 @@ def local_networks(opts: ProxierOptions) -> tuple[Net, ...]:
     return (*(Net(f"{ip}/32") for ip in opts.node_ips), Net("127.0.0.0/8"))
 
 
-def frontends_of(key: PortKey, svc: Service, port: ServicePort) -> list[Frontend]:
+def frontends_of(key: PortKey, svc: Service, port: ServicePort, opts: ProxierOptions | None = None) -> list[Frontend]:
+    """The addresses and ports a Service port answers on. NodePorts: on every local address (iptables mode's
+    default), or on each of `opts.nodeport_addresses` (nftables mode answers on the node's primary IP)."""
     out = [Frontend("cluster IP", key, svc, port, str(svc.cluster_ip), port.port)]
     out += [Frontend("external IP", key, svc, port, ip, port.port) for ip in ipv4s(svc.external_ips)]
     out += [Frontend("load-balancer IP", key, svc, port, ip, port.port) for ip in ipv4s(svc.load_balancer_ips)]
     if port.node_port:
-        out.append(Frontend("NodePort", key, svc, port, None, port.node_port))
+        if opts is not None and opts.nodeport_addresses:
+            out += [Frontend("NodePort", key, svc, port, ip, port.node_port) for ip in opts.nodeport_addresses]
+        else:
+            out.append(Frontend("NodePort", key, svc, port, None, port.node_port))
     return out
 
 
@@ -195,7 +200,7 @@ class Verifier:
                      local_eps: tuple[ResolvedEndpoint, ...], has_any: bool) -> list[Expect]:
         svc, src, t = fe.svc, self.pkt.src, self.t
         if not has_any:
-            if fe.kind in ("external IP", "load-balancer IP"):
+            if fe.kind in ("external IP", "load-balancer IP") and self.opts.mode != "nftables":
                 # Only FORWARD and INPUT consult KUBE-EXTERNAL-SERVICES: this host's own packets to a non-local
                 # external address leave the node untouched, towards the real address.
                 inbound = t.or_([t.not_(self.src_local), self.explorer.local_expr(self.pkt.dst)])
@@ -631,7 +636,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 def verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool = False,
-           progress: Callable[[int, int], None] | None = None) -> Report:
+           progress: Callable[[int, int], None] | None = None, stop: Callable[[], int] | None = None) -> Report:
     """Check the five properties of kube-proxy's promises on this node.
 
     The promises are checked on kube-proxy's own rules (chains KUBE-*, the jumps to them, synthesized jumps):
@@ -639,10 +644,12 @@ def verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool = Fa
     firewalls), the whole ruleset is checked again; what fails only there is reported as interference, naming
     the rules that decided it (a DROP before KUBE-SERVICES, a DNAT shadowing a ClusterIP, a CNI's own
     masquerade). With `strict`, interference fails the verdict too. `progress(done, total)` is called per
-    frontend. An Interrupted raised meanwhile (by a signal handler) ends verification with a partial report.
+    frontend. An Interrupted raised meanwhile (by a signal handler), or a signal number returned by `stop` (asked
+    after every frontend: a handler's exception can be swallowed where Python ignores exceptions, in a finalizer
+    say), ends verification with a partial report.
     """
     with _cycle_collection_paused():
-        return _verify(cluster, opts, dump, strict, progress)
+        return _verify(cluster, opts, dump, strict, progress, stop)
 
 
 def warnings_of(cluster: Cluster, opts: ProxierOptions) -> list[str]:
@@ -672,26 +679,30 @@ def warnings_of(cluster: Cluster, opts: ProxierOptions) -> list[str]:
 
 
 def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
-            progress: Callable[[int, int], None] | None) -> Report:
+            progress: Callable[[int, int], None] | None, stop: Callable[[], int] | None) -> Report:
     foreign = foreign_parts(dump)
-    own = kube_only(dump) if foreign else dump
     ports = service_ports(cluster)
-    fronts_total = sum(len(frontends_of(key, svc, port)) for key, svc, port in ports) * (2 if foreign else 1)
+    fronts_total = sum(len(frontends_of(key, svc, port, opts)) for key, svc, port in ports) * (2 if foreign else 1)
     done = [0]
 
     def tick() -> None:
         done[0] += 1
         if progress is not None:
             progress(done[0], fronts_total)
+        signum = stop() if stop is not None else 0
+        if signum:
+            raise Interrupted(signum)
 
-    v = Verifier(cluster, opts, own)
+    v: Verifier | None = None
     interrupted = 0
     fronts: list[Frontend] = []
     endpoints: set[str] = set()
     services: set[str] = set()
     interference: list[Violation] = []
     paths = 0
+    opaque: dict[str, int] = {}
     try:
+        v = Verifier(cluster, opts, kube_only(dump) if foreign else dump)
         fronts, endpoints, services = _check_all(v, cluster, opts, tick)
         v.check_isolation(fronts)
         paths = v.paths
@@ -714,8 +725,11 @@ def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
             opaque = v.explorer.opaque
     except Interrupted as exc:
         interrupted = exc.signum
-        paths = paths or v.paths
-        opaque = v.explorer.opaque
+        if v is not None:
+            paths = paths or v.paths
+            opaque = v.explorer.opaque
+    if v is None:
+        return Report((), 0, len(ports), 0, 0, 0, Fraction(0), (), (), (), len(foreign), strict, interrupted, 0)
     ifaces = sorted({f"-i {n}" for n in v.explorer.ifaces["iif"]} | {f"-o {n}" for n in v.explorer.ifaces["oif"]})
     return Report(tuple(v.violations), len(services), len(ports), len(endpoints), len(fronts), paths,
                   v.max_deviation, tuple(interference), tuple(warnings_of(cluster, opts)),
@@ -732,7 +746,7 @@ def _check_all(v: Verifier, cluster: Cluster, opts: ProxierOptions,
         services.add(svc.key)
         cat = categorize(eps_map.get(key, []), svc, port)
         endpoints |= {f"{key}->{ep}" for ep in (*cat.cluster, *cat.local)}
-        for fe in frontends_of(key, svc, port):
+        for fe in frontends_of(key, svc, port, opts):
             fronts.append(fe)
             v.check_frontend(fe, cat.cluster, cat.local, cat.has_any)
             tick()
