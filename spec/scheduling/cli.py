@@ -9,34 +9,36 @@ import json
 import sys
 from typing import Any
 
-import attrs
 import click
 
 from checker.cli import reports_input_errors
-from checker.errors import InputError
 from spec.scheduling.kube_scheduler import Outcome
 from spec.scheduling.kube_scheduler import schedule as kube_schedule
-from spec.scheduling.manifests import Cluster, load_manifests, parse_manifests
+from spec.scheduling.manifests import Cluster, build_cluster, read_documents, read_file
 from spec.scheduling.smt import OptimalResult, solve
 
 UPSTREAM_VERSION = "v1.34"
 
 
 def _load(files: tuple[str, ...]) -> Cluster:
-    clusters = []
+    """Every object of every file, built into one cluster (a DaemonSet in one file runs on the Nodes of another;
+    a pod may name a PriorityClass defined elsewhere). Creation order: file order, then document order."""
+    docs = []
     for f in files:
-        clusters.append(parse_manifests(sys.stdin.read(), "<stdin>") if f == "-" else load_manifests(f))
-    if len(clusters) == 1:
-        return clusters[0]
-    nodes = tuple(n for c in clusters for n in c.nodes)
-    pods = tuple(p for c in clusters for p in c.pods)
-    namespaces = tuple(ns for c in clusters for ns in c.namespaces)
-    names = [n.name for n in nodes]
-    if len(set(names)) != len(names):
-        raise InputError("the same Node is defined in two files")
-    # creation order across files: file order, then document order
-    pods = tuple(attrs.evolve(p, order=i) for i, p in enumerate(pods))
-    return Cluster(nodes, pods, namespaces)
+        docs.extend(read_documents(sys.stdin.read(), "<stdin>") if f == "-" else read_file(f))
+    return build_cluster(docs)
+
+
+def _waiting(cluster: Cluster) -> list[dict[str, Any]]:
+    """Unbound pods the scheduler does not take: gated ones (upstream: SchedulingGated) and terminating ones."""
+    out = []
+    for p in cluster.waiting:
+        if p.scheduling_gates:
+            reason = f"SchedulingGated: scheduling is blocked by gates {', '.join(p.scheduling_gates)}"
+        else:
+            reason = "being deleted (metadata.deletionTimestamp): not scheduled"
+        out.append({"pod": p.key, "node": None, "reason": reason, "waiting": True})
+    return out
 
 
 def _kube_report(cluster: Cluster, outcome: Outcome) -> dict[str, Any]:
@@ -46,19 +48,23 @@ def _kube_report(cluster: Cluster, outcome: Outcome) -> dict[str, Any]:
     ]
     placed = sum(1 for p in outcome.placements if p.node)
     used = {p.node_name for p in outcome.snapshot.pods} & {n.name for n in cluster.nodes}
+    waiting = _waiting(cluster)
     return {
         "mode": "kube-scheduler",
         "objective": None,
         "upstream": UPSTREAM_VERSION,
         "tie_break": "smallest node name among the best scores",
-        "pods": pods,
+        "pods": pods + waiting,
         "totals": {
             "pending": len(outcome.placements),
             "placed": placed,
             "unplaced": len(outcome.placements) - placed,
+            "waiting": len(waiting),
             "nodes": len(cluster.nodes),
             "nodes_used": len(used),
         },
+        "notes": list(cluster.notes),
+        "warnings": list(cluster.warnings),
     }
 
 
@@ -73,6 +79,7 @@ def _optimal_report(cluster: Cluster, result: OptimalResult, kube: Outcome) -> d
         if node is not None and pod.key in kube_pending:
             missed.append({"pod": pod.key, "node": node, "kube_scheduler": kube_pending[pod.key]})
     placed = len(result.assignment)
+    waiting = _waiting(cluster)
     return {
         "mode": "optimal",
         "objective": result.objective,
@@ -80,16 +87,19 @@ def _optimal_report(cluster: Cluster, result: OptimalResult, kube: Outcome) -> d
         "proved_optimal": result.proved_optimal,
         "gaps": [g.text() for g in result.gaps],
         "seconds": round(result.seconds, 3),
-        "pods": pods,
+        "pods": pods + waiting,
         "totals": {
             "pending": len(pods),
             "placed": placed,
             "unplaced": len(pods) - placed,
+            "waiting": len(waiting),
             "nodes": len(cluster.nodes),
             "nodes_used": result.nodes_used,
             "kube_scheduler_placed": sum(1 for p in kube.placements if p.node),
         },
         "kube_scheduler_missed": missed,
+        "notes": list(cluster.notes),
+        "warnings": list(cluster.warnings),
     }
 
 
@@ -116,7 +126,10 @@ def _print_text(report: dict[str, Any]) -> None:
             f"a valid placement puts it on {m['node']}"
         )
     t = report["totals"]
-    click.echo(f"placed {t['placed']}/{t['pending']} pending pods; {t['nodes_used']}/{t['nodes']} nodes in use")
+    waiting = f"; {t['waiting']} gated or terminating, left pending" if t["waiting"] else ""
+    click.echo(
+        f"placed {t['placed']}/{t['pending']} pending pods{waiting}; {t['nodes_used']}/{t['nodes']} nodes in use"
+    )
 
 
 @click.command("schedule")
@@ -155,6 +168,10 @@ def _print_text(report: dict[str, Any]) -> None:
 def schedule(files: tuple[str, ...], mode: str, objective: str, timeout: float, as_json: bool) -> None:
     """Place the pending pods of MANIFESTS on their nodes; explain every pod that cannot be placed."""
     cluster = _load(files)
+    for note in cluster.notes:
+        click.echo(f"note: {note}", err=True)
+    for warning in cluster.warnings:
+        click.echo(f"warning: {warning}", err=True)
     snapshot = cluster.snapshot()
     kube = kube_schedule(cluster.pending, snapshot)
     if mode == "kube-scheduler":

@@ -525,7 +525,8 @@ class Encoding:
         static: dict[str, int] = {}
         for other, node in self.snapshot.placed:
             if (
-                other.namespace == namespace
+                not other.terminating
+                and other.namespace == namespace
                 and selector_matches(selector, other.label_map)
                 and self._index[node.name] in eligible
             ):
