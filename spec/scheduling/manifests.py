@@ -907,9 +907,10 @@ def _expand(
             )
         for pod_name, labels in labels_of:
             meta = {**t_meta, "name": pod_name, "namespace": namespace, "labels": labels}
-            node = daemon_nodes.get(pod_name, "")
+            pinned = daemon_nodes.get(pod_name, "")
             host_network = t_spec.get("hostNetwork") is True
-            sources.append((index, _Source(f"{w} pod {pod_name}", meta, t_spec, owner_selector, node, host_network)))
+            source = _Source(f"{w} pod {pod_name}", meta, t_spec, owner_selector, pinned, host_network)
+            sources.append((index, source))
     sources.sort(key=lambda item: item[0])  # creation order: document order (stable within a workload)
     return [src for _, src in sources], selectors, warnings
 

@@ -167,6 +167,7 @@ def test_cli_optimal_finds_what_kube_scheduler_misses() -> None:
         "waiting": 0,
         "nodes": 2,
         "nodes_used": 2,
+        "preempted": 0,
         "kube_scheduler_placed": 2,
     }
     assert [m["pod"] for m in report["kube_scheduler_missed"]] == ["default/batch-big"]
