@@ -207,12 +207,16 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
     1: a property is violated; 2: bad input; 130: interrupted (Ctrl-C); 143: stopped by SIGTERM.
     """
     if resume_dir is not None:
-        if target is not None or model_ref is not None:
-            raise InputError("--resume DIR continues the checkpoint's own model: give no TARGET or --model")
+        if target is not None:
+            raise InputError("--resume DIR continues the checkpoint's own model: give no TARGET")
         identity = read_meta(resume_dir).get("identity")
         if not isinstance(identity, dict):
             raise InputError(f"{resume_dir}/checkpoint.json: the checkpoint does not say which model it checks")
-        loaded = load_identity(identity)
+        if identity.get("loader") == "python" and model_ref is None:
+            # A checkpoint is data and never names code to run: the user gives the Python model again.
+            raise InputError(f"{resume_dir}/checkpoint.json: the checkpoint is of a Python model; give it again "
+                             f"with --model FILE.py:NAME")
+        loaded = load_identity(identity, model_ref)
     else:
         loaded = load_target(target, model_ref, extra, default=_default)
     options: dict[str, Any] = {"strategy": "bfs", "max_states": None, "max_depth": None, "deadlock": True}

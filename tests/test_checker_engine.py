@@ -320,6 +320,9 @@ def test_sigterm_writes_a_checkpoint_and_resume_finishes_with_the_same_counts(tm
     about = json.loads((directory / "checkpoint.json").read_text())
     assert about["distinct_states"] == stopped["stats"]["distinct_states"]  # the checkpoint taken on SIGTERM
     r = subprocess.run([KUBESPEC, "check", "--resume", str(directory), "--json"], capture_output=True, text=True)
+    assert r.returncode == 2 and "give it again with --model" in r.stderr  # a checkpoint never names code to run
+    r = subprocess.run([KUBESPEC, "check", "--resume", str(directory), "--model", f"{model}:mid", "--json"],
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert (doc["status"], doc["stats"]["distinct_states"], doc["stats"]["generated"], doc["stats"]["depth"]) == (
