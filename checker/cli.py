@@ -229,12 +229,15 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    written = None
+    written, unwritten = None, None
     if trace_path and result.violation is not None:
         from checker import itf
 
-        itf.write_trace(trace_path, itf.trace_document(result, loaded.model, loaded.identity, options))
-        written = trace_path
+        try:
+            itf.write_trace(trace_path, itf.trace_document(result, loaded.model, loaded.identity, options))
+            written = trace_path
+        except InputError as exc:  # the verdict is printed first, then this error (exit 2)
+            unwritten = str(exc)
     if as_json:
         doc = result_json(result, loaded.model, loaded.identity)
         doc["summary"] = loaded.summary
@@ -245,6 +248,8 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
                      _trace_printer(loaded, options))
         if show_coverage:
             console.print(coverage_table(result))
+    if unwritten is not None:
+        fail(unwritten)
     if result.status == "interrupted":
         sys.exit(_interrupted_code(pressed))
     sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)
