@@ -129,7 +129,8 @@ def print_result(console: Console, result: Result, model: Model, summary: str, t
         else:
             what = {"always": "Invariant", "deadlock": "Deadlock:"}.get(v.kind, "Liveness property")
             name = "" if v.kind == "deadlock" else f" {v.property}"
-            loop = ("a lasso: its goal fails in the loop, forever again" if v.kind.endswith("_always")
+            loop = ("a lasso: the loop passes through a state where its goal is false, forever"
+                    if v.kind.endswith("_always")
                     else "a lasso: the loop never satisfies it")
             shape = (loop if v.loop_start is not None
                      else ("a shortest counterexample" if result.bounds.strategy == "bfs" else "a counterexample"))

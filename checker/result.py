@@ -168,6 +168,13 @@ class Result:
     def ok(self) -> bool:
         return self.violation is None
 
+    def status_of(self, name: str) -> Verdict:
+        """The verdict of the property called `name` ("deadlock" for deadlock freedom); KeyError if none is."""
+        for p in self.properties:
+            if p.name == name:
+                return p.status
+        raise KeyError(f"no property {name!r} in this result")
+
     @property
     def vacuous(self) -> tuple[str, ...]:
         """The properties that hold only because their premise is never reached."""
