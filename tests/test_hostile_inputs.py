@@ -79,7 +79,7 @@ def test_an_unwritable_trace_path_prints_the_verdict_first(tmp_path: Path) -> No
     )
     assert result.exit_code == 2
     verdict = result.output.index("violation of Small")
-    error = result.output.index(f"error: {blocker / 't.json'}: cannot write the trace file: {blocker} is not a directory")
+    error = result.output.index(f"error: {blocker / 't.json'}: cannot write the trace file: {blocker} is not a dir")
     assert verdict < error
 
 
