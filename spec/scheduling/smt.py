@@ -28,6 +28,7 @@ import z3
 from spec.scheduling.encoding import Encoding, plus
 from spec.scheduling.filters import run_filters
 from spec.scheduling.first_fit import first_fit
+from spec.scheduling.kube_scheduler import schedule as kube_schedule
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import DisruptionBudget, PodInfo
 
@@ -110,6 +111,8 @@ class OptimalResult:
     reproducible: bool = True
     """False when the wall-clock limit or an interrupt, not the work budget, ended the search: another run may
     return another placement."""
+    work: int = 0
+    """z3 work units (rlimit) spent."""
 
 
 def _int(value: str) -> int:
@@ -158,6 +161,7 @@ class _Search:
         self.solver.from_string(enc.script(track=False))
         self.deadline = deadline
         self.work_left = work
+        self.budget = work
         self.stop = stop
         self.values: dict[str, int] = {}
         self.literals: set[str] = set()
@@ -478,57 +482,92 @@ def _peak_permille(enc: Encoding, counts: Mapping[tuple[int, int], int]) -> int:
     return peak
 
 
-def _place_level(search: _Search, enc: Encoding, pack: _Pack, level: _Level, above: Mapping[int, int]) -> Gap | None:
-    """Most pods placed at one priority level (the levels above fixed), added to the solver; the gap if the
-    deadline stopped the search.
+def _place_level(
+    search: _Search,
+    enc: Encoding,
+    pack: _Pack,
+    level: _Level,
+    above: Mapping[int, int],
+    levels_left: int,
+) -> Gap | None:
+    """Most pods placed at one priority level (the levels above fixed), added to the solver; the gap if a limit
+    stopped the search.
 
     Every pod is tried first, as bounds on each group's count (bounds are cheap; a row summing every count makes
-    the simplex crawl). Otherwise greedily, group by group in queue order, as many as fit beside the groups
-    before (a lower bound, like kube-scheduler's queue); a counting bound from capacities from above; and a
-    binary search on the level's total in between.
+    the simplex crawl). Otherwise a lower bound from heuristics that complete the current placement of the levels
+    above (first fit, and kube-scheduler's cycle, over this level's pods in queue order), checked by z3 as exact
+    counts; an upper bound from capacities; and in between, the upper bound probed first, then a binary search,
+    each query within its share of the work left (this level gets 1/``levels_left`` of it), so that one hard
+    level cannot starve the ones after it.
     """
     placed = z3.Int(level.total) if level.total != "0" else z3.IntVal(0)
     groups = [g for g in level.groups if enc.allowed[g]]
     everyone = z3.And([z3.Int(enc.placed(g)) >= enc.groups[g].size for g in groups])
     high = min(level.size, pack.upper_bound(enc, level.groups, above))
-    result = search.check(everyone) if len(groups) == len(level.groups) and high == level.size else z3.unsat
+    share = search.work_left // max(levels_left, 1)
+    stop_at = search.work_left - share
+    result = z3.unsat
+    if len(groups) == len(level.groups) and high == level.size:
+        result = search.check(everyone, limit=max(share // 3, 2 * _FIRST_TRY))
     if result == z3.sat:
         search.solver.add(everyone)
         return None
-    high = min(high, level.size - (result == z3.unsat))
-    fixed: list[z3.BoolRef] = []
-    for g in groups:
-        count = z3.Int(enc.placed(g))
-        low, most, first = search.value(enc.placed(g)), enc.groups[g].size, True
-        while low < most:
-            want = most if first else (low + most + 1) // 2
-            first = False
-            result = search.check(*fixed, count >= want)
-            if result == z3.sat:
-                low = search.value(enc.placed(g))
-            elif result == z3.unsat:
-                most = want - 1
-            else:
-                break
-        fixed.append(count >= low)
-        if result == z3.unknown:
-            break
+    if result == z3.unsat:
+        high = min(high, level.size - 1)
     best = search.value(level.total)
-    while best < high:
-        want = (best + high + 1) // 2
-        result = search.check(placed >= want)
+    best = max(best, _complete(search, enc, level, best))
+    cap, first = high, True
+    while best < cap and search.work_left > stop_at and not search.exhausted():
+        want = cap if first else (best + cap + 1) // 2
+        first = False
+        result = search.check(placed >= want, limit=max((search.work_left - stop_at) // 2, 2 * _FIRST_TRY))
         if result == z3.sat:
             best = search.value(level.total)
         elif result == z3.unsat:
-            high = want - 1
+            high = cap = want - 1
         else:
-            break
+            cap = want - 1  # undecided: look for improvements below, the bound stays unproved
     search.solver.add(placed >= best)
     if best < high:
         search.proved = False
         what = "bound pods kept running" if level.running else "pods placed"
         return Gap(f"{what} at priority {level.priority}", best, high)
     return None
+
+
+def _complete(search: _Search, enc: Encoding, level: _Level, best: int) -> int:
+    """Heuristic placements of this level's pending pods on top of the current model's placement of every group
+    before it: first fit (fullest nodes first) and kube-scheduler's cycle (without preemption), each in queue
+    order. The one placing more, when it beats ``best``, is offered to z3 as exact counts (with the groups
+    before it pinned as they are); returns the level's count in the model afterwards."""
+    if level.running or search.exhausted():
+        return best
+    before = {g for lv in _levels(enc) if (lv.priority, not lv.running) > (level.priority, True) for g in lv.groups}
+    counts = {(g, n): k for g in before for n in enc.allowed[g] if (k := search.value(enc.c(g, n))) > 0}
+    base = enc.snapshot
+    for key, node in _assign(enc, counts).items():
+        pod = enc.pod_by_key[key]
+        base = base.assume(pod, node)
+    pods = [p for g in level.groups for p in enc.groups[g].pods]
+    tries = [first_fit(pods, base)]
+    outcome = kube_schedule(pods, base, preemption=False)
+    tries.append({p.pod: p.node for p in outcome.placements if p.node is not None})
+    hint = max(tries, key=len)
+    if len(hint) <= best:
+        return best
+    group_of = {p.key: g for g in level.groups for p in enc.groups[g].pods}
+    index = {node.name: n for n, node in enumerate(enc.nodes)}
+    hinted: dict[tuple[int, int], int] = {}
+    for key, name in hint.items():
+        cell = (group_of[key], index[name])
+        if cell[1] not in enc.allowed_sets[cell[0]]:
+            return best
+        hinted[cell] = hinted.get(cell, 0) + 1
+    exact = [z3.Int(enc.c(g, n)) == counts.get((g, n), 0) for g in before for n in enc.allowed[g]]
+    exact += [z3.Int(enc.c(g, n)) == hinted.get((g, n), 0) for g in level.groups for n in enc.allowed[g]]
+    if search.check(*exact, limit=_FIRST_TRY * 4) == z3.sat:
+        return search.value(level.total)
+    return best
 
 
 def preemption_candidates(pending: Sequence[PodInfo], snapshot: Snapshot) -> tuple[PodInfo, ...]:
@@ -582,8 +621,8 @@ def solve(
     if started == z3.unknown:
         search.proved = False  # out of time already: nothing placed, each level's gap reported below
     above: dict[int, int] = {}
-    for level in levels:
-        gap = _place_level(search, enc, pack, level, above)
+    for i, level in enumerate(levels):
+        gap = _place_level(search, enc, pack, level, above, len(levels) - i + (objective == "pack"))
         if gap is not None:
             gaps.append(gap)
         above.update({g: search.value(enc.placed(g)) for g in level.groups})
@@ -662,6 +701,7 @@ def solve(
         victims,
         search.interrupted,
         not search.wall_cut and not search.interrupted,
+        search.budget - search.work_left,
     )
 
 
