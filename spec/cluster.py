@@ -14,6 +14,7 @@ one component. The components' own modules hold their state and their steps:
 | Deployment controller | ``spec.controllers.deployment`` | (none of its own) | ``Reconcile`` |
 | scheduler | ``spec.scheduler`` | ``Scheduler`` | ``Schedule``, ``Bind`` |
 | kubelet | ``spec.kubelet`` | ``Kubelet`` | ``SyncPod`` |
+| node lifecycle + taint eviction | ``spec.controllers.nodelifecycle`` | ``NodeLifecycle`` | ``Reconcile`` |
 | kubectl | ``spec.kubectl`` | the commands left | ``Kubectl`` |
 | faults | ``spec.faults`` | ``Budget`` | ``Fault``, ``Recover`` |
 | clock | ``spec.clock`` | the components' timers | ``Tick`` |
@@ -39,7 +40,7 @@ from spec import actions as A
 from spec import faults, informer, kubectl, kubelet, scheduler
 from spec.apiserver import Session, store
 from spec.config import Config
-from spec.controllers import manager
+from spec.controllers import manager, nodelifecycle
 from spec.properties import PROPERTIES
 from spec.state import (
     ClusterState,
@@ -123,7 +124,8 @@ def commit(state: ClusterState, session: Session, config: Config, **changes: Any
 def fair_actors(config: Config) -> tuple[str, ...]:
     """The actors whose steps are weakly fair: each controller, the scheduler(s), every kubelet, every node's
     recovery, and the clock. Watch deliveries are fair through the actor that receives them."""
-    actors = ["kube-controller-manager", "replicaset-controller", "deployment-controller", "clock"]
+    actors = ["kube-controller-manager", "replicaset-controller", "deployment-controller", "clock",
+              nodelifecycle.MONITOR_ACTOR, nodelifecycle.EVICTION_ACTOR]
     actors += list(SCHEDULERS if "unguarded-bind" in config.variants else SCHEDULERS[:1])
     nodes = sorted(o.meta.name for o in config.objects if isinstance(o, Node))
     actors += [f"kubelet/{n}" for n in nodes] + [f"node/{n}" for n in nodes]
@@ -200,6 +202,7 @@ def _successors(state: ClusterState, config: Config, reconciles: list[tuple[A.Ac
         *reconciles,
         *_scheduler_steps(state, config),
         *_kubelet_steps(state, config),
+        *_lifecycle_steps(state, config),
     ]
     yield from components
     yield from _user_steps(state, config)
@@ -236,10 +239,13 @@ def enabled_actors(state: ClusterState, config: Config) -> set[str]:
                 for key in inf.cache)):
             out.add(f"kubelet/{k.node}")
             busy = True
-        if not k.up:
+        if not k.up and not k.failed:
             out.add(f"node/{k.node}")
+    for actor, _ in nodelifecycle.work(state.lifecycle, etcd.objects):
+        out.add(actor)
+        busy = True
     if _caught_up(state):
-        pending = manager.timers(state.kcm) + [t for s in state.schedulers for t in scheduler.timers(s)]
+        pending = _timers(state)
         if pending or (not busy and manager.resync(state.kcm) != state.kcm):
             out.add("clock")
     return out
@@ -355,6 +361,28 @@ def _replace_kubelet(state: ClusterState, k: Kubelet) -> tuple[Kubelet, ...]:
     return tuple(k if x.node == k.node else x for x in state.kubelets)
 
 
+# --- the node lifecycle and taint eviction controllers (spec.controllers.nodelifecycle) ---------------------
+
+
+def _lifecycle_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
+    """The node lifecycle controller marks a node whose grace period expired; the taint eviction controller
+    brings its schedule in line with etcd's taints and pods, or deletes a pod whose deadline is due."""
+    lc = state.lifecycle
+    for actor, what in nodelifecycle.work(lc, state.etcd.objects):
+        session = _session(state, config)
+        if actor == nodelifecycle.MONITOR_ACTOR:
+            new = nodelifecycle.monitor(lc, session, what)
+            key = f"nodes/{what}"
+        elif what == "track":
+            new, changes = nodelifecycle.track(lc, state.etcd.objects)
+            session.events.extend(changes)
+            key = "pods (on NoExecute-tainted nodes)"
+        else:
+            new = nodelifecycle.evict(lc, session, what)
+            key = what
+        yield A.Reconcile(actor, key, False, tuple(session.events)), commit(state, session, config, lifecycle=new)
+
+
 def _user_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     for index in sorted(state.pending_commands):
         command = config.commands[index]
@@ -375,7 +403,7 @@ def _tick(state: ClusterState, config: Config, *, quiescent: bool) -> Iterator[t
     elapses only when no component has anything to do (``quiescent``)."""
     if not _caught_up(state):
         return
-    pending = manager.timers(state.kcm) + [t for s in state.schedulers for t in scheduler.timers(s)]
+    pending = _timers(state)
     if not pending:
         if not quiescent:
             return
@@ -388,9 +416,17 @@ def _tick(state: ClusterState, config: Config, *, quiescent: bool) -> Iterator[t
         fired.append("controller backoff/expectations")
     if any(dt in scheduler.timers(s) for s in state.schedulers):
         fired.append("scheduler backoff/flush")
+    fired += nodelifecycle.fired(state.lifecycle, dt)
     kcm = manager.elapse(state.kcm, dt)
     schedulers = tuple(scheduler.elapse(s, dt) for s in state.schedulers)
-    yield A.Tick("clock", dt, tuple(fired)), attrs.evolve(state, kcm=kcm, schedulers=schedulers)
+    yield A.Tick("clock", dt, tuple(fired)), attrs.evolve(
+        state, kcm=kcm, schedulers=schedulers, lifecycle=nodelifecycle.elapse(state.lifecycle, dt))
+
+
+def _timers(state: ClusterState) -> list[int]:
+    """Every running timer's remaining ms: the controllers', the schedulers', the node lifecycle's."""
+    return (manager.timers(state.kcm) + [t for s in state.schedulers for t in scheduler.timers(s)]
+            + nodelifecycle.timers(state.lifecycle))
 
 
 def object_counts(state: ClusterState) -> dict[str, int]:

@@ -8,7 +8,10 @@
 - API server restart: every watch breaks and the new watch cache starts at etcd's revision, so informers that were
   behind get 410 Gone and relist (staging/src/k8s.io/apiserver/pkg/storage/cacher).
 - container crash: one running container exits; the kubelet restarts it (restartPolicy Always).
-- node crash: the node runs nothing; it boots again later (a weakly fair step) and its kubelet relists.
+- node crash: the node runs nothing; it boots again later (a weakly fair step) and its kubelet relists. It is taken
+  to boot within node-monitor-grace-period (40 s), so the node lifecycle controller never sees it stop.
+- node failure: the node runs nothing and never boots again; its kubelet stops renewing the node's Lease, so the
+  node lifecycle controller's grace timer starts (``spec.controllers.nodelifecycle``).
 
 A crash and its restart are one step: a crashed process takes no steps, so a behaviour where it is down for a while
 is the same as one where it is merely slow and then crashes and restarts at once.
@@ -24,7 +27,7 @@ import immutables
 
 from spec import actions as A
 from spec import informer, scheduler
-from spec.controllers import manager
+from spec.controllers import manager, nodelifecycle
 from spec.state import ClusterState, Informer, Node, Pod
 from spec.watchcache import settle
 
@@ -49,7 +52,8 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
         for rv in restart_revisions:
             new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
             yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
-                attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv)), config)
+                attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
+                             lifecycle=nodelifecycle.restarted(state.lifecycle)), config)
     if b.scheduler_crashes:
         for s in state.schedulers:
             for rv in restart_revisions:
@@ -92,8 +96,16 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
                 new = _spend(state, node_crashes=b.node_crashes - 1)
                 down = attrs.evolve(k, up=False, informer=None, runtime=frozenset())
                 yield A.Fault("fault", "crash", f"nodes/{k.node}"), settle(new.with_kubelet(down), config)
+    if b.node_failures:
+        for k in state.kubelets:
+            if not k.failed:
+                new = _spend(state, node_failures=b.node_failures - 1)
+                down = attrs.evolve(k, up=False, failed=True, informer=None, runtime=frozenset())
+                new = attrs.evolve(new.with_kubelet(down),
+                                   lifecycle=nodelifecycle.heartbeats_stopped(state.lifecycle, k.node))
+                yield A.Fault("fault", "failure (down for good)", f"nodes/{k.node}"), settle(new, config)
     for k in state.kubelets:
-        if not k.up:
+        if not k.up and not k.failed:
             inf, _ = informer.relist(None, etcd, ("kubelet", k.node), etcd.revision)
             yield A.Recover(f"node/{k.node}", k.node), settle(
                 state.with_kubelet(attrs.evolve(k, up=True, informer=inf)), config)
@@ -104,6 +116,10 @@ def symmetric_nodes(config: Any) -> tuple[tuple[str, ...], ...]:
     no command and no affinity, so that renaming them maps behaviours to behaviours."""
     from spec.scheduling.types import HOSTNAME_LABEL
 
+    if config.budget.node_failures:
+        # The node lifecycle controller's timers name nodes (spec.state.NodeLifecycle): node symmetry is off
+        # where nodes can fail, correctness over speed (spec.reduction.canonical renames them all the same).
+        return ()
     nodes = [o for o in config.objects if isinstance(o, Node)]
     mentioned = set()
     for c in config.commands:

@@ -228,3 +228,9 @@ PROPERTIES: dict[str, PropertySpec] = {
         ),
     )
 }
+
+
+# --- the node lifecycle's properties (issue 12; spec/lifecycle_properties.py, owned by the lifecycle work) -----
+from spec.lifecycle_properties import LIFECYCLE_PROPERTIES  # noqa: E402  (it imports PropertySpec from here)
+
+PROPERTIES.update((p.name, p) for p in LIFECYCLE_PROPERTIES)

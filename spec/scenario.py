@@ -46,6 +46,7 @@ FAULTS = {
     "apiServerRestarts": "api_server_restarts",
     "containerCrashes": "container_crashes",
     "nodeCrashes": "node_crashes",
+    "nodeFailures": "node_failures",
 }
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
                    "symmetry", "description")

@@ -145,10 +145,13 @@ class NodeStatus:
 
 @attrs.frozen(cache_hash=True)
 class Node:
-    """Upstream: core/v1 Node. ``info`` is the scheduler's view (labels, taints, allocatable, unschedulable)."""
+    """Upstream: core/v1 Node. ``info`` is the scheduler's view (labels, taints, allocatable, unschedulable);
+    ``ready`` is the status of its Ready condition ("True", "False" or "Unknown"), which the node lifecycle
+    controller sets to "Unknown" once the node's heartbeats stop (``spec.controllers.nodelifecycle``)."""
 
     meta: Meta
     info: NodeInfo
+    ready: str = "True"
 
     @property
     def unschedulable(self) -> bool:
@@ -234,7 +237,7 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
     if type(obj) is Deployment:
         return Deployment(meta, obj.replicas, obj.selector, obj.template, obj.max_surge, obj.max_unavailable,
                           obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status)
-    return Node(meta, obj.info)  # type: ignore[union-attr]
+    return Node(meta, obj.info, obj.ready)  # type: ignore[union-attr]
 
 
 def with_ids(meta: Meta, uid: int, resource_version: int, owner: OwnerRef | None) -> Meta:
@@ -450,13 +453,16 @@ class RuntimeContainer:
 class Kubelet:
     """One node's kubelet (its informer over the pods bound to the node) and container runtime.
 
-    A crashed node (``up`` False) runs nothing: its runtime is empty and its kubelet has no informer.
+    A crashed node (``up`` False) runs nothing: its runtime is empty and its kubelet has no informer; a failed one
+    (``failed``) is also down, and for good.
     """
 
     node: str
     up: bool
     informer: Informer | None
     runtime: frozenset[RuntimeContainer] = frozenset()
+    failed: bool = False
+    """Down for good (the ``nodeFailures`` fault): it never boots again, so it never renews its Lease."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -469,6 +475,7 @@ class Budget:
     api_server_restarts: int = 0
     container_crashes: int = 0
     node_crashes: int = 0
+    node_failures: int = 0
 
 
 @attrs.frozen(cache_hash=True)
@@ -484,6 +491,22 @@ class Ghost:
 
 
 @attrs.frozen(cache_hash=True)
+class NodeLifecycle:
+    """The timers of kube-controller-manager's node lifecycle controller and taint eviction controller
+    (``spec.controllers.nodelifecycle``), both lost when the controller manager restarts.
+
+    ``grace``: (node, ms) for each node whose heartbeats stopped and which is not yet marked Ready=Unknown: what is
+    left of node-monitor-grace-period since its last heartbeat (upstream: nodeHealthData.probeTimestamp;
+    0 = expired, the controller's next monitorNodeHealth pass marks it). ``evictions``: (pod key, ms) for each pod
+    the taint eviction controller has scheduled for deletion (upstream: the TimedWorkerQueue, keyed by the pod's
+    namespace/name; 0 = due). Both are sorted. Neither holds a uid or a revision; the node names in ``grace``
+    are why node symmetry is off where nodes can fail (``spec.faults.symmetric_nodes``)."""
+
+    grace: tuple[tuple[str, int], ...] = ()
+    evictions: tuple[tuple[Key, int], ...] = ()
+
+
+@attrs.frozen(cache_hash=True)
 class ClusterState:
     """The whole cluster: etcd, the components, the clock's timers (held by the components), the user's
     remaining commands and the fault budgets."""
@@ -495,6 +518,7 @@ class ClusterState:
     pending_commands: frozenset[int]
     budget: Budget
     ghost: Ghost = Ghost()
+    lifecycle: NodeLifecycle = NodeLifecycle()
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -505,7 +529,8 @@ class ClusterState:
     def with_kubelet(self, kubelet: Kubelet) -> ClusterState:
         return ClusterState(self.etcd, self.kcm, self.schedulers,
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
-                            self.pending_commands, self.budget, self.ghost)
+                            self.pending_commands, self.budget, self.ghost,
+                            self.lifecycle)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -532,9 +557,10 @@ class ClusterState:
         else:
             ks = list(kubelets)
             k = ks[index]
-            ks[index] = Kubelet(k.node, k.up, inf, k.runtime)
+            ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed)
             kubelets = tuple(ks)
-        return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost)
+        return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
+                            self.lifecycle)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
@@ -548,22 +574,25 @@ class ClusterState:
             schedulers = tuple(s if s.informer is i else Scheduler(s.name, i, s.queue, s.assumed, s.binding)  # type: ignore[arg-type]
                                for s, i in zip(schedulers, infs[3:n], strict=True))
         if any(k.informer is not i for k, i in zip(kubelets, infs[n:], strict=True)):
-            kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime)
+            kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime, k.failed)
                              for k, i in zip(kubelets, infs[n:], strict=True))
         if etcd is None:
             etcd = self.etcd
         if etcd is self.etcd and kcm is self.kcm and schedulers is self.schedulers and kubelets is self.kubelets:
             return self
-        return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost)
+        return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
+                            self.lifecycle)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
-                  "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost}
+                  "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
+                  "lifecycle": self.lifecycle}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
     def with_scheduler(self, scheduler: Scheduler) -> ClusterState:
         return ClusterState(self.etcd, self.kcm,
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
-                            self.kubelets, self.pending_commands, self.budget, self.ghost)
+                            self.kubelets, self.pending_commands, self.budget, self.ghost,
+                            self.lifecycle)

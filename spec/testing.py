@@ -114,7 +114,7 @@ def replicaset_manifests(draw: Any, name: str = "lone", max_replicas: int = 2) -
 
 
 FAULT_KINDS = ("controllerManagerCrashes", "schedulerCrashes", "kubeletRestarts", "apiServerRestarts",
-               "containerCrashes", "nodeCrashes")
+               "containerCrashes", "nodeCrashes", "nodeFailures")
 """Every fault kind a scenario's budget can hold (``spec.scenario.FAULTS``)."""
 
 

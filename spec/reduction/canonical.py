@@ -38,6 +38,7 @@ from spec.state import (
     Key,
     Kubelet,
     Node,
+    NodeLifecycle,
     Object,
     OwnerRef,
     Pod,
@@ -437,7 +438,7 @@ def _rewrite(
                                 for c in runtime)
         if i is k.informer and runtime is k.runtime:
             return k
-        return Kubelet(k.node, k.up, i, runtime)
+        return Kubelet(k.node, k.up, i, runtime, k.failed)
 
     kcm = state.kcm
     infs = tuple(inf(i, ("kcm", resource)) for i, resource in zip(kcm.informers, KCM_RESOURCES, strict=True))
@@ -445,7 +446,7 @@ def _rewrite(
         kcm = ControllerManager(infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
     return ClusterState(new_etcd, kcm, tuple(scheduler(s) for s in state.schedulers),
                         tuple(kubelet(k) for k in state.kubelets), state.pending_commands, state.budget,
-                        state.ghost)
+                        state.ghost, state.lifecycle)
 
 
 # --- node symmetry -------------------------------------------------------------------------------------------
@@ -569,7 +570,7 @@ def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
         for s in state.schedulers
     )
     kubelets = tuple(sorted(
-        (Kubelet(name(k.node), k.up, None if k.informer is None else inf(k.informer), k.runtime)
+        (Kubelet(name(k.node), k.up, None if k.informer is None else inf(k.informer), k.runtime, k.failed)
          for k in state.kubelets),
         key=lambda k: k.node,
     ))
@@ -577,7 +578,16 @@ def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
     new_kcm = ControllerManager(tuple(inf(i) for i in kcm.informers), kcm.rs_queue, kcm.deploy_queue,
                                 kcm.expectations)
     return intern_objects(
-        ClusterState(new_etcd, new_kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost))
+        ClusterState(new_etcd, new_kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost,
+                     _renamed_lifecycle(state.lifecycle, perm)))
+
+
+def _renamed_lifecycle(lc: NodeLifecycle, perm: dict[str, str]) -> NodeLifecycle:
+    """The node lifecycle controller's timers with node names renamed (``spec.faults.symmetric_nodes`` turns
+    symmetry off where nodes can fail, so these are empty wherever symmetry is on; renamed all the same)."""
+    if not lc.grace:
+        return lc
+    return NodeLifecycle(tuple(sorted((perm.get(n, n), ms) for n, ms in lc.grace)), lc.evictions)
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -591,7 +601,7 @@ def _renamed(o: Object, names: tuple[tuple[str, str], ...]) -> Object:
         new = perm[o.meta.name]
         labels = tuple((k, new if k == HOSTNAME_LABEL else v) for k, v in o.info.labels)
         return interned(Node(meta=attrs.evolve(o.meta, name=new, labels=labels),
-                             info=attrs.evolve(o.info, name=new, labels=labels)))
+                             info=attrs.evolve(o.info, name=new, labels=labels), ready=o.ready))
     return o
 
 

@@ -89,13 +89,14 @@ def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterSt
     controller manager, with three informers, qualifies only when all three are behind. A delivery shortens a
     backlog and faults spend a budget, so no cycle is made of reduced states (C3), which also keeps liveness and
     fairness verdicts exact, given that the fair classes the ample set hides are reported as enabled
-    (``ClusterModel.hidden_fairness``). Visible faults (container and node crashes change what runs) disable the
+    (``ClusterModel.hidden_fairness``). Visible faults (container crashes, node crashes and failures change what
+    runs) disable the
     reduction, as does a history close to the watch cache's capacity (then the order of deliveries decides who gets
     410 Gone). A scheduling cycle is *not* reduced: a caught-up scheduler may receive a node or bound-pod event
     before it.
     """
     b = state.budget
-    if b.node_crashes or b.container_crashes or any(not k.up for k in state.kubelets):
+    if b.node_crashes or b.node_failures or b.container_crashes or any(not k.up for k in state.kubelets):
         return None
     if len(state.etcd.history) + _WRITES_PER_STEP >= config.watch_cache_size:
         return None
