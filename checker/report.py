@@ -64,8 +64,8 @@ def result_json(result: Result, model: Model, identity: Mapping[str, Any] | None
 def _bounds(result: Result) -> dict[str, Any]:
     b = result.bounds
     return {"strategy": b.strategy, "max_states": b.max_states, "max_depth": b.max_depth, "deadlock": b.deadlock,
-            "constraint": b.constraint, "symmetry": b.symmetry, "simulate": b.simulate, "sim_depth": b.sim_depth,
-            "seed": b.seed, "storage": b.storage,
+            "constraint": b.constraint, "symmetry": b.symmetry, "reductions": list(b.reductions),
+            "simulate": b.simulate, "sim_depth": b.sim_depth, "seed": b.seed, "storage": b.storage,
             "collision": None if b.collision is None else {"calculated": b.collision[0], "observed": b.collision[1]},
             "description": b.describe()}
 

@@ -111,6 +111,8 @@ class Bounds:
     #: two distinct states shared one (calculated (optimistic), based on the actual fingerprints).
     storage: str = "exact"
     collision: tuple[float, float] | None = None
+    #: The reductions the model applied (``Model.reductions``), stated in the verdict.
+    reductions: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.simulate is not None:
@@ -121,7 +123,9 @@ class Bounds:
             parts.append(f"max depth {self.max_depth}" if self.max_depth else "no depth bound")
         if self.constraint:
             parts.append("state constraint")
-        if self.symmetry:
+        if self.reductions:
+            parts.append("reductions: " + ", ".join(self.reductions))
+        elif self.symmetry:
             parts.append("symmetry reduction")
         if not self.deadlock:
             parts.append("deadlock not checked")
