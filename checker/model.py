@@ -64,7 +64,8 @@ def eventually(name: str, pred: Predicate) -> Property:
 
 
 def leads_to(name: str, p: Predicate, q: Predicate) -> Property:
-    """`p ~> q`, that is `[](p => <>q)`, on every fair behaviour."""
+    """`p ~> q`, that is `[](p => <>q)`, on every fair behaviour. A premise that no reachable state satisfies makes
+    the property vacuous (reported as such, never as holding)."""
     return Property(name, "leads_to", q, premise=p)
 
 
@@ -123,6 +124,11 @@ class Model:
     def canonical(self, state: Any) -> Any:
         """The representative of the state's symmetry class (TLC SYMMETRY); identity when there is none."""
         return state
+
+    def reductions(self) -> Sequence[str]:
+        """The state-space reductions the model applies, named for the verdict ("node symmetry", "ample sets",
+        ...). By default "symmetry" when the model overrides ``canonical``, nothing otherwise."""
+        return ("symmetry",) if overrides(self, "canonical") else ()
 
     def symmetric(self, prop: Property) -> bool:
         """Whether the model vouches that ``prop`` cannot tell the members of a symmetry class apart (a liveness

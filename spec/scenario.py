@@ -16,10 +16,12 @@ import attrs
 
 from checker.errors import InputError
 from checker.files import read_text
+from checker.text import printable
 from spec import kubectl
 from spec.apiserver import validate
-from spec.model import Config
+from spec.config import Config
 from spec.properties import PROPERTIES
+from spec.reduction import ALL, Reductions
 from spec.scheduling.manifests import parse_label_selector, parse_node, parse_pod_spec
 from spec.scheduling.types import HOSTNAME_LABEL, LabelSelector, pairs
 from spec.state import (
@@ -63,6 +65,8 @@ class Scenario:
     max_states: int | None
     max_depth: int | None
     source: str
+    reductions: Reductions = ALL
+    """The scenario's ``symmetry: false`` turns node symmetry off; ``--no-reduction`` turns every reduction off."""
 
 
 def _keys(doc: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -258,7 +262,7 @@ def parse(text: str, source: str) -> Scenario:
         _check_header(doc, f"{source}: document {i}")
         kind = doc.get("kind")
         label = doc.get("metadata", {}).get("name") if isinstance(doc.get("metadata"), dict) else None
-        where = f"{source}: document {i} ({kind} {label})" if label else f"{source}: document {i} ({kind})"
+        where = printable(f"{source}: document {i} ({kind} {label})" if label else f"{source}: document {i} ({kind})")
         if kind == "Scenario":
             if scenario_doc is not None:
                 raise InputError(f"{where}: a second Scenario document")
@@ -283,7 +287,7 @@ def parse(text: str, source: str) -> Scenario:
             obj = _workload(doc, kind, where)
         error = validate(obj)
         if error:
-            raise InputError(f"{where}: {error}")
+            raise InputError(f"{where}: {printable(error)}")
         key = object_key(obj)
         if key in seen:
             raise InputError(f"{where}: metadata.name: duplicate {key} (first in {seen[key]})")
@@ -337,9 +341,9 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         variants=frozenset(variants),
         properties=tuple(props),
         watch_cache_size=_int(spec, "watchCacheSize", f"{where}: spec", 100) or 1,
-        symmetry=symmetry,
     )
-    return Scenario(name, str(spec.get("description", "")), config, max_states, max_depth, source)
+    return Scenario(name, str(spec.get("description", "")), config, max_states, max_depth, source,
+                    ALL if symmetry else attrs.evolve(ALL, symmetry=False))
 
 
 def load(path: str | Path) -> Scenario:
