@@ -13,7 +13,8 @@ nothing; a restarted kubelet relists and adopts the containers the runtime still
 Abstracted: heartbeats. The node's Lease (renewed every 10 s, a quarter of leaseDurationSeconds 40 s) and its
 Ready condition are relative to now, so a renewal writes the same abstract value, which the API server turns into a
 no-op: no state. What the node lifecycle controller reads from them is only whether they stopped, which happens when
-the node fails for good (``spec.faults``); its grace timer then starts (``spec.controllers.nodelifecycle``). Readiness is the containers running (no probes in scenarios); CrashLoopBackOff's delay is the gap
+the node fails for good (``spec.faults``); its grace timer then starts (``spec.controllers.nodelifecycle``).
+Readiness is the containers running (no probes in scenarios); CrashLoopBackOff's delay is the gap
 between the two steps.
 Omitted: volumes, probes, static pods, eviction, image pulls.
 """

@@ -1,4 +1,5 @@
-"""The node lifecycle's promise (issue 12), apart from ``spec.properties`` and registered into its table.
+"""The node lifecycle's promise (issue 12), apart from ``spec.properties``, which registers it in its table (a
+block of its own at the end; this module imports nothing of it, so there is no import cycle).
 
 ReplicaSetsConvergeOnHealthyNodes: after a node fails for good, while the remaining nodes have room, every
 ReplicaSet eventually has spec.replicas active pods, each Ready and running. A pod of a failed node runs nothing
@@ -18,7 +19,6 @@ import functools
 import immutables
 
 from spec.controllers.replicaset import is_active
-from spec.properties import PropertySpec, blocked
 from spec.state import ClusterState, Key, Kubelet, Object, Pod, ReplicaSet
 
 
@@ -48,17 +48,3 @@ def _healthy(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ...]
         if isinstance(rs, ReplicaSet) and not rs.meta.deleting and counts.get(rs.meta.uid, 0) != rs.replicas:
             return False
     return True
-
-
-LIFECYCLE_PROPERTIES = (
-    PropertySpec(
-        "ReplicaSetsConvergeOnHealthyNodes", "leads_to",
-        lambda s: not replicasets_on_healthy_nodes(s) and not blocked(s),
-        lambda s: replicasets_on_healthy_nodes(s) or blocked(s),
-        "Whenever a ReplicaSet lacks ready pods running on healthy nodes and nothing blocks it (every pending pod "
-        "fits some node), it gets them (or becomes blocked): after a node fails for good, its pods are evicted "
-        "and replaced on the nodes that remain.",
-        "pkg/controller/nodelifecycle/node_lifecycle_controller.go, pkg/controller/tainteviction/taint_eviction.go,"
-        " pkg/controller/replicaset/replica_set.go",
-    ),
-)

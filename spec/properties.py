@@ -16,6 +16,7 @@ import immutables
 
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash
 from spec.controllers.replicaset import is_active
+from spec.lifecycle_properties import replicasets_on_healthy_nodes
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
@@ -230,7 +231,16 @@ PROPERTIES: dict[str, PropertySpec] = {
 }
 
 
-# --- the node lifecycle's properties (issue 12; spec/lifecycle_properties.py, owned by the lifecycle work) -----
-from spec.lifecycle_properties import LIFECYCLE_PROPERTIES  # noqa: E402  (it imports PropertySpec from here)
 
-PROPERTIES.update((p.name, p) for p in LIFECYCLE_PROPERTIES)
+# --- the node lifecycle's properties (issue 12; the predicate is in spec/lifecycle_properties.py) -------------
+
+PROPERTIES["ReplicaSetsConvergeOnHealthyNodes"] = PropertySpec(
+    "ReplicaSetsConvergeOnHealthyNodes", "leads_to",
+    lambda s: not replicasets_on_healthy_nodes(s) and not blocked(s),
+    lambda s: replicasets_on_healthy_nodes(s) or blocked(s),
+    "Whenever a ReplicaSet lacks ready pods running on healthy nodes and nothing blocks it (every pending pod fits "
+    "some node), it gets them (or becomes blocked): after a node fails for good, its pods are evicted and replaced "
+    "on the nodes that remain.",
+    "pkg/controller/nodelifecycle/node_lifecycle_controller.go, pkg/controller/tainteviction/taint_eviction.go, "
+    "pkg/controller/replicaset/replica_set.go",
+)
