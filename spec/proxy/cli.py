@@ -296,8 +296,18 @@ def _read_dumps(dump_files: tuple[str, ...], listing_files: tuple[str, ...]) -> 
 def _print(report: Report) -> None:
     for violation in report.violations:
         click.echo(violation.render())
+    heading = "VIOLATED" if report.strict else "NOT KUBE-PROXY'S"
+    shown: dict[tuple[str, ...], list[str]] = {}  # the deciding rules -> the frontends they break
     for violation in report.interference:
-        click.echo(violation.render("VIOLATED" if report.strict else "NOT KUBE-PROXY'S"))
+        same = shown.setdefault(violation.foreign, [])
+        if len(same) < 2:
+            click.echo(violation.render(heading))
+        same.append(f"{violation.frontend} ({violation.prop})")
+    for rules, fronts in shown.items():
+        if len(fronts) > 2:
+            click.echo(f"{heading}: {len(fronts) - 2} more frontends decided by the same rules "
+                       f"({(rules or ('(none named)',))[-1]}): {', '.join(fronts[2:8])}"
+                       + (", ..." if len(fronts) > 8 else ""))
     for warning in report.warnings:
         click.echo(warning)
     if report.opaque:
