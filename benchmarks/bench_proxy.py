@@ -120,9 +120,7 @@ def with_foreign_rules(text: str) -> str:
     for line in fixture.splitlines():
         if line.startswith("*"):
             table = line[1:]
-        elif line.startswith(":") and not line.startswith(":KUBE-"):
-            foreign.setdefault(table, []).append(line)
-        elif line.startswith("-A ") and not line.startswith("-A KUBE-"):
+        elif line.startswith((":", "-A ")) and not line.startswith((":KUBE-", "-A KUBE-")):
             foreign.setdefault(table, []).append(line)
     for name, lines in foreign.items():
         decls = [x for x in lines if x.startswith(":")]

@@ -311,9 +311,9 @@ def _print(report: Report) -> None:
     for warning in report.warnings:
         click.echo(warning)
     if report.opaque:
-        shown = ", ".join(report.opaque[:8]) + (f", ... ({len(report.opaque)} in all)" if len(report.opaque) > 8
-                                                 else "")
-        click.echo(f"opaque conditions, taken either way: {shown}")
+        listed = ", ".join(report.opaque[:8]) + (f", ... ({len(report.opaque)} in all)" if len(report.opaque) > 8
+                                                  else "")
+        click.echo(f"opaque conditions, taken either way: {listed}")
     summary = (f"{report.services} services, {report.ports} service ports, {report.frontends} frontends, "
                f"{report.endpoints} endpoints, {report.paths} symbolic paths; "
                f"max probability deviation from 1/n: {float(report.max_deviation):.3g}")

@@ -239,5 +239,6 @@ def test_interference_is_grouped_by_the_rules_that_decide_it():
                                      "--iptables-save", str(SAVE)])
     assert out.exit_code == 0
     full = out.output.count("NOT KUBE-PROXY'S (")
-    more = re.findall(r"NOT KUBE-PROXY'S: (\d+) more frontends decided by the same rules \(filter LIBVIRT_FW", out.output)
+    more = re.findall(r"NOT KUBE-PROXY'S: (\d+) more frontends decided by the same rules \(filter LIBVIRT_FW",
+                      out.output)
     assert more and full + sum(int(n) for n in more) == 8 and full <= 6  # at most two in full per deciding rule
