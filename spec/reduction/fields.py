@@ -29,6 +29,7 @@ NODE_NAME_FIELDS: frozenset[tuple[str, str]] = frozenset({
     ("Scheduler", "assumed"),       # pod -> (uid, node)
     ("Scheduler", "binding"),       # (pod, uid, node)
     ("Kubelet", "node"),
+    ("NodeLifecycle", "grace"),     # (node, ms): the node lifecycle controller's grace timers
 })
 """Every field that may hold a node name, by class and field name."""
 
