@@ -232,7 +232,7 @@ class ClusterModel(Model):
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        names = config.properties or tuple(PROPERTIES)
+        names = config.properties or tuple(n for n, p in PROPERTIES.items() if not p.finding)
         props = []
         for name in names:
             spec = PROPERTIES[name]
