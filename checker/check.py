@@ -8,10 +8,20 @@ import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 
 from checker.errors import InputError
-from checker.liveness import find_fair_lasso
+from checker.liveness import violation_lasso
 from checker.model import Model, Property, overrides
 from checker.paths import trace_of
-from checker.result import ActionCoverage, Bounds, Result, Stats, Status, Step, Violation
+from checker.result import (
+    ActionCoverage,
+    Bounds,
+    Result,
+    Stats,
+    Status,
+    Step,
+    Violation,
+    exhaustive_statuses,
+    simulation_statuses,
+)
 from checker.search import Outcome, ProgressFn, explore, fairness_masks
 from checker.simulation import simulate
 
@@ -123,8 +133,15 @@ def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int
             if p.kind == "sometimes" and p.name not in out.witnessed:
                 violation = Violation(p.name, "sometimes", ())
                 break
-    if violation is None and not out.interrupted:
-        violation = _liveness(model, out, liveness)
+    refuted: dict[str, bool] = {}
+    if out.failure is None and not out.interrupted:
+        # Every liveness property is evaluated (for its own verdict); the first violated one gives the trace.
+        found, refuted = _liveness(model, out, liveness, trace=violation is None)
+        violation = violation or found
+    properties = exhaustive_statuses(
+        model.properties, deadlock=deadlock, failure=out.failure[:2] if out.failure else None, cut=out.cut,
+        interrupted=out.interrupted, witnessed=out.witnessed, refuted=refuted,
+        premise_reached={p.name: 1 in out.premise_bits[k] for k, p in enumerate(liveness)})
     stats = _stats(out, started)
     status: Status
     if violation is not None:
@@ -133,7 +150,7 @@ def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int
         status = "interrupted"
     else:
         status = "ok" if complete else "bounded"
-    return Result(status, stats, bounds, violation, out.cut, (), warnings)
+    return Result(status, stats, bounds, violation, out.cut, (), warnings, properties)
 
 
 def _stats(out: Outcome, started: float) -> Stats:
@@ -141,23 +158,24 @@ def _stats(out: Outcome, started: float) -> Stats:
                  coverage(out.generated_by, out.distinct_by), out.queue)
 
 
-def _liveness(model: Model, out: Outcome, liveness: list[Property]) -> Violation | None:
+def _liveness(model: Model, out: Outcome, liveness: list[Property],
+              trace: bool) -> tuple[Violation | None, dict[str, bool]]:
+    """Each liveness property's verdict on the explored graph (True: violated), and the counterexample of the
+    first violated one when `trace` is asked for."""
     g = out.graph
     weak, strong, mask_of = fairness_masks(model)
     roots = [i for i in range(len(g)) if g.parent[i] == -1]
+    violation = None
+    refuted = {}
     for k, p in enumerate(liveness):
-        bad = bytearray(not b for b in out.goal_bits[k])
-        if p.premise is None:
-            triggers = roots
-        else:
-            triggers = [i for i, premise in enumerate(out.premise_bits[k]) if premise and bad[i]]
-        lasso = find_fair_lasso(g, bad, triggers, weak, strong)
-        if lasso is not None:
+        lasso = violation_lasso(g, p.kind, out.goal_bits[k], out.premise_bits[k], roots, weak, strong)
+        refuted[p.name] = lasso is not None
+        if lasso is not None and trace and violation is None:
             path = list(lasso.prefix) + list(lasso.loop[1:])
             prefer = [0] * (len(lasso.prefix) - 1) + list(lasso.takes)
-            trace = trace_of(model, g, path, prefer, mask_of)
-            return Violation(p.name, p.kind, trace, len(lasso.prefix) - 1)
-    return None
+            steps = trace_of(model, g, path, prefer, mask_of)
+            violation = Violation(p.name, p.kind, steps, len(lasso.prefix) - 1)
+    return violation, refuted
 
 
 def _simulate(model: Model, runs: int, depth: int, seed: int, deadlock: bool, progress: ProgressFn | None,
@@ -170,12 +188,15 @@ def _simulate(model: Model, runs: int, depth: int, seed: int, deadlock: bool, pr
                   coverage(out.generated_by, {}), 0)
     unchecked = tuple(f"{p.name} ({p.kind}: needs an exhaustive search)" for p in model.properties
                       if p.is_liveness or p.kind == "sometimes" and p.name not in out.witnessed)
+    properties = simulation_statuses(model.properties, deadlock=deadlock, witnessed=out.witnessed,
+                                     failure=(out.failure[0], out.failure[1]) if out.failure else None)
     if out.failure is not None:
         v = Violation(out.failure[0], out.failure[1], out.trace)  # type: ignore[arg-type]
-        return Result("violation", stats, bounds, v, None, unchecked, tuple(warnings))
+        return Result("violation", stats, bounds, v, None, unchecked, tuple(warnings), properties)
     status = "interrupted" if out.interrupted else "bounded"
     cut = f"{out.runs} random runs of at most {depth} states"
-    return Result(status, stats, bounds, None, cut, unchecked, tuple(warnings))  # type: ignore[arg-type]
+    return Result(status, stats, bounds, None, cut, unchecked, tuple(warnings),  # type: ignore[arg-type]
+                  properties)
 
 
 __all__ = ["check", "action_name", "Step"]

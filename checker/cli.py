@@ -1,7 +1,8 @@
 """The `kubespec` command line: `kubespec check` here, other subcommands from the `kubespec.commands` entry points.
 
 Exit codes: 0 every property holds (within the stated bounds), 1 a property is violated, 2 bad input or usage,
-130 interrupted by the user.
+130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (what `timeout` and `kill` send); both print the
+partial result first.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from checker.report import Progress, TracePrinter, coverage_table, print_result,
 from checker.result import Result
 
 DEFAULT_MODEL = "checker.examples.twophase:TwoPhase"
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -190,7 +191,7 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
     """Model-check TARGET: a scenario (file or built-in name), or --model FILE.py:NAME.
 
     With no TARGET, checks the default scenario. Exit 0: every property holds within the stated bounds;
-    1: a property is violated; 2: bad input; 130: interrupted.
+    1: a property is violated; 2: bad input; 130: interrupted (Ctrl-C); 143: stopped by SIGTERM.
     """
     loaded = load_target(target, model_ref, extra, default=_default)
     options: dict[str, Any] = {"strategy": "bfs", "max_states": None, "max_depth": None, "deadlock": True}
@@ -207,13 +208,15 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
     live = err.is_terminal and not as_json
     if not as_json:
         console.print(f"Checking {loaded.summary}", highlight=False)
-    pressed: list[bool] = []
+    pressed: list[int] = []  # the signals received: SIGINT and SIGTERM both stop the search with its partial result
 
-    def on_ctrl_c(signum: int, frame: object) -> None:
-        pressed.append(True)  # also asked for by the search, in case Python swallows the exception
-        raise KeyboardInterrupt
+    def on_signal(signum: int, frame: object) -> None:
+        first_signal = not pressed
+        pressed.append(signum)  # also asked for by the search, in case Python swallows the exception
+        if first_signal:
+            raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if live:
             with Progress(err) as progress:
@@ -222,9 +225,10 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
             result = run_check(loaded.model, stop=lambda: bool(pressed), **options)
     except KeyboardInterrupt:
         click.echo("interrupted before any result could be assembled", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(_interrupted_code(pressed))
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     written = None
     if trace_path and result.violation is not None:
         from checker import itf
@@ -242,5 +246,10 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
         if show_coverage:
             console.print(coverage_table(result))
     if result.status == "interrupted":
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(_interrupted_code(pressed))
     sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)
+
+
+def _interrupted_code(signals: list[int]) -> int:
+    """130 after Ctrl-C (SIGINT), 143 after SIGTERM: 128 + the first signal's number, as shells report it."""
+    return EXIT_TERMINATED if signals and signals[0] == signal.SIGTERM else EXIT_INTERRUPTED

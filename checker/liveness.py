@@ -1,15 +1,23 @@
-"""Liveness under weak and strong fairness: a reachable fair cycle in which the goal never holds.
+"""Liveness under weak and strong fairness: fair lassos that violate `<>P`, `P ~> Q`, `<>[]Q` and `P ~> []Q`.
 
-The method is TLC's and SPIN's: restrict the explored graph to the states where the goal does not hold and that
-are reachable from a trigger (an initial state for `<>P`, a `P /\\ ~Q` state for `P ~> Q`) through such states;
-split it into strongly connected components (every state may also stutter, so a single state is a candidate
-cycle); a component is fair when, for every fairness class, the cycle through all its states and edges
-satisfies it. Strong fairness that fails only because a class is enabled somewhere in the component is refined
-by removing the states that enable it and recursing (Lichtenstein & Pnueli; Emerson & Lei).
+The method is TLC's and SPIN's. For `<>P` and `P ~> Q` (persistence of a bad region): restrict the explored
+graph to the states where the goal does not hold and that are reachable from a trigger (an initial state for
+`<>P`, a `P /\\ ~Q` state for `P ~> Q`) through such states; split it into strongly connected components (every
+state may also stutter, so a single state is a candidate cycle); a component is fair when, for every fairness
+class, the cycle through all its states and edges satisfies it. Strong fairness that fails only because a class
+is enabled somewhere in the component is refined by removing the states that enable it and recursing
+(Lichtenstein & Pnueli; Emerson & Lei).
+
+For `<>[]Q` and `P ~> []Q` (recurrence, a Büchi condition): `<>[]Q` fails exactly when some fair behaviour is in
+a `~Q` state infinitely often. Its end cycle may pass through `Q` states too, so the graph is restricted only to
+what a trigger (an initial state, or any `P` state) reaches, and a fair (refined) component qualifies only if it
+holds a `~Q` state; the printed loop starts at such a state. A refinement keeps exactly the fair cycles of the
+component, so one that keeps no `~Q` state rules the component out.
 """
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Iterable, Sequence
 
@@ -93,8 +101,12 @@ def _taken(component: Sequence[int], g: StateGraph, inside: set[int]) -> int:
     return taken
 
 
-def _fair_component(component: list[int], g: StateGraph, weak: int, strong: int, size: int) -> list[int] | None:
-    """A fair sub-component of a strongly connected component, or None."""
+def _fair_component(component: list[int], g: StateGraph, weak: int, strong: int,
+                    accept: bytearray | None) -> list[int] | None:
+    """A fair sub-component of a strongly connected component (one holding an `accept` state, when given), or
+    None."""
+    if accept is not None and not any(accept[v] for v in component):
+        return None  # sub-components are subsets: none of them holds an accepting state either
     enabled = g.enabled
     if len(component) == 1 and all(w != component[0] for w, _ in g.successors(component[0])):
         # A single state: the only cycle is stuttering, fair iff no fairness class is enabled there.
@@ -113,7 +125,7 @@ def _fair_component(component: list[int], g: StateGraph, weak: int, strong: int,
         if not rest:
             return None
         for sub in strongly_connected(rest, g, set(rest)):
-            found = _fair_component(sub, g, weak, strong, size)
+            found = _fair_component(sub, g, weak, strong, accept)
             if found is not None:
                 return found
         return None
@@ -127,24 +139,46 @@ def find_fair_lasso(g: StateGraph, bad: bytearray, triggers: Sequence[int], weak
 
     Only expanded states are considered, so a lasso found in a partial graph is a genuine counterexample.
     """
+    return _search(g, bad, [t for t in triggers if bad[t]], weak, strong, None)
+
+
+def find_fair_recurrence(g: StateGraph, triggers: Sequence[int], recur: bytearray, weak: int,
+                         strong: int) -> Lasso | None:
+    """A lasso that reaches a trigger, then fairly visits `recur` states infinitely often; None if there is none.
+
+    The loop starts at a `recur` state. Only expanded states are considered, as in `find_fair_lasso`.
+    """
+    if not any(recur):
+        return None
+    return _search(g, _ALL * len(g), triggers, weak, strong, recur)
+
+
+_ALL = bytearray(b"\x01")
+
+
+def _search(g: StateGraph, stay: bytearray, triggers: Sequence[int], weak: int, strong: int,
+            accept: bytearray | None) -> Lasso | None:
+    """A fair lasso from a trigger through `stay` states whose loop (in `stay`) visits `accept` if given."""
     size = len(g)
     region = bytearray(size)
     queue: deque[int] = deque()
     for t in triggers:
-        if bad[t] and g.expanded[t] and not region[t]:
+        if stay[t] and g.expanded[t] and not region[t]:
             region[t] = 1
             queue.append(t)
     while queue:
         v = queue.popleft()
         for w, _ in g.successors(v):
-            if bad[w] and g.expanded[w] and not region[w]:
+            if stay[w] and g.expanded[w] and not region[w]:
                 region[w] = 1
                 queue.append(w)
     nodes = [v for v in range(size) if region[v]]
+    if accept is not None and not any(accept[v] for v in nodes):
+        return None
     for component in strongly_connected(nodes, g, set(nodes)):
-        fair = _fair_component(component, g, weak, strong, size)
+        fair = _fair_component(component, g, weak, strong, accept)
         if fair is not None:
-            return _lasso(g, region, fair, triggers, weak, strong)
+            return _lasso(g, region, fair, triggers, weak, strong, accept)
     return None
 
 
@@ -168,27 +202,55 @@ def _bfs(g: StateGraph, sources: Iterable[int], goal: bytearray, allowed: bytear
 
 
 def _lasso(g: StateGraph, region: bytearray, fair: list[int], triggers: Sequence[int], weak: int,
-           strong: int) -> Lasso:
+           strong: int, accept: bytearray | None) -> Lasso:
     size = len(g)
     in_fair = bytearray(size)
     for v in fair:
         in_fair[v] = 1
-    head = _shortest_from_triggers(g, region, in_fair, triggers)
-    prefix = g.path_to(head[0])[:-1] + head
-    entry = prefix[-1]
-    # The loop starts at the entry, takes one step of every fairness class that has a step inside the component
-    # (a weak class is already met once the loop passes a state where it is disabled), visits a disabled state
-    # for each weak class that has none, and returns to the entry. A strong class with no step inside the
-    # component is disabled in all of it (the refinement removed the states enabling it).
+    # The prefix ends at the nearest state of the component. For a recurrence the loop must also pass through an
+    # accepting state: the lasso entering the component at its nearest accepting state (the loop then starts
+    # where the goal fails) is compared with the one entering at its nearest state and making a detour; the
+    # shorter is kept, the first on a tie.
+    heads = []
+    if accept is not None:
+        heads.append(_shortest_from_triggers(g, region, bytearray(map(operator.and_, in_fair, accept)), triggers))
+    heads.append(_shortest_from_triggers(g, region, in_fair, triggers))
+    best: Lasso | None = None
+    for head in heads:
+        prefix = g.path_to(head[0])[:-1] + head
+        loop, takes = _loop(g, fair, in_fair, prefix[-1], weak, strong, accept)
+        if best is None or len(prefix) + len(loop) < len(best.prefix) + len(best.loop):
+            best = Lasso(tuple(prefix), tuple(loop), takes)
+    assert best is not None
+    return best
+
+
+def _loop(g: StateGraph, fair: list[int], in_fair: bytearray, entry: int, weak: int, strong: int,
+          accept: bytearray | None) -> tuple[list[int], tuple[int, ...]]:
+    """A fair loop from `entry` through the fair component, and the fairness class each of its steps takes.
+
+    The loop starts at the entry, goes to the nearest accepting state if it must visit one and the entry is not
+    one, takes one step of every fairness class that has a step inside the component (a weak class is already met
+    once the loop passes a state where it is disabled), visits a disabled state for each weak class that has none,
+    and returns to the entry. A strong class with no step inside the component is disabled in all of it (the
+    refinement removed the states enabling it). A loop of one state stutters there: every class is disabled.
+    """
+    size = len(g)
     enabled = g.enabled
     loop = [entry]
+    if accept is not None and not accept[entry]:
+        loop += _bfs(g, [entry], accept, in_fair)[1:]
     takes: dict[int, int] = {}
     bit = 1
     while bit <= weak | strong:
         if (weak | strong) & bit:
             met_weakly = bool(weak & bit) and any(not enabled[v] & bit for v in loop)
+            done = next((k for k in range(len(loop) - 1) if k not in takes and _steps(g, loop[k], loop[k + 1]) & bit),
+                        None)
             edge = next(((v, w) for v in fair for w, m in g.successors(v) if in_fair[w] and m & bit), None)
-            if edge is not None and not met_weakly:
+            if done is not None and not met_weakly:
+                takes[done] = bit  # the loop so far already takes a step of the class
+            elif edge is not None and not met_weakly:
                 loop += _bfs(g, [loop[-1]], _only(size, edge[0]), in_fair)[1:]
                 takes[len(loop) - 1] = bit
                 loop.append(edge[1])
@@ -198,7 +260,16 @@ def _lasso(g: StateGraph, region: bytearray, fair: list[int], triggers: Sequence
         bit <<= 1
     if len(loop) > 1:
         loop += _bfs(g, [loop[-1]], _only(size, entry), in_fair)[1:]
-    return Lasso(tuple(prefix), tuple(loop), tuple(takes.get(k, 0) for k in range(len(loop) - 1)))
+    return loop, tuple(takes.get(k, 0) for k in range(len(loop) - 1))
+
+
+def _steps(g: StateGraph, v: int, w: int) -> int:
+    """The fairness classes of the steps from `v` to `w` (a step is an A step if any A action relates them)."""
+    mask = 0
+    for u, m in g.successors(v):
+        if u == w:
+            mask |= m
+    return mask
 
 
 def _shortest_from_triggers(g: StateGraph, region: bytearray, goal: bytearray, triggers: Sequence[int]) -> list[int]:
@@ -243,3 +314,29 @@ def _only(size: int, v: int) -> bytearray:
     b = bytearray(size)
     b[v] = 1
     return b
+
+
+_NOT = bytes([1, 0]) + bytes(254)
+
+
+def violation_lasso(g: StateGraph, kind: str, goal: bytearray, premise: bytearray, roots: Sequence[int], weak: int,
+                    strong: int) -> Lasso | None:
+    """A fair lasso violating a liveness property of `kind` whose goal and premise hold in the states marked in
+    `goal` and `premise` (one byte per state), from the initial states `roots`; None if the property holds on the
+    explored graph (on a complete graph: everywhere).
+
+    - `eventually` (`<>Q`): from an initial state, `~Q` forever.
+    - `leads_to` (`P ~> Q`): from a `P /\\ ~Q` state, `~Q` forever.
+    - `eventually_always` (`<>[]Q`): from an initial state, `~Q` infinitely often.
+    - `leads_to_always` (`P ~> []Q`): from a `P` state, `~Q` infinitely often.
+    """
+    bad = goal.translate(_NOT)
+    if kind == "eventually":
+        return find_fair_lasso(g, bad, roots, weak, strong)
+    if kind == "leads_to":
+        return find_fair_lasso(g, bad, [i for i, p in enumerate(premise) if p and bad[i]], weak, strong)
+    if kind == "eventually_always":
+        return find_fair_recurrence(g, roots, bad, weak, strong)
+    if kind == "leads_to_always":
+        return find_fair_recurrence(g, [i for i, p in enumerate(premise) if p], bad, weak, strong)
+    raise ValueError(f"not a liveness kind: {kind!r}")

@@ -11,23 +11,32 @@ from typing import Any, Literal
 
 import attrs
 
-PropertyKind = Literal["always", "sometimes", "eventually", "leads_to"]
+PropertyKind = Literal["always", "sometimes", "eventually", "leads_to", "eventually_always", "leads_to_always"]
+#: The liveness kinds, and among them those with a premise (whose vacuity is recorded).
+LIVENESS_KINDS = ("eventually", "leads_to", "eventually_always", "leads_to_always")
+PREMISE_KINDS = ("leads_to", "leads_to_always")
 Predicate = Callable[[Any], bool]
 
 
 @attrs.frozen
 class Property:
-    """A named property. Build one with `always`, `sometimes`, `eventually` or `leads_to`."""
+    """A named property. Build one with `always`, `sometimes`, `eventually`, `leads_to`, `eventually_always` or
+    `leads_to_always`."""
 
     name: str
     kind: PropertyKind
     pred: Predicate
-    #: Only for `leads_to`: the premise `p` of `p ~> q` (`pred` is then `q`).
+    #: Only for `leads_to` and `leads_to_always`: the premise `p` of `p ~> q` / `p ~> []q` (`pred` is then `q`).
     premise: Predicate | None = None
 
     @property
     def is_liveness(self) -> bool:
-        return self.kind in ("eventually", "leads_to")
+        return self.kind in LIVENESS_KINDS
+
+    @property
+    def has_premise(self) -> bool:
+        """Whether the property is a leads-to whose premise may never be reached (then it holds vacuously)."""
+        return self.kind in PREMISE_KINDS
 
 
 @attrs.frozen
@@ -57,6 +66,22 @@ def eventually(name: str, pred: Predicate) -> Property:
 def leads_to(name: str, p: Predicate, q: Predicate) -> Property:
     """`p ~> q`, that is `[](p => <>q)`, on every fair behaviour."""
     return Property(name, "leads_to", q, premise=p)
+
+
+def eventually_always(name: str, pred: Predicate) -> Property:
+    """`<>[]pred` on every fair behaviour: from some point on, `pred` holds forever (Anvil's ESR shape).
+
+    It fails exactly when some fair behaviour visits a state where `pred` is false infinitely often (a fair
+    cycle through such a state, or stuttering forever in one), even if `pred` also keeps becoming true.
+    """
+    return Property(name, "eventually_always", pred)
+
+
+def leads_to_always(name: str, p: Predicate, q: Predicate) -> Property:
+    """`p ~> []q`, that is `[](p => <>[]q)`, on every fair behaviour: after any state satisfying `p`, the
+    behaviour reaches a point from which `q` holds forever. A premise that no reachable state satisfies makes the
+    property vacuous (reported as such, never as holding)."""
+    return Property(name, "leads_to_always", q, premise=p)
 
 
 def weak(name: str, selects: Callable[[Any], bool]) -> Fairness:
@@ -103,6 +128,18 @@ class Model:
         """Whether the model vouches that ``prop`` cannot tell the members of a symmetry class apart (a liveness
         property under symmetry reduction is checked soundly only then; ``check`` warns about the others)."""
         return False
+
+    def hidden_fairness(self, state: Any) -> Iterable[str]:
+        """Names of the fairness classes that are enabled in ``state`` by steps ``successors`` left out.
+
+        Fairness speaks of the full Next relation: WF(A) forbids a behaviour in which A stays enabled forever and
+        is never taken. A model whose ``successors`` is reduced (a partial-order reduction that returns an ample
+        subset of the enabled steps) hides the other steps, and a class enabled all along a cycle of the full
+        system would look disabled at the reduced states, making an unfair cycle look fair (a spurious liveness
+        counterexample). Such a model reports here the classes its reduction hid; the checker counts them as
+        enabled. The default, for models that return every enabled step, is none.
+        """
+        return ()
 
     def describe(self, action: Any) -> str:
         """One line describing an action, for traces."""

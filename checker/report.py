@@ -51,6 +51,11 @@ def result_json(result: Result, model: Model, identity: Mapping[str, Any] | None
         "trace": trace,
         "loop_start": v.loop_start if v else None,
         "unchecked": list(result.unchecked),
+        # Each property's own verdict: holds, violated, vacuous (a leads-to whose premise is never reached) or
+        # unchecked (with the reason); `counts` sums them. See docs/checker.md, "Property verdicts".
+        "properties": [{"name": p.name, "kind": p.kind, "status": p.status, "reason": p.reason}
+                       for p in result.properties],
+        "counts": result.counts(),
         "warnings": list(result.warnings),
         "model": dict(identity) if identity else None,
     }
@@ -113,17 +118,18 @@ def print_result(console: Console, result: Result, model: Model, summary: str, t
                  trace_printer: TracePrinter | None = None) -> None:
     """The counterexample (through `trace_printer` when given), warnings, and the verdict with its bounds."""
     ok = result.violation is None
-    colour = "green" if result.status == "ok" else ("yellow" if ok else "red")
+    colour = "green" if result.status == "ok" and not result.vacuous else ("yellow" if ok else "red")
     symbol = "✘" if not ok else ("■" if result.status == "interrupted" else "✔")
     v = result.violation
     if v is not None:
         if v.kind == "sometimes":
             console.print(f"[red]✘ {v.property}[/] (sometimes): no reachable state satisfies it")
         else:
-            what = {"always": "Invariant", "deadlock": "Deadlock:", "eventually": "Liveness property",
-                    "leads_to": "Liveness property"}[v.kind]
+            what = {"always": "Invariant", "deadlock": "Deadlock:"}.get(v.kind, "Liveness property")
             name = "" if v.kind == "deadlock" else f" {v.property}"
-            shape = ("a lasso: the loop never satisfies it" if v.loop_start is not None
+            loop = ("a lasso: its goal fails in the loop, forever again" if v.kind.endswith("_always")
+                    else "a lasso: the loop never satisfies it")
+            shape = (loop if v.loop_start is not None
                      else ("a shortest counterexample" if result.bounds.strategy == "bfs" else "a counterexample"))
             steps = len(v.trace) - 1
             tail = "reached" if v.kind == "deadlock" else "is violated"
@@ -136,6 +142,17 @@ def print_result(console: Console, result: Result, model: Model, summary: str, t
         console.print(f"[yellow]warning:[/] {w}")
     for u in result.unchecked:
         console.print(f"[yellow]not checked:[/] {u}")
+    for p in result.properties:
+        if p.status == "vacuous":
+            console.print(f"[yellow]⚠ {p.describe()}[/]: true only because no reachable state satisfies its "
+                          "premise; it promises nothing", highlight=False)
+        elif p.status == "violated" and (v is None or p.name != v.property):
+            console.print(f"[red]also violated:[/] {p.name} ({p.kind}; check it alone for its counterexample)",
+                          highlight=False)
+    undecided = [p.name for p in result.properties if p.status == "unchecked"]
+    if undecided and result.bounds.simulate is None:
+        reason = next(p.reason for p in result.properties if p.status == "unchecked")
+        console.print(f"[yellow]{reason}:[/] {', '.join(undecided)}", highlight=False)
     console.print(f"[{colour}]{symbol} {result.verdict()}[/]", highlight=False)
     s = result.stats
     console.print(f"  {summary}; {s.seconds:.2f} s, {s.states_per_second:,.0f} distinct states/s", highlight=False)

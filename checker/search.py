@@ -104,6 +104,8 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
     canonical = model.canonical if overrides(model, "canonical") else None
     constraint = model.constraint if overrides(model, "constraint") else None
     _, _, mask_of = fairness_masks(model)
+    hidden = model.hidden_fairness if overrides(model, "hidden_fairness") else None
+    class_bit = {f.name: 1 << k for k, f in enumerate(model.fairness)}
     keys, kinds, parent, depth, expanded = g.keys, g.kinds, g.parent, g.depth, g.expanded
     edge_lo, edge_hi, edge_to, edge_mask, enabled = g.edge_lo, g.edge_hi, g.edge_to, g.edge_mask, g.enabled
     generated_by, distinct_by = out.generated_by, out.distinct_by
@@ -231,6 +233,10 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                 break
             if with_edges:
                 edge_hi[current] = len(edge_to)
+                if hidden is not None:
+                    # Classes a reduction left out of the successors are enabled all the same (Model.hidden_fairness).
+                    for name in hidden(s):
+                        en |= class_bit[name]
                 enabled[current] = en
             if lifo:
                 new.reverse()

@@ -35,6 +35,7 @@ from spec.state import (
     ControllerManager,
     Etcd,
     Informer,
+    Key,
     Kubelet,
     Node,
     Object,
@@ -44,6 +45,7 @@ from spec.state import (
     RuntimeContainer,
     Scheduler,
     WatchEvent,
+    object_key,
     replace_meta,
     with_ids,
 )
@@ -205,8 +207,10 @@ def _etcd_ids(etcd: Etcd) -> tuple[frozenset[int], _Ids]:
     return frozenset(live), (frozenset(versions), frozenset(obj_uids), frozenset(owner_uids), frozenset(node_pairs))
 
 
-_IdPlan = tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...], int]
-"""A renumbering: (revision pairs, uid pairs, etcd's next uid), each pair (old, new), identities left out."""
+_IdPlan = tuple[tuple[tuple[int, int], ...], tuple[tuple[tuple[Key, int], int], ...], tuple[tuple[int, int], ...],
+                int]
+"""A renumbering: (live revision pairs, settled object version pairs ((key, rv), new rv), uid pairs, etcd's next
+uid), each pair (old, new), identities left out."""
 
 
 def renumber_ids(state: ClusterState) -> ClusterState:
@@ -229,14 +233,14 @@ def _renumber_ids(state: ClusterState) -> ClusterState:
                     tuple(i.cache for i in infs if i.expired), frozenset(other))
     if plan is None:
         return state
-    rv_pairs, uid_pairs, next_uid = plan
-    rv_map, uid_map = dict(rv_pairs), dict(uid_pairs)
+    rv_pairs, settled_pairs, uid_pairs, next_uid = plan
+    rv_map, settled_map, uid_map = dict(rv_pairs), dict(settled_pairs), dict(uid_pairs)
     memo: dict[int, Object] = {}
 
     def obj(o: Object) -> Object:
         done = memo.get(id(o))
         if done is None:
-            done = memo[id(o)] = _renumbered_object(o, rv_map, uid_map)
+            done = memo[id(o)] = _renumbered_object(o, rv_map, settled_map, uid_map)
         return done
 
     return _rewrite(state, _renumbered_etcd(state.etcd, plan), obj, lambda r: rv_map.get(r, r),
@@ -263,34 +267,45 @@ def _id_plan(etcd: Etcd, positions: tuple[tuple[int, int], ...], expired: tuple[
         owner_uids |= ow
         node_pairs |= nd
     live.discard(0)
-    settled = sorted(kv for kv in versions if kv[1] not in live)
+    # An object version that no event of the history carries is settled: every informer watching its resource has
+    # passed it (or is expired, and compares no position with it), so only its order among the versions of its
+    # key and its being below every position count. Such versions are numbered apart from the live revisions, by
+    # (key, revision), even when one equals a live revision: whether it does depends on the order of writes and
+    # on etcd's own revision, which the representative does not keep (``spec.writeorder._free_revision``).
+    in_history = {e.rv for e in etcd.history}
+    settled = sorted(kv for kv in versions if kv[1] not in in_history)
     # Node uids are only ever compared for equality: number them by name, so that renaming nodes is a symmetry.
     node_uids = dict(node_pairs)
     uids = (obj_uids - node_uids.keys()) | other_uids | owner_uids
     uids.discard(0)
     next_uid = len(uids) + 1
     nodes_by_name = sorted(node_uids.items(), key=lambda kv: kv[1])
-    settled_map = {v: i - len(settled) for i, (_, v) in enumerate(settled)}
+    settled_map = {kv: i - len(settled) for i, kv in enumerate(settled)}
     ranked = sorted(uids)
     if (etcd.next_uid == next_uid and _is_one_to_n(live)
-            and all(k == v for k, v in settled_map.items())
+            and all(kv[1] == v for kv, v in settled_map.items())
             and all(u == i or u in node_uids for i, u in enumerate(ranked, 1))
             and all(uid == -i for i, (uid, _) in enumerate(nodes_by_name, 1))):
         return None
     rv_map = {v: i for i, v in enumerate(sorted(live), 1)}
-    rv_map.update(settled_map)
     uid_map = {v: i for i, v in enumerate(ranked, 1)}
     for i, (uid, _) in enumerate(nodes_by_name, 1):
         uid_map[uid] = -i
     return (tuple(sorted((a, b) for a, b in rv_map.items() if a != b)),
+            tuple(sorted((a, b) for a, b in settled_map.items() if a[1] != b)),
             tuple(sorted((a, b) for a, b in uid_map.items() if a != b)), next_uid)
 
 
-def _renumbered_object(o: Object, rv_map: dict[int, int], uid_map: dict[int, int]) -> Object:
+def _renumbered_object(o: Object, rv_map: dict[int, int], settled_map: dict[tuple[Key, int], int],
+                       uid_map: dict[int, int]) -> Object:
     m = o.meta
     owner = m.owner
     owner_uid = 0 if owner is None else uid_map.get(owner.uid, owner.uid)
-    rv, uid = rv_map.get(m.resource_version, m.resource_version), uid_map.get(m.uid, m.uid)
+    rv = m.resource_version
+    if settled_map:
+        rv = settled_map.get((object_key(o), rv), rv)
+    rv = rv_map.get(rv, rv) if rv == m.resource_version else rv
+    uid = uid_map.get(m.uid, m.uid)
     if rv == m.resource_version and uid == m.uid and (owner is None or owner_uid == owner.uid):
         return o
     return _renumbered(o, rv, uid, owner_uid)
@@ -299,8 +314,8 @@ def _renumbered_object(o: Object, rv_map: dict[int, int], uid_map: dict[int, int
 @functools.lru_cache(maxsize=1 << 14)
 def _renumbered_etcd(etcd: Etcd, plan: _IdPlan) -> Etcd:
     """``etcd`` renumbered by ``plan``, interned (memoised: many states share etcd and their renumbering)."""
-    rv_pairs, uid_pairs, next_uid = plan
-    rv_map, uid_map = dict(rv_pairs), dict(uid_pairs)
+    rv_pairs, settled_pairs, uid_pairs, next_uid = plan
+    rv_map, settled_map, uid_map = dict(rv_pairs), dict(settled_pairs), dict(uid_pairs)
     memo: dict[int, Object] = {}
 
     def obj(o: Object | None) -> Object | None:
@@ -308,7 +323,7 @@ def _renumbered_etcd(etcd: Etcd, plan: _IdPlan) -> Etcd:
             return None
         done = memo.get(id(o))
         if done is None:
-            done = memo[id(o)] = _renumbered_object(o, rv_map, uid_map)
+            done = memo[id(o)] = _renumbered_object(o, rv_map, settled_map, uid_map)
         return done
 
     objects = _map_values(etcd.objects, obj)  # type: ignore[arg-type]

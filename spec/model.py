@@ -248,6 +248,8 @@ class ClusterModel(Model):
         nodes = sorted(o.meta.name for o in config.objects if isinstance(o, Node))
         actors += [f"kubelet/{n}" for n in nodes] + [f"node/{n}" for n in nodes]
         self.fairness = tuple(weak(f"WF({a})", _selects(a)) for a in actors)
+        self._fair_actors = {a: f"WF({a})" for a in actors}
+        self._reduced: tuple[ClusterState, tuple[tuple[A.Action, ClusterState], ...]] | None = None
         self._symmetric = faults.symmetric_nodes(config) if config.symmetry else ()
         self._reorder = config.commute_writes and config.renumber and config.consistency == "strong"
         # Memoised on the state as generated: a third of the successors are states generated before, and
@@ -265,11 +267,25 @@ class ClusterModel(Model):
             if config.eager_noop:
                 noop = next(((a, t) for a, t, idle in reconciles if idle), None)
                 if noop is not None:
+                    self._reduced = (state, (noop,))
                     return iter([noop])
             ample = _ample(state, config)
             if ample is not None:
+                self._reduced = (state, tuple(ample))
                 return iter(ample)
         return _successors(state, config, [(a, t) for a, t, _ in reconciles])
+
+    def hidden_fairness(self, state: ClusterState) -> Iterable[str]:
+        """The fair classes (one per actor) that a partial-order reduction hid in ``state``: every actor with a
+        non-stuttering step enabled in the full Next relation (``enabled_actors``) and none among the steps
+        returned. Without it a node that stays down along a loop of eager no-ops would look unfairly ignored only
+        in the states the reduction expanded in full, and weak fairness of its recovery would not be forced."""
+        reduced = self._reduced
+        if reduced is None or reduced[0] is not state:
+            return ()
+        shown = {getattr(a, "actor", None) for a, t in reduced[1] if t != state}
+        return sorted(self._fair_actors[a] for a in enabled_actors(state, self.config) - shown
+                      if a in self._fair_actors)
 
     def canonical(self, state: ClusterState) -> ClusterState:
         return self._representative(state)
@@ -352,7 +368,8 @@ def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterS
     anyone) whose delivery gives the component work that reads the other informers' stale caches, so the
     controller manager, with three informers, qualifies only when all three are behind. A delivery shortens a
     backlog and faults spend a budget, so no cycle is made of reduced states (C3), which also keeps liveness and
-    fairness verdicts exact. Visible faults (container and node crashes change what runs) disable the reduction,
+    fairness verdicts exact, given that the fair classes the ample set hides are reported as enabled
+    (``ClusterModel.hidden_fairness``). Visible faults (container and node crashes change what runs) disable the reduction,
     as does a history close to the watch cache's capacity (then the order of deliveries decides who gets 410 Gone).
     A scheduling cycle is *not* reduced: a caught-up scheduler may receive a node or bound-pod event before it.
     """
@@ -385,6 +402,44 @@ def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterS
         if steps:
             return steps + list(faults.fault_steps(state, config))
     return None
+
+
+def enabled_actors(state: ClusterState, config: Config) -> set[str]:
+    """The actors with a non-stuttering step enabled in ``state`` in the full Next relation (``_successors``),
+    from the steps' guards alone (cheap: no step is taken). A test checks it against ``_successors`` on every
+    reachable state of the built-in scenarios."""
+    out: set[str] = set()
+    etcd = state.etcd
+    busy = False
+    for who, index, _, inf in state.informer_slots():
+        if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None):
+            out.add(actor_of(state, who, index))
+            busy = True
+    kcm = state.kcm
+    if kcm.rs_queue.queue:
+        out.add("replicaset-controller")
+        busy = True
+    if kcm.deploy_queue.queue:
+        out.add("deployment-controller")
+        busy = True
+    for s in state.schedulers:
+        if s.binding or scheduler.head(s) is not None:
+            out.add(s.name)
+            busy = True
+    for k in state.kubelets:
+        inf = k.informer
+        if next(kubelet.work(k), None) is not None or (k.up and inf is not None and not inf.expired and any(
+                kubelet.stale_status(k, p if isinstance(p := etcd.objects.get(key), Pod) else None, key)
+                for key in inf.cache)):
+            out.add(f"kubelet/{k.node}")
+            busy = True
+        if not k.up:
+            out.add(f"node/{k.node}")
+    if _caught_up(state):
+        pending = manager.timers(state.kcm) + [t for s in state.schedulers for t in scheduler.timers(s)]
+        if pending or (not busy and manager.resync(state.kcm) != state.kcm):
+            out.add("clock")
+    return out
 
 
 def _informer_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
@@ -423,7 +478,15 @@ def _reconciles(state: ClusterState, config: Config) -> list[tuple[A.Action, Clu
     Deployment), and expectations that expire enqueue theirs. So a behaviour that delivers such a change and then
     reconciles the key is matched, after the early no-op, by the same delivery enqueuing the key again and the
     same reconcile; a behaviour that reconciles it without a change is the no-op itself. Each such step empties a
-    queue slot, so no cycle is made of them (C3)."""
+    queue slot, so no cycle is made of them (C3).
+
+    Fairness: the no-op hides every other enabled step of its state, so the state reports the fair classes it
+    hid (``ClusterModel.hidden_fairness``, ``enabled_actors``) and the checker counts them as enabled. No fairly
+    scheduled action loses continuous enabledness: the no-op changes only the controller manager's queue, so
+    every other actor enabled before it is enabled after it (the clock aside, which waits for quiescence and is
+    itself fair only where it is enabled). Without this a crashed node's recovery looked disabled along a loop
+    of resyncs and no-ops, and EventualReplicaConvergence was reported violated (tests/spec/test_spec_
+    differential.py)."""
     kcm = state.kcm
     expectations = "no-expectations" not in config.variants
     guarded = "unguarded-bind" not in config.variants

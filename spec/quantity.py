@@ -27,8 +27,10 @@ _DECIMAL = {
     "P": Fraction(10**15),
     "E": Fraction(10**18),
 }
-_NUMBER = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(.*)", re.DOTALL)
-_EXPONENT = re.compile(r"[eE]([+-]?\d+)")
+_NUMBER = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(.*)", re.DOTALL)
+_EXPONENT = re.compile(r"[eE]([+-]?[0-9]+)")
+"""ASCII digits only, as upstream's parser (``"١٢"`` or ``"２"`` are no quantities; Python's ``\\d`` and ``int``
+would take them)."""
 
 
 def parse_quantity(value: object) -> Fraction:

@@ -79,44 +79,88 @@ def pod_manifests(draw: Any, name: str = "solo") -> dict[str, Any]:
 
 
 @st.composite
-def manifests(draw: Any, max_nodes: int = 2) -> list[dict[str, Any]]:
-    """Nodes, at most one Deployment and at most one bare Pod: small clusters that check in seconds."""
+def manifests(draw: Any, max_nodes: int = 3) -> list[dict[str, Any]]:
+    """1 to ``max_nodes`` Nodes, at most one Deployment, at most one ReplicaSet and at most one bare Pod: small
+    clusters that check in seconds."""
     docs = [draw(node_manifests(i)) for i in range(draw(st.integers(1, max_nodes)))]
     if draw(st.booleans()):
         docs.append(draw(deployment_manifests(draw(NAMES))))
+    if draw(st.integers(0, 3)) == 0:
+        docs.append(draw(replicaset_manifests("lone")))
     if draw(st.booleans()) or len(docs) == 1:
         docs.append(draw(pod_manifests()))
     return docs
 
 
 @st.composite
-def scenario_documents(draw: Any) -> list[dict[str, Any]]:
-    """A Scenario document plus ``manifests()``: small fault budgets, optional kubectl commands."""
-    docs = draw(manifests())
+def replicaset_manifests(draw: Any, name: str = "lone", max_replicas: int = 2) -> dict[str, Any]:
+    """A ReplicaSet document owned by nothing."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": draw(st.integers(0, max_replicas)),
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{
+                    "name": name, "image": f"{name}:1",
+                    "resources": {"requests": {"cpu": draw(CPU), "memory": draw(MEMORY)}},
+                }]},
+            },
+        },
+    }
+
+
+FAULT_KINDS = ("controllerManagerCrashes", "schedulerCrashes", "kubeletRestarts", "apiServerRestarts",
+               "containerCrashes", "nodeCrashes")
+"""Every fault kind a scenario's budget can hold (``spec.scenario.FAULTS``)."""
+
+
+@st.composite
+def kubectl_commands(draw: Any, docs: list[dict[str, Any]]) -> list[str]:
+    """Some of every kind of command ``spec.kubectl`` runs, against the objects of ``docs``."""
     deployments = [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"]
-    commands = []
-    if deployments and draw(st.booleans()):
-        commands.append(f"kubectl scale deployment/{deployments[0]} --replicas={draw(st.integers(0, 2))}")
-    if deployments and draw(st.booleans()):
-        commands.append(f"kubectl set image deployment/{deployments[0]} {deployments[0]}={deployments[0]}:2")
+    nodes = [d["metadata"]["name"] for d in docs if d["kind"] == "Node"]
+    pods = [d["metadata"]["name"] for d in docs if d["kind"] == "Pod"]
+    choices: list[str] = []
+    for name in deployments:
+        choices += [f"kubectl scale deployment/{name} --replicas={draw(st.integers(0, 2))}",
+                    f"kubectl set image deployment/{name} {name}={name}:2",
+                    f"kubectl rollout undo deployment/{name}"]
+    for name in nodes:
+        choices += [f"kubectl cordon {name}", f"kubectl uncordon {name}"]
+    for name in pods:
+        choices.append(f"kubectl delete pod {name}")
+    if not choices:
+        return []
+    return draw(st.lists(st.sampled_from(choices), max_size=2, unique=True))
+
+
+@st.composite
+def scenario_documents(draw: Any, max_nodes: int = 3, max_faults: int = 2) -> list[dict[str, Any]]:
+    """A Scenario document plus ``manifests()``: small budgets of every fault kind (at most ``max_faults`` in
+    all), kubectl commands of every kind, both read consistencies."""
+    docs = draw(manifests(max_nodes))
+    kinds = draw(st.lists(st.sampled_from(FAULT_KINDS), max_size=max_faults))
+    faults = {k: kinds.count(k) for k in FAULT_KINDS}
     scenario = {
         "apiVersion": "kubespec.dev/v1",
         "kind": "Scenario",
         "metadata": {"name": "generated"},
         "spec": {
-            "faults": {"controllerManagerCrashes": draw(st.integers(0, 1)),
-                       "schedulerCrashes": draw(st.integers(0, 1)),
-                       "containerCrashes": draw(st.integers(0, 1))},
+            "faults": faults,
             "consistency": draw(st.sampled_from(["strong", "stale"])),
-            "userActions": commands,
+            "userActions": draw(kubectl_commands(docs)),
         },
     }
     return [scenario, *docs]
 
 
-def scenarios() -> st.SearchStrategy[Scenario]:
+def scenarios(max_nodes: int = 3, max_faults: int = 2) -> st.SearchStrategy[Scenario]:
     """Parsed scenarios (``scenario_documents`` through ``spec.scenario.parse``)."""
-    return scenario_documents().map(lambda docs: parse(yaml.safe_dump_all(docs), "generated.yaml"))
+    return scenario_documents(max_nodes, max_faults).map(lambda docs: parse(yaml.safe_dump_all(docs), "generated.yaml"))
 
 
 @st.composite

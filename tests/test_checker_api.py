@@ -13,7 +13,9 @@ from checker import (
     always,
     check,
     eventually,
+    eventually_always,
     leads_to,
+    leads_to_always,
     sometimes,
     strong,
     weak,
@@ -234,6 +236,61 @@ def test_leads_to():
     assert v.kind == "leads_to" and v.trace[v.loop_start].state == 2
 
 
+class Settle(Model):
+    """A switch that flips between off (0) and on (1) under weak fairness; from on it may also `lock` into
+    locked-on (2), which then only stutters. `lock` is weakly or strongly fair, or not fair at all."""
+
+    def __init__(self, props, lock=None):
+        self.properties = props
+        self.fairness = [weak("flip", lambda a: a == "flip")] + ([lock("lock", lambda a: a == "lock")] if lock else [])
+
+    def init_states(self):
+        return [0]
+
+    def successors(self, x):
+        if x < 2:
+            yield ("flip", 1 - x)
+        if x == 1:
+            yield ("lock", 2)
+        if x == 2:
+            yield ("stay", 2)
+
+
+on = lambda x: x >= 1  # noqa: E731
+
+
+def test_eventually_always_fails_when_the_goal_flips_forever_under_fairness():
+    """<>on holds (the flip is fair), but <>[]on does not: the fair behaviour 0, 1, 0, 1, ... is off infinitely
+    often. With `lock` strongly fair (it is enabled at every visit of 1) the behaviour must lock: both hold. Weak
+    fairness of `lock` is not enough: it is not continuously enabled along the flipping loop."""
+    assert check(Settle([eventually("EventuallyOn", on)])).status == "ok"
+    r = check(Settle([eventually_always("StaysOn", on)]))
+    v = r.violation
+    assert r.status == "violation" and v.property == "StaysOn" and v.kind == "eventually_always"
+    loop = [step.state for step in v.trace[v.loop_start :]]
+    assert 0 in loop and loop[0] == loop[-1] and v.loop_start == 0  # the loop starts where the goal fails
+    assert [step.action for step in v.trace[1:]] == ["flip", "flip"]
+    assert not check(Settle([eventually_always("StaysOn", on)], lock=weak)).ok
+    assert check(Settle([eventually_always("StaysOn", on)], lock=strong)).status == "ok"
+
+
+def test_eventually_always_fails_on_a_fair_stutter_where_the_goal_is_false():
+    r = check(Ring([], [eventually_always("AtOne", lambda x: x == 1)]))
+    assert r.violation.kind == "eventually_always" and r.violation.loop_start == len(r.violation.trace) - 1 == 0
+
+
+def test_leads_to_always():
+    """Once on, on forever? Not while the flip is fair and `lock` is only weakly fair; yes with SF(lock). The
+    counterexample passes through a premise state and loops through a state where the goal fails."""
+    prop = leads_to_always("OnStaysOn", lambda x: x == 1, on)
+    v = check(Settle([prop])).violation
+    assert v.kind == "leads_to_always" and any(step.state == 1 for step in v.trace)
+    assert any(step.state == 0 for step in v.trace[v.loop_start :])
+    assert check(Settle([prop], lock=strong)).status == "ok"
+    # The premise is the locked state: from there the goal holds forever (it only stutters in 2).
+    assert check(Settle([leads_to_always("LockedStays", lambda x: x == 2, on)], lock=strong)).status == "ok"
+
+
 def test_predicates_must_return_bools_and_model_errors_are_reported():
     with pytest.raises(ModelError, match="returned int"):
         check(Counter(3, props=(always("int", lambda x: 1),)))
@@ -381,3 +438,173 @@ def test_a_search_asked_to_stop_is_interrupted_with_what_it_found():
 
     r = check(Counter(100_000, loop=True), stop=stop)
     assert r.status == "interrupted" and 0 < r.stats.distinct_states < 100_000
+
+
+# Per-property verdicts and vacuity.
+
+
+def statuses(result):
+    return {p.name: p.status for p in result.properties}
+
+
+class Dial(Model):
+    """x goes round 0 -> 1 -> 2 -> 0 under weak fairness; a model with one property of every kind."""
+
+    def __init__(self, props, fair=True):
+        self.properties = props
+        self.fairness = [weak("turn", lambda a: a == "turn")] if fair else []
+
+    def init_states(self):
+        return [0]
+
+    def successors(self, x):
+        yield ("turn", (x + 1) % 3)
+
+
+def test_a_leads_to_whose_premise_is_never_reached_is_vacuous_not_holds():
+    props = [
+        leads_to("NineThenZero", lambda x: x == 9, lambda x: x == 0),
+        leads_to_always("NineThenStays", lambda x: x == 9, lambda x: x == 9),
+        leads_to("TwoThenZero", lambda x: x == 2, lambda x: x == 0),
+        leads_to_always("TwoThenSmall", lambda x: x == 2, lambda x: x < 3),
+        eventually("Zero", lambda x: x == 0),
+    ]
+    r = check(Dial(props))
+    assert r.status == "ok" and r.ok  # the formulas are true: the search was exhaustive and nothing fails
+    assert statuses(r) == {"deadlock": "holds", "NineThenZero": "vacuous", "NineThenStays": "vacuous",
+                           "TwoThenZero": "holds", "TwoThenSmall": "holds", "Zero": "holds"}
+    assert r.vacuous == ("NineThenZero", "NineThenStays")
+    assert r.counts() == {"holds": 4, "violated": 0, "vacuous": 2, "unchecked": 0}
+    verdict = r.verdict()
+    assert "all properties hold" not in verdict
+    assert "NineThenZero: vacuous (premise never reached)" in verdict and "4 hold, 2 vacuous" in verdict
+
+
+def test_a_premise_reached_only_where_the_goal_already_holds_is_not_vacuous():
+    r = check(Dial([leads_to("ZeroThenZero", lambda x: x == 0, lambda x: x == 0)], fair=False))
+    assert statuses(r)["ZeroThenZero"] == "holds" and r.verdict().startswith("all properties hold")
+
+
+def test_a_vacuous_property_that_is_also_violated_elsewhere_does_not_exist():
+    """Without fairness the dial may stop anywhere: `2 ~> 0` is violated (premise reached), `9 ~> 0` is still
+    vacuous, and the one counterexample shown is the first violated property's."""
+    r = check(Dial([leads_to("NineThenZero", lambda x: x == 9, lambda x: x == 0),
+                    leads_to("TwoThenZero", lambda x: x == 2, lambda x: x == 0),
+                    eventually_always("AlwaysZero", lambda x: x == 0)], fair=False))
+    assert r.violation.property == "TwoThenZero"
+    assert statuses(r) == {"deadlock": "holds", "NineThenZero": "vacuous", "TwoThenZero": "violated",
+                           "AlwaysZero": "violated"}
+    assert "also violated: AlwaysZero" in r.verdict()
+
+
+def test_bounded_and_partial_searches_never_say_holds_for_liveness():
+    props = [always("Small", lambda x: x <= 100), eventually("Reaches50", lambda x: x == 50),
+             leads_to("FiftyThenZero", lambda x: x == 50, lambda x: x == 0),
+             leads_to_always("NeverThen", lambda x: x == 500, lambda x: True), sometimes("Three", lambda x: x == 3)]
+    model = Counter(100, loop=True, props=props)
+    model.fairness = [weak("inc", lambda a: a == "inc")]
+    for r in (check(model, max_states=10), check(model, max_depth=5)):
+        assert r.status == "bounded"
+        s = statuses(r)
+        assert s["Reaches50"] == s["FiftyThenZero"] == s["NeverThen"] == s["Small"] == s["deadlock"] == "unchecked"
+        assert all("bounded search" in p.reason for p in r.properties if p.status == "unchecked")
+        assert "hold" not in r.verdict()
+    assert statuses(check(model, max_states=10))["Three"] == "holds"  # a witness is a proof, found in any search
+    assert statuses(check(model, max_depth=3))["Three"] == "unchecked"
+    # Exhaustively: everything decided; the premise 500 is never reached.
+    full = check(model)
+    assert statuses(full) == {"deadlock": "holds", "Small": "holds", "Reaches50": "holds", "FiftyThenZero": "violated",
+                              "NeverThen": "vacuous", "Three": "holds"}
+
+
+def test_a_liveness_violation_in_a_bounded_search_is_genuine():
+    model = Counter(100, loop=True, props=(eventually("Reaches50", lambda x: x == 50),))
+    r = check(model, max_states=10)  # no fairness: the counter may stop at 0
+    assert r.status == "violation" and statuses(r) == {"deadlock": "unchecked", "Reaches50": "violated"}
+
+
+def test_a_search_stopped_by_a_safety_violation_decides_nothing_else():
+    props = [always("Below4", lambda x: x < 4), always("Below9", lambda x: x < 9),
+             leads_to("NeverPremise", lambda x: x == 99, lambda x: True), sometimes("Two", lambda x: x == 2),
+             sometimes("Eight", lambda x: x == 8)]
+    r = check(Counter(9, loop=True, props=props))
+    assert statuses(r) == {"deadlock": "unchecked", "Below4": "violated", "Below9": "unchecked",
+                           "NeverPremise": "unchecked", "Two": "holds", "Eight": "unchecked"}
+    assert all("stopped at the violation of Below4" in p.reason for p in r.properties if p.status == "unchecked")
+    dead = check(Counter(3, props=(leads_to("NeverPremise", lambda x: x == 99, lambda x: True),)))
+    assert statuses(dead) == {"deadlock": "violated", "NeverPremise": "unchecked"}
+
+
+def test_liveness_is_still_decided_after_a_missing_witness():
+    r = check(Dial([sometimes("Seven", lambda x: x == 7), leads_to("NineThenZero", lambda x: x == 9, lambda x: True),
+                    eventually("Zero", lambda x: x == 0)]))
+    assert r.violation.property == "Seven"
+    assert statuses(r) == {"deadlock": "holds", "Seven": "violated", "NineThenZero": "vacuous", "Zero": "holds"}
+
+
+def test_interrupted_and_simulated_searches_leave_liveness_unchecked():
+    class Interrupted(Counter):
+        def successors(self, x):
+            if x == 7:
+                raise KeyboardInterrupt
+            yield from super().successors(x)
+
+    props = (always("Small", lambda x: x < 100), leads_to("Never", lambda x: x == 99, lambda x: True),
+             sometimes("Two", lambda x: x == 2))
+    r = check(Interrupted(20, props=props))
+    assert statuses(r) == {"deadlock": "unchecked", "Small": "unchecked", "Never": "unchecked", "Two": "holds"}
+    assert all("interrupted" in p.reason for p in r.properties if p.status == "unchecked")
+    sim = check(Dial([always("Small", lambda x: x < 3), leads_to("Never", lambda x: x == 99, lambda x: True),
+                      sometimes("Two", lambda x: x == 2)]), simulate=2, depth=10)
+    assert statuses(sim) == {"deadlock": "unchecked", "Small": "unchecked", "Never": "unchecked", "Two": "holds"}
+    assert check(Dial([]), deadlock=False).properties == ()
+
+
+VACUOUS_MODEL = '''
+from checker import Model, always, leads_to, leads_to_always, weak
+
+
+class Dial(Model):
+    def __init__(self):
+        self.properties = [always("Small", lambda x: x < 3),
+                           leads_to("NineThenZero", lambda x: x == 9, lambda x: x == 0),
+                           leads_to_always("TwoThenSmall", lambda x: x == 2, lambda x: x < 3)]
+        self.fairness = [weak("turn", lambda a: a == "turn")]
+
+    def init_states(self):
+        return [0]
+
+    def successors(self, x):
+        yield ("turn", (x + 1) % 3)
+'''
+
+
+def test_command_line_json_lists_every_property_verdict_and_a_vacuous_one_exits_0(tmp_path):
+    """The formula of a vacuous property is true (TLC would pass it): exit 0, but the summary and --json say so."""
+    import json
+
+    from click.testing import CliRunner
+
+    from checker.cli import main
+
+    path = tmp_path / "dial.py"
+    path.write_text(VACUOUS_MODEL)
+    r = CliRunner().invoke(main, ["check", "--model", f"{path}:Dial", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["status"] == "ok" and "all properties hold" not in doc["verdict"]
+    assert doc["properties"] == [
+        {"name": "deadlock", "kind": "deadlock", "status": "holds", "reason": None},
+        {"name": "Small", "kind": "always", "status": "holds", "reason": None},
+        {"name": "NineThenZero", "kind": "leads_to", "status": "vacuous", "reason": "premise never reached"},
+        {"name": "TwoThenSmall", "kind": "leads_to_always", "status": "holds", "reason": None},
+    ]
+    assert doc["counts"] == {"holds": 3, "violated": 0, "vacuous": 1, "unchecked": 0}
+    text = CliRunner().invoke(main, ["check", "--model", f"{path}:Dial"])
+    assert text.exit_code == 0
+    assert "NineThenZero: vacuous (premise never reached)" in text.output
+    assert "all properties hold" not in text.output
+    bounded = json.loads(CliRunner().invoke(main, ["check", "--model", f"{path}:Dial", "--json",
+                                                   "--max-states", "2"]).output)
+    assert bounded["status"] == "bounded"
+    assert {p["status"] for p in bounded["properties"]} == {"unchecked"}

@@ -20,7 +20,20 @@ import attrs
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from checker import Model, Property, Violation, always, check, eventually, leads_to, sometimes, strong, weak
+from checker import (
+    Model,
+    Property,
+    Violation,
+    always,
+    check,
+    eventually,
+    eventually_always,
+    leads_to,
+    leads_to_always,
+    sometimes,
+    strong,
+    weak,
+)
 
 LABELS = ("a", "b", "c")
 Edge = tuple[int, str, int]
@@ -277,6 +290,33 @@ def fair_lasso_exists(g: Graph, starts: set[int], avoid: frozenset[int], fairnes
     return False
 
 
+def fair_recurrence_exists(g: Graph, starts: set[int], recur: frozenset[int], fairness: dict[str, str]) -> bool:
+    """Is there a fair behaviour that reaches a state of `starts` and from there visits `recur` infinitely often?
+
+    TLA+'s `<>[]Q` fails exactly when some fair behaviour is in a `~Q` state infinitely often; such a behaviour
+    ends (in a finite graph) by visiting exactly the states S of an end cycle forever, and S must hold a `~Q` state.
+    The end cycles are enumerated as in `fair_lasso_exists`, but through any states reachable from a start.
+    """
+    region, stack = set(starts), list(starts)
+    while stack:
+        u = stack.pop()
+        for _, v in g.out(u):
+            if v not in region:
+                region.add(v)
+                stack.append(v)
+    for size in range(1, len(region) + 1):
+        for subset in itertools.combinations(sorted(region), size):
+            cycle = frozenset(subset)
+            if not cycle & recur:
+                continue
+            inner = {(s, label, t) for (s, label, t) in g.edges if s in cycle and t in cycle and s != t}
+            if size == 1 and fair(g, cycle, set(), fairness):
+                return True
+            if size > 1 and strongly_connected(cycle, inner) and fair(g, cycle, inner, fairness):
+                return True
+    return False
+
+
 def reachable_from_init(g: Graph) -> set[int]:
     seen, stack = set(g.init), list(g.init)
     while stack:
@@ -337,6 +377,15 @@ def test_eventually_matches_brute_force(g: Graph, fairness: dict[str, str], data
         assert all(step.state not in goal for step in violation.trace)
 
 
+def assert_premise_verdict(result: Any, name: str, violated: bool, triggers: set[int]) -> None:
+    """The property's own verdict: violated, else vacuous exactly when no reachable state satisfies the premise."""
+    (status,) = [p.status for p in result.properties if p.name == name]
+    assert status == ("violated" if violated else "holds" if triggers else "vacuous")
+    if status == "vacuous":
+        event("vacuous")
+        assert result.vacuous == (name,) and "all properties hold" not in result.verdict()
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs(constrained=False), fairness_maps, st.data())
 def test_leads_to_matches_brute_force(g: Graph, fairness: dict[str, str], data: st.DataObject) -> None:
@@ -348,6 +397,7 @@ def test_leads_to_matches_brute_force(g: Graph, fairness: dict[str, str], data: 
     model = GraphModel(g, [leads_to("LT", lambda s: s in p, lambda s: s in q)], fairness_conditions(fairness))
     result = check(model, deadlock=False)
     assert (result.status == "violation") == expected_violation, (result.status, result.violation)
+    assert_premise_verdict(result, "LT", expected_violation, triggers)
     if expected_violation:
         violation = result.violation
         assert violation is not None and (violation.property, violation.kind) == ("LT", "leads_to")
@@ -373,6 +423,168 @@ def test_flickering_enabledness_matches_brute_force(case: Case, as_leads_to: boo
     if result.violation is not None:
         assert_fair_loop(g, result.violation, fairness)
         assert all(step.state not in goal for step in result.violation.trace)
+
+
+# Recurrence: <>[]Q and P ~> []Q.
+
+
+def assert_recurrence_loop(g: Graph, violation: Violation, fairness: dict[str, str], goal: frozenset[int]) -> None:
+    """A valid fair lasso whose loop falsifies the goal (so the goal fails infinitely often)."""
+    loop = assert_fair_loop(g, violation, fairness)
+    assert loop - goal, "the loop never falsifies the goal, so <>[] holds on it"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(constrained=False), fairness_maps, st.data())
+def test_eventually_always_matches_brute_force(g: Graph, fairness: dict[str, str], data: st.DataObject) -> None:
+    goal = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="goal")
+    recur = frozenset(range(g.nodes)) - goal
+    expected_violation = fair_recurrence_exists(g, set(g.init), recur, fairness)
+    if expected_violation and not fair_lasso_exists(g, set(g.init), goal, fairness):
+        event("<>Q holds but <>[]Q fails")
+    if expected_violation != fair_recurrence_exists(g, set(g.init), recur, {label: "weak" for label in fairness}):
+        event("strong fairness decides the verdict")
+    model = GraphModel(g, [eventually_always("EvAlw", lambda s: s in goal)], fairness_conditions(fairness))
+    result = check(model, deadlock=False)
+    assert (result.status == "violation") == expected_violation, (result.status, result.violation)
+    if expected_violation:
+        violation = result.violation
+        assert violation is not None and (violation.property, violation.kind) == ("EvAlw", "eventually_always")
+        assert_recurrence_loop(g, violation, fairness, goal)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(constrained=False), fairness_maps, st.data())
+def test_leads_to_always_matches_brute_force(g: Graph, fairness: dict[str, str], data: st.DataObject) -> None:
+    p = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="p")
+    q = data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="q")
+    triggers = {u for u in reachable_from_init(g) if u in p}
+    expected_violation = fair_recurrence_exists(g, triggers, frozenset(range(g.nodes)) - q, fairness)
+    if expected_violation and not fair_lasso_exists(g, triggers, q, fairness):
+        event("P ~> Q holds but P ~> []Q fails")
+    model = GraphModel(g, [leads_to_always("LTA", lambda s: s in p, lambda s: s in q)], fairness_conditions(fairness))
+    result = check(model, deadlock=False)
+    assert (result.status == "violation") == expected_violation, (result.status, result.violation)
+    assert_premise_verdict(result, "LTA", expected_violation, triggers)
+    if expected_violation:
+        violation = result.violation
+        assert violation is not None and (violation.property, violation.kind) == ("LTA", "leads_to_always")
+        assert_recurrence_loop(g, violation, fairness, q)
+        # The premise holds somewhere on the lasso; the loop (which falsifies q) repeats after it forever.
+        assert any(step.state in p for step in violation.trace)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flicker_cases(), st.booleans(), st.data())
+def test_flickering_enabledness_matches_brute_force_for_recurrence(
+    case: Case, as_leads_to: bool, data: st.DataObject
+) -> None:
+    """The flicker cases with the goal as what must hold forever, and some more states where it holds (on the
+    cycle, say, so that refining away the states enabling a strong class may leave a fair cycle where the goal
+    holds throughout): SF versus WF of the exits decides."""
+    g, goal, fairness = case
+    goal |= data.draw(st.frozensets(st.integers(0, g.nodes - 1)), label="more goal")
+    start = min(g.init)
+    recur = frozenset(range(g.nodes)) - goal
+    expected_violation = fair_recurrence_exists(g, {start}, recur, fairness)
+    if expected_violation != fair_recurrence_exists(g, {start}, recur, {label: "weak" for label in fairness}):
+        event("strong fairness decides the verdict")
+    prop = (
+        leads_to_always("Stay", lambda s: s == start, lambda s: s in goal)
+        if as_leads_to
+        else eventually_always("Stay", lambda s: s in goal)
+    )
+    result = check(GraphModel(g, [prop], fairness_conditions(fairness)), deadlock=False)
+    assert (result.status == "violation") == expected_violation, (result.status, result.violation)
+    if result.violation is not None:
+        assert_recurrence_loop(g, result.violation, fairness, goal)
+
+
+def test_recurrence_lasso_is_short() -> None:
+    """0 <-> 1 under WF: `1 ~> []1` fails; the lasso enters the loop at the premise's state rather than going
+    on to the nearest state where the goal fails (two steps and a loop of two, not three and two)."""
+    g = Graph(2, frozenset({(0, "a", 1), (1, "a", 0)}), frozenset({0}), frozenset({0, 1}))
+    prop = leads_to_always("OneStays", lambda s: s == 1, lambda s: s == 1)
+    violation = check(GraphModel(g, [prop], fairness_conditions({"a": "weak"})), deadlock=False).violation
+    assert violation is not None
+    assert [step.state for step in violation.trace] == [0, 1, 0, 1] and violation.loop_start == 1
+
+
+# 0 <-b-> 1 -a-> 2, with the goal true at 0 and 2, `a` strongly fair and `b` not fair. The component {0, 1} has
+# the goal false at 1, but a fair behaviour cannot visit 1 forever again without taking `a` (SF): refining it
+# away leaves {0}, a fair stutter where the goal holds. So <>[]goal holds, though a fair cycle (the stutter at
+# 0) exists inside the component that holds the state where the goal fails.
+REFINED = Graph(3, frozenset({(0, "b", 1), (1, "b", 0), (1, "a", 2)}), frozenset({0}), frozenset(range(3)))
+
+
+def test_refinement_that_keeps_only_goal_states_is_no_counterexample() -> None:
+    goal = frozenset({0, 2})
+    for kind, holds in (("strong", True), ("weak", False)):
+        fairness = {"a": kind}
+        assert fair_recurrence_exists(REFINED, {0}, frozenset({1}), fairness) is not holds
+        model = GraphModel(REFINED, [eventually_always("Settles", lambda s: s in goal)], fairness_conditions(fairness))
+        result = check(model, deadlock=False)
+        assert result.ok is holds, kind
+        if result.violation is not None:
+            assert_recurrence_loop(REFINED, result.violation, fairness, goal)
+
+
+# Symmetry: two interchangeable walkers on a random graph, checked with and without the reduction.
+
+
+class Walkers(Model):
+    """Two processes each walking the same graph (interleaved); symmetric under swapping them."""
+
+    def __init__(self, g: Graph, properties: Sequence[Property], fairness: Sequence[Any], reduce: bool) -> None:
+        self.g, self.reduce = g, reduce
+        self.properties = tuple(properties)
+        self.fairness = tuple(fairness)
+
+    def init_states(self) -> Iterator[tuple[int, int]]:
+        return iter([(a, b) for a in sorted(self.g.init) for b in sorted(self.g.init)])
+
+    def successors(self, state: tuple[int, int]) -> Iterator[tuple[tuple[str, int], tuple[int, int]]]:
+        x, y = state
+        for label, v in self.g.out(x):
+            yield (label, 0), (v, y)
+        for label, v in self.g.out(y):
+            yield (label, 1), (x, v)
+
+    def canonical(self, state: tuple[int, int]) -> tuple[int, int]:
+        return (min(state), max(state)) if self.reduce else state
+
+    def symmetric(self, prop: Property) -> bool:
+        return True
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(constrained=False), fairness_maps, st.data())
+def test_recurrence_verdicts_survive_symmetry_reduction(
+    g: Graph, fairness: dict[str, str], data: st.DataObject
+) -> None:
+    """Symmetric properties (some walker / every walker in a set) and fairness of each label for both walkers:
+    every liveness operator gives the same verdict on the reduced and the full space, and a reduced
+    counterexample's loop falsifies the goal."""
+    node = st.integers(0, g.nodes - 1)
+    p_set = data.draw(st.frozensets(node), label="p")
+    q_set = data.draw(st.frozensets(node), label="q")
+    every = data.draw(st.booleans(), label="every")
+
+    def q(s: tuple[int, int]) -> bool:
+        return (all if every else any)(x in q_set for x in s)
+
+    def p(s: tuple[int, int]) -> bool:
+        return any(x in p_set for x in s)
+
+    kinds = {"weak": weak, "strong": strong}
+    fair_conditions = [kinds[k](f"{k}({label})", lambda a, label=label: a[0] == label) for label, k in fairness.items()]
+    for prop in (eventually("E", q), leads_to("L", p, q), eventually_always("EA", q), leads_to_always("LA", p, q)):
+        full = check(Walkers(g, [prop], fair_conditions, False), deadlock=False)
+        reduced = check(Walkers(g, [prop], fair_conditions, True), deadlock=False)
+        assert full.status == reduced.status, (prop.kind, full.violation, reduced.violation)
+        v = reduced.violation
+        if v is not None and prop.kind.endswith("_always"):
+            assert v.loop_start is not None and any(not q(step.state) for step in v.trace[v.loop_start :])
 
 
 # A hand-written model whose liveness needs strong fairness.

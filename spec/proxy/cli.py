@@ -3,26 +3,33 @@
 Options mirror kube-proxy's flags and defaults (upstream cmd/kube-proxy/app/options.go): --cluster-cidr,
 --masquerade-bit 14, --masquerade-all, --iptables-localhost-nodeports (on), --ipvs-scheduler rr. The
 environment-dependent switches (nfacct counters, --random-fully support) default to what a modern node has.
+`verify` answers Ctrl-C (exit 130) and SIGTERM (exit 143) within a second with what it found so far.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import re
+import signal
 import sys
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from checker.cli import reports_input_errors
 from checker.errors import InputError
 from spec.proxy import ipvs
 from spec.proxy.iptables import render, sync_proxy_rules
-from spec.proxy.manifests import load_cluster
-from spec.proxy.model import Cluster, ProxierOptions
-from spec.proxy.parse import parse_dump
-from spec.proxy.verify import verify
+from spec.proxy.manifests import load_cluster, read_bytes
+from spec.proxy.model import NEWEST_VERSION, SUPPORTED_VERSIONS, Cluster, ProxierOptions
+from spec.proxy.parse import Chain, Dump, decode, parse_dump
+from spec.proxy.verify import Interrupted, Report, verify
+
+EXIT_SIGNAL: dict[int, int] = {int(signal.SIGINT): 130, int(signal.SIGTERM): 143}
 
 
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -39,6 +46,8 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--random-fully/--no-random-fully", default=True, show_default=True,
                      help="iptables supports MASQUERADE --random-fully."),
         click.option("--conntrack-tcp-be-liberal", is_flag=True, help="nf_conntrack_tcp_be_liberal is set."),
+        click.option("--kube-proxy-version", "version", default=".".join(map(str, NEWEST_VERSION)),
+                     show_default=True, metavar="MAJOR.MINOR", help="The kube-proxy release whose rules to expect."),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -66,16 +75,19 @@ def _proxier_options(cluster: Cluster, node: str | None, kw: dict[str, Any], sch
         except ValueError:
             raise InputError(f"--cluster-cidr: {cidr!r} is not an IPv4 CIDR") from None
     mark = kw["masquerade_mark"]
-    if mark is not None:
-        try:
-            int(mark, 16)
-        except ValueError:
-            raise InputError(f"--masquerade-mark: {mark!r} is not a hexadecimal mark") from None
+    if mark is not None and (not re.fullmatch(r"(0[xX])?[0-9a-fA-F]{1,8}", mark) or int(mark, 16) == 0):
+        raise InputError(f"--masquerade-mark: {mark[:40]!r} is not a non-zero 32-bit hexadecimal mark")
+    supported = ", ".join(f"{a}.{b}" for a, b in SUPPORTED_VERSIONS)
+    found = re.fullmatch(r"v?(\d{1,3})\.(\d{1,3})(?:\.\d{1,4})?", kw["version"])
+    version = (int(found.group(1)), int(found.group(2))) if found else None
+    if version not in SUPPORTED_VERSIONS:
+        raise InputError(f"--kube-proxy-version: {kw['version'][:40]!r} is not supported (supported: {supported})")
+    assert version is not None
     return ProxierOptions(
         node_name=node, node_ips=node_ips, cluster_cidr=cidr, masquerade_bit=kw["masquerade_bit"],
         masquerade_mark=mark, masquerade_all=kw["masquerade_all"], localhost_nodeports=kw["localhost_nodeports"],
         nfacct=kw["nfacct"], random_fully=kw["random_fully"], conntrack_tcp_be_liberal=kw["conntrack_tcp_be_liberal"],
-        ipvs_scheduler=scheduler,
+        ipvs_scheduler=scheduler, version=version,
     )
 
 
@@ -104,29 +116,123 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, **k
 @proxy.command(name="verify")
 @_options
 @click.option("--node", default=None, help="The node (default: the only Node in the manifests).")
-@click.option("--iptables-save", "dump_file", default=None, type=click.Path(dir_okay=False),
-              help="Verify this dump instead of the generated rules.")
+@click.option("--iptables-save", "dump_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Verify this dump (iptables-save output; repeatable, one table per file at most once).")
+@click.option("--iptables-s", "listing_files", multiple=True, metavar="TABLE=FILE",
+              help="Also read `iptables -t TABLE -S` output (repeatable).")
+@click.option("--strict", is_flag=True, help="Rules of other components that break a promise fail the verdict.")
 @reports_input_errors
-def verify_command(files: tuple[str, ...], node: str | None, dump_file: str | None, **kw: Any) -> None:
+def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[str, ...],
+                   listing_files: tuple[str, ...], strict: bool, **kw: Any) -> None:
     """Prove the rules route every Service packet as upstream kube-proxy semantics require."""
-    cluster = load_cluster(files)
-    opts = _proxier_options(cluster, node, kw)
-    if dump_file is not None:
+    with _signals() as stopped:
         try:
-            text = Path(dump_file).read_text()
-        except OSError as exc:
-            raise InputError(f"{dump_file}: cannot read: {exc.strerror}") from None
-        dump = parse_dump(text, dump_file)
-    else:
-        dump = parse_dump(render(sync_proxy_rules(cluster, opts)), "<generated rules>")
-    report = verify(cluster, opts, dump)
+            cluster = load_cluster(files)
+            opts = _proxier_options(cluster, node, kw)
+            _something_to_verify(cluster, opts, files)
+            if dump_files or listing_files:
+                dump = _read_dumps(dump_files, listing_files)
+            else:
+                dump = parse_dump(render(sync_proxy_rules(cluster, opts)), "<generated rules>")
+        except Interrupted as exc:
+            click.echo("interrupted while reading the input: nothing verified", err=True)
+            sys.exit(EXIT_SIGNAL.get(exc.signum, 130))
+        report = _run(cluster, opts, dump, strict)
+    del stopped
+    _print(report)
+    if report.interrupted:
+        sys.exit(EXIT_SIGNAL.get(report.interrupted, 130))
+    if not report.ok:
+        sys.exit(1)
+
+
+@contextlib.contextmanager
+def _signals() -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM raise Interrupted (verification then returns its partial report)."""
+    caught: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        caught.append(signum)
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _run(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool) -> Report:
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        return verify(cluster, opts, dump, strict=strict)
+    columns = (TextColumn("verifying frontends"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("verify", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return verify(cluster, opts, dump, strict=strict, progress=progress)
+
+
+def _something_to_verify(cluster: Cluster, opts: ProxierOptions, files: tuple[str, ...]) -> None:
+    from spec.proxy.endpoints import service_ports
+
+    if not service_ports(cluster):
+        raise InputError(f"nothing to verify: no IPv4 Service with a cluster IP in {', '.join(files)}")
+    known = {n.name for n in cluster.nodes} | {ep.node_name for s in cluster.slices for ep in s.endpoints
+                                               if ep.node_name}
+    if opts.node_name not in known:
+        raise InputError(f"--node {opts.node_name[:60]!r}: no Node object and no EndpointSlice endpoint names it")
+
+
+def _read_dumps(dump_files: tuple[str, ...], listing_files: tuple[str, ...]) -> Dump:
+    tables: dict[str, dict[str, Chain]] = {}
+    sources: dict[str, str] = {}
+    parts: list[tuple[str, Dump]] = []
+    for path in dump_files:
+        parts.append((path, parse_dump(decode(read_bytes(path), path), path)))
+    for spec in listing_files:
+        table, eq, path = spec.partition("=")
+        if not eq or not path:
+            raise InputError(f"--iptables-s: {spec[:60]!r} is not TABLE=FILE")
+        parts.append((path, parse_dump(decode(read_bytes(path), path), path, table=table)))
+    for path, dump in parts:
+        for table, chains in dump.tables.items():
+            if table in tables:
+                raise InputError(f"table {table} given twice ({sources[table]} and {path})")
+            tables[table], sources[table] = dict(chains), path
+    if not tables:
+        raise InputError(f"nothing to verify: no table in {', '.join([*dump_files, *listing_files])}")
+    return Dump(tables)
+
+
+def _print(report: Report) -> None:
     for violation in report.violations:
         click.echo(violation.render())
+    for violation in report.interference:
+        click.echo(violation.render("VIOLATED" if report.strict else "NOT KUBE-PROXY'S"))
+    for warning in report.warnings:
+        click.echo(warning)
+    if report.opaque:
+        shown = ", ".join(report.opaque[:8]) + (f", ... ({len(report.opaque)} in all)" if len(report.opaque) > 8
+                                                 else "")
+        click.echo(f"opaque conditions, taken either way: {shown}")
     summary = (f"{report.services} services, {report.ports} service ports, {report.frontends} frontends, "
                f"{report.endpoints} endpoints, {report.paths} symbolic paths; "
                f"max probability deviation from 1/n: {float(report.max_deviation):.3g}")
+    if report.foreign:
+        summary += (f"; {report.foreign} rules or policies of other components"
+                    + (f", {len(report.interference)} breaking a promise" if report.interference else ""))
+    if report.interrupted:
+        name = "SIGTERM" if report.interrupted == signal.SIGTERM else "Ctrl-C"
+        click.echo(f"INTERRUPTED ({name}) after {report.checked} frontend checks: partial result; "
+                   f"{len(report.violations)} violation(s) found so far")
+        return
     if report.ok:
         click.echo(f"verified: {summary}")
         return
-    click.echo(f"FAILED: {len(report.violations)} violation(s); {summary}")
-    sys.exit(1)
+    count = len(report.violations) + (len(report.interference) if report.strict else 0)
+    click.echo(f"FAILED: {count} violation(s); {summary}")

@@ -173,7 +173,7 @@ def sync_proxy_rules(cluster: Cluster, opts: ProxierOptions) -> Ruleset:
         if port.node_port:
             np = str(port.node_port)
             if cat.has_any:
-                if opts.localhost_nodeports and opts.nfacct:
+                if opts.localhost_nodeports and opts.nfacct_counters:
                     nat.rule("KUBE-NODEPORTS", "-m", "comment", "--comment", name, pmatch, "-d", "127.0.0.0/8",
                              "--dport", np, "-m", "nfacct", "--nfacct-name", LOCALHOST_NODEPORTS_COUNTER,
                              "-j", ext_chain)
@@ -242,9 +242,9 @@ def sync_proxy_rules(cluster: Cluster, opts: ProxierOptions) -> Ruleset:
         destinations += ["!", "-d", "127.0.0.0/8"]
     nat.rule("KUBE-SERVICES", "-m", "comment", "--comment", NODEPORTS_LAST_COMMENT, destinations, "-j",
              "KUBE-NODEPORTS")
-    if not opts.conntrack_tcp_be_liberal:
+    if not opts.conntrack_tcp_be_liberal or opts.version < (1, 29):  # the flag came with 1.29
         invalid = ["-m", "conntrack", "--ctstate", "INVALID"]
-        if opts.nfacct:
+        if opts.nfacct_counters:
             invalid += ["-m", "nfacct", "--nfacct-name", CT_INVALID_COUNTER]
         filt.rule("KUBE-FORWARD", invalid, "-j", "DROP")
     filt.rule("KUBE-FORWARD", "-m", "comment", "--comment", '"kubernetes forwarding rules"', "-m", "mark", "--mark",

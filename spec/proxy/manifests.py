@@ -9,8 +9,9 @@ Other kinds are ignored; bad values are an InputError naming the document and th
 from __future__ import annotations
 
 import ipaddress
+import os
+import stat
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from checker.errors import InputError
@@ -240,17 +241,42 @@ def parse_cluster(text: str, source: str) -> Cluster:
     return Cluster(tuple(services), tuple(slices), tuple(nodes))
 
 
+MAX_INPUT_BYTES = 1 << 30
+
+
+def read_bytes(path: str) -> bytes:
+    """A regular file's bytes (a FIFO, a device or a directory is refused: it could block or never end)."""
+    try:
+        with open(path, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise InputError(f"cannot read: not a regular file ({path})")
+            if info.st_size > MAX_INPUT_BYTES:
+                raise InputError(f"cannot read: {info.st_size:,} bytes is over the limit of 1 GiB ({path})")
+            return f.read()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror} ({path})") from None
+
+
+def read_text(path: str) -> str:
+    """A regular file as UTF-8 text; anything else is an InputError naming the file and line."""
+    data = read_bytes(path)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        raise InputError(f"not UTF-8 text: UTF-16 or binary data ({path}:1)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"not UTF-8 text: byte {data[exc.start]:#04x} ({path}:{line})") from None
+
+
 def load_cluster(paths: tuple[str, ...] | list[str]) -> Cluster:
     """Read and merge several manifest files."""
     services: list[Service] = []
     slices: list[EndpointSlice] = []
     nodes: list[Node] = []
     for path in paths:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-        cluster = parse_cluster(text, path)
+        cluster = parse_cluster(read_text(path), path)
         services += cluster.services
         slices += cluster.slices
         nodes += cluster.nodes

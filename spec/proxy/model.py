@@ -10,6 +10,12 @@ from __future__ import annotations
 import attrs
 
 DEFAULT_STICKY_SECONDS = 10800  # v1.DefaultClientIPServiceAffinitySeconds
+# kube-proxy releases whose iptables rules `proxy rules` writes. Their expected texts in upstream
+# pkg/proxy/iptables/proxier_test.go differ only in the nfacct counters: v1.31 added
+# `-m nfacct --nfacct-name ct_state_invalid_dropped_pkts` to the invalid-conntrack DROP (PR #122812) and the
+# localhost NodePort rule counted by nfacct (PR #125015); 1.28-1.30 have neither.
+SUPPORTED_VERSIONS = ((1, 28), (1, 29), (1, 30), (1, 31), (1, 32), (1, 33))
+NEWEST_VERSION = SUPPORTED_VERSIONS[-1]
 
 
 @attrs.frozen
@@ -132,6 +138,12 @@ class ProxierOptions:
     random_fully: bool = True
     conntrack_tcp_be_liberal: bool = False
     ipvs_scheduler: str = "rr"
+    version: tuple[int, int] = NEWEST_VERSION
+
+    @property
+    def nfacct_counters(self) -> bool:
+        """Whether the rules count with nfacct: counters available and kube-proxy 1.31 or later."""
+        return self.nfacct and self.version >= (1, 31)
 
     @property
     def mark(self) -> str:

@@ -1,16 +1,27 @@
-"""`iptables-save` text to rules with structured matches and targets.
+"""`iptables-save` / `iptables-save -c` / `iptables -S` text to rules with structured matches and targets.
 
-Supports what kube-proxy and kubelet write (upstream pkg/util/iptables/testing/parse.go parses the same
-subset): tables, chains with policies, `-A` rules, `!` negations, -s/-d/-p, the tcp/udp/sctp, comment, mark,
-conntrack/state, addrtype, statistic (random), recent and nfacct matches, and the targets ACCEPT, DROP,
-REJECT, RETURN, MARK, DNAT, SNAT, MASQUERADE and user chains. Anything else is an InputError naming the line.
+Reads everything a real node's dump can hold, as iptables-restore reads it (iptables
+iptables/iptables-restore.c and xshared.c add_param_to_argv for the quoting; upstream Kubernetes
+pkg/util/iptables/testing/parse.go reads the subset kube-proxy writes):
+- lines: `*table`, `:CHAIN POLICY [pkts:bytes]`, `-A`/`-I`/`-N`/`-P`/`-F`/`-X`, `COMMIT`, comments, the
+  `[pkts:bytes]` prefix of `iptables-save -c` and `-c PKTS BYTES` of `iptables -S -v`;
+- modelled matches: -s/-d/-p/-i/-o (interfaces with `+` wildcards), tcp/udp/sctp ports, mark, conntrack/state
+  ctstate, addrtype LOCAL, statistic random, recent (--set/--rcheck/--update with --name/--seconds/--reap,
+  --mask and --rsource as iptables-save prints them), comment and nfacct (they match everything);
+- every other match (physdev, set, connmark, multiport, limit, owner, other address types, conntrack's other
+  options, ...) is an *opaque* condition: one free Boolean per option text, so a proof holds whatever it is;
+- targets: ACCEPT, DROP, REJECT, RETURN, DNAT, SNAT, MASQUERADE, REDIRECT, MARK, CONNMARK, user chains (-j and
+  -g), and the targets that let the packet go on unchanged (LOG, NFLOG, CHECKSUM, TCPMSS, NOTRACK/CT, ...) or
+  take it away from the rules (TPROXY, NFQUEUE, ...).
+What iptables-restore rejects is an InputError `<problem> (<file>:<line>)`: a bad port, mark, probability,
+address or policy, `! !`, a dangling `!`, an unknown conntrack state, a table given twice, a jump to a chain the
+table does not declare, a jump loop. The parser is linear in the input (no shlex: a regex tokenizer).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 from collections.abc import Mapping
 from fractions import Fraction
 
@@ -26,8 +37,40 @@ BUILTIN_CHAINS = {
     "security": ("INPUT", "FORWARD", "OUTPUT"),
 }
 PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1}
-TERMINAL_TARGETS = ("ACCEPT", "DROP", "REJECT", "RETURN", "DNAT", "SNAT", "MASQUERADE")
-MODULES = ("tcp", "udp", "sctp", "comment", "mark", "conntrack", "state", "addrtype", "statistic", "recent", "nfacct")
+OTHER_PROTOCOLS = {"ipip": 4, "egp": 8, "gre": 47, "esp": 50, "ah": 51, "icmpv6": 58, "ipv6-icmp": 58,
+                   "udplite": 136, "mh": 135, "igmp": 2, "vrrp": 112, "ospf": 89, "pim": 103, "l2tp": 115}
+# Targets that end the packet's walk through the table (or the chain, for RETURN).
+TERMINAL_TARGETS = ("ACCEPT", "DROP", "REJECT", "RETURN", "DNAT", "SNAT", "MASQUERADE", "REDIRECT")
+# Targets that take the packet out of the rules (to a socket, a queue, a proxy): the walk ends there, with this
+# target as the outcome; the verifier reports what that means for a Service packet.
+DIVERTING_TARGETS = ("TPROXY", "NFQUEUE", "QUEUE", "SYNPROXY", "NETMAP")
+# Targets that let the packet go on and change nothing the rules or the verifier read.
+PASSIVE_TARGETS = ("LOG", "NFLOG", "ULOG", "CHECKSUM", "TCPMSS", "TRACE", "DSCP", "TOS", "TTL", "HL", "CLASSIFY",
+                   "SET", "AUDIT", "CONNSECMARK", "SECMARK", "IDLETIMER", "LED", "RATEEST", "ECN", "TEE",
+                   "NFACCT", "CLUSTERIP")
+EFFECT_TARGETS = ("MARK", "CONNMARK", "NOTRACK", "CT")
+CT_STATES = frozenset({"INVALID", "NEW", "ESTABLISHED", "RELATED", "UNTRACKED", "SNAT", "DNAT"})
+MAX_COMMENT = 256  # xt_comment: XT_MAX_COMMENT_LEN
+MAX_CHAIN_NAME = 28  # XT_EXTENSION_MAXNAMELEN - 1
+# Options that take no value (the rest take one, or what follows up to the next option; see _take_values).
+_FLAGS = frozenset({
+    "--rsource", "--rdest", "--set", "--rcheck", "--update", "--remove", "--reap", "--rttl", "--random",
+    "--random-fully", "--persistent", "--physdev-is-in", "--physdev-is-out", "--physdev-is-bridged", "--syn",
+    "--log-tcp-sequence", "--log-tcp-options", "--log-ip-options", "--log-uid", "--log-macdecode",
+    "--checksum-fill", "--save-mark", "--restore-mark", "--notrack", "--clamp-mss-to-pmtu", "--return-nomatch",
+    "--update-counters", "--update-subcounters", "--limit-iface-in", "--limit-iface-out", "--transparent",
+    "--nowildcard", "--restore", "--save", "--strict", "--loose", "--validmark", "--accept-local", "--invert",
+    "--exist", "--exact", "--ecn-tcp-remove", "--fragres", "--fragfirst", "--fragmore", "--fraglast",
+    "--match-set-flags", "--no-flags",
+})
+_TOKEN = re.compile(r'(?:[^\s"]+|"(?:[^"\\]|\\.)*")+|"')
+_UNESCAPE = re.compile(r"\\(.)")
+_PORT = re.compile(r"(\d{1,5})?(?::(\d{1,5})?)?")
+_NUMBER = re.compile(r"0[xX][0-9a-fA-F]{1,8}|\d{1,10}")
+_PROBABILITY = re.compile(r"(?:\d{1,3}(?:\.\d{0,30})?|\.\d{1,30})")
+_COUNTERS = re.compile(r"\[\d{1,20}:\d{1,20}\]")
+_NAME = re.compile(r"[A-Za-z0-9_.:+@-][^\s]*")
+_NEGATIVE = re.compile(r"-\d+")
 
 
 @attrs.frozen
@@ -49,6 +92,18 @@ class Flag:
 
     value: str
     negated: bool = False
+
+
+@attrs.frozen
+class Iface:
+    """-i / -o NAME; a trailing `+` matches every interface whose name starts with the rest."""
+
+    name: str
+    negated: bool = False
+
+    @property
+    def wildcard(self) -> bool:
+        return self.name.endswith("+")
 
 
 @attrs.frozen
@@ -74,6 +129,14 @@ class Recent:
 
 
 @attrs.frozen
+class Opaque:
+    """A match the rules' semantics here do not model: `key` (the option as written) holds or not."""
+
+    key: str
+    negated: bool = False
+
+
+@attrs.frozen
 class Match:
     src: Addr | None = None
     dst: Addr | None = None
@@ -88,6 +151,9 @@ class Match:
     probability: str | None = None
     comment: str | None = None
     nfacct: str | None = None
+    iif: Iface | None = None
+    oif: Iface | None = None
+    opaque: tuple[Opaque, ...] = ()
 
     @property
     def probability_value(self) -> Fraction | None:
@@ -96,13 +162,27 @@ class Match:
 
 @attrs.frozen
 class Target:
-    """-j NAME and its options. `chain` is True for a jump to a user chain."""
+    """-j NAME (or -g NAME) and its options. `chain` is True for a jump to a user chain."""
 
     name: str
     chain: bool = False
-    to: str | None = None  # DNAT --to-destination / SNAT --to-source
-    mark_op: tuple[str, int, int] | None = None  # ("or"|"xor"|"set", value, mask)
+    to: str | None = None  # DNAT --to-destination / SNAT --to-source / REDIRECT --to-ports
+    mark_op: tuple[str, int, int] | None = None  # ("or"|"xor"|"and"|"set"|"setor", value, mask)
     options: tuple[str, ...] = ()
+    goto: bool = False
+
+    @property
+    def kind(self) -> str:
+        """"chain", "terminal", "divert", "passive" or "effect"."""
+        if self.chain:
+            return "chain"
+        if self.name in TERMINAL_TARGETS:
+            return "terminal"
+        if self.name in DIVERTING_TARGETS:
+            return "divert"
+        if self.name in EFFECT_TARGETS:
+            return "effect"
+        return "passive"
 
 
 @attrs.frozen
@@ -114,6 +194,7 @@ class Rule:
     text: str
     match: Match
     target: Target | None
+    source: str = ""
 
     def where(self) -> str:
         return f"line {self.line}" if self.line else "synthesized"
@@ -134,198 +215,634 @@ class Dump:
         return self.tables.get(table, {}).get(name)
 
 
-def _addr(value: str, negated: bool, fail: object) -> Addr:
+def shorten(text: str, limit: int = 80) -> str:
+    """A line for a message: control characters escaped, long text cut."""
+    text = text.encode("unicode_escape", "backslashreplace").decode("ascii") if not text.isprintable() else text
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class _Fail:
+    def __init__(self, source: str, line_no: int) -> None:
+        self.where = f"{source}:{line_no}"
+
+    def __call__(self, problem: str) -> InputError:
+        return InputError(f"{problem} ({self.where})")
+
+
+def tokenize(text: str, fail: _Fail) -> list[tuple[str, bool]]:
+    """Split a rule as iptables-restore does: blanks separate words, double quotes group (backslash escapes
+    inside them). Returns (word, quoted) pairs. Linear in the line's length."""
+    out: list[tuple[str, bool]] = []
+    for m in _TOKEN.finditer(text):
+        word = m.group(0)
+        if word == '"':
+            raise fail("unterminated quote")
+        if '"' in word:
+            parts = re.split(r'("(?:[^"\\]|\\.)*")', word)
+            word = "".join(_UNESCAPE.sub(r"\1", p[1:-1]) if p.startswith('"') else p for p in parts)
+            out.append((word, True))
+        else:
+            out.append((word, False))
+    return out
+
+
+def _addr(value: str, negated: bool, fail: _Fail) -> Addr:
+    if "," in value:
+        raise fail(f"address lists ({shorten(value)}) are expanded by iptables into one rule per address; "
+                   "iptables-save never prints them")
     try:
         net = ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise fail(f"bad address {value!r}") from None  # type: ignore[operator]
+        raise fail(f"bad address {shorten(value)!r}") from None
     if not isinstance(net, ipaddress.IPv4Network):
-        raise fail(f"IPv6 address {value!r} in an IPv4 dump")  # type: ignore[operator]
+        raise fail(f"IPv6 address {shorten(value)!r} in an IPv4 dump")
     return Addr(net, negated)
 
 
-def _ports(value: str, negated: bool, fail: object) -> Ports:
-    m = re.fullmatch(r"(\d+)(?::(\d+))?", value)
-    if not m:
-        raise fail(f"bad port {value!r}")  # type: ignore[operator]
-    lo = int(m.group(1))
-    hi = int(m.group(2)) if m.group(2) else lo
+def _ports(value: str, negated: bool, fail: _Fail) -> Ports:
+    m = _PORT.fullmatch(value)
+    if not m or not value:
+        raise fail(f"invalid port/service {shorten(value)!r} specified")
+    lo = int(m.group(1)) if m.group(1) else 0
+    hi = (int(m.group(2)) if m.group(2) else 65535) if ":" in value else lo
+    if lo > 65535 or hi > 65535:
+        raise fail(f"port {lo if lo > 65535 else hi} out of range (0-65535)")
+    if lo > hi:
+        raise fail(f"port range {value} is empty")
     return Ports(lo, hi, negated)
 
 
-def _int(value: str) -> int:
-    return int(value, 0)
+def _number(value: str, what: str, fail: _Fail, limit: int = 0xFFFFFFFF) -> int:
+    if not _NUMBER.fullmatch(value):
+        raise fail(f"bad {what} {shorten(value)!r}")
+    n = int(value, 16) if value[:2].lower() == "0x" else int(value)
+    if n > limit:
+        raise fail(f"{what} {shorten(value)} is out of range (at most {limit:#x})")
+    return n
 
 
-def parse_rule(table: str, index: int, line_no: int, text: str, source: str) -> Rule:
-    """Parse one `-A CHAIN ...` line."""
+def _mark(value: str, fail: _Fail) -> tuple[int, int]:
+    val, slash, mask = value.partition("/")
+    return _number(val, "mark", fail), (_number(mask, "mark mask", fail) if slash else 0xFFFFFFFF)
 
-    def fail(problem: str) -> InputError:
-        return InputError(f"{source}: line {line_no}: {problem}: {text}")
 
-    try:
-        words = shlex.split(text)
-    except ValueError as exc:
-        raise fail(f"unbalanced quoting ({exc})") from None
-    if len(words) < 2 or words[0] != "-A":
-        raise fail("expected '-A CHAIN ...'")
-    chain = words[1]
-    fields: dict[str, object] = {}
-    target: Target | None = None
-    modules: set[str] = set()
-    negate = False
-    i = 2
+def _probability(value: str, fail: _Fail) -> str:
+    if not _PROBABILITY.fullmatch(value):
+        raise fail(f"bad probability {shorten(value)!r}")
+    if not 0 <= Fraction(value) <= 1:
+        raise fail(f"probability {value} is not between 0 and 1")
+    return value
 
-    def value() -> str:
-        nonlocal i
-        if i >= len(words):
-            raise fail(f"option {words[i - 1]} needs a value")
-        i += 1
-        return words[i - 1]
 
-    def put(key: str, val: object) -> None:
-        if key in fields:
-            raise fail(f"two {key} matches in one rule")
-        fields[key] = val
+class _RuleParser:
+    """One `-A CHAIN ...` rule; the module a `--option` belongs to is the last `-m` (or the protocol's)."""
 
-    while i < len(words):
-        word = words[i]
-        i += 1
-        if word == "!":
-            negate = True
-            continue
-        neg, negate = negate, False
-        if word in ("-s", "--source", "--src"):
-            put("src", _addr(value(), neg, fail))
-        elif word in ("-d", "--destination", "--dst"):
-            put("dst", _addr(value(), neg, fail))
-        elif word in ("-p", "--protocol"):
-            proto = value().lower()
-            if proto not in PROTOCOL_NUMBERS:
-                raise fail(f"unsupported protocol {proto!r}")
-            put("proto", Flag(proto, neg))
-        elif word in ("-m", "--match"):
-            module = value()
-            if module not in MODULES:
-                raise fail(f"unsupported match '-m {module}'")
-            modules.add(module)
-        elif word in ("--dport", "--destination-port", "--sport", "--source-port"):
-            if not modules & {"tcp", "udp", "sctp"}:
-                raise fail(f"{word} without -m tcp/udp/sctp")
-            put("dport" if "d" in word.lstrip("-")[0] else "sport", _ports(value(), neg, fail))
-        elif word in ("--src-type", "--dst-type"):
-            if "addrtype" not in modules:
-                raise fail(f"{word} without -m addrtype")
-            kind = value()
-            if kind != "LOCAL":
-                raise fail(f"unsupported address type {kind!r} (only LOCAL is modelled)")
-            put("src_type" if word == "--src-type" else "dst_type", Flag(kind, neg))
-        elif word == "--mark" and "mark" in modules:
-            raw = value()
-            val, _, mask = raw.partition("/")
-            put("mark", MarkMatch(_int(val), _int(mask) if mask else 0xFFFFFFFF, neg))
-        elif word in ("--ctstate", "--state"):
-            put("ctstate", CtState(frozenset(value().split(",")), neg))
-        elif word == "--mode":
-            mode = value()
-            if mode != "random":
-                raise fail(f"unsupported statistic mode {mode!r}")
-        elif word == "--probability":
-            raw = value()
-            try:
-                Fraction(raw)
-            except ValueError:
-                raise fail(f"bad probability {raw!r}") from None
-            put("probability", raw)
-        elif word == "--name" and "recent" in modules:
-            fields["recent_name"] = value()
-            fields["recent_neg"] = neg
-        elif word in ("--set", "--rcheck", "--update"):
-            fields["recent_mode"] = word[2:]
-            fields["recent_neg"] = neg or bool(fields.get("recent_neg"))
-        elif word == "--seconds":
-            fields["recent_seconds"] = int(value())
-        elif word == "--reap":
-            fields["recent_reap"] = True
-        elif word == "--rsource":
-            pass
-        elif word == "--comment":
-            fields["comment"] = value()
-        elif word == "--nfacct-name":
-            fields["nfacct"] = value()
-        elif word in ("-j", "--jump"):
-            name = value()
-            target = Target(name, chain=name not in TERMINAL_TARGETS and name != "MARK")
-        elif word in ("--to-destination", "--to-source") and target is not None:
-            target = attrs.evolve(target, to=value())
-        elif word in ("--or-mark", "--xor-mark", "--set-xmark", "--set-mark", "--and-mark") and target is not None:
-            raw = value()
-            val, _, mask = raw.partition("/")
-            op = {"--or-mark": "or", "--xor-mark": "xor", "--and-mark": "and"}.get(word, "set")
-            target = attrs.evolve(target, mark_op=(op, _int(val), _int(mask) if mask else 0xFFFFFFFF))
-        elif word in ("--random-fully", "--random", "--persistent") and target is not None:
-            target = attrs.evolve(target, options=(*target.options, word))
-        elif word in ("--reject-with", "--to-ports") and target is not None:
-            target = attrs.evolve(target, options=(*target.options, word, value()))
-        elif word in ("-g", "--goto"):
-            raise fail("unsupported '-g' (goto)")
+    def __init__(self, table: str, words: list[tuple[str, bool]], fail: _Fail) -> None:
+        self.table = table
+        self.words = words
+        self.fail = fail
+        self.i = 0
+        self.fields: dict[str, object] = {}
+        self.opaque: list[Opaque] = []
+        self.modules: list[str] = []
+        self.target: Target | None = None
+        self.recent: dict[str, object] = {}
+        self.statistic: dict[str, object] = {}
+        self.nth: list[tuple[str, str, bool]] = []
+
+    def value(self, option: str) -> str:
+        if self.i >= len(self.words) or (self.words[self.i][0] == "!" and not self.words[self.i][1]):
+            raise self.fail(f"option {option} requires an argument")
+        word = self.words[self.i][0]
+        self.i += 1
+        return word
+
+    def values(self, option: str) -> list[str]:
+        """An option's values: the words up to the next option (quoted words are always values)."""
+        out: list[str] = []
+        while self.i < len(self.words):
+            word, quoted = self.words[self.i]
+            if not quoted and (word == "!" or (word.startswith("-") and not _NEGATIVE.fullmatch(word))):
+                break
+            out.append(word)
+            self.i += 1
+        return out
+
+    def put(self, key: str, val: object) -> None:
+        if key in self.fields:
+            raise self.fail(f"multiple {key} matches are not allowed in one rule")
+        self.fields[key] = val
+
+    def opaque_option(self, module: str, option: str, negated: bool) -> None:
+        vals = [] if option in _FLAGS else self.values(option)
+        key = " ".join([f"-m {module}" if module else "", option, *vals]).strip()
+        self.opaque.append(Opaque(key, negated))
+
+    def parse(self) -> tuple[str, Match, Target | None]:
+        words, fail = self.words, self.fail
+        if len(words) < 2:
+            raise fail("a rule needs a chain")
+        chain = words[1][0]
+        self.i = 2
+        negate = False
+        while self.i < len(words):
+            word, quoted = words[self.i]
+            self.i += 1
+            if word == "!" and not quoted:
+                if negate:
+                    raise fail("multiple consecutive ! not allowed")
+                negate = True
+                continue
+            neg, negate = negate, False
+            if quoted or not word.startswith("-"):
+                raise fail(f"bad argument {shorten(word)!r}")
+            if self.target is not None and word.startswith("--"):
+                self.target_option(word, neg)
+            elif word in ("-s", "--source", "--src"):
+                self.put("src", _addr(self.value(word), neg, fail))
+            elif word in ("-d", "--destination", "--dst"):
+                self.put("dst", _addr(self.value(word), neg, fail))
+            elif word in ("-p", "--protocol"):
+                proto = self.value(word).lower()
+                if proto in ("all", "0"):
+                    if neg:
+                        raise fail("rule would never match protocol")
+                    continue
+                if proto.isdigit():
+                    number = int(proto) if len(proto) <= 3 else 256
+                    if number > 255:
+                        raise fail(f"unknown protocol {shorten(proto)!r} specified")
+                    proto = next((n for n, v in PROTOCOL_NUMBERS.items() if v == number), proto)
+                elif proto not in PROTOCOL_NUMBERS and proto not in OTHER_PROTOCOLS:
+                    raise fail(f"unknown protocol {shorten(proto)!r} specified")
+                self.put("proto", Flag(proto, neg))
+            elif word in ("-i", "--in-interface", "-o", "--out-interface"):
+                name = self.value(word)
+                if not name or len(name) > 15 or "/" in name or name in (".", ".."):
+                    raise fail(f"bad interface name {shorten(name)!r}")
+                self.put("iif" if word in ("-i", "--in-interface") else "oif", Iface(name, neg))
+            elif word in ("-f", "--fragment"):
+                self.opaque.append(Opaque("-f", neg))
+            elif word in ("-m", "--match"):
+                if neg:
+                    raise fail("unexpected ! before -m")
+                module = self.value(word)
+                if not re.fullmatch(r"[A-Za-z0-9_]{1,28}", module):
+                    raise fail(f"couldn't load match {shorten(module)!r}")
+                self.modules.append(module)
+            elif word in ("-j", "--jump", "-g", "--goto"):
+                if neg:
+                    raise fail(f"cannot have ! before {word}")
+                if self.target is not None:
+                    raise fail("multiple -j/-g flags not allowed")
+                name = self.value(word)
+                if not _NAME.fullmatch(name) or len(name) > MAX_CHAIN_NAME + 1:
+                    raise fail(f"bad target name {shorten(name)!r}")
+                self.target = Target(name, goto=word in ("-g", "--goto"))
+            elif word in ("-c", "--set-counters"):
+                for what in ("packet", "byte"):
+                    count = self.value(word)
+                    if not count.isdigit() or len(count) > 20:
+                        raise fail(f"bad {what} counter {shorten(count)!r}")
+            elif word.startswith("--"):
+                self.match_option(word, neg)
+            else:
+                raise fail(f"unknown option {shorten(word)!r}")
+        if negate:
+            raise fail("! at the end of the rule negates nothing")
+        return chain, self.finish(), self.target
+
+    def module_of(self, option: str) -> str:
+        """The loaded module that takes the option, as iptables gives it: the last loaded that knows it (a module
+        modelled here knows its own options; any other is taken to know every option no other loaded knows)."""
+        proto = self.fields.get("proto")
+        implicit = [proto.value] if isinstance(proto, Flag) and proto.value in ("tcp", "udp", "sctp") else []
+        loaded = [*implicit, *self.modules]
+        for module in reversed(loaded):
+            if option in _MODULE_OPTIONS.get(module, ()):
+                return module
+        claimed = any(option in _MODULE_OPTIONS.get(m, ()) for m in loaded)
+        for module in reversed(self.modules):
+            if module not in _MODULE_OPTIONS and not claimed:
+                return module
+        return ""
+
+    def match_option(self, option: str, neg: bool) -> None:
+        fail = self.fail
+        module = self.module_of(option)
+        if not module:
+            raise fail(f"unknown option {shorten(option)!r} (no loaded match takes it)")
+        if module in ("tcp", "udp", "sctp") and option in ("--dport", "--destination-port", "--sport",
+                                                             "--source-port"):
+            key = "dport" if option in ("--dport", "--destination-port") else "sport"
+            self.put(key, _ports(self.value(option), neg, fail))
+        elif module == "comment":
+            text = self.value(option)
+            if len(text.encode()) > MAX_COMMENT - 1:
+                raise fail(f"comment is {len(text.encode())} bytes: COMMENT must be shorter than {MAX_COMMENT}")
+            self.fields["comment"] = text
+        elif module == "nfacct":
+            self.fields["nfacct"] = self.value(option)
+        elif module == "mark" and option == "--mark":
+            value, mask = _mark(self.value(option), fail)
+            self.put("mark", MarkMatch(value & mask, mask, neg))
+        elif module in ("conntrack", "state") and option in ("--ctstate", "--state"):
+            raw = self.value(option)
+            states = frozenset(s.upper() for s in raw.split(","))
+            allowed = CT_STATES if module == "conntrack" else CT_STATES - {"SNAT", "DNAT"}
+            bad = sorted(states - allowed)
+            if bad or not raw:
+                raise fail(f"bad ctstate {shorten(bad[0] if bad else raw)!r}")
+            self.put("ctstate", CtState(states, neg))
+        elif module == "addrtype" and option in ("--src-type", "--dst-type"):
+            kinds = self.value(option)
+            for kind in kinds.split(","):
+                if kind not in _ADDRTYPES:
+                    raise fail(f"bad address type {shorten(kind)!r}")
+            if kinds == "LOCAL":
+                self.put("src_type" if option == "--src-type" else "dst_type", Flag(kinds, neg))
+            else:
+                self.opaque.append(Opaque(f"-m addrtype {option} {kinds}", neg))
+        elif module == "statistic":
+            if option == "--mode":
+                mode = self.value(option)
+                if mode not in ("random", "nth"):
+                    raise fail(f"bad statistic mode {shorten(mode)!r}")
+                self.statistic["mode"] = mode
+            elif option == "--probability":
+                self.statistic["probability"] = _probability(self.value(option), fail)
+                self.statistic["negated"] = neg
+            else:
+                self.nth.append((option, self.value(option), neg))
+        elif module == "recent":
+            self.recent_option(option, neg)
         else:
-            raise fail(f"unsupported option {word!r}")
-    if "recent_name" in fields or "recent_mode" in fields:
-        if "recent_mode" not in fields:
-            raise fail("-m recent without --set, --rcheck or --update")
-        fields["recent"] = Recent(
-            name=str(fields.pop("recent_name", "DEFAULT")),
-            mode=str(fields.pop("recent_mode")),
-            seconds=fields.pop("recent_seconds", None),  # type: ignore[arg-type]
-            reap=bool(fields.pop("recent_reap", False)),
-            negated=bool(fields.pop("recent_neg", False)),
-        )
-    fields.pop("recent_neg", None)
-    if target is not None and target.name == "DNAT" and not target.to:
-        raise fail("DNAT without --to-destination")
-    if target is not None and target.name == "MARK" and target.mark_op is None:
-        raise fail("MARK without a mark operation")
-    return Rule(table, chain, index, line_no, text, Match(**fields), target)  # type: ignore[arg-type]
+            self.opaque_option(module, option, neg)
+
+    def recent_option(self, option: str, neg: bool) -> None:
+        fail, rec = self.fail, self.recent
+        if option in ("--set", "--rcheck", "--update", "--remove"):
+            if "mode" in rec:
+                raise fail("recent: only one of --set, --rcheck, --update or --remove")
+            rec["mode"] = option[2:]
+            rec["negated"] = neg
+        elif option == "--name":
+            rec["name"] = self.value(option)
+        elif option == "--seconds":
+            rec["seconds"] = _number(self.value(option), "recent --seconds", fail)
+        elif option == "--reap":
+            rec["reap"] = True
+        elif option == "--mask":
+            mask = self.value(option)
+            if mask != "255.255.255.255":
+                rec["other"] = True
+                self.opaque.append(Opaque(f"-m recent --mask {mask}", False))
+        elif option == "--rsource":
+            pass
+        elif option in ("--rdest", "--hitcount", "--rttl"):
+            rec["other"] = True
+            vals = [] if option in _FLAGS else [self.value(option)]
+            self.opaque.append(Opaque(" ".join(["-m recent", option, *vals]), neg))
+        else:
+            raise fail(f"unknown option {option!r} of -m recent")
+
+    def target_option(self, option: str, neg: bool) -> None:
+        fail, target = self.fail, self.target
+        assert target is not None
+        if neg:
+            raise fail(f"cannot have ! before the target option {option}")
+        name = target.name
+        if name in ("DNAT", "SNAT") and option in ("--to-destination", "--to-source"):
+            to = self.value(option)
+            _check_nat_to(to, fail)
+            self.target = attrs.evolve(target, to=to)
+        elif name in ("MASQUERADE", "REDIRECT") and option == "--to-ports":
+            to = self.value(option)
+            _ports(to.replace("-", ":"), False, fail)
+            self.target = attrs.evolve(target, to=to, options=(*target.options, option, to))
+        elif name in ("MARK", "CONNMARK") and option in ("--or-mark", "--xor-mark", "--set-xmark", "--set-mark",
+                                                         "--and-mark"):
+            raw = self.value(option)
+            if option in ("--or-mark", "--xor-mark", "--and-mark"):
+                value, mask = _number(raw, "mark", fail), 0xFFFFFFFF
+            else:
+                value, mask = _mark(raw, fail)
+            op = {"--or-mark": "or", "--xor-mark": "xor", "--and-mark": "and", "--set-mark": "setor"}.get(
+                option, "set")
+            if target.mark_op is not None:
+                raise fail(f"{name}: only one mark operation")
+            self.target = attrs.evolve(target, mark_op=(op, value, mask))
+        else:
+            vals = [] if option in _FLAGS else self.values(option)
+            self.target = attrs.evolve(target, options=(*target.options, option, *vals))
+
+    def finish(self) -> Match:
+        fail, fields = self.fail, self.fields
+        rec = self.recent
+        if rec:
+            if "mode" not in rec:
+                raise fail("recent: one of --set, --rcheck, --update or --remove is required")
+            if rec["mode"] == "remove":
+                self.opaque.append(Opaque(f"-m recent --name {rec.get('name', 'DEFAULT')} --remove",
+                                          bool(rec.get("negated"))))
+            else:
+                fields["recent"] = Recent(name=str(rec.get("name", "DEFAULT")), mode=str(rec["mode"]),
+                                          seconds=rec.get("seconds"),  # type: ignore[arg-type]
+                                          reap=bool(rec.get("reap")), negated=bool(rec.get("negated")))
+        stat = self.statistic
+        if stat:
+            mode = stat.get("mode")
+            if mode == "random":
+                if "probability" not in stat:
+                    raise fail("statistic --mode random needs --probability")
+                if stat.get("negated"):
+                    self.opaque.append(Opaque(f"-m statistic ! --probability {stat['probability']}", False))
+                else:
+                    fields["probability"] = stat["probability"]
+            elif mode == "nth":
+                for option, val, neg in self.nth:
+                    self.opaque.append(Opaque(f"-m statistic --mode nth {option} {val}", neg))
+            else:
+                raise fail("statistic: --mode is required")
+        if self.opaque:
+            fields["opaque"] = tuple(self.opaque)
+        target = self.target
+        if target is not None and target.name == "DNAT" and not target.to:
+            raise fail("DNAT: you must specify --to-destination")
+        if target is not None and target.name == "SNAT" and not target.to:
+            raise fail("SNAT: you must specify --to-source")
+        if target is not None and target.name == "MARK" and target.mark_op is None:
+            raise fail("MARK target: parameter required")
+        return Match(**fields)  # type: ignore[arg-type]
 
 
-def parse_dump(text: str, source: str = "<rules>") -> Dump:
-    """Parse `iptables-save` (or iptables-restore input) text."""
+def _check_nat_to(to: str, fail: _Fail) -> None:
+    m = re.fullmatch(r"([0-9.]+)(?:-([0-9.]+))?(?::(\d+)(?:-(\d+))?)?", to)
+    if not m:
+        raise fail(f"bad IP address {shorten(to)!r}")
+    for ip in (m.group(1), m.group(2)):
+        if ip is not None:
+            try:
+                ipaddress.IPv4Address(ip)
+            except ValueError:
+                raise fail(f"bad IP address {shorten(ip)!r}") from None
+    for port in (m.group(3), m.group(4)):
+        if port is not None and int(port) > 65535:
+            raise fail(f"port {port} out of range (0-65535)")
+
+
+_ADDRTYPES = frozenset({"UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE",
+                        "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"})
+# The options of the modelled matches (and of tcp/udp/sctp); any option is taken by other modules.
+_PORT_OPTIONS = ("--dport", "--destination-port", "--sport", "--source-port")
+_MODULE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "tcp": (*_PORT_OPTIONS, "--tcp-flags", "--syn", "--tcp-option"),
+    "udp": _PORT_OPTIONS,
+    "sctp": (*_PORT_OPTIONS, "--chunk-types"),
+    "comment": ("--comment",),
+    "nfacct": ("--nfacct-name",),
+    "mark": ("--mark",),
+    "state": ("--state",),
+    "addrtype": ("--src-type", "--dst-type", "--limit-iface-in", "--limit-iface-out"),
+    "statistic": ("--mode", "--probability", "--every", "--packet"),
+    "recent": ("--set", "--rcheck", "--update", "--remove", "--name", "--seconds", "--reap", "--hitcount",
+               "--rttl", "--mask", "--rsource", "--rdest"),
+    "conntrack": ("--ctstate", "--ctproto", "--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst",
+                  "--ctorigsrcport", "--ctorigdstport", "--ctreplsrcport", "--ctrepldstport", "--ctstatus",
+                  "--ctexpire", "--ctdir"),
+}
+
+
+def _jump_loops(table: str, chains: dict[str, tuple[str | None, list[Rule]]], source: str) -> None:
+    """A jump loop is an error (iptables-restore: "Too many levels of symbolic links"); deep chains are not."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in chains:
+        if root in state:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        state[root] = 1
+        path: list[str] = [root]
+        while stack:
+            name, pos = stack.pop()
+            rules = chains[name][1]
+            while pos < len(rules) and not (rules[pos].target is not None and rules[pos].target.chain):  # type: ignore[union-attr]
+                pos += 1
+            if pos >= len(rules):
+                state[name] = 2
+                path.pop()
+                continue
+            rule = rules[pos]
+            stack.append((name, pos + 1))
+            nxt = rule.target.name  # type: ignore[union-attr]
+            if state.get(nxt) == 1:
+                loop = [*path[path.index(nxt):], nxt]
+                raise InputError(f"jump loop in table {table}: {' -> '.join(loop)} ({source}:{rule.line})")
+            if nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, 0))
+
+
+def decode(data: bytes, source: str) -> str:
+    """Dump bytes as text: UTF-8 (iptables-save writes bytes as given, and names are ASCII), else an error."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        raise InputError(f"not an iptables-save dump: UTF-16 or binary data ({source}:1)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"not UTF-8 text: byte {data[exc.start]:#04x} ({source}:{line})") from None
+
+
+def parse_dump(text: str, source: str = "<rules>", table: str | None = None) -> Dump:
+    """Parse `iptables-save` (or iptables-restore input) text.
+
+    `table` names the table of `iptables -S` output (`-P`/`-N`/`-A` lines without `*table` ... `COMMIT`).
+    """
     tables: dict[str, dict[str, tuple[str | None, list[Rule]]]] = {}
-    table: str | None = None
-    for line_no, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    started: dict[str, int] = {}
+    current: str | None = None
+    default = table
+    if default is not None and default not in BUILTIN_CHAINS:
+        raise InputError(f"table {default!r} does not exist (one of {', '.join(BUILTIN_CHAINS)})")
+    pending: list[tuple[Rule, int]] = []  # rules whose target is checked at COMMIT
+
+    committed: set[str] = set()
+
+    def commit(name: str, line_no: int) -> None:
+        committed.add(name)
+        chains = tables[name]
+        for rule, rule_line in pending:
+            target = rule.target
+            assert target is not None
+            if target.name in chains:
+                chains_rule = attrs.evolve(target, chain=True)
+                rules = chains[rule.chain][1]
+                rules[rule.index] = attrs.evolve(rule, target=chains_rule)
+            elif target.goto or target.name not in (*TERMINAL_TARGETS, *DIVERTING_TARGETS, *PASSIVE_TARGETS,
+                                                    *EFFECT_TARGETS):
+                raise InputError(f"couldn't load target {shorten(target.name)!r}: no such chain in table {name} "
+                                 f"({source}:{rule_line})")
+        pending.clear()
+        _jump_loops(name, chains, source)
+
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for line_no, raw in enumerate(lines, start=1):
+        fail = _Fail(source, line_no)
+        line = raw.strip(" \t\r\f\v")
         if not line or line.startswith("#"):
             continue
-        if line.startswith("[") and "]" in line:  # iptables-save -c counters
-            line = line[line.index("]") + 1:].strip()
+        if "\x00" in line:
+            raise fail("NUL byte in a line")
+        if line.startswith("["):
+            m = _COUNTERS.match(line)
+            if not m:
+                raise fail("bad counters (expected [packets:bytes])")
+            line = line[m.end():].lstrip()
         if line.startswith("*"):
-            if table is not None:
-                raise InputError(f"{source}: line {line_no}: table *{line[1:]} starts before COMMIT of *{table}")
-            table = line[1:]
-            tables.setdefault(table, {})
-        elif line == "COMMIT":
-            if table is None:
-                raise InputError(f"{source}: line {line_no}: COMMIT outside a table")
-            table = None
-        elif table is None:
-            raise InputError(f"{source}: line {line_no}: rule outside a table: {line}")
-        elif line.startswith(":"):
+            if current is not None:
+                raise fail(f"table *{shorten(line[1:])} starts before COMMIT of *{current}")
+            name = line[1:].strip()
+            if name not in BUILTIN_CHAINS:
+                raise fail(f"table {shorten(name)!r} does not exist")
+            if name in started:
+                raise fail(f"table {name} given twice (first at line {started[name]})")
+            started[name] = line_no
+            current = name
+            tables[name] = {}
+            continue
+        if line == "COMMIT":
+            if current is None:
+                raise fail("COMMIT outside a table")
+            commit(current, line_no)
+            current = None
+            continue
+        in_table = current
+        if in_table is None:
+            if default is None or not line.startswith("-"):
+                raise fail(f"line outside a table (no *table before it): {shorten(line)}")
+            in_table = default
+            if in_table not in tables:
+                tables[in_table] = {}
+                started[in_table] = line_no
+        chains = tables[in_table]
+        builtin = BUILTIN_CHAINS[in_table]
+        if line.startswith(":"):
             parts = line[1:].split()
             if not parts:
-                raise InputError(f"{source}: line {line_no}: empty chain declaration")
-            policy = parts[1] if len(parts) > 1 and parts[1] != "-" else None
-            tables[table].setdefault(parts[0], (policy, []))
-        elif line.startswith("-A "):
-            chain = line.split()[1]
-            if chain not in tables[table]:
-                raise InputError(f"{source}: line {line_no}: chain {chain} used before its ':' declaration")
-            rules = tables[table][chain][1]
-            rules.append(parse_rule(table, len(rules), line_no, line, source))
-        elif line.startswith("-X ") or line.startswith("-F "):
-            continue  # restore-input housekeeping: deleting stale chains does not change the ruleset
+                raise fail("empty chain declaration")
+            name, policy = parts[0], parts[1] if len(parts) > 1 else "-"
+            if len(parts) > 3 or (len(parts) == 3 and not _COUNTERS.fullmatch(parts[2])):
+                raise fail(f"bad chain declaration: {shorten(line)}")
+            _declare(chains, builtin, name, policy, fail)
+            continue
+        words = tokenize(line, fail)
+        op = words[0][0]
+        if op in ("-A", "--append", "-I", "--insert"):
+            if len(words) < 2:
+                raise fail(f"{op} needs a chain")
+            chain_name = words[1][0]
+            if chain_name not in chains:
+                if chain_name in builtin:
+                    chains[chain_name] = ("ACCEPT", [])
+                else:
+                    raise fail(f"chain {shorten(chain_name)!r} does not exist (no ':' declaration before it)")
+            position: int | None = None
+            if op in ("-I", "--insert"):
+                position = 1
+                if len(words) > 2 and words[2][0].isdigit():
+                    position = int(words[2][0][:9])
+                    words = [words[0], words[1], *words[3:]]
+                if position < 1 or position > len(chains[chain_name][1]) + 1:
+                    raise fail(f"index of insertion {position} too big")
+            chain, match, target = _RuleParser(in_table, words, fail).parse()
+            rules = chains[chain][1]
+            index = len(rules) if position is None else position - 1
+            rule = Rule(in_table, chain, index, line_no, line, match, target, source)
+            if position is None:
+                rules.append(rule)
+            else:
+                rules.insert(index, rule)
+                for k in range(index + 1, len(rules)):
+                    rules[k] = attrs.evolve(rules[k], index=k)
+                pending[:] = [(r if r.chain != chain or r.index < index else attrs.evolve(r, index=r.index + 1), ln)
+                              for r, ln in pending]
+            if target is not None:
+                pending.append((rule, line_no))
+        elif op in ("-N", "--new-chain"):
+            if len(words) != 2:
+                raise fail("-N takes one chain name")
+            _declare(chains, builtin, words[1][0], "-", fail)
+        elif op in ("-P", "--policy"):
+            if len(words) != 3:
+                raise fail("-P takes a chain and a policy")
+            name, policy = words[1][0], words[2][0]
+            if name not in builtin:
+                raise fail(f"bad built-in chain name {shorten(name)!r} for table {in_table}")
+            _check_policy(name, policy, fail)
+            chains[name] = (policy, chains.get(name, (policy, []))[1])
+        elif op in ("-F", "--flush", "-X", "--delete-chain", "-Z", "--zero"):
+            if len(words) > 2:
+                raise fail(f"{op} takes at most one chain")
+            if op in ("-F", "--flush"):
+                targets = [words[1][0]] if len(words) == 2 else list(chains)
+                for name in targets:
+                    if name not in chains:
+                        raise fail(f"chain {shorten(name)!r} does not exist")
+                    chains[name] = (chains[name][0], [])
+                pending[:] = [(r, ln) for r, ln in pending if r.chain not in targets]
+            # -X deletes stale chains of kube-proxy's restore input; a deleted chain is one no rule jumps to,
+            # so keeping its declaration changes nothing.
         else:
-            raise InputError(f"{source}: line {line_no}: unsupported line: {line}")
-    if table is not None:
-        raise InputError(f"{source}: table *{table} has no COMMIT")
-    return Dump({t: {c: Chain(c, pol, tuple(rs)) for c, (pol, rs) in chains.items()} for t, chains in tables.items()})
+            raise fail(f"unknown command {shorten(op)!r}")
+    if current is not None:
+        raise InputError(f"table *{current} has no COMMIT ({source}:{len(lines)})")
+    if default is not None and default in tables and default not in committed:
+        commit(default, len(lines))
+    return Dump({t: {c: Chain(c, pol if c in BUILTIN_CHAINS[t] else None, tuple(rs))
+                     for c, (pol, rs) in chains.items()} for t, chains in tables.items()})
+
+
+def _check_policy(name: str, policy: str, fail: _Fail) -> None:
+    if policy not in ("ACCEPT", "DROP"):
+        raise fail(f"can't set policy {shorten(policy)!r} on built-in chain {name} (ACCEPT or DROP)")
+
+
+def _declare(chains: dict[str, tuple[str | None, list[Rule]]], builtin: tuple[str, ...], name: str, policy: str,
+             fail: _Fail) -> None:
+    if name in builtin:
+        _check_policy(name, policy, fail)
+    else:
+        if policy != "-":
+            raise fail(f"chain {shorten(name)!r} is not a built-in chain of this table: its policy must be '-'")
+        if len(name) > MAX_CHAIN_NAME:
+            raise fail(f"chain name {shorten(name)!r} too long (must be under {MAX_CHAIN_NAME + 1} chars)")
+        if name.startswith(("-", "!")) or name in TERMINAL_TARGETS or not _NAME.fullmatch(name):
+            raise fail(f"invalid chain name {shorten(name)!r}")
+    if name in chains:
+        if name in builtin and not chains[name][1]:
+            chains[name] = (policy, [])
+            return
+        raise fail(f"chain {shorten(name)!r} declared twice")
+    chains[name] = (policy if name in builtin else None, [])
+
+
+def proto_number(name: str) -> int:
+    """The IP protocol number of a -p value as parsed (a name or a number)."""
+    if name in PROTOCOL_NUMBERS:
+        return PROTOCOL_NUMBERS[name]
+    if name in OTHER_PROTOCOLS:
+        return OTHER_PROTOCOLS[name]
+    return int(name)
+
+
+def parse_rule(table: str, text: str, chains: set[str] | frozenset[str], index: int = 0, line: int = 0,
+               source: str = "<synthesized>") -> Rule:
+    """One `-A CHAIN ...` rule on its own; `chains` are the user chains its target may name."""
+    fail = _Fail(source, line)
+    chain, match, target = _RuleParser(table, tokenize(text, fail), fail).parse()
+    if target is not None and target.name in chains:
+        target = attrs.evolve(target, chain=True)
+    return Rule(table, chain, index, line, text, match, target, source)

@@ -1,10 +1,20 @@
 """Symbolic packets through parsed iptables rules: every path, its condition (z3) and its outcome.
 
-A path is one way a NEW packet can traverse the netfilter hooks kube-proxy uses: nat PREROUTING (packets from
-pods, other nodes or outside) or nat OUTPUT (processes on this host), then filter FORWARD or INPUT (INPUT after
-OUTPUT for local destinations), then nat POSTROUTING. Matches on the destination are decided concretely where
-the path already pins the destination (always after DNAT); the rest (source address and type, statistic and
-recent matches, unpinned destination, port, protocol) stays symbolic as z3 terms over one packet.
+A path is one way a NEW packet can traverse the netfilter hooks, table by table in the kernel's order
+(netfilter.org "Netfilter hooks" and the iptables(8) tables; net/ipv4/ip_input.c, ip_forward.c, ip_output.c):
+- from a pod, another node or outside (PREROUTING): raw, mangle, nat PREROUTING, the routing decision, then
+  for a local destination mangle, filter, security, nat INPUT (no POSTROUTING: a locally delivered packet never
+  reaches it); else mangle, filter, security FORWARD, mangle, nat POSTROUTING;
+- from a process on this host (OUTPUT): raw, mangle, nat OUTPUT, filter, security OUTPUT, mangle, nat
+  POSTROUTING; a packet to a local address then comes back through loopback: raw, mangle PREROUTING, mangle,
+  filter, security INPUT (the nat table is consulted once per connection, so not again).
+An untracked packet (raw NOTRACK / CT --notrack) skips the nat table. Matches on the destination are decided
+concretely where the path pins the destination (always after DNAT); the rest (source address and type,
+statistic and recent matches, interfaces, unpinned destination, port, protocol, and the opaque matches of
+parse.py) stays symbolic as z3 terms over one packet. Interfaces are symbolic: one Boolean per name or `+`
+prefix and direction, tied by axioms (one interface at a time; a name matches the prefixes it starts with).
+A locally generated packet has no input interface before it loops back through `lo`; a packet in PREROUTING
+or INPUT has no output interface.
 Builtin chains absent from a dump are synthesized with the jumps kube-proxy and kubelet install (upstream
 pkg/proxy/iptables/proxier.go iptablesJumpChains and iptablesKubeletJumpChains, each prepended in turn).
 """
@@ -22,7 +32,7 @@ import attrs
 import z3
 
 from checker.errors import InputError
-from spec.proxy.parse import PROTOCOL_NUMBERS, Chain, Dump, Match, Rule, parse_rule
+from spec.proxy.parse import Chain, Dump, Match, Rule, parse_rule, proto_number
 from spec.proxy.terms import Terms
 
 Net = ipaddress.IPv4Network
@@ -58,7 +68,73 @@ _SYNTHETIC = {
         '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     ],
 }
-_LOCAL_DST_RULE = parse_rule("routing", 0, 0, "-A ROUTING -m addrtype --dst-type LOCAL", "<routing>")
+_LOCAL_DST_RULE = parse_rule("routing", "-A ROUTING -m addrtype --dst-type LOCAL", frozenset(), source="<routing>")
+# The builtin chains a NEW packet traverses, with what is known of its interfaces there (None: symbolic, "": none).
+Stage = tuple[str, str, "str | None", "str | None"]
+PRE_STAGES: dict[str, tuple[Stage, ...]] = {
+    "PREROUTING": (("raw", "PREROUTING", None, ""), ("mangle", "PREROUTING", None, ""),
+                   ("nat", "PREROUTING", None, "")),
+    "OUTPUT": (("raw", "OUTPUT", "", None), ("mangle", "OUTPUT", "", None), ("nat", "OUTPUT", "", None)),
+}
+
+
+def post_stages(hook: str, local: bool) -> tuple[Stage, ...]:
+    """The builtin chains after the routing decision (see the module docstring)."""
+    if hook == "PREROUTING":
+        if local:
+            return (("mangle", "INPUT", None, ""), ("filter", "INPUT", None, ""), ("security", "INPUT", None, ""),
+                    ("nat", "INPUT", None, ""))
+        return (("mangle", "FORWARD", None, None), ("filter", "FORWARD", None, None),
+                ("security", "FORWARD", None, None), ("mangle", "POSTROUTING", None, None),
+                ("nat", "POSTROUTING", None, None))
+    oif = "lo" if local else None
+    out: tuple[Stage, ...] = (("filter", "OUTPUT", "", oif), ("security", "OUTPUT", "", oif),
+                              ("mangle", "POSTROUTING", "", oif), ("nat", "POSTROUTING", "", oif))
+    if local:
+        out += (("raw", "PREROUTING", "lo", ""), ("mangle", "PREROUTING", "lo", ""), ("mangle", "INPUT", "lo", ""),
+                ("filter", "INPUT", "lo", ""), ("security", "INPUT", "lo", ""))
+    return out
+
+
+def iface_matches(pattern: str, name: str) -> bool:
+    """iptables' interface match: a trailing `+` matches every name starting with the rest."""
+    if pattern.endswith("+"):
+        return name.startswith(pattern[:-1]) and (bool(name) or pattern == "+")
+    return pattern == name
+
+
+def is_kube(rule: Rule) -> bool:
+    """Whether the rule is kube-proxy's (or kubelet's): in a KUBE- chain, a jump to one, or synthesized."""
+    target = rule.target
+    return (rule.line == 0 or rule.chain.startswith("KUBE-")
+            or (target is not None and target.chain and target.name.startswith("KUBE-")))
+
+
+def kube_only(dump: Dump) -> Dump:
+    """The dump with every rule of other components left out (their chains emptied, builtin policies ACCEPT)."""
+    tables: dict[str, dict[str, Chain]] = {}
+    for table, chains in dump.tables.items():
+        new: dict[str, Chain] = {}
+        for name, chain in chains.items():
+            if name.startswith("KUBE-"):
+                new[name] = chain
+                continue
+            kept = [r for r in chain.rules if is_kube(r)]
+            rules = tuple(r if r.index == i else attrs.evolve(r, index=i) for i, r in enumerate(kept))
+            new[name] = Chain(name, "ACCEPT" if chain.policy is not None else None, rules)
+        tables[table] = new
+    return Dump(tables)
+
+
+def foreign_parts(dump: Dump) -> list[str]:
+    """What of the dump is not kube-proxy's: rules (as `table chain line N`) and DROP policies."""
+    out: list[str] = []
+    for table, chains in dump.tables.items():
+        for name, chain in chains.items():
+            if chain.policy == "DROP":
+                out.append(f"{table} {name} policy DROP")
+            out += [f"{table} {name} line {r.line}" for r in chain.rules if not is_kube(r)]
+    return out
 
 
 def with_builtin_jumps(dump: Dump) -> Dump:
@@ -72,7 +148,7 @@ def with_builtin_jumps(dump: Dump) -> Dump:
         for text in lines:
             target = text.rsplit("-j ", 1)[1]
             if target in chains:
-                rules.append(parse_rule(table, len(rules), 0, f"-A {chain} {text}", "<synthesized>"))
+                rules.append(parse_rule(table, f"-A {chain} {text}", frozenset(chains), index=len(rules)))
         chains[chain] = Chain(chain, "ACCEPT", tuple(rules))
     return Dump(tables)
 
@@ -85,6 +161,10 @@ class Pins:
     dst_local: bool | None = None
     dport: int | None = None
     proto: str | None = None
+    iif: str | None = None  # None: symbolic; "": none (a locally generated packet); a name
+    oif: str | None = None
+    untracked: bool = False  # NOTRACK: the nat table is skipped
+    snat: int = 0  # 1 + the index in Explorer.snat_rules of the rule that masqueraded the packet; 0: none
 
 
 NO_PINS = Pins()
@@ -159,8 +239,10 @@ Cond = tuple[z3.BoolRef, z3.BoolRef | None]  # a path's sender term and the conj
 class PathResult:
     hook: str
     state: State
-    verdict: str  # "accept", "drop" or "reject"
+    verdict: str  # "accept" (delivered), "drop", "reject", or a diverting target's name in lower case
     masquerade: bool
+    local: bool = False  # delivered to this host (through INPUT)
+    policy: str | None = None  # "table CHAIN" whose DROP policy decided the verdict
 
 
 def conj(exprs: list[z3.BoolRef]) -> z3.BoolRef:
@@ -201,6 +283,13 @@ class Packet:
     def recent(self, name: str) -> z3.BoolRef:
         return self.terms.bool_const(f"recent:{name}")
 
+    def iface(self, direction: str, pattern: str) -> z3.BoolRef:
+        """The packet's input ("iif") or output ("oif") interface matches `pattern` (a name or a `+` prefix)."""
+        return self.terms.bool_const(f"{direction}:{pattern}")
+
+    def opaque(self, key: str) -> z3.BoolRef:
+        return self.terms.bool_const(f"opaque:{key}")
+
 
 class Explorer:
     """Enumerates the paths of symbolic packets through one dump.
@@ -228,15 +317,22 @@ class Explorer:
         self._local_cache: dict[Net, bool | None] = {}
         # Walks keyed by what the chain can read of the entry state. Shared walks hold the entry DNAT they were
         # computed with; walks keyed by a frontend's pins are dropped by forget().
-        self._walks: dict[tuple[object, ...], tuple[tuple[str, int] | None, list[tuple[State, str]]]] = {}
+        self._walks: dict[tuple[object, ...], tuple[tuple[str, int] | None, Pins, list[tuple[State, str]]]] = {}
         self._pinned_walks: dict[tuple[object, ...], list[tuple[State, str]]] = {}
         self._reads: dict[tuple[str, str], Reads] = {}
         self._views: dict[tuple[str, str, tuple[str, int]], tuple[object, ...]] = {}
-        self._tails: dict[tuple[object, ...], tuple[tuple[str, int] | None, list[PathResult]]] = {}
+        self._tails: dict[tuple[object, ...], tuple[tuple[str, int] | None, Pins, list[PathResult]]] = {}
         # A DNAT without a port takes the pinned port; only then may a walk after DNAT depend on more pins.
         self._dnat_reads_pins = any(
-            r.target is not None and r.target.name == "DNAT" and ":" not in str(r.target.to)
+            r.target is not None and ((r.target.name == "DNAT" and ":" not in str(r.target.to))
+                                      or (r.target.name == "REDIRECT" and not r.target.to))
             for chains in self.dump.tables.values() for c in chains.values() for r in c.rules)
+        self.snat_rules: list[Rule] = []
+        self._snat_index: dict[int, int] = {}
+        self.ifaces: dict[str, set[str]] = {"iif": set(), "oif": set()}
+        self.opaque: dict[str, int] = {}  # opaque conditions met on some path, and how many rules have them
+        self.steps = 0  # rules walked, against a runaway fan-out of chains
+        self.max_steps = 20_000_000
 
     # -- concrete evaluation -------------------------------------------------------------------------------------
     def is_local(self, net: Net) -> bool | None:
@@ -256,11 +352,25 @@ class Explorer:
         """Decide what the state decides; return True, False or the still-symbolic part of the match."""
         if m.mark is not None and ((st.mark & m.mark.mask) == m.mark.value) == m.mark.negated:
             return False
+        pins = st.pins
         if m.ctstate is not None:
-            present = {"NEW", "DNAT"} if st.dnat else {"NEW"}
+            if pins.untracked:
+                present = {"UNTRACKED"}
+            else:
+                present = {"NEW", "DNAT", "SNAT"} if st.dnat and pins.snat else (
+                    {"NEW", "DNAT"} if st.dnat else ({"NEW", "SNAT"} if pins.snat else {"NEW"}))
             if bool(m.ctstate.states & present) == m.ctstate.negated:
                 return False
         rest: dict[str, object] = {}
+        for field, iface, known in (("iif", m.iif, pins.iif), ("oif", m.oif, pins.oif)):
+            if iface is None:
+                continue
+            if known is None:
+                rest[field] = iface
+            elif iface_matches(iface.name, known) == iface.negated:
+                return False
+        if m.opaque:
+            rest["opaque"] = m.opaque
         if m.recent is not None and m.recent.mode != "set":
             rest["recent"] = m.recent
         if m.probability is not None:
@@ -271,7 +381,6 @@ class Explorer:
             rest["src_type"] = m.src_type
         if m.sport is not None:
             rest["sport"] = m.sport
-        pins = st.pins
         if m.proto is not None:
             if pins.proto is None:
                 rest["proto"] = m.proto
@@ -284,11 +393,11 @@ class Explorer:
             dst = pins.dst
         if m.dst is not None:
             verdict = None
-            known = dst if dst is not None else pins.dst
-            if known is not None:
-                if known.subnet_of(m.dst.network):
+            net = dst if dst is not None else pins.dst
+            if net is not None:
+                if net.subnet_of(m.dst.network):
                     verdict = True
-                elif not known.overlaps(m.dst.network):
+                elif not net.overlaps(m.dst.network):
                     verdict = False
             if verdict is None:
                 rest["dst"] = m.dst
@@ -316,7 +425,7 @@ class Explorer:
         # to hash than the Match with its networks).
         kept = (res.src is not None, res.dst is not None, res.proto is not None, res.dport is not None,
                 res.sport is not None, res.src_type is not None, res.dst_type is not None, res.recent is not None,
-                res.probability is not None)
+                res.probability is not None, res.iif is not None, res.oif is not None)
         key = (id(rule), positive, kept)
         found = self._lits.get(key)
         if found is None:
@@ -435,34 +544,35 @@ class Explorer:
         A walk reads the pins only through destination matches, and after DNAT not at all (the DNAT address and
         port decide them; a DNAT without a port would read the pinned port). Where it cannot read them it is
         computed once for the class of entry states it cannot tell apart and replayed with the caller's pins,
-        protocol and DNAT substituted: the walk can change no pin but the protocol there, and the DNAT only by
-        a DNAT rule of its own (a new tuple, told apart from the entry's by identity).
+        protocol and DNAT substituted: the walk can change no pin but the protocol and the conntrack state
+        there, and the DNAT only by a DNAT rule of its own (a new tuple, told apart from the entry's by identity).
         """
+        pins = st.pins
         shared = prune is None and not self._dnat_reads_pins and (
             st.dnat is not None or not self.reads(table, name).destination)
         if not shared:
-            key: tuple[object, ...] = (table, name, st.mark, st.dnat, st.pins, prune)
+            key: tuple[object, ...] = (table, name, st.mark, st.dnat, pins, prune)
             walk = self._pinned_walks.get(key)
             if walk is None:
-                walk = self._pinned_walks[key] = self._walk(table, name, State((), st.pins, st.mark, st.dnat),
+                walk = self._pinned_walks[key] = self._walk(table, name, State((), pins, st.mark, st.dnat),
                                                             prune, depth)
             if not st.lits and not st.path and not st.sets:
                 return walk
             return [(State(st.lits + sub.lits, sub.pins, sub.mark, sub.dnat, st.path + sub.path, st.sets + sub.sets),
                      kind) for sub, kind in walk]
         view = None if st.dnat is None else self._view(table, name, st.dnat)
-        key = (table, name, st.mark, st.dnat is None, view, st.pins.proto)
+        key = (table, name, st.mark, st.dnat is None, view, pins.proto, pins.iif, pins.oif, pins.untracked,
+               bool(pins.snat))
         entry = self._walks.get(key)
         if entry is None:
-            entry = self._walks[key] = (st.dnat, self._walk(table, name, State((), st.pins, st.mark, st.dnat),
-                                                            None, depth))
-        entry_dnat, walk = entry
+            entry = self._walks[key] = (st.dnat, pins, self._walk(table, name, State((), pins, st.mark, st.dnat),
+                                                                  None, depth))
+        entry_dnat, entry_pins, walk = entry
         out = []
         for sub, kind in walk:
-            pins = st.pins if sub.pins.proto == st.pins.proto else attrs.evolve(st.pins, proto=sub.pins.proto)
             dnat = st.dnat if sub.dnat is entry_dnat else sub.dnat
-            out.append((State(st.lits + sub.lits, pins, sub.mark, dnat, st.path + sub.path, st.sets + sub.sets),
-                        kind))
+            out.append((State(st.lits + sub.lits, _carry(entry_pins, sub.pins, pins), sub.mark, dnat,
+                              st.path + sub.path, st.sets + sub.sets), kind))
         return out
 
     def _walk(self, table: str, name: str, st: State, prune: Callable[[Pins], bool] | None,
@@ -470,8 +580,6 @@ class Explorer:
         chain = self.dump.chain(table, name)
         if chain is None:
             raise InputError(f"rules: a rule jumps to chain {name}, which table {table} does not declare")
-        if depth > 50:
-            raise InputError(f"rules: chain {name} in table {table} is part of a jump loop")
         out: list[tuple[State, str]] = []
         stack: list[tuple[int, State]] = [(0, st)]
         rules = chain.rules
@@ -479,6 +587,10 @@ class Explorer:
             i, st = stack.pop()
             cands = self._candidates(table, chain, st)
             while True:
+                self.steps += 1
+                if self.steps > self.max_steps:
+                    raise InputError(f"the rules fan out into more than {self.max_steps:,} rule steps while "
+                                     f"walking chain {name} of table {table}: too many paths to verify")
                 if cands is not None:
                     pos = bisect.bisect_left(cands, i)
                     i = cands[pos] if pos < len(cands) else len(rules)
@@ -508,49 +620,76 @@ class Explorer:
                 if target is None:
                     i += 1
                     continue
-                if target.chain:
-                    for sub, kind in self.run_chain(table, target.name, st, prune, depth + 1):
-                        if kind == "return":
-                            stack.append((i + 1, sub))
+                kind = target.kind
+                if kind == "chain":
+                    for sub, how in self.run_chain(table, target.name, st, prune, depth + 1):
+                        if how != "return":
+                            out.append((sub, how))
+                        elif target.goto:  # -g: a RETURN there returns from this chain
+                            out.append((sub, "return"))
                         else:
-                            out.append((sub, kind))
+                            stack.append((i + 1, sub))
                     break
-                if target.name == "MARK":
-                    op, value, mask = target.mark_op  # type: ignore[misc]
-                    mark = {"or": st.mark | value, "xor": st.mark ^ value, "and": st.mark & value}.get(
-                        op, (st.mark & ~mask) ^ value)
-                    st = State(st.lits, st.pins, mark & 0xFFFFFFFF, st.dnat, st.path, st.sets)
+                if kind == "passive":
+                    i += 1
+                    continue
+                if kind == "effect":
+                    st = self._effect(rule, st)
                     i += 1
                     continue
                 if target.name == "DNAT":
                     ip, _, port = str(target.to).partition(":")
+                    port = port.split("-")[0]
                     dnat_port = int(port) if port else (st.pins.dport or 0)
-                    out.append((State(st.lits, st.pins, st.mark, (ip, dnat_port), st.path, st.sets), "dnat"))
+                    out.append((State(st.lits, st.pins, st.mark, (ip.split("-")[0], dnat_port), st.path, st.sets),
+                                "dnat"))
+                    break
+                if target.name == "REDIRECT":
+                    port = str(target.to or "").split("-")[0]
+                    addr = "127.0.0.1" if st.pins.iif == "" else str(self.local_nets[0].network_address)
+                    dnat_port = int(port) if port else (st.pins.dport or 0)
+                    out.append((State(st.lits, st.pins, st.mark, (addr, dnat_port), st.path, st.sets), "dnat"))
                     break
                 out.append((st, target.name.lower()))
                 break
         return out
 
+    @staticmethod
+    def _effect(rule: Rule, st: State) -> State:
+        """The state after a MARK, CONNMARK, NOTRACK or CT rule (the packet goes on)."""
+        target = rule.target
+        assert target is not None
+        if target.name == "MARK":
+            assert target.mark_op is not None
+            return State(st.lits, st.pins, _mark_after(st.mark, target.mark_op), st.dnat, st.path, st.sets)
+        if target.name == "CONNMARK":
+            if "--restore-mark" in target.options:
+                # A new connection's mark is 0 unless a rule on this path set it (not tracked: taken as 0).
+                nfmask = _option_mask(target.options, ("--nfmask", "--mask"))
+                return State(st.lits, st.pins, st.mark & ~nfmask & 0xFFFFFFFF, st.dnat, st.path, st.sets)
+            return st
+        if target.name == "NOTRACK" or "--notrack" in target.options:
+            return State(st.lits, attrs.evolve(st.pins, untracked=True), st.mark, st.dnat, st.path, st.sets)
+        return st
+
     def _no_effect(self, table: str, rule: Rule, st: State, assumed: State, refuted: State, depth: int) -> bool:
         """Whether taking the rule and passing it lead on in the same state (mark, DNAT, pins, recent lists).
 
         Then the packets going on are those of `st` whichever way the rule's symbolic match goes, so the walk need
-        not branch: as for a rule that marks for masquerade a packet already marked. Such a rule adds no literal
-        and is left out of the path (it changes nothing the packet's fate depends on).
+        not branch: as for a rule that marks for masquerade a packet already marked, or a LOG rule. Such a rule
+        adds no literal and is left out of the path (it changes nothing the packet's fate depends on).
         """
         if rule.match.recent is not None and rule.match.recent.mode == "set":
             return False
         if assumed.pins != st.pins or refuted.pins != st.pins:
             return False
         target = rule.target
-        if target is None:
+        if target is None or target.kind == "passive":
             return True
-        if target.name == "MARK":
-            op, value, mask = target.mark_op  # type: ignore[misc]
-            mark = {"or": st.mark | value, "xor": st.mark ^ value, "and": st.mark & value}.get(
-                op, (st.mark & ~mask) ^ value)
-            return mark & 0xFFFFFFFF == st.mark
-        if not target.chain:
+        if target.kind == "effect":
+            after = self._effect(rule, st)
+            return after.mark == st.mark and after.pins == st.pins
+        if target.kind != "chain":
             return False
         walk = self.run_chain(table, target.name, State((), st.pins, st.mark, st.dnat), None, depth + 1)
         if len(walk) != 1:
@@ -559,23 +698,43 @@ class Explorer:
         return (kind == "return" and not sub.lits and not sub.sets and sub.mark == st.mark and sub.dnat == st.dnat
                 and sub.pins == st.pins)
 
-    def _filter(self, chains: list[str], st: State) -> list[tuple[State, str]]:
-        """Run filter builtin chains in sequence; the first DROP or REJECT decides."""
+    def _stages(self, stages: tuple[Stage, ...], st: State,
+                prune: Callable[[Pins], bool] | None = None) -> list[tuple[State, str]]:
+        """Run builtin chains in sequence. Outcomes: "accept" (through them all), "dnat" (only from a nat stage
+        whose chain DNATs; the caller goes on), or a verdict: "drop", "reject", "policy:TABLE CHAIN" (the
+        chain's DROP policy), a diverting target. A masquerade or SNAT is recorded in the pins and goes on."""
         results: list[tuple[State, str]] = []
         pending = [(0, st)]
         while pending:
             k, st = pending.pop()
-            if k == len(chains):
+            if k == len(stages):
                 results.append((st, "accept"))
                 continue
-            chain = self.dump.chain("filter", chains[k])
-            for sub, kind in self.run_chain("filter", chains[k], st):
-                if kind in ("accept", "return"):
-                    policy = chain.policy if chain is not None and kind == "return" else "ACCEPT"
-                    if policy == "DROP":
-                        results.append((sub, "drop"))
-                    else:
-                        pending.append((k + 1, sub))
+            table, name, iif, oif = stages[k]
+            chain = self.dump.chain(table, name)
+            if chain is None or (table == "nat" and st.pins.untracked):
+                pending.append((k + 1, st))
+                continue
+            pins = st.pins
+            entry = st if (pins.iif, pins.oif) == (iif, oif) else State(
+                st.lits, attrs.evolve(pins, iif=iif, oif=oif), st.mark, st.dnat, st.path, st.sets)
+            for sub, kind in self.run_chain(table, name, entry, prune):
+                if (sub.pins.iif, sub.pins.oif) != (pins.iif, pins.oif):
+                    sub = State(sub.lits, attrs.evolve(sub.pins, iif=pins.iif, oif=pins.oif), sub.mark, sub.dnat,
+                                sub.path, sub.sets)
+                if kind == "return":
+                    kind = "accept" if chain.policy != "DROP" else f"policy:{table} {name}"
+                if kind in ("accept", "dnat"):
+                    pending.append((k + 1, sub))
+                elif kind in ("masquerade", "snat"):
+                    rule = sub.path[-1]
+                    index = self._snat_index.get(id(rule))
+                    if index is None:
+                        index = self._snat_index[id(rule)] = len(self.snat_rules)
+                        self.snat_rules.append(rule)
+                    sub = State(sub.lits, attrs.evolve(sub.pins, snat=index + 1), sub.mark, sub.dnat, sub.path,
+                                sub.sets)
+                    pending.append((k + 1, sub))
                 else:
                     results.append((sub, kind))
         return results
@@ -594,48 +753,39 @@ class Explorer:
     def paths(self, hook: str, start: State, prune: Callable[[Pins], bool] | None = None) -> list[PathResult]:
         """All paths of a NEW packet entering at `hook` (PREROUTING or OUTPUT).
 
-        What follows DNAT (routing, filter chains, nat POSTROUTING) is computed once per class of DNAT
-        destinations those chains cannot tell apart, as run_chain does for one chain.
+        What follows DNAT (routing, the later builtin chains) is computed once per class of DNAT destinations
+        those chains cannot tell apart, as run_chain does for one chain.
         """
         out: list[PathResult] = []
-        for st, kind in self.run_chain("nat", hook, start, prune):
-            if kind in ("drop", "reject"):
-                out.append(PathResult(hook, st, kind, False))
+        for st, kind in self._stages(PRE_STAGES[hook], start, prune):
+            if kind != "accept":
+                out.append(_result(hook, st, kind, False))
                 continue
             if st.dnat is None or self._dnat_reads_pins:
                 out += self._tail(hook, st)
                 continue
             local = bool(self.is_local(host(st.dnat[0])))
-            chains = [("filter", "INPUT" if local else "FORWARD")] if hook == PREROUTING else (
-                [("filter", "OUTPUT"), ("filter", "INPUT")] if local else [("filter", "OUTPUT")])
-            views = tuple(self._view(table, name, st.dnat) for table, name in (*chains, ("nat", "POSTROUTING")))
-            key = (hook, st.mark, st.pins.proto, local, views)
+            views = tuple(self._view(table, name, st.dnat) for table, name, _, _ in post_stages(hook, local))
+            pins = st.pins
+            key = (hook, st.mark, pins.proto, pins.untracked, pins.snat, local, views)
             entry = self._tails.get(key)
             if entry is None:
-                entry = self._tails[key] = (st.dnat, self._tail(hook, State((), st.pins, st.mark, st.dnat)))
-            entry_dnat, tail = entry
+                entry = self._tails[key] = (st.dnat, pins, self._tail(hook, State((), pins, st.mark, st.dnat)))
+            entry_dnat, entry_pins, tail = entry
             for r in tail:
                 sub = r.state
-                pins = st.pins if sub.pins.proto == st.pins.proto else attrs.evolve(st.pins, proto=sub.pins.proto)
                 dnat = st.dnat if sub.dnat is entry_dnat else sub.dnat
-                out.append(PathResult(hook, State(st.lits + sub.lits, pins, sub.mark, dnat, st.path + sub.path,
-                                                  st.sets + sub.sets), r.verdict, r.masquerade))
+                out.append(PathResult(hook, State(st.lits + sub.lits, _carry(entry_pins, sub.pins, pins), sub.mark,
+                                                  dnat, st.path + sub.path, st.sets + sub.sets),
+                                      r.verdict, r.masquerade, r.local, r.policy))
         return out
 
     def _tail(self, hook: str, st: State) -> list[PathResult]:
-        """The paths from the end of nat `hook` on."""
+        """The paths from the routing decision on."""
         out: list[PathResult] = []
         for st2, local in self._local_dst(st):
-            if hook == PREROUTING:
-                chains = ["INPUT" if local else "FORWARD"]
-            else:
-                chains = ["OUTPUT", "INPUT"] if local else ["OUTPUT"]
-            for st3, verdict in self._filter(chains, st2):
-                if verdict != "accept":
-                    out.append(PathResult(hook, st3, verdict, False))
-                    continue
-                for st4, post in self.run_chain("nat", "POSTROUTING", st3):
-                    out.append(PathResult(hook, st4, "accept", post in ("masquerade", "snat")))
+            for st3, verdict in self._stages(post_stages(hook, local), st2):
+                out.append(_result(hook, st3, verdict, local))
         return out
 
     # -- z3 --------------------------------------------------------------------------------------------------------
@@ -659,12 +809,34 @@ class Explorer:
         if m.sport is not None:
             atoms.append(neg(t.between(p.sport, m.sport.lo, m.sport.hi), m.sport.negated))
         if m.proto is not None:
-            atoms.append(neg(t.equals(p.proto, PROTOCOL_NUMBERS[m.proto.value]), m.proto.negated))
+            atoms.append(neg(t.equals(p.proto, proto_number(m.proto.value)), m.proto.negated))
+        for field, iface in (("iif", m.iif), ("oif", m.oif)):
+            if iface is not None:
+                self.ifaces[field].add(iface.name)
+                atoms.append(neg(p.iface(field, iface.name), iface.negated))
+        for op in m.opaque:
+            self.opaque[op.key] = self.opaque.get(op.key, 0) + 1
+            atoms.append(neg(p.opaque(op.key), op.negated))
         if m.recent is not None:
             atoms.append(neg(p.recent(m.recent.name), m.recent.negated))
         if m.probability is not None:
             atoms.append(p.random(rule))
         return t.and_(atoms)
+
+    def iface_axioms(self) -> z3.BoolRef:
+        """What holds of the interface Booleans met so far: a packet has one input and one output interface; a
+        name matches exactly the `+` prefixes it starts with; a longer prefix implies the shorter ones."""
+        t, facts = self.pkt.terms, []
+        for direction, patterns in self.ifaces.items():
+            names = sorted(n for n in patterns if not n.endswith("+"))
+            prefixes = sorted(n for n in patterns if n.endswith("+"))
+            atom = functools.partial(self.pkt.iface, direction)
+            for i, a in enumerate(names):
+                facts += [t.not_(t.and_([atom(a), atom(b)])) for b in names[i + 1:]]
+                facts += [t.implies(atom(a), atom(p) if iface_matches(p, a) else t.not_(atom(p))) for p in prefixes]
+            for p in prefixes:
+                facts += [t.implies(atom(p), atom(q)) for q in prefixes if q != p and p.startswith(q[:-1])]
+        return t.and_(facts)
 
     def local_expr(self, var: z3.BitVecRef) -> z3.BoolRef:
         key = str(var)
@@ -728,6 +900,45 @@ class Explorer:
         return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(asts), arr), ctx)
 
 
+def _result(hook: str, st: State, kind: str, local: bool) -> PathResult:
+    if kind.startswith("policy:"):
+        return PathResult(hook, st, "drop", False, local, kind[len("policy:"):])
+    return PathResult(hook, st, kind, bool(st.pins.snat), local)
+
+
+def _carry(entry: Pins, after: Pins, caller: Pins) -> Pins:
+    """The caller's pins with what a shared walk changed of `entry` (protocol, conntrack state, masquerade)."""
+    if after == entry:
+        return caller
+    return attrs.evolve(caller, proto=after.proto, untracked=after.untracked, snat=after.snat)
+
+
+def _mark_after(mark: int, op: tuple[str, int, int]) -> int:
+    """MARK / CONNMARK --set-xmark, --set-mark, --or-mark, --and-mark, --xor-mark on a packet mark."""
+    kind, value, mask = op
+    if kind == "or":
+        out = mark | value
+    elif kind == "xor":
+        out = mark ^ value
+    elif kind == "and":
+        out = mark & value
+    elif kind == "setor":
+        out = (mark & ~mask) | value
+    else:
+        out = (mark & ~mask) ^ value
+    return out & 0xFFFFFFFF
+
+
+def _option_mask(options: tuple[str, ...], names: tuple[str, ...]) -> int:
+    for i, word in enumerate(options[:-1]):
+        if word in names:
+            try:
+                return int(options[i + 1], 0) & 0xFFFFFFFF
+            except ValueError:
+                return 0xFFFFFFFF
+    return 0xFFFFFFFF
+
+
 @functools.lru_cache(maxsize=4096)
 def exact_probability(text: str) -> Fraction:
     """`--probability` text as an exact rational (the `%0.10f` decimal as written)."""
@@ -783,5 +994,10 @@ def concrete_holds(m: Match, src: int, dst: int, dport: int, proto: str, local_n
         checks.append((m.proto.value == proto) != m.proto.negated)
     if m.recent is not None:
         checks.append((m.recent.name in recent) != m.recent.negated)
+    # The representative packet comes through an interface no rule names, and every opaque condition is false.
+    for iface in (m.iif, m.oif):
+        if iface is not None:
+            checks.append(iface.negated != (iface.name == "+"))
+    checks += [op.negated for op in m.opaque]
     return all(checks)
 

@@ -33,7 +33,7 @@ from spec.proxy.endpoints import (
     service_ports,
 )
 from spec.proxy.model import Cluster, ProxierOptions, ResolvedEndpoint, Service, ServicePort
-from spec.proxy.parse import PROTOCOL_NUMBERS, Dump, Match
+from spec.proxy.parse import PROTOCOL_NUMBERS, Dump, Match, shorten
 from spec.proxy.symbolic import (
     OUTPUT,
     PREROUTING,
@@ -46,6 +46,9 @@ from spec.proxy.symbolic import (
     concrete_holds,
     conj,
     disj,
+    foreign_parts,
+    is_kube,
+    kube_only,
     literal_factor,
     path_probability,
 )
@@ -94,12 +97,16 @@ class Violation:
     packet: str
     path: tuple[str, ...]
     expected: str
+    foreign: tuple[str, ...] = ()  # the rules (and DROP policies) of other components that decided the outcome
 
-    def render(self) -> str:
-        lines = [f"VIOLATED ({self.prop}): {self.frontend}: {self.message}", f"  packet:   {self.packet}"]
+    def render(self, heading: str = "VIOLATED") -> str:
+        lines = [f"{heading} ({self.prop}): {self.frontend}: {self.message}", f"  packet:   {self.packet}"]
         lines.append(f"  expected: {self.expected}")
         lines.append("  rule path:")
         lines += [f"    {step}" for step in self.path] or ["    (no rule matched)"]
+        if self.foreign:
+            lines.append("  decided by rules that are not kube-proxy's:")
+            lines += [f"    {step}" for step in self.foreign]
         return "\n".join(lines)
 
 
@@ -112,10 +119,17 @@ class Report:
     frontends: int
     paths: int
     max_deviation: Fraction
+    interference: tuple[Violation, ...] = ()  # promises broken by rules of other components
+    warnings: tuple[str, ...] = ()
+    opaque: tuple[str, ...] = ()  # conditions the proof took either way (interfaces, unmodelled matches)
+    foreign: int = 0  # rules and DROP policies of other components in the dump
+    strict: bool = False
+    interrupted: int = 0  # the signal that stopped verification (the report is partial), or 0
+    checked: int = 0  # frontends checked
 
     @property
     def ok(self) -> bool:
-        return not self.violations
+        return not self.violations and not (self.strict and self.interference)
 
 
 def local_networks(opts: ProxierOptions) -> tuple[Net, ...]:
@@ -153,6 +167,8 @@ class Verifier:
         self._masq: dict[tuple[str, str], z3.BoolRef] = {}
         self._senders: dict[tuple[int, str, bool], tuple[int, int]] = {}
         self._bare: dict[int, bool] = {}
+        self._axiom_sizes: tuple[int, ...] = (0, 0)
+        self._axioms = t.true
 
     # -- expected behaviour ----------------------------------------------------------------------------------------
     def hairpin(self, ep: ResolvedEndpoint) -> z3.BoolRef:
@@ -223,7 +239,10 @@ class Verifier:
     def _solve(self, exprs: list[z3.BoolRef]) -> z3.ModelRef | None:
         self.solver.push()
         try:
-            self.solver.add(conj(exprs))
+            sizes = tuple(len(v) for v in self.explorer.ifaces.values())
+            if sizes != self._axiom_sizes:
+                self._axiom_sizes, self._axioms = sizes, self.explorer.iface_axioms()
+            self.solver.add(conj([*exprs, self._axioms]))
             return self.solver.model() if self.solver.check() == z3.sat else None
         finally:
             self.solver.pop()
@@ -279,6 +298,14 @@ class Verifier:
             if lit.match.recent is not None:
                 known = z3.is_true(model.eval(self.pkt.recent(lit.match.recent.name), model_completion=True))
                 extra.append(f"recent list {lit.match.recent.name} {'holds' if known else 'lacks'} the source")
+            for flag, iface in (("-i", lit.match.iif), ("-o", lit.match.oif)):
+                if iface is not None:
+                    on = z3.is_true(model.eval(self.pkt.iface("iif" if flag == "-i" else "oif", iface.name),
+                                               model_completion=True))
+                    extra.append(f"{'' if on else '! '}{flag} {shorten(iface.name)} ({lit.rule.where()})")
+            for op in lit.match.opaque:
+                on = z3.is_true(model.eval(self.pkt.opaque(op.key), model_completion=True))
+                extra.append(f"opaque match {'holds' if on else 'fails'}: {shorten(op.key)} ({lit.rule.where()})")
         outcome = (f"DNAT to {result.state.dnat[0]}:{result.state.dnat[1]}" if result.state.dnat
                    else "not rewritten") + f", {result.verdict.upper()}" + (
             ", masqueraded" if result.masquerade else ", not masqueraded")
@@ -287,11 +314,21 @@ class Verifier:
 
     @staticmethod
     def rule_path(result: PathResult) -> tuple[str, ...]:
-        return tuple(f"{r.table} {r.where()}: {r.text}" for r in result.state.path)
+        return tuple(f"{r.table} {r.chain} {r.where()}: {shorten(r.text, 200)}" for r in result.state.path)
+
+    def foreign_on(self, result: PathResult) -> tuple[str, ...]:
+        """The rules of other components on the path, and the DROP policy that ended it, if any."""
+        foreign = [r for r in result.state.path if not is_kube(r)]
+        deciding = [r for r in foreign if r.target is not None and r.target.kind in ("terminal", "divert", "effect")
+                    and r.target.name != "RETURN"]
+        out = [f"{r.table} {r.chain} {r.where()}: {shorten(r.text, 200)}" for r in deciding or foreign]
+        if result.policy is not None:
+            out.append(f"{result.policy} policy DROP")
+        return tuple(out)
 
     def report(self, prop: str, fe: str, message: str, model: z3.ModelRef, result: PathResult, expected: str) -> None:
         self.violations.append(Violation(prop, fe, message, self.describe_packet(model, result),
-                                         self.rule_path(result), expected))
+                                         self.rule_path(result), expected, self.foreign_on(result)))
 
     def check_frontend(self, fe: Frontend, cat_cluster: tuple[ResolvedEndpoint, ...],
                        cat_local: tuple[ResolvedEndpoint, ...], has_any: bool) -> None:
@@ -313,7 +350,7 @@ class Verifier:
         targets = [_target(r) for r in results]
         for e in expects:
             wrong: list[Member] = []
-            by_outcome: dict[tuple[ResolvedEndpoint, bool], list[Member]] = {}
+            by_outcome: dict[tuple[ResolvedEndpoint, bool, bool], list[Member]] = {}
             endpoints = {str(t): t for t in e.targets}
             for r, cond, target in zip(results, conds, targets, strict=True):
                 if e.kind == "dnat":
@@ -321,13 +358,16 @@ class Verifier:
                     if chosen is None or r.verdict != "accept":
                         wrong.append((cond, r, e))
                     else:
-                        by_outcome.setdefault((chosen, r.masquerade), []).append((cond, r, e))
+                        # Delivered from PREROUTING to this host, a packet passes no POSTROUTING: nothing can
+                        # masquerade it there (a locally generated one passes POSTROUTING before it loops back).
+                        inbound = r.local and r.hook == PREROUTING
+                        by_outcome.setdefault((chosen, r.masquerade, inbound), []).append((cond, r, e))
                 elif target is not None or r.verdict != e.kind:
                     wrong.append((cond, r, e))
             if wrong:
                 routing.append((e.guard, wrong))
-            for (chosen, masqueraded), members in by_outcome.items():
-                want = e.masq(chosen) if e.masq else self.t.false
+            for (chosen, masqueraded, inbound), members in by_outcome.items():
+                want = e.masq(chosen) if e.masq and not inbound else self.t.false
                 if (z3.is_true(want) and masqueraded) or (z3.is_false(want) and not masqueraded):
                     continue  # decided without the paths: no packet of these paths can mismatch
                 masq.append((conj([e.guard, self.t.not_(want) if masqueraded else want]), members))
@@ -512,7 +552,7 @@ class Verifier:
         found = self._first_model(None, groups)
         if found is not None:
             model, r, _ = found
-            what = "rewritten" if r.state.dnat else "marked for masquerade"
+            what = "rewritten" if r.state.dnat else "masqueraded"
             self.report("2 isolation", "a destination that is no Service frontend", f"the packet is {what}",
                         model, r, "not rewritten, not masqueraded")
 
@@ -560,26 +600,118 @@ def _cycle_collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def verify(cluster: Cluster, opts: ProxierOptions, dump: Dump) -> Report:
-    """Check the five properties; the report lists every violation found (at most one per frontend)."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM while verifying: `signum` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool = False,
+           progress: Callable[[int, int], None] | None = None) -> Report:
+    """Check the five properties of kube-proxy's promises on this node.
+
+    The promises are checked on kube-proxy's own rules (chains KUBE-*, the jumps to them, synthesized jumps):
+    the report's violations are kube-proxy's. Where the dump holds rules of other components (CNIs, Docker,
+    firewalls), the whole ruleset is checked again; what fails only there is reported as interference, naming
+    the rules that decided it (a DROP before KUBE-SERVICES, a DNAT shadowing a ClusterIP, a CNI's own
+    masquerade). With `strict`, interference fails the verdict too. `progress(done, total)` is called per
+    frontend. An Interrupted raised meanwhile (by a signal handler) ends verification with a partial report.
+    """
     with _cycle_collection_paused():
-        return _verify(cluster, opts, dump)
+        return _verify(cluster, opts, dump, strict, progress)
 
 
-def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump) -> Report:
-    v = Verifier(cluster, opts, dump)
+def warnings_of(cluster: Cluster, opts: ProxierOptions) -> list[str]:
+    """Manifests that say less than they seem to: Services whose ports match no EndpointSlice port, slices of
+    no Service."""
+    out: list[str] = []
+    eps_map = endpoints_map(cluster, opts.node_name)
+    slices: dict[tuple[str, str], list[str]] = {}
+    for sl in cluster.slices:
+        slices.setdefault((sl.namespace, sl.service_name), []).extend(
+            f"{p.name or '(unnamed)'}/{p.protocol}" for p in sl.ports)
+    services = {(svc.namespace, svc.name) for svc in cluster.services}
+    for key, svc, port in service_ports(cluster):
+        if key in eps_map:
+            continue
+        named = slices.get((svc.namespace, svc.name))
+        if named is None:
+            out.append(f"warning: {key} ({key.protocol}): no EndpointSlice is labelled "
+                       f"kubernetes.io/service-name={svc.name} in namespace {svc.namespace}: no endpoints")
+        else:
+            out.append(f"warning: {key} ({key.protocol}): its EndpointSlices' ports "
+                       f"({', '.join(sorted(set(named))) or 'none'}) match no port named "
+                       f"{port.name or '(unnamed)'!r} of protocol {key.protocol}: no endpoints")
+    for ns, name in sorted(set(slices) - services):
+        out.append(f"warning: EndpointSlices of {ns}/{name} name a Service the manifests do not hold")
+    return out
+
+
+def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
+            progress: Callable[[int, int], None] | None) -> Report:
+    foreign = foreign_parts(dump)
+    own = kube_only(dump) if foreign else dump
+    ports = service_ports(cluster)
+    fronts_total = sum(len(frontends_of(key, svc, port)) for key, svc, port in ports) * (2 if foreign else 1)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], fronts_total)
+
+    v = Verifier(cluster, opts, own)
+    interrupted = 0
+    fronts: list[Frontend] = []
+    endpoints: set[str] = set()
+    services: set[str] = set()
+    interference: list[Violation] = []
+    paths = 0
+    try:
+        fronts, endpoints, services = _check_all(v, cluster, opts, tick)
+        v.check_isolation(fronts)
+        paths = v.paths
+        if foreign:
+            whole = Verifier(cluster, opts, dump)
+            known = {(x.prop, x.frontend) for x in v.violations}
+            try:
+                _check_all(whole, cluster, opts, tick)
+            finally:
+                paths += whole.paths
+                for x in whole.violations:
+                    if (x.prop, x.frontend) in known:
+                        continue
+                    if x.foreign or not x.path:
+                        interference.append(x)
+                    else:
+                        v.violations.append(x)
+                opaque = whole.explorer.opaque
+        else:
+            opaque = v.explorer.opaque
+    except Interrupted as exc:
+        interrupted = exc.signum
+        paths = paths or v.paths
+        opaque = v.explorer.opaque
+    ifaces = sorted({f"-i {n}" for n in v.explorer.ifaces["iif"]} | {f"-o {n}" for n in v.explorer.ifaces["oif"]})
+    return Report(tuple(v.violations), len(services), len(ports), len(endpoints), len(fronts), paths,
+                  v.max_deviation, tuple(interference), tuple(warnings_of(cluster, opts)),
+                  tuple([*ifaces, *sorted(opaque)]), len(foreign), strict, interrupted, done[0])
+
+
+def _check_all(v: Verifier, cluster: Cluster, opts: ProxierOptions,
+               tick: Callable[[], None]) -> tuple[list[Frontend], set[str], set[str]]:
     eps_map = endpoints_map(cluster, opts.node_name)
     fronts: list[Frontend] = []
     endpoints: set[str] = set()
     services: set[str] = set()
-    ports = service_ports(cluster)
-    for key, svc, port in ports:
+    for key, svc, port in service_ports(cluster):
         services.add(svc.key)
         cat = categorize(eps_map.get(key, []), svc, port)
         endpoints |= {f"{key}->{ep}" for ep in (*cat.cluster, *cat.local)}
         for fe in frontends_of(key, svc, port):
             fronts.append(fe)
             v.check_frontend(fe, cat.cluster, cat.local, cat.has_any)
-    v.check_isolation(fronts)
-    return Report(tuple(v.violations), len(services), len(ports), len(endpoints), len(fronts), v.paths,
-                  v.max_deviation)
+            tick()
+    return fronts, endpoints, services

@@ -49,6 +49,7 @@ from spec.scheduling.filters import (
 )
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import (
+    DisruptionBudget,
     LabelSelector,
     NodeInfo,
     PodAffinityTerm,
@@ -138,9 +139,23 @@ class Encoding:
     cuts, symmetry breaking), left out of unsat cores so that cores name plugins.
     """
 
-    def __init__(self, pending: Sequence[PodInfo], snapshot: Snapshot) -> None:
-        self.groups = group_pods(pending)
+    def __init__(
+        self,
+        pending: Sequence[PodInfo],
+        snapshot: Snapshot,
+        incumbents: Sequence[PodInfo] = (),
+        budgets: Sequence[DisruptionBudget] = (),
+    ) -> None:
+        pending_groups = group_pods(pending)
+        incumbent_groups = group_pods(incumbents)
+        self.groups = pending_groups + incumbent_groups
+        self.incumbent = [False] * len(pending_groups) + [True] * len(incumbent_groups)
+        """Incumbent groups are bound pods that preemption may evict: their count on their own node is how many
+        stay. They are no Filter subjects (bound pods are not re-checked), only objects of the others' filters."""
+        keys = {p.key for p in incumbents}
+        snapshot = Snapshot(snapshot.nodes, tuple(p for p in snapshot.pods if p.key not in keys), snapshot.namespaces)
         self.snapshot = snapshot
+        """The bound pods that stay whatever happens (incumbents removed)."""
         self.nodes = list(snapshot.nodes)
         self.allowed: list[list[int]] = []
         self.static: list[tuple[tuple[str, str], ...]] = []
@@ -159,6 +174,7 @@ class Encoding:
         self._anti_affinity()
         self._affinity()
         self._spread()
+        self._preemption(budgets)
 
     # -- variables and terms ------------------------------------------------------------------------------
 
@@ -242,6 +258,12 @@ class Encoding:
     def _static_pass(self) -> None:
         for g, group in enumerate(self.groups):
             pod = group.template
+            if self.incumbent[g]:
+                n = self._index[pod.node_name]
+                self.declare(self.c(g, n), 0, group.size)
+                self.allowed.append([n])
+                self.static.append(())
+                continue
             state = prefilter(pod, self.snapshot)
             allowed: list[int] = []
             reasons: list[tuple[str, str]] = []
@@ -336,11 +358,20 @@ class Encoding:
             if not on:
                 continue
             pods_free, free = self.free[n]
+            # bound pods that preemption may evict are checked only when a pending pod comes to the node (a node
+            # that bound pods alone overcommit is left alone otherwise, as upstream)
+            kept = [g for g in on if self.incumbent[g]]
+            arrivals = [self.c(g, n) for g in on if not self.incumbent[g]]
+
+            def guarded(row: str, overflow: bool, arrivals: list[str] = arrivals) -> str:
+                return f"(or (<= {plus(arrivals)} 0) {row})" if overflow and arrivals else row
+
             if sum(self.groups[g].size for g in on) > pods_free:
+                overflow = sum(self.groups[g].size for g in kept) > pods_free
                 self.tracked.append(
                     Rule(
                         f"NodeResourcesFit: pods on node {node.name} (room for {pods_free} more)",
-                        _le(self.load(n), pods_free),
+                        guarded(_le(self.load(n), pods_free), overflow),
                     )
                 )
             for resource in sorted({r for g in on for r in self.requests[g]}):
@@ -348,8 +379,12 @@ class Encoding:
                 room = free.get(resource, 0)
                 if sum(self.groups[g].size * amount for g, amount in terms) <= room:
                     continue
+                overflow = sum(self.groups[g].size * a for g, a in terms if self.incumbent[g]) > room
                 self.tracked.append(
-                    Rule(f"NodeResourcesFit: {resource} on node {node.name}", self.capacity(n, terms, room))
+                    Rule(
+                        f"NodeResourcesFit: {resource} on node {node.name}",
+                        guarded(self.capacity(n, terms, room), overflow),
+                    )
                 )
 
     # -- NodePorts ----------------------------------------------------------------------------------------
@@ -358,7 +393,7 @@ class Encoding:
         with_ports = [g for g, group in enumerate(self.groups) if group.template.host_ports]
         for i, g in enumerate(with_ports):
             a = self.groups[g].template
-            if self.groups[g].size > 1 and self.allowed[g]:
+            if self.groups[g].size > 1 and self.allowed[g] and not self.incumbent[g]:
                 # a replica's ports conflict with its own copies: one per node
                 self.tracked.append(
                     Rule(
@@ -367,6 +402,8 @@ class Encoding:
                     )
                 )
             for h in with_ports[i + 1 :]:
+                if self.incumbent[g] and self.incumbent[h]:
+                    continue  # bound pods are not re-checked against each other
                 b = self.groups[h].template
                 if not (
                     any(ports_conflict(p, b.host_ports) for p in a.host_ports)
@@ -388,11 +425,16 @@ class Encoding:
         for g, group in enumerate(self.groups):
             for term in group.template.affinity.anti_required:
                 key = term.topology_key
-                matching = [h for h, other in enumerate(self.groups) if self._matches(term, other.template)]
+                # an incumbent's term (an existing pod's anti-affinity) binds the pending pods only
+                matching = [
+                    h
+                    for h, other in enumerate(self.groups)
+                    if self._matches(term, other.template) and not (self.incumbent[g] and self.incumbent[h])
+                ]
                 rules: list[str] = []
                 for value in self.domains(g, key):
                     here = self.in_domain(g, key, value)
-                    if g in matching and group.size > 1:
+                    if g in matching and group.size > 1 and not self.incumbent[g]:
                         rules.append(f"(<= {here} 1)")
                     others = [o for h in matching if h != g and (o := self.in_domain(h, key, value)) != "0"]
                     if others:
@@ -408,7 +450,7 @@ class Encoding:
         for g, group in enumerate(self.groups):
             pod = group.template
             terms = pod.affinity.pod_required
-            if not terms:
+            if not terms or self.incumbent[g]:
                 continue
             members = [h for h, other in enumerate(self.groups) if all(self._matches(t, other.template) for t in terms)]
             self_member = g in members
@@ -463,6 +505,8 @@ class Encoding:
         owners: dict[tuple[object, ...], list[tuple[int, TopologySpreadConstraint]]] = {}
         for g, group in enumerate(self.groups):
             pod = group.template
+            if self.incumbent[g]:
+                continue
             constraints = [c for c in pod.topology_spread_constraints if c.when_unsatisfiable == "DoNotSchedule"]
             for c in constraints:
                 eligible = frozenset(
@@ -525,7 +569,8 @@ class Encoding:
         static: dict[str, int] = {}
         for other, node in self.snapshot.placed:
             if (
-                other.namespace == namespace
+                not other.terminating
+                and other.namespace == namespace
                 and selector_matches(selector, other.label_map)
                 and self._index[node.name] in eligible
             ):
@@ -533,7 +578,9 @@ class Encoding:
         matching = [
             h
             for h, group in enumerate(self.groups)
-            if group.template.namespace == namespace and selector_matches(selector, group.template.label_map)
+            if group.template.namespace == namespace
+            and not group.template.terminating
+            and selector_matches(selector, group.template.label_map)
         ]
         counts = {}
         for v in sorted({self.nodes[n].label_map[key] for n in eligible}):
@@ -544,6 +591,39 @@ class Encoding:
         present = [h for h in matching if any(n in eligible for n in self.allowed[h])]
         return counts, static, present
 
+
+    # -- preemption ---------------------------------------------------------------------------------------
+
+    def _preemption(self, budgets: Sequence[DisruptionBudget]) -> None:
+        """An incumbent is evicted only from a node where a pending pod of higher priority that may preempt
+        (preemptionPolicy PreemptLowerPriority) is placed (upstream: victims are chosen on the preemptor's node);
+        and, per PodDisruptionBudget, at most its allowed disruptions among the pods it covers."""
+        for h, group in enumerate(self.groups):
+            if not self.incumbent[h]:
+                continue
+            victim = group.template
+            n = self.allowed[h][0]
+            preemptors = [
+                self.c(g, n)
+                for g, other in enumerate(self.groups)
+                if not self.incumbent[g]
+                and n in self.allowed_sets[g]
+                and other.template.priority > victim.priority
+                and other.template.preemption_policy != "Never"
+            ]
+            kept = f"(>= {self.c(h, n)} {group.size})"
+            self.bounds.append(f"(or {kept} (>= {plus(preemptors)} 1))" if preemptors else kept)
+        for budget in budgets:
+            covered = [h for h, group in enumerate(self.groups) if self.incumbent[h] and budget.covers(group.template)]
+            if not covered:
+                continue
+            evicted = plus([f"(- {self.groups[h].size} {self.c(h, self.allowed[h][0])})" for h in covered])
+            self.tracked.append(
+                Rule(
+                    f"PodDisruptionBudget {budget.namespace}/{budget.name} (allows {budget.allowed} disruptions)",
+                    _le(evicted, budget.allowed),
+                )
+            )
 
 def plus(terms: Sequence[str]) -> str:
     """The SMT-LIB sum of ``terms`` (0 when empty)."""

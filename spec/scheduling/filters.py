@@ -201,8 +201,13 @@ def spread_node_eligible(pod: PodInfo, node: NodeInfo, c: TopologySpreadConstrai
 
 
 def count_matching(pods: tuple[PodInfo, ...], c: TopologySpreadConstraint, namespace: str) -> int:
-    """Upstream: podtopologyspread/common.go countPodsMatchSelector (same namespace, selector matches)."""
-    return sum(1 for p in pods if p.namespace == namespace and selector_matches(c.label_selector, p.label_map))
+    """Upstream: podtopologyspread/common.go countPodsMatchSelector (same namespace, selector matches; terminating
+    pods, with a deletionTimestamp, are not counted: kubernetes#87621)."""
+    return sum(
+        1
+        for p in pods
+        if not p.terminating and p.namespace == namespace and selector_matches(c.label_selector, p.label_map)
+    )
 
 
 def _spread_state(pod: PodInfo, snapshot: Snapshot) -> tuple[SpreadState, ...]:

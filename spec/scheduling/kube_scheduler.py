@@ -9,6 +9,8 @@ Deliberate, documented differences:
 - Ties between the best-scoring nodes are broken by the smallest node name (upstream picks uniformly at random).
 - Every node is filtered and scored (upstream stops after percentageOfNodesToScore feasible nodes, which only
   matters above 100 nodes).
+- PodDisruptionBudgets are read from ``status.disruptionsAllowed`` (or computed as the disruption controller does,
+  every bound matching pod healthy); DisruptedPods are not modelled.
 - After a successful preemption the victims are deleted at once and the preemptor is scheduled in the next cycle,
   before any other pod (upstream nominates it and waits for the victims' graceful termination). Victims are not
   recreated: a workload controller would create replacements, which this one-shot simulation does not model.
@@ -16,14 +18,14 @@ Deliberate, documented differences:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
 from spec.scheduling.filters import Code, FilterFailure, filter_nodes, prefilter, run_filters
 from spec.scheduling.scores import score_nodes
 from spec.scheduling.snapshot import Snapshot
-from spec.scheduling.types import NodeInfo, PodInfo
+from spec.scheduling.types import DisruptionBudget, NodeInfo, PodInfo
 
 NO_VICTIMS = "No preemption victims found for incoming pod"
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
@@ -77,32 +79,128 @@ def select_host(scores: Sequence[tuple[str, int]]) -> str:
 
 @attrs.frozen
 class Candidate:
-    """A node where preemption makes the pod fit, and the pods it would evict (upstream: preemption.Candidate)."""
+    """A node where preemption makes the pod fit, and the pods it would evict (upstream: preemption.Candidate).
+
+    ``victims`` are in MoreImportantPod order (priority, then creation); ``pdb_violations`` counts those whose
+    eviction exceeds a PodDisruptionBudget's allowed disruptions."""
 
     node: str
     victims: tuple[PodInfo, ...]
+    pdb_violations: int = 0
 
 
 @attrs.frozen
 class Decision:
-    """The outcome of one scheduling cycle for one pod."""
+    """The outcome of one scheduling cycle for one pod (the result of ``scheduling_cycle``)."""
 
     pod: PodInfo
     node: str | None
+    """The node the pod is assumed and bound to, when some node passes every filter."""
     failures: tuple[tuple[str, FilterFailure], ...] = ()
+    """(node, first failing filter) for every node that failed."""
     message: str = ""
-    """The FailedScheduling message when ``node`` is None."""
+    """The FailedScheduling message when ``node`` is None (with PostFilter's preemption verdict)."""
     preemption: Candidate | None = None
     """When set, the pod does not fit yet; evicting these victims on this node makes it fit."""
 
+    @property
+    def nominated_node(self) -> str | None:
+        """Upstream: the pod's status.nominatedNodeName after a successful PostFilter."""
+        return self.preemption.node if self.preemption is not None else None
+
+    @property
+    def victims(self) -> tuple[PodInfo, ...]:
+        return self.preemption.victims if self.preemption is not None else ()
+
+
+def _more_important(p: PodInfo) -> tuple[int, int]:
+    """Sort key, most important first. Upstream: pkg/scheduler/util MoreImportantPod (priority, then the earlier
+    start time; here creation order stands for start time)."""
+    return (-p.priority, p.order)
+
+
+def split_by_budget(
+    pods: Sequence[PodInfo], budgets: Sequence[DisruptionBudget]
+) -> tuple[list[PodInfo], list[PodInfo]]:
+    """(violating, non-violating): evicting the pods in this order, which ones exceed some budget's allowed
+    disruptions. Upstream: defaultpreemption filterPodsWithPDBViolation (a pod without labels matches no budget)."""
+    allowed = [b.allowed for b in budgets]
+    violating: list[PodInfo] = []
+    fine: list[PodInfo] = []
+    for p in pods:
+        violated = False
+        if p.labels:
+            for i, b in enumerate(budgets):
+                if b.covers(p):
+                    allowed[i] -= 1
+                    violated = violated or allowed[i] < 0
+        (violating if violated else fine).append(p)
+    return violating, fine
+
+
+def select_victims_on_node(
+    pod: PodInfo, node: NodeInfo, snapshot: Snapshot, budgets: Sequence[DisruptionBudget] = ()
+) -> tuple[Candidate | None, tuple[str, ...]]:
+    """The fewest lower-priority pods to evict from ``node`` for ``pod`` to fit, or the failure reasons.
+
+    Upstream: defaultpreemption/default_preemption.go SelectVictimsOnNode: remove every lower-priority pod; if the
+    pod still does not fit, the node is no candidate; otherwise reprieve the pods, most important first, those
+    whose eviction would violate a PodDisruptionBudget before the others, keeping each that still lets it fit.
+    """
+    lower = sorted((p for p in snapshot.pods_on(node.name) if p.priority < pod.priority), key=_more_important)
+    if not lower:
+        return None, (NO_VICTIMS,)
+    trial = snapshot.without(lower)
+    still = run_filters(pod, node, trial)
+    if still is not None:
+        return None, still.reasons
+    violating, fine = split_by_budget(lower, budgets)
+    victims: list[PodInfo] = []
+    violations = 0
+    for group, counts in ((violating, True), (fine, False)):
+        for victim in group:
+            kept = Snapshot(trial.nodes, (*trial.pods, victim), trial.namespaces)
+            if run_filters(pod, node, kept) is None:
+                trial = kept
+            else:
+                victims.append(victim)
+                violations += counts
+    victims.sort(key=_more_important)
+    return Candidate(node.name, tuple(victims), violations), ()
+
+
+def pick_one_node(candidates: Sequence[Candidate], order: Mapping[str, int]) -> Candidate:
+    """Upstream: preemption.go pickOneNodeForPreemption: a candidate without victims; else the fewest PDB
+    violations, the lowest highest-victim priority, the lowest sum of victim priorities, the fewest victims, the
+    latest start of the most important victims (creation order here), then the first node."""
+    for c in candidates:
+        if not c.victims:
+            return c
+
+    def key(c: Candidate) -> tuple[int, int, int, int, int, int]:
+        top = c.victims[0].priority
+        earliest = min(v.order for v in c.victims if v.priority == top)
+        return (
+            c.pdb_violations,
+            top,
+            sum(v.priority + 2**31 for v in c.victims),
+            len(c.victims),
+            -earliest,
+            order[c.node],
+        )
+
+    return min(candidates, key=key)
+
 
 def _preempt(
-    pod: PodInfo, snapshot: Snapshot, failures: Sequence[tuple[str, FilterFailure]]
+    pod: PodInfo,
+    snapshot: Snapshot,
+    failures: Sequence[tuple[str, FilterFailure]],
+    budgets: Sequence[DisruptionBudget] = (),
 ) -> tuple[Candidate | None, str]:
-    """(chosen candidate, PostFilter message). Upstream: defaultpreemption PostFilter / preemption.Preempt,
-    SelectVictimsOnNode (remove all lower-priority pods, then reprieve the most important that still allow a fit),
-    pickOneNodeForPreemption (lowest highest-victim priority, lowest priority sum, fewest victims; then node order).
-    """
+    """(chosen candidate, PostFilter message). Upstream: defaultpreemption PostFilter / preemption.Preempt:
+    PodEligibleToPreemptOthers (preemptionPolicy Never), nodes whose failure preemption cannot resolve skipped
+    (UnschedulableAndUnresolvable), SelectVictimsOnNode on the others, pickOneNodeForPreemption."""
     if pod.preemption_policy == "Never":
         return None, f"preemption: {NEVER_PREEMPT}"
     statuses: list[tuple[str, ...]] = []
@@ -112,52 +210,56 @@ def _preempt(
         if failure.code is Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
             statuses.append((NOT_HELPFUL,))
             continue
-        victims = [p for p in snapshot.pods_on(name) if p.priority < pod.priority]
-        if not victims:
-            statuses.append((NO_VICTIMS,))
-            continue
-        trial = snapshot.without(victims)
-        still = run_filters(pod, node_map[name], trial)
-        if still is not None:
-            statuses.append(still.reasons)
-            continue
-        evicted = []
-        for victim in sorted(victims, key=lambda p: (-p.priority, p.order)):
-            kept = Snapshot(trial.nodes, (*trial.pods, victim), trial.namespaces)
-            if run_filters(pod, node_map[name], kept) is None:
-                trial = kept
-            else:
-                evicted.append(victim)
-        candidates.append(Candidate(name, tuple(evicted)))
+        candidate, reasons = select_victims_on_node(pod, node_map[name], snapshot, budgets)
+        if candidate is None:
+            statuses.append(reasons)
+        else:
+            candidates.append(candidate)
     if not candidates:
         return None, "preemption: " + fit_error_message(len(snapshot.nodes), statuses)
-    order = {n.name: i for i, n in enumerate(snapshot.nodes)}
-    best = min(
-        candidates,
-        key=lambda c: (
-            max((v.priority for v in c.victims), default=-(2**31)),
-            sum(v.priority + 2**31 for v in c.victims),
-            len(c.victims),
-            order[c.node],
-        ),
-    )
-    return best, ""
+    return pick_one_node(candidates, {n.name: i for i, n in enumerate(snapshot.nodes)}), ""
 
 
-def schedule_one(pod: PodInfo, snapshot: Snapshot) -> Decision:
-    """One scheduling cycle: PreFilter, Filter on every node, then Score and select, or PostFilter (preemption)."""
+GATED = "Scheduling is blocked due to non-empty scheduling gates"
+"""Upstream: pkg/scheduler/framework/plugins/schedulinggates (PreEnqueue), the PodScheduled condition's message
+with reason SchedulingGated."""
+
+
+def scheduling_cycle(pod: PodInfo, snapshot: Snapshot, budgets: Sequence[DisruptionBudget] = ()) -> Decision:
+    """One scheduling cycle for ``pod`` against ``snapshot`` (the nodes and every pod bound or assumed on them):
+    a pure function, shared by ``kubespec schedule`` and the model's scheduler.
+
+    Upstream: pkg/scheduler/schedule_one.go schedulePod: PreFilter, Filter on every node (findNodesThatFitPod),
+    then with one feasible node that node, with several Score (prioritizeNodes) and selectHost; with none, the
+    PostFilter plugin DefaultPreemption (pkg/scheduler/framework/plugins/defaultpreemption and
+    pkg/scheduler/framework/preemption/preemption.go): when preemption can help, the Decision names the nominated
+    node and the victims to evict (the pod itself is not placed in this cycle: upstream sets nominatedNodeName,
+    deletes the victims and retries the pod); otherwise it carries upstream's FailedScheduling message.
+    ``budgets`` are the PodDisruptionBudgets preemption tries not to violate. A gated pod (spec.schedulingGates)
+    never reaches a cycle upstream (PreEnqueue); here it gets node None and the SchedulingGated message.
+    Differences: ties go to the smallest node name (upstream: random); every node is filtered and scored (no
+    percentageOfNodesToScore) and every node is a preemption candidate (no minCandidateNodesPercentage sampling);
+    nominated pods of other preemptors are not added to the filters.
+    """
+    if pod.scheduling_gates:
+        return Decision(pod, None, (), GATED)
     state = prefilter(pod, snapshot)
     feasible, failures = filter_nodes(pod, snapshot, state)
     if feasible:
         if len(feasible) == 1:
             return Decision(pod, feasible[0].name, failures)
         return Decision(pod, select_host(score_nodes(pod, feasible, snapshot)), failures)
-    candidate, post = _preempt(pod, snapshot, failures)
+    candidate, post = _preempt(pod, snapshot, failures, budgets)
     if candidate is not None:
         return Decision(pod, None, failures, preemption=candidate)
     prefilter_message = state.rejection.reason if state.rejection is not None else ""
     message = failed_scheduling_message([f for _, f in failures], len(snapshot.nodes), post, prefilter_message)
     return Decision(pod, None, failures, message)
+
+
+def schedule_one(pod: PodInfo, snapshot: Snapshot, budgets: Sequence[DisruptionBudget] = ()) -> Decision:
+    """Alias of ``scheduling_cycle`` (the name of upstream's function)."""
+    return scheduling_cycle(pod, snapshot, budgets)
 
 
 @attrs.frozen
@@ -183,13 +285,31 @@ class Outcome:
         return all(p.node is not None for p in self.placements)
 
 
-def schedule(pending: Iterable[PodInfo], snapshot: Snapshot) -> Outcome:
-    """Schedule every pending pod once, in queue order, each seeing the pods assumed before it."""
+def schedule(
+    pending: Iterable[PodInfo],
+    snapshot: Snapshot,
+    budgets: Sequence[DisruptionBudget] = (),
+    preemption: bool = True,
+    stop: Callable[[], bool] | None = None,
+) -> Outcome:
+    """Schedule every pending pod once, in queue order, each seeing the pods assumed before it.
+
+    Without ``preemption``, PostFilter does not run (a pod that fits nowhere stays pending). ``stop()`` true ends
+    the run early: the pods not reached are reported as not scheduled."""
     placements: dict[str, Placement] = {}
     order: list[str] = []
     for pod in queue_order(pending):
         order.append(pod.key)
-        decision = schedule_one(pod, snapshot)
+        if stop is not None and stop():
+            placements[pod.key] = Placement(pod.key, None, "not scheduled: interrupted")
+            continue
+        decision = scheduling_cycle(
+            pod if preemption else attrs.evolve(pod, preemption_policy="Never"), snapshot, budgets
+        )
+        if not preemption and decision.node is None:
+            decision = attrs.evolve(
+                decision, pod=pod, message=decision.message.replace(f" preemption: {NEVER_PREEMPT}", "")
+            )
         victims: tuple[PodInfo, ...] = ()
         if decision.preemption is not None:
             victims = decision.preemption.victims
@@ -198,7 +318,7 @@ def schedule(pending: Iterable[PodInfo], snapshot: Snapshot) -> Outcome:
                 placements[v.key] = Placement(v.key, None, f"preempted by {pod.key} on node {decision.preemption.node}")
                 if v.key not in order:
                     order.append(v.key)
-            decision = schedule_one(pod, snapshot)
+            decision = scheduling_cycle(pod, snapshot, budgets)
         if decision.node is not None:
             snapshot = snapshot.assume(pod, decision.node)
             placements[pod.key] = Placement(pod.key, decision.node, "", tuple(v.key for v in victims))

@@ -1,8 +1,15 @@
 """Kubernetes YAML manifests -> NodeInfo / PodInfo, with the API server's defaulting the scheduler relies on.
 
-Kinds: Node, Pod, Deployment, ReplicaSet, StatefulSet (expanded into their pods), Namespace (labels for
+Kinds: Node, Pod, Deployment, ReplicaSet, ReplicationController, StatefulSet, Job, DaemonSet (expanded into the
+pods their controllers would create now, besides those already present), Namespace (labels for
 namespaceSelector), PriorityClass (priorityClassName), Service (selectors for the default topology spreading),
-and ``List``. Every error is an InputError naming the file, the document and the field.
+PodDisruptionBudget (preemption) and ``List``. Kinds without effect on placement (ServiceAccount, ConfigMap,
+Secret, Ingress, NetworkPolicy, HorizontalPodAutoscaler, RBAC, ...) are validated and skipped, with one note;
+kinds that would change placement and are not modelled (PersistentVolumeClaim, ResourceClaim, RuntimeClass,
+LimitRange, ResourceQuota), pods' claims and StatefulSets' volumeClaimTemplates are warnings saying what is
+ignored; custom resources are listed in a warning, unread. Every object is validated strictly first
+(spec.strict: unknown fields are errors). Every error is an InputError naming the file, the document and the
+field.
 
 Upstream: pod requests as component-helpers/resource/helpers.go PodRequests (containers summed, init containers
 and sidecars per KEP-753, overhead added, pod-level requests override); defaulting of requests from limits and of
@@ -23,9 +30,11 @@ import yaml
 
 from checker.errors import InputError
 from spec.quantity import int_value, milli_value
+from spec.scheduling.filters import matches_node_selector_and_affinity, untolerated_taint
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import (
     Affinity,
+    DisruptionBudget,
     HostPort,
     LabelSelector,
     LabelSelectorRequirement,
@@ -43,9 +52,9 @@ from spec.scheduling.types import (
     WeightedPodAffinityTerm,
     pairs,
 )
+from spec.strict import schema_of, validate_object, validate_value
 from spec.yamldocs import yaml_documents
 
-SUPPORTED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "StatefulSet", "Namespace", "PriorityClass", "Service")
 DEFAULT_MAX_PODS = 110
 """kubelet's default --max-pods, used when a node's allocatable does not list ``pods``."""
 DEFAULT_MILLI_CPU_REQUEST = 100
@@ -58,15 +67,25 @@ _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 @attrs.frozen
 class Cluster:
-    """Everything read from the manifests: nodes, pods (creation order; pending ones have no node_name)."""
+    """Everything read from the manifests: nodes, pods (creation order; pending ones have no node_name),
+    namespaces, disruption budgets, and the notes and warnings about what was skipped or is not modelled."""
 
     nodes: tuple[NodeInfo, ...]
     pods: tuple[PodInfo, ...]
     namespaces: tuple[tuple[str, Pairs], ...] = ()
+    budgets: tuple[DisruptionBudget, ...] = ()
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def pending(self) -> tuple[PodInfo, ...]:
-        return tuple(p for p in self.pods if not p.node_name)
+        """Unbound pods the scheduler would take: not gated (spec.schedulingGates) and not being deleted."""
+        return tuple(p for p in self.pods if not p.node_name and not p.scheduling_gates and not p.terminating)
+
+    @property
+    def waiting(self) -> tuple[PodInfo, ...]:
+        """Unbound pods the scheduler leaves alone: gated (SchedulingGated) or being deleted."""
+        return tuple(p for p in self.pods if not p.node_name and (p.scheduling_gates or p.terminating))
 
     @property
     def bound(self) -> tuple[PodInfo, ...]:
@@ -146,8 +165,12 @@ def _resources(raw: Mapping[str, Any], where: str, node: bool = False) -> Resour
 # --- nodes -------------------------------------------------------------------------------------------------
 
 
-def parse_node(doc: Mapping[str, Any], where: str) -> NodeInfo:
-    """A Node manifest. Allocatable falls back to capacity; ``pods`` defaults to 110 (kubelet's --max-pods)."""
+def parse_node(doc: Mapping[str, Any], where: str, validate: bool = True) -> NodeInfo:
+    """A Node manifest. Allocatable falls back to capacity; ``pods`` defaults to 110 (kubelet's --max-pods).
+
+    With ``validate``, the object is first checked strictly (spec.strict: unknown fields are errors)."""
+    if validate:
+        validate_value(doc, "V1Node", where)
     metadata = _get(doc, "metadata", dict, where, {})
     name = _get(metadata, "name", str, f"{where}: metadata")
     if not name:
@@ -435,8 +458,15 @@ def parse_pod_spec(
     priority_classes: Mapping[str, int] | None = None,
     default_priority: int = 0,
     spread_selector: LabelSelector | None = None,
+    validate: bool = True,
 ) -> PodInfo:
-    """A pod from its metadata and spec (a Pod, or a workload's template with metadata already completed)."""
+    """A pod from its metadata and spec (a Pod, or a workload's template with metadata already completed).
+
+    With ``validate``, metadata and spec are first checked strictly (spec.strict: unknown fields are errors,
+    named ``metadata.<field>`` / ``spec.<field>``)."""
+    if validate:
+        validate_value(metadata, "V1ObjectMeta", where, "metadata")
+        validate_value(spec, "V1PodSpec", where, "spec")
     name = _get(metadata, "name", str, f"{where}: metadata")
     if not name:
         raise InputError(f"{where}: metadata.name: required")
@@ -493,6 +523,12 @@ def parse_pod_spec(
             raise InputError(f"{p}.value: must be empty when operator is Exists")
         tolerations.append(Toleration(str(raw.get("key") or ""), op, value, effect))
     affinity_raw = _get(spec, "affinity", dict, w, {})
+    gates = []
+    for p, raw in _items(spec, "schedulingGates", w):
+        gate = _get(raw, "name", str, p)
+        if not gate:
+            raise InputError(f"{p}.name: required")
+        gates.append(gate)
     images = tuple(str(c.get("image", "")) for _, c in containers + inits_raw if c.get("image"))
     return PodInfo(
         name=name,
@@ -517,6 +553,8 @@ def parse_pod_spec(
         order=order,
         images=images,
         spread_selector=spread_selector,
+        scheduling_gates=tuple(gates),
+        terminating=metadata.get("deletionTimestamp") is not None,
     )
 
 
@@ -524,7 +562,45 @@ _SYSTEM_PRIORITY_CLASSES = {"system-cluster-critical": 2000000000, "system-node-
 """Upstream: pkg/apis/scheduling/types.go SystemClusterCritical / SystemNodeCritical."""
 
 
+
 # --- documents ---------------------------------------------------------------------------------------------
+
+WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController", "Job", "DaemonSet")
+SUPPORTED_KINDS = ("Node", "Pod", *WORKLOAD_KINDS, "Namespace", "PriorityClass", "Service", "PodDisruptionBudget")
+"""Kinds whose objects become nodes, pods, or data the scheduler reads."""
+
+SKIPPED_KINDS = frozenset(
+    {
+        "ServiceAccount", "ConfigMap", "Secret", "Ingress", "IngressClass", "NetworkPolicy", "HorizontalPodAutoscaler",
+        "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Endpoints", "EndpointSlice", "ControllerRevision",
+        "Event", "PodTemplate", "CustomResourceDefinition", "StorageClass", "PersistentVolume", "CronJob",
+    }
+)  # fmt: skip
+"""Built-in kinds read (and validated) but without effect on where pods go now. A StorageClass or PersistentVolume
+matters only through a claim (warned about there); a CronJob creates Jobs later, not now."""
+
+UNMODELLED_KINDS = {
+    "PersistentVolumeClaim": "volume binding and volume topology (VolumeBinding, VolumeZone, NodeVolumeLimits) are "
+    "not modelled: pods are placed as if the claim fitted every node",
+    "ResourceClaim": "dynamic resource allocation (DynamicResources) is not modelled: devices are not counted",
+    "ResourceClaimTemplate": "dynamic resource allocation (DynamicResources) is not modelled: devices are not counted",
+    "DeviceClass": "dynamic resource allocation (DynamicResources) is not modelled: devices are not counted",
+    "RuntimeClass": "RuntimeClass admission (its overhead, nodeSelector and tolerations) is not applied to pods",
+    "LimitRange": "LimitRange admission (default requests and limits) is not applied to pods",
+    "ResourceQuota": "quota admission is not modelled: every pod is taken as admitted",
+}
+"""Built-in kinds that can change placement and are not modelled: each one is a warning saying what is ignored."""
+
+_DAEMON_TOLERATIONS = (
+    Toleration("node.kubernetes.io/not-ready", "Exists", "", "NoExecute"),
+    Toleration("node.kubernetes.io/unreachable", "Exists", "", "NoExecute"),
+    Toleration("node.kubernetes.io/disk-pressure", "Exists", "", "NoSchedule"),
+    Toleration("node.kubernetes.io/memory-pressure", "Exists", "", "NoSchedule"),
+    Toleration("node.kubernetes.io/pid-pressure", "Exists", "", "NoSchedule"),
+    Toleration("node.kubernetes.io/unschedulable", "Exists", "", "NoSchedule"),
+)
+"""Upstream: pkg/controller/daemon/util/daemonset_util.go AddOrUpdateDaemonPodTolerations (and
+network-unavailable for hostNetwork pods)."""
 
 
 def _suffix(seed: str, length: int) -> str:
@@ -533,55 +609,45 @@ def _suffix(seed: str, length: int) -> str:
 
 
 @attrs.frozen
-class _Workload:
+class _Source:
+    """One pod to parse: where it comes from, its metadata and spec, its owner's selector (default spreading),
+    and how a DaemonSet pins it to a node."""
+
     where: str
+    metadata: Mapping[str, Any]
+    spec: Mapping[str, Any]
+    owner_selector: LabelSelector | None = None
+    daemon_node: str = ""
+    host_network: bool = False
+
+
+@attrs.frozen
+class _Owner:
+    kind: str
     namespace: str
-    pod_names: tuple[str, ...]
-    selector: LabelSelector
-    template_metadata: dict[str, Any]
-    template_spec: dict[str, Any]
-    extra_labels: tuple[Pairs, ...]
+    name: str
 
 
-def _workload(doc: Mapping[str, Any], kind: str, where: str) -> _Workload:
+def _controller_of(metadata: Mapping[str, Any], namespace: str) -> _Owner | None:
+    """The controller ownerReference of an object (metav1.GetControllerOf)."""
+    refs = metadata.get("ownerReferences") or []
+    for ref in refs if isinstance(refs, list) else []:
+        if isinstance(ref, dict) and ref.get("controller") is True:
+            return _Owner(str(ref.get("kind", "")), namespace, str(ref.get("name", "")))
+    return None
+
+
+def _name_and_namespace(doc: Mapping[str, Any], where: str) -> tuple[str, str]:
     metadata = _get(doc, "metadata", dict, where, {})
     name = _get(metadata, "name", str, f"{where}: metadata")
     if not name:
         raise InputError(f"{where}: metadata.name: required")
-    namespace = _get(metadata, "namespace", str, f"{where}: metadata", "default") or "default"
-    spec = _get(doc, "spec", dict, where, {})
-    replicas = _get(spec, "replicas", int, f"{where}: spec", 1)
-    if replicas < 0:
-        raise InputError(f"{where}: spec.replicas: must be >= 0, got {replicas}")
-    selector = parse_label_selector(spec.get("selector"), f"{where}: spec.selector")
-    if selector is None:
-        raise InputError(f"{where}: spec.selector: required")
-    template = _get(spec, "template", dict, f"{where}: spec", {})
-    t_meta = dict(_get(template, "metadata", dict, f"{where}: spec.template", {}))
-    t_spec = _get(template, "spec", dict, f"{where}: spec.template", {})
-    t_labels = dict(_string_map(t_meta, "labels", f"{where}: spec.template.metadata"))
-    if not selector.matches(t_labels):
-        raise InputError(f"{where}: spec.template.metadata.labels: do not match spec.selector")
-    if kind == "StatefulSet":
-        names = tuple(f"{name}-{i}" for i in range(replicas))
-        extra = tuple(
-            pairs({"statefulset.kubernetes.io/pod-name": n, "apps.kubernetes.io/pod-index": str(i)})
-            for i, n in enumerate(names)
-        )
-    else:
-        template_hash = _suffix(yaml.safe_dump(template, sort_keys=True), 10)
-        prefix = f"{name}-{template_hash}" if kind == "Deployment" else name
-        names = tuple(f"{prefix}-{_suffix(f'{prefix}/{i}', 5)}" for i in range(replicas))
-        extra = tuple(pairs({"pod-template-hash": template_hash}) if kind == "Deployment" else () for _ in names)
-        if kind == "Deployment":
-            selector = selector.with_requirements(
-                [LabelSelectorRequirement("pod-template-hash", "In", (template_hash,))]
-            )
-    return _Workload(where, namespace, names, selector, t_meta, t_spec, extra)
+    return name, _get(metadata, "namespace", str, f"{where}: metadata", "default") or "default"
 
 
-def parse_manifests(text: str, source: str) -> Cluster:
-    """Every document of a multi-document YAML text (``source`` names it in errors)."""
+def read_documents(text: str, source: str) -> list[tuple[str, dict[str, Any]]]:
+    """The objects of a multi-document YAML text, ``List`` items flattened, each with where it is
+    (``<source>: document N``, or ``... .items[i]``), validated strictly (spec.strict)."""
     documents = yaml_documents(text, source)
     flat: list[tuple[str, dict[str, Any]]] = []
     for index, doc in enumerate(documents, start=1):
@@ -590,12 +656,19 @@ def parse_manifests(text: str, source: str) -> Cluster:
         where = f"{source}: document {index}"
         if not isinstance(doc, dict):
             raise InputError(f"{where}: expected a Kubernetes object (a mapping), got {type(doc).__name__}")
+        validate_object(doc, _described(where, doc))
         if doc.get("kind") == "List":
             for p, item in _items(doc, "items", where):
+                validate_object(item, _described(p, item))
                 flat.append((p, item))
         else:
             flat.append((where, doc))
-    return _build(flat)
+    return flat
+
+
+def parse_manifests(text: str, source: str) -> Cluster:
+    """Every document of a multi-document YAML text (``source`` names it in errors)."""
+    return build_cluster(read_documents(text, source))
 
 
 def _described(where: str, doc: Mapping[str, Any]) -> str:
@@ -604,21 +677,60 @@ def _described(where: str, doc: Mapping[str, Any]) -> str:
     return f"{where} ({doc.get('kind')} {name})" if name else f"{where} ({doc.get('kind')})"
 
 
-def _build(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
+def _pod_warnings(w: str, spec: Mapping[str, Any]) -> list[str]:
+    """What a pod spec asks for that the scheduler would weigh and this package does not model."""
+    out = []
+    volumes = spec.get("volumes") or []
+    claims = sorted(
+        str(v.get("name"))
+        for v in volumes
+        if isinstance(v, dict) and (v.get("persistentVolumeClaim") is not None or v.get("ephemeral") is not None)
+    )
+    if claims:
+        out.append(f"{w}: volumes {', '.join(claims)}: {UNMODELLED_KINDS['PersistentVolumeClaim']}")
+    if spec.get("resourceClaims"):
+        out.append(f"{w}: spec.resourceClaims: {UNMODELLED_KINDS['ResourceClaim']}")
+    if spec.get("runtimeClassName"):
+        out.append(f"{w}: spec.runtimeClassName: {UNMODELLED_KINDS['RuntimeClass']}")
+    return out
+
+
+def _int_or_percent(value: Any, total: int, where: str) -> int:
+    """Upstream: apimachinery intstr.GetScaledValueFromIntOrPercent with roundUp (as the disruption controller)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isascii() and value[:-1].isdigit():
+        return -(-int(value[:-1]) * total // 100)
+    raise InputError(f"{where}: expected an integer or a percentage, got {value!r}")
+
+
+def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
+    """Nodes, pods (workloads expanded as their controllers would), namespaces and disruption budgets from
+    validated objects; notes for skipped objects, warnings for what is read and not modelled."""
     nodes: list[NodeInfo] = []
     namespaces: dict[str, Pairs] = {}
     priority_classes: dict[str, int] = {}
     default_priority = 0
     services: list[tuple[str, Pairs]] = []
-    pod_sources: list[tuple[str, Mapping[str, Any], Mapping[str, Any], LabelSelector | None]] = []
-    for where, doc in docs:
-        kind = doc.get("kind")
-        if kind not in SUPPORTED_KINDS:
-            raise InputError(f"{where}: kind {kind!r} is not supported (supported: {', '.join(SUPPORTED_KINDS)})")
+    budgets_raw: list[tuple[str, dict[str, Any]]] = []
+    pods_raw: list[tuple[int, str, dict[str, Any]]] = []
+    workloads: list[tuple[int, str, str, dict[str, Any]]] = []
+    skipped: dict[str, int] = {}
+    custom: dict[str, int] = {}
+    warnings: list[str] = []
+    for index, (where, doc) in enumerate(docs):
+        kind = str(doc.get("kind"))
         w = _described(where, doc)
         metadata = _get(doc, "metadata", dict, w, {})
-        if kind == "Node":
-            nodes.append(parse_node(doc, w))
+        if kind in UNMODELLED_KINDS and schema_of(str(doc.get("apiVersion")), kind) is not None:
+            warnings.append(f"{w}: {UNMODELLED_KINDS[kind]}")
+        elif kind in SKIPPED_KINDS and schema_of(str(doc.get("apiVersion")), kind) is not None:
+            skipped[kind] = skipped.get(kind, 0) + 1
+        elif kind not in SUPPORTED_KINDS or schema_of(str(doc.get("apiVersion")), kind) is None:
+            label = f"{kind} ({doc.get('apiVersion')})"
+            custom[label] = custom.get(label, 0) + 1
+        elif kind == "Node":
+            nodes.append(parse_node(doc, w, validate=False))
         elif kind == "Namespace":
             namespaces[_get(metadata, "name", str, f"{w}: metadata", "")] = _string_map(metadata, "labels", w)
         elif kind == "PriorityClass":
@@ -633,45 +745,279 @@ def _build(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
             selector = _string_map(_get(doc, "spec", dict, w, {}), "selector", f"{w}: spec")
             if selector:
                 services.append((ns, selector))
+        elif kind == "PodDisruptionBudget":
+            budgets_raw.append((w, doc))
         elif kind == "Pod":
             phase = _get(doc, "status", dict, w, {}).get("phase")
             if phase in ("Succeeded", "Failed"):
                 continue  # terminated pods hold no resources (the scheduler cache skips them)
-            pod_sources.append((w, metadata, _get(doc, "spec", dict, w, {}), None))
+            pods_raw.append((index, w, doc))
         else:
-            wl = _workload(doc, kind, w)
-            for pod_name, extra in zip(wl.pod_names, wl.extra_labels, strict=True):
-                labels = dict(_string_map(wl.template_metadata, "labels", f"{w}: spec.template.metadata"))
-                labels.update(extra)
-                meta = {**wl.template_metadata, "name": pod_name, "namespace": wl.namespace, "labels": labels}
-                pod_sources.append((f"{w} pod {pod_name}", meta, wl.template_spec, wl.selector))
+            workloads.append((index, w, kind, doc))
     names = [n.name for n in nodes]
     if len(set(names)) != len(names):
         duplicate = next(n for n in names if names.count(n) > 1)
         raise InputError(f"Node {duplicate!r} is defined twice")
+    sources, selectors, more = _expand(workloads, pods_raw, nodes)
+    warnings.extend(more)
     pods: list[PodInfo] = []
     seen: set[str] = set()
-    for order, (w, metadata, spec, owner_selector) in enumerate(pod_sources):
-        namespace = metadata.get("namespace") or "default"
-        labels = (
-            {str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}
-            if isinstance(metadata.get("labels"), dict)
-            else {}
-        )
+    warned: set[str] = set()
+    for order, src in enumerate(sources):
+        namespace = src.metadata.get("namespace") or "default"
+        labels = {str(k): str(v) for k, v in (src.metadata.get("labels") or {}).items()}
+        owner = src.owner_selector
+        if owner is None and (ref := _controller_of(src.metadata, namespace)) is not None:
+            owner = selectors.get(ref)
         pod = parse_pod_spec(
-            metadata,
-            spec,
-            w,
+            src.metadata,
+            src.spec,
+            src.where,
             order=order,
             priority_classes=priority_classes,
             default_priority=default_priority,
-            spread_selector=_spread_selector(owner_selector, services, namespace, labels),
+            spread_selector=_spread_selector(owner, services, namespace, labels),
+            validate=False,
         )
+        if src.daemon_node:
+            pod = _pin_daemon_pod(pod, src.daemon_node, src.host_network)
         if pod.key in seen:
-            raise InputError(f"{w}: pod {pod.key} is defined twice")
+            raise InputError(f"{src.where}: pod {pod.key} is defined twice")
         seen.add(pod.key)
         pods.append(pod)
-    return Cluster(tuple(nodes), tuple(pods), tuple(sorted(namespaces.items())))
+        origin = src.where.split(" pod ")[0]
+        if origin not in warned:
+            warned.add(origin)
+            warnings.extend(_pod_warnings(origin, src.spec))
+    budgets = tuple(_budget(w, doc, pods) for w, doc in budgets_raw)
+    notes = []
+    if skipped:
+        listed = ", ".join(f"{n} {k}" for k, n in sorted(skipped.items()))
+        notes.append(f"skipped {sum(skipped.values())} objects that do not affect placement ({listed})")
+    if custom:
+        listed = ", ".join(f"{n} {k}" for k, n in sorted(custom.items()))
+        warnings.append(f"not read: {sum(custom.values())} objects of kinds this tool does not know ({listed})")
+    return Cluster(
+        tuple(nodes), tuple(pods), tuple(sorted(namespaces.items())), budgets, tuple(notes), tuple(warnings)
+    )
+
+
+def _pin_daemon_pod(pod: PodInfo, node: str, host_network: bool = False) -> PodInfo:
+    """Upstream: pkg/controller/daemon/util ReplaceDaemonSetPodNodeNameNodeAffinity (every required term's
+    matchFields become ``metadata.name In [node]``) and AddOrUpdateDaemonPodTolerations."""
+    pin = (NodeSelectorRequirement("metadata.name", "In", (node,)),)
+    terms = pod.affinity.node_required
+    if terms is None:
+        required: tuple[NodeSelectorTerm, ...] = (NodeSelectorTerm((), pin),)
+    else:
+        required = tuple(NodeSelectorTerm(t.match_expressions, pin) for t in terms)
+    tolerations = list(pod.tolerations)
+    extra = list(_DAEMON_TOLERATIONS)
+    if host_network:
+        extra.append(Toleration("node.kubernetes.io/network-unavailable", "Exists", "", "NoSchedule"))
+    for t in extra:
+        if not any(o.key == t.key and o.effect == t.effect for o in tolerations):
+            tolerations.append(t)
+    return attrs.evolve(
+        pod, affinity=attrs.evolve(pod.affinity, node_required=required), tolerations=tuple(tolerations)
+    )
+
+
+def _expand(
+    workloads: list[tuple[int, str, str, dict[str, Any]]],
+    pods_raw: list[tuple[int, str, dict[str, Any]]],
+    nodes: list[NodeInfo],
+) -> tuple[list[_Source], dict[_Owner, LabelSelector], list[str]]:
+    """Pods of the manifests and the pods their controllers would create now, besides those already present (a
+    dump holds a ReplicaSet and its pods: only the missing replicas are created). Upstream: the ReplicaSet,
+    ReplicationController, StatefulSet, Job and DaemonSet controllers' create paths; a Deployment with a
+    ReplicaSet of its own among the objects is left to that ReplicaSet."""
+    owned: dict[_Owner, list[Mapping[str, Any]]] = {}
+    sources: list[tuple[int, _Source]] = []
+    for index, w, doc in pods_raw:
+        metadata = _get(doc, "metadata", dict, w, {})
+        ns = _get(metadata, "namespace", str, f"{w}: metadata", "default") or "default"
+        ref = _controller_of(metadata, ns)
+        if ref is not None:
+            owned.setdefault(ref, []).append(doc)
+        sources.append((index, _Source(w, metadata, _get(doc, "spec", dict, w, {}))))
+    deployments_with_rs = set()
+    for _, w, kind, doc in workloads:
+        if kind == "ReplicaSet":
+            ref = _controller_of(_get(doc, "metadata", dict, w, {}), _name_and_namespace(doc, w)[1])
+            if ref is not None and ref.kind == "Deployment":
+                deployments_with_rs.add(ref)
+    selectors: dict[_Owner, LabelSelector] = {}
+    warnings: list[str] = []
+    for index, w, kind, doc in workloads:
+        name, namespace = _name_and_namespace(doc, w)
+        me = _Owner(kind, namespace, name)
+        if kind == "Deployment" and me in deployments_with_rs:
+            continue
+        spec = _get(doc, "spec", dict, w, {})
+        template = _get(spec, "template", dict, f"{w}: spec", {})
+        t_meta = dict(_get(template, "metadata", dict, f"{w}: spec.template", {}))
+        t_spec = _get(template, "spec", dict, f"{w}: spec.template", {})
+        t_labels = dict(_string_map(t_meta, "labels", f"{w}: spec.template.metadata"))
+        if not t_spec:
+            raise InputError(f"{w}: spec.template.spec: required")
+        existing = owned.get(me, [])
+        template_hash = _suffix(yaml.safe_dump(template, sort_keys=True), 10)
+        selector = _workload_selector(kind, spec, t_labels, name, namespace, doc, w)
+        if kind in ("ReplicaSet", "ReplicationController", "StatefulSet"):
+            selectors[me] = selector
+        if kind == "StatefulSet" and spec.get("volumeClaimTemplates"):
+            claims = ", ".join(
+                str((c.get("metadata") or {}).get("name")) for c in spec["volumeClaimTemplates"] if isinstance(c, dict)
+            )
+            warnings.append(f"{w}: spec.volumeClaimTemplates ({claims}): {UNMODELLED_KINDS['PersistentVolumeClaim']}")
+        labels_of: list[tuple[str, dict[str, str]]] = []
+        daemon_nodes: dict[str, str] = {}
+        if kind == "StatefulSet":
+            have = {str((p.get("metadata") or {}).get("name")) for p in existing}
+            replicas = _replicas(spec, w)
+            for i in range(replicas):
+                pod_name = f"{name}-{i}"
+                if pod_name not in have:
+                    extra = {"statefulset.kubernetes.io/pod-name": pod_name, "apps.kubernetes.io/pod-index": str(i)}
+                    labels_of.append((pod_name, {**t_labels, **extra}))
+        elif kind == "DaemonSet":
+            have_nodes = {str((p.get("spec") or {}).get("nodeName") or "") for p in existing}
+            host_network = t_spec.get("hostNetwork") is True
+            probe = parse_pod_spec(
+                {**t_meta, "name": name, "namespace": namespace}, t_spec, f"{w}: spec.template", validate=False
+            )
+            for node in nodes:
+                if node.name in have_nodes or not _daemon_should_run(probe, node, host_network):
+                    continue
+                pod_name = f"{name}-{_suffix(f'{name}/{node.name}', 5)}"
+                daemon_nodes[pod_name] = node.name
+                labels_of.append((pod_name, {**t_labels, "controller-revision-hash": template_hash}))
+        elif kind == "Job":
+            labels_of = _job_pods(spec, name, t_labels, doc, w, len(existing))
+        else:
+            replicas = _replicas(spec, w) - len(existing)
+            prefix = f"{name}-{template_hash}" if kind == "Deployment" else name
+            extra = {"pod-template-hash": template_hash} if kind == "Deployment" else {}
+            labels_of = [(f"{prefix}-{_suffix(f'{prefix}/{i}', 5)}", {**t_labels, **extra}) for i in range(replicas)]
+        owner_selector = selector if kind in ("ReplicaSet", "ReplicationController", "StatefulSet") else None
+        if kind == "Deployment":
+            owner_selector = selector.with_requirements(
+                [LabelSelectorRequirement("pod-template-hash", "In", (template_hash,))]
+            )
+        for pod_name, labels in labels_of:
+            meta = {**t_meta, "name": pod_name, "namespace": namespace, "labels": labels}
+            pinned = daemon_nodes.get(pod_name, "")
+            host_network = t_spec.get("hostNetwork") is True
+            source = _Source(f"{w} pod {pod_name}", meta, t_spec, owner_selector, pinned, host_network)
+            sources.append((index, source))
+    sources.sort(key=lambda item: item[0])  # creation order: document order (stable within a workload)
+    return [src for _, src in sources], selectors, warnings
+
+
+def _replicas(spec: Mapping[str, Any], w: str) -> int:
+    replicas: int = _get(spec, "replicas", int, f"{w}: spec", 1)
+    if replicas < 0:
+        raise InputError(f"{w}: spec.replicas: must be >= 0, got {replicas}")
+    return replicas
+
+
+def _workload_selector(
+    kind: str,
+    spec: Mapping[str, Any],
+    t_labels: Mapping[str, str],
+    name: str,
+    namespace: str,
+    doc: Mapping[str, Any],
+    w: str,
+) -> LabelSelector:
+    """The workload's pod selector; the template's labels must match it (API validation)."""
+    if kind == "ReplicationController":
+        raw = _string_map(spec, "selector", f"{w}: spec") or pairs(t_labels)
+        selector = LabelSelector(raw)
+    elif kind == "Job" and not spec.get("manualSelector"):
+        uid = str((doc.get("metadata") or {}).get("uid") or _suffix(f"job/{namespace}/{name}", 16))
+        return LabelSelector(pairs({"batch.kubernetes.io/controller-uid": uid}))
+    else:
+        parsed = parse_label_selector(spec.get("selector"), f"{w}: spec.selector")
+        if parsed is None:
+            raise InputError(f"{w}: spec.selector: required")
+        selector = parsed
+    if not selector.matches(t_labels):
+        raise InputError(f"{w}: spec.template.metadata.labels: do not match spec.selector")
+    return selector
+
+
+def _job_pods(
+    spec: Mapping[str, Any], name: str, t_labels: Mapping[str, str], doc: Mapping[str, Any], w: str, active: int
+) -> list[tuple[str, dict[str, str]]]:
+    """The pods a Job runs at once: parallelism (default 1), at most the completions left; none when suspended.
+    Upstream: pkg/controller/job/job_controller.go manageJob; labels as the Job controller sets them."""
+    if spec.get("suspend") is True:
+        return []
+    parallelism = _get(spec, "parallelism", int, f"{w}: spec", 1)
+    completions = _get(spec, "completions", int, f"{w}: spec")
+    succeeded = _get(_get(doc, "status", dict, w, {}), "succeeded", int, f"{w}: status", 0)
+    want = parallelism if completions is None else min(parallelism, max(completions - succeeded, 0))
+    metadata = doc.get("metadata") or {}
+    uid = str(metadata.get("uid") or _suffix(f"job/{metadata.get('namespace') or 'default'}/{name}", 16))
+    extra = {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    }
+    indexed = spec.get("completionMode") == "Indexed"
+    out = []
+    for i in range(max(want - active, 0)):
+        labels = {**t_labels, **extra}
+        if indexed:
+            labels["batch.kubernetes.io/job-completion-index"] = str(i)
+            out.append((f"{name}-{i}-{_suffix(f'{name}/{i}', 5)}", labels))
+        else:
+            out.append((f"{name}-{_suffix(f'{name}/{i}', 5)}", labels))
+    return out
+
+
+def _daemon_should_run(probe: PodInfo, node: NodeInfo, host_network: bool) -> bool:
+    """Upstream: pkg/controller/daemon/daemon_controller.go NodeShouldRunDaemonPod (node name, required node
+    affinity and nodeSelector, NoSchedule/NoExecute taints tolerated with the DaemonSet's default tolerations)."""
+    if probe.node_name and probe.node_name != node.name:
+        return False
+    pinned = _pin_daemon_pod(probe, node.name, host_network)
+    if not matches_node_selector_and_affinity(pinned, node):
+        return False
+    return untolerated_taint(node.taints, pinned.tolerations) is None
+
+
+def _budget(w: str, doc: Mapping[str, Any], pods: list[PodInfo]) -> DisruptionBudget:
+    """A PodDisruptionBudget and the disruptions it allows now: status.disruptionsAllowed when the object has a
+    status, else as the disruption controller computes it with every bound matching pod healthy and every
+    matching pod expected (pkg/controller/disruption/disruption.go getExpectedPodCount)."""
+    name, namespace = _name_and_namespace(doc, w)
+    spec = _get(doc, "spec", dict, w, {})
+    selector = parse_label_selector(spec.get("selector"), f"{w}: spec.selector")
+    matching = [
+        p for p in pods if p.namespace == namespace and selector is not None and selector.matches(p.label_map)
+    ]
+    if selector is not None and not selector.match_labels and not selector.match_expressions:
+        matching = [p for p in pods if p.namespace == namespace]
+    status = _get(doc, "status", dict, w, {})
+    if status.get("disruptionsAllowed") is not None:
+        allowed = _get(status, "disruptionsAllowed", int, f"{w}: status")
+    else:
+        healthy = sum(1 for p in matching if p.node_name and not p.terminating)
+        expected = len(matching)
+        if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
+            raise InputError(f"{w}: spec: minAvailable and maxUnavailable cannot both be set")
+        if spec.get("maxUnavailable") is not None:
+            desired = expected - _int_or_percent(spec["maxUnavailable"], expected, f"{w}: spec.maxUnavailable")
+        elif spec.get("minAvailable") is not None:
+            desired = _int_or_percent(spec["minAvailable"], expected, f"{w}: spec.minAvailable")
+        else:
+            desired = expected
+        allowed = max(healthy - desired, 0)
+    return DisruptionBudget(name, namespace, selector, allowed)
 
 
 def _spread_selector(
@@ -688,11 +1034,16 @@ def _spread_selector(
     return LabelSelector(pairs({**dict(base.match_labels), **merged}), base.match_expressions)
 
 
-def load_manifests(path: str | Path) -> Cluster:
-    """Read and parse a manifest file; a missing or unreadable file is an InputError."""
+def read_file(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
+    """The validated objects of a manifest file; a missing or unreadable file is an InputError."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{p}: cannot read: {err.strerror if isinstance(err, OSError) else err}") from None
-    return parse_manifests(text, str(p))
+    return read_documents(text, str(p))
+
+
+def load_manifests(path: str | Path) -> Cluster:
+    """Read and parse a manifest file; a missing or unreadable file is an InputError."""
+    return build_cluster(read_file(path))

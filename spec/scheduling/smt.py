@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
@@ -28,7 +29,7 @@ from spec.scheduling.encoding import Encoding, plus
 from spec.scheduling.filters import run_filters
 from spec.scheduling.first_fit import first_fit
 from spec.scheduling.snapshot import Snapshot
-from spec.scheduling.types import PodInfo
+from spec.scheduling.types import DisruptionBudget, PodInfo
 
 Objective = Literal["pack", "balance"]
 
@@ -102,47 +103,106 @@ class OptimalResult:
     proved_optimal: bool
     gaps: tuple[Gap, ...] = ()
     """When not proved optimal: the objectives whose optimum lies between the value found and a proved bound."""
+    victims: Mapping[str, str] = attrs.Factory(dict)
+    """Bound pods preempted (evicted), pod key -> the node they ran on."""
+    interrupted: bool = False
+    """An interrupt (Stop) ended the search: the placement is the best found until then."""
+    reproducible: bool = True
+    """False when the wall-clock limit or an interrupt, not the work budget, ended the search: another run may
+    return another placement."""
 
 
 def _int(value: str) -> int:
     return -int(value[3:-1]) if value.startswith("(-") else int(value)
 
 
-_FIRST_TRY_MS = 500
-_QUICK_PROBE_MS = 3000
+WORK_PER_SECOND = 1_000_000
+"""z3 resource units (its ``rlimit``) the search may spend per second of ``--timeout``. The search is limited in
+these deterministic units, so the same input and limit give the same placement on any machine and load; the
+wall-clock limit stays a hard stop, and a run it cuts short says so (``reproducible`` False). Calibrated so that
+on this project's 2-core machine the work budget ends first (benchmarks/bench_schedule.py prints the rate)."""
+_FIRST_TRY = 400_000
+_QUICK_PROBE = 2_500_000
 _DEFINE = re.compile(r"\(define-fun (\S+) \(\) Int\s+(\(- \d+\)|\d+)\)")
 
 
-class _Search:
-    """One incremental z3 solver over the encoding, with a wall-clock deadline and the best model so far."""
+def _work_of(solver: z3.Solver) -> int:
+    """z3 resource units the solver has spent so far (its "rlimit count" statistic)."""
+    stats = solver.statistics()
+    return int(stats.get_key_value("rlimit count")) if "rlimit count" in stats else 0
 
-    def __init__(self, enc: Encoding, deadline: float) -> None:
+
+class Stop:
+    """Why the search must end early: an interrupt (SIGINT/SIGTERM, set from another thread or a signal handler).
+
+    ``interrupt()`` also cancels the z3 query under way (z3's Z3_interrupt), so the search stops within
+    milliseconds with the best placement so far."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def interrupt(self) -> None:
+        self._event.set()
+        z3.main_ctx().interrupt()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+class _Search:
+    """One incremental z3 solver over the encoding, with a work budget (z3 rlimit units), a wall-clock deadline
+    and the best model so far."""
+
+    def __init__(self, enc: Encoding, deadline: float, work: int, stop: Stop | None) -> None:
         self.solver = z3.SimpleSolver()
         self.solver.from_string(enc.script(track=False))
         self.deadline = deadline
+        self.work_left = work
+        self.stop = stop
         self.values: dict[str, int] = {}
         self.literals: set[str] = set()
         self.proved = True
+        self.wall_cut = False
+        """The wall-clock limit, not the work budget, ended a query: the result may differ from run to run."""
+        self.interrupted = False
 
-    def check(self, *extra: z3.BoolRef, limit_ms: int | None = None) -> z3.CheckSatResult:
-        """``extra`` satisfiable with the solver's constraints? Unknown only at the deadline (or after
-        ``limit_ms``).
+    def exhausted(self) -> bool:
+        """No more queries: the work budget is spent, the wall clock ran out, or an interrupt came."""
+        if self.stop is not None and self.stop.is_set():
+            self.interrupted = True
+        if time.perf_counter() >= self.deadline:
+            self.wall_cut = True
+        return self.interrupted or self.wall_cut or self.work_left <= 0
 
-        z3's simplex sometimes stalls for many seconds on a query that a restart with another random seed answers
-        at once, so each query runs with a short time limit, doubled and reseeded after every stall.
+    def _work(self) -> int:
+        return _work_of(self.solver)
+
+    def check(self, *extra: z3.BoolRef, limit: int | None = None) -> z3.CheckSatResult:
+        """``extra`` satisfiable with the solver's constraints? Unknown only when the budget ends (or ``limit``
+        work units are spent), the wall clock runs out, or an interrupt comes.
+
+        z3's simplex sometimes stalls on a query that a restart with another random seed answers at once, so each
+        query runs with a small work limit, doubled and reseeded after every stall.
         """
-        budget, seed = _FIRST_TRY_MS, 0
-        end = self.deadline if limit_ms is None else min(self.deadline, time.perf_counter() + limit_ms / 1000)
+        budget, seed = _FIRST_TRY, 0
+        allowed = self.work_left if limit is None else min(self.work_left, limit)
+        spent = 0
         while True:
-            left = int((end - time.perf_counter()) * 1000)
-            if left <= 0:
+            if self.exhausted() or spent >= allowed:
                 return z3.unknown
-            self.solver.set("timeout", min(budget, left))
+            wall_ms = max(int((self.deadline - time.perf_counter()) * 1000), 1)
+            quota = min(budget, allowed - spent)
+            self.solver.set("rlimit", quota)
+            self.solver.set("timeout", wall_ms)
             self.solver.set("random_seed", seed)
+            before = self._work()
             result = self.solver.check(*extra)
+            used = self._work() - before
+            spent += used
+            self.work_left -= used
             if result == z3.sat:
                 self.values = {name: _int(v) for name, v in _DEFINE.findall(self.solver.model().sexpr())}
-            if result != z3.unknown or budget >= left or self.solver.reason_unknown() not in ("timeout", "canceled"):
+            if result != z3.unknown or self.solver.reason_unknown() not in ("timeout", "canceled"):
                 return result
             budget, seed = 2 * budget, seed + 1
 
@@ -169,14 +229,14 @@ class _Search:
         ``actual()`` reads the objective off a new model. Returns the proved lower bound (== the value found
         unless the deadline stopped the search).
 
-        A query gets at most a quarter of the time left: when it is undecided then, the search goes on above it
+        A query gets at most a quarter of the work left: when it is undecided then, the search goes on above it
         (better placements are easier to find than bounds to prove), and the bound stays unproved. When ``low``
         itself is not satisfiable within a few seconds, ``improve()`` (a heuristic that may leave a better model,
-        returning the current model's value) runs, and the search goes on from ``low`` with the full time.
+        returning the current model's value) runs, and the search goes on from ``low`` with the full budget.
         """
         probe, first = low, True
         if improve is not None and probe < found:
-            result = self.check(at_most(probe), limit_ms=_QUICK_PROBE_MS)
+            result = self.check(at_most(probe), limit=_QUICK_PROBE)
             if result == z3.sat:
                 found = self._improved(actual(), low)
             elif result == z3.unsat:
@@ -186,13 +246,12 @@ class _Search:
         while probe < found:
             mid = probe if first else (probe + found) // 2
             first = False
-            left = int((self.deadline - time.perf_counter()) * 1000)
-            result = self.check(at_most(mid), limit_ms=max(left // 4, 2 * _FIRST_TRY_MS))
+            result = self.check(at_most(mid), limit=max(self.work_left // 4, 2 * _FIRST_TRY))
             if result == z3.sat:
                 found = self._improved(actual(), low)
             elif result == z3.unsat:
                 low = probe = mid + 1
-            elif time.perf_counter() >= self.deadline:
+            elif self.exhausted():
                 break
             else:
                 probe = mid + 1
@@ -215,18 +274,21 @@ class _Level:
     groups: tuple[int, ...]
     total: str
     size: int
+    running: bool = False
+    """Bound pods that preemption may evict: the level counts those kept."""
 
 
 def _levels(enc: Encoding) -> list[_Level]:
-    """The priority levels, highest first."""
-    levels: dict[int, list[int]] = {}
+    """The priority levels, highest first; at each priority the bound pods preemption may evict (kept running)
+    come before the pending pods (which cannot preempt pods of their own priority)."""
+    levels: dict[tuple[int, bool], list[int]] = {}
     for g, group in enumerate(enc.groups):
-        levels.setdefault(group.template.priority, []).append(g)
+        levels.setdefault((-group.template.priority, not enc.incumbent[g]), []).append(g)
     out = []
-    for priority in sorted(levels, reverse=True):
-        gs = levels[priority]
+    for key in sorted(levels):
+        gs = levels[key]
         total = enc.sum([p for g in gs if (p := enc.placed(g)) != "0"])
-        out.append(_Level(priority, tuple(gs), total, sum(enc.groups[g].size for g in gs)))
+        out.append(_Level(-key[0], tuple(gs), total, sum(enc.groups[g].size for g in gs), not key[1]))
     return out
 
 
@@ -273,7 +335,8 @@ class _Pack:
                 enc.decls.append(f"(declare-const b_{n} Bool)")
                 enc.solver_only.append(f"(or b_{n} (<= {enc.load(n)} 0))")
         pack = cls(tuple(candidates), fits, rooms)
-        enc.solver_only.extend(pack._summed(enc))
+        if not any(enc.incumbent):  # with preemption, bound pods may overcommit a node: the sums are no bound
+            enc.solver_only.extend(pack._summed(enc))
         return pack
 
     def _summed(self, enc: Encoding) -> list[str]:
@@ -296,7 +359,10 @@ class _Pack:
 
     def upper_bound(self, enc: Encoding, groups: Sequence[int], above: Mapping[int, int]) -> int:
         """Pods of ``groups`` that fit, at most, beside ``above`` (group -> pods placed): the summed K_n, and
-        for each resource all of them request, the free amount over the smallest request."""
+        for each resource all of them request, the free amount over the smallest request. With preemption
+        (incumbent groups), no bound: the groups' sizes."""
+        if any(enc.incumbent):
+            return sum(enc.groups[g].size for g in groups)
         bound = sum(self.fits.values()) - sum(above.values())
         for resource, per_node in self.rooms.items():
             amounts = [enc.requests[g].get(resource, 0) for g in groups]
@@ -307,6 +373,11 @@ class _Pack:
         return max(bound, 0)
 
     def lower_bound(self, enc: Encoding, placed: Mapping[int, int], everyone: bool) -> int:
+        if any(enc.incumbent):
+            return 0  # with preemption the capacities above do not hold (bound pods may overcommit a node)
+        return self._lower_bound(enc, placed, everyone)
+
+    def _lower_bound(self, enc: Encoding, placed: Mapping[int, int], everyone: bool) -> int:
         """Nodes in use, at least: the fewest candidates whose capacity, with the other nodes', covers the pods
         placed (and, when every pod is placed, their requests). A node's usable amount of a resource is its free
         amount rounded down to a multiple of the gcd of the requests (every sum of requests is one)."""
@@ -455,24 +526,49 @@ def _place_level(search: _Search, enc: Encoding, pack: _Pack, level: _Level, abo
     search.solver.add(placed >= best)
     if best < high:
         search.proved = False
-        return Gap(f"pods placed at priority {level.priority}", best, high)
+        what = "bound pods kept running" if level.running else "pods placed"
+        return Gap(f"{what} at priority {level.priority}", best, high)
     return None
 
 
+def preemption_candidates(pending: Sequence[PodInfo], snapshot: Snapshot) -> tuple[PodInfo, ...]:
+    """Bound pods some pending pod may preempt: below the highest priority of the pending pods whose
+    preemptionPolicy is PreemptLowerPriority, on a known node, not already terminating."""
+    top = max((p.priority for p in pending if p.preemption_policy != "Never"), default=None)
+    if top is None:
+        return ()
+    nodes = snapshot.node_map
+    return tuple(p for p in snapshot.pods if p.priority < top and not p.terminating and p.node_name in nodes)
+
+
 def solve(
-    pending: Sequence[PodInfo], snapshot: Snapshot, objective: Objective = "pack", timeout_ms: int = 60_000
+    pending: Sequence[PodInfo],
+    snapshot: Snapshot,
+    objective: Objective = "pack",
+    timeout_ms: int = 60_000,
+    *,
+    budgets: Sequence[DisruptionBudget] = (),
+    preemption: bool = False,
+    stop: Stop | None = None,
 ) -> OptimalResult:
     """Place as many pending pods as possible (by priority level), then optimize ``objective``.
 
-    ``proved_optimal`` is False when the time limit stopped the search; the placement returned is then the best
+    With ``preemption``, bound pods of lower priority than some pending pod may be evicted (``victims``), only
+    from nodes where such a pod is placed and within the ``budgets`` (PodDisruptionBudgets, as hard limits);
+    the objective keeps bound pods before placing pending pods of their priority, so nothing is evicted that
+    does not let a higher-priority pod in.
+
+    The search spends at most ``timeout_ms`` of wall time and the matching z3 work (``WORK_PER_SECOND``).
+    ``proved_optimal`` is False when a limit (or ``stop``) ended it; the placement returned is then the best
     found (always valid) and ``gaps`` gives the proved bound of each unfinished objective.
     """
     start = time.perf_counter()
     deadline = start + timeout_ms / 1000
-    enc = Encoding(pending, snapshot)
+    incumbents = preemption_candidates(pending, snapshot) if preemption else ()
+    enc = Encoding(pending, snapshot, incumbents, budgets)
     levels = _levels(enc)
     pack = _Pack.build(enc, indicators=objective == "pack")
-    search = _Search(enc, deadline)
+    search = _Search(enc, deadline, timeout_ms * WORK_PER_SECOND // 1000, stop)
     gaps: list[Gap] = []
 
     def counts() -> dict[tuple[int, int], int]:
@@ -511,9 +607,11 @@ def solve(
             if not better or any(n not in enc.allowed_sets[g] for g, n in hinted):
                 return nodes_used()
             exact = [
-                z3.Int(enc.c(g, n)) == hinted.get((g, n), 0) for g in range(len(enc.groups)) for n in enc.allowed[g]
+                z3.Int(enc.c(g, n)) == (enc.groups[g].size if enc.incumbent[g] else hinted.get((g, n), 0))
+                for g in range(len(enc.groups))
+                for n in enc.allowed[g]
             ]
-            search.check(*exact, limit_ms=_FIRST_TRY_MS * 4)
+            search.check(*exact, limit=_FIRST_TRY * 4)
             return nodes_used()
 
         found = nodes_used()
@@ -541,12 +639,18 @@ def solve(
         if low < found:
             gaps.append(Gap("peak utilization (permille)", found, low))
     final = counts()
-    assignment = _assign(enc, final)
-    errors = _check(enc, assignment)
+    if not search.values:  # no model at all (interrupted at once): nothing placed, nothing evicted
+        final = {(g, enc.allowed[g][0]): group.size for g, group in enumerate(enc.groups) if enc.incumbent[g]}
+    placed = _assign(enc, final)
+    errors = _check(enc, placed)
     if errors:
         raise AssertionError(f"z3 placement fails the Python filters: {errors}")
-    unplaced = _explain_all(enc, assignment, deadline)
-    used_nodes = set(assignment.values()) | {p.node_name for p in snapshot.pods}
+    unplaced = _explain_all(enc, placed, search)
+    pending_keys = {p.key for p in pending}
+    assignment = {k: v for k, v in placed.items() if k in pending_keys}
+    victims = {p.key: p.node_name for p in incumbents if p.key not in placed}
+    used_nodes = set(placed.values()) | {p.node_name for p in enc.snapshot.pods}
+    search.exhausted()
     return OptimalResult(
         assignment,
         unplaced,
@@ -555,6 +659,9 @@ def solve(
         time.perf_counter() - start,
         search.proved,
         tuple(gaps),
+        victims,
+        search.interrupted,
+        not search.wall_cut and not search.interrupted,
     )
 
 
@@ -571,11 +678,13 @@ def _assign(enc: Encoding, counts: Mapping[tuple[int, int], int]) -> dict[str, s
 
 def _check(enc: Encoding, assignment: Mapping[str, str]) -> dict[str, str]:
     """``valid_placement`` for one pod per (group, node): the others on that node are its exact copies, and the
-    filters read no names, so they get the same verdict."""
+    filters read no names, so they get the same verdict. Incumbents (bound pods kept) are not re-checked."""
     placed = tuple(pod.on(assignment[pod.key]) for group in enc.groups for pod in group.pods if pod.key in assignment)
     final = Snapshot(enc.snapshot.nodes, enc.snapshot.pods + placed, enc.snapshot.namespaces)
     errors = {}
-    for group in enc.groups:
+    for g, group in enumerate(enc.groups):
+        if enc.incumbent[g]:
+            continue
         checked: set[str] = set()
         for pod in group.pods:
             node = assignment.get(pod.key)
@@ -588,16 +697,22 @@ def _check(enc: Encoding, assignment: Mapping[str, str]) -> dict[str, str]:
     return errors
 
 
-def _placed_label(pods: Iterable[PodInfo]) -> str:
+def _placed_label(pods: Iterable[PodInfo], running: bool = False) -> str:
     keys = [p.key for p in pods]
+    verb = "kept running (not preempted)" if running else "placed"
     if len(keys) <= 4:
-        return f"{', '.join(keys)} placed"
-    return f"{', '.join(keys[:3])} and {len(keys) - 3} more placed"
+        return f"{', '.join(keys)} {verb}"
+    return f"{', '.join(keys[:3])} and {len(keys) - 3} more {verb}"
 
 
-def _explain_all(enc: Encoding, assignment: Mapping[str, str], deadline: float) -> tuple[Explanation, ...]:
-    """An explanation for every unplaced pod: one unsat core per group (its unplaced pods are interchangeable)."""
-    unplaced = [g for g, group in enumerate(enc.groups) if any(p.key not in assignment for p in group.pods)]
+def _explain_all(enc: Encoding, assignment: Mapping[str, str], search: _Search) -> tuple[Explanation, ...]:
+    """An explanation for every unplaced pod: one unsat core per group (its unplaced pods are interchangeable),
+    within the search's budget left."""
+    unplaced = [
+        g
+        for g, group in enumerate(enc.groups)
+        if not enc.incumbent[g] and any(p.key not in assignment for p in group.pods)
+    ]
     if not unplaced:
         return ()
     solver: z3.Solver | None = None
@@ -607,8 +722,7 @@ def _explain_all(enc: Encoding, assignment: Mapping[str, str], deadline: float) 
     for g in unplaced:
         group = enc.groups[g]
         conflicts: tuple[str, ...] = ()
-        left = int((deadline - time.perf_counter()) * 1000)
-        if enc.allowed[g] and left <= 0:
+        if enc.allowed[g] and search.exhausted():
             conflicts = (NO_CORE,)
         elif enc.allowed[g]:
             if solver is None:
@@ -622,9 +736,10 @@ def _explain_all(enc: Encoding, assignment: Mapping[str, str], deadline: float) 
                     if placed:
                         lit = z3.Bool(f"keep_{h}")
                         solver.add(z3.Implies(lit, z3.Int(enc.placed(h)) >= len(placed)))
-                        keep[h] = (lit, _placed_label(placed))
+                        keep[h] = (lit, _placed_label(placed, enc.incumbent[h]))
                         labels[f"keep_{h}"] = keep[h][1]
-            solver.set("timeout", left)
+            solver.set("timeout", max(int((search.deadline - time.perf_counter()) * 1000), 1))
+            solver.set("rlimit", max(search.work_left, 1))
             goal = z3.Bool(f"goal_{g}")
             more = z3.Bool(f"more_{g}")
             placed_g = z3.Int(enc.placed(g))
@@ -635,7 +750,9 @@ def _explain_all(enc: Encoding, assignment: Mapping[str, str], deadline: float) 
             if k:
                 assumptions.append(more)
                 labels[str(more)] = keep[g][1]
+            before = _work_of(solver)
             verdict = solver.check(goal, *assumptions)
+            search.work_left -= _work_of(solver) - before
             if verdict == z3.unknown:
                 conflicts = (NO_CORE,)
             elif verdict == z3.sat:

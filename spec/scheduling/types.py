@@ -8,6 +8,7 @@ TopologySpreadConstraint). Label selectors follow staging/src/k8s.io/apimachiner
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Literal
@@ -133,6 +134,16 @@ def set_operator_matches(key: str, operator: str, values: tuple[str, ...], label
     return key not in labels  # DoesNotExist
 
 
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def is_valid_label_value(value: str) -> bool:
+    """Upstream: apimachinery/pkg/util/validation IsValidLabelValue (at most 63 characters, alphanumerics with
+    ``-``, ``_`` and ``.`` inside; empty is valid)."""
+    return len(value) <= 63 and _LABEL_VALUE.fullmatch(value) is not None
+
+
 @attrs.frozen
 class NodeSelectorRequirement:
     """Upstream: core/v1 NodeSelectorRequirement; semantics in component-helpers/scheduling/corev1/nodeaffinity."""
@@ -140,6 +151,14 @@ class NodeSelectorRequirement:
     key: str
     operator: str
     values: tuple[str, ...] = ()
+
+    def parses(self) -> bool:
+        """Whether upstream's labels.NewRequirement accepts it: every value a valid label value (the API server
+        does not check values, the scheduler's parser does), and for Gt/Lt one integer. A term with a requirement
+        that does not parse matches no node (nodeaffinity.go nodeSelectorTerm.match returns its parse errors)."""
+        if self.operator in ("Gt", "Lt") and (len(self.values) != 1 or not _INTEGER.fullmatch(self.values[0])):
+            return False
+        return all(is_valid_label_value(v) for v in self.values)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         op = self.operator
@@ -164,12 +183,20 @@ class NodeSelectorTerm:
     match_fields: tuple[NodeSelectorRequirement, ...] = ()
 
     def matches(self, labels: Mapping[str, str], node_name: str) -> bool:
-        if not self.match_expressions and not self.match_fields:
+        """Upstream nodeaffinity.go: an empty term, or one with a requirement that does not parse (an invalid
+        label value; a matchFields requirement without exactly one value), matches nothing."""
+        if not self._parses:
             return False
         fields = {"metadata.name": node_name}
         return all(r.matches(labels) for r in self.match_expressions) and all(
             r.matches(fields) for r in self.match_fields
         )
+
+    @cached_property
+    def _parses(self) -> bool:
+        if not self.match_expressions and not self.match_fields:
+            return False
+        return all(r.parses() for r in self.match_expressions) and all(len(r.values) == 1 for r in self.match_fields)
 
 
 @attrs.frozen
@@ -316,6 +343,10 @@ class PodInfo:
     order: int = 0
     images: tuple[str, ...] = ()
     spread_selector: LabelSelector | None = None
+    scheduling_gates: tuple[str, ...] = ()
+    """spec.schedulingGates names: while any remains, the pod is not scheduled (SchedulingGated)."""
+    terminating: bool = False
+    """metadata.deletionTimestamp is set: the pod holds its resources but PodTopologySpread does not count it."""
 
     @property
     def key(self) -> str:
@@ -329,3 +360,22 @@ class PodInfo:
     def on(self, node_name: str) -> PodInfo:
         """This pod bound (or assumed) to ``node_name``."""
         return attrs.evolve(self, node_name=node_name)
+
+
+@attrs.frozen
+class DisruptionBudget:
+    """A PodDisruptionBudget: the pods its selector picks in its namespace, and how many of them may be disrupted
+    now (status.disruptionsAllowed). Upstream: policy/v1 PodDisruptionBudget; an empty or missing selector picks
+    no pod for preemption (pkg/scheduler/framework/preemption filterPodsWithPDBViolation)."""
+
+    name: str
+    namespace: str
+    selector: LabelSelector | None
+    allowed: int
+
+    def covers(self, pod: PodInfo) -> bool:
+        if pod.namespace != self.namespace or self.selector is None:
+            return False
+        if not self.selector.match_labels and not self.selector.match_expressions:
+            return False
+        return self.selector.matches(pod.label_map)

@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import attrs
 import pytest
 import z3
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +24,7 @@ from spec.proxy.iptables import render, sync_proxy_rules
 from spec.proxy.manifests import load_cluster, parse_cluster
 from spec.proxy.model import Cluster, ProxierOptions
 from spec.proxy.parse import Dump, parse_dump
-from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, PathResult, Pins, State
+from spec.proxy.symbolic import OUTPUT, PRE_STAGES, PREROUTING, Explorer, PathResult, Pins, State, post_stages
 from spec.proxy.terms import Terms
 from spec.proxy.verify import frontends_of, local_networks, verify
 from tests.proxy.conftest import UPSTREAM_TEST_OPTIONS
@@ -57,21 +58,18 @@ def _plain_chain(ex: Explorer, table: str, name: str, start: State) -> list[tupl
             sets = (*s.sets, recent.name) if recent is not None and recent.mode == "set" else s.sets
             s = State(s.lits, s.pins, s.mark, s.dnat, (*s.path, rule), sets)
             target = rule.target
-            if target is None:
+            if target is None or target.kind == "passive":
                 i += 1
                 continue
             if target.chain:
                 for sub, kind in _plain_chain(ex, table, target.name, s):
-                    if kind == "return":
+                    if kind == "return" and not target.goto:
                         stack.append((i + 1, sub))
                     else:
                         out.append((sub, kind))
                 break
-            if target.name == "MARK":
-                op, value, mask = target.mark_op
-                mark = {"or": s.mark | value, "xor": s.mark ^ value, "and": s.mark & value}.get(
-                    op, (s.mark & ~mask) ^ value)
-                s = State(s.lits, s.pins, mark & 0xFFFFFFFF, s.dnat, s.path, s.sets)
+            if target.kind == "effect":
+                s = Explorer._effect(rule, s)
                 i += 1
                 continue
             if target.name == "DNAT":
@@ -84,35 +82,56 @@ def _plain_chain(ex: Explorer, table: str, name: str, start: State) -> list[tupl
     return out
 
 
+def _plain_stages(ex: Explorer, stages, start: State) -> list[tuple[State, str, str | None]]:
+    """(state, "accept" or a verdict, the chain whose DROP policy decided) after running `stages` in order."""
+    out = []
+    pending = [(0, start)]
+    while pending:
+        k, s = pending.pop()
+        if k == len(stages):
+            out.append((s, "accept", None))
+            continue
+        table, name, iif, oif = stages[k]
+        chain = ex.dump.chain(table, name)
+        if chain is None or (table == "nat" and s.pins.untracked):
+            pending.append((k + 1, s))
+            continue
+        entry = State(s.lits, attrs.evolve(s.pins, iif=iif, oif=oif), s.mark, s.dnat, s.path, s.sets)
+        for sub, kind in _plain_chain(ex, table, name, entry):
+            sub = State(sub.lits, attrs.evolve(sub.pins, iif=s.pins.iif, oif=s.pins.oif), sub.mark, sub.dnat,
+                        sub.path, sub.sets)
+            if kind == "return" and chain.policy == "DROP":
+                out.append((sub, "drop", f"{table} {name}"))
+            elif kind in ("accept", "return", "dnat"):
+                pending.append((k + 1, sub))
+            elif kind in ("masquerade", "snat"):
+                rule = sub.path[-1]
+                index = next(i for i, r in enumerate(ex.snat_rules) if r is rule) if any(
+                    r is rule for r in ex.snat_rules) else len(ex.snat_rules)
+                if index == len(ex.snat_rules):
+                    ex.snat_rules.append(rule)
+                pending.append((k + 1, State(sub.lits, attrs.evolve(sub.pins, snat=index + 1), sub.mark, sub.dnat,
+                                             sub.path, sub.sets)))
+            else:
+                out.append((sub, kind, None))
+    return out
+
+
 def _plain_paths(ex: Explorer, hook: str, start: State) -> list[PathResult]:
     out = []
-    for s, kind in _plain_chain(ex, "nat", hook, start):
-        if kind in ("drop", "reject"):
-            out.append(PathResult(hook, s, kind, False))
+    for s, kind, policy in _plain_stages(ex, PRE_STAGES[hook], start):
+        if kind != "accept":
+            out.append(PathResult(hook, s, kind, False, False, policy))
             continue
         for s2, local in ex._local_dst(s):  # the routing decision itself is not memoised
-            chains = (["INPUT" if local else "FORWARD"] if hook == PREROUTING
-                      else ["OUTPUT", "INPUT"] if local else ["OUTPUT"])
-            pending = [(0, s2)]
-            while pending:
-                k, s3 = pending.pop()
-                if k == len(chains):
-                    out += [PathResult(hook, s4, "accept", post in ("masquerade", "snat"))
-                            for s4, post in _plain_chain(ex, "nat", "POSTROUTING", s3)]
-                    continue
-                for sub, verdict in _plain_chain(ex, "filter", chains[k], s3):
-                    if verdict == "return" and ex.dump.chain("filter", chains[k]).policy == "DROP":
-                        out.append(PathResult(hook, sub, "drop", False))
-                    elif verdict in ("accept", "return"):
-                        pending.append((k + 1, sub))
-                    else:
-                        out.append(PathResult(hook, sub, verdict, False))
+            for s3, verdict, policy in _plain_stages(ex, post_stages(hook, local), s2):
+                out.append(PathResult(hook, s3, verdict, bool(s3.pins.snat), local, policy))
     return out
 
 
 def _outcome(r: PathResult) -> tuple[object, ...]:
     s = r.state
-    return (r.verdict, r.masquerade, s.dnat, s.mark, s.pins, s.sets)
+    return (r.verdict, r.masquerade, r.local, r.policy, s.dnat, s.mark, attrs.evolve(s.pins, snat=0), s.sets)
 
 
 def _starts(cluster: Cluster) -> list[State]:

@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -146,15 +147,35 @@ def test_cli_exit_codes(tmp_path):
     base = ["-f", str(FIXTURES / "overall.yaml"), "--node", "test-node", "--node-ip", "192.168.0.2",
             "--cluster-cidr", "10.0.0.0/8"]
     ok = runner.invoke(proxy, ["verify", *base])
-    assert ok.exit_code == 0 and ok.output.startswith("verified: 6 services, 6 service ports")
+    assert ok.exit_code == 0 and "\nverified: 6 services, 6 service ports" in ok.output
+    assert ok.output.startswith("warning: ns6/svc6:p80 (TCP): no EndpointSlice is labelled")
     rules = runner.invoke(proxy, ["rules", *base, "--masquerade-mark", "0x4000", "--no-random-fully"])
     assert rules.exit_code == 0 and rules.output == (FIXTURES / "overall.expected").read_text()
     bad = tmp_path / "dump.txt"
     bad.write_text(rules.output.replace("--probability 0.5000000000", "--probability 0.9000000000"))
     failed = runner.invoke(proxy, ["verify", *base, "--iptables-save", str(bad)])
     assert failed.exit_code == 1 and "VIOLATED (3 balance)" in failed.output
-    bad.write_text("*nat\n:X - [0:0]\n-A X -m owner --uid-owner 0 -j ACCEPT\nCOMMIT\n")
+    bad.write_text("*nat\n:X - [0:0]\n-A X -m mark --mark 0x1ffffffffff -j ACCEPT\nCOMMIT\n")
     broken = runner.invoke(proxy, ["verify", *base, "--iptables-save", str(bad)])
-    assert broken.exit_code == 2 and "line 3: unsupported match '-m owner'" in broken.output
+    assert broken.exit_code == 2 and broken.output == f"error: bad mark '0x1ffffffffff' ({bad}:3)\n"
+    old = runner.invoke(proxy, ["rules", *base, "--masquerade-mark", "0x4000", "--no-random-fully",
+                                "--kube-proxy-version", "1.30"])
+    assert old.exit_code == 0 and old.output == _v130((FIXTURES / "overall.expected").read_text())
     ipvs = runner.invoke(proxy, ["rules", *base, "--mode", "ipvs", "--ipvs-scheduler", "lc"])
     assert ipvs.exit_code == 0 and "TCP  5.6.7.8:80 lc persistent 10800" in ipvs.output
+
+
+def _v130(text: str) -> str:
+    """Upstream TestOverallIPTablesRules before v1.31: no nfacct counter on the invalid-conntrack DROP (PR #122812)
+    and no separate localhost NodePort rule (PR #125015)."""
+    text = text.replace(" -m nfacct --nfacct-name ct_state_invalid_dropped_pkts", "")
+    return "".join(line for line in text.splitlines(keepends=True) if "localhost_nps_accepted_pkts" not in line)
+
+
+def test_release_texts_verify():
+    cluster = load_cluster([str(FIXTURES / "overall.yaml")])
+    for version in ((1, 28), (1, 29), (1, 30), (1, 31), (1, 32), (1, 33)):
+        opts = attrs.evolve(UPSTREAM_TEST_OPTIONS, version=version)
+        text = _rules(cluster, opts)
+        assert (text == _v130(_rules(cluster, UPSTREAM_TEST_OPTIONS))) == (version < (1, 31))
+        assert verify(cluster, opts, parse_dump(text)).ok

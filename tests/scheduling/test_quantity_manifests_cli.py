@@ -79,6 +79,7 @@ def test_fit_error_format_sorted_histogram() -> None:
     assert both == "0/2 nodes are available: 2 Insufficient cpu, 2 Insufficient memory. preemption: x."
 
 
+POD = "apiVersion: v1\nkind: Pod\n"
 NODE = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {allocatable: {cpu: '1', memory: 1Gi}}\n"
 
 
@@ -86,21 +87,24 @@ NODE = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {allocatable: 
     ("doc", "fragment"),
     [
         (
-            "kind: Pod\nmetadata: {name: web-1}\nspec:\n  containers:\n  - {name: c, resources: {requests: {cpu: 1x}}}",
+            POD + "metadata: {name: web-1}\nspec:\n  containers:\n  - {name: c, resources: {requests: {cpu: 1x}}}",
             "document 2 (Pod web-1): spec.containers[0].resources.requests.cpu: '1x' is not a Kubernetes quantity",
         ),
-        ("kind: Pod\nmetadata: {name: p}\nspec: {containers: []}", "document 2 (Pod p): spec.containers"),
-        ("kind: Gadget\nmetadata: {name: g}", "document 2: kind 'Gadget' is not supported"),
+        (POD + "metadata: {name: p}\nspec: {containers: []}", "document 2 (Pod p): spec.containers"),
         (
-            "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n"
-            "  tolerations: [{key: a, opertor: Exists}]",
-            "unknown field 'opertor'",
+            "apiVersion: v1\nkind: Gadget\nmetadata: {name: g}",
+            'document 2 (Gadget g): kind: no matches for kind "Gadget"',
+        ),
+        ("kind: Pod\nmetadata: {name: g}", "document 2 (Pod g): apiVersion: required"),
+        (
+            POD + "metadata: {name: p}\nspec:\n  containers: [{name: c}]\n  tolerations: [{key: a, opertor: Exists}]",
+            'unknown field "spec.tolerations[0].opertor"',
         ),
         (
-            "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  priorityClassName: gold",
+            POD + "metadata: {name: p}\nspec:\n  containers: [{name: c}]\n  priorityClassName: gold",
             "no PriorityClass named 'gold'",
         ),
-        ("kind: Pod\nmetadata: {name: p\nspec: [", "malformed YAML"),
+        (POD + "metadata: {name: p\nspec: [", "malformed YAML"),
     ],
 )
 def test_bad_manifests_are_one_line_input_errors(doc: str, fragment: str) -> None:
@@ -114,6 +118,7 @@ def test_workloads_expand_with_requests_as_upstream() -> None:
     text = (
         NODE
         + """---
+apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db}
 spec:
@@ -159,8 +164,10 @@ def test_cli_optimal_finds_what_kube_scheduler_misses() -> None:
         "pending": 3,
         "placed": 3,
         "unplaced": 0,
+        "waiting": 0,
         "nodes": 2,
         "nodes_used": 2,
+        "preempted": 0,
         "kube_scheduler_placed": 2,
     }
     assert [m["pod"] for m in report["kube_scheduler_missed"]] == ["default/batch-big"]
@@ -182,7 +189,9 @@ def test_cli_bad_input_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         NODE
-        + "---\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {requests: {memory: 1Gb}}}]}\n"
+        + "---\n"
+        + POD
+        + "metadata: {name: p}\nspec: {containers: [{name: c, resources: {requests: {memory: 1Gb}}}]}\n"
     )
     code, out = _run("-f", str(bad))
     assert code == 2

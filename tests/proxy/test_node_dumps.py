@@ -1,0 +1,143 @@
+"""Real-node dumps: kube-proxy's rules among Docker's, flannel's, libvirt's and a masquerade agent's.
+
+The promises are proved on kube-proxy's rules; a rule of another component that breaks one is reported as not
+kube-proxy's (exit 0), or fails the verdict with --strict. Netfilter paths: a packet delivered locally from
+PREROUTING passes no POSTROUTING.
+"""
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from click.testing import CliRunner
+
+from spec.proxy.cli import proxy
+from spec.proxy.manifests import load_cluster
+from spec.proxy.model import ProxierOptions
+from spec.proxy.parse import parse_dump
+from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, Pins, State
+from spec.proxy.verify import local_networks, verify
+from tests.proxy.conftest import FIXTURES
+
+NODE = FIXTURES / "kubeadm-flannel.yaml"
+SAVE = FIXTURES / "kubeadm-flannel.save"
+OPTS = ProxierOptions(node_name="worker-1", node_ips=("192.168.56.11",), cluster_cidr="10.244.0.0/16")
+
+
+def _without_libvirt(text: str) -> str:
+    """The dump without libvirt's filter rules (they REJECT whatever leaves through virbr0, whose routes a dump
+    does not say)."""
+    return "\n".join(line for line in text.splitlines() if "LIBVIRT_FW" not in line and "LIBVIRT_INP" not in line)
+
+
+def _verify(text: str, strict: bool = False):
+    return verify(load_cluster([str(NODE)]), OPTS, parse_dump(text, "node.save"), strict=strict)
+
+
+def test_real_node_dump_verifies_and_names_foreign_rules():
+    report = _verify(SAVE.read_text())
+    assert report.ok and not report.violations
+    assert report.foreign > 40
+    # libvirt's REJECT of traffic leaving through virbr0 is reported, naming its chain and line, as not kube-proxy's.
+    assert report.interference
+    assert all(any("LIBVIRT_FW" in step for step in v.foreign) for v in report.interference)
+    assert "-m physdev --physdev-is-bridged" in report.opaque
+    assert not _verify(SAVE.read_text(), strict=True).ok
+
+
+def test_cni_masquerade_is_stated_not_blamed():
+    """kind's masquerade agent SNATs pod traffic to the API server's host address: not kube-proxy's doing."""
+    report = _verify(_without_libvirt(SAVE.read_text()))
+    assert report.ok
+    masq = [v for v in report.interference if v.prop == "5 masquerade"]
+    assert masq and all(v.foreign[-1].startswith("nat ") and "-j MASQUERADE" in v.foreign[-1] for v in masq)
+    assert any(v.frontend.startswith("default/kubernetes") for v in masq)
+
+
+def test_foreign_drop_before_kube_services_is_named():
+    text = _without_libvirt(SAVE.read_text()).replace(
+        '-A FORWARD -j DOCKER-USER', '-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -p udp -m udp --dport 53 -j DROP')
+    text = text.replace('-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer',
+                        '-A FORWARD -j DOCKER-USER\n-A FORWARD -m conntrack --ctstate NEW -m comment --comment '
+                        '"kubernetes load balancer', 1)
+    report = _verify(text)
+    assert report.ok
+    dropped = [v for v in report.interference if v.prop == "1 routing" and "dns cluster IP" in v.frontend]
+    assert dropped and any("DOCKER-USER" in s and "--dport 53 -j DROP" in s for s in dropped[0].foreign)
+    assert not _verify(text, strict=True).ok
+
+
+def test_foreign_dnat_shadowing_a_cluster_ip_is_named():
+    text = _without_libvirt(SAVE.read_text()).replace(
+        '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        '-A PREROUTING -d 10.96.0.10/32 -p udp -m udp --dport 53 -j DNAT --to-destination 169.254.20.10:53\n'
+        '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES')
+    report = _verify(text)
+    assert report.ok
+    shadowed = [v for v in report.interference if "dns cluster IP" in v.frontend]
+    assert shadowed and "169.254.20.10" in shadowed[0].foreign[0]
+
+
+def test_kube_proxy_rule_broken_in_a_real_dump_is_kube_proxy_s():
+    text = re.sub(r"^-A KUBE-SERVICES .*kube-dns:dns cluster IP.*\n", "", SAVE.read_text(), count=1, flags=re.M)
+    report = _verify(text)
+    assert not report.ok and report.violations[0].prop == "1 routing"
+    assert "kube-dns:dns cluster IP" in report.violations[0].frontend and not report.violations[0].foreign
+
+
+def test_local_delivery_passes_no_postrouting():
+    """Outside client -> NodePort 30910 -> DNAT to this node's own address: PREROUTING, then INPUT; a host
+    process reaching the same endpoint goes OUTPUT -> POSTROUTING -> (loopback) INPUT."""
+    text = SAVE.read_text()
+    ex = Explorer(parse_dump(text), local_networks(OPTS))
+    start = State(pins=Pins(dst_local=True, dport=30910, proto="tcp"))
+    local = [r for r in ex.paths(PREROUTING, start) if r.state.dnat == ("192.168.56.11", 9100)]
+    assert local and all(r.local and not r.masquerade for r in local)
+    assert all(not any(rule.chain == "POSTROUTING" or rule.chain.startswith("FLANNEL")
+                       for rule in r.state.path) for r in local)
+    host = [r for r in ex.paths(OUTPUT, start) if r.state.dnat == ("192.168.56.11", 9100) and r.verdict == "accept"]
+    assert host and all(r.local for r in host)
+    chains = [rule.chain for rule in host[0].state.path]
+    assert chains.index("KUBE-POSTROUTING") < max(i for i, c in enumerate(chains) if c == "INPUT")
+
+
+def test_cli_nothing_to_verify_and_warnings(tmp_path):
+    runner = CliRunner()
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("kind: Node\nmetadata: {name: n}\n")
+    out = runner.invoke(proxy, ["verify", "-f", str(empty)])
+    assert out.exit_code == 2 and "nothing to verify" in out.output and out.output.count("\n") == 1
+    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--node", "ghost"])
+    assert out.exit_code == 2 and "--node 'ghost'" in out.output
+    mismatched = tmp_path / "m.yaml"
+    mismatched.write_text(NODE.read_text().replace("{name: https, port: 6443", "{name: http, port: 6443"))
+    out = runner.invoke(proxy, ["verify", "-f", str(mismatched), "--cluster-cidr", "10.244.0.0/16"])
+    assert out.exit_code == 0, out.output
+    assert "warning: default/kubernetes:https (TCP): its EndpointSlices' ports (http/TCP) match no port" in out.output
+    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--kube-proxy-version", "1.9"])
+    assert out.exit_code == 2 and "supported: 1.28, 1.29, 1.30, 1.31, 1.32, 1.33" in out.output
+    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--cluster-cidr", "10.244.0.0/16",
+                                "--iptables-save", str(SAVE), "--strict"])
+    assert out.exit_code == 1 and "VIOLATED (1 routing)" in out.output
+    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--iptables-save", str(SAVE), "--iptables-save", str(SAVE)])
+    assert out.exit_code == 2 and "table mangle given twice" in out.output
+
+
+def test_sigterm_answers_with_a_partial_result(tmp_path):
+    from benchmarks.bench_proxy import manifests
+
+    big = tmp_path / "big.yaml"
+    big.write_text(manifests(600) + "\n---\nkind: Node\nmetadata: {name: node-0}\nstatus: {addresses: "
+                   "[{type: InternalIP, address: 192.168.0.10}]}\n")
+    command = [sys.executable, "-c", "from checker.cli import run; run()", "proxy", "verify", "-f", str(big),
+               "--cluster-cidr", "10.0.0.0/8"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == 143, (out, err)
+    assert "INTERRUPTED (SIGTERM)" in out or "interrupted while reading" in err
