@@ -187,9 +187,9 @@ def _note_overshoot(etcd: Etcd, ghost: Ghost, read: CreatorRead) -> Ghost:
         if (owner is not None and owner.uid == rs.meta.uid) or (
                 owner is None and not rs.meta.deleting and rs.selector.matches(dict(p.meta.labels))):
             known += 1
-    for p in etcd.of("pods"):
-        owner = p.meta.owner
-        if owner is not None and owner.uid == rs.meta.uid and p.meta.uid not in cached:
+    for o in etcd.of("pods"):
+        owner = o.meta.owner
+        if owner is not None and owner.uid == rs.meta.uid and o.meta.uid not in cached:
             known += 1
     if known >= rs.replicas:
         return attrs.evolve(ghost, overshoots=ghost.overshoots | {object_key(rs)})

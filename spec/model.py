@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import immutables
 
-from checker import Model, Property, leads_to, weak
+from checker import Model, Property, eventually_always, leads_to, leads_to_always, weak
 from checker import always as always_
 from spec import actions as A
 from spec import faults, informer, kubectl, kubelet, scheduler
@@ -234,13 +234,13 @@ class ClusterModel(Model):
         self.config = config
         names = config.properties or tuple(n for n, p in PROPERTIES.items() if not p.finding)
         props = []
-        for name in names:
+        for name in names:  # PropertySpec.kind names the checker's operator; p ~> q kinds take the premise p
             spec = PROPERTIES[name]
-            if spec.kind == "always":
-                props.append(always_(name, spec.p))
+            if spec.kind in ("always", "eventually_always"):
+                props.append((always_ if spec.kind == "always" else eventually_always)(name, spec.p))
             else:
                 assert spec.q is not None
-                props.append(leads_to(name, spec.p, spec.q))
+                props.append((leads_to if spec.kind == "leads_to" else leads_to_always)(name, spec.p, spec.q))
         self.properties = tuple(props)
         self._own = tuple(props)
         actors = ["kube-controller-manager", "replicaset-controller", "deployment-controller", "clock"]

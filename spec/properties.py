@@ -26,8 +26,9 @@ Predicate = Callable[[ClusterState], bool]
 
 @attrs.frozen
 class PropertySpec:
-    """A property: its name, kind ("always" or "leads_to"), predicate(s), the promise in words, the upstream
-    source of the promise."""
+    """A property: its name, kind (the checker's operator: "always", "eventually_always", "leads_to" or
+    "leads_to_always"; ``q`` is None for the first two), predicate(s), the promise in words, the upstream source
+    of the promise."""
 
     name: str
     kind: str
@@ -218,9 +219,9 @@ def _complete(objects: immutables.Map[Key, Object]) -> bool:
         if isinstance(o, Deployment):
             if not deployment_complete(o, o.status):
                 return False
-        elif isinstance(o, ReplicaSet) and not o.meta.deleting and not _owned_by_deployment(o, deployments):
-            if not replicaset_complete(o):
-                return False
+        elif (isinstance(o, ReplicaSet) and not o.meta.deleting and not _owned_by_deployment(o, deployments)
+              and not replicaset_complete(o)):
+            return False
     return True
 
 
@@ -275,10 +276,12 @@ PROPERTIES: dict[str, PropertySpec] = {
             "staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go, client-go/tools/cache/reflector.go",
         ),
         PropertySpec(
-            "EventualReplicaConvergence", "leads_to", lambda s: not replicas_converged(s) and not blocked(s),
+            "EventualReplicaConvergence", "leads_to_always", lambda s: not replicas_converged(s) and not blocked(s),
             lambda s: replicas_converged(s) or blocked(s),
             "Whenever the ready pods of the Deployments and of the other ReplicaSets differ from their desired "
-            "state and nothing blocks them (every pending pod fits some node), they converge (or become blocked).",
+            "state and nothing blocks them (every pending pod fits some node), they converge (or become blocked) "
+            "and stay so: Anvil's ESR, p ~> []q (with faults and commands that stop, the desired state is "
+            "eventually stable).",
             "pkg/controller/deployment/sync.go, pkg/controller/replicaset/replica_set.go; Anvil esr.rs",
         ),
         PropertySpec(

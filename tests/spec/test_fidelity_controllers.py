@@ -12,6 +12,7 @@ from spec.apiserver import Session, store
 from spec.controllers import deployment, replicaset
 from spec.model import start_kcm
 from spec.scenario import builtin
+from spec.scheduling.types import LabelSelector, pairs
 from spec.state import (
     DESIRED_REPLICAS_ANNOTATION,
     MAX_REPLICAS_ANNOTATION,
@@ -30,7 +31,6 @@ from spec.state import (
     ReplicaSet,
     ReplicaSetStatus,
 )
-from spec.scheduling.types import LabelSelector, pairs
 
 
 def _base() -> tuple[list[Node], Deployment]:
