@@ -8,10 +8,13 @@ getPodsToDelete ordering), pkg/controller/controller_ref_manager.go (ClaimPods: 
 Modelled: expectations (creations counted, deletions tracked by pod key, 5 min expiry) gate manageReplicas, as
 they do upstream since #6866; the ``no-expectations`` variant removes the gate (kubernetes#7561). Pods are created
 with generateName ``<rs>-``, labels from the template and a controller ownerReference; deletions pick pods by
-upstream's ranking; the status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
+upstream's ranking, co-location counted over the pods of every ReplicaSet with the same controller
+(getIndirectlyRelatedPods); the status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
 observedGeneration, the ReplicaFailure condition) is written through the status subresource, re-read on conflict
 as updateReplicaSetStatus does.
-Abstracted: minReadySeconds is 0 in every scenario, so available = ready.
+Abstracted: minReadySeconds is 0 in every scenario, so available = ready. The ranking's pod-deletion-cost (no
+scenario sets the annotation) and time-since-ready criteria (time is relative) are left out: ties fall to
+restarts and then to creation order, as upstream's do when those are equal.
 Omitted: releasing pods whose labels stop matching (no scenario relabels a pod).
 """
 
