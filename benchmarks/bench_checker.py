@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+#: checker: exact storage; fingerprint: fingerprint storage; plain: the plain BFS.
+MODES = ["checker", "fingerprint", "plain"]
 CASES = [
     ("checker.examples.twophase:TwoPhase", 5),
     ("checker.examples.twophase:TwoPhase", 7),
@@ -33,10 +35,10 @@ def _child(ref: str, arg: int, mode: str) -> None:
     started = time.perf_counter()
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     model = _load(ref, arg)
-    if mode == "checker":
+    if mode in ("checker", "fingerprint"):
         from checker import check
 
-        result = check(model, deadlock=False)
+        result = check(model, deadlock=False, storage="exact" if mode == "checker" else mode)
         distinct, generated = result.stats.distinct_states, result.stats.generated
     else:
         seen = set(model.init_states())
@@ -69,12 +71,15 @@ def measure(ref: str, arg: int, mode: str) -> dict[str, float]:
 
 def main() -> None:
     cases = CASES
+    if len(sys.argv) > 2 and sys.argv[1] == "--modes":
+        MODES[:] = sys.argv[2].split(",")
+        del sys.argv[1:3]
     if len(sys.argv) > 2 and sys.argv[1] == "--only":
         cases = [c for c in CASES if f"{c[0]}({c[1]})".endswith(sys.argv[2])]
     print(f"{'model':<38} {'mode':<8} {'distinct':>10} {'generated':>11} {'process s':>9} {'states/s':>9} "
           f"{'B/state':>8} {'peak RSS':>9}")
     for ref, arg in cases:
-        for mode in ("checker", "plain"):
+        for mode in MODES:
             f = measure(ref, arg, mode)
             rate = f["distinct"] / f["process_seconds"]
             per_state = (f["peak_rss"] - f["base_rss"]) / max(f["distinct"], 1)

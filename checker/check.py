@@ -6,8 +6,15 @@ import contextlib
 import gc
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
+from typing import Any
 
+import attrs
+
+from checker.checkpoint import Checkpointing, Snapshot
+from checker.checkpoint import load as load_checkpoint
 from checker.errors import InputError
+from checker.fingerprint import collision_observed, collision_optimistic
+from checker.graph import STORAGES
 from checker.liveness import violation_lasso
 from checker.model import Model, Property, overrides
 from checker.paths import trace_of
@@ -70,13 +77,18 @@ def validate(model: Model) -> None:
 
 def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None, max_depth: int | None = None,
           deadlock: bool = True, simulate: int | None = None, depth: int = 100, seed: int = 0,
-          progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None) -> Result:
+          progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
+          storage: str = "exact", checkpoint: str | None = None, checkpoint_every: float = 300.0,
+          checkpoint_meta: Mapping[str, Any] | None = None, resume: str | None = None) -> Result:
     """Check every property of `model`; see `Result` for the verdicts.
 
-    `max_states` and `max_depth` bound an exhaustive search (a search cut short says "bounded", never "ok");
-    `max_depth` counts states on a path, initial state included. `simulate=N` runs N random walks of at most
-    `depth` states from `seed` instead of exhausting the space. `stop` is asked now and then whether to stop as
-    if interrupted (the command line answers yes once Ctrl-C was pressed).
+    `storage` is "exact" or "fingerprint" (`checker.graph`). `checkpoint=DIR` writes a checkpoint there every
+    `checkpoint_every` seconds and when SIGINT or SIGTERM stops the search (`checkpoint_meta`, JSON-able, says
+    how to load the model again); `resume=DIR` continues the search of a checkpoint, with its options (the model
+    must be the same). `max_states` and `max_depth` bound an exhaustive search (a search cut short says
+    "bounded", never "ok"); `max_depth` counts states on a path, initial state included. `simulate=N` runs N
+    random walks of at most `depth` states from `seed` instead of exhausting the space. `stop` is asked now and
+    then whether to stop as if interrupted (the command line answers yes once Ctrl-C was pressed).
     """
     validate(model)
     if strategy not in STRATEGIES:
@@ -84,6 +96,19 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     for label, value in (("max states", max_states), ("max depth", max_depth), ("simulation runs", simulate)):
         if value is not None and value < 1:
             raise InputError(f"{label} must be at least 1, got {value}")
+    if storage not in STORAGES:
+        raise InputError(f"unknown storage {storage!r}: choose one of {', '.join(STORAGES)}")
+    snapshot = None
+    if resume is not None:
+        if simulate is not None:
+            raise InputError("a simulation cannot be resumed: only exhaustive searches write checkpoints")
+        snapshot = load_checkpoint(resume, {type(model).__module__.split(".")[0]})
+        strategy, max_states, max_depth = (snapshot.options[k] for k in ("strategy", "max_states", "max_depth"))
+        deadlock, storage = snapshot.options["deadlock"], snapshot.options["storage"]
+        if snapshot.graph.with_edges != any(p.is_liveness for p in model.properties):
+            raise InputError(f"{resume}: the checkpoint was written for a model with other properties")
+    if checkpoint_every <= 0:
+        raise InputError(f"the checkpoint interval must be positive, got {checkpoint_every}")
     if simulate is not None and depth < 1:
         raise InputError(f"simulation depth must be at least 1, got {depth}")
     liveness = [p for p in model.properties if p.is_liveness]
@@ -97,9 +122,12 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     with _rarer_collections():
         if simulate is not None:
             return _simulate(model, simulate, depth, seed, deadlock, progress, warnings)
-        bounds = Bounds(strategy, max_states, max_depth, deadlock, constrained, symmetry)
+        bounds = Bounds(strategy, max_states, max_depth, deadlock, constrained, symmetry, storage=storage)
+        every = None if checkpoint is None else Checkpointing(checkpoint, checkpoint_every, dict(checkpoint_meta or {}))
+        if every is not None and snapshot is not None and not checkpoint_meta:
+            every.meta = snapshot.meta
         return _exhaust(model, strategy, max_states, max_depth, deadlock, progress, stop, liveness, bounds,
-                        tuple(warnings))
+                        tuple(warnings), every, snapshot)
 
 
 @contextlib.contextmanager
@@ -118,10 +146,15 @@ def _rarer_collections() -> Iterator[None]:
 
 def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int | None, deadlock: bool,
              progress: ProgressFn | None, stop: Callable[[], bool] | None, liveness: list[Property], bounds: Bounds,
-             warnings: tuple[str, ...]) -> Result:
-    started = time.perf_counter()
+             warnings: tuple[str, ...], checkpoint: Checkpointing | None = None, resume: Snapshot | None = None
+             ) -> Result:
+    started = time.perf_counter() - (resume.elapsed if resume is not None else 0.0)
     out = explore(model, strategy=strategy, max_states=max_states, max_depth=max_depth, deadlock=deadlock,
-                  with_edges=bool(liveness), progress=progress, stop=stop)
+                  with_edges=bool(liveness), progress=progress, stop=stop, storage=bounds.storage,
+                  checkpoint=checkpoint, resume=resume)
+    if bounds.storage == "fingerprint":
+        bounds = attrs.evolve(bounds, collision=(collision_optimistic(len(out.graph), out.generated),
+                                                 collision_observed(out.graph.stored_fingerprints())))
     violation = None
     if out.failure is not None:
         name, kind, i = out.failure

@@ -20,8 +20,9 @@ import click
 from rich.console import Console
 
 from checker.check import check as run_check
+from checker.checkpoint import read_meta
 from checker.errors import InputError, ModelError
-from checker.loading import Loaded, load_python, load_target, loaders
+from checker.loading import Loaded, load_identity, load_python, load_target, loaders
 from checker.report import Progress, TracePrinter, coverage_table, print_result, result_json
 from checker.result import Result
 
@@ -140,6 +141,16 @@ def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-depth", type=click.IntRange(min=1), default=None,
                      help="Do not expand states deeper than N (initial states are depth 1)."),
         click.option("--no-deadlock", is_flag=True, help="Do not report states without successors."),
+        click.option("--storage", type=click.Choice(["exact", "fingerprint"]), default=None,
+                     help="Store states exactly (default) or as 64-bit fingerprints (less memory; the verdict "
+                          "states the probability of a collision)."),
+        click.option("--checkpoint", "checkpoint_dir", type=click.Path(file_okay=False), default=None,
+                     metavar="DIR", help="Write a checkpoint to DIR now and then and when stopped (resume with "
+                                         "--resume DIR)."),
+        click.option("--checkpoint-every", type=click.FloatRange(min=0, min_open=True), default=300.0,
+                     show_default=True, metavar="SECONDS", help="Seconds between two checkpoints."),
+        click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+                     help="Continue the search saved in DIR (same model and options; checkpoints go on there)."),
         click.option("--simulate", type=click.IntRange(min=1), default=None, metavar="RUNS",
                      help="Random simulation: RUNS walks instead of an exhaustive search."),
         click.option("--depth", "sim_depth", type=click.IntRange(min=1), default=100, show_default=True,
@@ -186,14 +197,28 @@ def _default() -> Loaded:
 @_check_options
 @reports_input_errors
 def check_command(target: str | None, model_ref: str | None, strategy: str | None, max_states: int | None,
-                  max_depth: int | None, no_deadlock: bool, simulate: int | None, sim_depth: int, seed: int,
-                  as_json: bool, trace_path: str | None, show_coverage: bool, **extra: Any) -> None:
+                  max_depth: int | None, no_deadlock: bool, storage: str | None, checkpoint_dir: str | None,
+                  checkpoint_every: float, resume_dir: str | None, simulate: int | None,
+                  sim_depth: int, seed: int, as_json: bool, trace_path: str | None, show_coverage: bool,
+                  **extra: Any) -> None:
     """Model-check TARGET: a scenario (file or built-in name), or --model FILE.py:NAME.
 
     With no TARGET, checks the default scenario. Exit 0: every property holds within the stated bounds;
     1: a property is violated; 2: bad input; 130: interrupted (Ctrl-C); 143: stopped by SIGTERM.
     """
-    loaded = load_target(target, model_ref, extra, default=_default)
+    if resume_dir is not None:
+        if target is not None:
+            raise InputError("--resume DIR continues the checkpoint's own model: give no TARGET")
+        identity = read_meta(resume_dir).get("identity")
+        if not isinstance(identity, dict):
+            raise InputError(f"{resume_dir}/checkpoint.json: the checkpoint does not say which model it checks")
+        if identity.get("loader") == "python" and model_ref is None:
+            # A checkpoint is data and never names code to run: the user gives the Python model again.
+            raise InputError(f"{resume_dir}/checkpoint.json: the checkpoint is of a Python model; give it again "
+                             f"with --model FILE.py:NAME")
+        loaded = load_identity(identity, model_ref)
+    else:
+        loaded = load_target(target, model_ref, extra, default=_default)
     options: dict[str, Any] = {"strategy": "bfs", "max_states": None, "max_depth": None, "deadlock": True}
     options.update({k: v for k, v in loaded.options.items() if k in options})
     for key, value in (("strategy", strategy), ("max_states", max_states), ("max_depth", max_depth)):
@@ -201,6 +226,15 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
             options[key] = value
     if no_deadlock:
         options["deadlock"] = False
+    if storage is not None:
+        options["storage"] = storage
+    engine: dict[str, Any] = {}  # how the search runs, not what it checks: kept out of trace files' options
+    if resume_dir is not None:
+        engine["resume"] = resume_dir
+        checkpoint_dir = checkpoint_dir or resume_dir
+    if checkpoint_dir is not None:
+        engine.update(checkpoint=checkpoint_dir, checkpoint_every=checkpoint_every,
+                      checkpoint_meta={"identity": dict(loaded.identity or {}), "summary": loaded.summary})
     if simulate is not None:
         options.update(simulate=simulate, depth=sim_depth, seed=seed)
     console = Console(stderr=False, highlight=False, soft_wrap=True)
@@ -220,21 +254,25 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
     try:
         if live:
             with Progress(err) as progress:
-                result = run_check(loaded.model, progress=progress, stop=lambda: bool(pressed), **options)
+                result = run_check(loaded.model, progress=progress, stop=lambda: bool(pressed), **options,
+                                   **engine)
         else:
-            result = run_check(loaded.model, stop=lambda: bool(pressed), **options)
+            result = run_check(loaded.model, stop=lambda: bool(pressed), **options, **engine)
     except KeyboardInterrupt:
         click.echo("interrupted before any result could be assembled", err=True)
         sys.exit(_interrupted_code(pressed))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    written = None
+    written, unwritten = None, None
     if trace_path and result.violation is not None:
         from checker import itf
 
-        itf.write_trace(trace_path, itf.trace_document(result, loaded.model, loaded.identity, options))
-        written = trace_path
+        try:
+            itf.write_trace(trace_path, itf.trace_document(result, loaded.model, loaded.identity, options))
+            written = trace_path
+        except InputError as exc:  # the verdict is printed first, then this error (exit 2)
+            unwritten = str(exc)
     if as_json:
         doc = result_json(result, loaded.model, loaded.identity)
         doc["summary"] = loaded.summary
@@ -245,6 +283,8 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
                      _trace_printer(loaded, options))
         if show_coverage:
             console.print(coverage_table(result))
+    if unwritten is not None:
+        fail(unwritten)
     if result.status == "interrupted":
         sys.exit(_interrupted_code(pressed))
     sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)

@@ -8,6 +8,12 @@ values, in one table per class: equal tuples mean equal states (that is how attr
 is hashed and compared in C, where the class's generated `__hash__` and `__eq__` run as Python code on every
 generated successor. The state object is rebuilt from its fields when a trace needs it. Other states are stored
 as they are.
+
+With ``storage="fingerprint"`` (TLC's way) a state is stored as its 64-bit fingerprint (`checker.fingerprint`),
+in one table for every class: tens of bytes per state instead of hundreds, at the price of a small probability
+that two distinct states share a fingerprint (and one of them is never explored); the verdict states TLC's
+estimates of it. A state is then never rebuilt from storage: a trace re-executes the model from an initial state
+along the stored fingerprints (`checker.paths`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from typing import Any
 
 import attrs
 
+from checker.fingerprint import Fingerprinter
+
 NO_PARENT = -1
+STORAGES = ("exact", "fingerprint")
 
 #: A class's storage: its table (key -> index), how to get a state's key (None: the state is its own key), and
 #: its kind number (position in StateGraph.builders).
@@ -54,10 +63,19 @@ class StateGraph:
     """Append-only storage of the states found by a search, indexed in discovery order."""
 
     __slots__ = ("keys", "kinds", "tables", "builders", "parent", "depth", "expanded", "with_edges", "edge_lo",
-                 "edge_hi", "edge_to", "edge_mask", "enabled")
+                 "edge_hi", "edge_to", "edge_mask", "enabled", "storage", "fingerprints", "fp_table", "fp_set")
 
-    def __init__(self, with_edges: bool) -> None:
-        self.keys: list[Any] = []
+    def __init__(self, with_edges: bool, storage: str = "exact") -> None:
+        if storage not in STORAGES:
+            raise ValueError(f"unknown storage {storage!r}")
+        self.storage = storage
+        #: In fingerprint storage: the fingerprint function, and its one table (fingerprint -> index), needed for
+        #: edges; without edges, a set of fingerprints (the index of a fingerprint is never asked for), and `keys`
+        #: an array of fingerprints by index.
+        self.fingerprints = Fingerprinter() if storage == "fingerprint" else None
+        self.fp_table: dict[int, int] = {}
+        self.fp_set: set[int] | None = set() if storage == "fingerprint" and not with_edges else None
+        self.keys: Any = array("Q") if self.fp_set is not None else []
         self.kinds = bytearray()
         self.tables: dict[type, Table] = {}
         self.builders: list[Callable[[Any], Any] | None] = []
@@ -79,7 +97,11 @@ class StateGraph:
     def table(self, cls: type) -> Table:
         """The storage of states of class `cls`, made on first use."""
         found = self.tables.get(cls)
-        if found is None:
+        if found is None and self.fingerprints is not None:
+            if not self.builders:
+                self.builders.append(None)
+            found = self.tables[cls] = (self.fp_table, self.fingerprints, 0)
+        elif found is None:
             if len(self.builders) == 255:
                 raise ValueError("more than 255 classes of states")
             fk = _field_key(cls)
@@ -88,12 +110,33 @@ class StateGraph:
         return found
 
     def find(self, state: Any) -> int | None:
-        """The index of a stored state, or None."""
+        """The index of a stored state, or None (fingerprints stored as a set: use `contains`, `matches`)."""
+        if self.fp_set is not None:
+            raise LookupError("fingerprints are stored without their indices")
         table, key_of, _ = self.table(type(state))
         return table.get(state if key_of is None else key_of(state))
 
+    def contains(self, state: Any) -> bool:
+        """Whether a state (or, in fingerprint storage, one with its fingerprint) is stored."""
+        if self.fp_set is not None and self.fingerprints is not None:
+            return self.fingerprints(state) in self.fp_set
+        return self.find(state) is not None
+
+    def matches(self, i: int, state: Any) -> bool:
+        """Whether `state` is the one stored with index `i` (in fingerprint storage: has its fingerprint)."""
+        if self.fp_set is not None and self.fingerprints is not None:
+            return bool(self.keys[i] == self.fingerprints(state))
+        return self.find(state) == i
+
+    def stored_fingerprints(self) -> Iterator[int]:
+        """The fingerprints stored (fingerprint storage only)."""
+        return iter(self.fp_set if self.fp_set is not None else self.fp_table)
+
     def state(self, i: int) -> Any:
-        """The stored state with index `i` (rebuilt from its fields where it is stored as a tuple)."""
+        """The stored state with index `i` (rebuilt from its fields where it is stored as a tuple); in fingerprint
+        storage there is none to rebuild (`matches` tells a candidate apart)."""
+        if self.fingerprints is not None:
+            raise LookupError("states stored as fingerprints cannot be rebuilt: re-execute the model")
         build = self.builders[self.kinds[i]]
         return self.keys[i] if build is None else build(self.keys[i])
 

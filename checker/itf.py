@@ -15,13 +15,14 @@ import enum
 import json
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from checker.encoding import fingerprint
 from checker.errors import InputError
+from checker.files import atomic_write, read_text
+from checker.text import printable
 
 FORMAT = "kubespec-trace"
 FORMAT_VERSION = 1
@@ -183,19 +184,10 @@ def trace_document(
 
 
 def write_trace(path: str | os.PathLike[str], document: Mapping[str, Any]) -> None:
-    """Write ``document`` as indented JSON, atomically (a reader never sees half a file)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkstemp: its files are private (0600); a trace gets the usual permissions.
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("w", encoding="utf-8") as out:
-            json.dump(document, out, indent=1, ensure_ascii=False)
-            out.write("\n")
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """Write ``document`` as indented JSON, atomically (checker.files.atomic_write: a reader never sees half a file,
+    and no symlink planted in the directory is followed); an unwritable path raises InputError (one line)."""
+    text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    atomic_write(path, text.encode("utf-8"), what="trace file")
 
 
 def _check(condition: bool, path: str | os.PathLike[str], problem: str) -> None:
@@ -216,6 +208,12 @@ def validate(document: Any, path: str | os.PathLike[str] = "<trace>") -> dict[st
                 f"{os.fspath(path)}: trace format version {version} is newer than this kubespec reads "
                 f"({FORMAT_VERSION}); upgrade kubespec"
             )
+    for field in ("property", "kind", "description"):
+        _check(meta.get(field) is None or isinstance(meta[field], str), path, f"#meta.{field} is not a string")
+    for field in ("options", "stats"):
+        _check(meta.get(field) is None or isinstance(meta[field], dict), path, f"#meta.{field} is not an object")
+    source = meta.get("source")
+    _check(source is None or isinstance(source, dict | str), path, "#meta.source is not an object")
     variables = document.get("vars")
     _check(
         isinstance(variables, list) and all(isinstance(name, str) for name in variables),
@@ -228,9 +226,14 @@ def validate(document: Any, path: str | os.PathLike[str] = "<trace>") -> dict[st
     for index, state in enumerate(states):
         _check(isinstance(state, dict), path, f"states[{index}] is not an object")
         missing = [name for name in variables if name not in state]
-        _check(not missing, path, f"states[{index}] lacks variable(s) {', '.join(missing)}")
+        _check(not missing, path, f"states[{index}] lacks variable(s) {printable(', '.join(missing))}")
         state_meta = state.get("#meta", {})
         _check(isinstance(state_meta, dict), path, f"states[{index}].#meta is not an object")
+        for field in ("actor", "description"):
+            value = state_meta.get(field)
+            _check(value is None or isinstance(value, str), path, f"states[{index}].#meta.{field} is not a string")
+        view = state_meta.get("view")
+        _check(view is None or isinstance(view, dict), path, f"states[{index}].#meta.view is not an object")
     loop = document.get("loop")
     _check(
         loop is None or (isinstance(loop, int) and not isinstance(loop, bool) and 0 <= loop < len(states)),
@@ -241,17 +244,53 @@ def validate(document: Any, path: str | os.PathLike[str] = "<trace>") -> dict[st
     return valid
 
 
-def read_trace(path: str | os.PathLike[str]) -> dict[str, JSON]:
-    """Read and validate a trace file; a missing, corrupt or non-trace file raises InputError (one line)."""
+MAX_DEPTH = 100
+"""The deepest nesting of JSON values read in a trace (kubespec writes about 12; a deeper file is refused)."""
+_MAX_INT_DIGITS = 400
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits (at most {_MAX_INT_DIGITS} are read)")
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth_at_most(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests at most ``limit`` levels of lists and objects (iteratively: no recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return False
+        pending.extend((child, depth + 1) for child in children)
+    return True
+
+
+def parse_trace(text: str, path: str | os.PathLike[str] = "<trace>") -> dict[str, JSON]:
+    """Parse and validate a trace's JSON text; anything else raises InputError (one line naming ``path``)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or error
-        raise InputError(f"{os.fspath(path)}: cannot read the trace file: {reason}") from None
-    try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=_parse_int, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
         raise InputError(
-            f"{os.fspath(path)}: not a trace file: invalid JSON at line {error.lineno}: {error.msg}"
+            f"{os.fspath(path)}:{error.lineno}: not a trace file: invalid JSON at line {error.lineno}: {error.msg}"
         ) from None
+    except ValueError as error:
+        raise InputError(f"{os.fspath(path)}: not a trace file: {error}") from None
+    except RecursionError:
+        raise InputError(f"{os.fspath(path)}: not a trace file: values nested deeper than {MAX_DEPTH} levels") from None
+    if not _depth_at_most(document, MAX_DEPTH):
+        raise InputError(f"{os.fspath(path)}: not a trace file: values nested deeper than {MAX_DEPTH} levels")
     return validate(document, path)
+
+
+def read_trace(path: str | os.PathLike[str]) -> dict[str, JSON]:
+    """Read and validate a trace file; a missing, special, oversized, corrupt or non-trace file raises InputError
+    (one line)."""
+    return parse_trace(read_text(path, what="trace file"), path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
@@ -18,8 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
+import click
 
-from checker.errors import InputError
+from checker.errors import InputError, ModelError
 from checker.model import Model
 
 
@@ -70,12 +72,16 @@ def load_python(ref: str) -> Loaded:
         sys.modules[spec.name] = module
         try:
             spec.loader.exec_module(module)
+        except SystemExit as exc:
+            raise ModelError(f"--model {ref!r}: importing {where} called sys.exit({exc.code!r})") from None
         except Exception as exc:
             raise InputError(f"--model {ref!r}: importing {where} raised {type(exc).__name__}: {exc}") from exc
-        identity_target = str(path.resolve()) + ":" + name
+        identity_target = relative_path(path) + ":" + name
     else:
         try:
             module = importlib.import_module(where)
+        except SystemExit as exc:
+            raise ModelError(f"--model {ref!r}: importing {where} called sys.exit({exc.code!r})") from None
         except ImportError as exc:
             raise InputError(f"--model {ref!r}: no module {where} ({exc})") from exc
         identity_target = ref
@@ -88,6 +94,8 @@ def load_python(ref: str) -> Loaded:
 def _instantiate(obj: Any, ref: str) -> Model:
     try:
         made = obj() if isinstance(obj, type) or callable(obj) and not hasattr(obj, "successors") else obj
+    except SystemExit as exc:
+        raise ModelError(f"--model {ref!r}: making the model called sys.exit({exc.code!r})") from None
     except Exception as exc:
         raise InputError(f"--model {ref!r}: making the model raised {type(exc).__name__}: {exc}") from exc
     for attr in ("init_states", "successors"):
@@ -113,13 +121,62 @@ def load_target(target: str | None, model_ref: str | None, params: Mapping[str, 
     raise InputError(f"unknown check target {target!r}: not a scenario file, a built-in scenario, or FILE.py:NAME")
 
 
-def load_identity(identity: Mapping[str, Any]) -> Loaded:
-    """Rebuild a model from the identity recorded with it (in a trace file, say)."""
+def relative_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as recorded in a model's identity: relative to the working directory (a trace file names no
+    absolute local path), or absolute only when it is on another drive."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return os.fspath(path)
+
+
+def _identity_params(loader: TargetLoader, raw: Any) -> dict[str, Any]:
+    """A recorded identity's loader options, converted by the loader's own option types as the command line would."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InputError("#meta.source.params: expected an object")
+    by_name = {param.name: param for param in loader.params}
+    ctx = click.Context(click.Command("kubespec"))
+    params: dict[str, Any] = {}
+    for name, value in raw.items():
+        param = by_name.get(name)
+        if param is None:
+            raise InputError(f"#meta.source.params.{name}: not an option of this loader")
+        if value is None or value == []:
+            params[name] = value
+            continue
+        try:
+            params[name] = param.type_cast_value(ctx, value)
+        except (click.BadParameter, TypeError, ValueError) as error:
+            raise InputError(f"#meta.source.params.{name}: {error}") from None
+    return params
+
+
+def load_identity(identity: Mapping[str, Any], model_ref: str | None = None) -> Loaded:
+    """Rebuild a model from the identity recorded with it (in a trace file, say).
+
+    A recorded identity is data: it may name a registered loader's target (a scenario), never Python code. A Python
+    model is loaded only from ``model_ref``, which the user gives on the command line (``--model``).
+    """
+    if model_ref is not None:
+        return load_python(model_ref)
     kind = identity.get("loader")
     if kind == "python":
-        return load_python(str(identity.get("target")))
+        target = identity.get("target")
+        hint = f" {target}" if isinstance(target, str) and target.isprintable() else " FILE.py:NAME"
+        raise InputError(
+            f"#meta.source: the trace names a Python model; a trace file never runs code: give the model on the "
+            f"command line with --model{hint}"
+        )
     found = loaders()
     if not isinstance(kind, str) or kind not in found:
-        raise InputError(f"the model's identity names an unknown loader {kind!r}")
-    params = identity.get("params") or {}
-    return found[kind].load(identity.get("target"), params)
+        shown = kind if isinstance(kind, str) and kind.isprintable() else repr(kind)
+        raise InputError(f"#meta.source.loader: unknown loader {shown!r} (known: {', '.join(found) or 'none'})")
+    loader = found[kind]
+    target = identity.get("target")
+    if target is not None and not isinstance(target, str):
+        raise InputError("#meta.source.target: expected a string")
+    if not loader.accepts(target):
+        raise InputError(f"#meta.source.target: {target!r} is not a target of the {kind} loader")
+    return loader.load(target, _identity_params(loader, identity.get("params")))

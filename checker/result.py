@@ -107,6 +107,10 @@ class Bounds:
     simulate: int | None = None
     sim_depth: int | None = None
     seed: int | None = None
+    #: "exact" or "fingerprint" (`checker.graph`); with fingerprints, TLC's two estimates of the probability that
+    #: two distinct states shared one (calculated (optimistic), based on the actual fingerprints).
+    storage: str = "exact"
+    collision: tuple[float, float] | None = None
 
     def describe(self) -> str:
         if self.simulate is not None:
@@ -121,7 +125,16 @@ class Bounds:
             parts.append("symmetry reduction")
         if not self.deadlock:
             parts.append("deadlock not checked")
+        if self.storage != "exact":
+            parts.append(self.storage_note())
         return ", ".join(parts)
+
+    def storage_note(self) -> str:
+        if self.collision is None:
+            return f"{self.storage} storage"
+        calculated, observed = self.collision
+        return (f"{self.storage} storage (probability of a fingerprint collision: {calculated:.1E} calculated, "
+                f"{observed:.1E} observed)")
 
 
 @attrs.frozen

@@ -1,4 +1,5 @@
-"""Exhaustive search: breadth-first (shortest counterexamples) or depth-first, over exactly stored states.
+"""Exhaustive search: breadth-first (shortest counterexamples) or depth-first, over states stored exactly or as
+fingerprints (`checker.graph`).
 
 The loop is the hot path of every check: it aliases everything it touches to locals and does per generated
 successor only what it must (count the action, canonicalise, apply the constraint, one dict lookup).
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
@@ -16,9 +19,11 @@ from typing import Any
 
 import attrs
 
+from checker.checkpoint import Checkpointing, Snapshot, save
 from checker.errors import ModelError
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
+from checker.storage import DiskQueue
 
 ProgressFn = Callable[[int, int, int, int, float], None]
 PROGRESS_EVERY = 2048
@@ -93,10 +98,15 @@ def fairness_masks(model: Model) -> tuple[int, int, Callable[[Hashable], int]]:
 
 
 def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: int | None, deadlock: bool,
-            with_edges: bool, progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None) -> Outcome:
+            with_edges: bool, progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
+            storage: str = "exact", checkpoint: Checkpointing | None = None, resume: Snapshot | None = None
+            ) -> Outcome:
     """Explore the reachable states, checking invariants and deadlock as states are found. ``stop`` is asked now
-    and then whether to stop as if interrupted (a Ctrl-C that Python swallowed, say in a finalizer, still counts)."""
-    g = StateGraph(with_edges)
+    and then whether to stop as if interrupted (a Ctrl-C that Python swallowed, say in a finalizer, still counts).
+    ``storage`` is "exact" or "fingerprint" (`checker.graph`). With ``checkpoint``, a consistent checkpoint is
+    written every ``checkpoint.every`` seconds and when SIGINT or SIGTERM stops the search; ``resume`` continues
+    from one (`checker.checkpoint`)."""
+    g = resume.graph if resume is not None else StateGraph(with_edges, storage)
     out = Outcome(g)
     invariants = [(p.name, p.pred) for p in model.properties if p.kind == "always"]
     witnesses = [p for p in model.properties if p.kind == "sometimes"]
@@ -108,17 +118,34 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
     class_bit = {f.name: 1 << k for k, f in enumerate(model.fairness)}
     keys, kinds, parent, depth, expanded = g.keys, g.kinds, g.parent, g.depth, g.expanded
     edge_lo, edge_hi, edge_to, edge_mask, enabled = g.edge_lo, g.edge_hi, g.edge_to, g.edge_mask, g.enabled
-    generated_by, distinct_by = out.generated_by, out.distinct_by
     lifo = strategy == "dfs"
     general = canonical is not None or constraint is not None
     # The frontier holds (index, state): states are stored as keys, so the object is kept until expanded.
-    frontier: deque[tuple[int, Any]] = deque()
+    # With fingerprint storage the frontier is the only place states live: breadth-first, it spills to disk.
+    frontier: Any = DiskQueue() if storage == "fingerprint" and not lifo else deque()
     started = time.perf_counter()
     last_report = started
     limit = max_states if max_states is not None else float("inf")
     check_new = bool(invariants or witnesses or liveness)
-    goal_bits = out.goal_bits = [bytearray() for _ in liveness]
-    premise_bits = out.premise_bits = [bytearray() for _ in liveness]
+    out.goal_bits = [bytearray() for _ in liveness]
+    out.premise_bits = [bytearray() for _ in liveness]
+    if resume is not None:
+        out.generated, out.max_depth, out.witnessed = resume.generated, resume.max_depth, resume.witnessed
+        out.generated_by, out.distinct_by = resume.generated_by, resume.distinct_by
+        out.goal_bits, out.premise_bits = resume.goal_bits, resume.premise_bits
+        frontier.extend(resume.frontier)
+        started -= resume.elapsed
+    generated_by, distinct_by = out.generated_by, out.distinct_by
+    goal_bits, premise_bits = out.goal_bits, out.premise_bits
+    options = {"strategy": strategy, "max_states": max_states, "max_depth": max_depth, "deadlock": deadlock,
+               "storage": storage}
+
+    def snapshot() -> None:
+        """Write a checkpoint (between two expansions: the graph and the frontier agree)."""
+        assert checkpoint is not None
+        save(checkpoint, Snapshot(options, checkpoint.meta, g, list(frontier), out.generated, out.max_depth,
+                                  generated_by, distinct_by, out.witnessed, goal_bits, premise_bits,
+                                  time.perf_counter() - started))
 
     def store(state: Any, key: Any, kind: int, from_index: int, d: int) -> int:
         """Append a state already entered in its table; check invariants and witnesses on it."""
@@ -145,8 +172,11 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
         return n
 
     current = -1
+    pending: list[int] = []  # SIGINT/SIGTERM received, acted upon between two expansions
+    between = False
+    restore = _defer_signals(pending)
     try:
-        for s in model.init_states():
+        for s in model.init_states() if resume is None else ():
             out.generated += 1  # TLC counts initial states among the states generated
             if canonical is not None:
                 s = canonical(s)
@@ -154,12 +184,15 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                 continue
             table, key_of, kind = g.table(type(s))
             key = s if key_of is None else key_of(s)
-            if key in table:
+            if key in (table if g.fp_set is None else g.fp_set):
                 continue
             if len(keys) >= limit:
                 out.cut = f"max states {max_states:,} reached"
                 break
-            table[key] = len(keys)
+            if g.fp_set is not None:
+                g.fp_set.add(key)  # type: ignore[arg-type]
+            else:
+                table[key] = len(keys)
             i = store(s, key, kind, NO_PARENT, 1)
             out.max_depth = 1
             if out.failure:
@@ -169,12 +202,18 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
         expansions = 0
         last_cls: type | None = None
         table, key_of, kind = {}, None, 0
+        fp_set = g.fp_set
+        fingerprint: Callable[[Any], int] = g.fingerprints or hash
         while frontier and out.cut is None:
+            if pending:
+                between = True
+                _deliver(pending)  # the signal's own handler runs now: Ctrl-C raises KeyboardInterrupt here
+                between = False
             current, s = pop()
             d = depth[current]
             if max_depth is not None and d >= max_depth:
                 # Not expanded: the search is bounded if this state has a successor not yet found.
-                if any(g.find(_canon(canonical, t)) is None for _, t in model.successors(s)):
+                if any(not g.contains(_canon(canonical, t)) for _, t in model.successors(s)):
                     out.cut = out.cut or f"max depth {max_depth} reached"
                     frontier.clear()
                 continue
@@ -201,17 +240,28 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                         if with_edges and t != s:
                             en |= mask_of(a)
                         continue
-                if type(t) is not last_cls:
-                    last_cls = type(t)
-                    table, key_of, kind = g.table(last_cls)
-                key = t if key_of is None else key_of(t)
-                n = len(keys)
-                j = table.setdefault(key, n)
-                if j == n:
+                if fp_set is not None:
+                    # Fingerprints without edges: a set, and no index to look up (a known state is just skipped).
+                    key = fingerprint(t)
+                    if key in fp_set:
+                        continue
+                    j = n = len(keys)
                     if n >= limit:
+                        out.cut = f"max states {max_states:,} reached"
+                        break
+                    fp_set.add(key)
+                else:
+                    if type(t) is not last_cls:
+                        last_cls = type(t)
+                        table, key_of, kind = g.table(last_cls)
+                    key = t if key_of is None else key_of(t)
+                    n = len(keys)
+                    j = table.setdefault(key, n)
+                    if j == n and n >= limit:
                         del table[key]
                         out.cut = f"max states {max_states:,} reached"
                         break
+                if j == n:
                     store(t, key, kind, current, d + 1)
                     distinct_by[a] = distinct_by.get(a, 0) + 1
                     if d >= out.max_depth:
@@ -249,7 +299,10 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                 # Stored states live until the end: keep the cyclic garbage collector from rescanning them.
                 gc.freeze()
                 if stop is not None and stop():
+                    between = True  # this expansion is complete: what was found is consistent
                     raise KeyboardInterrupt
+                if checkpoint is not None and time.perf_counter() - checkpoint.last >= checkpoint.every:
+                    snapshot()
                 if progress is not None:
                     now = time.perf_counter()
                     if now - last_report >= 0.25:
@@ -257,7 +310,10 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                         progress(len(keys), out.generated, out.max_depth, len(frontier), now - started)
     except KeyboardInterrupt:
         out.interrupted = True
-        if current >= 0:
+        if between:
+            if checkpoint is not None:
+                snapshot()  # stopped between two expansions: the graph and the frontier agree
+        elif current >= 0:
             expanded[current] = 0  # its successors may be incomplete
     except ModelError:
         raise
@@ -265,9 +321,57 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
         where = f" while expanding state #{current} (depth {depth[current]})" if current >= 0 else " in init_states"
         raise ModelError(f"the model raised {type(exc).__name__}: {exc}{where}") from exc
     finally:
+        restore()
         gc.unfreeze()
-    out.queue = len(frontier)
+        left = len(frontier)
+        if isinstance(frontier, DiskQueue):
+            frontier.close()
+    out.queue = left
     return out
+
+
+def _defer_signals(pending: list[int]) -> Callable[[], None]:
+    """Until the returned function is called, SIGINT and SIGTERM only append to `pending` (the search acts on them
+    between two expansions, through `_deliver`, so that what it has found is consistent); a second signal runs
+    the original handler at once. Signals whose handler is not a Python function are left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        if pending:
+            previous[signum](signum, frame)
+        else:
+            pending.append(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        prev = signal.getsignal(sig)
+        if callable(prev):
+            previous[sig] = prev
+            signal.signal(sig, handler)
+    _HANDLERS.append(previous)
+
+    def restore() -> None:
+        for sig, prev in previous.items():
+            signal.signal(sig, prev)
+        if _HANDLERS and _HANDLERS[-1] is previous:
+            _HANDLERS.pop()
+
+    return restore
+
+
+#: The handlers that `_defer_signals` stands in for, innermost last.
+_HANDLERS: list[dict[int, Any]] = []
+
+
+def _deliver(pending: list[int]) -> None:
+    """Run the original handler of the first signal received (the command line's raises KeyboardInterrupt)."""
+    signum = pending[0]
+    handlers = _HANDLERS[-1] if _HANDLERS else {}
+    handler = handlers.get(signum)
+    if handler is not None:
+        handler(signum, None)
+    pending.clear()  # the handler did not stop the search
 
 
 def _constraint(constraint: Callable[[Any], bool], state: Any) -> bool:

@@ -1,4 +1,9 @@
-"""``kubespec graph TARGET -o OUT.svg``: draw a model's state graph, capped or around a trace (docs/traces.md)."""
+"""``kubespec graph TARGET -o OUT.svg`` and ``kubespec trace dot``: pictures of state graphs and traces
+(docs/traces.md).
+
+This module also assembles the whole ``kubespec trace`` group (traces.cli.trace_group) with its pictures: the
+``dot`` command, and the sequence diagram in ``trace show --html``. ``diagrams`` imports ``traces``, never the reverse.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,25 @@ from typing import Any
 
 import click
 
-from checker.cli import loader_options, reports_input_errors
+from checker.cli import loader_options
 from checker.errors import InputError
 from checker.itf import read_trace
-from checker.loading import Loaded, load_identity, load_target
-from diagrams.output import write
-from diagrams.stategraph import DEFAULT_MAX_STATES, around_trace, explore, state_graph_picture
-from traces.replay import follow
+from checker.loading import Loaded, load_target
+from checker.text import printable
+from diagrams.output import check_picture_size, svg_text, write
+from diagrams.progress import Progress
+from diagrams.sequence import MAX_STEPS, sequence_diagram
+from diagrams.stategraph import DEFAULT_MAX_STATES, MAX_STATES, around_trace, explore, state_graph_picture
+from traces.cli import guarded, trace_group
+from traces.document import Trace, load
+from traces.replay import follow, model_of_trace
 
 
 def _load(target: str | None, model_ref: str | None, extra: dict[str, Any], trace_file: Path | None) -> Loaded:
     if target is None and model_ref is None:
         if trace_file is None:
             raise click.UsageError("give a TARGET (scenario or FILE.py:NAME), --model, or --around-trace FILE")
-        source = read_trace(trace_file).get("#meta", {}).get("source")
-        if not isinstance(source, dict):
-            raise InputError(f"{trace_file}: the trace does not say which model made it; give the TARGET")
-        return load_identity(source)
+        return model_of_trace(read_trace(trace_file), trace_file, None)
     return load_target(target, model_ref, extra)
 
 
@@ -35,15 +42,15 @@ def _load(target: str | None, model_ref: str | None, extra: dict[str, Any], trac
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    metavar="OUT.svg|png|dot",
+    metavar="OUT.svg|png|pdf|dot",
     help="The picture to write; its suffix says the format.",
 )
 @click.option(
     "--max-states",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_STATES),
     default=DEFAULT_MAX_STATES,
     show_default=True,
-    help="Draw at most N states (breadth-first); the cut is stated in the picture and here.",
+    help=f"Draw at most N states (breadth-first, at most {MAX_STATES:,}); the cut is stated in the picture and here.",
 )
 @click.option(
     "--around-trace",
@@ -51,17 +58,18 @@ def _load(target: str | None, model_ref: str | None, extra: dict[str, Any], trac
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     metavar="FILE",
-    help="Draw the trace's states and their neighbours instead of the graph from the initial states.",
+    help="Draw the trace's states and their neighbours instead of the graph from the initial states "
+    "(a Python model's trace needs --model too).",
 )
 @click.option(
     "--radius",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=1000),
     default=1,
     show_default=True,
     help="With --around-trace: how many steps away from the trace to draw.",
 )
 @loader_options
-@reports_input_errors
+@guarded
 def graph(
     target: str | None,
     model_ref: str | None,
@@ -72,18 +80,75 @@ def graph(
     **extra: Any,
 ) -> None:
     """Draw the state graph of TARGET (a scenario or FILE.py:NAME): states, action edges, initial and violating
-    states marked. Big graphs are cut at --max-states, never silently; --around-trace draws a trace's neighbourhood."""
+    states marked. Big graphs are cut at --max-states, never silently; --around-trace draws a trace's neighbourhood.
+    Pictures (svg, png, pdf) are laid out by Graphviz, which is given at most a stated number of states."""
+    check_picture_size(output, max_states, "--max-states")
     loaded = _load(target, model_ref, extra, trace_file)
     title = loaded.summary or "state graph"
-    if trace_file is not None:
-        document = read_trace(trace_file)
-        states, _ = follow(loaded.model, document)
-        lasso = document.get("loop") is not None
-        explored = around_trace(loaded.model, states, max_states=max_states, radius=radius, violating_end=not lasso)
-        title = f"{title}: around {trace_file.name}"
-    else:
-        explored = explore(loaded.model, max_states=max_states)
-    write(state_graph_picture(loaded.model, explored, title), output)
-    click.echo(f"wrote {output}: {len(explored.states)} states, {len(explored.edges)} edges")
+    with Progress("exploring") as progress:
+        if trace_file is not None:
+            document = read_trace(trace_file)
+            states, _ = follow(loaded.model, document)
+            check_picture_size(output, len(set(states)), f"{trace_file}: the trace's states")
+            lasso = document.get("loop") is not None
+            explored = around_trace(
+                loaded.model,
+                states,
+                max_states=max_states,
+                radius=radius,
+                violating_end=not lasso,
+                on_state=progress.tick,
+            )
+            title = f"{title}: around {trace_file.name}"
+        else:
+            explored = explore(loaded.model, max_states=max_states, on_state=progress.tick)
+        progress.phase(f"drawing {len(explored.states):,} states")
+        picture = state_graph_picture(loaded.model, explored, title)
+        progress.phase(f"writing {output.name}")
+        write(picture, output)
+    click.echo(f"wrote {printable(output)}: {len(explored.states)} states, {len(explored.edges)} edges")
     if explored.note:
-        click.echo(f"note: {explored.note}")
+        click.echo(f"note: {printable(explored.note)}")
+
+
+def _sequence_svg(trace: Trace) -> str:
+    if len(trace.steps) > MAX_STEPS:
+        raise InputError(f"the trace has {len(trace.steps):,} states; a sequence diagram draws at most {MAX_STEPS:,}")
+    with Progress("drawing") as progress:
+        progress.phase(f"laying out {len(trace.steps):,} states with Graphviz")
+        return svg_text(sequence_diagram(trace))
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    metavar="OUT.svg|png|pdf|dot",
+    help="The picture to write; its suffix says the format.",
+)
+@guarded
+def dot(file: Path, output: Path) -> None:
+    """Draw a trace as a sequence diagram: one lane per component, the violating step highlighted.
+
+    At most a stated number of states are drawn (the error says how many); `kubespec trace show` prints any trace."""
+    loaded = load(file)
+    if not loaded.steps:
+        raise InputError(f"{file}: the trace has no states to draw")
+    if len(loaded.steps) > MAX_STEPS:
+        raise InputError(
+            f"{file}: the trace has {len(loaded.steps):,} states; a sequence diagram draws at most {MAX_STEPS:,} "
+            "(print it with `kubespec trace show`)"
+        )
+    with Progress("drawing") as progress:
+        progress.phase(f"laying out {len(loaded.steps):,} states")
+        diagram = sequence_diagram(loaded)
+        progress.phase(f"writing {output.name}")
+        write(diagram, output)
+    click.echo(f"wrote {printable(output)} ({len(loaded.steps)} states)")
+
+
+trace = trace_group(picture=_sequence_svg, commands=[dot])
+"""The ``kubespec trace`` command group (entry point): show, replay and dot."""

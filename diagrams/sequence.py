@@ -24,9 +24,12 @@ from typing import Literal
 import attrs
 import graphviz  # type: ignore[import-untyped]
 
+from checker.errors import InputError
+from checker.text import printable
+from diagrams.output import clip, dot_text
 from traces.diff import Change, diff_states, headline
 from traces.document import Trace, TraceStep
-from traces.values import is_variant
+from traces.values import is_variant, marker
 
 MessageKind = Literal["request", "watch", "local"]
 
@@ -98,6 +101,17 @@ _LANE_RANKS: Sequence[tuple[re.Pattern[str], int]] = (
 )
 _OTHER_RANK = 3
 _DETAIL_CHARS = 64
+MAX_STEPS = 2_000
+"""The most states a sequence diagram draws (Graphviz lays out 2,000 pinned rows in a few seconds)."""
+MAX_LANES = 64
+"""The most lanes (distinct actors) a sequence diagram draws."""
+_LANE_CHARS = 60
+_LABEL_CHARS = 600
+
+
+def safe_text(text: object, limit: int) -> str:
+    """Text from a trace as a picture may show it: cut to ``limit`` characters, control characters escaped."""
+    return clip(printable(text), limit)
 
 
 @attrs.frozen
@@ -115,8 +129,8 @@ class Message:
 def _action_name(action: object) -> str:
     if is_variant(action):
         return str(action["tag"])  # type: ignore[index]
-    if isinstance(action, dict) and "#tup" in action and action["#tup"]:
-        return str(action["#tup"][0])
+    if marker(action) == "#tup" and action["#tup"]:  # type: ignore[index]
+        return str(action["#tup"][0])  # type: ignore[index]
     return str(action)
 
 
@@ -138,16 +152,18 @@ def lane_rank(lane: str) -> int:
 def classify(trace: Trace, step: TraceStep) -> Message:
     """The message that ``step`` (not the initial state) draws."""
     before = trace.steps[step.index - 1]
-    actor = step.actor or SYSTEM_LANE
+    actor = safe_text(step.actor, _LANE_CHARS) if step.actor else SYSTEM_LANE
     api = next((s.actor for s in trace.steps if s.actor and _API_ACTOR.search(s.actor)), API_LANE)
+    api = safe_text(api, _LANE_CHARS)
+    label = safe_text(step.description, _LABEL_CHARS)
     changes = tuple(diff_states(before.shown, step.shown))
     has_views = step.view is not None and before.view is not None
     writes_api = has_views and any(is_api_object(change.address) for change in changes)
     if actor != api and writes_api:
-        return Message(step.index, "request", actor, api, step.description, changes)
+        return Message(step.index, "request", actor, api, label, changes)
     if actor != api and has_views and _WATCH_ACTION.search(_action_name(step.action)):
-        return Message(step.index, "watch", api, actor, step.description, changes)
-    return Message(step.index, "local", actor, actor, step.description, changes)
+        return Message(step.index, "watch", api, actor, label, changes)
+    return Message(step.index, "local", actor, actor, label, changes)
 
 
 def lanes(messages: Sequence[Message]) -> list[str]:
@@ -191,9 +207,9 @@ def _html_label(lines: Sequence[str], detail: str, colour: str, bold: bool) -> s
 
 
 def _tooltip(changes: Sequence[Change]) -> str:
-    lines = [str(change) for change in changes]
-    shown = lines[:20] + ([f"... {len(lines) - 20} more"] if len(lines) > 20 else [])
-    return "\n".join(shown) or "(no change)"
+    lines = [safe_text(change, 200) for change in changes[:20]]
+    shown = lines + ([f"... {len(changes) - 20} more"] if len(changes) > 20 else [])
+    return dot_text("\n".join(shown)) or "(no change)"
 
 
 def _label_x(x0: float, x1: float, lines: Sequence[str], bold: bool) -> float:
@@ -226,8 +242,18 @@ def _rows(trace: Trace, messages: Sequence[Message]) -> list[_Row]:
 
 def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph:
     """The sequence diagram of ``trace`` (see the module docstring for what is drawn how)."""
+    if len(trace.steps) > MAX_STEPS:
+        raise InputError(f"the trace has {len(trace.steps):,} states; a sequence diagram draws at most {MAX_STEPS:,}")
     messages = [classify(trace, step) for step in trace.steps[1:]]
     lane_names = lanes(messages) or [SYSTEM_LANE]
+    if len(lane_names) > MAX_LANES:
+        raise InputError(
+            f"the trace has {len(lane_names):,} actors; a sequence diagram draws at most {MAX_LANES} lanes"
+        )
+    lane_ids: dict[str, str] = {}
+    for lane in lane_names:  # distinct lanes may share an id's characters ("a b", "a-b"): number the later ones
+        base = _id(lane)[:40]
+        lane_ids[lane] = base if base not in lane_ids.values() else f"{base}-{len(lane_ids)}"
     x_of = {lane: MARGIN + i * LANE for i, lane in enumerate(lane_names)}
     rows = _rows(trace, messages)
     bottom = rows[-1].bottom - 1.2 * ROW
@@ -239,7 +265,7 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
         layout="neato",
         outputorder="edgesfirst",
         splines="line",
-        label=title or trace.description or "trace",
+        label=dot_text(safe_text(title or trace.description or "trace", 300)),
         labelloc="t",
         fontname=FONT,
         fontsize="14",
@@ -272,10 +298,10 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
         )
 
     for lane in lane_names:
-        lane_id = _id(lane)
+        lane_id = lane_ids[lane]
         graph.node(
             f"lane-{lane_id}",
-            label=lane,
+            label=dot_text(lane),
             shape="box",
             style="rounded,filled",
             fillcolor="#e8eef8",
@@ -330,7 +356,10 @@ def _draw_message(
             f"step-{message.step}",
             label=_html_label(
                 lines,
-                headline(message.changes, _DETAIL_CHARS, lambda change: change.address == message.source),
+                safe_text(
+                    headline(message.changes, _DETAIL_CHARS, lambda change: change.address == message.source),
+                    2 * _DETAIL_CHARS,
+                ),
                 colour,
                 bad,
             ),
@@ -377,10 +406,11 @@ def _draw_message(
         detail = headline(message.changes, _DETAIL_CHARS, lambda change: is_api_object(change.address))
     else:
         detail = headline(message.changes, _DETAIL_CHARS, lambda change: change.address == message.target)
+    detail = safe_text(detail, 2 * _DETAIL_CHARS)
     if detail:
         graph.node(
             f"detail-{message.step}",
-            label=detail,
+            label=dot_text(detail),
             shape="plaintext",
             style="filled",
             fillcolor=label_fill,
@@ -400,10 +430,11 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, rows: Sequence[_Row], la
         return
     last = len(trace.steps) - 1
     below = rows[last].bottom - 0.35 * ROW
+    name = dot_text(safe_text(trace.property_name, 200))
     if trace.loop is None:
         if trace.kind == "sometimes":
             return
-        text = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"✗ violates {trace.property_name}"
+        text = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"✗ violates {name}"
         graph.node(
             "verdict",
             label=text,
@@ -430,9 +461,9 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, rows: Sequence[_Row], la
             tooltip=f"the state after step {last} equals step {trace.loop}'s: the steps repeat forever",
             **{"class": "loop violation"},
         )
-        text = f"↺ loop: steps {trace.loop + 1}..{last} repeat forever\\n{trace.property_name} never holds"
+        text = f"↺ loop: steps {trace.loop + 1}..{last} repeat forever\\n{name} never holds"
     else:
-        text = f"↺ stutters forever in step {last}\\n{trace.property_name} never holds"
+        text = f"↺ stutters forever in step {last}\\n{name} never holds"
     graph.node(
         "verdict",
         label=text,

@@ -13,17 +13,21 @@ This explores with the model's own ``init_states``/``successors`` (as TLC does: 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import graphviz  # type: ignore[import-untyped]
 
 from checker.itf import encode_state, plain
+from checker.text import printable
+from diagrams.output import MAX_STRING, clip, dot_text
 from traces.diff import diff_states, headline
 from traces.values import format_value, pretty_lines
 
 DEFAULT_MAX_STATES = 100
+MAX_STATES = 20_000
+"""The most states ``kubespec graph`` explores and draws (pictures: diagrams.output.MAX_PICTURE_STATES)."""
 _LABEL_CHARS = 60
 _EDGE_CHARS = 40
 _TOOLTIP_CHARS = 3000
@@ -60,8 +64,10 @@ def explore(
     max_states: int = DEFAULT_MAX_STATES,
     seeds: Sequence[Hashable] | None = None,
     radius: int | None = None,
+    on_state: Callable[[int], None] | None = None,
 ) -> StateGraph:
-    """Breadth-first exploration from the initial states (or from ``seeds``, up to ``radius`` steps away)."""
+    """Breadth-first exploration from the initial states (or from ``seeds``, up to ``radius`` steps away);
+    ``on_state`` is told the number of states found after each state is expanded (a progress line)."""
     canonical = getattr(model, "canonical", lambda s: s)
     constraint = getattr(model, "constraint", lambda s: True)
     starts = list(seeds) if seeds is not None else [canonical(s) for s in model.init_states()]
@@ -107,6 +113,8 @@ def explore(
             edges.append((current, action, index[target]))
         if outside:
             cut.append((current, outside))
+        if on_state is not None:
+            on_state(len(states))
     unexpanded = len(states) - len(expanded)
     notes = []
     if cut:
@@ -134,12 +142,15 @@ def around_trace(
     max_states: int = DEFAULT_MAX_STATES,
     radius: int = 1,
     violating_end: bool = True,
+    on_state: Callable[[int], None] | None = None,
 ) -> StateGraph:
     """The neighbourhood of a trace: its states and every state ``radius`` steps from them, its path marked, and
     its last state marked violating when ``violating_end`` (safety and deadlock; a lasso's loop is its path)."""
     canonical = getattr(model, "canonical", lambda s: s)
     path_states = [canonical(s) for s in trace_states]
-    graph = explore(model, max_states=max(max_states, len(set(path_states))), seeds=path_states, radius=radius)
+    graph = explore(
+        model, max_states=max(max_states, len(set(path_states))), seeds=path_states, radius=radius, on_state=on_state
+    )
     position = {state: i for i, state in enumerate(graph.states)}
     parent = list(graph.parent)
     for before, after in zip(path_states, path_states[1:], strict=False):
@@ -180,6 +191,11 @@ def short_label(model: Any, graph: StateGraph, i: int) -> str:
     return f"#{i}: from #{origin}\n{headline(changes, _LABEL_CHARS) or 'no change'}"
 
 
+def _plain(text: str, limit: int = MAX_STRING) -> str:
+    """A label or tooltip as Graphviz gets it: each line's control characters escaped, backslashes doubled, cut."""
+    return dot_text(clip("\n".join(printable(line) for line in text.split("\n")), limit))
+
+
 def _tooltip(state: Any) -> str:
     lines: list[str] = []
     for name, value in encode_state(state).items():
@@ -210,14 +226,14 @@ def _join(labels: Sequence[str], limit: int, separator: str = "\n") -> str:
 
 def state_graph_picture(model: Any, graph: StateGraph, title: str) -> graphviz.Digraph:
     """The Graphviz picture of ``graph`` (see the module docstring)."""
-    caption = [title, f"{len(graph.states)} state(s), {len(graph.edges)} edge(s)"]
+    caption = [clip(title, 300), f"{len(graph.states)} state(s), {len(graph.edges)} edge(s)"]
     if graph.note:
         caption.append(graph.note)
     if graph.discarded:
         caption.append(f"{graph.discarded} successor(s) discarded by the model's state constraint")
     picture = graphviz.Digraph("stategraph")
     picture.attr(
-        label="\n".join(caption),
+        label=_plain("\n".join(caption)),
         labelloc="t",
         fontname=FONT,
         fontsize="13",
@@ -236,7 +252,7 @@ def state_graph_picture(model: Any, graph: StateGraph, title: str) -> graphviz.D
         label = short_label(model, graph, i)
         if (i, i) in merged:
             label += "\n↻ " + _join(merged[(i, i)], 2, ", ")
-        attributes: dict[str, str] = {"id": f"state-{i}", "tooltip": _tooltip(state)}
+        attributes: dict[str, str] = {"id": f"state-{i}", "tooltip": _plain(_tooltip(state))}
         classes = ["state"]
         if i in graph.initial:
             attributes["peripheries"] = "2"
@@ -260,11 +276,11 @@ def state_graph_picture(model: Any, graph: StateGraph, title: str) -> graphviz.D
         if graph.trace_path and i not in graph.expanded:
             attributes["style"] = "rounded,filled,dashed"
         attributes["class"] = " ".join(classes)
-        picture.node(f"s{i}", label=label, **attributes)
+        picture.node(f"s{i}", label=_plain(label), **attributes)
     for (src, dst), labels in _merged_edges(model, graph).items():
         if src == dst:
             continue  # stuttering steps are listed in the state's label
-        attributes = {"label": _join(labels, 3)}
+        attributes = {"label": _plain(_join(labels, 3))}
         if (src, dst) in path_edges:
             attributes.update(color="#1c4e80", penwidth="2.5", fontcolor="#1c4e80", **{"class": "trace"})
         picture.edge(f"s{src}", f"s{dst}", **attributes)

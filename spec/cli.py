@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from checker.errors import InputError
-from checker.loading import Loaded
+from checker.loading import Loaded, relative_path
 from spec.model import ClusterModel
 from spec.properties import PROPERTIES
 from spec.scenario import DEFAULT_SCENARIO, Scenario, builtin, builtin_names, load, with_overrides
@@ -67,7 +67,7 @@ class ScenarioLoader:
     def load(self, target: str | None, params: Mapping[str, Any]) -> Loaded:
         name = target or DEFAULT_SCENARIO
         if name.endswith((".yaml", ".yml")):
-            if not Path(name).is_file():
+            if not Path(name).exists():
                 raise InputError(f"{name}: no such scenario file")
             scenario = load(name)
         else:
@@ -82,7 +82,7 @@ class ScenarioLoader:
             options["max_depth"] = scenario.max_depth
         identity = {
             "loader": "scenario",
-            "target": str(Path(name).resolve()) if name.endswith((".yaml", ".yml")) else name,
+            "target": relative_path(name) if name.endswith((".yaml", ".yml")) else name,
             "params": {"variant": list(variants), "crashes": crashes},
         }
         return Loaded(model=ClusterModel(scenario.config), identity=identity, options=options,

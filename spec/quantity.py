@@ -33,6 +33,10 @@ _EXPONENT = re.compile(r"[eE]([+-]?[0-9]+)")
 would take them)."""
 
 
+MAX_EXPONENT = 100
+"""The largest exponent read (``1e100``): far beyond int64, bounded so that ``1e999999999`` is refused at once."""
+
+
 def parse_quantity(value: object) -> Fraction:
     """The exact value of a quantity; raises ValueError when ``value`` is not one.
 
@@ -58,7 +62,11 @@ def parse_quantity(value: object) -> Fraction:
     exponent = _EXPONENT.fullmatch(suffix)
     if exponent is None:
         raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    return number * Fraction(10) ** int(exponent.group(1))
+    written = exponent.group(1)
+    power = int(written) if len(written.lstrip("+-").lstrip("0")) <= 6 else MAX_EXPONENT + 1
+    if abs(power) > MAX_EXPONENT:
+        raise ValueError(f"{text[:40]!r}: an exponent beyond ±{MAX_EXPONENT} (Kubernetes quantities are int64 values)")
+    return number * Fraction(10) ** power
 
 
 def _number_text(value: int | float) -> str:

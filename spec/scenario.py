@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from checker.errors import InputError
+from checker.files import read_text
 from spec import kubectl
 from spec.apiserver import validate
 from spec.model import Config
@@ -47,6 +48,11 @@ FAULTS = {
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
                    "symmetry", "description")
 DEFAULT_SCENARIO = "web-two-nodes"
+INT32_MAX = 2**31 - 1
+"""Kubernetes' replica counts are int32 (apps/v1 DeploymentSpec.Replicas, ReplicaSetSpec.Replicas)."""
+MAX_REPLICAS = 243
+"""The most replicas the model takes: a third of its name space, the 27**2 = 729 names that generateName draws per
+owner in spec/apiserver.py (room for a 100% surge and pods being deleted). Far beyond what exploration can finish."""
 
 
 @attrs.frozen
@@ -83,6 +89,17 @@ def _int(doc: dict[str, Any], key: str, where: str, default: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise InputError(f"{where}.{key}: expected a non-negative integer, got {value!r}")
     return value
+
+
+def check_replicas(replicas: int, where: str) -> None:
+    """A replica count within Kubernetes' int32 and within what the model can name (MAX_REPLICAS)."""
+    if replicas > INT32_MAX:
+        raise InputError(f"{where}: {replicas} does not fit in int32 (Kubernetes: at most {INT32_MAX})")
+    if replicas > MAX_REPLICAS:
+        raise InputError(
+            f"{where}: {replicas} replicas is beyond the model's limit of {MAX_REPLICAS} (a third of the 729 pod "
+            "names generateName draws per owner in spec/apiserver.py)"
+        )
 
 
 def _int_or_percent(value: Any, where: str) -> int | str:
@@ -161,6 +178,7 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
     replicas = spec.get("replicas", 1)
     if not isinstance(replicas, int) or isinstance(replicas, bool):
         raise InputError(f"{where}: spec.replicas: expected an integer, got {replicas!r}")
+    check_replicas(replicas, f"{where}: spec.replicas")
     template = _template(spec, meta.namespace, where)
     selector = _selector(spec, where)
     min_ready = _int(spec, "minReadySeconds", f"{where}: spec", 0)
@@ -215,6 +233,16 @@ def _scenario_spec(doc: dict[str, Any], where: str) -> dict[str, Any]:
     return spec
 
 
+def _check_header(doc: dict[str, Any], where: str) -> None:
+    """apiVersion, kind and metadata.name are strings (they name the document in every later message)."""
+    for field in ("apiVersion", "kind"):
+        if doc.get(field) is not None and not isinstance(doc[field], str):
+            raise InputError(f"{where}: {field}: expected a string, got {type(doc[field]).__name__}")
+    metadata = doc.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("name") is not None and not isinstance(metadata["name"], str):
+        raise InputError(f"{where}: metadata.name: expected a string, got {type(metadata['name']).__name__}")
+
+
 def parse(text: str, source: str) -> Scenario:
     """A scenario from YAML text; ``source`` names it in errors."""
     docs = yaml_documents(text, source)
@@ -227,6 +255,7 @@ def parse(text: str, source: str) -> Scenario:
             continue
         if not isinstance(doc, dict):
             raise InputError(f"{source}: document {i}: expected a mapping, got {type(doc).__name__}")
+        _check_header(doc, f"{source}: document {i}")
         kind = doc.get("kind")
         label = doc.get("metadata", {}).get("name") if isinstance(doc.get("metadata"), dict) else None
         where = f"{source}: document {i} ({kind} {label})" if label else f"{source}: document {i} ({kind})"
@@ -278,18 +307,21 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
     if not isinstance(variants, list):
         raise InputError(f"{where}: spec.variants: expected a list, got {variants!r}")
     for v in variants:
-        if v not in VARIANTS:
+        if not isinstance(v, str) or v not in VARIANTS:
             raise InputError(f"{where}: spec.variants: unknown variant {v!r} (known: {', '.join(VARIANTS)})")
     props = spec.get("properties") or []
     if not isinstance(props, list):
         raise InputError(f"{where}: spec.properties: expected a list, got {props!r}")
     for p in props:
-        if p not in PROPERTIES:
+        if not isinstance(p, str) or p not in PROPERTIES:
             raise InputError(f"{where}: spec.properties: unknown property {p!r} (known: {', '.join(PROPERTIES)})")
     actions = spec.get("userActions") or []
     if not isinstance(actions, list):
         raise InputError(f"{where}: spec.userActions: expected a list, got {actions!r}")
     commands = tuple(kubectl.parse(str(a), f"{where}: spec.userActions[{i}]") for i, a in enumerate(actions))
+    for i, command in enumerate(commands):
+        if command.verb == "scale":
+            check_replicas(command.replicas, f"{where}: spec.userActions[{i}]: --replicas")
     bounds = _map(spec, "bounds", f"{where}: spec")
     _keys(bounds, ("maxStates", "maxDepth"), f"{where}: spec.bounds")
     max_states = _int(bounds, "maxStates", f"{where}: spec.bounds", 0) or None
@@ -311,12 +343,7 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
 
 
 def load(path: str | Path) -> Scenario:
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror}") from None
-    return parse(text, str(path))
+    return parse(read_text(path, "scenario file"), str(path))
 
 
 def builtin_names() -> list[str]:

@@ -41,3 +41,291 @@ def test_sigterm_in_text_mode(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert "interrupted: no violation in" in out and "Traceback" not in err
+
+
+# --- Storage: exact and fingerprint ------------------------------------------------------------------------------
+
+import enum  # noqa: E402
+import os  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import attrs  # noqa: E402
+import immutables  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from checker import Model, always, check, eventually, leads_to, strong, weak  # noqa: E402
+from checker.examples.diehard import DieHard  # noqa: E402
+from checker.examples.ewd840 import EWD840  # noqa: E402
+from checker.examples.peterson import Peterson  # noqa: E402
+from checker.examples.semaphore import Semaphore  # noqa: E402
+from checker.examples.tcommit import TCommit  # noqa: E402
+from checker.examples.twophase import TwoPhase  # noqa: E402
+from checker.fingerprint import Fingerprinter, collision_observed, collision_optimistic  # noqa: E402
+from checker.result import Result  # noqa: E402
+
+
+def _same(a: Result, b: Result) -> None:
+    """Two results agree on everything but time and storage: status, counts, coverage, the trace step by step."""
+    assert (a.status, a.stats.distinct_states, a.stats.generated, a.stats.depth, a.stats.queue, a.cut) == (
+        b.status, b.stats.distinct_states, b.stats.generated, b.stats.depth, b.stats.queue, b.cut)
+    assert a.stats.coverage == b.stats.coverage
+    va, vb = a.violation, b.violation
+    assert (va is None) == (vb is None)
+    if va is not None and vb is not None:
+        assert (va.property, va.kind, va.loop_start, va.trace) == (vb.property, vb.kind, vb.loop_start, vb.trace)
+
+
+CLASSIC = [
+    (TwoPhase, (4,), {}), (TCommit, (), {}), (DieHard, (), {}), (Peterson, (), {}), (EWD840, (3,), {}),
+    (Semaphore, (2, "weak"), {}), (Semaphore, (2, "strong"), {}), (TwoPhase, (4,), {"strategy": "dfs"}),
+    (TwoPhase, (4,), {"max_states": 300}), (TwoPhase, (4,), {"max_depth": 5}), (Peterson, (), {"deadlock": False}),
+]
+
+
+@pytest.mark.parametrize(("factory", "args", "options"), CLASSIC)
+def test_fingerprint_storage_gives_the_counts_verdict_and_trace_of_exact_storage(
+        factory: Any, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+    exact = check(factory(*args), storage="exact", **options)
+    fingerprinted = check(factory(*args), storage="fingerprint", **options)
+    _same(exact, fingerprinted)
+    assert fingerprinted.bounds.storage == "fingerprint" and fingerprinted.bounds.collision is not None
+    assert "fingerprint storage (probability of a fingerprint collision:" in fingerprinted.verdict()
+    assert exact.bounds.collision is None and "fingerprint" not in exact.verdict()
+
+
+LABELS = ("a", "b", "c")
+
+
+class RandomGraph(Model):
+    """A labelled graph given as edges; states are small attrs records, so fingerprints see real structure."""
+
+    @attrs.frozen
+    class Node:
+        n: int
+        tag: frozenset[str]
+
+    def __init__(self, edges: frozenset[tuple[int, str, int]], init: frozenset[int], goal: frozenset[int],
+                 premise: frozenset[int], bad: frozenset[int], fairness: dict[str, str]) -> None:
+        self.edges, self.init = edges, init
+        self.properties = [
+            always("NotBad", lambda s: s.n not in bad),
+            eventually("Ev", lambda s: s.n in goal),
+            leads_to("LT", lambda s: s.n in premise, lambda s: s.n in goal),
+        ]
+        kinds = {"weak": weak, "strong": strong}
+        self.fairness = [kinds[k](f"F{label}", lambda a, label=label: a == label) for label, k in fairness.items()]
+
+    def node(self, n: int) -> Any:
+        return RandomGraph.Node(n, frozenset({f"x{n % 3}", "y"}))
+
+    def init_states(self) -> Iterator[Any]:
+        return iter([self.node(n) for n in sorted(self.init)])
+
+    def successors(self, s: Any) -> Iterator[tuple[str, Any]]:
+        return iter([(label, self.node(v)) for (u, label, v) in sorted(self.edges) if u == s.n])
+
+
+@st.composite
+def random_graphs(draw: st.DrawFn) -> RandomGraph:
+    n = draw(st.integers(1, 7))
+    node = st.integers(0, n - 1)
+    nodes = st.frozensets(node)
+    edges = draw(st.frozensets(st.tuples(node, st.sampled_from(LABELS), node), max_size=14))
+    fairness = draw(st.dictionaries(st.sampled_from(LABELS), st.sampled_from(["weak", "strong"])))
+    return RandomGraph(edges, draw(st.frozensets(node, min_size=1, max_size=3)), draw(nodes), draw(nodes),
+                       draw(nodes), fairness)
+
+
+@settings(max_examples=150)
+@given(random_graphs(), st.sampled_from(["bfs", "dfs"]), st.booleans())
+def test_fingerprint_storage_agrees_with_exact_storage_on_random_graphs(
+        model: RandomGraph, strategy: str, deadlock: bool) -> None:
+    """Invariants, deadlock, liveness under fairness, both orders: the same result whatever the storage."""
+    _same(check(model, strategy=strategy, deadlock=deadlock),
+          check(model, strategy=strategy, deadlock=deadlock, storage="fingerprint"))
+
+
+class Colour(enum.Enum):
+    RED = 1
+    BLUE = 2
+
+
+@attrs.frozen
+class Rec:
+    a: Any
+    b: Any = None
+
+
+def test_fingerprints_follow_structure_not_construction() -> None:
+    fp = Fingerprinter()
+    # Equal values built differently, or by a second fingerprinter: one fingerprint.
+    assert fp(frozenset(["b", "a", "c"])) == fp(frozenset(["c", "a", "b"])) == Fingerprinter()(frozenset("abc"))
+    assert fp(immutables.Map({"x": 1, "y": (2,)})) == fp(immutables.Map({"y": (2,), "x": 1}))
+    assert fp(Rec(frozenset({1, 2}), Colour.RED)) == Fingerprinter()(Rec(frozenset({2, 1}), Colour.RED))
+    # Values that differ in shape, order, type or class: different fingerprints.
+    distinct = [("a", "b"), ("b", "a"), frozenset({"a", "b"}), ("ab",), "ab", Rec("a", "b"), Rec("b", "a"),
+                Rec(("a", "b")), immutables.Map({"a": "b"}), immutables.Map({"b": "a"}), (), frozenset(), None,
+                Colour.RED, Colour.BLUE, 1, 2, -1, 2**70, 1.5, (1, (2, 3)), ((1, 2), 3), b"ab",
+                frozenset({frozenset({1}), frozenset({2})}), frozenset({frozenset({1, 2})})]
+    fps = [fp(v) for v in distinct]
+    assert len(set(fps)) == len(distinct)
+    assert all(0 <= f < 2**64 for f in fps)
+    # Python's equal numbers are one key in exact storage, and one fingerprint here (memo order cannot matter).
+    assert fp((1,)) == fp((True,)) == fp((1.0,))
+    with pytest.raises(TypeError, match="cannot fingerprint"):
+        fp(object())
+
+
+SEEDED = """
+import attrs
+from checker.fingerprint import Fingerprinter
+from checker.examples.twophase import TwoPhase
+m = TwoPhase(3)
+s = next(iter(m.init_states()))
+states = [s] + [t for _, t in m.successors(s)]
+states += [t for x in list(states) for _, t in m.successors(x)]
+print([Fingerprinter()(t) for t in states])
+"""
+
+
+def test_fingerprints_do_not_depend_on_the_hash_seed() -> None:
+    """Checkpoints and worker processes compare fingerprints made in different processes."""
+    outputs = set()
+    for seed in ("0", "1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        outputs.add(subprocess.run([sys.executable, "-c", SEEDED], capture_output=True, text=True, env=env,
+                                   check=True, cwd="/").stdout)
+    assert len(outputs) == 1
+
+
+def test_collision_estimates_are_tlcs() -> None:
+    assert collision_optimistic(1000, 3000) == 1000 * 2000 / 2**64
+    assert collision_optimistic(5, 5) == 0.0
+    assert collision_observed([10, 50, 14, 2**63]) == 1 / 4
+    assert collision_observed([7]) == 0.0
+
+
+def test_storage_on_the_command_line(tmp_path: Path) -> None:
+    r = subprocess.run([KUBESPEC, "check", "--model", "checker.examples.twophase:TwoPhase", "--storage",
+                        "fingerprint", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["stats"]["distinct_states"] == 288 and doc["bounds"]["storage"] == "fingerprint"
+    assert 0 < doc["bounds"]["collision"]["calculated"] < 1e-10
+    r = subprocess.run([KUBESPEC, "check", "--storage", "disk"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("error:")
+
+
+# --- Checkpoints and resume ---------------------------------------------------------------------------------------
+
+import checker.search  # noqa: E402
+
+
+class Deep(Model):
+    """A grid walk with an invariant that fails far from the start, and liveness that needs the whole graph."""
+
+    def __init__(self, n: int = 60, bad: tuple[int, int] | None = (50, 45)) -> None:
+        self.n = n
+        self.properties = [always("NotThere", lambda s: s != bad)] if bad else []
+        self.properties += [eventually("Corner", lambda s: s == (n - 1, n - 1))]
+        self.fairness = [weak("move", lambda a: True)]
+
+    def init_states(self) -> Iterator[tuple[int, int]]:
+        return iter([(0, 0)])
+
+    def successors(self, s: tuple[int, int]) -> Iterator[tuple[str, tuple[int, int]]]:
+        x, y = s
+        if x + 1 < self.n:
+            yield "right", (x + 1, y)
+        if y + 1 < self.n:
+            yield "up", (x, y + 1)
+        if x + 1 == self.n and y + 1 == self.n:
+            yield "stay", s
+
+
+def _stop_after(calls: int) -> Any:
+    count = [0]
+
+    def stop() -> bool:
+        count[0] += 1
+        return count[0] > calls
+
+    return stop
+
+
+@pytest.mark.parametrize("storage", ["exact", "fingerprint"])
+@pytest.mark.parametrize(("strategy", "bad"), [("bfs", (50, 45)), ("dfs", (50, 45)), ("bfs", None)])
+def test_resume_gives_the_result_of_a_search_never_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             storage: str, strategy: str, bad: Any) -> None:
+    monkeypatch.setattr(checker.search, "PROGRESS_EVERY", 64)
+    fresh = check(Deep(bad=bad), strategy=strategy, storage=storage)
+    directory = str(tmp_path / "ck")
+    stopped = check(Deep(bad=bad), strategy=strategy, storage=storage, checkpoint=directory, stop=_stop_after(5))
+    assert stopped.status == "interrupted" and 0 < stopped.stats.distinct_states < fresh.stats.distinct_states
+    # Stopped twice more on the way: each resume goes on from the checkpoint the previous run left.
+    again = check(Deep(bad=bad), resume=directory, checkpoint=directory, stop=_stop_after(7))
+    if again.status == "interrupted":
+        assert again.stats.distinct_states > stopped.stats.distinct_states
+        resumed = check(Deep(bad=bad), resume=directory)
+    else:
+        resumed = again  # depth-first finds the violation before the second stop
+    _same(fresh, resumed)
+    assert resumed.bounds == fresh.bounds
+    assert fresh.status == ("violation" if bad else "ok")
+
+
+def test_periodic_checkpoints_are_written_and_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checker.search, "PROGRESS_EVERY", 64)
+    directory = tmp_path / "ck"
+    result = check(Deep(bad=None), checkpoint=str(directory), checkpoint_every=1e-9, checkpoint_meta={"who": "me"})
+    about = json.loads((directory / "checkpoint.json").read_text())
+    assert about["meta"] == {"who": "me"} and 0 < about["distinct_states"] <= result.stats.distinct_states
+    assert about["options"]["storage"] == "exact"
+
+
+def test_a_checkpoint_names_no_callable(tmp_path: Path) -> None:
+    """A checkpoint is data: one that names a function (here os.system) is refused, not run."""
+    import pickle
+
+    from checker.checkpoint import load
+    from checker.errors import InputError
+
+    (tmp_path / "checkpoint.pickle").write_bytes(pickle.dumps({"version": 1, "x": os.system}))
+    with pytest.raises(InputError, match="may not name"):
+        load(str(tmp_path))
+    with pytest.raises(InputError, match="no checkpoint here"):
+        load(str(tmp_path / "missing"))
+
+
+def test_sigterm_writes_a_checkpoint_and_resume_finishes_with_the_same_counts(tmp_path: Path) -> None:
+    model = tmp_path / "mid.py"
+    model.write_text("from checker.examples.twophase import TwoPhase\n\ndef mid():\n    return TwoPhase(6)\n")
+    directory = tmp_path / "ck"
+    proc = subprocess.Popen([KUBESPEC, "check", "--model", f"{model}:mid", "--checkpoint", str(directory),
+                             "--checkpoint-every", "0.05", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (directory / "checkpoint.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the search finished before it could be stopped (a very fast machine)")
+    assert proc.returncode == 143, err
+    stopped = json.loads(out)
+    assert stopped["status"] == "interrupted"
+    about = json.loads((directory / "checkpoint.json").read_text())
+    assert about["distinct_states"] == stopped["stats"]["distinct_states"]  # the checkpoint taken on SIGTERM
+    r = subprocess.run([KUBESPEC, "check", "--resume", str(directory), "--json"], capture_output=True, text=True)
+    assert r.returncode == 2 and "give it again with --model" in r.stderr  # a checkpoint never names code to run
+    r = subprocess.run([KUBESPEC, "check", "--resume", str(directory), "--model", f"{model}:mid", "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert (doc["status"], doc["stats"]["distinct_states"], doc["stats"]["generated"], doc["stats"]["depth"]) == (
+        "ok", 50_816, 402_306, 20)
+    r = subprocess.run([KUBESPEC, "check", "--resume", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("error:") and "Traceback" not in r.stderr

@@ -15,14 +15,14 @@ from typing import Any, Literal
 
 import attrs
 
-from traces.values import format_value, is_variant
+from checker.text import printable
+from traces.values import format_value, is_variant, marker
 
 JSON = Any
 Kind = Literal["added", "removed", "changed"]
 
 _BOOKKEEPING = re.compile(r"\.(resourceVersion|generation|managedFields)\b")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
-_MARKERS = ("#tup", "#set", "#map", "#bigint", "#unserializable")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
 
 @attrs.frozen
@@ -37,7 +37,7 @@ class Change:
     element: bool = False
 
     def __str__(self) -> str:
-        where = f"{self.address} {self.path}".rstrip()
+        where = printable(f"{self.address} {self.path}".rstrip())
         if self.element:
             if self.kind == "added":
                 return f"+ {where} += {format_value(self.after)}"
@@ -50,15 +50,15 @@ class Change:
 
 
 def _key_segment(key: JSON) -> str:
-    if isinstance(key, str) and _NAME.match(key):
+    if isinstance(key, str) and _NAME.fullmatch(key):
         return f".{key}"
     if isinstance(key, str):
-        return f"[{json.dumps(key, ensure_ascii=False)}]"
+        return f"[{printable(json.dumps(key, ensure_ascii=False))}]"
     return f"[{format_value(key)}]"
 
 
 def _is_record(value: JSON) -> bool:
-    return isinstance(value, dict) and not any(marker in value for marker in _MARKERS) and not is_variant(value)
+    return isinstance(value, dict) and marker(value) is None and not is_variant(value)
 
 
 def _text(value: JSON) -> str:
@@ -95,9 +95,9 @@ def diff_values(address: str, path: str, before: JSON, after: JSON) -> Iterator[
         return
     if _is_record(before) and _is_record(after):
         yield from _diff_keyed(address, path, list(before.items()), list(after.items()))
-    elif isinstance(before, dict) and isinstance(after, dict) and "#map" in before and "#map" in after:
+    elif marker(before) == marker(after) == "#map":
         yield from _diff_keyed(address, path, [tuple(p) for p in before["#map"]], [tuple(p) for p in after["#map"]])
-    elif isinstance(before, dict) and isinstance(after, dict) and "#set" in before and "#set" in after:
+    elif marker(before) == marker(after) == "#set":
         old = {_text(item): item for item in before["#set"]}
         new = {_text(item): item for item in after["#set"]}
         for text, item in new.items():
@@ -106,7 +106,7 @@ def diff_values(address: str, path: str, before: JSON, after: JSON) -> Iterator[
         for text, item in old.items():
             if text not in new:
                 yield Change(address, path, "removed", before=item, element=True)
-    elif isinstance(before, dict) and isinstance(after, dict) and "#tup" in before and "#tup" in after:
+    elif marker(before) == marker(after) == "#tup":
         yield from _diff_sequence(address, path, before["#tup"], after["#tup"])
     elif isinstance(before, list) and isinstance(after, list):
         yield from _diff_sequence(address, path, before, after)

@@ -80,6 +80,14 @@ def _describe_action(action: JSON) -> str:
     return format_value(action)
 
 
+def _text(value: JSON) -> str | None:
+    """A metadata field that should be text: None when absent, else its value as text (a hand-edited file may hold
+    any JSON there)."""
+    if value is None or isinstance(value, str):
+        return value
+    return format_value(value)
+
+
 def from_document(document: Mapping[str, JSON]) -> Trace:
     """The trace in a validated ITF document (see checker.itf.validate)."""
     meta = document.get("#meta", {})
@@ -113,9 +121,10 @@ def from_document(document: Mapping[str, JSON]) -> Trace:
         steps=tuple(steps),
         variables=variables,
         loop=document.get("loop"),
-        property_name=meta.get("property"),
-        kind=meta.get("kind"),
-        description=meta.get("description") or (f"ITF trace of {source}" if isinstance(source, str) else None),
+        property_name=_text(meta.get("property")),
+        kind=_text(meta.get("kind")),
+        description=_text(meta.get("description"))
+        or (f"ITF trace of {source}" if isinstance(source, str) else None),
         source=source if isinstance(source, dict) else None,
         options=options if isinstance(options, dict) else {},
         stats=stats if isinstance(stats, dict) else None,

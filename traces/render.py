@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from checker.text import printable
 from traces.diff import Change, diff_states
 from traces.document import Trace, TraceStep
 from traces.values import format_value, pretty_lines
@@ -26,15 +27,16 @@ def describe_source(source: Mapping[str, Any] | None) -> str:
     loader = source.get("loader", "?")
     rest = " ".join(f"{key}={format_value(value)}" for key, value in source.items() if key not in ("loader", "target"))
     target = source.get("target")
-    return " ".join(part for part in (str(loader), str(target) if target is not None else "", rest) if part)
+    parts = (str(loader), str(target) if target is not None else "", rest)
+    return printable(" ".join(part for part in parts if part))
 
 
 def header(trace: Trace) -> list[Text]:
     """The lines above the steps: what is violated, by which model, found how."""
-    lines = [Text(trace.description or "ITF trace", style="bold")]
+    lines = [Text(printable(trace.description or "ITF trace"), style="bold")]
     facts = []
     if trace.property_name is not None:
-        facts.append(f"property {trace.property_name} ({trace.kind})")
+        facts.append(f"property {printable(trace.property_name)} ({printable(trace.kind)})")
     if trace.is_kubespec:
         facts.append(f"model: {describe_source(trace.source)}")
     facts.append(f"{max(len(trace.steps) - 1, 0)} step(s)")
@@ -57,11 +59,12 @@ def step_heading(trace: Trace, step: TraceStep) -> Text:
     text.append(f"Step {step.index}", style="bold")
     if step.actor:
         text.append("  ")
-        text.append(step.actor, style="cyan")
+        text.append(printable(step.actor), style="cyan")
     text.append("  ")
-    text.append(step.description)
+    text.append(printable(step.description))
     if step.index in trace.violating_steps and trace.loop is None:
-        label = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"violates {trace.property_name}"
+        name = printable(trace.property_name)
+        label = "deadlock: no action is enabled" if trace.kind == "deadlock" else f"violates {name}"
         text.append(f"   ✗ {label}", style="bold red")
     return text
 
@@ -73,7 +76,8 @@ def change_line(change: Change) -> Text:
 def state_lines(shown: Mapping[str, Any], width: int = 110) -> list[Text]:
     """A whole state: one block per object (or variable)."""
     lines = []
-    for address, value in shown.items():
+    for raw_address, value in shown.items():
+        address = printable(raw_address)
         body = pretty_lines(value, width=width - 4, indent=4)
         if len(body) == 1 and len(address) + len(body[0]) < width:
             lines.append(Text(f"  {address}: {body[0].strip()}"))
@@ -115,7 +119,7 @@ def loop_lines(trace: Trace, index: int) -> list[Text]:
             lines.append(
                 Text(f"↺ the behaviour stutters in step {last} forever: no fairness forces another step", "bold red")
             )
-        lines.append(Text(f"  {trace.property_name} never holds on this behaviour", "red"))
+        lines.append(Text(f"  {printable(trace.property_name)} never holds on this behaviour", "red"))
     return lines
 
 

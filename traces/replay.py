@@ -1,11 +1,12 @@
 """Replay a trace file: re-execute each recorded action with the model's own step function.
 
-The model is rebuilt from the trace's ``#meta.source`` (checker.loading.load_identity). Step 0 must be one of the
-model's initial states; each later step's action must be among the model's successors of the previous state, and
-lead to the recorded state (compared in their ITF encodings, so a file edited by hand is caught at its first wrong
-step). The recorded actor, description and view must be the model's too. Finally the violation must recur: the
-invariant is false in the last state, the last state has no successor (deadlock), or the lasso is a fair behaviour
-on which the liveness property fails. Symmetry: a recorded state may be the model's representative
+The model is rebuilt from the trace's ``#meta.source`` when that names a scenario (checker.loading.load_identity),
+a Python model only from ``--model`` on the command line: a trace file never makes kubespec run code. Step 0 must
+be one of the model's initial states; each later step's action must be among the model's successors of the
+previous state, and lead to the recorded state (compared in their ITF encodings, so a file edited by hand is caught
+at its first wrong step). The recorded actor, description and view must be the model's too. Finally the violation
+must recur: the invariant is false in the last state, the last state has no successor (deadlock), or the lasso is a
+fair behaviour on which the liveness property fails. Symmetry: a recorded state may be the model's representative
 (``canonical``) of the computed one, as the checker records it.
 """
 
@@ -19,6 +20,7 @@ import attrs
 
 from checker.errors import InputError
 from checker.itf import encode_action, encode_state, plain, read_trace
+from checker.loading import Loaded, load_identity, load_python
 from traces.diff import diff_states
 from traces.values import format_value
 
@@ -239,12 +241,26 @@ def replay(model: Any, document: Mapping[str, JSON]) -> ReplayReport:
     return ReplayReport(True, tuple(lines))
 
 
-def replay_file(path: str | os.PathLike[str]) -> ReplayReport:
-    """Read a trace file, rebuild its model from ``#meta.source`` and replay it; bad input raises InputError."""
-    from checker.loading import load_identity
+def replay_file(path: str | os.PathLike[str], model_ref: str | None = None) -> ReplayReport:
+    """Read a trace file, rebuild its model and replay it; bad input raises InputError.
 
+    The model is ``model_ref`` (a Python model the user named with ``--model``) or, without it, the scenario the
+    trace's ``#meta.source`` names; a trace file never makes kubespec import code (checker.loading.load_identity).
+    """
     document = read_trace(path)
+    return replay(model_of_trace(document, path, model_ref).model, document)
+
+
+def model_of_trace(document: Mapping[str, JSON], path: str | os.PathLike[str], model_ref: str | None) -> Loaded:
+    """The model to replay or draw ``document`` with: ``model_ref`` when given, else what ``#meta.source`` names."""
+    if model_ref is not None:
+        return load_python(model_ref)
     source = document.get("#meta", {}).get("source")
     if not isinstance(source, dict):
-        raise InputError(f"{os.fspath(path)}: the trace has no #meta.source saying which model made it: cannot replay")
-    return replay(load_identity(source).model, document)
+        raise InputError(
+            f"{os.fspath(path)}: #meta.source: the trace does not say which model made it; give it with --model"
+        )
+    try:
+        return load_identity(source)
+    except InputError as error:
+        raise InputError(f"{os.fspath(path)}: {error}") from None

@@ -10,14 +10,32 @@ import json
 import re
 from typing import Any
 
+from checker.text import printable
+
 JSON = Any
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
 
 def is_variant(value: JSON) -> bool:
     """True for a Quint/ITF variant ``{"tag": ..., "value": ...}``."""
     return isinstance(value, dict) and set(value) == {"tag", "value"} and isinstance(value["tag"], str)
+
+
+def marker(value: JSON) -> str | None:
+    """The ITF marker of a well-formed ITF composite (``#tup``, ``#set``, ``#map``, ``#bigint``,
+    ``#unserializable``), else None: a malformed one (``{"#map": 5}``) is read as an ordinary record."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    key, content = next(iter(value.items()))
+    if key in ("#tup", "#set"):
+        return key if isinstance(content, list) else None
+    if key == "#map":
+        pairs = isinstance(content, list) and all(isinstance(p, list) and len(p) == 2 for p in content)
+        return key if pairs else None
+    if key in ("#bigint", "#unserializable"):
+        return key if isinstance(content, str) else None
+    return None
 
 
 def _is_unit(value: JSON) -> bool:
@@ -26,7 +44,7 @@ def _is_unit(value: JSON) -> bool:
 
 def format_key(key: JSON) -> str:
     """A map key or record field: bare when it is a simple name, else rendered as a value."""
-    if isinstance(key, str) and _PLAIN_KEY.match(key):
+    if isinstance(key, str) and _PLAIN_KEY.fullmatch(key):
         return key
     return format_value(key)
 
@@ -40,27 +58,27 @@ def format_value(value: JSON) -> str:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return printable(json.dumps(value, ensure_ascii=False))
     if isinstance(value, list):
         return "[" + ", ".join(format_value(item) for item in value) + "]"
     if isinstance(value, dict):
-        if "#bigint" in value:
-            return str(value["#bigint"])
-        if "#tup" in value:
+        kind = marker(value)
+        if kind in ("#bigint", "#unserializable"):
+            return printable(value[kind])
+        if kind == "#tup":
             items = value["#tup"]
             return "(" + ", ".join(format_value(item) for item in items) + ("," if len(items) == 1 else "") + ")"
-        if "#set" in value:
+        if kind == "#set":
             return "{" + ", ".join(format_value(item) for item in value["#set"]) + "}"
-        if "#map" in value:
+        if kind == "#map":
             return "{" + ", ".join(f"{format_key(k)}: {format_value(v)}" for k, v in value["#map"]) + "}"
-        if "#unserializable" in value:
-            return str(value["#unserializable"])
         if is_variant(value):
             if value["tag"] == "None" and _is_unit(value["value"]):
                 return "null"
-            return value["tag"] if _is_unit(value["value"]) else f"{value['tag']}({format_value(value['value'])})"
+            tag = printable(value["tag"])
+            return tag if _is_unit(value["value"]) else f"{tag}({format_value(value['value'])})"
         return "{" + ", ".join(f"{format_key(k)}: {format_value(v)}" for k, v in value.items()) + "}"
-    return str(value)
+    return printable(value)
 
 
 def _children(value: JSON) -> list[tuple[str, JSON]] | None:
@@ -68,13 +86,14 @@ def _children(value: JSON) -> list[tuple[str, JSON]] | None:
     if isinstance(value, list):
         return [(f"[{i}]", item) for i, item in enumerate(value)]
     if isinstance(value, dict):
-        if "#tup" in value:
+        kind = marker(value)
+        if kind == "#tup":
             return [(f"[{i}]", item) for i, item in enumerate(value["#tup"])]
-        if "#set" in value:
+        if kind == "#set":
             return [("-", item) for item in value["#set"]]
-        if "#map" in value:
+        if kind == "#map":
             return [(format_key(k), v) for k, v in value["#map"]]
-        if any(marker in value for marker in ("#bigint", "#unserializable")) or is_variant(value):
+        if kind is not None or is_variant(value):
             return None
         return [(format_key(k), v) for k, v in value.items()]
     return None

@@ -70,7 +70,9 @@ def test_around_a_trace(tmp_path: Path) -> None:
     trace = tmp_path / "toy.itf.json"
     assert run("check", "--model", f"{TOY}:ToyCluster", "--no-deadlock", "--trace", str(trace)).exit_code == 1
     out = tmp_path / "around.svg"
-    result = run("graph", "--around-trace", str(trace), "-o", str(out))  # the model comes from the trace
+    refused = run("graph", "--around-trace", str(trace), "-o", str(out))  # a trace never names code to run
+    assert refused.exit_code == 2 and "give the model on the command line with --model" in refused.output
+    result = run("graph", "--model", f"{TOY}:ToyCluster", "--around-trace", str(trace), "-o", str(out))
     assert result.exit_code == 0, result.output
     assert "drawn without their successors" in result.output
     found = nodes(out)

@@ -16,6 +16,8 @@ from checker.itf import trace_document, write_trace
 from traces.replay import replay
 
 TOY = Path(__file__).with_name("toy_cluster.py")
+TOY_MODEL = ("--model", f"{TOY}:ToyCluster")
+LASSO_MODEL = ("--model", f"{TOY}:fixed")
 
 
 def run(*args: str) -> Result:
@@ -31,14 +33,14 @@ def tampered(source: Path, tmp_path: Path, edit: Any) -> Path:
 
 
 def test_a_true_trace_replays(toy_trace: Path) -> None:
-    result = run("trace", "replay", str(toy_trace))
+    result = run("trace", "replay", str(toy_trace), *TOY_MODEL)
     assert result.exit_code == 0, result.output
     assert "step 5: scheduler binds default/web-1 to node-b" in result.output
     assert "the violation recurs: invariant AtMostOneNode is false in step 8" in result.output
 
 
 def test_a_lasso_replays_with_its_loop(lasso_trace: Path) -> None:
-    result = run("trace", "replay", str(lasso_trace))
+    result = run("trace", "replay", str(lasso_trace), *LASSO_MODEL)
     assert result.exit_code == 0, result.output
     assert "the goal of PodRunning never holds on this fair lasso" in result.output
 
@@ -82,7 +84,7 @@ def test_a_tampered_file_is_reported_at_its_first_wrong_step(
     toy_trace: Path, tmp_path: Path, edit: Any, step: int | None, message: str
 ) -> None:
     path = tampered(toy_trace, tmp_path, edit)
-    result = run("trace", "replay", str(path))
+    result = run("trace", "replay", str(path), *TOY_MODEL)
     assert result.exit_code == 1, result.output
     assert message in result.output
     where = f"replay FAILED at step {step}" if step is not None else "replay FAILED:"
@@ -94,7 +96,7 @@ def test_a_lasso_with_a_wrong_loop_fails(lasso_trace: Path, tmp_path: Path) -> N
     document["loop"] = 0
     path = tmp_path / "wrong-loop.itf.json"
     path.write_text(json.dumps(document))
-    result = run("trace", "replay", str(path))
+    result = run("trace", "replay", str(path), *LASSO_MODEL)
     assert result.exit_code == 1
     assert "the loop does not close" in result.output
 
@@ -103,8 +105,14 @@ def test_a_lasso_with_a_wrong_loop_fails(lasso_trace: Path, tmp_path: Path) -> N
     ("content", "message"),
     [
         ("not json at all", "not a trace file: invalid JSON"),
-        ('{"vars": [], "states": [{}]}', "no #meta.source"),
+        ('{"vars": [], "states": [{}]}', "#meta.source: the trace does not say which model made it"),
         ('{"#meta": {"source": {"loader": "nope"}}, "vars": [], "states": [{}]}', "unknown loader 'nope'"),
+        ('{"#meta": {"source": {"loader": "scenario", "target": 3}}, "vars": [], "states": [{}]}', "expected a string"),
+        (
+            '{"#meta": {"source": {"loader": "scenario", "target": "web-two-nodes", "params": {"crashes": "x"}}}, '
+            '"vars": [], "states": [{}]}',
+            "#meta.source.params.crashes: 'x' is not a valid integer",
+        ),
     ],
 )
 def test_not_a_trace_is_bad_input(tmp_path: Path, content: str, message: str) -> None:
@@ -155,12 +163,16 @@ def test_a_closing_lasso_replays_and_an_unfair_one_is_rejected() -> None:
     assert not stuck.ok and "weak fairness moves" in stuck.lines[1]
 
 
-def test_written_files_replay_through_the_python_loader(tmp_path: Path) -> None:
+def test_written_files_replay_with_the_model_given_on_the_command_line(tmp_path: Path) -> None:
     model = Spinner()
     document = trace_document(check(model), model, {"loader": "python", "target": f"{__file__}:spinner"}, {})
     path = tmp_path / "spinner.itf.json"
     write_trace(path, document)
-    result = run("trace", "replay", str(path))
+    refused = run("trace", "replay", str(path))
+    assert refused.exit_code == 2 and f"give the model on the command line with --model {__file__}:spinner" in (
+        refused.output
+    )
+    result = run("trace", "replay", str(path), "--model", f"{__file__}:spinner")
     assert result.exit_code == 0, result.output
 
 
@@ -173,10 +185,10 @@ def test_a_deadlock_replays_and_a_state_with_successors_is_no_deadlock(tmp_path:
     assert run("check", "--model", f"{TOY}:ToyCluster", "--trace", str(path)).exit_code == 1
     document = json.loads(path.read_text())
     assert document["#meta"]["kind"] == "deadlock"
-    result = run("trace", "replay", str(path))
+    result = run("trace", "replay", str(path), *TOY_MODEL)
     assert result.exit_code == 0, result.output
     assert "no action is enabled in step" in result.output
     document["states"].pop()
     path.write_text(json.dumps(document))
-    result = run("trace", "replay", str(path))
+    result = run("trace", "replay", str(path), *TOY_MODEL)
     assert result.exit_code == 1 and "the model has successors here, so it is no deadlock" in result.output

@@ -134,4 +134,4 @@ def test_show_reads_a_quint_trace(tmp_path: Path) -> None:
     assert result.output.startswith("ITF trace of bank.qnt")
     assert "~ balances .alice: 10 -> -5" in result.output
     replayed = run("trace", "replay", str(path))
-    assert replayed.exit_code == 2 and "no #meta.source" in replayed.output
+    assert replayed.exit_code == 2 and "#meta.source: the trace does not say which model made it" in replayed.output
