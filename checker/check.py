@@ -112,7 +112,9 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     if simulate is not None and depth < 1:
         raise InputError(f"simulation depth must be at least 1, got {depth}")
     liveness = [p for p in model.properties if p.is_liveness]
-    symmetry, constrained = overrides(model, "canonical"), overrides(model, "constraint")
+    reductions = tuple(model.reductions())
+    symmetry = overrides(model, "canonical") and bool(reductions)
+    constrained = overrides(model, "constraint")
     warnings = []
     if symmetry and any(not model.symmetric(p) for p in liveness):
         warnings.append("symmetry reduction with liveness properties is sound only if the properties and fairness "
@@ -122,7 +124,8 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     with _rarer_collections():
         if simulate is not None:
             return _simulate(model, simulate, depth, seed, deadlock, progress, warnings)
-        bounds = Bounds(strategy, max_states, max_depth, deadlock, constrained, symmetry, storage=storage)
+        bounds = Bounds(strategy, max_states, max_depth, deadlock, constrained, symmetry, storage=storage,
+                        reductions=reductions)
         every = None if checkpoint is None else Checkpointing(checkpoint, checkpoint_every, dict(checkpoint_meta or {}))
         if every is not None and snapshot is not None and not checkpoint_meta:
             every.meta = snapshot.meta
@@ -216,7 +219,8 @@ def _simulate(model: Model, runs: int, depth: int, seed: int, deadlock: bool, pr
     started = time.perf_counter()
     out = simulate(model, runs=runs, depth=depth, seed=seed, deadlock=deadlock, progress=progress)
     bounds = Bounds("simulation", deadlock=deadlock, constraint=overrides(model, "constraint"),
-                    symmetry=overrides(model, "canonical"), simulate=runs, sim_depth=depth, seed=seed)
+                    symmetry=overrides(model, "canonical"), simulate=runs, sim_depth=depth, seed=seed,
+                    reductions=tuple(model.reductions()))
     stats = Stats(out.distinct, out.generated, out.max_depth, time.perf_counter() - started,
                   coverage(out.generated_by, {}), 0)
     unchecked = tuple(f"{p.name} ({p.kind}: needs an exhaustive search)" for p in model.properties
