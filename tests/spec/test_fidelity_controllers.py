@@ -10,7 +10,7 @@ import attrs
 
 from spec.apiserver import Session, store
 from spec.controllers import deployment, replicaset
-from spec.model import start_kcm
+from spec.controllers.manager import restart
 from spec.scenario import builtin
 from spec.scheduling.types import LabelSelector, pairs
 from spec.state import (
@@ -72,7 +72,7 @@ def _pod(rs: ReplicaSet, rs_uid: int, name: str, node: str) -> Pod:
 def _cluster(objects: list[Object]) -> tuple[Etcd, ControllerManager]:
     """etcd holding ``objects`` (uids 1.. in order) and a controller manager whose caches have listed it."""
     etcd = store(objects)
-    return etcd, start_kcm(etcd, None, etcd.revision)
+    return etcd, restart(etcd, None, etcd.revision)
 
 
 def _uid(etcd: Etcd, key: str) -> int:

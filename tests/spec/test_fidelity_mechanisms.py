@@ -11,8 +11,8 @@ import attrs
 from spec import actions as A
 from spec.apiserver import Session, store
 from spec.controllers import replicaset
-from spec.controllers.manager import reconcile
-from spec.model import ClusterModel, start_kcm
+from spec.controllers.manager import reconcile, restart
+from spec.model import ClusterModel
 from spec.scenario import builtin
 from spec.state import ClusterState, Container, Ghost, ReplicaSet
 
@@ -63,7 +63,7 @@ def test_a_rejected_pod_creation_sets_replica_failure_and_a_success_clears_it() 
     rs = next(o for o in config.objects if isinstance(o, ReplicaSet))
     broken = attrs.evolve(rs, template=attrs.evolve(rs.template, containers=(Container("web", ""),)))
     etcd = store([o if o is not rs else broken for o in config.objects])
-    kcm = start_kcm(etcd, None, etcd.revision)
+    kcm = restart(etcd, None, etcd.revision)
     session = Session(etcd, Ghost())
     kcm, failed = reconcile(kcm, session, "replicaset", "replicasets/default/web")
     assert failed
@@ -76,7 +76,7 @@ def test_a_rejected_pod_creation_sets_replica_failure_and_a_success_clears_it() 
     fixed = attrs.evolve(stored, template=rs.template)
     etcd = session.etcd
     etcd = attrs.evolve(etcd, objects=etcd.objects.set("replicasets/default/web", fixed))
-    kcm = start_kcm(etcd, None, etcd.revision)
+    kcm = restart(etcd, None, etcd.revision)
     session = Session(etcd, session.ghost)
     kcm, failed = replicaset.sync(kcm, session, "replicasets/default/web")
     cleared = session.etcd.objects["replicasets/default/web"]

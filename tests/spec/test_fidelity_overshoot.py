@@ -128,7 +128,7 @@ def test_the_ghost_counts_cached_pods_and_creations_the_cache_has_not_shown() ->
 
 def test_the_property_reads_the_ghost() -> None:
     s = builtin("replicaset-one-node")
-    from spec.model import initial_state
+    from spec.cluster import initial_state
 
     state = initial_state(s.config)
     pred = PROPERTIES["ReplicaSetNeverOvershoots"].p

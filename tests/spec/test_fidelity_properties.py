@@ -9,8 +9,10 @@ import pytest
 from checker import check
 from checker.errors import InputError
 from spec.apiserver import create, store, update
+from spec.cluster import initial_state
+from spec.controllers.manager import restart
 from spec.controllers.replicaset import new_pod
-from spec.model import ClusterModel, initial_state, start_kcm
+from spec.model import ClusterModel
 from spec.properties import PROPERTIES, replicas_converged, rollouts_complete
 from spec.scenario import builtin, parse, with_overrides
 from spec.state import ClusterState, Pod, PodStatus, ReplicaSet, ReplicaSetStatus, RuntimeContainer, with_meta
@@ -35,7 +37,7 @@ def _replicaset_of_five_with_three_running() -> ClusterState:
         running.add(RuntimeContainer(f"pods/default/web-{i}", response.obj.meta.uid, "web", "nginx:1.25"))
     state = initial_state(config)
     kubelets = tuple(attrs.evolve(k, runtime=frozenset(running)) for k in state.kubelets)
-    return attrs.evolve(state, etcd=etcd, kcm=start_kcm(etcd, None, etcd.revision), kubelets=kubelets)
+    return attrs.evolve(state, etcd=etcd, kcm=restart(etcd, None, etcd.revision), kubelets=kubelets)
 
 
 def test_a_replicaset_of_five_with_three_running_is_not_converged() -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import immutables
 
 from spec import informer
-from spec.canonical import _interned_etcd, _renumbered, informer_of
+from spec.reduction.canonical import _interned_etcd, _renumbered, informer_of
 from spec.state import ClusterState, Etcd, Informer, Key, Object, WatchEvent
 
 
@@ -37,16 +37,7 @@ def _resource(key: Key) -> str:
 
 def watches(scope: informer.Scope, resource: str) -> bool:
     """Whether the informer with ``scope`` watches ``resource``."""
-    return resource in watched(scope)
-
-
-@functools.lru_cache(maxsize=256)
-def watched(scope: informer.Scope) -> frozenset[str]:
-    """The resources the informer with ``scope`` watches."""
-    who, what = scope
-    if who == "kcm":
-        return frozenset((what,))
-    return frozenset(("pods", "nodes")) if who == "scheduler" else frozenset(("pods",))
+    return resource in informer.watched(scope)
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -73,7 +64,7 @@ def canonical_history(state: ClusterState) -> ClusterState:
     obj = _renamer(renamed)
 
     def cache(objects: immutables.Map[Key, Object]) -> immutables.Map[Key, Object]:
-        return immutables.Map({k: obj(o) for k, o in objects.items()}) if renamed else objects
+        return immutables.Map({k: r for k, o in objects.items() if (r := obj(o)) is not None}) if renamed else objects
 
     if renamed or revision != etcd.revision:
         etcd = _reordered(etcd, order, renamed_pairs, revision)
@@ -118,7 +109,7 @@ def _reordered(etcd: Etcd, order: tuple[int, ...], renamed_pairs: tuple[tuple[in
 
     objects, history = etcd.objects, etcd.history
     if renamed:
-        objects = immutables.Map({k: obj(o) for k, o in objects.items()})
+        objects = immutables.Map({k: r for k, o in objects.items() if (r := obj(o)) is not None})
         history = tuple(WatchEvent(renamed[e.rv], e.type, e.key, obj(e.obj), obj(e.prev))
                         for e in (history[i] for i in order))
     return _interned_etcd(Etcd(revision, objects, history, etcd.compacted, etcd.next_uid))
@@ -146,7 +137,7 @@ def _plan(etcd: Etcd, positions: Positions) -> tuple[tuple[int, ...], tuple[tupl
     pending: dict[int, tuple[informer.Scope, frozenset[int]]] = {}
     for slot, p in enumerate(positions):
         if p is not None and not p[2]:
-            kinds = watched(p[0])
+            kinds = informer.watched(p[0])
             pending[slot] = (p[0], frozenset(i for i in range(n) if history[i].rv > p[1] and resources[i] in kinds))
     order = _order(history, resources, pending) if len(set(resources)) > 1 else list(range(n))
     renamed: tuple[tuple[int, int], ...] = ()
@@ -155,7 +146,7 @@ def _plan(etcd: Etcd, positions: Positions) -> tuple[tuple[int, ...], tuple[tupl
         renamed = tuple((history[old].rv, revisions[new]) for new, old in enumerate(order))
     # Which write was the last one matters to no one once its event is forgotten: etcd's revision becomes one
     # that no object carries (the next write still comes after everything), and the forgotten writes'
-    # resourceVersions are numbered by key by ``spec.canonical.renumber_ids`` whatever their order.
+    # resourceVersions are numbered by key by ``spec.reduction.canonical.renumber_ids`` whatever their order.
     new_rvs = [history[i].rv for i in range(n)]  # the revisions, in order, after the reordering
     where = {old: new for new, old in enumerate(order)}
     targets: list[int | None] = []
