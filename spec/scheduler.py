@@ -250,7 +250,7 @@ def schedule_one(
         )
         return [(None, attrs.evolve(rest, queue=(*rest.queue, failed)), session)]
     best = max(score for _, score in scores)
-    outcomes = []
+    outcomes: list[tuple[str | None, Scheduler, Session]] = []
     for name, score in scores:
         if score != best:
             continue
@@ -291,7 +291,8 @@ def elapse(s: Scheduler, dt: int) -> Scheduler:
     """``dt`` ms pass: backoffs complete (backoffQ -> activeQ), unschedulable pods older than 5 min are flushed."""
     if not s.queue:
         return s
-    stay, activated = [], []
+    stay: list[QueuedPod] = []
+    activated: list[QueuedPod] = []
     for q in s.queue:
         backoff = max(q.backoff - dt, 0) if q.backoff else 0
         flush = max(q.flush - dt, 0) if q.flush else 0
