@@ -296,14 +296,24 @@ def _read_dumps(dump_files: tuple[str, ...], listing_files: tuple[str, ...]) -> 
 def _print(report: Report) -> None:
     for violation in report.violations:
         click.echo(violation.render())
+    heading = "VIOLATED" if report.strict else "NOT KUBE-PROXY'S"
+    shown: dict[tuple[str, ...], list[str]] = {}  # the deciding rules -> the frontends they break
     for violation in report.interference:
-        click.echo(violation.render("VIOLATED" if report.strict else "NOT KUBE-PROXY'S"))
+        same = shown.setdefault(violation.foreign, [])
+        if len(same) < 2:
+            click.echo(violation.render(heading))
+        same.append(f"{violation.frontend} ({violation.prop})")
+    for rules, fronts in shown.items():
+        if len(fronts) > 2:
+            click.echo(f"{heading}: {len(fronts) - 2} more frontends decided by the same rules "
+                       f"({(rules or ('(none named)',))[-1]}): {', '.join(fronts[2:8])}"
+                       + (", ..." if len(fronts) > 8 else ""))
     for warning in report.warnings:
         click.echo(warning)
     if report.opaque:
-        shown = ", ".join(report.opaque[:8]) + (f", ... ({len(report.opaque)} in all)" if len(report.opaque) > 8
-                                                 else "")
-        click.echo(f"opaque conditions, taken either way: {shown}")
+        listed = ", ".join(report.opaque[:8]) + (f", ... ({len(report.opaque)} in all)" if len(report.opaque) > 8
+                                                  else "")
+        click.echo(f"opaque conditions, taken either way: {listed}")
     summary = (f"{report.services} services, {report.ports} service ports, {report.frontends} frontends, "
                f"{report.endpoints} endpoints, {report.paths} symbolic paths; "
                f"max probability deviation from 1/n: {float(report.max_deviation):.3g}")

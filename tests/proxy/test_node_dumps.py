@@ -232,3 +232,13 @@ def test_special_files_are_refused(tmp_path):
     assert out.exit_code == 2 and "not a regular file (/dev/zero)" in out.output
     out = runner.invoke(proxy, ["verify", "-f", str(tmp_path)])
     assert out.exit_code == 2
+
+
+def test_interference_is_grouped_by_the_rules_that_decide_it():
+    out = CliRunner().invoke(proxy, ["verify", "-f", str(NODE), "--cluster-cidr", "10.244.0.0/16",
+                                     "--iptables-save", str(SAVE)])
+    assert out.exit_code == 0
+    full = out.output.count("NOT KUBE-PROXY'S (")
+    more = re.findall(r"NOT KUBE-PROXY'S: (\d+) more frontends decided by the same rules \(filter LIBVIRT_FW",
+                      out.output)
+    assert more and full + sum(int(n) for n in more) == 8 and full <= 6  # at most two in full per deciding rule
