@@ -7,9 +7,9 @@ ReplicaSet eventually has spec.replicas active pods, each Ready and running. A p
 node lifecycle controller and taint-based eviction do (pkg/controller/nodelifecycle/node_lifecycle_controller.go,
 pkg/controller/tainteviction/taint_eviction.go), and then the ReplicaSet controller replaces it
 (pkg/controller/replicaset/replica_set.go: a pod being deleted is not active). "Room" is the existing ``blocked``
-of ``spec.properties``: convergence is promised only while every pending pod fits some node. It is a leads-to,
-checked on fair behaviours, and with faults that stop it is Anvil's ESR, as EventualReplicaConvergence is for
-Deployments.
+of ``spec.properties``: convergence is promised only while every pending pod fits some node. It is a
+leads-to-always (p ~> []q: converged, and staying so), checked on fair behaviours; with faults that stop it is
+Anvil's ESR, as EventualReplicaConvergence is.
 """
 
 from __future__ import annotations

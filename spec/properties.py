@@ -314,7 +314,7 @@ PROPERTIES: dict[str, PropertySpec] = {
 # --- the node lifecycle's properties (issue 12; the predicate is in spec/lifecycle_properties.py) -------------
 
 PROPERTIES["ReplicaSetsConvergeOnHealthyNodes"] = PropertySpec(
-    "ReplicaSetsConvergeOnHealthyNodes", "leads_to",
+    "ReplicaSetsConvergeOnHealthyNodes", "leads_to_always",
     lambda s: not replicasets_on_healthy_nodes(s) and not blocked(s),
     lambda s: replicasets_on_healthy_nodes(s) or blocked(s),
     "Whenever a ReplicaSet lacks ready pods running on healthy nodes and nothing blocks it (every pending pod fits "

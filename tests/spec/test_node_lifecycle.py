@@ -36,7 +36,7 @@ def test_node_failure_converges_on_the_healthy_node() -> None:
 
 
 def test_the_property_is_registered_and_checked_by_default() -> None:
-    assert PROPERTIES[PROPERTY].kind == "leads_to"
+    assert PROPERTIES[PROPERTY].kind == "leads_to_always"
     assert PROPERTY in {p.name for p in ClusterModel(_config()).properties}
 
 
