@@ -17,6 +17,7 @@ from checker.fingerprint import collision_observed, collision_optimistic
 from checker.graph import STORAGES
 from checker.liveness import violation_lasso
 from checker.model import Model, Property, overrides
+from checker.parallel import explore_parallel
 from checker.paths import trace_of
 from checker.result import (
     ActionCoverage,
@@ -79,16 +80,18 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
           deadlock: bool = True, simulate: int | None = None, depth: int = 100, seed: int = 0,
           progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
           storage: str = "exact", checkpoint: str | None = None, checkpoint_every: float = 300.0,
-          checkpoint_meta: Mapping[str, Any] | None = None, resume: str | None = None) -> Result:
+          checkpoint_meta: Mapping[str, Any] | None = None, resume: str | None = None, workers: int = 1) -> Result:
     """Check every property of `model`; see `Result` for the verdicts.
 
-    `storage` is "exact" or "fingerprint" (`checker.graph`). `checkpoint=DIR` writes a checkpoint there every
-    `checkpoint_every` seconds and when SIGINT or SIGTERM stops the search (`checkpoint_meta`, JSON-able, says
-    how to load the model again); `resume=DIR` continues the search of a checkpoint, with its options (the model
-    must be the same). `max_states` and `max_depth` bound an exhaustive search (a search cut short says
-    "bounded", never "ok"); `max_depth` counts states on a path, initial state included. `simulate=N` runs N
-    random walks of at most `depth` states from `seed` instead of exhausting the space. `stop` is asked now and
-    then whether to stop as if interrupted (the command line answers yes once Ctrl-C was pressed).
+    `storage` is "exact" or "fingerprint" (`checker.graph`); `workers=N` searches breadth-first in N processes
+    with the same result (`checker.parallel`; it implies fingerprint storage). `checkpoint=DIR` writes a
+    checkpoint there every `checkpoint_every` seconds and when SIGINT or SIGTERM stops the search
+    (`checkpoint_meta`, JSON-able, says how to load the model again); `resume=DIR` continues the search of a
+    checkpoint, with its options (the model must be the same). `max_states` and `max_depth` bound an
+    exhaustive search (a search cut short says "bounded", never "ok"); `max_depth` counts states on a path,
+    initial state included. `simulate=N` runs N random walks of at most `depth` states from `seed` instead of
+    exhausting the space. `stop` is asked now and then whether to stop as if interrupted (the command line
+    answers yes once Ctrl-C was pressed).
     """
     validate(model)
     if strategy not in STRATEGIES:
@@ -107,6 +110,14 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
         deadlock, storage = snapshot.options["deadlock"], snapshot.options["storage"]
         if snapshot.graph.with_edges != any(p.is_liveness for p in model.properties):
             raise InputError(f"{resume}: the checkpoint was written for a model with other properties")
+    if workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
+    if workers > 1 and simulate is None:
+        if strategy != "bfs":
+            raise InputError("worker processes search breadth-first only (depth-first order is sequential)")
+        if checkpoint is not None or resume is not None:
+            raise InputError("checkpoints are written by one worker only: drop --workers or --checkpoint/--resume")
+        storage = "fingerprint"  # the coordinator keeps fingerprints; the states stay in the workers
     if checkpoint_every <= 0:
         raise InputError(f"the checkpoint interval must be positive, got {checkpoint_every}")
     if simulate is not None and depth < 1:
@@ -122,7 +133,8 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     with _rarer_collections():
         if simulate is not None:
             return _simulate(model, simulate, depth, seed, deadlock, progress, warnings)
-        bounds = Bounds(strategy, max_states, max_depth, deadlock, constrained, symmetry, storage=storage)
+        bounds = Bounds(strategy, max_states, max_depth, deadlock, constrained, symmetry, storage=storage,
+                        workers=workers)
         every = None if checkpoint is None else Checkpointing(checkpoint, checkpoint_every, dict(checkpoint_meta or {}))
         if every is not None and snapshot is not None and not checkpoint_meta:
             every.meta = snapshot.meta
@@ -149,9 +161,13 @@ def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int
              warnings: tuple[str, ...], checkpoint: Checkpointing | None = None, resume: Snapshot | None = None
              ) -> Result:
     started = time.perf_counter() - (resume.elapsed if resume is not None else 0.0)
-    out = explore(model, strategy=strategy, max_states=max_states, max_depth=max_depth, deadlock=deadlock,
-                  with_edges=bool(liveness), progress=progress, stop=stop, storage=bounds.storage,
-                  checkpoint=checkpoint, resume=resume)
+    if bounds.workers > 1:
+        out = explore_parallel(model, workers=bounds.workers, max_states=max_states, max_depth=max_depth,
+                               deadlock=deadlock, with_edges=bool(liveness), progress=progress, stop=stop)
+    else:
+        out = explore(model, strategy=strategy, max_states=max_states, max_depth=max_depth, deadlock=deadlock,
+                      with_edges=bool(liveness), progress=progress, stop=stop, storage=bounds.storage,
+                      checkpoint=checkpoint, resume=resume)
     if bounds.storage == "fingerprint":
         bounds = attrs.evolve(bounds, collision=(collision_optimistic(len(out.graph), out.generated),
                                                  collision_observed(out.graph.stored_fingerprints())))

@@ -18,14 +18,12 @@ along the stored fingerprints (`checker.paths`).
 
 from __future__ import annotations
 
-import operator
 from array import array
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import attrs
-
 from checker.fingerprint import Fingerprinter
+from checker.fingerprint import field_key as _field_key
 
 NO_PARENT = -1
 STORAGES = ("exact", "fingerprint")
@@ -33,30 +31,6 @@ STORAGES = ("exact", "fingerprint")
 #: A class's storage: its table (key -> index), how to get a state's key (None: the state is its own key), and
 #: its kind number (position in StateGraph.builders).
 Table = tuple[dict[Any, int], Callable[[Any], Any] | None, int]
-
-
-def _field_key(cls: type) -> tuple[Callable[[Any], Any], Callable[[Any], Any]] | None:
-    """For a frozen attrs class whose equality is attrs' own over init fields: key and rebuild functions."""
-    if not attrs.has(cls) or not getattr(cls, "__attrs_attrs__", None):
-        return None
-    eq = getattr(cls, "__eq__", None)
-    code = getattr(eq, "__code__", None)
-    if code is None or not code.co_filename.startswith("<attrs generated"):
-        return None
-    fields = attrs.fields(cls)
-    if any(not f.eq or f.eq_key is not None or not f.init or f.converter is not None for f in fields):
-        return None
-    names = [f.name for f in fields]
-    aliases = [f.alias for f in fields]
-    getter: Callable[[Any], Any] = operator.attrgetter(*names)
-    if len(names) == 1:
-        single = getter
-        getter = lambda state: (single(state),)  # noqa: E731 - attrgetter of one name returns a bare value
-
-    def build(key: tuple[Any, ...]) -> Any:
-        return cls(**dict(zip(aliases, key, strict=True)))
-
-    return getter, build
 
 
 class StateGraph:

@@ -65,7 +65,7 @@ def _bounds(result: Result) -> dict[str, Any]:
     b = result.bounds
     return {"strategy": b.strategy, "max_states": b.max_states, "max_depth": b.max_depth, "deadlock": b.deadlock,
             "constraint": b.constraint, "symmetry": b.symmetry, "simulate": b.simulate, "sim_depth": b.sim_depth,
-            "seed": b.seed, "storage": b.storage,
+            "seed": b.seed, "storage": b.storage, "workers": b.workers,
             "collision": None if b.collision is None else {"calculated": b.collision[0], "observed": b.collision[1]},
             "description": b.describe()}
 
