@@ -64,7 +64,8 @@ def eventually(name: str, pred: Predicate) -> Property:
 
 
 def leads_to(name: str, p: Predicate, q: Predicate) -> Property:
-    """`p ~> q`, that is `[](p => <>q)`, on every fair behaviour."""
+    """`p ~> q`, that is `[](p => <>q)`, on every fair behaviour. A premise that no reachable state satisfies makes
+    the property vacuous (reported as such, never as holding)."""
     return Property(name, "leads_to", q, premise=p)
 
 

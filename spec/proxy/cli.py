@@ -46,6 +46,15 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--random-fully/--no-random-fully", default=True, show_default=True,
                      help="iptables supports MASQUERADE --random-fully."),
         click.option("--conntrack-tcp-be-liberal", is_flag=True, help="nf_conntrack_tcp_be_liberal is set."),
+        click.option("--detect-local-mode", default="ClusterCIDR", show_default=True,
+                     type=click.Choice(["ClusterCIDR", "NodeCIDR", "BridgeInterface", "InterfaceNamePrefix"]),
+                     help="How kube-proxy tells pod traffic (NodeCIDR: the Node's spec.podCIDRs)."),
+        click.option("--pod-interface-name-prefix", default=None, help="For InterfaceNamePrefix (AKS: azv)."),
+        click.option("--pod-bridge-interface", default=None, help="For BridgeInterface (e.g. cbr0)."),
+        click.option("--service-cidr", "service_cidrs", multiple=True,
+                     help="--service-cluster-ip-range (nftables mode drops traffic to unallocated ClusterIPs in it)."),
+        click.option("--nodeport-addresses", "nodeport_addresses", multiple=True,
+                     help="Node addresses NodePorts answer on (nftables mode default: the node's primary IP)."),
         click.option("--kube-proxy-version", "version", default=".".join(map(str, NEWEST_VERSION)),
                      show_default=True, metavar="MAJOR.MINOR", help="The kube-proxy release whose rules to expect."),
     ]
@@ -54,7 +63,8 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _proxier_options(cluster: Cluster, node: str | None, kw: dict[str, Any], scheduler: str = "rr") -> ProxierOptions:
+def _proxier_options(cluster: Cluster, node: str | None, kw: dict[str, Any], scheduler: str = "rr",
+                     proxy_mode: str = "iptables") -> ProxierOptions:
     if node is None:
         if len(cluster.nodes) != 1:
             raise InputError("--node: required unless the manifests hold exactly one Node")
@@ -83,9 +93,39 @@ def _proxier_options(cluster: Cluster, node: str | None, kw: dict[str, Any], sch
     if version not in SUPPORTED_VERSIONS:
         raise InputError(f"--kube-proxy-version: {kw['version'][:40]!r} is not supported (supported: {supported})")
     assert version is not None
+    mode = kw["detect_local_mode"]
+    local_interface = None
+    if mode == "NodeCIDR":
+        node_obj = next((n for n in cluster.nodes if n.name == node), None)
+        v4 = [c for c in (node_obj.pod_cidrs if node_obj else ()) if ipaddress.ip_network(c).version == 4]
+        if not v4:
+            raise InputError(f"--detect-local-mode NodeCIDR: Node {node[:60]!r} has no IPv4 spec.podCIDRs")
+        cidr = v4[0]
+    elif mode in ("BridgeInterface", "InterfaceNamePrefix"):
+        option = "--pod-bridge-interface" if mode == "BridgeInterface" else "--pod-interface-name-prefix"
+        local_interface = kw["pod_bridge_interface" if mode == "BridgeInterface" else "pod_interface_name_prefix"]
+        if not local_interface or not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,15}", local_interface):
+            raise InputError(f"--detect-local-mode {mode} needs {option} (an interface name)")
+    service_cidrs = []
+    for value in kw["service_cidrs"]:
+        try:
+            service_cidrs.append(str(ipaddress.IPv4Network(value, strict=False)))
+        except ValueError:
+            raise InputError(f"--service-cidr: {value[:60]!r} is not an IPv4 CIDR") from None
+    nodeport_addresses = []
+    for value in kw["nodeport_addresses"]:
+        try:
+            nodeport_addresses.append(str(ipaddress.IPv4Address(value)))
+        except ValueError:
+            raise InputError(f"--nodeport-addresses: {value[:60]!r} is not an IPv4 address") from None
+    if proxy_mode == "nftables" and not nodeport_addresses:
+        nodeport_addresses = list(node_ips[:1])
     return ProxierOptions(
+        mode=proxy_mode, service_cidrs=tuple(service_cidrs), nodeport_addresses=tuple(nodeport_addresses),
+        localhost_nodeports=kw["localhost_nodeports"] and proxy_mode != "nftables",
+        detect_local=mode, local_interface=local_interface,
         node_name=node, node_ips=node_ips, cluster_cidr=cidr, masquerade_bit=kw["masquerade_bit"],
-        masquerade_mark=mark, masquerade_all=kw["masquerade_all"], localhost_nodeports=kw["localhost_nodeports"],
+        masquerade_mark=mark, masquerade_all=kw["masquerade_all"],
         nfacct=kw["nfacct"], random_fully=kw["random_fully"], conntrack_tcp_be_liberal=kw["conntrack_tcp_be_liberal"],
         ipvs_scheduler=scheduler, version=version,
     )
@@ -99,16 +139,23 @@ def proxy() -> None:
 @proxy.command()
 @_options
 @click.option("--node", required=True, help="The node kube-proxy runs on (decides which endpoints are local).")
-@click.option("--mode", type=click.Choice(["iptables", "ipvs"]), default="iptables", show_default=True)
+@click.option("--mode", type=click.Choice(["iptables", "ipvs", "nftables"]), default="iptables", show_default=True)
 @click.option("--ipvs-scheduler", default="rr", show_default=True,
               type=click.Choice(["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh"]))
+@click.option("--ipvs-format", type=click.Choice(["list", "save"]), default="list", show_default=True,
+              help="IPVS mode: as `ipvsadm -Ln` lists it, or as `ipvsadm -Sn` saves it.")
 @reports_input_errors
-def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, **kw: Any) -> None:
+def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipvs_format: str, **kw: Any) -> None:
     """Print the rules kube-proxy installs on NODE (iptables-save text, or the IPVS virtual servers)."""
     cluster = load_cluster(files)
-    opts = _proxier_options(cluster, node, kw, ipvs_scheduler)
-    if mode == "ipvs":
-        click.echo(ipvs.render(ipvs.virtual_servers(cluster, opts)), nl=False)
+    opts = _proxier_options(cluster, node, kw, ipvs_scheduler, mode)
+    if mode == "nftables":
+        from spec.proxy.nftables import sync_nftables
+
+        click.echo(sync_nftables(cluster, opts), nl=False)
+    elif mode == "ipvs":
+        servers = ipvs.virtual_servers(cluster, opts)
+        click.echo(ipvs.render(servers) if ipvs_format == "list" else ipvs.render_saved(servers), nl=False)
     else:
         click.echo(render(sync_proxy_rules(cluster, opts)), nl=False)
 
@@ -121,29 +168,66 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, **k
 @click.option("--iptables-s", "listing_files", multiple=True, metavar="TABLE=FILE",
               help="Also read `iptables -t TABLE -S` output (repeatable).")
 @click.option("--strict", is_flag=True, help="Rules of other components that break a promise fail the verdict.")
+@click.option("--ipvsadm", "ipvsadm_file", default=None, type=click.Path(dir_okay=False),
+              help="IPVS mode: verify this `ipvsadm -Sn` output (the IPVS table) instead of iptables rules.")
+@click.option("--ipvs-scheduler", default="rr", show_default=True)
+@click.option("--nft-ruleset", "nft_file", default=None, type=click.Path(dir_okay=False),
+              help="nftables mode: verify this `nft list ruleset` output (or an `nft -f` transaction).")
 @reports_input_errors
 def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[str, ...],
-                   listing_files: tuple[str, ...], strict: bool, **kw: Any) -> None:
+                   listing_files: tuple[str, ...], strict: bool, ipvsadm_file: str | None, ipvs_scheduler: str,
+                   nft_file: str | None, **kw: Any) -> None:
     """Prove the rules route every Service packet as upstream kube-proxy semantics require."""
     with _signals() as stopped:
         try:
             cluster = load_cluster(files)
-            opts = _proxier_options(cluster, node, kw)
+            opts = _proxier_options(cluster, node, kw, ipvs_scheduler, "nftables" if nft_file else "iptables")
             _something_to_verify(cluster, opts, files)
-            if dump_files or listing_files:
+            if ipvsadm_file is not None:
+                _verify_ipvs(cluster, opts, ipvsadm_file, bool(dump_files or listing_files))
+            if nft_file is not None:
+                from spec.proxy.nftables import parse_ruleset, to_dump
+
+                if dump_files or listing_files:
+                    raise InputError("--nft-ruleset: give either an nftables ruleset or iptables dumps")
+                dump, others = to_dump(parse_ruleset(decode(read_bytes(nft_file), nft_file), nft_file), nft_file)
+                if others:
+                    click.echo(f"note: tables other than ip kube-proxy are not considered: {', '.join(others)}")
+            elif dump_files or listing_files:
                 dump = _read_dumps(dump_files, listing_files)
             else:
                 dump = parse_dump(render(sync_proxy_rules(cluster, opts)), "<generated rules>")
         except Interrupted as exc:
             click.echo("interrupted while reading the input: nothing verified", err=True)
             sys.exit(EXIT_SIGNAL.get(exc.signum, 130))
-        report = _run(cluster, opts, dump, strict)
-    del stopped
+        try:
+            report = _run(cluster, opts, dump, strict, lambda: stopped[-1] if stopped else 0)
+        except Interrupted as exc:
+            click.echo("interrupted before any result could be assembled", err=True)
+            sys.exit(EXIT_SIGNAL.get(exc.signum, 130))
     _print(report)
     if report.interrupted:
         sys.exit(EXIT_SIGNAL.get(report.interrupted, 130))
     if not report.ok:
         sys.exit(1)
+
+
+def _verify_ipvs(cluster: Cluster, opts: ProxierOptions, path: str, with_iptables: bool) -> None:
+    saved = ipvs.parse_ipvsadm(decode(read_bytes(path), path), path)
+    problems = ipvs.verify_ipvs(cluster, opts, saved, path)
+    from spec.proxy.verify import warnings_of
+
+    for line in [*problems, *warnings_of(cluster, opts)]:
+        click.echo(line)
+    if with_iptables:
+        click.echo("note: the iptables and ipset rules of IPVS mode (masquerade, firewall) are not verified")
+    reals = sum(len(s.reals) for s in saved)
+    summary = f"{len(saved)} virtual services, {reals} real servers (IPVS: routing, isolation, balance, affinity)"
+    if problems:
+        click.echo(f"FAILED: {len(problems)} violation(s); {summary}")
+        sys.exit(1)
+    click.echo(f"verified: {summary}")
+    sys.exit(0)
 
 
 @contextlib.contextmanager
@@ -163,10 +247,10 @@ def _signals() -> Iterator[list[int]]:
             signal.signal(sig, old)
 
 
-def _run(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool) -> Report:
+def _run(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool, stop: Callable[[], int]) -> Report:
     err = Console(stderr=True)
     if not err.is_terminal:
-        return verify(cluster, opts, dump, strict=strict)
+        return verify(cluster, opts, dump, strict=strict, stop=stop)
     columns = (TextColumn("verifying frontends"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("verify", total=None)
@@ -174,7 +258,7 @@ def _run(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool) -> Re
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return verify(cluster, opts, dump, strict=strict, progress=progress)
+        return verify(cluster, opts, dump, strict=strict, progress=progress, stop=stop)
 
 
 def _something_to_verify(cluster: Cluster, opts: ProxierOptions, files: tuple[str, ...]) -> None:

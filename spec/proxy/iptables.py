@@ -109,7 +109,7 @@ def sync_proxy_rules(cluster: Cluster, opts: ProxierOptions) -> Ruleset:
     def comment(text: str) -> list[str]:
         return [] if large else ["-m", "comment", "--comment", text]
 
-    local_cidr = str(ipaddress.ip_network(opts.cluster_cidr, strict=False)) if opts.cluster_cidr else None
+    if_local, if_not_local = opts.local_match(True), opts.local_match(False)
     node_ip = ipaddress.ip_address(opts.node_ips[0]) if opts.node_ips else None
 
     for key, svc, port in ports:
@@ -189,8 +189,8 @@ def sync_proxy_rules(cluster: Cluster, opts: ProxierOptions) -> Ruleset:
             args = ["-m", "comment", "--comment", f'"{name} cluster IP"', *pmatch, "-d", cip, "--dport", sport]
             if opts.masquerade_all:
                 nat.rule(internal_chain, args, "-j", "KUBE-MARK-MASQ")
-            elif local_cidr:
-                nat.rule(internal_chain, args, "!", "-s", local_cidr, "-j", "KUBE-MARK-MASQ")
+            elif if_not_local:
+                nat.rule(internal_chain, args, if_not_local, "-j", "KUBE-MARK-MASQ")
 
         if uses_ext_chain:
             nat.chain(ext_chain)
@@ -198,9 +198,9 @@ def sync_proxy_rules(cluster: Cluster, opts: ProxierOptions) -> Ruleset:
                 nat.rule(ext_chain, "-m", "comment", "--comment",
                          f'"masquerade traffic for {name} external destinations"', "-j", "KUBE-MARK-MASQ")
             else:
-                if local_cidr:
+                if if_local:
                     nat.rule(ext_chain, "-m", "comment", "--comment", f'"pod traffic for {name} external destinations"',
-                             "-s", local_cidr, "-j", svc_chain)
+                             if_local, "-j", svc_chain)
                 nat.rule(ext_chain, "-m", "comment", "--comment",
                          f'"masquerade LOCAL traffic for {name} external destinations"', "-m", "addrtype",
                          "--src-type", "LOCAL", "-j", "KUBE-MARK-MASQ")

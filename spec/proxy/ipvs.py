@@ -62,3 +62,178 @@ def render(servers: list[VirtualServer]) -> str:
         for r in v.real_servers:
             lines.append(f"  -> {f'{r.address}:{r.port}':<28} Masq    {r.weight}")
     return "\n".join(lines) + "\n"
+
+
+# -- verification of a node's IPVS table (`ipvsadm -Sn`) -----------------------------------------------------------
+_PROTO_FLAGS = {"-t": "TCP", "--tcp-service": "TCP", "-u": "UDP", "--udp-service": "UDP", "--sctp-service": "SCTP"}
+_FORWARDING = {"-m": "masq", "--masquerading": "masq", "-g": "route", "--gatewaying": "route", "-i": "tunnel",
+               "--ipip": "tunnel"}
+
+
+@attrs.frozen
+class SavedServer:
+    """One `-A` line of `ipvsadm -Sn` and its `-a` lines: what the kernel holds."""
+
+    protocol: str
+    address: str
+    port: int
+    scheduler: str
+    persistent: int | None
+    line: int
+    reals: tuple[tuple[str, int, int, str, int], ...]  # (address, port, weight, forwarding, line)
+
+
+def parse_ipvsadm(text: str, source: str) -> list[SavedServer]:
+    """`ipvsadm -Sn` (or `ipvsadm-save -n`) output: -A virtual services, -a real servers. Firewall-mark services
+    (-f) are no Service frontend; they are kept out, as kube-proxy makes none."""
+    import ipaddress
+    import re
+
+    from checker.errors import InputError
+
+    servers: dict[tuple[str, str, int], dict[str, object]] = {}
+    order: list[tuple[str, str, int]] = []
+
+    def fail(line_no: int, problem: str) -> InputError:
+        return InputError(f"{problem} ({source}:{line_no})")
+
+    def endpoint(value: str, line_no: int) -> tuple[str, int]:
+        m = re.fullmatch(r"(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})", value)
+        if not m:
+            raise fail(line_no, f"bad service address {value[:60]!r} (expected IPv4:port, as -n prints)")
+        try:
+            ipaddress.IPv4Address(m.group(1))
+        except ValueError:
+            raise fail(line_no, f"bad address {m.group(1)!r}") from None
+        port = int(m.group(2))
+        if port > 65535:
+            raise fail(line_no, f"port {port} out of range (0-65535)")
+        return m.group(1), port
+
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        words = raw.split()
+        if not words or words[0].startswith("#"):
+            continue
+        op = words[0]
+        if op not in ("-A", "--add-service", "-a", "--add-server"):
+            raise fail(line_no, f"unknown command {op[:40]!r} (expected -A or -a)")
+        opts: dict[str, str] = {}
+        flags: set[str] = set()
+        i = 1
+        while i < len(words):
+            word = words[i]
+            if word in _FORWARDING or word in ("-p", "--persistent") and (
+                    i + 1 >= len(words) or words[i + 1].startswith("-")):
+                flags.add(word)
+                i += 1
+                continue
+            if not word.startswith("-") or i + 1 >= len(words):
+                raise fail(line_no, f"bad argument {word[:40]!r}")
+            opts[word] = words[i + 1]
+            i += 2
+        kinds = [k for k in opts if k in _PROTO_FLAGS or k in ("-f", "--fwmark-service")]
+        if len(kinds) != 1:
+            raise fail(line_no, "exactly one of -t, -u, --sctp-service or -f is needed")
+        if kinds[0] in ("-f", "--fwmark-service"):
+            continue
+        protocol = _PROTO_FLAGS[kinds[0]]
+        address, port = endpoint(opts[kinds[0]], line_no)
+        key = (protocol, address, port)
+        if op in ("-A", "--add-service"):
+            if key in servers:
+                raise fail(line_no, f"service {protocol} {address}:{port} given twice")
+            timeout: int | None = None
+            if "-p" in flags or "--persistent" in flags:
+                timeout = 300  # ipvsadm's default persistence timeout
+            raw_timeout = opts.get("-p", opts.get("--persistent"))
+            if raw_timeout is not None:
+                if not raw_timeout.isdigit() or len(raw_timeout) > 9:
+                    raise fail(line_no, f"bad persistence timeout {raw_timeout[:20]!r}")
+                timeout = int(raw_timeout)
+            servers[key] = {"scheduler": opts.get("-s", opts.get("--scheduler", "wlc")), "persistent": timeout,
+                            "line": line_no, "reals": []}
+            order.append(key)
+        else:
+            if key not in servers:
+                raise fail(line_no, f"real server for {protocol} {address}:{port}, a service not added before it")
+            real = opts.get("-r", opts.get("--real-server"))
+            if real is None:
+                raise fail(line_no, "-a needs -r ADDRESS:PORT")
+            raddr, rport = endpoint(real, line_no)
+            weight_text = opts.get("-w", opts.get("--weight", "1"))
+            if not weight_text.isdigit() or int(weight_text) > 65535:
+                raise fail(line_no, f"bad weight {weight_text[:20]!r}")
+            forwarding = next((_FORWARDING[f] for f in flags if f in _FORWARDING), "route")
+            reals = servers[key]["reals"]
+            assert isinstance(reals, list)
+            reals.append((raddr, rport, int(weight_text), forwarding, line_no))
+    out = []
+    for key in order:
+        entry = servers[key]
+        reals = entry["reals"]
+        assert isinstance(reals, list)
+        out.append(SavedServer(key[0], key[1], key[2], str(entry["scheduler"]),
+                               entry["persistent"] if isinstance(entry["persistent"], int) else None,
+                               int(str(entry["line"])), tuple(reals)))
+    return out
+
+
+# Schedulers that, with equal weights, spread new connections evenly over the real servers in the long run;
+# the hashing ones (sh, dh, mh) send each client (or destination) always to the same one.
+_EVEN_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sed", "nq", "fo", "ovf")
+
+
+def verify_ipvs(cluster: Cluster, opts: ProxierOptions, saved: list[SavedServer], source: str) -> list[str]:
+    """The promises on an IPVS table: per frontend a virtual service whose real servers are exactly the usable
+    endpoints upstream's syncEndpoint selects (in masquerade mode: the packet is DNATed), with equal positive
+    weights (balance), persistence equal to the affinity timeout (affinity), and no virtual service for anything
+    that is no frontend (isolation). Returns the violations, one line each, naming the ipvsadm line."""
+    expected = {(v.protocol, v.address, v.port): v for v in virtual_servers(cluster, opts)}
+    found = {(s.protocol, s.address, s.port): s for s in saved}
+    out: list[str] = []
+    for key, want in expected.items():
+        name = f"{want.service} {key[0]} {key[1]}:{key[2]}"
+        have = found.get(key)
+        if have is None:
+            out.append(f"VIOLATED (1 routing): {name}: no virtual service (kube-proxy syncService adds one)")
+            continue
+        at = f"({source}:{have.line})"
+        live = {(a, p) for a, p, w, _, _ in have.reals if w > 0}
+        wanted = {(r.address, r.port) for r in want.real_servers}
+        if live != wanted:
+            extra = sorted(f"{a}:{p}" for a, p in live - wanted)
+            missing = sorted(f"{a}:{p}" for a, p in wanted - live)
+            out.append(f"VIOLATED (1 routing): {name}: real servers differ from the usable endpoints {at}"
+                       + (f"; not endpoints: {', '.join(extra)}" if extra else "")
+                       + (f"; missing: {', '.join(missing)}" if missing else ""))
+            continue
+        routed = [f"{a}:{p}" for a, p, w, fwd, _ in have.reals if w > 0 and fwd != "masq"]
+        if routed:
+            out.append(f"VIOLATED (1 routing): {name}: real servers {', '.join(routed)} are not in masquerade "
+                       f"mode (-m): the packet would reach them with the service address as destination {at}")
+            continue
+        weights = {w for _, _, w, _, _ in have.reals if w > 0}
+        if len(weights) > 1 or (live and have.scheduler not in _EVEN_SCHEDULERS):
+            out.append(f"VIOLATED (3 balance): {name}: scheduler {have.scheduler} with weights "
+                       f"{sorted(weights)} does not give each of {len(live)} endpoints 1/{len(live)} {at}")
+            continue
+        if have.persistent != want.persistent:
+            out.append(f"VIOLATED (4 affinity): {name}: persistence {have.persistent or 'off'} where "
+                       f"sessionAffinity asks {want.persistent or 'none'} {at}")
+    for key, have in found.items():
+        if key not in expected:
+            out.append(f"VIOLATED (2 isolation): {key[0]} {key[1]}:{key[2]}: a virtual service for no Service "
+                       f"frontend ({source}:{have.line})")
+    return out
+
+
+def render_saved(servers: list[VirtualServer]) -> str:
+    """The virtual servers as `ipvsadm -Sn` prints them."""
+    flag = {"TCP": "-t", "UDP": "-u", "SCTP": "--sctp-service"}
+    lines = []
+    for v in servers:
+        persist = f" -p {v.persistent}" if v.persistent else ""
+        lines.append(f"-A {flag[v.protocol]} {v.address}:{v.port} -s {v.scheduler}{persist}")
+        lines += [f"-a {flag[v.protocol]} {v.address}:{v.port} -r {r.address}:{r.port} -m -w {r.weight}"
+                  for r in v.real_servers]
+    return "\n".join(lines) + "\n"

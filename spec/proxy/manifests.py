@@ -209,7 +209,17 @@ def parse_node(doc: _Doc, obj: Mapping[str, Any], name: str) -> Node:
             raise doc.fail(f"status.addresses[{i}]", "expected a mapping")
         if raw.get("type") in ("InternalIP", "ExternalIP"):
             addresses.append(_ip(doc, f"status.addresses[{i}].address", raw.get("address")))
-    return Node(name, tuple(addresses))
+    spec = _mapping(doc, obj, "", "spec")
+    cidrs = list(_get(doc, spec, "spec.", "podCIDRs", list, []))
+    if not cidrs and spec.get("podCIDR"):
+        cidrs = [spec["podCIDR"]]
+    pod_cidrs = []
+    for i, cidr in enumerate(cidrs):
+        try:
+            pod_cidrs.append(str(ipaddress.ip_network(str(cidr), strict=False)))
+        except ValueError:
+            raise doc.fail(f"spec.podCIDRs[{i}]", f"{str(cidr)[:60]!r} is not a CIDR") from None
+    return Node(name, tuple(addresses), tuple(pod_cidrs))
 
 
 def parse_cluster(text: str, source: str) -> Cluster:

@@ -108,6 +108,7 @@ class EndpointSlice:
 class Node:
     name: str
     addresses: tuple[str, ...] = ()  # InternalIP / ExternalIP addresses, in order
+    pod_cidrs: tuple[str, ...] = ()  # spec.podCIDRs (or spec.podCIDR)
 
 
 @attrs.frozen
@@ -139,6 +140,31 @@ class ProxierOptions:
     conntrack_tcp_be_liberal: bool = False
     ipvs_scheduler: str = "rr"
     version: tuple[int, int] = NEWEST_VERSION
+    # --detect-local-mode (pkg/proxy/util/localdetector.go): ClusterCIDR and NodeCIDR match the source address
+    # (`cluster_cidr` holds the CIDR); BridgeInterface and InterfaceNamePrefix the input interface (`local_interface`
+    # is the bridge's name or the prefix, e.g. AKS's "azv").
+    detect_local: str = "ClusterCIDR"
+    local_interface: str | None = None
+    mode: str = "iptables"  # "iptables", "ipvs" or "nftables"
+    service_cidrs: tuple[str, ...] = ()  # --service-cluster-ip-range, for nftables mode's cluster-ips-check
+    nodeport_addresses: tuple[str, ...] = ()  # NodePorts answer on these only; () = every local address
+
+    def local_match(self, local: bool) -> list[str] | None:
+        """localDetector.IfLocal / IfNotLocal: the match of traffic from (or not from) a local pod; None: off."""
+        neg = [] if local else ["!"]
+        if self.detect_local in ("ClusterCIDR", "NodeCIDR"):
+            return [*neg, "-s", self.cluster_cidr] if self.cluster_cidr else None
+        if self.local_interface is None:
+            return None
+        name = self.local_interface + ("+" if self.detect_local == "InterfaceNamePrefix" else "")
+        return [*neg, "-i", name]
+
+    @property
+    def local_iface(self) -> str | None:
+        """The input interface pattern that tells pod traffic, in the interface modes."""
+        if self.detect_local in ("ClusterCIDR", "NodeCIDR") or self.local_interface is None:
+            return None
+        return self.local_interface + ("+" if self.detect_local == "InterfaceNamePrefix" else "")
 
     @property
     def nfacct_counters(self) -> bool:

@@ -20,6 +20,7 @@ table does not declare, a jump loop. The parser is linear in the input (no shlex
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -195,6 +196,7 @@ class Rule:
     match: Match
     target: Target | None
     source: str = ""
+    owner: str = ""  # "kube-proxy" when known (nftables mode's table); "" decides by the chain's name
 
     def where(self) -> str:
         return f"line {self.line}" if self.line else "synthesized"
@@ -246,14 +248,21 @@ def tokenize(text: str, fail: _Fail) -> list[tuple[str, bool]]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)
+def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+
+
 def _addr(value: str, negated: bool, fail: _Fail) -> Addr:
     if "," in value:
         raise fail(f"address lists ({shorten(value)}) are expanded by iptables into one rule per address; "
                    "iptables-save never prints them")
-    try:
-        net = ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise fail(f"bad address {shorten(value)!r}") from None
+    net = _network(value) if len(value) < 64 else None
+    if net is None:
+        raise fail(f"bad address {shorten(value)!r}")
     if not isinstance(net, ipaddress.IPv4Network):
         raise fail(f"IPv6 address {shorten(value)!r} in an IPv4 dump")
     return Addr(net, negated)
@@ -297,7 +306,9 @@ def _probability(value: str, fail: _Fail) -> str:
 class _RuleParser:
     """One `-A CHAIN ...` rule; the module a `--option` belongs to is the last `-m` (or the protocol's)."""
 
-    def __init__(self, table: str, words: list[tuple[str, bool]], fail: _Fail) -> None:
+    def __init__(self, table: str, words: list[tuple[str, bool]], fail: _Fail,
+                 chains: Mapping[str, object] | None = None) -> None:
+        self.chains = chains if chains is not None else {}
         self.table = table
         self.words = words
         self.fail = fail
@@ -398,7 +409,7 @@ class _RuleParser:
                 name = self.value(word)
                 if not _NAME.fullmatch(name) or len(name) > MAX_CHAIN_NAME + 1:
                     raise fail(f"bad target name {shorten(name)!r}")
-                self.target = Target(name, goto=word in ("-g", "--goto"))
+                self.target = Target(name, chain=name in self.chains, goto=word in ("-g", "--goto"))
             elif word in ("-c", "--set-counters"):
                 for what in ("packet", "byte"):
                     count = self.value(word)
@@ -701,6 +712,8 @@ def parse_dump(text: str, source: str = "<rules>", table: str | None = None) -> 
             if not m:
                 raise fail("bad counters (expected [packets:bytes])")
             line = line[m.end():].lstrip()
+            if not line.startswith("-"):
+                raise fail("counters must be followed by a rule")
         if line.startswith("*"):
             if current is not None:
                 raise fail(f"table *{shorten(line[1:])} starts before COMMIT of *{current}")
@@ -757,7 +770,7 @@ def parse_dump(text: str, source: str = "<rules>", table: str | None = None) -> 
                     words = [words[0], words[1], *words[3:]]
                 if position < 1 or position > len(chains[chain_name][1]) + 1:
                     raise fail(f"index of insertion {position} too big")
-            chain, match, target = _RuleParser(in_table, words, fail).parse()
+            chain, match, target = _RuleParser(in_table, words, fail, chains).parse()
             rules = chains[chain][1]
             index = len(rules) if position is None else position - 1
             rule = Rule(in_table, chain, index, line_no, line, match, target, source)
@@ -769,7 +782,7 @@ def parse_dump(text: str, source: str = "<rules>", table: str | None = None) -> 
                     rules[k] = attrs.evolve(rules[k], index=k)
                 pending[:] = [(r if r.chain != chain or r.index < index else attrs.evolve(r, index=r.index + 1), ln)
                               for r, ln in pending]
-            if target is not None:
+            if target is not None and not target.chain:
                 pending.append((rule, line_no))
         elif op in ("-N", "--new-chain"):
             if len(words) != 2:

@@ -106,6 +106,8 @@ def iface_matches(pattern: str, name: str) -> bool:
 def is_kube(rule: Rule) -> bool:
     """Whether the rule is kube-proxy's (or kubelet's): in a KUBE- chain, a jump to one, or synthesized."""
     target = rule.target
+    if rule.owner:
+        return rule.owner == "kube-proxy"
     return (rule.line == 0 or rule.chain.startswith("KUBE-")
             or (target is not None and target.chain and target.name.startswith("KUBE-")))
 
@@ -971,7 +973,7 @@ def path_probability(result: PathResult, factor: Callable[[Lit], tuple[int, int]
 
 
 def concrete_holds(m: Match, src: int, dst: int, dport: int, proto: str, local_nets: tuple[Net, ...],
-                   recent: frozenset[str]) -> bool:
+                   recent: frozenset[str], atoms: frozenset[str] = frozenset()) -> bool:
     """Evaluate the non-random atoms of a residual match on a concrete packet."""
     def in_net(addr: int, net: Net) -> bool:
         return (addr & int(net.netmask)) == int(net.network_address)
@@ -994,10 +996,10 @@ def concrete_holds(m: Match, src: int, dst: int, dport: int, proto: str, local_n
         checks.append((m.proto.value == proto) != m.proto.negated)
     if m.recent is not None:
         checks.append((m.recent.name in recent) != m.recent.negated)
-    # The representative packet comes through an interface no rule names, and every opaque condition is false.
-    for iface in (m.iif, m.oif):
+    # `atoms`: the interface ("iif:NAME", "oif:NAME") and opaque ("opaque:KEY") conditions true of the packet.
+    for direction, iface in (("iif", m.iif), ("oif", m.oif)):
         if iface is not None:
-            checks.append(iface.negated != (iface.name == "+"))
-    checks += [op.negated for op in m.opaque]
+            checks.append(iface.negated != (f"{direction}:{iface.name}" in atoms))
+    checks += [op.negated != (f"opaque:{op.key}" in atoms) for op in m.opaque]
     return all(checks)
 

@@ -136,12 +136,17 @@ def local_networks(opts: ProxierOptions) -> tuple[Net, ...]:
     return (*(Net(f"{ip}/32") for ip in opts.node_ips), Net("127.0.0.0/8"))
 
 
-def frontends_of(key: PortKey, svc: Service, port: ServicePort) -> list[Frontend]:
+def frontends_of(key: PortKey, svc: Service, port: ServicePort, opts: ProxierOptions | None = None) -> list[Frontend]:
+    """The addresses and ports a Service port answers on. NodePorts: on every local address (iptables mode's
+    default), or on each of `opts.nodeport_addresses` (nftables mode answers on the node's primary IP)."""
     out = [Frontend("cluster IP", key, svc, port, str(svc.cluster_ip), port.port)]
     out += [Frontend("external IP", key, svc, port, ip, port.port) for ip in ipv4s(svc.external_ips)]
     out += [Frontend("load-balancer IP", key, svc, port, ip, port.port) for ip in ipv4s(svc.load_balancer_ips)]
     if port.node_port:
-        out.append(Frontend("NodePort", key, svc, port, None, port.node_port))
+        if opts is not None and opts.nodeport_addresses:
+            out += [Frontend("NodePort", key, svc, port, ip, port.node_port) for ip in opts.nodeport_addresses]
+        else:
+            out.append(Frontend("NodePort", key, svc, port, None, port.node_port))
     return out
 
 
@@ -158,14 +163,23 @@ class Verifier:
         cidr = opts.cluster_cidr
         self.cidr = Net(cidr, strict=False) if cidr else None
         t = self.t = self.pkt.terms
-        self.pod = self.pkt.in_net(self.pkt.src, self.cidr) if self.cidr else t.false
+        self.src_local = self.explorer.local_expr(self.pkt.src)
+        iface = opts.local_iface
+        if iface is not None:
+            # Interface detection: a pod's packet arrives on its interface; a host process's on none.
+            self.explorer.ifaces["iif"].add(iface)
+            self.pod = t.and_([self.pkt.iface("iif", iface), t.not_(self.src_local)])
+            self.cidr = None
+        else:
+            self.pod = self.pkt.in_net(self.pkt.src, self.cidr) if self.cidr else t.false
+        detector = iface is not None or self.cidr is not None
         self.src_local = self.explorer.local_expr(self.pkt.src)
         # Masquerade conditions of upstream's KUBE-SVC / KUBE-EXT / KUBE-SEP rules, per endpoint where hairpin counts.
-        self.svc_masq = t.or_([t.true if opts.masquerade_all else t.false, t.not_(self.pod) if self.cidr else t.false])
+        self.svc_masq = t.or_([t.true if opts.masquerade_all else t.false, t.not_(self.pod) if detector else t.false])
         self.short = t.or_([self.pod, self.src_local])
         self.host_masq = t.and_([t.not_(self.pod), self.src_local])
         self._masq: dict[tuple[str, str], z3.BoolRef] = {}
-        self._senders: dict[tuple[int, str, bool], tuple[int, int]] = {}
+        self._senders: dict[tuple[int, str, bool], tuple[int, int, frozenset[str]]] = {}
         self._bare: dict[int, bool] = {}
         self._axiom_sizes: tuple[int, ...] = (0, 0)
         self._axioms = t.true
@@ -186,7 +200,7 @@ class Verifier:
                      local_eps: tuple[ResolvedEndpoint, ...], has_any: bool) -> list[Expect]:
         svc, src, t = fe.svc, self.pkt.src, self.t
         if not has_any:
-            if fe.kind in ("external IP", "load-balancer IP"):
+            if fe.kind in ("external IP", "load-balancer IP") and self.opts.mode != "nftables":
                 # Only FORWARD and INPUT consult KUBE-EXTERNAL-SERVICES: this host's own packets to a non-local
                 # external address leave the node untouched, towards the real address.
                 inbound = t.or_([t.not_(self.src_local), self.explorer.local_expr(self.pkt.dst)])
@@ -285,8 +299,8 @@ class Verifier:
         proto = {v: k for k, v in PROTOCOL_NUMBERS.items()}.get(val(self.pkt.proto), str(val(self.pkt.proto)))
         if result.hook == OUTPUT:
             origin = "a process on this node (nat OUTPUT)"
-        elif self.cidr is not None and src in self.cidr:
-            origin = "a pod (source in the cluster CIDR, nat PREROUTING)"
+        elif z3.is_true(model.eval(self.pod, model_completion=True)):
+            origin = "a pod (nat PREROUTING)"
         else:
             origin = "another node or an outside client (nat PREROUTING)"
         extra = []
@@ -399,8 +413,9 @@ class Verifier:
             sender = self.representative(fe, e, hook, fexpr)
             if sender is None:
                 continue
-            src, dst = sender
+            src, dst, true = sender
             evaluate = functools.partial(_holds, src=src, dst=dst, dport=fe.dport, proto=fe.key.protocol.lower(),
+                                         atoms=true,
                                          local_nets=self.explorer.local_nets)
             factors: dict[int, tuple[int, int]] = {}  # by id: paths share their literals (the explorer keeps them)
 
@@ -431,8 +446,16 @@ class Verifier:
                     (), f"each of {n} endpoints with probability 1/{n}"))
                 return
 
-    def representative(self, fe: Frontend, e: Expect, hook: str, fexpr: z3.BoolRef) -> tuple[int, int] | None:
-        """Source and destination address of one packet of the sender class (guard, hook, frontend), if any.
+    def _atoms(self) -> list[tuple[str, z3.BoolRef]]:
+        """The interface and opaque Booleans met so far, by name."""
+        ex, p = self.explorer, self.pkt
+        out = [(f"{d}:{n}", p.iface(d, n)) for d, names in ex.ifaces.items() for n in sorted(names)]
+        return out + [(f"opaque:{k}", p.opaque(k)) for k in sorted(ex.opaque)]
+
+    def representative(self, fe: Frontend, e: Expect, hook: str,
+                       fexpr: z3.BoolRef) -> tuple[int, int, frozenset[str]] | None:
+        """Source and destination address of one packet of the sender class (guard, hook, frontend), if any, and
+        the interface and opaque conditions true of it.
 
         The sender found for an earlier frontend of the same guard and hook is taken again when it belongs to
         this class too (checked by evaluating the class condition on it), which spares most solver calls.
@@ -441,18 +464,21 @@ class Verifier:
         formula = conj([e.guard, hook_expr, fexpr])
         key = (e.guard.get_id(), hook, fe.dst is None)
         known = self._senders.get(key)
+        atoms = self._atoms()
         if known is not None:
             src, dst = known[0], known[1] if fe.dst is None else int(ipaddress.ip_address(fe.dst))
             p, t = self.pkt, self.t
             values = [(p.src, t.num(src, 32)), (p.dst, t.num(dst, 32)), (p.dport, t.num(fe.dport, 16)),
                       (p.proto, t.num(PROTOCOL_NUMBERS[fe.key.protocol.lower()], 8))]
+            values += [(term, t.true if name in known[2] else t.false) for name, term in atoms]
             if z3.is_true(z3.simplify(z3.substitute(formula, *values))):
-                return src, dst
+                return src, dst, known[2]
         model = self._solve([formula])
         if model is None:
             return None
+        true = frozenset(name for name, term in atoms if z3.is_true(model.eval(term, model_completion=True)))
         sender = (model.eval(self.pkt.src, model_completion=True).as_long(),
-                  model.eval(self.pkt.dst, model_completion=True).as_long())
+                  model.eval(self.pkt.dst, model_completion=True).as_long(), true)
         self._senders[key] = sender
         return sender
 
@@ -579,8 +605,9 @@ def _target(r: PathResult) -> str | None:
 
 
 
-def _holds(m: Match, *, src: int, dst: int, dport: int, proto: str, local_nets: tuple[Net, ...]) -> bool:
-    return concrete_holds(m, src, dst, dport, proto, local_nets, frozenset())
+def _holds(m: Match, *, src: int, dst: int, dport: int, proto: str, local_nets: tuple[Net, ...],
+           atoms: frozenset[str]) -> bool:
+    return concrete_holds(m, src, dst, dport, proto, local_nets, frozenset(), atoms)
 
 
 @contextlib.contextmanager
@@ -609,7 +636,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 def verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool = False,
-           progress: Callable[[int, int], None] | None = None) -> Report:
+           progress: Callable[[int, int], None] | None = None, stop: Callable[[], int] | None = None) -> Report:
     """Check the five properties of kube-proxy's promises on this node.
 
     The promises are checked on kube-proxy's own rules (chains KUBE-*, the jumps to them, synthesized jumps):
@@ -617,10 +644,12 @@ def verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool = Fa
     firewalls), the whole ruleset is checked again; what fails only there is reported as interference, naming
     the rules that decided it (a DROP before KUBE-SERVICES, a DNAT shadowing a ClusterIP, a CNI's own
     masquerade). With `strict`, interference fails the verdict too. `progress(done, total)` is called per
-    frontend. An Interrupted raised meanwhile (by a signal handler) ends verification with a partial report.
+    frontend. An Interrupted raised meanwhile (by a signal handler), or a signal number returned by `stop` (asked
+    after every frontend: a handler's exception can be swallowed where Python ignores exceptions, in a finalizer
+    say), ends verification with a partial report.
     """
     with _cycle_collection_paused():
-        return _verify(cluster, opts, dump, strict, progress)
+        return _verify(cluster, opts, dump, strict, progress, stop)
 
 
 def warnings_of(cluster: Cluster, opts: ProxierOptions) -> list[str]:
@@ -650,26 +679,30 @@ def warnings_of(cluster: Cluster, opts: ProxierOptions) -> list[str]:
 
 
 def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
-            progress: Callable[[int, int], None] | None) -> Report:
+            progress: Callable[[int, int], None] | None, stop: Callable[[], int] | None) -> Report:
     foreign = foreign_parts(dump)
-    own = kube_only(dump) if foreign else dump
     ports = service_ports(cluster)
-    fronts_total = sum(len(frontends_of(key, svc, port)) for key, svc, port in ports) * (2 if foreign else 1)
+    fronts_total = sum(len(frontends_of(key, svc, port, opts)) for key, svc, port in ports) * (2 if foreign else 1)
     done = [0]
 
     def tick() -> None:
         done[0] += 1
         if progress is not None:
             progress(done[0], fronts_total)
+        signum = stop() if stop is not None else 0
+        if signum:
+            raise Interrupted(signum)
 
-    v = Verifier(cluster, opts, own)
+    v: Verifier | None = None
     interrupted = 0
     fronts: list[Frontend] = []
     endpoints: set[str] = set()
     services: set[str] = set()
     interference: list[Violation] = []
     paths = 0
+    opaque: dict[str, int] = {}
     try:
+        v = Verifier(cluster, opts, kube_only(dump) if foreign else dump)
         fronts, endpoints, services = _check_all(v, cluster, opts, tick)
         v.check_isolation(fronts)
         paths = v.paths
@@ -692,8 +725,11 @@ def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
             opaque = v.explorer.opaque
     except Interrupted as exc:
         interrupted = exc.signum
-        paths = paths or v.paths
-        opaque = v.explorer.opaque
+        if v is not None:
+            paths = paths or v.paths
+            opaque = v.explorer.opaque
+    if v is None:
+        return Report((), 0, len(ports), 0, 0, 0, Fraction(0), (), (), (), len(foreign), strict, interrupted, 0)
     ifaces = sorted({f"-i {n}" for n in v.explorer.ifaces["iif"]} | {f"-o {n}" for n in v.explorer.ifaces["oif"]})
     return Report(tuple(v.violations), len(services), len(ports), len(endpoints), len(fronts), paths,
                   v.max_deviation, tuple(interference), tuple(warnings_of(cluster, opts)),
@@ -710,7 +746,7 @@ def _check_all(v: Verifier, cluster: Cluster, opts: ProxierOptions,
         services.add(svc.key)
         cat = categorize(eps_map.get(key, []), svc, port)
         endpoints |= {f"{key}->{ep}" for ep in (*cat.cluster, *cat.local)}
-        for fe in frontends_of(key, svc, port):
+        for fe in frontends_of(key, svc, port, opts):
             fronts.append(fe)
             v.check_frontend(fe, cat.cluster, cat.local, cat.has_any)
             tick()

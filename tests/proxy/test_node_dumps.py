@@ -141,3 +141,46 @@ def test_sigterm_answers_with_a_partial_result(tmp_path):
     assert time.monotonic() - sent < 5
     assert proc.returncode == 143, (out, err)
     assert "INTERRUPTED (SIGTERM)" in out or "interrupted while reading" in err
+
+
+def test_interface_local_detection_aks():
+    """AKS runs kube-proxy with --detect-local-mode InterfaceNamePrefix --pod-interface-name-prefix azv: its rules
+    say `! -i azv+` where the CIDR mode says `! -s CIDR`. Verified with that mode; the CIDR mode's expectation
+    (masquerade what does not come from the CIDR) does not hold of them."""
+    runner = CliRunner()
+    aks = ["-f", str(NODE), "--detect-local-mode", "InterfaceNamePrefix", "--pod-interface-name-prefix", "azv"]
+    rules = runner.invoke(proxy, ["rules", "--node", "worker-1", *aks])
+    assert rules.exit_code == 0 and "--dport 53 ! -i azv+ -j KUBE-MARK-MASQ" in rules.output
+    assert '"pod traffic for shop/web:http external destinations" -i azv+ -j KUBE-SVC-' in rules.output
+    dump = FIXTURES / "aks.save"
+    assert rules.output == dump.read_text()
+    out = runner.invoke(proxy, ["verify", *aks, "--iptables-save", str(dump)])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--cluster-cidr", "10.244.0.0/16", "--iptables-save",
+                                str(dump)])
+    assert out.exit_code == 1 and "VIOLATED (5 masquerade)" in out.output
+    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--detect-local-mode", "InterfaceNamePrefix"])
+    assert out.exit_code == 2 and "needs --pod-interface-name-prefix" in out.output
+    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--detect-local-mode", "NodeCIDR"])
+    assert out.exit_code == 2 and "has no IPv4 spec.podCIDRs" in out.output
+
+
+def test_counters_and_iptables_s_listings(tmp_path):
+    """`iptables-save -c` counters, and `iptables -t nat -S` / `-t filter -S` listings given per table."""
+    runner = CliRunner()
+    base = ["-f", str(NODE), "--cluster-cidr", "10.244.0.0/16"]
+    text = SAVE.read_text()
+    counted = tmp_path / "c.save"
+    counted.write_text("".join(f"[12:3456] {line}\n" if line.startswith("-A ") else f"{line}\n"
+                               for line in text.splitlines()))
+    assert runner.invoke(proxy, ["verify", *base, "--iptables-save", str(counted)]).exit_code == 0
+    listings = []
+    for table in ("nat", "filter"):
+        body = text.split(f"*{table}\n", 1)[1].split("COMMIT", 1)[0]
+        lines = [(f"-P {ln[1:].split()[0]} {ln.split()[1]}" if ln.split()[1] != "-" else f"-N {ln[1:].split()[0]}")
+                 if ln.startswith(":") else ln for ln in body.splitlines() if ln and not ln.startswith("#")]
+        path = tmp_path / f"{table}.txt"
+        path.write_text("\n".join(lines) + "\n")
+        listings += ["--iptables-s", f"{table}={path}"]
+    out = runner.invoke(proxy, ["verify", *base, *listings])
+    assert out.exit_code == 0, out.output

@@ -1,0 +1,752 @@
+"""kube-proxy's nftables mode: the ruleset it writes, and its reading for verification.
+
+Generation follows upstream pkg/proxy/nftables/proxier.go (syncProxyRules, setupNFTables, writeServiceToEndpointRules)
+as its tests expect it (pkg/proxy/nftables/proxier_test.go baseRules and TestOverallNFTablesRules): one table
+`ip kube-proxy` with the sets cluster-ips and nodeport-ips, the verdict maps service-ips, service-nodeports,
+firewall-ips, no-endpoint-services and no-endpoint-nodeports, base chains at the nat and filter hooks, and per
+service port the chains service-, local-, external-, firewall- and endpoint- named `PREFIX-HASH-BASE` (HASH: the
+first 8 characters of base32(sha256(BASE)); BASE `ns/name/proto/port`, for endpoints `...__ip/port`). Output is
+an `nft -f` transaction, in the order upstream's test lists it (its comparison sorts lines anyway).
+
+Verification reads `nft list ruleset` output (or such a transaction) and translates kube-proxy's table into
+iptables-like rules that symbolic.py walks, so that the same five properties are proved by the same code:
+- each base chain becomes a user chain jumped to from the builtin chain of its hook, at the slot of its
+  priority (filter-type chains before dstnat sit where mangle does: they run before nat PREROUTING / OUTPUT);
+- a verdict map over a concatenation (`ip daddr . meta l4proto . th dport vmap @service-ips`) becomes one rule
+  per element; a named or anonymous set becomes one rule per element (negated: a helper chain that returns on
+  each element); `numgen random mod N vmap { 0 : goto A , ... }` becomes the statistic chain, rule i taken with
+  probability exactly 1/(N-i); `ip saddr @affinity-X goto E` a recent check with the set's timeout and
+  `update @affinity-X { ip saddr }` a recent set; `fib saddr/daddr type local` the LOCAL address type.
+Other tables of the ruleset (iptables-nft's `ip nat` / `ip filter`, firewalld, ...) are not translated: the
+report lists them as not considered. Expressions outside kube-proxy's vocabulary are an error naming the line.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import re
+from collections.abc import Iterator
+from fractions import Fraction
+
+import attrs
+
+from checker.errors import InputError
+from spec.proxy.endpoints import (
+    PortKey,
+    categorize,
+    endpoints_map,
+    ipv4s,
+    port_externally_accessible,
+    service_ports,
+    uses_cluster_endpoints,
+    uses_local_endpoints,
+)
+from spec.proxy.model import Cluster, ProxierOptions, ResolvedEndpoint
+from spec.proxy.parse import (
+    Addr,
+    Chain,
+    CtState,
+    Dump,
+    Flag,
+    MarkMatch,
+    Match,
+    Ports,
+    Recent,
+    Rule,
+    Target,
+    shorten,
+)
+
+TABLE = "ip kube-proxy"
+
+
+def hash_base(base: str) -> str:
+    """hashAndTruncate's prefix: base32(sha256(base))[:8]."""
+    return base64.b32encode(hashlib.sha256(base.encode()).digest()).decode()[:8]
+
+
+def service_base(key: PortKey) -> str:
+    return f"{key.namespace}/{key.name}/{key.protocol.lower()}/{key.port}"
+
+
+def endpoint_base(key: PortKey, ep: ResolvedEndpoint) -> str:
+    return f"{service_base(key)}__{ep.ip}/{ep.port}"
+
+
+def chain_name(prefix: str, base: str) -> str:
+    return f"{prefix}-{hash_base(base)}-{base}"
+
+
+BASE_RULES = """add table ip kube-proxy { comment "rules for kube-proxy" ; }
+
+add set ip kube-proxy cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }
+add set ip kube-proxy nodeport-ips { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }
+
+add map ip kube-proxy firewall-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }
+add map ip kube-proxy no-endpoint-nodeports { type inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }
+add map ip kube-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }
+add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }
+add map ip kube-proxy service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }
+
+add chain ip kube-proxy cluster-ips-check
+add chain ip kube-proxy filter-prerouting-pre-dnat { type filter hook prerouting priority -110 ; }
+add chain ip kube-proxy filter-output-pre-dnat { type filter hook output priority -110 ; }
+add chain ip kube-proxy filter-forward { type filter hook forward priority 0 ; }
+add chain ip kube-proxy filter-input { type filter hook input priority 0 ; }
+add chain ip kube-proxy filter-output { type filter hook output priority 0 ; }
+add chain ip kube-proxy firewall-check
+add chain ip kube-proxy mark-for-masquerade
+add chain ip kube-proxy masquerading
+add chain ip kube-proxy nat-output { type nat hook output priority -100 ; }
+add chain ip kube-proxy nat-postrouting { type nat hook postrouting priority 100 ; }
+add chain ip kube-proxy nat-prerouting { type nat hook prerouting priority -100 ; }
+add chain ip kube-proxy nodeport-endpoints-check
+add chain ip kube-proxy reject-chain { comment "helper for @no-endpoint-services / @no-endpoint-nodeports" ; }
+add chain ip kube-proxy services
+add chain ip kube-proxy service-endpoints-check
+
+add rule ip kube-proxy cluster-ips-check ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"
+{service_cidrs}add rule ip kube-proxy filter-prerouting-pre-dnat ct state new jump firewall-check
+add rule ip kube-proxy filter-forward ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-forward ct state new jump cluster-ips-check
+add rule ip kube-proxy filter-input ct state new jump nodeport-endpoints-check
+add rule ip kube-proxy filter-input ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-output ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-output-pre-dnat ct state new jump firewall-check
+add rule ip kube-proxy filter-output ct state new jump cluster-ips-check
+add rule ip kube-proxy firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips
+add rule ip kube-proxy mark-for-masquerade mark set mark or {mark}
+add rule ip kube-proxy masquerading mark and {mark} == 0 return
+add rule ip kube-proxy masquerading mark set mark xor {mark}
+add rule ip kube-proxy masquerading masquerade fully-random
+add rule ip kube-proxy nat-output jump services
+add rule ip kube-proxy nat-postrouting jump masquerading
+add rule ip kube-proxy nat-prerouting jump services
+add rule ip kube-proxy nodeport-endpoints-check ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports
+add rule ip kube-proxy reject-chain reject
+add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips
+add rule ip kube-proxy services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports
+{nodeport_ips}add rule ip kube-proxy service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services
+"""  # noqa: E501
+
+
+def sync_nftables(cluster: Cluster, opts: ProxierOptions) -> str:
+    """The `nft -f` transaction of a full sync (IPv4), as upstream's TestOverallNFTablesRules lists it."""
+    mark = opts.mark
+    cidrs = "".join(f"add rule {TABLE} cluster-ips-check ip daddr {{ {c} }} drop comment "
+                    '"Drop traffic to unallocated ClusterIPs"\n' for c in opts.service_cidrs)
+    nodeport_ips = "".join(f"add element {TABLE} nodeport-ips {{ {ip} }}\n" for ip in nodeport_addresses(opts))
+    out = [BASE_RULES.replace("{mark}", mark).replace("{service_cidrs}", cidrs).replace("{nodeport_ips}",
+                                                                                        nodeport_ips)]
+    eps_map = endpoints_map(cluster, opts.node_name)
+    if_local, if_not_local = opts.local_match(True), opts.local_match(False)
+    node_ip = ipaddress.ip_address(opts.node_ips[0]) if opts.node_ips else None
+    for key, svc, port in service_ports(cluster):
+        lines: list[str] = [f"# {svc.name}"]
+        proto = key.protocol.lower()
+        base = service_base(key)
+        cat = categorize(eps_map.get(key, []), svc, port)
+        cluster_chain, local_chain = chain_name("service", base), chain_name("local", base)
+        external_chain, firewall_chain = chain_name("external", base), chain_name("firewall", base)
+        internal_chain, has_internal = cluster_chain, cat.has_any
+        if svc.internal_policy_local:
+            internal_chain, has_internal = local_chain, cat.has_any and bool(cat.local)
+        external_policy_chain, has_external = cluster_chain, cat.has_any
+        if svc.external_policy_local:
+            external_policy_chain, has_external = local_chain, cat.has_any and bool(cat.local)
+        uses_external = cat.has_any and port_externally_accessible(svc, port)
+        ranges = [r for r in svc.load_balancer_source_ranges if ipaddress.ip_network(r).version == 4]
+        lb_ips = ipv4s(svc.load_balancer_ips)
+        uses_firewall = cat.has_any and bool(lb_ips) and bool(ranges)
+
+        def rule(chain: str, text: str, lines: list[str] = lines) -> None:
+            lines.append(f"add rule {TABLE} {chain} {text}")
+
+        def endpoint_rules(chain: str, endpoints: tuple[ResolvedEndpoint, ...], key: PortKey = key,
+                           affinity: bool = svc.session_affinity == "ClientIP") -> None:
+            if affinity:
+                for ep in endpoints:
+                    eb = endpoint_base(key, ep)
+                    rule(chain, f"ip saddr @{chain_name('affinity', eb)} goto {chain_name('endpoint', eb)}")
+            targets = " , ".join(f"{i} : goto {chain_name('endpoint', endpoint_base(key, ep))}"
+                                 for i, ep in enumerate(endpoints))
+            rule(chain, f"numgen random mod {len(endpoints)} vmap {{ {targets} }}")
+
+        if svc.session_affinity == "ClientIP":
+            for ep in cat.reachable:
+                lines.append(f"add set {TABLE} {chain_name('affinity', endpoint_base(key, ep))} {{ type ipv4_addr ; "
+                             f"flags dynamic,timeout ; timeout {svc.sticky_seconds}s ; }}")
+        masq = f"ip daddr {svc.cluster_ip} " + (
+            "jump mark-for-masquerade" if opts.masquerade_all else
+            f"{_nft_local(if_not_local)} jump mark-for-masquerade" if if_not_local else "")
+        for chain, eps, used in ((cluster_chain, cat.cluster, bool(cat.cluster) and uses_cluster_endpoints(svc, port)),
+                                 (local_chain, cat.local, bool(cat.local) and uses_local_endpoints(svc, port))):
+            if not used:
+                continue
+            lines.append(f"add chain {TABLE} {chain}")
+            if chain == internal_chain and has_internal and masq.endswith("mark-for-masquerade"):
+                rule(chain, masq)
+            endpoint_rules(chain, eps)
+        if uses_external:
+            lines.append(f"add chain {TABLE} {external_chain}")
+            if not svc.external_policy_local:
+                rule(external_chain, "jump mark-for-masquerade")
+            else:
+                if if_local:
+                    rule(external_chain, f"{_nft_local(if_local)} goto {cluster_chain} comment "
+                                         '"short-circuit pod traffic"')
+                rule(external_chain, 'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"')
+                rule(external_chain, f'fib saddr type local goto {cluster_chain} comment "short-circuit local traffic"')
+            if has_external:
+                rule(external_chain, f"goto {external_policy_chain}")
+        for ep in cat.reachable:
+            eb = endpoint_base(key, ep)
+            chain = chain_name("endpoint", eb)
+            lines.append(f"add chain {TABLE} {chain}")
+            rule(chain, f"ip saddr {ep.ip} jump mark-for-masquerade")
+            if svc.session_affinity == "ClientIP":
+                rule(chain, f"update @{chain_name('affinity', eb)} {{ ip saddr }}")
+            rule(chain, f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}")
+        if uses_firewall:
+            allowed = list(ranges)
+            if node_ip is not None and any(node_ip in ipaddress.ip_network(r) for r in ranges):
+                allowed += list(lb_ips)
+            lines.append(f"add chain {TABLE} {firewall_chain}")
+            rule(firewall_chain, f"ip saddr != {{ {', '.join(allowed)} }} drop")
+        lines.append(f"add element {TABLE} cluster-ips {{ {svc.cluster_ip} }}")
+        sp = f"{proto} . {port.port}"
+        if has_internal:
+            lines.append(f"add element {TABLE} service-ips {{ {svc.cluster_ip} . {sp} : goto {internal_chain} }}")
+        if uses_external:
+            for ip in (*ipv4s(svc.external_ips), *lb_ips):
+                lines.append(f"add element {TABLE} service-ips {{ {ip} . {sp} : goto {external_chain} }}")
+            if port.node_port:
+                lines.append(f"add element {TABLE} service-nodeports {{ {proto} . {port.node_port} : "
+                             f"goto {external_chain} }}")
+        if uses_firewall:
+            for ip in lb_ips:
+                lines.append(f"add element {TABLE} firewall-ips {{ {ip} . {sp} : goto {firewall_chain} }}")
+        name = str(key)
+        verdict = "drop" if cat.has_any else "goto reject-chain"
+        if not has_internal:
+            lines.append(f'add element {TABLE} no-endpoint-services {{ {svc.cluster_ip} . {sp} comment "{name}" : '
+                         f"{verdict} }}")
+        if not has_external:
+            if port.node_port:
+                lines.append(f'add element {TABLE} no-endpoint-nodeports {{ {proto} . {port.node_port} comment '
+                             f'"{name}" : {verdict} }}')
+            for ip in (*lb_ips, *ipv4s(svc.external_ips)):
+                lines.append(f'add element {TABLE} no-endpoint-services {{ {ip} . {sp} comment "{name}" : '
+                             f"{verdict} }}")
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def _nft_local(match: list[str]) -> str:
+    """localDetector's nftables form: `ip saddr CIDR` / `ip saddr != CIDR` / `iifname NAME` / `iifname != NAME`."""
+    negated = match[0] == "!"
+    flag, value = match[-2], match[-1]
+    op = "!= " if negated else ""
+    if flag == "-s":
+        return f"ip saddr {op}{value}"
+    return f'iifname {op}"{value.replace("+", "*")}"'
+
+
+def nodeport_addresses(opts: ProxierOptions) -> tuple[str, ...]:
+    """The addresses NodePorts answer on in nftables mode: --nodeport-addresses, by default the node's primary
+    IPs (upstream: "primary" is the nftables default)."""
+    return opts.nodeport_addresses or opts.node_ips[:1]
+
+
+# -- reading `nft list ruleset` (or a transaction) --------------------------------------------------------------
+@attrs.frozen
+class NftChain:
+    name: str
+    hook: str | None
+    kind: str | None  # "filter" / "nat"
+    priority: int
+    policy: str
+    rules: tuple[tuple[int, str], ...]  # (line, rule text)
+
+
+@attrs.frozen
+class NftTable:
+    family: str
+    name: str
+    chains: dict[str, NftChain]
+    sets: dict[str, list[tuple[int, str]]]  # set/map name -> elements (line, element text)
+    timeouts: dict[str, int]
+
+
+_PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
+
+
+def _priority(text: str, fail: _Fail) -> int:
+    text = text.strip()
+    m = re.fullmatch(r"(-?\d{1,6})|([a-z]+)(?:\s*([+-])\s*(\d{1,6}))?", text)
+    if not m:
+        raise fail(f"bad priority {shorten(text)!r}")
+    if m.group(1):
+        return int(m.group(1))
+    if m.group(2) not in _PRIORITIES:
+        raise fail(f"bad priority {shorten(text)!r}")
+    delta = int(m.group(4) or 0) * (-1 if m.group(3) == "-" else 1)
+    return _PRIORITIES[m.group(2)] + delta
+
+
+class _Fail:
+    def __init__(self, source: str, line: int) -> None:
+        self.where = f"{source}:{line}"
+
+    def __call__(self, problem: str) -> InputError:
+        return InputError(f"{problem} ({self.where})")
+
+
+def _split_elements(text: str) -> list[str]:
+    """`a, b . c : goto x` elements of a set body, split on commas outside braces and quotes."""
+    out: list[str] = []
+    cur: list[str] = []
+    depth, quoted = 0, False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if not quoted and ch in "{":
+            depth += 1
+        elif not quoted and ch == "}":
+            depth -= 1
+        if ch == "," and depth == 0 and not quoted:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    if "".join(cur).strip():
+        out.append("".join(cur).strip())
+    return out
+
+
+def parse_ruleset(text: str, source: str) -> list[NftTable]:
+    """`nft list ruleset` output or an `nft -f` transaction of `add` commands, IPv4 tables."""
+    tables: dict[tuple[str, str], dict[str, object]] = {}
+
+    def table(family: str, name: str) -> dict[str, object]:
+        return tables.setdefault((family, name), {"chains": {}, "sets": {}, "timeouts": {}})
+
+    def add_chain(t: dict[str, object], name: str, spec: str, line: int) -> None:
+        fail = _Fail(source, line)
+        chains = t["chains"]
+        assert isinstance(chains, dict)
+        hook = kind = None
+        priority, policy = 0, "accept"
+        m = re.search(r"type\s+(\w+)\s+hook\s+(\w+)\s+(?:device\s+\S+\s+)?priority\s+([^;]+);", spec)
+        if m:
+            kind, hook, priority = m.group(1), m.group(2), _priority(m.group(3), fail)
+            if kind not in ("filter", "nat", "route"):
+                raise fail(f"chain type {shorten(kind)!r} is not one of filter, nat, route")
+            if hook not in ("prerouting", "input", "forward", "output", "postrouting"):
+                raise fail(f"hook {shorten(hook)!r} is not an IPv4 hook")
+        p = re.search(r"policy\s+(\w+)\s*;", spec)
+        if p:
+            policy = p.group(1)
+            if policy not in ("accept", "drop"):
+                raise fail(f"bad chain policy {shorten(policy)!r}")
+        old = chains.get(name)
+        if old is not None and (hook is None or old.hook is not None):
+            return  # `add chain` of an existing chain is no change
+        chains[name] = NftChain(name, hook, kind, priority, policy, old.rules if old else ())
+
+    def add_rule(t: dict[str, object], chain: str, rule: str, line: int) -> None:
+        chains = t["chains"]
+        assert isinstance(chains, dict)
+        if chain not in chains:
+            raise _Fail(source, line)(f"rule for chain {shorten(chain)!r}, which is not declared before it")
+        old = chains[chain]
+        chains[chain] = attrs.evolve(old, rules=(*old.rules, (line, rule)))
+
+    def add_elements(t: dict[str, object], name: str, body: str, line: int) -> None:
+        sets = t["sets"]
+        assert isinstance(sets, dict)
+        if name not in sets:
+            raise _Fail(source, line)(f"elements for set {shorten(name)!r}, which is not declared before it")
+        sets[name].extend((line, e) for e in _split_elements(body))
+
+    def add_set(t: dict[str, object], name: str, spec: str, line: int) -> None:
+        sets, timeouts = t["sets"], t["timeouts"]
+        assert isinstance(sets, dict) and isinstance(timeouts, dict)
+        sets.setdefault(name, [])
+        m = re.search(r"timeout\s+((?:\d{1,9}[dhms])+)", spec)
+        if m:
+            timeouts[name] = sum(int(n) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[u]
+                                 for n, u in re.findall(r"(\d+)([dhms])", m.group(1)))
+
+    lines = text.split("\n")
+    current: dict[str, object] | None = None
+    block: tuple[str, str] | None = None  # ("chain" | "set", name) in list format
+    block_spec: list[str] = []
+    elements: list[str] | None = None
+    for line_no, raw in enumerate(lines, start=1):
+        fail = _Fail(source, line_no)
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "\x00" in line:
+            raise fail("NUL byte in a line")
+        if line.startswith("add ") or line.startswith("insert ") or line.startswith("create "):
+            words = line.split(None, 4)
+            if len(words) < 4:
+                raise fail(f"incomplete command: {shorten(line)}")
+            what = words[1]
+            if what == "table":
+                family, rest = words[2], line.split(None, 3)[3]
+                table(family, rest.split()[0])
+                continue
+            if len(words) < 5 and what not in ("chain", "set", "map"):
+                raise fail(f"incomplete command: {shorten(line)}")
+            family, tname, name = words[2], words[3], words[4].split(None, 1)[0] if len(words) > 4 else ""
+            rest = words[4][len(name):].strip() if len(words) > 4 else ""
+            t = table(family, tname)
+            if what == "chain":
+                add_chain(t, name, rest, line_no)
+            elif what == "rule":
+                add_rule(t, name, rest, line_no)
+            elif what in ("set", "map"):
+                add_set(t, name, rest, line_no)
+            elif what == "element":
+                m = re.fullmatch(r"\{(.*)\}", rest)
+                if not m:
+                    raise fail(f"bad element list: {shorten(rest)}")
+                add_elements(t, name, m.group(1), line_no)
+            else:
+                raise fail(f"unknown object {shorten(what)!r}")
+            continue
+        if line.startswith(("flush ", "delete ", "destroy ")):
+            continue
+        # `nft list ruleset` format
+        m = re.fullmatch(r"table\s+(\w+)\s+(\S+)\s*\{", line)
+        if m:
+            if current is not None:
+                raise fail("table inside a table")
+            current = table(m.group(1), m.group(2))
+            current["_key"] = (m.group(1), m.group(2))
+            continue
+        if current is None:
+            raise fail(f"line outside a table: {shorten(line)}")
+        if elements is not None:
+            elements.append(line)
+            if line.endswith("}"):
+                assert block is not None
+                body = " ".join(elements)
+                body = body[body.index("{") + 1:body.rindex("}")]
+                add_elements(current, block[1], body, line_no)
+                elements = None
+            continue
+        m = re.fullmatch(r"(chain|set|map)\s+(\S+)\s*\{", line)
+        if m:
+            if block is not None:
+                raise fail(f"{m.group(1)} inside {block[0]} {block[1]}")
+            block, block_spec = (m.group(1), m.group(2)), []
+            if m.group(1) == "chain":
+                add_chain(current, m.group(2), "", line_no)
+            else:
+                add_set(current, m.group(2), "", line_no)
+            continue
+        if line == "}":
+            if block is not None:
+                if block[0] == "chain" and block_spec:
+                    add_chain(current, block[1], " ".join(block_spec), line_no)
+                elif block[0] != "chain":
+                    add_set(current, block[1], " ".join(block_spec), line_no)
+                block = None
+            else:
+                current = None
+            continue
+        if block is None:
+            if line.startswith(("comment ", "flags ")):
+                continue
+            raise fail(f"unexpected line in a table: {shorten(line)}")
+        if block[0] == "chain":
+            if line.startswith("type ") or line.startswith("policy "):
+                block_spec.append(line if line.endswith(";") else line + ";")
+                if "type " in line:
+                    _c = current["chains"]
+                    assert isinstance(_c, dict)
+                    add_chain(current, block[1], " ".join(block_spec), line_no)
+                continue
+            if line.startswith("comment "):
+                continue
+            add_rule(current, block[1], line, line_no)
+        else:
+            if line.startswith("elements = {"):
+                elements = [line]
+                if line.endswith("}"):
+                    body = line[line.index("{") + 1:line.rindex("}")]
+                    add_elements(current, block[1], body, line_no)
+                    elements = None
+                continue
+            block_spec.append(line)
+    if current is not None or block is not None:
+        raise InputError(f"unterminated block at the end ({source}:{len(lines)})")
+    out = []
+    for (family, name), t in tables.items():
+        chains, sets, timeouts = t["chains"], t["sets"], t["timeouts"]
+        assert isinstance(chains, dict) and isinstance(sets, dict) and isinstance(timeouts, dict)
+        out.append(NftTable(family, name, chains, sets, timeouts))
+    return out
+
+
+# -- translation to the iptables-like rules symbolic.py walks ---------------------------------------------------
+_SLOTS = {("nat", "prerouting"): ("nat", "PREROUTING"), ("nat", "output"): ("nat", "OUTPUT"),
+          ("nat", "postrouting"): ("nat", "POSTROUTING"), ("nat", "input"): ("nat", "INPUT")}
+
+
+def _slot(chain: NftChain, fail: _Fail) -> tuple[str, str]:
+    assert chain.hook is not None and chain.kind is not None
+    hook = chain.hook.upper()
+    if chain.kind == "nat":
+        return _SLOTS[(chain.kind, chain.hook)]
+    if chain.hook in ("prerouting", "output") and chain.priority < -100:
+        return ("mangle" if chain.priority > -300 else "raw", hook)
+    if chain.hook in ("prerouting",) or (chain.hook == "output" and chain.priority < 0):
+        if chain.hook == "output":
+            return ("mangle", hook)
+        raise fail(f"base chain {chain.name}: a filter chain at prerouting after dstnat is not modelled")
+    if chain.hook == "postrouting":
+        return ("mangle", hook)
+    return ("filter" if chain.priority < 50 else "security", hook)
+
+
+class _Translator:
+    def __init__(self, t: NftTable, source: str) -> None:
+        self.t = t
+        self.source = source
+        self.chains: dict[str, list[Rule]] = {name: [] for name in t.chains}
+        self.helpers = 0
+
+    def fail(self, line: int, problem: str) -> InputError:
+        return InputError(f"{problem} ({self.source}:{line})")
+
+    def add(self, chain: str, line: int, text: str, match: Match, target: Target | None) -> None:
+        rules = self.chains[chain]
+        rules.append(Rule("nft", chain, len(rules), line, text, match, target, self.source, owner="kube-proxy"))
+
+    def target(self, words: list[str], line: int) -> Target | None:
+        """A verdict (`jump X`, `goto X`, `drop`, ...) to a Target."""
+        if not words:
+            return None
+        verb = words[0]
+        if verb in ("jump", "goto"):
+            if len(words) != 2 or words[1] not in self.chains:
+                raise self.fail(line, f"{verb} to {shorten(' '.join(words[1:]))!r}: no such chain")
+            return Target(words[1], chain=True, goto=verb == "goto")
+        simple = {"accept": "ACCEPT", "drop": "DROP", "reject": "REJECT", "return": "RETURN"}
+        if verb in simple and (len(words) == 1 or verb == "reject"):
+            return Target(simple[verb])
+        raise self.fail(line, f"unknown verdict {shorten(' '.join(words))!r}")
+
+    def elements(self, name: str, line: int) -> list[tuple[int, str]]:
+        if name not in self.t.sets:
+            raise self.fail(line, f"set {shorten(name)!r} is not declared")
+        return self.t.sets[name]
+
+    def translate(self) -> dict[str, list[Rule]]:
+        for chain in self.t.chains.values():
+            for line, text in chain.rules:
+                self.rule(chain.name, line, text)
+        return self.chains
+
+    def rule(self, chain: str, line: int, text: str) -> None:
+        body = re.sub(r'\s+comment\s+"(?:[^"\\]|\\.)*"\s*$', "", text).strip()
+        body = re.sub(r"\bcounter(\s+packets\s+\d+\s+bytes\s+\d+)?", "", body).strip()
+        for alt in self._alternatives(body, line):
+            self._one(chain, line, text, alt)
+
+    def _alternatives(self, body: str, line: int) -> Iterator[str]:
+        """Expand named and anonymous sets in positive matches into one rule text each."""
+        m = re.search(r"(ip [sd]addr)\s+(?!!=)(@[\w./:-]+|\{[^}]*\})\s+(?!goto|jump)", body + " ")
+        vmap = re.search(r"\bvmap\s+(@\S+|\{.*\})", body)
+        if m and not (vmap and m.start() > vmap.start()) and not m.group(2).startswith("@affinity"):
+            ref = m.group(2)
+            items = ([e for _, e in self.elements(ref[1:], line)] if ref.startswith("@")
+                     else _split_elements(ref[1:-1]))
+            for item in items:
+                yield from self._alternatives(body[:m.start(2)] + item + body[m.end(2):], line)
+            return
+        yield body
+
+    def _one(self, chain: str, line: int, text: str, body: str) -> None:
+        fields: dict[str, object] = {}
+        words = body.split()
+        i = 0
+        target: Target | None = None
+        while i < len(words):
+            w = words[i]
+            rest = words[i:]
+            if w == "ip" and len(rest) >= 3 and rest[1] in ("saddr", "daddr"):
+                key = "src" if rest[1] == "saddr" else "dst"
+                neg = rest[2] == "!="
+                value = rest[3] if neg else rest[2]
+                if value == "." or (len(rest) > 3 and rest[3] == "."):
+                    self._vmap(chain, line, text, words[i:], fields)
+                    return
+                if neg and value.startswith("{"):
+                    end = next(k for k in range(i + 3, len(words)) if words[k].endswith("}"))
+                    items = _split_elements(" ".join(words[i + 3:end + 1])[1:-1])
+                    target = self.target(words[end + 1:], line)
+                    self._negated_set(chain, line, text, key, items, fields, target)
+                    return
+                if value.startswith("@affinity"):
+                    name = value[1:]
+                    fields["recent"] = Recent(name, "rcheck", seconds=self.t.timeouts.get(name), negated=neg)
+                    i += 4 if neg else 3
+                    continue
+                try:
+                    net = ipaddress.IPv4Network(value, strict=False)
+                except ValueError:
+                    raise self.fail(line, f"bad address {shorten(value)!r}") from None
+                fields[key] = Addr(net, neg)
+                i += 4 if neg else 3
+            elif w == "meta" and len(rest) >= 3 and rest[1] == "l4proto" and rest[2] == ".":
+                self._vmap(chain, line, text, words[i:], fields)
+                return
+            elif w == "meta" and len(rest) >= 3 and rest[1] == "l4proto" and rest[2] != ".":
+                fields["proto"] = Flag(rest[2])
+                i += 3
+            elif w == "th" and len(rest) >= 3 and rest[1] == "dport":
+                fields["dport"] = Ports(int(rest[2]), int(rest[2]))
+                i += 3
+            elif w == "fib" and len(rest) >= 4 and rest[2] == "type":
+                neg = rest[3] == "!="
+                kind = rest[4] if neg else rest[3]
+                if kind != "local":
+                    raise self.fail(line, f"fib type {shorten(kind)!r} is not modelled")
+                fields["src_type" if rest[1] == "saddr" else "dst_type"] = Flag("LOCAL", neg)
+                i += 5 if neg else 4
+            elif w == "ct" and len(rest) >= 3 and rest[1] == "state":
+                neg = rest[2] == "!="
+                states = (rest[3] if neg else rest[2]).upper().split(",")
+                fields["ctstate"] = CtState(frozenset(states), neg)
+                i += 4 if neg else 3
+            elif w in ("mark", "meta") and "set" in rest[:3]:
+                m = re.fullmatch(r"(?:meta )?mark set (?:meta )?mark (or|\||xor|\^) (0x[0-9a-fA-F]+|\d+)",
+                                 " ".join(rest))
+                if not m:
+                    raise self.fail(line, f"mark expression not modelled: {shorten(' '.join(rest))}")
+                op = "or" if m.group(1) in ("or", "|") else "xor"
+                target = Target("MARK", mark_op=(op, int(m.group(2), 0), 0xFFFFFFFF))
+                break
+            elif w in ("mark", "meta") and ("and" in rest[:3] or "&" in rest[:3]):
+                m = re.match(r"(?:meta )?mark (?:and|&) (0x[0-9a-fA-F]+|\d+) (==|!=) (0x[0-9a-fA-F]+|\d+)\s*(.*)",
+                             " ".join(rest))
+                if not m:
+                    raise self.fail(line, f"mark expression not modelled: {shorten(' '.join(rest))}")
+                mark_mask, mark_value = int(m.group(1), 0), int(m.group(3), 0)
+                if mark_mask > 0xFFFFFFFF or mark_value > 0xFFFFFFFF:
+                    raise self.fail(line, "a mark beyond 32 bits")
+                fields["mark"] = MarkMatch(mark_value & mark_mask, mark_mask, m.group(2) == "!=")
+                target = self.target(m.group(4).split(), line)
+                break
+            elif w == "masquerade":
+                target = Target("MASQUERADE", options=tuple(words[i + 1:]))
+                break
+            elif w == "dnat" and len(rest) >= 3 and rest[1] == "to":
+                target = Target("DNAT", to=rest[2])
+                break
+            elif w == "numgen":
+                self._numgen(chain, line, text, body, fields)
+                return
+            elif w == "update" and len(rest) >= 2 and rest[1].startswith("@"):
+                fields["recent"] = Recent(rest[1][1:], "set")
+                break
+            elif w in ("jump", "goto", "accept", "drop", "reject", "return"):
+                target = self.target(rest, line)
+                break
+            else:
+                raise self.fail(line, f"expression not modelled: {shorten(' '.join(rest))}")
+        self.add(chain, line, text, Match(**fields), target)  # type: ignore[arg-type]
+
+    def _negated_set(self, chain: str, line: int, text: str, key: str, items: list[str],
+                     fields: dict[str, object], target: Target | None) -> None:
+        """`ip saddr != { a, b } VERDICT`: a helper chain returns on each element, then applies the verdict."""
+        self.helpers += 1
+        helper = f"{chain}~{self.helpers}"
+        self.chains[helper] = []
+        for item in items:
+            try:
+                addr = Addr(ipaddress.IPv4Network(item, strict=False))
+            except ValueError:
+                raise self.fail(line, f"bad address {shorten(item)!r}") from None
+            self.add(helper, line, text, Match(src=addr) if key == "src" else Match(dst=addr), Target("RETURN"))
+        self.add(helper, line, text, Match(), target)
+        self.add(chain, line, text, Match(**fields), Target(helper, chain=True))  # type: ignore[arg-type]
+
+    def _vmap(self, chain: str, line: int, text: str, words: list[str], fields: dict[str, object]) -> None:
+        """`ip daddr . meta l4proto . th dport vmap @map`: one rule per element."""
+        joined = " ".join(words)
+        m = re.fullmatch(r"(ip daddr \. )?meta l4proto \. th dport vmap (@\S+)", joined)
+        if not m:
+            raise self.fail(line, f"verdict map not modelled: {shorten(joined)}")
+        with_address = m.group(1) is not None
+        for eline, element in self.elements(m.group(2)[1:], line):
+            pattern = r'(\S+) \. (\w+) \. (\d+)' if with_address else r'()(\w+) \. (\d+)'
+            e = re.fullmatch(pattern + r'(?: comment "[^"]*")? : (.+)', element.strip())
+            if not e or int(e.group(3)) > 65535:
+                raise self.fail(eline, f"bad element {shorten(element)!r}")
+            extra: dict[str, object] = {"proto": Flag(e.group(2)), "dport": Ports(int(e.group(3)), int(e.group(3)))}
+            if with_address:
+                try:
+                    extra["dst"] = Addr(ipaddress.IPv4Network(e.group(1)))
+                except ValueError:
+                    raise self.fail(eline, f"bad address {shorten(e.group(1))!r}") from None
+            match = Match(**{**fields, **extra})  # type: ignore[arg-type]
+            self.add(chain, eline, f"{text}  [{element.strip()}]", match, self.target(e.group(4).split(), eline))
+
+    def _numgen(self, chain: str, line: int, text: str, body: str, fields: dict[str, object]) -> None:
+        m = re.fullmatch(r"numgen random mod (\d+) vmap \{(.*)\}", body)
+        if not m:
+            raise self.fail(line, f"numgen expression not modelled: {shorten(body)}")
+        if len(m.group(1)) > 6:
+            raise self.fail(line, f"numgen random mod {shorten(m.group(1))}: not between 1 and 100000")
+        n = int(m.group(1))
+        choices: dict[int, Target | None] = {}
+        if not 0 < n <= 100_000:
+            raise self.fail(line, f"numgen random mod {n}: not between 1 and 100000")
+        for item in _split_elements(m.group(2)):
+            index, _, verdict = item.partition(":")
+            if not index.strip().isdigit() or int(index) >= n:
+                raise self.fail(line, f"numgen element {shorten(item)!r} outside 0..{n - 1}")
+            choices[int(index)] = self.target(verdict.split(), line)
+        if len(choices) != n:
+            raise self.fail(line, f"numgen random mod {n} maps {len(choices)} values: the rest fall through")
+        for k in range(n):
+            p = Fraction(1, n - k)
+            match = Match(**fields, probability=f"{p.numerator}/{p.denominator}") if k < n - 1 else Match(**fields)  # type: ignore[arg-type]
+            self.add(chain, line, text, match, choices[k])
+
+
+def to_dump(tables: list[NftTable], source: str) -> tuple[Dump, list[str]]:
+    """kube-proxy's table as iptables-like tables (see the module docstring), and the tables not considered."""
+    ours = [t for t in tables if t.family == "ip" and t.name == "kube-proxy"]
+    others = [f"{t.family} {t.name}" for t in tables if not (t.family == "ip" and t.name == "kube-proxy")]
+    if not ours:
+        raise InputError(f"no table ip kube-proxy in the ruleset ({source}:1)")
+    t = ours[0]
+    chains = _Translator(t, source).translate()
+    out: dict[str, dict[str, Chain]] = {}
+    slots: dict[tuple[str, str], str] = {}
+    for chain in sorted(t.chains.values(), key=lambda c: c.priority):
+        if chain.hook is None:
+            continue
+        line = chain.rules[0][0] if chain.rules else 1
+        table, builtin = _slot(chain, _Fail(source, line))
+        if (table, builtin) in slots:
+            raise InputError(f"base chains {slots[(table, builtin)]} and {chain.name} share a hook and priority "
+                             f"class: not modelled ({source}:{line})")
+        slots[(table, builtin)] = chain.name
+        jump = Rule(table, builtin, 0, 0, f"-A {builtin} -j {chain.name}", Match(), Target(chain.name, chain=True),
+                    source, owner="kube-proxy")
+        out.setdefault(table, {})[builtin] = Chain(builtin, "DROP" if chain.policy == "drop" else "ACCEPT", (jump,))
+    for table in out:
+        for name, rules in chains.items():
+            out[table][name] = Chain(name, None, tuple(attrs.evolve(r, table=table) for r in rules))
+    return Dump(out), others

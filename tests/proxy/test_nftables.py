@@ -1,0 +1,134 @@
+"""nftables mode: rules as upstream's tests expect them; `nft list ruleset` verified with the same properties."""
+
+import re
+
+import attrs
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checker.errors import InputError
+from spec.proxy.cli import proxy
+from spec.proxy.manifests import parse_cluster
+from spec.proxy.model import ProxierOptions
+from spec.proxy.nftables import nodeport_addresses, parse_ruleset, sync_nftables, to_dump
+from spec.proxy.verify import verify
+from tests.proxy.conftest import FIXTURES
+from tests.proxy.test_verify import SERVICE, _manifest
+
+NFT_OPTS = ProxierOptions(node_name="test-node", node_ips=("192.168.0.2",), cluster_cidr="10.0.0.0/8",
+                          masquerade_mark="0x4000", service_cidrs=("172.30.0.0/16",), mode="nftables",
+                          localhost_nodeports=False, nodeport_addresses=("192.168.0.2",))
+NODE = FIXTURES / "kubeadm-flannel.yaml"
+NODE_OPTS = ProxierOptions(node_name="worker-1", node_ips=("192.168.56.11",), cluster_cidr="10.244.0.0/16",
+                           mode="nftables", localhost_nodeports=False, nodeport_addresses=("192.168.56.11",))
+
+
+def _sorted(text: str) -> list[str]:
+    return sorted(line for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def _verify(cluster, opts, text):
+    dump, _ = to_dump(parse_ruleset(text, "nft.txt"), "nft.txt")
+    return verify(cluster, opts, dump)
+
+
+def test_overall_nftables_rules_equal_upstream(overall):
+    assert _sorted(sync_nftables(overall, NFT_OPTS)) == _sorted((FIXTURES / "overall-nftables.expected").read_text())
+
+
+def test_chain_names_hash_as_upstream():
+    text = (FIXTURES / "overall-nftables.expected").read_text()
+    assert "service-ULMVA6XW-ns1/svc1/tcp/p80" in text and "endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80" in text
+
+
+def test_generated_rules_verify(overall):
+    report = _verify(overall, NFT_OPTS, sync_nftables(overall, NFT_OPTS))
+    assert report.ok, [v.render() for v in report.violations]
+    assert (report.services, report.frontends) == (6, 13)
+
+
+def test_list_ruleset_format_verifies():
+    """`nft list ruleset` as nft prints it (named priorities, `meta mark ... | 0x00004000`, elements over several
+    lines, timeouts in hours), with another table (iptables-nft's) that is listed as not considered."""
+    runner = CliRunner()
+    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--cluster-cidr", "10.244.0.0/16", "--nft-ruleset",
+                                str(FIXTURES / "kubeadm-flannel.nft")])
+    assert out.exit_code == 0, out.output
+    assert "not considered: ip filter" in out.output and "verified: 4 services" in out.output
+
+
+OVERALL_MUTATIONS = {
+    "service element removed": (lambda t: t.replace(
+        "add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }\n",
+        ""), "1 routing"),
+    "dnat port changed": (lambda t: t.replace("dnat to 10.180.0.4:80", "dnat to 10.180.0.4:8080"), "1 routing"),
+    "numgen to one endpoint": (lambda t: t.replace("1 : goto endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80",
+                                                   "1 : goto endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80"),
+                               "3 balance"),
+    "masquerade mark removed": (lambda t: t.replace(
+        "add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 ip daddr 172.30.0.41 ip saddr != 10.0.0.0/8 jump "
+        "mark-for-masquerade\n", ""), "5 masquerade"),
+    "affinity timeout": (lambda t: t.replace("timeout 10800s", "timeout 60s"), "4 affinity"),
+    "source range widened": (lambda t: t.replace("ip saddr != { 203.0.113.0/25 } drop",
+                                                 "ip saddr != { 203.0.113.0/24 } drop"), "1 routing"),
+    "local-policy drop removed": (
+        lambda t: re.sub(r"^add element ip kube-proxy no-endpoint-services \{ 1\.2\.3\.4 .*\n", "", t, flags=re.M),
+        "1 routing"),
+    "foreign destination rewritten": (lambda t: t + "add element ip kube-proxy service-ips { 172.30.0.99 . tcp . 80 : "
+                                                    "goto service-ULMVA6XW-ns1/svc1/tcp/p80 }\n", "2 isolation"),
+    "masquerading skipped": (lambda t: t.replace("add rule ip kube-proxy nat-postrouting jump masquerading\n", ""),
+                             "5 masquerade"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OVERALL_MUTATIONS))
+def test_mutation_is_caught(overall, name):
+    mutate, prop = OVERALL_MUTATIONS[name]
+    text = sync_nftables(overall, NFT_OPTS)
+    mutated = mutate(text)
+    assert mutated != text
+    report = _verify(overall, NFT_OPTS, mutated)
+    assert not report.ok
+    assert report.violations[0].prop == prop, report.violations[0].render()
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("add table ip kube-proxy\nadd rule ip kube-proxy nowhere drop\n", "not declared before it (n:2)"),
+    ("add table ip kube-proxy\nadd chain ip kube-proxy c\nadd rule ip kube-proxy c ip daddr 1.2.3.999 drop\n",
+     "bad address '1.2.3.999' (n:3)"),
+    ("add table ip kube-proxy\nadd chain ip kube-proxy c\nadd rule ip kube-proxy c tcp flags syn drop\n",
+     "expression not modelled"),
+    ("add table ip kube-proxy\nadd chain ip kube-proxy c\nadd rule ip kube-proxy c jump nowhere\n", "no such chain"),
+    ("add table ip kube-proxy\nadd chain ip kube-proxy c { type filter hook input priority bogus ; }\n",
+     "bad priority 'bogus'"),
+    ("add table ip kube-proxy\nadd chain ip kube-proxy c\nadd rule ip kube-proxy c numgen random mod 2 vmap "
+     "{ 0 : goto c }\n", "maps 1 values"),
+    ("table ip kube-proxy {\n\tchain c {\n", "unterminated block"),
+    ("add table ip other\n", "no table ip kube-proxy"),
+])
+def test_bad_rulesets_name_the_line(text, fragment):
+    with pytest.raises(InputError) as err:
+        to_dump(parse_ruleset(text, "n"), "n")
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(SERVICE, min_size=1, max_size=3), st.sampled_from([None, "10.0.0.0/8"]), st.booleans())
+def test_generated_rules_always_verify(services, cidr, masquerade_all):
+    cluster = parse_cluster("\n---\n".join(_manifest(i, s) for i, s in enumerate(services)), "gen.yaml")
+    opts = ProxierOptions(node_name="node-a", node_ips=("192.168.0.2",), cluster_cidr=cidr, mode="nftables",
+                          masquerade_all=masquerade_all, localhost_nodeports=False)
+    opts = attrs.evolve(opts, nodeport_addresses=nodeport_addresses(opts))
+    report = _verify(cluster, opts, sync_nftables(cluster, opts))
+    assert report.ok, "\n".join(v.render() for v in report.violations)
+
+
+def test_cli_rules(overall):
+    runner = CliRunner()
+    out = runner.invoke(proxy, ["rules", "-f", str(FIXTURES / "overall.yaml"), "--node", "test-node", "--node-ip",
+                                "192.168.0.2", "--cluster-cidr", "10.0.0.0/8", "--masquerade-mark", "0x4000",
+                                "--service-cidr", "172.30.0.0/16", "--mode", "nftables"])
+    assert out.exit_code == 0 and _sorted(out.output) == _sorted(
+        (FIXTURES / "overall-nftables.expected").read_text())
