@@ -145,6 +145,11 @@ def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--storage", type=click.Choice(["exact", "fingerprint"]), default=None,
                      help="Store states exactly (default) or as 64-bit fingerprints (less memory; the verdict "
                           "states the probability of a collision)."),
+        click.option("--bitstate", type=click.IntRange(min=1), default=None, metavar="MBYTES",
+                     help="SPIN's bitstate hashing in MBYTES MiB: for spaces too big to store; never says holds, "
+                          "estimates its coverage."),
+        click.option("--max-memory", type=click.IntRange(min=1), default=None, metavar="MBYTES",
+                     help="Stop with the partial result (bounded) once the process uses MBYTES MiB."),
         click.option("--workers", default="1", show_default=True, metavar="N|auto",
                      help="Worker processes for a breadth-first search (auto: the cores available); more than one "
                           "implies --storage fingerprint."),
@@ -201,7 +206,8 @@ def _default() -> Loaded:
 @_check_options
 @reports_input_errors
 def check_command(target: str | None, model_ref: str | None, strategy: str | None, max_states: int | None,
-                  max_depth: int | None, no_deadlock: bool, storage: str | None, workers: str,
+                  max_depth: int | None, no_deadlock: bool, storage: str | None, bitstate: int | None,
+                  max_memory: int | None, workers: str,
                   checkpoint_dir: str | None,
                   checkpoint_every: float, resume_dir: str | None, simulate: int | None,
                   sim_depth: int, seed: int, as_json: bool, trace_path: str | None, show_coverage: bool,
@@ -234,6 +240,10 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
     if storage is not None:
         options["storage"] = storage
     engine: dict[str, Any] = {}  # how the search runs, not what it checks: kept out of trace files' options
+    if bitstate is not None:
+        engine["bitstate"] = bitstate
+    if max_memory is not None:
+        engine["max_memory"] = max_memory
     if workers == "auto":
         engine["workers"] = cpu_count()
     elif workers.isdigit() and int(workers) >= 1:

@@ -42,6 +42,7 @@ from checker.fingerprint import Fingerprinter
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
 from checker.search import Outcome, ProgressFn, count_actions, fairness_masks, first, holds
+from checker.storage import resident_bytes
 
 #: Runs are rebalanced when the largest is this much above the mean.
 IMBALANCE = 1.15
@@ -256,6 +257,10 @@ class _Pool:
             self.conns.append(parent)
             self.procs.append(proc)
 
+    def resident(self) -> int:
+        """Resident memory of the coordinator and its workers."""
+        return resident_bytes() + sum(resident_bytes(p.pid) for p in self.procs if p.pid is not None)
+
     def ask(self, k: int, *request: Any) -> Any:
         self.conns[k].send(request)
         return self.answer(k)
@@ -288,8 +293,8 @@ class _Pool:
 
 
 def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_depth: int | None, deadlock: bool,
-                     with_edges: bool, progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None
-                     ) -> Outcome:
+                     with_edges: bool, progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
+                     max_memory: int | None = None) -> Outcome:
     """Breadth-first search in `workers` processes; the same Outcome as `search.explore` with fingerprint storage."""
     g = StateGraph(with_edges, "fingerprint")
     out = Outcome(g)
@@ -382,6 +387,10 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
         while any(indices):
             if stop is not None and stop():
                 raise KeyboardInterrupt
+            if max_memory is not None and pool.resident() >= max_memory * 2**20:
+                out.cut = f"max memory {max_memory:,} MiB reached (all processes)"
+                out.queue = sum(map(len, indices))
+                return out
             results = pool.all("expand")
             stopped_at, winners = _merge(g, out, results, indices, store, known, limit, max_states, max_depth,
                                          deadlock, with_edges)

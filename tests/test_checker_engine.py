@@ -434,3 +434,42 @@ class _Rec:
 
     def __hash__(self) -> int:
         return hash(self.rv)
+
+
+# --- Bitstate hashing and the memory bound ------------------------------------------------------------------------
+
+
+def test_bitstate_never_says_holds_and_estimates_its_coverage() -> None:
+    roomy = check(TwoPhase(5), bitstate=1)
+    assert roomy.status == "bounded" and roomy.cut is not None and "estimated coverage" in roomy.cut
+    assert roomy.stats.distinct_states == 8832  # a roomy bit array loses nothing here
+    assert all(p.status != "holds" for p in roomy.properties)
+    # A violation is still a violation, with its shortest trace rebuilt by re-execution.
+    found = check(DieHard(), bitstate=1)
+    assert found.status == "violation" and len(found.violation.trace) == 7  # type: ignore[union-attr]
+    # Liveness needs the graph: not checked, and said so.
+    live = check(Semaphore(2, "weak"), bitstate=1)
+    assert live.status == "bounded" and any("bitstate" in w for w in live.warnings)
+
+
+def test_a_crowded_bit_array_misses_states_and_says_so() -> None:
+    from checker.search import explore
+    from checker.storage import BitState
+
+    out = explore(TwoPhase(5), strategy="bfs", max_states=None, max_depth=None, deadlock=False, with_edges=False,
+                  storage="bitstate", bitstate_bytes=512)
+    bits = out.graph.fp_set
+    assert isinstance(bits, BitState)
+    assert len(out.graph) < 8832 and bits.coverage() < 0.999
+    assert bits.expected_omissions > 0
+
+
+def test_max_memory_stops_cleanly_with_a_partial_result() -> None:
+    from checker.storage import resident_bytes
+
+    now = resident_bytes() // 2**20
+    result = check(TwoPhase(6), max_memory=now + 1)
+    assert result.status == "bounded" and result.cut is not None and result.cut.startswith("max memory")
+    assert 0 < result.stats.distinct_states < 50_816
+    with pytest.raises(Exception, match="at least 1"):
+        check(TwoPhase(3), bitstate=0)
