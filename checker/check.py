@@ -134,7 +134,9 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     if simulate is not None and depth < 1:
         raise InputError(f"simulation depth must be at least 1, got {depth}")
     liveness = [p for p in model.properties if p.is_liveness]
-    symmetry, constrained = overrides(model, "canonical"), overrides(model, "constraint")
+    reductions = tuple(model.reductions())
+    symmetry = overrides(model, "canonical") and bool(reductions)
+    constrained = overrides(model, "constraint")
     warnings = []
     if symmetry and any(not model.symmetric(p) for p in liveness):
         warnings.append("symmetry reduction with liveness properties is sound only if the properties and fairness "
@@ -145,7 +147,7 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
         if simulate is not None:
             return _simulate(model, simulate, depth, seed, deadlock, progress, warnings)
         bounds = Bounds(strategy, max_states, max_depth, deadlock, constrained, symmetry, storage=storage,
-                        workers=workers)
+                        reductions=reductions, workers=workers)
         if storage == "bitstate" and liveness:
             warnings.append("liveness needs the state graph, which bitstate hashing does not keep: not checked")
         every = None if checkpoint is None else Checkpointing(checkpoint, checkpoint_every, dict(checkpoint_meta or {}))
@@ -250,7 +252,8 @@ def _simulate(model: Model, runs: int, depth: int, seed: int, deadlock: bool, pr
     started = time.perf_counter()
     out = simulate(model, runs=runs, depth=depth, seed=seed, deadlock=deadlock, progress=progress)
     bounds = Bounds("simulation", deadlock=deadlock, constraint=overrides(model, "constraint"),
-                    symmetry=overrides(model, "canonical"), simulate=runs, sim_depth=depth, seed=seed)
+                    symmetry=overrides(model, "canonical"), simulate=runs, sim_depth=depth, seed=seed,
+                    reductions=tuple(model.reductions()))
     stats = Stats(out.distinct, out.generated, out.max_depth, time.perf_counter() - started,
                   coverage(out.generated_by, {}), 0)
     unchecked = tuple(f"{p.name} ({p.kind}: needs an exhaustive search)" for p in model.properties

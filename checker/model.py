@@ -125,6 +125,11 @@ class Model:
         """The representative of the state's symmetry class (TLC SYMMETRY); identity when there is none."""
         return state
 
+    def reductions(self) -> Sequence[str]:
+        """The state-space reductions the model applies, named for the verdict ("node symmetry", "ample sets",
+        ...). By default "symmetry" when the model overrides ``canonical``, nothing otherwise."""
+        return ("symmetry",) if overrides(self, "canonical") else ()
+
     def symmetric(self, prop: Property) -> bool:
         """Whether the model vouches that ``prop`` cannot tell the members of a symmetry class apart (a liveness
         property under symmetry reduction is checked soundly only then; ``check`` warns about the others)."""

@@ -64,8 +64,9 @@ def result_json(result: Result, model: Model, identity: Mapping[str, Any] | None
 def _bounds(result: Result) -> dict[str, Any]:
     b = result.bounds
     return {"strategy": b.strategy, "max_states": b.max_states, "max_depth": b.max_depth, "deadlock": b.deadlock,
-            "constraint": b.constraint, "symmetry": b.symmetry, "simulate": b.simulate, "sim_depth": b.sim_depth,
-            "seed": b.seed, "storage": b.storage, "workers": b.workers,
+            "constraint": b.constraint, "symmetry": b.symmetry, "reductions": list(b.reductions),
+            "simulate": b.simulate, "sim_depth": b.sim_depth, "seed": b.seed, "storage": b.storage,
+            "workers": b.workers,
             "collision": None if b.collision is None else {"calculated": b.collision[0], "observed": b.collision[1]},
             "description": b.describe()}
 
@@ -129,7 +130,8 @@ def print_result(console: Console, result: Result, model: Model, summary: str, t
         else:
             what = {"always": "Invariant", "deadlock": "Deadlock:"}.get(v.kind, "Liveness property")
             name = "" if v.kind == "deadlock" else f" {v.property}"
-            loop = ("a lasso: its goal fails in the loop, forever again" if v.kind.endswith("_always")
+            loop = ("a lasso: the loop passes through a state where its goal is false, forever"
+                    if v.kind.endswith("_always")
                     else "a lasso: the loop never satisfies it")
             shape = (loop if v.loop_start is not None
                      else ("a shortest counterexample" if result.bounds.strategy == "bfs" else "a counterexample"))

@@ -113,6 +113,8 @@ class Bounds:
     collision: tuple[float, float] | None = None
     #: Worker processes of the search (`checker.parallel`).
     workers: int = 1
+    #: The reductions the model applied (``Model.reductions``), stated in the verdict.
+    reductions: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.simulate is not None:
@@ -123,7 +125,9 @@ class Bounds:
             parts.append(f"max depth {self.max_depth}" if self.max_depth else "no depth bound")
         if self.constraint:
             parts.append("state constraint")
-        if self.symmetry:
+        if self.reductions:
+            parts.append("reductions: " + ", ".join(self.reductions))
+        elif self.symmetry:
             parts.append("symmetry reduction")
         if not self.deadlock:
             parts.append("deadlock not checked")
@@ -167,6 +171,13 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.violation is None
+
+    def status_of(self, name: str) -> Verdict:
+        """The verdict of the property called `name` ("deadlock" for deadlock freedom); KeyError if none is."""
+        for p in self.properties:
+            if p.name == name:
+                return p.status
+        raise KeyError(f"no property {name!r} in this result")
 
     @property
     def vacuous(self) -> tuple[str, ...]:

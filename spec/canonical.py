@@ -62,7 +62,30 @@ def canonical_state(
     state: ClusterState, symmetric: tuple[tuple[str, ...], ...], *, renumber: bool = True
 ) -> ClusterState:
     """The representative of ``state``'s class (its watching informers' caches taken from ``cache_at``)."""
-    return _canonical(intern_objects(state), symmetric, renumber)
+    return _canonical(_expired_at_compaction(intern_objects(state)), symmetric, renumber)
+
+
+def _expired_at_compaction(state: ClusterState) -> ClusterState:
+    """``state`` with every expired informer whose position is below etcd's compaction point moved to it (its
+    high-water mark too, when not above the position).
+
+    Why the two states are one: an expired informer takes no step but a relist, which lists at a revision not
+    older than both its position and the compaction point (``spec.informer.list_revisions``: a position below
+    the compaction point counts as the compaction point), and which raises its high-water mark to at least that
+    revision; so neither value below the compaction point is ever read again, except by ResourceVersionMonotonic
+    comparing the two (a position below the high-water mark is left alone). Without this, two expired informers
+    keep the order in which a reordered history had left their positions (an API server restart expires
+    informers at positions that ``spec.writeorder`` chose), and a representative's successors differ from its
+    states'."""
+    compacted = state.etcd.compacted
+    infs: list[Informer | None] = []
+    changed = False
+    for _, _, _, inf in state.informer_slots():
+        if inf is not None and inf.expired and inf.rv < compacted and inf.high_water <= inf.rv:
+            inf = informer_of(compacted, inf.cache, True, compacted)
+            changed = True
+        infs.append(inf)
+    return state.with_informers(infs) if changed else state
 
 
 def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renumber: bool) -> ClusterState:
@@ -494,6 +517,20 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
                  tuple((k, u, perm.get(n, n)) for k, u, n in s.binding))
                 for s in state.schedulers
             ) for perm in candidates])
+    if len(candidates) > 1:
+        # Pods the history still carries (a deleted pod lives on only there) and expired informers' caches hold
+        # node names too: a tie left to the permutations' order made a representative depend on the path.
+        def node_of(o: Object | None) -> str:
+            return o.node_name if isinstance(o, Pod) else ""
+
+        events = [(e.rv, e.key, node_of(e.obj), node_of(e.prev)) for e in state.etcd.history]
+        cached = [(i, k, o.node_name) for i, (who, _, _, inf) in enumerate(state.informer_slots())
+                  if who != "kubelet" and inf is not None and inf.expired  # kubelets are ranked above
+                  for k, o in inf.cache.items() if isinstance(o, Pod)]
+        if any(a or b for _, _, a, b in events) or any(n for _, _, n in cached):
+            candidates = _tied(candidates, [
+                (tuple((rv, k, perm.get(a, a), perm.get(b, b)) for rv, k, a, b in events),
+                 tuple(sorted((i, k, perm.get(n, n)) for i, k, n in cached))) for perm in candidates])
     return candidates[0]
 
 

@@ -6,11 +6,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from checker.errors import InputError
 from checker.loading import Loaded, relative_path
-from spec.model import ClusterModel
+from spec.faults import symmetric_nodes
+from spec.model import NO_REDUCTION, ClusterModel, reductions_on
 from spec.properties import PROPERTIES
 from spec.scenario import DEFAULT_SCENARIO, Scenario, builtin, builtin_names, load, with_overrides
 from spec.state import Deployment, Node, Pod, ReplicaSet
@@ -41,6 +43,8 @@ def summary(s: Scenario) -> str:
     if s.max_depth:
         bounds.append(f"max depth {s.max_depth}")
     parts.append("bounds: " + (", ".join(bounds) if bounds else "none"))
+    on = reductions_on(c, symmetric_nodes(c) if c.symmetry else ())
+    parts.append("reductions: " + (", ".join(on) if on else "none (the plain Next relation)"))
     return "; ".join(parts)
 
 
@@ -52,6 +56,9 @@ class ScenarioLoader:
                      help="Restore a historical bug (repeatable): " + ", ".join(VARIANTS) + "."),
         click.Option(["--crashes", "crashes"], type=int, default=None, metavar="N",
                      help="Budget of kube-controller-manager crashes (overrides the scenario)."),
+        click.Option(["--no-reduction", "no_reduction"], is_flag=True, default=False,
+                     help="Explore the plain Next relation: every reduction off (node symmetry, renumbering, "
+                          "commuting writes, ample sets, eager no-ops)."),
     )
 
     def accepts(self, target: str | None) -> bool:
@@ -70,6 +77,9 @@ class ScenarioLoader:
         variants = tuple(params.get("variant") or ())
         crashes = params.get("crashes")
         scenario = with_overrides(scenario, variants, crashes)
+        no_reduction = bool(params.get("no_reduction"))
+        if no_reduction:
+            scenario = attrs.evolve(scenario, config=attrs.evolve(scenario.config, **NO_REDUCTION))
         options: dict[str, Any] = {}
         if scenario.max_states:
             options["max_states"] = scenario.max_states
@@ -78,7 +88,7 @@ class ScenarioLoader:
         identity = {
             "loader": "scenario",
             "target": relative_path(name) if name.endswith((".yaml", ".yml")) else name,
-            "params": {"variant": list(variants), "crashes": crashes},
+            "params": {"variant": list(variants), "crashes": crashes, "no_reduction": no_reduction},
         }
         return Loaded(model=ClusterModel(scenario.config), identity=identity, options=options,
                       summary=summary(scenario))

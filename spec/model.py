@@ -69,6 +69,27 @@ class Config:
     """A reconcile that would change nothing but its queue is taken at once (see ``_reconciles``)."""
 
 
+NO_REDUCTION = {"reduction": False, "eager_noop": False, "commute_writes": False, "symmetry": False,
+                "renumber": False}
+"""``Config`` changes that turn every reduction off: the plain Next relation (``kubespec check --no-reduction``)."""
+
+
+def reductions_on(config: Config, symmetric: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """The names of the reductions ``config`` turns on (node symmetry only where some nodes are interchangeable)."""
+    out = []
+    if config.symmetry and symmetric:
+        out.append("node symmetry")
+    if config.renumber:
+        out.append("renumbering")
+    if config.commute_writes and config.renumber and config.consistency == "strong":
+        out.append("commuting writes")
+    if config.reduction:
+        out.append("ample sets")
+        if config.eager_noop:
+            out.append("eager no-ops")
+    return tuple(out)
+
+
 def start_kcm(etcd: Etcd, old: ControllerManager | None, revision: int) -> ControllerManager:
     """kube-controller-manager (re)started: each informer lists at ``revision``, then the handlers run."""
     high = (0,) * len(KCM_RESOURCES) if old is None else tuple(i.high_water for i in old.informers)
@@ -295,6 +316,11 @@ class ClusterModel(Model):
             state = canonical_history(state)
         return canonical_state(state, self._symmetric, renumber=self.config.renumber)
 
+    def reductions(self) -> tuple[str, ...]:
+        """The reductions on, for the verdict (``Config``'s switches; ``kubespec check --no-reduction`` turns
+        every one off)."""
+        return reductions_on(self.config, self._symmetric)
+
     def symmetric(self, prop: Property) -> bool:
         """The built-in properties name no node and no pod: renaming interchangeable nodes preserves them (a
         property added by a user is not vouched for)."""
@@ -369,9 +395,10 @@ def _ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterS
     controller manager, with three informers, qualifies only when all three are behind. A delivery shortens a
     backlog and faults spend a budget, so no cycle is made of reduced states (C3), which also keeps liveness and
     fairness verdicts exact, given that the fair classes the ample set hides are reported as enabled
-    (``ClusterModel.hidden_fairness``). Visible faults (container and node crashes change what runs) disable the reduction,
-    as does a history close to the watch cache's capacity (then the order of deliveries decides who gets 410 Gone).
-    A scheduling cycle is *not* reduced: a caught-up scheduler may receive a node or bound-pod event before it.
+    (``ClusterModel.hidden_fairness``). Visible faults (container and node crashes change what runs) disable the
+    reduction, as does a history close to the watch cache's capacity (then the order of deliveries decides who gets
+    410 Gone). A scheduling cycle is *not* reduced: a caught-up scheduler may receive a node or bound-pod event
+    before it.
     """
     b = state.budget
     if b.node_crashes or b.container_crashes or any(not k.up for k in state.kubelets):

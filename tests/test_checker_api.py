@@ -474,6 +474,9 @@ def test_a_leads_to_whose_premise_is_never_reached_is_vacuous_not_holds():
     assert statuses(r) == {"deadlock": "holds", "NineThenZero": "vacuous", "NineThenStays": "vacuous",
                            "TwoThenZero": "holds", "TwoThenSmall": "holds", "Zero": "holds"}
     assert r.vacuous == ("NineThenZero", "NineThenStays")
+    assert r.status_of("NineThenZero") == "vacuous" and r.status_of("deadlock") == "holds"
+    with pytest.raises(KeyError):
+        r.status_of("NoSuchProperty")
     assert r.counts() == {"holds": 4, "violated": 0, "vacuous": 2, "unchecked": 0}
     verdict = r.verdict()
     assert "all properties hold" not in verdict

@@ -19,17 +19,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from checker import always, check
-from spec.model import ClusterModel, Config, enabled_actors
+from spec.model import NO_REDUCTION, ClusterModel, Config, enabled_actors
 from spec.properties import PROPERTIES
 from spec.scenario import builtin, load
 from spec.state import ClusterState, Meta, Node
 from spec.testing import cluster_states, scenarios
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-NO_REDUCTION = {"reduction": False, "eager_noop": False, "commute_writes": False, "symmetry": False,
-                "renumber": False}
-"""Every reduction off (what ``kubespec check --no-reduction`` runs)."""
 
 
 def verdicts(config: Config, max_states: int) -> dict[str, str] | None:
