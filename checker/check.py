@@ -81,20 +81,20 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
           progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
           storage: str = "exact", checkpoint: str | None = None, checkpoint_every: float = 300.0,
           checkpoint_meta: Mapping[str, Any] | None = None, resume: str | None = None, workers: int = 1,
-          bitstate: int | None = None, max_memory: int | None = None) -> Result:
+          bitstate: int | None = None, max_memory: int | None = None, ray: str | None = None) -> Result:
     """Check every property of `model`; see `Result` for the verdicts.
 
     `storage` is "exact" or "fingerprint" (`checker.graph`); `bitstate=MBYTES` is SPIN's bitstate hashing in a
     bit array of that many MiB (never exhaustive: the verdict says "bounded" and estimates the coverage);
     `workers=N` searches breadth-first in N processes with the same result (`checker.parallel`; it implies
-    fingerprint storage). `checkpoint=DIR` writes a checkpoint there every `checkpoint_every` seconds and when
-    SIGINT or SIGTERM stops the search (`checkpoint_meta`, JSON-able, says how to load the model again);
-    `resume=DIR` continues the search of a checkpoint, with its options (the model must be the same).
-    `max_states`, `max_depth` and `max_memory` (MiB in use by the search's processes) bound an exhaustive search
-    (a search cut short says "bounded", never "ok");
-    `max_depth` counts states on a path, initial state included. `simulate=N` runs N random walks of at most
-    `depth` states from `seed` instead of exhausting the space. `stop` is asked now and then whether to stop as
-    if interrupted (the command line answers yes once Ctrl-C was pressed).
+    fingerprint storage); with `ray="auto"` or an address they are Ray actors (`checker.ray_backend`).
+    `checkpoint=DIR` writes a checkpoint there every `checkpoint_every` seconds and when SIGINT or SIGTERM stops
+    the search (`checkpoint_meta`, JSON-able, says how to load the model again); `resume=DIR` continues the
+    search of a checkpoint, with its options (the model must be the same). `max_states`, `max_depth` and
+    `max_memory` (MiB in use by the search's processes) bound an exhaustive search (a search cut short says
+    "bounded", never "ok"); `max_depth` counts states on a path, initial state included. `simulate=N` runs N
+    random walks of at most `depth` states from `seed` instead of exhausting the space. `stop` is asked now and
+    then whether to stop as if interrupted (the command line answers yes once Ctrl-C was pressed).
     """
     validate(model)
     if strategy not in STRATEGIES:
@@ -121,7 +121,7 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
             raise InputError(f"{resume}: the checkpoint was written for a model with other properties")
     if workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
-    if workers > 1 and simulate is None:
+    if workers > 1 and simulate is None or ray is not None:
         if strategy != "bfs":
             raise InputError("worker processes search breadth-first only (depth-first order is sequential)")
         if checkpoint is not None or resume is not None:
@@ -154,7 +154,7 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
         if every is not None and snapshot is not None and not checkpoint_meta:
             every.meta = snapshot.meta
         return _exhaust(model, strategy, max_states, max_depth, deadlock, progress, stop, liveness, bounds,
-                        tuple(warnings), every, snapshot, (bitstate or 0) * 2**20, max_memory)
+                        tuple(warnings), every, snapshot, (bitstate or 0) * 2**20, max_memory, ray)
 
 
 @contextlib.contextmanager
@@ -174,12 +174,17 @@ def _rarer_collections() -> Iterator[None]:
 def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int | None, deadlock: bool,
              progress: ProgressFn | None, stop: Callable[[], bool] | None, liveness: list[Property], bounds: Bounds,
              warnings: tuple[str, ...], checkpoint: Checkpointing | None = None, resume: Snapshot | None = None,
-             bitstate_bytes: int = 0, max_memory: int | None = None) -> Result:
+             bitstate_bytes: int = 0, max_memory: int | None = None, ray: str | None = None) -> Result:
     started = time.perf_counter() - (resume.elapsed if resume is not None else 0.0)
-    if bounds.workers > 1:
+    if bounds.workers > 1 or ray is not None:
+        factory = None
+        if ray is not None:
+            from checker.ray_backend import pool_factory
+
+            factory = pool_factory(ray)
         out = explore_parallel(model, workers=bounds.workers, max_states=max_states, max_depth=max_depth,
                                deadlock=deadlock, with_edges=bool(liveness), progress=progress, stop=stop,
-                               max_memory=max_memory)
+                               max_memory=max_memory, pool_factory=factory)
     else:
         if bounds.storage == "bitstate":
             liveness = []  # no graph: not checked (a warning says so)

@@ -150,6 +150,9 @@ def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
                           "estimates its coverage."),
         click.option("--max-memory", type=click.IntRange(min=1), default=None, metavar="MBYTES",
                      help="Stop with the partial result (bounded) once the process uses MBYTES MiB."),
+        click.option("--ray", "ray_address", default=None, metavar="auto|ADDRESS",
+                     help="Run the workers as Ray actors: auto joins this machine's Ray cluster (or starts one), "
+                          "ADDRESS joins that one (needs pip install 'kubespec[ray]')."),
         click.option("--workers", default="1", show_default=True, metavar="N|auto",
                      help="Worker processes for a breadth-first search (auto: the cores available); more than one "
                           "implies --storage fingerprint."),
@@ -207,7 +210,7 @@ def _default() -> Loaded:
 @reports_input_errors
 def check_command(target: str | None, model_ref: str | None, strategy: str | None, max_states: int | None,
                   max_depth: int | None, no_deadlock: bool, storage: str | None, bitstate: int | None,
-                  max_memory: int | None, workers: str,
+                  max_memory: int | None, ray_address: str | None, workers: str,
                   checkpoint_dir: str | None,
                   checkpoint_every: float, resume_dir: str | None, simulate: int | None,
                   sim_depth: int, seed: int, as_json: bool, trace_path: str | None, show_coverage: bool,
@@ -244,6 +247,8 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
         engine["bitstate"] = bitstate
     if max_memory is not None:
         engine["max_memory"] = max_memory
+    if ray_address is not None:
+        engine["ray"] = ray_address
     if workers == "auto":
         engine["workers"] = cpu_count()
     elif workers.isdigit() and int(workers) >= 1:

@@ -31,7 +31,6 @@ import multiprocessing
 import os
 import signal
 import time
-import traceback
 from array import array
 from collections.abc import Callable, Hashable
 from multiprocessing.connection import Connection
@@ -192,6 +191,51 @@ class _Worker:
         self.known.update(fps)
 
 
+def handle(worker: _Worker, request: str, args: list[Any]) -> Any:
+    """Carry out one of the coordinator's requests on a worker (a forked process's or a Ray actor's)."""
+    if request == "known":
+        fps = array("Q")
+        fps.frombytes(args[0])
+        worker.known.update(fps)
+        return None
+    if request == "run":
+        worker.run = args[0]
+        return None
+    if request == "expand":
+        return worker.expand()
+    if request == "coverage":
+        return worker.coverage(args[0])
+    if request == "commit":
+        worker.commit(*args)
+        return None
+    if request == "take_front":
+        moved, worker.run = worker.run[:args[0]], worker.run[args[0]:]
+        return moved
+    if request == "take_back":
+        cut = len(worker.run) - args[0]
+        moved, worker.run = worker.run[cut:], worker.run[:cut]
+        return moved
+    if request == "put_front":
+        worker.run = args[0] + worker.run
+        return None
+    if request == "put_back":
+        worker.run = worker.run + args[0]
+        return None
+    if request == "resident":
+        return resident_bytes()
+    raise ValueError(f"unknown request {request!r}")
+
+
+def answer(worker: _Worker, request: str, args: list[Any]) -> tuple[str, Any]:
+    """("ok", reply), or ("model-error", one line) when the model raised."""
+    try:
+        return "ok", handle(worker, request, args)
+    except ModelError as exc:
+        return "model-error", str(exc)
+    except Exception as exc:  # the model raised: reported by the coordinator as a model error
+        return "model-error", f"the model raised {type(exc).__name__}: {exc} (in a worker)"
+
+
 def _serve(conn: Connection, model: Model, max_depth: int | None, with_edges: bool) -> None:
     """A worker process's loop: answer the coordinator's requests until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides; it stops the workers
@@ -202,49 +246,17 @@ def _serve(conn: Connection, model: Model, max_depth: int | None, with_edges: bo
             request, *args = conn.recv()
         except (EOFError, OSError):
             return
-        try:
-            if request == "stop":
-                return
-            if request == "known":
-                fps = array("Q")
-                fps.frombytes(args[0])
-                worker.known.update(fps)
-                reply: Any = None
-            elif request == "run":
-                worker.run = args[0]
-                reply = None
-            elif request == "expand":
-                reply = worker.expand()
-            elif request == "coverage":
-                reply = worker.coverage(args[0])
-            elif request == "commit":
-                worker.commit(*args)
-                reply = None
-            elif request == "take_front":
-                reply, worker.run = worker.run[:args[0]], worker.run[args[0]:]
-            elif request == "take_back":
-                cut = len(worker.run) - args[0]
-                reply, worker.run = worker.run[cut:], worker.run[:cut]
-            elif request == "put_front":
-                worker.run = args[0] + worker.run
-                reply = None
-            elif request == "put_back":
-                worker.run = worker.run + args[0]
-                reply = None
-            else:
-                raise ValueError(f"unknown request {request!r}")
-            conn.send(("ok", reply))
-        except ModelError as exc:
-            conn.send(("model-error", str(exc)))
-        except Exception as exc:  # the model raised: reported by the coordinator as a model error
-            conn.send(("model-error", f"the model raised {type(exc).__name__}: {exc} (in a worker process)\n"
-                                      f"{traceback.format_exc(limit=3)}".strip()))
+        if request == "stop":
+            return
+        conn.send(answer(worker, request, args))
 
 
 # --- The coordinator ----------------------------------------------------------------------------------------------
 
 
-class _Pool:
+class Pool:
+    """Worker processes forked from this one, each answering requests through a pipe."""
+
     def __init__(self, model: Model, workers: int, max_depth: int | None, with_edges: bool) -> None:
         ctx = multiprocessing.get_context("fork")
         self.conns: list[Connection] = []
@@ -257,13 +269,11 @@ class _Pool:
             self.conns.append(parent)
             self.procs.append(proc)
 
-    def resident(self) -> int:
-        """Resident memory of the coordinator and its workers."""
-        return resident_bytes() + sum(resident_bytes(p.pid) for p in self.procs if p.pid is not None)
+    def __len__(self) -> int:
+        return len(self.conns)
 
-    def ask(self, k: int, *request: Any) -> Any:
+    def send(self, k: int, *request: Any) -> None:
         self.conns[k].send(request)
-        return self.answer(k)
 
     def answer(self, k: int) -> Any:
         try:
@@ -274,10 +284,18 @@ class _Pool:
             raise ModelError(reply)
         return reply
 
+    def ask(self, k: int, *request: Any) -> Any:
+        self.send(k, *request)
+        return self.answer(k)
+
     def all(self, *request: Any) -> list[Any]:
-        for conn in self.conns:
-            conn.send(request)
-        return [self.answer(k) for k in range(len(self.conns))]
+        for k in range(len(self)):
+            self.send(k, *request)
+        return [self.answer(k) for k in range(len(self))]
+
+    def resident(self) -> int:
+        """Resident memory of the coordinator and its workers."""
+        return resident_bytes() + sum(resident_bytes(p.pid) for p in self.procs if p.pid is not None)
 
     def close(self) -> None:
         for conn in self.conns:
@@ -292,9 +310,12 @@ class _Pool:
             conn.close()
 
 
+PoolFactory = Callable[[Model, int, "int | None", bool], Any]
+
+
 def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_depth: int | None, deadlock: bool,
                      with_edges: bool, progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
-                     max_memory: int | None = None) -> Outcome:
+                     max_memory: int | None = None, pool_factory: PoolFactory | None = None) -> Outcome:
     """Breadth-first search in `workers` processes; the same Outcome as `search.explore` with fingerprint storage."""
     g = StateGraph(with_edges, "fingerprint")
     out = Outcome(g)
@@ -374,7 +395,7 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
     if out.cut is not None or not level:
         return out
 
-    pool = _Pool(model, workers, max_depth, with_edges)
+    pool = (pool_factory or Pool)(model, workers, max_depth, with_edges)
     indices: list[list[int]] = []
     try:
         pool.all("known", array("Q", keys).tobytes())
@@ -409,8 +430,8 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
                     out.generated_by[a] = out.generated_by.get(a, 0) + n
             level_depth += 1
             new_fps = array("Q", (keys[i] for run in winners for _, i in run)).tobytes()
-            for conn, run in zip(pool.conns, winners, strict=True):
-                conn.send(("commit", run, level_depth, new_fps))
+            for w, run in enumerate(winners):
+                pool.send(w, "commit", run, level_depth, new_fps)
             for w in range(workers):
                 pool.answer(w)
             indices = [[i for _, i in run] for run in winners]
@@ -498,7 +519,7 @@ def _merge(g: StateGraph, out: Outcome, results: list[dict[str, Any]], indices: 
     return None, winners
 
 
-def _rebalance(pool: _Pool, indices: list[list[int]]) -> None:
+def _rebalance(pool: Any, indices: list[list[int]]) -> None:
     """Keep the runs contiguous and even: move states between neighbours when the largest run is well above the
     mean (ties in a level go to the earlier run, so runs drift towards worker 0)."""
     n = len(indices)

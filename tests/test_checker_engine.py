@@ -473,3 +473,24 @@ def test_max_memory_stops_cleanly_with_a_partial_result() -> None:
     assert 0 < result.stats.distinct_states < 50_816
     with pytest.raises(Exception, match="at least 1"):
         check(TwoPhase(3), bitstate=0)
+
+
+# --- Ray ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_ray_backend_gives_the_result_of_one_worker_on_a_local_cluster(tmp_path: Path) -> None:
+    """Actors on a Ray cluster started on this machine: the same counts, verdicts and traces as one worker."""
+    ray = pytest.importorskip("ray")
+    try:
+        for factory, args in ((TwoPhase, (4,)), (DieHard, ()), (Semaphore, (2, "weak"))):
+            _same(check(factory(*args), storage="fingerprint"), check(factory(*args), workers=2, ray="auto"))
+        # A model loaded from a file travels by value (the actors cannot import it by name).
+        model = tmp_path / "mid.py"
+        model.write_text("from checker.examples.twophase import TwoPhase\n\ndef mid():\n    return TwoPhase(5)\n")
+        r = subprocess.run([KUBESPEC, "check", "--model", f"{model}:mid", "--workers", "2", "--ray", "auto",
+                            "--json"], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["stats"]["distinct_states"] == 8832
+    finally:
+        ray.shutdown()
