@@ -107,6 +107,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, what: str = "output 
         raise InputError(f"{name}: cannot write the {what}: it is a directory")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"{name}: cannot write the {what}: {target.parent} is not a directory") from None
     except OSError as error:
         raise InputError(f"{name}: cannot write the {what}: {_strerror(error)}") from None
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)

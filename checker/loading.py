@@ -171,8 +171,7 @@ def load_identity(identity: Mapping[str, Any], model_ref: str | None = None) -> 
         )
     found = loaders()
     if not isinstance(kind, str) or kind not in found:
-        shown = kind if isinstance(kind, str) and kind.isprintable() else repr(kind)
-        raise InputError(f"#meta.source.loader: unknown loader {shown!r} (known: {', '.join(found) or 'none'})")
+        raise InputError(f"#meta.source.loader: unknown loader {kind!r} (known: {', '.join(found) or 'none'})")
     loader = found[kind]
     target = identity.get("target")
     if target is not None and not isinstance(target, str):

@@ -66,7 +66,7 @@ def holds(prop_name: str, pred: Callable[[Any], bool], state: Any) -> bool:
     """Evaluate a predicate, insisting on a bool and naming the property when it raises."""
     try:
         value = pred(state)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise ModelError(f"property {prop_name!r} raised {type(exc).__name__}: {exc}") from exc
     if value is True or value is False:
         return value
@@ -320,7 +320,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
             expanded[current] = 0  # its successors may be incomplete
     except ModelError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a model calling sys.exit is a model error, not a verdict
         where = f" while expanding state #{current} (depth {depth[current]})" if current >= 0 else " in init_states"
         raise ModelError(f"the model raised {type(exc).__name__}: {exc}{where}") from exc
     finally:

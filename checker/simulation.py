@@ -91,7 +91,7 @@ def simulate(model: Model, *, runs: int, depth: int, seed: int, deadlock: bool,
         out.interrupted = True
     except ModelError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a model calling sys.exit is a model error, not a verdict
         raise ModelError(f"the model raised {type(exc).__name__}: {exc} during simulation run {out.runs}") from exc
     out.distinct = len(seen)
     return out

@@ -10,12 +10,14 @@ HTML-like labels must be short). Files are written atomically (checker.files.ato
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import graphviz  # type: ignore[import-untyped]
 
 from checker.errors import InputError
 from checker.files import atomic_write
+from checker.text import printable
 
 SOURCE_SUFFIXES = (".dot", ".gv")
 PICTURE_SUFFIXES = (".svg", ".png", ".pdf")
@@ -58,18 +60,26 @@ def check_picture_size(path: str | os.PathLike[str], states: int, what: str) -> 
 
 
 def render_bytes(graph: graphviz.Digraph, fmt: str) -> bytes:
-    """The picture in ``fmt`` (svg, png, pdf), rendered by the ``dot`` program."""
+    """The picture in ``fmt`` (svg, png, pdf), rendered by Graphviz's ``dot`` program with the graph's layout
+    engine. An interrupt (Ctrl-C, SIGTERM: KeyboardInterrupt) kills ``dot`` before it propagates."""
+    command = ["dot", f"-K{graph.engine}", f"-T{fmt}"]
     try:
-        picture: bytes = graph.pipe(format=fmt)
-        return picture
-    except graphviz.ExecutableNotFound:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError:
         raise InputError(
             "Graphviz's dot is not installed (Debian/Ubuntu: apt-get install graphviz); write -o FILE.dot instead"
         ) from None
-    except graphviz.CalledProcessError as error:
-        message = (error.stderr or b"").decode(errors="replace").strip().splitlines()
-        reason = message[0] if message else f"exit status {error.returncode}"
-        raise InputError(f"Graphviz's dot failed: {reason}") from None
+    try:
+        picture, errors = process.communicate(graph.source.encode("utf-8"))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if process.returncode != 0:
+        message = errors.decode(errors="replace").strip().splitlines()
+        reason = message[0] if message else f"exit status {process.returncode}"
+        raise InputError(f"Graphviz's dot failed: {printable(reason)}")
+    return picture
 
 
 def svg_text(graph: graphviz.Digraph) -> str:

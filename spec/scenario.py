@@ -16,6 +16,7 @@ import attrs
 
 from checker.errors import InputError
 from checker.files import read_text
+from checker.text import printable
 from spec import kubectl
 from spec.apiserver import validate
 from spec.model import Config
@@ -258,7 +259,7 @@ def parse(text: str, source: str) -> Scenario:
         _check_header(doc, f"{source}: document {i}")
         kind = doc.get("kind")
         label = doc.get("metadata", {}).get("name") if isinstance(doc.get("metadata"), dict) else None
-        where = f"{source}: document {i} ({kind} {label})" if label else f"{source}: document {i} ({kind})"
+        where = printable(f"{source}: document {i} ({kind} {label})" if label else f"{source}: document {i} ({kind})")
         if kind == "Scenario":
             if scenario_doc is not None:
                 raise InputError(f"{where}: a second Scenario document")
@@ -283,7 +284,7 @@ def parse(text: str, source: str) -> Scenario:
             obj = _workload(doc, kind, where)
         error = validate(obj)
         if error:
-            raise InputError(f"{where}: {error}")
+            raise InputError(f"{where}: {printable(error)}")
         key = object_key(obj)
         if key in seen:
             raise InputError(f"{where}: metadata.name: duplicate {key} (first in {seen[key]})")

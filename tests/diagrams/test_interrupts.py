@@ -1,0 +1,69 @@
+"""Ctrl-C and SIGTERM stop `kubespec graph` within a second, exploring or while Graphviz lays out: exit 130 or 143,
+no output file, no `dot` left running (issue 17)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SLOW = """
+import time
+from checker import Model, always
+
+class Slow(Model):
+    def __init__(self):
+        self.properties = [always("Small", lambda s: s < 10**9)]
+    def init_states(self):
+        return [0]
+    def successors(self, s):
+        time.sleep(0.01)
+        yield ("inc", s + 1)
+        yield ("dbl", s * 2 + 1)
+
+def big():
+    from checker.examples.twophase import TwoPhase
+    return TwoPhase(5)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout.split()
+    return [int(child) for child in found]
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("phase", ["exploring", "laying out"])
+def test_graph_answers_signals_within_a_second(tmp_path: Path, signum: int, code: int, phase: str) -> None:
+    (tmp_path / "slow.py").write_text(SLOW)
+    out = tmp_path / ("g.dot" if phase == "exploring" else "g.svg")
+    target = "slow.py:Slow" if phase == "exploring" else "slow.py:big"
+    command = [sys.executable, "-c", "from checker.cli import run; run()", "graph", "--model", target]
+    process = subprocess.Popen(
+        [*command, "-o", str(out), "--max-states", "1000"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while phase == "laying out" and not _children(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait for Graphviz's dot to start
+    if phase == "exploring":
+        time.sleep(1.5)
+    dots = _children(process.pid)
+    assert process.poll() is None, process.communicate()
+    os.kill(process.pid, signum)
+    started = time.monotonic()
+    _, err = process.communicate(timeout=10)
+    assert time.monotonic() - started < 1.0
+    assert process.returncode == code, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".g.*.tmp"))
+    for dot in dots:
+        assert not Path(f"/proc/{dot}").exists() or "Z" in Path(f"/proc/{dot}/stat").read_text().split()[2]
