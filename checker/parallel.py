@@ -232,7 +232,7 @@ def answer(worker: _Worker, request: str, args: list[Any]) -> tuple[str, Any]:
         return "ok", handle(worker, request, args)
     except ModelError as exc:
         return "model-error", str(exc)
-    except Exception as exc:  # the model raised: reported by the coordinator as a model error
+    except (Exception, SystemExit) as exc:  # the model raised (or called sys.exit): a model error
         return "model-error", f"the model raised {type(exc).__name__}: {exc} (in a worker)"
 
 
@@ -390,7 +390,7 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
             level.append((i, s))
     except ModelError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise ModelError(f"the model raised {type(exc).__name__}: {exc} in init_states") from exc
     if out.cut is not None or not level:
         return out
