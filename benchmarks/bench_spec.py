@@ -22,18 +22,19 @@ from spec.scenario import builtin
 SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "ResourceVersionMonotonic")
 
 
-REDUCTIONS = ("reduction", "commute_writes", "eager_noop", "symmetry", "renumber")
-"""The ``spec.model.Config`` switches of the sound reductions (docs/spec.md, "State space")."""
+REDUCTIONS = ("ample_sets", "commute_writes", "eager_noop", "symmetry", "renumber")
+"""The ``spec.reduction.Reductions`` switches (docs/spec.md, "State space")."""
 
 
 def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()) -> None:
     scenario = builtin(name)
-    config = attrs.evolve(scenario.config, **{r: False for r in off})
+    config = scenario.config
+    reductions = attrs.evolve(scenario.reductions, **{r: False for r in off})
     if safety_only:
         config = attrs.evolve(config, properties=SAFETY)
     started = time.perf_counter()
     cpu = time.process_time()
-    result = check(ClusterModel(config), max_states=max_states)
+    result = check(ClusterModel(config, reductions), max_states=max_states)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB; the process's peak so far

@@ -211,11 +211,13 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                 between = False
             current, s = pop()
             d = depth[current]
-            if max_depth is not None and d >= max_depth:
-                # Not expanded: the search is bounded if this state has a successor not yet found.
-                if any(not g.contains(_canon(canonical, t)) for _, t in model.successors(s)):
-                    out.cut = out.cut or f"max depth {max_depth} reached"
-                    frontier.clear()
+            # At the depth bound, the search is bounded if this state has a successor not yet found. Otherwise it is
+            # expanded like any other (nothing new is stored): its deadlock, edges and enabled actions count, or a
+            # dead end at the bound would pass for a complete search with no deadlock and no fair stutter.
+            if (max_depth is not None and d >= max_depth
+                    and any(not g.contains(_canon(canonical, t)) for _, t in model.successors(s))):
+                out.cut = out.cut or f"max depth {max_depth} reached"
+                frontier.clear()
                 continue
             expanded[current] = 1
             if with_edges:

@@ -23,7 +23,6 @@ import re
 import attrs
 import immutables
 
-from spec.canonical import interned
 from spec.state import (
     KIND,
     Deployment,
@@ -97,12 +96,11 @@ def validate(obj: Object) -> str | None:
 
 
 def _append(etcd: Etcd, etype: str, key: Key, obj: Object | None, prev: Object | None, next_uid: int = 0) -> Etcd:
-    """etcd after a write of ``obj`` (None: a deletion) at the next revision; ``next_uid`` 0 keeps the counter.
-    The stored object is interned (``spec.canonical``): equal writes in different states store one object."""
+    """etcd after a write of ``obj`` (None: a deletion) at the next revision; ``next_uid`` 0 keeps the counter."""
     revision = etcd.revision + 1
     if obj is not None:
         m = obj.meta
-        obj = interned(replace_meta(obj, with_ids(m, m.uid, revision, m.owner)))
+        obj = replace_meta(obj, with_ids(m, m.uid, revision, m.owner))
     objects = etcd.objects.delete(key) if obj is None else etcd.objects.set(key, obj)
     event = WatchEvent(revision, etype, key, obj, prev)  # type: ignore[arg-type]
     return Etcd(revision, objects, (*etcd.history, event), etcd.compacted, next_uid or etcd.next_uid)

@@ -12,8 +12,9 @@ import click
 from checker.errors import InputError
 from checker.loading import Loaded, relative_path
 from spec.faults import symmetric_nodes
-from spec.model import NO_REDUCTION, ClusterModel, reductions_on
+from spec.model import ClusterModel
 from spec.properties import PROPERTIES
+from spec.reduction import NONE
 from spec.scenario import DEFAULT_SCENARIO, Scenario, builtin, builtin_names, load, with_overrides
 from spec.state import Deployment, Node, Pod, ReplicaSet
 from spec.variants import VARIANTS
@@ -43,7 +44,7 @@ def summary(s: Scenario) -> str:
     if s.max_depth:
         bounds.append(f"max depth {s.max_depth}")
     parts.append("bounds: " + (", ".join(bounds) if bounds else "none"))
-    on = reductions_on(c, symmetric_nodes(c) if c.symmetry else ())
+    on = s.reductions.names(bool(symmetric_nodes(c)), c.consistency)
     parts.append("reductions: " + (", ".join(on) if on else "none (the plain Next relation)"))
     return "; ".join(parts)
 
@@ -79,7 +80,7 @@ class ScenarioLoader:
         scenario = with_overrides(scenario, variants, crashes)
         no_reduction = bool(params.get("no_reduction"))
         if no_reduction:
-            scenario = attrs.evolve(scenario, config=attrs.evolve(scenario.config, **NO_REDUCTION))
+            scenario = attrs.evolve(scenario, reductions=NONE)
         options: dict[str, Any] = {}
         if scenario.max_states:
             options["max_states"] = scenario.max_states
@@ -90,7 +91,7 @@ class ScenarioLoader:
             "target": relative_path(name) if name.endswith((".yaml", ".yml")) else name,
             "params": {"variant": list(variants), "crashes": crashes, "no_reduction": no_reduction},
         }
-        return Loaded(model=ClusterModel(scenario.config), identity=identity, options=options,
+        return Loaded(model=ClusterModel(scenario.config, scenario.reductions), identity=identity, options=options,
                       summary=summary(scenario))
 
 

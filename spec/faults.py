@@ -24,10 +24,12 @@ import immutables
 
 from spec import actions as A
 from spec import informer, scheduler
+from spec.controllers import manager
 from spec.state import ClusterState, Informer, Node, Pod
+from spec.watchcache import settle
 
 if TYPE_CHECKING:
-    from spec.model import Config
+    from spec.config import Config
 
 
 def _fresh(old: Informer | None) -> Informer:
@@ -40,16 +42,14 @@ def _spend(state: ClusterState, **field: int) -> ClusterState:
 
 
 def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
-    from spec.model import relist_revisions, settle, start_kcm
-
     b = state.budget
     etcd = state.etcd
-    restart_revisions = relist_revisions(config, etcd.revision, 0, etcd, True)
+    restart_revisions = informer.relist_revisions(config, etcd.revision, 0, etcd, True)
     if b.controller_manager_crashes:
         for rv in restart_revisions:
             new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
             yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
-                attrs.evolve(new, kcm=start_kcm(etcd, state.kcm, rv)), config)
+                attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv)), config)
     if b.scheduler_crashes:
         for s in state.schedulers:
             for rv in restart_revisions:

@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import immutables
 
 from spec.state import Etcd, Informer, Key, Object, Pod, PodStatus, with_ids, with_meta
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 Scope = tuple[str, str]
 """Whose informer: ("kcm", resource), ("scheduler", ""), ("kubelet", node name)."""
@@ -155,3 +159,23 @@ def relist(
 
 def drop_rv(obj: Object) -> Object:
     return with_meta(obj, resource_version=0)
+
+
+@functools.lru_cache(maxsize=256)
+def watched(scope: Scope) -> frozenset[str]:
+    """The resources the informer with ``scope`` watches."""
+    who, what = scope
+    if who == "kcm":
+        return frozenset((what,))
+    return frozenset(("pods", "nodes")) if who == "scheduler" else frozenset(("pods",))
+
+
+def relist_revisions(config: Config, etcd_revision: int, at_least: int, etcd: Etcd, restart: bool) -> list[int]:
+    """Where a list may be served: the latest revision, or with consistency "stale" any retained one not older
+    than the client's lastSyncResourceVersion. A restarted client has none; it is guarded by a consistent list
+    unless the ``stale-relist`` variant is on."""
+    if config.consistency != "stale":
+        return [etcd_revision]
+    if restart and "stale-relist" not in config.variants:
+        return [etcd_revision]
+    return list(list_revisions(etcd, 0 if restart else at_least))

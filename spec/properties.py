@@ -56,7 +56,7 @@ def no_overcommit(s: ClusterState) -> bool:
 
 @functools.lru_cache(maxsize=1 << 14)
 def _fits(objects: immutables.Map[Key, Object]) -> bool:
-    # Memoised on etcd's objects, which many states share (interned: see spec.canonical).
+    # Memoised on etcd's objects, which many states share (interned: see spec.reduction.canonical).
     nodes = {n.meta.name: n for n in objects.values() if isinstance(n, Node)}
     used: dict[str, list[int]] = {}
     for p in objects.values():

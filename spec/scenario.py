@@ -19,8 +19,9 @@ from checker.files import read_text
 from checker.text import printable
 from spec import kubectl
 from spec.apiserver import validate
-from spec.model import Config
+from spec.config import Config
 from spec.properties import PROPERTIES
+from spec.reduction import ALL, Reductions
 from spec.scheduling.manifests import parse_label_selector, parse_node, parse_pod_spec
 from spec.scheduling.types import HOSTNAME_LABEL, LabelSelector, pairs
 from spec.state import (
@@ -64,6 +65,8 @@ class Scenario:
     max_states: int | None
     max_depth: int | None
     source: str
+    reductions: Reductions = ALL
+    """The scenario's ``symmetry: false`` turns node symmetry off; ``--no-reduction`` turns every reduction off."""
 
 
 def _keys(doc: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -338,9 +341,9 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         variants=frozenset(variants),
         properties=tuple(props),
         watch_cache_size=_int(spec, "watchCacheSize", f"{where}: spec", 100) or 1,
-        symmetry=symmetry,
     )
-    return Scenario(name, str(spec.get("description", "")), config, max_states, max_depth, source)
+    return Scenario(name, str(spec.get("description", "")), config, max_states, max_depth, source,
+                    ALL if symmetry else attrs.evolve(ALL, symmetry=False))
 
 
 def load(path: str | Path) -> Scenario:

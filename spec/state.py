@@ -296,7 +296,7 @@ class Etcd:
 # --- informers and components -------------------------------------------------------------------------------
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(cache_hash=True)
 class Informer:
     """A reflector + store (client-go tools/cache): the revision it has synced to and its cache.
 
@@ -304,33 +304,16 @@ class Informer:
     ``high_water`` is a history variable: the highest revision this component ever observed, across restarts;
     it only feeds the ResourceVersionMonotonic property.
 
-    Equality and hashing leave the cache out unless the informer is expired: in every reachable state the cache of
-    a watching informer is its view of etcd as of ``rv`` (``spec.informer.cache_at``), a function of the rest of
-    the state, so states that agree on everything else agree on it too. (Comparing informers of different
-    states, as in a memo keyed on one informer, would not be sound.) An expired informer's cache is whatever it
-    had when its watch broke, and counts.
+    A watching informer's cache is its view of etcd as of ``rv`` (``spec.informer.cache_at``; a test checks it
+    after every step), so two states that agree on etcd and on the positions agree on the caches; the reduction
+    layer rebuilds representatives' caches from one memo so that they compare by identity
+    (``spec.reduction.canonical``). Equality is attrs' own: the cache counts.
     """
 
     rv: int
     cache: immutables.Map[Key, Object]
     expired: bool = False
     high_water: int = 0
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is not Informer:
-            return NotImplemented
-        o: Informer = other  # type: ignore[assignment]
-        return (self.rv == o.rv and self.expired == o.expired and self.high_water == o.high_water
-                and (not self.expired or self.cache == o.cache))
-
-    def __ne__(self, other: object) -> bool:
-        eq = self.__eq__(other)
-        return eq if eq is NotImplemented else not eq
-
-    def __hash__(self) -> int:
-        return hash((self.rv, self.expired, self.high_water))
 
 
 @attrs.frozen(cache_hash=True)

@@ -167,7 +167,7 @@ def scenarios(max_nodes: int = 3, max_faults: int = 2) -> st.SearchStrategy[Scen
 def cluster_states(draw: Any, max_steps: int = 40, scenario: Scenario | None = None) -> ClusterState:
     """A reachable state: a walk of at most ``max_steps`` steps from a generated (or the given) scenario."""
     s = scenario if scenario is not None else draw(scenarios())
-    model = ClusterModel(s.config)
+    model = ClusterModel(s.config, s.reductions)
     state = next(iter(model.init_states()))
     for _ in range(draw(st.integers(0, max_steps))):
         successors = list(model.successors(state))

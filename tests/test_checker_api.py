@@ -611,3 +611,14 @@ def test_command_line_json_lists_every_property_verdict_and_a_vacuous_one_exits_
                                                    "--max-states", "2"]).output)
     assert bounded["status"] == "bounded"
     assert {p["status"] for p in bounded["properties"]} == {"unchecked"}
+
+
+def test_a_dead_end_at_the_depth_bound_is_still_a_deadlock_and_a_fair_stutter():
+    """Regression: a state at the depth bound whose successors were all found (here: it has none) was left
+    unexpanded and the search called complete, so its deadlock went unreported and liveness, which looks only at
+    expanded states, said "holds" for a property that stuttering there violates."""
+    r = check(Counter(2), max_depth=3)
+    assert r.violation.kind == "deadlock" and r.violation.trace[-1].state == 2
+    r = check(Counter(2, props=(eventually("Reaches5", lambda x: x == 5),)), max_depth=3, deadlock=False)
+    assert r.violation.property == "Reaches5" and r.violation.loop_start == 2
+    assert check(Counter(2, loop=True), max_depth=3).status == "ok"

@@ -444,13 +444,54 @@ def test_eventually_always_matches_brute_force(g: Graph, fairness: dict[str, str
         event("<>Q holds but <>[]Q fails")
     if expected_violation != fair_recurrence_exists(g, set(g.init), recur, {label: "weak" for label in fairness}):
         event("strong fairness decides the verdict")
-    model = GraphModel(g, [eventually_always("EvAlw", lambda s: s in goal)], fairness_conditions(fairness))
-    result = check(model, deadlock=False)
-    assert (result.status == "violation") == expected_violation, (result.status, result.violation)
-    if expected_violation:
-        violation = result.violation
-        assert violation is not None and (violation.property, violation.kind) == ("EvAlw", "eventually_always")
-        assert_recurrence_loop(g, violation, fairness, goal)
+    for strategy in ("bfs", "dfs"):
+        model = GraphModel(g, [eventually_always("EvAlw", lambda s: s in goal)], fairness_conditions(fairness))
+        result = check(model, deadlock=False, strategy=strategy)
+        assert (result.status == "violation") == expected_violation, (strategy, result.status, result.violation)
+        assert result.status_of("EvAlw") == ("violated" if expected_violation else "holds")
+        if expected_violation:
+            violation = result.violation
+            assert violation is not None and (violation.property, violation.kind) == ("EvAlw", "eventually_always")
+            assert_recurrence_loop(g, violation, fairness, goal)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(constrained=False), fairness_maps, st.data())
+def test_bounded_liveness_verdicts_are_genuine_and_never_hold(
+    g: Graph, fairness: dict[str, str], data: st.DataObject
+) -> None:
+    """Under a state or depth bound, every liveness operator either finds a lasso that is a real fair
+    counterexample of the whole graph, or says nothing: no `holds`, no `vacuous`, unless the bound cut nothing."""
+    node = st.integers(0, g.nodes - 1)
+    p_set = data.draw(st.frozensets(node), label="p")
+    q_set = data.draw(st.frozensets(node), label="q")
+    bound = data.draw(st.sampled_from(["max_states", "max_depth"]), label="bound")
+    limit = data.draw(st.integers(1, g.nodes), label="limit")
+    recur = frozenset(range(g.nodes)) - q_set
+    triggers = {u for u in reachable_from_init(g) if u in p_set}
+    props = {
+        "E": (eventually("E", lambda s: s in q_set), fair_lasso_exists(g, set(g.init), q_set, fairness)),
+        "L": (leads_to("L", lambda s: s in p_set, lambda s: s in q_set),
+              fair_lasso_exists(g, triggers, q_set, fairness)),
+        "EA": (eventually_always("EA", lambda s: s in q_set), fair_recurrence_exists(g, set(g.init), recur, fairness)),
+        "LA": (leads_to_always("LA", lambda s: s in p_set, lambda s: s in q_set),
+               fair_recurrence_exists(g, triggers, recur, fairness)),
+    }
+    for name, (prop, violated) in props.items():
+        result = check(GraphModel(g, [prop], fairness_conditions(fairness)), deadlock=False, **{bound: limit})
+        status = result.status_of(name)
+        if result.status == "ok":
+            event("the bound cut nothing")
+            assert status in ("holds", "vacuous") and not violated
+        elif status == "violated":
+            assert violated and result.violation is not None
+            if prop.kind.endswith("_always"):
+                assert_recurrence_loop(g, result.violation, fairness, q_set)
+            else:
+                assert_fair_loop(g, result.violation, fairness)
+        else:
+            assert result.status == "bounded" and status == "unchecked", (name, result.status, status)
+            assert "hold" not in result.verdict()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

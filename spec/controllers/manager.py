@@ -12,12 +12,27 @@ Modelled: a reconcile of one key is one step (the grain of Anvil and Themelios);
 
 from __future__ import annotations
 
-import attrs
+import functools
 
+import attrs
+import immutables
+
+from spec import informer
 from spec.apiserver import Session
 from spec.clock import workqueue_delay_ms
 from spec.controllers import deployment, replicaset
-from spec.state import ControllerManager, Deployment, Informer, Key, Object, Pod, ReplicaSet, WorkQueue
+from spec.state import (
+    KCM_RESOURCES,
+    ControllerManager,
+    Deployment,
+    Etcd,
+    Informer,
+    Key,
+    Object,
+    Pod,
+    ReplicaSet,
+    WorkQueue,
+)
 
 DEPLOYMENT_MAX_RETRIES = 15
 
@@ -113,3 +128,27 @@ def elapse(kcm: ControllerManager, dt: int) -> ControllerManager:
                 expectations = expectations.set(key, attrs.evolve(exp, timer=exp.timer - dt))
         kcm = attrs.evolve(kcm, expectations=expectations, rs_queue=queue)
     return kcm
+
+
+def restart(etcd: Etcd, old: ControllerManager | None, revision: int) -> ControllerManager:
+    """kube-controller-manager (re)started: each informer lists at ``revision``, then the handlers run."""
+    high = (0,) * len(KCM_RESOURCES) if old is None else tuple(i.high_water for i in old.informers)
+    if all(h <= revision for h in high):
+        return _fresh_kcm(etcd, revision)  # the usual case: what the restart finds depends on etcd alone
+    return _listed_kcm(etcd, high, revision)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _fresh_kcm(etcd: Etcd, revision: int) -> ControllerManager:
+    """A pure function of etcd (memoised: a crash is tried from every state, and many share etcd)."""
+    return _listed_kcm(etcd, (0,) * len(KCM_RESOURCES), revision)
+
+
+def _listed_kcm(etcd: Etcd, high: tuple[int, ...], revision: int) -> ControllerManager:
+    infs, deltas = [], []
+    for resource, high_water in zip(KCM_RESOURCES, high, strict=True):
+        fresh = Informer(rv=0, cache=immutables.Map(), high_water=high_water)
+        inf, d = informer.relist(fresh, etcd, ("kcm", resource), revision)
+        infs.append(inf)
+        deltas.extend(d)
+    return started(tuple(infs), tuple(deltas))

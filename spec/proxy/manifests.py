@@ -257,15 +257,23 @@ MAX_INPUT_BYTES = 1 << 30
 def read_bytes(path: str) -> bytes:
     """A regular file's bytes (a FIFO, a device or a directory is refused: it could block or never end)."""
     try:
-        with open(path, "rb") as f:
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise InputError(f"cannot read: not a regular file ({path})")
-            if info.st_size > MAX_INPUT_BYTES:
-                raise InputError(f"cannot read: {info.st_size:,} bytes is over the limit of 1 GiB ({path})")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO would block an ordinary open until a writer comes
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror} ({path})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"cannot read: not a regular file ({path})")
+        if info.st_size > MAX_INPUT_BYTES:
+            raise InputError(f"cannot read: {info.st_size:,} bytes is over the limit of 1 GiB ({path})")
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
             return f.read()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror} ({path})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def read_text(path: str) -> str:

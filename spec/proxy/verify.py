@@ -56,7 +56,10 @@ from spec.proxy.symbolic import (
 Net = ipaddress.IPv4Network
 Member = tuple[Cond, PathResult, object]  # a path's condition (statistic choices eliminated), the path, a tag
 Group = tuple[z3.BoolRef, list[Member]]  # a shared head and the per-path disjuncts under it
-ROUNDING = Fraction(1, 2 * 10**10)  # half a unit in the 10th decimal: %0.10f rounding error bound
+# What a rule's probability may be off 1/k by: kube-proxy writes %0.10f (half a unit in the 10th decimal), the
+# kernel keeps round(p * 2^31) / 2^31 (xt_statistic) and iptables-save prints that with 11 decimals (libxt_statistic
+# "%.11f"): at most 2^-32 + 5e-12 from 1/k. Accepted per endpoint times the number of endpoints.
+ROUNDING = Fraction(1, 2**31)
 
 
 @attrs.frozen

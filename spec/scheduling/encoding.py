@@ -150,6 +150,7 @@ class Encoding:
         incumbent_groups = group_pods(incumbents)
         self.groups = pending_groups + incumbent_groups
         self.incumbent = [False] * len(pending_groups) + [True] * len(incumbent_groups)
+        self.pod_by_key = {p.key: p for group in self.groups for p in group.pods}
         """Incumbent groups are bound pods that preemption may evict: their count on their own node is how many
         stay. They are no Filter subjects (bound pods are not re-checked), only objects of the others' filters."""
         keys = {p.key for p in incumbents}

@@ -117,13 +117,17 @@ def matches_node_selector_and_affinity(pod: PodInfo, node: NodeInfo) -> bool:
 
     Upstream: component-helpers/scheduling/corev1/nodeaffinity GetRequiredNodeAffinity(pod).Match(node).
     """
-    labels = node.label_map
-    if any(labels.get(k) != v for k, v in pod.node_selector):
-        return False
-    terms = pod.affinity.node_required
-    if terms is None:
-        return True
-    return any(term.matches(labels, node.name) for term in terms)
+    memo = pod.node_match_memo
+    key = (node.name, node.labels)
+    found = memo.get(key)
+    if found is None:
+        labels = node.label_map
+        terms = pod.affinity.node_required
+        found = all(labels.get(k) == v for k, v in pod.node_selector) and (
+            terms is None or any(term.matches(labels, node.name) for term in terms)
+        )
+        memo[key] = found
+    return found
 
 
 # --- PreFilter ---------------------------------------------------------------------------------------------
@@ -137,6 +141,8 @@ class SpreadState:
     counts: Mapping[str, int]
     """Matching pods per domain value, over eligible nodes only; every eligible domain is present."""
     min_match: int
+    self_match: int = 0
+    """1 when the constraint's selector matches the pod itself."""
 
 
 @attrs.frozen
@@ -215,50 +221,72 @@ def _spread_state(pod: PodInfo, snapshot: Snapshot) -> tuple[SpreadState, ...]:
     if not constraints:
         return ()
     counts: list[dict[str, int]] = [{} for _ in constraints]
+    matched = [snapshot.match_counts(c.label_selector, pod.namespace) for c in constraints]
     for node in snapshot.nodes:
         labels = node.label_map
         if not all(c.topology_key in labels for c in constraints):
             continue
-        pods = snapshot.pods_on(node.name)
         for i, c in enumerate(constraints):
             if not spread_node_eligible(pod, node, c):
                 continue
             value = labels[c.topology_key]
-            counts[i][value] = counts[i].get(value, 0) + count_matching(pods, c, pod.namespace)
+            counts[i][value] = counts[i].get(value, 0) + matched[i].get(node.name, 0)
     states = []
     for c, domain_counts in zip(constraints, counts, strict=True):
         min_match = min(domain_counts.values()) if domain_counts else _MAX_INT32
         if c.min_domains is not None and len(domain_counts) < c.min_domains:
             min_match = 0
-        states.append(SpreadState(c, domain_counts, min_match))
+        self_match = 1 if selector_matches(c.label_selector, pod.label_map) else 0
+        states.append(SpreadState(c, domain_counts, min_match, self_match))
     return tuple(states)
 
 
 def _inter_pod_affinity_counts(
     pod: PodInfo, snapshot: Snapshot
 ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """Upstream interpodaffinity/filtering.go PreFilter: per topology pair, the placed pods matching all the
+    pod's required affinity terms, those matching each of its anti-affinity terms, and the placed pods whose
+    anti-affinity terms match the pod."""
     affinity: dict[tuple[str, str], int] = {}
     anti: dict[tuple[str, str], int] = {}
     existing: dict[tuple[str, str], int] = {}
     required = pod.affinity.pod_required
     anti_required = pod.affinity.anti_required
     own_ns_labels = snapshot.namespace_labels(pod.namespace)
+    node_map = snapshot.node_map
+
+    def add(into: dict[tuple[str, str], int], key: str, per_node: Mapping[str, int]) -> None:
+        for name, k in per_node.items():
+            node = node_map.get(name)
+            if node is not None and key in node.label_map:
+                pair = (key, node.label_map[key])
+                into[pair] = into.get(pair, 0) + k
+
+    for term, per_node in snapshot.anti_terms.items():
+        if term.matches(pod.namespace, pod.label_map, own_ns_labels):
+            add(existing, term.topology_key, per_node)
+    # terms naming their namespaces count from the snapshot's per-selector counts; the others pod by pod
+    simple = [t for t in anti_required if t.namespace_selector is None]
+    for term in simple:
+        for ns in term.namespaces:
+            add(anti, term.topology_key, snapshot.match_counts(term.label_selector, ns, terminating=True))
+    slow_anti = [t for t in anti_required if t.namespace_selector is not None]
+    slow_affinity = bool(required) and (len(required) > 1 or required[0].namespace_selector is not None)
+    if required and not slow_affinity:
+        term = required[0]
+        for ns in term.namespaces:
+            add(affinity, term.topology_key, snapshot.match_counts(term.label_selector, ns, terminating=True))
+    if not slow_anti and not slow_affinity:
+        return affinity, anti, existing
     for other, node in snapshot.placed:
         labels = node.label_map
-        if other.affinity.anti_required:
-            for term in other.affinity.anti_required:
-                if term.topology_key in labels and term.matches(pod.namespace, pod.label_map, own_ns_labels):
-                    pair = (term.topology_key, labels[term.topology_key])
-                    existing[pair] = existing.get(pair, 0) + 1
-        if not required and not anti_required:
-            continue
         other_ns_labels = snapshot.namespace_labels(other.namespace)
-        if required and all(t.matches(other.namespace, other.label_map, other_ns_labels) for t in required):
+        if slow_affinity and all(t.matches(other.namespace, other.label_map, other_ns_labels) for t in required):
             for term in required:
                 if term.topology_key in labels:
                     pair = (term.topology_key, labels[term.topology_key])
                     affinity[pair] = affinity.get(pair, 0) + 1
-        for term in anti_required:
+        for term in slow_anti:
             if term.topology_key in labels and term.matches(other.namespace, other.label_map, other_ns_labels):
                 pair = (term.topology_key, labels[term.topology_key])
                 anti[pair] = anti.get(pair, 0) + 1
@@ -366,8 +394,7 @@ def pod_topology_spread(pod: PodInfo, node: NodeInfo, state: PreFilterState) -> 
         c = s.constraint
         if c.topology_key not in labels:
             return _fail("PodTopologySpread", REASON_SPREAD_LABEL, Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
-        self_match = 1 if selector_matches(c.label_selector, pod.label_map) else 0
-        skew = s.counts.get(labels[c.topology_key], 0) + self_match - s.min_match
+        skew = s.counts.get(labels[c.topology_key], 0) + s.self_match - s.min_match
         if skew > c.max_skew:
             return _fail("PodTopologySpread", REASON_SPREAD)
     return None

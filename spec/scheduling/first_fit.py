@@ -22,11 +22,12 @@ def _allocated(node: NodeInfo, snapshot: Snapshot) -> float:
     return sum(u / a for u, a in ((used.milli_cpu, alloc.milli_cpu), (used.memory, alloc.memory)) if a > 0)
 
 
-def first_fit(pending: Sequence[PodInfo], snapshot: Snapshot) -> dict[str, str]:
-    """pod key -> node for the pods that fit, each checked against the pods placed before it."""
+def first_fit(pending: Sequence[PodInfo], snapshot: Snapshot, in_order: bool = False) -> dict[str, str]:
+    """pod key -> node for the pods that fit, each checked against the pods placed before it; in queue order, or
+    in the given order with ``in_order``."""
     assignment: dict[str, str] = {}
     order = {node.name: i for i, node in enumerate(snapshot.nodes)}
-    for pod in queue_order(pending):
+    for pod in pending if in_order else queue_order(pending):
         state = prefilter(pod, snapshot)
         for node in sorted(snapshot.nodes, key=lambda n: (-_allocated(n, snapshot), order[n.name])):
             if run_filters(pod, node, snapshot, state) is None:

@@ -7,8 +7,8 @@ Followed version: Kubernetes v1.34.
 
 Deliberate, documented differences:
 - Ties between the best-scoring nodes are broken by the smallest node name (upstream picks uniformly at random).
-- Every node is filtered and scored (upstream stops after percentageOfNodesToScore feasible nodes, which only
-  matters above 100 nodes).
+- Above 100 nodes, Filter stops after percentageOfNodesToScore's share of feasible nodes from a rotating start
+  index, as upstream, but checks nodes in order where upstream checks them in parallel.
 - PodDisruptionBudgets are read from ``status.disruptionsAllowed`` (or computed as the disruption controller does,
   every bound matching pod healthy); DisruptedPods are not modelled.
 - After a successful preemption the victims are deleted at once and the preemptor is scheduled in the next cycle,
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
-from spec.scheduling.filters import Code, FilterFailure, filter_nodes, prefilter, run_filters
+from spec.scheduling.filters import Code, FilterFailure, PreFilterState, filter_nodes, prefilter, run_filters
 from spec.scheduling.scores import score_nodes
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import DisruptionBudget, NodeInfo, PodInfo
@@ -102,6 +102,8 @@ class Decision:
     """The FailedScheduling message when ``node`` is None (with PostFilter's preemption verdict)."""
     preemption: Candidate | None = None
     """When set, the pod does not fit yet; evicting these victims on this node makes it fit."""
+    processed: int = 0
+    """Nodes the Filter phase looked at (upstream advances nextStartNodeIndex by this much)."""
 
     @property
     def nominated_node(self) -> str | None:
@@ -225,7 +227,55 @@ GATED = "Scheduling is blocked due to non-empty scheduling gates"
 with reason SchedulingGated."""
 
 
-def scheduling_cycle(pod: PodInfo, snapshot: Snapshot, budgets: Sequence[DisruptionBudget] = ()) -> Decision:
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+
+
+def num_feasible_nodes_to_find(n_nodes: int, percentage: int = 0) -> int:
+    """How many feasible nodes the Filter phase looks for before it stops. Upstream: schedule_one.go
+    numFeasibleNodesToFind with percentageOfNodesToScore (0: adaptive, 50% minus 1% per 125 nodes, at least 5%;
+    never fewer than 100 nodes)."""
+    if n_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return n_nodes
+    if percentage == 0:
+        percentage = max(50 - n_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    return max(n_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+def find_feasible(
+    pod: PodInfo, snapshot: Snapshot, state: PreFilterState, start: int = 0
+) -> tuple[tuple[NodeInfo, ...], tuple[tuple[str, FilterFailure], ...], int]:
+    """(feasible nodes, failures, nodes processed): nodes filtered in order from ``start`` (wrapping), stopping
+    once ``num_feasible_nodes_to_find`` nodes passed. Upstream: schedule_one.go findNodesThatPassFilters (run in
+    parallel there; in order here), over the PreFilter result's nodes when NodeAffinity restricts them."""
+    nodes = snapshot.nodes
+    if state.node_names is not None:
+        nodes = tuple(n for n in nodes if n.name in state.node_names)
+    total = len(nodes)
+    want = num_feasible_nodes_to_find(total)
+    feasible: list[NodeInfo] = []
+    failures: list[tuple[str, FilterFailure]] = []
+    processed = 0
+    for i in range(total):
+        node = nodes[(start + i) % total]
+        processed += 1
+        failure = run_filters(pod, node, snapshot, state)
+        if failure is None:
+            feasible.append(node)
+            if len(feasible) >= want:
+                break
+        else:
+            failures.append((node.name, failure))
+    if not feasible:
+        # every node failed: report them all in snapshot order (the FailedScheduling histogram)
+        failures = [(n.name, f) for n in snapshot.nodes if (f := run_filters(pod, n, snapshot, state)) is not None]
+    return tuple(feasible), tuple(failures), processed
+
+
+def scheduling_cycle(
+    pod: PodInfo, snapshot: Snapshot, budgets: Sequence[DisruptionBudget] = (), start: int = 0
+) -> Decision:
+
     """One scheduling cycle for ``pod`` against ``snapshot`` (the nodes and every pod bound or assumed on them):
     a pure function, shared by ``kubespec schedule`` and the model's scheduler.
 
@@ -237,24 +287,31 @@ def scheduling_cycle(pod: PodInfo, snapshot: Snapshot, budgets: Sequence[Disrupt
     deletes the victims and retries the pod); otherwise it carries upstream's FailedScheduling message.
     ``budgets`` are the PodDisruptionBudgets preemption tries not to violate. A gated pod (spec.schedulingGates)
     never reaches a cycle upstream (PreEnqueue); here it gets node None and the SchedulingGated message.
-    Differences: ties go to the smallest node name (upstream: random); every node is filtered and scored (no
-    percentageOfNodesToScore) and every node is a preemption candidate (no minCandidateNodesPercentage sampling);
-    nominated pods of other preemptors are not added to the filters.
+    Above 100 nodes, Filter stops after ``num_feasible_nodes_to_find`` feasible nodes, starting at node index
+    ``start`` (upstream's nextStartNodeIndex, which the caller advances by ``Decision.processed``), and only those
+    are scored. Differences: ties go to the smallest node name (upstream: random); nodes are filtered in order
+    (upstream: in parallel, so which ones are found first varies); every node is a preemption candidate (no
+    minCandidateNodesPercentage sampling); nominated pods of other preemptors are not added to the filters.
     """
     if pod.scheduling_gates:
         return Decision(pod, None, (), GATED)
     state = prefilter(pod, snapshot)
-    feasible, failures = filter_nodes(pod, snapshot, state)
+    if state.rejection is not None:
+        feasible: tuple[NodeInfo, ...] = ()
+        failures = tuple((n.name, state.rejection) for n in snapshot.nodes)
+        processed = len(snapshot.nodes)
+    else:
+        feasible, failures, processed = find_feasible(pod, snapshot, state, start)
     if feasible:
         if len(feasible) == 1:
-            return Decision(pod, feasible[0].name, failures)
-        return Decision(pod, select_host(score_nodes(pod, feasible, snapshot)), failures)
+            return Decision(pod, feasible[0].name, failures, processed=processed)
+        return Decision(pod, select_host(score_nodes(pod, feasible, snapshot)), failures, processed=processed)
     candidate, post = _preempt(pod, snapshot, failures, budgets)
     if candidate is not None:
-        return Decision(pod, None, failures, preemption=candidate)
+        return Decision(pod, None, failures, preemption=candidate, processed=processed)
     prefilter_message = state.rejection.reason if state.rejection is not None else ""
     message = failed_scheduling_message([f for _, f in failures], len(snapshot.nodes), post, prefilter_message)
-    return Decision(pod, None, failures, message)
+    return Decision(pod, None, failures, message, processed=processed)
 
 
 def schedule_one(pod: PodInfo, snapshot: Snapshot, budgets: Sequence[DisruptionBudget] = ()) -> Decision:
@@ -298,14 +355,16 @@ def schedule(
     the run early: the pods not reached are reported as not scheduled."""
     placements: dict[str, Placement] = {}
     order: list[str] = []
+    start = 0
     for pod in queue_order(pending):
         order.append(pod.key)
         if stop is not None and stop():
             placements[pod.key] = Placement(pod.key, None, "not scheduled: interrupted")
             continue
         decision = scheduling_cycle(
-            pod if preemption else attrs.evolve(pod, preemption_policy="Never"), snapshot, budgets
+            pod if preemption else attrs.evolve(pod, preemption_policy="Never"), snapshot, budgets, start
         )
+        start = (start + decision.processed) % max(len(snapshot.nodes), 1)
         if not preemption and decision.node is None:
             decision = attrs.evolve(
                 decision, pod=pod, message=decision.message.replace(f" preemption: {NEVER_PREEMPT}", "")
@@ -318,7 +377,8 @@ def schedule(
                 placements[v.key] = Placement(v.key, None, f"preempted by {pod.key} on node {decision.preemption.node}")
                 if v.key not in order:
                     order.append(v.key)
-            decision = scheduling_cycle(pod, snapshot, budgets)
+            decision = scheduling_cycle(pod, snapshot, budgets, start)
+            start = (start + decision.processed) % max(len(snapshot.nodes), 1)
         if decision.node is not None:
             snapshot = snapshot.assume(pod, decision.node)
             placements[pod.key] = Placement(pod.key, decision.node, "", tuple(v.key for v in victims))

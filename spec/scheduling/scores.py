@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from spec.scheduling.filters import count_matching, spread_node_eligible
+from spec.scheduling.filters import spread_node_eligible
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import (
     HOSTNAME_LABEL,
@@ -188,6 +188,7 @@ def pod_topology_spread(pod: PodInfo, nodes: Sequence[NodeInfo], snapshot: Snaps
     for i, c in enumerate(constraints):
         size = len(nodes) - len(ignored) if c.topology_key == HOSTNAME_LABEL else len(counts[i])
         weights.append(math.log(size + 2))
+    matched = [snapshot.match_counts(c.label_selector, pod.namespace) for c in constraints]
     for n in snapshot.nodes:
         labels = n.label_map
         if require_all and not all(c.topology_key in labels for c in constraints):
@@ -197,7 +198,7 @@ def pod_topology_spread(pod: PodInfo, nodes: Sequence[NodeInfo], snapshot: Snaps
                 continue
             value = labels.get(c.topology_key, "")
             if value in counts[i]:
-                counts[i][value] += count_matching(snapshot.pods_on(n.name), c, pod.namespace)
+                counts[i][value] += matched[i].get(n.name, 0)
     raw: list[int | None] = []
     for n in nodes:
         if n.name in ignored:
@@ -208,10 +209,8 @@ def pod_topology_spread(pod: PodInfo, nodes: Sequence[NodeInfo], snapshot: Snaps
         for i, c in enumerate(constraints):
             if c.topology_key not in labels:
                 continue
-            if c.topology_key == HOSTNAME_LABEL:
-                cnt = count_matching(snapshot.pods_on(n.name), c, pod.namespace)
-            else:
-                cnt = counts[i][labels[c.topology_key]]
+            hostname = c.topology_key == HOSTNAME_LABEL
+            cnt = matched[i].get(n.name, 0) if hostname else counts[i][labels[c.topology_key]]
             score += cnt * weights[i] + (c.max_skew - 1)
         raw.append(_go_round(score))
     valid = [s for s in raw if s is not None]
@@ -255,20 +254,27 @@ def inter_pod_affinity(pod: PodInfo, nodes: Sequence[NodeInfo], snapshot: Snapsh
     """
     topology: dict[tuple[str, str], int] = {}
     a = pod.affinity
-    for existing, node in snapshot.placed:
-        if not node.labels:
+    if a.pod_preferred or a.anti_preferred:
+        # the pod's own preferred terms, against every placed pod (upstream PreScore: all nodes)
+        for existing, node in snapshot.placed:
+            if not node.labels:
+                continue
+            for w in a.pod_preferred:
+                _add_term(topology, w.term, w.weight, existing, node, snapshot)
+            for w in a.anti_preferred:
+                _add_term(topology, w.term, -w.weight, existing, node, snapshot)
+    # existing pods' required affinity (hard weight), preferred affinity and anti-affinity, grouped by term
+    ns_labels = snapshot.namespace_labels(pod.namespace)
+    node_map = snapshot.node_map
+    for (term, weight), per_node in snapshot.scoring_terms.items():
+        if not term.matches(pod.namespace, pod.label_map, ns_labels):
             continue
-        for w in a.pod_preferred:
-            _add_term(topology, w.term, w.weight, existing, node, snapshot)
-        for w in a.anti_preferred:
-            _add_term(topology, w.term, -w.weight, existing, node, snapshot)
-        e = existing.affinity
-        for t in e.pod_required:
-            _add_term(topology, t, HARD_POD_AFFINITY_WEIGHT, pod, node, snapshot)
-        for w in e.pod_preferred:
-            _add_term(topology, w.term, w.weight, pod, node, snapshot)
-        for w in e.anti_preferred:
-            _add_term(topology, w.term, -w.weight, pod, node, snapshot)
+        score = HARD_POD_AFFINITY_WEIGHT if weight is None else weight
+        for name, k in per_node.items():
+            labels = node_map[name].label_map
+            if term.topology_key in labels:
+                pair = (term.topology_key, labels[term.topology_key])
+                topology[pair] = topology.get(pair, 0) + score * k
     if not topology:
         return [0 for _ in nodes]
     raw = [sum(topology.get(pair, 0) for pair in n.labels) for n in nodes]

@@ -28,6 +28,7 @@ import z3
 from spec.scheduling.encoding import Encoding, plus
 from spec.scheduling.filters import run_filters
 from spec.scheduling.first_fit import first_fit
+from spec.scheduling.kube_scheduler import schedule as kube_schedule
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import DisruptionBudget, PodInfo
 
@@ -110,6 +111,8 @@ class OptimalResult:
     reproducible: bool = True
     """False when the wall-clock limit or an interrupt, not the work budget, ended the search: another run may
     return another placement."""
+    work: int = 0
+    """z3 work units (rlimit) spent."""
 
 
 def _int(value: str) -> int:
@@ -129,7 +132,7 @@ _DEFINE = re.compile(r"\(define-fun (\S+) \(\) Int\s+(\(- \d+\)|\d+)\)")
 def _work_of(solver: z3.Solver) -> int:
     """z3 resource units the solver has spent so far (its "rlimit count" statistic)."""
     stats = solver.statistics()
-    return int(stats.get_key_value("rlimit count")) if "rlimit count" in stats else 0
+    return int(stats.get_key_value("rlimit count")) if "rlimit count" in stats.keys() else 0  # noqa: SIM118 (z3 Statistics has no __contains__)
 
 
 class Stop:
@@ -140,10 +143,13 @@ class Stop:
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self.contexts: list[z3.Context] = []
+        """The z3 contexts of the searches under way (each search has its own)."""
 
     def interrupt(self) -> None:
         self._event.set()
-        z3.main_ctx().interrupt()
+        for ctx in list(self.contexts):
+            ctx.interrupt()
 
     def is_set(self) -> bool:
         return self._event.is_set()
@@ -154,10 +160,16 @@ class _Search:
     and the best model so far."""
 
     def __init__(self, enc: Encoding, deadline: float, work: int, stop: Stop | None) -> None:
-        self.solver = z3.SimpleSolver()
+        self.ctx = z3.Context()
+        """A context of its own: in the shared main context, earlier searches' terms change z3's choices, so
+        the same input would not give the same placement twice in one process."""
+        self.solver = z3.SimpleSolver(ctx=self.ctx)
         self.solver.from_string(enc.script(track=False))
+        if stop is not None:
+            stop.contexts.append(self.ctx)
         self.deadline = deadline
         self.work_left = work
+        self.budget = work
         self.stop = stop
         self.values: dict[str, int] = {}
         self.literals: set[str] = set()
@@ -211,7 +223,7 @@ class _Search:
         if name not in self.literals:
             self.solver.from_string(f"(declare-const {name} Bool) (assert (=> {name} {body}))")
             self.literals.add(name)
-        return z3.Bool(name)
+        return z3.Bool(name, self.ctx)
 
     def value(self, name: str) -> int:
         return int(name) if name.lstrip("-").isdigit() else self.values.get(name, 0)
@@ -451,7 +463,7 @@ class _Balance:
         """A literal that, assumed, means peak <= k."""
         name = f"peak_le_{k}"
         if k < self.lowest:
-            return z3.BoolVal(False)
+            return z3.BoolVal(False, search.ctx)
         bounds = []
         for (total, d, base), alloc in zip(self.rows, self.allocs, strict=True):
             room = k * alloc // 1000 - base
@@ -478,57 +490,105 @@ def _peak_permille(enc: Encoding, counts: Mapping[tuple[int, int], int]) -> int:
     return peak
 
 
-def _place_level(search: _Search, enc: Encoding, pack: _Pack, level: _Level, above: Mapping[int, int]) -> Gap | None:
-    """Most pods placed at one priority level (the levels above fixed), added to the solver; the gap if the
-    deadline stopped the search.
+def _place_level(
+    search: _Search,
+    enc: Encoding,
+    pack: _Pack,
+    level: _Level,
+    above: Mapping[int, int],
+    levels_left: int,
+) -> Gap | None:
+    """Most pods placed at one priority level (the levels above fixed), added to the solver; the gap if a limit
+    stopped the search.
 
     Every pod is tried first, as bounds on each group's count (bounds are cheap; a row summing every count makes
-    the simplex crawl). Otherwise greedily, group by group in queue order, as many as fit beside the groups
-    before (a lower bound, like kube-scheduler's queue); a counting bound from capacities from above; and a
-    binary search on the level's total in between.
+    the simplex crawl). Otherwise a lower bound from heuristics that complete the current placement of the levels
+    above (first fit and kube-scheduler's cycle in queue order, first fit with the most constrained groups
+    first), checked by z3 as exact counts; an upper bound from capacities; and in between, a galloping search up
+    from the best found (one more pod, two more, four more, ...; halving after a refutation), each query within
+    its share of the work left (this level gets 1/``levels_left`` of it), so that one hard level cannot starve
+    the ones after it.
     """
-    placed = z3.Int(level.total) if level.total != "0" else z3.IntVal(0)
+    ctx = search.ctx
+    placed = z3.Int(level.total, ctx) if level.total != "0" else z3.IntVal(0, ctx)
     groups = [g for g in level.groups if enc.allowed[g]]
-    everyone = z3.And([z3.Int(enc.placed(g)) >= enc.groups[g].size for g in groups])
+    everyone = z3.And([z3.Int(enc.placed(g), ctx) >= enc.groups[g].size for g in groups] + [z3.BoolVal(True, ctx)])
     high = min(level.size, pack.upper_bound(enc, level.groups, above))
-    result = search.check(everyone) if len(groups) == len(level.groups) and high == level.size else z3.unsat
+    share = search.work_left // max(levels_left, 1)
+    stop_at = search.work_left - share
+    result = z3.unsat
+    if len(groups) == len(level.groups) and high == level.size:
+        result = search.check(everyone, limit=max(share // 3, 2 * _FIRST_TRY))
     if result == z3.sat:
         search.solver.add(everyone)
         return None
-    high = min(high, level.size - (result == z3.unsat))
-    fixed: list[z3.BoolRef] = []
-    for g in groups:
-        count = z3.Int(enc.placed(g))
-        low, most, first = search.value(enc.placed(g)), enc.groups[g].size, True
-        while low < most:
-            want = most if first else (low + most + 1) // 2
-            first = False
-            result = search.check(*fixed, count >= want)
-            if result == z3.sat:
-                low = search.value(enc.placed(g))
-            elif result == z3.unsat:
-                most = want - 1
-            else:
-                break
-        fixed.append(count >= low)
-        if result == z3.unknown:
-            break
+    if result == z3.unsat:
+        high = min(high, level.size - 1)
     best = search.value(level.total)
-    while best < high:
-        want = (best + high + 1) // 2
-        result = search.check(placed >= want)
+    best = max(best, _complete(search, enc, level, best))
+    # galloping up from the best found (improvements are easier to find than bounds to prove), then the bound
+    step = 1
+    while best < high and search.work_left > stop_at and not search.exhausted():
+        want = min(best + step, high)
+        result = search.check(placed >= want, limit=max((search.work_left - stop_at) // 3, 2 * _FIRST_TRY))
         if result == z3.sat:
             best = search.value(level.total)
+            step *= 2
         elif result == z3.unsat:
             high = want - 1
+            step = max(step // 2, 1)
+        elif step > 1:
+            step = 1
         else:
-            break
+            break  # not even one more pod within the share: the bound stays unproved
     search.solver.add(placed >= best)
     if best < high:
         search.proved = False
         what = "bound pods kept running" if level.running else "pods placed"
         return Gap(f"{what} at priority {level.priority}", best, high)
     return None
+
+
+def _complete(search: _Search, enc: Encoding, level: _Level, best: int) -> int:
+    """Heuristic placements of this level's pending pods on top of the current model's placement of every group
+    before it: first fit (fullest nodes first) and kube-scheduler's cycle (without preemption), each in queue
+    order. The one placing more, when it beats ``best``, is offered to z3 as exact counts (with the groups
+    before it pinned as they are); returns the level's count in the model afterwards."""
+    if level.running or search.exhausted():
+        return best
+    before = {g for lv in _levels(enc) if (lv.priority, not lv.running) > (level.priority, True) for g in lv.groups}
+    counts = {(g, n): k for g in before for n in enc.allowed[g] if (k := search.value(enc.c(g, n))) > 0}
+    base = enc.snapshot
+    for key, node in _assign(enc, counts).items():
+        pod = enc.pod_by_key[key]
+        base = base.assume(pod, node)
+    pods = [p for g in level.groups for p in enc.groups[g].pods]
+    tries = [first_fit(pods, base)]
+    outcome = kube_schedule(pods, base, preemption=False)
+    tries.append({p.pod: p.node for p in outcome.placements if p.node is not None})
+    # first fit decreasing: the most constrained groups first (fewest nodes allowed, then the largest requests)
+    hardest = sorted(
+        level.groups,
+        key=lambda g: (len(enc.allowed[g]), -sum(enc.requests[g].values()), g),
+    )
+    tries.append(first_fit([p for g in hardest for p in enc.groups[g].pods], base, in_order=True))
+    hint = max(tries, key=len)
+    if len(hint) <= best:
+        return best
+    group_of = {p.key: g for g in level.groups for p in enc.groups[g].pods}
+    index = {node.name: n for n, node in enumerate(enc.nodes)}
+    hinted: dict[tuple[int, int], int] = {}
+    for key, name in hint.items():
+        cell = (group_of[key], index[name])
+        if cell[1] not in enc.allowed_sets[cell[0]]:
+            return best
+        hinted[cell] = hinted.get(cell, 0) + 1
+    ctx = search.ctx
+    exact = [z3.Int(enc.c(g, n), ctx) == counts.get((g, n), 0) for g in before for n in enc.allowed[g]]
+    exact += [z3.Int(enc.c(g, n), ctx) == hinted.get((g, n), 0) for g in level.groups for n in enc.allowed[g]]
+    if search.check(*exact, limit=_FIRST_TRY * 4) == z3.sat:
+        return search.value(level.total)
+    return best
 
 
 def preemption_candidates(pending: Sequence[PodInfo], snapshot: Snapshot) -> tuple[PodInfo, ...]:
@@ -550,6 +610,7 @@ def solve(
     budgets: Sequence[DisruptionBudget] = (),
     preemption: bool = False,
     stop: Stop | None = None,
+    work: int | None = None,
 ) -> OptimalResult:
     """Place as many pending pods as possible (by priority level), then optimize ``objective``.
 
@@ -558,7 +619,8 @@ def solve(
     the objective keeps bound pods before placing pending pods of their priority, so nothing is evicted that
     does not let a higher-priority pod in.
 
-    The search spends at most ``timeout_ms`` of wall time and the matching z3 work (``WORK_PER_SECOND``).
+    The search spends at most ``timeout_ms`` of wall time and the matching z3 work (``WORK_PER_SECOND``), or
+    ``work`` units when given.
     ``proved_optimal`` is False when a limit (or ``stop``) ended it; the placement returned is then the best
     found (always valid) and ``gaps`` gives the proved bound of each unfinished objective.
     """
@@ -568,7 +630,7 @@ def solve(
     enc = Encoding(pending, snapshot, incumbents, budgets)
     levels = _levels(enc)
     pack = _Pack.build(enc, indicators=objective == "pack")
-    search = _Search(enc, deadline, timeout_ms * WORK_PER_SECOND // 1000, stop)
+    search = _Search(enc, deadline, timeout_ms * WORK_PER_SECOND // 1000 if work is None else work, stop)
     gaps: list[Gap] = []
 
     def counts() -> dict[tuple[int, int], int]:
@@ -582,8 +644,8 @@ def solve(
     if started == z3.unknown:
         search.proved = False  # out of time already: nothing placed, each level's gap reported below
     above: dict[int, int] = {}
-    for level in levels:
-        gap = _place_level(search, enc, pack, level, above)
+    for i, level in enumerate(levels):
+        gap = _place_level(search, enc, pack, level, above, len(levels) - i + (objective == "pack"))
         if gap is not None:
             gaps.append(gap)
         above.update({g: search.value(enc.placed(g)) for g in level.groups})
@@ -607,7 +669,8 @@ def solve(
             if not better or any(n not in enc.allowed_sets[g] for g, n in hinted):
                 return nodes_used()
             exact = [
-                z3.Int(enc.c(g, n)) == (enc.groups[g].size if enc.incumbent[g] else hinted.get((g, n), 0))
+                z3.Int(enc.c(g, n), search.ctx)
+                == (enc.groups[g].size if enc.incumbent[g] else hinted.get((g, n), 0))
                 for g in range(len(enc.groups))
                 for n in enc.allowed[g]
             ]
@@ -651,6 +714,8 @@ def solve(
     victims = {p.key: p.node_name for p in incumbents if p.key not in placed}
     used_nodes = set(placed.values()) | {p.node_name for p in enc.snapshot.pods}
     search.exhausted()
+    if stop is not None and search.ctx in stop.contexts:
+        stop.contexts.remove(search.ctx)
     return OptimalResult(
         assignment,
         unplaced,
@@ -662,6 +727,7 @@ def solve(
         victims,
         search.interrupted,
         not search.wall_cut and not search.interrupted,
+        search.budget - search.work_left,
     )
 
 
@@ -715,6 +781,7 @@ def _explain_all(enc: Encoding, assignment: Mapping[str, str], search: _Search) 
     ]
     if not unplaced:
         return ()
+    ctx = search.ctx
     solver: z3.Solver | None = None
     keep: dict[int, tuple[z3.BoolRef, str]] = {}
     labels: dict[str, str] = {}
@@ -726,7 +793,7 @@ def _explain_all(enc: Encoding, assignment: Mapping[str, str], search: _Search) 
             conflicts = (NO_CORE,)
         elif enc.allowed[g]:
             if solver is None:
-                solver = z3.SimpleSolver()
+                solver = z3.SimpleSolver(ctx=ctx)
                 solver.set("core.minimize", True)
                 solver.from_string(enc.script(track=True))
                 for i, rule in enumerate(enc.tracked):
@@ -734,18 +801,18 @@ def _explain_all(enc: Encoding, assignment: Mapping[str, str], search: _Search) 
                 for h, other in enumerate(enc.groups):
                     placed = [p for p in other.pods if p.key in assignment]
                     if placed:
-                        lit = z3.Bool(f"keep_{h}")
-                        solver.add(z3.Implies(lit, z3.Int(enc.placed(h)) >= len(placed)))
+                        lit = z3.Bool(f"keep_{h}", ctx)
+                        solver.add(z3.Implies(lit, z3.Int(enc.placed(h), ctx) >= len(placed)))
                         keep[h] = (lit, _placed_label(placed, enc.incumbent[h]))
                         labels[f"keep_{h}"] = keep[h][1]
             solver.set("timeout", max(int((search.deadline - time.perf_counter()) * 1000), 1))
             solver.set("rlimit", max(search.work_left, 1))
-            goal = z3.Bool(f"goal_{g}")
-            more = z3.Bool(f"more_{g}")
-            placed_g = z3.Int(enc.placed(g))
+            goal = z3.Bool(f"goal_{g}", ctx)
+            more = z3.Bool(f"more_{g}", ctx)
+            placed_g = z3.Int(enc.placed(g), ctx)
             k = sum(1 for p in group.pods if p.key in assignment)
             solver.add(z3.Implies(goal, placed_g >= 1), z3.Implies(more, placed_g >= k + 1))
-            assumptions = [z3.Bool(f"t_{i}") for i in range(len(enc.tracked))]
+            assumptions = [z3.Bool(f"t_{i}", ctx) for i in range(len(enc.tracked))]
             assumptions += [lit for h, (lit, _) in keep.items() if h != g]
             if k:
                 assumptions.append(more)

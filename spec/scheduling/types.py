@@ -223,9 +223,10 @@ class LabelSelector:
     match_expressions: tuple[LabelSelectorRequirement, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        return all(labels.get(k) == v for k, v in self.match_labels) and all(
-            r.matches(labels) for r in self.match_expressions
-        )
+        for k, v in self.match_labels:
+            if labels.get(k) != v:
+                return False
+        return not self.match_expressions or all(r.matches(labels) for r in self.match_expressions)
 
     def with_requirements(self, extra: Iterable[LabelSelectorRequirement]) -> LabelSelector:
         return LabelSelector(self.match_labels, self.match_expressions + tuple(extra))
@@ -357,9 +358,25 @@ class PodInfo:
     def label_map(self) -> Mapping[str, str]:
         return dict(self.labels)
 
+    @cached_property
+    def node_match_memo(self) -> dict[tuple[str, Pairs], bool]:
+        """(node name, node labels) -> whether nodeSelector and required node affinity match the node: a memo
+        shared by every pod with the same nodeSelector and required node affinity (a workload's replicas)."""
+        key = (self.node_selector, self.affinity.node_required)
+        memo = _NODE_MATCH_MEMOS.get(key)
+        if memo is None:
+            if len(_NODE_MATCH_MEMOS) > 10_000:
+                _NODE_MATCH_MEMOS.clear()
+            memo = _NODE_MATCH_MEMOS[key] = {}
+        return memo
+
     def on(self, node_name: str) -> PodInfo:
         """This pod bound (or assumed) to ``node_name``."""
         return attrs.evolve(self, node_name=node_name)
+
+
+_NODE_MATCH_MEMOS: dict[tuple[Pairs, tuple[NodeSelectorTerm, ...] | None], dict[tuple[str, Pairs], bool]] = {}
+"""Memos of PodInfo.node_match_memo (what a node matches depends on its name and labels only)."""
 
 
 @attrs.frozen

@@ -184,3 +184,51 @@ def test_counters_and_iptables_s_listings(tmp_path):
         listings += ["--iptables-s", f"{table}={path}"]
     out = runner.invoke(proxy, ["verify", *base, *listings])
     assert out.exit_code == 0, out.output
+
+
+def test_release_1_24_layout_verifies_and_its_mutations_are_caught():
+    """v1.24 wrote other chains (KUBE-XLB, KUBE-MARK-DROP, the NodePort masquerade in KUBE-SVC): the promises are
+    the same, and so is the proof."""
+    text = (FIXTURES / "release-1.24.save").read_text()
+    assert _verify(text).ok
+    no_masq = re.sub(r"^-A KUBE-SVC-H25LE2ANVX3UJ33I -p tcp .*--dport 30910 -j KUBE-MARK-MASQ\n", "", text,
+                     flags=re.M)
+    assert [v.prop for v in _verify(no_masq).violations][:1] == ["5 masquerade"]
+    # With one local endpoint the KUBE-XLB affinity check changes nothing; the endpoint chain's --set does.
+    no_set = text.replace(" -m recent --set --name KUBE-SEP-EMUAPVFCFHRD2FOR --mask 255.255.255.255 --rsource", "")
+    assert no_set != text
+    assert [v.prop for v in _verify(no_set).violations][:1] == ["4 affinity"]
+
+
+def test_kernel_quantized_probabilities_verify(tmp_path):
+    """iptables-save prints the kernel's 31-bit probability with 11 decimals: 1/3 reads 0.33333333349."""
+    three = NODE.read_text().replace("- {addresses: [10.244.0.3], nodeName: control-plane, conditions: {ready: true}}",
+                                     "- {addresses: [10.244.0.3], nodeName: control-plane, conditions: {ready: true}}\n"
+                                     "- {addresses: [10.244.0.4], nodeName: control-plane, conditions: {ready: true}}")
+    manifest = tmp_path / "three.yaml"
+    manifest.write_text(three)
+    runner = CliRunner()
+    base = ["-f", str(manifest), "--cluster-cidr", "10.244.0.0/16"]
+    rules = runner.invoke(proxy, ["rules", "--node", "worker-1", *base]).output
+    assert "--probability 0.3333333333 " in rules
+    dump = tmp_path / "q.save"
+    dump.write_text(rules.replace("0.3333333333 ", "0.33333333349 ").replace("0.5000000000 ", "0.50000000000 "))
+    out = runner.invoke(proxy, ["verify", *base, "--iptables-save", str(dump)])
+    assert out.exit_code == 0, out.output
+    dump.write_text(rules.replace("0.3333333333 ", "0.33333 "))  # %0.5f: off 1/3 by 3e-6
+    out = runner.invoke(proxy, ["verify", *base, "--iptables-save", str(dump)])
+    assert out.exit_code == 1 and "VIOLATED (3 balance)" in out.output
+
+
+def test_special_files_are_refused(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    runner = CliRunner()
+    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--iptables-save", str(fifo)])
+    assert out.exit_code == 2 and f"not a regular file ({fifo})" in out.output
+    out = runner.invoke(proxy, ["verify", "-f", "/dev/zero"])
+    assert out.exit_code == 2 and "not a regular file (/dev/zero)" in out.output
+    out = runner.invoke(proxy, ["verify", "-f", str(tmp_path)])
+    assert out.exit_code == 2

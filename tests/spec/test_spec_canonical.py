@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
-from spec.canonical import _best_permutation, _fingerprint, _permutations, renumber_ids
 from spec.faults import symmetric_nodes
+from spec.reduction.canonical import _best_permutation, _fingerprint, _permutations, renumber_ids
 from spec.scenario import builtin
 from spec.state import ClusterState
 from spec.testing import cluster_states

@@ -19,8 +19,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from checker import always, check
-from spec.model import NO_REDUCTION, ClusterModel, Config, enabled_actors
+from spec.cluster import Cluster, enabled_actors
+from spec.config import Config
+from spec.model import ClusterModel
 from spec.properties import PROPERTIES
+from spec.reduction import ALL, NONE, Reductions
 from spec.scenario import builtin, load
 from spec.state import ClusterState, Meta, Node
 from spec.testing import cluster_states, scenarios
@@ -28,17 +31,18 @@ from spec.testing import cluster_states, scenarios
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def verdicts(config: Config, max_states: int) -> dict[str, str] | None:
+def verdicts(config: Config, max_states: int, reductions: Reductions) -> dict[str, str] | None:
     """Each property's verdict ("ok" or "violation"); None when a check hit ``max_states``. One check of them
     all decides when every one holds; otherwise each is checked alone (a search stops at its first violation)."""
-    together = check(ClusterModel(attrs.evolve(config, properties=tuple(PROPERTIES))), max_states=max_states)
+    together = check(ClusterModel(attrs.evolve(config, properties=tuple(PROPERTIES)), reductions),
+                     max_states=max_states)
     if together.status == "bounded":
         return None
     if together.status == "ok":
         return dict.fromkeys(PROPERTIES, "ok")
     out = {}
     for name in PROPERTIES:
-        result = check(ClusterModel(attrs.evolve(config, properties=(name,))), max_states=max_states)
+        result = check(ClusterModel(attrs.evolve(config, properties=(name,)), reductions), max_states=max_states)
         if result.status == "bounded":
             return None
         out[name] = result.status
@@ -62,10 +66,10 @@ def visible(state: ClusterState) -> Any:
     return objects, runtime, state.ghost, state.budget, state.pending_commands
 
 
-def visible_states(config: Config, max_states: int) -> set[Any] | None:
+def visible_states(config: Config, max_states: int, reductions: Reductions) -> set[Any] | None:
     """The visible part of every reachable state (symmetry off: renaming nodes changes what is visible)."""
     seen: set[Any] = set()
-    model = ClusterModel(attrs.evolve(config, properties=(), symmetry=False))
+    model = ClusterModel(attrs.evolve(config, properties=()), attrs.evolve(reductions, symmetry=False))
     model.properties = (always("Record", lambda s: seen.add(visible(s)) or True),)
     result = check(model, deadlock=False, max_states=max_states)
     return None if result.status == "bounded" else seen
@@ -75,18 +79,18 @@ def fair_steps(model: ClusterModel, state: ClusterState) -> set[str]:
     """The fair actors with a non-stuttering step among ``state``'s successors in ``model``."""
     here = model.canonical(state)
     return {a.actor for a, t in model.successors(state)
-            if a.actor in model._fair_actors and model.canonical(t) != here}
+            if a.actor in model._fair and model.canonical(t) != here}
 
 
 def enabled_actors_agree(config: Config, max_states: int) -> int:
     """Breadth-first over the unreduced model: ``enabled_actors`` names exactly the fair actors with a
     non-stuttering step. The number of states visited."""
-    model = ClusterModel(attrs.evolve(config, **NO_REDUCTION))
+    model = ClusterModel(config, NONE)
     frontier = list(model.init_states())
     seen = set(frontier)
     while frontier and len(seen) < max_states:
         s = frontier.pop(0)
-        assert enabled_actors(s, model.config) & set(model._fair_actors) == fair_steps(model, s)
+        assert enabled_actors(s, model.config) & set(model._fair) == fair_steps(model, s)
         for _, t in model.successors(s):
             if t not in seen:
                 seen.add(t)
@@ -105,10 +109,10 @@ def test_enabled_actors_are_the_fair_steps_of_the_full_relation(source: str) -> 
 @given(data=st.data())
 def test_enabled_actors_in_random_reachable_states(data: st.DataObject) -> None:
     scenario = data.draw(scenarios())
-    config = attrs.evolve(scenario.config, **NO_REDUCTION)
-    state = data.draw(cluster_states(max_steps=40, scenario=attrs.evolve(scenario, config=config)))
-    model = ClusterModel(config)
-    assert enabled_actors(state, config) & set(model._fair_actors) == fair_steps(model, state)
+    config = scenario.config
+    state = data.draw(cluster_states(max_steps=40, scenario=attrs.evolve(scenario, reductions=NONE)))
+    model = ClusterModel(config, NONE)
+    assert enabled_actors(state, config) & set(model._fair) == fair_steps(model, state)
 
 
 def test_a_node_crash_keeps_convergence_with_the_reductions() -> None:
@@ -116,7 +120,7 @@ def test_a_node_crash_keeps_convergence_with_the_reductions() -> None:
     reductions (without them it holds: the differential tests below)."""
     for name in ("deployment-node-crash-one-node.yaml", "deployment-node-crash.yaml"):
         config = load(FIXTURES / name).config
-        result = check(ClusterModel(attrs.evolve(config, properties=("EventualReplicaConvergence",))))
+        result = check(ClusterModel(attrs.evolve(config, properties=("EventualReplicaConvergence",)), ALL))
         assert result.status == "ok", (name, result.verdict())
 
 
@@ -129,11 +133,11 @@ def _config(source: str) -> Config:
 
 
 def _differential(config: Config, max_states: int) -> None:
-    reduced = verdicts(config, max_states)
-    full = verdicts(attrs.evolve(config, **NO_REDUCTION), max_states)
+    reduced = verdicts(config, max_states, ALL)
+    full = verdicts(config, max_states, NONE)
     assert reduced is not None and full is not None, "the differential check needs exhaustive runs"
     assert reduced == full
-    assert visible_states(config, max_states) == visible_states(attrs.evolve(config, **NO_REDUCTION), max_states)
+    assert visible_states(config, max_states, ALL) == visible_states(config, max_states, NONE)
 
 
 @pytest.mark.parametrize("source", FAST)
@@ -158,8 +162,8 @@ def test_every_variant_is_refuted_with_and_without_reductions(name: str, variant
 
     config = with_overrides(builtin(name), variants=(variant,)).config
     found = set()
-    for cfg in (config, attrs.evolve(config, **NO_REDUCTION)):
-        result = check(ClusterModel(cfg), max_states=400_000)
+    for reductions in (ALL, NONE):
+        result = check(ClusterModel(config, reductions), max_states=400_000)
         assert result.status == "violation", result.verdict()
         assert result.violation is not None
         found.add(result.violation.property)
@@ -167,7 +171,7 @@ def test_every_variant_is_refuted_with_and_without_reductions(name: str, variant
 
 
 def _small(scenario: Any, max_states: int) -> bool:
-    result = check(ClusterModel(attrs.evolve(scenario.config, properties=(), **NO_REDUCTION)),
+    result = check(ClusterModel(attrs.evolve(scenario.config, properties=()), NONE),
                    max_states=max_states, deadlock=False)
     return result.status == "ok"
 
@@ -192,3 +196,14 @@ def test_generated_scenarios_keep_every_verdict(data: st.DataObject) -> None:
 def test_generated_scenarios_keep_every_verdict_slow(data: st.DataObject) -> None:
     _differential_generated(data, 60_000)
 
+
+
+def test_the_plain_model_is_the_model_without_reductions() -> None:
+    """``spec.cluster.Cluster`` (no reduction layer at all) and ``ClusterModel`` with every reduction off explore
+    the same states."""
+    config = builtin("stale-replicaset").config
+    plain = check(Cluster(config))
+    off = check(ClusterModel(config, NONE))
+    assert plain.status == off.status == "ok"
+    assert plain.stats.distinct_states == off.stats.distinct_states
+    assert plain.bounds.reductions == off.bounds.reductions == ()

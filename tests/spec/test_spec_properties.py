@@ -10,7 +10,8 @@ import pytest
 
 from checker import check
 from spec.apiserver import bind, delete
-from spec.model import ClusterModel, initial_state
+from spec.cluster import initial_state
+from spec.model import ClusterModel
 from spec.properties import PROPERTIES
 from spec.scenario import builtin, load, with_overrides
 from spec.state import ClusterState, Ghost, Informer, RuntimeContainer

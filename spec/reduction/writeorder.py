@@ -27,7 +27,7 @@ from collections.abc import Callable
 import immutables
 
 from spec import informer
-from spec.canonical import _interned_etcd, _renumbered, informer_of
+from spec.reduction.canonical import _interned_etcd, _renumbered, informer_of
 from spec.state import ClusterState, Etcd, Informer, Key, Object, WatchEvent
 
 
@@ -37,16 +37,7 @@ def _resource(key: Key) -> str:
 
 def watches(scope: informer.Scope, resource: str) -> bool:
     """Whether the informer with ``scope`` watches ``resource``."""
-    return resource in watched(scope)
-
-
-@functools.lru_cache(maxsize=256)
-def watched(scope: informer.Scope) -> frozenset[str]:
-    """The resources the informer with ``scope`` watches."""
-    who, what = scope
-    if who == "kcm":
-        return frozenset((what,))
-    return frozenset(("pods", "nodes")) if who == "scheduler" else frozenset(("pods",))
+    return resource in informer.watched(scope)
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -146,7 +137,7 @@ def _plan(etcd: Etcd, positions: Positions) -> tuple[tuple[int, ...], tuple[tupl
     pending: dict[int, tuple[informer.Scope, frozenset[int]]] = {}
     for slot, p in enumerate(positions):
         if p is not None and not p[2]:
-            kinds = watched(p[0])
+            kinds = informer.watched(p[0])
             pending[slot] = (p[0], frozenset(i for i in range(n) if history[i].rv > p[1] and resources[i] in kinds))
     order = _order(history, resources, pending) if len(set(resources)) > 1 else list(range(n))
     renamed: tuple[tuple[int, int], ...] = ()
@@ -155,7 +146,7 @@ def _plan(etcd: Etcd, positions: Positions) -> tuple[tuple[int, ...], tuple[tupl
         renamed = tuple((history[old].rv, revisions[new]) for new, old in enumerate(order))
     # Which write was the last one matters to no one once its event is forgotten: etcd's revision becomes one
     # that no object carries (the next write still comes after everything), and the forgotten writes'
-    # resourceVersions are numbered by key by ``spec.canonical.renumber_ids`` whatever their order.
+    # resourceVersions are numbered by key by ``spec.reduction.canonical.renumber_ids`` whatever their order.
     new_rvs = [history[i].rv for i in range(n)]  # the revisions, in order, after the reordering
     where = {old: new for new, old in enumerate(order)}
     targets: list[int | None] = []

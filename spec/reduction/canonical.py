@@ -75,7 +75,7 @@ def _expired_at_compaction(state: ClusterState) -> ClusterState:
     revision; so neither value below the compaction point is ever read again, except by ResourceVersionMonotonic
     comparing the two (a position below the high-water mark is left alone). Without this, two expired informers
     keep the order in which a reordered history had left their positions (an API server restart expires
-    informers at positions that ``spec.writeorder`` chose), and a representative's successors differ from its
+    informers at positions that ``spec.reduction.writeorder`` chose), and a representative's successors differ from its
     states'."""
     compacted = state.etcd.compacted
     infs: list[Informer | None] = []
@@ -294,7 +294,7 @@ def _id_plan(etcd: Etcd, positions: tuple[tuple[int, int], ...], expired: tuple[
     # passed it (or is expired, and compares no position with it), so only its order among the versions of its
     # key and its being below every position count. Such versions are numbered apart from the live revisions, by
     # (key, revision), even when one equals a live revision: whether it does depends on the order of writes and
-    # on etcd's own revision, which the representative does not keep (``spec.writeorder._free_revision``).
+    # on etcd's own revision, which the representative does not keep (``spec.reduction.writeorder._free_revision``).
     in_history = {e.rv for e in etcd.history}
     settled = sorted(kv for kv in versions if kv[1] not in in_history)
     # Node uids are only ever compared for equality: number them by name, so that renaming nodes is a symmetry.

@@ -1,0 +1,30 @@
+"""What a scenario fixes for a whole exploration: the objects, the user's commands, the fault budgets, the read
+consistency, the variants (historical bugs), the properties to check and the watch cache's size.
+
+This is the meaning's parameter: no reduction reads it for anything but what it says (the reductions have their
+own switches, ``spec.reduction.Reductions``).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from spec.kubectl import Command
+from spec.state import Budget, Object
+
+
+@attrs.frozen
+class Config:
+    """What a scenario fixes for the whole exploration."""
+
+    objects: tuple[Object, ...]
+    commands: tuple[Command, ...] = ()
+    budget: Budget = Budget()
+    consistency: str = "strong"
+    """"strong" (every list is served at etcd's revision) or "stale" (a list may be served by a cache that is
+    behind, at any retained revision not older than the client's lastSyncResourceVersion)."""
+    variants: frozenset[str] = frozenset()
+    properties: tuple[str, ...] = ()
+    """Names of the properties to check; empty means all of ``spec.properties.PROPERTIES``."""
+    watch_cache_size: int = 100
+    """Watch events the API server keeps; a watcher further behind gets 410 Gone."""

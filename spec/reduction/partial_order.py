@@ -1,0 +1,127 @@
+"""Partial-order reductions of the Kubernetes model: ample sets of watch deliveries and eager no-op reconciles.
+
+A reduced state returns a subset of its enabled steps; the others are *hidden*. Both reductions satisfy the
+ample-set conditions C0-C3 (Peled; Clarke, Grumberg and Peled, *Model Checking*, ch. 10), each argued below, and
+report the fair classes they hide (``hidden_fairness``), because weak fairness is a statement about the full Next
+relation: a class enabled all along a cycle of the full system must not look disabled at a reduced state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from spec import actions as A
+from spec import faults, informer, kubelet, scheduler
+from spec.cluster import enabled_actors, fairness_name, slot_steps
+from spec.config import Config
+from spec.state import ClusterState, Pod
+
+Steps = list[tuple[A.Action, ClusterState]]
+Reconciles = list[tuple[A.Action, ClusterState, bool]]
+
+
+def eager_noop(reconciles: Reconciles) -> Steps | None:
+    """The first idle reconcile among ``reconciles`` (``spec.cluster.reconcile_steps`` of a state), alone; None
+    when there is none: an idle reconcile is taken at once, alone (an ample set of one invisible step).
+
+    Why it is sound although a watch delivery could make the same reconcile do something: the controllers are
+    level-triggered. Their handlers enqueue the key of every object whose change their reconcile could react to
+    (pkg/controller/replicaset/replica_set.go addPod/updatePod/deletePod/updateRS: the owner or the ReplicaSet
+    itself; pkg/controller/deployment/deployment_controller.go updateDeployment, add/update/deleteReplicaSet: the
+    Deployment), and expectations that expire enqueue theirs. So a behaviour that delivers such a change and then
+    reconciles the key is matched, after the early no-op, by the same delivery enqueuing the key again and the
+    same reconcile; a behaviour that reconciles it without a change is the no-op itself. Each such step empties a
+    queue slot, so no cycle is made of them (C3).
+
+    Fairness: the no-op hides every other enabled step of its state, so the state reports the fair classes it
+    hid (``hidden_fairness``, ``spec.cluster.enabled_actors``) and the checker counts them as enabled. No fairly
+    scheduled action loses continuous enabledness: the no-op changes only the controller manager's queue, so
+    every other actor enabled before it is enabled after it (the clock aside, which waits for quiescence and is
+    itself fair only where it is enabled). Without this a crashed node's recovery looked disabled along a loop
+    of resyncs and no-ops, and EventualReplicaConvergence was reported violated (tests/spec/test_spec_
+    differential.py)."""
+    for a, t, is_idle in reconciles:
+        if is_idle:
+            return [(a, t)]
+    return None
+
+
+def hidden_fairness(state: ClusterState, config: Config, shown: Steps, fair: Iterable[str]) -> list[str]:
+    """The fairness classes of the actors in ``fair`` that have a non-stuttering step enabled in ``state`` in the
+    full Next relation (``spec.cluster.enabled_actors``) and none among the ``shown`` steps."""
+    seen = {getattr(a, "actor", None) for a, t in shown if t != state}
+    enabled = enabled_actors(state, config)
+    return sorted(fairness_name(a) for a in fair if a in enabled and a not in seen)
+
+
+_WRITES_PER_STEP = 8
+"""More than any single step writes (a reconcile of the scenarios' sizes): the margin below the watch cache's
+capacity under which no compaction can depend on the order of deliveries."""
+
+
+def idle(state: ClusterState, who: str, index: int) -> bool:
+    if who == "kcm":
+        return not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue
+    if who == "scheduler":
+        s = state.schedulers[index]
+        return scheduler.head(s) is None and not s.binding
+    k = state.kubelets[index]
+    if next(kubelet.work(k), None) is not None:
+        return False
+    assert k.informer is not None
+    for key in k.informer.cache:
+        current = state.etcd.objects.get(key)
+        if kubelet.stale_status(k, current if isinstance(current, Pod) else None, key):
+            return False
+    return True
+
+
+def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState]] | None:
+    """An ample set (Peled; Clarke, Grumberg and Peled, *Model Checking*, ch. 10): the next watch delivery of every
+    informer of a component that has nothing else to do, plus the enabled faults.
+
+    Why it is sound: such a delivery only changes that component's informer and queues (C2: no property reads
+    them, they are invisible); it commutes with every other component's step and with every write (a write only
+    appends to the history); and nothing but the delivery itself, a fault or a Tick can give the idle component
+    work, while a Tick waits for every informer to catch up (C1: no dependent step can come first). This needs
+    the component's informers to have a backlog each: a caught-up informer could receive a new event (written by
+    anyone) whose delivery gives the component work that reads the other informers' stale caches, so the
+    controller manager, with three informers, qualifies only when all three are behind. A delivery shortens a
+    backlog and faults spend a budget, so no cycle is made of reduced states (C3), which also keeps liveness and
+    fairness verdicts exact, given that the fair classes the ample set hides are reported as enabled
+    (``ClusterModel.hidden_fairness``). Visible faults (container and node crashes change what runs) disable the
+    reduction, as does a history close to the watch cache's capacity (then the order of deliveries decides who gets
+    410 Gone). A scheduling cycle is *not* reduced: a caught-up scheduler may receive a node or bound-pod event
+    before it.
+    """
+    b = state.budget
+    if b.node_crashes or b.container_crashes or any(not k.up for k in state.kubelets):
+        return None
+    if len(state.etcd.history) + _WRITES_PER_STEP >= config.watch_cache_size:
+        return None
+    etcd = state.etcd
+    slots = state.informer_slots()
+    busy: set[tuple[str, int]] = set()
+    for who, index, _, inf in slots:
+        if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None):
+            busy.add((who, 0 if who == "kcm" else index))
+    for who, index in sorted(busy):
+        if not idle(state, who, index):
+            continue
+        if who == "kcm" and any(i is None or informer.next_event(i, etcd) is None for i in state.kcm.informers):
+            # A caught-up informer of the controller manager may receive a new event (any component writes pods)
+            # whose delivery enqueues a reconcile that reads another informer's cache: that reconcile would be a
+            # dependent step reachable before the ample deliveries (C1). Only a backlog on all three is safe.
+            continue
+        steps: list[tuple[A.Action, ClusterState]] = []
+        for w, i, scope, inf in slots:
+            if w == who and (w == "kcm" or i == index):
+                if inf is not None and inf.expired:
+                    steps = []
+                    break
+                steps.extend(slot_steps(state, config, w, i, scope, inf))
+        if steps:
+            return steps + list(faults.fault_steps(state, config))
+    return None
+
+
