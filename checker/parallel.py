@@ -101,7 +101,6 @@ class _Worker:
         with_edges, mask_of = self.with_edges, self.mask_of
         local: set[int] = set()
         n_succ = array("q")
-        depth_cut = bytearray()
         candidates: list[_Candidate] = []
         found: list[Any] = []
         actions: list[list[Hashable]] = []
@@ -109,15 +108,17 @@ class _Worker:
         enabled = array("q")
         beyond: tuple[int, int, str, Any] | None = None
         for pos, (_, d, s) in enumerate(self.run):
-            if self.max_depth is not None and d >= self.max_depth:
+            # At the depth bound a state with a successor not yet found cuts the search (it is not expanded); one
+            # whose successors were all found is expanded like any other, as in the sequential search. Every state
+            # up to the bound is known by then (a level at the bound stores nothing new).
+            if (self.max_depth is not None and d >= self.max_depth
+                    and any(fpr(t if canonical is None else canonical(t)) not in known
+                            for _, t in model.successors(s))):
                 n_succ.append(-1)
-                depth_cut.append(any(fpr(t if canonical is None else canonical(t)) not in known
-                                     for _, t in model.successors(s)))
                 actions.append([])
                 edges.append([])
                 enabled.append(0)
                 continue
-            depth_cut.append(0)
             succ = list(model.successors(s))
             n_succ.append(len(succ))
             actions.append(list(map(first, succ)))
@@ -171,7 +172,7 @@ class _Worker:
             edges.append(out_edges)
             enabled.append(en)
         self.found, self.actions = found, actions
-        return {"n_succ": n_succ, "depth_cut": depth_cut, "candidates": candidates, "beyond": beyond,
+        return {"n_succ": n_succ, "candidates": candidates, "beyond": beyond,
                 "edges": edges if with_edges else None, "enabled": enabled, "generated_by": self.coverage(len(actions))}
 
     def coverage(self, upto: int) -> dict[Hashable, int]:
@@ -460,16 +461,14 @@ def _merge(g: StateGraph, out: Outcome, results: list[dict[str, Any]], indices: 
     for k, res in enumerate(results):
         cands = res["candidates"]
         ci = 0
-        n_succ, depth_cut, beyond = res["n_succ"], res["depth_cut"], res["beyond"]
+        n_succ, beyond = res["n_succ"], res["beyond"]
         for pos, current in enumerate(indices[k]):
             if pos >= len(n_succ):  # the worker stopped at a violation beyond the constraint
                 break
             d = depth[current]
-            if n_succ[pos] < 0:  # at the depth bound: not expanded
-                if depth_cut[pos]:
-                    out.cut = f"max depth {max_depth} reached"
-                    return (k, pos + 1), winners
-                continue
+            if n_succ[pos] < 0:  # at the depth bound with a successor not yet found: the search is cut here
+                out.cut = f"max depth {max_depth} reached"
+                return (k, pos + 1), winners
             expanded[current] = 1
             cut = False
             won_before = sum(map(len, winners))
