@@ -66,6 +66,8 @@ class Fingerprinter:
         self.by_id: dict[int, int] = {}
         self.keep: list[Any] = []
         self.strings: dict[str, int] = {}
+        #: Per class of state: how to get its field tuple (False: look the state itself up).
+        self.tops: dict[type, Any] = {}
         #: Per class: (kind, tag, fields, pure): kind 0 a record (`fields(value)` lists its parts), 1 a mapping,
         #: 2 a leaf; pure: its equality is structural (attrs' own, or a container's).
         self.classes: dict[type, tuple[int, int, Callable[[Any], Any] | None, bool]] = {}
@@ -73,9 +75,28 @@ class Fingerprinter:
         self.impure = False
 
     def __call__(self, value: Any) -> int:
-        """The fingerprint of a state (memoised too: most generated successors are states met recently)."""
+        """The fingerprint of a state (memoised too: most generated successors are states met recently). A frozen
+        attrs state is looked up by its field tuple, hashed and compared in C (`field_key`), when it is pure: a
+        pure value is never equal to an impure one (a class with its own equality equals only its own kind), so
+        the lookup of an impure state misses, and only pure states are entered."""
         self.impure = False
-        return self.fp(value)
+        t = type(value)
+        key_of: Any = self.tops.get(t)
+        if key_of is None:
+            fk = field_key(t)
+            key_of = self.tops[t] = fk[0] if fk is not None else False
+        if key_of is False:
+            return self.fp(value)
+        key = (t, key_of(value))
+        memo = self.memo
+        f = memo.get(key)
+        if f is None:
+            f = self._compute(value, False)
+            if not self.impure:
+                if len(memo) >= MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = f
+        return f
 
     def fp(self, value: Any) -> int:
         """The fingerprint of a value, memoised."""
