@@ -195,9 +195,9 @@ def update(etcd: Etcd, obj: Object, *, status: bool = False) -> tuple[Etcd, Resp
             "modified; please apply your changes to the latest version and try again",
         )
     if status:
-        obj = attrs.evolve(old, status=obj.status)  # type: ignore[arg-type, call-arg]
+        obj = attrs.evolve(old, status=obj.status)  # type: ignore[union-attr, arg-type]
     else:
-        obj = attrs.evolve(obj, status=old.status)  # type: ignore[arg-type, call-arg]
+        obj = attrs.evolve(obj, status=old.status)  # type: ignore[union-attr, arg-type]
         error = validate(obj)
         if error:
             return etcd, Response(422, "Invalid", error)

@@ -41,7 +41,8 @@ MAX_COUNTED_ATTEMPTS = 5
 
 def workqueue_delay_ms(failures: int) -> int:
     """Upstream: ItemExponentialFailureRateLimiter.When: base * 2^failures, capped."""
-    return min(WORKQUEUE_BASE_DELAY_MS * 2**failures, WORKQUEUE_MAX_DELAY_MS)
+    delay: int = WORKQUEUE_BASE_DELAY_MS * 2**failures
+    return min(delay, WORKQUEUE_MAX_DELAY_MS)
 
 
 def elapse(remaining: int, dt: int) -> int:

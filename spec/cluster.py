@@ -277,7 +277,7 @@ def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action,
     kcm = state.kcm
     expectations = "no-expectations" not in config.variants
     guarded = "unguarded-bind" not in config.variants
-    out = []
+    out: list[tuple[A.Action, ClusterState, bool]] = []
     for controller, queue, actor in (
         ("replicaset", kcm.rs_queue, "replicaset-controller"),
         ("deployment", kcm.deploy_queue, "deployment-controller"),

@@ -29,11 +29,11 @@ def _object(obj: Object) -> dict[str, Any]:
         out.update(replicas=obj.replicas, status=f"{st.replicas} current, {st.ready_replicas} ready, "
                    f"{st.available_replicas} available", annotations=dict(m.annotations))
     elif isinstance(obj, Deployment):
-        st = obj.status
+        ds = obj.status
         out.update(replicas=obj.replicas, generation=m.generation, images=[c.image for c in obj.template.containers],
-                   status=f"{st.updated_replicas} updated, {st.ready_replicas} ready, {st.available_replicas} "
-                   f"available, observedGeneration {st.observed_generation}",
-                   conditions=[f"{c.type}={c.status} ({c.reason})" for c in st.conditions])
+                   status=f"{ds.updated_replicas} updated, {ds.ready_replicas} ready, {ds.available_replicas} "
+                   f"available, observedGeneration {ds.observed_generation}",
+                   conditions=[f"{c.type}={c.status} ({c.reason})" for c in ds.conditions])
     return out
 
 

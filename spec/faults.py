@@ -74,9 +74,9 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
             return attrs.evolve(i, expired=True) if i.rv < etcd.revision else i
 
         new = attrs.evolve(new, etcd=cleared)
-        for who, index, _, inf in state.informer_slots():
-            if inf is not None:
-                new = new.with_informer(who, index, broken(inf))
+        for who, index, _, watching in state.informer_slots():
+            if watching is not None:
+                new = new.with_informer(who, index, broken(watching))
         yield A.Fault("fault", "restart", "kube-apiserver"), settle(new, config)
     if b.container_crashes:
         for k in state.kubelets:

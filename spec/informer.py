@@ -150,7 +150,8 @@ def relist(
     """List at ``revision`` and replace the cache (DeltaFIFO.Replace): (informer', deltas (key, old, new))."""
     old_cache = informer.cache if informer is not None else immutables.Map()
     listed = cache_at(etcd, scope, revision)
-    deltas = [(key, old_cache.get(key), new) for key, new in sorted(listed.items())]
+    deltas: list[tuple[Key, Object | None, Object | None]] = [
+        (key, old_cache.get(key), new) for key, new in sorted(listed.items())]
     deltas += [(key, old, None) for key, old in sorted(old_cache.items()) if key not in listed]
     high = max(informer.high_water if informer is not None else 0, revision)
     fresh = Informer(rv=revision, cache=listed, expired=False, high_water=high)

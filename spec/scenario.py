@@ -175,7 +175,7 @@ def _selector(spec: dict[str, Any], where: str) -> LabelSelector:
 def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
     meta = _meta(doc, where)
     spec = _map(doc, "spec", where, required=True)
-    allowed = ("replicas", "selector", "template", "minReadySeconds")
+    allowed: tuple[str, ...] = ("replicas", "selector", "template", "minReadySeconds")
     if kind == "Deployment":
         allowed += ("strategy", "revisionHistoryLimit", "paused", "progressDeadlineSeconds")
     _keys(spec, allowed, f"{where}: spec")

@@ -9,8 +9,11 @@ pkg/scheduler/backend/cache/cache.go (AssumePod, ForgetPod, confirmation by the 
 pkg/scheduler/eventhandlers.go (which pod and node changes are which cluster events),
 pkg/registry/core/pod/storage/storage.go (the binding).
 
-Modelled: the Filter and Score plugins are those of ``spec.scheduling`` (one implementation for the whole
-project); a pod that fits nowhere goes to unschedulablePods with the plugins that rejected it and is moved back by
+Modelled: the scheduling cycle is ``spec.scheduling.kube_scheduler.scheduling_cycle``, the same pure function
+``kubespec schedule`` runs (PreFilter, Filter, Score, selectHost, and PostFilter's DefaultPreemption: a pod that
+fits only by evicting lower-priority pods has them deleted, gracefully, and waits as unschedulable until their
+deletion requeues it; upstream also records the nominated node, which nothing here reads); a pod that fits
+nowhere goes to unschedulablePods with the plugins that rejected it and is moved back by
 the cluster events those plugins register (node added, cordon/uncordon, taints, labels, allocatable, an assigned
 pod deleted) or by the 5 min flush, through backoffQ while its backoff (1 s doubling to 10 s) runs. Binding is a
 separate step, so a pod can be assumed and not yet bound when the scheduler crashes. The ``no-requeue`` variant
@@ -19,7 +22,9 @@ race of the same kind); ``unguarded-bind`` runs two schedulers without leader el
 precondition (kubernetes#4623).
 Abstracted: ties between best-scored nodes are a nondeterministic choice (upstream: reservoir sampling); a
 scheduling cycle is atomic, so no cluster event arrives during one (upstream's in-flight event replay).
-Omitted: preemption, priorities other than 0 (the queue is FIFO), scheduling gates, extenders, volume plugins.
+Omitted: the queue's priority order (the queue is FIFO; priorities matter to preemption only), the nominated node
+(and the filters' accounting for nominated pods), extenders, volume plugins. A pod with scheduling gates gets the
+SchedulingGated verdict from the shared cycle and waits (upstream keeps it out of the queue: PreEnqueue).
 """
 
 from __future__ import annotations
@@ -35,11 +40,10 @@ from spec.clock import (
     POD_MAX_IN_UNSCHEDULABLE_MS,
     pod_backoff_ms,
 )
-from spec.scheduling.filters import FilterFailure, filter_nodes
-from spec.scheduling.scores import score_nodes
+from spec.scheduling.kube_scheduler import Decision, failed_scheduling_message, scheduling_cycle
 from spec.scheduling.snapshot import Snapshot
-from spec.scheduling.types import NodeInfo, PodInfo
-from spec.state import Informer, Key, Node, Object, Pod, QueuedPod, Scheduler
+from spec.scheduling.types import PodInfo
+from spec.state import Informer, Key, Node, Object, Pod, QueuedPod, Scheduler, pod_key
 
 NODE_EVENT_PLUGINS = {
     "unschedulable": frozenset({"NodeUnschedulable"}),
@@ -86,14 +90,14 @@ def _snapshot(cache: immutables.Map[Key, Object], assumed_pods: immutables.Map[K
 
 
 @functools.lru_cache(maxsize=1 << 12)
-def _cycle(cache: immutables.Map[Key, Object], assumed: immutables.Map[Key, tuple[int, str]], pod: Pod) -> tuple[
-        int, tuple[NodeInfo, ...], tuple[tuple[str, FilterFailure], ...], tuple[tuple[str, int], ...]]:
-    """The filters and scores of a scheduling cycle for ``pod`` on the snapshot of ``cache`` and ``assumed``:
-    (number of nodes, feasible nodes, failures, scores). Memoised: a pure function of what the cycle reads."""
-    snap = _snapshot(cache, assumed)
-    info = pod_info(pod)
-    feasible, failures = filter_nodes(info, snap)
-    return len(snap.nodes), feasible, failures, score_nodes(info, feasible, snap) if feasible else ()
+def _nodes(cache: immutables.Map[Key, Object]) -> int:
+    return sum(1 for k in cache if k.startswith("nodes/"))
+
+
+def _cycle(cache: immutables.Map[Key, Object], assumed: immutables.Map[Key, tuple[int, str]], pod: Pod) -> Decision:
+    """The scheduling cycle for ``pod`` on the snapshot of ``cache`` and ``assumed`` (``scheduling_cycle``, shared
+    with ``kubespec schedule``). Memoised: a pure function of what the cycle reads."""
+    return scheduling_cycle(pod_info(pod), _snapshot(cache, assumed))
 
 
 def _ours(s: Scheduler, pod: Pod) -> bool:
@@ -224,14 +228,19 @@ def schedule_one(
     rest = _without(s, entry.key)
     if not isinstance(pod, Pod) or pod.meta.uid != entry.uid or pod.node_name or pod.meta.deleting:
         return [(None, rest, session)]  # skipPodSchedule
-    n_nodes, feasible, failures, scores = _cycle(s.informer.cache, s.assumed, pod)
-    if not feasible:
-        reasons: dict[str, int] = {}
-        for _, failure in failures:
-            reasons[failure.reason] = reasons.get(failure.reason, 0) + 1
-        message = f"0/{n_nodes} nodes are available: " + ", ".join(
-            f"{n} {r}" for r, n in sorted(reasons.items())
-        ) + "."
+    decision = _cycle(s.informer.cache, s.assumed, pod)
+    failures = decision.failures
+    if decision.node is None:
+        for victim in decision.victims:
+            # PostFilter (DefaultPreemption): the victims are deleted; their deletion requeues the pod.
+            victim_key = pod_key(victim.namespace, victim.name)
+            target = session.get(victim_key)
+            if isinstance(target, Pod) and not target.meta.deleting:
+                session.event(victim_key, "Normal", "Preempted",
+                              f"Preempted by pod {pod.meta.uid} on node {decision.nominated_node}")
+                session.delete(victim_key, uid=target.meta.uid)
+        message = decision.message or failed_scheduling_message(
+            [f for _, f in failures], _nodes(s.informer.cache))
         session.event(entry.key, "Warning", "FailedScheduling", message)
         current = session.get(entry.key)
         if isinstance(current, Pod) and current.meta.uid == pod.meta.uid and not current.node_name:
@@ -249,11 +258,8 @@ def schedule_one(
             flush=POD_MAX_IN_UNSCHEDULABLE_MS,
         )
         return [(None, attrs.evolve(rest, queue=(*rest.queue, failed)), session)]
-    best = max(score for _, score in scores)
-    outcomes = []
-    for name, score in scores:
-        if score != best:
-            continue
+    outcomes: list[tuple[str | None, Scheduler, Session]] = []
+    for name in decision.best:
         assumed = attrs.evolve(
             rest,
             assumed=rest.assumed.set(entry.key, (pod.meta.uid, name)),
@@ -291,7 +297,8 @@ def elapse(s: Scheduler, dt: int) -> Scheduler:
     """``dt`` ms pass: backoffs complete (backoffQ -> activeQ), unschedulable pods older than 5 min are flushed."""
     if not s.queue:
         return s
-    stay, activated = [], []
+    stay: list[QueuedPod] = []
+    activated: list[QueuedPod] = []
     for q in s.queue:
         backoff = max(q.backoff - dt, 0) if q.backoff else 0
         flush = max(q.flush - dt, 0) if q.flush else 0

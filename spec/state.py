@@ -234,7 +234,8 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
     if type(obj) is Deployment:
         return Deployment(meta, obj.replicas, obj.selector, obj.template, obj.max_surge, obj.max_unavailable,
                           obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status)
-    return Node(meta, obj.info)  # type: ignore[union-attr]
+    assert type(obj) is Node
+    return Node(meta, obj.info)
 
 
 def with_ids(meta: Meta, uid: int, resource_version: int, owner: OwnerRef | None) -> Meta:

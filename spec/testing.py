@@ -135,7 +135,8 @@ def kubectl_commands(draw: Any, docs: list[dict[str, Any]]) -> list[str]:
         choices.append(f"kubectl delete pod {name}")
     if not choices:
         return []
-    return draw(st.lists(st.sampled_from(choices), max_size=2, unique=True))
+    commands: list[str] = draw(st.lists(st.sampled_from(choices), max_size=2, unique=True))
+    return commands
 
 
 @st.composite

@@ -145,7 +145,8 @@ def _fresh_kcm(etcd: Etcd, revision: int) -> ControllerManager:
 
 
 def _listed_kcm(etcd: Etcd, high: tuple[int, ...], revision: int) -> ControllerManager:
-    infs, deltas = [], []
+    infs: list[Informer] = []
+    deltas: list[tuple[Key, Object | None, Object | None]] = []
     for resource, high_water in zip(KCM_RESOURCES, high, strict=True):
         fresh = Informer(rv=0, cache=immutables.Map(), high_water=high_water)
         inf, d = informer.relist(fresh, etcd, ("kcm", resource), revision)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,7 +27,7 @@ from spec.proxy import ipvs
 from spec.proxy.iptables import render, sync_proxy_rules
 from spec.proxy.manifests import load_cluster, read_bytes
 from spec.proxy.model import NEWEST_VERSION, SUPPORTED_VERSIONS, Cluster, ProxierOptions
-from spec.proxy.parse import Chain, Dump, decode, parse_dump
+from spec.proxy.parse import Chain, Dump, decode, parse_dump, parse_routes
 from spec.proxy.verify import Interrupted, Report, verify
 
 EXIT_SIGNAL: dict[int, int] = {int(signal.SIGINT): 130, int(signal.SIGTERM): 143}
@@ -168,6 +169,8 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipv
 @click.option("--iptables-s", "listing_files", multiple=True, metavar="TABLE=FILE",
               help="Also read `iptables -t TABLE -S` output (repeatable).")
 @click.option("--strict", is_flag=True, help="Rules of other components that break a promise fail the verdict.")
+@click.option("--ip-route", "route_file", default=None, type=click.Path(dir_okay=False),
+              help="The node's `ip -4 route` output: output interfaces follow the routes, input ones their sources.")
 @click.option("--ipvsadm", "ipvsadm_file", default=None, type=click.Path(dir_okay=False),
               help="IPVS mode: verify this `ipvsadm -Sn` output (the IPVS table) instead of iptables rules.")
 @click.option("--ipvs-scheduler", default="rr", show_default=True)
@@ -176,12 +179,14 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipv
 @reports_input_errors
 def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[str, ...],
                    listing_files: tuple[str, ...], strict: bool, ipvsadm_file: str | None, ipvs_scheduler: str,
-                   nft_file: str | None, **kw: Any) -> None:
+                   nft_file: str | None, route_file: str | None, **kw: Any) -> None:
     """Prove the rules route every Service packet as upstream kube-proxy semantics require."""
     with _signals() as stopped:
         try:
             cluster = load_cluster(files)
             opts = _proxier_options(cluster, node, kw, ipvs_scheduler, "nftables" if nft_file else "iptables")
+            if route_file is not None:
+                opts = attrs.evolve(opts, routes=parse_routes(decode(read_bytes(route_file), route_file), route_file))
             _something_to_verify(cluster, opts, files)
             if ipvsadm_file is not None:
                 _verify_ipvs(cluster, opts, ipvsadm_file, bool(dump_files or listing_files))
@@ -296,14 +301,24 @@ def _read_dumps(dump_files: tuple[str, ...], listing_files: tuple[str, ...]) -> 
 def _print(report: Report) -> None:
     for violation in report.violations:
         click.echo(violation.render())
+    heading = "VIOLATED" if report.strict else "NOT KUBE-PROXY'S"
+    shown: dict[tuple[str, ...], list[str]] = {}  # the deciding rules -> the frontends they break
     for violation in report.interference:
-        click.echo(violation.render("VIOLATED" if report.strict else "NOT KUBE-PROXY'S"))
+        same = shown.setdefault(violation.foreign, [])
+        if len(same) < 2:
+            click.echo(violation.render(heading))
+        same.append(f"{violation.frontend} ({violation.prop})")
+    for rules, fronts in shown.items():
+        if len(fronts) > 2:
+            click.echo(f"{heading}: {len(fronts) - 2} more frontends decided by the same rules "
+                       f"({(rules or ('(none named)',))[-1]}): {', '.join(fronts[2:8])}"
+                       + (", ..." if len(fronts) > 8 else ""))
     for warning in report.warnings:
         click.echo(warning)
     if report.opaque:
-        shown = ", ".join(report.opaque[:8]) + (f", ... ({len(report.opaque)} in all)" if len(report.opaque) > 8
-                                                 else "")
-        click.echo(f"opaque conditions, taken either way: {shown}")
+        listed = ", ".join(report.opaque[:8]) + (f", ... ({len(report.opaque)} in all)" if len(report.opaque) > 8
+                                                  else "")
+        click.echo(f"opaque conditions, taken either way: {listed}")
     summary = (f"{report.services} services, {report.ports} service ports, {report.frontends} frontends, "
                f"{report.endpoints} endpoints, {report.paths} symbolic paths; "
                f"max probability deviation from 1/n: {float(report.max_deviation):.3g}")

@@ -148,6 +148,7 @@ class ProxierOptions:
     mode: str = "iptables"  # "iptables", "ipvs" or "nftables"
     service_cidrs: tuple[str, ...] = ()  # --service-cluster-ip-range, for nftables mode's cluster-ips-check
     nodeport_addresses: tuple[str, ...] = ()  # NodePorts answer on these only; () = every local address
+    routes: tuple[tuple[str, str], ...] = ()  # the node's unicast routes (CIDR, device), for verification
 
     def local_match(self, local: bool) -> list[str] | None:
         """localDetector.IfLocal / IfNotLocal: the match of traffic from (or not from) a local pod; None: off."""

@@ -859,3 +859,37 @@ def parse_rule(table: str, text: str, chains: set[str] | frozenset[str], index: 
     if target is not None and target.name in chains:
         target = attrs.evolve(target, chain=True)
     return Rule(table, chain, index, line, text, match, target, source)
+
+
+_ROUTE_TYPES = ("unicast", "local", "broadcast", "multicast", "blackhole", "unreachable", "prohibit", "throw", "nat",
+                "anycast")
+
+
+def parse_routes(text: str, source: str) -> tuple[tuple[str, str], ...]:
+    """`ip -4 route` output: the unicast routes as (CIDR, device). Other route types, and routes of other
+    tables than main, are left out (local addresses come from the node's addresses)."""
+    out: list[tuple[str, str]] = []
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        words = raw.split()
+        if not words or words[0].startswith("#"):
+            continue
+        kind = "unicast"
+        if words[0] in _ROUTE_TYPES:
+            kind, words = words[0], words[1:]
+        if kind != "unicast" or not words:
+            continue
+        if "table" in words and words[words.index("table") + 1:words.index("table") + 2] not in (["main"], []):
+            continue
+        dest = "0.0.0.0/0" if words[0] == "default" else words[0]
+        try:
+            net = ipaddress.ip_network(dest, strict=False)
+        except ValueError:
+            raise InputError(f"bad route destination {shorten(dest)!r} ({source}:{line_no})") from None
+        if not isinstance(net, ipaddress.IPv4Network):
+            continue
+        if "dev" not in words or words.index("dev") + 1 >= len(words):
+            if "nexthop" in words:
+                raise InputError(f"multipath routes are not modelled ({source}:{line_no})")
+            raise InputError(f"route without a device ({source}:{line_no})")
+        out.append((str(net), words[words.index("dev") + 1]))
+    return tuple(out)

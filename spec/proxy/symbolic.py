@@ -307,9 +307,13 @@ class Explorer:
     A rule whose two branches lead on in the same state is not branched on (_no_effect).
     """
 
-    def __init__(self, dump: Dump, local_nets: tuple[Net, ...]) -> None:
+    def __init__(self, dump: Dump, local_nets: tuple[Net, ...], routes: tuple[tuple[str, str], ...] = ()) -> None:
         self.dump = with_builtin_jumps(dump)
         self.local_nets = local_nets
+        # With the node's routes, a packet leaves through the device of the longest matching route, and comes in
+        # through a device whose routes cover its source (reverse-path filtering).
+        self.routes = sorted(((Net(c), dev) for c, dev in routes), key=lambda r: -r[0].prefixlen)
+        self._route_cache: dict[str, str | None] = {}
         self.pkt = Packet()
         self._index: dict[tuple[str, str, str, object], list[int]] = {}
         self._chain_indexes: dict[tuple[str, str, str], tuple[dict[object, list[int]], list[int]]] = {}
@@ -713,6 +717,7 @@ class Explorer:
                 results.append((st, "accept"))
                 continue
             table, name, iif, oif = stages[k]
+            oif = self._routed_oif(st, oif)
             chain = self.dump.chain(table, name)
             if chain is None or (table == "nat" and st.pins.untracked):
                 pending.append((k + 1, st))
@@ -769,7 +774,7 @@ class Explorer:
             local = bool(self.is_local(host(st.dnat[0])))
             views = tuple(self._view(table, name, st.dnat) for table, name, _, _ in post_stages(hook, local))
             pins = st.pins
-            key = (hook, st.mark, pins.proto, pins.untracked, pins.snat, local, views)
+            key = (hook, st.mark, pins.proto, pins.untracked, pins.snat, local, views, self.route_dev(st.dnat[0]))
             entry = self._tails.get(key)
             if entry is None:
                 entry = self._tails[key] = (st.dnat, pins, self._tail(hook, State((), pins, st.mark, st.dnat)))
@@ -825,6 +830,25 @@ class Explorer:
             atoms.append(p.random(rule))
         return t.and_(atoms)
 
+    def route_dev(self, addr: str) -> str | None:
+        """The output device of the longest route to `addr` (None: no routes given, or none matches)."""
+        found = self._route_cache.get(addr, "?")
+        if found == "?":
+            a = host(addr)
+            found = next((dev for net, dev in self.routes if a.subnet_of(net)), None)
+            self._route_cache[addr] = found
+        return found
+
+    def _routed_oif(self, st: State, oif: str | None) -> str | None:
+        if oif is not None or not self.routes:
+            return oif
+        if st.dnat is not None:
+            return self.route_dev(st.dnat[0])
+        dst = st.pins.dst
+        if dst is not None and dst.prefixlen == 32:
+            return self.route_dev(str(dst.network_address))
+        return None
+
     def iface_axioms(self) -> z3.BoolRef:
         """What holds of the interface Booleans met so far: a packet has one input and one output interface; a
         name matches exactly the `+` prefixes it starts with; a longer prefix implies the shorter ones."""
@@ -838,6 +862,12 @@ class Explorer:
                 facts += [t.implies(atom(a), atom(p) if iface_matches(p, a) else t.not_(atom(p))) for p in prefixes]
             for p in prefixes:
                 facts += [t.implies(atom(p), atom(q)) for q in prefixes if q != p and p.startswith(q[:-1])]
+        default = next((dev for net, dev in self.routes if net.prefixlen == 0), None)
+        for pattern in sorted(self.ifaces["iif"]):
+            covered = [net for net, dev in self.routes if iface_matches(pattern, dev)]
+            if covered and not iface_matches(pattern, default or ""):
+                facts.append(t.implies(self.pkt.iface("iif", pattern),
+                                       t.or_([self.pkt.in_net(self.pkt.src, net) for net in covered])))
         return t.and_(facts)
 
     def local_expr(self, var: z3.BitVecRef) -> z3.BoolRef:

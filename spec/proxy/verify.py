@@ -157,7 +157,7 @@ class Verifier:
     def __init__(self, cluster: Cluster, opts: ProxierOptions, dump: Dump) -> None:
         self.cluster = cluster
         self.opts = opts
-        self.explorer = Explorer(dump, local_networks(opts))
+        self.explorer = Explorer(dump, local_networks(opts), opts.routes)
         self.pkt = self.explorer.pkt
         self.solver = z3.Solver()
         self.violations: list[Violation] = []

@@ -64,7 +64,7 @@ def canonical_history(state: ClusterState) -> ClusterState:
     obj = _renamer(renamed)
 
     def cache(objects: immutables.Map[Key, Object]) -> immutables.Map[Key, Object]:
-        return immutables.Map({k: obj(o) for k, o in objects.items()}) if renamed else objects
+        return immutables.Map({k: r for k, o in objects.items() if (r := obj(o)) is not None}) if renamed else objects
 
     if renamed or revision != etcd.revision:
         etcd = _reordered(etcd, order, renamed_pairs, revision)
@@ -109,7 +109,7 @@ def _reordered(etcd: Etcd, order: tuple[int, ...], renamed_pairs: tuple[tuple[in
 
     objects, history = etcd.objects, etcd.history
     if renamed:
-        objects = immutables.Map({k: obj(o) for k, o in objects.items()})
+        objects = immutables.Map({k: r for k, o in objects.items() if (r := obj(o)) is not None})
         history = tuple(WatchEvent(renamed[e.rv], e.type, e.key, obj(e.obj), obj(e.prev))
                         for e in (history[i] for i in order))
     return _interned_etcd(Etcd(revision, objects, history, etcd.compacted, etcd.next_uid))

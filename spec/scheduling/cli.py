@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 import z3
+from rich.console import Console
 
 from checker.cli import reports_input_errors
 from spec.scheduling.kube_scheduler import Outcome
@@ -239,15 +240,22 @@ def schedule(
         if mode == "kube-scheduler":
             report = _kube_report(cluster, kube)
         else:
-            result = solve(
-                cluster.pending,
-                snapshot,
-                objective,  # type: ignore[arg-type]
-                int(timeout * 1000),
-                budgets=cluster.budgets,
-                preemption=not no_preemption,
-                stop=stop,
+            console = Console(stderr=True)
+            status = (
+                console.status(f"z3: placing {len(cluster.pending)} pods (at most {timeout:g} s; Ctrl-C stops)")
+                if console.is_terminal
+                else contextlib.nullcontext()
             )
+            with status:
+                result = solve(
+                    cluster.pending,
+                    snapshot,
+                    objective,  # type: ignore[arg-type]
+                    int(timeout * 1000),
+                    budgets=cluster.budgets,
+                    preemption=not no_preemption,
+                    stop=stop,
+                )
             report = _optimal_report(cluster, result, kube)
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -104,6 +104,9 @@ class Decision:
     """When set, the pod does not fit yet; evicting these victims on this node makes it fit."""
     processed: int = 0
     """Nodes the Filter phase looked at (upstream advances nextStartNodeIndex by this much)."""
+    best: tuple[str, ...] = ()
+    """Every node with the highest score, in name order, when ``node`` is set: upstream's selectHost picks one of
+    them at random (reservoir sampling); ``node`` is the first, and the model explores each."""
 
     @property
     def nominated_node(self) -> str | None:
@@ -304,8 +307,11 @@ def scheduling_cycle(
         feasible, failures, processed = find_feasible(pod, snapshot, state, start)
     if feasible:
         if len(feasible) == 1:
-            return Decision(pod, feasible[0].name, failures, processed=processed)
-        return Decision(pod, select_host(score_nodes(pod, feasible, snapshot)), failures, processed=processed)
+            return Decision(pod, feasible[0].name, failures, processed=processed, best=(feasible[0].name,))
+        scores = score_nodes(pod, feasible, snapshot)
+        top = max(score for _, score in scores)
+        best = tuple(sorted(name for name, score in scores if score == top))
+        return Decision(pod, select_host(scores), failures, processed=processed, best=best)
     candidate, post = _preempt(pod, snapshot, failures, budgets)
     if candidate is not None:
         return Decision(pod, None, failures, preemption=candidate, processed=processed)

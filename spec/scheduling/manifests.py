@@ -29,6 +29,7 @@ import attrs
 import yaml
 
 from checker.errors import InputError
+from checker.files import read_text
 from spec.quantity import int_value, milli_value
 from spec.scheduling.filters import matches_node_selector_and_affinity, untolerated_taint
 from spec.scheduling.snapshot import Snapshot
@@ -1035,13 +1036,9 @@ def _spread_selector(
 
 
 def read_file(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
-    """The validated objects of a manifest file; a missing or unreadable file is an InputError."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{p}: cannot read: {err.strerror if isinstance(err, OSError) else err}") from None
-    return read_documents(text, str(p))
+    """The validated objects of a manifest file; a missing, special, oversized or undecodable file is an
+    InputError (checker.files.read_text, as kubectl's file reader)."""
+    return read_documents(read_text(path, "manifest file"), str(path))
 
 
 def load_manifests(path: str | Path) -> Cluster:

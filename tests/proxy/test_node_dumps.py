@@ -232,3 +232,30 @@ def test_special_files_are_refused(tmp_path):
     assert out.exit_code == 2 and "not a regular file (/dev/zero)" in out.output
     out = runner.invoke(proxy, ["verify", "-f", str(tmp_path)])
     assert out.exit_code == 2
+
+
+def test_interference_is_grouped_by_the_rules_that_decide_it():
+    out = CliRunner().invoke(proxy, ["verify", "-f", str(NODE), "--cluster-cidr", "10.244.0.0/16",
+                                     "--iptables-save", str(SAVE)])
+    assert out.exit_code == 0
+    full = out.output.count("NOT KUBE-PROXY'S (")
+    more = re.findall(r"NOT KUBE-PROXY'S: (\d+) more frontends decided by the same rules \(filter LIBVIRT_FW",
+                      out.output)
+    assert more and full + sum(int(n) for n in more) == 8 and full <= 6  # at most two in full per deciding rule
+
+
+def test_routes_decide_interfaces():
+    """With the node's routes (`ip -4 route`) a forwarded packet leaves through its route's device and comes in
+    through one whose routes cover its source: libvirt's rules for virbr0 no longer touch Service traffic, and
+    what remains is flannel's own masquerade of other nodes' pod addresses."""
+    runner = CliRunner()
+    args = ["verify", "-f", str(NODE), "--cluster-cidr", "10.244.0.0/16", "--iptables-save", str(SAVE)]
+    plain = runner.invoke(proxy, args)
+    routed = runner.invoke(proxy, [*args, "--ip-route", str(FIXTURES / "kubeadm-flannel.routes")])
+    assert plain.exit_code == routed.exit_code == 0
+    reject = re.compile(r"filter LIBVIRT_FW[IO] line \d+: .*-j REJECT")
+    assert reject.search(plain.output) and not reject.search(routed.output)
+    assert "FLANNEL-POSTRTG" in routed.output
+    bad = FIXTURES.parent / "fixtures" / "kubeadm-flannel.yaml"
+    out = runner.invoke(proxy, [*args, "--ip-route", str(bad)])
+    assert out.exit_code == 2 and "error: bad route destination" in out.output

@@ -272,3 +272,26 @@ spec: {nodeName: n1, containers: [{name: c, image: x}]}
     running = next(p for p in cluster.pods if p.node_name)
     assert running.spread_selector is not None
     assert ("pod-template-hash", "5d8f") in running.spread_selector.match_labels
+
+
+def test_duplicate_keys_are_errors_with_their_line(tmp_path: Path) -> None:
+    f = tmp_path / "dup.yaml"
+    f.write_text(
+        NODES + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n"
+        "  nodeName: n1\n  nodeName: n2\n"
+    )
+    code, out, err = _run("-f", str(f))
+    assert code == 2
+    assert (out + err).startswith("error: ") and "dup.yaml:" in out + err and "nodeName" in out + err
+
+
+def test_scenarios_reject_unknown_fields_in_pod_specs_too() -> None:
+    """The scenario reader parses pod specs with spec.scheduling.manifests.parse_pod_spec, which validates them."""
+    from spec.scenario import parse
+
+    text = (Path(__file__).parents[2] / "spec" / "scenarios").glob("*.yaml")
+    base = next(iter(sorted(text))).read_text()
+    broken = base.replace("containers:", "nodeSelecter: {disk: ssd}\n      containers:", 1)
+    assert broken != base
+    with pytest.raises(InputError, match='unknown field "spec.nodeSelecter"'):
+        parse(broken, "scenario.yaml")
