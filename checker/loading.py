@@ -178,4 +178,18 @@ def load_identity(identity: Mapping[str, Any], model_ref: str | None = None) -> 
         raise InputError("#meta.source.target: expected a string")
     if not loader.accepts(target):
         raise InputError(f"#meta.source.target: {target!r} is not a target of the {kind} loader")
-    return loader.load(target, _identity_params(loader, identity.get("params")))
+    params = _identity_params(loader, identity.get("params"))
+    try:
+        return loader.load(target, params)
+    except InputError as error:
+        raise InputError(_recorded_field(loader, str(error))) from None
+
+
+def _recorded_field(loader: TargetLoader, message: str) -> str:
+    """A loader's message about its command-line options (``--variant: ...``) reworded to name the recorded field
+    (``#meta.source.params.variant: ...``): the user gave no such option, the trace file did."""
+    for param in loader.params:
+        for option in getattr(param, "opts", ()):
+            if message.startswith(f"{option}:"):
+                return f"#meta.source.params.{param.name}:{message[len(option) + 1 :]}"
+    return f"#meta.source.target: {message}"

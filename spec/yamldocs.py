@@ -14,7 +14,9 @@ problem is one :class:`InputError` line naming the file and line (``web.yaml:7: 
   100, and deeper values would overflow Python's recursion in later processing);
 - integers outside 64 bits are refused (every Kubernetes integer field is int32 or int64; a 5,000-digit integer
   would otherwise fail Python's int-from-string limit);
-- timestamps stay strings, as they do in Kubernetes (sigs.k8s.io/yaml converts YAML to JSON first).
+- timestamps stay strings, as they do in Kubernetes (sigs.k8s.io/yaml converts YAML to JSON first), ``!!binary``
+  is its decoded text (as go-yaml decodes it), and values that JSON cannot hold (``!!set``, ``!!omap``,
+  ``!!pairs``, ``!!binary`` bytes that are no text) are refused.
 
 Omitted: JSON-only readers (a JSON document is YAML and is read here too), and YAML 1.2's boolean rules.
 """
@@ -101,6 +103,36 @@ class _Loader(_Base):  # type: ignore[misc]
 
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
+
+def _not_json(loader: _Loader, node: yaml.Node) -> Any:
+    kind = str(node.tag).rsplit(":", 1)[-1]
+    raise InputError(
+        f"{_location(loader.source, node.start_mark)}: a YAML {printable(kind)} value, which JSON (and so a "
+        "Kubernetes object) cannot hold"
+    )
+
+
+def _timestamp_text(loader: _Loader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))
+
+
+def _binary_text(loader: _Loader, node: yaml.Node) -> str:
+    """go-yaml decodes ``!!binary`` into a string (of the decoded bytes); bytes that are no text are refused."""
+    data = loader.construct_yaml_binary(node)
+    try:
+        return str(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{_location(loader.source, node.start_mark)}: a !!binary value that is not UTF-8 text (a Kubernetes "
+            "string cannot hold it; base64-encode it into a Secret's data instead)"
+        ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:binary", _binary_text)
+for _tag in ("set", "omap", "pairs"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _not_json)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_text)
 
 
 def _check_shape(node: yaml.Node, source: str) -> None:

@@ -22,6 +22,7 @@ class Slow(Model):
     def init_states(self):
         return [0]
     def successors(self, s):
+        open("exploring", "w").close()  # the test signals once the command runs (not while Python starts)
         time.sleep(0.01)
         yield ("inc", s + 1)
         yield ("dbl", s * 2 + 1)
@@ -54,8 +55,8 @@ def test_graph_answers_signals_within_a_second(tmp_path: Path, signum: int, code
     deadline = time.monotonic() + 30
     while phase == "laying out" and not _children(process.pid) and time.monotonic() < deadline:
         time.sleep(0.05)  # wait for Graphviz's dot to start
-    if phase == "exploring":
-        time.sleep(1.5)
+    while phase == "exploring" and not (tmp_path / "exploring").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     dots = _children(process.pid)
     assert process.poll() is None, process.communicate()
     os.kill(process.pid, signum)

@@ -138,6 +138,8 @@ BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
         ("a: &a [*a]", "contains itself"),
         ("a: !!python/object/apply:os.system [echo]", "could not determine a constructor"),
         ("a: \x1b]0;title\x07", "t.yaml:1: malformed YAML: character #x001b"),
+        ("a: !!set {x, y}", "t.yaml:1: a YAML set value, which JSON (and so a Kubernetes object) cannot hold"),
+        ("a: !!binary /w==", "t.yaml:1: a !!binary value that is not UTF-8 text"),
     ],
 )
 def test_hostile_yaml_is_one_error_line(text: str, message: str) -> None:
@@ -148,8 +150,9 @@ def test_hostile_yaml_is_one_error_line(text: str, message: str) -> None:
 
 
 def test_merge_keys_and_timestamps_read_as_kubectl_does() -> None:
-    assert yaml_documents("b: &b {x: 1, y: 2}\nd: {<<: *b, x: 5}\nt: 2020-01-01\n", "t.yaml") == [
-        {"b": {"x": 1, "y": 2}, "d": {"x": 5, "y": 2}, "t": "2020-01-01"}
+    text = "b: &b {x: 1, y: 2}\nd: {<<: *b, x: 5}\nt: 2020-01-01\nu: !!timestamp 2020-01-01\nv: !!binary aGk=\n"
+    assert yaml_documents(text, "t.yaml") == [
+        {"b": {"x": 1, "y": 2}, "d": {"x": 5, "y": 2}, "t": "2020-01-01", "u": "2020-01-01", "v": "hi"}
     ]
 
 

@@ -176,3 +176,22 @@ def test_strings_beyond_graphviz_limits_are_drawn(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     svg = out.read_text()
     assert "ends with a backslash \\" in svg and "\x1b" not in svg and len(svg) < 200_000
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"loader": "scenario", "target": "web-two-nodes", "params": {"variant": ["nope"]}},
+         "t.json: #meta.source.params.variant: unknown variant 'nope'"),
+        ({"loader": "scenario", "target": "web-two-nodes", "params": {"crashes": -4}},
+         "t.json: #meta.source.params.crashes: expected a non-negative integer, got -4"),
+        ({"loader": "scenario", "target": "missing.yaml"}, "t.json: #meta.source.target: missing.yaml: no such"),
+        ({"loader": "scenario", "target": "web-two-nodes", "params": {"model": "os:abort"}},
+         "t.json: #meta.source.params.model: not an option of this loader"),
+    ],
+)
+def test_replay_errors_name_the_trace_files_field(tmp_path: Path, source: dict[str, Any], message: str) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"#meta": {"source": source}, "vars": [], "states": [{}]}))
+    result = CliRunner().invoke(main, ["trace", "replay", str(path)])
+    assert result.exit_code == 2 and f"{tmp_path / message}" in result.output, result.output
