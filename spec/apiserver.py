@@ -127,10 +127,21 @@ def _free_name(etcd: Etcd, resource: str, namespace: str, prefix: str) -> str:
     raise AssertionError("name space exhausted")  # unreachable with bounded scenarios
 
 
-def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None) -> tuple[Etcd, Response, Ghost | None]:
+@attrs.frozen
+class CreatorRead:
+    """What the ReplicaSet controller read before creating a pod (its reconcile's view): the ReplicaSet as its
+    lister gave it, and every pod in its pod informer's cache. Only the ``overshoots`` ghost looks at it."""
+
+    rs: ReplicaSet
+    pods: tuple[Pod, ...]
+
+
+def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None, read: CreatorRead | None = None) -> tuple[
+        Etcd, Response, Ghost | None]:
     """POST: generateName, validation, AlreadyExists, a fresh uid, generation 1, an ADDED event.
 
-    ``ghost`` (a history variable) notes a pod created while its ReplicaSet already had enough active pods.
+    ``ghost`` (a history variable) notes, for a pod the ReplicaSet controller creates from what it ``read``, a
+    creation beyond the replicas it read (``_note_overshoot``).
     """
     meta = obj.meta
     if not meta.name and meta.generate_name:
@@ -143,25 +154,42 @@ def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None) -> tuple[Etcd, R
     if key in etcd.objects:
         return etcd, Response(409, "AlreadyExists", f'{_kind(obj)} "{obj.meta.name}" already exists'), ghost
     obj = with_meta(obj, uid=etcd.next_uid, generation=1, deleting=False)
-    if ghost is not None and isinstance(obj, Pod) and obj.meta.owner is not None:
-        ghost = _note_overshoot(etcd, obj, ghost)
+    if ghost is not None and read is not None and isinstance(obj, Pod):
+        ghost = _note_overshoot(etcd, ghost, read)
     etcd = _append(etcd, "ADDED", key, obj, None, etcd.next_uid + 1)
     return etcd, Response(201, "Created", obj=etcd.objects[key]), ghost
 
 
-def _note_overshoot(etcd: Etcd, pod: Pod, ghost: Ghost) -> Ghost:
-    owner = pod.meta.owner
-    assert owner is not None
-    rs = etcd.objects.get(f"replicasets/{pod.meta.namespace}/{owner.name}")
-    if not isinstance(rs, ReplicaSet) or rs.meta.uid != owner.uid:
-        return ghost
-    active = sum(
-        1
-        for p in etcd.of("pods")
-        if isinstance(p, Pod) and p.meta.owner is not None and p.meta.owner.uid == rs.meta.uid and not p.meta.deleting
-        and p.status.phase not in ("Succeeded", "Failed")
-    )
-    if active >= rs.replicas:
+def _note_overshoot(etcd: Etcd, ghost: Ghost, read: CreatorRead) -> Ghost:
+    """The ``overshoots`` ghost: the ReplicaSet controller is about to create a pod although the pods of the
+    ReplicaSet it knows of already number the replicas it read.
+
+    What upstream guarantees (pkg/controller/replicaset/replica_set.go): syncReplicaSet reads the ReplicaSet from
+    its lister and the pods from its pod informer (FilterActivePods, then claimPods: its own pods and the orphans
+    its selector matches), and manageReplicas creates ``spec.replicas - len(filteredPods)`` pods, but only when
+    ``expectations.SatisfiedExpectations`` says every creation and deletion it asked for before has been observed
+    by the informer (or expired). So the pods the controller knows of are the active ones in its cache that it
+    claims, plus the ones it created that its informer has not shown it yet (in etcd, owned by the ReplicaSet, no
+    pod of that uid cached: the creations its expectations still wait for, this reconcile's earlier creations
+    included). A creation while they already number the replicas it read is an overshoot; a creation from a
+    stale ``spec.replicas`` is not (upstream does exactly that when the ReplicaSet was scaled down meanwhile).
+    """
+    rs = read.rs
+    cached: set[int] = set()
+    known = 0
+    for p in read.pods:
+        cached.add(p.meta.uid)
+        if p.meta.namespace != rs.meta.namespace or p.meta.deleting or p.status.phase in ("Succeeded", "Failed"):
+            continue
+        owner = p.meta.owner
+        if (owner is not None and owner.uid == rs.meta.uid) or (
+                owner is None and not rs.meta.deleting and rs.selector.matches(dict(p.meta.labels))):
+            known += 1
+    for o in etcd.of("pods"):
+        owner = o.meta.owner
+        if owner is not None and owner.uid == rs.meta.uid and o.meta.uid not in cached:
+            known += 1
+    if known >= rs.replicas:
         return attrs.evolve(ghost, overshoots=ghost.overshoots | {object_key(rs)})
     return ghost
 
@@ -287,8 +315,9 @@ class Session:
         self.etcd = etcd
         return response
 
-    def create(self, obj: Object) -> Response:
-        etcd, response, ghost = create(self.etcd, obj, self.ghost)
+    def create(self, obj: Object, *, read: CreatorRead | None = None) -> Response:
+        """POST ``obj``; ``read`` is what a ReplicaSet controller creating a pod read (for the ghost)."""
+        etcd, response, ghost = create(self.etcd, obj, self.ghost, read)
         assert ghost is not None
         self.ghost = ghost
         return self._done(etcd, response)

@@ -36,7 +36,7 @@ def summary(s: Scenario) -> str:
         f"consistency {c.consistency}",
         "variants " + ", ".join(sorted(c.variants)) if c.variants else "today's Kubernetes (no variant)",
         f"{len(c.commands)} kubectl commands",
-        f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(len(PROPERTIES))}",
+        f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(_defaults())}",
     ]
     bounds = []
     if s.max_states:
@@ -47,6 +47,11 @@ def summary(s: Scenario) -> str:
     on = s.reductions.names(bool(symmetric_nodes(c)), c.consistency)
     parts.append("reductions: " + (", ".join(on) if on else "none (the plain Next relation)"))
     return "; ".join(parts)
+
+
+def _defaults() -> int:
+    """How many properties a scenario that names none checks (the findings are checked only when named)."""
+    return sum(1 for p in PROPERTIES.values() if not p.finding)
 
 
 class ScenarioLoader:
@@ -109,6 +114,8 @@ def list_command() -> None:
     click.echo("Properties:")
     for p in PROPERTIES.values():
         kind = "invariant" if p.kind == "always" else "liveness"
+        if p.finding:
+            kind += "; a finding: upstream breaks it, checked only when a scenario names it"
         click.echo(f"  {p.name} ({kind}): {' '.join(p.doc.split())}")
     click.echo("Variants (kubespec check --variant NAME):")
     for v in VARIANTS.values():

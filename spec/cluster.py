@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from checker import Model, Property, leads_to, weak
+from checker import Model, Property, eventually_always, leads_to, leads_to_always, weak
 from checker import always as always_
 from spec import actions as A
 from spec import faults, informer, kubectl, kubelet, scheduler
@@ -139,15 +139,16 @@ def _selects(actor: str) -> Any:
 
 
 def checker_properties(config: Config) -> tuple[Property, ...]:
-    """The properties the scenario names (all of them by default), as the checker's properties."""
+    """The properties the scenario names (by default all but the findings), as the checker's properties:
+    ``PropertySpec.kind`` names the checker's operator, and the ``p ~> q`` kinds take the premise ``p``."""
     props = []
-    for name in config.properties or tuple(PROPERTIES):
+    for name in config.properties or tuple(n for n, p in PROPERTIES.items() if not p.finding):
         spec = PROPERTIES[name]
-        if spec.kind == "always":
-            props.append(always_(name, spec.p))
+        if spec.kind in ("always", "eventually_always"):
+            props.append((always_ if spec.kind == "always" else eventually_always)(name, spec.p))
         else:
             assert spec.q is not None
-            props.append(leads_to(name, spec.p, spec.q))
+            props.append((leads_to if spec.kind == "leads_to" else leads_to_always)(name, spec.p, spec.q))
     return tuple(props)
 
 

@@ -25,6 +25,6 @@ class Config:
     behind, at any retained revision not older than the client's lastSyncResourceVersion)."""
     variants: frozenset[str] = frozenset()
     properties: tuple[str, ...] = ()
-    """Names of the properties to check; empty means all of ``spec.properties.PROPERTIES``."""
+    """Names of the properties to check; empty means all of ``spec.properties.PROPERTIES`` but the findings."""
     watch_cache_size: int = 100
     """Watch events the API server keeps; a watcher further behind gets 410 Gone."""

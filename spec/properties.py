@@ -14,7 +14,7 @@ from collections.abc import Callable
 import attrs
 import immutables
 
-from spec.controllers.deployment import deployment_complete, equal_ignore_hash
+from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
@@ -26,8 +26,9 @@ Predicate = Callable[[ClusterState], bool]
 
 @attrs.frozen
 class PropertySpec:
-    """A property: its name, kind ("always" or "leads_to"), predicate(s), the promise in words, the upstream
-    source of the promise."""
+    """A property: its name, kind (the checker's operator: "always", "eventually_always", "leads_to" or
+    "leads_to_always"; ``q`` is None for the first two), predicate(s), the promise in words, the upstream source
+    of the promise."""
 
     name: str
     kind: str
@@ -35,6 +36,9 @@ class PropertySpec:
     q: Predicate | None
     doc: str
     upstream: str
+    finding: bool = False
+    """A promise upstream's documentation makes and upstream's code breaks (docs/spec.md, "Findings"): checked
+    only when a scenario names it, where it is expected to fail with a trace."""
 
 
 def no_double_scheduling(s: ClusterState) -> bool:
@@ -77,8 +81,10 @@ def _fits(objects: immutables.Map[Key, Object]) -> bool:
 
 
 def replicaset_never_overshoots(s: ClusterState) -> bool:
-    """No pod is created while its ReplicaSet already has spec.replicas active pods in etcd (during a rollout the
-    Deployment controller's maxSurge is what the ReplicaSets' replicas already allow)."""
+    """The ReplicaSet controller never creates a pod while the pods of the ReplicaSet that it knows of (the active
+    ones in its pod cache that it claims, and the ones it created that its cache does not show yet) already number
+    spec.replicas as it read them. (A creation from a stale spec.replicas is no overshoot: upstream creates from
+    its lister's copy, and deletes the surplus once it sees the new size.)"""
     return not s.ghost.overshoots
 
 
@@ -106,8 +112,14 @@ def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
 
 def replicas_converged(s: ClusterState) -> bool:
     """Every Deployment has exactly spec.replicas ready, running pods of its current template, and no other
-    active pods."""
+    active pods; every other ReplicaSet (one without a Deployment that owns it) has exactly spec.replicas ready,
+    running pods and no active orphan its selector matches (one it is yet to adopt)."""
     return _converged(s.etcd.objects, s.kubelets)
+
+
+def _owned_by_deployment(rs: ReplicaSet, deployments: set[int]) -> bool:
+    owner = rs.meta.owner
+    return owner is not None and owner.kind == "Deployment" and owner.uid in deployments
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -115,6 +127,7 @@ def _converged(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ..
     # Memoised on what it reads: etcd's objects and the kubelets (many states share both).
     pods = [p for p in objects.values() if isinstance(p, Pod) and is_active(p)]
     rss = [r for r in objects.values() if isinstance(r, ReplicaSet)]
+    deployments = {d.meta.uid for d in objects.values() if isinstance(d, Deployment)}
     for d in objects.values():
         if not isinstance(d, Deployment) or d.meta.deleting:
             continue
@@ -133,6 +146,21 @@ def _converged(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ..
                     return False
                 good += 1
         if good != d.replicas:
+            return False
+    for rs in rss:
+        if rs.meta.deleting or _owned_by_deployment(rs, deployments):
+            continue
+        good = 0
+        for p in pods:
+            owner = p.meta.owner
+            if owner is None:
+                if p.meta.namespace == rs.meta.namespace and rs.selector.matches(dict(p.meta.labels)):
+                    return False  # an orphan that claimPods is yet to adopt
+            elif owner.uid == rs.meta.uid:
+                if not (p.status.ready and _running(kubelets, p)):
+                    return False
+                good += 1
+        if good != rs.replicas:
             return False
     return True
 
@@ -171,13 +199,55 @@ def blocked(s: ClusterState) -> bool:
 
 def rollouts_complete(s: ClusterState) -> bool:
     """Every Deployment's status says complete: updated = replicas = available = spec.replicas at the current
-    generation (deploymentutil.DeploymentComplete)."""
+    generation (deploymentutil.DeploymentComplete); every other ReplicaSet's status has caught up with it:
+    replicas = ready = available = spec.replicas at the current generation (what `kubectl rollout status` waits
+    for on a Deployment, asked of the ReplicaSet's own status)."""
     return _complete(s.etcd.objects)
+
+
+def replicaset_complete(rs: ReplicaSet) -> bool:
+    """The ReplicaSet's status reports spec.replicas pods, all ready and available, at its current generation."""
+    st = rs.status
+    return (st.observed_generation >= rs.meta.generation and st.replicas == rs.replicas
+            and st.ready_replicas == rs.replicas and st.available_replicas == rs.replicas)
 
 
 @functools.lru_cache(maxsize=1 << 14)
 def _complete(objects: immutables.Map[Key, Object]) -> bool:
-    return all(deployment_complete(d, d.status) for d in objects.values() if isinstance(d, Deployment))
+    deployments = {d.meta.uid for d in objects.values() if isinstance(d, Deployment)}
+    for o in objects.values():
+        if isinstance(o, Deployment):
+            if not deployment_complete(o, o.status):
+                return False
+        elif (isinstance(o, ReplicaSet) and not o.meta.deleting and not _owned_by_deployment(o, deployments)
+              and not replicaset_complete(o)):
+            return False
+    return True
+
+
+def rollout_within_max_surge(s: ClusterState) -> bool:
+    """While a Deployment's rolling update is under way (active pods of more than one of its ReplicaSets exist),
+    its active pods number at most spec.replicas + maxSurge."""
+    return _within_surge(s.etcd.objects)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _within_surge(objects: immutables.Map[Key, Object]) -> bool:
+    owner_of = {r.meta.uid: r.meta.owner.uid for r in objects.values()
+                if isinstance(r, ReplicaSet) and r.meta.owner is not None}
+    for d in objects.values():
+        if not isinstance(d, Deployment) or d.meta.deleting:
+            continue
+        rss: set[int] = set()
+        active = 0
+        for p in objects.values():
+            if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None \
+                    and owner_of.get(p.meta.owner.uid) == d.meta.uid:
+                rss.add(p.meta.owner.uid)
+                active += 1
+        if len(rss) > 1 and active > d.replicas + max_surge(d):
+            return False
+    return True
 
 
 def _not(p: Predicate) -> Predicate:
@@ -206,11 +276,12 @@ PROPERTIES: dict[str, PropertySpec] = {
             "staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go, client-go/tools/cache/reflector.go",
         ),
         PropertySpec(
-            "EventualReplicaConvergence", "leads_to", lambda s: not replicas_converged(s) and not blocked(s),
+            "EventualReplicaConvergence", "leads_to_always", lambda s: not replicas_converged(s) and not blocked(s),
             lambda s: replicas_converged(s) or blocked(s),
-            "Whenever the Deployments' ready pods differ from their desired state and nothing blocks them (every "
-            "pending pod fits some node), they converge (or become blocked). With faults that stop, this is Anvil's "
-            "ESR: eventually, and then always.",
+            "Whenever the ready pods of the Deployments and of the other ReplicaSets differ from their desired "
+            "state and nothing blocks them (every pending pod fits some node), they converge (or become blocked) "
+            "and stay so: Anvil's ESR, p ~> []q (with faults and commands that stop, the desired state is "
+            "eventually stable).",
             "pkg/controller/deployment/sync.go, pkg/controller/replicaset/replica_set.go; Anvil esr.rs",
         ),
         PropertySpec(
@@ -222,9 +293,17 @@ PROPERTIES: dict[str, PropertySpec] = {
         PropertySpec(
             "RolloutEventuallyCompletes", "leads_to", lambda s: not rollouts_complete(s) and not blocked(s),
             lambda s: rollouts_complete(s) or blocked(s),
-            "Whenever a Deployment's rollout is incomplete and nothing blocks it, it eventually completes (or "
-            "becomes blocked).",
+            "Whenever a Deployment's rollout is incomplete, or another ReplicaSet's status lags its spec, and "
+            "nothing blocks them, they eventually complete (or become blocked).",
             "pkg/controller/deployment/rolling.go, pkg/controller/deployment/util/deployment_util.go",
+        ),
+        PropertySpec(
+            "RolloutWithinMaxSurge", "always", rollout_within_max_surge, None,
+            rollout_within_max_surge.__doc__ or "",
+            "staging/src/k8s.io/api/apps/v1/types.go (RollingUpdateDeployment.MaxSurge: \"the total number of pods "
+            "running at any time during the update is at most 130% of desired pods\"); broken by "
+            "pkg/controller/deployment/util/deployment_util.go NewRSNewReplicas, which bounds spec.replicas",
+            finding=True,
         ),
     )
 }

@@ -373,4 +373,9 @@ def with_overrides(s: Scenario, variants: tuple[str, ...] = (), crashes: int | N
         if crashes < 0:
             raise InputError(f"--crashes: expected a non-negative integer, got {crashes}")
         config = attrs.evolve(config, budget=attrs.evolve(config.budget, controller_manager_crashes=crashes))
+    for v in sorted(config.variants):  # a variant whose mechanism the scenario lacks would change nothing
+        needs = VARIANTS[v].needs(config)
+        if needs is not None:
+            where = "--variant" if v in variants and v not in s.config.variants else f"{s.source}: spec.variants"
+            raise InputError(f"{where}: {v} needs {needs}")
     return attrs.evolve(s, config=config)

@@ -348,10 +348,10 @@ class WorkQueue:
     failures: tuple[tuple[Key, int], ...] = ()
 
     def add(self, key: Key) -> WorkQueue:
+        """Add: the key is queued; a backoff it waits out stays pending (the delaying queue's heap is untouched)."""
         if key in self.queue:
             return self
-        return WorkQueue(tuple(sorted((*self.queue, key))), tuple(w for w in self.waiting if w[0] != key),
-                         self.failures)
+        return WorkQueue(tuple(sorted((*self.queue, key))), self.waiting, self.failures)
 
     def failure_count(self, key: Key) -> int:
         for k, n in self.failures:

@@ -229,7 +229,15 @@ class _Reconcile:
         return new.replicas + min(max_total - current, max(d.replicas - new.replicas, 0))
 
     def scale(self, rs: ReplicaSet, count: int) -> bool:
-        """scaleReplicaSet: the size and the replicas annotations in one update."""
+        """scaleReplicaSetAndRecordEvent: nothing when the size is already ``count`` (the replicas annotations
+        are then left as they are), else scaleReplicaSet."""
+        if rs.replicas == count:
+            return False
+        return self.scale_rs(rs, count)
+
+    def scale_rs(self, rs: ReplicaSet, count: int) -> bool:
+        """scaleReplicaSet: the size and the replicas annotations in one update, when either is stale; True when
+        the size changed."""
         d = self.d
         wanted = {DESIRED_REPLICAS_ANNOTATION: str(d.replicas), MAX_REPLICAS_ANNOTATION: str(d.replicas + max_surge(d))}
         annotations = _annotations(rs, **wanted)
@@ -291,8 +299,10 @@ class _Reconcile:
             count = min(max_scaled_down - cleaned, rs.replicas - rs.status.available_replicas)
             self.scale(rs, rs.replicas - count)
             cleaned += count
-        # scaleDownOldReplicaSetsForRollingUpdate
-        available = sum(self.current(rs).status.available_replicas for rs in self.rss)
+        # scaleDownOldReplicaSetsForRollingUpdate(allRSs = append(oldRSs, newRS)): the available pods of the
+        # active old ReplicaSets (FilterActiveReplicaSets, before the clean-up) and of the new one. An old
+        # ReplicaSet already at 0 does not count, whatever its status still says.
+        available = sum(self.current(rs).status.available_replicas for rs in [*old, new])
         scaled = 0
         if available > min_available:
             total = available - min_available
@@ -309,8 +319,10 @@ class _Reconcile:
 
     # sync.go
     def is_scaling_event(self) -> bool:
+        """isScalingEvent: an active ReplicaSet (FilterActiveReplicaSets: spec.replicas > 0, the new one
+        included only then) whose desired-replicas annotation differs from the Deployment's spec.replicas."""
         for rs in self.rss:
-            if rs.replicas == 0 and not equal_ignore_hash(rs.template, self.d.template):
+            if rs.replicas == 0:
                 continue
             desired = rs.meta.annotation(DESIRED_REPLICAS_ANNOTATION)
             if desired is not None and desired.isdigit() and int(desired) != self.d.replicas:
@@ -327,11 +339,11 @@ class _Reconcile:
         d = self.d
         active = [rs for rs in ([new] if new else []) + old if rs.replicas > 0]
         if len(active) <= 1:
-            target = active[0] if active else (new or (max(old, key=revision) if old else None))
-            if target is not None and target.replicas != d.replicas:
+            # FindActiveOrLatest: the one active ReplicaSet, else the new one, else the newest old one (by
+            # creation: ReplicaSetsByCreationTimestamp reversed); scale returns early when it has the size.
+            target = active[0] if active else (new or (max(old, key=lambda r: r.meta.uid) if old else None))
+            if target is not None:
                 self.scale(target, d.replicas)
-            elif target is not None:
-                self.scale(target, d.replicas)  # only the annotations, if they are stale
             return
         if (
             new is not None and new.replicas == d.replicas and new.status.available_replicas == d.replicas
@@ -355,8 +367,8 @@ class _Reconcile:
         if to_add - added != 0 and ordered:  # leftover to the first (largest) ReplicaSet
             first = ordered[0].meta.uid
             sizes[first] = max(sizes[first] + to_add - added, 0)
-        for rs in ordered:
-            self.scale(self.current(rs), sizes[rs.meta.uid])
+        for rs in ordered:  # scaleReplicaSet itself: the annotations are brought up to date even at equal size
+            self.scale_rs(self.current(rs), sizes[rs.meta.uid])
 
     def proportion(self, rs: ReplicaSet, to_add: int, added: int) -> int:
         """getProportion / getReplicaSetFraction."""

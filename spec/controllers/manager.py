@@ -7,7 +7,11 @@ handleErr: AddRateLimited, Forget on success, the Deployment controller gives up
 staging/src/k8s.io/client-go/util/workqueue (de-duplicating queue, rate limiter).
 
 Modelled: a reconcile of one key is one step (the grain of Anvil and Themelios); any queued key may be picked
-(the controllers run several workers, and a key is never processed by two at once).
+(the controllers run several workers, and a key is never processed by two at once). A failed reconcile puts its
+key in the delaying queue's heap (AddRateLimited: 5 ms doubled per failure, workqueue.DefaultControllerRateLimiter);
+a plain Add by an event handler queues the key at once but leaves that entry alone, so the backoff still fires
+later and adds the key again (delaying_queue.go waitingLoop), usually for a reconcile that finds nothing to do.
+Abstracted: the rate limiter's overall token bucket (10 qps, burst 100), which no scenario's few keys reach.
 """
 
 from __future__ import annotations
@@ -71,7 +75,12 @@ def _finish(queue: WorkQueue, key: Key, failed: bool, max_retries: int | None) -
         return attrs.evolve(queue, failures=tuple(sorted(failures.items())))
     count = failures.get(key, 0)
     failures[key] = count + 1
-    waiting = tuple(sorted({**dict(queue.waiting), key: workqueue_delay_ms(count)}.items()))
+    # AddRateLimited = AddAfter(key, When(key)): a key already waiting keeps the earlier deadline (the delaying
+    # queue's insert only moves an entry's readyAt forward).
+    pending = dict(queue.waiting)
+    delay = workqueue_delay_ms(count)
+    pending[key] = min(pending.get(key, delay), delay)
+    waiting = tuple(sorted(pending.items()))
     return attrs.evolve(queue, failures=tuple(sorted(failures.items())), waiting=waiting)
 
 
@@ -104,6 +113,8 @@ def timers(kcm: ControllerManager) -> list[int]:
 
 
 def _elapse_queue(queue: WorkQueue, dt: int) -> WorkQueue:
+    """The delaying queue's waitingLoop: an entry whose deadline has come is Added (a no-op when the key is
+    queued already), and leaves the heap."""
     if not queue.waiting:
         return queue
     still = tuple((k, ms - dt) for k, ms in queue.waiting if ms > dt)

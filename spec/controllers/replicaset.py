@@ -8,10 +8,13 @@ getPodsToDelete ordering), pkg/controller/controller_ref_manager.go (ClaimPods: 
 Modelled: expectations (creations counted, deletions tracked by pod key, 5 min expiry) gate manageReplicas, as
 they do upstream since #6866; the ``no-expectations`` variant removes the gate (kubernetes#7561). Pods are created
 with generateName ``<rs>-``, labels from the template and a controller ownerReference; deletions pick pods by
-upstream's ranking; the status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
+upstream's ranking, co-location counted over the pods of every ReplicaSet with the same controller
+(getIndirectlyRelatedPods); the status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
 observedGeneration, the ReplicaFailure condition) is written through the status subresource, re-read on conflict
 as updateReplicaSetStatus does.
-Abstracted: minReadySeconds is 0 in every scenario, so available = ready.
+Abstracted: minReadySeconds is 0 in every scenario, so available = ready. The ranking's pod-deletion-cost (no
+scenario sets the annotation) and time-since-ready criteria (time is relative) are left out: ties fall to
+restarts and then to creation order, as upstream's do when those are equal.
 Omitted: releasing pods whose labels stop matching (no scenario relabels a pod).
 """
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import attrs
 
-from spec.apiserver import Session
+from spec.apiserver import CreatorRead, Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
 from spec.state import (
     ControllerManager,
@@ -123,14 +126,39 @@ def on_replicaset(
 # --- the reconcile -----------------------------------------------------------------------------------------
 
 
-def _rank(pod: Pod, related: list[Pod]) -> tuple[int, int, int, int, int, int]:
+def _rank(pod: Pod, on_node: dict[str, int]) -> tuple[int, int, int, int, int, int]:
     """getPodsToDelete's order (controller.ActivePodsWithRanks.Less): delete first the unassigned, then pending,
-    not ready, those sharing a node with more related pods, with more restarts, and the newest."""
+    not ready, those sharing a node with more related pods, with more restarts, and the newest.
+
+    ``on_node`` counts the related active pods per node (getPodsRankedByRelatedPodsOnSameNode)."""
     phase = {"Pending": 0, "Unknown": 1, "Running": 2}.get(pod.status.phase, 0)
-    colocated = sum(1 for p in related if pod.node_name and p.node_name == pod.node_name)
     return (
-        1 if pod.node_name else 0, phase, int(pod.status.ready), -colocated, -pod.status.restarts, -pod.meta.uid
+        1 if pod.node_name else 0, phase, int(pod.status.ready), -on_node.get(pod.node_name, 0),
+        -pod.status.restarts, -pod.meta.uid,
     )
+
+
+def related_pods_on_nodes(kcm: ControllerManager, rs: ReplicaSet) -> dict[str, int]:
+    """The active related pods per node: upstream's getIndirectlyRelatedPods lists, from the pod informer, the pods
+    that the selector of every ReplicaSet with the same controller (the rsIndexer's controllerUID index, this one
+    included) matches, each once; getPodsRankedByRelatedPodsOnSameNode counts the active ones per spec.nodeName.
+    A ReplicaSet without a controller has no related ReplicaSets (getReplicaSetsWithSameController returns nil),
+    so every pod's rank is 0."""
+    owner = rs.meta.owner
+    if owner is None:
+        return {}
+    selectors = [
+        o.selector for o in kcm.objects("replicasets")
+        if isinstance(o, ReplicaSet) and o.meta.namespace == rs.meta.namespace and o.meta.owner is not None
+        and o.meta.owner.uid == owner.uid
+    ]
+    on_node: dict[str, int] = {}
+    for p in kcm.objects("pods"):
+        if isinstance(p, Pod) and p.meta.namespace == rs.meta.namespace and is_active(p):
+            labels = dict(p.meta.labels)
+            if any(sel.matches(labels) for sel in selectors):
+                on_node[p.node_name] = on_node.get(p.node_name, 0) + 1
+    return on_node
 
 
 def new_pod(rs: ReplicaSet) -> Pod:
@@ -171,6 +199,7 @@ def sync(
     if not isinstance(rs, ReplicaSet):
         return (attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm), False
     needs_sync = satisfied(kcm, key) or not expectations
+    read = CreatorRead(rs, tuple(p for p in kcm.objects("pods") if isinstance(p, Pod)))
     pods: list[Pod] = []
     name = object_key(rs)
     for obj in kcm.objects("pods"):
@@ -190,7 +219,7 @@ def sync(
             count = min(-diff, BURST_REPLICAS)
             kcm = _set_expectation(kcm, key, Expectation(count, frozenset(), EXPECTATIONS_TIMEOUT_MS))
             for _ in range(count):  # slowStartBatch: every create succeeds here, so the batches change nothing
-                response = session.create(new_pod(rs))
+                response = session.create(new_pod(rs), read=read)
                 if response.ok:
                     assert response.obj is not None
                     session.event(name, "Normal", "SuccessfulCreate", f"Created pod: {response.obj.meta.name}")
@@ -199,7 +228,8 @@ def sync(
                     failure = response.message
                     session.event(name, "Warning", "FailedCreate", response.message)
         elif diff > 0:
-            victims = sorted(pods, key=lambda p: _rank(p, pods))[: min(diff, BURST_REPLICAS)]
+            on_node = related_pods_on_nodes(kcm, rs)
+            victims = sorted(pods, key=lambda p: _rank(p, on_node))[: min(diff, BURST_REPLICAS)]
             doomed = frozenset(pod_key(p.meta.namespace, p.meta.name) for p in victims)
             kcm = _set_expectation(kcm, key, Expectation(0, doomed, EXPECTATIONS_TIMEOUT_MS))
             for pod in victims:

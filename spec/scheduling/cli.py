@@ -167,6 +167,8 @@ def _print_text(report: dict[str, Any]) -> None:
         if p["node"]:
             extra = f"  (preempted {', '.join(p['preempted'])})" if p.get("preempted") else ""
             click.echo(f"  {p['pod']:<{width}}  -> {p['node']}{extra}")
+        elif (p["reason"] or "").startswith("preempted by "):
+            click.echo(f"  {p['pod']:<{width}}  evicted: {p['reason']}")
         else:
             click.echo(f"  {p['pod']:<{width}}  not placed: {p['reason']}")
     for m in report.get("kube_scheduler_missed", []):
@@ -176,6 +178,7 @@ def _print_text(report: dict[str, Any]) -> None:
         )
     t = report["totals"]
     waiting = f"; {t['waiting']} gated or terminating, left pending" if t["waiting"] else ""
+    waiting += f"; {t['preempted']} running pods preempted" if t.get("preempted") else ""
     click.echo(
         f"placed {t['placed']}/{t['pending']} pending pods{waiting}; {t['nodes_used']}/{t['nodes']} nodes in use"
     )

@@ -382,7 +382,23 @@ class _Pack:
                 room = sum(max(v, 0) for v in per_node.values())
                 room -= sum(k * enc.requests[g].get(resource, 0) for g, k in above.items())
                 bound = min(bound, room // min(amounts))
-        return max(bound, 0)
+            # the groups requesting it, on the nodes they may use (the others counted whole): GPUs, say
+            asking = [g for g in groups if enc.requests[g].get(resource, 0) > 0]
+            if asking:
+                nodes = set().union(*(enc.allowed_sets[g] for g in asking))
+                room = sum(max(per_node.get(n, 0), 0) for n in nodes)
+                smallest = min(enc.requests[g][resource] for g in asking)
+                others = sum(enc.groups[g].size for g in groups if g not in asking)
+                bound = min(bound, min(room // smallest, sum(enc.groups[g].size for g in asking)) + others)
+        # each group alone, on its own nodes: at most what fits there by its own requests
+        alone = 0
+        for g in groups:
+            room = 0
+            for n in enc.allowed[g]:
+                pods_free, free = enc.free[n]
+                room += max(min([pods_free] + [free.get(r, 0) // a for r, a in enc.requests[g].items()]), 0)
+            alone += min(enc.groups[g].size, room)
+        return max(min(bound, alone), 0)
 
     def lower_bound(self, enc: Encoding, placed: Mapping[int, int], everyone: bool) -> int:
         if any(enc.incumbent):
