@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-#: checker: exact storage; fingerprint: fingerprint storage; plain: the plain BFS.
+#: checker: exact storage; fingerprint: fingerprint storage; workersN: N worker processes; plain: the plain BFS.
 MODES = ["checker", "fingerprint", "plain"]
 CASES = [
     ("checker.examples.twophase:TwoPhase", 5),
@@ -35,10 +35,13 @@ def _child(ref: str, arg: int, mode: str) -> None:
     started = time.perf_counter()
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     model = _load(ref, arg)
-    if mode in ("checker", "fingerprint"):
+    if mode in ("checker", "fingerprint") or mode.startswith("workers"):
         from checker import check
 
-        result = check(model, deadlock=False, storage="exact" if mode == "checker" else mode)
+        if mode.startswith("workers"):
+            result = check(model, deadlock=False, workers=int(mode.removeprefix("workers")))
+        else:
+            result = check(model, deadlock=False, storage="exact" if mode == "checker" else mode)
         distinct, generated = result.stats.distinct_states, result.stats.generated
     else:
         seen = set(model.init_states())

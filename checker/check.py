@@ -17,6 +17,7 @@ from checker.fingerprint import collision_observed, collision_optimistic
 from checker.graph import STORAGES
 from checker.liveness import violation_lasso
 from checker.model import Model, Property, overrides
+from checker.parallel import explore_parallel
 from checker.paths import trace_of
 from checker.result import (
     ActionCoverage,
@@ -79,13 +80,18 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
           deadlock: bool = True, simulate: int | None = None, depth: int = 100, seed: int = 0,
           progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
           storage: str = "exact", checkpoint: str | None = None, checkpoint_every: float = 300.0,
-          checkpoint_meta: Mapping[str, Any] | None = None, resume: str | None = None) -> Result:
+          checkpoint_meta: Mapping[str, Any] | None = None, resume: str | None = None, workers: int = 1,
+          bitstate: int | None = None, max_memory: int | None = None, ray: str | None = None) -> Result:
     """Check every property of `model`; see `Result` for the verdicts.
 
-    `storage` is "exact" or "fingerprint" (`checker.graph`). `checkpoint=DIR` writes a checkpoint there every
-    `checkpoint_every` seconds and when SIGINT or SIGTERM stops the search (`checkpoint_meta`, JSON-able, says
-    how to load the model again); `resume=DIR` continues the search of a checkpoint, with its options (the model
-    must be the same). `max_states` and `max_depth` bound an exhaustive search (a search cut short says
+    `storage` is "exact" or "fingerprint" (`checker.graph`); `bitstate=MBYTES` is SPIN's bitstate hashing in a
+    bit array of that many MiB (never exhaustive: the verdict says "bounded" and estimates the coverage);
+    `workers=N` searches breadth-first in N processes with the same result (`checker.parallel`; it implies
+    fingerprint storage); with `ray="auto"` or an address they are Ray actors (`checker.ray_backend`).
+    `checkpoint=DIR` writes a checkpoint there every `checkpoint_every` seconds and when SIGINT or SIGTERM stops
+    the search (`checkpoint_meta`, JSON-able, says how to load the model again); `resume=DIR` continues the
+    search of a checkpoint, with its options (the model must be the same). `max_states`, `max_depth` and
+    `max_memory` (MiB in use by the search's processes) bound an exhaustive search (a search cut short says
     "bounded", never "ok"); `max_depth` counts states on a path, initial state included. `simulate=N` runs N
     random walks of at most `depth` states from `seed` instead of exhausting the space. `stop` is asked now and
     then whether to stop as if interrupted (the command line answers yes once Ctrl-C was pressed).
@@ -96,6 +102,12 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     for label, value in (("max states", max_states), ("max depth", max_depth), ("simulation runs", simulate)):
         if value is not None and value < 1:
             raise InputError(f"{label} must be at least 1, got {value}")
+    if bitstate is not None:
+        if bitstate < 1 or workers > 1 or checkpoint is not None or resume is not None:
+            raise InputError("bitstate hashing takes a size of at least 1 MiB, one worker and no checkpoints")
+        storage = "bitstate"
+    elif storage == "bitstate":
+        raise InputError("bitstate storage needs its size: bitstate=MBYTES")
     if storage not in STORAGES:
         raise InputError(f"unknown storage {storage!r}: choose one of {', '.join(STORAGES)}")
     snapshot = None
@@ -107,8 +119,18 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
         deadlock, storage = snapshot.options["deadlock"], snapshot.options["storage"]
         if snapshot.graph.with_edges != any(p.is_liveness for p in model.properties):
             raise InputError(f"{resume}: the checkpoint was written for a model with other properties")
+    if workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
+    if workers > 1 and simulate is None or ray is not None:
+        if strategy != "bfs":
+            raise InputError("worker processes search breadth-first only (depth-first order is sequential)")
+        if checkpoint is not None or resume is not None:
+            raise InputError("checkpoints are written by one worker only: drop --workers or --checkpoint/--resume")
+        storage = "fingerprint"  # the coordinator keeps fingerprints; the states stay in the workers
     if checkpoint_every <= 0:
         raise InputError(f"the checkpoint interval must be positive, got {checkpoint_every}")
+    if max_memory is not None and max_memory < 1:
+        raise InputError(f"max memory must be at least 1 MiB, got {max_memory}")
     if simulate is not None and depth < 1:
         raise InputError(f"simulation depth must be at least 1, got {depth}")
     liveness = [p for p in model.properties if p.is_liveness]
@@ -125,12 +147,14 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
         if simulate is not None:
             return _simulate(model, simulate, depth, seed, deadlock, progress, warnings)
         bounds = Bounds(strategy, max_states, max_depth, deadlock, constrained, symmetry, storage=storage,
-                        reductions=reductions)
+                        reductions=reductions, workers=workers)
+        if storage == "bitstate" and liveness:
+            warnings.append("liveness needs the state graph, which bitstate hashing does not keep: not checked")
         every = None if checkpoint is None else Checkpointing(checkpoint, checkpoint_every, dict(checkpoint_meta or {}))
         if every is not None and snapshot is not None and not checkpoint_meta:
             every.meta = snapshot.meta
         return _exhaust(model, strategy, max_states, max_depth, deadlock, progress, stop, liveness, bounds,
-                        tuple(warnings), every, snapshot)
+                        tuple(warnings), every, snapshot, (bitstate or 0) * 2**20, max_memory, ray)
 
 
 @contextlib.contextmanager
@@ -149,12 +173,26 @@ def _rarer_collections() -> Iterator[None]:
 
 def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int | None, deadlock: bool,
              progress: ProgressFn | None, stop: Callable[[], bool] | None, liveness: list[Property], bounds: Bounds,
-             warnings: tuple[str, ...], checkpoint: Checkpointing | None = None, resume: Snapshot | None = None
-             ) -> Result:
+             warnings: tuple[str, ...], checkpoint: Checkpointing | None = None, resume: Snapshot | None = None,
+             bitstate_bytes: int = 0, max_memory: int | None = None, ray: str | None = None) -> Result:
     started = time.perf_counter() - (resume.elapsed if resume is not None else 0.0)
-    out = explore(model, strategy=strategy, max_states=max_states, max_depth=max_depth, deadlock=deadlock,
-                  with_edges=bool(liveness), progress=progress, stop=stop, storage=bounds.storage,
-                  checkpoint=checkpoint, resume=resume)
+    if bounds.workers > 1 or ray is not None:
+        factory = None
+        if ray is not None:
+            from checker.ray_backend import pool_factory
+
+            factory = pool_factory(ray)
+        out = explore_parallel(model, workers=bounds.workers, max_states=max_states, max_depth=max_depth,
+                               deadlock=deadlock, with_edges=bool(liveness), progress=progress, stop=stop,
+                               max_memory=max_memory, pool_factory=factory)
+    else:
+        if bounds.storage == "bitstate":
+            liveness = []  # no graph: not checked (a warning says so)
+        out = explore(model, strategy=strategy, max_states=max_states, max_depth=max_depth, deadlock=deadlock,
+                      with_edges=bool(liveness), progress=progress, stop=stop, storage=bounds.storage,
+                      checkpoint=checkpoint, resume=resume, bitstate_bytes=bitstate_bytes, max_memory=max_memory)
+    if bounds.storage == "bitstate" and out.cut is None and not out.interrupted and out.failure is None:
+        out.cut = out.graph.fp_set.describe()  # never "ok": some states may have been taken for known ones
     if bounds.storage == "fingerprint":
         bounds = attrs.evolve(bounds, collision=(collision_optimistic(len(out.graph), out.generated),
                                                  collision_observed(out.graph.stored_fingerprints())))

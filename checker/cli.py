@@ -23,6 +23,7 @@ from checker.check import check as run_check
 from checker.checkpoint import read_meta
 from checker.errors import InputError, ModelError
 from checker.loading import Loaded, load_identity, load_python, load_target, loaders
+from checker.parallel import cpu_count
 from checker.report import Progress, TracePrinter, coverage_table, print_result, result_json
 from checker.result import Result
 
@@ -144,6 +145,17 @@ def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--storage", type=click.Choice(["exact", "fingerprint"]), default=None,
                      help="Store states exactly (default) or as 64-bit fingerprints (less memory; the verdict "
                           "states the probability of a collision)."),
+        click.option("--bitstate", type=click.IntRange(min=1), default=None, metavar="MBYTES",
+                     help="SPIN's bitstate hashing in MBYTES MiB: for spaces too big to store; never says holds, "
+                          "estimates its coverage."),
+        click.option("--max-memory", type=click.IntRange(min=1), default=None, metavar="MBYTES",
+                     help="Stop with the partial result (bounded) once the process uses MBYTES MiB."),
+        click.option("--ray", "ray_address", default=None, metavar="auto|ADDRESS",
+                     help="Run the workers as Ray actors: auto joins this machine's Ray cluster (or starts one), "
+                          "ADDRESS joins that one (needs pip install 'kubespec[ray]')."),
+        click.option("--workers", default="1", show_default=True, metavar="N|auto",
+                     help="Worker processes for a breadth-first search (auto: the cores available); more than one "
+                          "implies --storage fingerprint."),
         click.option("--checkpoint", "checkpoint_dir", type=click.Path(file_okay=False), default=None,
                      metavar="DIR", help="Write a checkpoint to DIR now and then and when stopped (resume with "
                                          "--resume DIR)."),
@@ -197,7 +209,9 @@ def _default() -> Loaded:
 @_check_options
 @reports_input_errors
 def check_command(target: str | None, model_ref: str | None, strategy: str | None, max_states: int | None,
-                  max_depth: int | None, no_deadlock: bool, storage: str | None, checkpoint_dir: str | None,
+                  max_depth: int | None, no_deadlock: bool, storage: str | None, bitstate: int | None,
+                  max_memory: int | None, ray_address: str | None, workers: str,
+                  checkpoint_dir: str | None,
                   checkpoint_every: float, resume_dir: str | None, simulate: int | None,
                   sim_depth: int, seed: int, as_json: bool, trace_path: str | None, show_coverage: bool,
                   **extra: Any) -> None:
@@ -229,6 +243,18 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
     if storage is not None:
         options["storage"] = storage
     engine: dict[str, Any] = {}  # how the search runs, not what it checks: kept out of trace files' options
+    if bitstate is not None:
+        engine["bitstate"] = bitstate
+    if max_memory is not None:
+        engine["max_memory"] = max_memory
+    if ray_address is not None:
+        engine["ray"] = ray_address
+    if workers == "auto":
+        engine["workers"] = cpu_count()
+    elif workers.isdigit() and int(workers) >= 1:
+        engine["workers"] = int(workers)
+    else:
+        raise InputError(f"--workers: expected a positive number or auto, got {workers!r}")
     if resume_dir is not None:
         engine["resume"] = resume_dir
         checkpoint_dir = checkpoint_dir or resume_dir

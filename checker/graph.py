@@ -9,6 +9,9 @@ is hashed and compared in C, where the class's generated `__hash__` and `__eq__`
 generated successor. The state object is rebuilt from its fields when a trace needs it. Other states are stored
 as they are.
 
+With ``storage="bitstate"`` (SPIN's supertrace) the fingerprints themselves are not kept, only k bits each in a
+bit array (`checker.storage.BitState`); the fingerprints by index stay, for traces.
+
 With ``storage="fingerprint"`` (TLC's way) a state is stored as its 64-bit fingerprint (`checker.fingerprint`),
 in one table for every class: tens of bytes per state instead of hundreds, at the price of a small probability
 that two distinct states share a fingerprint (and one of them is never explored); the verdict states TLC's
@@ -18,45 +21,20 @@ along the stored fingerprints (`checker.paths`).
 
 from __future__ import annotations
 
-import operator
 from array import array
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import attrs
-
 from checker.fingerprint import Fingerprinter
+from checker.fingerprint import field_key as _field_key
+from checker.storage import BitState
 
 NO_PARENT = -1
-STORAGES = ("exact", "fingerprint")
+STORAGES = ("exact", "fingerprint", "bitstate")
 
 #: A class's storage: its table (key -> index), how to get a state's key (None: the state is its own key), and
 #: its kind number (position in StateGraph.builders).
 Table = tuple[dict[Any, int], Callable[[Any], Any] | None, int]
-
-
-def _field_key(cls: type) -> tuple[Callable[[Any], Any], Callable[[Any], Any]] | None:
-    """For a frozen attrs class whose equality is attrs' own over init fields: key and rebuild functions."""
-    if not attrs.has(cls) or not getattr(cls, "__attrs_attrs__", None):
-        return None
-    eq = getattr(cls, "__eq__", None)
-    code = getattr(eq, "__code__", None)
-    if code is None or not code.co_filename.startswith("<attrs generated"):
-        return None
-    fields = attrs.fields(cls)
-    if any(not f.eq or f.eq_key is not None or not f.init or f.converter is not None for f in fields):
-        return None
-    names = [f.name for f in fields]
-    aliases = [f.alias for f in fields]
-    getter: Callable[[Any], Any] = operator.attrgetter(*names)
-    if len(names) == 1:
-        single = getter
-        getter = lambda state: (single(state),)  # noqa: E731 - attrgetter of one name returns a bare value
-
-    def build(key: tuple[Any, ...]) -> Any:
-        return cls(**dict(zip(aliases, key, strict=True)))
-
-    return getter, build
 
 
 class StateGraph:
@@ -65,16 +43,17 @@ class StateGraph:
     __slots__ = ("keys", "kinds", "tables", "builders", "parent", "depth", "expanded", "with_edges", "edge_lo",
                  "edge_hi", "edge_to", "edge_mask", "enabled", "storage", "fingerprints", "fp_table", "fp_set")
 
-    def __init__(self, with_edges: bool, storage: str = "exact") -> None:
-        if storage not in STORAGES:
-            raise ValueError(f"unknown storage {storage!r}")
+    def __init__(self, with_edges: bool, storage: str = "exact", bitstate_bytes: int = 0) -> None:
+        if storage not in STORAGES or storage == "bitstate" and (with_edges or bitstate_bytes < 1):
+            raise ValueError(f"unknown storage {storage!r} (bitstate: no edges, a size)")
         self.storage = storage
         #: In fingerprint storage: the fingerprint function, and its one table (fingerprint -> index), needed for
         #: edges; without edges, a set of fingerprints (the index of a fingerprint is never asked for), and `keys`
         #: an array of fingerprints by index.
-        self.fingerprints = Fingerprinter() if storage == "fingerprint" else None
+        self.fingerprints = Fingerprinter() if storage != "exact" else None
         self.fp_table: dict[int, int] = {}
-        self.fp_set: set[int] | None = set() if storage == "fingerprint" and not with_edges else None
+        self.fp_set: Any = (BitState(bitstate_bytes) if storage == "bitstate"
+                            else set() if storage == "fingerprint" and not with_edges else None)
         self.keys: Any = array("Q") if self.fp_set is not None else []
         self.kinds = bytearray()
         self.tables: dict[type, Table] = {}

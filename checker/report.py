@@ -66,6 +66,7 @@ def _bounds(result: Result) -> dict[str, Any]:
     return {"strategy": b.strategy, "max_states": b.max_states, "max_depth": b.max_depth, "deadlock": b.deadlock,
             "constraint": b.constraint, "symmetry": b.symmetry, "reductions": list(b.reductions),
             "simulate": b.simulate, "sim_depth": b.sim_depth, "seed": b.seed, "storage": b.storage,
+            "workers": b.workers,
             "collision": None if b.collision is None else {"calculated": b.collision[0], "observed": b.collision[1]},
             "description": b.describe()}
 
@@ -171,7 +172,7 @@ def coverage_table(result: Result) -> Table:
 
 
 class Progress:
-    """A live status line on a terminal: states, states/s, depth, queue."""
+    """A live status line on a terminal: states, states/s, depth, queue, memory in use, frontier on disk."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -187,5 +188,9 @@ class Progress:
 
     def __call__(self, distinct: int, generated: int, depth: int, queue: int, seconds: float) -> None:
         rate = distinct / seconds if seconds > 0 else 0.0
+        from checker.storage import DISK, resident_bytes
+
+        disk = f", disk {DISK['bytes'] / 2**20:,.0f} MiB" if DISK["bytes"] else ""
         self.status.update(f"{distinct:,} distinct states ({rate:,.0f}/s), {generated:,} generated, "
-                           f"depth {depth}, queue {queue:,}, {seconds:.0f} s")
+                           f"depth {depth}, queue {queue:,}, {seconds:.0f} s, "
+                           f"memory {resident_bytes() / 2**20:,.0f} MiB{disk}")

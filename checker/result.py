@@ -111,6 +111,8 @@ class Bounds:
     #: two distinct states shared one (calculated (optimistic), based on the actual fingerprints).
     storage: str = "exact"
     collision: tuple[float, float] | None = None
+    #: Worker processes of the search (`checker.parallel`).
+    workers: int = 1
     #: The reductions the model applied (``Model.reductions``), stated in the verdict.
     reductions: tuple[str, ...] = ()
 
@@ -129,6 +131,8 @@ class Bounds:
             parts.append("symmetry reduction")
         if not self.deadlock:
             parts.append("deadlock not checked")
+        if self.workers > 1:
+            parts.append(f"{self.workers} worker processes")
         if self.storage != "exact":
             parts.append(self.storage_note())
         return ", ".join(parts)

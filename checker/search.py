@@ -23,7 +23,7 @@ from checker.checkpoint import Checkpointing, Snapshot, save
 from checker.errors import ModelError
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
-from checker.storage import DiskQueue
+from checker.storage import DiskQueue, resident_bytes
 
 ProgressFn = Callable[[int, int, int, int, float], None]
 PROGRESS_EVERY = 2048
@@ -99,14 +99,14 @@ def fairness_masks(model: Model) -> tuple[int, int, Callable[[Hashable], int]]:
 
 def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: int | None, deadlock: bool,
             with_edges: bool, progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
-            storage: str = "exact", checkpoint: Checkpointing | None = None, resume: Snapshot | None = None
-            ) -> Outcome:
+            storage: str = "exact", checkpoint: Checkpointing | None = None, resume: Snapshot | None = None,
+            bitstate_bytes: int = 0, max_memory: int | None = None) -> Outcome:
     """Explore the reachable states, checking invariants and deadlock as states are found. ``stop`` is asked now
     and then whether to stop as if interrupted (a Ctrl-C that Python swallowed, say in a finalizer, still counts).
     ``storage`` is "exact" or "fingerprint" (`checker.graph`). With ``checkpoint``, a consistent checkpoint is
     written every ``checkpoint.every`` seconds and when SIGINT or SIGTERM stops the search; ``resume`` continues
     from one (`checker.checkpoint`)."""
-    g = resume.graph if resume is not None else StateGraph(with_edges, storage)
+    g = resume.graph if resume is not None else StateGraph(with_edges, storage, bitstate_bytes)
     out = Outcome(g)
     invariants = [(p.name, p.pred) for p in model.properties if p.kind == "always"]
     witnesses = [p for p in model.properties if p.kind == "sometimes"]
@@ -122,7 +122,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
     general = canonical is not None or constraint is not None
     # The frontier holds (index, state): states are stored as keys, so the object is kept until expanded.
     # With fingerprint storage the frontier is the only place states live: breadth-first, it spills to disk.
-    frontier: Any = DiskQueue() if storage == "fingerprint" and not lifo else deque()
+    frontier: Any = DiskQueue() if storage != "exact" and not lifo else deque()
     started = time.perf_counter()
     last_report = started
     limit = max_states if max_states is not None else float("inf")
@@ -190,7 +190,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                 out.cut = f"max states {max_states:,} reached"
                 break
             if g.fp_set is not None:
-                g.fp_set.add(key)  # type: ignore[arg-type]
+                g.fp_set.add(key)
             else:
                 table[key] = len(keys)
             i = store(s, key, kind, NO_PARENT, 1)
@@ -305,6 +305,9 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                     raise KeyboardInterrupt
                 if checkpoint is not None and time.perf_counter() - checkpoint.last >= checkpoint.every:
                     snapshot()
+                if max_memory is not None and resident_bytes() >= max_memory * 2**20:
+                    out.cut = f"max memory {max_memory:,} MiB reached"  # between expansions: a clean stop
+                    break
                 if progress is not None:
                     now = time.perf_counter()
                     if now - last_report >= 0.25:

@@ -83,6 +83,7 @@ class DiskQueue:
         """Remove the files (the queue is empty after)."""
         self.files.clear()
         self.spilled = 0
+        DISK["bytes"] -= self.bytes_on_disk
         self.bytes_on_disk = 0
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -96,6 +97,7 @@ class DiskQueue:
         with open(path, "wb") as f:
             pickle.dump(self.tail, f, protocol=pickle.HIGHEST_PROTOCOL)
             self.bytes_on_disk += f.tell()
+            DISK["bytes"] += f.tell()
         self.files.append((path, len(self.tail)))
         self.spilled += len(self.tail)
         self.tail = []
@@ -105,6 +107,78 @@ class DiskQueue:
         with open(path, "rb") as f:
             items = pickle.load(f)
             self.bytes_on_disk -= f.tell()
+            DISK["bytes"] -= f.tell()
         os.unlink(path)
         self.spilled -= count
         self.head.extend(items)
+
+
+class BitState:
+    """SPIN's bitstate hashing (supertrace, Holzmann): a state is remembered as k bits of an array of m bits, set at
+    positions drawn from its 64-bit fingerprint (double hashing: h1 + i * h2). A new state whose k bits happen to be
+    set already is taken for a known one and never explored, so a search with it is never exhaustive: it reports
+    an estimate of its coverage instead. A set-like object: `fp in bits`, `bits.add(fp)`."""
+
+    def __init__(self, nbytes: int, k: int = 3) -> None:
+        if nbytes < 1:
+            raise ValueError("a bit array needs at least one byte")
+        self.bits = bytearray(nbytes)
+        self.m = nbytes * 8
+        self.k = k
+        self.ones = 0
+        self.added = 0
+        #: The expected number of states that were taken for known ones: the sum, over the states added, of the
+        #: probability that a new state's k bits were all set already at that point ((ones/m)^k).
+        self.expected_omissions = 0.0
+
+    def _positions(self, fp: int) -> list[int]:
+        h1, h2, m = fp & 0xFFFFFFFF, (fp >> 32) | 1, self.m
+        return [(h1 + i * h2) % m for i in range(self.k)]
+
+    def __contains__(self, fp: object) -> bool:
+        bits = self.bits
+        return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(fp))  # type: ignore[arg-type]
+
+    def add(self, fp: int) -> None:
+        self.expected_omissions += (self.ones / self.m) ** self.k
+        bits = self.bits
+        for p in self._positions(fp):
+            byte, bit = p >> 3, 1 << (p & 7)
+            if not bits[byte] & bit:
+                bits[byte] |= bit
+                self.ones += 1
+        self.added += 1
+
+    def update(self, fps: Iterable[int]) -> None:
+        for fp in fps:
+            self.add(fp)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(())  # the fingerprints are not kept: nothing to iterate
+
+    def coverage(self) -> float:
+        """The estimated fraction of the reachable states (up to the bounds) that the search explored."""
+        return self.added / (self.added + self.expected_omissions) if self.added else 1.0
+
+    def describe(self) -> str:
+        hash_factor = self.m / max(self.added, 1)
+        return (f"bitstate hashing, {len(self.bits) / 2**20:,.0f} MiB ({self.k} bits a state, hash factor "
+                f"{hash_factor:,.0f}): estimated coverage {100 * self.coverage():.4f}%, never exhaustive")
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+#: Bytes the live DiskQueues have written, in this process (the live line shows it).
+DISK = {"bytes": 0}
+
+
+def resident_bytes(pid: int | str = "self") -> int:
+    """The resident memory of a process now (Linux: /proc/PID/statm), or its peak so far elsewhere."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        if pid != "self":
+            return 0
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

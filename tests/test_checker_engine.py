@@ -108,8 +108,9 @@ class RandomGraph(Model):
         tag: frozenset[str]
 
     def __init__(self, edges: frozenset[tuple[int, str, int]], init: frozenset[int], goal: frozenset[int],
-                 premise: frozenset[int], bad: frozenset[int], fairness: dict[str, str]) -> None:
-        self.edges, self.init = edges, init
+                 premise: frozenset[int], bad: frozenset[int], fairness: dict[str, str],
+                 allowed: frozenset[int] | None = None) -> None:
+        self.edges, self.init, self.allowed = edges, init, allowed
         self.properties = [
             always("NotBad", lambda s: s.n not in bad),
             eventually("Ev", lambda s: s.n in goal),
@@ -120,6 +121,9 @@ class RandomGraph(Model):
 
     def node(self, n: int) -> Any:
         return RandomGraph.Node(n, frozenset({f"x{n % 3}", "y"}))
+
+    def constraint(self, s: Any) -> bool:
+        return self.allowed is None or s.n in self.allowed
 
     def init_states(self) -> Iterator[Any]:
         return iter([self.node(n) for n in sorted(self.init)])
@@ -135,8 +139,9 @@ def random_graphs(draw: st.DrawFn) -> RandomGraph:
     nodes = st.frozensets(node)
     edges = draw(st.frozensets(st.tuples(node, st.sampled_from(LABELS), node), max_size=14))
     fairness = draw(st.dictionaries(st.sampled_from(LABELS), st.sampled_from(["weak", "strong"])))
+    allowed = draw(st.none() | nodes)
     return RandomGraph(edges, draw(st.frozensets(node, min_size=1, max_size=3)), draw(nodes), draw(nodes),
-                       draw(nodes), fairness)
+                       draw(nodes), fairness, allowed)
 
 
 @settings(max_examples=150)
@@ -329,3 +334,163 @@ def test_sigterm_writes_a_checkpoint_and_resume_finishes_with_the_same_counts(tm
         "ok", 50_816, 402_306, 20)
     r = subprocess.run([KUBESPEC, "check", "--resume", str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
+
+
+# --- Worker processes ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("factory", "args", "options"), [c for c in CLASSIC if c[2].get("strategy") != "dfs"])
+def test_workers_give_the_result_of_one_worker(factory: Any, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+    one = check(factory(*args), storage="fingerprint", **options)
+    two = check(factory(*args), workers=2, **options)
+    _same(one, two)
+    assert two.bounds.workers == 2 and two.bounds.storage == "fingerprint" and "2 worker processes" in two.verdict()
+
+
+@settings(max_examples=40)
+@given(random_graphs(), st.booleans(), st.sampled_from([None, 3]), st.sampled_from([None, 2]),
+       st.sampled_from([2, 3]))
+def test_workers_agree_with_one_worker_on_random_graphs(model: RandomGraph, deadlock: bool, max_states: int | None,
+                                                         max_depth: int | None, workers: int) -> None:
+    """Invariants (also beyond the constraint), deadlock, liveness, bounds: the same result with N workers."""
+    options: dict[str, Any] = {"deadlock": deadlock, "max_states": max_states, "max_depth": max_depth}
+    _same(check(model, storage="fingerprint", **options), check(model, workers=workers, **options))
+
+
+def test_workers_rebalance_and_agree_on_a_wide_space(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three workers on TwoPhase(5): many ties between runs, so the runs are rebalanced along the way."""
+    import checker.parallel
+
+    calls: list[int] = []
+    original = checker.parallel._rebalance
+
+    def counting(pool: Any, indices: list[list[int]]) -> None:
+        before = [len(run) for run in indices]
+        original(pool, indices)
+        calls.append(int(before != [len(run) for run in indices]))
+
+    monkeypatch.setattr(checker.parallel, "_rebalance", counting)
+    _same(check(TwoPhase(5), storage="fingerprint"), check(TwoPhase(5), workers=3))
+    assert sum(calls) > 0
+
+
+def test_workers_refuse_what_they_cannot_do(tmp_path: Path) -> None:
+    from checker.errors import InputError
+
+    with pytest.raises(InputError, match="breadth-first"):
+        check(TwoPhase(3), workers=2, strategy="dfs")
+    with pytest.raises(InputError, match="checkpoints"):
+        check(TwoPhase(3), workers=2, checkpoint=str(tmp_path))
+    r = subprocess.run([KUBESPEC, "check", "--model", "checker.examples.twophase:TwoPhase", "--workers", "auto",
+                        "--json"], capture_output=True, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["stats"]["distinct_states"] == 288, r.stderr
+    r = subprocess.run([KUBESPEC, "check", "--workers", "two"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("error: --workers")
+
+
+def test_a_model_error_in_a_worker_is_one_line() -> None:
+    from checker.errors import ModelError
+
+    class Broken(Model):
+        def init_states(self) -> Iterator[int]:
+            return iter([0])
+
+        def successors(self, s: int) -> Iterator[tuple[str, int]]:
+            if s == 3:
+                raise RuntimeError("boom")
+            yield "inc", s + 1
+
+    with pytest.raises(ModelError, match="boom"):
+        check(Broken(), workers=2)
+
+
+
+
+@attrs.frozen
+class Holder:
+    inf: Any
+    note: str = attrs.field(default="", eq=False)
+
+
+def test_fingerprints_are_structural_under_a_class_with_its_own_equality() -> None:
+    """A memo by value must not hand one value the fingerprint of another that is only equal by a class's rule."""
+    fp = Fingerprinter()
+    a = (Holder(_Rec(1, frozenset({"a"}))), "x")
+    b = (Holder(_Rec(1, frozenset({"b"}))), "x")
+    assert a == b  # by the class's rule
+    assert fp(a) != fp(b)
+    assert fp(a) == Fingerprinter()(a) and fp(b) == Fingerprinter()(b)
+    # A field with eq=False is no part of an attrs value: equal values, one fingerprint.
+    assert fp(Holder(1, "one")) == fp(Holder(1, "two"))
+
+
+@attrs.frozen(eq=False)
+class _Rec:
+    rv: int
+    cache: frozenset[str]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Rec) and other.rv == self.rv
+
+    def __hash__(self) -> int:
+        return hash(self.rv)
+
+
+# --- Bitstate hashing and the memory bound ------------------------------------------------------------------------
+
+
+def test_bitstate_never_says_holds_and_estimates_its_coverage() -> None:
+    roomy = check(TwoPhase(5), bitstate=1)
+    assert roomy.status == "bounded" and roomy.cut is not None and "estimated coverage" in roomy.cut
+    assert roomy.stats.distinct_states == 8832  # a roomy bit array loses nothing here
+    assert all(p.status != "holds" for p in roomy.properties)
+    # A violation is still a violation, with its shortest trace rebuilt by re-execution.
+    found = check(DieHard(), bitstate=1)
+    assert found.status == "violation" and len(found.violation.trace) == 7  # type: ignore[union-attr]
+    # Liveness needs the graph: not checked, and said so.
+    live = check(Semaphore(2, "weak"), bitstate=1)
+    assert live.status == "bounded" and any("bitstate" in w for w in live.warnings)
+
+
+def test_a_crowded_bit_array_misses_states_and_says_so() -> None:
+    from checker.search import explore
+    from checker.storage import BitState
+
+    out = explore(TwoPhase(5), strategy="bfs", max_states=None, max_depth=None, deadlock=False, with_edges=False,
+                  storage="bitstate", bitstate_bytes=512)
+    bits = out.graph.fp_set
+    assert isinstance(bits, BitState)
+    assert len(out.graph) < 8832 and bits.coverage() < 0.999
+    assert bits.expected_omissions > 0
+
+
+def test_max_memory_stops_cleanly_with_a_partial_result() -> None:
+    from checker.storage import resident_bytes
+
+    now = resident_bytes() // 2**20  # already in use: the first look stops the search (freed memory is reused)
+    result = check(TwoPhase(6), max_memory=max(1, now - 1))
+    assert result.status == "bounded" and result.cut is not None and result.cut.startswith("max memory")
+    assert 0 < result.stats.distinct_states < 50_816
+    with pytest.raises(Exception, match="at least 1"):
+        check(TwoPhase(3), bitstate=0)
+
+
+# --- Ray ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_ray_backend_gives_the_result_of_one_worker_on_a_local_cluster(tmp_path: Path) -> None:
+    """Actors on a Ray cluster started on this machine: the same counts, verdicts and traces as one worker."""
+    ray = pytest.importorskip("ray")
+    try:
+        for factory, args in ((TwoPhase, (4,)), (DieHard, ()), (Semaphore, (2, "weak"))):
+            _same(check(factory(*args), storage="fingerprint"), check(factory(*args), workers=2, ray="auto"))
+        # A model loaded from a file travels by value (the actors cannot import it by name).
+        model = tmp_path / "mid.py"
+        model.write_text("from checker.examples.twophase import TwoPhase\n\ndef mid():\n    return TwoPhase(5)\n")
+        r = subprocess.run([KUBESPEC, "check", "--model", f"{model}:mid", "--workers", "2", "--ray", "auto",
+                            "--json"], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["stats"]["distinct_states"] == 8832
+    finally:
+        ray.shutdown()

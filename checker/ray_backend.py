@@ -1,0 +1,122 @@
+"""The worker processes of `checker.parallel` as Ray actors: the same search, on a Ray cluster (`--ray auto|ADDRESS`).
+
+Ray (an optional extra: `pip install 'kubespec[ray]'`) starts or joins the cluster and places the actors; this
+module writes no cluster manager of its own. `--ray auto` joins the cluster this machine belongs to (`ray start`,
+or RAY_ADDRESS) and starts a local one when there is none; `--ray ADDRESS` joins the cluster at ADDRESS. Each
+actor holds one run of the frontier and the set of known fingerprints and answers the coordinator's requests as
+a forked worker does (`checker.parallel.answer`), so the counts, verdicts and traces are those of one worker.
+
+The model travels to the actors pickled by cloudpickle (Ray's serialiser); a model loaded from a file
+(`--model FILE.py:NAME`) is pickled by value, since the actors cannot import it by name. What it omits: the
+fingerprint set is replicated in every actor, not sharded (each level's new fingerprints are broadcast as 8 bytes
+each); a run stays on the actor that found it, and only the surplus of a drifting run moves. Failures of an actor
+or a node end the check with an error, as a dead worker process does.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from checker.errors import InputError, ModelError
+from checker.model import Model
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise InputError("--ray needs Ray: pip install 'kubespec[ray]'") from exc
+    return ray
+
+
+def connect(address: str) -> Any:
+    """Join the Ray cluster at `address`, or with "auto" the machine's cluster (a new local one when none)."""
+    ray = _ray()
+    if ray.is_initialized():
+        return ray
+    try:
+        if address == "auto":
+            try:
+                ray.init(address="auto", log_to_driver=False, logging_level="ERROR")
+            except (ConnectionError, RuntimeError, ValueError):
+                ray.init(log_to_driver=False, logging_level="ERROR", include_dashboard=False)
+        else:
+            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise InputError(f"--ray {address}: cannot join a Ray cluster ({exc})") from exc
+    return ray
+
+
+class RayPool:
+    """N actors with the interface of `checker.parallel.Pool` (send, answer, ask, all, resident, close)."""
+
+    def __init__(self, model: Model, workers: int, max_depth: int | None, with_edges: bool, address: str) -> None:
+        ray = connect(address)
+        self.ray = ray
+        module = sys.modules.get(type(model).__module__)
+        if module is not None and module.__name__.startswith("_kubespec_model_"):
+            import cloudpickle
+
+            cloudpickle.register_pickle_by_value(module)
+        actor = ray.remote(_Actor)
+        self.actors = [actor.remote(model, max_depth, with_edges) for _ in range(workers)]
+        self.pending: list[Any] = [None] * workers
+
+    def __len__(self) -> int:
+        return len(self.actors)
+
+    def send(self, k: int, *request: Any) -> None:
+        self.pending[k] = self.actors[k].handle.remote(request[0], list(request[1:]))
+
+    def answer(self, k: int) -> Any:
+        ref, self.pending[k] = self.pending[k], None
+        try:
+            status, reply = self.ray.get(ref)
+        except self.ray.exceptions.RayError as exc:
+            raise ModelError(f"Ray actor {k} failed: {type(exc).__name__}: {exc}") from exc
+        if status == "model-error":
+            raise ModelError(reply)
+        return reply
+
+    def ask(self, k: int, *request: Any) -> Any:
+        self.send(k, *request)
+        return self.answer(k)
+
+    def all(self, *request: Any) -> list[Any]:
+        for k in range(len(self)):
+            self.send(k, *request)
+        return [self.answer(k) for k in range(len(self))]
+
+    def resident(self) -> int:
+        from checker.storage import resident_bytes
+
+        return resident_bytes() + sum(int(n) for n in self.all("resident"))
+
+    def close(self) -> None:
+        for a in self.actors:
+            self.ray.kill(a)
+        self.actors = []
+
+
+class _Actor:
+    """A worker of `checker.parallel`, as a Ray actor."""
+
+    def __init__(self, model: Model, max_depth: int | None, with_edges: bool) -> None:
+        from checker.parallel import _Worker
+
+        self.worker = _Worker(model, max_depth, with_edges)
+
+    def handle(self, request: str, args: list[Any]) -> tuple[str, Any]:
+        from checker.parallel import answer
+
+        return answer(self.worker, request, args)
+
+
+def pool_factory(address: str) -> Any:
+    """A `pool_factory` for `checker.parallel.explore_parallel` that places the workers on Ray."""
+
+    def make(model: Model, workers: int, max_depth: int | None, with_edges: bool) -> RayPool:
+        return RayPool(model, workers, max_depth, with_edges, address)
+
+    return make
