@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import sys
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,6 +113,24 @@ def _port(w: _Where, value: Any, path: str) -> int:
     return value
 
 
+def _port_name(w: _Where, value: str, path: str) -> str:
+    """validation.IsValidPortName (an IANA_SVC_NAME): what the API server accepts as a named port."""
+    problem = None
+    if len(value) > 15:
+        problem = "must be no more than 15 characters"
+    elif not re.fullmatch(r"[-a-z0-9]+", value):
+        problem = "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
+    elif not re.search(r"[a-z]", value):
+        problem = "must contain at least one letter (a-z)"
+    elif "--" in value:
+        problem = "must not contain consecutive hyphens (--)"
+    elif value.startswith("-") or value.endswith("-"):
+        problem = "must not begin or end with a hyphen (-)"
+    if problem:
+        raise w.fail(path, f"{value[:40]!r} is not a valid port name: {problem} (the API server refuses it)")
+    return value
+
+
 def _protocol(w: _Where, value: Any, path: str) -> str:
     protocol = value or "TCP"
     if protocol not in PROTOCOLS:
@@ -159,6 +179,8 @@ def parse_service(w: _Where, obj: Mapping[str, Any], namespace: str, name: str, 
             target = _port(w, target, f"{path}.targetPort")
         if target == "":
             target = None
+        if isinstance(target, str):
+            target = _port_name(w, target, f"{path}.targetPort")
         app = raw.get("appProtocol")
         ports.append(ServicePort(
             name=_str(w, raw, "name", f"{path}.name"),
@@ -196,8 +218,9 @@ def _container_ports(w: _Where, containers: list[Any], path: str, sidecars: bool
             ppath = f"{cpath}.ports[{j}]"
             if not isinstance(raw, Mapping):
                 raise w.fail(ppath, "expected a mapping")
+            name = _str(w, raw, "name", f"{ppath}.name")
             out.append(ContainerPort(
-                name=_str(w, raw, "name", f"{ppath}.name") or None,
+                name=_port_name(w, name, f"{ppath}.name") if name else None,
                 container_port=_port(w, raw.get("containerPort"), f"{ppath}.containerPort"),
                 protocol=_protocol(w, raw.get("protocol"), f"{ppath}.protocol"),
             ))
@@ -300,6 +323,24 @@ def _described(where: str, doc: Mapping[str, Any]) -> str:
     return f"{where} ({doc.get('kind')} {name})" if isinstance(name, str) and name else f"{where} ({doc.get('kind')})"
 
 
+class _KubectlDumper(yaml.SafeDumper):  # type: ignore[misc]
+    """Quotes as kubectl's go-yaml does: double quotes for an empty string or one that would read as another type."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    implicit = dumper.resolve(yaml.ScalarNode, value, (True, False))
+    style = '"' if value == "" or implicit != "tag:yaml.org,2002:str" else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_KubectlDumper.add_representer(str, _represent_str)
+
+
+def to_yaml(doc: object) -> str:
+    text: str = yaml.dump(doc, Dumper=_KubectlDumper, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return text
+
+
 def as_list(slices: list[EndpointSlice]) -> dict[str, object]:
     """A v1 List, as `kubectl get endpointslices -o yaml|json` prints one."""
     return {"apiVersion": "v1", "items": [s.manifest() for s in slices], "kind": "List",
@@ -328,10 +369,12 @@ def endpoints(files: tuple[str, ...], as_json: bool, primary_ip_family: str) -> 
         services += got.services
         pods += got.pods
         nodes += got.nodes
-    keys = [s.key for s in services]
-    dup = next((k for k in keys if keys.count(k) > 1), None)
-    if dup is not None:
-        raise InputError(f"Service {dup} is defined twice (in {', '.join(files)})")
+    for kind, keys in (("Service", [s.key for s in services]), ("Pod", [p.key for p in pods]),
+                       ("Node", [n.name for n in nodes])):
+        counts = Counter(keys)
+        dup = next((k for k in keys if counts[k] > 1), None)
+        if dup is not None:
+            raise InputError(f"{kind} {dup} is defined twice (in {', '.join(files)})")
     given_nodes = nodes or None
     slices = endpoint_slices(services, pods, given_nodes)
     warnings = diagnose(services, pods, given_nodes)
@@ -345,4 +388,4 @@ def endpoints(files: tuple[str, ...], as_json: bool, primary_ip_family: str) -> 
     if as_json:
         click.echo(json.dumps(doc, indent=4, sort_keys=True))
     else:
-        click.echo(yaml.safe_dump(doc, sort_keys=True, default_flow_style=False), nl=False)
+        click.echo(to_yaml(doc), nl=False)

@@ -419,7 +419,14 @@ def _new_slice(service: Service, address_type: str, ports: tuple[EndpointPort, .
 
 def endpoint_slices(services: Iterable[Service], pods: Iterable[Pod], nodes: Sequence[Node] | None = None,
                     max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> list[EndpointSlice]:
-    """Every slice the controller creates for these Services, Services in namespace/name order."""
+    """Every slice the controller creates for these Services, Services in namespace/name order.
+
+    From manifests (as `kubectl get -o yaml` exports them), with spec/proxy's model of the result::
+
+        inputs = spec.endpoints_cli.parse_inputs(text, path)   # Services, Pods, Nodes; InputError on bad input
+        slices = endpoint_slices(inputs.services, inputs.pods, inputs.nodes or None)
+        proxy_slices = tuple(s.to_proxy() for s in slices)     # spec.proxy.model.EndpointSlice
+    """
     pod_list = list(pods)
     out: list[EndpointSlice] = []
     for service in sorted(services, key=lambda s: (s.namespace, s.name)):

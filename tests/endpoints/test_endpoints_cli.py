@@ -118,6 +118,10 @@ status: {phase: Running, podIP: 10.1.0.4, conditions: [{type: Ready, status: "Tr
          "Service default/a is also"),
         ("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nstatus: {podIP: 10.0.0.1, podIPs: [{ip: 10.0.0.2}]}\n",
          "is not status.podIPs[0]"),
+        ("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80, targetPort: '8080'}]}\n",
+         "targetPort: '8080' is not a valid port name: must contain at least one letter (a-z)"),
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, ports: [{name: Http, "
+         "containerPort: 80}]}]}\n", "spec.containers[0].ports[0].name: 'Http' is not a valid port name"),
     ],
 )
 def test_bad_input_one_line_exit_2(tmp_path: Path, text: str, message: str) -> None:
@@ -143,3 +147,27 @@ def test_registered_as_a_kubespec_command() -> None:
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert len(json.loads(r.stdout)["items"]) == 3
+
+
+def test_duplicates_across_files(tmp_path: Path) -> None:
+    pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n"
+    (tmp_path / "1.yaml").write_text(pod)
+    (tmp_path / "2.yaml").write_text(pod)
+    code, _, err = run("-f", str(tmp_path / "1.yaml"), "-f", str(tmp_path / "2.yaml"))
+    assert code == 2 and "error: Pod default/a is defined twice" in err
+
+
+def test_a_kubectl_export() -> None:
+    """A List as `kubectl get pods,svc,nodes -o yaml` exports it (status, managedFields-free): one slice, the
+    named targetPort resolved to the container's port, zone from the Node, quoting as kubectl prints it."""
+    code, out, err = run("-f", str(FIXTURES / "kubectl-export.yaml"))
+    assert code == 0 and err == ""
+    (item,) = yaml.safe_load(out)["items"]
+    assert item["metadata"]["namespace"] == "shop" and item["metadata"]["name"].startswith("web-")
+    assert item["ports"] == [{"name": "http", "port": 80, "protocol": "TCP"}]
+    assert item["endpoints"] == [{
+        "addresses": ["10.244.1.12"], "conditions": {"ready": True, "serving": True, "terminating": False},
+        "nodeName": "kind-worker", "zone": "eu-west-1a",
+        "targetRef": {"kind": "Pod", "name": "web-6d8f7b9c5-x2k4p", "namespace": "shop",
+                      "uid": "8a7e2b2c-3c6d-4a53-a0b5-2b7c4b1b9f01"}}]
+    assert '  resourceVersion: ""\n' in out
