@@ -461,9 +461,9 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, rows: Sequence[_Row], la
             tooltip=f"the state after step {last} equals step {trace.loop}'s: the steps repeat forever",
             **{"class": "loop violation"},
         )
-        text = f"↺ loop: steps {trace.loop + 1}..{last} repeat forever\\n{name} never holds"
+        text = f"↺ loop: steps {trace.loop + 1}..{last} repeat forever\\n{_goal(trace, name)}"
     else:
-        text = f"↺ stutters forever in step {last}\\n{name} never holds"
+        text = f"↺ stutters forever in step {last}\\n{_goal(trace, name)}"
     graph.node(
         "verdict",
         label=text,
@@ -476,3 +476,10 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, rows: Sequence[_Row], la
         id="verdict",
         **{"class": "verdict violation"},
     )
+
+
+def _goal(trace: Trace, name: str) -> str:
+    """The lasso's verdict in a few words (``Trace.lasso_verdict`` at diagram size)."""
+    if trace.kind in ("eventually_always", "leads_to_always"):
+        return f"{name} keeps failing"
+    return f"{name} never holds"

@@ -63,6 +63,15 @@ class Trace:
         return (len(self.steps) - 1,)
 
     @property
+    def lasso_verdict(self) -> str:
+        """What a lasso shows: the goal never holds (``eventually``, ``leads_to``) or, for ``eventually_always`` and
+        ``leads_to_always``, the goal keeps failing in the loop (it never holds for good)."""
+        name = self.property_name
+        if self.kind in ("eventually_always", "leads_to_always"):
+            return f"{name}'s goal fails again and again in the loop: it never holds for good on this behaviour"
+        return f"{name} never holds on this behaviour"
+
+    @property
     def loop_closes(self) -> bool:
         """True when the lasso's last state returns to the loop's first (else it stutters in the last state)."""
         return self.loop is not None and self.loop < len(self.steps) - 1

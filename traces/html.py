@@ -71,7 +71,7 @@ def _verdict_note(trace: Trace, index: int) -> str:
             notes.append(f"↺ back to step {trace.loop} (the state equals step {trace.loop}'s)")
         else:
             notes.append(f"↺ stutters in step {last} forever")
-        notes.append(f"{trace.property_name} never holds on this behaviour")
+        notes.append(trace.lasso_verdict)
     return "".join(f'<p class="verdict">{_e(note)}</p>' for note in notes)
 
 

@@ -119,7 +119,7 @@ def loop_lines(trace: Trace, index: int) -> list[Text]:
             lines.append(
                 Text(f"↺ the behaviour stutters in step {last} forever: no fairness forces another step", "bold red")
             )
-        lines.append(Text(f"  {printable(trace.property_name)} never holds on this behaviour", "red"))
+        lines.append(Text(f"  {printable(trace.lasso_verdict)}", "red"))
     return lines
 
 

@@ -184,6 +184,27 @@ def _check_violation(
         if prop.pred(states[last]):
             raise _Mismatch(last, f"step {last}: invariant {name} holds here, so the trace violates nothing")
         return f"the violation recurs: invariant {name} is false in step {last}"
+    if kind in ("eventually_always", "leads_to_always"):
+        prop = _property(model, name, kind)
+        if loop is None:
+            raise _Mismatch(None, f"a {kind} counterexample needs a loop (the file has no 'loop')")
+        if loop < last and _changes_state(model, states[loop], states[last]):
+            raise _Mismatch(last, f"step {last}: the loop does not close: the state is not step {loop}'s")
+        failing = [i for i in range(loop, last + 1) if not prop.pred(states[i])]
+        if not failing:
+            raise _Mismatch(loop, f"step {loop}: {name}'s goal holds all along the loop, so it holds for good")
+        if kind == "eventually_always":
+            what = f"the goal of {name} fails in step {failing[0]} of the loop, again and again"
+        else:
+            start = next((i for i, s in enumerate(states) if prop.premise(s)), None)
+            if start is None:
+                raise _Mismatch(None, f"no step satisfies {name}'s premise")
+            what = (f"{name}'s premise holds in step {start} and its goal fails in step {failing[0]} of the loop, "
+                    "again and again")
+        unfair = _fairness_violations(model, states, actions, loop)
+        if unfair:
+            raise _Mismatch(loop, f"step {loop}: the loop is not a fair behaviour, so it is no counterexample", unfair)
+        return f"the violation recurs: {what} (loop from step {loop})"
     if kind in ("eventually", "leads_to"):
         prop = _property(model, name, kind)
         if loop is None:

@@ -169,9 +169,8 @@ def test_written_files_replay_with_the_model_given_on_the_command_line(tmp_path:
     path = tmp_path / "spinner.itf.json"
     write_trace(path, document)
     refused = run("trace", "replay", str(path))
-    assert refused.exit_code == 2 and f"give the model on the command line with --model {__file__}:spinner" in (
-        refused.output
-    )
+    hint = f"with --model FILE.py:NAME (the trace says it was made by '{__file__}:spinner')"
+    assert refused.exit_code == 2 and hint in refused.output
     result = run("trace", "replay", str(path), "--model", f"{__file__}:spinner")
     assert result.exit_code == 0, result.output
 
@@ -192,3 +191,43 @@ def test_a_deadlock_replays_and_a_state_with_successors_is_no_deadlock(tmp_path:
     path.write_text(json.dumps(document))
     result = run("trace", "replay", str(path), *TOY_MODEL)
     assert result.exit_code == 1 and "the model has successors here, so it is no deadlock" in result.output
+
+
+class Flicker(Model):
+    """0 <-> 1 forever under weak fairness: `<>[](s == 0)` and `s == 1 ~> [](s == 0)` fail (the goal keeps
+    failing in the loop), though `<>(s == 0)` holds."""
+
+    def __init__(self, kind: str) -> None:
+        from checker import eventually_always, leads_to_always
+
+        if kind == "eventually_always":
+            self.properties = (eventually_always("SettlesAtZero", lambda s: s == 0),)
+        else:
+            self.properties = (leads_to_always("OneLeadsToZeroForGood", lambda s: s == 1, lambda s: s == 0),)
+        self.fairness = (weak("flip", lambda a: a == "Flip"),)
+
+    def init_states(self) -> list[int]:
+        return [0]
+
+    def successors(self, state: int) -> list[tuple[str, int]]:
+        return [("Flip", 1 - state)]
+
+
+@pytest.mark.parametrize("kind", ["eventually_always", "leads_to_always"])
+def test_an_always_lasso_replays_and_says_the_goal_keeps_failing(kind: str) -> None:
+    from traces.document import from_document
+
+    model = Flicker(kind)
+    result = check(model)
+    assert result.violation is not None and result.violation.kind == kind
+    document = trace_document(result, model, None, {})
+    report = replay(model, document)
+    assert report.ok, report.lines
+    assert "again and again" in report.lines[-1]
+    assert "never holds for good" in from_document(document).lasso_verdict
+    # A loop in which the goal always holds is no counterexample.
+    settled = copy.deepcopy(document)
+    zero = next(i for i, s in enumerate(settled["states"]) if s["state"] == 0)
+    settled["states"] = settled["states"][: zero + 1]
+    settled["loop"] = zero
+    assert not replay(model, settled).ok
