@@ -22,6 +22,7 @@ from spec.apiserver import validate
 from spec.config import Config
 from spec.properties import PROPERTIES
 from spec.reduction import ALL, Reductions
+from spec.strict import validate_object
 from spec.scheduling.manifests import parse_label_selector, parse_node, parse_pod_spec
 from spec.scheduling.types import HOSTNAME_LABEL, LabelSelector, pairs
 from spec.state import (
@@ -278,6 +279,7 @@ def parse(text: str, source: str) -> Scenario:
         if api != expected[kind]:
             raise InputError(f"{where}: apiVersion: expected {expected[kind]}, got {api!r}")
         _keys(doc, ("apiVersion", "kind", "metadata", "spec", "status"), where)
+        validate_object(doc, where)  # every field known and of its shape (kubectl apply --validate=strict)
         obj: Object
         if kind == "Node":
             obj = _node(doc, where)
