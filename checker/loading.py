@@ -164,10 +164,10 @@ def load_identity(identity: Mapping[str, Any], model_ref: str | None = None) -> 
     kind = identity.get("loader")
     if kind == "python":
         target = identity.get("target")
-        hint = f" {target}" if isinstance(target, str) and target.isprintable() else " FILE.py:NAME"
+        made_by = f" (the trace says it was made by {target!r})" if isinstance(target, str) else ""
         raise InputError(
-            f"#meta.source: the trace names a Python model; a trace file never runs code: give the model on the "
-            f"command line with --model{hint}"
+            "#meta.source: the trace names a Python model; a trace file never runs code: give the model on the "
+            f"command line with --model FILE.py:NAME{made_by}"
         )
     found = loaders()
     if not isinstance(kind, str) or kind not in found:

@@ -169,9 +169,8 @@ def test_written_files_replay_with_the_model_given_on_the_command_line(tmp_path:
     path = tmp_path / "spinner.itf.json"
     write_trace(path, document)
     refused = run("trace", "replay", str(path))
-    assert refused.exit_code == 2 and f"give the model on the command line with --model {__file__}:spinner" in (
-        refused.output
-    )
+    hint = f"with --model FILE.py:NAME (the trace says it was made by '{__file__}:spinner')"
+    assert refused.exit_code == 2 and hint in refused.output
     result = run("trace", "replay", str(path), "--model", f"{__file__}:spinner")
     assert result.exit_code == 0, result.output
 
