@@ -22,7 +22,6 @@ from spec.apiserver import validate
 from spec.config import Config
 from spec.properties import PROPERTIES
 from spec.reduction import ALL, Reductions
-from spec.strict import validate_object
 from spec.scheduling.manifests import parse_label_selector, parse_node, parse_pod_spec
 from spec.scheduling.types import HOSTNAME_LABEL, LabelSelector, pairs
 from spec.state import (
@@ -37,6 +36,7 @@ from spec.state import (
     ReplicaSet,
     object_key,
 )
+from spec.strict import validate_object
 from spec.variants import VARIANTS
 from spec.yamldocs import yaml_documents
 
