@@ -36,6 +36,7 @@ from spec.state import (
     ReplicaSet,
     object_key,
 )
+from spec.strict import validate_object
 from spec.variants import VARIANTS
 from spec.yamldocs import yaml_documents
 
@@ -279,6 +280,7 @@ def parse(text: str, source: str) -> Scenario:
         if api != expected[kind]:
             raise InputError(f"{where}: apiVersion: expected {expected[kind]}, got {api!r}")
         _keys(doc, ("apiVersion", "kind", "metadata", "spec", "status"), where)
+        validate_object(doc, where)  # every field known and of its shape (kubectl apply --validate=strict)
         obj: Object
         if kind == "Node":
             obj = _node(doc, where)

@@ -48,7 +48,7 @@ def header(trace: Trace) -> list[Text]:
         if isinstance(seconds, int | float):
             facts.append(f"{seconds:.2f} s")
     if trace.options:
-        facts.append("options: " + ", ".join(f"{k}={format_value(v)}" for k, v in trace.options.items()))
+        facts.append("options: " + ", ".join(f"{printable(k)}={format_value(v)}" for k, v in trace.options.items()))
     lines.append(Text("  " + " · ".join(facts), style="dim"))
     return lines
 

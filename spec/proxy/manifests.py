@@ -25,6 +25,7 @@ from spec.proxy.model import (
     Service,
     ServicePort,
 )
+from spec.strict import validate_object
 from spec.yamldocs import yaml_documents
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -222,6 +223,9 @@ def parse_node(doc: _Doc, obj: Mapping[str, Any], name: str) -> Node:
     return Node(name, tuple(addresses), tuple(pod_cidrs))
 
 
+_API_VERSIONS = {"Service": "v1", "Node": "v1", "EndpointSlice": "discovery.k8s.io/v1"}
+
+
 def parse_cluster(text: str, source: str) -> Cluster:
     """Parse multi-document YAML into a Cluster; raises InputError on bad input."""
     services: list[Service] = []
@@ -237,6 +241,10 @@ def parse_cluster(text: str, source: str) -> Cluster:
         name = meta["name"]
         namespace = str(meta.get("namespace") or "default")
         doc = _Doc(source, index, kind, name if kind == "Node" else f"{namespace}/{name}")
+        if kind in _API_VERSIONS:
+            # Every field known and of its shape, as kubectl apply --validate=strict (``portz``, ``adresses``);
+            # a document without apiVersion (hand-written slices) is read as the kind's usual one.
+            validate_object({"apiVersion": _API_VERSIONS[kind], **obj}, f"{source}: document {index} ({kind} {name})")
         if kind == "Service":
             services.append(parse_service(doc, obj, namespace, name))
         elif kind == "EndpointSlice":

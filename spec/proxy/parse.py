@@ -752,6 +752,8 @@ def parse_dump(text: str, source: str = "<rules>", table: str | None = None) -> 
             _declare(chains, builtin, name, policy, fail)
             continue
         words = tokenize(line, fail)
+        if not words:  # only characters Python splits on (say \x1f): no command, as iptables-restore says
+            raise fail(f"bad line: {shorten(line)}")
         op = words[0][0]
         if op in ("-A", "--append", "-I", "--insert"):
             if len(words) < 2:

@@ -15,6 +15,7 @@ through PREROUTING, or a process on this host through OUTPUT):
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import gc
 import ipaddress
@@ -726,8 +727,12 @@ def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
                 opaque = whole.explorer.opaque
         else:
             opaque = v.explorer.opaque
-    except Interrupted as exc:
-        interrupted = exc.signum
+    except (Interrupted, ctypes.ArgumentError) as exc:
+        # A signal whose handler raises while z3 converts a ctypes call's arguments arrives wrapped in
+        # ctypes.ArgumentError: it is the same interrupt when ``stop`` reports a signal.
+        interrupted = exc.signum if isinstance(exc, Interrupted) else (stop() if stop is not None else 0)
+        if not interrupted:
+            raise
         if v is not None:
             paths = paths or v.paths
             opaque = v.explorer.opaque

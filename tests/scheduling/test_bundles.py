@@ -293,5 +293,5 @@ def test_scenarios_reject_unknown_fields_in_pod_specs_too() -> None:
     base = next(iter(sorted(text))).read_text()
     broken = base.replace("containers:", "nodeSelecter: {disk: ssd}\n      containers:", 1)
     assert broken != base
-    with pytest.raises(InputError, match='unknown field "spec.nodeSelecter"'):
+    with pytest.raises(InputError, match='unknown field "spec.template.spec.nodeSelecter"'):
         parse(broken, "scenario.yaml")

@@ -62,7 +62,7 @@ def _error(text: str) -> str:
         (NODE + "---\n" + DEPLOYMENT.replace("CPU", "1").replace("replicas: 2", "replicas: two"),
          "spec.replicas: expected an integer"),
         (NODE + "---\n" + DEPLOYMENT.replace("CPU", "1").replace("  replicas: 2", "  replicas: 2\n  bogus: 1"),
-         "unknown field 'bogus'"),
+         'unknown field "spec.bogus"'),
         (NODE + "---\napiVersion: kubespec.dev/v1\nkind: Scenario\nmetadata: {name: x}\nspec: {faults: {meteors: 1}}\n",
          "spec.faults: unknown field 'meteors'"),
         (NODE + "---\napiVersion: kubespec.dev/v1\nkind: Scenario\nmetadata: {name: x}\nspec: {variants: [old-bug]}\n",
