@@ -155,6 +155,7 @@ CASE = (
 )
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="optimal mode claims proof for a placement brute force beats (open bug)")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="optimal mode claims proof for a placement brute force beats (open bug)")
 def test_optimal_mode_proof_claim_holds_on_the_found_counterexample() -> None:
     _check(*CASE)
