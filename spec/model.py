@@ -33,7 +33,8 @@ class ClusterModel(Cluster):
         self.reduce = reductions
         self._own = tuple(self.properties)
         self._fair = fair_actors(config)
-        self._reduced: tuple[ClusterState, list[tuple[A.Action, ClusterState]]] | None = None
+        self._reduced: tuple[ClusterState, list[tuple[A.Action, ClusterState]] | None] | None = None
+        """The state of the last ``successors`` call, and the steps a reduction chose there (None: all)."""
         self._symmetric = faults.symmetric_nodes(config) if reductions.symmetry else ()
         self._reorder = reductions.commute_writes and reductions.renumber and config.consistency == "strong"
         self._canonical = bool(self._symmetric) or reductions.renumber or self._reorder
@@ -49,13 +50,18 @@ class ClusterModel(Cluster):
             if reduced is not None:
                 self._reduced = (state, reduced)
                 return iter(reduced)
+        self._reduced = (state, None)
         return next_steps(state, config, reconciles)
 
     def hidden_fairness(self, state: ClusterState) -> Iterable[str]:
         """The fair classes a partial-order reduction hid in ``state`` (``partial_order.hidden_fairness``)."""
         reduced = self._reduced
         if reduced is None or reduced[0] is not state:
-            return ()
+            # Not the state of the last ``successors`` call (the checker asks right after it): ask again.
+            self.successors(state)
+            reduced = self._reduced
+        if reduced is None or reduced[1] is None:
+            return ()  # not reduced: every enabled step was shown
         return hidden_fairness(state, self.config, reduced[1], self._fair)
 
     def canonical(self, state: ClusterState) -> ClusterState:
