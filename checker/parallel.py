@@ -255,7 +255,31 @@ def _serve(conn: Connection, model: Model, max_depth: int | None, with_edges: bo
 # --- The coordinator ----------------------------------------------------------------------------------------------
 
 
-class Pool:
+class Requests:
+    """What the coordinator asks of a set of workers: ``send`` a request to worker k, then its ``answer``. The
+    process pool below and the Ray actors (``checker.ray_backend``) provide those two; ``ask`` and ``all`` are
+    built on them once."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def send(self, k: int, *request: Any) -> None:
+        raise NotImplementedError
+
+    def answer(self, k: int) -> Any:
+        raise NotImplementedError
+
+    def ask(self, k: int, *request: Any) -> Any:
+        self.send(k, *request)
+        return self.answer(k)
+
+    def all(self, *request: Any) -> list[Any]:
+        for k in range(len(self)):
+            self.send(k, *request)
+        return [self.answer(k) for k in range(len(self))]
+
+
+class Pool(Requests):
     """Worker processes forked from this one, each answering requests through a pipe."""
 
     def __init__(self, model: Model, workers: int, max_depth: int | None, with_edges: bool) -> None:
@@ -284,15 +308,6 @@ class Pool:
         if status == "model-error":
             raise ModelError(reply)
         return reply
-
-    def ask(self, k: int, *request: Any) -> Any:
-        self.send(k, *request)
-        return self.answer(k)
-
-    def all(self, *request: Any) -> list[Any]:
-        for k in range(len(self)):
-            self.send(k, *request)
-        return [self.answer(k) for k in range(len(self))]
 
     def resident(self) -> int:
         """Resident memory of the coordinator and its workers."""

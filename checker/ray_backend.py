@@ -20,6 +20,7 @@ from typing import Any
 
 from checker.errors import InputError, ModelError
 from checker.model import Model
+from checker.parallel import Requests
 
 
 def _ray() -> Any:
@@ -48,7 +49,7 @@ def connect(address: str) -> Any:
     return ray
 
 
-class RayPool:
+class RayPool(Requests):
     """N actors with the interface of `checker.parallel.Pool` (send, answer, ask, all, resident, close)."""
 
     def __init__(self, model: Model, workers: int, max_depth: int | None, with_edges: bool, address: str) -> None:
@@ -78,15 +79,6 @@ class RayPool:
         if status == "model-error":
             raise ModelError(reply)
         return reply
-
-    def ask(self, k: int, *request: Any) -> Any:
-        self.send(k, *request)
-        return self.answer(k)
-
-    def all(self, *request: Any) -> list[Any]:
-        for k in range(len(self)):
-            self.send(k, *request)
-        return [self.answer(k) for k in range(len(self))]
 
     def resident(self) -> int:
         from checker.storage import resident_bytes
