@@ -48,6 +48,7 @@ from spec.state import (
     Deployment,
     Etcd,
     Informer,
+    Key,
     Kubelet,
     Node,
     Object,
@@ -235,9 +236,7 @@ def enabled_actors(state: ClusterState, config: Config) -> set[str]:
             busy = True
     for k in state.kubelets:
         inf = k.informer
-        if next(kubelet.work(k), None) is not None or (k.up and inf is not None and not inf.expired and any(
-                kubelet.stale_status(k, p if isinstance(p := etcd.objects.get(key), Pod) else None, key)
-                for key in inf.cache)):
+        if next(kubelet.work(k), None) is not None or next(stale_reports(state, k), None) is not None:
             out.add(f"kubelet/{k.node}")
             busy = True
         if not k.up and not k.failed:
@@ -349,13 +348,22 @@ def _kubelet_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Acti
             new_k = kubelet.sync(k, session, what, key)
             yield A.SyncPod(f"kubelet/{k.node}", what, key, tuple(session.events)), commit(
                 state, session, config, kubelets=_replace_kubelet(state, new_k))
-        if k.up and k.informer is not None and not k.informer.expired:
-            for key in sorted(k.informer.cache.keys()):
-                current = state.etcd.objects.get(key)
-                if kubelet.stale_status(k, current if isinstance(current, Pod) else None, key):
-                    session = _session(state, config)
-                    kubelet.report_ready(k, session, key)
-                    yield A.SyncPod(f"kubelet/{k.node}", "report", key), commit(state, session, config)
+        for key in stale_reports(state, k):
+            session = _session(state, config)
+            kubelet.report_ready(k, session, key)
+            yield A.SyncPod(f"kubelet/{k.node}", "report", key), commit(state, session, config)
+
+
+def stale_reports(state: ClusterState, k: Kubelet) -> Iterator[Key]:
+    """The pods (in key order) whose status in etcd the kubelet ``k`` has yet to report (``kubelet.stale_status``):
+    none while the node is down or its informer must relist."""
+    inf = k.informer
+    if not k.up or inf is None or inf.expired:
+        return
+    for key in sorted(inf.cache.keys()):
+        current = state.etcd.objects.get(key)
+        if kubelet.stale_status(k, current if isinstance(current, Pod) else None, key):
+            yield key
 
 
 def _replace_kubelet(state: ClusterState, k: Kubelet) -> tuple[Kubelet, ...]:

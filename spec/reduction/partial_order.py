@@ -12,9 +12,9 @@ from collections.abc import Iterable
 
 from spec import actions as A
 from spec import faults, informer, kubelet, scheduler
-from spec.cluster import enabled_actors, fairness_name, slot_steps
+from spec.cluster import enabled_actors, fairness_name, slot_steps, stale_reports
 from spec.config import Config
-from spec.state import ClusterState, Pod
+from spec.state import ClusterState
 
 Steps = list[tuple[A.Action, ClusterState]]
 Reconciles = list[tuple[A.Action, ClusterState, bool]]
@@ -66,14 +66,7 @@ def idle(state: ClusterState, who: str, index: int) -> bool:
         s = state.schedulers[index]
         return scheduler.head(s) is None and not s.binding
     k = state.kubelets[index]
-    if next(kubelet.work(k), None) is not None:
-        return False
-    assert k.informer is not None
-    for key in k.informer.cache:
-        current = state.etcd.objects.get(key)
-        if kubelet.stale_status(k, current if isinstance(current, Pod) else None, key):
-            return False
-    return True
+    return next(kubelet.work(k), None) is None and next(stale_reports(state, k), None) is None
 
 
 def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState]] | None:
