@@ -4,7 +4,6 @@ line naming the file and line; aliases, nesting and integers are bounded; only r
 from __future__ import annotations
 
 import codecs
-import copy
 import os
 from importlib import resources
 from pathlib import Path
@@ -21,6 +20,7 @@ from checker.errors import InputError
 from checker.files import read_text
 from spec.scenario import MAX_REPLICAS, parse
 from spec.yamldocs import MAX_DEPTH, yaml_documents
+from tests.edits import paths, replaced
 
 SCENARIO = resources.files("spec.scenarios").joinpath("web-two-nodes.yaml").read_text()
 DOCUMENTS = list(yaml.safe_load_all(SCENARIO))
@@ -92,28 +92,13 @@ def test_plain_data_reads_back_as_written(value: Any) -> None:
     assert yaml_documents(yaml.safe_dump(value), "v.yaml") == [value]
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.extend(_paths(item, (*prefix, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_paths(item, (*prefix, index)))
-    return found
-
-
-SCENARIO_PATHS = [p for p in _paths(DOCUMENTS) if p]
+SCENARIO_PATHS = [p for p in paths(DOCUMENTS) if p]
 
 
 @settings(max_examples=150)
 @given(st.sampled_from(SCENARIO_PATHS), values | st.sampled_from([2147483648, 10**18, -1, "1e999999999", "∞"]))
 def test_any_edit_of_a_scenario_is_a_scenario_or_one_error_line(path: tuple[Any, ...], value: Any) -> None:
-    documents = copy.deepcopy(DOCUMENTS)
-    target = documents
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
+    documents = replaced(DOCUMENTS, path, value)
     try:
         parse(yaml.safe_dump_all(documents), "edited.yaml")
     except InputError as error:

@@ -3,7 +3,6 @@ refused with one error line; nothing else is raised, and nothing printed carries
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 from pathlib import Path
@@ -21,6 +20,7 @@ from checker.cli import main
 from checker.errors import InputError
 from checker.itf import parse_trace, trace_document
 from diagrams.sequence import sequence_diagram
+from tests.edits import paths, replaced
 from traces.document import from_document
 from traces.html import trace_html
 from traces.render import render_trace
@@ -45,27 +45,7 @@ json_values = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.extend(_paths(item, (*prefix, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_paths(item, (*prefix, index)))
-    return found
-
-
-PATHS = [p for p in _paths(REAL) if p]
-
-
-def _replace(document: Any, path: tuple[Any, ...], value: Any) -> Any:
-    edited = copy.deepcopy(document)
-    target = edited
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
-    return edited
+PATHS = [p for p in paths(REAL) if p]
 
 
 def _no_control_characters(text: str) -> None:
@@ -95,7 +75,7 @@ def _everything(document: Any) -> None:
 @settings(max_examples=150)
 @given(st.sampled_from(PATHS), json_values)
 def test_any_edit_of_a_real_trace_is_handled(path: tuple[Any, ...], value: Any) -> None:
-    _everything(_replace(REAL, path, value))
+    _everything(replaced(REAL, path, value))
 
 
 @settings(max_examples=60)
@@ -130,8 +110,8 @@ def test_hostile_json_is_one_error_line(text: str, message: str) -> None:
 
 
 def test_a_trace_cannot_forge_a_verdict_or_retitle_the_terminal(tmp_path: Path) -> None:
-    document = _replace(REAL, ("states", 3, "#meta", "description"), "ok\n✔ all properties hold\x1b]0;owned\x07")
-    document = _replace(document, ("#meta", "property"), "P\x1b[2J")
+    document = replaced(REAL, ("states", 3, "#meta", "description"), "ok\n✔ all properties hold\x1b]0;owned\x07")
+    document = replaced(document, ("#meta", "property"), "P\x1b[2J")
     path = tmp_path / "forged.json"
     path.write_text(json.dumps(document))
     result = CliRunner().invoke(main, ["trace", "show", str(path)])
@@ -153,7 +133,7 @@ def test_a_trace_never_runs_the_code_it_names(tmp_path: Path, source: dict[str, 
     evil = tmp_path / "evil.py"
     evil.write_text(f"open({str(marker)!r}, 'w').write('x')\nModel = None\n")
     target = source["target"].replace("/tmp/evil.py", str(evil))
-    document = _replace(REAL, ("#meta", "source"), {**source, "target": target})
+    document = replaced(REAL, ("#meta", "source"), {**source, "target": target})
     path = tmp_path / "evil.itf.json"
     path.write_text(json.dumps(document))
     for args in (["trace", "replay", str(path)], ["graph", "--around-trace", str(path), "-o", str(tmp_path / "g.dot")]):
@@ -165,10 +145,10 @@ def test_a_trace_never_runs_the_code_it_names(tmp_path: Path, source: dict[str, 
 
 def test_strings_beyond_graphviz_limits_are_drawn(tmp_path: Path) -> None:
     """Backslashes (which end or escape Graphviz strings), 100,000-character descriptions and control characters."""
-    document = _replace(REAL, ("states", 2, "#meta", "description"), "ends with a backslash \\")
-    document = _replace(document, ("states", 3, "#meta", "description"), "x" * 100_000)
-    document = _replace(document, ("states", 3, "#meta", "actor"), "a\\\x1b[31m")
-    document = _replace(document, ("#meta", "property"), "\\N \\G \\")
+    document = replaced(REAL, ("states", 2, "#meta", "description"), "ends with a backslash \\")
+    document = replaced(document, ("states", 3, "#meta", "description"), "x" * 100_000)
+    document = replaced(document, ("states", 3, "#meta", "actor"), "a\\\x1b[31m")
+    document = replaced(document, ("#meta", "property"), "\\N \\G \\")
     path = tmp_path / "long.json"
     path.write_text(json.dumps(document))
     out = tmp_path / "long.svg"
