@@ -207,7 +207,8 @@ def test_background_cascade_completes() -> None:
                         leads_to_always("AllGone", lambda s: _deployment(s) is None,
                                         lambda s: not any(True for _ in s.etcd.of("pods"))))
     result = check(model)
-    assert {p.name: p.status for p in result.properties} == {"deadlock": "holds", "SomeDangling": "holds", "AllGone": "holds"}
+    verdict = {p.name: p.status for p in result.properties}
+    assert verdict == {"deadlock": "holds", "SomeDangling": "holds", "AllGone": "holds"}
 
 
 @pytest.mark.slow
