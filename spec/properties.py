@@ -16,7 +16,7 @@ import immutables
 
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
-from spec.lifecycle_properties import replicasets_on_healthy_nodes
+from spec.lifecycle_properties import no_eviction_when_all_zones_disrupted, replicasets_on_healthy_nodes
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
@@ -327,6 +327,13 @@ PROPERTIES["ReplicaSetsConvergeOnHealthyNodes"] = PropertySpec(
     "pkg/controller/replicaset/replica_set.go",
 )
 
+PROPERTIES["NoEvictionWhenAllZonesDisrupted"] = PropertySpec(
+    "NoEvictionWhenAllZonesDisrupted", "always", no_eviction_when_all_zones_disrupted, None,
+    "While no zone has a Ready node, nothing is evicted: the node lifecycle controller takes it for its own lost "
+    "connectivity (master disruption mode), removes the NoExecute taints and stops tainting.",
+    "pkg/controller/nodelifecycle/node_lifecycle_controller.go (handleDisruption, ComputeZoneState); "
+    "kubernetes#24597, #28832 (fixed by #28897)",
+)
 
 # --- explanations: what breaks each property in a violating state (issue 18) -------------------------------
 
@@ -513,6 +520,12 @@ def explain_healthy(s: ClusterState) -> str:
     return "; ".join(parts) or "every ReplicaSet has its ready pods on healthy nodes"
 
 
+def explain_disrupted_evictions(s: ClusterState) -> str:
+    evicted = ", ".join(sorted(str(k) for k in s.ghost.disrupted_evictions))
+    return (f"the taint eviction controller deleted {evicted} while no zone had a Ready node" if evicted
+            else "nothing was evicted while every zone was disrupted")
+
+
 EXPLANATIONS: dict[str, Callable[[ClusterState], str]] = {
     "NoDoubleScheduling": explain_no_double_scheduling,
     "NoOvercommit": explain_no_overcommit,
@@ -523,6 +536,7 @@ EXPLANATIONS: dict[str, Callable[[ClusterState], str]] = {
     "RolloutEventuallyCompletes": explain_rollouts,
     "RolloutWithinMaxSurge": explain_max_surge,
     "ReplicaSetsConvergeOnHealthyNodes": explain_healthy,
+    "NoEvictionWhenAllZonesDisrupted": explain_disrupted_evictions,
 }
 for _name, _explain in EXPLANATIONS.items():
     if _name in PROPERTIES and PROPERTIES[_name].explain is None:
