@@ -48,3 +48,11 @@ def dangling(s: ClusterState) -> frozenset[Key]:
     """The keys of the stored objects whose owner is gone (for messages and tests)."""
     return frozenset(object_key(o) for o in s.etcd.objects.values() if o.meta.owner is not None and (
         (f := s.etcd.objects.get(_owner_key(o))) is None or f.meta.uid != o.meta.owner.uid))
+
+
+def explain_dangling(s: ClusterState) -> str:
+    """What breaks NoOrphanedDependents in ``s``."""
+    keys = sorted(dangling(s))
+    if not keys:
+        return "every stored object's owner exists"
+    return "; ".join(f"{k} names an owner that is gone ({_owner_key(s.etcd.objects[k])})" for k in keys)
