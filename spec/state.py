@@ -36,6 +36,11 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
 DEFAULT_SCHEDULER = "default-scheduler"
+FINALIZER_ORPHAN = "orphan"
+"""metav1.FinalizerOrphanDependents: the garbage collector removes this owner from its dependents' ownerReferences
+before the owner goes."""
+FINALIZER_FOREGROUND = "foregroundDeletion"
+"""metav1.FinalizerDeleteDependents: the owner stays (deletionTimestamp set) until its blocking dependents are gone."""
 
 
 def key_of(resource: str, namespace: str, name: str) -> Key:
@@ -489,6 +494,9 @@ class Ghost:
 
     rebinds: frozenset[Key] = frozenset()
     overshoots: frozenset[Key] = frozenset()
+    disrupted_evictions: frozenset[Key] = frozenset()
+    """Pods the taint eviction controller deleted while no zone had a Ready node (NoEvictionWhenAllZonesDisrupted,
+    ``spec.lifecycle_properties``)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -505,6 +513,9 @@ class NodeLifecycle:
 
     grace: tuple[tuple[str, int], ...] = ()
     evictions: tuple[tuple[Key, int], ...] = ()
+    disrupted: bool = False
+    """Master disruption mode: the last pass found every zone fully disrupted (no Ready node anywhere), so the
+    controller stopped evicting (upstream: every zoneStates value is FullDisruption; kubernetes#28832)."""
 
 
 @attrs.frozen(cache_hash=True)
