@@ -318,7 +318,7 @@ def _kinds(counts: Mapping[str, int], limit: int = 4) -> list[str]:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     lines = [f"{printable(kind)} ×{count:,}" for kind, count in ranked[:limit]]
     if len(ranked) > limit:
-        lines.append(f"+{len(ranked) - limit} kinds, {sum(c for _, c in ranked[limit:]):,} steps")
+        lines.append(f"+{sum(c for _, c in ranked[limit:]):,} more")
     return lines
 
 
@@ -334,15 +334,18 @@ def quotient_picture(q: Quotient, title: str) -> graphviz.Digraph:
         caption.append(f"cut: {q.cut} (the graph is partial)")
     if q.fair:
         caption.append("bold orange: fair cycles (a fair behaviour can loop there forever)")
+    # A picture is laid out at its natural size up to 40 inches (2,880 pt) each way, and scaled down beyond.
     g.attr(label=_label(caption), labelloc="t", labeljust="l", fontname=FONT, fontsize="14", rankdir="TB",
-           nodesep="0.3", ranksep="0.5")
+           nodesep="0.25", ranksep="0.45", size="40,40", dpi="72")
     g.attr("node", shape="box", style="rounded,filled", fillcolor="#f5f7fa", fontname=FONT, fontsize="11")
     g.attr("edge", fontname=FONT, fontsize="9", color="#52606d")
     for c, label in enumerate(q.labels):
         lines = [*label.splitlines(), f"{q.sizes[c]:,} state(s)"]
         if q.inner[c]:
-            lines.append("inside: " + ", ".join(_kinds(q.inner[c], 3)))
-        attrs_: dict[str, str] = {"id": f"class-{c}", "class": "class"}
+            lines.append(f"↻ {sum(q.inner[c].values()):,} steps inside")
+        tooltip = "; ".join(_kinds(q.inner[c], 20))
+        attrs_: dict[str, str] = {"id": f"class-{c}", "class": "class",
+                                  "tooltip": dot_text(clip(f"steps inside: {tooltip}" if tooltip else label, 1000))}
         if c in q.violating:
             lines.append("✗ " + ", ".join(q.violating[c]))
             attrs_.update(fillcolor="#fdecea", color="#c0392b")
@@ -356,7 +359,8 @@ def quotient_picture(q: Quotient, title: str) -> graphviz.Digraph:
         g.node(f"c{c}", _label(lines), **attrs_)
     for (a, b), counts in sorted(q.edges.items()):
         extra = {"color": "#d35400", "penwidth": "2"} if (a, b) in q.fair_edges else {}
-        g.edge(f"c{a}", f"c{b}", _label(_kinds(counts)), id=f"edge-{a}-{b}", **extra)
+        g.edge(f"c{a}", f"c{b}", _label(_kinds(counts, 2)), id=f"edge-{a}-{b}",
+               tooltip=dot_text("; ".join(_kinds(counts, 20))), **extra)
     return g
 
 

@@ -434,8 +434,8 @@ def view_replicasets(state: ClusterState) -> str:
         pods = [p for p in objects.values() if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None
                 and p.meta.owner.uid == rs.meta.uid]
         ready = sum(1 for p in pods if p.status.ready)
-        parts.append(f"rs {_short(rs)} {ready}/{rs.replicas}" + (f" (+{len(pods) - ready} not ready)"
-                                                                  if len(pods) > ready else ""))
+        parts.append(f"rs {_short(rs)} {ready}/{rs.replicas} ready" + (f", {len(pods) - ready} not"
+                                                                        if len(pods) > ready else ""))
     return "\n".join(parts) or "no ReplicaSet"
 
 
@@ -469,17 +469,23 @@ def view_pods(state: ClusterState) -> str:
     return "pods: " + (", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "none")
 
 
+_FAULT_NAMES = {"controller_manager_crashes": "kcm crash", "scheduler_crashes": "scheduler crash",
+                "kubelet_restarts": "kubelet restart", "api_server_restarts": "apiserver restart",
+                "container_crashes": "container crash", "node_crashes": "node crash", "node_failures": "node failure"}
+
+
 def view_default(state: ClusterState) -> str:
     """The Deployments' status (ready/desired as ``kubectl get deploy`` shows), the ReplicaSets' ready/desired,
     the pods by phase, the nodes that are not Ready, and the faults left (a whole scenario's graph in a few dozen
     classes)."""
     nodes = [line for line in view_nodes(state).splitlines() if "NotReady" in line or "Disabled" in line]
-    deployments = [f"deploy {_short(d)} status {d.status.ready_replicas}/{d.replicas} ready, "
-                   f"{d.status.updated_replicas} up-to-date"
+    deployments = [f"deploy {_short(d)} {d.status.ready_replicas}/{d.replicas} ready, "
+                   f"{d.status.updated_replicas} updated"
                    for d in sorted((o for o in state.etcd.objects.values() if isinstance(o, Deployment)),
                                    key=lambda d: d.meta.name)]
     b = state.budget
-    left = [f"{a.name.replace('_', ' ')} {getattr(b, a.name)}" for a in attrs.fields(type(b)) if getattr(b, a.name)]
+    left = [f"{_FAULT_NAMES.get(a.name, a.name)} {getattr(b, a.name)}" for a in attrs.fields(type(b))
+            if getattr(b, a.name)]
     faults = ["faults left: " + ", ".join(left)] if left else []
     return "\n".join([*deployments, view_replicasets(state), view_pods(state), *nodes, *faults])
 
