@@ -20,7 +20,7 @@ from checker.text import printable
 from diagrams.output import check_picture_size, svg_text, write
 from diagrams.progress import Progress
 from diagrams.quotient import load_view, quotient, quotient_picture
-from diagrams.sequence import MAX_STEPS, sequence_diagram
+from diagrams.sequence import MAX_STEPS, PAGE_STEPS, sequence_pages
 from diagrams.stategraph import DEFAULT_MAX_STATES, MAX_STATES, around_trace, explore, state_graph_picture
 from traces.cli import guarded, trace_group
 from traces.document import Trace, load
@@ -150,7 +150,7 @@ def _sequence_svg(trace: Trace) -> str:
         raise InputError(f"the trace has {len(trace.steps):,} states; a sequence diagram draws at most {MAX_STEPS:,}")
     with Progress("drawing") as progress:
         progress.phase(f"laying out {len(trace.steps):,} states with Graphviz")
-        return svg_text(sequence_diagram(trace))
+        return "\n".join(svg_text(page) for page in sequence_pages(trace))
 
 
 @click.command()
@@ -165,7 +165,8 @@ def _sequence_svg(trace: Trace) -> str:
 )
 @guarded
 def dot(file: Path, output: Path) -> None:
-    """Draw a trace as a sequence diagram: one lane per component, the violating step highlighted.
+    """Draw a trace as a sequence diagram: one lane per component, the violating step highlighted; a trace of more
+    than 60 steps is split into pages (OUT.svg, OUT-2.svg, ...), each with every lane.
 
     At most a stated number of states are drawn (the error says how many); `kubespec trace show` prints any trace."""
     loaded = load(file)
@@ -178,10 +179,16 @@ def dot(file: Path, output: Path) -> None:
         )
     with Progress("drawing") as progress:
         progress.phase(f"laying out {len(loaded.steps):,} states")
-        diagram = sequence_diagram(loaded)
-        progress.phase(f"writing {output.name}")
-        write(diagram, output)
-    click.echo(f"wrote {printable(output)} ({len(loaded.steps)} states)")
+        pages = sequence_pages(loaded)
+        outputs = [output] + [output.with_name(f"{output.stem}-{n}{output.suffix}") for n in range(2, len(pages) + 1)]
+        for page, path in zip(pages, outputs, strict=True):
+            progress.phase(f"writing {path.name}")
+            write(page, path)
+    if len(pages) == 1:
+        click.echo(f"wrote {printable(output)} ({len(loaded.steps)} states)")
+    else:
+        click.echo(f"wrote {len(pages)} pages of at most {PAGE_STEPS} steps ({len(loaded.steps)} states): "
+                   + ", ".join(printable(path) for path in outputs))
 
 
 trace = trace_group(picture=_sequence_svg, commands=[dot])

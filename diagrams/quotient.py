@@ -43,10 +43,11 @@ View = Callable[[Any], str]
 
 
 def step_kind(action: Any) -> str:
-    """An action's kind, for grouping edges: its ``kind`` attribute when it has one (the model declares it), else
+    """An action's kind, for grouping edges: its ``step_kind`` attribute when it has one (the model declares it),
+    else
     the action's class name for a value class, the kind of a tuple's first item, else its text up to the first
     space or parenthesis."""
-    kind = getattr(action, "kind", None)
+    kind = getattr(action, "step_kind", None)
     if isinstance(kind, str) and kind:
         return kind
     if attrs.has(type(action)):
