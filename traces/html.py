@@ -143,7 +143,7 @@ def trace_html(trace: Trace, svg: str | None, title: str = "kubespec trace", pic
         if step.index in trace.violating_steps:
             classes.append("loop" if trace.loop is not None else "violation")
         parts.append(f'<section class="{" ".join(classes)}" id="step-{step.index}">')
-        actor = f'<span class="actor">{_e(step.actor)}</span>' if step.actor else ""
+        actor = f'<span class="actor">{_e(step.actor)}</span>' if step.actor else " "
         parts.append(f"<h2>Step {step.index}{actor}{_e(step.description)}</h2>")
         if step.index == 0:
             if step.tables:

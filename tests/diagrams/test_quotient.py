@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from checker.cli import main
-from diagrams.quotient import fair_states, quotient, step_kind
+from diagrams.quotient import fair_states, quotient, quotient_picture, step_kind
 from spec.display import view_default, view_nodes, view_pods
 from spec.model import ClusterModel
 from spec.scenario import builtin
@@ -75,3 +75,16 @@ def test_views_and_kinds() -> None:
     assert view_pods(state) == "pods: none"
     assert step_kind(("a1", "2")) == "a1"
     assert step_kind("FillBig") == "FillBig"
+
+
+def test_violating_initial_and_fair_classes_are_marked() -> None:
+    from checker.examples.diehard import DieHard
+
+    q = quotient(DieHard(), lambda s: f"big={s.big}", "big")
+    assert q.states == 16  # the whole graph: the search does not stop at the violation
+    violating = [q.labels[c] for c in q.violating]
+    assert violating == ["big=4"] and q.violating[q.labels.index("big=4")] == ("NotSolved",)
+    assert [q.labels[c] for c in q.initial] == ["big=0"]
+    assert not q.fair  # DieHard has no fairness: no cycle is marked fair
+    source = quotient_picture(q, "t").source
+    assert "✗ NotSolved" in source and "peripheries=2" in source
