@@ -363,6 +363,8 @@ class Encoding:
             # that bound pods alone overcommit is left alone otherwise, as upstream)
             kept = [g for g in on if self.incumbent[g]]
             arrivals = [self.c(g, n) for g in on if not self.incumbent[g]]
+            if not arrivals:
+                continue  # no pending pod may come here, and bound pods are not re-checked (found by hypothesis)
 
             def guarded(row: str, overflow: bool, arrivals: list[str] = arrivals) -> str:
                 return f"(or (<= {plus(arrivals)} 0) {row})" if overflow and arrivals else row
