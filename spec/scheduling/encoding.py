@@ -382,11 +382,16 @@ class Encoding:
                 room = free.get(resource, 0)
                 if sum(self.groups[g].size * amount for g, amount in terms) <= room:
                     continue
+                # upstream checks only the resources the pod requests: a pod without this resource may come to a
+                # node that bound pods overcommit in it (found by hypothesis)
+                asking = [self.c(g, n) for g, _ in terms if not self.incumbent[g]]
+                if not asking:
+                    continue
                 overflow = sum(self.groups[g].size * a for g, a in terms if self.incumbent[g]) > room
                 self.tracked.append(
                     Rule(
                         f"NodeResourcesFit: {resource} on node {node.name}",
-                        guarded(self.capacity(n, terms, room), overflow),
+                        guarded(self.capacity(n, terms, room), overflow, asking),
                     )
                 )
 

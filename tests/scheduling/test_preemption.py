@@ -141,3 +141,17 @@ def test_bound_pods_overcommitting_a_node_no_pending_pod_may_use() -> None:
     urgent = pod("p0", {"app": "a"}, order=0, priority=10)
     result = solve((urgent,), snapshot, preemption=True)
     assert result.assignment == {} and result.victims == {} and result.proved_optimal
+
+
+def test_a_pod_without_memory_requests_keeps_the_pods_that_overcommit_memory() -> None:
+    """Regression (found by hypothesis): bound pods overcommit a node's memory; a preemptor that requests no
+    memory fits there (upstream checks only the resources the pod requests), so nothing is evicted. The memory
+    row was guarded by every pending pod on the node, and evicted the priority-0 pod needlessly."""
+    bound = (
+        pod("e0", memory=1 << 30, on="n0", order=10, terminating=True),
+        pod("e1", memory=2 << 30, on="n0", order=11),
+    )
+    snapshot = Snapshot((node("n0", memory=2 << 30),), bound)
+    urgent = pod("p1", order=1, priority=10)
+    result = solve((urgent,), snapshot, preemption=True)
+    assert result.assignment == {"default/p1": "n0"} and result.victims == {} and result.proved_optimal
