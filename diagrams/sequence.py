@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import re
-import textwrap
 from collections.abc import Sequence
 from typing import Literal
 
@@ -206,7 +205,30 @@ def wrap(text: str, width: int = WRAP) -> list[str]:
     longer than a line is cut, so that no line is wider than ``width``."""
     lines: list[str] = []
     for part in text.split(" — "):
-        lines.extend(textwrap.wrap(part, width, break_on_hyphens=False, break_long_words=True) or [""])
+        lines.extend(_wrap_part(part, width) or [""])
+    return lines
+
+
+def _wrap_part(text: str, width: int) -> list[str]:
+    """Greedy wrapping that breaks between words, else after a ``/`` of a long path (``replicasets/default/``),
+    and cuts a word only when a piece is longer than a line."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        pieces = [word] if len(word) <= width else [p for p in re.split(r"(?<=/)", word) if p]
+        for k, piece in enumerate(pieces):
+            glue = "" if k > 0 or not line else " "
+            if len(line) + len(glue) + len(piece) <= width:
+                line += glue + piece
+                continue
+            if line:
+                lines.append(line)
+            while len(piece) > width:
+                lines.append(piece[:width])
+                piece = piece[width:]
+            line = piece
+    if line:
+        lines.append(line)
     return lines
 
 
