@@ -239,6 +239,11 @@ def room(message: Message) -> int:
     return max(16, int((inches - 0.3) * 72 / (10 * 0.55)))
 
 
+def _detail_chars(message: Message) -> int:
+    """The main change below a label (8 points, with "(+N more)" after it) fits the label's room too."""
+    return max(16, min(_DETAIL_CHARS, int(room(message) * 10 / 8) - 12))
+
+
 def label_lines(message: Message) -> list[str]:
     return wrap(message.label, room(message))
 
@@ -455,7 +460,8 @@ def _draw_message(
             label=_html_label(
                 lines,
                 safe_text(
-                    headline(message.changes, _DETAIL_CHARS, lambda change: change.address == message.source),
+                    headline(message.changes, _detail_chars(message),
+                             lambda change: change.address == message.source),
                     2 * _DETAIL_CHARS,
                 ),
                 colour,
@@ -501,9 +507,9 @@ def _draw_message(
         tooltip=tooltip,
     )
     if message.kind == "request":
-        detail = headline(message.changes, _DETAIL_CHARS, lambda change: is_api_object(change.address))
+        detail = headline(message.changes, _detail_chars(message), lambda change: is_api_object(change.address))
     else:
-        detail = headline(message.changes, _DETAIL_CHARS, lambda change: change.address == message.target)
+        detail = headline(message.changes, _detail_chars(message), lambda change: change.address == message.target)
     detail = safe_text(detail, 2 * _DETAIL_CHARS)
     if detail:
         graph.node(
