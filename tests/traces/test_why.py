@@ -153,3 +153,11 @@ def test_a_stale_replicaset_read_is_named_with_what_etcd_has() -> None:
     assert found.startswith("replicaset-controller read replicasets/default/web-")
     assert "replicas: 2, image: nginx:1.25 from its ReplicaSet informer (at rv " in found
     assert "rv -" not in found  # a version the renumbering moved away is not printed
+
+
+def test_json_output_says_why_too() -> None:
+    result = CliRunner().invoke(main, ["check", "replicaset-one-node", "--variant", "no-expectations", "--json"])
+    assert result.exit_code == 1, result.output
+    steps = json.loads(result.output)["trace"]
+    assert steps[0]["why"] == []
+    assert any(line.endswith("; etcd has 2: web-bbbbb, web-cbbbb") for line in steps[-1]["why"])
