@@ -17,6 +17,7 @@ import immutables
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
 from spec.lifecycle_properties import replicasets_on_healthy_nodes
+from spec.workload_properties import at_most_one_pod_per_identity, pdbs_respected, statefulsets_converged
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
@@ -322,4 +323,29 @@ PROPERTIES["ReplicaSetsConvergeOnHealthyNodes"] = PropertySpec(
     "on the nodes that remain.",
     "pkg/controller/nodelifecycle/node_lifecycle_controller.go, pkg/controller/tainteviction/taint_eviction.go, "
     "pkg/controller/replicaset/replica_set.go",
+)
+
+
+# --- the StatefulSets' and PodDisruptionBudgets' properties (issue 12; spec/workload_properties.py) ----------
+
+PROPERTIES["AtMostOnePodPerStatefulIdentity"] = PropertySpec(
+    "AtMostOnePodPerStatefulIdentity", "always", at_most_one_pod_per_identity, None,
+    at_most_one_pod_per_identity.__doc__ or "",
+    "pkg/controller/statefulset/stateful_set_control.go (a replica is created only when no pod of its name "
+    "exists), pkg/registry/core/pod/strategy.go (graceful deletion: the kubelet confirms); "
+    "https://kubernetes.io/docs/tasks/run-application/force-delete-stateful-set-pod/",
+)
+PROPERTIES["PodDisruptionBudgetRespected"] = PropertySpec(
+    "PodDisruptionBudgetRespected", "always", pdbs_respected, None, pdbs_respected.__doc__ or "",
+    "pkg/registry/core/pod/storage/eviction.go (checkAndDecrement), pkg/controller/disruption/disruption.go; "
+    "https://kubernetes.io/docs/concepts/workloads/pods/disruptions/",
+)
+PROPERTIES["StatefulSetsConverge"] = PropertySpec(
+    "StatefulSetsConverge", "leads_to_always",
+    lambda s: not statefulsets_converged(s) and not blocked(s),
+    lambda s: statefulsets_converged(s) or blocked(s),
+    "Whenever a StatefulSet lacks Ready, running pods NAME-0..NAME-(replicas-1), or has pods beyond them, and "
+    "nothing blocks it (every pending pod fits some node), it gets exactly those and keeps them (or becomes "
+    "blocked): Anvil's ESR, p ~> []q.",
+    "pkg/controller/statefulset/stateful_set_control.go (updateStatefulSet); Anvil esr.rs",
 )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from spec.state import Deployment, Node, Pod, ReplicaSet
+from spec.state import Deployment, Node, Pod, PodDisruptionBudget, ReplicaSet
 
 if TYPE_CHECKING:
     from spec.model import Config
@@ -58,6 +58,16 @@ def _needs_stale_restart(config: Config) -> str | None:
     return None
 
 
+def _needs_evictions(config: Config) -> str | None:
+    """A budget and something that evicts (a ``kubectl drain``): the PodDisruptionBudget variants act on the race
+    between granted evictions and the disruption controller."""
+    if not any(isinstance(o, PodDisruptionBudget) for o in config.objects):
+        return "a PodDisruptionBudget (the variant changes how its status is kept)"
+    if not any(c.verb == "drain" for c in config.commands):
+        return "an eviction: a `kubectl drain NODE` in spec.userActions"
+    return None
+
+
 @attrs.frozen
 class Variant:
     name: str
@@ -93,6 +103,20 @@ VARIANTS = {
             "kubernetes#59848",
             "a restarted component lists from an API server cache that is behind (needs consistency: stale)",
             _needs_stale_restart,
+        ),
+        Variant(
+            "pdb-status-retry",
+            "kubernetes#82149 (fixed by #82152)",
+            "the disruption controller retries a conflicting PodDisruptionBudget status write with the same, stale, "
+            "status on the latest budget, undoing an eviction's decrement",
+            _needs_evictions,
+        ),
+        Variant(
+            "no-disrupted-pods",
+            "kubernetes#34546 (the race discussed there; fixed by #36196, DisruptedPods)",
+            "the eviction API records no DisruptedPods entry, so a disruption controller whose pod cache still shows "
+            "an evicted pod healthy allows another eviction",
+            _needs_evictions,
         ),
     )
 }

@@ -62,11 +62,20 @@ capacity under which no compaction can depend on the order of deliveries."""
 def idle(state: ClusterState, who: str, index: int) -> bool:
     if who == "kcm":
         return not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue
+    if who == "workloads":
+        w = state.workloads
+        return w is None or (not w.sts_queue.queue and not w.pdb_queue.queue)
     if who == "scheduler":
         s = state.schedulers[index]
         return scheduler.head(s) is None and not s.binding
     k = state.kubelets[index]
     return next(kubelet.work(k), None) is None and next(stale_reports(state, k), None) is None
+
+
+_GROUPED = ("kcm", "workloads")
+"""Components whose reconciles read several of their informers (each of which must have a backlog for its
+deliveries to be an ample set): the controller manager's ReplicaSet/Deployment informers, and the StatefulSet and
+disruption controllers' (spec.state.Workloads)."""
 
 
 def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState]] | None:
@@ -98,18 +107,19 @@ def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterSt
     busy: set[tuple[str, int]] = set()
     for who, index, _, inf in slots:
         if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None):
-            busy.add((who, 0 if who == "kcm" else index))
+            busy.add((who, 0 if who in _GROUPED else index))
     for who, index in sorted(busy):
         if not idle(state, who, index):
             continue
-        if who == "kcm" and any(i is None or informer.next_event(i, etcd) is None for i in state.kcm.informers):
+        if who in _GROUPED and any(i is None or informer.next_event(i, etcd) is None
+                                   for w, _, _, i in slots if w == who):
             # A caught-up informer of the controller manager may receive a new event (any component writes pods)
             # whose delivery enqueues a reconcile that reads another informer's cache: that reconcile would be a
             # dependent step reachable before the ample deliveries (C1). Only a backlog on all three is safe.
             continue
         steps: list[tuple[A.Action, ClusterState]] = []
         for w, i, scope, inf in slots:
-            if w == who and (w == "kcm" or i == index):
+            if w == who and (w in _GROUPED or i == index):
                 if inf is not None and inf.expired:
                     steps = []
                     break
