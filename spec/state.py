@@ -571,7 +571,9 @@ class NodeLifecycle:
     evictions: tuple[tuple[Key, int], ...] = ()
 
 
-WORKLOAD_RESOURCES = ("statefulsets", "poddisruptionbudgets", "pods")
+WORKLOAD_RESOURCES = ("statefulsets", "poddisruptionbudgets")
+"""The resources of the StatefulSet and disruption controllers' own informers; their pods come from the controller
+manager's pod informer (the shared informer factory's)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -587,10 +589,11 @@ class Drain:
 @attrs.frozen(cache_hash=True)
 class Workloads:
     """kube-controller-manager's StatefulSet and disruption controllers (``spec.controllers.statefulset``,
-    ``spec.controllers.disruption``): their informers (StatefulSets, PodDisruptionBudgets, Pods; scope
-    ("kcm", resource)), their work queues, and the user's drains under way. All but the drains are lost when
-    the controller manager crashes. None in ``ClusterState`` when a scenario has no StatefulSet, no
-    PodDisruptionBudget and no ``kubectl drain``: then nothing changes for the other scenarios."""
+    ``spec.controllers.disruption``): their informers (StatefulSets, PodDisruptionBudgets; scope ("kcm",
+    resource); the pods are the controller manager's pod informer's, shared as upstream's informer factory shares
+    it), their work queues, and the user's drains under way. All but the drains are lost when the controller
+    manager crashes. None in ``ClusterState`` when a scenario has no StatefulSet, no PodDisruptionBudget and no
+    ``kubectl drain``: then nothing changes for the other scenarios."""
 
     informers: tuple[Informer, ...]
     sts_queue: WorkQueue = WorkQueue()

@@ -33,6 +33,8 @@ default, is what ``spec.eviction`` does), scale subresources of custom controlle
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 from spec.apiserver import Session
@@ -40,6 +42,7 @@ from spec.state import (
     Deployment,
     Etcd,
     Key,
+    Object,
     Pod,
     PodDisruptionBudget,
     PodDisruptionBudgetStatus,
@@ -158,16 +161,16 @@ def on_pdb(w: Workloads, key: Key, new: PodDisruptionBudget | None) -> Workloads
 # --- the reconcile -----------------------------------------------------------------------------------------
 
 
-def sync(w: Workloads, etcd: Etcd, session: Session, key: Key, variants: frozenset[str] = frozenset()
-         ) -> tuple[Workloads, bool]:
-    """sync(key) = trySync, with failSafe on errors other than a conflict: (workloads', failed). The budget, its
-    pods and the StatefulSets come from the controller's informers; the ReplicaSets and Deployments (the finders'
-    listers) from ``etcd`` (see the module docstring)."""
+def sync(w: Workloads, pods_cache: Iterable[Object], etcd: Etcd, session: Session, key: Key,
+         variants: frozenset[str] = frozenset()) -> tuple[Workloads, bool]:
+    """sync(key) = trySync, with failSafe on errors other than a conflict: (workloads', failed). The budget and
+    the StatefulSets come from the controller's informers, the pods from the (shared) pod informer's cache
+    ``pods_cache``; the ReplicaSets and Deployments (the finders' listers) from ``etcd`` (module docstring)."""
     pdb = w.get(key)
     if not isinstance(pdb, PodDisruptionBudget):
         return w, False
     name = object_key(pdb)
-    pods = selected_pods(pdb, sorted((p for p in w.objects("pods") if isinstance(p, Pod)), key=lambda p: p.meta.name))
+    pods = selected_pods(pdb, sorted((p for p in pods_cache if isinstance(p, Pod)), key=lambda p: p.meta.name))
     if not pods:
         session.event(name, "Normal", "NoPods", "No matching pods found")
     counts = expected_and_desired(

@@ -31,6 +31,7 @@ Omitted: rolling updates of the template (ControllerRevisions, updateStrategy, p
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import attrs
 
@@ -40,6 +41,7 @@ from spec.state import (
     STATEFULSET_POD_NAME_LABEL,
     Key,
     Meta,
+    Object,
     OwnerRef,
     Pod,
     StatefulSet,
@@ -129,10 +131,10 @@ def on_statefulset(w: Workloads, key: Key, new: StatefulSet | None) -> Workloads
 # --- the reconcile -----------------------------------------------------------------------------------------
 
 
-def claimed_pods(w: Workloads, session: Session, sts: StatefulSet) -> list[Pod]:
+def claimed_pods(pods: Iterable[Object], session: Session, sts: StatefulSet) -> list[Pod]:
     """getPodsForStatefulSet: the pods the set owns, and the orphans it adopts (selector and name match)."""
     out: list[Pod] = []
-    for obj in sorted(w.objects("pods"), key=lambda p: p.meta.name):
+    for obj in sorted(pods, key=lambda p: p.meta.name):
         if not isinstance(obj, Pod) or obj.meta.namespace != sts.meta.namespace:
             continue
         owner = obj.meta.owner
@@ -155,13 +157,14 @@ def compute_status(sts: StatefulSet, pods: list[Pod]) -> StatefulSetStatus:
                              available_replicas=ready)
 
 
-def sync(w: Workloads, session: Session, key: Key) -> tuple[Workloads, bool]:
-    """sync(key): (workloads', failed). Reads the set and its pods from the controller's informers."""
+def sync(w: Workloads, pods_cache: Iterable[Object], session: Session, key: Key) -> tuple[Workloads, bool]:
+    """sync(key): (workloads', failed). Reads the set from its informer, the pods from the (shared) pod
+    informer's cache ``pods_cache``."""
     sts = w.get(key)
     if not isinstance(sts, StatefulSet):
         return w, False  # "StatefulSet has been deleted"
     name = object_key(sts)
-    pods = claimed_pods(w, session, sts)
+    pods = claimed_pods(pods_cache, session, sts)
     replicas: dict[int, Pod] = {}
     condemned: list[Pod] = []
     for pod in pods:

@@ -7,15 +7,14 @@ and pkg/controller/disruption/disruption.go (processNextWorkItem: AddRateLimited
 register their handlers with a 30 s resync); staging/src/k8s.io/kubectl/pkg/drain/drain.go (evictPods: one
 goroutine per pod, retrying on 429 every 5 s).
 
-Modelled: slot ``ClusterState.workloads`` (``spec.state.Workloads``): three informers (StatefulSets,
-PodDisruptionBudgets, Pods; each delivery one step, actor "kcm-workload-informers"), the two controllers' work
+Modelled: slot ``ClusterState.workloads`` (``spec.state.Workloads``): two informers (StatefulSets,
+PodDisruptionBudgets; each delivery one step, actor "kcm-workload-informers") and the controller manager's pod
+informer, shared (its deliveries run these controllers' pod handlers too), the two controllers' work
 queues with per-key backoff (``spec.controllers.manager``'s), their reconciles (actors "statefulset-controller" and
 "disruption-controller"), all weakly fair; and the drains (actor "kubectl", not fair): starting one cordons the
 node and lists its pods; each later step evicts one of them; a 429 leaves everything as it was (the retry is the
 same step again, so the drain may wait for ever, as upstream's does until its timeout).
-Abstracted: these controllers' pod informer is their own, not the ReplicaSet controller's (upstream shares one
-through the factory); a delivery reaches them and the ReplicaSet controller in separate steps, which adds orders
-of handling (a superset of upstream's behaviours: they never read each other's state). The disruption controller
+Abstracted: the disruption controller
 reads the scale of the pods' controllers (ReplicaSets, Deployments) from etcd, not from their listers, so a lag of
 those is not explored (its own StatefulSets, budgets and pods are read from its informers). The drain's 5 s
 sleep is not timed: a retry may come at any point.
@@ -42,11 +41,13 @@ from spec.controllers import disruption, statefulset
 from spec.controllers.manager import _elapse_queue, _finish
 from spec.kubectl import drain_step, start_drain
 from spec.state import (
+    KCM_RESOURCES,
     WORKLOAD_RESOURCES,
     ClusterState,
     Etcd,
     Informer,
     Key,
+    Object,
     Pod,
     PodDisruptionBudget,
     StatefulSet,
@@ -71,7 +72,7 @@ def wanted(config: Config) -> tuple[bool, bool]:
 
 
 def handle(w: Workloads, deltas: Iterable[Delta]) -> Workloads:
-    """Both controllers' event handlers on delivered (or relisted) changes."""
+    """Both controllers' event handlers on delivered (or relisted) changes (pods: from the shared pod informer)."""
     for key, old, new in deltas:
         obj = new if new is not None else old
         if isinstance(obj, Pod):
@@ -84,9 +85,11 @@ def handle(w: Workloads, deltas: Iterable[Delta]) -> Workloads:
     return w
 
 
-def restarted(etcd: Etcd, old: Workloads | None, revision: int, informers: bool) -> Workloads:
+def restarted(etcd: Etcd, old: Workloads | None, revision: int, informers: bool,
+              pods: immutables.Map[Key, Object]) -> Workloads:
     """A (re)started controller manager's part: informers listed at ``revision`` (the ghost high-water marks carry
-    over), empty queues, handlers run on every listed object; the drains under way are kept."""
+    over), empty queues, handlers run on every listed object and on the shared pod informer's listed ``pods``;
+    the drains under way are kept."""
     infs: list[Informer] = []
     deltas: list[Delta] = []
     if informers:
@@ -96,7 +99,23 @@ def restarted(etcd: Etcd, old: Workloads | None, revision: int, informers: bool)
             inf, d = informer.relist(fresh, etcd, ("kcm", resource), revision)
             infs.append(inf)
             deltas.extend(d)
+        deltas.extend((key, None, pod) for key, pod in sorted(pods.items()))
     return handle(Workloads(tuple(infs), drains=old.drains if old is not None else ()), deltas)
+
+
+def shared_pods(state: ClusterState) -> immutables.Map[Key, Object]:
+    """The controller manager's pod informer's cache (the shared informer these controllers read pods from)."""
+    return state.kcm.informers[KCM_RESOURCES.index("pods")].cache
+
+
+def on_shared_pods(state: ClusterState, deltas: Iterable[Delta]) -> ClusterState:
+    """These controllers' pod handlers, on changes the shared pod informer just delivered (called by the
+    controller manager's ``handle``)."""
+    w = state.workloads
+    if w is None or not w.informers:
+        return state
+    new = handle(w, deltas)
+    return state if new is w else state._with(workloads=new)
 
 
 CONTROLLERS = (("statefulset", statefulset.ACTOR), ("disruption", disruption.ACTOR))
@@ -113,19 +132,49 @@ def _with_queue(w: Workloads, controller: str, queue: WorkQueue) -> Workloads:
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _reconcile(w: Workloads, etcd: Etcd, ghost: Any, controller: str, key: Key, variants: frozenset[str]
-               ) -> tuple[Workloads, bool, Etcd, Any, tuple[str, ...]]:
+def _reconcile(w: Workloads, pods: immutables.Map[Key, Object], etcd: Etcd, ghost: Any, controller: str, key: Key,
+               variants: frozenset[str]) -> tuple[Workloads, bool, Etcd, Any, tuple[str, ...], bool]:
     """Pop ``key``, reconcile it, handle the error (AddRateLimited / Forget): (workloads', failed, etcd', ghost',
-    Events). A pure function of the slot and etcd (its caches follow from etcd), memoised."""
+    Events, idle). A pure function of the slot, the shared pod cache and etcd, memoised. ``idle``: it wrote
+    nothing, recorded no Event and changed nothing but the queue (for the eager no-op reduction)."""
     q = _queue(w, controller)
-    w = _with_queue(w, controller, WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
+    popped = _with_queue(w, controller, WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
     sess = Session(etcd, ghost)
     if controller == "statefulset":
-        w, failed = statefulset.sync(w, sess, key)
+        new, failed = statefulset.sync(popped, pods.values(), sess, key)
     else:
-        w, failed = disruption.sync(w, etcd, sess, key, variants)
-    w = _with_queue(w, controller, _finish(_queue(w, controller), key, failed, None))
-    return w, failed, sess.etcd, sess.ghost, tuple(sess.events)
+        new, failed = disruption.sync(popped, pods.values(), etcd, sess, key, variants)
+    new = _with_queue(new, controller, _finish(_queue(new, controller), key, failed, None))
+    idle = not (failed or sess.writes or sess.events) and new == popped and _level_triggered(w, controller, key)
+    return new, failed, sess.etcd, sess.ghost, tuple(sess.events), idle
+
+
+def _level_triggered(w: Workloads, controller: str, key: Key) -> bool:
+    """Whether every input of this reconcile is one whose change enqueues the key again (the eager no-op
+    reduction's premise, ``spec.reduction.partial_order.eager_noop``): the StatefulSet controller reads its set
+    and the pods (both handled); the disruption controller reads its budget and the pods (both handled), and,
+    for a percentage or maxUnavailable, the controllers' scales in etcd, whose changes it has no handler for."""
+    if controller == "statefulset":
+        return True
+    pdb = w.get(key)
+    return isinstance(pdb, PodDisruptionBudget) and pdb.max_unavailable is None and not isinstance(
+        pdb.min_available, str)
+
+
+def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState, bool]]:
+    """Every queued key's reconcile of both controllers: (action, next state, idle)."""
+    w = state.workloads
+    if w is None:
+        return []
+    pods = shared_pods(state)
+    out: list[tuple[A.Action, ClusterState, bool]] = []
+    for controller, actor in CONTROLLERS:
+        for key in _queue(w, controller).queue:
+            new, failed, etcd, ghost, events, idle = _reconcile(w, pods, state.etcd, state.ghost, controller, key,
+                                                                config.variants)
+            out.append((A.Reconcile(actor, key, failed, events),
+                        settle(state._with(etcd=etcd, ghost=ghost, workloads=new), config), idle))
+    return out
 
 
 def _timers(w: Workloads) -> list[int]:
@@ -152,18 +201,13 @@ class WorkloadsComponent(Base):
         slot, informers = wanted(config)
         if not slot:
             return state
-        return state._with(workloads=restarted(state.etcd, None, state.etcd.revision, informers))
+        return state._with(workloads=restarted(state.etcd, None, state.etcd.revision, informers, shared_pods(state)))
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         w = state.workloads
         if w is None:
             return
-        for controller, actor in CONTROLLERS:
-            for key in _queue(w, controller).queue:
-                new, failed, etcd, ghost, events = _reconcile(w, state.etcd, state.ghost, controller, key,
-                                                              config.variants)
-                yield A.Reconcile(actor, key, failed, events), settle(
-                    state._with(etcd=etcd, ghost=ghost, workloads=new), config)
+        yield from ((a, t) for a, t, _ in reconcile_steps(state, config))
         yield from self._drain_steps(state, config, w)
 
     def _drain_steps(self, state: ClusterState, config: Config, w: Workloads) -> Iterator[Step]:
@@ -236,8 +280,9 @@ WORKLOADS = WorkloadsComponent()
 
 
 def restart_slot(state: ClusterState, revision: int) -> Workloads | None:
-    """What a controller-manager crash leaves of the slot (``spec.faults``): relisted at ``revision``."""
+    """What a controller-manager crash leaves of the slot (``spec.faults``): relisted at ``revision``, ``state``
+    being the one with the restarted controller manager (whose pod informer these controllers share)."""
     w = state.workloads
     if w is None:
         return None
-    return restarted(state.etcd, w, revision, bool(w.informers))
+    return restarted(state.etcd, w, revision, bool(w.informers), shared_pods(state))

@@ -14,7 +14,7 @@ from spec import actions as A
 from spec import faults, informer, kubelet, scheduler
 from spec.cluster import enabled_actors, fairness_name, slot_steps, stale_reports
 from spec.config import Config
-from spec.state import ClusterState
+from spec.state import ClusterState, Etcd
 
 Steps = list[tuple[A.Action, ClusterState]]
 Reconciles = list[tuple[A.Action, ClusterState, bool]]
@@ -60,11 +60,10 @@ capacity under which no compaction can depend on the order of deliveries."""
 
 
 def idle(state: ClusterState, who: str, index: int) -> bool:
-    if who == "kcm":
-        return not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue
-    if who == "workloads":
+    if who in ("kcm", "workloads"):
         w = state.workloads
-        return w is None or (not w.sts_queue.queue and not w.pdb_queue.queue)
+        return (not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue
+                and (w is None or (not w.sts_queue.queue and not w.pdb_queue.queue)))
     if who == "scheduler":
         s = state.schedulers[index]
         return scheduler.head(s) is None and not s.binding
@@ -72,10 +71,21 @@ def idle(state: ClusterState, who: str, index: int) -> bool:
     return next(kubelet.work(k), None) is None and next(stale_reports(state, k), None) is None
 
 
-_GROUPED = ("kcm", "workloads")
-"""Components whose reconciles read several of their informers (each of which must have a backlog for its
-deliveries to be an ample set): the controller manager's ReplicaSet/Deployment informers, and the StatefulSet and
-disruption controllers' (spec.state.Workloads)."""
+_GROUP = {"workloads": "kcm"}
+"""Informer slots that belong to one process with the controller manager's: the StatefulSet and disruption
+controllers (``spec.state.Workloads``) read the controller manager's pod informer, whose deliveries also run their
+handlers, so their informers and the controller manager's form one group: an ample set of the group's deliveries
+needs every one of them to have a backlog, and every controller of the process to be idle."""
+
+
+_SCENARIO_ONLY = frozenset({"statefulsets", "poddisruptionbudgets"})
+"""Resources no step ever creates (only a scenario's documents do)."""
+
+
+def _never_written(scope: informer.Scope, etcd: Etcd) -> bool:
+    """An informer that no event can ever reach: its resource is one no step creates, and etcd holds none."""
+    resource = scope[1]
+    return resource in _SCENARIO_ONLY and next(etcd.of(resource), None) is None
 
 
 def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState]] | None:
@@ -107,19 +117,20 @@ def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterSt
     busy: set[tuple[str, int]] = set()
     for who, index, _, inf in slots:
         if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None):
-            busy.add((who, 0 if who in _GROUPED else index))
+            group = _GROUP.get(who, who)
+            busy.add((group, 0 if group == "kcm" else index))
     for who, index in sorted(busy):
         if not idle(state, who, index):
             continue
-        if who in _GROUPED and any(i is None or informer.next_event(i, etcd) is None
-                                   for w, _, _, i in slots if w == who):
+        if who == "kcm" and any((i is None or informer.next_event(i, etcd) is None) and not _never_written(scope, etcd)
+                                for w, _, scope, i in slots if _GROUP.get(w, w) == "kcm"):
             # A caught-up informer of the controller manager may receive a new event (any component writes pods)
             # whose delivery enqueues a reconcile that reads another informer's cache: that reconcile would be a
             # dependent step reachable before the ample deliveries (C1). Only a backlog on all three is safe.
             continue
         steps: list[tuple[A.Action, ClusterState]] = []
         for w, i, scope, inf in slots:
-            if w == who and (w in _GROUPED or i == index):
+            if _GROUP.get(w, w) == who and (who == "kcm" or i == index):
                 if inf is not None and inf.expired:
                     steps = []
                     break

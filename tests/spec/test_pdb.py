@@ -56,7 +56,8 @@ def _cluster(replicas: int, pods: list[Pod], pdb: PodDisruptionBudget) -> Etcd:
 def _sync(etcd: Etcd, variants: frozenset[str] = frozenset()) -> tuple[Etcd, bool]:
     w = Workloads(tuple(informer.relist(None, etcd, ("kcm", r), etcd.revision)[0] for r in WORKLOAD_RESOURCES))
     session = Session(etcd, Ghost())
-    _, failed = disruption.sync(w, etcd, session, "poddisruptionbudgets/default/web",
+    pods = informer.relist(None, etcd, ("kcm", "pods"), etcd.revision)[0].cache.values()
+    _, failed = disruption.sync(w, pods, etcd, session, "poddisruptionbudgets/default/web",
                                 variants)
     return session.etcd, failed
 
@@ -143,9 +144,9 @@ def test_the_controller_does_not_count_a_granted_eviction_its_cache_shows_health
         pdb_inf = informer.relist(None, e, ("kcm", "poddisruptionbudgets"), e.revision)[0]
         pods_inf = informer.relist(None, e, ("kcm", "pods"), before)[0]
         sts_inf = informer.relist(None, e, ("kcm", "statefulsets"), e.revision)[0]
-        w = Workloads((sts_inf, pdb_inf, pods_inf))
+        w = Workloads((sts_inf, pdb_inf))
         s = Session(e, Ghost())
-        disruption.sync(w, e, s, "poddisruptionbudgets/default/web", variants)
+        disruption.sync(w, pods_inf.cache.values(), e, s, "poddisruptionbudgets/default/web", variants)
         assert _status(s.etcd)[3] == allowed, variants
 
 
@@ -166,10 +167,10 @@ def test_pdb_status_retry_variant_overwrites_the_eviction_decrement() -> None:
                                                         current_healthy=2)), status=True)
         e = s2.etcd
         w = Workloads((informer.relist(None, e, ("kcm", "statefulsets"), e.revision)[0],
-                       informer.relist(None, e, ("kcm", "poddisruptionbudgets"), stale)[0],
-                       informer.relist(None, e, ("kcm", "pods"), e.revision)[0]))
+                       informer.relist(None, e, ("kcm", "poddisruptionbudgets"), stale)[0]))
+        pods = informer.relist(None, e, ("kcm", "pods"), e.revision)[0].cache.values()
         session = Session(e, Ghost())
-        _, failed = disruption.sync(w, e, session, "poddisruptionbudgets/default/web",
+        _, failed = disruption.sync(w, pods, e, session, "poddisruptionbudgets/default/web",
                                     variants)
         assert failed == (not variants)
         assert _status(session.etcd)[3] == (0 if not variants else allowed)

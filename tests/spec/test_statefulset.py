@@ -45,7 +45,9 @@ def _workloads(etcd: Etcd, at: int | None = None) -> Workloads:
 
 def _sync(etcd: Etcd, at: int | None = None) -> tuple[Etcd, bool, list[str]]:
     session = Session(etcd, Ghost())
-    _, failed = statefulset.sync(_workloads(etcd, at), session, "statefulsets/default/db")
+    rv = etcd.revision if at is None else at
+    pods = informer.relist(None, etcd, ("kcm", "pods"), rv)[0].cache.values()
+    _, failed = statefulset.sync(_workloads(etcd, at), pods, session, "statefulsets/default/db")
     return session.etcd, failed, session.events
 
 
