@@ -376,6 +376,14 @@ class Session:
     def patch(self, key: Key, new: Object, *, uid: int | None = None) -> Response:
         return self._done(*patch(self.etcd, key, new, uid=uid))
 
+    def patch_meta(self, key: Key, *, uid: int | None = None, **changes: object) -> Response:
+        """PATCH of metadata fields only (a merge patch, as ClaimPods' adoption sends: applied by the server to the
+        stored object, whose spec and status stay as they are), with an optional uid precondition."""
+        current = self.etcd.objects.get(key)
+        if current is None or (uid is not None and current.meta.uid != uid):
+            return Response(404, "NotFound", f"{key} not found")
+        return self.patch(key, with_meta(current, **changes), uid=uid)
+
     def delete(self, key: Key, *, uid: int | None = None, grace: bool = True) -> Response:
         return self._done(*delete(self.etcd, key, uid=uid, grace=grace))
 

@@ -144,9 +144,9 @@ def claimed_pods(pods: Iterable[Object], session: Session, sts: StatefulSet) -> 
             continue
         if (not sts.meta.deleting and not obj.meta.deleting and is_member(sts, obj)
                 and sts.selector.matches(dict(obj.meta.labels))):
-            adopted = with_meta(obj, owner=OwnerRef("StatefulSet", sts.meta.name, sts.meta.uid))
-            if session.patch(object_key(obj), adopted, uid=obj.meta.uid).ok:
-                out.append(adopted)  # type: ignore[arg-type]
+            owner_ref = OwnerRef("StatefulSet", sts.meta.name, sts.meta.uid)
+            if session.patch_meta(object_key(obj), uid=obj.meta.uid, owner=owner_ref).ok:  # a merge patch
+                out.append(with_meta(obj, owner=owner_ref))  # type: ignore[arg-type]
     return out
 
 
