@@ -230,9 +230,15 @@ def _note_overshoot(etcd: Etcd, ghost: Ghost, read: CreatorRead) -> Ghost:
         if p.meta.namespace != rs.meta.namespace or p.meta.deleting or p.status.phase in ("Succeeded", "Failed"):
             continue
         owner = p.meta.owner
-        if (owner is not None and owner.uid == rs.meta.uid) or (
-                owner is None and not rs.meta.deleting and rs.selector.matches(dict(p.meta.labels))):
+        if owner is not None and owner.uid == rs.meta.uid:
             known += 1
+        elif owner is None and not rs.meta.deleting and rs.selector.matches(dict(p.meta.labels)):
+            # An orphan counts once claimed: its adoption went through (a pod gone from etcd answers NotFound,
+            # ClaimPods leaves it out, and the controller does not know of it any more).
+            stored = etcd.objects.get(object_key(p))
+            if stored is not None and stored.meta.uid == p.meta.uid and stored.meta.owner is not None \
+                    and stored.meta.owner.uid == rs.meta.uid:
+                known += 1
     for o in etcd.of("pods"):
         owner = o.meta.owner
         if owner is not None and owner.uid == rs.meta.uid and o.meta.uid not in cached:
