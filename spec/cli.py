@@ -11,6 +11,7 @@ import click
 
 from checker.errors import InputError
 from checker.loading import Loaded, relative_path
+from spec.config import Config
 from spec.faults import symmetric_nodes
 from spec.model import ClusterModel
 from spec.properties import PROPERTIES
@@ -38,7 +39,7 @@ def summary(s: Scenario) -> str:
         f"consistency {c.consistency}",
         "variants " + ", ".join(sorted(c.variants)) if c.variants else "today's Kubernetes (no variant)",
         f"{len(c.commands)} kubectl commands",
-        f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(_defaults())}",
+        f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(_defaults(c))}",
     ]
     bounds = []
     if s.max_states:
@@ -51,9 +52,10 @@ def summary(s: Scenario) -> str:
     return "; ".join(parts)
 
 
-def _defaults() -> int:
+def _defaults(config: Config | None = None) -> int:
     """How many properties a scenario that names none checks (the findings are checked only when named)."""
-    return sum(1 for p in PROPERTIES.values() if not p.finding)
+    return sum(1 for p in PROPERTIES.values()
+               if not p.finding and (config is None or p.applies is None or p.applies(config)))
 
 
 class ScenarioLoader:

@@ -553,6 +553,9 @@ class Ghost:
     pdb_violations: frozenset[Key] = frozenset()
     """PodDisruptionBudgets (keys) that an eviction the API server granted took below what they require
     (``spec.eviction``; the PodDisruptionBudgetRespected property)."""
+    disrupted_evictions: frozenset[Key] = frozenset()
+    """Pods the taint eviction controller deleted while no zone had a Ready node (NoEvictionWhenAllZonesDisrupted,
+    ``spec.lifecycle_properties``)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -569,6 +572,9 @@ class NodeLifecycle:
 
     grace: tuple[tuple[str, int], ...] = ()
     evictions: tuple[tuple[Key, int], ...] = ()
+    disrupted: bool = False
+    """Master disruption mode: the last pass found every zone fully disrupted (no Ready node anywhere), so the
+    controller stopped evicting (upstream: every zoneStates value is FullDisruption; kubernetes#28832)."""
 
 
 WORKLOAD_RESOURCES = ("statefulsets", "poddisruptionbudgets")

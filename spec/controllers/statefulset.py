@@ -36,6 +36,7 @@ from collections.abc import Iterable
 import attrs
 
 from spec.apiserver import Session
+from spec.scheduling.types import pairs
 from spec.state import (
     POD_INDEX_LABEL,
     STATEFULSET_POD_NAME_LABEL,
@@ -51,7 +52,6 @@ from spec.state import (
     pod_key,
     with_meta,
 )
-from spec.scheduling.types import pairs
 
 ACTOR = "statefulset-controller"
 _ORDINAL = re.compile(r"^(.*)-([0-9]+)$")
@@ -201,9 +201,8 @@ def _update(sts: StatefulSet, name: str, session: Session, replicas: dict[int, P
     for ordinal in range(sts.replicas):  # runForAll(replicas, processReplica)
         pod = replicas.get(ordinal)
         if pod is not None and pod.status.phase in ("Failed", "Succeeded"):
-            if not pod.meta.deleting:
-                if not _delete(session, name, set_name, pod):
-                    return True
+            if not pod.meta.deleting and not _delete(session, name, set_name, pod):
+                return True
             if monotonic:
                 return False  # the new pod is created on a later sync, once the old one is gone from etcd
             continue

@@ -200,8 +200,8 @@ def test_drain_parses_and_runs_cordon_then_evictions_retrying_429() -> None:
         kubectl.parse("kubectl drain node-a --grace", "s")
     with pytest.raises(InputError, match="usage: kubectl drain NODE"):
         kubectl.parse("kubectl drain", "s")
-    from spec.state import Node
     from spec.scheduling.types import NodeInfo, Resources
+    from spec.state import Node
 
     node = Node(Meta(name="node-a", namespace=""), NodeInfo(name="node-a", allocatable=Resources(2000, 1 << 32,
                                                                                                  pods=110)))
@@ -219,8 +219,8 @@ def test_drain_parses_and_runs_cordon_then_evictions_retrying_429() -> None:
 def test_drain_refuses_unmanaged_pods_without_force() -> None:
     etcd = store([_pod("bare", owner_uid=0)])
     session = Session(etcd, Ghost())
-    from spec.state import Node
     from spec.scheduling.types import NodeInfo
+    from spec.state import Node
 
     session.create(Node(Meta(name="node-a", namespace=""), NodeInfo(name="node-a")))
     out, drain = kubectl.start_drain(kubectl.parse("kubectl drain node-a", "s"), 0, session)
