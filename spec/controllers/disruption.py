@@ -202,7 +202,7 @@ def sync(w: Workloads, pods_cache: Iterable[Object], etcd: Etcd, session: Sessio
     if response.reason == "Conflict" and "pdb-status-retry" in variants:
         # kubernetes#82149: writePdbStatus retried with refresh(pdb) = a GET of the latest, and the same status.
         latest = session.get(key)
-        if isinstance(latest, PodDisruptionBudget) and latest.meta.uid == pdb.meta.uid:
-            if session.update(attrs.evolve(latest, status=status), status=True).ok:
-                return w, False
+        if (isinstance(latest, PodDisruptionBudget) and latest.meta.uid == pdb.meta.uid
+                and session.update(attrs.evolve(latest, status=status), status=True).ok):
+            return w, False
     return w, True

@@ -175,13 +175,19 @@ def sync(w: Workloads, pods_cache: Iterable[Object], session: Session, key: Key)
             condemned.append(pod)
     condemned.sort(key=lambda p: -parent_and_ordinal(p.meta.name)[1])
     monotonic = sts.pod_management_policy != "Parallel"  # !allowsBurst
+    # firstUnavailablePod: the first replica (in ordinal order; a missing one counts, as upstream's new pod object
+    # does, and is none of the condemned), else the lowest unhealthy condemned pod.
     first_unhealthy: Pod | None = None
+    missing = False
     for ordinal in range(sts.replicas):
-        pod = replicas.get(ordinal)
-        if pod is None or not running_and_ready(pod):
-            first_unhealthy = pod
+        candidate = replicas.get(ordinal)
+        if candidate is None:
+            missing = True
             break
-    if first_unhealthy is None:
+        if not running_and_ready(candidate):
+            first_unhealthy = candidate
+            break
+    if first_unhealthy is None and not missing:
         first_unhealthy = next((p for p in reversed(condemned) if not running_and_ready(p)), None)
     failed = False
     if not sts.meta.deleting:
