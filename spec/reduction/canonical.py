@@ -254,6 +254,8 @@ def _renumber_ids(state: ClusterState) -> ClusterState:
     other: set[int] = set()
     for k in state.kubelets:
         other.update(c.uid for c in k.runtime)
+    if state.workloads is not None:
+        other.update(u for d in state.workloads.drains for _, u in d.pods)
     for s in state.schedulers:
         other.update(q.uid for q in s.queue)
         other.update(u for u, _ in s.assumed.values())
@@ -453,8 +455,11 @@ def _rewrite(
     if workloads is not None:
         winfs = tuple(inf(i, ("kcm", resource))
                       for i, resource in zip(workloads.informers, WORKLOAD_RESOURCES, strict=False))
-        if any(a is not b for a, b in zip(winfs, workloads.informers, strict=True)):
-            workloads = Workloads(winfs, workloads.sts_queue, workloads.pdb_queue, workloads.drains)
+        drains = workloads.drains
+        if any(uid(u) != u for d in drains for _, u in d.pods):  # the uids of the pods a drain is to evict
+            drains = tuple(Drain(d.command, d.node, tuple((k, uid(u)) for k, u in d.pods)) for d in drains)
+        if drains is not workloads.drains or any(a is not b for a, b in zip(winfs, workloads.informers, strict=True)):
+            workloads = Workloads(winfs, workloads.sts_queue, workloads.pdb_queue, drains)
     return ClusterState(new_etcd, kcm, tuple(scheduler(s) for s in state.schedulers),
                         tuple(kubelet(k) for k in state.kubelets), state.pending_commands, state.budget,
                         state.ghost, state.lifecycle, workloads)
