@@ -33,7 +33,14 @@ from spec.state import (
     ReplicaSet,
     StatefulSet,
 )
-from spec.workload_properties import at_most_one_pod_per_identity, pdbs_respected, statefulsets_converged
+from spec.workload_properties import (
+    at_most_one_pod_per_identity,
+    explain_at_most_one,
+    explain_pdbs,
+    explain_statefulsets,
+    pdbs_respected,
+    statefulsets_converged,
+)
 
 Predicate = Callable[[ClusterState], bool]
 
@@ -359,13 +366,13 @@ PROPERTIES["AtMostOnePodPerStatefulIdentity"] = PropertySpec(
     "pkg/controller/statefulset/stateful_set_control.go (a replica is created only when no pod of its name "
     "exists), pkg/registry/core/pod/strategy.go (graceful deletion: the kubelet confirms); "
     "https://kubernetes.io/docs/tasks/run-application/force-delete-stateful-set-pod/",
-    applies=_has(StatefulSet),
+    applies=_has(StatefulSet), explain=explain_at_most_one,
 )
 PROPERTIES["PodDisruptionBudgetRespected"] = PropertySpec(
     "PodDisruptionBudgetRespected", "always", pdbs_respected, None, pdbs_respected.__doc__ or "",
     "pkg/registry/core/pod/storage/eviction.go (checkAndDecrement), pkg/controller/disruption/disruption.go; "
     "https://kubernetes.io/docs/concepts/workloads/pods/disruptions/",
-    applies=_has(PodDisruptionBudget),
+    applies=_has(PodDisruptionBudget), explain=explain_pdbs,
 )
 PROPERTIES["StatefulSetsConverge"] = PropertySpec(
     "StatefulSetsConverge", "leads_to_always",
@@ -375,7 +382,7 @@ PROPERTIES["StatefulSetsConverge"] = PropertySpec(
     "nothing blocks it (every pending pod fits some node), it gets exactly those and keeps them (or becomes "
     "blocked): Anvil's ESR, p ~> []q.",
     "pkg/controller/statefulset/stateful_set_control.go (updateStatefulSet); Anvil esr.rs",
-    applies=_has(StatefulSet),
+    applies=_has(StatefulSet), explain=explain_statefulsets,
 )
 PROPERTIES["NoEvictionWhenAllZonesDisrupted"] = PropertySpec(
     "NoEvictionWhenAllZonesDisrupted", "always", no_eviction_when_all_zones_disrupted, None,

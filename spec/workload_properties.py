@@ -85,3 +85,49 @@ def _converged(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ..
         if good != wanted:
             return False
     return True
+
+
+# --- explanations: what breaks each property in a state (spec.properties' ``explain``) ------------------------
+
+
+def explain_at_most_one(s: ClusterState) -> str:
+    """The identities with running containers of more than one pod, and where."""
+    sets = {(o.meta.namespace, o.meta.name) for o in s.etcd.objects.values() if isinstance(o, StatefulSet)}
+    where: dict[Key, dict[int, str]] = {}
+    for k in s.kubelets:
+        for c in k.runtime:
+            if c.managed and c.running:
+                _, namespace, name = c.pod.split("/", 2)
+                parent, ordinal = parent_and_ordinal(name)
+                if ordinal >= 0 and (namespace, parent) in sets:
+                    where.setdefault(c.pod, {})[c.uid] = k.node
+    twice = [f"{key} runs as {len(uids)} pods: " + ", ".join(f"uid {u} on {n}" for u, n in sorted(uids.items()))
+             for key, uids in sorted(where.items()) if len(uids) > 1]
+    return "; ".join(twice) or "every StatefulSet identity runs at most once"
+
+
+def explain_pdbs(s: ClusterState) -> str:
+    """The budgets a granted eviction took below what they require."""
+    if not s.ghost.pdb_violations:
+        return "no granted eviction took a budget below what it requires"
+    return "; ".join(f"an eviction granted through {k} left fewer healthy pods than it requires"
+                     for k in sorted(s.ghost.pdb_violations))
+
+
+def explain_statefulsets(s: ClusterState) -> str:
+    """What each StatefulSet lacks (or has too much of)."""
+    out = []
+    objects = s.etcd.objects
+    for sts in sorted((o for o in objects.values() if isinstance(o, StatefulSet)), key=lambda o: o.meta.name):
+        good, bad = [], []
+        for p in sorted((p for p in objects.values() if isinstance(p, Pod) and p.meta.owner is not None
+                         and p.meta.owner.uid == sts.meta.uid), key=lambda p: p.meta.name):
+            ok = (parent_and_ordinal(p.meta.name)[1] < sts.replicas and not p.meta.deleting and p.status.ready
+                  and _running(s.kubelets, p))
+            (good if ok else bad).append(p.meta.name)
+        missing = sorted({f"{sts.meta.name}-{i}" for i in range(sts.replicas)} - set(good))
+        if missing or bad:
+            out.append(f"StatefulSet {sts.meta.namespace}/{sts.meta.name} (replicas {sts.replicas}): "
+                       + ", ".join(([f"missing or not ready: {' '.join(missing)}"] if missing else [])
+                                   + ([f"not converged: {' '.join(bad)}"] if bad else [])))
+    return "; ".join(out) or "every StatefulSet has its pods, Ready and running"
