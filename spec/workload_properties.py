@@ -119,7 +119,8 @@ def explain_statefulsets(s: ClusterState) -> str:
     out = []
     objects = s.etcd.objects
     for sts in sorted((o for o in objects.values() if isinstance(o, StatefulSet)), key=lambda o: o.meta.name):
-        good, bad = [], []
+        good: list[str] = []
+        bad: list[str] = []
         for p in sorted((p for p in objects.values() if isinstance(p, Pod) and p.meta.owner is not None
                          and p.meta.owner.uid == sts.meta.uid), key=lambda p: p.meta.name):
             ok = (parent_and_ordinal(p.meta.name)[1] < sts.replicas and not p.meta.deleting and p.status.ready

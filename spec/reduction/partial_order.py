@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from spec import actions as A
 from spec import faults, informer, kubelet, scheduler
-from spec.cluster import enabled_actors, fairness_name, slot_steps, stale_reports
+from spec.cluster import enabled_actors, fairness_name, gc_work, slot_steps, stale_reports
 from spec.config import Config
 from spec.state import ClusterState, Etcd
 
@@ -59,10 +59,10 @@ _WRITES_PER_STEP = 8
 capacity under which no compaction can depend on the order of deliveries."""
 
 
-def idle(state: ClusterState, who: str, index: int) -> bool:
+def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
     if who in ("kcm", "workloads"):
         w = state.workloads
-        return (not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue
+        return (not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue and not gc_work(state, config)
                 and (w is None or (not w.sts_queue.queue and not w.pdb_queue.queue)))
     if who == "scheduler":
         s = state.schedulers[index]
@@ -120,7 +120,7 @@ def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterSt
             group = _GROUP.get(who, who)
             busy.add((group, 0 if group == "kcm" else index))
     for who, index in sorted(busy):
-        if not idle(state, who, index):
+        if not idle(state, config, who, index):
             continue
         if who == "kcm" and any((i is None or informer.next_event(i, etcd) is None) and not _never_written(scope, etcd)
                                 for w, _, scope, i in slots if _GROUP.get(w, w) == "kcm"):
