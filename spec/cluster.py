@@ -37,7 +37,7 @@ import attrs
 from checker import Model, Property, eventually_always, leads_to, leads_to_always, weak
 from checker import always as always_
 from spec import actions as A
-from spec import faults, informer, kubectl, kubelet, scheduler
+from spec import faults, informer, kubectl, kubelet, network, scheduler
 from spec.apiserver import Session, store
 from spec.config import Config
 from spec.controllers import manager, nodelifecycle
@@ -70,14 +70,19 @@ def handle(state: ClusterState, who: str, index: int, inf: Informer, deltas: Ite
     state = state.with_informer(who, index, inf)
     if who == "kcm":
         kcm = state.kcm
+        deltas = tuple(deltas)
         for key, old, new in deltas:
             kcm = manager.handle(kcm, key, old, new)
+        if state.net.eps is not None and index == network.POD_INFORMER:
+            return state._with(kcm=kcm, net=network.handle_kcm_pods(state.net, deltas))
         return state._with(kcm=kcm)
     if who == "scheduler":
         s = state.schedulers[index]
         for key, old, new in deltas:
             s = scheduler.handle(s, key, old, new)
         return state.with_scheduler(s)
+    if who in ("eps", "proxy", "dns"):
+        return state._with(net=network.handle(state.net, who, index, tuple(deltas)))
     return state
 
 
@@ -86,6 +91,8 @@ def actor_of(state: ClusterState, who: str, index: int) -> str:
         return "kube-controller-manager"
     if who == "scheduler":
         return state.schedulers[index].name
+    if who in ("eps", "proxy", "dns"):
+        return network.actor_of(state, who, index)
     return f"kubelet/{state.kubelets[index].node}"
 
 
@@ -113,6 +120,7 @@ def initial_state(config: Config) -> ClusterState:
         kubelets=tuple(kubelets),
         pending_commands=frozenset(range(len(config.commands))),
         budget=config.budget,
+        net=network.init(etcd, config),
     )
 
 
@@ -130,6 +138,7 @@ def fair_actors(config: Config) -> tuple[str, ...]:
     actors += list(SCHEDULERS if "unguarded-bind" in config.variants else SCHEDULERS[:1])
     nodes = sorted(o.meta.name for o in config.objects if isinstance(o, Node))
     actors += [f"kubelet/{n}" for n in nodes] + [f"node/{n}" for n in nodes]
+    actors += network.fair_actors(config)
     return tuple(actors)
 
 
@@ -205,6 +214,7 @@ def _successors(state: ClusterState, config: Config, reconciles: list[tuple[A.Ac
         *_scheduler_steps(state, config),
         *_kubelet_steps(state, config),
         *_lifecycle_steps(state, config),
+        *network.steps(state, config),
     ]
     yield from components
     yield from _user_steps(state, config)
@@ -244,6 +254,11 @@ def enabled_actors(state: ClusterState, config: Config) -> set[str]:
     for actor, _ in nodelifecycle.work(state.lifecycle, etcd.objects):
         out.add(actor)
         busy = True
+    if state.net.eps is not None:
+        net_actors = network.enabled(state, config)
+        if net_actors:
+            busy = True
+        out |= net_actors
     if _caught_up(state):
         pending = _timers(state)
         if pending or (not busy and manager.resync(state.kcm) != state.kcm):
@@ -343,9 +358,10 @@ def _replace_scheduler(state: ClusterState, s: Scheduler) -> tuple[Scheduler, ..
 
 def _kubelet_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     for k in state.kubelets:
+        cidr = network.pod_cidr(state.net, k.node)
         for what, key in kubelet.work(k):
             session = _session(state, config)
-            new_k = kubelet.sync(k, session, what, key)
+            new_k = kubelet.sync(k, session, what, key, cidr)
             yield A.SyncPod(f"kubelet/{k.node}", what, key, tuple(session.events)), commit(
                 state, session, config, kubelets=_replace_kubelet(state, new_k))
         for key in stale_reports(state, k):
@@ -395,6 +411,9 @@ def _lifecycle_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Ac
 def _user_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     for index in sorted(state.pending_commands):
         command = config.commands[index]
+        if command.verb == "expose" and "ip-repair-race" in config.variants:
+            yield from network.expose_split(state, config, index, command)
+            continue
         session = _session(state, config)
         output = kubectl.run(command, session)
         yield A.Kubectl("kubectl", command.line, output), commit(

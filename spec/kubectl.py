@@ -20,7 +20,7 @@ from checker.errors import InputError
 from spec.apiserver import Session
 from spec.controllers.deployment import owned, revision
 from spec.scheduling.types import pairs
-from spec.state import POD_TEMPLATE_HASH, Deployment, Node, Pod, ReplicaSet, key_of
+from spec.state import POD_TEMPLATE_HASH, Deployment, Meta, Node, Pod, ReplicaSet, Service, ServicePort, key_of
 
 _RESOURCES = {
     "deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
@@ -43,6 +43,11 @@ class Command:
     image: str = ""
     to_revision: int = 0
     selector: tuple[tuple[str, str], ...] = ()
+    port: int = 0
+    """kubectl expose --port; --target-port in ``target_port``, --name in ``service``, --type in ``service_type``."""
+    target_port: int = 0
+    service: str = ""
+    service_type: str = "ClusterIP"
 
 
 def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:
@@ -134,8 +139,31 @@ def parse(line: str, where: str) -> Command:
             labels.append((k, v))
         _no_more(flags, where)
         return Command(line, verb, resource, name, namespace, selector=pairs(labels))
+    if verb == "expose":
+        resource, name, rest = _target(plain[1:], where)
+        if resource != "deployments" or not name or rest:
+            raise InputError(f"{where}: usage: kubectl expose deployment/NAME --port=PORT [--target-port=PORT] "
+                             "[--name=NAME] [--type=ClusterIP|NodePort]")
+        ports = {}
+        for flag in ("port", "target-port"):
+            raw = flags.pop(flag, None)
+            if raw is None:
+                continue
+            if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+                raise InputError(f"{where}: --{flag}: expected a port number (1-65535), got {raw!r}")
+            ports[flag] = int(raw)
+        if "port" not in ports:  # the model's Deployments declare no container ports to infer it from
+            raise InputError(f"{where}: --port: required (couldn't find port via --port flag or introspection)")
+        service_type = flags.pop("type", "ClusterIP")
+        if service_type not in ("ClusterIP", "NodePort", "LoadBalancer"):
+            raise InputError(f"{where}: --type: expected ClusterIP, NodePort or LoadBalancer, got {service_type!r}")
+        service = flags.pop("name", name)
+        _no_more(flags, where)
+        return Command(line, verb, resource, name, namespace, port=ports["port"],
+                       target_port=ports.get("target-port", ports["port"]), service=service,
+                       service_type=service_type)
     raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, cordon, "
-                     "uncordon)")
+                     "uncordon, expose)")
 
 
 def _no_more(flags: dict[str, str], where: str) -> None:
@@ -172,6 +200,8 @@ def run(command: Command, session: Session) -> str:
             out.append(f'pod "{name}" deleted' if response.ok else
                        f'Error from server (NotFound): pods "{name}" not found')
         return "; ".join(out) or "No resources found"
+    if c.verb == "expose":
+        return _expose(c, session)
     obj = session.get(key)
     if not isinstance(obj, Deployment | ReplicaSet):
         return f'Error from server (NotFound): {c.resource} "{c.name}" not found'
@@ -201,3 +231,30 @@ def run(command: Command, session: Session) -> str:
             f"{revision(target)})"
     session.patch(key, attrs.evolve(obj, template=template))
     return f"deployment.apps/{c.name} rolled back"
+
+
+def service_for(c: Command, session: Session) -> Service | str:
+    """The Service ``kubectl expose`` sends (staging/src/k8s.io/kubectl/pkg/cmd/expose/expose.go): its selector
+    is the Deployment's matchLabels (polymorphichelpers.MapBasedSelectorForObject), one unnamed port --port to
+    --target-port (default --port), type --type; or kubectl's error line."""
+    obj = session.get(key_of(c.resource, c.namespace, c.name))
+    if not isinstance(obj, Deployment):
+        return f'Error from server (NotFound): deployments.apps "{c.name}" not found'
+    if obj.selector.match_expressions:
+        return "error: couldn't retrieve selectors via --selector flag or introspection: couldn't convert " \
+            "expressions to map-based selector format"
+    return Service(Meta(c.service, c.namespace, labels=obj.meta.labels), tuple(obj.selector.match_labels),
+                   (ServicePort("", c.port, c.target_port),), c.service_type)
+
+
+def _expose(c: Command, session: Session) -> str:
+    """kubectl expose deployment/NAME: ``service_for``, created through the API server, which allocates."""
+    svc = service_for(c, session)
+    if isinstance(svc, str):
+        return svc
+    response = session.create(svc)
+    if response.ok:
+        return f"service/{c.service} exposed"
+    if response.reason == "AlreadyExists":
+        return f'Error from server (AlreadyExists): services "{c.service}" already exists'
+    return f"The {response.message}"

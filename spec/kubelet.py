@@ -25,6 +25,7 @@ from collections.abc import Iterator
 
 import attrs
 
+from spec import nodeipam
 from spec.apiserver import Session
 from spec.state import Key, Kubelet, Pod, PodStatus, RuntimeContainer
 
@@ -59,8 +60,10 @@ def _report(session: Session, key: Key, uid: int, status: PodStatus) -> None:
         session.patch(key, attrs.evolve(current, status=status), uid=uid)
 
 
-def sync(k: Kubelet, session: Session, what: str, key: Key) -> Kubelet:
-    """One pod sync (``what`` as listed by ``work``)."""
+def sync(k: Kubelet, session: Session, what: str, key: Key, pod_cidr: str = "") -> Kubelet:
+    """One pod sync (``what`` as listed by ``work``). ``pod_cidr``: the node's podCIDR where pod addresses are
+    modelled (``spec.nodeipam``): a started sandbox gets an address from it (CNI host-local), reported as
+    status.podIP; "" elsewhere (no address)."""
     assert k.informer is not None
     pod = k.informer.cache.get(key)
     if what == "cleanup":
@@ -76,8 +79,17 @@ def sync(k: Kubelet, session: Session, what: str, key: Key) -> Kubelet:
         session.event(key, "Normal", "Killing", "Stopping container " + ", ".join(c.name for c in pod.containers))
         return attrs.evolve(k, runtime=runtime)
     if what == "start":
-        started = frozenset(RuntimeContainer(key, uid, c.name, c.image) for c in pod.containers)
-        _report(session, key, uid, attrs.evolve(status, phase="Running", ready=True, scheduled_reason="Scheduled"))
+        ip = ""
+        if pod_cidr:
+            ip = nodeipam.host_local_ip(pod_cidr, frozenset(c.ip for c in k.runtime if c.managed and c.ip)) or ""
+            if not ip:
+                session.event(key, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: plugin "
+                              f"type=\"host-local\" failed (add): failed to allocate for range 0: no IP addresses "
+                              f"available in range set: {pod_cidr}")
+                return k
+        started = frozenset(RuntimeContainer(key, uid, c.name, c.image, ip=ip) for c in pod.containers)
+        _report(session, key, uid, attrs.evolve(status, phase="Running", ready=True, scheduled_reason="Scheduled",
+                                                pod_ip=ip))
         session.event(key, "Normal", "Started", "Started container " + ", ".join(c.name for c in pod.containers))
         return attrs.evolve(k, runtime=k.runtime | started)
     # restart: the crashed containers run again; the pod is reported not ready until the next sync sees them up

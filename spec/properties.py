@@ -323,3 +323,35 @@ PROPERTIES["ReplicaSetsConvergeOnHealthyNodes"] = PropertySpec(
     "pkg/controller/nodelifecycle/node_lifecycle_controller.go, pkg/controller/tainteviction/taint_eviction.go, "
     "pkg/controller/replicaset/replica_set.go",
 )
+
+
+# --- Services (issue 13; the predicates and their upstream promises are in spec/service_properties.py) ---------
+
+def _register_services() -> None:
+    from spec import service_properties as sp
+
+    for name, kind, pred, upstream, finding in (
+        ("UniqueClusterIPs", "always", sp.unique_cluster_ips,
+         "pkg/registry/core/service/ipallocator/bitmap.go (Allocate: ErrAllocated), storage/alloc.go", False),
+        ("UniqueNodePorts", "always", sp.unique_node_ports,
+         "pkg/registry/core/service/portallocator/allocator.go (ErrAllocated)", False),
+        ("UniquePodIPs", "always", sp.unique_pod_ips,
+         "the Kubernetes network model (docs/concepts/services-networking): a unique cluster-wide IP per Pod; "
+         "pkg/controller/nodeipam/ipam/cidrset, CNI host-local", False),
+        ("PodIPWithinNodeCIDR", "always", sp.pod_ip_within_node_cidr,
+         "pkg/controller/nodeipam/ipam/range_allocator.go (Node.spec.podCIDR), CNI host-local's range", False),
+        ("ServiceRoutesEventuallyMatchReadyEndpoints", "eventually_always", sp.routes_match_ready_endpoints,
+         "docs/reference/networking/virtual-ips.md; pkg/proxy/iptables/proxier.go syncProxyRules, "
+         "pkg/proxy/topology.go CategorizeEndpoints", False),
+        ("NoTrafficToAnotherPodsIP", "always", sp.no_traffic_to_another_pods_ip,
+         "a Service's traffic reaches only the pods it selects (docs/concepts/services-networking/service.md); "
+         "broken when a pod address is reused while a kube-proxy still has the old endpoint (docs/spec.md, "
+         "Findings)", True),
+        ("DNSEventuallyResolvesToClusterIP", "eventually_always", sp.dns_resolves,
+         "docs/concepts/services-networking/dns-pod-service.md; coredns plugin/kubernetes", False),
+    ):
+        PROPERTIES[name] = PropertySpec(name, kind, pred, None, (pred.__doc__ or name).strip().split("\n")[0],
+                                        upstream, finding=finding)
+
+
+_register_services()
