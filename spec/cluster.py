@@ -443,7 +443,7 @@ def _handlers_pending(state: ClusterState, config: Config) -> bool:
 def _user_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     for index in sorted(state.pending_commands):
         command = config.commands[index]
-        if command.verb == "expose" and "ip-repair-race" in config.variants:
+        if command.verb in ("expose", "create-service") and "ip-repair-race" in config.variants:
             yield from network.expose_split(state, config, index, command)
             continue
         session = _session(state, config)

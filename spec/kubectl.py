@@ -44,7 +44,8 @@ class Command:
     to_revision: int = 0
     selector: tuple[tuple[str, str], ...] = ()
     port: int = 0
-    """kubectl expose --port; --target-port in ``target_port``, --name in ``service``, --type in ``service_type``."""
+    """kubectl expose --port; --target-port in ``target_port``, --name in ``service``, --type in ``service_type``
+    (kubectl create service: --tcp's PORT:TARGET, NAME, the type; --clusterip in ``container``)."""
     target_port: int = 0
     service: str = ""
     service_type: str = "ClusterIP"
@@ -162,8 +163,30 @@ def parse(line: str, where: str) -> Command:
         return Command(line, verb, resource, name, namespace, port=ports["port"],
                        target_port=ports.get("target-port", ports["port"]), service=service,
                        service_type=service_type)
+    if verb == "create" and len(plain) >= 3 and plain[1] == "service":
+        kinds = {"clusterip": "ClusterIP", "nodeport": "NodePort", "loadbalancer": "LoadBalancer"}
+        if plain[2] not in kinds or len(plain) != 4:
+            raise InputError(f"{where}: usage: kubectl create service clusterip|nodeport|loadbalancer NAME "
+                             "--tcp=PORT:TARGET[,...] [--clusterip=None]")
+        tcp = flags.pop("tcp", "")
+        pairs_ = []
+        for part in filter(None, tcp.split(",")):
+            port, _, target = part.partition(":")
+            target = target or port
+            if not (port.isdigit() and target.isdigit() and 1 <= int(port) <= 65535 and 1 <= int(target) <= 65535):
+                raise InputError(f"{where}: --tcp: expected PORT:TARGET port numbers, got {part!r}")
+            pairs_.append((int(port), int(target)))
+        if len(pairs_) != 1:
+            raise InputError(f"{where}: --tcp: exactly one PORT:TARGET is modelled, got {tcp!r}")
+        cluster_ip = flags.pop("clusterip", "")
+        if cluster_ip not in ("", "None"):
+            raise InputError(f"{where}: --clusterip: only None (headless) is modelled, got {cluster_ip!r}")
+        _no_more(flags, where)
+        return Command(line, "create-service", "services", plain[3], namespace, port=pairs_[0][0],
+                       target_port=pairs_[0][1], service=plain[3], service_type=kinds[plain[2]],
+                       container=cluster_ip)
     raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, cordon, "
-                     "uncordon, expose)")
+                     "uncordon, expose, create service)")
 
 
 def _no_more(flags: dict[str, str], where: str) -> None:
@@ -202,6 +225,8 @@ def run(command: Command, session: Session) -> str:
         return "; ".join(out) or "No resources found"
     if c.verb == "expose":
         return _expose(c, session)
+    if c.verb == "create-service":
+        return _create_service(c, session)
     obj = session.get(key)
     if not isinstance(obj, Deployment | ReplicaSet):
         return f'Error from server (NotFound): {c.resource} "{c.name}" not found'
@@ -247,14 +272,31 @@ def service_for(c: Command, session: Session) -> Service | str:
                    (ServicePort("", c.port, c.target_port),), c.service_type)
 
 
+def service_of_create(c: Command) -> Service:
+    """The Service ``kubectl create service TYPE NAME --tcp=PORT:TARGET`` sends (staging/src/k8s.io/kubectl/pkg/
+    cmd/create/create_service.go: label and selector app=NAME, the port named "PORT-TARGET", clusterIP from
+    --clusterip)."""
+    labels = (("app", c.service),)
+    return Service(Meta(c.service, c.namespace, labels=labels), labels,
+                   (ServicePort(f"{c.port}-{c.target_port}", c.port, c.target_port),), c.service_type, c.container)
+
+
+def _created(c: Command, session: Session, svc: Service, verb: str) -> str:
+    response = session.create(svc)
+    if response.ok:
+        return f"service/{c.service} {verb}"
+    if response.reason == "AlreadyExists":
+        return f'Error from server (AlreadyExists): services "{c.service}" already exists'
+    return f"The {response.message}"
+
+
+def _create_service(c: Command, session: Session) -> str:
+    return _created(c, session, service_of_create(c), "created")
+
+
 def _expose(c: Command, session: Session) -> str:
     """kubectl expose deployment/NAME: ``service_for``, created through the API server, which allocates."""
     svc = service_for(c, session)
     if isinstance(svc, str):
         return svc
-    response = session.create(svc)
-    if response.ok:
-        return f"service/{c.service} exposed"
-    if response.reason == "AlreadyExists":
-        return f'Error from server (AlreadyExists): services "{c.service}" already exists'
-    return f"The {response.message}"
+    return _created(c, session, svc, "exposed")

@@ -47,7 +47,8 @@ POD_INFORMER = KCM_RESOURCES.index("pods")
 
 def enabled_for(config: Config) -> bool:
     """Whether the scenario has Services: a Service document or a ``kubectl expose`` command."""
-    return any(isinstance(o, Service) for o in config.objects) or any(c.verb == EXPOSE for c in config.commands)
+    return any(isinstance(o, Service) for o in config.objects) or any(
+        c.verb in (EXPOSE, "create-service") for c in config.commands)
 
 
 def nodes_of(config: Config) -> tuple[str, ...]:
@@ -178,7 +179,7 @@ def expose_split(state: ClusterState, config: Config, index: int, command: objec
 
     session = Session(state.etcd, state.ghost)
     assert isinstance(command, kubectl.Command)
-    svc = kubectl.service_for(command, session)
+    svc = kubectl.service_for(command, session) if command.verb == EXPOSE else kubectl.service_of_create(command)
     pending = state.pending_commands - {index}
     if isinstance(svc, str):
         yield A.Kubectl("kubectl", command.line, svc), _settled(state._with(pending_commands=pending), config)
@@ -205,7 +206,7 @@ def race_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, 
         etcd, response, _ = create(state.etcd, svc, preallocated=True)
         rest = tuple(w for w in net.writes if w is not svc)
         allocating = tuple(a for a in net.allocating if a[0] != key)
-        out = f"service/{svc.meta.name} exposed" if response.ok else response.message
+        out = f"Service {key} written with clusterIP {svc.cluster_ip}" if response.ok else response.message
         yield A.Reconcile(WRITER, key, not response.ok, (out,)), _settled(
             state._with(etcd=etcd, net=attrs.evolve(net, writes=rest, allocating=allocating)), config)
     held = cluster_ips(state.etcd.objects.values())
@@ -213,7 +214,7 @@ def race_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, 
     if leaks:
         allocating = tuple((k, ip, True) if (k, ip, r) in leaks else (k, ip, r) for k, ip, r in net.allocating)
         yield A.Reconcile(REPAIR, "serviceips", False, tuple(
-            f"Warning ClusterIPNotAllocated: Cluster IP {ip} is not allocated; repairing" for _, ip, _ in leaks)), \
+            f"the cluster IP {ip} appears to have leaked: cleaning up" for _, ip, _ in leaks)), \
             state._with(net=attrs.evolve(net, allocating=allocating))
 
 

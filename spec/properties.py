@@ -545,6 +545,16 @@ for _name, _explain in EXPLANATIONS.items():
 
 # --- Services (issue 13; the predicates and their upstream promises are in spec/service_properties.py) ---------
 
+EXPLAIN = {'UniqueClusterIPs': 'explain_cluster_ips',
+           'UniqueNodePorts': 'explain_node_ports',
+           'UniquePodIPs': 'explain_pod_ips',
+           'PodIPWithinNodeCIDR': 'explain_pod_cidr',
+           'ServiceRoutesEventuallyMatchReadyEndpoints': 'explain_routes',
+           'NoTrafficToAnotherPodsIP': 'explain_foreign',
+           'NoDuplicateEndpointSlices': 'explain_duplicates',
+           'DNSEventuallyResolvesToClusterIP': 'explain_dns'}
+
+
 def _register_services() -> None:
     from spec import service_properties as sp
 
@@ -565,11 +575,14 @@ def _register_services() -> None:
          "a Service's traffic reaches only the pods it selects (docs/concepts/services-networking/service.md); "
          "broken when a pod address is reused while a kube-proxy still has the old endpoint (docs/spec.md, "
          "Findings)", True),
+        ("NoDuplicateEndpointSlices", "always", sp.no_duplicate_slices,
+         "pkg/controller/endpointslice/endpointslice_controller.go syncService (EndpointSliceTracker.StaleSlices), "
+         "kubernetes#92928 fixed by #99345", False),
         ("DNSEventuallyResolvesToClusterIP", "eventually_always", sp.dns_resolves,
          "docs/concepts/services-networking/dns-pod-service.md; coredns plugin/kubernetes", False),
     ):
         PROPERTIES[name] = PropertySpec(name, kind, pred, None, (pred.__doc__ or name).strip().split("\n")[0],
-                                        upstream, finding=finding)
+                                        upstream, finding=finding, explain=getattr(sp, EXPLAIN[name]))
 
 
 _register_services()

@@ -13,6 +13,8 @@ nothing of it). Each is trivially true in a scenario without Services, and cheap
   changing, every node's rules send each ClusterIP port to exactly them (REJECT when none).
 - NoTrafficToAnotherPodsIP (invariant, a finding): a packet to a Service is never DNATed to an address that now
   belongs to a pod the Service does not select (broken upstream: docs/spec.md, "Findings").
+- NoDuplicateEndpointSlices (invariant): the EndpointSlice controller does not write a second slice for a
+  Service and port list (kubernetes#92928, fixed by #99345's use of the EndpointSliceTracker).
 - DNSEventuallyResolvesToClusterIP (<>[]): docs/concepts/services-networking/dns-pod-service.md,
   my-svc.my-namespace.svc.cluster-domain.example resolves to the ClusterIP (headless: the ready pods' addresses).
 
@@ -28,7 +30,7 @@ import immutables
 
 from spec import dns, kubeproxy, nodeipam
 from spec.services import ready_endpoints, selects
-from spec.state import ClusterState, Key, Kubelet, Object, Pod, Service
+from spec.state import ClusterState, EndpointSlice, Key, Kubelet, Object, Pod, Service
 
 
 def unique_cluster_ips(s: ClusterState) -> bool:
@@ -155,12 +157,133 @@ def dns_resolves(s: ClusterState) -> bool:
     return True
 
 
-def duplicate_slices(s: ClusterState) -> bool:
-    """No two EndpointSlices the controller manages list the same address for one Service (what the tracker
-    exists for; not a promise upstream makes: consumers must de-duplicate, docs/concepts/services-networking/
-    endpoint-slices.md "Duplicate endpoints". Used by the ``no-slice-tracker`` variant's test)."""
-    from spec.controllers.endpointslice_controller import duplicate_endpoints
+def no_duplicate_slices(s: ClusterState) -> bool:
+    """No Service has two EndpointSlices managed by the controller for the same port list (the model's
+    Services have far fewer than maxEndpointsPerSlice endpoints, so one slice per port list is what the
+    reconciler writes): the duplicate slices of kubernetes#92928, which the EndpointSliceTracker's StaleSlices
+    check exists to prevent (#99345: "avoid race conditions that would result in duplicate EndpointSlices")."""
+    if s.net.eps is None:
+        return True
+    return _no_duplicates(s.etcd.objects)
 
-    return not duplicate_endpoints(s.etcd.objects)
+
+@functools.lru_cache(maxsize=1 << 14)
+def _no_duplicates(objects: immutables.Map[Key, Object]) -> bool:
+    from spec.endpointslice import CONTROLLER_NAME, LABEL_MANAGED_BY, LABEL_SERVICE_NAME
+
+    seen: set[tuple[str, str, object]] = set()
+    for o in objects.values():
+        if isinstance(o, EndpointSlice) and o.meta.label(LABEL_MANAGED_BY) == CONTROLLER_NAME:
+            k = (o.meta.namespace, o.meta.label(LABEL_SERVICE_NAME) or "", o.ports)
+            if k in seen:
+                return False
+            seen.add(k)
+    return True
 
 
+# --- explanations (what a trace shows at the violating step) -------------------------------------------------
+
+
+def _services(s: ClusterState) -> list[Service]:
+    return sorted((o for o in s.etcd.objects.values() if isinstance(o, Service)), key=lambda o: o.meta.name)
+
+
+def explain_cluster_ips(s: ClusterState) -> str:
+    by_ip: dict[str, list[str]] = {}
+    for svc in _services(s):
+        if svc.cluster_ip not in ("", "None"):
+            by_ip.setdefault(svc.cluster_ip, []).append(f"services/{svc.meta.namespace}/{svc.meta.name}")
+    shared = [f"{ip} is the ClusterIP of {' and '.join(keys)}" for ip, keys in sorted(by_ip.items()) if len(keys) > 1]
+    return "; ".join(shared) or "every Service has its own ClusterIP"
+
+
+def explain_node_ports(s: ClusterState) -> str:
+    by_port: dict[int, list[str]] = {}
+    for svc in _services(s):
+        for p in svc.ports:
+            if p.node_port:
+                by_port.setdefault(p.node_port, []).append(f"services/{svc.meta.namespace}/{svc.meta.name}")
+    shared = [f"NodePort {n} belongs to {' and '.join(keys)}" for n, keys in sorted(by_port.items()) if len(keys) > 1]
+    return "; ".join(shared) or "every NodePort belongs to one Service"
+
+
+def explain_pod_ips(s: ClusterState) -> str:
+    by_ip: dict[str, list[str]] = {}
+    for o in s.etcd.objects.values():
+        if isinstance(o, Pod) and o.status.pod_ip and _sandbox_running(s.kubelets, o):
+            by_ip.setdefault(o.status.pod_ip, []).append(f"pods/{o.meta.namespace}/{o.meta.name}")
+    shared = [f"{ip} is the address of {' and '.join(sorted(keys))}" for ip, keys in sorted(by_ip.items())
+              if len(keys) > 1]
+    return "; ".join(shared) or "every running pod has its own address"
+
+
+def explain_pod_cidr(s: ClusterState) -> str:
+    cidrs = dict(s.net.pod_cidrs)
+    bad = [f"pods/{o.meta.namespace}/{o.meta.name} has {o.status.pod_ip}, outside {o.node_name}'s podCIDR "
+           f"{cidrs.get(o.node_name, '(none)')}" for o in s.etcd.objects.values()
+           if isinstance(o, Pod) and o.status.pod_ip and (
+               o.node_name not in cidrs or not nodeipam.within(o.status.pod_ip, cidrs[o.node_name]))]
+    return "; ".join(bad) or "every pod address is within its node's podCIDR"
+
+
+def explain_routes(s: ClusterState) -> str:
+    nodes = _nodes(s)
+    out = []
+    for p in s.net.proxies:
+        table = kubeproxy.routes(p.rules, p.node, kubeproxy.node_ip(nodes, p.node))
+        for svc in _services(s):
+            if svc.cluster_ip in ("", "None") or svc.selector is None:
+                continue
+            ready = ready_endpoints(s.etcd.objects.values(), svc)
+            for port in svc.ports:
+                want = frozenset(f"{ip}:{port.target_port}" for ip in ready) or frozenset({"reject"})
+                got = table.get((svc.cluster_ip, port.port, port.protocol))
+                if got != want:
+                    out.append(f"{p.node}'s rules send {svc.cluster_ip}:{port.port} to "
+                               f"{', '.join(sorted(got)) if got else 'nothing (no rule)'}; the ready endpoints are "
+                               f"{', '.join(sorted(want))}")
+    return "; ".join(out) or "every node's rules send each Service to its ready endpoints"
+
+
+def explain_foreign(s: ClusterState) -> str:
+    nodes = _nodes(s)
+    owners = {o.status.pod_ip: o for o in s.etcd.objects.values()
+              if isinstance(o, Pod) and o.status.pod_ip and _sandbox_running(s.kubelets, o)}
+    services = {svc.cluster_ip: svc for svc in _services(s) if svc.cluster_ip not in ("", "None")}
+    out = []
+    for p in s.net.proxies:
+        for (ip, port, _), targets in kubeproxy.routes(p.rules, p.node, kubeproxy.node_ip(nodes, p.node)).items():
+            svc = services.get(ip)
+            for t in sorted(targets):
+                pod = owners.get(t.rsplit(":", 1)[0])
+                if svc is not None and pod is not None and not selects(svc, pod):
+                    out.append(f"{p.node}'s rules send {ip}:{port} (services/{svc.meta.namespace}/{svc.meta.name}) "
+                               f"to {t}, now the address of pods/{pod.meta.namespace}/{pod.meta.name}, which the "
+                               "Service does not select")
+    return "; ".join(out) or "no Service's traffic goes to another pod's address"
+
+
+def explain_duplicates(s: ClusterState) -> str:
+    from spec.endpointslice import CONTROLLER_NAME, LABEL_MANAGED_BY, LABEL_SERVICE_NAME
+
+    groups: dict[tuple[str, str, object], list[str]] = {}
+    for o in s.etcd.objects.values():
+        if isinstance(o, EndpointSlice) and o.meta.label(LABEL_MANAGED_BY) == CONTROLLER_NAME:
+            groups.setdefault((o.meta.namespace, o.meta.label(LABEL_SERVICE_NAME) or "", o.ports), []).append(
+                o.meta.name)
+    dup = [f"services/{ns}/{name} has slices {' and '.join(sorted(names))} for the same ports"
+           for (ns, name, _), names in sorted(groups.items(), key=lambda kv: kv[0][:2]) if len(names) > 1]
+    return "; ".join(dup) or "one slice per Service and port list"
+
+
+def explain_dns(s: ClusterState) -> str:
+    if s.net.dns is None:
+        return "no CoreDNS"
+    out = []
+    for svc in _services(s):
+        want = dns.records(s.etcd.objects, svc) if svc.headless else frozenset((svc.cluster_ip,))
+        got = dns.lookup(s.net.dns.cache, dns.name_of(svc))
+        if got != want:
+            out.append(f"{dns.name_of(svc)} resolves to {', '.join(sorted(got)) or 'NXDOMAIN'}, not "
+                       f"{', '.join(sorted(want))}")
+    return "; ".join(out) or "every Service name resolves to its ClusterIP"

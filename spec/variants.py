@@ -60,16 +60,16 @@ def _needs_stale_restart(config: Config) -> str | None:
 
 def _needs_service(config: Config) -> str | None:
     if any(isinstance(o, Service) and o.selector is not None for o in config.objects) or any(
-            c.verb == "expose" for c in config.commands):
+            c.verb in ("expose", "create-service") for c in config.commands):
         return None
     return "a Service with a selector (a Service document or a kubectl expose command)"
 
 
 def _needs_two_creations(config: Config) -> str | None:
-    if sum(1 for c in config.commands if c.verb == "expose") >= 2:
+    if sum(1 for c in config.commands if c.verb in ("expose", "create-service") and c.container != "None") >= 2:
         return None
-    return "two Services created while the cluster runs (two kubectl expose commands): the repair loop can free " \
-        "an address only between an allocation and its Service's write"
+    return "two Services with a ClusterIP created while the cluster runs (kubectl expose or kubectl create " \
+        "service): the repair loop can free an address only between an allocation and its Service's write"
 
 
 @attrs.frozen

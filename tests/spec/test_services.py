@@ -151,12 +151,56 @@ def test_expose_parses_and_creates_the_service() -> None:
         parse_command("kubectl expose deployment/web", "x")
     with pytest.raises(InputError, match="--port: expected a port number"):
         parse_command("kubectl expose deployment/web --port=0", "x")
-    state = initial_state(builtin("service-expose").config)
+    state = initial_state(builtin("web-two-nodes").config)  # has Deployment web
     session = Session(state.etcd, state.ghost)
     assert run_command(c, session) == "service/web exposed"
     svc = session.get("services/default/web")
     assert isinstance(svc, Service) and svc.selector == (("app", "web"),) and svc.ports[0].node_port == 30086
     assert run_command(c, session) == 'Error from server (AlreadyExists): services "web" already exists'
+
+
+def test_create_service_parses_and_creates_the_service() -> None:
+    c = parse_command("kubectl create service clusterip admin --tcp=8080:9090", "x")
+    state = initial_state(builtin("web-two-nodes").config)
+    session = Session(state.etcd, state.ghost)
+    assert run_command(c, session) == "service/admin created"
+    svc = session.get("services/default/admin")
+    assert isinstance(svc, Service) and svc.selector == (("app", "admin"),)
+    assert svc.ports == (ServicePort("8080-9090", 8080, 9090),) and svc.cluster_ip == "10.96.1.1"
+    headless = parse_command("kubectl create service clusterip h --tcp=80 --clusterip=None", "x")
+    assert run_command(headless, session) == "service/h created"
+    assert session.get("services/default/h").cluster_ip == "None"  # type: ignore[union-attr]
+    with pytest.raises(InputError, match="--tcp: exactly one"):
+        parse_command("kubectl create service clusterip a --tcp=80:81,82:83", "x")
+
+
+VARIANTS = {
+    "no-slice-tracker": ("service-one-node", "NoDuplicateEndpointSlices"),
+    "ip-repair-race": ("service-create", "UniqueClusterIPs"),
+    "proxy-missed-update": ("service-one-node", "ServiceRoutesEventuallyMatchReadyEndpoints"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_each_services_variant_is_refuted_and_today_passes(variant: str) -> None:
+    from spec.scenario import with_overrides
+
+    name, prop = VARIANTS[variant]
+    config = attrs.evolve(builtin(name).config, properties=(prop,))
+    assert check(ClusterModel(config)).status == "ok"
+    bad = with_overrides(attrs.evolve(builtin(name), config=config), (variant,)).config
+    result = check(ClusterModel(bad))
+    assert result.status == "violation" and result.violation is not None
+    assert result.violation.property == prop
+
+
+def test_a_variant_without_its_mechanism_is_an_error() -> None:
+    from spec.scenario import with_overrides
+
+    with pytest.raises(InputError, match="ip-repair-race needs two Services"):
+        with_overrides(builtin("service-one-node"), ("ip-repair-race",))
+    with pytest.raises(InputError, match="no-slice-tracker needs a Service"):
+        with_overrides(builtin("web-two-nodes"), ("no-slice-tracker",))
 
 
 @pytest.mark.parametrize(("edit", "message"), [
