@@ -16,6 +16,7 @@ import immutables
 
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
+from spec.ha_properties import explain_dangling, no_dangling_dependents
 from spec.lifecycle_properties import no_eviction_when_all_zones_disrupted, replicasets_on_healthy_nodes
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
@@ -334,6 +335,18 @@ PROPERTIES["NoEvictionWhenAllZonesDisrupted"] = PropertySpec(
     "pkg/controller/nodelifecycle/node_lifecycle_controller.go (handleDisruption, ComputeZoneState); "
     "kubernetes#24597, #28832 (fixed by #28897)",
 )
+
+# --- issue 19: garbage collection (the predicates are in spec/ha_properties.py) -------------------------------
+
+PROPERTIES["NoOrphanedDependents"] = PropertySpec(
+    "NoOrphanedDependents", "leads_to_always",
+    lambda s: not no_dangling_dependents(s), no_dangling_dependents,
+    "Whenever some object's owner (by uid) is gone, the garbage collector eventually deletes it (and its own "
+    "dependents) and no dependent of a deleted owner is left: a background or foreground cascade completes.",
+    "pkg/controller/garbagecollector/garbagecollector.go (attemptToDeleteItem), graph_builder.go",
+    explain=explain_dangling,
+)
+
 
 # --- explanations: what breaks each property in a violating state (issue 18) -------------------------------
 

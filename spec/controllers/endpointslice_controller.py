@@ -31,7 +31,8 @@ EndpointSlice informers are its own (upstream they come from the shared factory 
 controller watches those resources); it restarts with the controller manager. At most 100 endpoints per slice, so
 with the model's sizes one slice per port list. targetRef keeps the pod's name only. Omits: the Node informer
 (zones, "Node not found"; hints), the EndpointSlice mirroring controller, the last-change-trigger-time annotation,
-the garbage collector (slices of a deleted Service stay), dual-stack.
+the garbage collector for slices (the model's covers the controller manager's resources: slices of a deleted
+Service stay), dual-stack.
 """
 
 from __future__ import annotations
