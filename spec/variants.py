@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from spec.state import Deployment, Node, Pod, ReplicaSet, Service
+from spec.state import Deployment, Node, Pod, PodDisruptionBudget, ReplicaSet, Service
 
 if TYPE_CHECKING:
     from spec.model import Config
@@ -70,6 +70,16 @@ def _needs_two_creations(config: Config) -> str | None:
         return None
     return "two Services with a ClusterIP created while the cluster runs (kubectl expose or kubectl create " \
         "service): the repair loop can free an address only between an allocation and its Service's write"
+
+
+def _needs_evictions(config: Config) -> str | None:
+    """A budget and something that evicts (a ``kubectl drain``): the PodDisruptionBudget variants act on the race
+    between granted evictions and the disruption controller."""
+    if not any(isinstance(o, PodDisruptionBudget) for o in config.objects):
+        return "a PodDisruptionBudget (the variant changes how its status is kept)"
+    if not any(c.verb == "drain" for c in config.commands):
+        return "an eviction: a `kubectl drain NODE` in spec.userActions"
+    return None
 
 
 @attrs.frozen

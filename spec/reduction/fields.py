@@ -30,6 +30,7 @@ NODE_NAME_FIELDS: frozenset[tuple[str, str]] = frozenset({
     ("Scheduler", "binding"),       # (pod, uid, node)
     ("Kubelet", "node"),
     ("NodeLifecycle", "grace"),     # (node, ms): the node lifecycle controller's grace timers
+    ("Drain", "node"),              # the node a `kubectl drain` under way drains
     ("Network", "pod_cidrs"),       # (node, podCIDR): the node IPAM controller's allocations
     ("KubeProxy", "node"),
     ("KubeProxy", "known"),         # under proxy-missed-update: slices, whose endpoints name nodes
