@@ -14,6 +14,8 @@ as the components' ``init`` in turn, Next as the union of their ``steps``, weak 
 - ``busy`` is whether the component has work now: while any component is busy, time does not jump to the
   informers' resync period (``spec.clock``).
 - ``timers`` / ``elapse``: the component's running timers (remaining ms) and what ``dt`` ms do to them.
+- ``urgent`` (optional, ``Urgent``; ``Base`` says never): work that keeps time from advancing at all (the
+  informers catching up; the node lifecycle controller's passes).
 - ``resync`` (optional, ``Resyncs``; ``Base`` gives a no-op): what the informers' periodic resync does to the component
   (the controller manager's handlers see every cached object again).
 
@@ -40,7 +42,7 @@ Step = tuple["Action", ClusterState]
 Delta = tuple[Key, Object | None, Object | None]
 """One delivered change (key, old, new): a watch event, or one object of a relist (``spec.informer.relist``)."""
 
-__all__ = ["Base", "Component", "Delta", "Resyncs", "Step", "Watcher", "commit", "session"]
+__all__ = ["Base", "Component", "Delta", "Resyncs", "Step", "Urgent", "Watcher", "commit", "session"]
 
 
 @runtime_checkable
@@ -95,6 +97,18 @@ class Resyncs(Protocol):
 
 
 @runtime_checkable
+class Urgent(Protocol):
+    """A component whose work must happen before time advances (optional; ``Base`` says never): the clock's
+    timing assumption (``spec.clock``) that it is faster than the shortest timer. The informers' deliveries are
+    (``spec.reflector``: time waits for every informer to catch up), and so are the node lifecycle controller's
+    passes."""
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        """Has work that keeps time from advancing at all."""
+        ...
+
+
+@runtime_checkable
 class Watcher(Protocol):
     """A component that owns informers: the slots of ``ClusterState.informer_slots`` whose kind is ``slot``."""
 
@@ -141,6 +155,9 @@ class Base:
 
     def resync(self, state: ClusterState) -> ClusterState:
         return state
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        return False
 
     def __repr__(self) -> str:
         return f"<component {self.name}>"
