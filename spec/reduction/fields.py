@@ -30,6 +30,7 @@ NODE_NAME_FIELDS: frozenset[tuple[str, str]] = frozenset({
     ("Scheduler", "binding"),       # (pod, uid, node)
     ("Kubelet", "node"),
     ("NodeLifecycle", "grace"),     # (node, ms): the node lifecycle controller's grace timers
+    ("Drain", "node"),              # the node a `kubectl drain` under way drains
 })
 """Every field that may hold a node name, by class and field name."""
 
