@@ -1,8 +1,8 @@
 """The Services components composed into the cluster: the node IPAM controller's podCIDRs, the EndpointSlice
 controller, kube-proxy on every node and CoreDNS, in the ``spec.state.Network`` slot of ``ClusterState``.
 
-Each is written as the Component protocol has it (docs: COMPONENT.md; ``actors``, ``fair_actors``, ``init``,
-``steps``, ``enabled``, ``busy``; none has timers): the functions below are what ``spec.cluster`` calls. They
+Each is a ``spec.component`` Component and Watcher (``ENDPOINTSLICES``, which also fills the slot at ``init``,
+``KUBE_PROXY``, ``COREDNS``: one line each in ``spec.cluster.COMPONENTS``; none has timers). They
 are active only in scenarios with Services (a Service document or a ``kubectl expose`` command,
 ``enabled_for``): elsewhere the slot stays empty, no step is added and pods carry no address, so the other
 scenarios' state counts do not move.
@@ -13,7 +13,7 @@ addresses), ``spec.controllers.endpointslice_controller``, ``spec.kubeproxy``, `
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import attrs
@@ -22,6 +22,7 @@ from spec import actions as A
 from spec import dns as dns_
 from spec import informer, kubeproxy, nodeipam
 from spec.apiserver import Session
+from spec.component import Base
 from spec.controllers import endpointslice_controller as esc
 from spec.state import (
     DNS_SCOPE,
@@ -129,34 +130,6 @@ def pod_cidr(net: Network, node: str) -> str:
     return ""
 
 
-def steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
-    """The slot's steps (watch deliveries are the generic informer steps of ``spec.cluster``): a sync of one
-    Service by the EndpointSlice controller, a kube-proxy's rules sync, and under ``proxy-missed-update`` a
-    delivery whose handler fails."""
-    net = state.net
-    if net.eps is not None:
-        for key in esc.ready_keys(net.eps, tracker_on(config)):
-            c, etcd, events, failed = esc.reconcile_memo(net.eps, state.kcm.informers[POD_INFORMER].cache,
-                                                         state.etcd, state.ghost, key)
-            yield A.Reconcile(esc.ACTOR, key, failed, events), _settled(
-                state._with(etcd=etcd, net=attrs.evolve(net, eps=c)), config)
-    if net.writes or net.allocating:
-        yield from race_steps(state, config)
-    nodes = nodes_of(config)
-    for i, p in enumerate(net.proxies):
-        if kubeproxy.needs_sync(p, nodes):
-            ps = list(net.proxies)
-            ps[i] = kubeproxy.sync(p, nodes)
-            yield A.Reconcile(kubeproxy.actor(p.node), "iptables-restore (syncProxyRules)"), state._with(
-                net=attrs.evolve(net, proxies=tuple(ps)))
-        if p.known is not None and (i_ev := informer.next_event(p.informer, state.etcd)) is not None \
-                and not p.informer.expired:
-            event = state.etcd.history[i_ev]
-            inf, key, _, _ = informer.deliver(p.informer, state.etcd, ("proxy", p.node))
-            ps = list(net.proxies)
-            ps[i] = attrs.evolve(p, informer=inf)  # the handler panicked: ``known`` keeps the old object
-            yield A.Deliver(kubeproxy.actor(p.node), f"{event.type} (handler panicked, update lost)", key,
-                            event.rv), _settled(state._with(net=attrs.evolve(net, proxies=tuple(ps))), config)
 
 
 # --- the ip-repair-race variant (kubernetes#37488) -------------------------------------------------------------
@@ -224,23 +197,6 @@ def _settled(state: ClusterState, config: Config) -> ClusterState:
     return settle(state, config)
 
 
-def enabled(state: ClusterState, config: Config) -> set[str]:
-    """The slot's actors with a non-stuttering step of ``steps`` enabled (from the guards alone)."""
-    out: set[str] = set()
-    net = state.net
-    if net.eps is not None and next(esc.ready_keys(net.eps, tracker_on(config)), None) is not None:
-        out.add(esc.ACTOR)
-    if net.writes:
-        out.add(WRITER)
-    if any(not r and ip not in _held(state) for _, ip, r in net.allocating):
-        out.add(REPAIR)
-    nodes = nodes_of(config)
-    for p in net.proxies:
-        if kubeproxy.needs_sync(p, nodes) or (
-                p.known is not None and not p.informer.expired
-                and informer.next_event(p.informer, state.etcd) is not None):
-            out.add(kubeproxy.actor(p.node))
-    return out
 
 
 def _held(state: ClusterState) -> frozenset[str]:
@@ -249,20 +205,8 @@ def _held(state: ClusterState) -> frozenset[str]:
     return cluster_ips(state.etcd.objects.values())
 
 
-def busy(state: ClusterState, config: Config) -> bool:
-    """Work that keeps the clock from jumping to the resync period."""
-    net = state.net
-    if net.eps is not None and net.eps.queue:
-        return True
-    return any(kubeproxy.needs_sync(p, nodes_of(config)) for p in net.proxies)
 
 
-def actor_of(state: ClusterState, who: str, index: int) -> str:
-    if who == "eps":
-        return esc.ACTOR
-    if who == "proxy":
-        return kubeproxy.actor(state.net.proxies[index].node)
-    return dns_.ACTOR
 
 
 def kcm_restarted(net: Network, etcd: Etcd, rv: int) -> Network:
@@ -278,5 +222,134 @@ def kcm_restarted(net: Network, etcd: Etcd, rv: int) -> Network:
     return attrs.evolve(net, eps=attrs.evolve(net.eps, informers=tuple(infs), queue=services, tracker=()))
 
 
-def session_for(state: ClusterState) -> Session:
-    return Session(state.etcd, state.ghost)
+
+
+# --- the components (spec.component's protocol), composed in spec.cluster.COMPONENTS ---------------------------
+
+
+class EndpointSliceComponent(Base):
+    """The EndpointSlice controller, and the slot's owner: ``init`` fills all of ``ClusterState.net`` (podCIDRs,
+    the controller, the kube-proxies, CoreDNS); its steps are the controller's syncs and, under the
+    ``ip-repair-race`` variant, the API server's Service writes and repair loop."""
+
+    name = esc.ACTOR
+    slot = "eps"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        if not enabled_for(config):
+            return ()
+        race = (WRITER, REPAIR) if "ip-repair-race" in config.variants else ()
+        return (esc.ACTOR, *race)
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        if not enabled_for(config):
+            return ()
+        return (esc.ACTOR, *((WRITER,) if "ip-repair-race" in config.variants else ()))
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        return state._with(net=init(state.etcd, config))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
+        net = state.net
+        if net.eps is not None:
+            for key in esc.ready_keys(net.eps, tracker_on(config)):
+                c, etcd, events, failed = esc.reconcile_memo(net.eps, state.kcm.informers[POD_INFORMER].cache,
+                                                             state.etcd, state.ghost, key)
+                yield A.Reconcile(esc.ACTOR, key, failed, events), _settled(
+                    state._with(etcd=etcd, net=attrs.evolve(net, eps=c)), config)
+        if net.writes or net.allocating:
+            yield from race_steps(state, config)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        out: set[str] = set()
+        net = state.net
+        if net.eps is not None and next(esc.ready_keys(net.eps, tracker_on(config)), None) is not None:
+            out.add(esc.ACTOR)
+        if net.writes:
+            out.add(WRITER)
+        if any(not r and ip not in _held(state) for _, ip, r in net.allocating):
+            out.add(REPAIR)
+        return out
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return bool(self.enabled(state, config))
+
+    def watcher(self, state: ClusterState, index: int) -> str:
+        return esc.ACTOR
+
+    def handle(self, state: ClusterState, index: int, deltas: Iterable[tuple[Key, Object | None, Object | None]]
+               ) -> ClusterState:
+        return state._with(net=handle(state.net, "eps", index, tuple(deltas)))
+
+
+class KubeProxyComponent(Base):
+    """kube-proxy on every node (``spec.kubeproxy``): rules syncs, and under ``proxy-missed-update`` deliveries
+    whose handler panics."""
+
+    name = "kube-proxy"
+    slot = "proxy"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return tuple(kubeproxy.actor(n) for n in nodes_of(config)) if enabled_for(config) else ()
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return self.actors(config)
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
+        net = state.net
+        nodes = nodes_of(config)
+        for i, p in enumerate(net.proxies):
+            if kubeproxy.needs_sync(p, nodes):
+                ps = list(net.proxies)
+                ps[i] = kubeproxy.sync(p, nodes)
+                yield A.Reconcile(kubeproxy.actor(p.node), "iptables-restore (syncProxyRules)"), state._with(
+                    net=attrs.evolve(net, proxies=tuple(ps)))
+            if p.known is not None and not p.informer.expired \
+                    and (i_ev := informer.next_event(p.informer, state.etcd)) is not None:
+                event = state.etcd.history[i_ev]
+                inf, key, _, _ = informer.deliver(p.informer, state.etcd, ("proxy", p.node))
+                ps = list(net.proxies)
+                ps[i] = attrs.evolve(p, informer=inf)  # the handler panicked: ``known`` keeps the old object
+                yield A.Deliver(kubeproxy.actor(p.node), f"{event.type} (handler panicked, update lost)", key,
+                                event.rv), _settled(state._with(net=attrs.evolve(net, proxies=tuple(ps))), config)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        nodes = nodes_of(config)
+        return {kubeproxy.actor(p.node) for p in state.net.proxies if kubeproxy.needs_sync(p, nodes) or (
+            p.known is not None and not p.informer.expired
+            and informer.next_event(p.informer, state.etcd) is not None)}
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return bool(self.enabled(state, config))
+
+    def watcher(self, state: ClusterState, index: int) -> str:
+        return kubeproxy.actor(state.net.proxies[index].node)
+
+    def handle(self, state: ClusterState, index: int, deltas: Iterable[tuple[Key, Object | None, Object | None]]
+               ) -> ClusterState:
+        return state._with(net=handle(state.net, "proxy", index, tuple(deltas)))
+
+
+class CoreDNSComponent(Base):
+    """CoreDNS (``spec.dns``): its informer's deliveries only (it answers from its cache)."""
+
+    name = dns_.ACTOR
+    slot = "dns"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return (dns_.ACTOR,) if enabled_for(config) else ()
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return self.actors(config)
+
+    def watcher(self, state: ClusterState, index: int) -> str:
+        return dns_.ACTOR
+
+    def handle(self, state: ClusterState, index: int, deltas: Iterable[tuple[Key, Object | None, Object | None]]
+               ) -> ClusterState:
+        return state
+
+
+ENDPOINTSLICES = EndpointSliceComponent()
+KUBE_PROXY = KubeProxyComponent()
+COREDNS = CoreDNSComponent()
