@@ -40,12 +40,13 @@ from spec import actions as A
 from spec import faults, informer, kubectl, kubelet, scheduler
 from spec.apiserver import Session, store
 from spec.config import Config
-from spec.controllers import garbagecollector, manager, nodelifecycle
+from spec.controllers import garbagecollector, manager, nodelifecycle, workloads
 from spec.properties import PROPERTIES
 from spec.state import (
+    KCM_RESOURCES,
+    RESOURCE,
     ClusterState,
     ControllerManager,
-    Deployment,
     Etcd,
     Informer,
     Key,
@@ -53,7 +54,6 @@ from spec.state import (
     Node,
     Object,
     Pod,
-    ReplicaSet,
     Scheduler,
     WorkQueue,
 )
@@ -69,10 +69,18 @@ def handle(state: ClusterState, who: str, index: int, inf: Informer, deltas: Ite
     """Store ``inf`` in its slot and run the component's handlers on ``deltas``."""
     state = state.with_informer(who, index, inf)
     if who == "kcm":
+        deltas = tuple(deltas)
         kcm = state.kcm
         for key, old, new in deltas:
             kcm = manager.handle(kcm, key, old, new)
-        return state._with(kcm=kcm)
+        state = state._with(kcm=kcm)
+        if state.workloads is not None and KCM_RESOURCES[index] == "pods":
+            # The pod informer is shared (the informer factory's): the StatefulSet and disruption controllers'
+            # pod handlers run on the same deliveries (spec.controllers.workloads).
+            state = workloads.on_shared_pods(state, deltas)
+        return state
+    if who == "workloads":
+        return workloads.WORKLOADS.handle(state, index, deltas)
     if who == "scheduler":
         s = state.schedulers[index]
         for key, old, new in deltas:
@@ -86,6 +94,8 @@ def actor_of(state: ClusterState, who: str, index: int) -> str:
         return "kube-controller-manager"
     if who == "scheduler":
         return state.schedulers[index].name
+    if who == "workloads":
+        return workloads.INFORMER_ACTOR
     return f"kubelet/{state.kubelets[index].node}"
 
 
@@ -106,7 +116,7 @@ def initial_state(config: Config) -> ClusterState:
     for node in sorted(n.meta.name for n in config.objects if isinstance(n, Node)):
         inf, _ = informer.relist(None, etcd, _kubelet_scope(node), etcd.revision)
         kubelets.append(Kubelet(node=node, up=True, informer=inf))
-    return ClusterState(
+    state = ClusterState(
         etcd=etcd,
         kcm=kcm,
         schedulers=tuple(schedulers),
@@ -114,6 +124,7 @@ def initial_state(config: Config) -> ClusterState:
         pending_commands=frozenset(range(len(config.commands))),
         budget=config.budget,
     )
+    return workloads.WORKLOADS.init(state, config)
 
 
 def commit(state: ClusterState, session: Session, config: Config, **changes: Any) -> ClusterState:
@@ -131,6 +142,7 @@ def fair_actors(config: Config) -> tuple[str, ...]:
     actors += list(SCHEDULERS if "unguarded-bind" in config.variants else SCHEDULERS[:1])
     nodes = sorted(o.meta.name for o in config.objects if isinstance(o, Node))
     actors += [f"kubelet/{n}" for n in nodes] + [f"node/{n}" for n in nodes]
+    actors += workloads.WORKLOADS.fair_actors(config)
     return tuple(actors)
 
 
@@ -232,6 +244,7 @@ def _successors(state: ClusterState, config: Config, reconciles: list[tuple[A.Ac
         *_kubelet_steps(state, config),
         *_lifecycle_steps(state, config),
         *_gc_steps(state, config),
+        *workloads.WORKLOADS.steps(state, config),
     ]
     yield from components
     yield from _user_steps(state, config)
@@ -274,9 +287,12 @@ def enabled_actors(state: ClusterState, config: Config) -> set[str]:
     if gc_work(state, config):
         out.add(garbagecollector.ACTOR)
         busy = True
+    mine = workloads.WORKLOADS.enabled(state, config)
+    out |= mine
+    busy = busy or workloads.WORKLOADS.busy(state, config)
     if _caught_up(state) and not _handlers_pending(state, config):
         pending = _timers(state)
-        if pending or (not busy and manager.resync(state.kcm) != state.kcm):
+        if pending or (not busy and _resynced(state) != state):
             out.add("clock")
     return out
 
@@ -452,6 +468,8 @@ def _handlers_pending(state: ClusterState, config: Config) -> bool:
 def _user_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     for index in sorted(state.pending_commands):
         command = config.commands[index]
+        if command.verb == "drain":
+            continue  # a drain is a process of several steps: spec.controllers.workloads runs it
         session = _session(state, config)
         output = kubectl.run(command, session)
         yield A.Kubectl("kubectl", command.line, output), commit(
@@ -473,8 +491,8 @@ def _tick(state: ClusterState, config: Config, *, quiescent: bool) -> Iterator[t
     if not pending:
         if not quiescent:
             return
-        kcm = manager.resync(state.kcm)
-        yield A.Tick("clock", 0, ("resync",) if kcm != state.kcm else ()), attrs.evolve(state, kcm=kcm)
+        new = _resynced(state)
+        yield A.Tick("clock", 0, ("resync",) if new != state else ()), new
         return
     dt = min(pending)
     fired = []
@@ -485,21 +503,31 @@ def _tick(state: ClusterState, config: Config, *, quiescent: bool) -> Iterator[t
     fired += nodelifecycle.fired(state.lifecycle, dt)
     kcm = manager.elapse(state.kcm, dt)
     schedulers = tuple(scheduler.elapse(s, dt) for s in state.schedulers)
+    after, mine = workloads.WORKLOADS.elapse(state, dt)
+    fired += mine
     yield A.Tick("clock", dt, tuple(fired)), attrs.evolve(
-        state, kcm=kcm, schedulers=schedulers, lifecycle=nodelifecycle.elapse(state.lifecycle, dt))
+        after, kcm=kcm, schedulers=schedulers, lifecycle=nodelifecycle.elapse(state.lifecycle, dt))
+
+
+def _resynced(state: ClusterState) -> ClusterState:
+    """The informers' periodic resync: the controller manager's handlers, and the StatefulSet and disruption
+    controllers' (``spec.controllers.workloads``)."""
+    kcm = manager.resync(state.kcm)
+    new = state if kcm == state.kcm else state._with(kcm=kcm)
+    return workloads.WORKLOADS.resync(new)
 
 
 def _timers(state: ClusterState) -> list[int]:
     """Every running timer's remaining ms: the controllers', the schedulers', the node lifecycle's."""
     return (manager.timers(state.kcm) + [t for s in state.schedulers for t in scheduler.timers(s)]
-            + nodelifecycle.timers(state.lifecycle))
+            + nodelifecycle.timers(state.lifecycle) + workloads.WORKLOADS.timers(state))
 
 
 def object_counts(state: ClusterState) -> dict[str, int]:
     """Objects per kind (for summaries)."""
     counts: dict[str, int] = {}
     for obj in state.etcd.objects.values():
-        name = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments"}[type(obj)]
+        name = RESOURCE[type(obj)]
         counts[name] = counts.get(name, 0) + 1
     return counts
 
