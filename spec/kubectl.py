@@ -16,16 +16,21 @@ the API server; a rejected command leaves the cluster unchanged and its error is
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 
 from checker.errors import InputError
+from spec import actions as A
 from spec.apiserver import Session
+from spec.component import Base, Step, commit, session
 from spec.controllers.deployment import owned, revision
 from spec.eviction import evict
 from spec.scheduling.types import pairs
 from spec.state import (
     POD_TEMPLATE_HASH,
+    ClusterState,
     Deployment,
     Drain,
     Key,
@@ -36,6 +41,9 @@ from spec.state import (
     key_of,
     pod_key,
 )
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 _RESOURCES = {
     "deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
@@ -331,3 +339,35 @@ def drain_step(drain: Drain, key: Key, session: Session, variants: frozenset[str
     if not rest:
         return f"{response_text}; node/{drain.node} drained", None
     return response_text, Drain(drain.command, drain.node, rest)
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+class KubectlComponent(Base):
+    """The user: slot ``ClusterState.pending_commands`` (the scenario's commands not yet run); steps ``Kubectl``,
+    each command once, at any point, actor "kubectl", not fair (the user may never type it). Nothing to lose."""
+
+    name = "kubectl"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return ("kubectl",)
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        return state._with(pending_commands=frozenset(range(len(config.commands))))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        for index in sorted(state.pending_commands):
+            command = config.commands[index]
+            if command.verb == "drain":
+                continue  # a drain is a process of several steps: spec.controllers.workloads runs it
+            sess = session(state, config)
+            output = run(command, sess)
+            yield A.Kubectl("kubectl", command.line, output), commit(
+                state, sess, config, pending_commands=state.pending_commands - {index})
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return {"kubectl"} if any(config.commands[i].verb != "drain" for i in state.pending_commands) else set()
+
+
+KUBECTL = KubectlComponent()
