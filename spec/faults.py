@@ -26,7 +26,7 @@ import attrs
 import immutables
 
 from spec import actions as A
-from spec import informer, scheduler
+from spec import informer, network, scheduler
 from spec.component import Base, Step
 from spec.controllers import manager, nodelifecycle
 from spec.kubelet import nodes
@@ -65,7 +65,8 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
             new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
             yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
                 _restart_workloads(attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
-                             lifecycle=nodelifecycle.restarted(state.lifecycle)), rv), config)
+                                                lifecycle=nodelifecycle.restarted(state.lifecycle),
+                                                net=network.kcm_restarted(state.net, etcd, rv)), rv), config)
     if b.scheduler_crashes:
         for s in state.schedulers:
             for rv in restart_revisions:
@@ -167,8 +168,13 @@ FAULTS = FaultsComponent()
 def symmetric_nodes(config: Any) -> tuple[tuple[str, ...], ...]:
     """Groups of interchangeable nodes: equal manifests but for the name (and hostname label), named by no pod,
     no command and no affinity, so that renaming them maps behaviours to behaviours."""
+    from spec.network import enabled_for
     from spec.scheduling.types import HOSTNAME_LABEL
 
+    if enabled_for(config):
+        # Each node has its own podCIDR, and its pods' addresses come from it (spec.nodeipam): renaming nodes
+        # would have to permute the CIDRs and every address with them. Off, correctness over speed.
+        return ()
     if config.budget.node_failures:
         # The node lifecycle controller's timers name nodes (spec.state.NodeLifecycle): node symmetry is off
         # where nodes can fail, correctness over speed (spec.reduction.canonical renames them all the same).
