@@ -38,7 +38,8 @@ def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
 
 def replicasets_on_healthy_nodes(s: ClusterState) -> bool:
     """Every ReplicaSet not being deleted has exactly spec.replicas active pods, each Ready and running on a node
-    that is up."""
+    that is up and that the API server still has (a pod bound to a deleted node is an orphan, not a replica on a
+    healthy node, even while its old kubelet still runs it)."""
     return _healthy(s.etcd.objects, s.kubelets)
 
 
@@ -48,7 +49,7 @@ def _healthy(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ...]
     for p in objects.values():
         if not isinstance(p, Pod) or not is_active(p) or p.meta.owner is None:
             continue
-        if not (p.status.ready and _running(kubelets, p)):
+        if not (p.status.ready and _running(kubelets, p) and f"nodes/{p.node_name}" in objects):
             return False
         counts[p.meta.owner.uid] = counts.get(p.meta.owner.uid, 0) + 1
     for rs in objects.values():

@@ -477,6 +477,7 @@ class Budget:
     container_crashes: int = 0
     node_crashes: int = 0
     node_failures: int = 0
+    node_partitions: int = 0
 
 
 @attrs.frozen(cache_hash=True)
@@ -511,6 +512,16 @@ class NodeLifecycle:
     disrupted: bool = False
     """Master disruption mode: the last pass found every zone fully disrupted (no Ready node anywhere), so the
     controller stopped evicting (upstream: every zoneStates value is FullDisruption; kubernetes#28832)."""
+
+
+@attrs.frozen(cache_hash=True)
+class PodGC:
+    """The pod garbage collector's memory (``spec.controllers.podgc``): its quarantine of node names that bound pods
+    name but the API server does not have, each with the ms left of the 40 s quarantine (upstream: the delaying
+    nodeQueue of gcOrphaned; 0 = the node is checked on the next pass). Sorted. Lost with the controller manager.
+    Holds node names: node symmetry is off where nodes can be deleted (``spec.faults.symmetric_nodes``)."""
+
+    quarantine: tuple[tuple[str, int], ...] = ()
 
 
 @attrs.frozen(cache_hash=True)
