@@ -17,6 +17,13 @@ the nodes (a control-plane network problem), not that they died, and evicts noth
 kubernetes#24597 and #28832, fixed by #28897). An invariant over a history variable: the taint eviction
 controller's deletions made while every node in etcd was not Ready (``Ghost.disrupted_evictions``, written by
 ``spec.controllers.nodelifecycle.evict``).
+
+EvictionOnlyForUntoleratedTaints: the taint eviction controller deletes a pod only while its node carries a NoExecute
+taint the pod does not tolerate for ever (staging/src/k8s.io/api/core/v1/types.go Toleration.TolerationSeconds,
+"by default, it is not set, which means tolerate the taint forever (do not evict)"; the taint-and-toleration
+documentation: such pods "remain bound forever"). An invariant over ``Ghost.tolerated_evictions``. Broken before
+kubernetes#93722 (kubernetes#90794): a deletion scheduled for one taint was not cancelled when that taint went
+while another, tolerated for ever, stayed.
 """
 
 from __future__ import annotations
@@ -62,3 +69,9 @@ def no_eviction_when_all_zones_disrupted(s: ClusterState) -> bool:
     """No pod was evicted (deleted by the taint eviction controller) while every zone was fully disrupted (no node
     Ready)."""
     return not s.ghost.disrupted_evictions
+
+
+def eviction_only_for_untolerated_taints(s: ClusterState) -> bool:
+    """The taint eviction controller never deleted a pod that tolerated every NoExecute taint of its node for ever
+    (or whose node had none)."""
+    return not s.ghost.tolerated_evictions

@@ -493,6 +493,9 @@ class Ghost:
     disrupted_evictions: frozenset[Key] = frozenset()
     """Pods the taint eviction controller deleted while no zone had a Ready node (NoEvictionWhenAllZonesDisrupted,
     ``spec.lifecycle_properties``)."""
+    tolerated_evictions: frozenset[Key] = frozenset()
+    """Pods the taint eviction controller deleted although they tolerated every NoExecute taint of their node for
+    ever (EvictionOnlyForUntoleratedTaints, ``spec.lifecycle_properties``)."""
 
 
 @attrs.frozen(cache_hash=True)

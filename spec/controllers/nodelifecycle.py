@@ -353,15 +353,47 @@ def desired_evictions(objects: Mapping[Key, Object]) -> Mapping[Key, int]:
     return out
 
 
-def track_needed(lc: NodeLifecycle, objects: Mapping[Key, Object]) -> bool:
-    """Whether the taint eviction controller's schedule lags behind etcd (a pod to schedule or to cancel)."""
-    return {k for k, _ in lc.evictions} != set(desired_evictions(objects))
+def untolerated(pod: Pod, node: Node) -> bool:
+    """Whether ``node`` has a NoExecute taint that ``pod`` does not tolerate for ever (the only reason the taint
+    eviction controller may delete it: upstream's taint-and-toleration documentation, "pods that tolerate the taint
+    without specifying tolerationSeconds ... remain bound forever")."""
+    return any(toleration_seconds(pod.info.tolerations, t) is not None for t in node.info.taints
+               if t.effect == "NoExecute")
 
 
-def track(lc: NodeLifecycle, objects: Mapping[Key, Object]) -> tuple[NodeLifecycle, list[str]]:
-    """handleNodeUpdate / handlePodUpdate: schedule the pods that need it (from now), cancel those that no
-    longer do; a pod already scheduled keeps its deadline. Returns the schedule and what changed."""
+def _kept_while_tainted(lc: NodeLifecycle, objects: Mapping[Key, Object]) -> set[Key]:
+    """The variant stale-taint-eviction (kubernetes#90794, fixed by #93722): processPodOnNode cancelled a scheduled
+    deletion only when the node had no NoExecute taint left, not when the pod tolerated the remaining ones for
+    ever. The scheduled pods still bound to a node with some NoExecute taint and not being deleted."""
+    out = set()
+    for key, _ in lc.evictions:
+        pod = objects.get(key)
+        if isinstance(pod, Pod) and not pod.meta.deleting:
+            node = objects.get(f"nodes/{pod.node_name}")
+            if isinstance(node, Node) and any(t.effect == "NoExecute" for t in node.info.taints):
+                out.add(key)
+    return out
+
+
+def _desired(lc: NodeLifecycle, objects: Mapping[Key, Object], cancel_tolerated: bool) -> Mapping[Key, int]:
     desired = desired_evictions(objects)
+    if cancel_tolerated:
+        return desired
+    stale = _kept_while_tainted(lc, objects) - set(desired)
+    return {**desired, **{k: 0 for k in stale}} if stale else desired
+
+
+def track_needed(lc: NodeLifecycle, objects: Mapping[Key, Object], cancel_tolerated: bool = True) -> bool:
+    """Whether the taint eviction controller's schedule lags behind etcd (a pod to schedule or to cancel)."""
+    return {k for k, _ in lc.evictions} != set(_desired(lc, objects, cancel_tolerated))
+
+
+def track(lc: NodeLifecycle, objects: Mapping[Key, Object], cancel_tolerated: bool = True
+          ) -> tuple[NodeLifecycle, list[str]]:
+    """handleNodeUpdate / handlePodUpdate: schedule the pods that need it (from now), cancel those that no
+    longer do; a pod already scheduled keeps its deadline. Returns the schedule and what changed.
+    ``cancel_tolerated`` False is the variant stale-taint-eviction (``_kept_while_tainted``)."""
+    desired = _desired(lc, objects, cancel_tolerated)
     kept = tuple((k, ms) for k, ms in lc.evictions if k in desired)
     have = {k for k, _ in kept}
     added = tuple((k, ms) for k, ms in sorted(desired.items()) if k not in have)
@@ -377,23 +409,29 @@ def due_pods(lc: NodeLifecycle) -> list[Key]:
 def evict(lc: NodeLifecycle, session: Session, key: Key) -> NodeLifecycle:
     """deletePodHandler: DELETE the pod (graceful, no preconditions), and the work is done."""
     rest = NodeLifecycle(lc.grace, tuple(e for e in lc.evictions if e[0] != key), lc.disrupted)
-    if session.get(key) is not None:
+    pod = session.get(key)
+    if pod is not None:
         nodes = [o for o in session.etcd.objects.values() if isinstance(o, Node)]
+        ghost = session.ghost
         if all_zones_fully_disrupted(nodes):  # the ghost of NoEvictionWhenAllZonesDisrupted
-            ghost = session.ghost
-            session.ghost = attrs.evolve(ghost, disrupted_evictions=ghost.disrupted_evictions | {key})
+            ghost = attrs.evolve(ghost, disrupted_evictions=ghost.disrupted_evictions | {key})
+        node = session.get(f"nodes/{pod.node_name}") if isinstance(pod, Pod) else None
+        if isinstance(pod, Pod) and not (isinstance(node, Node) and untolerated(pod, node)):
+            ghost = attrs.evolve(ghost, tolerated_evictions=ghost.tolerated_evictions | {key})
+        session.ghost = ghost
         session.delete(key)
         ns_name = key.split("/", 1)[1]
         session.event(key, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {ns_name}")
     return rest
 
 
-def work(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = True) -> Iterator[tuple[str, str]]:
+def work(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = True,
+         cancel_tolerated: bool = True) -> Iterator[tuple[str, str]]:
     """The steps these controllers have enabled: (actor, what), what "pass" (a monitorNodeHealth pass that
     changes something), a pod key (an eviction that is due) or "track"."""
     if plan(lc, objects, zone_aware) is not None:
         yield MONITOR_ACTOR, "pass"
-    if track_needed(lc, objects):
+    if track_needed(lc, objects, cancel_tolerated):
         yield EVICTION_ACTOR, "track"
     for key in due_pods(lc):
         yield EVICTION_ACTOR, key
