@@ -13,14 +13,21 @@ the API server; a rejected command leaves the cluster unchanged and its error is
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 
 from checker.errors import InputError
+from spec import actions as A
 from spec.apiserver import Session
+from spec.component import Base, Step, commit, session
 from spec.controllers.deployment import owned, revision
 from spec.scheduling.types import pairs
-from spec.state import POD_TEMPLATE_HASH, Deployment, Node, Pod, ReplicaSet, key_of
+from spec.state import POD_TEMPLATE_HASH, ClusterState, Deployment, Node, Pod, ReplicaSet, key_of
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 _RESOURCES = {
     "deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
@@ -254,3 +261,33 @@ def run_delete_node(c: Command, session: Session) -> str:
     key = key_of("nodes", "", c.name)
     response = session.delete(key)
     return f'node "{c.name}" deleted' if response.ok else f'Error from server (NotFound): nodes "{c.name}" not found'
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+class KubectlComponent(Base):
+    """The user: slot ``ClusterState.pending_commands`` (the scenario's commands not yet run); steps ``Kubectl``,
+    each command once, at any point, actor "kubectl", not fair (the user may never type it). Nothing to lose."""
+
+    name = "kubectl"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return ("kubectl",)
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        return state._with(pending_commands=frozenset(range(len(config.commands))))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        for index in sorted(state.pending_commands):
+            command = config.commands[index]
+            sess = session(state, config)
+            output = run(command, sess)
+            yield A.Kubectl("kubectl", command.line, output), commit(
+                state, sess, config, pending_commands=state.pending_commands - {index})
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return {"kubectl"} if state.pending_commands else set()
+
+
+KUBECTL = KubectlComponent()

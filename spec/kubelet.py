@@ -21,12 +21,19 @@ Omitted: volumes, probes, static pods, eviction, image pulls.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 
+from spec import actions as A
+from spec import informer
 from spec.apiserver import Session
-from spec.state import Key, Kubelet, Pod, PodStatus, RuntimeContainer
+from spec.component import Base, Delta, Step, commit, session
+from spec.state import ClusterState, Key, Kubelet, Node, Pod, PodStatus, RuntimeContainer
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 
 def _containers(k: Kubelet, key: Key, uid: int) -> list[RuntimeContainer]:
@@ -106,3 +113,87 @@ def stale_status(k: Kubelet, etcd_pod: Pod | None, key: Key) -> bool:
         return False
     running = _containers(k, key, pod.meta.uid)
     return bool(running) and all(c.running for c in running) and not etcd_pod.status.ready
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+def actor(node: str) -> str:
+    return f"kubelet/{node}"
+
+
+def nodes(config: Config) -> list[str]:
+    """The scenario's nodes, in name order: one kubelet each."""
+    return sorted(n.meta.name for n in config.objects if isinstance(n, Node))
+
+
+def stale_reports(state: ClusterState, k: Kubelet) -> Iterator[Key]:
+    """The pods (in key order) whose status in etcd the kubelet ``k`` has yet to report (``stale_status``):
+    none while the node is down or its informer must relist."""
+    inf = k.informer
+    if not k.up or inf is None or inf.expired:
+        return
+    for key in sorted(inf.cache.keys()):
+        current = state.etcd.objects.get(key)
+        if stale_status(k, current if isinstance(current, Pod) else None, key):
+            yield key
+
+
+def has_work(state: ClusterState, k: Kubelet) -> bool:
+    """Whether the kubelet ``k`` has a pod sync or a status report to do."""
+    return next(work(k), None) is not None or next(stale_reports(state, k), None) is not None
+
+
+def _replace_kubelet(state: ClusterState, k: Kubelet) -> tuple[Kubelet, ...]:
+    return tuple(k if x.node == k.node else x for x in state.kubelets)
+
+
+class KubeletComponent(Base):
+    """Every node's kubelet and container runtime: slot ``ClusterState.kubelets``; steps ``SyncPod`` (start,
+    restart, terminate, cleanup, report), actor "kubelet/<node>", weakly fair; its informer (the pods bound to
+    its node) is delivered through ``spec.reflector``. No timers (CrashLoopBackOff is the gap between steps).
+    A kubelet restart (``spec.faults``) loses its cache and relists; the runtime keeps its containers. A node
+    crash loses the runtime too."""
+
+    name = "kubelet"
+    slot = "kubelet"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return tuple(actor(n) for n in nodes(config))
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return self.actors(config)
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        kubelets = []
+        for node in nodes(config):
+            inf, _ = informer.relist(None, state.etcd, ("kubelet", node), state.etcd.revision)
+            kubelets.append(Kubelet(node=node, up=True, informer=inf))
+        return state._with(kubelets=tuple(kubelets))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        for k in state.kubelets:
+            for what, key in work(k):
+                sess = session(state, config)
+                new_k = sync(k, sess, what, key)
+                yield A.SyncPod(actor(k.node), what, key, tuple(sess.events)), commit(
+                    state, sess, config, kubelets=_replace_kubelet(state, new_k))
+            for key in stale_reports(state, k):
+                sess = session(state, config)
+                report_ready(k, sess, key)
+                yield A.SyncPod(actor(k.node), "report", key), commit(state, sess, config)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return {actor(k.node) for k in state.kubelets if has_work(state, k)}
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return any(has_work(state, k) for k in state.kubelets)
+
+    def watcher(self, state: ClusterState, index: int) -> str:
+        return actor(state.kubelets[index].node)
+
+    def handle(self, state: ClusterState, index: int, deltas: Iterable[Delta]) -> ClusterState:
+        return state  # the pod workers read the cache itself (no queue: ``work`` follows from it)
+
+
+KUBELET = KubeletComponent()

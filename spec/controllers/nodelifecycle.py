@@ -71,12 +71,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
+from spec import actions as A
 from spec.apiserver import Session
+from spec.component import Base, Step, commit, session
 from spec.scheduling.types import Taint, Toleration
-from spec.state import Key, Node, NodeLifecycle, Object, Pod
+from spec.state import ClusterState, Key, Node, NodeLifecycle, Object, Pod
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 NODE_MONITOR_GRACE_PERIOD_MS = 40_000
 """kube-controller-manager --node-monitor-grace-period (NodeLifecycleControllerConfiguration default)."""
@@ -435,3 +441,55 @@ def work(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = Tr
         yield EVICTION_ACTOR, "track"
     for key in due_pods(lc):
         yield EVICTION_ACTOR, key
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+class NodeLifecycleComponent(Base):
+    """The node lifecycle and taint eviction controllers: slot ``ClusterState.lifecycle``; steps ``Reconcile``
+    (``monitor`` a node whose grace period expired, ``track`` the eviction schedule, ``evict`` a due pod), actors
+    "node-lifecycle-controller" and "taint-eviction-controller", weakly fair. Timers: the grace periods and the
+    eviction deadlines. A controller-manager restart (``spec.faults``) restarts the grace timers at their full
+    length and empties the eviction schedule (``restarted``)."""
+
+    name = "node-lifecycle"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return (MONITOR_ACTOR, EVICTION_ACTOR)
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return (MONITOR_ACTOR, EVICTION_ACTOR)
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """The node lifecycle controller marks a node whose grace period expired; the taint eviction controller
+        brings its schedule in line with etcd's taints and pods, or deletes a pod whose deadline is due."""
+        lc = state.lifecycle
+        for actor, what in work(lc, state.etcd.objects):
+            sess = session(state, config)
+            if actor == MONITOR_ACTOR:
+                new = monitor(lc, sess, what)
+                key = f"nodes/{what}"
+            elif what == "track":
+                new, changes = track(lc, state.etcd.objects)
+                sess.events.extend(changes)
+                key = "pods (on NoExecute-tainted nodes)"
+            else:
+                new = evict(lc, sess, what)
+                key = what
+            yield A.Reconcile(actor, key, False, tuple(sess.events)), commit(state, sess, config, lifecycle=new)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return {actor for actor, _ in work(state.lifecycle, state.etcd.objects)}
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return next(work(state.lifecycle, state.etcd.objects), None) is not None
+
+    def timers(self, state: ClusterState) -> list[int]:
+        return timers(state.lifecycle)
+
+    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        return state._with(lifecycle=elapse(state.lifecycle, dt)), tuple(fired(state.lifecycle, dt))
+
+
+NODE_LIFECYCLE = NodeLifecycleComponent()

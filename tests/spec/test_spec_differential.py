@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from checker import always, check
-from spec.cluster import Cluster, enabled_actors
+from spec.cluster import COMPONENTS, Cluster, enabled_actors, lanes
 from spec.config import Config
 from spec.model import ClusterModel
 from spec.properties import PROPERTIES
@@ -82,15 +82,26 @@ def fair_steps(model: ClusterModel, state: ClusterState) -> set[str]:
             if a.actor in model._fair and model.canonical(t) != here}
 
 
+def components_agree(state: ClusterState, config: Config) -> None:
+    """Each component's ``enabled`` names exactly the actors of its non-stuttering ``steps``, and every actor
+    is one the component declares (``actors``; ``lanes`` lists them all)."""
+    declared = set(lanes(config))
+    for c in COMPONENTS:
+        stepped = {a.actor for a, t in c.steps(state, config) if t != state}
+        assert c.enabled(state, config) == stepped, (c.name, c.enabled(state, config), stepped)
+        assert stepped <= declared, (c.name, stepped - declared)
+
+
 def enabled_actors_agree(config: Config, max_states: int) -> int:
     """Breadth-first over the unreduced model: ``enabled_actors`` names exactly the fair actors with a
-    non-stuttering step. The number of states visited."""
+    non-stuttering step, and each component's ``enabled`` its own steps' actors. The number of states visited."""
     model = ClusterModel(config, NONE)
     frontier = list(model.init_states())
     seen = set(frontier)
     while frontier and len(seen) < max_states:
         s = frontier.pop(0)
         assert enabled_actors(s, model.config) & set(model._fair) == fair_steps(model, s)
+        components_agree(s, model.config)
         for _, t in model.successors(s):
             if t not in seen:
                 seen.add(t)
@@ -113,6 +124,7 @@ def test_enabled_actors_in_random_reachable_states(data: st.DataObject) -> None:
     state = data.draw(cluster_states(max_steps=40, scenario=attrs.evolve(scenario, reductions=NONE)))
     model = ClusterModel(config, NONE)
     assert enabled_actors(state, config) & set(model._fair) == fair_steps(model, state)
+    components_agree(state, config)
 
 
 def test_a_node_crash_keeps_convergence_with_the_reductions() -> None:
