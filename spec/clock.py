@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from spec import actions as A
-from spec.component import Base, Component, Resyncs, Step
+from spec.component import Base, Component, Resyncs, Step, Urgent
 from spec.reflector import caught_up
 from spec.state import ClusterState
 
@@ -99,6 +99,17 @@ class Clock(Base):
     def quiescent(self, state: ClusterState, config: Config) -> bool:
         return not any(c.busy(state, config) for c in self._peers())
 
+    def held(self, state: ClusterState, config: Config) -> bool:
+        """Some component has work that happens before time advances (its optional ``urgent(state, config)``:
+        the node lifecycle controller's passes and due evictions, the pod garbage collector's passes), or some
+        informer has not caught up."""
+        if not caught_up(state):
+            return True
+        return any(c.urgent(state, config) for c in self._urgent())
+
+    def _urgent(self) -> tuple[Urgent, ...]:
+        return tuple(c for c in self._peers() if isinstance(c, Urgent))
+
     def resynced(self, state: ClusterState) -> ClusterState:
         for c in self._composition()[1]:
             state = c.resync(state)
@@ -108,7 +119,7 @@ class Clock(Base):
         """Time passes to the next deadline (only once every informer has caught up). With no timer pending,
         the next deadline is the informers' resync period, which is longer than any activity: it elapses only
         when no component has anything to do (``quiescent``)."""
-        if not caught_up(state):
+        if self.held(state, config):
             return
         pending = self.pending(state)
         if not pending:
@@ -125,7 +136,7 @@ class Clock(Base):
         yield A.Tick(ACTOR, dt, tuple(fired)), state
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        if not caught_up(state):
+        if self.held(state, config):
             return set()
         if self.pending(state) or (self.quiescent(state, config) and self.resynced(state) != state):
             return {ACTOR}

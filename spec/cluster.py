@@ -15,6 +15,7 @@ one component. The components' own modules hold their state and their steps:
 | scheduler | ``spec.scheduler`` | ``Scheduler`` | ``Schedule``, ``Bind`` |
 | kubelet | ``spec.kubelet`` | ``Kubelet`` | ``SyncPod`` |
 | node lifecycle + taint eviction | ``spec.controllers.nodelifecycle`` | ``NodeLifecycle`` | ``Reconcile`` |
+| pod garbage collector | ``spec.controllers.podgc`` | ``PodGC`` | ``Reconcile`` |
 | kubectl | ``spec.kubectl`` | the commands left | ``Kubectl`` |
 | faults | ``spec.faults`` | ``Budget`` | ``Fault``, ``Recover`` |
 | clock | ``spec.clock`` | the components' timers | ``Tick`` |
@@ -41,7 +42,7 @@ from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
-from spec.controllers import manager, nodelifecycle
+from spec.controllers import manager, nodelifecycle, podgc
 from spec.properties import PROPERTIES
 from spec.state import (
     Budget,
@@ -67,6 +68,7 @@ COMPONENTS: tuple[Component, ...] = (
     scheduler.SCHEDULER,
     kubelet.KUBELET,
     nodelifecycle.NODE_LIFECYCLE,       # the node lifecycle and taint eviction controllers
+    podgc.POD_GC,                       # the pod garbage collector
     kubectl.KUBECTL,
     faults.FAULTS,
     CLOCK,                              # last: a Tick waits for every other component

@@ -40,7 +40,7 @@ Step = tuple["Action", ClusterState]
 Delta = tuple[Key, Object | None, Object | None]
 """One delivered change (key, old, new): a watch event, or one object of a relist (``spec.informer.relist``)."""
 
-__all__ = ["Base", "Component", "Delta", "Resyncs", "Step", "Watcher", "commit", "session"]
+__all__ = ["Base", "Component", "Delta", "Resyncs", "Step", "Urgent", "Watcher", "commit", "session"]
 
 
 @runtime_checkable
@@ -91,6 +91,17 @@ class Resyncs(Protocol):
     def resync(self, state: ClusterState) -> ClusterState:
         """Every cached object re-delivered as an update to itself (only when no component is busy and no timer
         runs: ``spec.clock``)."""
+        ...
+
+
+@runtime_checkable
+class Urgent(Protocol):
+    """A component some of whose work happens before time advances further (optional): while ``urgent`` is true
+    the clock does not tick (``spec.clock``). For work that upstream does within a short period (the node lifecycle
+    controller's 5 s monitor pass, the pod garbage collector's 20 s pass, a timer that is due), next to timers of
+    tens of seconds or more."""
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
         ...
 
 

@@ -464,6 +464,10 @@ class Kubelet:
     runtime: frozenset[RuntimeContainer] = frozenset()
     failed: bool = False
     """Down for good (the ``nodeFailures`` fault): it never boots again, so it never renews its Lease."""
+    partitioned: bool = False
+    """Cut off from the API server (the ``nodePartitions`` fault): up, its containers running, but its kubelet takes
+    no step (no watch, no status write, no Lease renewal) until the partition heals and it relists. Its informer
+    is dropped meanwhile (``informer`` None): nothing it would do depends on it before the relist."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -540,6 +544,7 @@ class ClusterState:
     budget: Budget
     ghost: Ghost = Ghost()
     lifecycle: NodeLifecycle = NodeLifecycle()
+    podgc: PodGC = PodGC()
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -551,7 +556,7 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm, self.schedulers,
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle)
+                            self.lifecycle, self.podgc)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -578,10 +583,10 @@ class ClusterState:
         else:
             ks = list(kubelets)
             k = ks[index]
-            ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed)
+            ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned)
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle)
+                            self.lifecycle, self.podgc)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
@@ -595,20 +600,20 @@ class ClusterState:
             schedulers = tuple(s if s.informer is i else Scheduler(s.name, i, s.queue, s.assumed, s.binding)  # type: ignore[arg-type]
                                for s, i in zip(schedulers, infs[3:n], strict=True))
         if any(k.informer is not i for k, i in zip(kubelets, infs[n:], strict=True)):
-            kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime, k.failed)
+            kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime, k.failed, k.partitioned)
                              for k, i in zip(kubelets, infs[n:], strict=True))
         if etcd is None:
             etcd = self.etcd
         if etcd is self.etcd and kcm is self.kcm and schedulers is self.schedulers and kubelets is self.kubelets:
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle)
+                            self.lifecycle, self.podgc)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
-                  "lifecycle": self.lifecycle}
+                  "lifecycle": self.lifecycle, "podgc": self.podgc}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -616,4 +621,4 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm,
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle)
+                            self.lifecycle, self.podgc)

@@ -114,7 +114,7 @@ def replicaset_manifests(draw: Any, name: str = "lone", max_replicas: int = 2) -
 
 
 FAULT_KINDS = ("controllerManagerCrashes", "schedulerCrashes", "kubeletRestarts", "apiServerRestarts",
-               "containerCrashes", "nodeCrashes", "nodeFailures")
+               "containerCrashes", "nodeCrashes", "nodeFailures", "nodePartitions")
 """Every fault kind a scenario's budget can hold (``spec.scenario.FAULTS``)."""
 
 
@@ -130,9 +130,9 @@ def kubectl_commands(draw: Any, docs: list[dict[str, Any]]) -> list[str]:
                     f"kubectl set image deployment/{name} {name}={name}:2",
                     f"kubectl rollout undo deployment/{name}"]
     for name in nodes:
-        choices += [f"kubectl cordon {name}", f"kubectl uncordon {name}"]
+        choices += [f"kubectl cordon {name}", f"kubectl uncordon {name}", f"kubectl delete node {name}"]
     for name in pods:
-        choices.append(f"kubectl delete pod {name}")
+        choices += [f"kubectl delete pod {name}", f"kubectl delete pod {name} --grace-period=0 --force"]
     if not choices:
         return []
     commands: list[str] = draw(st.lists(st.sampled_from(choices), max_size=2, unique=True))

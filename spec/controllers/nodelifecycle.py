@@ -446,12 +446,22 @@ def work(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = Tr
 # --- the component (spec.component) ----------------------------------------------------------------------------
 
 
+def _zone_aware(config: Config) -> bool:
+    return "no-zone-disruption" not in config.variants
+
+
+def _cancel_tolerated(config: Config) -> bool:
+    return "stale-taint-eviction" not in config.variants
+
+
 class NodeLifecycleComponent(Base):
     """The node lifecycle and taint eviction controllers: slot ``ClusterState.lifecycle``; steps ``Reconcile``
-    (``monitor`` a node whose grace period expired, ``track`` the eviction schedule, ``evict`` a due pod), actors
-    "node-lifecycle-controller" and "taint-eviction-controller", weakly fair. Timers: the grace periods and the
-    eviction deadlines. A controller-manager restart (``spec.faults``) restarts the grace timers at their full
-    length and empties the eviction schedule (``restarted``)."""
+    (``monitor``: one monitorNodeHealth pass that changes something; ``track`` the eviction schedule; ``evict`` a
+    due pod), actors "node-lifecycle-controller" and "taint-eviction-controller", weakly fair. Timers: the grace
+    periods and the eviction deadlines. ``urgent``: all of its work happens before time advances further (its
+    passes run every 5 s and 100 ms, its handlers at once, a due deletion at once). A controller-manager restart
+    (``spec.faults``) restarts the grace timers at their full length, forgets master disruption mode and empties the
+    eviction schedule (``restarted``)."""
 
     name = "node-lifecycle"
 
@@ -461,17 +471,22 @@ class NodeLifecycleComponent(Base):
     def fair_actors(self, config: Config) -> tuple[str, ...]:
         return (MONITOR_ACTOR, EVICTION_ACTOR)
 
+    def _work(self, state: ClusterState, config: Config) -> Iterator[tuple[str, str]]:
+        return work(state.lifecycle, state.etcd.objects, _zone_aware(config), _cancel_tolerated(config))
+
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        """The node lifecycle controller marks a node whose grace period expired; the taint eviction controller
-        brings its schedule in line with etcd's taints and pods, or deletes a pod whose deadline is due."""
+        """The node lifecycle controller's pass (marks nodes whose grace period expired, brings the condition
+        taints and master disruption mode in line); the taint eviction controller brings its schedule in line
+        with etcd's taints and pods, or deletes a pod whose deadline is due."""
         lc = state.lifecycle
-        for actor, what in work(lc, state.etcd.objects):
+        objects = state.etcd.objects
+        for actor, what in self._work(state, config):
             sess = session(state, config)
             if actor == MONITOR_ACTOR:
-                new = monitor(lc, sess, what)
-                key = f"nodes/{what}"
+                key = pass_label(lc, objects)
+                new = monitor(lc, sess, what, _zone_aware(config))
             elif what == "track":
-                new, changes = track(lc, state.etcd.objects)
+                new, changes = track(lc, objects, _cancel_tolerated(config))
                 sess.events.extend(changes)
                 key = "pods (on NoExecute-tainted nodes)"
             else:
@@ -480,10 +495,15 @@ class NodeLifecycleComponent(Base):
             yield A.Reconcile(actor, key, False, tuple(sess.events)), commit(state, sess, config, lifecycle=new)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {actor for actor, _ in work(state.lifecycle, state.etcd.objects)}
+        return {actor for actor, _ in self._work(state, config)}
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        return next(work(state.lifecycle, state.etcd.objects), None) is not None
+        return next(self._work(state, config), None) is not None
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        """Work that happens before time advances (``spec.clock``): a pass to make, a handler to run, a deletion
+        due. All of its work is such."""
+        return self.busy(state, config)
 
     def timers(self, state: ClusterState) -> list[int]:
         return timers(state.lifecycle)

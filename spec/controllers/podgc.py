@@ -30,12 +30,18 @@ Omitted: the quarantine's GET (etcd is read directly, so it always agrees); metr
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
+from spec import actions as A
 from spec.apiserver import Session
-from spec.state import Key, Node, Object, Pod, PodGC
+from spec.component import Base, Step, commit, session
+from spec.state import ClusterState, Key, Node, Object, Pod, PodGC
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 ACTOR = "pod-garbage-collector"
 GC_CHECK_PERIOD_MS = 20_000
@@ -129,3 +135,53 @@ def elapse(state: PodGC, dt: int) -> PodGC:
 def restarted(state: PodGC) -> PodGC:
     """A restarted controller manager's pod GC starts with an empty quarantine."""
     return PodGC()
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+def _threshold(config: Config) -> int:
+    return config.terminated_pod_gc_threshold
+
+
+def _orphans(config: Config) -> bool:
+    return "no-orphan-gc" not in config.variants
+
+
+class PodGCComponent(Base):
+    """The pod garbage collector: slot ``ClusterState.podgc`` (the quarantine); steps ``Reconcile`` (one gc pass
+    that changes something), actor "pod-garbage-collector", weakly fair; timers: the quarantine's. Its passes
+    happen before time advances further (``urgent``: gcCheckPeriod 20 s is shorter than the timers it races)."""
+
+    name = "pod-garbage-collector"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return (ACTOR,)
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return (ACTOR,)
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        if plan(state.podgc, state.etcd.objects, _threshold(config), _orphans(config)) is None:
+            return
+        sess = session(state, config)
+        new = gc(state.podgc, sess, _threshold(config), _orphans(config))
+        yield A.Reconcile(ACTOR, "pods", False, tuple(sess.events)), commit(state, sess, config, podgc=new)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return {ACTOR} if self.urgent(state, config) else set()
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return self.urgent(state, config)
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        return plan(state.podgc, state.etcd.objects, _threshold(config), _orphans(config)) is not None
+
+    def timers(self, state: ClusterState) -> list[int]:
+        return timers(state.podgc)
+
+    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        return state._with(podgc=elapse(state.podgc, dt)), tuple(fired(state.podgc, dt))
+
+
+POD_GC = PodGCComponent()

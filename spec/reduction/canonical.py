@@ -42,6 +42,7 @@ from spec.state import (
     Object,
     OwnerRef,
     Pod,
+    PodGC,
     QueuedPod,
     RuntimeContainer,
     Scheduler,
@@ -438,7 +439,7 @@ def _rewrite(
                                 for c in runtime)
         if i is k.informer and runtime is k.runtime:
             return k
-        return Kubelet(k.node, k.up, i, runtime, k.failed)
+        return Kubelet(k.node, k.up, i, runtime, k.failed, k.partitioned)
 
     kcm = state.kcm
     infs = tuple(inf(i, ("kcm", resource)) for i, resource in zip(kcm.informers, KCM_RESOURCES, strict=True))
@@ -446,7 +447,7 @@ def _rewrite(
         kcm = ControllerManager(infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
     return ClusterState(new_etcd, kcm, tuple(scheduler(s) for s in state.schedulers),
                         tuple(kubelet(k) for k in state.kubelets), state.pending_commands, state.budget,
-                        state.ghost, state.lifecycle)
+                        state.ghost, state.lifecycle, state.podgc)
 
 
 # --- node symmetry -------------------------------------------------------------------------------------------
@@ -570,7 +571,8 @@ def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
         for s in state.schedulers
     )
     kubelets = tuple(sorted(
-        (Kubelet(name(k.node), k.up, None if k.informer is None else inf(k.informer), k.runtime, k.failed)
+        (Kubelet(name(k.node), k.up, None if k.informer is None else inf(k.informer), k.runtime, k.failed,
+                 k.partitioned)
          for k in state.kubelets),
         key=lambda k: k.node,
     ))
@@ -579,7 +581,15 @@ def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
                                 kcm.expectations)
     return intern_objects(
         ClusterState(new_etcd, new_kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost,
-                     _renamed_lifecycle(state.lifecycle, perm)))
+                     _renamed_lifecycle(state.lifecycle, perm), _renamed_podgc(state.podgc, perm)))
+
+
+def _renamed_podgc(gc: PodGC, perm: dict[str, str]) -> PodGC:
+    """The pod garbage collector's quarantine with node names renamed (it names only nodes that no longer exist,
+    which a command or a pod of the scenario names, so none of them is in a symmetry group; renamed all the same)."""
+    if not gc.quarantine:
+        return gc
+    return PodGC(tuple(sorted((perm.get(n, n), ms) for n, ms in gc.quarantine)))
 
 
 def _renamed_lifecycle(lc: NodeLifecycle, perm: dict[str, str]) -> NodeLifecycle:

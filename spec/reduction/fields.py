@@ -30,6 +30,7 @@ NODE_NAME_FIELDS: frozenset[tuple[str, str]] = frozenset({
     ("Scheduler", "binding"),       # (pod, uid, node)
     ("Kubelet", "node"),
     ("NodeLifecycle", "grace"),     # (node, ms): the node lifecycle controller's grace timers
+    ("PodGC", "quarantine"),        # (node, ms): the pod garbage collector's quarantine of missing nodes
 })
 """Every field that may hold a node name, by class and field name."""
 
