@@ -160,6 +160,23 @@ class Cluster(Model):
 
         return display(state)
 
+    def why(self, before: ClusterState, action: Any, after: ClusterState) -> list[str]:
+        """What the step's actor read, from where, and what its requests answered (``spec.display.why``)."""
+        from spec.display import why
+
+        return why(before, action, after, self.config)
+
+    def explain(self, name: str, state: ClusterState) -> str | None:
+        """The property's own explanation of what breaks it in ``state`` (``PropertySpec.explain``), or None."""
+        spec = PROPERTIES.get(name)
+        return None if spec is None or spec.explain is None else spec.explain(state)
+
+    def tables(self, state: ClusterState) -> list[dict[str, Any]]:
+        """The API objects as ``kubectl get deploy,rs,pods,nodes -o wide`` tabulates them (``spec.display``)."""
+        from spec.display import tables
+
+        return tables(state)
+
 
 def next_steps(state: ClusterState, config: Config, reconciles: list[tuple[A.Action, ClusterState, bool]] | None = None
                ) -> Iterator[tuple[A.Action, ClusterState]]:

@@ -75,3 +75,11 @@ def eviction_only_for_untolerated_taints(s: ClusterState) -> bool:
     """The taint eviction controller never deleted a pod that tolerated every NoExecute taint of its node for ever
     (or whose node had none)."""
     return not s.ghost.tolerated_evictions
+
+
+def explain_tolerated_evictions(s: ClusterState) -> str:
+    """What breaks EvictionOnlyForUntoleratedTaints in ``s``: the pods deleted although they tolerated every
+    NoExecute taint of their node for ever."""
+    evicted = ", ".join(sorted(s.ghost.tolerated_evictions))
+    return (f"the taint eviction controller deleted {evicted} while its node had no NoExecute taint it did not "
+            "tolerate for ever" if evicted else "every eviction was for a taint the pod did not tolerate for ever")
