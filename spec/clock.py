@@ -11,9 +11,10 @@ every timer due then. When no timer is pending and no component has work, a Tick
 elapsing (upstream resync periods are 12 h and more: longer than any burst of activity, so a resync never falls
 in the middle of one here).
 As a component (``Clock``): no slot of its own (the timers are the components'); its one step, ``Tick`` (actor
-"clock", weakly fair), moves every component's timers by the same ``dt`` (``Component.timers`` / ``elapse``), or,
-with no timer running and no component ``busy``, is the resync (``Resyncs``). A restart loses nothing (time is
-not a process).
+"clock", weakly fair), waits while a component has urgent work (``Urgent``: informers behind etcd, the node
+lifecycle controller's passes), then moves every component's timers by the same ``dt`` (``Component.timers`` /
+``elapse``), or, with no timer running and no component ``busy``, is the resync (``Resyncs``). A restart loses
+nothing (time is not a process).
 Timing assumption: watch delivery is faster than the shortest timer (1 s, ignoring the 5 ms work-queue backoff),
 so time advances only when every running informer has caught up with etcd. Without it, an informer lagging for
 5 minutes would let ReplicaSet expectations expire, a behaviour the real system only shows under a broken watch.
@@ -26,7 +27,6 @@ from typing import TYPE_CHECKING
 
 from spec import actions as A
 from spec.component import Base, Component, Resyncs, Step, Urgent
-from spec.reflector import caught_up
 from spec.state import ClusterState
 
 if TYPE_CHECKING:
@@ -74,17 +74,23 @@ class Clock(Base):
 
     def __init__(self, components: Callable[[], tuple[Component, ...]]) -> None:
         self._components = components
-        self._cached: tuple[tuple[Component, ...], tuple[Resyncs, ...]] | None = None
+        self._cached: tuple[tuple[Component, ...], tuple[Resyncs, ...], tuple[Urgent, ...]] | None = None
 
     def _peers(self) -> tuple[Component, ...]:
         return self._composition()[0]
 
-    def _composition(self) -> tuple[tuple[Component, ...], tuple[Resyncs, ...]]:
-        """The other components, and those with a resync (looked up once: the composition is fixed)."""
+    def _composition(self) -> tuple[tuple[Component, ...], tuple[Resyncs, ...], tuple[Urgent, ...]]:
+        """The other components, those with a resync and those with urgent work (looked up once: the composition
+        is fixed)."""
         if self._cached is None:
             peers = tuple(c for c in self._components() if c is not self)
-            self._cached = peers, tuple(c for c in peers if isinstance(c, Resyncs))
+            self._cached = (peers, tuple(c for c in peers if isinstance(c, Resyncs)),
+                            tuple(c for c in peers if isinstance(c, Urgent)))
         return self._cached
+
+    def blocked(self, state: ClusterState, config: Config) -> bool:
+        """Some component has urgent work (an informer behind etcd, a node lifecycle pass): time waits."""
+        return any(c.urgent(state, config) for c in self._composition()[2])
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (ACTOR,)
@@ -99,27 +105,17 @@ class Clock(Base):
     def quiescent(self, state: ClusterState, config: Config) -> bool:
         return not any(c.busy(state, config) for c in self._peers())
 
-    def held(self, state: ClusterState, config: Config) -> bool:
-        """Some component has work that happens before time advances (its optional ``urgent(state, config)``:
-        the node lifecycle controller's passes and due evictions, the pod garbage collector's passes), or some
-        informer has not caught up."""
-        if not caught_up(state):
-            return True
-        return any(c.urgent(state, config) for c in self._urgent())
-
-    def _urgent(self) -> tuple[Urgent, ...]:
-        return tuple(c for c in self._peers() if isinstance(c, Urgent))
-
     def resynced(self, state: ClusterState) -> ClusterState:
         for c in self._composition()[1]:
             state = c.resync(state)
         return state
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        """Time passes to the next deadline (only once every informer has caught up). With no timer pending,
+        """Time passes to the next deadline (only once no component has urgent work: every informer has caught
+        up, the node lifecycle controller has made its pass). With no timer pending,
         the next deadline is the informers' resync period, which is longer than any activity: it elapses only
         when no component has anything to do (``quiescent``)."""
-        if self.held(state, config):
+        if self.blocked(state, config):
             return
         pending = self.pending(state)
         if not pending:
@@ -136,7 +132,7 @@ class Clock(Base):
         yield A.Tick(ACTOR, dt, tuple(fired)), state
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        if self.held(state, config):
+        if self.blocked(state, config):
             return set()
         if self.pending(state) or (self.quiescent(state, config) and self.resynced(state) != state):
             return {ACTOR}

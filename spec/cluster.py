@@ -3,22 +3,12 @@ scenario, Next as the union of every component's steps, the properties, fairness
 
 Shape after Anvil (anvil-verifier/anvil, src/kubernetes_cluster/spec/cluster.rs) and TLA+'s Init / Next: one
 ``ClusterState``, one action type per kind of step, each step a whole reconcile or one watch event's delivery to
-one component. The components' own modules hold their state and their steps:
-
-| component | module | state | steps |
-| --- | --- | --- | --- |
-| API server + etcd | ``spec.apiserver``, ``spec.watchcache`` | ``Etcd`` | writes (a ``Session``), watch cache |
-| informers | ``spec.informer`` | ``Informer`` | ``Deliver``, ``Relist`` |
-| controller manager | ``spec.controllers.manager`` | ``ControllerManager`` | handlers, queues, restart |
-| ReplicaSet controller | ``spec.controllers.replicaset`` | expectations | ``Reconcile`` |
-| Deployment controller | ``spec.controllers.deployment`` | (none of its own) | ``Reconcile`` |
-| scheduler | ``spec.scheduler`` | ``Scheduler`` | ``Schedule``, ``Bind`` |
-| kubelet | ``spec.kubelet`` | ``Kubelet`` | ``SyncPod`` |
-| node lifecycle + taint eviction | ``spec.controllers.nodelifecycle`` | ``NodeLifecycle`` | ``Reconcile`` |
-| pod garbage collector | ``spec.controllers.podgc`` | ``PodGC`` | ``Reconcile`` |
-| kubectl | ``spec.kubectl`` | the commands left | ``Kubectl`` |
-| faults | ``spec.faults`` | ``Budget`` | ``Fault``, ``Recover`` |
-| clock | ``spec.clock`` | the components' timers | ``Tick`` |
+one component. Each component is an object of the ``spec.component.Component`` protocol in its own module, and
+``COMPONENTS`` composes them: Init is their ``init`` in turn, Next the union of their ``steps``, ``enabled_actors``
+the union of their ``enabled``, fairness weak fairness per actor of their ``fair_actors``; the clock's deadlines
+and quiescence are the unions of their ``timers`` and ``busy`` (``spec.clock.Clock``). Adding a controller is one
+module and one line in ``COMPONENTS`` (plus its slot in ``ClusterState``). docs/spec.md, "Layout", tabulates the
+components, their state, steps, fairness and what a restart loses.
 
 Every write goes through ``spec.apiserver``; after each step the watch cache settles (``spec.watchcache``).
 Fairness is weak fairness per actor (each controller, scheduler, kubelet, node's recovery, and the clock); the
@@ -159,23 +149,6 @@ class Cluster(Model):
         from spec.display import display
 
         return display(state)
-
-    def why(self, before: ClusterState, action: Any, after: ClusterState) -> list[str]:
-        """What the step's actor read, from where, and what its requests answered (``spec.display.why``)."""
-        from spec.display import why
-
-        return why(before, action, after, self.config)
-
-    def explain(self, name: str, state: ClusterState) -> str | None:
-        """The property's own explanation of what breaks it in ``state`` (``PropertySpec.explain``), or None."""
-        spec = PROPERTIES.get(name)
-        return None if spec is None or spec.explain is None else spec.explain(state)
-
-    def tables(self, state: ClusterState) -> list[dict[str, Any]]:
-        """The API objects as ``kubectl get deploy,rs,pods,nodes -o wide`` tabulates them (``spec.display``)."""
-        from spec.display import tables
-
-        return tables(state)
 
 
 def next_steps(state: ClusterState, config: Config, reconciles: list[tuple[A.Action, ClusterState, bool]] | None = None

@@ -14,6 +14,8 @@ as the components' ``init`` in turn, Next as the union of their ``steps``, weak 
 - ``busy`` is whether the component has work now: while any component is busy, time does not jump to the
   informers' resync period (``spec.clock``).
 - ``timers`` / ``elapse``: the component's running timers (remaining ms) and what ``dt`` ms do to them.
+- ``urgent`` (optional, ``Urgent``; ``Base`` says never): work that keeps time from advancing at all (the
+  informers catching up; the node lifecycle controller's passes).
 - ``resync`` (optional, ``Resyncs``; ``Base`` gives a no-op): what the informers' periodic resync does to the component
   (the controller manager's handlers see every cached object again).
 
@@ -96,12 +98,13 @@ class Resyncs(Protocol):
 
 @runtime_checkable
 class Urgent(Protocol):
-    """A component some of whose work happens before time advances further (optional): while ``urgent`` is true
-    the clock does not tick (``spec.clock``). For work that upstream does within a short period (the node lifecycle
-    controller's 5 s monitor pass, the pod garbage collector's 20 s pass, a timer that is due), next to timers of
-    tens of seconds or more."""
+    """A component whose work must happen before time advances (optional; ``Base`` says never): the clock's
+    timing assumption (``spec.clock``) that it is faster than the shortest timer. The informers' deliveries are
+    (``spec.reflector``: time waits for every informer to catch up), and so are the node lifecycle controller's
+    passes."""
 
     def urgent(self, state: ClusterState, config: Config) -> bool:
+        """Has work that keeps time from advancing at all."""
         ...
 
 
@@ -152,6 +155,9 @@ class Base:
 
     def resync(self, state: ClusterState) -> ClusterState:
         return state
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        return False
 
     def __repr__(self) -> str:
         return f"<component {self.name}>"

@@ -87,6 +87,10 @@ class Reflectors(Base):
         return {self.actor_of(state, who, index) for who, index, _, inf in state.informer_slots()
                 if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None)}
 
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        """Time waits for every informer to catch up (``spec.clock``'s timing assumption)."""
+        return not caught_up(state)
+
     def busy(self, state: ClusterState, config: Config) -> bool:
         etcd = state.etcd
         return any(inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None)

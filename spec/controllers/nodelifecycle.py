@@ -446,7 +446,8 @@ def work(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = Tr
 # --- the component (spec.component) ----------------------------------------------------------------------------
 
 
-def _zone_aware(config: Config) -> bool:
+def zone_aware(config: Config) -> bool:
+    """Zone states and the master disruption mode are on, unless the ``no-zone-disruption`` variant is."""
     return "no-zone-disruption" not in config.variants
 
 
@@ -472,7 +473,7 @@ class NodeLifecycleComponent(Base):
         return (MONITOR_ACTOR, EVICTION_ACTOR)
 
     def _work(self, state: ClusterState, config: Config) -> Iterator[tuple[str, str]]:
-        return work(state.lifecycle, state.etcd.objects, _zone_aware(config), _cancel_tolerated(config))
+        return work(state.lifecycle, state.etcd.objects, zone_aware(config), _cancel_tolerated(config))
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         """The node lifecycle controller's pass (marks nodes whose grace period expired, brings the condition
@@ -484,7 +485,7 @@ class NodeLifecycleComponent(Base):
             sess = session(state, config)
             if actor == MONITOR_ACTOR:
                 key = pass_label(lc, objects)
-                new = monitor(lc, sess, what, _zone_aware(config))
+                new = monitor(lc, sess, what, zone_aware(config))
             elif what == "track":
                 new, changes = track(lc, objects, _cancel_tolerated(config))
                 sess.events.extend(changes)
