@@ -22,6 +22,10 @@ from spec.scenario import builtin
 SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "ResourceVersionMonotonic")
 
 
+LIFECYCLE = ("node-failure", "all-nodes-lost", "node-partition", "deleted-node")
+"""The node lifecycle's built-in scenarios (issue 12), each exhaustive in under 2 minutes."""
+
+
 REDUCTIONS = ("ample_sets", "commute_writes", "eager_noop", "symmetry", "renumber")
 """The ``spec.reduction.Reductions`` switches (docs/spec.md, "State space")."""
 
@@ -58,7 +62,7 @@ def main() -> None:
     parser.add_argument("--without", action="append", default=[], choices=REDUCTIONS,
                         help="switch a reduction off (repeatable)")
     args = parser.parse_args()
-    for name in args.scenario or ["web-two-nodes", "web-three-nodes"]:
+    for name in args.scenario or ["web-two-nodes", "web-three-nodes", *LIFECYCLE]:
         run(name, args.max_states, args.safety_only, tuple(args.without))
         if args.compare:
             for r in REDUCTIONS:

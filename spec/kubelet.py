@@ -13,7 +13,10 @@ nothing; a restarted kubelet relists and adopts the containers the runtime still
 Abstracted: heartbeats. The node's Lease (renewed every 10 s, a quarter of leaseDurationSeconds 40 s) and its
 Ready condition are relative to now, so a renewal writes the same abstract value, which the API server turns into a
 no-op: no state. What the node lifecycle controller reads from them is only whether they stopped, which happens when
-the node fails for good (``spec.faults``); its grace timer then starts (``spec.controllers.nodelifecycle``).
+the node fails for good or is cut off from the API server (``spec.faults``); its grace timer then starts
+(``spec.controllers.nodelifecycle``). A partitioned kubelet takes no step; once the partition heals it relists and,
+if etcd's Node says other than Ready=True (the controller's Unknown), reports its node Ready (``report_node_ready``,
+tryUpdateNodeStatus, within nodeStatusUpdateFrequency 10 s: before time advances, ``urgent``).
 Readiness is the containers running (no probes in scenarios); CrashLoopBackOff's delay is the gap
 between the two steps.
 Omitted: volumes, probes, static pods, eviction, image pulls.

@@ -14,14 +14,17 @@ TaintManagerEviction), plugin/pkg/admission/defaulttolerationseconds/admission.g
 
 Modelled, as one timeline in the clock abstraction (``spec.clock``: timers hold the ms they have left):
 
-- A node that fails for good (``spec.faults``, ``nodeFailures``) stops renewing its Lease. The controller's grace
+- A node that fails for good (``spec.faults``, ``nodeFailures``) or is cut off from the API server
+  (``nodePartitions``) stops renewing its Lease. The controller's grace
   timer for it starts at node-monitor-grace-period (40 s); when it expires, the controller's next pass (``plan``,
   ``monitor``: one monitorNodeHealth pass) sets the node's Ready condition to Unknown (tryUpdateNodeHealth) and
   marks every pod bound to it Ready=False (MarkPodsNotReady).
 - Condition taints, level-based (``desired_taints``): the NoSchedule taint of the Ready condition
   (doNoScheduleTaintingPass: ``not-ready`` for False, ``unreachable`` for Unknown, none for True), and its NoExecute
   twin, added by doNoExecuteTaintingPass when the zone's rate limiter is open, swapped at once when the opposite
-  key is present (processTaintBaseEviction), removed when the node is Ready again (markNodeAsReachable).
+  key is present (processTaintBaseEviction), removed when the node is Ready again (markNodeAsReachable: after a
+  partition heals, its kubelet reports Ready, ``spec.kubelet``; the healing renews the Lease, so a grace timer
+  still running stops, ``heartbeats_resumed``).
 - Zones (``zone_of``: nodetopology.GetZoneKey over topology.kubernetes.io/region and /zone; nodes labelled
   node.kubernetes.io/exclude-disruption do not count): ComputeZoneState gives FullDisruption when no node of a zone
   is Ready, PartialDisruption when more than 2 and at least unhealthy-zone-threshold (0.55) of its nodes are not,
@@ -60,6 +63,9 @@ reduced to open or closed. A restart of the controller manager restarts the grac
 (upstream: the restarted controller's first observation of a node sets probeTimestamp to now), forgets master
 disruption mode (zoneStates start Initial) and the taint eviction controller's schedule (rebuilt from etcd, from
 now).
+
+The variant ``stale-taint-eviction`` (kubernetes#90794, before #93722) keeps a scheduled deletion while the node
+has any NoExecute taint, even one the pod tolerates for ever (``_kept_while_tainted``).
 
 Omitted: nodeStartupGracePeriod (nodes exist and are Ready from the start); the memory, disk, PID and network
 pressure conditions and their taints, and the unschedulable taint (the scheduler reads spec.unschedulable); the
