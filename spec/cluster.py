@@ -32,7 +32,7 @@ from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
-from spec.controllers import manager, nodelifecycle, podgc
+from spec.controllers import garbagecollector, manager, nodelifecycle, podgc
 from spec.properties import PROPERTIES
 from spec.state import (
     Budget,
@@ -58,6 +58,7 @@ COMPONENTS: tuple[Component, ...] = (
     scheduler.SCHEDULER,
     kubelet.KUBELET,
     nodelifecycle.NODE_LIFECYCLE,       # the node lifecycle and taint eviction controllers
+    garbagecollector.GARBAGE_COLLECTOR,
     podgc.POD_GC,                       # the pod garbage collector
     kubectl.KUBECTL,
     faults.FAULTS,
@@ -145,6 +146,23 @@ class Cluster(Model):
         """Every actor, in a stable order (``lanes``)."""
         return lanes(self.config)
 
+    def why(self, before: ClusterState, action: Any, after: ClusterState) -> list[str]:
+        """What the step's actor read, from where, and what its requests answered (``spec.display.why``)."""
+        from spec.display import why
+
+        return why(before, action, after, self.config)
+
+    def explain(self, name: str, state: ClusterState) -> str | None:
+        """The property's own explanation of what breaks it in ``state`` (``PropertySpec.explain``), or None."""
+        spec = PROPERTIES.get(name)
+        return None if spec is None or spec.explain is None else spec.explain(state)
+
+    def tables(self, state: ClusterState) -> list[dict[str, Any]]:
+        """The API objects as ``kubectl get deploy,rs,pods,nodes -o wide`` tabulates them (``spec.display``)."""
+        from spec.display import tables
+
+        return tables(state)
+
     def display(self, state: ClusterState) -> Mapping[str, Any]:
         from spec.display import display
 
@@ -185,6 +203,7 @@ def busy(state: ClusterState, config: Config) -> bool:
 # --- what other modules import from here (kept for them; each is now a component's) --------------------------
 
 reconcile_steps = manager.reconcile_steps
+gc_work = garbagecollector.gc_work
 stale_reports = kubelet.stale_reports
 _caught_up = reflector.caught_up
 _session = session

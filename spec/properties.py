@@ -16,6 +16,7 @@ import immutables
 
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
+from spec.ha_properties import explain_dangling, no_dangling_dependents
 from spec.lifecycle_properties import (
     eviction_only_for_untolerated_taints,
     explain_tolerated_evictions,
@@ -347,6 +348,17 @@ PROPERTIES["EvictionOnlyForUntoleratedTaints"] = PropertySpec(
     "staging/src/k8s.io/api/core/v1/types.go (Toleration.TolerationSeconds), "
     "pkg/controller/tainteviction/taint_eviction.go processPodOnNode; kubernetes#90794 (fixed by #93722)",
     explain=explain_tolerated_evictions,
+)
+
+# --- issue 19: garbage collection (the predicates are in spec/ha_properties.py) -------------------------------
+
+PROPERTIES["NoOrphanedDependents"] = PropertySpec(
+    "NoOrphanedDependents", "leads_to_always",
+    lambda s: not no_dangling_dependents(s), no_dangling_dependents,
+    "Whenever some object's owner (by uid) is gone, the garbage collector eventually deletes it (and its own "
+    "dependents) and no dependent of a deleted owner is left: a background or foreground cascade completes.",
+    "pkg/controller/garbagecollector/garbagecollector.go (attemptToDeleteItem), graph_builder.go",
+    explain=explain_dangling,
 )
 
 
