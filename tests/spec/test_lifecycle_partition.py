@@ -119,3 +119,28 @@ def test_grace_period_0_without_force_is_graceful() -> None:
     assert out == 'pod "web" deleted'
     left = session.etcd.objects["pods/default/web"]
     assert isinstance(left, Pod) and left.meta.deleting
+
+
+def test_time_and_faults_wait_for_a_due_eviction_and_for_the_pod_gc() -> None:
+    """Timing (spec.component.Urgent): a due taint-based deletion is made before time advances and before any
+    fault (a tie); the pod garbage collector's pass (every 20 s) is made before time advances."""
+    from spec.cluster import CLOCK, initial_state
+    from spec.controllers import podgc
+    from spec.faults import FAULTS
+    from spec.state import NodeLifecycle
+
+    config = builtin("node-partition").config
+    state = initial_state(config)
+    assert "fault" in FAULTS.enabled(state, config)
+    due = state._with(lifecycle=NodeLifecycle(evictions=(("pods/default/web-bbbbb", 0),)))
+    assert not FAULTS.enabled(due, config) and not list(FAULTS.steps(due, config))
+    assert not CLOCK.enabled(due, config)
+    config = builtin("deleted-node").config
+    state = initial_state(config)
+    orphan = Pod(Meta("web"), (Container("web", "nginx:1.25"),), PodInfo("web", node_name="gone"))
+    session = Session(state.etcd, state.ghost)
+    session.create(orphan)
+    with_orphan = state._with(etcd=session.etcd)
+    assert podgc.POD_GC.urgent(with_orphan, config)  # so the clock waits (spec.clock: any urgent component)
+    (action, after), = list(podgc.POD_GC.steps(with_orphan, config))
+    assert after.podgc.quarantine == (("gone", podgc.QUARANTINE_MS),) and not podgc.POD_GC.urgent(after, config)
