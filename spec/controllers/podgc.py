@@ -20,7 +20,8 @@ Modelled, one pass (``plan``, ``gc``) per step, each pass doing what upstream's 
   ``podGC.terminatedPodThreshold`` (upstream's 12500 is far beyond what exploration reaches; 0 turns this part off,
   as upstream's flag does).
 
-Abstracted: the 20 s period: a pass with something to do happens before time advances further (``spec.cluster``),
+Abstracted: the 20 s period: a pass with something to do happens before time advances further (``urgent``,
+``spec.component.Urgent``),
 which is within the period of a timeline whose other timers are 40 s and 300 s. The controller reads etcd's
 objects (its informers are taken to be caught up, as the node lifecycle controller's are). The DisruptionTarget
 condition is not stored (nothing in the model reads it); phase Failed is written, as upstream writes it.
