@@ -179,6 +179,9 @@ def trace_document(
         "vars": variables,
         "states": states,
     }
+    lanes = getattr(model, "lanes", None)
+    if callable(lanes):
+        document["#meta"]["lanes"] = [str(lane) for lane in lanes()]  # the model's components, for diagrams
     if loop is not None:
         document["loop"] = loop
         document["#meta"]["lasso"] = lasso_meta(model, trace, loop, violation.property)
@@ -199,6 +202,9 @@ def _explanations(model: Any, trace: Sequence[Any], index: int, violation: Any) 
     why = getattr(model, "why", None)
     if why is not None and index > 0:
         out["why"] = _lines(why(trace[index - 1].state, step.action, step.state))
+    kind = step_kind(model, step.action)
+    if kind:
+        out["kind"] = kind
     tables = getattr(model, "tables", None)
     if tables is not None:
         out["tables"] = plain(tables(step.state))
@@ -210,6 +216,17 @@ def _explanations(model: Any, trace: Sequence[Any], index: int, violation: Any) 
         if text:
             out["explanation"] = _one_line(text)
     return out
+
+
+def step_kind(model: Any, action: Any) -> str | None:
+    """What kind of step ``action`` is, as the model declares it: ``model.step_kind(action)``, else the action's
+    ``step_kind`` attribute (a class attribute of the Kubernetes model's actions: "delivery", "reconcile", ...);
+    None when the model declares none."""
+    if action is None:
+        return None
+    method = getattr(model, "step_kind", None)
+    kind = method(action) if callable(method) else getattr(action, "step_kind", None)
+    return kind if isinstance(kind, str) and kind else None
 
 
 def lasso_meta(model: Any, trace: Sequence[Any], loop: int, property_name: str) -> dict[str, JSON]:

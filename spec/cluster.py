@@ -157,6 +157,13 @@ class Cluster(Model):
         spec = PROPERTIES.get(name)
         return None if spec is None or spec.explain is None else spec.explain(state)
 
+    def views(self) -> Mapping[str, Any]:
+        """The built-in views of a state graph's quotient, by name (``spec.display.VIEWS``; the first is the
+        default of ``kubespec graph --view``)."""
+        from spec.display import VIEWS
+
+        return VIEWS
+
     def tables(self, state: ClusterState) -> list[dict[str, Any]]:
         """The API objects as ``kubectl get deploy,rs,pods,nodes -o wide`` tabulates them (``spec.display``)."""
         from spec.display import tables

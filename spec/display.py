@@ -419,3 +419,85 @@ def tables(state: ClusterState) -> list[dict[str, Any]]:
                               "up" if n.meta.name in kubelets and kubelets[n.meta.name].up else "down",
                               sum(1 for p in pods if p.node_name == n.meta.name)] for n in nodes]})
     return out
+
+
+# --- views: what a state graph's quotient keeps of a state (TLA+'s VIEW; `kubespec graph --view NAME`) --------
+
+
+def _short(obj: Object) -> str:
+    return obj.meta.name if obj.meta.namespace in ("", "default") else f"{obj.meta.namespace}/{obj.meta.name}"
+
+
+def view_replicasets(state: ClusterState) -> str:
+    """Per ReplicaSet: ``name ready/desired`` (ready pods of its own in etcd, over spec.replicas)."""
+    from spec.controllers.replicaset import is_active
+
+    objects = state.etcd.objects
+    parts = []
+    for rs in sorted((o for o in objects.values() if isinstance(o, ReplicaSet)), key=lambda r: r.meta.name):
+        pods = [p for p in objects.values() if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None
+                and p.meta.owner.uid == rs.meta.uid]
+        ready = sum(1 for p in pods if p.status.ready)
+        parts.append(f"rs {_short(rs)} {ready}/{rs.replicas} ready" + (f", {len(pods) - ready} not"
+                                                                        if len(pods) > ready else ""))
+    return "\n".join(parts) or "no ReplicaSet"
+
+
+def view_nodes(state: ClusterState) -> str:
+    """Per node: Ready or NotReady (its Ready condition, or its kubelet down), and cordoned."""
+    up = {k.node: k.up for k in state.kubelets}
+    parts = []
+    for n in sorted((o for o in state.etcd.objects.values() if isinstance(o, Node)), key=lambda n: n.meta.name):
+        ready = n.ready == "True" and up.get(n.meta.name, False)
+        parts.append(f"{n.meta.name} {'Ready' if ready else 'NotReady'}"
+                     + (",SchedulingDisabled" if n.info.unschedulable else ""))
+    return "\n".join(parts) or "no node"
+
+
+def view_pods(state: ClusterState) -> str:
+    """Pods counted by phase as kubectl's STATUS column says it (Pending unbound, Pending bound, Running ready,
+    Running not ready, Terminating, Succeeded, Failed)."""
+    counts: dict[str, int] = {}
+    for p in state.etcd.objects.values():
+        if not isinstance(p, Pod):
+            continue
+        if p.meta.deleting:
+            what = "Terminating"
+        elif p.status.phase == "Pending":
+            what = "Pending bound" if p.node_name else "Pending"
+        elif p.status.phase == "Running":
+            what = "Running" if p.status.ready else "Running not ready"
+        else:
+            what = p.status.phase
+        counts[what] = counts.get(what, 0) + 1
+    return "pods: " + (", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "none")
+
+
+_FAULT_NAMES = {"controller_manager_crashes": "kcm crash", "scheduler_crashes": "scheduler crash",
+                "kubelet_restarts": "kubelet restart", "api_server_restarts": "apiserver restart",
+                "container_crashes": "container crash", "node_crashes": "node crash", "node_failures": "node failure"}
+
+
+def view_default(state: ClusterState) -> str:
+    """The Deployments' status (ready/desired as ``kubectl get deploy`` shows), the ReplicaSets' ready/desired,
+    the pods by phase, the nodes that are not Ready, and the faults left (a whole scenario's graph in a few dozen
+    classes)."""
+    nodes = [line for line in view_nodes(state).splitlines() if "NotReady" in line or "Disabled" in line]
+    deployments = [f"deploy {_short(d)} {d.status.ready_replicas}/{d.replicas} ready, "
+                   f"{d.status.updated_replicas} updated"
+                   for d in sorted((o for o in state.etcd.objects.values() if isinstance(o, Deployment)),
+                                   key=lambda d: d.meta.name)]
+    b = state.budget
+    left = [f"{_FAULT_NAMES.get(a.name, a.name)} {getattr(b, a.name)}" for a in attrs.fields(type(b))
+            if getattr(b, a.name)]
+    faults = ["faults left: " + ", ".join(left)] if left else []
+    return "\n".join([*deployments, view_replicasets(state), view_pods(state), *nodes, *faults])
+
+
+VIEWS = {
+    "default": view_default,
+    "replicasets": view_replicasets,
+    "nodes": view_nodes,
+    "pods": view_pods,
+}
+"""The built-in views of ``kubespec graph --view NAME`` (Cluster.views)."""

@@ -34,6 +34,8 @@ class TraceStep:
     """At the violating step (or in a lasso's loop): the property's own explanation of what breaks it."""
     tables: tuple[Mapping[str, JSON], ...] = ()
     """The state as kubectl-like tables (``#meta.tables``: ``{"title", "columns", "rows"}`` each)."""
+    kind: str | None = None
+    """The step's kind as the model declares it (``#meta.kind``: "delivery", "reconcile", ...), or None."""
 
     @property
     def shown(self) -> Mapping[str, JSON]:
@@ -59,6 +61,8 @@ class Trace:
     stats: Mapping[str, JSON] | None
     is_kubespec: bool
     lasso: Mapping[str, JSON] | None = None
+    lanes: tuple[str, ...] = ()
+    """The model's components in its order (``#meta.lanes``), for sequence diagrams; empty when not given."""
     """For a lasso: ``{"goal", "states", "fairness": [{"name", "kind", "status", "detail", ...}]}``."""
 
     @property
@@ -156,6 +160,7 @@ def from_document(document: Mapping[str, JSON]) -> Trace:
                 why=_text_lines(step_meta.get("why")),
                 explanation=_text(step_meta.get("explanation")),
                 tables=_tables(step_meta.get("tables")),
+                kind=step_meta.get("kind") if isinstance(step_meta.get("kind"), str) else None,
             )
         )
     stats = meta.get("stats")
@@ -174,6 +179,7 @@ def from_document(document: Mapping[str, JSON]) -> Trace:
         stats=stats if isinstance(stats, dict) else None,
         is_kubespec=meta.get("format") == FORMAT,
         lasso=_lasso(meta.get("lasso")),
+        lanes=_text_lines(meta.get("lanes"))[:1000],
     )
 
 

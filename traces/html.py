@@ -45,10 +45,13 @@ def _e(text: Any) -> str:
 
 
 def _inline_svg(svg: str) -> str:
-    """SVG as an element of the page: without its XML prolog and DOCTYPE, its ids prefixed with ``svg-`` so that
-    they do not collide with the page's step anchors."""
-    body = re.sub(r"^(\s*<\?xml[^>]*\?>)?(\s*<!DOCTYPE[^>]*>)?(\s*<!--.*?-->)*", "", svg, flags=re.DOTALL).strip()
-    return re.sub(r'\bid="', 'id="svg-', body)
+    """SVG (one picture, or several pages one after the other) as elements of the page: without XML prologs,
+    DOCTYPEs and comments, ids prefixed so that they collide neither with the page's step anchors nor across
+    pages (``svg-`` on the first picture, ``svg2-``, ``svg3-``... on the next)."""
+    body = re.sub(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->", "", svg, flags=re.DOTALL).strip()
+    pictures = [part for part in re.split(r"(?=<svg\b)", body) if part.strip()]
+    return "\n".join(re.sub(r'\bid="', f'id="svg{"" if n == 1 else n}-', part)
+                     for n, part in enumerate(pictures, start=1))
 
 
 def _state_block(shown: Mapping[str, Any]) -> str:
@@ -140,7 +143,7 @@ def trace_html(trace: Trace, svg: str | None, title: str = "kubespec trace", pic
         if step.index in trace.violating_steps:
             classes.append("loop" if trace.loop is not None else "violation")
         parts.append(f'<section class="{" ".join(classes)}" id="step-{step.index}">')
-        actor = f'<span class="actor">{_e(step.actor)}</span>' if step.actor else ""
+        actor = f'<span class="actor">{_e(step.actor)}</span>' if step.actor else " "
         parts.append(f"<h2>Step {step.index}{actor}{_e(step.description)}</h2>")
         if step.index == 0:
             if step.tables:

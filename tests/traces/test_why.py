@@ -39,7 +39,8 @@ def test_each_step_says_what_its_actor_read_and_where_it_differs_from_etcd(overs
     assert any(line.startswith("replicaset-controller read 0 active pod(s) of replicasets/default/web from its pod "
                                "informer (at rv ") and line.endswith("; etcd has 2: web-bbbbb, web-cbbbb")
                for line in last["why"]), last["why"]
-    assert any(line.startswith("replicaset-controller read replicasets/default/web replicas: 2") for line in last["why"])
+    read = "replicaset-controller read replicasets/default/web replicas: 2"
+    assert any(line.startswith(read) for line in last["why"])
     assert [line for line in last["why"] if line.startswith("POST pods/default → 201 Created pods/default/")]
     # The property's own explanation, at the violating step only.
     assert "etcd now has 4 active pod(s), replicas 2" in last["explanation"]
