@@ -74,23 +74,26 @@ class Clock(Base):
 
     def __init__(self, components: Callable[[], tuple[Component, ...]]) -> None:
         self._components = components
-        self._cached: tuple[tuple[Component, ...], tuple[Resyncs, ...], tuple[Urgent, ...]] | None = None
+        self._cached: tuple[tuple[Component, ...], tuple[Component, ...], tuple[Resyncs, ...],
+                            tuple[Urgent, ...]] | None = None
 
     def _peers(self) -> tuple[Component, ...]:
-        return self._composition()[0]
+        return self._composition()[1]
 
-    def _composition(self) -> tuple[tuple[Component, ...], tuple[Resyncs, ...], tuple[Urgent, ...]]:
-        """The other components, those with a resync and those with urgent work (looked up once: the composition
-        is fixed)."""
-        if self._cached is None:
-            peers = tuple(c for c in self._components() if c is not self)
-            self._cached = (peers, tuple(c for c in peers if isinstance(c, Resyncs)),
+    def _composition(self) -> tuple[tuple[Component, ...], tuple[Component, ...], tuple[Resyncs, ...],
+                                    tuple[Urgent, ...]]:
+        """The composition, the other components, those with a resync and those with urgent work (recomputed
+        only when the composition is another tuple)."""
+        components = self._components()
+        if self._cached is None or self._cached[0] is not components:
+            peers = tuple(c for c in components if c is not self)
+            self._cached = (components, peers, tuple(c for c in peers if isinstance(c, Resyncs)),
                             tuple(c for c in peers if isinstance(c, Urgent)))
         return self._cached
 
     def blocked(self, state: ClusterState, config: Config) -> bool:
         """Some component has urgent work (an informer behind etcd, a node lifecycle pass): time waits."""
-        return any(c.urgent(state, config) for c in self._composition()[2])
+        return any(c.urgent(state, config) for c in self._composition()[3])
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (ACTOR,)
@@ -106,7 +109,7 @@ class Clock(Base):
         return not any(c.busy(state, config) for c in self._peers())
 
     def resynced(self, state: ClusterState) -> ClusterState:
-        for c in self._composition()[1]:
+        for c in self._composition()[2]:
             state = c.resync(state)
         return state
 

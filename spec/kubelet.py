@@ -163,9 +163,27 @@ def report_node_ready(k: Kubelet, session: Session) -> None:
 
 
 def has_work(state: ClusterState, k: Kubelet) -> bool:
-    """Whether the kubelet ``k`` has a pod sync or a status report to do."""
+    """Whether the kubelet ``k`` has a pod sync or a status report to do (a step, perhaps a stuttering one)."""
     return (next(work(k), None) is not None or next(stale_reports(state, k), None) is not None
             or node_status_stale(state, k))
+
+
+def _stutters(state: ClusterState, k: Kubelet, what: str, key: Key) -> bool:
+    """Whether the sync ``what`` of ``key`` changes nothing: a termination whose containers are gone already and
+    whose pod etcd no longer holds (its informer lags behind the pod's deletion)."""
+    if what != "terminate":
+        return False
+    assert k.informer is not None
+    pod = k.informer.cache[key]
+    uid = pod.meta.uid
+    current = state.etcd.objects.get(key)
+    return not _containers(k, key, uid) and not (isinstance(current, Pod) and current.meta.uid == uid)
+
+
+def has_effective_work(state: ClusterState, k: Kubelet) -> bool:
+    """Whether the kubelet ``k`` has a step that changes something (``has_work`` without the stutters)."""
+    return (any(not _stutters(state, k, what, key) for what, key in work(k))
+            or next(stale_reports(state, k), None) is not None or node_status_stale(state, k))
 
 
 def _replace_kubelet(state: ClusterState, k: Kubelet) -> tuple[Kubelet, ...]:
@@ -213,7 +231,7 @@ class KubeletComponent(Base):
                     state, sess, config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {actor(k.node) for k in state.kubelets if has_work(state, k)}
+        return {actor(k.node) for k in state.kubelets if has_effective_work(state, k)}
 
     def busy(self, state: ClusterState, config: Config) -> bool:
         return any(has_work(state, k) for k in state.kubelets)

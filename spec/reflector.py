@@ -43,13 +43,15 @@ class Reflectors(Base):
 
     def __init__(self, components: Callable[[], tuple[Component, ...]]) -> None:
         self._components = components
-        self._watchers: dict[str, Watcher] | None = None
+        self._watchers: tuple[tuple[Component, ...], dict[str, Watcher]] | None = None
 
     def watchers(self) -> dict[str, Watcher]:
-        """slot kind -> its owner, from the composition (looked up once: the composition is fixed)."""
-        if self._watchers is None:
-            self._watchers = {c.slot: c for c in self._components() if isinstance(c, Watcher)}
-        return self._watchers
+        """slot kind -> its owner, from the composition (recomputed only when the composition is another
+        tuple)."""
+        components = self._components()
+        if self._watchers is None or self._watchers[0] is not components:
+            self._watchers = components, {c.slot: c for c in components if isinstance(c, Watcher)}
+        return self._watchers[1]
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         for who, index, scope, inf in state.informer_slots():
