@@ -31,8 +31,10 @@ from spec.informer import SCHEDULER, cache_at
 from spec.scheduling.types import HOSTNAME_LABEL
 from spec.state import (
     KCM_RESOURCES,
+    WORKLOAD_RESOURCES,
     ClusterState,
     ControllerManager,
+    Drain,
     Etcd,
     Informer,
     Key,
@@ -47,6 +49,7 @@ from spec.state import (
     RuntimeContainer,
     Scheduler,
     WatchEvent,
+    Workloads,
     object_key,
     replace_meta,
     with_ids,
@@ -57,6 +60,8 @@ def _informers(state: ClusterState) -> list[Informer]:
     out = list(state.kcm.informers)
     out += [s.informer for s in state.schedulers]
     out += [k.informer for k in state.kubelets if k.informer is not None]
+    if state.workloads is not None:
+        out += state.workloads.informers
     return out
 
 
@@ -250,6 +255,8 @@ def _renumber_ids(state: ClusterState) -> ClusterState:
     other: set[int] = set()
     for k in state.kubelets:
         other.update(c.uid for c in k.runtime)
+    if state.workloads is not None:
+        other.update(u for d in state.workloads.drains for _, u in d.pods)
     for s in state.schedulers:
         other.update(q.uid for q in s.queue)
         other.update(u for u, _ in s.assumed.values())
@@ -445,9 +452,18 @@ def _rewrite(
     infs = tuple(inf(i, ("kcm", resource)) for i, resource in zip(kcm.informers, KCM_RESOURCES, strict=True))
     if any(a is not b for a, b in zip(infs, kcm.informers, strict=True)):
         kcm = ControllerManager(infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
+    workloads = state.workloads
+    if workloads is not None:
+        winfs = tuple(inf(i, ("kcm", resource))
+                      for i, resource in zip(workloads.informers, WORKLOAD_RESOURCES, strict=False))
+        drains = workloads.drains
+        if any(uid(u) != u for d in drains for _, u in d.pods):  # the uids of the pods a drain is to evict
+            drains = tuple(Drain(d.command, d.node, tuple((k, uid(u)) for k, u in d.pods)) for d in drains)
+        if drains is not workloads.drains or any(a is not b for a, b in zip(winfs, workloads.informers, strict=True)):
+            workloads = Workloads(winfs, workloads.sts_queue, workloads.pdb_queue, drains)
     return ClusterState(new_etcd, kcm, tuple(scheduler(s) for s in state.schedulers),
                         tuple(kubelet(k) for k in state.kubelets), state.pending_commands, state.budget,
-                        state.ghost, state.lifecycle, state.podgc)
+                        state.ghost, state.lifecycle, workloads, state.podgc)
 
 
 # --- node symmetry -------------------------------------------------------------------------------------------
@@ -579,9 +595,14 @@ def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
     kcm = state.kcm
     new_kcm = ControllerManager(tuple(inf(i) for i in kcm.informers), kcm.rs_queue, kcm.deploy_queue,
                                 kcm.expectations)
+    workloads = state.workloads
+    if workloads is not None:
+        workloads = Workloads(tuple(inf(i) for i in workloads.informers), workloads.sts_queue, workloads.pdb_queue,
+                              tuple(Drain(d.command, name(d.node), d.pods) for d in workloads.drains))
     return intern_objects(
         ClusterState(new_etcd, new_kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost,
-                     _renamed_lifecycle(state.lifecycle, perm), _renamed_podgc(state.podgc, perm)))
+                     _renamed_lifecycle(state.lifecycle, perm), workloads,
+                     _renamed_podgc(state.podgc, perm)))
 
 
 def _renamed_podgc(gc: PodGC, perm: dict[str, str]) -> PodGC:

@@ -31,6 +31,7 @@ NODE_NAME_FIELDS: frozenset[tuple[str, str]] = frozenset({
     ("Kubelet", "node"),
     ("NodeLifecycle", "grace"),     # (node, ms): the node lifecycle controller's grace timers
     ("PodGC", "quarantine"),        # (node, ms): the pod garbage collector's quarantine of missing nodes
+    ("Drain", "node"),              # the node a `kubectl drain` under way drains
 })
 """Every field that may hold a node name, by class and field name."""
 
