@@ -1,4 +1,4 @@
-"""Speed and memory of the Kubernetes model: the default scenario and a larger one.
+"""Speed and memory of the Kubernetes model: the default scenario, a larger one and service-web (issue 13).
 
     python -m benchmarks.bench_spec [--max-states N] [--scenario NAME ...] [--safety-only] [--compare]
                                     [--without REDUCTION ...]
@@ -24,6 +24,10 @@ SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "Re
 
 LIFECYCLE = ("node-failure", "all-nodes-lost", "node-partition", "deleted-node")
 """The node lifecycle's built-in scenarios (issue 12), each exhaustive in under 2 minutes."""
+
+
+WORKLOADS = ("drain-with-pdb",)
+"""The StatefulSet / PodDisruptionBudget scenarios (issue 12), each exhaustive in under 2 minutes."""
 
 
 REDUCTIONS = ("ample_sets", "commute_writes", "eager_noop", "symmetry", "renumber")
@@ -62,7 +66,7 @@ def main() -> None:
     parser.add_argument("--without", action="append", default=[], choices=REDUCTIONS,
                         help="switch a reduction off (repeatable)")
     args = parser.parse_args()
-    for name in args.scenario or ["web-two-nodes", "web-three-nodes", *LIFECYCLE]:
+    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *LIFECYCLE, *WORKLOADS]:
         run(name, args.max_states, args.safety_only, tuple(args.without))
         if args.compare:
             for r in REDUCTIONS:

@@ -27,23 +27,20 @@ import immutables
 from checker import Model, Property, eventually_always, leads_to, leads_to_always, weak
 from checker import always as always_
 from spec import actions as A
-from spec import faults, informer, kubectl, kubelet, reflector, scheduler
+from spec import faults, informer, kubectl, kubelet, network, reflector, scheduler
 from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
-from spec.controllers import garbagecollector, manager, nodelifecycle, podgc
+from spec.controllers import garbagecollector, manager, nodelifecycle, podgc, workloads
 from spec.properties import PROPERTIES
 from spec.state import (
+    RESOURCE,
     Budget,
     ClusterState,
     ControllerManager,
-    Deployment,
     Informer,
     Key,
-    Node,
-    Pod,
-    ReplicaSet,
 )
 
 __all__ = ["COMPONENTS", "Cluster", "Config", "commit", "enabled_actors", "initial_state", "lanes", "next_steps",
@@ -60,8 +57,12 @@ COMPONENTS: tuple[Component, ...] = (
     nodelifecycle.NODE_LIFECYCLE,       # the node lifecycle and taint eviction controllers
     garbagecollector.GARBAGE_COLLECTOR,
     podgc.POD_GC,                       # the pod garbage collector
+    workloads.WORKLOADS,                # the StatefulSet and disruption controllers, kubectl drain
     kubectl.KUBECTL,
     faults.FAULTS,
+    network.ENDPOINTSLICES,             # Services: the EndpointSlice controller (and the API server's allocations)
+    network.KUBE_PROXY,
+    network.COREDNS,
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of
@@ -237,7 +238,7 @@ def object_counts(state: ClusterState) -> dict[str, int]:
     """Objects per kind (for summaries)."""
     counts: dict[str, int] = {}
     for obj in state.etcd.objects.values():
-        name = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments"}[type(obj)]
+        name = RESOURCE[type(obj)]
         counts[name] = counts.get(name, 0) + 1
     return counts
 

@@ -48,7 +48,7 @@ import attrs
 import immutables
 
 from spec import actions as A
-from spec import informer, scheduler
+from spec import informer, network, scheduler
 from spec.component import Base, Step
 from spec.controllers import manager, nodelifecycle, podgc
 from spec.kubelet import nodes
@@ -68,6 +68,16 @@ def _spend(state: ClusterState, **field: int) -> ClusterState:
     return attrs.evolve(state, budget=attrs.evolve(state.budget, **field))
 
 
+def _restart_workloads(state: ClusterState, rv: int) -> ClusterState:
+    """The StatefulSet and disruption controllers restart with the controller manager (after its pod informer,
+    which they share, has relisted: ``spec.controllers.workloads``)."""
+    if state.workloads is None:
+        return state
+    from spec.controllers.workloads import restart_slot
+
+    return state._with(workloads=restart_slot(state, rv))
+
+
 def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     b = state.budget
     etcd = state.etcd
@@ -76,9 +86,10 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
         for rv in restart_revisions:
             new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
             yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
-                attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
-                             lifecycle=nodelifecycle.restarted(state.lifecycle),
-                             podgc=podgc.restarted(state.podgc)), config)
+                _restart_workloads(attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
+                                                lifecycle=nodelifecycle.restarted(state.lifecycle),
+                                                podgc=podgc.restarted(state.podgc),
+                                                net=network.kcm_restarted(state.net, etcd, rv)), rv), config)
     if b.scheduler_crashes:
         for s in state.schedulers:
             for rv in restart_revisions:
@@ -207,8 +218,13 @@ FAULTS = FaultsComponent()
 def symmetric_nodes(config: Any) -> tuple[tuple[str, ...], ...]:
     """Groups of interchangeable nodes: equal manifests but for the name (and hostname label), named by no pod,
     no command and no affinity, so that renaming them maps behaviours to behaviours."""
+    from spec.network import enabled_for
     from spec.scheduling.types import HOSTNAME_LABEL
 
+    if enabled_for(config):
+        # Each node has its own podCIDR, and its pods' addresses come from it (spec.nodeipam): renaming nodes
+        # would have to permute the CIDRs and every address with them. Off, correctness over speed.
+        return ()
     if config.budget.node_failures or config.budget.node_partitions:
         # The node lifecycle controller's timers name nodes (spec.state.NodeLifecycle): node symmetry is off
         # where nodes can fail, correctness over speed (spec.reduction.canonical renames them all the same).

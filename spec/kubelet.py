@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from spec import actions as A
-from spec import informer
+from spec import informer, nodeipam
 from spec.apiserver import Session
 from spec.component import Base, Delta, Step, commit, session
 from spec.state import ClusterState, Key, Kubelet, Node, Pod, PodStatus, RuntimeContainer
@@ -69,8 +69,10 @@ def _report(session: Session, key: Key, uid: int, status: PodStatus) -> None:
         session.patch(key, attrs.evolve(current, status=status), uid=uid)
 
 
-def sync(k: Kubelet, session: Session, what: str, key: Key) -> Kubelet:
-    """One pod sync (``what`` as listed by ``work``)."""
+def sync(k: Kubelet, session: Session, what: str, key: Key, pod_cidr: str = "") -> Kubelet:
+    """One pod sync (``what`` as listed by ``work``). ``pod_cidr``: the node's podCIDR where pod addresses are
+    modelled (``spec.nodeipam``): a started sandbox gets an address from it (CNI host-local), reported as
+    status.podIP; "" elsewhere (no address)."""
     assert k.informer is not None
     pod = k.informer.cache.get(key)
     if what == "cleanup":
@@ -86,8 +88,17 @@ def sync(k: Kubelet, session: Session, what: str, key: Key) -> Kubelet:
         session.event(key, "Normal", "Killing", "Stopping container " + ", ".join(c.name for c in pod.containers))
         return attrs.evolve(k, runtime=runtime)
     if what == "start":
-        started = frozenset(RuntimeContainer(key, uid, c.name, c.image) for c in pod.containers)
-        _report(session, key, uid, attrs.evolve(status, phase="Running", ready=True, scheduled_reason="Scheduled"))
+        ip = ""
+        if pod_cidr:
+            ip = nodeipam.host_local_ip(pod_cidr, frozenset(c.ip for c in k.runtime if c.managed and c.ip)) or ""
+            if not ip:
+                session.event(key, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: plugin "
+                              f"type=\"host-local\" failed (add): failed to allocate for range 0: no IP addresses "
+                              f"available in range set: {pod_cidr}")
+                return k
+        started = frozenset(RuntimeContainer(key, uid, c.name, c.image, ip=ip) for c in pod.containers)
+        _report(session, key, uid, attrs.evolve(status, phase="Running", ready=True, scheduled_reason="Scheduled",
+                                                pod_ip=ip))
         session.event(key, "Normal", "Started", "Started container " + ", ".join(c.name for c in pod.containers))
         return attrs.evolve(k, runtime=k.runtime | started)
     # restart: the crashed containers run again; the pod is reported not ready until the next sync sees them up
@@ -190,6 +201,14 @@ def _replace_kubelet(state: ClusterState, k: Kubelet) -> tuple[Kubelet, ...]:
     return tuple(k if x.node == k.node else x for x in state.kubelets)
 
 
+def _pod_cidr(state: ClusterState, node: str) -> str:
+    """The node's podCIDR where pod addresses are modelled (``spec.network``), else ""."""
+    for n, cidr in state.net.pod_cidrs:
+        if n == node:
+            return cidr
+    return ""
+
+
 class KubeletComponent(Base):
     """Every node's kubelet and container runtime: slot ``ClusterState.kubelets``; steps ``SyncPod`` (start,
     restart, terminate, cleanup, report), actor "kubelet/<node>", weakly fair; its informer (the pods bound to
@@ -215,9 +234,10 @@ class KubeletComponent(Base):
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         for k in state.kubelets:
+            cidr = _pod_cidr(state, k.node)
             for what, key in work(k):
                 sess = session(state, config)
-                new_k = sync(k, sess, what, key)
+                new_k = sync(k, sess, what, key, cidr)
                 yield A.SyncPod(actor(k.node), what, key, tuple(sess.events)), commit(
                     state, sess, config, kubelets=_replace_kubelet(state, new_k))
             for key in stale_reports(state, k):

@@ -30,15 +30,21 @@ import immutables
 from spec.informer import SCHEDULER, cache_at
 from spec.scheduling.types import HOSTNAME_LABEL
 from spec.state import (
+    DNS_SCOPE,
+    EPS_RESOURCES,
     KCM_RESOURCES,
     WORKLOAD_RESOURCES,
     ClusterState,
     ControllerManager,
     Drain,
+    EndpointSlice,
+    EndpointSliceControl,
     Etcd,
     Informer,
     Key,
     Kubelet,
+    KubeProxy,
+    Network,
     Node,
     NodeLifecycle,
     Object,
@@ -62,6 +68,12 @@ def _informers(state: ClusterState) -> list[Informer]:
     out += [k.informer for k in state.kubelets if k.informer is not None]
     if state.workloads is not None:
         out += state.workloads.informers
+    net = state.net
+    if net.eps is not None:
+        out += list(net.eps.informers)
+    out += [p.informer for p in net.proxies]
+    if net.dns is not None:
+        out.append(net.dns)
     return out
 
 
@@ -257,6 +269,8 @@ def _renumber_ids(state: ClusterState) -> ClusterState:
         other.update(c.uid for c in k.runtime)
     if state.workloads is not None:
         other.update(u for d in state.workloads.drains for _, u in d.pods)
+    if state.net.eps is not None:  # the EndpointSliceTracker holds slice uids
+        other.update(u for _, gens in state.net.eps.tracker for u, _ in gens)
     for s in state.schedulers:
         other.update(q.uid for q in s.queue)
         other.update(u for u, _ in s.assumed.values())
@@ -442,11 +456,23 @@ def _rewrite(
         i = None if k.informer is None else inf(k.informer, ("kubelet", k.node))
         runtime = k.runtime
         if any(uid(c.uid) != c.uid for c in runtime):
-            runtime = frozenset(RuntimeContainer(c.pod, uid(c.uid), c.name, c.image, c.running, c.managed)
+            runtime = frozenset(RuntimeContainer(c.pod, uid(c.uid), c.name, c.image, c.running, c.managed, c.ip)
                                 for c in runtime)
         if i is k.informer and runtime is k.runtime:
             return k
         return Kubelet(k.node, k.up, i, runtime, k.failed, k.partitioned)
+
+    def network(net: Network) -> Network:
+        if net.eps is None:
+            return net
+        eps = net.eps
+        eps_infs = tuple(inf(i, ("eps", r)) for i, r in zip(eps.informers, EPS_RESOURCES, strict=True))
+        tracker = tuple((k, tuple(sorted((uid(u), g) for u, g in gens))) for k, gens in eps.tracker)
+        proxies = tuple(p if (i := inf(p.informer, ("proxy", p.node))) is p.informer
+                        else KubeProxy(p.node, i, p.rules, p.synced, p.known) for p in net.proxies)
+        dns = None if net.dns is None else inf(net.dns, DNS_SCOPE)
+        return Network(net.pod_cidrs, EndpointSliceControl(eps_infs, eps.queue, tracker), proxies, dns,
+                       net.allocating, net.writes)
 
     kcm = state.kcm
     infs = tuple(inf(i, ("kcm", resource)) for i, resource in zip(kcm.informers, KCM_RESOURCES, strict=True))
@@ -463,7 +489,7 @@ def _rewrite(
             workloads = Workloads(winfs, workloads.sts_queue, workloads.pdb_queue, drains)
     return ClusterState(new_etcd, kcm, tuple(scheduler(s) for s in state.schedulers),
                         tuple(kubelet(k) for k in state.kubelets), state.pending_commands, state.budget,
-                        state.ghost, state.lifecycle, workloads, state.podgc)
+                        state.ghost, state.lifecycle, workloads, network(state.net), state.podgc)
 
 
 # --- node symmetry -------------------------------------------------------------------------------------------
@@ -602,7 +628,30 @@ def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
     return intern_objects(
         ClusterState(new_etcd, new_kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost,
                      _renamed_lifecycle(state.lifecycle, perm), workloads,
-                     _renamed_podgc(state.podgc, perm)))
+                     _renamed_network(state.net, perm), _renamed_podgc(state.podgc, perm)))
+
+
+def _renamed_network(net: Network, perm: dict[str, str]) -> Network:
+    """The Services slot with node names renamed: the podCIDRs follow their nodes, kube-proxies are renamed (and
+    kept in name order), watching informers' caches are recomputed by ``rederived``. (Node symmetry itself is off
+    wherever the slot is in use, ``spec.faults.symmetric_nodes``: a node's podCIDR and its pods' addresses tell
+    it apart; this renaming is a bijection all the same.)"""
+    if net.eps is None or not perm:
+        return net
+    names = tuple(sorted(perm.items()))
+    proxies = tuple(sorted((KubeProxy(perm.get(p.node, p.node), p.informer if not p.informer.expired else
+                                      Informer(p.informer.rv, _renamed_map(p.informer.cache, names), True,
+                                               p.informer.high_water), p.rules, p.synced,
+                                      None if p.known is None else _renamed_map(p.known, names))
+                            for p in net.proxies), key=lambda p: p.node))
+    eps = net.eps
+    eps_infs = tuple(i if not i.expired else Informer(i.rv, _renamed_map(i.cache, names), True, i.high_water)
+                     for i in eps.informers)
+    dns = net.dns
+    if dns is not None and dns.expired:
+        dns = Informer(dns.rv, _renamed_map(dns.cache, names), True, dns.high_water)
+    return Network(tuple(sorted((perm.get(n, n), c) for n, c in net.pod_cidrs)),
+                   EndpointSliceControl(eps_infs, eps.queue, eps.tracker), proxies, dns, net.allocating, net.writes)
 
 
 def _renamed_podgc(gc: PodGC, perm: dict[str, str]) -> PodGC:
@@ -633,6 +682,9 @@ def _renamed(o: Object, names: tuple[tuple[str, str], ...]) -> Object:
         labels = tuple((k, new if k == HOSTNAME_LABEL else v) for k, v in o.info.labels)
         return interned(Node(meta=attrs.evolve(o.meta, name=new, labels=labels),
                              info=attrs.evolve(o.info, name=new, labels=labels), ready=o.ready))
+    if isinstance(o, EndpointSlice) and any(e.node_name in perm for e in o.endpoints):
+        return interned(EndpointSlice(o.meta, tuple(attrs.evolve(e, node_name=perm.get(e.node_name, e.node_name))
+                                                    for e in o.endpoints), o.ports, o.address_type))
     return o
 
 

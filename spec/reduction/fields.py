@@ -32,6 +32,10 @@ NODE_NAME_FIELDS: frozenset[tuple[str, str]] = frozenset({
     ("NodeLifecycle", "grace"),     # (node, ms): the node lifecycle controller's grace timers
     ("PodGC", "quarantine"),        # (node, ms): the pod garbage collector's quarantine of missing nodes
     ("Drain", "node"),              # the node a `kubectl drain` under way drains
+    ("Network", "pod_cidrs"),       # (node, podCIDR): the node IPAM controller's allocations
+    ("KubeProxy", "node"),
+    ("KubeProxy", "known"),         # under proxy-missed-update: slices, whose endpoints name nodes
+    ("SliceEndpoint", "node_name"),  # an EndpointSlice endpoint's nodeName
 })
 """Every field that may hold a node name, by class and field name."""
 

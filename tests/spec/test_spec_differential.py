@@ -63,7 +63,11 @@ def visible(state: ClusterState) -> Any:
     objects = frozenset((key, attrs.evolve(o, meta=meta(o.meta, isinstance(o, Node))))
                         for key, o in state.etcd.objects.items())
     runtime = tuple(frozenset(attrs.evolve(c, uid=rank[c.uid]) for c in k.runtime) for k in state.kubelets)
-    return objects, runtime, state.ghost, state.budget, state.pending_commands
+    # The Services properties also read each kube-proxy's installed rules and CoreDNS's answers.
+    rules = tuple(p.rules for p in state.net.proxies)
+    answers = None if state.net.dns is None else frozenset(
+        (k, o) for k, o in state.net.dns.cache.items())
+    return objects, runtime, state.ghost, state.budget, state.pending_commands, rules, answers
 
 
 def visible_states(config: Config, max_states: int, reductions: Reductions) -> set[Any] | None:
@@ -111,7 +115,7 @@ def enabled_actors_agree(config: Config, max_states: int) -> int:
 
 @pytest.mark.parametrize("source", ["pod-two-nodes", "stale-replicaset", "cordoned-node", "node-failure",
                                     "deployment-node-crash-one-node.yaml", "deployment-node-crash.yaml",
-                                    "cascade-delete"])
+                                    "cascade-delete", "service-one-node", "service-create", "drain-with-pdb"])
 def test_enabled_actors_are_the_fair_steps_of_the_full_relation(source: str) -> None:
     config = load(FIXTURES / source).config if source.endswith(".yaml") else builtin(source).config
     assert enabled_actors_agree(config, 1500) > 15
@@ -137,10 +141,11 @@ def test_a_node_crash_keeps_convergence_with_the_reductions() -> None:
         assert result.status == "ok", (name, result.verdict())
 
 
-FAST = ["pod-two-nodes", "stale-replicaset", "deployment-node-crash-one-node.yaml"]
+FAST = ["pod-two-nodes", "stale-replicaset", "deployment-node-crash-one-node.yaml", "service-one-node"]
 SLOW = ["cordoned-node", "replicaset-one-node", "deployment-node-crash.yaml",
         "node-failure",  # node-failure: 30,403 states unreduced
-        "cascade-delete"]  # cascade-delete: 247,328 states unreduced
+        "cascade-delete",  # cascade-delete: 247,328 states unreduced
+        "drain-with-pdb"]
 
 
 def _config(source: str) -> Config:
