@@ -147,6 +147,7 @@ VARIANTS = {
             "the EndpointSlice controller syncs a Service from a slice cache that lacks the slice it just wrote, "
             "and writes a duplicate",
             _needs_service,
+            refuted_on="service-one-node",
         ),
         Variant(
             "ip-repair-race",
@@ -154,6 +155,7 @@ VARIANTS = {
             "the ClusterIP allocation and the Service's write are two steps, and the repair loop releases an "
             "address allocated for a Service not yet written: a second Service gets the same ClusterIP",
             _needs_two_creations,
+            refuted_on="service-create",
         ),
         Variant(
             "proxy-missed-update",
@@ -161,6 +163,7 @@ VARIANTS = {
             "a kube-proxy handler panics on an update; the panic is swallowed (runtime.HandleCrash) and the "
             "proxier never learns the change, so its rules stay stale",
             _needs_service,
+            refuted_on="service-one-node",
         ),
     )
 }
