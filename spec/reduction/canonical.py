@@ -66,6 +66,131 @@ def canonical_state(
     return _canonical(_expired_at_compaction(intern_objects(state)), symmetric, renumber)
 
 
+_Skeleton = tuple[Etcd, tuple["Informer | None", ...], dict[int, int]]
+"""What the representative makes of etcd and the informers: etcd, the informers in ``informer_slots`` order, and
+the uids renamed (old -> new, identities left out), which the components' own uids follow."""
+
+
+class Representatives:
+    """``Model.canonical`` of one model: the composition of the reductions on (write order, node symmetry,
+    renumbering), computed once per *skeleton*.
+
+    The representative's etcd and informers are a function of etcd, of each informer's position, high-water
+    mark and expiry (and cache, when expired: a watching informer's cache is a function of the rest,
+    ``spec.state.Informer``), and of the uids the components hold (which take part in the uid numbering): the
+    skeleton. Many states share one (they differ in queues, timers, containers, budgets), so the skeleton's
+    image is memoised, and a state costs one look-up, a rebuild of the parts that changed, and the components'
+    uids renamed when the numbering moved them. Where interchangeable nodes are renamed (a permutation other than
+    the identity is the least), the state takes the general path (``canonical_state``): renaming moves node
+    names in the components too. Both paths give the same representative: the skeleton's image is computed by
+    the general path itself; the least permutation of the renumbered state is the least of the state before
+    renumbering, because renumbering keeps the order of every revision and uid that ``_fingerprint`` compares.
+    """
+
+    def __init__(self, symmetric: tuple[tuple[str, ...], ...], renumber: bool, reorder: bool,
+                 reorder_fn: Callable[[ClusterState], ClusterState] | None = None, size: int = 1 << 17) -> None:
+        self.symmetric = symmetric
+        self.perms = _permutations(symmetric) if symmetric else ()
+        self.renumber = renumber
+        self.reorder = reorder_fn if reorder else None
+        self.size = size
+        self.memo: dict[tuple[Any, ...], _Skeleton] = {}
+
+    def general(self, state: ClusterState) -> ClusterState:
+        """The representative by definition: every reduction in turn."""
+        if self.reorder is not None:
+            state = self.reorder(state)
+        return canonical_state(state, self.symmetric, renumber=self.renumber)
+
+    def __call__(self, state: ClusterState) -> ClusterState:
+        slots = state.informer_slots()
+        positions: list[Any] = []
+        add = positions.append
+        for _, _, _, inf in slots:
+            if inf is None:
+                add(None)
+            elif inf.expired:
+                add((inf.rv, inf.high_water, inf.cache))
+            else:
+                add(inf.rv)
+                add(inf.high_water)
+        others = _local_uids(state)
+        key = (state.etcd, tuple(positions), others)
+        memo = self.memo
+        skeleton = memo.get(key)
+        if skeleton is None:
+            skeleton = self._skeleton(state, others)
+            if len(memo) >= self.size:
+                memo.clear()
+            memo[key] = skeleton
+        etcd, infs, uids = skeleton
+        out = state.with_informers(list(infs), etcd)
+        if uids and not others.isdisjoint(uids):
+            out = _with_local_uids(out, uids)
+        if self.perms and _best_permutation(out, self.perms):
+            return self.general(state)
+        return out
+
+    def _skeleton(self, state: ClusterState, others: frozenset[int]) -> _Skeleton:
+        """The skeleton's image, by the general path without symmetry (``others``: ``_local_uids(state)``)."""
+        if self.reorder is not None:
+            state = self.reorder(state)
+        state = _expired_at_compaction(intern_objects(state))
+        uids: dict[int, int] = {}
+        if self.renumber:
+            plan = _plan_of(state, others)
+            if plan is not None:
+                uids = dict(plan[2])
+            out = _renumber_ids(state)
+            if out is state:
+                out = rederived(state)
+        else:
+            out = rederived(state)
+        return out.etcd, tuple(inf for _, _, _, inf in out.informer_slots()), uids
+
+
+def _local_uids(state: ClusterState) -> frozenset[int]:
+    """The uids the components hold (the scheduler's queue, assumed pods and binds, the kubelets' containers)."""
+    out: set[int] = set()
+    for k in state.kubelets:
+        if k.runtime:
+            out.update(c.uid for c in k.runtime)
+    for s in state.schedulers:
+        if s.queue:
+            out.update(q.uid for q in s.queue)
+        if s.assumed:
+            out.update(u for u, _ in s.assumed.values())
+        if s.binding:
+            out.update(u for _, u, _ in s.binding)
+    return frozenset(out)
+
+
+def _with_local_uids(state: ClusterState, uids: dict[int, int]) -> ClusterState:
+    """``state`` with the components' uids renamed by ``uids``."""
+    def uid(u: int) -> int:
+        return uids.get(u, u)
+
+    schedulers = []
+    for s in state.schedulers:
+        queue = tuple(q if uid(q.uid) == q.uid else QueuedPod(q.key, uid(q.uid), q.where, q.attempts, q.plugins,
+                                                              q.backoff, q.flush) for q in s.queue)
+        assumed = s.assumed
+        if any(uid(u) != u for u, _ in assumed.values()):
+            assumed = immutables.Map({k: (uid(u), n) for k, (u, n) in assumed.items()})
+        binding = s.binding
+        if any(uid(u) != u for _, u, _ in binding):
+            binding = tuple((k, uid(u), n) for k, u, n in binding)
+        schedulers.append(Scheduler(s.name, s.informer, queue, assumed, binding))
+    kubelets = []
+    for k in state.kubelets:
+        runtime = k.runtime
+        if any(uid(c.uid) != c.uid for c in runtime):
+            runtime = frozenset(RuntimeContainer(c.pod, uid(c.uid), c.name, c.image, c.running, c.managed)
+                                for c in runtime)
+        kubelets.append(k if runtime is k.runtime else Kubelet(k.node, k.up, k.informer, runtime, k.failed))
+    return state._with(schedulers=tuple(schedulers), kubelets=tuple(kubelets))
+
+
 def _expired_at_compaction(state: ClusterState) -> ClusterState:
     """``state`` with every expired informer whose position is below etcd's compaction point moved to it (its
     high-water mark too, when not above the position).
@@ -245,16 +370,7 @@ def renumber_ids(state: ClusterState) -> ClusterState:
 def _renumber_ids(state: ClusterState) -> ClusterState:
     """``renumber_ids``, except that a state already numbered canonically is returned as it is, caches and all (a
     renumbered one has every watching informer's cache from ``cache_at``)."""
-    infs = _informers(state)
-    other: set[int] = set()
-    for k in state.kubelets:
-        other.update(c.uid for c in k.runtime)
-    for s in state.schedulers:
-        other.update(q.uid for q in s.queue)
-        other.update(u for u, _ in s.assumed.values())
-        other.update(u for _, u, _ in s.binding)
-    plan = _id_plan(state.etcd, tuple((i.rv, i.high_water) for i in infs),
-                    tuple(i.cache for i in infs if i.expired), frozenset(other))
+    plan = _plan_of(state, _local_uids(state))
     if plan is None:
         return state
     rv_pairs, settled_pairs, uid_pairs, next_uid = plan
@@ -269,6 +385,13 @@ def _renumber_ids(state: ClusterState) -> ClusterState:
 
     return _rewrite(state, _renumbered_etcd(state.etcd, plan), obj, lambda r: rv_map.get(r, r),
                     lambda u: uid_map.get(u, u))
+
+
+def _plan_of(state: ClusterState, others: frozenset[int]) -> _IdPlan | None:
+    """``_id_plan`` of ``state``, whose components hold the uids ``others``."""
+    infs = _informers(state)
+    return _id_plan(state.etcd, tuple((i.rv, i.high_water) for i in infs), tuple(i.cache for i in infs if i.expired),
+                    others)
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -498,10 +621,7 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
     are computed once)."""
     if len(perms) == 1:
         return perms[0]
-    located = [(k, o.node_name) for k, o in state.etcd.objects.items() if isinstance(o, Pod)]
-    candidates = list(perms)
-    candidates = _tied(candidates, [
-        tuple(sorted((k, perm.get(n, n)) for k, n in located)) for perm in candidates])
+    candidates = list(_placed_best(state.etcd.objects, perms))
     if len(candidates) > 1:
         seen = {
             k.node: (k.up, tuple(sorted((c.pod, c.running) for c in k.runtime)),
@@ -533,6 +653,26 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
                 (tuple((rv, k, perm.get(a, a), perm.get(b, b)) for rv, k, a, b in events),
                  tuple(sorted((i, k, perm.get(n, n)) for i, k, n in cached))) for perm in candidates])
     return candidates[0]
+
+
+_placements: dict[tuple[int, immutables.Map[Key, Object]],
+                  tuple[tuple[dict[str, str], ...], tuple[dict[str, str], ...]]] = {}
+
+
+def _placed_best(objects: immutables.Map[Key, Object], perms: tuple[dict[str, str], ...]) -> tuple[dict[str, str], ...]:
+    """The first part of ``_best_permutation``: the permutations under which the pods' nodes are least. Memoised
+    on etcd's objects (interned: many states share them; ``perms`` come from the ``_permutations`` memo, so
+    their identity names them)."""
+    key = (id(perms), objects)
+    hit = _placements.get(key)
+    if hit is not None and hit[0] is perms:
+        return hit[1]
+    located = [(k, o.node_name) for k, o in objects.items() if isinstance(o, Pod)]
+    if len(_placements) >= 1 << 16:
+        _placements.clear()
+    out = tuple(_tied(list(perms), [tuple(sorted((k, perm.get(n, n)) for k, n in located)) for perm in perms]))
+    _placements[key] = (perms, out)
+    return out
 
 
 def _tied(perms: list[dict[str, str]], keys: list[Any]) -> list[dict[str, str]]:
