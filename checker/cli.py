@@ -19,13 +19,14 @@ from typing import Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 
-from checker.check import check as run_check
 from checker.checkpoint import read_meta
 from checker.errors import InputError, ModelError
 from checker.loading import Loaded, load_identity, load_python, load_target, loaders
 from checker.parallel import cpu_count
 from checker.report import Progress, TracePrinter, coverage_table, print_result, result_json
 from checker.result import Result
+from checker.runner import check as run_check
+from checker.text import printable
 
 DEFAULT_MODEL = "checker.examples.twophase:TwoPhase"
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -35,8 +36,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str) -> NoReturn:
-    """Print one line on stderr and exit 2."""
-    click.echo(f"error: {message}", err=True)
+    """Print one line on stderr and exit 2. The message often quotes the input (a name, a field, a line of a
+    dump): its control characters are escaped here, once for every command (``checker.text.printable``), so no
+    input can move the cursor or forge a second line."""
+    click.echo(f"error: {printable(message)}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -105,8 +108,7 @@ def run() -> None:
     of objects (states, memo tables) whose one-by-one teardown at exit took 4 s after a 23 s check; mypy exits
     the same way for the same reason. Output is flushed first; nothing else is pending at that point."""
     try:
-        main()
-        code = 0
+        code = _main()
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             code = exc.code or 0
@@ -116,6 +118,21 @@ def run() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _main() -> int:
+    """Run the command line as click's standalone mode would, except for Ctrl-C outside a search (while Python
+    and the subcommands load, or at a prompt): click prints "Aborted!" and exits 1, as if a property were
+    violated; here it is one line and 130, the code every interrupted command returns."""
+    try:
+        rv = main.main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    return rv if type(rv) is int else 0
 
 
 def _unavailable(name: str, exc: Exception) -> click.Command:

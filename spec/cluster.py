@@ -241,10 +241,10 @@ def enabled_actors(state: ClusterState, config: Config) -> set[str]:
             busy = True
         if not k.up and not k.failed:
             out.add(f"node/{k.node}")
-    for actor, _ in nodelifecycle.work(state.lifecycle, etcd.objects):
+    for actor, _ in nodelifecycle.work(state.lifecycle, etcd.objects, _zone_aware(config)):
         out.add(actor)
         busy = True
-    if _caught_up(state):
+    if _caught_up(state) and not _handlers_pending(state, config):
         pending = _timers(state)
         if pending or (not busy and manager.resync(state.kcm) != state.kcm):
             out.add("clock")
@@ -377,11 +377,12 @@ def _lifecycle_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Ac
     """The node lifecycle controller marks a node whose grace period expired; the taint eviction controller
     brings its schedule in line with etcd's taints and pods, or deletes a pod whose deadline is due."""
     lc = state.lifecycle
-    for actor, what in nodelifecycle.work(lc, state.etcd.objects):
+    zone_aware = _zone_aware(config)
+    for actor, what in nodelifecycle.work(lc, state.etcd.objects, zone_aware):
         session = _session(state, config)
         if actor == nodelifecycle.MONITOR_ACTOR:
-            new = nodelifecycle.monitor(lc, session, what)
-            key = f"nodes/{what}"
+            key = nodelifecycle.pass_label(lc, state.etcd.objects)
+            new = nodelifecycle.monitor(lc, session, what, zone_aware)
         elif what == "track":
             new, changes = nodelifecycle.track(lc, state.etcd.objects)
             session.events.extend(changes)
@@ -390,6 +391,20 @@ def _lifecycle_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Ac
             new = nodelifecycle.evict(lc, session, what)
             key = what
         yield A.Reconcile(actor, key, False, tuple(session.events)), commit(state, session, config, lifecycle=new)
+
+
+def _zone_aware(config: Config) -> bool:
+    return "no-zone-disruption" not in config.variants
+
+
+def _handlers_pending(state: ClusterState, config: Config) -> bool:
+    """The node lifecycle controller has a pass to make (monitorNodeHealth runs every 5 s, the tainting pass every
+    100 ms), or the taint eviction controller has yet to react to a taint or pod change or has a deletion due:
+    they happen before time advances further (the clock's timing assumption, ``spec.clock``: they are faster than
+    the shortest timer)."""
+    lc, objects = state.lifecycle, state.etcd.objects
+    return bool(nodelifecycle.due_pods(lc)) or nodelifecycle.track_needed(lc, objects) or nodelifecycle.plan(
+        lc, objects, _zone_aware(config)) is not None
 
 
 def _user_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
@@ -410,7 +425,7 @@ def _tick(state: ClusterState, config: Config, *, quiescent: bool) -> Iterator[t
     """Time passes to the next deadline (only once every informer has caught up: see ``spec.clock``). With no
     timer pending, the next deadline is the informers' resync period, which is longer than any activity: it
     elapses only when no component has anything to do (``quiescent``)."""
-    if not _caught_up(state):
+    if not _caught_up(state) or _handlers_pending(state, config):
         return
     pending = _timers(state)
     if not pending:

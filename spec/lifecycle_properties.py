@@ -10,6 +10,13 @@ pkg/controller/tainteviction/taint_eviction.go), and then the ReplicaSet control
 of ``spec.properties``: convergence is promised only while every pending pod fits some node. It is a
 leads-to-always (p ~> []q: converged, and staying so), checked on fair behaviours; with faults that stop it is
 Anvil's ESR, as EventualReplicaConvergence is.
+
+NoEvictionWhenAllZonesDisrupted: while no zone has a Ready node, the node lifecycle controller assumes that it lost
+the nodes (a control-plane network problem), not that they died, and evicts nothing
+(pkg/controller/nodelifecycle/node_lifecycle_controller.go handleDisruption, "master disruption mode";
+kubernetes#24597 and #28832, fixed by #28897). An invariant over a history variable: the taint eviction
+controller's deletions made while every node in etcd was not Ready (``Ghost.disrupted_evictions``, written by
+``spec.controllers.nodelifecycle.evict``).
 """
 
 from __future__ import annotations
@@ -48,3 +55,9 @@ def _healthy(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ...]
         if isinstance(rs, ReplicaSet) and not rs.meta.deleting and counts.get(rs.meta.uid, 0) != rs.replicas:
             return False
     return True
+
+
+def no_eviction_when_all_zones_disrupted(s: ClusterState) -> bool:
+    """No pod was evicted (deleted by the taint eviction controller) while every zone was fully disrupted (no node
+    Ready)."""
+    return not s.ghost.disrupted_evictions

@@ -16,7 +16,7 @@ import immutables
 
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
-from spec.lifecycle_properties import replicasets_on_healthy_nodes
+from spec.lifecycle_properties import no_eviction_when_all_zones_disrupted, replicasets_on_healthy_nodes
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
@@ -322,4 +322,12 @@ PROPERTIES["ReplicaSetsConvergeOnHealthyNodes"] = PropertySpec(
     "on the nodes that remain.",
     "pkg/controller/nodelifecycle/node_lifecycle_controller.go, pkg/controller/tainteviction/taint_eviction.go, "
     "pkg/controller/replicaset/replica_set.go",
+)
+
+PROPERTIES["NoEvictionWhenAllZonesDisrupted"] = PropertySpec(
+    "NoEvictionWhenAllZonesDisrupted", "always", no_eviction_when_all_zones_disrupted, None,
+    "While no zone has a Ready node, nothing is evicted: the node lifecycle controller takes it for its own lost "
+    "connectivity (master disruption mode), removes the NoExecute taints and stops tainting.",
+    "pkg/controller/nodelifecycle/node_lifecycle_controller.go (handleDisruption, ComputeZoneState); "
+    "kubernetes#24597, #28832 (fixed by #28897)",
 )

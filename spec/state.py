@@ -489,6 +489,9 @@ class Ghost:
 
     rebinds: frozenset[Key] = frozenset()
     overshoots: frozenset[Key] = frozenset()
+    disrupted_evictions: frozenset[Key] = frozenset()
+    """Pods the taint eviction controller deleted while no zone had a Ready node (NoEvictionWhenAllZonesDisrupted,
+    ``spec.lifecycle_properties``)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -505,6 +508,9 @@ class NodeLifecycle:
 
     grace: tuple[tuple[str, int], ...] = ()
     evictions: tuple[tuple[Key, int], ...] = ()
+    disrupted: bool = False
+    """Master disruption mode: the last pass found every zone fully disrupted (no Ready node anywhere), so the
+    controller stopped evicting (upstream: every zoneStates value is FullDisruption; kubernetes#28832)."""
 
 
 @attrs.frozen(cache_hash=True)

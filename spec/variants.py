@@ -65,6 +65,9 @@ class Variant:
     summary: str
     needs: Callable[[Config], str | None] = attrs.field(repr=False, eq=False)
     """What a scenario must have for the variant to change anything: None when it has it, else a description."""
+    refuted_on: str = ""
+    """The built-in scenario on which ``kubespec check NAME --variant V`` finds the violation (and which holds
+    without the variant): ``kubespec list --json`` shows it, and tests/spec/test_lifecycle_list.py checks it."""
 
 
 VARIANTS = {
@@ -75,24 +78,60 @@ VARIANTS = {
             "kubernetes#7561 (fixed by expectations, #6866)",
             "the ReplicaSet controller ignores its expectations and creates extra pods while its informer lags",
             _needs_expectations,
+            "replicaset-one-node",
         ),
         Variant(
             "no-requeue",
             "kubernetes#72122 (a later queue race of the same kind)",
             "a pod that failed to schedule once is dropped from the scheduling queue and never retried",
             _needs_scheduling,
+            "cordoned-node",
         ),
         Variant(
             "unguarded-bind",
             "kubernetes#4623",
             "two scheduler replicas without leader election, binding without the 'still unbound' precondition",
             _needs_two_nodes,
+            "pod-two-nodes",
         ),
         Variant(
             "stale-relist",
             "kubernetes#59848",
             "a restarted component lists from an API server cache that is behind (needs consistency: stale)",
             _needs_stale_restart,
+            "stale-replicaset",
         ),
     )
 }
+
+
+# --- the node lifecycle's variants (issue 12; spec/controllers/nodelifecycle.py, spec/controllers/podgc.py) -----
+
+
+def _nodes(config: Config) -> int:
+    return sum(1 for o in config.objects if isinstance(o, Node))
+
+
+def _evicts_something(config: Config) -> bool:
+    return any(isinstance(o, ReplicaSet | Deployment) and o.replicas > 0 or isinstance(o, Pod) for o in config.objects)
+
+
+def _needs_every_node_lost(config: Config) -> str | None:
+    b = config.budget
+    lost = b.node_failures + getattr(b, "node_partitions", 0)
+    if _nodes(config) < 2 or lost < _nodes(config):
+        return "every node able to stop reporting (spec.faults.nodeFailures plus nodePartitions at least the " \
+            "number of nodes, and at least two nodes): the variant only differs when no node is Ready"
+    if not _evicts_something(config):
+        return "a pod to evict"
+    return None
+
+
+VARIANTS["no-zone-disruption"] = Variant(
+    "no-zone-disruption",
+    "kubernetes#24597 and #28832 (fixed by #28897, zone-aware eviction)",
+    "the node lifecycle controller has no zone states and no master disruption mode: when it loses contact with "
+    "every node it taints them all and their pods are evicted en masse",
+    _needs_every_node_lost,
+    "all-nodes-lost",
+)

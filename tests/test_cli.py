@@ -165,3 +165,46 @@ def test_console_script_end_to_end(tmp_path):
     r = subprocess.run([str(exe), "check", str(tmp_path / "missing.yaml")], capture_output=True, text=True)
     assert (r.returncode, r.stdout) == (2, ""), r.stderr
     assert r.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.yaml'}: no such scenario file"]
+
+
+_SIGNAL_DURING_IMPORT = """
+import os, signal, sys
+
+class SignalOnImport:  # sends the signal to this process when the module named is about to be imported
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            os.kill(os.getpid(), {sig})
+        return None
+
+sys.meta_path.insert(0, SignalOnImport())
+sys.argv = ["kubespec", "check", "--model", "checker.examples.twophase:TwoPhase"]
+from checker.entry import run
+run()
+"""
+
+
+def test_a_signal_while_starting_is_one_line_never_a_traceback():
+    """Ctrl-C or SIGTERM while the command line loads (click, rich, the engine, the plugins: checker.entry), or
+    while a command loads its model before any search started: one line and 130 / 143; never a
+    KeyboardInterrupt traceback from inside an import, never click's "Aborted!" with exit 1. The signal is sent
+    from inside the import of the module named, so the instant is exact, not a race with a timer."""
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        for module in ("click", "rich.console", "checker.runner", "checker.examples.twophase"):
+            if (sig, module) == (signal.SIGTERM, "checker.examples.twophase"):
+                continue  # after start-up SIGTERM has Python's default action (the process ends by it)
+            r = subprocess.run([sys.executable, "-c", _SIGNAL_DURING_IMPORT.format(module=module, sig=int(sig))],
+                               capture_output=True, text=True, timeout=120)
+            assert r.returncode == code, (sig, module, r.returncode, r.stderr)
+            assert r.stderr.strip().splitlines() == [
+                "interrupted" if module == "checker.examples.twophase"
+                else "interrupted while starting: nothing was computed"], (sig, module, r.stderr)
+            assert r.stdout == "", (sig, module, r.stdout)
+
+
+def test_errors_escape_what_they_quote():
+    """``fail`` escapes control characters once for every command: a name from the input cannot recolour the
+    terminal or forge a second line."""
+    r = run("check", "--model", "a\x1b[31mb\nerror: forged")
+    assert r.exit_code == 2
+    assert "\x1b" not in r.output and r.output.count("\n") == 1, r.output
+    assert "\\x1b[31mb\\nerror: forged" in r.output

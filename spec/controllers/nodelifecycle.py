@@ -15,9 +15,21 @@ TaintManagerEviction), plugin/pkg/admission/defaulttolerationseconds/admission.g
 Modelled, as one timeline in the clock abstraction (``spec.clock``: timers hold the ms they have left):
 
 - A node that fails for good (``spec.faults``, ``nodeFailures``) stops renewing its Lease. The controller's grace
-  timer for it starts at node-monitor-grace-period (40 s); when it expires, one step of the controller
-  (``monitor``) sets the node's Ready condition to Unknown, taints it ``node.kubernetes.io/unreachable`` with
-  effects NoSchedule and NoExecute, and marks every pod bound to it Ready=False (MarkPodsNotReady).
+  timer for it starts at node-monitor-grace-period (40 s); when it expires, the controller's next pass (``plan``,
+  ``monitor``: one monitorNodeHealth pass) sets the node's Ready condition to Unknown (tryUpdateNodeHealth) and
+  marks every pod bound to it Ready=False (MarkPodsNotReady).
+- Condition taints, level-based (``desired_taints``): the NoSchedule taint of the Ready condition
+  (doNoScheduleTaintingPass: ``not-ready`` for False, ``unreachable`` for Unknown, none for True), and its NoExecute
+  twin, added by doNoExecuteTaintingPass when the zone's rate limiter is open, swapped at once when the opposite
+  key is present (processTaintBaseEviction), removed when the node is Ready again (markNodeAsReachable).
+- Zones (``zone_of``: nodetopology.GetZoneKey over topology.kubernetes.io/region and /zone; nodes labelled
+  node.kubernetes.io/exclude-disruption do not count): ComputeZoneState gives FullDisruption when no node of a zone
+  is Ready, PartialDisruption when more than 2 and at least unhealthy-zone-threshold (0.55) of its nodes are not,
+  Normal otherwise. A PartialDisruption zone of at most 50 nodes (--large-cluster-size-threshold) stops tainting
+  (ReducedQPSFunc 0); a single FullDisruption zone is tainted at the normal rate (HealthyQPSFunc). When every zone
+  is fully disrupted the controller enters master disruption mode (handleDisruption; kubernetes#28832, #28897): it
+  removes every NoExecute condition taint and taints nothing until some node is Ready again; leaving the mode resets
+  every node's probe timestamp (running grace timers start again).
 - The taint eviction controller (``track``) keeps, for every pod bound to a node with NoExecute taints, not being
   deleted, a deletion deadline: the smallest tolerationSeconds of the tolerations that tolerate the taints
   (getMinTolerationTime); a taint no toleration tolerates means now; tolerations without tolerationSeconds mean
@@ -38,19 +50,21 @@ timer. The renewal's phase is not explored: the last renewal is taken to be at t
 marked exactly 40 s after it failed (upstream: 30 to 45 s later, after the last renewal plus the monitor period
 nodeMonitorPeriod 5 s). Both controllers read etcd's current objects rather than informer caches (their informers
 are taken to be caught up: the clock only advances once every informer has caught up, and their steps follow a
-timer).
+timer). Timing: a pass the controller has to make, a change the taint eviction controller has yet to react to, and
+a deletion that is due all happen before time advances further (``spec.cluster``: monitorNodeHealth runs every
+5 s, the tainting pass every 100 ms, the handlers at once; the shortest timer here is 40 s).
 
-Abstracted: the NoSchedule and NoExecute taints, the Ready condition and MarkPodsNotReady are one step (upstream:
-a status update, two taint patches and pod status updates within milliseconds of each other). A restart of the
-controller manager restarts both timers at their full length (upstream: the restarted controller's first
-observation of a node sets probeTimestamp to now; a restarted taint eviction controller schedules from now).
+Abstracted: one pass is one step (upstream: a status update, taint patches and pod status updates within
+milliseconds of each other, from three goroutines); the eviction rate limiters' rates (0.1 node/s per zone) are
+reduced to open or closed. A restart of the controller manager restarts the grace timers at their full length
+(upstream: the restarted controller's first observation of a node sets probeTimestamp to now), forgets master
+disruption mode (zoneStates start Initial) and the taint eviction controller's schedule (rebuilt from etcd, from
+now).
 
-Omitted (left for later slices of the issue): zone disruption states (Normal, PartialDisruption, FullDisruption,
-unhealthy-zone-threshold, the eviction rate limiters), so NoEvictionWhenAllZonesDisrupted is not checked;
-Ready=False (the kubelet reporting NotReady) and the ``not-ready`` taint; recovery (taints removed,
-markNodeAsReachable), since a failed node never comes back and a crashed node (``nodeCrashes``) is taken to boot
-within the grace period; network partitions; the DisruptionTarget pod condition; the pod garbage collector;
-tolerationSeconds written in a scenario (the scenario parser drops it: a pod's own toleration counts as forever).
+Omitted: nodeStartupGracePeriod (nodes exist and are Ready from the start); the memory, disk, PID and network
+pressure conditions and their taints, and the unschedulable taint (the scheduler reads spec.unschedulable); the
+DisruptionTarget pod condition; tolerationSeconds written in a scenario (the scenario parser drops it: a pod's own
+toleration counts as forever); the node label reconciliation (beta OS/arch labels).
 """
 
 from __future__ import annotations
@@ -84,13 +98,21 @@ EVICTION_ACTOR = "taint-eviction-controller"
 def heartbeats_stopped(lc: NodeLifecycle, node: str) -> NodeLifecycle:
     """The node's last heartbeat is now: its grace timer starts."""
     grace = tuple(sorted((*(g for g in lc.grace if g[0] != node), (node, NODE_MONITOR_GRACE_PERIOD_MS))))
-    return NodeLifecycle(grace, lc.evictions)
+    return NodeLifecycle(grace, lc.evictions, lc.disrupted)
+
+
+def heartbeats_resumed(lc: NodeLifecycle, node: str) -> NodeLifecycle:
+    """The node's Lease is renewed again (a partition healed): tryUpdateNodeHealth refreshes probeTimestamp, so
+    its grace timer stops (a node already marked Ready=Unknown is marked Ready again by its kubelet's status)."""
+    if all(g[0] != node for g in lc.grace):
+        return lc
+    return NodeLifecycle(tuple(g for g in lc.grace if g[0] != node), lc.evictions, lc.disrupted)
 
 
 def restarted(lc: NodeLifecycle) -> NodeLifecycle:
     """After a controller-manager restart: every grace timer starts again at its full length, and the taint
     eviction controller's schedule is empty (``track`` rebuilds it from etcd, from now)."""
-    if not lc.grace and not lc.evictions:
+    if not lc.grace and not lc.evictions and not lc.disrupted:
         return lc
     return NodeLifecycle(tuple((n, NODE_MONITOR_GRACE_PERIOD_MS) for n, _ in lc.grace), ())
 
@@ -112,35 +134,187 @@ def elapse(lc: NodeLifecycle, dt: int) -> NodeLifecycle:
     if not lc.grace and not lc.evictions:
         return lc
     return NodeLifecycle(tuple((n, max(ms - dt, 0)) for n, ms in lc.grace),
-                         tuple((k, max(ms - dt, 0)) for k, ms in lc.evictions))
+                         tuple((k, max(ms - dt, 0)) for k, ms in lc.evictions), lc.disrupted)
 
 
-# --- the node lifecycle controller -------------------------------------------------------------------------
+# --- the node lifecycle controller: one monitorNodeHealth pass --------------------------------------------
+
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+EXCLUDE_DISRUPTION_LABEL = "node.kubernetes.io/exclude-disruption"
+UNHEALTHY_ZONE_THRESHOLD = 0.55
+"""--unhealthy-zone-threshold (NodeLifecycleControllerConfiguration default)."""
+LARGE_CLUSTER_THRESHOLD = 50
+"""--large-cluster-size-threshold: a partially disrupted zone of at most this many nodes stops evicting
+(ReducedQPSFunc returns 0); a larger one evicts at --secondary-node-eviction-rate (0.01/s)."""
+
+NORMAL, PARTIAL, FULL = "Normal", "PartialDisruption", "FullDisruption"
+
+
+def zone_of(node: Node) -> str:
+    """nodetopology.GetZoneKey: region and zone labels joined by ":\\x00:" ("" when the node has neither)."""
+    labels = node.info.label_map
+    region, zone = labels.get(REGION_LABEL, ""), labels.get(ZONE_LABEL, "")
+    return "" if not region and not zone else f"{region}:\x00:{zone}"
+
+
+def zone_name(zone: str) -> str:
+    """A zone key as a trace shows it."""
+    return zone.replace(":\x00:", "/").strip("/") or "(no zone)"
+
+
+def compute_zone_state(readies: list[str]) -> str:
+    """ComputeZoneState: FullDisruption when no node of the zone is Ready, PartialDisruption when more than 2 are
+    not Ready and they are at least unhealthy-zone-threshold of the zone, Normal otherwise."""
+    ready = sum(1 for r in readies if r == "True")
+    not_ready = len(readies) - ready
+    if ready == 0 and not_ready > 0:
+        return FULL
+    if not_ready > 2 and not_ready / (not_ready + ready) >= UNHEALTHY_ZONE_THRESHOLD:
+        return PARTIAL
+    return NORMAL
+
+
+def zone_states(nodes: list[Node]) -> dict[str, tuple[str, int]]:
+    """zone -> (state, size) over the nodes not excluded from disruption checks (isNodeExcludedFromDisruptionChecks)."""
+    readies: dict[str, list[str]] = {}
+    for n in nodes:
+        if EXCLUDE_DISRUPTION_LABEL in n.info.label_map:
+            continue
+        readies.setdefault(zone_of(n), []).append(n.ready)
+    return {z: (compute_zone_state(r), len(r)) for z, r in readies.items()}
+
+
+def all_zones_fully_disrupted(nodes: list[Node]) -> bool:
+    """handleDisruption's allAreFullyDisrupted, for a cluster with at least one zone: no zone has a Ready node."""
+    states = zone_states(nodes)
+    return bool(states) and all(s == FULL for s, _ in states.values())
+
+
+def limiter_open(state: str, size: int) -> bool:
+    """Whether a zone's NoExecute tainter (RateLimitedTimedQueue) takes nodes: setLimiterInZone with
+    evictionLimiterQPS 0.1 for Normal, HealthyQPSFunc (0.1) for FullDisruption, ReducedQPSFunc for
+    PartialDisruption (0 at most LARGE_CLUSTER_THRESHOLD nodes). The rates themselves are abstracted (a zone's
+    second node is not held back 10 s)."""
+    return state != PARTIAL or size > LARGE_CLUSTER_THRESHOLD
+
+
+_CONDITION_TAINT = {"False": TAINT_NODE_NOT_READY, "Unknown": TAINT_NODE_UNREACHABLE}
+
+
+def desired_taints(node: Node, tainter_open: bool, disrupted: bool) -> tuple[Taint, ...]:
+    """The node's taints after the controller's passes: doNoScheduleTaintingPass (the condition's NoSchedule taint,
+    not-ready for Ready=False, unreachable for Unknown), processTaintBaseEviction (Ready=True: markNodeAsReachable
+    removes the NoExecute taints; a NoExecute taint of the opposite key is swapped at once), handleDisruption (in
+    master disruption mode every NoExecute taint is removed and nothing is tainted) and doNoExecuteTaintingPass
+    (the condition's NoExecute taint, when the zone's limiter is open). Other taints are left as they are."""
+    taints = node.info.taints
+    condition_key = _CONDITION_TAINT.get(node.ready)
+    want: list[Taint] = []
+    if condition_key:
+        want.append(Taint(condition_key, "", "NoSchedule"))
+        has_no_execute = any(t.key in _DEFAULTED and t.effect == "NoExecute" for t in taints)
+        if not disrupted and (has_no_execute or tainter_open):
+            want.append(Taint(condition_key, "", "NoExecute"))
+    kept = [t for t in taints if t.key not in _DEFAULTED or t in want]
+    return tuple(kept + [t for t in want if t not in kept])
+
+
+@attrs.frozen
+class Plan:
+    """What one monitorNodeHealth pass (with the tainting passes it feeds) writes."""
+
+    lifecycle: NodeLifecycle
+    nodes: tuple[Node, ...]
+    """The nodes it writes (status and taints), in name order."""
+    marked: tuple[str, ...]
+    """Nodes it marks Ready=Unknown (their pods are marked not ready: MarkPodsNotReady)."""
+    events: tuple[tuple[str, str, str, str], ...]
+    """(key, type, reason, message)."""
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def plan(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = True) -> Plan | None:
+    """One pass of the node lifecycle controller over etcd's nodes, or None when it would change nothing.
+    ``zone_aware`` False is the variant ``no-zone-disruption`` (before kubernetes#28832 / #28897: no zone states,
+    no master disruption mode)."""
+    nodes = sorted((o for o in objects.values() if isinstance(o, Node)), key=lambda n: n.meta.name)
+    names = {n.meta.name for n in nodes}
+    due = {n for n, ms in lc.grace if ms == 0}
+    grace = tuple(g for g in lc.grace if g[1] and g[0] in names)
+    events: list[tuple[str, str, str, str]] = []
+    marked: list[str] = []
+    observed: list[Node] = []
+    for n in nodes:  # tryUpdateNodeHealth
+        if n.meta.name in due and n.ready != "Unknown":
+            n = Node(n.meta, n.info, "Unknown")
+            marked.append(n.meta.name)
+            events.append((f"nodes/{n.meta.name}", "Normal", "NodeNotReady",
+                           f"Node {n.meta.name} status is now: NodeNotReady (Ready=Unknown: Kubelet stopped posting "
+                           "node status)"))
+        observed.append(n)
+    states = zone_states(observed) if zone_aware else {}
+    all_full = zone_aware and all_zones_fully_disrupted(observed)
+    disrupted = lc.disrupted
+    if zone_aware and bool(states) and all_full != disrupted:  # handleDisruption's transitions
+        if all_full:
+            events.append(("nodes", "Normal", "EnteringMasterDisruptionMode",
+                           "Controller detected that all Nodes are not-Ready. Entering master disruption mode "
+                           "(no evictions; NoExecute taints removed)"))
+        else:
+            events.append(("nodes", "Normal", "ExitingMasterDisruptionMode",
+                           "Controller detected that some Nodes are Ready. Exiting master disruption mode"))
+            grace = tuple((n, NODE_MONITOR_GRACE_PERIOD_MS) for n, _ in grace)  # probe timestamps reset to now
+        disrupted = all_full
+    writes: list[Node] = []
+    for n in observed:
+        state, size = states.get(zone_of(n), (NORMAL, 0))
+        taints = desired_taints(n, limiter_open(state, size), disrupted)
+        if taints != n.info.taints:
+            added = [t for t in taints if t not in n.info.taints]
+            removed = [t for t in n.info.taints if t not in taints]
+            words = [f"tainted {t.key}:{t.effect}" for t in added] + [f"untainted {t.key}:{t.effect}"
+                                                                     for t in removed]
+            events.append((f"nodes/{n.meta.name}", "Normal", "Taints", ", ".join(words)))
+            n = Node(n.meta, attrs.evolve(n.info, taints=taints), n.ready)
+        current = objects.get(f"nodes/{n.meta.name}")
+        if n != current:
+            writes.append(n)
+    new = NodeLifecycle(grace, lc.evictions, disrupted)
+    if not writes and new == lc:
+        return None
+    return Plan(new, tuple(writes), tuple(marked), tuple(events))
 
 
 def due_nodes(lc: NodeLifecycle) -> list[str]:
     return [n for n, ms in lc.grace if ms == 0]
 
 
-def monitor(lc: NodeLifecycle, session: Session, node: str) -> NodeLifecycle:
-    """monitorNodeHealth for a node whose grace period expired: Ready=Unknown, the unreachable taints, its pods
-    marked not ready. The timer is done either way."""
-    rest = NodeLifecycle(tuple(g for g in lc.grace if g[0] != node), lc.evictions)
-    key = f"nodes/{node}"
-    current = session.get(key)
-    if not isinstance(current, Node):
-        return rest
-    taints = current.info.taints + tuple(t for t in UNREACHABLE_TAINTS if t not in current.info.taints)
-    marked = Node(current.meta, attrs.evolve(current.info, taints=taints), "Unknown")
-    if marked != current:
-        session.patch(key, marked)
-        session.event(key, "Normal", "NodeNotReady", f"Node {node} status is now: NodeNotReady "
-                      f"(Ready=Unknown: Kubelet stopped posting node status; tainted {TAINT_NODE_UNREACHABLE})")
-    for pkey, pod in sorted(session.etcd.objects.items()):
-        if isinstance(pod, Pod) and pod.node_name == node and pod.status.ready:
-            session.patch(pkey, attrs.evolve(pod, status=attrs.evolve(pod.status, ready=False)), uid=pod.meta.uid)
-            session.event(pkey, "Warning", "NodeNotReady", "Node is not ready")
-    return rest
+def monitor(lc: NodeLifecycle, session: Session, what: str = "", zone_aware: bool = True) -> NodeLifecycle:
+    """monitorNodeHealth (with doNoScheduleTaintingPass, processTaintBaseEviction, handleDisruption and
+    doNoExecuteTaintingPass, which follow it within milliseconds): nodes whose grace period expired are marked
+    Ready=Unknown and their pods not ready (MarkPodsNotReady); every node's condition taints are brought in line."""
+    p = plan(lc, session.etcd.objects, zone_aware)
+    if p is None:
+        return lc
+    for node in p.nodes:
+        session.patch(f"nodes/{node.meta.name}", node)
+    for key, kind, reason, message in p.events:
+        session.event(key, kind, reason, message)
+    for name in p.marked:
+        for pkey, pod in sorted(session.etcd.objects.items()):
+            if isinstance(pod, Pod) and pod.node_name == name and pod.status.ready:
+                session.patch(pkey, attrs.evolve(pod, status=attrs.evolve(pod.status, ready=False)),
+                              uid=pod.meta.uid)
+                session.event(pkey, "Warning", "NodeNotReady", "Node is not ready")
+    return p.lifecycle
+
+
+def pass_label(lc: NodeLifecycle, objects: Mapping[Key, Object]) -> str:
+    """What a pass is about, for the trace: the nodes it marks or writes."""
+    due = due_nodes(lc)
+    return f"nodes/{','.join(due)}" if due else "nodes"
 
 
 # --- DefaultTolerationSeconds and the taint eviction controller --------------------------------------------
@@ -193,7 +367,7 @@ def track(lc: NodeLifecycle, objects: Mapping[Key, Object]) -> tuple[NodeLifecyc
     added = tuple((k, ms) for k, ms in sorted(desired.items()) if k not in have)
     changes = [f"cancels the deletion of {k}" for k, _ in lc.evictions if k not in desired]
     changes += [f"schedules the deletion of {k} in {ms // 1000} s" for k, ms in added]
-    return NodeLifecycle(lc.grace, tuple(sorted(kept + added))), changes
+    return NodeLifecycle(lc.grace, tuple(sorted(kept + added)), lc.disrupted), changes
 
 
 def due_pods(lc: NodeLifecycle) -> list[Key]:
@@ -202,18 +376,23 @@ def due_pods(lc: NodeLifecycle) -> list[Key]:
 
 def evict(lc: NodeLifecycle, session: Session, key: Key) -> NodeLifecycle:
     """deletePodHandler: DELETE the pod (graceful, no preconditions), and the work is done."""
-    rest = NodeLifecycle(lc.grace, tuple(e for e in lc.evictions if e[0] != key))
+    rest = NodeLifecycle(lc.grace, tuple(e for e in lc.evictions if e[0] != key), lc.disrupted)
     if session.get(key) is not None:
+        nodes = [o for o in session.etcd.objects.values() if isinstance(o, Node)]
+        if all_zones_fully_disrupted(nodes):  # the ghost of NoEvictionWhenAllZonesDisrupted
+            ghost = session.ghost
+            session.ghost = attrs.evolve(ghost, disrupted_evictions=ghost.disrupted_evictions | {key})
         session.delete(key)
         ns_name = key.split("/", 1)[1]
         session.event(key, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {ns_name}")
     return rest
 
 
-def work(lc: NodeLifecycle, objects: Mapping[Key, Object]) -> Iterator[tuple[str, str]]:
-    """The steps these controllers have enabled: (actor, what), what a node or pod key or "track"."""
-    for node in due_nodes(lc):
-        yield MONITOR_ACTOR, node
+def work(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = True) -> Iterator[tuple[str, str]]:
+    """The steps these controllers have enabled: (actor, what), what "pass" (a monitorNodeHealth pass that
+    changes something), a pod key (an eviction that is due) or "track"."""
+    if plan(lc, objects, zone_aware) is not None:
+        yield MONITOR_ACTOR, "pass"
     if track_needed(lc, objects):
         yield EVICTION_ACTOR, "track"
     for key in due_pods(lc):

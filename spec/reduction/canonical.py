@@ -727,7 +727,7 @@ def _renamed_lifecycle(lc: NodeLifecycle, perm: dict[str, str]) -> NodeLifecycle
     symmetry off where nodes can fail, so these are empty wherever symmetry is on; renamed all the same)."""
     if not lc.grace:
         return lc
-    return NodeLifecycle(tuple(sorted((perm.get(n, n), ms) for n, ms in lc.grace)), lc.evictions)
+    return NodeLifecycle(tuple(sorted((perm.get(n, n), ms) for n, ms in lc.grace)), lc.evictions, lc.disrupted)
 
 
 @functools.lru_cache(maxsize=1 << 14)

@@ -7,10 +7,13 @@ spread it is the steady-state reading of the rules (see docs/scheduling.md).
 
 The constraints (spec.scheduling.encoding) count identical pods per node. Objectives, lexicographic: most pods
 placed, priority levels from the highest down; then fewest nodes used (``pack``) or the lowest peak cpu/memory
-utilization in permille (``balance``). Each objective is optimized by a binary search over its value with
-incremental z3 checks, so every step either improves the best placement found or proves a bound; when the time
-limit stops the search, the result says which objectives are not proved optimal and the bound proved for each.
-Explanations come from unsat cores over the named Filter constraints.
+utilization in permille (``balance``). Each objective is optimized by a search over its value with incremental
+z3 checks, so every step either improves the best placement found or refutes a value. An objective is proved
+optimal only by z3 answering unsat to "strictly better" in the solver that holds every constraint of the
+placement (the levels above fixed at their values); capacity counts (pods that fit, nodes whose capacity covers
+the demand, average utilization) steer the search and bound a gap, never prove. When a limit stops the search,
+the result says which objectives are not proved optimal and the bound of each. Gated and terminating pods are
+not scheduled (upstream's PreEnqueue). Explanations come from unsat cores over the named Filter constraints.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import z3
 from spec.scheduling.encoding import Encoding, plus
 from spec.scheduling.filters import run_filters
 from spec.scheduling.first_fit import first_fit
+from spec.scheduling.kube_scheduler import GATED
 from spec.scheduling.kube_scheduler import schedule as kube_schedule
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import DisruptionBudget, PodInfo
@@ -64,8 +68,12 @@ class Explanation:
     """(node, "Plugin: reason") for nodes excluded whatever the other pods do."""
     conflicts: tuple[str, ...]
     """Constraints of the unsat core, in Kubernetes terms."""
+    waiting: str = ""
+    """Why the scheduler does not take the pod at all (scheduling gates, being deleted); then nothing else."""
 
     def text(self) -> str:
+        if self.waiting:
+            return self.waiting
         if self.conflicts == (NO_CORE,):
             return "no placement found within the time limit (not proved impossible)"
         parts = []
@@ -86,10 +94,17 @@ class Gap:
     objective: str
     found: int
     bound: int
+    """A bound of the optimum: from z3's refutations, or from a capacity count (which guides the search and
+    bounds the gap, but never proves a value optimal)."""
+    maximize: bool = True
 
     def text(self) -> str:
-        relation = "at most" if self.bound > self.found else "at least"
-        return f"{self.objective}: {self.found} found, optimum {relation} {self.bound}"
+        relation = "at most" if self.maximize else "at least"
+        text = f"{self.objective}: {self.found} found, optimum {relation} {self.bound}"
+        if self.bound == self.found:
+            better = "one more" if self.maximize else "one less"
+            text += f" by a capacity count (z3 did not refute {better} within the limit)"
+        return text
 
 
 @attrs.frozen
@@ -230,51 +245,66 @@ class _Search:
 
     def minimize(
         self,
-        at_most: Callable[[int], z3.BoolRef],
+        at_most: Callable[[int, bool], z3.BoolRef],
         found: int,
-        low: int,
+        hint: int,
         actual: Callable[[], int],
         improve: Callable[[], int] | None = None,
-    ) -> int:
-        """The least k in [low, found] for which ``at_most(k)`` is satisfiable, ``low`` being a proved bound and
-        ``found`` the current model's value: first ``low`` itself (often tight), then a binary search.
-        ``actual()`` reads the objective off a new model. Returns the proved lower bound (== the value found
-        unless the deadline stopped the search).
+    ) -> tuple[int, int]:
+        """Search down for the least k for which ``at_most(k)`` is satisfiable; ``found`` is the current model's
+        value, ``hint`` a lower bound computed from capacities (a guide where to look, and a bound to report, but
+        no proof), ``actual()`` reads the objective off a new model. Returns ``(refuted, bound)``: every k below
+        ``refuted`` was refuted by z3 (``at_most(refuted - 1)`` unsatisfiable, in this solver, with every
+        constraint the placement satisfies), and ``bound`` = max(refuted, hint), the bound to report. The value
+        found is proved optimal only when ``refuted`` reaches it: a capacity argument alone never proves it.
 
+        First ``hint`` itself (often tight), then ``found - 1`` (the query that proves it) or a binary search.
         A query gets at most a quarter of the work left: when it is undecided then, the search goes on above it
-        (better placements are easier to find than bounds to prove), and the bound stays unproved. When ``low``
+        (better placements are easier to find than bounds to prove), and the bound stays unproved. When ``hint``
         itself is not satisfiable within a few seconds, ``improve()`` (a heuristic that may leave a better model,
-        returning the current model's value) runs, and the search goes on from ``low`` with the full budget.
+        returning the current model's value) runs, and the search goes on with the full budget.
         """
-        probe, first = low, True
-        if improve is not None and probe < found:
-            result = self.check(at_most(probe), limit=_QUICK_PROBE)
+        hint = max(hint, 0)
+        found = self._improved(found, hint)
+        refuted = probe = 0  # the objective counts something: no value below 0
+        tried = False
+        if improve is not None and hint < found:
+            tried = True
+            result = self.check(at_most(hint, False), limit=_QUICK_PROBE)
             if result == z3.sat:
-                found = self._improved(actual(), low)
+                found = self._improved(actual(), hint)
             elif result == z3.unsat:
-                low = probe = probe + 1
+                refuted = probe = hint + 1
             if result != z3.sat:
-                found = self._improved(improve(), low)
-        while probe < found:
-            mid = probe if first else (probe + found) // 2
-            first = False
-            result = self.check(at_most(mid), limit=max(self.work_left // 4, 2 * _FIRST_TRY))
+                found = self._improved(improve(), max(refuted, hint))
+        while refuted < found and not self.exhausted():
+            limit, proof = max(self.work_left // 4, 2 * _FIRST_TRY), False
+            low = max(probe, hint)
+            if not tried and probe <= hint < found:
+                mid, tried = hint, True
+            elif found - 1 <= low:
+                # the proof (the capacity count says nothing better exists, or every value between was tried):
+                # the last query, with the work left
+                mid, limit, proof = found - 1, self.work_left, True
+            else:
+                mid = (low + found) // 2
+            result = self.check(at_most(mid, proof), limit=limit)
             if result == z3.sat:
-                found = self._improved(actual(), low)
+                found = self._improved(actual(), max(refuted, hint))
             elif result == z3.unsat:
-                low = probe = mid + 1
-            elif self.exhausted():
+                refuted = probe = mid + 1
+            elif proof:
                 break
             else:
-                probe = mid + 1
-        if low < found:
+                probe = mid + 1  # undecided: search above it (the bound stays unproved)
+        if refuted < found:
             self.proved = False
-        return low
+        return refuted, max(refuted, hint)
 
     @staticmethod
     def _improved(found: int, low: int) -> int:
         if found < low:
-            raise AssertionError(f"a placement with objective {found} below its proved bound {low}")
+            raise AssertionError(f"a placement with objective {found} below its bound {low}")
         return found
 
 
@@ -322,11 +352,15 @@ class _Pack:
     """K_n for every node some group may use."""
     rooms: Mapping[str, Mapping[int, int]]
     """resource -> node -> free amount, for the resources some group requests."""
+    links: tuple[str, ...] = ()
+    """Rows linking u_n (node n in use, 0 or 1) to what is placed on n, assumed in proofs only (present in every
+    query, they slowed z3's search for packings)."""
 
     @classmethod
     def build(cls, enc: Encoding, indicators: bool) -> _Pack:
         """Capacities and the summed cuts; with ``indicators``, the literals b_n."""
         candidates: list[int] = []
+        links: list[str] = []
         fits: dict[int, int] = {}
         rooms: dict[str, dict[int, int]] = {}
         for n, node in enumerate(enc.nodes):
@@ -346,10 +380,32 @@ class _Pack:
                 candidates.append(n)
                 enc.decls.append(f"(declare-const b_{n} Bool)")
                 enc.solver_only.append(f"(or b_{n} (<= {enc.load(n)} 0))")
-        pack = cls(tuple(candidates), fits, rooms)
+                links.extend(cls._linked(enc, n, on, fit))
+        pack = cls(tuple(candidates), fits, rooms, tuple(links))
         if not any(enc.incumbent):  # with preemption, bound pods may overcommit a node: the sums are no bound
             enc.solver_only.extend(pack._summed(enc))
         return pack
+
+    @staticmethod
+    def _linked(enc: Encoding, n: int, on: Sequence[int], fit: int) -> list[str]:
+        """u_n in {0, 1}, node n in use, with "what is placed on n <= its capacity times u_n": for the pods (at most
+        K_n) and for each resource (the free amount rounded down to the gcd of the requests on n). Linear rows, so
+        that the LP relaxation of "at most k nodes in use" (sum of u_n <= k) already refutes k below the counting
+        bound (the k largest capacities do not cover the demand): z3 proves that bound, not Python. With bound
+        pods that preemption may evict on n (they may overcommit it), only the pods row, with their sizes."""
+        u = f"u_{n}"
+        enc.decls.append(f"(declare-const {u} Int)")
+        sizes = sum(enc.groups[g].size for g in on)
+        if any(enc.incumbent[g] for g in on):
+            return [f"(<= 0 {u} 1)", f"(<= {enc.load(n)} (* {sizes} {u}))"]
+        rows = [f"(<= 0 {u} 1)", f"(<= {enc.load(n)} (* {max(fit, 0)} {u}))"]
+        _, free = enc.free[n]
+        for resource in sorted({r for g in on for r in enc.requests[g]}):
+            terms = [(g, enc.requests[g][resource]) for g in on if resource in enc.requests[g]]
+            d = math.gcd(*(a for _, a in terms))
+            total = plus([f"(* {a // d} {enc.c(g, n)})" if a != d else enc.c(g, n) for g, a in terms])
+            rows.append(f"(<= {total} (* {max(free.get(resource, 0), 0) // d} {u}))")
+        return rows
 
     def _summed(self, enc: Encoding) -> list[str]:
         """Pods and requests summed over groups <= the summed capacity of the nodes."""
@@ -364,23 +420,36 @@ class _Pack:
             rows.append(f"(<= (+ 0 {demand}) {sum(max(v, 0) // d for v in per_node.values())})")
         return rows
 
-    def at_most(self, search: _Search, k: int) -> z3.BoolRef:
-        """A literal that, assumed, means at most k candidate nodes in use."""
+    def at_most(self, search: _Search, k: int, proof: bool) -> z3.BoolRef:
+        """A literal that, assumed, means at most k candidate nodes in use: a cardinality constraint over the
+        b_n when searching for a placement (z3 finds packings faster so), a row over the u_n for a ``proof``
+        (its LP relaxation refutes what the counting bound refutes). Each is implied by "at most k nodes hold
+        pods", so either one's refutation is a proof."""
+        if k < 0:
+            return z3.BoolVal(False, search.ctx)
+        if proof:
+            search.literal("pack_linked", f"(and true {' '.join(self.links)})")
+            used = plus([f"u_{n}" for n in self.candidates])
+            return search.literal(f"used_lin_le_{k}", f"(and pack_linked (<= {used} {k}))")
         literals = " ".join(f"b_{n}" for n in self.candidates)
         return search.literal(f"used_le_{k}", f"((_ at-most {k}) {literals})")
 
-    def upper_bound(self, enc: Encoding, groups: Sequence[int], above: Mapping[int, int]) -> int:
-        """Pods of ``groups`` that fit, at most, beside ``above`` (group -> pods placed): the summed K_n, and
-        for each resource all of them request, the free amount over the smallest request. With preemption
-        (incumbent groups), no bound: the groups' sizes."""
+    def upper_bound(self, enc: Encoding, groups: Sequence[int], above: Sequence[tuple[Sequence[int], int]]) -> int:
+        """Pods of ``groups`` that fit, at most, beside ``above``: (groups, pods placed) of each level above, of
+        which only the totals are fixed (any of a level's groups may hold its pods, so a level takes at least
+        its total times its smallest request). The summed K_n, and for each resource all of them request, the
+        free amount over the smallest request. With preemption (incumbent groups), no bound: the groups' sizes.
+        A capacity argument: it guides the search and bounds a gap; a proof of optimality is z3's."""
         if any(enc.incumbent):
             return sum(enc.groups[g].size for g in groups)
-        bound = sum(self.fits.values()) - sum(above.values())
+        bound = sum(self.fits.values()) - sum(total for _, total in above)
         for resource, per_node in self.rooms.items():
             amounts = [enc.requests[g].get(resource, 0) for g in groups]
             if amounts and min(amounts) > 0:
                 room = sum(max(v, 0) for v in per_node.values())
-                room -= sum(k * enc.requests[g].get(resource, 0) for g, k in above.items())
+                for level_groups, total in above:
+                    usable = [enc.requests[g].get(resource, 0) for g in level_groups if enc.allowed[g]]
+                    room -= total * min(usable, default=0)
                 bound = min(bound, room // min(amounts))
             # the groups requesting it, on the nodes they may use (the others counted whole): GPUs, say
             asking = [g for g in groups if enc.requests[g].get(resource, 0) > 0]
@@ -511,57 +580,66 @@ def _place_level(
     enc: Encoding,
     pack: _Pack,
     level: _Level,
-    above: Mapping[int, int],
+    above: Sequence[tuple[Sequence[int], int]] | None,
     levels_left: int,
-) -> Gap | None:
-    """Most pods placed at one priority level (the levels above fixed), added to the solver; the gap if a limit
-    stopped the search.
+) -> int | None:
+    """Most pods placed at one priority level (the levels above fixed at what they placed), added to the solver;
+    when a limit stopped the search before z3 refuted one more pod, the bound to report (else None).
 
-    Every pod is tried first, as bounds on each group's count (bounds are cheap; a row summing every count makes
-    the simplex crawl). Otherwise a lower bound from heuristics that complete the current placement of the levels
-    above (first fit and kube-scheduler's cycle in queue order, first fit with the most constrained groups
-    first), checked by z3 as exact counts; an upper bound from capacities; and in between, a galloping search up
-    from the best found (one more pod, two more, four more, ...; halving after a refutation), each query within
-    its share of the work left (this level gets 1/``levels_left`` of it), so that one hard level cannot starve
-    the ones after it.
+    ``above``: (groups, pods placed) of each level above when each of them is proved optimal, None otherwise
+    (then the capacity bound ignores them, and z3's refutations, which hold only given the levels above as
+    found, are not reported as bounds of the optimum).
+
+    The level's value is proved optimal only by z3: every pod placed, or "one pod more" unsatisfiable in the
+    solver that holds every constraint of the placement. Every pod is tried first, as bounds on each group's
+    count (bounds are cheap; a row summing every count makes the simplex crawl). Otherwise a lower bound from
+    heuristics that complete the current placement of the levels above (first fit and kube-scheduler's cycle in
+    queue order, first fit with the most constrained groups first), checked by z3 as exact counts; an upper bound
+    from capacities (a guide for the search, no proof); and in between, a galloping search up from the best found
+    (one more pod, two more, four more, ...; halving after a refutation), each query within its share of the
+    work left (this level gets 1/``levels_left`` of it), so that one hard level cannot starve the ones after it.
     """
     ctx = search.ctx
     placed = z3.Int(level.total, ctx) if level.total != "0" else z3.IntVal(0, ctx)
     groups = [g for g in level.groups if enc.allowed[g]]
     everyone = z3.And([z3.Int(enc.placed(g), ctx) >= enc.groups[g].size for g in groups] + [z3.BoolVal(True, ctx)])
-    high = min(level.size, pack.upper_bound(enc, level.groups, above))
+    cap = min(level.size, pack.upper_bound(enc, level.groups, above or ()))
+    refuted = level.size
+    """z3 refuted every count above this one (given the levels above)."""
     share = search.work_left // max(levels_left, 1)
     stop_at = search.work_left - share
-    result = z3.unsat
-    if len(groups) == len(level.groups) and high == level.size:
+    if len(groups) == len(level.groups) and cap == level.size:
         result = search.check(everyone, limit=max(share // 3, 2 * _FIRST_TRY))
-    if result == z3.sat:
-        search.solver.add(everyone)
-        return None
-    if result == z3.unsat:
-        high = min(high, level.size - 1)
+        if result == z3.sat:
+            search.solver.add(everyone)
+            return None
+        if result == z3.unsat:
+            refuted = level.size - 1
     best = search.value(level.total)
+    if best > cap:
+        raise AssertionError(f"a placement of {best} pods at priority {level.priority} above its bound {cap}")
     best = max(best, _complete(search, enc, level, best))
-    # galloping up from the best found (improvements are easier to find than bounds to prove), then the bound
+    # galloping up from the best found (improvements are easier to find than bounds to prove), then the proof
     step = 1
-    while best < high and search.work_left > stop_at and not search.exhausted():
-        want = min(best + step, high)
+    while best < refuted and search.work_left > stop_at and not search.exhausted():
+        want = min(best + step, max(cap, best + 1), refuted)
         result = search.check(placed >= want, limit=max((search.work_left - stop_at) // 3, 2 * _FIRST_TRY))
         if result == z3.sat:
             best = search.value(level.total)
+            if best > cap:
+                raise AssertionError(f"a placement of {best} pods at priority {level.priority} above its bound {cap}")
             step *= 2
         elif result == z3.unsat:
-            high = want - 1
+            refuted = want - 1
             step = max(step // 2, 1)
         elif step > 1:
             step = 1
         else:
             break  # not even one more pod within the share: the bound stays unproved
     search.solver.add(placed >= best)
-    if best < high:
+    if best < refuted:
         search.proved = False
-        what = "bound pods kept running" if level.running else "pods placed"
-        return Gap(f"{what} at priority {level.priority}", best, high)
+        return cap if above is None else min(cap, refuted)
     return None
 
 
@@ -572,7 +650,8 @@ def _complete(search: _Search, enc: Encoding, level: _Level, best: int) -> int:
     before it pinned as they are); returns the level's count in the model afterwards."""
     if level.running or search.exhausted():
         return best
-    before = {g for lv in _levels(enc) if (lv.priority, not lv.running) > (level.priority, True) for g in lv.groups}
+    levels = _levels(enc)
+    before = {g for lv in levels[: levels.index(level)] for g in lv.groups}
     counts = {(g, n): k for g in before for n in enc.allowed[g] if (k := search.value(enc.c(g, n))) > 0}
     base = enc.snapshot
     for key, node in _assign(enc, counts).items():
@@ -637,11 +716,15 @@ def solve(
 
     The search spends at most ``timeout_ms`` of wall time and the matching z3 work (``WORK_PER_SECOND``), or
     ``work`` units when given.
-    ``proved_optimal`` is False when a limit (or ``stop``) ended it; the placement returned is then the best
-    found (always valid) and ``gaps`` gives the proved bound of each unfinished objective.
+    ``proved_optimal`` is True only when z3 refuted a strictly better value of every objective (see the module
+    docstring); when a limit (or ``stop``) ended the search first, the placement returned is the best found
+    (always valid) and ``gaps`` gives the bound of each unfinished objective.
     """
     start = time.perf_counter()
     deadline = start + timeout_ms / 1000
+    # upstream's PreEnqueue: a gated pod does not enter the scheduling queue; nor does a pod being deleted
+    waiting = tuple(p for p in pending if p.scheduling_gates or p.terminating)
+    pending = tuple(p for p in pending if not (p.scheduling_gates or p.terminating))
     incumbents = preemption_candidates(pending, snapshot) if preemption else ()
     enc = Encoding(pending, snapshot, incumbents, budgets)
     levels = _levels(enc)
@@ -657,14 +740,16 @@ def solve(
     started = search.check()
     if started == z3.unsat:
         raise AssertionError("the encoding without placement requirements must be satisfiable")
-    if started == z3.unknown:
+    if started == z3.unknown and enc.groups:
         search.proved = False  # out of time already: nothing placed, each level's gap reported below
-    above: dict[int, int] = {}
+    above: list[tuple[Sequence[int], int]] | None = []
+    unproved: list[tuple[_Level, int]] = []
     for i, level in enumerate(levels):
-        gap = _place_level(search, enc, pack, level, above, len(levels) - i + (objective == "pack"))
-        if gap is not None:
-            gaps.append(gap)
-        above.update({g: search.value(enc.placed(g)) for g in level.groups})
+        bound = _place_level(search, enc, pack, level, above, len(levels) - i + (objective == "pack"))
+        if bound is not None:
+            unproved.append((level, bound))
+        if above is not None:
+            above = None if bound is not None else [*above, (level.groups, search.value(level.total))]
     if objective == "pack" and pack.candidates and search.proved:
 
         def nodes_used() -> int:
@@ -694,29 +779,39 @@ def solve(
             return nodes_used()
 
         found = nodes_used()
-        low = search.minimize(
-            lambda k: pack.at_most(search, k),
+        refuted, low = search.minimize(
+            lambda k, proof: pack.at_most(search, k, proof),
             found,
             pack.lower_bound(enc, placed_now, everyone),
             nodes_used,
             first_fit_start,
         )
         found = nodes_used()
-        if low < found:
-            gaps.append(Gap("nodes in use (without bound pods)", found, low))
-    elif objective == "balance" and search.proved:
+        if refuted < found:
+            gaps.append(Gap("nodes in use (without bound pods)", found, low, maximize=False))
+    elif objective == "balance" and search.proved and enc.groups:  # nothing to place: the peak is the bound pods'
+
         balance = _Balance.build(enc)
         everyone = all(search.value(enc.placed(g)) == group.size for g, group in enumerate(enc.groups))
         found = _peak_permille(enc, counts())
-        low = search.minimize(
-            lambda k: balance.at_most(search, k),
+        refuted, low = search.minimize(
+            lambda k, _: balance.at_most(search, k),
             found,
             balance.average(enc) if everyone else balance.lowest,
             lambda: _peak_permille(enc, counts()),
         )
         found = _peak_permille(enc, counts())
-        if low < found:
-            gaps.append(Gap("peak utilization (permille)", found, low))
+        if refuted < found:
+            gaps.append(Gap("peak utilization (permille)", found, low, maximize=False))
+    # the levels' gaps with the counts of the final placement (later levels' models may have placed more)
+    gaps[:0] = [
+        Gap(
+            f"{'bound pods kept running' if level.running else 'pods placed'} at priority {level.priority}",
+            search.value(level.total),
+            bound,
+        )
+        for level, bound in unproved
+    ]
     final = counts()
     if not search.values:  # no model at all (interrupted at once): nothing placed, nothing evicted
         final = {(g, enc.allowed[g][0]): group.size for g, group in enumerate(enc.groups) if enc.incumbent[g]}
@@ -724,7 +819,17 @@ def solve(
     errors = _check(enc, placed)
     if errors:
         raise AssertionError(f"z3 placement fails the Python filters: {errors}")
-    unplaced = _explain_all(enc, placed, search)
+    unplaced = _explain_all(enc, placed, search) + tuple(
+        Explanation(
+            p.key,
+            (),
+            (),
+            f"SchedulingGated: {GATED} ({', '.join(p.scheduling_gates)})"
+            if p.scheduling_gates
+            else "being deleted (metadata.deletionTimestamp): not scheduled",
+        )
+        for p in waiting
+    )
     pending_keys = {p.key for p in pending}
     assignment = {k: v for k, v in placed.items() if k in pending_keys}
     victims = {p.key: p.node_name for p in incumbents if p.key not in placed}

@@ -18,7 +18,7 @@ from spec.properties import PROPERTIES
 from spec.reduction import NONE
 from spec.scenario import builtin, parse
 from spec.scheduling.types import Taint, Toleration
-from spec.state import ClusterState, NodeLifecycle, Pod
+from spec.state import ClusterState, Pod
 
 PROPERTY = "ReplicaSetsConvergeOnHealthyNodes"
 
@@ -41,12 +41,8 @@ def test_the_property_is_registered_and_checked_by_default() -> None:
 
 
 def _without_eviction(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = nl.work
-
-    def work(lc: NodeLifecycle, objects):  # type: ignore[no-untyped-def]
-        return (w for w in real(lc, objects) if w[0] != nl.EVICTION_ACTOR)
-
-    monkeypatch.setattr(nl, "work", work)
+    """The taint eviction controller schedules nothing (its processPodOnNode a no-op)."""
+    monkeypatch.setattr(nl, "desired_evictions", lambda objects: {})
 
 
 def test_without_taint_eviction_the_replicaset_never_converges(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +59,7 @@ def test_without_taint_eviction_the_replicaset_never_converges(monkeypatch: pyte
 
 def test_without_the_lifecycle_controllers_a_crash_that_never_recovers_breaks_convergence(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nl, "work", lambda lc, objects: iter(()))
+    monkeypatch.setattr(nl, "work", lambda lc, objects, *args: iter(()))
     config = attrs.evolve(_config(), properties=(PROPERTY,))
     assert check(ClusterModel(config, NONE)).status == "violation"
 

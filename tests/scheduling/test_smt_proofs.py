@@ -1,13 +1,21 @@
-"""Known bug, found by tests/scheduling/test_smt_objectives.py's hypothesis search: ``solve`` says "proved optimal"
-for a placement that leaves a priority-0 pod unplaced where brute force places it (3 pods at priority 10 and one at
-priority 0, a zone topology spread constraint on the low one, one node). "Proved" must mean proved: until the
-optimal mode is fixed this test records the counterexample and fails loudly (strict xfail) once it is fixed.
+"""Optimal mode's "proved optimal" means proved: every claim rests on z3 refuting "strictly better" in the solver
+that found the placement, never on a capacity count alone.
+
+- the counterexample hypothesis found (tests/scheduling/test_smt_objectives.py): 3 pods at priority 10 (two of them
+  with one host port, so only two fit) and one at priority 0 (cpu 500, a hostname spread constraint), one node of
+  1 cpu and 3 pod slots. The old search bounded priority 0 by the cpu left beside the priority-10 pods *its model
+  happened to place* (p0, 1 cpu: nothing left), where only the number placed at priority 10 was fixed (p2 and p3
+  leave the cpu free), and took that bound for a proof: "proved optimal" with p1 unplaced;
+- a capacity bound that lies (too low) is caught by z3's answers (an internal error), never believed;
+- a search cut short says "not proved" with sound bounds (the hypothesis tests check them against brute force).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from spec.scheduling import smt
+from spec.scheduling.smt import placement_count, solve
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import (  # noqa: F401  (the names the example's repr uses)
     Affinity,
@@ -18,6 +26,7 @@ from spec.scheduling.types import (  # noqa: F401  (the names the example's repr
     Resources,
     TopologySpreadConstraint,
 )
+from tests.scheduling.helpers import node, pod
 from tests.scheduling.test_smt_objectives import _check
 
 CASE = (
@@ -155,7 +164,41 @@ CASE = (
 )
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="optimal mode claims proof for a placement brute force beats (open bug)")
-def test_optimal_mode_proof_claim_holds_on_the_found_counterexample() -> None:
+def test_the_found_counterexample_is_placed_and_proved() -> None:
+    pending, snapshot = CASE
+    result = solve(pending, snapshot)
+    assert result.proved_optimal and not result.gaps
+    # p2 and p3 (no cpu) at priority 10, then p1 fits beside them
+    assert placement_count(result.assignment, pending) == (2, 1)
+    assert "default/p1" in result.assignment and "default/p0" not in result.assignment
     _check(*CASE)
+
+
+def test_a_capacity_bound_that_lies_is_not_believed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pods-placed bound says 0 pods fit at priority 0: the old search stopped there, "proved". Now z3 is
+    asked for one more pod anyway, finds it, and the contradiction is an internal error."""
+    pending, snapshot = CASE
+    monkeypatch.setattr(smt._Pack, "upper_bound", lambda self, enc, groups, above: 0 if len(groups) == 1 else 2)
+    with pytest.raises(AssertionError, match="above its bound"):
+        solve(pending, snapshot)
+
+
+def test_a_nodes_in_use_bound_that_lies_is_not_believed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pods of 1 cpu on nodes of 1 cpu need 2 nodes; a lower bound of 3 is contradicted by z3's placement."""
+    pending = (pod("a", cpu=1000, order=0), pod("b", cpu=1000, order=1))
+    snapshot = Snapshot(tuple(node(n, {"kubernetes.io/hostname": n}, cpu=1000) for n in ("x", "y", "z")))
+    assert solve(pending, snapshot).nodes_used == 2
+    monkeypatch.setattr(smt._Pack, "lower_bound", lambda self, enc, placed, everyone: 1)
+    result = solve(pending, snapshot)
+    # a bound below the optimum only steers the search: the proof is z3's refutation of one node
+    assert result.proved_optimal and result.nodes_used == 2
+    monkeypatch.setattr(smt._Pack, "lower_bound", lambda self, enc, placed, everyone: 3)
+    with pytest.raises(AssertionError, match="below its bound"):
+        solve(pending, snapshot)
+
+
+def test_out_of_work_is_not_proved_and_says_so() -> None:
+    pending, snapshot = CASE
+    result = solve(pending, snapshot, work=1)
+    assert not result.proved_optimal
+    assert result.gaps and all("found, optimum at most" in g.text() for g in result.gaps)

@@ -1,4 +1,6 @@
-"""`check(model, **options) -> Result`: the one entry point that runs a search and states its verdict."""
+"""`check(model, **options) -> Result`: the one entry point that runs a search and states its verdict (exported
+as ``checker.check``; the module is named apart from the function so that importing it never hides the function
+behind the package attribute the import system sets for a submodule)."""
 
 from __future__ import annotations
 
