@@ -24,6 +24,7 @@ from typing import Literal
 import attrs
 import immutables
 
+from spec.idfields import KEY, LABELS, NAME, NEXT_UID, NODE, OBJ, REVISION, UID, VERSION, holds
 from spec.scheduling.types import LabelSelector, NodeInfo, Pairs, PodInfo, Resources
 
 Key = str
@@ -52,19 +53,19 @@ class OwnerRef:
 
     kind: str
     name: str
-    uid: int
+    uid: int = attrs.field(metadata=holds(UID))
 
 
 @attrs.frozen(cache_hash=True)
 class Meta:
     """Upstream: metav1.ObjectMeta (the fields the control plane uses)."""
 
-    name: str
+    name: str = attrs.field(metadata=holds(NAME))
     namespace: str = "default"
-    uid: int = 0
-    resource_version: int = 0
+    uid: int = attrs.field(default=0, metadata=holds(UID))
+    resource_version: int = attrs.field(default=0, metadata=holds(VERSION))
     generation: int = 1
-    labels: Pairs = ()
+    labels: Pairs = attrs.field(default=(), metadata=holds(LABELS))
     annotations: Pairs = ()
     owner: OwnerRef | None = None
     deleting: bool = False
@@ -265,9 +266,9 @@ class WatchEvent:
     """One entry of the API server's watch history (upstream: watch.Event; the watch cache's watchCacheEvent
     keeps the previous object too, which the stale reads of ``spec.informer`` need)."""
 
-    rv: int
+    rv: int = attrs.field(metadata=holds(REVISION))
     type: EventType
-    key: Key
+    key: Key = attrs.field(metadata=holds(KEY))
     obj: Object | None
     prev: Object | None
 
@@ -281,11 +282,11 @@ class Etcd:
     version"). ``next_uid`` is the uid counter (uids only need to be unique and ordered).
     """
 
-    revision: int
-    objects: immutables.Map[Key, Object]
+    revision: int = attrs.field(metadata=holds(REVISION))
+    objects: immutables.Map[Key, Object] = attrs.field(metadata=holds(("map", KEY, OBJ)))
     history: tuple[WatchEvent, ...] = ()
-    compacted: int = 0
-    next_uid: int = 1
+    compacted: int = attrs.field(default=0, metadata=holds(REVISION))
+    next_uid: int = attrs.field(default=1, metadata=holds(NEXT_UID))
 
     def get(self, key: Key) -> Object | None:
         return self.objects.get(key)
@@ -314,10 +315,10 @@ class Informer:
     (``spec.reduction.canonical``). Equality is attrs' own: the cache counts.
     """
 
-    rv: int
-    cache: immutables.Map[Key, Object]
+    rv: int = attrs.field(metadata=holds(REVISION))
+    cache: immutables.Map[Key, Object] = attrs.field(metadata=holds(("map", KEY, OBJ)))
     expired: bool = False
-    high_water: int = 0
+    high_water: int = attrs.field(default=0, metadata=holds(REVISION))
 
 
 @attrs.frozen(cache_hash=True)
@@ -415,7 +416,7 @@ class QueuedPod:
     """
 
     key: Key
-    uid: int
+    uid: int = attrs.field(metadata=holds(UID))
     where: str
     attempts: int = 0
     plugins: frozenset[str] = frozenset()
@@ -431,9 +432,11 @@ class Scheduler:
     name: str
     informer: Informer
     queue: tuple[QueuedPod, ...] = ()
-    assumed: immutables.Map[Key, tuple[int, str]] = immutables.Map()
+    assumed: immutables.Map[Key, tuple[int, str]] = attrs.field(
+        default=immutables.Map(), metadata=holds(("map", None, ("tuple", UID, NODE))))
     """pod key -> (uid, node): assumed on a node, until the informer shows it bound."""
-    binding: tuple[tuple[Key, int, str], ...] = ()
+    binding: tuple[tuple[Key, int, str], ...] = attrs.field(
+        default=(), metadata=holds(("set", ("tuple", None, UID, NODE))))
     """Binding cycles in flight: (pod key, uid, node)."""
 
 
@@ -443,7 +446,7 @@ class RuntimeContainer:
     the kubelet ignores the others (upstream: pkg/kubelet/kuberuntime, containers without io.kubernetes.pod.uid)."""
 
     pod: Key
-    uid: int
+    uid: int = attrs.field(metadata=holds(UID))
     name: str
     image: str
     running: bool = True
@@ -458,7 +461,7 @@ class Kubelet:
     (``failed``) is also down, and for good.
     """
 
-    node: str
+    node: str = attrs.field(metadata=holds(NODE))
     up: bool
     informer: Informer | None
     runtime: frozenset[RuntimeContainer] = frozenset()
@@ -506,7 +509,7 @@ class NodeLifecycle:
     namespace/name; 0 = due). Both are sorted. Neither holds a uid or a revision; the node names in ``grace``
     are why node symmetry is off where nodes can fail (``spec.faults.symmetric_nodes``)."""
 
-    grace: tuple[tuple[str, int], ...] = ()
+    grace: tuple[tuple[str, int], ...] = attrs.field(default=(), metadata=holds(("set", ("tuple", NODE, None))))
     evictions: tuple[tuple[Key, int], ...] = ()
     disrupted: bool = False
     """Master disruption mode: the last pass found every zone fully disrupted (no Ready node anywhere), so the
