@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@command -v dot >/dev/null 2>&1 || ./.ci/install-graphviz
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || ./.ci/install-chromium
 	@touch $(STAMP)
 
 check: $(STAMP)

@@ -160,6 +160,7 @@ def trace_document(
             "view": None if view is None else plain(view),
             "fingerprint": fingerprint(step.state),
         }
+        meta.update(_explanations(model, trace, index, violation))
         states.append({"#meta": meta, **encode_state(step.state)})
     loop = violation.loop_start
     document: dict[str, JSON] = {
@@ -178,9 +179,98 @@ def trace_document(
         "vars": variables,
         "states": states,
     }
+    lanes = getattr(model, "lanes", None)
+    if callable(lanes):
+        document["#meta"]["lanes"] = [str(lane) for lane in lanes()]  # the model's components, for diagrams
     if loop is not None:
         document["loop"] = loop
+        document["#meta"]["lasso"] = lasso_meta(model, trace, loop, violation.property)
     return document
+
+
+def _lines(value: Any) -> list[str]:
+    return [_one_line(line) for line in value if str(line).strip()] if value else []
+
+
+def _explanations(model: Any, trace: Sequence[Any], index: int, violation: Any) -> dict[str, JSON]:
+    """The optional ``#meta`` fields a model's hooks give (docs/traces.md): ``why`` (``model.why(before, action,
+    after)``: what the actor read and what its requests answered), ``tables`` (``model.tables(state)``: a
+    kubectl-like tabulation) and, at the violating state or along a lasso's loop, ``explanation``
+    (``model.explain(property, state)``: what breaks the property there)."""
+    out: dict[str, JSON] = {}
+    step = trace[index]
+    why = getattr(model, "why", None)
+    if why is not None and index > 0:
+        out["why"] = _lines(why(trace[index - 1].state, step.action, step.state))
+    kind = step_kind(model, step.action)
+    if kind:
+        out["kind"] = kind
+    tables = getattr(model, "tables", None)
+    if tables is not None:
+        out["tables"] = plain(tables(step.state))
+    explain = getattr(model, "explain", None)
+    loop = violation.loop_start
+    violating = index >= loop if loop is not None else (index == len(trace) - 1 and violation.kind != "deadlock")
+    if explain is not None and violating and violation.kind != "sometimes":
+        text = explain(violation.property, step.state)
+        if text:
+            out["explanation"] = _one_line(text)
+    return out
+
+
+def step_kind(model: Any, action: Any) -> str | None:
+    """What kind of step ``action`` is, as the model declares it: ``model.step_kind(action)``, else the action's
+    ``step_kind`` attribute (a class attribute of the Kubernetes model's actions: "delivery", "reconcile", ...);
+    None when the model declares none."""
+    if action is None:
+        return None
+    method = getattr(model, "step_kind", None)
+    kind = method(action) if callable(method) else getattr(action, "step_kind", None)
+    return kind if isinstance(kind, str) and kind else None
+
+
+def lasso_meta(model: Any, trace: Sequence[Any], loop: int, property_name: str) -> dict[str, JSON]:
+    """What a lasso shows, for people: the goal that never holds on the loop, and for each fairness class of the
+    model whether it is enabled in the loop's states (``successors`` that change the state, or a class the
+    model's reduction hid: ``hidden_fairness``) and which of the loop's steps take it, with the reason none of
+    them makes the goal hold (taken but without effect on the goal, or not enabled all along the loop)."""
+    last = len(trace) - 1
+    states = list(range(loop, last)) if loop < last else [last]
+    steps = list(range(loop + 1, last + 1)) if loop < last else []
+    canonical = getattr(model, "canonical", lambda s: s)
+    hidden = getattr(model, "hidden_fairness", lambda s: ())
+    enabled_sets: dict[int, set[str]] = {}
+    for i in states:
+        state = trace[i].state
+        names: set[str] = set(hidden(state))
+        for action, target in model.successors(state):
+            if canonical(target) == state:
+                continue  # a stuttering step neither takes nor enables
+            names.update(f.name for f in getattr(model, "fairness", ()) if f.selects(action))
+        enabled_sets[i] = names
+    classes = []
+    for f in getattr(model, "fairness", ()):
+        enabled = [i for i in states if f.name in enabled_sets[i]]
+        taken = [i for i in steps if f.selects(trace[i].action) and trace[i].state != trace[i - 1].state]
+        if taken:
+            status = "taken"
+            detail = (f"taken at step(s) {', '.join(map(str, taken))}, but its steps do not make "
+                      f"{property_name}'s goal hold")
+        elif not enabled:
+            status = "disabled"
+            detail = "never enabled on the loop: it has nothing to do there"
+        elif len(enabled) < len(states) and f.kind == "weak":
+            status = "intermittent"
+            off = [i for i in states if i not in enabled]
+            detail = (f"enabled at step(s) {', '.join(map(str, enabled))} but not at {', '.join(map(str, off))}: "
+                      "weak fairness only forces a step that stays enabled")
+        else:
+            status = "unfair"
+            detail = "enabled on the loop and never taken: this lasso is not fair for it"
+        classes.append({"name": f.name, "kind": f.kind, "status": status, "enabled_at": enabled, "taken_at": taken,
+                        "detail": detail})
+    return {"goal": f"{property_name}'s goal never holds for good on the loop (states {states[0]}..{states[-1]})",
+            "states": states, "fairness": classes}
 
 
 def write_trace(path: str | os.PathLike[str], document: Mapping[str, Any]) -> None:

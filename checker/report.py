@@ -27,8 +27,11 @@ def result_json(result: Result, model: Model, identity: Mapping[str, Any] | None
     s = result.stats
     v = result.violation
     trace = []
-    for step in v.trace if v else ():
+    why = getattr(model, "why", None)  # optional: what each step's actor read and its requests answered
+    for index, step in enumerate(v.trace if v else ()):
         trace.append({
+            "why": [] if why is None or index == 0 or v is None else [
+                " ".join(str(line).split()) for line in why(v.trace[index - 1].state, step.action, step.state)],
             "action": None if step.action is None else to_json(step.action),
             "description": None if step.action is None else describe(model, step.action),
             "actor": None if step.action is None else model.actor(step.action),

@@ -34,6 +34,7 @@ from checker.result import (
 )
 from checker.search import Outcome, ProgressFn, explore, fairness_masks
 from checker.simulation import simulate
+from checker.visitor import Visitor
 
 STRATEGIES = ("bfs", "dfs")
 
@@ -83,7 +84,8 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
           progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
           storage: str = "exact", checkpoint: str | None = None, checkpoint_every: float = 300.0,
           checkpoint_meta: Mapping[str, Any] | None = None, resume: str | None = None, workers: int = 1,
-          bitstate: int | None = None, max_memory: int | None = None, ray: str | None = None) -> Result:
+          bitstate: int | None = None, max_memory: int | None = None, ray: str | None = None,
+          visitor: Visitor | None = None) -> Result:
     """Check every property of `model`; see `Result` for the verdicts.
 
     `storage` is "exact" or "fingerprint" (`checker.graph`); `bitstate=MBYTES` is SPIN's bitstate hashing in a
@@ -96,9 +98,15 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     `max_memory` (MiB in use by the search's processes) bound an exhaustive search (a search cut short says
     "bounded", never "ok"); `max_depth` counts states on a path, initial state included. `simulate=N` runs N
     random walks of at most `depth` states from `seed` instead of exhausting the space. `stop` is asked now and
-    then whether to stop as if interrupted (the command line answers yes once Ctrl-C was pressed).
+    then whether to stop as if interrupted (the command line answers yes once Ctrl-C was pressed). `visitor` is
+    told each state, edge and expansion of the search as it happens (`checker.visitor`; one worker, exact storage,
+    no simulation, no resume).
     """
     validate(model)
+    if visitor is not None and (workers != 1 or ray is not None or storage != "exact" or bitstate is not None
+                                or simulate is not None or resume is not None):
+        raise InputError("a visitor needs the exhaustive search of one worker with exact storage (no --workers, "
+                         "--storage fingerprint, --bitstate, --simulate or --resume)")
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
     for label, value in (("max states", max_states), ("max depth", max_depth), ("simulation runs", simulate)):
@@ -156,7 +164,7 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
         if every is not None and snapshot is not None and not checkpoint_meta:
             every.meta = snapshot.meta
         return _exhaust(model, strategy, max_states, max_depth, deadlock, progress, stop, liveness, bounds,
-                        tuple(warnings), every, snapshot, (bitstate or 0) * 2**20, max_memory, ray)
+                        tuple(warnings), every, snapshot, (bitstate or 0) * 2**20, max_memory, ray, visitor)
 
 
 @contextlib.contextmanager
@@ -176,7 +184,8 @@ def _rarer_collections() -> Iterator[None]:
 def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int | None, deadlock: bool,
              progress: ProgressFn | None, stop: Callable[[], bool] | None, liveness: list[Property], bounds: Bounds,
              warnings: tuple[str, ...], checkpoint: Checkpointing | None = None, resume: Snapshot | None = None,
-             bitstate_bytes: int = 0, max_memory: int | None = None, ray: str | None = None) -> Result:
+             bitstate_bytes: int = 0, max_memory: int | None = None, ray: str | None = None,
+             visitor: Visitor | None = None) -> Result:
     started = time.perf_counter() - (resume.elapsed if resume is not None else 0.0)
     if bounds.workers > 1 or ray is not None:
         factory = None
@@ -192,7 +201,8 @@ def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int
             liveness = []  # no graph: not checked (a warning says so)
         out = explore(model, strategy=strategy, max_states=max_states, max_depth=max_depth, deadlock=deadlock,
                       with_edges=bool(liveness), progress=progress, stop=stop, storage=bounds.storage,
-                      checkpoint=checkpoint, resume=resume, bitstate_bytes=bitstate_bytes, max_memory=max_memory)
+                      checkpoint=checkpoint, resume=resume, bitstate_bytes=bitstate_bytes, max_memory=max_memory,
+                      visitor=visitor)
     if bounds.storage == "bitstate" and out.cut is None and not out.interrupted and out.failure is None:
         out.cut = out.graph.fp_set.describe()  # never "ok": some states may have been taken for known ones
     if bounds.storage == "fingerprint":

@@ -24,6 +24,7 @@ from checker.errors import ModelError
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
 from checker.storage import DiskQueue, resident_bytes
+from checker.visitor import Visitor
 
 ProgressFn = Callable[[int, int, int, int, float], None]
 PROGRESS_EVERY = 2048
@@ -100,12 +101,13 @@ def fairness_masks(model: Model) -> tuple[int, int, Callable[[Hashable], int]]:
 def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: int | None, deadlock: bool,
             with_edges: bool, progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
             storage: str = "exact", checkpoint: Checkpointing | None = None, resume: Snapshot | None = None,
-            bitstate_bytes: int = 0, max_memory: int | None = None) -> Outcome:
+            bitstate_bytes: int = 0, max_memory: int | None = None, visitor: Visitor | None = None) -> Outcome:
     """Explore the reachable states, checking invariants and deadlock as states are found. ``stop`` is asked now
     and then whether to stop as if interrupted (a Ctrl-C that Python swallowed, say in a finalizer, still counts).
     ``storage`` is "exact" or "fingerprint" (`checker.graph`). With ``checkpoint``, a consistent checkpoint is
     written every ``checkpoint.every`` seconds and when SIGINT or SIGTERM stops the search; ``resume`` continues
-    from one (`checker.checkpoint`)."""
+    from one (`checker.checkpoint`). A ``visitor`` (exact storage) is told each state stored, each edge followed
+    and each expansion completed (`checker.visitor`)."""
     g = resume.graph if resume is not None else StateGraph(with_edges, storage, bitstate_bytes)
     out = Outcome(g)
     invariants = [(p.name, p.pred) for p in model.properties if p.kind == "always"]
@@ -127,6 +129,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
     last_report = started
     limit = max_states if max_states is not None else float("inf")
     check_new = bool(invariants or witnesses or liveness)
+    visit_edge = None if visitor is None else visitor.edge
     out.goal_bits = [bytearray() for _ in liveness]
     out.premise_bits = [bytearray() for _ in liveness]
     if resume is not None:
@@ -155,6 +158,8 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
         parent.append(from_index)
         depth.append(d)
         expanded.append(0)
+        if visitor is not None:
+            visitor.state(n, state, None if from_index == NO_PARENT else from_index, d)
         if with_edges:
             edge_lo.append(0)
             edge_hi.append(0)
@@ -265,6 +270,8 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                         break
                 if j == n:
                     store(t, key, kind, current, d + 1)
+                    if visit_edge is not None:
+                        visit_edge(current, a, j)
                     distinct_by[a] = distinct_by.get(a, 0) + 1
                     if d >= out.max_depth:
                         out.max_depth = d + 1
@@ -272,6 +279,8 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                         out.generated += n_succ
                         return out
                     new.append((j, t))
+                elif visit_edge is not None:
+                    visit_edge(current, a, j)
                 if with_edges and j != current:
                     m = mask_of(a)
                     en |= m
@@ -290,6 +299,8 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                     for name in hidden(s):
                         en |= class_bit[name]
                 enabled[current] = en
+            if visitor is not None:
+                visitor.expanded(current, n_succ)
             if lifo:
                 new.reverse()
             frontier.extend(new)

@@ -19,7 +19,8 @@ from checker.loading import Loaded, load_target
 from checker.text import printable
 from diagrams.output import check_picture_size, svg_text, write
 from diagrams.progress import Progress
-from diagrams.sequence import MAX_STEPS, sequence_diagram
+from diagrams.quotient import load_view, quotient, quotient_picture
+from diagrams.sequence import MAX_STEPS, PAGE_STEPS, sequence_pages
 from diagrams.stategraph import DEFAULT_MAX_STATES, MAX_STATES, around_trace, explore, state_graph_picture
 from traces.cli import guarded, trace_group
 from traces.document import Trace, load
@@ -47,10 +48,19 @@ def _load(target: str | None, model_ref: str | None, extra: dict[str, Any], trac
 )
 @click.option(
     "--max-states",
-    type=click.IntRange(min=1, max=MAX_STATES),
-    default=DEFAULT_MAX_STATES,
-    show_default=True,
-    help=f"Draw at most N states (breadth-first, at most {MAX_STATES:,}); the cut is stated in the picture and here.",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Draw at most N states (breadth-first; default {DEFAULT_MAX_STATES}, at most {MAX_STATES:,}); with a "
+    "view, explore at most N states (default: all); a cut is stated in the picture and here.",
+)
+@click.option(
+    "--view",
+    "view_name",
+    default=None,
+    metavar="NAME|module:function|FILE.py:function",
+    help="Draw the quotient of the whole explored graph by a view (TLA+'s VIEW): one node per class of states "
+    "the view maps to the same text. The model's views by name (a scenario's: default, replicasets, nodes, pods; "
+    "default when the model has views), or a function state -> str of yours; 'states' draws the states themselves.",
 )
 @click.option(
     "--around-trace",
@@ -74,7 +84,8 @@ def graph(
     target: str | None,
     model_ref: str | None,
     output: Path,
-    max_states: int,
+    max_states: int | None,
+    view_name: str | None,
     trace_file: Path | None,
     radius: int,
     **extra: Any,
@@ -82,9 +93,32 @@ def graph(
     """Draw the state graph of TARGET (a scenario or FILE.py:NAME): states, action edges, initial and violating
     states marked. Big graphs are cut at --max-states, never silently; --around-trace draws a trace's neighbourhood.
     Pictures (svg, png, pdf) are laid out by Graphviz, which is given at most a stated number of states."""
-    check_picture_size(output, max_states, "--max-states")
     loaded = _load(target, model_ref, extra, trace_file)
     title = loaded.summary or "state graph"
+    views: dict[str, Any] = dict(getattr(loaded.model, "views", dict)())
+    if view_name is None and trace_file is None and views:
+        view_name = next(iter(views))
+    if view_name not in (None, "states"):
+        if trace_file is not None:
+            raise click.UsageError("--view draws the whole graph's quotient; --around-trace draws states: choose one")
+        view, name = load_view(loaded.model, view_name)
+        with Progress("exploring") as progress:
+            q = quotient(loaded.model, view, name, max_states=max_states,
+                         progress=lambda n, *_: progress.tick(n))
+            progress.phase(f"drawing {len(q.labels):,} classes")
+            picture = quotient_picture(q, title)
+            progress.phase(f"writing {output.name}")
+            write(picture, output)
+        click.echo(f"wrote {printable(output)}: {len(q.labels):,} classes of {q.states:,} states, "
+                   f"{sum(sum(c.values()) for c in q.edges.values()):,} steps between classes (view {printable(name)})")
+        if q.cut:
+            click.echo(f"note: {printable(q.cut)}: the graph is partial")
+        return
+    if max_states is None:
+        max_states = DEFAULT_MAX_STATES
+    if max_states > MAX_STATES:
+        raise click.BadParameter(f"at most {MAX_STATES:,} states are drawn", param_hint="--max-states")
+    check_picture_size(output, max_states, "--max-states")
     with Progress("exploring") as progress:
         if trace_file is not None:
             document = read_trace(trace_file)
@@ -116,7 +150,7 @@ def _sequence_svg(trace: Trace) -> str:
         raise InputError(f"the trace has {len(trace.steps):,} states; a sequence diagram draws at most {MAX_STEPS:,}")
     with Progress("drawing") as progress:
         progress.phase(f"laying out {len(trace.steps):,} states with Graphviz")
-        return svg_text(sequence_diagram(trace))
+        return "\n".join(svg_text(page) for page in sequence_pages(trace))
 
 
 @click.command()
@@ -131,7 +165,8 @@ def _sequence_svg(trace: Trace) -> str:
 )
 @guarded
 def dot(file: Path, output: Path) -> None:
-    """Draw a trace as a sequence diagram: one lane per component, the violating step highlighted.
+    """Draw a trace as a sequence diagram: one lane per component, the violating step highlighted; a trace of more
+    than 60 steps is split into pages (OUT.svg, OUT-2.svg, ...), each with every lane.
 
     At most a stated number of states are drawn (the error says how many); `kubespec trace show` prints any trace."""
     loaded = load(file)
@@ -144,10 +179,16 @@ def dot(file: Path, output: Path) -> None:
         )
     with Progress("drawing") as progress:
         progress.phase(f"laying out {len(loaded.steps):,} states")
-        diagram = sequence_diagram(loaded)
-        progress.phase(f"writing {output.name}")
-        write(diagram, output)
-    click.echo(f"wrote {printable(output)} ({len(loaded.steps)} states)")
+        pages = sequence_pages(loaded)
+        outputs = [output] + [output.with_name(f"{output.stem}-{n}{output.suffix}") for n in range(2, len(pages) + 1)]
+        for page, path in zip(pages, outputs, strict=True):
+            progress.phase(f"writing {path.name}")
+            write(page, path)
+    if len(pages) == 1:
+        click.echo(f"wrote {printable(output)} ({len(loaded.steps)} states)")
+    else:
+        click.echo(f"wrote {len(pages)} pages of at most {PAGE_STEPS} steps ({len(loaded.steps)} states): "
+                   + ", ".join(printable(path) for path in outputs))
 
 
 trace = trace_group(picture=_sequence_svg, commands=[dot])

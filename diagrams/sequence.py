@@ -90,6 +90,8 @@ API_RESOURCES = frozenset(
     ]
 )
 
+WATCH_KINDS = frozenset(("delivery", "watch", "relist", "list", "event"))
+"""Step kinds (``#meta.kind``, declared by the model) drawn as the API server's watch delivering to the actor."""
 _API_ACTOR = re.compile(r"api-?server|etcd", re.IGNORECASE)
 _WATCH_ACTION = re.compile(r"watch|event|deliver|notify|list|sync|inform", re.IGNORECASE)
 _LANE_RANKS: Sequence[tuple[re.Pattern[str], int]] = (
@@ -124,6 +126,8 @@ class Message:
     target: str
     label: str
     changes: tuple[Change, ...]
+    x0: float = 0.0
+    x1: float = 0.0
 
 
 def _action_name(action: object) -> str:
@@ -159,6 +163,15 @@ def classify(trace: Trace, step: TraceStep) -> Message:
     changes = tuple(diff_states(before.shown, step.shown))
     has_views = step.view is not None and before.view is not None
     writes_api = has_views and any(is_api_object(change.address) for change in changes)
+    if step.kind is not None:
+        # The model says what the step is (#meta.kind): a delivery from the API server's watch, or a step of the
+        # actor's own, which is a request when it changed API objects.
+        if actor != api and step.kind in WATCH_KINDS:
+            return Message(step.index, "watch", api, actor, label, changes)
+        if actor != api and writes_api:
+            return Message(step.index, "request", actor, api, label, changes)
+        return Message(step.index, "local", actor, actor, label, changes)
+    # A trace without kinds (another tool's, or an older file): guessed from the action's name.
     if actor != api and writes_api:
         return Message(step.index, "request", actor, api, label, changes)
     if actor != api and has_views and _WATCH_ACTION.search(_action_name(step.action)):
@@ -189,11 +202,23 @@ def _text_width(text: str, points: float = 10) -> float:
 
 
 def wrap(text: str, width: int = WRAP) -> list[str]:
-    """A description in lines of at most ``width`` characters: events (after " — ") start a new line."""
+    """A description in lines of at most ``width`` characters: events (after " — ") start a new line; a word
+    longer than a line is cut, so that no line is wider than ``width``."""
     lines: list[str] = []
     for part in text.split(" — "):
-        lines.extend(textwrap.wrap(part, width, break_on_hyphens=False) or [""])
+        lines.extend(textwrap.wrap(part, width, break_on_hyphens=False, break_long_words=True) or [""])
     return lines
+
+
+def room(message: Message) -> int:
+    """How many characters a line of ``message``'s label may have so that it never overlaps a neighbouring
+    lane's label: an arrow's span (at least one lane gap), a box's lane gap, less a margin."""
+    inches = LANE if message.kind == "local" else max(LANE, abs(message.x1 - message.x0))
+    return max(16, int((inches - 0.3) * 72 / (10 * 0.55)))
+
+
+def label_lines(message: Message) -> list[str]:
+    return wrap(message.label, room(message))
 
 
 def _html_label(lines: Sequence[str], detail: str, colour: str, bold: bool) -> str:
@@ -227,25 +252,66 @@ class _Row:
     bottom: float
 
 
-def _rows(trace: Trace, messages: Sequence[Message]) -> list[_Row]:
-    """Rows grow with their labels' lines, so that long descriptions never overlap the next step."""
-    rows = [_Row(0.0, ROW / 2, -ROW / 2)]
+def _rows(first: int, messages: Sequence[Message]) -> dict[int, _Row]:
+    """Rows grow with their labels' lines, so that long descriptions never overlap the next step; ``first`` is the
+    step whose state the page starts from (the initial state, or the last step of the page before)."""
+    rows = {first: _Row(0.0, ROW / 2, -ROW / 2)}
+    bottom = -ROW / 2
     for message in messages:
-        extra = (len(wrap(message.label)) - 1) * LINE
-        top = rows[-1].bottom
+        extra = (len(label_lines(message)) - 1) * LINE
+        top = bottom
         # A box grows both ways from its centre; an arrow's description grows upwards from the arrow.
         above, below = (extra / 2, extra / 2) if message.kind == "local" else (extra, 0.0)
         y = top - ROW / 2 - above
-        rows.append(_Row(y, top, y - ROW / 2 - below))
+        rows[message.step] = _Row(y, top, y - ROW / 2 - below)
+        bottom = y - ROW / 2 - below
     return rows
 
 
-def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph:
-    """The sequence diagram of ``trace`` (see the module docstring for what is drawn how)."""
+PAGE_STEPS = 60
+"""Steps per page of a long trace's sequence diagram (each page a picture with every lane)."""
+
+
+def page_ranges(trace: Trace, per_page: int = PAGE_STEPS) -> list[tuple[int, int]]:
+    """The steps each page draws, ``[(start, stop), ...]`` (step 0, the initial state, heads the first page)."""
+    last = len(trace.steps)
+    if last <= 1:
+        return [(1, 1)]
+    return [(start, min(start + per_page, last)) for start in range(1, last, per_page)]
+
+
+def sequence_pages(trace: Trace, title: str | None = None, per_page: int = PAGE_STEPS) -> list[graphviz.Digraph]:
+    """The sequence diagram of a trace, one picture per ``per_page`` steps (the same lanes on every page)."""
+    ranges = page_ranges(trace, per_page)
+    return [sequence_diagram(trace, title, start, stop, page=(i + 1, len(ranges)) if len(ranges) > 1 else None)
+            for i, (start, stop) in enumerate(ranges)]
+
+
+def trace_lanes(trace: Trace, messages: Sequence[Message]) -> list[str]:
+    """The lanes: the model's own (``#meta.lanes``, every component, also one that acts only at the end) followed
+    by any other actor of the trace; else the actors of the steps, in :func:`lanes`' order."""
+    found = lanes(messages)
+    if not trace.lanes:
+        return found
+    declared = list(dict.fromkeys(safe_text(lane, _LANE_CHARS) for lane in trace.lanes))
+    # The user's kubectl first and the API server next, as sequence diagrams draw them; then the model's order.
+    users = [lane for lane in declared if lane_rank(lane) == 0]
+    api = [lane for lane in found if lane not in declared and _API_ACTOR.search(lane)] or [
+        lane for lane in found if lane == API_LANE]
+    rest = [lane for lane in declared if lane not in users]
+    others = [lane for lane in found if lane not in declared and lane not in api]
+    return users + api + rest + others
+
+
+def sequence_diagram(trace: Trace, title: str | None = None, start: int = 1, stop: int | None = None,
+                     page: tuple[int, int] | None = None) -> graphviz.Digraph:
+    """The sequence diagram of ``trace``'s steps ``start..stop-1`` (default: all; see the module docstring for what
+    is drawn how); ``page`` = (n, of) numbers a page of a long trace in its title."""
     if len(trace.steps) > MAX_STEPS:
         raise InputError(f"the trace has {len(trace.steps):,} states; a sequence diagram draws at most {MAX_STEPS:,}")
-    messages = [classify(trace, step) for step in trace.steps[1:]]
-    lane_names = lanes(messages) or [SYSTEM_LANE]
+    stop = len(trace.steps) if stop is None else stop
+    every = [classify(trace, step) for step in trace.steps[1:]]
+    lane_names = trace_lanes(trace, every) or [SYSTEM_LANE]
     if len(lane_names) > MAX_LANES:
         raise InputError(
             f"the trace has {len(lane_names):,} actors; a sequence diagram draws at most {MAX_LANES} lanes"
@@ -255,17 +321,23 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
         base = _id(lane)[:40]
         lane_ids[lane] = base if base not in lane_ids.values() else f"{base}-{len(lane_ids)}"
     x_of = {lane: MARGIN + i * LANE for i, lane in enumerate(lane_names)}
-    rows = _rows(trace, messages)
-    bottom = rows[-1].bottom - 1.2 * ROW
+    messages = [attrs.evolve(m, x0=x_of[m.source], x1=x_of[m.target]) for m in every[start - 1:stop - 1]]
+    first = start - 1
+    rows = _rows(first, messages)
+    bottom = min(row.bottom for row in rows.values()) - 1.2 * ROW
     right = MARGIN + (len(lane_names) - 1) * LANE
-    violating = set(trace.violating_steps)
+    violating = {i for i in trace.violating_steps if first <= i < stop}
+    last_page = stop == len(trace.steps)
 
+    heading = safe_text(title or trace.description or "trace", 300)
+    if page is not None:
+        heading += f" — page {page[0]} of {page[1]}: steps {start}..{stop - 1}"
     graph = graphviz.Digraph("sequence")
     graph.attr(
         layout="neato",
         outputorder="edgesfirst",
         splines="line",
-        label=dot_text(safe_text(title or trace.description or "trace", 300)),
+        label=dot_text(heading),
         labelloc="t",
         fontname=FONT,
         fontsize="14",
@@ -278,7 +350,7 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
     # Translucent bands, so that the lifelines and arrows (drawn first: outputorder=edgesfirst) show through.
     band_right = max(
         [right + LANE * 0.75]
-        + [x_of[m.source] + _text_width(max(wrap(m.label), key=len)) / 2 + 0.25 for m in messages if m.kind == "local"]
+        + [m.x0 + _text_width(max(label_lines(m), key=len)) / 2 + 0.25 for m in messages if m.kind == "local"]
     )
     for index in sorted(violating):
         colour = "#f39c1233" if trace.loop is not None else "#e74c3c2e"
@@ -314,7 +386,7 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
         graph.node(f"end-{lane_id}", label="", shape="point", width="0.01", style="invis", pos=_pos(x_of[lane], bottom))
         graph.edge(f"lane-{lane_id}", f"end-{lane_id}", arrowhead="none", style="dashed", color="#9aa5b1")
 
-    for index, row in enumerate(rows):
+    for index, row in rows.items():
         bad = index in violating and trace.loop is None
         graph.node(
             f"num-{index}",
@@ -326,7 +398,7 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
         )
     graph.node(
         "initial",
-        label="initial state",
+        label="initial state" if first == 0 else f"continued from page {page[0] - 1 if page else 1}",
         shape="plaintext",
         fontcolor="#555555",
         pos=_pos(MARGIN + 0.15 * LANE, 0.0),
@@ -334,7 +406,11 @@ def sequence_diagram(trace: Trace, title: str | None = None) -> graphviz.Digraph
 
     for message in messages:
         _draw_message(graph, message, x_of, rows[message.step].y, message.step in violating, trace.loop is None)
-    _draw_ending(graph, trace, rows, x_of[messages[-1].source] if messages else MARGIN, right)
+    if last_page:
+        _draw_ending(graph, trace, rows, messages[-1].x0 if messages else MARGIN, right)
+    elif page is not None:
+        graph.node("continued", label=f"continued on page {page[0] + 1}", shape="plaintext", fontcolor="#555555",
+                   pos=_pos(MARGIN + 0.15 * LANE, bottom + 0.3))
     return graph
 
 
@@ -347,7 +423,7 @@ def _draw_message(
     label_fill = "#ffffff00" if banded else "white"
     colour = "#c0392b" if bad else "#1f3b5c"
     classes = f"step {message.kind}" + (" violation" if bad else "")
-    lines = wrap(message.label)
+    lines = label_lines(message)
     if bad:
         lines[-1] += "   ✗"
     tooltip = _tooltip(message.changes)
@@ -424,7 +500,7 @@ def _draw_message(
         )
 
 
-def _draw_ending(graph: graphviz.Digraph, trace: Trace, rows: Sequence[_Row], last_x: float, right: float) -> None:
+def _draw_ending(graph: graphviz.Digraph, trace: Trace, rows: dict[int, _Row], last_x: float, right: float) -> None:
     """The verdict below the violating step: the broken invariant, the deadlock, or the lasso's loop."""
     if not trace.steps:
         return
@@ -449,7 +525,8 @@ def _draw_ending(graph: graphviz.Digraph, trace: Trace, rows: Sequence[_Row], la
         )
         return
     loop_x = 0.62
-    graph.node("loop-top", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, rows[trace.loop].y))
+    top = rows[trace.loop].y if trace.loop in rows else rows[min(rows)].top  # a loop from an earlier page
+    graph.node("loop-top", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, top))
     graph.node("loop-bottom", label="", shape="point", width="0.01", style="invis", pos=_pos(loop_x, rows[last].y))
     if trace.loop_closes:
         graph.edge(

@@ -6,14 +6,13 @@ never silent: every state with successors outside the picture gets a "+k more" s
 many edges lead out, and :class:`StateGraph` carries the same note for the terminal. Around a trace, the picture is
 the trace's states and their neighbourhood (``radius`` steps), with the trace's own path drawn bold.
 
-This explores with the model's own ``init_states``/``successors`` (as TLC does: ``constraint`` discards states,
-``canonical`` picks a representative); it never re-implements the model.
+The graph is the checker's own search (``checker.check`` with a visitor, ``checker.visitor``), on the model's own
+``init_states``/``successors``/``constraint``/``canonical``; it never re-implements the model nor searches again.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -59,6 +58,49 @@ def _successors(model: Any, state: Any) -> list[tuple[Any, Any]]:
     return [(action, canonical(target)) for action, target in model.successors(state)]
 
 
+class _Seeded:
+    """The model as the checker explores it for a picture: no properties (the picture marks violations itself and
+    the search must not stop at the first), its initial states or ``seeds``, and with ``radius`` no successors
+    for states ``radius`` steps from the seeds (the rim, drawn dashed). Everything else is the model's own."""
+
+    def __init__(self, model: Any, seeds: Sequence[Hashable] | None, radius: int | None) -> None:
+        self.model = model
+        self.properties = ()
+        self.fairness = ()
+        self.seeds = seeds
+        self.radius = radius
+        self.distance: dict[Any, int] = {}
+        self.rim: set[Any] = set()
+        self.discarded = 0
+        self.canon = getattr(model, "canonical", lambda s: s)
+
+    def init_states(self) -> Iterable[Hashable]:
+        starts = list(self.seeds) if self.seeds is not None else list(self.model.init_states())
+        for state in starts:
+            self.distance.setdefault(self.canon(state), 0)
+        return starts
+
+    def successors(self, state: Any) -> Iterable[tuple[Hashable, Any]]:
+        if self.radius is None:
+            return self.model.successors(state)  # type: ignore[no-any-return]
+        d = self.distance.get(state, 0)
+        if d >= self.radius:
+            self.rim.add(state)
+            return []
+        out = list(self.model.successors(state))
+        for _, target in out:
+            self.distance.setdefault(self.canon(target), d + 1)
+        return out
+
+    def constraint(self, state: Any) -> bool:
+        kept = bool(getattr(self.model, "constraint", lambda s: True)(state))
+        self.discarded += not kept
+        return kept
+
+    def canonical(self, state: Any) -> Any:
+        return self.canon(state)
+
+
 def explore(
     model: Any,
     max_states: int = DEFAULT_MAX_STATES,
@@ -66,55 +108,54 @@ def explore(
     radius: int | None = None,
     on_state: Callable[[int], None] | None = None,
 ) -> StateGraph:
-    """Breadth-first exploration from the initial states (or from ``seeds``, up to ``radius`` steps away);
-    ``on_state`` is told the number of states found after each state is expanded (a progress line)."""
-    canonical = getattr(model, "canonical", lambda s: s)
+    """The graph from the initial states (or from ``seeds``, up to ``radius`` steps away), explored by the checker's
+    own breadth-first search (``checker.check`` with a ``checker.visitor.GraphRecorder``: no second search);
+    ``on_state`` is told the number of states found now and then (a progress line). States the search stored but
+    did not expand before ``max_states`` stopped it get their edges to drawn states, and a ``+k more`` stub for
+    the others."""
+    from checker.model import Model
+    from checker.runner import check
+    from checker.visitor import GraphRecorder
+
+    seeded = _Seeded(model, seeds, radius)
+    wrapper = type("_Picture", (Model,), {name: getattr(seeded, name) for name in (
+        "init_states", "successors", "constraint", "canonical")})()
+    wrapper.properties, wrapper.fairness = (), ()
+    recorder = GraphRecorder()
+    starts = len({seeded.canon(s) for s in seeds}) if seeds is not None else 0
+    if starts > max_states:
+        raise ValueError(f"{starts} starting states do not fit in max_states={max_states}")
+    result = check(wrapper, max_states=max_states, deadlock=False, visitor=recorder,
+                   progress=None if on_state is None else (lambda n, *_: on_state(n)))
+    if result.status == "interrupted":
+        raise KeyboardInterrupt  # the command's signal handler (traces.interrupts) says which signal it was
+    states = recorder.states
+    index = {state: i for i, state in enumerate(states)}
+    canonical = seeded.canon
     constraint = getattr(model, "constraint", lambda s: True)
-    starts = list(seeds) if seeds is not None else [canonical(s) for s in model.init_states()]
-    index: dict[Any, int] = {}
-    states: list[Any] = []
-    parent: list[int | None] = []
-    depth: list[int] = []
-    queue: deque[int] = deque()
-    for state in starts:
-        if state not in index and constraint(state):
-            index[state] = len(states)
-            states.append(state)
-            parent.append(None)
-            depth.append(0)
-            queue.append(index[state])
-    if len(states) > max_states:
-        raise ValueError(f"{len(states)} starting states do not fit in max_states={max_states}")
-    initial_states = {canonical(s) for s in model.init_states()} if seeds is not None else set(states)
-    initial = frozenset(i for i, s in enumerate(states) if s in initial_states)
-    edges: list[tuple[int, Any, int]] = []
+    edges = list(recorder.edges)
+    expanded = {i for i in recorder.generated if states[i] not in seeded.rim}
     cut: list[tuple[int, int]] = []
-    expanded: set[int] = set()
-    discarded = 0
-    while queue:
-        current = queue.popleft()
-        if radius is not None and depth[current] >= radius:
+    for i, state in enumerate(states):
+        if i in recorder.generated or state in seeded.rim:
             continue
-        expanded.add(current)
+        # Stored, not expanded: the search stopped at max_states. Its edges to drawn states, a stub for the rest.
+        expanded.add(i)
+        drawn = {(a, t) for f, a, t in edges if f == i}
         outside = 0
-        for action, target in _successors(model, states[current]):
+        for action, target in model.successors(state):
+            target = canonical(target)
             if not constraint(target):
-                discarded += 1
                 continue
-            if target not in index:
-                if len(states) >= max_states:
-                    outside += 1
-                    continue
-                index[target] = len(states)
-                states.append(target)
-                parent.append(current)
-                depth.append(depth[current] + 1)
-                queue.append(index[target])
-            edges.append((current, action, index[target]))
+            j = index.get(target)
+            if j is None:
+                outside += 1
+            elif (action, j) not in drawn:
+                edges.append((i, action, j))
         if outside:
-            cut.append((current, outside))
-        if on_state is not None:
-            on_state(len(states))
+            cut.append((i, outside))
+    initial_states = {canonical(s) for s in model.init_states()}
+    initial = frozenset(i for i, s in enumerate(states) if s in initial_states)
     unexpanded = len(states) - len(expanded)
     notes = []
     if cut:
@@ -130,8 +171,8 @@ def explore(
         edges=tuple(edges),
         cut=tuple(cut),
         expanded=frozenset(expanded),
-        parent=tuple(parent),
-        discarded=discarded,
+        parent=tuple(recorder.parent),
+        discarded=seeded.discarded,
         note="; ".join(notes) or None,
     )
 

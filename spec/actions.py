@@ -132,5 +132,8 @@ def describe(a: Action) -> str:
         return f"fault: {a.kind} {a.target}" + (f" (relists at rv {a.rv})" if a.rv else "")
     if isinstance(a, Recover):
         return f"{a.node} boots again; its kubelet relists"
+    if a.ms == 0:  # no timer runs: the informers' resync period elapses (spec.cluster._tick)
+        return ("the informers' resync period elapses: every cached Deployment and ReplicaSet is queued again"
+                if a.fired else "the informers' resync period elapses: it queues nothing new")
     fired = ", ".join(a.fired) if a.fired else "nothing"
     return f"{a.ms} ms pass: {fired}"

@@ -13,7 +13,11 @@ message shape; spec changes bump metadata.generation (status writes do not); gra
 (deletionTimestamp, then the kubelet's final delete) and finalizers.
 Abstracted: the name generator. Upstream appends 5 random characters; here the API server picks the first free
 suffix in the same alphabet, which is a fresh name like the random one (the identity of a pod is its uid).
-Omitted: admission plugins, authentication, the garbage collector (no scenario deletes an owner).
+Deletion propagation (store.go deletionFinalizersForGarbageCollection): DELETE with propagationPolicy Orphan or
+Foreground adds the ``orphan`` or ``foregroundDeletion`` finalizer, which the garbage collector
+(``spec.controllers.garbagecollector``) acts on and removes.
+Omitted: admission plugins, authentication, deletionGracePeriodSeconds (a pod's graceful deletion is the kubelet's
+final DELETE with grace 0).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import attrs
 import immutables
 
 from spec.state import (
+    FINALIZER_FOREGROUND,
+    FINALIZER_ORPHAN,
     KIND,
     Deployment,
     Etcd,
@@ -243,17 +249,56 @@ def patch(etcd: Etcd, key: Key, new: Object, *, uid: int | None = None) -> tuple
     return _store_update(etcd, key, old, new)
 
 
-def delete(etcd: Etcd, key: Key, *, uid: int | None = None, grace: bool = True) -> tuple[Etcd, Response]:
-    """DELETE. A bound pod deleted with a grace period only gets its deletionTimestamp: the kubelet stops its
-    containers and then deletes it with grace 0. Objects with finalizers wait for them. Otherwise removed."""
+PROPAGATION_POLICIES = ("Background", "Foreground", "Orphan")
+"""metav1.DeletionPropagation: DeletePropagationBackground, DeletePropagationForeground, DeletePropagationOrphan."""
+
+
+def gc_finalizers(finalizers: tuple[str, ...], propagation: str | None) -> tuple[str, ...]:
+    """The finalizers a DELETE leaves on the object for the garbage collector (upstream: store.go
+    deletionFinalizersForGarbageCollection with shouldOrphanDependents and shouldDeleteDependents): both GC
+    finalizers are dropped, then ``orphan`` is added for policy Orphan and ``foregroundDeletion`` for policy
+    Foreground; with no policy given the object's own GC finalizer stays (``orphan`` first), else the default
+    policy of every modelled kind (apps/v1, batch/v1, core/v1) applies, which is background: neither."""
+    if propagation is None:
+        orphan = FINALIZER_ORPHAN in finalizers
+        foreground = not orphan and FINALIZER_FOREGROUND in finalizers
+    else:
+        orphan, foreground = propagation == "Orphan", propagation == "Foreground"
+    kept = tuple(f for f in finalizers if f not in (FINALIZER_ORPHAN, FINALIZER_FOREGROUND))
+    return kept + ((FINALIZER_ORPHAN,) if orphan else ()) + ((FINALIZER_FOREGROUND,) if foreground else ())
+
+
+def delete(etcd: Etcd, key: Key, *, uid: int | None = None, grace: bool = True, propagation: str | None = None,
+           resource_version: int | None = None) -> tuple[Etcd, Response]:
+    """DELETE (upstream: store.go Delete, BeforeDelete, updateForGracefulDeletionAndFinalizers).
+
+    A bound pod deleted with a grace period only gets its deletionTimestamp: the kubelet stops its containers and
+    then deletes it with grace 0; while that graceful deletion is pending a second DELETE changes nothing (not
+    even the finalizers: "finalizers cannot be updated via DeleteOptions if a deletion is already pending").
+    ``propagation`` (Background, Foreground, Orphan, or None for the kind's default) sets the garbage collector's
+    finalizers (``gc_finalizers``). An object left with finalizers gets its deletionTimestamp and stays until
+    they are removed; otherwise it is removed at once. ``uid`` and ``resource_version`` are the preconditions
+    (404 NotFound on a uid mismatch, as upstream answers a precondition on a recreated object's uid only after
+    the GET; 409 Conflict on a resourceVersion mismatch)."""
     old = etcd.objects.get(key)
     if old is None or (uid is not None and old.meta.uid != uid):
         return etcd, Response(404, "NotFound", f"{key} not found")
+    if resource_version is not None and old.meta.resource_version != resource_version:
+        return etcd, Response(
+            409, "Conflict", f'Operation cannot be fulfilled on {_kind(old).lower()}s "{old.meta.name}": '
+            f"Precondition failed: ResourceVersion in precondition: {resource_version}, "
+            f"ResourceVersion in object meta: {old.meta.resource_version}")
     graceful = isinstance(old, Pod) and grace and bool(old.node_name)
-    if graceful or old.meta.finalizers:
-        if old.meta.deleting:
+    if graceful and old.meta.deleting:  # pendingGraceful
+        return etcd, Response(200, "OK", obj=old)
+    finalizers = gc_finalizers(old.meta.finalizers, propagation)
+    if graceful or finalizers or old.meta.finalizers:
+        if not graceful and not finalizers:  # the update removed the last finalizer: deleteImmediately
+            return _append(etcd, "DELETED", key, None, old), Response(200, "OK")
+        new = with_meta(old, deleting=True, finalizers=finalizers)
+        if new == old:
             return etcd, Response(200, "OK", obj=old)
-        etcd = _append(etcd, "MODIFIED", key, with_meta(old, deleting=True), old)
+        etcd = _append(etcd, "MODIFIED", key, new, old)
         return etcd, Response(200, "OK", obj=etcd.objects[key])
     return _append(etcd, "DELETED", key, None, old), Response(200, "OK")
 
@@ -328,8 +373,10 @@ class Session:
     def patch(self, key: Key, new: Object, *, uid: int | None = None) -> Response:
         return self._done(*patch(self.etcd, key, new, uid=uid))
 
-    def delete(self, key: Key, *, uid: int | None = None, grace: bool = True) -> Response:
-        return self._done(*delete(self.etcd, key, uid=uid, grace=grace))
+    def delete(self, key: Key, *, uid: int | None = None, grace: bool = True, propagation: str | None = None,
+               resource_version: int | None = None) -> Response:
+        return self._done(*delete(self.etcd, key, uid=uid, grace=grace, propagation=propagation,
+                                  resource_version=resource_version))
 
     def bind(self, key: Key, uid: int, node: str) -> Response:
         etcd, response, self.ghost = bind(self.etcd, key, uid, node, self.ghost, guarded=self.guarded_bind)

@@ -40,7 +40,7 @@ from spec import actions as A
 from spec import faults, informer, kubectl, kubelet, scheduler
 from spec.apiserver import Session, store
 from spec.config import Config
-from spec.controllers import manager, nodelifecycle
+from spec.controllers import garbagecollector, manager, nodelifecycle
 from spec.properties import PROPERTIES
 from spec.state import (
     ClusterState,
@@ -125,7 +125,8 @@ def commit(state: ClusterState, session: Session, config: Config, **changes: Any
 def fair_actors(config: Config) -> tuple[str, ...]:
     """The actors whose steps are weakly fair: each controller, the scheduler(s), every kubelet, every node's
     recovery, and the clock. Watch deliveries are fair through the actor that receives them."""
-    actors = ["kube-controller-manager", "replicaset-controller", "deployment-controller", "clock",
+    actors = ["kube-controller-manager", "replicaset-controller", "deployment-controller", garbagecollector.ACTOR,
+              "clock",
               nodelifecycle.MONITOR_ACTOR, nodelifecycle.EVICTION_ACTOR]
     actors += list(SCHEDULERS if "unguarded-bind" in config.variants else SCHEDULERS[:1])
     nodes = sorted(o.meta.name for o in config.objects if isinstance(o, Node))
@@ -180,6 +181,30 @@ class Cluster(Model):
 
         return display(state)
 
+    def why(self, before: ClusterState, action: Any, after: ClusterState) -> list[str]:
+        """What the step's actor read, from where, and what its requests answered (``spec.display.why``)."""
+        from spec.display import why
+
+        return why(before, action, after, self.config)
+
+    def explain(self, name: str, state: ClusterState) -> str | None:
+        """The property's own explanation of what breaks it in ``state`` (``PropertySpec.explain``), or None."""
+        spec = PROPERTIES.get(name)
+        return None if spec is None or spec.explain is None else spec.explain(state)
+
+    def views(self) -> Mapping[str, Any]:
+        """The built-in views of a state graph's quotient, by name (``spec.display.VIEWS``; the first is the
+        default of ``kubespec graph --view``)."""
+        from spec.display import VIEWS
+
+        return VIEWS
+
+    def tables(self, state: ClusterState) -> list[dict[str, Any]]:
+        """The API objects as ``kubectl get deploy,rs,pods,nodes -o wide`` tabulates them (``spec.display``)."""
+        from spec.display import tables
+
+        return tables(state)
+
 
 def next_steps(state: ClusterState, config: Config, reconciles: list[tuple[A.Action, ClusterState, bool]] | None = None
                ) -> Iterator[tuple[A.Action, ClusterState]]:
@@ -205,6 +230,7 @@ def _successors(state: ClusterState, config: Config, reconciles: list[tuple[A.Ac
         *_scheduler_steps(state, config),
         *_kubelet_steps(state, config),
         *_lifecycle_steps(state, config),
+        *_gc_steps(state, config),
     ]
     yield from components
     yield from _user_steps(state, config)
@@ -243,6 +269,9 @@ def enabled_actors(state: ClusterState, config: Config) -> set[str]:
             out.add(f"node/{k.node}")
     for actor, _ in nodelifecycle.work(state.lifecycle, etcd.objects, _zone_aware(config)):
         out.add(actor)
+        busy = True
+    if gc_work(state, config):
+        out.add(garbagecollector.ACTOR)
         busy = True
     if _caught_up(state) and not _handlers_pending(state, config):
         pending = _timers(state)
@@ -391,6 +420,18 @@ def _lifecycle_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Ac
             new = nodelifecycle.evict(lc, session, what)
             key = what
         yield A.Reconcile(actor, key, False, tuple(session.events)), commit(state, session, config, lifecycle=new)
+
+
+def gc_work(state: ClusterState, config: Config) -> tuple[tuple[str, Key, Etcd, Any, tuple[str, ...]], ...]:
+    """The garbage collector's work items that change something (``garbagecollector.steps``)."""
+    return garbagecollector.steps(tuple(i.cache for i in state.kcm.informers), state.etcd, state.ghost,
+                                  True)
+
+
+def _gc_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
+    for _, key, etcd, ghost, events in gc_work(state, config):
+        yield A.Reconcile(garbagecollector.ACTOR, key, False, events), settle(
+            state._with(etcd=etcd, ghost=ghost), config)
 
 
 def _zone_aware(config: Config) -> bool:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spec.state import ClusterState, Deployment, Node, Object, Pod, ReplicaSet
+import attrs
+
+from spec.state import ClusterState, Deployment, Informer, Node, Object, Pod, PodStatus, ReplicaSet, key_of, object_key
+
+if TYPE_CHECKING:
+    from spec.config import Config
+
+_NO_STATUS = PodStatus()
 
 
 def _object(obj: Object) -> dict[str, Any]:
@@ -67,3 +74,426 @@ def display(state: ClusterState) -> Mapping[str, Any]:
     view["faults left"] = {a.name: getattr(b, a.name) for a in b.__attrs_attrs__}
     view["pending kubectl"] = sorted(state.pending_commands)
     return view
+
+
+# --- why: what a step's actor read, from where, and what its requests answered (issue 18) --------------------
+
+
+def _rv(obj: Object) -> str:
+    rv = obj.meta.resource_version
+    return f" (rv {rv})" if rv else ""
+
+
+def summary(obj: Object | None) -> str:
+    """The fields of ``obj`` that its readers act on, in one phrase (``replicas: 2``, ``node-a, Running, ready``)."""
+    if obj is None:
+        return "nothing (absent)"
+    parts: list[str] = []
+    if isinstance(obj, ReplicaSet | Deployment):
+        parts.append(f"replicas: {obj.replicas}")
+        parts.append("image: " + ", ".join(c.image for c in obj.template.containers))
+    elif isinstance(obj, Pod):
+        parts.append(f"node: {obj.node_name or '(unbound)'}")
+        if obj.status != _NO_STATUS:
+            parts.append(obj.status.phase + (", ready" if obj.status.ready else ""))
+    elif isinstance(obj, Node):
+        parts.append("unschedulable" if obj.info.unschedulable else "schedulable")
+        parts.append(f"Ready={obj.ready}")
+    if obj.meta.deleting:
+        parts.append("being deleted")
+    return ", ".join(parts)
+
+
+def _same(a: Object | None, b: Object | None) -> bool:
+    return summary(a) == summary(b) and (a is None) == (b is None)
+
+
+def _read(actor: str, key: str, cached: Object | None, where: str, etcd: Object | None) -> str:
+    """``replicaset-controller read replicasets/default/web replicas: 2 (rv 4) from its informer (rv 4); etcd has
+    replicas: 1 (rv 5)``."""
+    line = f"{actor} read {key} {summary(cached)}{'' if cached is None else _rv(cached)} from {where}"
+    if _same(cached, etcd):
+        return line + ", as in etcd"
+    return line + f"; etcd has {summary(etcd)}{'' if etcd is None else _rv(etcd)}"
+
+
+def _names(pods: list[Pod]) -> str:
+    return ", ".join(sorted(p.meta.name for p in pods)) or "none"
+
+
+def _owned_pods(objects: Any, rs: ReplicaSet) -> list[Pod]:
+    from spec.controllers.replicaset import is_active
+
+    return [p for p in objects if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None
+            and p.meta.owner.uid == rs.meta.uid]
+
+
+class _Recorder:
+    """A ``spec.apiserver.Session`` that also notes each request and its answer, to re-run a step and say what its
+    requests answered (the step itself is a pure function of the state: re-running it gives the same answers)."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self.requests: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def _note(self, request: str, response: Any) -> Any:
+        answer = f"{response.code} {response.reason}"
+        if not response.ok and response.message:
+            answer += f": {response.message}"
+        elif response.obj is not None and request.startswith("POST") and "binding" not in request:
+            answer += f" {object_key(response.obj)}"
+        self.requests.append(f"{request} → {answer}")
+        return response
+
+    def create(self, obj: Object, **kw: Any) -> Any:
+        from spec.state import RESOURCE
+
+        where = f"{RESOURCE[type(obj)]}/{obj.meta.namespace}" if obj.meta.namespace else RESOURCE[type(obj)]
+        return self._note(f"POST {where}", self._session.create(obj, **kw))
+
+    def update(self, obj: Object, *, status: bool = False) -> Any:
+        return self._note(f"PUT {object_key(obj)}{'/status' if status else ''}",
+                          self._session.update(obj, status=status))
+
+    def patch(self, key: str, new: Object, **kw: Any) -> Any:
+        return self._note(f"PATCH {key}", self._session.patch(key, new, **kw))
+
+    def delete(self, key: str, **kw: Any) -> Any:
+        return self._note(f"DELETE {key}", self._session.delete(key, **kw))
+
+    def bind(self, key: str, uid: int, node: str) -> Any:
+        return self._note(f"POST {key}/binding (node {node})", self._session.bind(key, uid, node))
+
+
+def _session(state: ClusterState, config: Config) -> _Recorder:
+    from spec.apiserver import Session
+
+    return _Recorder(Session(state.etcd, state.ghost, guarded_bind="unguarded-bind" not in config.variants))
+
+
+def _informer_of(state: ClusterState, actor: str) -> tuple[Informer | None, str]:
+    for s in state.schedulers:
+        if s.name == actor:
+            return s.informer, "its informer"
+    for k in state.kubelets:
+        if actor == f"kubelet/{k.node}":
+            return k.informer, "its informer"
+    return None, ""
+
+
+def _why_replicaset(state: ClusterState, key: str, config: Config) -> list[str]:
+    from spec.controllers import manager
+    from spec.controllers.replicaset import satisfied
+
+    kcm, etcd = state.kcm, state.etcd
+    rs_inf, pod_inf = kcm.informers[1], kcm.informers[2]
+    actor = "replicaset-controller"
+    cached = kcm.get(key)
+    lines = [_read(actor, key, cached, f"its ReplicaSet informer (at rv {rs_inf.rv})", etcd.get(key))]
+    current = etcd.get(key)
+    if isinstance(cached, ReplicaSet):
+        mine = _owned_pods(kcm.objects("pods"), cached)
+        line = (f"{actor} read {len(mine)} active pod(s) of {key} from its pod informer (at rv {pod_inf.rv}): "
+                f"{_names(mine)}")
+        truth = _owned_pods(etcd.of("pods"), current if isinstance(current, ReplicaSet) else cached)
+        if {p.meta.name for p in truth} == {p.meta.name for p in mine}:
+            lines.append(line + ", as in etcd")
+        else:
+            lines.append(line + f"; etcd has {len(truth)}: {_names(truth)}")
+        if "no-expectations" in config.variants:
+            lines.append(f"{actor} ignores its expectations (variant no-expectations)")
+        elif satisfied(kcm, key):
+            lines.append(f"{actor}'s expectations for {key} are satisfied: it may create and delete pods")
+        else:
+            e = kcm.expectations[key]
+            waits = ([f"{e.add} creation(s)"] if e.add else []) + ([f"deletion of {', '.join(sorted(e.deletes))}"]
+                                                                   if e.deletes else [])
+            lines.append(f"{actor} still expects {' and '.join(waits)} (for {e.timer} ms more): it creates and "
+                         "deletes nothing")
+    rec = _session(state, config)
+    manager.reconcile(kcm, rec, "replicaset", key, expectations="no-expectations" not in config.variants)  # type: ignore[arg-type]
+    return lines + rec.requests
+
+
+def _why_deployment(state: ClusterState, key: str, config: Config) -> list[str]:
+    from spec.controllers import manager
+    from spec.controllers.deployment import owned
+
+    kcm, etcd = state.kcm, state.etcd
+    actor = "deployment-controller"
+    cached = kcm.get(key)
+    lines = [_read(actor, key, cached, f"its Deployment informer (at rv {kcm.informers[0].rv})", etcd.get(key))]
+    if isinstance(cached, Deployment):
+        rss = owned(cached, kcm.objects("replicasets"))
+        at = f"its ReplicaSet informer (at rv {kcm.informers[1].rv})"
+        if not rss:
+            lines.append(f"{actor} read no ReplicaSet of {key} from {at}")
+        for rs in rss:
+            lines.append(_read(actor, object_key(rs), rs, at, etcd.get(object_key(rs))))
+        truth = {object_key(r) for r in etcd.of("replicasets") if r.meta.owner is not None
+                 and r.meta.owner.uid == cached.meta.uid}
+        unseen = sorted(truth - {object_key(r) for r in rss})
+        if unseen:
+            lines.append(f"{actor} does not see {', '.join(unseen)} yet (in etcd)")
+    rec = _session(state, config)
+    manager.reconcile(kcm, rec, "deployment", key)  # type: ignore[arg-type]
+    return lines + rec.requests
+
+
+def _why_schedule(state: ClusterState, a: Any) -> list[str]:
+    s = next(x for x in state.schedulers if x.name == a.actor)
+    etcd = state.etcd
+    where = f"its informer (at rv {s.informer.rv})"
+    lines = [_read(a.actor, a.pod, s.informer.cache.get(a.pod), where, _unstatused(etcd.get(a.pod)))]
+    counts: dict[str, int] = {}
+    truth: dict[str, int] = {}
+    for key, obj in s.informer.cache.items():
+        if isinstance(obj, Node):
+            counts.setdefault(obj.meta.name, 0)
+        elif isinstance(obj, Pod) and obj.node_name and key not in s.assumed:
+            counts[obj.node_name] = counts.get(obj.node_name, 0) + 1
+    for _, node in s.assumed.values():
+        counts[node] = counts.get(node, 0) + 1
+    for obj in etcd.objects.values():
+        if isinstance(obj, Node):
+            truth.setdefault(obj.meta.name, 0)
+        elif isinstance(obj, Pod) and obj.node_name:
+            truth[obj.node_name] = truth.get(obj.node_name, 0) + 1
+    mine = ", ".join(f"{n}: {c}" for n, c in sorted(counts.items()))
+    line = f"{a.actor}'s snapshot (its cache and {len(s.assumed)} assumed pod(s)) has pods per node {mine}"
+    theirs = ", ".join(f"{n}: {c}" for n, c in sorted(truth.items()))
+    lines.append(line + (", as in etcd" if mine == theirs else f"; etcd has {theirs}"))
+    return lines
+
+
+def _unstatused(obj: Object | None) -> Object | None:
+    """A pod as the scheduler's and kubelets' informers keep it (no status: ``spec.informer.view``)."""
+    if isinstance(obj, Pod):
+        return attrs.evolve(obj, status=_NO_STATUS)
+    return obj
+
+
+def _why_bind(state: ClusterState, a: Any, config: Config) -> list[str]:
+    from spec import scheduler
+
+    s = next(x for x in state.schedulers if x.name == a.actor)
+    item = next((b for b in s.binding if b[0] == a.pod and b[2] == a.node), None)
+    lines = [f"{a.actor} had assumed {a.pod} on {a.node}; etcd has {a.pod} {summary(state.etcd.get(a.pod))}"]
+    if item is not None:
+        rec = _session(state, config)
+        scheduler.bind(s, rec, item)  # type: ignore[arg-type]
+        lines += rec.requests
+    return lines
+
+
+def _why_kubelet(state: ClusterState, a: Any, config: Config) -> list[str]:
+    from spec import kubelet
+
+    k = next(x for x in state.kubelets if a.actor == f"kubelet/{x.node}")
+    if k.informer is None:
+        return []
+    where = f"its informer (at rv {k.informer.rv})"
+    lines = [_read(a.actor, a.pod, k.informer.cache.get(a.pod), where, _unstatused(state.etcd.get(a.pod)))]
+    rec = _session(state, config)
+    if a.what == "report":
+        kubelet.report_ready(k, rec, a.pod)  # type: ignore[arg-type]
+    else:
+        kubelet.sync(k, rec, a.what, a.pod)  # type: ignore[arg-type]
+    return lines + rec.requests
+
+
+def _why_kubectl(state: ClusterState, a: Any, config: Config) -> list[str]:
+    from spec import kubectl
+
+    for index in sorted(state.pending_commands):
+        command = config.commands[index]
+        if command.line == a.line:
+            rec = _session(state, config)
+            kubectl.run(command, rec)  # type: ignore[arg-type]
+            target = key_of(command.resource, command.namespace, command.name)
+            read = [f"kubectl read {target} {summary(state.etcd.get(target))} from the API server (etcd, rv "
+                    f"{state.etcd.revision})"] if command.name else []
+            return read + rec.requests
+    return []
+
+
+def why(before: ClusterState, action: Any, after: ClusterState, config: Config) -> list[str]:
+    """Why the step ``before --action--> after`` did what it did: what its actor read and from where (its
+    informer's cache at rv N, or etcd), where that differs from etcd at that moment, and each request it sent with
+    the API server's answer (``409 Conflict: ...``). One line each; empty for steps that read nothing."""
+    from spec import actions as A
+
+    etcd = before.etcd
+    if isinstance(action, A.Reconcile):
+        if action.actor == "replicaset-controller":
+            return _why_replicaset(before, action.key, config)
+        if action.actor == "deployment-controller":
+            return _why_deployment(before, action.key, config)
+        return [f"{action.actor} reads nodes and pods from etcd directly (rv {etcd.revision})"]
+    if isinstance(action, A.Deliver):
+        inf = _delivered_informer(before, action)
+        event = next((e for e in etcd.history if e.rv == action.rv and e.key == action.key), None)
+        obj = None if event is None else (event.obj if event.obj is not None else event.prev)
+        at = "" if inf is None else f" (at rv {inf.rv})"
+        behind = "" if action.rv == etcd.revision else f"; etcd is at rv {etcd.revision}"
+        return [f"{action.actor}'s watch{at} brings {action.type} {action.key} ({summary(obj)}) at rv "
+                f"{action.rv}{behind}"]
+    if isinstance(action, A.Relist):
+        stale = "" if action.rv == action.latest else f", {action.latest - action.rv} revision(s) behind etcd"
+        return [f"{action.actor} lists everything again at rv {action.rv}{stale}"]
+    if isinstance(action, A.Schedule):
+        return _why_schedule(before, action)
+    if isinstance(action, A.Bind):
+        return _why_bind(before, action, config)
+    if isinstance(action, A.SyncPod):
+        return _why_kubelet(before, action, config)
+    if isinstance(action, A.Kubectl):
+        return _why_kubectl(before, action, config)
+    return []
+
+
+def _delivered_informer(state: ClusterState, action: Any) -> Informer | None:
+    resource = action.key.split("/", 1)[0]
+    if action.actor == "kube-controller-manager":
+        index = {"deployments": 0, "replicasets": 1, "pods": 2}.get(resource)
+        return None if index is None else state.kcm.informers[index]
+    return _informer_of(state, action.actor)[0]
+
+
+# --- tables: a state as `kubectl get deploy,rs,pods,nodes -o wide` tabulates it (issue 18) -------------------
+
+
+def _name(obj: Object) -> str:
+    ns = obj.meta.namespace
+    return obj.meta.name if ns in ("", "default") else f"{ns}/{obj.meta.name}"
+
+
+def _pod_status(p: Pod) -> str:
+    if p.meta.deleting:
+        return "Terminating"
+    return p.status.phase
+
+
+def _node_status(n: Node) -> str:
+    status = "Ready" if n.ready == "True" else "NotReady"
+    return status + (",SchedulingDisabled" if n.info.unschedulable else "")
+
+
+def tables(state: ClusterState) -> list[dict[str, Any]]:
+    """The API objects as ``kubectl get deploy,rs,pods,nodes -o wide`` prints them (upstream's printers:
+    pkg/printers/internalversion/printers.go; AGE and IP omitted, the model has no clock of wall time nor IPs):
+    ``[{"title": "deployments", "columns": [...], "rows": [[...], ...]}, ...]``; kinds without objects left out."""
+    objects = [o for _, o in sorted(state.etcd.objects.items())]
+    out: list[dict[str, Any]] = []
+    deployments = [o for o in objects if isinstance(o, Deployment)]
+    if deployments:
+        out.append({"title": "deployments", "columns": ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "IMAGES"],
+                    "rows": [[_name(d), f"{d.status.ready_replicas}/{d.replicas}", d.status.updated_replicas,
+                              d.status.available_replicas, ",".join(c.image for c in d.template.containers)]
+                             for d in deployments]})
+    rss = [o for o in objects if isinstance(o, ReplicaSet)]
+    if rss:
+        out.append({"title": "replicasets", "columns": ["NAME", "DESIRED", "CURRENT", "READY", "IMAGES"],
+                    "rows": [[_name(r), r.replicas, r.status.replicas, r.status.ready_replicas,
+                              ",".join(c.image for c in r.template.containers)] for r in rss]})
+    pods = [o for o in objects if isinstance(o, Pod)]
+    if pods:
+        rows = []
+        for p in pods:
+            n = len(p.containers)
+            rows.append([_name(p), f"{n if p.status.ready else 0}/{n}", _pod_status(p), p.status.restarts,
+                         p.node_name or "<none>"])
+        out.append({"title": "pods", "columns": ["NAME", "READY", "STATUS", "RESTARTS", "NODE"], "rows": rows})
+    nodes = [o for o in objects if isinstance(o, Node)]
+    if nodes:
+        kubelets = {k.node: k for k in state.kubelets}
+        out.append({"title": "nodes", "columns": ["NAME", "STATUS", "KUBELET", "PODS"],
+                    "rows": [[_name(n), _node_status(n),
+                              "up" if n.meta.name in kubelets and kubelets[n.meta.name].up else "down",
+                              sum(1 for p in pods if p.node_name == n.meta.name)] for n in nodes]})
+    return out
+
+
+# --- views: what a state graph's quotient keeps of a state (TLA+'s VIEW; `kubespec graph --view NAME`) --------
+
+
+def _short(obj: Object) -> str:
+    return obj.meta.name if obj.meta.namespace in ("", "default") else f"{obj.meta.namespace}/{obj.meta.name}"
+
+
+def view_replicasets(state: ClusterState) -> str:
+    """Per ReplicaSet: ``name ready/desired`` (ready pods of its own in etcd, over spec.replicas)."""
+    from spec.controllers.replicaset import is_active
+
+    objects = state.etcd.objects
+    parts = []
+    for rs in sorted((o for o in objects.values() if isinstance(o, ReplicaSet)), key=lambda r: r.meta.name):
+        pods = [p for p in objects.values() if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None
+                and p.meta.owner.uid == rs.meta.uid]
+        ready = sum(1 for p in pods if p.status.ready)
+        parts.append(f"rs {_short(rs)} {ready}/{rs.replicas} ready" + (f", {len(pods) - ready} not"
+                                                                        if len(pods) > ready else ""))
+    return "\n".join(parts) or "no ReplicaSet"
+
+
+def view_nodes(state: ClusterState) -> str:
+    """Per node: Ready or NotReady (its Ready condition, or its kubelet down), and cordoned."""
+    up = {k.node: k.up for k in state.kubelets}
+    parts = []
+    for n in sorted((o for o in state.etcd.objects.values() if isinstance(o, Node)), key=lambda n: n.meta.name):
+        ready = n.ready == "True" and up.get(n.meta.name, False)
+        parts.append(f"{n.meta.name} {'Ready' if ready else 'NotReady'}"
+                     + (",SchedulingDisabled" if n.info.unschedulable else ""))
+    return "\n".join(parts) or "no node"
+
+
+def view_pods(state: ClusterState) -> str:
+    """Pods counted by phase as kubectl's STATUS column says it (Pending unbound, Pending bound, Running ready,
+    Running not ready, Terminating, Succeeded, Failed)."""
+    counts: dict[str, int] = {}
+    for p in state.etcd.objects.values():
+        if not isinstance(p, Pod):
+            continue
+        if p.meta.deleting:
+            what = "Terminating"
+        elif p.status.phase == "Pending":
+            what = "Pending bound" if p.node_name else "Pending"
+        elif p.status.phase == "Running":
+            what = "Running" if p.status.ready else "Running not ready"
+        else:
+            what = p.status.phase
+        counts[what] = counts.get(what, 0) + 1
+    return "pods: " + (", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "none")
+
+
+_FAULT_NAMES = {"controller_manager_crashes": "kcm crash", "scheduler_crashes": "scheduler crash",
+                "kubelet_restarts": "kubelet restart", "api_server_restarts": "apiserver restart",
+                "container_crashes": "container crash", "node_crashes": "node crash", "node_failures": "node failure"}
+
+
+def view_default(state: ClusterState) -> str:
+    """The Deployments' status (ready/desired as ``kubectl get deploy`` shows), the ReplicaSets' ready/desired,
+    the pods by phase, the nodes that are not Ready, and the faults left (a whole scenario's graph in a few dozen
+    classes)."""
+    nodes = [line for line in view_nodes(state).splitlines() if "NotReady" in line or "Disabled" in line]
+    deployments = [f"deploy {_short(d)} {d.status.ready_replicas}/{d.replicas} ready, "
+                   f"{d.status.updated_replicas} updated"
+                   for d in sorted((o for o in state.etcd.objects.values() if isinstance(o, Deployment)),
+                                   key=lambda d: d.meta.name)]
+    b = state.budget
+    left = [f"{_FAULT_NAMES.get(a.name, a.name)} {getattr(b, a.name)}" for a in attrs.fields(type(b))
+            if getattr(b, a.name)]
+    faults = ["faults left: " + ", ".join(left)] if left else []
+    return "\n".join([*deployments, view_replicasets(state), view_pods(state), *nodes, *faults])
+
+
+VIEWS = {
+    "default": view_default,
+    "replicasets": view_replicasets,
+    "nodes": view_nodes,
+    "pods": view_pods,
+}
+"""The built-in views of ``kubespec graph --view NAME`` (Cluster.views)."""

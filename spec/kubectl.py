@@ -4,7 +4,8 @@ Upstream: staging/src/k8s.io/kubectl/pkg/cmd/scale (the scale subresource, no pr
 --current-replicas), cmd/set/set_image.go (a patch of the template), cmd/rollout/rollout_undo.go with
 polymorphichelpers/rollback.go (client-side: the template of the ReplicaSet of the previous revision, minus its
 pod-template-hash label, is patched into the Deployment; "no rollout history found" / "skipped rollback"),
-cmd/delete (graceful deletion), cmd/drain/cordon (spec.unschedulable).
+cmd/delete (graceful deletion; --cascade sets the propagation policy, background by default),
+cmd/drain/cordon (spec.unschedulable).
 
 Each command reads the latest objects (kubectl talks to the API server, not to an informer) and writes through
 the API server; a rejected command leaves the cluster unchanged and its error is the step's event.
@@ -43,6 +44,18 @@ class Command:
     image: str = ""
     to_revision: int = 0
     selector: tuple[tuple[str, str], ...] = ()
+    cascade: str = ""
+    """``kubectl delete --cascade``: "background" (the default), "foreground" or "orphan"; "" for other verbs."""
+
+
+CASCADE = {"background": "background", "foreground": "foreground", "orphan": "orphan",
+           "true": "background", "false": "orphan"}
+"""kubectl delete --cascade (staging/src/k8s.io/kubectl/pkg/cmd/delete/delete_flags.go: the deprecated true and
+false mean background and orphan)."""
+DELETABLE_OWNERS = ("deployments", "replicasets")
+"""The owners ``kubectl delete NAME --cascade`` takes in the model (issue 19 adds more as they are modelled)."""
+_POLICY = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}
+_GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps"}
 
 
 def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:
@@ -124,6 +137,16 @@ def parse(line: str, where: str) -> Command:
     if verb == "delete":
         resource, name, rest = _target(plain[1:], where)
         selector = flags.pop("l", "")
+        raw_cascade = flags.pop("cascade", "background")
+        if raw_cascade not in CASCADE:
+            raise InputError(f"{where}: --cascade: expected background, foreground or orphan, got {raw_cascade!r}")
+        cascade = CASCADE[raw_cascade]
+        if resource in DELETABLE_OWNERS:
+            if not name or rest or selector:
+                raise InputError(f"{where}: usage: kubectl delete {resource[:-1]} NAME "
+                                 "[--cascade=background|foreground|orphan]")
+            _no_more(flags, where)
+            return Command(line, verb, resource, name, namespace, cascade=cascade)
         if resource != "pods" or rest or bool(name) == bool(selector):
             raise InputError(f"{where}: usage: kubectl delete pod NAME | kubectl delete pod -l KEY=VALUE")
         labels = []
@@ -133,9 +156,9 @@ def parse(line: str, where: str) -> Command:
             k, v = part.split("=", 1)
             labels.append((k, v))
         _no_more(flags, where)
-        return Command(line, verb, resource, name, namespace, selector=pairs(labels))
-    raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, cordon, "
-                     "uncordon)")
+        return Command(line, verb, resource, name, namespace, selector=pairs(labels), cascade=cascade)
+    raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, "
+                     "delete deployment, delete replicaset, cordon, uncordon)")
 
 
 def _no_more(flags: dict[str, str], where: str) -> None:
@@ -156,6 +179,13 @@ def run(command: Command, session: Session) -> str:
             return f"node/{c.name} already {c.verb}ed"
         session.patch(key, attrs.evolve(node, info=attrs.evolve(node.info, unschedulable=wanted)))
         return f"node/{c.name} {c.verb}ed"
+    if c.verb == "delete" and c.resource in DELETABLE_OWNERS:
+        # kubectl delete sets DeleteOptions.PropagationPolicy from --cascade (delete.go: deleteResource)
+        group = _GROUP[c.resource]
+        response = session.delete(key, propagation=_POLICY[c.cascade or "background"])
+        if response.ok:
+            return f'{group} "{c.name}" deleted'
+        return f'Error from server (NotFound): {group.replace(".", "s.", 1)} "{c.name}" not found'
     if c.verb == "delete":
         if c.name:
             keys = [key]
@@ -167,7 +197,7 @@ def run(command: Command, session: Session) -> str:
             )
         out = []
         for k in keys:
-            response = session.delete(k)
+            response = session.delete(k, propagation=_POLICY[c.cascade or "background"])
             name = k.rsplit("/", 1)[1]
             out.append(f'pod "{name}" deleted' if response.ok else
                        f'Error from server (NotFound): pods "{name}" not found')

@@ -16,6 +16,7 @@ import immutables
 
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
+from spec.ha_properties import explain_dangling, no_dangling_dependents
 from spec.lifecycle_properties import no_eviction_when_all_zones_disrupted, replicasets_on_healthy_nodes
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
@@ -40,6 +41,9 @@ class PropertySpec:
     finding: bool = False
     """A promise upstream's documentation makes and upstream's code breaks (docs/spec.md, "Findings"): checked
     only when a scenario names it, where it is expected to fail with a trace."""
+    explain: Callable[[ClusterState], str] | None = None
+    """What breaks the property in a state that violates it, in words ("ReplicaSet default/web has 3 active pods,
+    replicas 1"), printed at a counterexample's violating step (or along a lasso's loop); None: only the name."""
 
 
 def no_double_scheduling(s: ClusterState) -> bool:
@@ -331,3 +335,222 @@ PROPERTIES["NoEvictionWhenAllZonesDisrupted"] = PropertySpec(
     "pkg/controller/nodelifecycle/node_lifecycle_controller.go (handleDisruption, ComputeZoneState); "
     "kubernetes#24597, #28832 (fixed by #28897)",
 )
+
+# --- issue 19: garbage collection (the predicates are in spec/ha_properties.py) -------------------------------
+
+PROPERTIES["NoOrphanedDependents"] = PropertySpec(
+    "NoOrphanedDependents", "leads_to_always",
+    lambda s: not no_dangling_dependents(s), no_dangling_dependents,
+    "Whenever some object's owner (by uid) is gone, the garbage collector eventually deletes it (and its own "
+    "dependents) and no dependent of a deleted owner is left: a background or foreground cascade completes.",
+    "pkg/controller/garbagecollector/garbagecollector.go (attemptToDeleteItem), graph_builder.go",
+    explain=explain_dangling,
+)
+
+
+# --- explanations: what breaks each property in a violating state (issue 18) -------------------------------
+
+
+def _ns_name(obj: Object) -> str:
+    return f"{obj.meta.namespace}/{obj.meta.name}" if obj.meta.namespace else obj.meta.name
+
+
+def explain_no_double_scheduling(s: ClusterState) -> str:
+    parts = [f"{key} was bound to a node and then bound to another" for key in sorted(s.ghost.rebinds)]
+    nodes: dict[int, set[str]] = {}
+    names: dict[int, str] = {}
+    for k in s.kubelets:
+        for c in k.runtime:
+            if c.managed and c.running:
+                nodes.setdefault(c.uid, set()).add(k.node)
+                names[c.uid] = c.pod
+    parts += [f"{names[uid]} (uid {uid}) runs containers on {' and '.join(sorted(ns))}"
+              for uid, ns in sorted(nodes.items()) if len(ns) > 1]
+    return "; ".join(parts) or "no pod is bound twice nor runs on two nodes"
+
+
+def explain_no_overcommit(s: ClusterState) -> str:
+    objects = s.etcd.objects
+    parts = []
+    for n in sorted((o for o in objects.values() if isinstance(o, Node)), key=lambda n: n.meta.name):
+        bound = [p for p in objects.values() if isinstance(p, Pod) and p.node_name == n.meta.name]
+        cpu = sum(p.info.requests.milli_cpu for p in bound)
+        mem = sum(p.info.requests.memory for p in bound)
+        a = n.info.allocatable
+        over = []
+        if cpu > a.milli_cpu:
+            over.append(f"cpu {cpu}m of {a.milli_cpu}m")
+        if mem > a.memory:
+            over.append(f"memory {mem} of {a.memory} bytes")
+        if len(bound) > a.pods:
+            over.append(f"{len(bound)} pods of {a.pods}")
+        if over:
+            parts.append(f"node {n.meta.name}: its {len(bound)} pod(s) request " + ", ".join(over))
+    return "; ".join(parts) or "every node's pods fit its allocatable"
+
+
+def _active_of(objects: immutables.Map[Key, Object], rs: ReplicaSet) -> list[Pod]:
+    return [p for p in objects.values() if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None
+            and p.meta.owner.uid == rs.meta.uid]
+
+
+def explain_overshoot(s: ClusterState) -> str:
+    parts = []
+    for key in sorted(s.ghost.overshoots):
+        rs = s.etcd.objects.get(key)
+        if isinstance(rs, ReplicaSet):
+            pods = _active_of(s.etcd.objects, rs)
+            parts.append(f"the ReplicaSet controller created a pod of ReplicaSet {_ns_name(rs)} while the pods it "
+                         f"knew of already numbered the replicas it read; etcd now has {len(pods)} active pod(s), "
+                         f"replicas {rs.replicas}")
+        else:
+            parts.append(f"the ReplicaSet controller created a pod of {key} beyond the replicas it read")
+    return "; ".join(parts) or "no overshooting creation"
+
+
+def explain_rv_monotonic(s: ClusterState) -> str:
+    etcd = s.etcd
+    parts = []
+    last = etcd.compacted
+    for e in etcd.history:
+        if e.rv <= last:
+            parts.append(f"etcd's watch history goes from rv {last} to rv {e.rv}")
+        last = e.rv
+    parts += [f"{k} has resourceVersion {o.meta.resource_version}, newer than etcd's revision {etcd.revision}"
+              for k, o in sorted(etcd.objects.items()) if o.meta.resource_version > etcd.revision]
+    for who, index, scope, inf in s.informer_slots():
+        if inf is not None and inf.rv < inf.high_water:
+            name = {"kcm": f"kube-controller-manager's {scope[1]} informer"}.get(who) or (
+                s.schedulers[index].name + "'s informer" if who == "scheduler" else f"kubelet/{scope[1]}'s informer")
+            parts.append(f"{name} is at rv {inf.rv} after it observed rv {inf.high_water}: it went back in time")
+    return "; ".join(parts) or "every revision increases"
+
+
+def _workload_gaps(s: ClusterState) -> list[str]:
+    objects = s.etcd.objects
+    out = []
+    rss = [r for r in objects.values() if isinstance(r, ReplicaSet)]
+    deployments = {d.meta.uid: d for d in objects.values() if isinstance(d, Deployment)}
+    for d in deployments.values():
+        if d.meta.deleting:
+            continue
+        mine = [r for r in rss if r.meta.owner is not None and r.meta.owner.uid == d.meta.uid]
+        current = [r for r in mine if equal_ignore_hash(r.template, d.template)]
+        good = sum(1 for r in current for p in _active_of(objects, r) if p.status.ready and _running(s.kubelets, p))
+        old = sum(len(_active_of(objects, r)) for r in mine if r not in current)
+        if good != d.replicas or old:
+            out.append(f"Deployment {_ns_name(d)} has {good} ready, running pod(s) of its current template, "
+                       f"replicas {d.replicas}" + (f", and {old} active pod(s) of older ReplicaSets" if old else ""))
+    for rs in rss:
+        if rs.meta.deleting or _owned_by_deployment(rs, set(deployments)):
+            continue
+        pods = _active_of(objects, rs)
+        good = sum(1 for p in pods if p.status.ready and _running(s.kubelets, p))
+        if good != rs.replicas or len(pods) != good:
+            out.append(f"ReplicaSet {_ns_name(rs)} has {len(pods)} active pod(s), {good} ready and running, "
+                       f"replicas {rs.replicas}")
+    return out
+
+
+def _pending_pods(s: ClusterState) -> list[str]:
+    out = []
+    feasible = iter(_pending_feasibility(s))
+    for k, p in s.etcd.objects.items():
+        if k.startswith("pods/") and isinstance(p, Pod) and not p.node_name and not p.meta.deleting \
+                and p.scheduler_name == "default-scheduler":
+            fits = "fits some node" if next(feasible, False) else "fits no node"
+            out.append(f"pod {_ns_name(p)} is unbound and {fits}")
+    return out
+
+
+def explain_convergence(s: ClusterState) -> str:
+    parts = _workload_gaps(s)
+    if blocked(s):
+        parts.append("blocked: " + "; ".join(x for x in _pending_pods(s) if x.endswith("fits no node")))
+    return "; ".join(parts) or "every Deployment and ReplicaSet has its desired ready pods"
+
+
+def explain_scheduled(s: ClusterState) -> str:
+    return "; ".join(x for x in _pending_pods(s) if x.endswith("fits some node")) or "no feasible pod is unbound"
+
+
+def explain_rollouts(s: ClusterState) -> str:
+    parts = []
+    objects = s.etcd.objects
+    deployments = {d.meta.uid for d in objects.values() if isinstance(d, Deployment)}
+    for o in objects.values():
+        if isinstance(o, Deployment) and not deployment_complete(o, o.status):
+            st = o.status
+            parts.append(f"Deployment {_ns_name(o)}'s status says {st.updated_replicas} updated, {st.replicas} "
+                         f"total, {st.available_replicas} available of replicas {o.replicas} (observedGeneration "
+                         f"{st.observed_generation}, generation {o.meta.generation})")
+        elif isinstance(o, ReplicaSet) and not o.meta.deleting and not _owned_by_deployment(o, deployments) \
+                and not replicaset_complete(o):
+            rs_st = o.status
+            parts.append(f"ReplicaSet {_ns_name(o)}'s status says {rs_st.replicas} current, {rs_st.ready_replicas} "
+                         f"ready, {rs_st.available_replicas} available of replicas {o.replicas}")
+    return "; ".join(parts) or "every rollout is complete"
+
+
+def explain_max_surge(s: ClusterState) -> str:
+    objects = s.etcd.objects
+    owner_of = {r.meta.uid: r.meta.owner.uid for r in objects.values()
+                if isinstance(r, ReplicaSet) and r.meta.owner is not None}
+    parts = []
+    for d in objects.values():
+        if not isinstance(d, Deployment) or d.meta.deleting:
+            continue
+        rss: set[int] = set()
+        active = 0
+        for p in objects.values():
+            if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None \
+                    and owner_of.get(p.meta.owner.uid) == d.meta.uid:
+                rss.add(p.meta.owner.uid)
+                active += 1
+        if len(rss) > 1 and active > d.replicas + max_surge(d):
+            parts.append(f"Deployment {_ns_name(d)} has {active} active pods across {len(rss)} ReplicaSets, more "
+                         f"than replicas {d.replicas} + maxSurge {max_surge(d)}")
+    return "; ".join(parts) or "every rollout stays within maxSurge"
+
+
+def explain_healthy(s: ClusterState) -> str:
+    from spec.lifecycle_properties import _running as running_on_healthy
+
+    objects = s.etcd.objects
+    parts = []
+    for rs in objects.values():
+        if not isinstance(rs, ReplicaSet) or rs.meta.deleting:
+            continue
+        pods = _active_of(objects, rs)
+        good = sum(1 for p in pods if p.status.ready and running_on_healthy(s.kubelets, p))
+        if good != rs.replicas or good != len(pods):
+            down = sorted({p.node_name for p in pods if p.node_name and not running_on_healthy(s.kubelets, p)})
+            parts.append(f"ReplicaSet {_ns_name(rs)} has {len(pods)} active pod(s), {good} ready and running on a "
+                         f"node that is up, replicas {rs.replicas}"
+                         + (f" (pods on {', '.join(down)} do not run)" if down else ""))
+    if blocked(s):
+        parts.append("blocked: " + "; ".join(x for x in _pending_pods(s) if x.endswith("fits no node")))
+    return "; ".join(parts) or "every ReplicaSet has its ready pods on healthy nodes"
+
+
+def explain_disrupted_evictions(s: ClusterState) -> str:
+    evicted = ", ".join(sorted(str(k) for k in s.ghost.disrupted_evictions))
+    return (f"the taint eviction controller deleted {evicted} while no zone had a Ready node" if evicted
+            else "nothing was evicted while every zone was disrupted")
+
+
+EXPLANATIONS: dict[str, Callable[[ClusterState], str]] = {
+    "NoDoubleScheduling": explain_no_double_scheduling,
+    "NoOvercommit": explain_no_overcommit,
+    "ReplicaSetNeverOvershoots": explain_overshoot,
+    "ResourceVersionMonotonic": explain_rv_monotonic,
+    "EventualReplicaConvergence": explain_convergence,
+    "EveryFeasiblePodEventuallyScheduled": explain_scheduled,
+    "RolloutEventuallyCompletes": explain_rollouts,
+    "RolloutWithinMaxSurge": explain_max_surge,
+    "ReplicaSetsConvergeOnHealthyNodes": explain_healthy,
+    "NoEvictionWhenAllZonesDisrupted": explain_disrupted_evictions,
+}
+for _name, _explain in EXPLANATIONS.items():
+    if _name in PROPERTIES and PROPERTIES[_name].explain is None:
+        PROPERTIES[_name] = attrs.evolve(PROPERTIES[_name], explain=_explain)

@@ -37,6 +37,11 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
 DEFAULT_SCHEDULER = "default-scheduler"
+FINALIZER_ORPHAN = "orphan"
+"""metav1.FinalizerOrphanDependents: the garbage collector removes this owner from its dependents' ownerReferences
+before the owner goes."""
+FINALIZER_FOREGROUND = "foregroundDeletion"
+"""metav1.FinalizerDeleteDependents: the owner stays (deletionTimestamp set) until its blocking dependents are gone."""
 
 
 def key_of(resource: str, namespace: str, name: str) -> Key:

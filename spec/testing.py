@@ -20,7 +20,7 @@ import yaml
 from hypothesis import strategies as st
 
 from spec.model import ClusterModel
-from spec.scenario import Scenario, parse
+from spec.scenario import FAULTS, Scenario, parse
 from spec.state import ClusterState
 
 NAMES = st.sampled_from(["web", "api", "db", "cache"])
@@ -113,26 +113,34 @@ def replicaset_manifests(draw: Any, name: str = "lone", max_replicas: int = 2) -
     }
 
 
-FAULT_KINDS = ("controllerManagerCrashes", "schedulerCrashes", "kubeletRestarts", "apiServerRestarts",
-               "containerCrashes", "nodeCrashes", "nodeFailures")
-"""Every fault kind a scenario's budget can hold (``spec.scenario.FAULTS``)."""
+FAULT_KINDS = tuple(FAULTS)
+"""Every fault kind a scenario's budget can hold (``spec.scenario.FAULTS``: a kind added there is drawn here)."""
+
+KUBECTL_FORMS = ("scale deployment", "scale replicaset", "set image", "rollout undo", "rollout undo --to-revision",
+                 "delete pod", "delete pod -l", "cordon", "uncordon")
+"""Every form of command ``spec.kubectl.parse`` accepts, each of which ``kubectl_commands`` draws."""
 
 
 @st.composite
 def kubectl_commands(draw: Any, docs: list[dict[str, Any]]) -> list[str]:
     """Some of every kind of command ``spec.kubectl`` runs, against the objects of ``docs``."""
     deployments = [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"]
+    replicasets = [d["metadata"]["name"] for d in docs if d["kind"] == "ReplicaSet"]
     nodes = [d["metadata"]["name"] for d in docs if d["kind"] == "Node"]
-    pods = [d["metadata"]["name"] for d in docs if d["kind"] == "Pod"]
+    pods = [d for d in docs if d["kind"] == "Pod"]
     choices: list[str] = []
     for name in deployments:
         choices += [f"kubectl scale deployment/{name} --replicas={draw(st.integers(0, 2))}",
                     f"kubectl set image deployment/{name} {name}={name}:2",
-                    f"kubectl rollout undo deployment/{name}"]
+                    f"kubectl rollout undo deployment/{name}",
+                    f"kubectl rollout undo deployment/{name} --to-revision=1"]
+    for name in replicasets:
+        choices.append(f"kubectl scale replicaset/{name} --replicas={draw(st.integers(0, 2))} -n default")
     for name in nodes:
         choices += [f"kubectl cordon {name}", f"kubectl uncordon {name}"]
-    for name in pods:
-        choices.append(f"kubectl delete pod {name}")
+    for pod in pods:
+        app = pod["metadata"]["labels"]["app"]
+        choices += [f"kubectl delete pod {pod['metadata']['name']}", f"kubectl delete pod -l app={app}"]
     if not choices:
         return []
     commands: list[str] = draw(st.lists(st.sampled_from(choices), max_size=2, unique=True))

@@ -98,3 +98,12 @@ def test_no_module_level_import_cycle() -> None:
     for m in sorted(graph):
         if m not in state:
             visit(m)
+
+
+def test_traces_never_import_diagrams_nor_the_model() -> None:
+    """``diagrams`` draws what ``traces`` reads, never the reverse; neither imports the Kubernetes model (``spec``),
+    which reaches them only through the model's hooks (display, why, explain, tables, views)."""
+    for package, forbidden in (("traces", ("diagrams", "spec")), ("diagrams", ("spec",))):
+        for path in _files(package):
+            above = {m for m in _imports(path, top_level_only=False) if m.split(".")[0] in forbidden}
+            assert not above, f"{path.relative_to(ROOT)} imports {sorted(above)}"

@@ -28,6 +28,14 @@ class TraceStep:
     description: str
     view: Mapping[str, JSON] | None
     state: Mapping[str, JSON]
+    why: tuple[str, ...] = ()
+    """What the actor read, from where, and what its requests answered (``#meta.why``; docs/traces.md)."""
+    explanation: str | None = None
+    """At the violating step (or in a lasso's loop): the property's own explanation of what breaks it."""
+    tables: tuple[Mapping[str, JSON], ...] = ()
+    """The state as kubectl-like tables (``#meta.tables``: ``{"title", "columns", "rows"}`` each)."""
+    kind: str | None = None
+    """The step's kind as the model declares it (``#meta.kind``: "delivery", "reconcile", ...), or None."""
 
     @property
     def shown(self) -> Mapping[str, JSON]:
@@ -52,6 +60,10 @@ class Trace:
     options: Mapping[str, JSON]
     stats: Mapping[str, JSON] | None
     is_kubespec: bool
+    lasso: Mapping[str, JSON] | None = None
+    lanes: tuple[str, ...] = ()
+    """The model's components in its order (``#meta.lanes``), for sequence diagrams; empty when not given."""
+    """For a lasso: ``{"goal", "states", "fairness": [{"name", "kind", "status", "detail", ...}]}``."""
 
     @property
     def violating_steps(self) -> tuple[int, ...]:
@@ -97,6 +109,30 @@ def _text(value: JSON) -> str | None:
     return format_value(value)
 
 
+def _text_lines(value: JSON) -> tuple[str, ...]:
+    """A list of lines from a file (a hand-edited file may hold anything there: what is not a list is dropped)."""
+    return tuple(_text(line) or "" for line in value) if isinstance(value, list) else ()
+
+
+def _tables(value: JSON) -> tuple[Mapping[str, JSON], ...]:
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for table in value:
+        if (isinstance(table, dict) and isinstance(table.get("columns"), list)
+                and isinstance(table.get("rows"), list) and all(isinstance(r, list) for r in table["rows"])):
+            out.append(table)
+    return tuple(out)
+
+
+def _lasso(value: JSON) -> Mapping[str, JSON] | None:
+    if not isinstance(value, dict):
+        return None
+    fairness = value.get("fairness")
+    classes = [c for c in fairness if isinstance(c, dict)] if isinstance(fairness, list) else []
+    return {"goal": _text(value.get("goal")), "fairness": classes}
+
+
 def from_document(document: Mapping[str, JSON]) -> Trace:
     """The trace in a validated ITF document (see checker.itf.validate)."""
     meta = document.get("#meta", {})
@@ -121,6 +157,10 @@ def from_document(document: Mapping[str, JSON]) -> Trace:
                 description=description,
                 view=view if isinstance(view, dict) else None,
                 state={name: raw[name] for name in variables},
+                why=_text_lines(step_meta.get("why")),
+                explanation=_text(step_meta.get("explanation")),
+                tables=_tables(step_meta.get("tables")),
+                kind=step_meta.get("kind") if isinstance(step_meta.get("kind"), str) else None,
             )
         )
     stats = meta.get("stats")
@@ -138,6 +178,8 @@ def from_document(document: Mapping[str, JSON]) -> Trace:
         options=options if isinstance(options, dict) else {},
         stats=stats if isinstance(stats, dict) else None,
         is_kubespec=meta.get("format") == FORMAT,
+        lasso=_lasso(meta.get("lasso")),
+        lanes=_text_lines(meta.get("lanes"))[:1000],
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from traces.diff import diff_states
 from traces.document import Trace
+from traces.quiet import essentials, is_api_object, quiet_changes
 from traces.render import describe_source
 from traces.values import format_value, pretty_lines
 
@@ -30,6 +31,12 @@ h1 { font-size: 1.4em; } .facts { color: #52606d; }
 pre { margin: 0.2em 0; font-size: 0.9em; white-space: pre-wrap; }
 .added { color: #2b8a3e; } .removed { color: #c92a2a; } .changed { color: #a86400; } .none { color: #7b8794; }
 nav a { margin-right: 0.4em; }
+.why { color: #1c5d99; margin: 0.2em 0; padding-left: 1.2em; font-size: 0.9em; }
+.explanation { color: #c0392b; }
+table.kubectl { border-collapse: collapse; margin: 0.3em 0 0.6em; font-size: 0.9em; }
+table.kubectl caption { text-align: left; font-weight: bold; }
+table.kubectl th, table.kubectl td { padding: 0.1em 0.8em 0.1em 0; text-align: left; font-family: monospace; }
+table.kubectl th { color: #52606d; }
 """
 
 
@@ -38,10 +45,13 @@ def _e(text: Any) -> str:
 
 
 def _inline_svg(svg: str) -> str:
-    """SVG as an element of the page: without its XML prolog and DOCTYPE, its ids prefixed with ``svg-`` so that
-    they do not collide with the page's step anchors."""
-    body = re.sub(r"^(\s*<\?xml[^>]*\?>)?(\s*<!DOCTYPE[^>]*>)?(\s*<!--.*?-->)*", "", svg, flags=re.DOTALL).strip()
-    return re.sub(r'\bid="', 'id="svg-', body)
+    """SVG (one picture, or several pages one after the other) as elements of the page: without XML prologs,
+    DOCTYPEs and comments, ids prefixed so that they collide neither with the page's step anchors nor across
+    pages (``svg-`` on the first picture, ``svg2-``, ``svg3-``... on the next)."""
+    body = re.sub(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->", "", svg, flags=re.DOTALL).strip()
+    pictures = [part for part in re.split(r"(?=<svg\b)", body) if part.strip()]
+    return "\n".join(re.sub(r'\bid="', f'id="svg{"" if n == 1 else n}-', part)
+                     for n, part in enumerate(pictures, start=1))
 
 
 def _state_block(shown: Mapping[str, Any]) -> str:
@@ -54,6 +64,33 @@ def _state_block(shown: Mapping[str, Any]) -> str:
             lines.append(f"{address}:")
             lines.extend(body)
     return "<pre>" + _e("\n".join(lines)) + "</pre>"
+
+
+def tables_html(tables: Any) -> str:
+    """kubectl-like tables (``#meta.tables``) as HTML tables."""
+    out = []
+    for table in tables:
+        head = "".join(f"<th>{_e(c)}</th>" for c in table.get("columns", []))
+        rows = "".join("<tr>" + "".join(f"<td>{_e(c if isinstance(c, str) else format_value(c))}</td>" for c in row)
+                       + "</tr>" for row in table.get("rows", []))
+        out.append(f'<table class="kubectl"><caption>{_e(table.get("title", ""))}</caption><tr>{head}</tr>{rows}'
+                   "</table>")
+    return "".join(out)
+
+
+def _why_html(lines: Any) -> str:
+    if not lines:
+        return ""
+    return '<ul class="why">' + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>"
+
+
+def _lasso_html(trace: Trace) -> str:
+    lasso = trace.lasso
+    if not lasso or not lasso.get("fairness"):
+        return ""
+    items = "".join(f"<li><b>{_e(c.get('name'))}</b> ({_e(c.get('status'))}): {_e(c.get('detail'))}</li>"
+                    for c in lasso["fairness"])
+    return f"<p>Fair step classes on the loop (why none makes progress):</p><ul>{items}</ul>"
 
 
 def _verdict_note(trace: Trace, index: int) -> str:
@@ -72,7 +109,8 @@ def _verdict_note(trace: Trace, index: int) -> str:
         else:
             notes.append(f"↺ stutters in step {last} forever")
         notes.append(trace.lasso_verdict)
-    return "".join(f'<p class="verdict">{_e(note)}</p>' for note in notes)
+    text = "".join(f'<p class="verdict">{_e(note)}</p>' for note in notes)
+    return text + (_lasso_html(trace) if index == last else "")
 
 
 def trace_html(trace: Trace, svg: str | None, title: str = "kubespec trace", picture_note: str | None = None) -> str:
@@ -105,15 +143,30 @@ def trace_html(trace: Trace, svg: str | None, title: str = "kubespec trace", pic
         if step.index in trace.violating_steps:
             classes.append("loop" if trace.loop is not None else "violation")
         parts.append(f'<section class="{" ".join(classes)}" id="step-{step.index}">')
-        actor = f'<span class="actor">{_e(step.actor)}</span>' if step.actor else ""
+        actor = f'<span class="actor">{_e(step.actor)}</span>' if step.actor else " "
         parts.append(f"<h2>Step {step.index}{actor}{_e(step.description)}</h2>")
         if step.index == 0:
-            parts.append(_state_block(step.shown))
+            if step.tables:
+                parts.append(tables_html(step.tables))
+                rest = {a: kept for a, v in step.shown.items()
+                        if not is_api_object(v) and (kept := essentials(v)) is not None}
+                parts.append(_state_block(rest))
+                parts.append(f"<details><summary>whole state</summary>{_state_block(step.shown)}</details>")
+            else:
+                parts.append(_state_block(step.shown))
         else:
+            parts.append(_why_html(step.why))
             changes = diff_states(trace.steps[step.index - 1].shown, step.shown)
-            lines = [f'<span class="{change.kind}">{_e(change)}</span>' for change in changes]
-            parts.append("<pre>" + ("\n".join(lines) or '<span class="none">(no change)</span>') + "</pre>")
+            shown = quiet_changes(changes, step.actor)
+            lines = [f'<span class="{change.kind}">{_e(change)}</span>' for change in shown]
+            empty = "(no change)" if not changes else "(nothing visible changed)"
+            parts.append("<pre>" + ("\n".join(lines) or f'<span class="none">{empty}</span>') + "</pre>")
+            if len(shown) < len(changes):
+                every = "\n".join(f'<span class="{c.kind}">{_e(c)}</span>' for c in changes)
+                parts.append(f"<details><summary>every change</summary><pre>{every}</pre></details>")
             parts.append(f"<details><summary>whole state</summary>{_state_block(step.shown)}</details>")
+        if step.explanation and step.index in trace.violating_steps:
+            parts.append(f'<p class="explanation">✗ {_e(trace.property_name)}: {_e(step.explanation)}</p>')
         parts.append(_verdict_note(trace, step.index))
         parts.append("</section>")
     parts.append("</body></html>")

@@ -1,4 +1,6 @@
-"""Text rendering of a trace: per step its number, actor and one line, then only what changed.
+"""Text rendering of a trace: per step its number, actor and one line, why (what the actor read, from where, and
+what its requests answered), then only what changed (quietly by default: traces.quiet; ``full`` for everything).
+At the violating step the property's own explanation; after a lasso, the goal and the fairness classes.
 
 Coloured with rich when the console is a terminal, plain text otherwise (pipes, files, tests). Values never go
 through rich markup, so a key like ``[0]`` prints as is.
@@ -15,6 +17,7 @@ from rich.text import Text
 from checker.text import printable
 from traces.diff import Change, diff_states
 from traces.document import Trace, TraceStep
+from traces.quiet import essentials, is_api_object, quiet_changes
 from traces.values import format_value, pretty_lines
 
 _CHANGE_STYLES = {"added": "green", "removed": "red", "changed": "yellow"}
@@ -87,20 +90,89 @@ def state_lines(shown: Mapping[str, Any], width: int = 110) -> list[Text]:
     return lines
 
 
+def table_lines(tables: Any) -> list[Text]:
+    """kubectl-like tables: a title line, then columns padded to their widest cell."""
+    lines = []
+    for table in tables:
+        columns = [printable(str(c)) for c in table.get("columns", [])]
+        rows = [[printable(format_value(cell) if not isinstance(cell, str) else cell) for cell in row]
+                for row in table.get("rows", [])]
+        widths = [max([len(columns[i])] + [len(r[i]) for r in rows if i < len(r)]) for i in range(len(columns))]
+        lines.append(Text(f"  {printable(str(table.get('title', '')))}", style="bold"))
+        lines.append(Text("    " + "   ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(),
+                          style="dim"))
+        for row in rows:
+            lines.append(Text("    " + "   ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()))
+    return lines
+
+
+def initial_lines(step: TraceStep) -> list[Text]:
+    """The initial state, quietly: the API objects as kubectl tabulates them, then each component's non-empty
+    fields (the whole state when the trace has no tables)."""
+    if not step.tables:
+        return state_lines(step.shown)
+    lines = table_lines(step.tables)
+    rest = {address: kept for address, value in step.shown.items()
+            if not is_api_object(value) and (kept := essentials(value)) is not None}
+    if rest:
+        lines.append(Text("  components (what is not empty):", style="bold"))
+        lines.extend(state_lines(rest))
+    return lines
+
+
+def why_lines(step: TraceStep) -> list[Text]:
+    return [Text(f"  ↳ {printable(line)}", style="blue") for line in step.why]
+
+
+def explanation_lines(trace: Trace, step: TraceStep) -> list[Text]:
+    if step.explanation is None or step.index not in trace.violating_steps:
+        return []
+    if trace.loop is not None and step.index != trace.loop:
+        return []  # a lasso's explanation is printed once, at the loop's first state
+    return [Text(f"  ✗ {printable(trace.property_name)}: {printable(step.explanation)}", style="bold red")]
+
+
 def step_lines(trace: Trace, index: int, full: bool = False) -> list[Text]:
-    """The lines of one step: heading, then the changes (or the whole state: step 0, or ``full``)."""
+    """The lines of one step: heading, why, then the changes (quietly unless ``full``); step 0 is the state."""
     step = trace.steps[index]
     lines = [step_heading(trace, step)]
     if index == 0:
-        lines.extend(state_lines(step.shown))
+        lines.extend(state_lines(step.shown) if full else initial_lines(step))
+        lines.extend(explanation_lines(trace, step))
         return lines
+    lines.extend(why_lines(step))
     changes = diff_states(trace.steps[index - 1].shown, step.shown)
-    lines.extend(change_line(change) for change in changes)
+    shown = changes if full else quiet_changes(changes, step.actor)
+    lines.extend(change_line(change) for change in shown)
     if not changes:
         lines.append(Text("  (no change)", style="dim"))
+    elif not shown:
+        lines.append(Text("  (nothing visible changed; --full shows the bookkeeping)", style="dim"))
+    lines.extend(explanation_lines(trace, step))
     if full:
         lines.append(Text("  state:", style="dim"))
         lines.extend(state_lines(step.shown))
+    return lines
+
+
+def lasso_lines(trace: Trace) -> list[Text]:
+    """After a lasso: the goal that never holds, and each fairness class's part in the loop."""
+    lasso = trace.lasso
+    if not lasso:
+        return []
+    lines = []
+    seen: dict[str, None] = {}
+    for index in trace.violating_steps:
+        if trace.steps[index].explanation:
+            seen.setdefault(trace.steps[index].explanation or "", None)
+    for text in seen:
+        lines.append(Text(f"  on the loop: {printable(text)}", "red"))
+    classes = lasso.get("fairness") or []
+    if classes:
+        lines.append(Text("  fair step classes on the loop (why none makes progress):", "bold"))
+    for c in classes:
+        name, status, detail = (printable(c.get(key)) for key in ("name", "status", "detail"))
+        lines.append(Text(f"    {name} ({status}): {detail}"))
     return lines
 
 
@@ -120,6 +192,7 @@ def loop_lines(trace: Trace, index: int) -> list[Text]:
                 Text(f"↺ the behaviour stutters in step {last} forever: no fairness forces another step", "bold red")
             )
         lines.append(Text(f"  {printable(trace.lasso_verdict)}", "red"))
+        lines.extend(lasso_lines(trace))
     return lines
 
 

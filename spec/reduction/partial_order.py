@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from spec import actions as A
 from spec import faults, informer, kubelet, scheduler
-from spec.cluster import enabled_actors, fairness_name, slot_steps, stale_reports
+from spec.cluster import enabled_actors, fairness_name, gc_work, slot_steps, stale_reports
 from spec.config import Config
 from spec.state import ClusterState
 
@@ -59,9 +59,9 @@ _WRITES_PER_STEP = 8
 capacity under which no compaction can depend on the order of deliveries."""
 
 
-def idle(state: ClusterState, who: str, index: int) -> bool:
+def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
     if who == "kcm":
-        return not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue
+        return not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue and not gc_work(state, config)
     if who == "scheduler":
         s = state.schedulers[index]
         return scheduler.head(s) is None and not s.binding
@@ -100,7 +100,7 @@ def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterSt
         if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None):
             busy.add((who, 0 if who == "kcm" else index))
     for who, index in sorted(busy):
-        if not idle(state, who, index):
+        if not idle(state, config, who, index):
             continue
         if who == "kcm" and any(i is None or informer.next_event(i, etcd) is None for i in state.kcm.informers):
             # A caught-up informer of the controller manager may receive a new event (any component writes pods)

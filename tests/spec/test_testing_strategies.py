@@ -1,0 +1,69 @@
+"""spec/testing.py's strategies reach every fault kind, every form of kubectl command and 1 to 3 nodes, and what
+they draw parses (issue 18)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, Phase, find, given, settings
+
+from spec.kubectl import parse as parse_command
+from spec.scenario import FAULTS, parse
+from spec.testing import FAULT_KINDS, KUBECTL_FORMS, cluster_states, scenario_documents
+
+SEARCH = settings(max_examples=2000, database=None, derandomize=True, phases=[Phase.generate],
+                  suppress_health_check=list(HealthCheck))  # found is enough: no shrinking
+
+
+def _form(line: str) -> str:
+    words = line.split()[1:]
+    if words[0] == "scale":
+        return "scale " + words[1].split("/")[0]
+    if words[0] == "set":
+        return "set image"
+    if words[0] == "rollout":
+        return "rollout undo --to-revision" if any(w.startswith("--to-revision") for w in words) else "rollout undo"
+    if words[0] == "delete":
+        return "delete pod -l" if "-l" in words else "delete pod"
+    return words[0]
+
+
+def _spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    spec: dict[str, Any] = docs[0]["spec"]
+    return spec
+
+
+def test_every_fault_kind_is_drawn() -> None:
+    assert set(FAULT_KINDS) == set(FAULTS)
+    for kind in FAULT_KINDS:
+        docs = find(scenario_documents(), lambda d, k=kind: _spec(d)["faults"][k] > 0, settings=SEARCH)  # type: ignore[misc]
+        assert _spec(docs)["faults"][kind] > 0
+
+
+@pytest.mark.parametrize("form", KUBECTL_FORMS)
+def test_every_kubectl_command_is_drawn(form: str) -> None:
+    docs = find(scenario_documents(), lambda d: any(_form(c) == form for c in _spec(d)["userActions"]),
+                settings=SEARCH)
+    line = next(c for c in _spec(docs)["userActions"] if _form(c) == form)
+    parse_command(line, "test")  # the model's own parser takes it
+
+
+@pytest.mark.parametrize("nodes", [1, 2, 3])
+def test_one_to_three_nodes(nodes: int) -> None:
+    docs = find(scenario_documents(), lambda d: sum(x["kind"] == "Node" for x in d) == nodes, settings=SEARCH)
+    assert sum(x["kind"] == "Node" for x in docs) == nodes
+
+
+@settings(max_examples=25, deadline=None)
+@given(scenario_documents())
+def test_what_is_drawn_parses(docs: list[dict[str, Any]]) -> None:
+    scenario = parse(yaml.safe_dump_all(docs), "generated.yaml")
+    assert len(scenario.config.commands) == len(_spec(docs)["userActions"])
+
+
+@settings(max_examples=10, deadline=None)
+@given(cluster_states(max_steps=15))
+def test_cluster_states_are_states(state: Any) -> None:
+    assert state.etcd.revision >= 1
