@@ -63,10 +63,13 @@ class Representatives:
     skeleton. Many states share one (they differ in queues, timers, containers, budgets), so the skeleton's
     image is memoised, and a state costs one look-up, a rebuild of the parts that changed, and the components'
     uids renamed when the numbering moved them. Where interchangeable nodes are renamed (a permutation other than
-    the identity is the least), the state takes the general path (``canonical_state``): renaming moves node
-    names in the components too. Both paths give the same representative: the skeleton's image is computed by
-    the general path itself; the least permutation of the renumbered state is the least of the state before
-    renumbering, because renumbering keeps the order of every revision and uid that ``_fingerprint`` compares.
+    the identity is the least), the renumbered state is renamed and renumbered again. Both paths give the
+    representative by definition (``general``; tests/spec/test_spec_canonical.py compares them): the
+    skeleton's image is computed by the general path itself; the least permutation of the renumbered state is
+    the least of the state before renumbering, because renumbering keeps the order of every revision and uid that
+    ``_fingerprint`` compares; and renumbering a renamed renumbered state gives what renumbering the renamed state
+    gives, because renumbering depends only on the order of the revisions and uids (and on node names, for the
+    nodes' uids), which the first renumbering kept.
     """
 
     def __init__(self, symmetric: tuple[tuple[str, ...], ...], renumber: bool, reorder: bool,
@@ -108,8 +111,13 @@ class Representatives:
         out = state.with_informers(list(infs), etcd)
         if locals_ is not None:
             out = _with_locals(out, locals_)
-        if self.perms and _best_permutation(out, self.perms):
-            return self.general(state)
+        if self.perms:
+            perm = _best_permutation(out, self.perms)
+            if perm:
+                # Renaming, then renumbering again (node uids follow the new names): the same as renaming
+                # before renumbering, since renumbering only replaced ids by others in the same order.
+                renamed = _rename_nodes(out, perm)
+                return rederived(_renumber_ids(renamed)) if self.renumber else rederived(renamed)
         return out
 
     def _skeleton(self, state: ClusterState, others: frozenset[_Triple]) -> _Skeleton:
@@ -306,11 +314,16 @@ def _etcd_ids(etcd: Etcd) -> frozenset[_Triple]:
     """The ids etcd holds: its own revisions (its revision, its compaction point, its history's), its objects'
     and the history's objects'. Memoised: a step that writes nothing leaves etcd as it was."""
     out: list[_Triple] = []
-    bare = attrs.evolve(etcd, objects=_EMPTY)
-    fn = fields.collector(Etcd, fields.IDS)
+    fn = fields.collector(Etcd, fields.IDS, skip=_OBJECTS)
     if fn is not None:
-        fn(bare, None, out)
+        fn(etcd, None, out)
     return _map_ids(etcd.objects) | frozenset(out)
+
+
+_OBJECTS = frozenset({"objects"})
+_CACHE = frozenset({"cache"})
+"""``Informer.cache``: a watching informer's is a function of etcd and its position (``spec.state.Informer``),
+and an expired one's is a map of objects, both handled apart."""
 
 
 _EMPTY: immutables.Map[str, Object] = immutables.Map()
@@ -319,15 +332,11 @@ _EMPTY: immutables.Map[str, Object] = immutables.Map()
 def _informer_ids(inf: Informer) -> frozenset[_Triple]:
     """The ids an informer holds: its positions, and its cache's when expired (a watching informer's cache holds
     objects of etcd or of its history, ``spec.informer.cache_at``)."""
-    fn = fields.collector(Informer, fields.IDS)
-    if fn is None:
-        return frozenset()
     out: list[_Triple] = []
-    if inf.expired:
-        fn(attrs.evolve(inf, cache=_EMPTY), None, out)
-        return _map_ids(inf.cache) | frozenset(out)
-    fn(attrs.evolve(inf, cache=_EMPTY), None, out)
-    return frozenset(out)
+    fn = fields.collector(Informer, fields.IDS, skip=_CACHE)
+    if fn is not None:
+        fn(inf, None, out)
+    return _map_ids(inf.cache) | frozenset(out) if inf.expired else frozenset(out)
 
 
 _IdPlan = tuple[tuple[tuple[int, int], ...], tuple[tuple[tuple[Key, int], int], ...], tuple[tuple[int, int], ...],
@@ -368,7 +377,8 @@ def _rewrite_of(plan: _IdPlan, keep: frozenset[type] = frozenset()) -> fields.Re
 
 def _renumbered_informer(inf: Informer, scope: informer.Scope, etcd: Etcd, rw: fields.Rewrite) -> Informer:
     """``inf`` renumbered by ``rw``: its positions, and its cache (from etcd's, when watching: ``cache_at``)."""
-    moved = fields.rewrite(attrs.evolve(inf, cache=_EMPTY), rw, fields.IDS)
+    fn = fields.rewriter(Informer, fields.IDS, skip=_CACHE)
+    moved = inf if fn is None else fn(inf, rw, None)
     cache = (_interned_map(fields.rewrite(inf, rw, fields.IDS).cache) if inf.expired
              else cache_at(etcd, scope, moved.rv))
     if (moved.rv == inf.rv and cache is inf.cache and moved.high_water == inf.high_water

@@ -289,16 +289,18 @@ def _compile(shape: Shape, purpose: frozenset[str], types_: tuple[type, ...], ke
     raise ValueError(f"unknown shape {shape!r}")
 
 
-_rewriters: dict[tuple[type, frozenset[str], frozenset[type]], _Fn | None] = {}
-_compiling_rw: set[tuple[type, frozenset[str], frozenset[type]]] = set()
+_rewriters: dict[tuple[type, frozenset[str], frozenset[type], frozenset[str]], _Fn | None] = {}
+_compiling_rw: set[tuple[type, frozenset[str], frozenset[type], frozenset[str]]] = set()
 
 
-def rewriter(cls: type, purpose: frozenset[str], keep: frozenset[type] = frozenset()) -> _Fn | None:
+def rewriter(cls: type, purpose: frozenset[str], keep: frozenset[type] = frozenset(),
+             skip: frozenset[str] = frozenset()) -> _Fn | None:
     """The rewriter ``f(o, rw, key)`` of ``cls`` instances for ``purpose`` (``IDS`` or ``NODES``), leaving
-    instances of ``keep`` as they are; None when a ``cls`` instance holds nothing to rewrite. Compiled once per
+    instances of ``keep`` and the fields ``skip`` of ``cls`` itself as they are; None when a ``cls`` instance
+    holds nothing to rewrite. Compiled once per
     class: it reads only the fields that may hold what ``purpose`` rewrites, builds the object positionally (as
     attrs writes its own ``__init__``), and returns the instance itself when nothing changes."""
-    k = (cls, purpose, keep)
+    k = (cls, purpose, keep, skip)
     try:
         return _rewriters[k]
     except KeyError:
@@ -307,13 +309,13 @@ def rewriter(cls: type, purpose: frozenset[str], keep: frozenset[type] = frozens
         return lambda v, rw, key: _rewriters[k](v, rw, key)  # type: ignore[misc]
     _compiling_rw.add(k)
     try:
-        fn = _rewriters[k] = _rewriter(cls, purpose, keep)
+        fn = _rewriters[k] = _rewriter(cls, purpose, keep, skip)
     finally:
         _compiling_rw.discard(k)
     return fn
 
 
-def _rewriter(cls: type, purpose: frozenset[str], keep: frozenset[type]) -> _Fn | None:
+def _rewriter(cls: type, purpose: frozenset[str], keep: frozenset[type], skip: frozenset[str]) -> _Fn | None:
     if cls in keep or not _reaches(cls, purpose, keep):
         return None
     hints = typing.get_type_hints(cls)
@@ -331,6 +333,8 @@ def _rewriter(cls: type, purpose: frozenset[str], keep: frozenset[type]) -> _Fn 
         lines.append(f"    key = o.{key_field}")
     new: dict[str, str] = {}
     for i, (name, shape) in enumerate(fields_.items()):
+        if name in skip:
+            continue
         types_ = tuple(_classes(hints.get(name)))
         if isinstance(shape, str) and shape != OBJ:
             if shape not in KINDS:
@@ -374,19 +378,21 @@ def rewrite(o: Any, rw: Rewrite, purpose: frozenset[str]) -> Any:
 
 
 _Collect = Callable[[Any, "str | None", list[tuple[str, Any, "str | None"]]], None]
-_collectors: dict[tuple[type, frozenset[str], frozenset[type]], _Collect | None] = {}
+_collectors: dict[tuple[type, frozenset[str], frozenset[type], frozenset[str]], _Collect | None] = {}
 
 
-def collector(cls: type, kinds: frozenset[str], keep: frozenset[type] = frozenset()) -> _Collect | None:
+def collector(cls: type, kinds: frozenset[str], keep: frozenset[type] = frozenset(),
+              skip: frozenset[str] = frozenset()) -> _Collect | None:
     """A function ``f(o, key, out)`` appending (kind, value, key) to ``out`` for every value of ``kinds`` that
     the ``cls`` instance ``o`` holds (``key``: the key of the API object holding it, where known), not descending
-    into instances of ``keep``; None when a ``cls`` instance holds none. Compiled once per class: the fields that
+    into instances of ``keep`` nor into the fields ``skip`` of ``cls`` itself; None when a ``cls`` instance holds
+    none. Compiled once per class: the fields that
     cannot hold any are not read, and the loops over containers are written out."""
-    key = (cls, kinds, keep)
+    key = (cls, kinds, keep, skip)
     try:
         return _collectors[key]
     except KeyError:
-        fn = _collectors[key] = _collector(cls, kinds, keep)
+        fn = _collectors[key] = _collector(cls, kinds, keep, skip)
         return fn
 
 
@@ -403,17 +409,18 @@ def _dispatch(kinds: frozenset[str], keep: frozenset[type]) -> _Collect:
 _compiling: set[tuple[type, frozenset[str], frozenset[type]]] = set()
 
 
-def _collector(cls: type, kinds: frozenset[str], keep: frozenset[type]) -> _Collect | None:
+def _collector(cls: type, kinds: frozenset[str], keep: frozenset[type], skip: frozenset[str]) -> _Collect | None:
     if cls in keep or not _reaches(cls, kinds, keep):
         return None
     _compiling.add((cls, kinds, keep))
     try:
-        return _compile_collector(cls, kinds, keep)
+        return _compile_collector(cls, kinds, keep, skip)
     finally:
         _compiling.discard((cls, kinds, keep))
 
 
-def _compile_collector(cls: type, kinds: frozenset[str], keep: frozenset[type]) -> _Collect | None:
+def _compile_collector(cls: type, kinds: frozenset[str], keep: frozenset[type],
+                       skip: frozenset[str]) -> _Collect | None:
     hints = typing.get_type_hints(cls)
     env: dict[str, Any] = {"object_key": object_key, "dispatch": _dispatch(kinds, keep)}
     lines = ["def collect(o, key, out):"]
@@ -470,6 +477,8 @@ def _compile_collector(cls: type, kinds: frozenset[str], keep: frozenset[type]) 
 
     body = []
     for name, shape in fields_.items():
+        if name in skip:
+            continue
         body += emit(shape, f"o.{name}", "key", "    ", tuple(_classes(hints.get(name))))
     if not body:
         return None
@@ -486,7 +495,7 @@ class _Lazy:
     __slots__ = ("fn", "args")
 
     def __init__(self, cls: type, kinds: frozenset[str], keep: frozenset[type]) -> None:
-        self.args = (cls, kinds, keep)
+        self.args = (cls, kinds, keep, frozenset[str]())
         self.fn: _Collect | None = None
 
     def __call__(self, v: Any, key: str | None, out: list[tuple[str, Any, str | None]]) -> None:
