@@ -103,8 +103,13 @@ def page_data(model: Any, title: str, max_states: int, trace_states: Sequence[An
         entry.update(id=i, initial=i in graph.initial, steps=out_edges[i])
         states.append(entry)
     traces = {trace_name or "trace": [index[s] for s in path]} if path else {}
+    note = None
+    if graph.cut:
+        note = (f"the page holds the first {len(graph.states):,} states of the checker's breadth-first search; "
+                f"{graph.cut_edges:,} step(s) from {len(graph.cut):,} of them lead beyond (their buttons are "
+                "disabled; kubespec explore --serve walks them all)")
     return {"title": title, "states": states, "initial": sorted(graph.initial), "traces": traces,
-            "note": graph.note, "live": False}
+            "note": note, "live": False}
 
 
 _STYLE = """

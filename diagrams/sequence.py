@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import re
-import textwrap
 from collections.abc import Sequence
 from typing import Literal
 
@@ -206,7 +205,30 @@ def wrap(text: str, width: int = WRAP) -> list[str]:
     longer than a line is cut, so that no line is wider than ``width``."""
     lines: list[str] = []
     for part in text.split(" — "):
-        lines.extend(textwrap.wrap(part, width, break_on_hyphens=False, break_long_words=True) or [""])
+        lines.extend(_wrap_part(part, width) or [""])
+    return lines
+
+
+def _wrap_part(text: str, width: int) -> list[str]:
+    """Greedy wrapping that breaks between words, else after a ``/`` of a long path (``replicasets/default/``),
+    and cuts a word only when a piece is longer than a line."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        pieces = [word] if len(word) <= width else [p for p in re.split(r"(?<=/)", word) if p]
+        for k, piece in enumerate(pieces):
+            glue = "" if k > 0 or not line else " "
+            if len(line) + len(glue) + len(piece) <= width:
+                line += glue + piece
+                continue
+            if line:
+                lines.append(line)
+            while len(piece) > width:
+                lines.append(piece[:width])
+                piece = piece[width:]
+            line = piece
+    if line:
+        lines.append(line)
     return lines
 
 
@@ -215,6 +237,11 @@ def room(message: Message) -> int:
     lane's label: an arrow's span (at least one lane gap), a box's lane gap, less a margin."""
     inches = LANE if message.kind == "local" else max(LANE, abs(message.x1 - message.x0))
     return max(16, int((inches - 0.3) * 72 / (10 * 0.55)))
+
+
+def _detail_chars(message: Message) -> int:
+    """The main change below a label (8 points, with "(+N more)" after it) fits the label's room too."""
+    return max(16, min(_DETAIL_CHARS, int(room(message) * 10 / 8) - 12))
 
 
 def label_lines(message: Message) -> list[str]:
@@ -433,7 +460,8 @@ def _draw_message(
             label=_html_label(
                 lines,
                 safe_text(
-                    headline(message.changes, _DETAIL_CHARS, lambda change: change.address == message.source),
+                    headline(message.changes, _detail_chars(message),
+                             lambda change: change.address == message.source),
                     2 * _DETAIL_CHARS,
                 ),
                 colour,
@@ -479,9 +507,9 @@ def _draw_message(
         tooltip=tooltip,
     )
     if message.kind == "request":
-        detail = headline(message.changes, _DETAIL_CHARS, lambda change: is_api_object(change.address))
+        detail = headline(message.changes, _detail_chars(message), lambda change: is_api_object(change.address))
     else:
-        detail = headline(message.changes, _DETAIL_CHARS, lambda change: change.address == message.target)
+        detail = headline(message.changes, _detail_chars(message), lambda change: change.address == message.target)
     detail = safe_text(detail, 2 * _DETAIL_CHARS)
     if detail:
         graph.node(

@@ -38,7 +38,9 @@ from spec.state import (
     Node,
     Object,
     Pod,
+    PodDisruptionBudget,
     ReplicaSet,
+    StatefulSet,
     WatchEvent,
     object_key,
     replace_meta,
@@ -66,6 +68,8 @@ class Response:
 
 
 def _kind(obj: Object) -> str:
+    if isinstance(obj, PodDisruptionBudget):
+        return "PodDisruptionBudget.policy"
     return KIND[type(obj)] + ("" if isinstance(obj, Pod | Node) else ".apps")
 
 
@@ -91,6 +95,14 @@ def validate(obj: Object) -> str | None:
             return prefix + "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`"
         if not obj.template.containers:
             return prefix + "spec.template.spec.containers: Required value"
+    if isinstance(obj, StatefulSet):
+        error = _validate_statefulset(obj)
+        if error:
+            return prefix + error
+    if isinstance(obj, PodDisruptionBudget):
+        error = _validate_pdb(obj)
+        if error:
+            return prefix + error
     if isinstance(obj, Deployment):
         from spec.controllers.deployment import resolve_fenceposts
 
@@ -98,6 +110,35 @@ def validate(obj: Object) -> str | None:
         if surge == 0 and unavailable == 0:
             return prefix + "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when " \
                 "`maxSurge` is 0"
+    return None
+
+
+def _validate_statefulset(obj: StatefulSet) -> str | None:
+    """pkg/apis/apps/validation ValidateStatefulSetSpec: replicas, selector, template labels, the policy."""
+    if obj.replicas < 0:
+        return f"spec.replicas: Invalid value: {obj.replicas}: must be greater than or equal to 0"
+    if not obj.selector.match_labels and not obj.selector.match_expressions:
+        return "spec.selector: Invalid value: empty selector is invalid for statefulset"
+    if not obj.selector.matches(dict(obj.template.labels)):
+        return "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`"
+    if not obj.template.containers:
+        return "spec.template.spec.containers: Required value"
+    if obj.pod_management_policy not in ("OrderedReady", "Parallel"):
+        return f"spec.podManagementPolicy: Unsupported value: {obj.pod_management_policy!r}: supported values: " \
+            '"OrderedReady", "Parallel"'
+    return None
+
+
+def _validate_pdb(obj: PodDisruptionBudget) -> str | None:
+    """pkg/apis/policy/validation ValidatePodDisruptionBudgetSpec: at most one of minAvailable and maxUnavailable,
+    each a non-negative integer or a percentage of at most 100%."""
+    if obj.min_available is not None and obj.max_unavailable is not None:
+        return "spec: Invalid value: minAvailable and maxUnavailable cannot be both set"
+    for field, value in (("minAvailable", obj.min_available), ("maxUnavailable", obj.max_unavailable)):
+        if isinstance(value, int) and value < 0:
+            return f"spec.{field}: Invalid value: {value}: must be greater than or equal to 0"
+        if isinstance(value, str) and (not value.endswith("%") or not value[:-1].isdigit() or int(value[:-1]) > 100):
+            return f"spec.{field}: Invalid value: {value!r}: must be an integer or a percentage between 0% and 100%"
     return None
 
 
@@ -121,6 +162,13 @@ def _spec_changed(old: Object, new: Object) -> bool:
                 old.revision_history_limit, old.min_ready_seconds, old.paused) != (
             new.replicas, new.selector, new.template, new.max_surge, new.max_unavailable,
             new.revision_history_limit, new.min_ready_seconds, new.paused)
+    if isinstance(old, StatefulSet) and isinstance(new, StatefulSet):
+        return (old.replicas, old.selector, old.template, old.service_name, old.pod_management_policy,
+                old.min_ready_seconds) != (new.replicas, new.selector, new.template, new.service_name,
+                                           new.pod_management_policy, new.min_ready_seconds)
+    if isinstance(old, PodDisruptionBudget) and isinstance(new, PodDisruptionBudget):
+        return (old.selector, old.min_available, old.max_unavailable) != (
+            new.selector, new.min_available, new.max_unavailable)
     return False
 
 
@@ -188,9 +236,15 @@ def _note_overshoot(etcd: Etcd, ghost: Ghost, read: CreatorRead) -> Ghost:
         if p.meta.namespace != rs.meta.namespace or p.meta.deleting or p.status.phase in ("Succeeded", "Failed"):
             continue
         owner = p.meta.owner
-        if (owner is not None and owner.uid == rs.meta.uid) or (
-                owner is None and not rs.meta.deleting and rs.selector.matches(dict(p.meta.labels))):
+        if owner is not None and owner.uid == rs.meta.uid:
             known += 1
+        elif owner is None and not rs.meta.deleting and rs.selector.matches(dict(p.meta.labels)):
+            # An orphan counts once claimed: its adoption went through (a pod gone from etcd answers NotFound,
+            # ClaimPods leaves it out, and the controller does not know of it any more).
+            stored = etcd.objects.get(object_key(p))
+            if stored is not None and stored.meta.uid == p.meta.uid and stored.meta.owner is not None \
+                    and stored.meta.owner.uid == rs.meta.uid:
+                known += 1
     for o in etcd.of("pods"):
         owner = o.meta.owner
         if owner is not None and owner.uid == rs.meta.uid and o.meta.uid not in cached:
@@ -372,6 +426,14 @@ class Session:
 
     def patch(self, key: Key, new: Object, *, uid: int | None = None) -> Response:
         return self._done(*patch(self.etcd, key, new, uid=uid))
+
+    def patch_meta(self, key: Key, *, uid: int | None = None, **changes: object) -> Response:
+        """PATCH of metadata fields only (a merge patch, as ClaimPods' adoption sends: applied by the server to the
+        stored object, whose spec and status stay as they are), with an optional uid precondition."""
+        current = self.etcd.objects.get(key)
+        if current is None or (uid is not None and current.meta.uid != uid):
+            return Response(404, "NotFound", f"{key} not found")
+        return self.patch(key, with_meta(current, **changes), uid=uid)
 
     def delete(self, key: Key, *, uid: int | None = None, grace: bool = True, propagation: str | None = None,
                resource_version: int | None = None) -> Response:

@@ -11,32 +11,35 @@ import click
 
 from checker.errors import InputError
 from checker.loading import Loaded, relative_path
+from spec.config import Config
 from spec.faults import symmetric_nodes
 from spec.model import ClusterModel
 from spec.properties import PROPERTIES
 from spec.reduction import NONE
 from spec.scenario import DEFAULT_SCENARIO, Scenario, builtin, builtin_names, load, with_overrides
-from spec.state import Deployment, Node, Pod, ReplicaSet
+from spec.state import Deployment, Node, Pod, PodDisruptionBudget, ReplicaSet, StatefulSet
 from spec.variants import VARIANTS
 
 
 def summary(s: Scenario) -> str:
     """One line: what is checked and within which bounds."""
     c = s.config
-    kinds = {Node: 0, Deployment: 0, ReplicaSet: 0, Pod: 0}
+    kinds: dict[type, int] = {Node: 0, Deployment: 0, ReplicaSet: 0, Pod: 0}
     for o in c.objects:
-        kinds[type(o)] += 1
+        kinds[type(o)] = kinds.get(type(o), 0) + 1
     replicas = sum(o.replicas for o in c.objects if isinstance(o, Deployment | ReplicaSet))
     faults = ", ".join(f"{a.name.replace('_', ' ')} {getattr(c.budget, a.name)}"
                        for a in c.budget.__attrs_attrs__ if getattr(c.budget, a.name)) or "no faults"
     parts = [
         f"scenario {s.name}: {kinds[Node]} nodes, {kinds[Deployment]} deployments, {kinds[ReplicaSet]} replicasets, "
-        f"{kinds[Pod]} pods ({replicas} replicas)",
+        f"{kinds[Pod]} pods ({replicas} replicas)"
+        + (f", {kinds[StatefulSet]} statefulsets" if kinds.get(StatefulSet) else "")
+        + (f", {kinds[PodDisruptionBudget]} poddisruptionbudgets" if kinds.get(PodDisruptionBudget) else ""),
         faults,
         f"consistency {c.consistency}",
         "variants " + ", ".join(sorted(c.variants)) if c.variants else "today's Kubernetes (no variant)",
         f"{len(c.commands)} kubectl commands",
-        f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(_defaults())}",
+        f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(_defaults(c))}",
     ]
     bounds = []
     if s.max_states:
@@ -49,9 +52,10 @@ def summary(s: Scenario) -> str:
     return "; ".join(parts)
 
 
-def _defaults() -> int:
+def _defaults(config: Config | None = None) -> int:
     """How many properties a scenario that names none checks (the findings are checked only when named)."""
-    return sum(1 for p in PROPERTIES.values() if not p.finding)
+    return sum(1 for p in PROPERTIES.values()
+               if not p.finding and (config is None or p.applies is None or p.applies(config)))
 
 
 class ScenarioLoader:

@@ -146,7 +146,8 @@ def checker_properties(config: Config) -> tuple[Property, ...]:
     """The properties the scenario names (by default all but the findings), as the checker's properties:
     ``PropertySpec.kind`` names the checker's operator, and the ``p ~> q`` kinds take the premise ``p``."""
     props = []
-    for name in config.properties or tuple(n for n, p in PROPERTIES.items() if not p.finding):
+    for name in config.properties or tuple(n for n, p in PROPERTIES.items()
+                                           if not p.finding and (p.applies is None or p.applies(config))):
         spec = PROPERTIES[name]
         if spec.kind in ("always", "eventually_always"):
             props.append((always_ if spec.kind == "always" else eventually_always)(name, spec.p))

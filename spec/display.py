@@ -80,8 +80,10 @@ def display(state: ClusterState) -> Mapping[str, Any]:
 
 
 def _rv(obj: Object) -> str:
+    """The object's resourceVersion, when it says something: views without one (0) and versions the renumbering
+    reduction moved below etcd's history (negative: an older version than any etcd keeps) print nothing."""
     rv = obj.meta.resource_version
-    return f" (rv {rv})" if rv else ""
+    return f" (rv {rv})" if rv > 0 else ""
 
 
 def summary(obj: Object | None) -> str:

@@ -5,7 +5,9 @@ Upstream: staging/src/k8s.io/kubectl/pkg/cmd/scale (the scale subresource, no pr
 polymorphichelpers/rollback.go (client-side: the template of the ReplicaSet of the previous revision, minus its
 pod-template-hash label, is patched into the Deployment; "no rollout history found" / "skipped rollback"),
 cmd/delete (graceful deletion; --cascade sets the propagation policy, background by default),
-cmd/drain/cordon (spec.unschedulable).
+cmd/drain/cordon (spec.unschedulable), cmd/drain and pkg/drain (``kubectl drain``: cordon, then evict each pod of
+the node through the eviction API, retrying on 429: ``start_drain``, ``drain_step``; the drain stays under way
+between steps, in ``spec.state.Workloads``).
 
 Each command reads the latest objects (kubectl talks to the API server, not to an informer) and writes through
 the API server; a rejected command leaves the cluster unchanged and its error is the step's event.
@@ -20,13 +22,26 @@ import attrs
 from checker.errors import InputError
 from spec.apiserver import Session
 from spec.controllers.deployment import owned, revision
+from spec.eviction import evict
 from spec.scheduling.types import pairs
-from spec.state import POD_TEMPLATE_HASH, Deployment, Node, Pod, ReplicaSet, key_of
+from spec.state import (
+    POD_TEMPLATE_HASH,
+    Deployment,
+    Drain,
+    Key,
+    Node,
+    Pod,
+    ReplicaSet,
+    StatefulSet,
+    key_of,
+    pod_key,
+)
 
 _RESOURCES = {
     "deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
     "replicaset": "replicasets", "replicasets": "replicasets", "rs": "replicasets",
     "pod": "pods", "pods": "pods", "po": "pods", "node": "nodes", "nodes": "nodes", "no": "nodes",
+    "statefulset": "statefulsets", "statefulsets": "statefulsets", "sts": "statefulsets",
 }
 
 
@@ -44,6 +59,8 @@ class Command:
     image: str = ""
     to_revision: int = 0
     selector: tuple[tuple[str, str], ...] = ()
+    force: bool = False
+    """``kubectl drain --force``: pods that declare no controller are evicted too."""
     cascade: str = ""
     """``kubectl delete --cascade``: "background" (the default), "foreground" or "orphan"; "" for other verbs."""
 
@@ -83,6 +100,8 @@ def parse(line: str, where: str) -> Command:
     if not words or words[0] != "kubectl":
         raise InputError(f"{where}: {line!r} is not a kubectl command")
     words = words[1:]
+    if words and words[0] == "drain":
+        return parse_drain(line, words, where)
     namespace = "default"
     flags: dict[str, str] = {}
     plain: list[str] = []
@@ -111,7 +130,7 @@ def parse(line: str, where: str) -> Command:
         return Command(line, verb, "nodes", plain[1])
     if verb == "scale":
         resource, name, rest = _target(plain[1:], where)
-        if resource not in ("deployments", "replicasets") or not name or rest:
+        if resource not in ("deployments", "replicasets", "statefulsets") or not name or rest:
             raise InputError(f"{where}: usage: kubectl scale deployment/NAME --replicas=N")
         raw = flags.pop("replicas", None)
         if raw is None or not raw.lstrip("-").isdigit():
@@ -158,7 +177,7 @@ def parse(line: str, where: str) -> Command:
         _no_more(flags, where)
         return Command(line, verb, resource, name, namespace, selector=pairs(labels), cascade=cascade)
     raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, "
-                     "delete deployment, delete replicaset, cordon, uncordon)")
+                     "delete deployment, delete replicaset, cordon, uncordon, drain)")
 
 
 def _no_more(flags: dict[str, str], where: str) -> None:
@@ -169,6 +188,8 @@ def _no_more(flags: dict[str, str], where: str) -> None:
 def run(command: Command, session: Session) -> str:
     """Run ``command`` against the API server; returns kubectl's output line."""
     c = command
+    if c.verb == "drain":
+        return start_drain(c, -1, session)[0]
     key = key_of(c.resource, c.namespace, c.name)
     if c.verb in ("cordon", "uncordon"):
         node = session.get(key)
@@ -203,12 +224,13 @@ def run(command: Command, session: Session) -> str:
                        f'Error from server (NotFound): pods "{name}" not found')
         return "; ".join(out) or "No resources found"
     obj = session.get(key)
-    if not isinstance(obj, Deployment | ReplicaSet):
+    if not isinstance(obj, Deployment | ReplicaSet | StatefulSet):
         return f'Error from server (NotFound): {c.resource} "{c.name}" not found'
     if c.verb == "scale":
         response = session.patch(key, attrs.evolve(obj, replicas=c.replicas))
         return f"{c.resource[:-1]}.apps/{c.name} scaled" if response.ok else f"error: {response.message}"
-    assert isinstance(obj, Deployment)
+    if not isinstance(obj, Deployment):
+        return f'Error from server (NotFound): deployments.apps "{c.name}" not found'
     if c.verb == "set-image":
         if all(ct.name != c.container for ct in obj.template.containers):
             return f'error: unable to find container named "{c.container}"'
@@ -231,3 +253,81 @@ def run(command: Command, session: Session) -> str:
             f"{revision(target)})"
     session.patch(key, attrs.evolve(obj, template=template))
     return f"deployment.apps/{c.name} rolled back"
+
+
+# --- kubectl drain (staging/src/k8s.io/kubectl/pkg/drain, cmd/drain) ------------------------------------------
+
+DRAIN_FLAGS = ("--ignore-daemonsets", "--delete-emptydir-data", "--force")
+"""The flags ``kubectl drain`` takes here. No DaemonSet and no emptyDir volume is modelled, so the first two change
+nothing (they are accepted because real drains pass them); ``--force`` lets pods without a controller go too."""
+
+
+def parse_drain(line: str, words: list[str], where: str) -> Command:
+    """``kubectl drain NODE [--ignore-daemonsets] [--delete-emptydir-data] [--force]`` (words after ``kubectl``)."""
+    plain = [w for w in words[1:] if not w.startswith("-")]
+    flags = [w for w in words[1:] if w.startswith("-")]
+    for f in flags:
+        if f not in DRAIN_FLAGS:
+            raise InputError(f"{where}: unknown flag {f!r} (kubectl drain takes {', '.join(DRAIN_FLAGS)})")
+    if len(plain) != 1:
+        raise InputError(f"{where}: usage: kubectl drain NODE [--ignore-daemonsets] [--delete-emptydir-data] "
+                         "[--force]")
+    return Command(line, "drain", "nodes", plain[0], force="--force" in flags)
+
+
+def start_drain(command: Command, index: int, session: Session) -> tuple[str, Drain | None]:
+    """RunNodeDrain's first half: cordon the node (RunCordonOrUncordon), then GetPodsForDeletion: the pods bound to
+    it and not yet being deleted. A pod that declares no controller stops the drain (the node stays cordoned)
+    unless ``--force``. Returns kubectl's output and the drain under way (None: finished or failed)."""
+    name = command.name
+    key = key_of("nodes", "", name)
+    node = session.get(key)
+    if not isinstance(node, Node):
+        return f'Error from server (NotFound): nodes "{name}" not found', None
+    out = []
+    if node.info.unschedulable:
+        out.append(f"node/{name} already cordoned")
+    else:
+        session.patch(key, attrs.evolve(node, info=attrs.evolve(node.info, unschedulable=True)))
+        out.append(f"node/{name} cordoned")
+    pods = sorted((p for p in session.etcd.objects.values()
+                   if isinstance(p, Pod) and p.node_name == name and not p.meta.deleting),
+                  key=lambda p: (p.meta.namespace, p.meta.name))
+    unmanaged = [p for p in pods if p.meta.owner is None]
+    if unmanaged and not command.force:
+        listed = ", ".join(f"{p.meta.namespace}/{p.meta.name}" for p in unmanaged)
+        out.append(f'error: unable to drain node "{name}" due to error: cannot delete Pods that declare no '
+                   f"controller (use --force to override): {listed}")
+        return "; ".join(out), None
+    if not pods:
+        out.append(f"node/{name} drained")
+        return "; ".join(out), None
+    out.append("evicting " + ", ".join(f"pod {p.meta.namespace}/{p.meta.name}" for p in pods))
+    return "; ".join(out), Drain(index, name, tuple((pod_key(p.meta.namespace, p.meta.name), p.meta.uid)
+                                                    for p in pods))
+
+
+def drain_step(drain: Drain, key: Key, session: Session, variants: frozenset[str] = frozenset()
+               ) -> tuple[str, Drain | None]:
+    """One eviction of evictPods: 201 or 404 and the pod is done; 429 TooManyRequests and it is retried (the
+    goroutine sleeps 5 s and evicts again: the drain is unchanged); any other error ends the drain. The drain is
+    done when every pod is (``node/NAME drained``; waitForDelete is left out: it writes nothing)."""
+    uid = dict(drain.pods)[key]
+    name = key.rsplit("/", 1)[1]
+    namespace = key.split("/")[1]
+    current = session.get(key)
+    if not isinstance(current, Pod) or current.meta.uid != uid:
+        response_text = f"pod/{name} evicted"  # already gone: NotFound counts as done
+    else:
+        response = evict(session, key, variants)
+        if response.code == 429:
+            return (f'error when evicting pods/"{name}" -n "{namespace}" (will retry after 5s): '
+                    f"{response.message}"), drain
+        if not response.ok and response.code != 404:
+            return (f'error: unable to drain node "{drain.node}" due to error: error when evicting pods/"{name}" '
+                    f'-n "{namespace}": {response.message}'), None
+        response_text = f"pod/{name} evicted"
+    rest = tuple(p for p in drain.pods if p[0] != key)
+    if not rest:
+        return f"{response_text}; node/{drain.node} drained", None
+    return response_text, Drain(drain.command, drain.node, rest)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
 import immutables
@@ -21,9 +22,31 @@ from spec.lifecycle_properties import no_eviction_when_all_zones_disrupted, repl
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
-from spec.state import ClusterState, Deployment, Key, Kubelet, Node, Object, Pod, ReplicaSet
+from spec.state import (
+    ClusterState,
+    Deployment,
+    Key,
+    Kubelet,
+    Node,
+    Object,
+    Pod,
+    PodDisruptionBudget,
+    ReplicaSet,
+    StatefulSet,
+)
+from spec.workload_properties import (
+    at_most_one_pod_per_identity,
+    explain_at_most_one,
+    explain_pdbs,
+    explain_statefulsets,
+    pdbs_respected,
+    statefulsets_converged,
+)
 
 Predicate = Callable[[ClusterState], bool]
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 
 @attrs.frozen
@@ -41,6 +64,9 @@ class PropertySpec:
     finding: bool = False
     """A promise upstream's documentation makes and upstream's code breaks (docs/spec.md, "Findings"): checked
     only when a scenario names it, where it is expected to fail with a trace."""
+    applies: Callable[[Config], bool] | None = attrs.field(default=None, eq=False)
+    """Which scenarios check it when they name no properties (None: every one): a property about objects a
+    scenario does not have would only be reported vacuous there."""
     explain: Callable[[ClusterState], str] | None = None
     """What breaks the property in a state that violates it, in words ("ReplicaSet default/web has 3 active pods,
     replicas 1"), printed at a counterexample's violating step (or along a lasso's loop); None: only the name."""
@@ -328,6 +354,37 @@ PROPERTIES["ReplicaSetsConvergeOnHealthyNodes"] = PropertySpec(
     "pkg/controller/replicaset/replica_set.go",
 )
 
+
+# --- the StatefulSets' and PodDisruptionBudgets' properties (issue 12; spec/workload_properties.py) ----------
+
+def _has(kind: type) -> Callable[[Config], bool]:
+    return lambda config: any(isinstance(o, kind) for o in config.objects)
+
+
+PROPERTIES["AtMostOnePodPerStatefulIdentity"] = PropertySpec(
+    "AtMostOnePodPerStatefulIdentity", "always", at_most_one_pod_per_identity, None,
+    at_most_one_pod_per_identity.__doc__ or "",
+    "pkg/controller/statefulset/stateful_set_control.go (a replica is created only when no pod of its name "
+    "exists), pkg/registry/core/pod/strategy.go (graceful deletion: the kubelet confirms); "
+    "https://kubernetes.io/docs/tasks/run-application/force-delete-stateful-set-pod/",
+    applies=_has(StatefulSet), explain=explain_at_most_one,
+)
+PROPERTIES["PodDisruptionBudgetRespected"] = PropertySpec(
+    "PodDisruptionBudgetRespected", "always", pdbs_respected, None, pdbs_respected.__doc__ or "",
+    "pkg/registry/core/pod/storage/eviction.go (checkAndDecrement), pkg/controller/disruption/disruption.go; "
+    "https://kubernetes.io/docs/concepts/workloads/pods/disruptions/",
+    applies=_has(PodDisruptionBudget), explain=explain_pdbs,
+)
+PROPERTIES["StatefulSetsConverge"] = PropertySpec(
+    "StatefulSetsConverge", "leads_to_always",
+    lambda s: not statefulsets_converged(s) and not blocked(s),
+    lambda s: statefulsets_converged(s) or blocked(s),
+    "Whenever a StatefulSet lacks Ready, running pods NAME-0..NAME-(replicas-1), or has pods beyond them, and "
+    "nothing blocks it (every pending pod fits some node), it gets exactly those and keeps them (or becomes "
+    "blocked): Anvil's ESR, p ~> []q.",
+    "pkg/controller/statefulset/stateful_set_control.go (updateStatefulSet); Anvil esr.rs",
+    applies=_has(StatefulSet), explain=explain_statefulsets,
+)
 PROPERTIES["NoEvictionWhenAllZonesDisrupted"] = PropertySpec(
     "NoEvictionWhenAllZonesDisrupted", "always", no_eviction_when_all_zones_disrupted, None,
     "While no zone has a Ready node, nothing is evicted: the node lifecycle controller takes it for its own lost "

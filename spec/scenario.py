@@ -1,4 +1,5 @@
-"""Scenarios: a YAML file of Kubernetes documents (Node, Deployment, ReplicaSet, Pod) plus one ``kind: Scenario``
+"""Scenarios: a YAML file of Kubernetes documents (Node, Deployment, ReplicaSet, Pod, StatefulSet,
+PodDisruptionBudget) plus one ``kind: Scenario``
 document (apiVersion kubespec.dev/v1) with fault budgets, read consistency, variants, properties, kubectl commands
 and bounds. Every problem is an ``InputError`` naming the file, the document and the field.
 
@@ -32,8 +33,10 @@ from spec.state import (
     Node,
     Object,
     Pod,
+    PodDisruptionBudget,
     PodTemplate,
     ReplicaSet,
+    StatefulSet,
     object_key,
 )
 from spec.strict import validate_object
@@ -213,6 +216,55 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
     )
 
 
+def _statefulset(doc: dict[str, Any], where: str) -> StatefulSet:
+    """An apps/v1 StatefulSet (``spec.controllers.statefulset`` says what of it is modelled)."""
+    meta = _meta(doc, where)
+    spec = _map(doc, "spec", where, required=True)
+    _keys(spec, ("replicas", "selector", "template", "serviceName", "podManagementPolicy", "minReadySeconds",
+                 "updateStrategy", "revisionHistoryLimit", "persistentVolumeClaimRetentionPolicy", "ordinals",
+                 "volumeClaimTemplates"), f"{where}: spec")
+    if spec.get("volumeClaimTemplates"):
+        raise InputError(f"{where}: spec.volumeClaimTemplates: PersistentVolumeClaims are not modelled (a "
+                         "StatefulSet without volumeClaimTemplates is)")
+    ordinals = _map(spec, "ordinals", f"{where}: spec")
+    if ordinals.get("start", 0) != 0:
+        raise InputError(f"{where}: spec.ordinals.start: only 0 is modelled, got {ordinals.get('start')!r}")
+    replicas = spec.get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool):
+        raise InputError(f"{where}: spec.replicas: expected an integer, got {replicas!r}")
+    check_replicas(replicas, f"{where}: spec.replicas")
+    min_ready = _int(spec, "minReadySeconds", f"{where}: spec", 0)
+    if min_ready:
+        raise InputError(f"{where}: spec.minReadySeconds: only 0 is modelled, got {min_ready}")
+    policy = spec.get("podManagementPolicy", "OrderedReady")
+    if policy not in ("OrderedReady", "Parallel"):
+        raise InputError(f"{where}: spec.podManagementPolicy: expected OrderedReady or Parallel, got {policy!r}")
+    service = spec.get("serviceName") or ""
+    if not isinstance(service, str):
+        raise InputError(f"{where}: spec.serviceName: expected a string, got {service!r}")
+    return StatefulSet(meta=meta, replicas=replicas, selector=_selector(spec, where),
+                       template=_template(spec, meta.namespace, where), service_name=service,
+                       pod_management_policy=policy)
+
+
+def _pdb(doc: dict[str, Any], where: str) -> PodDisruptionBudget:
+    """A policy/v1 PodDisruptionBudget: selector, and minAvailable or maxUnavailable (an integer or "N%")."""
+    meta = _meta(doc, where)
+    spec = _map(doc, "spec", where, required=True)
+    _keys(spec, ("selector", "minAvailable", "maxUnavailable", "unhealthyPodEvictionPolicy"), f"{where}: spec")
+    policy = spec.get("unhealthyPodEvictionPolicy", "IfHealthyBudget")
+    if policy != "IfHealthyBudget":
+        raise InputError(f"{where}: spec.unhealthyPodEvictionPolicy: only IfHealthyBudget (the default) is "
+                         f"modelled, got {policy!r}")
+    selector = parse_label_selector(spec.get("selector"), f"{where}: spec.selector") or LabelSelector()
+    values: dict[str, int | str | None] = {}
+    for field in ("minAvailable", "maxUnavailable"):
+        raw = spec.get(field)
+        values[field] = None if raw is None else _int_or_percent(raw, f"{where}: spec.{field}")
+    return PodDisruptionBudget(meta=meta, selector=selector, min_available=values["minAvailable"],
+                               max_unavailable=values["maxUnavailable"])
+
+
 def _pod(doc: dict[str, Any], where: str) -> Pod:
     meta = _meta(doc, where)
     spec = _map(doc, "spec", where, required=True)
@@ -286,6 +338,10 @@ def parse(text: str, source: str) -> Scenario:
             obj = _node(doc, where)
         elif kind == "Pod":
             obj = _pod(doc, where)
+        elif kind == "StatefulSet":
+            obj = _statefulset(doc, where)
+        elif kind == "PodDisruptionBudget":
+            obj = _pdb(doc, where)
         else:
             obj = _workload(doc, kind, where)
         error = validate(obj)

@@ -224,10 +224,66 @@ class Deployment:
     status: DeploymentStatus = DeploymentStatus()
 
 
-Object = Pod | Node | ReplicaSet | Deployment
+STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
-RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments"}
-KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment"}
+
+@attrs.frozen(cache_hash=True)
+class StatefulSetStatus:
+    """Upstream: apps/v1 StatefulSetStatus (the revisions and conditions left out: no rolling update is modelled)."""
+
+    observed_generation: int = 0
+    replicas: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+
+
+@attrs.frozen(cache_hash=True)
+class StatefulSet:
+    """Upstream: apps/v1 StatefulSet: pods ``NAME-0`` .. ``NAME-(replicas-1)``, created and deleted in order
+    ("OrderedReady") or all at once ("Parallel") by ``spec.controllers.statefulset``."""
+
+    meta: Meta
+    replicas: int
+    selector: LabelSelector
+    template: PodTemplate
+    service_name: str = ""
+    pod_management_policy: str = "OrderedReady"
+    min_ready_seconds: int = 0
+    status: StatefulSetStatus = StatefulSetStatus()
+
+
+@attrs.frozen(cache_hash=True)
+class PodDisruptionBudgetStatus:
+    """Upstream: policy/v1 PodDisruptionBudgetStatus. ``disrupted_pods`` are the names of the pods whose eviction
+    the API server granted and the disruption controller has not yet seen deleted (the DisruptedPods map; its
+    timestamps are abstracted: see ``spec.controllers.disruption``)."""
+
+    observed_generation: int = 0
+    disrupted_pods: tuple[str, ...] = ()
+    disruptions_allowed: int = 0
+    current_healthy: int = 0
+    desired_healthy: int = 0
+    expected_pods: int = 0
+
+
+@attrs.frozen(cache_hash=True)
+class PodDisruptionBudget:
+    """Upstream: policy/v1 PodDisruptionBudget: minAvailable or maxUnavailable, each an integer or "N%"."""
+
+    meta: Meta
+    selector: LabelSelector
+    min_available: int | str | None = None
+    max_unavailable: int | str | None = None
+    status: PodDisruptionBudgetStatus = PodDisruptionBudgetStatus()
+
+
+Object = Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget
+
+RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
+            StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets"}
+KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
+        PodDisruptionBudget: "PodDisruptionBudget"}
 
 
 def object_key(obj: Object) -> Key:
@@ -243,6 +299,11 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
     if type(obj) is Deployment:
         return Deployment(meta, obj.replicas, obj.selector, obj.template, obj.max_surge, obj.max_unavailable,
                           obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status)
+    if type(obj) is StatefulSet:
+        return StatefulSet(meta, obj.replicas, obj.selector, obj.template, obj.service_name,
+                           obj.pod_management_policy, obj.min_ready_seconds, obj.status)
+    if type(obj) is PodDisruptionBudget:
+        return PodDisruptionBudget(meta, obj.selector, obj.min_available, obj.max_unavailable, obj.status)
     assert type(obj) is Node
     return Node(meta, obj.info, obj.ready)
 
@@ -497,6 +558,9 @@ class Ghost:
 
     rebinds: frozenset[Key] = frozenset()
     overshoots: frozenset[Key] = frozenset()
+    pdb_violations: frozenset[Key] = frozenset()
+    """PodDisruptionBudgets (keys) that an eviction the API server granted took below what they require
+    (``spec.eviction``; the PodDisruptionBudgetRespected property)."""
     disrupted_evictions: frozenset[Key] = frozenset()
     """Pods the taint eviction controller deleted while no zone had a Ready node (NoEvictionWhenAllZonesDisrupted,
     ``spec.lifecycle_properties``)."""
@@ -521,6 +585,42 @@ class NodeLifecycle:
     controller stopped evicting (upstream: every zoneStates value is FullDisruption; kubernetes#28832)."""
 
 
+WORKLOAD_RESOURCES = ("statefulsets", "poddisruptionbudgets")
+"""The resources of the StatefulSet and disruption controllers' own informers; their pods come from the controller
+manager's pod informer (the shared informer factory's)."""
+
+
+@attrs.frozen(cache_hash=True)
+class Drain:
+    """A ``kubectl drain NODE`` under way (staging/src/k8s.io/kubectl/pkg/drain): the node is cordoned, and these
+    pods (key, uid), listed when it started, are still to be evicted (each retried on 429 TooManyRequests)."""
+
+    command: int
+    node: str = attrs.field(metadata=holds(NODE))
+    pods: tuple[tuple[Key, int], ...] = attrs.field(metadata=holds(("seq", ("tuple", None, UID))))
+
+
+@attrs.frozen(cache_hash=True)
+class Workloads:
+    """kube-controller-manager's StatefulSet and disruption controllers (``spec.controllers.statefulset``,
+    ``spec.controllers.disruption``): their informers (StatefulSets, PodDisruptionBudgets; scope ("kcm",
+    resource); the pods are the controller manager's pod informer's, shared as upstream's informer factory shares
+    it), their work queues, and the user's drains under way. All but the drains are lost when the controller
+    manager crashes. None in ``ClusterState`` when a scenario has no StatefulSet, no PodDisruptionBudget and no
+    ``kubectl drain``: then nothing changes for the other scenarios."""
+
+    informers: tuple[Informer, ...]
+    sts_queue: WorkQueue = WorkQueue()
+    pdb_queue: WorkQueue = WorkQueue()
+    drains: tuple[Drain, ...] = ()
+
+    def objects(self, resource: str) -> Iterator[Object]:
+        return iter(self.informers[WORKLOAD_RESOURCES.index(resource)].cache.values())
+
+    def get(self, key: Key) -> Object | None:
+        return self.informers[WORKLOAD_RESOURCES.index(key.split("/", 1)[0])].cache.get(key)
+
+
 @attrs.frozen(cache_hash=True)
 class ClusterState:
     """The whole cluster: etcd, the components, the clock's timers (held by the components), the user's
@@ -534,6 +634,8 @@ class ClusterState:
     budget: Budget
     ghost: Ghost = Ghost()
     lifecycle: NodeLifecycle = NodeLifecycle()
+    workloads: Workloads | None = None
+    """The StatefulSet and disruption controllers and the drains under way (None: the scenario has none of them)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -545,7 +647,7 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm, self.schedulers,
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle)
+                            self.lifecycle, self.workloads)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -556,6 +658,9 @@ class ClusterState:
             append(("scheduler", i, _SCHEDULER_SCOPE, s.informer))
         for i, k in enumerate(self.kubelets):
             append(("kubelet", i, ("kubelet", k.node), k.informer))
+        if self.workloads is not None:
+            for i, inf in enumerate(self.workloads.informers):
+                append(("workloads", i, ("kcm", WORKLOAD_RESOURCES[i]), inf))
         return out
 
     def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
@@ -564,6 +669,12 @@ class ClusterState:
             infs = list(kcm.informers)
             infs[index] = inf
             kcm = ControllerManager(tuple(infs), kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
+        elif who == "workloads":
+            assert self.workloads is not None
+            w = self.workloads
+            winfs = list(w.informers)
+            winfs[index] = inf
+            return self._with(workloads=Workloads(tuple(winfs), w.sts_queue, w.pdb_queue, w.drains))
         elif who == "scheduler":
             ss = list(schedulers)
             s = ss[index]
@@ -575,7 +686,7 @@ class ClusterState:
             ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed)
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle)
+                            self.lifecycle, self.workloads)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
@@ -588,21 +699,27 @@ class ClusterState:
         if any(s.informer is not i for s, i in zip(schedulers, infs[3:n], strict=True)):
             schedulers = tuple(s if s.informer is i else Scheduler(s.name, i, s.queue, s.assumed, s.binding)  # type: ignore[arg-type]
                                for s, i in zip(schedulers, infs[3:n], strict=True))
-        if any(k.informer is not i for k, i in zip(kubelets, infs[n:], strict=True)):
+        m = n + len(kubelets)
+        if any(k.informer is not i for k, i in zip(kubelets, infs[n:m], strict=True)):
             kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime, k.failed)
-                             for k, i in zip(kubelets, infs[n:], strict=True))
+                             for k, i in zip(kubelets, infs[n:m], strict=True))
+        workloads = self.workloads
+        if workloads is not None and any(a is not b for a, b in zip(workloads.informers, infs[m:], strict=True)):
+            workloads = Workloads(tuple(infs[m:]), workloads.sts_queue, workloads.pdb_queue,  # type: ignore[arg-type]
+                                  workloads.drains)
         if etcd is None:
             etcd = self.etcd
-        if etcd is self.etcd and kcm is self.kcm and schedulers is self.schedulers and kubelets is self.kubelets:
+        if (etcd is self.etcd and kcm is self.kcm and schedulers is self.schedulers and kubelets is self.kubelets
+                and workloads is self.workloads):
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle)
+                            self.lifecycle, workloads)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
-                  "lifecycle": self.lifecycle}
+                  "lifecycle": self.lifecycle, "workloads": self.workloads}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -610,4 +727,4 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm,
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle)
+                            self.lifecycle, self.workloads)

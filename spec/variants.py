@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from spec.state import Deployment, Node, Pod, ReplicaSet
+from spec.state import Deployment, Node, Pod, PodDisruptionBudget, ReplicaSet
 
 if TYPE_CHECKING:
     from spec.model import Config
@@ -55,6 +55,16 @@ def _needs_stale_restart(config: Config) -> str | None:
     if not (b.controller_manager_crashes or b.scheduler_crashes or b.kubelet_restarts):
         return "a restart that relists: spec.faults.controllerManagerCrashes, schedulerCrashes or kubeletRestarts " \
             "of at least 1"
+    return None
+
+
+def _needs_evictions(config: Config) -> str | None:
+    """A budget and something that evicts (a ``kubectl drain``): the PodDisruptionBudget variants act on the race
+    between granted evictions and the disruption controller."""
+    if not any(isinstance(o, PodDisruptionBudget) for o in config.objects):
+        return "a PodDisruptionBudget (the variant changes how its status is kept)"
+    if not any(c.verb == "drain" for c in config.commands):
+        return "an eviction: a `kubectl drain NODE` in spec.userActions"
     return None
 
 

@@ -209,9 +209,11 @@ def sync(
         if owner is not None and owner.uid == rs.meta.uid:
             pods.append(obj)
         elif owner is None and rs.selector.matches(dict(obj.meta.labels)) and not rs.meta.deleting:
-            adopted = with_meta(obj, owner=OwnerRef("ReplicaSet", rs.meta.name, rs.meta.uid))
-            if session.patch(object_key(obj), adopted, uid=obj.meta.uid).ok:  # ClaimPods adopts orphans
-                pods.append(adopted)  # type: ignore[arg-type]
+            owner_ref = OwnerRef("ReplicaSet", rs.meta.name, rs.meta.uid)
+            # ClaimPods adopts orphans with a merge patch of metadata.ownerReferences (and the pod's uid): the
+            # stored pod keeps its status, which the cached copy may lag.
+            if session.patch_meta(object_key(obj), uid=obj.meta.uid, owner=owner_ref).ok:
+                pods.append(with_meta(obj, owner=owner_ref))  # type: ignore[arg-type]
     failure = ""
     if needs_sync and not rs.meta.deleting:
         diff = len(pods) - rs.replicas

@@ -35,10 +35,7 @@ from spec.state import ClusterState, Etcd, Informer, Key, Object, Pod, WatchEven
 
 
 def _informers(state: ClusterState) -> list[Informer]:
-    out = list(state.kcm.informers)
-    out += [s.informer for s in state.schedulers]
-    out += [k.informer for k in state.kubelets if k.informer is not None]
-    return out
+    return [inf for _, _, _, inf in state.informer_slots() if inf is not None]
 
 
 def canonical_state(

@@ -14,7 +14,7 @@ from spec import actions as A
 from spec import faults, informer, kubelet, scheduler
 from spec.cluster import enabled_actors, fairness_name, gc_work, slot_steps, stale_reports
 from spec.config import Config
-from spec.state import ClusterState
+from spec.state import ClusterState, Etcd
 
 Steps = list[tuple[A.Action, ClusterState]]
 Reconciles = list[tuple[A.Action, ClusterState, bool]]
@@ -60,13 +60,32 @@ capacity under which no compaction can depend on the order of deliveries."""
 
 
 def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
-    if who == "kcm":
-        return not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue and not gc_work(state, config)
+    if who in ("kcm", "workloads"):
+        w = state.workloads
+        return (not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue and not gc_work(state, config)
+                and (w is None or (not w.sts_queue.queue and not w.pdb_queue.queue)))
     if who == "scheduler":
         s = state.schedulers[index]
         return scheduler.head(s) is None and not s.binding
     k = state.kubelets[index]
     return next(kubelet.work(k), None) is None and next(stale_reports(state, k), None) is None
+
+
+_GROUP = {"workloads": "kcm"}
+"""Informer slots that belong to one process with the controller manager's: the StatefulSet and disruption
+controllers (``spec.state.Workloads``) read the controller manager's pod informer, whose deliveries also run their
+handlers, so their informers and the controller manager's form one group: an ample set of the group's deliveries
+needs every one of them to have a backlog, and every controller of the process to be idle."""
+
+
+_SCENARIO_ONLY = frozenset({"statefulsets", "poddisruptionbudgets"})
+"""Resources no step ever creates (only a scenario's documents do)."""
+
+
+def _never_written(scope: informer.Scope, etcd: Etcd) -> bool:
+    """An informer that no event can ever reach: its resource is one no step creates, and etcd holds none."""
+    resource = scope[1]
+    return resource in _SCENARIO_ONLY and next(etcd.of(resource), None) is None
 
 
 def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState]] | None:
@@ -98,18 +117,20 @@ def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterSt
     busy: set[tuple[str, int]] = set()
     for who, index, _, inf in slots:
         if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None):
-            busy.add((who, 0 if who == "kcm" else index))
+            group = _GROUP.get(who, who)
+            busy.add((group, 0 if group == "kcm" else index))
     for who, index in sorted(busy):
         if not idle(state, config, who, index):
             continue
-        if who == "kcm" and any(i is None or informer.next_event(i, etcd) is None for i in state.kcm.informers):
+        if who == "kcm" and any((i is None or informer.next_event(i, etcd) is None) and not _never_written(scope, etcd)
+                                for w, _, scope, i in slots if _GROUP.get(w, w) == "kcm"):
             # A caught-up informer of the controller manager may receive a new event (any component writes pods)
             # whose delivery enqueues a reconcile that reads another informer's cache: that reconcile would be a
             # dependent step reachable before the ample deliveries (C1). Only a backlog on all three is safe.
             continue
         steps: list[tuple[A.Action, ClusterState]] = []
         for w, i, scope, inf in slots:
-            if w == who and (w == "kcm" or i == index):
+            if _GROUP.get(w, w) == who and (who == "kcm" or i == index):
                 if inf is not None and inf.expired:
                     steps = []
                     break

@@ -147,9 +147,9 @@ def _print_text(report: dict[str, Any]) -> None:
         if report["proved_optimal"]:
             proof = "proved optimal"
         elif report["interrupted"]:
-            proof = "interrupted: the best placement found so far"
+            proof = "interrupted: best found so far, not proved optimal,"
         else:
-            proof = "best found within the limit"
+            proof = "best found within the limit, not proved optimal,"
         click.echo(f"mode: optimal (objective {report['objective']}; z3 {proof} in {report['seconds']}s)")
         for gap in report["gaps"]:
             click.echo(f"  not proved: {gap}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -200,16 +201,24 @@ def rich_clusters(draw: st.DrawFn, max_nodes: int, max_pods: int) -> Case:
     """(pending pods, snapshot with bound pods, PodDisruptionBudgets, preemption on)."""
     ns = draw(rich_nodes(max_nodes))
     names = [n.name for n in ns]
-    pending = tuple(draw(rich_pods(f"p{i}", i)) for i in range(draw(st.integers(1, max_pods))))
-    bound = tuple(
-        draw(rich_pods(f"e{i}", 10 + i, bound=True)).on(draw(st.sampled_from(names)))
-        for i in range(draw(st.integers(0, 2)))
-    )
+    # a third of the pods are replicas of the one before (one group in the encoding: counts above 1)
+    pending: list[PodInfo] = []
+    for i in range(draw(st.integers(1, max_pods))):
+        if pending and draw(st.integers(0, 2)) == 0:
+            pending.append(attrs.evolve(pending[-1], name=f"p{i}", order=i))
+        else:
+            pending.append(draw(rich_pods(f"p{i}", i)))
+    bound: list[PodInfo] = []
+    for i in range(draw(st.integers(0, 2))):
+        if bound and draw(st.booleans()):
+            bound.append(attrs.evolve(bound[-1], name=f"e{i}", order=10 + i))
+        else:
+            bound.append(draw(rich_pods(f"e{i}", 10 + i, bound=True)).on(draw(st.sampled_from(names))))
     budgets: tuple[DisruptionBudget, ...] = ()
     if draw(st.booleans()):
         budgets = (DisruptionBudget("pdb", "default", selector(app=draw(st.sampled_from(["a", "b"]))),
                                     draw(st.integers(0, 1))),)
-    return pending, Snapshot(ns, bound), budgets, draw(st.integers(0, 3)) > 0
+    return tuple(pending), Snapshot(ns, tuple(bound)), budgets, draw(st.integers(0, 3)) > 0
 
 
 Levels = tuple[tuple[tuple[int, bool], int], ...]

@@ -12,9 +12,13 @@ that found the placement, never on a capacity count alone.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner
 
 from spec.scheduling import smt
+from spec.scheduling.cli import schedule
 from spec.scheduling.smt import placement_count, solve
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import (  # noqa: F401  (the names the example's repr uses)
@@ -202,3 +206,35 @@ def test_out_of_work_is_not_proved_and_says_so() -> None:
     result = solve(pending, snapshot, work=1)
     assert not result.proved_optimal
     assert result.gaps and all("found, optimum at most" in g.text() for g in result.gaps)
+
+
+def test_the_command_says_best_found_not_proved_with_the_bounds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Out of work (one unit per second of --timeout), ``kubespec schedule --mode optimal`` does not say
+    "proved": the verdict is the best found, not proved optimal, and each unfinished objective's bound."""
+    manifest = tmp_path / "two.yaml"
+    manifest.write_text(
+        """apiVersion: v1
+kind: Node
+metadata: {name: n1, labels: {kubernetes.io/hostname: n1}}
+status: {allocatable: {cpu: "1", memory: 4Gi, pods: "110"}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: c, image: x, resources: {requests: {cpu: 400m}}}]
+"""
+    )
+    monkeypatch.setattr(smt, "WORK_PER_SECOND", 1)
+    result = CliRunner().invoke(schedule, ["-f", str(manifest), "--mode", "optimal"])
+    assert result.exit_code == 1, result.output
+    assert "proved optimal in" not in result.output
+    assert "best found within the limit, not proved optimal" in result.output
+    assert "not proved: pods placed at priority 0: 0 found, optimum at most 2" in result.output

@@ -129,3 +129,35 @@ def test_every_built_in_property_explains_itself() -> None:
     assert "Deployment default/web has 0 ready, running pod(s) of its current template, replicas 2" in (
         PROPERTIES["EventualReplicaConvergence"].explain(state))  # type: ignore[misc]
     assert PROPERTIES["NoOvercommit"].explain(state) == "every node's pods fit its allocatable"  # type: ignore[misc]
+
+
+def test_a_stale_replicaset_read_is_named_with_what_etcd_has() -> None:
+    """The issue's example: the ReplicaSet controller reads replicas: 2 from its lagging informer while etcd has 1
+    (the user scaled the Deployment down): found by walking the scale-down scenario."""
+    config = builtin("scale-down-during-creation").config
+    model = ClusterModel(config)
+    seen = set()
+    queue = deque(model.init_states())
+    found = None
+    while queue and found is None:
+        state = queue.popleft()
+        for action, target in model.successors(state):
+            for line in why(state, action, target, config):
+                if "from its ReplicaSet informer" in line and "; etcd has replicas: 1" in line:
+                    found = line
+            canonical = model.canonical(target)
+            if canonical not in seen:
+                seen.add(canonical)
+                queue.append(canonical)
+    assert found is not None
+    assert found.startswith("replicaset-controller read replicasets/default/web-")
+    assert "replicas: 2, image: nginx:1.25 from its ReplicaSet informer (at rv " in found
+    assert "rv -" not in found  # a version the renumbering moved away is not printed
+
+
+def test_json_output_says_why_too() -> None:
+    result = CliRunner().invoke(main, ["check", "replicaset-one-node", "--variant", "no-expectations", "--json"])
+    assert result.exit_code == 1, result.output
+    steps = json.loads(result.output)["trace"]
+    assert steps[0]["why"] == []
+    assert any(line.endswith("; etcd has 2: web-bbbbb, web-cbbbb") for line in steps[-1]["why"])
