@@ -1,4 +1,4 @@
-"""Speed and memory of the Kubernetes model: the default scenario and a larger one.
+"""Speed and memory of the Kubernetes model: the default scenario, a larger one and service-web (issue 13).
 
     python -m benchmarks.bench_spec [--max-states N] [--scenario NAME ...] [--safety-only] [--compare]
                                     [--without REDUCTION ...] [--window N]
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--without", action="append", default=[], choices=REDUCTIONS,
                         help="switch a reduction off (repeatable)")
     args = parser.parse_args()
-    for name in args.scenario or ["web-two-nodes", "web-three-nodes"]:
+    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web"]:
         run(name, args.max_states, args.safety_only, tuple(args.without), args.window)
         if args.compare:
             for r in REDUCTIONS:

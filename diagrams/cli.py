@@ -51,7 +51,8 @@ def _load(target: str | None, model_ref: str | None, extra: dict[str, Any], trac
     type=click.IntRange(min=1),
     default=None,
     help=f"Draw at most N states (breadth-first; default {DEFAULT_MAX_STATES}, at most {MAX_STATES:,}); with a "
-    "view, explore at most N states (default: all); a cut is stated in the picture and here.",
+    "view, explore at most N states (default: the scenario's bounds.maxStates, else all); a cut is stated in the "
+    "picture and here.",
 )
 @click.option(
     "--view",
@@ -102,6 +103,9 @@ def graph(
         if trace_file is not None:
             raise click.UsageError("--view draws the whole graph's quotient; --around-trace draws states: choose one")
         view, name = load_view(loaded.model, view_name)
+        if max_states is None:
+            bound = loaded.options.get("max_states")  # the scenario's own bound, as `kubespec check` takes it
+            max_states = bound if isinstance(bound, int) and bound > 0 else None
         with Progress("exploring") as progress:
             q = quotient(loaded.model, view, name, max_states=max_states,
                          progress=lambda n, *_: progress.tick(n))

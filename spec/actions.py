@@ -1,15 +1,27 @@
 """The model's actions: small frozen values with an ``actor``, so that a trace reads as a story and the checker's
-coverage counts each kind of step per component. Events (client-go's EventRecorder output) ride on the action."""
+coverage counts each kind of step per component. Events (client-go's EventRecorder output) ride on the action.
+
+Each action class has a ``step_kind`` (a class attribute, not a field: it is not part of the action's value, nor
+of the trace format), one of ``KINDS``; ``kind(action)`` reads it, so that traces and diagrams can ask the model
+what a step is rather than guess from names. (Not ``kind``: ``Fault.kind`` is a field, "crash", "restart", ...)
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
+
+KINDS = ("delivery", "reconcile", "schedule", "bind", "sync", "kubectl", "fault", "tick")
+"""Every step kind: a watch delivery or relist, a controller's reconcile, a scheduling cycle, a binding cycle, a
+kubelet's pod sync, a user's command, a fault (or a crashed node's recovery), time passing."""
 
 
 @attrs.frozen
 class Deliver:
     """A watch event delivered to one component's informer."""
 
+    step_kind: ClassVar[str] = "delivery"
     actor: str
     type: str
     key: str
@@ -20,6 +32,7 @@ class Deliver:
 class Relist:
     """An informer lists again (after 410 Gone or a broken watch) at revision ``rv``."""
 
+    step_kind: ClassVar[str] = "delivery"
     actor: str
     rv: int
     latest: int
@@ -29,6 +42,7 @@ class Relist:
 class Reconcile:
     """One controller worker pops ``key`` and reconciles it."""
 
+    step_kind: ClassVar[str] = "reconcile"
     actor: str
     key: str
     failed: bool = False
@@ -39,6 +53,7 @@ class Reconcile:
 class Schedule:
     """One scheduling cycle: the pod is assumed on ``node``, or fits nowhere (node "")."""
 
+    step_kind: ClassVar[str] = "schedule"
     actor: str
     pod: str
     node: str
@@ -49,6 +64,7 @@ class Schedule:
 class Bind:
     """One binding cycle: POST pods/binding."""
 
+    step_kind: ClassVar[str] = "bind"
     actor: str
     pod: str
     node: str
@@ -61,6 +77,7 @@ class Bind:
 class SyncPod:
     """A kubelet pod sync: start, restart, report, terminate or cleanup."""
 
+    step_kind: ClassVar[str] = "sync"
     actor: str
     what: str
     pod: str
@@ -69,6 +86,9 @@ class SyncPod:
 
 @attrs.frozen
 class Kubectl:
+    """A user's kubectl command line and its output."""
+
+    step_kind: ClassVar[str] = "kubectl"
     actor: str
     line: str
     output: str
@@ -78,6 +98,7 @@ class Kubectl:
 class Fault:
     """A fault from the scenario's budget: a crash and restart of a component, a container crash, a node crash."""
 
+    step_kind: ClassVar[str] = "fault"
     actor: str
     kind: str
     target: str
@@ -88,6 +109,7 @@ class Fault:
 class Recover:
     """A crashed node boots again and its kubelet starts."""
 
+    step_kind: ClassVar[str] = "fault"
     actor: str
     node: str
 
@@ -96,12 +118,21 @@ class Recover:
 class Tick:
     """Logical time advances ``ms`` to the next deadline, firing the timers due (or the informers' resync)."""
 
+    step_kind: ClassVar[str] = "tick"
     actor: str
     ms: int
     fired: tuple[str, ...] = ()
 
 
 Action = Deliver | Relist | Reconcile | Schedule | Bind | SyncPod | Kubectl | Fault | Recover | Tick
+
+
+def kind(action: object) -> str:
+    """The step kind of ``action`` (one of ``KINDS``; "" for an action of another model)."""
+    return type(action).step_kind if isinstance(action, ACTIONS) else ""
+
+
+ACTIONS = (Deliver, Relist, Reconcile, Schedule, Bind, SyncPod, Kubectl, Fault, Recover, Tick)
 
 
 def _events(events: tuple[str, ...]) -> str:

@@ -32,6 +32,7 @@ from spec.state import (
     FINALIZER_ORPHAN,
     KIND,
     Deployment,
+    EndpointSlice,
     Etcd,
     Ghost,
     Key,
@@ -40,6 +41,7 @@ from spec.state import (
     Pod,
     PodDisruptionBudget,
     ReplicaSet,
+    Service,
     StatefulSet,
     WatchEvent,
     object_key,
@@ -68,9 +70,11 @@ class Response:
 
 
 def _kind(obj: Object) -> str:
+    if isinstance(obj, EndpointSlice):
+        return "EndpointSlice.discovery.k8s.io"
     if isinstance(obj, PodDisruptionBudget):
         return "PodDisruptionBudget.policy"
-    return KIND[type(obj)] + ("" if isinstance(obj, Pod | Node) else ".apps")
+    return KIND[type(obj)] + ("" if isinstance(obj, Pod | Node | Service) else ".apps")
 
 
 def validate(obj: Object) -> str | None:
@@ -103,6 +107,10 @@ def validate(obj: Object) -> str | None:
         error = _validate_pdb(obj)
         if error:
             return prefix + error
+    if isinstance(obj, Service):
+        from spec.services import validate_service
+
+        return validate_service(obj)
     if isinstance(obj, Deployment):
         from spec.controllers.deployment import resolve_fenceposts
 
@@ -169,6 +177,12 @@ def _spec_changed(old: Object, new: Object) -> bool:
     if isinstance(old, PodDisruptionBudget) and isinstance(new, PodDisruptionBudget):
         return (old.selector, old.min_available, old.max_unavailable) != (
             new.selector, new.min_available, new.max_unavailable)
+    if isinstance(old, Service) and isinstance(new, Service):
+        return (old.selector, old.ports, old.type, old.cluster_ip) != (new.selector, new.ports, new.type,
+                                                                       new.cluster_ip)
+    if isinstance(old, EndpointSlice) and isinstance(new, EndpointSlice):
+        # pkg/registry/discovery/endpointslice/strategy.go PrepareForUpdate: any change but metadata
+        return (old.endpoints, old.ports, old.address_type) != (new.endpoints, new.ports, new.address_type)
     return False
 
 
@@ -190,10 +204,12 @@ class CreatorRead:
     pods: tuple[Pod, ...]
 
 
-def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None, read: CreatorRead | None = None) -> tuple[
-        Etcd, Response, Ghost | None]:
+def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None, read: CreatorRead | None = None, *,
+           preallocated: bool = False) -> tuple[Etcd, Response, Ghost | None]:
     """POST: generateName, validation, AlreadyExists, a fresh uid, generation 1, an ADDED event.
 
+    ``preallocated``: a Service whose addresses the allocator already handed out (the ``ip-repair-race``
+    variant's second half: the write after the allocation).
     ``ghost`` (a history variable) notes, for a pod the ReplicaSet controller creates from what it ``read``, a
     creation beyond the replicas it read (``_note_overshoot``).
     """
@@ -207,6 +223,13 @@ def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None, read: CreatorRea
     key = object_key(obj)
     if key in etcd.objects:
         return etcd, Response(409, "AlreadyExists", f'{_kind(obj)} "{obj.meta.name}" already exists'), ghost
+    if isinstance(obj, Service) and not preallocated:  # storage/alloc.go: ClusterIP and NodePorts
+        from spec.services import allocate
+
+        allocated = allocate(obj, etcd)
+        if isinstance(allocated, str):
+            return etcd, Response(422, "Invalid", allocated), ghost
+        obj = allocated
     obj = with_meta(obj, uid=etcd.next_uid, generation=1, deleting=False)
     if ghost is not None and read is not None and isinstance(obj, Pod):
         ghost = _note_overshoot(etcd, ghost, read)
@@ -285,7 +308,8 @@ def update(etcd: Etcd, obj: Object, *, status: bool = False) -> tuple[Etcd, Resp
     if status:
         obj = attrs.evolve(old, status=obj.status)  # type: ignore[union-attr, arg-type]
     else:
-        obj = attrs.evolve(obj, status=old.status)  # type: ignore[union-attr, arg-type]
+        if hasattr(old, "status"):  # Services and EndpointSlices (as modelled) have none
+            obj = attrs.evolve(obj, status=old.status)  # type: ignore[arg-type]
         error = validate(obj)
         if error:
             return etcd, Response(422, "Invalid", error)

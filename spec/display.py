@@ -334,7 +334,13 @@ def why(before: ClusterState, action: Any, after: ClusterState, config: Config) 
             return _why_replicaset(before, action.key, config)
         if action.actor == "deployment-controller":
             return _why_deployment(before, action.key, config)
-        return [f"{action.actor} reads nodes and pods from etcd directly (rv {etcd.revision})"]
+        if action.actor == "garbage-collector":
+            revs = ", ".join(str(i.rv) for i in before.kcm.informers)
+            read = (f"garbage-collector read its dependency graph from the controller manager's informers (at rv "
+                    f"{revs}) and checked owners with live GETs (etcd at rv {etcd.revision})")
+        else:
+            read = f"{action.actor} read nodes and pods from etcd (at rv {etcd.revision})"
+        return [read, *_writes(before, after)]
     if isinstance(action, A.Deliver):
         inf = _delivered_informer(before, action)
         event = next((e for e in etcd.history if e.rv == action.rv and e.key == action.key), None)
@@ -355,6 +361,21 @@ def why(before: ClusterState, action: Any, after: ClusterState, config: Config) 
     if isinstance(action, A.Kubectl):
         return _why_kubectl(before, action, config)
     return []
+
+
+def _writes(before: ClusterState, after: ClusterState) -> list[str]:
+    """The API objects a step created, changed or deleted (by key; for steps that are not re-run here)."""
+    old, new = before.etcd.objects, after.etcd.objects
+    out = [f"created {key}" for key in sorted(new) if key not in old]
+    out += [f"updated {key}: {summary(new[key])}" for key in sorted(new)
+            if key in old and _informer_free(old[key]) != _informer_free(new[key])]
+    out += [f"deleted {key}" for key in sorted(old) if key not in new]
+    return out
+
+
+def _informer_free(obj: Object) -> Object:
+    """An object without its resourceVersion (which the renumbering reduction may change alone)."""
+    return attrs.evolve(obj, meta=attrs.evolve(obj.meta, resource_version=0))
 
 
 def _delivered_informer(state: ClusterState, action: Any) -> Informer | None:

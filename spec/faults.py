@@ -26,8 +26,10 @@ import attrs
 import immutables
 
 from spec import actions as A
-from spec import informer, scheduler
+from spec import informer, network, scheduler
+from spec.component import Base, Step
 from spec.controllers import manager, nodelifecycle
+from spec.kubelet import nodes
 from spec.state import ClusterState, Informer, Node, Pod
 from spec.watchcache import settle
 
@@ -53,7 +55,8 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
             new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
             yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
                 attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
-                             lifecycle=nodelifecycle.restarted(state.lifecycle)), config)
+                             lifecycle=nodelifecycle.restarted(state.lifecycle),
+                             net=network.kcm_restarted(state.net, etcd, rv)), config)
     if b.scheduler_crashes:
         for s in state.schedulers:
             for rv in restart_revisions:
@@ -111,11 +114,57 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
                 state.with_kubelet(attrs.evolve(k, up=True, informer=inf)), config)
 
 
+FAULT_ACTOR = "fault"
+
+
+def recovery_actor(node: str) -> str:
+    return f"node/{node}"
+
+
+class FaultsComponent(Base):
+    """The faults: slot ``ClusterState.budget`` (what is left of the scenario's budgets); steps ``Fault`` (actor
+    "fault", not fair: a fault may never happen) and a crashed node's ``Recover`` (actor "node/<name>", weakly
+    fair: a crashed node boots again). What each restart loses is in this module's docstring."""
+
+    name = "faults"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return (FAULT_ACTOR, *self.fair_actors(config))
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return tuple(recovery_actor(n) for n in nodes(config))
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        return state._with(budget=config.budget)
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        return fault_steps(state, config)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        out = {recovery_actor(k.node) for k in state.kubelets if not k.up and not k.failed}
+        b = state.budget
+        ks = state.kubelets
+        if (b.controller_manager_crashes or b.api_server_restarts or (b.scheduler_crashes and state.schedulers)
+                or ((b.kubelet_restarts or b.node_crashes) and any(k.up for k in ks))
+                or (b.node_failures and any(not k.failed for k in ks))
+                or (b.container_crashes and any(c.managed and c.running for k in ks for c in k.runtime))):
+            out.add(FAULT_ACTOR)
+        return out
+
+
+FAULTS = FaultsComponent()
+
+
 def symmetric_nodes(config: Any) -> tuple[tuple[str, ...], ...]:
     """Groups of interchangeable nodes: equal manifests but for the name (and hostname label), named by no pod,
     no command and no affinity, so that renaming them maps behaviours to behaviours."""
+    from spec.network import enabled_for
     from spec.scheduling.types import HOSTNAME_LABEL
 
+    if enabled_for(config):
+        # Each node has its own podCIDR, and its pods' addresses come from it (spec.nodeipam): renaming nodes
+        # would have to permute the CIDRs and every address with them. Off, correctness over speed.
+        return ()
     if config.budget.node_failures:
         # The node lifecycle controller's timers name nodes (spec.state.NodeLifecycle): node symmetry is off
         # where nodes can fail, correctness over speed (spec.reduction.canonical renames them all the same).

@@ -21,11 +21,14 @@ A field's *shape* says where in its value the ids are:
 - ``("seq", s)``: a tuple, list or frozenset of elements of shape ``s``;
 - ``("set", s)``: a tuple kept sorted (a set, for the model), of elements of shape ``s``: sorted again once
   rewritten;
+- ``("by", field, s)``: a tuple of attrs instances (shape ``s``) kept sorted by their ``field``: sorted again
+  once rewritten (the kubelets by node);
 - ``("map", k, v)``: an ``immutables.Map`` (or dict) with keys of shape ``k`` and values of shape ``v``;
 - ``OBJ``: attrs instances (or None), described by their own classes' declarations;
 - ``None``: nothing.
 
-Fields that hold attrs instances (``Pod.meta``, ``Etcd.objects``' values) need no declaration: the reduction
+A container may be None (an optional field). Fields that hold attrs instances (``Pod.meta``, ``Etcd.objects``'
+values) need no declaration: the reduction
 layer follows the field's type to the classes that declare something.
 
 Upstream: what a uid is (metadata.uid, a UUID compared for equality; ownerReferences[].uid), what a

@@ -26,15 +26,17 @@ from typing import TYPE_CHECKING
 
 import immutables
 
-from spec.state import Etcd, Informer, Key, Object, Pod, PodStatus, with_ids, with_meta
+from spec.state import Etcd, Informer, Key, Object, Pod, PodStatus, replace_meta, with_ids, with_meta
 
 if TYPE_CHECKING:
     from spec.config import Config
 
 Scope = tuple[str, str]
-"""Whose informer: ("kcm", resource), ("scheduler", ""), ("kubelet", node name)."""
+"""Whose informer: ("kcm", resource), ("scheduler", ""), ("kubelet", node name), ("eps", resource) (the
+EndpointSlice controller), ("proxy", node name) (kube-proxy), ("dns", "") (CoreDNS)."""
 
 SCHEDULER: Scope = ("scheduler", "")
+_HEADLESS = "service.kubernetes.io/headless"
 _EMPTY_STATUS = PodStatus()
 
 
@@ -46,6 +48,14 @@ def view(scope: Scope, key: Key, obj: Object | None) -> Object | None:
     resource = key[: key.index("/")]
     if who == "kcm":
         return obj if resource == node else None
+    if who == "eps":  # the EndpointSlice controller: one informer per resource, whole objects
+        return obj if resource == node else None
+    if who == "proxy":  # kube-proxy: Services and EndpointSlices, without ids (unread)
+        return _rv_dropped(obj) if resource in ("services", "endpointslices") else None
+    if who == "dns":  # CoreDNS: Services, and the slices of headless ones (its A records read no others)
+        if resource == "services" or (resource == "endpointslices" and obj.meta.label(_HEADLESS) is not None):
+            return _rv_dropped(obj)
+        return None
     if resource != "pods":
         return obj if who == "scheduler" and resource == "nodes" else None
     assert isinstance(obj, Pod)
@@ -60,6 +70,12 @@ def _pod_view(pod: Pod) -> Pod:
     cache: cheap comparisons, no behaviour)."""
     m = pod.meta
     return Pod(with_ids(m, m.uid, 0, m.owner), pod.containers, pod.info, _EMPTY_STATUS, pod.scheduler_name)
+
+
+@functools.lru_cache(maxsize=65536)
+def _rv_dropped(obj: Object) -> Object:
+    """``obj`` without its resourceVersion, uid and owner (memoised, like ``_pod_view``)."""
+    return replace_meta(obj, with_ids(obj.meta, 0, 0, None))
 
 
 def settle(informer: Informer, etcd: Etcd, scope: Scope) -> Informer:
@@ -166,8 +182,10 @@ def drop_rv(obj: Object) -> Object:
 def watched(scope: Scope) -> frozenset[str]:
     """The resources the informer with ``scope`` watches."""
     who, what = scope
-    if who == "kcm":
+    if who in ("kcm", "eps"):
         return frozenset((what,))
+    if who in ("proxy", "dns"):
+        return frozenset(("services", "endpointslices"))
     return frozenset(("pods", "nodes")) if who == "scheduler" else frozenset(("pods",))
 
 

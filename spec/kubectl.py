@@ -16,26 +16,37 @@ the API server; a rejected command leaves the cluster unchanged and its error is
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 
 from checker.errors import InputError
+from spec import actions as A
 from spec.apiserver import Session
+from spec.component import Base, Step, commit, session
 from spec.controllers.deployment import owned, revision
 from spec.eviction import evict
 from spec.scheduling.types import pairs
 from spec.state import (
     POD_TEMPLATE_HASH,
+    ClusterState,
     Deployment,
     Drain,
     Key,
+    Meta,
     Node,
     Pod,
     ReplicaSet,
+    Service,
+    ServicePort,
     StatefulSet,
     key_of,
     pod_key,
 )
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 _RESOURCES = {
     "deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
@@ -63,6 +74,12 @@ class Command:
     """``kubectl drain --force``: pods that declare no controller are evicted too."""
     cascade: str = ""
     """``kubectl delete --cascade``: "background" (the default), "foreground" or "orphan"; "" for other verbs."""
+    port: int = 0
+    """kubectl expose --port; --target-port in ``target_port``, --name in ``service``, --type in ``service_type``
+    (kubectl create service: --tcp's PORT:TARGET, NAME, the type; --clusterip in ``container``)."""
+    target_port: int = 0
+    service: str = ""
+    service_type: str = "ClusterIP"
 
 
 CASCADE = {"background": "background", "foreground": "foreground", "orphan": "orphan",
@@ -176,8 +193,53 @@ def parse(line: str, where: str) -> Command:
             labels.append((k, v))
         _no_more(flags, where)
         return Command(line, verb, resource, name, namespace, selector=pairs(labels), cascade=cascade)
+    if verb == "expose":
+        resource, name, rest = _target(plain[1:], where)
+        if resource != "deployments" or not name or rest:
+            raise InputError(f"{where}: usage: kubectl expose deployment/NAME --port=PORT [--target-port=PORT] "
+                             "[--name=NAME] [--type=ClusterIP|NodePort]")
+        ports = {}
+        for flag in ("port", "target-port"):
+            raw = flags.pop(flag, None)
+            if raw is None:
+                continue
+            if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+                raise InputError(f"{where}: --{flag}: expected a port number (1-65535), got {raw!r}")
+            ports[flag] = int(raw)
+        if "port" not in ports:  # the model's Deployments declare no container ports to infer it from
+            raise InputError(f"{where}: --port: required (couldn't find port via --port flag or introspection)")
+        service_type = flags.pop("type", "ClusterIP")
+        if service_type not in ("ClusterIP", "NodePort", "LoadBalancer"):
+            raise InputError(f"{where}: --type: expected ClusterIP, NodePort or LoadBalancer, got {service_type!r}")
+        service = flags.pop("name", name)
+        _no_more(flags, where)
+        return Command(line, verb, resource, name, namespace, port=ports["port"],
+                       target_port=ports.get("target-port", ports["port"]), service=service,
+                       service_type=service_type)
+    if verb == "create" and len(plain) >= 3 and plain[1] == "service":
+        kinds = {"clusterip": "ClusterIP", "nodeport": "NodePort", "loadbalancer": "LoadBalancer"}
+        if plain[2] not in kinds or len(plain) != 4:
+            raise InputError(f"{where}: usage: kubectl create service clusterip|nodeport|loadbalancer NAME "
+                             "--tcp=PORT:TARGET[,...] [--clusterip=None]")
+        tcp = flags.pop("tcp", "")
+        pairs_ = []
+        for part in filter(None, tcp.split(",")):
+            port, _, target = part.partition(":")
+            target = target or port
+            if not (port.isdigit() and target.isdigit() and 1 <= int(port) <= 65535 and 1 <= int(target) <= 65535):
+                raise InputError(f"{where}: --tcp: expected PORT:TARGET port numbers, got {part!r}")
+            pairs_.append((int(port), int(target)))
+        if len(pairs_) != 1:
+            raise InputError(f"{where}: --tcp: exactly one PORT:TARGET is modelled, got {tcp!r}")
+        cluster_ip = flags.pop("clusterip", "")
+        if cluster_ip not in ("", "None"):
+            raise InputError(f"{where}: --clusterip: only None (headless) is modelled, got {cluster_ip!r}")
+        _no_more(flags, where)
+        return Command(line, "create-service", "services", plain[3], namespace, port=pairs_[0][0],
+                       target_port=pairs_[0][1], service=plain[3], service_type=kinds[plain[2]],
+                       container=cluster_ip)
     raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, "
-                     "delete deployment, delete replicaset, cordon, uncordon, drain)")
+                     "delete deployment, delete replicaset, cordon, uncordon, drain, expose, create service)")
 
 
 def _no_more(flags: dict[str, str], where: str) -> None:
@@ -223,6 +285,10 @@ def run(command: Command, session: Session) -> str:
             out.append(f'pod "{name}" deleted' if response.ok else
                        f'Error from server (NotFound): pods "{name}" not found')
         return "; ".join(out) or "No resources found"
+    if c.verb == "expose":
+        return _expose(c, session)
+    if c.verb == "create-service":
+        return _create_service(c, session)
     obj = session.get(key)
     if not isinstance(obj, Deployment | ReplicaSet | StatefulSet):
         return f'Error from server (NotFound): {c.resource} "{c.name}" not found'
@@ -253,6 +319,50 @@ def run(command: Command, session: Session) -> str:
             f"{revision(target)})"
     session.patch(key, attrs.evolve(obj, template=template))
     return f"deployment.apps/{c.name} rolled back"
+
+
+def service_for(c: Command, session: Session) -> Service | str:
+    """The Service ``kubectl expose`` sends (staging/src/k8s.io/kubectl/pkg/cmd/expose/expose.go): its selector
+    is the Deployment's matchLabels (polymorphichelpers.MapBasedSelectorForObject), one unnamed port --port to
+    --target-port (default --port), type --type; or kubectl's error line."""
+    obj = session.get(key_of(c.resource, c.namespace, c.name))
+    if not isinstance(obj, Deployment):
+        return f'Error from server (NotFound): deployments.apps "{c.name}" not found'
+    if obj.selector.match_expressions:
+        return "error: couldn't retrieve selectors via --selector flag or introspection: couldn't convert " \
+            "expressions to map-based selector format"
+    return Service(Meta(c.service, c.namespace, labels=obj.meta.labels), tuple(obj.selector.match_labels),
+                   (ServicePort("", c.port, c.target_port),), c.service_type)
+
+
+def service_of_create(c: Command) -> Service:
+    """The Service ``kubectl create service TYPE NAME --tcp=PORT:TARGET`` sends (staging/src/k8s.io/kubectl/pkg/
+    cmd/create/create_service.go: label and selector app=NAME, the port named "PORT-TARGET", clusterIP from
+    --clusterip)."""
+    labels = (("app", c.service),)
+    return Service(Meta(c.service, c.namespace, labels=labels), labels,
+                   (ServicePort(f"{c.port}-{c.target_port}", c.port, c.target_port),), c.service_type, c.container)
+
+
+def _created(c: Command, session: Session, svc: Service, verb: str) -> str:
+    response = session.create(svc)
+    if response.ok:
+        return f"service/{c.service} {verb}"
+    if response.reason == "AlreadyExists":
+        return f'Error from server (AlreadyExists): services "{c.service}" already exists'
+    return f"The {response.message}"
+
+
+def _create_service(c: Command, session: Session) -> str:
+    return _created(c, session, service_of_create(c), "created")
+
+
+def _expose(c: Command, session: Session) -> str:
+    """kubectl expose deployment/NAME: ``service_for``, created through the API server, which allocates."""
+    svc = service_for(c, session)
+    if isinstance(svc, str):
+        return svc
+    return _created(c, session, svc, "exposed")
 
 
 # --- kubectl drain (staging/src/k8s.io/kubectl/pkg/drain, cmd/drain) ------------------------------------------
@@ -331,3 +441,38 @@ def drain_step(drain: Drain, key: Key, session: Session, variants: frozenset[str
     if not rest:
         return f"{response_text}; node/{drain.node} drained", None
     return response_text, Drain(drain.command, drain.node, rest)
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+class KubectlComponent(Base):
+    """The user: slot ``ClusterState.pending_commands`` (the scenario's commands not yet run); steps ``Kubectl``,
+    each command once, at any point, actor "kubectl", not fair (the user may never type it). Nothing to lose."""
+
+    name = "kubectl"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return ("kubectl",)
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        return state._with(pending_commands=frozenset(range(len(config.commands))))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        for index in sorted(state.pending_commands):
+            command = config.commands[index]
+            if command.verb in ("expose", "create-service") and "ip-repair-race" in config.variants:
+                from spec import network
+
+                yield from network.expose_split(state, config, index, command)
+                continue
+            sess = session(state, config)
+            output = run(command, sess)
+            yield A.Kubectl("kubectl", command.line, output), commit(
+                state, sess, config, pending_commands=state.pending_commands - {index})
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return {"kubectl"} if state.pending_commands else set()
+
+
+KUBECTL = KubectlComponent()

@@ -21,12 +21,19 @@ Omitted: volumes, probes, static pods, eviction, image pulls.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 
+from spec import actions as A
+from spec import informer, nodeipam
 from spec.apiserver import Session
-from spec.state import Key, Kubelet, Pod, PodStatus, RuntimeContainer
+from spec.component import Base, Delta, Step, commit, session
+from spec.state import ClusterState, Key, Kubelet, Node, Pod, PodStatus, RuntimeContainer
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 
 def _containers(k: Kubelet, key: Key, uid: int) -> list[RuntimeContainer]:
@@ -59,8 +66,10 @@ def _report(session: Session, key: Key, uid: int, status: PodStatus) -> None:
         session.patch(key, attrs.evolve(current, status=status), uid=uid)
 
 
-def sync(k: Kubelet, session: Session, what: str, key: Key) -> Kubelet:
-    """One pod sync (``what`` as listed by ``work``)."""
+def sync(k: Kubelet, session: Session, what: str, key: Key, pod_cidr: str = "") -> Kubelet:
+    """One pod sync (``what`` as listed by ``work``). ``pod_cidr``: the node's podCIDR where pod addresses are
+    modelled (``spec.nodeipam``): a started sandbox gets an address from it (CNI host-local), reported as
+    status.podIP; "" elsewhere (no address)."""
     assert k.informer is not None
     pod = k.informer.cache.get(key)
     if what == "cleanup":
@@ -76,8 +85,17 @@ def sync(k: Kubelet, session: Session, what: str, key: Key) -> Kubelet:
         session.event(key, "Normal", "Killing", "Stopping container " + ", ".join(c.name for c in pod.containers))
         return attrs.evolve(k, runtime=runtime)
     if what == "start":
-        started = frozenset(RuntimeContainer(key, uid, c.name, c.image) for c in pod.containers)
-        _report(session, key, uid, attrs.evolve(status, phase="Running", ready=True, scheduled_reason="Scheduled"))
+        ip = ""
+        if pod_cidr:
+            ip = nodeipam.host_local_ip(pod_cidr, frozenset(c.ip for c in k.runtime if c.managed and c.ip)) or ""
+            if not ip:
+                session.event(key, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: plugin "
+                              f"type=\"host-local\" failed (add): failed to allocate for range 0: no IP addresses "
+                              f"available in range set: {pod_cidr}")
+                return k
+        started = frozenset(RuntimeContainer(key, uid, c.name, c.image, ip=ip) for c in pod.containers)
+        _report(session, key, uid, attrs.evolve(status, phase="Running", ready=True, scheduled_reason="Scheduled",
+                                                pod_ip=ip))
         session.event(key, "Normal", "Started", "Started container " + ", ".join(c.name for c in pod.containers))
         return attrs.evolve(k, runtime=k.runtime | started)
     # restart: the crashed containers run again; the pod is reported not ready until the next sync sees them up
@@ -106,3 +124,114 @@ def stale_status(k: Kubelet, etcd_pod: Pod | None, key: Key) -> bool:
         return False
     running = _containers(k, key, pod.meta.uid)
     return bool(running) and all(c.running for c in running) and not etcd_pod.status.ready
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+def actor(node: str) -> str:
+    return f"kubelet/{node}"
+
+
+def nodes(config: Config) -> list[str]:
+    """The scenario's nodes, in name order: one kubelet each."""
+    return sorted(n.meta.name for n in config.objects if isinstance(n, Node))
+
+
+def stale_reports(state: ClusterState, k: Kubelet) -> Iterator[Key]:
+    """The pods (in key order) whose status in etcd the kubelet ``k`` has yet to report (``stale_status``):
+    none while the node is down or its informer must relist."""
+    inf = k.informer
+    if not k.up or inf is None or inf.expired:
+        return
+    for key in sorted(inf.cache.keys()):
+        current = state.etcd.objects.get(key)
+        if stale_status(k, current if isinstance(current, Pod) else None, key):
+            yield key
+
+
+def has_work(state: ClusterState, k: Kubelet) -> bool:
+    """Whether the kubelet ``k`` has a pod sync or a status report to do (a step, perhaps a stuttering one)."""
+    return next(work(k), None) is not None or next(stale_reports(state, k), None) is not None
+
+
+def _stutters(state: ClusterState, k: Kubelet, what: str, key: Key) -> bool:
+    """Whether the sync ``what`` of ``key`` changes nothing: a termination whose containers are gone already and
+    whose pod etcd no longer holds (its informer lags behind the pod's deletion)."""
+    if what != "terminate":
+        return False
+    assert k.informer is not None
+    pod = k.informer.cache[key]
+    uid = pod.meta.uid
+    current = state.etcd.objects.get(key)
+    return not _containers(k, key, uid) and not (isinstance(current, Pod) and current.meta.uid == uid)
+
+
+def has_effective_work(state: ClusterState, k: Kubelet) -> bool:
+    """Whether the kubelet ``k`` has a step that changes something (``has_work`` without the stutters)."""
+    return (any(not _stutters(state, k, what, key) for what, key in work(k))
+            or next(stale_reports(state, k), None) is not None)
+
+
+def _replace_kubelet(state: ClusterState, k: Kubelet) -> tuple[Kubelet, ...]:
+    return tuple(k if x.node == k.node else x for x in state.kubelets)
+
+
+def _pod_cidr(state: ClusterState, node: str) -> str:
+    """The node's podCIDR where pod addresses are modelled (``spec.network``), else ""."""
+    for n, cidr in state.net.pod_cidrs:
+        if n == node:
+            return cidr
+    return ""
+
+
+class KubeletComponent(Base):
+    """Every node's kubelet and container runtime: slot ``ClusterState.kubelets``; steps ``SyncPod`` (start,
+    restart, terminate, cleanup, report), actor "kubelet/<node>", weakly fair; its informer (the pods bound to
+    its node) is delivered through ``spec.reflector``. No timers (CrashLoopBackOff is the gap between steps).
+    A kubelet restart (``spec.faults``) loses its cache and relists; the runtime keeps its containers. A node
+    crash loses the runtime too."""
+
+    name = "kubelet"
+    slot = "kubelet"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return tuple(actor(n) for n in nodes(config))
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return self.actors(config)
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        kubelets = []
+        for node in nodes(config):
+            inf, _ = informer.relist(None, state.etcd, ("kubelet", node), state.etcd.revision)
+            kubelets.append(Kubelet(node=node, up=True, informer=inf))
+        return state._with(kubelets=tuple(kubelets))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        for k in state.kubelets:
+            cidr = _pod_cidr(state, k.node)
+            for what, key in work(k):
+                sess = session(state, config)
+                new_k = sync(k, sess, what, key, cidr)
+                yield A.SyncPod(actor(k.node), what, key, tuple(sess.events)), commit(
+                    state, sess, config, kubelets=_replace_kubelet(state, new_k))
+            for key in stale_reports(state, k):
+                sess = session(state, config)
+                report_ready(k, sess, key)
+                yield A.SyncPod(actor(k.node), "report", key), commit(state, sess, config)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return {actor(k.node) for k in state.kubelets if has_effective_work(state, k)}
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return any(has_work(state, k) for k in state.kubelets)
+
+    def watcher(self, state: ClusterState, index: int) -> str:
+        return actor(state.kubelets[index].node)
+
+    def handle(self, state: ClusterState, index: int, deltas: Iterable[Delta]) -> ClusterState:
+        return state  # the pod workers read the cache itself (no queue: ``work`` follows from it)
+
+
+KUBELET = KubeletComponent()

@@ -611,3 +611,48 @@ EXPLANATIONS: dict[str, Callable[[ClusterState], str]] = {
 for _name, _explain in EXPLANATIONS.items():
     if _name in PROPERTIES and PROPERTIES[_name].explain is None:
         PROPERTIES[_name] = attrs.evolve(PROPERTIES[_name], explain=_explain)
+
+
+# --- Services (issue 13; the predicates and their upstream promises are in spec/service_properties.py) ---------
+
+EXPLAIN = {'UniqueClusterIPs': 'explain_cluster_ips',
+           'UniqueNodePorts': 'explain_node_ports',
+           'UniquePodIPs': 'explain_pod_ips',
+           'PodIPWithinNodeCIDR': 'explain_pod_cidr',
+           'ServiceRoutesEventuallyMatchReadyEndpoints': 'explain_routes',
+           'NoTrafficToAnotherPodsIP': 'explain_foreign',
+           'NoDuplicateEndpointSlices': 'explain_duplicates',
+           'DNSEventuallyResolvesToClusterIP': 'explain_dns'}
+
+
+def _register_services() -> None:
+    from spec import service_properties as sp
+
+    for name, kind, pred, upstream, finding in (
+        ("UniqueClusterIPs", "always", sp.unique_cluster_ips,
+         "pkg/registry/core/service/ipallocator/bitmap.go (Allocate: ErrAllocated), storage/alloc.go", False),
+        ("UniqueNodePorts", "always", sp.unique_node_ports,
+         "pkg/registry/core/service/portallocator/allocator.go (ErrAllocated)", False),
+        ("UniquePodIPs", "always", sp.unique_pod_ips,
+         "the Kubernetes network model (docs/concepts/services-networking): a unique cluster-wide IP per Pod; "
+         "pkg/controller/nodeipam/ipam/cidrset, CNI host-local", False),
+        ("PodIPWithinNodeCIDR", "always", sp.pod_ip_within_node_cidr,
+         "pkg/controller/nodeipam/ipam/range_allocator.go (Node.spec.podCIDR), CNI host-local's range", False),
+        ("ServiceRoutesEventuallyMatchReadyEndpoints", "eventually_always", sp.routes_match_ready_endpoints,
+         "docs/reference/networking/virtual-ips.md; pkg/proxy/iptables/proxier.go syncProxyRules, "
+         "pkg/proxy/topology.go CategorizeEndpoints", False),
+        ("NoTrafficToAnotherPodsIP", "always", sp.no_traffic_to_another_pods_ip,
+         "a Service's traffic reaches only the pods it selects (docs/concepts/services-networking/service.md); "
+         "broken when a pod address is reused while a kube-proxy still has the old endpoint (docs/spec.md, "
+         "Findings)", True),
+        ("NoDuplicateEndpointSlices", "always", sp.no_duplicate_slices,
+         "pkg/controller/endpointslice/endpointslice_controller.go syncService (EndpointSliceTracker.StaleSlices), "
+         "kubernetes#92928 fixed by #99345", False),
+        ("DNSEventuallyResolvesToClusterIP", "eventually_always", sp.dns_resolves,
+         "docs/concepts/services-networking/dns-pod-service.md; coredns plugin/kubernetes", False),
+    ):
+        PROPERTIES[name] = PropertySpec(name, kind, pred, None, (pred.__doc__ or name).strip().split("\n")[0],
+                                        upstream, finding=finding, explain=getattr(sp, EXPLAIN[name]))
+
+
+_register_services()

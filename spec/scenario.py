@@ -36,6 +36,8 @@ from spec.state import (
     PodDisruptionBudget,
     PodTemplate,
     ReplicaSet,
+    Service,
+    ServicePort,
     StatefulSet,
     object_key,
 )
@@ -282,6 +284,76 @@ def _node(doc: dict[str, Any], where: str) -> Node:
     return Node(meta=attrs.evolve(meta, labels=info.labels, namespace=""), info=info)
 
 
+_SERVICE_SPEC = ("selector", "ports", "type", "clusterIP", "clusterIPs", "publishNotReadyAddresses",
+                 "ipFamilyPolicy", "ipFamilies", "sessionAffinity", "internalTrafficPolicy", "externalTrafficPolicy")
+"""The Service fields a scenario may set (the others are not modelled: an error naming the field)."""
+
+
+def _service(doc: dict[str, Any], where: str) -> Service:
+    """A v1 Service (spec.services): selector, ports with numeric targetPorts, type ClusterIP, NodePort or
+    LoadBalancer, a requested or "None" clusterIP; IPv4 single-stack defaults only."""
+    meta = _meta(doc, where)
+    spec = _map(doc, "spec", where)
+    _keys(spec, _SERVICE_SPEC, f"{where}: spec")
+    defaults = {"ipFamilyPolicy": "SingleStack", "sessionAffinity": "None", "internalTrafficPolicy": "Cluster",
+                "externalTrafficPolicy": "Cluster"}
+    for field, value in defaults.items():
+        if field in spec and spec[field] != value:
+            raise InputError(f"{where}: spec.{field}: only {value} is modelled, got {spec[field]!r}")
+    if spec.get("ipFamilies") not in (None, ["IPv4"]):
+        raise InputError(f"{where}: spec.ipFamilies: only [IPv4] is modelled, got {spec['ipFamilies']!r}")
+    selector = _string_pairs(spec, "selector", f"{where}: spec") if spec.get("selector") is not None else None
+    cluster_ip = spec.get("clusterIP")
+    ips = spec.get("clusterIPs")
+    if ips is not None:
+        if not isinstance(ips, list) or len(ips) != 1 or not isinstance(ips[0], str):
+            raise InputError(f"{where}: spec.clusterIPs: only one IPv4 address (single-stack) is modelled, got {ips!r}")
+        if cluster_ip not in (None, "", ips[0]):
+            raise InputError(f"{where}: spec.clusterIPs[0]: Invalid value: {ips[0]!r}: must match `clusterIP` when "
+                             "`clusterIPs` is specified")
+        cluster_ip = ips[0]
+    cluster_ip = "" if cluster_ip is None else cluster_ip
+    if not isinstance(cluster_ip, str):
+        raise InputError(f"{where}: spec.clusterIP: expected a string, got {cluster_ip!r}")
+    if cluster_ip not in ("", "None"):
+        import ipaddress
+
+        try:
+            if ipaddress.ip_address(cluster_ip).version != 4:
+                raise ValueError
+        except ValueError:
+            raise InputError(f"{where}: spec.clusterIP: Invalid value: {cluster_ip!r}: must be a valid IPv4 address "
+                             "or None") from None
+    raw_ports = spec.get("ports") or []
+    if not isinstance(raw_ports, list):
+        raise InputError(f"{where}: spec.ports: expected a list, got {raw_ports!r}")
+    ports = []
+    for i, p in enumerate(raw_ports):
+        pw = f"{where}: spec.ports[{i}]"
+        if not isinstance(p, dict):
+            raise InputError(f"{pw}: expected a mapping, got {p!r}")
+        _keys(p, ("name", "port", "targetPort", "protocol", "nodePort", "appProtocol"), pw)
+        port = p.get("port")
+        if not isinstance(port, int) or isinstance(port, bool):
+            raise InputError(f"{pw}.port: required (an integer)")
+        target = p.get("targetPort", port)
+        if isinstance(target, str):
+            raise InputError(f"{pw}.targetPort: a named port ({target!r}) is not modelled: give the number")
+        if not isinstance(target, int) or isinstance(target, bool):
+            raise InputError(f"{pw}.targetPort: expected an integer, got {target!r}")
+        protocol = p.get("protocol", "TCP")
+        if protocol != "TCP":
+            raise InputError(f"{pw}.protocol: only TCP is modelled, got {protocol!r}")
+        node_port = p.get("nodePort", 0) or 0
+        if not isinstance(node_port, int) or isinstance(node_port, bool):
+            raise InputError(f"{pw}.nodePort: expected an integer, got {node_port!r}")
+        ports.append(ServicePort(str(p.get("name") or ""), port, target, "TCP", node_port))
+    publish = spec.get("publishNotReadyAddresses", False)
+    if not isinstance(publish, bool):
+        raise InputError(f"{where}: spec.publishNotReadyAddresses: expected true or false, got {publish!r}")
+    return Service(meta, selector, tuple(ports), str(spec.get("type", "ClusterIP")), cluster_ip, publish)
+
+
 def _scenario_spec(doc: dict[str, Any], where: str) -> dict[str, Any]:
     _keys(doc, ("apiVersion", "kind", "metadata", "spec"), where)
     if doc.get("apiVersion") != "kubespec.dev/v1":
@@ -326,7 +398,7 @@ def parse(text: str, source: str) -> Scenario:
                 name = label
             continue
         api = doc.get("apiVersion")
-        expected = {"Node": "v1", "Pod": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1"}
+        expected = {"Node": "v1", "Pod": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1", "Service": "v1"}
         if kind not in expected:
             raise InputError(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(expected)}, Scenario)")
         if api != expected[kind]:
@@ -342,6 +414,8 @@ def parse(text: str, source: str) -> Scenario:
             obj = _statefulset(doc, where)
         elif kind == "PodDisruptionBudget":
             obj = _pdb(doc, where)
+        elif kind == "Service":
+            obj = _service(doc, where)
         else:
             obj = _workload(doc, kind, where)
         error = validate(obj)
@@ -354,6 +428,13 @@ def parse(text: str, source: str) -> Scenario:
         objects.append(obj)
     if not any(isinstance(o, Node) for o in objects):
         raise InputError(f"{source}: no Node document: a scenario needs at least one node")
+    if any(isinstance(o, Service) for o in objects):  # the API server's allocation (requested clusterIPs)
+        from spec.apiserver import store
+
+        try:
+            store(objects)
+        except ValueError as err:
+            raise InputError(f"{source}: {printable(str(err))}") from None
     spec = scenario_doc or {}
     where = spec.pop("__where", f"{source}: Scenario")
     return _build(spec, objects, name, source, where)

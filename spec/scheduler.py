@@ -30,20 +30,31 @@ SchedulingGated verdict from the shared cycle and waits (upstream keeps it out o
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import attrs
 import immutables
 
+from spec import actions as A
+from spec import informer as informers
 from spec.apiserver import Session
 from spec.clock import (
     MAX_COUNTED_ATTEMPTS,
     POD_MAX_IN_UNSCHEDULABLE_MS,
     pod_backoff_ms,
 )
+from spec.component import Base, Delta, Step, commit, session
 from spec.scheduling.kube_scheduler import Decision, failed_scheduling_message, scheduling_cycle
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import PodInfo
-from spec.state import Informer, Key, Node, Object, Pod, QueuedPod, Scheduler, pod_key
+from spec.state import ClusterState, Informer, Key, Node, Object, Pod, QueuedPod, Scheduler, pod_key
+
+if TYPE_CHECKING:
+    from spec.config import Config
+
+NAMES = ("default-scheduler", "default-scheduler-2")
+"""The schedulers' names: one, or two without leader election in the ``unguarded-bind`` variant."""
 
 NODE_EVENT_PLUGINS = {
     "unschedulable": frozenset({"NodeUnschedulable"}),
@@ -311,3 +322,81 @@ def elapse(s: Scheduler, dt: int) -> Scheduler:
         (activated if where == "active" and q.where != "active" else stay).append(moved)
     return attrs.evolve(s, queue=tuple(stay + activated))
 
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+def names(config: Config) -> tuple[str, ...]:
+    """The schedulers a scenario runs."""
+    return NAMES if "unguarded-bind" in config.variants else NAMES[:1]
+
+
+def _replace_scheduler(state: ClusterState, s: Scheduler) -> tuple[Scheduler, ...]:
+    return tuple(s if x.name == s.name else x for x in state.schedulers)
+
+
+class SchedulerComponent(Base):
+    """kube-scheduler (one, or two in the ``unguarded-bind`` variant): slot ``ClusterState.schedulers``; steps
+    ``Schedule`` (one scheduling cycle for activeQ's head, one step per best-scored node) and ``Bind`` (one
+    binding cycle per in-flight bind); its informer's deliveries come through ``spec.reflector``; actor: the
+    scheduler's name, weakly fair. Timers: each queued pod's backoff and its 5 min unschedulable flush. A
+    restart (``spec.faults``) loses the queue, the assumed pods, the binds in flight and the cache, relists,
+    and queues every unbound pod (``started``)."""
+
+    name = "kube-scheduler"
+    slot = "scheduler"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return names(config)
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return names(config)
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        etcd = state.etcd
+        schedulers = []
+        for name in names(config):
+            inf, deltas = informers.relist(None, etcd, informers.SCHEDULER, etcd.revision)
+            schedulers.append(started(name, inf, deltas))
+        return state._with(schedulers=tuple(schedulers))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        requeue = "no-requeue" not in config.variants
+        for s in state.schedulers:
+            entry = head(s)
+            if entry is not None:
+                for node, new_s, done in schedule_one(s, session(state, config), requeue=requeue):
+                    yield A.Schedule(s.name, entry.key, node or "", tuple(done.events)), commit(
+                        state, done, config, schedulers=_replace_scheduler(state, new_s))
+            for item in s.binding:
+                sess = session(state, config)
+                new_s = bind(s, sess, item)
+                ok = sess.writes > 0 and not any("rejected" in e for e in sess.events)
+                yield A.Bind(s.name, item[0], item[2], sess.etcd.revision, ok, tuple(sess.events)), commit(
+                    state, sess, config, schedulers=_replace_scheduler(state, new_s))
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return {s.name for s in state.schedulers if s.binding or head(s) is not None}
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return any(s.binding or head(s) is not None for s in state.schedulers)
+
+    def timers(self, state: ClusterState) -> list[int]:
+        return [t for s in state.schedulers for t in timers(s)]
+
+    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        fired = ("scheduler backoff/flush",) if any(dt in timers(s) for s in state.schedulers) else ()
+        return state._with(schedulers=tuple(elapse(s, dt) for s in state.schedulers)), fired
+
+    def watcher(self, state: ClusterState, index: int) -> str:
+        return state.schedulers[index].name
+
+    def handle(self, state: ClusterState, index: int, deltas: Iterable[Delta]) -> ClusterState:
+        s = state.schedulers[index]
+        for key, old, new in deltas:
+            s = handle(s, key, old, new)
+        return state.with_scheduler(s)
+
+
+SCHEDULER = SchedulerComponent()

@@ -126,6 +126,9 @@ class PodStatus:
     scheduled_reason: str = ""
     """"" (no condition), "Unschedulable" (PodScheduled=False) or "Scheduled" (PodScheduled=True)."""
     restarts: int = 0
+    pod_ip: str = ""
+    """status.podIP: the sandbox's address, from the node's podCIDR (CNI host-local, ``spec.services``); "" before
+    the sandbox exists, and always in scenarios without Services (no component reads it there)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -278,12 +281,77 @@ class PodDisruptionBudget:
     status: PodDisruptionBudgetStatus = PodDisruptionBudgetStatus()
 
 
-Object = Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget
+
+# --- Services and EndpointSlices (``spec.services``, ``spec.controllers.endpointslice_controller``) ---------------
+
+
+@attrs.frozen(cache_hash=True)
+class ServicePort:
+    """Upstream: core/v1 ServicePort (targetPort a number: named target ports are not modelled; nodePort 0 when
+    the Service is not of type NodePort or LoadBalancer)."""
+
+    name: str
+    port: int
+    target_port: int
+    protocol: str = "TCP"
+    node_port: int = 0
+
+
+@attrs.frozen(cache_hash=True)
+class Service:
+    """Upstream: core/v1 Service. ``selector`` None: no selector (endpoints written by hand, none here);
+    ``cluster_ip`` "" until the API server allocates one, "None" for a headless Service."""
+
+    meta: Meta
+    selector: Pairs | None
+    ports: tuple[ServicePort, ...]
+    type: str = "ClusterIP"
+    cluster_ip: str = ""
+    publish_not_ready_addresses: bool = False
+
+    @property
+    def headless(self) -> bool:
+        return self.cluster_ip == "None"
+
+
+@attrs.frozen(cache_hash=True)
+class SliceEndpoint:
+    """Upstream: discovery/v1 Endpoint as podToEndpoint builds it (one address; targetRef by pod name: its uid
+    is not kept, nothing in the model compares it)."""
+
+    address: str
+    ready: bool
+    serving: bool
+    terminating: bool
+    node_name: str = attrs.field(metadata=holds(NODE))
+    pod: str
+
+
+@attrs.frozen(cache_hash=True)
+class SlicePort:
+    name: str
+    port: int
+    protocol: str = "TCP"
+
+
+@attrs.frozen(cache_hash=True)
+class EndpointSlice:
+    """Upstream: discovery/v1 EndpointSlice (addressType IPv4; labels kubernetes.io/service-name and
+    endpointslice.kubernetes.io/managed-by in ``meta.labels``, the Service as controller owner)."""
+
+    meta: Meta
+    endpoints: tuple[SliceEndpoint, ...] = ()
+    ports: tuple[SlicePort, ...] = ()
+    address_type: str = "IPv4"
+
+
+Object = Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice
 
 RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
-            StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets"}
+            StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets", Service: "services",
+            EndpointSlice: "endpointslices"}
 KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
-        PodDisruptionBudget: "PodDisruptionBudget"}
+        PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice"}
 
 
 def object_key(obj: Object) -> Key:
@@ -304,6 +372,10 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
                            obj.pod_management_policy, obj.min_ready_seconds, obj.status)
     if type(obj) is PodDisruptionBudget:
         return PodDisruptionBudget(meta, obj.selector, obj.min_available, obj.max_unavailable, obj.status)
+    if type(obj) is Service:
+        return Service(meta, obj.selector, obj.ports, obj.type, obj.cluster_ip, obj.publish_not_ready_addresses)
+    if type(obj) is EndpointSlice:
+        return EndpointSlice(meta, obj.endpoints, obj.ports, obj.address_type)
     assert type(obj) is Node
     return Node(meta, obj.info, obj.ready)
 
@@ -434,6 +506,10 @@ KCM_RESOURCES = ("deployments", "replicasets", "pods")
 _KCM_INDEX = {r: i for i, r in enumerate(KCM_RESOURCES)}
 _KCM_SLOTS = tuple(("kcm", i, ("kcm", r)) for i, r in enumerate(KCM_RESOURCES))
 _SCHEDULER_SCOPE = ("scheduler", "")
+EPS_RESOURCES = ("services", "endpointslices")
+"""The EndpointSlice controller's own informers, in this order (its pods are kube-controller-manager's pod
+informer's: one shared informer factory)."""
+DNS_SCOPE = ("dns", "")
 
 
 @attrs.frozen(cache_hash=True)
@@ -517,6 +593,8 @@ class RuntimeContainer:
     image: str
     running: bool = True
     managed: bool = True
+    ip: str = ""
+    """The pod sandbox's address (CNI host-local, ``spec.services``); "" where pod IPs are not modelled."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -622,6 +700,56 @@ class Workloads:
 
 
 @attrs.frozen(cache_hash=True)
+class EndpointSliceControl:
+    """The EndpointSlice controller of kube-controller-manager (``spec.controllers.endpointslice_controller``):
+    its informers (Services, EndpointSlices, each its own watch; Pods come from the controller manager's pod
+    informer, shared as upstream's informer factory shares it), its work queue of Service keys, and its
+    EndpointSliceTracker: per Service, (slice uid, generation) of every slice it wrote, generation -1 for one it
+    deleted (upstream: staging/src/k8s.io/endpointslice/endpointslice_tracker.go, deletionExpected)."""
+
+    informers: tuple[Informer, ...]
+    queue: tuple[Key, ...] = ()
+    tracker: tuple[tuple[Key, tuple[tuple[int, int], ...]], ...] = attrs.field(
+        default=(), metadata=holds(("seq", ("tuple", None, ("set", ("tuple", UID, None))))))
+
+
+@attrs.frozen(cache_hash=True)
+class KubeProxy:
+    """kube-proxy on one node (``spec.kubeproxy``): its informer (Services and EndpointSlices), the iptables rules
+    it installed last (iptables-restore text, one rule a line; () before its first sync), and, only under the
+    ``proxy-missed-update`` variant, the proxier's own copy of what its handlers were given (None: the cache)."""
+
+    node: str = attrs.field(metadata=holds(NODE))
+    informer: Informer
+    rules: tuple[str, ...] = ()
+    synced: bool = False
+    known: immutables.Map[Key, Object] | None = attrs.field(default=None, metadata=holds(("map", KEY, OBJ)))
+
+
+@attrs.frozen(cache_hash=True)
+class Network:
+    """Everything about Services beyond etcd (``spec.services``): the podCIDR the node IPAM controller gave each
+    node (sorted (node, CIDR)), the EndpointSlice controller, one kube-proxy per node, CoreDNS's informer, and
+    the ClusterIP allocations in flight (only under the ``ip-repair-race`` variant: (Service key, IP, released),
+    and the Services to write).
+    Empty in scenarios without Services: no step, no state."""
+
+    pod_cidrs: tuple[tuple[str, str], ...] = attrs.field(default=(), metadata=holds(("set", ("tuple", NODE, None))))
+    eps: EndpointSliceControl | None = None
+    proxies: tuple[KubeProxy, ...] = attrs.field(default=(), metadata=holds(("by", "node", OBJ)))
+    dns: Informer | None = None
+    allocating: tuple[tuple[Key, str, bool], ...] = ()
+    writes: tuple[Service, ...] = ()
+    """Under ``ip-repair-race``: the Services whose address is allocated and whose write is still to come."""
+
+    def proxy(self, node: str) -> KubeProxy:
+        for p in self.proxies:
+            if p.node == node:
+                return p
+        raise KeyError(node)
+
+
+@attrs.frozen(cache_hash=True)
 class ClusterState:
     """The whole cluster: etcd, the components, the clock's timers (held by the components), the user's
     remaining commands and the fault budgets."""
@@ -629,13 +757,14 @@ class ClusterState:
     etcd: Etcd
     kcm: ControllerManager
     schedulers: tuple[Scheduler, ...]
-    kubelets: tuple[Kubelet, ...]
+    kubelets: tuple[Kubelet, ...] = attrs.field(metadata=holds(("by", "node", OBJ)))
     pending_commands: frozenset[int]
     budget: Budget
     ghost: Ghost = Ghost()
     lifecycle: NodeLifecycle = NodeLifecycle()
     workloads: Workloads | None = None
     """The StatefulSet and disruption controllers and the drains under way (None: the scenario has none of them)."""
+    net: Network = Network()
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -647,7 +776,7 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm, self.schedulers,
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads)
+                            self.lifecycle, self.workloads, self.net)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -661,6 +790,14 @@ class ClusterState:
         if self.workloads is not None:
             for i, inf in enumerate(self.workloads.informers):
                 append(("workloads", i, ("kcm", WORKLOAD_RESOURCES[i]), inf))
+        net = self.net
+        if net.eps is not None:
+            for i, (inf, resource) in enumerate(zip(net.eps.informers, EPS_RESOURCES, strict=True)):
+                append(("eps", i, ("eps", resource), inf))
+        for i, p in enumerate(net.proxies):
+            append(("proxy", i, ("proxy", p.node), p.informer))
+        if net.dns is not None:
+            append(("dns", 0, DNS_SCOPE, net.dns))
         return out
 
     def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
@@ -680,13 +817,15 @@ class ClusterState:
             s = ss[index]
             ss[index] = Scheduler(s.name, inf, s.queue, s.assumed, s.binding)
             schedulers = tuple(ss)
+        elif who in ("eps", "proxy", "dns"):
+            return self._with(net=with_net_informer(self.net, who, index, inf))
         else:
             ks = list(kubelets)
             k = ks[index]
             ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed)
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads)
+                            self.lifecycle, self.workloads, self.net)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
@@ -704,22 +843,24 @@ class ClusterState:
             kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime, k.failed)
                              for k, i in zip(kubelets, infs[n:m], strict=True))
         workloads = self.workloads
-        if workloads is not None and any(a is not b for a, b in zip(workloads.informers, infs[m:], strict=True)):
-            workloads = Workloads(tuple(infs[m:]), workloads.sts_queue, workloads.pdb_queue,  # type: ignore[arg-type]
+        mw = m + (len(workloads.informers) if workloads is not None else 0)
+        if workloads is not None and any(a is not b for a, b in zip(workloads.informers, infs[m:mw], strict=True)):
+            workloads = Workloads(tuple(infs[m:mw]), workloads.sts_queue, workloads.pdb_queue,  # type: ignore[arg-type]
                                   workloads.drains)
+        net = self.net if len(infs) == mw else with_net_informers(self.net, infs[mw:])  # type: ignore[arg-type]
         if etcd is None:
             etcd = self.etcd
         if (etcd is self.etcd and kcm is self.kcm and schedulers is self.schedulers and kubelets is self.kubelets
-                and workloads is self.workloads):
+                and workloads is self.workloads and net is self.net):
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, workloads)
+                            self.lifecycle, workloads, net)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
-                  "lifecycle": self.lifecycle, "workloads": self.workloads}
+                  "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -727,4 +868,39 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm,
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads)
+                            self.lifecycle, self.workloads, self.net)
+
+
+def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:
+    """``net`` with the informer of slot (``who``, ``index``) replaced (``ClusterState.informer_slots``)."""
+    if who == "eps":
+        assert net.eps is not None
+        infs = list(net.eps.informers)
+        infs[index] = inf
+        return attrs.evolve(net, eps=attrs.evolve(net.eps, informers=tuple(infs)))
+    if who == "proxy":
+        ps = list(net.proxies)
+        ps[index] = attrs.evolve(ps[index], informer=inf)
+        return attrs.evolve(net, proxies=tuple(ps))
+    return attrs.evolve(net, dns=inf)
+
+
+def with_net_informers(net: Network, infs: list[Informer]) -> Network:
+    """``net`` with every informer replaced at once, in ``ClusterState.informer_slots`` order."""
+    i = 0
+    eps = net.eps
+    if eps is not None:
+        new = tuple(infs[:len(eps.informers)])
+        i = len(new)
+        if any(a is not b for a, b in zip(new, eps.informers, strict=True)):
+            eps = attrs.evolve(eps, informers=new)
+    proxies = net.proxies
+    new_p = infs[i:i + len(proxies)]
+    i += len(proxies)
+    if any(p.informer is not n for p, n in zip(proxies, new_p, strict=True)):
+        proxies = tuple(p if p.informer is n else attrs.evolve(p, informer=n) for p, n in zip(proxies, new_p,
+                                                                                              strict=True))
+    dns = net.dns if net.dns is None else infs[i]
+    if eps is net.eps and proxies is net.proxies and dns is net.dns:
+        return net
+    return Network(net.pod_cidrs, eps, proxies, dns, net.allocating, net.writes)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from spec.state import Deployment, Node, Pod, PodDisruptionBudget, ReplicaSet
+from spec.state import Deployment, Node, Pod, PodDisruptionBudget, ReplicaSet, Service
 
 if TYPE_CHECKING:
     from spec.model import Config
@@ -56,6 +56,20 @@ def _needs_stale_restart(config: Config) -> str | None:
         return "a restart that relists: spec.faults.controllerManagerCrashes, schedulerCrashes or kubeletRestarts " \
             "of at least 1"
     return None
+
+
+def _needs_service(config: Config) -> str | None:
+    if any(isinstance(o, Service) and o.selector is not None for o in config.objects) or any(
+            c.verb in ("expose", "create-service") for c in config.commands):
+        return None
+    return "a Service with a selector (a Service document or a kubectl expose command)"
+
+
+def _needs_two_creations(config: Config) -> str | None:
+    if sum(1 for c in config.commands if c.verb in ("expose", "create-service") and c.container != "None") >= 2:
+        return None
+    return "two Services with a ClusterIP created while the cluster runs (kubectl expose or kubectl create " \
+        "service): the repair loop can free an address only between an allocation and its Service's write"
 
 
 def _needs_evictions(config: Config) -> str | None:
@@ -110,6 +124,27 @@ VARIANTS = {
             "a restarted component lists from an API server cache that is behind (needs consistency: stale)",
             _needs_stale_restart,
             "stale-replicaset",
+        ),
+        Variant(
+            "no-slice-tracker",
+            "kubernetes#92928 (fixed by #99345: syncService waits while EndpointSliceTracker.StaleSlices)",
+            "the EndpointSlice controller syncs a Service from a slice cache that lacks the slice it just wrote, "
+            "and writes a duplicate",
+            _needs_service,
+        ),
+        Variant(
+            "ip-repair-race",
+            "kubernetes#37488 (fixed by #39206: a leak must be seen three times before it is released)",
+            "the ClusterIP allocation and the Service's write are two steps, and the repair loop releases an "
+            "address allocated for a Service not yet written: a second Service gets the same ClusterIP",
+            _needs_two_creations,
+        ),
+        Variant(
+            "proxy-missed-update",
+            "kubernetes#28674",
+            "a kube-proxy handler panics on an update; the panic is swallowed (runtime.HandleCrash) and the "
+            "proxier never learns the change, so its rules stay stale",
+            _needs_service,
         ),
     )
 }

@@ -16,10 +16,13 @@ Omitted: bookmarks, the per-resource sizes, the cache's own lag behind etcd (see
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from spec import informer
-from spec.config import Config
 from spec.state import ClusterState, Etcd, Informer
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 
 def settle(state: ClusterState, config: Config) -> ClusterState:

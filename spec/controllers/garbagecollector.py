@@ -38,14 +38,18 @@ fixed); deleting through a stale rest mapping.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import immutables
 
+from spec import actions as A
+from spec import component
 from spec.apiserver import Session
 from spec.state import (
     FINALIZER_FOREGROUND,
     FINALIZER_ORPHAN,
+    ClusterState,
     Etcd,
     Ghost,
     Key,
@@ -55,6 +59,10 @@ from spec.state import (
     object_key,
     with_meta,
 )
+from spec.watchcache import settle
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 ACTOR = "garbage-collector"
 
@@ -214,3 +222,39 @@ def _steps(caches: tuple[immutables.Map[Key, Object], ...], etcd: Etcd, ghost: G
         if session.writes:
             out.append((what, key, session.etcd, session.ghost, tuple(session.events)))
     return tuple(out)
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+def gc_work(state: ClusterState, config: Config) -> tuple[Step, ...]:
+    """The garbage collector's work items that change something (``steps``), over the controller manager's
+    caches."""
+    return steps(tuple(i.cache for i in state.kcm.informers), state.etcd, state.ghost, True)
+
+
+class GarbageCollectorComponent(component.Base):
+    """The garbage collector: no slot of its own (its graph is the controller manager's caches); steps
+    ``Reconcile`` (one work item that changes something), actor "garbage-collector", weakly fair. No timers. A
+    controller-manager restart loses its graph, which is the informers' relist."""
+
+    name = "garbage-collector"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return (ACTOR,)
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return (ACTOR,)
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[component.Step]:
+        for _, key, etcd, ghost, events in gc_work(state, config):
+            yield A.Reconcile(ACTOR, key, False, events), settle(state._with(etcd=etcd, ghost=ghost), config)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return {ACTOR} if gc_work(state, config) else set()
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return bool(gc_work(state, config))
+
+
+GARBAGE_COLLECTOR = GarbageCollectorComponent()

@@ -17,16 +17,21 @@ Abstracted: the rate limiter's overall token bucket (10 qps, burst 100), which n
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import immutables
 
+from spec import actions as A
 from spec import informer
 from spec.apiserver import Session
 from spec.clock import workqueue_delay_ms
+from spec.component import Base, Delta, Step
 from spec.controllers import deployment, replicaset
 from spec.state import (
     KCM_RESOURCES,
+    ClusterState,
     ControllerManager,
     Deployment,
     Etcd,
@@ -37,8 +42,16 @@ from spec.state import (
     ReplicaSet,
     WorkQueue,
 )
+from spec.watchcache import settle
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 DEPLOYMENT_MAX_RETRIES = 15
+ACTOR = "kube-controller-manager"
+"""The actor of the process's own steps (its informers' deliveries and relists)."""
+CONTROLLERS = (("replicaset", "replicaset-controller"), ("deployment", "deployment-controller"))
+"""Each controller's name (``reconcile``'s ``controller``) and actor."""
 
 
 def handle(kcm: ControllerManager, key: Key, old: Object | None, new: Object | None) -> ControllerManager:
@@ -164,3 +177,103 @@ def _listed_kcm(etcd: Etcd, high: tuple[int, ...], revision: int) -> ControllerM
         infs.append(inf)
         deltas.extend(d)
     return started(tuple(infs), tuple(deltas))
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState, bool]]:
+    """Every queued key's reconcile: (action, next state, idle), ``idle`` when the reconcile wrote nothing,
+    recorded no Event and changed nothing in the controller but took the key off its queue (a fact about the
+    step, which the eager no-op reduction of ``spec.reduction.partial_order`` uses)."""
+    kcm = state.kcm
+    expectations = "no-expectations" not in config.variants
+    guarded = "unguarded-bind" not in config.variants
+    out: list[tuple[A.Action, ClusterState, bool]] = []
+    for (controller, actor), queue in zip(CONTROLLERS, (kcm.rs_queue, kcm.deploy_queue), strict=True):
+        for key in queue.queue:
+            new, failed, etcd, ghost, events, idle = _reconcile(
+                kcm, state.etcd, state.ghost, controller, key, expectations, guarded)
+            out.append((A.Reconcile(actor, key, failed, events),
+                        settle(state._with(etcd=etcd, ghost=ghost, kcm=new), config), idle))
+    return out
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, key: str, expectations: bool,
+               guarded: bool) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:
+    """One reconcile: (controller manager', failed, etcd', ghost', Events, idle). A pure function of the
+    controller manager and etcd (its caches follow from etcd: ``spec.state.Informer``), memoised: many states
+    differ only in the scheduler or the kubelets."""
+    session = Session(etcd, ghost, guarded_bind=guarded)
+    new, failed = reconcile(kcm, session, controller, key, expectations=expectations)
+    idle = not (failed or session.writes or session.events) and new == _popped(kcm, controller, key)
+    return new, failed, session.etcd, session.ghost, tuple(session.events), idle
+
+
+def _popped(kcm: ControllerManager, controller: str, key: str) -> ControllerManager:
+    queue = kcm.rs_queue if controller == "replicaset" else kcm.deploy_queue
+    rest = WorkQueue(tuple(k for k in queue.queue if k != key), queue.waiting, queue.failures)
+    if controller == "replicaset":
+        return ControllerManager(kcm.informers, rest, kcm.deploy_queue, kcm.expectations)
+    return ControllerManager(kcm.informers, kcm.rs_queue, rest, kcm.expectations)
+
+
+class ControllerManagerComponent(Base):
+    """kube-controller-manager's ReplicaSet and Deployment controllers: slot ``ClusterState.kcm``; steps
+    ``Reconcile`` (one queued key each, actors "replicaset-controller" and "deployment-controller"); its three
+    informers' deliveries come through ``spec.reflector`` (actor "kube-controller-manager"), all weakly fair.
+    Timers: the work queues' per-key backoffs and the expectations' 5 min timeout. A restart (``spec.faults``)
+    loses the queues, the backoffs, the expectations and the caches, and relists (``restart``)."""
+
+    name = "kube-controller-manager"
+    slot = "kcm"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return (ACTOR, *(actor for _, actor in CONTROLLERS))
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return self.actors(config)
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        return state._with(kcm=restart(state.etcd, None, state.etcd.revision))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        return ((a, t) for a, t, _ in reconcile_steps(state, config))
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        kcm = state.kcm
+        return {actor for (_, actor), queue in zip(CONTROLLERS, (kcm.rs_queue, kcm.deploy_queue), strict=True)
+                if queue.queue}
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return bool(state.kcm.rs_queue.queue or state.kcm.deploy_queue.queue)
+
+    def timers(self, state: ClusterState) -> list[int]:
+        return timers(state.kcm)
+
+    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        fired = ("controller backoff/expectations",) if dt in timers(state.kcm) else ()
+        return state._with(kcm=elapse(state.kcm, dt)), fired
+
+    def resync(self, state: ClusterState) -> ClusterState:
+        kcm = resync(state.kcm)
+        return state if kcm == state.kcm else state._with(kcm=kcm)
+
+    def watcher(self, state: ClusterState, index: int) -> str:
+        return ACTOR
+
+    def handle(self, state: ClusterState, index: int, deltas: Iterable[Delta]) -> ClusterState:
+        kcm = state.kcm
+        deltas = tuple(deltas)
+        for key, old, new in deltas:
+            kcm = handle(kcm, key, old, new)
+        if state.net.eps is not None and KCM_RESOURCES[index] == "pods":
+            # the EndpointSlice controller's pod handlers share this informer (spec.network)
+            from spec import network
+
+            return state._with(kcm=kcm, net=network.handle_kcm_pods(state.net, deltas))
+        return state._with(kcm=kcm)
+
+
+CONTROLLER_MANAGER = ControllerManagerComponent()

@@ -71,12 +71,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
+from spec import actions as A
 from spec.apiserver import Session
+from spec.component import Base, Step, commit, session
 from spec.scheduling.types import Taint, Toleration
-from spec.state import Key, Node, NodeLifecycle, Object, Pod
+from spec.state import ClusterState, Key, Node, NodeLifecycle, Object, Pod
+
+if TYPE_CHECKING:
+    from spec.config import Config
 
 NODE_MONITOR_GRACE_PERIOD_MS = 40_000
 """kube-controller-manager --node-monitor-grace-period (NodeLifecycleControllerConfiguration default)."""
@@ -397,3 +403,68 @@ def work(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = Tr
         yield EVICTION_ACTOR, "track"
     for key in due_pods(lc):
         yield EVICTION_ACTOR, key
+
+
+# --- the component (spec.component) ----------------------------------------------------------------------------
+
+
+def zone_aware(config: Config) -> bool:
+    """Zone states and the master disruption mode are on, unless the ``no-zone-disruption`` variant is."""
+    return "no-zone-disruption" not in config.variants
+
+
+class NodeLifecycleComponent(Base):
+    """The node lifecycle and taint eviction controllers: slot ``ClusterState.lifecycle``; steps ``Reconcile``
+    (a monitorNodeHealth ``pass`` that changes something, ``track`` the eviction schedule, ``evict`` a due pod),
+    actors "node-lifecycle-controller" and "taint-eviction-controller", weakly fair. Timers: the grace periods
+    and the eviction deadlines. Its work is *urgent* (``spec.component.Urgent``): monitorNodeHealth runs every
+    5 s, the tainting pass every 100 ms, faster than the shortest timer, so time does not advance while it has
+    work. A controller-manager restart (``spec.faults``) restarts the grace timers at their full length and
+    empties the eviction schedule (``restarted``)."""
+
+    name = "node-lifecycle"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return (MONITOR_ACTOR, EVICTION_ACTOR)
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return (MONITOR_ACTOR, EVICTION_ACTOR)
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """The node lifecycle controller's pass over the nodes; the taint eviction controller brings its
+        schedule in line with etcd's taints and pods, or deletes a pod whose deadline is due."""
+        lc = state.lifecycle
+        aware = zone_aware(config)
+        for actor, what in work(lc, state.etcd.objects, aware):
+            sess = session(state, config)
+            if actor == MONITOR_ACTOR:
+                key = pass_label(lc, state.etcd.objects)
+                new = monitor(lc, sess, what, aware)
+            elif what == "track":
+                new, changes = track(lc, state.etcd.objects)
+                sess.events.extend(changes)
+                key = "pods (on NoExecute-tainted nodes)"
+            else:
+                new = evict(lc, sess, what)
+                key = what
+            yield A.Reconcile(actor, key, False, tuple(sess.events)), commit(state, sess, config, lifecycle=new)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return {actor for actor, _ in work(state.lifecycle, state.etcd.objects, zone_aware(config))}
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return self.urgent(state, config)
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        """A pass to make, a schedule to update or a deletion due: before time advances further."""
+        lc, objects = state.lifecycle, state.etcd.objects
+        return bool(due_pods(lc)) or track_needed(lc, objects) or plan(lc, objects, zone_aware(config)) is not None
+
+    def timers(self, state: ClusterState) -> list[int]:
+        return timers(state.lifecycle)
+
+    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        return state._with(lifecycle=elapse(state.lifecycle, dt)), tuple(fired(state.lifecycle, dt))
+
+
+NODE_LIFECYCLE = NodeLifecycleComponent()

@@ -582,13 +582,10 @@ def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
 
 
 def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
-    """``rename_nodes``, leaving watching informers' caches to ``rederived`` (etcd interned). The kubelets stay
-    in the order of their nodes' names, as ``spec.cluster.initial_state`` makes them."""
+    """``rename_nodes``, leaving watching informers' caches to ``rederived`` (etcd interned). The kubelets (and
+    kube-proxies) stay in the order of their nodes' names: their fields declare it (``("by", "node", OBJ)``)."""
     # A watching informer's cache is recomputed from the renamed etcd (``rederived``): not renamed here.
     bare = state.with_informers([inf if inf is None or inf.expired or not inf.cache else informer_of(
         inf.rv, _EMPTY, False, inf.high_water) for _, _, _, inf in state.informer_slots()])
     out: ClusterState = fields.rewrite(bare, fields.Rewrite(nodes=perm), fields.NODES)
-    kubelets = tuple(sorted(out.kubelets, key=lambda k: k.node))
-    if any(a is not b for a, b in zip(kubelets, out.kubelets, strict=True)):
-        out = out._with(kubelets=kubelets)
     return intern_objects(out)

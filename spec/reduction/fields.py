@@ -18,6 +18,7 @@ reach every occurrence.
 from __future__ import annotations
 
 import functools
+import operator
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -58,7 +59,10 @@ def _type_shape(tp: Any) -> Shape:
         return OBJ
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        return OBJ if any(_type_shape(a) is not None for a in args) else None
+        shapes_ = {_type_shape(a) for a in args if a is not type(None)} - {None}
+        if len(shapes_) == 1 and OBJ not in shapes_:
+            return shapes_.pop()  # an optional container (None is left as it is)
+        return OBJ if shapes_ else None
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             inner = _type_shape(args[0])
@@ -96,7 +100,7 @@ def _kinds_of(shape: Shape) -> Iterator[str]:
     if isinstance(shape, str):
         yield shape
     elif isinstance(shape, tuple):
-        for s in shape[1:]:
+        for s in shape[2:] if shape[0] == "by" else shape[1:]:
             yield from _kinds_of(s)
 
 
@@ -235,17 +239,21 @@ def _compile(shape: Shape, purpose: frozenset[str], types_: tuple[type, ...], ke
             raise ValueError(f"unknown id kind {shape!r}")
         return _leaf_fn(shape) if shape in purpose else None
     tag = shape[0]
-    if tag in ("seq", "set"):
-        inner = _compile(shape[1], purpose, types_, keep)
+    if tag in ("seq", "set", "by"):
+        inner = _compile(shape[2] if tag == "by" else shape[1], purpose, types_, keep)
         if inner is None:
             return None
-        ordered = tag == "set"
+        order = operator.attrgetter(shape[1]) if tag == "by" else None
 
         def seq(v: Any, rw: Rewrite, key: str | None) -> Any:
+            if v is None:
+                return None
             out = [inner(x, rw, key) for x in v]
             for a, b in zip(out, v, strict=True):
                 if a is not b:
-                    return tuple(sorted(out)) if ordered else type(v)(out)
+                    if tag == "seq":
+                        return type(v)(out)
+                    return tuple(sorted(out, key=order)) if order is not None else tuple(sorted(out))
             return v
         return seq
     if tag == "tuple":
@@ -255,6 +263,8 @@ def _compile(shape: Shape, purpose: frozenset[str], types_: tuple[type, ...], ke
         key_at = next((i for i, s in enumerate(shape[1:]) if s == KEY), None)
 
         def tup(v: tuple[Any, ...], rw: Rewrite, key: str | None) -> tuple[Any, ...]:
+            if v is None:
+                return None
             k = v[key_at] if key_at is not None else key
             out = tuple(x if p is None else p(x, rw, k) for p, x in zip(parts, v, strict=True))
             return v if all(a is b for a, b in zip(out, v, strict=True)) else out
@@ -266,6 +276,8 @@ def _compile(shape: Shape, purpose: frozenset[str], types_: tuple[type, ...], ke
         keyed = shape[1] == KEY
 
         def mapping(v: Any, rw: Rewrite, key: str | None) -> Any:
+            if v is None:
+                return None
             changes = []
             for k, x in v.items():
                 nk = k if kf is None else kf(k, rw, key)
@@ -457,22 +469,24 @@ def _compile_collector(cls: type, kinds: frozenset[str], keep: frozenset[type],
             return [f"{indent}out.append(({shape!r}, {expr}, {key_expr}))"] if shape in kinds else []
         tag = shape[0]
         n = next(counter)
-        if tag in ("seq", "set"):
-            body = emit(shape[1], f"x{n}", key_expr, indent + "    ", types_)
-            return [f"{indent}for x{n} in {expr}:", *body] if body else []
+        if tag in ("seq", "set", "by"):
+            body = emit(shape[2] if tag == "by" else shape[1], f"x{n}", key_expr, indent + "    ", types_)
+            return [f"{indent}for x{n} in {expr} or ():", *body] if body else []
         if tag == "tuple":
             key_at = next((i for i, sh in enumerate(shape[1:]) if sh == KEY), None)
             k = f"t{n}[{key_at}]" if key_at is not None else key_expr
             body = [line for i, sh in enumerate(shape[1:]) for line in emit(sh, f"t{n}[{i}]", k, indent, types_)]
-            return [f"{indent}t{n} = {expr}", *body] if body else []
+            if not body:
+                return []
+            return [f"{indent}t{n} = {expr}", f"{indent}if t{n} is not None:", *("    " + b for b in body)]
         if tag == "map":
             kb = emit(shape[1], f"k{n}", key_expr, indent + "    ", types_)
             vb = emit(shape[2], f"v{n}", f"k{n}" if shape[1] == KEY else key_expr, indent + "    ", types_)
             if not kb and not vb:
                 return []
             if not kb and shape[1] != KEY:
-                return [f"{indent}for v{n} in {expr}.values():", *vb]
-            return [f"{indent}for k{n}, v{n} in {expr}.items():", *kb, *vb]
+                return [f"{indent}for v{n} in ({expr} or {{}}).values():", *vb]
+            return [f"{indent}for k{n}, v{n} in ({expr} or {{}}).items():", *kb, *vb]
         raise ValueError(f"unknown shape {shape!r}")
 
     body = []

@@ -61,12 +61,27 @@ capacity under which no compaction can depend on the order of deliveries."""
 
 def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
     if who in ("kcm", "workloads"):
+        # With Services, the EndpointSlice controller's pod handlers run on the controller manager's pod
+        # deliveries, and its syncs read two more informers: not reduced (see ``ample``'s condition on them).
         w = state.workloads
         return (not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue and not gc_work(state, config)
-                and (w is None or (not w.sts_queue.queue and not w.pdb_queue.queue)))
+                and (w is None or (not w.sts_queue.queue and not w.pdb_queue.queue)) and state.net.eps is None)
     if who == "scheduler":
         s = state.schedulers[index]
         return scheduler.head(s) is None and not s.binding
+    if who in ("eps", "dns"):
+        # The EndpointSlice controller's three informers are one component (as the controller manager's, it
+        # would qualify only with a backlog on all three: not reduced); CoreDNS's deliveries are visible
+        # (DNSEventuallyResolvesToClusterIP reads its cache).
+        return False
+    if who == "proxy":
+        # A delivery changes only the proxier's cache, which no property reads (they read its installed rules);
+        # with nothing to sync, only a delivery can give it work. Not under proxy-missed-update, where a
+        # delivery has a second outcome that an ample set would drop.
+        from spec import kubeproxy
+
+        p = state.net.proxies[index]
+        return p.known is None and p.rules == kubeproxy.rules_for(p, tuple(sorted(q.node for q in state.net.proxies)))
     k = state.kubelets[index]
     return next(kubelet.work(k), None) is None and next(stale_reports(state, k), None) is None
 

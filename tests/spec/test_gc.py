@@ -290,14 +290,15 @@ def test_orphan_keeps_the_dependents() -> None:
 def test_without_the_collector_dependents_stay_orphaned() -> None:
     """The property can fail: with the collector's steps removed, NoOrphanedDependents is violated."""
     import spec.cluster as cluster
+    from spec.controllers.garbagecollector import GARBAGE_COLLECTOR
 
-    saved = cluster._gc_steps
-    cluster._gc_steps = lambda state, config: iter(())  # type: ignore[assignment]
+    saved = cluster.COMPONENTS
+    cluster.COMPONENTS = tuple(c for c in saved if c is not GARBAGE_COLLECTOR)  # the composition without it
     try:
         model = ClusterModel(attrs.evolve(builtin("cascade-delete").config, properties=("NoOrphanedDependents",)))
         result = check(model)
     finally:
-        cluster._gc_steps = saved
+        cluster.COMPONENTS = saved
     assert result.status == "violation" and result.violation is not None
     assert result.violation.property == "NoOrphanedDependents"
 

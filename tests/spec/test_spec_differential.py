@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from checker import always, check
-from spec.cluster import Cluster, enabled_actors
+from spec.cluster import COMPONENTS, Cluster, enabled_actors, lanes
 from spec.config import Config
 from spec.model import ClusterModel
 from spec.properties import PROPERTIES
@@ -63,7 +63,11 @@ def visible(state: ClusterState) -> Any:
     objects = frozenset((key, attrs.evolve(o, meta=meta(o.meta, isinstance(o, Node))))
                         for key, o in state.etcd.objects.items())
     runtime = tuple(frozenset(attrs.evolve(c, uid=rank[c.uid]) for c in k.runtime) for k in state.kubelets)
-    return objects, runtime, state.ghost, state.budget, state.pending_commands
+    # The Services properties also read each kube-proxy's installed rules and CoreDNS's answers.
+    rules = tuple(p.rules for p in state.net.proxies)
+    answers = None if state.net.dns is None else frozenset(
+        (k, o) for k, o in state.net.dns.cache.items())
+    return objects, runtime, state.ghost, state.budget, state.pending_commands, rules, answers
 
 
 def visible_states(config: Config, max_states: int, reductions: Reductions) -> set[Any] | None:
@@ -82,15 +86,26 @@ def fair_steps(model: ClusterModel, state: ClusterState) -> set[str]:
             if a.actor in model._fair and model.canonical(t) != here}
 
 
+def components_agree(state: ClusterState, config: Config) -> None:
+    """Each component's ``enabled`` names exactly the actors of its non-stuttering ``steps``, and every actor
+    is one the component declares (``actors``; ``lanes`` lists them all)."""
+    declared = set(lanes(config))
+    for c in COMPONENTS:
+        stepped = {a.actor for a, t in c.steps(state, config) if t != state}
+        assert c.enabled(state, config) == stepped, (c.name, c.enabled(state, config), stepped)
+        assert stepped <= declared, (c.name, stepped - declared)
+
+
 def enabled_actors_agree(config: Config, max_states: int) -> int:
     """Breadth-first over the unreduced model: ``enabled_actors`` names exactly the fair actors with a
-    non-stuttering step. The number of states visited."""
+    non-stuttering step, and each component's ``enabled`` its own steps' actors. The number of states visited."""
     model = ClusterModel(config, NONE)
     frontier = list(model.init_states())
     seen = set(frontier)
     while frontier and len(seen) < max_states:
         s = frontier.pop(0)
         assert enabled_actors(s, model.config) & set(model._fair) == fair_steps(model, s)
+        components_agree(s, model.config)
         for _, t in model.successors(s):
             if t not in seen:
                 seen.add(t)
@@ -100,7 +115,7 @@ def enabled_actors_agree(config: Config, max_states: int) -> int:
 
 @pytest.mark.parametrize("source", ["pod-two-nodes", "stale-replicaset", "cordoned-node", "node-failure",
                                     "deployment-node-crash-one-node.yaml", "deployment-node-crash.yaml",
-                                    "cascade-delete"])
+                                    "cascade-delete", "service-one-node", "service-create"])
 def test_enabled_actors_are_the_fair_steps_of_the_full_relation(source: str) -> None:
     config = load(FIXTURES / source).config if source.endswith(".yaml") else builtin(source).config
     assert enabled_actors_agree(config, 1500) > 15
@@ -114,6 +129,7 @@ def test_enabled_actors_in_random_reachable_states(data: st.DataObject) -> None:
     state = data.draw(cluster_states(max_steps=40, scenario=attrs.evolve(scenario, reductions=NONE)))
     model = ClusterModel(config, NONE)
     assert enabled_actors(state, config) & set(model._fair) == fair_steps(model, state)
+    components_agree(state, config)
 
 
 def test_a_node_crash_keeps_convergence_with_the_reductions() -> None:
@@ -125,7 +141,7 @@ def test_a_node_crash_keeps_convergence_with_the_reductions() -> None:
         assert result.status == "ok", (name, result.verdict())
 
 
-FAST = ["pod-two-nodes", "stale-replicaset", "deployment-node-crash-one-node.yaml"]
+FAST = ["pod-two-nodes", "stale-replicaset", "deployment-node-crash-one-node.yaml", "service-one-node"]
 SLOW = ["cordoned-node", "replicaset-one-node", "deployment-node-crash.yaml",
         "node-failure",  # node-failure: 30,403 states unreduced
         "cascade-delete"]  # cascade-delete: 247,328 states unreduced

@@ -1,0 +1,174 @@
+"""The Component protocol: what every part of the control plane gives the composition (``spec.cluster``).
+
+Shape after Anvil (anvil-verifier/anvil: each controller's ``types`` + ``state_machine``, composed by
+src/kubernetes_cluster/spec/cluster.rs), Themelios's ``Controller`` trait, and TLA+'s Init / Next / WF: a
+component owns one slot of ``ClusterState`` and the disjuncts of Next that change it; ``spec.cluster`` takes Init
+as the components' ``init`` in turn, Next as the union of their ``steps``, weak fairness per actor from their
+``fair_actors``, and the clock's deadlines from their ``timers``. Adding a controller is one module with one
+``Component`` object and one line in ``spec.cluster.COMPONENTS`` (plus its state slot in ``ClusterState``).
+
+- ``steps`` yields (action, next state) pairs; each next state is *settled* (``spec.watchcache.settle``, which
+  ``commit`` does after a write through a ``spec.apiserver.Session``).
+- ``enabled`` answers from the guards alone which actors have a non-stuttering step (the reductions ask it on
+  states whose steps they hide; tests/spec/test_spec_differential.py checks it against ``steps``).
+- ``busy`` is whether the component has work now: while any component is busy, time does not jump to the
+  informers' resync period (``spec.clock``).
+- ``timers`` / ``elapse``: the component's running timers (remaining ms) and what ``dt`` ms do to them.
+- ``urgent`` (optional, ``Urgent``; ``Base`` says never): work that keeps time from advancing at all (the
+  informers catching up; the node lifecycle controller's passes).
+- ``resync`` (optional, ``Resyncs``; ``Base`` gives a no-op): what the informers' periodic resync does to the component
+  (the controller manager's handlers see every cached object again).
+
+A component that owns informers (``ClusterState.informer_slots``) is also a ``Watcher``: ``spec.informer``'s
+component delivers each watch event (or relist) to it, and it runs its event handlers on it.
+
+This module is the protocol and two helpers every component uses (``session``, ``commit``); it models nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from spec.apiserver import Session
+from spec.state import ClusterState, Key, Object
+from spec.watchcache import settle
+
+if TYPE_CHECKING:
+    from spec.actions import Action
+    from spec.config import Config
+
+Step = tuple["Action", ClusterState]
+Delta = tuple[Key, Object | None, Object | None]
+"""One delivered change (key, old, new): a watch event, or one object of a relist (``spec.informer.relist``)."""
+
+__all__ = ["Base", "Component", "Delta", "Resyncs", "Step", "Urgent", "Watcher", "commit", "session"]
+
+
+@runtime_checkable
+class Component(Protocol):
+    """One control-plane component (Anvil: a folder's types + state_machine; Themelios: the Controller trait)."""
+
+    name: str
+    """e.g. "kubelet", "node-lifecycle-controller"."""
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        """Every actor name its steps carry (``Action.actor``): the lanes of a sequence diagram."""
+        ...
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        """The subset whose steps are weakly fair (WF per actor). Users and faults: none."""
+        ...
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        """Fill its slot of the initial state (etcd already holds the scenario's objects)."""
+        ...
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """Its enabled steps (the disjuncts of Next it owns), each labelled; states settled (spec.watchcache)."""
+        ...
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        """Actors with a non-stuttering step enabled, from the guards alone (no step taken); must equal
+        {a.actor for a, _ in steps(...)} minus stutters: tests/spec/test_spec_differential.py checks it."""
+        ...
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        """Has work that keeps the clock from jumping to the resync period (not quiescent)."""
+        ...
+
+    def timers(self, state: ClusterState) -> list[int]:
+        """Remaining ms of each of its running timers (time jumps to the earliest, spec.clock)."""
+        ...
+
+    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        """Time passes by dt ms: its new slot, and the names of timers that fired (for the Tick label)."""
+        ...
+
+
+@runtime_checkable
+class Resyncs(Protocol):
+    """A component whose handlers the informers' periodic resync reaches (optional; ``Base`` has a no-op)."""
+
+    def resync(self, state: ClusterState) -> ClusterState:
+        """Every cached object re-delivered as an update to itself (only when no component is busy and no timer
+        runs: ``spec.clock``)."""
+        ...
+
+
+@runtime_checkable
+class Urgent(Protocol):
+    """A component whose work must happen before time advances (optional; ``Base`` says never): the clock's
+    timing assumption (``spec.clock``) that it is faster than the shortest timer. The informers' deliveries are
+    (``spec.reflector``: time waits for every informer to catch up), and so are the node lifecycle controller's
+    passes."""
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        """Has work that keeps time from advancing at all."""
+        ...
+
+
+@runtime_checkable
+class Watcher(Protocol):
+    """A component that owns informers: the slots of ``ClusterState.informer_slots`` whose kind is ``slot``."""
+
+    slot: str
+    """The component kind in ``ClusterState.informer_slots`` ("kcm", "scheduler", "kubelet")."""
+
+    def watcher(self, state: ClusterState, index: int) -> str:
+        """The actor that receives the deliveries and relists of its informer at ``index``."""
+        ...
+
+    def handle(self, state: ClusterState, index: int, deltas: Iterable[Delta]) -> ClusterState:
+        """Its event handlers on ``deltas``, just delivered to its informer at ``index`` (already stored)."""
+        ...
+
+
+class Base:
+    """Defaults for a component without timers, steps or informers (subclass and override what it has)."""
+
+    name = "component"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        return ()
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return ()
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        return state
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        return iter(())
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        return set()
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        return False
+
+    def timers(self, state: ClusterState) -> list[int]:
+        return []
+
+    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        return state, ()
+
+    def resync(self, state: ClusterState) -> ClusterState:
+        return state
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<component {self.name}>"
+
+
+def session(state: ClusterState, config: Config) -> Session:
+    """A request session against the state's etcd (the binding precondition off in the ``unguarded-bind``
+    variant)."""
+    return Session(state.etcd, state.ghost, guarded_bind="unguarded-bind" not in config.variants)
+
+
+def commit(state: ClusterState, s: Session, config: Config, **changes: object) -> ClusterState:
+    """The state after a step: the session's etcd and ghost, the components' changes, then ``settle``."""
+    return settle(state._with(etcd=s.etcd, ghost=s.ghost, **changes), config)

@@ -1,0 +1,99 @@
+"""The reflectors as a component: every informer's next watch delivery, or its relist after 410 Gone, is one step,
+handed to the component that owns the informer (a ``spec.component.Watcher``), whose handlers run on it.
+
+Upstream: staging/src/k8s.io/client-go/tools/cache/reflector.go (ListAndWatch: list, then watch; relist when the
+watch ends with "too old resource version"), shared_informer.go (the handlers run on each delivered delta).
+The informers' state and pure functions (view, deliver, relist, which revisions a list may be served at) are
+``spec.informer``; their slots are the owners' (``ClusterState.informer_slots``), so this component has no slot.
+
+Modelled: deliveries are per informer, in revision order, one event per step, so every lag between components is
+explored; a relist after 410 Gone is one step per revision the list may be served at (``spec.informer``).
+Abstracted: a delivery and its handlers are one step (upstream: the DeltaFIFO pop and the handler call).
+Omitted: the reflector's backoff between failed list/watch calls, bookmarks, watch timeouts (a watch that ends
+without 410 resumes at the same revision, which changes nothing here).
+What a restart loses: nothing of its own (the owner's restart replaces its informers: ``spec.faults``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from spec import actions as A
+from spec import informer
+from spec.component import Base, Component, Delta, Step, Watcher
+from spec.state import ClusterState, Informer
+from spec.watchcache import settle
+
+if TYPE_CHECKING:
+    from spec.config import Config
+
+
+def caught_up(state: ClusterState) -> bool:
+    """Every running informer is watching at etcd's revision (the clock only advances then: ``spec.clock``)."""
+    revision = state.etcd.revision
+    return all(i is None or (not i.expired and i.rv >= revision) for _, _, _, i in state.informer_slots())
+
+
+class Reflectors(Base):
+    """Every informer's deliveries and relists, each handed to the informer's owner (the ``Watcher`` among the
+    composed components whose ``slot`` is the informer slot's kind)."""
+
+    name = "reflectors"
+
+    def __init__(self, components: Callable[[], tuple[Component, ...]]) -> None:
+        self._components = components
+        self._watchers: tuple[tuple[Component, ...], dict[str, Watcher]] | None = None
+
+    def watchers(self) -> dict[str, Watcher]:
+        """slot kind -> its owner, from the composition (recomputed only when the composition is another
+        tuple)."""
+        components = self._components()
+        if self._watchers is None or self._watchers[0] is not components:
+            self._watchers = components, {c.slot: c for c in components if isinstance(c, Watcher)}
+        return self._watchers[1]
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        for who, index, scope, inf in state.informer_slots():
+            yield from self.slot_steps(state, config, who, index, scope, inf)
+
+    def slot_steps(self, state: ClusterState, config: Config, who: str, index: int, scope: informer.Scope,
+                   inf: Informer | None) -> Iterator[Step]:
+        """The steps of one informer: relist after 410 Gone, or deliver its next event."""
+        if inf is None:
+            return
+        etcd = state.etcd
+        owner = self.watchers()[who]
+        actor = owner.watcher(state, index)
+        if inf.expired:
+            for rv in informer.relist_revisions(config, etcd.revision, inf.rv, etcd, False):
+                new, deltas = informer.relist(inf, etcd, scope, rv)
+                yield A.Relist(actor, rv, etcd.revision), settle(
+                    self.handle(state, who, index, new, deltas), config)
+        elif (i := informer.next_event(inf, etcd)) is not None:
+            event = etcd.history[i]
+            new, key, old, obj = informer.deliver(inf, etcd, scope)
+            yield A.Deliver(actor, event.type, key, event.rv), settle(
+                self.handle(state, who, index, new, ((key, old, obj),)), config)
+
+    def handle(self, state: ClusterState, who: str, index: int, inf: Informer, deltas: Iterable[Delta]
+               ) -> ClusterState:
+        """Store ``inf`` in its slot and run its owner's handlers on ``deltas``."""
+        return self.watchers()[who].handle(state.with_informer(who, index, inf), index, deltas)
+
+    def actor_of(self, state: ClusterState, who: str, index: int) -> str:
+        return self.watchers()[who].watcher(state, index)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        etcd = state.etcd
+        return {self.actor_of(state, who, index) for who, index, _, inf in state.informer_slots()
+                if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None)}
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        """Time waits for every informer to catch up (``spec.clock``'s timing assumption)."""
+        return not caught_up(state)
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        etcd = state.etcd
+        return any(inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None)
+                   for _, _, _, inf in state.informer_slots())
