@@ -13,6 +13,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Any
 
 #: checker: exact storage; fingerprint: fingerprint storage; workersN: N worker processes; plain: the plain BFS.
 MODES = ["checker", "fingerprint", "plain"]
@@ -24,7 +25,7 @@ CASES = [
 ]
 
 
-def _load(ref: str, arg: int):
+def _load(ref: str, arg: int) -> Any:
     import importlib
 
     module, name = ref.split(":")
@@ -67,7 +68,7 @@ def measure(ref: str, arg: int, mode: str) -> dict[str, float]:
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "benchmarks.bench_checker", "--child", ref, str(arg), mode],
                          capture_output=True, text=True, check=True)
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     figures["process_seconds"] = time.perf_counter() - started
     return figures
 

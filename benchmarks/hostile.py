@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -82,7 +83,10 @@ class Case:
 
 
 def scenario_with(old: str, new: str) -> Callable[[Path], None]:
-    return lambda d: (d / "s.yaml").write_text(SCENARIO.replace(old, new, 1))
+    def make(d: Path) -> None:
+        (d / "s.yaml").write_text(SCENARIO.replace(old, new, 1))
+
+    return make
 
 
 def write(name: str, data: str | bytes) -> Callable[[Path], None]:
@@ -105,7 +109,7 @@ def toy(d: Path) -> None:
 
 
 def toy_trace(
-    d: Path, name: str = "t.json", edit: Callable[[dict], None] | None = None, model: str = "Counter"
+    d: Path, name: str = "t.json", edit: Callable[[dict[str, Any]], None] | None = None, model: str = "Counter"
 ) -> None:
     toy(d)
     subprocess.run([*PROGRAM, "check", "--model", f"toy.py:{model}", "--trace", name], cwd=d, capture_output=True)
@@ -115,18 +119,18 @@ def toy_trace(
         (d / name).write_text(json.dumps(document))
 
 
-def traced(edit: Callable[[dict], None] | None = None, model: str = "Counter") -> Callable[[Path], None]:
+def traced(edit: Callable[[dict[str, Any]], None] | None = None, model: str = "Counter") -> Callable[[Path], None]:
     return lambda d: toy_trace(d, edit=edit, model=model)
 
 
-def set_source(source: object) -> Callable[[dict], None]:
-    def edit(document: dict) -> None:
+def set_source(source: object) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
         document["#meta"]["source"] = source
 
     return edit
 
 
-def forge(document: dict) -> None:
+def forge(document: dict[str, Any]) -> None:
     document["states"][1]["#meta"]["description"] = "ok\n✔ all properties hold\x1b]0;owned\x07\x1b[2J"
     document["states"][1]["#meta"]["actor"] = "\u202eevil"
 
