@@ -39,6 +39,10 @@ from spec.scenario import builtin
 SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "ResourceVersionMonotonic")
 
 
+WORKLOADS = ("drain-with-pdb",)
+"""The StatefulSet / PodDisruptionBudget scenarios (issue 12), each exhaustive in under 2 minutes."""
+
+
 REDUCTIONS = ("ample_sets", "commute_writes", "eager_noop", "symmetry", "renumber")
 """The ``spec.reduction.Reductions`` switches (docs/spec.md, "State space")."""
 
@@ -95,7 +99,7 @@ def main() -> None:
     parser.add_argument("--without", action="append", default=[], choices=REDUCTIONS,
                         help="switch a reduction off (repeatable)")
     args = parser.parse_args()
-    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web"]:
+    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *WORKLOADS]:
         run(name, args.max_states, args.safety_only, tuple(args.without), args.window)
         if args.compare:
             for r in REDUCTIONS:

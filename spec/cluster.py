@@ -32,18 +32,15 @@ from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
-from spec.controllers import garbagecollector, manager, nodelifecycle
+from spec.controllers import garbagecollector, manager, nodelifecycle, workloads
 from spec.properties import PROPERTIES
 from spec.state import (
+    RESOURCE,
     Budget,
     ClusterState,
     ControllerManager,
-    Deployment,
     Informer,
     Key,
-    Node,
-    Pod,
-    ReplicaSet,
 )
 
 __all__ = ["COMPONENTS", "Cluster", "Config", "commit", "enabled_actors", "initial_state", "lanes", "next_steps",
@@ -59,6 +56,7 @@ COMPONENTS: tuple[Component, ...] = (
     kubelet.KUBELET,
     nodelifecycle.NODE_LIFECYCLE,       # the node lifecycle and taint eviction controllers
     garbagecollector.GARBAGE_COLLECTOR,
+    workloads.WORKLOADS,                # the StatefulSet and disruption controllers, kubectl drain
     kubectl.KUBECTL,
     faults.FAULTS,
     network.ENDPOINTSLICES,             # Services: the EndpointSlice controller (and the API server's allocations)
@@ -239,7 +237,7 @@ def object_counts(state: ClusterState) -> dict[str, int]:
     """Objects per kind (for summaries)."""
     counts: dict[str, int] = {}
     for obj in state.etcd.objects.values():
-        name = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments"}[type(obj)]
+        name = RESOURCE[type(obj)]
         counts[name] = counts.get(name, 0) + 1
     return counts
 

@@ -46,6 +46,16 @@ def _spend(state: ClusterState, **field: int) -> ClusterState:
     return attrs.evolve(state, budget=attrs.evolve(state.budget, **field))
 
 
+def _restart_workloads(state: ClusterState, rv: int) -> ClusterState:
+    """The StatefulSet and disruption controllers restart with the controller manager (after its pod informer,
+    which they share, has relisted: ``spec.controllers.workloads``)."""
+    if state.workloads is None:
+        return state
+    from spec.controllers.workloads import restart_slot
+
+    return state._with(workloads=restart_slot(state, rv))
+
+
 def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     b = state.budget
     etcd = state.etcd
@@ -54,9 +64,9 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
         for rv in restart_revisions:
             new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
             yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
-                attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
-                             lifecycle=nodelifecycle.restarted(state.lifecycle),
-                             net=network.kcm_restarted(state.net, etcd, rv)), config)
+                _restart_workloads(attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
+                                                lifecycle=nodelifecycle.restarted(state.lifecycle),
+                                                net=network.kcm_restarted(state.net, etcd, rv)), rv), config)
     if b.scheduler_crashes:
         for s in state.schedulers:
             for rv in restart_revisions:

@@ -461,6 +461,8 @@ class KubectlComponent(Base):
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         for index in sorted(state.pending_commands):
             command = config.commands[index]
+            if command.verb == "drain":
+                continue  # a drain is a process of several steps: spec.controllers.workloads runs it
             if command.verb in ("expose", "create-service") and "ip-repair-race" in config.variants:
                 from spec import network
 
@@ -472,7 +474,7 @@ class KubectlComponent(Base):
                 state, sess, config, pending_commands=state.pending_commands - {index})
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {"kubectl"} if state.pending_commands else set()
+        return {"kubectl"} if any(config.commands[i].verb != "drain" for i in state.pending_commands) else set()
 
 
 KUBECTL = KubectlComponent()

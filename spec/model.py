@@ -15,6 +15,7 @@ from spec import actions as A
 from spec import faults
 from spec.cluster import Cluster, fair_actors, next_steps, reconcile_steps
 from spec.config import Config
+from spec.controllers import workloads
 from spec.reduction import ALL, Reductions
 from spec.reduction.canonical import Representatives
 from spec.reduction.partial_order import ample, eager_noop, hidden_fairness
@@ -44,7 +45,8 @@ class ClusterModel(Cluster):
         config, reduce = self.config, self.reduce
         reconciles = reconcile_steps(state, config)
         if reduce.ample_sets:
-            reduced = (eager_noop(reconciles) if reduce.eager_noop else None) or ample(state, config)
+            reduced = ((eager_noop(reconciles) or eager_noop(workloads.reconcile_steps(state, config)))
+                       if reduce.eager_noop else None) or ample(state, config)
             if reduced is not None:
                 self._reduced = (state, reduced)
                 return iter(reduced)

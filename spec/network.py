@@ -60,17 +60,8 @@ def tracker_on(config: Config) -> bool:
     return "no-slice-tracker" not in config.variants
 
 
-def actors(config: Config) -> tuple[str, ...]:
-    if not enabled_for(config):
-        return ()
-    race = (WRITER, REPAIR) if "ip-repair-race" in config.variants else ()
-    return (esc.ACTOR, *(kubeproxy.actor(n) for n in nodes_of(config)), dns_.ACTOR, *race)
 
 
-def fair_actors(config: Config) -> tuple[str, ...]:
-    """Every one of them is weakly fair (its watch deliveries too), and under ``ip-repair-race`` the API
-    server's write of an allocated Service (its repair loop is not: it runs every 3 minutes)."""
-    return actors(config) + ((WRITER,) if "ip-repair-race" in config.variants else ())
 
 
 def init(etcd: Etcd, config: Config) -> Network:

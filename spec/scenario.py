@@ -398,7 +398,8 @@ def parse(text: str, source: str) -> Scenario:
                 name = label
             continue
         api = doc.get("apiVersion")
-        expected = {"Node": "v1", "Pod": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1", "Service": "v1"}
+        expected = {"Node": "v1", "Pod": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1", "Service": "v1",
+                    "StatefulSet": "apps/v1", "PodDisruptionBudget": "policy/v1"}
         if kind not in expected:
             raise InputError(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(expected)}, Scenario)")
         if api != expected[kind]:

@@ -126,6 +126,22 @@ VARIANTS = {
             "stale-replicaset",
         ),
         Variant(
+            "pdb-status-retry",
+            "kubernetes#82149 (fixed by #82152)",
+            "the disruption controller retries a conflicting PodDisruptionBudget status write with the same, stale, "
+            "status on the latest budget, undoing an eviction's decrement",
+            _needs_evictions,
+            refuted_on="drain-with-pdb",
+        ),
+        Variant(
+            "no-disrupted-pods",
+            "kubernetes#34546 (the race discussed there; fixed by #36196, DisruptedPods)",
+            "the eviction API records no DisruptedPods entry, so a disruption controller whose pod cache still shows "
+            "an evicted pod healthy allows another eviction",
+            _needs_evictions,
+            refuted_on="drain-with-pdb",
+        ),
+        Variant(
             "no-slice-tracker",
             "kubernetes#92928 (fixed by #99345: syncService waits while EndpointSliceTracker.StaleSlices)",
             "the EndpointSlice controller syncs a Service from a slice cache that lacks the slice it just wrote, "

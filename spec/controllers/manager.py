@@ -268,12 +268,19 @@ class ControllerManagerComponent(Base):
         deltas = tuple(deltas)
         for key, old, new in deltas:
             kcm = handle(kcm, key, old, new)
+        state = state._with(kcm=kcm)
         if state.net.eps is not None and KCM_RESOURCES[index] == "pods":
             # the EndpointSlice controller's pod handlers share this informer (spec.network)
             from spec import network
 
-            return state._with(kcm=kcm, net=network.handle_kcm_pods(state.net, deltas))
-        return state._with(kcm=kcm)
+            state = state._with(net=network.handle_kcm_pods(state.net, deltas))
+        if state.workloads is not None and KCM_RESOURCES[index] == "pods":
+            # The pod informer is shared (the informer factory's): the StatefulSet and disruption controllers'
+            # pod handlers run on the same deliveries (spec.controllers.workloads).
+            from spec.controllers.workloads import on_shared_pods
+
+            state = on_shared_pods(state, deltas)
+        return state
 
 
 CONTROLLER_MANAGER = ControllerManagerComponent()

@@ -5,10 +5,13 @@ object exists (409 AlreadyExists from a stale cache), adoption, status; and the 
 from __future__ import annotations
 
 import attrs
+import pytest
 
+from checker.errors import InputError
 from spec import informer
 from spec.apiserver import Session, store
 from spec.controllers import statefulset
+from spec.scenario import parse
 from spec.scheduling.types import LabelSelector, PodInfo, pairs
 from spec.state import (
     POD_INDEX_LABEL,
@@ -25,6 +28,7 @@ from spec.state import (
     StatefulSet,
     Workloads,
 )
+from spec.workload_properties import at_most_one_pod_per_identity
 
 
 def _sts(replicas: int, policy: str = "OrderedReady") -> StatefulSet:
@@ -148,3 +152,79 @@ def test_status_counts_created_and_ready_pods() -> None:
     etcd, _, _ = _sync(etcd)
     st = etcd.objects["statefulsets/default/db"].status  # type: ignore[union-attr]
     assert (st.replicas, st.ready_replicas, st.observed_generation) == (2, 1, 1)
+
+
+def test_at_most_one_counts_running_containers_per_identity() -> None:
+    from spec.cluster import initial_state
+    from spec.state import RuntimeContainer
+
+    scenario = parse(SCENARIO, "sts.yaml")
+    state = initial_state(scenario.config)
+    assert at_most_one_pod_per_identity(state)
+    a, b = state.kubelets
+    twice = state.with_kubelet(attrs.evolve(a, runtime=frozenset({RuntimeContainer("pods/default/db-0", 7, "db",
+                                                                                   "postgres:16")})))
+    assert at_most_one_pod_per_identity(twice)
+    twice = twice.with_kubelet(attrs.evolve(b, runtime=frozenset({RuntimeContainer("pods/default/db-0", 9, "db",
+                                                                                   "postgres:16")})))
+    assert not at_most_one_pod_per_identity(twice)
+
+
+SCENARIO = """
+apiVersion: kubespec.dev/v1
+kind: Scenario
+metadata: {name: sts}
+spec: {}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+status: {allocatable: {cpu: "2", memory: 4Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-b}
+status: {allocatable: {cpu: "2", memory: 4Gi, pods: "110"}}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "postgres:16"}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: db}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: db}}
+"""
+
+
+def test_scenario_documents_parse() -> None:
+    objects = parse(SCENARIO, "sts.yaml").config.objects
+    sts = next(o for o in objects if isinstance(o, StatefulSet))
+    assert (sts.replicas, sts.service_name, sts.pod_management_policy) == (2, "db", "OrderedReady")
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("spec:\n  replicas: 2", "spec:\n  replicas: 2\n  replica: 3"), 'document 4 (StatefulSet db): unknown field'),
+    (("serviceName: db", "serviceName: db\n  podManagementPolicy: Random"), "spec.podManagementPolicy"),
+    (("serviceName: db", "serviceName: db\n  volumeClaimTemplates: [{metadata: {name: d}}]"),
+     "spec.volumeClaimTemplates: PersistentVolumeClaims are not modelled"),
+    (("minAvailable: 1", "minAvailable: 1\n  maxUnavailable: 1"),
+     "minAvailable and maxUnavailable cannot be both set"),
+    (("minAvailable: 1", "minAvailable: lots"), "spec.minAvailable: expected an integer or a percentage"),
+    (("minAvailable: 1", "minAvailable: 1\n  minAvailible: 2"), 'document 5 (PodDisruptionBudget db): unknown'),
+])
+def test_a_wrong_field_names_the_document_and_the_field(edit: tuple[str, str], message: str) -> None:
+    text = SCENARIO.replace(*edit)
+    assert text != SCENARIO
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(text, "sts.yaml")
