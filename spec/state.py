@@ -24,6 +24,7 @@ from typing import Literal
 import attrs
 import immutables
 
+from spec.idfields import KEY, LABELS, NAME, NEXT_UID, NODE, OBJ, REVISION, UID, VERSION, holds
 from spec.scheduling.types import LabelSelector, NodeInfo, Pairs, PodInfo, Resources
 
 Key = str
@@ -57,19 +58,19 @@ class OwnerRef:
 
     kind: str
     name: str
-    uid: int
+    uid: int = attrs.field(metadata=holds(UID))
 
 
 @attrs.frozen(cache_hash=True)
 class Meta:
     """Upstream: metav1.ObjectMeta (the fields the control plane uses)."""
 
-    name: str
+    name: str = attrs.field(metadata=holds(NAME))
     namespace: str = "default"
-    uid: int = 0
-    resource_version: int = 0
+    uid: int = attrs.field(default=0, metadata=holds(UID))
+    resource_version: int = attrs.field(default=0, metadata=holds(VERSION))
     generation: int = 1
-    labels: Pairs = ()
+    labels: Pairs = attrs.field(default=(), metadata=holds(LABELS))
     annotations: Pairs = ()
     owner: OwnerRef | None = None
     deleting: bool = False
@@ -322,7 +323,7 @@ class SliceEndpoint:
     ready: bool
     serving: bool
     terminating: bool
-    node_name: str
+    node_name: str = attrs.field(metadata=holds(NODE))
     pod: str
 
 
@@ -403,9 +404,9 @@ class WatchEvent:
     """One entry of the API server's watch history (upstream: watch.Event; the watch cache's watchCacheEvent
     keeps the previous object too, which the stale reads of ``spec.informer`` need)."""
 
-    rv: int
+    rv: int = attrs.field(metadata=holds(REVISION))
     type: EventType
-    key: Key
+    key: Key = attrs.field(metadata=holds(KEY))
     obj: Object | None
     prev: Object | None
 
@@ -419,11 +420,11 @@ class Etcd:
     version"). ``next_uid`` is the uid counter (uids only need to be unique and ordered).
     """
 
-    revision: int
-    objects: immutables.Map[Key, Object]
+    revision: int = attrs.field(metadata=holds(REVISION))
+    objects: immutables.Map[Key, Object] = attrs.field(metadata=holds(("map", KEY, OBJ)))
     history: tuple[WatchEvent, ...] = ()
-    compacted: int = 0
-    next_uid: int = 1
+    compacted: int = attrs.field(default=0, metadata=holds(REVISION))
+    next_uid: int = attrs.field(default=1, metadata=holds(NEXT_UID))
 
     def get(self, key: Key) -> Object | None:
         return self.objects.get(key)
@@ -452,10 +453,10 @@ class Informer:
     (``spec.reduction.canonical``). Equality is attrs' own: the cache counts.
     """
 
-    rv: int
-    cache: immutables.Map[Key, Object]
+    rv: int = attrs.field(metadata=holds(REVISION))
+    cache: immutables.Map[Key, Object] = attrs.field(metadata=holds(("map", KEY, OBJ)))
     expired: bool = False
-    high_water: int = 0
+    high_water: int = attrs.field(default=0, metadata=holds(REVISION))
 
 
 @attrs.frozen(cache_hash=True)
@@ -557,7 +558,7 @@ class QueuedPod:
     """
 
     key: Key
-    uid: int
+    uid: int = attrs.field(metadata=holds(UID))
     where: str
     attempts: int = 0
     plugins: frozenset[str] = frozenset()
@@ -573,9 +574,11 @@ class Scheduler:
     name: str
     informer: Informer
     queue: tuple[QueuedPod, ...] = ()
-    assumed: immutables.Map[Key, tuple[int, str]] = immutables.Map()
+    assumed: immutables.Map[Key, tuple[int, str]] = attrs.field(
+        default=immutables.Map(), metadata=holds(("map", None, ("tuple", UID, NODE))))
     """pod key -> (uid, node): assumed on a node, until the informer shows it bound."""
-    binding: tuple[tuple[Key, int, str], ...] = ()
+    binding: tuple[tuple[Key, int, str], ...] = attrs.field(
+        default=(), metadata=holds(("set", ("tuple", None, UID, NODE))))
     """Binding cycles in flight: (pod key, uid, node)."""
 
 
@@ -585,7 +588,7 @@ class RuntimeContainer:
     the kubelet ignores the others (upstream: pkg/kubelet/kuberuntime, containers without io.kubernetes.pod.uid)."""
 
     pod: Key
-    uid: int
+    uid: int = attrs.field(metadata=holds(UID))
     name: str
     image: str
     running: bool = True
@@ -602,7 +605,7 @@ class Kubelet:
     (``failed``) is also down, and for good.
     """
 
-    node: str
+    node: str = attrs.field(metadata=holds(NODE))
     up: bool
     informer: Informer | None
     runtime: frozenset[RuntimeContainer] = frozenset()
@@ -661,7 +664,7 @@ class NodeLifecycle:
     namespace/name; 0 = due). Both are sorted. Neither holds a uid or a revision; the node names in ``grace``
     are why node symmetry is off where nodes can fail (``spec.faults.symmetric_nodes``)."""
 
-    grace: tuple[tuple[str, int], ...] = ()
+    grace: tuple[tuple[str, int], ...] = attrs.field(default=(), metadata=holds(("set", ("tuple", NODE, None))))
     evictions: tuple[tuple[Key, int], ...] = ()
     disrupted: bool = False
     """Master disruption mode: the last pass found every zone fully disrupted (no Ready node anywhere), so the
@@ -679,8 +682,8 @@ class Drain:
     pods (key, uid), listed when it started, are still to be evicted (each retried on 429 TooManyRequests)."""
 
     command: int
-    node: str
-    pods: tuple[tuple[Key, int], ...]
+    node: str = attrs.field(metadata=holds(NODE))
+    pods: tuple[tuple[Key, int], ...] = attrs.field(metadata=holds(("seq", ("tuple", None, UID))))
 
 
 @attrs.frozen(cache_hash=True)
@@ -711,7 +714,7 @@ class PodGC:
     nodeQueue of gcOrphaned; 0 = the node is checked on the next pass). Sorted. Lost with the controller manager.
     Holds node names: node symmetry is off where nodes can be deleted (``spec.faults.symmetric_nodes``)."""
 
-    quarantine: tuple[tuple[str, int], ...] = ()
+    quarantine: tuple[tuple[str, int], ...] = attrs.field(default=(), metadata=holds(("set", ("tuple", NODE, None))))
 
 
 @attrs.frozen(cache_hash=True)
@@ -724,7 +727,8 @@ class EndpointSliceControl:
 
     informers: tuple[Informer, ...]
     queue: tuple[Key, ...] = ()
-    tracker: tuple[tuple[Key, tuple[tuple[int, int], ...]], ...] = ()
+    tracker: tuple[tuple[Key, tuple[tuple[int, int], ...]], ...] = attrs.field(
+        default=(), metadata=holds(("seq", ("tuple", None, ("set", ("tuple", UID, None))))))
 
 
 @attrs.frozen(cache_hash=True)
@@ -733,11 +737,11 @@ class KubeProxy:
     it installed last (iptables-restore text, one rule a line; () before its first sync), and, only under the
     ``proxy-missed-update`` variant, the proxier's own copy of what its handlers were given (None: the cache)."""
 
-    node: str
+    node: str = attrs.field(metadata=holds(NODE))
     informer: Informer
     rules: tuple[str, ...] = ()
     synced: bool = False
-    known: immutables.Map[Key, Object] | None = None
+    known: immutables.Map[Key, Object] | None = attrs.field(default=None, metadata=holds(("map", KEY, OBJ)))
 
 
 @attrs.frozen(cache_hash=True)
@@ -748,9 +752,9 @@ class Network:
     and the Services to write).
     Empty in scenarios without Services: no step, no state."""
 
-    pod_cidrs: tuple[tuple[str, str], ...] = ()
+    pod_cidrs: tuple[tuple[str, str], ...] = attrs.field(default=(), metadata=holds(("set", ("tuple", NODE, None))))
     eps: EndpointSliceControl | None = None
-    proxies: tuple[KubeProxy, ...] = ()
+    proxies: tuple[KubeProxy, ...] = attrs.field(default=(), metadata=holds(("by", "node", OBJ)))
     dns: Informer | None = None
     allocating: tuple[tuple[Key, str, bool], ...] = ()
     writes: tuple[Service, ...] = ()
@@ -771,7 +775,7 @@ class ClusterState:
     etcd: Etcd
     kcm: ControllerManager
     schedulers: tuple[Scheduler, ...]
-    kubelets: tuple[Kubelet, ...]
+    kubelets: tuple[Kubelet, ...] = attrs.field(metadata=holds(("by", "node", OBJ)))
     pending_commands: frozenset[int]
     budget: Budget
     ghost: Ghost = Ghost()
