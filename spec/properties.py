@@ -18,7 +18,12 @@ import immutables
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
 from spec.ha_properties import explain_dangling, no_dangling_dependents
-from spec.lifecycle_properties import no_eviction_when_all_zones_disrupted, replicasets_on_healthy_nodes
+from spec.lifecycle_properties import (
+    eviction_only_for_untolerated_taints,
+    explain_tolerated_evictions,
+    no_eviction_when_all_zones_disrupted,
+    replicasets_on_healthy_nodes,
+)
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
@@ -391,6 +396,15 @@ PROPERTIES["NoEvictionWhenAllZonesDisrupted"] = PropertySpec(
     "connectivity (master disruption mode), removes the NoExecute taints and stops tainting.",
     "pkg/controller/nodelifecycle/node_lifecycle_controller.go (handleDisruption, ComputeZoneState); "
     "kubernetes#24597, #28832 (fixed by #28897)",
+)
+
+PROPERTIES["EvictionOnlyForUntoleratedTaints"] = PropertySpec(
+    "EvictionOnlyForUntoleratedTaints", "always", eviction_only_for_untolerated_taints, None,
+    "The taint eviction controller deletes a pod only while its node has a NoExecute taint the pod does not "
+    "tolerate for ever: a pod whose tolerations have no tolerationSeconds stays bound.",
+    "staging/src/k8s.io/api/core/v1/types.go (Toleration.TolerationSeconds), "
+    "pkg/controller/tainteviction/taint_eviction.go processPodOnNode; kubernetes#90794 (fixed by #93722)",
+    explain=explain_tolerated_evictions,
 )
 
 # --- issue 19: garbage collection (the predicates are in spec/ha_properties.py) -------------------------------
