@@ -9,7 +9,7 @@ src/kubernetes_cluster/spec/ and the controllers' ``esr`` theorems).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import attrs
@@ -267,8 +267,9 @@ def rollout_within_max_surge(s: ClusterState) -> bool:
     return _within_surge(s.etcd.objects)
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def _within_surge(objects: immutables.Map[Key, Object]) -> bool:
+def _surge_excess(objects: immutables.Map[Key, Object]) -> Iterator[tuple[Deployment, int, int]]:
+    """Each Deployment (not being deleted) whose active pods, spread over more than one ReplicaSet, exceed replicas
+    + maxSurge: (Deployment, active pods, ReplicaSets holding them)."""
     owner_of = {r.meta.uid: r.meta.owner.uid for r in objects.values()
                 if isinstance(r, ReplicaSet) and r.meta.owner is not None}
     for d in objects.values():
@@ -282,8 +283,12 @@ def _within_surge(objects: immutables.Map[Key, Object]) -> bool:
                 rss.add(p.meta.owner.uid)
                 active += 1
         if len(rss) > 1 and active > d.replicas + max_surge(d):
-            return False
-    return True
+            yield d, active, len(rss)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _within_surge(objects: immutables.Map[Key, Object]) -> bool:
+    return next(_surge_excess(objects), None) is None
 
 
 def _not(p: Predicate) -> Predicate:
@@ -564,23 +569,8 @@ def explain_rollouts(s: ClusterState) -> str:
 
 
 def explain_max_surge(s: ClusterState) -> str:
-    objects = s.etcd.objects
-    owner_of = {r.meta.uid: r.meta.owner.uid for r in objects.values()
-                if isinstance(r, ReplicaSet) and r.meta.owner is not None}
-    parts = []
-    for d in objects.values():
-        if not isinstance(d, Deployment) or d.meta.deleting:
-            continue
-        rss: set[int] = set()
-        active = 0
-        for p in objects.values():
-            if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None \
-                    and owner_of.get(p.meta.owner.uid) == d.meta.uid:
-                rss.add(p.meta.owner.uid)
-                active += 1
-        if len(rss) > 1 and active > d.replicas + max_surge(d):
-            parts.append(f"Deployment {_ns_name(d)} has {active} active pods across {len(rss)} ReplicaSets, more "
-                         f"than replicas {d.replicas} + maxSurge {max_surge(d)}")
+    parts = [f"Deployment {_ns_name(d)} has {active} active pods across {rss} ReplicaSets, more than replicas "
+             f"{d.replicas} + maxSurge {max_surge(d)}" for d, active, rss in _surge_excess(s.etcd.objects)]
     return "; ".join(parts) or "every rollout stays within maxSurge"
 
 
