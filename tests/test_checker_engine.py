@@ -56,7 +56,7 @@ import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from checker import Model, always, check, eventually, leads_to, strong, weak  # noqa: E402
+from checker import Model, always, check, eventually, leads_to, sometimes, strong, weak  # noqa: E402
 from checker.examples.diehard import DieHard  # noqa: E402
 from checker.examples.ewd840 import EWD840  # noqa: E402
 from checker.examples.peterson import Peterson  # noqa: E402
@@ -344,7 +344,51 @@ def test_workers_give_the_result_of_one_worker(factory: Any, args: tuple[Any, ..
     one = check(factory(*args), storage="fingerprint", **options)
     two = check(factory(*args), workers=2, **options)
     _same(one, two)
-    assert two.bounds.workers == 2 and two.bounds.storage == "fingerprint" and "2 worker processes" in two.verdict()
+    # Safety alone: the workers own shards of the states, stored exactly; with liveness, fingerprints.
+    storage = "fingerprint" if any(p.is_liveness for p in factory(*args).properties) else "exact"
+    assert two.bounds.workers == 2 and two.bounds.storage == storage and "2 worker processes" in two.verdict()
+
+
+@pytest.mark.parametrize(("factory", "args", "options"), [c for c in CLASSIC if c[2].get("strategy") != "dfs"])
+def test_sharded_workers_replaying_every_level_give_the_result_of_one_worker(
+        factory: Any, args: tuple[Any, ...], options: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The coordinator's sequential replay of a level (used when a violation, deadlock or bound may stop the
+    search there) stores what the bulk path stores: forced on every level, the result is still one worker's."""
+    import checker.sharded
+
+    monkeypatch.setattr(checker.sharded, "ALWAYS_REPLAY", True)
+    _same(check(factory(*args), **options), check(factory(*args), workers=3, **options))
+
+
+class SafetyGraph(RandomGraph):
+    """A random graph with safety properties only (an invariant and a witness): the sharded workers' case."""
+
+    def __init__(self, graph: RandomGraph, bad: frozenset[int], witness: frozenset[int]) -> None:
+        super().__init__(graph.edges, graph.init, frozenset(), frozenset(), bad, {}, graph.allowed)
+        self.properties = [always("NotBad", lambda s: s.n not in bad),
+                           sometimes("Seen", lambda s: s.n in witness)]
+
+
+@settings(max_examples=40)
+@given(random_graphs(), st.frozensets(st.integers(0, 6)), st.frozensets(st.integers(0, 6)), st.booleans(),
+       st.sampled_from([None, 1, 3]), st.sampled_from([None, 1, 2]), st.sampled_from([2, 3]), st.booleans())
+def test_sharded_workers_agree_with_one_worker_on_random_graphs(
+        graph: RandomGraph, bad: frozenset[int], witness: frozenset[int], deadlock: bool, max_states: int | None,
+        max_depth: int | None, workers: int, replay: bool) -> None:
+    """Invariants (also beyond the constraint), witnesses, deadlock, state and depth bounds, in bulk or replayed."""
+    import checker.sharded
+
+    model = SafetyGraph(graph, bad, witness)
+    options: dict[str, Any] = {"deadlock": deadlock, "max_states": max_states, "max_depth": max_depth}
+    saved = checker.sharded.ALWAYS_REPLAY
+    checker.sharded.ALWAYS_REPLAY = replay
+    try:
+        two = check(model, workers=workers, **options)
+    finally:
+        checker.sharded.ALWAYS_REPLAY = saved
+    assert two.bounds.storage == "exact"
+    _same(check(model, **options), two)
+    assert two.properties == check(model, **options).properties
 
 
 @settings(max_examples=40)
@@ -357,8 +401,16 @@ def test_workers_agree_with_one_worker_on_random_graphs(model: RandomGraph, dead
     _same(check(model, storage="fingerprint", **options), check(model, workers=workers, **options))
 
 
+class LiveTwoPhase(TwoPhase):
+    """TwoPhase with a liveness property, so that its workers keep the merged graph (`checker.parallel`)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n)
+        self.properties = (*self.properties, eventually("Decided", lambda s: s.tm_state != "init"))
+
+
 def test_workers_rebalance_and_agree_on_a_wide_space(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Three workers on TwoPhase(5): many ties between runs, so the runs are rebalanced along the way."""
+    """Three workers keeping the merged graph on TwoPhase(5): many ties between runs, so the runs are rebalanced."""
     import checker.parallel
 
     calls: list[int] = []
@@ -370,7 +422,7 @@ def test_workers_rebalance_and_agree_on_a_wide_space(monkeypatch: pytest.MonkeyP
         calls.append(int(before != [len(run) for run in indices]))
 
     monkeypatch.setattr(checker.parallel, "_rebalance", counting)
-    _same(check(TwoPhase(5), storage="fingerprint"), check(TwoPhase(5), workers=3))
+    _same(check(LiveTwoPhase(5), storage="fingerprint"), check(LiveTwoPhase(5), workers=3))
     assert sum(calls) > 0
 
 
