@@ -475,7 +475,9 @@ def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_d
             pool.answer(k)
         del level
         while hi > lo:
-            if pending or stop is not None and stop():
+            if pending:
+                _deliver(pending)  # the program's own handler (the command line's raises KeyboardInterrupt)
+            if stop is not None and stop():
                 raise KeyboardInterrupt
             if max_memory is not None and pool.resident() >= max_memory * 2**20:
                 out.cut = f"max memory {max_memory:,} MiB reached (all processes)"
@@ -523,8 +525,6 @@ def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_d
     finally:
         restore()
         pool.close()
-        if pending:
-            _deliver(pending)  # the program's own handler, now that the partial result is consistent
 
 
 def _bulk(g: StateGraph, out: Outcome, owner: bytearray, expansions: list[dict[str, Any]],

@@ -440,6 +440,53 @@ def test_workers_refuse_what_they_cannot_do(tmp_path: Path) -> None:
     assert r.returncode == 2 and r.stderr.startswith("error: --workers")
 
 
+def test_the_live_line_counts_the_workers_memory_and_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """Issue 14: the live line shows the memory of every process of the search and the disk it uses."""
+    import re
+
+    from checker.report import live_line
+    from checker.storage import resident_bytes
+
+    lines: list[str] = []
+    own: list[int] = []
+
+    def progress(*args: Any) -> None:
+        lines.append(live_line(*args))
+        own.append(resident_bytes())
+
+    check(TwoPhase(5), workers=2, progress=progress)
+    shown = [int(m.group(1).replace(",", "")) for m in (re.search(r"memory ([\d,]+) MiB", line) for line in lines)
+             if m is not None]
+    assert shown and len(shown) == len(own)
+    # Each forked worker is resident at least as much as the coordinator was when it forked them.
+    assert all(mib * 2**20 >= 2 * o for mib, o in zip(shown, own, strict=True))
+    monkeypatch.setattr(checker.search, "PROGRESS_EVERY", 64)
+    check(TwoPhase(4), checkpoint=str(tmp_path / "ck"), checkpoint_every=1e-9)
+    size = (tmp_path / "ck" / "checkpoint.pickle").stat().st_size
+    assert f"disk {size / 2**20:,.0f} MiB" in live_line(1, 1, 1, 0, 1.0)
+
+
+def test_sigterm_stops_workers_with_the_partial_result(tmp_path: Path) -> None:
+    """SIGTERM is Ctrl-C with --workers too: the result at the last complete level, "interrupted", exit 143."""
+    model = tmp_path / "big.py"
+    model.write_text("from checker.examples.twophase import TwoPhase\n\ndef big():\n    return TwoPhase(9)\n")
+    proc = subprocess.Popen([KUBESPEC, "check", "--model", f"{model}:big", "--workers", "2", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    from checker.storage import children
+
+    deadline = time.monotonic() + 120
+    while not children(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # until the workers are forked: the search is under way
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    doc = json.loads(out)
+    assert doc["status"] == "interrupted" and 0 < doc["stats"]["distinct_states"] < 10_000_000
+    assert doc["stats"]["queue"] > 0 and "Traceback" not in err
+
+
 def test_a_model_error_in_a_worker_is_one_line() -> None:
     from checker.errors import ModelError
 
