@@ -27,6 +27,7 @@ work; a stop discards the level under way, so the partial result is the one at i
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -190,6 +191,7 @@ class _Worker:
         fps = array("Q")
         fps.frombytes(new_fps)
         self.known.update(fps)
+        gc.freeze()  # what is stored lives until the end: keep the cyclic collector from rescanning it
 
 
 def handle(worker: _Worker, request: str, args: list[Any]) -> Any:

@@ -487,6 +487,33 @@ def test_sigterm_stops_workers_with_the_partial_result(tmp_path: Path) -> None:
     assert doc["stats"]["queue"] > 0 and "Traceback" not in err
 
 
+class HiddenStep(Model):
+    """Two states in a cycle; the step "b" (weakly fair) is left out by a reduction and declared by hidden_fairness."""
+
+    def __init__(self, declare: bool) -> None:
+        self.declare = declare
+        self.properties = [eventually("Goal", lambda s: s == 2)]
+        self.fairness = [weak("Fb", lambda a: a == "b")]
+
+    def init_states(self) -> Iterator[int]:
+        return iter([0])
+
+    def successors(self, s: int) -> Iterator[tuple[str, int]]:
+        return iter([("x", 1 - s)])
+
+    def hidden_fairness(self, state: Any) -> Iterator[str]:
+        return iter(["Fb"] if self.declare else [])
+
+
+def test_workers_count_hidden_fairness_on_the_merged_graph() -> None:
+    """The cycle is unfair when "b" is enabled all along it (declared hidden): no counterexample, with one worker
+    or two; undeclared, the cycle is a fair lasso."""
+    for declare, status in ((True, "ok"), (False, "violation")):
+        one, two = check(HiddenStep(declare)), check(HiddenStep(declare), workers=2)
+        assert one.status == status
+        _same(one, two)
+
+
 def test_a_model_error_in_a_worker_is_one_line() -> None:
     from checker.errors import ModelError
 
