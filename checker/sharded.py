@@ -189,7 +189,11 @@ class _Shard:
             if o != me:
                 batch = {t.cls: t.outbox[o] for t in self.order if t.outbox[o]}
                 with open(self._path(o), "wb") as f:
-                    pickle.dump(batch, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    try:
+                        pickle.dump(batch, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+                        raise ModelError(f"worker processes exchange states and actions pickled, and one cannot be: "
+                                         f"{exc}") from exc
         for t in self.order:
             t.sent.clear()
             t.outbox = [[] for _ in range(n)]
