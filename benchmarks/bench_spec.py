@@ -1,25 +1,46 @@
 """Speed and memory of the Kubernetes model: the default scenario, a larger one and service-web (issue 13).
 
     python -m benchmarks.bench_spec [--max-states N] [--scenario NAME ...] [--safety-only] [--compare]
-                                    [--without REDUCTION ...]
+                                    [--without REDUCTION ...] [--window N]
 
-Prints, per scenario: distinct states, generated states, depth, seconds, states/s, peak resident memory, and
-whether the search was exhaustive ("ok") or cut by the bound ("bounded"). Plain script: run it on a quiet machine.
+Prints, per scenario: distinct states, generated states, depth, seconds, CPU seconds, distinct states per
+CPU-second, peak resident memory and bytes per distinct state, and whether the search was exhaustive ("ok") or
+cut by the bound ("bounded"). ``--window N`` also prints the distinct states per CPU-second of every window of N
+states (whether the rate falls off as the memo tables fill). Plain script: run it on a quiet machine, and compare
+two versions in alternating runs (the machine drifts 15-20% from run to run).
+
+Measured (issue 11, the representative memoised per skeleton; docs/spec.md, "Canonicalisation per skeleton"),
+one alternating pair on the shared machine under a load of about 12 on 2 cores:
+
+    before  web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  33.7 s CPU  1,899 states/CPU-s
+            peak RSS=288.9 MiB (4,730 B/state)
+    after   web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  25.2 s CPU  2,541 states/CPU-s
+            peak RSS=280.6 MiB (4,594 B/state)
+
+and before, on an idle machine: 20.0 s CPU, 3,170 states/CPU-s, 287 MiB. ``--window 50000`` on web-three-nodes
+before (500,000 states, bounded, 320 s CPU, 1,227 MiB): 2,636 states/CPU-s in the first window, falling to 1,186
+in the last (the bounded memos lose their hit rate).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import resource
 import time
 
 import attrs
 
 from checker import check
+from checker.search import ProgressFn
 from spec.model import ClusterModel
 from spec.scenario import builtin
 
 SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "ResourceVersionMonotonic")
+
+
+LIFECYCLE = ("node-failure", "all-nodes-lost", "node-partition", "deleted-node")
+"""The node lifecycle's built-in scenarios (issue 12), each exhaustive in under 2 minutes."""
 
 
 WORKLOADS = ("drain-with-pdb",)
@@ -30,27 +51,46 @@ REDUCTIONS = ("ample_sets", "commute_writes", "eager_noop", "symmetry", "renumbe
 """The ``spec.reduction.Reductions`` switches (docs/spec.md, "State space")."""
 
 
-def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()) -> None:
+def windows(size: int) -> tuple[list[tuple[int, float]], ProgressFn]:
+    """A progress callback that records (distinct states, CPU seconds) each time a multiple of ``size`` states
+    is passed (the checker reports about every 2,048 expansions: the windows are that exact)."""
+    marks: list[tuple[int, float]] = [(0, time.process_time())]
+
+    def progress(distinct: int, generated: int, depth: int, queue: int, elapsed: float) -> None:
+        if distinct // size > marks[-1][0] // size:
+            marks.append((distinct, time.process_time()))
+
+    return marks, progress
+
+
+def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = (), window: int = 0) -> None:
     scenario = builtin(name)
     config = scenario.config
     reductions = attrs.evolve(scenario.reductions, **{r: False for r in off})
     if safety_only:
         config = attrs.evolve(config, properties=SAFETY)
     started = time.perf_counter()
-    cpu = time.process_time()
-    result = check(ClusterModel(config, reductions), max_states=max_states)
+    cpu = started_cpu = time.process_time()
+    marks, progress = windows(window or max_states + 1)
+    result = check(ClusterModel(config, reductions), max_states=max_states, progress=progress)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB; the process's peak so far
     st = result.stats
-    rate = st.distinct_states / seconds if seconds else 0.0
+    rate = st.distinct_states / cpu if cpu else 0.0
     without = ("without " + ", ".join(off)) if off else "all reductions"
     print(
         f"{name:18} {'safety' if safety_only else 'all':6} {without:32} {result.status:9} "
         f"distinct={st.distinct_states:>9,} generated={st.generated:>10,} depth={st.depth:>3} "
-        f"{seconds:8.1f} s ({cpu:6.1f} s CPU) {rate:8,.0f} states/s peak RSS={peak / 2**20:8.1f} MiB",
+        f"{seconds:8.1f} s ({cpu:6.1f} s CPU) {rate:8,.0f} states/CPU-s peak RSS={peak / 2**20:8.1f} MiB "
+        f"({peak / max(st.distinct_states, 1):,.0f} B/state)",
         flush=True,
     )
+    if window:
+        marks.append((st.distinct_states, started_cpu + cpu))
+        for (a, t0), (b, t1) in itertools.pairwise(marks):
+            if b > a and t1 > t0:
+                print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s", flush=True)
 
 
 def main() -> None:
@@ -59,11 +99,12 @@ def main() -> None:
     parser.add_argument("--scenario", action="append", default=None)
     parser.add_argument("--safety-only", action="store_true")
     parser.add_argument("--compare", action="store_true", help="also run without each reduction in turn")
+    parser.add_argument("--window", type=int, default=0, help="also print the rate of every window of N states")
     parser.add_argument("--without", action="append", default=[], choices=REDUCTIONS,
                         help="switch a reduction off (repeatable)")
     args = parser.parse_args()
-    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *WORKLOADS]:
-        run(name, args.max_states, args.safety_only, tuple(args.without))
+    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *LIFECYCLE, *WORKLOADS]:
+        run(name, args.max_states, args.safety_only, tuple(args.without), args.window)
         if args.compare:
             for r in REDUCTIONS:
                 if r not in args.without:

@@ -115,6 +115,15 @@ class Recover:
 
 
 @attrs.frozen
+class Heal:
+    """A network partition heals: the node's kubelet reaches the API server again, renews its Lease and relists."""
+
+    step_kind: ClassVar[str] = "fault"
+    actor: str
+    node: str
+
+
+@attrs.frozen
 class Tick:
     """Logical time advances ``ms`` to the next deadline, firing the timers due (or the informers' resync)."""
 
@@ -124,7 +133,7 @@ class Tick:
     fired: tuple[str, ...] = ()
 
 
-Action = Deliver | Relist | Reconcile | Schedule | Bind | SyncPod | Kubectl | Fault | Recover | Tick
+Action = Deliver | Relist | Reconcile | Schedule | Bind | SyncPod | Kubectl | Fault | Recover | Heal | Tick
 
 
 def kind(action: object) -> str:
@@ -132,7 +141,7 @@ def kind(action: object) -> str:
     return type(action).step_kind if isinstance(action, ACTIONS) else ""
 
 
-ACTIONS = (Deliver, Relist, Reconcile, Schedule, Bind, SyncPod, Kubectl, Fault, Recover, Tick)
+ACTIONS = (Deliver, Relist, Reconcile, Schedule, Bind, SyncPod, Kubectl, Fault, Recover, Heal, Tick)
 
 
 def _events(events: tuple[str, ...]) -> str:
@@ -161,6 +170,8 @@ def describe(a: Action) -> str:
         return f"user runs `{a.line}`: {a.output}"
     if isinstance(a, Fault):
         return f"fault: {a.kind} {a.target}" + (f" (relists at rv {a.rv})" if a.rv else "")
+    if isinstance(a, Heal):
+        return f"the network partition of nodes/{a.node} heals: its kubelet renews its Lease and relists"
     if isinstance(a, Recover):
         return f"{a.node} boots again; its kubelet relists"
     if a.ms == 0:  # no timer runs: the informers' resync period elapses (spec.cluster._tick)

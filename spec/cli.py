@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -108,8 +109,14 @@ scenario_loader = ScenarioLoader()
 
 
 @click.command("list")
-def list_command() -> None:
+@click.option("--json", "as_json", is_flag=True, default=False,
+              help="One JSON object: scenarios (name, description), properties (name, kind, promise) and variants "
+                   "(name, issue, the built-in scenario that refutes it).")
+def list_command(as_json: bool) -> None:
     """List the built-in scenarios, the properties and the variants (historical bugs)."""
+    if as_json:
+        click.echo(json.dumps(listing(), indent=2))
+        return
     click.echo("Scenarios (kubespec check NAME):")
     for name in builtin_names():
         s = builtin(name)
@@ -123,4 +130,22 @@ def list_command() -> None:
         click.echo(f"  {p.name} ({kind}): {' '.join(p.doc.split())}")
     click.echo("Variants (kubespec check --variant NAME):")
     for v in VARIANTS.values():
-        click.echo(f"  {v.name} ({v.issue}): {v.summary}")
+        refuted = f"; refuted on {v.refuted_on}" if v.refuted_on else ""
+        click.echo(f"  {v.name} ({v.issue}{refuted}): {v.summary}")
+
+
+def listing() -> dict[str, Any]:
+    """What ``kubespec list --json`` prints: every built-in scenario, property and variant, for tools and tests.
+    A property's ``kind`` is the checker's operator ("always", "eventually_always", "leads_to",
+    "leads_to_always"), ``class`` says invariant or liveness; a variant's ``refuted_on`` names the built-in scenario
+    on which ``kubespec check SCENARIO --variant NAME`` finds the violation (and which holds without it)."""
+    scenarios = []
+    for name in builtin_names():
+        s = builtin(name)
+        scenarios.append({"name": name, "description": s.description, "default": name == DEFAULT_SCENARIO})
+    properties = [{"name": p.name, "kind": p.kind, "class": "invariant" if p.kind == "always" else "liveness",
+                   "promise": " ".join(p.doc.split()), "upstream": p.upstream, "finding": p.finding}
+                  for p in PROPERTIES.values()]
+    variants = [{"name": v.name, "issue": v.issue, "summary": v.summary, "refuted_on": v.refuted_on or None}
+                for v in VARIANTS.values()]
+    return {"scenarios": scenarios, "properties": properties, "variants": variants}

@@ -32,7 +32,7 @@ from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
-from spec.controllers import garbagecollector, manager, nodelifecycle, workloads
+from spec.controllers import garbagecollector, manager, nodelifecycle, podgc, workloads
 from spec.properties import PROPERTIES
 from spec.state import (
     RESOURCE,
@@ -56,6 +56,7 @@ COMPONENTS: tuple[Component, ...] = (
     kubelet.KUBELET,
     nodelifecycle.NODE_LIFECYCLE,       # the node lifecycle and taint eviction controllers
     garbagecollector.GARBAGE_COLLECTOR,
+    podgc.POD_GC,                       # the pod garbage collector
     workloads.WORKLOADS,                # the StatefulSet and disruption controllers, kubectl drain
     kubectl.KUBECTL,
     faults.FAULTS,

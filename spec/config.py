@@ -28,3 +28,6 @@ class Config:
     """Names of the properties to check; empty means all of ``spec.properties.PROPERTIES`` but the findings."""
     watch_cache_size: int = 100
     """Watch events the API server keeps; a watcher further behind gets 410 Gone."""
+    terminated_pod_gc_threshold: int = 12_500
+    """--terminated-pod-gc-threshold (the scenario's ``podGC.terminatedPodThreshold``): terminated pods beyond it
+    are deleted by the pod garbage collector, oldest first; 0 turns that off (``spec.controllers.podgc``)."""

@@ -31,6 +31,9 @@ def _object(obj: Object) -> dict[str, Any]:
             out["restarts"] = obj.status.restarts
     elif isinstance(obj, Node):
         out["unschedulable"] = obj.info.unschedulable
+        out["Ready"] = obj.ready
+        if obj.info.taints:
+            out["taints"] = [f"{t.key}{'=' + t.value if t.value else ''}:{t.effect}" for t in obj.info.taints]
     elif isinstance(obj, ReplicaSet):
         st = obj.status
         out.update(replicas=obj.replicas, status=f"{st.replicas} current, {st.ready_replicas} ready, "
@@ -68,6 +71,7 @@ def display(state: ClusterState) -> Mapping[str, Any]:
     for k in state.kubelets:
         view[f"kubelet/{k.node}"] = {
             "up": k.up, "informer rv": None if k.informer is None else k.informer.rv,
+            **({"partitioned": True} if k.partitioned else {}), **({"failed": True} if k.failed else {}),
             "containers": sorted(f"{c.pod}/{c.name} ({'running' if c.running else 'exited'})" for c in k.runtime),
         }
     b = state.budget

@@ -13,8 +13,30 @@
 - node failure: the node runs nothing and never boots again; its kubelet stops renewing the node's Lease, so the
   node lifecycle controller's grace timer starts (``spec.controllers.nodelifecycle``).
 
+- network partition (``nodePartitions``): the node can no longer reach the API server. Its containers keep running
+  (the runtime is untouched) and its kubelet takes no step: no watch event reaches it, no status or Lease write
+  leaves it, so the node lifecycle controller's grace timer starts as for a failure. Its informer is dropped while
+  cut off (``Kubelet.partitioned``; nothing the kubelet would do depends on it before it relists). Abstracted: the
+  real kubelet keeps restarting crashed containers from its cached pods during a partition; here a container that
+  crashes while its node is cut off stays down until the partition heals. A partitioned node does not crash,
+  fail or restart its kubelet in the same behaviour (those relist, which needs the API server).
+- a partition heals (``Heal``, actor "network/<node>"): the kubelet renews its Lease (the controller's grace timer
+  stops), relists (its watch broke; the re-established watch is taken to be answered 410 Gone, so it lists) and
+  reports its node Ready (``spec.kubelet``: before time advances, within nodeStatusUpdateFrequency 10 s); the node
+  lifecycle controller then removes the taints. Healing is weakly fair: every partition eventually heals. That is
+  the fault's meaning (issue 12: "the partition heals later"), and upstream's design assumes it: master disruption
+  mode exists because a control plane that hears from no node expects connectivity to come back
+  (kubernetes#28832), and the taint eviction controller's 300 s exist so that short partitions evict nothing. A
+  partition that never heals is, to the control plane, a node that failed for good: ``nodeFailures``. When it heals
+  is left open: before the grace period ends, between the taint and the eviction, or after the eviction.
+
 A crash and its restart are one step: a crashed process takes no steps, so a behaviour where it is down for a while
 is the same as one where it is merely slow and then crashes and restarts at once.
+
+Ties (``deadline_first``): a fault or a heal does not happen at the very instant a taint-based deletion falls due
+before that deletion is made (the taint eviction controller's timed worker deletes within milliseconds of its
+deadline; a fault in between is a tie of probability zero, which logical time would otherwise turn into a whole
+interleaving).
 """
 
 from __future__ import annotations
@@ -28,7 +50,7 @@ import immutables
 from spec import actions as A
 from spec import informer, network, scheduler
 from spec.component import Base, Step
-from spec.controllers import manager, nodelifecycle
+from spec.controllers import manager, nodelifecycle, podgc
 from spec.kubelet import nodes
 from spec.state import ClusterState, Informer, Node, Pod
 from spec.watchcache import settle
@@ -66,6 +88,7 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
             yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
                 _restart_workloads(attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
                                                 lifecycle=nodelifecycle.restarted(state.lifecycle),
+                                                podgc=podgc.restarted(state.podgc),
                                                 net=network.kcm_restarted(state.net, etcd, rv)), rv), config)
     if b.scheduler_crashes:
         for s in state.schedulers:
@@ -76,7 +99,7 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
                     new.with_scheduler(scheduler.started(s.name, inf, deltas)), config)
     if b.kubelet_restarts:
         for k in state.kubelets:
-            if not k.up:
+            if not k.up or k.partitioned:
                 continue
             for rv in restart_revisions:
                 inf, _ = informer.relist(_fresh(k.informer), etcd, ("kubelet", k.node), rv)
@@ -105,23 +128,38 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
                         crashed)
     if b.node_crashes:
         for k in state.kubelets:
-            if k.up:
+            if k.up and not k.partitioned:
                 new = _spend(state, node_crashes=b.node_crashes - 1)
                 down = attrs.evolve(k, up=False, informer=None, runtime=frozenset())
                 yield A.Fault("fault", "crash", f"nodes/{k.node}"), settle(new.with_kubelet(down), config)
     if b.node_failures:
         for k in state.kubelets:
-            if not k.failed:
+            if not k.failed and not k.partitioned:
                 new = _spend(state, node_failures=b.node_failures - 1)
                 down = attrs.evolve(k, up=False, failed=True, informer=None, runtime=frozenset())
                 new = attrs.evolve(new.with_kubelet(down),
                                    lifecycle=nodelifecycle.heartbeats_stopped(state.lifecycle, k.node))
                 yield A.Fault("fault", "failure (down for good)", f"nodes/{k.node}"), settle(new, config)
+    if b.node_partitions:
+        for k in state.kubelets:
+            if k.up and not k.partitioned:
+                new = _spend(state, node_partitions=b.node_partitions - 1)
+                cut = attrs.evolve(k, partitioned=True, informer=None)
+                new = attrs.evolve(new.with_kubelet(cut),
+                                   lifecycle=nodelifecycle.heartbeats_stopped(state.lifecycle, k.node))
+                yield A.Fault("fault", "network partition (cut off from the API server; its containers keep running)",
+                              f"nodes/{k.node}"), settle(new, config)
     for k in state.kubelets:
         if not k.up and not k.failed:
             inf, _ = informer.relist(None, etcd, ("kubelet", k.node), etcd.revision)
             yield A.Recover(f"node/{k.node}", k.node), settle(
                 state.with_kubelet(attrs.evolve(k, up=True, informer=inf)), config)
+    for k in state.kubelets:
+        if k.partitioned:
+            inf, _ = informer.relist(None, etcd, ("kubelet", k.node), etcd.revision)
+            healed = attrs.evolve(state.with_kubelet(attrs.evolve(k, partitioned=False, informer=inf)),
+                                  lifecycle=nodelifecycle.heartbeats_resumed(state.lifecycle, k.node))
+            yield A.Heal(heal_actor(k.node), k.node), settle(healed, config)
 
 
 FAULT_ACTOR = "fault"
@@ -129,6 +167,11 @@ FAULT_ACTOR = "fault"
 
 def recovery_actor(node: str) -> str:
     return f"node/{node}"
+
+
+def heal_actor(node: str) -> str:
+    """The actor of a partition's healing: the network path between the node and the API server."""
+    return f"network/{node}"
 
 
 class FaultsComponent(Base):
@@ -142,21 +185,28 @@ class FaultsComponent(Base):
         return (FAULT_ACTOR, *self.fair_actors(config))
 
     def fair_actors(self, config: Config) -> tuple[str, ...]:
-        return tuple(recovery_actor(n) for n in nodes(config))
+        heals = tuple(heal_actor(n) for n in nodes(config)) if config.budget.node_partitions else ()
+        return tuple(recovery_actor(n) for n in nodes(config)) + heals
 
     def init(self, state: ClusterState, config: Config) -> ClusterState:
         return state._with(budget=config.budget)
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        if nodelifecycle.due_pods(state.lifecycle):
+            return iter(())  # ties: a due deletion first (``deadline_first``)
         return fault_steps(state, config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        if nodelifecycle.due_pods(state.lifecycle):
+            return set()
         out = {recovery_actor(k.node) for k in state.kubelets if not k.up and not k.failed}
+        out |= {heal_actor(k.node) for k in state.kubelets if k.partitioned}
         b = state.budget
         ks = state.kubelets
         if (b.controller_manager_crashes or b.api_server_restarts or (b.scheduler_crashes and state.schedulers)
-                or ((b.kubelet_restarts or b.node_crashes) and any(k.up for k in ks))
-                or (b.node_failures and any(not k.failed for k in ks))
+                or ((b.kubelet_restarts or b.node_crashes) and any(k.up and not k.partitioned for k in ks))
+                or (b.node_failures and any(not k.failed and not k.partitioned for k in ks))
+                or (b.node_partitions and any(k.up and not k.partitioned for k in ks))
                 or (b.container_crashes and any(c.managed and c.running for k in ks for c in k.runtime))):
             out.add(FAULT_ACTOR)
         return out
@@ -175,7 +225,7 @@ def symmetric_nodes(config: Any) -> tuple[tuple[str, ...], ...]:
         # Each node has its own podCIDR, and its pods' addresses come from it (spec.nodeipam): renaming nodes
         # would have to permute the CIDRs and every address with them. Off, correctness over speed.
         return ()
-    if config.budget.node_failures:
+    if config.budget.node_failures or config.budget.node_partitions:
         # The node lifecycle controller's timers name nodes (spec.state.NodeLifecycle): node symmetry is off
         # where nodes can fail, correctness over speed (spec.reduction.canonical renames them all the same).
         return ()

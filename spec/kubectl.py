@@ -71,7 +71,8 @@ class Command:
     to_revision: int = 0
     selector: tuple[tuple[str, str], ...] = ()
     force: bool = False
-    """``kubectl drain --force``: pods that declare no controller are evicted too."""
+    """``kubectl delete pod NAME --grace-period=0 --force``: deleted at once, not waiting for the kubelet
+    (``parse_force_delete``); ``kubectl drain --force``: pods that declare no controller are evicted too."""
     cascade: str = ""
     """``kubectl delete --cascade``: "background" (the default), "foreground" or "orphan"; "" for other verbs."""
     port: int = 0
@@ -132,6 +133,8 @@ def parse(line: str, where: str) -> Command:
         if w.startswith("--") and "=" in w:
             k, v = w[2:].split("=", 1)
             flags[k] = v
+        elif w == "--force":
+            flags["force"] = "true"
         elif w.startswith("-"):
             raise InputError(f"{where}: unknown flag {w!r}")
         else:
@@ -172,6 +175,9 @@ def parse(line: str, where: str) -> Command:
         return Command(line, "rollout-undo", resource, name, namespace, to_revision=int(raw))
     if verb == "delete":
         resource, name, rest = _target(plain[1:], where)
+        if resource == "nodes":
+            return parse_delete_node(line, name, rest, flags, where)
+        force = parse_force_delete(flags, where)
         selector = flags.pop("l", "")
         raw_cascade = flags.pop("cascade", "background")
         if raw_cascade not in CASCADE:
@@ -184,7 +190,8 @@ def parse(line: str, where: str) -> Command:
             _no_more(flags, where)
             return Command(line, verb, resource, name, namespace, cascade=cascade)
         if resource != "pods" or rest or bool(name) == bool(selector):
-            raise InputError(f"{where}: usage: kubectl delete pod NAME | kubectl delete pod -l KEY=VALUE")
+            raise InputError(f"{where}: usage: kubectl delete pod NAME [--grace-period=0 --force] | "
+                             "kubectl delete pod -l KEY=VALUE | kubectl delete node NODE")
         labels = []
         for part in filter(None, selector.split(",")):
             if "=" not in part:
@@ -192,7 +199,7 @@ def parse(line: str, where: str) -> Command:
             k, v = part.split("=", 1)
             labels.append((k, v))
         _no_more(flags, where)
-        return Command(line, verb, resource, name, namespace, selector=pairs(labels), cascade=cascade)
+        return Command(line, verb, resource, name, namespace, selector=pairs(labels), cascade=cascade, force=force)
     if verb == "expose":
         resource, name, rest = _target(plain[1:], where)
         if resource != "deployments" or not name or rest:
@@ -239,7 +246,8 @@ def parse(line: str, where: str) -> Command:
                        target_port=pairs_[0][1], service=plain[3], service_type=kinds[plain[2]],
                        container=cluster_ip)
     raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, "
-                     "delete deployment, delete replicaset, cordon, uncordon, drain, expose, create service)")
+                     "delete node, delete deployment, delete replicaset, cordon, uncordon, drain, expose, "
+                     "create service)")
 
 
 def _no_more(flags: dict[str, str], where: str) -> None:
@@ -262,6 +270,8 @@ def run(command: Command, session: Session) -> str:
             return f"node/{c.name} already {c.verb}ed"
         session.patch(key, attrs.evolve(node, info=attrs.evolve(node.info, unschedulable=wanted)))
         return f"node/{c.name} {c.verb}ed"
+    if c.verb == "delete" and c.resource == "nodes":
+        return run_delete_node(c, session)
     if c.verb == "delete" and c.resource in DELETABLE_OWNERS:
         # kubectl delete sets DeleteOptions.PropagationPolicy from --cascade (delete.go: deleteResource)
         group = _GROUP[c.resource]
@@ -279,10 +289,12 @@ def run(command: Command, session: Session) -> str:
                 and all(dict(o.meta.labels).get(a) == b for a, b in c.selector)
             )
         out = []
+        if c.force and keys:
+            out.append(FORCE_WARNING)
         for k in keys:
-            response = session.delete(k, propagation=_POLICY[c.cascade or "background"])
+            response = session.delete(k, grace=not c.force, propagation=_POLICY[c.cascade or "background"])
             name = k.rsplit("/", 1)[1]
-            out.append(f'pod "{name}" deleted' if response.ok else
+            out.append(f'pod "{name}" {"force " if c.force else ""}deleted' if response.ok else
                        f'Error from server (NotFound): pods "{name}" not found')
         return "; ".join(out) or "No resources found"
     if c.verb == "expose":
@@ -319,6 +331,46 @@ def run(command: Command, session: Session) -> str:
             f"{revision(target)})"
     session.patch(key, attrs.evolve(obj, template=template))
     return f"deployment.apps/{c.name} rolled back"
+
+
+# --- kubectl delete node, and kubectl delete pod --grace-period=0 --force (issue 12, the node lifecycle) --------
+
+FORCE_WARNING = ("Warning: Immediate deletion does not wait for confirmation that the running resource has been "
+                 "terminated. The resource may continue to run on the cluster indefinitely.")
+"""What kubectl prints on a forced deletion (staging/src/k8s.io/kubectl/pkg/cmd/delete/delete.go)."""
+
+
+def parse_force_delete(flags: dict[str, str], where: str) -> bool:
+    """--grace-period and --force as kubectl delete's Complete reads them: --grace-period=0 without --force becomes
+    1 (graceful: "to preserve backwards compatibility, but prevent accidental data loss"); --force without a grace
+    period means 0. Immediate deletion (the pod object gone at once, whatever its kubelet still runs) is --force with
+    a grace period of 0 or none. A positive grace period is graceful (the model has no grace duration: the kubelet
+    stops the containers, then deletes the pod)."""
+    raw = flags.pop("grace-period", None)
+    force = flags.pop("force", "") == "true"
+    if raw is not None and not raw.lstrip("-").isdigit():
+        raise InputError(f"{where}: --grace-period: expected an integer, got {raw!r}")
+    grace = -1 if raw is None else int(raw)
+    if force and grace > 0:
+        return False
+    return force
+
+
+def parse_delete_node(line: str, name: str, rest: list[str], flags: dict[str, str], where: str) -> Command:
+    """``kubectl delete node NODE``."""
+    if not name or rest or flags.get("l"):
+        raise InputError(f"{where}: usage: kubectl delete node NODE")
+    _no_more(flags, where)
+    return Command(line, "delete", "nodes", name, "")
+
+
+def run_delete_node(c: Command, session: Session) -> str:
+    """DELETE the Node object (nodes have no finalizers here: it is gone at once). Its pods stay bound to it until
+    the pod garbage collector deletes them as orphans (``spec.controllers.podgc``); its kubelet, if it still runs,
+    keeps running them until then."""
+    key = key_of("nodes", "", c.name)
+    response = session.delete(key)
+    return f'node "{c.name}" deleted' if response.ok else f'Error from server (NotFound): nodes "{c.name}" not found'
 
 
 def service_for(c: Command, session: Session) -> Service | str:

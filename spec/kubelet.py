@@ -13,7 +13,10 @@ nothing; a restarted kubelet relists and adopts the containers the runtime still
 Abstracted: heartbeats. The node's Lease (renewed every 10 s, a quarter of leaseDurationSeconds 40 s) and its
 Ready condition are relative to now, so a renewal writes the same abstract value, which the API server turns into a
 no-op: no state. What the node lifecycle controller reads from them is only whether they stopped, which happens when
-the node fails for good (``spec.faults``); its grace timer then starts (``spec.controllers.nodelifecycle``).
+the node fails for good or is cut off from the API server (``spec.faults``); its grace timer then starts
+(``spec.controllers.nodelifecycle``). A partitioned kubelet takes no step; once the partition heals it relists and,
+if etcd's Node says other than Ready=True (the controller's Unknown), reports its node Ready (``report_node_ready``,
+tryUpdateNodeStatus, within nodeStatusUpdateFrequency 10 s: before time advances, ``urgent``).
 Readiness is the containers running (no probes in scenarios); CrashLoopBackOff's delay is the gap
 between the two steps.
 Omitted: volumes, probes, static pods, eviction, image pulls.
@@ -150,9 +153,30 @@ def stale_reports(state: ClusterState, k: Kubelet) -> Iterator[Key]:
             yield key
 
 
+def node_status_stale(state: ClusterState, k: Kubelet) -> bool:
+    """Whether the kubelet ``k`` has to report its node Ready: it runs and reaches the API server, and etcd's
+    Node says otherwise (after a partition healed, the node lifecycle controller's Ready=Unknown is still there).
+    Upstream: pkg/kubelet/kubelet_node_status.go tryUpdateNodeStatus (every nodeStatusUpdateFrequency, 10 s; a
+    changed condition is patched at once)."""
+    if not k.up or k.partitioned or k.informer is None:
+        return False
+    node = state.etcd.objects.get(f"nodes/{k.node}")
+    return isinstance(node, Node) and node.ready != "True"
+
+
+def report_node_ready(k: Kubelet, session: Session) -> None:
+    """The node status update: the Ready condition True (the node lifecycle controller then removes its taints)."""
+    key = f"nodes/{k.node}"
+    node = session.get(key)
+    if isinstance(node, Node) and node.ready != "True":
+        session.patch(key, Node(node.meta, node.info, "True"))
+        session.event(key, "Normal", "NodeReady", f"Node {k.node} status is now: NodeReady")
+
+
 def has_work(state: ClusterState, k: Kubelet) -> bool:
     """Whether the kubelet ``k`` has a pod sync or a status report to do (a step, perhaps a stuttering one)."""
-    return next(work(k), None) is not None or next(stale_reports(state, k), None) is not None
+    return (next(work(k), None) is not None or next(stale_reports(state, k), None) is not None
+            or node_status_stale(state, k))
 
 
 def _stutters(state: ClusterState, k: Kubelet, what: str, key: Key) -> bool:
@@ -170,7 +194,7 @@ def _stutters(state: ClusterState, k: Kubelet, what: str, key: Key) -> bool:
 def has_effective_work(state: ClusterState, k: Kubelet) -> bool:
     """Whether the kubelet ``k`` has a step that changes something (``has_work`` without the stutters)."""
     return (any(not _stutters(state, k, what, key) for what, key in work(k))
-            or next(stale_reports(state, k), None) is not None)
+            or next(stale_reports(state, k), None) is not None or node_status_stale(state, k))
 
 
 def _replace_kubelet(state: ClusterState, k: Kubelet) -> tuple[Kubelet, ...]:
@@ -220,12 +244,22 @@ class KubeletComponent(Base):
                 sess = session(state, config)
                 report_ready(k, sess, key)
                 yield A.SyncPod(actor(k.node), "report", key), commit(state, sess, config)
+            if node_status_stale(state, k):
+                sess = session(state, config)
+                report_node_ready(k, sess)
+                yield A.SyncPod(actor(k.node), "report", f"nodes/{k.node}", tuple(sess.events)), commit(
+                    state, sess, config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
         return {actor(k.node) for k in state.kubelets if has_effective_work(state, k)}
 
     def busy(self, state: ClusterState, config: Config) -> bool:
         return any(has_work(state, k) for k in state.kubelets)
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        """A node status report is due (after a partition healed): it happens before time advances
+        (nodeStatusUpdateFrequency 10 s, shorter than the timers it races: the eviction deadlines)."""
+        return any(node_status_stale(state, k) for k in state.kubelets)
 
     def watcher(self, state: ClusterState, index: int) -> str:
         return actor(state.kubelets[index].node)

@@ -17,6 +17,13 @@ the nodes (a control-plane network problem), not that they died, and evicts noth
 kubernetes#24597 and #28832, fixed by #28897). An invariant over a history variable: the taint eviction
 controller's deletions made while every node in etcd was not Ready (``Ghost.disrupted_evictions``, written by
 ``spec.controllers.nodelifecycle.evict``).
+
+EvictionOnlyForUntoleratedTaints: the taint eviction controller deletes a pod only while its node carries a NoExecute
+taint the pod does not tolerate for ever (staging/src/k8s.io/api/core/v1/types.go Toleration.TolerationSeconds,
+"by default, it is not set, which means tolerate the taint forever (do not evict)"; the taint-and-toleration
+documentation: such pods "remain bound forever"). An invariant over ``Ghost.tolerated_evictions``. Broken before
+kubernetes#93722 (kubernetes#90794): a deletion scheduled for one taint was not cancelled when that taint went
+while another, tolerated for ever, stayed.
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
 
 def replicasets_on_healthy_nodes(s: ClusterState) -> bool:
     """Every ReplicaSet not being deleted has exactly spec.replicas active pods, each Ready and running on a node
-    that is up."""
+    that is up and that the API server still has (a pod bound to a deleted node is an orphan, not a replica on a
+    healthy node, even while its old kubelet still runs it)."""
     return _healthy(s.etcd.objects, s.kubelets)
 
 
@@ -48,7 +56,7 @@ def _healthy(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ...]
     for p in objects.values():
         if not isinstance(p, Pod) or not is_active(p) or p.meta.owner is None:
             continue
-        if not (p.status.ready and _running(kubelets, p)):
+        if not (p.status.ready and _running(kubelets, p) and f"nodes/{p.node_name}" in objects):
             return False
         counts[p.meta.owner.uid] = counts.get(p.meta.owner.uid, 0) + 1
     for rs in objects.values():
@@ -61,3 +69,17 @@ def no_eviction_when_all_zones_disrupted(s: ClusterState) -> bool:
     """No pod was evicted (deleted by the taint eviction controller) while every zone was fully disrupted (no node
     Ready)."""
     return not s.ghost.disrupted_evictions
+
+
+def eviction_only_for_untolerated_taints(s: ClusterState) -> bool:
+    """The taint eviction controller never deleted a pod that tolerated every NoExecute taint of its node for ever
+    (or whose node had none)."""
+    return not s.ghost.tolerated_evictions
+
+
+def explain_tolerated_evictions(s: ClusterState) -> str:
+    """What breaks EvictionOnlyForUntoleratedTaints in ``s``: the pods deleted although they tolerated every
+    NoExecute taint of their node for ever."""
+    evicted = ", ".join(sorted(s.ghost.tolerated_evictions))
+    return (f"the taint eviction controller deleted {evicted} while its node had no NoExecute taint it did not "
+            "tolerate for ever" if evicted else "every eviction was for a taint the pod did not tolerate for ever")

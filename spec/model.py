@@ -8,7 +8,6 @@ stored, never a verdict: tests/spec/test_spec_differential.py compares them.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator
 
 from checker import Property
@@ -18,7 +17,7 @@ from spec.cluster import Cluster, fair_actors, next_steps, reconcile_steps
 from spec.config import Config
 from spec.controllers import workloads
 from spec.reduction import ALL, Reductions
-from spec.reduction.canonical import canonical_state
+from spec.reduction.canonical import Representatives
 from spec.reduction.partial_order import ample, eager_noop, hidden_fairness
 from spec.reduction.writeorder import canonical_history
 from spec.state import ClusterState
@@ -39,9 +38,8 @@ class ClusterModel(Cluster):
         self._symmetric = faults.symmetric_nodes(config) if reductions.symmetry else ()
         self._reorder = reductions.commute_writes and reductions.renumber and config.consistency == "strong"
         self._canonical = bool(self._symmetric) or reductions.renumber or self._reorder
-        # Memoised on the state as generated: a third of the successors are states generated before, and
-        # comparing them costs less than the reordering and the interning that come first in the representative.
-        self._representative = functools.lru_cache(maxsize=1 << 14)(self._representative_of)
+        self._representative = Representatives(self._symmetric, reductions.renumber, self._reorder,
+                                               canonical_history)
 
     def successors(self, state: ClusterState) -> Iterator[tuple[A.Action, ClusterState]]:
         config, reduce = self.config, self.reduce
@@ -68,11 +66,6 @@ class ClusterModel(Cluster):
 
     def canonical(self, state: ClusterState) -> ClusterState:
         return self._representative(state) if self._canonical else state
-
-    def _representative_of(self, state: ClusterState) -> ClusterState:
-        if self._reorder:
-            state = canonical_history(state)
-        return canonical_state(state, self._symmetric, renumber=self.reduce.renumber)
 
     def reductions(self) -> tuple[str, ...]:
         """The reductions on, for the verdict."""

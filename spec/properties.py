@@ -9,7 +9,7 @@ src/kubernetes_cluster/spec/ and the controllers' ``esr`` theorems).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import attrs
@@ -18,7 +18,12 @@ import immutables
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
 from spec.ha_properties import explain_dangling, no_dangling_dependents
-from spec.lifecycle_properties import no_eviction_when_all_zones_disrupted, replicasets_on_healthy_nodes
+from spec.lifecycle_properties import (
+    eviction_only_for_untolerated_taints,
+    explain_tolerated_evictions,
+    no_eviction_when_all_zones_disrupted,
+    replicasets_on_healthy_nodes,
+)
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
@@ -262,8 +267,9 @@ def rollout_within_max_surge(s: ClusterState) -> bool:
     return _within_surge(s.etcd.objects)
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def _within_surge(objects: immutables.Map[Key, Object]) -> bool:
+def _surge_excess(objects: immutables.Map[Key, Object]) -> Iterator[tuple[Deployment, int, int]]:
+    """Each Deployment (not being deleted) whose active pods, spread over more than one ReplicaSet, exceed replicas
+    + maxSurge: (Deployment, active pods, ReplicaSets holding them)."""
     owner_of = {r.meta.uid: r.meta.owner.uid for r in objects.values()
                 if isinstance(r, ReplicaSet) and r.meta.owner is not None}
     for d in objects.values():
@@ -277,8 +283,12 @@ def _within_surge(objects: immutables.Map[Key, Object]) -> bool:
                 rss.add(p.meta.owner.uid)
                 active += 1
         if len(rss) > 1 and active > d.replicas + max_surge(d):
-            return False
-    return True
+            yield d, active, len(rss)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _within_surge(objects: immutables.Map[Key, Object]) -> bool:
+    return next(_surge_excess(objects), None) is None
 
 
 def _not(p: Predicate) -> Predicate:
@@ -391,6 +401,15 @@ PROPERTIES["NoEvictionWhenAllZonesDisrupted"] = PropertySpec(
     "connectivity (master disruption mode), removes the NoExecute taints and stops tainting.",
     "pkg/controller/nodelifecycle/node_lifecycle_controller.go (handleDisruption, ComputeZoneState); "
     "kubernetes#24597, #28832 (fixed by #28897)",
+)
+
+PROPERTIES["EvictionOnlyForUntoleratedTaints"] = PropertySpec(
+    "EvictionOnlyForUntoleratedTaints", "always", eviction_only_for_untolerated_taints, None,
+    "The taint eviction controller deletes a pod only while its node has a NoExecute taint the pod does not "
+    "tolerate for ever: a pod whose tolerations have no tolerationSeconds stays bound.",
+    "staging/src/k8s.io/api/core/v1/types.go (Toleration.TolerationSeconds), "
+    "pkg/controller/tainteviction/taint_eviction.go processPodOnNode; kubernetes#90794 (fixed by #93722)",
+    explain=explain_tolerated_evictions,
 )
 
 # --- issue 19: garbage collection (the predicates are in spec/ha_properties.py) -------------------------------
@@ -550,23 +569,8 @@ def explain_rollouts(s: ClusterState) -> str:
 
 
 def explain_max_surge(s: ClusterState) -> str:
-    objects = s.etcd.objects
-    owner_of = {r.meta.uid: r.meta.owner.uid for r in objects.values()
-                if isinstance(r, ReplicaSet) and r.meta.owner is not None}
-    parts = []
-    for d in objects.values():
-        if not isinstance(d, Deployment) or d.meta.deleting:
-            continue
-        rss: set[int] = set()
-        active = 0
-        for p in objects.values():
-            if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None \
-                    and owner_of.get(p.meta.owner.uid) == d.meta.uid:
-                rss.add(p.meta.owner.uid)
-                active += 1
-        if len(rss) > 1 and active > d.replicas + max_surge(d):
-            parts.append(f"Deployment {_ns_name(d)} has {active} active pods across {len(rss)} ReplicaSets, more "
-                         f"than replicas {d.replicas} + maxSurge {max_surge(d)}")
+    parts = [f"Deployment {_ns_name(d)} has {active} active pods across {rss} ReplicaSets, more than replicas "
+             f"{d.replicas} + maxSurge {max_surge(d)}" for d, active, rss in _surge_excess(s.etcd.objects)]
     return "; ".join(parts) or "every rollout stays within maxSurge"
 
 

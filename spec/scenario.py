@@ -21,6 +21,7 @@ from checker.text import printable
 from spec import kubectl
 from spec.apiserver import validate
 from spec.config import Config
+from spec.controllers.podgc import TERMINATED_POD_GC_THRESHOLD
 from spec.properties import PROPERTIES
 from spec.reduction import ALL, Reductions
 from spec.scheduling.manifests import parse_label_selector, parse_node, parse_pod_spec
@@ -53,9 +54,10 @@ FAULTS = {
     "containerCrashes": "container_crashes",
     "nodeCrashes": "node_crashes",
     "nodeFailures": "node_failures",
+    "nodePartitions": "node_partitions",
 }
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
-                   "symmetry", "description")
+                   "symmetry", "description", "podGC")
 DEFAULT_SCENARIO = "web-two-nodes"
 INT32_MAX = 2**31 - 1
 """Kubernetes' replica counts are int32 (apps/v1 DeploymentSpec.Replicas, ReplicaSetSpec.Replicas)."""
@@ -471,6 +473,9 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
     _keys(bounds, ("maxStates", "maxDepth"), f"{where}: spec.bounds")
     max_states = _int(bounds, "maxStates", f"{where}: spec.bounds", 0) or None
     max_depth = _int(bounds, "maxDepth", f"{where}: spec.bounds", 0) or None
+    pod_gc = _map(spec, "podGC", f"{where}: spec")
+    _keys(pod_gc, ("terminatedPodThreshold",), f"{where}: spec.podGC")
+    threshold = _int(pod_gc, "terminatedPodThreshold", f"{where}: spec.podGC", TERMINATED_POD_GC_THRESHOLD)
     symmetry = spec.get("symmetry", True)
     if not isinstance(symmetry, bool):
         raise InputError(f"{where}: spec.symmetry: expected true or false, got {symmetry!r}")
@@ -482,6 +487,7 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         variants=frozenset(variants),
         properties=tuple(props),
         watch_cache_size=_int(spec, "watchCacheSize", f"{where}: spec", 100) or 1,
+        terminated_pod_gc_threshold=threshold,
     )
     return Scenario(name, str(spec.get("description", "")), config, max_states, max_depth, source,
                     ALL if symmetry else attrs.evolve(ALL, symmetry=False))

@@ -24,6 +24,7 @@ from typing import Literal
 import attrs
 import immutables
 
+from spec.idfields import KEY, LABELS, NAME, NEXT_UID, NODE, OBJ, REVISION, UID, VERSION, holds
 from spec.scheduling.types import LabelSelector, NodeInfo, Pairs, PodInfo, Resources
 
 Key = str
@@ -57,19 +58,19 @@ class OwnerRef:
 
     kind: str
     name: str
-    uid: int
+    uid: int = attrs.field(metadata=holds(UID))
 
 
 @attrs.frozen(cache_hash=True)
 class Meta:
     """Upstream: metav1.ObjectMeta (the fields the control plane uses)."""
 
-    name: str
+    name: str = attrs.field(metadata=holds(NAME))
     namespace: str = "default"
-    uid: int = 0
-    resource_version: int = 0
+    uid: int = attrs.field(default=0, metadata=holds(UID))
+    resource_version: int = attrs.field(default=0, metadata=holds(VERSION))
     generation: int = 1
-    labels: Pairs = ()
+    labels: Pairs = attrs.field(default=(), metadata=holds(LABELS))
     annotations: Pairs = ()
     owner: OwnerRef | None = None
     deleting: bool = False
@@ -322,7 +323,7 @@ class SliceEndpoint:
     ready: bool
     serving: bool
     terminating: bool
-    node_name: str
+    node_name: str = attrs.field(metadata=holds(NODE))
     pod: str
 
 
@@ -403,9 +404,9 @@ class WatchEvent:
     """One entry of the API server's watch history (upstream: watch.Event; the watch cache's watchCacheEvent
     keeps the previous object too, which the stale reads of ``spec.informer`` need)."""
 
-    rv: int
+    rv: int = attrs.field(metadata=holds(REVISION))
     type: EventType
-    key: Key
+    key: Key = attrs.field(metadata=holds(KEY))
     obj: Object | None
     prev: Object | None
 
@@ -419,11 +420,11 @@ class Etcd:
     version"). ``next_uid`` is the uid counter (uids only need to be unique and ordered).
     """
 
-    revision: int
-    objects: immutables.Map[Key, Object]
+    revision: int = attrs.field(metadata=holds(REVISION))
+    objects: immutables.Map[Key, Object] = attrs.field(metadata=holds(("map", KEY, OBJ)))
     history: tuple[WatchEvent, ...] = ()
-    compacted: int = 0
-    next_uid: int = 1
+    compacted: int = attrs.field(default=0, metadata=holds(REVISION))
+    next_uid: int = attrs.field(default=1, metadata=holds(NEXT_UID))
 
     def get(self, key: Key) -> Object | None:
         return self.objects.get(key)
@@ -452,10 +453,10 @@ class Informer:
     (``spec.reduction.canonical``). Equality is attrs' own: the cache counts.
     """
 
-    rv: int
-    cache: immutables.Map[Key, Object]
+    rv: int = attrs.field(metadata=holds(REVISION))
+    cache: immutables.Map[Key, Object] = attrs.field(metadata=holds(("map", KEY, OBJ)))
     expired: bool = False
-    high_water: int = 0
+    high_water: int = attrs.field(default=0, metadata=holds(REVISION))
 
 
 @attrs.frozen(cache_hash=True)
@@ -557,7 +558,7 @@ class QueuedPod:
     """
 
     key: Key
-    uid: int
+    uid: int = attrs.field(metadata=holds(UID))
     where: str
     attempts: int = 0
     plugins: frozenset[str] = frozenset()
@@ -573,9 +574,11 @@ class Scheduler:
     name: str
     informer: Informer
     queue: tuple[QueuedPod, ...] = ()
-    assumed: immutables.Map[Key, tuple[int, str]] = immutables.Map()
+    assumed: immutables.Map[Key, tuple[int, str]] = attrs.field(
+        default=immutables.Map(), metadata=holds(("map", None, ("tuple", UID, NODE))))
     """pod key -> (uid, node): assumed on a node, until the informer shows it bound."""
-    binding: tuple[tuple[Key, int, str], ...] = ()
+    binding: tuple[tuple[Key, int, str], ...] = attrs.field(
+        default=(), metadata=holds(("set", ("tuple", None, UID, NODE))))
     """Binding cycles in flight: (pod key, uid, node)."""
 
 
@@ -585,7 +588,7 @@ class RuntimeContainer:
     the kubelet ignores the others (upstream: pkg/kubelet/kuberuntime, containers without io.kubernetes.pod.uid)."""
 
     pod: Key
-    uid: int
+    uid: int = attrs.field(metadata=holds(UID))
     name: str
     image: str
     running: bool = True
@@ -602,12 +605,16 @@ class Kubelet:
     (``failed``) is also down, and for good.
     """
 
-    node: str
+    node: str = attrs.field(metadata=holds(NODE))
     up: bool
     informer: Informer | None
     runtime: frozenset[RuntimeContainer] = frozenset()
     failed: bool = False
     """Down for good (the ``nodeFailures`` fault): it never boots again, so it never renews its Lease."""
+    partitioned: bool = False
+    """Cut off from the API server (the ``nodePartitions`` fault): up, its containers running, but its kubelet takes
+    no step (no watch, no status write, no Lease renewal) until the partition heals and it relists. Its informer
+    is dropped meanwhile (``informer`` None): nothing it would do depends on it before the relist."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -621,6 +628,7 @@ class Budget:
     container_crashes: int = 0
     node_crashes: int = 0
     node_failures: int = 0
+    node_partitions: int = 0
 
 
 @attrs.frozen(cache_hash=True)
@@ -639,6 +647,9 @@ class Ghost:
     disrupted_evictions: frozenset[Key] = frozenset()
     """Pods the taint eviction controller deleted while no zone had a Ready node (NoEvictionWhenAllZonesDisrupted,
     ``spec.lifecycle_properties``)."""
+    tolerated_evictions: frozenset[Key] = frozenset()
+    """Pods the taint eviction controller deleted although they tolerated every NoExecute taint of their node for
+    ever (EvictionOnlyForUntoleratedTaints, ``spec.lifecycle_properties``)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -653,7 +664,7 @@ class NodeLifecycle:
     namespace/name; 0 = due). Both are sorted. Neither holds a uid or a revision; the node names in ``grace``
     are why node symmetry is off where nodes can fail (``spec.faults.symmetric_nodes``)."""
 
-    grace: tuple[tuple[str, int], ...] = ()
+    grace: tuple[tuple[str, int], ...] = attrs.field(default=(), metadata=holds(("set", ("tuple", NODE, None))))
     evictions: tuple[tuple[Key, int], ...] = ()
     disrupted: bool = False
     """Master disruption mode: the last pass found every zone fully disrupted (no Ready node anywhere), so the
@@ -671,8 +682,8 @@ class Drain:
     pods (key, uid), listed when it started, are still to be evicted (each retried on 429 TooManyRequests)."""
 
     command: int
-    node: str
-    pods: tuple[tuple[Key, int], ...]
+    node: str = attrs.field(metadata=holds(NODE))
+    pods: tuple[tuple[Key, int], ...] = attrs.field(metadata=holds(("seq", ("tuple", None, UID))))
 
 
 @attrs.frozen(cache_hash=True)
@@ -697,6 +708,16 @@ class Workloads:
 
 
 @attrs.frozen(cache_hash=True)
+class PodGC:
+    """The pod garbage collector's memory (``spec.controllers.podgc``): its quarantine of node names that bound pods
+    name but the API server does not have, each with the ms left of the 40 s quarantine (upstream: the delaying
+    nodeQueue of gcOrphaned; 0 = the node is checked on the next pass). Sorted. Lost with the controller manager.
+    Holds node names: node symmetry is off where nodes can be deleted (``spec.faults.symmetric_nodes``)."""
+
+    quarantine: tuple[tuple[str, int], ...] = attrs.field(default=(), metadata=holds(("set", ("tuple", NODE, None))))
+
+
+@attrs.frozen(cache_hash=True)
 class EndpointSliceControl:
     """The EndpointSlice controller of kube-controller-manager (``spec.controllers.endpointslice_controller``):
     its informers (Services, EndpointSlices, each its own watch; Pods come from the controller manager's pod
@@ -706,7 +727,8 @@ class EndpointSliceControl:
 
     informers: tuple[Informer, ...]
     queue: tuple[Key, ...] = ()
-    tracker: tuple[tuple[Key, tuple[tuple[int, int], ...]], ...] = ()
+    tracker: tuple[tuple[Key, tuple[tuple[int, int], ...]], ...] = attrs.field(
+        default=(), metadata=holds(("seq", ("tuple", None, ("set", ("tuple", UID, None))))))
 
 
 @attrs.frozen(cache_hash=True)
@@ -715,11 +737,11 @@ class KubeProxy:
     it installed last (iptables-restore text, one rule a line; () before its first sync), and, only under the
     ``proxy-missed-update`` variant, the proxier's own copy of what its handlers were given (None: the cache)."""
 
-    node: str
+    node: str = attrs.field(metadata=holds(NODE))
     informer: Informer
     rules: tuple[str, ...] = ()
     synced: bool = False
-    known: immutables.Map[Key, Object] | None = None
+    known: immutables.Map[Key, Object] | None = attrs.field(default=None, metadata=holds(("map", KEY, OBJ)))
 
 
 @attrs.frozen(cache_hash=True)
@@ -730,9 +752,9 @@ class Network:
     and the Services to write).
     Empty in scenarios without Services: no step, no state."""
 
-    pod_cidrs: tuple[tuple[str, str], ...] = ()
+    pod_cidrs: tuple[tuple[str, str], ...] = attrs.field(default=(), metadata=holds(("set", ("tuple", NODE, None))))
     eps: EndpointSliceControl | None = None
-    proxies: tuple[KubeProxy, ...] = ()
+    proxies: tuple[KubeProxy, ...] = attrs.field(default=(), metadata=holds(("by", "node", OBJ)))
     dns: Informer | None = None
     allocating: tuple[tuple[Key, str, bool], ...] = ()
     writes: tuple[Service, ...] = ()
@@ -753,7 +775,7 @@ class ClusterState:
     etcd: Etcd
     kcm: ControllerManager
     schedulers: tuple[Scheduler, ...]
-    kubelets: tuple[Kubelet, ...]
+    kubelets: tuple[Kubelet, ...] = attrs.field(metadata=holds(("by", "node", OBJ)))
     pending_commands: frozenset[int]
     budget: Budget
     ghost: Ghost = Ghost()
@@ -761,6 +783,7 @@ class ClusterState:
     workloads: Workloads | None = None
     """The StatefulSet and disruption controllers and the drains under way (None: the scenario has none of them)."""
     net: Network = Network()
+    podgc: PodGC = PodGC()
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -772,7 +795,7 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm, self.schedulers,
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net)
+                            self.lifecycle, self.workloads, self.net, self.podgc)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -818,10 +841,10 @@ class ClusterState:
         else:
             ks = list(kubelets)
             k = ks[index]
-            ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed)
+            ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned)
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net)
+                            self.lifecycle, self.workloads, self.net, self.podgc)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
@@ -836,7 +859,7 @@ class ClusterState:
                                for s, i in zip(schedulers, infs[3:n], strict=True))
         m = n + len(kubelets)
         if any(k.informer is not i for k, i in zip(kubelets, infs[n:m], strict=True)):
-            kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime, k.failed)
+            kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime, k.failed, k.partitioned)
                              for k, i in zip(kubelets, infs[n:m], strict=True))
         workloads = self.workloads
         mw = m + (len(workloads.informers) if workloads is not None else 0)
@@ -850,13 +873,14 @@ class ClusterState:
                 and workloads is self.workloads and net is self.net):
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, workloads, net)
+                            self.lifecycle, workloads, net, self.podgc)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
-                  "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net}
+                  "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
+                  "podgc": self.podgc}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -864,7 +888,7 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm,
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net)
+                            self.lifecycle, self.workloads, self.net, self.podgc)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

@@ -117,7 +117,7 @@ FAULT_KINDS = tuple(FAULTS)
 """Every fault kind a scenario's budget can hold (``spec.scenario.FAULTS``: a kind added there is drawn here)."""
 
 KUBECTL_FORMS = ("scale deployment", "scale replicaset", "set image", "rollout undo", "rollout undo --to-revision",
-                 "delete pod", "delete pod -l", "cordon", "uncordon")
+                 "delete pod", "delete pod -l", "delete pod --force", "delete node", "cordon", "uncordon")
 """Every form of command ``spec.kubectl.parse`` accepts, each of which ``kubectl_commands`` draws."""
 
 
@@ -137,10 +137,11 @@ def kubectl_commands(draw: Any, docs: list[dict[str, Any]]) -> list[str]:
     for name in replicasets:
         choices.append(f"kubectl scale replicaset/{name} --replicas={draw(st.integers(0, 2))} -n default")
     for name in nodes:
-        choices += [f"kubectl cordon {name}", f"kubectl uncordon {name}"]
+        choices += [f"kubectl cordon {name}", f"kubectl uncordon {name}", f"kubectl delete node {name}"]
     for pod in pods:
         app = pod["metadata"]["labels"]["app"]
-        choices += [f"kubectl delete pod {pod['metadata']['name']}", f"kubectl delete pod -l app={app}"]
+        choices += [f"kubectl delete pod {pod['metadata']['name']}", f"kubectl delete pod -l app={app}",
+                    f"kubectl delete pod {pod['metadata']['name']} --grace-period=0 --force"]
     if not choices:
         return []
     commands: list[str] = draw(st.lists(st.sampled_from(choices), max_size=2, unique=True))

@@ -147,6 +147,7 @@ VARIANTS = {
             "the EndpointSlice controller syncs a Service from a slice cache that lacks the slice it just wrote, "
             "and writes a duplicate",
             _needs_service,
+            refuted_on="service-one-node",
         ),
         Variant(
             "ip-repair-race",
@@ -154,6 +155,7 @@ VARIANTS = {
             "the ClusterIP allocation and the Service's write are two steps, and the repair loop releases an "
             "address allocated for a Service not yet written: a second Service gets the same ClusterIP",
             _needs_two_creations,
+            refuted_on="service-create",
         ),
         Variant(
             "proxy-missed-update",
@@ -161,6 +163,7 @@ VARIANTS = {
             "a kube-proxy handler panics on an update; the panic is swallowed (runtime.HandleCrash) and the "
             "proxier never learns the change, so its rules stay stale",
             _needs_service,
+            refuted_on="service-one-node",
         ),
     )
 }
@@ -195,4 +198,48 @@ VARIANTS["no-zone-disruption"] = Variant(
     "every node it taints them all and their pods are evicted en masse",
     _needs_every_node_lost,
     "all-nodes-lost",
+)
+
+
+def _needs_deleted_node(config: Config) -> str | None:
+    if not any(c.verb == "delete" and c.resource == "nodes" for c in config.commands):
+        return "a `kubectl delete node NODE` in spec.userActions (the pods of a deleted node are the orphans)"
+    if not _evicts_something(config):
+        return "a pod that can be bound to the deleted node"
+    return None
+
+
+def _needs_partition_and_tolerated_taint(config: Config) -> str | None:
+    if not getattr(config.budget, "node_partitions", 0):
+        return "spec.faults.nodePartitions of at least 1 (an unreachable taint that comes and goes)"
+    tolerated = False
+    for node in (o for o in config.objects if isinstance(o, Node)):
+        for t in node.info.taints:
+            if t.effect != "NoExecute":
+                continue
+            for o in config.objects:
+                tols = o.info.tolerations if isinstance(o, Pod) else (
+                    o.template.info.tolerations if isinstance(o, ReplicaSet | Deployment) else ())
+                tolerated = tolerated or any(x.tolerates(t) for x in tols)
+    if not tolerated:
+        return "a node with a NoExecute taint that some pod tolerates for ever (the taint that stays)"
+    return None
+
+
+VARIANTS["no-orphan-gc"] = Variant(
+    "no-orphan-gc",
+    "kubernetes#11631 and #7660 (pods of deleted nodes; orphan deletion in the pod garbage collector, #32495)",
+    "the pods of a deleted node are never garbage-collected: they stay bound to a node that does not exist, counted "
+    "by their ReplicaSet, which never replaces them",
+    _needs_deleted_node,
+    "deleted-node",
+)
+
+VARIANTS["stale-taint-eviction"] = Variant(
+    "stale-taint-eviction",
+    "kubernetes#90794 (fixed by #93722)",
+    "a deletion the taint eviction controller scheduled for one taint is cancelled only when the node has no "
+    "NoExecute taint left, not when the pod tolerates the remaining ones for ever",
+    _needs_partition_and_tolerated_taint,
+    "node-partition",
 )

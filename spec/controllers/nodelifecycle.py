@@ -14,14 +14,17 @@ TaintManagerEviction), plugin/pkg/admission/defaulttolerationseconds/admission.g
 
 Modelled, as one timeline in the clock abstraction (``spec.clock``: timers hold the ms they have left):
 
-- A node that fails for good (``spec.faults``, ``nodeFailures``) stops renewing its Lease. The controller's grace
+- A node that fails for good (``spec.faults``, ``nodeFailures``) or is cut off from the API server
+  (``nodePartitions``) stops renewing its Lease. The controller's grace
   timer for it starts at node-monitor-grace-period (40 s); when it expires, the controller's next pass (``plan``,
   ``monitor``: one monitorNodeHealth pass) sets the node's Ready condition to Unknown (tryUpdateNodeHealth) and
   marks every pod bound to it Ready=False (MarkPodsNotReady).
 - Condition taints, level-based (``desired_taints``): the NoSchedule taint of the Ready condition
   (doNoScheduleTaintingPass: ``not-ready`` for False, ``unreachable`` for Unknown, none for True), and its NoExecute
   twin, added by doNoExecuteTaintingPass when the zone's rate limiter is open, swapped at once when the opposite
-  key is present (processTaintBaseEviction), removed when the node is Ready again (markNodeAsReachable).
+  key is present (processTaintBaseEviction), removed when the node is Ready again (markNodeAsReachable: after a
+  partition heals, its kubelet reports Ready, ``spec.kubelet``; the healing renews the Lease, so a grace timer
+  still running stops, ``heartbeats_resumed``).
 - Zones (``zone_of``: nodetopology.GetZoneKey over topology.kubernetes.io/region and /zone; nodes labelled
   node.kubernetes.io/exclude-disruption do not count): ComputeZoneState gives FullDisruption when no node of a zone
   is Ready, PartialDisruption when more than 2 and at least unhealthy-zone-threshold (0.55) of its nodes are not,
@@ -60,6 +63,9 @@ reduced to open or closed. A restart of the controller manager restarts the grac
 (upstream: the restarted controller's first observation of a node sets probeTimestamp to now), forgets master
 disruption mode (zoneStates start Initial) and the taint eviction controller's schedule (rebuilt from etcd, from
 now).
+
+The variant ``stale-taint-eviction`` (kubernetes#90794, before #93722) keeps a scheduled deletion while the node
+has any NoExecute taint, even one the pod tolerates for ever (``_kept_while_tainted``).
 
 Omitted: nodeStartupGracePeriod (nodes exist and are Ready from the start); the memory, disk, PID and network
 pressure conditions and their taints, and the unschedulable taint (the scheduler reads spec.unschedulable); the
@@ -359,15 +365,47 @@ def desired_evictions(objects: Mapping[Key, Object]) -> Mapping[Key, int]:
     return out
 
 
-def track_needed(lc: NodeLifecycle, objects: Mapping[Key, Object]) -> bool:
-    """Whether the taint eviction controller's schedule lags behind etcd (a pod to schedule or to cancel)."""
-    return {k for k, _ in lc.evictions} != set(desired_evictions(objects))
+def untolerated(pod: Pod, node: Node) -> bool:
+    """Whether ``node`` has a NoExecute taint that ``pod`` does not tolerate for ever (the only reason the taint
+    eviction controller may delete it: upstream's taint-and-toleration documentation, "pods that tolerate the taint
+    without specifying tolerationSeconds ... remain bound forever")."""
+    return any(toleration_seconds(pod.info.tolerations, t) is not None for t in node.info.taints
+               if t.effect == "NoExecute")
 
 
-def track(lc: NodeLifecycle, objects: Mapping[Key, Object]) -> tuple[NodeLifecycle, list[str]]:
-    """handleNodeUpdate / handlePodUpdate: schedule the pods that need it (from now), cancel those that no
-    longer do; a pod already scheduled keeps its deadline. Returns the schedule and what changed."""
+def _kept_while_tainted(lc: NodeLifecycle, objects: Mapping[Key, Object]) -> set[Key]:
+    """The variant stale-taint-eviction (kubernetes#90794, fixed by #93722): processPodOnNode cancelled a scheduled
+    deletion only when the node had no NoExecute taint left, not when the pod tolerated the remaining ones for
+    ever. The scheduled pods still bound to a node with some NoExecute taint and not being deleted."""
+    out = set()
+    for key, _ in lc.evictions:
+        pod = objects.get(key)
+        if isinstance(pod, Pod) and not pod.meta.deleting:
+            node = objects.get(f"nodes/{pod.node_name}")
+            if isinstance(node, Node) and any(t.effect == "NoExecute" for t in node.info.taints):
+                out.add(key)
+    return out
+
+
+def _desired(lc: NodeLifecycle, objects: Mapping[Key, Object], cancel_tolerated: bool) -> Mapping[Key, int]:
     desired = desired_evictions(objects)
+    if cancel_tolerated:
+        return desired
+    stale = _kept_while_tainted(lc, objects) - set(desired)
+    return {**desired, **{k: 0 for k in stale}} if stale else desired
+
+
+def track_needed(lc: NodeLifecycle, objects: Mapping[Key, Object], cancel_tolerated: bool = True) -> bool:
+    """Whether the taint eviction controller's schedule lags behind etcd (a pod to schedule or to cancel)."""
+    return {k for k, _ in lc.evictions} != set(_desired(lc, objects, cancel_tolerated))
+
+
+def track(lc: NodeLifecycle, objects: Mapping[Key, Object], cancel_tolerated: bool = True
+          ) -> tuple[NodeLifecycle, list[str]]:
+    """handleNodeUpdate / handlePodUpdate: schedule the pods that need it (from now), cancel those that no
+    longer do; a pod already scheduled keeps its deadline. Returns the schedule and what changed.
+    ``cancel_tolerated`` False is the variant stale-taint-eviction (``_kept_while_tainted``)."""
+    desired = _desired(lc, objects, cancel_tolerated)
     kept = tuple((k, ms) for k, ms in lc.evictions if k in desired)
     have = {k for k, _ in kept}
     added = tuple((k, ms) for k, ms in sorted(desired.items()) if k not in have)
@@ -383,23 +421,29 @@ def due_pods(lc: NodeLifecycle) -> list[Key]:
 def evict(lc: NodeLifecycle, session: Session, key: Key) -> NodeLifecycle:
     """deletePodHandler: DELETE the pod (graceful, no preconditions), and the work is done."""
     rest = NodeLifecycle(lc.grace, tuple(e for e in lc.evictions if e[0] != key), lc.disrupted)
-    if session.get(key) is not None:
+    pod = session.get(key)
+    if pod is not None:
         nodes = [o for o in session.etcd.objects.values() if isinstance(o, Node)]
+        ghost = session.ghost
         if all_zones_fully_disrupted(nodes):  # the ghost of NoEvictionWhenAllZonesDisrupted
-            ghost = session.ghost
-            session.ghost = attrs.evolve(ghost, disrupted_evictions=ghost.disrupted_evictions | {key})
+            ghost = attrs.evolve(ghost, disrupted_evictions=ghost.disrupted_evictions | {key})
+        node = session.get(f"nodes/{pod.node_name}") if isinstance(pod, Pod) else None
+        if isinstance(pod, Pod) and not (isinstance(node, Node) and untolerated(pod, node)):
+            ghost = attrs.evolve(ghost, tolerated_evictions=ghost.tolerated_evictions | {key})
+        session.ghost = ghost
         session.delete(key)
         ns_name = key.split("/", 1)[1]
         session.event(key, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {ns_name}")
     return rest
 
 
-def work(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = True) -> Iterator[tuple[str, str]]:
+def work(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = True,
+         cancel_tolerated: bool = True) -> Iterator[tuple[str, str]]:
     """The steps these controllers have enabled: (actor, what), what "pass" (a monitorNodeHealth pass that
     changes something), a pod key (an eviction that is due) or "track"."""
     if plan(lc, objects, zone_aware) is not None:
         yield MONITOR_ACTOR, "pass"
-    if track_needed(lc, objects):
+    if track_needed(lc, objects, cancel_tolerated):
         yield EVICTION_ACTOR, "track"
     for key in due_pods(lc):
         yield EVICTION_ACTOR, key
@@ -413,14 +457,18 @@ def zone_aware(config: Config) -> bool:
     return "no-zone-disruption" not in config.variants
 
 
+def _cancel_tolerated(config: Config) -> bool:
+    return "stale-taint-eviction" not in config.variants
+
+
 class NodeLifecycleComponent(Base):
     """The node lifecycle and taint eviction controllers: slot ``ClusterState.lifecycle``; steps ``Reconcile``
-    (a monitorNodeHealth ``pass`` that changes something, ``track`` the eviction schedule, ``evict`` a due pod),
-    actors "node-lifecycle-controller" and "taint-eviction-controller", weakly fair. Timers: the grace periods
-    and the eviction deadlines. Its work is *urgent* (``spec.component.Urgent``): monitorNodeHealth runs every
-    5 s, the tainting pass every 100 ms, faster than the shortest timer, so time does not advance while it has
-    work. A controller-manager restart (``spec.faults``) restarts the grace timers at their full length and
-    empties the eviction schedule (``restarted``)."""
+    (``monitor``: one monitorNodeHealth pass that changes something; ``track`` the eviction schedule; ``evict`` a
+    due pod), actors "node-lifecycle-controller" and "taint-eviction-controller", weakly fair. Timers: the grace
+    periods and the eviction deadlines. ``urgent``: all of its work happens before time advances further (its
+    passes run every 5 s and 100 ms, its handlers at once, a due deletion at once). A controller-manager restart
+    (``spec.faults``) restarts the grace timers at their full length, forgets master disruption mode and empties the
+    eviction schedule (``restarted``)."""
 
     name = "node-lifecycle"
 
@@ -430,18 +478,22 @@ class NodeLifecycleComponent(Base):
     def fair_actors(self, config: Config) -> tuple[str, ...]:
         return (MONITOR_ACTOR, EVICTION_ACTOR)
 
+    def _work(self, state: ClusterState, config: Config) -> Iterator[tuple[str, str]]:
+        return work(state.lifecycle, state.etcd.objects, zone_aware(config), _cancel_tolerated(config))
+
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        """The node lifecycle controller's pass over the nodes; the taint eviction controller brings its
-        schedule in line with etcd's taints and pods, or deletes a pod whose deadline is due."""
+        """The node lifecycle controller's pass (marks nodes whose grace period expired, brings the condition
+        taints and master disruption mode in line); the taint eviction controller brings its schedule in line
+        with etcd's taints and pods, or deletes a pod whose deadline is due."""
         lc = state.lifecycle
-        aware = zone_aware(config)
-        for actor, what in work(lc, state.etcd.objects, aware):
+        objects = state.etcd.objects
+        for actor, what in self._work(state, config):
             sess = session(state, config)
             if actor == MONITOR_ACTOR:
-                key = pass_label(lc, state.etcd.objects)
-                new = monitor(lc, sess, what, aware)
+                key = pass_label(lc, objects)
+                new = monitor(lc, sess, what, zone_aware(config))
             elif what == "track":
-                new, changes = track(lc, state.etcd.objects)
+                new, changes = track(lc, objects, _cancel_tolerated(config))
                 sess.events.extend(changes)
                 key = "pods (on NoExecute-tainted nodes)"
             else:
@@ -450,15 +502,15 @@ class NodeLifecycleComponent(Base):
             yield A.Reconcile(actor, key, False, tuple(sess.events)), commit(state, sess, config, lifecycle=new)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {actor for actor, _ in work(state.lifecycle, state.etcd.objects, zone_aware(config))}
+        return {actor for actor, _ in self._work(state, config)}
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        return self.urgent(state, config)
+        return next(self._work(state, config), None) is not None
 
     def urgent(self, state: ClusterState, config: Config) -> bool:
-        """A pass to make, a schedule to update or a deletion due: before time advances further."""
-        lc, objects = state.lifecycle, state.etcd.objects
-        return bool(due_pods(lc)) or track_needed(lc, objects) or plan(lc, objects, zone_aware(config)) is not None
+        """Work that happens before time advances (``spec.clock``): a pass to make, a handler to run, a deletion
+        due. All of its work is such."""
+        return self.busy(state, config)
 
     def timers(self, state: ClusterState) -> list[int]:
         return timers(state.lifecycle)

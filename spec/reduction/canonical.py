@@ -27,53 +27,15 @@ from typing import Any
 import attrs
 import immutables
 
-from spec.informer import SCHEDULER, cache_at
-from spec.scheduling.types import HOSTNAME_LABEL
-from spec.state import (
-    DNS_SCOPE,
-    EPS_RESOURCES,
-    KCM_RESOURCES,
-    WORKLOAD_RESOURCES,
-    ClusterState,
-    ControllerManager,
-    Drain,
-    EndpointSlice,
-    EndpointSliceControl,
-    Etcd,
-    Informer,
-    Key,
-    Kubelet,
-    KubeProxy,
-    Network,
-    Node,
-    NodeLifecycle,
-    Object,
-    OwnerRef,
-    Pod,
-    QueuedPod,
-    RuntimeContainer,
-    Scheduler,
-    WatchEvent,
-    Workloads,
-    object_key,
-    replace_meta,
-    with_ids,
-)
+from spec import informer
+from spec.idfields import NEXT_UID, REVISION, UID, VERSION
+from spec.informer import cache_at
+from spec.reduction import fields
+from spec.state import ClusterState, Etcd, Informer, Key, Object, Pod, WatchEvent
 
 
 def _informers(state: ClusterState) -> list[Informer]:
-    out = list(state.kcm.informers)
-    out += [s.informer for s in state.schedulers]
-    out += [k.informer for k in state.kubelets if k.informer is not None]
-    if state.workloads is not None:
-        out += state.workloads.informers
-    net = state.net
-    if net.eps is not None:
-        out += list(net.eps.informers)
-    out += [p.informer for p in net.proxies]
-    if net.dns is not None:
-        out.append(net.dns)
-    return out
+    return [inf for _, _, _, inf in state.informer_slots() if inf is not None]
 
 
 def canonical_state(
@@ -81,6 +43,110 @@ def canonical_state(
 ) -> ClusterState:
     """The representative of ``state``'s class (its watching informers' caches taken from ``cache_at``)."""
     return _canonical(_expired_at_compaction(intern_objects(state)), symmetric, renumber)
+
+
+_Skeleton = tuple[Etcd, tuple["Informer | None", ...], "fields.Rewrite | None"]
+"""What the representative makes of etcd and the informers: etcd, the informers in ``informer_slots`` order, and
+the rewrite of the components' own ids (None when it leaves them as they are)."""
+
+
+class Representatives:
+    """``Model.canonical`` of one model: the composition of the reductions on (write order, node symmetry,
+    renumbering), computed once per *skeleton*.
+
+    The representative's etcd and informers are a function of etcd, of each informer's position, high-water
+    mark and expiry (and cache, when expired: a watching informer's cache is a function of the rest,
+    ``spec.state.Informer``), and of the uids the components hold (which take part in the uid numbering): the
+    skeleton. Many states share one (they differ in queues, timers, containers, budgets), so the skeleton's
+    image is memoised, and a state costs one look-up, a rebuild of the parts that changed, and the components'
+    uids renamed when the numbering moved them. Where interchangeable nodes are renamed (a permutation other than
+    the identity is the least), the renumbered state is renamed and renumbered again. Both paths give the
+    representative by definition (``general``; tests/spec/test_spec_canonical.py compares them): the
+    skeleton's image is computed by the general path itself; the least permutation of the renumbered state is
+    the least of the state before renumbering, because renumbering keeps the order of every revision and uid that
+    ``_fingerprint`` compares; and renumbering a renamed renumbered state gives what renumbering the renamed state
+    gives, because renumbering depends only on the order of the revisions and uids (and on node names, for the
+    nodes' uids), which the first renumbering kept.
+    """
+
+    def __init__(self, symmetric: tuple[tuple[str, ...], ...], renumber: bool, reorder: bool,
+                 reorder_fn: Callable[[ClusterState], ClusterState] | None = None, size: int = 1 << 17) -> None:
+        self.symmetric = symmetric
+        self.perms = _permutations(symmetric) if symmetric else ()
+        self.renumber = renumber
+        self.reorder = reorder_fn if reorder else None
+        self.size = size
+        self.memo: dict[tuple[Any, ...], _Skeleton] = {}
+
+    def general(self, state: ClusterState) -> ClusterState:
+        """The representative by definition: every reduction in turn."""
+        if self.reorder is not None:
+            state = self.reorder(state)
+        return canonical_state(state, self.symmetric, renumber=self.renumber)
+
+    def __call__(self, state: ClusterState) -> ClusterState:
+        positions: list[Any] = []
+        add = positions.append
+        for _, _, _, inf in state.informer_slots():
+            if inf is None:
+                add(None)
+            elif inf.expired:
+                add((inf.rv, inf.high_water, inf.cache))
+            else:
+                add(inf.rv)
+                add(inf.high_water)
+        others = _local_ids(state)
+        key = (state.etcd, tuple(positions), others)
+        memo = self.memo
+        skeleton = memo.get(key)
+        if skeleton is None:
+            skeleton = self._skeleton(state, others)
+            if len(memo) >= self.size:
+                memo.clear()
+            memo[key] = skeleton
+        etcd, infs, locals_ = skeleton
+        out = state.with_informers(list(infs), etcd)
+        if locals_ is not None:
+            out = _with_locals(out, locals_)
+        if self.perms:
+            perm = _best_permutation(out, self.perms)
+            if perm:
+                # Renaming, then renumbering again (node uids follow the new names): the same as renaming
+                # before renumbering, since renumbering only replaced ids by others in the same order.
+                renamed = _rename_nodes(out, perm)
+                return rederived(_renumber_ids(renamed)) if self.renumber else rederived(renamed)
+        return out
+
+    def _skeleton(self, state: ClusterState, others: frozenset[_Triple]) -> _Skeleton:
+        """The skeleton's image, by the general path without symmetry (``others``: ``_local_ids(state)``)."""
+        if self.reorder is not None:
+            state = self.reorder(state)
+        state = _expired_at_compaction(intern_objects(state))
+        locals_ = None
+        if self.renumber:
+            plan = _plan_of(state, others)
+            if plan is not None:
+                rw = _rewrite_of(plan)
+                if any(_moves(rw, t) for t in others):
+                    locals_ = rw
+            out = _renumber_ids(state, plan)
+            if out is state:
+                out = rederived(state)
+        else:
+            out = rederived(state)
+        return out.etcd, tuple(inf for _, _, _, inf in out.informer_slots()), locals_
+
+
+def _moves(rw: fields.Rewrite, t: _Triple) -> bool:
+    """Whether renumbering by ``rw`` changes the id ``t``."""
+    kind, v, key = t
+    if kind == UID:
+        return v in rw.uids
+    if kind == REVISION:
+        return v in rw.revisions
+    if kind == VERSION:
+        return (key, v) in rw.versions or v in rw.revisions
+    return kind == NEXT_UID and rw.next_uid is not None and rw.next_uid != v
 
 
 def _expired_at_compaction(state: ClusterState) -> ClusterState:
@@ -200,26 +266,39 @@ def intern_objects(state: ClusterState) -> ClusterState:
 
 
 # --- revisions and uids --------------------------------------------------------------------------------------
+#
+# Which fields hold uids and revisions is read from their declarations (``spec.idfields``), through the
+# collectors and rewriters ``spec.reduction.fields`` compiles from them once per class.
 
 
-_Ids = tuple[frozenset[tuple[str, int]], frozenset[int], frozenset[int], frozenset[tuple[int, str]]]
+_Triple = tuple[str, Any, "str | None"]
+"""(kind, value, key of the API object holding it or None): one uid, revision or resourceVersion of a state."""
+
+_SKELETON = frozenset({Etcd, Informer})
+"""What the skeleton covers (``Representatives``): the rest of a state is its components' own memory."""
+
+
+def _local_ids(state: ClusterState) -> frozenset[_Triple]:
+    """The uids, revisions and resourceVersions the components hold outside etcd and the informers (today: the
+    scheduler's queue, assumed pods and binds, the kubelets' containers)."""
+    fn = fields.collector(ClusterState, fields.IDS, _SKELETON)
+    if fn is None:
+        return frozenset()
+    out: list[_Triple] = []
+    fn(state, None, out)
+    return frozenset(out)
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _map_ids(objects: immutables.Map[str, Object]) -> _Ids:
-    """Of a cache or of etcd's objects: the (key, resourceVersion) pairs (rv 0 left out), the objects' uids, the
-    owners' uids, and the nodes' (uid, key). Memoised: most states share most of their maps with their parent."""
-    versions, uids, owners, nodes = set(), set(), set(), set()
+def _map_ids(objects: immutables.Map[str, Object]) -> frozenset[_Triple]:
+    """The ids held by the objects of a cache or of etcd. Memoised: most states share most of their maps with
+    their parent."""
+    out: list[_Triple] = []
     for key, o in objects.items():
-        m = o.meta
-        if m.resource_version:
-            versions.add((key, m.resource_version))
-        uids.add(m.uid)
-        if m.owner is not None:
-            owners.add(m.owner.uid)
-        if type(o) is Node:
-            nodes.add((m.uid, key))
-    return frozenset(versions), frozenset(uids), frozenset(owners), frozenset(nodes)
+        fn = fields.collector(type(o), fields.IDS)
+        if fn is not None:
+            fn(o, key, out)
+    return frozenset(out)
 
 
 def _is_one_to_n(values: set[int]) -> bool:
@@ -228,24 +307,33 @@ def _is_one_to_n(values: set[int]) -> bool:
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _etcd_ids(etcd: Etcd) -> tuple[frozenset[int], _Ids]:
-    """etcd's live revisions (its own, its compaction point's, its history's) and ``_map_ids`` of its objects and
-    of the history's objects. Memoised: a step that writes nothing leaves etcd as it was."""
-    live = {etcd.revision, etcd.compacted, *(e.rv for e in etcd.history)}
-    v, u, ow, nd = _map_ids(etcd.objects)
-    versions, obj_uids, owner_uids, node_pairs = set(v), set(u), set(ow), set(nd)
-    for e in etcd.history:
-        for o in (e.obj, e.prev):
-            if o is not None:
-                m = o.meta
-                if m.resource_version:
-                    versions.add((e.key, m.resource_version))
-                obj_uids.add(m.uid)
-                if m.owner is not None:
-                    owner_uids.add(m.owner.uid)
-                if type(o) is Node:
-                    node_pairs.add((m.uid, e.key))
-    return frozenset(live), (frozenset(versions), frozenset(obj_uids), frozenset(owner_uids), frozenset(node_pairs))
+def _etcd_ids(etcd: Etcd) -> frozenset[_Triple]:
+    """The ids etcd holds: its own revisions (its revision, its compaction point, its history's), its objects'
+    and the history's objects'. Memoised: a step that writes nothing leaves etcd as it was."""
+    out: list[_Triple] = []
+    fn = fields.collector(Etcd, fields.IDS, skip=_OBJECTS)
+    if fn is not None:
+        fn(etcd, None, out)
+    return _map_ids(etcd.objects) | frozenset(out)
+
+
+_OBJECTS = frozenset({"objects"})
+_CACHE = frozenset({"cache"})
+"""``Informer.cache``: a watching informer's is a function of etcd and its position (``spec.state.Informer``),
+and an expired one's is a map of objects, both handled apart."""
+
+
+_EMPTY: immutables.Map[str, Object] = immutables.Map()
+
+
+def _informer_ids(inf: Informer) -> frozenset[_Triple]:
+    """The ids an informer holds: its positions, and its cache's when expired (a watching informer's cache holds
+    objects of etcd or of its history, ``spec.informer.cache_at``)."""
+    out: list[_Triple] = []
+    fn = fields.collector(Informer, fields.IDS, skip=_CACHE)
+    if fn is not None:
+        fn(inf, None, out)
+    return _map_ids(inf.cache) | frozenset(out) if inf.expired else frozenset(out)
 
 
 _IdPlan = tuple[tuple[tuple[int, int], ...], tuple[tuple[tuple[Key, int], int], ...], tuple[tuple[int, int], ...],
@@ -259,58 +347,77 @@ def renumber_ids(state: ClusterState) -> ClusterState:
     return rederived(_renumber_ids(state))
 
 
-def _renumber_ids(state: ClusterState) -> ClusterState:
+_UNKNOWN: Any = object()
+
+
+def _renumber_ids(state: ClusterState, plan: _IdPlan | None = _UNKNOWN) -> ClusterState:
     """``renumber_ids``, except that a state already numbered canonically is returned as it is, caches and all (a
-    renumbered one has every watching informer's cache from ``cache_at``)."""
-    infs = _informers(state)
-    other: set[int] = set()
-    for k in state.kubelets:
-        other.update(c.uid for c in k.runtime)
-    if state.workloads is not None:
-        other.update(u for d in state.workloads.drains for _, u in d.pods)
-    if state.net.eps is not None:  # the EndpointSliceTracker holds slice uids
-        other.update(u for _, gens in state.net.eps.tracker for u, _ in gens)
-    for s in state.schedulers:
-        other.update(q.uid for q in s.queue)
-        other.update(u for u, _ in s.assumed.values())
-        other.update(u for _, u, _ in s.binding)
-    plan = _id_plan(state.etcd, tuple((i.rv, i.high_water) for i in infs),
-                    tuple(i.cache for i in infs if i.expired), frozenset(other))
+    renumbered one has every watching informer's cache from ``cache_at``). ``plan``: its ``_plan_of``, when
+    known."""
+    if plan is _UNKNOWN:
+        plan = _plan_of(state, _local_ids(state))
     if plan is None:
         return state
+    rw = _rewrite_of(plan)
+    etcd = _renumbered_etcd(state.etcd, plan)
+    infs: list[Informer | None] = []
+    for _, _, scope, inf in state.informer_slots():
+        infs.append(None if inf is None else _renumbered_informer(inf, scope, etcd, rw))
+    return _with_locals(state, rw).with_informers(infs, etcd)
+
+
+def _rewrite_of(plan: _IdPlan, keep: frozenset[type] = frozenset()) -> fields.Rewrite:
     rv_pairs, settled_pairs, uid_pairs, next_uid = plan
-    rv_map, settled_map, uid_map = dict(rv_pairs), dict(settled_pairs), dict(uid_pairs)
-    memo: dict[int, Object] = {}
+    return fields.Rewrite(uids=dict(uid_pairs), revisions=dict(rv_pairs), versions=dict(settled_pairs),
+                          next_uid=next_uid, keep=keep)
 
-    def obj(o: Object) -> Object:
-        done = memo.get(id(o))
-        if done is None:
-            done = memo[id(o)] = _renumbered_object(o, rv_map, settled_map, uid_map)
-        return done
 
-    return _rewrite(state, _renumbered_etcd(state.etcd, plan), obj, lambda r: rv_map.get(r, r),
-                    lambda u: uid_map.get(u, u))
+def _renumbered_informer(inf: Informer, scope: informer.Scope, etcd: Etcd, rw: fields.Rewrite) -> Informer:
+    """``inf`` renumbered by ``rw``: its positions, and its cache (from etcd's, when watching: ``cache_at``)."""
+    fn = fields.rewriter(Informer, fields.IDS, skip=_CACHE)
+    moved = inf if fn is None else fn(inf, rw, None)
+    cache = (_interned_map(fields.rewrite(inf, rw, fields.IDS).cache) if inf.expired
+             else cache_at(etcd, scope, moved.rv))
+    if (moved.rv == inf.rv and cache is inf.cache and moved.high_water == inf.high_water
+            and moved.expired == inf.expired):
+        return inf
+    return informer_of(moved.rv, cache, moved.expired, moved.high_water)
+
+
+def _with_locals(state: ClusterState, rw: fields.Rewrite) -> ClusterState:
+    """``state`` with the components' own ids rewritten by ``rw`` (etcd and informers left as they are)."""
+    out: ClusterState = fields.rewrite(state, attrs.evolve(rw, keep=_SKELETON, memo={}), fields.IDS)
+    return out
+
+
+def _plan_of(state: ClusterState, others: frozenset[_Triple]) -> _IdPlan | None:
+    """``_id_plan`` of ``state``, whose components hold the ids ``others`` (``_local_ids``)."""
+    extra = set(others)
+    for inf in _informers(state):
+        extra |= _informer_ids(inf)
+    return _id_plan(state.etcd, frozenset(extra))
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _id_plan(etcd: Etcd, positions: tuple[tuple[int, int], ...], expired: tuple[immutables.Map[str, Object], ...],
-             other_uids: frozenset[int]) -> _IdPlan | None:
-    """The renumbering of a state whose etcd is ``etcd``, whose informers are at ``positions`` (rv, high-water),
-    whose expired informers cache ``expired`` and whose scheduler and kubelets hold ``other_uids``; None when
-    the state already is numbered canonically. Memoised: most states share them with many others."""
-    etcd_live, (v, u, ow, nd) = _etcd_ids(etcd)
-    live = set(etcd_live)
-    versions, obj_uids, owner_uids, node_pairs = set(v), set(u), set(ow), set(nd)
-    for rv, high_water in positions:
-        live.add(rv)
-        live.add(high_water)
-    # A watching informer's cache holds objects of etcd or of its history (``spec.informer.cache_at``).
-    for m in expired:
-        v, u, ow, nd = _map_ids(m)
-        versions |= v
-        obj_uids |= u
-        owner_uids |= ow
-        node_pairs |= nd
+def _id_plan(etcd: Etcd, extra: frozenset[_Triple]) -> _IdPlan | None:
+    """The renumbering of a state whose etcd is ``etcd`` and whose informers and components hold the ids
+    ``extra``; None when the state already is numbered canonically. Memoised: most states share them with many
+    others."""
+    live: set[int] = set()
+    versions: set[tuple[Key, int]] = set()
+    uids: set[int] = set()
+    node_uids: dict[int, str] = {}
+    for kind, v, key in itertools.chain(_etcd_ids(etcd), extra):
+        if kind == REVISION:
+            live.add(v)
+        elif kind == VERSION:
+            if v and key is not None:
+                versions.add((key, v))
+        elif kind == UID:
+            if key is not None and key.startswith("nodes/"):
+                node_uids[v] = key  # a Node's own uid
+            else:
+                uids.add(v)
     live.discard(0)
     # An object version that no event of the history carries is settled: every informer watching its resource has
     # passed it (or is expired, and compares no position with it), so only its order among the versions of its
@@ -320,8 +427,7 @@ def _id_plan(etcd: Etcd, positions: tuple[tuple[int, int], ...], expired: tuple[
     in_history = {e.rv for e in etcd.history}
     settled = sorted(kv for kv in versions if kv[1] not in in_history)
     # Node uids are only ever compared for equality: number them by name, so that renaming nodes is a symmetry.
-    node_uids = dict(node_pairs)
-    uids = (obj_uids - node_uids.keys()) | other_uids | owner_uids
+    uids -= node_uids.keys()
     uids.discard(0)
     next_uid = len(uids) + 1
     nodes_by_name = sorted(node_uids.items(), key=lambda kv: kv[1])
@@ -329,7 +435,7 @@ def _id_plan(etcd: Etcd, positions: tuple[tuple[int, int], ...], expired: tuple[
     ranked = sorted(uids)
     if (etcd.next_uid == next_uid and _is_one_to_n(live)
             and all(kv[1] == v for kv, v in settled_map.items())
-            and all(u == i or u in node_uids for i, u in enumerate(ranked, 1))
+            and all(u == i for i, u in enumerate(ranked, 1))
             and all(uid == -i for i, (uid, _) in enumerate(nodes_by_name, 1))):
         return None
     rv_map = {v: i for i, v in enumerate(sorted(live), 1)}
@@ -341,59 +447,11 @@ def _id_plan(etcd: Etcd, positions: tuple[tuple[int, int], ...], expired: tuple[
             tuple(sorted((a, b) for a, b in uid_map.items() if a != b)), next_uid)
 
 
-def _renumbered_object(o: Object, rv_map: dict[int, int], settled_map: dict[tuple[Key, int], int],
-                       uid_map: dict[int, int]) -> Object:
-    m = o.meta
-    owner = m.owner
-    owner_uid = 0 if owner is None else uid_map.get(owner.uid, owner.uid)
-    rv = m.resource_version
-    if settled_map:
-        rv = settled_map.get((object_key(o), rv), rv)
-    rv = rv_map.get(rv, rv) if rv == m.resource_version else rv
-    uid = uid_map.get(m.uid, m.uid)
-    if rv == m.resource_version and uid == m.uid and (owner is None or owner_uid == owner.uid):
-        return o
-    return _renumbered(o, rv, uid, owner_uid)
-
-
 @functools.lru_cache(maxsize=1 << 14)
 def _renumbered_etcd(etcd: Etcd, plan: _IdPlan) -> Etcd:
     """``etcd`` renumbered by ``plan``, interned (memoised: many states share etcd and their renumbering)."""
-    rv_pairs, settled_pairs, uid_pairs, next_uid = plan
-    rv_map, settled_map, uid_map = dict(rv_pairs), dict(settled_pairs), dict(uid_pairs)
-    memo: dict[int, Object] = {}
-
-    def obj(o: Object | None) -> Object | None:
-        if o is None:
-            return None
-        done = memo.get(id(o))
-        if done is None:
-            done = memo[id(o)] = _renumbered_object(o, rv_map, settled_map, uid_map)
-        return done
-
-    objects = _map_values(etcd.objects, obj)  # type: ignore[arg-type]
-    history = []
-    for e in etcd.history:
-        r, o, p = rv_map.get(e.rv, e.rv), obj(e.obj), obj(e.prev)
-        history.append(e if r == e.rv and o is e.obj and p is e.prev else _event(e, r, o, p))
-    return _interned_etcd(Etcd(rv_map.get(etcd.revision, etcd.revision), objects, tuple(history),
-                               rv_map.get(etcd.compacted, etcd.compacted), next_uid))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _renumbered(o: Object, rv: int, uid: int, owner_uid: int) -> Object:
-    """``o`` with other ids (memoised: the same renumbering in many states gives one object)."""
-    m = o.meta
-    owner = m.owner
-    if owner is not None and owner.uid != owner_uid:
-        owner = OwnerRef(owner.kind, owner.name, owner_uid)
-    return interned(replace_meta(o, with_ids(m, uid, rv, owner)))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _event(e: WatchEvent, rv: int, obj: Object | None, prev: Object | None) -> WatchEvent:
-    """``e`` with another revision and objects (memoised like ``_renumbered``)."""
-    return WatchEvent(rv, e.type, e.key, obj, prev)
+    out: Etcd = fields.rewrite(etcd, _rewrite_of(plan), fields.IDS)
+    return _interned_etcd(out)
 
 
 def _map_values(m: immutables.Map[str, Object], f: Callable[[Object], Object]) -> immutables.Map[str, Object]:
@@ -405,90 +463,6 @@ def _map_values(m: immutables.Map[str, Object], f: Callable[[Object], Object]) -
     for k, n in changes:
         mut[k] = n
     return mut.finish()
-
-
-def _rewrite(
-    state: ClusterState,
-    new_etcd: Etcd,
-    obj: Callable[[Object], Object],
-    rv: Callable[[int], int],
-    uid: Callable[[int], int],
-) -> ClusterState:
-    """``state`` with etcd replaced by ``new_etcd`` and every other object, revision and uid mapped; the parts
-    that do not change are kept (identical objects compare at once)."""
-    maps: dict[int, immutables.Map[str, Object]] = {}
-
-    def cache(m: immutables.Map[str, Object]) -> immutables.Map[str, Object]:
-        done = maps.get(id(m))
-        if done is not None:
-            return done
-        out = maps[id(m)] = _map_values(m, obj)
-        return out
-
-    def inf(i: Informer, scope: tuple[str, str]) -> Informer:
-        r = rv(i.rv)
-        c = cache(i.cache) if i.expired else cache_at(new_etcd, scope, r)
-        h = rv(i.high_water)
-        if r == i.rv and c is i.cache and h == i.high_water:
-            return i
-        return informer_of(r, c, i.expired, h)
-
-    def queued(q: QueuedPod) -> QueuedPod:
-        u = uid(q.uid)
-        return q if u == q.uid else QueuedPod(q.key, u, q.where, q.attempts, q.plugins, q.backoff, q.flush)
-
-    def scheduler(s: Scheduler) -> Scheduler:
-        i = inf(s.informer, SCHEDULER)
-        queue = tuple(queued(q) for q in s.queue)
-        assumed = s.assumed
-        if any(uid(u) != u for u, _ in assumed.values()):
-            assumed = immutables.Map({k: (uid(u), n) for k, (u, n) in assumed.items()})
-        binding = s.binding
-        if any(uid(u) != u for _, u, _ in binding):
-            binding = tuple((k, uid(u), n) for k, u, n in binding)
-        if i is s.informer and assumed is s.assumed and binding is s.binding and all(
-                a is b for a, b in zip(queue, s.queue, strict=True)):
-            return s
-        return Scheduler(s.name, i, queue, assumed, binding)
-
-    def kubelet(k: Kubelet) -> Kubelet:
-        i = None if k.informer is None else inf(k.informer, ("kubelet", k.node))
-        runtime = k.runtime
-        if any(uid(c.uid) != c.uid for c in runtime):
-            runtime = frozenset(RuntimeContainer(c.pod, uid(c.uid), c.name, c.image, c.running, c.managed, c.ip)
-                                for c in runtime)
-        if i is k.informer and runtime is k.runtime:
-            return k
-        return Kubelet(k.node, k.up, i, runtime, k.failed)
-
-    def network(net: Network) -> Network:
-        if net.eps is None:
-            return net
-        eps = net.eps
-        eps_infs = tuple(inf(i, ("eps", r)) for i, r in zip(eps.informers, EPS_RESOURCES, strict=True))
-        tracker = tuple((k, tuple(sorted((uid(u), g) for u, g in gens))) for k, gens in eps.tracker)
-        proxies = tuple(p if (i := inf(p.informer, ("proxy", p.node))) is p.informer
-                        else KubeProxy(p.node, i, p.rules, p.synced, p.known) for p in net.proxies)
-        dns = None if net.dns is None else inf(net.dns, DNS_SCOPE)
-        return Network(net.pod_cidrs, EndpointSliceControl(eps_infs, eps.queue, tracker), proxies, dns,
-                       net.allocating, net.writes)
-
-    kcm = state.kcm
-    infs = tuple(inf(i, ("kcm", resource)) for i, resource in zip(kcm.informers, KCM_RESOURCES, strict=True))
-    if any(a is not b for a, b in zip(infs, kcm.informers, strict=True)):
-        kcm = ControllerManager(infs, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
-    workloads = state.workloads
-    if workloads is not None:
-        winfs = tuple(inf(i, ("kcm", resource))
-                      for i, resource in zip(workloads.informers, WORKLOAD_RESOURCES, strict=False))
-        drains = workloads.drains
-        if any(uid(u) != u for d in drains for _, u in d.pods):  # the uids of the pods a drain is to evict
-            drains = tuple(Drain(d.command, d.node, tuple((k, uid(u)) for k, u in d.pods)) for d in drains)
-        if drains is not workloads.drains or any(a is not b for a, b in zip(winfs, workloads.informers, strict=True)):
-            workloads = Workloads(winfs, workloads.sts_queue, workloads.pdb_queue, drains)
-    return ClusterState(new_etcd, kcm, tuple(scheduler(s) for s in state.schedulers),
-                        tuple(kubelet(k) for k in state.kubelets), state.pending_commands, state.budget,
-                        state.ghost, state.lifecycle, workloads, network(state.net))
 
 
 # --- node symmetry -------------------------------------------------------------------------------------------
@@ -540,10 +514,7 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
     are computed once)."""
     if len(perms) == 1:
         return perms[0]
-    located = [(k, o.node_name) for k, o in state.etcd.objects.items() if isinstance(o, Pod)]
-    candidates = list(perms)
-    candidates = _tied(candidates, [
-        tuple(sorted((k, perm.get(n, n)) for k, n in located)) for perm in candidates])
+    candidates = list(_placed_best(state.etcd.objects, perms))
     if len(candidates) > 1:
         seen = {
             k.node: (k.up, tuple(sorted((c.pod, c.running) for c in k.runtime)),
@@ -577,6 +548,26 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
     return candidates[0]
 
 
+_placements: dict[tuple[int, immutables.Map[Key, Object]],
+                  tuple[tuple[dict[str, str], ...], tuple[dict[str, str], ...]]] = {}
+
+
+def _placed_best(objects: immutables.Map[Key, Object], perms: tuple[dict[str, str], ...]) -> tuple[dict[str, str], ...]:
+    """The first part of ``_best_permutation``: the permutations under which the pods' nodes are least. Memoised
+    on etcd's objects (interned: many states share them; ``perms`` come from the ``_permutations`` memo, so
+    their identity names them)."""
+    key = (id(perms), objects)
+    hit = _placements.get(key)
+    if hit is not None and hit[0] is perms:
+        return hit[1]
+    located = [(k, o.node_name) for k, o in objects.items() if isinstance(o, Pod)]
+    if len(_placements) >= 1 << 16:
+        _placements.clear()
+    out = tuple(_tied(list(perms), [tuple(sorted((k, perm.get(n, n)) for k, n in located)) for perm in perms]))
+    _placements[key] = (perms, out)
+    return out
+
+
 def _tied(perms: list[dict[str, str]], keys: list[Any]) -> list[dict[str, str]]:
     """The permutations whose key is the smallest, in their order."""
     low = min(keys)
@@ -584,116 +575,17 @@ def _tied(perms: list[dict[str, str]], keys: list[Any]) -> list[dict[str, str]]:
 
 
 def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
-    """``state`` with node names permuted by ``perm`` everywhere: etcd, the controller manager's caches (a cached
-    pod keeps spec.nodeName), the scheduler and the kubelets."""
+    """``state`` with node names permuted by ``perm`` everywhere: every field that declares a node name, an
+    object key or a node's name or hostname label (``spec.idfields``), in etcd, the informers' caches, the
+    scheduler, the kubelets and the node lifecycle controller."""
     return rederived(_rename_nodes(state, perm))
 
 
 def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
-    """``rename_nodes`` leaving watching informers' caches stale (etcd interned)."""
-    names = tuple(sorted(perm.items()))
-
-    def name(n: str) -> str:
-        return perm.get(n, n)
-
-    def inf(i: Informer) -> Informer:
-        if not i.expired:
-            return i  # its cache is recomputed below
-        cache = _renamed_map(i.cache, names)
-        return i if cache is i.cache else Informer(i.rv, cache, i.expired, i.high_water)
-
-    etcd = state.etcd
-    new_etcd = Etcd(etcd.revision, _renamed_map(etcd.objects, names),
-                    tuple(_renamed_event(e, names) for e in etcd.history), etcd.compacted, etcd.next_uid)
-    schedulers = tuple(
-        Scheduler(s.name, inf(s.informer), s.queue,
-                  immutables.Map({k: (u, name(n)) for k, (u, n) in s.assumed.items()}),
-                  tuple(sorted((k, u, name(n)) for k, u, n in s.binding)))
-        for s in state.schedulers
-    )
-    kubelets = tuple(sorted(
-        (Kubelet(name(k.node), k.up, None if k.informer is None else inf(k.informer), k.runtime, k.failed)
-         for k in state.kubelets),
-        key=lambda k: k.node,
-    ))
-    kcm = state.kcm
-    new_kcm = ControllerManager(tuple(inf(i) for i in kcm.informers), kcm.rs_queue, kcm.deploy_queue,
-                                kcm.expectations)
-    workloads = state.workloads
-    if workloads is not None:
-        workloads = Workloads(tuple(inf(i) for i in workloads.informers), workloads.sts_queue, workloads.pdb_queue,
-                              tuple(Drain(d.command, name(d.node), d.pods) for d in workloads.drains))
-    return intern_objects(
-        ClusterState(new_etcd, new_kcm, schedulers, kubelets, state.pending_commands, state.budget, state.ghost,
-                     _renamed_lifecycle(state.lifecycle, perm), workloads,
-                     _renamed_network(state.net, perm)))
-
-
-def _renamed_network(net: Network, perm: dict[str, str]) -> Network:
-    """The Services slot with node names renamed: the podCIDRs follow their nodes, kube-proxies are renamed (and
-    kept in name order), watching informers' caches are recomputed by ``rederived``. (Node symmetry itself is off
-    wherever the slot is in use, ``spec.faults.symmetric_nodes``: a node's podCIDR and its pods' addresses tell
-    it apart; this renaming is a bijection all the same.)"""
-    if net.eps is None or not perm:
-        return net
-    names = tuple(sorted(perm.items()))
-    proxies = tuple(sorted((KubeProxy(perm.get(p.node, p.node), p.informer if not p.informer.expired else
-                                      Informer(p.informer.rv, _renamed_map(p.informer.cache, names), True,
-                                               p.informer.high_water), p.rules, p.synced,
-                                      None if p.known is None else _renamed_map(p.known, names))
-                            for p in net.proxies), key=lambda p: p.node))
-    eps = net.eps
-    eps_infs = tuple(i if not i.expired else Informer(i.rv, _renamed_map(i.cache, names), True, i.high_water)
-                     for i in eps.informers)
-    dns = net.dns
-    if dns is not None and dns.expired:
-        dns = Informer(dns.rv, _renamed_map(dns.cache, names), True, dns.high_water)
-    return Network(tuple(sorted((perm.get(n, n), c) for n, c in net.pod_cidrs)),
-                   EndpointSliceControl(eps_infs, eps.queue, eps.tracker), proxies, dns, net.allocating, net.writes)
-
-
-def _renamed_lifecycle(lc: NodeLifecycle, perm: dict[str, str]) -> NodeLifecycle:
-    """The node lifecycle controller's timers with node names renamed (``spec.faults.symmetric_nodes`` turns
-    symmetry off where nodes can fail, so these are empty wherever symmetry is on; renamed all the same)."""
-    if not lc.grace:
-        return lc
-    return NodeLifecycle(tuple(sorted((perm.get(n, n), ms) for n, ms in lc.grace)), lc.evictions, lc.disrupted)
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _renamed(o: Object, names: tuple[tuple[str, str], ...]) -> Object:
-    """``o`` with node names renamed by ``names`` (sorted (old, new) pairs); memoised and interned."""
-    perm = dict(names)
-    if isinstance(o, Pod) and o.node_name in perm:
-        return interned(Pod(o.meta, o.containers, attrs.evolve(o.info, node_name=perm[o.node_name]), o.status,
-                            o.scheduler_name))
-    if isinstance(o, Node) and o.meta.name in perm:
-        new = perm[o.meta.name]
-        labels = tuple((k, new if k == HOSTNAME_LABEL else v) for k, v in o.info.labels)
-        return interned(Node(meta=attrs.evolve(o.meta, name=new, labels=labels),
-                             info=attrs.evolve(o.info, name=new, labels=labels), ready=o.ready))
-    if isinstance(o, EndpointSlice) and any(e.node_name in perm for e in o.endpoints):
-        return interned(EndpointSlice(o.meta, tuple(attrs.evolve(e, node_name=perm.get(e.node_name, e.node_name))
-                                                    for e in o.endpoints), o.ports, o.address_type))
-    return o
-
-
-def _renamed_key(k: str, perm: dict[str, str]) -> str:
-    if k.startswith("nodes/"):
-        n = k[6:]
-        return "nodes/" + perm.get(n, n)
-    return k
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _renamed_map(m: immutables.Map[str, Object], names: tuple[tuple[str, str], ...]) -> immutables.Map[str, Object]:
-    """A cache or etcd's objects with node names renamed (keys and objects); memoised and interned."""
-    perm = dict(names)
-    return _interned_map(immutables.Map({_renamed_key(k, perm): _renamed(o, names) for k, o in m.items()}))
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _renamed_event(e: WatchEvent, names: tuple[tuple[str, str], ...]) -> WatchEvent:
-    return WatchEvent(e.rv, e.type, _renamed_key(e.key, dict(names)),
-                      None if e.obj is None else _renamed(e.obj, names),
-                      None if e.prev is None else _renamed(e.prev, names))
+    """``rename_nodes``, leaving watching informers' caches to ``rederived`` (etcd interned). The kubelets (and
+    kube-proxies) stay in the order of their nodes' names: their fields declare it (``("by", "node", OBJ)``)."""
+    # A watching informer's cache is recomputed from the renamed etcd (``rederived``): not renamed here.
+    bare = state.with_informers([inf if inf is None or inf.expired or not inf.cache else informer_of(
+        inf.rv, _EMPTY, False, inf.high_water) for _, _, _, inf in state.informer_slots()])
+    out: ClusterState = fields.rewrite(bare, fields.Rewrite(nodes=perm), fields.NODES)
+    return intern_objects(out)

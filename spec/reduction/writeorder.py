@@ -27,7 +27,9 @@ from collections.abc import Callable
 import immutables
 
 from spec import informer
-from spec.reduction.canonical import _interned_etcd, _renumbered, informer_of
+from spec.idfields import VERSION
+from spec.reduction import fields
+from spec.reduction.canonical import _interned_etcd, informer_of, interned
 from spec.state import ClusterState, Etcd, Informer, Key, Object, WatchEvent
 
 
@@ -82,20 +84,19 @@ def canonical_history(state: ClusterState) -> ClusterState:
     return state.with_informers(infs, etcd)
 
 
+_VERSIONS = frozenset({VERSION})
+
+
 def _renamer(renamed: dict[int, int]) -> Callable[[Object | None], Object | None]:
-    """Objects with their resourceVersions renamed by ``renamed`` (each object renamed once per call)."""
-    memo: dict[int, Object] = {}
+    """Objects with their resourceVersions (the fields that declare ``VERSION``, ``spec.idfields``) renamed by
+    ``renamed``, interned (each object renamed once per call)."""
+    rw = fields.Rewrite(revisions=renamed)
 
     def obj(o: Object | None) -> Object | None:
         if o is None or not renamed:
             return o
-        done = memo.get(id(o))
-        if done is None:
-            m = o.meta
-            rv = renamed.get(m.resource_version, m.resource_version)
-            done = o if rv == m.resource_version else _renumbered(o, rv, m.uid, 0 if m.owner is None else m.owner.uid)
-            memo[id(o)] = done
-        return done
+        new = fields.rewrite(o, rw, _VERSIONS)
+        return o if new is o else interned(new)
 
     return obj
 

@@ -363,6 +363,8 @@ class Encoding:
             # that bound pods alone overcommit is left alone otherwise, as upstream)
             kept = [g for g in on if self.incumbent[g]]
             arrivals = [self.c(g, n) for g in on if not self.incumbent[g]]
+            if not arrivals:
+                continue  # no pending pod may come here, and bound pods are not re-checked (found by hypothesis)
 
             def guarded(row: str, overflow: bool, arrivals: list[str] = arrivals) -> str:
                 return f"(or (<= {plus(arrivals)} 0) {row})" if overflow and arrivals else row
@@ -380,11 +382,16 @@ class Encoding:
                 room = free.get(resource, 0)
                 if sum(self.groups[g].size * amount for g, amount in terms) <= room:
                     continue
+                # upstream checks only the resources the pod requests: a pod without this resource may come to a
+                # node that bound pods overcommit in it (found by hypothesis)
+                asking = [self.c(g, n) for g, _ in terms if not self.incumbent[g]]
+                if not asking:
+                    continue
                 overflow = sum(self.groups[g].size * a for g, a in terms if self.incumbent[g]) > room
                 self.tracked.append(
                     Rule(
                         f"NodeResourcesFit: {resource} on node {node.name}",
-                        guarded(self.capacity(n, terms, room), overflow),
+                        guarded(self.capacity(n, terms, room), overflow, asking),
                     )
                 )
 

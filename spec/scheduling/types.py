@@ -15,6 +15,8 @@ from typing import Literal
 
 import attrs
 
+from spec.idfields import LABELS, NODE, UID, holds
+
 Pairs = tuple[tuple[str, str], ...]
 """Labels as a sorted tuple of (key, value) pairs."""
 
@@ -302,8 +304,8 @@ class NodeInfo:
     """A node as the scheduler sees it. Upstream: core/v1 Node (labels, spec.taints, spec.unschedulable,
     status.allocatable, status.images)."""
 
-    name: str
-    labels: Pairs = ()
+    name: str = attrs.field(metadata=holds(NODE))
+    labels: Pairs = attrs.field(default=(), metadata=holds(LABELS))
     taints: tuple[Taint, ...] = ()
     allocatable: Resources = Resources()
     unschedulable: bool = False
@@ -333,7 +335,7 @@ class PodInfo:
     requests: Resources = Resources()
     non_zero_cpu: int = 0
     non_zero_memory: int = 0
-    node_name: str = ""
+    node_name: str = attrs.field(default="", metadata=holds(NODE))
     node_selector: Pairs = ()
     affinity: Affinity = Affinity()
     tolerations: tuple[Toleration, ...] = ()
@@ -341,7 +343,7 @@ class PodInfo:
     topology_spread_constraints: tuple[TopologySpreadConstraint, ...] = ()
     priority: int = 0
     preemption_policy: str = "PreemptLowerPriority"
-    order: int = 0
+    order: int = attrs.field(default=0, metadata=holds(UID))
     images: tuple[str, ...] = ()
     spread_selector: LabelSelector | None = None
     scheduling_gates: tuple[str, ...] = ()

@@ -130,3 +130,28 @@ def test_optimal_preemption_across_nodes_is_checked_by_the_filters() -> None:
     assert set(result.assignment.values()) == {"n0"}
     outcome = kube_schedule(pending, snap)
     assert {p.pod for p in outcome.placements if p.node} == {"default/hi1", "default/hi2"}
+
+
+def test_bound_pods_overcommitting_a_node_no_pending_pod_may_use() -> None:
+    """Regression (found by hypothesis): two bound replicas of priority 0 overcommit an unschedulable node's
+    memory; with preemption on, their capacity row bound them although no pending pod may come to the node (bound
+    pods are not re-checked), and the encoding was unsatisfiable: an internal error instead of a placement."""
+    bound = tuple(pod(f"e{i}", {"app": "a"}, memory=2 << 30, on="n0", order=10 + i) for i in range(2))
+    snapshot = Snapshot((node("n0", memory=2 << 30, unschedulable=True),), bound)
+    urgent = pod("p0", {"app": "a"}, order=0, priority=10)
+    result = solve((urgent,), snapshot, preemption=True)
+    assert result.assignment == {} and result.victims == {} and result.proved_optimal
+
+
+def test_a_pod_without_memory_requests_keeps_the_pods_that_overcommit_memory() -> None:
+    """Regression (found by hypothesis): bound pods overcommit a node's memory; a preemptor that requests no
+    memory fits there (upstream checks only the resources the pod requests), so nothing is evicted. The memory
+    row was guarded by every pending pod on the node, and evicted the priority-0 pod needlessly."""
+    bound = (
+        pod("e0", memory=1 << 30, on="n0", order=10, terminating=True),
+        pod("e1", memory=2 << 30, on="n0", order=11),
+    )
+    snapshot = Snapshot((node("n0", memory=2 << 30),), bound)
+    urgent = pod("p1", order=1, priority=10)
+    result = solve((urgent,), snapshot, preemption=True)
+    assert result.assignment == {"default/p1": "n0"} and result.victims == {} and result.proved_optimal

@@ -26,6 +26,10 @@ def _form(line: str) -> str:
     if words[0] == "rollout":
         return "rollout undo --to-revision" if any(w.startswith("--to-revision") for w in words) else "rollout undo"
     if words[0] == "delete":
+        if words[1] == "node":
+            return "delete node"
+        if "--force" in words:
+            return "delete pod --force"
         return "delete pod -l" if "-l" in words else "delete pod"
     return words[0]
 
