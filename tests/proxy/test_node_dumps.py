@@ -17,7 +17,7 @@ from spec.proxy.cli import proxy
 from spec.proxy.manifests import load_cluster
 from spec.proxy.model import ProxierOptions
 from spec.proxy.parse import parse_dump
-from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, Pins, State
+from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, Pins, State, expand
 from spec.proxy.verify import local_networks, verify
 from tests.proxy.conftest import FIXTURES
 
@@ -93,11 +93,12 @@ def test_local_delivery_passes_no_postrouting():
     text = SAVE.read_text()
     ex = Explorer(parse_dump(text), local_networks(OPTS))
     start = State(pins=Pins(dst_local=True, dport=30910, proto="tcp"))
-    local = [r for r in ex.paths(PREROUTING, start) if r.state.dnat == ("192.168.56.11", 9100)]
+    local = [r for m in ex.paths(PREROUTING, start) for r in expand(m) if r.state.dnat == ("192.168.56.11", 9100)]
     assert local and all(r.local and not r.masquerade for r in local)
     assert all(not any(rule.chain == "POSTROUTING" or rule.chain.startswith("FLANNEL")
                        for rule in r.state.path) for r in local)
-    host = [r for r in ex.paths(OUTPUT, start) if r.state.dnat == ("192.168.56.11", 9100) and r.verdict == "accept"]
+    host = [r for m in ex.paths(OUTPUT, start) for r in expand(m)
+            if r.state.dnat == ("192.168.56.11", 9100) and r.verdict == "accept"]
     assert host and all(r.local for r in host)
     chains = [rule.chain for rule in host[0].state.path]
     assert chains.index("KUBE-POSTROUTING") < max(i for i, c in enumerate(chains) if c == "INPUT")
