@@ -559,6 +559,13 @@ class Explorer:
             self._pure[(table, name)] = found
         return found
 
+    def release(self) -> None:
+        """Drop every memo. A walk memo keyed by a pruning closure holds the verifier that made it, and through
+        it all the explorer's states: a cycle that only a full collection frees, walking every object again."""
+        for memo in (self._pinned_walks, self._kube_walks, self._kube_shared, self._walks, self._tails,
+                     self._lits, self._views, self._tail_views):
+            memo.clear()
+
     def forget(self) -> None:
         """Drop the walks keyed by pins: they belong to one frontend and are not shared."""
         self._pinned_walks.clear()

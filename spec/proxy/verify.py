@@ -676,7 +676,12 @@ def verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool = Fa
     say), ends verification with a partial report.
     """
     with _cycle_collection_paused():
-        return _verify(cluster, opts, dump, strict, progress, stop)
+        explorers: list[Explorer] = []
+        try:
+            return _verify(cluster, opts, dump, strict, progress, stop, explorers)
+        finally:
+            for explorer in explorers:
+                explorer.release()
 
 
 def warnings_of(cluster: Cluster, opts: ProxierOptions) -> list[str]:
@@ -706,7 +711,8 @@ def warnings_of(cluster: Cluster, opts: ProxierOptions) -> list[str]:
 
 
 def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
-            progress: Callable[[int, int], None] | None, stop: Callable[[], int] | None) -> Report:
+            progress: Callable[[int, int], None] | None, stop: Callable[[], int] | None,
+            explorers: list[Explorer]) -> Report:
     foreign = foreign_parts(dump)
     ports = service_ports(cluster)
     fronts_total = sum(len(frontends_of(key, svc, port, opts)) for key, svc, port in ports) * (2 if foreign else 1)
@@ -730,11 +736,13 @@ def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
     opaque: dict[str, int] = {}
     try:
         v = Verifier(cluster, opts, kube_only(dump) if foreign else dump)
+        explorers.append(v.explorer)
         fronts, endpoints, services = _check_all(v, cluster, opts, tick)
         v.check_isolation(fronts)
         paths = v.paths
         if foreign:
             whole = Verifier(cluster, opts, dump, base=v)
+            explorers.append(whole.explorer)
             known = {(x.prop, x.frontend) for x in v.violations}
             try:
                 _check_all(whole, cluster, opts, tick)
