@@ -22,8 +22,11 @@ def _started(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
 
 def test_sigterm_prints_the_partial_result_as_json_and_exits_143(tmp_path: Path) -> None:
     """SIGTERM (what `timeout` sends) behaves as Ctrl-C: the partial result, status "interrupted", exit 143."""
-    proc = _started(["--json"], tmp_path)
-    time.sleep(4)  # past start-up: the handlers are installed once the model is loaded
+    directory = tmp_path / "ck"
+    proc = _started(["--json", "--checkpoint", str(directory), "--checkpoint-every", "0.01"], tmp_path)
+    deadline = time.monotonic() + 120
+    while not (directory / "checkpoint.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # past start-up, however slow the machine: the search has written a checkpoint
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
