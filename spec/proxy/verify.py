@@ -736,6 +736,7 @@ def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
     opaque: dict[str, int] = {}
     try:
         v = Verifier(cluster, opts, kube_only(dump) if foreign else dump)
+        v.explorer.keep_kube_walks = bool(foreign)  # the second pass shares them
         explorers.append(v.explorer)
         fronts, endpoints, services = _check_all(v, cluster, opts, tick)
         v.check_isolation(fronts)
