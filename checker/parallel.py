@@ -411,6 +411,7 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
     except (Exception, SystemExit) as exc:
         raise ModelError(f"the model raised {type(exc).__name__}: {exc} in init_states") from exc
     if out.cut is not None or not level:
+        out.queue = len(level)  # cut among the initial states: those stored wait, as with one worker
         return out
 
     pool = (pool_factory or Pool)(model, workers, max_depth, with_edges)

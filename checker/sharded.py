@@ -466,6 +466,7 @@ def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_d
     except (Exception, SystemExit) as exc:
         raise ModelError(f"the model raised {type(exc).__name__}: {exc} in init_states") from exc
     if out.cut is not None or not level:
+        out.queue = len(level)  # cut among the initial states: those stored wait, as with one worker
         return out
 
     pool = ShardPool(model, workers)

@@ -443,6 +443,15 @@ def test_workers_refuse_what_they_cannot_do(tmp_path: Path) -> None:
     assert r.returncode == 2 and r.stderr.startswith("error: --workers")
 
 
+def test_workers_cut_among_the_initial_states() -> None:
+    """max states reached among the initial states: the ones stored wait in the queue, with workers too."""
+    graph = RandomGraph(frozenset({(0, "a", 1)}), frozenset({0, 1, 2}), frozenset(), frozenset(), frozenset(), {})
+    for model in (graph, SafetyGraph(graph, frozenset(), frozenset())):  # the merged graph's protocol, sharded
+        one, two = check(model, max_states=2), check(model, max_states=2, workers=2)
+        _same(one, two)
+        assert one.stats.queue == 2
+
+
 def test_the_live_line_counts_the_workers_memory_and_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                               ) -> None:
     """Issue 14: the live line shows the memory of every process of the search and the disk it uses."""
