@@ -6,7 +6,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from checker import check
+from checker import always, check
 from checker.errors import InputError
 from spec import actions as A
 from spec import dns, kubeproxy, nodeipam
@@ -234,3 +234,41 @@ def open_builtin(name: str) -> str:
     from importlib import resources
 
     return resources.files("spec.scenarios").joinpath(name + ".yaml").read_text()
+
+
+def test_service_web_starts_where_traffic_flows_with_the_deletion_still_to_come() -> None:
+    """``spec.start: converged``: three pods Running and Ready with distinct addresses of their nodes' CIDRs, the
+    slice lists them, every kube-proxy sends web's ClusterIP to exactly them, and ``kubectl delete pod`` is
+    pending."""
+    s = builtin("service-web")
+    state = initial_state(s.config)
+    pods = [o for o in state.etcd.objects.values() if isinstance(o, Pod)]
+    assert len(pods) == 3 and all(p.status.ready and p.status.phase == "Running" for p in pods)
+    ips = {p.status.pod_ip for p in pods}
+    assert len(ips) == 3
+    nodes = tuple(sorted(p.node for p in state.net.proxies))
+    assert nodes == ("node-a", "node-b") and {p.node_name for p in pods} == set(nodes)
+    for p in state.net.proxies:
+        assert dict(kubeproxy.node_routes(p, nodes)) == {
+            ("10.96.1.1", 80, "TCP"): frozenset(f"{ip}:8080" for ip in ips)}
+    assert state.pending_commands == frozenset({0}) and state.budget == s.config.budget
+    assert dns.lookup(state.net.dns.cache, "web.default.svc.cluster.local") == frozenset({"10.96.1.1"})
+
+
+def test_a_converged_start_is_a_reachable_state_of_the_cold_start() -> None:
+    """The converged initial state of service-one-node is among the states the cold scenario reaches."""
+    cold = builtin("service-one-node").config
+    warm = attrs.evolve(cold, start="converged")
+    model = ClusterModel(cold)
+    target = model.canonical(initial_state(warm))
+    seen: set[object] = set()
+    model.properties = (always("Record", lambda st: seen.add(model.canonical(st)) or True),)
+    assert check(model, deadlock=False).status == "ok"
+    assert target in seen
+    assert target != model.canonical(initial_state(cold))
+
+
+def test_a_bad_start_is_one_error() -> None:
+    doc = open_builtin("service-one-node").replace("consistency: strong", "consistency: strong\n  start: warm")
+    with pytest.raises(InputError, match="spec.start: expected cold or converged, got 'warm'"):
+        parse(doc, "s.yaml")
