@@ -56,6 +56,7 @@ FAULTS = {
     "nodeCrashes": "node_crashes",
     "nodeFailures": "node_failures",
     "nodePartitions": "node_partitions",
+    "kubeProxyRestarts": "kube_proxy_restarts",
 }
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
                    "symmetry", "description", "podGC", "start")
