@@ -289,7 +289,7 @@ def test_a_kube_proxy_restart_keeps_the_rules_and_relists() -> None:
     state = initial_state(config)
     faults = [(a, t) for a, t in next_steps(state, config) if isinstance(a, A.Fault)]
     assert sorted(a.target for a, _ in faults) == ["kube-proxy/node-a", "kube-proxy/node-b"]
-    for a, after in faults:
+    for _, after in faults:
         assert after.budget.kube_proxy_restarts == 0
         for before_p, after_p in zip(state.net.proxies, after.net.proxies, strict=True):
             assert after_p.rules == before_p.rules
