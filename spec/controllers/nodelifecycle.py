@@ -86,7 +86,7 @@ import attrs
 
 from spec import actions as A
 from spec.apiserver import Session
-from spec.component import Base, Step, commit, session
+from spec.component import Base, Host, Process, Step, commit, session
 from spec.scheduling.types import Taint, Toleration
 from spec.state import ClusterState, Key, Node, NodeLifecycle, Object, Pod
 
@@ -483,6 +483,7 @@ class NodeLifecycleComponent(Base):
     eviction schedule (``restarted``)."""
 
     name = "node-lifecycle"
+    host = Host.CONTROLLER_MANAGER
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (MONITOR_ACTOR, EVICTION_ACTOR)
@@ -529,6 +530,9 @@ class NodeLifecycleComponent(Base):
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
         return state._with(lifecycle=elapse(state.lifecycle, dt)), tuple(fired(state.lifecycle, dt))
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        return state._with(lifecycle=restarted(state.lifecycle))
 
 
 NODE_LIFECYCLE = NodeLifecycleComponent()
