@@ -162,7 +162,7 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
                 down = attrs.evolve(k, up=False, failed=True, informer=None, runtime=frozenset())
                 new = attrs.evolve(new.with_kubelet(down),
                                    lifecycle=nodelifecycle.heartbeats_stopped(state.lifecycle, k.node))
-                yield A.Fault("fault", "failure (down for good)", f"nodes/{k.node}"), settle(new, config)
+                yield A.Fault("fault", FAILURE, f"nodes/{k.node}"), settle(new, config)
     if b.node_partitions:
         for k in state.kubelets:
             if k.up and not k.partitioned:
@@ -186,6 +186,8 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
 
 
 FAULT_ACTOR = "fault"
+FAILURE = "failure (down for good)"
+"""The kind of a node failure's ``Fault`` step."""
 
 
 def recovery_actor(node: str) -> str:
@@ -200,7 +202,8 @@ def heal_actor(node: str) -> str:
 class FaultsComponent(Base):
     """The faults: slot ``ClusterState.budget`` (what is left of the scenario's budgets); steps ``Fault`` (actor
     "fault", not fair: a fault may never happen) and a crashed node's ``Recover`` (actor "node/<name>", weakly
-    fair: a crashed node boots again). What each restart loses is in this module's docstring."""
+    fair: a crashed node boots again). A crash of a process restarts the components it hosts (``CRASHES``); what
+    each loses is its own ``restart``."""
 
     name = "faults"
 
@@ -248,10 +251,15 @@ def symmetric_nodes(config: Any) -> tuple[tuple[str, ...], ...]:
         # Each node has its own podCIDR, and its pods' addresses come from it (spec.nodeipam): renaming nodes
         # would have to permute the CIDRs and every address with them. Off, correctness over speed.
         return ()
-    if config.budget.node_failures or config.budget.node_partitions:
-        # The node lifecycle controller's timers name nodes (spec.state.NodeLifecycle): node symmetry is off
-        # where nodes can fail, correctness over speed (spec.reduction.canonical renames them all the same).
+    if config.budget.node_partitions:
+        # Off where nodes can be cut off, correctness over speed: not argued for partitions (a cut-off kubelet
+        # keeps its runtime but drops its informer, its healing relists), and not needed by their scenarios.
         return ()
+    # Where nodes can fail for good (nodeFailures) it is on: the node lifecycle controller's grace timers
+    # (NodeLifecycle.grace), the kubelets (Kubelet.failed) and the nodes' conditions and taints all declare their
+    # node names (spec.idfields), so spec.reduction.canonical renames them with the nodes; a failed node has no
+    # fair actor of its own (it never recovers). tests/spec/test_spec_reductions.py compares the visible states
+    # of node-failure, renamed, with and without it.
     nodes = [o for o in config.objects if isinstance(o, Node)]
     mentioned = set()
     for c in config.commands:
