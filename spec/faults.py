@@ -1,8 +1,8 @@
 """Faults, each spending the scenario's budget, so that faults eventually stop (Anvil's ESR assumption).
 
-A crash of a process (``CRASHES``: kube-controller-manager, a scheduler, a kubelet, kube-apiserver) restarts every
-component hosted by that process (``spec.component.restart``); what each loses is its component's ``restart``
-(``spec.component.Restarts``), summarised here:
+A crash of a process (``CRASHES``: kube-controller-manager, a scheduler, a kubelet, kube-apiserver, kube-proxy)
+restarts every component hosted by that process (``spec.component.restart``); what each loses is its component's
+``restart`` (``spec.component.Restarts``), summarised here:
 
 - controller-manager crash: queues, expectations and cache are lost; the restarted process relists and handles
   every object as an add (upstream: the informers' initial list; expectations start empty).
@@ -11,6 +11,8 @@ component hosted by that process (``spec.component.restart``); what each loses i
   adopts (pkg/kubelet/kuberuntime lists them by their pod-uid labels).
 - API server restart: every watch breaks and the new watch cache starts at etcd's revision, so informers that were
   behind get 410 Gone and relist (staging/src/k8s.io/apiserver/pkg/storage/cacher).
+- kube-proxy restart (``kubeProxyRestarts``): its iptables rules stay in the kernel; it relists and its first
+  sync starts from that list (``spec.kubeproxy.restarted``).
 - container crash: one running container exits; the kubelet restarts it (restartPolicy Always).
 - node crash: the node runs nothing; it boots again later (a weakly fair step) and its kubelet relists. It is taken
   to boot within node-monitor-grace-period (40 s), so the node lifecycle controller never sees it stop.
@@ -97,6 +99,12 @@ def _kubelets(state: ClusterState) -> tuple[Process, ...]:
     return tuple(Process.on(Host.KUBELET, k.node) for k in state.kubelets if k.up and not k.partitioned)
 
 
+def _kube_proxies(state: ClusterState) -> tuple[Process, ...]:
+    """kube-proxy on each node whose kubelet is up and reaches the API server (``spec.network``)."""
+    up = {k.node for k in state.kubelets if k.up and not k.partitioned}
+    return tuple(Process.on(Host.KUBE_PROXY, p.node) for p in state.net.proxies if p.node in up)
+
+
 def _apiserver(state: ClusterState) -> tuple[Process, ...]:
     return (Process(Host.APISERVER, Host.APISERVER),)
 
@@ -106,6 +114,7 @@ CRASHES: tuple[Crash, ...] = (
     Crash("scheduler_crashes", Host.SCHEDULER, "crash and restart", _schedulers),
     Crash("kubelet_restarts", Host.KUBELET, "restart", _kubelets),
     Crash("api_server_restarts", Host.APISERVER, "restart", _apiserver, lists=False),
+    Crash("kube_proxy_restarts", Host.KUBE_PROXY, "restart", _kube_proxies),
 )
 """The process crashes a scenario's budget can hold, in the order of their steps."""
 
