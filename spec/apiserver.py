@@ -36,6 +36,7 @@ from spec.state import (
     Etcd,
     Ghost,
     Key,
+    Lease,
     Node,
     Object,
     Pod,
@@ -74,6 +75,8 @@ def _kind(obj: Object) -> str:
         return "EndpointSlice.discovery.k8s.io"
     if isinstance(obj, PodDisruptionBudget):
         return "PodDisruptionBudget.policy"
+    if isinstance(obj, Lease):
+        return "Lease.coordination.k8s.io"
     return KIND[type(obj)] + ("" if isinstance(obj, Pod | Node | Service) else ".apps")
 
 

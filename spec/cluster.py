@@ -27,7 +27,7 @@ import immutables
 from checker import Model, Property, eventually_always, leads_to, leads_to_always, weak
 from checker import always as always_
 from spec import actions as A
-from spec import faults, informer, kubectl, kubelet, network, reflector, scheduler
+from spec import faults, informer, kubectl, kubelet, leaderelection, network, reflector, scheduler
 from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
@@ -63,6 +63,7 @@ COMPONENTS: tuple[Component, ...] = (
     network.ENDPOINTSLICES,             # Services: the EndpointSlice controller (and the API server's allocations)
     network.KUBE_PROXY,
     network.COREDNS,
+    leaderelection.LEADER_ELECTION,     # kube-controller-manager's replicas under leader election (issue 19)
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of

@@ -82,7 +82,7 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
     b = state.budget
     etcd = state.etcd
     restart_revisions = informer.relist_revisions(config, etcd.revision, 0, etcd, True)
-    if b.controller_manager_crashes:
+    if b.controller_manager_crashes and state.leader is None:  # with replicas: spec.leaderelection's crash
         for rv in restart_revisions:
             new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
             yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
@@ -203,7 +203,8 @@ class FaultsComponent(Base):
         out |= {heal_actor(k.node) for k in state.kubelets if k.partitioned}
         b = state.budget
         ks = state.kubelets
-        if (b.controller_manager_crashes or b.api_server_restarts or (b.scheduler_crashes and state.schedulers)
+        if ((b.controller_manager_crashes and state.leader is None) or b.api_server_restarts
+                or (b.scheduler_crashes and state.schedulers)
                 or ((b.kubelet_restarts or b.node_crashes) and any(k.up and not k.partitioned for k in ks))
                 or (b.node_failures and any(not k.failed and not k.partitioned for k in ks))
                 or (b.node_partitions and any(k.up and not k.partitioned for k in ks))

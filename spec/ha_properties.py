@@ -56,3 +56,59 @@ def explain_dangling(s: ClusterState) -> str:
     if not keys:
         return "every stored object's owner exists"
     return "; ".join(f"{k} names an owner that is gone ({_owner_key(s.etcd.objects[k])})" for k in keys)
+
+
+# --- leader election (engineer leader; spec.leaderelection) ------------------------------------------------------
+#
+# AtMostOneActingLeader (invariant): two kube-controller-manager replicas run their controllers at once only while
+# one of them is a leader that was paused during its term, resumed, and has not yet reached its renew deadline on
+# its own clock. That exception is what upstream guarantees and no more: client-go's leaderelection package "does
+# not guarantee that only one client is acting as a leader (a.k.a. fencing)" (staging/src/k8s.io/client-go/tools/
+# leaderelection/leaderelection.go); a leader whose process was frozen resumes believing its lease valid and acts
+# until its renew round times out. Without pauses, and with the clocks' drift over a lease duration (clockSkew)
+# below leaseDuration - renewDeadline - retryPeriod (3 s with the defaults: the renew round starts retryPeriod after
+# the last success), at most one replica acts. LeaderElectionFencing (a finding, docs/spec.md "Findings") is the
+# promise of docs/concepts/architecture/leases.md that "only one instance of a component is running at any given
+# time", which the model refutes with a pause (docs/findings/ha-paused-leader.yaml).
+
+
+def _acting(s: ClusterState) -> list[str]:
+    """The replicas whose controllers run now (leading, not paused)."""
+    le = s.leader
+    return [] if le is None else [r.name for r in le.replicas if r.leading and not r.paused]
+
+
+def _excused(s: ClusterState) -> set[str]:
+    """Acting replicas in upstream's exception: paused and resumed during their term, their elector still running
+    (it stops them at their renew deadline: OnStoppedLeading is due the instant the deadline passes)."""
+    le = s.leader
+    if le is None:
+        return set()
+    return {r.name for r in le.replicas if r.leading and not r.paused and r.resumed and r.electing}
+
+
+def at_most_one_acting_leader(s: ClusterState) -> bool:
+    """At most one replica's controllers run, but for resumed leaders before their renew deadline."""
+    acting = _acting(s)
+    return len(acting) <= 1 or len([a for a in acting if a not in _excused(s)]) <= 1
+
+
+def leader_election_fencing(s: ClusterState) -> bool:
+    """At most one replica's controllers run at any time, pauses included."""
+    return len(_acting(s)) <= 1
+
+
+def explain_acting(s: ClusterState) -> str:
+    acting = _acting(s)
+    if len(acting) <= 1:
+        return "at most one replica's controllers run"
+    le = s.leader
+    assert le is not None
+    parts = []
+    for r in le.replicas:
+        if r.name in acting:
+            why = "holds the Lease" if r.holder == r.identity else f"observed {r.holder or 'nothing'} holding the Lease"
+            state = "its renew deadline passed" if r.deadline == 0 else f"{r.deadline} ms left of its renew round"
+            parts.append(f"{r.name} runs its controllers ({why}; {state}" + ("; resumed from a pause)" if r.resumed
+                                                                             else ")"))
+    return "; ".join(parts)

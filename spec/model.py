@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import attrs
+
 from checker import Property
 from spec import actions as A
 from spec import faults
@@ -30,6 +32,12 @@ class ClusterModel(Cluster):
 
     def __init__(self, config: Config, reductions: Reductions = ALL) -> None:
         super().__init__(config)
+        if config.leader_election is not None:
+            # Not with leader election (spec.leaderelection): a replica's pause, crash or exit replaces the
+            # controller manager's informers and queues, so it depends on their deliveries and no-op reconciles
+            # (the ample sets' C1 would not hold); and the replicas' own memory holds revisions (their observed
+            # Lease, parked caches) that the write-order reduction does not rewrite.
+            reductions = attrs.evolve(reductions, commute_writes=False, ample_sets=False, eager_noop=False)
         self.reduce = reductions
         self._own = tuple(self.properties)
         self._fair = fair_actors(config)

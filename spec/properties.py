@@ -17,7 +17,13 @@ import immutables
 
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
-from spec.ha_properties import explain_dangling, no_dangling_dependents
+from spec.ha_properties import (
+    at_most_one_acting_leader,
+    explain_acting,
+    explain_dangling,
+    leader_election_fencing,
+    no_dangling_dependents,
+)
 from spec.lifecycle_properties import (
     eviction_only_for_untolerated_taints,
     explain_tolerated_evictions,
@@ -421,6 +427,22 @@ PROPERTIES["NoOrphanedDependents"] = PropertySpec(
     "dependents) and no dependent of a deleted owner is left: a background or foreground cascade completes.",
     "pkg/controller/garbagecollector/garbagecollector.go (attemptToDeleteItem), graph_builder.go",
     explain=explain_dangling,
+)
+
+PROPERTIES["AtMostOneActingLeader"] = PropertySpec(
+    "AtMostOneActingLeader", "always", at_most_one_acting_leader, None,
+    "At most one kube-controller-manager replica runs its controllers, except a leader that resumed from a pause "
+    "and has not reached its renew deadline (upstream's leader election is not fencing).",
+    "staging/src/k8s.io/client-go/tools/leaderelection/leaderelection.go (package doc: no fencing; renew, "
+    "OnStoppedLeading), cmd/kube-controller-manager/app/controllermanager.go (\"leaderelection lost\": exit)",
+    applies=lambda c: c.leader_election is not None, explain=explain_acting,
+)
+PROPERTIES["LeaderElectionFencing"] = PropertySpec(
+    "LeaderElectionFencing", "always", leader_election_fencing, None,
+    "At most one kube-controller-manager replica runs its controllers at any time, pauses included.",
+    "docs/concepts/architecture/leases.md (\"only one instance of a component is running at any given time\"); "
+    "broken by a paused leader (docs/spec.md, Findings)",
+    finding=True, applies=lambda c: c.leader_election is not None, explain=explain_acting,
 )
 
 

@@ -57,7 +57,8 @@ FAULTS = {
     "nodePartitions": "node_partitions",
 }
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
-                   "symmetry", "description", "podGC")
+                   "symmetry", "description", "podGC",
+                   "leaderElection")
 DEFAULT_SCENARIO = "web-two-nodes"
 INT32_MAX = 2**31 - 1
 """Kubernetes' replica counts are int32 (apps/v1 DeploymentSpec.Replicas, ReplicaSetSpec.Replicas)."""
@@ -479,6 +480,12 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
     symmetry = spec.get("symmetry", True)
     if not isinstance(symmetry, bool):
         raise InputError(f"{where}: spec.symmetry: expected true or false, got {symmetry!r}")
+    leader_election = None
+    if spec.get("leaderElection") is not None:  # kube-controller-manager's replicas (spec.leaderelection)
+        from spec.leaderelection import parse_config
+
+        leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", objects,
+                                               commands, budget)
     config = Config(
         objects=tuple(objects),
         commands=commands,
@@ -488,6 +495,7 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         properties=tuple(props),
         watch_cache_size=_int(spec, "watchCacheSize", f"{where}: spec", 100) or 1,
         terminated_pod_gc_threshold=threshold,
+        leader_election=leader_election,
     )
     return Scenario(name, str(spec.get("description", "")), config, max_states, max_depth, source,
                     ALL if symmetry else attrs.evolve(ALL, symmetry=False))

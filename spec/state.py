@@ -345,13 +345,31 @@ class EndpointSlice:
     address_type: str = "IPv4"
 
 
-Object = Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice
+@attrs.frozen(cache_hash=True)
+class Lease:
+    """Upstream: coordination.k8s.io/v1 Lease (staging/src/k8s.io/api/coordination/v1/types.go LeaseSpec), the
+    leader election record of client-go's LeaseLock (staging/src/k8s.io/client-go/tools/leaderelection/
+    resourcelock/leaselock.go LeaseSpecToLeaderElectionRecord). The MicroTimes are abstracted: no component
+    compares them (a candidate compares the whole record with the one it observed, leaderelection.go
+    observedRawRecord, and times expiry on its own clock); ``acquire_time`` and ``renew_time`` only change when
+    upstream's would: each holds a bit that a write flips (``spec.leaderelection``)."""
+
+    meta: Meta
+    holder_identity: str = ""
+    lease_duration_seconds: int = 15
+    acquire_time: int = 0
+    renew_time: int = 0
+    lease_transitions: int = 0
+
+
+Object = Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice | Lease
 
 RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
             StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets", Service: "services",
-            EndpointSlice: "endpointslices"}
+            EndpointSlice: "endpointslices", Lease: "leases"}
 KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
-        PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice"}
+        PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice",
+        Lease: "Lease"}
 
 
 def object_key(obj: Object) -> Key:
@@ -376,6 +394,9 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
         return Service(meta, obj.selector, obj.ports, obj.type, obj.cluster_ip, obj.publish_not_ready_addresses)
     if type(obj) is EndpointSlice:
         return EndpointSlice(meta, obj.endpoints, obj.ports, obj.address_type)
+    if type(obj) is Lease:
+        return Lease(meta, obj.holder_identity, obj.lease_duration_seconds, obj.acquire_time, obj.renew_time,
+                     obj.lease_transitions)
     assert type(obj) is Node
     return Node(meta, obj.info, obj.ready)
 
@@ -629,6 +650,12 @@ class Budget:
     node_crashes: int = 0
     node_failures: int = 0
     node_partitions: int = 0
+    controller_manager_pauses: int = 0
+    """Pauses of a kube-controller-manager replica (a long GC pause, a frozen VM): only with leader election
+    (``spec.leaderelection``; the scenario's ``spec.leaderElection.pauses``)."""
+    lease_renew_failures: int = 0
+    """A leader's renewal that fails (the request times out: etcd or the API server overloaded) while its
+    controllers keep running (``spec.leaderElection.renewFailures``)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -768,6 +795,75 @@ class Network:
 
 
 @attrs.frozen(cache_hash=True)
+class Replica:
+    """One kube-controller-manager replica under leader election: its LeaderElector's memory (client-go
+    staging/src/k8s.io/client-go/tools/leaderelection/leaderelection.go: observedRecord, observedRawRecord,
+    observedTime) and its process (running its controllers, paused). Times are what is left on the replica's own
+    clock, in ms (``spec.clock``); a paused replica's clock stands still (``spec.leaderelection``)."""
+
+    name: str
+    leading: bool = False
+    """OnStartedLeading has run and the process has not exited since: its controllers run (unless paused)."""
+    paused: bool = False
+    """Frozen (a long GC pause, a stopped VM): it takes no step and its timers stand still."""
+    resumed: bool = False
+    """Paused and resumed during its current term (the exception upstream's guarantee has: AtMostOneActingLeader)."""
+    observed: Lease | None = None
+    """The Lease it last got or wrote (observedRecord and observedRawRecord, and LeaseLock's cached object whose
+    resourceVersion its next optimistic Update carries); None before it has observed one."""
+    expires: int = 0
+    """ms until observedTime + leaseDuration on its own clock (0: the observed lease has expired, or none)."""
+    retry: int = 0
+    """ms until its next tryAcquireOrRenew (0: due now)."""
+    deadline: int = 0
+    """While leading: ms until its renew round times out (its last success + retryPeriod + renewDeadline); 0: the
+    renew deadline has passed."""
+    electing: bool = True
+    """Its election loop runs (False only under the ``leader-keeps-acting`` variant, once the deadline passed)."""
+
+    incarnation: int = 0
+    """Which run of the process this is: its identity is ``<name>_<incarnation>`` (upstream: hostname + "_" + a
+    fresh UUID per process), so a restarted replica is another candidate (``spec.leaderelection.restarted``)."""
+
+    @property
+    def identity(self) -> str:
+        """The elector's identity (resourcelock.ResourceLockConfig.Identity)."""
+        return f"{self.name}_{self.incarnation}"
+
+    @property
+    def holder(self) -> str:
+        """observedRecord.HolderIdentity ("" before it has observed a record)."""
+        return "" if self.observed is None else self.observed.holder_identity
+
+
+@attrs.frozen(cache_hash=True)
+class Parked:
+    """The controllers of a leading replica that are not in ``ClusterState.kcm`` (``LeaderElection.parked``): its
+    informers' caches as they were when it was parked (no delivery reaches them there) and their high-water marks,
+    its work queues and expectations. Kept apart from ``Informer`` so that the reductions rewrite the ids of the
+    caches (a parked cache is not a view of etcd's history at some revision)."""
+
+    caches: tuple[immutables.Map[Key, Object], ...] = attrs.field(metadata=holds(("seq", ("map", KEY, OBJ))))
+    high_water: tuple[int, ...] = attrs.field(metadata=holds(("seq", REVISION)))
+    rs_queue: WorkQueue = WorkQueue()
+    deploy_queue: WorkQueue = WorkQueue()
+    expectations: immutables.Map[Key, Expectation] = immutables.Map()
+
+
+@attrs.frozen(cache_hash=True)
+class LeaderElection:
+    """kube-controller-manager's replicas under leader election (``spec.leaderelection``). ``ClusterState.kcm``
+    holds the controllers of replica ``active`` (-1: no replica's controllers run; then its informers take no
+    deliveries: ``ClusterState.informer_slots``); ``parked`` the controllers of each other replica that leads: one
+    paused, or one acting on after another has taken the lease (the overlap upstream allows)."""
+
+    replicas: tuple[Replica, ...]
+    active: int = -1
+    parked: tuple[Parked | None, ...] = ()
+    """Per replica: its controllers when it leads but is not ``active`` (None otherwise)."""
+
+
+@attrs.frozen(cache_hash=True)
 class ClusterState:
     """The whole cluster: etcd, the components, the clock's timers (held by the components), the user's
     remaining commands and the fault budgets."""
@@ -784,6 +880,8 @@ class ClusterState:
     """The StatefulSet and disruption controllers and the drains under way (None: the scenario has none of them)."""
     net: Network = Network()
     podgc: PodGC = PodGC()
+    leader: LeaderElection | None = None
+    """kube-controller-manager's replicas under leader election (None: one replica, no election)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -795,12 +893,14 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm, self.schedulers,
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.leader)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
-        out: list[tuple[str, int, tuple[str, str], Informer | None]] = [
-            (*slot, inf) for slot, inf in zip(_KCM_SLOTS, self.kcm.informers, strict=True)]
+        if self.leader is not None and self.leader.active < 0:  # no replica's controllers run
+            out: list[tuple[str, int, tuple[str, str], Informer | None]] = [(*slot, None) for slot in _KCM_SLOTS]
+        else:
+            out = [(*slot, inf) for slot, inf in zip(_KCM_SLOTS, self.kcm.informers, strict=True)]
         append = out.append
         for i, s in enumerate(self.schedulers):
             append(("scheduler", i, _SCHEDULER_SCOPE, s.informer))
@@ -844,13 +944,13 @@ class ClusterState:
             ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned)
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.leader)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
         kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
         a, b, c = kcm.informers
-        if infs[0] is not a or infs[1] is not b or infs[2] is not c:
+        if infs[0] is not None and (infs[0] is not a or infs[1] is not b or infs[2] is not c):
             kcm = ControllerManager((infs[0], infs[1], infs[2]), kcm.rs_queue, kcm.deploy_queue,  # type: ignore[arg-type]
                                     kcm.expectations)
         n = 3 + len(schedulers)
@@ -873,14 +973,14 @@ class ClusterState:
                 and workloads is self.workloads and net is self.net):
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, workloads, net, self.podgc)
+                            self.lifecycle, workloads, net, self.podgc, self.leader)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
                   "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
-                  "podgc": self.podgc}
+                  "podgc": self.podgc, "leader": self.leader}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -888,7 +988,7 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm,
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.leader)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

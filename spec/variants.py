@@ -243,3 +243,29 @@ VARIANTS["stale-taint-eviction"] = Variant(
     _needs_partition_and_tolerated_taint,
     "node-partition",
 )
+
+
+# --- leader election (issue 19; spec.leaderelection) -------------------------------------------------------------
+
+
+def _needs_paused_leader(config: Config) -> str | None:
+    """A replica that misses its renewals past its renew deadline: leader election with two replicas and a
+    pause (without it every leader renews in time, and the variant changes nothing)."""
+    le = config.leader_election
+    if le is None or le.replicas < 2:
+        return "spec.leaderElection with two replicas"
+    if not config.budget.controller_manager_pauses:
+        return "spec.leaderElection.pauses of at least 1 (a leader that misses its renew deadline)"
+    return None
+
+
+VARIANTS["leader-keeps-acting"] = Variant(
+    "leader-keeps-acting",
+    "kubernetes#23731 (split brain: the leader that lost its lease never ran OnStoppedLeading; fixed by the renew "
+    "loop's timeout, #65094 for a renewal that hangs past the renew deadline, and the leader-election healthz "
+    "watchdog of #70971 for a wedged elector, kubernetes#70819 and #82960)",
+    "a kube-controller-manager replica past its renew deadline does not stop leading: its controllers keep running "
+    "while another replica holds the Lease",
+    _needs_paused_leader,
+    "ha-controller-manager",
+)
