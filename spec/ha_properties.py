@@ -104,10 +104,15 @@ def explain_acting(s: ClusterState) -> str:
         return "at most one replica's controllers run"
     le = s.leader
     assert le is not None
+    from spec.leaderelection import LEASE_KEY
+
+    lease = s.etcd.objects.get(LEASE_KEY)
+    holder = getattr(lease, "holder_identity", "")
     parts = []
     for r in le.replicas:
         if r.name in acting:
-            why = "holds the Lease" if r.holder == r.identity else f"observed {r.holder or 'nothing'} holding the Lease"
+            why = "holds the Lease" if holder == r.identity else f"the Lease is {holder}'s" + (
+                ", which it has not observed yet" if r.holder == r.identity else "")
             state = "its renew deadline passed" if r.deadline == 0 else f"{r.deadline} ms left of its renew round"
             parts.append(f"{r.name} runs its controllers ({why}; {state}" + ("; resumed from a pause)" if r.resumed
                                                                              else ")"))

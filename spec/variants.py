@@ -267,5 +267,5 @@ VARIANTS["leader-keeps-acting"] = Variant(
     "a kube-controller-manager replica past its renew deadline does not stop leading: its controllers keep running "
     "while another replica holds the Lease",
     _needs_paused_leader,
-    "ha-controller-manager",
+    "ha-paused-leader",
 )

@@ -160,3 +160,37 @@ def test_durations() -> None:
     assert [parse_duration(d, "x") for d in ("15s", "500ms", "1.5s", "1m")] == [15_000, 500, 1_500, 60_000]
     with pytest.raises(InputError, match="whole number of milliseconds"):
         parse_duration("0.5ms", "x")
+
+
+@pytest.mark.parametrize("spec", [
+    "leaderElection: {replicas: 2, pauses: 1}",
+    "faults: {controllerManagerCrashes: 1}\n  leaderElection: {replicas: 2, renewFailures: 2, clockSkew: 3s}",
+    "leaderElection: {replicas: 2, pauses: 1}\n  variants: [leader-keeps-acting]",
+])
+def test_each_components_enabled_is_its_steps(spec: str) -> None:
+    """The leader election component's ``enabled`` (and every other's) names exactly the actors of its
+    non-stuttering steps, on every state reached (tests/spec/test_spec_differential.py's check)."""
+    from tests.spec.test_spec_differential import enabled_actors_agree
+
+    assert enabled_actors_agree(_config(spec), 3_000) > 100
+
+
+def test_the_builtin_scenarios() -> None:
+    """ha-controller-manager: failover after a crash, every property holds (EventualReplicaConvergence across the
+    failover); ha-paused-leader holds and refutes the variant."""
+    from spec.scenario import builtin
+
+    result = check(ClusterModel(builtin("ha-paused-leader").config))
+    assert result.status == "ok", result.verdict()
+    config = with_overrides(builtin("ha-paused-leader"), variants=("leader-keeps-acting",)).config
+    result = check(ClusterModel(config))
+    assert result.status == "violation" and result.violation is not None
+    assert result.violation.property == "AtMostOneActingLeader"
+
+
+@pytest.mark.slow
+def test_ha_controller_manager_holds_exhaustively() -> None:
+    from spec.scenario import builtin
+
+    result = check(ClusterModel(builtin("ha-controller-manager").config))
+    assert result.status == "ok", result.verdict()
