@@ -679,6 +679,7 @@ class Budget:
     node_crashes: int = 0
     node_failures: int = 0
     node_partitions: int = 0
+    kube_proxy_restarts: int = 0
     controller_manager_pauses: int = 0
     """Pauses of a kube-controller-manager replica (a long GC pause, a frozen VM): only with leader election
     (``spec.leaderelection``; the scenario's ``spec.leaderElection.pauses``)."""
