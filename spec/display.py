@@ -7,7 +7,19 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from spec.state import ClusterState, Deployment, Informer, Node, Object, Pod, PodStatus, ReplicaSet, key_of, object_key
+from spec.state import (
+    ClusterState,
+    Deployment,
+    Informer,
+    Job,
+    Node,
+    Object,
+    Pod,
+    PodStatus,
+    ReplicaSet,
+    key_of,
+    object_key,
+)
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -22,6 +34,16 @@ def _object(obj: Object) -> dict[str, Any]:
         out["deletionTimestamp"] = "set"
     if m.owner is not None:
         out["owner"] = f"{m.owner.kind}/{m.owner.name}"
+    if m.finalizers:
+        out["finalizers"] = list(m.finalizers)
+    if isinstance(obj, Job):
+        js = obj.status
+        out.update(completions=obj.completions, parallelism=obj.parallelism, backoffLimit=obj.backoff_limit,
+                   status=f"{js.active} active, {js.succeeded} succeeded, {js.failed} failed",
+                   condition=js.condition or "none")
+        if js.uncounted_succeeded or js.uncounted_failed:
+            out["uncountedTerminatedPods"] = {"succeeded": list(js.uncounted_succeeded),
+                                              "failed": list(js.uncounted_failed)}
     if isinstance(obj, Pod):
         out.update(nodeName=obj.node_name, phase=obj.status.phase, ready=obj.status.ready,
                    images=[c.image for c in obj.containers])
@@ -73,6 +95,14 @@ def display(state: ClusterState) -> Mapping[str, Any]:
             "up": k.up, "informer rv": None if k.informer is None else k.informer.rv,
             **({"partitioned": True} if k.partitioned else {}), **({"failed": True} if k.failed else {}),
             "containers": sorted(f"{c.pod}/{c.name} ({'running' if c.running else 'exited'})" for c in k.runtime),
+        }
+    if state.jobs is not None:
+        ctl = state.jobs
+        view["job-controller"] = {
+            "informer rv": ctl.informer.rv,
+            "queue": list(ctl.queue.queue),
+            "expectations": {k: {"add": e.add, "del": sorted(e.deletes)} for k, e in sorted(ctl.expectations.items())},
+            "finalizer removals expected": {k: sorted(v) for k, v in sorted(ctl.removals.items())},
         }
     b = state.budget
     view["faults left"] = {a.name: getattr(b, a.name) for a in b.__attrs_attrs__}

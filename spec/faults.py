@@ -78,6 +78,16 @@ def _restart_workloads(state: ClusterState, rv: int) -> ClusterState:
     return state._with(workloads=restart_slot(state, rv))
 
 
+def _restart_jobs(state: ClusterState, rv: int) -> ClusterState:
+    """The Job controller restarts with the controller manager (after its shared pod informer has relisted:
+    ``spec.controllers.job``)."""
+    if state.jobs is None:
+        return state
+    from spec.controllers.job import restart_slot
+
+    return state._with(jobs=restart_slot(state, rv))
+
+
 def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     b = state.budget
     etcd = state.etcd
@@ -86,10 +96,11 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
         for rv in restart_revisions:
             new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
             yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
-                _restart_workloads(attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
-                                                lifecycle=nodelifecycle.restarted(state.lifecycle),
-                                                podgc=podgc.restarted(state.podgc),
-                                                net=network.kcm_restarted(state.net, etcd, rv)), rv), config)
+                _restart_jobs(_restart_workloads(attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
+                                                              lifecycle=nodelifecycle.restarted(state.lifecycle),
+                                                              podgc=podgc.restarted(state.podgc),
+                                                              net=network.kcm_restarted(state.net, etcd, rv)), rv),
+                              rv), config)
     if b.scheduler_crashes:
         for s in state.schedulers:
             for rv in restart_revisions:

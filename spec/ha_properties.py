@@ -17,7 +17,7 @@ import functools
 
 import immutables
 
-from spec.state import ClusterState, Key, Object, object_key
+from spec.state import ClusterState, Job, Key, Object, Pod, object_key
 
 
 def _owner_key(obj: Object) -> Key:
@@ -56,3 +56,79 @@ def explain_dangling(s: ClusterState) -> str:
     if not keys:
         return "every stored object's owner exists"
     return "; ".join(f"{k} names an owner that is gone ({_owner_key(s.etcd.objects[k])})" for k in keys)
+
+
+# --- Jobs (pkg/controller/job/job_controller.go) ------------------------------------------------------------------
+
+
+def _job_pods(objects: immutables.Map[Key, Object], job: Object) -> list[Pod]:
+    return [p for p in objects.values() if isinstance(p, Pod) and p.meta.owner is not None
+            and p.meta.owner.uid == job.meta.uid]
+
+
+def _jobs(objects: immutables.Map[Key, Object]) -> list[Job]:
+    return [j for j in objects.values() if isinstance(j, Job)]
+
+
+def job_never_exceeds_completions(s: ClusterState) -> bool:
+    """No Job counts more successes than spec.completions, and no more of its pods succeed than that
+    (job_controller.go manageJob: wantActive = completions - succeeded, at most parallelism; pods are tracked with
+    the batch.kubernetes.io/job-tracking finalizer until counted, so none is lost or counted twice)."""
+    return _within_completions(s.etcd.objects)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _within_completions(objects: immutables.Map[Key, Object]) -> bool:
+    for job in _jobs(objects):
+        if job.completions is None:
+            continue
+        succeeded = sum(1 for p in _job_pods(objects, job) if p.status.phase == "Succeeded")
+        if job.status.succeeded > job.completions or succeeded > job.completions:
+            return False
+    return True
+
+
+def job_active_within_parallelism(s: ClusterState) -> bool:
+    """No Job has more active pods (not finished, not being deleted) than spec.parallelism (manageJob creates at
+    most parallelism - active, gated by its expectations)."""
+    return _within_parallelism(s.etcd.objects)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _within_parallelism(objects: immutables.Map[Key, Object]) -> bool:
+    for job in _jobs(objects):
+        active = sum(1 for p in _job_pods(objects, job)
+                     if p.status.phase not in ("Succeeded", "Failed") and not p.meta.deleting)
+        if active > job.parallelism:
+            return False
+    return True
+
+
+def jobs_finished(s: ClusterState) -> bool:
+    """Every Job has the Complete or the Failed condition."""
+    return all(j.status.condition in ("Complete", "Failed") for j in _jobs(s.etcd.objects))
+
+
+def explain_completions(s: ClusterState) -> str:
+    parts = []
+    for job in _jobs(s.etcd.objects):
+        pods = [p.meta.name for p in _job_pods(s.etcd.objects, job) if p.status.phase == "Succeeded"]
+        parts.append(f"Job {job.meta.namespace}/{job.meta.name}: completions {job.completions}, status.succeeded "
+                     f"{job.status.succeeded}, succeeded pods {len(pods)} ({', '.join(sorted(pods)) or 'none'})")
+    return "; ".join(parts) or "no Job"
+
+
+def explain_parallelism(s: ClusterState) -> str:
+    parts = []
+    for job in _jobs(s.etcd.objects):
+        active = [p.meta.name for p in _job_pods(s.etcd.objects, job)
+                  if p.status.phase not in ("Succeeded", "Failed") and not p.meta.deleting]
+        parts.append(f"Job {job.meta.namespace}/{job.meta.name}: parallelism {job.parallelism}, active pods "
+                     f"{len(active)} ({', '.join(sorted(active)) or 'none'})")
+    return "; ".join(parts) or "no Job"
+
+
+def explain_finished(s: ClusterState) -> str:
+    return "; ".join(f"Job {j.meta.namespace}/{j.meta.name}: condition {j.status.condition or 'none'}, "
+                     f"succeeded {j.status.succeeded}, failed {j.status.failed}" for j in _jobs(s.etcd.objects)) \
+        or "no Job"

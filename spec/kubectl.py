@@ -52,6 +52,7 @@ _RESOURCES = {
     "deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
     "replicaset": "replicasets", "replicasets": "replicasets", "rs": "replicasets",
     "pod": "pods", "pods": "pods", "po": "pods", "node": "nodes", "nodes": "nodes", "no": "nodes",
+    "job": "jobs", "jobs": "jobs",
     "statefulset": "statefulsets", "statefulsets": "statefulsets", "sts": "statefulsets",
 }
 
@@ -87,10 +88,10 @@ CASCADE = {"background": "background", "foreground": "foreground", "orphan": "or
            "true": "background", "false": "orphan"}
 """kubectl delete --cascade (staging/src/k8s.io/kubectl/pkg/cmd/delete/delete_flags.go: the deprecated true and
 false mean background and orphan)."""
-DELETABLE_OWNERS = ("deployments", "replicasets")
+DELETABLE_OWNERS = ("deployments", "replicasets", "jobs")
 """The owners ``kubectl delete NAME --cascade`` takes in the model (issue 19 adds more as they are modelled)."""
 _POLICY = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}
-_GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps"}
+_GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps", "jobs": "job.batch"}
 
 
 def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:

@@ -1,5 +1,5 @@
 """Scenarios: a YAML file of Kubernetes documents (Node, Deployment, ReplicaSet, Pod, StatefulSet,
-PodDisruptionBudget) plus one ``kind: Scenario``
+PodDisruptionBudget, Job) plus one ``kind: Scenario``
 document (apiVersion kubespec.dev/v1) with fault budgets, read consistency, variants, properties, kubectl commands
 and bounds. Every problem is an ``InputError`` naming the file, the document and the field.
 
@@ -30,6 +30,7 @@ from spec.state import (
     Budget,
     Container,
     Deployment,
+    Job,
     Meta,
     Node,
     Object,
@@ -220,6 +221,29 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
     )
 
 
+def _job(doc: dict[str, Any], where: str) -> Job:
+    """A batch/v1 Job (completionMode NonIndexed): parallelism, completions, backoffLimit and its template, whose
+    restartPolicy must be Never or OnFailure (pkg/apis/batch/validation). The API server's generated selector
+    (controller-uid) is the job-name label in the model: a selector in the file is refused, as without
+    manualSelector upstream refuses it."""
+    meta = _meta(doc, where)
+    spec = _map(doc, "spec", where, required=True)
+    _keys(spec, ("parallelism", "completions", "backoffLimit", "template"), f"{where}: spec")
+    template = _template(spec, meta.namespace, where)
+    pod_spec = _map(_map(spec, "template", f"{where}: spec"), "spec", f"{where}: spec.template")
+    policy = pod_spec.get("restartPolicy", "Always")
+    if policy not in ("Never", "OnFailure"):
+        raise InputError(f"{where}: spec.template.spec.restartPolicy: Unsupported value: {policy!r}: supported "
+                         "values: \"OnFailure\", \"Never\"")
+    parallelism = _int(spec, "parallelism", f"{where}: spec", 1)
+    raw_completions = spec.get("completions", 1 if "parallelism" not in spec else None)
+    completions = None if raw_completions is None else _int(spec, "completions", f"{where}: spec", 1)
+    for value, field in ((parallelism, "parallelism"), (completions or 0, "completions")):
+        check_replicas(value, f"{where}: spec.{field}")
+    return Job(meta=meta, template=template, parallelism=parallelism, completions=completions,
+               backoff_limit=_int(spec, "backoffLimit", f"{where}: spec", 6), restart_policy=policy)
+
+
 def _statefulset(doc: dict[str, Any], where: str) -> StatefulSet:
     """An apps/v1 StatefulSet (``spec.controllers.statefulset`` says what of it is modelled)."""
     meta = _meta(doc, where)
@@ -401,7 +425,7 @@ def parse(text: str, source: str) -> Scenario:
             continue
         api = doc.get("apiVersion")
         expected = {"Node": "v1", "Pod": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1", "Service": "v1",
-                    "StatefulSet": "apps/v1", "PodDisruptionBudget": "policy/v1"}
+                    "StatefulSet": "apps/v1", "PodDisruptionBudget": "policy/v1", "Job": "batch/v1"}
         if kind not in expected:
             raise InputError(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(expected)}, Scenario)")
         if api != expected[kind]:
@@ -413,6 +437,8 @@ def parse(text: str, source: str) -> Scenario:
             obj = _node(doc, where)
         elif kind == "Pod":
             obj = _pod(doc, where)
+        elif kind == "Job":
+            obj = _job(doc, where)
         elif kind == "StatefulSet":
             obj = _statefulset(doc, where)
         elif kind == "PodDisruptionBudget":

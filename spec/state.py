@@ -140,6 +140,9 @@ class Pod:
     spec.nodeName."""
     status: PodStatus = PodStatus()
     scheduler_name: str = DEFAULT_SCHEDULER
+    restart_policy: str = "Always"
+    """spec.restartPolicy: Always (the only one a ReplicaSet's template may have), OnFailure or Never (a Job's
+    pods: the kubelet lets them run to completion, ``spec.kubelet``)."""
 
     @property
     def node_name(self) -> str:
@@ -225,6 +228,41 @@ class Deployment:
     min_ready_seconds: int = 0
     paused: bool = False
     status: DeploymentStatus = DeploymentStatus()
+
+
+JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+"""The finalizer the Job controller puts on every pod it creates and removes once it has counted the pod."""
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+
+
+@attrs.frozen(cache_hash=True)
+class JobStatus:
+    """Upstream: batch/v1 JobStatus. ``uncounted_succeeded`` / ``uncounted_failed`` are
+    status.uncountedTerminatedPods, by pod *name* rather than uid: the reductions renumber uids, and a Job's pod
+    keeps its name (the tracking finalizer keeps the pod) until it is counted. ``condition`` is "" (running),
+    "Complete" or "Failed" (the Complete or Failed condition True), ``reason`` the Failed condition's reason."""
+
+    active: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    uncounted_succeeded: tuple[str, ...] = ()
+    uncounted_failed: tuple[str, ...] = ()
+    condition: str = ""
+    reason: str = ""
+
+
+@attrs.frozen(cache_hash=True)
+class Job:
+    """Upstream: batch/v1 Job, completionMode NonIndexed. The selector is the ``batch.kubernetes.io/job-name``
+    label (upstream selects on controller-uid, which holds a uid; names are unique in the model)."""
+
+    meta: Meta
+    template: PodTemplate
+    parallelism: int = 1
+    completions: int | None = 1
+    backoff_limit: int = 6
+    restart_policy: str = "Never"
+    status: JobStatus = JobStatus()
 
 
 STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
@@ -345,13 +383,13 @@ class EndpointSlice:
     address_type: str = "IPv4"
 
 
-Object = Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice
+Object = Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice | Job
 
 RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
             StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets", Service: "services",
-            EndpointSlice: "endpointslices"}
+            EndpointSlice: "endpointslices", Job: "jobs"}
 KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
-        PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice"}
+        PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice", Job: "Job"}
 
 
 def object_key(obj: Object) -> Key:
@@ -361,12 +399,15 @@ def object_key(obj: Object) -> Key:
 def replace_meta(obj: Object, meta: Meta) -> Object:
     """``obj`` with another metadata (a fast ``attrs.evolve``: states are rebuilt millions of times)."""
     if type(obj) is Pod:
-        return Pod(meta, obj.containers, obj.info, obj.status, obj.scheduler_name)
+        return Pod(meta, obj.containers, obj.info, obj.status, obj.scheduler_name, obj.restart_policy)
     if type(obj) is ReplicaSet:
         return ReplicaSet(meta, obj.replicas, obj.selector, obj.template, obj.min_ready_seconds, obj.status)
     if type(obj) is Deployment:
         return Deployment(meta, obj.replicas, obj.selector, obj.template, obj.max_surge, obj.max_unavailable,
                           obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status)
+    if type(obj) is Job:
+        return Job(meta, obj.template, obj.parallelism, obj.completions, obj.backoff_limit, obj.restart_policy,
+                   obj.status)
     if type(obj) is StatefulSet:
         return StatefulSet(meta, obj.replicas, obj.selector, obj.template, obj.service_name,
                            obj.pod_management_policy, obj.min_ready_seconds, obj.status)
@@ -595,6 +636,9 @@ class RuntimeContainer:
     managed: bool = True
     ip: str = ""
     """The pod sandbox's address (CNI host-local, ``spec.services``); "" where pod IPs are not modelled."""
+    succeeded: bool = False
+    """Exited with code 0 (a Job's container that ran to completion); an exited container that did not succeed
+    crashed (the ``containerCrashes`` fault)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -708,6 +752,29 @@ class Workloads:
 
 
 @attrs.frozen(cache_hash=True)
+class JobController:
+    """kube-controller-manager's Job controller (``spec.controllers.job``): its Job informer (scope ("kcm", "jobs");
+    its pods are the controller manager's pod informer's, shared as upstream's informer factory shares it), its
+    work queue, its expectations of pod creations and deletions, and the tracking finalizer removals it expects to
+    observe (uidTrackingExpectations, by pod key: see ``JobStatus``). None in ``ClusterState`` where the scenario
+    has no Job: then nothing changes for the other scenarios. Lost in a controller-manager crash, like the other
+    controllers' memory."""
+
+    informer: Informer
+    queue: WorkQueue = WorkQueue()
+    expectations: immutables.Map[Key, Expectation] = immutables.Map()
+    removals: immutables.Map[Key, frozenset[Key]] = immutables.Map()
+    written: immutables.Map[Key, JobStatus] = immutables.Map()
+    """The status the controller last wrote to each Job, until its Job informer shows it (read-your-own-writes,
+    kubernetes#137210: a sync is deferred until then). By value rather than by resourceVersion: only the Job
+    controller writes a Job's status, and a value is not renumbered by the reductions."""
+
+
+JOB_SCOPE = ("kcm", "jobs")
+"""The Job controller's Job informer's scope (``spec.informer.Scope``)."""
+
+
+@attrs.frozen(cache_hash=True)
 class PodGC:
     """The pod garbage collector's memory (``spec.controllers.podgc``): its quarantine of node names that bound pods
     name but the API server does not have, each with the ms left of the 40 s quarantine (upstream: the delaying
@@ -784,6 +851,8 @@ class ClusterState:
     """The StatefulSet and disruption controllers and the drains under way (None: the scenario has none of them)."""
     net: Network = Network()
     podgc: PodGC = PodGC()
+    jobs: JobController | None = None
+    """The Job controller (None: the scenario has no Job)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -795,7 +864,7 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm, self.schedulers,
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -809,6 +878,8 @@ class ClusterState:
         if self.workloads is not None:
             for i, inf in enumerate(self.workloads.informers):
                 append(("workloads", i, ("kcm", WORKLOAD_RESOURCES[i]), inf))
+        if self.jobs is not None:
+            append(("jobs", 0, JOB_SCOPE, self.jobs.informer))
         net = self.net
         if net.eps is not None:
             for i, (inf, resource) in enumerate(zip(net.eps.informers, EPS_RESOURCES, strict=True)):
@@ -831,6 +902,9 @@ class ClusterState:
             winfs = list(w.informers)
             winfs[index] = inf
             return self._with(workloads=Workloads(tuple(winfs), w.sts_queue, w.pdb_queue, w.drains))
+        elif who == "jobs":
+            assert self.jobs is not None
+            return self._with(jobs=attrs.evolve(self.jobs, informer=inf))
         elif who == "scheduler":
             ss = list(schedulers)
             s = ss[index]
@@ -844,7 +918,7 @@ class ClusterState:
             ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned)
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
@@ -866,21 +940,26 @@ class ClusterState:
         if workloads is not None and any(a is not b for a, b in zip(workloads.informers, infs[m:mw], strict=True)):
             workloads = Workloads(tuple(infs[m:mw]), workloads.sts_queue, workloads.pdb_queue,  # type: ignore[arg-type]
                                   workloads.drains)
+        jobs = self.jobs
+        if jobs is not None:
+            if infs[mw] is not jobs.informer:
+                jobs = attrs.evolve(jobs, informer=infs[mw])  # type: ignore[arg-type]
+            mw += 1
         net = self.net if len(infs) == mw else with_net_informers(self.net, infs[mw:])  # type: ignore[arg-type]
         if etcd is None:
             etcd = self.etcd
         if (etcd is self.etcd and kcm is self.kcm and schedulers is self.schedulers and kubelets is self.kubelets
-                and workloads is self.workloads and net is self.net):
+                and workloads is self.workloads and net is self.net and jobs is self.jobs):
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, workloads, net, self.podgc)
+                            self.lifecycle, workloads, net, self.podgc, jobs)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
                   "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
-                  "podgc": self.podgc}
+                  "podgc": self.podgc, "jobs": self.jobs}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -888,7 +967,7 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm,
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

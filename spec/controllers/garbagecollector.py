@@ -230,7 +230,10 @@ def _steps(caches: tuple[immutables.Map[Key, Object], ...], etcd: Etcd, ghost: G
 def gc_work(state: ClusterState, config: Config) -> tuple[Step, ...]:
     """The garbage collector's work items that change something (``steps``), over the controller manager's
     caches."""
-    return steps(tuple(i.cache for i in state.kcm.informers), state.etcd, state.ghost, True)
+    caches = tuple(i.cache for i in state.kcm.informers)
+    if state.jobs is not None:  # the Job informer (the shared informer factory's): Jobs own their pods
+        caches += (state.jobs.informer.cache,)
+    return steps(caches, state.etcd, state.ghost, True)
 
 
 class GarbageCollectorComponent(component.Base):

@@ -280,6 +280,11 @@ class ControllerManagerComponent(Base):
             from spec.controllers.workloads import on_shared_pods
 
             state = on_shared_pods(state, deltas)
+        if state.jobs is not None and KCM_RESOURCES[index] == "pods":
+            # the Job controller's pod handlers share this informer too (spec.controllers.job)
+            from spec.controllers import job
+
+            state = job.on_shared_pods(state, deltas)
         return state
 
 
