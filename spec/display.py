@@ -12,6 +12,7 @@ from spec.state import (
     Deployment,
     Informer,
     Job,
+    Namespace,
     Node,
     Object,
     Pod,
@@ -36,6 +37,8 @@ def _object(obj: Object) -> dict[str, Any]:
         out["owner"] = f"{m.owner.kind}/{m.owner.name}"
     if m.finalizers:
         out["finalizers"] = list(m.finalizers)
+    if isinstance(obj, Namespace):
+        out.update(phase=obj.phase, specFinalizers=list(obj.finalizers))
     if isinstance(obj, Job):
         js = obj.status
         out.update(completions=obj.completions, parallelism=obj.parallelism, backoffLimit=obj.backoff_limit,
@@ -439,6 +442,13 @@ def _node_status(n: Node) -> str:
     return status + (",SchedulingDisabled" if n.info.unschedulable else "")
 
 
+def _completions(j: Job) -> str:
+    """printJob's COMPLETIONS: succeeded/completions, or succeeded/1 (of parallelism) for a work queue."""
+    if j.completions is not None:
+        return f"{j.status.succeeded}/{j.completions}"
+    return f"{j.status.succeeded}/1" + (f" of {j.parallelism}" if j.parallelism > 1 else "")
+
+
 def tables(state: ClusterState) -> list[dict[str, Any]]:
     """The API objects as ``kubectl get deploy,rs,pods,nodes -o wide`` prints them (upstream's printers:
     pkg/printers/internalversion/printers.go; AGE and IP omitted, the model has no clock of wall time nor IPs):
@@ -471,6 +481,15 @@ def tables(state: ClusterState) -> list[dict[str, Any]]:
                     "rows": [[_name(n), _node_status(n),
                               "up" if n.meta.name in kubelets and kubelets[n.meta.name].up else "down",
                               sum(1 for p in pods if p.node_name == n.meta.name)] for n in nodes]})
+    jobs = [o for o in objects if isinstance(o, Job)]
+    if jobs:  # kubectl get jobs (printJob): COMPLETIONS is succeeded/completions
+        out.append({"title": "jobs", "columns": ["NAME", "STATUS", "COMPLETIONS", "ACTIVE", "FAILED"],
+                    "rows": [[_name(j), j.status.condition or "Running", _completions(j), j.status.active,
+                              j.status.failed] for j in jobs]})
+    namespaces = [o for o in objects if isinstance(o, Namespace)]
+    if namespaces:  # kubectl get namespaces (printNamespace)
+        out.append({"title": "namespaces", "columns": ["NAME", "STATUS"],
+                    "rows": [[n.meta.name, n.phase] for n in namespaces]})
     return out
 
 

@@ -17,7 +17,7 @@ import functools
 
 import immutables
 
-from spec.state import ClusterState, Job, Key, Object, Pod, object_key
+from spec.state import ClusterState, Job, Key, Namespace, Node, Object, Pod, object_key
 
 
 def _owner_key(obj: Object) -> Key:
@@ -132,3 +132,40 @@ def explain_finished(s: ClusterState) -> str:
     return "; ".join(f"Job {j.meta.namespace}/{j.meta.name}: condition {j.status.condition or 'none'}, "
                      f"succeeded {j.status.succeeded}, failed {j.status.failed}" for j in _jobs(s.etcd.objects)) \
         or "no Job"
+
+
+# --- namespaces (pkg/controller/namespace) --------------------------------------------------------------------------
+
+
+def namespaces_settled(s: ClusterState) -> bool:
+    """No Namespace is Terminating, and no stored object lives in a namespace that is gone (the namespace
+    controller deleted its content before the namespace; the admission plugin refused new content meanwhile).
+    Trivially true where namespaces are implicit (no Namespace object)."""
+    return _settled(s.etcd.objects)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _settled(objects: immutables.Map[Key, Object]) -> bool:
+    names = set()
+    for key, o in objects.items():
+        if key.startswith("namespaces/"):
+            if o.meta.deleting:
+                return False
+            names.add(o.meta.name)
+    if not names:
+        return True
+    return all(isinstance(o, Node | Namespace) or o.meta.namespace in names for o in objects.values())
+
+
+def explain_namespaces(s: ClusterState) -> str:
+    objects = s.etcd.objects
+    terminating = sorted(o.meta.name for o in objects.values() if isinstance(o, Namespace) and o.meta.deleting)
+    names = {o.meta.name for o in objects.values() if isinstance(o, Namespace)}
+    stray = sorted(k for k, o in objects.items() if names and not isinstance(o, Node | Namespace)
+                   and o.meta.namespace not in names)
+    parts = []
+    for n in terminating:
+        left = sorted(k for k, o in objects.items() if o.meta.namespace == n and not isinstance(o, Node | Namespace))
+        parts.append(f"namespace {n} is Terminating (content left: {', '.join(left) or 'none'})")
+    parts += [f"{k} lives in a namespace that is gone" for k in stray]
+    return "; ".join(parts) or "no namespace is Terminating"

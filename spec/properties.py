@@ -21,10 +21,12 @@ from spec.ha_properties import (
     explain_completions,
     explain_dangling,
     explain_finished,
+    explain_namespaces,
     explain_parallelism,
     job_active_within_parallelism,
     job_never_exceeds_completions,
     jobs_finished,
+    namespaces_settled,
     no_dangling_dependents,
 )
 from spec.lifecycle_properties import (
@@ -42,6 +44,7 @@ from spec.state import (
     Job,
     Key,
     Kubelet,
+    Namespace,
     Node,
     Object,
     Pod,
@@ -454,6 +457,15 @@ PROPERTIES["JobEventuallyFinishes"] = PropertySpec(
     "run to completion or exhaust backoffLimit).",
     "pkg/controller/job/job_controller.go (syncJob, enactJobFinished)",
     applies=_has(Job), explain=explain_finished,
+)
+
+PROPERTIES["NamespaceEventuallyDeleted"] = PropertySpec(
+    "NamespaceEventuallyDeleted", "leads_to", lambda s: not namespaces_settled(s), namespaces_settled,
+    "Whenever some namespace is Terminating, eventually none is: its content is deleted, the namespace controller "
+    "removes the kubernetes finalizer and the namespace is gone, with nothing left in it.",
+    "pkg/controller/namespace/deletion/namespaced_resources_deleter.go (Delete, deleteAllContent, "
+    "finalizeNamespace); pkg/admission/plugin/namespace/lifecycle/admission.go",
+    applies=_has(Namespace), explain=explain_namespaces,
 )
 
 

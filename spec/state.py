@@ -44,8 +44,12 @@ FINALIZER_FOREGROUND = "foregroundDeletion"
 """metav1.FinalizerDeleteDependents: the owner stays (deletionTimestamp set) until its blocking dependents are gone."""
 
 
+CLUSTER_SCOPED = frozenset({"nodes", "namespaces"})
+"""The modelled resources that are not namespaced (their keys are ``<resource>/<name>``)."""
+
+
 def key_of(resource: str, namespace: str, name: str) -> Key:
-    return f"{resource}/{name}" if resource == "nodes" else f"{resource}/{namespace}/{name}"
+    return f"{resource}/{name}" if resource in CLUSTER_SCOPED else f"{resource}/{namespace}/{name}"
 
 
 def pod_key(namespace: str, name: str) -> Key:
@@ -383,13 +387,33 @@ class EndpointSlice:
     address_type: str = "IPv4"
 
 
-Object = Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice | Job
+FINALIZER_KUBERNETES = "kubernetes"
+"""v1.FinalizerKubernetes: the namespace controller's token in a Namespace's spec.finalizers."""
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
+"""The namespaces the NamespaceLifecycle admission plugin refuses to delete (pkg/admission/plugin/namespace/lifecycle:
+immortalNamespaces), and which the API server creates at start (pkg/controlplane/controller/systemnamespaces)."""
+
+
+@attrs.frozen(cache_hash=True)
+class Namespace:
+    """Upstream: core/v1 Namespace (cluster-scoped: ``meta.namespace`` is ""). ``finalizers`` is spec.finalizers (not
+    metadata.finalizers): the namespace controller removes ``kubernetes`` once the namespace's content is gone;
+    ``phase`` is status.phase, Active or Terminating (set by the API server when the DELETE comes)."""
+
+    meta: Meta
+    finalizers: tuple[str, ...] = (FINALIZER_KUBERNETES,)
+    phase: str = "Active"
+
+
+Object = (Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice | Job
+          | Namespace)
 
 RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
             StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets", Service: "services",
-            EndpointSlice: "endpointslices", Job: "jobs"}
+            EndpointSlice: "endpointslices", Job: "jobs", Namespace: "namespaces"}
 KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
-        PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice", Job: "Job"}
+        PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice", Job: "Job",
+        Namespace: "Namespace"}
 
 
 def object_key(obj: Object) -> Key:
@@ -417,6 +441,8 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
         return Service(meta, obj.selector, obj.ports, obj.type, obj.cluster_ip, obj.publish_not_ready_addresses)
     if type(obj) is EndpointSlice:
         return EndpointSlice(meta, obj.endpoints, obj.ports, obj.address_type)
+    if type(obj) is Namespace:
+        return Namespace(meta, obj.finalizers, obj.phase)
     assert type(obj) is Node
     return Node(meta, obj.info, obj.ready)
 

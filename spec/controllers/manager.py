@@ -12,6 +12,16 @@ key in the delaying queue's heap (AddRateLimited: 5 ms doubled per failure, work
 a plain Add by an event handler queues the key at once but leaves that entry alone, so the backoff still fires
 later and adds the key again (delaying_queue.go waitingLoop), usually for a reconcile that finds nothing to do.
 Abstracted: the rate limiter's overall token bucket (10 qps, burst 100), which no scenario's few keys reach.
+
+The process hosts more controllers, each its own component (``spec.cluster.COMPONENTS``): the garbage collector,
+the node lifecycle, taint eviction and pod garbage collectors, the StatefulSet, disruption, EndpointSlice, Job and
+namespace controllers. Abstracted away: the ServiceAccount controller (pkg/controller/serviceaccount
+serviceaccounts_controller.go: it creates the ``default`` ServiceAccount in every namespace) and the token
+controllers (tokens_controller.go, the legacy token Secrets; the root CA publisher's kube-root-ca.crt ConfigMap).
+None of the modelled components reads a ServiceAccount, a token Secret or a ConfigMap (admission of a pod's
+service account, token projection and mounting are the API server's and the kubelet's volume business, which the
+model omits), so their steps could only add interleavings of writes nothing observes; the namespace controller's
+content is every kind the model has, and these are not among them.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import attrs
 
-from spec.apiserver import CreatorRead, Session
+from spec.apiserver import NAMESPACE_TERMINATING, CreatorRead, Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
 from spec.state import (
     ControllerManager,
@@ -225,6 +225,10 @@ def sync(
                 if response.ok:
                     assert response.obj is not None
                     session.event(name, "Normal", "SuccessfulCreate", f"Created pod: {response.obj.meta.name}")
+                elif response.cause == NAMESPACE_TERMINATING:
+                    # replica_set.go manageReplicas: "if the namespace is being terminated, we don't have to do
+                    # anything because any creation will fail" (counted as made: no error, no requeue)
+                    session.event(name, "Warning", "FailedCreate", f"Error creating: {response.message}")
                 else:
                     kcm = creation_observed(kcm, key)
                     failure = response.message

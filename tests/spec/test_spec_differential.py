@@ -116,7 +116,7 @@ def enabled_actors_agree(config: Config, max_states: int) -> int:
 @pytest.mark.parametrize("source", ["pod-two-nodes", "stale-replicaset", "cordoned-node", "node-failure",
                                     "deployment-node-crash-one-node.yaml", "deployment-node-crash.yaml",
                                     "cascade-delete", "service-one-node", "service-create", "drain-with-pdb",
-                                    "job-completions"])
+                                    "job-completions", "namespace-pod.yaml", "namespace-delete"])
 def test_enabled_actors_are_the_fair_steps_of_the_full_relation(source: str) -> None:
     config = load(FIXTURES / source).config if source.endswith(".yaml") else builtin(source).config
     assert enabled_actors_agree(config, 1500) > 15
@@ -143,6 +143,7 @@ def test_a_node_crash_keeps_convergence_with_the_reductions() -> None:
 
 
 FAST = ["pod-two-nodes", "stale-replicaset", "deployment-node-crash-one-node.yaml", "service-one-node"]
+FAST += ["namespace-pod.yaml"]  # issue 19: a namespace deleted with its pod
 SLOW = ["cordoned-node", "replicaset-one-node", "deployment-node-crash.yaml",
         "node-failure",  # node-failure: 30,403 states unreduced
         "cascade-delete",  # cascade-delete: 247,328 states unreduced
