@@ -47,7 +47,7 @@ WORKLOADS = ("drain-with-pdb",)
 """The StatefulSet / PodDisruptionBudget scenarios (issue 12), each exhaustive in under 2 minutes."""
 
 
-HA = ("job-completions", "namespace-delete")
+HA = ("job-completions", "namespace-delete", "cascade-orphan")
 """Issue 19's scenarios (Jobs, namespaces, garbage collection), each exhaustive in under 5 minutes."""
 
 

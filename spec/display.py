@@ -253,7 +253,8 @@ def _why_replicaset(state: ClusterState, key: str, config: Config) -> list[str]:
             lines.append(f"{actor} still expects {' and '.join(waits)} (for {e.timer} ms more): it creates and "
                          "deletes nothing")
     rec = _session(state, config)
-    manager.reconcile(kcm, rec, "replicaset", key, expectations="no-expectations" not in config.variants)  # type: ignore[arg-type]
+    manager.reconcile(kcm, rec, "replicaset", key, expectations="no-expectations" not in config.variants,  # type: ignore[arg-type]
+                      adoption_guard="gc-readoption" not in config.variants)
     return lines + rec.requests
 
 

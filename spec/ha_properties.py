@@ -169,3 +169,30 @@ def explain_namespaces(s: ClusterState) -> str:
         parts.append(f"namespace {n} is Terminating (content left: {', '.join(left) or 'none'})")
     parts += [f"{k} lives in a namespace that is gone" for k in stray]
     return "; ".join(parts) or "no namespace is Terminating"
+
+
+# --- orphaning and re-adoption (kubernetes#42639, #42938) ------------------------------------------------------
+
+
+def orphans_stay_orphaned(s: ClusterState) -> bool:
+    """No dependent that the garbage collector orphaned (it removed the ownerReference of an owner deleted with
+    propagationPolicy Orphan) names that owner again: a controller does not adopt back what its deletion orphaned
+    (pkg/controller/controller_ref_manager.go RecheckDeletionTimestamp, kubernetes#42938)."""
+    orphaned = s.ghost.orphaned
+    if not orphaned:
+        return True
+    return not _readopted(s.etcd.objects, orphaned)
+
+
+def _readopted(objects: immutables.Map[Key, Object], orphaned: frozenset[tuple[int, int]]) -> list[Key]:
+    return sorted(k for k, o in objects.items() if o.meta.owner is not None
+                  and (o.meta.uid, o.meta.owner.uid) in orphaned)
+
+
+def explain_orphans(s: ClusterState) -> str:
+    keys = _readopted(s.etcd.objects, s.ghost.orphaned)
+    if not keys:
+        return "no orphaned dependent names its old owner"
+    return "; ".join(f"{k} was orphaned from {s.etcd.objects[k].meta.owner.kind} "  # type: ignore[union-attr]
+                     f"{s.etcd.objects[k].meta.owner.name} and names it again as its controller"  # type: ignore[union-attr]
+                     for k in keys)

@@ -22,12 +22,14 @@ from spec.ha_properties import (
     explain_dangling,
     explain_finished,
     explain_namespaces,
+    explain_orphans,
     explain_parallelism,
     job_active_within_parallelism,
     job_never_exceeds_completions,
     jobs_finished,
     namespaces_settled,
     no_dangling_dependents,
+    orphans_stay_orphaned,
 )
 from spec.lifecycle_properties import (
     eviction_only_for_untolerated_taints,
@@ -466,6 +468,15 @@ PROPERTIES["NamespaceEventuallyDeleted"] = PropertySpec(
     "pkg/controller/namespace/deletion/namespaced_resources_deleter.go (Delete, deleteAllContent, "
     "finalizeNamespace); pkg/admission/plugin/namespace/lifecycle/admission.go",
     applies=_has(Namespace), explain=explain_namespaces,
+)
+
+PROPERTIES["OrphansStayOrphaned"] = PropertySpec(
+    "OrphansStayOrphaned", "always", orphans_stay_orphaned, None, orphans_stay_orphaned.__doc__ or "",
+    "pkg/controller/garbagecollector/garbagecollector.go (attemptToOrphanWorker), "
+    "pkg/controller/controller_ref_manager.go (ClaimObject, RecheckDeletionTimestamp); kubernetes#42639, #42938; "
+    "https://kubernetes.io/docs/concepts/architecture/garbage-collection/#orphaned-dependents",
+    applies=lambda config: any(c.verb == "delete" and c.cascade == "orphan" for c in config.commands),
+    explain=explain_orphans,
 )
 
 

@@ -720,6 +720,10 @@ class Ghost:
     tolerated_evictions: frozenset[Key] = frozenset()
     """Pods the taint eviction controller deleted although they tolerated every NoExecute taint of their node for
     ever (EvictionOnlyForUntoleratedTaints, ``spec.lifecycle_properties``)."""
+    orphaned: frozenset[tuple[int, int]] = attrs.field(default=frozenset(),
+                                                       metadata=holds(("seq", ("tuple", UID, UID))))
+    """(dependent uid, owner uid) of every ownerReference the garbage collector removed to orphan a dependent
+    (attemptToOrphan): OrphansStayOrphaned (``spec.ha_properties``) says the owner never gets it back."""
 
 
 @attrs.frozen(cache_hash=True)

@@ -261,3 +261,22 @@ VARIANTS["job-stale-sync"] = Variant(
     _needs_job,
     "job-completions",
 )
+
+
+def _needs_orphan_delete(config: Config) -> str | None:
+    if any(c.verb == "delete" and c.resource == "replicasets" and c.cascade == "orphan" for c in config.commands):
+        return None
+    return "a `kubectl delete replicaset NAME --cascade=orphan` in spec.userActions (the garbage collector orphans " \
+        "the ReplicaSet's pods, which its controller may adopt back)"
+
+
+VARIANTS["gc-readoption"] = Variant(
+    "gc-readoption",
+    "kubernetes#24934 (fixed by #27438 and #27600: a controller being deleted adopts nothing; the live recheck of "
+    "#42938 closes the cache-lag half of it, kubernetes#42639)",
+    "a ReplicaSet being deleted with --cascade=orphan adopts again, from its cache (the deletionTimestamp shown, "
+    "its DELETED event not yet delivered), the pod the garbage collector has just orphaned: the pod names a "
+    "deleted ReplicaSet and is garbage-collected instead of orphaned",
+    _needs_orphan_delete,
+    "cascade-orphan",
+)

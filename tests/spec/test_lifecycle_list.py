@@ -18,7 +18,7 @@ from spec.variants import VARIANTS
 
 FAST = {"no-expectations", "no-requeue", "unguarded-bind", "stale-relist", "no-zone-disruption", "no-orphan-gc",
         "stale-taint-eviction"}
-FAST |= {"job-stale-sync"}  # issue 19's variants refuted in seconds
+FAST |= {"job-stale-sync", "gc-readoption"}  # issue 19's variants refuted in seconds
 """Variants whose scenario is checked in seconds both ways; the others are slow-marked (make test-slow)."""
 
 

@@ -116,7 +116,8 @@ def enabled_actors_agree(config: Config, max_states: int) -> int:
 @pytest.mark.parametrize("source", ["pod-two-nodes", "stale-replicaset", "cordoned-node", "node-failure",
                                     "deployment-node-crash-one-node.yaml", "deployment-node-crash.yaml",
                                     "cascade-delete", "service-one-node", "service-create", "drain-with-pdb",
-                                    "job-completions", "namespace-pod.yaml", "namespace-delete"])
+                                    "job-completions", "namespace-pod.yaml", "namespace-delete",
+                                    "cascade-orphan"])
 def test_enabled_actors_are_the_fair_steps_of_the_full_relation(source: str) -> None:
     config = load(FIXTURES / source).config if source.endswith(".yaml") else builtin(source).config
     assert enabled_actors_agree(config, 1500) > 15
@@ -148,7 +149,8 @@ SLOW = ["cordoned-node", "replicaset-one-node", "deployment-node-crash.yaml",
         "node-failure",  # node-failure: 30,403 states unreduced
         "cascade-delete",  # cascade-delete: 247,328 states unreduced
         "drain-with-pdb",
-        "job-completions"]  # job-completions: 69,693 states unreduced
+        "job-completions",  # job-completions: 69,693 states unreduced
+        "cascade-orphan"]  # cascade-orphan: 17,692 states unreduced
 
 
 def _config(source: str) -> Config:
@@ -180,6 +182,7 @@ def test_every_verdict_and_visible_state_is_the_same_without_reductions_slow(sou
     ("pod-two-nodes", "unguarded-bind"),
     ("stale-replicaset", "stale-relist"),
     ("job-completions", "job-stale-sync"),
+    ("cascade-orphan", "gc-readoption"),
 ])
 def test_every_variant_is_refuted_with_and_without_reductions(name: str, variant: str) -> None:
     from spec.scenario import with_overrides
