@@ -29,7 +29,8 @@ variant turns that off (kubernetes#130103).
 Composition: ``JOBS`` (a ``spec.component`` Component and Watcher, slot "jobs"), None where a scenario has no Job, so
 other scenarios' state spaces do not change. The garbage collector's graph includes the Job informer's cache (a
 Job owns its pods, ``spec.controllers.garbagecollector``); ``kubectl delete job NAME`` cascades through it.
-What a controller-manager restart loses: the informer (relisted), the queue, the backoffs, the expectations.
+What a controller-manager restart loses (``JobComponent.restart``, host kube-controller-manager): the informer
+(relisted), the queue, the backoffs, the expectations, the expected finalizer removals and the unobserved writes.
 Abstracted: the pod failure backoff (10 s doubling, 6 min cap) between a failure and the replacement's creation,
 which orders nothing the model could observe otherwise (no other timer depends on it); activeDeadlineSeconds and
 ttlSecondsAfterFinished are not in scenarios; status.ready, startTime and completionTime (time is relative).
@@ -50,7 +51,7 @@ from spec import actions as A
 from spec import informer
 from spec.apiserver import NAMESPACE_TERMINATING, Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
-from spec.component import Base, Delta, Step
+from spec.component import Base, Delta, Host, Process, Step
 from spec.controllers.manager import _elapse_queue, _finish
 from spec.state import (
     JOB_NAME_LABEL,
@@ -483,6 +484,8 @@ class JobComponent(Base):
 
     name = "job-controller"
     slot = "jobs"
+    host = Host.CONTROLLER_MANAGER
+    """It runs in kube-controller-manager: a crash restarts it (``restart``)."""
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (INFORMER_ACTOR, ACTOR) if has_jobs(config) else ()
@@ -494,6 +497,11 @@ class JobComponent(Base):
         if not has_jobs(config):
             return state
         return state._with(jobs=restarted(state.etcd, None, state.etcd.revision, shared_pods(state)))
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        """After the controller manager's own restart (which relisted the pod informer it shares): everything
+        lost, the Job informer relisted at ``revision`` (``restart_slot``)."""
+        return state if state.jobs is None else state._with(jobs=restart_slot(state, revision))
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         ctl = state.jobs

@@ -127,6 +127,8 @@ class NamespaceControllerComponent(component.Base):
     controller-manager restart loses nothing it has."""
 
     name = "namespace-controller"
+    host = component.Host.CONTROLLER_MANAGER
+    """It runs in kube-controller-manager; a restart loses nothing it has (``Base.restart``)."""
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (ACTOR,) if has_namespaces(config) else ()
