@@ -191,7 +191,8 @@ def heal_actor(node: str) -> str:
 class FaultsComponent(Base):
     """The faults: slot ``ClusterState.budget`` (what is left of the scenario's budgets); steps ``Fault`` (actor
     "fault", not fair: a fault may never happen) and a crashed node's ``Recover`` (actor "node/<name>", weakly
-    fair: a crashed node boots again). What each restart loses is in this module's docstring."""
+    fair: a crashed node boots again). A crash of a process restarts the components it hosts (``CRASHES``); what
+    each loses is its own ``restart``."""
 
     name = "faults"
 
