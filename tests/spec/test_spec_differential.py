@@ -52,9 +52,11 @@ def verdicts(config: Config, max_states: int, reductions: Reductions) -> dict[st
 def visible(state: ClusterState) -> Any:
     """What the properties may read: etcd's objects (resourceVersions aside, uids by rank: renumbering keeps
     their order and equality), what runs, the ghost variables, and what the scenario has left."""
+    orphaned = state.ghost.orphaned  # (dependent uid, owner uid): the owner may be gone
     uids = sorted({o.meta.uid for o in state.etcd.objects.values() if not isinstance(o, Node)}
-                  | {c.uid for k in state.kubelets for c in k.runtime})
+                  | {c.uid for k in state.kubelets for c in k.runtime} | {u for pair in orphaned for u in pair})
     rank = {u: i + 1 for i, u in enumerate(uids)}
+    ghost = attrs.evolve(state.ghost, orphaned=frozenset((rank[d], rank[o]) for d, o in orphaned))
 
     def meta(m: Meta, node: bool) -> Meta:
         owner = m.owner and attrs.evolve(m.owner, uid=rank.get(m.owner.uid, 0))
@@ -67,7 +69,7 @@ def visible(state: ClusterState) -> Any:
     rules = tuple(p.rules for p in state.net.proxies)
     answers = None if state.net.dns is None else frozenset(
         (k, o) for k, o in state.net.dns.cache.items())
-    return objects, runtime, state.ghost, state.budget, state.pending_commands, rules, answers
+    return objects, runtime, ghost, state.budget, state.pending_commands, rules, answers
 
 
 def visible_states(config: Config, max_states: int, reductions: Reductions) -> set[Any] | None:
