@@ -39,6 +39,7 @@ def summary(s: Scenario) -> str:
         + (f", {kinds[Job]} jobs" if kinds.get(Job) else ""),
         faults,
         f"consistency {c.consistency}",
+        *(["started converged (spec/warmup.py)"] if c.start == "converged" else []),
         "variants " + ", ".join(sorted(c.variants)) if c.variants else "today's Kubernetes (no variant)",
         f"{len(c.commands)} kubectl commands",
         f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(_defaults(c))}",
