@@ -57,6 +57,10 @@ LEADER_ELECTION = ("ha-controller-manager", "ha-paused-leader")
 """kube-controller-manager's replicas under leader election (issue 19), each exhaustive in under 5 minutes."""
 
 
+HA = ("job-completions", "namespace-delete", "cascade-orphan")
+"""Issue 19's scenarios (Jobs, namespaces, garbage collection), each exhaustive in under 5 minutes."""
+
+
 REDUCTIONS = ("ample_sets", "commute_writes", "eager_noop", "symmetry", "renumber")
 """The ``spec.reduction.Reductions`` switches (docs/spec.md, "State space")."""
 
@@ -113,7 +117,7 @@ def main() -> None:
     parser.add_argument("--without", action="append", default=[], choices=REDUCTIONS,
                         help="switch a reduction off (repeatable)")
     args = parser.parse_args()
-    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *LIFECYCLE, *WORKLOADS,
+    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *LIFECYCLE, *WORKLOADS, *HA,
                                   *LEADER_ELECTION]:
         run(name, args.max_states, args.safety_only, tuple(args.without), args.window)
         if args.compare:
