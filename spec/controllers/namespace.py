@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 ACTOR = "namespace-controller"
 
 CONTENT = ("pods", "services", "deployments", "replicasets", "statefulsets", "jobs", "endpointslices",
-           "poddisruptionbudgets")
+           "poddisruptionbudgets",
+           "leases")
 """The namespaced resources the deleter deletes, in the order it walks them (the model's kinds; upstream walks
 every namespaced resource that discovery lists and supports delete)."""
 
