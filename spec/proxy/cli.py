@@ -143,8 +143,8 @@ def proxy() -> None:
 @click.option("--mode", type=click.Choice(["iptables", "ipvs", "nftables"]), default="iptables", show_default=True)
 @click.option("--ipvs-scheduler", default="rr", show_default=True,
               type=click.Choice(["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh"]))
-@click.option("--ipvs-format", type=click.Choice(["list", "save"]), default="list", show_default=True,
-              help="IPVS mode: as `ipvsadm -Ln` lists it, or as `ipvsadm -Sn` saves it.")
+@click.option("--ipvs-format", type=click.Choice(["list", "save", "ipset"]), default="list", show_default=True,
+              help="IPVS mode: as `ipvsadm -Ln` lists it, as `ipvsadm -Sn` saves it, or the ipsets as `ipset save`.")
 @reports_input_errors
 def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipvs_format: str, **kw: Any) -> None:
     """Print the rules kube-proxy installs on NODE (iptables-save text, or the IPVS virtual servers)."""
@@ -156,7 +156,8 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipv
         click.echo(sync_nftables(cluster, opts), nl=False)
     elif mode == "ipvs":
         servers = ipvs.virtual_servers(cluster, opts)
-        click.echo(ipvs.render(servers) if ipvs_format == "list" else ipvs.render_saved(servers), nl=False)
+        click.echo(ipvs.render(servers) if ipvs_format == "list" else ipvs.render_saved(servers)
+                   if ipvs_format == "save" else ipvs.render_ipsets(cluster, opts), nl=False)
     else:
         click.echo(render(sync_proxy_rules(cluster, opts)), nl=False)
 
@@ -190,10 +191,11 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
             if route_file is not None:
                 opts = attrs.evolve(opts, routes=parse_routes(decode(read_bytes(route_file), route_file), route_file))
             _something_to_verify(cluster, opts, files)
-            if ipset_file is not None and not (dump_files or listing_files):
-                raise InputError("--ipset: the sets decide `-m set` matches of iptables rules: give --iptables-save")
+            if ipset_file is not None and not (dump_files or listing_files or ipvsadm_file):
+                raise InputError("--ipset: the sets decide `-m set` matches of iptables rules (give --iptables-save) "
+                                 "or IPVS mode's masquerade (give --ipvsadm)")
             if ipvsadm_file is not None:
-                _verify_ipvs(cluster, opts, ipvsadm_file, bool(dump_files or listing_files))
+                _verify_ipvs(cluster, opts, ipvsadm_file, bool(dump_files or listing_files), ipset_file)
             if nft_file is not None:
                 from spec.proxy.nftables import parse_ruleset, to_dump
 
@@ -228,17 +230,29 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
         sys.exit(1)
 
 
-def _verify_ipvs(cluster: Cluster, opts: ProxierOptions, path: str, with_iptables: bool) -> None:
+def _verify_ipvs(cluster: Cluster, opts: ProxierOptions, path: str, with_iptables: bool,
+                 ipset_file: str | None) -> None:
     saved = ipvs.parse_ipvsadm(decode(read_bytes(path), path), path)
     problems = ipvs.verify_ipvs(cluster, opts, saved, path)
+    if ipset_file is not None:
+        from spec.proxy.ipset import parse_ipset_save
+
+        sets = parse_ipset_save(decode(read_bytes(ipset_file), ipset_file), ipset_file)
+        problems += ipvs.verify_ipsets(cluster, opts, sets, ipset_file)
     from spec.proxy.verify import warnings_of
 
     for line in [*problems, *warnings_of(cluster, opts)]:
         click.echo(line)
-    if with_iptables:
-        click.echo("note: the iptables and ipset rules of IPVS mode (masquerade, firewall) are not verified")
+    if ipset_file is None:
+        click.echo("note: not verified: masquerade and loadBalancerSourceRanges in IPVS mode (their ipsets: give "
+                   "--ipset with the node's `ipset save`)")
+    click.echo("note: not verified in IPVS mode: the iptables rules that read the ipsets"
+               + (" (the dump given is not read for them)" if with_iptables else "")
+               + " and the path of a packet through IPVS")
     reals = sum(len(s.reals) for s in saved)
-    summary = f"{len(saved)} virtual services, {reals} real servers (IPVS: routing, isolation, balance, affinity)"
+    checked = "routing, isolation, balance, affinity" + (
+        "; ipsets: masquerade, source ranges" if ipset_file is not None else "")
+    summary = f"{len(saved)} virtual services, {reals} real servers (IPVS: {checked})"
     if problems:
         click.echo(f"FAILED: {len(problems)} violation(s); {summary}")
         sys.exit(1)
