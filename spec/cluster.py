@@ -33,7 +33,8 @@ from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
-from spec.controllers import garbagecollector, manager, nodelifecycle, podgc, workloads
+from spec.controllers import garbagecollector, manager, namespace, nodelifecycle, podgc, workloads
+from spec.controllers import job as jobctl
 from spec.properties import PROPERTIES
 from spec.state import (
     RESOURCE,
@@ -65,6 +66,8 @@ COMPONENTS: tuple[Component, ...] = (
     network.ENDPOINTSLICES,             # Services: the EndpointSlice controller (and the API server's allocations)
     network.KUBE_PROXY,
     network.COREDNS,
+    jobctl.JOBS,                        # the Job controller (issue 19)
+    namespace.NAMESPACE_CONTROLLER,     # the namespace controller (issue 19)
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of
@@ -77,12 +80,17 @@ SCHEDULERS = scheduler.NAMES
 
 def initial_state(config: Config) -> ClusterState:
     """Init: etcd holds the scenario's objects; every component has listed them and handled them (each
-    component's ``init`` in turn)."""
+    component's ``init`` in turn); with ``config.start`` "converged", the start-up run until it settles
+    (``spec.warmup``)."""
     etcd = store(list(config.objects))
     empty = Informer(rv=0, cache=immutables.Map())
     state = ClusterState(etcd, ControllerManager((empty, empty, empty)), (), (), frozenset(), Budget())
     for c in COMPONENTS:
         state = c.init(state, config)
+    if config.start == "converged":
+        from spec.warmup import converge
+
+        state = converge(state, config)
     return state
 
 
