@@ -28,12 +28,14 @@ import argparse
 import itertools
 import resource
 import time
+from typing import Any
 
 import attrs
 
 from checker import check
 from checker.search import ProgressFn
 from spec.model import ClusterModel
+from spec.reduction.memo import Memo
 from spec.scenario import builtin
 
 SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "ResourceVersionMonotonic")
@@ -51,14 +53,18 @@ REDUCTIONS = ("ample_sets", "commute_writes", "eager_noop", "symmetry", "renumbe
 """The ``spec.reduction.Reductions`` switches (docs/spec.md, "State space")."""
 
 
-def windows(size: int) -> tuple[list[tuple[int, float]], ProgressFn]:
-    """A progress callback that records (distinct states, CPU seconds) each time a multiple of ``size`` states
-    is passed (the checker reports about every 2,048 expansions: the windows are that exact)."""
-    marks: list[tuple[int, float]] = [(0, time.process_time())]
+def windows(size: int, memo: Memo[Any, Any] | None = None) -> tuple[list[tuple[int, float, int, int]], ProgressFn]:
+    """A progress callback that records (distinct states, CPU seconds, memo hits, memo misses) each time a multiple
+    of ``size`` states is passed (the checker reports about every 2,048 expansions: the windows are that exact);
+    ``memo``: the representatives' skeleton memo, whose hit rate per window is printed too."""
+    def counts() -> tuple[int, int]:
+        return (memo.hits, memo.misses) if memo is not None else (0, 0)
+
+    marks: list[tuple[int, float, int, int]] = [(0, time.process_time(), *counts())]
 
     def progress(distinct: int, generated: int, depth: int, queue: int, elapsed: float) -> None:
         if distinct // size > marks[-1][0] // size:
-            marks.append((distinct, time.process_time()))
+            marks.append((distinct, time.process_time(), *counts()))
 
     return marks, progress
 
@@ -71,8 +77,9 @@ def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()
         config = attrs.evolve(config, properties=SAFETY)
     started = time.perf_counter()
     cpu = started_cpu = time.process_time()
-    marks, progress = windows(window or max_states + 1)
-    result = check(ClusterModel(config, reductions), max_states=max_states, progress=progress)
+    model = ClusterModel(config, reductions)
+    marks, progress = windows(window or max_states + 1, model.skeletons())
+    result = check(model, max_states=max_states, progress=progress)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB; the process's peak so far
@@ -87,10 +94,13 @@ def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()
         flush=True,
     )
     if window:
-        marks.append((st.distinct_states, started_cpu + cpu))
-        for (a, t0), (b, t1) in itertools.pairwise(marks):
+        memo = model.skeletons()
+        marks.append((st.distinct_states, started_cpu + cpu, *((memo.hits, memo.misses) if memo is not None else (0, 0))))
+        for (a, t0, h0, m0), (b, t1, h1, m1) in itertools.pairwise(marks):
             if b > a and t1 > t0:
-                print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s", flush=True)
+                looked = (h1 - h0) + (m1 - m0)
+                hits = f"  skeleton memo hits {(h1 - h0) / looked:6.1%}" if looked else ""
+                print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s{hits}", flush=True)
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -31,6 +31,7 @@ from spec import informer
 from spec.idfields import NEXT_UID, REVISION, UID, VERSION
 from spec.informer import cache_at
 from spec.reduction import fields
+from spec.reduction.memo import Memo
 from spec.state import ClusterState, Etcd, Informer, Key, Object, Pod, WatchEvent
 
 
@@ -75,8 +76,11 @@ class Representatives:
         self.perms = _permutations(symmetric) if symmetric else ()
         self.renumber = renumber
         self.reorder = reorder_fn if reorder else None
-        self.size = size
-        self.memo: dict[tuple[Any, ...], _Skeleton] = {}
+        self.memo: Memo[tuple[Any, ...], _Skeleton] = Memo(size)
+        """Skeleton -> its image (two generations of ``size``: ``spec.reduction.memo``)."""
+        self.renamed: Memo[tuple[Any, ...], _Skeleton] = Memo(size)
+        """(skeleton, permutation) -> the image of the skeleton's image renamed by the permutation."""
+        self._perm_index = {id(p): i for i, p in enumerate(self.perms)}
 
     def general(self, state: ClusterState) -> ClusterState:
         """The representative by definition: every reduction in turn."""
@@ -101,9 +105,7 @@ class Representatives:
         skeleton = memo.get(key)
         if skeleton is None:
             skeleton = self._skeleton(state, others)
-            if len(memo) >= self.size:
-                memo.clear()
-            memo[key] = skeleton
+            memo.put(key, skeleton)
         etcd, infs, locals_ = skeleton
         out = state.with_informers(list(infs), etcd)
         if locals_ is not None:
@@ -112,10 +114,34 @@ class Representatives:
             perm = _best_permutation(out, self.perms)
             if perm:
                 # Renaming, then renumbering again (node uids follow the new names): the same as renaming
-                # before renumbering, since renumbering only replaced ids by others in the same order.
-                renamed = _rename_nodes(out, perm)
-                return rederived(_renumber_ids(renamed)) if self.renumber else rederived(renamed)
+                # before renumbering, since renumbering only replaced ids by others in the same order. What
+                # that makes of etcd and the informers (and the rewrite of the components' ids) is a function
+                # of the skeleton and the permutation: memoised; the components are renamed per state.
+                key2 = (key, self._perm_index[id(perm)])
+                image = self.renamed.get(key2)
+                if image is None:
+                    image = self._renamed_skeleton(out, perm)
+                    self.renamed.put(key2, image)
+                etcd, infs, locals_ = image
+                out = _rename_components(out, perm).with_informers(list(infs), etcd)
+                return out if locals_ is None else _with_locals(out, locals_)
         return out
+
+    def _renamed_skeleton(self, out: ClusterState, perm: dict[str, str]) -> _Skeleton:
+        """What renaming ``out`` (a state with its skeleton's image) by ``perm`` and renumbering it again make of
+        etcd and the informers, and the rewrite of the components' ids (None when it leaves them as they are)."""
+        renamed = _rename_nodes(out, perm)
+        locals_ = None
+        if self.renumber:
+            others = _local_ids(renamed)
+            plan = _plan_of(renamed, others)
+            if plan is not None:
+                rw = _rewrite_of(plan)
+                if any(_moves(rw, t) for t in others):
+                    locals_ = rw
+            renamed = _renumber_ids(renamed, plan)
+        renamed = rederived(renamed)
+        return renamed.etcd, tuple(inf for _, _, _, inf in renamed.informer_slots()), locals_
 
     def _skeleton(self, state: ClusterState, others: frozenset[_Triple]) -> _Skeleton:
         """The skeleton's image, by the general path without symmetry (``others``: ``_local_ids(state)``)."""
@@ -398,16 +424,17 @@ def _plan_of(state: ClusterState, others: frozenset[_Triple]) -> _IdPlan | None:
     return _id_plan(state.etcd, frozenset(extra))
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def _id_plan(etcd: Etcd, extra: frozenset[_Triple]) -> _IdPlan | None:
-    """The renumbering of a state whose etcd is ``etcd`` and whose informers and components hold the ids
-    ``extra``; None when the state already is numbered canonically. Memoised: most states share them with many
-    others."""
+_Classified = tuple[frozenset[int], frozenset[tuple[Key, int]], frozenset[int], tuple[tuple[int, str], ...]]
+"""Ids sorted by what the renumbering does with them: (live revisions, object versions (key, rv), uids, nodes'
+own uids (uid, node key))."""
+
+
+def _classify(ids: Iterable[_Triple]) -> _Classified:
     live: set[int] = set()
     versions: set[tuple[Key, int]] = set()
     uids: set[int] = set()
-    node_uids: dict[int, str] = {}
-    for kind, v, key in itertools.chain(_etcd_ids(etcd), extra):
+    node_uids: list[tuple[int, str]] = []
+    for kind, v, key in ids:
         if kind == REVISION:
             live.add(v)
         elif kind == VERSION:
@@ -415,9 +442,32 @@ def _id_plan(etcd: Etcd, extra: frozenset[_Triple]) -> _IdPlan | None:
                 versions.add((key, v))
         elif kind == UID:
             if key is not None and key.startswith("nodes/"):
-                node_uids[v] = key  # a Node's own uid
+                node_uids.append((v, key))  # a Node's own uid
             else:
                 uids.add(v)
+    return frozenset(live), frozenset(versions), frozenset(uids), tuple(node_uids)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _etcd_classified(etcd: Etcd) -> _Classified:
+    """``_classify(_etcd_ids(etcd))``, memoised: the ids of the state's other parts are classified per call."""
+    return _classify(_etcd_ids(etcd))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _id_plan(etcd: Etcd, extra: frozenset[_Triple]) -> _IdPlan | None:
+    """The renumbering of a state whose etcd is ``etcd`` and whose informers and components hold the ids
+    ``extra``; None when the state already is numbered canonically. Memoised: most states share them with many
+    others."""
+    base_live, base_versions, base_uids, base_nodes = _etcd_classified(etcd)
+    more_live, more_versions, more_uids, more_nodes = _classify(extra)
+    live = set(base_live)
+    live |= more_live
+    versions = base_versions | more_versions
+    uids = set(base_uids)
+    uids |= more_uids
+    node_uids = dict(base_nodes)
+    node_uids.update(more_nodes)
     live.discard(0)
     # An object version that no event of the history carries is settled: every informer watching its resource has
     # passed it (or is expired, and compares no position with it), so only its order among the versions of its
@@ -548,8 +598,8 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
     return candidates[0]
 
 
-_placements: dict[tuple[int, immutables.Map[Key, Object]],
-                  tuple[tuple[dict[str, str], ...], tuple[dict[str, str], ...]]] = {}
+_placements: Memo[tuple[int, immutables.Map[Key, Object]],
+                  tuple[tuple[dict[str, str], ...], tuple[dict[str, str], ...]]] = Memo(1 << 16)
 
 
 def _placed_best(objects: immutables.Map[Key, Object], perms: tuple[dict[str, str], ...]) -> tuple[dict[str, str], ...]:
@@ -561,10 +611,8 @@ def _placed_best(objects: immutables.Map[Key, Object], perms: tuple[dict[str, st
     if hit is not None and hit[0] is perms:
         return hit[1]
     located = [(k, o.node_name) for k, o in objects.items() if isinstance(o, Pod)]
-    if len(_placements) >= 1 << 16:
-        _placements.clear()
     out = tuple(_tied(list(perms), [tuple(sorted((k, perm.get(n, n)) for k, n in located)) for perm in perms]))
-    _placements[key] = (perms, out)
+    _placements.put(key, (perms, out))
     return out
 
 
@@ -579,6 +627,13 @@ def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
     object key or a node's name or hostname label (``spec.idfields``), in etcd, the informers' caches, the
     scheduler, the kubelets and the node lifecycle controller."""
     return rederived(_rename_nodes(state, perm))
+
+
+def _rename_components(state: ClusterState, perm: dict[str, str]) -> ClusterState:
+    """``state`` with node names permuted by ``perm`` in the components only (etcd and the informers left as they
+    are: the caller puts their renamed images in)."""
+    out: ClusterState = fields.rewrite(state, fields.Rewrite(nodes=perm, keep=_SKELETON), fields.NODES)
+    return out
 
 
 def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
