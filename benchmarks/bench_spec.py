@@ -95,7 +95,8 @@ def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()
     )
     if window:
         memo = model.skeletons()
-        marks.append((st.distinct_states, started_cpu + cpu, *((memo.hits, memo.misses) if memo is not None else (0, 0))))
+        looked_up = (memo.hits, memo.misses) if memo is not None else (0, 0)
+        marks.append((st.distinct_states, started_cpu + cpu, *looked_up))
         for (a, t0, h0, m0), (b, t1, h1, m1) in itertools.pairwise(marks):
             if b > a and t1 > t0:
                 looked = (h1 - h0) + (m1 - m0)
