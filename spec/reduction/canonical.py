@@ -571,10 +571,13 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
                      None if k.informer is None else _seen(k.informer))
             for k in state.kubelets
         }
-        nodes = [k.node for k in state.kubelets]
-        candidates = _tied(candidates, [
-            tuple(seen[n] for _, n in sorted((perm.get(n, n), n) for n in nodes)) for perm in candidates])
-    if len(candidates) > 1:
+        values = iter(seen.values())
+        first = next(values, None)
+        if any(v != first for v in values):  # all alike: every permutation gives the same key
+            nodes = tuple(k.node for k in state.kubelets)
+            candidates = _tied(candidates, [tuple(seen[n] for n in _renamed_order(nodes, perm))
+                                            for perm in candidates])
+    if len(candidates) > 1 and any(s.assumed or s.binding for s in state.schedulers):  # else all tie
         candidates = _tied(candidates, [
             tuple(
                 (tuple(sorted((k, u, perm.get(n, n)) for k, (u, n) in s.assumed.items())),
@@ -614,6 +617,23 @@ def _placed_best(objects: immutables.Map[Key, Object], perms: tuple[dict[str, st
     out = tuple(_tied(list(perms), [tuple(sorted((k, perm.get(n, n)) for k, n in located)) for perm in perms]))
     _placements.put(key, (perms, out))
     return out
+
+
+_orders: dict[tuple[tuple[str, ...], int], tuple[str, ...]] = {}
+
+
+def _renamed_order(nodes: tuple[str, ...], perm: dict[str, str]) -> tuple[str, ...]:
+    """``nodes`` in the order of their names under ``perm`` (memoised: ``perm`` comes from the
+    ``_permutations`` memo, so its identity names it; the entry holds it)."""
+    key = (nodes, id(perm))
+    hit = _orders.get(key)
+    if hit is None:
+        hit = _orders[key] = tuple(n for _, n in sorted((perm.get(n, n), n) for n in nodes))
+        _order_perms.append(perm)  # keeps ``perm`` alive, so its id is not reused
+    return hit
+
+
+_order_perms: list[dict[str, str]] = []
 
 
 def _tied(perms: list[dict[str, str]], keys: list[Any]) -> list[dict[str, str]]:
