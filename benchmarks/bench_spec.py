@@ -45,7 +45,7 @@ LIFECYCLE = ("node-failure", "all-nodes-lost", "node-partition", "deleted-node")
 """The node lifecycle's built-in scenarios (issue 12), each exhaustive in under 2 minutes."""
 
 
-WORKLOADS = ("drain-with-pdb",)
+WORKLOADS = ("drain-with-pdb", "statefulset-partition")
 """The StatefulSet / PodDisruptionBudget scenarios (issue 12), each exhaustive in under 2 minutes."""
 
 

@@ -197,23 +197,22 @@ def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _trace_printer(loaded: Loaded, options: Mapping[str, Any]) -> TracePrinter | None:
-    """Print counterexamples as `kubespec trace show` does (only what changed, in the model's own view).
-
-    This module is the command line's composition root, so it may use the trace renderer of the `traces`
-    package when it is installed; the checker library itself never does.
-    """
+    """Print counterexamples with the renderer registered as the entry point ``kubespec.printers``
+    ``counterexample``: a function of (console, the counterexample's ITF document, ``checker.itf.trace_document``).
+    The `traces` package registers its own (``kubespec trace show``'s view: only what changed, in the model's own
+    view); it is loaded by name, as the subcommands are, so the checker imports nothing above it. Without one
+    (or if it cannot be imported), the checker's own report prints the counterexample."""
+    ep = next((ep for ep in entry_points(group="kubespec.printers") if ep.name == "counterexample"), None)
+    if ep is None:
+        return None
     try:
-        from traces.document import from_document
-        from traces.render import step_lines
+        render = ep.load()
     except ImportError:
         return None
     from checker import itf
 
     def printer(console: Console, result: Result) -> None:
-        trace = from_document(itf.trace_document(result, loaded.model, loaded.identity, options))
-        for index in range(len(trace.steps)):
-            for line in step_lines(trace, index):
-                console.print(line)
+        render(console, itf.trace_document(result, loaded.model, loaded.identity, options))
 
     return printer
 

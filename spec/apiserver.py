@@ -30,13 +30,12 @@ import immutables
 from spec.state import (
     FINALIZER_FOREGROUND,
     FINALIZER_ORPHAN,
-    KIND,
+    RESOURCE,
     Deployment,
     EndpointSlice,
     Etcd,
     Ghost,
     Key,
-    Node,
     Object,
     Pod,
     PodDisruptionBudget,
@@ -45,6 +44,8 @@ from spec.state import (
     StatefulSet,
     WatchEvent,
     object_key,
+    qualified_kind,
+    qualified_resource,
     replace_meta,
     with_ids,
     with_meta,
@@ -70,11 +71,24 @@ class Response:
 
 
 def _kind(obj: Object) -> str:
-    if isinstance(obj, EndpointSlice):
-        return "EndpointSlice.discovery.k8s.io"
-    if isinstance(obj, PodDisruptionBudget):
-        return "PodDisruptionBudget.policy"
-    return KIND[type(obj)] + ("" if isinstance(obj, Pod | Node | Service) else ".apps")
+    """The qualified kind an Invalid error names ("Deployment.apps")."""
+    return qualified_kind(obj)
+
+
+def _resource(obj: Object) -> str:
+    """The qualified resource NotFound, AlreadyExists and Conflict errors name ("deployments.apps")."""
+    return qualified_resource(RESOURCE[type(obj)])
+
+
+def _not_found(key: Key) -> Response:
+    """404 for the object at ``key`` (``NewNotFound``: 'pods "web-1" not found')."""
+    resource, name = key.split("/", 1)[0], key.rsplit("/", 1)[1]
+    return Response(404, "NotFound", f'{qualified_resource(resource)} "{name}" not found')
+
+
+def _conflict(obj: Object, why: str) -> Response:
+    """409 Conflict on ``obj`` (``NewConflict``: 'Operation cannot be fulfilled on deployments.apps "web": ...')."""
+    return Response(409, "Conflict", f'Operation cannot be fulfilled on {_resource(obj)} "{obj.meta.name}": {why}')
 
 
 def validate(obj: Object) -> str | None:
@@ -222,7 +236,7 @@ def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None, read: CreatorRea
         return etcd, Response(422, "Invalid", error), ghost
     key = object_key(obj)
     if key in etcd.objects:
-        return etcd, Response(409, "AlreadyExists", f'{_kind(obj)} "{obj.meta.name}" already exists'), ghost
+        return etcd, Response(409, "AlreadyExists", f'{_resource(obj)} "{obj.meta.name}" already exists'), ghost
     if isinstance(obj, Service) and not preallocated:  # storage/alloc.go: ClusterIP and NodePorts
         from spec.services import allocate
 
@@ -297,14 +311,10 @@ def update(etcd: Etcd, obj: Object, *, status: bool = False) -> tuple[Etcd, Resp
     key = object_key(obj)
     old = etcd.objects.get(key)
     if old is None or old.meta.uid != obj.meta.uid:
-        return etcd, Response(404, "NotFound", f'{_kind(obj)} "{obj.meta.name}" not found')
+        return etcd, _not_found(key)
     if obj.meta.resource_version != old.meta.resource_version:
-        return etcd, Response(
-            409,
-            "Conflict",
-            f'Operation cannot be fulfilled on {_kind(obj).lower()}s "{obj.meta.name}": the object has been '
-            "modified; please apply your changes to the latest version and try again",
-        )
+        return etcd, _conflict(obj, "the object has been modified; please apply your changes to the latest version "
+                                    "and try again")
     if status:
         obj = attrs.evolve(old, status=obj.status)  # type: ignore[union-attr, arg-type]
     else:
@@ -320,7 +330,7 @@ def patch(etcd: Etcd, key: Key, new: Object, *, uid: int | None = None) -> tuple
     """PATCH: applied to the latest version, no resourceVersion precondition (optionally a uid precondition)."""
     old = etcd.objects.get(key)
     if old is None or (uid is not None and old.meta.uid != uid):
-        return etcd, Response(404, "NotFound", f"{key} not found")
+        return etcd, _not_found(key)
     error = validate(new)
     if error:
         return etcd, Response(422, "Invalid", error)
@@ -360,12 +370,10 @@ def delete(etcd: Etcd, key: Key, *, uid: int | None = None, grace: bool = True, 
     the GET; 409 Conflict on a resourceVersion mismatch)."""
     old = etcd.objects.get(key)
     if old is None or (uid is not None and old.meta.uid != uid):
-        return etcd, Response(404, "NotFound", f"{key} not found")
+        return etcd, _not_found(key)
     if resource_version is not None and old.meta.resource_version != resource_version:
-        return etcd, Response(
-            409, "Conflict", f'Operation cannot be fulfilled on {_kind(old).lower()}s "{old.meta.name}": '
-            f"Precondition failed: ResourceVersion in precondition: {resource_version}, "
-            f"ResourceVersion in object meta: {old.meta.resource_version}")
+        return etcd, _conflict(old, f"Precondition failed: ResourceVersion in precondition: {resource_version}, "
+                                    f"ResourceVersion in object meta: {old.meta.resource_version}")
     graceful = isinstance(old, Pod) and grace and bool(old.node_name)
     if graceful and old.meta.deleting:  # pendingGraceful
         return etcd, Response(200, "OK", obj=old)
@@ -388,7 +396,7 @@ def bind(etcd: Etcd, key: Key, uid: int, node: str, ghost: Ghost, *, guarded: bo
     pkg/registry/core/pod/storage/storage.go assignPod, "pod %v is already assigned to node %q")."""
     old = etcd.objects.get(key)
     if not isinstance(old, Pod) or old.meta.uid != uid:
-        return etcd, Response(404, "NotFound", f"{key} not found"), ghost
+        return etcd, _not_found(key), ghost
     if old.meta.deleting:
         return etcd, Response(409, "Conflict", f"pod {old.meta.name} is being deleted, cannot be assigned to a host"), \
             ghost
@@ -456,7 +464,7 @@ class Session:
         stored object, whose spec and status stay as they are), with an optional uid precondition."""
         current = self.etcd.objects.get(key)
         if current is None or (uid is not None and current.meta.uid != uid):
-            return Response(404, "NotFound", f"{key} not found")
+            return _not_found(key)
         return self.patch(key, with_meta(current, **changes), uid=uid)
 
     def delete(self, key: Key, *, uid: int | None = None, grace: bool = True, propagation: str | None = None,

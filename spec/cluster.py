@@ -7,8 +7,9 @@ one component. Each component is an object of the ``spec.component.Component`` p
 ``COMPONENTS`` composes them: Init is their ``init`` in turn, Next the union of their ``steps``, ``enabled_actors``
 the union of their ``enabled``, fairness weak fairness per actor of their ``fair_actors``; the clock's deadlines
 and quiescence are the unions of their ``timers`` and ``busy`` (``spec.clock.Clock``). Adding a controller is one
-module and one line in ``COMPONENTS`` (plus its slot in ``ClusterState``). docs/spec.md, "Layout", tabulates the
-components, their state, steps, fairness and what a restart loses.
+module and one line in ``COMPONENTS`` (plus its slot in ``ClusterState``); it restarts with the process that
+hosts it (its ``host``: a crash fault restarts every component of that process, ``spec.faults.CRASHES``).
+docs/spec.md, "Layout", tabulates the components, their state, steps, fairness, host and what a restart loses.
 
 Every write goes through ``spec.apiserver``; after each step the watch cache settles (``spec.watchcache``).
 Fairness is weak fairness per actor (each controller, scheduler, kubelet, node's recovery, and the clock); the
@@ -27,7 +28,7 @@ import immutables
 from checker import Model, Property, eventually_always, leads_to, leads_to_always, weak
 from checker import always as always_
 from spec import actions as A
-from spec import faults, informer, kubectl, kubelet, network, reflector, scheduler
+from spec import faults, informer, kube_apiserver, kubectl, kubelet, network, reflector, scheduler
 from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
@@ -50,6 +51,7 @@ REFLECTORS = reflector.Reflectors(lambda: COMPONENTS)
 CLOCK = Clock(lambda: COMPONENTS)
 
 COMPONENTS: tuple[Component, ...] = (
+    kube_apiserver.KUBE_APISERVER,      # no steps: what an API server restart loses (the watch cache, every watch)
     REFLECTORS,                         # every informer's deliveries and relists, handed to its owner
     manager.CONTROLLER_MANAGER,         # the ReplicaSet and Deployment controllers
     scheduler.SCHEDULER,
@@ -66,7 +68,8 @@ COMPONENTS: tuple[Component, ...] = (
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of
-several shortest counterexamples is found). Add a component: one line here (before the clock), its module
+several shortest counterexamples is found) and of restarts (the components a crashed process hosts restart in
+this order: ``spec.component.restart``). Add a component: one line here (before the clock), its module
 (``spec.component``'s protocol) and its slot in ``ClusterState``."""
 
 SCHEDULERS = scheduler.NAMES

@@ -18,17 +18,26 @@ as the components' ``init`` in turn, Next as the union of their ``steps``, weak 
   informers catching up; the node lifecycle controller's passes).
 - ``resync`` (optional, ``Resyncs``; ``Base`` gives a no-op): what the informers' periodic resync does to the component
   (the controller manager's handlers see every cached object again).
+- ``host`` and ``restart`` (optional, ``Restarts``; ``Base``: hosted by no process, a restart loses nothing): the
+  process that runs the component (``Host``: kube-controller-manager, kube-scheduler, kubelet/NODE,
+  kube-proxy/NODE, kube-apiserver, ...) and what a restart of that process does to the component's slot. A crash
+  fault of a process (``spec.faults.CRASHES``) restarts every component that names it as its host, in the
+  composition's order (``restart``): a new controller in the controller manager restarts with it by declaring
+  ``host = Host.CONTROLLER_MANAGER`` and, if it loses anything, its ``restart``.
 
 A component that owns informers (``ClusterState.informer_slots``) is also a ``Watcher``: ``spec.informer``'s
 component delivers each watch event (or relist) to it, and it runs its event handlers on it.
 
-This module is the protocol and two helpers every component uses (``session``, ``commit``); it models nothing.
+This module is the protocol, two helpers every component uses (``session``, ``commit``) and the generic restart of a
+process (``restart``); it models nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, cast, runtime_checkable
+
+import attrs
 
 from spec.apiserver import Session
 from spec.state import ClusterState, Key, Object
@@ -42,7 +51,38 @@ Step = tuple["Action", ClusterState]
 Delta = tuple[Key, Object | None, Object | None]
 """One delivered change (key, old, new): a watch event, or one object of a relist (``spec.informer.relist``)."""
 
-__all__ = ["Base", "Component", "Delta", "Resyncs", "Step", "Urgent", "Watcher", "commit", "session"]
+__all__ = ["Base", "Component", "Delta", "Host", "Process", "Restarts", "Resyncs", "Step", "Urgent", "Watcher",
+           "commit", "restart", "session"]
+
+
+class Host:
+    """The processes that host components (``Restarts.host``), by the upstream binary's name (cmd/...)."""
+
+    CONTROLLER_MANAGER: Final = "kube-controller-manager"
+    SCHEDULER: Final = "kube-scheduler"
+    KUBELET: Final = "kubelet"
+    """One per node: its processes are named "kubelet/<node>" (``Process.on``)."""
+    KUBE_PROXY: Final = "kube-proxy"
+    """One per node: "kube-proxy/<node>"."""
+    APISERVER: Final = "kube-apiserver"
+    COREDNS: Final = "coredns"
+
+
+@attrs.frozen
+class Process:
+    """One running process: the ``Host`` kind its components name, and which one it is."""
+
+    host: str
+    """What components name as their ``host`` (``Host``)."""
+    name: str
+    """This process: "kube-controller-manager", a scheduler's name, "kubelet/node-a" (a fault's target)."""
+    node: str | None = None
+    """The node of a per-node process (kubelet, kube-proxy), else None."""
+
+    @classmethod
+    def on(cls, host: str, node: str) -> Process:
+        """The per-node process ``host`` on ``node``, named "<host>/<node>"."""
+        return cls(host, f"{host}/{node}", node)
 
 
 @runtime_checkable
@@ -97,6 +137,23 @@ class Resyncs(Protocol):
 
 
 @runtime_checkable
+class Restarts(Protocol):
+    """A component run by a process that may crash and restart (optional; ``Base``: no host, nothing lost)."""
+
+    host: str | None
+    """The process kind that runs it (``Host``), or None (users, faults, the clock: not a process)."""
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        """What a restart of ``process`` (whose ``host`` is this component's) leaves of the component's slot: what
+        it loses is dropped, and a component that lists relists at ``revision`` (the revision the restarted
+        process's first list is served at: ``spec.informer.relist_revisions``). Components hosted by the same
+        process restart in the composition's order, each on the state the previous ones left (so one may read
+        what an earlier one relisted: the StatefulSet and disruption controllers share the controller
+        manager's pod informer)."""
+        ...
+
+
+@runtime_checkable
 class Urgent(Protocol):
     """A component whose work must happen before time advances (optional; ``Base`` says never): the clock's
     timing assumption (``spec.clock``) that it is faster than the shortest timer. The informers' deliveries are
@@ -128,6 +185,7 @@ class Base:
     """Defaults for a component without timers, steps or informers (subclass and override what it has)."""
 
     name = "component"
+    host: str | None = None
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return ()
@@ -159,6 +217,9 @@ class Base:
     def urgent(self, state: ClusterState, config: Config) -> bool:
         return False
 
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        return state
+
     def __repr__(self) -> str:
         return f"<component {self.name}>"
 
@@ -172,3 +233,13 @@ def session(state: ClusterState, config: Config) -> Session:
 def commit(state: ClusterState, s: Session, config: Config, **changes: object) -> ClusterState:
     """The state after a step: the session's etcd and ghost, the components' changes, then ``settle``."""
     return settle(state._with(etcd=s.etcd, ghost=s.ghost, **changes), config)
+
+
+def restart(components: Iterable[object], state: ClusterState, config: Config, process: Process, revision: int
+            ) -> ClusterState:
+    """A restart of ``process``: every component of ``components`` (the composition, ``spec.cluster.COMPONENTS``)
+    whose ``host`` is the process's restarts, in order (``Restarts.restart``); not settled."""
+    for c in components:
+        if getattr(c, "host", None) == process.host:
+            state = cast(Restarts, c).restart(state, config, process, revision)
+    return state

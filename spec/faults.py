@@ -1,5 +1,9 @@
 """Faults, each spending the scenario's budget, so that faults eventually stop (Anvil's ESR assumption).
 
+A crash of a process (``CRASHES``: kube-controller-manager, a scheduler, a kubelet, kube-apiserver) restarts every
+component hosted by that process (``spec.component.restart``); what each loses is its component's ``restart``
+(``spec.component.Restarts``), summarised here:
+
 - controller-manager crash: queues, expectations and cache are lost; the restarted process relists and handles
   every object as an add (upstream: the informers' initial list; expectations start empty).
 - scheduler crash: queue and assumed pods are lost; the restarted scheduler queues every unbound pod.
@@ -41,83 +45,93 @@ interleaving).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import immutables
 
 from spec import actions as A
-from spec import informer, network, scheduler
-from spec.component import Base, Step
-from spec.controllers import manager, nodelifecycle, podgc
+from spec import informer
+from spec.component import Base, Component, Host, Process, Step, restart
+from spec.controllers import nodelifecycle
 from spec.kubelet import nodes
-from spec.state import ClusterState, Informer, Node, Pod
+from spec.state import ClusterState, Node, Pod
 from spec.watchcache import settle
 
 if TYPE_CHECKING:
     from spec.config import Config
 
 
-def _fresh(old: Informer | None) -> Informer:
-    """A new process's informer: nothing cached, but the ghost high-water mark carries over."""
-    return Informer(rv=0, cache=immutables.Map(), high_water=old.high_water if old is not None else 0)
-
-
 def _spend(state: ClusterState, **field: int) -> ClusterState:
     return attrs.evolve(state, budget=attrs.evolve(state.budget, **field))
 
 
-def _restart_workloads(state: ClusterState, rv: int) -> ClusterState:
-    """The StatefulSet and disruption controllers restart with the controller manager (after its pod informer,
-    which they share, has relisted: ``spec.controllers.workloads``)."""
-    if state.workloads is None:
-        return state
-    from spec.controllers.workloads import restart_slot
+@attrs.frozen
+class Crash:
+    """A crash and restart of a process, from one of the scenario's budgets: every component whose ``host`` is
+    the process's restarts with it (``spec.component.restart``), so a component declares what a restart loses
+    where it is defined, and a new process needs only a line in ``CRASHES`` (and its budget)."""
 
-    return state._with(workloads=restart_slot(state, rv))
+    budget: str
+    """The ``Budget`` field it spends (the scenario's ``spec.faults`` key: ``spec.scenario.FAULTS``)."""
+    host: str
+    """The process kind (``spec.component.Host``)."""
+    label: str
+    """The ``Fault.kind`` of its step ("crash and restart", "restart")."""
+    processes: Callable[[ClusterState], Iterable[Process]]
+    """The processes of that kind that can crash in a state (a kubelet only on a node that is up and connected)."""
+    lists: bool = True
+    """Its components list on restart: one step per revision the first list may be served at
+    (``spec.informer.relist_revisions``: only etcd's with consistent lists). False: one step (the API server)."""
+
+
+def _controller_manager(state: ClusterState) -> tuple[Process, ...]:
+    return (Process(Host.CONTROLLER_MANAGER, Host.CONTROLLER_MANAGER),)
+
+
+def _schedulers(state: ClusterState) -> tuple[Process, ...]:
+    return tuple(Process(Host.SCHEDULER, s.name) for s in state.schedulers)
+
+
+def _kubelets(state: ClusterState) -> tuple[Process, ...]:
+    return tuple(Process.on(Host.KUBELET, k.node) for k in state.kubelets if k.up and not k.partitioned)
+
+
+def _apiserver(state: ClusterState) -> tuple[Process, ...]:
+    return (Process(Host.APISERVER, Host.APISERVER),)
+
+
+CRASHES: tuple[Crash, ...] = (
+    Crash("controller_manager_crashes", Host.CONTROLLER_MANAGER, "crash and restart", _controller_manager),
+    Crash("scheduler_crashes", Host.SCHEDULER, "crash and restart", _schedulers),
+    Crash("kubelet_restarts", Host.KUBELET, "restart", _kubelets),
+    Crash("api_server_restarts", Host.APISERVER, "restart", _apiserver, lists=False),
+)
+"""The process crashes a scenario's budget can hold, in the order of their steps."""
+
+
+def _composition() -> tuple[Component, ...]:
+    """The components a restart reaches: the composition (``spec.cluster.COMPONENTS``, which lists this module,
+    hence read when a fault happens rather than imported with it, like ``spec.clock.Clock``'s)."""
+    from spec.cluster import COMPONENTS
+
+    return COMPONENTS
 
 
 def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     b = state.budget
     etcd = state.etcd
     restart_revisions = informer.relist_revisions(config, etcd.revision, 0, etcd, True)
-    if b.controller_manager_crashes:
-        for rv in restart_revisions:
-            new = _spend(state, controller_manager_crashes=b.controller_manager_crashes - 1)
-            yield A.Fault("fault", "crash and restart", "kube-controller-manager", rv), settle(
-                _restart_workloads(attrs.evolve(new, kcm=manager.restart(etcd, state.kcm, rv),
-                                                lifecycle=nodelifecycle.restarted(state.lifecycle),
-                                                podgc=podgc.restarted(state.podgc),
-                                                net=network.kcm_restarted(state.net, etcd, rv)), rv), config)
-    if b.scheduler_crashes:
-        for s in state.schedulers:
-            for rv in restart_revisions:
-                inf, deltas = informer.relist(_fresh(s.informer), etcd, informer.SCHEDULER, rv)
-                new = _spend(state, scheduler_crashes=b.scheduler_crashes - 1)
-                yield A.Fault("fault", "crash and restart", s.name, rv), settle(
-                    new.with_scheduler(scheduler.started(s.name, inf, deltas)), config)
-    if b.kubelet_restarts:
-        for k in state.kubelets:
-            if not k.up or k.partitioned:
-                continue
-            for rv in restart_revisions:
-                inf, _ = informer.relist(_fresh(k.informer), etcd, ("kubelet", k.node), rv)
-                new = _spend(state, kubelet_restarts=b.kubelet_restarts - 1)
-                yield A.Fault("fault", "restart", f"kubelet/{k.node}", rv), settle(
-                    new.with_kubelet(attrs.evolve(k, informer=inf)), config)
-    if b.api_server_restarts:
-        new = _spend(state, api_server_restarts=b.api_server_restarts - 1)
-        cleared = attrs.evolve(etcd, history=(), compacted=etcd.revision)
-
-        def broken(i: Informer) -> Informer:
-            return attrs.evolve(i, expired=True) if i.rv < etcd.revision else i
-
-        new = attrs.evolve(new, etcd=cleared)
-        for who, index, _, watching in state.informer_slots():
-            if watching is not None:
-                new = new.with_informer(who, index, broken(watching))
-        yield A.Fault("fault", "restart", "kube-apiserver"), settle(new, config)
+    for crash in CRASHES:
+        left = getattr(b, crash.budget)
+        if not left:
+            continue
+        components = _composition()
+        for process in crash.processes(state):
+            for rv in restart_revisions if crash.lists else (0,):
+                new = restart(components, _spend(state, **{crash.budget: left - 1}), config, process,
+                              rv if crash.lists else etcd.revision)
+                yield A.Fault("fault", crash.label, process.name, rv), settle(new, config)
     if b.container_crashes:
         for k in state.kubelets:
             for c in sorted(k.runtime, key=lambda c: (c.pod, c.name)):
@@ -203,8 +217,8 @@ class FaultsComponent(Base):
         out |= {heal_actor(k.node) for k in state.kubelets if k.partitioned}
         b = state.budget
         ks = state.kubelets
-        if (b.controller_manager_crashes or b.api_server_restarts or (b.scheduler_crashes and state.schedulers)
-                or ((b.kubelet_restarts or b.node_crashes) and any(k.up and not k.partitioned for k in ks))
+        if (any(getattr(b, c.budget) and any(True for _ in c.processes(state)) for c in CRASHES)
+                or (b.node_crashes and any(k.up and not k.partitioned for k in ks))
                 or (b.node_failures and any(not k.failed and not k.partitioned for k in ks))
                 or (b.node_partitions and any(k.up and not k.partitioned for k in ks))
                 or (b.container_crashes and any(c.managed and c.running for k in ks for c in k.runtime))):

@@ -160,6 +160,12 @@ def list_revisions(etcd: Etcd, at_least: int) -> Iterator[int]:
         yield etcd.revision
 
 
+def fresh(old: Informer | None) -> Informer:
+    """A restarted process's informer before its first list: nothing cached, the ghost high-water mark of the
+    one it replaces carried over (``ResourceVersionMonotonic`` looks across restarts)."""
+    return Informer(rv=0, cache=immutables.Map(), high_water=old.high_water if old is not None else 0)
+
+
 def relist(
     informer: Informer | None, etcd: Etcd, scope: Scope, revision: int
 ) -> tuple[Informer, tuple[tuple[Key, Object | None, Object | None], ...]]:

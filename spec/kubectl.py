@@ -43,6 +43,7 @@ from spec.state import (
     StatefulSet,
     key_of,
     pod_key,
+    qualified_resource,
 )
 
 if TYPE_CHECKING:
@@ -278,7 +279,7 @@ def run(command: Command, session: Session) -> str:
         response = session.delete(key, propagation=_POLICY[c.cascade or "background"])
         if response.ok:
             return f'{group} "{c.name}" deleted'
-        return f'Error from server (NotFound): {group.replace(".", "s.", 1)} "{c.name}" not found'
+        return f'Error from server (NotFound): {qualified_resource(c.resource)} "{c.name}" not found'
     if c.verb == "delete":
         if c.name:
             keys = [key]
@@ -303,7 +304,7 @@ def run(command: Command, session: Session) -> str:
         return _create_service(c, session)
     obj = session.get(key)
     if not isinstance(obj, Deployment | ReplicaSet | StatefulSet):
-        return f'Error from server (NotFound): {c.resource} "{c.name}" not found'
+        return f'Error from server (NotFound): {qualified_resource(c.resource)} "{c.name}" not found'
     if c.verb == "scale":
         response = session.patch(key, attrs.evolve(obj, replicas=c.replicas))
         return f"{c.resource[:-1]}.apps/{c.name} scaled" if response.ok else f"error: {response.message}"

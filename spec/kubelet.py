@@ -32,7 +32,7 @@ import attrs
 from spec import actions as A
 from spec import informer, nodeipam
 from spec.apiserver import Session
-from spec.component import Base, Delta, Step, commit, session
+from spec.component import Base, Delta, Host, Process, Step, commit, session
 from spec.state import ClusterState, Key, Kubelet, Node, Pod, PodStatus, RuntimeContainer
 
 if TYPE_CHECKING:
@@ -213,11 +213,13 @@ class KubeletComponent(Base):
     """Every node's kubelet and container runtime: slot ``ClusterState.kubelets``; steps ``SyncPod`` (start,
     restart, terminate, cleanup, report), actor "kubelet/<node>", weakly fair; its informer (the pods bound to
     its node) is delivered through ``spec.reflector``. No timers (CrashLoopBackOff is the gap between steps).
-    A kubelet restart (``spec.faults``) loses its cache and relists; the runtime keeps its containers. A node
-    crash loses the runtime too."""
+    A kubelet restart (``spec.faults``) loses its cache and relists; the runtime keeps its containers, which the
+    restarted kubelet adopts (``restart``). A node crash loses the runtime too (a fault of the node, not of the
+    process: ``spec.faults``)."""
 
     name = "kubelet"
     slot = "kubelet"
+    host = Host.KUBELET
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return tuple(actor(n) for n in nodes(config))
@@ -260,6 +262,13 @@ class KubeletComponent(Base):
         """A node status report is due (after a partition healed): it happens before time advances
         (nodeStatusUpdateFrequency 10 s, shorter than the timers it races: the eviction deadlines)."""
         return any(node_status_stale(state, k) for k in state.kubelets)
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        for k in state.kubelets:
+            if k.node == process.node:
+                inf, _ = informer.relist(informer.fresh(k.informer), state.etcd, ("kubelet", k.node), revision)
+                return state.with_kubelet(attrs.evolve(k, informer=inf))
+        return state
 
     def watcher(self, state: ClusterState, index: int) -> str:
         return actor(state.kubelets[index].node)

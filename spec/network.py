@@ -22,7 +22,7 @@ from spec import actions as A
 from spec import dns as dns_
 from spec import informer, kubeproxy, nodeipam
 from spec.apiserver import Session
-from spec.component import Base
+from spec.component import Base, Host, Process
 from spec.controllers import endpointslice_controller as esc
 from spec.state import (
     DNS_SCOPE,
@@ -221,10 +221,12 @@ def kcm_restarted(net: Network, etcd: Etcd, rv: int) -> Network:
 class EndpointSliceComponent(Base):
     """The EndpointSlice controller, and the slot's owner: ``init`` fills all of ``ClusterState.net`` (podCIDRs,
     the controller, the kube-proxies, CoreDNS); its steps are the controller's syncs and, under the
-    ``ip-repair-race`` variant, the API server's Service writes and repair loop."""
+    ``ip-repair-race`` variant, the API server's Service writes and repair loop. It runs in the controller
+    manager: a restart relists its informers, queues every Service and empties its tracker (``kcm_restarted``)."""
 
     name = esc.ACTOR
     slot = "eps"
+    host = Host.CONTROLLER_MANAGER
 
     def actors(self, config: Config) -> tuple[str, ...]:
         if not enabled_for(config):
@@ -265,6 +267,9 @@ class EndpointSliceComponent(Base):
     def busy(self, state: ClusterState, config: Config) -> bool:
         return bool(self.enabled(state, config))
 
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        return state._with(net=kcm_restarted(state.net, state.etcd, revision))
+
     def watcher(self, state: ClusterState, index: int) -> str:
         return esc.ACTOR
 
@@ -275,10 +280,13 @@ class EndpointSliceComponent(Base):
 
 class KubeProxyComponent(Base):
     """kube-proxy on every node (``spec.kubeproxy``): rules syncs, and under ``proxy-missed-update`` deliveries
-    whose handler panics."""
+    whose handler panics. Each runs as the node's kube-proxy process; a restart loses nothing modelled (its rules
+    stay in the kernel, and the restarted proxy relists and writes the same rules: ``spec.kubeproxy``), and no
+    fault restarts it."""
 
     name = "kube-proxy"
     slot = "proxy"
+    host = Host.KUBE_PROXY
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return tuple(kubeproxy.actor(n) for n in nodes_of(config)) if enabled_for(config) else ()
@@ -322,10 +330,12 @@ class KubeProxyComponent(Base):
 
 
 class CoreDNSComponent(Base):
-    """CoreDNS (``spec.dns``): its informer's deliveries only (it answers from its cache)."""
+    """CoreDNS (``spec.dns``): its informer's deliveries only (it answers from its cache). No fault restarts it
+    (a restart would relist into the same cache: nothing lost)."""
 
     name = dns_.ACTOR
     slot = "dns"
+    host = Host.COREDNS
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (dns_.ACTOR,) if enabled_for(config) else ()

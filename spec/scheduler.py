@@ -44,7 +44,7 @@ from spec.clock import (
     POD_MAX_IN_UNSCHEDULABLE_MS,
     pod_backoff_ms,
 )
-from spec.component import Base, Delta, Step, commit, session
+from spec.component import Base, Delta, Host, Process, Step, commit, session
 from spec.scheduling.kube_scheduler import Decision, failed_scheduling_message, scheduling_cycle
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import PodInfo
@@ -342,10 +342,12 @@ class SchedulerComponent(Base):
     binding cycle per in-flight bind); its informer's deliveries come through ``spec.reflector``; actor: the
     scheduler's name, weakly fair. Timers: each queued pod's backoff and its 5 min unschedulable flush. A
     restart (``spec.faults``) loses the queue, the assumed pods, the binds in flight and the cache, relists,
-    and queues every unbound pod (``started``)."""
+    and queues every unbound pod (``restart``, ``started``). Each scheduler is its own process, named by its
+    scheduler name."""
 
     name = "kube-scheduler"
     slot = "scheduler"
+    host = Host.SCHEDULER
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return names(config)
@@ -388,6 +390,13 @@ class SchedulerComponent(Base):
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
         fired = ("scheduler backoff/flush",) if any(dt in timers(s) for s in state.schedulers) else ()
         return state._with(schedulers=tuple(elapse(s, dt) for s in state.schedulers)), fired
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        for s in state.schedulers:
+            if s.name == process.name:
+                inf, deltas = informers.relist(informers.fresh(s.informer), state.etcd, informers.SCHEDULER, revision)
+                return state.with_scheduler(started(s.name, inf, deltas))
+        return state
 
     def watcher(self, state: ClusterState, index: int) -> str:
         return state.schedulers[index].name

@@ -352,6 +352,35 @@ RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "
             EndpointSlice: "endpointslices"}
 KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
         PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice"}
+GROUP = {
+    "pods": "", "nodes": "", "services": "", "endpoints": "", "events": "", "namespaces": "", "configmaps": "",
+    "secrets": "", "persistentvolumeclaims": "", "persistentvolumes": "", "serviceaccounts": "",
+    "replicasets": "apps", "deployments": "apps", "statefulsets": "apps", "daemonsets": "apps",
+    "controllerrevisions": "apps",
+    "poddisruptionbudgets": "policy",
+    "endpointslices": "discovery.k8s.io",
+    "leases": "coordination.k8s.io",
+    "jobs": "batch", "cronjobs": "batch",
+    "horizontalpodautoscalers": "autoscaling",
+    "ingresses": "networking.k8s.io", "networkpolicies": "networking.k8s.io",
+    "priorityclasses": "scheduling.k8s.io",
+}
+"""The API group of each built-in resource ("": the core group), as each group registers its kinds
+(staging/src/k8s.io/api/<group>/<version>/register.go: GroupName). Every resource of ``RESOURCE`` has one
+(tests/spec/test_spec_apiserver.py checks it), so a new kind cannot be named without its group."""
+
+
+def qualified_resource(resource: str) -> str:
+    """``schema.GroupResource.String()``: "pods", "deployments.apps", "leases.coordination.k8s.io" (the name the
+    NotFound, AlreadyExists and Conflict errors give: staging/src/k8s.io/apimachinery/pkg/api/errors/errors.go)."""
+    group = GROUP[resource]
+    return f"{resource}.{group}" if group else resource
+
+
+def qualified_kind(obj: Object) -> str:
+    """``schema.GroupKind.String()``: "Pod", "Deployment.apps" (the name an Invalid error gives: ``NewInvalid``)."""
+    group = GROUP[RESOURCE[type(obj)]]
+    return f"{KIND[type(obj)]}.{group}" if group else KIND[type(obj)]
 
 
 def object_key(obj: Object) -> Key:

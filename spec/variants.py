@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from spec.state import Deployment, Node, Pod, PodDisruptionBudget, ReplicaSet, Service
+from spec.state import Deployment, Node, Pod, PodDisruptionBudget, ReplicaSet, Service, StatefulSet
 
 if TYPE_CHECKING:
     from spec.model import Config
@@ -242,4 +242,29 @@ VARIANTS["stale-taint-eviction"] = Variant(
     "NoExecute taint left, not when the pod tolerates the remaining ones for ever",
     _needs_partition_and_tolerated_taint,
     "node-partition",
+)
+
+
+# --- the StatefulSet's variants (issue 12; spec/controllers/nodelifecycle.py's taint-based deletion) ------------
+
+
+def _needs_partition_and_statefulset(config: Config) -> str | None:
+    if not getattr(config.budget, "node_partitions", 0):
+        return "spec.faults.nodePartitions of at least 1 (a node cut off from the API server whose containers " \
+            "keep running)"
+    if not any(isinstance(o, StatefulSet) and o.replicas > 0 for o in config.objects):
+        return "a StatefulSet with replicas (a second pod for one identity is what the force deletion allows)"
+    if _nodes(config) < 2:
+        return "two nodes (the replacement needs a node that is not cut off)"
+    return None
+
+
+VARIANTS["force-delete-unreachable"] = Variant(
+    "force-delete-unreachable",
+    "kubernetes#35145 (fixed by #35235: the node controller no longer force-deletes pods from the api-server)",
+    "the taint-based deletion of a pod on an unreachable node uses grace period 0: the pod object is gone at once, "
+    "and the StatefulSet controller starts a second pod of the same identity while the partitioned node still "
+    "runs the first",
+    _needs_partition_and_statefulset,
+    "statefulset-partition",
 )

@@ -49,8 +49,6 @@ def _files(package: str) -> list[Path]:
 
 def test_the_checker_imports_nothing_above_it() -> None:
     for path in _files("checker"):
-        if path.name == "cli.py":
-            continue  # the command line is the composition root (docs/checker.md): it may render traces
         above = {m for m in _imports(path, top_level_only=False) if not m.startswith("checker")}
         assert not above, f"{path.relative_to(ROOT)} imports {sorted(above)}"
 

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from checker.text import printable
 from traces.diff import Change, diff_states
-from traces.document import Trace, TraceStep
+from traces.document import Trace, TraceStep, from_document
 from traces.quiet import essentials, is_api_object, quiet_changes
 from traces.values import format_value, pretty_lines
 
@@ -194,6 +194,16 @@ def loop_lines(trace: Trace, index: int) -> list[Text]:
         lines.append(Text(f"  {printable(trace.lasso_verdict)}", "red"))
         lines.extend(lasso_lines(trace))
     return lines
+
+
+def print_counterexample(console: Console, document: Mapping[str, Any]) -> None:
+    """`kubespec check`'s counterexample printer (entry point ``kubespec.printers`` ``counterexample``, which
+    ``checker.cli`` loads by name): each step of the ITF ``document`` as ``kubespec trace show`` prints it, only
+    what changed."""
+    trace = from_document(document)
+    for index in range(len(trace.steps)):
+        for line in step_lines(trace, index):
+            console.print(line)
 
 
 def render_trace(console: Console, trace: Trace, full: bool = False, step: int | None = None) -> None:

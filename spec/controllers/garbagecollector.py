@@ -236,9 +236,11 @@ def gc_work(state: ClusterState, config: Config) -> tuple[Step, ...]:
 class GarbageCollectorComponent(component.Base):
     """The garbage collector: no slot of its own (its graph is the controller manager's caches); steps
     ``Reconcile`` (one work item that changes something), actor "garbage-collector", weakly fair. No timers. A
-    controller-manager restart loses its graph, which is the informers' relist."""
+    controller-manager restart loses its graph, which is the informers' relist (the controller manager's own
+    ``restart``): nothing of its own."""
 
     name = "garbage-collector"
+    host = component.Host.CONTROLLER_MANAGER
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (ACTOR,)

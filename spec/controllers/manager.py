@@ -27,7 +27,7 @@ from spec import actions as A
 from spec import informer
 from spec.apiserver import Session
 from spec.clock import workqueue_delay_ms
-from spec.component import Base, Delta, Step
+from spec.component import Base, Delta, Host, Process, Step
 from spec.controllers import deployment, replicaset
 from spec.state import (
     KCM_RESOURCES,
@@ -224,10 +224,12 @@ class ControllerManagerComponent(Base):
     ``Reconcile`` (one queued key each, actors "replicaset-controller" and "deployment-controller"); its three
     informers' deliveries come through ``spec.reflector`` (actor "kube-controller-manager"), all weakly fair.
     Timers: the work queues' per-key backoffs and the expectations' 5 min timeout. A restart (``spec.faults``)
-    loses the queues, the backoffs, the expectations and the caches, and relists (``restart``)."""
+    loses the queues, the backoffs, the expectations and the caches, and relists (``restart``); it is the first
+    component the process hosts, so the others restarting with it see its informers relisted."""
 
     name = "kube-controller-manager"
     slot = "kcm"
+    host = Host.CONTROLLER_MANAGER
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (ACTOR, *(actor for _, actor in CONTROLLERS))
@@ -255,6 +257,9 @@ class ControllerManagerComponent(Base):
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
         fired = ("controller backoff/expectations",) if dt in timers(state.kcm) else ()
         return state._with(kcm=elapse(state.kcm, dt)), fired
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        return state._with(kcm=restart(state.etcd, state.kcm, revision))
 
     def resync(self, state: ClusterState) -> ClusterState:
         kcm = resync(state.kcm)

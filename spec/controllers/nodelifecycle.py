@@ -65,7 +65,10 @@ disruption mode (zoneStates start Initial) and the taint eviction controller's s
 now).
 
 The variant ``stale-taint-eviction`` (kubernetes#90794, before #93722) keeps a scheduled deletion while the node
-has any NoExecute taint, even one the pod tolerates for ever (``_kept_while_tainted``).
+has any NoExecute taint, even one the pod tolerates for ever (``_kept_while_tainted``). The variant
+``force-delete-unreachable`` (kubernetes#35145, before #35235 "Node controller no longer force-deletes pods from the
+api-server") deletes with grace period 0 (``evict(..., force=True)``): the pod object is removed at once, so a
+StatefulSet controller creates the identity again while the unreachable node still runs the old container.
 
 Omitted: nodeStartupGracePeriod (nodes exist and are Ready from the start); the memory, disk, PID and network
 pressure conditions and their taints, and the unschedulable taint (the scheduler reads spec.unschedulable); the
@@ -83,7 +86,7 @@ import attrs
 
 from spec import actions as A
 from spec.apiserver import Session
-from spec.component import Base, Step, commit, session
+from spec.component import Base, Host, Process, Step, commit, session
 from spec.scheduling.types import Taint, Toleration
 from spec.state import ClusterState, Key, Node, NodeLifecycle, Object, Pod
 
@@ -418,8 +421,12 @@ def due_pods(lc: NodeLifecycle) -> list[Key]:
     return [k for k, ms in lc.evictions if ms == 0]
 
 
-def evict(lc: NodeLifecycle, session: Session, key: Key) -> NodeLifecycle:
-    """deletePodHandler: DELETE the pod (graceful, no preconditions), and the work is done."""
+def evict(lc: NodeLifecycle, session: Session, key: Key, force: bool = False) -> NodeLifecycle:
+    """deletePodHandler: DELETE the pod (graceful, no preconditions), and the work is done.
+
+    ``force`` (the variant ``force-delete-unreachable``, kubernetes#35145, before #35235): the pod is deleted with
+    grace period 0, removed from etcd at once, as the node controller's ``forcefullyDeletePod`` did for the pods of
+    an unreachable node: the pod object is gone while its kubelet, cut off, still runs its containers."""
     rest = NodeLifecycle(lc.grace, tuple(e for e in lc.evictions if e[0] != key), lc.disrupted)
     pod = session.get(key)
     if pod is not None:
@@ -431,7 +438,7 @@ def evict(lc: NodeLifecycle, session: Session, key: Key) -> NodeLifecycle:
         if isinstance(pod, Pod) and not (isinstance(node, Node) and untolerated(pod, node)):
             ghost = attrs.evolve(ghost, tolerated_evictions=ghost.tolerated_evictions | {key})
         session.ghost = ghost
-        session.delete(key)
+        session.delete(key, grace=not force)
         ns_name = key.split("/", 1)[1]
         session.event(key, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {ns_name}")
     return rest
@@ -461,6 +468,11 @@ def _cancel_tolerated(config: Config) -> bool:
     return "stale-taint-eviction" not in config.variants
 
 
+def _force_delete(config: Config) -> bool:
+    """The variant ``force-delete-unreachable`` (kubernetes#35145): taint-based deletions use grace period 0."""
+    return "force-delete-unreachable" in config.variants
+
+
 class NodeLifecycleComponent(Base):
     """The node lifecycle and taint eviction controllers: slot ``ClusterState.lifecycle``; steps ``Reconcile``
     (``monitor``: one monitorNodeHealth pass that changes something; ``track`` the eviction schedule; ``evict`` a
@@ -471,6 +483,7 @@ class NodeLifecycleComponent(Base):
     eviction schedule (``restarted``)."""
 
     name = "node-lifecycle"
+    host = Host.CONTROLLER_MANAGER
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (MONITOR_ACTOR, EVICTION_ACTOR)
@@ -497,7 +510,7 @@ class NodeLifecycleComponent(Base):
                 sess.events.extend(changes)
                 key = "pods (on NoExecute-tainted nodes)"
             else:
-                new = evict(lc, sess, what)
+                new = evict(lc, sess, what, force=_force_delete(config))
                 key = what
             yield A.Reconcile(actor, key, False, tuple(sess.events)), commit(state, sess, config, lifecycle=new)
 
@@ -517,6 +530,9 @@ class NodeLifecycleComponent(Base):
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
         return state._with(lifecycle=elapse(state.lifecycle, dt)), tuple(fired(state.lifecycle, dt))
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        return state._with(lifecycle=restarted(state.lifecycle))
 
 
 NODE_LIFECYCLE = NodeLifecycleComponent()

@@ -38,7 +38,7 @@ import attrs
 
 from spec import actions as A
 from spec.apiserver import Session
-from spec.component import Base, Step, commit, session
+from spec.component import Base, Host, Process, Step, commit, session
 from spec.state import ClusterState, Key, Node, Object, Pod, PodGC
 
 if TYPE_CHECKING:
@@ -152,9 +152,11 @@ def _orphans(config: Config) -> bool:
 class PodGCComponent(Base):
     """The pod garbage collector: slot ``ClusterState.podgc`` (the quarantine); steps ``Reconcile`` (one gc pass
     that changes something), actor "pod-garbage-collector", weakly fair; timers: the quarantine's. Its passes
-    happen before time advances further (``urgent``: gcCheckPeriod 20 s is shorter than the timers it races)."""
+    happen before time advances further (``urgent``: gcCheckPeriod 20 s is shorter than the timers it races). A
+    controller-manager restart empties the quarantine (``restarted``)."""
 
     name = "pod-garbage-collector"
+    host = Host.CONTROLLER_MANAGER
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (ACTOR,)
@@ -183,6 +185,9 @@ class PodGCComponent(Base):
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
         return state._with(podgc=elapse(state.podgc, dt)), tuple(fired(state.podgc, dt))
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        return state._with(podgc=restarted(state.podgc))
 
 
 POD_GC = PodGCComponent()

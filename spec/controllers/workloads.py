@@ -36,6 +36,7 @@ import immutables
 from spec import actions as A
 from spec import informer
 from spec.apiserver import Session
+from spec.component import Host, Process
 from spec.controllers import disruption, statefulset
 from spec.controllers.manager import _elapse_queue, _finish
 from spec.kubectl import drain_step, start_drain
@@ -200,6 +201,8 @@ class WorkloadsComponent:
 
     name = "workloads"
     slot = "workloads"
+    host = Host.CONTROLLER_MANAGER
+    """They run in kube-controller-manager: a crash restarts them (``restart``)."""
 
     def actors(self, config: Config) -> tuple[str, ...]:
         slot, informers = wanted(config)
@@ -216,6 +219,11 @@ class WorkloadsComponent:
         if not slot:
             return state
         return state._with(workloads=restarted(state.etcd, None, state.etcd.revision, informers, shared_pods(state)))
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        """After the controller manager's own restart (which relisted the pod informer they share): queues
+        emptied, informers relisted at ``revision``, the drains under way kept (``restart_slot``)."""
+        return state if state.workloads is None else state._with(workloads=restart_slot(state, revision))
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         w = state.workloads

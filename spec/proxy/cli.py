@@ -171,6 +171,8 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipv
 @click.option("--strict", is_flag=True, help="Rules of other components that break a promise fail the verdict.")
 @click.option("--ip-route", "route_file", default=None, type=click.Path(dir_okay=False),
               help="The node's `ip -4 route` output: output interfaces follow the routes, input ones their sources.")
+@click.option("--ipset", "ipset_file", default=None, type=click.Path(dir_okay=False),
+              help="The node's `ipset save` output: `-m set` matches are decided by what the sets hold.")
 @click.option("--ipvsadm", "ipvsadm_file", default=None, type=click.Path(dir_okay=False),
               help="IPVS mode: verify this `ipvsadm -Sn` output (the IPVS table) instead of iptables rules.")
 @click.option("--ipvs-scheduler", default="rr", show_default=True)
@@ -179,7 +181,7 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipv
 @reports_input_errors
 def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[str, ...],
                    listing_files: tuple[str, ...], strict: bool, ipvsadm_file: str | None, ipvs_scheduler: str,
-                   nft_file: str | None, route_file: str | None, **kw: Any) -> None:
+                   nft_file: str | None, route_file: str | None, ipset_file: str | None, **kw: Any) -> None:
     """Prove the rules route every Service packet as upstream kube-proxy semantics require."""
     with _signals() as stopped:
         try:
@@ -188,6 +190,8 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
             if route_file is not None:
                 opts = attrs.evolve(opts, routes=parse_routes(decode(read_bytes(route_file), route_file), route_file))
             _something_to_verify(cluster, opts, files)
+            if ipset_file is not None and not (dump_files or listing_files):
+                raise InputError("--ipset: the sets decide `-m set` matches of iptables rules: give --iptables-save")
             if ipvsadm_file is not None:
                 _verify_ipvs(cluster, opts, ipvsadm_file, bool(dump_files or listing_files))
             if nft_file is not None:
@@ -200,6 +204,13 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
                     click.echo(f"note: tables other than ip kube-proxy are not considered: {', '.join(others)}")
             elif dump_files or listing_files:
                 dump = _read_dumps(dump_files, listing_files)
+                if ipset_file is not None:
+                    from spec.proxy.ipset import expand_sets, parse_ipset_save
+
+                    dump, left = expand_sets(dump, parse_ipset_save(decode(read_bytes(ipset_file), ipset_file),
+                                                                    ipset_file))
+                    for match in left:
+                        click.echo(f"note: left opaque: {match}")
             else:
                 dump = parse_dump(render(sync_proxy_rules(cluster, opts)), "<generated rules>")
         except Interrupted as exc:

@@ -326,23 +326,47 @@ def _split_elements(text: str) -> list[str]:
     return out
 
 
+_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"|#')
+# Named objects nft lists in a table besides chains, sets and maps: none of them decides a packet's fate here.
+_OTHER_BLOCKS = re.compile(r"(?:flowtable|counter|quota|limit|ct\s+(?:helper|timeout|expectation)|secmark|synproxy|"
+                           r"tunnel)\s+\S+\s*\{")
+# What `nft list` prints after a set element besides the element: its timeout, the time left, its counter and
+# comment (`10.244.1.20 timeout 10m expires 9m58s312ms`, `... comment "ns6/svc6:p80" : goto reject-chain`).
+_ELEMENT_EXTRAS = re.compile(r'\s+(?:timeout\s+\S+|expires\s+\S+|counter\s+packets\s+\d+\s+bytes\s+\d+|'
+                             r'comment\s+"(?:[^"\\]|\\.)*")')
+
+
+def _strip_comment(line: str) -> str:
+    """The line without its `#` comment (nft -a prints `# handle N` after every object); quotes protect `#`."""
+    for m in _COMMENT.finditer(line):
+        if m.group() == "#":
+            return line[:m.start()].rstrip()
+    return line
+
+
 def parse_ruleset(text: str, source: str) -> list[NftTable]:
-    """`nft list ruleset` output or an `nft -f` transaction of `add` commands, IPv4 tables."""
+    """`nft list ruleset` output (also with `-a` handles, counters, live set elements, flowtables and other
+    named objects, tables of other families and components) or an `nft -f` transaction of `add` commands.
+    Only table ip kube-proxy is checked for kube-proxy's vocabulary; other tables are read and kept."""
     tables: dict[tuple[str, str], dict[str, object]] = {}
 
     def table(family: str, name: str) -> dict[str, object]:
-        return tables.setdefault((family, name), {"chains": {}, "sets": {}, "timeouts": {}})
+        return tables.setdefault((family, name), {"chains": {}, "sets": {}, "timeouts": {}, "_key": (family, name)})
 
     def add_chain(t: dict[str, object], name: str, spec: str, line: int) -> None:
         fail = _Fail(source, line)
+        ours = t.get("_key") == ("ip", "kube-proxy")
         chains = t["chains"]
         assert isinstance(chains, dict)
         hook = kind = None
         priority, policy = 0, "accept"
         m = re.search(r"type\s+(\w+)\s+hook\s+(\w+)\s+(?:device\s+\S+\s+)?priority\s+([^;]+);", spec)
         if m:
-            kind, hook, priority = m.group(1), m.group(2), _priority(m.group(3), fail)
-            if kind not in ("filter", "nat", "route"):
+            kind, hook = m.group(1), m.group(2)
+            priority = _priority(m.group(3), fail) if ours else 0
+            if not ours:
+                pass  # another component's chain (a netdev ingress hook, an inet table's): not translated
+            elif kind not in ("filter", "nat", "route"):
                 raise fail(f"chain type {shorten(kind)!r} is not one of filter, nat, route")
             if hook not in ("prerouting", "input", "forward", "output", "postrouting"):
                 raise fail(f"hook {shorten(hook)!r} is not an IPv4 hook")
@@ -369,7 +393,7 @@ def parse_ruleset(text: str, source: str) -> list[NftTable]:
         assert isinstance(sets, dict)
         if name not in sets:
             raise _Fail(source, line)(f"elements for set {shorten(name)!r}, which is not declared before it")
-        sets[name].extend((line, e) for e in _split_elements(body))
+        sets[name].extend((line, _ELEMENT_EXTRAS.sub("", e)) for e in _split_elements(body))
 
     def add_set(t: dict[str, object], name: str, spec: str, line: int) -> None:
         sets, timeouts = t["sets"], t["timeouts"]
@@ -385,10 +409,14 @@ def parse_ruleset(text: str, source: str) -> list[NftTable]:
     block: tuple[str, str] | None = None  # ("chain" | "set", name) in list format
     block_spec: list[str] = []
     elements: list[str] | None = None
+    skipping = 0  # depth inside a named object other than a chain, set or map (a flowtable, a counter, ...)
     for line_no, raw in enumerate(lines, start=1):
         fail = _Fail(source, line_no)
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        line = _strip_comment(raw.strip()) if "#" in raw else raw.strip()
+        if not line:
+            continue
+        if skipping:
+            skipping += line.count("{") - line.count("}")
             continue
         if "\x00" in line:
             raise fail("NUL byte in a line")
@@ -440,6 +468,9 @@ def parse_ruleset(text: str, source: str) -> list[NftTable]:
                 body = body[body.index("{") + 1:body.rindex("}")]
                 add_elements(current, block[1], body, line_no)
                 elements = None
+            continue
+        if block is None and _OTHER_BLOCKS.fullmatch(line):
+            skipping = 1
             continue
         m = re.fullmatch(r"(chain|set|map)\s+(\S+)\s*\{", line)
         if m:

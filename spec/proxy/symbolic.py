@@ -26,7 +26,7 @@ import functools
 import ipaddress
 from collections.abc import Callable
 from fractions import Fraction
-from typing import cast
+from typing import NamedTuple, cast
 
 import attrs
 import z3
@@ -69,6 +69,7 @@ _SYNTHETIC = {
     ],
 }
 _LOCAL_DST_RULE = parse_rule("routing", "-A ROUTING -m addrtype --dst-type LOCAL", frozenset(), source="<routing>")
+_MERGED_RULE = parse_rule("routing", "-A AFTER-ROUTING", frozenset(), source="<merged paths>")
 # The builtin chains a NEW packet traverses, with what is known of its interfaces there (None: symbolic, "": none).
 Stage = tuple[str, str, "str | None", "str | None"]
 PRE_STAGES: dict[str, tuple[Stage, ...]] = {
@@ -155,9 +156,9 @@ def with_builtin_jumps(dump: Dump) -> Dump:
     return Dump(tables)
 
 
-@attrs.frozen
-class Pins:
-    """What the path so far fixes about the original destination."""
+class Pins(NamedTuple):
+    """What the path so far fixes about the original destination. A tuple: compared and hashed millions of
+    times, which attrs classes do in Python."""
 
     dst: Net | None = None
     dst_local: bool | None = None
@@ -189,6 +190,9 @@ class Lit:
     ast: object  # expr.as_ast(), kept for building conjunctions without Python-side coercion
     free: z3.BoolRef | None
     free_ast: object
+    # A merged literal (Explorer._merge): the literals after the routing decision of each path it stands for,
+    # one of which holds exactly when it does. None for a rule's literal.
+    alternatives: tuple[tuple[Lit, ...], ...] | None = None
 
 
 class State:
@@ -219,6 +223,7 @@ class Reads:
     dst_type: bool
     ports: frozenset[int]  # destination ports matched singly
     ranges: tuple[tuple[int, int], ...]  # destination port ranges
+    ifaces: bool = True  # some rule matches an input or output interface
 
     @property
     def destination(self) -> bool:
@@ -245,6 +250,22 @@ class PathResult:
     masquerade: bool
     local: bool = False  # delivered to this host (through INPUT)
     policy: str | None = None  # "table CHAIN" whose DROP policy decided the verdict
+    # Paths merged into this one (Explorer._merge): each one's literals and rules after the routing decision, the
+    # SNAT rule that masqueraded it (Pins.snat) and its DROP policy. The state then ends with their merged literal
+    # (unless one of them has none) and its path before them.
+    alternatives: tuple[tuple[tuple[Lit, ...], tuple[Rule, ...], int, str | None], ...] = ()
+
+
+def expand(result: PathResult) -> list[PathResult]:
+    """The paths a merged path stands for (itself if it is none): their conditions' disjunction is its own."""
+    if not result.alternatives:
+        return [result]
+    s = result.state
+    lits = s.lits[:-1] if s.lits and s.lits[-1].alternatives is not None else s.lits
+    return [PathResult(result.hook, State(lits + alt, s.pins if s.pins.snat == snat else
+                                          s.pins._replace(snat=snat), s.mark, s.dnat, s.path + rules, s.sets),
+                       result.verdict, result.masquerade, result.local, policy)
+            for alt, rules, snat, policy in result.alternatives]
 
 
 def conj(exprs: list[z3.BoolRef]) -> z3.BoolRef:
@@ -307,7 +328,8 @@ class Explorer:
     A rule whose two branches lead on in the same state is not branched on (_no_effect).
     """
 
-    def __init__(self, dump: Dump, local_nets: tuple[Net, ...], routes: tuple[tuple[str, str], ...] = ()) -> None:
+    def __init__(self, dump: Dump, local_nets: tuple[Net, ...], routes: tuple[tuple[str, str], ...] = (),
+                 base: Explorer | None = None) -> None:
         self.dump = with_builtin_jumps(dump)
         self.local_nets = local_nets
         # With the node's routes, a packet leaves through the device of the longest matching route, and comes in
@@ -327,6 +349,7 @@ class Explorer:
         self._pinned_walks: dict[tuple[object, ...], list[tuple[State, str]]] = {}
         self._reads: dict[tuple[str, str], Reads] = {}
         self._views: dict[tuple[str, str, tuple[str, int]], tuple[object, ...]] = {}
+        self._tail_views: dict[tuple[str, tuple[str, int]], tuple[bool, tuple[object, ...], str | None]] = {}
         self._tails: dict[tuple[object, ...], tuple[tuple[str, int] | None, Pins, list[PathResult]]] = {}
         # A DNAT without a port takes the pinned port; only then may a walk after DNAT depend on more pins.
         self._dnat_reads_pins = any(
@@ -339,6 +362,19 @@ class Explorer:
         self.opaque: dict[str, int] = {}  # opaque conditions met on some path, and how many rules have them
         self.steps = 0  # rules walked, against a runaway fan-out of chains
         self.max_steps = 20_000_000
+        # Walks of kube-proxy's own chains (a KUBE- chain whose jumps reach only KUBE- chains) are the same in
+        # another explorer of the same rules among more (verify's second pass over the whole ruleset): with
+        # `base`, both share them, with the packet, literals and the interface and opaque conditions met. Such
+        # walks keyed by a frontend's pins are kept after forget() for the second pass.
+        self._pure: dict[tuple[str, str], bool] = {}
+        self._kube_walks: dict[tuple[object, ...], list[tuple[State, str]]] = {}
+        self._kube_shared: dict[tuple[object, ...], tuple[tuple[str, int] | None, Pins, list[tuple[State, str]]]] = {}
+        self.base: Explorer | None = None
+        if base is not None and base.local_nets == local_nets and base.routes == self.routes and (
+                base._dnat_reads_pins == self._dnat_reads_pins):
+            self.base = base
+            self.pkt, self._lits, self.ifaces, self.opaque = base.pkt, base._lits, base.ifaces, base.opaque
+            self._kube_walks, self._kube_shared = base._kube_walks, base._kube_shared
 
     # -- concrete evaluation -------------------------------------------------------------------------------------
     def is_local(self, net: Net) -> bool | None:
@@ -449,21 +485,22 @@ class Explorer:
     def assume(self, st: State, rule: Rule, res: Match) -> State:
         pins = st.pins
         if st.dnat is None:
-            if (res.dst is not None and not res.dst.negated
+            if (res.dst is not None and not res.dst.negated and res.dst.network != pins.dst
                     and (pins.dst is None or res.dst.network.subnet_of(pins.dst))):
-                pins = attrs.evolve(pins, dst=res.dst.network)
-            if res.dst_type is not None:
-                pins = attrs.evolve(pins, dst_local=not res.dst_type.negated)
-            if res.dport is not None and not res.dport.negated and res.dport.lo == res.dport.hi:
-                pins = attrs.evolve(pins, dport=res.dport.lo)
-        if res.proto is not None and not res.proto.negated:
-            pins = attrs.evolve(pins, proto=res.proto.value)
+                pins = pins._replace(dst=res.dst.network)
+            if res.dst_type is not None and pins.dst_local is not (not res.dst_type.negated):
+                pins = pins._replace(dst_local=not res.dst_type.negated)
+            if (res.dport is not None and not res.dport.negated and res.dport.lo == res.dport.hi
+                    and pins.dport != res.dport.lo):
+                pins = pins._replace(dport=res.dport.lo)
+        if res.proto is not None and not res.proto.negated and pins.proto != res.proto.value:
+            pins = pins._replace(proto=res.proto.value)
         return State((*st.lits, self.lit(rule, res, True)), pins, st.mark, st.dnat, st.path, st.sets)
 
     def refute(self, st: State, rule: Rule, res: Match) -> State:
         pins = st.pins
         if st.dnat is None and res.dst_type is not None and res == Match(dst_type=res.dst_type):
-            pins = attrs.evolve(pins, dst_local=res.dst_type.negated)
+            pins = pins._replace(dst_local=res.dst_type.negated)
         return State((*st.lits, self.lit(rule, res, False)), pins, st.mark, st.dnat, st.path, st.sets)
 
     # -- chain walking ---------------------------------------------------------------------------------------------
@@ -501,6 +538,34 @@ class Explorer:
             found = self._chain_indexes[key] = (pinned, rest)
         return found
 
+    def is_pure(self, table: str, name: str) -> bool:
+        """Whether chain `name` and every chain it reaches are KUBE- chains, the same as in the base explorer's
+        dump (kube-proxy's chains are kept whole when other components' rules are left out)."""
+        found = self._pure.get((table, name))
+        if found is None:
+            found = True
+            seen, todo = {name}, [name]
+            while todo and found:
+                current = todo.pop()
+                chain = self.dump.chain(table, current)
+                if not current.startswith("KUBE-") or chain is None or (
+                        self.base is not None and self.base.dump.chain(table, current) is not chain):
+                    found = False
+                    break
+                for rule in chain.rules:
+                    if rule.target is not None and rule.target.chain and rule.target.name not in seen:
+                        seen.add(rule.target.name)
+                        todo.append(rule.target.name)
+            self._pure[(table, name)] = found
+        return found
+
+    def release(self) -> None:
+        """Drop every memo. A walk memo keyed by a pruning closure holds the verifier that made it, and through
+        it all the explorer's states: a cycle that only a full collection frees, walking every object again."""
+        for memo in (self._pinned_walks, self._kube_walks, self._kube_shared, self._walks, self._tails,
+                     self._lits, self._views, self._tail_views):
+            memo.clear()
+
     def forget(self) -> None:
         """Drop the walks keyed by pins: they belong to one frontend and are not shared."""
         self._pinned_walks.clear()
@@ -513,6 +578,7 @@ class Explorer:
         hosts: set[Net] = set()
         nets: list[Net] = []
         dst_type = False
+        ifaces = False
         ports: set[tuple[int, int]] = set()
         seen = {name}
         todo = [name]
@@ -526,6 +592,7 @@ class Explorer:
                     elif m.dst.network not in nets:
                         nets.append(m.dst.network)
                 dst_type = dst_type or m.dst_type is not None
+                ifaces = ifaces or m.iif is not None or m.oif is not None
                 if m.dport is not None:
                     ports.add((m.dport.lo, m.dport.hi))
                 if rule.target is not None and rule.target.chain and rule.target.name not in seen:
@@ -533,7 +600,7 @@ class Explorer:
                     todo.append(rule.target.name)
         found = self._reads[(table, name)] = Reads(
             frozenset(hosts), tuple(nets), dst_type, frozenset(lo for lo, hi in ports if lo == hi),
-            tuple(sorted((lo, hi) for lo, hi in ports if lo != hi)))
+            tuple(sorted((lo, hi) for lo, hi in ports if lo != hi)), ifaces)
         return found
 
     def _view(self, table: str, name: str, dnat: tuple[str, int]) -> tuple[object, ...]:
@@ -554,24 +621,27 @@ class Explorer:
         there, and the DNAT only by a DNAT rule of its own (a new tuple, told apart from the entry's by identity).
         """
         pins = st.pins
+        pure = prune is None and self.is_pure(table, name)  # its walks are shared with the base explorer
         shared = prune is None and not self._dnat_reads_pins and (
             st.dnat is not None or not self.reads(table, name).destination)
         if not shared:
             key: tuple[object, ...] = (table, name, st.mark, st.dnat, pins, prune)
-            walk = self._pinned_walks.get(key)
+            pinned = self._kube_walks if pure else self._pinned_walks
+            walk = pinned.get(key)
             if walk is None:
-                walk = self._pinned_walks[key] = self._walk(table, name, State((), pins, st.mark, st.dnat),
-                                                            prune, depth)
+                walk = pinned[key] = self._walk(table, name, State((), pins, st.mark, st.dnat), prune, depth)
             if not st.lits and not st.path and not st.sets:
                 return walk
             return [(State(st.lits + sub.lits, sub.pins, sub.mark, sub.dnat, st.path + sub.path, st.sets + sub.sets),
                      kind) for sub, kind in walk]
         view = None if st.dnat is None else self._view(table, name, st.dnat)
-        key = (table, name, st.mark, st.dnat is None, view, pins.proto, pins.iif, pins.oif, pins.untracked,
-               bool(pins.snat))
-        entry = self._walks.get(key)
+        # The walk's states take the caller's interfaces (_carry): a chain that matches none is walked once for all.
+        ifaces = (pins.iif, pins.oif) if self.reads(table, name).ifaces else None
+        key = (table, name, st.mark, st.dnat is None, view, pins.proto, ifaces, pins.untracked, bool(pins.snat))
+        walks = self._kube_shared if pure else self._walks
+        entry = walks.get(key)
         if entry is None:
-            entry = self._walks[key] = (st.dnat, pins, self._walk(table, name, State((), pins, st.mark, st.dnat),
+            entry = walks[key] = (st.dnat, pins, self._walk(table, name, State((), pins, st.mark, st.dnat),
                                                                   None, depth))
         entry_dnat, entry_pins, walk = entry
         out = []
@@ -675,7 +745,7 @@ class Explorer:
                 return State(st.lits, st.pins, st.mark & ~nfmask & 0xFFFFFFFF, st.dnat, st.path, st.sets)
             return st
         if target.name == "NOTRACK" or "--notrack" in target.options:
-            return State(st.lits, attrs.evolve(st.pins, untracked=True), st.mark, st.dnat, st.path, st.sets)
+            return State(st.lits, st.pins._replace(untracked=True), st.mark, st.dnat, st.path, st.sets)
         return st
 
     def _no_effect(self, table: str, rule: Rule, st: State, assumed: State, refuted: State, depth: int) -> bool:
@@ -724,10 +794,10 @@ class Explorer:
                 continue
             pins = st.pins
             entry = st if (pins.iif, pins.oif) == (iif, oif) else State(
-                st.lits, attrs.evolve(pins, iif=iif, oif=oif), st.mark, st.dnat, st.path, st.sets)
+                st.lits, pins._replace(iif=iif, oif=oif), st.mark, st.dnat, st.path, st.sets)
             for sub, kind in self.run_chain(table, name, entry, prune):
                 if (sub.pins.iif, sub.pins.oif) != (pins.iif, pins.oif):
-                    sub = State(sub.lits, attrs.evolve(sub.pins, iif=pins.iif, oif=pins.oif), sub.mark, sub.dnat,
+                    sub = State(sub.lits, sub.pins._replace(iif=pins.iif, oif=pins.oif), sub.mark, sub.dnat,
                                 sub.path, sub.sets)
                 if kind == "return":
                     kind = "accept" if chain.policy != "DROP" else f"policy:{table} {name}"
@@ -739,7 +809,7 @@ class Explorer:
                     if index is None:
                         index = self._snat_index[id(rule)] = len(self.snat_rules)
                         self.snat_rules.append(rule)
-                    sub = State(sub.lits, attrs.evolve(sub.pins, snat=index + 1), sub.mark, sub.dnat, sub.path,
+                    sub = State(sub.lits, sub.pins._replace(snat=index + 1), sub.mark, sub.dnat, sub.path,
                                 sub.sets)
                     pending.append((k + 1, sub))
                 else:
@@ -771,10 +841,14 @@ class Explorer:
             if st.dnat is None or self._dnat_reads_pins:
                 out += self._tail(hook, st)
                 continue
-            local = bool(self.is_local(host(st.dnat[0])))
-            views = tuple(self._view(table, name, st.dnat) for table, name, _, _ in post_stages(hook, local))
+            where = self._tail_views.get((hook, st.dnat))
+            if where is None:
+                local = bool(self.is_local(host(st.dnat[0])))
+                where = self._tail_views[(hook, st.dnat)] = (local, tuple(
+                    self._view(table, name, st.dnat) for table, name, _, _ in post_stages(hook, local)),
+                    self.route_dev(st.dnat[0]))
             pins = st.pins
-            key = (hook, st.mark, pins.proto, pins.untracked, pins.snat, local, views, self.route_dev(st.dnat[0]))
+            key = (hook, st.mark, pins.proto, pins.untracked, pins.snat, where)
             entry = self._tails.get(key)
             if entry is None:
                 entry = self._tails[key] = (st.dnat, pins, self._tail(hook, State((), pins, st.mark, st.dnat)))
@@ -784,7 +858,7 @@ class Explorer:
                 dnat = st.dnat if sub.dnat is entry_dnat else sub.dnat
                 out.append(PathResult(hook, State(st.lits + sub.lits, _carry(entry_pins, sub.pins, pins), sub.mark,
                                                   dnat, st.path + sub.path, st.sets + sub.sets),
-                                      r.verdict, r.masquerade, r.local, r.policy))
+                                      r.verdict, r.masquerade, r.local, r.policy, r.alternatives))
         return out
 
     def _tail(self, hook: str, st: State) -> list[PathResult]:
@@ -793,6 +867,51 @@ class Explorer:
         for st2, local in self._local_dst(st):
             for st3, verdict in self._stages(post_stages(hook, local), st2):
                 out.append(_result(hook, st3, verdict, local))
+        return self._merge(out, st)
+
+    def _merge(self, results: list[PathResult], start: State) -> list[PathResult]:
+        """Paths from `start` with the same outcome, merged into one whose condition is the disjunction of theirs.
+
+        Other components' rules after the routing decision (Docker's, libvirt's interface matches in FORWARD,
+        a masquerade agent's in POSTROUTING) branch every path into many with the same outcome; verification
+        asks the same questions of all of them, so it asks them once of the merged path, and expands only a
+        counterexample (expand()) to the path that the packet found takes. Paths are merged when they end alike
+        (verdict, whether masqueraded, local delivery, DNAT, mark, other pins, recent lists; not which rule
+        masqueraded or which DROP policy dropped it: the expanded counterexample names those) and none has a
+        statistic or recent match after `start` (balance and affinity read those literal by literal).
+        """
+        if len(results) < 2:
+            return results
+        n_lits, n_path = len(start.lits), len(start.path)
+        groups: dict[tuple[object, ...], list[PathResult]] = {}
+        for r in results:
+            s = r.state
+            pins = s.pins if not s.pins.snat else s.pins._replace(snat=1)
+            key = (r.verdict, r.masquerade, r.local, s.dnat is start.dnat, s.dnat, s.mark, pins, s.sets)
+            groups.setdefault(key, []).append(r)
+        if len(groups) == len(results):
+            return results
+        out: list[PathResult] = []
+        for members in groups.values():
+            suffixes = [r.state.lits[n_lits:] for r in members]
+            if len(members) == 1 or any(lit.match.probability is not None or lit.match.recent is not None
+                                        or lit.alternatives is not None for suffix in suffixes for lit in suffix):
+                out += members
+                continue
+            first = members[0]
+            s = first.state
+            alternatives = tuple((suffix, r.state.path[n_path:], r.state.pins.snat, r.policy)
+                                 for suffix, r in zip(suffixes, members, strict=True))
+            lits = start.lits
+            if all(suffixes):
+                expr = disj([conj([lit.expr for lit in suffix]) for suffix in suffixes])
+                merged = Lit(_MERGED_RULE, Match(), True, expr, expr, expr.as_ast(), expr, expr.as_ast(),
+                             tuple(suffixes))
+                lits = (*lits, merged)
+            out.append(PathResult(first.hook, State(lits, s.pins, s.mark, s.dnat, start.path, s.sets), first.verdict,
+                                  first.masquerade, first.local,
+                                  first.policy if all(r.policy == first.policy for r in members) else None,
+                                  alternatives))
         return out
 
     # -- z3 --------------------------------------------------------------------------------------------------------
@@ -942,7 +1061,7 @@ def _carry(entry: Pins, after: Pins, caller: Pins) -> Pins:
     """The caller's pins with what a shared walk changed of `entry` (protocol, conntrack state, masquerade)."""
     if after == entry:
         return caller
-    return attrs.evolve(caller, proto=after.proto, untracked=after.untracked, snat=after.snat)
+    return caller._replace(proto=after.proto, untracked=after.untracked, snat=after.snat)
 
 
 def _mark_after(mark: int, op: tuple[str, int, int]) -> int:

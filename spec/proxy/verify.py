@@ -47,7 +47,9 @@ from spec.proxy.symbolic import (
     concrete_holds,
     conj,
     disj,
+    expand,
     foreign_parts,
+    host,
     is_kube,
     kube_only,
     literal_factor,
@@ -155,10 +157,12 @@ def frontends_of(key: PortKey, svc: Service, port: ServicePort, opts: ProxierOpt
 
 
 class Verifier:
-    def __init__(self, cluster: Cluster, opts: ProxierOptions, dump: Dump) -> None:
+    def __init__(self, cluster: Cluster, opts: ProxierOptions, dump: Dump, base: Verifier | None = None) -> None:
         self.cluster = cluster
         self.opts = opts
-        self.explorer = Explorer(dump, local_networks(opts), opts.routes)
+        # With `base` (the pass over kube-proxy's rules alone), walks of kube-proxy's chains are shared with it.
+        self.explorer: Explorer = Explorer(dump, local_networks(opts), opts.routes,
+                                           None if base is None else base.explorer)
         self.pkt = self.explorer.pkt
         self.solver = z3.Solver()
         self.violations: list[Violation] = []
@@ -271,7 +275,9 @@ class Verifier:
 
         One solver call per question: the shared parts (the frontend, an expectation's guard) are factored out
         of the per-path disjuncts, and paths whose conditions are the same term are asked once. The model
-        returned satisfies the witness path's full condition, statistic choices included.
+        returned satisfies the witness path's condition with its statistic choices eliminated; the choices that
+        go with it are the path's own (taken: yes, refused: no). A merged path is expanded to the one the
+        model's packet takes.
         """
         if not groups:
             return None
@@ -288,11 +294,24 @@ class Verifier:
                 continue
             for (hook, body), path, tag in members:
                 if holds(hook) and holds(body):
-                    full = self._solve([*([] if base is None else [base]), head, self.explorer.path_expr(path)])
-                    if full is None:
-                        raise AssertionError("a path feasible without its statistic choices is infeasible with them")
-                    return full, path, tag
+                    # The path's statistic choices are free in `body` (Lit.free): a rule taken chose yes, a rule
+                    # refused no. describe_packet reads them so; each choice is a Boolean of its own, so the model
+                    # with them satisfies the path's full condition (tests/proxy/test_symbolic.py proves the
+                    # elimination exact).
+                    return model, self._taken(model, path), tag
         raise AssertionError("a model of the disjunction satisfies none of its disjuncts")
+
+    def _taken(self, model: z3.ModelRef, result: PathResult) -> PathResult:
+        """Of the paths a merged path stands for (symbolic.expand), the one the model's packet takes."""
+        if not result.alternatives:
+            return result
+        merged = result.state.lits[-1] if result.state.lits else None
+        if merged is None or merged.alternatives is None:  # one of them holds unconditionally
+            return next(alt for alt, (lits, *_) in zip(expand(result), result.alternatives, strict=True) if not lits)
+        for alt, lits in zip(expand(result), merged.alternatives, strict=True):
+            if all(z3.is_true(model.eval(lit.expr, model_completion=True)) for lit in lits):
+                return alt
+        raise AssertionError("a model of a merged path satisfies none of the paths it stands for")
 
     def describe_packet(self, model: z3.ModelRef, result: PathResult) -> str:
         def val(term: z3.ExprRef) -> int:
@@ -310,7 +329,7 @@ class Verifier:
         extra = []
         for lit in result.state.lits:
             if lit.match.probability is not None:
-                taken = z3.is_true(model.eval(self.pkt.random(lit.rule), model_completion=True))
+                taken = lit.positive  # see _first_model: the choice that goes with the path
                 extra.append(f"{'took' if taken else 'skipped'} --probability {lit.match.probability} "
                              f"({lit.rule.where()})")
             if lit.match.recent is not None:
@@ -353,7 +372,7 @@ class Verifier:
         ex = self.explorer
         proto = fe.key.protocol.lower()
         if fe.dst is not None:
-            pins = Pins(dst=Net(f"{fe.dst}/32"), dport=fe.dport, proto=proto)
+            pins = Pins(dst=host(fe.dst), dport=fe.dport, proto=proto)
         else:
             pins = Pins(dst_local=True, dport=fe.dport, proto=proto)
         start = State(pins=pins)
@@ -427,7 +446,11 @@ class Verifier:
                        factors: dict[int, tuple[int, int]] = factors) -> tuple[int, int]:
                 found = factors.get(id(lit))
                 if found is None:
-                    found = factors[id(lit)] = literal_factor(lit, evaluate(lit.match))
+                    if lit.alternatives is not None:  # merged paths: one of them holds (no statistic among them)
+                        holds = any(all(evaluate(x.match) == x.positive for x in alt) for alt in lit.alternatives)
+                    else:
+                        holds = evaluate(lit.match)
+                    found = factors[id(lit)] = literal_factor(lit, holds)
                 return found
 
             dist: dict[str, Fraction] = {}
@@ -653,7 +676,12 @@ def verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool = Fa
     say), ends verification with a partial report.
     """
     with _cycle_collection_paused():
-        return _verify(cluster, opts, dump, strict, progress, stop)
+        explorers: list[Explorer] = []
+        try:
+            return _verify(cluster, opts, dump, strict, progress, stop, explorers)
+        finally:
+            for explorer in explorers:
+                explorer.release()
 
 
 def warnings_of(cluster: Cluster, opts: ProxierOptions) -> list[str]:
@@ -683,7 +711,8 @@ def warnings_of(cluster: Cluster, opts: ProxierOptions) -> list[str]:
 
 
 def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
-            progress: Callable[[int, int], None] | None, stop: Callable[[], int] | None) -> Report:
+            progress: Callable[[int, int], None] | None, stop: Callable[[], int] | None,
+            explorers: list[Explorer]) -> Report:
     foreign = foreign_parts(dump)
     ports = service_ports(cluster)
     fronts_total = sum(len(frontends_of(key, svc, port, opts)) for key, svc, port in ports) * (2 if foreign else 1)
@@ -707,11 +736,13 @@ def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
     opaque: dict[str, int] = {}
     try:
         v = Verifier(cluster, opts, kube_only(dump) if foreign else dump)
+        explorers.append(v.explorer)
         fronts, endpoints, services = _check_all(v, cluster, opts, tick)
         v.check_isolation(fronts)
         paths = v.paths
         if foreign:
-            whole = Verifier(cluster, opts, dump)
+            whole = Verifier(cluster, opts, dump, base=v)
+            explorers.append(whole.explorer)
             known = {(x.prop, x.frontend) for x in v.violations}
             try:
                 _check_all(whole, cluster, opts, tick)

@@ -132,3 +132,63 @@ def test_cli_rules(overall):
                                 "--service-cidr", "172.30.0.0/16", "--mode", "nftables"])
     assert out.exit_code == 0 and _sorted(out.output) == _sorted(
         (FIXTURES / "overall-nftables.expected").read_text())
+
+
+HANDLES = FIXTURES / "kubeadm-flannel-handles.nft"
+# Mutations of kube-proxy's table in `nft -a list ruleset` format (handles, counters, live elements around them).
+LISTED_MUTATIONS = {
+    "service element removed": (lambda t: t.replace(
+        ",\n\t\t\t     10.103.41.7 . tcp . 80 : goto service-KHN6ECMT-shop/web/tcp/http }", " }"), "1 routing"),
+    "dnat port changed": (lambda t: t.replace("dnat to 10.244.2.9:8080", "dnat to 10.244.2.9:8081"), "1 routing"),
+    "numgen to one endpoint": (lambda t: t.replace(
+        "1 : goto endpoint-OUWFV532-shop/node-exporter/tcp/metrics__192.168.56.12/9100",
+        "1 : goto endpoint-AJTORIV6-shop/node-exporter/tcp/metrics__192.168.56.11/9100"), "3 balance"),
+    "masquerade removed": (lambda t: re.sub(r"\t\tmasquerade fully-random # handle \d+\n", "", t), "5 masquerade"),
+    "affinity timeout shortened": (lambda t: t.replace("timeout 10m\n", "timeout 1m\n", 1), "4 affinity"),
+    "foreign address rewritten": (lambda t: t.replace(
+        "10.103.41.7 . tcp . 80 : goto service-KHN6ECMT-shop/web/tcp/http }",
+        "10.103.41.7 . tcp . 80 : goto service-KHN6ECMT-shop/web/tcp/http,\n\t\t\t     10.103.41.99 . tcp . 80 "
+        ": goto service-KHN6ECMT-shop/web/tcp/http }"), "2 isolation"),
+}
+
+
+def test_listed_ruleset_with_handles_counters_and_other_tables():
+    """`nft -a list ruleset`: `# handle N` after every object, counters on rules, an affinity set holding live
+    clients (`timeout 10m expires 9m58s312ms`), a flowtable and an interval set in firewalld's inet table,
+    iptables-nft's ip nat table of Docker (with `xt match`), and kube-proxy's ip6 table: read, and kube-proxy's
+    ip table verified; the other tables are named as not considered."""
+    text = HANDLES.read_text()
+    assert "# handle" in text and "expires" in text and "flowtable" in text
+    tables = parse_ruleset(text, "h.nft")
+    assert {(t.family, t.name) for t in tables} >= {("ip", "nat"), ("inet", "firewalld"), ("ip6", "kube-proxy")}
+    runner = CliRunner()
+    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--cluster-cidr", "10.244.0.0/16", "--nft-ruleset",
+                                str(HANDLES)])
+    assert out.exit_code == 0, out.output
+    assert "not considered: ip nat, inet firewalld, ip6 kube-proxy, ip filter" in out.output
+    assert "verified: 4 services" in out.output
+
+
+@pytest.mark.parametrize("name", sorted(LISTED_MUTATIONS))
+def test_listed_mutation_is_caught(name):
+    from spec.proxy.manifests import load_cluster
+
+    mutate, prop = LISTED_MUTATIONS[name]
+    text = HANDLES.read_text()
+    mutated = mutate(text)
+    assert mutated != text
+    report = _verify(load_cluster([str(NODE)]), NODE_OPTS, mutated)
+    assert not report.ok
+    assert report.violations[0].prop == prop, report.violations[0].render()
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("table ip kube-proxy { # handle 3\n\tchain c { # handle 1\n\t\ttcp flags syn drop # handle 2\n\t}\n}\n",
+     "expression not modelled"),
+    ("table ip kube-proxy {\n\tflowtable f {\n\t\thook ingress priority 0\n}\n", "unterminated block"),
+    ('table ip kube-proxy {\n\tchain c {\n\t\tip daddr 10.0.0.1 drop comment "# not a comment\n\t}\n}\n', "(n:3)"),
+])
+def test_bad_listed_rulesets_name_the_line(text, fragment):
+    with pytest.raises(InputError) as err:
+        to_dump(parse_ruleset(text, "n"), "n")
+    assert fragment in str(err.value) and "\n" not in str(err.value)

@@ -17,7 +17,7 @@ from spec.proxy.cli import proxy
 from spec.proxy.manifests import load_cluster
 from spec.proxy.model import ProxierOptions
 from spec.proxy.parse import parse_dump
-from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, Pins, State
+from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, Pins, State, expand
 from spec.proxy.verify import local_networks, verify
 from tests.proxy.conftest import FIXTURES
 
@@ -93,11 +93,12 @@ def test_local_delivery_passes_no_postrouting():
     text = SAVE.read_text()
     ex = Explorer(parse_dump(text), local_networks(OPTS))
     start = State(pins=Pins(dst_local=True, dport=30910, proto="tcp"))
-    local = [r for r in ex.paths(PREROUTING, start) if r.state.dnat == ("192.168.56.11", 9100)]
+    local = [r for m in ex.paths(PREROUTING, start) for r in expand(m) if r.state.dnat == ("192.168.56.11", 9100)]
     assert local and all(r.local and not r.masquerade for r in local)
     assert all(not any(rule.chain == "POSTROUTING" or rule.chain.startswith("FLANNEL")
                        for rule in r.state.path) for r in local)
-    host = [r for r in ex.paths(OUTPUT, start) if r.state.dnat == ("192.168.56.11", 9100) and r.verdict == "accept"]
+    host = [r for m in ex.paths(OUTPUT, start) for r in expand(m)
+            if r.state.dnat == ("192.168.56.11", 9100) and r.verdict == "accept"]
     assert host and all(r.local for r in host)
     chains = [rule.chain for rule in host[0].state.path]
     assert chains.index("KUBE-POSTROUTING") < max(i for i, c in enumerate(chains) if c == "INPUT")
@@ -125,6 +126,13 @@ def test_cli_nothing_to_verify_and_warnings(tmp_path):
     assert out.exit_code == 2 and "table mangle given twice" in out.output
 
 
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process `pid` has a handler for `sig` (Linux: the SigCgt mask of /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as status:
+        mask = next(int(line.split()[1], 16) for line in status if line.startswith("SigCgt:"))
+    return bool(mask >> (int(sig) - 1) & 1)
+
+
 def test_sigterm_answers_with_a_partial_result(tmp_path):
     from benchmarks.bench_proxy import manifests
 
@@ -134,14 +142,22 @@ def test_sigterm_answers_with_a_partial_result(tmp_path):
     command = [sys.executable, "-c", "from checker.cli import run; run()", "proxy", "verify", "-f", str(big),
                "--cluster-cidr", "10.0.0.0/8"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # 4,000 Services take tens of seconds to verify on an idle machine (600 finished within 6 s): the signal lands
-    # while reading or verifying, whatever the machine's speed.
-    time.sleep(4)
+    # The command answers SIGTERM once its handler is installed, after Python's start and the imports: on a
+    # loaded machine that took more than 4 s once, and the default action killed it (-15). So wait until the
+    # kernel says the process catches SIGTERM (/proc/PID/status SigCgt), then a second more: 4,000 Services
+    # take tens of seconds to verify on an idle machine (600 finished within 6 s), so the signal lands while
+    # reading or verifying, whatever the machine's speed.
+    deadline = time.monotonic() + 120
+    while not _catches(proc.pid, signal.SIGTERM):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the command never installed its SIGTERM handler"
+        time.sleep(0.05)
+    time.sleep(1)
     assert proc.poll() is None, "the verification finished before the signal: make the input bigger"
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert time.monotonic() - sent < 5
+    out, err = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 10
     assert proc.returncode == 143, (out, err)
     assert "INTERRUPTED (SIGTERM)" in out or "interrupted while reading" in err
 

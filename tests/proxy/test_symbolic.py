@@ -13,7 +13,6 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-import attrs
 import pytest
 import z3
 from hypothesis import HealthCheck, given, settings
@@ -24,7 +23,18 @@ from spec.proxy.iptables import render, sync_proxy_rules
 from spec.proxy.manifests import load_cluster, parse_cluster
 from spec.proxy.model import Cluster, ProxierOptions
 from spec.proxy.parse import Dump, parse_dump
-from spec.proxy.symbolic import OUTPUT, PRE_STAGES, PREROUTING, Explorer, PathResult, Pins, State, post_stages
+from spec.proxy.symbolic import (
+    OUTPUT,
+    PRE_STAGES,
+    PREROUTING,
+    Explorer,
+    PathResult,
+    Pins,
+    State,
+    expand,
+    kube_only,
+    post_stages,
+)
 from spec.proxy.terms import Terms
 from spec.proxy.verify import frontends_of, local_networks, verify
 from tests.proxy.conftest import UPSTREAM_TEST_OPTIONS
@@ -96,9 +106,9 @@ def _plain_stages(ex: Explorer, stages, start: State) -> list[tuple[State, str, 
         if chain is None or (table == "nat" and s.pins.untracked):
             pending.append((k + 1, s))
             continue
-        entry = State(s.lits, attrs.evolve(s.pins, iif=iif, oif=oif), s.mark, s.dnat, s.path, s.sets)
+        entry = State(s.lits, s.pins._replace(iif=iif, oif=oif), s.mark, s.dnat, s.path, s.sets)
         for sub, kind in _plain_chain(ex, table, name, entry):
-            sub = State(sub.lits, attrs.evolve(sub.pins, iif=s.pins.iif, oif=s.pins.oif), sub.mark, sub.dnat,
+            sub = State(sub.lits, sub.pins._replace(iif=s.pins.iif, oif=s.pins.oif), sub.mark, sub.dnat,
                         sub.path, sub.sets)
             if kind == "return" and chain.policy == "DROP":
                 out.append((sub, "drop", f"{table} {name}"))
@@ -110,7 +120,7 @@ def _plain_stages(ex: Explorer, stages, start: State) -> list[tuple[State, str, 
                     r is rule for r in ex.snat_rules) else len(ex.snat_rules)
                 if index == len(ex.snat_rules):
                     ex.snat_rules.append(rule)
-                pending.append((k + 1, State(sub.lits, attrs.evolve(sub.pins, snat=index + 1), sub.mark, sub.dnat,
+                pending.append((k + 1, State(sub.lits, sub.pins._replace(snat=index + 1), sub.mark, sub.dnat,
                                              sub.path, sub.sets)))
             else:
                 out.append((sub, kind, None))
@@ -131,7 +141,7 @@ def _plain_paths(ex: Explorer, hook: str, start: State) -> list[PathResult]:
 
 def _outcome(r: PathResult) -> tuple[object, ...]:
     s = r.state
-    return (r.verdict, r.masquerade, r.local, r.policy, s.dnat, s.mark, attrs.evolve(s.pins, snat=0), s.sets)
+    return (r.verdict, r.masquerade, r.local, r.policy, s.dnat, s.mark, s.pins._replace(snat=0), s.sets)
 
 
 def _starts(cluster: Cluster) -> list[State]:
@@ -146,16 +156,24 @@ def _starts(cluster: Cluster) -> list[State]:
     return starts
 
 
-def assert_same_paths(cluster: Cluster, opts: ProxierOptions, dump: Dump) -> None:
-    shared = Explorer(dump, local_networks(opts))  # one explorer for all frontends: walks are shared across them
+def assert_same_paths(cluster: Cluster, opts: ProxierOptions, dump: Dump, shared: Explorer | None = None) -> None:
+    if shared is None:
+        shared = Explorer(dump, local_networks(opts))  # one explorer for all frontends: walks are shared across them
     solver = z3.Solver()
     for start in _starts(cluster):
         plain = Explorer(dump, local_networks(opts))
         for hook in (PREROUTING, OUTPUT):
             got: dict[tuple[object, ...], list[z3.BoolRef]] = defaultdict(list)
             want: dict[tuple[object, ...], list[z3.BoolRef]] = defaultdict(list)
-            for r in shared.paths(hook, start):
-                got[_outcome(r)].append(shared.path_expr(r))
+            for merged in shared.paths(hook, start):
+                alternatives = expand(merged)
+                if len(alternatives) > 1:  # a merged path's condition is the disjunction of the paths it stands for
+                    solver.push()
+                    solver.add(shared.path_expr(merged) != z3.Or(*[shared.path_expr(r) for r in alternatives]))
+                    assert solver.check() == z3.unsat
+                    solver.pop()
+                for r in alternatives:
+                    got[_outcome(r)].append(shared.path_expr(r))
             for r in _plain_paths(plain, hook, start):
                 want[_outcome(r)].append(plain.path_expr(r))
             for outcome in got.keys() | want.keys():
@@ -212,6 +230,25 @@ def test_shared_walks_equal_plain_walks_overall(overall):
     ports = text.replace("--to-destination 10.180.0.4:80", "--to-destination 10.180.0.4:8080")
     assert_same_paths(overall, UPSTREAM_TEST_OPTIONS,
                       parse_dump(_insert_forward(ports, "-p tcp -m tcp --dport 8000:9000 -j DROP")))
+
+
+def test_shared_walks_equal_plain_walks_among_other_components():
+    """kube-proxy's rules among Docker's, flannel's, libvirt's and a masquerade agent's: their interface matches
+    after the routing decision branch every path, and the explorer merges the branches that end alike."""
+    fixtures = Path(__file__).parent / "fixtures"
+    cluster = load_cluster([str(fixtures / "kubeadm-flannel.yaml")])
+    opts = ProxierOptions(node_name="worker-1", node_ips=("192.168.56.11",), cluster_cidr="10.244.0.0/16")
+    dump = parse_dump((fixtures / "kubeadm-flannel.save").read_text())
+    assert any(len(expand(r)) > 2 for r in Explorer(dump, local_networks(opts)).paths(PREROUTING, State()))
+    assert_same_paths(cluster, opts, dump)
+    # verify's second pass shares the walks of kube-proxy's chains with the first (kube-proxy's rules alone).
+    base = Explorer(kube_only(dump), local_networks(opts))
+    for start in _starts(cluster):
+        base.paths(PREROUTING, start), base.paths(OUTPUT, start)
+        base.forget()
+    second = Explorer(dump, local_networks(opts), base=base)
+    assert second.base is base and base._kube_walks
+    assert_same_paths(cluster, opts, dump, second)
 
 
 def test_shared_walks_equal_plain_walks_shop():

@@ -17,7 +17,7 @@ from spec.scenario import builtin, builtin_names, with_overrides
 from spec.variants import VARIANTS
 
 FAST = {"no-expectations", "no-requeue", "unguarded-bind", "stale-relist", "no-zone-disruption", "no-orphan-gc",
-        "stale-taint-eviction"}
+        "stale-taint-eviction", "force-delete-unreachable"}
 """Variants whose scenario is checked in seconds both ways; the others are slow-marked (make test-slow)."""
 
 

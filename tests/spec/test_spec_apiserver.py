@@ -7,7 +7,22 @@ import immutables
 
 from spec.apiserver import bind, create, delete, patch, store, update
 from spec.scenario import builtin
-from spec.state import Etcd, Ghost, Pod, with_meta
+from spec.scheduling.types import LabelSelector, PodInfo, pairs
+from spec.state import (
+    GROUP,
+    RESOURCE,
+    Container,
+    Etcd,
+    Ghost,
+    Meta,
+    Object,
+    Pod,
+    PodTemplate,
+    StatefulSet,
+    object_key,
+    qualified_resource,
+    with_meta,
+)
 
 
 def _etcd() -> tuple[Etcd, Pod]:
@@ -94,3 +109,55 @@ def test_finalizers_hold_a_deletion() -> None:
     held = etcd.objects["pods/default/web"]
     assert response.ok and held.meta.deleting
     assert isinstance(etcd.objects, immutables.Map)
+
+
+UPSTREAM_NAMES = {
+    "pods": "pods", "nodes": "nodes", "services": "services", "replicasets": "replicasets.apps",
+    "deployments": "deployments.apps", "statefulsets": "statefulsets.apps",
+    "poddisruptionbudgets": "poddisruptionbudgets.policy", "endpointslices": "endpointslices.discovery.k8s.io",
+    "leases": "leases.coordination.k8s.io", "jobs": "jobs.batch",
+}
+"""schema.GroupResource.String() as upstream's errors print it (staging/src/k8s.io/apimachinery/pkg/api/errors)."""
+
+
+def _one_of_each_kind() -> dict[str, Object]:
+    from spec.scenario import builtin_names
+
+    labels = pairs({"app": "db"})
+    template = PodTemplate(labels, (Container("db", "postgres:16"),), PodInfo(name="", labels=labels))
+    out: dict[str, Object] = {"statefulsets": StatefulSet(Meta(name="db"), 1, LabelSelector(labels), template, "db")}
+    for name in builtin_names():
+        for obj in builtin(name).config.objects:
+            out.setdefault(RESOURCE[type(obj)], obj)
+    return out
+
+
+def test_every_resource_is_named_with_its_group() -> None:
+    assert set(RESOURCE.values()) <= set(GROUP), "a kind without its API group (spec.state.GROUP)"
+    for resource, qualified in UPSTREAM_NAMES.items():
+        assert qualified_resource(resource) == qualified
+
+
+def test_conflict_not_found_and_already_exists_name_the_qualified_resource() -> None:
+    """As upstream: 'Operation cannot be fulfilled on deployments.apps "web": the object has been modified; ...'."""
+    objects = _one_of_each_kind()
+    assert {"pods", "nodes", "replicasets", "deployments", "statefulsets", "poddisruptionbudgets",
+            "services"} <= set(objects)
+    for resource, obj in objects.items():
+        name = obj.meta.name
+        qualified = UPSTREAM_NAMES[resource]
+        etcd = store([obj])
+        stored = etcd.objects[object_key(obj)]
+        _, response = update(etcd, with_meta(stored, resource_version=stored.meta.resource_version + 7))
+        assert (response.code, response.message) == (409, f'Operation cannot be fulfilled on {qualified} "{name}": '
+                                                     "the object has been modified; please apply your changes to "
+                                                     "the latest version and try again")
+        _, response = delete(etcd, object_key(obj), resource_version=stored.meta.resource_version + 7)
+        assert response.code == 409 and response.message.startswith(
+            f'Operation cannot be fulfilled on {qualified} "{name}": Precondition failed')
+        _, response, _ = create(etcd, obj)
+        assert (response.code, response.message) == (409, f'{qualified} "{name}" already exists')
+        _, response = update(store([]), stored)
+        assert (response.code, response.message) == (404, f'{qualified} "{name}" not found')
+        _, response = delete(store([]), object_key(obj))
+        assert (response.code, response.message) == (404, f'{qualified} "{name}" not found')
