@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -117,7 +117,10 @@ class Representatives:
                 # before renumbering, since renumbering only replaced ids by others in the same order. What
                 # that makes of etcd and the informers (and the rewrite of the components' ids) is a function
                 # of the skeleton and the permutation: memoised; the components are renamed per state.
-                key2 = (key, self._perm_index[id(perm)])
+                index = self._perm_index.get(id(perm))
+                if index is None:  # a copy of this object (pickled to another process): other ids
+                    index = self.perms.index(perm)
+                key2 = (key, index)
                 image = self.renamed.get(key2)
                 if image is None:
                     image = self._renamed_skeleton(out, perm)
@@ -424,17 +427,16 @@ def _plan_of(state: ClusterState, others: frozenset[_Triple]) -> _IdPlan | None:
     return _id_plan(state.etcd, frozenset(extra))
 
 
-_Classified = tuple[frozenset[int], frozenset[tuple[Key, int]], frozenset[int], tuple[tuple[int, str], ...]]
-"""Ids sorted by what the renumbering does with them: (live revisions, object versions (key, rv), uids, nodes'
-own uids (uid, node key))."""
-
-
-def _classify(ids: Iterable[_Triple]) -> _Classified:
+@functools.lru_cache(maxsize=1 << 14)
+def _id_plan(etcd: Etcd, extra: frozenset[_Triple]) -> _IdPlan | None:
+    """The renumbering of a state whose etcd is ``etcd`` and whose informers and components hold the ids
+    ``extra``; None when the state already is numbered canonically. Memoised: most states share them with many
+    others."""
     live: set[int] = set()
     versions: set[tuple[Key, int]] = set()
     uids: set[int] = set()
-    node_uids: list[tuple[int, str]] = []
-    for kind, v, key in ids:
+    node_uids: dict[int, str] = {}
+    for kind, v, key in itertools.chain(_etcd_ids(etcd), extra):
         if kind == REVISION:
             live.add(v)
         elif kind == VERSION:
@@ -442,32 +444,9 @@ def _classify(ids: Iterable[_Triple]) -> _Classified:
                 versions.add((key, v))
         elif kind == UID:
             if key is not None and key.startswith("nodes/"):
-                node_uids.append((v, key))  # a Node's own uid
+                node_uids[v] = key  # a Node's own uid
             else:
                 uids.add(v)
-    return frozenset(live), frozenset(versions), frozenset(uids), tuple(node_uids)
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _etcd_classified(etcd: Etcd) -> _Classified:
-    """``_classify(_etcd_ids(etcd))``, memoised: the ids of the state's other parts are classified per call."""
-    return _classify(_etcd_ids(etcd))
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _id_plan(etcd: Etcd, extra: frozenset[_Triple]) -> _IdPlan | None:
-    """The renumbering of a state whose etcd is ``etcd`` and whose informers and components hold the ids
-    ``extra``; None when the state already is numbered canonically. Memoised: most states share them with many
-    others."""
-    base_live, base_versions, base_uids, base_nodes = _etcd_classified(etcd)
-    more_live, more_versions, more_uids, more_nodes = _classify(extra)
-    live = set(base_live)
-    live |= more_live
-    versions = base_versions | more_versions
-    uids = set(base_uids)
-    uids |= more_uids
-    node_uids = dict(base_nodes)
-    node_uids.update(more_nodes)
     live.discard(0)
     # An object version that no event of the history carries is settled: every informer watching its resource has
     # passed it (or is expired, and compares no position with it), so only its order among the versions of its
