@@ -32,6 +32,7 @@ import attrs
 
 from checker.errors import InputError
 from checker.graph import StateGraph
+from checker.storage import DISK
 
 VERSION = 1
 FILE = "checkpoint.pickle"
@@ -116,6 +117,7 @@ def save(checkpointing: Checkpointing, snapshot: Snapshot) -> Path:
     (directory / "checkpoint.json").write_text(json.dumps(about, indent=2, default=str) + "\n")
     checkpointing.written += 1
     checkpointing.last = time.perf_counter()
+    DISK["checkpoint"] = path.stat().st_size
     return path
 
 

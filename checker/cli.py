@@ -171,8 +171,8 @@ def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Run the workers as Ray actors: auto joins this machine's Ray cluster (or starts one), "
                           "ADDRESS joins that one (needs pip install 'kubespec[ray]')."),
         click.option("--workers", default="1", show_default=True, metavar="N|auto",
-                     help="Worker processes for a breadth-first search (auto: the cores available); more than one "
-                          "implies --storage fingerprint."),
+                     help="Worker processes for a breadth-first search (auto: the cores available); each owns a "
+                          "shard of the states, stored exactly (with liveness properties: fingerprints)."),
         click.option("--checkpoint", "checkpoint_dir", type=click.Path(file_okay=False), default=None,
                      metavar="DIR", help="Write a checkpoint to DIR now and then and when stopped (resume with "
                                          "--resume DIR)."),

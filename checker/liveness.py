@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import operator
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 
 import attrs
 
@@ -36,15 +36,18 @@ class Lasso:
     takes: tuple[int, ...] = ()
 
 
-def strongly_connected(nodes: Iterable[int], g: StateGraph, inside: set[int]) -> list[list[int]]:
-    """Tarjan's algorithm, iterative, over the subgraph of `g` induced by `inside`."""
+def components(nodes: Iterable[int], successors: Callable[[int], Sequence[int]], inside: Container[int]
+               ) -> list[list[int]]:
+    """Tarjan's algorithm, iterative: the strongly connected components of the subgraph induced by ``inside`` of
+    the graph whose edges from ``v`` go to ``successors(v)``, searched from ``nodes`` in order; each component is
+    listed once complete (so in reverse topological order). ``kubespec graph --view`` uses it too
+    (``diagrams.quotient.fair_states``)."""
     index: dict[int, int] = {}
     low: dict[int, int] = {}
     on_stack: set[int] = set()
     stack: list[int] = []
     result: list[list[int]] = []
     counter = 0
-    lo, hi, to = g.edge_lo, g.edge_hi, g.edge_to
     for root in nodes:
         if root in index:
             continue
@@ -52,23 +55,23 @@ def strongly_connected(nodes: Iterable[int], g: StateGraph, inside: set[int]) ->
         counter += 1
         stack.append(root)
         on_stack.add(root)
-        work = [(root, lo[root])]
+        work = [(root, successors(root), 0)]
         while work:
-            v, e = work[-1]
-            end = hi[v]
+            v, edges, e = work[-1]
+            end = len(edges)
             descended = False
             while e < end:
-                w = to[e]
+                w = edges[e]
                 e += 1
                 if w not in inside:
                     continue
                 if w not in index:
-                    work[-1] = (v, e)
+                    work[-1] = (v, edges, e)
                     index[w] = low[w] = counter
                     counter += 1
                     stack.append(w)
                     on_stack.add(w)
-                    work.append((w, lo[w]))
+                    work.append((w, successors(w), 0))
                     descended = True
                     break
                 if w in on_stack and index[w] < low[v]:
@@ -90,6 +93,12 @@ def strongly_connected(nodes: Iterable[int], g: StateGraph, inside: set[int]) ->
                         break
                 result.append(component)
     return result
+
+
+def strongly_connected(nodes: Iterable[int], g: StateGraph, inside: set[int]) -> list[list[int]]:
+    """The strongly connected components of the subgraph of `g` induced by `inside` (``components``)."""
+    lo, hi, to = g.edge_lo, g.edge_hi, g.edge_to
+    return components(nodes, lambda v: to[lo[v]:hi[v]], inside)
 
 
 def _taken(component: Sequence[int], g: StateGraph, inside: set[int]) -> int:

@@ -56,38 +56,47 @@ def loaders() -> dict[str, TargetLoader]:
     return found
 
 
-def load_python(ref: str) -> Loaded:
-    """Load `FILE.py:NAME` or `module:NAME`."""
+def load_object(ref: str, option: str = "--model", module_prefix: str = "_kubespec_model_") -> tuple[Any, str]:
+    """The object NAME of `FILE.py:NAME` (the file imported as a module named ``module_prefix`` + its stem) or
+    `module:NAME`, and the reference as an identity records it (a file relative to the working directory). Every
+    error is an `InputError` (or a `ModelError` for a module calling sys.exit) naming ``option`` and ``ref``:
+    `--model` here, `kubespec graph --view` for a view (``diagrams.quotient.load_view``)."""
     if ":" not in ref:
-        raise InputError(f"--model {ref!r}: expected FILE.py:NAME or module:NAME")
+        raise InputError(f"{option} {ref!r}: expected FILE.py:NAME or module:NAME")
     where, name = ref.rsplit(":", 1)
     if where.endswith(".py"):
         path = Path(where)
         if not path.is_file():
-            raise InputError(f"--model {ref!r}: no file {where}")
-        spec = importlib.util.spec_from_file_location(f"_kubespec_model_{path.stem}", path)
+            raise InputError(f"{option} {ref!r}: no file {where}")
+        spec = importlib.util.spec_from_file_location(f"{module_prefix}{path.stem}", path)
         if spec is None or spec.loader is None:
-            raise InputError(f"--model {ref!r}: cannot import {where}")
+            raise InputError(f"{option} {ref!r}: cannot import {where}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         try:
             spec.loader.exec_module(module)
         except SystemExit as exc:
-            raise ModelError(f"--model {ref!r}: importing {where} called sys.exit({exc.code!r})") from None
+            raise ModelError(f"{option} {ref!r}: importing {where} called sys.exit({exc.code!r})") from None
         except Exception as exc:
-            raise InputError(f"--model {ref!r}: importing {where} raised {type(exc).__name__}: {exc}") from exc
+            raise InputError(f"{option} {ref!r}: importing {where} raised {type(exc).__name__}: {exc}") from exc
         identity_target = relative_path(path) + ":" + name
     else:
         try:
             module = importlib.import_module(where)
         except SystemExit as exc:
-            raise ModelError(f"--model {ref!r}: importing {where} called sys.exit({exc.code!r})") from None
+            raise ModelError(f"{option} {ref!r}: importing {where} called sys.exit({exc.code!r})") from None
         except ImportError as exc:
-            raise InputError(f"--model {ref!r}: no module {where} ({exc})") from exc
+            raise InputError(f"{option} {ref!r}: no module {where} ({exc})") from exc
         identity_target = ref
     if not hasattr(module, name):
-        raise InputError(f"--model {ref!r}: {where} has no {name}")
-    model = _instantiate(getattr(module, name), ref)
+        raise InputError(f"{option} {ref!r}: {where} has no {name}")
+    return getattr(module, name), identity_target
+
+
+def load_python(ref: str) -> Loaded:
+    """Load `FILE.py:NAME` or `module:NAME`."""
+    found, identity_target = load_object(ref)
+    model = _instantiate(found, ref)
     return Loaded(model, {"loader": "python", "target": identity_target}, {}, f"model {ref}")
 
 

@@ -27,6 +27,7 @@ work; a stop discards the level under way, so the partial result is the one at i
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -190,6 +191,7 @@ class _Worker:
         fps = array("Q")
         fps.frombytes(new_fps)
         self.known.update(fps)
+        gc.freeze()  # what is stored lives until the end: keep the cyclic collector from rescanning it
 
 
 def handle(worker: _Worker, request: str, args: list[Any]) -> Any:
@@ -409,6 +411,7 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
     except (Exception, SystemExit) as exc:
         raise ModelError(f"the model raised {type(exc).__name__}: {exc} in init_states") from exc
     if out.cut is not None or not level:
+        out.queue = len(level)  # cut among the initial states: those stored wait, as with one worker
         return out
 
     pool = (pool_factory or Pool)(model, workers, max_depth, with_edges)

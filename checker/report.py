@@ -190,10 +190,16 @@ class Progress:
         self.status.__exit__(None, None, None)
 
     def __call__(self, distinct: int, generated: int, depth: int, queue: int, seconds: float) -> None:
-        rate = distinct / seconds if seconds > 0 else 0.0
-        from checker.storage import DISK, resident_bytes
+        self.status.update(live_line(distinct, generated, depth, queue, seconds))
 
-        disk = f", disk {DISK['bytes'] / 2**20:,.0f} MiB" if DISK["bytes"] else ""
-        self.status.update(f"{distinct:,} distinct states ({rate:,.0f}/s), {generated:,} generated, "
-                           f"depth {depth}, queue {queue:,}, {seconds:.0f} s, "
-                           f"memory {resident_bytes() / 2**20:,.0f} MiB{disk}")
+
+def live_line(distinct: int, generated: int, depth: int, queue: int, seconds: float) -> str:
+    """The live line's text: the search's progress, the memory in use by its processes (workers included), and
+    the disk it uses (the frontier spilled, the last checkpoint)."""
+    from checker.storage import DISK, resident_tree_bytes
+
+    rate = distinct / seconds if seconds > 0 else 0.0
+    on_disk = DISK["bytes"] + DISK["checkpoint"]
+    disk = f", disk {on_disk / 2**20:,.0f} MiB" if on_disk else ""
+    return (f"{distinct:,} distinct states ({rate:,.0f}/s), {generated:,} generated, depth {depth}, "
+            f"queue {queue:,}, {seconds:.0f} s, memory {resident_tree_bytes() / 2**20:,.0f} MiB{disk}")

@@ -33,6 +33,7 @@ from checker.result import (
     simulation_statuses,
 )
 from checker.search import Outcome, ProgressFn, explore, fairness_masks
+from checker.sharded import explore_sharded
 from checker.simulation import simulate
 from checker.visitor import Visitor
 
@@ -90,8 +91,9 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
 
     `storage` is "exact" or "fingerprint" (`checker.graph`); `bitstate=MBYTES` is SPIN's bitstate hashing in a
     bit array of that many MiB (never exhaustive: the verdict says "bounded" and estimates the coverage);
-    `workers=N` searches breadth-first in N processes with the same result (`checker.parallel`; it implies
-    fingerprint storage); with `ray="auto"` or an address they are Ray actors (`checker.ray_backend`).
+    `workers=N` searches breadth-first in N processes with the same result (`checker.sharded`: each stores
+    its shard exactly; with liveness properties `checker.parallel`, fingerprint storage); with `ray="auto"` or
+    an address they are Ray actors (`checker.ray_backend`).
     `checkpoint=DIR` writes a checkpoint there every `checkpoint_every` seconds and when SIGINT or SIGTERM stops
     the search (`checkpoint_meta`, JSON-able, says how to load the model again); `resume=DIR` continues the
     search of a checkpoint, with its options (the model must be the same). `max_states`, `max_depth` and
@@ -136,7 +138,10 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
             raise InputError("worker processes search breadth-first only (depth-first order is sequential)")
         if checkpoint is not None or resume is not None:
             raise InputError("checkpoints are written by one worker only: drop --workers or --checkpoint/--resume")
-        storage = "fingerprint"  # the coordinator keeps fingerprints; the states stay in the workers
+        # Safety alone: each worker stores its shard of the states exactly (checker.sharded). With liveness, or on
+        # Ray, the coordinator keeps the merged graph by fingerprints (checker.parallel).
+        sharded = ray is None and not any(p.is_liveness for p in model.properties)
+        storage = "exact" if sharded else "fingerprint"
     if checkpoint_every <= 0:
         raise InputError(f"the checkpoint interval must be positive, got {checkpoint_every}")
     if max_memory is not None and max_memory < 1:
@@ -187,7 +192,10 @@ def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int
              bitstate_bytes: int = 0, max_memory: int | None = None, ray: str | None = None,
              visitor: Visitor | None = None) -> Result:
     started = time.perf_counter() - (resume.elapsed if resume is not None else 0.0)
-    if bounds.workers > 1 or ray is not None:
+    if bounds.workers > 1 and ray is None and not liveness:
+        out = explore_sharded(model, workers=bounds.workers, max_states=max_states, max_depth=max_depth,
+                              deadlock=deadlock, progress=progress, stop=stop, max_memory=max_memory)
+    elif bounds.workers > 1 or ray is not None:
         factory = None
         if ray is not None:
             from checker.ray_backend import pool_factory

@@ -167,8 +167,30 @@ class BitState:
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-#: Bytes the live DiskQueues have written, in this process (the live line shows it).
-DISK = {"bytes": 0}
+#: Bytes on disk, in this process (the live line shows their sum): "bytes", what the live DiskQueues have written;
+#: "checkpoint", the size of the last checkpoint written.
+DISK = {"bytes": 0, "checkpoint": 0}
+
+
+def children(pid: int | str = "self") -> list[int]:
+    """The child processes of a process (Linux: /proc/PID/task/*/children; none elsewhere)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def resident_tree_bytes() -> int:
+    """The resident memory of this process and of its children (a search's worker processes)."""
+    return resident_bytes() + sum(resident_bytes(c) for c in children())
 
 
 def resident_bytes(pid: int | str = "self") -> int:

@@ -17,17 +17,15 @@ from a file). What it abstracts: everything the view leaves out; a class's edges
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
 import graphviz  # type: ignore[import-untyped]
 
 from checker.errors import InputError, ModelError
+from checker.liveness import components
+from checker.loading import load_object
 from checker.model import Model
 from checker.text import printable
 from checker.visitor import Visitor
@@ -185,55 +183,6 @@ class _Collector(Visitor):
                 self.enabled[index] |= self.bit.get(name, 0)
 
 
-def _sccs(nodes: list[int], succ: list[list[tuple[int, int]]], inside: set[int]) -> list[list[int]]:
-    """Tarjan's strongly connected components of the subgraph on ``inside`` (iterative)."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on: set[int] = set()
-    stack: list[int] = []
-    out: list[list[int]] = []
-    counter = 0
-    for root in nodes:
-        if root in index:
-            continue
-        work = [(root, 0)]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on.add(root)
-        while work:
-            v, i = work[-1]
-            edges = succ[v]
-            if i < len(edges):
-                work[-1] = (v, i + 1)
-                w = edges[i][0]
-                if w not in inside:
-                    continue
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on.add(w)
-                    work.append((w, 0))
-                elif w in on:
-                    low[v] = min(low[v], index[w])
-            else:
-                work.pop()
-                if work:
-                    u = work[-1][0]
-                    low[u] = min(low[u], low[v])
-                if low[v] == index[v]:
-                    component = []
-                    while True:
-                        w = stack.pop()
-                        on.discard(w)
-                        component.append(w)
-                        if w == v:
-                            break
-                    out.append(component)
-    return out
-
-
 def fair_states(succ: list[list[tuple[int, int]]], enabled: list[int], weak: int, strong: int) -> set[int]:
     """The states that lie on a fair cycle (Emerson-Lei on the SCCs): a component with an internal edge is fair
     when every weak class enabled in all of its states, and every strong class enabled in any of them, is taken by
@@ -243,7 +192,7 @@ def fair_states(succ: list[list[tuple[int, int]]], enabled: list[int], weak: int
     pending = [set(range(len(succ)))]
     while pending:
         inside = pending.pop()
-        for component in _sccs(sorted(inside), succ, inside):
+        for component in components(sorted(inside), lambda v: [w for w, _ in succ[v]], inside):
             members = set(component)
             taken = 0
             internal = False
@@ -373,26 +322,7 @@ def load_view(model: Any, name: str) -> tuple[View, str]:
     if ":" not in name:
         known = ", ".join(views) or "none (give module:function or FILE.py:function)"
         raise InputError(f"--view {name!r}: no such view; the model's views: {known}")
-    where, attr = name.rsplit(":", 1)
-    if where.endswith(".py"):
-        path = Path(where)
-        if not path.is_file():
-            raise InputError(f"--view {name!r}: no file {where}")
-        spec = importlib.util.spec_from_file_location(f"_kubespec_view_{path.stem}", path)
-        if spec is None or spec.loader is None:
-            raise InputError(f"--view {name!r}: cannot import {where}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            raise InputError(f"--view {name!r}: importing {where} raised {type(exc).__name__}: {exc}") from exc
-    else:
-        try:
-            module = importlib.import_module(where)
-        except ImportError as exc:
-            raise InputError(f"--view {name!r}: no module {where} ({exc})") from exc
-    function = getattr(module, attr, None)
+    function, _ = load_object(name, "--view", "_kubespec_view_")
     if not callable(function):
-        raise InputError(f"--view {name!r}: {where} has no function {attr}")
+        raise InputError(f"--view {name!r}: {name.rsplit(':', 1)[1]} is not a function")
     return function, name

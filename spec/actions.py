@@ -178,4 +178,6 @@ def describe(a: Action) -> str:
         return ("the informers' resync period elapses: every cached Deployment and ReplicaSet is queued again"
                 if a.fired else "the informers' resync period elapses: it queues nothing new")
     fired = ", ".join(a.fired) if a.fired else "nothing"
-    return f"{a.ms} ms pass: {fired}"
+    # In upstream's units: whole seconds as seconds (40 s, 300 s: the node lifecycle's timeline), else ms.
+    elapsed = f"{a.ms // 1000} s" if a.ms % 1000 == 0 else f"{a.ms} ms"
+    return f"{elapsed} pass: {fired}"

@@ -38,6 +38,7 @@ def summary(s: Scenario) -> str:
         + (f", {kinds[PodDisruptionBudget]} poddisruptionbudgets" if kinds.get(PodDisruptionBudget) else ""),
         faults,
         f"consistency {c.consistency}",
+        *(["started converged (spec/warmup.py)"] if c.start == "converged" else []),
         "variants " + ", ".join(sorted(c.variants)) if c.variants else "today's Kubernetes (no variant)",
         f"{len(c.commands)} kubectl commands",
         f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(_defaults(c))}",

@@ -77,12 +77,17 @@ SCHEDULERS = scheduler.NAMES
 
 def initial_state(config: Config) -> ClusterState:
     """Init: etcd holds the scenario's objects; every component has listed them and handled them (each
-    component's ``init`` in turn)."""
+    component's ``init`` in turn); with ``config.start`` "converged", the start-up run until it settles
+    (``spec.warmup``)."""
     etcd = store(list(config.objects))
     empty = Informer(rv=0, cache=immutables.Map())
     state = ClusterState(etcd, ControllerManager((empty, empty, empty)), (), (), frozenset(), Budget())
     for c in COMPONENTS:
         state = c.init(state, config)
+    if config.start == "converged":
+        from spec.warmup import converge
+
+        state = converge(state, config)
     return state
 
 

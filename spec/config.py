@@ -28,6 +28,9 @@ class Config:
     """Names of the properties to check; empty means all of ``spec.properties.PROPERTIES`` but the findings."""
     watch_cache_size: int = 100
     """Watch events the API server keeps; a watcher further behind gets 410 Gone."""
+    start: str = "cold"
+    """"cold" (the objects are stored, every component has listed them) or "converged" (from there, the start-up
+    run until nothing is left to do, the commands and faults held back: ``spec.warmup``)."""
     terminated_pod_gc_threshold: int = 12_500
     """--terminated-pod-gc-threshold (the scenario's ``podGC.terminatedPodThreshold``): terminated pods beyond it
     are deleted by the pod garbage collector, oldest first; 0 turns that off (``spec.controllers.podgc``)."""

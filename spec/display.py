@@ -498,7 +498,8 @@ def view_pods(state: ClusterState) -> str:
 
 _FAULT_NAMES = {"controller_manager_crashes": "kcm crash", "scheduler_crashes": "scheduler crash",
                 "kubelet_restarts": "kubelet restart", "api_server_restarts": "apiserver restart",
-                "container_crashes": "container crash", "node_crashes": "node crash", "node_failures": "node failure"}
+                "container_crashes": "container crash", "node_crashes": "node crash", "node_failures": "node failure",
+                "kube_proxy_restarts": "kube-proxy restart"}
 
 
 def view_default(state: ClusterState) -> str:

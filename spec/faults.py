@@ -1,8 +1,8 @@
 """Faults, each spending the scenario's budget, so that faults eventually stop (Anvil's ESR assumption).
 
-A crash of a process (``CRASHES``: kube-controller-manager, a scheduler, a kubelet, kube-apiserver) restarts every
-component hosted by that process (``spec.component.restart``); what each loses is its component's ``restart``
-(``spec.component.Restarts``), summarised here:
+A crash of a process (``CRASHES``: kube-controller-manager, a scheduler, a kubelet, kube-apiserver, kube-proxy)
+restarts every component hosted by that process (``spec.component.restart``); what each loses is its component's
+``restart`` (``spec.component.Restarts``), summarised here:
 
 - controller-manager crash: queues, expectations and cache are lost; the restarted process relists and handles
   every object as an add (upstream: the informers' initial list; expectations start empty).
@@ -11,6 +11,8 @@ component hosted by that process (``spec.component.restart``); what each loses i
   adopts (pkg/kubelet/kuberuntime lists them by their pod-uid labels).
 - API server restart: every watch breaks and the new watch cache starts at etcd's revision, so informers that were
   behind get 410 Gone and relist (staging/src/k8s.io/apiserver/pkg/storage/cacher).
+- kube-proxy restart (``kubeProxyRestarts``): its iptables rules stay in the kernel; it relists and its first
+  sync starts from that list (``spec.kubeproxy.restarted``).
 - container crash: one running container exits; the kubelet restarts it (restartPolicy Always).
 - node crash: the node runs nothing; it boots again later (a weakly fair step) and its kubelet relists. It is taken
   to boot within node-monitor-grace-period (40 s), so the node lifecycle controller never sees it stop.
@@ -97,6 +99,12 @@ def _kubelets(state: ClusterState) -> tuple[Process, ...]:
     return tuple(Process.on(Host.KUBELET, k.node) for k in state.kubelets if k.up and not k.partitioned)
 
 
+def _kube_proxies(state: ClusterState) -> tuple[Process, ...]:
+    """kube-proxy on each node whose kubelet is up and reaches the API server (``spec.network``)."""
+    up = {k.node for k in state.kubelets if k.up and not k.partitioned}
+    return tuple(Process.on(Host.KUBE_PROXY, p.node) for p in state.net.proxies if p.node in up)
+
+
 def _apiserver(state: ClusterState) -> tuple[Process, ...]:
     return (Process(Host.APISERVER, Host.APISERVER),)
 
@@ -106,6 +114,7 @@ CRASHES: tuple[Crash, ...] = (
     Crash("scheduler_crashes", Host.SCHEDULER, "crash and restart", _schedulers),
     Crash("kubelet_restarts", Host.KUBELET, "restart", _kubelets),
     Crash("api_server_restarts", Host.APISERVER, "restart", _apiserver, lists=False),
+    Crash("kube_proxy_restarts", Host.KUBE_PROXY, "restart", _kube_proxies),
 )
 """The process crashes a scenario's budget can hold, in the order of their steps."""
 
@@ -153,7 +162,7 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
                 down = attrs.evolve(k, up=False, failed=True, informer=None, runtime=frozenset())
                 new = attrs.evolve(new.with_kubelet(down),
                                    lifecycle=nodelifecycle.heartbeats_stopped(state.lifecycle, k.node))
-                yield A.Fault("fault", "failure (down for good)", f"nodes/{k.node}"), settle(new, config)
+                yield A.Fault("fault", FAILURE, f"nodes/{k.node}"), settle(new, config)
     if b.node_partitions:
         for k in state.kubelets:
             if k.up and not k.partitioned:
@@ -177,6 +186,8 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
 
 
 FAULT_ACTOR = "fault"
+FAILURE = "failure (down for good)"
+"""The kind of a node failure's ``Fault`` step."""
 
 
 def recovery_actor(node: str) -> str:
@@ -191,7 +202,8 @@ def heal_actor(node: str) -> str:
 class FaultsComponent(Base):
     """The faults: slot ``ClusterState.budget`` (what is left of the scenario's budgets); steps ``Fault`` (actor
     "fault", not fair: a fault may never happen) and a crashed node's ``Recover`` (actor "node/<name>", weakly
-    fair: a crashed node boots again). What each restart loses is in this module's docstring."""
+    fair: a crashed node boots again). A crash of a process restarts the components it hosts (``CRASHES``); what
+    each loses is its own ``restart``."""
 
     name = "faults"
 
@@ -239,10 +251,15 @@ def symmetric_nodes(config: Any) -> tuple[tuple[str, ...], ...]:
         # Each node has its own podCIDR, and its pods' addresses come from it (spec.nodeipam): renaming nodes
         # would have to permute the CIDRs and every address with them. Off, correctness over speed.
         return ()
-    if config.budget.node_failures or config.budget.node_partitions:
-        # The node lifecycle controller's timers name nodes (spec.state.NodeLifecycle): node symmetry is off
-        # where nodes can fail, correctness over speed (spec.reduction.canonical renames them all the same).
+    if config.budget.node_partitions:
+        # Off where nodes can be cut off, correctness over speed: not argued for partitions (a cut-off kubelet
+        # keeps its runtime but drops its informer, its healing relists), and not needed by their scenarios.
         return ()
+    # Where nodes can fail for good (nodeFailures) it is on: the node lifecycle controller's grace timers
+    # (NodeLifecycle.grace), the kubelets (Kubelet.failed) and the nodes' conditions and taints all declare their
+    # node names (spec.idfields), so spec.reduction.canonical renames them with the nodes; a failed node has no
+    # fair actor of its own (it never recovers). tests/spec/test_spec_reductions.py compares the visible states
+    # of node-failure, renamed, with and without it.
     nodes = [o for o in config.objects if isinstance(o, Node)]
     mentioned = set()
     for c in config.commands:

@@ -26,8 +26,12 @@ that it ignores until the Service arrives anyway). The node's addresses (``node_
 Node objects: node i has 172.18.0.(i+2), as kind's nodes do; only NodePort frontends use them. minSyncPeriod
 (1 s) and the periodic full resync (--iptables-sync-period 30 s) are abstracted by the sync step being enabled
 whenever the rules are out of date (a periodic sync that finds nothing to change is a stutter).
-Omits: IPVS and nftables modes, conntrack cleanup, healthz, kube-proxy restarts (its rules stay in the kernel
-across a restart, and a restarted proxy relists and writes a full sync: the same rules as an up-to-date sync).
+- A restart (``restarted``; the fault ``spec.faults`` ``kubeProxyRestarts``, one step per restart): the rules
+  stay, the informer relists and the proxier's maps start from that list. It matters under consistency "stale"
+  (the first list may come from a cache that is behind, kubernetes#59848: the rules may go back to an older
+  Service or endpoint set) and under ``proxy-missed-update`` (the restart heals the lost update).
+Omits: IPVS and nftables modes (nftables mode flushes its table on start-up; not modelled), conntrack cleanup,
+healthz.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from collections.abc import Iterable
 import immutables
 import z3
 
+from spec import informer
 from spec.nodeipam import CLUSTER_CIDR
 from spec.proxy.iptables import render, sync_proxy_rules
 from spec.proxy.model import Cluster, ProxierOptions
@@ -45,7 +50,7 @@ from spec.proxy.parse import parse_dump
 from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, Net, Pins, State
 from spec.proxy.verify import local_networks
 from spec.services import proxy_service, proxy_slice
-from spec.state import EndpointSlice, Key, KubeProxy, Object, Service
+from spec.state import EndpointSlice, Etcd, Informer, Key, KubeProxy, Object, Service
 
 ACTOR_PREFIX = "kube-proxy/"
 
@@ -97,6 +102,19 @@ def needs_sync(p: KubeProxy, nodes: tuple[str, ...]) -> bool:
 
 def sync(p: KubeProxy, nodes: tuple[str, ...]) -> KubeProxy:
     return KubeProxy(p.node, p.informer, rules_for(p, nodes), True, p.known)
+
+
+def restarted(p: KubeProxy, etcd: Etcd, revision: int) -> KubeProxy:
+    """kube-proxy after a restart (cmd/kube-proxy/app/server.go: a new ProxyServer, new informers, a new
+    Proxier): the installed rules stay in the kernel (in iptables mode nothing flushes them: CleanupLeftovers runs
+    only for the other modes and for --cleanup), the informer lists afresh at ``revision`` (the ghost high-water
+    mark carries over), and the new proxier's change trackers start from that list, so what a panicking handler
+    lost (``known``) is known again. Its first sync waits for both informers' initial lists (proxier.go
+    syncProxyRules: ``isInitialized``), which here is the relist itself; it is a full sync (``needFullSync``), the
+    model's only kind, and happens when the rules the list gives differ from the installed ones."""
+    fresh = Informer(rv=0, cache=immutables.Map(), high_water=p.informer.high_water)
+    inf, _ = informer.relist(fresh, etcd, ("proxy", p.node), revision)
+    return KubeProxy(p.node, inf, p.rules, False, None if p.known is None else inf.cache)
 
 
 Frontend = tuple[str, int, str]

@@ -280,9 +280,8 @@ class EndpointSliceComponent(Base):
 
 class KubeProxyComponent(Base):
     """kube-proxy on every node (``spec.kubeproxy``): rules syncs, and under ``proxy-missed-update`` deliveries
-    whose handler panics. Each runs as the node's kube-proxy process; a restart loses nothing modelled (its rules
-    stay in the kernel, and the restarted proxy relists and writes the same rules: ``spec.kubeproxy``), and no
-    fault restarts it."""
+    whose handler panics. Each runs as the node's kube-proxy process; its restart (``restart``, the fault
+    ``kubeProxyRestarts``) keeps the rules and relists (``spec.kubeproxy.restarted``)."""
 
     name = "kube-proxy"
     slot = "proxy"
@@ -320,6 +319,12 @@ class KubeProxyComponent(Base):
 
     def busy(self, state: ClusterState, config: Config) -> bool:
         return bool(self.enabled(state, config))
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        net = state.net
+        proxies = tuple(kubeproxy.restarted(p, state.etcd, revision) if p.node == process.node else p
+                        for p in net.proxies)
+        return state._with(net=attrs.evolve(net, proxies=proxies))
 
     def watcher(self, state: ClusterState, index: int) -> str:
         return kubeproxy.actor(state.net.proxies[index].node)

@@ -44,6 +44,7 @@ from spec.state import (
 )
 from spec.strict import validate_object
 from spec.variants import VARIANTS
+from spec.warmup import START
 from spec.yamldocs import yaml_documents
 
 FAULTS = {
@@ -55,9 +56,10 @@ FAULTS = {
     "nodeCrashes": "node_crashes",
     "nodeFailures": "node_failures",
     "nodePartitions": "node_partitions",
+    "kubeProxyRestarts": "kube_proxy_restarts",
 }
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
-                   "symmetry", "description", "podGC")
+                   "symmetry", "description", "podGC", "start")
 DEFAULT_SCENARIO = "web-two-nodes"
 INT32_MAX = 2**31 - 1
 """Kubernetes' replica counts are int32 (apps/v1 DeploymentSpec.Replicas, ReplicaSetSpec.Replicas)."""
@@ -479,6 +481,9 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
     symmetry = spec.get("symmetry", True)
     if not isinstance(symmetry, bool):
         raise InputError(f"{where}: spec.symmetry: expected true or false, got {symmetry!r}")
+    start = spec.get("start", "cold")
+    if start not in START:
+        raise InputError(f"{where}: spec.start: expected cold or converged, got {start!r}")
     config = Config(
         objects=tuple(objects),
         commands=commands,
@@ -488,7 +493,16 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         properties=tuple(props),
         watch_cache_size=_int(spec, "watchCacheSize", f"{where}: spec", 100) or 1,
         terminated_pod_gc_threshold=threshold,
+        start=start,
     )
+    if start == "converged":
+        from spec.cluster import initial_state
+        from spec.warmup import NoConvergence
+
+        try:
+            initial_state(config)
+        except NoConvergence as err:
+            raise InputError(f"{where}: spec.start: converged: {err}") from None
     return Scenario(name, str(spec.get("description", "")), config, max_states, max_depth, source,
                     ALL if symmetry else attrs.evolve(ALL, symmetry=False))
 

@@ -658,6 +658,7 @@ class Budget:
     node_crashes: int = 0
     node_failures: int = 0
     node_partitions: int = 0
+    kube_proxy_restarts: int = 0
 
 
 @attrs.frozen(cache_hash=True)

@@ -22,8 +22,11 @@ def _started(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
 
 def test_sigterm_prints_the_partial_result_as_json_and_exits_143(tmp_path: Path) -> None:
     """SIGTERM (what `timeout` sends) behaves as Ctrl-C: the partial result, status "interrupted", exit 143."""
-    proc = _started(["--json"], tmp_path)
-    time.sleep(4)  # past start-up: the handlers are installed once the model is loaded
+    directory = tmp_path / "ck"
+    proc = _started(["--json", "--checkpoint", str(directory), "--checkpoint-every", "0.01"], tmp_path)
+    deadline = time.monotonic() + 120
+    while not (directory / "checkpoint.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # past start-up, however slow the machine: the search has written a checkpoint
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
@@ -56,7 +59,7 @@ import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from checker import Model, always, check, eventually, leads_to, strong, weak  # noqa: E402
+from checker import Model, always, check, eventually, leads_to, sometimes, strong, weak  # noqa: E402
 from checker.examples.diehard import DieHard  # noqa: E402
 from checker.examples.ewd840 import EWD840  # noqa: E402
 from checker.examples.peterson import Peterson  # noqa: E402
@@ -344,7 +347,51 @@ def test_workers_give_the_result_of_one_worker(factory: Any, args: tuple[Any, ..
     one = check(factory(*args), storage="fingerprint", **options)
     two = check(factory(*args), workers=2, **options)
     _same(one, two)
-    assert two.bounds.workers == 2 and two.bounds.storage == "fingerprint" and "2 worker processes" in two.verdict()
+    # Safety alone: the workers own shards of the states, stored exactly; with liveness, fingerprints.
+    storage = "fingerprint" if any(p.is_liveness for p in factory(*args).properties) else "exact"
+    assert two.bounds.workers == 2 and two.bounds.storage == storage and "2 worker processes" in two.verdict()
+
+
+@pytest.mark.parametrize(("factory", "args", "options"), [c for c in CLASSIC if c[2].get("strategy") != "dfs"])
+def test_sharded_workers_replaying_every_level_give_the_result_of_one_worker(
+        factory: Any, args: tuple[Any, ...], options: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The coordinator's sequential replay of a level (used when a violation, deadlock or bound may stop the
+    search there) stores what the bulk path stores: forced on every level, the result is still one worker's."""
+    import checker.sharded
+
+    monkeypatch.setattr(checker.sharded, "ALWAYS_REPLAY", True)
+    _same(check(factory(*args), **options), check(factory(*args), workers=3, **options))
+
+
+class SafetyGraph(RandomGraph):
+    """A random graph with safety properties only (an invariant and a witness): the sharded workers' case."""
+
+    def __init__(self, graph: RandomGraph, bad: frozenset[int], witness: frozenset[int]) -> None:
+        super().__init__(graph.edges, graph.init, frozenset(), frozenset(), bad, {}, graph.allowed)
+        self.properties = [always("NotBad", lambda s: s.n not in bad),
+                           sometimes("Seen", lambda s: s.n in witness)]
+
+
+@settings(max_examples=40)
+@given(random_graphs(), st.frozensets(st.integers(0, 6)), st.frozensets(st.integers(0, 6)), st.booleans(),
+       st.sampled_from([None, 1, 3]), st.sampled_from([None, 1, 2]), st.sampled_from([2, 3]), st.booleans())
+def test_sharded_workers_agree_with_one_worker_on_random_graphs(
+        graph: RandomGraph, bad: frozenset[int], witness: frozenset[int], deadlock: bool, max_states: int | None,
+        max_depth: int | None, workers: int, replay: bool) -> None:
+    """Invariants (also beyond the constraint), witnesses, deadlock, state and depth bounds, in bulk or replayed."""
+    import checker.sharded
+
+    model = SafetyGraph(graph, bad, witness)
+    options: dict[str, Any] = {"deadlock": deadlock, "max_states": max_states, "max_depth": max_depth}
+    saved = checker.sharded.ALWAYS_REPLAY
+    checker.sharded.ALWAYS_REPLAY = replay
+    try:
+        two = check(model, workers=workers, **options)
+    finally:
+        checker.sharded.ALWAYS_REPLAY = saved
+    assert two.bounds.storage == "exact"
+    _same(check(model, **options), two)
+    assert two.properties == check(model, **options).properties
 
 
 @settings(max_examples=40)
@@ -357,8 +404,16 @@ def test_workers_agree_with_one_worker_on_random_graphs(model: RandomGraph, dead
     _same(check(model, storage="fingerprint", **options), check(model, workers=workers, **options))
 
 
+class LiveTwoPhase(TwoPhase):
+    """TwoPhase with a liveness property, so that its workers keep the merged graph (`checker.parallel`)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n)
+        self.properties = (*self.properties, eventually("Decided", lambda s: s.tm_state != "init"))
+
+
 def test_workers_rebalance_and_agree_on_a_wide_space(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Three workers on TwoPhase(5): many ties between runs, so the runs are rebalanced along the way."""
+    """Three workers keeping the merged graph on TwoPhase(5): many ties between runs, so the runs are rebalanced."""
     import checker.parallel
 
     calls: list[int] = []
@@ -370,7 +425,7 @@ def test_workers_rebalance_and_agree_on_a_wide_space(monkeypatch: pytest.MonkeyP
         calls.append(int(before != [len(run) for run in indices]))
 
     monkeypatch.setattr(checker.parallel, "_rebalance", counting)
-    _same(check(TwoPhase(5), storage="fingerprint"), check(TwoPhase(5), workers=3))
+    _same(check(LiveTwoPhase(5), storage="fingerprint"), check(LiveTwoPhase(5), workers=3))
     assert sum(calls) > 0
 
 
@@ -386,6 +441,89 @@ def test_workers_refuse_what_they_cannot_do(tmp_path: Path) -> None:
     assert r.returncode == 0 and json.loads(r.stdout)["stats"]["distinct_states"] == 288, r.stderr
     r = subprocess.run([KUBESPEC, "check", "--workers", "two"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("error: --workers")
+
+
+def test_workers_cut_among_the_initial_states() -> None:
+    """max states reached among the initial states: the ones stored wait in the queue, with workers too."""
+    graph = RandomGraph(frozenset({(0, "a", 1)}), frozenset({0, 1, 2}), frozenset(), frozenset(), frozenset(), {})
+    for model in (graph, SafetyGraph(graph, frozenset(), frozenset())):  # the merged graph's protocol, sharded
+        one, two = check(model, max_states=2), check(model, max_states=2, workers=2)
+        _same(one, two)
+        assert one.stats.queue == 2
+
+
+def test_the_live_line_counts_the_workers_memory_and_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """Issue 14: the live line shows the memory of every process of the search and the disk it uses."""
+    import re
+
+    from checker.report import live_line
+    from checker.storage import resident_bytes
+
+    lines: list[str] = []
+    own: list[int] = []
+
+    def progress(*args: Any) -> None:
+        lines.append(live_line(*args))
+        own.append(resident_bytes())
+
+    check(TwoPhase(5), workers=2, progress=progress)
+    shown = [int(m.group(1).replace(",", "")) for m in (re.search(r"memory ([\d,]+) MiB", line) for line in lines)
+             if m is not None]
+    assert shown and len(shown) == len(own)
+    # Each forked worker is resident at least as much as the coordinator was when it forked them.
+    assert all(mib * 2**20 >= 2 * o for mib, o in zip(shown, own, strict=True))
+    monkeypatch.setattr(checker.search, "PROGRESS_EVERY", 64)
+    check(TwoPhase(4), checkpoint=str(tmp_path / "ck"), checkpoint_every=1e-9)
+    size = (tmp_path / "ck" / "checkpoint.pickle").stat().st_size
+    assert f"disk {size / 2**20:,.0f} MiB" in live_line(1, 1, 1, 0, 1.0)
+
+
+def test_sigterm_stops_workers_with_the_partial_result(tmp_path: Path) -> None:
+    """SIGTERM is Ctrl-C with --workers too: the result at the last complete level, "interrupted", exit 143."""
+    model = tmp_path / "big.py"
+    model.write_text("from checker.examples.twophase import TwoPhase\n\ndef big():\n    return TwoPhase(9)\n")
+    proc = subprocess.Popen([KUBESPEC, "check", "--model", f"{model}:big", "--workers", "2", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    from checker.storage import children
+
+    deadline = time.monotonic() + 120
+    while not children(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # until the workers are forked: the search is under way
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    doc = json.loads(out)
+    assert doc["status"] == "interrupted" and 0 < doc["stats"]["distinct_states"] < 10_000_000
+    assert doc["stats"]["queue"] > 0 and "Traceback" not in err
+
+
+class HiddenStep(Model):
+    """Two states in a cycle; the step "b" (weakly fair) is left out by a reduction and declared by hidden_fairness."""
+
+    def __init__(self, declare: bool) -> None:
+        self.declare = declare
+        self.properties = [eventually("Goal", lambda s: s == 2)]
+        self.fairness = [weak("Fb", lambda a: a == "b")]
+
+    def init_states(self) -> Iterator[int]:
+        return iter([0])
+
+    def successors(self, s: int) -> Iterator[tuple[str, int]]:
+        return iter([("x", 1 - s)])
+
+    def hidden_fairness(self, state: Any) -> Iterator[str]:
+        return iter(["Fb"] if self.declare else [])
+
+
+def test_workers_count_hidden_fairness_on_the_merged_graph() -> None:
+    """The cycle is unfair when "b" is enabled all along it (declared hidden): no counterexample, with one worker
+    or two; undeclared, the cycle is a fair lasso."""
+    for declare, status in ((True, "ok"), (False, "violation")):
+        one, two = check(HiddenStep(declare)), check(HiddenStep(declare), workers=2)
+        assert one.status == status
+        _same(one, two)
 
 
 def test_a_model_error_in_a_worker_is_one_line() -> None:

@@ -102,3 +102,16 @@ def test_the_hostile_corpus_has_no_unexpected_outcome() -> None:
     root = Path(__file__).resolve().parents[1]
     result = subprocess.run([sys.executable, "-m", "benchmarks.hostile"], cwd=root, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("quoted", ["metadata.\n", "x\r\ny", "\x1b]0;owned\x07", "a\u2028b", "rtl\u202eltr"])
+def test_an_input_error_quoting_any_text_is_one_printable_line(quoted: str) -> None:
+    """Whatever a raiser quotes from the input, the message stays one printable line (found by hypothesis: an
+    unknown field named "metadata.\\n" printed a line break)."""
+    from spec.strict import validate_value
+
+    with pytest.raises(InputError) as caught:
+        validate_value({quoted: 1}, "V1ObjectMeta", "s.yaml: document 1")
+    message = str(caught.value)
+    assert message.isprintable() and "unknown field" in message and message.startswith("s.yaml: document 1")
+    assert str(InputError(f"bad {quoted!s}")).isprintable()

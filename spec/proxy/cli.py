@@ -25,7 +25,7 @@ from checker.cli import reports_input_errors
 from checker.errors import InputError
 from spec.proxy import ipvs
 from spec.proxy.iptables import render, sync_proxy_rules
-from spec.proxy.manifests import load_cluster, read_bytes
+from spec.proxy.manifests import combine_warnings, load_manifests, nothing_to_verify, read_bytes
 from spec.proxy.model import NEWEST_VERSION, SUPPORTED_VERSIONS, Cluster, ProxierOptions
 from spec.proxy.parse import Chain, Dump, decode, parse_dump, parse_routes
 from spec.proxy.verify import Interrupted, Report, verify
@@ -36,7 +36,10 @@ EXIT_SIGNAL: dict[int, int] = {int(signal.SIGINT): 130, int(signal.SIGTERM): 143
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("-f", "--filename", "files", multiple=True, required=True, type=click.Path(dir_okay=False),
-                     help="Manifests: Services, EndpointSlices, Nodes (repeatable)."),
+                     help="Manifests: Services, EndpointSlices or Pods (or workloads with --pod-ips), Nodes "
+                          "(repeatable)."),
+        click.option("--pod-ips", "pod_ips", multiple=True, metavar="[NS/]KIND/NAME=IP[@NODE],...",
+                     help="The addresses of a Deployment's (ReplicaSet's, ...) pods, instead of Pods (repeatable)."),
         click.option("--cluster-cidr", default=None, help="Pod CIDR for the local-traffic detector (none: off)."),
         click.option("--masquerade-bit", default=14, show_default=True, type=click.IntRange(0, 31)),
         click.option("--masquerade-mark", default=None, help="Literal mark string (upstream's test proxier: 0x4000)."),
@@ -143,12 +146,14 @@ def proxy() -> None:
 @click.option("--mode", type=click.Choice(["iptables", "ipvs", "nftables"]), default="iptables", show_default=True)
 @click.option("--ipvs-scheduler", default="rr", show_default=True,
               type=click.Choice(["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh"]))
-@click.option("--ipvs-format", type=click.Choice(["list", "save"]), default="list", show_default=True,
-              help="IPVS mode: as `ipvsadm -Ln` lists it, or as `ipvsadm -Sn` saves it.")
+@click.option("--ipvs-format", type=click.Choice(["list", "save", "ipset"]), default="list", show_default=True,
+              help="IPVS mode: as `ipvsadm -Ln` lists it, as `ipvsadm -Sn` saves it, or the ipsets as `ipset save`.")
 @reports_input_errors
 def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipvs_format: str, **kw: Any) -> None:
     """Print the rules kube-proxy installs on NODE (iptables-save text, or the IPVS virtual servers)."""
-    cluster = load_cluster(files)
+    cluster, warnings = load_manifests(files, kw["pod_ips"])
+    for line in warnings:
+        click.echo(line, err=True)
     opts = _proxier_options(cluster, node, kw, ipvs_scheduler, mode)
     if mode == "nftables":
         from spec.proxy.nftables import sync_nftables
@@ -156,7 +161,8 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipv
         click.echo(sync_nftables(cluster, opts), nl=False)
     elif mode == "ipvs":
         servers = ipvs.virtual_servers(cluster, opts)
-        click.echo(ipvs.render(servers) if ipvs_format == "list" else ipvs.render_saved(servers), nl=False)
+        click.echo(ipvs.render(servers) if ipvs_format == "list" else ipvs.render_saved(servers)
+                   if ipvs_format == "save" else ipvs.render_ipsets(cluster, opts), nl=False)
     else:
         click.echo(render(sync_proxy_rules(cluster, opts)), nl=False)
 
@@ -185,15 +191,20 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
     """Prove the rules route every Service packet as upstream kube-proxy semantics require."""
     with _signals() as stopped:
         try:
-            cluster = load_cluster(files)
+            cluster, warnings = load_manifests(files, kw["pod_ips"])
             opts = _proxier_options(cluster, node, kw, ipvs_scheduler, "nftables" if nft_file else "iptables")
             if route_file is not None:
                 opts = attrs.evolve(opts, routes=parse_routes(decode(read_bytes(route_file), route_file), route_file))
             _something_to_verify(cluster, opts, files)
-            if ipset_file is not None and not (dump_files or listing_files):
-                raise InputError("--ipset: the sets decide `-m set` matches of iptables rules: give --iptables-save")
+            if (nothing := nothing_to_verify(cluster, warnings, files)) is not None:
+                raise InputError(nothing)
+            if ipset_file is not None and not (dump_files or listing_files or ipvsadm_file):
+                raise InputError("--ipset: the sets decide `-m set` matches of iptables rules (give --iptables-save) "
+                                 "or IPVS mode's masquerade (give --ipvsadm)")
             if ipvsadm_file is not None:
-                _verify_ipvs(cluster, opts, ipvsadm_file, bool(dump_files or listing_files))
+                for line in warnings:
+                    click.echo(line)
+                _verify_ipvs(cluster, opts, ipvsadm_file, bool(dump_files or listing_files), ipset_file)
             if nft_file is not None:
                 from spec.proxy.nftables import parse_ruleset, to_dump
 
@@ -221,6 +232,7 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
         except Interrupted as exc:
             click.echo("interrupted before any result could be assembled", err=True)
             sys.exit(EXIT_SIGNAL.get(exc.signum, 130))
+    report = attrs.evolve(report, warnings=combine_warnings(warnings, report.warnings))
     _print(report)
     if report.interrupted:
         sys.exit(EXIT_SIGNAL.get(report.interrupted, 130))
@@ -228,17 +240,29 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
         sys.exit(1)
 
 
-def _verify_ipvs(cluster: Cluster, opts: ProxierOptions, path: str, with_iptables: bool) -> None:
+def _verify_ipvs(cluster: Cluster, opts: ProxierOptions, path: str, with_iptables: bool,
+                 ipset_file: str | None) -> None:
     saved = ipvs.parse_ipvsadm(decode(read_bytes(path), path), path)
     problems = ipvs.verify_ipvs(cluster, opts, saved, path)
+    if ipset_file is not None:
+        from spec.proxy.ipset import parse_ipset_save
+
+        sets = parse_ipset_save(decode(read_bytes(ipset_file), ipset_file), ipset_file)
+        problems += ipvs.verify_ipsets(cluster, opts, sets, ipset_file)
     from spec.proxy.verify import warnings_of
 
     for line in [*problems, *warnings_of(cluster, opts)]:
         click.echo(line)
-    if with_iptables:
-        click.echo("note: the iptables and ipset rules of IPVS mode (masquerade, firewall) are not verified")
+    if ipset_file is None:
+        click.echo("note: not verified: masquerade and loadBalancerSourceRanges in IPVS mode (their ipsets: give "
+                   "--ipset with the node's `ipset save`)")
+    click.echo("note: not verified in IPVS mode: the iptables rules that read the ipsets"
+               + (" (the dump given is not read for them)" if with_iptables else "")
+               + " and the path of a packet through IPVS")
     reals = sum(len(s.reals) for s in saved)
-    summary = f"{len(saved)} virtual services, {reals} real servers (IPVS: routing, isolation, balance, affinity)"
+    checked = "routing, isolation, balance, affinity" + (
+        "; ipsets: masquerade, source ranges" if ipset_file is not None else "")
+    summary = f"{len(saved)} virtual services, {reals} real servers (IPVS: {checked})"
     if problems:
         click.echo(f"FAILED: {len(problems)} violation(s); {summary}")
         sys.exit(1)

@@ -40,12 +40,15 @@ class IpSet:
     kind: str  # the set type, e.g. "hash:ip,port"
     members: tuple[tuple[str, ...], ...]  # each member's dimensions as written ("10.96.0.1", "tcp:443")
     nomatch: bool = False  # some member is an exception (`nomatch`): not modelled
+    line: int = 0  # of its `create` line
+    member_lines: tuple[int, ...] = ()  # of each member's `add` line
 
 
 def parse_ipset_save(text: str, source: str) -> dict[str, IpSet]:
     """`ipset save` (or `ipset list -o save`) output: `create NAME TYPE [options]` and `add NAME MEMBER [options]`
     lines. IPv4 sets only; an `inet6` set is read and left out."""
     sets: dict[str, tuple[str, list[tuple[str, ...]], list[bool]]] = {}
+    lines: dict[str, list[int]] = {}
     skipped: set[str] = set()
     for line_no, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
@@ -65,6 +68,7 @@ def parse_ipset_save(text: str, source: str) -> dict[str, IpSet]:
             if not re.fullmatch(r"(?:hash|bitmap|list):[a-z,]+", kind):
                 raise InputError(f"ipset: bad set type {shorten(kind)!r} {where}")
             sets[name] = (kind, [], [False])
+            lines[name] = [line_no]
         elif words[0] == "add":
             if len(words) < 3:
                 raise InputError(f"ipset: `add` needs a set and a member {where}")
@@ -83,11 +87,30 @@ def parse_ipset_save(text: str, source: str) -> dict[str, IpSet]:
             if "nomatch" in rest:
                 nomatch[0] = True
             members.append(member)
+            lines[words[1]].append(line_no)
         elif words[0] in ("flush", "destroy", "swap", "rename", "del", "-exist"):
             continue
         else:
             raise InputError(f"ipset: unknown command {shorten(words[0])!r} {where}")
-    return {name: IpSet(name, kind, tuple(members), nomatch[0]) for name, (kind, members, nomatch) in sets.items()}
+    return {name: IpSet(name, kind, tuple(members), nomatch[0], lines[name][0], tuple(lines[name][1:]))
+            for name, (kind, members, nomatch) in sets.items()}
+
+
+def canonical(kind: str, member: tuple[str, ...]) -> tuple[str, ...]:
+    """A member as ipset prints it, whatever the input's spelling: networks without a /32, ports as
+    `proto:port` (tcp when unsaid) except in a bitmap:port set."""
+    dims = _TYPES.get(kind, ())
+    out = []
+    for value, dim in zip(member, dims, strict=False):
+        if dim == "ip":
+            net = _net(value)
+            out.append(str(net.network_address) if net.prefixlen == 32 else str(net))
+        elif dim == "port":
+            proto, port = _port(value)
+            out.append(str(port) if kind == "bitmap:port" else f"{proto}:{port}")
+        else:
+            out.append(value)
+    return tuple(out)
 
 
 def _check_member(member: tuple[str, ...], dims: tuple[str, ...], where: str) -> None:

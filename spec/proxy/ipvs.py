@@ -4,14 +4,24 @@ Upstream: pkg/proxy/ipvs/proxier.go (syncService: ClusterIP, external IPs, load-
 NodePorts on each node address become virtual servers with the --ipvs-scheduler; ClientIP affinity makes them
 persistent with the affinity timeout; syncEndpoint: real servers are the endpoints CategorizeEndpoints selects,
 Local policy selecting the node-local ones, in masquerade forwarding mode with weight 1).
-The iptables/ipset rules IPVS mode also installs (masquerade, firewall) are not modelled.
+The ipsets IPVS mode keeps (pkg/proxy/ipvs/ipset.go ipsetInfo; filled by syncProxyRules) are checked member
+for member against what syncProxyRules puts there (`expected_sets`): they decide, through iptables rules of a
+fixed shape (writeIptablesRules), which packets are marked for masquerade (KUBE-CLUSTER-IP, KUBE-EXTERNAL-IP,
+KUBE-LOAD-BALANCER, KUBE-NODE-PORT-*), which keep their source under Local policy (the -LOCAL sets), which
+hairpin packets are masqueraded (KUBE-LOOP-BACK) and which sources loadBalancerSourceRanges admit
+(KUBE-LOAD-BALANCER-FW, -SOURCE-CIDR, -SOURCE-IP). Not modelled: those iptables rules themselves and the path of a
+packet through IPVS (LOCAL_IN / LOCAL_OUT, then POSTROUTING): with the sets right, the promises hold only if the
+rules are kube-proxy's, which is not checked.
 """
 
 from __future__ import annotations
 
+import ipaddress
+
 import attrs
 
-from spec.proxy.endpoints import categorize, endpoints_map, ipv4s, service_ports
+from spec.proxy.endpoints import categorize, endpoints_map, ipv4s, is_ipv4, service_ports
+from spec.proxy.ipset import IpSet, canonical
 from spec.proxy.model import Cluster, ProxierOptions
 
 
@@ -225,6 +235,130 @@ def verify_ipvs(cluster: Cluster, opts: ProxierOptions, saved: list[SavedServer]
             out.append(f"VIOLATED (2 isolation): {key[0]} {key[1]}:{key[2]}: a virtual service for no Service "
                        f"frontend ({source}:{have.line})")
     return out
+
+
+# The IPv4 sets of pkg/proxy/ipvs/ipset.go: name -> (type, the promise its members decide, what a member means).
+IPVS_SETS: dict[str, tuple[str, str, str]] = {
+    "KUBE-LOOP-BACK": ("hash:ip,port,ip", "5 masquerade",
+                       "a local endpoint reaching itself through the Service is masqueraded (hairpin)"),
+    "KUBE-CLUSTER-IP": ("hash:ip,port", "5 masquerade", "off-cluster traffic to the cluster IP is masqueraded"),
+    "KUBE-EXTERNAL-IP": ("hash:ip,port", "5 masquerade", "traffic to the external IP is masqueraded"),
+    "KUBE-EXTERNAL-IP-LOCAL": ("hash:ip,port", "5 masquerade",
+                               "traffic to the external IP keeps its source (externalTrafficPolicy Local)"),
+    "KUBE-LOAD-BALANCER": ("hash:ip,port", "5 masquerade", "traffic to the load-balancer IP is masqueraded"),
+    "KUBE-LOAD-BALANCER-LOCAL": ("hash:ip,port", "5 masquerade",
+                                 "traffic to the load-balancer IP keeps its source (externalTrafficPolicy Local)"),
+    "KUBE-LOAD-BALANCER-FW": ("hash:ip,port", "1 routing",
+                              "traffic to the load-balancer IP is filtered by loadBalancerSourceRanges"),
+    "KUBE-LOAD-BALANCER-SOURCE-CIDR": ("hash:ip,port,net", "1 routing",
+                                       "sources in loadBalancerSourceRanges reach the load-balancer IP"),
+    "KUBE-LOAD-BALANCER-SOURCE-IP": ("hash:ip,port,ip", "1 routing",
+                                     "this node reaches the load-balancer IP (a source range holds its address)"),
+    "KUBE-NODE-PORT-TCP": ("bitmap:port", "5 masquerade", "NodePort traffic is masqueraded"),
+    "KUBE-NODE-PORT-LOCAL-TCP": ("bitmap:port", "5 masquerade",
+                                 "NodePort traffic keeps its source (externalTrafficPolicy Local)"),
+    "KUBE-NODE-PORT-UDP": ("bitmap:port", "5 masquerade", "NodePort traffic is masqueraded"),
+    "KUBE-NODE-PORT-LOCAL-UDP": ("bitmap:port", "5 masquerade",
+                                 "NodePort traffic keeps its source (externalTrafficPolicy Local)"),
+    "KUBE-NODE-PORT-SCTP-HASH": ("hash:ip,port", "5 masquerade", "NodePort traffic is masqueraded"),
+    "KUBE-NODE-PORT-LOCAL-SCTP-HASH": ("hash:ip,port", "5 masquerade",
+                                       "NodePort traffic keeps its source (externalTrafficPolicy Local)"),
+    "KUBE-HEALTH-CHECK-NODE-PORT": ("bitmap:port", "health check", "the health check node port is accepted"),
+    "KUBE-IPVS-IPS": ("hash:ip", "2 isolation",
+                      "the address is on kube-ipvs0 (KUBE-IPVS-FILTER rejects what is no Service there)"),
+}
+
+
+def expected_sets(cluster: Cluster, opts: ProxierOptions) -> dict[str, dict[tuple[str, ...], str]]:
+    """What syncProxyRules puts in each set: member (as ipset prints it) -> the Service port it is for."""
+    out: dict[str, dict[tuple[str, ...], str]] = {name: {} for name in IPVS_SETS}
+
+    def add(name: str, member: tuple[str, ...], why: str) -> None:
+        out[name].setdefault(canonical(IPVS_SETS[name][0], member), why)
+
+    eps_map = endpoints_map(cluster, opts.node_name)
+    for key, svc, port in service_ports(cluster):
+        proto = key.protocol.lower()
+        name = str(key)
+        for ep in eps_map.get(key, []):
+            if ep.is_local:
+                add("KUBE-LOOP-BACK", (ep.ip, f"{proto}:{ep.port}", ep.ip), f"{name} endpoint {ep.ip}:{ep.port}")
+        add("KUBE-CLUSTER-IP", (str(svc.cluster_ip), f"{proto}:{port.port}"), f"{name} cluster IP")
+        add("KUBE-IPVS-IPS", (str(svc.cluster_ip),), f"{name} cluster IP")
+        for ip in ipv4s(svc.external_ips):
+            add("KUBE-EXTERNAL-IP-LOCAL" if svc.external_policy_local else "KUBE-EXTERNAL-IP",
+                (ip, f"{proto}:{port.port}"), f"{name} external IP")
+            if ip not in opts.node_ips:
+                add("KUBE-IPVS-IPS", (ip,), f"{name} external IP")
+        for ip in ipv4s(svc.load_balancer_ips):
+            member = (ip, f"{proto}:{port.port}")
+            add("KUBE-LOAD-BALANCER", member, f"{name} load-balancer IP")
+            if svc.external_policy_local:
+                add("KUBE-LOAD-BALANCER-LOCAL", member, f"{name} load-balancer IP")
+            ranges = [r for r in svc.load_balancer_source_ranges if is_ipv4(r.split("/")[0])]
+            if ranges:
+                add("KUBE-LOAD-BALANCER-FW", member, f"{name} load-balancer IP")
+                for cidr in ranges:
+                    add("KUBE-LOAD-BALANCER-SOURCE-CIDR", (*member, cidr), f"{name} source range {cidr}")
+                node_ip = opts.node_ips[0] if opts.node_ips else None
+                if node_ip is not None and any(
+                        ipaddress.ip_address(node_ip) in ipaddress.ip_network(c, strict=False) for c in ranges):
+                    add("KUBE-LOAD-BALANCER-SOURCE-IP", (*member, ip), f"{name} load-balancer IP from this node")
+            if ip not in opts.node_ips:
+                add("KUBE-IPVS-IPS", (ip,), f"{name} load-balancer IP")
+        if port.node_port and opts.node_ips:
+            local = "-LOCAL" if svc.external_policy_local else ""
+            if proto == "sctp":
+                for ip in opts.node_ips:
+                    add("KUBE-NODE-PORT-SCTP-HASH", (ip, f"sctp:{port.node_port}"), f"{name} NodePort")
+                    if local:
+                        add("KUBE-NODE-PORT-LOCAL-SCTP-HASH", (ip, f"sctp:{port.node_port}"), f"{name} NodePort")
+            else:
+                add(f"KUBE-NODE-PORT-{proto.upper()}", (str(port.node_port),), f"{name} NodePort")
+                if local:
+                    add(f"KUBE-NODE-PORT-LOCAL-{proto.upper()}", (str(port.node_port),), f"{name} NodePort")
+        if svc.needs_health_check and svc.health_check_node_port:
+            add("KUBE-HEALTH-CHECK-NODE-PORT", (str(svc.health_check_node_port),), f"{svc.key} health check")
+    return out
+
+
+def verify_ipsets(cluster: Cluster, opts: ProxierOptions, sets: dict[str, IpSet], source: str) -> list[str]:
+    """The sets of IPVS mode against what syncProxyRules puts there, member for member: a missing member loses
+    the promise it stands for, an extra one extends it to what upstream does not (both name the set and line)."""
+    out: list[str] = []
+    for name, want in expected_sets(cluster, opts).items():
+        kind, prop, meaning = IPVS_SETS[name]
+        have = sets.get(name)
+        if have is None:
+            if want:
+                first = next(iter(want.values()))
+                out.append(f"VIOLATED ({prop}): set {name} is not in {source}; it should hold {len(want)} "
+                           f"member(s), e.g. for {first}: {meaning}")
+            continue
+        if have.kind != kind:
+            out.append(f"VIOLATED ({prop}): set {name} is {have.kind}, not {kind} ({source}:{have.line})")
+            continue
+        found = {canonical(kind, m): line for m, line in zip(have.members, have.member_lines, strict=True)}
+        for member, why in want.items():
+            if member not in found:
+                out.append(f"VIOLATED ({prop}): set {name} lacks {','.join(member)} ({why}): so it is not true "
+                           f"that {meaning} ({source}:{have.line})")
+        for member, line in found.items():
+            if member not in want:
+                out.append(f"VIOLATED ({prop}): set {name} holds {','.join(member)}, which no Service port puts "
+                           f"there: {meaning} where upstream says otherwise ({source}:{line})")
+    return out
+
+
+def render_ipsets(cluster: Cluster, opts: ProxierOptions) -> str:
+    """The sets as `ipset save` prints them (members sorted; options as kube-proxy creates the sets)."""
+    lines = []
+    for name, members in expected_sets(cluster, opts).items():
+        kind = IPVS_SETS[name][0]
+        options = "range 0-65535" if kind == "bitmap:port" else "family inet hashsize 1024 maxelem 65536"
+        lines.append(f"create {name} {kind} {options}")
+        lines += [f"add {name} {','.join(m)}" for m in sorted(members)]
+    return "\n".join(lines) + "\n"
 
 
 def render_saved(servers: list[VirtualServer]) -> str:

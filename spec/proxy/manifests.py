@@ -4,6 +4,15 @@ Field semantics follow upstream: pkg/proxy/serviceport.go (newBaseServiceInfo: s
 canonicalised, only VIP-mode load-balancer ingress IPs), pkg/proxy/endpointslicecache.go (ready/serving default
 true, terminating default false, first address only), staging/src/k8s.io/api/core/v1/types.go (defaults).
 Other kinds are ignored; bad values are an InputError naming the document and the field.
+
+A user has Pods and Services, not EndpointSlices: ``load_manifests`` also reads Pods (as `kubectl get pods -o yaml`
+exports them: status.podIP/podIPs, phase, conditions, deletionTimestamp, container ports for named targetPorts)
+and workloads (Deployment, ReplicaSet, StatefulSet, DaemonSet) whose pods' addresses are given on the command line
+(``--pod-ips``: each address a pod of the template, Running and Ready), and derives the slices of every Service
+the manifests give no EndpointSlice for with the EndpointSlice controller's code that `kubespec endpoints` runs
+(``spec.endpoints_cli`` parses, ``spec.endpointslice.endpoint_slices`` reconciles: staging/src/k8s.io/
+endpointslice/reconciler.go, utils.go podToEndpoint). What a Service's selector or ports do not match is said
+(``spec.endpointslice.diagnose``), one ``warning:`` line each.
 """
 
 from __future__ import annotations
@@ -14,7 +23,10 @@ import stat
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import attrs
+
 from checker.errors import InputError
+from spec import endpointslice as eps
 from spec.proxy.model import (
     DEFAULT_STICKY_SECONDS,
     Cluster,
@@ -22,6 +34,7 @@ from spec.proxy.model import (
     EndpointPort,
     EndpointSlice,
     Node,
+    ProxierOptions,
     Service,
     ServicePort,
 )
@@ -298,12 +311,191 @@ def read_text(path: str) -> str:
 
 def load_cluster(paths: tuple[str, ...] | list[str]) -> Cluster:
     """Read and merge several manifest files."""
+    return load_manifests(paths)[0]
+
+
+WORKLOADS = {"Deployment": "deployment", "ReplicaSet": "replicaset", "StatefulSet": "statefulset",
+             "DaemonSet": "daemonset"}
+"""The workload kinds whose pods ``--pod-ips`` names (by kubectl's resource name)."""
+
+
+@attrs.frozen
+class _Workload:
+    namespace: str
+    kind: str
+    name: str
+    template: Mapping[str, Any]
+    where: str
+
+
+def parse_pod_ips(values: tuple[str, ...] | list[str]) -> dict[tuple[str, str, str], list[tuple[str, str]]]:
+    """``--pod-ips [NAMESPACE/]KIND/NAME=IP[@NODE][,IP[@NODE]...]`` -> {(namespace or "", kind, name): [(ip,
+    node)]}; KIND as kubectl names it (deployment, replicaset, statefulset, daemonset)."""
+    out: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for value in values:
+        ref, eq, ips = value.partition("=")
+        parts = ref.split("/")
+        if not eq or not ips or len(parts) not in (2, 3) or not all(parts):
+            raise InputError(f"--pod-ips: {value[:60]!r} is not [NAMESPACE/]KIND/NAME=IP[@NODE][,IP[@NODE]...]")
+        namespace, kind, name = (parts if len(parts) == 3 else ["", *parts])
+        if kind.lower() not in WORKLOADS.values():
+            raise InputError(f"--pod-ips: {kind[:40]!r} is not one of {', '.join(WORKLOADS.values())}")
+        pods = out.setdefault((namespace, kind.lower(), name), [])
+        for item in ips.split(","):
+            ip, _, node = item.strip().partition("@")
+            try:
+                pods.append((str(ipaddress.ip_address(ip)), node))
+            except ValueError:
+                raise InputError(f"--pod-ips: {ip[:60]!r} is not an IP address ({value[:60]})") from None
+    return out
+
+
+@attrs.frozen
+class _RawService:
+    where: Any
+    obj: Mapping[str, Any]
+    namespace: str
+    name: str
+
+
+def _parse_pods(text: str, source: str) -> tuple[list[_RawService], list[eps.Pod], list[eps.Node], list[_Workload]]:
+    """The Services (read only when there are pods), Pods, Nodes and workloads of one file, read by
+    ``spec.endpoints_cli`` as `kubespec endpoints` reads them."""
+    from spec import endpoints_cli as ecli
+
+    services: list[_RawService] = []
+    pods: list[eps.Pod] = []
+    nodes: list[eps.Node] = []
+    workloads: list[_Workload] = []
+    for index, obj in load_documents(text, source):
+        kind = obj.get("kind")
+        meta = obj.get("metadata")
+        if kind not in ("Service", "Pod", "Node", *WORKLOADS) or not isinstance(meta, Mapping):
+            continue
+        name = str(meta.get("name"))
+        namespace = "" if kind == "Node" else str(meta.get("namespace") or "default")
+        where = f"{source}: document {index} ({kind} {namespace + '/' if namespace else ''}{name})"
+        w = ecli._Where(where)
+        if kind == "Service":
+            services.append(_RawService(w, obj, namespace, name))
+        elif kind == "Node":
+            nodes.append(ecli.parse_node(w, obj, name))
+        elif kind == "Pod":
+            validate_object({"apiVersion": "v1", **obj}, where)
+            pods.append(ecli.parse_pod(w, obj, namespace, name))
+        else:
+            validate_object({"apiVersion": "apps/v1", **obj}, where)
+            template = ecli._map(w, ecli._map(w, obj, "spec", "spec"), "template", "spec.template")
+            workloads.append(_Workload(namespace, WORKLOADS[str(kind)], name, template, where))
+    return services, pods, nodes, workloads
+
+
+def _workload_pods(workloads: list[_Workload], pod_ips: dict[tuple[str, str, str], list[tuple[str, str]]]
+                   ) -> list[eps.Pod]:
+    """A Running, Ready pod of each workload's template for each address ``--pod-ips`` gives it."""
+    from spec import endpoints_cli as ecli
+
+    out: list[eps.Pod] = []
+    for (namespace, kind, name), ips in sorted(pod_ips.items()):
+        found = [wl for wl in workloads if wl.kind == kind and wl.name == name
+                 and (not namespace or wl.namespace == namespace)]
+        if not found:
+            raise InputError(f"--pod-ips: no {kind} {namespace + '/' if namespace else ''}{name} in the manifests")
+        if len(found) > 1:
+            raise InputError(f"--pod-ips: {kind} {name} is in namespaces {', '.join(wl.namespace for wl in found)}: "
+                             f"say which (NAMESPACE/{kind}/{name}=...)")
+        wl = found[0]
+        w = ecli._Where(wl.where)
+        labels = ecli._string_map(w, ecli._map(w, wl.template, "metadata", "spec.template.metadata"), "labels",
+                                  "spec.template.metadata.labels")
+        spec = ecli._map(w, wl.template, "spec", "spec.template.spec")
+        ports = tuple(ecli._container_ports(w, ecli._list(w, spec, "containers", "spec.template.spec.containers"),
+                                            "spec.template.spec.containers", False))
+        sidecars = tuple(ecli._container_ports(w, ecli._list(w, spec, "initContainers",
+                                                             "spec.template.spec.initContainers"),
+                                               "spec.template.spec.initContainers", True))
+        for i, (ip, node) in enumerate(ips):
+            out.append(eps.Pod(namespace=wl.namespace, name=f"{wl.name}-{i}", labels=eps.labels_of(labels),
+                               node_name=node, phase="Running", ready=True, pod_ips=(ip,), container_ports=ports,
+                               sidecar_ports=sidecars))
+    return out
+
+
+def load_manifests(paths: tuple[str, ...] | list[str], pod_ips: tuple[str, ...] | list[str] = (),
+                   primary_family: str = "IPv4") -> tuple[Cluster, list[str]]:
+    """Read and merge several manifest files: the cluster kube-proxy reads, and ``warning:`` lines. The
+    EndpointSlices of a Service that no slice in the manifests belongs to are derived from the Pods (and the
+    workloads' ``--pod-ips``), when any are given, as the EndpointSlice controller writes them."""
     services: list[Service] = []
     slices: list[EndpointSlice] = []
     nodes: list[Node] = []
+    raw_services: list[_RawService] = []
+    e_pods: list[eps.Pod] = []
+    e_nodes: list[eps.Node] = []
+    workloads: list[_Workload] = []
     for path in paths:
-        cluster = parse_cluster(read_text(path), path)
+        text = read_text(path)
+        cluster = parse_cluster(text, path)
         services += cluster.services
         slices += cluster.slices
         nodes += cluster.nodes
-    return Cluster(tuple(services), tuple(slices), tuple(nodes))
+        got = _parse_pods(text, path)
+        raw_services += got[0]
+        e_pods += got[1]
+        e_nodes += got[2]
+        workloads += got[3]
+    wanted = parse_pod_ips(pod_ips)
+    e_pods += _workload_pods(workloads, wanted)
+    seen: set[str] = set()
+    for pod in e_pods:
+        if pod.key in seen:
+            raise InputError(f"Pod {pod.key} is defined twice (in {', '.join(paths)})")
+        seen.add(pod.key)
+    warnings: list[str] = []
+    if e_pods or workloads:
+        from spec.endpoints_cli import parse_service
+
+        e_services = [parse_service(r.where, r.obj, r.namespace, r.name, primary_family) for r in raw_services]
+        with_slices = {(s.namespace, s.service_name) for s in slices}
+        derive = [svc for svc in e_services if (svc.namespace, svc.name) not in with_slices]
+        shown = {(wl.namespace, wl.kind, wl.name) for wl in workloads}
+        for namespace, kind, name in sorted(shown):
+            if not any(k == kind and n == name and ns in ("", namespace) for ns, k, n in wanted):
+                warnings.append(f"warning: {kind} {namespace}/{name}: no --pod-ips {kind}/{name}=IP,...: its pods "
+                                "are not known")
+        given_nodes = e_nodes or None
+        if given_nodes is not None and any(not node for ips in wanted.values() for _, node in ips):
+            # A --pod-ips address without @NODE: its pod is on a Node the manifests may not hold; kept (the
+            # controller would skip it only for want of the Node object), and local on no node.
+            given_nodes = None
+            warnings.append("warning: --pod-ips: an address without @NODE is an endpoint local to no node")
+        slices += [s.to_proxy() for s in eps.endpoint_slices(derive, e_pods, given_nodes)]
+        warnings += [f"warning: {line}" for line in eps.diagnose(derive, e_pods, given_nodes)]
+    return Cluster(tuple(services), tuple(slices), tuple(nodes)), warnings
+
+
+def nothing_to_verify(cluster: Cluster, warnings: list[str], paths: tuple[str, ...] | list[str]) -> str | None:
+    """The one line to refuse with when no Service port of the manifests has an endpoint (rules that only
+    REJECT prove nothing about where traffic goes), naming why (the first warning about it); None otherwise."""
+    from spec.proxy.endpoints import endpoints_map, service_ports
+
+    eps_map = endpoints_map(cluster, "")
+    if any(key in eps_map for key, _, _ in service_ports(cluster)):
+        return None
+    why = next((w.removeprefix("warning: ") for w in warnings), None)
+    if why is None:
+        from spec.proxy.verify import warnings_of
+
+        found = warnings_of(cluster, ProxierOptions(node_name=""))
+        why = found[0].removeprefix("warning: ") if found else "no endpoints"
+    return f"nothing to verify: no Service port has an endpoint ({why}) ({', '.join(paths)})"
+
+
+def combine_warnings(derived: list[str], verifier: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The warnings of the derivation (``load_manifests``), then the verifier's, less those about a port of a
+    Service the derivation already explained ("warning: NS/NAME:PORT (...)" after "warning: Service NS/NAME: ...")."""
+    explained = {line.split(":", 2)[1].strip().removeprefix("Service ") for line in derived
+                 if line.startswith("warning: Service ")}
+    kept = [line for line in verifier
+            if not (line.startswith("warning: ") and line[9:].split(":", 1)[0] in explained)]
+    return (*derived, *kept)

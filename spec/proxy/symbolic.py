@@ -370,6 +370,7 @@ class Explorer:
         self._kube_walks: dict[tuple[object, ...], list[tuple[State, str]]] = {}
         self._kube_shared: dict[tuple[object, ...], tuple[tuple[str, int] | None, Pins, list[tuple[State, str]]]] = {}
         self.base: Explorer | None = None
+        self.keep_kube_walks = False
         if base is not None and base.local_nets == local_nets and base.routes == self.routes and (
                 base._dnat_reads_pins == self._dnat_reads_pins):
             self.base = base
@@ -567,8 +568,11 @@ class Explorer:
             memo.clear()
 
     def forget(self) -> None:
-        """Drop the walks keyed by pins: they belong to one frontend and are not shared."""
+        """Drop the walks keyed by pins: they belong to one frontend and are not shared (those of kube-proxy's own
+        chains are kept when `keep_kube_walks` says a second explorer will share them)."""
         self._pinned_walks.clear()
+        if not self.keep_kube_walks:
+            self._kube_walks.clear()
 
     def reads(self, table: str, name: str) -> Reads:
         """What chain `name` and the chains it jumps to read of the destination (jump loops stop the closure)."""

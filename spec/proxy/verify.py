@@ -100,10 +100,20 @@ class Violation:
     prop: str
     frontend: str
     message: str
-    packet: str
+    # The concrete packet, or a function that describes it from the model: describing takes a few milliseconds
+    # (z3 evaluations), and of the frontends that other components' rules break alike only two are printed.
+    _packet: str | Callable[[], str] = attrs.field(eq=False)
     path: tuple[str, ...]
     expected: str
     foreign: tuple[str, ...] = ()  # the rules (and DROP policies) of other components that decided the outcome
+
+    @property
+    def packet(self) -> str:
+        value = self._packet
+        if not isinstance(value, str):
+            value = value()
+            object.__setattr__(self, "_packet", value)
+        return value
 
     def render(self, heading: str = "VIOLATED") -> str:
         lines = [f"{heading} ({self.prop}): {self.frontend}: {self.message}", f"  packet:   {self.packet}"]
@@ -364,7 +374,7 @@ class Verifier:
         return tuple(out)
 
     def report(self, prop: str, fe: str, message: str, model: z3.ModelRef, result: PathResult, expected: str) -> None:
-        self.violations.append(Violation(prop, fe, message, self.describe_packet(model, result),
+        self.violations.append(Violation(prop, fe, message, functools.partial(self.describe_packet, model, result),
                                          self.rule_path(result), expected, self.foreign_on(result)))
 
     def check_frontend(self, fe: Frontend, cat_cluster: tuple[ResolvedEndpoint, ...],
@@ -736,6 +746,7 @@ def _verify(cluster: Cluster, opts: ProxierOptions, dump: Dump, strict: bool,
     opaque: dict[str, int] = {}
     try:
         v = Verifier(cluster, opts, kube_only(dump) if foreign else dump)
+        v.explorer.keep_kube_walks = bool(foreign)  # the second pass shares them
         explorers.append(v.explorer)
         fronts, endpoints, services = _check_all(v, cluster, opts, tick)
         v.check_isolation(fronts)

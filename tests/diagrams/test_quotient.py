@@ -89,3 +89,18 @@ def test_violating_initial_and_fair_classes_are_marked() -> None:
     assert not q.fair  # DieHard has no fairness: no cycle is marked fair
     source = quotient_picture(q, "t").source
     assert "✗ NotSolved" in source and "peripheries=2" in source
+
+
+def test_a_users_view_is_loaded_as_a_model_is(tmp_path: Path) -> None:
+    """`--view FILE.py:NAME` goes through the checker's loader (``checker.loading.load_object``): the same one-line
+    errors as `--model`, a module that calls sys.exit included, and a name that is not a function."""
+    (tmp_path / "views.py").write_text("LIMIT = 3\n")
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(4)\n")
+    for view, message in ((f"{tmp_path / 'views.py'}:missing", "views.py has no missing"),
+                          (f"{tmp_path / 'views.py'}:LIMIT", "LIMIT is not a function"),
+                          (f"{tmp_path / 'exits.py'}:f", "called sys.exit(4)"),
+                          (f"{tmp_path / 'none.py'}:f", "no file"),
+                          ("no_such_module_here:f", "no module no_such_module_here")):
+        result = CliRunner().invoke(main, ["graph", "pod-two-nodes", "--view", view, "-o", str(tmp_path / "x.svg")])
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, view
+        assert result.output.count("\n") == 1 and "--view" in result.output

@@ -76,10 +76,79 @@ def test_cli(tmp_path):
     table = tmp_path / "ipvs.txt"
     table.write_text(_saved())
     out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--ipvsadm", str(table)])
-    assert out.exit_code == 0 and out.output.startswith("verified: 8 virtual services, 14 real servers"), out.output
+    assert out.exit_code == 0 and "\nverified: 8 virtual services, 14 real servers" in out.output, out.output
     table.write_text(_saved().replace(" -p 600", " -p 60"))
     out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--ipvsadm", str(table)])
     assert out.exit_code == 1 and "persistence 60 where sessionAffinity asks 600" in out.output
     saved = runner.invoke(proxy, ["rules", "-f", str(NODE), "--node", "worker-1", "--mode", "ipvs",
                                   "--ipvs-format", "save"])
     assert saved.exit_code == 0 and saved.output == _saved()
+
+
+SHOP = FIXTURES.parents[2] / "spec" / "proxy" / "examples" / "shop.yaml"
+SHOP_OPTS = ProxierOptions(node_name="node-a", node_ips=("192.168.1.10",), cluster_cidr="10.244.0.0/16")
+
+
+def _sets_check(text: str) -> list[str]:
+    from spec.proxy.ipset import parse_ipset_save
+
+    return ipvs.verify_ipsets(load_cluster([str(SHOP)]), SHOP_OPTS, parse_ipset_save(text, "sets.txt"), "sets.txt")
+
+
+def _sets() -> str:
+    return ipvs.render_ipsets(load_cluster([str(SHOP)]), SHOP_OPTS)
+
+
+def test_generated_ipsets_verify_and_spelling_does_not_matter():
+    text = _sets()
+    assert "add KUBE-LOAD-BALANCER-SOURCE-CIDR 198.51.100.7,tcp:443,203.0.113.0/24" in text
+    assert "add KUBE-LOOP-BACK 10.244.1.5,tcp:8080,10.244.1.5" in text
+    assert _sets_check(text) == []
+    # ipset prints a /32 net as an address and a port without protocol means tcp; counters and timeouts are options.
+    respelled = (text.replace("add KUBE-CLUSTER-IP 10.96.0.20,tcp:80", "add KUBE-CLUSTER-IP 10.96.0.20/32,80 "
+                              "timeout 0 packets 3 bytes 180"))
+    assert _sets_check(respelled) == []
+
+
+SET_MUTATIONS = {
+    "cluster IP not masqueraded": (lambda t: t.replace("add KUBE-CLUSTER-IP 10.96.0.20,tcp:80\n", ""),
+                                   "VIOLATED (5 masquerade): set KUBE-CLUSTER-IP lacks 10.96.0.20,tcp:80"),
+    "hairpin not masqueraded": (lambda t: t.replace("add KUBE-LOOP-BACK 10.244.1.5,tcp:8080,10.244.1.5\n", ""),
+                                "hairpin"),
+    "Cluster-policy NodePort kept local": (lambda t: t + "add KUBE-NODE-PORT-LOCAL-TCP 30080\n",
+                                           "KUBE-NODE-PORT-LOCAL-TCP holds 30080"),
+    "source range widened": (lambda t: t.replace("203.0.113.0/24", "0.0.0.0/0"), "VIOLATED (1 routing)"),
+    "firewall set emptied": (lambda t: t.replace("add KUBE-LOAD-BALANCER-FW 198.51.100.7,tcp:443\n", ""),
+                             "loadBalancerSourceRanges"),
+    "set missing": (lambda t: "\n".join(x for x in t.splitlines() if "KUBE-LOOP-BACK" not in x) + "\n",
+                    "set KUBE-LOOP-BACK is not in sets.txt"),
+    "wrong type": (lambda t: t.replace("create KUBE-CLUSTER-IP hash:ip,port", "create KUBE-CLUSTER-IP hash:net,port"),
+                   "is hash:net,port, not hash:ip,port"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SET_MUTATIONS))
+def test_ipset_mutation_is_caught(name):
+    mutate, fragment = SET_MUTATIONS[name]
+    text = _sets()
+    mutated = mutate(text)
+    assert mutated != text
+    problems = _sets_check(mutated)
+    assert problems and any(fragment in p for p in problems), problems
+    assert all("(sets.txt" in p or "is not in sets.txt" in p for p in problems)
+
+
+def test_cli_ipvs_with_ipsets(tmp_path):
+    runner = CliRunner()
+    base = ["-f", str(SHOP), "--node", "node-a", "--node-ip", "192.168.1.10", "--cluster-cidr", "10.244.0.0/16"]
+    table, sets = tmp_path / "ipvs.txt", tmp_path / "sets.txt"
+    table.write_text(runner.invoke(proxy, ["rules", *base, "--mode", "ipvs", "--ipvs-format", "save"]).output)
+    sets.write_text(runner.invoke(proxy, ["rules", *base, "--mode", "ipvs", "--ipvs-format", "ipset"]).output)
+    out = runner.invoke(proxy, ["verify", *base, "--ipvsadm", str(table), "--ipset", str(sets)])
+    assert out.exit_code == 0, out.output
+    assert "ipsets: masquerade, source ranges" in out.output and "not verified in IPVS mode" in out.output
+    out = runner.invoke(proxy, ["verify", *base, "--ipvsadm", str(table)])
+    assert out.exit_code == 0 and "note: not verified: masquerade and loadBalancerSourceRanges" in out.output
+    sets.write_text(sets.read_text().replace("add KUBE-CLUSTER-IP 10.96.0.30,tcp:443\n", ""))
+    out = runner.invoke(proxy, ["verify", *base, "--ipvsadm", str(table), "--ipset", str(sets)])
+    assert out.exit_code == 1 and "KUBE-CLUSTER-IP lacks 10.96.0.30,tcp:443" in out.output

@@ -128,8 +128,11 @@ def test_cli_nothing_to_verify_and_warnings(tmp_path):
 
 def _catches(pid: int, sig: int) -> bool:
     """Whether process `pid` has a handler for `sig` (Linux: the SigCgt mask of /proc/PID/status)."""
-    with open(f"/proc/{pid}/status") as status:
-        mask = next(int(line.split()[1], 16) for line in status if line.startswith("SigCgt:"))
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            mask = next(int(line.split()[1], 16) for line in status if line.startswith("SigCgt:"))
+    except (FileNotFoundError, ProcessLookupError):  # it has just exited: the caller's poll() says how
+        return False
     return bool(mask >> (int(sig) - 1) & 1)
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
+from spec.scheduling.smt import placement_count
+from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import (
     Affinity,
     LabelSelector,
@@ -53,3 +58,13 @@ def term(key: str, sel: LabelSelector | None, namespaces: tuple[str, ...] = ("de
 
 def affinity(**kw: object) -> Affinity:
     return Affinity(**kw)  # type: ignore[arg-type]
+
+
+def assignments(pending: tuple[PodInfo, ...], snapshot: Snapshot) -> Iterator[tuple[dict[str, str], tuple[int, ...]]]:
+    """Every assignment of the pending pods, each to a node or to none, with its placement count per priority
+    level (``placement_count``): the brute force that optimal mode is compared against (callers keep the ones
+    ``valid_placement`` accepts, checking it last: it is the expensive part)."""
+    choices = [None, *(n.name for n in snapshot.nodes)]
+    for combo in itertools.product(choices, repeat=len(pending)):
+        assignment = {p.key: n for p, n in zip(pending, combo, strict=True) if n is not None}
+        yield assignment, placement_count(assignment, pending)

@@ -42,8 +42,8 @@ from spec.scheduling.types import (
     TopologySpreadConstraint,
     pairs,
 )
-from tests.scheduling.helpers import node, pod, selector, term
-from tests.scheduling.test_smt_vs_brute_force import clusters
+from tests.scheduling.helpers import assignments, node, pod, selector, term
+from tests.scheduling.test_smt_vs_brute_force import Cluster, over_clusters
 
 
 def _peak(assignment: dict[str, str], pending: tuple[PodInfo, ...], snapshot: Snapshot) -> int:
@@ -70,10 +70,7 @@ def brute_force(pending: tuple[PodInfo, ...], snapshot: Snapshot) -> tuple[tuple
     """(most pods placed per level, fewest nodes used among those placements, lowest peak among them)."""
     best: tuple[int, ...] = ()
     nodes_used = peak = 0
-    choices = [None, *(n.name for n in snapshot.nodes)]
-    for combo in itertools.product(choices, repeat=len(pending)):
-        assignment = {p.key: n for p, n in zip(pending, combo, strict=True) if n is not None}
-        count = placement_count(assignment, pending)
+    for assignment, count in assignments(pending, snapshot):
         if count < best or valid_placement(assignment, pending, snapshot):
             continue
         used, top = _nodes_used(assignment, snapshot), _peak(assignment, pending, snapshot)
@@ -98,16 +95,14 @@ def _check(pending: tuple[PodInfo, ...], snapshot: Snapshot) -> None:
     assert _peak(dict(balanced.assignment), pending, snapshot) == peak
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(clusters(max_nodes=3, max_pods=4))
-def test_pack_and_balance_equal_brute_force(case: tuple[tuple[PodInfo, ...], Snapshot]) -> None:
+@over_clusters(max_nodes=3, max_pods=4, examples=40)
+def test_pack_and_balance_equal_brute_force(case: Cluster) -> None:
     _check(*case)
 
 
 @pytest.mark.slow
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(clusters(max_nodes=4, max_pods=5))
-def test_pack_and_balance_equal_brute_force_up_to_4_nodes_5_pods(case: tuple[tuple[PodInfo, ...], Snapshot]) -> None:
+@over_clusters(max_nodes=4, max_pods=5, examples=100)
+def test_pack_and_balance_equal_brute_force_up_to_4_nodes_5_pods(case: Cluster) -> None:
     _check(*case)
 
 
@@ -263,15 +258,13 @@ def brute_force_rich(case: Case) -> tuple[Levels, int, int]:
     pending, snapshot, budgets, preemption = case
     schedulable = tuple(p for p in pending if not p.scheduling_gates and not p.terminating)
     incumbents = preemption_candidates(schedulable, snapshot) if preemption else ()
-    choices = [None, *(n.name for n in snapshot.nodes)]
     best: tuple[Levels, int, int] | None = None
     for mask in itertools.product([False, True], repeat=len(incumbents)):
         evicted = [p for p, e in zip(incumbents, mask, strict=True) if e]
         gone = {p.key for p in evicted}
         kept = {p.key for p in incumbents} - gone
         base = Snapshot(snapshot.nodes, tuple(p for p in snapshot.pods if p.key not in gone), snapshot.namespaces)
-        for combo in itertools.product(choices, repeat=len(schedulable)):
-            assignment = {p.key: n for p, n in zip(schedulable, combo, strict=True) if n is not None}
+        for assignment, _ in assignments(schedulable, base):
             levels = _levels(assignment, kept, pending, incumbents)
             if best is not None and _values(levels) < _values(best[0]):
                 continue

@@ -21,167 +21,45 @@ from spec.scheduling import smt
 from spec.scheduling.cli import schedule
 from spec.scheduling.smt import placement_count, solve
 from spec.scheduling.snapshot import Snapshot
-from spec.scheduling.types import (  # noqa: F401  (the names the example's repr uses)
-    Affinity,
-    HostPort,
-    LabelSelector,
-    NodeInfo,
-    PodInfo,
-    Resources,
-    TopologySpreadConstraint,
-)
-from tests.scheduling.helpers import node, pod
+from spec.scheduling.types import HostPort, PodInfo, TopologySpreadConstraint
+from tests.scheduling.helpers import node, pod, selector
 from tests.scheduling.test_smt_objectives import _check
 
-CASE = (
-    ((PodInfo(name='p0',
-            namespace='default',
-            labels=(('app', 'a'),),
-            requests=Resources(milli_cpu=1000,
-             memory=0,
-             ephemeral_storage=0,
-             pods=0,
-             scalar=()),
-            non_zero_cpu=1000,
-            non_zero_memory=0,
-            node_name='',
-            node_selector=(),
-            affinity=Affinity(node_required=None,
-             node_preferred=(),
-             pod_required=(),
-             pod_preferred=(),
-             anti_required=(),
-             anti_preferred=()),
-            tolerations=(),
-            host_ports=(HostPort(port=80, protocol='TCP', host_ip='0.0.0.0'),),
-            topology_spread_constraints=(),
-            priority=10,
-            preemption_policy='PreemptLowerPriority',
-            order=0,
-            images=(),
-            spread_selector=None,
-            scheduling_gates=(),
-            terminating=False),
-           PodInfo(name='p1',
-            namespace='default',
-            labels=(('app', 'a'),),
-            requests=Resources(milli_cpu=500,
-             memory=0,
-             ephemeral_storage=0,
-             pods=0,
-             scalar=()),
-            non_zero_cpu=500,
-            non_zero_memory=0,
-            node_name='',
-            node_selector=(),
-            affinity=Affinity(node_required=None,
-             node_preferred=(),
-             pod_required=(),
-             pod_preferred=(),
-             anti_required=(),
-             anti_preferred=()),
-            tolerations=(),
-            host_ports=(),
-            topology_spread_constraints=(TopologySpreadConstraint(max_skew=1,
-              topology_key='kubernetes.io/hostname',
-              when_unsatisfiable='DoNotSchedule',
-              label_selector=LabelSelector(match_labels=(('app', 'a'),),
-               match_expressions=()),
-              min_domains=None,
-              node_affinity_policy='Honor',
-              node_taints_policy='Ignore'),),
-            priority=0,
-            preemption_policy='PreemptLowerPriority',
-            order=1,
-            images=(),
-            spread_selector=None,
-            scheduling_gates=(),
-            terminating=False),
-           PodInfo(name='p2',
-            namespace='default',
-            labels=(('app', 'a'),),
-            requests=Resources(milli_cpu=0,
-             memory=0,
-             ephemeral_storage=0,
-             pods=0,
-             scalar=()),
-            non_zero_cpu=0,
-            non_zero_memory=0,
-            node_name='',
-            node_selector=(),
-            affinity=Affinity(node_required=None,
-             node_preferred=(),
-             pod_required=(),
-             pod_preferred=(),
-             anti_required=(),
-             anti_preferred=()),
-            tolerations=(),
-            host_ports=(HostPort(port=80, protocol='TCP', host_ip='0.0.0.0'),),
-            topology_spread_constraints=(),
-            priority=10,
-            preemption_policy='PreemptLowerPriority',
-            order=2,
-            images=(),
-            spread_selector=None,
-            scheduling_gates=(),
-            terminating=False),
-           PodInfo(name='p3',
-            namespace='default',
-            labels=(('app', 'a'),),
-            requests=Resources(milli_cpu=0,
-             memory=0,
-             ephemeral_storage=0,
-             pods=0,
-             scalar=()),
-            non_zero_cpu=0,
-            non_zero_memory=0,
-            node_name='',
-            node_selector=(),
-            affinity=Affinity(node_required=None,
-             node_preferred=(),
-             pod_required=(),
-             pod_preferred=(),
-             anti_required=(),
-             anti_preferred=()),
-            tolerations=(),
-            host_ports=(),
-            topology_spread_constraints=(),
-            priority=10,
-            preemption_policy='PreemptLowerPriority',
-            order=3,
-            images=(),
-            spread_selector=None,
-            scheduling_gates=(),
-            terminating=False)),
-          Snapshot(nodes=(NodeInfo(name='n0',
-             labels=(('kubernetes.io/hostname', 'n0'), ('zone', 'z1')),
-             taints=(),
-             allocatable=Resources(milli_cpu=1000,
-              memory=4_294_967_296,
-              ephemeral_storage=0,
-              pods=3,
-              scalar=()),
-             unschedulable=False,
-             images=()),),
-           pods=(),
-           namespaces=()))
-)
+Case = tuple[tuple[PodInfo, ...], Snapshot]
 
 
-def test_the_found_counterexample_is_placed_and_proved() -> None:
-    pending, snapshot = CASE
+@pytest.fixture
+def case() -> Case:
+    """The counterexample hypothesis found (module docstring): p0 (1 cpu) and p2 share host port 80, so only two of
+    the three priority-10 pods fit; p1 (priority 0, 500m, a hostname spread constraint) fits beside p2 and p3 on
+    n0 (1 cpu, 3 pod slots)."""
+    app = {"app": "a"}
+    port = (HostPort(80),)
+    spread = (TopologySpreadConstraint(1, "kubernetes.io/hostname", "DoNotSchedule", selector(app="a")),)
+    pending = (
+        pod("p0", app, cpu=1000, host_ports=port, priority=10, order=0),
+        pod("p1", app, cpu=500, topology_spread_constraints=spread, order=1),
+        pod("p2", app, host_ports=port, priority=10, order=2),
+        pod("p3", app, priority=10, order=3),
+    )
+    return pending, Snapshot((node("n0", {"kubernetes.io/hostname": "n0", "zone": "z1"}, cpu=1000, memory=4 << 30,
+                                   pods=3),))
+
+
+def test_the_found_counterexample_is_placed_and_proved(case: Case) -> None:
+    pending, snapshot = case
     result = solve(pending, snapshot)
     assert result.proved_optimal and not result.gaps
     # p2 and p3 (no cpu) at priority 10, then p1 fits beside them
     assert placement_count(result.assignment, pending) == (2, 1)
     assert "default/p1" in result.assignment and "default/p0" not in result.assignment
-    _check(*CASE)
+    _check(*case)
 
 
-def test_a_capacity_bound_that_lies_is_not_believed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_capacity_bound_that_lies_is_not_believed(monkeypatch: pytest.MonkeyPatch, case: Case) -> None:
     """The pods-placed bound says 0 pods fit at priority 0: the old search stopped there, "proved". Now z3 is
     asked for one more pod anyway, finds it, and the contradiction is an internal error."""
-    pending, snapshot = CASE
+    pending, snapshot = case
     monkeypatch.setattr(smt._Pack, "upper_bound", lambda self, enc, groups, above: 0 if len(groups) == 1 else 2)
     with pytest.raises(AssertionError, match="above its bound"):
         solve(pending, snapshot)
@@ -201,8 +79,8 @@ def test_a_nodes_in_use_bound_that_lies_is_not_believed(monkeypatch: pytest.Monk
         solve(pending, snapshot)
 
 
-def test_out_of_work_is_not_proved_and_says_so() -> None:
-    pending, snapshot = CASE
+def test_out_of_work_is_not_proved_and_says_so(case: Case) -> None:
+    pending, snapshot = case
     result = solve(pending, snapshot, work=1)
     assert not result.proved_optimal
     assert result.gaps and all("found, optimum at most" in g.text() for g in result.gaps)

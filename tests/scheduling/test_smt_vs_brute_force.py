@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,7 +31,7 @@ from spec.scheduling.types import (
     TopologySpreadConstraint,
     pairs,
 )
-from tests.scheduling.helpers import selector, term
+from tests.scheduling.helpers import assignments, selector, term
 
 KEYS = ("kubernetes.io/hostname", "zone")
 
@@ -107,12 +107,24 @@ def clusters(draw: st.DrawFn, max_nodes: int, max_pods: int) -> tuple[tuple[PodI
     return pending, snapshot
 
 
+Cluster = tuple[tuple[PodInfo, ...], Snapshot]
+ClusterTest = Callable[[Cluster], None]
+
+
+def over_clusters(max_nodes: int, max_pods: int, examples: int) -> Callable[[ClusterTest], Callable[[], None]]:
+    """A hypothesis test over ``examples`` random ``clusters`` of up to ``max_nodes`` nodes and ``max_pods`` pending
+    pods (no deadline: z3 and the brute force take their time)."""
+
+    def wrap(test: ClusterTest) -> Callable[[], None]:
+        sized = given(clusters(max_nodes=max_nodes, max_pods=max_pods))(test)
+        return settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])(sized)
+
+    return wrap
+
+
 def brute_force(pending: tuple[PodInfo, ...], snapshot: Snapshot) -> tuple[int, ...]:
     best: tuple[int, ...] = ()
-    choices = [None, *(n.name for n in snapshot.nodes)]
-    for combo in itertools.product(choices, repeat=len(pending)):
-        assignment = {p.key: n for p, n in zip(pending, combo, strict=True) if n is not None}
-        count = placement_count(assignment, pending)
+    for assignment, count in assignments(pending, snapshot):
         if count > best and not valid_placement(assignment, pending, snapshot):
             best = count
     return best
@@ -130,14 +142,12 @@ def _check(pending: tuple[PodInfo, ...], snapshot: Snapshot) -> None:
         assert z3_count >= placement_count(kube_assignment, pending)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(clusters(max_nodes=3, max_pods=4))
-def test_z3_equals_brute_force_small(case: tuple[tuple[PodInfo, ...], Snapshot]) -> None:
+@over_clusters(max_nodes=3, max_pods=4, examples=60)
+def test_z3_equals_brute_force_small(case: Cluster) -> None:
     _check(*case)
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(clusters(max_nodes=4, max_pods=6))
-def test_z3_equals_brute_force_up_to_4_nodes_6_pods(case: tuple[tuple[PodInfo, ...], Snapshot]) -> None:
+@over_clusters(max_nodes=4, max_pods=6, examples=150)
+def test_z3_equals_brute_force_up_to_4_nodes_6_pods(case: Cluster) -> None:
     _check(*case)

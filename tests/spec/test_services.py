@@ -3,10 +3,13 @@ controller, kube-proxy's rules and routes, CoreDNS, kubectl expose, the scenario
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import attrs
 import pytest
 
-from checker import check
+from checker import always, check
 from checker.errors import InputError
 from spec import actions as A
 from spec import dns, kubeproxy, nodeipam
@@ -16,7 +19,8 @@ from spec.endpointslice import CONTROLLER_NAME
 from spec.kubectl import parse as parse_command
 from spec.kubectl import run as run_command
 from spec.model import ClusterModel
-from spec.scenario import builtin, parse
+from spec.reduction import NONE
+from spec.scenario import builtin, load, parse
 from spec.service_properties import (
     dns_resolves,
     no_traffic_to_another_pods_ip,
@@ -234,3 +238,130 @@ def open_builtin(name: str) -> str:
     from importlib import resources
 
     return resources.files("spec.scenarios").joinpath(name + ".yaml").read_text()
+
+
+def test_service_web_starts_where_traffic_flows_with_the_deletion_still_to_come() -> None:
+    """``spec.start: converged``: three pods Running and Ready with distinct addresses of their nodes' CIDRs, the
+    slice lists them, every kube-proxy sends web's ClusterIP to exactly them, and ``kubectl delete pod`` is
+    pending."""
+    s = builtin("service-web")
+    state = initial_state(s.config)
+    pods = [o for o in state.etcd.objects.values() if isinstance(o, Pod)]
+    assert len(pods) == 3 and all(p.status.ready and p.status.phase == "Running" for p in pods)
+    ips = {p.status.pod_ip for p in pods}
+    assert len(ips) == 3
+    nodes = tuple(sorted(p.node for p in state.net.proxies))
+    assert nodes == ("node-a", "node-b") and {p.node_name for p in pods} == set(nodes)
+    for p in state.net.proxies:
+        assert dict(kubeproxy.node_routes(p, nodes)) == {
+            ("10.96.1.1", 80, "TCP"): frozenset(f"{ip}:8080" for ip in ips)}
+    assert state.pending_commands == frozenset({0}) and state.budget == s.config.budget
+    assert dns.lookup(state.net.dns.cache, "web.default.svc.cluster.local") == frozenset({"10.96.1.1"})
+
+
+def test_a_converged_start_is_a_reachable_state_of_the_cold_start() -> None:
+    """The converged initial state of service-one-node is among the states the cold scenario reaches."""
+    cold = builtin("service-one-node").config
+    warm = attrs.evolve(cold, start="converged")
+    model = ClusterModel(cold)
+    target = model.canonical(initial_state(warm))
+    seen: set[object] = set()
+    model.properties = (always("Record", lambda st: seen.add(model.canonical(st)) or True),)
+    assert check(model, deadlock=False).status == "ok"
+    assert target in seen
+    assert target != model.canonical(initial_state(cold))
+
+
+def test_a_bad_start_is_one_error() -> None:
+    doc = open_builtin("service-one-node").replace("consistency: strong", "consistency: strong\n  start: warm")
+    with pytest.raises(InputError, match="spec.start: expected cold or converged, got 'warm'"):
+        parse(doc, "s.yaml")
+
+
+def _with_budget(name: str, variants: frozenset[str] = frozenset(), **budget: int):  # type: ignore[no-untyped-def]
+    config = builtin(name).config
+    return attrs.evolve(config, budget=attrs.evolve(config.budget, **budget), variants=variants)
+
+
+def test_a_kube_proxy_restart_keeps_the_rules_and_relists() -> None:
+    """iptables mode flushes nothing on start-up: the rules stay; the informer lists afresh at etcd's revision."""
+    config = _with_budget("service-web", kube_proxy_restarts=1)
+    state = initial_state(config)
+    faults = [(a, t) for a, t in next_steps(state, config) if isinstance(a, A.Fault)]
+    assert sorted(a.target for a, _ in faults) == ["kube-proxy/node-a", "kube-proxy/node-b"]
+    for _, after in faults:
+        assert after.budget.kube_proxy_restarts == 0
+        for before_p, after_p in zip(state.net.proxies, after.net.proxies, strict=True):
+            assert after_p.rules == before_p.rules
+            assert after_p.informer.cache == before_p.informer.cache
+            assert after_p.informer.rv == state.etcd.revision
+        assert not any(kubeproxy.needs_sync(p, ("node-a", "node-b")) for p in after.net.proxies)
+
+
+def test_a_kube_proxy_restart_heals_the_update_a_panicking_handler_lost() -> None:
+    """Under proxy-missed-update the proxier's own maps miss a change; the restarted proxier starts from a full
+    list, so it knows the change again and its next sync writes it."""
+    config = _with_budget("service-one-node", frozenset({"proxy-missed-update"}), kube_proxy_restarts=1)
+    state = initial_state(config)
+    lost = None
+    for _ in range(300):
+        steps = [(a, t) for a, t in next_steps(state, config) if not isinstance(a, A.Tick | A.Fault)]
+        panicked = [(a, t) for a, t in steps if isinstance(a, A.Deliver) and "panicked" in a.type]
+        if panicked:
+            lost = panicked[0][1]
+            break
+        if not steps:
+            break
+        state = steps[0][1]
+    assert lost is not None
+    p = lost.net.proxies[0]
+    assert p.known != p.informer.cache
+    restarts = [t for a, t in next_steps(lost, config) if isinstance(a, A.Fault)]
+    assert len(restarts) == 1
+    healed = restarts[0].net.proxies[0]
+    assert healed.known == healed.informer.cache and healed.rules == p.rules
+    assert kubeproxy.rules_for(healed, ("node-a",)) == kubeproxy.rules_for(
+        attrs.evolve(healed, known=None), ("node-a",))
+
+
+def test_service_one_node_with_a_kube_proxy_restart_holds() -> None:
+    config = _with_budget("service-one-node", kube_proxy_restarts=1)
+    result = check(ClusterModel(config))
+    assert result.status == "ok", result.verdict()
+    plain = check(ClusterModel(builtin("service-one-node").config))
+    assert result.stats.distinct_states > plain.stats.distinct_states
+
+
+FINDING = Path(__file__).parents[2] / "docs" / "findings" / "pod-ip-reuse.yaml"
+FINDING_TRACE = FINDING.with_name("pod-ip-reuse.trace.txt")
+
+
+def test_the_pod_ip_reuse_finding_is_refuted_and_its_saved_trace_is_the_models() -> None:
+    """With the reductions, breadth-first: a violation of NoTrafficToAnotherPodsIP within 14 steps, whose last
+    step starts the batch pod at the address web's kube-proxy rules still send to; the saved trace's steps
+    replay on the model."""
+    scenario = load(FINDING)
+    model = ClusterModel(scenario.config)
+    result = check(model)
+    assert result.status == "violation" and result.violation is not None
+    assert result.violation.property == "NoTrafficToAnotherPodsIP"
+    steps = list(result.violation.trace)[1:]
+    assert len(steps) <= 14
+    assert "starts pods/default/batch-bbbbb" in model.describe(steps[-1].action)
+    saved = [line.split(". ", 1)[1] for line in FINDING_TRACE.read_text().splitlines()
+             if re.match(r"^ *\d+\. ", line)]
+    assert len(saved) == 11
+    state = next(iter(model.init_states()))
+    for line in saved:
+        matches = [t for a, t in next_steps(state, scenario.config) if model.describe(a) == line]
+        assert matches, line
+        state = matches[0]
+    assert not no_traffic_to_another_pods_ip(state)
+
+
+@pytest.mark.slow
+def test_the_pod_ip_reuse_trace_is_the_shortest() -> None:
+    """Breadth-first over the plain Next relation: no counterexample shorter than 11 steps."""
+    result = check(ClusterModel(load(FINDING).config, NONE))
+    assert result.status == "violation" and result.violation is not None
+    assert len(list(result.violation.trace)) == 12

@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 
 from checker import always, check
 from spec.config import Config
+from spec.faults import symmetric_nodes
 from spec.informer import cache_at
 from spec.model import ClusterModel
 from spec.reduction import ALL, Reductions
+from spec.reduction.canonical import rename_nodes
 from spec.reduction.writeorder import canonical_history
 from spec.scenario import builtin, load, parse, with_overrides
-from spec.state import ClusterState, Informer
+from spec.state import ClusterState, Informer, Node, ReplicaSet
 from spec.testing import cluster_states, scenarios
 
 OFF = Reductions(symmetry=False, commute_writes=False, ample_sets=False, eager_noop=False)
@@ -97,6 +99,47 @@ def test_the_reductions_keep_every_visible_state_under_every_kind_of_fault() -> 
     full, without = reachable(config, OFF)
     assert reduced * 3 < full
     assert with_reductions == without
+
+
+def _node_failure(replicas: int) -> Config:
+    config = builtin("node-failure").config
+    objects = tuple(attrs.evolve(o, replicas=replicas) if isinstance(o, ReplicaSet) else o for o in config.objects)
+    return attrs.evolve(config, objects=objects)
+
+
+def test_the_reductions_keep_every_visible_state_when_a_node_fails() -> None:
+    """Node failures are postponed past ample sets (``partial_order.ample``) and the failed node's kubelet no longer
+    turns the reduction off: the same visible states as without any reduction (a ReplicaSet of 1 on 2 nodes, one
+    node failing for good: with the failure in the ample set, or a failed node's kubelet chosen, states are lost)."""
+    config = _node_failure(1)
+    reduced, with_reductions = reachable(config)
+    full, without = reachable(config, OFF)
+    assert reduced * 4 < full
+    assert with_reductions == without
+
+
+def test_node_symmetry_keeps_every_visible_state_up_to_renaming_when_a_node_fails() -> None:
+    """Node symmetry where nodes can fail (``spec.faults.symmetric_nodes``): the visible states of the symmetric
+    search, each renamed by every permutation of the nodes, are exactly those of the search without it."""
+    config = attrs.evolve(_node_failure(1), properties=())
+    assert symmetric_nodes(config) == (("node-a", "node-b"),)
+    states: list[ClusterState] = []
+    model = ClusterModel(config, ALL)
+    model.properties = (always("Record", lambda s: states.append(s) or True),)
+    assert check(model, deadlock=False).status == "ok"
+    swap = {"node-a": "node-b", "node-b": "node-a"}
+    seen = {_nodes_anonymous(visible(s)) for s in states}
+    renamed = seen | {_nodes_anonymous(visible(rename_nodes(s, swap))) for s in states}
+    _, without = reachable(config, OFF)
+    assert len(seen) < len(without) and renamed == {_nodes_anonymous(v) for v in without}
+
+
+def _nodes_anonymous(seen: Any) -> Any:
+    """``visible``'s value with the Node objects' uids left out (renaming nodes swaps the objects' names, not
+    their uids, which nothing reads)."""
+    objects, *rest = seen
+    return (frozenset((k, attrs.evolve(o, meta=attrs.evolve(o.meta, uid=0)) if isinstance(o, Node) else o)
+                      for k, o in objects), *rest)
 
 
 @pytest.mark.parametrize(("name", "variant", "prop"), [

@@ -29,6 +29,7 @@ from spec.state import (
     Workloads,
 )
 from spec.workload_properties import at_most_one_pod_per_identity
+from tests.spec.statefulset_scenarios import statefulset_scenario
 
 
 def _sts(replicas: int, policy: str = "OrderedReady") -> StatefulSet:
@@ -170,41 +171,7 @@ def test_at_most_one_counts_running_containers_per_identity() -> None:
     assert not at_most_one_pod_per_identity(twice)
 
 
-SCENARIO = """
-apiVersion: kubespec.dev/v1
-kind: Scenario
-metadata: {name: sts}
-spec: {}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-a}
-status: {allocatable: {cpu: "2", memory: 4Gi, pods: "110"}}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-b}
-status: {allocatable: {cpu: "2", memory: 4Gi, pods: "110"}}
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db}
-spec:
-  replicas: 2
-  serviceName: db
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      containers: [{name: db, image: "postgres:16"}]
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: db}
-spec:
-  minAvailable: 1
-  selector: {matchLabels: {app: db}}
-"""
+SCENARIO = statefulset_scenario(nodes=("node-a", "node-b"), pdb=True)
 
 
 def test_scenario_documents_parse() -> None:

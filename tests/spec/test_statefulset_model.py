@@ -8,31 +8,9 @@ from checker import always, check
 from spec.model import ClusterModel
 from spec.scenario import parse
 from spec.state import Pod
+from tests.spec.statefulset_scenarios import statefulset_scenario
 
-SCENARIO = """
-apiVersion: kubespec.dev/v1
-kind: Scenario
-metadata: {name: sts}
-spec:
-  faults: {controllerManagerCrashes: 1}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-a}
-status: {allocatable: {cpu: "2", memory: 4Gi, pods: "110"}}
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db}
-spec:
-  replicas: 2
-  serviceName: db
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      containers: [{name: db, image: "postgres:16"}]
-"""
+SCENARIO = statefulset_scenario(faults={"controllerManagerCrashes": 1})
 
 
 def _ordered(state: object) -> bool:

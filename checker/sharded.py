@@ -1,0 +1,660 @@
+"""Breadth-first search in worker processes that each own a shard of the stored states (`--workers N`).
+
+The design of TLC's and Stateright's parallel checkers: a state belongs to the worker its hash names
+(``hash(key) % N``, the key being what exact storage keeps, `checker.graph`), and that worker alone stores it
+(exactly: no fingerprint collision), checks the invariants on it and expands it. The search goes level by level:
+
+1. *expand*: each worker expands the states it owns at this level and sorts their successors by owner; those it
+   owns itself are looked up at once, the others are written, once each, to a file per owner (their key, the
+   action and the position of their first occurrence: the parent's index and the successor's rank);
+2. *merge*: each worker reads what the others sent it, keeps the states it does not know, with their first
+   occurrence, checks the properties on them, and tells the coordinator only their positions (and the rare
+   failures);
+3. *commit*: the coordinator orders the new states as the one-worker search would find them (by parent index, then
+   successor rank, a sort of integers), gives each its index, and sends each worker the indices of its own.
+
+So a state gets the index, parent and depth it gets with one worker, and a violation, a deadlock or a bound stops
+the search at the state and after the number of generated states of one worker (the coordinator replays the
+level in the sequential order when something stops it; otherwise it takes the level in bulk). The coordinator
+keeps what a trace and the counts need: parent links and depths (4 bytes each), never states; a counterexample's
+states are rebuilt by re-execution (`checker.paths`) along fingerprints that their owners compute for that path
+only. Workers are forked, so they share the model and Python's hash of a key (strings are hashed with the seed of
+the process they were forked from); keys and actions cross processes pickled, states never do (an owner rebuilds a
+state from its key).
+
+What it omits: liveness (the merged graph's edges would need a second exchange per level to name their targets:
+a model with liveness properties uses `checker.parallel`, whose coordinator keeps every edge), depth-first order,
+checkpoints (a stop discards the level under way: the partial result is the one at its start), and machines
+other than this one (hash seeds differ between processes that are not forked: the Ray backend uses
+`checker.parallel`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import multiprocessing
+import os
+import pickle
+import shutil
+import signal
+import tempfile
+import time
+from array import array
+from collections.abc import Callable, Hashable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from checker.errors import ModelError
+from checker.fingerprint import Fingerprinter, field_key
+from checker.graph import NO_PARENT, StateGraph
+from checker.model import Model, overrides
+from checker.parallel import Requests
+from checker.search import Outcome, ProgressFn, _defer_signals, _deliver, count_actions, first, holds
+from checker.storage import resident_bytes
+
+#: A successor's position in the sequential order: its parent's index, then its rank among the parent's successors.
+SHIFT = 32
+
+#: Tests set this to replay every level in the sequential order (the slow path) instead of taking it in bulk.
+ALWAYS_REPLAY = False
+
+
+def _key_of(cls: type) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
+    """How a state of class `cls` is stored (its field tuple, or itself) and rebuilt, as in `checker.graph`."""
+    fk = field_key(cls)
+    return (None, None) if fk is None else fk
+
+
+class _Table:
+    """A worker's storage of one class of states: the keys it owns, and this level's traffic."""
+
+    __slots__ = ("cls", "kind", "known", "key_of", "build", "fresh", "sent", "outbox")
+
+    def __init__(self, cls: type, kind: int, workers: int) -> None:
+        self.cls, self.kind = cls, kind
+        self.key_of, self.build = _key_of(cls)
+        #: The keys it owns: 0 for a stored state, [order, action, state or None (sent by another worker)] for one
+        #: new at this level (one table, so that a successor costs one lookup, as in the one-worker search).
+        self.known: dict[Any, Any] = {}
+        self.fresh: list[Any] = []  # this level's new keys
+        #: Keys of other workers' states already sent this level (once is enough: the first is the earliest).
+        self.sent: set[Any] = set()
+        self.outbox: list[list[tuple[int, Hashable, Any]]] = [[] for _ in range(workers)]
+
+    def state(self, key: Any) -> Any:
+        return key if self.build is None else self.build(key)
+
+
+class _Shard:
+    """One worker: the states it owns (keys by index), its frontier, and the level under way."""
+
+    def __init__(self, model: Model, me: int, workers: int, directory: str) -> None:
+        self.model, self.me, self.n, self.directory = model, me, workers, directory
+        self.tables: dict[type, _Table] = {}
+        self.order: list[_Table] = []  # tables by kind
+        self.keys: list[Any] = []  # the keys it owns, in index order
+        self.kinds = bytearray()
+        self.gids = array("q")  # their indices (increasing)
+        self.run: list[tuple[int, Any]] = []  # this level's frontier: (index, state), in index order
+        self.pending: list[tuple[int, Hashable, Any, Any, _Table]] = []  # merged: (order, action, key, state, table)
+        self.level = 0
+        #: Field values of the keys it stores, one object each: a key received (unpickled: new objects) shares
+        #: them with the states found here, as successive states share their unchanged parts in one process.
+        self.values: dict[tuple[type, Any], Any] = {}
+        self.invariants = [(p.name, p.pred) for p in model.properties if p.kind == "always"]
+        self.witnesses = [p for p in model.properties if p.kind == "sometimes"]
+        self.canonical = model.canonical if overrides(model, "canonical") else None
+        self.constraint = model.constraint if overrides(model, "constraint") else None
+
+    def table(self, cls: type) -> _Table:
+        t = self.tables.get(cls)
+        if t is None:
+            t = self.tables[cls] = _Table(cls, len(self.order), self.n)
+            self.order.append(t)
+        return t
+
+    def _own(self, gid: int, key: Any, t: _Table) -> None:
+        t.known[key] = 0
+        self.keys.append(key)
+        self.kinds.append(t.kind)
+        self.gids.append(gid)
+
+    def seed(self, states: list[tuple[int, Any]]) -> None:
+        """Initial states that this worker owns, with their indices."""
+        for gid, s in states:
+            t = self.table(type(s))
+            self._own(gid, s if t.key_of is None else t.key_of(s), t)
+        self.run = list(states)
+
+    def _path(self, to: int) -> str:
+        return os.path.join(self.directory, f"{self.level}-{self.me}-{to}")
+
+    def expand(self, bound: bool) -> dict[str, Any]:
+        """Expand this level's frontier; keep own successors, send the others' to their owners. At the depth
+        bound (`bound`), the first expansion with a successor outside the state constraint is reported as
+        `outside` (the one-worker search stops there: that successor is not stored)."""
+        model, n, me = self.model, self.n, self.me
+        canonical, constraint, invariants = self.canonical, self.constraint, self.invariants
+        general = canonical is not None or constraint is not None
+        counts: dict[Hashable, int] = {}
+        n_succ = array("q")
+        beyond: tuple[int, int, str, Any] | None = None
+        outside: int | None = None
+        last_cls: type | None = None
+        t: Any = None
+        known: Any = None
+        fresh: Any = None
+        sent: Any = None
+        key_of: Any = None
+        outbox: Any = None
+        for gid, s in self.run:
+            succ = list(model.successors(s))
+            n_succ.append(len(succ))
+            count_actions(counts, map(first, succ))
+            base = gid << SHIFT
+            for sp, (a, u) in enumerate(succ):
+                if general:
+                    if canonical is not None:
+                        u = canonical(u)
+                    if constraint is not None and not holds("constraint", constraint, u):
+                        if bound:
+                            outside = gid
+                            break
+                        for name, pred in invariants:
+                            if not holds(name, pred, u):
+                                beyond = (gid, sp, name, u)
+                                break
+                        if beyond is not None:
+                            break
+                        continue
+                if type(u) is not last_cls:
+                    last_cls = type(u)
+                    t = self.table(last_cls)
+                    known, fresh, sent, key_of, outbox = t.known, t.fresh, t.sent, t.key_of, t.outbox
+                key = u if key_of is None else key_of(u)
+                o = hash(key) % n
+                if o == me:
+                    if known.get(key) is None:  # the first of this level is the earliest: nothing to compare
+                        known[key] = [base | sp, a, u]
+                        fresh.append(key)
+                else:
+                    before = len(sent)
+                    sent.add(key)  # one lookup: did the set grow?
+                    if len(sent) != before:
+                        outbox[o].append((base | sp, a, key))
+            if beyond is not None or outside is not None:
+                break
+        for o in range(n):
+            if o != me:
+                batch = {t.cls: t.outbox[o] for t in self.order if t.outbox[o]}
+                with open(self._path(o), "wb") as f:
+                    try:
+                        pickle.dump(batch, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+                        raise ModelError(f"worker processes exchange states and actions pickled, and one cannot be: "
+                                         f"{exc}") from exc
+        for t in self.order:
+            t.sent.clear()
+            t.outbox = [[] for _ in range(n)]
+        return {"n_succ": n_succ, "beyond": beyond, "outside": outside, "generated_by": counts}
+
+    def merge(self) -> dict[str, Any]:
+        """Take in what the others sent; check the properties on this level's new states of its own."""
+        for o in range(self.n):
+            if o == self.me:
+                continue
+            path = os.path.join(self.directory, f"{self.level}-{o}-{self.me}")
+            with open(path, "rb") as f:
+                batch = pickle.load(f)
+            os.unlink(path)
+            values = self.values
+            for cls, entries in batch.items():
+                t = self.table(cls)
+                known, fresh = t.known, t.fresh
+                share = t.key_of is not None
+                for order, a, key in entries:
+                    e = known.get(key)
+                    if e is None:
+                        if share:
+                            key = tuple([values.setdefault((v.__class__, v), v) for v in key])
+                        known[key] = [order, a, None]
+                        fresh.append(key)
+                    elif e.__class__ is list and order < e[0]:
+                        e[0], e[1] = order, a
+        pending = []
+        for t in self.order:
+            known = t.known
+            for key in t.fresh:
+                e = known[key]
+                pending.append((e[0], e[1], key, e[2], t))
+            t.fresh = []
+        pending.sort(key=first)
+        orders = array("q")
+        failing: list[tuple[int, str]] = []
+        wit = array("q")
+        distinct: dict[Hashable, int] = {}
+        invariants, witnesses = self.invariants, self.witnesses
+        for i, (order, a, key, s, t) in enumerate(pending):
+            if s is None:
+                s = t.state(key)
+                pending[i] = (order, a, key, s, t)
+            orders.append(order)
+            distinct[a] = distinct.get(a, 0) + 1
+            failed = None
+            for name, pred in invariants:
+                if not holds(name, pred, s):
+                    failed = name  # the last that fails, as the sequential search reports
+            if failed is not None:
+                failing.append((i, failed))
+            if witnesses:
+                wit.append(sum(1 << k for k, p in enumerate(witnesses) if holds(p.name, p.pred, s)))
+        self.pending = pending
+        return {"orders": orders, "failing": failing, "wit": wit, "distinct_by": distinct}
+
+    def commit(self, gids: bytes) -> None:
+        """The indices of this level's new states of its own, in their order: they are stored and form the next
+        frontier."""
+        ids = array("q")
+        ids.frombytes(gids)
+        run = []
+        values = self.values
+        for gid, (_, _, key, s, t) in zip(ids, self.pending, strict=True):
+            self._own(gid, key, t)
+            run.append((gid, s))
+            if t.key_of is not None:
+                for v in key:
+                    values.setdefault((v.__class__, v), v)
+        self.run, self.pending = run, []
+        self.level += 1
+        gc.freeze()  # stored keys live until the end: keep the cyclic collector from rescanning them
+
+    def coverage(self, upto: int, inclusive: bool) -> dict[Hashable, int]:
+        """Actions generated by the expansions of this level up to index `upto` (re-executed: only on a stop)."""
+        counts: dict[Hashable, int] = {}
+        for gid, s in self.run:
+            if gid > upto or gid == upto and not inclusive:
+                break
+            count_actions(counts, map(first, self.model.successors(s)))
+        return counts
+
+    def distinct(self, upto: int) -> dict[Hashable, int]:
+        """Actions of the first `upto` new states of this level (by their first occurrence)."""
+        counts: dict[Hashable, int] = {}
+        for _, a, _, _, _ in self.pending[:upto]:
+            counts[a] = counts.get(a, 0) + 1
+        return counts
+
+    def fingerprints(self, wanted: list[tuple[int, int]]) -> list[int]:
+        """Stable fingerprints of states (a counterexample's path), for re-execution: (0, index) for a stored
+        state, (1, position) for one of this level's new states (in their order) not yet committed."""
+        import bisect
+
+        fp = Fingerprinter()
+        out = []
+        for where, n in wanted:
+            if where:
+                out.append(fp(self.pending[n][3]))
+            else:
+                i = bisect.bisect_left(self.gids, n)
+                out.append(fp(self.order[self.kinds[i]].state(self.keys[i])))
+        return out
+
+
+def _handle(shard: _Shard, request: str, args: list[Any]) -> Any:
+    if request == "seed":
+        return shard.seed(args[0])
+    if request == "expand":
+        return shard.expand(args[0])
+    if request == "merge":
+        return shard.merge()
+    if request == "commit":
+        return shard.commit(args[0])
+    if request == "coverage":
+        return shard.coverage(args[0], args[1])
+    if request == "distinct":
+        return shard.distinct(args[0])
+    if request == "fingerprints":
+        return shard.fingerprints(args[0])
+    if request == "resident":
+        return resident_bytes()
+    raise ValueError(f"unknown request {request!r}")
+
+
+def _serve(conn: Connection, model: Model, me: int, workers: int, directory: str) -> None:
+    """A worker process's loop: answer the coordinator until told to stop or the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides, and stops the workers
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    shard = _Shard(model, me, workers, directory)
+    while True:
+        try:
+            request, *args = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request == "stop":
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", _handle(shard, request, args))
+        except ModelError as exc:
+            reply = ("model-error", str(exc))
+        except (Exception, SystemExit) as exc:
+            reply = ("model-error", f"the model raised {type(exc).__name__}: {exc} (in a worker)")
+        conn.send(reply)
+
+
+class ShardPool(Requests):
+    """The worker processes, forked from this one, and the directory through which they exchange states."""
+
+    def __init__(self, model: Model, workers: int) -> None:
+        shm = "/dev/shm"
+        self.directory = tempfile.mkdtemp(prefix="kubespec-shards-",
+                                          dir=shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None)
+        ctx = multiprocessing.get_context("fork")
+        self.conns: list[Connection] = []
+        self.procs: list[Any] = []
+        for k in range(workers):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(child, model, k, workers, self.directory), daemon=True)
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def __len__(self) -> int:
+        return len(self.conns)
+
+    def send(self, k: int, *request: Any) -> None:
+        self.conns[k].send(request)
+
+    def answer(self, k: int) -> Any:
+        try:
+            status, reply = self.conns[k].recv()
+        except EOFError as exc:
+            raise ModelError(f"worker process {k} died (exit code {self.procs[k].exitcode})") from exc
+        if status == "model-error":
+            raise ModelError(reply)
+        return reply
+
+    def all(self, *request: Any) -> list[Any]:
+        for k in range(len(self)):
+            self.send(k, *request)
+        replies, error = [], None
+        for k in range(len(self)):
+            try:
+                replies.append(self.answer(k))
+            except ModelError as exc:  # read every answer, so that no pipe is left with one unread
+                error = error or exc
+        if error is not None:
+            raise error
+        return replies
+
+    def resident(self) -> int:
+        """Resident memory of the coordinator and its workers."""
+        return resident_bytes() + sum(resident_bytes(p.pid) for p in self.procs if p.pid is not None)
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.send(("stop",))
+        for proc in self.procs:
+            proc.join(timeout=2)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=2)
+        for conn in self.conns:
+            conn.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_depth: int | None, deadlock: bool,
+                    progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
+                    max_memory: int | None = None) -> Outcome:
+    """Breadth-first search in `workers` processes owning shards of the states; the Outcome of `search.explore`
+    (parent links and depths; the graph's fingerprints are filled in along a counterexample's path only)."""
+    if any(p.is_liveness for p in model.properties):
+        raise ValueError("liveness needs the merged graph's edges: use checker.parallel")
+    g = StateGraph(False, "fingerprint")
+    out = Outcome(g)
+    fpr = Fingerprinter()
+    invariants = [(p.name, p.pred) for p in model.properties if p.kind == "always"]
+    witnesses = [p for p in model.properties if p.kind == "sometimes"]
+    canonical = model.canonical if overrides(model, "canonical") else None
+    constraint = model.constraint if overrides(model, "constraint") else None
+    keys, parent, depth, expanded, kinds = g.keys, g.parent, g.depth, g.expanded, g.kinds
+    owner = bytearray()  # which worker stores each state
+    limit = max_states if max_states is not None else float("inf")
+    started = time.perf_counter()
+
+    # Initial states, in the coordinator (as the sequential search takes them).
+    seen_init: set[tuple[type, Any]] = set()
+    level: list[tuple[int, Any]] = []
+    try:
+        for s in model.init_states():
+            out.generated += 1
+            if canonical is not None:
+                s = canonical(s)
+            if constraint is not None and not holds("constraint", constraint, s):
+                continue
+            key_of, _ = _key_of(type(s))
+            key = s if key_of is None else key_of(s)
+            if (type(s), key) in seen_init:
+                continue
+            if len(keys) >= limit:
+                out.cut = f"max states {max_states:,} reached"
+                break
+            seen_init.add((type(s), key))
+            n = len(keys)
+            keys.append(0)
+            kinds.append(0)
+            parent.append(NO_PARENT)
+            depth.append(1)
+            expanded.append(0)
+            owner.append(hash(key) % workers)
+            out.max_depth = 1
+            for name, pred in invariants:
+                if not holds(name, pred, s):
+                    out.failure = (name, "always", n)
+            for p in witnesses:
+                if holds(p.name, p.pred, s):
+                    out.witnessed.add(p.name)
+            level.append((n, s))
+            if out.failure:
+                keys[n] = fpr(s)
+                return out
+    except ModelError:
+        raise
+    except (Exception, SystemExit) as exc:
+        raise ModelError(f"the model raised {type(exc).__name__}: {exc} in init_states") from exc
+    if out.cut is not None or not level:
+        out.queue = len(level)  # cut among the initial states: those stored wait, as with one worker
+        return out
+
+    pool = ShardPool(model, workers)
+    pending: list[int] = []
+    restore = _defer_signals(pending)
+    lo, hi, d = 0, len(keys), 1  # this level: indices lo..hi-1, at depth d
+    try:
+        for k, batch in enumerate([[(i, s) for i, s in level if owner[i] == k] for k in range(workers)]):
+            pool.send(k, "seed", batch)
+        for k in range(workers):
+            pool.answer(k)
+        del level
+        while hi > lo:
+            if pending:
+                _deliver(pending)  # the program's own handler (the command line's raises KeyboardInterrupt)
+            if stop is not None and stop():
+                raise KeyboardInterrupt
+            if max_memory is not None and pool.resident() >= max_memory * 2**20:
+                out.cut = f"max memory {max_memory:,} MiB reached (all processes)"
+                out.queue = hi - lo
+                return out
+            bound = max_depth is not None and d >= max_depth
+            expansions = pool.all("expand", bound)
+            merged = pool.all("merge")
+            total = sum(len(m["orders"]) for m in merged)
+            outside = any(e["outside"] is not None for e in expansions)
+            trouble = (ALWAYS_REPLAY or any(e["beyond"] is not None for e in expansions)
+                       or any(m["failing"] for m in merged) or len(keys) + total > limit
+                       or bound and (total > 0 or outside) or deadlock and any(0 in e["n_succ"] for e in expansions))
+            if trouble:
+                placed: dict[int, int] = {}
+                stopped = _replay(pool, g, out, owner, expansions, merged, lo, hi, d, workers, limit, max_states,
+                                  max_depth, deadlock, bound, witnesses, placed)
+                if stopped:
+                    if out.failure is not None:
+                        path = g.path_to(out.failure[2])
+                        for k in range(workers):
+                            mine = [i for i in path if owner[i] == k]
+                            if mine:
+                                wanted = [(1, placed[i]) if i >= hi else (0, i) for i in mine]
+                                for i, f in zip(mine, pool.ask(k, "fingerprints", wanted), strict=True):
+                                    keys[i] = f
+                    return out
+            else:
+                _bulk(g, out, owner, expansions, merged, lo, hi, d, workers, witnesses)
+            new_ids: list[array[int]] = [array("q") for _ in range(workers)]
+            for i in range(hi, len(keys)):
+                new_ids[owner[i]].append(i)
+            for k in range(workers):
+                pool.send(k, "commit", new_ids[k].tobytes())
+            for k in range(workers):
+                pool.answer(k)
+            lo, hi, d = hi, len(keys), d + 1
+            if progress is not None:
+                progress(len(keys), out.generated, out.max_depth, hi - lo, time.perf_counter() - started)
+        return out
+    except KeyboardInterrupt:
+        out.interrupted = True
+        out.queue = hi - lo
+        return out
+    finally:
+        restore()
+        pool.close()
+
+
+def _bulk(g: StateGraph, out: Outcome, owner: bytearray, expansions: list[dict[str, Any]],
+          merged: list[dict[str, Any]], lo: int, hi: int, d: int, workers: int, witnesses: list[Any]) -> None:
+    """Store a level that nothing stops: its new states in the sequential order, their counts in bulk."""
+    tagged: list[int] = []
+    for k, m in enumerate(merged):
+        tagged.extend([o * workers + k for o in m["orders"]])
+    tagged.sort()
+    n = len(tagged)
+    shift = SHIFT
+    g.parent.extend([(v // workers) >> shift for v in tagged])
+    owner.extend([v % workers for v in tagged])
+    g.keys.frombytes(bytes(8 * n))
+    g.kinds.extend(bytes(n))
+    g.depth.extend(array("i", [d + 1]) * n)
+    g.expanded[lo:hi] = b"\x01" * (hi - lo)
+    g.expanded.extend(bytes(n))
+    for e in expansions:
+        out.generated += sum(e["n_succ"])
+        for a, c in e["generated_by"].items():
+            out.generated_by[a] = out.generated_by.get(a, 0) + c
+    for m in merged:
+        for a, c in m["distinct_by"].items():
+            out.distinct_by[a] = out.distinct_by.get(a, 0) + c
+        bits = 0
+        for w in m["wit"]:
+            bits |= w
+        for k, p in enumerate(witnesses):
+            if bits >> k & 1:
+                out.witnessed.add(p.name)
+    if n:
+        out.max_depth = max(out.max_depth, d + 1)
+
+
+def _replay(pool: ShardPool, g: StateGraph, out: Outcome, owner: bytearray, expansions: list[dict[str, Any]],
+            merged: list[dict[str, Any]], lo: int, hi: int, d: int, workers: int, limit: float,
+            max_states: int | None, max_depth: int | None, deadlock: bool, bound: bool,
+            witnesses: list[Any], placed: dict[int, int]) -> bool:
+    """Walk a level in the sequential order, as the one-worker search does, storing its new states; True if a
+    violation, a deadlock or a bound stopped it there (the counts are then those of one worker at that point).
+    `placed` gets each stored new state's position among its owner's new states."""
+    shift = SHIFT
+    cands = sorted((o, k, i) for k, m in enumerate(merged) for i, o in enumerate(m["orders"]))
+    failing = [dict(m["failing"]) for m in merged]
+    n_succ: dict[int, int] = {}
+    ptr = [0] * workers
+    for i in range(lo, hi):  # the workers expanded their runs in index order (one that stopped, partly)
+        k = owner[i]
+        if ptr[k] < len(expansions[k]["n_succ"]):
+            n_succ[i] = expansions[k]["n_succ"][ptr[k]]
+            ptr[k] += 1
+    beyond = min((e["beyond"] for e in expansions if e["beyond"] is not None), key=lambda b: (b[0], b[1]),
+                 default=None)
+    outside = min((e["outside"] for e in expansions if e["outside"] is not None), default=None)
+    stored = [0] * workers  # new states stored per owner, in its order
+    c = 0
+    keys, parent, depth, expanded, kinds = g.keys, g.parent, g.depth, g.expanded, g.kinds
+    stop: tuple[int, bool] | None = None  # (index of the last expansion counted, whether it is counted)
+    for i in range(lo, hi):
+        if bound and (c < len(cands) and cands[c][0] >> shift == i or outside == i):
+            out.cut = f"max depth {max_depth} reached"  # a successor not yet found, at the bound
+            stop = (i, False)
+            break
+        expanded[i] = 1
+        ns = n_succ[i]
+        cut = False
+        while c < len(cands) and cands[c][0] >> shift == i:
+            order, k, j = cands[c]
+            if beyond is not None and beyond[0] == i and order & ((1 << shift) - 1) > beyond[1]:
+                break
+            c += 1
+            if len(keys) >= limit:
+                out.cut = f"max states {max_states:,} reached"
+                expanded[i] = 0  # incomplete: liveness must not treat it as expanded
+                out.queue = hi - i - 1 + sum(stored)
+                cut = True
+                break
+            n = len(keys)
+            keys.append(0)
+            kinds.append(0)
+            parent.append(i)
+            depth.append(d + 1)
+            expanded.append(0)
+            owner.append(k)
+            placed[n] = j
+            stored[k] += 1
+            out.max_depth = max(out.max_depth, d + 1)
+            if witnesses:
+                bits = merged[k]["wit"][j]
+                for b, p in enumerate(witnesses):
+                    if bits >> b & 1:
+                        out.witnessed.add(p.name)
+            if j in failing[k]:
+                out.failure = (failing[k][j], "always", n)
+                break
+        if cut or out.failure is not None:
+            out.generated += ns
+            stop = (i, True)
+            break
+        out.generated += ns
+        if beyond is not None and beyond[0] == i:
+            out.failure, out.beyond = (beyond[2], "always", i), beyond[3]
+            stop = (i, True)
+            break
+        if ns == 0 and deadlock:
+            out.failure = ("deadlock", "deadlock", i)
+            stop = (i, True)
+            break
+    if stop is None:
+        for e in expansions:
+            for a, n_ in e["generated_by"].items():
+                out.generated_by[a] = out.generated_by.get(a, 0) + n_
+        for k in range(workers):
+            for a, n_ in pool.ask(k, "distinct", stored[k]).items():
+                out.distinct_by[a] = out.distinct_by.get(a, 0) + n_
+        return False
+    upto, inclusive = stop
+    for part in pool.all("coverage", upto, inclusive):
+        for a, n_ in part.items():
+            out.generated_by[a] = out.generated_by.get(a, 0) + n_
+    for k in range(workers):
+        for a, n_ in pool.ask(k, "distinct", stored[k]).items():
+            out.distinct_by[a] = out.distinct_by.get(a, 0) + n_
+    return True
+
+
+__all__ = ["explore_sharded"]
