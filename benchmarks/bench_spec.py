@@ -60,6 +60,10 @@ WORKLOADS = ("drain-with-pdb", "statefulset-partition", "replicaset-five-three-r
 """The StatefulSet / PodDisruptionBudget scenarios (issue 12), each exhaustive in under 2 minutes."""
 
 
+HA = ("job-completions", "namespace-delete", "cascade-orphan")
+"""Issue 19's scenarios (Jobs, namespaces, garbage collection), each exhaustive in under 5 minutes."""
+
+
 REDUCTIONS = ("ample_sets", "commute_writes", "eager_noop", "symmetry", "renumber")
 """The ``spec.reduction.Reductions`` switches (docs/spec.md, "State space")."""
 
@@ -125,7 +129,7 @@ def main() -> None:
     parser.add_argument("--without", action="append", default=[], choices=REDUCTIONS,
                         help="switch a reduction off (repeatable)")
     args = parser.parse_args()
-    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *LIFECYCLE, *WORKLOADS]:
+    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *LIFECYCLE, *WORKLOADS, *HA]:
         run(name, args.max_states, args.safety_only, tuple(args.without), args.window)
         if args.compare:
             for r in REDUCTIONS:

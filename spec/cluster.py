@@ -33,7 +33,8 @@ from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
-from spec.controllers import garbagecollector, manager, nodelifecycle, podgc, workloads
+from spec.controllers import garbagecollector, manager, namespace, nodelifecycle, podgc, workloads
+from spec.controllers import job as jobctl
 from spec.properties import PROPERTIES
 from spec.state import (
     RESOURCE,
@@ -65,6 +66,8 @@ COMPONENTS: tuple[Component, ...] = (
     network.ENDPOINTSLICES,             # Services: the EndpointSlice controller (and the API server's allocations)
     network.KUBE_PROXY,
     network.COREDNS,
+    jobctl.JOBS,                        # the Job controller (issue 19)
+    namespace.NAMESPACE_CONTROLLER,     # the namespace controller (issue 19)
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of
