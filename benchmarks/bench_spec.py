@@ -21,6 +21,10 @@ and before, on an idle machine: 20.0 s CPU, 3,170 states/CPU-s, 287 MiB. ``--win
 before (500,000 states, bounded, 320 s CPU, 1,227 MiB): 2,636 states/CPU-s in the first window, falling to 1,186
 in the last (the bounded memos lose their hit rate).
 
+Second pass (issue 11; docs/spec.md, "Memos that keep their hit rate"): the bounded memos keep two generations
+(``spec.reduction.memo``), renamed skeletons are memoised per permutation. ``--window`` also prints the skeleton
+memo's hit rate per window. Figures in docs/spec.md (measured at a load of 15-19 on 2 cores).
+
 service-web (issue 13: 3 endpoints on 2 nodes, started converged, a pod deleted and replaced; under a load of 16):
 
     service-web  ok  distinct=61,461 generated=179,315 depth=37  96.6 s (24.8 s CPU)  2,479 states/CPU-s
@@ -35,12 +39,14 @@ import argparse
 import itertools
 import resource
 import time
+from typing import Any
 
 import attrs
 
 from checker import check
 from checker.search import ProgressFn
 from spec.model import ClusterModel
+from spec.reduction.memo import Memo
 from spec.scenario import builtin
 
 SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "ResourceVersionMonotonic")
@@ -53,19 +59,30 @@ LIFECYCLE = ("node-failure", "all-nodes-lost", "node-partition", "deleted-node")
 WORKLOADS = ("drain-with-pdb", "statefulset-partition", "replicaset-five-three-running")
 """The StatefulSet / PodDisruptionBudget scenarios (issue 12), each exhaustive in under 2 minutes."""
 
+LEADER_ELECTION = ("ha-controller-manager", "ha-paused-leader")
+"""kube-controller-manager's replicas under leader election (issue 19), each exhaustive in under 5 minutes."""
+
+
+HA = ("job-completions", "namespace-delete", "cascade-orphan")
+"""Issue 19's scenarios (Jobs, namespaces, garbage collection), each exhaustive in under 5 minutes."""
+
 
 REDUCTIONS = ("ample_sets", "commute_writes", "eager_noop", "symmetry", "renumber")
 """The ``spec.reduction.Reductions`` switches (docs/spec.md, "State space")."""
 
 
-def windows(size: int) -> tuple[list[tuple[int, float]], ProgressFn]:
-    """A progress callback that records (distinct states, CPU seconds) each time a multiple of ``size`` states
-    is passed (the checker reports about every 2,048 expansions: the windows are that exact)."""
-    marks: list[tuple[int, float]] = [(0, time.process_time())]
+def windows(size: int, memo: Memo[Any, Any] | None = None) -> tuple[list[tuple[int, float, int, int]], ProgressFn]:
+    """A progress callback that records (distinct states, CPU seconds, memo hits, memo misses) each time a multiple
+    of ``size`` states is passed (the checker reports about every 2,048 expansions: the windows are that exact);
+    ``memo``: the representatives' skeleton memo, whose hit rate per window is printed too."""
+    def counts() -> tuple[int, int]:
+        return (memo.hits, memo.misses) if memo is not None else (0, 0)
+
+    marks: list[tuple[int, float, int, int]] = [(0, time.process_time(), *counts())]
 
     def progress(distinct: int, generated: int, depth: int, queue: int, elapsed: float) -> None:
         if distinct // size > marks[-1][0] // size:
-            marks.append((distinct, time.process_time()))
+            marks.append((distinct, time.process_time(), *counts()))
 
     return marks, progress
 
@@ -78,8 +95,9 @@ def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()
         config = attrs.evolve(config, properties=SAFETY)
     started = time.perf_counter()
     cpu = started_cpu = time.process_time()
-    marks, progress = windows(window or max_states + 1)
-    result = check(ClusterModel(config, reductions), max_states=max_states, progress=progress)
+    model = ClusterModel(config, reductions)
+    marks, progress = windows(window or max_states + 1, model.skeletons())
+    result = check(model, max_states=max_states, progress=progress)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB; the process's peak so far
@@ -94,10 +112,14 @@ def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()
         flush=True,
     )
     if window:
-        marks.append((st.distinct_states, started_cpu + cpu))
-        for (a, t0), (b, t1) in itertools.pairwise(marks):
+        memo = model.skeletons()
+        looked_up = (memo.hits, memo.misses) if memo is not None else (0, 0)
+        marks.append((st.distinct_states, started_cpu + cpu, *looked_up))
+        for (a, t0, h0, m0), (b, t1, h1, m1) in itertools.pairwise(marks):
             if b > a and t1 > t0:
-                print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s", flush=True)
+                looked = (h1 - h0) + (m1 - m0)
+                hits = f"  skeleton memo hits {(h1 - h0) / looked:6.1%}" if looked else ""
+                print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s{hits}", flush=True)
 
 
 def main() -> None:
@@ -110,7 +132,8 @@ def main() -> None:
     parser.add_argument("--without", action="append", default=[], choices=REDUCTIONS,
                         help="switch a reduction off (repeatable)")
     args = parser.parse_args()
-    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *LIFECYCLE, *WORKLOADS]:
+    for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *LIFECYCLE, *WORKLOADS, *HA,
+                                  *LEADER_ELECTION]:
         run(name, args.max_states, args.safety_only, tuple(args.without), args.window)
         if args.compare:
             for r in REDUCTIONS:

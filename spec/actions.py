@@ -12,9 +12,10 @@ from typing import ClassVar
 
 import attrs
 
-KINDS = ("delivery", "reconcile", "schedule", "bind", "sync", "kubectl", "fault", "tick")
+KINDS = ("delivery", "reconcile", "schedule", "bind", "sync", "kubectl", "fault", "tick", "election")
 """Every step kind: a watch delivery or relist, a controller's reconcile, a scheduling cycle, a binding cycle, a
-kubelet's pod sync, a user's command, a fault (or a crashed node's recovery), time passing."""
+kubelet's pod sync, a user's command, a fault (or a crashed node's recovery), time passing, a leader elector's
+try to acquire or renew its lease (or its giving up: ``spec.leaderelection``)."""
 
 
 @attrs.frozen
@@ -133,7 +134,18 @@ class Tick:
     fired: tuple[str, ...] = ()
 
 
-Action = Deliver | Relist | Reconcile | Schedule | Bind | SyncPod | Kubectl | Fault | Recover | Heal | Tick
+@attrs.frozen
+class Elect:
+    """A replica's leader elector: a tryAcquireOrRenew (``what``: "acquires", "renews", "observes", "waits",
+    "fails to renew"), its giving up ("stops leading"), or a paused replica resuming ("resumes")."""
+
+    step_kind: ClassVar[str] = "election"
+    actor: str
+    what: str
+    detail: str = ""
+
+
+Action = Elect | Deliver | Relist | Reconcile | Schedule | Bind | SyncPod | Kubectl | Fault | Recover | Heal | Tick
 
 
 def kind(action: object) -> str:
@@ -141,7 +153,7 @@ def kind(action: object) -> str:
     return type(action).step_kind if isinstance(action, ACTIONS) else ""
 
 
-ACTIONS = (Deliver, Relist, Reconcile, Schedule, Bind, SyncPod, Kubectl, Fault, Recover, Heal, Tick)
+ACTIONS = (Elect, Deliver, Relist, Reconcile, Schedule, Bind, SyncPod, Kubectl, Fault, Recover, Heal, Tick)
 
 
 def _events(events: tuple[str, ...]) -> str:
@@ -150,6 +162,8 @@ def _events(events: tuple[str, ...]) -> str:
 
 def describe(a: Action) -> str:
     """One line per action."""
+    if isinstance(a, Elect):
+        return f"{a.actor} {a.what}" + (f": {a.detail}" if a.detail else "")
     if isinstance(a, Deliver):
         return f"{a.actor} receives {a.type} {a.key} (rv {a.rv})"
     if isinstance(a, Relist):

@@ -30,12 +30,15 @@ import immutables
 from spec.state import (
     FINALIZER_FOREGROUND,
     FINALIZER_ORPHAN,
+    IMMORTAL_NAMESPACES,
     RESOURCE,
     Deployment,
     EndpointSlice,
     Etcd,
     Ghost,
     Key,
+    Namespace,
+    Node,
     Object,
     Pod,
     PodDisruptionBudget,
@@ -51,6 +54,9 @@ from spec.state import (
     with_meta,
 )
 
+NAMESPACE_TERMINATING = "NamespaceTerminating"
+"""v1.NamespaceTerminatingCause: the cause of the 403 a create in a Terminating namespace gets; the controllers
+treat it as no error (apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause)): every later create fails too."""
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 """Upstream: staging/src/k8s.io/apimachinery/pkg/util/rand/rand.go (no vowels, no confusable digits)."""
@@ -64,6 +70,8 @@ class Response:
     reason: str
     message: str = ""
     obj: Object | None = None
+    cause: str = ""
+    """The Status's details.causes type, where a client acts on it: ``NAMESPACE_TERMINATING``."""
 
     @property
     def ok(self) -> bool:
@@ -234,6 +242,9 @@ def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None, read: CreatorRea
     error = validate(obj)
     if error:
         return etcd, Response(422, "Invalid", error), ghost
+    refused = namespace_lifecycle(etcd, obj)
+    if refused is not None:
+        return etcd, refused, ghost
     key = object_key(obj)
     if key in etcd.objects:
         return etcd, Response(409, "AlreadyExists", f'{_resource(obj)} "{obj.meta.name}" already exists'), ghost
@@ -249,6 +260,46 @@ def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None, read: CreatorRea
         ghost = _note_overshoot(etcd, ghost, read)
     etcd = _append(etcd, "ADDED", key, obj, None, etcd.next_uid + 1)
     return etcd, Response(201, "Created", obj=etcd.objects[key]), ghost
+
+
+def explicit_namespaces(etcd: Etcd) -> bool:
+    """Whether the scenario's namespaces are API objects (it declares a Namespace; ``spec.scenario`` then adds the
+    ``default`` one, which is immortal, so this stays true). Elsewhere namespaces are implicit: they always exist
+    and nothing deletes them, as the model had them before Namespace objects (no state changes there)."""
+    return "namespaces/default" in etcd.objects
+
+
+def namespace_lifecycle(etcd: Etcd, obj: Object) -> Response | None:
+    """The NamespaceLifecycle admission plugin on a create (pkg/admission/plugin/namespace/lifecycle/admission.go):
+    no new content in a namespace being terminated (403 Forbidden), none in a namespace that does not exist (404
+    NotFound); None: admitted. Cluster-scoped objects and implicit namespaces are always admitted."""
+    ns = obj.meta.namespace
+    if isinstance(obj, Node | Namespace) or not ns or not explicit_namespaces(etcd):
+        return None
+    found = etcd.objects.get(f"namespaces/{ns}")
+    if not isinstance(found, Namespace):
+        return Response(404, "NotFound", f'namespaces "{ns}" not found')
+    if found.phase == "Terminating" or found.meta.deleting:
+        resource = object_key(obj).split("/", 1)[0]
+        return Response(403, "Forbidden", f'{resource} "{obj.meta.name}" is forbidden: unable to create new content '
+                        f"in namespace {ns} because it is being terminated", cause=NAMESPACE_TERMINATING)
+    return None
+
+
+def _delete_namespace(etcd: Etcd, key: Key, old: Namespace) -> tuple[Etcd, Response]:
+    """DELETE of a Namespace (pkg/registry/core/namespace/storage/storage.go Delete; the admission plugin refuses
+    the immortal ones): while spec.finalizers is not empty the namespace only gets its deletionTimestamp and phase
+    Terminating (a second DELETE changes nothing); once finalized, it is removed."""
+    if old.meta.name in IMMORTAL_NAMESPACES:
+        return etcd, Response(403, "Forbidden", f'namespaces "{old.meta.name}" is forbidden: this namespace may not '
+                              "be deleted")
+    if old.finalizers:
+        if old.meta.deleting and old.phase == "Terminating":
+            return etcd, Response(200, "OK", obj=old)
+        new = Namespace(with_meta(old, deleting=True).meta, old.finalizers, "Terminating")
+        etcd = _append(etcd, "MODIFIED", key, new, old)
+        return etcd, Response(200, "OK", obj=etcd.objects[key])
+    return _append(etcd, "DELETED", key, None, old), Response(200, "OK")
 
 
 def _note_overshoot(etcd: Etcd, ghost: Ghost, read: CreatorRead) -> Ghost:
@@ -297,7 +348,8 @@ def _store_update(etcd: Etcd, key: Key, old: Object, new: Object) -> tuple[Etcd,
         new = with_meta(new, generation=old.meta.generation + 1)
     if new == old:  # GuaranteedUpdate: nothing changed, nothing written
         return etcd, Response(200, "OK", obj=old)
-    if new.meta.deleting and not new.meta.finalizers and not isinstance(new, Pod):
+    if new.meta.deleting and not new.meta.finalizers and not isinstance(new, Pod) and not (
+            isinstance(new, Namespace) and new.finalizers):  # ShouldDeleteNamespaceDuringUpdate: spec.finalizers too
         return _append(etcd, "DELETED", key, None, old), Response(200, "OK")
     etcd = _append(etcd, "MODIFIED", key, new, old)
     return etcd, Response(200, "OK", obj=etcd.objects[key])
@@ -374,6 +426,8 @@ def delete(etcd: Etcd, key: Key, *, uid: int | None = None, grace: bool = True, 
     if resource_version is not None and old.meta.resource_version != resource_version:
         return etcd, _conflict(old, f"Precondition failed: ResourceVersion in precondition: {resource_version}, "
                                     f"ResourceVersion in object meta: {old.meta.resource_version}")
+    if isinstance(old, Namespace):
+        return _delete_namespace(etcd, key, old)
     graceful = isinstance(old, Pod) and grace and bool(old.node_name)
     if graceful and old.meta.deleting:  # pendingGraceful
         return etcd, Response(200, "OK", obj=old)

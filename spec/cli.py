@@ -18,7 +18,7 @@ from spec.model import ClusterModel
 from spec.properties import PROPERTIES
 from spec.reduction import NONE
 from spec.scenario import DEFAULT_SCENARIO, Scenario, builtin, builtin_names, load, with_overrides
-from spec.state import Deployment, Node, Pod, PodDisruptionBudget, ReplicaSet, StatefulSet
+from spec.state import Deployment, Job, Node, Pod, PodDisruptionBudget, ReplicaSet, StatefulSet
 from spec.variants import VARIANTS
 
 
@@ -35,7 +35,8 @@ def summary(s: Scenario) -> str:
         f"scenario {s.name}: {kinds[Node]} nodes, {kinds[Deployment]} deployments, {kinds[ReplicaSet]} replicasets, "
         f"{kinds[Pod]} pods ({replicas} replicas)"
         + (f", {kinds[StatefulSet]} statefulsets" if kinds.get(StatefulSet) else "")
-        + (f", {kinds[PodDisruptionBudget]} poddisruptionbudgets" if kinds.get(PodDisruptionBudget) else ""),
+        + (f", {kinds[PodDisruptionBudget]} poddisruptionbudgets" if kinds.get(PodDisruptionBudget) else "")
+        + (f", {kinds[Job]} jobs" if kinds.get(Job) else ""),
         faults,
         f"consistency {c.consistency}",
         *(["started converged (spec/warmup.py)"] if c.start == "converged" else []),

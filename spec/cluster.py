@@ -28,12 +28,13 @@ import immutables
 from checker import Model, Property, eventually_always, leads_to, leads_to_always, weak
 from checker import always as always_
 from spec import actions as A
-from spec import faults, informer, kube_apiserver, kubectl, kubelet, network, reflector, scheduler
+from spec import faults, informer, kube_apiserver, kubectl, kubelet, leaderelection, network, reflector, scheduler
 from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
-from spec.controllers import garbagecollector, manager, nodelifecycle, podgc, workloads
+from spec.controllers import garbagecollector, manager, namespace, nodelifecycle, podgc, workloads
+from spec.controllers import job as jobctl
 from spec.properties import PROPERTIES
 from spec.state import (
     RESOURCE,
@@ -65,6 +66,9 @@ COMPONENTS: tuple[Component, ...] = (
     network.ENDPOINTSLICES,             # Services: the EndpointSlice controller (and the API server's allocations)
     network.KUBE_PROXY,
     network.COREDNS,
+    jobctl.JOBS,                        # the Job controller (issue 19)
+    namespace.NAMESPACE_CONTROLLER,     # the namespace controller (issue 19)
+    leaderelection.LEADER_ELECTION,     # kube-controller-manager's replicas under leader election (issue 19)
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of

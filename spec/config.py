@@ -14,6 +14,21 @@ from spec.state import Budget, Object
 
 
 @attrs.frozen
+class LeaderElectionConfig:
+    """kube-controller-manager under leader election (the scenario's ``spec.leaderElection``): how many replicas,
+    the LeaderElectionConfiguration durations in ms (upstream defaults: staging/src/k8s.io/component-base/config/
+    v1alpha1/defaults.go RecommendedDefaultLeaderElectionConfiguration, --leader-elect-lease-duration 15 s,
+    --leader-elect-renew-deadline 10 s, --leader-elect-retry-period 2 s), and the clock-skew budget: how far one
+    replica's clock may run ahead of another's over one lease duration (``spec.leaderelection``)."""
+
+    replicas: int = 2
+    lease_duration_ms: int = 15_000
+    renew_deadline_ms: int = 10_000
+    retry_period_ms: int = 2_000
+    clock_skew_ms: int = 0
+
+
+@attrs.frozen
 class Config:
     """What a scenario fixes for the whole exploration."""
 
@@ -34,3 +49,5 @@ class Config:
     terminated_pod_gc_threshold: int = 12_500
     """--terminated-pod-gc-threshold (the scenario's ``podGC.terminatedPodThreshold``): terminated pods beyond it
     are deleted by the pod garbage collector, oldest first; 0 turns that off (``spec.controllers.podgc``)."""
+    leader_election: LeaderElectionConfig | None = None
+    """Replicas of kube-controller-manager under leader election (None: one replica, no election)."""

@@ -7,7 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from spec.state import ClusterState, Deployment, Informer, Node, Object, Pod, PodStatus, ReplicaSet, key_of, object_key
+from spec.state import (
+    ClusterState,
+    Deployment,
+    Informer,
+    Job,
+    Namespace,
+    Node,
+    Object,
+    Pod,
+    PodStatus,
+    ReplicaSet,
+    key_of,
+    object_key,
+)
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -22,6 +35,18 @@ def _object(obj: Object) -> dict[str, Any]:
         out["deletionTimestamp"] = "set"
     if m.owner is not None:
         out["owner"] = f"{m.owner.kind}/{m.owner.name}"
+    if m.finalizers:
+        out["finalizers"] = list(m.finalizers)
+    if isinstance(obj, Namespace):
+        out.update(phase=obj.phase, specFinalizers=list(obj.finalizers))
+    if isinstance(obj, Job):
+        js = obj.status
+        out.update(completions=obj.completions, parallelism=obj.parallelism, backoffLimit=obj.backoff_limit,
+                   status=f"{js.active} active, {js.succeeded} succeeded, {js.failed} failed",
+                   condition=js.condition or "none")
+        if js.uncounted_succeeded or js.uncounted_failed:
+            out["uncountedTerminatedPods"] = {"succeeded": list(js.uncounted_succeeded),
+                                              "failed": list(js.uncounted_failed)}
     if isinstance(obj, Pod):
         out.update(nodeName=obj.node_name, phase=obj.status.phase, ready=obj.status.ready,
                    images=[c.image for c in obj.containers])
@@ -73,6 +98,14 @@ def display(state: ClusterState) -> Mapping[str, Any]:
             "up": k.up, "informer rv": None if k.informer is None else k.informer.rv,
             **({"partitioned": True} if k.partitioned else {}), **({"failed": True} if k.failed else {}),
             "containers": sorted(f"{c.pod}/{c.name} ({'running' if c.running else 'exited'})" for c in k.runtime),
+        }
+    if state.jobs is not None:
+        ctl = state.jobs
+        view["job-controller"] = {
+            "informer rv": ctl.informer.rv,
+            "queue": list(ctl.queue.queue),
+            "expectations": {k: {"add": e.add, "del": sorted(e.deletes)} for k, e in sorted(ctl.expectations.items())},
+            "finalizer removals expected": {k: sorted(v) for k, v in sorted(ctl.removals.items())},
         }
     b = state.budget
     view["faults left"] = {a.name: getattr(b, a.name) for a in b.__attrs_attrs__}
@@ -220,7 +253,8 @@ def _why_replicaset(state: ClusterState, key: str, config: Config) -> list[str]:
             lines.append(f"{actor} still expects {' and '.join(waits)} (for {e.timer} ms more): it creates and "
                          "deletes nothing")
     rec = _session(state, config)
-    manager.reconcile(kcm, rec, "replicaset", key, expectations="no-expectations" not in config.variants)  # type: ignore[arg-type]
+    manager.reconcile(kcm, rec, "replicaset", key, expectations="no-expectations" not in config.variants,  # type: ignore[arg-type]
+                      adoption_guard="gc-readoption" not in config.variants)
     return lines + rec.requests
 
 
@@ -409,6 +443,13 @@ def _node_status(n: Node) -> str:
     return status + (",SchedulingDisabled" if n.info.unschedulable else "")
 
 
+def _completions(j: Job) -> str:
+    """printJob's COMPLETIONS: succeeded/completions, or succeeded/1 (of parallelism) for a work queue."""
+    if j.completions is not None:
+        return f"{j.status.succeeded}/{j.completions}"
+    return f"{j.status.succeeded}/1" + (f" of {j.parallelism}" if j.parallelism > 1 else "")
+
+
 def tables(state: ClusterState) -> list[dict[str, Any]]:
     """The API objects as ``kubectl get deploy,rs,pods,nodes -o wide`` prints them (upstream's printers:
     pkg/printers/internalversion/printers.go; AGE and IP omitted, the model has no clock of wall time nor IPs):
@@ -441,6 +482,15 @@ def tables(state: ClusterState) -> list[dict[str, Any]]:
                     "rows": [[_name(n), _node_status(n),
                               "up" if n.meta.name in kubelets and kubelets[n.meta.name].up else "down",
                               sum(1 for p in pods if p.node_name == n.meta.name)] for n in nodes]})
+    jobs = [o for o in objects if isinstance(o, Job)]
+    if jobs:  # kubectl get jobs (printJob): COMPLETIONS is succeeded/completions
+        out.append({"title": "jobs", "columns": ["NAME", "STATUS", "COMPLETIONS", "ACTIVE", "FAILED"],
+                    "rows": [[_name(j), j.status.condition or "Running", _completions(j), j.status.active,
+                              j.status.failed] for j in jobs]})
+    namespaces = [o for o in objects if isinstance(o, Namespace)]
+    if namespaces:  # kubectl get namespaces (printNamespace)
+        out.append({"title": "namespaces", "columns": ["NAME", "STATUS"],
+                    "rows": [[n.meta.name, n.phase] for n in namespaces]})
     return out
 
 

@@ -88,6 +88,8 @@ class Crash:
 
 
 def _controller_manager(state: ClusterState) -> tuple[Process, ...]:
+    if state.leader is not None:  # replicas under leader election: a replica's crash is spec.leaderelection's
+        return ()
     return (Process(Host.CONTROLLER_MANAGER, Host.CONTROLLER_MANAGER),)
 
 

@@ -38,6 +38,8 @@ EndpointSlice controller), ("proxy", node name) (kube-proxy), ("dns", "") (CoreD
 SCHEDULER: Scope = ("scheduler", "")
 _HEADLESS = "service.kubernetes.io/headless"
 _EMPTY_STATUS = PodStatus()
+_TERMINAL = {"Succeeded": PodStatus(phase="Succeeded"), "Failed": PodStatus(phase="Failed")}
+"""A terminal phase stays in the views: the kubelet does not start a pod that has finished (a Job's)."""
 
 
 def view(scope: Scope, key: Key, obj: Object | None) -> Object | None:
@@ -69,7 +71,9 @@ def _pod_view(pod: Pod) -> Pod:
     """A pod without status and resourceVersion; memoised so that equal views are one object (a pure function's
     cache: cheap comparisons, no behaviour)."""
     m = pod.meta
-    return Pod(with_ids(m, m.uid, 0, m.owner), pod.containers, pod.info, _EMPTY_STATUS, pod.scheduler_name)
+    status = _TERMINAL.get(pod.status.phase, _EMPTY_STATUS)
+    return Pod(with_ids(m, m.uid, 0, m.owner), pod.containers, pod.info, status, pod.scheduler_name,
+               pod.restart_policy)
 
 
 @functools.lru_cache(maxsize=65536)

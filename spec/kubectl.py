@@ -53,6 +53,8 @@ _RESOURCES = {
     "deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
     "replicaset": "replicasets", "replicasets": "replicasets", "rs": "replicasets",
     "pod": "pods", "pods": "pods", "po": "pods", "node": "nodes", "nodes": "nodes", "no": "nodes",
+    "job": "jobs", "jobs": "jobs",
+    "namespace": "namespaces", "namespaces": "namespaces", "ns": "namespaces",
     "statefulset": "statefulsets", "statefulsets": "statefulsets", "sts": "statefulsets",
 }
 
@@ -88,10 +90,10 @@ CASCADE = {"background": "background", "foreground": "foreground", "orphan": "or
            "true": "background", "false": "orphan"}
 """kubectl delete --cascade (staging/src/k8s.io/kubectl/pkg/cmd/delete/delete_flags.go: the deprecated true and
 false mean background and orphan)."""
-DELETABLE_OWNERS = ("deployments", "replicasets")
+DELETABLE_OWNERS = ("deployments", "replicasets", "jobs")
 """The owners ``kubectl delete NAME --cascade`` takes in the model (issue 19 adds more as they are modelled)."""
 _POLICY = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}
-_GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps"}
+_GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps", "jobs": "job.batch"}
 
 
 def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:
@@ -178,6 +180,8 @@ def parse(line: str, where: str) -> Command:
         resource, name, rest = _target(plain[1:], where)
         if resource == "nodes":
             return parse_delete_node(line, name, rest, flags, where)
+        if resource == "namespaces":
+            return parse_delete_namespace(line, name, rest, flags, where)
         force = parse_force_delete(flags, where)
         selector = flags.pop("l", "")
         raw_cascade = flags.pop("cascade", "background")
@@ -247,8 +251,8 @@ def parse(line: str, where: str) -> Command:
                        target_port=pairs_[0][1], service=plain[3], service_type=kinds[plain[2]],
                        container=cluster_ip)
     raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, "
-                     "delete node, delete deployment, delete replicaset, cordon, uncordon, drain, expose, "
-                     "create service)")
+                     "delete node, delete namespace, delete deployment, delete replicaset, delete job, cordon, "
+                     "uncordon, drain, expose, create service)")
 
 
 def _no_more(flags: dict[str, str], where: str) -> None:
@@ -273,6 +277,8 @@ def run(command: Command, session: Session) -> str:
         return f"node/{c.name} {c.verb}ed"
     if c.verb == "delete" and c.resource == "nodes":
         return run_delete_node(c, session)
+    if c.verb == "delete" and c.resource == "namespaces":
+        return run_delete_namespace(c, session)
     if c.verb == "delete" and c.resource in DELETABLE_OWNERS:
         # kubectl delete sets DeleteOptions.PropagationPolicy from --cascade (delete.go: deleteResource)
         group = _GROUP[c.resource]
@@ -372,6 +378,26 @@ def run_delete_node(c: Command, session: Session) -> str:
     key = key_of("nodes", "", c.name)
     response = session.delete(key)
     return f'node "{c.name}" deleted' if response.ok else f'Error from server (NotFound): nodes "{c.name}" not found'
+
+
+def parse_delete_namespace(line: str, name: str, rest: list[str], flags: dict[str, str], where: str) -> Command:
+    """``kubectl delete namespace NAME``."""
+    if not name or rest or flags.get("l"):
+        raise InputError(f"{where}: usage: kubectl delete namespace NAME")
+    flags.pop("cascade", None)  # a namespace's content is the namespace controller's, whatever the policy
+    _no_more(flags, where)
+    return Command(line, "delete", "namespaces", name, "")
+
+
+def run_delete_namespace(c: Command, session: Session) -> str:
+    """DELETE the Namespace: it becomes Terminating (``spec.apiserver``; the namespace controller deletes its
+    content, then it goes), or the admission plugin refuses (an immortal namespace)."""
+    response = session.delete(key_of("namespaces", "", c.name))
+    if response.ok:
+        return f'namespace "{c.name}" deleted'
+    if response.code == 403:
+        return f"Error from server (Forbidden): {response.message}"
+    return f'Error from server (NotFound): namespaces "{c.name}" not found'
 
 
 def service_for(c: Command, session: Session) -> Service | str:

@@ -7,7 +7,10 @@ deleted with grace period 0), pkg/kubelet/kuberuntime (only containers labelled 
 kubelet), pkg/kubelet/nodestatus and pkg/kubelet/nodelease (heartbeats).
 
 Modelled: one pod's sync is one step: start its containers and report phase Running and Ready; after a container
-crash, restart it and report Ready=False (the restart count goes up), then Ready again; for a terminating pod,
+crash, restart it and report Ready=False (the restart count goes up), then Ready again (restartPolicy Always or
+OnFailure), or report phase Failed (Never); a pod whose restartPolicy is not Always (a Job's) eventually runs to
+completion: its containers exit 0 and it is reported Succeeded (the workload finishing is the kubelet's fair step, so
+that a Job can complete); a terminal pod is not started again; for a terminating pod,
 stop its containers and delete it for good; kill the containers of pods no longer bound here. A crashed node runs
 nothing; a restarted kubelet relists and adopts the containers the runtime still runs.
 Abstracted: heartbeats. The node's Lease (renewed every 10 s, a quarter of leaseDurationSeconds 40 s) and its
@@ -43,9 +46,17 @@ def _containers(k: Kubelet, key: Key, uid: int) -> list[RuntimeContainer]:
     return [c for c in k.runtime if c.managed and c.pod == key and c.uid == uid]
 
 
+def terminal(pod: Pod) -> bool:
+    """The pod's phase is Succeeded or Failed (the kubelet's view keeps only that of the status)."""
+    return pod.status.phase in ("Succeeded", "Failed")
+
+
 def work(k: Kubelet) -> Iterator[tuple[str, Key]]:
-    """The pod syncs this kubelet would do now: (what, pod key), what in "start", "restart", "terminate",
-    "cleanup"."""
+    """The pod syncs this kubelet would do now: (what, pod key), what in "start", "restart", "complete",
+    "terminate", "cleanup". A pod whose restartPolicy is not Always (a Job's) runs to completion ("complete": its
+    containers exit 0, phase Succeeded); one that is Never is not restarted after a crash (``stale_status``
+    reports it Failed); a terminal pod is left alone (pkg/kubelet/kubelet.go: a pod in a terminal phase is not
+    started again)."""
     if not k.up or k.informer is None or k.informer.expired:
         return
     cache = k.informer.cache
@@ -54,10 +65,15 @@ def work(k: Kubelet) -> Iterator[tuple[str, Key]]:
         running = _containers(k, key, pod.meta.uid)
         if pod.meta.deleting:
             yield "terminate", key
+        elif terminal(pod):
+            continue
         elif not running:
             yield "start", key
-        elif any(not c.running for c in running):
-            yield "restart", key
+        elif any(not c.running and not c.succeeded for c in running):
+            if pod.restart_policy != "Never":
+                yield "restart", key
+        elif pod.restart_policy != "Always" and all(c.running for c in running):
+            yield "complete", key
     known = {(key, pod.meta.uid) for key, pod in cache.items()}
     for key in sorted({c.pod for c in k.runtime if c.managed and (c.pod, c.uid) not in known}):
         yield "cleanup", key
@@ -87,6 +103,15 @@ def sync(k: Kubelet, session: Session, what: str, key: Key, pod_cidr: str = "") 
         session.delete(key, uid=uid, grace=False)
         session.event(key, "Normal", "Killing", "Stopping container " + ", ".join(c.name for c in pod.containers))
         return attrs.evolve(k, runtime=runtime)
+    if what == "complete":
+        # the containers of a pod that is not restarted exit 0: phase Succeeded (pkg/kubelet/kubelet_pods.go
+        # getPhase: every container terminated, all successfully)
+        done = frozenset(attrs.evolve(c, running=False, succeeded=True) if c.pod == key and c.uid == uid and c.managed
+                         else c for c in k.runtime)
+        _report(session, key, uid, attrs.evolve(status, phase="Succeeded", ready=False))
+        session.event(key, "Normal", "Completed", "Container " + ", ".join(c.name for c in pod.containers)
+                      + " exited with code 0")
+        return attrs.evolve(k, runtime=done)
     if what == "start":
         ip = ""
         if pod_cidr:
@@ -109,13 +134,24 @@ def sync(k: Kubelet, session: Session, what: str, key: Key, pod_cidr: str = "") 
 
 
 def report_ready(k: Kubelet, session: Session, key: Key) -> None:
-    """The status manager's next sync after a restart: running containers, so Ready again."""
+    """The status manager's next sync after a restart: running containers, so Ready again; or, for a pod that is
+    never restarted, a crashed container: phase Failed (getPhase: a container terminated in error, restartPolicy
+    Never)."""
     assert k.informer is not None
     pod = k.informer.cache.get(key)
     assert isinstance(pod, Pod)
     current = session.get(key)
     if isinstance(current, Pod) and current.meta.uid == pod.meta.uid:
-        _report(session, key, pod.meta.uid, attrs.evolve(current.status, phase="Running", ready=True))
+        if _crashed_for_good(k, pod, key):
+            _report(session, key, pod.meta.uid, attrs.evolve(current.status, phase="Failed", ready=False))
+            session.event(key, "Warning", "Failed", "Container exited with a non-zero code; restartPolicy Never")
+        else:
+            _report(session, key, pod.meta.uid, attrs.evolve(current.status, phase="Running", ready=True))
+
+
+def _crashed_for_good(k: Kubelet, pod: Pod, key: Key) -> bool:
+    return pod.restart_policy == "Never" and any(
+        not c.running and not c.succeeded for c in _containers(k, key, pod.meta.uid))
 
 
 def stale_status(k: Kubelet, etcd_pod: Pod | None, key: Key) -> bool:
@@ -125,6 +161,8 @@ def stale_status(k: Kubelet, etcd_pod: Pod | None, key: Key) -> bool:
     pod = k.informer.cache.get(key)
     if not isinstance(pod, Pod) or pod.meta.uid != etcd_pod.meta.uid:
         return False
+    if _crashed_for_good(k, pod, key):
+        return etcd_pod.status.phase != "Failed"
     running = _containers(k, key, pod.meta.uid)
     return bool(running) and all(c.running for c in running) and not etcd_pod.status.ready
 

@@ -9,6 +9,9 @@ stored, never a verdict: tests/spec/test_spec_differential.py compares them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
+
+import attrs
 
 from checker import Property
 from spec import actions as A
@@ -18,6 +21,7 @@ from spec.config import Config
 from spec.controllers import workloads
 from spec.reduction import ALL, Reductions
 from spec.reduction.canonical import Representatives
+from spec.reduction.memo import Memo
 from spec.reduction.partial_order import ample, eager_noop, hidden_fairness
 from spec.reduction.writeorder import canonical_history
 from spec.state import ClusterState
@@ -30,6 +34,12 @@ class ClusterModel(Cluster):
 
     def __init__(self, config: Config, reductions: Reductions = ALL) -> None:
         super().__init__(config)
+        if config.leader_election is not None:
+            # Not with leader election (spec.leaderelection): a replica's pause, crash or exit replaces the
+            # controller manager's informers and queues, so it depends on their deliveries and no-op reconciles
+            # (the ample sets' C1 would not hold); and the replicas' own memory holds revisions (their observed
+            # Lease, parked caches) that the write-order reduction does not rewrite.
+            reductions = attrs.evolve(reductions, commute_writes=False, ample_sets=False, eager_noop=False)
         self.reduce = reductions
         self._own = tuple(self.properties)
         self._fair = fair_actors(config)
@@ -63,6 +73,10 @@ class ClusterModel(Cluster):
         if reduced is None or reduced[1] is None:
             return ()  # not reduced: every enabled step was shown
         return hidden_fairness(state, self.config, reduced[1], self._fair)
+
+    def skeletons(self) -> Memo[Any, Any] | None:
+        """The representatives' skeleton memo (its hit and miss counts), None when no state is canonicalised."""
+        return self._representative.memo if self._canonical else None
 
     def canonical(self, state: ClusterState) -> ClusterState:
         return self._representative(state) if self._canonical else state

@@ -17,7 +17,23 @@ import immutables
 
 from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
-from spec.ha_properties import explain_dangling, no_dangling_dependents
+from spec.ha_properties import (
+    at_most_one_acting_leader,
+    explain_acting,
+    explain_completions,
+    explain_dangling,
+    explain_finished,
+    explain_namespaces,
+    explain_orphans,
+    explain_parallelism,
+    job_active_within_parallelism,
+    job_never_exceeds_completions,
+    jobs_finished,
+    leader_election_fencing,
+    namespaces_settled,
+    no_dangling_dependents,
+    orphans_stay_orphaned,
+)
 from spec.lifecycle_properties import (
     eviction_only_for_untolerated_taints,
     explain_tolerated_evictions,
@@ -30,8 +46,10 @@ from spec.scheduling.snapshot import Snapshot
 from spec.state import (
     ClusterState,
     Deployment,
+    Job,
     Key,
     Kubelet,
+    Namespace,
     Node,
     Object,
     Pod,
@@ -412,7 +430,7 @@ PROPERTIES["EvictionOnlyForUntoleratedTaints"] = PropertySpec(
     explain=explain_tolerated_evictions,
 )
 
-# --- issue 19: garbage collection (the predicates are in spec/ha_properties.py) -------------------------------
+# --- issue 19: garbage collection, Jobs (the predicates are in spec/ha_properties.py) -------------------------------
 
 PROPERTIES["NoOrphanedDependents"] = PropertySpec(
     "NoOrphanedDependents", "leads_to_always",
@@ -421,6 +439,63 @@ PROPERTIES["NoOrphanedDependents"] = PropertySpec(
     "dependents) and no dependent of a deleted owner is left: a background or foreground cascade completes.",
     "pkg/controller/garbagecollector/garbagecollector.go (attemptToDeleteItem), graph_builder.go",
     explain=explain_dangling,
+)
+
+PROPERTIES["JobNeverExceedsCompletions"] = PropertySpec(
+    "JobNeverExceedsCompletions", "always", job_never_exceeds_completions, None,
+    job_never_exceeds_completions.__doc__ or "",
+    "pkg/controller/job/job_controller.go (manageJob, trackJobStatusAndRemoveFinalizers); KEP-2307",
+    applies=_has(Job), explain=explain_completions,
+)
+
+PROPERTIES["JobActivePodsWithinParallelism"] = PropertySpec(
+    "JobActivePodsWithinParallelism", "always", job_active_within_parallelism, None,
+    job_active_within_parallelism.__doc__ or "",
+    "pkg/controller/job/job_controller.go (manageJob); batch/v1 JobSpec.Parallelism: \"the maximum desired number "
+    "of pods the job should run at any given time\"",
+    applies=_has(Job), explain=explain_parallelism,
+)
+
+PROPERTIES["JobEventuallyFinishes"] = PropertySpec(
+    "JobEventuallyFinishes", "leads_to", lambda s: not jobs_finished(s), jobs_finished,
+    "Whenever some Job has neither the Complete nor the Failed condition, eventually every Job has one (its pods "
+    "run to completion or exhaust backoffLimit).",
+    "pkg/controller/job/job_controller.go (syncJob, enactJobFinished)",
+    applies=_has(Job), explain=explain_finished,
+)
+
+PROPERTIES["NamespaceEventuallyDeleted"] = PropertySpec(
+    "NamespaceEventuallyDeleted", "leads_to", lambda s: not namespaces_settled(s), namespaces_settled,
+    "Whenever some namespace is Terminating, eventually none is: its content is deleted, the namespace controller "
+    "removes the kubernetes finalizer and the namespace is gone, with nothing left in it.",
+    "pkg/controller/namespace/deletion/namespaced_resources_deleter.go (Delete, deleteAllContent, "
+    "finalizeNamespace); pkg/admission/plugin/namespace/lifecycle/admission.go",
+    applies=_has(Namespace), explain=explain_namespaces,
+)
+
+PROPERTIES["OrphansStayOrphaned"] = PropertySpec(
+    "OrphansStayOrphaned", "always", orphans_stay_orphaned, None, orphans_stay_orphaned.__doc__ or "",
+    "pkg/controller/garbagecollector/garbagecollector.go (attemptToOrphanWorker), "
+    "pkg/controller/controller_ref_manager.go (ClaimObject, RecheckDeletionTimestamp); kubernetes#42639, #42938; "
+    "https://kubernetes.io/docs/concepts/architecture/garbage-collection/#orphaned-dependents",
+    applies=lambda config: any(c.verb == "delete" and c.cascade == "orphan" for c in config.commands),
+    explain=explain_orphans,
+)
+
+PROPERTIES["AtMostOneActingLeader"] = PropertySpec(
+    "AtMostOneActingLeader", "always", at_most_one_acting_leader, None,
+    "At most one kube-controller-manager replica runs its controllers, except a leader that resumed from a pause "
+    "and has not reached its renew deadline (upstream's leader election is not fencing).",
+    "staging/src/k8s.io/client-go/tools/leaderelection/leaderelection.go (package doc: no fencing; renew, "
+    "OnStoppedLeading), cmd/kube-controller-manager/app/controllermanager.go (\"leaderelection lost\": exit)",
+    applies=lambda c: c.leader_election is not None, explain=explain_acting,
+)
+PROPERTIES["LeaderElectionFencing"] = PropertySpec(
+    "LeaderElectionFencing", "always", leader_election_fencing, None,
+    "At most one kube-controller-manager replica runs its controllers at any time, pauses included.",
+    "docs/concepts/architecture/leases.md (\"only one instance of a component is running at any given time\"); "
+    "broken by a paused leader (docs/spec.md, Findings)",
+    finding=True, applies=lambda c: c.leader_election is not None, explain=explain_acting,
 )
 
 

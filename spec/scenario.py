@@ -1,5 +1,5 @@
 """Scenarios: a YAML file of Kubernetes documents (Node, Deployment, ReplicaSet, Pod, StatefulSet,
-PodDisruptionBudget) plus one ``kind: Scenario``
+PodDisruptionBudget, Job) plus one ``kind: Scenario``
 document (apiVersion kubespec.dev/v1) with fault budgets, read consistency, variants, properties, kubectl commands
 and bounds. Every problem is an ``InputError`` naming the file, the document and the field.
 
@@ -27,10 +27,13 @@ from spec.reduction import ALL, Reductions
 from spec.scheduling.manifests import parse_label_selector, parse_node, parse_pod_spec
 from spec.scheduling.types import HOSTNAME_LABEL, LabelSelector, pairs
 from spec.state import (
+    FINALIZER_KUBERNETES,
     Budget,
     Container,
     Deployment,
+    Job,
     Meta,
+    Namespace,
     Node,
     Object,
     Pod,
@@ -59,7 +62,8 @@ FAULTS = {
     "kubeProxyRestarts": "kube_proxy_restarts",
 }
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
-                   "symmetry", "description", "podGC", "start")
+                   "symmetry", "description", "podGC", "start",
+                   "leaderElection")
 DEFAULT_SCENARIO = "web-two-nodes"
 INT32_MAX = 2**31 - 1
 """Kubernetes' replica counts are int32 (apps/v1 DeploymentSpec.Replicas, ReplicaSetSpec.Replicas)."""
@@ -220,6 +224,67 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
         ),
         revision_history_limit=_int(spec, "revisionHistoryLimit", f"{where}: spec", 10),
     )
+
+
+def _job(doc: dict[str, Any], where: str) -> Job:
+    """A batch/v1 Job (completionMode NonIndexed): parallelism, completions, backoffLimit and its template, whose
+    restartPolicy must be Never or OnFailure (pkg/apis/batch/validation). The API server's generated selector
+    (controller-uid) is the job-name label in the model: a selector in the file is refused, as without
+    manualSelector upstream refuses it."""
+    meta = _meta(doc, where)
+    spec = _map(doc, "spec", where, required=True)
+    _keys(spec, ("parallelism", "completions", "backoffLimit", "template"), f"{where}: spec")
+    template = _template(spec, meta.namespace, where)
+    pod_spec = _map(_map(spec, "template", f"{where}: spec"), "spec", f"{where}: spec.template")
+    policy = pod_spec.get("restartPolicy", "Always")
+    if policy not in ("Never", "OnFailure"):
+        raise InputError(f"{where}: spec.template.spec.restartPolicy: Unsupported value: {policy!r}: supported "
+                         "values: \"OnFailure\", \"Never\"")
+    parallelism = _int(spec, "parallelism", f"{where}: spec", 1)
+    raw_completions = spec.get("completions", 1 if "parallelism" not in spec else None)
+    completions = None if raw_completions is None else _int(spec, "completions", f"{where}: spec", 1)
+    for value, field in ((parallelism, "parallelism"), (completions or 0, "completions")):
+        check_replicas(value, f"{where}: spec.{field}")
+    return Job(meta=meta, template=template, parallelism=parallelism, completions=completions,
+               backoff_limit=_int(spec, "backoffLimit", f"{where}: spec", 6), restart_policy=policy)
+
+
+def _namespace(doc: dict[str, Any], where: str) -> Namespace:
+    """A v1 Namespace: its name, spec.finalizers (``kubernetes``, the default, or none) and status.phase (Active: a
+    scenario starts with no namespace being deleted)."""
+    meta = attrs.evolve(_meta(doc, where), namespace="")
+    if _map(doc, "metadata", where).get("namespace"):
+        raise InputError(f"{where}: metadata.namespace: a Namespace is cluster-scoped")
+    spec = _map(doc, "spec", where)
+    _keys(spec, ("finalizers",), f"{where}: spec")
+    finalizers = spec.get("finalizers", [FINALIZER_KUBERNETES])
+    if not isinstance(finalizers, list) or any(f != FINALIZER_KUBERNETES for f in finalizers):
+        raise InputError(f"{where}: spec.finalizers: only {FINALIZER_KUBERNETES!r} is modelled, got {finalizers!r}")
+    status = _map(doc, "status", where)
+    _keys(status, ("phase",), f"{where}: status")
+    if status.get("phase", "Active") != "Active":
+        raise InputError(f"{where}: status.phase: expected Active, got {status.get('phase')!r}")
+    return Namespace(meta, tuple(dict.fromkeys(finalizers)))
+
+
+def _namespaces_first(objects: list[Object], seen: dict[str, str]) -> list[Object]:
+    """Where a scenario declares Namespaces, namespaces are API objects: the ``default`` one is added if not
+    declared (the API server creates it at start, pkg/controlplane/controller/systemnamespaces), the Namespaces
+    are created first, and every namespaced object's namespace must be declared (the API server's
+    NamespaceLifecycle admission answers 404 NotFound otherwise). Without a Namespace document, namespaces stay
+    implicit (``spec.apiserver.explicit_namespaces``)."""
+    namespaces = [o for o in objects if isinstance(o, Namespace)]
+    if not namespaces:
+        return objects
+    if not any(n.meta.name == "default" for n in namespaces):
+        namespaces.insert(0, Namespace(Meta(name="default", namespace="")))
+    names = {n.meta.name for n in namespaces}
+    for o in objects:
+        if not isinstance(o, Node | Namespace) and o.meta.namespace not in names:
+            where = seen[object_key(o)]
+            raise InputError(f'{where}: metadata.namespace: namespaces "{o.meta.namespace}" not found (declare a '
+                             "Namespace document for it)")
+    return [*namespaces, *(o for o in objects if not isinstance(o, Namespace))]
 
 
 def _statefulset(doc: dict[str, Any], where: str) -> StatefulSet:
@@ -403,7 +468,8 @@ def parse(text: str, source: str) -> Scenario:
             continue
         api = doc.get("apiVersion")
         expected = {"Node": "v1", "Pod": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1", "Service": "v1",
-                    "StatefulSet": "apps/v1", "PodDisruptionBudget": "policy/v1"}
+                    "StatefulSet": "apps/v1", "PodDisruptionBudget": "policy/v1", "Job": "batch/v1",
+                    "Namespace": "v1"}
         if kind not in expected:
             raise InputError(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(expected)}, Scenario)")
         if api != expected[kind]:
@@ -415,6 +481,10 @@ def parse(text: str, source: str) -> Scenario:
             obj = _node(doc, where)
         elif kind == "Pod":
             obj = _pod(doc, where)
+        elif kind == "Job":
+            obj = _job(doc, where)
+        elif kind == "Namespace":
+            obj = _namespace(doc, where)
         elif kind == "StatefulSet":
             obj = _statefulset(doc, where)
         elif kind == "PodDisruptionBudget":
@@ -433,6 +503,7 @@ def parse(text: str, source: str) -> Scenario:
         objects.append(obj)
     if not any(isinstance(o, Node) for o in objects):
         raise InputError(f"{source}: no Node document: a scenario needs at least one node")
+    objects = _namespaces_first(objects, seen)
     if any(isinstance(o, Service) for o in objects):  # the API server's allocation (requested clusterIPs)
         from spec.apiserver import store
 
@@ -484,6 +555,12 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
     start = spec.get("start", "cold")
     if start not in START:
         raise InputError(f"{where}: spec.start: expected cold or converged, got {start!r}")
+    leader_election = None
+    if spec.get("leaderElection") is not None:  # kube-controller-manager's replicas (spec.leaderelection)
+        from spec.leaderelection import parse_config
+
+        leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", objects,
+                                               commands, budget)
     config = Config(
         objects=tuple(objects),
         commands=commands,
@@ -494,6 +571,7 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         watch_cache_size=_int(spec, "watchCacheSize", f"{where}: spec", 100) or 1,
         terminated_pod_gc_threshold=threshold,
         start=start,
+        leader_election=leader_election,
     )
     if start == "converged":
         from spec.cluster import initial_state

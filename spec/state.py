@@ -44,8 +44,12 @@ FINALIZER_FOREGROUND = "foregroundDeletion"
 """metav1.FinalizerDeleteDependents: the owner stays (deletionTimestamp set) until its blocking dependents are gone."""
 
 
+CLUSTER_SCOPED = frozenset({"nodes", "namespaces"})
+"""The modelled resources that are not namespaced (their keys are ``<resource>/<name>``)."""
+
+
 def key_of(resource: str, namespace: str, name: str) -> Key:
-    return f"{resource}/{name}" if resource == "nodes" else f"{resource}/{namespace}/{name}"
+    return f"{resource}/{name}" if resource in CLUSTER_SCOPED else f"{resource}/{namespace}/{name}"
 
 
 def pod_key(namespace: str, name: str) -> Key:
@@ -140,6 +144,9 @@ class Pod:
     spec.nodeName."""
     status: PodStatus = PodStatus()
     scheduler_name: str = DEFAULT_SCHEDULER
+    restart_policy: str = "Always"
+    """spec.restartPolicy: Always (the only one a ReplicaSet's template may have), OnFailure or Never (a Job's
+    pods: the kubelet lets them run to completion, ``spec.kubelet``)."""
 
     @property
     def node_name(self) -> str:
@@ -225,6 +232,41 @@ class Deployment:
     min_ready_seconds: int = 0
     paused: bool = False
     status: DeploymentStatus = DeploymentStatus()
+
+
+JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+"""The finalizer the Job controller puts on every pod it creates and removes once it has counted the pod."""
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+
+
+@attrs.frozen(cache_hash=True)
+class JobStatus:
+    """Upstream: batch/v1 JobStatus. ``uncounted_succeeded`` / ``uncounted_failed`` are
+    status.uncountedTerminatedPods, by pod *name* rather than uid: the reductions renumber uids, and a Job's pod
+    keeps its name (the tracking finalizer keeps the pod) until it is counted. ``condition`` is "" (running),
+    "Complete" or "Failed" (the Complete or Failed condition True), ``reason`` the Failed condition's reason."""
+
+    active: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    uncounted_succeeded: tuple[str, ...] = ()
+    uncounted_failed: tuple[str, ...] = ()
+    condition: str = ""
+    reason: str = ""
+
+
+@attrs.frozen(cache_hash=True)
+class Job:
+    """Upstream: batch/v1 Job, completionMode NonIndexed. The selector is the ``batch.kubernetes.io/job-name``
+    label (upstream selects on controller-uid, which holds a uid; names are unique in the model)."""
+
+    meta: Meta
+    template: PodTemplate
+    parallelism: int = 1
+    completions: int | None = 1
+    backoff_limit: int = 6
+    restart_policy: str = "Never"
+    status: JobStatus = JobStatus()
 
 
 STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
@@ -345,13 +387,50 @@ class EndpointSlice:
     address_type: str = "IPv4"
 
 
-Object = Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice
+@attrs.frozen(cache_hash=True)
+class Lease:
+    """Upstream: coordination.k8s.io/v1 Lease (staging/src/k8s.io/api/coordination/v1/types.go LeaseSpec), the
+    leader election record of client-go's LeaseLock (staging/src/k8s.io/client-go/tools/leaderelection/
+    resourcelock/leaselock.go LeaseSpecToLeaderElectionRecord). The MicroTimes are abstracted: no component
+    compares them (a candidate compares the whole record with the one it observed, leaderelection.go
+    observedRawRecord, and times expiry on its own clock); ``acquire_time`` and ``renew_time`` only change when
+    upstream's would: each holds a bit that a write flips (``spec.leaderelection``)."""
+
+    meta: Meta
+    holder_identity: str = ""
+    lease_duration_seconds: int = 15
+    acquire_time: int = 0
+    renew_time: int = 0
+    lease_transitions: int = 0
+
+
+FINALIZER_KUBERNETES = "kubernetes"
+"""v1.FinalizerKubernetes: the namespace controller's token in a Namespace's spec.finalizers."""
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
+"""The namespaces the NamespaceLifecycle admission plugin refuses to delete (pkg/admission/plugin/namespace/lifecycle:
+immortalNamespaces), and which the API server creates at start (pkg/controlplane/controller/systemnamespaces)."""
+
+
+@attrs.frozen(cache_hash=True)
+class Namespace:
+    """Upstream: core/v1 Namespace (cluster-scoped: ``meta.namespace`` is ""). ``finalizers`` is spec.finalizers (not
+    metadata.finalizers): the namespace controller removes ``kubernetes`` once the namespace's content is gone;
+    ``phase`` is status.phase, Active or Terminating (set by the API server when the DELETE comes)."""
+
+    meta: Meta
+    finalizers: tuple[str, ...] = (FINALIZER_KUBERNETES,)
+    phase: str = "Active"
+
+
+Object = (Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice | Job
+          | Namespace | Lease)
 
 RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
             StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets", Service: "services",
-            EndpointSlice: "endpointslices"}
+            EndpointSlice: "endpointslices", Job: "jobs", Namespace: "namespaces", Lease: "leases"}
 KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
-        PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice"}
+        PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice", Job: "Job",
+        Namespace: "Namespace", Lease: "Lease"}
 GROUP = {
     "pods": "", "nodes": "", "services": "", "endpoints": "", "events": "", "namespaces": "", "configmaps": "",
     "secrets": "", "persistentvolumeclaims": "", "persistentvolumes": "", "serviceaccounts": "",
@@ -390,12 +469,15 @@ def object_key(obj: Object) -> Key:
 def replace_meta(obj: Object, meta: Meta) -> Object:
     """``obj`` with another metadata (a fast ``attrs.evolve``: states are rebuilt millions of times)."""
     if type(obj) is Pod:
-        return Pod(meta, obj.containers, obj.info, obj.status, obj.scheduler_name)
+        return Pod(meta, obj.containers, obj.info, obj.status, obj.scheduler_name, obj.restart_policy)
     if type(obj) is ReplicaSet:
         return ReplicaSet(meta, obj.replicas, obj.selector, obj.template, obj.min_ready_seconds, obj.status)
     if type(obj) is Deployment:
         return Deployment(meta, obj.replicas, obj.selector, obj.template, obj.max_surge, obj.max_unavailable,
                           obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status)
+    if type(obj) is Job:
+        return Job(meta, obj.template, obj.parallelism, obj.completions, obj.backoff_limit, obj.restart_policy,
+                   obj.status)
     if type(obj) is StatefulSet:
         return StatefulSet(meta, obj.replicas, obj.selector, obj.template, obj.service_name,
                            obj.pod_management_policy, obj.min_ready_seconds, obj.status)
@@ -405,6 +487,11 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
         return Service(meta, obj.selector, obj.ports, obj.type, obj.cluster_ip, obj.publish_not_ready_addresses)
     if type(obj) is EndpointSlice:
         return EndpointSlice(meta, obj.endpoints, obj.ports, obj.address_type)
+    if type(obj) is Namespace:
+        return Namespace(meta, obj.finalizers, obj.phase)
+    if type(obj) is Lease:
+        return Lease(meta, obj.holder_identity, obj.lease_duration_seconds, obj.acquire_time, obj.renew_time,
+                     obj.lease_transitions)
     assert type(obj) is Node
     return Node(meta, obj.info, obj.ready)
 
@@ -624,6 +711,9 @@ class RuntimeContainer:
     managed: bool = True
     ip: str = ""
     """The pod sandbox's address (CNI host-local, ``spec.services``); "" where pod IPs are not modelled."""
+    succeeded: bool = False
+    """Exited with code 0 (a Job's container that ran to completion); an exited container that did not succeed
+    crashed (the ``containerCrashes`` fault)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -659,6 +749,12 @@ class Budget:
     node_failures: int = 0
     node_partitions: int = 0
     kube_proxy_restarts: int = 0
+    controller_manager_pauses: int = 0
+    """Pauses of a kube-controller-manager replica (a long GC pause, a frozen VM): only with leader election
+    (``spec.leaderelection``; the scenario's ``spec.leaderElection.pauses``)."""
+    lease_renew_failures: int = 0
+    """A leader's renewal that fails (the request times out: etcd or the API server overloaded) while its
+    controllers keep running (``spec.leaderElection.renewFailures``)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -680,6 +776,10 @@ class Ghost:
     tolerated_evictions: frozenset[Key] = frozenset()
     """Pods the taint eviction controller deleted although they tolerated every NoExecute taint of their node for
     ever (EvictionOnlyForUntoleratedTaints, ``spec.lifecycle_properties``)."""
+    orphaned: frozenset[tuple[int, int]] = attrs.field(default=frozenset(),
+                                                       metadata=holds(("seq", ("tuple", UID, UID))))
+    """(dependent uid, owner uid) of every ownerReference the garbage collector removed to orphan a dependent
+    (attemptToOrphan): OrphansStayOrphaned (``spec.ha_properties``) says the owner never gets it back."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -735,6 +835,29 @@ class Workloads:
 
     def get(self, key: Key) -> Object | None:
         return self.informers[WORKLOAD_RESOURCES.index(key.split("/", 1)[0])].cache.get(key)
+
+
+@attrs.frozen(cache_hash=True)
+class JobController:
+    """kube-controller-manager's Job controller (``spec.controllers.job``): its Job informer (scope ("kcm", "jobs");
+    its pods are the controller manager's pod informer's, shared as upstream's informer factory shares it), its
+    work queue, its expectations of pod creations and deletions, and the tracking finalizer removals it expects to
+    observe (uidTrackingExpectations, by pod key: see ``JobStatus``). None in ``ClusterState`` where the scenario
+    has no Job: then nothing changes for the other scenarios. Lost in a controller-manager crash, like the other
+    controllers' memory."""
+
+    informer: Informer
+    queue: WorkQueue = WorkQueue()
+    expectations: immutables.Map[Key, Expectation] = immutables.Map()
+    removals: immutables.Map[Key, frozenset[Key]] = immutables.Map()
+    written: immutables.Map[Key, JobStatus] = immutables.Map()
+    """The status the controller last wrote to each Job, until its Job informer shows it (read-your-own-writes,
+    kubernetes#137210: a sync is deferred until then). By value rather than by resourceVersion: only the Job
+    controller writes a Job's status, and a value is not renumbered by the reductions."""
+
+
+JOB_SCOPE = ("kcm", "jobs")
+"""The Job controller's Job informer's scope (``spec.informer.Scope``)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -798,6 +921,75 @@ class Network:
 
 
 @attrs.frozen(cache_hash=True)
+class Replica:
+    """One kube-controller-manager replica under leader election: its LeaderElector's memory (client-go
+    staging/src/k8s.io/client-go/tools/leaderelection/leaderelection.go: observedRecord, observedRawRecord,
+    observedTime) and its process (running its controllers, paused). Times are what is left on the replica's own
+    clock, in ms (``spec.clock``); a paused replica's clock stands still (``spec.leaderelection``)."""
+
+    name: str
+    leading: bool = False
+    """OnStartedLeading has run and the process has not exited since: its controllers run (unless paused)."""
+    paused: bool = False
+    """Frozen (a long GC pause, a stopped VM): it takes no step and its timers stand still."""
+    resumed: bool = False
+    """Paused and resumed during its current term (the exception upstream's guarantee has: AtMostOneActingLeader)."""
+    observed: Lease | None = None
+    """The Lease it last got or wrote (observedRecord and observedRawRecord, and LeaseLock's cached object whose
+    resourceVersion its next optimistic Update carries); None before it has observed one."""
+    expires: int = 0
+    """ms until observedTime + leaseDuration on its own clock (0: the observed lease has expired, or none)."""
+    retry: int = 0
+    """ms until its next tryAcquireOrRenew (0: due now)."""
+    deadline: int = 0
+    """While leading: ms until its renew round times out (its last success + retryPeriod + renewDeadline); 0: the
+    renew deadline has passed."""
+    electing: bool = True
+    """Its election loop runs (False only under the ``leader-keeps-acting`` variant, once the deadline passed)."""
+
+    incarnation: int = 0
+    """Which run of the process this is: its identity is ``<name>_<incarnation>`` (upstream: hostname + "_" + a
+    fresh UUID per process), so a restarted replica is another candidate (``spec.leaderelection.restarted``)."""
+
+    @property
+    def identity(self) -> str:
+        """The elector's identity (resourcelock.ResourceLockConfig.Identity)."""
+        return f"{self.name}_{self.incarnation}"
+
+    @property
+    def holder(self) -> str:
+        """observedRecord.HolderIdentity ("" before it has observed a record)."""
+        return "" if self.observed is None else self.observed.holder_identity
+
+
+@attrs.frozen(cache_hash=True)
+class Parked:
+    """The controllers of a leading replica that are not in ``ClusterState.kcm`` (``LeaderElection.parked``): its
+    informers' caches as they were when it was parked (no delivery reaches them there) and their high-water marks,
+    its work queues and expectations. Kept apart from ``Informer`` so that the reductions rewrite the ids of the
+    caches (a parked cache is not a view of etcd's history at some revision)."""
+
+    caches: tuple[immutables.Map[Key, Object], ...] = attrs.field(metadata=holds(("seq", ("map", KEY, OBJ))))
+    high_water: tuple[int, ...] = attrs.field(metadata=holds(("seq", REVISION)))
+    rs_queue: WorkQueue = WorkQueue()
+    deploy_queue: WorkQueue = WorkQueue()
+    expectations: immutables.Map[Key, Expectation] = immutables.Map()
+
+
+@attrs.frozen(cache_hash=True)
+class LeaderElection:
+    """kube-controller-manager's replicas under leader election (``spec.leaderelection``). ``ClusterState.kcm``
+    holds the controllers of replica ``active`` (-1: no replica's controllers run; then its informers take no
+    deliveries: ``ClusterState.informer_slots``); ``parked`` the controllers of each other replica that leads: one
+    paused, or one acting on after another has taken the lease (the overlap upstream allows)."""
+
+    replicas: tuple[Replica, ...]
+    active: int = -1
+    parked: tuple[Parked | None, ...] = ()
+    """Per replica: its controllers when it leads but is not ``active`` (None otherwise)."""
+
+
+@attrs.frozen(cache_hash=True)
 class ClusterState:
     """The whole cluster: etcd, the components, the clock's timers (held by the components), the user's
     remaining commands and the fault budgets."""
@@ -814,6 +1006,10 @@ class ClusterState:
     """The StatefulSet and disruption controllers and the drains under way (None: the scenario has none of them)."""
     net: Network = Network()
     podgc: PodGC = PodGC()
+    jobs: JobController | None = None
+    """The Job controller (None: the scenario has no Job)."""
+    leader: LeaderElection | None = None
+    """kube-controller-manager's replicas under leader election (None: one replica, no election)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -825,12 +1021,14 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm, self.schedulers,
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
-        out: list[tuple[str, int, tuple[str, str], Informer | None]] = [
-            (*slot, inf) for slot, inf in zip(_KCM_SLOTS, self.kcm.informers, strict=True)]
+        if self.leader is not None and self.leader.active < 0:  # no replica's controllers run
+            out: list[tuple[str, int, tuple[str, str], Informer | None]] = [(*slot, None) for slot in _KCM_SLOTS]
+        else:
+            out = [(*slot, inf) for slot, inf in zip(_KCM_SLOTS, self.kcm.informers, strict=True)]
         append = out.append
         for i, s in enumerate(self.schedulers):
             append(("scheduler", i, _SCHEDULER_SCOPE, s.informer))
@@ -839,6 +1037,8 @@ class ClusterState:
         if self.workloads is not None:
             for i, inf in enumerate(self.workloads.informers):
                 append(("workloads", i, ("kcm", WORKLOAD_RESOURCES[i]), inf))
+        if self.jobs is not None:
+            append(("jobs", 0, JOB_SCOPE, self.jobs.informer))
         net = self.net
         if net.eps is not None:
             for i, (inf, resource) in enumerate(zip(net.eps.informers, EPS_RESOURCES, strict=True)):
@@ -861,6 +1061,9 @@ class ClusterState:
             winfs = list(w.informers)
             winfs[index] = inf
             return self._with(workloads=Workloads(tuple(winfs), w.sts_queue, w.pdb_queue, w.drains))
+        elif who == "jobs":
+            assert self.jobs is not None
+            return self._with(jobs=attrs.evolve(self.jobs, informer=inf))
         elif who == "scheduler":
             ss = list(schedulers)
             s = ss[index]
@@ -874,13 +1077,13 @@ class ClusterState:
             ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned)
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
         kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
         a, b, c = kcm.informers
-        if infs[0] is not a or infs[1] is not b or infs[2] is not c:
+        if infs[0] is not None and (infs[0] is not a or infs[1] is not b or infs[2] is not c):
             kcm = ControllerManager((infs[0], infs[1], infs[2]), kcm.rs_queue, kcm.deploy_queue,  # type: ignore[arg-type]
                                     kcm.expectations)
         n = 3 + len(schedulers)
@@ -896,21 +1099,26 @@ class ClusterState:
         if workloads is not None and any(a is not b for a, b in zip(workloads.informers, infs[m:mw], strict=True)):
             workloads = Workloads(tuple(infs[m:mw]), workloads.sts_queue, workloads.pdb_queue,  # type: ignore[arg-type]
                                   workloads.drains)
+        jobs = self.jobs
+        if jobs is not None:
+            if infs[mw] is not jobs.informer:
+                jobs = attrs.evolve(jobs, informer=infs[mw])  # type: ignore[arg-type]
+            mw += 1
         net = self.net if len(infs) == mw else with_net_informers(self.net, infs[mw:])  # type: ignore[arg-type]
         if etcd is None:
             etcd = self.etcd
         if (etcd is self.etcd and kcm is self.kcm and schedulers is self.schedulers and kubelets is self.kubelets
-                and workloads is self.workloads and net is self.net):
+                and workloads is self.workloads and net is self.net and jobs is self.jobs):
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, workloads, net, self.podgc)
+                            self.lifecycle, workloads, net, self.podgc, jobs, self.leader)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
                   "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
-                  "podgc": self.podgc}
+                  "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -918,7 +1126,7 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm,
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

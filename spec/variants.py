@@ -70,6 +70,10 @@ def _needs_two_creations(config: Config) -> str | None:
         return None
     return "two Services with a ClusterIP created while the cluster runs (kubectl expose or kubectl create " \
         "service): the repair loop can free an address only between an allocation and its Service's write"
+def _needs_job(config: Config) -> str | None:
+    if any(type(o).__name__ == "Job" for o in config.objects):
+        return None
+    return "a Job (the Job controller's syncs act only on Jobs)"
 
 
 def _needs_evictions(config: Config) -> str | None:
@@ -245,6 +249,39 @@ VARIANTS["stale-taint-eviction"] = Variant(
 )
 
 
+# --- issue 19's variants (spec/controllers/job.py) -------------------------------------------------------------
+
+VARIANTS["job-stale-sync"] = Variant(
+    "job-stale-sync",
+    "kubernetes#130103 (partly fixed by #130333, which remembers finished Jobs; fixed by #137210: the Job "
+    "controller defers a sync until it has observed its own writes, KEP-5647's StaleControllerConsistencyJob "
+    "gate)",
+    "the Job controller syncs a Job from an informer that has not shown the status it last wrote: the success it "
+    "counted (and whose finalizer it removed) is lost and it creates another pod",
+    _needs_job,
+    "job-completions",
+)
+
+
+def _needs_orphan_delete(config: Config) -> str | None:
+    if any(c.verb == "delete" and c.resource == "replicasets" and c.cascade == "orphan" for c in config.commands):
+        return None
+    return "a `kubectl delete replicaset NAME --cascade=orphan` in spec.userActions (the garbage collector orphans " \
+        "the ReplicaSet's pods, which its controller may adopt back)"
+
+
+VARIANTS["gc-readoption"] = Variant(
+    "gc-readoption",
+    "kubernetes#24934 (fixed by #27438 and #27600: a controller being deleted adopts nothing; the live recheck of "
+    "#42938 closes the cache-lag half of it, kubernetes#42639)",
+    "a ReplicaSet being deleted with --cascade=orphan adopts again, from its cache (the deletionTimestamp shown, "
+    "its DELETED event not yet delivered), the pod the garbage collector has just orphaned: the pod names a "
+    "deleted ReplicaSet and is garbage-collected instead of orphaned",
+    _needs_orphan_delete,
+    "cascade-orphan",
+)
+
+
 # --- the StatefulSet's variants (issue 12; spec/controllers/nodelifecycle.py's taint-based deletion) ------------
 
 
@@ -267,4 +304,30 @@ VARIANTS["force-delete-unreachable"] = Variant(
     "runs the first",
     _needs_partition_and_statefulset,
     "statefulset-partition",
+)
+
+
+# --- leader election (issue 19; spec.leaderelection) -------------------------------------------------------------
+
+
+def _needs_paused_leader(config: Config) -> str | None:
+    """A replica that misses its renewals past its renew deadline: leader election with two replicas and a
+    pause (without it every leader renews in time, and the variant changes nothing)."""
+    le = config.leader_election
+    if le is None or le.replicas < 2:
+        return "spec.leaderElection with two replicas"
+    if not config.budget.controller_manager_pauses:
+        return "spec.leaderElection.pauses of at least 1 (a leader that misses its renew deadline)"
+    return None
+
+
+VARIANTS["leader-keeps-acting"] = Variant(
+    "leader-keeps-acting",
+    "kubernetes#23731 (split brain: the leader that lost its lease never ran OnStoppedLeading; fixed by the renew "
+    "loop's timeout, #65094 for a renewal that hangs past the renew deadline, and the leader-election healthz "
+    "watchdog of #70971 for a wedged elector, kubernetes#70819 and #82960)",
+    "a kube-controller-manager replica past its renew deadline does not stop leading: its controllers keep running "
+    "while another replica holds the Lease",
+    _needs_paused_leader,
+    "ha-paused-leader",
 )

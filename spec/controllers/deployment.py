@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from spec.apiserver import Session
+from spec.apiserver import NAMESPACE_TERMINATING, Session
 from spec.scheduling.types import LabelSelector, pairs
 from spec.state import (
     DESIRED_REPLICAS_ANNOTATION,
@@ -51,6 +51,11 @@ _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 class _Failed(Exception):
     """A write failed: the reconcile stops and its key is requeued with backoff (handleErr)."""
+
+
+class _NamespaceTerminating(_Failed):
+    """The create was refused because the namespace is being terminated: the reconcile stops, and handleErr
+    Forgets the key ("err == nil || errors.HasStatusCause(err, v1.NamespaceTerminatingCause)": no requeue)."""
 
 
 def _scaled(value: int | str, total: int, round_up: bool) -> int:
@@ -210,6 +215,8 @@ class _Reconcile:
         )
         rs = attrs.evolve(rs, replicas=self.new_rs_replicas(rs, old))
         response = self.session.create(rs)
+        if response.cause == NAMESPACE_TERMINATING:
+            raise _NamespaceTerminating(response.message)
         if not response.ok:
             raise _Failed(response.message)
         assert isinstance(response.obj, ReplicaSet)
@@ -460,6 +467,8 @@ def sync(kcm: ControllerManager, session: Session, key: Key) -> tuple[Controller
             reconcile.sync_scale()
         else:
             reconcile.rollout_rolling()
+    except _NamespaceTerminating:
+        return kcm, False
     except _Failed:
         return kcm, True
     return kcm, False

@@ -44,7 +44,7 @@ import immutables
 
 from spec import endpointslice as eps
 from spec import informer
-from spec.apiserver import Session
+from spec.apiserver import NAMESPACE_TERMINATING, Session
 from spec.services import eps_pod, eps_service, selects
 from spec.state import (
     EPS_RESOURCES,
@@ -231,6 +231,10 @@ def reconcile(c: EndpointSliceControl, pod_cache: immutables.Map[Key, Object], s
         meta = Meta(name="", namespace=svc.meta.namespace, labels=d.labels,
                     owner=OwnerRef("Service", svc.meta.name, svc.meta.uid), generate_name=d.generate_name)
         response = session.create(EndpointSlice(meta, _endpoints(d), _ports(d), d.address_type))
+        if response.cause == NAMESPACE_TERMINATING:
+            # reconciler.go finalize: "If the namespace is terminating, creates will continue to fail. Simply drop
+            # the item." (no error, no requeue)
+            return EndpointSliceControl(c.informers, queue, _with_generations(c.tracker, key, gens))
         if not response.ok or response.obj is None:
             failed = True
             break

@@ -17,7 +17,10 @@ Modelled, one work item per step (one worker's attemptToDeleteItem or attemptToO
   FinalizerDeletingDependents, and the item itself has dependents"), and loses the finalizer once no blocking
   dependent is left in the graph, which is when the API server removes it;
 - *orphan*: an owner with deletionTimestamp and the ``orphan`` finalizer has its ownerReference removed from every
-  dependent in the graph (a patch with the dependent's uid as precondition), then loses the finalizer.
+  dependent in the graph (a patch with the dependent's uid as precondition), then loses the finalizer. Each removal
+  is noted in the ``orphaned`` history variable (``spec.state.Ghost``), which OrphansStayOrphaned reads: the owner's
+  controller must not adopt the dependent back (its adoption guard, ``spec.controllers.replicaset.can_adopt``; the
+  ``gc-readoption`` variant, kubernetes#24934 and #42639, drops it).
 
 Abstracted: the graph is the controller manager's shared informers' caches (upstream the garbage collector's
 monitors reuse the shared informers of the kinds that have them, through the same factory; its handlers are
@@ -41,6 +44,7 @@ import functools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+import attrs
 import immutables
 
 from spec import actions as A
@@ -142,6 +146,8 @@ def attempt_to_orphan(session: Session, graph: dict[Key, Object], key: Key) -> N
         owned = latest.meta.owner is not None and latest.meta.owner.uid == uid
         if owned and session.patch(dep_key, with_meta(latest, owner=None), uid=dep.meta.uid).ok:
             session.event(dep_key, "Normal", "GarbageCollector", f"removed the ownerReference to {key} (orphaned)")
+            ghost = session.ghost  # the history variable of OrphansStayOrphaned (no component reads it)
+            session.ghost = attrs.evolve(ghost, orphaned=ghost.orphaned | {(dep.meta.uid, uid)})
     if _remove_finalizer(session, key, uid, FINALIZER_ORPHAN):
         session.event(key, "Normal", "GarbageCollector", "removed the orphan finalizer")
 
@@ -230,7 +236,10 @@ def _steps(caches: tuple[immutables.Map[Key, Object], ...], etcd: Etcd, ghost: G
 def gc_work(state: ClusterState, config: Config) -> tuple[Step, ...]:
     """The garbage collector's work items that change something (``steps``), over the controller manager's
     caches."""
-    return steps(tuple(i.cache for i in state.kcm.informers), state.etcd, state.ghost, True)
+    caches = tuple(i.cache for i in state.kcm.informers)
+    if state.jobs is not None:  # the Job informer (the shared informer factory's): Jobs own their pods
+        caches += (state.jobs.informer.cache,)
+    return steps(caches, state.etcd, state.ghost, True)
 
 
 class GarbageCollectorComponent(component.Base):

@@ -12,6 +12,16 @@ key in the delaying queue's heap (AddRateLimited: 5 ms doubled per failure, work
 a plain Add by an event handler queues the key at once but leaves that entry alone, so the backoff still fires
 later and adds the key again (delaying_queue.go waitingLoop), usually for a reconcile that finds nothing to do.
 Abstracted: the rate limiter's overall token bucket (10 qps, burst 100), which no scenario's few keys reach.
+
+The process hosts more controllers, each its own component (``spec.cluster.COMPONENTS``): the garbage collector,
+the node lifecycle, taint eviction and pod garbage collectors, the StatefulSet, disruption, EndpointSlice, Job and
+namespace controllers. Abstracted away: the ServiceAccount controller (pkg/controller/serviceaccount
+serviceaccounts_controller.go: it creates the ``default`` ServiceAccount in every namespace) and the token
+controllers (tokens_controller.go, the legacy token Secrets; the root CA publisher's kube-root-ca.crt ConfigMap).
+None of the modelled components reads a ServiceAccount, a token Secret or a ConfigMap (admission of a pod's
+service account, token projection and mounting are the API server's and the kubelet's volume business, which the
+model omits), so their steps could only add interleavings of writes nothing observes; the namespace controller's
+content is every kind the model has, and these are not among them.
 """
 
 from __future__ import annotations
@@ -98,13 +108,14 @@ def _finish(queue: WorkQueue, key: Key, failed: bool, max_retries: int | None) -
 
 
 def reconcile(
-    kcm: ControllerManager, session: Session, controller: str, key: Key, *, expectations: bool = True
+    kcm: ControllerManager, session: Session, controller: str, key: Key, *, expectations: bool = True,
+    adoption_guard: bool = True
 ) -> tuple[ControllerManager, bool]:
     """Pop ``key`` from ``controller``'s queue ("replicaset" or "deployment"), reconcile it, handle the error."""
     if controller == "replicaset":
         q = kcm.rs_queue
         kcm = kcm.with_rs_queue(WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
-        kcm, failed = replicaset.sync(kcm, session, key, expectations=expectations)
+        kcm, failed = replicaset.sync(kcm, session, key, expectations=expectations, adoption_guard=adoption_guard)
         return kcm.with_rs_queue(_finish(kcm.rs_queue, key, failed, None)), failed
     q = kcm.deploy_queue
     kcm = kcm.with_deploy_queue(WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
@@ -189,11 +200,12 @@ def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action,
     kcm = state.kcm
     expectations = "no-expectations" not in config.variants
     guarded = "unguarded-bind" not in config.variants
+    adoption_guard = "gc-readoption" not in config.variants
     out: list[tuple[A.Action, ClusterState, bool]] = []
     for (controller, actor), queue in zip(CONTROLLERS, (kcm.rs_queue, kcm.deploy_queue), strict=True):
         for key in queue.queue:
             new, failed, etcd, ghost, events, idle = _reconcile(
-                kcm, state.etcd, state.ghost, controller, key, expectations, guarded)
+                kcm, state.etcd, state.ghost, controller, key, expectations, guarded, adoption_guard)
             out.append((A.Reconcile(actor, key, failed, events),
                         settle(state._with(etcd=etcd, ghost=ghost, kcm=new), config), idle))
     return out
@@ -201,12 +213,13 @@ def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action,
 
 @functools.lru_cache(maxsize=1 << 14)
 def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, key: str, expectations: bool,
-               guarded: bool) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:
+               guarded: bool, adoption_guard: bool = True
+               ) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:
     """One reconcile: (controller manager', failed, etcd', ghost', Events, idle). A pure function of the
     controller manager and etcd (its caches follow from etcd: ``spec.state.Informer``), memoised: many states
     differ only in the scheduler or the kubelets."""
     session = Session(etcd, ghost, guarded_bind=guarded)
-    new, failed = reconcile(kcm, session, controller, key, expectations=expectations)
+    new, failed = reconcile(kcm, session, controller, key, expectations=expectations, adoption_guard=adoption_guard)
     idle = not (failed or session.writes or session.events) and new == _popped(kcm, controller, key)
     return new, failed, session.etcd, session.ghost, tuple(session.events), idle
 
@@ -285,6 +298,11 @@ class ControllerManagerComponent(Base):
             from spec.controllers.workloads import on_shared_pods
 
             state = on_shared_pods(state, deltas)
+        if state.jobs is not None and KCM_RESOURCES[index] == "pods":
+            # the Job controller's pod handlers share this informer too (spec.controllers.job)
+            from spec.controllers import job
+
+            state = job.on_shared_pods(state, deltas)
         return state
 
 

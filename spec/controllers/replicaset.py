@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import attrs
 
-from spec.apiserver import CreatorRead, Session
+from spec.apiserver import NAMESPACE_TERMINATING, CreatorRead, Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
 from spec.state import (
     ControllerManager,
@@ -191,10 +191,27 @@ def calculate_status(rs: ReplicaSet, pods: list[Pod], failure: str) -> ReplicaSe
     )
 
 
+def can_adopt(session: Session, rs: ReplicaSet) -> str:
+    """controller.RecheckDeletionTimestamp (pkg/controller/controller_ref_manager.go, kubernetes#42938): before the
+    first adoption of a sync, an uncached quorum read of the ReplicaSet; it refuses ("" admits) when the ReplicaSet
+    is gone, is another one (uid), or has a deletionTimestamp, which the informer may not show yet: the garbage
+    collector orphans a deleting owner's dependents, and adopting them again from a stale cache undoes that
+    (kubernetes#42639)."""
+    latest = session.get(object_key(rs))
+    if latest is None or latest.meta.uid != rs.meta.uid:
+        return f"original {rs.meta.namespace}/{rs.meta.name} is gone: got uid " \
+            f"{None if latest is None else latest.meta.uid}, wanted {rs.meta.uid}"
+    if latest.meta.deleting:
+        return f"{rs.meta.namespace}/{rs.meta.name} has just been deleted"
+    return ""
+
+
 def sync(
-    kcm: ControllerManager, session: Session, key: Key, *, expectations: bool = True
+    kcm: ControllerManager, session: Session, key: Key, *, expectations: bool = True, adoption_guard: bool = True
 ) -> tuple[ControllerManager, bool]:
-    """syncReplicaSet(key): (kcm', failed). ``expectations`` False is the ``no-expectations`` variant."""
+    """syncReplicaSet(key): (kcm', failed). ``expectations`` False is the ``no-expectations`` variant;
+    ``adoption_guard`` False the ``gc-readoption`` variant: a ReplicaSet being deleted adopts orphans all the same
+    (neither ClaimObject's check of its cached deletionTimestamp nor the live recheck, ``can_adopt``)."""
     rs = kcm.get(key)
     if not isinstance(rs, ReplicaSet):
         return (attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm), False
@@ -208,7 +225,12 @@ def sync(
         owner = obj.meta.owner
         if owner is not None and owner.uid == rs.meta.uid:
             pods.append(obj)
-        elif owner is None and rs.selector.matches(dict(obj.meta.labels)) and not rs.meta.deleting:
+        elif owner is None and rs.selector.matches(dict(obj.meta.labels)) and (
+                not rs.meta.deleting or not adoption_guard):
+            if adoption_guard and (refusal := can_adopt(session, rs)):
+                session.event(name, "Warning", "FailedAdopt", f"can't adopt Pod {obj.meta.namespace}/"
+                              f"{obj.meta.name}: {refusal}")
+                return kcm, True  # claimPods' error: syncReplicaSet returns it (requeued with backoff)
             owner_ref = OwnerRef("ReplicaSet", rs.meta.name, rs.meta.uid)
             # ClaimPods adopts orphans with a merge patch of metadata.ownerReferences (and the pod's uid): the
             # stored pod keeps its status, which the cached copy may lag.
@@ -225,6 +247,10 @@ def sync(
                 if response.ok:
                     assert response.obj is not None
                     session.event(name, "Normal", "SuccessfulCreate", f"Created pod: {response.obj.meta.name}")
+                elif response.cause == NAMESPACE_TERMINATING:
+                    # replica_set.go manageReplicas: "if the namespace is being terminated, we don't have to do
+                    # anything because any creation will fail" (counted as made: no error, no requeue)
+                    session.event(name, "Warning", "FailedCreate", f"Error creating: {response.message}")
                 else:
                     kcm = creation_observed(kcm, key)
                     failure = response.message

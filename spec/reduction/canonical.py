@@ -31,6 +31,7 @@ from spec import informer
 from spec.idfields import NEXT_UID, REVISION, UID, VERSION
 from spec.informer import cache_at
 from spec.reduction import fields
+from spec.reduction.memo import Memo
 from spec.state import ClusterState, Etcd, Informer, Key, Object, Pod, WatchEvent
 
 
@@ -75,8 +76,11 @@ class Representatives:
         self.perms = _permutations(symmetric) if symmetric else ()
         self.renumber = renumber
         self.reorder = reorder_fn if reorder else None
-        self.size = size
-        self.memo: dict[tuple[Any, ...], _Skeleton] = {}
+        self.memo: Memo[tuple[Any, ...], _Skeleton] = Memo(size)
+        """Skeleton -> its image (two generations of ``size``: ``spec.reduction.memo``)."""
+        self.renamed: Memo[tuple[Any, ...], _Skeleton] = Memo(size)
+        """(skeleton, permutation) -> the image of the skeleton's image renamed by the permutation."""
+        self._perm_index = {id(p): i for i, p in enumerate(self.perms)}
 
     def general(self, state: ClusterState) -> ClusterState:
         """The representative by definition: every reduction in turn."""
@@ -101,9 +105,7 @@ class Representatives:
         skeleton = memo.get(key)
         if skeleton is None:
             skeleton = self._skeleton(state, others)
-            if len(memo) >= self.size:
-                memo.clear()
-            memo[key] = skeleton
+            memo.put(key, skeleton)
         etcd, infs, locals_ = skeleton
         out = state.with_informers(list(infs), etcd)
         if locals_ is not None:
@@ -112,10 +114,37 @@ class Representatives:
             perm = _best_permutation(out, self.perms)
             if perm:
                 # Renaming, then renumbering again (node uids follow the new names): the same as renaming
-                # before renumbering, since renumbering only replaced ids by others in the same order.
-                renamed = _rename_nodes(out, perm)
-                return rederived(_renumber_ids(renamed)) if self.renumber else rederived(renamed)
+                # before renumbering, since renumbering only replaced ids by others in the same order. What
+                # that makes of etcd and the informers (and the rewrite of the components' ids) is a function
+                # of the skeleton and the permutation: memoised; the components are renamed per state.
+                index = self._perm_index.get(id(perm))
+                if index is None:  # a copy of this object (pickled to another process): other ids
+                    index = self.perms.index(perm)
+                key2 = (key, index)
+                image = self.renamed.get(key2)
+                if image is None:
+                    image = self._renamed_skeleton(out, perm)
+                    self.renamed.put(key2, image)
+                etcd, infs, locals_ = image
+                out = _rename_components(out, perm).with_informers(list(infs), etcd)
+                return out if locals_ is None else _with_locals(out, locals_)
         return out
+
+    def _renamed_skeleton(self, out: ClusterState, perm: dict[str, str]) -> _Skeleton:
+        """What renaming ``out`` (a state with its skeleton's image) by ``perm`` and renumbering it again make of
+        etcd and the informers, and the rewrite of the components' ids (None when it leaves them as they are)."""
+        renamed = _rename_nodes(out, perm)
+        locals_ = None
+        if self.renumber:
+            others = _local_ids(renamed)
+            plan = _plan_of(renamed, others)
+            if plan is not None:
+                rw = _rewrite_of(plan)
+                if any(_moves(rw, t) for t in others):
+                    locals_ = rw
+            renamed = _renumber_ids(renamed, plan)
+        renamed = rederived(renamed)
+        return renamed.etcd, tuple(inf for _, _, _, inf in renamed.informer_slots()), locals_
 
     def _skeleton(self, state: ClusterState, others: frozenset[_Triple]) -> _Skeleton:
         """The skeleton's image, by the general path without symmetry (``others``: ``_local_ids(state)``)."""
@@ -521,10 +550,13 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
                      None if k.informer is None else _seen(k.informer))
             for k in state.kubelets
         }
-        nodes = [k.node for k in state.kubelets]
-        candidates = _tied(candidates, [
-            tuple(seen[n] for _, n in sorted((perm.get(n, n), n) for n in nodes)) for perm in candidates])
-    if len(candidates) > 1:
+        values = iter(seen.values())
+        first = next(values, None)
+        if any(v != first for v in values):  # all alike: every permutation gives the same key
+            nodes = tuple(k.node for k in state.kubelets)
+            candidates = _tied(candidates, [tuple(seen[n] for n in _renamed_order(nodes, perm))
+                                            for perm in candidates])
+    if len(candidates) > 1 and any(s.assumed or s.binding for s in state.schedulers):  # else all tie
         candidates = _tied(candidates, [
             tuple(
                 (tuple(sorted((k, u, perm.get(n, n)) for k, (u, n) in s.assumed.items())),
@@ -548,8 +580,8 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
     return candidates[0]
 
 
-_placements: dict[tuple[int, immutables.Map[Key, Object]],
-                  tuple[tuple[dict[str, str], ...], tuple[dict[str, str], ...]]] = {}
+_placements: Memo[tuple[int, immutables.Map[Key, Object]],
+                  tuple[tuple[dict[str, str], ...], tuple[dict[str, str], ...]]] = Memo(1 << 16)
 
 
 def _placed_best(objects: immutables.Map[Key, Object], perms: tuple[dict[str, str], ...]) -> tuple[dict[str, str], ...]:
@@ -561,11 +593,26 @@ def _placed_best(objects: immutables.Map[Key, Object], perms: tuple[dict[str, st
     if hit is not None and hit[0] is perms:
         return hit[1]
     located = [(k, o.node_name) for k, o in objects.items() if isinstance(o, Pod)]
-    if len(_placements) >= 1 << 16:
-        _placements.clear()
     out = tuple(_tied(list(perms), [tuple(sorted((k, perm.get(n, n)) for k, n in located)) for perm in perms]))
-    _placements[key] = (perms, out)
+    _placements.put(key, (perms, out))
     return out
+
+
+_orders: dict[tuple[tuple[str, ...], int], tuple[str, ...]] = {}
+
+
+def _renamed_order(nodes: tuple[str, ...], perm: dict[str, str]) -> tuple[str, ...]:
+    """``nodes`` in the order of their names under ``perm`` (memoised: ``perm`` comes from the
+    ``_permutations`` memo, so its identity names it; the entry holds it)."""
+    key = (nodes, id(perm))
+    hit = _orders.get(key)
+    if hit is None:
+        hit = _orders[key] = tuple(n for _, n in sorted((perm.get(n, n), n) for n in nodes))
+        _order_perms.append(perm)  # keeps ``perm`` alive, so its id is not reused
+    return hit
+
+
+_order_perms: list[dict[str, str]] = []
 
 
 def _tied(perms: list[dict[str, str]], keys: list[Any]) -> list[dict[str, str]]:
@@ -579,6 +626,13 @@ def rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:
     object key or a node's name or hostname label (``spec.idfields``), in etcd, the informers' caches, the
     scheduler, the kubelets and the node lifecycle controller."""
     return rederived(_rename_nodes(state, perm))
+
+
+def _rename_components(state: ClusterState, perm: dict[str, str]) -> ClusterState:
+    """``state`` with node names permuted by ``perm`` in the components only (etcd and the informers left as they
+    are: the caller puts their renamed images in)."""
+    out: ClusterState = fields.rewrite(state, fields.Rewrite(nodes=perm, keep=_SKELETON), fields.NODES)
+    return out
 
 
 def _rename_nodes(state: ClusterState, perm: dict[str, str]) -> ClusterState:

@@ -307,3 +307,57 @@ def test_meta_owner_and_finalizers_survive_with_meta() -> None:
     m = Meta("x", finalizers=(FINALIZER_ORPHAN,), owner=OwnerRef("Deployment", "web", 3))
     pod = Pod(m, (), _objects()[1].template.info)
     assert with_meta(pod, deleting=True).meta.finalizers == (FINALIZER_ORPHAN,)
+
+
+# --- orphaning and re-adoption (kubernetes#24934, #42639; the gc-readoption variant) -------------------------
+
+
+def test_cascade_orphan_keeps_the_pod_orphaned_and_running() -> None:
+    """The built-in cascade-orphan: the ReplicaSet goes, its pod stays, orphaned for good (not vacuous: the
+    orphaning happens, and the orphan runs)."""
+    from spec.ha_properties import orphans_stay_orphaned
+
+    scenario = builtin("cascade-orphan")
+    model = ClusterModel(attrs.evolve(scenario.config, properties=()))
+    model.properties = (
+        always("OrphansStayOrphaned", orphans_stay_orphaned),
+        sometimes("Orphaned", lambda s: bool(s.ghost.orphaned) and not any(
+            isinstance(o, ReplicaSet) for o in s.etcd.objects.values())),
+        sometimes("OrphanRunning", lambda s: bool(s.ghost.orphaned) and any(
+            isinstance(p, Pod) and p.status.ready and p.meta.owner is None for p in s.etcd.of("pods"))),
+    )
+    result = check(model, deadlock=False)
+    assert result.status == "ok", result.verdict()
+    assert all(p.status == "holds" for p in result.properties), result.properties
+
+
+def test_a_deleting_replicaset_does_not_adopt() -> None:
+    """can_adopt (RecheckDeletionTimestamp): refused when etcd shows the ReplicaSet deleting, gone or replaced,
+    whatever the cache says."""
+    from spec.controllers.replicaset import can_adopt
+
+    rs = next(o for o in builtin("cascade-orphan").config.objects if isinstance(o, ReplicaSet))
+    etcd = store([rs])
+    cached = etcd.objects["replicasets/default/web"]
+    assert isinstance(cached, ReplicaSet)
+    assert can_adopt(Session(etcd, Ghost()), cached) == ""
+    s = Session(etcd, Ghost())
+    s.delete("replicasets/default/web", propagation="Orphan")
+    assert "has just been deleted" in can_adopt(s, cached)
+    s = Session(etcd, Ghost())
+    s.delete("replicasets/default/web")
+    assert "is gone" in can_adopt(s, cached)
+
+
+def test_the_readoption_variant_deletes_the_orphan() -> None:
+    """gc-readoption: the ReplicaSet's cache shows it deleting but not yet gone; it adopts the pod the collector
+    has just orphaned, which then names a deleted owner (and the collector deletes it)."""
+    from spec.scenario import with_overrides
+
+    scenario = with_overrides(builtin("cascade-orphan"), ("gc-readoption",))
+    model = ClusterModel(attrs.evolve(scenario.config, properties=("OrphansStayOrphaned",)))
+    result = check(model)
+    assert result.status == "violation" and result.violation is not None
+    lines = [model.describe(step.action) for step in result.violation.trace[1:]]
+    assert any("orphaned" in line for line in lines)
+    assert lines[-1].startswith("replicaset-controller reconciles")

@@ -19,6 +19,7 @@ from spec.variants import VARIANTS
 FAST = {"no-expectations", "no-requeue", "unguarded-bind", "stale-relist", "no-zone-disruption", "no-orphan-gc",
         "stale-taint-eviction", "force-delete-unreachable"}
 """Variants whose scenario is checked in seconds both ways; the others are slow-marked (make test-slow)."""
+FAST |= {"job-stale-sync", "gc-readoption"}  # issue 19's variants, refuted in seconds
 
 
 def _listing() -> dict:  # type: ignore[type-arg]

@@ -42,3 +42,27 @@ def test_the_memoised_representative_is_the_representative_by_definition(data: s
         assert model.canonical(state) == model._representative.general(state)
         rep = model.canonical(state)
         assert model.canonical(rep) == rep
+
+
+def test_the_memoised_representative_agrees_along_a_search_with_renamed_nodes() -> None:
+    """Along a breadth-first search of web-three-nodes (six node permutations), where states share skeletons and
+    renamed skeletons with earlier ones, so that both memos answer: every successor's memoised representative
+    is the representative by definition, and some of them needed a node renaming."""
+    scenario = builtin("web-three-nodes")
+    model = ClusterModel(scenario.config, scenario.reductions)
+    frontier = list(model.init_states())
+    seen = {model.canonical(s) for s in frontier}
+    frontier = list(seen)
+    checked = 0
+    while frontier and checked < 1500:
+        state = frontier.pop(0)
+        for _, nxt in model.successors(state):
+            rep = model.canonical(nxt)
+            assert rep == model._representative.general(nxt)
+            checked += 1
+            if rep not in seen:
+                seen.add(rep)
+                frontier.append(rep)
+    memo = model._representative.renamed
+    assert memo.hits > 0 and memo.misses > 0
+    assert model._representative.memo.hits > 0

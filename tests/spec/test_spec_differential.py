@@ -52,9 +52,11 @@ def verdicts(config: Config, max_states: int, reductions: Reductions) -> dict[st
 def visible(state: ClusterState) -> Any:
     """What the properties may read: etcd's objects (resourceVersions aside, uids by rank: renumbering keeps
     their order and equality), what runs, the ghost variables, and what the scenario has left."""
+    orphaned = state.ghost.orphaned  # (dependent uid, owner uid): the owner may be gone
     uids = sorted({o.meta.uid for o in state.etcd.objects.values() if not isinstance(o, Node)}
-                  | {c.uid for k in state.kubelets for c in k.runtime})
+                  | {c.uid for k in state.kubelets for c in k.runtime} | {u for pair in orphaned for u in pair})
     rank = {u: i + 1 for i, u in enumerate(uids)}
+    ghost = attrs.evolve(state.ghost, orphaned=frozenset((rank[d], rank[o]) for d, o in orphaned))
 
     def meta(m: Meta, node: bool) -> Meta:
         owner = m.owner and attrs.evolve(m.owner, uid=rank.get(m.owner.uid, 0))
@@ -67,7 +69,7 @@ def visible(state: ClusterState) -> Any:
     rules = tuple(p.rules for p in state.net.proxies)
     answers = None if state.net.dns is None else frozenset(
         (k, o) for k, o in state.net.dns.cache.items())
-    return objects, runtime, state.ghost, state.budget, state.pending_commands, rules, answers
+    return objects, runtime, ghost, state.budget, state.pending_commands, rules, answers
 
 
 def visible_states(config: Config, max_states: int, reductions: Reductions) -> set[Any] | None:
@@ -115,7 +117,9 @@ def enabled_actors_agree(config: Config, max_states: int) -> int:
 
 @pytest.mark.parametrize("source", ["pod-two-nodes", "stale-replicaset", "cordoned-node", "node-failure",
                                     "deployment-node-crash-one-node.yaml", "deployment-node-crash.yaml",
-                                    "cascade-delete", "service-one-node", "service-create", "drain-with-pdb"])
+                                    "cascade-delete", "service-one-node", "service-create", "drain-with-pdb",
+                                    "job-completions", "namespace-pod.yaml", "namespace-delete",
+                                    "cascade-orphan"])
 def test_enabled_actors_are_the_fair_steps_of_the_full_relation(source: str) -> None:
     config = load(FIXTURES / source).config if source.endswith(".yaml") else builtin(source).config
     assert enabled_actors_agree(config, 1500) > 15
@@ -142,10 +146,13 @@ def test_a_node_crash_keeps_convergence_with_the_reductions() -> None:
 
 
 FAST = ["pod-two-nodes", "stale-replicaset", "deployment-node-crash-one-node.yaml", "service-one-node"]
+FAST += ["namespace-pod.yaml"]  # issue 19: a namespace deleted with its pod
 SLOW = ["cordoned-node", "replicaset-one-node", "deployment-node-crash.yaml",
         "node-failure-one-replica.yaml",  # 30,403 states unreduced (the built-in node-failure has 2 replicas)
         "cascade-delete",  # cascade-delete: 247,328 states unreduced
-        "drain-with-pdb"]
+        "drain-with-pdb",
+        "job-completions",  # job-completions: 69,693 states unreduced
+        "cascade-orphan"]  # cascade-orphan: 17,692 states unreduced
 
 
 def _config(source: str) -> Config:
@@ -176,6 +183,8 @@ def test_every_verdict_and_visible_state_is_the_same_without_reductions_slow(sou
     ("cordoned-node", "no-requeue"),
     ("pod-two-nodes", "unguarded-bind"),
     ("stale-replicaset", "stale-relist"),
+    ("job-completions", "job-stale-sync"),
+    ("cascade-orphan", "gc-readoption"),
 ])
 def test_every_variant_is_refuted_with_and_without_reductions(name: str, variant: str) -> None:
     from spec.scenario import with_overrides

@@ -116,3 +116,47 @@ def test_enabled_follows_the_crash_table() -> None:
     assert "fault" in FAULTS.enabled(state, config)
     none = state._with(schedulers=())
     assert "fault" not in FAULTS.enabled(none, config) and not list(fault_steps(none, config))
+
+
+def _hand_listed_kcm_restart(state: ClusterState, config: Config, rv: int) -> ClusterState:
+    """What spec.faults did before the generic restart: each slot that restarts with kube-controller-manager,
+    listed by hand (the StatefulSet and disruption controllers after the controller manager's pod informer)."""
+    from spec.controllers import manager, nodelifecycle, podgc
+    from spec.controllers.workloads import restart_slot
+    from spec.network import kcm_restarted
+    from spec.watchcache import settle
+
+    etcd = state.etcd
+    budget = attrs.evolve(state.budget, controller_manager_crashes=state.budget.controller_manager_crashes - 1)
+    new = attrs.evolve(state, budget=budget, kcm=manager.restart(etcd, state.kcm, rv),
+                       lifecycle=nodelifecycle.restarted(state.lifecycle), podgc=podgc.restarted(state.podgc),
+                       net=kcm_restarted(state.net, etcd, rv))
+    if new.workloads is not None:
+        new = new._with(workloads=restart_slot(new, rv))
+    return settle(new, config)
+
+
+@pytest.mark.parametrize("name", ["service-web", "drain-with-pdb", "node-failure", "web-two-nodes"])
+def test_the_generic_controller_manager_restart_is_the_hand_listed_one(name: str) -> None:
+    """On states along a walk of each scenario (with a controller-manager crash to spend): the EndpointSlice
+    controller (its queue, tracker, informers), the StatefulSet and disruption controllers, the node lifecycle
+    controller and the pod GC restart exactly as they did when spec.faults listed them."""
+    import random
+
+    config = attrs.evolve(builtin(name).config, budget=Budget(controller_manager_crashes=1))
+    state = cluster.initial_state(config)
+    rng = random.Random(7)
+    crashes = 0
+    for _ in range(25):
+        for a, after in fault_steps(state, config):
+            if a.target == Host.CONTROLLER_MANAGER:
+                crashes += 1
+                assert after == _hand_listed_kcm_restart(state, config, a.rv)
+                if after.net.eps is not None:
+                    assert after.net.eps.tracker == () and set(after.net.eps.queue) == {
+                        k for k in state.etcd.objects if k.startswith("services/")}
+        steps = [(a, t) for a, t in cluster.next_steps(state, config) if not isinstance(a, A.Fault)]
+        if not steps:
+            break
+        state = rng.choice(steps)[1]
+    assert crashes >= 10

@@ -1,0 +1,577 @@
+"""Leader election of kube-controller-manager's replicas: a Lease in etcd, each replica's LeaderElector, pauses,
+crashes and clock skew, and which replica's controllers run.
+
+Upstream: staging/src/k8s.io/client-go/tools/leaderelection/leaderelection.go (acquire: JitterUntil every
+RetryPeriod; renew: wait.Until every RetryPeriod, each round a PollImmediateUntil of tryAcquireOrRenew every
+RetryPeriod under a RenewDeadline timeout; tryAcquireOrRenew: the leader's optimistic Update of the record it
+last wrote, else Get, compare the raw record with the observed one, and take over only once observedTime +
+leaseDuration has passed on the candidate's own clock), resourcelock/leaselock.go (the record is a
+coordination.k8s.io/v1 Lease: holderIdentity, leaseDurationSeconds, acquireTime, renewTime, leaseTransitions; its
+Update carries the resourceVersion of the Lease it last got or wrote, so a stale one is a 409 Conflict),
+cmd/kube-controller-manager/app/controllermanager.go (OnStartedLeading runs the controllers, whose informers are
+created and started only then; OnStoppedLeading logs "leaderelection lost" and exits the process, which the
+kubelet restarts as a fresh candidate), staging/src/k8s.io/component-base/config/v1alpha1/defaults.go
+(--leader-elect-lease-duration 15 s, --leader-elect-renew-deadline 10 s, --leader-elect-retry-period 2 s, lock
+"leases" kube-system/kube-controller-manager).
+
+Modelled, as a component (``LeaderElectionComponent``, slot ``ClusterState.leader``, None without
+``spec.leaderElection``): every replica's elector memory (observed holder and Lease resourceVersion, what is left
+of observedTime + leaseDuration, of the retry period and of the renew round on its own clock: ``spec.state.
+Replica``). One ``Elect`` step per tryAcquireOrRenew, due when its retry timer runs out (urgent: time waits for it,
+as for any work due now, ``spec.clock``): the leader renews through the fast path (Update with the resourceVersion
+it last wrote; a 409 falls through to the slow path), a candidate Gets the Lease, re-observes it when its
+resourceVersion moved (observedTime := now), and takes it over with an Update guarded by the resourceVersion it
+read once the observed record has expired on its own clock (leaseTransitions + 1). A leader whose renew round
+times out (its last success + retryPeriod + renewDeadline: wait.Until starts the next round retryPeriod after a
+success) stops leading: OnStoppedLeading, and kube-controller-manager exits; the restart is the same step (as a
+crash and its restart are one step in ``spec.faults``), a fresh candidate that has observed nothing.
+Which replica acts: ``ClusterState.kcm`` holds the controllers of replica ``LeaderElection.active`` (the
+existing ReplicaSet and Deployment controllers, their informers, queues and expectations, unchanged); a replica
+that starts leading starts them afresh (``manager.restart``: its informers list, as after a crash); with no
+replica active the slot's informers are absent (``ClusterState.informer_slots``), so no delivery, reconcile or
+timer of theirs exists and the controller manager's components are idle without a guard of their own. A second
+leading replica (one paused, or one that resumed after another took its lease) keeps its own controllers in
+``LeaderElection.parked``: this is the smallest sound change, since only such an overlap needs two copies, and
+every other module keeps reading ``state.kcm`` as before. A parked replica that is not paused reconciles from its
+parked caches (steps ``<replica>/replicaset-controller``, ``<replica>/deployment-controller``): a resumed leader
+acting before it notices that it lost the Lease, which upstream does not prevent (the package's doc: "does not
+guarantee that only one client is acting as a leader (a.k.a. fencing)"). Its caches get no deliveries while it
+overlaps (a watch may lag that long: the worst case); if it becomes the only leader again they relist.
+Faults (``spec.leaderElection.pauses`` and ``spec.faults.controllerManagerCrashes``, not fair): a replica pauses
+(a long GC pause, a frozen VM: it takes no step and its clock stands still while wall time passes; its controllers
+are parked) and resumes (weakly fair, actor the replica: a pause ends); a replica crashes (its controllers are
+lost, it restarts as a fresh candidate). Clock skew (``clockSkew``): one replica's clock may run ahead of
+another's by at most that much over one lease duration; the model takes the worst case, a candidate's
+observedTime + leaseDuration comes ``clockSkew`` early (upstream is "tolerant to arbitrary clock skew, but is not
+tolerant to arbitrary clock skew rate": only local durations count).
+Abstracted: the acquire loop's jitter (JitterFactor 1.2: a candidate retries 2-4.4 s apart) is its lower bound,
+the earliest a takeover can come (the worst case for AtMostOneActingLeader); a candidate's Get and Update are one
+step (a renewal between them would make its Update conflict and its next Get observe the renewal, later than
+here: again the earlier takeover is kept); API latency is zero; the Lease's MicroTimes are a bit each
+(``spec.state.Lease``). Restarting after "leaderelection lost" takes no time (kubelet's first restart of a
+container is immediate; CrashLoopBackOff only delays later ones).
+Omitted: ReleaseOnCancel (kube-controller-manager does not set it), coordinated leader election
+(LeaseCandidate, off by default), the scheduler's replicas (one scheduler here), the other controllers of the
+controller manager (the node lifecycle, garbage and pod garbage collectors, StatefulSet, disruption and
+EndpointSlice controllers: a scenario with leader election has none of their objects or faults, which
+``spec.scenario`` checks), the leader election healthz watchdog (--leader-elect's /healthz adaptor).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import immutables
+
+from checker.errors import InputError
+from spec import actions as A
+from spec import informer
+from spec.component import Base, Step, commit, session
+from spec.controllers import manager
+from spec.state import (
+    KCM_RESOURCES,
+    Budget,
+    ClusterState,
+    ControllerManager,
+    Informer,
+    LeaderElection,
+    Lease,
+    Meta,
+    Object,
+    Parked,
+    PodDisruptionBudget,
+    Replica,
+    Service,
+    StatefulSet,
+    key_of,
+)
+from spec.watchcache import settle
+
+if TYPE_CHECKING:
+    from spec.config import Config, LeaderElectionConfig
+    from spec.kubectl import Command
+
+LEASE_NAMESPACE = "kube-system"
+LEASE_NAME = "kube-controller-manager"
+"""--leader-elect-resource-namespace, --leader-elect-resource-name (kube-controller-manager's defaults)."""
+LEASE_KEY = key_of("leases", LEASE_NAMESPACE, LEASE_NAME)
+FAULT_ACTOR = "fault"
+KEEPS_ACTING = "leader-keeps-acting"
+"""The variant (``spec.variants``): past its renew deadline a leader does not stop (OnStoppedLeading is never
+reached), so its controllers keep running."""
+
+_EMPTY = Informer(rv=0, cache=immutables.Map())
+IDLE = ControllerManager((_EMPTY,) * len(KCM_RESOURCES))
+"""``ClusterState.kcm`` while no replica's controllers run (its informers are absent from ``informer_slots``)."""
+
+
+def replica_names(config: Config) -> tuple[str, ...]:
+    """The replicas' identities (upstream: hostname + "_" + a UUID; here the static pods' hosts)."""
+    cfg = config.leader_election
+    return () if cfg is None else tuple(f"kcm-{i}" for i in range(cfg.replicas))
+
+
+def stale_actors(name: str) -> tuple[str, ...]:
+    """The actors of a parked replica's controllers (``manager.CONTROLLERS``' actors, prefixed)."""
+    return tuple(f"{name}/{actor}" for _, actor in manager.CONTROLLERS)
+
+
+def _cfg(config: Config) -> LeaderElectionConfig:
+    cfg = config.leader_election
+    assert cfg is not None
+    return cfg
+
+
+def _seen(cfg: LeaderElectionConfig) -> int:
+    """leaseDuration as a candidate's clock measures it, in real ms: ``clockSkew`` early at worst."""
+    return cfg.lease_duration_ms - cfg.clock_skew_ms
+
+
+def acting(r: Replica) -> bool:
+    """The replica's controllers run now: it leads (OnStartedLeading ran, it has not exited) and is not paused."""
+    return r.leading and not r.paused
+
+
+def _with_replica(le: LeaderElection, i: int, r: Replica) -> LeaderElection:
+    return attrs.evolve(le, replicas=(*le.replicas[:i], r, *le.replicas[i + 1:]))
+
+
+def _parked(le: LeaderElection, i: int, kcm: ControllerManager | None) -> tuple[Parked | None, ...]:
+    return (*le.parked[:i], None if kcm is None else park(kcm), *le.parked[i + 1:])
+
+
+def park(kcm: ControllerManager) -> Parked:
+    """The controllers of ``kcm`` set aside (``spec.state.Parked``)."""
+    return Parked(tuple(i.cache for i in kcm.informers), tuple(max(i.rv, i.high_water) for i in kcm.informers),
+                  kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
+
+
+def unpark(p: Parked, expired: bool) -> ControllerManager:
+    """Parked controllers as a ``ControllerManager``: their caches at their high-water marks; ``expired``: each
+    informer must relist (running again as the only leader: its watch broke while the process was frozen or
+    overlapping, and the events it missed are no longer kept for it)."""
+    infs = tuple(Informer(hw, cache, expired, hw) for cache, hw in zip(p.caches, p.high_water, strict=True))
+    return ControllerManager(infs, p.rs_queue, p.deploy_queue, p.expectations)
+
+
+def _resumed(p: Parked) -> ControllerManager:
+    return unpark(p, True)
+
+
+def _stop(state: ClusterState, i: int) -> ClusterState:
+    """Replica ``i``'s controllers are gone (it exited or crashed): its parked copy, or the active slot, which the
+    other leading replica's parked controllers take if it is running."""
+    le = state.leader
+    assert le is not None
+    if le.active != i:
+        return state._with(leader=attrs.evolve(le, parked=_parked(le, i, None)))
+    for j, r in enumerate(le.replicas):
+        kcm = le.parked[j]
+        if j != i and kcm is not None and not r.paused:
+            le = attrs.evolve(le, active=j, parked=_parked(le, j, None))
+            return state._with(kcm=_resumed(kcm), leader=le)
+    return state._with(kcm=IDLE, leader=attrs.evolve(le, active=-1))
+
+
+def restarted(r: Replica, state: ClusterState) -> Replica:
+    """Replica ``r``'s process after a restart: a fresh elector that has observed nothing, with an identity of its
+    own (upstream's fresh UUID; here the least incarnation that is neither its last one nor the Lease holder's, so
+    that it never mistakes an earlier run's record for its own: finitely many identities)."""
+    lease = state.etcd.objects.get(LEASE_KEY)
+    taken = {r.incarnation}
+    if isinstance(lease, Lease) and lease.holder_identity.startswith(r.name + "_"):
+        taken.add(int(lease.holder_identity[len(r.name) + 1:]))
+    return Replica(r.name, incarnation=min(n for n in range(3) if n not in taken))
+
+
+def _observe(r: Replica, lease: Lease, cfg: LeaderElectionConfig) -> Replica:
+    """setObservedRecord: the record, and observedTime := now (what is left of the lease on its own clock)."""
+    return attrs.evolve(r, observed=lease, expires=_seen(cfg))
+
+
+def _record(lease: Lease, me: str, acquiring: bool, cfg: LeaderElectionConfig) -> Lease:
+    """The record tryAcquireOrRenew writes: holder me, renewTime now; acquireTime now and leaseTransitions + 1 on a
+    takeover (the MicroTimes: a bit each that changes, ``spec.state.Lease``)."""
+    return Lease(lease.meta, me, cfg.lease_duration_ms // 1000,
+                 1 - lease.acquire_time if acquiring else lease.acquire_time, 1 - lease.renew_time,
+                 lease.lease_transitions + 1 if acquiring and lease.holder_identity != me else lease.lease_transitions)
+
+
+def try_acquire_or_renew(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+    """Replica ``i``'s tryAcquireOrRenew (its retry timer ran out): the step(s) and their outcome."""
+    le = state.leader
+    assert le is not None
+    cfg = _cfg(config)
+    r = le.replicas[i]
+    s = session(state, config)
+    current = s.get(LEASE_KEY)
+    assert isinstance(current, Lease)
+    notes: list[str] = []
+    b = state.budget
+    if r.leading and b.lease_renew_failures:
+        # the request times out (an overloaded etcd or API server): nothing is written or observed; the poll
+        # retries after retryPeriod, within the renew deadline
+        failed = state._with(budget=attrs.evolve(b, lease_renew_failures=b.lease_renew_failures - 1),
+                             leader=_with_replica(le, i, attrs.evolve(r, retry=cfg.retry_period_ms)))
+        yield A.Fault(FAULT_ACTOR, "lease renewal times out", r.name), failed
+    if r.observed is not None and r.holder == r.identity and r.expires > 0:
+        # 1. fast path: the leader updates the Lease it last wrote (its resourceVersion as the precondition)
+        response = s.update(_record(r.observed, r.identity, False, cfg))
+        if response.ok:
+            assert isinstance(response.obj, Lease)
+            renewed = attrs.evolve(_observe(r, response.obj, cfg), retry=cfg.retry_period_ms,
+                                   deadline=cfg.retry_period_ms + cfg.renew_deadline_ms)
+            yield A.Elect(r.name, "renews", f"{LEASE_KEY} (rv {response.obj.meta.resource_version})"), commit(
+                state, s, config, leader=_with_replica(le, i, renewed))
+            return
+        notes.append(f"optimistic update: {response.code} {response.reason}")
+    # 2. slow path: Get, and observe the record when it changed
+    if r.observed is None or current.meta.resource_version != r.observed.meta.resource_version:
+        r = _observe(r, current, cfg)
+    if r.holder and r.expires > 0 and r.holder != r.identity:
+        waited = attrs.evolve(r, retry=cfg.retry_period_ms)
+        what = "fails to renew" if r.leading else "waits"
+        notes.append(f"lock is held by {r.holder} and has not yet expired")
+        yield A.Elect(r.name, what, "; ".join(notes)), commit(state, s, config, leader=_with_replica(le, i, waited))
+        return
+    # 3. update with the resourceVersion just read: a renewal, or a takeover of an expired Lease
+    acquiring = r.holder != r.identity
+    response = s.update(_record(current, r.identity, acquiring, cfg))
+    assert response.ok and isinstance(response.obj, Lease)  # nothing wrote between the Get and the Update
+    won = attrs.evolve(_observe(r, response.obj, cfg), retry=cfg.retry_period_ms,
+                       deadline=cfg.retry_period_ms + cfg.renew_deadline_ms)
+    if r.leading:
+        # a leader whose controllers are parked (it resumed after another took over) and that wins the Lease back
+        # while no replica's controllers are active runs its controllers in the active slot again
+        new = commit(state, s, config, leader=_with_replica(le, i, won))
+        kcm = le.parked[i]
+        if kcm is not None and le.active < 0:
+            nle = new.leader
+            assert nle is not None
+            new = settle(new._with(kcm=_resumed(kcm),
+                                   leader=attrs.evolve(nle, active=i, parked=_parked(nle, i, None))), config)
+        yield A.Elect(r.name, "renews", "; ".join((*notes, f"{LEASE_KEY} (rv {response.obj.meta.resource_version})"))
+                      ), new
+        return
+    # OnStartedLeading: the controllers start, their informers list (at a revision a list may be served at)
+    won = attrs.evolve(won, leading=True, resumed=False)
+    le = _with_replica(le, i, won)
+    etcd = s.etcd
+    detail = f"{LEASE_KEY} (leaseTransitions {response.obj.lease_transitions}); its controllers start"
+    for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
+        new = state._with(etcd=etcd, ghost=s.ghost, leader=le)
+        if le.active >= 0:  # another replica's controllers run (beyond the skew budget): they keep running
+            j = le.active
+            new = new._with(leader=attrs.evolve(le, active=i, parked=_parked(le, j, state.kcm)))
+        else:
+            new = new._with(leader=attrs.evolve(le, active=i))
+        yield A.Elect(r.name, "acquires", detail + (f" (list at rv {rv})" if rv != etcd.revision else "")), settle(
+            new._with(kcm=manager.restart(etcd, None, rv)), config)
+
+
+def stop_leading(state: ClusterState, config: Config, i: int) -> Step:
+    """The renew round timed out: OnStoppedLeading ("leaderelection lost") and the process exits; the kubelet
+    restarts it as a fresh candidate. Under ``leader-keeps-acting`` the elector stops but nothing else does."""
+    le = state.leader
+    assert le is not None
+    r = le.replicas[i]
+    if KEEPS_ACTING in config.variants:
+        stuck = attrs.evolve(r, electing=False, retry=0)
+        return A.Elect(r.name, "fails to renew",
+                       "renew deadline passed; its controllers keep running (variant)"), state._with(
+            leader=_with_replica(le, i, stuck))
+    state = _stop(state, i)
+    le = state.leader
+    assert le is not None
+    return A.Elect(r.name, "stops leading", "leaderelection lost: kube-controller-manager exits and restarts"), \
+        settle(state._with(leader=_with_replica(le, i, restarted(r, state))), config)
+
+
+def stale_steps(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+    """The reconciles of replica ``i``'s parked controllers (it leads, is running, and another replica's
+    controllers hold the active slot), from their parked caches."""
+    le = state.leader
+    assert le is not None
+    parked = le.parked[i]
+    assert parked is not None
+    kcm = unpark(parked, False)
+    name = le.replicas[i].name
+    expectations = "no-expectations" not in config.variants
+    for (controller, _), actor, queue in zip(manager.CONTROLLERS, stale_actors(name),
+                                             (kcm.rs_queue, kcm.deploy_queue), strict=True):
+        for key in queue.queue:
+            s = session(state, config)
+            new, failed = manager.reconcile(kcm, s, controller, key, expectations=expectations)
+            yield A.Reconcile(actor, key, failed, tuple(s.events)), commit(
+                state, s, config, leader=attrs.evolve(le, parked=_parked(le, i, new)))
+
+
+def fault_steps(state: ClusterState, config: Config) -> Iterator[Step]:
+    """A replica pauses (``spec.leaderElection.pauses``) or crashes (``controllerManagerCrashes``)."""
+    le = state.leader
+    assert le is not None
+    b = state.budget
+    for i, r in enumerate(le.replicas):
+        if b.controller_manager_pauses and not r.paused:
+            new = state._with(budget=attrs.evolve(b, controller_manager_pauses=b.controller_manager_pauses - 1))
+            paused = attrs.evolve(r, paused=True)
+            if le.active == i:  # its controllers freeze with it
+                new = new._with(kcm=IDLE, leader=attrs.evolve(le, active=-1, parked=_parked(le, i, state.kcm)))
+            nle = new.leader
+            assert nle is not None
+            yield A.Fault(FAULT_ACTOR, "pause (its clock and steps stop)", r.name), settle(
+                new._with(leader=_with_replica(nle, i, paused)), config)
+    for i, r in enumerate(le.replicas):
+        if b.controller_manager_crashes:
+            spent = attrs.evolve(b, controller_manager_crashes=b.controller_manager_crashes - 1)
+            new = _stop(state._with(budget=spent), i)
+            nle = new.leader
+            assert nle is not None
+            yield A.Fault(FAULT_ACTOR, "crash and restart", r.name), settle(
+                new._with(leader=_with_replica(nle, i, restarted(r, state))), config)
+
+
+def resume(state: ClusterState, config: Config, i: int) -> Step:
+    """A paused replica runs again, its clock where it stopped; a leader's controllers run again: in the active
+    slot if no other replica's are there, else from their parked caches."""
+    le = state.leader
+    assert le is not None
+    r = le.replicas[i]
+    le = _with_replica(le, i, attrs.evolve(r, paused=False, resumed=r.leading))
+    kcm = le.parked[i]
+    if kcm is not None and le.active < 0:
+        return A.Elect(r.name, "resumes", "its controllers run again"), settle(state._with(
+            kcm=_resumed(kcm), leader=attrs.evolve(le, active=i, parked=_parked(le, i, None))),
+            config)
+    detail = "its controllers run again on the caches they had (another replica's run too)" if kcm is not None else ""
+    return A.Elect(r.name, "resumes", detail), state._with(leader=le)
+
+
+def _due(r: Replica) -> str:
+    """What replica ``r`` must do now: "attempt", "stop", "resume" or ""."""
+    if r.paused:
+        return "resume"
+    if not r.electing:
+        return ""
+    if r.leading and r.deadline == 0:
+        return "stop"
+    return "attempt" if r.retry == 0 else ""
+
+
+class LeaderElectionComponent(Base):
+    """kube-controller-manager's replicas under leader election: slot ``ClusterState.leader``; steps ``Elect``
+    (actor the replica: tryAcquireOrRenew, stopping, resuming; weakly fair), the parked controllers' ``Reconcile``
+    (actors ``<replica>/<controller>``, not fair: it stops when its replica exits) and the pause and crash
+    ``Fault``s (actor "fault"). Timers: each running replica's retry period, observed lease expiry and renew
+    deadline, and its parked controllers' backoffs. A crash loses the replica's elector memory and its
+    controllers; a pause loses nothing (it freezes them)."""
+
+    name = "leader-election"
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        names = replica_names(config)
+        if not names:
+            return ()
+        return (*names, *(a for n in names for a in stale_actors(n)), FAULT_ACTOR)
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return replica_names(config)
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        """The first replica holds the Lease (created by its first tryAcquireOrRenew) and runs the controllers
+        the controller manager's ``init`` started; the others have observed the record and wait."""
+        if config.leader_election is None:
+            return state
+        cfg = _cfg(config)
+        names = replica_names(config)
+        s = session(state, config)
+        response = s.create(Lease(Meta(LEASE_NAME, LEASE_NAMESPACE), Replica(names[0]).identity,
+                                  cfg.lease_duration_ms // 1000))
+        assert response.ok and isinstance(response.obj, Lease)
+        lease = response.obj
+        replicas = tuple(attrs.evolve(_observe(Replica(n), lease, cfg), retry=cfg.retry_period_ms) for n in names)
+        replicas = (attrs.evolve(replicas[0], leading=True, deadline=cfg.retry_period_ms + cfg.renew_deadline_ms),
+                    *replicas[1:])
+        return commit(state, s, config, leader=LeaderElection(replicas, 0, (None,) * len(names)))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        le = state.leader
+        if le is None:
+            return
+        for i, r in enumerate(le.replicas):
+            due = _due(r)
+            if due == "resume":
+                yield resume(state, config, i)
+            elif due == "stop":
+                yield stop_leading(state, config, i)
+            elif due == "attempt":
+                yield from try_acquire_or_renew(state, config, i)
+        for i, r in enumerate(le.replicas):
+            if le.parked[i] is not None and not r.paused:
+                yield from stale_steps(state, config, i)
+        yield from fault_steps(state, config)
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        le = state.leader
+        if le is None:
+            return set()
+        out = {r.name for r in le.replicas if _due(r)}
+        for r, kcm in zip(le.replicas, le.parked, strict=True):
+            if kcm is not None and not r.paused:
+                out |= {a for a, q in zip(stale_actors(r.name), (kcm.rs_queue, kcm.deploy_queue), strict=True)
+                        if q.queue}
+        b = state.budget
+        if (b.controller_manager_pauses and not all(r.paused for r in le.replicas)) or b.controller_manager_crashes \
+                or (b.lease_renew_failures and any(r.leading and _due(r) == "attempt" for r in le.replicas)):
+            out.add(FAULT_ACTOR)
+        return out
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        """An attempt or a stop that is due now: time waits for it (it happens when its timer fires). And the
+        timing assumption of leader election: when an elector's timer is the next to fire, time waits for the
+        other components' work now enabled (``busy``): the controllers, the scheduler and the kubelets react
+        faster than a retry period (2 s). A shorter timer (a work queue's backoff) still fires in the middle of
+        their work, as without leader election; a parked replica's controllers do not hold time."""
+        le = state.leader
+        if le is None:
+            return False
+        if any(_due(r) in ("attempt", "stop") for r in le.replicas):
+            return True
+        election = [t for r in le.replicas if not r.paused
+                    for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
+        if not election:
+            return False
+        from spec.cluster import CLOCK, COMPONENTS
+
+        nxt = min(election)
+        others = [c for c in COMPONENTS if c is not self and c is not CLOCK]
+        if any(t < nxt for c in others for t in c.timers(state)) or any(
+                t < nxt for p in le.parked if p is not None for t in manager.timers(unpark(p, False))):
+            return False
+        return any(c.busy(state, config) for c in others)
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        le = state.leader
+        return le is not None and any(_due(r) in ("attempt", "stop") for r in le.replicas)
+
+    def timers(self, state: ClusterState) -> list[int]:
+        le = state.leader
+        if le is None:
+            return []
+        out: list[int] = []
+        for r, kcm in zip(le.replicas, le.parked, strict=True):
+            if r.paused:
+                continue  # its clock stands still
+            out += [t for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
+            if kcm is not None:
+                out += manager.timers(unpark(kcm, False))
+        return out
+
+    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        le = state.leader
+        if le is None:
+            return state, ()
+        replicas: list[Replica] = []
+        parked: list[Parked | None] = []
+        fired: list[str] = []
+        for r, kcm in zip(le.replicas, le.parked, strict=True):
+            if r.paused:
+                replicas.append(r)
+                parked.append(kcm)
+                continue
+            if r.electing and r.retry == dt:
+                fired.append(f"{r.name}'s retry period")
+            if r.expires == dt:
+                fired.append(f"{r.name}'s observed lease expires")
+            if r.leading and r.deadline == dt:
+                fired.append(f"{r.name}'s renew deadline")
+            replicas.append(attrs.evolve(r, retry=max(r.retry - dt, 0), expires=max(r.expires - dt, 0),
+                                         deadline=max(r.deadline - dt, 0)))
+            parked.append(None if kcm is None else park(manager.elapse(unpark(kcm, False), dt)))
+        return state._with(leader=LeaderElection(tuple(replicas), le.active, tuple(parked))), tuple(fired)
+
+
+LEADER_ELECTION = LeaderElectionComponent()
+
+
+# --- the scenario's spec.leaderElection --------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
+_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000}
+FIELDS = ("replicas", "leaseDuration", "renewDeadline", "retryPeriod", "clockSkew", "pauses", "renewFailures")
+JITTER_FACTOR = 1.2
+"""leaderelection.go JitterFactor (NewLeaderElector: renewDeadline must exceed retryPeriod * JitterFactor)."""
+
+
+def parse_duration(value: Any, where: str) -> int:
+    """A metav1.Duration as a scenario writes it ("15s", "500ms", "1.5s", "1m"), in whole ms."""
+    m = _DURATION.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise InputError(f"{where}: expected a duration like 15s or 500ms, got {value!r}")
+    ms = float(m.group(1)) * _UNIT_MS[m.group(2)]
+    if ms != int(ms):
+        raise InputError(f"{where}: {value!r} is not a whole number of milliseconds")
+    return int(ms)
+
+
+def parse_config(doc: Any, where: str, objects: Iterable[Object], commands: Iterable[Command],
+                 budget: Budget) -> tuple[LeaderElectionConfig, Budget]:
+    """``spec.leaderElection``: the config and the budget with its pauses and renewal failures; an ``InputError``
+    naming the field otherwise.
+    NewLeaderElector's checks (leaseDuration > renewDeadline > retryPeriod * JitterFactor) with its messages."""
+    from spec.config import LeaderElectionConfig
+
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: expected a mapping, got {doc!r}")
+    for key in doc:
+        if key not in FIELDS:
+            raise InputError(f"{where}: unknown field {key!r} (known: {', '.join(FIELDS)})")
+    replicas = doc.get("replicas", 2)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 2:
+        raise InputError(f"{where}.replicas: expected 1 or 2 (the model runs at most two replicas), got {replicas!r}")
+    pauses, failures = doc.get("pauses", 0), doc.get("renewFailures", 0)
+    for key, value in (("pauses", pauses), ("renewFailures", failures)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InputError(f"{where}.{key}: expected a non-negative integer, got {value!r}")
+    d = LeaderElectionConfig()
+    lease = parse_duration(doc["leaseDuration"], f"{where}.leaseDuration") if "leaseDuration" in doc \
+        else d.lease_duration_ms
+    renew = parse_duration(doc["renewDeadline"], f"{where}.renewDeadline") if "renewDeadline" in doc \
+        else d.renew_deadline_ms
+    retry = parse_duration(doc["retryPeriod"], f"{where}.retryPeriod") if "retryPeriod" in doc else d.retry_period_ms
+    skew = parse_duration(doc["clockSkew"], f"{where}.clockSkew") if "clockSkew" in doc else 0
+    if lease % 1000:
+        raise InputError(f"{where}.leaseDuration: the Lease holds whole seconds (leaseDurationSeconds), got "
+                         f"{doc['leaseDuration']!r}")
+    if lease <= renew:
+        raise InputError(f"{where}: leaseDuration must be greater than renewDeadline")
+    if renew <= JITTER_FACTOR * retry:
+        raise InputError(f"{where}: renewDeadline must be greater than retryPeriod*JitterFactor")
+    if min(renew, retry) < 1:
+        raise InputError(f"{where}: renewDeadline and retryPeriod must be greater than zero")
+    if skew >= lease:
+        raise InputError(f"{where}.clockSkew: must be less than leaseDuration")
+    _check_scope(where, objects, commands, budget)
+    return LeaderElectionConfig(replicas, lease, renew, retry, skew), attrs.evolve(
+        budget, controller_manager_pauses=pauses, lease_renew_failures=failures)
+
+
+def _check_scope(where: str, objects: Iterable[Object], commands: Iterable[Command], budget: Budget) -> None:
+    """Leader election gates the controllers whose state is ``ClusterState.kcm`` (and the garbage collector, whose
+    graph is its caches); the controller manager's other controllers keep slots of their own, which it does not
+    hand over between replicas: a scenario that would use them is refused rather than checked wrongly."""
+    for o in objects:
+        if isinstance(o, Service | StatefulSet | PodDisruptionBudget):
+            raise InputError(f"{where}: not modelled with a {type(o).__name__} (the controller manager's "
+                             "EndpointSlice, StatefulSet and disruption controllers are not handed over between "
+                             "replicas)")
+    for c in commands:
+        if c.verb in ("drain", "expose", "create-service") or (c.verb == "delete" and c.resource == "nodes"):
+            raise InputError(f"{where}: not modelled with `{c.line}` (the controller manager's drain, Service "
+                             "and pod garbage collection state is not handed over between replicas)")
+    if budget.node_failures or budget.node_partitions:
+        raise InputError(f"{where}: not modelled with nodeFailures or nodePartitions (the node lifecycle "
+                         "controller's timers are not handed over between replicas)")

@@ -1,0 +1,196 @@
+"""Leader election of kube-controller-manager's replicas (spec.leaderelection): the Lease, the electors' steps,
+the pause and crash faults, the properties and the finding, the variant, and the scenario's bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+import pytest
+
+from checker import check
+from checker.errors import InputError
+from spec import actions as A
+from spec.cluster import initial_state, next_steps
+from spec.config import Config
+from spec.ha_properties import at_most_one_acting_leader, leader_election_fencing
+from spec.leaderelection import LEASE_KEY, parse_duration
+from spec.model import ClusterModel
+from spec.scenario import parse, with_overrides
+from spec.state import ClusterState, Lease
+
+SCENARIO = """
+apiVersion: kubespec.dev/v1
+kind: Scenario
+metadata: {name: ha}
+spec:
+  %s
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+status: {allocatable: {cpu: "2", memory: 2Gi, pods: "110"}}
+"""
+
+
+def _config(spec: str, properties: tuple[str, ...] = ()) -> Config:
+    config = parse(SCENARIO % spec, "ha.yaml").config
+    return attrs.evolve(config, properties=properties) if properties else config
+
+
+def _steps(state: ClusterState, config: Config) -> list[tuple[str, ClusterState]]:
+    return [(A.describe(a), t) for a, t in next_steps(state, config)]
+
+
+def _step(state: ClusterState, config: Config, match: str) -> ClusterState:
+    for line, t in _steps(state, config):
+        if match in line:
+            return t
+    raise AssertionError(f"no step {match!r} among {[line for line, _ in _steps(state, config)]}")
+
+
+def _until(state: ClusterState, config: Config, done: Callable[[ClusterState], bool],
+           avoid: tuple[str, ...] = ("fault", "resumes")) -> ClusterState:
+    """Take the first step whose description contains none of ``avoid`` until ``done``."""
+    for _ in range(60):
+        if done(state):
+            return state
+        state = next(t for line, t in _steps(state, config) if not any(x in line for x in avoid))
+    raise AssertionError("not reached")
+
+
+def _lease(state: ClusterState) -> Lease:
+    lease = state.etcd.objects[LEASE_KEY]
+    assert isinstance(lease, Lease)
+    return lease
+
+
+def test_the_first_replica_holds_the_lease_and_renews_it_every_retry_period() -> None:
+    config = _config("leaderElection: {replicas: 2}")
+    s = initial_state(config)
+    assert _lease(s).holder_identity == "kcm-0_0" and _lease(s).lease_duration_seconds == 15
+    assert s.leader is not None and s.leader.active == 0 and s.leader.replicas[1].expires == 15_000
+    s = _step(s, config, "2 s pass")
+    rv = s.etcd.revision
+    s = _step(s, config, "kcm-0 renews")
+    assert s.etcd.revision == rv + 1 and _lease(s).holder_identity == "kcm-0_0"
+    s = _step(s, config, "kcm-1 waits")
+    assert s.leader is not None and s.leader.replicas[1].expires == 15_000  # it observed the renewal
+
+
+def test_a_crashed_leader_is_replaced_after_the_lease_duration_on_the_candidates_clock() -> None:
+    config = _config("faults: {controllerManagerCrashes: 1}\n  leaderElection: {replicas: 2, clockSkew: 1s}")
+    s = _step(initial_state(config), config, "fault: crash and restart kcm-0")
+    assert s.leader is not None and s.leader.active == -1  # no replica's controllers run
+    assert all(inf is None for who, _, _, inf in s.informer_slots() if who == "kcm")
+    waited = 0
+    while _lease(s).holder_identity == "kcm-0_0":
+        action, s = next((a, t) for a, t in next_steps(s, config) if "fault" not in A.describe(a))
+        if isinstance(action, A.Tick):
+            waited += action.ms
+    assert waited == 14_000  # leaseDuration 15 s, measured 1 s early by a clock that runs fast (clockSkew)
+    # the restarted kcm-0 is another identity (upstream: a fresh UUID): it waited like kcm-1, and took over first
+    assert _lease(s).holder_identity == "kcm-0_1" and _lease(s).lease_transitions == 1
+    assert s.leader is not None and s.leader.active == 0
+
+
+def test_a_paused_leader_acts_after_losing_its_lease_until_its_renew_deadline() -> None:
+    """The finding: kcm-1 takes over while kcm-0 is frozen; kcm-0 resumes believing its lease valid, its optimistic
+    update conflicts (409), and it keeps its controllers running beside kcm-1's until its renew deadline."""
+    config = _config("leaderElection: {replicas: 2, pauses: 1}")
+    s = _step(initial_state(config), config, "fault: pause")
+    s = _until(s, config, lambda t: t.leader is not None and t.leader.replicas[1].leading)
+    assert s.leader is not None and s.leader.parked[0] is not None and s.leader.active == 1
+    s = _step(s, config, "kcm-0 resumes")
+    assert not leader_election_fencing(s) and at_most_one_acting_leader(s)
+    lines = []
+    while s.leader is not None and s.leader.replicas[0].leading:
+        line, s = next((line, t) for line, t in _steps(s, config) if "fault" not in line)
+        lines.append(line)
+        assert at_most_one_acting_leader(s)
+    assert any("409 Conflict" in line for line in lines), lines
+    assert "kcm-0 stops leading: leaderelection lost" in lines[-1]
+    assert s.leader is not None and s.leader.replicas[0] == attrs.evolve(s.leader.replicas[0], leading=False)
+
+
+def test_the_finding_and_the_property_upstream_keeps() -> None:
+    config = _config("leaderElection: {replicas: 2, pauses: 1}", ("LeaderElectionFencing",))
+    assert check(ClusterModel(config)).status == "violation"
+    config = _config("leaderElection: {replicas: 2, pauses: 1}", ("AtMostOneActingLeader",))
+    assert check(ClusterModel(config)).status == "ok"
+
+
+def test_the_variant_keeps_a_leader_acting_past_its_deadline() -> None:
+    config = _config("leaderElection: {replicas: 2, pauses: 1}\n  variants: [leader-keeps-acting]",
+                     ("AtMostOneActingLeader",))
+    result = check(ClusterModel(config))
+    assert result.status == "violation" and result.violation is not None
+    assert result.violation.property == "AtMostOneActingLeader"
+
+
+@pytest.mark.parametrize(("skew", "status"), [("0s", "ok"), ("2900ms", "ok"), ("3s", "violation"),
+                                             ("4s", "violation")])
+def test_skew_beyond_the_margin_the_renew_loop_leaves_breaks_the_guarantee(skew: str, status: str) -> None:
+    """A running leader whose renewals time out gives up retryPeriod + renewDeadline (12 s) after its last
+    success (wait.Until starts the next round retryPeriod after it); a candidate takes over leaseDuration - clockSkew
+    after it observed that success: the guarantee needs clockSkew < 3 s with the defaults, not < 5 s."""
+    config = _config(f"leaderElection: {{replicas: 2, clockSkew: {skew}, renewFailures: 5}}",
+                     ("AtMostOneActingLeader",))
+    assert check(ClusterModel(config)).status == status
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("leaderElection: {replicas: 3}", "spec.leaderElection.replicas: expected 1 or 2"),
+    ("leaderElection: {leaseDuration: 10s}", "leaseDuration must be greater than renewDeadline"),
+    ("leaderElection: {retryPeriod: 9s}", "renewDeadline must be greater than retryPeriod*JitterFactor"),
+    ("leaderElection: {leaseDuration: 15}", "expected a duration like 15s"),
+    ("leaderElection: {leaseDuration: 15500ms}", "whole seconds"),
+    ("leaderElection: {pauses: -1}", "pauses: expected a non-negative integer"),
+    ("leaderElection: {bogus: 1}", "unknown field 'bogus'"),
+    ("leaderElection: [2]", "expected a mapping"),
+    ("faults: {nodeFailures: 1}\n  leaderElection: {}", "not modelled with nodeFailures"),
+    ("variants: [leader-keeps-acting]", "leader-keeps-acting needs spec.leaderElection"),
+])
+def test_bad_leader_election_input_is_one_line(spec: str, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("*", r"\*").replace("(", r"\(")):
+        with_overrides(parse(SCENARIO % spec, "ha.yaml"))
+
+
+def test_durations() -> None:
+    assert [parse_duration(d, "x") for d in ("15s", "500ms", "1.5s", "1m")] == [15_000, 500, 1_500, 60_000]
+    with pytest.raises(InputError, match="whole number of milliseconds"):
+        parse_duration("0.5ms", "x")
+
+
+@pytest.mark.parametrize("spec", [
+    "leaderElection: {replicas: 2, pauses: 1}",
+    "faults: {controllerManagerCrashes: 1}\n  leaderElection: {replicas: 2, renewFailures: 2, clockSkew: 3s}",
+    "leaderElection: {replicas: 2, pauses: 1}\n  variants: [leader-keeps-acting]",
+])
+def test_each_components_enabled_is_its_steps(spec: str) -> None:
+    """The leader election component's ``enabled`` (and every other's) names exactly the actors of its
+    non-stuttering steps, on every state reached (tests/spec/test_spec_differential.py's check)."""
+    from tests.spec.test_spec_differential import enabled_actors_agree
+
+    assert enabled_actors_agree(_config(spec), 3_000) > 100
+
+
+def test_the_builtin_scenarios() -> None:
+    """ha-controller-manager: failover after a crash, every property holds (EventualReplicaConvergence across the
+    failover); ha-paused-leader holds and refutes the variant."""
+    from spec.scenario import builtin
+
+    result = check(ClusterModel(builtin("ha-paused-leader").config))
+    assert result.status == "ok", result.verdict()
+    config = with_overrides(builtin("ha-paused-leader"), variants=("leader-keeps-acting",)).config
+    result = check(ClusterModel(config))
+    assert result.status == "violation" and result.violation is not None
+    assert result.violation.property == "AtMostOneActingLeader"
+
+
+@pytest.mark.slow
+def test_ha_controller_manager_holds_exhaustively() -> None:
+    from spec.scenario import builtin
+
+    result = check(ClusterModel(builtin("ha-controller-manager").config))
+    assert result.status == "ok", result.verdict()

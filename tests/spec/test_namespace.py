@@ -1,0 +1,127 @@
+"""Namespaces (spec/controllers/namespace.py, the API server's namespace deletion and NamespaceLifecycle admission,
+``kubectl delete namespace``) and the built-in namespace-delete scenario."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import attrs
+import pytest
+
+from checker import check
+from checker.errors import InputError
+from spec.apiserver import NAMESPACE_TERMINATING, Session, store
+from spec.controllers import namespace as nsctl
+from spec.ha_properties import namespaces_settled
+from spec.kubectl import parse as parse_command
+from spec.kubectl import run
+from spec.model import ClusterModel
+from spec.scenario import builtin, parse
+from spec.state import FINALIZER_KUBERNETES, RESOURCE, Ghost, Namespace, Pod
+
+POD_ONLY = (Path(__file__).parent / "fixtures" / "namespace-pod.yaml").read_text()
+"""A namespace with one bare Pod, deleted at any point (small: 931 states without reductions)."""
+
+
+def _text() -> str:
+    return resources.files("spec.scenarios").joinpath("namespace-delete.yaml").read_text()
+
+
+def test_declared_namespaces_are_objects_and_default_is_added() -> None:
+    objects = builtin("namespace-delete").config.objects
+    names = [o.meta.name for o in objects if isinstance(o, Namespace)]
+    assert names == ["default", "team-a"]  # created first, default added (systemnamespaces)
+    assert all(isinstance(o, Namespace) for o in objects[:2])
+    ns = objects[1]
+    assert isinstance(ns, Namespace) and ns.finalizers == (FINALIZER_KUBERNETES,) and ns.phase == "Active"
+    # without a Namespace document, namespaces stay implicit: no Namespace object at all
+    assert not any(isinstance(o, Namespace) for o in builtin("cascade-delete").config.objects)
+
+
+def test_bad_namespace_documents_are_refused() -> None:
+    with pytest.raises(InputError, match='namespaces "team-b" not found'):
+        parse(_text().replace("namespace: team-a}", "namespace: team-b}"), "t.yaml")
+    with pytest.raises(InputError, match="cluster-scoped"):
+        parse(_text().replace("metadata: {name: team-a}", "metadata: {name: team-a, namespace: x}"), "t.yaml")
+    with pytest.raises(InputError, match="status.phase: expected Active"):
+        parse(_text().replace("metadata: {name: team-a}", "metadata: {name: team-a}\nstatus: {phase: Terminating}"),
+              "t.yaml")
+    with pytest.raises(InputError, match="usage: kubectl delete namespace NAME"):
+        parse_command("kubectl delete namespace", "x")
+
+
+def test_deletion_sets_terminating_and_admission_refuses_new_content() -> None:
+    etcd = store(list(builtin("namespace-delete").config.objects))
+    s = Session(etcd, Ghost())
+    assert run(parse_command("kubectl delete namespace team-a", "x"), s) == 'namespace "team-a" deleted'
+    ns = s.etcd.objects["namespaces/team-a"]
+    assert isinstance(ns, Namespace) and ns.meta.deleting and ns.phase == "Terminating"
+    assert ns.finalizers == (FINALIZER_KUBERNETES,)  # still there: the controller's to remove
+    pod = next(o for o in parse(POD_ONLY, "t.yaml").config.objects if isinstance(o, Pod))
+    response = s.create(pod)
+    assert response.code == 403 and response.cause == NAMESPACE_TERMINATING
+    assert "unable to create new content in namespace team-a because it is being terminated" in response.message
+    # a second DELETE changes nothing; the immortal default namespace is refused
+    before = s.etcd
+    assert run(parse_command("kubectl delete ns team-a", "x"), s) == 'namespace "team-a" deleted'
+    assert s.etcd is before
+    assert "this namespace may not be deleted" in run(parse_command("kubectl delete namespace default", "x"), s)
+
+
+def test_the_controller_deletes_the_content_then_the_namespace() -> None:
+    etcd = store(list(parse(POD_ONLY, "t.yaml").config.objects))
+    s = Session(etcd, Ghost())
+    run(parse_command("kubectl delete namespace team-a", "x"), s)
+    assert not namespaces_settled(_state(s.etcd))  # type: ignore[arg-type]
+    nsctl.sync(s, "team-a")  # an unbound pod goes at once: content gone, but the namespace waits for a next sync
+    assert "pods/team-a/solo" not in s.etcd.objects and "namespaces/team-a" in s.etcd.objects
+    nsctl.sync(s, "team-a")  # finalize: the update removes it (no metadata finalizer)
+    assert "namespaces/team-a" not in s.etcd.objects and "namespaces/default" in s.etcd.objects
+    assert namespaces_settled(_state(s.etcd))  # type: ignore[arg-type]
+    # and a create in the namespace that is gone: 404
+    response = s.create(attrs.evolve(etcd.objects["pods/team-a/solo"], meta=attrs.evolve(
+        etcd.objects["pods/team-a/solo"].meta, name="again")))
+    assert response.code == 404 and 'namespaces "team-a" not found' in response.message
+
+
+def _state(etcd: object) -> object:
+    from spec.cluster import initial_state
+
+    return attrs.evolve(initial_state(builtin("namespace-delete").config), etcd=etcd)
+
+
+def test_every_namespaced_kind_is_content() -> None:
+    assert set(nsctl.CONTENT) == {r for r in RESOURCE.values() if r not in ("nodes", "namespaces")}
+
+
+def test_a_namespace_with_a_pod_is_eventually_deleted() -> None:
+    scenario = parse(POD_ONLY, "t.yaml")
+    result = check(ClusterModel(attrs.evolve(scenario.config, properties=("NamespaceEventuallyDeleted",))))
+    assert result.status == "ok", result.verdict()
+    verdict = {p.name: p.status for p in result.properties}
+    assert verdict["NamespaceEventuallyDeleted"] == "holds"  # not vacuous: the namespace does terminate
+
+
+def test_without_the_namespace_controller_the_namespace_stays_terminating() -> None:
+    import spec.cluster as cluster
+
+    saved = cluster.COMPONENTS
+    cluster.COMPONENTS = tuple(c for c in saved if c is not nsctl.NAMESPACE_CONTROLLER)
+    try:
+        scenario = parse(POD_ONLY, "t.yaml")
+        result = check(ClusterModel(attrs.evolve(scenario.config, properties=("NamespaceEventuallyDeleted",))))
+    finally:
+        cluster.COMPONENTS = saved
+    assert result.status == "violation" and result.violation is not None
+    assert result.violation.property == "NamespaceEventuallyDeleted"
+
+
+@pytest.mark.slow
+def test_namespace_delete_holds_exhaustively() -> None:
+    """The built-in scenario (a Deployment in the namespace): every property holds, none vacuously."""
+    scenario = builtin("namespace-delete")
+    result = check(ClusterModel(scenario.config, scenario.reductions))
+    assert result.status == "ok", result.verdict()
+    verdict = {p.name: p.status for p in result.properties}
+    assert verdict["NamespaceEventuallyDeleted"] == verdict["NoOrphanedDependents"] == "holds"
