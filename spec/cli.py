@@ -14,7 +14,7 @@ from checker.errors import InputError
 from checker.loading import Loaded, relative_path
 from spec.config import Config
 from spec.faults import symmetric_nodes
-from spec.model import ClusterModel
+from spec.model import ClusterModel, applicable
 from spec.properties import PROPERTIES
 from spec.reduction import NONE
 from spec.scenario import DEFAULT_SCENARIO, Scenario, builtin, builtin_names, load, with_overrides
@@ -50,7 +50,7 @@ def summary(s: Scenario) -> str:
     if s.max_depth:
         bounds.append(f"max depth {s.max_depth}")
     parts.append("bounds: " + (", ".join(bounds) if bounds else "none"))
-    on = s.reductions.names(bool(symmetric_nodes(c)), c.consistency)
+    on = applicable(s.reductions, c).names(bool(symmetric_nodes(c)), c.consistency)
     parts.append("reductions: " + (", ".join(on) if on else "none (the plain Next relation)"))
     return "; ".join(parts)
 

@@ -26,7 +26,18 @@ from spec.reduction.partial_order import ample, eager_noop, hidden_fairness
 from spec.reduction.writeorder import canonical_history
 from spec.state import ClusterState
 
-__all__ = ["ClusterModel", "Config", "Reductions"]
+__all__ = ["ClusterModel", "Config", "Reductions", "applicable"]
+
+
+def applicable(reductions: Reductions, config: Config) -> Reductions:
+    """The reductions ``ClusterModel`` really applies to ``config`` (what a verdict and a summary must name)."""
+    if config.leader_election is not None:
+        # Not with leader election (spec.leaderelection): a replica's pause, crash or exit replaces the
+        # controller manager's informers and queues, so it depends on their deliveries and no-op reconciles
+        # (the ample sets' C1 would not hold); and the replicas' own memory holds revisions (their observed
+        # Lease, parked caches) that the write-order reduction does not rewrite.
+        return attrs.evolve(reductions, commute_writes=False, ample_sets=False, eager_noop=False)
+    return reductions
 
 
 class ClusterModel(Cluster):
@@ -34,12 +45,7 @@ class ClusterModel(Cluster):
 
     def __init__(self, config: Config, reductions: Reductions = ALL) -> None:
         super().__init__(config)
-        if config.leader_election is not None:
-            # Not with leader election (spec.leaderelection): a replica's pause, crash or exit replaces the
-            # controller manager's informers and queues, so it depends on their deliveries and no-op reconciles
-            # (the ample sets' C1 would not hold); and the replicas' own memory holds revisions (their observed
-            # Lease, parked caches) that the write-order reduction does not rewrite.
-            reductions = attrs.evolve(reductions, commute_writes=False, ample_sets=False, eager_noop=False)
+        reductions = applicable(reductions, config)
         self.reduce = reductions
         self._own = tuple(self.properties)
         self._fair = fair_actors(config)

@@ -194,3 +194,14 @@ def test_ha_controller_manager_holds_exhaustively() -> None:
 
     result = check(ClusterModel(builtin("ha-controller-manager").config))
     assert result.status == "ok", result.verdict()
+
+
+def test_the_summary_names_only_the_reductions_leader_election_leaves_on() -> None:
+    """The scenario's summary line says what the model applies: commuting writes, ample sets and eager no-ops are
+    off under leader election (spec.model.applicable), as the verdict says."""
+    from spec.cli import summary
+    from spec.scenario import builtin as builtin_scenario
+
+    line = summary(builtin_scenario("ha-paused-leader"))
+    assert line.endswith("reductions: renumbering") and "ample sets" not in line
+    assert "ample sets" in summary(builtin_scenario("node-failure"))
