@@ -281,16 +281,18 @@ class Requests:
         return [self.answer(k) for k in range(len(self))]
 
 
-class Pool(Requests):
-    """Worker processes forked from this one, each answering requests through a pipe."""
+class Processes(Requests):
+    """Worker processes forked from this one, each running ``serve(conn, *args(k))`` and answering requests through
+    a pipe with ``("ok", reply)`` or ``("model-error", message)``. ``Pool`` below and ``checker.sharded``'s pool
+    are both this, with their own worker loop."""
 
-    def __init__(self, model: Model, workers: int, max_depth: int | None, with_edges: bool) -> None:
+    def __init__(self, workers: int, serve: Callable[..., None], args: Callable[[int], tuple[Any, ...]]) -> None:
         ctx = multiprocessing.get_context("fork")
         self.conns: list[Connection] = []
         self.procs: list[Any] = []
-        for _ in range(workers):
+        for k in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child, model, max_depth, with_edges), daemon=True)
+            proc = ctx.Process(target=serve, args=(child, *args(k)), daemon=True)
             proc.start()
             child.close()
             self.conns.append(parent)
@@ -326,6 +328,13 @@ class Pool(Requests):
                 proc.join(timeout=2)
         for conn in self.conns:
             conn.close()
+
+
+class Pool(Processes):
+    """The workers of this module's search (``_serve``)."""
+
+    def __init__(self, model: Model, workers: int, max_depth: int | None, with_edges: bool) -> None:
+        super().__init__(workers, _serve, lambda k: (model, max_depth, with_edges))
 
 
 PoolFactory = Callable[[Model, int, "int | None", bool], Any]

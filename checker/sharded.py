@@ -31,9 +31,7 @@ other than this one (hash seeds differ between processes that are not forked: th
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import multiprocessing
 import os
 import pickle
 import shutil
@@ -49,7 +47,7 @@ from checker.errors import ModelError
 from checker.fingerprint import Fingerprinter, field_key
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
-from checker.parallel import Requests
+from checker.parallel import Processes
 from checker.search import Outcome, ProgressFn, _defer_signals, _deliver, count_actions, first, holds
 from checker.storage import resident_bytes
 
@@ -342,38 +340,14 @@ def _serve(conn: Connection, model: Model, me: int, workers: int, directory: str
         conn.send(reply)
 
 
-class ShardPool(Requests):
+class ShardPool(Processes):
     """The worker processes, forked from this one, and the directory through which they exchange states."""
 
     def __init__(self, model: Model, workers: int) -> None:
         shm = "/dev/shm"
         self.directory = tempfile.mkdtemp(prefix="kubespec-shards-",
                                           dir=shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None)
-        ctx = multiprocessing.get_context("fork")
-        self.conns: list[Connection] = []
-        self.procs: list[Any] = []
-        for k in range(workers):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child, model, k, workers, self.directory), daemon=True)
-            proc.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(proc)
-
-    def __len__(self) -> int:
-        return len(self.conns)
-
-    def send(self, k: int, *request: Any) -> None:
-        self.conns[k].send(request)
-
-    def answer(self, k: int) -> Any:
-        try:
-            status, reply = self.conns[k].recv()
-        except EOFError as exc:
-            raise ModelError(f"worker process {k} died (exit code {self.procs[k].exitcode})") from exc
-        if status == "model-error":
-            raise ModelError(reply)
-        return reply
+        super().__init__(workers, _serve, lambda k: (model, k, workers, self.directory))
 
     def all(self, *request: Any) -> list[Any]:
         for k in range(len(self)):
@@ -388,21 +362,8 @@ class ShardPool(Requests):
             raise error
         return replies
 
-    def resident(self) -> int:
-        """Resident memory of the coordinator and its workers."""
-        return resident_bytes() + sum(resident_bytes(p.pid) for p in self.procs if p.pid is not None)
-
     def close(self) -> None:
-        for conn in self.conns:
-            with contextlib.suppress(OSError):
-                conn.send(("stop",))
-        for proc in self.procs:
-            proc.join(timeout=2)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(timeout=2)
-        for conn in self.conns:
-            conn.close()
+        super().close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
