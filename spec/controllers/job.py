@@ -52,7 +52,7 @@ from spec import informer
 from spec.apiserver import NAMESPACE_TERMINATING, Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
 from spec.component import Base, Delta, Host, Process, Step
-from spec.controllers.manager import _elapse_queue, _finish
+from spec.controllers.manager import _elapse_queue, _expire, _finish
 from spec.state import (
     JOB_NAME_LABEL,
     JOB_SCOPE,
@@ -462,14 +462,7 @@ def elapse(ctl: JobController, dt: int) -> JobController:
     """Backoffs end (keys re-enter the queue), expectations expire (their Job is synced)."""
     if not ctl.queue.waiting and not ctl.expectations:
         return ctl
-    queue = _elapse_queue(ctl.queue, dt)
-    expectations = ctl.expectations
-    for key, exp in ctl.expectations.items():
-        if exp.timer <= dt:
-            expectations = expectations.delete(key)
-            queue = queue.add(key)
-        else:
-            expectations = expectations.set(key, attrs.evolve(exp, timer=exp.timer - dt))
+    expectations, queue = _expire(ctl.expectations, _elapse_queue(ctl.queue, dt), dt)
     return JobController(ctl.informer, queue, expectations, ctl.removals, ctl.written)
 
 

@@ -45,6 +45,7 @@ from spec.state import (
     ControllerManager,
     Deployment,
     Etcd,
+    Expectation,
     Informer,
     Key,
     Object,
@@ -153,16 +154,22 @@ def elapse(kcm: ControllerManager, dt: int) -> ControllerManager:
     """``dt`` ms pass: backoffs end (keys re-enter the queue), expectations expire (and their key is synced)."""
     kcm = attrs.evolve(kcm, rs_queue=_elapse_queue(kcm.rs_queue, dt), deploy_queue=_elapse_queue(kcm.deploy_queue, dt))
     if kcm.expectations:
-        expectations = kcm.expectations
-        queue = kcm.rs_queue
-        for key, exp in kcm.expectations.items():
-            if exp.timer <= dt:
-                expectations = expectations.delete(key)
-                queue = queue.add(key)
-            else:
-                expectations = expectations.set(key, attrs.evolve(exp, timer=exp.timer - dt))
+        expectations, queue = _expire(kcm.expectations, kcm.rs_queue, dt)
         kcm = attrs.evolve(kcm, expectations=expectations, rs_queue=queue)
     return kcm
+
+
+def _expire(expectations: immutables.Map[Key, Expectation], queue: WorkQueue,
+            dt: int) -> tuple[immutables.Map[Key, Expectation], WorkQueue]:
+    """``dt`` ms pass for a controller's expectations (ControllerExpectations' ExpectationsTimeout): an expired one
+    is dropped and its key Added to the controller's queue, so it is synced; the others' timers run down."""
+    for key, exp in expectations.items():
+        if exp.timer <= dt:
+            expectations = expectations.delete(key)
+            queue = queue.add(key)
+        else:
+            expectations = expectations.set(key, attrs.evolve(exp, timer=exp.timer - dt))
+    return expectations, queue
 
 
 def restart(etcd: Etcd, old: ControllerManager | None, revision: int) -> ControllerManager:
