@@ -62,8 +62,9 @@ WORKLOADS = ("drain-with-pdb", "statefulset-partition", "replicaset-five-three-r
 LEADER_ELECTION = ("ha-controller-manager", "ha-paused-leader")
 """kube-controller-manager's replicas under leader election (issue 19), each exhaustive in under 5 minutes."""
 
-API_SERVERS = ("ha-apiservers",)
-"""Several kube-apiserver replicas with their own watch caches (issue 19), exhaustive in under 5 minutes."""
+API_SERVERS = ("ha-apiservers", "namespace-service")
+"""Several kube-apiserver replicas with their own watch caches, and a namespace with a Service deleted from the
+converged start (issue 19), each exhaustive in under 5 minutes."""
 
 
 HA = ("job-completions", "namespace-delete", "cascade-orphan")

@@ -201,3 +201,16 @@ def test_the_disruption_controller_creates_nothing_and_its_status_writes_are_adm
     assert not failed and len(s.etcd.objects) == before
     pdb = s.etcd.objects["poddisruptionbudgets/team-a/db"]
     assert pdb.meta.resource_version == s.etcd.revision  # its status write went through
+
+
+@pytest.mark.slow
+def test_namespace_service_holds_exhaustively_from_the_converged_start() -> None:
+    """A Deployment behind a Service in the namespace, started converged (spec/warmup.py): exhaustive, the
+    namespace eventually deleted (not vacuously), the Service's properties holding throughout."""
+    scenario = builtin("namespace-service")
+    assert scenario.config.start == "converged"
+    result = check(ClusterModel(scenario.config, scenario.reductions))
+    assert result.status == "ok", result.verdict()
+    verdict = {p.name: p.status for p in result.properties}
+    assert verdict["NamespaceEventuallyDeleted"] == "holds"
+    assert verdict["ServiceRoutesEventuallyMatchReadyEndpoints"] == verdict["NoDuplicateEndpointSlices"] == "holds"
