@@ -237,32 +237,33 @@ def verify_ipvs(cluster: Cluster, opts: ProxierOptions, saved: list[SavedServer]
     return out
 
 
+_KEEPS_SOURCE = "keeps its source (externalTrafficPolicy Local)"
+
+
+def _masquerade_twins(name: str, local: str, kind: str, traffic: str) -> dict[str, tuple[str, str, str]]:
+    """A set whose members are masqueraded and its -LOCAL twin, whose members keep their source (upstream
+    marks traffic for masquerade unless the -LOCAL set matches first)."""
+    return {name: (kind, "5 masquerade", f"{traffic} is masqueraded"),
+            local: (kind, "5 masquerade", f"{traffic} {_KEEPS_SOURCE}")}
+
+
 # The IPv4 sets of pkg/proxy/ipvs/ipset.go: name -> (type, the promise its members decide, what a member means).
 IPVS_SETS: dict[str, tuple[str, str, str]] = {
     "KUBE-LOOP-BACK": ("hash:ip,port,ip", "5 masquerade",
                        "a local endpoint reaching itself through the Service is masqueraded (hairpin)"),
     "KUBE-CLUSTER-IP": ("hash:ip,port", "5 masquerade", "off-cluster traffic to the cluster IP is masqueraded"),
-    "KUBE-EXTERNAL-IP": ("hash:ip,port", "5 masquerade", "traffic to the external IP is masqueraded"),
-    "KUBE-EXTERNAL-IP-LOCAL": ("hash:ip,port", "5 masquerade",
-                               "traffic to the external IP keeps its source (externalTrafficPolicy Local)"),
-    "KUBE-LOAD-BALANCER": ("hash:ip,port", "5 masquerade", "traffic to the load-balancer IP is masqueraded"),
-    "KUBE-LOAD-BALANCER-LOCAL": ("hash:ip,port", "5 masquerade",
-                                 "traffic to the load-balancer IP keeps its source (externalTrafficPolicy Local)"),
+    **_masquerade_twins("KUBE-EXTERNAL-IP", "KUBE-EXTERNAL-IP-LOCAL", "hash:ip,port", "traffic to the external IP"),
+    **_masquerade_twins("KUBE-LOAD-BALANCER", "KUBE-LOAD-BALANCER-LOCAL", "hash:ip,port",
+                        "traffic to the load-balancer IP"),
     "KUBE-LOAD-BALANCER-FW": ("hash:ip,port", "1 routing",
                               "traffic to the load-balancer IP is filtered by loadBalancerSourceRanges"),
     "KUBE-LOAD-BALANCER-SOURCE-CIDR": ("hash:ip,port,net", "1 routing",
                                        "sources in loadBalancerSourceRanges reach the load-balancer IP"),
     "KUBE-LOAD-BALANCER-SOURCE-IP": ("hash:ip,port,ip", "1 routing",
                                      "this node reaches the load-balancer IP (a source range holds its address)"),
-    "KUBE-NODE-PORT-TCP": ("bitmap:port", "5 masquerade", "NodePort traffic is masqueraded"),
-    "KUBE-NODE-PORT-LOCAL-TCP": ("bitmap:port", "5 masquerade",
-                                 "NodePort traffic keeps its source (externalTrafficPolicy Local)"),
-    "KUBE-NODE-PORT-UDP": ("bitmap:port", "5 masquerade", "NodePort traffic is masqueraded"),
-    "KUBE-NODE-PORT-LOCAL-UDP": ("bitmap:port", "5 masquerade",
-                                 "NodePort traffic keeps its source (externalTrafficPolicy Local)"),
-    "KUBE-NODE-PORT-SCTP-HASH": ("hash:ip,port", "5 masquerade", "NodePort traffic is masqueraded"),
-    "KUBE-NODE-PORT-LOCAL-SCTP-HASH": ("hash:ip,port", "5 masquerade",
-                                       "NodePort traffic keeps its source (externalTrafficPolicy Local)"),
+    **{name: entry for proto, kind in (("TCP", "bitmap:port"), ("UDP", "bitmap:port"), ("SCTP-HASH", "hash:ip,port"))
+       for name, entry in _masquerade_twins(f"KUBE-NODE-PORT-{proto}", f"KUBE-NODE-PORT-LOCAL-{proto}", kind,
+                                            "NodePort traffic").items()},
     "KUBE-HEALTH-CHECK-NODE-PORT": ("bitmap:port", "health check", "the health check node port is accepted"),
     "KUBE-IPVS-IPS": ("hash:ip", "2 isolation",
                       "the address is on kube-ipvs0 (KUBE-IPVS-FILTER rejects what is no Service there)"),
