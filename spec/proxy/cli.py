@@ -215,7 +215,8 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
                     raise InputError("--nft-ruleset: give either an nftables ruleset or iptables dumps")
                 dump, others = to_dump(parse_ruleset(decode(read_bytes(nft_file), nft_file), nft_file), nft_file)
                 if others:
-                    click.echo(f"note: tables other than ip kube-proxy are not considered: {', '.join(others)}")
+                    click.echo(f"note: tables of other families are not considered (no IPv4 packet traverses "
+                               f"them): {', '.join(others)}")
             elif dump_files or listing_files:
                 dump = _read_dumps(dump_files, listing_files)
                 if ipset_file is not None:

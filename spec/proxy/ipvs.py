@@ -551,7 +551,7 @@ def with_ipvs_stage(dump: Dump, saved: list[SavedServer]) -> Dump:
     chains = {name: Chain(name, "ACCEPT" if name in ("INPUT", "OUTPUT") else None, tuple(
         parse_rule("ipvs", f"-A {name} {text}", names, index=i, source="<ipvs table>")
         for i, text in enumerate(lines))) for name, lines in texts.items()}
-    return Dump({**dump.tables, "ipvs": chains})
+    return attrs.evolve(dump, tables={**dump.tables, "ipvs": chains})
 
 
 def verification_options(opts: ProxierOptions, saved: list[SavedServer]) -> ProxierOptions:

@@ -85,10 +85,26 @@ PRE_STAGES: dict[str, tuple[Stage, ...]] = {
 # ip_vs_core.c ip_vs_ops4. A packet it schedules from LOCAL_IN is sent on by ip_vs_nat_xmit through LOCAL_OUT
 # (raw, mangle, filter, security OUTPUT; the nat table has already bound the connection) and POSTROUTING.
 IPVS_IN: Stage = ("ipvs", "INPUT", None, "")
+IPVS_IN_PRIORITY = 98
 IPVS_OUT: Stage = ("ipvs", "OUTPUT", "", None)
 IPVS_XMIT: tuple[Stage, ...] = (("raw", "OUTPUT", "", None), ("mangle", "OUTPUT", "", None),
                                 ("filter", "OUTPUT", "", None), ("security", "OUTPUT", "", None),
                                 ("mangle", "POSTROUTING", "", None), ("nat", "POSTROUTING", "", None))
+
+
+# The iptables tables at each hook with their priorities (include/uapi/linux/netfilter_ipv4.h nf_ip_hook_priorities:
+# RAW -300, MANGLE -150, NAT_DST -100, FILTER 0, SECURITY 50, NAT_SRC 100) and whether they are nat tables.
+HOOK_TABLES: dict[str, tuple[tuple[int, str, bool], ...]] = {
+    "PREROUTING": ((-300, "raw", False), (-150, "mangle", False), (-100, "nat", True)),
+    "INPUT": ((-150, "mangle", False), (0, "filter", False), (50, "security", False), (100, "nat", True)),
+    "FORWARD": ((-150, "mangle", False), (0, "filter", False), (50, "security", False)),
+    "OUTPUT": ((-300, "raw", False), (-150, "mangle", False), (-100, "nat", True), (0, "filter", False),
+               (50, "security", False)),
+    "POSTROUTING": ((-150, "mangle", False), (100, "nat", True)),
+}
+# A locally generated packet is routed again after nat OUTPUT (and IPVS, at NF_IP_PRI_NAT_DST + 1): the stages up
+# to this priority come before the model's routing decision.
+OUTPUT_REROUTE = -99
 
 
 def post_stages(hook: str, local: bool) -> tuple[Stage, ...]:
@@ -138,7 +154,7 @@ def kube_only(dump: Dump) -> Dump:
             rules = tuple(r if r.index == i else attrs.evolve(r, index=i) for i, r in enumerate(kept))
             new[name] = Chain(name, "ACCEPT" if chain.policy is not None else None, rules)
         tables[table] = new
-    return Dump(tables)
+    return attrs.evolve(dump, tables=tables)
 
 
 def foreign_parts(dump: Dump) -> list[str]:
@@ -165,7 +181,7 @@ def with_builtin_jumps(dump: Dump) -> Dump:
             if target in chains:
                 rules.append(parse_rule(table, f"-A {chain} {text}", frozenset(chains), index=len(rules)))
         chains[chain] = Chain(chain, "ACCEPT", tuple(rules))
-    return Dump(tables)
+    return attrs.evolve(dump, tables=tables)
 
 
 class Pins(NamedTuple):
@@ -373,9 +389,18 @@ class Explorer:
         self.snat_rules: list[Rule] = []
         self._snat_index: dict[int, int] = {}
         self.ipvs = "ipvs" in self.dump.tables
-        self._pre = dict(PRE_STAGES)
-        if self.ipvs:
-            self._pre[OUTPUT] = (*PRE_STAGES[OUTPUT], IPVS_OUT)
+        # Each hook's stages in priority order: the iptables tables and other nftables tables' base chains
+        # (Dump.stages; at equal priority the iptables table first).
+        self._plan: dict[str, list[tuple[int, str, str, bool]]] = {
+            hook: sorted([(p, t, hook, nat) for p, t, nat in tables] + list(self.dump.stages.get(hook, ())),
+                         key=lambda s: s[0]) for hook, tables in HOOK_TABLES.items()}
+        self._nat_tables = {t for plan in self._plan.values() for _, t, _, nat in plan if nat}
+        self._pre = {
+            PREROUTING: tuple((t, c, None, "") for _, t, c, _ in self._plan["PREROUTING"]),
+            OUTPUT: tuple((t, c, "", None) for p, t, c, _ in self._plan["OUTPUT"] if p <= OUTPUT_REROUTE)
+            + ((IPVS_OUT,) if self.ipvs else ()),
+        }
+        self._posts: dict[tuple[str, bool], tuple[Stage, ...]] = {}
         self.ifaces: dict[str, set[str]] = {"iif": set(), "oif": set()}
         self.opaque: dict[str, int] = {}  # opaque conditions met on some path, and how many rules have them
         self.steps = 0  # rules walked, against a runaway fan-out of chains
@@ -824,7 +849,7 @@ class Explorer:
             table, name, iif, oif = stages[k]
             oif = self._routed_oif(st, oif)
             chain = self.dump.chain(table, name)
-            if chain is None or (table == "nat" and st.pins.untracked):
+            if chain is None or (table in self._nat_tables and st.pins.untracked):
                 pending.append((k + 1, st))
                 continue
             pins = st.pins
@@ -896,9 +921,31 @@ class Explorer:
                                       r.verdict, r.masquerade, r.local, r.policy, r.alternatives))
         return out
 
+    def post_stages(self, hook: str, local: bool) -> tuple[Stage, ...]:
+        """The stages after the routing decision (see the module docstring), with other nftables tables' base
+        chains where their priorities put them; the nat ones are not run again when the packet loops back."""
+        found = self._posts.get((hook, local))
+        if found is not None:
+            return found
+        plan = self._plan
+        out: tuple[Stage, ...]
+        if hook == PREROUTING:
+            if local:
+                out = tuple((t, c, None, "") for _, t, c, _ in plan["INPUT"])
+            else:
+                out = tuple((t, c, None, None) for _, t, c, _ in (*plan["FORWARD"], *plan["POSTROUTING"]))
+        else:
+            oif = "lo" if local else None
+            out = tuple((t, c, "", oif) for p, t, c, _ in plan["OUTPUT"] if p > OUTPUT_REROUTE)
+            out += tuple((t, c, "", oif) for _, t, c, _ in plan["POSTROUTING"])
+            if local:
+                out += tuple((t, c, "lo", "") for _, t, c, nat in (*plan["PREROUTING"], *plan["INPUT"]) if not nat)
+        self._posts[(hook, local)] = out
+        return out
+
     def _post_read(self, hook: str, local: bool) -> tuple[Stage, ...]:
         """The builtin chains after the routing decision whose walks a DNAT destination may change."""
-        stages = post_stages(hook, local)
+        stages = self.post_stages(hook, local)
         if self.ipvs and local and hook == PREROUTING:
             return (*stages, IPVS_IN, *IPVS_XMIT)
         return stages
@@ -907,19 +954,20 @@ class Explorer:
         """The paths from the routing decision on."""
         out: list[PathResult] = []
         for st2, local in self._local_dst(st):
-            stages = post_stages(hook, local)
+            stages = self.post_stages(hook, local)
             if not (self.ipvs and local and hook == PREROUTING):
                 out += [_result(hook, st3, verdict, local) for st3, verdict in self._stages(stages, st2)]
                 continue
             # IPVS between security INPUT and nat INPUT: a scheduled packet leaves through LOCAL_OUT and
             # POSTROUTING; any other is delivered here.
-            for st3, verdict in self._stages((*stages[:3], IPVS_IN), st2):
+            before = sum(1 for p, _, _, _ in self._plan["INPUT"] if p < IPVS_IN_PRIORITY)
+            for st3, verdict in self._stages((*stages[:before], IPVS_IN), st2):
                 if verdict != "accept":
                     out.append(_result(hook, st3, verdict, True))
                 elif st3.dnat != st2.dnat:
                     out += [_result(hook, st4, v4, False) for st4, v4 in self._stages(IPVS_XMIT, st3)]
                 else:
-                    out += [_result(hook, st4, v4, True) for st4, v4 in self._stages(stages[3:], st3)]
+                    out += [_result(hook, st4, v4, True) for st4, v4 in self._stages(stages[before:], st3)]
         return self._merge(out, st)
 
     def _merge(self, results: list[PathResult], start: State) -> list[PathResult]:
