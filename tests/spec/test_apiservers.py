@@ -6,6 +6,7 @@ the reflector's lastSyncResourceVersion (kubernetes#83520) or, in the failover-r
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import attrs
 import pytest
@@ -47,26 +48,8 @@ spec:
       - {name: web, image: "nginx:1.25", resources: {requests: {cpu: 500m, memory: 256Mi}}}
 """
 
-POD = """
-apiVersion: kubespec.dev/v1
-kind: Scenario
-metadata: {name: apiservers-pod}
-spec:
-  apiServers: 2
-  faults: {apiServerRestarts: 1}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node-a}
-status: {allocatable: {cpu: "2", memory: 2Gi, pods: "110"}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web, labels: {app: web}}
-spec:
-  containers:
-  - {name: web, image: "nginx:1.25", resources: {requests: {cpu: 500m, memory: 256Mi}}}
-"""
+POD = (Path(__file__).parent / "fixtures" / "apiservers-pod.yaml").read_text()
+"""One Pod on one node, two API servers, one API server crash (also in test_spec_differential's FAST list)."""
 
 
 def _config(spec: str = "apiServers: 2\n  faults: {apiServerRestarts: 1}", variants: tuple[str, ...] = ()) -> Config:

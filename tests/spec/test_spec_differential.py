@@ -147,6 +147,7 @@ def test_a_node_crash_keeps_convergence_with_the_reductions() -> None:
 
 FAST = ["pod-two-nodes", "stale-replicaset", "deployment-node-crash-one-node.yaml", "service-one-node"]
 FAST += ["namespace-pod.yaml"]  # issue 19: a namespace deleted with its pod
+FAST += ["apiservers-pod.yaml"]  # issue 19: two API servers, one crash (only renumbering differs)
 SLOW = ["cordoned-node", "replicaset-one-node", "deployment-node-crash.yaml",
         "node-failure-one-replica.yaml",  # 30,403 states unreduced (the built-in node-failure has 2 replicas)
         "cascade-delete",  # cascade-delete: 247,328 states unreduced
