@@ -28,13 +28,18 @@ the one linearisable etcd. Modelled:
   last) and relist there: their watch request fails against the crashed one, so ListAndWatch returns and lists
   again (the path kubernetes#67998 describes). Today that relist is not served older than the reflector's
   lastSyncResourceVersion (kubernetes#83520); in the ``failover-relist`` variant it asks for resourceVersion "0"
-  and a lagging cache answers with the past (kubernetes#59848: ``spec.informer.failover_relist_revisions``).
+  and a lagging cache answers with the past (kubernetes#59848: ``spec.informer.failover_relist_revisions``);
+- a partition of an API server from its clients (budget ``apiServerPartitions``, actor "fault"): its clients fail
+  over as for a crash, but it keeps its watch cache, which goes on following etcd (it still reaches etcd).
 Abstracted: a cache catches up in one step to etcd's revision (the events etcd's watch has for it, in one batch);
 the load balancer's choice on failover is the next API server; a crash and its restart are one step, as for every
 process; writes go to etcd directly (every API server writes through to the one etcd, linearisably).
-Omitted: a partition between a client and its API server (only crashes move clients), the consistent list from
-the cache (KEP-2340: a restarted client's first list is consistent, served at etcd's revision, as with one API
-server), watch bookmarks, the API servers' own Leases and the kubernetes Service's endpoints.
+A partition heals at once (its clients have moved; a later failover may bring some back); with one API server
+there is no other to fail over to, and the partition budget has no step.
+Omitted: a partition between one client and its API server (all of an API server's clients move together), one
+between an API server and etcd, the consistent list from the cache (KEP-2340: a restarted client's first list is
+consistent, served at etcd's revision, as with one API server), watch bookmarks, the API servers' own Leases and
+the kubernetes Service's endpoints.
 """
 
 from __future__ import annotations
@@ -74,12 +79,13 @@ def _index(process: Process, servers: ApiServers) -> int:
     raise ValueError(f"no API server {process.name!r}")
 
 
-def failover(state: ClusterState, servers: ApiServers, crashed: int) -> ClusterState:
-    """API server ``crashed`` restarts with a new watch cache at etcd's revision; its clients move to the next
-    API server and their informers relist there (expired: their watch broke and ListAndWatch returns)."""
+def failover(state: ClusterState, servers: ApiServers, crashed: int, restarted: bool = True) -> ClusterState:
+    """API server ``crashed`` restarts with a new watch cache at etcd's revision (``restarted``; a partition keeps
+    its cache); its clients move to the next API server and their informers relist there (expired: their watch
+    broke and ListAndWatch returns)."""
     count = len(servers.caches)
     target = (crashed + 1) % count
-    caches = tuple(state.etcd.revision if i == crashed else c for i, c in enumerate(servers.caches))
+    caches = tuple(state.etcd.revision if i == crashed and restarted else c for i, c in enumerate(servers.caches))
     moved: dict[str, int] = dict(servers.clients)
     new = state
     for (who, index, _, inf), server in zip(state.informer_slots(), slot_servers(state, servers), strict=True):
@@ -91,6 +97,17 @@ def failover(state: ClusterState, servers: ApiServers, crashed: int) -> ClusterS
     return new._with(apiservers=ApiServers(caches, tuple(sorted(moved.items()))))
 
 
+FAULT_ACTOR = "fault"
+"""The actor of a partition (``spec.faults``' fault actor)."""
+PARTITION = "partition from its clients (they fail over; its watch cache keeps following etcd)"
+"""The ``Fault.kind`` of an API server's partition."""
+
+
+def _connected(state: ClusterState, servers: ApiServers) -> list[int]:
+    """The API servers that some client talks to (a partition of one that has none changes nothing)."""
+    return sorted(set(slot_servers(state, servers)))
+
+
 class ApiServerComponent(Base):
     """kube-apiserver: its state is etcd (``ClusterState.etcd``, and the ghost) and, with several API servers,
     ``ClusterState.apiservers``; steps: each lagging watch cache catching up (several API servers only).
@@ -100,7 +117,8 @@ class ApiServerComponent(Base):
     host = Host.APISERVER
 
     def actors(self, config: Config) -> tuple[str, ...]:
-        return self.fair_actors(config)
+        partitions = (FAULT_ACTOR,) if config.api_servers > 1 and config.budget.api_server_partitions else ()
+        return self.fair_actors(config) + partitions
 
     def fair_actors(self, config: Config) -> tuple[str, ...]:
         """Each API server's cacher: a cache that is behind eventually catches up."""
@@ -121,13 +139,22 @@ class ApiServerComponent(Base):
                 caches = tuple(revision if j == i else c for j, c in enumerate(servers.caches))
                 yield A.CacheSync(server_name(i), cache, revision), settle(
                     state._with(apiservers=ApiServers(caches, servers.clients)), config)
+        left = state.budget.api_server_partitions
+        if left:
+            spent = state._with(budget=attrs.evolve(state.budget, api_server_partitions=left - 1))
+            for i in _connected(state, servers):
+                yield A.Fault(FAULT_ACTOR, PARTITION, server_name(i)), settle(
+                    failover(spent, servers, i, restarted=False), config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
         servers = state.apiservers
         if servers is None:
             return set()
         revision = state.etcd.revision
-        return {server_name(i) for i, cache in enumerate(servers.caches) if cache < revision}
+        out = {server_name(i) for i, cache in enumerate(servers.caches) if cache < revision}
+        if state.budget.api_server_partitions and _connected(state, servers):
+            out.add(FAULT_ACTOR)
+        return out
 
     def busy(self, state: ClusterState, config: Config) -> bool:
         return self.urgent(state, config)

@@ -780,6 +780,9 @@ class Budget:
     lease_renew_failures: int = 0
     """A leader's renewal that fails (the request times out: etcd or the API server overloaded) while its
     controllers keep running (``spec.leaderElection.renewFailures``)."""
+    api_server_partitions: int = 0
+    """An API server cut off from its clients (not from etcd): they fail over to another (several API servers:
+    ``spec.kube_apiserver``; the scenario's ``spec.faults.apiServerPartitions``)."""
 
 
 @attrs.frozen(cache_hash=True)

@@ -341,8 +341,9 @@ def _needs_api_server_failover(config: Config) -> str | None:
     cache."""
     if config.api_servers < 2:
         return "spec.apiServers of at least 2 (a failover to another API server's watch cache)"
-    if not config.budget.api_server_restarts:
-        return "spec.faults.apiServerRestarts of at least 1 (an API server crash moves its clients to another)"
+    if not (config.budget.api_server_restarts or config.budget.api_server_partitions):
+        return "spec.faults.apiServerRestarts or apiServerPartitions of at least 1 (an API server crash or " \
+            "partition moves its clients to another)"
     return None
 
 

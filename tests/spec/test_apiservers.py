@@ -220,7 +220,31 @@ def test_bad_api_servers_are_one_line_errors(spec: str, message: str) -> None:
 
 def test_the_variant_needs_two_api_servers_and_a_crash() -> None:
     for spec, needs in (("faults: {apiServerRestarts: 1}", "spec.apiServers of at least 2"),
-                        ("apiServers: 2", "spec.faults.apiServerRestarts of at least 1")):
+                        ("apiServers: 2", "spec.faults.apiServerRestarts or apiServerPartitions of at least 1")):
         scenario = parse(SCENARIO % spec, "apiservers.yaml")
         with pytest.raises(InputError, match=needs):
             with_overrides(scenario, variants=("failover-relist",))
+
+
+def test_a_partition_moves_the_clients_but_keeps_the_cache() -> None:
+    """apiServerPartitions: the API server still follows etcd; only its clients go (and relist elsewhere)."""
+    config = _config("apiServers: 2\n  faults: {apiServerPartitions: 1}")
+    state = _step(initial_state(config), config, "replicaset-controller reconciles")
+    assert state.apiservers is not None and state.apiservers.caches[0] < state.etcd.revision
+    cut = _step(state, config, "fault: partition from its clients")
+    assert cut.apiservers is not None
+    assert cut.apiservers.caches == state.apiservers.caches  # not restarted: its cache lags as it did
+    assert dict(cut.apiservers.clients) == {"kube-controller-manager": 1, "kubelet/node-a": 1}
+    assert cut.budget.api_server_partitions == 0 and all(i.expired for i in cut.kcm.informers)
+    assert "kube-apiserver-1's watch cache catches up" in " ".join(line for line, _ in _steps(cut, config))
+    pod = parse(POD.replace("apiServerRestarts", "apiServerPartitions"), "apiservers-pod.yaml").config
+    assert pod.budget.api_server_partitions == 1 and not pod.budget.api_server_restarts
+    assert check(ClusterModel(pod)).status == "ok"
+    bad = check(ClusterModel(attrs.evolve(pod, variants=frozenset({"failover-relist"}))))
+    assert bad.violation is not None and bad.violation.property == "ResourceVersionMonotonic"
+
+
+def test_one_api_server_has_nothing_to_fail_over_to() -> None:
+    config = _config("faults: {apiServerPartitions: 1}")
+    state = initial_state(config)
+    assert not any("partition" in line for line, _ in _steps(state, config))
