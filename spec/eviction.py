@@ -18,13 +18,16 @@ Abstracted: one eviction request is one atomic step (its get, decrement and dele
 between), so its conflict retry is never exercised; the race that matters is with the disruption controller,
 which reads from informers. Dry-run and delete options (grace period, preconditions) are not modelled.
 Variants: ``no-disrupted-pods`` leaves DisruptedPods alone (before kubernetes PR #36196).
+An eviction is a create (of the pods/eviction subresource), so the NamespaceLifecycle admission plugin refuses it in
+a Terminating namespace (403 Forbidden, cause NamespaceTerminating: ``spec.apiserver.namespace_lifecycle``) before
+the handler runs; ``kubectl drain`` acts on that cause (``spec.kubectl.drain_step``, kubernetes#93947).
 """
 
 from __future__ import annotations
 
 import attrs
 
-from spec.apiserver import Response, Session
+from spec.apiserver import Response, Session, namespace_lifecycle
 from spec.controllers.disruption import by_uid, expected_and_desired, selected_pods
 from spec.state import (
     Deployment,
@@ -67,6 +70,9 @@ def evict(session: Session, key: Key, variants: frozenset[str] = frozenset()) ->
     name = key.rsplit("/", 1)[1]
     if not isinstance(pod, Pod):
         return Response(404, "NotFound", f'pods "{name}" not found')
+    refused = namespace_lifecycle(session.etcd, pod)  # an Eviction is a create (of pods/eviction): admitted first
+    if refused is not None:
+        return refused
     if can_ignore_pdb(pod):
         return _delete(session, key, pod)
     pdbs = budgets_of(session.etcd.objects.values(), pod)

@@ -23,7 +23,7 @@ import attrs
 
 from checker.errors import InputError
 from spec import actions as A
-from spec.apiserver import Session
+from spec.apiserver import NAMESPACE_TERMINATING, Session
 from spec.component import Base, Step, commit, session
 from spec.controllers.deployment import owned, revision
 from spec.eviction import evict
@@ -499,8 +499,11 @@ def start_drain(command: Command, index: int, session: Session) -> tuple[str, Dr
 def drain_step(drain: Drain, key: Key, session: Session, variants: frozenset[str] = frozenset()
                ) -> tuple[str, Drain | None]:
     """One eviction of evictPods: 201 or 404 and the pod is done; 429 TooManyRequests and it is retried (the
-    goroutine sleeps 5 s and evicts again: the drain is unchanged); any other error ends the drain. The drain is
-    done when every pod is (``node/NAME drained``; waitForDelete is left out: it writes nothing)."""
+    goroutine sleeps 5 s and evicts again: the drain is unchanged); a 403 with cause NamespaceTerminating (the
+    pod's namespace is being deleted) is retried until the pod has a deletionTimestamp, and then ignored, the pod
+    done (kubernetes#93947; drain.go evictPods, apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause));
+    any other error ends the drain. The drain is done when every pod is (``node/NAME drained``; waitForDelete is
+    left out: it writes nothing)."""
     uid = dict(drain.pods)[key]
     name = key.rsplit("/", 1)[1]
     namespace = key.split("/")[1]
@@ -512,7 +515,13 @@ def drain_step(drain: Drain, key: Key, session: Session, variants: frozenset[str
         if response.code == 429:
             return (f'error when evicting pods/"{name}" -n "{namespace}" (will retry after 5s): '
                     f"{response.message}"), drain
-        if not response.ok and response.code != 404:
+        if response.cause == NAMESPACE_TERMINATING and not current.meta.deleting:
+            # kubernetes#93947 (drain.go evictPods): in a Terminating namespace, retried until the pod is deleted
+            return (f'error when evicting pod "{name}" from terminating namespace "{namespace}" (will retry after '
+                    f"5s): {response.message}"), drain
+        if response.cause == NAMESPACE_TERMINATING:
+            pass  # the pod is being deleted: the error is ignored and the drain waits for its deletion (done here)
+        elif not response.ok and response.code != 404:
             return (f'error: unable to drain node "{drain.node}" due to error: error when evicting pods/"{name}" '
                     f'-n "{namespace}": {response.message}'), None
         response_text = f"pod/{name} evicted"

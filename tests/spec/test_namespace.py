@@ -214,3 +214,60 @@ def test_namespace_service_holds_exhaustively_from_the_converged_start() -> None
     verdict = {p.name: p.status for p in result.properties}
     assert verdict["NamespaceEventuallyDeleted"] == "holds"
     assert verdict["ServiceRoutesEventuallyMatchReadyEndpoints"] == verdict["NoDuplicateEndpointSlices"] == "holds"
+
+
+DRAINED = """
+apiVersion: kubespec.dev/v1
+kind: Scenario
+metadata: {name: ns-drain}
+spec:
+  userActions: ["kubectl drain node-a --force", "kubectl delete namespace team-a"]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+status: {allocatable: {cpu: "2", memory: 4Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-a}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, namespace: team-a}
+spec:
+  nodeName: node-a
+  containers: [{name: c, image: nginx:1.25}]
+"""
+
+
+def test_an_eviction_in_a_terminating_namespace_is_refused_and_drain_waits_for_the_deletion() -> None:
+    """An Eviction is a create: NamespaceLifecycle refuses it in a Terminating namespace (403, cause
+    NamespaceTerminating). kubectl drain retries it while the pod has no deletionTimestamp and then ignores it,
+    waiting for the deletion (kubernetes#93947, drain.go evictPods)."""
+    from spec.eviction import evict
+    from spec.kubectl import drain_step
+    from spec.state import Drain
+
+    etcd = store(list(parse(DRAINED, "t.yaml").config.objects))
+    s = Session(etcd, Ghost())
+    key = "pods/team-a/solo"
+    drain = Drain(0, "node-a", ((key, etcd.objects[key].meta.uid),))
+    run(parse_command("kubectl delete namespace team-a", "x"), s)
+    response = evict(s, key)
+    assert response.code == 403 and response.cause == NAMESPACE_TERMINATING
+    assert 'pods "solo" is forbidden: unable to create new content in namespace team-a' in response.message
+    before = s.etcd
+    output, after = drain_step(drain, key, s)
+    assert after is drain and s.etcd is before  # retried (after 5 s): nothing written, nothing done
+    assert 'error when evicting pod "solo" from terminating namespace "team-a" (will retry after 5s)' in output
+    assert s.delete(key).ok  # the namespace controller deletes the pod (gracefully: it is bound)
+    output, after = drain_step(drain, key, s)
+    assert after is None and output == "pod/solo evicted; node/node-a drained"
+
+
+def test_a_drain_during_the_namespace_deletion_holds_exhaustively() -> None:
+    """Both commands at any point: the drain finishes or waits, the namespace is deleted (not vacuously)."""
+    result = check(ClusterModel(parse(DRAINED, "t.yaml").config))
+    assert result.status == "ok", result.verdict()
+    assert {p.name: p.status for p in result.properties}["NamespaceEventuallyDeleted"] == "holds"
