@@ -107,6 +107,16 @@ def display(state: ClusterState) -> Mapping[str, Any]:
             "expectations": {k: {"add": e.add, "del": sorted(e.deletes)} for k, e in sorted(ctl.expectations.items())},
             "finalizer removals expected": {k: sorted(v) for k, v in sorted(ctl.removals.items())},
         }
+    if state.apiservers is not None:  # several API servers (spec.kube_apiserver): each one's cache and clients
+        from spec.kube_apiserver import server_name
+        from spec.watchcache import client_process, slot_servers
+
+        clients: dict[int, set[str]] = {}
+        for (who, index, _, _), server in zip(state.informer_slots(), slot_servers(state, state.apiservers),
+                                              strict=True):
+            clients.setdefault(server, set()).add(client_process(state, who, index))
+        for i, cache in enumerate(state.apiservers.caches):
+            view[server_name(i)] = {"watch cache rv": cache, "clients": sorted(clients.get(i, ()))}
     b = state.budget
     view["faults left"] = {a.name: getattr(b, a.name) for a in b.__attrs_attrs__}
     view["pending kubectl"] = sorted(state.pending_commands)
