@@ -208,8 +208,14 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
         return ReplicaSet(meta=meta, replicas=replicas, selector=selector, template=template)
     strategy = _map(spec, "strategy", f"{where}: spec")
     _keys(strategy, ("type", "rollingUpdate"), f"{where}: spec.strategy")
-    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        raise InputError(f"{where}: spec.strategy.type: only RollingUpdate is modelled, got {strategy.get('type')!r}")
+    kind_of_strategy = strategy.get("type", "RollingUpdate")
+    if kind_of_strategy not in ("RollingUpdate", "Recreate"):
+        raise InputError(f"{where}: spec.strategy.type: Unsupported value: {kind_of_strategy!r}: supported values: "
+                         f"\"Recreate\", \"RollingUpdate\"")
+    if kind_of_strategy == "Recreate" and "rollingUpdate" in strategy:
+        # apps/validation ValidateDeploymentStrategy
+        raise InputError(f"{where}: spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy "
+                         f"`type` is 'Recreate'")
     rolling = _map(strategy, "rollingUpdate", f"{where}: spec.strategy")
     _keys(rolling, ("maxSurge", "maxUnavailable"), f"{where}: spec.strategy.rollingUpdate")
     if spec.get("paused"):
@@ -224,6 +230,7 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
             rolling.get("maxUnavailable", "25%"), f"{where}: spec.strategy.rollingUpdate.maxUnavailable"
         ),
         revision_history_limit=_int(spec, "revisionHistoryLimit", f"{where}: spec", 10),
+        strategy=kind_of_strategy,
     )
 
 
