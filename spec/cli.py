@@ -42,6 +42,7 @@ def summary(s: Scenario) -> str:
         *(["started converged (spec/warmup.py)"] if c.start == "converged" else []),
         "variants " + ", ".join(sorted(c.variants)) if c.variants else "today's Kubernetes (no variant)",
         _count(len(c.commands), "kubectl command"),
+        *([f"read and not modelled: {', '.join(s.ignored)}"] if s.ignored else []),
         f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(_defaults(c))}",
     ]
     bounds = []
