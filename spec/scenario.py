@@ -64,8 +64,10 @@ FAULTS = {
 }
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
                    "symmetry", "description", "podGC", "start",
-                   "leaderElection")
+                   "leaderElection", "apiServers")
 DEFAULT_SCENARIO = "web-two-nodes"
+MAX_API_SERVERS = 5
+"""The most kube-apiserver replicas a scenario takes (``spec.apiServers``): each adds a cache position per state."""
 INT32_MAX = 2**31 - 1
 """Kubernetes' replica counts are int32 (apps/v1 DeploymentSpec.Replicas, ReplicaSetSpec.Replicas)."""
 MAX_REPLICAS = 243
@@ -622,6 +624,12 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
 
         leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", objects,
                                                commands, budget)
+    api_servers = _int(spec, "apiServers", f"{where}: spec", 1)
+    if not 1 <= api_servers <= MAX_API_SERVERS:
+        raise InputError(f"{where}: spec.apiServers: expected 1 to {MAX_API_SERVERS} API servers, got {api_servers}")
+    if api_servers > 1 and consistency != "strong":
+        raise InputError(f"{where}: spec.apiServers: several API servers model the caches' lag themselves (each "
+                         f"one's watch cache); use consistency: strong, not {consistency}")
     config = Config(
         objects=tuple(objects),
         commands=commands,
@@ -633,6 +641,7 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         terminated_pod_gc_threshold=threshold,
         start=start,
         leader_election=leader_election,
+        api_servers=api_servers,
     )
     if start == "converged":
         from spec.cluster import initial_state
