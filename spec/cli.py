@@ -49,6 +49,10 @@ def summary(s: Scenario) -> str:
         bounds.append(f"max {s.max_states:,} states")
     if s.max_depth:
         bounds.append(f"max depth {s.max_depth}")
+    if c.leader_election is not None:  # AtMostOneActingLeader holds within this budget only (spec.leaderelection)
+        from spec.leaderelection import describe_bounds
+
+        bounds.append(describe_bounds(c.leader_election))
     parts.append("bounds: " + (", ".join(bounds) if bounds else "none"))
     on = applicable(s.reductions, c).names(bool(symmetric_nodes(c)), c.consistency)
     parts.append("reductions: " + (", ".join(on) if on else "none (the plain Next relation)"))

@@ -506,6 +506,21 @@ JITTER_FACTOR = 1.2
 """leaderelection.go JitterFactor (NewLeaderElector: renewDeadline must exceed retryPeriod * JitterFactor)."""
 
 
+def _seconds(ms: int) -> str:
+    return f"{ms // 1000} s" if ms % 1000 == 0 else f"{ms / 1000:g} s"
+
+
+def describe_bounds(cfg: LeaderElectionConfig) -> str:
+    """The timing budget a verdict holds within (the scenario summary's bounds): the clock skew between replicas
+    over one lease duration, which ``AtMostOneActingLeader`` needs below leaseDuration - renewDeadline -
+    retryPeriod (``spec.ha_properties``), and the durations."""
+    margin = cfg.lease_duration_ms - cfg.renew_deadline_ms - cfg.retry_period_ms
+    within = "within" if cfg.clock_skew_ms < margin else "NOT within"
+    return (f"clock skew between replicas ≤ {_seconds(cfg.clock_skew_ms)} per lease duration ({within} the "
+            f"{_seconds(margin)} margin of lease {_seconds(cfg.lease_duration_ms)}, renew deadline "
+            f"{_seconds(cfg.renew_deadline_ms)}, retry period {_seconds(cfg.retry_period_ms)})")
+
+
 def parse_duration(value: Any, where: str) -> int:
     """A metav1.Duration as a scenario writes it ("15s", "500ms", "1.5s", "1m"), in whole ms."""
     m = _DURATION.match(value) if isinstance(value, str) else None

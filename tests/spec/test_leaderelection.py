@@ -4,6 +4,7 @@ the pause and crash faults, the properties and the finding, the variant, and the
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import attrs
 import pytest
@@ -16,8 +17,9 @@ from spec.config import Config
 from spec.ha_properties import at_most_one_acting_leader, leader_election_fencing
 from spec.leaderelection import LEASE_KEY, parse_duration
 from spec.model import ClusterModel
-from spec.scenario import parse, with_overrides
-from spec.state import ClusterState, Lease
+from spec.properties import replicaset_never_overshoots
+from spec.scenario import load, parse, with_overrides
+from spec.state import ClusterState, Lease, Pod
 
 SCENARIO = """
 apiVersion: kubespec.dev/v1
@@ -205,3 +207,53 @@ def test_the_summary_names_only_the_reductions_leader_election_leaves_on() -> No
     line = summary(builtin_scenario("ha-paused-leader"))
     assert line.endswith("reductions: renumbering") and "ample sets" not in line
     assert "ample sets" in summary(builtin_scenario("node-failure"))
+
+
+OVERSHOOT = Path(__file__).parents[2] / "docs" / "findings" / "ha-paused-leader-overshoot.yaml"
+
+
+def _active_pods(state: ClusterState) -> list[Pod]:
+    return [p for p in state.etcd.of("pods") if isinstance(p, Pod) and not p.meta.deleting]
+
+
+def test_a_resumed_leaders_replicaset_controller_overshoots() -> None:
+    """docs/spec.md's claim (Findings, LeaderElectionFencing): kcm-0 freezes after its Deployment controller scaled
+    the ReplicaSet up; kcm-1 takes over and creates the pod; kcm-0 resumes inside its renew round and its ReplicaSet
+    controller, whose cache lacks that pod, creates another. Two pods for replicas 1, without any variant
+    (docs/findings/ha-paused-leader-overshoot.yaml; the exhaustive check is the slow test below)."""
+    config = load(OVERSHOOT).config
+    s = _step(initial_state(config), config, "deployment-controller")
+    s = _step(s, config, "replicasets/default/web")  # kcm-0's informer delivers the ReplicaSet
+    s = _step(s, config, "fault: pause (its clock and steps stop) kcm-0")
+    s = _until(s, config, lambda t: t.leader is not None and t.leader.replicas[1].expires == 0)
+    s = _step(s, config, "kcm-0 resumes")
+    s = _step(s, config, "kcm-1 acquires")
+    assert s.leader is not None and s.leader.parked[0] is not None and s.leader.active == 1
+    s = next(t for line, t in _steps(s, config) if line.startswith("replicaset-controller reconciles"))
+    assert len(_active_pods(s)) == 1 and replicaset_never_overshoots(s)
+    s = _step(s, config, "kcm-0/replicaset-controller")
+    assert len(_active_pods(s)) == 2 and not replicaset_never_overshoots(s)
+    assert at_most_one_acting_leader(s)  # within what upstream allows
+
+
+@pytest.mark.slow
+def test_the_overshoot_finding_exhaustively() -> None:
+    """The shortest counterexample ends with kcm-0's parked ReplicaSet controller creating the second pod (as
+    docs/findings/ha-paused-leader-overshoot.trace.txt shows)."""
+    result = check(ClusterModel(load(OVERSHOOT).config))
+    assert result.status == "violation" and result.violation is not None
+    assert result.violation.property == "ReplicaSetNeverOvershoots"
+    last = result.violation.trace[-1]
+    assert isinstance(last.action, A.Reconcile) and last.action.actor == "kcm-0/replicaset-controller"
+    assert len(_active_pods(last.state)) == 2
+
+
+def test_the_summary_states_the_clock_skew_budget() -> None:
+    """The verdict's bounds name the clock-skew budget AtMostOneActingLeader holds within, and say when a
+    scenario's skew is beyond the margin (where the test above refutes it)."""
+    from spec.cli import summary
+
+    line = summary(parse(SCENARIO % "leaderElection: {replicas: 2, clockSkew: 1s}", "ha.yaml"))
+    assert "bounds: clock skew between replicas ≤ 1 s per lease duration (within the 3 s margin" in line
+    line = summary(parse(SCENARIO % "leaderElection: {replicas: 2, clockSkew: 3s}", "ha.yaml"))
+    assert "≤ 3 s per lease duration (NOT within the 3 s margin" in line
