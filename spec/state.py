@@ -755,6 +755,9 @@ class Budget:
     lease_renew_failures: int = 0
     """A leader's renewal that fails (the request times out: etcd or the API server overloaded) while its
     controllers keep running (``spec.leaderElection.renewFailures``)."""
+    scheduler_pauses: int = 0
+    """Pauses of a kube-scheduler replica under leader election (``spec.leaderElection.pauses`` when its
+    ``components`` name kube-scheduler)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -1010,6 +1013,9 @@ class ClusterState:
     """The Job controller (None: the scenario has no Job)."""
     leader: LeaderElection | None = None
     """kube-controller-manager's replicas under leader election (None: one replica, no election)."""
+    scheduler_election: LeaderElection | None = None
+    """kube-scheduler's replicas under leader election (None: no election; ``spec.leaderelection``): each replica's
+    elector; the replicas' schedulers are ``schedulers`` (one per replica, named by it)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -1021,7 +1027,8 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm, self.schedulers,
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
+                            self.scheduler_election)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -1077,7 +1084,8 @@ class ClusterState:
             ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned)
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
+                            self.scheduler_election)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
@@ -1111,14 +1119,16 @@ class ClusterState:
                 and workloads is self.workloads and net is self.net and jobs is self.jobs):
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, workloads, net, self.podgc, jobs, self.leader)
+                            self.lifecycle, workloads, net, self.podgc, jobs, self.leader,
+                            self.scheduler_election)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
                   "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
-                  "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader}
+                  "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader,
+                  "scheduler_election": self.scheduler_election}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -1126,7 +1136,8 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm,
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
+                            self.scheduler_election)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

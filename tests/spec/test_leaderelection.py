@@ -257,3 +257,98 @@ def test_the_summary_states_the_clock_skew_budget() -> None:
     assert "bounds: clock skew between replicas ≤ 1 s per lease duration (within the 3 s margin" in line
     line = summary(parse(SCENARIO % "leaderElection: {replicas: 2, clockSkew: 3s}", "ha.yaml"))
     assert "≤ 3 s per lease duration (NOT within the 3 s margin" in line
+
+
+SERVICE = """---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+STATEFULSET = """---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres:16}]
+"""
+PDB = """---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: web}}
+"""
+JOB = """---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: pi}
+spec:
+  completions: 1
+  parallelism: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: pi, image: perl:5.34}]
+"""
+REFUSED = [
+    ("", SERVICE, "a Service (the EndpointSlice controller"),
+    ("", STATEFULSET, "a StatefulSet (the StatefulSet controller"),
+    ("", PDB, "a PodDisruptionBudget (the disruption controller"),
+    ("", JOB, "a Job (the Job controller (spec/controllers/job.py, which also reads the controller manager's pod "
+              "informer, empty while no replica leads)"),
+    ('userActions: ["kubectl create service clusterip web --tcp=80:8080"]', "", "it creates a Service"),
+    ('userActions: ["kubectl delete node node-a"]', "", "the pod garbage collector's deletion"),
+    ("faults: {nodeFailures: 1}", "", "the node lifecycle controller's grace periods"),
+    ("faults: {nodePartitions: 1}", "", "the node lifecycle controller's grace periods"),
+]
+
+
+@pytest.mark.parametrize(("spec", "objects", "message"), REFUSED)
+def test_what_kube_controller_manager_election_refuses_names_why(spec: str, objects: str, message: str) -> None:
+    """Each refusal that stays names the controller that keeps its own slot and why that is wrong under election (it
+    would run with no leader and not restart on failover)."""
+    text = SCENARIO % ((spec + "\n  " if spec else "") + "leaderElection: {replicas: 2}") + objects
+    with pytest.raises(InputError) as info:
+        parse(text, "ha.yaml")
+    assert message in str(info.value) and "is not handed over between kube-controller-manager replicas" in str(
+        info.value), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("spec", "objects", "message"), REFUSED)
+def test_none_of_it_is_refused_when_only_kube_scheduler_is_elected(spec: str, objects: str, message: str) -> None:
+    text = SCENARIO % ((spec + "\n  " if spec else "") + "leaderElection: {components: [kube-scheduler]}") + objects
+    config = parse(text, "ha.yaml").config
+    assert config.leader_election is not None and not config.leader_election.controller_manager
+    assert initial_state(config).leader is None  # kube-controller-manager runs as one replica
+
+
+def test_kubectl_drain_is_not_refused_under_kube_controller_manager_election() -> None:
+    """kubectl drain is the client's (its drain under way is no replica's state) and, with no budget, the eviction
+    API reads nothing of the controller manager's: it runs, and its eviction goes through under election."""
+    text = SCENARIO % ('userActions: ["kubectl drain node-a --ignore-daemonsets --force"]\n  '
+                       "leaderElection: {replicas: 2, pauses: 1}") + """---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-a}
+spec:
+  nodeName: node-a
+  containers: [{name: web, image: nginx:1.25}]
+"""
+    config = parse(text, "ha.yaml").config
+    s = _step(initial_state(config), config, "kubectl drain node-a")
+    s = _step(s, config, "(evicting pods/default/web-a)")
+    pod = s.etcd.objects["pods/default/web-a"]
+    assert pod.meta.deleting
+    result = check(ClusterModel(config), max_states=3_000)
+    assert result.status == "bounded", result.verdict()
