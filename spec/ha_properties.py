@@ -198,8 +198,9 @@ def explain_orphans(s: ClusterState) -> str:
                      for k in keys)
 # --- leader election (engineer leader; spec.leaderelection) ------------------------------------------------------
 #
-# AtMostOneActingLeader (invariant): two kube-controller-manager replicas run their controllers at once only while
-# one of them is a leader that was paused during its term, resumed, and has not yet reached its renew deadline on
+# AtMostOneActingLeader (invariant), per elected component (kube-controller-manager: its replicas' controllers run;
+# kube-scheduler: its replicas schedule and bind): two replicas act at once only while one of them is a leader
+# that was paused during its term, resumed, and has not yet reached its renew deadline on
 # its own clock. That exception is what upstream guarantees and no more: client-go's leaderelection package "does
 # not guarantee that only one client is acting as a leader (a.k.a. fencing)" (staging/src/k8s.io/client-go/tools/
 # leaderelection/leaderelection.go); a leader whose process was frozen resumes believing its lease valid and acts
