@@ -190,6 +190,17 @@ def test_bad_input_is_one_line(spec: str, message: str) -> None:
         with_overrides(parse(SCENARIO % spec, "x.yaml"))
 
 
+@pytest.mark.parametrize(("extra", "faults"), [("", "faults: {schedulerCrashes: 1}"), (", pauses: 1", "")])
+def test_the_pod_is_scheduled_across_any_failover(extra: str, faults: str) -> None:
+    """Convergence across a scheduler failover (ESR), a crash or a pause of a replica at any point: the pod is
+    eventually scheduled, bound once, and at most one replica acts but for a resumed leader (exhaustive)."""
+    config = _config(extra, faults=faults, properties=("EveryFeasiblePodEventuallyScheduled", "AtMostOneActingLeader",
+                                                       "NoDoubleScheduling"))
+    result = check(ClusterModel(config))
+    assert result.status == "ok", result.verdict()
+    assert result.status_of("EveryFeasiblePodEventuallyScheduled") == "holds"
+
+
 @pytest.mark.slow
 def test_ha_scheduler_holds_and_refutes_the_variant() -> None:
     """The built-in scenario: every property holds exhaustively (the pod is scheduled across any failover); the
