@@ -39,6 +39,7 @@ def summary(s: Scenario) -> str:
         + (f", {kinds[Job]} jobs" if kinds.get(Job) else ""),
         faults,
         f"consistency {c.consistency}",
+        *([f"{c.api_servers} API servers (spec/kube_apiserver.py)"] if c.api_servers > 1 else []),
         *(["started converged (spec/warmup.py)"] if c.start == "converged" else []),
         "variants " + ", ".join(sorted(c.variants)) if c.variants else "today's Kubernetes (no variant)",
         f"{len(c.commands)} kubectl commands",

@@ -552,6 +552,31 @@ class Etcd:
                 yield obj
 
 
+@attrs.frozen(cache_hash=True)
+class ApiServers:
+    """Several kube-apiserver replicas in front of the one etcd (the scenario's ``spec.apiServers``; ``spec.
+    kube_apiserver``): the revision each one's watch cache has reached, and which API server each client process
+    is connected to. None in ``ClusterState`` when there is one API server (its cache is etcd's history itself).
+
+    Upstream: staging/src/k8s.io/apiserver/pkg/storage/cacher (each kube-apiserver has its own Cacher, fed by its
+    own watch on etcd, so each one's cache lags on its own)."""
+
+    caches: tuple[int, ...] = attrs.field(metadata=holds(("seq", REVISION)))
+    """Per API server (index 0..n-1): the revision its watch cache has caught up to (<= etcd's)."""
+    clients: tuple[tuple[str, int], ...] = ()
+    """(process name, API server index), sorted: the API server each client process that failed over talks to
+    (the others are where the load balancer first spread them: ``spec.watchcache.slot_servers``). Process names
+    carry node names ("kubelet/node-a"): node symmetry is off with several API servers
+    (``spec.model.applicable``)."""
+
+    def server_of(self, process: str, default: int = 0) -> int:
+        """The API server ``process`` talks to (``default`` when it has not failed over)."""
+        for name, index in self.clients:
+            if name == process:
+                return index
+        return default
+
+
 # --- informers and components -------------------------------------------------------------------------------
 
 
@@ -1013,6 +1038,8 @@ class ClusterState:
     """The Job controller (None: the scenario has no Job)."""
     leader: LeaderElection | None = None
     """kube-controller-manager's replicas under leader election (None: one replica, no election)."""
+    apiservers: ApiServers | None = None
+    """Several API servers, each with its own watch cache (None: one API server, ``spec.kube_apiserver``)."""
     scheduler_election: LeaderElection | None = None
     """kube-scheduler's replicas under leader election (None: no election; ``spec.leaderelection``): each replica's
     elector; the replicas' schedulers are ``schedulers`` (one per replica, named by it)."""
@@ -1028,7 +1055,7 @@ class ClusterState:
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.scheduler_election)
+                            self.apiservers, self.scheduler_election)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -1085,7 +1112,7 @@ class ClusterState:
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.scheduler_election)
+                            self.apiservers, self.scheduler_election)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
@@ -1119,7 +1146,7 @@ class ClusterState:
                 and workloads is self.workloads and net is self.net and jobs is self.jobs):
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, workloads, net, self.podgc, jobs, self.leader,
+                            self.lifecycle, workloads, net, self.podgc, jobs, self.leader, self.apiservers,
                             self.scheduler_election)
 
     def _with(self, **changes: object) -> ClusterState:
@@ -1128,6 +1155,7 @@ class ClusterState:
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
                   "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
                   "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader,
+                  "apiservers": self.apiservers,
                   "scheduler_election": self.scheduler_election}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
@@ -1137,7 +1165,7 @@ class ClusterState:
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.scheduler_election)
+                            self.apiservers, self.scheduler_election)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

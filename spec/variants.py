@@ -333,6 +333,33 @@ VARIANTS["leader-keeps-acting"] = Variant(
 )
 
 
+# --- several API servers (issue 19; spec.kube_apiserver) -------------------------------------------------------
+
+
+def _needs_api_server_failover(config: Config) -> str | None:
+    """Two API servers and a crash of one: without a failover no client relists from another API server's
+    cache."""
+    if config.api_servers < 2:
+        return "spec.apiServers of at least 2 (a failover to another API server's watch cache)"
+    if not config.budget.api_server_restarts:
+        return "spec.faults.apiServerRestarts of at least 1 (an API server crash moves its clients to another)"
+    return None
+
+
+VARIANTS["failover-relist"] = Variant(
+    "failover-relist",
+    "kubernetes#59848 (fixed by #83520: the reflector relists at its lastSyncResourceVersion, which the watch "
+    "cache serves only once it has caught up; #67998 was the first attempt)",
+    "after its API server crashes, a component relists at resourceVersion \"0\" from another API server whose watch "
+    "cache is behind, and goes back in time",
+    _needs_api_server_failover,
+    "ha-apiservers",
+)
+
+
+# --- leader election of kube-scheduler's replicas (issue 19; spec.leaderelection) -------------------------------
+
+
 def _needs_paused_scheduler(config: Config) -> str | None:
     """A kube-scheduler leader that misses its renew deadline and a pod to schedule after it did."""
     le = config.leader_election

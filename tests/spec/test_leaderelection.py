@@ -352,3 +352,13 @@ spec:
     assert pod.meta.deleting
     result = check(ClusterModel(config), max_states=3_000)
     assert result.status == "bounded", result.verdict()
+
+
+def test_leader_election_with_several_api_servers_turns_off_both_sets_of_reductions() -> None:
+    """spec.model.applicable: leader election's reductions off, and several API servers' (node symmetry too)."""
+    from spec.model import applicable
+    from spec.reduction import ALL
+
+    config = _config("apiServers: 2\n  leaderElection: {replicas: 2}")
+    on = applicable(ALL, config)
+    assert not (on.ample_sets or on.commute_writes or on.eager_noop or on.symmetry) and on.renumber
