@@ -220,7 +220,8 @@ class DeploymentStatus:
 
 @attrs.frozen(cache_hash=True)
 class Deployment:
-    """Upstream: apps/v1 Deployment with strategy RollingUpdate (maxSurge/maxUnavailable as int or "N%")."""
+    """Upstream: apps/v1 Deployment; ``strategy`` is spec.strategy.type, "RollingUpdate" (maxSurge/maxUnavailable
+    as int or "N%") or "Recreate"."""
 
     meta: Meta
     replicas: int
@@ -232,6 +233,7 @@ class Deployment:
     min_ready_seconds: int = 0
     paused: bool = False
     status: DeploymentStatus = DeploymentStatus()
+    strategy: str = "RollingUpdate"
 
 
 JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
@@ -474,7 +476,7 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
         return ReplicaSet(meta, obj.replicas, obj.selector, obj.template, obj.min_ready_seconds, obj.status)
     if type(obj) is Deployment:
         return Deployment(meta, obj.replicas, obj.selector, obj.template, obj.max_surge, obj.max_unavailable,
-                          obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status)
+                          obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status, obj.strategy)
     if type(obj) is Job:
         return Job(meta, obj.template, obj.parallelism, obj.completions, obj.backoff_limit, obj.restart_policy,
                    obj.status)

@@ -357,6 +357,27 @@ VARIANTS["failover-relist"] = Variant(
 )
 
 
+# --- the Deployment controller's Recreate strategy (spec/controllers/deployment.py) ------------------------------
+
+
+def _needs_recreate_rollout(config: Config) -> str | None:
+    if not any(isinstance(o, Deployment) and o.strategy == "Recreate" and o.replicas > 0 for o in config.objects):
+        return "a Deployment with strategy Recreate and replicas (the variant changes how its rollout waits)"
+    if not any(c.verb in ("set-image", "rollout-undo") for c in config.commands):
+        return "a rollout: `kubectl set image deployment/NAME C=IMAGE` in spec.userActions"
+    return None
+
+
+VARIANTS["recreate-no-pod-wait"] = Variant(
+    "recreate-no-pod-wait",
+    "kubernetes#27362 (fixed by #43963: oldPodsRunning)",
+    "a Recreate rollout creates the new ReplicaSet as soon as the old ones report no replicas in their status, "
+    "while their pods are still Terminating: old and new pods run together",
+    _needs_recreate_rollout,
+    "recreate-rollout",
+)
+
+
 # --- leader election of kube-scheduler's replicas (issue 19; spec.leaderelection) -------------------------------
 
 
