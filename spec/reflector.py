@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 def caught_up(state: ClusterState) -> bool:
     """Every running informer is watching at etcd's revision (the clock only advances then: ``spec.clock``)."""
     revision = state.etcd.revision
-    return all(i is None or (not i.expired and i.rv >= revision) for _, _, _, i in state.informer_slots())
+    return all(i is None or (not i.expired and i.rv >= revision) for i in state.informers())
 
 
 class Reflectors(Base):
@@ -96,4 +96,4 @@ class Reflectors(Base):
     def busy(self, state: ClusterState, config: Config) -> bool:
         etcd = state.etcd
         return any(inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None)
-                   for _, _, _, inf in state.informer_slots())
+                   for inf in state.informers())
