@@ -27,6 +27,14 @@ Second pass (issue 11; docs/spec.md, "Memos that keep their hit rate"): the boun
 (``spec.reduction.memo``), renamed skeletons are memoised per permutation. ``--window`` also prints the skeleton
 memo's hit rate per window. Figures in docs/spec.md (measured at a load of 15-19 on 2 cores).
 
+Third pass (issue 11; docs/spec.md, "Informer plumbing without round trips"): the informers' slots named once per
+layout, only the moved ones put back, settle's and the reconcile memo sized for a level (``--memos`` shows their
+hit rate per window). Alternating pairs at a load of 11-17 (three each, whole process, median):
+
+    session start  web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  28.2 s CPU, 295 MiB
+    this pass      web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  26.9 s CPU, 284 MiB  (0.917)
+    original (before the first pass) 29.4 s CPU against this session's end 23.9 s CPU (0.812: 1.23x)
+
 service-web (issue 13: 3 endpoints on 2 nodes, started converged, a pod deleted and replaced; under a load of 16):
 
     service-web  ok  distinct=61,461 generated=179,315 depth=37  96.6 s (24.8 s CPU)  2,479 states/CPU-s
