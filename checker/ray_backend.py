@@ -49,17 +49,22 @@ def connect(address: str) -> Any:
     return ray
 
 
+def _by_value(ray: Any, model: Model) -> None:
+    """A model loaded from a file (`--model FILE.py:NAME`) travels to the actors by value: they cannot import it."""
+    module = sys.modules.get(type(model).__module__)
+    if module is not None and module.__name__.startswith("_kubespec_model_"):
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(module)
+
+
 class RayPool(Requests):
     """N actors with the interface of `checker.parallel.Pool` (send, answer, ask, all, resident, close)."""
 
     def __init__(self, model: Model, workers: int, max_depth: int | None, with_edges: bool, address: str) -> None:
         ray = connect(address)
         self.ray = ray
-        module = sys.modules.get(type(model).__module__)
-        if module is not None and module.__name__.startswith("_kubespec_model_"):
-            import cloudpickle
-
-            cloudpickle.register_pickle_by_value(module)
+        _by_value(ray, model)
         actor = ray.remote(_Actor)
         self.actors = [actor.remote(model, max_depth, with_edges) for _ in range(workers)]
         self.pending: list[Any] = [None] * workers
@@ -110,5 +115,76 @@ def pool_factory(address: str) -> Any:
 
     def make(model: Model, workers: int, max_depth: int | None, with_edges: bool) -> RayPool:
         return RayPool(model, workers, max_depth, with_edges, address)
+
+    return make
+
+
+class RayShards(RayPool):
+    """N actors owning shards of the states, with the interface of `checker.sharded.ShardPool`: the protocol of
+    `--workers` for safety properties. A state's owner is chosen by its stable fingerprint (actors do not share
+    `hash`'s seed); what an actor finds for another travels through Ray's object store, actor to actor (an
+    ``expand`` returns one object per other actor, which that actor's ``merge`` takes as arguments), never through
+    the coordinator."""
+
+    def __init__(self, model: Model, workers: int, address: str) -> None:
+        ray = connect(address)
+        self.ray = ray
+        _by_value(ray, model)
+        actor = ray.remote(_ShardActor)
+        self.actors = [actor.remote(model, k, workers) for k in range(workers)]
+        self.pending = [None] * workers
+        self.outgoing: list[list[Any]] = []
+
+    def expand(self, bound: bool) -> list[dict[str, Any]]:
+        n = len(self.actors)
+        refs = [a.expand.options(num_returns=n + 1).remote(bound) for a in self.actors]
+        self.outgoing = [r[1:] for r in refs]
+        self.pending = [r[0] for r in refs]
+        return self.answers()
+
+    def merge(self) -> list[dict[str, Any]]:
+        n, outgoing = len(self.actors), self.outgoing
+        self.pending = [a.handle.remote("merge", [outgoing[j][k] for j in range(n) if j != k])
+                        for k, a in enumerate(self.actors)]
+        self.outgoing = []
+        return self.answers()
+
+
+class _ShardActor:
+    """A worker of `checker.sharded`, as a Ray actor."""
+
+    def __init__(self, model: Model, me: int, workers: int) -> None:
+        from checker.sharded import _Shard
+
+        self.shard = _Shard(model, me, workers, None, stable=True)
+
+    def handle(self, request: str, args: list[Any]) -> tuple[str, Any]:
+        from checker.parallel import reply
+        from checker.sharded import _handle
+
+        if request == "merge":  # the batches sent by the others, resolved by Ray from their references
+            return reply(self.shard.merge, self.ray_get(args))
+        return reply(_handle, self.shard, request, args)
+
+    @staticmethod
+    def ray_get(refs: list[Any]) -> list[Any]:
+        import ray
+
+        return [b for b in ray.get(refs) if b is not None] if refs else []
+
+    def expand(self, bound: bool) -> tuple[Any, ...]:
+        from checker.parallel import reply
+
+        shard = self.shard
+        answer = reply(shard.expand, bound)
+        outgoing, shard.outgoing = shard.outgoing, [None] * shard.n
+        return (answer, *outgoing)
+
+
+def shard_factory(address: str) -> Any:
+    """A `pool_factory` for `checker.sharded.explore_sharded` that places the workers on Ray."""
+
+    def make(model: Model, workers: int) -> RayShards:
+        return RayShards(model, workers, address)
 
     return make

@@ -48,7 +48,7 @@ from checker.errors import ModelError
 from checker.fingerprint import Fingerprinter, field_key
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
-from checker.parallel import Processes
+from checker.parallel import Processes, reply
 from checker.search import Outcome, ProgressFn, _defer_signals, _deliver, count_actions, first, holds
 from checker.storage import resident_bytes
 
@@ -88,8 +88,13 @@ class _Table:
 class _Shard:
     """One worker: the states it owns (keys by index), its frontier, and the level under way."""
 
-    def __init__(self, model: Model, me: int, workers: int, directory: str) -> None:
+    def __init__(self, model: Model, me: int, workers: int, directory: str | None, stable: bool = False) -> None:
         self.model, self.me, self.n, self.directory = model, me, workers, directory
+        #: Owners by a stable fingerprint (`checker.fingerprint`), for processes that do not share `hash`'s seed
+        #: (Ray actors); else by `hash` of the key, which forked processes share.
+        self.stable = Fingerprinter() if stable else None
+        #: This level's states for each other worker: {class: [(order, action, key), ...]}, or None.
+        self.outgoing: list[dict[type, list[tuple[int, Hashable, Any]]] | None] = [None] * workers
         self.tables: dict[type, _Table] = {}
         self.order: list[_Table] = []  # tables by kind
         self.keys: list[Any] = []  # the keys it owns, in index order
@@ -127,6 +132,7 @@ class _Shard:
         self.run = list(states)
 
     def _path(self, to: int) -> str:
+        assert self.directory is not None
         return os.path.join(self.directory, f"{self.level}-{self.me}-{to}")
 
     def expand(self, bound: bool) -> dict[str, Any]:
@@ -147,6 +153,7 @@ class _Shard:
         sent: Any = None
         key_of: Any = None
         outbox: Any = None
+        stable = self.stable
         for gid, s in self.run:
             succ = list(model.successors(s))
             n_succ.append(len(succ))
@@ -172,7 +179,7 @@ class _Shard:
                     t = self.table(last_cls)
                     known, fresh, sent, key_of, outbox = t.known, t.fresh, t.sent, t.key_of, t.outbox
                 key = u if key_of is None else key_of(u)
-                o = hash(key) % n
+                o = (hash(key) if stable is None else stable(u)) % n
                 if o == me:
                     if known.get(key) is None:  # the first of this level is the earliest: nothing to compare
                         known[key] = [base | sp, a, u]
@@ -184,30 +191,42 @@ class _Shard:
                         outbox[o].append((base | sp, a, key))
             if beyond is not None or outside is not None:
                 break
-        for o in range(n):
-            if o != me:
-                batch = {t.cls: t.outbox[o] for t in self.order if t.outbox[o]}
+        self.outgoing = [None if o == me else {t.cls: t.outbox[o] for t in self.order if t.outbox[o]}
+                         for o in range(n)]
+        for t in self.order:
+            t.sent.clear()
+            t.outbox = [[] for _ in range(n)]
+        return {"n_succ": n_succ, "beyond": beyond, "outside": outside, "generated_by": counts}
+
+    def post(self) -> None:
+        """Write this level's states for each other worker to its file in the exchange directory."""
+        assert self.directory is not None
+        for o, batch in enumerate(self.outgoing):
+            if batch is not None:
                 with open(self._path(o), "wb") as f:
                     try:
                         pickle.dump(batch, f, protocol=pickle.HIGHEST_PROTOCOL)
                     except (pickle.PicklingError, AttributeError, TypeError) as exc:
                         raise ModelError(f"worker processes exchange states and actions pickled, and one cannot be: "
                                          f"{exc}") from exc
-        for t in self.order:
-            t.sent.clear()
-            t.outbox = [[] for _ in range(n)]
-        return {"n_succ": n_succ, "beyond": beyond, "outside": outside, "generated_by": counts}
+        self.outgoing = [None] * self.n
 
-    def merge(self) -> dict[str, Any]:
-        """Take in what the others sent; check the properties on this level's new states of its own."""
+    def received(self) -> list[dict[type, list[tuple[int, Hashable, Any]]]]:
+        """What the others wrote for this worker in the exchange directory (files removed once read)."""
+        assert self.directory is not None
+        batches = []
         for o in range(self.n):
-            if o == self.me:
-                continue
-            path = os.path.join(self.directory, f"{self.level}-{o}-{self.me}")
-            with open(path, "rb") as f:
-                batch = pickle.load(f)
-            os.unlink(path)
-            values = self.values
+            if o != self.me:
+                path = os.path.join(self.directory, f"{self.level}-{o}-{self.me}")
+                with open(path, "rb") as f:
+                    batches.append(pickle.load(f))
+                os.unlink(path)
+        return batches
+
+    def merge(self, batches: list[dict[type, list[tuple[int, Hashable, Any]]]]) -> dict[str, Any]:
+        """Take in what the others sent; check the properties on this level's new states of its own."""
+        values = self.values
+        for batch in batches:
             for cls, entries in batch.items():
                 t = self.table(cls)
                 known, fresh = t.known, t.fresh
@@ -304,9 +323,11 @@ def _handle(shard: _Shard, request: str, args: list[Any]) -> Any:
     if request == "seed":
         return shard.seed(args[0])
     if request == "expand":
-        return shard.expand(args[0])
+        summary = shard.expand(args[0])
+        shard.post()
+        return summary
     if request == "merge":
-        return shard.merge()
+        return shard.merge(shard.received())
     if request == "commit":
         return shard.commit(args[0])
     if request == "coverage":
@@ -332,13 +353,7 @@ def _serve(conn: Connection, model: Model, me: int, workers: int, directory: str
         if request == "stop":
             return
         try:
-            reply: tuple[str, Any] = ("ok", _handle(shard, request, args))
-        except ModelError as exc:
-            reply = ("model-error", str(exc))
-        except (Exception, SystemExit) as exc:
-            reply = ("model-error", f"the model raised {type(exc).__name__}: {exc} (in a worker)")
-        try:
-            conn.send(reply)
+            conn.send(reply(_handle, shard, request, args))
         except OSError:
             break
     shutil.rmtree(directory, ignore_errors=True)
@@ -419,29 +434,32 @@ class ShardPool(Processes):
         self.directory = tempfile.mkdtemp(prefix=f"{PREFIX}{pid}-{_started(pid) or 0}-", dir=where)
         super().__init__(workers, _serve, lambda k: (model, k, workers, self.directory))
 
-    def all(self, *request: Any) -> list[Any]:
-        for k in range(len(self)):
-            self.send(k, *request)
-        replies, error = [], None
-        for k in range(len(self)):
-            try:
-                replies.append(self.answer(k))
-            except ModelError as exc:  # read every answer, so that no pipe is left with one unread
-                error = error or exc
-        if error is not None:
-            raise error
-        return replies
+    def expand(self, bound: bool) -> list[dict[str, Any]]:
+        """Every worker expands its part of the level and writes what it found for the others to their files."""
+        return self.all("expand", bound)
+
+    def merge(self) -> list[dict[str, Any]]:
+        """Every worker reads what the others wrote for it and takes in the states new to it."""
+        return self.all("merge")
 
     def close(self) -> None:
         super().close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+#: Makes the workers: ``factory(model, workers)`` -> a pool with ``send``/``answer``/``ask``/``all``, ``expand``,
+#: ``merge``, ``resident`` and ``close`` (`ShardPool`; on Ray, `checker.ray_backend.RayShards`).
+ShardPoolFactory = Callable[[Model, int], Any]
+
+
 def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_depth: int | None, deadlock: bool,
                     progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
-                    max_memory: int | None = None) -> Outcome:
+                    max_memory: int | None = None, pool_factory: ShardPoolFactory | None = None,
+                    stable: bool = False) -> Outcome:
     """Breadth-first search in `workers` processes owning shards of the states; the Outcome of `search.explore`
-    (parent links and depths; the graph's fingerprints are filled in along a counterexample's path only)."""
+    (parent links and depths; the graph's fingerprints are filled in along a counterexample's path only). With
+    `stable`, owners are chosen by a stable fingerprint instead of `hash` (workers that are not forked from this
+    process: `pool_factory` makes them, and they must choose so too)."""
     if any(p.is_liveness for p in model.properties):
         raise ValueError("liveness needs the merged graph's edges: use checker.parallel")
     g = StateGraph(False, "fingerprint")
@@ -480,7 +498,7 @@ def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_d
             parent.append(NO_PARENT)
             depth.append(1)
             expanded.append(0)
-            owner.append(hash(key) % workers)
+            owner.append((fpr(s) if stable else hash(key)) % workers)
             out.max_depth = 1
             for name, pred in invariants:
                 if not holds(name, pred, s):
@@ -500,7 +518,7 @@ def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_d
         out.queue = len(level)  # cut among the initial states: those stored wait, as with one worker
         return out
 
-    pool = ShardPool(model, workers)
+    pool = (pool_factory or ShardPool)(model, workers)
     pending: list[int] = []
     restore = _defer_signals(pending)
     lo, hi, d = 0, len(keys), 1  # this level: indices lo..hi-1, at depth d
@@ -520,8 +538,8 @@ def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_d
                 out.queue = hi - lo
                 return out
             bound = max_depth is not None and d >= max_depth
-            expansions = pool.all("expand", bound)
-            merged = pool.all("merge")
+            expansions = pool.expand(bound)
+            merged = pool.merge()
             total = sum(len(m["orders"]) for m in merged)
             outside = any(e["outside"] is not None for e in expansions)
             trouble = (ALWAYS_REPLAY or any(e["beyond"] is not None for e in expansions)
@@ -596,7 +614,7 @@ def _bulk(g: StateGraph, out: Outcome, owner: bytearray, expansions: list[dict[s
         out.max_depth = max(out.max_depth, d + 1)
 
 
-def _replay(pool: ShardPool, g: StateGraph, out: Outcome, owner: bytearray, expansions: list[dict[str, Any]],
+def _replay(pool: Any, g: StateGraph, out: Outcome, owner: bytearray, expansions: list[dict[str, Any]],
             merged: list[dict[str, Any]], lo: int, hi: int, d: int, workers: int, limit: float,
             max_states: int | None, max_depth: int | None, deadlock: bool, bound: bool,
             witnesses: list[Any], placed: dict[int, int]) -> bool:
@@ -628,6 +646,7 @@ def _replay(pool: ShardPool, g: StateGraph, out: Outcome, owner: bytearray, expa
         expanded[i] = 1
         ns = n_succ[i]
         cut = False
+        before = sum(stored)  # new states queued before this expansion (a cut drops those it found, as one worker)
         while c < len(cands) and cands[c][0] >> shift == i:
             order, k, j = cands[c]
             if beyond is not None and beyond[0] == i and order & ((1 << shift) - 1) > beyond[1]:
@@ -636,7 +655,7 @@ def _replay(pool: ShardPool, g: StateGraph, out: Outcome, owner: bytearray, expa
             if len(keys) >= limit:
                 out.cut = f"max states {max_states:,} reached"
                 expanded[i] = 0  # incomplete: liveness must not treat it as expanded
-                out.queue = hi - i - 1 + sum(stored)
+                out.queue = hi - i - 1 + before
                 cut = True
                 break
             n = len(keys)

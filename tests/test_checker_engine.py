@@ -85,6 +85,7 @@ CLASSIC = [
     (TwoPhase, (4,), {}), (TCommit, (), {}), (DieHard, (), {}), (Peterson, (), {}), (EWD840, (3,), {}),
     (Semaphore, (2, "weak"), {}), (Semaphore, (2, "strong"), {}), (TwoPhase, (4,), {"strategy": "dfs"}),
     (TwoPhase, (4,), {"max_states": 300}), (TwoPhase, (4,), {"max_depth": 5}), (Peterson, (), {"deadlock": False}),
+    (TwoPhase, (3,), {"max_states": 100}),  # a cut in the middle of an expansion that found new states
 ]
 
 
@@ -617,12 +618,26 @@ def test_max_memory_stops_cleanly_with_a_partial_result() -> None:
 
 
 @pytest.mark.slow
-def test_the_ray_backend_gives_the_result_of_one_worker_on_a_local_cluster(tmp_path: Path) -> None:
+def test_the_ray_backend_gives_the_result_of_one_worker_on_a_local_cluster(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Actors on a Ray cluster started on this machine: the same counts, verdicts and traces as one worker."""
     ray = pytest.importorskip("ray")
+    import checker.sharded
+
     try:
         for factory, args in ((TwoPhase, (4,)), (DieHard, ()), (Semaphore, (2, "weak"))):
-            _same(check(factory(*args), storage="fingerprint"), check(factory(*args), workers=2, ray="auto"))
+            on_ray = check(factory(*args), workers=2, ray="auto")
+            _same(check(factory(*args), storage="fingerprint"), on_ray)
+            # Safety alone: the actors own shards (by stable fingerprint), stored exactly; with liveness, the
+            # coordinator keeps the merged graph.
+            liveness = any(p.is_liveness for p in factory(*args).properties)
+            assert on_ray.bounds.storage == ("fingerprint" if liveness else "exact")
+        # The sharded coordinator's replay (a violation, a deadlock, a bound stop a level there), on every level.
+        monkeypatch.setattr(checker.sharded, "ALWAYS_REPLAY", True)
+        for factory, args, options in ((TwoPhase, (3,), {"max_states": 100}), (DieHard, (), {}),
+                                       (TwoPhase, (3,), {"max_depth": 5})):
+            _same(check(factory(*args), **options), check(factory(*args), workers=3, ray="auto", **options))
+        monkeypatch.undo()
         # A model loaded from a file travels by value (the actors cannot import it by name).
         model = tmp_path / "mid.py"
         model.write_text("from checker.examples.twophase import TwoPhase\n\ndef mid():\n    return TwoPhase(5)\n")
