@@ -1,16 +1,23 @@
-"""The worker processes of `checker.parallel` as Ray actors: the same search, on a Ray cluster (`--ray auto|ADDRESS`).
+"""The workers of `checker.sharded` and `checker.parallel` as Ray actors: the same searches on a Ray cluster
+(`--ray auto|ADDRESS`).
 
 Ray (an optional extra: `pip install 'kubespec[ray]'`) starts or joins the cluster and places the actors; this
 module writes no cluster manager of its own. `--ray auto` joins the cluster this machine belongs to (`ray start`,
-or RAY_ADDRESS) and starts a local one when there is none; `--ray ADDRESS` joins the cluster at ADDRESS. Each
-actor holds one run of the frontier and the set of known fingerprints and answers the coordinator's requests as
-a forked worker does (`checker.parallel.answer`), so the counts, verdicts and traces are those of one worker.
+or RAY_ADDRESS) and starts a local one when there is none; `--ray ADDRESS` joins the cluster at ADDRESS.
+
+With safety properties only, each actor owns a shard of the states (`RayShards`, `checker.sharded`): the one whose
+index the state's stable fingerprint names (actors are not forked and do not share `hash`'s seed), stored
+exactly; an actor's `expand` returns one Ray object per other actor with the states it found for it, and the
+owner's `merge` takes them from the object store, actor to actor. With liveness properties each actor holds one
+run of the frontier and the set of every known fingerprint (`RayPool`, `checker.parallel`): the coordinator keeps
+the merged graph. Either way the actors answer the coordinator's requests as forked workers do, so the counts,
+verdicts and traces are those of one worker.
 
 The model travels to the actors pickled by cloudpickle (Ray's serialiser); a model loaded from a file
-(`--model FILE.py:NAME`) is pickled by value, since the actors cannot import it by name. What it omits: the
-fingerprint set is replicated in every actor, not sharded (each level's new fingerprints are broadcast as 8 bytes
-each); a run stays on the actor that found it, and only the surplus of a drifting run moves. Failures of an actor
-or a node end the check with an error, as a dead worker process does.
+(`--model FILE.py:NAME`) is pickled by value, since the actors cannot import it by name. What it omits: with
+liveness the fingerprint set is replicated in every actor, not sharded (each level's new fingerprints are
+broadcast as 8 bytes each); failures of an actor or a node end the check with an error, as a dead worker process
+does (no actor is restarted: its shard would be lost).
 """
 
 from __future__ import annotations
@@ -58,6 +65,14 @@ def _by_value(ray: Any, model: Model) -> None:
         cloudpickle.register_pickle_by_value(module)
 
 
+def _rarer_collections() -> None:
+    """An actor stores many small objects that live as long as it does: the cyclic collector's threshold is raised
+    as in the checking process (`checker.runner`), which forked workers inherit and actors, started afresh, do not."""
+    import gc
+
+    gc.set_threshold(max(gc.get_threshold()[0], 100_000), *gc.get_threshold()[1:])
+
+
 class RayPool(Requests):
     """N actors with the interface of `checker.parallel.Pool` (send, answer, ask, all, resident, close)."""
 
@@ -102,6 +117,7 @@ class _Actor:
     def __init__(self, model: Model, max_depth: int | None, with_edges: bool) -> None:
         from checker.parallel import _Worker
 
+        _rarer_collections()
         self.worker = _Worker(model, max_depth, with_edges)
 
     def handle(self, request: str, args: list[Any]) -> tuple[str, Any]:
@@ -156,6 +172,7 @@ class _ShardActor:
     def __init__(self, model: Model, me: int, workers: int) -> None:
         from checker.sharded import _Shard
 
+        _rarer_collections()
         self.shard = _Shard(model, me, workers, None, stable=True)
 
     def handle(self, request: str, args: list[Any]) -> tuple[str, Any]:

@@ -20,13 +20,12 @@ keeps what a trace and the counts need: parent links and depths (4 bytes each), 
 states are rebuilt by re-execution (`checker.paths`) along fingerprints that their owners compute for that path
 only. Workers are forked, so they share the model and Python's hash of a key (strings are hashed with the seed of
 the process they were forked from); keys and actions cross processes pickled, states never do (an owner rebuilds a
-state from its key).
+state from its key). On Ray (`checker.ray_backend`) the workers are actors that do not share the seed: there an
+owner is named by the state's stable fingerprint (`stable`), and the batches travel through Ray's object store.
 
 What it omits: liveness (the merged graph's edges would need a second exchange per level to name their targets:
 a model with liveness properties uses `checker.parallel`, whose coordinator keeps every edge), depth-first order,
-checkpoints (a stop discards the level under way: the partial result is the one at its start), and machines
-other than this one (hash seeds differ between processes that are not forked: the Ray backend uses
-`checker.parallel`).
+and checkpoints (a stop discards the level under way: the partial result is the one at its start).
 """
 
 from __future__ import annotations
