@@ -136,11 +136,12 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     if workers > 1 and simulate is None or ray is not None:
         if strategy != "bfs":
             raise InputError("worker processes search breadth-first only (depth-first order is sequential)")
-        if checkpoint is not None or resume is not None:
-            raise InputError("checkpoints are written by one worker only: drop --workers or --checkpoint/--resume")
         # Safety alone: each worker (process or Ray actor) stores its shard of the states exactly
         # (checker.sharded). With liveness the coordinator keeps the merged graph by fingerprints (checker.parallel).
         sharded = not any(p.is_liveness for p in model.properties)
+        if not sharded and (checkpoint is not None or resume is not None):
+            raise InputError("with liveness properties, checkpoints are written by one worker only: drop --workers "
+                             "or --checkpoint/--resume")
         storage = "exact" if sharded else "fingerprint"
     if checkpoint_every <= 0:
         raise InputError(f"the checkpoint interval must be positive, got {checkpoint_every}")
@@ -200,7 +201,7 @@ def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int
             shards = shard_factory(ray)
         out = explore_sharded(model, workers=bounds.workers, max_states=max_states, max_depth=max_depth,
                               deadlock=deadlock, progress=progress, stop=stop, max_memory=max_memory,
-                              pool_factory=shards, stable=ray is not None)
+                              pool_factory=shards, stable=ray is not None, checkpoint=checkpoint, resume=resume)
     elif bounds.workers > 1 or ray is not None:
         factory = None
         if ray is not None:

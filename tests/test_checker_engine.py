@@ -435,8 +435,8 @@ def test_workers_refuse_what_they_cannot_do(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="breadth-first"):
         check(TwoPhase(3), workers=2, strategy="dfs")
-    with pytest.raises(InputError, match="checkpoints"):
-        check(TwoPhase(3), workers=2, checkpoint=str(tmp_path))
+    with pytest.raises(InputError, match="with liveness properties, checkpoints"):
+        check(Semaphore(2, "weak"), workers=2, checkpoint=str(tmp_path))
     r = subprocess.run([KUBESPEC, "check", "--model", "checker.examples.twophase:TwoPhase", "--workers", "auto",
                         "--json"], capture_output=True, text=True)
     assert r.returncode == 0 and json.loads(r.stdout)["stats"]["distinct_states"] == 288, r.stderr
@@ -747,3 +747,54 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+# --- Checkpoints with workers -------------------------------------------------------------------------------------
+
+
+class SafeDeep(Deep):
+    """Deep with its invariant only: the sharded workers' case."""
+
+    def __init__(self, bad: tuple[int, int] | None) -> None:
+        super().__init__(bad=bad)
+        self.properties = self.properties[:-1]
+
+
+@pytest.mark.parametrize("bad", [(50, 45), None])
+def test_workers_checkpoint_between_levels_and_resume_with_any_number_of_workers(tmp_path: Path,
+                                                                                 bad: Any) -> None:
+    """Sharded workers write a checkpoint when stopped (between two levels); it is resumed by 3 workers (other
+    owners), stopped again, and finished by one worker: the result of a search never stopped."""
+    fresh = check(SafeDeep(bad))
+    directory = str(tmp_path / "ck")
+    stopped = check(SafeDeep(bad), workers=2, checkpoint=directory, stop=_stop_after(30))
+    assert stopped.status == "interrupted" and 0 < stopped.stats.distinct_states < fresh.stats.distinct_states
+    about = json.loads((tmp_path / "ck" / "checkpoint.json").read_text())
+    assert (about["distinct_states"], about["queue"]) == (stopped.stats.distinct_states, stopped.stats.queue)
+    again = check(SafeDeep(bad), workers=3, resume=directory, checkpoint=directory, stop=_stop_after(20))
+    assert again.status == "interrupted" and again.stats.distinct_states > stopped.stats.distinct_states
+    _same(fresh, check(SafeDeep(bad), resume=directory))  # one worker finishes
+    _same(fresh, check(SafeDeep(bad), workers=2, resume=directory))  # or two
+
+
+def test_workers_write_periodic_checkpoints_that_one_worker_resumes(tmp_path: Path) -> None:
+    directory = tmp_path / "ck"
+    fresh = check(TwoPhase(4), workers=2, checkpoint=str(directory), checkpoint_every=1e-9)
+    about = json.loads((directory / "checkpoint.json").read_text())
+    assert about["options"]["storage"] == "exact" and 0 < about["distinct_states"] <= fresh.stats.distinct_states
+    _same(fresh, check(TwoPhase(4), resume=str(directory)))
+
+
+def test_workers_refuse_a_checkpoint_taken_in_the_middle_of_a_level(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from checker.errors import InputError
+
+    monkeypatch.setattr(checker.search, "PROGRESS_EVERY", 64)
+    directory = str(tmp_path / "ck")
+    check(SafeDeep(None), checkpoint=directory, stop=_stop_after(5))
+    with pytest.raises(InputError, match="middle of a breadth-first level: resume it with one worker"):
+        check(SafeDeep(None), workers=2, resume=directory)
+    fp = str(tmp_path / "fp")
+    check(SafeDeep(None), storage="fingerprint", checkpoint=fp, stop=_stop_after(5))
+    with pytest.raises(InputError, match="fingerprint storage"):
+        check(SafeDeep(None), workers=2, resume=fp)
