@@ -638,6 +638,10 @@ def test_the_ray_backend_gives_the_result_of_one_worker_on_a_local_cluster(tmp_p
                                        (TwoPhase, (3,), {"max_depth": 5})):
             _same(check(factory(*args), **options), check(factory(*args), workers=3, ray="auto", **options))
         monkeypatch.undo()
+        # Checkpoints: actors stopped between two levels, resumed by three actors.
+        stopped = check(TwoPhase(5), workers=2, ray="auto", checkpoint=str(tmp_path / "ck"), stop=_stop_after(6))
+        assert stopped.status == "interrupted" and 0 < stopped.stats.distinct_states < 8832
+        _same(check(TwoPhase(5)), check(TwoPhase(5), workers=3, ray="auto", resume=str(tmp_path / "ck")))
         # A model loaded from a file travels by value (the actors cannot import it by name).
         model = tmp_path / "mid.py"
         model.write_text("from checker.examples.twophase import TwoPhase\n\ndef mid():\n    return TwoPhase(5)\n")
