@@ -335,6 +335,11 @@ def _why_kubelet(state: ClusterState, a: Any, config: Config) -> list[str]:
     k = next(x for x in state.kubelets if a.actor == f"kubelet/{x.node}")
     if k.informer is None:
         return []
+    if a.pod == f"nodes/{k.node}":  # the node status report (spec.kubelet.report_node_ready)
+        rec = _session(state, config)
+        node = state.etcd.get(a.pod)
+        kubelet.report_node_ready(k, rec)  # type: ignore[arg-type]
+        return [f"{a.actor} reports its node's status; etcd has {a.pod} {summary(node)}", *rec.requests]
     where = f"its informer (at rv {k.informer.rv})"
     lines = [_read(a.actor, a.pod, k.informer.cache.get(a.pod), where, _unstatused(state.etcd.get(a.pod)))]
     rec = _session(state, config)
