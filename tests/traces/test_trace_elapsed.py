@@ -131,3 +131,15 @@ def test_a_hand_edited_elapsed_is_ignored(bad: Any) -> None:
 def test_odd_periods_are_dropped_not_printed_wrong() -> None:
     parsed = from_document({"vars": [], "states": [{"#meta": {"elapsed": {"ms": 0, "plus": {"x": 0, "y": "2"}}}}]})
     assert parsed.steps[0].elapsed == Elapsed(0, ())
+
+
+def test_the_sequence_diagram_marks_the_steps_at_which_time_moves() -> None:
+    from diagrams.sequence import classify
+
+    trace = from_document(node_failure_document())
+    labels = {step.index: classify(trace, step).label for step in trace.steps[1:]}
+    timed = {i: label for i, label in labels.items() if label.startswith("[")}
+    assert [label.split("]")[0] + "]" for label in timed.values()] == ["[40 s]", "[340 s]"]
+    assert all(trace.steps[i].actor == "clock" for i in timed)
+    assert not any(label.startswith("[") for label in (classify(trace, s).label for s in trace.steps[1:]
+                                                         if s.actor != "clock"))
