@@ -60,6 +60,7 @@ FAULTS = {
     "nodeFailures": "node_failures",
     "nodePartitions": "node_partitions",
     "kubeProxyRestarts": "kube_proxy_restarts",
+    "runtimeFailures": "runtime_failures",
 }
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
                    "symmetry", "description", "podGC", "start",
