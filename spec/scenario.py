@@ -9,6 +9,7 @@ parser the scheduler tools use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -424,6 +425,20 @@ def _service(doc: dict[str, Any], where: str) -> Service:
     return Service(meta, selector, tuple(ports), str(spec.get("type", "ClusterIP")), cluster_ip, publish)
 
 
+_KINDS: dict[str, tuple[str, Callable[[dict[str, Any], str], Object]]] = {
+    "Node": ("v1", _node),
+    "Pod": ("v1", _pod),
+    "Deployment": ("apps/v1", lambda doc, where: _workload(doc, "Deployment", where)),
+    "ReplicaSet": ("apps/v1", lambda doc, where: _workload(doc, "ReplicaSet", where)),
+    "Service": ("v1", _service),
+    "StatefulSet": ("apps/v1", _statefulset),
+    "PodDisruptionBudget": ("policy/v1", _pdb),
+    "Job": ("batch/v1", _job),
+    "Namespace": ("v1", _namespace),
+}
+"""The object kinds a scenario holds: each kind's apiVersion and the function that reads its document."""
+
+
 def _scenario_spec(doc: dict[str, Any], where: str) -> dict[str, Any]:
     _keys(doc, ("apiVersion", "kind", "metadata", "spec"), where)
     if doc.get("apiVersion") != "kubespec.dev/v1":
@@ -468,32 +483,14 @@ def parse(text: str, source: str) -> Scenario:
                 name = label
             continue
         api = doc.get("apiVersion")
-        expected = {"Node": "v1", "Pod": "v1", "Deployment": "apps/v1", "ReplicaSet": "apps/v1", "Service": "v1",
-                    "StatefulSet": "apps/v1", "PodDisruptionBudget": "policy/v1", "Job": "batch/v1",
-                    "Namespace": "v1"}
-        if kind not in expected:
-            raise InputError(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(expected)}, Scenario)")
-        if api != expected[kind]:
-            raise InputError(f"{where}: apiVersion: expected {expected[kind]}, got {api!r}")
+        if kind not in _KINDS:
+            raise InputError(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(_KINDS)}, Scenario)")
+        api_version, read = _KINDS[kind]
+        if api != api_version:
+            raise InputError(f"{where}: apiVersion: expected {api_version}, got {api!r}")
         _keys(doc, ("apiVersion", "kind", "metadata", "spec", "status"), where)
         validate_object(doc, where)  # every field known and of its shape (kubectl apply --validate=strict)
-        obj: Object
-        if kind == "Node":
-            obj = _node(doc, where)
-        elif kind == "Pod":
-            obj = _pod(doc, where)
-        elif kind == "Job":
-            obj = _job(doc, where)
-        elif kind == "Namespace":
-            obj = _namespace(doc, where)
-        elif kind == "StatefulSet":
-            obj = _statefulset(doc, where)
-        elif kind == "PodDisruptionBudget":
-            obj = _pdb(doc, where)
-        elif kind == "Service":
-            obj = _service(doc, where)
-        else:
-            obj = _workload(doc, kind, where)
+        obj = read(doc, where)
         error = validate(obj)
         if error:
             raise InputError(f"{where}: {printable(error)}")

@@ -146,8 +146,9 @@ def proxy() -> None:
 @click.option("--mode", type=click.Choice(["iptables", "ipvs", "nftables"]), default="iptables", show_default=True)
 @click.option("--ipvs-scheduler", default="rr", show_default=True,
               type=click.Choice(["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh"]))
-@click.option("--ipvs-format", type=click.Choice(["list", "save", "ipset"]), default="list", show_default=True,
-              help="IPVS mode: as `ipvsadm -Ln` lists it, as `ipvsadm -Sn` saves it, or the ipsets as `ipset save`.")
+@click.option("--ipvs-format", type=click.Choice(["list", "save", "ipset", "iptables"]), default="list",
+              show_default=True, help="IPVS mode: as `ipvsadm -Ln` lists it, as `ipvsadm -Sn` saves it, the ipsets "
+                                      "as `ipset save`, or its iptables rules as `iptables-save`.")
 @reports_input_errors
 def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipvs_format: str, **kw: Any) -> None:
     """Print the rules kube-proxy installs on NODE (iptables-save text, or the IPVS virtual servers)."""
@@ -161,8 +162,9 @@ def rules(files: tuple[str, ...], node: str, mode: str, ipvs_scheduler: str, ipv
         click.echo(sync_nftables(cluster, opts), nl=False)
     elif mode == "ipvs":
         servers = ipvs.virtual_servers(cluster, opts)
-        click.echo(ipvs.render(servers) if ipvs_format == "list" else ipvs.render_saved(servers)
-                   if ipvs_format == "save" else ipvs.render_ipsets(cluster, opts), nl=False)
+        text = {"list": ipvs.render, "save": ipvs.render_saved}.get(ipvs_format)
+        click.echo(text(servers) if text is not None else ipvs.render_ipsets(cluster, opts)
+                   if ipvs_format == "ipset" else ipvs.render_iptables(cluster, opts), nl=False)
     else:
         click.echo(render(sync_proxy_rules(cluster, opts)), nl=False)
 
@@ -204,7 +206,8 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
             if ipvsadm_file is not None:
                 for line in warnings:
                     click.echo(line)
-                _verify_ipvs(cluster, opts, ipvsadm_file, bool(dump_files or listing_files), ipset_file)
+                _verify_ipvs(cluster, opts, ipvsadm_file, dump_files, listing_files, ipset_file, strict,
+                             lambda: stopped[-1] if stopped else 0)
             if nft_file is not None:
                 from spec.proxy.nftables import parse_ruleset, to_dump
 
@@ -212,7 +215,8 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
                     raise InputError("--nft-ruleset: give either an nftables ruleset or iptables dumps")
                 dump, others = to_dump(parse_ruleset(decode(read_bytes(nft_file), nft_file), nft_file), nft_file)
                 if others:
-                    click.echo(f"note: tables other than ip kube-proxy are not considered: {', '.join(others)}")
+                    click.echo(f"note: tables of other families are not considered (no IPv4 packet traverses "
+                               f"them): {', '.join(others)}")
             elif dump_files or listing_files:
                 dump = _read_dumps(dump_files, listing_files)
                 if ipset_file is not None:
@@ -240,29 +244,55 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
         sys.exit(1)
 
 
-def _verify_ipvs(cluster: Cluster, opts: ProxierOptions, path: str, with_iptables: bool,
-                 ipset_file: str | None) -> None:
+def _verify_ipvs(cluster: Cluster, opts: ProxierOptions, path: str, dump_files: tuple[str, ...],
+                 listing_files: tuple[str, ...], ipset_file: str | None, strict: bool,
+                 stop: Callable[[], int]) -> None:
+    """IPVS mode: the table (and the sets) compared with upstream's; with the node's iptables rules and sets
+    as well, the iptables half proved symbolically with the IPVS table as a stage of the netfilter paths."""
     saved = ipvs.parse_ipvsadm(decode(read_bytes(path), path), path)
     problems = ipvs.verify_ipvs(cluster, opts, saved, path)
+    sets = None
     if ipset_file is not None:
         from spec.proxy.ipset import parse_ipset_save
 
         sets = parse_ipset_save(decode(read_bytes(ipset_file), ipset_file), ipset_file)
         problems += ipvs.verify_ipsets(cluster, opts, sets, ipset_file)
+    report: Report | None = None
+    with_iptables = bool(dump_files or listing_files)
+    if with_iptables and sets is not None:
+        from spec.proxy.ipset import expand_sets
+
+        dump, left = expand_sets(_read_dumps(dump_files, listing_files), sets)
+        for match in left:
+            click.echo(f"note: left opaque: {match}")
+        try:
+            report = _run(cluster, ipvs.verification_options(opts, saved), ipvs.with_ipvs_stage(dump, saved),
+                          strict, stop)
+        except Interrupted as exc:
+            click.echo("interrupted before any result could be assembled", err=True)
+            sys.exit(EXIT_SIGNAL.get(exc.signum, 130))
     from spec.proxy.verify import warnings_of
 
-    for line in [*problems, *warnings_of(cluster, opts)]:
+    for line in [*problems, *(warnings_of(cluster, opts) if report is None else ())]:
         click.echo(line)
     if ipset_file is None:
         click.echo("note: not verified: masquerade and loadBalancerSourceRanges in IPVS mode (their ipsets: give "
                    "--ipset with the node's `ipset save`)")
-    click.echo("note: not verified in IPVS mode: the iptables rules that read the ipsets"
-               + (" (the dump given is not read for them)" if with_iptables else "")
-               + " and the path of a packet through IPVS")
+    if report is None:
+        click.echo("note: not verified in IPVS mode: the iptables rules that read the ipsets"
+                   + (" (give --ipset with the node's `ipset save` to prove them)" if with_iptables
+                      else " (give the node's iptables-save and --ipset)"))
     reals = sum(len(s.reals) for s in saved)
     checked = "routing, isolation, balance, affinity" + (
         "; ipsets: masquerade, source ranges" if ipset_file is not None else "")
     summary = f"{len(saved)} virtual services, {reals} real servers (IPVS: {checked})"
+    if report is not None:
+        click.echo(f"IPVS table: {len(problems)} violation(s); {summary}")
+        click.echo("iptables rules of IPVS mode, with the IPVS table as a stage of the netfilter paths:")
+        _print(report)
+        if report.interrupted:
+            sys.exit(EXIT_SIGNAL.get(report.interrupted, 130))
+        sys.exit(1 if problems or not report.ok else 0)
     if problems:
         click.echo(f"FAILED: {len(problems)} violation(s); {summary}")
         sys.exit(1)

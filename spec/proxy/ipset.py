@@ -201,7 +201,7 @@ def expand_sets(dump: Dump, sets: dict[str, IpSet]) -> tuple[Dump, list[str]]:
                 r if r.index == i else attrs.evolve(r, index=i) for i, r in enumerate(rules)))
         # helper chains were added to `out` by _expand; their rules are numbered there
         tables[table] = out
-    return Dump(tables), sorted(set(left))
+    return attrs.evolve(dump, tables=tables), sorted(set(left))
 
 
 def _members(s: IpSet, sets: dict[str, IpSet],

@@ -322,3 +322,37 @@ def render(ruleset: Ruleset) -> str:
             out += by_chain[chain]
         out.append("COMMIT")
     return "\n".join(out) + "\n"
+
+
+def sort_iptables_rules(text: str) -> str:
+    """Upstream's test normaliser (proxier_test.go sortIPTablesRules) for any iptables-restore text: tables by
+    name; chain declarations KUBE-NODEPORTS, KUBE-SERVICES, then the other KUBE- chains by name, then the rest;
+    rules grouped by chain in that order, each chain's rules in their own order except KUBE-NODEPORTS and
+    KUBE-SERVICES, which are ordered by the service their comment names (nat's "must be the last rule" last).
+    A line outside a table, or a rule of an undeclared chain, is a ValueError."""
+    tables: list[Table] = []
+    name: str | None = None
+    chains: list[str] = []
+    rules: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("*") and name is None:
+            name, chains, rules = line[1:].strip(), [], []
+        elif name is None:
+            raise ValueError(f"line {number} is outside a table: {line[:80]!r}")
+        elif line.strip() == "COMMIT":
+            tables.append(Table(name, tuple(chains), tuple(rules)))
+            name = None
+        elif line.startswith(":"):
+            chains.append(line[1:].split()[0])
+        elif line.startswith("-A "):
+            chain = line.split()[1]
+            if chain not in chains:
+                raise ValueError(f"line {number}: rule of undeclared chain {chain}")
+            rules.append((chain, line))
+        else:
+            raise ValueError(f"line {number}: not a chain, rule or COMMIT: {line[:80]!r}")
+    if name is not None:
+        raise ValueError(f"table {name} has no COMMIT")
+    return render(Ruleset(tuple(tables), False))

@@ -3,7 +3,8 @@
 Upstream: pkg/proxy/ipvs/proxier.go (syncService: ClusterIP, external IPs, load-balancer ingress IPs and
 NodePorts on each node address become virtual servers with the --ipvs-scheduler; ClientIP affinity makes them
 persistent with the affinity timeout; syncEndpoint: real servers are the endpoints CategorizeEndpoints selects,
-Local policy selecting the node-local ones, in masquerade forwarding mode with weight 1).
+Local policy selecting the node-local ones, or the cluster-wide ones when the node has none, in masquerade
+forwarding mode with weight 1).
 The ipsets IPVS mode keeps (pkg/proxy/ipvs/ipset.go ipsetInfo; filled by syncProxyRules) are checked member
 for member against what syncProxyRules puts there (`expected_sets`): they decide, through iptables rules of a
 fixed shape (writeIptablesRules), which packets are marked for masquerade (KUBE-CLUSTER-IP, KUBE-EXTERNAL-IP,
@@ -23,6 +24,7 @@ import attrs
 from spec.proxy.endpoints import categorize, endpoints_map, ipv4s, is_ipv4, service_ports
 from spec.proxy.ipset import IpSet, canonical
 from spec.proxy.model import Cluster, ProxierOptions
+from spec.proxy.parse import Chain, Dump, parse_rule
 
 
 @attrs.frozen
@@ -49,8 +51,10 @@ def virtual_servers(cluster: Cluster, opts: ProxierOptions) -> list[VirtualServe
     for key, svc, port in service_ports(cluster):
         cat = categorize(eps_map.get(key, []), svc, port)
         persistent = svc.sticky_seconds if svc.session_affinity == "ClientIP" else None
-        internal = cat.local if svc.internal_policy_local else cat.cluster
-        external = cat.local if svc.external_policy_local else cat.cluster
+        # syncEndpoint(onlyNodeLocalEndpoints): the local endpoints, or the cluster ones when there are none
+        # (PR #97081: pods may still reach the Service; an outside client's reply is lost).
+        internal = (cat.local or cat.cluster) if svc.internal_policy_local else cat.cluster
+        external = (cat.local or cat.cluster) if svc.external_policy_local else cat.cluster
 
         addresses = [(str(svc.cluster_ip), port.port, internal)]
         addresses += [(ip, port.port, external) for ip in ipv4s(svc.external_ips)]
@@ -237,32 +241,33 @@ def verify_ipvs(cluster: Cluster, opts: ProxierOptions, saved: list[SavedServer]
     return out
 
 
+_KEEPS_SOURCE = "keeps its source (externalTrafficPolicy Local)"
+
+
+def _masquerade_twins(name: str, local: str, kind: str, traffic: str) -> dict[str, tuple[str, str, str]]:
+    """A set whose members are masqueraded and its -LOCAL twin, whose members keep their source (upstream
+    marks traffic for masquerade unless the -LOCAL set matches first)."""
+    return {name: (kind, "5 masquerade", f"{traffic} is masqueraded"),
+            local: (kind, "5 masquerade", f"{traffic} {_KEEPS_SOURCE}")}
+
+
 # The IPv4 sets of pkg/proxy/ipvs/ipset.go: name -> (type, the promise its members decide, what a member means).
 IPVS_SETS: dict[str, tuple[str, str, str]] = {
     "KUBE-LOOP-BACK": ("hash:ip,port,ip", "5 masquerade",
                        "a local endpoint reaching itself through the Service is masqueraded (hairpin)"),
     "KUBE-CLUSTER-IP": ("hash:ip,port", "5 masquerade", "off-cluster traffic to the cluster IP is masqueraded"),
-    "KUBE-EXTERNAL-IP": ("hash:ip,port", "5 masquerade", "traffic to the external IP is masqueraded"),
-    "KUBE-EXTERNAL-IP-LOCAL": ("hash:ip,port", "5 masquerade",
-                               "traffic to the external IP keeps its source (externalTrafficPolicy Local)"),
-    "KUBE-LOAD-BALANCER": ("hash:ip,port", "5 masquerade", "traffic to the load-balancer IP is masqueraded"),
-    "KUBE-LOAD-BALANCER-LOCAL": ("hash:ip,port", "5 masquerade",
-                                 "traffic to the load-balancer IP keeps its source (externalTrafficPolicy Local)"),
+    **_masquerade_twins("KUBE-EXTERNAL-IP", "KUBE-EXTERNAL-IP-LOCAL", "hash:ip,port", "traffic to the external IP"),
+    **_masquerade_twins("KUBE-LOAD-BALANCER", "KUBE-LOAD-BALANCER-LOCAL", "hash:ip,port",
+                        "traffic to the load-balancer IP"),
     "KUBE-LOAD-BALANCER-FW": ("hash:ip,port", "1 routing",
                               "traffic to the load-balancer IP is filtered by loadBalancerSourceRanges"),
     "KUBE-LOAD-BALANCER-SOURCE-CIDR": ("hash:ip,port,net", "1 routing",
                                        "sources in loadBalancerSourceRanges reach the load-balancer IP"),
     "KUBE-LOAD-BALANCER-SOURCE-IP": ("hash:ip,port,ip", "1 routing",
                                      "this node reaches the load-balancer IP (a source range holds its address)"),
-    "KUBE-NODE-PORT-TCP": ("bitmap:port", "5 masquerade", "NodePort traffic is masqueraded"),
-    "KUBE-NODE-PORT-LOCAL-TCP": ("bitmap:port", "5 masquerade",
-                                 "NodePort traffic keeps its source (externalTrafficPolicy Local)"),
-    "KUBE-NODE-PORT-UDP": ("bitmap:port", "5 masquerade", "NodePort traffic is masqueraded"),
-    "KUBE-NODE-PORT-LOCAL-UDP": ("bitmap:port", "5 masquerade",
-                                 "NodePort traffic keeps its source (externalTrafficPolicy Local)"),
-    "KUBE-NODE-PORT-SCTP-HASH": ("hash:ip,port", "5 masquerade", "NodePort traffic is masqueraded"),
-    "KUBE-NODE-PORT-LOCAL-SCTP-HASH": ("hash:ip,port", "5 masquerade",
-                                       "NodePort traffic keeps its source (externalTrafficPolicy Local)"),
+    **{name: entry for proto, kind in (("TCP", "bitmap:port"), ("UDP", "bitmap:port"), ("SCTP-HASH", "hash:ip,port"))
+       for name, entry in _masquerade_twins(f"KUBE-NODE-PORT-{proto}", f"KUBE-NODE-PORT-LOCAL-{proto}", kind,
+                                            "NodePort traffic").items()},
     "KUBE-HEALTH-CHECK-NODE-PORT": ("bitmap:port", "health check", "the health check node port is accepted"),
     "KUBE-IPVS-IPS": ("hash:ip", "2 isolation",
                       "the address is on kube-ipvs0 (KUBE-IPVS-FILTER rejects what is no Service there)"),
@@ -371,3 +376,187 @@ def render_saved(servers: list[VirtualServer]) -> str:
         lines += [f"-a {flag[v.protocol]} {v.address}:{v.port} -r {r.address}:{r.port} -m -w {r.weight}"
                   for r in v.real_servers]
     return "\n".join(lines) + "\n"
+
+
+# -- the iptables rules of IPVS mode --------------------------------------------------------------------------------
+# Upstream pkg/proxy/ipvs/proxier.go writeIptablesRules, createAndLinkKubeChain (iptablesJumpChain,
+# iptablesChains) and ipsetWithIptablesChain; set comments from pkg/proxy/ipvs/ipset.go. Read at
+# aroradaman/kubernetes 5faacea7edd71c2e75fa96fc310b4b560816acd3 (a v1.31-era fork of kubernetes/kubernetes).
+SET_COMMENTS = {
+    "KUBE-LOOP-BACK": "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose",
+    "KUBE-CLUSTER-IP": "Kubernetes service cluster ip + port for masquerade purpose",
+    "KUBE-EXTERNAL-IP": "Kubernetes service external ip + port for masquerade and filter purpose",
+    "KUBE-EXTERNAL-IP-LOCAL": "Kubernetes service external ip + port with externalTrafficPolicy=local",
+    "KUBE-LOAD-BALANCER": "Kubernetes service lb portal",
+    "KUBE-LOAD-BALANCER-LOCAL": "Kubernetes service load balancer ip + port with externalTrafficPolicy=local",
+    "KUBE-LOAD-BALANCER-FW": "Kubernetes service load balancer ip + port for load balancer with sourceRange",
+    "KUBE-LOAD-BALANCER-SOURCE-IP": "Kubernetes service load balancer ip + port + source IP for packet filter purpose",
+    "KUBE-LOAD-BALANCER-SOURCE-CIDR":
+        "Kubernetes service load balancer ip + port + source cidr for packet filter purpose",
+    "KUBE-NODE-PORT-TCP": "Kubernetes nodeport TCP port for masquerade purpose",
+    "KUBE-NODE-PORT-LOCAL-TCP": "Kubernetes nodeport TCP port with externalTrafficPolicy=local",
+    "KUBE-NODE-PORT-UDP": "Kubernetes nodeport UDP port for masquerade purpose",
+    "KUBE-NODE-PORT-LOCAL-UDP": "Kubernetes nodeport UDP port with externalTrafficPolicy=local",
+    "KUBE-NODE-PORT-SCTP-HASH": "Kubernetes nodeport SCTP port for masquerade purpose with type 'hash ip:port'",
+    "KUBE-NODE-PORT-LOCAL-SCTP-HASH":
+        "Kubernetes nodeport SCTP port with externalTrafficPolicy=local with type 'hash ip:port'",
+    "KUBE-HEALTH-CHECK-NODE-PORT": "Kubernetes health check node port",
+    "KUBE-IPVS-IPS": "Addresses on the ipvs interface",
+}
+# ipsetWithIptablesChain: (set, table, from chain, to, match type, protocol match).
+_SET_JUMPS = (
+    ("KUBE-LOOP-BACK", "nat", "KUBE-POSTROUTING", "MASQUERADE", "dst,dst,src", ""),
+    ("KUBE-LOAD-BALANCER", "nat", "KUBE-SERVICES", "KUBE-LOAD-BALANCER", "dst,dst", ""),
+    ("KUBE-LOAD-BALANCER-LOCAL", "nat", "KUBE-LOAD-BALANCER", "RETURN", "dst,dst", ""),
+    ("KUBE-NODE-PORT-LOCAL-TCP", "nat", "KUBE-NODE-PORT", "RETURN", "dst", "tcp"),
+    ("KUBE-NODE-PORT-TCP", "nat", "KUBE-NODE-PORT", "KUBE-MARK-MASQ", "dst", "tcp"),
+    ("KUBE-NODE-PORT-LOCAL-UDP", "nat", "KUBE-NODE-PORT", "RETURN", "dst", "udp"),
+    ("KUBE-NODE-PORT-UDP", "nat", "KUBE-NODE-PORT", "KUBE-MARK-MASQ", "dst", "udp"),
+    ("KUBE-NODE-PORT-LOCAL-SCTP-HASH", "nat", "KUBE-NODE-PORT", "RETURN", "dst,dst", "sctp"),
+    ("KUBE-NODE-PORT-SCTP-HASH", "nat", "KUBE-NODE-PORT", "KUBE-MARK-MASQ", "dst,dst", "sctp"),
+    ("KUBE-LOAD-BALANCER-FW", "filter", "KUBE-PROXY-FIREWALL", "KUBE-SOURCE-RANGES-FIREWALL", "dst,dst", ""),
+    ("KUBE-LOAD-BALANCER-SOURCE-CIDR", "filter", "KUBE-SOURCE-RANGES-FIREWALL", "RETURN", "dst,dst,src", ""),
+    ("KUBE-LOAD-BALANCER-SOURCE-IP", "filter", "KUBE-SOURCE-RANGES-FIREWALL", "RETURN", "dst,dst,src", ""),
+)
+# iptablesChains, and iptablesJumpChain's jumps from the builtin chains (each EnsureRule(Prepend), so the last
+# listed for a chain comes first).
+_CHAINS = {"nat": ("KUBE-SERVICES", "KUBE-POSTROUTING", "KUBE-NODE-PORT", "KUBE-LOAD-BALANCER", "KUBE-MARK-MASQ"),
+           "filter": ("KUBE-FORWARD", "KUBE-NODE-PORT", "KUBE-PROXY-FIREWALL", "KUBE-SOURCE-RANGES-FIREWALL",
+                      "KUBE-IPVS-FILTER", "KUBE-IPVS-OUT-FILTER")}
+_JUMPS = (
+    ("nat", "OUTPUT", "KUBE-SERVICES", "kubernetes service portals"),
+    ("nat", "PREROUTING", "KUBE-SERVICES", "kubernetes service portals"),
+    ("nat", "POSTROUTING", "KUBE-POSTROUTING", "kubernetes postrouting rules"),
+    ("filter", "FORWARD", "KUBE-FORWARD", "kubernetes forwarding rules"),
+    ("filter", "INPUT", "KUBE-NODE-PORT", "kubernetes health check rules"),
+    ("filter", "INPUT", "KUBE-PROXY-FIREWALL", "kube-proxy firewall rules"),
+    ("filter", "FORWARD", "KUBE-PROXY-FIREWALL", "kube-proxy firewall rules"),
+    ("filter", "INPUT", "KUBE-IPVS-FILTER", "kubernetes ipvs access filter"),
+    ("filter", "OUTPUT", "KUBE-IPVS-OUT-FILTER", "kubernetes ipvs access filter"),
+)
+_BUILTIN = {"nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"), "filter": ("INPUT", "FORWARD", "OUTPUT")}
+
+
+def render_iptables(cluster: Cluster, opts: ProxierOptions) -> str:
+    """The iptables rules IPVS mode writes (nat and filter, with the jumps from the builtin chains), as
+    `iptables-save` prints them. Rules on a set are written only when the set has members, as upstream does."""
+    sets = expected_sets(cluster, opts)
+    mark = opts.mark
+    nat: list[str] = []
+    filt: list[str] = []
+    rules = {"nat": nat, "filter": filt}
+
+    def comment(name: str) -> str:
+        return f'-m comment --comment "{SET_COMMENTS[name]}"'
+
+    nat.append("-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN")
+    for name, table, chain, to, match, proto in _SET_JUMPS:
+        if sets[name]:
+            rules[table].append(" ".join(
+                ["-A", chain, *(["-p", proto] if proto else []), comment(name), "-m set --match-set", name, match,
+                 "-j", to]))
+    if sets["KUBE-CLUSTER-IP"]:
+        head = f"-A KUBE-SERVICES {comment('KUBE-CLUSTER-IP')} -m set --match-set KUBE-CLUSTER-IP"
+        not_local = opts.local_match(False)
+        if opts.masquerade_all:
+            nat.append(f"{head} dst,dst -j KUBE-MARK-MASQ")
+        elif not_local is not None:
+            nat.append(f"{head} dst,dst {' '.join(not_local)} -j KUBE-MARK-MASQ")
+        else:
+            nat.append(f"{head} src,dst -j KUBE-MARK-MASQ")
+    for name, masquerade in (("KUBE-EXTERNAL-IP", True), ("KUBE-EXTERNAL-IP-LOCAL", False)):
+        if sets[name]:
+            head = f"-A KUBE-SERVICES {comment(name)} -m set --match-set {name} dst,dst"
+            if masquerade:
+                nat.append(f"{head} -j KUBE-MARK-MASQ")
+            nat.append(f"{head} -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL -j ACCEPT")
+            nat.append(f"{head} -m addrtype --dst-type LOCAL -j ACCEPT")
+    nat.append("-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT")
+    nat.append("-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ")
+    filt.append("-A KUBE-SOURCE-RANGES-FIREWALL -j DROP")
+    for ip, port, proto in _no_node_access(cluster, opts):
+        filt.append(f"-A KUBE-IPVS-OUT-FILTER -s {ip} -m ipvs --vaddr {ip} --vproto {proto} --vport {port} -j DROP")
+    for name in ("KUBE-CLUSTER-IP", "KUBE-LOAD-BALANCER"):  # acceptIPVSTraffic
+        if sets[name]:
+            nat.append(f"-A KUBE-SERVICES -m set --match-set {name} dst,dst -j ACCEPT")
+    filt.append('-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" '
+                f"-m mark --mark {mark}/{mark} -j ACCEPT")
+    filt.append('-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" '
+                "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+    filt.append(f"-A KUBE-NODE-PORT {comment('KUBE-HEALTH-CHECK-NODE-PORT')} "
+                "-m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT")
+    for name, match in (("KUBE-LOAD-BALANCER", "dst,dst"), ("KUBE-CLUSTER-IP", "dst,dst"),
+                        ("KUBE-EXTERNAL-IP", "dst,dst"), ("KUBE-EXTERNAL-IP-LOCAL", "dst,dst"),
+                        ("KUBE-HEALTH-CHECK-NODE-PORT", "dst")):
+        filt.append(f"-A KUBE-IPVS-FILTER -m set --match-set {name} {match} -j RETURN")
+    filt.append("-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT")
+    nat.append(f"-A KUBE-POSTROUTING -m mark ! --mark {mark}/{mark} -j RETURN")
+    nat.append(f"-A KUBE-POSTROUTING -j MARK --xor-mark {mark}")
+    nat.append('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE'
+               + (" --random-fully" if opts.random_fully else ""))
+    nat.append(f"-A KUBE-MARK-MASQ -j MARK --or-mark {mark}")
+
+    out: list[str] = []
+    for table in ("filter", "nat"):
+        jumps = [(chain, f'-A {chain} -m comment --comment "{text}" -j {to}')
+                 for t, chain, to, text in reversed(_JUMPS) if t == table]
+        out.append(f"*{table}")
+        out += [f":{c} ACCEPT [0:0]" for c in _BUILTIN[table]]
+        out += [f":{c} - [0:0]" for c in _CHAINS[table]]
+        out += [line for c in _BUILTIN[table] for chain, line in jumps if chain == c]
+        out += rules[table]
+        out.append("COMMIT")
+    return "\n".join(out) + "\n"
+
+
+def _no_node_access(cluster: Cluster, opts: ProxierOptions) -> list[tuple[str, int, str]]:
+    """lbNoNodeAccessIPPortProtocolEntries: load-balancer IP, port and protocol of a Service whose
+    loadBalancerSourceRanges do not hold the node's IP (issue 119656: the node may not reach it either)."""
+    out: list[tuple[str, int, str]] = []
+    node_ip = ipaddress.ip_address(opts.node_ips[0]) if opts.node_ips else None
+    for key, svc, port in service_ports(cluster):
+        ranges = [ipaddress.ip_network(r, strict=False) for r in svc.load_balancer_source_ranges
+                  if is_ipv4(r.split("/")[0])]
+        if not ranges or (node_ip is not None and any(node_ip in r for r in ranges)):
+            continue
+        out += [(ip, port.port, key.protocol.lower()) for ip in ipv4s(svc.load_balancer_ips)]
+    return out
+
+
+def stage_chains(saved: list[SavedServer]) -> dict[str, tuple[str, ...]]:
+    """The IPVS table as rules the symbolic walk runs at IPVS's hooks (table "ipvs", chains INPUT and OUTPUT,
+    one sub-chain per virtual service): a packet to a virtual service's address, protocol and port is DNATed
+    to one of its live real servers in masquerade mode, each chosen with probability 1/n (the statistic chain
+    of iptables mode; the scheduler and persistence are checked on the table itself, by verify_ipvs)."""
+    head: list[str] = []
+    chains: dict[str, tuple[str, ...]] = {}
+    for k, s in enumerate(saved):
+        reals = [(a, p) for a, p, w, fwd, _ in s.reals if w > 0 and fwd == "masq"]
+        if not reals:
+            continue
+        proto = s.protocol.lower()
+        name = f"IPVS-{k}"
+        head.append(f"-d {s.address}/32 -p {proto} -m {proto} --dport {s.port} -j {name}")
+        n = len(reals)
+        chains[name] = tuple(
+            (f"-m statistic --mode random --probability {1.0 / (n - i):0.10f} " if i < n - 1 else "")
+            + f"-j DNAT --to-destination {a}:{p}" for i, (a, p) in enumerate(reals))
+    return {"INPUT": tuple(head), "OUTPUT": tuple(head), **chains}
+
+
+def with_ipvs_stage(dump: Dump, saved: list[SavedServer]) -> Dump:
+    """The dump with the IPVS table as the pseudo-table "ipvs" (see stage_chains) for symbolic.Explorer."""
+    texts = stage_chains(saved)
+    names = frozenset(texts)
+    chains = {name: Chain(name, "ACCEPT" if name in ("INPUT", "OUTPUT") else None, tuple(
+        parse_rule("ipvs", f"-A {name} {text}", names, index=i, source="<ipvs table>")
+        for i, text in enumerate(lines))) for name, lines in texts.items()}
+    return attrs.evolve(dump, tables={**dump.tables, "ipvs": chains})
+
+
+def verification_options(opts: ProxierOptions, saved: list[SavedServer]) -> ProxierOptions:
+    """The options the symbolic check of IPVS mode's iptables rules runs with: the virtual services' addresses
+    other than the node's are local (bound to kube-ipvs0), and NodePorts answer on the node's addresses (the
+    virtual services syncProxyRules makes for them)."""
+    bound = tuple(sorted({s.address for s in saved} - set(opts.node_ips)))
+    return attrs.evolve(opts, mode="ipvs", local_addresses=bound, nodeport_addresses=opts.node_ips)

@@ -149,6 +149,9 @@ class ProxierOptions:
     service_cidrs: tuple[str, ...] = ()  # --service-cluster-ip-range, for nftables mode's cluster-ips-check
     nodeport_addresses: tuple[str, ...] = ()  # NodePorts answer on these only; () = every local address
     routes: tuple[tuple[str, str], ...] = ()  # the node's unicast routes (CIDR, device), for verification
+    # Addresses local to the node besides node_ips and 127.0.0.0/8: in IPVS mode the Service addresses kube-proxy
+    # binds to kube-ipvs0 (the KUBE-IPVS-IPS set), so packets to them are delivered to this host, where IPVS is.
+    local_addresses: tuple[str, ...] = ()
 
     def local_match(self, local: bool) -> list[str] | None:
         """localDetector.IfLocal / IfNotLocal: the match of traffic from (or not from) a local pod; None: off."""

@@ -17,8 +17,14 @@ iptables-like rules that symbolic.py walks, so that the same five properties are
   each element); `numgen random mod N vmap { 0 : goto A , ... }` becomes the statistic chain, rule i taken with
   probability exactly 1/(N-i); `ip saddr @affinity-X goto E` a recent check with the set's timeout and
   `update @affinity-X { ip saddr }` a recent set; `fib saddr/daddr type local` the LOCAL address type.
-Other tables of the ruleset (iptables-nft's `ip nat` / `ip filter`, firewalld, ...) are not translated: the
-report lists them as not considered. Expressions outside kube-proxy's vocabulary are an error naming the line.
+Other tables that IPv4 packets traverse (families ip and inet: iptables-nft's `ip nat` / `ip filter` of Docker
+or a CNI, firewalld's `inet firewalld`, ...) are translated too, each base chain a stage of its own at its hook
+and priority among kube-proxy's (nftables runs every base chain of a hook in priority order; an `accept` ends one
+base chain only, a `drop` the packet): their rules are not kube-proxy's, so what they break is reported as
+another component's (NOT KUBE-PROXY'S, or a failure with --strict), naming the table, chain and line. Their
+matches outside the modelled ones are opaque conditions, their other statements passive (`_other`). Tables of
+other families (ip6, arp, bridge, netdev) are named as not considered. In kube-proxy's own table, expressions
+outside kube-proxy's vocabulary are an error naming the line.
 """
 
 from __future__ import annotations
@@ -45,13 +51,17 @@ from spec.proxy.endpoints import (
 )
 from spec.proxy.model import Cluster, ProxierOptions, ResolvedEndpoint
 from spec.proxy.parse import (
+    CT_STATES,
+    PROTOCOL_NUMBERS,
     Addr,
     Chain,
     CtState,
     Dump,
     Flag,
+    Iface,
     MarkMatch,
     Match,
+    Opaque,
     Ports,
     Recent,
     Rule,
@@ -363,13 +373,17 @@ def parse_ruleset(text: str, source: str) -> list[NftTable]:
         m = re.search(r"type\s+(\w+)\s+hook\s+(\w+)\s+(?:device\s+\S+\s+)?priority\s+([^;]+);", spec)
         if m:
             kind, hook = m.group(1), m.group(2)
-            priority = _priority(m.group(3), fail) if ours else 0
-            if not ours:
-                pass  # another component's chain (a netdev ingress hook, an inet table's): not translated
-            elif kind not in ("filter", "nat", "route"):
-                raise fail(f"chain type {shorten(kind)!r} is not one of filter, nat, route")
-            if hook not in ("prerouting", "input", "forward", "output", "postrouting"):
-                raise fail(f"hook {shorten(hook)!r} is not an IPv4 hook")
+            if ours:
+                priority = _priority(m.group(3), fail)
+                if kind not in ("filter", "nat", "route"):
+                    raise fail(f"chain type {shorten(kind)!r} is not one of filter, nat, route")
+                if hook not in ("prerouting", "input", "forward", "output", "postrouting"):
+                    raise fail(f"hook {shorten(hook)!r} is not an IPv4 hook")
+            else:  # another component's chain: staged by to_dump where its family and hook see IPv4 packets
+                try:
+                    priority = _priority(m.group(3), fail)
+                except InputError:
+                    hook = None  # a priority name of another family (bridge, netdev): not an IPv4 stage
         p = re.search(r"policy\s+(\w+)\s*;", spec)
         if p:
             policy = p.group(1)
@@ -548,9 +562,11 @@ def _slot(chain: NftChain, fail: _Fail) -> tuple[str, str]:
 
 
 class _Translator:
-    def __init__(self, t: NftTable, source: str) -> None:
+    def __init__(self, t: NftTable, source: str, owner: str = "kube-proxy") -> None:
         self.t = t
         self.source = source
+        self.owner = owner  # "kube-proxy", or the table ("inet firewalld") of another component
+        self.foreign = owner != "kube-proxy"
         self.chains: dict[str, list[Rule]] = {name: [] for name in t.chains}
         self.helpers = 0
 
@@ -559,7 +575,7 @@ class _Translator:
 
     def add(self, chain: str, line: int, text: str, match: Match, target: Target | None) -> None:
         rules = self.chains[chain]
-        rules.append(Rule("nft", chain, len(rules), line, text, match, target, self.source, owner="kube-proxy"))
+        rules.append(Rule("nft", chain, len(rules), line, text, match, target, self.source, owner=self.owner))
 
     def target(self, words: list[str], line: int) -> Target | None:
         """A verdict (`jump X`, `goto X`, `drop`, ...) to a Target."""
@@ -589,6 +605,9 @@ class _Translator:
     def rule(self, chain: str, line: int, text: str) -> None:
         body = re.sub(r'\s+comment\s+"(?:[^"\\]|\\.)*"\s*$', "", text).strip()
         body = re.sub(r"\bcounter(\s+packets\s+\d+\s+bytes\s+\d+)?", "", body).strip()
+        if self.foreign:
+            self._other(chain, line, text, body)
+            return
         for alt in self._alternatives(body, line):
             self._one(chain, line, text, alt)
 
@@ -696,6 +715,69 @@ class _Translator:
                 raise self.fail(line, f"expression not modelled: {shorten(' '.join(rest))}")
         self.add(chain, line, text, Match(**fields), target)  # type: ignore[arg-type]
 
+    def _other(self, chain: str, line: int, text: str, body: str) -> None:
+        """A rule of another component's table. What kube-proxy's promises can depend on is modelled (addresses,
+        interfaces, protocol and ports, fib local, conntrack state, marks; accept, drop, reject, return, jump,
+        goto, masquerade, snat, dnat, redirect, mark set); every other match is an opaque condition (a proof holds
+        whichever way it goes; its text names it) and other statements (log, counter, limit's companions) let
+        the packet go on unchanged. A set a match names (`ip saddr @allowed`, `tcp dport { 22, 443 }`) is
+        opaque too."""
+        words = body.split()
+        fields: dict[str, object] = {}
+        opaque: list[Opaque] = []
+        target: Target | None = None
+        i = 0
+
+        def until_verdict(j: int) -> int:
+            while j < len(words) and (words[j] not in _VERDICT_WORDS or (
+                    words[j] in ("snat", "dnat") and words[j + 1:j + 2] != ["to"])):
+                j += 1
+            return j
+
+        while i < len(words):
+            rest = words[i:]
+            used = _other_match(rest, fields)
+            if used:
+                i += used
+                continue
+            w = rest[0]
+            if w in ("accept", "drop", "return", "reject"):
+                target = Target(w.upper())
+                break
+            if w in ("jump", "goto") and len(rest) >= 2:
+                target = self.target(rest[:2], line)
+                break
+            if w == "masquerade":
+                target = Target("MASQUERADE", options=tuple(rest[1:]))
+                break
+            if w in ("snat", "dnat") and len(rest) >= 3 and rest[1] == "to":
+                target = Target(w.upper(), to=rest[2])
+                break
+            if w == "redirect":
+                port = rest[2].lstrip(":") if len(rest) >= 3 and rest[1] == "to" else None
+                target = Target("REDIRECT", to=port or None)
+                break
+            if w in ("queue", "tproxy", "synproxy"):
+                target = Target({"queue": "NFQUEUE", "tproxy": "TPROXY", "synproxy": "SYNPROXY"}[w])
+                break
+            if w == "notrack":
+                target = Target("NOTRACK")
+                break
+            mark = _MARK_SET.match(" ".join(rest))
+            if mark:
+                op = {"or": "or", "|": "or", "xor": "xor", "^": "xor", None: "set"}[mark.group(1)]
+                target = Target("MARK", mark_op=(op, int(mark.group(2), 0), 0xFFFFFFFF))
+                break
+            if w in ("log", "counter") or (len(rest) >= 3 and "set" in rest[1:3]):
+                i = until_verdict(i + 1)  # a statement that changes nothing the proof reads
+                continue
+            j = until_verdict(i + 1)
+            opaque.append(Opaque(" ".join(words[i:j])))
+            i = j
+        if opaque:
+            fields["opaque"] = tuple(opaque)
+        self.add(chain, line, text, Match(**fields), target)  # type: ignore[arg-type]
+
     def _negated_set(self, chain: str, line: int, text: str, key: str, items: list[str],
                      fields: dict[str, object], target: Target | None) -> None:
         """`ip saddr != { a, b } VERDICT`: a helper chain returns on each element, then applies the verdict."""
@@ -755,10 +837,81 @@ class _Translator:
             self.add(chain, line, text, match, choices[k])
 
 
+_MARK_SET = re.compile(r"(?:meta )?mark set (?:(?:meta )?mark (or|\||xor|\^) )?(0x[0-9a-fA-F]{1,8}|\d{1,10})(?: |$)")
+_VERDICT_WORDS = frozenset({"accept", "drop", "reject", "return", "jump", "goto", "masquerade", "snat", "dnat",
+                            "redirect", "queue", "notrack", "tproxy", "synproxy", "log", "counter"})
+_IPV4_HOOKS = {"prerouting": "PREROUTING", "input": "INPUT", "forward": "FORWARD", "output": "OUTPUT",
+               "postrouting": "POSTROUTING"}
+
+
+def _other_match(words: list[str], fields: dict[str, object]) -> int:
+    """A match of another component's rule that the proof models: the number of words it takes (0: none)."""
+    neg = len(words) > 2 and words[2] == "!="
+    value = words[3] if neg and len(words) > 3 else (words[2] if len(words) > 2 else "")
+    size = 4 if neg else 3
+    w = words[0]
+    if w == "ip" and len(words) > 2 and words[1] in ("saddr", "daddr") and "/" not in value[:1]:
+        try:
+            fields["src" if words[1] == "saddr" else "dst"] = Addr(ipaddress.IPv4Network(value, strict=False), neg)
+        except ValueError:
+            return 0
+        return size
+    if w in ("iifname", "oifname", "iif", "oif") and len(words) > 1:
+        neg = words[1] == "!="
+        name = words[2] if neg and len(words) > 2 else words[1]
+        if name.startswith("{") or name.startswith("@"):
+            return 0
+        name = name.strip('"')
+        name = name[:-1] + "+" if name.endswith("*") else name
+        fields["iif" if w.startswith("i") else "oif"] = Iface(name, neg)
+        return 3 if neg else 2
+    if w in ("tcp", "udp", "sctp") and len(words) > 2 and words[1] in ("dport", "sport"):
+        m = re.fullmatch(r"(\d{1,5})(?:-(\d{1,5}))?", value)
+        if not m or int(m.group(1)) > 65535 or int(m.group(2) or 0) > 65535:
+            return 0
+        fields["proto"] = Flag(w)
+        fields["dport" if words[1] == "dport" else "sport"] = Ports(int(m.group(1)), int(m.group(2) or m.group(1)),
+                                                                    neg)
+        return size
+    if (w, words[1] if len(words) > 1 else "") in (("ip", "protocol"), ("meta", "l4proto")) and len(words) > 2:
+        if value not in PROTOCOL_NUMBERS:
+            return 0
+        fields["proto"] = Flag(value, neg)
+        return size
+    if w == "fib" and len(words) > 3 and words[1] in ("saddr", "daddr") and words[2] == "type":
+        kind = words[4] if words[3] == "!=" and len(words) > 4 else words[3]
+        if kind != "local":
+            return 0
+        fields["src_type" if words[1] == "saddr" else "dst_type"] = Flag("LOCAL", words[3] == "!=")
+        return 5 if words[3] == "!=" else 4
+    if w == "ct" and len(words) > 2 and words[1] == "state":
+        text = " ".join(words[3:] if neg else words[2:])
+        m = re.match(r"(\{[^}]*\}|[\w,]+)", text)
+        if not m:
+            return 0
+        states = frozenset(x.strip().upper() for x in m.group(1).strip("{}").split(",") if x.strip())
+        if not states or not states <= CT_STATES:
+            return 0
+        fields["ctstate"] = CtState(states, neg)
+        return (3 if neg else 2) + len(m.group(1).split())
+    if w in ("meta", "mark") and "set" not in words[1:3]:
+        m = re.match(r"(?:meta )?mark (?:(!=|==) )?(0x[0-9a-fA-F]{1,8}|\d{1,10})(?: |$)", " ".join(words))
+        if m:
+            value_ = int(m.group(2), 0)
+            fields["mark"] = MarkMatch(value_, 0xFFFFFFFF, m.group(1) == "!=")
+            return len(m.group(0).split())
+    return 0
+
+
 def to_dump(tables: list[NftTable], source: str) -> tuple[Dump, list[str]]:
-    """kube-proxy's table as iptables-like tables (see the module docstring), and the tables not considered."""
+    """kube-proxy's table as iptables-like tables (see the module docstring), the base chains of the other
+    tables that see IPv4 packets (families ip and inet) as stages of their own at their hooks and priorities
+    (Dump.stages: nftables runs every base chain registered at a hook in priority order; `accept` ends one base
+    chain, `drop` the packet; wiki.nftables.org "Netfilter hooks" and "Configuring chains"), and the tables not
+    considered (other families)."""
     ours = [t for t in tables if t.family == "ip" and t.name == "kube-proxy"]
-    others = [f"{t.family} {t.name}" for t in tables if not (t.family == "ip" and t.name == "kube-proxy")]
+    considered = [t for t in tables if t.family in ("ip", "inet") and not (t.family == "ip" and t.name == "kube-proxy")]
+    others = [f"{t.family} {t.name}" for t in tables if t not in ours and t not in considered]
     if not ours:
         raise InputError(f"no table ip kube-proxy in the ruleset ({source}:1)")
     t = ours[0]
@@ -780,4 +933,15 @@ def to_dump(tables: list[NftTable], source: str) -> tuple[Dump, list[str]]:
     for table in out:
         for name, rules in chains.items():
             out[table][name] = Chain(name, None, tuple(attrs.evolve(r, table=table) for r in rules))
-    return Dump(out), others
+    stages: dict[str, list[tuple[int, str, str, bool]]] = {}
+    for other in considered:
+        name = f"{other.family} {other.name}"
+        translated = _Translator(other, source, owner=name).translate()
+        out[name] = {c: Chain(c, ("DROP" if other.chains[c].policy == "drop" else "ACCEPT")
+                              if other.chains[c].hook is not None else None,
+                              tuple(attrs.evolve(r, table=name) for r in rules)) for c, rules in translated.items()}
+        for chain in other.chains.values():
+            hook = _IPV4_HOOKS.get(chain.hook or "")
+            if hook is not None:
+                stages.setdefault(hook, []).append((chain.priority, name, chain.name, chain.kind == "nat"))
+    return Dump(out, {hook: tuple(s) for hook, s in stages.items()}), others

@@ -212,6 +212,9 @@ class Chain:
 @attrs.frozen
 class Dump:
     tables: Mapping[str, Mapping[str, Chain]]
+    # Base chains of other nftables tables, per hook ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"):
+    # (priority, table, chain, is a nat chain), each a stage of its own between the iptables tables' (symbolic.py).
+    stages: Mapping[str, tuple[tuple[int, str, str, bool], ...]] = attrs.field(factory=dict)
 
     def chain(self, table: str, name: str) -> Chain | None:
         return self.tables.get(table, {}).get(name)

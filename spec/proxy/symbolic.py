@@ -79,6 +79,34 @@ PRE_STAGES: dict[str, tuple[Stage, ...]] = {
 }
 
 
+# IPVS mode (a dump with the pseudo-table "ipvs" that ipvs.stage_chains writes): IPVS takes a packet for a virtual
+# service at NF_INET_LOCAL_IN, priority NF_IP_PRI_NAT_SRC - 2 (after filter and security INPUT, before nat INPUT),
+# and at NF_INET_LOCAL_OUT, priority NF_IP_PRI_NAT_DST + 1 (right after nat OUTPUT); net/netfilter/ipvs/
+# ip_vs_core.c ip_vs_ops4. A packet it schedules from LOCAL_IN is sent on by ip_vs_nat_xmit through LOCAL_OUT
+# (raw, mangle, filter, security OUTPUT; the nat table has already bound the connection) and POSTROUTING.
+IPVS_IN: Stage = ("ipvs", "INPUT", None, "")
+IPVS_IN_PRIORITY = 98
+IPVS_OUT: Stage = ("ipvs", "OUTPUT", "", None)
+IPVS_XMIT: tuple[Stage, ...] = (("raw", "OUTPUT", "", None), ("mangle", "OUTPUT", "", None),
+                                ("filter", "OUTPUT", "", None), ("security", "OUTPUT", "", None),
+                                ("mangle", "POSTROUTING", "", None), ("nat", "POSTROUTING", "", None))
+
+
+# The iptables tables at each hook with their priorities (include/uapi/linux/netfilter_ipv4.h nf_ip_hook_priorities:
+# RAW -300, MANGLE -150, NAT_DST -100, FILTER 0, SECURITY 50, NAT_SRC 100) and whether they are nat tables.
+HOOK_TABLES: dict[str, tuple[tuple[int, str, bool], ...]] = {
+    "PREROUTING": ((-300, "raw", False), (-150, "mangle", False), (-100, "nat", True)),
+    "INPUT": ((-150, "mangle", False), (0, "filter", False), (50, "security", False), (100, "nat", True)),
+    "FORWARD": ((-150, "mangle", False), (0, "filter", False), (50, "security", False)),
+    "OUTPUT": ((-300, "raw", False), (-150, "mangle", False), (-100, "nat", True), (0, "filter", False),
+               (50, "security", False)),
+    "POSTROUTING": ((-150, "mangle", False), (100, "nat", True)),
+}
+# A locally generated packet is routed again after nat OUTPUT (and IPVS, at NF_IP_PRI_NAT_DST + 1): the stages up
+# to this priority come before the model's routing decision.
+OUTPUT_REROUTE = -99
+
+
 def post_stages(hook: str, local: bool) -> tuple[Stage, ...]:
     """The builtin chains after the routing decision (see the module docstring)."""
     if hook == "PREROUTING":
@@ -126,7 +154,7 @@ def kube_only(dump: Dump) -> Dump:
             rules = tuple(r if r.index == i else attrs.evolve(r, index=i) for i, r in enumerate(kept))
             new[name] = Chain(name, "ACCEPT" if chain.policy is not None else None, rules)
         tables[table] = new
-    return Dump(tables)
+    return attrs.evolve(dump, tables=tables)
 
 
 def foreign_parts(dump: Dump) -> list[str]:
@@ -153,7 +181,7 @@ def with_builtin_jumps(dump: Dump) -> Dump:
             if target in chains:
                 rules.append(parse_rule(table, f"-A {chain} {text}", frozenset(chains), index=len(rules)))
         chains[chain] = Chain(chain, "ACCEPT", tuple(rules))
-    return Dump(tables)
+    return attrs.evolve(dump, tables=tables)
 
 
 class Pins(NamedTuple):
@@ -168,6 +196,7 @@ class Pins(NamedTuple):
     oif: str | None = None
     untracked: bool = False  # NOTRACK: the nat table is skipped
     snat: int = 0  # 1 + the index in Explorer.snat_rules of the rule that masqueraded the packet; 0: none
+    ipvs: bool = False  # IPVS scheduled the packet (to the DNAT); dst, dport and proto are its virtual service's
 
 
 NO_PINS = Pins()
@@ -224,6 +253,7 @@ class Reads:
     ports: frozenset[int]  # destination ports matched singly
     ranges: tuple[tuple[int, int], ...]  # destination port ranges
     ifaces: bool = True  # some rule matches an input or output interface
+    ipvs: bool = False  # some rule has an `-m ipvs` match (it reads the virtual service, kept in the pins)
 
     @property
     def destination(self) -> bool:
@@ -358,6 +388,19 @@ class Explorer:
             for chains in self.dump.tables.values() for c in chains.values() for r in c.rules)
         self.snat_rules: list[Rule] = []
         self._snat_index: dict[int, int] = {}
+        self.ipvs = "ipvs" in self.dump.tables
+        # Each hook's stages in priority order: the iptables tables and other nftables tables' base chains
+        # (Dump.stages; at equal priority the iptables table first).
+        self._plan: dict[str, list[tuple[int, str, str, bool]]] = {
+            hook: sorted([(p, t, hook, nat) for p, t, nat in tables] + list(self.dump.stages.get(hook, ())),
+                         key=lambda s: s[0]) for hook, tables in HOOK_TABLES.items()}
+        self._nat_tables = {t for plan in self._plan.values() for _, t, _, nat in plan if nat}
+        self._pre = {
+            PREROUTING: tuple((t, c, None, "") for _, t, c, _ in self._plan["PREROUTING"]),
+            OUTPUT: tuple((t, c, "", None) for p, t, c, _ in self._plan["OUTPUT"] if p <= OUTPUT_REROUTE)
+            + ((IPVS_OUT,) if self.ipvs else ()),
+        }
+        self._posts: dict[tuple[str, bool], tuple[Stage, ...]] = {}
         self.ifaces: dict[str, set[str]] = {"iif": set(), "oif": set()}
         self.opaque: dict[str, int] = {}  # opaque conditions met on some path, and how many rules have them
         self.steps = 0  # rules walked, against a runaway fan-out of chains
@@ -413,7 +456,17 @@ class Explorer:
             elif iface_matches(iface.name, known) == iface.negated:
                 return False
         if m.opaque:
-            rest["opaque"] = m.opaque
+            kept = m.opaque
+            if self.ipvs:
+                kept = ()
+                for op in m.opaque:
+                    decided = _ipvs_option(op.key, pins) if op.key.startswith("-m ipvs ") else None
+                    if decided is None:
+                        kept += (op,)
+                    elif decided == op.negated:
+                        return False
+            if kept:
+                rest["opaque"] = kept
         if m.recent is not None and m.recent.mode != "set":
             rest["recent"] = m.recent
         if m.probability is not None:
@@ -583,6 +636,7 @@ class Explorer:
         nets: list[Net] = []
         dst_type = False
         ifaces = False
+        ipvs = False
         ports: set[tuple[int, int]] = set()
         seen = {name}
         todo = [name]
@@ -597,6 +651,7 @@ class Explorer:
                         nets.append(m.dst.network)
                 dst_type = dst_type or m.dst_type is not None
                 ifaces = ifaces or m.iif is not None or m.oif is not None
+                ipvs = ipvs or any(op.key.startswith("-m ipvs ") for op in m.opaque)
                 if m.dport is not None:
                     ports.add((m.dport.lo, m.dport.hi))
                 if rule.target is not None and rule.target.chain and rule.target.name not in seen:
@@ -604,7 +659,7 @@ class Explorer:
                     todo.append(rule.target.name)
         found = self._reads[(table, name)] = Reads(
             frozenset(hosts), tuple(nets), dst_type, frozenset(lo for lo, hi in ports if lo == hi),
-            tuple(sorted((lo, hi) for lo, hi in ports if lo != hi)), ifaces)
+            tuple(sorted((lo, hi) for lo, hi in ports if lo != hi)), ifaces, ipvs)
         return found
 
     def _view(self, table: str, name: str, dnat: tuple[str, int]) -> tuple[object, ...]:
@@ -626,7 +681,7 @@ class Explorer:
         """
         pins = st.pins
         pure = prune is None and self.is_pure(table, name)  # its walks are shared with the base explorer
-        shared = prune is None and not self._dnat_reads_pins and (
+        shared = prune is None and not self._dnat_reads_pins and not (self.ipvs and self.reads(table, name).ipvs) and (
             st.dnat is not None or not self.reads(table, name).destination)
         if not shared:
             key: tuple[object, ...] = (table, name, st.mark, st.dnat, pins, prune)
@@ -721,7 +776,8 @@ class Explorer:
                     ip, _, port = str(target.to).partition(":")
                     port = port.split("-")[0]
                     dnat_port = int(port) if port else (st.pins.dport or 0)
-                    out.append((State(st.lits, st.pins, st.mark, (ip.split("-")[0], dnat_port), st.path, st.sets),
+                    pins = st.pins._replace(ipvs=True) if table == "ipvs" else st.pins
+                    out.append((State(st.lits, pins, st.mark, (ip.split("-")[0], dnat_port), st.path, st.sets),
                                 "dnat"))
                     break
                 if target.name == "REDIRECT":
@@ -793,7 +849,7 @@ class Explorer:
             table, name, iif, oif = stages[k]
             oif = self._routed_oif(st, oif)
             chain = self.dump.chain(table, name)
-            if chain is None or (table == "nat" and st.pins.untracked):
+            if chain is None or (table in self._nat_tables and st.pins.untracked):
                 pending.append((k + 1, st))
                 continue
             pins = st.pins
@@ -838,18 +894,18 @@ class Explorer:
         those chains cannot tell apart, as run_chain does for one chain.
         """
         out: list[PathResult] = []
-        for st, kind in self._stages(PRE_STAGES[hook], start, prune):
+        for st, kind in self._stages(self._pre[hook], start, prune):
             if kind != "accept":
                 out.append(_result(hook, st, kind, False))
                 continue
-            if st.dnat is None or self._dnat_reads_pins:
+            if st.dnat is None or self._dnat_reads_pins or st.pins.ipvs:
                 out += self._tail(hook, st)
                 continue
             where = self._tail_views.get((hook, st.dnat))
             if where is None:
                 local = bool(self.is_local(host(st.dnat[0])))
                 where = self._tail_views[(hook, st.dnat)] = (local, tuple(
-                    self._view(table, name, st.dnat) for table, name, _, _ in post_stages(hook, local)),
+                    self._view(table, name, st.dnat) for table, name, _, _ in self._post_read(hook, local)),
                     self.route_dev(st.dnat[0]))
             pins = st.pins
             key = (hook, st.mark, pins.proto, pins.untracked, pins.snat, where)
@@ -865,12 +921,53 @@ class Explorer:
                                       r.verdict, r.masquerade, r.local, r.policy, r.alternatives))
         return out
 
+    def post_stages(self, hook: str, local: bool) -> tuple[Stage, ...]:
+        """The stages after the routing decision (see the module docstring), with other nftables tables' base
+        chains where their priorities put them; the nat ones are not run again when the packet loops back."""
+        found = self._posts.get((hook, local))
+        if found is not None:
+            return found
+        plan = self._plan
+        out: tuple[Stage, ...]
+        if hook == PREROUTING:
+            if local:
+                out = tuple((t, c, None, "") for _, t, c, _ in plan["INPUT"])
+            else:
+                out = tuple((t, c, None, None) for _, t, c, _ in (*plan["FORWARD"], *plan["POSTROUTING"]))
+        else:
+            oif = "lo" if local else None
+            out = tuple((t, c, "", oif) for p, t, c, _ in plan["OUTPUT"] if p > OUTPUT_REROUTE)
+            out += tuple((t, c, "", oif) for _, t, c, _ in plan["POSTROUTING"])
+            if local:
+                out += tuple((t, c, "lo", "") for _, t, c, nat in (*plan["PREROUTING"], *plan["INPUT"]) if not nat)
+        self._posts[(hook, local)] = out
+        return out
+
+    def _post_read(self, hook: str, local: bool) -> tuple[Stage, ...]:
+        """The builtin chains after the routing decision whose walks a DNAT destination may change."""
+        stages = self.post_stages(hook, local)
+        if self.ipvs and local and hook == PREROUTING:
+            return (*stages, IPVS_IN, *IPVS_XMIT)
+        return stages
+
     def _tail(self, hook: str, st: State) -> list[PathResult]:
         """The paths from the routing decision on."""
         out: list[PathResult] = []
         for st2, local in self._local_dst(st):
-            for st3, verdict in self._stages(post_stages(hook, local), st2):
-                out.append(_result(hook, st3, verdict, local))
+            stages = self.post_stages(hook, local)
+            if not (self.ipvs and local and hook == PREROUTING):
+                out += [_result(hook, st3, verdict, local) for st3, verdict in self._stages(stages, st2)]
+                continue
+            # IPVS between security INPUT and nat INPUT: a scheduled packet leaves through LOCAL_OUT and
+            # POSTROUTING; any other is delivered here.
+            before = sum(1 for p, _, _, _ in self._plan["INPUT"] if p < IPVS_IN_PRIORITY)
+            for st3, verdict in self._stages((*stages[:before], IPVS_IN), st2):
+                if verdict != "accept":
+                    out.append(_result(hook, st3, verdict, True))
+                elif st3.dnat != st2.dnat:
+                    out += [_result(hook, st4, v4, False) for st4, v4 in self._stages(IPVS_XMIT, st3)]
+                else:
+                    out += [_result(hook, st4, v4, True) for st4, v4 in self._stages(stages[before:], st3)]
         return self._merge(out, st)
 
     def _merge(self, results: list[PathResult], start: State) -> list[PathResult]:
@@ -1061,11 +1158,39 @@ def _result(hook: str, st: State, kind: str, local: bool) -> PathResult:
     return PathResult(hook, st, kind, bool(st.pins.snat), local)
 
 
+def _ipvs_option(key: str, pins: Pins) -> bool | None:
+    """An `-m ipvs` option (xt_ipvs: --ipvs, --vaddr, --vport, --vproto) on a path of IPVS mode: decided by
+    whether IPVS scheduled the packet and by its virtual service (the pinned original destination); None when
+    the pins do not decide it (the match stays opaque)."""
+    words = key.split()[2:]
+    if not words or words[0] not in ("--ipvs", "--vaddr", "--vport", "--vproto"):
+        return None
+    if not pins.ipvs or words[0] == "--ipvs":
+        return pins.ipvs
+    if len(words) != 2:
+        return None
+    option, value = words
+    if option == "--vaddr":
+        if pins.dst is None or pins.dst.prefixlen != 32:
+            return None
+        try:
+            return pins.dst.subnet_of(Net(value, strict=False))
+        except ValueError:
+            return None
+    if option == "--vport":
+        if pins.dport is None or not value.isdigit():
+            return None
+        return pins.dport == int(value)
+    if pins.proto is None:
+        return None
+    return value.lower() == pins.proto or (value.isdigit() and int(value) == proto_number(pins.proto))
+
+
 def _carry(entry: Pins, after: Pins, caller: Pins) -> Pins:
     """The caller's pins with what a shared walk changed of `entry` (protocol, conntrack state, masquerade)."""
     if after == entry:
         return caller
-    return caller._replace(proto=after.proto, untracked=after.untracked, snat=after.snat)
+    return caller._replace(proto=after.proto, untracked=after.untracked, snat=after.snat, ipvs=after.ipvs)
 
 
 def _mark_after(mark: int, op: tuple[str, int, int]) -> int:

@@ -149,7 +149,7 @@ class Report:
 
 
 def local_networks(opts: ProxierOptions) -> tuple[Net, ...]:
-    return (*(Net(f"{ip}/32") for ip in opts.node_ips), Net("127.0.0.0/8"))
+    return (*(Net(f"{ip}/32") for ip in (*opts.node_ips, *opts.local_addresses)), Net("127.0.0.0/8"))
 
 
 def frontends_of(key: PortKey, svc: Service, port: ServicePort, opts: ProxierOptions | None = None) -> list[Frontend]:
@@ -217,6 +217,8 @@ class Verifier:
     def expectations(self, fe: Frontend, cluster_eps: tuple[ResolvedEndpoint, ...],
                      local_eps: tuple[ResolvedEndpoint, ...], has_any: bool) -> list[Expect]:
         svc, src, t = fe.svc, self.pkt.src, self.t
+        if self.opts.mode == "ipvs":
+            return self.ipvs_expectations(fe, cluster_eps, local_eps)
         if not has_any:
             if fe.kind in ("external IP", "load-balancer IP") and self.opts.mode != "nftables":
                 # Only FORWARD and INPUT consult KUBE-EXTERNAL-SERVICES: this host's own packets to a non-local
@@ -255,6 +257,73 @@ class Verifier:
             out.append(Expect(t.and_([base, t.not_(self.short)]),
                               "an outside client (externalTrafficPolicy Local, no local endpoints)", "drop"))
         return out
+
+    def ipvs_expectations(self, fe: Frontend, cluster_eps: tuple[ResolvedEndpoint, ...],
+                          local_eps: tuple[ResolvedEndpoint, ...]) -> list[Expect]:
+        """IPVS mode, as upstream pkg/proxy/ipvs/proxier.go writes it: IPVS schedules the packet to the real
+        servers syncEndpoint chose (Local policy: the local endpoints, else the cluster-wide ones; no short-circuit
+        for pods or the host); writeIptablesRules marks for masquerade off-cluster traffic to a cluster IP
+        (KUBE-CLUSTER-IP; without a local-traffic detector, traffic whose source and port are a cluster IP's),
+        all traffic to external IPs, load-balancer IPs and NodePorts under Cluster policy (KUBE-EXTERNAL-IP,
+        KUBE-LOAD-BALANCER, KUBE-NODE-PORT-*), none under Local policy (the -LOCAL sets RETURN), and
+        masquerades a local endpoint reaching itself (KUBE-LOOP-BACK); KUBE-SOURCE-RANGES-FIREWALL drops what
+        loadBalancerSourceRanges do not admit, for packets arriving through INPUT. Frontends without real
+        servers, and this host's own packets to a load-balancer IP with source ranges (KUBE-IPVS-OUT-FILTER
+        matches with -m ipvs), are left to the IPVS table check (ipvs.verify_ipvs). KUBE-SERVICES returns at once
+        for a loopback source, so such a packet is marked by none of these."""
+        svc, src, t = fe.svc, self.pkt.src, self.t
+        not_loopback = t.not_(self.pkt.in_net(src, Net("127.0.0.0/8")))
+
+        def hairpin(ep: ResolvedEndpoint) -> z3.BoolRef:
+            return self._masq_term("loop-back", ep, lambda: t.equals(src, int(ipaddress.ip_address(ep.ip)))
+                                   if ep.is_local else t.false)
+
+        detector = self.opts.local_iface is not None or self.cidr is not None
+        by_source = self.ipvs_marked_by_source()
+        if fe.kind == "cluster IP":
+            targets = (local_eps or cluster_eps) if svc.internal_policy_local else cluster_eps
+            if not targets:
+                return []
+            if self.opts.masquerade_all:
+                marked: z3.BoolRef = not_loopback
+            elif detector:
+                marked = t.and_([not_loopback, t.not_(self.pod)])
+            else:
+                marked = by_source
+            return [Expect(t.true, "any sender", "dnat", targets, lambda ep: t.or_([marked, hairpin(ep)]))]
+        targets = (local_eps or cluster_eps) if svc.external_policy_local else cluster_eps
+        if not targets:
+            return []
+
+        def masq(ep: ResolvedEndpoint) -> z3.BoolRef:
+            return t.or_([hairpin(ep), by_source if svc.external_policy_local else not_loopback])
+
+        ranges = [Net(r) for r in svc.load_balancer_source_ranges if ipaddress.ip_network(r).version == 4]
+        if fe.kind != "load-balancer IP" or not ranges:
+            return [Expect(t.true, "any sender", "dnat", targets, masq)]
+        allowed = [self.pkt.in_net(src, r) for r in ranges]
+        node_ip = ipaddress.ip_address(self.opts.node_ips[0]) if self.opts.node_ips else None
+        if node_ip is not None and any(node_ip in r for r in ranges):
+            allowed += [t.equals(src, int(ipaddress.ip_address(ip))) for ip in ipv4s(svc.load_balancer_ips)]
+        inbound = t.not_(self.src_local)
+        return [Expect(t.and_([inbound, t.not_(t.or_(allowed))]), "a sender outside loadBalancerSourceRanges",
+                       "drop"),
+                Expect(t.and_([inbound, t.or_(allowed)]), "a sender in loadBalancerSourceRanges", "dnat", targets,
+                       masq)]
+
+    def ipvs_marked_by_source(self) -> z3.BoolRef:
+        """IPVS mode without a local-traffic detector (and without --masquerade-all) marks for masquerade what
+        `-m set --match-set KUBE-CLUSTER-IP src,dst` matches: a (non-loopback) source that is a cluster IP, to
+        that cluster IP's port and protocol, whatever the destination address ("masquerade all OUTPUT traffic
+        coming from a service ip": a host process reaching a VIP from a VIP source)."""
+        t, p = self.t, self.pkt
+        if self.opts.masquerade_all or self.opts.local_iface is not None or self.cidr is not None:
+            return t.false
+        members = {(str(svc.cluster_ip), port.port, port.protocol.lower()) for _, svc, port
+                   in service_ports(self.cluster) if svc.cluster_ip is not None}
+        return t.and_([t.not_(p.in_net(p.src, Net("127.0.0.0/8"))), t.or_([
+            t.and_([t.equals(p.src, int(ipaddress.ip_address(ip))), t.equals(p.dport, port),
+                    t.equals(p.proto, PROTOCOL_NUMBERS[proto])]) for ip, port, proto in sorted(members)])])
 
     def frontend_expr(self, fe: Frontend) -> z3.BoolRef:
         p, t = self.pkt, self.t
@@ -434,7 +503,7 @@ class Verifier:
                                          else "missing where upstream marks"), model, r, e.describe())
             return
         for e in expects:
-            if e.kind == "dnat":
+            if e.kind == "dnat" and self.opts.mode != "ipvs":  # IPVS: the table check proves balance, affinity
                 self.check_balance(fe, e, results, conds, fexpr)
                 if fe.svc.session_affinity == "ClientIP":
                     self.check_affinity(fe, e, results, conds, fexpr)
@@ -606,11 +675,20 @@ class Verifier:
         for r in results:
             if r.state.dnat is None and not r.masquerade:
                 continue
+            if self.opts.mode == "ipvs" and r.state.dnat is None and r.verdict in ("drop", "reject"):
+                # IPVS mode marks every local destination's NodePort (KUBE-NODE-PORT on --dst-type LOCAL, which
+                # holds the kube-ipvs0 addresses) and KUBE-IPVS-FILTER then rejects it: nothing leaves the node.
+                continue
             candidates.setdefault(r.state.pins.dport, []).append((ex.path_conds([r], free=True)[0], r, None))
         groups: list[Group] = []
         for dport, members in candidates.items():
             near = by_port.get(dport, []) if dport is not None else fronts
             outside = self.t.and_([self.t.not_(self.frontend_expr(f)) for f in near])
+            if self.opts.mode == "ipvs":
+                # KUBE-LOOP-BACK masquerades what a local endpoint sends to its own address and port wherever
+                # that comes from; such a packet never crosses the node (it stays in the pod's namespace).
+                outside = self.t.and_([outside, self.t.not_(self.t.eq(self.pkt.src, self.pkt.dst)),
+                                       self.t.not_(self.ipvs_marked_by_source())])
             groups.append((outside, members))
         found = self._first_model(None, groups)
         if found is not None:

@@ -51,12 +51,96 @@ def test_generated_rules_verify(overall):
 
 def test_list_ruleset_format_verifies():
     """`nft list ruleset` as nft prints it (named priorities, `meta mark ... | 0x00004000`, elements over several
-    lines, timeouts in hours), with another table (iptables-nft's) that is listed as not considered."""
+    lines, timeouts in hours), with another table (iptables-nft's filter table of Docker, whose FORWARD chain has
+    policy drop): kube-proxy's table verifies; what Docker's chain drops is named as not kube-proxy's (exit 0),
+    and fails the verdict with --strict."""
     runner = CliRunner()
-    out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--cluster-cidr", "10.244.0.0/16", "--nft-ruleset",
-                                str(FIXTURES / "kubeadm-flannel.nft")])
+    args = ["verify", "-f", str(NODE), "--cluster-cidr", "10.244.0.0/16", "--nft-ruleset",
+            str(FIXTURES / "kubeadm-flannel.nft")]
+    out = runner.invoke(proxy, args)
     assert out.exit_code == 0, out.output
-    assert "not considered: ip filter" in out.output and "verified: 4 services" in out.output
+    assert "verified: 4 services" in out.output and "NOT KUBE-PROXY'S (1 routing)" in out.output
+    assert "ip filter FORWARD policy DROP" in out.output and "ip filter DOCKER-USER line" in out.output
+    strict = runner.invoke(proxy, [*args, "--strict"])
+    assert strict.exit_code == 1 and "VIOLATED (1 routing)" in strict.output
+
+
+_OTHER_TABLES = {
+    # iptables-nft's nat table of Docker, its PREROUTING before kube-proxy's (dstnat - 5 < dstnat): a DNAT of a
+    # ClusterIP there shadows the Service.
+    "DNAT shadowing a ClusterIP": ("""table ip nat {
+	chain PREROUTING {
+		type nat hook prerouting priority dstnat - 5; policy accept;
+		iifname "cni*" ip daddr 10.103.41.7 tcp dport 80 counter packets 0 bytes 0 dnat to 10.9.9.9:80
+	}
+}
+""", "1 routing", "ip nat PREROUTING line 4"),
+    # a firewall's inet table dropping new TCP connections from outside to the NodePort range before kube-proxy's
+    # DNAT (priority raw + 10 at prerouting).
+    "DROP before kube-proxy's DNAT": ("""table inet firewalld {
+	chain filter_PREROUTING {
+		type filter hook prerouting priority raw + 10; policy accept;
+		ct state { established, related } accept
+		ip saddr != 10.244.0.0/16 tcp dport 30000-32767 log prefix "np " drop
+	}
+}
+""", "1 routing", "inet firewalld filter_PREROUTING line 5"),
+    # a masquerade agent SNATting pod traffic that leaves the pod network: stated, not blamed.
+    "masquerade agent": ("""table ip nat {
+	chain POSTROUTING {
+		type nat hook postrouting priority srcnat - 1; policy accept;
+		ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 masquerade
+	}
+}
+""", "5 masquerade", "ip nat POSTROUTING line 4"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_OTHER_TABLES))
+def test_other_tables_breaking_a_promise_are_named(name):
+    from spec.proxy.manifests import load_cluster
+
+    table, prop, where = _OTHER_TABLES[name]
+    text = (FIXTURES / "kubeadm-flannel.nft").read_text().split("table ip kube-proxy", 1)[1]
+    report = _verify(load_cluster([str(NODE)]), NODE_OPTS, table + "table ip kube-proxy" + text)
+    assert not report.violations, report.violations[0].render()
+    broken = [x for x in report.interference if x.prop == prop]
+    assert broken and any(where in step for x in broken for step in x.foreign), broken[0].render() if broken else ""
+
+
+def test_accept_in_another_base_chain_does_not_skip_kube_proxys():
+    """nftables: `accept` ends one base chain; kube-proxy's chains at the same hook still run (a DNAT-less accept
+    at nat prerouting before kube-proxy's, and a filter chain accepting everything)."""
+    from spec.proxy.manifests import load_cluster
+
+    others = """table inet early {
+	chain pre {
+		type nat hook prerouting priority dstnat - 10; policy accept;
+		accept
+	}
+	chain fwd {
+		type filter hook forward priority filter - 10; policy accept;
+		meta l4proto tcp accept
+	}
+}
+"""
+    text = (FIXTURES / "kubeadm-flannel.nft").read_text().split("table ip kube-proxy", 1)[1]
+    report = _verify(load_cluster([str(NODE)]), NODE_OPTS, others + "table ip kube-proxy" + text)
+    assert report.ok and not report.interference, [x.render() for x in report.interference][:1]
+
+
+def test_other_tables_rules_read_tolerantly():
+    dump, others = to_dump(parse_ruleset((FIXTURES / "kubeadm-flannel-handles.nft").read_text(), "h.nft"), "h.nft")
+    assert others == ["ip6 kube-proxy"]
+    assert dump.stages["INPUT"] == ((10, "inet firewalld", "filter_INPUT", False),)
+    rules = dump.tables["inet firewalld"]["filter_INPUT"].rules
+    assert rules[0].match.ctstate is not None and rules[0].match.ctstate.states == {"ESTABLISHED", "RELATED"}
+    assert rules[2].match.iif is not None and rules[2].match.iif.name == "lo"
+    assert [o.key for o in rules[3].match.opaque] == ["ip saddr @allowed-hosts tcp dport { 22, 443 }"]
+    assert all(r.owner == "inet firewalld" for r in rules)
+    docker = dump.tables["ip nat"]["DOCKER"].rules
+    assert docker[1].match.iif is not None and docker[1].match.iif.negated
+    assert docker[1].target is not None and docker[1].target.name == "DNAT" and docker[1].target.to == "172.17.0.2:80"
 
 
 OVERALL_MUTATIONS = {
@@ -155,8 +239,8 @@ LISTED_MUTATIONS = {
 def test_listed_ruleset_with_handles_counters_and_other_tables():
     """`nft -a list ruleset`: `# handle N` after every object, counters on rules, an affinity set holding live
     clients (`timeout 10m expires 9m58s312ms`), a flowtable and an interval set in firewalld's inet table,
-    iptables-nft's ip nat table of Docker (with `xt match`), and kube-proxy's ip6 table: read, and kube-proxy's
-    ip table verified; the other tables are named as not considered."""
+    iptables-nft's ip nat table of Docker (with `xt match`), and kube-proxy's ip6 table: read, kube-proxy's ip
+    table verified, the other IPv4 tables checked for interference; the ip6 table named as not considered."""
     text = HANDLES.read_text()
     assert "# handle" in text and "expires" in text and "flowtable" in text
     tables = parse_ruleset(text, "h.nft")
@@ -165,7 +249,9 @@ def test_listed_ruleset_with_handles_counters_and_other_tables():
     out = runner.invoke(proxy, ["verify", "-f", str(NODE), "--cluster-cidr", "10.244.0.0/16", "--nft-ruleset",
                                 str(HANDLES)])
     assert out.exit_code == 0, out.output
-    assert "not considered: ip nat, inet firewalld, ip6 kube-proxy, ip filter" in out.output
+    assert "not considered (no IPv4 packet traverses them): ip6 kube-proxy" in out.output
+    # Docker's iptables-nft FORWARD chain (policy drop) is another component's: named, not kube-proxy's fault.
+    assert "NOT KUBE-PROXY'S (1 routing)" in out.output and "ip filter FORWARD policy DROP" in out.output
     assert "verified: 4 services" in out.output
 
 

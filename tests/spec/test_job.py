@@ -62,21 +62,22 @@ def test_sync_creates_pods_with_the_tracking_finalizer() -> None:
         assert p.meta.label(JOB_NAME_LABEL) == "pi"
 
 
-def _finish(etcd: Any, phase: str) -> Any:
-    """Every pod of the Job in ``phase``."""
-    session = Session(etcd, Ghost())
-    for key, p in sorted(etcd.objects.items()):
-        if isinstance(p, Pod):
-            session.patch(key, attrs.evolve(p, status=PodStatus(phase=phase)))
-    return session.etcd
-
-
-def test_tracking_counts_each_pod_once_and_completes() -> None:
+def _finished(phase: str) -> tuple[Any, list[Pod]]:
+    """The Job of 2 after its first sync created its pods and every pod reached ``phase``: etcd and the pods (by
+    uid), as the controller's pod cache would hold them."""
     etcd = store(_two_by_two())
     session = Session(etcd, Ghost())
     jobctl.sync(session, _job(etcd), [], None, frozenset())
-    etcd = _finish(session.etcd, "Succeeded")
-    pods = sorted((p for p in etcd.objects.values() if isinstance(p, Pod)), key=lambda p: p.meta.uid)
+    session = Session(session.etcd, Ghost())
+    for key, p in sorted(session.etcd.objects.items()):
+        if isinstance(p, Pod):
+            session.patch(key, attrs.evolve(p, status=PodStatus(phase=phase)))
+    pods = sorted((p for p in session.etcd.objects.values() if isinstance(p, Pod)), key=lambda p: p.meta.uid)
+    return session.etcd, pods
+
+
+def test_tracking_counts_each_pod_once_and_completes() -> None:
+    etcd, pods = _finished("Succeeded")
     session = Session(etcd, Ghost())
     result = jobctl.sync(session, _job(etcd), pods, None, frozenset())
     job = _job(session.etcd)
@@ -92,11 +93,7 @@ def test_tracking_counts_each_pod_once_and_completes() -> None:
 
 def test_without_finalizer_expectations_a_stale_cache_counts_twice() -> None:
     """kubernetes#105200: the Job's status says counted, the pod cache still shows the finalizer."""
-    etcd = store(_two_by_two())
-    session = Session(etcd, Ghost())
-    jobctl.sync(session, _job(etcd), [], None, frozenset())
-    etcd = _finish(session.etcd, "Succeeded")
-    pods = sorted((p for p in etcd.objects.values() if isinstance(p, Pod)), key=lambda p: p.meta.uid)
+    etcd, pods = _finished("Succeeded")
     session = Session(etcd, Ghost())
     jobctl.sync(session, _job(etcd), pods, None, frozenset())
     counted = _job(session.etcd)
@@ -107,11 +104,7 @@ def test_without_finalizer_expectations_a_stale_cache_counts_twice() -> None:
 
 
 def test_backoff_limit_fails_the_job() -> None:
-    etcd = store(_two_by_two())
-    session = Session(etcd, Ghost())
-    jobctl.sync(session, _job(etcd), [], None, frozenset())
-    etcd = _finish(session.etcd, "Failed")
-    pods = [p for p in etcd.objects.values() if isinstance(p, Pod)]
+    etcd, pods = _finished("Failed")
     session = Session(etcd, Ghost())
     jobctl.sync(session, _job(etcd), pods, None, frozenset())
     job = _job(session.etcd)
@@ -175,5 +168,5 @@ def test_job_properties_are_not_vacuous() -> None:
     )
     result = check(model, deadlock=False)
     assert {p.name: p.status for p in result.properties} == {"Completed": "holds", "AFailureReplaced": "holds"}
-    assert job_never_exceeds_completions(model.init_states()[0])
-    assert job_active_within_parallelism(model.init_states()[0])
+    assert job_never_exceeds_completions(next(iter(model.init_states())))
+    assert job_active_within_parallelism(next(iter(model.init_states())))

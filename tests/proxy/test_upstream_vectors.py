@@ -1,0 +1,77 @@
+"""`proxy rules` per release compared with upstream's own expected iptables-restore data.
+
+The vectors, their inputs and where each was read (repository, commit, file, test, and the markers that date
+it) are listed in tests/proxy/fixtures/upstream/vectors.yaml. Our output is normalised with a port of
+upstream's sortIPTablesRules (spec.proxy.iptables.sort_iptables_rules), as upstream's assertIPTablesRulesEqual
+normalises the proxier's output, and compared line for line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import yaml
+
+from spec.proxy.iptables import render, sort_iptables_rules, sync_proxy_rules
+from spec.proxy.manifests import load_cluster
+from tests.proxy.conftest import UPSTREAM_TEST_OPTIONS
+
+UPSTREAM = Path(__file__).parent / "fixtures" / "upstream"
+VECTORS: list[dict[str, Any]] = yaml.safe_load((UPSTREAM / "vectors.yaml").read_text())
+
+
+def _generate(vector: dict[str, Any]) -> str:
+    major, minor = (int(part) for part in vector["version"].split("."))
+    opts = attrs.evolve(UPSTREAM_TEST_OPTIONS, version=(major, minor))
+    return sort_iptables_rules(render(sync_proxy_rules(load_cluster([str(UPSTREAM / vector["inputs"])]), opts)))
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_release_rules_equal_upstream_vector(vector: dict[str, Any]) -> None:
+    assert vector["sources"] and all(len(s["commit"]) == 40 for s in vector["sources"])
+    expected = (UPSTREAM / vector["expected"]).read_text()
+    assert _generate(vector).splitlines() == expected.splitlines()
+
+
+def test_every_supported_release_before_the_newest_has_a_vector() -> None:
+    assert {v["version"] for v in VECTORS} >= {"1.28", "1.29", "1.30", "1.31"}
+
+
+def test_release_formats_differ_where_upstream_changed_them() -> None:
+    """The vectors are not all one text: the 1.30 and 1.31 ones differ exactly in the nfacct rules."""
+    by_name = {v["name"]: (UPSTREAM / v["expected"]).read_text().splitlines() for v in VECTORS}
+    only_31 = set(by_name["overall-1.31"]) - set(by_name["overall-1.30"])
+    only_30 = set(by_name["overall-1.30"]) - set(by_name["overall-1.31"])
+    assert only_31 and all("nfacct" in line for line in only_31)
+    assert only_30 == {"-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP"}
+
+
+def test_sort_iptables_rules_orders_as_upstream() -> None:
+    """Cases of upstream's TestSortIPTablesRules ("unexpected junk lines are preserved")."""
+    text = "\n".join([
+        "*filter", "COMMIT", "*nat", ":KUBE-SERVICES - [0:0]", ":KUBE-SEP-RS4RBKLTHTF2IUXJ - [0:0]",
+        ":KUBE-AAAAA - [0:0]", ":KUBE-ZZZZZ - [0:0]", ":WHY-IS-THIS-CHAIN-HERE - [0:0]",
+        '-A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 cluster IP" svc2 line 1',
+        "-A KUBE-SEP-RS4RBKLTHTF2IUXJ -m comment --comment ns2/svc2:p80 -m tcp -p tcp -j DNAT --to-destination "
+        "10.180.0.2:80",
+        '-A KUBE-ZZZZZ -m comment --comment "mystery chain number 1"',
+        "-A KUBE-SERVICES -m comment --comment ns2/svc2 svc2 line 2",
+        "-A WHY-IS-THIS-CHAIN-HERE -j ACCEPT",
+        '-A KUBE-SERVICES -m comment --comment "ns2/svc2 blah" svc2 line 3',
+        '-A KUBE-AAAAA -m comment --comment "mystery chain number 2"', "COMMIT", ""])
+    assert sort_iptables_rules(text).splitlines() == [
+        "*filter", "COMMIT", "*nat", ":KUBE-SERVICES - [0:0]", ":KUBE-AAAAA - [0:0]",
+        ":KUBE-SEP-RS4RBKLTHTF2IUXJ - [0:0]", ":KUBE-ZZZZZ - [0:0]", ":WHY-IS-THIS-CHAIN-HERE - [0:0]",
+        '-A KUBE-SERVICES -m comment --comment "ns2/svc2:p80 cluster IP" svc2 line 1',
+        "-A KUBE-SERVICES -m comment --comment ns2/svc2 svc2 line 2",
+        '-A KUBE-SERVICES -m comment --comment "ns2/svc2 blah" svc2 line 3',
+        '-A KUBE-AAAAA -m comment --comment "mystery chain number 2"',
+        "-A KUBE-SEP-RS4RBKLTHTF2IUXJ -m comment --comment ns2/svc2:p80 -m tcp -p tcp -j DNAT --to-destination "
+        "10.180.0.2:80",
+        '-A KUBE-ZZZZZ -m comment --comment "mystery chain number 1"',
+        "-A WHY-IS-THIS-CHAIN-HERE -j ACCEPT", "COMMIT"]
+    with pytest.raises(ValueError, match="undeclared chain"):
+        sort_iptables_rules("*nat\n-A KUBE-X -j ACCEPT\nCOMMIT\n")
