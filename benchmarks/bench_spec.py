@@ -52,11 +52,11 @@ from spec.scenario import builtin
 SAFETY = ("NoDoubleScheduling", "NoOvercommit", "ReplicaSetNeverOvershoots", "ResourceVersionMonotonic")
 
 
-LIFECYCLE = ("node-failure", "all-nodes-lost", "node-partition", "deleted-node")
+LIFECYCLE = ("node-failure", "all-nodes-lost", "node-partition", "deleted-node", "node-not-ready")
 """The node lifecycle's built-in scenarios (issue 12), each exhaustive in under 2 minutes."""
 
 
-WORKLOADS = ("drain-with-pdb", "statefulset-partition", "replicaset-five-three-running")
+WORKLOADS = ("drain-with-pdb", "drain-with-pdb-replicaset", "statefulset-partition", "replicaset-five-three-running")
 """The StatefulSet / PodDisruptionBudget scenarios (issue 12), each exhaustive in under 2 minutes."""
 
 LEADER_ELECTION = ("ha-controller-manager", "ha-paused-leader")
