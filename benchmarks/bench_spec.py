@@ -62,6 +62,10 @@ WORKLOADS = ("drain-with-pdb", "drain-with-pdb-replicaset", "statefulset-partiti
 LEADER_ELECTION = ("ha-controller-manager", "ha-paused-leader")
 """kube-controller-manager's replicas under leader election (issue 19), each exhaustive in under 5 minutes."""
 
+API_SERVERS = ("ha-apiservers", "namespace-service")
+"""Several kube-apiserver replicas with their own watch caches, and a namespace with a Service deleted from the
+converged start (issue 19), each exhaustive in under 5 minutes."""
+
 
 HA = ("job-completions", "namespace-delete", "cascade-orphan")
 """Issue 19's scenarios (Jobs, namespaces, garbage collection), each exhaustive in under 5 minutes."""
@@ -133,7 +137,7 @@ def main() -> None:
                         help="switch a reduction off (repeatable)")
     args = parser.parse_args()
     for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *LIFECYCLE, *WORKLOADS, *HA,
-                                  *LEADER_ELECTION]:
+                                  *LEADER_ELECTION, *API_SERVERS]:
         run(name, args.max_states, args.safety_only, tuple(args.without), args.window)
         if args.compare:
             for r in REDUCTIONS:

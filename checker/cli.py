@@ -1,8 +1,8 @@
 """The `kubespec` command line: `kubespec check` here, other subcommands from the `kubespec.commands` entry points.
 
 Exit codes: 0 every property holds (within the stated bounds), 1 a property is violated, 2 bad input or usage,
-130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (what `timeout` and `kill` send); both print the
-partial result first.
+130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (what `timeout` and `kill` send), 129 by SIGHUP (the
+terminal closed, the ssh session lost); each prints the partial result first.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 
 from checker.checkpoint import read_meta
+from checker.entry import STOP_SIGNALS
 from checker.errors import InputError, ModelError
 from checker.loading import Loaded, load_identity, load_python, load_target, loaders
 from checker.parallel import cpu_count
@@ -29,7 +30,7 @@ from checker.runner import check as run_check
 from checker.text import printable
 
 DEFAULT_MODEL = "checker.examples.twophase:TwoPhase"
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_HUNG_UP = 0, 1, 2, 130, 143, 129
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -234,7 +235,7 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
     """Model-check TARGET: a scenario (file or built-in name), or --model FILE.py:NAME.
 
     With no TARGET, checks the default scenario. Exit 0: every property holds within the stated bounds;
-    1: a property is violated; 2: bad input; 130: interrupted (Ctrl-C); 143: stopped by SIGTERM.
+    1: a property is violated; 2: bad input; 130: interrupted (Ctrl-C); 143: stopped by SIGTERM; 129: by SIGHUP.
     """
     if resume_dir is not None:
         if target is not None:
@@ -284,7 +285,7 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
     live = err.is_terminal and not as_json
     if not as_json:
         console.print(f"Checking {loaded.summary}", highlight=False)
-    pressed: list[int] = []  # the signals received: SIGINT and SIGTERM both stop the search with its partial result
+    pressed: list[int] = []  # the signals received: SIGINT, SIGTERM and SIGHUP stop the search with its partial result
 
     def on_signal(signum: int, frame: object) -> None:
         first_signal = not pressed
@@ -292,7 +293,7 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
         if first_signal:
             raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     try:
         if live:
             with Progress(err) as progress:
@@ -333,5 +334,6 @@ def check_command(target: str | None, model_ref: str | None, strategy: str | Non
 
 
 def _interrupted_code(signals: list[int]) -> int:
-    """130 after Ctrl-C (SIGINT), 143 after SIGTERM: 128 + the first signal's number, as shells report it."""
-    return EXIT_TERMINATED if signals and signals[0] == signal.SIGTERM else EXIT_INTERRUPTED
+    """130 after Ctrl-C (SIGINT), 143 after SIGTERM, 129 after SIGHUP: 128 + the first signal's number, as shells
+    report it."""
+    return 128 + signals[0] if signals else EXIT_INTERRUPTED

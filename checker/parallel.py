@@ -37,6 +37,7 @@ from collections.abc import Callable, Hashable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from checker.entry import STOP_SIGNALS
 from checker.errors import ModelError
 from checker.fingerprint import Fingerprinter
 from checker.graph import NO_PARENT, StateGraph
@@ -241,8 +242,6 @@ def answer(worker: _Worker, request: str, args: list[Any]) -> tuple[str, Any]:
 
 def _serve(conn: Connection, model: Model, max_depth: int | None, with_edges: bool) -> None:
     """A worker process's loop: answer the coordinator's requests until told to stop or the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides; it stops the workers
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     worker = _Worker(model, max_depth, with_edges)
     while True:
         try:
@@ -251,7 +250,10 @@ def _serve(conn: Connection, model: Model, max_depth: int | None, with_edges: bo
             return
         if request == "stop":
             return
-        conn.send(answer(worker, request, args))
+        try:
+            conn.send(answer(worker, request, args))
+        except OSError:  # the coordinator is gone (killed)
+            return
 
 
 # --- The coordinator ----------------------------------------------------------------------------------------------
@@ -281,6 +283,18 @@ class Requests:
         return [self.answer(k) for k in range(len(self))]
 
 
+def _child(serve: Callable[..., None], conn: Connection, coordinators: list[Connection], *args: Any) -> None:
+    """A forked worker's start: the coordinator alone answers the signals that stop a check (a terminal's Ctrl-C
+    and hang-up, and `timeout`'s SIGTERM, reach the whole process group) and then stops its workers; the
+    coordinator's ends of the pipes, inherited by the fork, are closed, so that a worker reads the end of its pipe
+    as soon as the coordinator dies (even killed with SIGKILL) and exits."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    for c in coordinators:
+        c.close()
+    serve(conn, *args)
+
+
 class Processes(Requests):
     """Worker processes forked from this one, each running ``serve(conn, *args(k))`` and answering requests through
     a pipe with ``("ok", reply)`` or ``("model-error", message)``. ``Pool`` below and ``checker.sharded``'s pool
@@ -292,7 +306,7 @@ class Processes(Requests):
         self.procs: list[Any] = []
         for k in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=serve, args=(child, *args(k)), daemon=True)
+            proc = ctx.Process(target=_child, args=(serve, child, [parent, *self.conns], *args(k)), daemon=True)
             proc.start()
             child.close()
             self.conns.append(parent)
@@ -324,7 +338,7 @@ class Processes(Requests):
         for proc in self.procs:
             proc.join(timeout=2)
             if proc.is_alive():
-                proc.terminate()
+                proc.kill()  # it ignores SIGTERM
                 proc.join(timeout=2)
         for conn in self.conns:
             conn.close()

@@ -136,8 +136,12 @@ def print_result(console: Console, result: Result, model: Model, summary: str, t
             loop = ("a lasso: the loop passes through a state where its goal is false, forever"
                     if v.kind.endswith("_always")
                     else "a lasso: the loop never satisfies it")
+            # Breadth-first search finds a shortest path of the graph it explores; a reduction that prunes
+            # transitions (a partial-order reduction) may make that path longer than the plain relation's.
+            shortest = ("a shortest counterexample of the reduced graph" if result.bounds.reductions
+                        else "a shortest counterexample")
             shape = (loop if v.loop_start is not None
-                     else ("a shortest counterexample" if result.bounds.strategy == "bfs" else "a counterexample"))
+                     else (shortest if result.bounds.strategy == "bfs" else "a counterexample"))
             steps = len(v.trace) - 1
             tail = "reached" if v.kind == "deadlock" else "is violated"
             console.print(f"[red]✘ {what}{name} {tail}[/]: {shape}, {steps} step{'s' if steps != 1 else ''}")

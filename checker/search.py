@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from checker.checkpoint import Checkpointing, Snapshot, save
+from checker.entry import STOP_SIGNALS
 from checker.errors import ModelError
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
@@ -105,7 +106,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
     """Explore the reachable states, checking invariants and deadlock as states are found. ``stop`` is asked now
     and then whether to stop as if interrupted (a Ctrl-C that Python swallowed, say in a finalizer, still counts).
     ``storage`` is "exact" or "fingerprint" (`checker.graph`). With ``checkpoint``, a consistent checkpoint is
-    written every ``checkpoint.every`` seconds and when SIGINT or SIGTERM stops the search; ``resume`` continues
+    written every ``checkpoint.every`` seconds and when SIGINT, SIGTERM or SIGHUP stops the search; ``resume`` continues
     from one (`checker.checkpoint`). A ``visitor`` (exact storage) is told each state stored, each edge followed
     and each expansion completed (`checker.visitor`)."""
     g = resume.graph if resume is not None else StateGraph(with_edges, storage, bitstate_bytes)
@@ -177,7 +178,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
         return n
 
     current = -1
-    pending: list[int] = []  # SIGINT/SIGTERM received, acted upon between two expansions
+    pending: list[int] = []  # SIGINT/SIGTERM/SIGHUP received, acted upon between two expansions
     between = False
     restore = _defer_signals(pending)
     try:
@@ -347,9 +348,9 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
 
 
 def _defer_signals(pending: list[int]) -> Callable[[], None]:
-    """Until the returned function is called, SIGINT and SIGTERM only append to `pending` (the search acts on them
-    between two expansions, through `_deliver`, so that what it has found is consistent); a second signal runs
-    the original handler at once. Signals whose handler is not a Python function are left alone."""
+    """Until the returned function is called, SIGINT, SIGTERM and SIGHUP only append to `pending` (the search acts
+    on them between two expansions, through `_deliver`, so that what it has found is consistent); a second signal
+    runs the original handler at once. Signals whose handler is not a Python function are left alone."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous: dict[int, Any] = {}
@@ -360,7 +361,7 @@ def _defer_signals(pending: list[int]) -> Callable[[], None]:
         else:
             pending.append(signum)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         prev = signal.getsignal(sig)
         if callable(prev):
             previous[sig] = prev

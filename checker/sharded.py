@@ -34,8 +34,9 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import re
 import shutil
-import signal
+import stat as stat_
 import tempfile
 import time
 from array import array
@@ -320,15 +321,14 @@ def _handle(shard: _Shard, request: str, args: list[Any]) -> Any:
 
 
 def _serve(conn: Connection, model: Model, me: int, workers: int, directory: str) -> None:
-    """A worker process's loop: answer the coordinator until told to stop or the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides, and stops the workers
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """A worker process's loop: answer the coordinator until told to stop or the pipe closes. A closed pipe means
+    the coordinator died (killed): the worker removes the exchange directory, which the coordinator would have."""
     shard = _Shard(model, me, workers, directory)
     while True:
         try:
             request, *args = conn.recv()
         except (EOFError, OSError):
-            return
+            break
         if request == "stop":
             return
         try:
@@ -337,16 +337,86 @@ def _serve(conn: Connection, model: Model, me: int, workers: int, directory: str
             reply = ("model-error", str(exc))
         except (Exception, SystemExit) as exc:
             reply = ("model-error", f"the model raised {type(exc).__name__}: {exc} (in a worker)")
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except OSError:
+            break
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+#: The exchange directories: ``kubespec-shards-<pid>-<start>-<random>``, named after the coordinator's process id
+#: and start time (`_started`), so that a directory whose coordinator is gone is known for a leftover.
+PREFIX = "kubespec-shards-"
+
+
+def _started(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, /proc/PID/stat's 22nd field); None if it does not exist,
+    0 if this system does not say (no /proc: the process id alone names the coordinator)."""
+    line = b""
+    if os.path.exists("/proc/self/stat"):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                line = f.read()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            pass
+    fields = line[line.rfind(b")") + 2:].split()
+    if len(fields) > 19 and fields[19].isdigit():
+        return int(fields[19])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return 0
+
+
+def exchange_root() -> str:
+    """Where the exchange directories are made: /dev/shm (memory) if it can be written, else the temporary
+    directory."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+
+
+def sweep(directory: str) -> list[str]:
+    """Remove the exchange directories in `directory` left by coordinators that died without cleaning up (kill -9,
+    the OOM killer, a power cut of a container): this user's, whose coordinator process (id and start time) no
+    longer exists. A directory of a live coordinator, of another user, or not named so is left alone. Returns the
+    paths removed."""
+    removed: list[str] = []
+    uid = os.getuid()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        m = re.fullmatch(re.escape(PREFIX) + r"(\d+)-(\d+)-[^/]+", name)
+        if m is None:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if not stat_.S_ISDIR(st.st_mode) or st.st_uid != uid:
+            continue
+        started = _started(int(m[1]))
+        if started is None or int(m[2]) not in (0, started):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 class ShardPool(Processes):
     """The worker processes, forked from this one, and the directory through which they exchange states."""
 
     def __init__(self, model: Model, workers: int) -> None:
-        shm = "/dev/shm"
-        self.directory = tempfile.mkdtemp(prefix="kubespec-shards-",
-                                          dir=shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None)
+        where = exchange_root()
+        sweep(where)
+        pid = os.getpid()
+        self.directory = tempfile.mkdtemp(prefix=f"{PREFIX}{pid}-{_started(pid) or 0}-", dir=where)
         super().__init__(workers, _serve, lambda k: (model, k, workers, self.directory))
 
     def all(self, *request: Any) -> list[Any]:

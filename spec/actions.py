@@ -40,6 +40,17 @@ class Relist:
 
 
 @attrs.frozen
+class CacheSync:
+    """An API server's watch cache receives etcd's pending events: it catches up from ``rv`` to ``latest``
+    (several API servers: ``spec.kube_apiserver``)."""
+
+    step_kind: ClassVar[str] = "delivery"
+    actor: str
+    rv: int
+    latest: int
+
+
+@attrs.frozen
 class Reconcile:
     """One controller worker pops ``key`` and reconciles it."""
 
@@ -145,7 +156,8 @@ class Elect:
     detail: str = ""
 
 
-Action = Elect | Deliver | Relist | Reconcile | Schedule | Bind | SyncPod | Kubectl | Fault | Recover | Heal | Tick
+Action = (Elect | Deliver | Relist | CacheSync | Reconcile | Schedule | Bind | SyncPod | Kubectl | Fault | Recover
+          | Heal | Tick)
 
 
 def kind(action: object) -> str:
@@ -153,7 +165,7 @@ def kind(action: object) -> str:
     return type(action).step_kind if isinstance(action, ACTIONS) else ""
 
 
-ACTIONS = (Elect, Deliver, Relist, Reconcile, Schedule, Bind, SyncPod, Kubectl, Fault, Recover, Heal, Tick)
+ACTIONS = (Elect, Deliver, Relist, CacheSync, Reconcile, Schedule, Bind, SyncPod, Kubectl, Fault, Recover, Heal, Tick)
 
 
 def _events(events: tuple[str, ...]) -> str:
@@ -169,6 +181,8 @@ def describe(a: Action) -> str:
     if isinstance(a, Relist):
         stale = "" if a.rv == a.latest else f", stale: etcd is at {a.latest}"
         return f"{a.actor} relists at rv {a.rv}{stale}"
+    if isinstance(a, CacheSync):
+        return f"{a.actor}'s watch cache catches up with etcd: rv {a.rv} -> {a.latest}"
     if isinstance(a, Reconcile):
         return f"{a.actor} reconciles {a.key}" + (" (failed, requeued with backoff)" if a.failed else "") + _events(
             a.events)

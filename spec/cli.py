@@ -18,7 +18,7 @@ from spec.model import ClusterModel, applicable
 from spec.properties import PROPERTIES
 from spec.reduction import NONE
 from spec.scenario import DEFAULT_SCENARIO, Scenario, builtin, builtin_names, load, with_overrides
-from spec.state import Deployment, Job, Node, Pod, PodDisruptionBudget, ReplicaSet, StatefulSet
+from spec.state import Deployment, Node, Pod, ReplicaSet
 from spec.variants import VARIANTS
 
 
@@ -31,17 +31,19 @@ def summary(s: Scenario) -> str:
     replicas = sum(o.replicas for o in c.objects if isinstance(o, Deployment | ReplicaSet))
     faults = ", ".join(f"{a.name.replace('_', ' ')} {getattr(c.budget, a.name)}"
                        for a in c.budget.__attrs_attrs__ if getattr(c.budget, a.name)) or "no faults"
+    counted = [_count(kinds[Node], "node"), _count(kinds[Deployment], "deployment"),
+               _count(kinds[ReplicaSet], "replicaset"), _count(kinds[Pod], "pod") + f" ({_count(replicas, 'replica')})"]
+    counted += [_count(n, kind.__name__.lower()) for kind, n in kinds.items()
+                if kind not in (Node, Deployment, ReplicaSet, Pod)]
     parts = [
-        f"scenario {s.name}: {kinds[Node]} nodes, {kinds[Deployment]} deployments, {kinds[ReplicaSet]} replicasets, "
-        f"{kinds[Pod]} pods ({replicas} replicas)"
-        + (f", {kinds[StatefulSet]} statefulsets" if kinds.get(StatefulSet) else "")
-        + (f", {kinds[PodDisruptionBudget]} poddisruptionbudgets" if kinds.get(PodDisruptionBudget) else "")
-        + (f", {kinds[Job]} jobs" if kinds.get(Job) else ""),
+        f"scenario {s.name}: " + ", ".join(counted),
         faults,
         f"consistency {c.consistency}",
+        *([f"{c.api_servers} API servers (spec/kube_apiserver.py)"] if c.api_servers > 1 else []),
         *(["started converged (spec/warmup.py)"] if c.start == "converged" else []),
         "variants " + ", ".join(sorted(c.variants)) if c.variants else "today's Kubernetes (no variant)",
-        f"{len(c.commands)} kubectl commands",
+        _count(len(c.commands), "kubectl command"),
+        *([f"read and not modelled: {', '.join(s.ignored)}"] if s.ignored else []),
         f"properties: {', '.join(c.properties) if c.properties else 'all ' + str(_defaults(c))}",
     ]
     bounds = []
@@ -49,10 +51,16 @@ def summary(s: Scenario) -> str:
         bounds.append(f"max {s.max_states:,} states")
     if s.max_depth:
         bounds.append(f"max depth {s.max_depth}")
-    parts.append("bounds: " + (", ".join(bounds) if bounds else "none"))
+    if bounds:  # what the scenario asks for; the verdict states the bounds the search ran with (options may differ)
+        parts.append("scenario bounds: " + ", ".join(bounds))
     on = applicable(s.reductions, c).names(bool(symmetric_nodes(c)), c.consistency)
     parts.append("reductions: " + (", ".join(on) if on else "none (the plain Next relation)"))
     return "; ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 node``, ``2 nodes``, ``0 nodes``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _defaults(config: Config | None = None) -> int:

@@ -51,3 +51,6 @@ class Config:
     are deleted by the pod garbage collector, oldest first; 0 turns that off (``spec.controllers.podgc``)."""
     leader_election: LeaderElectionConfig | None = None
     """Replicas of kube-controller-manager under leader election (None: one replica, no election)."""
+    api_servers: int = 1
+    """kube-apiserver replicas (the scenario's ``spec.apiServers``), each with its own watch cache; clients fail
+    over between them (``spec.kube_apiserver``)."""

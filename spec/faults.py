@@ -118,7 +118,10 @@ def _kube_proxies(state: ClusterState) -> tuple[Process, ...]:
 
 
 def _apiserver(state: ClusterState) -> tuple[Process, ...]:
-    return (Process(Host.APISERVER, Host.APISERVER),)
+    """kube-apiserver, or each of several (``spec.kube_apiserver.processes``)."""
+    from spec.kube_apiserver import processes
+
+    return processes(state)
 
 
 CRASHES: tuple[Crash, ...] = (

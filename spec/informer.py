@@ -15,6 +15,9 @@ the scheduler's and the kubelets' views drop pod status and resourceVersion, the
 to their node. Events that leave a view unchanged are skipped at once (their delivery changes nothing that the
 component reads, and their handlers upstream return early on such updates: the scheduler's isPodUpdated, the
 kubelet's pod config de-duplication).
+With several API servers (``spec.kube_apiserver``) a relist is served by the client's API server's watch cache
+(``failover_relist_revisions``): not older than the reflector's lastSyncResourceVersion (kubernetes#83520), or, in
+the ``failover-relist`` variant, at whatever revision that cache has reached (kubernetes#59848).
 Omitted: bookmarks, the field-selector pagination of lists, the DeltaFIFO's intermediate compression.
 """
 
@@ -208,3 +211,22 @@ def relist_revisions(config: Config, etcd_revision: int, at_least: int, etcd: Et
     if restart and "stale-relist" not in config.variants:
         return [etcd_revision]
     return list(list_revisions(etcd, 0 if restart else at_least))
+
+
+FAILOVER_RELIST = "failover-relist"
+"""The variant of kubernetes#59848 (spec.variants): a relist asks for resourceVersion "0"."""
+
+
+def failover_relist_revisions(config: Config, served: Etcd, last_sync: int) -> list[int]:
+    """Where a reflector's relist is served by an API server whose watch cache is at ``served.revision``
+    (several API servers: ``spec.kube_apiserver``), for a reflector that has synced to ``last_sync``.
+
+    Today (reflector.go relistResourceVersion, since kubernetes#83520): the relist asks for resourceVersion
+    lastSyncResourceVersion ("not older than"), and the watch cache answers only once it has caught up to it
+    (cacher.go GetList: waitUntilFreshAndBlock; past its 3 s it answers "Too large resource version" and the
+    reflector retries): none while the cache is behind, else its revision. In the ``failover-relist`` variant the
+    relist asks for resourceVersion "0" (any), as before kubernetes#83520: the cache answers at its revision, which
+    may be older than what the reflector has seen (the time travel of kubernetes#59848)."""
+    if served.revision >= last_sync or FAILOVER_RELIST in config.variants:
+        return [served.revision]
+    return []

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import attrs
 import immutables
 
-from spec.controllers.deployment import deployment_complete, equal_ignore_hash, max_surge
+from spec.controllers.deployment import RECREATE, deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
 from spec.ha_properties import (
     at_most_one_acting_leader,
@@ -309,6 +309,35 @@ def _within_surge(objects: immutables.Map[Key, Object]) -> bool:
     return next(_surge_excess(objects), None) is None
 
 
+def recreate_revisions_never_overlap(s: ClusterState) -> bool:
+    """A Deployment with the Recreate strategy never has pods of two of its ReplicaSets at once (pod objects in
+    etcd that are not Succeeded or Failed, Terminating ones included): an upgrade's new pods are created only after
+    the old revision's pods are gone."""
+    return _recreate_overlap_free(s.etcd.objects)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _recreate_overlap_free(objects: immutables.Map[Key, Object]) -> bool:
+    return next(_recreate_overlaps(objects), None) is None
+
+
+def _recreate_overlaps(objects: immutables.Map[Key, Object]) -> Iterator[tuple[Deployment, list[str]]]:
+    """Each Recreate Deployment with pods of more than one of its ReplicaSets: (Deployment, the pods' names)."""
+    recreate = {d.meta.uid: d for d in objects.values() if isinstance(d, Deployment) and d.strategy == RECREATE}
+    if not recreate:
+        return
+    owner_of = {r.meta.uid: r.meta.owner.uid for r in objects.values()
+                if isinstance(r, ReplicaSet) and r.meta.owner is not None and r.meta.owner.uid in recreate}
+    pods: dict[int, dict[int, list[str]]] = {}
+    for p in objects.values():
+        if isinstance(p, Pod) and p.meta.owner is not None and p.meta.owner.uid in owner_of \
+                and p.status.phase not in ("Succeeded", "Failed"):
+            pods.setdefault(owner_of[p.meta.owner.uid], {}).setdefault(p.meta.owner.uid, []).append(p.meta.name)
+    for uid, by_rs in sorted(pods.items()):
+        if len(by_rs) > 1:
+            yield recreate[uid], sorted(name for names in by_rs.values() for name in names)
+
+
 def _not(p: Predicate) -> Predicate:
     return lambda s: not p(s)
 
@@ -362,6 +391,14 @@ PROPERTIES: dict[str, PropertySpec] = {
             "staging/src/k8s.io/api/apps/v1/types.go (RollingUpdateDeployment.MaxSurge: \"the total number of pods "
             "running at any time during the update is at most 130% of desired pods\"); broken by "
             "pkg/controller/deployment/util/deployment_util.go NewRSNewReplicas, which bounds spec.replicas",
+            finding=True,
+        ),
+        PropertySpec(
+            "RecreateRevisionsNeverOverlap", "always", recreate_revisions_never_overlap, None,
+            recreate_revisions_never_overlap.__doc__ or "",
+            "pkg/controller/deployment/recreate.go (rolloutRecreate, oldPodsRunning; kubernetes#27362, fixed by "
+            "#43963); https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#recreate-deployment "
+            "(\"Successful removal is awaited before any Pod of the new revision is created\")",
             finding=True,
         ),
     )
@@ -649,6 +686,12 @@ def explain_max_surge(s: ClusterState) -> str:
     return "; ".join(parts) or "every rollout stays within maxSurge"
 
 
+def explain_recreate(s: ClusterState) -> str:
+    parts = [f"Deployment {_ns_name(d)} (Recreate) has pods of more than one ReplicaSet: {', '.join(names)}"
+             for d, names in _recreate_overlaps(s.etcd.objects)]
+    return "; ".join(parts) or "no Recreate Deployment has pods of two revisions"
+
+
 def explain_healthy(s: ClusterState) -> str:
     from spec.lifecycle_properties import _running as running_on_healthy
 
@@ -684,6 +727,7 @@ EXPLANATIONS: dict[str, Callable[[ClusterState], str]] = {
     "EveryFeasiblePodEventuallyScheduled": explain_scheduled,
     "RolloutEventuallyCompletes": explain_rollouts,
     "RolloutWithinMaxSurge": explain_max_surge,
+    "RecreateRevisionsNeverOverlap": explain_recreate,
     "ReplicaSetsConvergeOnHealthyNodes": explain_healthy,
     "NoEvictionWhenAllZonesDisrupted": explain_disrupted_evictions,
 }

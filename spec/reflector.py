@@ -22,16 +22,20 @@ from typing import TYPE_CHECKING
 from spec import actions as A
 from spec import informer
 from spec.component import Base, Component, Delta, Step, Watcher
-from spec.state import ClusterState, Informer
-from spec.watchcache import settle
+from spec.state import ClusterState, Etcd, Informer
+from spec.watchcache import settle, view_of
 
 if TYPE_CHECKING:
     from spec.config import Config
 
 
 def caught_up(state: ClusterState) -> bool:
-    """Every running informer is watching at etcd's revision (the clock only advances then: ``spec.clock``)."""
+    """Every running informer is watching at etcd's revision, and every API server's watch cache has caught up
+    with etcd (the clock only advances then: ``spec.clock``)."""
     revision = state.etcd.revision
+    servers = state.apiservers
+    if servers is not None and any(c < revision for c in servers.caches):
+        return False
     return all(i is None or (not i.expired and i.rv >= revision) for _, _, _, i in state.informer_slots())
 
 
@@ -59,20 +63,23 @@ class Reflectors(Base):
 
     def slot_steps(self, state: ClusterState, config: Config, who: str, index: int, scope: informer.Scope,
                    inf: Informer | None) -> Iterator[Step]:
-        """The steps of one informer: relist after 410 Gone, or deliver its next event."""
+        """The steps of one informer: relist after 410 Gone, or deliver its next event (from its API server's
+        watch cache: ``spec.watchcache.view_of``, etcd itself with one API server)."""
         if inf is None:
             return
         etcd = state.etcd
         owner = self.watchers()[who]
         actor = owner.watcher(state, index)
+        several = state.apiservers is not None
+        view = view_of(state, who, index) if several else etcd
         if inf.expired:
-            for rv in informer.relist_revisions(config, etcd.revision, inf.rv, etcd, False):
-                new, deltas = informer.relist(inf, etcd, scope, rv)
+            for rv in _relist_revisions(config, etcd, view if several else None, inf):
+                new, deltas = informer.relist(inf, view, scope, rv)
                 yield A.Relist(actor, rv, etcd.revision), settle(
                     self.handle(state, who, index, new, deltas), config)
-        elif (i := informer.next_event(inf, etcd)) is not None:
-            event = etcd.history[i]
-            new, key, old, obj = informer.deliver(inf, etcd, scope)
+        elif (i := informer.next_event(inf, view)) is not None:
+            event = view.history[i]
+            new, key, old, obj = informer.deliver(inf, view, scope)
             yield A.Deliver(actor, event.type, key, event.rv), settle(
                 self.handle(state, who, index, new, ((key, old, obj),)), config)
 
@@ -86,6 +93,9 @@ class Reflectors(Base):
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
         etcd = state.etcd
+        if state.apiservers is not None:
+            return {self.actor_of(state, who, index) for who, index, _, inf in state.informer_slots()
+                    if inf is not None and _pending(config, etcd, view_of(state, who, index), inf)}
         return {self.actor_of(state, who, index) for who, index, _, inf in state.informer_slots()
                 if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None)}
 
@@ -95,5 +105,25 @@ class Reflectors(Base):
 
     def busy(self, state: ClusterState, config: Config) -> bool:
         etcd = state.etcd
+        if state.apiservers is not None:
+            return any(inf is not None and _pending(config, etcd, view_of(state, who, index), inf)
+                       for who, index, _, inf in state.informer_slots())
         return any(inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None)
                    for _, _, _, inf in state.informer_slots())
+
+
+def _relist_revisions(config: Config, etcd: Etcd, view: Etcd | None, inf: Informer) -> list[int]:
+    """Where the relist of the expired informer ``inf`` may be served: with one API server (``view`` None),
+    ``spec.informer.relist_revisions``; with several, by its API server's watch cache (``view``):
+    ``spec.informer.failover_relist_revisions``."""
+    if view is None:
+        return informer.relist_revisions(config, etcd.revision, inf.rv, etcd, False)
+    return informer.failover_relist_revisions(config, view, inf.rv)
+
+
+def _pending(config: Config, etcd: Etcd, view: Etcd, inf: Informer) -> bool:
+    """The informer has a step (several API servers): a relist it may make now, or an event its API server has
+    for it."""
+    if inf.expired:
+        return bool(_relist_revisions(config, etcd, view, inf))
+    return informer.next_event(inf, view) is not None

@@ -9,7 +9,7 @@ parser the scheduler tools use.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,10 @@ FAULTS = {
 }
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
                    "symmetry", "description", "podGC", "start",
-                   "leaderElection")
+                   "leaderElection", "apiServers")
 DEFAULT_SCENARIO = "web-two-nodes"
+MAX_API_SERVERS = 5
+"""The most kube-apiserver replicas a scenario takes (``spec.apiServers``): each adds a cache position per state."""
 INT32_MAX = 2**31 - 1
 """Kubernetes' replica counts are int32 (apps/v1 DeploymentSpec.Replicas, ReplicaSetSpec.Replicas)."""
 MAX_REPLICAS = 243
@@ -84,6 +86,37 @@ class Scenario:
     source: str
     reductions: Reductions = ALL
     """The scenario's ``symmetry: false`` turns node symmetry off; ``--no-reduction`` turns every reduction off."""
+    ignored: tuple[str, ...] = ()
+    """The documents read (and validated) but not modelled, as "KIND NAME": kinds no modelled component acts on
+    (``IGNORED_KINDS``) and custom resources."""
+
+
+IGNORED_KINDS = frozenset({
+    "ServiceAccount", "ConfigMap", "Secret", "Ingress", "IngressClass", "NetworkPolicy", "Role", "ClusterRole",
+    "RoleBinding", "ClusterRoleBinding", "ControllerRevision", "Event", "PodTemplate", "CustomResourceDefinition",
+    "StorageClass", "PersistentVolume",
+})
+"""Built-in kinds an application bundle often holds that no modelled component acts on: a scenario reads them
+(validated strictly, as everything else), ignores them and says so. The ServiceAccount and token controllers and
+admission are abstracted away (pods start whatever their serviceAccountName); ConfigMaps and Secrets matter to
+containers, not to the control plane the model checks; RBAC, Ingress and NetworkPolicy are enforced outside it. A
+StorageClass or PersistentVolume matters only through a claim, which is refused (``NOT_MODELLED``)."""
+
+NOT_MODELLED = {
+    "DaemonSet": "its pods (one per node) would change what is checked; `kubespec schedule` places them",
+    "CronJob": "it creates Jobs on a schedule; give the Job itself (batch/v1 Job is modelled)",
+    "HorizontalPodAutoscaler": "replicas change only through `kubectl scale` in spec.userActions",
+    "ReplicationController": "use a ReplicaSet (the same controller with set-based selectors)",
+    "PersistentVolumeClaim": "volume binding is not modelled (the scheduler would wait for the claim)",
+    "LimitRange": "its admission would change the pods' requests",
+    "ResourceQuota": "its admission could refuse pods",
+    "PriorityClass": "the scheduler's preemption is modelled in `kubespec schedule`, not in the model checker",
+    "RuntimeClass": "its admission would change the pods' overhead, nodeSelector and tolerations",
+    "EndpointSlice": "the EndpointSlice controller writes the slices of Services with a selector; a Service "
+                     "without one is not modelled",
+    "Endpoints": "the EndpointSlice controller writes the slices of Services with a selector",
+}
+"""Built-in kinds that would change the behaviour the model checks if they were ignored: refused, saying why."""
 
 
 def _keys(doc: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
@@ -209,8 +242,14 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
         return ReplicaSet(meta=meta, replicas=replicas, selector=selector, template=template)
     strategy = _map(spec, "strategy", f"{where}: spec")
     _keys(strategy, ("type", "rollingUpdate"), f"{where}: spec.strategy")
-    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        raise InputError(f"{where}: spec.strategy.type: only RollingUpdate is modelled, got {strategy.get('type')!r}")
+    kind_of_strategy = strategy.get("type", "RollingUpdate")
+    if kind_of_strategy not in ("RollingUpdate", "Recreate"):
+        raise InputError(f"{where}: spec.strategy.type: Unsupported value: {kind_of_strategy!r}: supported values: "
+                         f"\"Recreate\", \"RollingUpdate\"")
+    if kind_of_strategy == "Recreate" and "rollingUpdate" in strategy:
+        # apps/validation ValidateDeploymentStrategy
+        raise InputError(f"{where}: spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy "
+                         f"`type` is 'Recreate'")
     rolling = _map(strategy, "rollingUpdate", f"{where}: spec.strategy")
     _keys(rolling, ("maxSurge", "maxUnavailable"), f"{where}: spec.strategy.rollingUpdate")
     if spec.get("paused"):
@@ -225,6 +264,7 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
             rolling.get("maxUnavailable", "25%"), f"{where}: spec.strategy.rollingUpdate.maxUnavailable"
         ),
         revision_history_limit=_int(spec, "revisionHistoryLimit", f"{where}: spec", 10),
+        strategy=kind_of_strategy,
     )
 
 
@@ -458,6 +498,28 @@ def _check_header(doc: dict[str, Any], where: str) -> None:
         raise InputError(f"{where}: metadata.name: expected a string, got {type(metadata['name']).__name__}")
 
 
+def _flattened(docs: list[Any], source: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The YAML documents as ("document I", object), a ``kind: List`` (what ``kubectl get -o yaml`` prints)
+    replaced by its items ("document I, item J"); empty documents skipped."""
+    for i, doc in enumerate(docs, 1):
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise InputError(f"{source}: document {i}: expected a mapping, got {type(doc).__name__}")
+        if doc.get("kind") == "List" and doc.get("apiVersion") == "v1":
+            validate_object(doc, f"{source}: document {i} (List)")
+            items = doc.get("items") or []
+            if not isinstance(items, list):
+                raise InputError(f"{source}: document {i} (List): items: expected a list, got {type(items).__name__}")
+            for j, item in enumerate(items, 1):
+                if not isinstance(item, dict):
+                    raise InputError(f"{source}: document {i}, item {j}: expected a mapping, got "
+                                     f"{type(item).__name__}")
+                yield f"document {i}, item {j}", item
+        else:
+            yield f"document {i}", doc
+
+
 def parse(text: str, source: str) -> Scenario:
     """A scenario from YAML text; ``source`` names it in errors."""
     docs = yaml_documents(text, source)
@@ -465,15 +527,12 @@ def parse(text: str, source: str) -> Scenario:
     scenario_doc: dict[str, Any] | None = None
     name = Path(source).stem
     seen: dict[str, str] = {}
-    for i, doc in enumerate(docs, 1):
-        if doc is None:
-            continue
-        if not isinstance(doc, dict):
-            raise InputError(f"{source}: document {i}: expected a mapping, got {type(doc).__name__}")
-        _check_header(doc, f"{source}: document {i}")
+    ignored: list[str] = []
+    for position, doc in _flattened(docs, source):
+        _check_header(doc, f"{source}: {position}")
         kind = doc.get("kind")
         label = doc.get("metadata", {}).get("name") if isinstance(doc.get("metadata"), dict) else None
-        where = printable(f"{source}: document {i} ({kind} {label})" if label else f"{source}: document {i} ({kind})")
+        where = printable(f"{source}: {position} ({kind} {label})" if label else f"{source}: {position} ({kind})")
         if kind == "Scenario":
             if scenario_doc is not None:
                 raise InputError(f"{where}: a second Scenario document")
@@ -484,7 +543,14 @@ def parse(text: str, source: str) -> Scenario:
             continue
         api = doc.get("apiVersion")
         if kind not in _KINDS:
-            raise InputError(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(_KINDS)}, Scenario)")
+            if isinstance(kind, str) and kind in NOT_MODELLED:
+                raise InputError(f"{where}: kind: {kind} is not modelled: {NOT_MODELLED[kind]}")
+            builtin_kind = validate_object(doc, where)  # a typo in a built-in group is an error here
+            if builtin_kind and kind not in IGNORED_KINDS:
+                raise InputError(f"{where}: kind: unknown kind {kind!r} (known: {', '.join(_KINDS)}, Scenario; "
+                                 f"read and ignored: {', '.join(sorted(IGNORED_KINDS))})")
+            ignored.append(printable(f"{kind} {label}" if label else str(kind)))
+            continue
         api_version, read = _KINDS[kind]
         if api != api_version:
             raise InputError(f"{where}: apiVersion: expected {api_version}, got {api!r}")
@@ -511,7 +577,7 @@ def parse(text: str, source: str) -> Scenario:
             raise InputError(f"{source}: {printable(str(err))}") from None
     spec = scenario_doc or {}
     where = spec.pop("__where", f"{source}: Scenario")
-    return _build(spec, objects, name, source, where)
+    return attrs.evolve(_build(spec, objects, name, source, where), ignored=tuple(ignored))
 
 
 def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, where: str) -> Scenario:
@@ -559,6 +625,12 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
 
         leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", objects,
                                                commands, budget)
+    api_servers = _int(spec, "apiServers", f"{where}: spec", 1)
+    if not 1 <= api_servers <= MAX_API_SERVERS:
+        raise InputError(f"{where}: spec.apiServers: expected 1 to {MAX_API_SERVERS} API servers, got {api_servers}")
+    if api_servers > 1 and consistency != "strong":
+        raise InputError(f"{where}: spec.apiServers: several API servers model the caches' lag themselves (each "
+                         f"one's watch cache); use consistency: strong, not {consistency}")
     config = Config(
         objects=tuple(objects),
         commands=commands,
@@ -570,6 +642,7 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         terminated_pod_gc_threshold=threshold,
         start=start,
         leader_election=leader_election,
+        api_servers=api_servers,
     )
     if start == "converged":
         from spec.cluster import initial_state

@@ -220,7 +220,8 @@ class DeploymentStatus:
 
 @attrs.frozen(cache_hash=True)
 class Deployment:
-    """Upstream: apps/v1 Deployment with strategy RollingUpdate (maxSurge/maxUnavailable as int or "N%")."""
+    """Upstream: apps/v1 Deployment; ``strategy`` is spec.strategy.type, "RollingUpdate" (maxSurge/maxUnavailable
+    as int or "N%") or "Recreate"."""
 
     meta: Meta
     replicas: int
@@ -232,6 +233,7 @@ class Deployment:
     min_ready_seconds: int = 0
     paused: bool = False
     status: DeploymentStatus = DeploymentStatus()
+    strategy: str = "RollingUpdate"
 
 
 JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
@@ -474,7 +476,7 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
         return ReplicaSet(meta, obj.replicas, obj.selector, obj.template, obj.min_ready_seconds, obj.status)
     if type(obj) is Deployment:
         return Deployment(meta, obj.replicas, obj.selector, obj.template, obj.max_surge, obj.max_unavailable,
-                          obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status)
+                          obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status, obj.strategy)
     if type(obj) is Job:
         return Job(meta, obj.template, obj.parallelism, obj.completions, obj.backoff_limit, obj.restart_policy,
                    obj.status)
@@ -550,6 +552,31 @@ class Etcd:
         for key, obj in self.objects.items():
             if key.startswith(prefix):
                 yield obj
+
+
+@attrs.frozen(cache_hash=True)
+class ApiServers:
+    """Several kube-apiserver replicas in front of the one etcd (the scenario's ``spec.apiServers``; ``spec.
+    kube_apiserver``): the revision each one's watch cache has reached, and which API server each client process
+    is connected to. None in ``ClusterState`` when there is one API server (its cache is etcd's history itself).
+
+    Upstream: staging/src/k8s.io/apiserver/pkg/storage/cacher (each kube-apiserver has its own Cacher, fed by its
+    own watch on etcd, so each one's cache lags on its own)."""
+
+    caches: tuple[int, ...] = attrs.field(metadata=holds(("seq", REVISION)))
+    """Per API server (index 0..n-1): the revision its watch cache has caught up to (<= etcd's)."""
+    clients: tuple[tuple[str, int], ...] = ()
+    """(process name, API server index), sorted: the API server each client process that failed over talks to
+    (the others are where the load balancer first spread them: ``spec.watchcache.slot_servers``). Process names
+    carry node names ("kubelet/node-a"): node symmetry is off with several API servers
+    (``spec.model.applicable``)."""
+
+    def server_of(self, process: str, default: int = 0) -> int:
+        """The API server ``process`` talks to (``default`` when it has not failed over)."""
+        for name, index in self.clients:
+            if name == process:
+                return index
+        return default
 
 
 # --- informers and components -------------------------------------------------------------------------------
@@ -1015,6 +1042,8 @@ class ClusterState:
     """The Job controller (None: the scenario has no Job)."""
     leader: LeaderElection | None = None
     """kube-controller-manager's replicas under leader election (None: one replica, no election)."""
+    apiservers: ApiServers | None = None
+    """Several API servers, each with its own watch cache (None: one API server, ``spec.kube_apiserver``)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -1026,7 +1055,8 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm, self.schedulers,
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
+                            self.apiservers)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -1082,7 +1112,8 @@ class ClusterState:
             ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned, k.runtime_down)
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
+                            self.apiservers)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
@@ -1117,14 +1148,15 @@ class ClusterState:
                 and workloads is self.workloads and net is self.net and jobs is self.jobs):
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, workloads, net, self.podgc, jobs, self.leader)
+                            self.lifecycle, workloads, net, self.podgc, jobs, self.leader, self.apiservers)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
         fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
                   "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
-                  "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader}
+                  "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader,
+                  "apiservers": self.apiservers}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -1132,7 +1164,8 @@ class ClusterState:
         return ClusterState(self.etcd, self.kcm,
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader)
+                            self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
+                            self.apiservers)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

@@ -155,16 +155,14 @@ def scenario_documents(draw: Any, max_nodes: int = 3, max_faults: int = 2) -> li
     docs = draw(manifests(max_nodes))
     kinds = draw(st.lists(st.sampled_from(FAULT_KINDS), max_size=max_faults))
     faults = {k: kinds.count(k) for k in FAULT_KINDS}
-    scenario = {
-        "apiVersion": "kubespec.dev/v1",
-        "kind": "Scenario",
-        "metadata": {"name": "generated"},
-        "spec": {
-            "faults": faults,
-            "consistency": draw(st.sampled_from(["strong", "stale"])),
-            "userActions": draw(kubectl_commands(docs)),
-        },
+    spec: dict[str, Any] = {
+        "faults": faults,
+        "consistency": draw(st.sampled_from(["strong", "stale"])),
+        "userActions": draw(kubectl_commands(docs)),
     }
+    if spec["consistency"] == "strong" and draw(st.integers(0, 3)) == 0:
+        spec["apiServers"] = 2  # several API servers (spec.kube_apiserver): consistency strong only
+    scenario = {"apiVersion": "kubespec.dev/v1", "kind": "Scenario", "metadata": {"name": "generated"}, "spec": spec}
     return [scenario, *docs]
 
 

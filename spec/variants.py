@@ -350,3 +350,48 @@ VARIANTS["leader-keeps-acting"] = Variant(
     _needs_paused_leader,
     "ha-paused-leader",
 )
+
+
+# --- several API servers (issue 19; spec.kube_apiserver) -------------------------------------------------------
+
+
+def _needs_api_server_failover(config: Config) -> str | None:
+    """Two API servers and a crash of one: without a failover no client relists from another API server's
+    cache."""
+    if config.api_servers < 2:
+        return "spec.apiServers of at least 2 (a failover to another API server's watch cache)"
+    if not config.budget.api_server_restarts:
+        return "spec.faults.apiServerRestarts of at least 1 (an API server crash moves its clients to another)"
+    return None
+
+
+VARIANTS["failover-relist"] = Variant(
+    "failover-relist",
+    "kubernetes#59848 (fixed by #83520: the reflector relists at its lastSyncResourceVersion, which the watch "
+    "cache serves only once it has caught up; #67998 was the first attempt)",
+    "after its API server crashes, a component relists at resourceVersion \"0\" from another API server whose watch "
+    "cache is behind, and goes back in time",
+    _needs_api_server_failover,
+    "ha-apiservers",
+)
+
+
+# --- the Deployment controller's Recreate strategy (spec/controllers/deployment.py) ------------------------------
+
+
+def _needs_recreate_rollout(config: Config) -> str | None:
+    if not any(isinstance(o, Deployment) and o.strategy == "Recreate" and o.replicas > 0 for o in config.objects):
+        return "a Deployment with strategy Recreate and replicas (the variant changes how its rollout waits)"
+    if not any(c.verb in ("set-image", "rollout-undo") for c in config.commands):
+        return "a rollout: `kubectl set image deployment/NAME C=IMAGE` in spec.userActions"
+    return None
+
+
+VARIANTS["recreate-no-pod-wait"] = Variant(
+    "recreate-no-pod-wait",
+    "kubernetes#27362 (fixed by #43963: oldPodsRunning)",
+    "a Recreate rollout creates the new ReplicaSet as soon as the old ones report no replicas in their status, "
+    "while their pods are still Terminating: old and new pods run together",
+    _needs_recreate_rollout,
+    "recreate-rollout",
+)

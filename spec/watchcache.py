@@ -10,7 +10,15 @@ can read it again: lists are served at etcd's revision), and the history is cut 
 informer left behind gets 410 Gone and relists; with "stale" the last ``watch_cache_size`` events are kept,
 since a list may be served at any of them.
 Abstracted: one history for all resources, compacted by the capacity of all of them.
-Omitted: bookmarks, the per-resource sizes, the cache's own lag behind etcd (see consistency "stale").
+Omitted: bookmarks, the per-resource sizes.
+
+Several API servers (the scenario's ``spec.apiServers``; ``spec.state.ApiServers``, ``spec.kube_apiserver``): each
+one's cache has caught up to a revision of its own (``caches``), and serves its clients what etcd held then
+(``served``): a client's watch brings events up to its API server's revision, and a list from that API server's
+cache is served at it. The history then also keeps every event after the oldest cache's revision (a cache at a
+revision is the snapshot there: ``spec.informer.snapshot`` undoes later events); a compaction past a cache's
+revision makes that cache relist etcd (cacher.go: its reflector's watch on etcd is answered "compacted"), so it
+jumps to etcd's revision.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from spec import informer
-from spec.state import ClusterState, Etcd, Informer
+from spec.state import ApiServers, ClusterState, Etcd, Informer
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -32,6 +40,8 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
     With consistency "strong" an event is forgotten once every informer that watches its resource has passed it
     (``spec.informer.watched``; the watch cache is per resource upstream), whatever other informers still wait
     for; with "stale" the last ``watch_cache_size`` events stay, since a list may be served at any of them."""
+    if state.apiservers is not None:
+        return _settle_servers(state, config, state.apiservers)
     slots = state.informer_slots()
     plan = _settle(state.etcd, tuple(None if inf is None else (scope, inf.rv, inf.expired)
                                      for _, _, scope, inf in slots), config.consistency, config.watch_cache_size)
@@ -88,3 +98,97 @@ def _settle(etcd: Etcd, positions: _Positions, consistency: str, watch_cache_siz
     elif all(m is None for m in moves):
         return None
     return etcd, tuple(moves)
+
+
+# --- several API servers -------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def served(etcd: Etcd, revision: int) -> Etcd:
+    """etcd as an API server whose watch cache has caught up to ``revision`` serves it: the objects as of then
+    (``spec.informer.snapshot``) and the events up to then. Memoised on interned etcds."""
+    if revision >= etcd.revision:
+        return etcd
+    return Etcd(revision, informer.snapshot(etcd, revision), tuple(e for e in etcd.history if e.rv <= revision),
+                etcd.compacted, etcd.next_uid)
+
+
+def client_process(state: ClusterState, who: str, index: int) -> str:
+    """The process (``spec.component.Process.name``) that owns the informer of slot (``who``, ``index``): its
+    requests all go to one API server (one HTTP/2 connection per client, upstream's rest.Config)."""
+    if who == "scheduler":
+        return state.schedulers[index].name
+    if who == "kubelet":
+        return f"kubelet/{state.kubelets[index].node}"
+    if who == "proxy":
+        return f"kube-proxy/{state.net.proxies[index].node}"
+    if who == "dns":
+        return "coredns"
+    return "kube-controller-manager"  # its controllers' informers: one shared informer factory, one client
+
+
+def slot_servers(state: ClusterState, servers: ApiServers) -> list[int]:
+    """The API server each informer (in ``informer_slots`` order) talks to: its process's, from
+    ``ApiServers.clients``, else the load balancer's first spread (the n-th client process, in slot order, on
+    API server n mod the number of API servers)."""
+    out: list[int] = []
+    seen: dict[str, int] = {}
+    count = len(servers.caches)
+    for who, index, _, _ in state.informer_slots():
+        process = client_process(state, who, index)
+        if process not in seen:
+            seen[process] = servers.server_of(process, len(seen) % count)
+        out.append(seen[process])
+    return out
+
+
+def view_of(state: ClusterState, who: str, index: int) -> Etcd:
+    """What the API server of the informer (``who``, ``index``) serves (etcd itself with one API server)."""
+    servers = state.apiservers
+    if servers is None:
+        return state.etcd
+    i = next(n for n, (w, x, _, _) in enumerate(state.informer_slots()) if w == who and x == index)
+    return served(state.etcd, servers.caches[slot_servers(state, servers)[i]])
+
+
+def _settle_servers(state: ClusterState, config: Config, servers: ApiServers) -> ClusterState:
+    """``settle`` with several API servers: each informer skips irrelevant events up to its API server's revision;
+    the history keeps what a lagging cache or a watcher behind still needs; a compaction past a cache's revision
+    makes it relist etcd."""
+    etcd = state.etcd
+    slots = state.informer_slots()
+    caches = servers.caches
+    moved: list[tuple[informer.Scope, int, bool] | None] = []
+    for (_, _, scope, inf), server in zip(slots, slot_servers(state, servers), strict=True):
+        if inf is None:
+            moved.append(None)
+        else:
+            moved.append((scope, informer.settled_rv(inf.rv, inf.expired, served(etcd, caches[server]), scope),
+                          inf.expired))
+    history, compacted = etcd.history, etcd.compacted
+    floor = min(caches)
+    behind: dict[str, int] = {}
+    for p in moved:
+        if p is not None and not p[2] and p[1] < etcd.revision:
+            for resource in informer.watched(p[0]):
+                behind[resource] = min(p[1], behind.get(resource, p[1]))
+    keep = tuple(e for e in history if e.rv > min(floor, behind.get(e.key[: e.key.index("/")], etcd.revision)))
+    if len(keep) > config.watch_cache_size:
+        compacted = max(compacted, keep[-config.watch_cache_size - 1].rv)
+        keep = keep[-config.watch_cache_size:]
+    if compacted != etcd.compacted and floor < compacted:
+        caches = tuple(etcd.revision if c < compacted else c for c in caches)
+    infs: list[Informer | None] = []
+    for (_, _, _, inf), p in zip(slots, moved, strict=True):
+        if inf is not None and p is not None:
+            expired = inf.expired or (compacted != etcd.compacted and p[1] < compacted)
+            if (p[1], expired) != (inf.rv, inf.expired):
+                inf = Informer(p[1], inf.cache, expired, max(inf.high_water, p[1]))
+        infs.append(inf)
+    if len(keep) != len(history) or compacted != etcd.compacted:
+        etcd = Etcd(etcd.revision, etcd.objects, keep, compacted, etcd.next_uid)
+    new = state.with_informers(infs, etcd)
+    if caches != servers.caches:  # the informers skip up to the caches' new revisions
+        return _settle_servers(new._with(apiservers=ApiServers(caches, servers.clients)), config,
+                               ApiServers(caches, servers.clients))
+    return new

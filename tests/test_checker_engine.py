@@ -632,3 +632,103 @@ def test_the_ray_backend_gives_the_result_of_one_worker_on_a_local_cluster(tmp_p
         assert json.loads(r.stdout)["stats"]["distinct_states"] == 8832
     finally:
         ray.shutdown()
+
+
+# --- Robustness: hang-up, kill -9 ---------------------------------------------------------------------------------
+
+
+def _group(args: list[str], tmp_path: Path, n: int = 10) -> subprocess.Popen[str]:
+    """`kubespec check` of TwoPhase(n) in a process group of its own (as a terminal's job is)."""
+    model = tmp_path / "big.py"
+    model.write_text(f"from checker.examples.twophase import TwoPhase\n\ndef big():\n    return TwoPhase({n})\n")
+    return subprocess.Popen([KUBESPEC, "check", "--model", f"{model}:big", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _exchange_of(pid: int) -> list[Path]:
+    from checker.sharded import PREFIX, exchange_root
+
+    return sorted(Path(exchange_root()).glob(f"{PREFIX}{pid}-*"))
+
+
+def _until(condition: Any, proc: subprocess.Popen[str], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert condition(), proc.poll()
+
+
+def test_sighup_to_the_group_stops_workers_with_the_partial_result(tmp_path: Path) -> None:
+    """A hang-up (the terminal closed: SIGHUP to the whole process group, workers included) is Ctrl-C: the
+    partial result, status "interrupted", exit 129, and the exchange directory removed."""
+    proc = _group(["--workers", "2", "--json"], tmp_path, 9)
+    _until(lambda: bool(_exchange_of(proc.pid)), proc)
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGHUP)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 129, err
+    doc = json.loads(out)
+    assert doc["status"] == "interrupted" and 0 < doc["stats"]["distinct_states"] < 10_000_000, doc
+    assert "Traceback" not in err and not _exchange_of(proc.pid)
+
+
+def test_sighup_stops_one_worker_with_the_partial_result(tmp_path: Path) -> None:
+    proc = _group([], tmp_path)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("Checking model")
+    time.sleep(1.5)
+    os.killpg(proc.pid, signal.SIGHUP)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 129, err
+    assert "interrupted: no violation in" in out and "Traceback" not in err
+
+
+def test_a_run_killed_with_sigkill_leaves_nothing_once_another_starts(tmp_path: Path) -> None:
+    """kill -9 of a `--workers 2` run's whole group leaves its exchange directory behind (nothing runs to remove
+    it); the next run with workers sweeps it (its coordinator is gone), and leaves a live run's alone."""
+    proc = _group(["--workers", "2"], tmp_path)
+    _until(lambda: bool(_exchange_of(proc.pid)), proc)
+    time.sleep(0.5)
+    left = _exchange_of(proc.pid)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert all(p.is_dir() for p in left)  # the dead run's
+    live = _group(["--workers", "2"], tmp_path)
+    try:
+        _until(lambda: bool(_exchange_of(live.pid)), live)
+        assert check(TwoPhase(3), workers=2).stats.distinct_states == 288
+        assert not any(p.exists() for p in left)
+        assert _exchange_of(live.pid)  # a live run's directory is its own
+    finally:
+        os.killpg(live.pid, signal.SIGKILL)
+        live.communicate(timeout=60)
+    from checker.sharded import exchange_root, sweep
+
+    mine = _exchange_of(live.pid)
+    assert mine and set(mine) <= {Path(p) for p in sweep(exchange_root())} and not _exchange_of(live.pid)
+
+
+def test_workers_of_a_coordinator_killed_with_sigkill_exit_and_clean_up(tmp_path: Path) -> None:
+    """kill -9 of the coordinator alone: its workers read the end of their pipes, exit and remove the exchange
+    directory."""
+    from checker.storage import children
+
+    proc = _group(["--workers", "2"], tmp_path)
+    _until(lambda: bool(_exchange_of(proc.pid)), proc)
+    time.sleep(0.5)
+    workers = children(proc.pid)
+    assert len(workers) == 2
+    proc.kill()
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 120  # a worker in the middle of a level finishes it first
+    while (_exchange_of(proc.pid) or any(_alive(w) for w in workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _exchange_of(proc.pid) and not any(_alive(w) for w in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

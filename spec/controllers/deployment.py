@@ -15,8 +15,17 @@ that makes an old ReplicaSet the new one again, with a new revision. Every write
 the cached resourceVersion: a stale cache gives a Conflict, and the key is requeued with backoff.
 Abstracted: the condition timestamps (time is relative), so a condition is rewritten only when its status or
 reason changes.
-Omitted: the Recreate strategy, pausing, progressDeadlineSeconds, revisionHistoryLimit cleanup (no scenario has
-more than 10 revisions), adoption of orphaned ReplicaSets, the deployment's own revision annotation.
+The Recreate strategy (recreate.go rolloutRecreate, scaleDownOldReplicaSetsForRecreate, oldPodsRunning,
+scaleUpNewReplicaSetForRecreate; deployment_controller.go deletePod, getPodMapForDeployment): the old ReplicaSets
+are scaled to 0, and the new one is created (at full size: NewRSNewReplicas) only once no old ReplicaSet reports
+replicas in its status and the pod cache holds no pod of an old ReplicaSet that is not terminal (Succeeded or
+Failed; a Terminating pod counts); a Recreate Deployment is enqueued when a pod of it is deleted and none of its
+pods that count is left. MaxSurge and MaxUnavailable are 0 for Recreate, and a scaling event scales only the one
+active (or the newest) ReplicaSet, never proportionally.
+Abstracted: deletePod lists the Deployment's ReplicaSets from the API server (RsListFromClient); the model reads
+the controller manager's ReplicaSet cache.
+Omitted: pausing, progressDeadlineSeconds, revisionHistoryLimit cleanup (no scenario has more than 10 revisions),
+adoption of orphaned ReplicaSets, the deployment's own revision annotation.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from spec.state import (
     Key,
     Meta,
     OwnerRef,
+    Pod,
     PodTemplate,
     ReplicaSet,
     object_key,
@@ -77,12 +87,21 @@ def resolve_fenceposts(
     return surge, unavailable
 
 
+RECREATE = "Recreate"
+ROLLING_UPDATE = "RollingUpdate"
+
+
 def max_surge(d: Deployment) -> int:
+    """Upstream: MaxSurge: 0 unless the strategy is RollingUpdate."""
+    if d.strategy != ROLLING_UPDATE:
+        return 0
     return resolve_fenceposts(d.max_surge, d.max_unavailable, d.replicas)[0]
 
 
 def max_unavailable(d: Deployment) -> int:
-    """Upstream: MaxUnavailable: never more than the replicas."""
+    """Upstream: MaxUnavailable: 0 unless the strategy is RollingUpdate; never more than the replicas."""
+    if d.strategy != ROLLING_UPDATE:
+        return 0
     return min(resolve_fenceposts(d.max_surge, d.max_unavailable, d.replicas)[1], d.replicas)
 
 
@@ -146,6 +165,43 @@ def on_replicaset(kcm: ControllerManager, rs: ReplicaSet) -> ControllerManager:
         return kcm
     dkey = f"deployments/{rs.meta.namespace}/{owner.name}"
     if kcm.get(dkey) is None:
+        return kcm
+    return kcm.with_deploy_queue(kcm.deploy_queue.add(dkey))
+
+
+def pod_map(d: Deployment, pods: Iterable[Pod]) -> list[Pod]:
+    """getPodMapForDeployment, flattened: the pods of ``d``'s namespace its selector matches whose controller is
+    one of its ReplicaSets (every pod, inactive ones included: "Recreate Deployments need to verify that no Pods
+    from older versions are running")."""
+    return [
+        p for p in pods
+        if p.meta.namespace == d.meta.namespace and p.meta.owner is not None and p.meta.owner.kind == "ReplicaSet"
+        and d.selector.matches(dict(p.meta.labels))
+    ]
+
+
+def _counts_for_recreate(pod: Pod) -> bool:
+    """oldPodsRunning's per-pod test: a pod in a terminal phase (Succeeded, Failed) is not running (PR #60301)."""
+    return pod.status.phase not in ("Succeeded", "Failed")
+
+
+def on_pod_deleted(kcm: ControllerManager, pod: Pod) -> ControllerManager:
+    """deletePod: a Recreate Deployment is synced when its last pod that counts is gone (getDeploymentForPod:
+    the pod's ReplicaSet, the ReplicaSet's Deployment)."""
+    owner = pod.meta.owner
+    if owner is None or owner.kind != "ReplicaSet":
+        return kcm
+    rs = kcm.get(f"replicasets/{pod.meta.namespace}/{owner.name}")
+    if not isinstance(rs, ReplicaSet) or rs.meta.uid != owner.uid or rs.meta.owner is None \
+            or rs.meta.owner.kind != "Deployment":
+        return kcm
+    dkey = f"deployments/{pod.meta.namespace}/{rs.meta.owner.name}"
+    d = kcm.get(dkey)
+    if not isinstance(d, Deployment) or d.meta.uid != rs.meta.owner.uid or d.strategy != RECREATE:
+        return kcm
+    uids = {r.meta.uid for r in owned(d, kcm.objects("replicasets"))}
+    pods = [p for p in kcm.objects("pods") if isinstance(p, Pod)]
+    if any(_counts_for_recreate(p) for p in pod_map(d, pods) if p.meta.owner.uid in uids):  # type: ignore[union-attr]
         return kcm
     return kcm.with_deploy_queue(kcm.deploy_queue.add(dkey))
 
@@ -227,8 +283,10 @@ class _Reconcile:
         return response.obj, old
 
     def new_rs_replicas(self, new: ReplicaSet, old: list[ReplicaSet]) -> int:
-        """NewRSNewReplicas for RollingUpdate."""
+        """NewRSNewReplicas: for Recreate the Deployment's replicas, for RollingUpdate within maxSurge."""
         d = self.d
+        if d.strategy == RECREATE:
+            return d.replicas
         current = sum(rs.replicas for rs in old) + new.replicas
         max_total = d.replicas + max_surge(d)
         if current >= max_total:
@@ -324,6 +382,43 @@ class _Reconcile:
                 scaled += count
         return cleaned + scaled > 0
 
+    # recreate.go
+    def rollout_recreate(self, pods: list[Pod], waits_for_pods: bool = True) -> None:
+        """rolloutRecreate: scale the old ReplicaSets down; once no old pod runs, create and scale up the new one.
+        Without ``waits_for_pods`` (before kubernetes#43963: waitForInactiveReplicaSets) it waits only until every
+        old ReplicaSet has observed its scale-down and reports no replicas in its status, which leaves out the
+        pods still Terminating."""
+        new, old = self.new_and_old(create=False)
+        scaled_down = False
+        for rs in old:  # scaleDownOldReplicaSetsForRecreate(FilterActiveReplicaSets(oldRSs))
+            rs = self.current(rs)
+            if rs.replicas > 0 and self.scale(rs, 0):
+                scaled_down = True
+        waiting = self.old_pods_running(new, pods) if waits_for_pods else self.old_replicasets_active(new)
+        if scaled_down or waiting:
+            self.sync_status(new and self.current(new), progress=True)
+            return
+        if new is None:
+            new, old = self.new_and_old(create=True)
+            assert new is not None
+        self.scale(self.current(new), self.d.replicas)  # scaleUpNewReplicaSetForRecreate
+        self.sync_status(self.current(new), progress=True)
+
+    def old_pods_running(self, new: ReplicaSet | None, pods: list[Pod]) -> bool:
+        """oldPodsRunning: an old ReplicaSet reports replicas in its status, or the pod cache holds a pod of an old
+        ReplicaSet (getPodMapForDeployment) that is not in a terminal phase."""
+        old = [self.current(rs) for rs in self.rss if new is None or rs.meta.uid != new.meta.uid]
+        if sum(rs.status.replicas for rs in old) > 0:
+            return True
+        uids = {rs.meta.uid for rs in old}
+        return any(_counts_for_recreate(p) for p in pod_map(self.d, pods) if p.meta.owner.uid in uids)  # type: ignore[union-attr]
+
+    def old_replicasets_active(self, new: ReplicaSet | None) -> bool:
+        """waitForInactiveReplicaSets (before kubernetes#43963): an old ReplicaSet has not observed its generation
+        or has spec or status replicas."""
+        return any(rs.status.observed_generation < rs.meta.generation or rs.replicas or rs.status.replicas
+                   for rs in map(self.current, self.rss) if new is None or rs.meta.uid != new.meta.uid)
+
     # sync.go
     def is_scaling_event(self) -> bool:
         """isScalingEvent: an active ReplicaSet (FilterActiveReplicaSets: spec.replicas > 0, the new one
@@ -358,6 +453,8 @@ class _Reconcile:
         ):
             for rs in old:
                 self.scale(self.current(rs), 0)
+            return
+        if d.strategy != ROLLING_UPDATE:  # proportional scaling is for rolling deployments only
             return
         allowed = d.replicas + max_surge(d) if d.replicas > 0 else 0
         to_add = allowed - sum(rs.replicas for rs in active)
@@ -454,8 +551,10 @@ def _progressing(d: Deployment, new: DeploymentStatus) -> bool:
     )
 
 
-def sync(kcm: ControllerManager, session: Session, key: Key) -> tuple[ControllerManager, bool]:
-    """syncDeployment(key): (kcm', failed)."""
+def sync(kcm: ControllerManager, session: Session, key: Key, *, waits_for_pods: bool = True
+         ) -> tuple[ControllerManager, bool]:
+    """syncDeployment(key): (kcm', failed). ``waits_for_pods=False`` is the variant recreate-no-pod-wait
+    (kubernetes#27362): a Recreate rollout waits for its old ReplicaSets' replicas only, not for their pods."""
     d = kcm.get(key)
     if not isinstance(d, Deployment):
         return kcm, False
@@ -465,6 +564,8 @@ def sync(kcm: ControllerManager, session: Session, key: Key) -> tuple[Controller
             reconcile.sync_status(reconcile.new_and_old(create=False)[0], progress=False)
         elif reconcile.is_scaling_event():
             reconcile.sync_scale()
+        elif d.strategy == RECREATE:
+            reconcile.rollout_recreate([p for p in kcm.objects("pods") if isinstance(p, Pod)], waits_for_pods)
         else:
             reconcile.rollout_rolling()
     except _NamespaceTerminating:

@@ -69,7 +69,8 @@ def handle(kcm: ControllerManager, key: Key, old: Object | None, new: Object | N
     """The informer's event handlers of both controllers, for one delivered event or relisted object."""
     obj = new if new is not None else old
     if isinstance(obj, Pod):
-        return replicaset.on_pod(kcm, key, old, new)  # type: ignore[arg-type]
+        kcm = replicaset.on_pod(kcm, key, old, new)  # type: ignore[arg-type]
+        return deployment.on_pod_deleted(kcm, obj) if new is None else kcm
     if isinstance(obj, ReplicaSet):
         kcm = replicaset.on_replicaset(kcm, key, old, new)  # type: ignore[arg-type]
         for rs in (old, new):
@@ -110,7 +111,7 @@ def _finish(queue: WorkQueue, key: Key, failed: bool, max_retries: int | None) -
 
 def reconcile(
     kcm: ControllerManager, session: Session, controller: str, key: Key, *, expectations: bool = True,
-    adoption_guard: bool = True
+    adoption_guard: bool = True, recreate_waits_for_pods: bool = True
 ) -> tuple[ControllerManager, bool]:
     """Pop ``key`` from ``controller``'s queue ("replicaset" or "deployment"), reconcile it, handle the error."""
     if controller == "replicaset":
@@ -120,7 +121,7 @@ def reconcile(
         return kcm.with_rs_queue(_finish(kcm.rs_queue, key, failed, None)), failed
     q = kcm.deploy_queue
     kcm = kcm.with_deploy_queue(WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
-    kcm, failed = deployment.sync(kcm, session, key)
+    kcm, failed = deployment.sync(kcm, session, key, waits_for_pods=recreate_waits_for_pods)
     return kcm.with_deploy_queue(_finish(kcm.deploy_queue, key, failed, DEPLOYMENT_MAX_RETRIES)), failed
 
 
@@ -208,11 +209,12 @@ def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action,
     expectations = "no-expectations" not in config.variants
     guarded = "unguarded-bind" not in config.variants
     adoption_guard = "gc-readoption" not in config.variants
+    waits = "recreate-no-pod-wait" not in config.variants
     out: list[tuple[A.Action, ClusterState, bool]] = []
     for (controller, actor), queue in zip(CONTROLLERS, (kcm.rs_queue, kcm.deploy_queue), strict=True):
         for key in queue.queue:
             new, failed, etcd, ghost, events, idle = _reconcile(
-                kcm, state.etcd, state.ghost, controller, key, expectations, guarded, adoption_guard)
+                kcm, state.etcd, state.ghost, controller, key, expectations, guarded, adoption_guard, waits)
             out.append((A.Reconcile(actor, key, failed, events),
                         settle(state._with(etcd=etcd, ghost=ghost, kcm=new), config), idle))
     return out
@@ -220,13 +222,14 @@ def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action,
 
 @functools.lru_cache(maxsize=1 << 14)
 def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, key: str, expectations: bool,
-               guarded: bool, adoption_guard: bool = True
+               guarded: bool, adoption_guard: bool = True, waits: bool = True
                ) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:
     """One reconcile: (controller manager', failed, etcd', ghost', Events, idle). A pure function of the
     controller manager and etcd (its caches follow from etcd: ``spec.state.Informer``), memoised: many states
     differ only in the scheduler or the kubelets."""
     session = Session(etcd, ghost, guarded_bind=guarded)
-    new, failed = reconcile(kcm, session, controller, key, expectations=expectations, adoption_guard=adoption_guard)
+    new, failed = reconcile(kcm, session, controller, key, expectations=expectations, adoption_guard=adoption_guard,
+                            recreate_waits_for_pods=waits)
     idle = not (failed or session.writes or session.events) and new == _popped(kcm, controller, key)
     return new, failed, session.etcd, session.ghost, tuple(session.events), idle
 

@@ -19,6 +19,12 @@ stale and the old object still exists, the API server answers 409 AlreadyExists,
 off (the workqueue's AddRateLimited). So a replacement exists only once the old pod object is gone from etcd, and a
 pod object is gone only after its kubelet has stopped its containers (graceful deletion), unless someone deletes it
 with grace period 0 (a force deletion) while its kubelet cannot hear about it.
+A create refused because the namespace is being terminated (403 Forbidden, cause NamespaceTerminating) fails the
+sync like any other error, with its FailedCreate event, and the key backs off until the namespace controller has
+deleted the set: upstream's StatefulSet controller has no ``apierrors.HasStatusCause(err,
+v1.NamespaceTerminatingCause)`` check (stateful_pod_control.go CreateStatefulPod sinks only AlreadyExists;
+stateful_set_control.go processReplica returns the error; stateful_set.go processNextWorkItem AddRateLimited),
+unlike the ReplicaSet, Deployment and Job controllers (tests/spec/test_namespace.py).
 The status (replicas, readyReplicas, availableReplicas, observedGeneration) is written through the status
 subresource with the resourceVersion of the controller's cached copy; a conflict fails the sync (upstream retries
 from its lister, which in one step is the same copy).

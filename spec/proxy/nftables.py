@@ -637,7 +637,10 @@ class _Translator:
                 neg = rest[2] == "!="
                 value = rest[3] if neg else rest[2]
                 if value == "." or (len(rest) > 3 and rest[3] == "."):
-                    self._vmap(chain, line, text, words[i:], fields)
+                    if " ".join(rest[:11]) == "ip saddr . ip daddr . meta l4proto . th dport" and len(rest) > 11:
+                        self._tuple_set(chain, line, text, rest[11:], fields)
+                    else:
+                        self._vmap(chain, line, text, words[i:], fields)
                     return
                 if neg and value.startswith("{"):
                     end = next(k for k in range(i + 3, len(words)) if words[k].endswith("}"))
@@ -672,6 +675,9 @@ class _Translator:
                     raise self.fail(line, f"fib type {shorten(kind)!r} is not modelled")
                 fields["src_type" if rest[1] == "saddr" else "dst_type"] = Flag("LOCAL", neg)
                 i += 5 if neg else 4
+            elif w == "ct" and len(rest) >= 3 and rest[1] == "status" and rest[2] in ("dnat", "snat"):
+                fields["ctstate"] = CtState(frozenset({rest[2].upper()}))
+                i += 3
             elif w == "ct" and len(rest) >= 3 and rest[1] == "state":
                 neg = rest[2] == "!="
                 states = (rest[3] if neg else rest[2]).upper().split(",")
@@ -694,11 +700,20 @@ class _Translator:
                 if mark_mask > 0xFFFFFFFF or mark_value > 0xFFFFFFFF:
                     raise self.fail(line, "a mark beyond 32 bits")
                 fields["mark"] = MarkMatch(mark_value & mark_mask, mark_mask, m.group(2) == "!=")
-                target = self.target(m.group(4).split(), line)
+                after = m.group(4).split()
+                if len(after) > 2 and after[:2] in (["mark", "set"], ["meta", "mark"]):
+                    # `... mark set mark xor M masquerade` (later releases' masquerading rule): the statements in
+                    # a helper chain, run in order on the packets that match.
+                    target = self._helper(chain, line, text, " ".join(after))
+                else:
+                    target = self.target(after, line)
                 break
             elif w == "masquerade":
                 target = Target("MASQUERADE", options=tuple(words[i + 1:]))
                 break
+            elif w == "dnat" and rest[1:6] == ["ip", "addr", ".", "port", "to"]:
+                self._numgen_dnat(chain, line, text, " ".join(rest[6:]), fields)
+                return
             elif w == "dnat" and len(rest) >= 3 and rest[1] == "to":
                 target = Target("DNAT", to=rest[2])
                 break
@@ -777,6 +792,65 @@ class _Translator:
         if opaque:
             fields["opaque"] = tuple(opaque)
         self.add(chain, line, text, Match(**fields), target)  # type: ignore[arg-type]
+
+    def _helper(self, chain: str, line: int, text: str, statements: str) -> Target:
+        """A helper chain running `statements` (a mark set, then a verdict) in order: the rule jumps to it."""
+        self.helpers += 1
+        helper = f"{chain}~{self.helpers}"
+        self.chains[helper] = []
+        m = re.match(r"(?:meta )?mark set (?:meta )?mark (or|\||xor|\^) (0x[0-9a-fA-F]{1,8}|\d{1,10})\s*(.*)",
+                     statements)
+        if not m:
+            raise self.fail(line, f"statements not modelled: {shorten(statements)}")
+        op = "or" if m.group(1) in ("or", "|") else "xor"
+        self.add(helper, line, text, Match(), Target("MARK", mark_op=(op, int(m.group(2), 0), 0xFFFFFFFF)))
+        self._one(helper, line, text, m.group(3))
+        return Target(helper, chain=True)
+
+    def _tuple_set(self, chain: str, line: int, text: str, words: list[str], fields: dict[str, object]) -> None:
+        """`ip saddr . ip daddr . meta l4proto . th dport @set VERDICT` (later releases' hairpin-connections):
+        one rule per element."""
+        if not words or not words[0].startswith("@"):
+            raise self.fail(line, f"set match not modelled: {shorten(' '.join(words))}")
+        rest = " ".join(words[1:])
+        for eline, element in self.elements(words[0][1:], line):
+            e = re.fullmatch(r"(\S+) \. (\S+) \. (\w+) \. (\d{1,5})", element.strip())
+            if not e or int(e.group(4)) > 65535:
+                raise self.fail(eline, f"bad element {shorten(element)!r}")
+            try:
+                src, dst = (ipaddress.IPv4Network(e.group(k)) for k in (1, 2))
+            except ValueError:
+                raise self.fail(eline, f"bad element {shorten(element)!r}") from None
+            body = f"ip saddr {src.network_address} ip daddr {dst.network_address} meta l4proto {e.group(3)} " \
+                   f"th dport {e.group(4)} {rest}"
+            self._one(chain, eline, f"{text}  [{element.strip()}]", body)
+            if fields:
+                rule = self.chains[chain][-1]
+                self.chains[chain][-1] = attrs.evolve(rule, match=attrs.evolve(rule.match, **fields))  # type: ignore[arg-type]
+
+    def _numgen_dnat(self, chain: str, line: int, text: str, body: str, fields: dict[str, object]) -> None:
+        """`dnat ip addr . port to numgen random mod N map { 0 : IP . PORT , ... }` (later releases' service
+        chains): the statistic chain of DNATs, element k taken with probability exactly 1/(N-k)."""
+        m = re.fullmatch(r"numgen random mod (\d{1,6}) map \{(.*)\}", body)
+        if not m or not 0 < int(m.group(1)) <= 100_000:
+            raise self.fail(line, f"dnat map not modelled: {shorten(body)}")
+        n = int(m.group(1))
+        choices: dict[int, str] = {}
+        for item in _split_elements(m.group(2)):
+            e = re.fullmatch(r"\s*(\d+)\s*:\s*(\S+) \. (\d{1,5})\s*", item)
+            if not e or int(e.group(1)) >= n or int(e.group(3)) > 65535:
+                raise self.fail(line, f"dnat map element {shorten(item)!r} not modelled")
+            try:
+                ipaddress.IPv4Address(e.group(2))
+            except ValueError:
+                raise self.fail(line, f"bad address {shorten(e.group(2))!r}") from None
+            choices[int(e.group(1))] = f"{e.group(2)}:{e.group(3)}"
+        if len(choices) != n:
+            raise self.fail(line, f"numgen random mod {n} maps {len(choices)} values: the rest fall through")
+        for k in range(n):
+            p = Fraction(1, n - k)
+            match = Match(**fields, probability=f"{p.numerator}/{p.denominator}") if k < n - 1 else Match(**fields)  # type: ignore[arg-type]
+            self.add(chain, line, text, match, Target("DNAT", to=choices[k]))
 
     def _negated_set(self, chain: str, line: int, text: str, key: str, items: list[str],
                      fields: dict[str, object], target: Target | None) -> None:

@@ -8,10 +8,14 @@ A path is one way a NEW packet can traverse the netfilter hooks, table by table 
 - from a process on this host (OUTPUT): raw, mangle, nat OUTPUT, filter, security OUTPUT, mangle, nat
   POSTROUTING; a packet to a local address then comes back through loopback: raw, mangle PREROUTING, mangle,
   filter, security INPUT (the nat table is consulted once per connection, so not again).
-An untracked packet (raw NOTRACK / CT --notrack) skips the nat table. Matches on the destination are decided
-concretely where the path pins the destination (always after DNAT); the rest (source address and type,
-statistic and recent matches, interfaces, unpinned destination, port, protocol, and the opaque matches of
-parse.py) stays symbolic as z3 terms over one packet. Interfaces are symbolic: one Boolean per name or `+`
+Each hook's stages are ordered by priority (HOOK_TABLES: raw -300, mangle -150, nat -100 / 100, filter 0,
+security 50); the base chains of other nftables tables (Dump.stages) are stages of their own among them, and in
+IPVS mode the IPVS table is one at LOCAL_IN (after security INPUT) and LOCAL_OUT (after nat OUTPUT), a packet it
+schedules from LOCAL_IN leaving through LOCAL_OUT and POSTROUTING (see IPVS_IN). An `accept` ends one stage;
+`drop` ends the path. An untracked packet (raw NOTRACK / CT --notrack) skips the nat stages. Matches on the
+destination are decided concretely where the path pins the destination (always after DNAT); the rest (source
+address and type, statistic and recent matches, interfaces, unpinned destination, port, protocol, and the opaque
+matches of parse.py) stays symbolic as z3 terms over one packet. Interfaces are symbolic: one Boolean per name or `+`
 prefix and direction, tied by axioms (one interface at a time; a name matches the prefixes it starts with).
 A locally generated packet has no input interface before it loops back through `lo`; a packet in PREROUTING
 or INPUT has no output interface.

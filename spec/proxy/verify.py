@@ -486,7 +486,13 @@ class Verifier:
                 want = e.masq(chosen) if e.masq and not inbound else self.t.false
                 if (z3.is_true(want) and masqueraded) or (z3.is_false(want) and not masqueraded):
                     continue  # decided without the paths: no packet of these paths can mismatch
-                masq.append((conj([e.guard, self.t.not_(want) if masqueraded else want]), members))
+                cond = conj([e.guard, self.t.not_(want) if masqueraded else want])
+                if self.opts.mode == "nftables" and not chosen.is_local:
+                    # A remote endpoint reaching itself through this node's rules: its own node's kube-proxy
+                    # handles such a packet; nftables mode masquerades it in older releases (per-endpoint
+                    # chains) and not in later ones (hairpin-connections holds local endpoints only).
+                    cond = conj([cond, self.t.not_(self.t.equals(self.pkt.src, int(ipaddress.ip_address(chosen.ip))))])
+                masq.append((cond, members))
         found = self._first_model(fexpr, routing)
         if found is not None:
             model, r, tag = found

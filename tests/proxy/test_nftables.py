@@ -278,3 +278,41 @@ def test_bad_listed_rulesets_name_the_line(text, fragment):
     with pytest.raises(InputError) as err:
         to_dump(parse_ruleset(text, "n"), "n")
     assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+LATER = FIXTURES / "upstream" / "nftables-overall-later.expected"
+LATER_INPUTS = FIXTURES / "upstream" / "overall-later.yaml"
+# Mutations of upstream's later nftables format (TestOverallNFTablesRules at jesseward/kubernetes 5ec89f4).
+LATER_MUTATIONS = {
+    "hairpin element removed": (lambda t: t.replace(
+        "add element ip kube-proxy hairpin-connections { 10.180.0.5 . 10.180.0.5 . tcp . 80 }\n", ""),
+        "5 masquerade"),
+    "numgen DNAT port changed": (lambda t: t.replace("1 : 10.180.0.5 . 80 }", "1 : 10.180.0.5 . 81 }"), "1 routing"),
+    "masquerade statement dropped": (lambda t: t.replace(
+        "mark and 0x4000 != 0 mark set mark xor 0x4000 masquerade fully-random",
+        "mark and 0x4000 != 0 mark set mark xor 0x4000 accept"), "5 masquerade"),
+    "clusterIP masquerade inverted": (lambda t: t.replace(
+        "ip daddr @cluster-ips ip saddr != 10.0.0.0/8 mark set", "ip daddr @cluster-ips ip saddr 10.0.0.0/8 mark set"),
+        "5 masquerade"),
+}
+
+
+def test_later_upstream_nftables_format_verifies():
+    """Upstream's later nftables rules (DNAT through a numgen map, hairpin-connections, the cluster-IP masquerade
+    in `services`, one masquerading rule), as its TestOverallNFTablesRules expects them, verify."""
+    from spec.proxy.manifests import load_cluster
+
+    report = _verify(load_cluster([str(LATER_INPUTS)]), NFT_OPTS, LATER.read_text())
+    assert report.ok, "\n".join(v.render() for v in report.violations)
+    assert report.frontends == 13
+
+
+@pytest.mark.parametrize("name", sorted(LATER_MUTATIONS))
+def test_later_format_mutation_is_caught(name):
+    from spec.proxy.manifests import load_cluster
+
+    mutate, prop = LATER_MUTATIONS[name]
+    text = LATER.read_text()
+    assert mutate(text) != text
+    report = _verify(load_cluster([str(LATER_INPUTS)]), NFT_OPTS, mutate(text))
+    assert not report.ok and report.violations[0].prop == prop, report.violations[0].render()

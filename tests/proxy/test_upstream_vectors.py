@@ -75,3 +75,40 @@ def test_sort_iptables_rules_orders_as_upstream() -> None:
         "-A WHY-IS-THIS-CHAIN-HERE -j ACCEPT", "COMMIT"]
     with pytest.raises(ValueError, match="undeclared chain"):
         sort_iptables_rules("*nat\n-A KUBE-X -j ACCEPT\nCOMMIT\n")
+
+
+IPVS_VECTORS: list[dict[str, Any]] = yaml.safe_load((UPSTREAM / "ipvs-vectors.yaml").read_text())
+
+
+@pytest.mark.parametrize("vector", IPVS_VECTORS, ids=[v["name"] for v in IPVS_VECTORS])
+def test_ipvs_mode_rules_equal_upstream_vector(vector: dict[str, Any]) -> None:
+    """IPVS mode as upstream's checkIptables / checkIPSet / checkIPVS check it: each listed chain's rules, in order
+    (jump target, matched set, source address), the listed sets' members, and the listed virtual servers'
+    real servers."""
+    from spec.proxy import ipvs
+    from spec.proxy.manifests import parse_cluster
+    from spec.proxy.parse import parse_dump
+
+    cluster = parse_cluster(vector["manifests"], vector["name"])
+    opts = attrs.evolve(UPSTREAM_TEST_OPTIONS, mode="ipvs", cluster_cidr=None)
+    dump = parse_dump(ipvs.render_iptables(cluster, opts), "rules")
+    for chain, want in vector["chains"].items():
+        table = "filter" if chain in ("KUBE-PROXY-FIREWALL", "KUBE-SOURCE-RANGES-FIREWALL") else "nat"
+        found = dump.chain(table, chain)
+        assert found is not None, chain
+        have = []
+        for rule in found.rules:
+            sets = [o.key.split()[3] for o in rule.match.opaque if o.key.startswith("-m set --match-set")]
+            entry = {"jump": rule.target.name if rule.target else None}
+            if sets:
+                entry["set"] = sets[0]
+            if rule.match.src is not None:
+                entry["source"] = str(rule.match.src.network)
+            have.append(entry)
+        assert have == want, chain
+    sets = ipvs.expected_sets(cluster, opts)
+    for name, members in vector.get("sets", {}).items():
+        assert sorted(",".join(m) for m in sets[name]) == sorted(members), name
+    servers = {f"{v.address}:{v.port}": v for v in ipvs.virtual_servers(cluster, opts)}
+    for address, reals in vector.get("real_servers", {}).items():
+        assert [f"{r.address}:{r.port}" for r in servers[address].real_servers] == reals

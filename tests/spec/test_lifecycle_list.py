@@ -20,6 +20,7 @@ FAST = {"no-expectations", "no-requeue", "unguarded-bind", "stale-relist", "no-z
         "stale-taint-eviction", "force-delete-unreachable"}
 """Variants whose scenario is checked in seconds both ways; the others are slow-marked (make test-slow)."""
 FAST |= {"job-stale-sync", "gc-readoption"}  # issue 19's variants, refuted in seconds
+FAST |= {"recreate-no-pod-wait"}  # the Deployment controller's Recreate strategy, refuted in seconds
 
 
 def _listing() -> dict:  # type: ignore[type-arg]

@@ -125,3 +125,92 @@ def test_namespace_delete_holds_exhaustively() -> None:
     assert result.status == "ok", result.verdict()
     verdict = {p.name: p.status for p in result.properties}
     assert verdict["NamespaceEventuallyDeleted"] == verdict["NoOrphanedDependents"] == "holds"
+
+
+STATEFULSET = """
+apiVersion: kubespec.dev/v1
+kind: Scenario
+metadata: {name: ns-sts}
+spec:
+  userActions: ["kubectl delete namespace team-a"]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+status: {allocatable: {cpu: "2", memory: 4Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-a}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: team-a}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "postgres:16"}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: db, namespace: team-a}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: db}}
+"""
+
+
+def test_the_statefulset_controller_takes_the_terminating_403_for_an_error_as_upstream_does() -> None:
+    """Unlike the ReplicaSet, Deployment, Job and EndpointSlice controllers, upstream's StatefulSet controller has
+    no NamespaceTerminatingCause check: CreateStatefulPod returns the 403 (stateful_pod_control.go, sinking only
+    AlreadyExists), processReplica returns it, the sync fails with a FailedCreate event and the key is requeued
+    rate-limited (stateful_set.go processNextWorkItem: AddRateLimited) until the namespace controller deletes the
+    set. The model does the same (spec/controllers/statefulset.py)."""
+    from spec.cluster import initial_state
+    from spec.controllers import statefulset
+
+    state = initial_state(parse(STATEFULSET, "t.yaml").config)
+    assert state.workloads is not None
+    s = Session(state.etcd, Ghost())
+    run(parse_command("kubectl delete namespace team-a", "x"), s)
+    _, failed = statefulset.sync(state.workloads, (), s, "statefulsets/team-a/db")
+    assert failed  # an error: requeued with backoff, not forgotten
+    assert "pods/team-a/db-0" not in s.etcd.objects
+    assert any("Warning FailedCreate" in e and "create Pod db-0 in StatefulSet db failed error" in e
+               and "because it is being terminated" in e for e in s.events), s.events
+
+
+def test_the_disruption_controller_creates_nothing_and_its_status_writes_are_admitted() -> None:
+    """The disruption controller only updates PodDisruptionBudget status (disruption.go writePdbStatus); the
+    NamespaceLifecycle admission plugin refuses creates only (lifecycle/admission.go: a.GetOperation() ==
+    admission.Create), so a Terminating namespace does not fail its syncs and there is no 403 to take for no
+    error."""
+    from spec.cluster import initial_state
+    from spec.controllers import disruption
+
+    state = initial_state(parse(STATEFULSET, "t.yaml").config)
+    assert state.workloads is not None
+    s = Session(state.etcd, Ghost())
+    run(parse_command("kubectl delete namespace team-a", "x"), s)
+    before = len(s.etcd.objects)
+    _, failed = disruption.sync(state.workloads, (), s.etcd, s, "poddisruptionbudgets/team-a/db")
+    assert not failed and len(s.etcd.objects) == before
+    pdb = s.etcd.objects["poddisruptionbudgets/team-a/db"]
+    assert pdb.meta.resource_version == s.etcd.revision  # its status write went through
+
+
+@pytest.mark.slow
+def test_namespace_service_holds_exhaustively_from_the_converged_start() -> None:
+    """A Deployment behind a Service in the namespace, started converged (spec/warmup.py): exhaustive, the
+    namespace eventually deleted (not vacuously), the Service's properties holding throughout."""
+    scenario = builtin("namespace-service")
+    assert scenario.config.start == "converged"
+    result = check(ClusterModel(scenario.config, scenario.reductions))
+    assert result.status == "ok", result.verdict()
+    verdict = {p.name: p.status for p in result.properties}
+    assert verdict["NamespaceEventuallyDeleted"] == "holds"
+    assert verdict["ServiceRoutesEventuallyMatchReadyEndpoints"] == verdict["NoDuplicateEndpointSlices"] == "holds"

@@ -56,8 +56,10 @@ def _error(text: str) -> str:
     [
         (NODE + "---\n" + DEPLOYMENT.replace("CPU", "1x"),
          "document 2 (Deployment web): spec.template: spec.containers[0].resources.requests.cpu"),
-        (NODE + "---\nkind: Secret\napiVersion: v1\nmetadata: {name: s}\n",
-         "document 2 (Secret s): kind: unknown kind"),
+        (NODE + "---\nkind: Secrett\napiVersion: v1\nmetadata: {name: s}\n",
+         'document 2 (Secrett s): kind: no matches for kind "Secrett" in version "v1"'),
+        (NODE + "---\nkind: DaemonSet\napiVersion: apps/v1\nmetadata: {name: s}\n",
+         "document 2 (DaemonSet s): kind: DaemonSet is not modelled"),
         (NODE + "---\n" + NODE, "document 2 (Node node-a): metadata.name: duplicate nodes/node-a"),
         (NODE + "---\n" + DEPLOYMENT.replace("CPU", "1").replace("replicas: 2", "replicas: two"),
          "spec.replicas: expected an integer"),
