@@ -9,16 +9,19 @@ from pathlib import Path
 import attrs
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spec.proxy import ipvs
 from spec.proxy.cli import proxy
 from spec.proxy.ipset import expand_sets, parse_ipset_save
-from spec.proxy.manifests import load_cluster
+from spec.proxy.manifests import load_cluster, parse_cluster
 from spec.proxy.model import Cluster, ProxierOptions
 from spec.proxy.parse import parse_dump
 from spec.proxy.symbolic import Pins, _ipvs_option, host
 from spec.proxy.verify import Report, verify
 from tests.proxy.conftest import FIXTURES, UPSTREAM_TEST_OPTIONS
+from tests.proxy.test_verify import SERVICE, _manifest
 
 OPTS = attrs.evolve(UPSTREAM_TEST_OPTIONS, mode="ipvs")
 EXAMPLES = Path(__file__).parents[2] / "spec" / "proxy" / "examples"
@@ -153,3 +156,16 @@ def test_cli_verifies_the_iptables_half(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "VIOLATED (1 routing)" in bad.output
     no_sets = _cli("verify", *base, "--ipvsadm", str(files["save"]), "--iptables-save", str(files["iptables"]))
     assert no_sets.exit_code == 0 and "give --ipset" in no_sets.output
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(SERVICE, min_size=1, max_size=3), st.sampled_from([None, "10.0.0.0/8"]), st.booleans())
+def test_generated_ipvs_mode_always_verifies(services: list[dict[str, object]], cidr: str | None,
+                                             masquerade_all: bool) -> None:
+    """IPVS mode's rules, sets and table as upstream writes them verify for random Services (types, traffic
+    policies, affinity, source ranges, ready / terminating / gone endpoints on two nodes)."""
+    cluster = parse_cluster("\n---\n".join(_manifest(i, s) for i, s in enumerate(services)), "gen.yaml")
+    opts = ProxierOptions(node_name="node-a", node_ips=("192.168.0.2",), cluster_cidr=cidr,
+                          masquerade_all=masquerade_all, mode="ipvs")
+    report = _verify(cluster, *_texts(cluster, opts), opts=opts)
+    assert report.ok, "\n".join(v.render() for v in report.violations)
