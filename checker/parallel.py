@@ -232,8 +232,13 @@ def handle(worker: _Worker, request: str, args: list[Any]) -> Any:
 
 def answer(worker: _Worker, request: str, args: list[Any]) -> tuple[str, Any]:
     """("ok", reply), or ("model-error", one line) when the model raised."""
+    return reply(handle, worker, request, args)
+
+
+def reply(handler: Callable[..., Any], *args: Any) -> tuple[str, Any]:
+    """A worker's answer to a request: ("ok", ``handler(*args)``), or ("model-error", one line) when it raised."""
     try:
-        return "ok", handle(worker, request, args)
+        return "ok", handler(*args)
     except ModelError as exc:
         return "model-error", str(exc)
     except (Exception, SystemExit) as exc:  # the model raised (or called sys.exit): a model error
@@ -280,7 +285,20 @@ class Requests:
     def all(self, *request: Any) -> list[Any]:
         for k in range(len(self)):
             self.send(k, *request)
-        return [self.answer(k) for k in range(len(self))]
+        return self.answers()
+
+    def answers(self) -> list[Any]:
+        """Every worker's answer, in order; the first model error is raised once all are read (so that no pipe
+        is left with an answer unread)."""
+        replies, error = [], None
+        for k in range(len(self)):
+            try:
+                replies.append(self.answer(k))
+            except ModelError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+        return replies
 
 
 def _child(serve: Callable[..., None], conn: Connection, coordinators: list[Connection], *args: Any) -> None:

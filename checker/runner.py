@@ -93,7 +93,7 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     bit array of that many MiB (never exhaustive: the verdict says "bounded" and estimates the coverage);
     `workers=N` searches breadth-first in N processes with the same result (`checker.sharded`: each stores
     its shard exactly; with liveness properties `checker.parallel`, fingerprint storage); with `ray="auto"` or
-    an address they are Ray actors (`checker.ray_backend`).
+    an address they are Ray actors (`checker.ray_backend`, either protocol).
     `checkpoint=DIR` writes a checkpoint there every `checkpoint_every` seconds and when SIGINT or SIGTERM stops
     the search (`checkpoint_meta`, JSON-able, says how to load the model again); `resume=DIR` continues the
     search of a checkpoint, with its options (the model must be the same). `max_states`, `max_depth` and
@@ -136,11 +136,12 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     if workers > 1 and simulate is None or ray is not None:
         if strategy != "bfs":
             raise InputError("worker processes search breadth-first only (depth-first order is sequential)")
-        if checkpoint is not None or resume is not None:
-            raise InputError("checkpoints are written by one worker only: drop --workers or --checkpoint/--resume")
-        # Safety alone: each worker stores its shard of the states exactly (checker.sharded). With liveness, or on
-        # Ray, the coordinator keeps the merged graph by fingerprints (checker.parallel).
-        sharded = ray is None and not any(p.is_liveness for p in model.properties)
+        # Safety alone: each worker (process or Ray actor) stores its shard of the states exactly
+        # (checker.sharded). With liveness the coordinator keeps the merged graph by fingerprints (checker.parallel).
+        sharded = not any(p.is_liveness for p in model.properties)
+        if not sharded and (checkpoint is not None or resume is not None):
+            raise InputError("with liveness properties, checkpoints are written by one worker only: drop --workers "
+                             "or --checkpoint/--resume")
         storage = "exact" if sharded else "fingerprint"
     if checkpoint_every <= 0:
         raise InputError(f"the checkpoint interval must be positive, got {checkpoint_every}")
@@ -192,9 +193,15 @@ def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int
              bitstate_bytes: int = 0, max_memory: int | None = None, ray: str | None = None,
              visitor: Visitor | None = None) -> Result:
     started = time.perf_counter() - (resume.elapsed if resume is not None else 0.0)
-    if bounds.workers > 1 and ray is None and not liveness:
+    if (bounds.workers > 1 or ray is not None) and not liveness:
+        shards = None
+        if ray is not None:
+            from checker.ray_backend import shard_factory
+
+            shards = shard_factory(ray)
         out = explore_sharded(model, workers=bounds.workers, max_states=max_states, max_depth=max_depth,
-                              deadlock=deadlock, progress=progress, stop=stop, max_memory=max_memory)
+                              deadlock=deadlock, progress=progress, stop=stop, max_memory=max_memory,
+                              pool_factory=shards, stable=ray is not None, checkpoint=checkpoint, resume=resume)
     elif bounds.workers > 1 or ray is not None:
         factory = None
         if ray is not None:

@@ -20,13 +20,13 @@ keeps what a trace and the counts need: parent links and depths (4 bytes each), 
 states are rebuilt by re-execution (`checker.paths`) along fingerprints that their owners compute for that path
 only. Workers are forked, so they share the model and Python's hash of a key (strings are hashed with the seed of
 the process they were forked from); keys and actions cross processes pickled, states never do (an owner rebuilds a
-state from its key).
+state from its key). On Ray (`checker.ray_backend`) the workers are actors that do not share the seed: there an
+owner is named by the state's stable fingerprint (`stable`), and the batches travel through Ray's object store.
 
 What it omits: liveness (the merged graph's edges would need a second exchange per level to name their targets:
 a model with liveness properties uses `checker.parallel`, whose coordinator keeps every edge), depth-first order,
-checkpoints (a stop discards the level under way: the partial result is the one at its start), and machines
-other than this one (hash seeds differ between processes that are not forked: the Ray backend uses
-`checker.parallel`).
+and a checkpoint or a stop in the middle of a level (both wait for the level under way to end; a checkpoint is
+one worker's at the end of that level, so one worker can resume it too).
 """
 
 from __future__ import annotations
@@ -44,11 +44,12 @@ from collections.abc import Callable, Hashable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from checker.errors import ModelError
+from checker.checkpoint import Checkpointing, Snapshot, save
+from checker.errors import InputError, ModelError
 from checker.fingerprint import Fingerprinter, field_key
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
-from checker.parallel import Processes
+from checker.parallel import Processes, reply
 from checker.search import Outcome, ProgressFn, _defer_signals, _deliver, count_actions, first, holds
 from checker.storage import resident_bytes
 
@@ -68,15 +69,14 @@ def _key_of(cls: type) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any
 class _Table:
     """A worker's storage of one class of states: the keys it owns, and this level's traffic."""
 
-    __slots__ = ("cls", "kind", "known", "key_of", "build", "fresh", "sent", "outbox")
+    __slots__ = ("cls", "kind", "known", "key_of", "build", "sent", "outbox")
 
     def __init__(self, cls: type, kind: int, workers: int) -> None:
         self.cls, self.kind = cls, kind
         self.key_of, self.build = _key_of(cls)
-        #: The keys it owns: 0 for a stored state, [order, action, state or None (sent by another worker)] for one
-        #: new at this level (one table, so that a successor costs one lookup, as in the one-worker search).
+        #: The keys it owns: 0 for a stored state, its `_Shard.fresh` entry for one new at this level (one table, so
+        #: that a successor costs one lookup, as in the one-worker search).
         self.known: dict[Any, Any] = {}
-        self.fresh: list[Any] = []  # this level's new keys
         #: Keys of other workers' states already sent this level (once is enough: the first is the earliest).
         self.sent: set[Any] = set()
         self.outbox: list[list[tuple[int, Hashable, Any]]] = [[] for _ in range(workers)]
@@ -88,18 +88,26 @@ class _Table:
 class _Shard:
     """One worker: the states it owns (keys by index), its frontier, and the level under way."""
 
-    def __init__(self, model: Model, me: int, workers: int, directory: str) -> None:
+    def __init__(self, model: Model, me: int, workers: int, directory: str | None, stable: bool = False) -> None:
         self.model, self.me, self.n, self.directory = model, me, workers, directory
+        #: Owners by a stable fingerprint (`checker.fingerprint`), for processes that do not share `hash`'s seed
+        #: (Ray actors); else by `hash` of the key, which forked processes share.
+        self.stable = Fingerprinter() if stable else None
+        #: This level's states for each other worker: {class: [(order, action, key), ...]}, or None.
+        self.outgoing: list[dict[type, list[tuple[int, Hashable, Any]]] | None] = [None] * workers
         self.tables: dict[type, _Table] = {}
         self.order: list[_Table] = []  # tables by kind
         self.keys: list[Any] = []  # the keys it owns, in index order
         self.kinds = bytearray()
         self.gids = array("q")  # their indices (increasing)
         self.run: list[tuple[int, Any]] = []  # this level's frontier: (index, state), in index order
-        self.pending: list[tuple[int, Hashable, Any, Any, _Table]] = []  # merged: (order, action, key, state, table)
+        #: This level's new states of its own, as [order, action, state or None (sent by another worker), key,
+        #: table]: in the order found while expanding and merging (`fresh`), then in their order (`pending`).
+        self.fresh: list[list[Any]] = []
+        self.pending: list[list[Any]] = []
         self.level = 0
-        #: Field values of the keys it stores, one object each: a key received (unpickled: new objects) shares
-        #: them with the states found here, as successive states share their unchanged parts in one process.
+        #: Field values of the keys received, one object each: a key received (unpickled: new objects) shares them
+        #: with the keys received before, as successive states share their unchanged parts in one process.
         self.values: dict[tuple[type, Any], Any] = {}
         self.invariants = [(p.name, p.pred) for p in model.properties if p.kind == "always"]
         self.witnesses = [p for p in model.properties if p.kind == "sometimes"]
@@ -119,6 +127,21 @@ class _Shard:
         self.kinds.append(t.kind)
         self.gids.append(gid)
 
+    def dump(self) -> tuple[bytes, list[Any], bytes, list[type]]:
+        """What it stores, for a checkpoint: indices, keys, kinds, and the classes by kind."""
+        return self.gids.tobytes(), self.keys, bytes(self.kinds), [t.cls for t in self.order]
+
+    def load(self, gids: bytes, keys: list[Any], kinds: bytes, classes: list[type], frontier: int) -> None:
+        """The states it owns in a checkpoint resumed (indices increasing); those from index `frontier` on wait to
+        be expanded."""
+        tables = [self.table(cls) for cls in classes]
+        ids = array("q")
+        ids.frombytes(gids)
+        for gid, key, k in zip(ids, keys, kinds, strict=True):
+            self._own(gid, key, tables[k])
+        self.run = [(gid, tables[k].state(key)) for gid, key, k in zip(ids, keys, kinds, strict=True)
+                    if gid >= frontier]
+
     def seed(self, states: list[tuple[int, Any]]) -> None:
         """Initial states that this worker owns, with their indices."""
         for gid, s in states:
@@ -127,6 +150,7 @@ class _Shard:
         self.run = list(states)
 
     def _path(self, to: int) -> str:
+        assert self.directory is not None
         return os.path.join(self.directory, f"{self.level}-{self.me}-{to}")
 
     def expand(self, bound: bool) -> dict[str, Any]:
@@ -143,10 +167,11 @@ class _Shard:
         last_cls: type | None = None
         t: Any = None
         known: Any = None
-        fresh: Any = None
+        fresh = self.fresh
         sent: Any = None
         key_of: Any = None
         outbox: Any = None
+        stable = self.stable
         for gid, s in self.run:
             succ = list(model.successors(s))
             n_succ.append(len(succ))
@@ -170,13 +195,13 @@ class _Shard:
                 if type(u) is not last_cls:
                     last_cls = type(u)
                     t = self.table(last_cls)
-                    known, fresh, sent, key_of, outbox = t.known, t.fresh, t.sent, t.key_of, t.outbox
+                    known, sent, key_of, outbox = t.known, t.sent, t.key_of, t.outbox
                 key = u if key_of is None else key_of(u)
-                o = hash(key) % n
+                o = me if n == 1 else (hash(key) if stable is None else stable(u)) % n
                 if o == me:
                     if known.get(key) is None:  # the first of this level is the earliest: nothing to compare
-                        known[key] = [base | sp, a, u]
-                        fresh.append(key)
+                        known[key] = e = [base | sp, a, u, key, t]
+                        fresh.append(e)
                 else:
                     before = len(sent)
                     sent.add(key)  # one lookup: did the set grow?
@@ -184,60 +209,66 @@ class _Shard:
                         outbox[o].append((base | sp, a, key))
             if beyond is not None or outside is not None:
                 break
-        for o in range(n):
-            if o != me:
-                batch = {t.cls: t.outbox[o] for t in self.order if t.outbox[o]}
+        self.outgoing = [None if o == me else {t.cls: t.outbox[o] for t in self.order if t.outbox[o]}
+                         for o in range(n)]
+        for t in self.order:
+            t.sent.clear()
+            t.outbox = [[] for _ in range(n)]
+        return {"n_succ": n_succ, "beyond": beyond, "outside": outside, "generated_by": counts}
+
+    def post(self) -> None:
+        """Write this level's states for each other worker to its file in the exchange directory."""
+        assert self.directory is not None
+        for o, batch in enumerate(self.outgoing):
+            if batch is not None:
                 with open(self._path(o), "wb") as f:
                     try:
                         pickle.dump(batch, f, protocol=pickle.HIGHEST_PROTOCOL)
                     except (pickle.PicklingError, AttributeError, TypeError) as exc:
                         raise ModelError(f"worker processes exchange states and actions pickled, and one cannot be: "
                                          f"{exc}") from exc
-        for t in self.order:
-            t.sent.clear()
-            t.outbox = [[] for _ in range(n)]
-        return {"n_succ": n_succ, "beyond": beyond, "outside": outside, "generated_by": counts}
+        self.outgoing = [None] * self.n
 
-    def merge(self) -> dict[str, Any]:
-        """Take in what the others sent; check the properties on this level's new states of its own."""
+    def received(self) -> list[dict[type, list[tuple[int, Hashable, Any]]]]:
+        """What the others wrote for this worker in the exchange directory (files removed once read)."""
+        assert self.directory is not None
+        batches = []
         for o in range(self.n):
-            if o == self.me:
-                continue
-            path = os.path.join(self.directory, f"{self.level}-{o}-{self.me}")
-            with open(path, "rb") as f:
-                batch = pickle.load(f)
-            os.unlink(path)
-            values = self.values
+            if o != self.me:
+                path = os.path.join(self.directory, f"{self.level}-{o}-{self.me}")
+                with open(path, "rb") as f:
+                    batches.append(pickle.load(f))
+                os.unlink(path)
+        return batches
+
+    def merge(self, batches: list[dict[type, list[tuple[int, Hashable, Any]]]]) -> dict[str, Any]:
+        """Take in what the others sent; check the properties on this level's new states of its own."""
+        values, fresh = self.values, self.fresh
+        for batch in batches:
             for cls, entries in batch.items():
                 t = self.table(cls)
-                known, fresh = t.known, t.fresh
+                known = t.known
                 share = t.key_of is not None
                 for order, a, key in entries:
                     e = known.get(key)
                     if e is None:
                         if share:
                             key = tuple([values.setdefault((v.__class__, v), v) for v in key])
-                        known[key] = [order, a, None]
-                        fresh.append(key)
+                        known[key] = e = [order, a, None, key, t]
+                        fresh.append(e)
                     elif e.__class__ is list and order < e[0]:
                         e[0], e[1] = order, a
-        pending = []
-        for t in self.order:
-            known = t.known
-            for key in t.fresh:
-                e = known[key]
-                pending.append((e[0], e[1], key, e[2], t))
-            t.fresh = []
+        pending, self.fresh = fresh, []
         pending.sort(key=first)
         orders = array("q")
         failing: list[tuple[int, str]] = []
         wit = array("q")
         distinct: dict[Hashable, int] = {}
         invariants, witnesses = self.invariants, self.witnesses
-        for i, (order, a, key, s, t) in enumerate(pending):
+        for i, e in enumerate(pending):
+            order, a, s = e[0], e[1], e[2]
             if s is None:
-                s = t.state(key)
-                pending[i] = (order, a, key, s, t)
+                s = e[2] = e[4].state(e[3])
             orders.append(order)
             distinct[a] = distinct.get(a, 0) + 1
             failed = None
@@ -256,15 +287,15 @@ class _Shard:
         frontier."""
         ids = array("q")
         ids.frombytes(gids)
-        run = []
-        values = self.values
-        for gid, (_, _, key, s, t) in zip(ids, self.pending, strict=True):
-            self._own(gid, key, t)
-            run.append((gid, s))
-            if t.key_of is not None:
-                for v in key:
-                    values.setdefault((v.__class__, v), v)
-        self.run, self.pending = run, []
+        pending = self.pending
+        if len(ids) != len(pending):
+            raise ValueError(f"commit: {len(ids)} indices for {len(pending)} new states")
+        for e in pending:
+            e[4].known[e[3]] = 0
+        self.keys.extend([e[3] for e in pending])
+        self.kinds.extend([e[4].kind for e in pending])
+        self.gids.extend(ids)
+        self.run, self.pending = list(zip(ids, [e[2] for e in pending], strict=True)), []
         self.level += 1
         gc.freeze()  # stored keys live until the end: keep the cyclic collector from rescanning them
 
@@ -280,8 +311,8 @@ class _Shard:
     def distinct(self, upto: int) -> dict[Hashable, int]:
         """Actions of the first `upto` new states of this level (by their first occurrence)."""
         counts: dict[Hashable, int] = {}
-        for _, a, _, _, _ in self.pending[:upto]:
-            counts[a] = counts.get(a, 0) + 1
+        for e in self.pending[:upto]:
+            counts[e[1]] = counts.get(e[1], 0) + 1
         return counts
 
     def fingerprints(self, wanted: list[tuple[int, int]]) -> list[int]:
@@ -293,7 +324,7 @@ class _Shard:
         out = []
         for where, n in wanted:
             if where:
-                out.append(fp(self.pending[n][3]))
+                out.append(fp(self.pending[n][2]))
             else:
                 i = bisect.bisect_left(self.gids, n)
                 out.append(fp(self.order[self.kinds[i]].state(self.keys[i])))
@@ -304,9 +335,11 @@ def _handle(shard: _Shard, request: str, args: list[Any]) -> Any:
     if request == "seed":
         return shard.seed(args[0])
     if request == "expand":
-        return shard.expand(args[0])
+        summary = shard.expand(args[0])
+        shard.post()
+        return summary
     if request == "merge":
-        return shard.merge()
+        return shard.merge(shard.received())
     if request == "commit":
         return shard.commit(args[0])
     if request == "coverage":
@@ -315,6 +348,10 @@ def _handle(shard: _Shard, request: str, args: list[Any]) -> Any:
         return shard.distinct(args[0])
     if request == "fingerprints":
         return shard.fingerprints(args[0])
+    if request == "dump":
+        return shard.dump()
+    if request == "load":
+        return shard.load(*args)
     if request == "resident":
         return resident_bytes()
     raise ValueError(f"unknown request {request!r}")
@@ -332,13 +369,7 @@ def _serve(conn: Connection, model: Model, me: int, workers: int, directory: str
         if request == "stop":
             return
         try:
-            reply: tuple[str, Any] = ("ok", _handle(shard, request, args))
-        except ModelError as exc:
-            reply = ("model-error", str(exc))
-        except (Exception, SystemExit) as exc:
-            reply = ("model-error", f"the model raised {type(exc).__name__}: {exc} (in a worker)")
-        try:
-            conn.send(reply)
+            conn.send(reply(_handle, shard, request, args))
         except OSError:
             break
     shutil.rmtree(directory, ignore_errors=True)
@@ -419,29 +450,36 @@ class ShardPool(Processes):
         self.directory = tempfile.mkdtemp(prefix=f"{PREFIX}{pid}-{_started(pid) or 0}-", dir=where)
         super().__init__(workers, _serve, lambda k: (model, k, workers, self.directory))
 
-    def all(self, *request: Any) -> list[Any]:
-        for k in range(len(self)):
-            self.send(k, *request)
-        replies, error = [], None
-        for k in range(len(self)):
-            try:
-                replies.append(self.answer(k))
-            except ModelError as exc:  # read every answer, so that no pipe is left with one unread
-                error = error or exc
-        if error is not None:
-            raise error
-        return replies
+    def expand(self, bound: bool) -> list[dict[str, Any]]:
+        """Every worker expands its part of the level and writes what it found for the others to their files."""
+        return self.all("expand", bound)
+
+    def merge(self) -> list[dict[str, Any]]:
+        """Every worker reads what the others wrote for it and takes in the states new to it."""
+        return self.all("merge")
 
     def close(self) -> None:
         super().close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+#: Makes the workers: ``factory(model, workers)`` -> a pool with ``send``/``answer``/``ask``/``all``, ``expand``,
+#: ``merge``, ``resident`` and ``close`` (`ShardPool`; on Ray, `checker.ray_backend.RayShards`).
+ShardPoolFactory = Callable[[Model, int], Any]
+
+
 def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_depth: int | None, deadlock: bool,
                     progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
-                    max_memory: int | None = None) -> Outcome:
+                    max_memory: int | None = None, pool_factory: ShardPoolFactory | None = None,
+                    stable: bool = False, checkpoint: Checkpointing | None = None,
+                    resume: Snapshot | None = None) -> Outcome:
     """Breadth-first search in `workers` processes owning shards of the states; the Outcome of `search.explore`
-    (parent links and depths; the graph's fingerprints are filled in along a counterexample's path only)."""
+    (parent links and depths; the graph's fingerprints are filled in along a counterexample's path only). With
+    `stable`, owners are chosen by a stable fingerprint instead of `hash` (workers that are not forked from this
+    process: `pool_factory` makes them, and they must choose so too). With `checkpoint`, the search writes one
+    between two levels every `checkpoint.every` seconds and when a signal stops it, in the format of one worker's
+    breadth-first search at the end of a level (`checker.checkpoint`); `resume` continues from such a checkpoint
+    (written by workers or by one worker at the end of a level)."""
     if any(p.is_liveness for p in model.properties):
         raise ValueError("liveness needs the merged graph's edges: use checker.parallel")
     g = StateGraph(False, "fingerprint")
@@ -455,6 +493,12 @@ def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_d
     owner = bytearray()  # which worker stores each state
     limit = max_states if max_states is not None else float("inf")
     started = time.perf_counter()
+    options = {"strategy": "bfs", "max_states": max_states, "max_depth": max_depth, "deadlock": deadlock,
+               "storage": "exact"}
+    if resume is not None:
+        return _resumed(model, resume, workers=workers, limit=limit, max_states=max_states, max_depth=max_depth,
+                        deadlock=deadlock, progress=progress, stop=stop, max_memory=max_memory,
+                        pool_factory=pool_factory, stable=stable, checkpoint=checkpoint, options=options)
 
     # Initial states, in the coordinator (as the sequential search takes them).
     seen_init: set[tuple[type, Any]] = set()
@@ -480,7 +524,7 @@ def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_d
             parent.append(NO_PARENT)
             depth.append(1)
             expanded.append(0)
-            owner.append(hash(key) % workers)
+            owner.append((fpr(s) if stable else hash(key)) % workers)
             out.max_depth = 1
             for name, pred in invariants:
                 if not holds(name, pred, s):
@@ -500,28 +544,132 @@ def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_d
         out.queue = len(level)  # cut among the initial states: those stored wait, as with one worker
         return out
 
-    pool = ShardPool(model, workers)
-    pending: list[int] = []
-    restore = _defer_signals(pending)
-    lo, hi, d = 0, len(keys), 1  # this level: indices lo..hi-1, at depth d
+    pool = (pool_factory or ShardPool)(model, workers)
     try:
         for k, batch in enumerate([[(i, s) for i, s in level if owner[i] == k] for k in range(workers)]):
             pool.send(k, "seed", batch)
-        for k in range(workers):
-            pool.answer(k)
-        del level
+        pool.answers()
+    except BaseException:
+        pool.close()
+        raise
+    del level
+    return _levels(pool, g, out, owner, 0, len(keys), 1, workers=workers, limit=limit, max_states=max_states,
+                   max_depth=max_depth, deadlock=deadlock, progress=progress, stop=stop, max_memory=max_memory,
+                   witnesses=witnesses, checkpoint=checkpoint, options=options, started=started)
+
+
+def _resumed(model: Model, resume: Snapshot, *, workers: int, limit: float, max_states: int | None,
+             max_depth: int | None, deadlock: bool, progress: ProgressFn | None, stop: Callable[[], bool] | None,
+             max_memory: int | None, pool_factory: ShardPoolFactory | None, stable: bool,
+             checkpoint: Checkpointing | None, options: dict[str, Any]) -> Outcome:
+    """Continue the breadth-first search of a checkpoint taken at the end of a level: each worker gets the stored
+    states it owns, and the frontier is the last level."""
+    stored = resume.graph
+    if stored.fingerprints is not None:
+        raise InputError("a checkpoint of fingerprint storage holds no states to share among workers: resume it "
+                         "with one worker")
+    n = len(stored)
+    lo = resume.frontier[0][0] if resume.frontier else n
+    if ([i for i, _ in resume.frontier] != list(range(lo, n))
+            or any(stored.depth[i] != stored.depth[lo] for i in range(lo, n))
+            or any(not stored.expanded[i] for i in range(lo))):
+        raise InputError("this checkpoint was taken in the middle of a breadth-first level: resume it with one "
+                         "worker (workers resume a checkpoint taken between two levels, as they write them)")
+    g = StateGraph(False, "fingerprint")
+    out = Outcome(g)
+    g.parent, g.depth, g.expanded = array("i", stored.parent), array("i", stored.depth), bytearray(stored.expanded)
+    g.keys.frombytes(bytes(8 * n))
+    g.kinds.extend(bytes(n))
+    out.generated, out.max_depth, out.witnessed = resume.generated, resume.max_depth, set(resume.witnessed)
+    out.generated_by, out.distinct_by = dict(resume.generated_by), dict(resume.distinct_by)
+    started = time.perf_counter() - resume.elapsed
+    classes = [cls for cls, _ in sorted(stored.tables.items(), key=lambda item: item[1][2])]
+    fpr = Fingerprinter()
+    owner = bytearray(n)
+    parts: list[tuple[array[int], list[Any], bytearray]] = [(array("q"), [], bytearray()) for _ in range(workers)]
+    for i in range(n):
+        key, kind = stored.keys[i], stored.kinds[i]
+        k = (fpr(stored.state(i)) if stable else hash(key)) % workers
+        owner[i] = k
+        ids, ks, kinds = parts[k]
+        ids.append(i)
+        ks.append(key)
+        kinds.append(kind)
+    pool = (pool_factory or ShardPool)(model, workers)
+    try:
+        for k, (ids, ks, kinds) in enumerate(parts):
+            pool.send(k, "load", ids.tobytes(), ks, bytes(kinds), classes, lo)
+        pool.answers()
+    except BaseException:
+        pool.close()
+        raise
+    del parts
+    d = stored.depth[lo] if lo < n else out.max_depth
+    return _levels(pool, g, out, owner, lo, n, d, workers=workers, limit=limit, max_states=max_states,
+                   max_depth=max_depth, deadlock=deadlock, progress=progress, stop=stop, max_memory=max_memory,
+                   witnesses=[p for p in model.properties if p.kind == "sometimes"], checkpoint=checkpoint,
+                   options=options, started=started)
+
+
+def _save(pool: Any, checkpoint: Checkpointing, g: StateGraph, out: Outcome, lo: int, hi: int,
+          options: dict[str, Any], started: float) -> None:
+    """Write a checkpoint between two levels, as one worker's breadth-first search writes it at the end of a level:
+    the workers' states gathered in index order, the coordinator's parent links, depths and counters."""
+    n = len(g.parent)
+    keys: list[Any] = [None] * n
+    kinds = bytearray(n)
+    classes: list[type] = []
+    number: dict[type, int] = {}
+    for gids, ks, kd, own_classes in pool.all("dump"):
+        renumber = []
+        for cls in own_classes:
+            if cls not in number:
+                number[cls] = len(classes)
+                classes.append(cls)
+            renumber.append(number[cls])
+        ids = array("q")
+        ids.frombytes(gids)
+        for i, key, kind in zip(ids, ks, kd, strict=True):
+            keys[i] = key
+            kinds[i] = renumber[kind]
+    graph = StateGraph(False, "exact")
+    for cls in classes:
+        graph.table(cls)
+    graph.keys, graph.kinds = keys, kinds
+    graph.parent, graph.depth, graph.expanded = g.parent, g.depth, g.expanded
+    frontier = [(i, graph.state(i)) for i in range(lo, hi)]
+    save(checkpoint, Snapshot(options, checkpoint.meta, graph, frontier, out.generated, out.max_depth,
+                              out.generated_by, out.distinct_by, out.witnessed, [], [],
+                              time.perf_counter() - started))
+
+
+def _levels(pool: Any, g: StateGraph, out: Outcome, owner: bytearray, lo: int, hi: int, d: int, *, workers: int,
+            limit: float, max_states: int | None, max_depth: int | None, deadlock: bool,
+            progress: ProgressFn | None, stop: Callable[[], bool] | None, max_memory: int | None,
+            witnesses: list[Any], checkpoint: Checkpointing | None, options: dict[str, Any],
+            started: float) -> Outcome:
+    """The search, level by level: this level is indices lo..hi-1, at depth d; the workers hold its states."""
+    keys = g.keys
+    pending: list[int] = []
+    restore = _defer_signals(pending)
+    between = False  # at a level's end (workers and coordinator agree): a checkpoint may be taken
+    try:
         while hi > lo:
+            between = True
             if pending:
                 _deliver(pending)  # the program's own handler (the command line's raises KeyboardInterrupt)
             if stop is not None and stop():
                 raise KeyboardInterrupt
+            if checkpoint is not None and time.perf_counter() - checkpoint.last >= checkpoint.every:
+                _save(pool, checkpoint, g, out, lo, hi, options, started)
+            between = False
             if max_memory is not None and pool.resident() >= max_memory * 2**20:
                 out.cut = f"max memory {max_memory:,} MiB reached (all processes)"
                 out.queue = hi - lo
                 return out
             bound = max_depth is not None and d >= max_depth
-            expansions = pool.all("expand", bound)
-            merged = pool.all("merge")
+            expansions = pool.expand(bound)
+            merged = pool.merge()
             total = sum(len(m["orders"]) for m in merged)
             outside = any(e["outside"] is not None for e in expansions)
             trouble = (ALWAYS_REPLAY or any(e["beyond"] is not None for e in expansions)
@@ -557,6 +705,8 @@ def explore_sharded(model: Model, *, workers: int, max_states: int | None, max_d
     except KeyboardInterrupt:
         out.interrupted = True
         out.queue = hi - lo
+        if between and checkpoint is not None:
+            _save(pool, checkpoint, g, out, lo, hi, options, started)  # stopped between two levels: consistent
         return out
     finally:
         restore()
@@ -596,7 +746,7 @@ def _bulk(g: StateGraph, out: Outcome, owner: bytearray, expansions: list[dict[s
         out.max_depth = max(out.max_depth, d + 1)
 
 
-def _replay(pool: ShardPool, g: StateGraph, out: Outcome, owner: bytearray, expansions: list[dict[str, Any]],
+def _replay(pool: Any, g: StateGraph, out: Outcome, owner: bytearray, expansions: list[dict[str, Any]],
             merged: list[dict[str, Any]], lo: int, hi: int, d: int, workers: int, limit: float,
             max_states: int | None, max_depth: int | None, deadlock: bool, bound: bool,
             witnesses: list[Any], placed: dict[int, int]) -> bool:
@@ -628,6 +778,7 @@ def _replay(pool: ShardPool, g: StateGraph, out: Outcome, owner: bytearray, expa
         expanded[i] = 1
         ns = n_succ[i]
         cut = False
+        before = sum(stored)  # new states queued before this expansion (a cut drops those it found, as one worker)
         while c < len(cands) and cands[c][0] >> shift == i:
             order, k, j = cands[c]
             if beyond is not None and beyond[0] == i and order & ((1 << shift) - 1) > beyond[1]:
@@ -636,7 +787,7 @@ def _replay(pool: ShardPool, g: StateGraph, out: Outcome, owner: bytearray, expa
             if len(keys) >= limit:
                 out.cut = f"max states {max_states:,} reached"
                 expanded[i] = 0  # incomplete: liveness must not treat it as expanded
-                out.queue = hi - i - 1 + sum(stored)
+                out.queue = hi - i - 1 + before
                 cut = True
                 break
             n = len(keys)

@@ -27,6 +27,7 @@ from checker.errors import InputError, ModelError
 from checker.liveness import components
 from checker.loading import load_object
 from checker.model import Model
+from checker.search import fairness_masks
 from checker.text import printable
 from checker.visitor import Visitor
 from diagrams.output import clip, dot_text
@@ -126,18 +127,8 @@ class _Collector(Visitor):
         self.invariants = [p for p in getattr(model, "properties", ()) if p.kind == "always"]
         self.fairness = list(getattr(model, "fairness", ()))
         self.bit = {f.name: 1 << k for k, f in enumerate(self.fairness)}
-        self.masks: dict[Any, int] = {}
+        self._mask = fairness_masks(model)[2]  # action -> the fairness classes selecting it, as the search has them
         self.hidden = getattr(model, "hidden_fairness", None)
-
-    def _mask(self, action: Any) -> int:
-        m = self.masks.get(action)
-        if m is None:
-            m = 0
-            for k, f in enumerate(self.fairness):
-                if f.selects(action):
-                    m |= 1 << k
-            self.masks[action] = m
-        return m
 
     def state(self, index: int, state: Any, parent: int | None, depth: int) -> None:
         try:

@@ -51,6 +51,10 @@ def summary(s: Scenario) -> str:
         bounds.append(f"max {s.max_states:,} states")
     if s.max_depth:
         bounds.append(f"max depth {s.max_depth}")
+    if c.leader_election is not None:  # AtMostOneActingLeader holds within this budget only (spec.leaderelection)
+        from spec.leaderelection import describe_bounds
+
+        bounds.append(describe_bounds(c.leader_election))
     if bounds:  # what the scenario asks for; the verdict states the bounds the search ran with (options may differ)
         parts.append("scenario bounds: " + ", ".join(bounds))
     on = applicable(s.reductions, c).names(bool(symmetric_nodes(c)), c.consistency)

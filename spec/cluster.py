@@ -69,6 +69,7 @@ COMPONENTS: tuple[Component, ...] = (
     jobctl.JOBS,                        # the Job controller (issue 19)
     namespace.NAMESPACE_CONTROLLER,     # the namespace controller (issue 19)
     leaderelection.LEADER_ELECTION,     # kube-controller-manager's replicas under leader election (issue 19)
+    leaderelection.SCHEDULER_ELECTION,  # kube-scheduler's replicas under leader election (issue 19)
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of

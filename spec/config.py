@@ -26,6 +26,17 @@ class LeaderElectionConfig:
     renew_deadline_ms: int = 10_000
     retry_period_ms: int = 2_000
     clock_skew_ms: int = 0
+    components: tuple[str, ...] = ("kube-controller-manager",)
+    """The components whose replicas elect a leader (``spec.leaderElection.components``): kube-controller-manager,
+    kube-scheduler or both; each runs ``replicas`` replicas with these durations, and its own Lease."""
+
+    @property
+    def controller_manager(self) -> bool:
+        return "kube-controller-manager" in self.components
+
+    @property
+    def scheduler(self) -> bool:
+        return "kube-scheduler" in self.components
 
 
 @attrs.frozen

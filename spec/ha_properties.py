@@ -17,7 +17,7 @@ import functools
 
 import immutables
 
-from spec.state import ClusterState, Job, Key, Namespace, Node, Object, Pod, object_key
+from spec.state import ClusterState, Job, Key, LeaderElection, Namespace, Node, Object, Pod, object_key
 
 
 def _owner_key(obj: Object) -> Key:
@@ -198,8 +198,9 @@ def explain_orphans(s: ClusterState) -> str:
                      for k in keys)
 # --- leader election (engineer leader; spec.leaderelection) ------------------------------------------------------
 #
-# AtMostOneActingLeader (invariant): two kube-controller-manager replicas run their controllers at once only while
-# one of them is a leader that was paused during its term, resumed, and has not yet reached its renew deadline on
+# AtMostOneActingLeader (invariant), per elected component (kube-controller-manager: its replicas' controllers run;
+# kube-scheduler: its replicas schedule and bind): two replicas act at once only while one of them is a leader
+# that was paused during its term, resumed, and has not yet reached its renew deadline on
 # its own clock. That exception is what upstream guarantees and no more: client-go's leaderelection package "does
 # not guarantee that only one client is acting as a leader (a.k.a. fencing)" (staging/src/k8s.io/client-go/tools/
 # leaderelection/leaderelection.go); a leader whose process was frozen resumes believing its lease valid and acts
@@ -210,48 +211,62 @@ def explain_orphans(s: ClusterState) -> str:
 # time", which the model refutes with a pause (docs/findings/ha-paused-leader.yaml).
 
 
+def _elections(s: ClusterState) -> list[tuple[str, LeaderElection]]:
+    """Each component's election: (component, its replicas' electors)."""
+    out = []
+    if s.leader is not None:
+        out.append(("kube-controller-manager", s.leader))
+    if s.scheduler_election is not None:
+        out.append(("kube-scheduler", s.scheduler_election))
+    return out
+
+
+def _acting_in(le: LeaderElection) -> list[str]:
+    """The replicas that act now (leading, not paused): run their controllers, or schedule and bind."""
+    return [r.name for r in le.replicas if r.leading and not r.paused]
+
+
 def _acting(s: ClusterState) -> list[str]:
-    """The replicas whose controllers run now (leading, not paused)."""
-    le = s.leader
-    return [] if le is None else [r.name for r in le.replicas if r.leading and not r.paused]
+    """The replicas whose controllers run now (leading, not paused), of every component under election."""
+    return [name for _, le in _elections(s) for name in _acting_in(le)]
 
 
-def _excused(s: ClusterState) -> set[str]:
+def _excused_in(le: LeaderElection) -> set[str]:
     """Acting replicas in upstream's exception: paused and resumed during their term, their elector still running
     (it stops them at their renew deadline: OnStoppedLeading is due the instant the deadline passes)."""
-    le = s.leader
-    if le is None:
-        return set()
     return {r.name for r in le.replicas if r.leading and not r.paused and r.resumed and r.electing}
 
 
 def at_most_one_acting_leader(s: ClusterState) -> bool:
-    """At most one replica's controllers run, but for resumed leaders before their renew deadline."""
-    acting = _acting(s)
-    return len(acting) <= 1 or len([a for a in acting if a not in _excused(s)]) <= 1
+    """Per component, at most one replica acts (runs its controllers; schedules and binds), but for resumed
+    leaders before their renew deadline."""
+    for _, le in _elections(s):
+        acting = _acting_in(le)
+        if len(acting) > 1 and len([a for a in acting if a not in _excused_in(le)]) > 1:
+            return False
+    return True
 
 
 def leader_election_fencing(s: ClusterState) -> bool:
-    """At most one replica's controllers run at any time, pauses included."""
-    return len(_acting(s)) <= 1
+    """Per component, at most one replica acts at any time, pauses included."""
+    return all(len(_acting_in(le)) <= 1 for _, le in _elections(s))
 
 
 def explain_acting(s: ClusterState) -> str:
-    acting = _acting(s)
-    if len(acting) <= 1:
-        return "at most one replica's controllers run"
-    le = s.leader
-    assert le is not None
-    from spec.leaderelection import LEASE_KEY
+    from spec.leaderelection import LEASE_KEY, SCHEDULER_LEASE_KEY
 
-    lease = s.etcd.objects.get(LEASE_KEY)
-    holder = getattr(lease, "holder_identity", "")
     parts = []
-    for r in le.replicas:
-        if r.name in acting:
-            why = "holds the Lease" if holder == r.identity else f"the Lease is {holder}'s" + (
-                ", which it has not observed yet" if r.holder == r.identity else "")
-            state = "its renew deadline passed" if r.deadline == 0 else f"{r.deadline} ms left of its renew round"
-            parts.append(f"{r.name} runs its controllers ({why}; {state}" + ("; resumed from a pause)" if r.resumed
-                                                                             else ")"))
-    return "; ".join(parts)
+    for component, le in _elections(s):
+        acting = _acting_in(le)
+        if len(acting) <= 1:
+            continue
+        lease = s.etcd.objects.get(LEASE_KEY if component == "kube-controller-manager" else SCHEDULER_LEASE_KEY)
+        holder = getattr(lease, "holder_identity", "")
+        what = "runs its controllers" if component == "kube-controller-manager" else "schedules and binds"
+        for r in le.replicas:
+            if r.name in acting:
+                why = "holds the Lease" if holder == r.identity else f"the Lease is {holder}'s" + (
+                    ", which it has not observed yet" if r.holder == r.identity else "")
+                state = "its renew deadline passed" if r.deadline == 0 else f"{r.deadline} ms left of its renew round"
+                parts.append(f"{r.name} {what} ({why}; {state}" + ("; resumed from a pause)" if r.resumed else ")"))
+    return "; ".join(parts) or "at most one replica of each component acts"

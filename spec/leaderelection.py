@@ -1,5 +1,5 @@
-"""Leader election of kube-controller-manager's replicas: a Lease in etcd, each replica's LeaderElector, pauses,
-crashes and clock skew, and which replica's controllers run.
+"""Leader election of kube-controller-manager's and kube-scheduler's replicas: a Lease in etcd per component, each
+replica's LeaderElector, pauses, crashes and clock skew, and which replica's controllers run or which schedules.
 
 Upstream: staging/src/k8s.io/client-go/tools/leaderelection/leaderelection.go (acquire: JitterUntil every
 RetryPeriod; renew: wait.Until every RetryPeriod, each round a PollImmediateUntil of tryAcquireOrRenew every
@@ -50,11 +50,25 @@ step (a renewal between them would make its Update conflict and its next Get obs
 here: again the earlier takeover is kept); API latency is zero; the Lease's MicroTimes are a bit each
 (``spec.state.Lease``). Restarting after "leaderelection lost" takes no time (kubelet's first restart of a
 container is immediate; CrashLoopBackOff only delays later ones).
-Omitted: ReleaseOnCancel (kube-controller-manager does not set it), coordinated leader election
-(LeaseCandidate, off by default), the scheduler's replicas (one scheduler here), the other controllers of the
-controller manager (the node lifecycle, garbage and pod garbage collectors, StatefulSet, disruption and
-EndpointSlice controllers: a scenario with leader election has none of their objects or faults, which
-``spec.scenario`` checks), the leader election healthz watchdog (--leader-elect's /healthz adaptor).
+kube-scheduler (``SchedulerElectionComponent``, slot ``ClusterState.scheduler_election``, when
+``spec.leaderElection.components`` names it; cmd/kube-scheduler/app/server.go, Lease kube-system/kube-scheduler,
+the same defaults): the same elector (``attempt``, shared with the controller manager's); each replica's scheduler
+(``ClusterState.schedulers``, ``kube-scheduler-N``) runs its informer and event handlers from the start (upstream
+starts the informers before leader election, DelayCacheUntilActive false), so a standby's queue and cache are
+warm; OnStartedLeading runs sched.Run, so only a replica that leads and is not paused schedules and binds
+(``scheduler_acting``, read by ``spec.scheduler``); OnStoppedLeading ("Leaderelection lost") exits, and the restart
+is ``spec.component.restart`` of the replica's process (its scheduler relists, its elector is a fresh candidate:
+``restart``), as a ``schedulerCrashes`` fault is. A resumed leader schedules and binds beside the new one until its
+renew deadline (the binding's precondition keeps a pod bound once); ``scheduler-keeps-scheduling``
+(kubernetes#81306) keeps it scheduling past it. A paused replica's informer may still take deliveries (equivalent
+to handling its buffered watch events the moment it resumes: no other component reads its cache or queue).
+Omitted: ReleaseOnCancel (kube-controller-manager does not set it; kube-scheduler does since kubernetes#100305, a
+faster handover on a graceful shutdown, which no fault here is), coordinated leader election (LeaseCandidate, off
+by default), the handover of the controller manager's other controllers (the node lifecycle and pod garbage
+collectors, the StatefulSet, disruption, Job and EndpointSlice controllers: a scenario with kube-controller-manager
+under leader election has none of their objects or faults, which ``_check_scope`` checks and names; the namespace
+controller keeps no state and reads live, so it runs as if always led), the leader election healthz watchdog
+(--leader-elect's /healthz adaptor).
 """
 
 from __future__ import annotations
@@ -69,7 +83,8 @@ import immutables
 from checker.errors import InputError
 from spec import actions as A
 from spec import informer
-from spec.component import Base, Step, commit, session
+from spec.apiserver import Session
+from spec.component import Base, Host, Process, Step, commit, session
 from spec.controllers import manager
 from spec.state import (
     KCM_RESOURCES,
@@ -77,6 +92,8 @@ from spec.state import (
     ClusterState,
     ControllerManager,
     Informer,
+    Job,
+    Key,
     LeaderElection,
     Lease,
     Meta,
@@ -111,7 +128,7 @@ IDLE = ControllerManager((_EMPTY,) * len(KCM_RESOURCES))
 def replica_names(config: Config) -> tuple[str, ...]:
     """The replicas' identities (upstream: hostname + "_" + a UUID; here the static pods' hosts)."""
     cfg = config.leader_election
-    return () if cfg is None else tuple(f"kcm-{i}" for i in range(cfg.replicas))
+    return () if cfg is None or not cfg.controller_manager else tuple(f"kcm-{i}" for i in range(cfg.replicas))
 
 
 def stale_actors(name: str) -> tuple[str, ...]:
@@ -176,11 +193,11 @@ def _stop(state: ClusterState, i: int) -> ClusterState:
     return state._with(kcm=IDLE, leader=attrs.evolve(le, active=-1))
 
 
-def restarted(r: Replica, state: ClusterState) -> Replica:
+def restarted(r: Replica, state: ClusterState, key: Key = LEASE_KEY) -> Replica:
     """Replica ``r``'s process after a restart: a fresh elector that has observed nothing, with an identity of its
     own (upstream's fresh UUID; here the least incarnation that is neither its last one nor the Lease holder's, so
     that it never mistakes an earlier run's record for its own: finitely many identities)."""
-    lease = state.etcd.objects.get(LEASE_KEY)
+    lease = state.etcd.objects.get(key)
     taken = {r.incarnation}
     if isinstance(lease, Lease) and lease.holder_identity.startswith(r.name + "_"):
         taken.add(int(lease.holder_identity[len(r.name) + 1:]))
@@ -200,14 +217,26 @@ def _record(lease: Lease, me: str, acquiring: bool, cfg: LeaderElectionConfig) -
                  lease.lease_transitions + 1 if acquiring and lease.holder_identity != me else lease.lease_transitions)
 
 
-def try_acquire_or_renew(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
-    """Replica ``i``'s tryAcquireOrRenew (its retry timer ran out): the step(s) and their outcome."""
-    le = state.leader
-    assert le is not None
+@attrs.frozen
+class Won:
+    """tryAcquireOrRenew's Update went through (step 3): the elector's new memory and the session that wrote it."""
+
+    replica: Replica
+    session: Session
+    notes: tuple[str, ...]
+    lease: Lease
+
+
+def attempt(state: ClusterState, config: Config, i: int, slot: str, key: Key) -> Iterator[Step | Won]:
+    """Replica ``i``'s tryAcquireOrRenew on the Lease ``key``, for the election in ``ClusterState.<slot>``: the steps
+    that end it (a renewal timing out, a renewal, a wait), or ``Won`` for the caller to finish (OnStartedLeading
+    differs per component)."""
+    le = getattr(state, slot)
+    assert isinstance(le, LeaderElection)
     cfg = _cfg(config)
     r = le.replicas[i]
     s = session(state, config)
-    current = s.get(LEASE_KEY)
+    current = s.get(key)
     assert isinstance(current, Lease)
     notes: list[str] = []
     b = state.budget
@@ -215,8 +244,9 @@ def try_acquire_or_renew(state: ClusterState, config: Config, i: int) -> Iterato
         # the request times out (an overloaded etcd or API server): nothing is written or observed; the poll
         # retries after retryPeriod, within the renew deadline
         failed = state._with(budget=attrs.evolve(b, lease_renew_failures=b.lease_renew_failures - 1),
-                             leader=_with_replica(le, i, attrs.evolve(r, retry=cfg.retry_period_ms)))
+                             **{slot: _with_replica(le, i, attrs.evolve(r, retry=cfg.retry_period_ms))})
         yield A.Fault(FAULT_ACTOR, "lease renewal times out", r.name), failed
+    actor = elector_actor(slot, r.name)
     if r.observed is not None and r.holder == r.identity and r.expires > 0:
         # 1. fast path: the leader updates the Lease it last wrote (its resourceVersion as the precondition)
         response = s.update(_record(r.observed, r.identity, False, cfg))
@@ -224,8 +254,8 @@ def try_acquire_or_renew(state: ClusterState, config: Config, i: int) -> Iterato
             assert isinstance(response.obj, Lease)
             renewed = attrs.evolve(_observe(r, response.obj, cfg), retry=cfg.retry_period_ms,
                                    deadline=cfg.retry_period_ms + cfg.renew_deadline_ms)
-            yield A.Elect(r.name, "renews", f"{LEASE_KEY} (rv {response.obj.meta.resource_version})"), commit(
-                state, s, config, leader=_with_replica(le, i, renewed))
+            yield A.Elect(actor, "renews", f"{key} (rv {response.obj.meta.resource_version})"), commit(
+                state, s, config, **{slot: _with_replica(le, i, renewed)})
             return
         notes.append(f"optimistic update: {response.code} {response.reason}")
     # 2. slow path: Get, and observe the record when it changed
@@ -235,7 +265,7 @@ def try_acquire_or_renew(state: ClusterState, config: Config, i: int) -> Iterato
         waited = attrs.evolve(r, retry=cfg.retry_period_ms)
         what = "fails to renew" if r.leading else "waits"
         notes.append(f"lock is held by {r.holder} and has not yet expired")
-        yield A.Elect(r.name, what, "; ".join(notes)), commit(state, s, config, leader=_with_replica(le, i, waited))
+        yield A.Elect(actor, what, "; ".join(notes)), commit(state, s, config, **{slot: _with_replica(le, i, waited)})
         return
     # 3. update with the resourceVersion just read: a renewal, or a takeover of an expired Lease
     acquiring = r.holder != r.identity
@@ -243,6 +273,31 @@ def try_acquire_or_renew(state: ClusterState, config: Config, i: int) -> Iterato
     assert response.ok and isinstance(response.obj, Lease)  # nothing wrote between the Get and the Update
     won = attrs.evolve(_observe(r, response.obj, cfg), retry=cfg.retry_period_ms,
                        deadline=cfg.retry_period_ms + cfg.renew_deadline_ms)
+    yield Won(won, s, tuple(notes), response.obj)
+
+
+def elector_actor(slot: str, name: str) -> str:
+    """The actor of a replica's ``Elect`` steps: the kube-controller-manager replica itself; a kube-scheduler
+    replica's elector (its scheduling steps are the replica's own actor)."""
+    return name if slot == "leader" else f"{name}/elector"
+
+
+def try_acquire_or_renew(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+    """Replica ``i``'s tryAcquireOrRenew (its retry timer ran out): the step(s) and their outcome."""
+    le = state.leader
+    assert le is not None
+    for out in attempt(state, config, i, "leader", LEASE_KEY):
+        if not isinstance(out, Won):
+            yield out
+            continue
+        yield from _won(state, config, i, out)
+
+
+def _won(state: ClusterState, config: Config, i: int, out: Won) -> Iterator[Step]:
+    le = state.leader
+    assert le is not None
+    r, s, won, notes = le.replicas[i], out.session, out.replica, out.notes
+    response_obj = out.lease
     if r.leading:
         # a leader whose controllers are parked (it resumed after another took over) and that wins the Lease back
         # while no replica's controllers are active runs its controllers in the active slot again
@@ -253,14 +308,14 @@ def try_acquire_or_renew(state: ClusterState, config: Config, i: int) -> Iterato
             assert nle is not None
             new = settle(new._with(kcm=_resumed(kcm),
                                    leader=attrs.evolve(nle, active=i, parked=_parked(nle, i, None))), config)
-        yield A.Elect(r.name, "renews", "; ".join((*notes, f"{LEASE_KEY} (rv {response.obj.meta.resource_version})"))
+        yield A.Elect(r.name, "renews", "; ".join((*notes, f"{LEASE_KEY} (rv {response_obj.meta.resource_version})"))
                       ), new
         return
     # OnStartedLeading: the controllers start, their informers list (at a revision a list may be served at)
     won = attrs.evolve(won, leading=True, resumed=False)
     le = _with_replica(le, i, won)
     etcd = s.etcd
-    detail = f"{LEASE_KEY} (leaseTransitions {response.obj.lease_transitions}); its controllers start"
+    detail = f"{LEASE_KEY} (leaseTransitions {response_obj.lease_transitions}); its controllers start"
     for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
         new = state._with(etcd=etcd, ghost=s.ghost, leader=le)
         if le.active >= 0:  # another replica's controllers run (beyond the skew budget): they keep running
@@ -383,7 +438,7 @@ class LeaderElectionComponent(Base):
     def init(self, state: ClusterState, config: Config) -> ClusterState:
         """The first replica holds the Lease (created by its first tryAcquireOrRenew) and runs the controllers
         the controller manager's ``init`` started; the others have observed the record and wait."""
-        if config.leader_election is None:
+        if config.leader_election is None or not config.leader_election.controller_manager:
             return state
         cfg = _cfg(config)
         names = replica_names(config)
@@ -497,13 +552,250 @@ class LeaderElectionComponent(Base):
 LEADER_ELECTION = LeaderElectionComponent()
 
 
+# --- kube-scheduler's replicas ------------------------------------------------------------------------------------
+
+SCHEDULER_LEASE_KEY = key_of("leases", LEASE_NAMESPACE, "kube-scheduler")
+"""kube-scheduler's lock (KubeSchedulerConfiguration leaderElection: resourceNamespace kube-system, resourceName
+kube-scheduler, resourceLock leases)."""
+SCHEDULER_SLOT = "scheduler_election"
+KEEPS_SCHEDULING = "scheduler-keeps-scheduling"
+"""The variant (``spec.variants``, kubernetes#81306): past its renew deadline a kube-scheduler leader does not exit,
+so it keeps scheduling and binding from its cache."""
+
+
+def _sched(state: ClusterState) -> LeaderElection:
+    le = state.scheduler_election
+    assert le is not None
+    return le
+
+
+def _put(state: ClusterState, le: LeaderElection) -> ClusterState:
+    return state._with(scheduler_election=le)
+
+
+def scheduler_attempt(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+    """A kube-scheduler replica's tryAcquireOrRenew; OnStartedLeading runs ``sched.Run``: its scheduling loop starts
+    on the queue and cache its informers have kept up to date while it waited (cmd/kube-scheduler/app/server.go
+    starts the informers before leader election, DelayCacheUntilActive being false by default)."""
+    le = _sched(state)
+    r = le.replicas[i]
+    for out in attempt(state, config, i, SCHEDULER_SLOT, SCHEDULER_LEASE_KEY):
+        if not isinstance(out, Won):
+            yield out
+            continue
+        actor = elector_actor(SCHEDULER_SLOT, r.name)
+        if r.leading:
+            yield A.Elect(actor, "renews", "; ".join((*out.notes, f"{SCHEDULER_LEASE_KEY} (rv "
+                                                                 f"{out.lease.meta.resource_version})"))), commit(
+                state, out.session, config, scheduler_election=_with_replica(le, i, out.replica))
+            continue
+        won = attrs.evolve(out.replica, leading=True, resumed=False)
+        yield A.Elect(actor, "acquires", f"{SCHEDULER_LEASE_KEY} (leaseTransitions {out.lease.lease_transitions}); "
+                                         "its scheduling loop starts"), commit(
+            state, out.session, config, scheduler_election=_with_replica(le, i, won))
+
+
+def scheduler_stop(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+    """The renew round timed out: OnStoppedLeading ("Leaderelection lost", klog.FlushAndExit) and the kubelet restarts
+    kube-scheduler: its scheduler relists and rebuilds its queue (``SchedulerComponent.restart``), its elector is a
+    fresh candidate (``SchedulerElectionComponent.restart``); one step per revision the first list may be served at.
+    Under ``scheduler-keeps-scheduling`` the elector stops and the scheduling loop goes on."""
+    le = _sched(state)
+    r = le.replicas[i]
+    actor = elector_actor(SCHEDULER_SLOT, r.name)
+    if KEEPS_SCHEDULING in config.variants:
+        stuck = attrs.evolve(r, electing=False, retry=0)
+        yield A.Elect(actor, "fails to renew", "renew deadline passed; it keeps scheduling (variant)"), _put(
+            state, _with_replica(le, i, stuck))
+        return
+    from spec.cluster import COMPONENTS
+    from spec.component import restart
+
+    etcd = state.etcd
+    process = Process(Host.SCHEDULER, r.name)
+    for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
+        yield A.Elect(actor, "stops leading", "Leaderelection lost: kube-scheduler exits and restarts" + (
+            f" (list at rv {rv})" if rv != etcd.revision else "")), settle(
+            restart(COMPONENTS, state, config, process, rv), config)
+
+
+def scheduler_replica_names(config: Config) -> tuple[str, ...]:
+    """kube-scheduler's replicas under leader election (``spec.scheduler.names``)."""
+    cfg = config.leader_election
+    return () if cfg is None or not cfg.scheduler else tuple(f"kube-scheduler-{i}" for i in range(cfg.replicas))
+
+
+def _election_timers(le: LeaderElection) -> list[int]:
+    return [t for r in le.replicas if not r.paused
+            for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
+
+
+def _elapse_replica(r: Replica, dt: int, name: str, fired: list[str]) -> Replica:
+    if r.paused:
+        return r
+    if r.electing and r.retry == dt:
+        fired.append(f"{name}'s retry period")
+    if r.expires == dt:
+        fired.append(f"{name}'s observed lease expires")
+    if r.leading and r.deadline == dt:
+        fired.append(f"{name}'s renew deadline")
+    return attrs.evolve(r, retry=max(r.retry - dt, 0), expires=max(r.expires - dt, 0), deadline=max(r.deadline - dt, 0))
+
+
+class SchedulerElectionComponent(Base):
+    """kube-scheduler's replicas under leader election (``spec.leaderElection.components`` naming kube-scheduler):
+    slot ``ClusterState.scheduler_election``; steps ``Elect`` (actor ``<replica>/elector``, weakly fair:
+    tryAcquireOrRenew, stopping, resuming) and the pause ``Fault``s (actor "fault"). Each replica runs its
+    scheduler (``ClusterState.schedulers``, named by the replica: ``spec.scheduler``) from the start, its informer
+    and queue kept up to date by its event handlers; only a replica that leads and is not paused takes scheduling
+    and binding steps (``acting``). A crash of a replica (``spec.faults``' ``schedulerCrashes``) restarts its
+    scheduler and, here, its elector (``restart``: a fresh candidate that has observed nothing)."""
+
+    name = "scheduler-leader-election"
+    host = Host.SCHEDULER
+
+    def actors(self, config: Config) -> tuple[str, ...]:
+        names = scheduler_replica_names(config)
+        return (*(elector_actor(SCHEDULER_SLOT, n) for n in names), FAULT_ACTOR) if names else ()
+
+    def fair_actors(self, config: Config) -> tuple[str, ...]:
+        return tuple(elector_actor(SCHEDULER_SLOT, n) for n in scheduler_replica_names(config))
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        """The first replica holds the kube-scheduler Lease; the others have observed it and wait."""
+        names = scheduler_replica_names(config)
+        if not names:
+            return state
+        cfg = _cfg(config)
+        s = session(state, config)
+        response = s.create(Lease(Meta("kube-scheduler", LEASE_NAMESPACE), Replica(names[0]).identity,
+                                  cfg.lease_duration_ms // 1000))
+        assert response.ok and isinstance(response.obj, Lease)
+        replicas = tuple(attrs.evolve(_observe(Replica(n), response.obj, cfg), retry=cfg.retry_period_ms)
+                         for n in names)
+        replicas = (attrs.evolve(replicas[0], leading=True, deadline=cfg.retry_period_ms + cfg.renew_deadline_ms),
+                    *replicas[1:])
+        return commit(state, s, config, scheduler_election=LeaderElection(replicas, -1, (None,) * len(names)))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        le = state.scheduler_election
+        if le is None:
+            return
+        for i, r in enumerate(le.replicas):
+            due = _due(r)
+            if due == "resume":
+                resumed = attrs.evolve(r, paused=False, resumed=r.leading)
+                yield A.Elect(elector_actor(SCHEDULER_SLOT, r.name), "resumes",
+                              "its scheduling loop runs again" if r.leading else ""), _put(
+                    state, _with_replica(le, i, resumed))
+            elif due == "stop":
+                yield from scheduler_stop(state, config, i)
+            elif due == "attempt":
+                yield from scheduler_attempt(state, config, i)
+        b = state.budget
+        if b.scheduler_pauses:
+            spent = state._with(budget=attrs.evolve(b, scheduler_pauses=b.scheduler_pauses - 1))
+            for i, r in enumerate(le.replicas):
+                if not r.paused:
+                    yield A.Fault(FAULT_ACTOR, "pause (its clock and steps stop)", r.name), _put(
+                        spent, _with_replica(le, i, attrs.evolve(r, paused=True)))
+
+    def enabled(self, state: ClusterState, config: Config) -> set[str]:
+        le = state.scheduler_election
+        if le is None:
+            return set()
+        out = {elector_actor(SCHEDULER_SLOT, r.name) for r in le.replicas if _due(r)}
+        b = state.budget
+        if (b.scheduler_pauses and not all(r.paused for r in le.replicas)) or (
+                b.lease_renew_failures and any(r.leading and _due(r) == "attempt" for r in le.replicas)):
+            out.add(FAULT_ACTOR)
+        return out
+
+    def urgent(self, state: ClusterState, config: Config) -> bool:
+        """As ``LeaderElectionComponent.urgent``: a due attempt or stop holds time, and so does the other
+        components' work when an elector's timer is the next to fire."""
+        le = state.scheduler_election
+        return le is not None and _urgent(self, le, state, config, [])
+
+    def busy(self, state: ClusterState, config: Config) -> bool:
+        le = state.scheduler_election
+        return le is not None and any(_due(r) in ("attempt", "stop") for r in le.replicas)
+
+    def timers(self, state: ClusterState) -> list[int]:
+        le = state.scheduler_election
+        return [] if le is None else _election_timers(le)
+
+    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        le = state.scheduler_election
+        if le is None:
+            return state, ()
+        fired: list[str] = []
+        replicas = tuple(_elapse_replica(r, dt, r.name, fired) for r in le.replicas)
+        return _put(state, attrs.evolve(le, replicas=replicas)), tuple(fired)
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        """A crashed (or exited) replica restarts as a fresh candidate with a new identity, unpaused."""
+        le = state.scheduler_election
+        if le is None:
+            return state
+        for i, r in enumerate(le.replicas):
+            if r.name == process.name:
+                return _put(state, _with_replica(le, i, restarted(r, state, SCHEDULER_LEASE_KEY)))
+        return state
+
+
+def _urgent(me: Base, le: LeaderElection, state: ClusterState, config: Config, parked: list[int]) -> bool:
+    if any(_due(r) in ("attempt", "stop") for r in le.replicas):
+        return True
+    election = _election_timers(le)
+    if not election:
+        return False
+    from spec.cluster import CLOCK, COMPONENTS
+
+    nxt = min(election)
+    others = [c for c in COMPONENTS if c is not me and c is not CLOCK]
+    if any(t < nxt for c in others for t in c.timers(state)) or any(t < nxt for t in parked):
+        return False
+    return any(c.busy(state, config) for c in others)
+
+
+def scheduler_acting(state: ClusterState, name: str) -> bool:
+    """The scheduler ``name`` takes scheduling and binding steps: always without its election; under it, while
+    its replica leads and is not paused."""
+    le = state.scheduler_election
+    if le is None:
+        return True
+    return any(r.name == name and acting(r) for r in le.replicas)
+
+
+SCHEDULER_ELECTION = SchedulerElectionComponent()
+
+
 # --- the scenario's spec.leaderElection --------------------------------------------------------------------------
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000}
-FIELDS = ("replicas", "leaseDuration", "renewDeadline", "retryPeriod", "clockSkew", "pauses", "renewFailures")
+FIELDS = ("replicas", "leaseDuration", "renewDeadline", "retryPeriod", "clockSkew", "pauses", "renewFailures",
+          "components")
+COMPONENTS = ("kube-controller-manager", "kube-scheduler")
+"""The components whose replicas the model elects a leader among."""
 JITTER_FACTOR = 1.2
 """leaderelection.go JitterFactor (NewLeaderElector: renewDeadline must exceed retryPeriod * JitterFactor)."""
+
+
+def _seconds(ms: int) -> str:
+    return f"{ms // 1000} s" if ms % 1000 == 0 else f"{ms / 1000:g} s"
+
+
+def describe_bounds(cfg: LeaderElectionConfig) -> str:
+    """The timing budget a verdict holds within (the scenario summary's bounds): the clock skew between replicas
+    over one lease duration, which ``AtMostOneActingLeader`` needs below leaseDuration - renewDeadline -
+    retryPeriod (``spec.ha_properties``), and the durations."""
+    margin = cfg.lease_duration_ms - cfg.renew_deadline_ms - cfg.retry_period_ms
+    within = "within" if cfg.clock_skew_ms < margin else "NOT within"
+    return (f"clock skew between replicas ≤ {_seconds(cfg.clock_skew_ms)} per lease duration ({within} the "
+            f"{_seconds(margin)} margin of lease {_seconds(cfg.lease_duration_ms)}, renew deadline "
+            f"{_seconds(cfg.renew_deadline_ms)}, retry period {_seconds(cfg.retry_period_ms)})")
 
 
 def parse_duration(value: Any, where: str) -> int:
@@ -554,24 +846,51 @@ def parse_config(doc: Any, where: str, objects: Iterable[Object], commands: Iter
         raise InputError(f"{where}: renewDeadline and retryPeriod must be greater than zero")
     if skew >= lease:
         raise InputError(f"{where}.clockSkew: must be less than leaseDuration")
-    _check_scope(where, objects, commands, budget)
-    return LeaderElectionConfig(replicas, lease, renew, retry, skew), attrs.evolve(
-        budget, controller_manager_pauses=pauses, lease_renew_failures=failures)
+    components = doc.get("components", [COMPONENTS[0]])
+    if not isinstance(components, list) or not components or any(c not in COMPONENTS for c in components) \
+            or len(set(components)) != len(components):
+        raise InputError(f"{where}.components: expected a list of distinct components among {', '.join(COMPONENTS)}"
+                         f", got {components!r}")
+    chosen = tuple(c for c in COMPONENTS if c in components)
+    if COMPONENTS[0] in chosen:
+        _check_scope(where, objects, commands, budget)
+    return LeaderElectionConfig(replicas, lease, renew, retry, skew, chosen), attrs.evolve(
+        budget, controller_manager_pauses=pauses if COMPONENTS[0] in chosen else 0,
+        scheduler_pauses=pauses if COMPONENTS[1] in chosen else 0, lease_renew_failures=failures)
+
+
+_NOT_HANDED_OVER = ("is not handed over between kube-controller-manager replicas: it would keep running while no "
+                    "replica leads and would not restart when another takes over, as upstream's does")
+REFUSED_OBJECTS = {
+    Service: "the EndpointSlice controller (spec/network.py, slot net.eps)",
+    StatefulSet: "the StatefulSet controller (spec/controllers/workloads.py)",
+    PodDisruptionBudget: "the disruption controller (spec/controllers/workloads.py)",
+    Job: "the Job controller (spec/controllers/job.py, which also reads the controller manager's pod informer, "
+         "empty while no replica leads)",
+}
+"""The objects a scenario with kube-controller-manager under leader election refuses, and the controller that acts
+on them from a slot of its own."""
 
 
 def _check_scope(where: str, objects: Iterable[Object], commands: Iterable[Command], budget: Budget) -> None:
     """Leader election gates the controllers whose state is ``ClusterState.kcm`` (and the garbage collector, whose
     graph is its caches); the controller manager's other controllers keep slots of their own, which it does not
-    hand over between replicas: a scenario that would use them is refused rather than checked wrongly."""
+    hand over between replicas: a scenario that would use them is refused rather than checked wrongly, and the
+    error names the controller. ``kubectl drain`` is not refused: it is the kubectl client's (its state is the
+    drain under way, which no controller-manager replica holds) and, without a PodDisruptionBudget, the eviction API
+    it calls reads nothing of the controller manager's. Nor is any of it when only kube-scheduler is elected."""
     for o in objects:
-        if isinstance(o, Service | StatefulSet | PodDisruptionBudget):
-            raise InputError(f"{where}: not modelled with a {type(o).__name__} (the controller manager's "
-                             "EndpointSlice, StatefulSet and disruption controllers are not handed over between "
-                             "replicas)")
+        for kind, controller in REFUSED_OBJECTS.items():
+            if isinstance(o, kind):
+                raise InputError(f"{where}: not modelled with a {kind.__name__} ({controller} {_NOT_HANDED_OVER})")
     for c in commands:
-        if c.verb in ("drain", "expose", "create-service") or (c.verb == "delete" and c.resource == "nodes"):
-            raise InputError(f"{where}: not modelled with `{c.line}` (the controller manager's drain, Service "
-                             "and pod garbage collection state is not handed over between replicas)")
+        if c.verb in ("expose", "create-service"):
+            raise InputError(f"{where}: not modelled with `{c.line}` (it creates a Service: "
+                             f"{REFUSED_OBJECTS[Service]} {_NOT_HANDED_OVER})")
+        if c.verb == "delete" and c.resource == "nodes":
+            raise InputError(f"{where}: not modelled with `{c.line}` (the pod garbage collector's deletion of the "
+                             f"deleted node's pods, spec/controllers/podgc.py, {_NOT_HANDED_OVER})")
     if budget.node_failures or budget.node_partitions:
-        raise InputError(f"{where}: not modelled with nodeFailures or nodePartitions (the node lifecycle "
-                         "controller's timers are not handed over between replicas)")
+        raise InputError(f"{where}: not modelled with nodeFailures or nodePartitions (the node lifecycle controller's "
+                         f"grace periods and evictions, spec/controllers/nodelifecycle.py, {_NOT_HANDED_OVER}: a new "
+                         "leader observes every node afresh)")

@@ -36,7 +36,7 @@ def applicable(reductions: Reductions, config: Config) -> Reductions:
         # controller manager's informers and queues, so it depends on their deliveries and no-op reconciles
         # (the ample sets' C1 would not hold); and the replicas' own memory holds revisions (their observed
         # Lease, parked caches) that the write-order reduction does not rewrite.
-        return attrs.evolve(reductions, commute_writes=False, ample_sets=False, eager_noop=False)
+        reductions = attrs.evolve(reductions, commute_writes=False, ample_sets=False, eager_noop=False)
     if config.api_servers > 1:
         # Not with several API servers (spec.kube_apiserver): each watch cache's revision tells apart orders of
         # writes that commute for one API server, the ample sets' independence of deliveries is argued for one

@@ -521,15 +521,17 @@ PROPERTIES["OrphansStayOrphaned"] = PropertySpec(
 
 PROPERTIES["AtMostOneActingLeader"] = PropertySpec(
     "AtMostOneActingLeader", "always", at_most_one_acting_leader, None,
-    "At most one kube-controller-manager replica runs its controllers, except a leader that resumed from a pause "
-    "and has not reached its renew deadline (upstream's leader election is not fencing).",
+    "Per elected component, at most one replica acts (a kube-controller-manager replica runs its controllers, a "
+    "kube-scheduler replica schedules and binds), except a leader that resumed from a pause and has not reached "
+    "its renew deadline (upstream's leader election is not fencing), within the scenario's clock-skew budget.",
     "staging/src/k8s.io/client-go/tools/leaderelection/leaderelection.go (package doc: no fencing; renew, "
-    "OnStoppedLeading), cmd/kube-controller-manager/app/controllermanager.go (\"leaderelection lost\": exit)",
+    "OnStoppedLeading), cmd/kube-controller-manager/app/controllermanager.go (\"leaderelection lost\": exit), "
+    "cmd/kube-scheduler/app/server.go (\"Leaderelection lost\": exit)",
     applies=lambda c: c.leader_election is not None, explain=explain_acting,
 )
 PROPERTIES["LeaderElectionFencing"] = PropertySpec(
     "LeaderElectionFencing", "always", leader_election_fencing, None,
-    "At most one kube-controller-manager replica runs its controllers at any time, pauses included.",
+    "Per elected component, at most one replica acts at any time, pauses included.",
     "docs/concepts/architecture/leases.md (\"only one instance of a component is running at any given time\"); "
     "broken by a paused leader (docs/spec.md, Findings)",
     finding=True, applies=lambda c: c.leader_election is not None, explain=explain_acting,

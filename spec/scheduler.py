@@ -19,7 +19,9 @@ pod deleted) or by the 5 min flush, through backoffQ while its backoff (1 s doub
 separate step, so a pod can be assumed and not yet bound when the scheduler crashes. The ``no-requeue`` variant
 drops a pod after a failed attempt (the pre-2017 behaviour described in the seed notes; kubernetes#72122 is a later
 race of the same kind); ``unguarded-bind`` runs two schedulers without leader election and binds without the
-precondition (kubernetes#4623).
+precondition (kubernetes#4623). Under leader election (``spec.leaderelection``) there is one scheduler per replica
+(``kube-scheduler-N``): each keeps its informer and queue, and only the leader that is not paused schedules and
+binds (``_acting``; cmd/kube-scheduler/app/server.go).
 Abstracted: ties between best-scored nodes are a nondeterministic choice (upstream: reservoir sampling); a
 scheduling cycle is atomic, so no cluster event arrives during one (upstream's in-flight event replay).
 Omitted: the queue's priority order (the queue is FIFO; priorities matter to preemption only), the nominated node
@@ -30,7 +32,7 @@ SchedulingGated verdict from the shared cycle and waits (upstream keeps it out o
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -328,8 +330,21 @@ def elapse(s: Scheduler, dt: int) -> Scheduler:
 
 
 def names(config: Config) -> tuple[str, ...]:
-    """The schedulers a scenario runs."""
-    return NAMES if "unguarded-bind" in config.variants else NAMES[:1]
+    """The schedulers a scenario runs: one per replica under leader election (``spec.leaderelection``), else one,
+    or two in the ``unguarded-bind`` variant."""
+    from spec.leaderelection import scheduler_replica_names
+
+    return scheduler_replica_names(config) or (NAMES if "unguarded-bind" in config.variants else NAMES[:1])
+
+
+def _acting(state: ClusterState) -> Sequence[Scheduler]:
+    """The schedulers that take steps: all, but under leader election only a leader's that is not paused (a
+    standby's informer and queue are kept up to date; its scheduling loop waits: ``spec.leaderelection``)."""
+    if state.scheduler_election is None:
+        return state.schedulers
+    from spec.leaderelection import scheduler_acting
+
+    return [s for s in state.schedulers if scheduler_acting(state, s.name)]
 
 
 def _replace_scheduler(state: ClusterState, s: Scheduler) -> tuple[Scheduler, ...]:
@@ -365,7 +380,7 @@ class SchedulerComponent(Base):
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         requeue = "no-requeue" not in config.variants
-        for s in state.schedulers:
+        for s in _acting(state):
             entry = head(s)
             if entry is not None:
                 for node, new_s, done in schedule_one(s, session(state, config), requeue=requeue):
@@ -379,10 +394,10 @@ class SchedulerComponent(Base):
                     state, sess, config, schedulers=_replace_scheduler(state, new_s))
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {s.name for s in state.schedulers if s.binding or head(s) is not None}
+        return {s.name for s in _acting(state) if s.binding or head(s) is not None}
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        return any(s.binding or head(s) is not None for s in state.schedulers)
+        return any(s.binding or head(s) is not None for s in _acting(state))
 
     def timers(self, state: ClusterState) -> list[int]:
         return [t for s in state.schedulers for t in timers(s)]

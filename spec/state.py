@@ -787,6 +787,9 @@ class Budget:
     lease_renew_failures: int = 0
     """A leader's renewal that fails (the request times out: etcd or the API server overloaded) while its
     controllers keep running (``spec.leaderElection.renewFailures``)."""
+    scheduler_pauses: int = 0
+    """Pauses of a kube-scheduler replica under leader election (``spec.leaderElection.pauses`` when its
+    ``components`` name kube-scheduler)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -1044,6 +1047,9 @@ class ClusterState:
     """kube-controller-manager's replicas under leader election (None: one replica, no election)."""
     apiservers: ApiServers | None = None
     """Several API servers, each with its own watch cache (None: one API server, ``spec.kube_apiserver``)."""
+    scheduler_election: LeaderElection | None = None
+    """kube-scheduler's replicas under leader election (None: no election; ``spec.leaderelection``): each replica's
+    elector; the replicas' schedulers are ``schedulers`` (one per replica, named by it)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -1056,7 +1062,7 @@ class ClusterState:
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.apiservers)
+                            self.apiservers, self.scheduler_election)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -1113,7 +1119,7 @@ class ClusterState:
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.apiservers)
+                            self.apiservers, self.scheduler_election)
 
     def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
@@ -1148,7 +1154,8 @@ class ClusterState:
                 and workloads is self.workloads and net is self.net and jobs is self.jobs):
             return self
         return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, workloads, net, self.podgc, jobs, self.leader, self.apiservers)
+                            self.lifecycle, workloads, net, self.podgc, jobs, self.leader, self.apiservers,
+                            self.scheduler_election)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
@@ -1156,7 +1163,8 @@ class ClusterState:
                   "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
                   "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
                   "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader,
-                  "apiservers": self.apiservers}
+                  "apiservers": self.apiservers,
+                  "scheduler_election": self.scheduler_election}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -1165,7 +1173,7 @@ class ClusterState:
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.apiservers)
+                            self.apiservers, self.scheduler_election)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

@@ -333,8 +333,8 @@ def _needs_paused_leader(config: Config) -> str | None:
     """A replica that misses its renewals past its renew deadline: leader election with two replicas and a
     pause (without it every leader renews in time, and the variant changes nothing)."""
     le = config.leader_election
-    if le is None or le.replicas < 2:
-        return "spec.leaderElection with two replicas"
+    if le is None or le.replicas < 2 or not le.controller_manager:
+        return "spec.leaderElection with two kube-controller-manager replicas"
     if not config.budget.controller_manager_pauses:
         return "spec.leaderElection.pauses of at least 1 (a leader that misses its renew deadline)"
     return None
@@ -394,4 +394,28 @@ VARIANTS["recreate-no-pod-wait"] = Variant(
     "while their pods are still Terminating: old and new pods run together",
     _needs_recreate_rollout,
     "recreate-rollout",
+)
+
+
+# --- leader election of kube-scheduler's replicas (issue 19; spec.leaderelection) -------------------------------
+
+
+def _needs_paused_scheduler(config: Config) -> str | None:
+    """A kube-scheduler leader that misses its renew deadline and a pod to schedule after it did."""
+    le = config.leader_election
+    if le is None or le.replicas < 2 or not le.scheduler:
+        return "spec.leaderElection with two kube-scheduler replicas (components: [kube-scheduler])"
+    if not config.budget.scheduler_pauses:
+        return "spec.leaderElection.pauses of at least 1 (a kube-scheduler leader that misses its renew deadline)"
+    return _needs_scheduling(config)
+
+
+VARIANTS["scheduler-keeps-scheduling"] = Variant(
+    "scheduler-keeps-scheduling",
+    "kubernetes#81306 (\"Scheduler should terminate on loosing leader lock\": the scheduler went on watching and "
+    "scheduling after losing its lock, so HA schedulers raced to bind from stale caches)",
+    "a kube-scheduler replica past its renew deadline does not exit: it keeps scheduling and binding while another "
+    "replica holds the Lease",
+    _needs_paused_scheduler,
+    "ha-scheduler",
 )

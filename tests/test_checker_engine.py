@@ -85,6 +85,7 @@ CLASSIC = [
     (TwoPhase, (4,), {}), (TCommit, (), {}), (DieHard, (), {}), (Peterson, (), {}), (EWD840, (3,), {}),
     (Semaphore, (2, "weak"), {}), (Semaphore, (2, "strong"), {}), (TwoPhase, (4,), {"strategy": "dfs"}),
     (TwoPhase, (4,), {"max_states": 300}), (TwoPhase, (4,), {"max_depth": 5}), (Peterson, (), {"deadlock": False}),
+    (TwoPhase, (3,), {"max_states": 100}),  # a cut in the middle of an expansion that found new states
 ]
 
 
@@ -434,8 +435,8 @@ def test_workers_refuse_what_they_cannot_do(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="breadth-first"):
         check(TwoPhase(3), workers=2, strategy="dfs")
-    with pytest.raises(InputError, match="checkpoints"):
-        check(TwoPhase(3), workers=2, checkpoint=str(tmp_path))
+    with pytest.raises(InputError, match="with liveness properties, checkpoints"):
+        check(Semaphore(2, "weak"), workers=2, checkpoint=str(tmp_path))
     r = subprocess.run([KUBESPEC, "check", "--model", "checker.examples.twophase:TwoPhase", "--workers", "auto",
                         "--json"], capture_output=True, text=True)
     assert r.returncode == 0 and json.loads(r.stdout)["stats"]["distinct_states"] == 288, r.stderr
@@ -617,12 +618,30 @@ def test_max_memory_stops_cleanly_with_a_partial_result() -> None:
 
 
 @pytest.mark.slow
-def test_the_ray_backend_gives_the_result_of_one_worker_on_a_local_cluster(tmp_path: Path) -> None:
+def test_the_ray_backend_gives_the_result_of_one_worker_on_a_local_cluster(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Actors on a Ray cluster started on this machine: the same counts, verdicts and traces as one worker."""
     ray = pytest.importorskip("ray")
+    import checker.sharded
+
     try:
         for factory, args in ((TwoPhase, (4,)), (DieHard, ()), (Semaphore, (2, "weak"))):
-            _same(check(factory(*args), storage="fingerprint"), check(factory(*args), workers=2, ray="auto"))
+            on_ray = check(factory(*args), workers=2, ray="auto")
+            _same(check(factory(*args), storage="fingerprint"), on_ray)
+            # Safety alone: the actors own shards (by stable fingerprint), stored exactly; with liveness, the
+            # coordinator keeps the merged graph.
+            liveness = any(p.is_liveness for p in factory(*args).properties)
+            assert on_ray.bounds.storage == ("fingerprint" if liveness else "exact")
+        # The sharded coordinator's replay (a violation, a deadlock, a bound stop a level there), on every level.
+        monkeypatch.setattr(checker.sharded, "ALWAYS_REPLAY", True)
+        for factory, args, options in ((TwoPhase, (3,), {"max_states": 100}), (DieHard, (), {}),
+                                       (TwoPhase, (3,), {"max_depth": 5})):
+            _same(check(factory(*args), **options), check(factory(*args), workers=3, ray="auto", **options))
+        monkeypatch.undo()
+        # Checkpoints: actors stopped between two levels, resumed by three actors.
+        stopped = check(TwoPhase(5), workers=2, ray="auto", checkpoint=str(tmp_path / "ck"), stop=_stop_after(6))
+        assert stopped.status == "interrupted" and 0 < stopped.stats.distinct_states < 8832
+        _same(check(TwoPhase(5)), check(TwoPhase(5), workers=3, ray="auto", resume=str(tmp_path / "ck")))
         # A model loaded from a file travels by value (the actors cannot import it by name).
         model = tmp_path / "mid.py"
         model.write_text("from checker.examples.twophase import TwoPhase\n\ndef mid():\n    return TwoPhase(5)\n")
@@ -732,3 +751,54 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+# --- Checkpoints with workers -------------------------------------------------------------------------------------
+
+
+class SafeDeep(Deep):
+    """Deep with its invariant only: the sharded workers' case."""
+
+    def __init__(self, bad: tuple[int, int] | None) -> None:
+        super().__init__(bad=bad)
+        self.properties = self.properties[:-1]
+
+
+@pytest.mark.parametrize("bad", [(50, 45), None])
+def test_workers_checkpoint_between_levels_and_resume_with_any_number_of_workers(tmp_path: Path,
+                                                                                 bad: Any) -> None:
+    """Sharded workers write a checkpoint when stopped (between two levels); it is resumed by 3 workers (other
+    owners), stopped again, and finished by one worker: the result of a search never stopped."""
+    fresh = check(SafeDeep(bad))
+    directory = str(tmp_path / "ck")
+    stopped = check(SafeDeep(bad), workers=2, checkpoint=directory, stop=_stop_after(30))
+    assert stopped.status == "interrupted" and 0 < stopped.stats.distinct_states < fresh.stats.distinct_states
+    about = json.loads((tmp_path / "ck" / "checkpoint.json").read_text())
+    assert (about["distinct_states"], about["queue"]) == (stopped.stats.distinct_states, stopped.stats.queue)
+    again = check(SafeDeep(bad), workers=3, resume=directory, checkpoint=directory, stop=_stop_after(20))
+    assert again.status == "interrupted" and again.stats.distinct_states > stopped.stats.distinct_states
+    _same(fresh, check(SafeDeep(bad), resume=directory))  # one worker finishes
+    _same(fresh, check(SafeDeep(bad), workers=2, resume=directory))  # or two
+
+
+def test_workers_write_periodic_checkpoints_that_one_worker_resumes(tmp_path: Path) -> None:
+    directory = tmp_path / "ck"
+    fresh = check(TwoPhase(4), workers=2, checkpoint=str(directory), checkpoint_every=1e-9)
+    about = json.loads((directory / "checkpoint.json").read_text())
+    assert about["options"]["storage"] == "exact" and 0 < about["distinct_states"] <= fresh.stats.distinct_states
+    _same(fresh, check(TwoPhase(4), resume=str(directory)))
+
+
+def test_workers_refuse_a_checkpoint_taken_in_the_middle_of_a_level(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from checker.errors import InputError
+
+    monkeypatch.setattr(checker.search, "PROGRESS_EVERY", 64)
+    directory = str(tmp_path / "ck")
+    check(SafeDeep(None), checkpoint=directory, stop=_stop_after(5))
+    with pytest.raises(InputError, match="middle of a breadth-first level: resume it with one worker"):
+        check(SafeDeep(None), workers=2, resume=directory)
+    fp = str(tmp_path / "fp")
+    check(SafeDeep(None), storage="fingerprint", checkpoint=fp, stop=_stop_after(5))
+    with pytest.raises(InputError, match="fingerprint storage"):
+        check(SafeDeep(None), workers=2, resume=fp)

@@ -4,6 +4,7 @@ the pause and crash faults, the properties and the finding, the variant, and the
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import attrs
 import pytest
@@ -16,8 +17,9 @@ from spec.config import Config
 from spec.ha_properties import at_most_one_acting_leader, leader_election_fencing
 from spec.leaderelection import LEASE_KEY, parse_duration
 from spec.model import ClusterModel
-from spec.scenario import parse, with_overrides
-from spec.state import ClusterState, Lease
+from spec.properties import replicaset_never_overshoots
+from spec.scenario import load, parse, with_overrides
+from spec.state import ClusterState, Lease, Pod
 
 SCENARIO = """
 apiVersion: kubespec.dev/v1
@@ -205,3 +207,158 @@ def test_the_summary_names_only_the_reductions_leader_election_leaves_on() -> No
     line = summary(builtin_scenario("ha-paused-leader"))
     assert line.endswith("reductions: renumbering") and "ample sets" not in line
     assert "ample sets" in summary(builtin_scenario("node-failure"))
+
+
+OVERSHOOT = Path(__file__).parents[2] / "docs" / "findings" / "ha-paused-leader-overshoot.yaml"
+
+
+def _active_pods(state: ClusterState) -> list[Pod]:
+    return [p for p in state.etcd.of("pods") if isinstance(p, Pod) and not p.meta.deleting]
+
+
+def test_a_resumed_leaders_replicaset_controller_overshoots() -> None:
+    """docs/spec.md's claim (Findings, LeaderElectionFencing): kcm-0 freezes after its Deployment controller scaled
+    the ReplicaSet up; kcm-1 takes over and creates the pod; kcm-0 resumes inside its renew round and its ReplicaSet
+    controller, whose cache lacks that pod, creates another. Two pods for replicas 1, without any variant
+    (docs/findings/ha-paused-leader-overshoot.yaml; the exhaustive check is the slow test below)."""
+    config = load(OVERSHOOT).config
+    s = _step(initial_state(config), config, "deployment-controller")
+    s = _step(s, config, "replicasets/default/web")  # kcm-0's informer delivers the ReplicaSet
+    s = _step(s, config, "fault: pause (its clock and steps stop) kcm-0")
+    s = _until(s, config, lambda t: t.leader is not None and t.leader.replicas[1].expires == 0)
+    s = _step(s, config, "kcm-0 resumes")
+    s = _step(s, config, "kcm-1 acquires")
+    assert s.leader is not None and s.leader.parked[0] is not None and s.leader.active == 1
+    s = next(t for line, t in _steps(s, config) if line.startswith("replicaset-controller reconciles"))
+    assert len(_active_pods(s)) == 1 and replicaset_never_overshoots(s)
+    s = _step(s, config, "kcm-0/replicaset-controller")
+    assert len(_active_pods(s)) == 2 and not replicaset_never_overshoots(s)
+    assert at_most_one_acting_leader(s)  # within what upstream allows
+
+
+@pytest.mark.slow
+def test_the_overshoot_finding_exhaustively() -> None:
+    """The shortest counterexample ends with kcm-0's parked ReplicaSet controller creating the second pod (as
+    docs/findings/ha-paused-leader-overshoot.trace.txt shows)."""
+    result = check(ClusterModel(load(OVERSHOOT).config))
+    assert result.status == "violation" and result.violation is not None
+    assert result.violation.property == "ReplicaSetNeverOvershoots"
+    last = result.violation.trace[-1]
+    assert isinstance(last.action, A.Reconcile) and last.action.actor == "kcm-0/replicaset-controller"
+    assert len(_active_pods(last.state)) == 2
+
+
+def test_the_summary_states_the_clock_skew_budget() -> None:
+    """The verdict's bounds name the clock-skew budget AtMostOneActingLeader holds within, and say when a
+    scenario's skew is beyond the margin (where the test above refutes it)."""
+    from spec.cli import summary
+
+    line = summary(parse(SCENARIO % "leaderElection: {replicas: 2, clockSkew: 1s}", "ha.yaml"))
+    assert "bounds: clock skew between replicas ≤ 1 s per lease duration (within the 3 s margin" in line
+    line = summary(parse(SCENARIO % "leaderElection: {replicas: 2, clockSkew: 3s}", "ha.yaml"))
+    assert "≤ 3 s per lease duration (NOT within the 3 s margin" in line
+
+
+SERVICE = """---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+STATEFULSET = """---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres:16}]
+"""
+PDB = """---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: web}}
+"""
+JOB = """---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: pi}
+spec:
+  completions: 1
+  parallelism: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: pi, image: perl:5.34}]
+"""
+REFUSED = [
+    ("", SERVICE, "a Service (the EndpointSlice controller"),
+    ("", STATEFULSET, "a StatefulSet (the StatefulSet controller"),
+    ("", PDB, "a PodDisruptionBudget (the disruption controller"),
+    ("", JOB, "a Job (the Job controller (spec/controllers/job.py, which also reads the controller manager's pod "
+              "informer, empty while no replica leads)"),
+    ('userActions: ["kubectl create service clusterip web --tcp=80:8080"]', "", "it creates a Service"),
+    ('userActions: ["kubectl delete node node-a"]', "", "the pod garbage collector's deletion"),
+    ("faults: {nodeFailures: 1}", "", "the node lifecycle controller's grace periods"),
+    ("faults: {nodePartitions: 1}", "", "the node lifecycle controller's grace periods"),
+]
+
+
+@pytest.mark.parametrize(("spec", "objects", "message"), REFUSED)
+def test_what_kube_controller_manager_election_refuses_names_why(spec: str, objects: str, message: str) -> None:
+    """Each refusal that stays names the controller that keeps its own slot and why that is wrong under election (it
+    would run with no leader and not restart on failover)."""
+    text = SCENARIO % ((spec + "\n  " if spec else "") + "leaderElection: {replicas: 2}") + objects
+    with pytest.raises(InputError) as info:
+        parse(text, "ha.yaml")
+    assert message in str(info.value) and "is not handed over between kube-controller-manager replicas" in str(
+        info.value), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("spec", "objects", "message"), REFUSED)
+def test_none_of_it_is_refused_when_only_kube_scheduler_is_elected(spec: str, objects: str, message: str) -> None:
+    text = SCENARIO % ((spec + "\n  " if spec else "") + "leaderElection: {components: [kube-scheduler]}") + objects
+    config = parse(text, "ha.yaml").config
+    assert config.leader_election is not None and not config.leader_election.controller_manager
+    assert initial_state(config).leader is None  # kube-controller-manager runs as one replica
+
+
+def test_kubectl_drain_is_not_refused_under_kube_controller_manager_election() -> None:
+    """kubectl drain is the client's (its drain under way is no replica's state) and, with no budget, the eviction
+    API reads nothing of the controller manager's: it runs, and its eviction goes through under election."""
+    text = SCENARIO % ('userActions: ["kubectl drain node-a --ignore-daemonsets --force"]\n  '
+                       "leaderElection: {replicas: 2, pauses: 1}") + """---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-a}
+spec:
+  nodeName: node-a
+  containers: [{name: web, image: nginx:1.25}]
+"""
+    config = parse(text, "ha.yaml").config
+    s = _step(initial_state(config), config, "kubectl drain node-a")
+    s = _step(s, config, "(evicting pods/default/web-a)")
+    pod = s.etcd.objects["pods/default/web-a"]
+    assert pod.meta.deleting
+    result = check(ClusterModel(config), max_states=3_000)
+    assert result.status == "bounded", result.verdict()
+
+
+def test_leader_election_with_several_api_servers_turns_off_both_sets_of_reductions() -> None:
+    """spec.model.applicable: leader election's reductions off, and several API servers' (node symmetry too)."""
+    from spec.model import applicable
+    from spec.reduction import ALL
+
+    config = _config("apiServers: 2\n  leaderElection: {replicas: 2}")
+    on = applicable(ALL, config)
+    assert not (on.ample_sets or on.commute_writes or on.eager_noop or on.symmetry) and on.renumber
