@@ -1,13 +1,15 @@
 """Speed and memory of the Kubernetes model: the default scenario, a larger one and service-web (issue 13).
 
     python -m benchmarks.bench_spec [--max-states N] [--scenario NAME ...] [--safety-only] [--compare]
-                                    [--without REDUCTION ...] [--window N]
+                                    [--without REDUCTION ...] [--window N [--memos]]
 
 Prints, per scenario: distinct states, generated states, depth, seconds, CPU seconds, distinct states per
 CPU-second, peak resident memory and bytes per distinct state, and whether the search was exhaustive ("ok") or
 cut by the bound ("bounded"). ``--window N`` also prints the distinct states per CPU-second of every window of N
-states (whether the rate falls off as the memo tables fill). Plain script: run it on a quiet machine, and compare
-two versions in alternating runs (the machine drifts 15-20% from run to run).
+states (whether the rate falls off as the memo tables fill), and with ``--memos`` the hit rate of every
+``functools.lru_cache`` of the model in each window (which memo loses its hit rate as the states grow). Plain
+script: run it on a quiet machine, and compare two versions in alternating runs (the machine drifts 15-20% from
+run to run).
 
 Measured (issue 11, the representative memoised per skeleton; docs/spec.md, "Canonicalisation per skeleton"),
 one alternating pair on the shared machine under a load of about 12 on 2 cores:
@@ -25,6 +27,14 @@ Second pass (issue 11; docs/spec.md, "Memos that keep their hit rate"): the boun
 (``spec.reduction.memo``), renamed skeletons are memoised per permutation. ``--window`` also prints the skeleton
 memo's hit rate per window. Figures in docs/spec.md (measured at a load of 15-19 on 2 cores).
 
+Third pass (issue 11; docs/spec.md, "Informer plumbing without round trips"): the informers' slots named once per
+layout, only the moved ones put back, settle's and the reconcile memo sized for a level (``--memos`` shows their
+hit rate per window). Alternating pairs at a load of 11-17 (three each, whole process, median):
+
+    session start  web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  28.2 s CPU, 295 MiB
+    this pass      web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  26.9 s CPU, 284 MiB  (0.917)
+    original (before the first pass) 29.4 s CPU against this session's end 23.9 s CPU (0.812: 1.23x)
+
 service-web (issue 13: 3 endpoints on 2 nodes, started converged, a pod deleted and replaced; under a load of 16):
 
     service-web  ok  distinct=61,461 generated=179,315 depth=37  96.6 s (24.8 s CPU)  2,479 states/CPU-s
@@ -38,6 +48,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import resource
+import sys
 import time
 from typing import Any
 
@@ -76,23 +87,56 @@ REDUCTIONS = ("ample_sets", "commute_writes", "eager_noop", "symmetry", "renumbe
 """The ``spec.reduction.Reductions`` switches (docs/spec.md, "State space")."""
 
 
-def windows(size: int, memo: Memo[Any, Any] | None = None) -> tuple[list[tuple[int, float, int, int]], ProgressFn]:
-    """A progress callback that records (distinct states, CPU seconds, memo hits, memo misses) each time a multiple
-    of ``size`` states is passed (the checker reports about every 2,048 expansions: the windows are that exact);
-    ``memo``: the representatives' skeleton memo, whose hit rate per window is printed too."""
+def lru_caches() -> dict[str, Any]:
+    """Every ``functools.lru_cache`` of the model's modules loaded so far (name -> the cached function): the
+    per-step memos whose hit rate ``--memos`` prints per window."""
+    out: dict[str, Any] = {}
+    for modname, module in sorted(sys.modules.items()):
+        if modname != "spec" and not modname.startswith("spec."):
+            continue
+        for name, value in sorted(vars(module).items()):
+            if callable(getattr(value, "cache_info", None)) and getattr(value, "__module__", None) == modname:
+                out[f"{modname.removeprefix('spec.')}.{name}"] = value
+    return out
+
+
+_Mark = tuple[int, float, int, int, dict[str, tuple[int, int]]]
+
+
+def windows(size: int, memo: Memo[Any, Any] | None = None, caches: dict[str, Any] | None = None
+            ) -> tuple[list[_Mark], ProgressFn]:
+    """A progress callback that records (distinct states, CPU seconds, memo hits, memo misses, per lru cache (hits,
+    misses)) each time a multiple of ``size`` states is passed (the checker reports about every 2,048 expansions:
+    the windows are that exact); ``memo``: the representatives' skeleton memo, whose hit rate per window is
+    printed too; ``caches``: ``lru_caches()``, whose hit rates are printed with ``--memos``."""
     def counts() -> tuple[int, int]:
         return (memo.hits, memo.misses) if memo is not None else (0, 0)
 
-    marks: list[tuple[int, float, int, int]] = [(0, time.process_time(), *counts())]
+    def lrus() -> dict[str, tuple[int, int]]:
+        return {name: (f.cache_info().hits, f.cache_info().misses) for name, f in (caches or {}).items()}
+
+    marks: list[_Mark] = [(0, time.process_time(), *counts(), lrus())]
 
     def progress(distinct: int, generated: int, depth: int, queue: int, elapsed: float) -> None:
         if distinct // size > marks[-1][0] // size:
-            marks.append((distinct, time.process_time(), *counts()))
+            marks.append((distinct, time.process_time(), *counts(), lrus()))
 
     return marks, progress
 
 
-def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = (), window: int = 0) -> None:
+def _rates(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], least: int = 1000) -> str:
+    """The hit rate of each lru cache between two marks (those looked up at least ``least`` times)."""
+    out = []
+    for name, (h1, m1) in after.items():
+        h0, m0 = before.get(name, (0, 0))
+        looked = (h1 - h0) + (m1 - m0)
+        if looked >= least:
+            out.append(f"{name} {(h1 - h0) / looked:.0%}")
+    return "  " + ", ".join(out) if out else ""
+
+
+def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = (), window: int = 0,
+        memos: bool = False) -> None:
     scenario = builtin(name)
     config = scenario.config
     reductions = attrs.evolve(scenario.reductions, **{r: False for r in off})
@@ -101,7 +145,8 @@ def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()
     started = time.perf_counter()
     cpu = started_cpu = time.process_time()
     model = ClusterModel(config, reductions)
-    marks, progress = windows(window or max_states + 1, model.skeletons())
+    caches = lru_caches() if memos else None
+    marks, progress = windows(window or max_states + 1, model.skeletons(), caches)
     result = check(model, max_states=max_states, progress=progress)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
@@ -119,12 +164,14 @@ def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()
     if window:
         memo = model.skeletons()
         looked_up = (memo.hits, memo.misses) if memo is not None else (0, 0)
-        marks.append((st.distinct_states, started_cpu + cpu, *looked_up))
-        for (a, t0, h0, m0), (b, t1, h1, m1) in itertools.pairwise(marks):
+        marks.append((st.distinct_states, started_cpu + cpu, *looked_up,
+                      {n: (f.cache_info().hits, f.cache_info().misses) for n, f in (caches or {}).items()}))
+        for (a, t0, h0, m0, c0), (b, t1, h1, m1, c1) in itertools.pairwise(marks):
             if b > a and t1 > t0:
                 looked = (h1 - h0) + (m1 - m0)
                 hits = f"  skeleton memo hits {(h1 - h0) / looked:6.1%}" if looked else ""
-                print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s{hits}", flush=True)
+                print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s{hits}{_rates(c0, c1)}",
+                      flush=True)
 
 
 def main() -> None:
@@ -134,12 +181,14 @@ def main() -> None:
     parser.add_argument("--safety-only", action="store_true")
     parser.add_argument("--compare", action="store_true", help="also run without each reduction in turn")
     parser.add_argument("--window", type=int, default=0, help="also print the rate of every window of N states")
+    parser.add_argument("--memos", action="store_true",
+                        help="with --window: also print each lru-cached function's hit rate per window")
     parser.add_argument("--without", action="append", default=[], choices=REDUCTIONS,
                         help="switch a reduction off (repeatable)")
     args = parser.parse_args()
     for name in args.scenario or ["web-two-nodes", "web-three-nodes", "service-web", *LIFECYCLE, *WORKLOADS, *HA,
                                   *LEADER_ELECTION, *API_SERVERS]:
-        run(name, args.max_states, args.safety_only, tuple(args.without), args.window)
+        run(name, args.max_states, args.safety_only, tuple(args.without), args.window, args.memos)
         if args.compare:
             for r in REDUCTIONS:
                 if r not in args.without:

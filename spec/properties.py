@@ -154,7 +154,7 @@ def resource_version_monotonic(s: ClusterState) -> bool:
         last = e.rv
     if last > etcd.revision or any(o.meta.resource_version > etcd.revision for o in etcd.objects.values()):
         return False
-    return all(i is None or i.rv >= i.high_water for _, _, _, i in s.informer_slots())
+    return all(i is None or i.rv >= i.high_water for i in s.informers())
 
 
 def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:

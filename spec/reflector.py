@@ -36,7 +36,7 @@ def caught_up(state: ClusterState) -> bool:
     servers = state.apiservers
     if servers is not None and any(c < revision for c in servers.caches):
         return False
-    return all(i is None or (not i.expired and i.rv >= revision) for _, _, _, i in state.informer_slots())
+    return all(i is None or (not i.expired and i.rv >= revision) for i in state.informers())
 
 
 class Reflectors(Base):
@@ -109,7 +109,7 @@ class Reflectors(Base):
             return any(inf is not None and _pending(config, etcd, view_of(state, who, index), inf)
                        for who, index, _, inf in state.informer_slots())
         return any(inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None)
-                   for _, _, _, inf in state.informer_slots())
+                   for inf in state.informers())
 
 
 def _relist_revisions(config: Config, etcd: Etcd, view: Etcd | None, inf: Informer) -> list[int]:

@@ -18,8 +18,8 @@ shared, unchanged, between a state and its successors.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Literal
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
 
 import attrs
 import immutables
@@ -1024,6 +1024,56 @@ class LeaderElection:
     """Per replica: its controllers when it leads but is not ``active`` (None otherwise)."""
 
 
+@attrs.frozen(eq=False)
+class SlotLayout:
+    """The names of a state's informer slots (``ClusterState.informer_slots``), one object per distinct layout (a
+    layout changes only with the components present: schedulers, kubelets, workloads, Jobs, Services), so that it
+    compares and hashes by identity in the per-step memos (``spec.watchcache``).
+
+    ``slots``: (component kind, index, scope) per slot; ``scopes``: the scopes alone; ``owner``: the component
+    record that holds each slot ("kcm", "scheduler", "kubelet", "workloads", "jobs", "net"); ``start``: the index
+    of each record's first slot."""
+
+    slots: tuple[tuple[str, int, tuple[str, str]], ...]
+    scopes: tuple[tuple[str, str], ...]
+    owner: tuple[str, ...]
+    start: dict[str, int]
+
+    @staticmethod
+    def of(schedulers: int, kubelets: tuple[str, ...], workloads: int, jobs: bool, eps: bool,
+           proxies: tuple[str, ...], dns: bool) -> SlotLayout:
+        slots: list[tuple[str, int, tuple[str, str]]] = list(_KCM_SLOTS)
+        owner = ["kcm"] * len(_KCM_SLOTS)
+        start = {"kcm": 0}
+
+        def add(record: str, who: str, scopes: list[tuple[str, str]]) -> None:
+            start.setdefault(record, len(slots))
+            for i, scope in enumerate(scopes):
+                slots.append((who, i, scope))
+                owner.append(record)
+
+        add("scheduler", "scheduler", [_SCHEDULER_SCOPE] * schedulers)
+        add("kubelet", "kubelet", [("kubelet", node) for node in kubelets])
+        if workloads >= 0:
+            add("workloads", "workloads", [("kcm", r) for r in WORKLOAD_RESOURCES[:workloads]])
+        if jobs:
+            add("jobs", "jobs", [JOB_SCOPE])
+        if eps:
+            add("net", "eps", [("eps", r) for r in EPS_RESOURCES])
+        if proxies:
+            add("net", "proxy", [("proxy", node) for node in proxies])
+        if dns:
+            add("net", "dns", [DNS_SCOPE])
+        return SlotLayout(tuple(slots), tuple(scope for _, _, scope in slots), tuple(owner), start)
+
+
+_LAYOUTS: dict[tuple[object, ...], SlotLayout] = {}
+"""Every layout met (``ClusterState.layout``): a handful per scenario."""
+_ABSENT: Any = object()
+_LAST_LAYOUT: list[object] = [None, None, None, None, None, None]
+"""The components of the last state asked and its layout: consecutive states mostly share them."""
+
+
 @attrs.frozen(cache_hash=True)
 class ClusterState:
     """The whole cluster: etcd, the components, the clock's timers (held by the components), the user's
@@ -1066,29 +1116,44 @@ class ClusterState:
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
-        if self.leader is not None and self.leader.active < 0:  # no replica's controllers run
-            out: list[tuple[str, int, tuple[str, str], Informer | None]] = [(*slot, None) for slot in _KCM_SLOTS]
-        else:
-            out = [(*slot, inf) for slot, inf in zip(_KCM_SLOTS, self.kcm.informers, strict=True)]
-        append = out.append
-        for i, s in enumerate(self.schedulers):
-            append(("scheduler", i, _SCHEDULER_SCOPE, s.informer))
-        for i, k in enumerate(self.kubelets):
-            append(("kubelet", i, ("kubelet", k.node), k.informer))
+        return [(*slot, inf) for slot, inf in zip(self.layout().slots, self.informers(), strict=True)]
+
+    def informers(self) -> list[Informer | None]:
+        """Every informer in ``informer_slots`` order, without the slots' names (what the per-step plumbing
+        reads: ``spec.watchcache.settle``, the representatives; ``layout()`` names the slots)."""
+        leader = self.leader
+        out: list[Informer | None] = (
+            [None, None, None] if leader is not None and leader.active < 0 else list(self.kcm.informers))
+        out += [s.informer for s in self.schedulers]
+        out += [k.informer for k in self.kubelets]
         if self.workloads is not None:
-            for i, inf in enumerate(self.workloads.informers):
-                append(("workloads", i, ("kcm", WORKLOAD_RESOURCES[i]), inf))
+            out += self.workloads.informers
         if self.jobs is not None:
-            append(("jobs", 0, JOB_SCOPE, self.jobs.informer))
+            out.append(self.jobs.informer)
         net = self.net
         if net.eps is not None:
-            for i, (inf, resource) in enumerate(zip(net.eps.informers, EPS_RESOURCES, strict=True)):
-                append(("eps", i, ("eps", resource), inf))
-        for i, p in enumerate(net.proxies):
-            append(("proxy", i, ("proxy", p.node), p.informer))
+            out += net.eps.informers
+        if net.proxies:
+            out += [p.informer for p in net.proxies]
         if net.dns is not None:
-            append(("dns", 0, DNS_SCOPE, net.dns))
+            out.append(net.dns)
         return out
+
+    def layout(self) -> SlotLayout:
+        """The names of the informer slots (``SlotLayout``; one object per distinct layout)."""
+        net, kubelets, schedulers, workloads = self.net, self.kubelets, self.schedulers, self.workloads
+        last = _LAST_LAYOUT
+        if (last[0] is kubelets and last[1] is schedulers and last[2] is net and last[3] is workloads
+                and (self.jobs is None) == last[4]):
+            return last[5]  # type: ignore[return-value]
+        key = (len(schedulers), tuple([k.node for k in kubelets]),
+               -1 if workloads is None else len(workloads.informers), self.jobs is not None,
+               net.eps is not None, tuple([p.node for p in net.proxies]) if net.proxies else (), net.dns is not None)
+        layout = _LAYOUTS.get(key)
+        if layout is None:
+            layout = _LAYOUTS[key] = SlotLayout.of(*key)
+        _LAST_LAYOUT[:] = [kubelets, schedulers, net, workloads, self.jobs is None, layout]
+        return layout
 
     def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
         kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
@@ -1121,41 +1186,73 @@ class ClusterState:
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election)
 
-    def with_informers(self, infs: list[Informer | None], etcd: Etcd | None = None) -> ClusterState:
-        """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given)."""
+    def with_informers(self, infs: Sequence[Informer | None], etcd: Etcd | None = None,
+                       current: list[Informer | None] | None = None) -> ClusterState:
+        """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given). Only the components
+        whose informers are other objects are rebuilt. ``current``: ``self.informers()``, when the caller has it."""
+        old = self.informers() if current is None else current
+        changed = [i for i, (a, b) in enumerate(zip(old, infs, strict=True)) if a is not b]
+        if not changed:
+            return self if etcd is None or etcd is self.etcd else self._with(etcd=etcd)
+        return self.with_slots({i: infs[i] for i in changed}, etcd)
+
+    def with_slots(self, changes: dict[int, Informer | None], etcd: Etcd | None = None) -> ClusterState:
+        """The informers of the slots ``changes`` names (index in ``informer_slots`` order) replaced (and etcd,
+        if given): only the components that own them are rebuilt."""
         kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
-        a, b, c = kcm.informers
-        if infs[0] is not None and (infs[0] is not a or infs[1] is not b or infs[2] is not c):
-            kcm = ControllerManager((infs[0], infs[1], infs[2]), kcm.rs_queue, kcm.deploy_queue,  # type: ignore[arg-type]
-                                    kcm.expectations)
-        n = 3 + len(schedulers)
-        if any(s.informer is not i for s, i in zip(schedulers, infs[3:n], strict=True)):
-            schedulers = tuple(s if s.informer is i else Scheduler(s.name, i, s.queue, s.assumed, s.binding)  # type: ignore[arg-type]
-                               for s, i in zip(schedulers, infs[3:n], strict=True))
-        m = n + len(kubelets)
-        if any(k.informer is not i for k, i in zip(kubelets, infs[n:m], strict=True)):
-            kubelets = tuple(k if k.informer is i else Kubelet(k.node, k.up, i, k.runtime, k.failed, k.partitioned,
-                                                                              k.runtime_down)
-                             for k, i in zip(kubelets, infs[n:m], strict=True))
-        workloads = self.workloads
-        mw = m + (len(workloads.informers) if workloads is not None else 0)
-        if workloads is not None and any(a is not b for a, b in zip(workloads.informers, infs[m:mw], strict=True)):
-            workloads = Workloads(tuple(infs[m:mw]), workloads.sts_queue, workloads.pdb_queue,  # type: ignore[arg-type]
-                                  workloads.drains)
-        jobs = self.jobs
-        if jobs is not None:
-            if infs[mw] is not jobs.informer:
-                jobs = attrs.evolve(jobs, informer=infs[mw])  # type: ignore[arg-type]
-            mw += 1
-        net = self.net if len(infs) == mw else with_net_informers(self.net, infs[mw:])  # type: ignore[arg-type]
-        if etcd is None:
-            etcd = self.etcd
-        if (etcd is self.etcd and kcm is self.kcm and schedulers is self.schedulers and kubelets is self.kubelets
-                and workloads is self.workloads and net is self.net and jobs is self.jobs):
-            return self
-        return ClusterState(etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
-                            self.lifecycle, workloads, net, self.podgc, jobs, self.leader, self.apiservers,
-                            self.scheduler_election)
+        workloads, jobs, net = self.workloads, self.jobs, self.net
+        n_s = 3 + len(schedulers)
+        n_k = n_s + len(kubelets)
+        touched = {"kcm" if i < 3 else "scheduler" if i < n_s else "kubelet" if i < n_k else "" for i in changes}
+        if "" in touched:
+            lay = self.layout()
+            touched |= {lay.owner[i] for i in changes}
+        if "kcm" in touched:
+            infs: list[Informer | None] = list(kcm.informers)
+            for i in range(3):
+                if i in changes:
+                    if changes[i] is None:  # no replica's controllers run: the controller manager is left alone
+                        break
+                    infs[i] = changes[i]
+            else:
+                kcm = ControllerManager(tuple(infs), kcm.rs_queue, kcm.deploy_queue,  # type: ignore[arg-type]
+                                        kcm.expectations)
+        if "scheduler" in touched:
+            ss = list(schedulers)
+            for i in range(3, n_s):
+                inf = changes.get(i, _ABSENT)
+                if inf is not _ABSENT:
+                    s = ss[i - 3]
+                    ss[i - 3] = Scheduler(s.name, inf, s.queue, s.assumed, s.binding)
+            schedulers = tuple(ss)
+        if "kubelet" in touched:
+            ks = list(kubelets)
+            for i in range(n_s, n_k):
+                inf = changes.get(i, _ABSENT)
+                if inf is not _ABSENT:
+                    k = ks[i - n_s]
+                    ks[i - n_s] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned,
+                                          k.runtime_down)
+            kubelets = tuple(ks)
+        if "workloads" in touched:
+            assert workloads is not None
+            base = lay.start["workloads"]
+            workloads = Workloads(tuple(changes.get(base + n, inf) for n, inf in  # type: ignore[misc]
+                                        enumerate(workloads.informers)),
+                                  workloads.sts_queue, workloads.pdb_queue, workloads.drains)
+        if "jobs" in touched:
+            assert jobs is not None
+            jobs = attrs.evolve(jobs, informer=changes[lay.start["jobs"]])  # type: ignore[arg-type]
+        if "net" in touched:
+            base = lay.start["net"]
+            infs_net = self.informers()[base:]
+            for i, inf in changes.items():
+                if i >= base:
+                    infs_net[i - base] = inf
+            net = with_net_informers(net, infs_net)  # type: ignore[arg-type]
+        return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets, self.pending_commands,
+                            self.budget, self.ghost, self.lifecycle, workloads, net, self.podgc, jobs, self.leader,
+                            self.apiservers, self.scheduler_election)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""

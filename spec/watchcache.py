@@ -27,7 +27,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from spec import informer
-from spec.state import ApiServers, ClusterState, Etcd, Informer
+from spec.state import ApiServers, ClusterState, Etcd, Informer, SlotLayout
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -42,32 +42,39 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
     for; with "stale" the last ``watch_cache_size`` events stay, since a list may be served at any of them."""
     if state.apiservers is not None:
         return _settle_servers(state, config, state.apiservers)
-    slots = state.informer_slots()
-    plan = _settle(state.etcd, tuple(None if inf is None else (scope, inf.rv, inf.expired)
-                                     for _, _, scope, inf in slots), config.consistency, config.watch_cache_size)
+    infs = state.informers()
+    etcd = state.etcd
+    if not etcd.history:
+        revision = etcd.revision
+        if all(inf is None or inf.expired or inf.rv >= revision for inf in infs):
+            return state  # nothing to skip, forget or compact (``_settle`` would say None)
+    plan = _settle(etcd, state.layout(), tuple([None if inf is None else ((inf.rv,) if inf.expired else inf.rv)
+                                                for inf in infs]),
+                   config.consistency, config.watch_cache_size)
     if plan is None:
         return state
     etcd, moves = plan
-    infs: list[Informer | None] = []
-    for (_, _, _, inf), move in zip(slots, moves, strict=True):
-        if move is not None:
-            assert inf is not None
-            rv, expired = move
-            inf = Informer(rv, inf.cache, expired, max(inf.high_water, rv))
-        infs.append(inf)
-    return state.with_informers(infs, etcd)
+    changes: dict[int, Informer | None] = {}
+    for i, move in moves:
+        inf = infs[i]
+        assert inf is not None
+        rv, expired = move
+        changes[i] = Informer(rv, inf.cache, expired, max(inf.high_water, rv))
+    if not changes:
+        return state._with(etcd=etcd)
+    return state.with_slots(changes, etcd)
 
 
-_Positions = tuple[tuple[informer.Scope, int, bool] | None, ...]
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _settle(etcd: Etcd, positions: _Positions, consistency: str, watch_cache_size: int) -> tuple[
-        Etcd, tuple[tuple[int, bool] | None, ...]] | None:
-    """What ``settle`` does to etcd and to informers at ``positions`` (scope, rv, expired): (etcd', each
-    informer's new (rv, expired) or None); None when nothing changes. A pure function of them (an informer's
+@functools.lru_cache(maxsize=1 << 16)
+def _settle(etcd: Etcd, layout: SlotLayout, positions: tuple[int | tuple[int] | None, ...], consistency: str,
+            watch_cache_size: int) -> tuple[Etcd, tuple[tuple[int, tuple[int, bool]], ...]] | None:
+    """What ``settle`` does to etcd and to the informers of ``layout`` at ``positions`` (each informer's
+    revision, or ``(rv,)`` when expired; None for an absent one): (etcd', (slot index, its new (rv,
+    expired)) for each informer that moves); None when nothing changes. A pure function of them (an informer's
     cache plays no part), memoised: many states share etcd and the informers' positions."""
-    moved = [None if p is None else (p[0], informer.settled_rv(p[1], p[2], etcd, p[0]), p[2]) for p in positions]
+    before = [None if p is None else (scope, p[0], True) if isinstance(p, tuple) else (scope, p, False)
+              for scope, p in zip(layout.scopes, positions, strict=True)]
+    moved = [None if p is None else (p[0], informer.settled_rv(p[1], p[2], etcd, p[0]), p[2]) for p in before]
     history = etcd.history
     keep, compacted = history, etcd.compacted
     if history:
@@ -85,17 +92,17 @@ def _settle(etcd: Etcd, positions: _Positions, consistency: str, watch_cache_siz
             if len(keep) > watch_cache_size:
                 compacted = max(compacted, keep[-watch_cache_size - 1].rv)
                 keep = keep[-watch_cache_size:]
-    moves: list[tuple[int, bool] | None] = []
-    for before, after in zip(positions, moved, strict=True):
-        if before is None or after is None:
-            moves.append(None)
+    moves: list[tuple[int, tuple[int, bool]]] = []
+    for i, (old, after) in enumerate(zip(before, moved, strict=True)):
+        if old is None or after is None:
             continue
         # Compaction past an informer's position answers its watch 410 Gone.
-        expired = before[2] or (compacted != etcd.compacted and after[1] < compacted)
-        moves.append(None if (after[1], expired) == (before[1], before[2]) else (after[1], expired))
+        expired = old[2] or (compacted != etcd.compacted and after[1] < compacted)
+        if (after[1], expired) != (old[1], old[2]):
+            moves.append((i, (after[1], expired)))
     if len(keep) != len(history):
         etcd = Etcd(etcd.revision, etcd.objects, keep, compacted, etcd.next_uid)
-    elif all(m is None for m in moves):
+    elif not moves:
         return None
     return etcd, tuple(moves)
 

@@ -220,7 +220,7 @@ def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action,
     return out
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=1 << 16)
 def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, key: str, expectations: bool,
                guarded: bool, adoption_guard: bool = True, waits: bool = True
                ) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:

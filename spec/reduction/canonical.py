@@ -36,7 +36,7 @@ from spec.state import ClusterState, Etcd, Informer, Key, Object, Pod, WatchEven
 
 
 def _informers(state: ClusterState) -> list[Informer]:
-    return [inf for _, _, _, inf in state.informer_slots() if inf is not None]
+    return [inf for inf in state.informers() if inf is not None]
 
 
 def canonical_state(
@@ -91,7 +91,8 @@ class Representatives:
     def __call__(self, state: ClusterState) -> ClusterState:
         positions: list[Any] = []
         add = positions.append
-        for _, _, _, inf in state.informer_slots():
+        current = state.informers()
+        for inf in current:
             if inf is None:
                 add(None)
             elif inf.expired:
@@ -107,7 +108,7 @@ class Representatives:
             skeleton = self._skeleton(state, others)
             memo.put(key, skeleton)
         etcd, infs, locals_ = skeleton
-        out = state.with_informers(list(infs), etcd)
+        out = state.with_informers(infs, etcd, current)
         if locals_ is not None:
             out = _with_locals(out, locals_)
         if self.perms:
@@ -144,7 +145,7 @@ class Representatives:
                     locals_ = rw
             renamed = _renumber_ids(renamed, plan)
         renamed = rederived(renamed)
-        return renamed.etcd, tuple(inf for _, _, _, inf in renamed.informer_slots()), locals_
+        return renamed.etcd, tuple(renamed.informers()), locals_
 
     def _skeleton(self, state: ClusterState, others: frozenset[_Triple]) -> _Skeleton:
         """The skeleton's image, by the general path without symmetry (``others``: ``_local_ids(state)``)."""
@@ -163,7 +164,7 @@ class Representatives:
                 out = rederived(state)
         else:
             out = rederived(state)
-        return out.etcd, tuple(inf for _, _, _, inf in out.informer_slots()), locals_
+        return out.etcd, tuple(out.informers()), locals_
 
 
 def _moves(rw: fields.Rewrite, t: _Triple) -> bool:
