@@ -149,6 +149,7 @@ def trace_document(
     trace = tuple(violation.trace)
     variables = state_vars(trace[0].state) if trace else []
     states = []
+    elapsed = Elapsed() if callable(getattr(model, "duration", None)) else None
     for index, step in enumerate(trace):
         action = step.action
         view = _call(model, "display", step.state, None)
@@ -161,6 +162,10 @@ def trace_document(
             "fingerprint": fingerprint(step.state),
         }
         meta.update(_explanations(model, trace, index, violation))
+        if elapsed is not None:
+            if action is not None:
+                elapsed = elapsed.after(model.duration(action))
+            meta["elapsed"] = elapsed.json()
         states.append({"#meta": meta, **encode_state(step.state)})
     loop = violation.loop_start
     document: dict[str, JSON] = {
@@ -186,6 +191,31 @@ def trace_document(
         document["loop"] = loop
         document["#meta"]["lasso"] = lasso_meta(model, trace, loop, violation.property)
     return document
+
+
+@attrs.frozen
+class Elapsed:
+    """Model time since the initial state (``#meta.elapsed``): the steps' ``model.duration(action)`` summed, an
+    int being ms, a string an unmeasured period by name (counted in ``plus``), None no time."""
+
+    ms: int = 0
+    plus: tuple[tuple[str, int], ...] = ()
+
+    def after(self, duration: Any) -> Elapsed:
+        if isinstance(duration, int) and not isinstance(duration, bool) and duration >= 0:
+            return Elapsed(self.ms + duration, self.plus)
+        if isinstance(duration, str) and duration:
+            counts = dict(self.plus)
+            counts[duration] = counts.get(duration, 0) + 1
+            return Elapsed(self.ms, tuple(counts.items()))
+        return self
+
+    def json(self) -> dict[str, JSON]:
+        """``{"ms": 340000, "plus": {"resync period": 1}}`` (``plus`` only when some period is unmeasured)."""
+        out: dict[str, JSON] = {"ms": self.ms}
+        if self.plus:
+            out["plus"] = dict(self.plus)
+        return out
 
 
 def _lines(value: Any) -> list[str]:

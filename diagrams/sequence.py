@@ -152,13 +152,21 @@ def lane_rank(lane: str) -> int:
     return _OTHER_RANK
 
 
+def timed_description(before: TraceStep, step: TraceStep) -> str:
+    """The step's description, after ``[340 s]`` when model time moved at it (the model's clock: ``#meta.elapsed``),
+    so that a diagram reads as a timeline without a time on every row."""
+    if step.elapsed is not None and before.elapsed is not None and step.elapsed != before.elapsed:
+        return f"[{step.elapsed}] {step.description}"
+    return step.description
+
+
 def classify(trace: Trace, step: TraceStep) -> Message:
     """The message that ``step`` (not the initial state) draws."""
     before = trace.steps[step.index - 1]
     actor = safe_text(step.actor, _LANE_CHARS) if step.actor else SYSTEM_LANE
     api = next((s.actor for s in trace.steps if s.actor and _API_ACTOR.search(s.actor)), API_LANE)
     api = safe_text(api, _LANE_CHARS)
-    label = safe_text(step.description, _LABEL_CHARS)
+    label = safe_text(timed_description(before, step), _LABEL_CHARS)
     changes = tuple(diff_states(before.shown, step.shown))
     has_views = step.view is not None and before.view is not None
     writes_api = has_views and any(is_api_object(change.address) for change in changes)

@@ -15,6 +15,14 @@ As a component (``Clock``): no slot of its own (the timers are the components');
 lifecycle controller's passes), then moves every component's timers by the same ``dt`` (``Component.timers`` /
 ``elapse``), or, with no timer running and no component ``busy``, is the resync (``Resyncs``). A restart loses
 nothing (time is not a process).
+Elapsed time in traces (``duration``, the model's ``duration`` hook, written as each state's ``#meta.elapsed`` by
+checker/itf.py, printed by ``kubespec trace show`` and ``kubespec check``): the sum of the Ticks' ``ms`` along the
+trace. Steps between two Ticks take no time in the model: they happen at the instant of the last deadline (a
+fault, a user's command or a heal stands for any moment before the next deadline; the model keeps only the order
+of deadlines, not where between them an untimed step falls). A resync Tick is not measured: it stands for the
+rest of kube-controller-manager's resync period (``--min-resync-period`` 12 h times a random factor in [1, 2):
+cmd/kube-controller-manager/app/controllermanager.go ResyncPeriod), so a trace after it reads "340 s + 1 resync
+period".
 Timing assumption: watch delivery is faster than the shortest timer (1 s, ignoring the 5 ms work-queue backoff),
 so time advances only when every running informer has caught up with etcd. Without it, an informer lagging for
 5 minutes would let ReplicaSet expectations expire, a behaviour the real system only shows under a broken watch.
@@ -60,6 +68,18 @@ def workqueue_delay_ms(failures: int) -> int:
     """Upstream: ItemExponentialFailureRateLimiter.When: base * 2^failures, capped."""
     delay: int = WORKQUEUE_BASE_DELAY_MS * 2**failures
     return min(delay, WORKQUEUE_MAX_DELAY_MS)
+
+
+RESYNC_PERIOD = "resync period"
+"""The name of the unmeasured time a resync Tick stands for (``duration``)."""
+
+
+def duration(action: object) -> int | str | None:
+    """How much model time ``action`` takes: a Tick's ``ms`` (exact), ``RESYNC_PERIOD`` for a resync Tick (the
+    rest of a resync period: up to 24 h, not measured), None for every other step (it takes no time)."""
+    if not isinstance(action, A.Tick):
+        return None
+    return action.ms if action.ms else RESYNC_PERIOD
 
 
 def elapse(remaining: int, dt: int) -> int:

@@ -157,6 +157,13 @@ class Cluster(Model):
         tick."""
         return A.kind(action)
 
+    def duration(self, action: Any) -> int | str | None:
+        """The model time a step takes (``spec.clock.duration``): ms for a Tick, the resync period by name, None for
+        an untimed step; checker/itf.py sums them into each state's ``#meta.elapsed``."""
+        from spec.clock import duration
+
+        return duration(action)
+
     def lanes(self) -> tuple[str, ...]:
         """Every actor, in a stable order (``lanes``)."""
         return lanes(self.config)

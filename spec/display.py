@@ -97,6 +97,7 @@ def display(state: ClusterState) -> Mapping[str, Any]:
         view[f"kubelet/{k.node}"] = {
             "up": k.up, "informer rv": None if k.informer is None else k.informer.rv,
             **({"partitioned": True} if k.partitioned else {}), **({"failed": True} if k.failed else {}),
+            **({"runtime": "down"} if k.runtime_down else {}),
             "containers": sorted(f"{c.pod}/{c.name} ({'running' if c.running else 'exited'})" for c in k.runtime),
         }
     if state.jobs is not None:
@@ -345,6 +346,11 @@ def _why_kubelet(state: ClusterState, a: Any, config: Config) -> list[str]:
     k = next(x for x in state.kubelets if a.actor == f"kubelet/{x.node}")
     if k.informer is None:
         return []
+    if a.pod == f"nodes/{k.node}":  # the node status report (spec.kubelet.report_node_ready)
+        rec = _session(state, config)
+        node = state.etcd.get(a.pod)
+        kubelet.report_node_ready(k, rec, kubelet.ignores_runtime(config))  # type: ignore[arg-type]
+        return [f"{a.actor} reports its node's status; etcd has {a.pod} {summary(node)}", *rec.requests]
     where = f"its informer (at rv {k.informer.rv})"
     lines = [_read(a.actor, a.pod, k.informer.cache.get(a.pod), where, _unstatused(state.etcd.get(a.pod)))]
     rec = _session(state, config)

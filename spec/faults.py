@@ -19,6 +19,16 @@ restarts every component hosted by that process (``spec.component.restart``); wh
 - node failure: the node runs nothing and never boots again; its kubelet stops renewing the node's Lease, so the
   node lifecycle controller's grace timer starts (``spec.controllers.nodelifecycle``).
 
+- container runtime failure (``runtimeFailures``): the node's container runtime goes down for good (containerd or
+  CRI-O stops answering). The kubelet keeps running, watching and renewing its Lease (so the node lifecycle
+  controller's grace timer does not start), but its Ready condition turns False ("container runtime is down":
+  ``spec.kubelet.ready_condition``), which it reports before time advances; it syncs no pod (syncLoop skips pod
+  synchronization while the runtime is down), so nothing starts, restarts or stops on the node. The containers
+  already running keep running (each under its shim, outside the runtime daemon). The node lifecycle controller
+  then taints the node ``node.kubernetes.io/not-ready`` (NoSchedule, NoExecute) and 300 s later
+  (DefaultTolerationSeconds) the taint eviction controller deletes its pods; they stay Terminating (no kubelet can
+  stop them), which their ReplicaSet does not count, so it replaces them elsewhere. Abstracted: the runtime
+  never comes back (a runtime that recovers is, to the control plane, a shorter not-ready spell).
 - network partition (``nodePartitions``): the node can no longer reach the API server. Its containers keep running
   (the runtime is untouched) and its kubelet takes no step: no watch event reaches it, no status or Lease write
   leaves it, so the node lifecycle controller's grace timer starts as for a failure. Its informer is dropped while
@@ -57,7 +67,7 @@ from spec import informer
 from spec.component import Base, Component, Host, Process, Step, restart
 from spec.controllers import nodelifecycle
 from spec.kubelet import nodes
-from spec.state import ClusterState, Node, Pod
+from spec.state import ClusterState, Kubelet, Node, Pod
 from spec.watchcache import settle
 
 if TYPE_CHECKING:
@@ -177,6 +187,12 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
                                    lifecycle=nodelifecycle.heartbeats_stopped(state.lifecycle, k.node))
                 yield A.Fault("fault", "network partition (cut off from the API server; its containers keep running)",
                               f"nodes/{k.node}"), settle(new, config)
+    if b.runtime_failures:
+        for k in state.kubelets:
+            if _runtime_can_fail(k):
+                new = _spend(state, runtime_failures=b.runtime_failures - 1)
+                yield A.Fault("fault", RUNTIME_FAILURE, f"nodes/{k.node}"), settle(
+                    new.with_kubelet(attrs.evolve(k, runtime_down=True)), config)
     for k in state.kubelets:
         if not k.up and not k.failed:
             inf, _ = informer.relist(None, etcd, ("kubelet", k.node), etcd.revision)
@@ -193,6 +209,13 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
 FAULT_ACTOR = "fault"
 FAILURE = "failure (down for good)"
 """The kind of a node failure's ``Fault`` step."""
+RUNTIME_FAILURE = "container runtime down (for good; its containers keep running)"
+"""The kind of a runtime failure's ``Fault`` step (``runtimeFailures``)."""
+
+
+def _runtime_can_fail(k: Kubelet) -> bool:
+    """A runtime fails on a node that is up, reaches the API server and whose runtime still runs."""
+    return k.up and not k.failed and not k.partitioned and not k.runtime_down
 
 
 def recovery_actor(node: str) -> str:
@@ -238,6 +261,7 @@ class FaultsComponent(Base):
                 or (b.node_crashes and any(k.up and not k.partitioned for k in ks))
                 or (b.node_failures and any(not k.failed and not k.partitioned for k in ks))
                 or (b.node_partitions and any(k.up and not k.partitioned for k in ks))
+                or (b.runtime_failures and any(_runtime_can_fail(k) for k in ks))
                 or (b.container_crashes and any(c.managed and c.running for k in ks for c in k.runtime))):
             out.add(FAULT_ACTOR)
         return out

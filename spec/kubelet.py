@@ -20,6 +20,11 @@ the node fails for good or is cut off from the API server (``spec.faults``); its
 (``spec.controllers.nodelifecycle``). A partitioned kubelet takes no step; once the partition heals it relists and,
 if etcd's Node says other than Ready=True (the controller's Unknown), reports its node Ready (``report_node_ready``,
 tryUpdateNodeStatus, within nodeStatusUpdateFrequency 10 s: before time advances, ``urgent``).
+A kubelet whose container runtime is down (``Kubelet.runtime_down``, the ``runtimeFailures`` fault) reports its
+node Ready=False (``ready_condition``: pkg/kubelet/nodestatus/setters.go ReadyCondition with the runtime errors of
+pkg/kubelet/runtime.go, reason KubeletNotReady, "container runtime is down"), before time advances, and syncs no
+pod (pkg/kubelet/kubelet.go syncLoop: "skipping pod synchronization - container runtime is down"); it keeps its
+informer and renews its Lease. The variant runtime-ready-ignored (kubernetes#79873) reports Ready=True all the same.
 Readiness is the containers running (no probes in scenarios); CrashLoopBackOff's delay is the gap
 between the two steps.
 Omitted: volumes, probes, static pods, eviction, image pulls.
@@ -56,8 +61,9 @@ def work(k: Kubelet) -> Iterator[tuple[str, Key]]:
     "terminate", "cleanup". A pod whose restartPolicy is not Always (a Job's) runs to completion ("complete": its
     containers exit 0, phase Succeeded); one that is Never is not restarted after a crash (``stale_status``
     reports it Failed); a terminal pod is left alone (pkg/kubelet/kubelet.go: a pod in a terminal phase is not
-    started again)."""
-    if not k.up or k.informer is None or k.informer.expired:
+    started again); none while the container runtime is down (syncLoop: "skipping pod synchronization - container
+    runtime is down")."""
+    if not k.up or k.informer is None or k.informer.expired or k.runtime_down:
         return
     cache = k.informer.cache
     for key, pod in sorted(cache.items()):
@@ -181,9 +187,10 @@ def nodes(config: Config) -> list[str]:
 
 def stale_reports(state: ClusterState, k: Kubelet) -> Iterator[Key]:
     """The pods (in key order) whose status in etcd the kubelet ``k`` has yet to report (``stale_status``):
-    none while the node is down or its informer must relist."""
+    none while the node is down, its informer must relist or its runtime is down (the statuses come from the pod
+    syncs, which the kubelet skips then)."""
     inf = k.informer
-    if not k.up or inf is None or inf.expired:
+    if not k.up or inf is None or inf.expired or k.runtime_down:
         return
     for key in sorted(inf.cache.keys()):
         current = state.etcd.objects.get(key)
@@ -191,30 +198,55 @@ def stale_reports(state: ClusterState, k: Kubelet) -> Iterator[Key]:
             yield key
 
 
-def node_status_stale(state: ClusterState, k: Kubelet) -> bool:
-    """Whether the kubelet ``k`` has to report its node Ready: it runs and reaches the API server, and etcd's
-    Node says otherwise (after a partition healed, the node lifecycle controller's Ready=Unknown is still there).
-    Upstream: pkg/kubelet/kubelet_node_status.go tryUpdateNodeStatus (every nodeStatusUpdateFrequency, 10 s; a
-    changed condition is patched at once)."""
+RUNTIME_READY_IGNORED = "runtime-ready-ignored"
+"""The variant in which the kubelet's Ready condition ignores the container runtime (``ready_condition``)."""
+
+
+def ready_condition(k: Kubelet, ignores_runtime: bool = False) -> str:
+    """The Ready condition the kubelet ``k`` reports: "False" while its container runtime is down, else "True".
+    Upstream: pkg/kubelet/nodestatus/setters.go ReadyCondition (runtimeErrorsFunc: kl.runtimeState.runtimeErrors,
+    pkg/kubelet/runtime.go: "container runtime is down" once the runtime has not answered for
+    baseRuntimeSyncThreshold, and the runtime's own RuntimeReady=false, kubelet.go updateRuntimeUp: kubernetes#79873),
+    reason KubeletNotReady. ``ignores_runtime`` is the variant runtime-ready-ignored (before kubernetes#79873:
+    updateRuntimeUp's TODO left a runtime reporting RuntimeReady=false out of the node's Ready condition, so the
+    node stayed Ready while no container could start on it)."""
+    return "False" if k.runtime_down and not ignores_runtime else "True"
+
+
+def node_status_stale(state: ClusterState, k: Kubelet, ignores_runtime: bool = False) -> bool:
+    """Whether the kubelet ``k`` has to report its node's Ready condition: it runs and reaches the API server, and
+    etcd's Node says otherwise (after a partition healed, the node lifecycle controller's Ready=Unknown is still
+    there; after its runtime went down, Ready=True). Upstream: pkg/kubelet/kubelet_node_status.go
+    tryUpdateNodeStatus (every nodeStatusUpdateFrequency, 10 s; a changed condition is patched at once)."""
     if not k.up or k.partitioned or k.informer is None:
         return False
     node = state.etcd.objects.get(f"nodes/{k.node}")
-    return isinstance(node, Node) and node.ready != "True"
+    return isinstance(node, Node) and node.ready != ready_condition(k, ignores_runtime)
 
 
-def report_node_ready(k: Kubelet, session: Session) -> None:
-    """The node status update: the Ready condition True (the node lifecycle controller then removes its taints)."""
+def report_node_ready(k: Kubelet, session: Session, ignores_runtime: bool = False) -> None:
+    """The node status update: the Ready condition as ``ready_condition`` says (True: the node lifecycle controller
+    then removes its taints; False: it taints the node not-ready, NoSchedule and NoExecute)."""
     key = f"nodes/{k.node}"
     node = session.get(key)
-    if isinstance(node, Node) and node.ready != "True":
-        session.patch(key, Node(node.meta, node.info, "True"))
-        session.event(key, "Normal", "NodeReady", f"Node {k.node} status is now: NodeReady")
+    ready = ready_condition(k, ignores_runtime)
+    if isinstance(node, Node) and node.ready != ready:
+        session.patch(key, Node(node.meta, node.info, ready))
+        if ready == "True":
+            session.event(key, "Normal", "NodeReady", f"Node {k.node} status is now: NodeReady")
+        else:
+            session.event(key, "Normal", "NodeNotReady", f"Node {k.node} status is now: NodeNotReady (Ready=False, "
+                          "KubeletNotReady: container runtime is down)")
 
 
-def has_work(state: ClusterState, k: Kubelet) -> bool:
+def ignores_runtime(config: Config) -> bool:
+    return RUNTIME_READY_IGNORED in config.variants
+
+
+def has_work(state: ClusterState, k: Kubelet, ignores_runtime: bool = False) -> bool:
     """Whether the kubelet ``k`` has a pod sync or a status report to do (a step, perhaps a stuttering one)."""
     return (next(work(k), None) is not None or next(stale_reports(state, k), None) is not None
-            or node_status_stale(state, k))
+            or node_status_stale(state, k, ignores_runtime))
 
 
 def _stutters(state: ClusterState, k: Kubelet, what: str, key: Key) -> bool:
@@ -229,10 +261,10 @@ def _stutters(state: ClusterState, k: Kubelet, what: str, key: Key) -> bool:
     return not _containers(k, key, uid) and not (isinstance(current, Pod) and current.meta.uid == uid)
 
 
-def has_effective_work(state: ClusterState, k: Kubelet) -> bool:
+def has_effective_work(state: ClusterState, k: Kubelet, ignores_runtime: bool = False) -> bool:
     """Whether the kubelet ``k`` has a step that changes something (``has_work`` without the stutters)."""
     return (any(not _stutters(state, k, what, key) for what, key in work(k))
-            or next(stale_reports(state, k), None) is not None or node_status_stale(state, k))
+            or next(stale_reports(state, k), None) is not None or node_status_stale(state, k, ignores_runtime))
 
 
 def _replace_kubelet(state: ClusterState, k: Kubelet) -> tuple[Kubelet, ...]:
@@ -284,22 +316,25 @@ class KubeletComponent(Base):
                 sess = session(state, config)
                 report_ready(k, sess, key)
                 yield A.SyncPod(actor(k.node), "report", key), commit(state, sess, config)
-            if node_status_stale(state, k):
+            if node_status_stale(state, k, ignores_runtime(config)):
                 sess = session(state, config)
-                report_node_ready(k, sess)
+                report_node_ready(k, sess, ignores_runtime(config))
                 yield A.SyncPod(actor(k.node), "report", f"nodes/{k.node}", tuple(sess.events)), commit(
                     state, sess, config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {actor(k.node) for k in state.kubelets if has_effective_work(state, k)}
+        ignores = ignores_runtime(config)
+        return {actor(k.node) for k in state.kubelets if has_effective_work(state, k, ignores)}
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        return any(has_work(state, k) for k in state.kubelets)
+        ignores = ignores_runtime(config)
+        return any(has_work(state, k, ignores) for k in state.kubelets)
 
     def urgent(self, state: ClusterState, config: Config) -> bool:
         """A node status report is due (after a partition healed): it happens before time advances
         (nodeStatusUpdateFrequency 10 s, shorter than the timers it races: the eviction deadlines)."""
-        return any(node_status_stale(state, k) for k in state.kubelets)
+        ignores = ignores_runtime(config)
+        return any(node_status_stale(state, k, ignores) for k in state.kubelets)
 
     def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
         for k in state.kubelets:

@@ -3,7 +3,9 @@ block of its own at the end; this module imports nothing of it, so there is no i
 
 ReplicaSetsConvergeOnHealthyNodes: after a node fails for good, while the remaining nodes have room, every
 ReplicaSet eventually has spec.replicas active pods, each Ready and running. A pod of a failed node runs nothing
-(its runtime is gone), so it never counts; the promise is kept only if something deletes it, which is what the
+(its runtime is gone), so it never counts, nor does a pod of a node whose container runtime is down (the
+``runtimeFailures`` fault: its containers may still run, but nothing starts, restarts or stops them: not a
+healthy node); the promise is kept only if something deletes it, which is what the
 node lifecycle controller and taint-based eviction do (pkg/controller/nodelifecycle/node_lifecycle_controller.go,
 pkg/controller/tainteviction/taint_eviction.go), and then the ReplicaSet controller replaces it
 (pkg/controller/replicaset/replica_set.go: a pod being deleted is not active). "Room" is the existing ``blocked``
@@ -39,14 +41,15 @@ from spec.state import ClusterState, Key, Kubelet, Object, Pod, ReplicaSet
 def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
     for k in kubelets:
         if k.node == pod.node_name:
-            return k.up and any(c.uid == pod.meta.uid and c.running and c.managed for c in k.runtime)
+            return k.up and not k.runtime_down and any(c.uid == pod.meta.uid and c.running and c.managed
+                                                       for c in k.runtime)
     return False
 
 
 def replicasets_on_healthy_nodes(s: ClusterState) -> bool:
     """Every ReplicaSet not being deleted has exactly spec.replicas active pods, each Ready and running on a node
-    that is up and that the API server still has (a pod bound to a deleted node is an orphan, not a replica on a
-    healthy node, even while its old kubelet still runs it)."""
+    that is up, whose container runtime is up, and that the API server still has (a pod bound to a deleted node is
+    an orphan, not a replica on a healthy node, even while its old kubelet still runs it)."""
     return _healthy(s.etcd.objects, s.kubelets)
 
 

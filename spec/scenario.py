@@ -61,6 +61,7 @@ FAULTS = {
     "nodeFailures": "node_failures",
     "nodePartitions": "node_partitions",
     "kubeProxyRestarts": "kube_proxy_restarts",
+    "runtimeFailures": "runtime_failures",
     "apiServerPartitions": "api_server_partitions",
 }
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",

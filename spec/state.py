@@ -761,6 +761,9 @@ class Kubelet:
     """Cut off from the API server (the ``nodePartitions`` fault): up, its containers running, but its kubelet takes
     no step (no watch, no status write, no Lease renewal) until the partition heals and it relists. Its informer
     is dropped meanwhile (``informer`` None): nothing it would do depends on it before the relist."""
+    runtime_down: bool = False
+    """Its container runtime is down for good (the ``runtimeFailures`` fault): the kubelet runs, watches and
+    renews its Lease, reports its node Ready=False, and syncs no pod; the containers keep running (``spec.kubelet``)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -776,6 +779,8 @@ class Budget:
     node_failures: int = 0
     node_partitions: int = 0
     kube_proxy_restarts: int = 0
+    runtime_failures: int = 0
+    """A node's container runtime going down for good (``spec.faults``; the scenario's ``runtimeFailures``)."""
     controller_manager_pauses: int = 0
     """Pauses of a kube-controller-manager replica (a long GC pause, a frozen VM): only with leader election
     (``spec.leaderelection``; the scenario's ``spec.leaderElection.pauses``)."""
@@ -1178,7 +1183,7 @@ class ClusterState:
         else:
             ks = list(kubelets)
             k = ks[index]
-            ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned)
+            ks[index] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned, k.runtime_down)
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
@@ -1229,7 +1234,8 @@ class ClusterState:
                 inf = changes.get(i, _ABSENT)
                 if inf is not _ABSENT:
                     k = ks[i - n_s]
-                    ks[i - n_s] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned)
+                    ks[i - n_s] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned,
+                                          k.runtime_down)
             kubelets = tuple(ks)
         if "workloads" in touched:
             assert workloads is not None

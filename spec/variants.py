@@ -249,6 +249,25 @@ VARIANTS["stale-taint-eviction"] = Variant(
 )
 
 
+def _needs_runtime_failure(config: Config) -> str | None:
+    if not getattr(config.budget, "runtime_failures", 0):
+        return "spec.faults.runtimeFailures of at least 1 (a node whose container runtime goes down)"
+    if not _evicts_something(config):
+        return "a pod to start or to evict"
+    return None
+
+
+VARIANTS["runtime-ready-ignored"] = Variant(
+    "runtime-ready-ignored",
+    "kubernetes#79873 (updateRuntimeUp's TODO: the runtime's RuntimeReady=false now sets the runtime error that "
+    "setNodeReadyCondition reports, so the node turns Ready=False)",
+    "the kubelet's Ready condition ignores its container runtime: a node whose runtime is down stays Ready, is "
+    "never tainted not-ready, and the pods bound to it are neither started nor evicted",
+    _needs_runtime_failure,
+    "node-not-ready",
+)
+
+
 # --- issue 19's variants (spec/controllers/job.py) -------------------------------------------------------------
 
 VARIANTS["job-stale-sync"] = Variant(

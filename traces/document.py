@@ -19,6 +19,38 @@ JSON = Any
 
 
 @attrs.frozen
+class Elapsed:
+    """Model time since the initial state, as a trace file says it (``#meta.elapsed``: ``{"ms": N, "plus": {name:
+    count}}``): ``ms`` measured, plus periods the model does not measure (a resync period), by name."""
+
+    ms: int
+    plus: tuple[tuple[str, int], ...] = ()
+
+    def __str__(self) -> str:
+        """``40 s``, ``1.005 s``, ``340 s + 1 resync period``."""
+        seconds = f"{self.ms // 1000:,}" if self.ms % 1000 == 0 else f"{self.ms / 1000:,.3f}".rstrip("0")
+        text = f"{seconds} s"
+        for name, count in self.plus:
+            text += f" + {count} {name}{'' if count == 1 else 's'}"
+        return text
+
+
+def _elapsed(value: JSON) -> Elapsed | None:
+    """``#meta.elapsed`` as written by checker/itf.py; None when absent or not of that shape (a hand-edited file)."""
+    if not isinstance(value, dict):
+        return None
+    ms = value.get("ms")
+    if not isinstance(ms, int) or isinstance(ms, bool) or not 0 <= ms < 10**15:
+        return None
+    plus = value.get("plus", {})
+    if not isinstance(plus, dict):
+        return None
+    periods = tuple((str(name), count) for name, count in plus.items()
+                    if isinstance(count, int) and not isinstance(count, bool) and 0 < count < 10**9)
+    return Elapsed(ms, periods)
+
+
+@attrs.frozen
 class TraceStep:
     """One state of a trace and the action that led to it (``action`` is None for the initial state)."""
 
@@ -36,6 +68,8 @@ class TraceStep:
     """The state as kubectl-like tables (``#meta.tables``: ``{"title", "columns", "rows"}`` each)."""
     kind: str | None = None
     """The step's kind as the model declares it (``#meta.kind``: "delivery", "reconcile", ...), or None."""
+    elapsed: Elapsed | None = None
+    """Model time since the initial state (``#meta.elapsed``), or None when the model has no clock."""
 
     @property
     def shown(self) -> Mapping[str, JSON]:
@@ -161,6 +195,7 @@ def from_document(document: Mapping[str, JSON]) -> Trace:
                 explanation=_text(step_meta.get("explanation")),
                 tables=_tables(step_meta.get("tables")),
                 kind=step_meta.get("kind") if isinstance(step_meta.get("kind"), str) else None,
+                elapsed=_elapsed(step_meta.get("elapsed")),
             )
         )
     stats = meta.get("stats")

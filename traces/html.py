@@ -27,6 +27,7 @@ h1 { font-size: 1.4em; } .facts { color: #52606d; }
 .step.violation { border-left-color: #c0392b; background: #fdecea; }
 .step.loop { border-left-color: #d35400; background: #fff4e5; }
 .step h2 { font-size: 1em; margin: 0.3em 0; } .actor { color: #0b7285; margin: 0 0.6em; }
+.elapsed { color: #862e9c; font-weight: normal; margin-left: 0.4em; }
 .verdict { color: #c0392b; font-weight: bold; }
 pre { margin: 0.2em 0; font-size: 0.9em; white-space: pre-wrap; }
 .added { color: #2b8a3e; } .removed { color: #c92a2a; } .changed { color: #a86400; } .none { color: #7b8794; }
@@ -144,7 +145,8 @@ def trace_html(trace: Trace, svg: str | None, title: str = "kubespec trace", pic
             classes.append("loop" if trace.loop is not None else "violation")
         parts.append(f'<section class="{" ".join(classes)}" id="step-{step.index}">')
         actor = f'<span class="actor">{_e(step.actor)}</span>' if step.actor else " "
-        parts.append(f"<h2>Step {step.index}{actor}{_e(step.description)}</h2>")
+        elapsed = "" if step.elapsed is None else f' <span class="elapsed">[{_e(step.elapsed)}]</span>'
+        parts.append(f"<h2>Step {step.index}{elapsed}{actor}{_e(step.description)}</h2>")
         if step.index == 0:
             if step.tables:
                 parts.append(tables_html(step.tables))

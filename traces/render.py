@@ -57,9 +57,13 @@ def header(trace: Trace) -> list[Text]:
 
 
 def step_heading(trace: Trace, step: TraceStep) -> Text:
-    """``Step 3  scheduler  scheduler binds default/web-x to node-a``, with a mark on violating steps."""
+    """``Step 3  [40 s]  scheduler  scheduler binds default/web-x to node-a``, with a mark on violating steps; the
+    bracket is the model time elapsed since the initial state (when the model has a clock: ``#meta.elapsed``)."""
     text = Text()
     text.append(f"Step {step.index}", style="bold")
+    if step.elapsed is not None:
+        text.append("  ")
+        text.append(f"[{printable(str(step.elapsed))}]", style="magenta")
     if step.actor:
         text.append("  ")
         text.append(printable(step.actor), style="cyan")

@@ -141,7 +141,8 @@ def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterSt
     failure scenario with and without the reductions.)
     """
     b = state.budget
-    if b.node_crashes or b.container_crashes or any(not k.up and not k.failed for k in state.kubelets):
+    if b.node_crashes or b.container_crashes or b.runtime_failures or any(not k.up and not k.failed
+                                                                         for k in state.kubelets):
         return None
     can_fail = {k.node for k in state.kubelets if not k.failed and not k.partitioned} if b.node_failures else set()
     if len(state.etcd.history) + _WRITES_PER_STEP >= config.watch_cache_size:

@@ -7,6 +7,7 @@ import attrs
 import pytest
 
 from checker import always, check
+from checker.itf import trace_document
 from spec import actions as A
 from spec import kubectl
 from spec.apiserver import Session, store
@@ -51,6 +52,20 @@ def test_stale_taint_eviction_evicts_from_a_healed_node() -> None:
     assert "TaintManagerEviction" in text[-1]
     ticks = [a.ms for a in actions if isinstance(a, A.Tick)]
     assert ticks[0] == nl.NODE_MONITOR_GRACE_PERIOD_MS and sum(ticks) == 340_000
+
+
+def test_the_trace_file_of_a_healed_partition_says_why_the_kubelet_reports() -> None:
+    """The why of a node status report (``SyncPod`` "report" of ``nodes/<node>``) reads the Node, not a pod (it
+    failed on writing the trace file), and the eviction is at 340 s of model time."""
+    s = with_overrides(builtin("node-partition"), ("stale-taint-eviction",))
+    model = ClusterModel(s.config, s.reductions)
+    result = check(model)
+    document = trace_document(result, model, None, {})
+    states = document["states"]
+    report = next(st["#meta"] for st in states if "NodeReady" in st["#meta"]["description"])
+    assert report["why"][0].endswith("etcd has nodes/node-a schedulable, Ready=Unknown")
+    assert report["why"][1] == "PATCH nodes/node-a → 200 OK"
+    assert states[-1]["#meta"]["elapsed"] == {"ms": 340_000}
 
 
 def test_a_partitioned_kubelet_takes_no_step_and_its_containers_keep_running() -> None:
