@@ -1,10 +1,10 @@
-"""Ctrl-C and SIGTERM in the trace and picture commands: stop within a second, say so, exit 130 or 143.
+"""Ctrl-C, SIGTERM and SIGHUP in the trace and picture commands: stop within a second, say so, exit 130, 143 or 129.
 
-While a command runs, SIGINT and SIGTERM both raise KeyboardInterrupt in the main thread (a Graphviz child is then
-killed by ``subprocess.run``, and a half-written output's temporary file removed by ``checker.files``); the command
-then prints ``interrupted`` and exits 130 for SIGINT or 143 for SIGTERM (128 + the signal's number, as shells report
-it, and as ``kubespec check`` does). Nothing is written after an interrupt: these commands have no partial result
-worth a file.
+While a command runs, SIGINT, SIGTERM and SIGHUP (a closed terminal) raise KeyboardInterrupt in the main thread (a
+Graphviz child is then killed by ``subprocess.run``, and a half-written output's temporary file removed by
+``checker.files``); the command then prints ``interrupted`` and exits 130 for SIGINT, 143 for SIGTERM or 129 for
+SIGHUP (128 + the signal's number, as shells report it, and as ``kubespec check`` does). Nothing is written after
+an interrupt: these commands have no partial result worth a file.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+_NAMES = {"SIGINT": "Ctrl-C", "SIGTERM": "SIGTERM", "SIGHUP": "SIGHUP"}
+"""The signals answered (those the platform has) and how the message names each."""
 
 
 def answers_signals(command: F) -> F:
-    """Run ``command`` with SIGINT and SIGTERM turned into a clean stop (see the module docstring)."""
+    """Run ``command`` with SIGINT, SIGTERM and SIGHUP turned into a clean stop (see the module docstring)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -36,7 +38,8 @@ def answers_signals(command: F) -> F:
             if first:
                 raise KeyboardInterrupt
 
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.getsignal(sig) for sig in
+                    (getattr(signal, name) for name in _NAMES if hasattr(signal, name))}
         try:
             for sig in previous:
                 signal.signal(sig, on_signal)
@@ -45,10 +48,9 @@ def answers_signals(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except KeyboardInterrupt:
-            code = EXIT_TERMINATED if received and received[0] == signal.SIGTERM else EXIT_INTERRUPTED
-            name = "SIGTERM" if code == EXIT_TERMINATED else "Ctrl-C"
-            click.echo(f"interrupted ({name}): nothing written", err=True)
-            sys.exit(code)
+            first = signal.Signals(received[0]) if received else signal.SIGINT
+            click.echo(f"interrupted ({_NAMES[first.name]}): nothing written", err=True)
+            sys.exit(128 + int(first))
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -1,5 +1,5 @@
-"""Ctrl-C and SIGTERM stop `kubespec graph` within a second, exploring or while Graphviz lays out: exit 130 or 143,
-no output file, no `dot` left running (issue 17)."""
+"""Ctrl-C, SIGTERM and SIGHUP stop `kubespec graph` within a second, exploring or while Graphviz lays out: exit
+130, 143 or 129, no output file, no `dot` left running (issue 17)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in found]
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 @pytest.mark.parametrize("phase", ["exploring", "laying out", "quotient"])
 def test_graph_answers_signals_within_a_second(tmp_path: Path, signum: int, code: int, phase: str) -> None:
     (tmp_path / "slow.py").write_text(SLOW)
