@@ -180,9 +180,11 @@ def pod_map(d: Deployment, pods: Iterable[Pod]) -> list[Pod]:
     ]
 
 
-def _counts_for_recreate(pod: Pod) -> bool:
-    """oldPodsRunning's per-pod test: a pod in a terminal phase (Succeeded, Failed) is not running (PR #60301)."""
-    return pod.status.phase not in ("Succeeded", "Failed")
+def _any_running(d: Deployment, pods: Iterable[Pod], rs_uids: set[int]) -> bool:
+    """Some pod of ``d``'s ReplicaSets ``rs_uids`` (getPodMapForDeployment) is running as oldPodsRunning counts it:
+    not in a terminal phase, Succeeded or Failed (PR #60301); a Terminating pod counts."""
+    return any(p.meta.owner is not None and p.meta.owner.uid in rs_uids
+               and p.status.phase not in ("Succeeded", "Failed") for p in pod_map(d, pods))
 
 
 def on_pod_deleted(kcm: ControllerManager, pod: Pod) -> ControllerManager:
@@ -200,8 +202,7 @@ def on_pod_deleted(kcm: ControllerManager, pod: Pod) -> ControllerManager:
     if not isinstance(d, Deployment) or d.meta.uid != rs.meta.owner.uid or d.strategy != RECREATE:
         return kcm
     uids = {r.meta.uid for r in owned(d, kcm.objects("replicasets"))}
-    pods = [p for p in kcm.objects("pods") if isinstance(p, Pod)]
-    if any(_counts_for_recreate(p) for p in pod_map(d, pods) if p.meta.owner.uid in uids):  # type: ignore[union-attr]
+    if _any_running(d, (p for p in kcm.objects("pods") if isinstance(p, Pod)), uids):
         return kcm
     return kcm.with_deploy_queue(kcm.deploy_queue.add(dkey))
 
@@ -410,8 +411,7 @@ class _Reconcile:
         old = [self.current(rs) for rs in self.rss if new is None or rs.meta.uid != new.meta.uid]
         if sum(rs.status.replicas for rs in old) > 0:
             return True
-        uids = {rs.meta.uid for rs in old}
-        return any(_counts_for_recreate(p) for p in pod_map(self.d, pods) if p.meta.owner.uid in uids)  # type: ignore[union-attr]
+        return _any_running(self.d, pods, {rs.meta.uid for rs in old})
 
     def old_replicasets_active(self, new: ReplicaSet | None) -> bool:
         """waitForInactiveReplicaSets (before kubernetes#43963): an old ReplicaSet has not observed its generation
