@@ -245,20 +245,25 @@ def reply(handler: Callable[..., Any], *args: Any) -> tuple[str, Any]:
         return "model-error", f"the model raised {type(exc).__name__}: {exc} (in a worker)"
 
 
-def _serve(conn: Connection, model: Model, max_depth: int | None, with_edges: bool) -> None:
-    """A worker process's loop: answer the coordinator's requests until told to stop or the pipe closes."""
-    worker = _Worker(model, max_depth, with_edges)
+def serve(conn: Connection, handler: Callable[..., Any], worker: Any) -> bool:
+    """A worker process's loop: answer each request with ``reply(handler, worker, request, args)`` until told to
+    stop (True) or the pipe closes (False: the coordinator is gone, killed)."""
     while True:
         try:
             request, *args = conn.recv()
         except (EOFError, OSError):
-            return
+            return False
         if request == "stop":
-            return
+            return True
         try:
-            conn.send(answer(worker, request, args))
-        except OSError:  # the coordinator is gone (killed)
-            return
+            conn.send(reply(handler, worker, request, args))
+        except OSError:
+            return False
+
+
+def _serve(conn: Connection, model: Model, max_depth: int | None, with_edges: bool) -> None:
+    """A worker process: answer the coordinator's requests until told to stop or the pipe closes."""
+    serve(conn, handle, _Worker(model, max_depth, with_edges))
 
 
 # --- The coordinator ----------------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from checker.errors import InputError, ModelError
 from checker.fingerprint import Fingerprinter, field_key
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
-from checker.parallel import Processes, reply
+from checker.parallel import Processes, serve
 from checker.search import Outcome, ProgressFn, _defer_signals, _deliver, count_actions, first, holds
 from checker.storage import resident_bytes
 
@@ -358,21 +358,10 @@ def _handle(shard: _Shard, request: str, args: list[Any]) -> Any:
 
 
 def _serve(conn: Connection, model: Model, me: int, workers: int, directory: str) -> None:
-    """A worker process's loop: answer the coordinator until told to stop or the pipe closes. A closed pipe means
-    the coordinator died (killed): the worker removes the exchange directory, which the coordinator would have."""
-    shard = _Shard(model, me, workers, directory)
-    while True:
-        try:
-            request, *args = conn.recv()
-        except (EOFError, OSError):
-            break
-        if request == "stop":
-            return
-        try:
-            conn.send(reply(_handle, shard, request, args))
-        except OSError:
-            break
-    shutil.rmtree(directory, ignore_errors=True)
+    """A worker process: answer the coordinator until told to stop or the pipe closes. A closed pipe means the
+    coordinator died (killed): the worker removes the exchange directory, which the coordinator would have."""
+    if not serve(conn, _handle, _Shard(model, me, workers, directory)):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 #: The exchange directories: ``kubespec-shards-<pid>-<start>-<random>``, named after the coordinator's process id
