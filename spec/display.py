@@ -265,7 +265,7 @@ def _why_replicaset(state: ClusterState, key: str, config: Config) -> list[str]:
                          "deletes nothing")
     rec = _session(state, config)
     manager.reconcile(kcm, rec, "replicaset", key, expectations="no-expectations" not in config.variants,  # type: ignore[arg-type]
-                      adoption_guard="gc-readoption" not in config.variants)
+                      adoption_guard="gc-readoption" not in config.variants, readiness=state.readiness)
     return lines + rec.requests
 
 
