@@ -456,3 +456,10 @@ def test_rollout_min_ready_holds_exhaustively() -> None:
     result = check(model)
     assert result.status == "ok" and result.complete, result.verdict()
     assert {p.name: p.status for p in result.properties}["NewPodReadyNotAvailable"] == "holds"
+
+
+def test_the_variants_trace_says_why_the_pod_is_not_available() -> None:
+    result = CliRunner().invoke(main, ["check", "rollout-min-ready", "--variant", "no-minready-requeue"])
+    assert result.exit_code == 1, result.output
+    assert "Ready for 10000 ms: not yet available (minReadySeconds 10: more than 10000 ms)" in result.output
+    assert "AvailabilityNeverWaitsForResync" in result.output and "1 resync period" in result.output
