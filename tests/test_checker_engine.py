@@ -48,6 +48,7 @@ def test_sigterm_in_text_mode(tmp_path: Path) -> None:
 
 # --- Storage: exact and fingerprint ------------------------------------------------------------------------------
 
+import contextlib  # noqa: E402
 import enum  # noqa: E402
 import os  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -651,6 +652,45 @@ def test_the_ray_backend_gives_the_result_of_one_worker_on_a_local_cluster(tmp_p
         assert json.loads(r.stdout)["stats"]["distinct_states"] == 8832
     finally:
         ray.shutdown()
+
+
+def _alive_in_group(pgid: int) -> list[str]:
+    """The processes of group `pgid` that are still running (zombies, waiting to be reaped, are not), by name."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            line = stat.read_text()
+        except OSError:
+            continue
+        fields = line[line.rfind(")") + 2:].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            alive.append(line[line.find("(") + 1:line.rfind(")")])
+    return alive
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table in /proc")
+def test_ray_auto_leaves_no_process_of_the_cluster_it_started(tmp_path: Path) -> None:
+    """`--ray auto` with no cluster on the machine starts a local one; at exit the command stops it: nothing of it
+    (GCS server, raylet, dashboard and runtime-env agents) is left running in the command's process group. The
+    command ends with os._exit, which skips Ray's own atexit handler: the agents used to outlive it."""
+    pytest.importorskip("ray")
+    from ray._private.services import find_gcs_addresses
+
+    if find_gcs_addresses():
+        pytest.skip("a Ray cluster runs on this machine: --ray auto would join it, not start one")
+    proc = _group(["--workers", "2", "--ray", "auto", "--json"], tmp_path, 4)
+    try:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        assert json.loads(out)["stats"]["distinct_states"] == 1568
+        deadline = time.monotonic() + 20  # what was told to stop may take a moment to exit
+        while _alive_in_group(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _alive_in_group(proc.pid) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # this test's own group: what a failure left
 
 
 # --- Robustness: hang-up, kill -9 ---------------------------------------------------------------------------------
