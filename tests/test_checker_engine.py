@@ -436,8 +436,6 @@ def test_workers_refuse_what_they_cannot_do(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="breadth-first"):
         check(TwoPhase(3), workers=2, strategy="dfs")
-    with pytest.raises(InputError, match="with liveness properties, checkpoints"):
-        check(Semaphore(2, "weak"), workers=2, checkpoint=str(tmp_path))
     r = subprocess.run([KUBESPEC, "check", "--model", "checker.examples.twophase:TwoPhase", "--workers", "auto",
                         "--json"], capture_output=True, text=True)
     assert r.returncode == 0 and json.loads(r.stdout)["stats"]["distinct_states"] == 288, r.stderr
@@ -827,6 +825,48 @@ def test_workers_write_periodic_checkpoints_that_one_worker_resumes(tmp_path: Pa
     about = json.loads((directory / "checkpoint.json").read_text())
     assert about["options"]["storage"] == "exact" and 0 < about["distinct_states"] <= fresh.stats.distinct_states
     _same(fresh, check(TwoPhase(4), resume=str(directory)))
+
+
+@pytest.mark.parametrize("bad", [(50, 45), None])
+def test_workers_with_liveness_checkpoint_between_levels_and_resume_with_any_number_of_workers(
+        tmp_path: Path, bad: Any) -> None:
+    """With liveness properties (the coordinator keeps the merged graph: `checker.parallel`), workers write a
+    checkpoint when stopped between two levels, in one worker's format with fingerprint storage; 3 workers resume it
+    and are stopped again; one worker or two finish: the result of a search never stopped, liveness included."""
+    fresh = check(Deep(bad=bad), storage="fingerprint")
+    directory = str(tmp_path / "ck")
+    stopped = check(Deep(bad=bad), workers=2, checkpoint=directory, stop=_stop_after(30))
+    assert stopped.status == "interrupted" and 0 < stopped.stats.distinct_states < fresh.stats.distinct_states
+    about = json.loads((tmp_path / "ck" / "checkpoint.json").read_text())
+    assert (about["distinct_states"], about["queue"]) == (stopped.stats.distinct_states, stopped.stats.queue)
+    assert about["options"]["storage"] == "fingerprint"
+    again = check(Deep(bad=bad), workers=3, resume=directory, checkpoint=directory, stop=_stop_after(20))
+    assert again.status == "interrupted" and again.stats.distinct_states > stopped.stats.distinct_states
+    _same(fresh, check(Deep(bad=bad), resume=directory))  # one worker finishes
+    _same(fresh, check(Deep(bad=bad), workers=2, resume=directory))  # or two
+
+
+@pytest.mark.parametrize("model", [Semaphore(2, "weak"), Semaphore(2, "strong"), EWD840(3)])
+def test_workers_with_liveness_write_periodic_checkpoints_that_one_worker_resumes(tmp_path: Path,
+                                                                                  model: Model) -> None:
+    directory = tmp_path / "ck"
+    fresh = check(model, workers=2, checkpoint=str(directory), checkpoint_every=1e-9)
+    _same(check(model, storage="fingerprint"), fresh)
+    about = json.loads((directory / "checkpoint.json").read_text())
+    assert about["options"]["storage"] == "fingerprint" and 0 < about["distinct_states"] <= fresh.stats.distinct_states
+    _same(fresh, check(model, resume=str(directory)))
+    _same(fresh, check(model, workers=3, resume=str(directory)))
+
+
+def test_workers_with_liveness_refuse_a_checkpoint_of_exact_storage(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from checker.errors import InputError
+
+    monkeypatch.setattr(checker.search, "PROGRESS_EVERY", 64)
+    directory = str(tmp_path / "ck")
+    check(Deep(bad=None), checkpoint=directory, stop=_stop_after(5))
+    with pytest.raises(InputError, match="stores states exactly: resume it with one worker"):
+        check(Deep(bad=None), workers=2, resume=directory)
 
 
 def test_workers_refuse_a_checkpoint_taken_in_the_middle_of_a_level(tmp_path: Path,
