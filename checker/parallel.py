@@ -19,9 +19,13 @@ Workers are forked (`multiprocessing`'s fork context), so the model is not pickl
 when runs are rebalanced, and counterexample states never do. The coordinator stores fingerprints (the
 fingerprint storage of `checker.graph`), so `--workers` implies `--storage fingerprint`.
 
-What it omits: depth-first search (its order is inherently sequential), checkpoints (a level is the unit of
-work; a stop discards the level under way, so the partial result is the one at its start), and other machines
-(see the Ray backend in docs/checker.md).
+A stop (a signal, `stop`) and a checkpoint wait for the level under way to end (a second signal does not wait):
+the checkpoint is then the format of one worker's breadth-first search with fingerprint storage at the end of a
+level (the coordinator's graph, edges and counters, and the next level's states gathered from the workers' runs),
+so one worker or any number of workers resume it.
+
+What it omits: depth-first search (its order is inherently sequential) and other machines (see the Ray backend in
+docs/checker.md).
 """
 
 from __future__ import annotations
@@ -43,8 +47,7 @@ from checker.errors import InputError, ModelError
 from checker.fingerprint import Fingerprinter
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
-from checker.search import (Outcome, ProgressFn, _defer_signals, _deliver, count_actions, fairness_masks, first,
-                            holds)
+from checker.search import Outcome, ProgressFn, _defer_signals, _deliver, count_actions, fairness_masks, first, holds
 from checker.storage import resident_bytes
 
 #: Runs are rebalanced when the largest is this much above the mean.
