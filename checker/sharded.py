@@ -5,8 +5,9 @@ The design of TLC's and Stateright's parallel checkers: a state belongs to the w
 (exactly: no fingerprint collision), checks the invariants on it and expands it. The search goes level by level:
 
 1. *expand*: each worker expands the states it owns at this level and sorts their successors by owner; those it
-   owns itself are looked up at once, the others are written, once each, to a file per owner (their key, the
-   action and the position of their first occurrence: the parent's index and the successor's rank);
+   owns itself are looked up at once, the others are written to a file per owner (their key, the action and the
+   position of their first occurrence: the parent's index and the successor's rank), once in the whole search:
+   the worker keeps the keys it sent in its own table, so that a successor costs one look-up whoever owns it;
 2. *merge*: each worker reads what the others sent it, keeps the states it does not know, with their first
    occurrence, checks the properties on them, and tells the coordinator only their positions (and the rare
    failures);
