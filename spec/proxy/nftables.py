@@ -1131,4 +1131,5 @@ def to_dump(tables: list[NftTable], source: str) -> tuple[Dump, list[str]]:
             hook = _IPV4_HOOKS.get(chain.hook or "")
             if hook is not None:
                 stages.setdefault(hook, []).append((chain.priority, name, chain.name, chain.kind == "nat"))
-    return Dump(out, {hook: tuple(s) for hook, s in stages.items()}), others
+    return Dump(out, {hook: tuple(s) for hook, s in stages.items()},
+                hairpin_local_only="hairpin-connections" in t.sets), others

@@ -164,6 +164,13 @@ OVERALL_MUTATIONS = {
                                                     "goto service-ULMVA6XW-ns1/svc1/tcp/p80 }\n", "2 isolation"),
     "masquerading skipped": (lambda t: t.replace("add rule ip kube-proxy nat-postrouting jump masquerading\n", ""),
                              "5 masquerade"),
+    # Hairpin (v1.34's per-endpoint chains mark an endpoint's own packets, local or not, as iptables mode does).
+    "hairpin mark of a local endpoint removed": (lambda t: t.replace(
+        "add rule ip kube-proxy endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80 ip saddr 10.180.0.5 jump "
+        "mark-for-masquerade\n", ""), "5 masquerade"),
+    "hairpin mark of a remote endpoint removed": (lambda t: t.replace(
+        "add rule ip kube-proxy endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80 ip saddr 10.180.0.4 jump "
+        "mark-for-masquerade\n", ""), "5 masquerade"),
 }
 
 
@@ -311,6 +318,14 @@ LATER_MUTATIONS = {
     "masquerade statement dropped": (lambda t: t.replace(
         "mark and 0x4000 != 0 mark set mark xor 0x4000 masquerade fully-random",
         "mark and 0x4000 != 0 mark set mark xor 0x4000 accept"), "5 masquerade"),
+    "hairpin masquerade rule removed": (lambda t: t.replace(
+        "add rule ip kube-proxy masquerading ct status dnat ip saddr . ip daddr . meta l4proto . th dport "
+        "@hairpin-connections masquerade fully-random\n", ""), "5 masquerade"),
+    "hairpin rule without ct status dnat": (lambda t: t.replace(
+        "masquerading ct status dnat ip saddr . ip daddr", "masquerading ct status snat ip saddr . ip daddr"),
+        "5 masquerade"),
+    "remote endpoint added to the hairpin set": (lambda t: t + (
+        "add element ip kube-proxy hairpin-connections { 10.180.0.4 . 10.180.0.4 . tcp . 80 }\n"), "5 masquerade"),
     "clusterIP masquerade inverted": (lambda t: t.replace(
         "ip daddr @cluster-ips ip saddr != 10.0.0.0/8 mark set", "ip daddr @cluster-ips ip saddr 10.0.0.0/8 mark set"),
         "5 masquerade"),
@@ -336,6 +351,26 @@ def test_later_format_mutation_is_caught(name):
     assert mutate(text) != text
     report = _verify(load_cluster([str(LATER_INPUTS)]), NFT_OPTS, mutate(text))
     assert not report.ok and report.violations[0].prop == prop, report.violations[0].render()
+
+
+def test_hairpin_is_judged_in_the_v136_format():
+    """A pod reaching its own Service and landing on itself is masqueraded (hairpin-connections, v1.36): removing
+    the rule names that packet; a remote endpoint's own packet is not masqueraded here, and adding it to the set
+    is reported as masquerade upstream does not apply."""
+    from spec.proxy.manifests import load_cluster
+
+    cluster = load_cluster([str(LATER_INPUTS)])
+    text = LATER.read_text()
+    missing = _verify(cluster, NFT_OPTS, LATER_MUTATIONS["hairpin masquerade rule removed"][0](text))
+    hairpins = [v for v in missing.violations if "missing where upstream marks" in v.message]
+    assert hairpins and all(v.frontend.startswith(("ns1/svc1", "ns3/svc3", "ns4/svc4", "ns5/svc5")) for v in hairpins)
+    rendered = hairpins[0].render()
+    src = re.search(r"packet:\s+tcp (\S+) ->", rendered)
+    assert src and src.group(1) in ("10.180.0.1", "10.180.0.3", "10.180.0.5"), rendered
+    extra = _verify(cluster, NFT_OPTS, LATER_MUTATIONS["remote endpoint added to the hairpin set"][0](text))
+    assert [v.frontend for v in extra.violations][:1] == ["ns4/svc4:p80 cluster IP 172.30.0.44:80/TCP"]
+    assert "applied where upstream does not mark" in extra.violations[0].message
+    assert "10.180.0.4 -> 172.30.0.44:80" in extra.violations[0].render()
 
 
 V131 = FIXTURES / "upstream" / "nftables-overall-1.31.expected"
