@@ -114,7 +114,8 @@ def _finish(queue: WorkQueue, key: Key, failed: bool, max_retries: int | None) -
 
 def reconcile(
     kcm: ControllerManager, session: Session, controller: str, key: Key, *, expectations: bool = True,
-    adoption_guard: bool = True, recreate_waits_for_pods: bool = True, readiness: Readiness | None = None
+    adoption_guard: bool = True, recreate_waits_for_pods: bool = True, readiness: Readiness | None = None,
+    paused_scales: bool = True
 ) -> tuple[ControllerManager, bool]:
     """Pop ``key`` from ``controller``'s queue ("replicaset" or "deployment"), reconcile it, handle the error."""
     if controller == "replicaset":
@@ -125,7 +126,8 @@ def reconcile(
         return kcm.with_rs_queue(_finish(kcm.rs_queue, key, failed, None)), failed
     q = kcm.deploy_queue
     kcm = kcm.with_deploy_queue(WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
-    kcm, failed = deployment.sync(kcm, session, key, waits_for_pods=recreate_waits_for_pods)
+    kcm, failed = deployment.sync(kcm, session, key, waits_for_pods=recreate_waits_for_pods,
+                                  paused_scales=paused_scales)
     return kcm.with_deploy_queue(_finish(kcm.deploy_queue, key, failed, DEPLOYMENT_MAX_RETRIES)), failed
 
 
@@ -214,12 +216,13 @@ def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action,
     guarded = "unguarded-bind" not in config.variants
     adoption_guard = "gc-readoption" not in config.variants
     waits = "recreate-no-pod-wait" not in config.variants
+    paused_scales = "paused-no-scale" not in config.variants
     out: list[tuple[A.Action, ClusterState, bool]] = []
     for (controller, actor), queue in zip(CONTROLLERS, (kcm.rs_queue, kcm.deploy_queue), strict=True):
         for key in queue.queue:
             new, failed, etcd, ghost, events, idle = _reconcile(
                 kcm, state.etcd, state.ghost, controller, key, expectations, guarded, adoption_guard, waits,
-                state.readiness)
+                state.readiness, paused_scales)
             out.append((A.Reconcile(actor, key, failed, events),
                         settle(state._with(etcd=etcd, ghost=ghost, kcm=new), config), idle))
     return out
@@ -227,8 +230,8 @@ def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action,
 
 @functools.lru_cache(maxsize=1 << 16)
 def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, key: str, expectations: bool,
-               guarded: bool, adoption_guard: bool = True, waits: bool = True, readiness: Readiness | None = None
-               ) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:
+               guarded: bool, adoption_guard: bool = True, waits: bool = True, readiness: Readiness | None = None,
+               paused_scales: bool = True) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:
     """One reconcile: (controller manager', failed, etcd', ghost', Events, idle). A pure function of the
     controller manager and etcd (its caches follow from etcd: ``spec.state.Informer``), memoised: many states
     differ only in the scheduler or the kubelets. The reconcile of a ReplicaSet with minReadySeconds that has
@@ -236,7 +239,7 @@ def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, 
     watches (the premise of the eager no-op reduction); once every ready pod is available, time changes nothing."""
     session = Session(etcd, ghost, guarded_bind=guarded)
     new, failed = reconcile(kcm, session, controller, key, expectations=expectations, adoption_guard=adoption_guard,
-                            recreate_waits_for_pods=waits, readiness=readiness)
+                            recreate_waits_for_pods=waits, readiness=readiness, paused_scales=paused_scales)
     idle = not (failed or session.writes or session.events) and new == _popped(kcm, controller, key)
     if idle and readiness is not None and controller == "replicaset":
         rs = kcm.get(key)
