@@ -273,9 +273,10 @@ class Verifier:
         all traffic to external IPs, load-balancer IPs and NodePorts under Cluster policy (KUBE-EXTERNAL-IP,
         KUBE-LOAD-BALANCER, KUBE-NODE-PORT-*), none under Local policy (the -LOCAL sets RETURN), and
         masquerades a local endpoint reaching itself (KUBE-LOOP-BACK); KUBE-SOURCE-RANGES-FIREWALL drops what
-        loadBalancerSourceRanges do not admit, for packets arriving through INPUT. Frontends without real
-        servers, and this host's own packets to a load-balancer IP with source ranges (KUBE-IPVS-OUT-FILTER
-        matches with -m ipvs), are left to the IPVS table check (ipvs.verify_ipvs). KUBE-SERVICES returns at once
+        loadBalancerSourceRanges do not admit, for packets arriving through INPUT; this host's own packets to a
+        load-balancer IP with source ranges are admitted when a range holds the node's IP, else dropped by
+        KUBE-IPVS-OUT-FILTER when their source is the load-balancer IP. Frontends without real servers are left
+        to the IPVS table check (ipvs.verify_ipvs). KUBE-SERVICES returns at once
         for a loopback source, so such a packet is marked by none of these."""
         svc, src, t = fe.svc, self.pkt.src, self.t
         not_loopback = t.not_(self.pkt.in_net(src, Net("127.0.0.0/8")))
@@ -309,13 +310,32 @@ class Verifier:
             return [Expect(t.true, "any sender", "dnat", targets, masq)]
         allowed = [self.pkt.in_net(src, r) for r in ranges]
         node_ip = ipaddress.ip_address(self.opts.node_ips[0]) if self.opts.node_ips else None
-        if node_ip is not None and any(node_ip in r for r in ranges):
+        from_node = node_ip is not None and any(node_ip in r for r in ranges)
+        if from_node:
             allowed += [t.equals(src, int(ipaddress.ip_address(ip))) for ip in ipv4s(svc.load_balancer_ips)]
         inbound = t.not_(self.src_local)
-        return [Expect(t.and_([inbound, t.not_(t.or_(allowed))]), "a sender outside loadBalancerSourceRanges",
-                       "drop"),
-                Expect(t.and_([inbound, t.or_(allowed)]), "a sender in loadBalancerSourceRanges", "dnat", targets,
-                       masq)]
+        out = [Expect(t.and_([inbound, t.not_(t.or_(allowed))]), "a sender outside loadBalancerSourceRanges", "drop"),
+               Expect(t.and_([inbound, t.or_(allowed)]), "a sender in loadBalancerSourceRanges", "dnat", targets,
+                      masq)]
+        # This host's own packets: IPVS schedules them at LOCAL_OUT and they never pass INPUT or FORWARD, where
+        # KUBE-SOURCE-RANGES-FIREWALL is. Upstream admits them when a source range holds the node's IP (the
+        # KUBE-LOAD-BALANCER-SOURCE-IP member lbIP,port,lbIP), and otherwise drops in KUBE-IPVS-OUT-FILTER what
+        # IPVS scheduled for the load-balancer IP from that same address (`-s LBIP -m ipvs --vaddr LBIP`; the
+        # kernel's source for a local destination; lbNoNodeAccessIPPortProtocolEntries, kubernetes#119656). A
+        # process that binds another local address is not stopped (unlike iptables mode, whose KUBE-FW drops
+        # every source outside the ranges).
+        host_sender = self.src_local
+        if from_node:
+            out.append(Expect(host_sender, "this host (its address in loadBalancerSourceRanges)", "dnat", targets,
+                              masq))
+        else:
+            own = t.equals(src, int(ipaddress.ip_address(fe.dst))) if fe.dst else t.false
+            out.append(Expect(t.and_([host_sender, own]), "this host from the load-balancer IP (its address outside "
+                              "loadBalancerSourceRanges)", "drop"))
+            out.append(Expect(t.and_([host_sender, t.not_(own)]), "this host from another of its addresses "
+                              "(upstream's KUBE-IPVS-OUT-FILTER matches the load-balancer IP source only)", "dnat",
+                              targets, masq))
+        return out
 
     def ipvs_marked_by_source(self) -> z3.BoolRef:
         """IPVS mode without a local-traffic detector (and without --masquerade-all) marks for masquerade what
@@ -484,7 +504,9 @@ class Verifier:
                         # masquerade it there (a locally generated one passes POSTROUTING before it loops back).
                         inbound = r.local and r.hook == PREROUTING
                         by_outcome.setdefault((chosen, r.masquerade, inbound), []).append((cond, r, e))
-                elif target is not None or r.verdict != e.kind:
+                elif r.verdict != e.kind or (target is not None and e.kind != "drop"):
+                    # A dropped packet reaches nothing, DNATed or not (IPVS schedules this host's packets before
+                    # filter OUTPUT drops them).
                     wrong.append((cond, r, e))
             if wrong:
                 routing.append((e.guard, wrong))
