@@ -903,7 +903,7 @@ class Explorer:
                 out.append(_result(hook, st, kind, False))
                 continue
             if st.dnat is None or self._dnat_reads_pins or st.pins.ipvs:
-                out += self._tail(hook, st)
+                out += self._tail(hook, st, prune)
                 continue
             where = self._tail_views.get((hook, st.dnat))
             if where is None:
@@ -912,10 +912,11 @@ class Explorer:
                     self._view(table, name, st.dnat) for table, name, _, _ in self._post_read(hook, local)),
                     self.route_dev(st.dnat[0]))
             pins = st.pins
-            key = (hook, st.mark, pins.proto, pins.untracked, pins.snat, where)
+            key = (hook, st.mark, pins.proto, pins.untracked, pins.snat, where, prune)
             entry = self._tails.get(key)
             if entry is None:
-                entry = self._tails[key] = (st.dnat, pins, self._tail(hook, State((), pins, st.mark, st.dnat)))
+                entry = self._tails[key] = (st.dnat, pins, self._tail(hook, State((), pins, st.mark, st.dnat),
+                                                                      prune))
             entry_dnat, entry_pins, tail = entry
             for r in tail:
                 sub = r.state
@@ -954,24 +955,25 @@ class Explorer:
             return (*stages, IPVS_IN, *IPVS_XMIT)
         return stages
 
-    def _tail(self, hook: str, st: State) -> list[PathResult]:
-        """The paths from the routing decision on."""
+    def _tail(self, hook: str, st: State, prune: Callable[[Pins], bool] | None = None) -> list[PathResult]:
+        """The paths from the routing decision on (`prune`, as in paths(), also after it: IPVS mode pins the
+        destination there, in KUBE-IPVS-FILTER's expanded set)."""
         out: list[PathResult] = []
         for st2, local in self._local_dst(st):
             stages = self.post_stages(hook, local)
             if not (self.ipvs and local and hook == PREROUTING):
-                out += [_result(hook, st3, verdict, local) for st3, verdict in self._stages(stages, st2)]
+                out += [_result(hook, st3, verdict, local) for st3, verdict in self._stages(stages, st2, prune)]
                 continue
             # IPVS between security INPUT and nat INPUT: a scheduled packet leaves through LOCAL_OUT and
             # POSTROUTING; any other is delivered here.
             before = sum(1 for p, _, _, _ in self._plan["INPUT"] if p < IPVS_IN_PRIORITY)
-            for st3, verdict in self._stages((*stages[:before], IPVS_IN), st2):
+            for st3, verdict in self._stages((*stages[:before], IPVS_IN), st2, prune):
                 if verdict != "accept":
                     out.append(_result(hook, st3, verdict, True))
                 elif st3.dnat != st2.dnat:
-                    out += [_result(hook, st4, v4, False) for st4, v4 in self._stages(IPVS_XMIT, st3)]
+                    out += [_result(hook, st4, v4, False) for st4, v4 in self._stages(IPVS_XMIT, st3, prune)]
                 else:
-                    out += [_result(hook, st4, v4, True) for st4, v4 in self._stages(stages[before:], st3)]
+                    out += [_result(hook, st4, v4, True) for st4, v4 in self._stages(stages[before:], st3, prune)]
         return self._merge(out, st)
 
     def _merge(self, results: list[PathResult], start: State) -> list[PathResult]:

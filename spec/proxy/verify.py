@@ -700,7 +700,11 @@ class Verifier:
         ex = self.explorer
         results = ex.paths(PREROUTING, State(), prune) + ex.paths(OUTPUT, State(), prune)
         self.paths += len(results)
-        candidates: dict[int | None, list[Member]] = {}
+        # Grouped by destination port and, where the path pins it to one address, destination: a frontend at
+        # another address cannot hold for such a packet, so it is left out of the group's `outside` (without this
+        # the query grows with the square of the frontends sharing a port: IPVS mode's expanded sets pin every
+        # cluster IP).
+        candidates: dict[tuple[int | None, Net | None], list[Member]] = {}
         for r in results:
             if r.state.dnat is None and not r.masquerade:
                 continue
@@ -708,10 +712,22 @@ class Verifier:
                 # IPVS mode marks every local destination's NodePort (KUBE-NODE-PORT on --dst-type LOCAL, which
                 # holds the kube-ipvs0 addresses) and KUBE-IPVS-FILTER then rejects it: nothing leaves the node.
                 continue
-            candidates.setdefault(r.state.pins.dport, []).append((ex.path_conds([r], free=True)[0], r, None))
-        groups: list[Group] = []
-        for dport, members in candidates.items():
+            if prune(r.state.pins):
+                continue  # its destination is a frontend's (the pins were completed after the walk's last prune)
+            pinned = r.state.pins.dst if r.state.pins.dst is not None and r.state.pins.dst.prefixlen == 32 else None
+            if (self.opts.mode == "ipvs" and pinned is not None and r.state.dnat is None
+                    and any(rule.match.src is not None and not rule.match.src.negated
+                            and rule.match.src.network == pinned for rule in r.state.path)):
+                continue  # source and destination are one address (KUBE-LOOP-BACK): excluded by `outside` below
+            candidates.setdefault((r.state.pins.dport, pinned), []).append((ex.path_conds([r], free=True)[0], r, None))
+        merged: dict[tuple[int | None, tuple[int, ...]], tuple[list[Frontend], list[Member]]] = {}
+        for (dport, pinned), members in candidates.items():
             near = by_port.get(dport, []) if dport is not None else fronts
+            if pinned is not None:
+                near = [f for f in near if f.dst is None or Net(f"{f.dst}/32") == pinned]
+            merged.setdefault((dport, tuple(id(f) for f in near)), (near, []))[1].extend(members)
+        groups: list[Group] = []
+        for near, members in merged.values():
             outside = self.t.and_([self.t.not_(self.frontend_expr(f)) for f in near])
             if self.opts.mode == "ipvs":
                 # KUBE-LOOP-BACK masquerades what a local endpoint sends to its own address and port wherever
