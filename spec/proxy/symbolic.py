@@ -228,6 +228,18 @@ class Lit:
     alternatives: tuple[tuple[Lit, ...], ...] | None = None
 
 
+class DropsIgnored:
+    """A prune predicate (paths(), run_chain()) whose caller also has no use for paths that a DROP or REJECT rule
+    ends before any DNAT: they are not built (IPVS mode's isolation check, where KUBE-IPVS-FILTER rejects every
+    kube-ipvs0 address on every port that is no virtual service's: as many paths as addresses times ports)."""
+
+    def __init__(self, prune: Callable[[Pins], bool]) -> None:
+        self.prune = prune
+
+    def __call__(self, pins: Pins) -> bool:
+        return self.prune(pins)
+
+
 class State:
     """A path prefix: its literals, pins, packet mark, DNAT (ip, port), rules taken and recent lists set.
 
@@ -790,6 +802,8 @@ class Explorer:
                     dnat_port = int(port) if port else (st.pins.dport or 0)
                     out.append((State(st.lits, st.pins, st.mark, (addr, dnat_port), st.path, st.sets), "dnat"))
                     break
+                if isinstance(prune, DropsIgnored) and st.dnat is None and target.name in ("DROP", "REJECT"):
+                    break  # a packet dropped before any DNAT: the caller has no use for the path
                 out.append((st, target.name.lower()))
                 break
         return out

@@ -39,6 +39,7 @@ from spec.proxy.symbolic import (
     OUTPUT,
     PREROUTING,
     Cond,
+    DropsIgnored,
     Explorer,
     Lit,
     PathResult,
@@ -698,7 +699,10 @@ class Verifier:
             return bool(local) and (p.dport, p.proto) in nodeports
 
         ex = self.explorer
-        results = ex.paths(PREROUTING, State(), prune) + ex.paths(OUTPUT, State(), prune)
+        # IPVS mode: a packet rejected or dropped before any DNAT is none of isolation's business (below), so such
+        # paths are not built at all.
+        pruning: Callable[[Pins], bool] = DropsIgnored(prune) if self.opts.mode == "ipvs" else prune
+        results = ex.paths(PREROUTING, State(), pruning) + ex.paths(OUTPUT, State(), pruning)
         self.paths += len(results)
         # Grouped by destination port and, where the path pins it to one address, destination: a frontend at
         # another address cannot hold for such a packet, so it is left out of the group's `outside` (without this
