@@ -378,6 +378,9 @@ class Explorer:
                  base: Explorer | None = None) -> None:
         self.dump = with_builtin_jumps(dump)
         self.local_nets = local_nets
+        # is_local in constant time for single addresses: IPVS mode makes every Service address local.
+        self._local_hosts = frozenset(n for n in local_nets if n.prefixlen == 32)
+        self._local_wide = tuple(n for n in local_nets if n.prefixlen < 32)
         # With the node's routes, a packet leaves through the device of the longest matching route, and comes in
         # through a device whose routes cover its source (reverse-path filtering).
         self.routes = sorted(((Net(c), dev) for c, dev in routes), key=lambda r: -r[0].prefixlen)
@@ -443,9 +446,12 @@ class Explorer:
         except KeyError:
             pass
         verdict: bool | None = None
-        if any(net.subnet_of(n) for n in self.local_nets):
+        if net.prefixlen == 32:
+            verdict = net in self._local_hosts or any(net.subnet_of(n) for n in self._local_wide)
+        elif any(net.subnet_of(n) for n in self._local_wide):
             verdict = True
-        elif not any(net.overlaps(n) for n in self.local_nets):
+        elif not any(net.overlaps(n) for n in self._local_wide) and not any(h.subnet_of(net)
+                                                                            for h in self._local_hosts):
             verdict = False
         self._local_cache[net] = verdict
         return verdict
