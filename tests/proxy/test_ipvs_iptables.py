@@ -183,12 +183,18 @@ def test_host_packets_to_a_load_balancer_ip_outside_its_source_ranges() -> None:
     cluster = load_cluster([str(FIXTURES / "overall.yaml")])
     rules, sets, table = _texts(cluster)
     assert OUT_FILTER in rules and _verify(cluster, rules, sets, table).ok
-    for mutated in (rules.replace(OUT_FILTER, ""), rules.replace(OUT_FILTER, OUT_FILTER.replace("-s 5.6.7.8",
-                                                                                                 "-s 192.168.0.2"))):
+    # Removed: the host's packet from 5.6.7.8 gets through. Moved to the node's IP: that one gets through and the
+    # host's packet from 192.168.0.2 is dropped; the first found of the two is reported.
+    for mutated, allowed in ((rules.replace(OUT_FILTER, ""), {"5.6.7.8"}),
+                             (rules.replace(OUT_FILTER, OUT_FILTER.replace("-s 5.6.7.8", "-s 192.168.0.2")),
+                              {"5.6.7.8", "192.168.0.2"})):
         report = _verify(cluster, mutated, sets, table)
         assert [(v.prop, v.frontend) for v in report.violations][:1] == [("1 routing", LB)]
         text = report.violations[0].render()
-        assert "this host from the load-balancer IP" in text and "5.6.7.8 -> 5.6.7.8:80" in text, text
+        src = re.search(r"packet:\s+tcp (\S+) -> 5\.6\.7\.8:80 from a process on this node", text)
+        assert src and src.group(1) in allowed, text
+        label = "the load-balancer IP" if src.group(1) == "5.6.7.8" else "another of its addresses"
+        assert f"this host from {label}" in text, text
 
 
 def test_host_packets_to_a_load_balancer_ip_whose_source_ranges_hold_the_node() -> None:
