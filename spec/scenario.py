@@ -34,6 +34,7 @@ from spec.state import (
     Deployment,
     Job,
     Meta,
+    NamedPort,
     Namespace,
     Node,
     Object,
@@ -199,8 +200,58 @@ def _containers(spec: dict[str, Any], where: str) -> tuple[Container, ...]:
             raise InputError(f"{where}.containers[{i}].name: required")
         if not isinstance(image, str) or not image:
             raise InputError(f"{where}.containers[{i}].image: required")
-        out.append(Container(name, image))
+        out.append(Container(name, image, _named_ports(c, f"{where}.containers[{i}]")))
     return tuple(out)
+
+
+def _named_ports(container: dict[str, Any], where: str) -> tuple[NamedPort, ...]:
+    """The container's named ports, as a Service's named targetPort finds them (FindPort, pkg/api/v1/pod/util.go;
+    pkg/apis/core/validation validateContainerPorts: names unique, an IANA_SVC_NAME)."""
+    raw = container.get("ports") or []
+    if not isinstance(raw, list):
+        raise InputError(f"{where}.ports: expected a list, got {printable(raw)}")
+    out: list[NamedPort] = []
+    for j, p in enumerate(raw):
+        pw = f"{where}.ports[{j}]"
+        if not isinstance(p, dict):
+            raise InputError(f"{pw}: expected a mapping, got {printable(p)}")
+        number = p.get("containerPort")
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 65535:
+            raise InputError(f"{pw}.containerPort: Invalid value: {printable(number)}: must be between 1 and 65535, "
+                             "inclusive")
+        name = p.get("name")
+        if name is None or name == "":
+            continue
+        problem = _iana_svc_name(name)
+        if problem:
+            raise InputError(f'{pw}.name: Invalid value: "{printable(name)}": {problem}')
+        if any(q.name == name for q in out):
+            raise InputError(f'{pw}.name: Duplicate value: "{name}"')
+        protocol = p.get("protocol", "TCP")
+        if protocol not in ("TCP", "UDP", "SCTP"):
+            raise InputError(f"{pw}.protocol: Unsupported value: {printable(protocol)}: supported values: "
+                             '"SCTP", "TCP", "UDP"')
+        out.append(NamedPort(name, number, protocol))
+    return tuple(out)
+
+
+def _iana_svc_name(name: object) -> str:
+    """IsValidPortName (staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go): why ``name`` is not
+    an IANA_SVC_NAME (its reasons joined as upstream lists them), or ""."""
+    if not isinstance(name, str):
+        return "must be a string"
+    errs = []
+    if len(name) > 15:
+        errs.append("must be no more than 15 bytes")
+    if not name or not all(ch in "abcdefghijklmnopqrstuvwxyz0123456789-" for ch in name):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not any("a" <= ch <= "z" for ch in name):
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in name:
+        errs.append("must not contain consecutive hyphens")
+    if name and (name[0] == "-" or name[-1] == "-"):
+        errs.append("must not begin or end with a hyphen")
+    return ", ".join(errs)
 
 
 def _template(spec: dict[str, Any], namespace: str, where: str) -> PodTemplate:
@@ -402,7 +453,7 @@ _SERVICE_SPEC = ("selector", "ports", "type", "clusterIP", "clusterIPs", "publis
 
 
 def _service(doc: dict[str, Any], where: str) -> Service:
-    """A v1 Service (spec.services): selector, ports with numeric targetPorts, type ClusterIP, NodePort or
+    """A v1 Service (spec.services): selector, ports with numeric or named targetPorts, type ClusterIP, NodePort or
     LoadBalancer, a requested or "None" clusterIP; IPv4 single-stack defaults only."""
     meta = _meta(doc, where)
     spec = _map(doc, "spec", where)
@@ -450,9 +501,11 @@ def _service(doc: dict[str, Any], where: str) -> Service:
             raise InputError(f"{pw}.port: required (an integer)")
         target = p.get("targetPort", port)
         if isinstance(target, str):
-            raise InputError(f"{pw}.targetPort: a named port ({target!r}) is not modelled: give the number")
-        if not isinstance(target, int) or isinstance(target, bool):
-            raise InputError(f"{pw}.targetPort: expected an integer, got {target!r}")
+            problem = _iana_svc_name(target)
+            if problem:
+                raise InputError(f'{pw}.targetPort: Invalid value: "{printable(target)}": {problem}')
+        elif not isinstance(target, int) or isinstance(target, bool):
+            raise InputError(f"{pw}.targetPort: expected an integer or a port name, got {printable(target)}")
         protocol = p.get("protocol", "TCP")
         if protocol != "TCP":
             raise InputError(f"{pw}.protocol: only TCP is modelled, got {protocol!r}")

@@ -107,9 +107,8 @@ def _routes_match(objects: immutables.Map[Key, Object], rules: tuple[tuple[str, 
         for svc in objects.values():
             if not isinstance(svc, Service) or svc.cluster_ip in ("", "None") or svc.selector is None:
                 continue
-            ready = ready_endpoints(objects.values(), svc)
             for port in svc.ports:
-                want = frozenset(f"{ip}:{port.target_port}" for ip in ready) or frozenset({"reject"})
+                want = ready_endpoints(objects.values(), svc, port) or frozenset({"reject"})
                 if table.get((svc.cluster_ip, port.port, port.protocol)) != want:
                     return False
     return True
@@ -234,9 +233,8 @@ def explain_routes(s: ClusterState) -> str:
         for svc in _services(s):
             if svc.cluster_ip in ("", "None") or svc.selector is None:
                 continue
-            ready = ready_endpoints(s.etcd.objects.values(), svc)
             for port in svc.ports:
-                want = frozenset(f"{ip}:{port.target_port}" for ip in ready) or frozenset({"reject"})
+                want = ready_endpoints(s.etcd.objects.values(), svc, port) or frozenset({"reject"})
                 got = table.get((svc.cluster_ip, port.port, port.protocol))
                 if got != want:
                     out.append(f"{p.node}'s rules send {svc.cluster_ip}:{port.port} to "

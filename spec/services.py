@@ -33,7 +33,8 @@ Abstracts: one service CIDR, IPv4 only (single-stack, ipFamilyPolicy SingleStack
 constants here (``SERVICE_CIDR`` is kubeadm's default --service-cidr 10.96.0.0/12; NodePorts the default
 --service-node-port-range). Omits: dual-stack, ExternalName and LoadBalancer status, externalIPs, session
 affinity, traffic policies (the Service's defaults, Cluster), health-check node ports, the IPAddress-object
-allocator (MultiCIDRServiceAllocator: the same bands and choices), named targetPorts.
+allocator (MultiCIDRServiceAllocator: the same bands and choices). Named targetPorts are resolved per pod
+(``ready_endpoints``, and the EndpointSlice controller through ``eps_pod``'s container ports).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from collections.abc import Iterable
 from spec import endpointslice as eps
 from spec.ipallocator import AllocationError, IPRange, PortRange
 from spec.proxy import model as proxy_model
-from spec.state import EndpointSlice, Etcd, Object, Pod, Service
+from spec.state import EndpointSlice, Etcd, Object, Pod, Service, ServicePort
 
 SERVICE_CIDR = "10.96.0.0/12"
 """kube-apiserver --service-cluster-ip-range (kubeadm's default --service-cidr)."""
@@ -153,7 +154,7 @@ def validate_service(svc: Service) -> str | None:
     for i, p in enumerate(svc.ports):
         if not 1 <= p.port <= 65535:
             return prefix + f"spec.ports[{i}].port: Invalid value: {p.port}: must be between 1 and 65535, inclusive"
-        if not 1 <= p.target_port <= 65535:
+        if isinstance(p.target_port, int) and not 1 <= p.target_port <= 65535:
             return prefix + f"spec.ports[{i}].targetPort: Invalid value: {p.target_port}: must be between 1 and " \
                 "65535, inclusive"
         if p.node_port and svc.type == "ClusterIP":
@@ -184,7 +185,9 @@ def eps_pod(pod: Pod) -> eps.Pod:
     ip = pod.status.pod_ip
     return eps.Pod(namespace=pod.meta.namespace, name=pod.meta.name, labels=tuple(sorted(pod.meta.labels)),
                    node_name=pod.node_name, phase=pod.status.phase, ready=pod.status.ready,
-                   deleting=pod.meta.deleting, pod_ips=(ip,) if ip else ())
+                   deleting=pod.meta.deleting, pod_ips=(ip,) if ip else (),
+                   container_ports=tuple(eps.ContainerPort(p.name, p.container_port, p.protocol)
+                                         for c in pod.containers for p in c.ports))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -216,9 +219,17 @@ def selects(svc: Service, pod: Pod) -> bool:
     return all(labels.get(k) == v for k, v in svc.selector)
 
 
-def ready_endpoints(etcd_objects: Iterable[Object], svc: Service) -> frozenset[str]:
-    """What the Service should reach now: the addresses of the ready, not terminating, running pods it selects
-    (podToEndpoint's ready condition), from etcd."""
-    return frozenset(o.status.pod_ip for o in etcd_objects
-                     if isinstance(o, Pod) and selects(svc, o) and o.status.pod_ip and o.status.ready
-                     and not o.meta.deleting and o.status.phase == "Running")
+def ready_endpoints(etcd_objects: Iterable[Object], svc: Service, port: ServicePort) -> frozenset[str]:
+    """What the Service's ``port`` should reach now, as "IP:PORT": the ready, not terminating, running pods it
+    selects (podToEndpoint's ready condition), from etcd, each at the port its targetPort resolves to in that pod
+    (FindPort: a named targetPort that the pod does not declare leaves the pod out of that port's endpoints,
+    getEndpointPorts in pkg/controller/endpointslice/utils.go)."""
+    wanted = eps.ServicePort(port.name, port.port, port.protocol, port.target_port)
+    out = set()
+    for o in etcd_objects:
+        if isinstance(o, Pod) and selects(svc, o) and o.status.pod_ip and o.status.ready \
+                and not o.meta.deleting and o.status.phase == "Running":
+            number = eps.find_port(eps_pod(o), wanted)
+            if number is not None:
+                out.add(f"{o.status.pod_ip}:{number}")
+    return frozenset(out)

@@ -96,11 +96,22 @@ class Meta:
 
 
 @attrs.frozen(cache_hash=True)
+class NamedPort:
+    """Upstream: core/v1 ContainerPort, only the ones with a name (a Service's named targetPort is looked up among
+    them, FindPort in pkg/api/v1/pod/util.go; an unnamed port is never looked up)."""
+
+    name: str
+    container_port: int
+    protocol: str = "TCP"
+
+
+@attrs.frozen(cache_hash=True)
 class Container:
-    """Upstream: core/v1 Container (name and image; requests live in the pod's PodInfo)."""
+    """Upstream: core/v1 Container (name, image and its named ports; requests live in the pod's PodInfo)."""
 
     name: str
     image: str
+    ports: tuple[NamedPort, ...] = ()
 
 
 @attrs.frozen(cache_hash=True)
@@ -115,7 +126,7 @@ class PodTemplate:
         return attrs.evolve(self, labels=labels, info=attrs.evolve(self.info, labels=labels))
 
     def with_image(self, container: str, image: str) -> PodTemplate:
-        containers = tuple(Container(c.name, image) if c.name == container else c for c in self.containers)
+        containers = tuple(attrs.evolve(c, image=image) if c.name == container else c for c in self.containers)
         return attrs.evolve(
             self, containers=containers, info=attrs.evolve(self.info, images=tuple(c.image for c in containers))
         )
@@ -331,12 +342,13 @@ class PodDisruptionBudget:
 
 @attrs.frozen(cache_hash=True)
 class ServicePort:
-    """Upstream: core/v1 ServicePort (targetPort a number: named target ports are not modelled; nodePort 0 when
-    the Service is not of type NodePort or LoadBalancer)."""
+    """Upstream: core/v1 ServicePort (``target_port`` a number or the name of a container port, which the
+    EndpointSlice controller resolves per pod; nodePort 0 when the Service is not of type NodePort or
+    LoadBalancer)."""
 
     name: str
     port: int
-    target_port: int
+    target_port: int | str
     protocol: str = "TCP"
     node_port: int = 0
 

@@ -1,0 +1,79 @@
+"""A Service's named targetPort (upstream FindPort, pkg/api/v1/pod/util.go): the EndpointSlice controller resolves it
+in each pod among its containers' named ports, kube-proxy routes to the number, and a pod that declares no such
+port is left out of that Service port's endpoints (getEndpointPorts, pkg/controller/endpointslice/utils.go)."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import pytest
+
+from checker import check
+from checker.errors import InputError
+from spec import actions as A
+from spec import kubeproxy
+from spec.cluster import initial_state, next_steps
+from spec.model import ClusterModel
+from spec.scenario import parse
+from spec.service_properties import routes_match_ready_endpoints
+from spec.state import ClusterState, EndpointSlice, Pod
+
+BASE = resources.files("spec.scenarios").joinpath("service-one-node.yaml").read_text()
+NAMED = BASE.replace("    targetPort: 8080", "    targetPort: http").replace(
+    "        image: nginx:1.25\n",
+    "        image: nginx:1.25\n        ports:\n        - {name: metrics, containerPort: 9090}\n"
+    "        - {name: http, containerPort: 8080}\n")
+
+
+def _converged(text: str) -> ClusterState:
+    config = parse(text, "named.yaml").config
+    state = initial_state(config)
+    for _ in range(300):
+        steps = [x for x in next_steps(state, config) if not isinstance(x[0], A.Tick | A.Kubectl)]
+        if not steps:
+            break
+        state = steps[0][1]
+    return state
+
+
+def test_a_named_target_port_routes_to_the_containers_port_of_that_name() -> None:
+    state = _converged(NAMED)
+    (pod,) = [o for o in state.etcd.objects.values() if isinstance(o, Pod)]
+    (eps,) = [o for o in state.etcd.objects.values() if isinstance(o, EndpointSlice)]
+    assert [(p.name, p.port) for p in eps.ports] == [("", 8080)]
+    assert dict(kubeproxy.node_routes(state.net.proxies[0], ("node-a",))) == {
+        ("10.96.1.1", 80, "TCP"): frozenset({f"{pod.status.pod_ip}:8080"})}
+    assert routes_match_ready_endpoints(state)
+
+
+def test_a_pod_without_the_named_port_is_no_endpoint_of_it() -> None:
+    state = _converged(NAMED.replace("name: http, containerPort", "name: web, containerPort"))
+    assert [o for o in state.etcd.objects.values() if isinstance(o, Pod) and o.status.ready]
+    assert dict(kubeproxy.node_routes(state.net.proxies[0], ("node-a",))) == {
+        ("10.96.1.1", 80, "TCP"): frozenset({"reject"})}
+    assert routes_match_ready_endpoints(state)  # the property resolves the name as the controller does
+
+
+def test_the_named_port_scenario_is_exhaustive_and_its_routes_property_holds() -> None:
+    result = check(ClusterModel(parse(NAMED, "named.yaml").config))
+    statuses = {p.name: p.status for p in result.properties}
+    assert result.status == "ok", result.verdict()
+    assert statuses["ServiceRoutesEventuallyMatchReadyEndpoints"] == "holds"
+    assert statuses["NoDuplicateEndpointSlices"] == "holds"
+
+
+@pytest.mark.parametrize(("ports", "message"), [
+    ("        - {name: http, containerPort: 8080}\n        - {name: http, containerPort: 8081}\n",
+     "containers[0].ports[1].name: Duplicate value: \"http\""),
+    ("        - {name: Http, containerPort: 8080}\n",
+     "containers[0].ports[0].name: Invalid value: \"Http\": must contain only alpha-numeric"),
+    ("        - {name: http-web-frontend, containerPort: 8080}\n",
+     "containers[0].ports[0].name: Invalid value: \"http-web-frontend\": must be no more than 15 bytes"),
+    ("        - {name: http, containerPort: 70000}\n",
+     "containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535"),
+])
+def test_bad_container_ports_are_one_error_naming_the_field(ports: str, message: str) -> None:
+    text = BASE.replace("        image: nginx:1.25\n", "        image: nginx:1.25\n        ports:\n" + ports)
+    with pytest.raises(InputError, match=re.escape(message)):
+        parse(text, "named.yaml")
