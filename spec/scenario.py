@@ -321,13 +321,15 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
 
 
 def _job(doc: dict[str, Any], where: str) -> Job:
-    """A batch/v1 Job (completionMode NonIndexed): parallelism, completions, backoffLimit and its template, whose
+    """A batch/v1 Job (completionMode NonIndexed): parallelism, completions, backoffLimit, ttlSecondsAfterFinished
+    and its template, whose
     restartPolicy must be Never or OnFailure (pkg/apis/batch/validation). The API server's generated selector
     (controller-uid) is the job-name label in the model: a selector in the file is refused, as without
     manualSelector upstream refuses it."""
     meta = _meta(doc, where)
     spec = _map(doc, "spec", where, required=True)
-    _keys(spec, ("parallelism", "completions", "backoffLimit", "template"), f"{where}: spec")
+    _keys(spec, ("parallelism", "completions", "backoffLimit", "template", "ttlSecondsAfterFinished"),
+          f"{where}: spec")
     template = _template(spec, meta.namespace, where)
     pod_spec = _map(_map(spec, "template", f"{where}: spec"), "spec", f"{where}: spec.template")
     policy = pod_spec.get("restartPolicy", "Always")
@@ -339,8 +341,16 @@ def _job(doc: dict[str, Any], where: str) -> Job:
     completions = None if raw_completions is None else _int(spec, "completions", f"{where}: spec", 1)
     for value, field in ((parallelism, "parallelism"), (completions or 0, "completions")):
         check_replicas(value, f"{where}: spec.{field}")
+    ttl = spec.get("ttlSecondsAfterFinished")
+    if ttl is not None:
+        if not isinstance(ttl, int) or isinstance(ttl, bool):
+            raise InputError(f"{where}: spec.ttlSecondsAfterFinished: expected an integer, got {printable(ttl)}")
+        if ttl < 0:  # pkg/apis/batch/validation ValidateJobSpec: ValidateNonnegativeField
+            raise InputError(f"{where}: spec.ttlSecondsAfterFinished: Invalid value: {ttl}: must be greater than or "
+                             "equal to 0")
     return Job(meta=meta, template=template, parallelism=parallelism, completions=completions,
-               backoff_limit=_int(spec, "backoffLimit", f"{where}: spec", 6), restart_policy=policy)
+               backoff_limit=_int(spec, "backoffLimit", f"{where}: spec", 6), restart_policy=policy,
+               ttl_seconds_after_finished=ttl)
 
 
 def _namespace(doc: dict[str, Any], where: str) -> Namespace:
@@ -448,7 +458,8 @@ def _node(doc: dict[str, Any], where: str) -> Node:
 
 
 _SERVICE_SPEC = ("selector", "ports", "type", "clusterIP", "clusterIPs", "publishNotReadyAddresses",
-                 "ipFamilyPolicy", "ipFamilies", "sessionAffinity", "internalTrafficPolicy", "externalTrafficPolicy")
+                 "ipFamilyPolicy", "ipFamilies", "sessionAffinity", "internalTrafficPolicy", "externalTrafficPolicy",
+                 "healthCheckNodePort")
 """The Service fields a scenario may set (the others are not modelled: an error naming the field)."""
 
 
@@ -458,8 +469,7 @@ def _service(doc: dict[str, Any], where: str) -> Service:
     meta = _meta(doc, where)
     spec = _map(doc, "spec", where)
     _keys(spec, _SERVICE_SPEC, f"{where}: spec")
-    defaults = {"ipFamilyPolicy": "SingleStack", "sessionAffinity": "None", "internalTrafficPolicy": "Cluster",
-                "externalTrafficPolicy": "Cluster"}
+    defaults = {"ipFamilyPolicy": "SingleStack", "sessionAffinity": "None", "internalTrafficPolicy": "Cluster"}
     for field, value in defaults.items():
         if field in spec and spec[field] != value:
             raise InputError(f"{where}: spec.{field}: only {value} is modelled, got {spec[field]!r}")
@@ -516,7 +526,15 @@ def _service(doc: dict[str, Any], where: str) -> Service:
     publish = spec.get("publishNotReadyAddresses", False)
     if not isinstance(publish, bool):
         raise InputError(f"{where}: spec.publishNotReadyAddresses: expected true or false, got {publish!r}")
-    return Service(meta, selector, tuple(ports), str(spec.get("type", "ClusterIP")), cluster_ip, publish)
+    external = spec.get("externalTrafficPolicy", "Cluster")
+    if external not in ("Cluster", "Local"):
+        raise InputError(f'{where}: spec.externalTrafficPolicy: Unsupported value: "{printable(external)}": '
+                         'supported values: "Cluster", "Local"')
+    health = spec.get("healthCheckNodePort", 0) or 0
+    if not isinstance(health, int) or isinstance(health, bool):
+        raise InputError(f"{where}: spec.healthCheckNodePort: expected an integer, got {printable(health)}")
+    return Service(meta, selector, tuple(ports), str(spec.get("type", "ClusterIP")), cluster_ip, publish,
+                   external, health)
 
 
 _KINDS: dict[str, tuple[str, Callable[[dict[str, Any], str], Object]]] = {

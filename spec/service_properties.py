@@ -51,11 +51,10 @@ def unique_node_ports(s: ClusterState) -> bool:
     seen: set[int] = set()
     for o in s.etcd.objects.values():
         if isinstance(o, Service):
-            for p in o.ports:
-                if p.node_port:
-                    if p.node_port in seen:
-                        return False
-                    seen.add(p.node_port)
+            for n in o.all_node_ports:
+                if n in seen:
+                    return False
+                seen.add(n)
     return True
 
 
@@ -199,9 +198,8 @@ def explain_cluster_ips(s: ClusterState) -> str:
 def explain_node_ports(s: ClusterState) -> str:
     by_port: dict[int, list[str]] = {}
     for svc in _services(s):
-        for p in svc.ports:
-            if p.node_port:
-                by_port.setdefault(p.node_port, []).append(f"services/{svc.meta.namespace}/{svc.meta.name}")
+        for n in svc.all_node_ports:
+            by_port.setdefault(n, []).append(f"services/{svc.meta.namespace}/{svc.meta.name}")
     shared = [f"NodePort {n} belongs to {' and '.join(keys)}" for n, keys in sorted(by_port.items()) if len(keys) > 1]
     return "; ".join(shared) or "every NodePort belongs to one Service"
 

@@ -69,7 +69,7 @@ def cluster_ips(objects: Iterable[Object]) -> frozenset[str]:
 
 
 def node_ports(objects: Iterable[Object]) -> frozenset[int]:
-    return frozenset(p.node_port for o in objects if isinstance(o, Service) for p in o.ports if p.node_port)
+    return frozenset(n for o in objects if isinstance(o, Service) for n in o.all_node_ports)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -135,7 +135,21 @@ def allocate(service: Service, etcd: Etcd) -> Service | str:
             taken.add(port)
             out.append(type(p)(p.name, p.port, p.target_port, p.protocol, port))
         ports = tuple(out)
-    return Service(service.meta, service.selector, ports, service.type, ip, service.publish_not_ready_addresses)
+    health = service.health_check_node_port
+    if service.needs_health_check_node_port:
+        # allocHealthCheckNodePort, after the ports' nodePorts in the same transaction (storage/alloc.go)
+        r = _port_range()
+        for n in sorted(taken):
+            r = r.allocate(n)
+        try:
+            if health:
+                r.allocate(health)
+            else:
+                health = r.allocate_next(0, 0)[1]
+        except AllocationError as err:
+            return prefix + f"spec.healthCheckNodePort: Invalid value: {health}: {err}"
+    return Service(service.meta, service.selector, ports, service.type, ip, service.publish_not_ready_addresses,
+                   service.external_traffic_policy, health)
 
 
 def validate_service(svc: Service) -> str | None:
@@ -151,6 +165,15 @@ def validate_service(svc: Service) -> str | None:
         return prefix + "spec.ports[0].name: Required value"
     if len(set(names)) != len(names):
         return prefix + f'spec.ports: Duplicate value: "{names[0]}"'
+    if svc.external_traffic_policy not in ("Cluster", "Local"):
+        return prefix + f'spec.externalTrafficPolicy: Unsupported value: "{svc.external_traffic_policy}": ' \
+            'supported values: "Cluster", "Local"'
+    if svc.external_traffic_policy == "Local" and svc.type not in ("NodePort", "LoadBalancer"):
+        return prefix + 'spec.externalTrafficPolicy: Invalid value: "Local": may only be set for ' \
+            "externally-accessible services"
+    if svc.health_check_node_port and not svc.needs_health_check_node_port:
+        return prefix + f"spec.healthCheckNodePort: Invalid value: {svc.health_check_node_port}: may only be set " \
+            "when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"
     for i, p in enumerate(svc.ports):
         if not 1 <= p.port <= 65535:
             return prefix + f"spec.ports[{i}].port: Invalid value: {p.port}: must be between 1 and 65535, inclusive"
@@ -197,7 +220,8 @@ def proxy_service(svc: Service) -> proxy_model.Service:
         namespace=svc.meta.namespace, name=svc.meta.name, type=svc.type,
         cluster_ip=svc.cluster_ip or None,
         ports=tuple(proxy_model.ServicePort(p.name, p.port, p.protocol, p.node_port, p.target_port)
-                    for p in svc.ports))
+                    for p in svc.ports),
+        external_traffic_policy=svc.external_traffic_policy, health_check_node_port=svc.health_check_node_port)
 
 
 @functools.lru_cache(maxsize=1 << 14)

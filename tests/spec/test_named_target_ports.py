@@ -77,3 +77,41 @@ def test_bad_container_ports_are_one_error_naming_the_field(ports: str, message:
     text = BASE.replace("        image: nginx:1.25\n", "        image: nginx:1.25\n        ports:\n" + ports)
     with pytest.raises(InputError, match=re.escape(message)):
         parse(text, "named.yaml")
+
+
+LB_LOCAL = BASE.replace("  ports:\n  - port: 80\n    targetPort: 8080",
+                        "  type: LoadBalancer\n  externalTrafficPolicy: Local\n  ports:\n  - port: 80\n"
+                        "    targetPort: 8080")
+
+
+def test_a_local_load_balancer_gets_a_health_check_node_port_after_its_node_ports() -> None:
+    """allocHealthCheckNodePort (pkg/registry/core/service/storage/alloc.go): a LoadBalancer with
+    externalTrafficPolicy Local holds a second port of the NodePort range; kube-proxy opens it
+    (spec/proxy/iptables.py) and UniqueNodePorts counts it."""
+    from spec.state import Service
+
+    state = initial_state(parse(LB_LOCAL, "lb.yaml").config)
+    (svc,) = [o for o in state.etcd.objects.values() if isinstance(o, Service)]
+    (port,) = svc.ports
+    assert svc.external_traffic_policy == "Local"
+    assert 30000 <= port.node_port <= 32767 and 30000 <= svc.health_check_node_port <= 32767
+    assert port.node_port != svc.health_check_node_port
+    result = check(ClusterModel(parse(LB_LOCAL, "lb.yaml").config))
+    statuses = {p.name: p.status for p in result.properties}
+    assert result.status == "ok", result.verdict()
+    assert statuses["UniqueNodePorts"] == "holds"
+    assert statuses["ServiceRoutesEventuallyMatchReadyEndpoints"] == "holds"
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ("  externalTrafficPolicy: Local\n", 'spec.externalTrafficPolicy: Invalid value: "Local": may only be set for '
+                                        "externally-accessible services"),
+    ("  externalTrafficPolicy: Locale\n", 'spec.externalTrafficPolicy: Unsupported value: "Locale"'),
+    ("  type: NodePort\n  healthCheckNodePort: 30100\n", "spec.healthCheckNodePort: Invalid value: 30100: may only "
+                                                       "be set when `type` is 'LoadBalancer'"),
+])
+def test_bad_traffic_policies_are_one_error(edit: str, message: str) -> None:
+    text = BASE.replace("  ports:\n  - port: 80\n    targetPort: 8080", edit + "  ports:\n  - port: 80\n"
+                        "    targetPort: 8080")
+    with pytest.raises(InputError, match=re.escape(message)):
+        parse(text, "lb.yaml")
