@@ -105,13 +105,18 @@ class NamedPort:
     protocol: str = "TCP"
 
 
-@attrs.frozen(cache_hash=True)
+@attrs.frozen(cache_hash=True, repr=False)
 class Container:
     """Upstream: core/v1 Container (name, image and its named ports; requests live in the pod's PodInfo)."""
 
     name: str
     image: str
     ports: tuple[NamedPort, ...] = ()
+
+    def __repr__(self) -> str:
+        # no ports: the repr (which the Deployment controller's template hash reads) of a container without them
+        ports = f", ports={self.ports!r}" if self.ports else ""
+        return f"Container(name={self.name!r}, image={self.image!r}{ports})"
 
 
 @attrs.frozen(cache_hash=True)
