@@ -458,8 +458,8 @@ def _node(doc: dict[str, Any], where: str) -> Node:
 
 
 _SERVICE_SPEC = ("selector", "ports", "type", "clusterIP", "clusterIPs", "publishNotReadyAddresses",
-                 "ipFamilyPolicy", "ipFamilies", "sessionAffinity", "internalTrafficPolicy", "externalTrafficPolicy",
-                 "healthCheckNodePort")
+                 "ipFamilyPolicy", "ipFamilies", "sessionAffinity", "sessionAffinityConfig", "internalTrafficPolicy",
+                 "externalTrafficPolicy", "healthCheckNodePort")
 """The Service fields a scenario may set (the others are not modelled: an error naming the field)."""
 
 
@@ -469,7 +469,7 @@ def _service(doc: dict[str, Any], where: str) -> Service:
     meta = _meta(doc, where)
     spec = _map(doc, "spec", where)
     _keys(spec, _SERVICE_SPEC, f"{where}: spec")
-    defaults = {"ipFamilyPolicy": "SingleStack", "sessionAffinity": "None", "internalTrafficPolicy": "Cluster"}
+    defaults = {"ipFamilyPolicy": "SingleStack"}
     for field, value in defaults.items():
         if field in spec and spec[field] != value:
             raise InputError(f"{where}: spec.{field}: only {value} is modelled, got {spec[field]!r}")
@@ -526,6 +526,11 @@ def _service(doc: dict[str, Any], where: str) -> Service:
     publish = spec.get("publishNotReadyAddresses", False)
     if not isinstance(publish, bool):
         raise InputError(f"{where}: spec.publishNotReadyAddresses: expected true or false, got {publish!r}")
+    internal = spec.get("internalTrafficPolicy", "Cluster")
+    if internal not in ("Cluster", "Local"):
+        raise InputError(f'{where}: spec.internalTrafficPolicy: Unsupported value: "{printable(internal)}": '
+                         'supported values: "Cluster", "Local"')
+    affinity, sticky = _session_affinity(spec, where)
     external = spec.get("externalTrafficPolicy", "Cluster")
     if external not in ("Cluster", "Local"):
         raise InputError(f'{where}: spec.externalTrafficPolicy: Unsupported value: "{printable(external)}": '
@@ -534,7 +539,30 @@ def _service(doc: dict[str, Any], where: str) -> Service:
     if not isinstance(health, int) or isinstance(health, bool):
         raise InputError(f"{where}: spec.healthCheckNodePort: expected an integer, got {printable(health)}")
     return Service(meta, selector, tuple(ports), str(spec.get("type", "ClusterIP")), cluster_ip, publish,
-                   external, health)
+                   external, health, internal, affinity, sticky)
+
+
+def _session_affinity(spec: dict[str, Any], where: str) -> tuple[str, int]:
+    """spec.sessionAffinity and sessionAffinityConfig.clientIP.timeoutSeconds (pkg/apis/core/validation
+    validateClientIPAffinityConfig; default v1.DefaultClientIPServiceAffinitySeconds, 10800)."""
+    affinity = spec.get("sessionAffinity", "None")
+    if affinity not in ("None", "ClientIP"):
+        raise InputError(f'{where}: spec.sessionAffinity: Unsupported value: "{printable(affinity)}": supported '
+                         'values: "ClientIP", "None"')
+    config = _map(spec, "sessionAffinityConfig", f"{where}: spec")
+    if affinity == "None":
+        if config:
+            raise InputError(f"{where}: spec.sessionAffinityConfig: Invalid value: {printable(config)}: must not be "
+                             "set when `sessionAffinity` is None")
+        return "None", 10800
+    _keys(config, ("clientIP",), f"{where}: spec.sessionAffinityConfig")
+    client = _map(config, "clientIP", f"{where}: spec.sessionAffinityConfig")
+    _keys(client, ("timeoutSeconds",), f"{where}: spec.sessionAffinityConfig.clientIP")
+    timeout = client.get("timeoutSeconds", 10800)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 0 < timeout <= 86400:
+        raise InputError(f"{where}: spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: "
+                         f"{printable(timeout)}: must be greater than 0 and less than 86400")
+    return "ClientIP", timeout
 
 
 _KINDS: dict[str, tuple[str, Callable[[dict[str, Any], str], Object]]] = {

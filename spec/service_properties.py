@@ -30,7 +30,7 @@ import immutables
 
 from spec import dns, kubeproxy, nodeipam
 from spec.services import ready_endpoints, selects
-from spec.state import ClusterState, EndpointSlice, Key, Kubelet, Object, Pod, Service
+from spec.state import ClusterState, EndpointSlice, Key, Kubelet, Object, Pod, Service, ServicePort
 
 
 def unique_cluster_ips(s: ClusterState) -> bool:
@@ -107,10 +107,23 @@ def _routes_match(objects: immutables.Map[Key, Object], rules: tuple[tuple[str, 
             if not isinstance(svc, Service) or svc.cluster_ip in ("", "None") or svc.selector is None:
                 continue
             for port in svc.ports:
-                want = ready_endpoints(objects.values(), svc, port) or frozenset({"reject"})
-                if table.get((svc.cluster_ip, port.port, port.protocol)) != want:
+                if table.get((svc.cluster_ip, port.port, port.protocol)) != wanted_route(objects, svc, port, node):
                     return False
     return True
+
+
+def wanted_route(objects: immutables.Map[Key, Object], svc: Service, port: ServicePort, node: str
+                 ) -> frozenset[str]:
+    """Where a pod on ``node`` must be sent by the Service's ``port``: its ready endpoints ("IP:PORT"), only those
+    on ``node`` under internalTrafficPolicy Local; "reject" when the Service has no ready endpoint, "drop" when it
+    has some but none on ``node`` under Local (pkg/proxy/iptables/proxier.go syncProxyRules: "has no endpoints"
+    -> REJECT, "has no local endpoints" -> DROP; pkg/proxy/topology.go CategorizeEndpoints)."""
+    every = ready_endpoints(objects.values(), svc, port)
+    if not every:
+        return frozenset({"reject"})
+    if svc.internal_traffic_policy != "Local":
+        return every
+    return ready_endpoints(objects.values(), svc, port, node) or frozenset({"drop"})
 
 
 def no_traffic_to_another_pods_ip(s: ClusterState) -> bool:
@@ -232,7 +245,7 @@ def explain_routes(s: ClusterState) -> str:
             if svc.cluster_ip in ("", "None") or svc.selector is None:
                 continue
             for port in svc.ports:
-                want = ready_endpoints(s.etcd.objects.values(), svc, port) or frozenset({"reject"})
+                want = wanted_route(s.etcd.objects, svc, port, p.node)
                 got = table.get((svc.cluster_ip, port.port, port.protocol))
                 if got != want:
                     out.append(f"{p.node}'s rules send {svc.cluster_ip}:{port.port} to "

@@ -42,6 +42,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
+import attrs
+
 from spec import endpointslice as eps
 from spec.ipallocator import AllocationError, IPRange, PortRange
 from spec.proxy import model as proxy_model
@@ -148,8 +150,7 @@ def allocate(service: Service, etcd: Etcd) -> Service | str:
                 health = r.allocate_next(0, 0)[1]
         except AllocationError as err:
             return prefix + f"spec.healthCheckNodePort: Invalid value: {health}: {err}"
-    return Service(service.meta, service.selector, ports, service.type, ip, service.publish_not_ready_addresses,
-                   service.external_traffic_policy, health)
+    return attrs.evolve(service, ports=ports, cluster_ip=ip, health_check_node_port=health)
 
 
 def validate_service(svc: Service) -> str | None:
@@ -221,7 +222,9 @@ def proxy_service(svc: Service) -> proxy_model.Service:
         cluster_ip=svc.cluster_ip or None,
         ports=tuple(proxy_model.ServicePort(p.name, p.port, p.protocol, p.node_port, p.target_port)
                     for p in svc.ports),
-        external_traffic_policy=svc.external_traffic_policy, health_check_node_port=svc.health_check_node_port)
+        external_traffic_policy=svc.external_traffic_policy, health_check_node_port=svc.health_check_node_port,
+        internal_traffic_policy=svc.internal_traffic_policy, session_affinity=svc.session_affinity,
+        sticky_seconds=svc.sticky_seconds)
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -243,16 +246,17 @@ def selects(svc: Service, pod: Pod) -> bool:
     return all(labels.get(k) == v for k, v in svc.selector)
 
 
-def ready_endpoints(etcd_objects: Iterable[Object], svc: Service, port: ServicePort) -> frozenset[str]:
+def ready_endpoints(etcd_objects: Iterable[Object], svc: Service, port: ServicePort, node: str | None = None
+                    ) -> frozenset[str]:
     """What the Service's ``port`` should reach now, as "IP:PORT": the ready, not terminating, running pods it
     selects (podToEndpoint's ready condition), from etcd, each at the port its targetPort resolves to in that pod
     (FindPort: a named targetPort that the pod does not declare leaves the pod out of that port's endpoints,
-    getEndpointPorts in pkg/controller/endpointslice/utils.go)."""
+    getEndpointPorts in pkg/controller/endpointslice/utils.go). ``node``: only the pods bound to it."""
     wanted = eps.ServicePort(port.name, port.port, port.protocol, port.target_port)
     out = set()
     for o in etcd_objects:
         if isinstance(o, Pod) and selects(svc, o) and o.status.pod_ip and o.status.ready \
-                and not o.meta.deleting and o.status.phase == "Running":
+                and not o.meta.deleting and o.status.phase == "Running" and node in (None, o.node_name):
             number = eps.find_port(eps_pod(o), wanted)
             if number is not None:
                 out.add(f"{o.status.pod_ip}:{number}")

@@ -375,6 +375,12 @@ class Service:
     """"Local" (NodePort or LoadBalancer only): external traffic goes to the receiving node's endpoints only."""
     health_check_node_port: int = 0
     """Allocated by the API server from the NodePort range for a LoadBalancer with externalTrafficPolicy Local."""
+    internal_traffic_policy: str = "Cluster"
+    """"Local": a pod's traffic to the ClusterIP goes to its own node's endpoints only (dropped when there are
+    none there)."""
+    session_affinity: str = "None"
+    """"ClientIP": a client keeps its endpoint for ``sticky_seconds`` (sessionAffinityConfig.clientIP)."""
+    sticky_seconds: int = 10800
 
     @property
     def headless(self) -> bool:
@@ -521,7 +527,8 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
         return PodDisruptionBudget(meta, obj.selector, obj.min_available, obj.max_unavailable, obj.status)
     if type(obj) is Service:
         return Service(meta, obj.selector, obj.ports, obj.type, obj.cluster_ip, obj.publish_not_ready_addresses,
-                       obj.external_traffic_policy, obj.health_check_node_port)
+                       obj.external_traffic_policy, obj.health_check_node_port, obj.internal_traffic_policy,
+                       obj.session_affinity, obj.sticky_seconds)
     if type(obj) is EndpointSlice:
         return EndpointSlice(meta, obj.endpoints, obj.ports, obj.address_type)
     if type(obj) is Namespace:

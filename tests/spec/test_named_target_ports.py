@@ -115,3 +115,52 @@ def test_bad_traffic_policies_are_one_error(edit: str, message: str) -> None:
                         "    targetPort: 8080")
     with pytest.raises(InputError, match=re.escape(message)):
         parse(text, "lb.yaml")
+
+
+WEB = resources.files("spec.scenarios").joinpath("service-web.yaml").read_text()
+
+
+def _web(extra: str) -> str:
+    head, _, svc = WEB.rpartition("kind: Service\n")
+    return head + "kind: Service\n" + svc.replace("spec:\n", "spec:\n" + extra, 1)
+
+
+def test_internal_traffic_policy_local_sends_each_node_to_its_own_endpoints() -> None:
+    """internalTrafficPolicy Local (KEP-2086; proxier.go: "has no local endpoints" -> DROP): each node's rules
+    send the ClusterIP to that node's ready endpoints only, and the property checks exactly that."""
+    config = parse(_web("  internalTrafficPolicy: Local\n"), "itp.yaml").config
+    state = initial_state(config)
+    nodes = tuple(sorted(p.node for p in state.net.proxies))
+    pods = [o for o in state.etcd.objects.values() if isinstance(o, Pod)]
+    for proxy in state.net.proxies:
+        mine = frozenset(f"{p.status.pod_ip}:8080" for p in pods if p.node_name == proxy.node)
+        assert dict(kubeproxy.node_routes(proxy, nodes)) == {("10.96.1.1", 80, "TCP"): mine}
+    assert routes_match_ready_endpoints(state)
+    result = check(ClusterModel(config))
+    statuses = {p.name: p.status for p in result.properties}
+    assert result.status == "ok", result.verdict()
+    assert statuses["ServiceRoutesEventuallyMatchReadyEndpoints"] == "holds"
+
+
+def test_client_ip_affinity_keeps_the_routes_and_is_in_the_rules() -> None:
+    config = parse(_web("  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}\n"),
+                   "aff.yaml").config
+    state = initial_state(config)
+    rules = "\n".join(state.net.proxies[0].rules)
+    assert "--seconds 60 --reap" in rules and "-m recent" in rules
+    assert routes_match_ready_endpoints(state)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("  internalTrafficPolicy: Nearby\n", 'spec.internalTrafficPolicy: Unsupported value: "Nearby"'),
+    ("  sessionAffinity: Cookie\n", 'spec.sessionAffinity: Unsupported value: "Cookie"'),
+    ("  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}\n",
+     "spec.sessionAffinityConfig: Invalid value: {'clientIP': {'timeoutSeconds': 60}}: must not be set when "
+     "`sessionAffinity` is None"),
+    ("  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 0}}\n",
+     "spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 0: must be greater than 0 and less than "
+     "86400"),
+])
+def test_bad_affinity_and_policies_are_one_error(extra: str, message: str) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        parse(_web(extra), "bad.yaml")
