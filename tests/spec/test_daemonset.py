@@ -313,3 +313,52 @@ def test_the_store_takes_a_daemonset() -> None:
     etcd = store([ds])
     stored = etcd.get("daemonsets/kube-system/agent")
     assert isinstance(stored, DaemonSet) and stored.meta.uid > 0
+
+
+def _rolling(strategy: str):  # type: ignore[no-untyped-def]
+    from importlib import resources
+
+    text = resources.files("spec.scenarios").joinpath("daemonset-rolling-update.yaml").read_text()
+    text = text.replace("updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 1}}", strategy)
+    text = text.replace("faults: {controllerManagerCrashes: 1}", "faults: {}")
+    return parse(text, "rolling.yaml")
+
+
+def test_a_surging_update_runs_the_new_pod_beside_the_old_one_and_never_leaves_a_node_without_one() -> None:
+    """update.go's surge branch: maxUnavailable 0, maxSurge 1: a new pod is created next to each old one, and the old
+    one is deleted once the new one is available; AtMostOneDaemonPodPerNode allows one of each revision."""
+    scenario = _rolling("updateStrategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}")
+    model = ClusterModel(scenario.config, scenario.reductions)
+    result = check(model)
+    assert result.status == "ok", result.verdict()
+
+    from checker import always
+
+    def two_on_a_node(s) -> bool:  # type: ignore[no-untyped-def]
+        nodes = [p.node_name for p in s.etcd.objects.values() if isinstance(p, Pod) and not p.meta.deleting
+                 and p.node_name]
+        return len(nodes) != len(set(nodes))
+
+    def a_node_without_an_available_pod(s) -> bool:  # type: ignore[no-untyped-def]
+        ready = {p.node_name for p in s.etcd.objects.values() if isinstance(p, Pod) and p.status.ready}
+        return len(ready) < 2
+
+    model.properties = (always("NoSurge", lambda s: not two_on_a_node(s)),)
+    result = check(model)
+    assert result.violation is not None and result.violation.property == "NoSurge"
+    model.properties = (always("NeverUnavailable", lambda s: not a_node_without_an_available_pod(s)),)
+    result = check(model)
+    assert result.status == "ok", result.verdict()
+
+
+def test_on_delete_keeps_the_old_pods() -> None:
+    scenario = _rolling("updateStrategy: {type: OnDelete}")
+    result = check(ClusterModel(scenario.config, scenario.reductions))
+    assert result.status == "ok", result.verdict()
+    model = ClusterModel(scenario.config, scenario.reductions)
+
+    from checker import always
+
+    model.properties = (always("NoNewPod", lambda s: not any(
+        isinstance(p, Pod) and p.containers[0].image.endswith("v1.8.2") for p in s.etcd.objects.values())),)
+    assert check(model).status == "ok"
