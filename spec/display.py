@@ -71,11 +71,11 @@ def _object(obj: Object) -> dict[str, Any]:
                    f"available, observedGeneration {ds.observed_generation}",
                    conditions=[f"{c.type}={c.status} ({c.reason})" for c in ds.conditions])
     elif isinstance(obj, DaemonSet):
-        st = obj.status
+        dst = obj.status
         out.update(generation=m.generation, images=[c.image for c in obj.template.containers],
-                   status=f"{st.desired_number_scheduled} desired, {st.current_number_scheduled} current, "
-                   f"{st.number_ready} ready, {st.updated_number_scheduled} up-to-date, {st.number_available} "
-                   f"available, {st.number_misscheduled} misscheduled, observedGeneration {st.observed_generation}")
+                   status=f"{dst.desired_number_scheduled} desired, {dst.current_number_scheduled} current, "
+                   f"{dst.number_ready} ready, {dst.updated_number_scheduled} up-to-date, {dst.number_available} "
+                   f"available, {dst.number_misscheduled} misscheduled, observedGeneration {dst.observed_generation}")
     return out
 
 
