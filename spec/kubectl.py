@@ -95,10 +95,11 @@ CASCADE = {"background": "background", "foreground": "foreground", "orphan": "or
            "true": "background", "false": "orphan"}
 """kubectl delete --cascade (staging/src/k8s.io/kubectl/pkg/cmd/delete/delete_flags.go: the deprecated true and
 false mean background and orphan)."""
-DELETABLE_OWNERS = ("deployments", "replicasets", "jobs")
+DELETABLE_OWNERS = ("deployments", "replicasets", "jobs", "daemonsets")
 """The owners ``kubectl delete NAME --cascade`` takes in the model (issue 19 adds more as they are modelled)."""
 _POLICY = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}
-_GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps", "jobs": "job.batch"}
+_GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps", "jobs": "job.batch",
+          "daemonsets": "daemonset.apps"}
 
 
 def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:
@@ -258,8 +259,8 @@ def parse(line: str, where: str) -> Command:
                        target_port=pairs_[0][1], service=plain[3], service_type=kinds[plain[2]],
                        container=cluster_ip)
     raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, "
-                     "delete node, delete namespace, delete deployment, delete replicaset, delete job, cordon, "
-                     "uncordon, drain, expose, create service, taint)")
+                     "delete node, delete namespace, delete deployment, delete replicaset, delete job, "
+                     "delete daemonset, cordon, uncordon, drain, expose, create service, taint)")
 
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")

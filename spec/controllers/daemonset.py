@@ -50,7 +50,9 @@ Abstracted: minReadySeconds is 0 (available = Ready; the scenario parser refuses
 restart their containers, restartPolicy Always, so only an eviction or a node problem fails them);
 ControllerRevision objects, revisionHistoryLimit and collisionCount (the hash is a pure function of the template);
 the deprecated templateGeneration label; burstReplicas (250) only caps one sync's requests.
-Omitted: kubectl rollout undo of a DaemonSet, the DaemonSet's deletion (its pods are left to the garbage collector).
+``kubectl delete daemonset NAME`` cascades through the garbage collector, whose graph includes the DaemonSet
+informer's cache (``spec.controllers.garbagecollector``); a Terminating namespace's DaemonSets are deleted by the
+namespace controller. Omitted: kubectl rollout undo of a DaemonSet, ControllerRevision history.
 A controller-manager crash loses the informers (relisted), the queue, the backoffs and the expectations
 (``DaemonSetComponent.restart``).
 """

@@ -362,3 +362,18 @@ def test_on_delete_keeps_the_old_pods() -> None:
     model.properties = (always("NoNewPod", lambda s: not any(
         isinstance(p, Pod) and p.containers[0].image.endswith("v1.8.2") for p in s.etcd.objects.values())),)
     assert check(model).status == "ok"
+
+
+def test_deleting_the_daemonset_cascades_to_its_pods() -> None:
+    """The garbage collector's graph has the DaemonSet informer's cache: ``kubectl delete daemonset`` (background)
+    deletes its pods, and no dependent is left dangling."""
+    from importlib import resources
+
+    text = resources.files("spec.scenarios").joinpath("daemonset-node-joins.yaml").read_text()
+    text = text.replace('userActions: ["kubectl taint nodes node-b dedicated=infra:NoSchedule-"]',
+                        'userActions: ["kubectl delete daemonset cilium -n kube-system"]')
+    scenario = parse(text, "delete.yaml")
+    result = check(ClusterModel(scenario.config, scenario.reductions))
+    assert result.status == "ok", result.verdict()
+    verdicts = {v.name: v.status for v in result.properties}
+    assert verdicts["NoOrphanedDependents"] == "holds"
