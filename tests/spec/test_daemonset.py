@@ -206,7 +206,7 @@ def test_the_slot_is_none_without_a_daemonset() -> None:
 
 
 @pytest.mark.parametrize("name", ["daemonset-two-nodes", "daemonset-rolling-update", "daemonset-node-taint",
-                                  "daemonset-node-joins"])
+                                  "daemonset-node-joins", "daemonset-node-deleted"])
 def test_the_daemonset_scenarios_hold(name: str) -> None:
     scenario = builtin(name)
     result = check(ClusterModel(scenario.config, scenario.reductions))
