@@ -14,10 +14,12 @@ kubelet restarts as a fresh candidate), staging/src/k8s.io/component-base/config
 (--leader-elect-lease-duration 15 s, --leader-elect-renew-deadline 10 s, --leader-elect-retry-period 2 s, lock
 "leases" kube-system/kube-controller-manager).
 
-Modelled, as a component (``LeaderElectionComponent``, slot ``ClusterState.leader``, None without
-``spec.leaderElection``): every replica's elector memory (observed holder and Lease resourceVersion, what is left
-of observedTime + leaseDuration, of the retry period and of the renew round on its own clock: ``spec.state.
-Replica``). One ``Elect`` step per tryAcquireOrRenew, due when its retry timer runs out (urgent: time waits for it,
+Modelled: one elector (``LeaderElector``) parameterised by the component it elects (its slot of ``ClusterState``,
+its Lease, its replicas, its pause budget, what OnStartedLeading starts and OnStoppedLeading stops, what a pause,
+a resume and a stale leader do): ``ControllerManagerElection`` (``LEADER_ELECTION``, slot ``ClusterState.leader``,
+None without ``spec.leaderElection``) and ``SchedulerElection`` (below). Every replica's elector memory (observed
+holder and Lease resourceVersion, what is left of observedTime + leaseDuration, of the retry period and of the
+renew round on its own clock: ``spec.state.Replica``). One ``Elect`` step per tryAcquireOrRenew, due when its retry timer runs out (urgent: time waits for it,
 as for any work due now, ``spec.clock``): the leader renews through the fast path (Update with the resourceVersion
 it last wrote; a 409 falls through to the slow path), a candidate Gets the Lease, re-observes it when its
 resourceVersion moved (observedTime := now), and takes it over with an Update guarded by the resourceVersion it
@@ -50,9 +52,9 @@ step (a renewal between them would make its Update conflict and its next Get obs
 here: again the earlier takeover is kept); API latency is zero; the Lease's MicroTimes are a bit each
 (``spec.state.Lease``). Restarting after "leaderelection lost" takes no time (kubelet's first restart of a
 container is immediate; CrashLoopBackOff only delays later ones).
-kube-scheduler (``SchedulerElectionComponent``, slot ``ClusterState.scheduler_election``, when
+kube-scheduler (``SchedulerElection``, ``SCHEDULER_ELECTION``, slot ``ClusterState.scheduler_election``, when
 ``spec.leaderElection.components`` names it; cmd/kube-scheduler/app/server.go, Lease kube-system/kube-scheduler,
-the same defaults): the same elector (``attempt``, shared with the controller manager's); each replica's scheduler
+the same defaults): the same elector with the scheduler's callbacks; each replica's scheduler
 (``ClusterState.schedulers``, ``kube-scheduler-N``) runs its informer and event handlers from the start (upstream
 starts the informers before leader election, DelayCacheUntilActive false), so a standby's queue and cache are
 warm; OnStartedLeading runs sched.Run, so only a replica that leads and is not paused schedules and binds
@@ -123,12 +125,6 @@ reached), so its controllers keep running."""
 _EMPTY = Informer(rv=0, cache=immutables.Map())
 IDLE = ControllerManager((_EMPTY,) * len(KCM_RESOURCES))
 """``ClusterState.kcm`` while no replica's controllers run (its informers are absent from ``informer_slots``)."""
-
-
-def replica_names(config: Config) -> tuple[str, ...]:
-    """The replicas' identities (upstream: hostname + "_" + a UUID; here the static pods' hosts)."""
-    cfg = config.leader_election
-    return () if cfg is None or not cfg.controller_manager else tuple(f"kcm-{i}" for i in range(cfg.replicas))
 
 
 def stale_actors(name: str) -> tuple[str, ...]:
@@ -282,129 +278,6 @@ def elector_actor(slot: str, name: str) -> str:
     return name if slot == "leader" else f"{name}/elector"
 
 
-def try_acquire_or_renew(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
-    """Replica ``i``'s tryAcquireOrRenew (its retry timer ran out): the step(s) and their outcome."""
-    le = state.leader
-    assert le is not None
-    for out in attempt(state, config, i, "leader", LEASE_KEY):
-        if not isinstance(out, Won):
-            yield out
-            continue
-        yield from _won(state, config, i, out)
-
-
-def _won(state: ClusterState, config: Config, i: int, out: Won) -> Iterator[Step]:
-    le = state.leader
-    assert le is not None
-    r, s, won, notes = le.replicas[i], out.session, out.replica, out.notes
-    response_obj = out.lease
-    if r.leading:
-        # a leader whose controllers are parked (it resumed after another took over) and that wins the Lease back
-        # while no replica's controllers are active runs its controllers in the active slot again
-        new = commit(state, s, config, leader=_with_replica(le, i, won))
-        kcm = le.parked[i]
-        if kcm is not None and le.active < 0:
-            nle = new.leader
-            assert nle is not None
-            new = settle(new._with(kcm=_resumed(kcm),
-                                   leader=attrs.evolve(nle, active=i, parked=_parked(nle, i, None))), config)
-        yield A.Elect(r.name, "renews", "; ".join((*notes, f"{LEASE_KEY} (rv {response_obj.meta.resource_version})"))
-                      ), new
-        return
-    # OnStartedLeading: the controllers start, their informers list (at a revision a list may be served at)
-    won = attrs.evolve(won, leading=True, resumed=False)
-    le = _with_replica(le, i, won)
-    etcd = s.etcd
-    detail = f"{LEASE_KEY} (leaseTransitions {response_obj.lease_transitions}); its controllers start"
-    for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
-        new = state._with(etcd=etcd, ghost=s.ghost, leader=le)
-        if le.active >= 0:  # another replica's controllers run (beyond the skew budget): they keep running
-            j = le.active
-            new = new._with(leader=attrs.evolve(le, active=i, parked=_parked(le, j, state.kcm)))
-        else:
-            new = new._with(leader=attrs.evolve(le, active=i))
-        yield A.Elect(r.name, "acquires", detail + (f" (list at rv {rv})" if rv != etcd.revision else "")), settle(
-            new._with(kcm=manager.restart(etcd, None, rv)), config)
-
-
-def stop_leading(state: ClusterState, config: Config, i: int) -> Step:
-    """The renew round timed out: OnStoppedLeading ("leaderelection lost") and the process exits; the kubelet
-    restarts it as a fresh candidate. Under ``leader-keeps-acting`` the elector stops but nothing else does."""
-    le = state.leader
-    assert le is not None
-    r = le.replicas[i]
-    if KEEPS_ACTING in config.variants:
-        stuck = attrs.evolve(r, electing=False, retry=0)
-        return A.Elect(r.name, "fails to renew",
-                       "renew deadline passed; its controllers keep running (variant)"), state._with(
-            leader=_with_replica(le, i, stuck))
-    state = _stop(state, i)
-    le = state.leader
-    assert le is not None
-    return A.Elect(r.name, "stops leading", "leaderelection lost: kube-controller-manager exits and restarts"), \
-        settle(state._with(leader=_with_replica(le, i, restarted(r, state))), config)
-
-
-def stale_steps(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
-    """The reconciles of replica ``i``'s parked controllers (it leads, is running, and another replica's
-    controllers hold the active slot), from their parked caches."""
-    le = state.leader
-    assert le is not None
-    parked = le.parked[i]
-    assert parked is not None
-    kcm = unpark(parked, False)
-    name = le.replicas[i].name
-    expectations = "no-expectations" not in config.variants
-    for (controller, _), actor, queue in zip(manager.CONTROLLERS, stale_actors(name),
-                                             (kcm.rs_queue, kcm.deploy_queue), strict=True):
-        for key in queue.queue:
-            s = session(state, config)
-            new, failed = manager.reconcile(kcm, s, controller, key, expectations=expectations)
-            yield A.Reconcile(actor, key, failed, tuple(s.events)), commit(
-                state, s, config, leader=attrs.evolve(le, parked=_parked(le, i, new)))
-
-
-def fault_steps(state: ClusterState, config: Config) -> Iterator[Step]:
-    """A replica pauses (``spec.leaderElection.pauses``) or crashes (``controllerManagerCrashes``)."""
-    le = state.leader
-    assert le is not None
-    b = state.budget
-    for i, r in enumerate(le.replicas):
-        if b.controller_manager_pauses and not r.paused:
-            new = state._with(budget=attrs.evolve(b, controller_manager_pauses=b.controller_manager_pauses - 1))
-            paused = attrs.evolve(r, paused=True)
-            if le.active == i:  # its controllers freeze with it
-                new = new._with(kcm=IDLE, leader=attrs.evolve(le, active=-1, parked=_parked(le, i, state.kcm)))
-            nle = new.leader
-            assert nle is not None
-            yield A.Fault(FAULT_ACTOR, "pause (its clock and steps stop)", r.name), settle(
-                new._with(leader=_with_replica(nle, i, paused)), config)
-    for i, r in enumerate(le.replicas):
-        if b.controller_manager_crashes:
-            spent = attrs.evolve(b, controller_manager_crashes=b.controller_manager_crashes - 1)
-            new = _stop(state._with(budget=spent), i)
-            nle = new.leader
-            assert nle is not None
-            yield A.Fault(FAULT_ACTOR, "crash and restart", r.name), settle(
-                new._with(leader=_with_replica(nle, i, restarted(r, state))), config)
-
-
-def resume(state: ClusterState, config: Config, i: int) -> Step:
-    """A paused replica runs again, its clock where it stopped; a leader's controllers run again: in the active
-    slot if no other replica's are there, else from their parked caches."""
-    le = state.leader
-    assert le is not None
-    r = le.replicas[i]
-    le = _with_replica(le, i, attrs.evolve(r, paused=False, resumed=r.leading))
-    kcm = le.parked[i]
-    if kcm is not None and le.active < 0:
-        return A.Elect(r.name, "resumes", "its controllers run again"), settle(state._with(
-            kcm=_resumed(kcm), leader=attrs.evolve(le, active=i, parked=_parked(le, i, None))),
-            config)
-    detail = "its controllers run again on the caches they had (another replica's run too)" if kcm is not None else ""
-    return A.Elect(r.name, "resumes", detail), state._with(leader=le)
-
-
 def _due(r: Replica) -> str:
     """What replica ``r`` must do now: "attempt", "stop", "resume" or ""."""
     if r.paused:
@@ -416,71 +289,233 @@ def _due(r: Replica) -> str:
     return "attempt" if r.retry == 0 else ""
 
 
-class LeaderElectionComponent(Base):
-    """kube-controller-manager's replicas under leader election: slot ``ClusterState.leader``; steps ``Elect``
-    (actor the replica: tryAcquireOrRenew, stopping, resuming; weakly fair), the parked controllers' ``Reconcile``
-    (actors ``<replica>/<controller>``, not fair: it stops when its replica exits) and the pause and crash
-    ``Fault``s (actor "fault"). Timers: each running replica's retry period, observed lease expiry and renew
-    deadline, and its parked controllers' backoffs. A crash loses the replica's elector memory and its
-    controllers; a pause loses nothing (it freezes them)."""
+def _election_timers(le: LeaderElection) -> list[int]:
+    """The running replicas' retry periods, observed lease expiries and renew deadlines (a paused replica's clock
+    stands still)."""
+    return [t for r in le.replicas if not r.paused
+            for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
 
-    name = "leader-election"
+
+def _elapse_replica(r: Replica, dt: int, fired: list[str]) -> Replica:
+    if r.paused:
+        return r
+    if r.electing and r.retry == dt:
+        fired.append(f"{r.name}'s retry period")
+    if r.expires == dt:
+        fired.append(f"{r.name}'s observed lease expires")
+    if r.leading and r.deadline == dt:
+        fired.append(f"{r.name}'s renew deadline")
+    return attrs.evolve(r, retry=max(r.retry - dt, 0), expires=max(r.expires - dt, 0), deadline=max(r.deadline - dt, 0))
+
+
+class LeaderElector(Base):
+    """One component's replicas under leader election (client-go's LeaderElector, one per replica), parameterised
+    by the component it elects (``ControllerManagerElection``, ``SchedulerElection``): its slot of
+    ``ClusterState``, its Lease, its replicas' names, its pause budget, the variant in which a leader past its
+    renew deadline keeps acting, and the callbacks (OnStartedLeading: ``started``; OnStoppedLeading and the
+    process's restart: ``exit``; what a pause and a resume do to what the replica runs: ``pause``, ``resumed``;
+    what a stale leader may still do: ``stale_steps``). Steps: ``Elect`` (tryAcquireOrRenew, stopping, resuming;
+    weakly fair, actor ``elector_actor``), a stale leader's steps, and the pause (and crash) ``Fault``s (actor
+    "fault", not fair). Timers: each running replica's retry period, observed lease expiry and renew deadline, and
+    whatever a stale leader runs on (``parked_timers``)."""
+
+    slot = ""
+    """The ``ClusterState`` field holding the ``LeaderElection`` (None: the component is not elected)."""
+    component = ""
+    """The elected component (``COMPONENTS``)."""
+    lease_name = ""
+    """The Lease's name (in kube-system; --leader-elect-resource-name)."""
+    lease_key: Key = ""
+    prefix = ""
+    """The replicas are ``<prefix>-0``, ``<prefix>-1``."""
+    pause_budget = ""
+    """The ``Budget`` field of its pauses."""
+    keeps_variant = ""
+    """The variant in which a leader past its renew deadline does not stop (``spec.variants``), and what it does."""
+    keeps_detail = ""
+    starts = ""
+    """What OnStartedLeading starts (the ``Elect`` step's detail)."""
+    initial_active = -1
+    """``LeaderElection.active`` at the start (the first replica leads)."""
+
+    def election(self, state: ClusterState) -> LeaderElection | None:
+        le = getattr(state, self.slot)
+        assert le is None or isinstance(le, LeaderElection)
+        return le
+
+    def _le(self, state: ClusterState) -> LeaderElection:
+        le = self.election(state)
+        assert le is not None
+        return le
+
+    def put(self, state: ClusterState, le: LeaderElection) -> ClusterState:
+        return state._with(**{self.slot: le})
+
+    def names(self, config: Config) -> tuple[str, ...]:
+        """The replicas' identities (upstream: hostname + "_" + a UUID; here the static pods' hosts)."""
+        cfg = config.leader_election
+        if cfg is None or self.component not in cfg.components:
+            return ()
+        return tuple(f"{self.prefix}-{i}" for i in range(cfg.replicas))
+
+    def actor(self, name: str) -> str:
+        return elector_actor(self.slot, name)
+
+    # --- the hooks (the component's callbacks); the defaults are the scheduler's: nothing runs but the loop ---
+
+    def started(self, state: ClusterState, config: Config, i: int) -> Iterator[tuple[int, ClusterState]]:
+        """OnStartedLeading: (revision its first list is served at, the state with what it starts), not settled."""
+        yield state.etcd.revision, state
+
+    def renewed(self, state: ClusterState, config: Config, i: int) -> ClusterState:
+        """After a renewal that went through (settled): what a leader that renews regains."""
+        return state
+
+    def exit(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+        """OnStoppedLeading: the process exits, and the kubelet restarts it as a fresh candidate."""
+        raise NotImplementedError
+
+    def pause(self, state: ClusterState, config: Config, i: int) -> ClusterState:
+        """Replica ``i`` freezes (its budget already spent)."""
+        le = self._le(state)
+        return self.put(state, _with_replica(le, i, attrs.evolve(le.replicas[i], paused=True)))
+
+    def resumed(self, state: ClusterState, config: Config, i: int, le: LeaderElection) -> Step:
+        """Replica ``i`` runs again (``le``: its elector unpaused)."""
+        raise NotImplementedError
+
+    def stale_actors(self, name: str) -> tuple[str, ...]:
+        """The actors of what a leader that is not the acting one may still do."""
+        return ()
+
+    def stale_steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        return iter(())
+
+    def stale_enabled(self, le: LeaderElection) -> set[str]:
+        return set()
+
+    def crash_steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """Crashes the election handles itself (kube-scheduler's are ``spec.faults``')."""
+        return iter(())
+
+    def crashes(self, state: ClusterState) -> int:
+        return 0
+
+    def parked_timers(self, le: LeaderElection, paused: bool) -> list[int]:
+        """The timers of what stale leaders run on (``paused``: a paused replica's included)."""
+        return []
+
+    def elapse_parked(self, le: LeaderElection, dt: int) -> tuple[Parked | None, ...]:
+        return le.parked
+
+    # --- the elector ----------------------------------------------------------------------------------------------
+
+    def try_acquire_or_renew(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+        """Replica ``i``'s tryAcquireOrRenew (its retry timer ran out): the step(s) and their outcome; a won
+        Lease is a renewal, or OnStartedLeading (one step per revision its first list may be served at)."""
+        le = self._le(state)
+        r = le.replicas[i]
+        actor = self.actor(r.name)
+        for out in attempt(state, config, i, self.slot, self.lease_key):
+            if not isinstance(out, Won):
+                yield out
+                continue
+            if r.leading:
+                new = commit(state, out.session, config, **{self.slot: _with_replica(le, i, out.replica)})
+                yield A.Elect(actor, "renews", "; ".join(
+                    (*out.notes, f"{self.lease_key} (rv {out.lease.meta.resource_version})"))), self.renewed(
+                    new, config, i)
+                continue
+            won = _with_replica(le, i, attrs.evolve(out.replica, leading=True, resumed=False))
+            etcd = out.session.etcd
+            base = self.put(state._with(etcd=etcd, ghost=out.session.ghost), won)
+            detail = f"{self.lease_key} (leaseTransitions {out.lease.lease_transitions}); {self.starts}"
+            for rv, new in self.started(base, config, i):
+                yield A.Elect(actor, "acquires", detail + (f" (list at rv {rv})" if rv != etcd.revision else "")), \
+                    settle(new, config)
+
+    def stop_leading(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+        """The renew round timed out: OnStoppedLeading (``exit``); under the component's ``keeps_variant`` the
+        elector stops and nothing else does."""
+        le = self._le(state)
+        r = le.replicas[i]
+        if self.keeps_variant in config.variants:
+            stuck = attrs.evolve(r, electing=False, retry=0)
+            yield A.Elect(self.actor(r.name), "fails to renew", self.keeps_detail), self.put(
+                state, _with_replica(le, i, stuck))
+            return
+        yield from self.exit(state, config, i)
+
+    def resume(self, state: ClusterState, config: Config, i: int) -> Step:
+        """A paused replica runs again, its clock where it stopped."""
+        le = self._le(state)
+        r = le.replicas[i]
+        return self.resumed(state, config, i, _with_replica(le, i, attrs.evolve(r, paused=False, resumed=r.leading)))
+
+    def fault_steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """A replica pauses (``spec.leaderElection.pauses``), or crashes (``crash_steps``)."""
+        le = self._le(state)
+        b = state.budget
+        pauses = getattr(b, self.pause_budget)
+        if pauses:
+            spent = state._with(budget=attrs.evolve(b, **{self.pause_budget: pauses - 1}))
+            for i, r in enumerate(le.replicas):
+                if not r.paused:
+                    yield A.Fault(FAULT_ACTOR, "pause (its clock and steps stop)", r.name), self.pause(spent, config, i)
+        yield from self.crash_steps(state, config)
+
+    # --- the component (spec.component) ------------------------------------------------------------------------
 
     def actors(self, config: Config) -> tuple[str, ...]:
-        names = replica_names(config)
+        names = self.names(config)
         if not names:
             return ()
-        return (*names, *(a for n in names for a in stale_actors(n)), FAULT_ACTOR)
+        return (*(self.actor(n) for n in names), *(a for n in names for a in self.stale_actors(n)), FAULT_ACTOR)
 
     def fair_actors(self, config: Config) -> tuple[str, ...]:
-        return replica_names(config)
+        return tuple(self.actor(n) for n in self.names(config))
 
     def init(self, state: ClusterState, config: Config) -> ClusterState:
-        """The first replica holds the Lease (created by its first tryAcquireOrRenew) and runs the controllers
-        the controller manager's ``init`` started; the others have observed the record and wait."""
-        if config.leader_election is None or not config.leader_election.controller_manager:
+        """The first replica holds the Lease (created by its first tryAcquireOrRenew) and runs what it elects;
+        the others have observed the record and wait."""
+        names = self.names(config)
+        if not names:
             return state
         cfg = _cfg(config)
-        names = replica_names(config)
         s = session(state, config)
-        response = s.create(Lease(Meta(LEASE_NAME, LEASE_NAMESPACE), Replica(names[0]).identity,
+        response = s.create(Lease(Meta(self.lease_name, LEASE_NAMESPACE), Replica(names[0]).identity,
                                   cfg.lease_duration_ms // 1000))
         assert response.ok and isinstance(response.obj, Lease)
-        lease = response.obj
-        replicas = tuple(attrs.evolve(_observe(Replica(n), lease, cfg), retry=cfg.retry_period_ms) for n in names)
+        replicas = tuple(attrs.evolve(_observe(Replica(n), response.obj, cfg), retry=cfg.retry_period_ms)
+                         for n in names)
         replicas = (attrs.evolve(replicas[0], leading=True, deadline=cfg.retry_period_ms + cfg.renew_deadline_ms),
                     *replicas[1:])
-        return commit(state, s, config, leader=LeaderElection(replicas, 0, (None,) * len(names)))
+        return commit(state, s, config, **{self.slot: LeaderElection(replicas, self.initial_active,
+                                                                     (None,) * len(names))})
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        le = state.leader
+        le = self.election(state)
         if le is None:
             return
         for i, r in enumerate(le.replicas):
             due = _due(r)
             if due == "resume":
-                yield resume(state, config, i)
+                yield self.resume(state, config, i)
             elif due == "stop":
-                yield stop_leading(state, config, i)
+                yield from self.stop_leading(state, config, i)
             elif due == "attempt":
-                yield from try_acquire_or_renew(state, config, i)
-        for i, r in enumerate(le.replicas):
-            if le.parked[i] is not None and not r.paused:
-                yield from stale_steps(state, config, i)
-        yield from fault_steps(state, config)
+                yield from self.try_acquire_or_renew(state, config, i)
+        yield from self.stale_steps(state, config)
+        yield from self.fault_steps(state, config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        le = state.leader
+        le = self.election(state)
         if le is None:
             return set()
-        out = {r.name for r in le.replicas if _due(r)}
-        for r, kcm in zip(le.replicas, le.parked, strict=True):
-            if kcm is not None and not r.paused:
-                out |= {a for a, q in zip(stale_actors(r.name), (kcm.rs_queue, kcm.deploy_queue), strict=True)
-                        if q.queue}
+        out = {self.actor(r.name) for r in le.replicas if _due(r)} | self.stale_enabled(le)
         b = state.budget
-        if (b.controller_manager_pauses and not all(r.paused for r in le.replicas)) or b.controller_manager_crashes \
-                or (b.lease_renew_failures and any(r.leading and _due(r) == "attempt" for r in le.replicas)):
+        if (getattr(b, self.pause_budget) and not all(r.paused for r in le.replicas)) or self.crashes(state) or (
+                b.lease_renew_failures and any(r.leading and _due(r) == "attempt" for r in le.replicas)):
             out.add(FAULT_ACTOR)
         return out
 
@@ -489,14 +524,13 @@ class LeaderElectionComponent(Base):
         timing assumption of leader election: when an elector's timer is the next to fire, time waits for the
         other components' work now enabled (``busy``): the controllers, the scheduler and the kubelets react
         faster than a retry period (2 s). A shorter timer (a work queue's backoff) still fires in the middle of
-        their work, as without leader election; a parked replica's controllers do not hold time."""
-        le = state.leader
+        their work, as without leader election; a stale leader's work does not hold time."""
+        le = self.election(state)
         if le is None:
             return False
         if any(_due(r) in ("attempt", "stop") for r in le.replicas):
             return True
-        election = [t for r in le.replicas if not r.paused
-                    for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
+        election = _election_timers(le)
         if not election:
             return False
         from spec.cluster import CLOCK, COMPONENTS
@@ -504,52 +538,161 @@ class LeaderElectionComponent(Base):
         nxt = min(election)
         others = [c for c in COMPONENTS if c is not self and c is not CLOCK]
         if any(t < nxt for c in others for t in c.timers(state)) or any(
-                t < nxt for p in le.parked if p is not None for t in manager.timers(unpark(p, False))):
+                t < nxt for t in self.parked_timers(le, True)):
             return False
         return any(c.busy(state, config) for c in others)
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        le = state.leader
+        le = self.election(state)
         return le is not None and any(_due(r) in ("attempt", "stop") for r in le.replicas)
 
     def timers(self, state: ClusterState) -> list[int]:
-        le = state.leader
-        if le is None:
-            return []
-        out: list[int] = []
-        for r, kcm in zip(le.replicas, le.parked, strict=True):
-            if r.paused:
-                continue  # its clock stands still
-            out += [t for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
-            if kcm is not None:
-                out += manager.timers(unpark(kcm, False))
-        return out
+        le = self.election(state)
+        return [] if le is None else _election_timers(le) + self.parked_timers(le, False)
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
-        le = state.leader
+        le = self.election(state)
         if le is None:
             return state, ()
-        replicas: list[Replica] = []
-        parked: list[Parked | None] = []
         fired: list[str] = []
-        for r, kcm in zip(le.replicas, le.parked, strict=True):
-            if r.paused:
-                replicas.append(r)
-                parked.append(kcm)
+        replicas = tuple(_elapse_replica(r, dt, fired) for r in le.replicas)
+        return self.put(state, attrs.evolve(le, replicas=replicas, parked=self.elapse_parked(le, dt))), tuple(fired)
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        """A crashed (or exited) replica of the ``host`` process restarts as a fresh candidate with a new
+        identity, unpaused."""
+        le = self.election(state)
+        if le is None:
+            return state
+        for i, r in enumerate(le.replicas):
+            if r.name == process.name:
+                return self.put(state, _with_replica(le, i, restarted(r, state, self.lease_key)))
+        return state
+
+
+class ControllerManagerElection(LeaderElector):
+    """kube-controller-manager's replicas under leader election: slot ``ClusterState.leader``; ``Elect`` actor the
+    replica (``kcm-N``); a stale leader's parked controllers' ``Reconcile`` (actors ``<replica>/<controller>``, not
+    fair: it stops when its replica exits); the pause and crash ``Fault``s. A crash loses the replica's elector
+    memory and its controllers; a pause loses nothing (it freezes them)."""
+
+    name = "leader-election"
+    slot = "leader"
+    component = "kube-controller-manager"
+    lease_name = LEASE_NAME
+    lease_key = LEASE_KEY
+    prefix = "kcm"
+    pause_budget = "controller_manager_pauses"
+    keeps_variant = KEEPS_ACTING
+    keeps_detail = "renew deadline passed; its controllers keep running (variant)"
+    starts = "its controllers start"
+    initial_active = 0
+
+    def started(self, state: ClusterState, config: Config, i: int) -> Iterator[tuple[int, ClusterState]]:
+        """OnStartedLeading: the controllers start, their informers list (at a revision a list may be served at);
+        another replica's active controllers (a takeover beyond the skew budget) are parked: they keep running."""
+        le = self._le(state)
+        etcd = state.etcd
+        for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
+            if le.active >= 0:
+                new = state._with(leader=attrs.evolve(le, active=i, parked=_parked(le, le.active, state.kcm)))
+            else:
+                new = state._with(leader=attrs.evolve(le, active=i))
+            yield rv, new._with(kcm=manager.restart(etcd, None, rv))
+
+    def renewed(self, state: ClusterState, config: Config, i: int) -> ClusterState:
+        """A leader whose controllers are parked (it resumed after another took over) and that wins the Lease back
+        while no replica's controllers are active runs its controllers in the active slot again."""
+        le = self._le(state)
+        kcm = le.parked[i]
+        if kcm is None or le.active >= 0:
+            return state
+        return settle(state._with(kcm=_resumed(kcm), leader=attrs.evolve(le, active=i, parked=_parked(le, i, None))),
+                      config)
+
+    def exit(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+        """"leaderelection lost": kube-controller-manager exits (its controllers are gone) and restarts as a fresh
+        candidate."""
+        r = self._le(state).replicas[i]
+        state = _stop(state, i)
+        le = self._le(state)
+        yield A.Elect(r.name, "stops leading", "leaderelection lost: kube-controller-manager exits and restarts"), \
+            settle(state._with(leader=_with_replica(le, i, restarted(r, state))), config)
+
+    def pause(self, state: ClusterState, config: Config, i: int) -> ClusterState:
+        """Its controllers freeze with it (parked, if they were the active ones)."""
+        le = self._le(state)
+        if le.active == i:
+            state = state._with(kcm=IDLE, leader=attrs.evolve(le, active=-1, parked=_parked(le, i, state.kcm)))
+        return settle(super().pause(state, config, i), config)
+
+    def resumed(self, state: ClusterState, config: Config, i: int, le: LeaderElection) -> Step:
+        """A leader's controllers run again: in the active slot if no other replica's are there, else from their
+        parked caches."""
+        name = le.replicas[i].name
+        kcm = le.parked[i]
+        if kcm is not None and le.active < 0:
+            return A.Elect(name, "resumes", "its controllers run again"), settle(state._with(
+                kcm=_resumed(kcm), leader=attrs.evolve(le, active=i, parked=_parked(le, i, None))), config)
+        detail = "its controllers run again on the caches they had (another replica's run too)" if kcm is not None \
+            else ""
+        return A.Elect(name, "resumes", detail), state._with(leader=le)
+
+    def stale_actors(self, name: str) -> tuple[str, ...]:
+        return stale_actors(name)
+
+    def stale_steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """The reconciles of the parked controllers of each leading replica that is running while another's hold
+        the active slot, from their parked caches."""
+        le = self._le(state)
+        expectations = "no-expectations" not in config.variants
+        for i, r in enumerate(le.replicas):
+            parked = le.parked[i]
+            if parked is None or r.paused:
                 continue
-            if r.electing and r.retry == dt:
-                fired.append(f"{r.name}'s retry period")
-            if r.expires == dt:
-                fired.append(f"{r.name}'s observed lease expires")
-            if r.leading and r.deadline == dt:
-                fired.append(f"{r.name}'s renew deadline")
-            replicas.append(attrs.evolve(r, retry=max(r.retry - dt, 0), expires=max(r.expires - dt, 0),
-                                         deadline=max(r.deadline - dt, 0)))
-            parked.append(None if kcm is None else park(manager.elapse(unpark(kcm, False), dt)))
-        return state._with(leader=LeaderElection(tuple(replicas), le.active, tuple(parked))), tuple(fired)
+            kcm = unpark(parked, False)
+            for (controller, _), actor, queue in zip(manager.CONTROLLERS, stale_actors(r.name),
+                                                     (kcm.rs_queue, kcm.deploy_queue), strict=True):
+                for key in queue.queue:
+                    s = session(state, config)
+                    new, failed = manager.reconcile(kcm, s, controller, key, expectations=expectations)
+                    yield A.Reconcile(actor, key, failed, tuple(s.events)), commit(
+                        state, s, config, leader=attrs.evolve(le, parked=_parked(le, i, new)))
+
+    def stale_enabled(self, le: LeaderElection) -> set[str]:
+        out: set[str] = set()
+        for r, kcm in zip(le.replicas, le.parked, strict=True):
+            if kcm is not None and not r.paused:
+                out |= {a for a, q in zip(stale_actors(r.name), (kcm.rs_queue, kcm.deploy_queue), strict=True)
+                        if q.queue}
+        return out
+
+    def crash_steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """A replica crashes (``controllerManagerCrashes``): its controllers are lost, it restarts as a fresh
+        candidate."""
+        le = self._le(state)
+        b = state.budget
+        if not b.controller_manager_crashes:
+            return
+        spent = attrs.evolve(b, controller_manager_crashes=b.controller_manager_crashes - 1)
+        for i, r in enumerate(le.replicas):
+            new = _stop(state._with(budget=spent), i)
+            yield A.Fault(FAULT_ACTOR, "crash and restart", r.name), settle(
+                new._with(leader=_with_replica(self._le(new), i, restarted(r, state))), config)
+
+    def crashes(self, state: ClusterState) -> int:
+        return state.budget.controller_manager_crashes
+
+    def parked_timers(self, le: LeaderElection, paused: bool) -> list[int]:
+        return [t for r, p in zip(le.replicas, le.parked, strict=True) if p is not None and (paused or not r.paused)
+                for t in manager.timers(unpark(p, False))]
+
+    def elapse_parked(self, le: LeaderElection, dt: int) -> tuple[Parked | None, ...]:
+        return tuple(p if p is None or r.paused else park(manager.elapse(unpark(p, False), dt))
+                     for r, p in zip(le.replicas, le.parked, strict=True))
 
 
-LEADER_ELECTION = LeaderElectionComponent()
+LEADER_ELECTION = ControllerManagerElection()
 
 
 # --- kube-scheduler's replicas ------------------------------------------------------------------------------------
@@ -563,200 +706,60 @@ KEEPS_SCHEDULING = "scheduler-keeps-scheduling"
 so it keeps scheduling and binding from its cache."""
 
 
-def _sched(state: ClusterState) -> LeaderElection:
-    le = state.scheduler_election
-    assert le is not None
-    return le
+class SchedulerElection(LeaderElector):
+    """kube-scheduler's replicas under leader election (``spec.leaderElection.components`` naming kube-scheduler):
+    slot ``ClusterState.scheduler_election``; ``Elect`` actor ``<replica>/elector``. Each replica runs its scheduler
+    (``ClusterState.schedulers``, named by the replica: ``spec.scheduler``) from the start, its informer and queue
+    kept up to date by its event handlers (cmd/kube-scheduler/app/server.go starts the informers before leader
+    election, DelayCacheUntilActive being false by default); OnStartedLeading runs ``sched.Run``, so only a replica
+    that leads and is not paused takes scheduling and binding steps (``scheduler_acting``). A crash of a replica
+    (``spec.faults``' ``schedulerCrashes``) restarts its scheduler and, here, its elector (``restart``: a fresh
+    candidate that has observed nothing)."""
+
+    name = "scheduler-leader-election"
+    host = Host.SCHEDULER
+    slot = SCHEDULER_SLOT
+    component = "kube-scheduler"
+    lease_name = "kube-scheduler"
+    lease_key = SCHEDULER_LEASE_KEY
+    prefix = "kube-scheduler"
+    pause_budget = "scheduler_pauses"
+    keeps_variant = KEEPS_SCHEDULING
+    keeps_detail = "renew deadline passed; it keeps scheduling (variant)"
+    starts = "its scheduling loop starts"
+
+    def exit(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+        """"Leaderelection lost" (klog.FlushAndExit) and the kubelet restarts kube-scheduler: its scheduler relists
+        and rebuilds its queue (``SchedulerComponent.restart``), its elector is a fresh candidate (``restart``); one
+        step per revision the first list may be served at."""
+        from spec.cluster import COMPONENTS
+        from spec.component import restart
+
+        r = self._le(state).replicas[i]
+        etcd = state.etcd
+        process = Process(Host.SCHEDULER, r.name)
+        for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
+            yield A.Elect(self.actor(r.name), "stops leading", "Leaderelection lost: kube-scheduler exits and "
+                          "restarts" + (f" (list at rv {rv})" if rv != etcd.revision else "")), settle(
+                restart(COMPONENTS, state, config, process, rv), config)
+
+    def resumed(self, state: ClusterState, config: Config, i: int, le: LeaderElection) -> Step:
+        r = le.replicas[i]
+        return A.Elect(self.actor(r.name), "resumes", "its scheduling loop runs again" if r.leading else ""), \
+            self.put(state, le)
 
 
-def _put(state: ClusterState, le: LeaderElection) -> ClusterState:
-    return state._with(scheduler_election=le)
+SCHEDULER_ELECTION = SchedulerElection()
 
 
-def scheduler_attempt(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
-    """A kube-scheduler replica's tryAcquireOrRenew; OnStartedLeading runs ``sched.Run``: its scheduling loop starts
-    on the queue and cache its informers have kept up to date while it waited (cmd/kube-scheduler/app/server.go
-    starts the informers before leader election, DelayCacheUntilActive being false by default)."""
-    le = _sched(state)
-    r = le.replicas[i]
-    for out in attempt(state, config, i, SCHEDULER_SLOT, SCHEDULER_LEASE_KEY):
-        if not isinstance(out, Won):
-            yield out
-            continue
-        actor = elector_actor(SCHEDULER_SLOT, r.name)
-        if r.leading:
-            yield A.Elect(actor, "renews", "; ".join((*out.notes, f"{SCHEDULER_LEASE_KEY} (rv "
-                                                                 f"{out.lease.meta.resource_version})"))), commit(
-                state, out.session, config, scheduler_election=_with_replica(le, i, out.replica))
-            continue
-        won = attrs.evolve(out.replica, leading=True, resumed=False)
-        yield A.Elect(actor, "acquires", f"{SCHEDULER_LEASE_KEY} (leaseTransitions {out.lease.lease_transitions}); "
-                                         "its scheduling loop starts"), commit(
-            state, out.session, config, scheduler_election=_with_replica(le, i, won))
-
-
-def scheduler_stop(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
-    """The renew round timed out: OnStoppedLeading ("Leaderelection lost", klog.FlushAndExit) and the kubelet restarts
-    kube-scheduler: its scheduler relists and rebuilds its queue (``SchedulerComponent.restart``), its elector is a
-    fresh candidate (``SchedulerElectionComponent.restart``); one step per revision the first list may be served at.
-    Under ``scheduler-keeps-scheduling`` the elector stops and the scheduling loop goes on."""
-    le = _sched(state)
-    r = le.replicas[i]
-    actor = elector_actor(SCHEDULER_SLOT, r.name)
-    if KEEPS_SCHEDULING in config.variants:
-        stuck = attrs.evolve(r, electing=False, retry=0)
-        yield A.Elect(actor, "fails to renew", "renew deadline passed; it keeps scheduling (variant)"), _put(
-            state, _with_replica(le, i, stuck))
-        return
-    from spec.cluster import COMPONENTS
-    from spec.component import restart
-
-    etcd = state.etcd
-    process = Process(Host.SCHEDULER, r.name)
-    for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
-        yield A.Elect(actor, "stops leading", "Leaderelection lost: kube-scheduler exits and restarts" + (
-            f" (list at rv {rv})" if rv != etcd.revision else "")), settle(
-            restart(COMPONENTS, state, config, process, rv), config)
+def replica_names(config: Config) -> tuple[str, ...]:
+    """kube-controller-manager's replicas under leader election."""
+    return LEADER_ELECTION.names(config)
 
 
 def scheduler_replica_names(config: Config) -> tuple[str, ...]:
     """kube-scheduler's replicas under leader election (``spec.scheduler.names``)."""
-    cfg = config.leader_election
-    return () if cfg is None or not cfg.scheduler else tuple(f"kube-scheduler-{i}" for i in range(cfg.replicas))
-
-
-def _election_timers(le: LeaderElection) -> list[int]:
-    return [t for r in le.replicas if not r.paused
-            for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
-
-
-def _elapse_replica(r: Replica, dt: int, name: str, fired: list[str]) -> Replica:
-    if r.paused:
-        return r
-    if r.electing and r.retry == dt:
-        fired.append(f"{name}'s retry period")
-    if r.expires == dt:
-        fired.append(f"{name}'s observed lease expires")
-    if r.leading and r.deadline == dt:
-        fired.append(f"{name}'s renew deadline")
-    return attrs.evolve(r, retry=max(r.retry - dt, 0), expires=max(r.expires - dt, 0), deadline=max(r.deadline - dt, 0))
-
-
-class SchedulerElectionComponent(Base):
-    """kube-scheduler's replicas under leader election (``spec.leaderElection.components`` naming kube-scheduler):
-    slot ``ClusterState.scheduler_election``; steps ``Elect`` (actor ``<replica>/elector``, weakly fair:
-    tryAcquireOrRenew, stopping, resuming) and the pause ``Fault``s (actor "fault"). Each replica runs its
-    scheduler (``ClusterState.schedulers``, named by the replica: ``spec.scheduler``) from the start, its informer
-    and queue kept up to date by its event handlers; only a replica that leads and is not paused takes scheduling
-    and binding steps (``acting``). A crash of a replica (``spec.faults``' ``schedulerCrashes``) restarts its
-    scheduler and, here, its elector (``restart``: a fresh candidate that has observed nothing)."""
-
-    name = "scheduler-leader-election"
-    host = Host.SCHEDULER
-
-    def actors(self, config: Config) -> tuple[str, ...]:
-        names = scheduler_replica_names(config)
-        return (*(elector_actor(SCHEDULER_SLOT, n) for n in names), FAULT_ACTOR) if names else ()
-
-    def fair_actors(self, config: Config) -> tuple[str, ...]:
-        return tuple(elector_actor(SCHEDULER_SLOT, n) for n in scheduler_replica_names(config))
-
-    def init(self, state: ClusterState, config: Config) -> ClusterState:
-        """The first replica holds the kube-scheduler Lease; the others have observed it and wait."""
-        names = scheduler_replica_names(config)
-        if not names:
-            return state
-        cfg = _cfg(config)
-        s = session(state, config)
-        response = s.create(Lease(Meta("kube-scheduler", LEASE_NAMESPACE), Replica(names[0]).identity,
-                                  cfg.lease_duration_ms // 1000))
-        assert response.ok and isinstance(response.obj, Lease)
-        replicas = tuple(attrs.evolve(_observe(Replica(n), response.obj, cfg), retry=cfg.retry_period_ms)
-                         for n in names)
-        replicas = (attrs.evolve(replicas[0], leading=True, deadline=cfg.retry_period_ms + cfg.renew_deadline_ms),
-                    *replicas[1:])
-        return commit(state, s, config, scheduler_election=LeaderElection(replicas, -1, (None,) * len(names)))
-
-    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        le = state.scheduler_election
-        if le is None:
-            return
-        for i, r in enumerate(le.replicas):
-            due = _due(r)
-            if due == "resume":
-                resumed = attrs.evolve(r, paused=False, resumed=r.leading)
-                yield A.Elect(elector_actor(SCHEDULER_SLOT, r.name), "resumes",
-                              "its scheduling loop runs again" if r.leading else ""), _put(
-                    state, _with_replica(le, i, resumed))
-            elif due == "stop":
-                yield from scheduler_stop(state, config, i)
-            elif due == "attempt":
-                yield from scheduler_attempt(state, config, i)
-        b = state.budget
-        if b.scheduler_pauses:
-            spent = state._with(budget=attrs.evolve(b, scheduler_pauses=b.scheduler_pauses - 1))
-            for i, r in enumerate(le.replicas):
-                if not r.paused:
-                    yield A.Fault(FAULT_ACTOR, "pause (its clock and steps stop)", r.name), _put(
-                        spent, _with_replica(le, i, attrs.evolve(r, paused=True)))
-
-    def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        le = state.scheduler_election
-        if le is None:
-            return set()
-        out = {elector_actor(SCHEDULER_SLOT, r.name) for r in le.replicas if _due(r)}
-        b = state.budget
-        if (b.scheduler_pauses and not all(r.paused for r in le.replicas)) or (
-                b.lease_renew_failures and any(r.leading and _due(r) == "attempt" for r in le.replicas)):
-            out.add(FAULT_ACTOR)
-        return out
-
-    def urgent(self, state: ClusterState, config: Config) -> bool:
-        """As ``LeaderElectionComponent.urgent``: a due attempt or stop holds time, and so does the other
-        components' work when an elector's timer is the next to fire."""
-        le = state.scheduler_election
-        return le is not None and _urgent(self, le, state, config, [])
-
-    def busy(self, state: ClusterState, config: Config) -> bool:
-        le = state.scheduler_election
-        return le is not None and any(_due(r) in ("attempt", "stop") for r in le.replicas)
-
-    def timers(self, state: ClusterState) -> list[int]:
-        le = state.scheduler_election
-        return [] if le is None else _election_timers(le)
-
-    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
-        le = state.scheduler_election
-        if le is None:
-            return state, ()
-        fired: list[str] = []
-        replicas = tuple(_elapse_replica(r, dt, r.name, fired) for r in le.replicas)
-        return _put(state, attrs.evolve(le, replicas=replicas)), tuple(fired)
-
-    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
-        """A crashed (or exited) replica restarts as a fresh candidate with a new identity, unpaused."""
-        le = state.scheduler_election
-        if le is None:
-            return state
-        for i, r in enumerate(le.replicas):
-            if r.name == process.name:
-                return _put(state, _with_replica(le, i, restarted(r, state, SCHEDULER_LEASE_KEY)))
-        return state
-
-
-def _urgent(me: Base, le: LeaderElection, state: ClusterState, config: Config, parked: list[int]) -> bool:
-    if any(_due(r) in ("attempt", "stop") for r in le.replicas):
-        return True
-    election = _election_timers(le)
-    if not election:
-        return False
-    from spec.cluster import CLOCK, COMPONENTS
-
-    nxt = min(election)
-    others = [c for c in COMPONENTS if c is not me and c is not CLOCK]
-    if any(t < nxt for c in others for t in c.timers(state)) or any(t < nxt for t in parked):
-        return False
-    return any(c.busy(state, config) for c in others)
+    return SCHEDULER_ELECTION.names(config)
 
 
 def scheduler_acting(state: ClusterState, name: str) -> bool:
@@ -766,9 +769,6 @@ def scheduler_acting(state: ClusterState, name: str) -> bool:
     if le is None:
         return True
     return any(r.name == name and acting(r) for r in le.replicas)
-
-
-SCHEDULER_ELECTION = SchedulerElectionComponent()
 
 
 # --- the scenario's spec.leaderElection --------------------------------------------------------------------------
