@@ -15,30 +15,46 @@ kubelet restarts as a fresh candidate), staging/src/k8s.io/component-base/config
 "leases" kube-system/kube-controller-manager).
 
 Modelled: one elector (``LeaderElector``) parameterised by the component it elects (its slot of ``ClusterState``,
-its Lease, its replicas, its pause budget, what OnStartedLeading starts and OnStoppedLeading stops, what a pause,
-a resume and a stale leader do): ``ControllerManagerElection`` (``LEADER_ELECTION``, slot ``ClusterState.leader``,
+its Lease, its replicas, its pause budget, what OnStartedLeading starts and OnStoppedLeading stops, what a pause, a
+resume and a stale leader do): ``ControllerManagerElection`` (``LEADER_ELECTION``, slot ``ClusterState.leader``,
 None without ``spec.leaderElection``) and ``SchedulerElection`` (below). Every replica's elector memory (observed
-holder and Lease resourceVersion, what is left of observedTime + leaseDuration, of the retry period and of the
-renew round on its own clock: ``spec.state.Replica``). One ``Elect`` step per tryAcquireOrRenew, due when its retry timer runs out (urgent: time waits for it,
-as for any work due now, ``spec.clock``): the leader renews through the fast path (Update with the resourceVersion
-it last wrote; a 409 falls through to the slow path), a candidate Gets the Lease, re-observes it when its
-resourceVersion moved (observedTime := now), and takes it over with an Update guarded by the resourceVersion it
-read once the observed record has expired on its own clock (leaseTransitions + 1). A leader whose renew round
-times out (its last success + retryPeriod + renewDeadline: wait.Until starts the next round retryPeriod after a
-success) stops leading: OnStoppedLeading, and kube-controller-manager exits; the restart is the same step (as a
-crash and its restart are one step in ``spec.faults``), a fresh candidate that has observed nothing.
-Which replica acts: ``ClusterState.kcm`` holds the controllers of replica ``LeaderElection.active`` (the
-existing ReplicaSet and Deployment controllers, their informers, queues and expectations, unchanged); a replica
-that starts leading starts them afresh (``manager.restart``: its informers list, as after a crash); with no
-replica active the slot's informers are absent (``ClusterState.informer_slots``), so no delivery, reconcile or
-timer of theirs exists and the controller manager's components are idle without a guard of their own. A second
-leading replica (one paused, or one that resumed after another took its lease) keeps its own controllers in
-``LeaderElection.parked``: this is the smallest sound change, since only such an overlap needs two copies, and
-every other module keeps reading ``state.kcm`` as before. A parked replica that is not paused reconciles from its
-parked caches (steps ``<replica>/replicaset-controller``, ``<replica>/deployment-controller``): a resumed leader
-acting before it notices that it lost the Lease, which upstream does not prevent (the package's doc: "does not
-guarantee that only one client is acting as a leader (a.k.a. fencing)"). Its caches get no deliveries while it
-overlaps (a watch may lag that long: the worst case); if it becomes the only leader again they relist.
+holder and Lease resourceVersion, what is left of observedTime + leaseDuration, of the retry period and of the renew
+round on its own clock: ``spec.state.Replica``). One ``Elect`` step per tryAcquireOrRenew, due when its retry timer
+runs out (urgent: time waits for it, as for any work due now, ``spec.clock``): the leader renews through the fast
+path (Update with the resourceVersion it last wrote; a 409 falls through to the slow path), a candidate Gets the
+Lease, re-observes it when its resourceVersion moved (observedTime := now), and takes it over with an Update guarded
+by the resourceVersion it read once the observed record has expired on its own clock (leaseTransitions + 1). A
+leader whose renew round times out (its last success + retryPeriod + renewDeadline: wait.Until starts the next round
+retryPeriod after a success) stops leading: OnStoppedLeading, and kube-controller-manager exits; the restart is the
+same step (as a crash and its restart are one step in ``spec.faults``), a fresh candidate that has observed nothing.
+Which replica acts: ``ClusterState.kcm`` holds the controllers of replica ``LeaderElection.active`` (the existing
+ReplicaSet and Deployment controllers, their informers, queues and expectations, unchanged); a replica that starts
+leading starts them afresh (``manager.restart``: its informers list, as after a crash); with no replica active the
+slot's informers are absent (``ClusterState.informer_slots``), so no delivery, reconcile or timer of theirs exists
+and the controller manager's components are idle without a guard of their own. A second leading replica (one paused,
+or one that resumed after another took its lease) keeps its own controllers in ``LeaderElection.parked``: this is
+the smallest sound change, since only such an overlap needs two copies, and every other module keeps reading
+``state.kcm`` as before. A parked replica that is not paused reconciles from its parked caches (steps
+``<replica>/replicaset-controller``, ``<replica>/deployment-controller``): a resumed leader acting before it notices
+that it lost the Lease, which upstream does not prevent (the package's doc: "does not guarantee that only one client
+is acting as a leader (a.k.a. fencing)"). Its caches get no deliveries while it overlaps (a watch may lag that long:
+the worst case); if it becomes the only leader again they relist.
+The controller manager's other controllers (cmd/kube-controller-manager/app/controllermanager.go: Run ->
+leaderElectAndRun -> StartControllers starts every one of them in OnStartedLeading, and OnStoppedLeading exits the
+process): the Job, StatefulSet, disruption and EndpointSlice controllers, the node lifecycle and taint eviction
+controllers and the pod garbage collector keep slots of their own (``spec.controllers.manager.Hosted``). They run
+only while a replica acts (``manager.running``: their steps, timers and work are gated on it); a replica that starts
+acting starts them afresh after its ReplicaSet and Deployment controllers (``_activate``: each one's ``restart``,
+informers listed at the revision the shared informer lists at, queues, expectations and timers empty); when the
+acting replica exits or crashes with no successor they are ``stopped`` (their informers absent from
+``ClusterState.informer_slots``). A paused acting replica's stand frozen in their slots (``LeaderElection.frozen``:
+no step and no timer, its own informers may still take deliveries, as if it handled the buffered events on
+resuming) and run on when it resumes before another replica acts (``_run_on``); once another replica's have taken
+the slots, a stale leader's other controllers take no step (only its ReplicaSet and Deployment controllers act
+stale, from their parked caches: an under-approximation of what a resumed leader may do), and should it become the
+only leader again, they start afresh beside its parked caches. The garbage collector's graph is the controller
+manager's caches (absent with no replica acting); the namespace controller keeps no state and reads live, and runs
+as if always led.
 Faults (``spec.leaderElection.pauses`` and ``spec.faults.controllerManagerCrashes``, not fair): a replica pauses
 (a long GC pause, a frozen VM: it takes no step and its clock stands still while wall time passes; its controllers
 are parked) and resumes (weakly fair, actor the replica: a pause ends); a replica crashes (its controllers are
@@ -66,17 +82,14 @@ renew deadline (the binding's precondition keeps a pod bound once); ``scheduler-
 to handling its buffered watch events the moment it resumes: no other component reads its cache or queue).
 Omitted: ReleaseOnCancel (kube-controller-manager does not set it; kube-scheduler does since kubernetes#100305, a
 faster handover on a graceful shutdown, which no fault here is), coordinated leader election (LeaseCandidate, off
-by default), the handover of the controller manager's other controllers (the node lifecycle and pod garbage
-collectors, the StatefulSet, disruption, Job and EndpointSlice controllers: a scenario with kube-controller-manager
-under leader election has none of their objects or faults, which ``_check_scope`` checks and names; the namespace
-controller keeps no state and reads live, so it runs as if always led), the leader election healthz watchdog
-(--leader-elect's /healthz adaptor).
+by default), the leader election healthz watchdog (--leader-elect's /healthz adaptor), the stale actions of a
+resumed leader's controllers other than the ReplicaSet and Deployment controllers (above).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -94,24 +107,18 @@ from spec.state import (
     ClusterState,
     ControllerManager,
     Informer,
-    Job,
     Key,
     LeaderElection,
     Lease,
     Meta,
-    Object,
     Parked,
-    PodDisruptionBudget,
     Replica,
-    Service,
-    StatefulSet,
     key_of,
 )
 from spec.watchcache import settle
 
 if TYPE_CHECKING:
     from spec.config import Config, LeaderElectionConfig
-    from spec.kubectl import Command
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-controller-manager"
@@ -174,19 +181,78 @@ def _resumed(p: Parked) -> ControllerManager:
     return unpark(p, True)
 
 
-def _stop(state: ClusterState, i: int) -> ClusterState:
-    """Replica ``i``'s controllers are gone (it exited or crashed): its parked copy, or the active slot, which the
-    other leading replica's parked controllers take if it is running."""
+def _hosted() -> list[Any]:
+    """kube-controller-manager's controllers with slots of their own (``spec.controllers.manager.Hosted``), in the
+    composition's order: all but the ReplicaSet and Deployment controllers (``ClusterState.kcm``)."""
+    from spec.cluster import COMPONENTS
+
+    return [c for c in COMPONENTS
+            if getattr(c, "host", None) == Host.CONTROLLER_MANAGER and c is not manager.CONTROLLER_MANAGER]
+
+
+def _deactivate(state: ClusterState, le: LeaderElection) -> ClusterState:
+    """No replica's controllers run any longer, and none will run on (``le``: the election with the last one's
+    parked or dropped): ``ClusterState.kcm`` idle, every other controller of the process stopped
+    (``Hosted.stopped``: absent informers, nothing kept)."""
+    state = state._with(kcm=IDLE, leader=attrs.evolve(le, active=-1, frozen=-1))
+    for c in _hosted():
+        stopped = getattr(c, "stopped", None)
+        if stopped is not None:
+            state = stopped(state)
+    return state
+
+
+def _freeze(state: ClusterState, le: LeaderElection, i: int) -> ClusterState:
+    """The acting replica ``i`` pauses (``le``: its ReplicaSet and Deployment controllers parked): its other
+    controllers stand frozen in their slots (``LeaderElection.frozen``: no step, no timer; their own informers may
+    take deliveries, as if they handled the buffered events when it resumes: nothing else reads them)."""
+    return state._with(kcm=IDLE, leader=attrs.evolve(le, active=-1, frozen=i))
+
+
+def _activate(state: ClusterState, config: Config, i: int, kcm: ControllerManager, revision: int) -> ClusterState:
+    """Replica ``i``'s controllers start (``kcm``: its ReplicaSet and Deployment controllers, freshly listed at
+    ``revision``), and the process's other controllers start afresh after them (``Restarts.restart``: their
+    informers list at ``revision``, after the shared pod informer), as controllermanager.go's StartControllers
+    starts every controller in OnStartedLeading. Not settled."""
+    le = state.leader
+    assert le is not None
+    state = state._with(kcm=kcm, leader=attrs.evolve(le, active=i, parked=_parked(le, i, None), frozen=-1))
+    process = Process(Host.CONTROLLER_MANAGER, le.replicas[i].name)
+    for c in _hosted():
+        state = c.restart(state, config, process, revision)
+    return state
+
+
+def _run_on(state: ClusterState, config: Config, i: int) -> ClusterState:
+    """Replica ``i``, leading with parked controllers, becomes the acting one again (it resumed, renewed or was
+    left alone): its ReplicaSet and Deployment controllers run on from their parked caches, relisting (their
+    watches broke). When its other controllers stand frozen (it paused while acting and no replica acted since),
+    they run on where they were. Otherwise another replica's controllers took the slots meanwhile and its own were
+    not kept (the model runs a stale leader's ReplicaSet and Deployment controllers only): they start afresh, at
+    etcd's revision, beside the stale shared pod cache until it relists (a stale leader's controllers acting on
+    stale caches, which upstream allows: no fencing). Not settled."""
+    le = state.leader
+    assert le is not None
+    parked = le.parked[i]
+    assert parked is not None
+    if le.frozen == i:
+        return state._with(kcm=_resumed(parked), leader=attrs.evolve(le, active=i, parked=_parked(le, i, None),
+                                                                      frozen=-1))
+    return _activate(state, config, i, _resumed(parked), state.etcd.revision)
+
+
+def _stop(state: ClusterState, config: Config, i: int) -> ClusterState:
+    """Replica ``i``'s controllers are gone (it exited or crashed): its parked copy and its frozen ones, or the
+    active slot, which the other leading replica's controllers take if it is running (``_run_on``)."""
     le = state.leader
     assert le is not None
     if le.active != i:
-        return state._with(leader=attrs.evolve(le, parked=_parked(le, i, None)))
+        state = state._with(leader=attrs.evolve(le, parked=_parked(le, i, None)))
+        return _deactivate(state, state.leader) if le.frozen == i else state  # type: ignore[arg-type]
     for j, r in enumerate(le.replicas):
-        kcm = le.parked[j]
-        if j != i and kcm is not None and not r.paused:
-            le = attrs.evolve(le, active=j, parked=_parked(le, j, None))
-            return state._with(kcm=_resumed(kcm), leader=le)
-    return state._with(kcm=IDLE, leader=attrs.evolve(le, active=-1))
+        if j != i and le.parked[j] is not None and not r.paused:
+            return _run_on(state, config, j)
+    return _deactivate(state, le)
 
 
 def restarted(r: Replica, state: ClusterState, key: Key = LEASE_KEY) -> Replica:
@@ -593,28 +659,24 @@ class ControllerManagerElection(LeaderElector):
         another replica's active controllers (a takeover beyond the skew budget) are parked: they keep running."""
         le = self._le(state)
         etcd = state.etcd
+        if le.active >= 0:
+            state = state._with(leader=attrs.evolve(le, parked=_parked(le, le.active, state.kcm)))
         for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
-            if le.active >= 0:
-                new = state._with(leader=attrs.evolve(le, active=i, parked=_parked(le, le.active, state.kcm)))
-            else:
-                new = state._with(leader=attrs.evolve(le, active=i))
-            yield rv, new._with(kcm=manager.restart(etcd, None, rv))
+            yield rv, _activate(state, config, i, manager.restart(etcd, None, rv), rv)
 
     def renewed(self, state: ClusterState, config: Config, i: int) -> ClusterState:
         """A leader whose controllers are parked (it resumed after another took over) and that wins the Lease back
         while no replica's controllers are active runs its controllers in the active slot again."""
         le = self._le(state)
-        kcm = le.parked[i]
-        if kcm is None or le.active >= 0:
+        if le.parked[i] is None or le.active >= 0:
             return state
-        return settle(state._with(kcm=_resumed(kcm), leader=attrs.evolve(le, active=i, parked=_parked(le, i, None))),
-                      config)
+        return settle(_run_on(state, config, i), config)
 
     def exit(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
         """"leaderelection lost": kube-controller-manager exits (its controllers are gone) and restarts as a fresh
         candidate."""
         r = self._le(state).replicas[i]
-        state = _stop(state, i)
+        state = _stop(state, config, i)
         le = self._le(state)
         yield A.Elect(r.name, "stops leading", "leaderelection lost: kube-controller-manager exits and restarts"), \
             settle(state._with(leader=_with_replica(le, i, restarted(r, state))), config)
@@ -623,7 +685,7 @@ class ControllerManagerElection(LeaderElector):
         """Its controllers freeze with it (parked, if they were the active ones)."""
         le = self._le(state)
         if le.active == i:
-            state = state._with(kcm=IDLE, leader=attrs.evolve(le, active=-1, parked=_parked(le, i, state.kcm)))
+            state = _freeze(state, attrs.evolve(le, parked=_parked(le, i, state.kcm)), i)
         return settle(super().pause(state, config, i), config)
 
     def resumed(self, state: ClusterState, config: Config, i: int, le: LeaderElection) -> Step:
@@ -632,8 +694,8 @@ class ControllerManagerElection(LeaderElector):
         name = le.replicas[i].name
         kcm = le.parked[i]
         if kcm is not None and le.active < 0:
-            return A.Elect(name, "resumes", "its controllers run again"), settle(state._with(
-                kcm=_resumed(kcm), leader=attrs.evolve(le, active=i, parked=_parked(le, i, None))), config)
+            return A.Elect(name, "resumes", "its controllers run again"), settle(
+                _run_on(state._with(leader=le), config, i), config)
         detail = "its controllers run again on the caches they had (another replica's run too)" if kcm is not None \
             else ""
         return A.Elect(name, "resumes", detail), state._with(leader=le)
@@ -676,7 +738,7 @@ class ControllerManagerElection(LeaderElector):
             return
         spent = attrs.evolve(b, controller_manager_crashes=b.controller_manager_crashes - 1)
         for i, r in enumerate(le.replicas):
-            new = _stop(state._with(budget=spent), i)
+            new = _stop(state._with(budget=spent), config, i)
             yield A.Fault(FAULT_ACTOR, "crash and restart", r.name), settle(
                 new._with(leader=_with_replica(self._le(new), i, restarted(r, state))), config)
 
@@ -809,8 +871,7 @@ def parse_duration(value: Any, where: str) -> int:
     return int(ms)
 
 
-def parse_config(doc: Any, where: str, objects: Iterable[Object], commands: Iterable[Command],
-                 budget: Budget) -> tuple[LeaderElectionConfig, Budget]:
+def parse_config(doc: Any, where: str, budget: Budget) -> tuple[LeaderElectionConfig, Budget]:
     """``spec.leaderElection``: the config and the budget with its pauses and renewal failures; an ``InputError``
     naming the field otherwise.
     NewLeaderElector's checks (leaseDuration > renewDeadline > retryPeriod * JitterFactor) with its messages."""
@@ -852,45 +913,6 @@ def parse_config(doc: Any, where: str, objects: Iterable[Object], commands: Iter
         raise InputError(f"{where}.components: expected a list of distinct components among {', '.join(COMPONENTS)}"
                          f", got {components!r}")
     chosen = tuple(c for c in COMPONENTS if c in components)
-    if COMPONENTS[0] in chosen:
-        _check_scope(where, objects, commands, budget)
     return LeaderElectionConfig(replicas, lease, renew, retry, skew, chosen), attrs.evolve(
         budget, controller_manager_pauses=pauses if COMPONENTS[0] in chosen else 0,
         scheduler_pauses=pauses if COMPONENTS[1] in chosen else 0, lease_renew_failures=failures)
-
-
-_NOT_HANDED_OVER = ("is not handed over between kube-controller-manager replicas: it would keep running while no "
-                    "replica leads and would not restart when another takes over, as upstream's does")
-REFUSED_OBJECTS = {
-    Service: "the EndpointSlice controller (spec/network.py, slot net.eps)",
-    StatefulSet: "the StatefulSet controller (spec/controllers/workloads.py)",
-    PodDisruptionBudget: "the disruption controller (spec/controllers/workloads.py)",
-    Job: "the Job controller (spec/controllers/job.py, which also reads the controller manager's pod informer, "
-         "empty while no replica leads)",
-}
-"""The objects a scenario with kube-controller-manager under leader election refuses, and the controller that acts
-on them from a slot of its own."""
-
-
-def _check_scope(where: str, objects: Iterable[Object], commands: Iterable[Command], budget: Budget) -> None:
-    """Leader election gates the controllers whose state is ``ClusterState.kcm`` (and the garbage collector, whose
-    graph is its caches); the controller manager's other controllers keep slots of their own, which it does not
-    hand over between replicas: a scenario that would use them is refused rather than checked wrongly, and the
-    error names the controller. ``kubectl drain`` is not refused: it is the kubectl client's (its state is the
-    drain under way, which no controller-manager replica holds) and, without a PodDisruptionBudget, the eviction API
-    it calls reads nothing of the controller manager's. Nor is any of it when only kube-scheduler is elected."""
-    for o in objects:
-        for kind, controller in REFUSED_OBJECTS.items():
-            if isinstance(o, kind):
-                raise InputError(f"{where}: not modelled with a {kind.__name__} ({controller} {_NOT_HANDED_OVER})")
-    for c in commands:
-        if c.verb in ("expose", "create-service"):
-            raise InputError(f"{where}: not modelled with `{c.line}` (it creates a Service: "
-                             f"{REFUSED_OBJECTS[Service]} {_NOT_HANDED_OVER})")
-        if c.verb == "delete" and c.resource == "nodes":
-            raise InputError(f"{where}: not modelled with `{c.line}` (the pod garbage collector's deletion of the "
-                             f"deleted node's pods, spec/controllers/podgc.py, {_NOT_HANDED_OVER})")
-    if budget.node_failures or budget.node_partitions:
-        raise InputError(f"{where}: not modelled with nodeFailures or nodePartitions (the node lifecycle controller's "
-                         f"grace periods and evictions, spec/controllers/nodelifecycle.py, {_NOT_HANDED_OVER}: a new "
-                         "leader observes every node afresh)")
