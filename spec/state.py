@@ -1299,8 +1299,8 @@ def with_net_informers(net: Network, infs: list[Informer]) -> Network:
     """``net`` with every informer replaced at once, in ``ClusterState.informer_slots`` order."""
     i = 0
     eps = net.eps
-    if eps is not None:
-        new = tuple(infs[:len(eps.informers)])
+    if eps is not None:  # None: absent while no controller-manager replica acts (``informers``), left as it is
+        new = tuple(o if n is None else n for o, n in zip(eps.informers, infs[:len(eps.informers)], strict=True))
         i = len(new)
         if any(a is not b for a, b in zip(new, eps.informers, strict=True)):
             eps = attrs.evolve(eps, informers=new)
