@@ -385,7 +385,7 @@ class LeaderElector(Base):
     "fault", not fair). Timers: each running replica's retry period, observed lease expiry and renew deadline, and
     whatever a stale leader runs on (``parked_timers``)."""
 
-    slot = ""
+    field = ""
     """The ``ClusterState`` field holding the ``LeaderElection`` (None: the component is not elected)."""
     component = ""
     """The elected component (``COMPONENTS``)."""
@@ -405,7 +405,7 @@ class LeaderElector(Base):
     """``LeaderElection.active`` at the start (the first replica leads)."""
 
     def election(self, state: ClusterState) -> LeaderElection | None:
-        le = getattr(state, self.slot)
+        le = getattr(state, self.field)
         assert le is None or isinstance(le, LeaderElection)
         return le
 
@@ -415,7 +415,7 @@ class LeaderElector(Base):
         return le
 
     def put(self, state: ClusterState, le: LeaderElection) -> ClusterState:
-        return state._with(**{self.slot: le})
+        return state._with(**{self.field: le})
 
     def names(self, config: Config) -> tuple[str, ...]:
         """The replicas' identities (upstream: hostname + "_" + a UUID; here the static pods' hosts)."""
@@ -425,7 +425,7 @@ class LeaderElector(Base):
         return tuple(f"{self.prefix}-{i}" for i in range(cfg.replicas))
 
     def actor(self, name: str) -> str:
-        return elector_actor(self.slot, name)
+        return elector_actor(self.field, name)
 
     # --- the hooks (the component's callbacks); the defaults are the scheduler's: nothing runs but the loop ---
 
@@ -482,12 +482,12 @@ class LeaderElector(Base):
         le = self._le(state)
         r = le.replicas[i]
         actor = self.actor(r.name)
-        for out in attempt(state, config, i, self.slot, self.lease_key):
+        for out in attempt(state, config, i, self.field, self.lease_key):
             if not isinstance(out, Won):
                 yield out
                 continue
             if r.leading:
-                new = commit(state, out.session, config, **{self.slot: _with_replica(le, i, out.replica)})
+                new = commit(state, out.session, config, **{self.field: _with_replica(le, i, out.replica)})
                 yield A.Elect(actor, "renews", "; ".join(
                     (*out.notes, f"{self.lease_key} (rv {out.lease.meta.resource_version})"))), self.renewed(
                     new, config, i)
@@ -556,7 +556,7 @@ class LeaderElector(Base):
                          for n in names)
         replicas = (attrs.evolve(replicas[0], leading=True, deadline=cfg.retry_period_ms + cfg.renew_deadline_ms),
                     *replicas[1:])
-        return commit(state, s, config, **{self.slot: LeaderElection(replicas, self.initial_active,
+        return commit(state, s, config, **{self.field: LeaderElection(replicas, self.initial_active,
                                                                      (None,) * len(names))})
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
@@ -643,7 +643,7 @@ class ControllerManagerElection(LeaderElector):
     memory and its controllers; a pause loses nothing (it freezes them)."""
 
     name = "leader-election"
-    slot = "leader"
+    field = "leader"
     component = "kube-controller-manager"
     lease_name = LEASE_NAME
     lease_key = LEASE_KEY
@@ -780,7 +780,7 @@ class SchedulerElection(LeaderElector):
 
     name = "scheduler-leader-election"
     host = Host.SCHEDULER
-    slot = SCHEDULER_SLOT
+    field = SCHEDULER_SLOT
     component = "kube-scheduler"
     lease_name = "kube-scheduler"
     lease_key = SCHEDULER_LEASE_KEY
