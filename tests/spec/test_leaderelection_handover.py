@@ -26,18 +26,6 @@ from spec.state import ClusterState, Pod
 from tests.spec.test_leaderelection import HOSTED, JOB, PDB, SCENARIO, SERVICE, STATEFULSET, _step, _steps
 
 ELECTION = "leaderElection: {replicas: 2, pauses: 1}"
-RS = """---
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: web, image: nginx:1.25}]
-"""
 NODE_B = """---
 apiVersion: v1
 kind: Node
