@@ -780,8 +780,7 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
     if spec.get("leaderElection") is not None:  # kube-controller-manager's replicas (spec.leaderelection)
         from spec.leaderelection import parse_config
 
-        leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", objects,
-                                               commands, budget)
+        leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", budget)
     api_servers = _int(spec, "apiServers", f"{where}: spec", 1)
     if not 1 <= api_servers <= MAX_API_SERVERS:
         raise InputError(f"{where}: spec.apiServers: expected 1 to {MAX_API_SERVERS} API servers, got {api_servers}")

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import immutables
@@ -64,6 +64,30 @@ ACTOR = "kube-controller-manager"
 """The actor of the process's own steps (its informers' deliveries and relists)."""
 CONTROLLERS = (("replicaset", "replicaset-controller"), ("deployment", "deployment-controller"))
 """Each controller's name (``reconcile``'s ``controller``) and actor."""
+
+
+def running(state: ClusterState) -> bool:
+    """kube-controller-manager's controllers run: always with one replica; under leader election
+    (``spec.leaderelection``) while a replica's controllers hold the active slot (``LeaderElection.active``; upstream
+    they all start in OnStartedLeading, controllermanager.go Run -> leaderElectAndRun -> StartControllers, and stop
+    with the process). Every controller hosted here other than the ReplicaSet and Deployment controllers (whose
+    informers are absent while no replica acts) takes no step, has no timer running and no work while it is
+    False: ``Hosted``."""
+    le = state.leader
+    return le is None or le.active >= 0
+
+
+class Hosted(Protocol):
+    """A controller of kube-controller-manager with a slot of its own, handed over between replicas under leader
+    election: it runs only while ``running`` (its steps, timers and work gated), a replica that starts acting
+    starts it afresh (its ``restart``, at the revision its informers list at), and while no replica acts its slot
+    is ``stopped`` (nothing of it survives the process: the next leader's is fresh)."""
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """The slot while no replica's controllers run: empty informers (absent from ``informer_slots``), empty
+        queues, no timers running; what is not the controller's (kubectl's drains, the nodes' missing heartbeats)
+        kept."""
+        ...
 
 
 def handle(kcm: ControllerManager, key: Key, old: Object | None, new: Object | None,
