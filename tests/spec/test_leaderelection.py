@@ -349,3 +349,30 @@ def test_leader_election_with_several_api_servers_turns_off_both_sets_of_reducti
     config = _config("apiServers: 2\n  leaderElection: {replicas: 2}")
     on = applicable(ALL, config)
     assert not (on.ample_sets or on.commute_writes or on.eager_noop or on.symmetry) and on.renumber
+
+
+def test_a_parked_controller_reconciles_with_the_same_options_as_the_active_one(monkeypatch: pytest.MonkeyPatch
+                                                                              ) -> None:
+    """A resumed replica's parked ReplicaSet controller reconciles as the active one does: with the pods' readiness
+    ages (minReadySeconds) and the scenario's variants (it once got only ``expectations``)."""
+    from spec.controllers import manager
+
+    config = load(OVERSHOOT).config
+    s = _step(initial_state(config), config, "deployment-controller")
+    s = _step(s, config, "replicasets/default/web")
+    s = _step(s, config, "fault: pause (its clock and steps stop) kcm-0")
+    s = _until(s, config, lambda t: t.leader is not None and t.leader.replicas[1].expires == 0)
+    s = _step(s, config, "kcm-0 resumes")
+    s = _step(s, config, "kcm-1 acquires")
+    seen: list[dict[str, object]] = []
+    real = manager.reconcile
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(manager, "reconcile", spy)
+    lines = [line for line, _ in _steps(s, config)]
+    assert any(line.startswith("kcm-0/replicaset-controller") for line in lines), lines
+    assert seen and all(kw == manager.reconcile_options(s, config) for kw in seen)
+    assert set(seen[0]) == {"expectations", "adoption_guard", "recreate_waits_for_pods", "readiness", "paused_scales"}
