@@ -393,17 +393,23 @@ def _namespace(doc: dict[str, Any], where: str) -> Namespace:
     return Namespace(meta, tuple(dict.fromkeys(finalizers)))
 
 
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+"""The namespaces the API server creates at start (metav1.NamespaceDefault, NamespaceSystem, NamespacePublic and
+corev1.NamespaceNodeLease)."""
+
+
 def _namespaces_first(objects: list[Object], seen: dict[str, str]) -> list[Object]:
-    """Where a scenario declares Namespaces, namespaces are API objects: the ``default`` one is added if not
-    declared (the API server creates it at start, pkg/controlplane/controller/systemnamespaces), the Namespaces
+    """Where a scenario declares Namespaces, namespaces are API objects: ``default``, ``kube-system``,
+    ``kube-public`` and ``kube-node-lease`` are added if not declared (the API server creates them at start:
+    pkg/controlplane/controller/systemnamespaces; leader election's Leases live in kube-system), the Namespaces
     are created first, and every namespaced object's namespace must be declared (the API server's
     NamespaceLifecycle admission answers 404 NotFound otherwise). Without a Namespace document, namespaces stay
     implicit (``spec.apiserver.explicit_namespaces``)."""
     namespaces = [o for o in objects if isinstance(o, Namespace)]
     if not namespaces:
         return objects
-    if not any(n.meta.name == "default" for n in namespaces):
-        namespaces.insert(0, Namespace(Meta(name="default", namespace="")))
+    declared = {n.meta.name for n in namespaces}
+    namespaces[:0] = [Namespace(Meta(name=name, namespace="")) for name in SYSTEM_NAMESPACES if name not in declared]
     names = {n.meta.name for n in namespaces}
     for o in objects:
         if not isinstance(o, Node | Namespace) and o.meta.namespace not in names:

@@ -376,3 +376,45 @@ def test_a_parked_controller_reconciles_with_the_same_options_as_the_active_one(
     assert any(line.startswith("kcm-0/replicaset-controller") for line in lines), lines
     assert seen and all(kw == manager.reconcile_options(s, config) for kw in seen)
     assert set(seen[0]) == {"expectations", "adoption_guard", "recreate_waits_for_pods", "readiness", "paused_scales"}
+
+
+NAMESPACED = """
+apiVersion: kubespec.dev/v1
+kind: Scenario
+metadata: {name: ha-namespace}
+spec:
+  leaderElection: {replicas: 2}
+  faults: {controllerManagerCrashes: 1}
+  userActions: ["kubectl delete namespace team"]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+status: {allocatable: {cpu: "2", memory: 2Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, namespace: team}
+spec:
+  nodeName: node-a
+  containers: [{name: solo, image: "solo:1"}]
+"""
+
+
+def test_the_namespace_controller_and_the_garbage_collector_act_only_in_a_leading_replica() -> None:
+    """They run in kube-controller-manager: after the leader's crash, until a replica acquires the Lease, nothing of
+    them acts, however much work there is (a namespace being deleted); once one leads, the namespace controller
+    does. (The scenario also needs the system namespaces: the Lease is in kube-system.)"""
+    config = parse(NAMESPACED, "ha-namespace.yaml").config
+    s = _step(initial_state(config), config, "fault: crash and restart kcm-0")  # the leader: nobody acts
+    s = _step(s, config, "kubectl delete namespace team")
+    assert s.leader is not None and s.leader.active < 0
+    lines = [line for line, _ in _steps(s, config)]
+    assert not any(line.startswith(("namespace-controller", "garbage-collector")) for line in lines), lines
+    s = _until(s, config, lambda t: t.leader is not None and t.leader.active >= 0)
+    s = _until(s, config, lambda t: any(line.startswith("namespace-controller") for line, _ in _steps(t, config)),
+               avoid=("fault", "resumes", "kubelet"))

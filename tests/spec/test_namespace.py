@@ -31,9 +31,10 @@ def _text() -> str:
 def test_declared_namespaces_are_objects_and_default_is_added() -> None:
     objects = builtin("namespace-delete").config.objects
     names = [o.meta.name for o in objects if isinstance(o, Namespace)]
-    assert names == ["default", "team-a"]  # created first, default added (systemnamespaces)
-    assert all(isinstance(o, Namespace) for o in objects[:2])
-    ns = objects[1]
+    # created first, the API server's own added (systemnamespaces)
+    assert names == ["default", "kube-system", "kube-public", "kube-node-lease", "team-a"]
+    assert all(isinstance(o, Namespace) for o in objects[:5])
+    ns = objects[4]
     assert isinstance(ns, Namespace) and ns.finalizers == (FINALIZER_KUBERNETES,) and ns.phase == "Active"
     # without a Namespace document, namespaces stay implicit: no Namespace object at all
     assert not any(isinstance(o, Namespace) for o in builtin("cascade-delete").config.objects)
