@@ -1297,7 +1297,7 @@ class ClusterState:
         if net.dns is not None:
             out.append(net.dns)
         if self.daemonsets is not None:
-            out += self.daemonsets.informers
+            out += [None] * len(self.daemonsets.informers) if stopped else self.daemonsets.informers
         return out
 
     def layout(self) -> SlotLayout:
