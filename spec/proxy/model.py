@@ -14,7 +14,7 @@ DEFAULT_STICKY_SECONDS = 10800  # v1.DefaultClientIPServiceAffinitySeconds
 # pkg/proxy/iptables/proxier_test.go differ only in the nfacct counters: v1.31 added
 # `-m nfacct --nfacct-name ct_state_invalid_dropped_pkts` to the invalid-conntrack DROP (PR #122812) and the
 # localhost NodePort rule counted by nfacct (PR #125015); 1.28-1.30 have neither.
-SUPPORTED_VERSIONS = ((1, 28), (1, 29), (1, 30), (1, 31), (1, 32), (1, 33))
+SUPPORTED_VERSIONS = ((1, 28), (1, 29), (1, 30), (1, 31), (1, 32), (1, 33), (1, 34), (1, 35), (1, 36))
 NEWEST_VERSION = SUPPORTED_VERSIONS[-1]
 
 

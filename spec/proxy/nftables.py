@@ -6,7 +6,11 @@ as its tests expect it (pkg/proxy/nftables/proxier_test.go baseRules and TestOve
 firewall-ips, no-endpoint-services and no-endpoint-nodeports, base chains at the nat and filter hooks, and per
 service port the chains service-, local-, external-, firewall- and endpoint- named `PREFIX-HASH-BASE` (HASH: the
 first 8 characters of base32(sha256(BASE)); BASE `ns/name/proto/port`, for endpoints `...__ip/port`). Output is
-an `nft -f` transaction, in the order upstream's test lists it (its comparison sorts lines anyway).
+an `nft -f` transaction, in the order upstream's test lists it (its comparison sorts lines anyway), in the format of
+the release opts.version names: 1.31-1.33, 1.34-1.35 (PR #132456's pre-DNAT filter chains) or 1.36 and later (PRs
+#135800 and #136499: inline marks, the hairpin-connections set, DNAT through a numgen map); each equals upstream's
+TestOverallNFTablesRules of its era (tests/proxy/fixtures/upstream/vectors.yaml). Releases before 1.31 (alpha) are
+not modelled.
 
 Verification reads `nft list ruleset` output (or such a transaction) and translates kube-proxy's table into
 iptables-like rules that symbolic.py walks, so that the same five properties are proved by the same code:
@@ -89,11 +93,13 @@ def chain_name(prefix: str, base: str) -> str:
     return f"{prefix}-{hash_base(base)}-{base}"
 
 
-BASE_RULES = """add table ip kube-proxy { comment "rules for kube-proxy" ; }
+# The nftables formats of upstream's releases, as its TestOverallNFTablesRules expects them (vectors and their
+# sources: tests/proxy/fixtures/upstream/vectors.yaml). Base rules by era; per-service rules in sync_nftables.
+_BASE_HEAD = """add table ip kube-proxy { comment "rules for kube-proxy" ; }
 
 add set ip kube-proxy cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }
 add set ip kube-proxy nodeport-ips { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }
-
+{hairpin_set}
 add map ip kube-proxy firewall-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }
 add map ip kube-proxy no-endpoint-nodeports { type inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }
 add map ip kube-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }
@@ -101,22 +107,43 @@ add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service :
 add map ip kube-proxy service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }
 
 add chain ip kube-proxy cluster-ips-check
-add chain ip kube-proxy filter-prerouting-pre-dnat { type filter hook prerouting priority -110 ; }
+"""  # noqa: E501
+
+# v1.31-v1.33: filter base chains at dstnat - 10, cluster-ips-check after DNAT for output (before PR #132456).
+_BASE_31 = """add chain ip kube-proxy filter-prerouting { type filter hook prerouting priority -110 ; }
+add chain ip kube-proxy filter-forward { type filter hook forward priority -110 ; }
+add chain ip kube-proxy filter-input { type filter hook input priority -110 ; }
+add chain ip kube-proxy filter-output { type filter hook output priority -110 ; }
+add chain ip kube-proxy filter-output-post-dnat { type filter hook output priority -90 ; }
+add chain ip kube-proxy firewall-check
+add chain ip kube-proxy mark-for-masquerade
+add chain ip kube-proxy masquerading
+{nat_chains}
+add rule ip kube-proxy cluster-ips-check ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"
+{service_cidrs}add rule ip kube-proxy filter-prerouting ct state new jump firewall-check
+add rule ip kube-proxy filter-forward ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-forward ct state new jump cluster-ips-check
+add rule ip kube-proxy filter-input ct state new jump nodeport-endpoints-check
+add rule ip kube-proxy filter-input ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-output ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-output ct state new jump firewall-check
+add rule ip kube-proxy filter-output-post-dnat ct state new jump cluster-ips-check
+add rule ip kube-proxy firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips
+add rule ip kube-proxy mark-for-masquerade mark set mark or {mark}
+add rule ip kube-proxy masquerading mark and {mark} == 0 return
+add rule ip kube-proxy masquerading mark set mark xor {mark}
+add rule ip kube-proxy masquerading masquerade fully-random
+{tail}"""  # noqa: E501
+
+# v1.34-v1.35: pre-DNAT filter chains for the firewall, the others at filter priority (PR #132456).
+_BASE_34 = """add chain ip kube-proxy filter-prerouting-pre-dnat { type filter hook prerouting priority -110 ; }
 add chain ip kube-proxy filter-output-pre-dnat { type filter hook output priority -110 ; }
 add chain ip kube-proxy filter-forward { type filter hook forward priority 0 ; }
 add chain ip kube-proxy filter-input { type filter hook input priority 0 ; }
 add chain ip kube-proxy filter-output { type filter hook output priority 0 ; }
 add chain ip kube-proxy firewall-check
-add chain ip kube-proxy mark-for-masquerade
-add chain ip kube-proxy masquerading
-add chain ip kube-proxy nat-output { type nat hook output priority -100 ; }
-add chain ip kube-proxy nat-postrouting { type nat hook postrouting priority 100 ; }
-add chain ip kube-proxy nat-prerouting { type nat hook prerouting priority -100 ; }
-add chain ip kube-proxy nodeport-endpoints-check
-add chain ip kube-proxy reject-chain { comment "helper for @no-endpoint-services / @no-endpoint-nodeports" ; }
-add chain ip kube-proxy services
-add chain ip kube-proxy service-endpoints-check
-
+{mark_chain}add chain ip kube-proxy masquerading
+{nat_chains}
 add rule ip kube-proxy cluster-ips-check ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"
 {service_cidrs}add rule ip kube-proxy filter-prerouting-pre-dnat ct state new jump firewall-check
 add rule ip kube-proxy filter-forward ct state new jump service-endpoints-check
@@ -127,32 +154,93 @@ add rule ip kube-proxy filter-output ct state new jump service-endpoints-check
 add rule ip kube-proxy filter-output-pre-dnat ct state new jump firewall-check
 add rule ip kube-proxy filter-output ct state new jump cluster-ips-check
 add rule ip kube-proxy firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips
-add rule ip kube-proxy mark-for-masquerade mark set mark or {mark}
+{masquerading}{tail}"""  # noqa: E501
+
+_MASQUERADING_34 = """add rule ip kube-proxy mark-for-masquerade mark set mark or {mark}
 add rule ip kube-proxy masquerading mark and {mark} == 0 return
 add rule ip kube-proxy masquerading mark set mark xor {mark}
 add rule ip kube-proxy masquerading masquerade fully-random
-add rule ip kube-proxy nat-output jump services
+"""
+
+# v1.36 and later: no mark-for-masquerade chain (PR #135800), one masquerading rule and the hairpin-connections
+# set (PR #136499).
+_MASQUERADING_36 = """add rule ip kube-proxy masquerading mark and {mark} != 0 mark set mark xor {mark} masquerade fully-random
+add rule ip kube-proxy masquerading ct status dnat ip saddr . ip daddr . meta l4proto . th dport @hairpin-connections masquerade fully-random
+"""  # noqa: E501
+
+_NAT_CHAINS = """add chain ip kube-proxy nat-output { type nat hook output priority -100 ; }
+add chain ip kube-proxy nat-postrouting { type nat hook postrouting priority 100 ; }
+add chain ip kube-proxy nat-prerouting { type nat hook prerouting priority -100 ; }
+add chain ip kube-proxy nodeport-endpoints-check
+add chain ip kube-proxy reject-chain { comment "helper for @no-endpoint-services / @no-endpoint-nodeports" ; }
+add chain ip kube-proxy services
+add chain ip kube-proxy service-endpoints-check
+"""
+
+_TAIL = """add rule ip kube-proxy nat-output jump services
 add rule ip kube-proxy nat-postrouting jump masquerading
 add rule ip kube-proxy nat-prerouting jump services
 add rule ip kube-proxy nodeport-endpoints-check ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports
 add rule ip kube-proxy reject-chain reject
-add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips
+{services_masquerade}add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips
 add rule ip kube-proxy services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports
 {nodeport_ips}add rule ip kube-proxy service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services
 """  # noqa: E501
 
+# The releases whose nftables format differs: the first release of each format.
+NFT_FORMATS = ((1, 31), (1, 34), (1, 36))
 
-def sync_nftables(cluster: Cluster, opts: ProxierOptions) -> str:
-    """The `nft -f` transaction of a full sync (IPv4), as upstream's TestOverallNFTablesRules lists it."""
+
+def nft_format(version: tuple[int, int]) -> tuple[int, int]:
+    """The format kube-proxy `version` writes in nftables mode (its release era, NFT_FORMATS)."""
+    if version < NFT_FORMATS[0]:
+        raise InputError(f"--kube-proxy-version {version[0]}.{version[1]}: nftables mode's rules are modelled from "
+                         f"{NFT_FORMATS[0][0]}.{NFT_FORMATS[0][1]} on (alpha in 1.29, its format then differed)")
+    return max(f for f in NFT_FORMATS if f <= version)
+
+
+def base_rules(opts: ProxierOptions) -> str:
+    """setupNFTables' rules (upstream's baseRules of that release), for `opts`."""
+    era = nft_format(opts.version)
     mark = opts.mark
     cidrs = "".join(f"add rule {TABLE} cluster-ips-check ip daddr {{ {c} }} drop comment "
                     '"Drop traffic to unallocated ClusterIPs"\n' for c in opts.service_cidrs)
     nodeport_ips = "".join(f"add element {TABLE} nodeport-ips {{ {ip} }}\n" for ip in nodeport_addresses(opts))
-    out = [BASE_RULES.replace("{mark}", mark).replace("{service_cidrs}", cidrs).replace("{nodeport_ips}",
-                                                                                        nodeport_ips)]
+    services_masquerade = ""
+    if era >= (1, 36):
+        not_local = opts.local_match(False)
+        if opts.masquerade_all:
+            services_masquerade = (f"add rule {TABLE} services ip daddr @cluster-ips mark set mark or {mark} comment "
+                                   '"masquerade all clusterIP traffic"\n')
+        elif not_local:
+            services_masquerade = (f"add rule {TABLE} services ip daddr @cluster-ips {_nft_local(not_local)} mark set "
+                                   f'mark or {mark} comment "masquerade clusterIP traffic from outside cluster"\n')
+    tail = _TAIL.replace("{services_masquerade}", services_masquerade).replace("{nodeport_ips}", nodeport_ips)
+    head = _BASE_HEAD.replace("{hairpin_set}", (
+        f"add set {TABLE} hairpin-connections {{ type ipv4_addr . ipv4_addr . inet_proto . inet_service ; "
+        'comment "service hairpin connections" ; }\n') if era >= (1, 36) else "")
+    if era == (1, 31):
+        body = _BASE_31
+    else:
+        body = _BASE_34.replace("{mark_chain}", "" if era >= (1, 36) else f"add chain {TABLE} mark-for-masquerade\n")
+        body = body.replace("{masquerading}", _MASQUERADING_36 if era >= (1, 36) else _MASQUERADING_34)
+    body = body.replace("{nat_chains}", _NAT_CHAINS).replace("{service_cidrs}", cidrs).replace("{tail}", tail)
+    return head + body.replace("{mark}", mark)
+
+
+def sync_nftables(cluster: Cluster, opts: ProxierOptions) -> str:
+    """The `nft -f` transaction of a full sync (IPv4), as upstream's TestOverallNFTablesRules of the release
+    `opts.version` lists it (pkg/proxy/nftables/proxier.go syncProxyRules; writeServiceToEndpointDNATs and
+    writeServiceToEndpointJumps from v1.36)."""
+    era = nft_format(opts.version)
+    mark = opts.mark
+    # v1.36: marking is inlined (masqueradeRule) instead of a jump to mark-for-masquerade.
+    mark_masq = f"mark set mark or {mark}" if era >= (1, 36) else "jump mark-for-masquerade"
+    out = [base_rules(opts)]
     eps_map = endpoints_map(cluster, opts.node_name)
     if_local, if_not_local = opts.local_match(True), opts.local_match(False)
     node_ip = ipaddress.ip_address(opts.node_ips[0]) if opts.node_ips else None
+    hairpins: set[str] = set()
     for key, svc, port in service_ports(cluster):
         lines: list[str] = [f"# {svc.name}"]
         proto = key.protocol.lower()
@@ -170,12 +258,18 @@ def sync_nftables(cluster: Cluster, opts: ProxierOptions) -> str:
         ranges = [r for r in svc.load_balancer_source_ranges if ipaddress.ip_network(r).version == 4]
         lb_ips = ipv4s(svc.load_balancer_ips)
         uses_firewall = cat.has_any and bool(lb_ips) and bool(ranges)
+        affinity = svc.session_affinity == "ClientIP"
 
         def rule(chain: str, text: str, lines: list[str] = lines) -> None:
             lines.append(f"add rule {TABLE} {chain} {text}")
 
         def endpoint_rules(chain: str, endpoints: tuple[ResolvedEndpoint, ...], key: PortKey = key,
-                           affinity: bool = svc.session_affinity == "ClientIP") -> None:
+                           affinity: bool = affinity, proto: str = proto) -> None:
+            if era >= (1, 36) and not affinity:
+                targets = " , ".join(f"{i} : {ep.ip} . {ep.port}" for i, ep in enumerate(endpoints))
+                rule(chain, f"meta l4proto {proto} dnat ip addr . port to numgen random mod {len(endpoints)} map "
+                            f"{{ {targets} }}")
+                return
             if affinity:
                 for ep in endpoints:
                     eb = endpoint_base(key, ep)
@@ -184,11 +278,14 @@ def sync_nftables(cluster: Cluster, opts: ProxierOptions) -> str:
                                  for i, ep in enumerate(endpoints))
             rule(chain, f"numgen random mod {len(endpoints)} vmap {{ {targets} }}")
 
-        if svc.session_affinity == "ClientIP":
+        if affinity:
             for ep in cat.reachable:
                 lines.append(f"add set {TABLE} {chain_name('affinity', endpoint_base(key, ep))} {{ type ipv4_addr ; "
                              f"flags dynamic,timeout ; timeout {svc.sticky_seconds}s ; }}")
-        masq = f"ip daddr {svc.cluster_ip} " + (
+        # Before v1.36 each service chain marks off-cluster traffic to its cluster IP (v1.31-v1.33 also naming the
+        # port); from v1.36 one rule of `services` does it for every cluster IP (base_rules).
+        dport = f"{proto} dport {port.port} " if era == (1, 31) else ""
+        masq = f"ip daddr {svc.cluster_ip} {dport}" + (
             "jump mark-for-masquerade" if opts.masquerade_all else
             f"{_nft_local(if_not_local)} jump mark-for-masquerade" if if_not_local else "")
         for chain, eps, used in ((cluster_chain, cat.cluster, bool(cat.cluster) and uses_cluster_endpoints(svc, port)),
@@ -196,35 +293,38 @@ def sync_nftables(cluster: Cluster, opts: ProxierOptions) -> str:
             if not used:
                 continue
             lines.append(f"add chain {TABLE} {chain}")
-            if chain == internal_chain and has_internal and masq.endswith("mark-for-masquerade"):
+            if (era < (1, 36) and chain == internal_chain and has_internal
+                    and masq.endswith("mark-for-masquerade")):
                 rule(chain, masq)
             endpoint_rules(chain, eps)
         if uses_external:
             lines.append(f"add chain {TABLE} {external_chain}")
             if not svc.external_policy_local:
-                rule(external_chain, "jump mark-for-masquerade")
+                rule(external_chain, mark_masq + (' comment "masquerade"' if era >= (1, 36) else ""))
             else:
                 if if_local:
                     rule(external_chain, f"{_nft_local(if_local)} goto {cluster_chain} comment "
                                          '"short-circuit pod traffic"')
-                rule(external_chain, 'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"')
+                rule(external_chain, f'fib saddr type local {mark_masq} comment "masquerade local traffic"')
                 rule(external_chain, f'fib saddr type local goto {cluster_chain} comment "short-circuit local traffic"')
             if has_external:
                 rule(external_chain, f"goto {external_policy_chain}")
-        for ep in cat.reachable:
-            eb = endpoint_base(key, ep)
-            chain = chain_name("endpoint", eb)
-            lines.append(f"add chain {TABLE} {chain}")
-            rule(chain, f"ip saddr {ep.ip} jump mark-for-masquerade")
-            if svc.session_affinity == "ClientIP":
-                rule(chain, f"update @{chain_name('affinity', eb)} {{ ip saddr }}")
-            rule(chain, f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}")
+        if era < (1, 36) or affinity:
+            for ep in cat.reachable:
+                eb = endpoint_base(key, ep)
+                chain = chain_name("endpoint", eb)
+                lines.append(f"add chain {TABLE} {chain}")
+                if era < (1, 36):
+                    rule(chain, f"ip saddr {ep.ip} jump mark-for-masquerade")
+                if affinity:
+                    rule(chain, f"update @{chain_name('affinity', eb)} {{ ip saddr }}")
+                rule(chain, f"meta l4proto {proto} dnat to {ep.ip}:{ep.port}")
         if uses_firewall:
             allowed = list(ranges)
             if node_ip is not None and any(node_ip in ipaddress.ip_network(r) for r in ranges):
                 allowed += list(lb_ips)
             lines.append(f"add chain {TABLE} {firewall_chain}")
-            rule(firewall_chain, f"ip saddr != {{ {', '.join(allowed)} }} drop")
+            rule(firewall_chain, f"ip saddr != {{ {' , '.join(allowed)} }} drop")
         lines.append(f"add element {TABLE} cluster-ips {{ {svc.cluster_ip} }}")
         sp = f"{proto} . {port.port}"
         if has_internal:
@@ -238,6 +338,14 @@ def sync_nftables(cluster: Cluster, opts: ProxierOptions) -> str:
         if uses_firewall:
             for ip in lb_ips:
                 lines.append(f"add element {TABLE} firewall-ips {{ {ip} . {sp} : goto {firewall_chain} }}")
+        if era >= (1, 36):
+            # Local endpoints reaching themselves through the service are masqueraded by the hairpin set
+            # (ensureElem: one element per endpoint and protocol/port, however many services share it).
+            for ep in cat.reachable:
+                element = f"{ep.ip} . {ep.ip} . {proto} . {ep.port}"
+                if ep.is_local and element not in hairpins:
+                    hairpins.add(element)
+                    lines.append(f"add element {TABLE} hairpin-connections {{ {element} }}")
         name = str(key)
         verdict = "drop" if cat.has_any else "goto reject-chain"
         if not has_internal:
@@ -552,10 +660,10 @@ def _slot(chain: NftChain, fail: _Fail) -> tuple[str, str]:
         return _SLOTS[(chain.kind, chain.hook)]
     if chain.hook in ("prerouting", "output") and chain.priority < -100:
         return ("mangle" if chain.priority > -300 else "raw", hook)
-    if chain.hook in ("prerouting",) or (chain.hook == "output" and chain.priority < 0):
-        if chain.hook == "output":
-            return ("mangle", hook)
+    if chain.hook == "prerouting":
         raise fail(f"base chain {chain.name}: a filter chain at prerouting after dstnat is not modelled")
+    # An output filter chain after dstnat (v1.31-v1.33's filter-output-post-dnat at -90) sees the DNATed packet,
+    # as filter OUTPUT does.
     if chain.hook == "postrouting":
         return ("mangle", hook)
     return ("filter" if chain.priority < 50 else "security", hook)
@@ -664,6 +772,11 @@ class _Translator:
                 return
             elif w == "meta" and len(rest) >= 3 and rest[1] == "l4proto" and rest[2] != ".":
                 fields["proto"] = Flag(rest[2])
+                i += 3
+            elif w in ("tcp", "udp", "sctp") and len(rest) >= 3 and rest[1] == "dport" and rest[2].isdigit():
+                # v1.31-v1.33 name the service port in the cluster-IP masquerade rule (`tcp dport 80`).
+                fields["proto"] = Flag(w)
+                fields["dport"] = Ports(int(rest[2]), int(rest[2]))
                 i += 3
             elif w == "th" and len(rest) >= 3 and rest[1] == "dport":
                 fields["dport"] = Ports(int(rest[2]), int(rest[2]))
@@ -1018,4 +1131,5 @@ def to_dump(tables: list[NftTable], source: str) -> tuple[Dump, list[str]]:
             hook = _IPV4_HOOKS.get(chain.hook or "")
             if hook is not None:
                 stages.setdefault(hook, []).append((chain.priority, name, chain.name, chain.kind == "nat"))
-    return Dump(out, {hook: tuple(s) for hook, s in stages.items()}), others
+    return Dump(out, {hook: tuple(s) for hook, s in stages.items()},
+                hairpin_local_only="hairpin-connections" in t.sets), others

@@ -215,6 +215,10 @@ class Dump:
     # Base chains of other nftables tables, per hook ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"):
     # (priority, table, chain, is a nat chain), each a stage of its own between the iptables tables' (symbolic.py).
     stages: Mapping[str, tuple[tuple[int, str, str, bool], ...]] = attrs.field(factory=dict)
+    # nftables mode from v1.36 (PR #136499): hairpin traffic is masqueraded through the hairpin-connections set,
+    # which holds this node's endpoints only; earlier releases (and iptables mode) mark every endpoint's own
+    # traffic in its per-endpoint chain. Read off kube-proxy's table (the set's presence).
+    hairpin_local_only: bool = False
 
     def chain(self, table: str, name: str) -> Chain | None:
         return self.tables.get(table, {}).get(name)

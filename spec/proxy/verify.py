@@ -170,6 +170,7 @@ class Verifier:
     def __init__(self, cluster: Cluster, opts: ProxierOptions, dump: Dump, base: Verifier | None = None) -> None:
         self.cluster = cluster
         self.opts = opts
+        self.hairpin_local_only = dump.hairpin_local_only
         # With `base` (the pass over kube-proxy's rules alone), walks of kube-proxy's chains are shared with it.
         self.explorer: Explorer = Explorer(dump, local_networks(opts), opts.routes,
                                            None if base is None else base.explorer)
@@ -204,7 +205,12 @@ class Verifier:
 
     # -- expected behaviour ----------------------------------------------------------------------------------------
     def hairpin(self, ep: ResolvedEndpoint) -> z3.BoolRef:
-        """The endpoint sends to its own service and reaches itself: KUBE-SEP marks that for masquerade."""
+        """The endpoint sends to its own service and reaches itself: KUBE-SEP (nftables before v1.36: its endpoint
+        chain) marks that for masquerade. nftables from v1.36 masquerades it through the hairpin-connections set,
+        which holds this node's endpoints only: a remote endpoint's own packet is its node's business, not
+        masqueraded here (unless another rule marks it)."""
+        if self.hairpin_local_only and not ep.is_local:
+            return self.t.false
         return self._masq_term("hairpin", ep, lambda: self.t.equals(self.pkt.src, int(ipaddress.ip_address(ep.ip))))
 
     def _masq_term(self, kind: str, ep: ResolvedEndpoint, build: Callable[[], z3.BoolRef]) -> z3.BoolRef:
@@ -487,11 +493,6 @@ class Verifier:
                 if (z3.is_true(want) and masqueraded) or (z3.is_false(want) and not masqueraded):
                     continue  # decided without the paths: no packet of these paths can mismatch
                 cond = conj([e.guard, self.t.not_(want) if masqueraded else want])
-                if self.opts.mode == "nftables" and not chosen.is_local:
-                    # A remote endpoint reaching itself through this node's rules: its own node's kube-proxy
-                    # handles such a packet; nftables mode masquerades it in older releases (per-endpoint
-                    # chains) and not in later ones (hairpin-connections holds local endpoints only).
-                    cond = conj([cond, self.t.not_(self.t.equals(self.pkt.src, int(ipaddress.ip_address(chosen.ip))))])
                 masq.append((cond, members))
         found = self._first_model(fexpr, routing)
         if found is not None:

@@ -19,7 +19,7 @@ from tests.proxy.test_verify import SERVICE, _manifest
 
 NFT_OPTS = ProxierOptions(node_name="test-node", node_ips=("192.168.0.2",), cluster_cidr="10.0.0.0/8",
                           masquerade_mark="0x4000", service_cidrs=("172.30.0.0/16",), mode="nftables",
-                          localhost_nodeports=False, nodeport_addresses=("192.168.0.2",))
+                          localhost_nodeports=False, nodeport_addresses=("192.168.0.2",), version=(1, 34))
 NODE = FIXTURES / "kubeadm-flannel.yaml"
 NODE_OPTS = ProxierOptions(node_name="worker-1", node_ips=("192.168.56.11",), cluster_cidr="10.244.0.0/16",
                            mode="nftables", localhost_nodeports=False, nodeport_addresses=("192.168.56.11",))
@@ -164,6 +164,13 @@ OVERALL_MUTATIONS = {
                                                     "goto service-ULMVA6XW-ns1/svc1/tcp/p80 }\n", "2 isolation"),
     "masquerading skipped": (lambda t: t.replace("add rule ip kube-proxy nat-postrouting jump masquerading\n", ""),
                              "5 masquerade"),
+    # Hairpin (v1.34's per-endpoint chains mark an endpoint's own packets, local or not, as iptables mode does).
+    "hairpin mark of a local endpoint removed": (lambda t: t.replace(
+        "add rule ip kube-proxy endpoint-5RFCDDV7-ns4/svc4/tcp/p80__10.180.0.5/80 ip saddr 10.180.0.5 jump "
+        "mark-for-masquerade\n", ""), "5 masquerade"),
+    "hairpin mark of a remote endpoint removed": (lambda t: t.replace(
+        "add rule ip kube-proxy endpoint-UNZV3OEC-ns4/svc4/tcp/p80__10.180.0.4/80 ip saddr 10.180.0.4 jump "
+        "mark-for-masquerade\n", ""), "5 masquerade"),
 }
 
 
@@ -199,11 +206,14 @@ def test_bad_rulesets_name_the_line(text, fragment):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(SERVICE, min_size=1, max_size=3), st.sampled_from([None, "10.0.0.0/8"]), st.booleans())
-def test_generated_rules_always_verify(services, cidr, masquerade_all):
+@given(st.lists(SERVICE, min_size=1, max_size=3), st.sampled_from([None, "10.0.0.0/8"]), st.booleans(),
+       st.sampled_from([(1, 34), (1, 36)]))
+def test_generated_rules_always_verify(services, cidr, masquerade_all, version):
+    """The nftables formats from v1.34 on verify over random Services (v1.31-v1.33's drops this host's traffic to a
+    Local-policy external address without local endpoints: test_v131_...)."""
     cluster = parse_cluster("\n---\n".join(_manifest(i, s) for i, s in enumerate(services)), "gen.yaml")
     opts = ProxierOptions(node_name="node-a", node_ips=("192.168.0.2",), cluster_cidr=cidr, mode="nftables",
-                          masquerade_all=masquerade_all, localhost_nodeports=False)
+                          masquerade_all=masquerade_all, localhost_nodeports=False, version=version)
     opts = attrs.evolve(opts, nodeport_addresses=nodeport_addresses(opts))
     report = _verify(cluster, opts, sync_nftables(cluster, opts))
     assert report.ok, "\n".join(v.render() for v in report.violations)
@@ -213,9 +223,26 @@ def test_cli_rules(overall):
     runner = CliRunner()
     out = runner.invoke(proxy, ["rules", "-f", str(FIXTURES / "overall.yaml"), "--node", "test-node", "--node-ip",
                                 "192.168.0.2", "--cluster-cidr", "10.0.0.0/8", "--masquerade-mark", "0x4000",
-                                "--service-cidr", "172.30.0.0/16", "--mode", "nftables"])
+                                "--service-cidr", "172.30.0.0/16", "--mode", "nftables", "--kube-proxy-version",
+                                "1.34"])
     assert out.exit_code == 0 and _sorted(out.output) == _sorted(
         (FIXTURES / "overall-nftables.expected").read_text())
+
+
+def test_cli_rules_default_to_the_newest_format():
+    """Without --kube-proxy-version the newest release's format (v1.36: DNAT through a numgen map, hairpin set)."""
+    out = CliRunner().invoke(proxy, [
+        "rules", "-f", str(FIXTURES / "upstream" / "overall-later.yaml"), "--node", "test-node", "--node-ip",
+        "192.168.0.2", "--cluster-cidr", "10.0.0.0/8", "--masquerade-mark", "0x4000", "--service-cidr",
+        "172.30.0.0/16", "--mode", "nftables"])
+    assert out.exit_code == 0 and _sorted(out.output) == _sorted(
+        (FIXTURES / "upstream" / "nftables-overall-later.expected").read_text())
+
+
+def test_nftables_mode_before_its_modelled_releases_is_one_line_exit_2():
+    out = CliRunner().invoke(proxy, ["rules", "-f", str(FIXTURES / "overall.yaml"), "--node", "test-node",
+                                     "--mode", "nftables", "--kube-proxy-version", "1.29"])
+    assert out.exit_code == 2 and "modelled from 1.31" in out.output and "Traceback" not in out.output
 
 
 HANDLES = FIXTURES / "kubeadm-flannel-handles.nft"
@@ -291,6 +318,14 @@ LATER_MUTATIONS = {
     "masquerade statement dropped": (lambda t: t.replace(
         "mark and 0x4000 != 0 mark set mark xor 0x4000 masquerade fully-random",
         "mark and 0x4000 != 0 mark set mark xor 0x4000 accept"), "5 masquerade"),
+    "hairpin masquerade rule removed": (lambda t: t.replace(
+        "add rule ip kube-proxy masquerading ct status dnat ip saddr . ip daddr . meta l4proto . th dport "
+        "@hairpin-connections masquerade fully-random\n", ""), "5 masquerade"),
+    "hairpin rule without ct status dnat": (lambda t: t.replace(
+        "masquerading ct status dnat ip saddr . ip daddr", "masquerading ct status snat ip saddr . ip daddr"),
+        "5 masquerade"),
+    "remote endpoint added to the hairpin set": (lambda t: t + (
+        "add element ip kube-proxy hairpin-connections { 10.180.0.4 . 10.180.0.4 . tcp . 80 }\n"), "5 masquerade"),
     "clusterIP masquerade inverted": (lambda t: t.replace(
         "ip daddr @cluster-ips ip saddr != 10.0.0.0/8 mark set", "ip daddr @cluster-ips ip saddr 10.0.0.0/8 mark set"),
         "5 masquerade"),
@@ -316,3 +351,48 @@ def test_later_format_mutation_is_caught(name):
     assert mutate(text) != text
     report = _verify(load_cluster([str(LATER_INPUTS)]), NFT_OPTS, mutate(text))
     assert not report.ok and report.violations[0].prop == prop, report.violations[0].render()
+
+
+def test_hairpin_is_judged_in_the_v136_format():
+    """A pod reaching its own Service and landing on itself is masqueraded (hairpin-connections, v1.36): removing
+    the rule names that packet; a remote endpoint's own packet is not masqueraded here, and adding it to the set
+    is reported as masquerade upstream does not apply."""
+    from spec.proxy.manifests import load_cluster
+
+    cluster = load_cluster([str(LATER_INPUTS)])
+    text = LATER.read_text()
+    missing = _verify(cluster, NFT_OPTS, LATER_MUTATIONS["hairpin masquerade rule removed"][0](text))
+    hairpins = [v for v in missing.violations if "missing where upstream marks" in v.message]
+    assert hairpins and all(v.frontend.startswith(("ns1/svc1", "ns3/svc3", "ns4/svc4", "ns5/svc5")) for v in hairpins)
+    rendered = hairpins[0].render()
+    src = re.search(r"packet:\s+tcp (\S+) ->", rendered)
+    assert src and src.group(1) in ("10.180.0.1", "10.180.0.3", "10.180.0.5"), rendered
+    extra = _verify(cluster, NFT_OPTS, LATER_MUTATIONS["remote endpoint added to the hairpin set"][0](text))
+    assert [v.frontend for v in extra.violations][:1] == ["ns4/svc4:p80 cluster IP 172.30.0.44:80/TCP"]
+    assert "applied where upstream does not mark" in extra.violations[0].message
+    assert "10.180.0.4 -> 172.30.0.44:80" in extra.violations[0].render()
+
+
+V131 = FIXTURES / "upstream" / "nftables-overall-1.31.expected"
+
+
+def test_v131_upstream_format_drops_host_traffic_to_local_policy_services_kubernetes_131765(overall):
+    """v1.31-v1.33's format (filter chains at -110, filter-output-post-dnat at -90, the port in the cluster-IP
+    masquerade rule) is verified as it is: its filter-output runs before DNAT, so this host's own connections to
+    svc2's external and load-balancer IPs (externalTrafficPolicy Local, no local endpoint) hit the
+    no-endpoint-services drop instead of the short-circuit to the cluster-wide endpoints (kubernetes#131765, fixed
+    by PR #132456 in v1.34). Nothing else fails; a wrong port in the masquerade rule is caught besides."""
+    opts = attrs.evolve(NFT_OPTS, version=(1, 31))
+    text = V131.read_text()
+    report = _verify(overall, opts, text)
+    assert {(v.prop, v.frontend) for v in report.violations} == {
+        ("1 routing", "ns2/svc2:p80 external IP 192.168.99.22:80/TCP"),
+        ("1 routing", "ns2/svc2:p80 load-balancer IP 1.2.3.4:80/TCP")}
+    assert all("from a process on this node" in v.render() and "DROP" in v.render() for v in report.violations)
+    assert not _verify(overall, attrs.evolve(NFT_OPTS, version=(1, 34)), sync_nftables(
+        overall, attrs.evolve(NFT_OPTS, version=(1, 34)))).violations
+    mutated = text.replace("ip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade",
+                           "ip daddr 172.30.0.41 tcp dport 81 ip saddr != 10.0.0.0/8 jump mark-for-masquerade")
+    assert mutated != text
+    bad = _verify(overall, opts, mutated)
+    assert any(v.prop == "5 masquerade" and v.frontend.startswith("ns1/svc1") for v in bad.violations)

@@ -17,27 +17,58 @@ import yaml
 
 from spec.proxy.iptables import render, sort_iptables_rules, sync_proxy_rules
 from spec.proxy.manifests import load_cluster
+from spec.proxy.nftables import sync_nftables
 from tests.proxy.conftest import UPSTREAM_TEST_OPTIONS
 
 UPSTREAM = Path(__file__).parent / "fixtures" / "upstream"
 VECTORS: list[dict[str, Any]] = yaml.safe_load((UPSTREAM / "vectors.yaml").read_text())
 
 
-def _generate(vector: dict[str, Any]) -> str:
+def _nft_sorted(text: str) -> list[str]:
+    """assertNFTablesTransactionEqual's normalisation (pkg/proxy/nftables/helpers_test.go): comments and blank
+    lines dropped, the lines sorted."""
+    return sorted(line for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def _generate(vector: dict[str, Any]) -> list[str]:
     major, minor = (int(part) for part in vector["version"].split("."))
     opts = attrs.evolve(UPSTREAM_TEST_OPTIONS, version=(major, minor))
-    return sort_iptables_rules(render(sync_proxy_rules(load_cluster([str(UPSTREAM / vector["inputs"])]), opts)))
+    cluster = load_cluster([str(UPSTREAM / vector["inputs"])])
+    if vector.get("mode") == "nftables":
+        opts = attrs.evolve(opts, mode="nftables", service_cidrs=("172.30.0.0/16",), localhost_nodeports=False,
+                            nodeport_addresses=("192.168.0.2",))
+        return _nft_sorted(sync_nftables(cluster, opts))
+    return sort_iptables_rules(render(sync_proxy_rules(cluster, opts))).splitlines()
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
 def test_release_rules_equal_upstream_vector(vector: dict[str, Any]) -> None:
     assert vector["sources"] and all(len(s["commit"]) == 40 for s in vector["sources"])
     expected = (UPSTREAM / vector["expected"]).read_text()
-    assert _generate(vector).splitlines() == expected.splitlines()
+    want = _nft_sorted(expected) if vector.get("mode") == "nftables" else expected.splitlines()
+    assert _generate(vector) == want
 
 
 def test_every_supported_release_before_the_newest_has_a_vector() -> None:
-    assert {v["version"] for v in VECTORS} >= {"1.28", "1.29", "1.30", "1.31"}
+    assert {v["version"] for v in VECTORS if v.get("mode") is None} >= {"1.28", "1.29", "1.30", "1.31"}
+    assert {v["version"] for v in VECTORS if v.get("mode") == "nftables"} == {"1.31", "1.34", "1.36"}
+
+
+@pytest.mark.parametrize("version", [(1, 31), (1, 32), (1, 33), (1, 34), (1, 35), (1, 36)])
+def test_each_release_writes_the_nftables_format_of_its_era(version: tuple[int, int]) -> None:
+    """--kube-proxy-version picks the vector of the newest format at or before it."""
+    era = max(v for v in ((1, 31), (1, 34), (1, 36)) if v <= version)
+    vector = next(v for v in VECTORS if v.get("mode") == "nftables" and v["version"] == f"{era[0]}.{era[1]}")
+    assert _generate({**vector, "version": f"{version[0]}.{version[1]}"}) == _nft_sorted(
+        (UPSTREAM / vector["expected"]).read_text())
+
+
+def test_nftables_formats_differ_where_upstream_changed_them() -> None:
+    texts = {v["version"]: set(_nft_sorted((UPSTREAM / v["expected"]).read_text()))
+             for v in VECTORS if v.get("mode") == "nftables"}
+    assert any("filter-output-post-dnat" in line for line in texts["1.31"] - texts["1.34"])
+    assert any("mark-for-masquerade" in line for line in texts["1.34"] - texts["1.36"])
+    assert any("hairpin-connections" in line for line in texts["1.36"] - texts["1.34"])
 
 
 def test_release_formats_differ_where_upstream_changed_them() -> None:
