@@ -107,7 +107,8 @@ _NO_ARGS_IS_HELP: type[Exception] | None = getattr(click.exceptions, "NoArgsIsHe
 def run() -> None:
     """The ``kubespec`` program: ``main``, then an exit that skips freeing every object. A search leaves millions
     of objects (states, memo tables) whose one-by-one teardown at exit took 4 s after a 23 s check; mypy exits
-    the same way for the same reason. Output is flushed first; nothing else is pending at that point."""
+    the same way for the same reason. Output is flushed first, and a Ray cluster joined or started (`--ray`) is left
+    (`checker.ray_backend.shutdown`: Ray's `atexit` handler would not run); nothing else is pending at that point."""
     try:
         code = _main()
     except SystemExit as exc:
@@ -116,6 +117,9 @@ def run() -> None:
         else:
             print(exc.code, file=sys.stderr)
             code = 1
+    backend = sys.modules.get("checker.ray_backend")
+    if backend is not None:
+        backend.shutdown()  # a local Ray cluster started by --ray auto: os._exit would skip Ray's own atexit
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -19,9 +19,13 @@ Workers are forked (`multiprocessing`'s fork context), so the model is not pickl
 when runs are rebalanced, and counterexample states never do. The coordinator stores fingerprints (the
 fingerprint storage of `checker.graph`), so `--workers` implies `--storage fingerprint`.
 
-What it omits: depth-first search (its order is inherently sequential), checkpoints (a level is the unit of
-work; a stop discards the level under way, so the partial result is the one at its start), and other machines
-(see the Ray backend in docs/checker.md).
+A stop (a signal, `stop`) and a checkpoint wait for the level under way to end (a second signal does not wait):
+the checkpoint is then the format of one worker's breadth-first search with fingerprint storage at the end of a
+level (the coordinator's graph, edges and counters, and the next level's states gathered from the workers' runs),
+so one worker or any number of workers resume it.
+
+What it omits: depth-first search (its order is inherently sequential) and other machines (see the Ray backend in
+docs/checker.md).
 """
 
 from __future__ import annotations
@@ -37,12 +41,13 @@ from collections.abc import Callable, Hashable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from checker.checkpoint import Checkpointing, Snapshot, save
 from checker.entry import STOP_SIGNALS
-from checker.errors import ModelError
+from checker.errors import InputError, ModelError
 from checker.fingerprint import Fingerprinter
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
-from checker.search import Outcome, ProgressFn, count_actions, fairness_masks, first, holds
+from checker.search import Outcome, ProgressFn, _defer_signals, _deliver, count_actions, fairness_masks, first, holds
 from checker.storage import resident_bytes
 
 #: Runs are rebalanced when the largest is this much above the mean.
@@ -225,6 +230,8 @@ def handle(worker: _Worker, request: str, args: list[Any]) -> Any:
     if request == "put_back":
         worker.run = worker.run + args[0]
         return None
+    if request == "states":
+        return [(index, state) for index, _, state in worker.run]
     if request == "resident":
         return resident_bytes()
     raise ValueError(f"unknown request {request!r}")
@@ -379,9 +386,16 @@ PoolFactory = Callable[[Model, int, "int | None", bool], Any]
 
 def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_depth: int | None, deadlock: bool,
                      with_edges: bool, progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
-                     max_memory: int | None = None, pool_factory: PoolFactory | None = None) -> Outcome:
-    """Breadth-first search in `workers` processes; the same Outcome as `search.explore` with fingerprint storage."""
-    g = StateGraph(with_edges, "fingerprint")
+                     max_memory: int | None = None, pool_factory: PoolFactory | None = None,
+                     checkpoint: Checkpointing | None = None, resume: Snapshot | None = None) -> Outcome:
+    """Breadth-first search in `workers` processes; the same Outcome as `search.explore` with fingerprint storage.
+    With `checkpoint`, the search writes one between two levels every `checkpoint.every` seconds and when a signal
+    stops it, in the format of one worker's breadth-first search with fingerprint storage at the end of a level
+    (`checker.checkpoint`), so one worker or any number of workers resume it; `resume` continues from such a
+    checkpoint (written by workers, or by one worker with fingerprint storage at the end of a level)."""
+    if resume is not None:
+        _resumable(resume)
+    g = resume.graph if resume is not None else StateGraph(with_edges, "fingerprint")
     out = Outcome(g)
     fpr = g.fingerprints
     assert fpr is not None
@@ -392,9 +406,15 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
     constraint = model.constraint if overrides(model, "constraint") else None
     out.goal_bits = [bytearray() for _ in liveness]
     out.premise_bits = [bytearray() for _ in liveness]
+    if resume is not None:
+        out.generated, out.max_depth, out.witnessed = resume.generated, resume.max_depth, set(resume.witnessed)
+        out.generated_by, out.distinct_by = dict(resume.generated_by), dict(resume.distinct_by)
+        out.goal_bits, out.premise_bits = resume.goal_bits, resume.premise_bits
     keys, parent, depth, expanded, kinds = g.keys, g.parent, g.depth, g.expanded, g.kinds
     limit = max_states if max_states is not None else float("inf")
-    started = time.perf_counter()
+    started = time.perf_counter() - (resume.elapsed if resume is not None else 0.0)
+    options = {"strategy": "bfs", "max_states": max_states, "max_depth": max_depth, "deadlock": deadlock,
+               "storage": "fingerprint"}
 
     def store(fp: int, from_index: int, d: int, failing: str | None, wit: int, goals: int, premises: int) -> int:
         n = len(keys)
@@ -424,10 +444,10 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
     def known(fp: int) -> bool:
         return fp in (g.fp_set if g.fp_set is not None else g.fp_table)
 
-    # Initial states, in the coordinator (as the sequential search takes them).
-    level: list[tuple[int, Any]] = []
+    # Initial states, in the coordinator (as the sequential search takes them); or the checkpoint's last level.
+    level: list[tuple[int, Any]] = [] if resume is None else list(resume.frontier)
     try:
-        for s in model.init_states():
+        for s in model.init_states() if resume is None else ():
             out.generated += 1
             if canonical is not None:
                 s = canonical(s)
@@ -462,17 +482,27 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
 
     pool = (pool_factory or Pool)(model, workers, max_depth, with_edges)
     indices: list[list[int]] = []
+    pending: list[int] = []
+    restore = _defer_signals(pending)
+    between = False  # at a level's end (workers and coordinator agree): a checkpoint may be taken
     try:
         pool.all("known", array("Q", keys).tobytes())
+        level_depth = depth[level[0][0]]
         size = -(-len(level) // workers)
         runs = [level[k * size:(k + 1) * size] for k in range(workers)]
         for k, run in enumerate(runs):
-            pool.ask(k, "run", [(i, 1, s) for i, s in run])
+            pool.ask(k, "run", [(i, level_depth, s) for i, s in run])
         indices = [[i for i, _ in run] for run in runs]  # each worker's run, as global indices
-        level_depth = 1
+        del level, runs
         while any(indices):
+            between = True
+            if pending:
+                _deliver(pending)  # the program's own handler (the command line's raises KeyboardInterrupt)
             if stop is not None and stop():
                 raise KeyboardInterrupt
+            if checkpoint is not None and time.perf_counter() - checkpoint.last >= checkpoint.every:
+                _save(pool, checkpoint, g, out, options, started)
+            between = False
             if max_memory is not None and pool.resident() >= max_memory * 2**20:
                 out.cut = f"max memory {max_memory:,} MiB reached (all processes)"
                 out.queue = sum(map(len, indices))
@@ -508,9 +538,39 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
     except KeyboardInterrupt:
         out.interrupted = True
         out.queue = sum(map(len, indices))
+        if between and checkpoint is not None:
+            _save(pool, checkpoint, g, out, options, started)  # stopped between two levels: consistent
         return out
     finally:
+        restore()
         pool.close()
+
+
+def _resumable(resume: Snapshot) -> None:
+    """Workers continue a checkpoint of fingerprints taken at the end of a breadth-first level (as they write them);
+    anything else is one worker's to resume."""
+    stored = resume.graph
+    if stored.fingerprints is None:
+        raise InputError("with liveness properties, workers resume a checkpoint of fingerprint storage; this one "
+                         "stores states exactly: resume it with one worker")
+    n = len(stored)
+    lo = resume.frontier[0][0] if resume.frontier else n
+    if ([i for i, _ in resume.frontier] != list(range(lo, n))
+            or any(stored.depth[i] != stored.depth[lo] for i in range(lo, n))
+            or any(not stored.expanded[i] for i in range(lo))):
+        raise InputError("this checkpoint was taken in the middle of a breadth-first level: resume it with one "
+                         "worker (workers resume a checkpoint taken between two levels, as they write them)")
+
+
+def _save(pool: Any, checkpoint: Checkpointing, g: StateGraph, out: Outcome, options: dict[str, Any],
+          started: float) -> None:
+    """Write a checkpoint between two levels, as one worker's breadth-first search with fingerprint storage writes
+    it at the end of a level: the coordinator's graph and counters, and the next level's states gathered from the
+    workers' runs (contiguous, in index order)."""
+    frontier = [entry for part in pool.all("states") for entry in part]
+    save(checkpoint, Snapshot(options, checkpoint.meta, g, frontier, out.generated, out.max_depth,
+                              out.generated_by, out.distinct_by, out.witnessed, out.goal_bits, out.premise_bits,
+                              time.perf_counter() - started))
 
 
 def _merge(g: StateGraph, out: Outcome, results: list[dict[str, Any]], indices: list[list[int]],

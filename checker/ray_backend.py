@@ -56,6 +56,16 @@ def connect(address: str) -> Any:
     return ray
 
 
+def shutdown() -> None:
+    """Leave the Ray cluster if this process joined one, stopping the local cluster `connect` started (its GCS
+    server, raylet, dashboard and runtime-env agents, actors). Ray registers this with `atexit`, but the command line
+    ends with `os._exit` (`checker.cli.run`), which runs no `atexit` handler: without this call the agents outlived
+    the command in its process group."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+
+
 def _by_value(ray: Any, model: Model) -> None:
     """A model loaded from a file (`--model FILE.py:NAME`) travels to the actors by value: they cannot import it."""
     module = sys.modules.get(type(model).__module__)

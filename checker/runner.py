@@ -139,9 +139,6 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
         # Safety alone: each worker (process or Ray actor) stores its shard of the states exactly
         # (checker.sharded). With liveness the coordinator keeps the merged graph by fingerprints (checker.parallel).
         sharded = not any(p.is_liveness for p in model.properties)
-        if not sharded and (checkpoint is not None or resume is not None):
-            raise InputError("with liveness properties, checkpoints are written by one worker only: drop --workers "
-                             "or --checkpoint/--resume")
         storage = "exact" if sharded else "fingerprint"
     if checkpoint_every <= 0:
         raise InputError(f"the checkpoint interval must be positive, got {checkpoint_every}")
@@ -210,7 +207,7 @@ def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int
             factory = pool_factory(ray)
         out = explore_parallel(model, workers=bounds.workers, max_states=max_states, max_depth=max_depth,
                                deadlock=deadlock, with_edges=bool(liveness), progress=progress, stop=stop,
-                               max_memory=max_memory, pool_factory=factory)
+                               max_memory=max_memory, pool_factory=factory, checkpoint=checkpoint, resume=resume)
     else:
         if bounds.storage == "bitstate":
             liveness = []  # no graph: not checked (a warning says so)

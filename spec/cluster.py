@@ -33,7 +33,7 @@ from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
-from spec.controllers import garbagecollector, manager, namespace, nodelifecycle, podgc, workloads
+from spec.controllers import garbagecollector, manager, namespace, nodelifecycle, podgc, replicaset, workloads
 from spec.controllers import job as jobctl
 from spec.properties import PROPERTIES
 from spec.state import (
@@ -55,6 +55,7 @@ COMPONENTS: tuple[Component, ...] = (
     kube_apiserver.KUBE_APISERVER,      # no steps: what an API server restart loses (the watch cache, every watch)
     REFLECTORS,                         # every informer's deliveries and relists, handed to its owner
     manager.CONTROLLER_MANAGER,         # the ReplicaSet and Deployment controllers
+    replicaset.AVAILABILITY,            # how long each pod has been Ready (minReadySeconds; no steps)
     scheduler.SCHEDULER,
     kubelet.KUBELET,
     nodelifecycle.NODE_LIFECYCLE,       # the node lifecycle and taint eviction controllers

@@ -253,6 +253,14 @@ def _why_replicaset(state: ClusterState, key: str, config: Config) -> list[str]:
             lines.append(line + ", as in etcd")
         else:
             lines.append(line + f"; etcd has {len(truth)}: {_names(truth)}")
+        if cached.min_ready_seconds > 0:
+            from spec.controllers.replicaset import available, ready_for
+
+            ready = [p for p in mine if isinstance(p, Pod) and p.status.ready]
+            lines += [f"{actor} finds {p.meta.name} Ready for {ready_for(p, state.readiness)} ms: "
+                      + ("available" if available(p, cached.min_ready_seconds, state.readiness) else
+                         f"not yet available (minReadySeconds {cached.min_ready_seconds}: more than "
+                         f"{cached.min_ready_seconds * 1000} ms)") for p in ready]
         if "no-expectations" in config.variants:
             lines.append(f"{actor} ignores its expectations (variant no-expectations)")
         elif satisfied(kcm, key):
@@ -265,7 +273,7 @@ def _why_replicaset(state: ClusterState, key: str, config: Config) -> list[str]:
                          "deletes nothing")
     rec = _session(state, config)
     manager.reconcile(kcm, rec, "replicaset", key, expectations="no-expectations" not in config.variants,  # type: ignore[arg-type]
-                      adoption_guard="gc-readoption" not in config.variants)
+                      adoption_guard="gc-readoption" not in config.variants, readiness=state.readiness)
     return lines + rec.requests
 
 

@@ -5,9 +5,10 @@ Upstream: staging/src/k8s.io/kubectl/pkg/cmd/scale (the scale subresource, no pr
 polymorphichelpers/rollback.go (client-side: the template of the ReplicaSet of the previous revision, minus its
 pod-template-hash label, is patched into the Deployment; "no rollout history found" / "skipped rollback"),
 cmd/delete (graceful deletion; --cascade sets the propagation policy, background by default),
-cmd/drain/cordon (spec.unschedulable), cmd/drain and pkg/drain (``kubectl drain``: cordon, then evict each pod of
-the node through the eviction API, retrying on 429: ``start_drain``, ``drain_step``; the drain stays under way
-between steps, in ``spec.state.Workloads``).
+cmd/rollout/rollout_pause.go and rollout_resume.go (a patch of spec.paused; ``kubectl rollout undo`` refuses a paused
+Deployment), cmd/drain/cordon (spec.unschedulable), cmd/drain and pkg/drain (``kubectl drain``: cordon, then evict
+each pod of the node through the eviction API, retrying on 429: ``start_drain``, ``drain_step``; the drain stays
+under way between steps, in ``spec.state.Workloads``).
 
 Each command reads the latest objects (kubectl talks to the API server, not to an informer) and writes through
 the API server; a rejected command leaves the cluster unchanged and its error is the step's event.
@@ -167,6 +168,12 @@ def parse(line: str, where: str) -> Command:
         container, image = rest[0].split("=", 1)
         _no_more(flags, where)
         return Command(line, "set-image", resource, name, namespace, container=container, image=image)
+    if verb == "rollout" and len(plain) >= 2 and plain[1] in ("pause", "resume"):
+        resource, name, rest = _target(plain[2:], where)
+        if resource != "deployments" or not name or rest:
+            raise InputError(f"{where}: usage: kubectl rollout {plain[1]} deployment/NAME")
+        _no_more(flags, where)
+        return Command(line, "rollout-" + plain[1], resource, name, namespace)
     if verb == "rollout" and len(plain) >= 2 and plain[1] == "undo":
         resource, name, rest = _target(plain[2:], where)
         if resource != "deployments" or not name or rest:
@@ -250,7 +257,8 @@ def parse(line: str, where: str) -> Command:
         return Command(line, "create-service", "services", plain[3], namespace, port=pairs_[0][0],
                        target_port=pairs_[0][1], service=plain[3], service_type=kinds[plain[2]],
                        container=cluster_ip)
-    raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, delete pod, "
+    raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, rollout pause, "
+                     "rollout resume, delete pod, "
                      "delete node, delete namespace, delete deployment, delete replicaset, delete job, cordon, "
                      "uncordon, drain, expose, create service)")
 
@@ -316,12 +324,17 @@ def run(command: Command, session: Session) -> str:
         return f"{c.resource[:-1]}.apps/{c.name} scaled" if response.ok else f"error: {response.message}"
     if not isinstance(obj, Deployment):
         return f'Error from server (NotFound): deployments.apps "{c.name}" not found'
+    if c.verb in ("rollout-pause", "rollout-resume"):
+        return _pause_or_resume(c, obj, session)
     if c.verb == "set-image":
         if all(ct.name != c.container for ct in obj.template.containers):
             return f'error: unable to find container named "{c.container}"'
         response = session.patch(key, attrs.evolve(obj, template=obj.template.with_image(c.container, c.image)))
         return f"deployment.apps/{c.name} image updated" if response.ok else f"error: {response.message}"
     # rollout undo
+    if obj.paused:  # polymorphichelpers/rollback.go DeploymentRollbacker.Rollback
+        return "error: you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and " \
+            "try again"
     history = sorted(owned(obj, session.etcd.objects.values()), key=revision)
     if c.to_revision:
         target = next((rs for rs in history if revision(rs) == c.to_revision), None)
@@ -338,6 +351,19 @@ def run(command: Command, session: Session) -> str:
             f"{revision(target)})"
     session.patch(key, attrs.evolve(obj, template=template))
     return f"deployment.apps/{c.name} rolled back"
+
+
+def _pause_or_resume(c: Command, obj: Deployment, session: Session) -> str:
+    """``kubectl rollout pause|resume deployment/NAME`` (cmd/rollout/rollout_pause.go, rollout_resume.go;
+    polymorphichelpers/objectpauser.go, objectresumer.go): a patch of spec.paused; refused when it already has
+    the value ("is already paused", "is not paused")."""
+    pause = c.verb == "rollout-pause"
+    if obj.paused == pause:
+        return f'error: deployments.apps "{c.name}" {"is already paused" if pause else "is not paused"}'
+    response = session.patch(key_of(c.resource, c.namespace, c.name), attrs.evolve(obj, paused=pause))
+    if not response.ok:
+        return f"failed to patch: {response.message}"
+    return f"deployment.apps/{c.name} {'paused' if pause else 'resumed'}"
 
 
 # --- kubectl delete node, and kubectl delete pod --grace-period=0 --force (issue 12, the node lifecycle) --------

@@ -59,7 +59,9 @@ from spec.state import (
 )
 from spec.workload_properties import (
     at_most_one_pod_per_identity,
+    availability_never_waits_for_resync,
     explain_at_most_one,
+    explain_availability,
     explain_pdbs,
     explain_statefulsets,
     pdbs_respected,
@@ -166,14 +168,25 @@ def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
 
 def replicas_converged(s: ClusterState) -> bool:
     """Every Deployment has exactly spec.replicas ready, running pods of its current template, and no other
-    active pods; every other ReplicaSet (one without a Deployment that owns it) has exactly spec.replicas ready,
+    active pods; every other ReplicaSet (one without a Deployment that owns it, or one of a paused Deployment, which
+    is only scaled, never rolled: deployment_controller.go syncDeployment) has exactly spec.replicas ready,
     running pods and no active orphan its selector matches (one it is yet to adopt)."""
     return _converged(s.etcd.objects, s.kubelets)
 
 
 def _owned_by_deployment(rs: ReplicaSet, deployments: set[int]) -> bool:
+    """``rs`` is owned by one of ``deployments`` (uids): the Deployment's promises cover it. Callers pass the
+    Deployments that are not paused (``_rolling``)."""
     owner = rs.meta.owner
     return owner is not None and owner.kind == "Deployment" and owner.uid in deployments
+
+
+def _rolling(objects: immutables.Map[Key, Object]) -> set[int]:
+    """The uids of the Deployments that are not paused. A paused Deployment is only scaled, and a template
+    changed while paused waits for `kubectl rollout resume` (deployment_controller.go syncDeployment: "if
+    d.Spec.Paused { return dc.sync(ctx, d, rsList) }"; progress.go checks no progress while paused): its promise is
+    its ReplicaSets' (each at its spec.replicas, with a status that says so), not a rollout's."""
+    return {d.meta.uid for d in objects.values() if isinstance(d, Deployment) and not d.paused}
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -181,9 +194,9 @@ def _converged(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ..
     # Memoised on what it reads: etcd's objects and the kubelets (many states share both).
     pods = [p for p in objects.values() if isinstance(p, Pod) and is_active(p)]
     rss = [r for r in objects.values() if isinstance(r, ReplicaSet)]
-    deployments = {d.meta.uid for d in objects.values() if isinstance(d, Deployment)}
+    deployments = _rolling(objects)
     for d in objects.values():
-        if not isinstance(d, Deployment) or d.meta.deleting:
+        if not isinstance(d, Deployment) or d.meta.deleting or d.paused:
             continue
         current = {r.meta.uid for r in rss if r.meta.owner and r.meta.owner.uid == d.meta.uid
                    and equal_ignore_hash(r.template, d.template)}
@@ -255,7 +268,9 @@ def rollouts_complete(s: ClusterState) -> bool:
     """Every Deployment's status says complete: updated = replicas = available = spec.replicas at the current
     generation (deploymentutil.DeploymentComplete); every other ReplicaSet's status has caught up with it:
     replicas = ready = available = spec.replicas at the current generation (what `kubectl rollout status` waits
-    for on a Deployment, asked of the ReplicaSet's own status)."""
+    for on a Deployment, asked of the ReplicaSet's own status). A paused Deployment rolls nothing out: its
+    status has observed its generation (the scale and the pause were seen) and each of its ReplicaSets is complete
+    in that sense."""
     return _complete(s.etcd.objects)
 
 
@@ -268,10 +283,13 @@ def replicaset_complete(rs: ReplicaSet) -> bool:
 
 @functools.lru_cache(maxsize=1 << 14)
 def _complete(objects: immutables.Map[Key, Object]) -> bool:
-    deployments = {d.meta.uid for d in objects.values() if isinstance(d, Deployment)}
+    deployments = _rolling(objects)
     for o in objects.values():
         if isinstance(o, Deployment):
-            if not deployment_complete(o, o.status):
+            if o.paused:
+                if o.status.observed_generation < o.meta.generation:
+                    return False
+            elif not deployment_complete(o, o.status):
                 return False
         elif (isinstance(o, ReplicaSet) and not o.meta.deleting and not _owned_by_deployment(o, deployments)
               and not replicaset_complete(o)):
@@ -382,7 +400,10 @@ PROPERTIES: dict[str, PropertySpec] = {
             "RolloutEventuallyCompletes", "leads_to", lambda s: not rollouts_complete(s) and not blocked(s),
             lambda s: rollouts_complete(s) or blocked(s),
             "Whenever a Deployment's rollout is incomplete, or another ReplicaSet's status lags its spec, and "
-            "nothing blocks them, they eventually complete (or become blocked).",
+            "nothing blocks them, they eventually complete (or become blocked). A paused Deployment is expected "
+            "to make no progress (its changed template waits for `kubectl rollout resume`): while paused it counts "
+            "as complete once its status has observed its generation and its ReplicaSets' statuses have caught up "
+            "with their specs; the obligation of a rollout under way is met by its completion or by a pause.",
             "pkg/controller/deployment/rolling.go, pkg/controller/deployment/util/deployment_util.go",
         ),
         PropertySpec(
@@ -433,6 +454,21 @@ PROPERTIES["AtMostOnePodPerStatefulIdentity"] = PropertySpec(
     "exists), pkg/registry/core/pod/strategy.go (graceful deletion: the kubelet confirms); "
     "https://kubernetes.io/docs/tasks/run-application/force-delete-stateful-set-pod/",
     applies=_has(StatefulSet), explain=explain_at_most_one,
+)
+def _min_ready(config: Config) -> bool:
+    return any(isinstance(o, ReplicaSet | Deployment) and o.min_ready_seconds > 0 for o in config.objects)
+
+
+PROPERTIES["AvailabilityNeverWaitsForResync"] = PropertySpec(
+    "AvailabilityNeverWaitsForResync", "always", availability_never_waits_for_resync, None,
+    "Whenever the cluster goes idle (no timer running, nothing queued: only the informers' resync period, 12 h "
+    "or more, is left), every ReplicaSet with minReadySeconds counts all its ready pods in "
+    "status.availableReplicas: none waits for a resync to be counted available.",
+    "pkg/controller/replicaset/replica_set.go (updatePod: enqueueRSAfter minReadySeconds + 1 s; syncReplicaSet: "
+    "AddAfter minReadySeconds \"as a last line of defense\", kubernetes#42097 fixing #41641), "
+    "pkg/api/v1/pod/util.go IsPodAvailable; staging/src/k8s.io/api/apps/v1/types.go ReplicaSetStatus."
+    "AvailableReplicas",
+    applies=_min_ready, explain=explain_availability,
 )
 PROPERTIES["PodDisruptionBudgetRespected"] = PropertySpec(
     "PodDisruptionBudgetRespected", "always", pdbs_respected, None, pdbs_respected.__doc__ or "",
@@ -620,7 +656,7 @@ def _workload_gaps(s: ClusterState) -> list[str]:
     objects = s.etcd.objects
     out = []
     rss = [r for r in objects.values() if isinstance(r, ReplicaSet)]
-    deployments = {d.meta.uid: d for d in objects.values() if isinstance(d, Deployment)}
+    deployments = {d.meta.uid: d for d in objects.values() if isinstance(d, Deployment) and not d.paused}
     for d in deployments.values():
         if d.meta.deleting:
             continue
@@ -667,9 +703,13 @@ def explain_scheduled(s: ClusterState) -> str:
 def explain_rollouts(s: ClusterState) -> str:
     parts = []
     objects = s.etcd.objects
-    deployments = {d.meta.uid for d in objects.values() if isinstance(d, Deployment)}
+    deployments = _rolling(objects)
     for o in objects.values():
-        if isinstance(o, Deployment) and not deployment_complete(o, o.status):
+        if isinstance(o, Deployment) and o.paused:
+            if o.status.observed_generation < o.meta.generation:
+                parts.append(f"Deployment {_ns_name(o)} (paused)'s status has observedGeneration "
+                             f"{o.status.observed_generation}, generation {o.meta.generation}")
+        elif isinstance(o, Deployment) and not deployment_complete(o, o.status):
             st = o.status
             parts.append(f"Deployment {_ns_name(o)}'s status says {st.updated_replicas} updated, {st.replicas} "
                          f"total, {st.available_replicas} available of replicas {o.replicas} (observedGeneration "

@@ -223,6 +223,21 @@ def _selector(spec: dict[str, Any], where: str) -> LabelSelector:
     return selector
 
 
+def _seconds(spec: dict[str, Any], key: str, where: str, default: int) -> int:
+    """An int32 count of seconds of a workload's spec (minReadySeconds, progressDeadlineSeconds): apps/validation's
+    ValidateNonnegativeField message for a negative one."""
+    value = spec.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InputError(f"{where}: spec.{key}: expected an integer, got {value!r}")
+    if value < 0:
+        raise InputError(f"{where}: spec.{key}: Invalid value: {value}: must be greater than or equal to 0")
+    if value > INT32_MAX:
+        raise InputError(f"{where}: spec.{key}: {value} does not fit in int32 (Kubernetes: at most {INT32_MAX})")
+    return value
+
+
 def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
     meta = _meta(doc, where)
     spec = _map(doc, "spec", where, required=True)
@@ -236,11 +251,10 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
     check_replicas(replicas, f"{where}: spec.replicas")
     template = _template(spec, meta.namespace, where)
     selector = _selector(spec, where)
-    min_ready = _int(spec, "minReadySeconds", f"{where}: spec", 0)
-    if min_ready:
-        raise InputError(f"{where}: spec.minReadySeconds: only 0 is modelled, got {min_ready}")
+    min_ready = _seconds(spec, "minReadySeconds", where, 0)
     if kind == "ReplicaSet":
-        return ReplicaSet(meta=meta, replicas=replicas, selector=selector, template=template)
+        return ReplicaSet(meta=meta, replicas=replicas, selector=selector, template=template,
+                          min_ready_seconds=min_ready)
     strategy = _map(spec, "strategy", f"{where}: spec")
     _keys(strategy, ("type", "rollingUpdate"), f"{where}: spec.strategy")
     kind_of_strategy = strategy.get("type", "RollingUpdate")
@@ -253,8 +267,14 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
                          f"`type` is 'Recreate'")
     rolling = _map(strategy, "rollingUpdate", f"{where}: spec.strategy")
     _keys(rolling, ("maxSurge", "maxUnavailable"), f"{where}: spec.strategy.rollingUpdate")
-    if spec.get("paused"):
-        raise InputError(f"{where}: spec.paused: pausing is not modelled")
+    paused = spec.get("paused", False)
+    if not isinstance(paused, bool):
+        raise InputError(f"{where}: spec.paused: expected a boolean, got {paused!r}")
+    # apps/validation ValidateDeploymentSpec: progressDeadlineSeconds (600 when omitted) > minReadySeconds
+    deadline = _seconds(spec, "progressDeadlineSeconds", where, 600)
+    if deadline <= min_ready:
+        raise InputError(f"{where}: spec.progressDeadlineSeconds: Invalid value: {deadline}: must be greater than "
+                         "minReadySeconds")
     return Deployment(
         meta=meta,
         replicas=replicas,
@@ -265,6 +285,8 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
             rolling.get("maxUnavailable", "25%"), f"{where}: spec.strategy.rollingUpdate.maxUnavailable"
         ),
         revision_history_limit=_int(spec, "revisionHistoryLimit", f"{where}: spec", 10),
+        min_ready_seconds=min_ready,
+        paused=paused,
         strategy=kind_of_strategy,
     )
 

@@ -821,6 +821,29 @@ class Ghost:
 
 
 @attrs.frozen(cache_hash=True)
+class Readiness:
+    """How long each pod's Ready condition has held (its lastTransitionTime, kept as an age: time is relative,
+    ``spec.clock``), for the availability minReadySeconds asks for (``spec.controllers.replicaset``,
+    ``available``). Present only in scenarios with a ReplicaSet or Deployment whose minReadySeconds is above 0
+    (None elsewhere, so those scenarios' states are unchanged).
+
+    ``ages``: pod uid -> (status.restartCount, ms the Ready condition had held at the last Tick), for the pods
+    Ready in etcd at the last Tick, saturated at ``cap`` (the largest minReadySeconds in ms, plus 1: beyond it no
+    availability changes). ``margin_ms``: what the ReplicaSet controller adds to minReadySeconds when a pod turns
+    Ready (1 s today; 0 under the variant that restores the code before kubernetes#42097); ``requeues``: whether
+    syncReplicaSet requeues a ReplicaSet whose pods are all ready but not all available (#42097).
+    ``stalled``: the ReplicaSets whose status.availableReplicas undercounted their ready pods when the cluster went
+    idle, only the informers' resync period being left (a history variable: AvailabilityNeverWaitsForResync)."""
+
+    cap: int
+    margin_ms: int = 1_000
+    requeues: bool = True
+    ages: immutables.Map[int, tuple[int, int]] = attrs.field(factory=immutables.Map,
+                                                             metadata=holds(("map", UID, None)))
+    stalled: frozenset[Key] = attrs.field(default=frozenset(), metadata=holds(("seq", KEY)))
+
+
+@attrs.frozen(cache_hash=True)
 class NodeLifecycle:
     """The timers of kube-controller-manager's node lifecycle controller and taint eviction controller
     (``spec.controllers.nodelifecycle``), both lost when the controller manager restarts.
@@ -1103,6 +1126,9 @@ class ClusterState:
     scheduler_election: LeaderElection | None = None
     """kube-scheduler's replicas under leader election (None: no election; ``spec.leaderelection``): each replica's
     elector; the replicas' schedulers are ``schedulers`` (one per replica, named by it)."""
+    readiness: Readiness | None = None
+    """How long each Ready pod has been Ready, for minReadySeconds (None: no workload sets it;
+    ``spec.controllers.replicaset``)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -1115,7 +1141,7 @@ class ClusterState:
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.apiservers, self.scheduler_election)
+                            self.apiservers, self.scheduler_election, self.readiness)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -1187,7 +1213,7 @@ class ClusterState:
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.apiservers, self.scheduler_election)
+                            self.apiservers, self.scheduler_election, self.readiness)
 
     def with_informers(self, infs: Sequence[Informer | None], etcd: Etcd | None = None,
                        current: list[Informer | None] | None = None) -> ClusterState:
@@ -1255,7 +1281,7 @@ class ClusterState:
             net = with_net_informers(net, infs_net)  # type: ignore[arg-type]
         return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets, self.pending_commands,
                             self.budget, self.ghost, self.lifecycle, workloads, net, self.podgc, jobs, self.leader,
-                            self.apiservers, self.scheduler_election)
+                            self.apiservers, self.scheduler_election, self.readiness)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
@@ -1264,7 +1290,7 @@ class ClusterState:
                   "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
                   "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader,
                   "apiservers": self.apiservers,
-                  "scheduler_election": self.scheduler_election}
+                  "scheduler_election": self.scheduler_election, "readiness": self.readiness}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -1273,7 +1299,7 @@ class ClusterState:
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.apiservers, self.scheduler_election)
+                            self.apiservers, self.scheduler_election, self.readiness)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

@@ -420,3 +420,25 @@ VARIANTS["scheduler-keeps-scheduling"] = Variant(
     _needs_paused_scheduler,
     "ha-scheduler",
 )
+
+
+# --- minReadySeconds (the workloads engineer; spec.controllers.replicaset) -------------------------------------
+
+
+def _needs_min_ready(config: Config) -> str | None:
+    """A ReplicaSet or Deployment with minReadySeconds above 0 (the requeues act only on its availability)."""
+    if any(isinstance(o, ReplicaSet | Deployment) and o.min_ready_seconds > 0 for o in config.objects):
+        return None
+    return "a ReplicaSet or Deployment with spec.minReadySeconds above 0 (the requeues count available pods)"
+
+
+VARIANTS["no-minready-requeue"] = Variant(
+    "no-minready-requeue",
+    "kubernetes#41641 (\"New deployment sometimes leaves old ReplicaSet with active replicas\": status."
+    "availableReplicas never updated; fixed by #42097, with the extra second of #42741)",
+    "the ReplicaSet controller requeues a ReplicaSet exactly minReadySeconds after a pod turns Ready and never "
+    "again: at that instant the pod is not yet available (IsPodAvailable's Before is strict), so its availability "
+    "waits for the informers' resync period and the rollout stalls",
+    _needs_min_ready,
+    "rollout-min-ready",
+)

@@ -12,6 +12,15 @@ them in its table (a block of its own at the end; this module imports nothing of
   (Ready, not being deleted) pods than it requires (a history variable the eviction handler fills in:
   ``spec.eviction``). Upstream's promise: https://kubernetes.io/docs/concepts/workloads/pods/disruptions/ ("the
   eviction API will disallow the eviction if ... the number of healthy pods would fall below minAvailable").
+- ``AvailabilityNeverWaitsForResync`` (issue: minReadySeconds): a ReplicaSet's status.availableReplicas never has
+  to wait for the informers' resync period (12 h or more) to count a pod that has been Ready for minReadySeconds:
+  whenever the cluster goes idle (no timer running, nothing queued: only the resync is left), every ReplicaSet with
+  minReadySeconds counts all its ready pods as available. Upstream's promise: replica_set.go requeues a ReplicaSet
+  after minReadySeconds when a pod turns Ready (updatePod) and, "as a last line of defense", when all its pods are
+  ready but not all available (syncReplicaSet, kubernetes#42097, fixing #41641: "status.availableReplicas for the
+  new replica set is never correctly updated", the rollout left with old pods); the field's doc: "The number of
+  available replicas (ready for at least minReadySeconds) for this replica set." A history variable the resync
+  Tick fills in (``spec.state.Readiness.stalled``, ``spec.controllers.replicaset.Availability``).
 - ``StatefulSetsConverge``: whenever a StatefulSet lacks its pods ``NAME-0`` .. ``NAME-(replicas-1)`` (each Ready,
   not being deleted and running on a node that is up) or still has pods beyond them, and nothing blocks it, it
   gets there and stays there: Anvil's ESR, as EventualReplicaConvergence for ReplicaSets.
@@ -24,7 +33,7 @@ import functools
 import immutables
 
 from spec.controllers.statefulset import parent_and_ordinal
-from spec.state import ClusterState, Key, Kubelet, Object, Pod, StatefulSet
+from spec.state import ClusterState, Key, Kubelet, Object, Pod, ReplicaSet, StatefulSet
 
 
 def at_most_one_pod_per_identity(s: ClusterState) -> bool:
@@ -85,6 +94,25 @@ def _converged(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ..
         if good != wanted:
             return False
     return True
+
+
+def availability_never_waits_for_resync(s: ClusterState) -> bool:
+    """No ReplicaSet's status undercounted its available pods when only the informers' resync period was left."""
+    return s.readiness is None or not s.readiness.stalled
+
+
+def explain_availability(s: ClusterState) -> str:
+    """The ReplicaSets whose availability waited for the resync, and what their status says now."""
+    if s.readiness is None or not s.readiness.stalled:
+        return "no ReplicaSet's availability waited for the informers' resync period"
+    out = []
+    for key in sorted(s.readiness.stalled):
+        rs = s.etcd.objects.get(key)
+        now = (f" (now: {rs.status.ready_replicas} ready, {rs.status.available_replicas} available of replicas "
+               f"{rs.replicas}, minReadySeconds {rs.min_ready_seconds})") if isinstance(rs, ReplicaSet) else ""
+        out.append(f"{key} went idle with ready pods not counted available: only the informers' resync period "
+                   f"(12 h or more) was left to count them{now}")
+    return "; ".join(out)
 
 
 # --- explanations: what breaks each property in a state (spec.properties' ``explain``) ------------------------

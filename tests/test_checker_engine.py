@@ -48,6 +48,7 @@ def test_sigterm_in_text_mode(tmp_path: Path) -> None:
 
 # --- Storage: exact and fingerprint ------------------------------------------------------------------------------
 
+import contextlib  # noqa: E402
 import enum  # noqa: E402
 import os  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -435,8 +436,6 @@ def test_workers_refuse_what_they_cannot_do(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="breadth-first"):
         check(TwoPhase(3), workers=2, strategy="dfs")
-    with pytest.raises(InputError, match="with liveness properties, checkpoints"):
-        check(Semaphore(2, "weak"), workers=2, checkpoint=str(tmp_path))
     r = subprocess.run([KUBESPEC, "check", "--model", "checker.examples.twophase:TwoPhase", "--workers", "auto",
                         "--json"], capture_output=True, text=True)
     assert r.returncode == 0 and json.loads(r.stdout)["stats"]["distinct_states"] == 288, r.stderr
@@ -653,6 +652,45 @@ def test_the_ray_backend_gives_the_result_of_one_worker_on_a_local_cluster(tmp_p
         ray.shutdown()
 
 
+def _alive_in_group(pgid: int) -> list[str]:
+    """The processes of group `pgid` that are still running (zombies, waiting to be reaped, are not), by name."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            line = stat.read_text()
+        except OSError:
+            continue
+        fields = line[line.rfind(")") + 2:].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            alive.append(line[line.find("(") + 1:line.rfind(")")])
+    return alive
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table in /proc")
+def test_ray_auto_leaves_no_process_of_the_cluster_it_started(tmp_path: Path) -> None:
+    """`--ray auto` with no cluster on the machine starts a local one; at exit the command stops it: nothing of it
+    (GCS server, raylet, dashboard and runtime-env agents) is left running in the command's process group. The
+    command ends with os._exit, which skips Ray's own atexit handler: the agents used to outlive it."""
+    pytest.importorskip("ray")
+    from ray._private.services import find_gcs_addresses
+
+    if find_gcs_addresses():
+        pytest.skip("a Ray cluster runs on this machine: --ray auto would join it, not start one")
+    proc = _group(["--workers", "2", "--ray", "auto", "--json"], tmp_path, 4)
+    try:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        assert json.loads(out)["stats"]["distinct_states"] == 1568
+        deadline = time.monotonic() + 20  # what was told to stop may take a moment to exit
+        while _alive_in_group(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _alive_in_group(proc.pid) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # this test's own group: what a failure left
+
+
 # --- Robustness: hang-up, kill -9 ---------------------------------------------------------------------------------
 
 
@@ -787,6 +825,48 @@ def test_workers_write_periodic_checkpoints_that_one_worker_resumes(tmp_path: Pa
     about = json.loads((directory / "checkpoint.json").read_text())
     assert about["options"]["storage"] == "exact" and 0 < about["distinct_states"] <= fresh.stats.distinct_states
     _same(fresh, check(TwoPhase(4), resume=str(directory)))
+
+
+@pytest.mark.parametrize("bad", [(50, 45), None])
+def test_workers_with_liveness_checkpoint_between_levels_and_resume_with_any_number_of_workers(
+        tmp_path: Path, bad: Any) -> None:
+    """With liveness properties (the coordinator keeps the merged graph: `checker.parallel`), workers write a
+    checkpoint when stopped between two levels, in one worker's format with fingerprint storage; 3 workers resume it
+    and are stopped again; one worker or two finish: the result of a search never stopped, liveness included."""
+    fresh = check(Deep(bad=bad), storage="fingerprint")
+    directory = str(tmp_path / "ck")
+    stopped = check(Deep(bad=bad), workers=2, checkpoint=directory, stop=_stop_after(30))
+    assert stopped.status == "interrupted" and 0 < stopped.stats.distinct_states < fresh.stats.distinct_states
+    about = json.loads((tmp_path / "ck" / "checkpoint.json").read_text())
+    assert (about["distinct_states"], about["queue"]) == (stopped.stats.distinct_states, stopped.stats.queue)
+    assert about["options"]["storage"] == "fingerprint"
+    again = check(Deep(bad=bad), workers=3, resume=directory, checkpoint=directory, stop=_stop_after(20))
+    assert again.status == "interrupted" and again.stats.distinct_states > stopped.stats.distinct_states
+    _same(fresh, check(Deep(bad=bad), resume=directory))  # one worker finishes
+    _same(fresh, check(Deep(bad=bad), workers=2, resume=directory))  # or two
+
+
+@pytest.mark.parametrize("model", [Semaphore(2, "weak"), Semaphore(2, "strong"), EWD840(3)])
+def test_workers_with_liveness_write_periodic_checkpoints_that_one_worker_resumes(tmp_path: Path,
+                                                                                  model: Model) -> None:
+    directory = tmp_path / "ck"
+    fresh = check(model, workers=2, checkpoint=str(directory), checkpoint_every=1e-9)
+    _same(check(model, storage="fingerprint"), fresh)
+    about = json.loads((directory / "checkpoint.json").read_text())
+    assert about["options"]["storage"] == "fingerprint" and 0 < about["distinct_states"] <= fresh.stats.distinct_states
+    _same(fresh, check(model, resume=str(directory)))
+    _same(fresh, check(model, workers=3, resume=str(directory)))
+
+
+def test_workers_with_liveness_refuse_a_checkpoint_of_exact_storage(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from checker.errors import InputError
+
+    monkeypatch.setattr(checker.search, "PROGRESS_EVERY", 64)
+    directory = str(tmp_path / "ck")
+    check(Deep(bad=None), checkpoint=directory, stop=_stop_after(5))
+    with pytest.raises(InputError, match="stores states exactly: resume it with one worker"):
+        check(Deep(bad=None), workers=2, resume=directory)
 
 
 def test_workers_refuse_a_checkpoint_taken_in_the_middle_of_a_level(tmp_path: Path,

@@ -24,8 +24,16 @@ pods that count is left. MaxSurge and MaxUnavailable are 0 for Recreate, and a s
 active (or the newest) ReplicaSet, never proportionally.
 Abstracted: deletePod lists the Deployment's ReplicaSets from the API server (RsListFromClient); the model reads
 the controller manager's ReplicaSet cache.
-Omitted: pausing, progressDeadlineSeconds, revisionHistoryLimit cleanup (no scenario has more than 10 revisions),
-adoption of orphaned ReplicaSets, the deployment's own revision annotation.
+Pausing (spec.paused; deployment_controller.go syncDeployment, checkPausedConditions; sync.go sync): a paused
+Deployment is only scaled (``sync_scale``: the scale of sync(), proportional across its ReplicaSets), never rolled:
+a template changed while it is paused gets no new ReplicaSet until ``kubectl rollout resume``; the Progressing
+condition is Unknown with reason DeploymentPaused while paused and DeploymentResumed once resumed.
+minReadySeconds: copied to the new ReplicaSet (created with it, and updated with the revision when it differs:
+getNewReplicaSet's minReadySecondsNeedsUpdate); every count of available pods is the ReplicaSets'
+status.availableReplicas, which the ReplicaSet controller keeps (pods Ready for more than minReadySeconds).
+Omitted: progressDeadlineSeconds (no ProgressDeadlineExceeded; a paused Deployment is never reported stalled
+anyway), revisionHistoryLimit cleanup (no scenario has more than 10 revisions), adoption of orphaned ReplicaSets,
+the deployment's own revision annotation.
 """
 
 from __future__ import annotations
@@ -87,6 +95,10 @@ def resolve_fenceposts(
     return surge, unavailable
 
 
+PAUSED_REASON = "DeploymentPaused"
+"""deploymentutil.PausedDeployReason: the Progressing condition's reason while the Deployment is paused."""
+RESUMED_REASON = "DeploymentResumed"
+"""deploymentutil.ResumedDeployReason: the Progressing condition's reason once it is resumed."""
 RECREATE = "Recreate"
 ROLLING_UPDATE = "RollingUpdate"
 
@@ -238,12 +250,12 @@ class _Reconcile:
         old = [rs for rs in self.rss if rs is not new]
         new_revision = str(max((revision(rs) for rs in old), default=0) + 1)
         if new is not None:
-            if revision(new) < int(new_revision):
-                new = self.write_rs(
-                    attrs.evolve(new, meta=attrs.evolve(
-                        new.meta, annotations=_annotations(new, **{REVISION_ANNOTATION: new_revision})
-                    ))
-                )
+            # SetNewReplicaSetAnnotations (the revision, when behind) and minReadySecondsNeedsUpdate: one update
+            stale_revision = revision(new) < int(new_revision)
+            if stale_revision or new.min_ready_seconds != d.min_ready_seconds:
+                meta = attrs.evolve(new.meta, annotations=_annotations(new, **{REVISION_ANNOTATION: new_revision})) \
+                    if stale_revision else new.meta
+                new = self.write_rs(attrs.evolve(new, meta=meta, min_ready_seconds=d.min_ready_seconds))
             return new, old
         if not create:
             return None, old
@@ -489,6 +501,32 @@ class _Reconcile:
         allowed = to_add - added
         return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
 
+    def check_paused_conditions(self) -> None:
+        """deployment_controller.go checkPausedConditions: a paused Deployment gets Progressing=Unknown
+        (DeploymentPaused, "Deployment is paused"), a resumed one Progressing=Unknown (DeploymentResumed), so that
+        no lack of progress is reported for the time it was paused (apps/v1 always has a progressDeadlineSeconds,
+        600 s by default). The status is written with the Deployment as read: upstream goes on with that copy,
+        whose resourceVersion is now stale, so a later status write of the same sync gets a Conflict (and the key
+        is requeued)."""
+        d = self.d
+        cond = next((c for c in d.status.conditions if c.type == "Progressing"), None)
+        if cond is not None and cond.reason == "ProgressDeadlineExceeded":
+            return
+        paused_cond = cond is not None and cond.reason == PAUSED_REASON
+        if d.paused and not paused_cond:
+            wanted = Condition("Progressing", "Unknown", PAUSED_REASON)
+        elif not d.paused and paused_cond:
+            wanted = Condition("Progressing", "Unknown", RESUMED_REASON)
+        else:
+            return
+        conditions = {c.type: c for c in d.status.conditions}
+        conditions["Progressing"] = wanted
+        status = attrs.evolve(d.status, conditions=tuple(conditions[t] for t in sorted(conditions)))
+        response = self.session.update(attrs.evolve(d, status=status), status=True)
+        if not response.ok:
+            raise _Failed(response.message)
+        self.d = attrs.evolve(d, status=status)
+
     def calculate_status(self, new: ReplicaSet | None) -> DeploymentStatus:
         """sync.go calculateStatus, with the Available condition."""
         d = self.d
@@ -562,7 +600,10 @@ def sync(kcm: ControllerManager, session: Session, key: Key, *, waits_for_pods: 
     try:
         if d.meta.deleting:
             reconcile.sync_status(reconcile.new_and_old(create=False)[0], progress=False)
-        elif reconcile.is_scaling_event():
+            return kcm, False
+        reconcile.check_paused_conditions()
+        if d.paused or reconcile.is_scaling_event():
+            # sync(): scale only; a paused Deployment's changed template gets no ReplicaSet until it is resumed
             reconcile.sync_scale()
         elif d.strategy == RECREATE:
             reconcile.rollout_recreate([p for p in kcm.objects("pods") if isinstance(p, Pod)], waits_for_pods)

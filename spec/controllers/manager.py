@@ -50,6 +50,7 @@ from spec.state import (
     Key,
     Object,
     Pod,
+    Readiness,
     ReplicaSet,
     WorkQueue,
 )
@@ -65,11 +66,13 @@ CONTROLLERS = (("replicaset", "replicaset-controller"), ("deployment", "deployme
 """Each controller's name (``reconcile``'s ``controller``) and actor."""
 
 
-def handle(kcm: ControllerManager, key: Key, old: Object | None, new: Object | None) -> ControllerManager:
-    """The informer's event handlers of both controllers, for one delivered event or relisted object."""
+def handle(kcm: ControllerManager, key: Key, old: Object | None, new: Object | None,
+           readiness: Readiness | None = None) -> ControllerManager:
+    """The informer's event handlers of both controllers, for one delivered event or relisted object
+    (``readiness``: for the ReplicaSet controller's requeue after minReadySeconds)."""
     obj = new if new is not None else old
     if isinstance(obj, Pod):
-        kcm = replicaset.on_pod(kcm, key, old, new)  # type: ignore[arg-type]
+        kcm = replicaset.on_pod(kcm, key, old, new, readiness)  # type: ignore[arg-type]
         return deployment.on_pod_deleted(kcm, obj) if new is None else kcm
     if isinstance(obj, ReplicaSet):
         kcm = replicaset.on_replicaset(kcm, key, old, new)  # type: ignore[arg-type]
@@ -111,13 +114,14 @@ def _finish(queue: WorkQueue, key: Key, failed: bool, max_retries: int | None) -
 
 def reconcile(
     kcm: ControllerManager, session: Session, controller: str, key: Key, *, expectations: bool = True,
-    adoption_guard: bool = True, recreate_waits_for_pods: bool = True
+    adoption_guard: bool = True, recreate_waits_for_pods: bool = True, readiness: Readiness | None = None
 ) -> tuple[ControllerManager, bool]:
     """Pop ``key`` from ``controller``'s queue ("replicaset" or "deployment"), reconcile it, handle the error."""
     if controller == "replicaset":
         q = kcm.rs_queue
         kcm = kcm.with_rs_queue(WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
-        kcm, failed = replicaset.sync(kcm, session, key, expectations=expectations, adoption_guard=adoption_guard)
+        kcm, failed = replicaset.sync(kcm, session, key, expectations=expectations, adoption_guard=adoption_guard,
+                                      readiness=readiness)
         return kcm.with_rs_queue(_finish(kcm.rs_queue, key, failed, None)), failed
     q = kcm.deploy_queue
     kcm = kcm.with_deploy_queue(WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
@@ -224,7 +228,8 @@ def reconcile_outcomes(state: ClusterState, config: Config) -> list[Outcome]:
     for (controller, actor), queue in zip(CONTROLLERS, (kcm.rs_queue, kcm.deploy_queue), strict=True):
         for key in queue.queue:
             new, failed, etcd, ghost, events, idle = _reconcile(
-                kcm, state.etcd, state.ghost, controller, key, expectations, guarded, adoption_guard, waits)
+                kcm, state.etcd, state.ghost, controller, key, expectations, guarded, adoption_guard, waits,
+                state.readiness)
             out.append((A.Reconcile(actor, key, failed, events), idle,
                         functools.partial(_after, state, config, etcd, ghost, new)))
     return out
@@ -237,15 +242,21 @@ def _after(state: ClusterState, config: Config, etcd: Etcd, ghost: Any, kcm: Con
 
 @functools.lru_cache(maxsize=1 << 16)
 def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, key: str, expectations: bool,
-               guarded: bool, adoption_guard: bool = True, waits: bool = True
+               guarded: bool, adoption_guard: bool = True, waits: bool = True, readiness: Readiness | None = None
                ) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:
     """One reconcile: (controller manager', failed, etcd', ghost', Events, idle). A pure function of the
     controller manager and etcd (its caches follow from etcd: ``spec.state.Informer``), memoised: many states
-    differ only in the scheduler or the kubelets."""
+    differ only in the scheduler or the kubelets. The reconcile of a ReplicaSet with minReadySeconds that has
+    ready pods not yet available is never idle: its outcome depends on time as well, which no event handler
+    watches (the premise of the eager no-op reduction); once every ready pod is available, time changes nothing."""
     session = Session(etcd, ghost, guarded_bind=guarded)
     new, failed = reconcile(kcm, session, controller, key, expectations=expectations, adoption_guard=adoption_guard,
-                            recreate_waits_for_pods=waits)
+                            recreate_waits_for_pods=waits, readiness=readiness)
     idle = not (failed or session.writes or session.events) and new == _popped(kcm, controller, key)
+    if idle and readiness is not None and controller == "replicaset":
+        rs = kcm.get(key)
+        idle = not (isinstance(rs, ReplicaSet) and rs.min_ready_seconds > 0
+                    and rs.status.available_replicas < rs.status.ready_replicas)
     return new, failed, session.etcd, session.ghost, tuple(session.events), idle
 
 
@@ -310,7 +321,7 @@ class ControllerManagerComponent(Base):
         kcm = state.kcm
         deltas = tuple(deltas)
         for key, old, new in deltas:
-            kcm = handle(kcm, key, old, new)
+            kcm = handle(kcm, key, old, new, state.readiness)
         state = state._with(kcm=kcm)
         if state.net.eps is not None and KCM_RESOURCES[index] == "pods":
             # the EndpointSlice controller's pod handlers share this informer (spec.network)

@@ -12,32 +12,62 @@ upstream's ranking, co-location counted over the pods of every ReplicaSet with t
 (getIndirectlyRelatedPods); the status (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
 observedGeneration, the ReplicaFailure condition) is written through the status subresource, re-read on conflict
 as updateReplicaSetStatus does.
-Abstracted: minReadySeconds is 0 in every scenario, so available = ready. The ranking's pod-deletion-cost (no
-scenario sets the annotation) and time-since-ready criteria (time is relative) are left out: ties fall to
-restarts and then to creation order, as upstream's do when those are equal.
+minReadySeconds (pkg/api/v1/pod/util.go IsPodAvailable; replica_set.go updatePod and syncReplicaSet): a pod is
+available once its Ready condition has held for more than minReadySeconds (``available``: Before is strict, so not
+at the very instant), counted in status.availableReplicas by calculateStatus. Time does not wake the controller:
+updatePod, seeing a pod turn Ready, requeues its ReplicaSet after minReadySeconds + 1 s (AddAfter: the delaying
+queue keeps a key's earlier deadline, so a later one is dropped), and syncReplicaSet, when every pod is ready but
+not every one available, requeues it after minReadySeconds ("a last line of defense"). The variant
+``no-minready-requeue`` restores the code of kubernetes#41641: no requeue from syncReplicaSet (added by #42097)
+and updatePod's AddAfter at exactly minReadySeconds (the extra second is #42741), so the requeue finds the pod
+not yet available and nothing looks again until the informers' resync period (12 h or more).
+How long a Ready condition has held is ``spec.state.Readiness`` (``AVAILABILITY``: ages that each Tick advances,
+saturating past the largest minReadySeconds; the resync period saturates them).
+Abstracted: the Ready condition's lastTransitionTime is an age in ms (time is relative), not a second-precision
+timestamp on the kubelet's clock: no clock skew (kubernetes#29229) and no truncation to the second; a pod's Ready
+transition is told apart from an earlier one by its restartCount, so a pod marked NotReady by the node lifecycle
+controller and reported Ready again at the same instant keeps its age. The ranking's pod-deletion-cost (no
+scenario sets the annotation) and time-since-ready criteria are left out: ties fall to restarts and then to
+creation order, as upstream's do when those are equal.
 Omitted: releasing pods whose labels stop matching (no scenario relabels a pod).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 import attrs
+import immutables
 
 from spec.apiserver import NAMESPACE_TERMINATING, CreatorRead, Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
+from spec.component import Base, Step
 from spec.state import (
+    ClusterState,
     ControllerManager,
+    Deployment,
     Expectation,
     Key,
     OwnerRef,
     Pod,
+    Readiness,
     ReplicaSet,
     ReplicaSetStatus,
+    WorkQueue,
     object_key,
     pod_key,
     with_meta,
 )
 
+if TYPE_CHECKING:
+    from spec.config import Config
+
 BURST_REPLICAS = 500
+MIN_RESYNC_PERIOD_MS = 12 * 3600 * 1000
+"""kube-controller-manager's --min-resync-period (12 h): the least time a resync Tick stands for (``spec.clock``)."""
+NO_MINREADY_REQUEUE = "no-minready-requeue"
+"""The variant restoring the ReplicaSet controller of kubernetes#41641 (before #42097 and #42741)."""
 
 
 def rs_key_of_pod(pod: Pod) -> Key | None:
@@ -50,6 +80,39 @@ def rs_key_of_pod(pod: Pod) -> Key | None:
 def is_active(pod: Pod) -> bool:
     """Upstream: controller.IsPodActive."""
     return not pod.meta.deleting and pod.status.phase not in ("Succeeded", "Failed")
+
+
+# --- availability (minReadySeconds) ------------------------------------------------------------------------
+
+
+def ready_for(pod: Pod, readiness: Readiness | None) -> int:
+    """How long (ms) the Ready condition of this copy of ``pod`` has held: the age recorded at the last Tick when
+    it is the same Ready transition (same restartCount), else 0 (it turned Ready since, at the last Tick's
+    instant: between Ticks no time passes). Caches have caught up with etcd at every Tick (``spec.clock``), so a
+    cached copy is never older than the version the age was recorded for, except after a relist served by a
+    stale cache, where the recorded age is used."""
+    if readiness is None or not pod.status.ready:
+        return 0
+    entry = readiness.ages.get(pod.meta.uid)
+    if entry is None or entry[0] != pod.status.restarts:
+        return 0
+    return entry[1]
+
+
+def available(pod: Pod, min_ready_seconds: int, readiness: Readiness | None) -> bool:
+    """Upstream: podutil.IsPodAvailable(pod, minReadySeconds, now): Ready, and either minReadySeconds is 0 or
+    lastTransitionTime + minReadySeconds is Before now (strictly: not yet at the very instant)."""
+    if not pod.status.ready:
+        return False
+    return min_ready_seconds == 0 or ready_for(pod, readiness) > min_ready_seconds * 1000
+
+
+def add_after(queue: WorkQueue, key: Key, ms: int) -> WorkQueue:
+    """The delaying queue's AddAfter(key, ms) (client-go util/workqueue/delaying_queue.go waitingLoop and
+    insert): a key already waiting keeps the earlier of its two deadlines."""
+    waiting = dict(queue.waiting)
+    waiting[key] = min(waiting.get(key, ms), ms)
+    return attrs.evolve(queue, waiting=tuple(sorted(waiting.items())))
 
 
 # --- expectations ------------------------------------------------------------------------------------------
@@ -89,8 +152,11 @@ def _matching_rs(kcm: ControllerManager, pod: Pod) -> list[Key]:
     ]
 
 
-def on_pod(kcm: ControllerManager, key: Key, old: Pod | None, new: Pod | None) -> ControllerManager:
-    """addPod / updatePod / deletePod: observe expectations and enqueue the owning ReplicaSet."""
+def on_pod(kcm: ControllerManager, key: Key, old: Pod | None, new: Pod | None,
+           readiness: Readiness | None = None) -> ControllerManager:
+    """addPod / updatePod / deletePod: observe expectations and enqueue the owning ReplicaSet; updatePod also
+    requeues it after minReadySeconds + 1 s when the pod turns Ready (``readiness.margin_ms``: 0 under the
+    variant ``no-minready-requeue``)."""
     pod = new if new is not None else old
     assert pod is not None
     rs_key = rs_key_of_pod(pod)
@@ -106,7 +172,13 @@ def on_pod(kcm: ControllerManager, key: Key, old: Pod | None, new: Pod | None) -
     if old is None and rs_key is not None:
         kcm = creation_observed(kcm, rs_key)
     if rs_key is not None:
-        return kcm.with_rs_queue(kcm.rs_queue.add(rs_key))
+        queue = kcm.rs_queue.add(rs_key)
+        rs = kcm.get(rs_key)
+        if (old is not None and not old.status.ready and new.status.ready and isinstance(rs, ReplicaSet)
+                and rs.min_ready_seconds > 0):
+            margin = 1_000 if readiness is None else readiness.margin_ms
+            queue = add_after(queue, rs_key, rs.min_ready_seconds * 1000 + margin)
+        return kcm.with_rs_queue(queue)
     queue = kcm.rs_queue
     for k in _matching_rs(kcm, pod):  # an orphan: every matching ReplicaSet may adopt it
         queue = queue.add(k)
@@ -176,8 +248,9 @@ def new_pod(rs: ReplicaSet) -> Pod:
     return Pod(meta=meta, containers=t.containers, info=attrs.evolve(t.info, namespace=rs.meta.namespace))
 
 
-def calculate_status(rs: ReplicaSet, pods: list[Pod], failure: str) -> ReplicaSetStatus:
-    """Upstream: replica_set_utils.go calculateStatus."""
+def calculate_status(rs: ReplicaSet, pods: list[Pod], failure: str, readiness: Readiness | None = None
+                     ) -> ReplicaSetStatus:
+    """Upstream: replica_set_utils.go calculateStatus (availableReplicas: IsPodAvailable at now)."""
     template = dict(rs.template.labels)
     fully = sum(1 for p in pods if all(dict(p.meta.labels).get(k) == v for k, v in template.items()))
     ready = sum(1 for p in pods if p.status.ready)
@@ -185,7 +258,7 @@ def calculate_status(rs: ReplicaSet, pods: list[Pod], failure: str) -> ReplicaSe
         replicas=len(pods),
         fully_labeled_replicas=fully,
         ready_replicas=ready,
-        available_replicas=ready if rs.min_ready_seconds == 0 else 0,
+        available_replicas=sum(1 for p in pods if available(p, rs.min_ready_seconds, readiness)),
         observed_generation=rs.meta.generation,
         replica_failure=failure,
     )
@@ -207,11 +280,14 @@ def can_adopt(session: Session, rs: ReplicaSet) -> str:
 
 
 def sync(
-    kcm: ControllerManager, session: Session, key: Key, *, expectations: bool = True, adoption_guard: bool = True
+    kcm: ControllerManager, session: Session, key: Key, *, expectations: bool = True, adoption_guard: bool = True,
+    readiness: Readiness | None = None
 ) -> tuple[ControllerManager, bool]:
     """syncReplicaSet(key): (kcm', failed). ``expectations`` False is the ``no-expectations`` variant;
     ``adoption_guard`` False the ``gc-readoption`` variant: a ReplicaSet being deleted adopts orphans all the same
-    (neither ClaimObject's check of its cached deletionTimestamp nor the live recheck, ``can_adopt``)."""
+    (neither ClaimObject's check of its cached deletionTimestamp nor the live recheck, ``can_adopt``).
+    ``readiness``: how long each Ready pod has been Ready (``spec.state.Readiness``; None: no workload sets
+    minReadySeconds)."""
     rs = kcm.get(key)
     if not isinstance(rs, ReplicaSet):
         return (attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm), False
@@ -269,10 +345,93 @@ def sync(
                     kcm = deletion_observed(kcm, key, pkey)
                     if response.reason != "NotFound":
                         failure = response.message
-    status = calculate_status(rs, pods, failure)
+    status = calculate_status(rs, pods, failure, readiness)
     if status != rs.status:
         # updateReplicaSetStatus: on a conflict it GETs the latest ReplicaSet and retries.
         latest = session.get(key)
         if isinstance(latest, ReplicaSet) and latest.meta.uid == rs.meta.uid and latest.status != status:
             session.update(attrs.evolve(latest, status=status), status=True)
+    if (not failure and rs.min_ready_seconds > 0 and status.ready_replicas == rs.replicas
+            and status.available_replicas != rs.replicas and (readiness is None or readiness.requeues)):
+        # "Resync the ReplicaSet after MinReadySeconds as a last line of defense to guard against clock-skew."
+        kcm = kcm.with_rs_queue(add_after(kcm.rs_queue, key, rs.min_ready_seconds * 1000))
     return kcm, bool(failure)
+
+
+# --- the ages of the Ready conditions (spec.state.Readiness) --------------------------------------------------
+
+
+def max_min_ready_seconds(config: Config) -> int:
+    """The largest minReadySeconds of the scenario's ReplicaSets and Deployments (a Deployment's ReplicaSets
+    take its value; no command changes it)."""
+    return max((o.min_ready_seconds for o in config.objects if isinstance(o, ReplicaSet | Deployment)), default=0)
+
+
+def aged(readiness: Readiness, objects: immutables.Map[Key, object], dt: int) -> Readiness:
+    """``dt`` ms pass: every pod Ready in etcd has been Ready ``dt`` ms longer (or ``dt`` ms, if it turned Ready
+    since the last Tick, or again after a restart), saturated at ``cap``; the others are forgotten."""
+    ages: dict[int, tuple[int, int]] = {}
+    for key, pod in objects.items():
+        if not key.startswith("pods/") or not isinstance(pod, Pod) or not pod.status.ready:
+            continue
+        entry = readiness.ages.get(pod.meta.uid)
+        held = entry[1] if entry is not None and entry[0] == pod.status.restarts else 0
+        ages[pod.meta.uid] = (pod.status.restarts, min(held + dt, readiness.cap))
+    new = immutables.Map(ages)
+    return readiness if new == readiness.ages else attrs.evolve(readiness, ages=new)
+
+
+def uncounted(readiness: Readiness, objects: immutables.Map[Key, object]) -> frozenset[Key]:
+    """The ReplicaSets with minReadySeconds whose status.availableReplicas is below their ready active pods in
+    etcd: at an idle moment, pods whose availability nothing is scheduled to count."""
+    ready: dict[int, int] = {}
+    for key, pod in objects.items():
+        if key.startswith("pods/") and isinstance(pod, Pod) and pod.status.ready and is_active(pod) \
+                and pod.meta.owner is not None and pod.meta.owner.kind == "ReplicaSet":
+            ready[pod.meta.owner.uid] = ready.get(pod.meta.owner.uid, 0) + 1
+    return frozenset(
+        key for key, rs in objects.items()
+        if key.startswith("replicasets/") and isinstance(rs, ReplicaSet) and rs.min_ready_seconds > 0
+        and not rs.meta.deleting and rs.status.available_replicas < ready.get(rs.meta.uid, 0))
+
+
+class Availability(Base):
+    """Time's part in availability: slot ``ClusterState.readiness`` (present only when some ReplicaSet or Deployment
+    has minReadySeconds > 0). No steps and no timers of its own (time advances to the components' deadlines, the
+    ReplicaSet controller's AddAfter among them); each Tick ages every Ready pod (``aged``), and the informers'
+    resync period, 12 h at least, saturates the ages, after noting which ReplicaSets' status undercounted their
+    available pods while only the resync was left (``Readiness.stalled``). Not a process: a restart of any
+    component loses nothing of it (the lastTransitionTime is in the pod object)."""
+
+    name = "pod-availability"
+
+    def init(self, state: ClusterState, config: Config) -> ClusterState:
+        longest = max_min_ready_seconds(config)
+        if longest == 0:
+            return state
+        variant = NO_MINREADY_REQUEUE in config.variants
+        readiness = Readiness(cap=longest * 1000 + 1, margin_ms=0 if variant else 1_000, requeues=not variant)
+        return state._with(readiness=aged(readiness, state.etcd.objects, 0))
+
+    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        return iter(())
+
+    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        r = state.readiness
+        if r is None:
+            return state, ()
+        new = aged(r, state.etcd.objects, dt)
+        return (state if new is r else state._with(readiness=new)), ()
+
+    def resync(self, state: ClusterState) -> ClusterState:
+        r = state.readiness
+        if r is None:
+            return state
+        stalled = r.stalled | uncounted(r, state.etcd.objects)
+        new = aged(r, state.etcd.objects, MIN_RESYNC_PERIOD_MS)
+        if stalled != r.stalled:
+            new = attrs.evolve(new, stalled=stalled)
+        return state if new is r else state._with(readiness=new)
+
+
+AVAILABILITY = Availability()
