@@ -1,8 +1,9 @@
 """Time to generate and verify kube-proxy rules for 100 and 1,000 Services with 10 endpoints each, and to parse
 a 5 MB node dump (kube-proxy's rules for 1,000 Services among 8,000 rules of other components with long comments).
 
-Run: python -m benchmarks.bench_proxy [N ...]   (targets: 1,000 Services verified under 15 s, in each mode and among
-other components' rules; 5 MB parsed under 5 s)
+Run: python -m benchmarks.bench_proxy [N ...]   (targets: 1,000 Services verified under 15 s, in each mode (iptables,
+IPVS's table and its iptables half, nftables in the 1.34 and the newest format) and among other components' rules;
+a 5 MB iptables-save dump and a 5 MB `nft list ruleset` read under 5 s)
 Every third Service is a NodePort, every fifth has ClientIP affinity; endpoints spread over three nodes.
 Verification is reported as wall-clock time and as this process's CPU time: on a shared machine the CPU time is
 the steadier figure (wall time grows with the load of other processes).
@@ -15,7 +16,7 @@ import time
 
 from spec.proxy.iptables import render, sync_proxy_rules
 from spec.proxy.manifests import parse_cluster
-from spec.proxy.model import ProxierOptions
+from spec.proxy.model import NEWEST_VERSION, ProxierOptions
 from spec.proxy.parse import decode, parse_dump
 from spec.proxy.verify import verify
 
@@ -75,12 +76,38 @@ def run_ipvs(n: int) -> float:
     return t1 - t0
 
 
-def run_nft(n: int) -> float:
-    """nftables mode: the ruleset of n services, read as `nft -f` input, translated and verified."""
+def run_ipvs_rules(n: int) -> float:
+    """IPVS mode's iptables half: the rules, ipsets and table of n services, sets expanded, the table a stage of
+    the paths, proved symbolically (what `verify --ipvsadm --ipset --iptables-save` does)."""
+    from spec.proxy import ipvs
+    from spec.proxy.ipset import expand_sets, parse_ipset_save
+
+    opts = ProxierOptions(node_name="node-0", node_ips=("192.168.0.10",), cluster_cidr="10.0.0.0/8", mode="ipvs")
+    cluster = parse_cluster(manifests(n), "bench.yaml")
+    rules, sets = ipvs.render_iptables(cluster, opts), ipvs.render_ipsets(cluster, opts)
+    table = ipvs.render_saved(ipvs.virtual_servers(cluster, opts))
+    t0 = time.perf_counter()
+    saved = ipvs.parse_ipvsadm(table, "table")
+    dump, _ = expand_sets(parse_dump(rules, "rules"), parse_ipset_save(sets, "sets"))
+    dump = ipvs.with_ipvs_stage(dump, saved)
+    t1, cpu = time.perf_counter(), time.process_time()
+    report = verify(cluster, ipvs.verification_options(opts, saved), dump)
+    t2, cpu = time.perf_counter(), time.process_time() - cpu
+    print(f"{n:>5} services x 10 endpoints, IPVS rules and sets: {sets.count(chr(10))} set lines; read "
+          f"{t1 - t0:.2f} s, verify {t2 - t1:.2f} s wall / {cpu:.2f} s CPU ({report.frontends} frontends, "
+          f"{report.paths} paths, {'verified' if report.ok else 'FAILED'})", flush=True)
+    if not report.ok:
+        raise SystemExit(1)
+    return t2 - t1
+
+
+def run_nft(n: int, version: tuple[int, int] = NEWEST_VERSION) -> float:
+    """nftables mode: the ruleset of n services in the format of `version`, read as `nft -f` input, translated
+    and verified."""
     from spec.proxy.nftables import parse_ruleset, sync_nftables, to_dump
 
     opts = ProxierOptions(node_name="node-0", node_ips=("192.168.0.10",), cluster_cidr="10.0.0.0/8", mode="nftables",
-                          localhost_nodeports=False, nodeport_addresses=("192.168.0.10",))
+                          localhost_nodeports=False, nodeport_addresses=("192.168.0.10",), version=version)
     cluster = parse_cluster(manifests(n), "bench.yaml")
     text = sync_nftables(cluster, opts)
     t0 = time.perf_counter()
@@ -88,12 +115,45 @@ def run_nft(n: int) -> float:
     t1, cpu = time.perf_counter(), time.process_time()
     report = verify(cluster, opts, dump)
     t2, cpu = time.perf_counter(), time.process_time() - cpu
-    print(f"{n:>5} services x 10 endpoints, nftables: {text.count(chr(10))} lines; read {t1 - t0:.2f} s, verify "
-          f"{t2 - t1:.2f} s wall / {cpu:.2f} s CPU ({report.frontends} frontends, {report.paths} paths, "
-          f"{'verified' if report.ok else 'FAILED'})", flush=True)
+    print(f"{n:>5} services x 10 endpoints, nftables {version[0]}.{version[1]}: {text.count(chr(10))} lines; read "
+          f"{t1 - t0:.2f} s, verify {t2 - t1:.2f} s wall / {cpu:.2f} s CPU ({report.frontends} frontends, "
+          f"{report.paths} paths, {'verified' if report.ok else 'FAILED'})", flush=True)
     if not report.ok:
         raise SystemExit(1)
     return t2 - t1
+
+
+def nft_listing(n: int = 1000, foreign: int = 8000) -> str:
+    """kube-proxy's nftables table for n Services (1.34 format, per-endpoint chains: the larger) and another
+    component's table as `nft list ruleset` prints it, with `foreign` rules carrying 200-character comments,
+    interface, set and port matches."""
+    from spec.proxy.nftables import sync_nftables
+
+    opts = ProxierOptions(node_name="node-0", node_ips=("192.168.0.10",), cluster_cidr="10.0.0.0/8", mode="nftables",
+                          localhost_nodeports=False, nodeport_addresses=("192.168.0.10",), version=(1, 34))
+    text = sync_nftables(parse_cluster(manifests(n), "bench.yaml"), opts)
+    comment = "cali:" + "x" * 195
+    chains = "".join(
+        f"\tchain cali-fw-{c} {{\n" + "".join(
+            f'\t\tip saddr 10.{i % 250}.{i // 250}.0/24 iifname "cali{i:x}*" ip saddr @cali40s-{i % 7} '
+            f'tcp dport {{ {i % 60000}, {(i + 7) % 60000} }} counter packets {i} bytes {i * 60} meta mark set mark or '
+            f'0x10000 comment "{comment}"\n' for i in range(c, foreign, 40)) + "\t}\n" for c in range(40))
+    sets = "".join(f"\tset cali40s-{k} {{\n\t\ttype ipv4_addr\n\t}}\n" for k in range(7))
+    return text + "table ip calico {\n" + sets + chains + "}\n"
+
+
+def parse_big_nft() -> float:
+    from spec.proxy.nftables import parse_ruleset, to_dump
+
+    text = nft_listing()
+    data = text.encode()
+    t0, cpu = time.perf_counter(), time.process_time()
+    dump, _ = to_dump(parse_ruleset(decode(data, "ruleset.nft"), "ruleset.nft"), "ruleset.nft")
+    t1, cpu = time.perf_counter(), time.process_time() - cpu
+    rules = sum(len(c.rules) for chains in dump.tables.values() for c in chains.values())
+    print(f"nft ruleset of {len(data) / 1e6:.1f} MB ({rules} rules after translation): read {t1 - t0:.2f} s wall / "
+          f"{cpu:.2f} s CPU", flush=True)
+    return t1 - t0
 
 
 def node_dump(n: int = 1000, foreign: int = 8000) -> str:
@@ -168,9 +228,12 @@ def main(argv: list[str]) -> None:
     for n in sizes:
         run(n)
         run_ipvs(n)
+        run_ipvs_rules(n)
+        run_nft(n, (1, 34))
         run_nft(n)
     if not argv:
         parse_big()
+        parse_big_nft()
         run_node(100)
         run_node(1000)
 

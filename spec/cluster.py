@@ -33,7 +33,16 @@ from spec.apiserver import store
 from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
-from spec.controllers import garbagecollector, manager, namespace, nodelifecycle, podgc, replicaset, workloads
+from spec.controllers import (
+    garbagecollector,
+    manager,
+    namespace,
+    nodelifecycle,
+    podgc,
+    replicaset,
+    ttlafterfinished,
+    workloads,
+)
 from spec.controllers import job as jobctl
 from spec.properties import PROPERTIES
 from spec.state import (
@@ -68,6 +77,7 @@ COMPONENTS: tuple[Component, ...] = (
     network.KUBE_PROXY,
     network.COREDNS,
     jobctl.JOBS,                        # the Job controller (issue 19)
+    ttlafterfinished.TTL_AFTER_FINISHED,  # the TTL-after-finished controller (in the Job controller's slot)
     namespace.NAMESPACE_CONTROLLER,     # the namespace controller (issue 19)
     leaderelection.LEADER_ELECTION,     # kube-controller-manager's replicas under leader election (issue 19)
     leaderelection.SCHEDULER_ELECTION,  # kube-scheduler's replicas under leader election (issue 19)

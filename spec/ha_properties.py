@@ -270,3 +270,34 @@ def explain_acting(s: ClusterState) -> str:
                 state = "its renew deadline passed" if r.deadline == 0 else f"{r.deadline} ms left of its renew round"
                 parts.append(f"{r.name} {what} ({why}; {state}" + ("; resumed from a pause)" if r.resumed else ")"))
     return "; ".join(parts) or "at most one replica of each component acts"
+
+
+def _expired_jobs(s: ClusterState) -> list[Job]:
+    """Finished Jobs with ttlSecondsAfterFinished whose TTL has run out (``spec.controllers.ttlafterfinished``)."""
+    ctl = s.jobs
+    out = []
+    for key, job in s.etcd.objects.items():
+        if isinstance(job, Job) and job.ttl_seconds_after_finished is not None \
+                and job.status.condition in ("Complete", "Failed"):
+            left = job.ttl_seconds_after_finished * 1000 if ctl is None else ctl.ttl_left.get(
+                key, job.ttl_seconds_after_finished * 1000)
+            if left <= 0:
+                out.append(job)
+    return out
+
+
+def expired_jobs_gone(s: ClusterState) -> bool:
+    """No Job whose ttlSecondsAfterFinished has expired since it finished is left in etcd."""
+    return not _expired_jobs(s)
+
+
+def explain_expired_jobs(s: ClusterState) -> str:
+    parts = []
+    for job in _expired_jobs(s):
+        pods = [p.meta.name + (" (finalizers: " + ", ".join(p.meta.finalizers) + ")" if p.meta.finalizers else "")
+                for p in _job_pods(s.etcd.objects, job)]
+        state = "being deleted (finalizers: " + ", ".join(job.meta.finalizers) + ")" if job.meta.deleting \
+            else "not deleted"
+        parts.append(f"Job {job.meta.namespace}/{job.meta.name} ({job.status.condition}, TTL "
+                     f"{job.ttl_seconds_after_finished} s expired) is {state}; its pods: {', '.join(pods) or 'none'}")
+    return "; ".join(parts) or "no finished Job outlived its TTL"

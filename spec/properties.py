@@ -19,9 +19,11 @@ from spec.controllers.deployment import RECREATE, deployment_complete, equal_ign
 from spec.controllers.replicaset import is_active
 from spec.ha_properties import (
     at_most_one_acting_leader,
+    expired_jobs_gone,
     explain_acting,
     explain_completions,
     explain_dangling,
+    explain_expired_jobs,
     explain_finished,
     explain_namespaces,
     explain_orphans,
@@ -535,6 +537,18 @@ PROPERTIES["JobEventuallyFinishes"] = PropertySpec(
     "run to completion or exhaust backoffLimit).",
     "pkg/controller/job/job_controller.go (syncJob, enactJobFinished)",
     applies=_has(Job), explain=explain_finished,
+)
+
+PROPERTIES["FinishedJobsDeletedAfterTTL"] = PropertySpec(
+    "FinishedJobsDeletedAfterTTL", "leads_to", lambda s: not expired_jobs_gone(s), expired_jobs_gone,
+    "Whenever a finished Job's ttlSecondsAfterFinished has run out since it finished, eventually no such Job is "
+    "left: the TTL-after-finished controller deletes it in foreground and the garbage collector deletes its pods "
+    "and then the Job.",
+    "pkg/controller/ttlafterfinished/ttlafterfinished_controller.go (processJob); "
+    "https://kubernetes.io/docs/concepts/workloads/controllers/ttlafterfinished/; kubernetes#109429",
+    applies=lambda config: any(isinstance(o, Job) and o.ttl_seconds_after_finished is not None
+                               for o in config.objects),
+    explain=explain_expired_jobs,
 )
 
 PROPERTIES["NamespaceEventuallyDeleted"] = PropertySpec(

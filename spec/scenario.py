@@ -34,6 +34,7 @@ from spec.state import (
     Deployment,
     Job,
     Meta,
+    NamedPort,
     Namespace,
     Node,
     Object,
@@ -199,8 +200,58 @@ def _containers(spec: dict[str, Any], where: str) -> tuple[Container, ...]:
             raise InputError(f"{where}.containers[{i}].name: required")
         if not isinstance(image, str) or not image:
             raise InputError(f"{where}.containers[{i}].image: required")
-        out.append(Container(name, image))
+        out.append(Container(name, image, _named_ports(c, f"{where}.containers[{i}]")))
     return tuple(out)
+
+
+def _named_ports(container: dict[str, Any], where: str) -> tuple[NamedPort, ...]:
+    """The container's named ports, as a Service's named targetPort finds them (FindPort, pkg/api/v1/pod/util.go;
+    pkg/apis/core/validation validateContainerPorts: names unique, an IANA_SVC_NAME)."""
+    raw = container.get("ports") or []
+    if not isinstance(raw, list):
+        raise InputError(f"{where}.ports: expected a list, got {printable(raw)}")
+    out: list[NamedPort] = []
+    for j, p in enumerate(raw):
+        pw = f"{where}.ports[{j}]"
+        if not isinstance(p, dict):
+            raise InputError(f"{pw}: expected a mapping, got {printable(p)}")
+        number = p.get("containerPort")
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 65535:
+            raise InputError(f"{pw}.containerPort: Invalid value: {printable(number)}: must be between 1 and 65535, "
+                             "inclusive")
+        name = p.get("name")
+        if name is None or name == "":
+            continue
+        problem = _iana_svc_name(name)
+        if problem:
+            raise InputError(f'{pw}.name: Invalid value: "{printable(name)}": {problem}')
+        if any(q.name == name for q in out):
+            raise InputError(f'{pw}.name: Duplicate value: "{name}"')
+        protocol = p.get("protocol", "TCP")
+        if protocol not in ("TCP", "UDP", "SCTP"):
+            raise InputError(f"{pw}.protocol: Unsupported value: {printable(protocol)}: supported values: "
+                             '"SCTP", "TCP", "UDP"')
+        out.append(NamedPort(name, number, protocol))
+    return tuple(out)
+
+
+def _iana_svc_name(name: object) -> str:
+    """IsValidPortName (staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go): why ``name`` is not
+    an IANA_SVC_NAME (its reasons joined as upstream lists them), or ""."""
+    if not isinstance(name, str):
+        return "must be a string"
+    errs = []
+    if len(name) > 15:
+        errs.append("must be no more than 15 bytes")
+    if not name or not all(ch in "abcdefghijklmnopqrstuvwxyz0123456789-" for ch in name):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not any("a" <= ch <= "z" for ch in name):
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in name:
+        errs.append("must not contain consecutive hyphens")
+    if name and (name[0] == "-" or name[-1] == "-"):
+        errs.append("must not begin or end with a hyphen")
+    return ", ".join(errs)
 
 
 def _template(spec: dict[str, Any], namespace: str, where: str) -> PodTemplate:
@@ -292,13 +343,15 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
 
 
 def _job(doc: dict[str, Any], where: str) -> Job:
-    """A batch/v1 Job (completionMode NonIndexed): parallelism, completions, backoffLimit and its template, whose
+    """A batch/v1 Job (completionMode NonIndexed): parallelism, completions, backoffLimit, ttlSecondsAfterFinished
+    and its template, whose
     restartPolicy must be Never or OnFailure (pkg/apis/batch/validation). The API server's generated selector
     (controller-uid) is the job-name label in the model: a selector in the file is refused, as without
     manualSelector upstream refuses it."""
     meta = _meta(doc, where)
     spec = _map(doc, "spec", where, required=True)
-    _keys(spec, ("parallelism", "completions", "backoffLimit", "template"), f"{where}: spec")
+    _keys(spec, ("parallelism", "completions", "backoffLimit", "template", "ttlSecondsAfterFinished"),
+          f"{where}: spec")
     template = _template(spec, meta.namespace, where)
     pod_spec = _map(_map(spec, "template", f"{where}: spec"), "spec", f"{where}: spec.template")
     policy = pod_spec.get("restartPolicy", "Always")
@@ -310,8 +363,16 @@ def _job(doc: dict[str, Any], where: str) -> Job:
     completions = None if raw_completions is None else _int(spec, "completions", f"{where}: spec", 1)
     for value, field in ((parallelism, "parallelism"), (completions or 0, "completions")):
         check_replicas(value, f"{where}: spec.{field}")
+    ttl = spec.get("ttlSecondsAfterFinished")
+    if ttl is not None:
+        if not isinstance(ttl, int) or isinstance(ttl, bool):
+            raise InputError(f"{where}: spec.ttlSecondsAfterFinished: expected an integer, got {printable(ttl)}")
+        if ttl < 0:  # pkg/apis/batch/validation ValidateJobSpec: ValidateNonnegativeField
+            raise InputError(f"{where}: spec.ttlSecondsAfterFinished: Invalid value: {ttl}: must be greater than or "
+                             "equal to 0")
     return Job(meta=meta, template=template, parallelism=parallelism, completions=completions,
-               backoff_limit=_int(spec, "backoffLimit", f"{where}: spec", 6), restart_policy=policy)
+               backoff_limit=_int(spec, "backoffLimit", f"{where}: spec", 6), restart_policy=policy,
+               ttl_seconds_after_finished=ttl)
 
 
 def _namespace(doc: dict[str, Any], where: str) -> Namespace:
@@ -419,18 +480,18 @@ def _node(doc: dict[str, Any], where: str) -> Node:
 
 
 _SERVICE_SPEC = ("selector", "ports", "type", "clusterIP", "clusterIPs", "publishNotReadyAddresses",
-                 "ipFamilyPolicy", "ipFamilies", "sessionAffinity", "internalTrafficPolicy", "externalTrafficPolicy")
+                 "ipFamilyPolicy", "ipFamilies", "sessionAffinity", "sessionAffinityConfig", "internalTrafficPolicy",
+                 "externalTrafficPolicy", "healthCheckNodePort")
 """The Service fields a scenario may set (the others are not modelled: an error naming the field)."""
 
 
 def _service(doc: dict[str, Any], where: str) -> Service:
-    """A v1 Service (spec.services): selector, ports with numeric targetPorts, type ClusterIP, NodePort or
+    """A v1 Service (spec.services): selector, ports with numeric or named targetPorts, type ClusterIP, NodePort or
     LoadBalancer, a requested or "None" clusterIP; IPv4 single-stack defaults only."""
     meta = _meta(doc, where)
     spec = _map(doc, "spec", where)
     _keys(spec, _SERVICE_SPEC, f"{where}: spec")
-    defaults = {"ipFamilyPolicy": "SingleStack", "sessionAffinity": "None", "internalTrafficPolicy": "Cluster",
-                "externalTrafficPolicy": "Cluster"}
+    defaults = {"ipFamilyPolicy": "SingleStack"}
     for field, value in defaults.items():
         if field in spec and spec[field] != value:
             raise InputError(f"{where}: spec.{field}: only {value} is modelled, got {spec[field]!r}")
@@ -472,9 +533,11 @@ def _service(doc: dict[str, Any], where: str) -> Service:
             raise InputError(f"{pw}.port: required (an integer)")
         target = p.get("targetPort", port)
         if isinstance(target, str):
-            raise InputError(f"{pw}.targetPort: a named port ({target!r}) is not modelled: give the number")
-        if not isinstance(target, int) or isinstance(target, bool):
-            raise InputError(f"{pw}.targetPort: expected an integer, got {target!r}")
+            problem = _iana_svc_name(target)
+            if problem:
+                raise InputError(f'{pw}.targetPort: Invalid value: "{printable(target)}": {problem}')
+        elif not isinstance(target, int) or isinstance(target, bool):
+            raise InputError(f"{pw}.targetPort: expected an integer or a port name, got {printable(target)}")
         protocol = p.get("protocol", "TCP")
         if protocol != "TCP":
             raise InputError(f"{pw}.protocol: only TCP is modelled, got {protocol!r}")
@@ -485,7 +548,43 @@ def _service(doc: dict[str, Any], where: str) -> Service:
     publish = spec.get("publishNotReadyAddresses", False)
     if not isinstance(publish, bool):
         raise InputError(f"{where}: spec.publishNotReadyAddresses: expected true or false, got {publish!r}")
-    return Service(meta, selector, tuple(ports), str(spec.get("type", "ClusterIP")), cluster_ip, publish)
+    internal = spec.get("internalTrafficPolicy", "Cluster")
+    if internal not in ("Cluster", "Local"):
+        raise InputError(f'{where}: spec.internalTrafficPolicy: Unsupported value: "{printable(internal)}": '
+                         'supported values: "Cluster", "Local"')
+    affinity, sticky = _session_affinity(spec, where)
+    external = spec.get("externalTrafficPolicy", "Cluster")
+    if external not in ("Cluster", "Local"):
+        raise InputError(f'{where}: spec.externalTrafficPolicy: Unsupported value: "{printable(external)}": '
+                         'supported values: "Cluster", "Local"')
+    health = spec.get("healthCheckNodePort", 0) or 0
+    if not isinstance(health, int) or isinstance(health, bool):
+        raise InputError(f"{where}: spec.healthCheckNodePort: expected an integer, got {printable(health)}")
+    return Service(meta, selector, tuple(ports), str(spec.get("type", "ClusterIP")), cluster_ip, publish,
+                   external, health, internal, affinity, sticky)
+
+
+def _session_affinity(spec: dict[str, Any], where: str) -> tuple[str, int]:
+    """spec.sessionAffinity and sessionAffinityConfig.clientIP.timeoutSeconds (pkg/apis/core/validation
+    validateClientIPAffinityConfig; default v1.DefaultClientIPServiceAffinitySeconds, 10800)."""
+    affinity = spec.get("sessionAffinity", "None")
+    if affinity not in ("None", "ClientIP"):
+        raise InputError(f'{where}: spec.sessionAffinity: Unsupported value: "{printable(affinity)}": supported '
+                         'values: "ClientIP", "None"')
+    config = _map(spec, "sessionAffinityConfig", f"{where}: spec")
+    if affinity == "None":
+        if config:
+            raise InputError(f"{where}: spec.sessionAffinityConfig: Invalid value: {printable(config)}: must not be "
+                             "set when `sessionAffinity` is None")
+        return "None", 10800
+    _keys(config, ("clientIP",), f"{where}: spec.sessionAffinityConfig")
+    client = _map(config, "clientIP", f"{where}: spec.sessionAffinityConfig")
+    _keys(client, ("timeoutSeconds",), f"{where}: spec.sessionAffinityConfig.clientIP")
+    timeout = client.get("timeoutSeconds", 10800)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 0 < timeout <= 86400:
+        raise InputError(f"{where}: spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: "
+                         f"{printable(timeout)}: must be greater than 0 and less than 86400")
+    return "ClientIP", timeout
 
 
 _KINDS: dict[str, tuple[str, Callable[[dict[str, Any], str], Object]]] = {

@@ -30,7 +30,7 @@ import immutables
 
 from spec import dns, kubeproxy, nodeipam
 from spec.services import ready_endpoints, selects
-from spec.state import ClusterState, EndpointSlice, Key, Kubelet, Object, Pod, Service
+from spec.state import ClusterState, EndpointSlice, Key, Kubelet, Object, Pod, Service, ServicePort
 
 
 def unique_cluster_ips(s: ClusterState) -> bool:
@@ -51,11 +51,10 @@ def unique_node_ports(s: ClusterState) -> bool:
     seen: set[int] = set()
     for o in s.etcd.objects.values():
         if isinstance(o, Service):
-            for p in o.ports:
-                if p.node_port:
-                    if p.node_port in seen:
-                        return False
-                    seen.add(p.node_port)
+            for n in o.all_node_ports:
+                if n in seen:
+                    return False
+                seen.add(n)
     return True
 
 
@@ -107,12 +106,24 @@ def _routes_match(objects: immutables.Map[Key, Object], rules: tuple[tuple[str, 
         for svc in objects.values():
             if not isinstance(svc, Service) or svc.cluster_ip in ("", "None") or svc.selector is None:
                 continue
-            ready = ready_endpoints(objects.values(), svc)
             for port in svc.ports:
-                want = frozenset(f"{ip}:{port.target_port}" for ip in ready) or frozenset({"reject"})
-                if table.get((svc.cluster_ip, port.port, port.protocol)) != want:
+                if table.get((svc.cluster_ip, port.port, port.protocol)) != wanted_route(objects, svc, port, node):
                     return False
     return True
+
+
+def wanted_route(objects: immutables.Map[Key, Object], svc: Service, port: ServicePort, node: str
+                 ) -> frozenset[str]:
+    """Where a pod on ``node`` must be sent by the Service's ``port``: its ready endpoints ("IP:PORT"), only those
+    on ``node`` under internalTrafficPolicy Local; "reject" when the Service has no ready endpoint, "drop" when it
+    has some but none on ``node`` under Local (pkg/proxy/iptables/proxier.go syncProxyRules: "has no endpoints"
+    -> REJECT, "has no local endpoints" -> DROP; pkg/proxy/topology.go CategorizeEndpoints)."""
+    every = ready_endpoints(objects.values(), svc, port)
+    if not every:
+        return frozenset({"reject"})
+    if svc.internal_traffic_policy != "Local":
+        return every
+    return ready_endpoints(objects.values(), svc, port, node) or frozenset({"drop"})
 
 
 def no_traffic_to_another_pods_ip(s: ClusterState) -> bool:
@@ -200,9 +211,8 @@ def explain_cluster_ips(s: ClusterState) -> str:
 def explain_node_ports(s: ClusterState) -> str:
     by_port: dict[int, list[str]] = {}
     for svc in _services(s):
-        for p in svc.ports:
-            if p.node_port:
-                by_port.setdefault(p.node_port, []).append(f"services/{svc.meta.namespace}/{svc.meta.name}")
+        for n in svc.all_node_ports:
+            by_port.setdefault(n, []).append(f"services/{svc.meta.namespace}/{svc.meta.name}")
     shared = [f"NodePort {n} belongs to {' and '.join(keys)}" for n, keys in sorted(by_port.items()) if len(keys) > 1]
     return "; ".join(shared) or "every NodePort belongs to one Service"
 
@@ -234,9 +244,8 @@ def explain_routes(s: ClusterState) -> str:
         for svc in _services(s):
             if svc.cluster_ip in ("", "None") or svc.selector is None:
                 continue
-            ready = ready_endpoints(s.etcd.objects.values(), svc)
             for port in svc.ports:
-                want = frozenset(f"{ip}:{port.target_port}" for ip in ready) or frozenset({"reject"})
+                want = wanted_route(s.etcd.objects, svc, port, p.node)
                 got = table.get((svc.cluster_ip, port.port, port.protocol))
                 if got != want:
                     out.append(f"{p.node}'s rules send {svc.cluster_ip}:{port.port} to "

@@ -33,7 +33,8 @@ Abstracts: one service CIDR, IPv4 only (single-stack, ipFamilyPolicy SingleStack
 constants here (``SERVICE_CIDR`` is kubeadm's default --service-cidr 10.96.0.0/12; NodePorts the default
 --service-node-port-range). Omits: dual-stack, ExternalName and LoadBalancer status, externalIPs, session
 affinity, traffic policies (the Service's defaults, Cluster), health-check node ports, the IPAddress-object
-allocator (MultiCIDRServiceAllocator: the same bands and choices), named targetPorts.
+allocator (MultiCIDRServiceAllocator: the same bands and choices). Named targetPorts are resolved per pod
+(``ready_endpoints``, and the EndpointSlice controller through ``eps_pod``'s container ports).
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
+import attrs
+
 from spec import endpointslice as eps
 from spec.ipallocator import AllocationError, IPRange, PortRange
 from spec.proxy import model as proxy_model
-from spec.state import EndpointSlice, Etcd, Object, Pod, Service
+from spec.state import EndpointSlice, Etcd, Object, Pod, Service, ServicePort
 
 SERVICE_CIDR = "10.96.0.0/12"
 """kube-apiserver --service-cluster-ip-range (kubeadm's default --service-cidr)."""
@@ -68,7 +71,7 @@ def cluster_ips(objects: Iterable[Object]) -> frozenset[str]:
 
 
 def node_ports(objects: Iterable[Object]) -> frozenset[int]:
-    return frozenset(p.node_port for o in objects if isinstance(o, Service) for p in o.ports if p.node_port)
+    return frozenset(n for o in objects if isinstance(o, Service) for n in o.all_node_ports)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -134,7 +137,20 @@ def allocate(service: Service, etcd: Etcd) -> Service | str:
             taken.add(port)
             out.append(type(p)(p.name, p.port, p.target_port, p.protocol, port))
         ports = tuple(out)
-    return Service(service.meta, service.selector, ports, service.type, ip, service.publish_not_ready_addresses)
+    health = service.health_check_node_port
+    if service.needs_health_check_node_port:
+        # allocHealthCheckNodePort, after the ports' nodePorts in the same transaction (storage/alloc.go)
+        r = _port_range()
+        for n in sorted(taken):
+            r = r.allocate(n)
+        try:
+            if health:
+                r.allocate(health)
+            else:
+                health = r.allocate_next(0, 0)[1]
+        except AllocationError as err:
+            return prefix + f"spec.healthCheckNodePort: Invalid value: {health}: {err}"
+    return attrs.evolve(service, ports=ports, cluster_ip=ip, health_check_node_port=health)
 
 
 def validate_service(svc: Service) -> str | None:
@@ -150,10 +166,19 @@ def validate_service(svc: Service) -> str | None:
         return prefix + "spec.ports[0].name: Required value"
     if len(set(names)) != len(names):
         return prefix + f'spec.ports: Duplicate value: "{names[0]}"'
+    if svc.external_traffic_policy not in ("Cluster", "Local"):
+        return prefix + f'spec.externalTrafficPolicy: Unsupported value: "{svc.external_traffic_policy}": ' \
+            'supported values: "Cluster", "Local"'
+    if svc.external_traffic_policy == "Local" and svc.type not in ("NodePort", "LoadBalancer"):
+        return prefix + 'spec.externalTrafficPolicy: Invalid value: "Local": may only be set for ' \
+            "externally-accessible services"
+    if svc.health_check_node_port and not svc.needs_health_check_node_port:
+        return prefix + f"spec.healthCheckNodePort: Invalid value: {svc.health_check_node_port}: may only be set " \
+            "when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"
     for i, p in enumerate(svc.ports):
         if not 1 <= p.port <= 65535:
             return prefix + f"spec.ports[{i}].port: Invalid value: {p.port}: must be between 1 and 65535, inclusive"
-        if not 1 <= p.target_port <= 65535:
+        if isinstance(p.target_port, int) and not 1 <= p.target_port <= 65535:
             return prefix + f"spec.ports[{i}].targetPort: Invalid value: {p.target_port}: must be between 1 and " \
                 "65535, inclusive"
         if p.node_port and svc.type == "ClusterIP":
@@ -184,7 +209,9 @@ def eps_pod(pod: Pod) -> eps.Pod:
     ip = pod.status.pod_ip
     return eps.Pod(namespace=pod.meta.namespace, name=pod.meta.name, labels=tuple(sorted(pod.meta.labels)),
                    node_name=pod.node_name, phase=pod.status.phase, ready=pod.status.ready,
-                   deleting=pod.meta.deleting, pod_ips=(ip,) if ip else ())
+                   deleting=pod.meta.deleting, pod_ips=(ip,) if ip else (),
+                   container_ports=tuple(eps.ContainerPort(p.name, p.container_port, p.protocol)
+                                         for c in pod.containers for p in c.ports))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -194,7 +221,10 @@ def proxy_service(svc: Service) -> proxy_model.Service:
         namespace=svc.meta.namespace, name=svc.meta.name, type=svc.type,
         cluster_ip=svc.cluster_ip or None,
         ports=tuple(proxy_model.ServicePort(p.name, p.port, p.protocol, p.node_port, p.target_port)
-                    for p in svc.ports))
+                    for p in svc.ports),
+        external_traffic_policy=svc.external_traffic_policy, health_check_node_port=svc.health_check_node_port,
+        internal_traffic_policy=svc.internal_traffic_policy, session_affinity=svc.session_affinity,
+        sticky_seconds=svc.sticky_seconds)
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -216,9 +246,18 @@ def selects(svc: Service, pod: Pod) -> bool:
     return all(labels.get(k) == v for k, v in svc.selector)
 
 
-def ready_endpoints(etcd_objects: Iterable[Object], svc: Service) -> frozenset[str]:
-    """What the Service should reach now: the addresses of the ready, not terminating, running pods it selects
-    (podToEndpoint's ready condition), from etcd."""
-    return frozenset(o.status.pod_ip for o in etcd_objects
-                     if isinstance(o, Pod) and selects(svc, o) and o.status.pod_ip and o.status.ready
-                     and not o.meta.deleting and o.status.phase == "Running")
+def ready_endpoints(etcd_objects: Iterable[Object], svc: Service, port: ServicePort, node: str | None = None
+                    ) -> frozenset[str]:
+    """What the Service's ``port`` should reach now, as "IP:PORT": the ready, not terminating, running pods it
+    selects (podToEndpoint's ready condition), from etcd, each at the port its targetPort resolves to in that pod
+    (FindPort: a named targetPort that the pod does not declare leaves the pod out of that port's endpoints,
+    getEndpointPorts in pkg/controller/endpointslice/utils.go). ``node``: only the pods bound to it."""
+    wanted = eps.ServicePort(port.name, port.port, port.protocol, port.target_port)
+    out = set()
+    for o in etcd_objects:
+        if isinstance(o, Pod) and selects(svc, o) and o.status.pod_ip and o.status.ready \
+                and not o.meta.deleting and o.status.phase == "Running" and node in (None, o.node_name):
+            number = eps.find_port(eps_pod(o), wanted)
+            if number is not None:
+                out.add(f"{o.status.pod_ip}:{number}")
+    return frozenset(out)

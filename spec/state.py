@@ -96,11 +96,27 @@ class Meta:
 
 
 @attrs.frozen(cache_hash=True)
+class NamedPort:
+    """Upstream: core/v1 ContainerPort, only the ones with a name (a Service's named targetPort is looked up among
+    them, FindPort in pkg/api/v1/pod/util.go; an unnamed port is never looked up)."""
+
+    name: str
+    container_port: int
+    protocol: str = "TCP"
+
+
+@attrs.frozen(cache_hash=True, repr=False)
 class Container:
-    """Upstream: core/v1 Container (name and image; requests live in the pod's PodInfo)."""
+    """Upstream: core/v1 Container (name, image and its named ports; requests live in the pod's PodInfo)."""
 
     name: str
     image: str
+    ports: tuple[NamedPort, ...] = ()
+
+    def __repr__(self) -> str:
+        # no ports: the repr (which the Deployment controller's template hash reads) of a container without them
+        ports = f", ports={self.ports!r}" if self.ports else ""
+        return f"Container(name={self.name!r}, image={self.image!r}{ports})"
 
 
 @attrs.frozen(cache_hash=True)
@@ -115,7 +131,7 @@ class PodTemplate:
         return attrs.evolve(self, labels=labels, info=attrs.evolve(self.info, labels=labels))
 
     def with_image(self, container: str, image: str) -> PodTemplate:
-        containers = tuple(Container(c.name, image) if c.name == container else c for c in self.containers)
+        containers = tuple(attrs.evolve(c, image=image) if c.name == container else c for c in self.containers)
         return attrs.evolve(
             self, containers=containers, info=attrs.evolve(self.info, images=tuple(c.image for c in containers))
         )
@@ -269,6 +285,8 @@ class Job:
     backoff_limit: int = 6
     restart_policy: str = "Never"
     status: JobStatus = JobStatus()
+    ttl_seconds_after_finished: int | None = None
+    """spec.ttlSecondsAfterFinished (``spec.controllers.ttlafterfinished``); None: kept for ever."""
 
 
 STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
@@ -331,12 +349,13 @@ class PodDisruptionBudget:
 
 @attrs.frozen(cache_hash=True)
 class ServicePort:
-    """Upstream: core/v1 ServicePort (targetPort a number: named target ports are not modelled; nodePort 0 when
-    the Service is not of type NodePort or LoadBalancer)."""
+    """Upstream: core/v1 ServicePort (``target_port`` a number or the name of a container port, which the
+    EndpointSlice controller resolves per pod; nodePort 0 when the Service is not of type NodePort or
+    LoadBalancer)."""
 
     name: str
     port: int
-    target_port: int
+    target_port: int | str
     protocol: str = "TCP"
     node_port: int = 0
 
@@ -352,10 +371,31 @@ class Service:
     type: str = "ClusterIP"
     cluster_ip: str = ""
     publish_not_ready_addresses: bool = False
+    external_traffic_policy: str = "Cluster"
+    """"Local" (NodePort or LoadBalancer only): external traffic goes to the receiving node's endpoints only."""
+    health_check_node_port: int = 0
+    """Allocated by the API server from the NodePort range for a LoadBalancer with externalTrafficPolicy Local."""
+    internal_traffic_policy: str = "Cluster"
+    """"Local": a pod's traffic to the ClusterIP goes to its own node's endpoints only (dropped when there are
+    none there)."""
+    session_affinity: str = "None"
+    """"ClientIP": a client keeps its endpoint for ``sticky_seconds`` (sessionAffinityConfig.clientIP)."""
+    sticky_seconds: int = 10800
 
     @property
     def headless(self) -> bool:
         return self.cluster_ip == "None"
+
+    @property
+    def needs_health_check_node_port(self) -> bool:
+        """needsHCNodePort (pkg/registry/core/service/storage/alloc.go)."""
+        return self.type == "LoadBalancer" and self.external_traffic_policy == "Local"
+
+    @property
+    def all_node_ports(self) -> tuple[int, ...]:
+        """Every port of the NodePort range this Service holds: its ports' nodePorts and its healthCheckNodePort."""
+        held = tuple(p.node_port for p in self.ports if p.node_port)
+        return (*held, self.health_check_node_port) if self.health_check_node_port else held
 
 
 @attrs.frozen(cache_hash=True)
@@ -479,14 +519,16 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
                           obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status, obj.strategy)
     if type(obj) is Job:
         return Job(meta, obj.template, obj.parallelism, obj.completions, obj.backoff_limit, obj.restart_policy,
-                   obj.status)
+                   obj.status, obj.ttl_seconds_after_finished)
     if type(obj) is StatefulSet:
         return StatefulSet(meta, obj.replicas, obj.selector, obj.template, obj.service_name,
                            obj.pod_management_policy, obj.min_ready_seconds, obj.status)
     if type(obj) is PodDisruptionBudget:
         return PodDisruptionBudget(meta, obj.selector, obj.min_available, obj.max_unavailable, obj.status)
     if type(obj) is Service:
-        return Service(meta, obj.selector, obj.ports, obj.type, obj.cluster_ip, obj.publish_not_ready_addresses)
+        return Service(meta, obj.selector, obj.ports, obj.type, obj.cluster_ip, obj.publish_not_ready_addresses,
+                       obj.external_traffic_policy, obj.health_check_node_port, obj.internal_traffic_policy,
+                       obj.session_affinity, obj.sticky_seconds)
     if type(obj) is EndpointSlice:
         return EndpointSlice(meta, obj.endpoints, obj.ports, obj.address_type)
     if type(obj) is Namespace:
@@ -915,6 +957,12 @@ class JobController:
     """The status the controller last wrote to each Job, until its Job informer shows it (read-your-own-writes,
     kubernetes#137210: a sync is deferred until then). By value rather than by resourceVersion: only the Job
     controller writes a Job's status, and a value is not renumbered by the reductions."""
+    ttl_queue: WorkQueue = WorkQueue()
+    """The TTL-after-finished controller's work queue (``spec.controllers.ttlafterfinished``): it reads the same
+    shared Job informer. Lost in a controller-manager crash."""
+    ttl_left: immutables.Map[Key, int] = immutables.Map()
+    """ms left of each finished Job's ttlSecondsAfterFinished, from its finish: it stands for the Job's condition
+    lastTransitionTime in etcd, so a controller-manager crash keeps it."""
 
 
 JOB_SCOPE = ("kcm", "jobs")

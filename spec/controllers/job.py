@@ -32,8 +32,9 @@ Job owns its pods, ``spec.controllers.garbagecollector``); ``kubectl delete job 
 What a controller-manager restart loses (``JobComponent.restart``, host kube-controller-manager): the informer
 (relisted), the queue, the backoffs, the expectations, the expected finalizer removals and the unobserved writes.
 Abstracted: the pod failure backoff (10 s doubling, 6 min cap) between a failure and the replacement's creation,
-which orders nothing the model could observe otherwise (no other timer depends on it); activeDeadlineSeconds and
-ttlSecondsAfterFinished are not in scenarios; status.ready, startTime and completionTime (time is relative).
+which orders nothing the model could observe otherwise (no other timer depends on it); activeDeadlineSeconds is
+not in scenarios (ttlSecondsAfterFinished is: ``spec.controllers.ttlafterfinished``); status.ready, startTime and
+completionTime (time is relative).
 Omitted: Indexed Jobs, pod failure policies, suspend, managedBy, the Job's selector as written by the user
 (``manualSelector``; the model selects on the job-name label).
 """
@@ -52,6 +53,7 @@ from spec import informer
 from spec.apiserver import NAMESPACE_TERMINATING, Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
 from spec.component import Base, Delta, Host, Process, Step
+from spec.controllers import ttlafterfinished
 from spec.controllers.manager import _elapse_queue, _expire, _finish
 from spec.state import (
     JOB_NAME_LABEL,
@@ -325,7 +327,8 @@ def handle(ctl: JobController, pods: immutables.Map[Key, Object], key: Key, old:
         written = ctl.written
         if key in written and isinstance(new, Job) and written[key] == new.status:  # its own write observed
             written = written.delete(key)
-        return attrs.evolve(ctl, queue=ctl.queue.add(key), written=written)
+        # the TTL-after-finished controller's handlers on the same shared Job informer
+        return ttlafterfinished.on_job(attrs.evolve(ctl, queue=ctl.queue.add(key), written=written), key, new)
     if not isinstance(obj, Pod):
         return ctl
     expectations, removals, job_key = observe_pod(ctl.expectations, ctl.removals, key,
@@ -338,7 +341,7 @@ def handle(ctl: JobController, pods: immutables.Map[Key, Object], key: Key, old:
         queue = queue.add(key)  # enqueueOrphanPod: no (unfinished) Job of its controller reference in the lister
     if expectations is ctl.expectations and removals is ctl.removals and queue is ctl.queue:
         return ctl
-    return JobController(ctl.informer, queue, expectations, removals, ctl.written)
+    return attrs.evolve(ctl, queue=queue, expectations=expectations, removals=removals)
 
 
 def _controlled(ctl: JobController, pod: Pod) -> bool:
@@ -361,7 +364,7 @@ def restarted(etcd: Etcd, old: JobController | None, revision: int, pods: immuta
     shared pod informer's listed ``pods``."""
     fresh = Informer(rv=0, cache=immutables.Map(), high_water=old.informer.high_water if old is not None else 0)
     inf, deltas = informer.relist(fresh, etcd, JOB_SCOPE, revision)
-    ctl = JobController(inf)
+    ctl = JobController(inf, ttl_left=old.ttl_left if old is not None else immutables.Map())
     for key, old_obj, new_obj in (*deltas, *((k, None, p) for k, p in sorted(pods.items()))):
         ctl = handle(ctl, pods, key, old_obj, new_obj)
     return ctl
@@ -401,8 +404,7 @@ def reconcile(ctl: JobController, pods: immutables.Map[Key, Object], session: Se
     ``read_own_writes`` False restores kubernetes#130103 (a sync from a Job informer that has not shown the status
     the controller last wrote; fixed by #137210, the StaleControllerConsistencyJob gate, on by default)."""
     q = ctl.queue
-    ctl = JobController(ctl.informer, WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures),
-                        ctl.expectations, ctl.removals, ctl.written)
+    ctl = attrs.evolve(ctl, queue=WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
     if read_own_writes and key in ctl.written:
         return ctl, False  # deferred: the informer's event for its own write enqueues the Job again
     failed = False
@@ -428,7 +430,7 @@ def reconcile(ctl: JobController, pods: immutables.Map[Key, Object], session: Se
             latest = session.get(key)
             if isinstance(latest, Job) and latest.meta.uid == job.meta.uid and latest.status != job.status:
                 written = written.set(key, latest.status)  # it wrote the status: wait to observe it
-            ctl = JobController(ctl.informer, ctl.queue, expectations, removals, written)
+            ctl = attrs.evolve(ctl, expectations=expectations, removals=removals, written=written)
             failed = result.failed
     return attrs.evolve(ctl, queue=_finish(ctl.queue, key, failed, None)), failed
 
@@ -463,7 +465,7 @@ def elapse(ctl: JobController, dt: int) -> JobController:
     if not ctl.queue.waiting and not ctl.expectations:
         return ctl
     expectations, queue = _expire(ctl.expectations, _elapse_queue(ctl.queue, dt), dt)
-    return JobController(ctl.informer, queue, expectations, ctl.removals, ctl.written)
+    return attrs.evolve(ctl, queue=queue, expectations=expectations)
 
 
 class JobComponent(Base):

@@ -454,12 +454,27 @@ _ELEMENT_EXTRAS = re.compile(r'\s+(?:timeout\s+\S+|expires\s+\S+|counter\s+packe
                              r'comment\s+"(?:[^"\\]|\\.)*")')
 
 
+_XT_COMMENT = re.compile(r"\s*xt_\w+")
+
+
 def _strip_comment(line: str) -> str:
-    """The line without its `#` comment (nft -a prints `# handle N` after every object); quotes protect `#`."""
+    """The line without its `#` comment (nft -a prints `# handle N` after every object); quotes protect `#`.
+    `# xt_NAME` is no comment: nft before 1.0 prints so an iptables-nft match or target it cannot translate
+    (`counter packets 0 bytes 0 # xt_MASQUERADE`, `meta l4proto tcp # xt_tcp ... accept`), and the rule goes on
+    after it; it is kept as the word `xt_NAME`."""
+    out: list[str] = []
+    start = 0
     for m in _COMMENT.finditer(line):
-        if m.group() == "#":
-            return line[:m.start()].rstrip()
-    return line
+        if m.group() != "#":
+            continue
+        xt = _XT_COMMENT.match(line, m.end())
+        if xt is None:
+            out.append(line[start:m.start()])
+            return "".join(out).rstrip()
+        out.append(line[start:m.start()] + xt.group().strip())
+        start = xt.end()
+    out.append(line[start:])
+    return "".join(out)
 
 
 def parse_ruleset(text: str, source: str) -> list[NftTable]:
@@ -851,14 +866,16 @@ class _Translator:
         the packet go on unchanged. A set a match names (`ip saddr @allowed`, `tcp dport { 22, 443 }`) is
         opaque too."""
         words = body.split()
+        if self._iface_vmap(chain, line, text, body):
+            return
         fields: dict[str, object] = {}
         opaque: list[Opaque] = []
         target: Target | None = None
         i = 0
 
         def until_verdict(j: int) -> int:
-            while j < len(words) and (words[j] not in _VERDICT_WORDS or (
-                    words[j] in ("snat", "dnat") and words[j + 1:j + 2] != ["to"])):
+            while j < len(words) and not words[j].startswith("xt_") and words[j] != "xt" and (
+                    words[j] not in _VERDICT_WORDS or (words[j] in ("snat", "dnat") and words[j + 1:j + 2] != ["to"])):
                 j += 1
             return j
 
@@ -869,6 +886,16 @@ class _Translator:
                 i += used
                 continue
             w = rest[0]
+            xt = _xt(rest)
+            if xt is not None:
+                kind, name, used = xt
+                if kind == "target" and name in _XT_TARGETS:
+                    target = Target(_XT_TARGETS[name])
+                    break
+                if not (kind == "match" and name == "comment") and name not in _XT_PASSIVE:
+                    opaque.append(Opaque(f"xt {kind} {name}" + (" (not modelled)" if kind == "target" else "")))
+                i += used
+                continue
             if w in ("accept", "drop", "return", "reject"):
                 target = Target(w.upper())
                 break
@@ -905,6 +932,35 @@ class _Translator:
         if opaque:
             fields["opaque"] = tuple(opaque)
         self.add(chain, line, text, Match(**fields), target)  # type: ignore[arg-type]
+
+    def _iface_vmap(self, chain: str, line: int, text: str, body: str) -> bool:
+        """`oifname vmap @jumps` / `iifname vmap { "br0" : jump X , ... }` (Docker's nftables bridge driver
+        dispatches per bridge this way): one rule per element, its interface matched, its verdict taken. An element
+        of another form leaves the whole rule to the generic reading (an opaque condition). False: not such a rule."""
+        m = re.fullmatch(r"(iifname|oifname|iif|oif) vmap (@\S+|\{.*\})", body.strip())
+        if not m:
+            return False
+        ref = m.group(2)
+        if ref.startswith("@"):
+            if ref[1:] not in self.t.sets:
+                return False
+            items = [e for _, e in self.t.sets[ref[1:]]]
+        else:
+            items = _split_elements(ref[1:-1])
+        parsed: list[tuple[Iface, Target]] = []
+        for item in items:
+            found = re.fullmatch(r'\s*"?([\w.+*@:-]{1,15})"?\s*:\s*(accept|drop|return|(?:jump|goto) \S+)\s*', item)
+            if not found or (found.group(2).split()[0] in ("jump", "goto")
+                             and found.group(2).split()[1] not in self.chains):
+                return False
+            name = found.group(1)
+            target = self.target(found.group(2).split(), line)
+            assert target is not None
+            parsed.append((Iface(name[:-1] + "+" if name.endswith("*") else name, False), target))
+        key = "iif" if m.group(1).startswith("i") else "oif"
+        for iface, target in parsed:
+            self.add(chain, line, text, Match(**{key: iface}), target)  # type: ignore[arg-type]
+        return True
 
     def _helper(self, chain: str, line: int, text: str, statements: str) -> Target:
         """A helper chain running `statements` (a mark set, then a verdict) in order: the rule jumps to it."""
@@ -1031,6 +1087,23 @@ _IPV4_HOOKS = {"prerouting": "PREROUTING", "input": "INPUT", "forward": "FORWARD
                "postrouting": "POSTROUTING"}
 
 
+# iptables-nft rules nft cannot translate (`xt target "MASQUERADE"`, or `# xt_MASQUERADE` before nft 1.0): the
+# targets whose effect is modelled, and those that let the packet go on unchanged.
+_XT_TARGETS = {"MASQUERADE": "MASQUERADE", "REJECT": "REJECT", "ACCEPT": "ACCEPT", "DROP": "DROP", "RETURN": "RETURN"}
+_XT_PASSIVE = frozenset({"LOG", "NFLOG", "ULOG", "CHECKSUM", "TCPMSS", "AUDIT", "TRACE", "CLASSIFY", "DSCP", "TOS"})
+
+
+def _xt(words: list[str]) -> tuple[str, str, int] | None:
+    """An iptables-nft compat expression at the head of `words`: (match or target, its name, words used)."""
+    w = words[0]
+    if w.startswith("xt_") and len(w) > 3:
+        name = w[3:]
+        return ("target" if name[:1].isupper() else "match", name, 1)
+    if w == "xt" and len(words) >= 3 and words[1] in ("match", "target"):
+        return (words[1], words[2].strip('"'), 3)
+    return None
+
+
 def _other_match(words: list[str], fields: dict[str, object]) -> int:
     """A match of another component's rule that the proof models: the number of words it takes (0: none)."""
     neg = len(words) > 2 and words[2] == "!="
@@ -1046,7 +1119,7 @@ def _other_match(words: list[str], fields: dict[str, object]) -> int:
     if w in ("iifname", "oifname", "iif", "oif") and len(words) > 1:
         neg = words[1] == "!="
         name = words[2] if neg and len(words) > 2 else words[1]
-        if name.startswith("{") or name.startswith("@"):
+        if name.startswith("{") or name.startswith("@") or name in ("vmap", "map"):
             return 0
         name = name.strip('"')
         name = name[:-1] + "+" if name.endswith("*") else name

@@ -228,6 +228,18 @@ class Lit:
     alternatives: tuple[tuple[Lit, ...], ...] | None = None
 
 
+class DropsIgnored:
+    """A prune predicate (paths(), run_chain()) whose caller also has no use for paths that a DROP or REJECT rule
+    ends before any DNAT: they are not built (IPVS mode's isolation check, where KUBE-IPVS-FILTER rejects every
+    kube-ipvs0 address on every port that is no virtual service's: as many paths as addresses times ports)."""
+
+    def __init__(self, prune: Callable[[Pins], bool]) -> None:
+        self.prune = prune
+
+    def __call__(self, pins: Pins) -> bool:
+        return self.prune(pins)
+
+
 class State:
     """A path prefix: its literals, pins, packet mark, DNAT (ip, port), rules taken and recent lists set.
 
@@ -366,6 +378,9 @@ class Explorer:
                  base: Explorer | None = None) -> None:
         self.dump = with_builtin_jumps(dump)
         self.local_nets = local_nets
+        # is_local in constant time for single addresses: IPVS mode makes every Service address local.
+        self._local_hosts = frozenset(n for n in local_nets if n.prefixlen == 32)
+        self._local_wide = tuple(n for n in local_nets if n.prefixlen < 32)
         # With the node's routes, a packet leaves through the device of the longest matching route, and comes in
         # through a device whose routes cover its source (reverse-path filtering).
         self.routes = sorted(((Net(c), dev) for c, dev in routes), key=lambda r: -r[0].prefixlen)
@@ -431,9 +446,12 @@ class Explorer:
         except KeyError:
             pass
         verdict: bool | None = None
-        if any(net.subnet_of(n) for n in self.local_nets):
+        if net.prefixlen == 32:
+            verdict = net in self._local_hosts or any(net.subnet_of(n) for n in self._local_wide)
+        elif any(net.subnet_of(n) for n in self._local_wide):
             verdict = True
-        elif not any(net.overlaps(n) for n in self.local_nets):
+        elif not any(net.overlaps(n) for n in self._local_wide) and not any(h.subnet_of(net)
+                                                                            for h in self._local_hosts):
             verdict = False
         self._local_cache[net] = verdict
         return verdict
@@ -790,6 +808,8 @@ class Explorer:
                     dnat_port = int(port) if port else (st.pins.dport or 0)
                     out.append((State(st.lits, st.pins, st.mark, (addr, dnat_port), st.path, st.sets), "dnat"))
                     break
+                if isinstance(prune, DropsIgnored) and st.dnat is None and target.name in ("DROP", "REJECT"):
+                    break  # a packet dropped before any DNAT: the caller has no use for the path
                 out.append((st, target.name.lower()))
                 break
         return out
@@ -903,7 +923,7 @@ class Explorer:
                 out.append(_result(hook, st, kind, False))
                 continue
             if st.dnat is None or self._dnat_reads_pins or st.pins.ipvs:
-                out += self._tail(hook, st)
+                out += self._tail(hook, st, prune)
                 continue
             where = self._tail_views.get((hook, st.dnat))
             if where is None:
@@ -912,10 +932,11 @@ class Explorer:
                     self._view(table, name, st.dnat) for table, name, _, _ in self._post_read(hook, local)),
                     self.route_dev(st.dnat[0]))
             pins = st.pins
-            key = (hook, st.mark, pins.proto, pins.untracked, pins.snat, where)
+            key = (hook, st.mark, pins.proto, pins.untracked, pins.snat, where, prune)
             entry = self._tails.get(key)
             if entry is None:
-                entry = self._tails[key] = (st.dnat, pins, self._tail(hook, State((), pins, st.mark, st.dnat)))
+                entry = self._tails[key] = (st.dnat, pins, self._tail(hook, State((), pins, st.mark, st.dnat),
+                                                                      prune))
             entry_dnat, entry_pins, tail = entry
             for r in tail:
                 sub = r.state
@@ -954,24 +975,25 @@ class Explorer:
             return (*stages, IPVS_IN, *IPVS_XMIT)
         return stages
 
-    def _tail(self, hook: str, st: State) -> list[PathResult]:
-        """The paths from the routing decision on."""
+    def _tail(self, hook: str, st: State, prune: Callable[[Pins], bool] | None = None) -> list[PathResult]:
+        """The paths from the routing decision on (`prune`, as in paths(), also after it: IPVS mode pins the
+        destination there, in KUBE-IPVS-FILTER's expanded set)."""
         out: list[PathResult] = []
         for st2, local in self._local_dst(st):
             stages = self.post_stages(hook, local)
             if not (self.ipvs and local and hook == PREROUTING):
-                out += [_result(hook, st3, verdict, local) for st3, verdict in self._stages(stages, st2)]
+                out += [_result(hook, st3, verdict, local) for st3, verdict in self._stages(stages, st2, prune)]
                 continue
             # IPVS between security INPUT and nat INPUT: a scheduled packet leaves through LOCAL_OUT and
             # POSTROUTING; any other is delivered here.
             before = sum(1 for p, _, _, _ in self._plan["INPUT"] if p < IPVS_IN_PRIORITY)
-            for st3, verdict in self._stages((*stages[:before], IPVS_IN), st2):
+            for st3, verdict in self._stages((*stages[:before], IPVS_IN), st2, prune):
                 if verdict != "accept":
                     out.append(_result(hook, st3, verdict, True))
                 elif st3.dnat != st2.dnat:
-                    out += [_result(hook, st4, v4, False) for st4, v4 in self._stages(IPVS_XMIT, st3)]
+                    out += [_result(hook, st4, v4, False) for st4, v4 in self._stages(IPVS_XMIT, st3, prune)]
                 else:
-                    out += [_result(hook, st4, v4, True) for st4, v4 in self._stages(stages[before:], st3)]
+                    out += [_result(hook, st4, v4, True) for st4, v4 in self._stages(stages[before:], st3, prune)]
         return self._merge(out, st)
 
     def _merge(self, results: list[PathResult], start: State) -> list[PathResult]:

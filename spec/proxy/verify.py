@@ -39,6 +39,7 @@ from spec.proxy.symbolic import (
     OUTPUT,
     PREROUTING,
     Cond,
+    DropsIgnored,
     Explorer,
     Lit,
     PathResult,
@@ -273,9 +274,10 @@ class Verifier:
         all traffic to external IPs, load-balancer IPs and NodePorts under Cluster policy (KUBE-EXTERNAL-IP,
         KUBE-LOAD-BALANCER, KUBE-NODE-PORT-*), none under Local policy (the -LOCAL sets RETURN), and
         masquerades a local endpoint reaching itself (KUBE-LOOP-BACK); KUBE-SOURCE-RANGES-FIREWALL drops what
-        loadBalancerSourceRanges do not admit, for packets arriving through INPUT. Frontends without real
-        servers, and this host's own packets to a load-balancer IP with source ranges (KUBE-IPVS-OUT-FILTER
-        matches with -m ipvs), are left to the IPVS table check (ipvs.verify_ipvs). KUBE-SERVICES returns at once
+        loadBalancerSourceRanges do not admit, for packets arriving through INPUT; this host's own packets to a
+        load-balancer IP with source ranges are admitted when a range holds the node's IP, else dropped by
+        KUBE-IPVS-OUT-FILTER when their source is the load-balancer IP. Frontends without real servers are left
+        to the IPVS table check (ipvs.verify_ipvs). KUBE-SERVICES returns at once
         for a loopback source, so such a packet is marked by none of these."""
         svc, src, t = fe.svc, self.pkt.src, self.t
         not_loopback = t.not_(self.pkt.in_net(src, Net("127.0.0.0/8")))
@@ -309,13 +311,32 @@ class Verifier:
             return [Expect(t.true, "any sender", "dnat", targets, masq)]
         allowed = [self.pkt.in_net(src, r) for r in ranges]
         node_ip = ipaddress.ip_address(self.opts.node_ips[0]) if self.opts.node_ips else None
-        if node_ip is not None and any(node_ip in r for r in ranges):
+        from_node = node_ip is not None and any(node_ip in r for r in ranges)
+        if from_node:
             allowed += [t.equals(src, int(ipaddress.ip_address(ip))) for ip in ipv4s(svc.load_balancer_ips)]
         inbound = t.not_(self.src_local)
-        return [Expect(t.and_([inbound, t.not_(t.or_(allowed))]), "a sender outside loadBalancerSourceRanges",
-                       "drop"),
-                Expect(t.and_([inbound, t.or_(allowed)]), "a sender in loadBalancerSourceRanges", "dnat", targets,
-                       masq)]
+        out = [Expect(t.and_([inbound, t.not_(t.or_(allowed))]), "a sender outside loadBalancerSourceRanges", "drop"),
+               Expect(t.and_([inbound, t.or_(allowed)]), "a sender in loadBalancerSourceRanges", "dnat", targets,
+                      masq)]
+        # This host's own packets: IPVS schedules them at LOCAL_OUT and they never pass INPUT or FORWARD, where
+        # KUBE-SOURCE-RANGES-FIREWALL is. Upstream admits them when a source range holds the node's IP (the
+        # KUBE-LOAD-BALANCER-SOURCE-IP member lbIP,port,lbIP), and otherwise drops in KUBE-IPVS-OUT-FILTER what
+        # IPVS scheduled for the load-balancer IP from that same address (`-s LBIP -m ipvs --vaddr LBIP`; the
+        # kernel's source for a local destination; lbNoNodeAccessIPPortProtocolEntries, kubernetes#119656). A
+        # process that binds another local address is not stopped (unlike iptables mode, whose KUBE-FW drops
+        # every source outside the ranges).
+        host_sender = self.src_local
+        if from_node:
+            out.append(Expect(host_sender, "this host (its address in loadBalancerSourceRanges)", "dnat", targets,
+                              masq))
+        else:
+            own = t.equals(src, int(ipaddress.ip_address(fe.dst))) if fe.dst else t.false
+            out.append(Expect(t.and_([host_sender, own]), "this host from the load-balancer IP (its address outside "
+                              "loadBalancerSourceRanges)", "drop"))
+            out.append(Expect(t.and_([host_sender, t.not_(own)]), "this host from another of its addresses "
+                              "(upstream's KUBE-IPVS-OUT-FILTER matches the load-balancer IP source only)", "dnat",
+                              targets, masq))
+        return out
 
     def ipvs_marked_by_source(self) -> z3.BoolRef:
         """IPVS mode without a local-traffic detector (and without --masquerade-all) marks for masquerade what
@@ -484,7 +505,9 @@ class Verifier:
                         # masquerade it there (a locally generated one passes POSTROUTING before it loops back).
                         inbound = r.local and r.hook == PREROUTING
                         by_outcome.setdefault((chosen, r.masquerade, inbound), []).append((cond, r, e))
-                elif target is not None or r.verdict != e.kind:
+                elif r.verdict != e.kind or (target is not None and e.kind != "drop"):
+                    # A dropped packet reaches nothing, DNATed or not (IPVS schedules this host's packets before
+                    # filter OUTPUT drops them).
                     wrong.append((cond, r, e))
             if wrong:
                 routing.append((e.guard, wrong))
@@ -676,9 +699,16 @@ class Verifier:
             return bool(local) and (p.dport, p.proto) in nodeports
 
         ex = self.explorer
-        results = ex.paths(PREROUTING, State(), prune) + ex.paths(OUTPUT, State(), prune)
+        # IPVS mode: a packet rejected or dropped before any DNAT is none of isolation's business (below), so such
+        # paths are not built at all.
+        pruning: Callable[[Pins], bool] = DropsIgnored(prune) if self.opts.mode == "ipvs" else prune
+        results = ex.paths(PREROUTING, State(), pruning) + ex.paths(OUTPUT, State(), pruning)
         self.paths += len(results)
-        candidates: dict[int | None, list[Member]] = {}
+        # Grouped by destination port and, where the path pins it to one address, destination: a frontend at
+        # another address cannot hold for such a packet, so it is left out of the group's `outside` (without this
+        # the query grows with the square of the frontends sharing a port: IPVS mode's expanded sets pin every
+        # cluster IP).
+        candidates: dict[tuple[int | None, Net | None], list[Member]] = {}
         for r in results:
             if r.state.dnat is None and not r.masquerade:
                 continue
@@ -686,10 +716,22 @@ class Verifier:
                 # IPVS mode marks every local destination's NodePort (KUBE-NODE-PORT on --dst-type LOCAL, which
                 # holds the kube-ipvs0 addresses) and KUBE-IPVS-FILTER then rejects it: nothing leaves the node.
                 continue
-            candidates.setdefault(r.state.pins.dport, []).append((ex.path_conds([r], free=True)[0], r, None))
-        groups: list[Group] = []
-        for dport, members in candidates.items():
+            if prune(r.state.pins):
+                continue  # its destination is a frontend's (the pins were completed after the walk's last prune)
+            pinned = r.state.pins.dst if r.state.pins.dst is not None and r.state.pins.dst.prefixlen == 32 else None
+            if (self.opts.mode == "ipvs" and pinned is not None and r.state.dnat is None
+                    and any(rule.match.src is not None and not rule.match.src.negated
+                            and rule.match.src.network == pinned for rule in r.state.path)):
+                continue  # source and destination are one address (KUBE-LOOP-BACK): excluded by `outside` below
+            candidates.setdefault((r.state.pins.dport, pinned), []).append((ex.path_conds([r], free=True)[0], r, None))
+        merged: dict[tuple[int | None, tuple[int, ...]], tuple[list[Frontend], list[Member]]] = {}
+        for (dport, pinned), members in candidates.items():
             near = by_port.get(dport, []) if dport is not None else fronts
+            if pinned is not None:
+                near = [f for f in near if f.dst is None or Net(f"{f.dst}/32") == pinned]
+            merged.setdefault((dport, tuple(id(f) for f in near)), (near, []))[1].extend(members)
+        groups: list[Group] = []
+        for near, members in merged.values():
             outside = self.t.and_([self.t.not_(self.frontend_expr(f)) for f in near])
             if self.opts.mode == "ipvs":
                 # KUBE-LOOP-BACK masquerades what a local endpoint sends to its own address and port wherever

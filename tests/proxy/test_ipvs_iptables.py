@@ -169,3 +169,43 @@ def test_generated_ipvs_mode_always_verifies(services: list[dict[str, object]], 
                           masquerade_all=masquerade_all, mode="ipvs")
     report = _verify(cluster, *_texts(cluster, opts), opts=opts)
     assert report.ok, "\n".join(v.render() for v in report.violations)
+
+
+OUT_FILTER = "-A KUBE-IPVS-OUT-FILTER -s 5.6.7.8 -m ipvs --vaddr 5.6.7.8 --vproto tcp --vport 80 -j DROP\n"
+LB = "ns5/svc5:p80 load-balancer IP 5.6.7.8:80/TCP"
+
+
+def test_host_packets_to_a_load_balancer_ip_outside_its_source_ranges() -> None:
+    """svc5's loadBalancerSourceRanges (203.0.113.0/25) do not hold the node's IP: IPVS schedules this host's own
+    packets at LOCAL_OUT (they pass no INPUT, so no KUBE-SOURCE-RANGES-FIREWALL), and KUBE-IPVS-OUT-FILTER drops
+    those from the load-balancer IP itself. Without that rule, or with it on another source, the host's packet
+    from 5.6.7.8 reaches the endpoint: a routing violation naming it."""
+    cluster = load_cluster([str(FIXTURES / "overall.yaml")])
+    rules, sets, table = _texts(cluster)
+    assert OUT_FILTER in rules and _verify(cluster, rules, sets, table).ok
+    # Removed: the host's packet from 5.6.7.8 gets through. Moved to the node's IP: that one gets through and the
+    # host's packet from 192.168.0.2 is dropped; the first found of the two is reported.
+    for mutated, allowed in ((rules.replace(OUT_FILTER, ""), {"5.6.7.8"}),
+                             (rules.replace(OUT_FILTER, OUT_FILTER.replace("-s 5.6.7.8", "-s 192.168.0.2")),
+                              {"5.6.7.8", "192.168.0.2"})):
+        report = _verify(cluster, mutated, sets, table)
+        assert [(v.prop, v.frontend) for v in report.violations][:1] == [("1 routing", LB)]
+        text = report.violations[0].render()
+        src = re.search(r"packet:\s+tcp (\S+) -> 5\.6\.7\.8:80 from a process on this node", text)
+        assert src and src.group(1) in allowed, text
+        label = "the load-balancer IP" if src.group(1) == "5.6.7.8" else "another of its addresses"
+        assert f"this host from {label}" in text, text
+
+
+def test_host_packets_to_a_load_balancer_ip_whose_source_ranges_hold_the_node() -> None:
+    """A source range holding the node's IP: upstream adds the KUBE-LOAD-BALANCER-SOURCE-IP member (lbIP,port,lbIP)
+    and no KUBE-IPVS-OUT-FILTER rule, so this host reaches the load-balancer IP; a drop there is caught."""
+    text = (FIXTURES / "overall.yaml").read_text().replace('" 203.0.113.0/25"', '" 203.0.113.0/25", 192.168.0.0/24')
+    cluster = parse_cluster(text, "overall-node-in-range.yaml")
+    rules, sets, table = _texts(cluster)
+    assert "KUBE-IPVS-OUT-FILTER -s" not in rules and "add KUBE-LOAD-BALANCER-SOURCE-IP 5.6.7.8,tcp:80,5.6.7.8" in sets
+    assert _verify(cluster, rules, sets, table).ok
+    dropped = rules.replace("-A KUBE-FORWARD -m comment", OUT_FILTER + "-A KUBE-FORWARD -m comment", 1)
+    report = _verify(cluster, dropped, sets, table)
+    assert [(v.prop, v.frontend) for v in report.violations][:1] == [("1 routing", LB)]
+    assert "this host (its address in loadBalancerSourceRanges)" in report.violations[0].render()

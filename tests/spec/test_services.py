@@ -213,9 +213,12 @@ def test_a_variant_without_its_mechanism_is_an_error() -> None:
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    ("  - port: 80\n    targetPort: http", "spec.ports[0].targetPort: a named port ('http') is not modelled"),
+    ("  - port: 80\n    targetPort: HTTP", "spec.ports[0].targetPort: Invalid value: \"HTTP\": must contain only "
+     "alpha-numeric characters (a-z, 0-9), and hyphens (-), must contain at least one letter (a-z)"),
+    ("  - port: 80\n    targetPort: '8080'", "spec.ports[0].targetPort: Invalid value: \"8080\": must contain at "
+     "least one letter (a-z)"),
     ("  - port: 80\n    portz: 1", "portz"),
-    ("  - port: 80\n  sessionAffinity: ClientIP", "spec.sessionAffinity: only None is modelled"),
+    ("  - port: 80\n  sessionAffinity: Sticky", 'spec.sessionAffinity: Unsupported value: "Sticky"'),
     ("  - port: 80\n  clusterIP: 10.96.0.500", "spec.clusterIP: Invalid value"),
 ])
 def test_bad_service_documents_are_one_error_naming_the_field(edit: str, message: str) -> None:
