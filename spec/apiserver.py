@@ -32,6 +32,7 @@ from spec.state import (
     FINALIZER_ORPHAN,
     IMMORTAL_NAMESPACES,
     RESOURCE,
+    DaemonSet,
     Deployment,
     EndpointSlice,
     Etcd,
@@ -129,6 +130,12 @@ def validate(obj: Object) -> str | None:
         error = _validate_pdb(obj)
         if error:
             return prefix + error
+    if isinstance(obj, DaemonSet):
+        from spec.controllers.daemonset import validate_daemonset
+
+        error = validate_daemonset(obj)
+        if error:
+            return prefix + error
     if isinstance(obj, Service):
         from spec.services import validate_service
 
@@ -196,6 +203,11 @@ def _spec_changed(old: Object, new: Object) -> bool:
         return (old.replicas, old.selector, old.template, old.service_name, old.pod_management_policy,
                 old.min_ready_seconds) != (new.replicas, new.selector, new.template, new.service_name,
                                            new.pod_management_policy, new.min_ready_seconds)
+    if isinstance(old, DaemonSet) and isinstance(new, DaemonSet):
+        return (old.selector, old.template, old.update_strategy, old.max_unavailable, old.max_surge,
+                old.min_ready_seconds, old.revision_history_limit, old.host_network) != (
+            new.selector, new.template, new.update_strategy, new.max_unavailable, new.max_surge,
+            new.min_ready_seconds, new.revision_history_limit, new.host_network)
     if isinstance(old, PodDisruptionBudget) and isinstance(new, PodDisruptionBudget):
         return (old.selector, old.min_available, old.max_unavailable) != (
             new.selector, new.min_available, new.max_unavailable)

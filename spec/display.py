@@ -9,6 +9,7 @@ import attrs
 
 from spec.state import (
     ClusterState,
+    DaemonSet,
     Deployment,
     Informer,
     Job,
@@ -69,6 +70,12 @@ def _object(obj: Object) -> dict[str, Any]:
                    status=f"{ds.updated_replicas} updated, {ds.ready_replicas} ready, {ds.available_replicas} "
                    f"available, observedGeneration {ds.observed_generation}",
                    conditions=[f"{c.type}={c.status} ({c.reason})" for c in ds.conditions])
+    elif isinstance(obj, DaemonSet):
+        dst = obj.status
+        out.update(generation=m.generation, images=[c.image for c in obj.template.containers],
+                   status=f"{dst.desired_number_scheduled} desired, {dst.current_number_scheduled} current, "
+                   f"{dst.number_ready} ready, {dst.updated_number_scheduled} up-to-date, {dst.number_available} "
+                   f"available, {dst.number_misscheduled} misscheduled, observedGeneration {dst.observed_generation}")
     return out
 
 
@@ -107,6 +114,14 @@ def display(state: ClusterState) -> Mapping[str, Any]:
             "queue": list(ctl.queue.queue),
             "expectations": {k: {"add": e.add, "del": sorted(e.deletes)} for k, e in sorted(ctl.expectations.items())},
             "finalizer removals expected": {k: sorted(v) for k, v in sorted(ctl.removals.items())},
+        }
+    if state.daemonsets is not None:
+        dctl = state.daemonsets
+        view["daemonset-controller"] = {
+            "informers": {f"{r} rv": i.rv for r, i in zip(("daemonsets", "nodes"), dctl.informers, strict=True)},
+            "queue": list(dctl.queue.queue),
+            "backoff": [f"{k} in {ms} ms" for k, ms in dctl.queue.waiting],
+            "expectations": {k: {"add": e.add, "del": e.delete} for k, e in sorted(dctl.expectations.items())},
         }
     if state.apiservers is not None:  # several API servers (spec.kube_apiserver): each one's cache and clients
         from spec.kube_apiserver import server_name
@@ -511,6 +526,13 @@ def tables(state: ClusterState) -> list[dict[str, Any]]:
         out.append({"title": "jobs", "columns": ["NAME", "STATUS", "COMPLETIONS", "ACTIVE", "FAILED"],
                     "rows": [[_name(j), j.status.condition or "Running", _completions(j), j.status.active,
                               j.status.failed] for j in jobs]})
+    daemonsets = [o for o in objects if isinstance(o, DaemonSet)]
+    if daemonsets:  # kubectl get daemonsets (printDaemonSet)
+        out.append({"title": "daemonsets", "columns": ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE",
+                                                       "AVAILABLE", "IMAGES"],
+                    "rows": [[_name(d), d.status.desired_number_scheduled, d.status.current_number_scheduled,
+                              d.status.number_ready, d.status.updated_number_scheduled, d.status.number_available,
+                              ",".join(c.image for c in d.template.containers)] for d in daemonsets]})
     namespaces = [o for o in objects if isinstance(o, Namespace)]
     if namespaces:  # kubectl get namespaces (printNamespace)
         out.append({"title": "namespaces", "columns": ["NAME", "STATUS"],

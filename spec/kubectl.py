@@ -28,10 +28,11 @@ from spec.apiserver import NAMESPACE_TERMINATING, Session
 from spec.component import Base, Step, commit, session
 from spec.controllers.deployment import owned, revision
 from spec.eviction import evict
-from spec.scheduling.types import pairs
+from spec.scheduling.types import Taint, pairs
 from spec.state import (
     POD_TEMPLATE_HASH,
     ClusterState,
+    DaemonSet,
     Deployment,
     Drain,
     Key,
@@ -57,6 +58,7 @@ _RESOURCES = {
     "job": "jobs", "jobs": "jobs",
     "namespace": "namespaces", "namespaces": "namespaces", "ns": "namespaces",
     "statefulset": "statefulsets", "statefulsets": "statefulsets", "sts": "statefulsets",
+    "daemonset": "daemonsets", "daemonsets": "daemonsets", "ds": "daemonsets",
 }
 
 
@@ -85,16 +87,20 @@ class Command:
     target_port: int = 0
     service: str = ""
     service_type: str = "ClusterIP"
+    taint: tuple[str, ...] = ()
+    """``kubectl taint nodes NODE KEY[=VALUE]:EFFECT[-]``: (key, value, effect); verb "taint" or "untaint" (the
+    trailing ``-``; effect "" removes every effect of the key)."""
 
 
 CASCADE = {"background": "background", "foreground": "foreground", "orphan": "orphan",
            "true": "background", "false": "orphan"}
 """kubectl delete --cascade (staging/src/k8s.io/kubectl/pkg/cmd/delete/delete_flags.go: the deprecated true and
 false mean background and orphan)."""
-DELETABLE_OWNERS = ("deployments", "replicasets", "jobs")
+DELETABLE_OWNERS = ("deployments", "replicasets", "jobs", "daemonsets")
 """The owners ``kubectl delete NAME --cascade`` takes in the model (issue 19 adds more as they are modelled)."""
 _POLICY = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}
-_GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps", "jobs": "job.batch"}
+_GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps", "jobs": "job.batch",
+          "daemonsets": "daemonset.apps"}
 
 
 def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:
@@ -148,6 +154,8 @@ def parse(line: str, where: str) -> Command:
     if not plain:
         raise InputError(f"{where}: missing command")
     verb = plain[0]
+    if verb == "taint":
+        return parse_taint(line, plain, flags, where)
     if verb in ("cordon", "uncordon"):
         if len(plain) != 2:
             raise InputError(f"{where}: usage: kubectl {verb} NODE")
@@ -163,8 +171,8 @@ def parse(line: str, where: str) -> Command:
         return Command(line, verb, resource, name, namespace, replicas=int(raw))
     if verb == "set" and len(plain) >= 2 and plain[1] == "image":
         resource, name, rest = _target(plain[2:], where)
-        if resource != "deployments" or not name or len(rest) != 1 or "=" not in rest[0]:
-            raise InputError(f"{where}: usage: kubectl set image deployment/NAME CONTAINER=IMAGE")
+        if resource not in ("deployments", "daemonsets") or not name or len(rest) != 1 or "=" not in rest[0]:
+            raise InputError(f"{where}: usage: kubectl set image deployment/NAME|daemonset/NAME CONTAINER=IMAGE")
         container, image = rest[0].split("=", 1)
         _no_more(flags, where)
         return Command(line, "set-image", resource, name, namespace, container=container, image=image)
@@ -259,8 +267,53 @@ def parse(line: str, where: str) -> Command:
                        container=cluster_ip)
     raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, rollout pause, "
                      "rollout resume, delete pod, "
-                     "delete node, delete namespace, delete deployment, delete replicaset, delete job, cordon, "
-                     "uncordon, drain, expose, create service)")
+                     "delete node, delete namespace, delete deployment, delete replicaset, delete job, "
+                     "delete daemonset, cordon, uncordon, drain, expose, create service, taint)")
+
+
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def parse_taint(line: str, plain: list[str], flags: dict[str, str], where: str) -> Command:
+    """``kubectl taint nodes NODE KEY[=VALUE]:EFFECT`` (add) or ``KEY[=VALUE][:EFFECT]-`` (remove): one node, one
+    taint (staging/src/k8s.io/kubectl/pkg/cmd/taint/taint.go, parseTaints)."""
+    usage = f"{where}: usage: kubectl taint nodes NODE KEY[=VALUE]:EFFECT | kubectl taint nodes NODE KEY[:EFFECT]-"
+    if len(plain) != 4 or plain[1] not in ("node", "nodes", "no"):
+        raise InputError(usage)
+    spec = plain[3]
+    remove = spec.endswith("-")
+    if remove:
+        spec = spec[:-1]
+    rest, _, effect = spec.partition(":")
+    key, _, value = rest.partition("=")
+    if not key or (not remove and not effect):
+        raise InputError(usage)
+    if effect and effect not in TAINT_EFFECTS:
+        raise InputError(f"{where}: invalid taint effect: {effect}, unsupported taint effect")
+    _no_more(flags, where)
+    return Command(line, "untaint" if remove else "taint", "nodes", plain[2], taint=(key, value, effect))
+
+
+def run_taint(c: Command, session: Session) -> str:
+    """Add the taint (refused when the node has the key with that effect: no --overwrite), or remove the key's
+    taints (with that effect, if given); a patch of spec.taints."""
+    key = key_of("nodes", "", c.name)
+    node = session.get(key)
+    if not isinstance(node, Node):
+        return f'Error from server (NotFound): nodes "{c.name}" not found'
+    t_key, t_value, t_effect = c.taint
+    taints = node.info.taints
+    if c.verb == "taint":
+        if any(t.key == t_key and t.effect == t_effect for t in taints):
+            return f"error: node {c.name} already has {t_key} taint(s) with same effect(s) and --overwrite is false"
+        new = (*taints, Taint(t_key, t_value, t_effect))  # type: ignore[arg-type]
+    else:
+        new = tuple(t for t in taints if not (t.key == t_key and (not t_effect or t.effect == t_effect)))
+        if len(new) == len(taints):
+            shown = f"{t_key}:{t_effect}" if t_effect else t_key
+            return f'error: taint "{shown}" not found'
+    session.patch(key, attrs.evolve(node, info=attrs.evolve(node.info, taints=new)))
+    return f"node/{c.name} {c.verb}ed"
 
 
 def _no_more(flags: dict[str, str], where: str) -> None:
@@ -274,6 +327,8 @@ def run(command: Command, session: Session) -> str:
     if c.verb == "drain":
         return start_drain(c, -1, session)[0]
     key = key_of(c.resource, c.namespace, c.name)
+    if c.verb in ("taint", "untaint"):
+        return run_taint(c, session)
     if c.verb in ("cordon", "uncordon"):
         node = session.get(key)
         if not isinstance(node, Node):
@@ -317,6 +372,11 @@ def run(command: Command, session: Session) -> str:
     if c.verb == "create-service":
         return _create_service(c, session)
     obj = session.get(key)
+    if c.verb == "set-image" and isinstance(obj, DaemonSet):
+        if all(ct.name != c.container for ct in obj.template.containers):
+            return f'error: unable to find container named "{c.container}"'
+        response = session.patch(key, attrs.evolve(obj, template=obj.template.with_image(c.container, c.image)))
+        return f"daemonset.apps/{c.name} image updated" if response.ok else f"error: {response.message}"
     if not isinstance(obj, Deployment | ReplicaSet | StatefulSet):
         return f'Error from server (NotFound): {qualified_resource(c.resource)} "{c.name}" not found'
     if c.verb == "scale":

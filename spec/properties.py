@@ -588,6 +588,62 @@ PROPERTIES["LeaderElectionFencing"] = PropertySpec(
 )
 
 
+# --- DaemonSets (the predicates and their upstream promises are in spec/daemonset_properties.py) ---------------
+
+def daemon_blocked(s: ClusterState) -> bool:
+    """``blocked``, but for the pending pods of a DaemonSet whose target node is gone: nothing can bind them, and
+    removing them is the DaemonSet controller's job (getUnscheduledPodsWithoutNode), so they excuse nothing."""
+    from spec.controllers.daemonset import target_node
+
+    objects = s.etcd.objects
+    pods = [p for k, p in objects.items() if k.startswith("pods/") and isinstance(p, Pod)]
+    pending = [p for p in pods if not p.node_name and not p.meta.deleting and p.scheduler_name == "default-scheduler"]
+    for pod, fits in zip(pending, _pending_feasibility(s), strict=True):
+        owner = pod.meta.owner
+        if not fits and not (owner is not None and owner.kind == "DaemonSet"
+                             and f"nodes/{target_node(pod)}" not in objects):
+            return True
+    return False
+
+
+def _register_daemonsets() -> None:
+    from spec import daemonset_properties as dp
+    from spec.state import DaemonSet
+
+    PROPERTIES["AtMostOneDaemonPodPerNode"] = PropertySpec(
+        "AtMostOneDaemonPodPerNode", "always", dp.at_most_one_daemon_pod_per_node, None,
+        "No node is the target of two active pods of one DaemonSet (one of each revision while surging): the "
+        "promise the DaemonSet controller's expectations keep.",
+        "pkg/controller/daemon/daemon_controller.go (syncDaemonSet: SatisfiedExpectations, podsShouldBeOnNode); "
+        "https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/; kubernetes#54096",
+        applies=_has(DaemonSet), explain=dp.explain_at_most_one,
+    )
+    PROPERTIES["DaemonSetsConverge"] = PropertySpec(
+        "DaemonSetsConverge", "leads_to_always",
+        lambda s: not dp.daemonsets_converged(s) and not daemon_blocked(s),
+        lambda s: dp.daemonsets_converged(s) or daemon_blocked(s),
+        "Whenever a DaemonSet is not converged and nothing blocks it (every pending pod fits some node, but a "
+        "DaemonSet's pod for a node that is gone, which its controller must remove), every node "
+        "that should run it gets exactly one Ready pod of it (of its current template under RollingUpdate), no "
+        "node that must not keep one has one, none is left for a node that is gone, its status counts them, and it "
+        "stays so: Anvil's ESR, p ~> []q.",
+        "pkg/controller/daemon/daemon_controller.go (manage, podsShouldBeOnNode, NodeShouldRunDaemonPod, "
+        "getUnscheduledPodsWithoutNode, updateDaemonSetStatus), update.go (rollingUpdate); Anvil esr.rs",
+        applies=_has(DaemonSet), explain=dp.explain_converged,
+    )
+    PROPERTIES["DaemonSetRollingUpdateWithinMaxUnavailable"] = PropertySpec(
+        "DaemonSetRollingUpdateWithinMaxUnavailable", "always", dp.rolling_update_within_max_unavailable, None,
+        "A DaemonSet's rolling update never deletes an available pod when that leaves fewer of its eligible nodes "
+        "with an available pod than desiredNumberScheduled - maxUnavailable.",
+        "apps/v1 RollingUpdateDaemonSet.MaxUnavailable; pkg/controller/daemon/update.go (rollingUpdate, "
+        "updatedDesiredNodeCounts)",
+        applies=_has(DaemonSet), explain=dp.explain_unavailable,
+    )
+
+
+_register_daemonsets()
+
+
 # --- explanations: what breaks each property in a violating state (issue 18) -------------------------------
 
 

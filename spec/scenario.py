@@ -1,5 +1,5 @@
 """Scenarios: a YAML file of Kubernetes documents (Node, Deployment, ReplicaSet, Pod, StatefulSet,
-PodDisruptionBudget, Job) plus one ``kind: Scenario``
+PodDisruptionBudget, Job, DaemonSet) plus one ``kind: Scenario``
 document (apiVersion kubespec.dev/v1) with fault budgets, read consistency, variants, properties, kubectl commands
 and bounds. Every problem is an ``InputError`` naming the file, the document and the field.
 
@@ -31,6 +31,7 @@ from spec.state import (
     FINALIZER_KUBERNETES,
     Budget,
     Container,
+    DaemonSet,
     Deployment,
     Job,
     Meta,
@@ -105,7 +106,6 @@ containers, not to the control plane the model checks; RBAC, Ingress and Network
 StorageClass or PersistentVolume matters only through a claim, which is refused (``NOT_MODELLED``)."""
 
 NOT_MODELLED = {
-    "DaemonSet": "its pods (one per node) would change what is checked; `kubespec schedule` places them",
     "CronJob": "it creates Jobs on a schedule; give the Job itself (batch/v1 Job is modelled)",
     "HorizontalPodAutoscaler": "replicas change only through `kubectl scale` in spec.userActions",
     "ReplicationController": "use a ReplicaSet (the same controller with set-based selectors)",
@@ -444,6 +444,40 @@ def _statefulset(doc: dict[str, Any], where: str) -> StatefulSet:
                        pod_management_policy=policy)
 
 
+def _daemonset(doc: dict[str, Any], where: str) -> DaemonSet:
+    """An apps/v1 DaemonSet (``spec.controllers.daemonset`` says what of it is modelled): selector, template,
+    updateStrategy (RollingUpdate with maxUnavailable, default 1, and maxSurge, default 0, as SetDefaults_DaemonSet;
+    or OnDelete), revisionHistoryLimit; minReadySeconds must be 0. Validation (the selector, the strategy's
+    values) is the API server's (``validate_daemonset``, with upstream's messages)."""
+    meta = _meta(doc, where)
+    spec = _map(doc, "spec", where, required=True)
+    _keys(spec, ("selector", "template", "minReadySeconds", "updateStrategy", "revisionHistoryLimit"),
+          f"{where}: spec")
+    min_ready = _int(spec, "minReadySeconds", f"{where}: spec", 0)
+    if min_ready:
+        raise InputError(f"{where}: spec.minReadySeconds: only 0 is modelled, got {min_ready}")
+    strategy = _map(spec, "updateStrategy", f"{where}: spec")
+    _keys(strategy, ("type", "rollingUpdate"), f"{where}: spec.updateStrategy")
+    kind = strategy.get("type", "RollingUpdate")
+    if kind not in ("RollingUpdate", "OnDelete"):
+        raise InputError(f"{where}: spec.updateStrategy.type: Unsupported value: {kind!r}: supported values: "
+                         "\"OnDelete\", \"RollingUpdate\"")
+    rolling = _map(strategy, "rollingUpdate", f"{where}: spec.updateStrategy")
+    _keys(rolling, ("maxUnavailable", "maxSurge"), f"{where}: spec.updateStrategy.rollingUpdate")
+    values = {field: _int_or_percent(rolling.get(field, default), f"{where}: spec.updateStrategy.rollingUpdate."
+                                     f"{field}") for field, default in (("maxUnavailable", 1), ("maxSurge", 0))}
+    template = _template(spec, meta.namespace, where)
+    pod_spec = _map(_map(spec, "template", f"{where}: spec"), "spec", f"{where}: spec.template")
+    policy = pod_spec.get("restartPolicy", "Always")
+    if policy != "Always":  # ValidateDaemonSetSpec
+        raise InputError(f"{where}: spec.template.spec.restartPolicy: Unsupported value: {policy!r}: supported "
+                         "values: \"Always\"")
+    return DaemonSet(meta=meta, selector=_selector(spec, where), template=template, update_strategy=kind,
+                     max_unavailable=values["maxUnavailable"], max_surge=values["maxSurge"],
+                     revision_history_limit=_int(spec, "revisionHistoryLimit", f"{where}: spec", 10),
+                     host_network=pod_spec.get("hostNetwork") is True)
+
+
 def _pdb(doc: dict[str, Any], where: str) -> PodDisruptionBudget:
     """A policy/v1 PodDisruptionBudget: selector, and minAvailable or maxUnavailable (an integer or "N%")."""
     meta = _meta(doc, where)
@@ -596,6 +630,7 @@ _KINDS: dict[str, tuple[str, Callable[[dict[str, Any], str], Object]]] = {
     "StatefulSet": ("apps/v1", _statefulset),
     "PodDisruptionBudget": ("policy/v1", _pdb),
     "Job": ("batch/v1", _job),
+    "DaemonSet": ("apps/v1", lambda doc, where: _daemonset(doc, where)),
     "Namespace": ("v1", _namespace),
 }
 """The object kinds a scenario holds: each kind's apiVersion and the function that reads its document."""

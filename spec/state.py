@@ -343,6 +343,44 @@ class PodDisruptionBudget:
     status: PodDisruptionBudgetStatus = PodDisruptionBudgetStatus()
 
 
+CONTROLLER_REVISION_HASH = "controller-revision-hash"
+"""apps/v1 ControllerRevisionHashLabelKey (DefaultDaemonSetUniqueLabelKey): the DaemonSet controller labels each pod
+it creates with the hash of the template it was made from (``spec.controllers.daemonset``)."""
+
+
+@attrs.frozen(cache_hash=True)
+class DaemonSetStatus:
+    """Upstream: apps/v1 DaemonSetStatus (collisionCount and the conditions left out: no ControllerRevision objects
+    are modelled, ``spec.controllers.daemonset``)."""
+
+    observed_generation: int = 0
+    desired_number_scheduled: int = 0
+    current_number_scheduled: int = 0
+    number_misscheduled: int = 0
+    number_ready: int = 0
+    updated_number_scheduled: int = 0
+    number_available: int = 0
+    number_unavailable: int = 0
+
+
+@attrs.frozen(cache_hash=True)
+class DaemonSet:
+    """Upstream: apps/v1 DaemonSet: one pod per eligible node (``spec.controllers.daemonset``). ``update_strategy``
+    is spec.updateStrategy.type, "RollingUpdate" (maxUnavailable and maxSurge, each an int or "N%") or "OnDelete"."""
+
+    meta: Meta
+    selector: LabelSelector
+    template: PodTemplate
+    update_strategy: str = "RollingUpdate"
+    max_unavailable: int | str = 1
+    max_surge: int | str = 0
+    min_ready_seconds: int = 0
+    revision_history_limit: int = 10
+    status: DaemonSetStatus = DaemonSetStatus()
+    host_network: bool = False
+    """spec.template.spec.hostNetwork (the controller adds the network-unavailable toleration)."""
+
+
 
 # --- Services and EndpointSlices (``spec.services``, ``spec.controllers.endpointslice_controller``) ---------------
 
@@ -465,14 +503,15 @@ class Namespace:
 
 
 Object = (Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice | Job
-          | Namespace | Lease)
+          | Namespace | Lease | DaemonSet)
 
 RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
             StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets", Service: "services",
-            EndpointSlice: "endpointslices", Job: "jobs", Namespace: "namespaces", Lease: "leases"}
+            EndpointSlice: "endpointslices", Job: "jobs", Namespace: "namespaces", Lease: "leases",
+            DaemonSet: "daemonsets"}
 KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
         PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice", Job: "Job",
-        Namespace: "Namespace", Lease: "Lease"}
+        Namespace: "Namespace", Lease: "Lease", DaemonSet: "DaemonSet"}
 GROUP = {
     "pods": "", "nodes": "", "services": "", "endpoints": "", "events": "", "namespaces": "", "configmaps": "",
     "secrets": "", "persistentvolumeclaims": "", "persistentvolumes": "", "serviceaccounts": "",
@@ -536,6 +575,9 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
     if type(obj) is Lease:
         return Lease(meta, obj.holder_identity, obj.lease_duration_seconds, obj.acquire_time, obj.renew_time,
                      obj.lease_transitions)
+    if type(obj) is DaemonSet:
+        return DaemonSet(meta, obj.selector, obj.template, obj.update_strategy, obj.max_unavailable, obj.max_surge,
+                         obj.min_ready_seconds, obj.revision_history_limit, obj.status, obj.host_network)
     assert type(obj) is Node
     return Node(meta, obj.info, obj.ready)
 
@@ -860,6 +902,9 @@ class Ghost:
                                                        metadata=holds(("seq", ("tuple", UID, UID))))
     """(dependent uid, owner uid) of every ownerReference the garbage collector removed to orphan a dependent
     (attemptToOrphan): OrphansStayOrphaned (``spec.ha_properties``) says the owner never gets it back."""
+    daemon_unavailable: frozenset[Key] = frozenset()
+    """DaemonSets (keys) whose rolling update deleted an available pod while that left fewer of its eligible nodes
+    with an available pod than desiredNumberScheduled - maxUnavailable (``spec.daemonset_properties``)."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -967,6 +1012,34 @@ class JobController:
 
 JOB_SCOPE = ("kcm", "jobs")
 """The Job controller's Job informer's scope (``spec.informer.Scope``)."""
+
+
+@attrs.frozen(cache_hash=True)
+class CountExpectation:
+    """Upstream: pkg/controller/controller_utils.go ControlleeExpectations as the DaemonSet controller uses them
+    (ControllerExpectations, not the UID-tracking kind): how many creations and deletions of its pods it still
+    expects to observe, and the ms left before they expire (ExpectationsTimeout, 5 min)."""
+
+    add: int
+    delete: int
+    timer: int
+
+
+DAEMONSET_RESOURCES = ("daemonsets", "nodes")
+"""The DaemonSet controller's own informers, in this order (its pods are the controller manager's pod informer's:
+one shared informer factory)."""
+
+
+@attrs.frozen(cache_hash=True)
+class DaemonSetController:
+    """kube-controller-manager's DaemonSet controller (``spec.controllers.daemonset``): its informers (DaemonSets,
+    Nodes; scope ("kcm", resource)), its work queue and its expectations of pod creations and deletions per
+    DaemonSet. None in ``ClusterState`` where the scenario has no DaemonSet: then nothing changes for the other
+    scenarios. Lost in a controller-manager crash."""
+
+    informers: tuple[Informer, ...]
+    queue: WorkQueue = WorkQueue()
+    expectations: immutables.Map[Key, CountExpectation] = immutables.Map()
 
 
 @attrs.frozen(cache_hash=True)
@@ -1115,7 +1188,7 @@ class SlotLayout:
 
     @staticmethod
     def of(schedulers: int, kubelets: tuple[str, ...], workloads: int, jobs: bool, eps: bool,
-           proxies: tuple[str, ...], dns: bool) -> SlotLayout:
+           proxies: tuple[str, ...], dns: bool, daemonsets: bool = False) -> SlotLayout:
         slots: list[tuple[str, int, tuple[str, str]]] = list(_KCM_SLOTS)
         owner = ["kcm"] * len(_KCM_SLOTS)
         start = {"kcm": 0}
@@ -1138,13 +1211,15 @@ class SlotLayout:
             add("net", "proxy", [("proxy", node) for node in proxies])
         if dns:
             add("net", "dns", [DNS_SCOPE])
+        if daemonsets:
+            add("daemonsets", "daemonsets", [("kcm", r) for r in DAEMONSET_RESOURCES])
         return SlotLayout(tuple(slots), tuple(scope for _, _, scope in slots), tuple(owner), start)
 
 
 _LAYOUTS: dict[tuple[object, ...], SlotLayout] = {}
 """Every layout met (``ClusterState.layout``): a handful per scenario."""
 _ABSENT: Any = object()
-_LAST_LAYOUT: list[object] = [None, None, None, None, None, None]
+_LAST_LAYOUT: list[object] = [None, None, None, None, None, None, None]
 """The components of the last state asked and its layout: consecutive states mostly share them."""
 
 
@@ -1177,6 +1252,8 @@ class ClusterState:
     readiness: Readiness | None = None
     """How long each Ready pod has been Ready, for minReadySeconds (None: no workload sets it;
     ``spec.controllers.replicaset``)."""
+    daemonsets: DaemonSetController | None = None
+    """The DaemonSet controller (None: the scenario has no DaemonSet; ``spec.controllers.daemonset``)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -1189,7 +1266,7 @@ class ClusterState:
                             tuple(kubelet if k.node == kubelet.node else k for k in self.kubelets),
                             self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.apiservers, self.scheduler_election, self.readiness)
+                            self.apiservers, self.scheduler_election, self.readiness, self.daemonsets)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -1214,6 +1291,8 @@ class ClusterState:
             out += [p.informer for p in net.proxies]
         if net.dns is not None:
             out.append(net.dns)
+        if self.daemonsets is not None:
+            out += self.daemonsets.informers
         return out
 
     def layout(self) -> SlotLayout:
@@ -1221,15 +1300,16 @@ class ClusterState:
         net, kubelets, schedulers, workloads = self.net, self.kubelets, self.schedulers, self.workloads
         last = _LAST_LAYOUT
         if (last[0] is kubelets and last[1] is schedulers and last[2] is net and last[3] is workloads
-                and (self.jobs is None) == last[4]):
+                and (self.jobs is None) == last[4] and (self.daemonsets is None) == last[6]):
             return last[5]  # type: ignore[return-value]
         key = (len(schedulers), tuple([k.node for k in kubelets]),
                -1 if workloads is None else len(workloads.informers), self.jobs is not None,
-               net.eps is not None, tuple([p.node for p in net.proxies]) if net.proxies else (), net.dns is not None)
+               net.eps is not None, tuple([p.node for p in net.proxies]) if net.proxies else (), net.dns is not None,
+               self.daemonsets is not None)
         layout = _LAYOUTS.get(key)
         if layout is None:
             layout = _LAYOUTS[key] = SlotLayout.of(*key)
-        _LAST_LAYOUT[:] = [kubelets, schedulers, net, workloads, self.jobs is None, layout]
+        _LAST_LAYOUT[:] = [kubelets, schedulers, net, workloads, self.jobs is None, layout, self.daemonsets is None]
         return layout
 
     def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
@@ -1247,6 +1327,11 @@ class ClusterState:
         elif who == "jobs":
             assert self.jobs is not None
             return self._with(jobs=attrs.evolve(self.jobs, informer=inf))
+        elif who == "daemonsets":
+            assert self.daemonsets is not None
+            dinfs = list(self.daemonsets.informers)
+            dinfs[index] = inf
+            return self._with(daemonsets=attrs.evolve(self.daemonsets, informers=tuple(dinfs)))
         elif who == "scheduler":
             ss = list(schedulers)
             s = ss[index]
@@ -1261,7 +1346,7 @@ class ClusterState:
             kubelets = tuple(ks)
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.apiservers, self.scheduler_election, self.readiness)
+                            self.apiservers, self.scheduler_election, self.readiness, self.daemonsets)
 
     def with_informers(self, infs: Sequence[Informer | None], etcd: Etcd | None = None,
                        current: list[Informer | None] | None = None) -> ClusterState:
@@ -1277,7 +1362,7 @@ class ClusterState:
         """The informers of the slots ``changes`` names (index in ``informer_slots`` order) replaced (and etcd,
         if given): only the components that own them are rebuilt."""
         kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
-        workloads, jobs, net = self.workloads, self.jobs, self.net
+        workloads, jobs, net, daemonsets = self.workloads, self.jobs, self.net, self.daemonsets
         n_s = 3 + len(schedulers)
         n_k = n_s + len(kubelets)
         touched = {"kcm" if i < 3 else "scheduler" if i < n_s else "kubelet" if i < n_k else "" for i in changes}
@@ -1320,6 +1405,11 @@ class ClusterState:
         if "jobs" in touched:
             assert jobs is not None
             jobs = attrs.evolve(jobs, informer=changes[lay.start["jobs"]])  # type: ignore[arg-type]
+        if "daemonsets" in touched:
+            assert daemonsets is not None
+            base = lay.start["daemonsets"]
+            dinfs = tuple(changes.get(base + n, inf) for n, inf in enumerate(daemonsets.informers))
+            daemonsets = attrs.evolve(daemonsets, informers=dinfs)  # type: ignore[arg-type]
         if "net" in touched:
             base = lay.start["net"]
             infs_net = self.informers()[base:]
@@ -1329,7 +1419,7 @@ class ClusterState:
             net = with_net_informers(net, infs_net)  # type: ignore[arg-type]
         return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets, self.pending_commands,
                             self.budget, self.ghost, self.lifecycle, workloads, net, self.podgc, jobs, self.leader,
-                            self.apiservers, self.scheduler_election, self.readiness)
+                            self.apiservers, self.scheduler_election, self.readiness, daemonsets)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve``."""
@@ -1338,7 +1428,8 @@ class ClusterState:
                   "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
                   "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader,
                   "apiservers": self.apiservers,
-                  "scheduler_election": self.scheduler_election, "readiness": self.readiness}
+                  "scheduler_election": self.scheduler_election, "readiness": self.readiness,
+                  "daemonsets": self.daemonsets}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -1347,7 +1438,7 @@ class ClusterState:
                             tuple(scheduler if s.name == scheduler.name else s for s in self.schedulers),
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
-                            self.apiservers, self.scheduler_election, self.readiness)
+                            self.apiservers, self.scheduler_election, self.readiness, self.daemonsets)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

@@ -442,3 +442,25 @@ VARIANTS["no-minready-requeue"] = Variant(
     _needs_min_ready,
     "rollout-min-ready",
 )
+
+
+# --- the DaemonSet controller (spec/controllers/daemonset.py) --------------------------------------------------
+
+
+def _needs_daemonset(config: Config) -> str | None:
+    from spec.state import DaemonSet
+
+    if not any(isinstance(o, DaemonSet) for o in config.objects):
+        return "a DaemonSet (the variant changes how its controller counts its pods per node)"
+    return None
+
+
+VARIANTS["daemonset-pending-by-nodename"] = Variant(
+    "daemonset-pending-by-nodename",
+    "kubernetes#61050 (fixed by #61387: util.GetTargetNodeName, a pending pod counts for the node of its "
+    "matchFields affinity)",
+    "the DaemonSet controller groups its pods by spec.nodeName, so a pod the scheduler has not bound yet counts for "
+    "no node and the next sync creates another pod for the same node (thousands of pods in the report)",
+    _needs_daemonset,
+    "daemonset-two-nodes",
+)

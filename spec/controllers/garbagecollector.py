@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
 ACTOR = "garbage-collector"
 
-OWNER_RESOURCE = {"Deployment": "deployments", "ReplicaSet": "replicasets", "Job": "jobs"}
+OWNER_RESOURCE = {"Deployment": "deployments", "ReplicaSet": "replicasets", "Job": "jobs", "DaemonSet": "daemonsets"}
 """Owner kinds to their resource (the rest mapping, for the kinds the model has)."""
 
 
@@ -239,6 +239,8 @@ def gc_work(state: ClusterState, config: Config) -> tuple[Step, ...]:
     caches = tuple(i.cache for i in state.kcm.informers)
     if state.jobs is not None:  # the Job informer (the shared informer factory's): Jobs own their pods
         caches += (state.jobs.informer.cache,)
+    if state.daemonsets is not None:  # the DaemonSet informer (the shared informer factory's): they own their pods
+        caches += (state.daemonsets.informers[0].cache,)
     return steps(caches, state.etcd, state.ghost, True)
 
 

@@ -339,6 +339,11 @@ class ControllerManagerComponent(Base):
             from spec.controllers import job
 
             state = job.on_shared_pods(state, deltas)
+        if state.daemonsets is not None and KCM_RESOURCES[index] == "pods":
+            # and the DaemonSet controller's (spec.controllers.daemonset)
+            from spec.controllers import daemonset
+
+            state = daemonset.on_shared_pods(state, deltas)
         return state
 
 

@@ -56,7 +56,7 @@ ACTOR = "namespace-controller"
 
 CONTENT = ("pods", "services", "deployments", "replicasets", "statefulsets", "jobs", "endpointslices",
            "poddisruptionbudgets",
-           "leases")
+           "leases", "daemonsets")
 """The namespaced resources the deleter deletes, in the order it walks them (the model's kinds; upstream walks
 every namespaced resource that discovery lists and supports delete)."""
 

@@ -36,6 +36,7 @@ from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import (
     Affinity,
     DisruptionBudget,
+    FieldSelectorRequirement,
     HostPort,
     LabelSelector,
     LabelSelectorRequirement,
@@ -249,7 +250,7 @@ def _node_selector_term(raw: Mapping[str, Any], path: str) -> NodeSelectorTerm:
         key, op, values = _requirement(item, p, ("In", "NotIn"))
         if key != "metadata.name":
             raise InputError(f"{p}.key: only metadata.name is supported in matchFields, got {key!r}")
-        fields.append(NodeSelectorRequirement(key, op, values))
+        fields.append(FieldSelectorRequirement(key, op, values))
     return NodeSelectorTerm(exprs, tuple(fields))
 
 
@@ -806,7 +807,7 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
 def _pin_daemon_pod(pod: PodInfo, node: str, host_network: bool = False) -> PodInfo:
     """Upstream: pkg/controller/daemon/util ReplaceDaemonSetPodNodeNameNodeAffinity (every required term's
     matchFields become ``metadata.name In [node]``) and AddOrUpdateDaemonPodTolerations."""
-    pin = (NodeSelectorRequirement("metadata.name", "In", (node,)),)
+    pin = (FieldSelectorRequirement("metadata.name", "In", (node,)),)
     terms = pod.affinity.node_required
     if terms is None:
         required: tuple[NodeSelectorTerm, ...] = (NodeSelectorTerm((), pin),)

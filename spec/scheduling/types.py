@@ -178,11 +178,20 @@ class NodeSelectorRequirement:
 
 
 @attrs.frozen
+class FieldSelectorRequirement(NodeSelectorRequirement):
+    """A matchFields requirement. Its only field is ``metadata.name``, so its values are node names, declared as
+    such for the reduction layer (``spec.idfields``): the DaemonSet controller pins each pod to its node with one
+    (``spec.controllers.daemonset``), and node symmetry renames it with the node."""
+
+    values: tuple[str, ...] = attrs.field(default=(), metadata=holds(("seq", NODE)))
+
+
+@attrs.frozen
 class NodeSelectorTerm:
     """Expressions and fields ANDed. An empty term matches no node (upstream nodeaffinity.nodeSelectorTerm)."""
 
     match_expressions: tuple[NodeSelectorRequirement, ...] = ()
-    match_fields: tuple[NodeSelectorRequirement, ...] = ()
+    match_fields: tuple[FieldSelectorRequirement, ...] = ()
 
     def matches(self, labels: Mapping[str, str], node_name: str) -> bool:
         """Upstream nodeaffinity.go: an empty term, or one with a requirement that does not parse (an invalid

@@ -115,7 +115,7 @@ UPSTREAM_NAMES = {
     "pods": "pods", "nodes": "nodes", "services": "services", "replicasets": "replicasets.apps",
     "deployments": "deployments.apps", "statefulsets": "statefulsets.apps",
     "poddisruptionbudgets": "poddisruptionbudgets.policy", "endpointslices": "endpointslices.discovery.k8s.io",
-    "leases": "leases.coordination.k8s.io", "jobs": "jobs.batch",
+    "leases": "leases.coordination.k8s.io", "jobs": "jobs.batch", "daemonsets": "daemonsets.apps",
     "namespaces": "namespaces",
 }
 """schema.GroupResource.String() as upstream's errors print it (staging/src/k8s.io/apimachinery/pkg/api/errors)."""
