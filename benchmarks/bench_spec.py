@@ -79,7 +79,7 @@ LIFECYCLE = ("node-failure", "all-nodes-lost", "node-partition", "deleted-node",
 WORKLOADS = ("drain-with-pdb", "drain-with-pdb-replicaset", "statefulset-partition", "replicaset-five-three-running")
 """The StatefulSet / PodDisruptionBudget scenarios (issue 12), each exhaustive in under 2 minutes."""
 
-LEADER_ELECTION = ("ha-controller-manager", "ha-paused-leader", "ha-scheduler")
+LEADER_ELECTION = ("ha-controller-manager", "ha-paused-leader", "ha-scheduler", "ha-job")
 """kube-controller-manager's and kube-scheduler's replicas under leader election (issue 19), each exhaustive in under 5
 minutes."""
 

@@ -546,13 +546,10 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
         pool.close()
 
 
-def _resumable(resume: Snapshot) -> None:
-    """Workers continue a checkpoint of fingerprints taken at the end of a breadth-first level (as they write them);
-    anything else is one worker's to resume."""
+def level_start(resume: Snapshot) -> int:
+    """The index of the first state of the checkpoint's frontier, which must be exactly the last breadth-first level
+    (every earlier state expanded): what workers can resume; anything else is an InputError."""
     stored = resume.graph
-    if stored.fingerprints is None:
-        raise InputError("with liveness properties, workers resume a checkpoint of fingerprint storage; this one "
-                         "stores states exactly: resume it with one worker")
     n = len(stored)
     lo = resume.frontier[0][0] if resume.frontier else n
     if ([i for i, _ in resume.frontier] != list(range(lo, n))
@@ -560,6 +557,17 @@ def _resumable(resume: Snapshot) -> None:
             or any(not stored.expanded[i] for i in range(lo))):
         raise InputError("this checkpoint was taken in the middle of a breadth-first level: resume it with one "
                          "worker (workers resume a checkpoint taken between two levels, as they write them)")
+    return lo
+
+
+def _resumable(resume: Snapshot) -> None:
+    """Workers continue a checkpoint of fingerprints taken at the end of a breadth-first level (as they write them);
+    anything else is one worker's to resume."""
+    stored = resume.graph
+    if stored.fingerprints is None:
+        raise InputError("with liveness properties, workers resume a checkpoint of fingerprint storage; this one "
+                         "stores states exactly: resume it with one worker")
+    level_start(resume)  # an InputError unless the frontier is exactly the last level
 
 
 def _save(pool: Any, checkpoint: Checkpointing, g: StateGraph, out: Outcome, options: dict[str, Any],

@@ -50,7 +50,7 @@ from checker.errors import InputError, ModelError
 from checker.fingerprint import Fingerprinter, field_key
 from checker.graph import NO_PARENT, StateGraph
 from checker.model import Model, overrides
-from checker.parallel import Processes, serve
+from checker.parallel import Processes, level_start, serve
 from checker.search import Outcome, ProgressFn, _defer_signals, _deliver, count_actions, first, holds
 from checker.storage import resident_bytes
 
@@ -572,12 +572,7 @@ def _resumed(model: Model, resume: Snapshot, *, workers: int, limit: float, max_
         raise InputError("a checkpoint of fingerprint storage holds no states to share among workers: resume it "
                          "with one worker")
     n = len(stored)
-    lo = resume.frontier[0][0] if resume.frontier else n
-    if ([i for i, _ in resume.frontier] != list(range(lo, n))
-            or any(stored.depth[i] != stored.depth[lo] for i in range(lo, n))
-            or any(not stored.expanded[i] for i in range(lo))):
-        raise InputError("this checkpoint was taken in the middle of a breadth-first level: resume it with one "
-                         "worker (workers resume a checkpoint taken between two levels, as they write them)")
+    lo = level_start(resume)
     g = StateGraph(False, "fingerprint")
     out = Outcome(g)
     g.parent, g.depth, g.expanded = array("i", stored.parent), array("i", stored.depth), bytearray(stored.expanded)

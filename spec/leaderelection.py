@@ -14,29 +14,47 @@ kubelet restarts as a fresh candidate), staging/src/k8s.io/component-base/config
 (--leader-elect-lease-duration 15 s, --leader-elect-renew-deadline 10 s, --leader-elect-retry-period 2 s, lock
 "leases" kube-system/kube-controller-manager).
 
-Modelled, as a component (``LeaderElectionComponent``, slot ``ClusterState.leader``, None without
-``spec.leaderElection``): every replica's elector memory (observed holder and Lease resourceVersion, what is left
-of observedTime + leaseDuration, of the retry period and of the renew round on its own clock: ``spec.state.
-Replica``). One ``Elect`` step per tryAcquireOrRenew, due when its retry timer runs out (urgent: time waits for it,
-as for any work due now, ``spec.clock``): the leader renews through the fast path (Update with the resourceVersion
-it last wrote; a 409 falls through to the slow path), a candidate Gets the Lease, re-observes it when its
-resourceVersion moved (observedTime := now), and takes it over with an Update guarded by the resourceVersion it
-read once the observed record has expired on its own clock (leaseTransitions + 1). A leader whose renew round
-times out (its last success + retryPeriod + renewDeadline: wait.Until starts the next round retryPeriod after a
-success) stops leading: OnStoppedLeading, and kube-controller-manager exits; the restart is the same step (as a
-crash and its restart are one step in ``spec.faults``), a fresh candidate that has observed nothing.
-Which replica acts: ``ClusterState.kcm`` holds the controllers of replica ``LeaderElection.active`` (the
-existing ReplicaSet and Deployment controllers, their informers, queues and expectations, unchanged); a replica
-that starts leading starts them afresh (``manager.restart``: its informers list, as after a crash); with no
-replica active the slot's informers are absent (``ClusterState.informer_slots``), so no delivery, reconcile or
-timer of theirs exists and the controller manager's components are idle without a guard of their own. A second
-leading replica (one paused, or one that resumed after another took its lease) keeps its own controllers in
-``LeaderElection.parked``: this is the smallest sound change, since only such an overlap needs two copies, and
-every other module keeps reading ``state.kcm`` as before. A parked replica that is not paused reconciles from its
-parked caches (steps ``<replica>/replicaset-controller``, ``<replica>/deployment-controller``): a resumed leader
-acting before it notices that it lost the Lease, which upstream does not prevent (the package's doc: "does not
-guarantee that only one client is acting as a leader (a.k.a. fencing)"). Its caches get no deliveries while it
-overlaps (a watch may lag that long: the worst case); if it becomes the only leader again they relist.
+Modelled: one elector (``LeaderElector``) parameterised by the component it elects (its slot of ``ClusterState``,
+its Lease, its replicas, its pause budget, what OnStartedLeading starts and OnStoppedLeading stops, what a pause, a
+resume and a stale leader do): ``ControllerManagerElection`` (``LEADER_ELECTION``, slot ``ClusterState.leader``,
+None without ``spec.leaderElection``) and ``SchedulerElection`` (below). Every replica's elector memory (observed
+holder and Lease resourceVersion, what is left of observedTime + leaseDuration, of the retry period and of the renew
+round on its own clock: ``spec.state.Replica``). One ``Elect`` step per tryAcquireOrRenew, due when its retry timer
+runs out (urgent: time waits for it, as for any work due now, ``spec.clock``): the leader renews through the fast
+path (Update with the resourceVersion it last wrote; a 409 falls through to the slow path), a candidate Gets the
+Lease, re-observes it when its resourceVersion moved (observedTime := now), and takes it over with an Update guarded
+by the resourceVersion it read once the observed record has expired on its own clock (leaseTransitions + 1). A
+leader whose renew round times out (its last success + retryPeriod + renewDeadline: wait.Until starts the next round
+retryPeriod after a success) stops leading: OnStoppedLeading, and kube-controller-manager exits; the restart is the
+same step (as a crash and its restart are one step in ``spec.faults``), a fresh candidate that has observed nothing.
+Which replica acts: ``ClusterState.kcm`` holds the controllers of replica ``LeaderElection.active`` (the existing
+ReplicaSet and Deployment controllers, their informers, queues and expectations, unchanged); a replica that starts
+leading starts them afresh (``manager.restart``: its informers list, as after a crash); with no replica active the
+slot's informers are absent (``ClusterState.informer_slots``), so no delivery, reconcile or timer of theirs exists
+and the controller manager's components are idle without a guard of their own. A second leading replica (one paused,
+or one that resumed after another took its lease) keeps its own controllers in ``LeaderElection.parked``: this is
+the smallest sound change, since only such an overlap needs two copies, and every other module keeps reading
+``state.kcm`` as before. A parked replica that is not paused reconciles from its parked caches (steps
+``<replica>/replicaset-controller``, ``<replica>/deployment-controller``): a resumed leader acting before it notices
+that it lost the Lease, which upstream does not prevent (the package's doc: "does not guarantee that only one client
+is acting as a leader (a.k.a. fencing)"). Its caches get no deliveries while it overlaps (a watch may lag that long:
+the worst case); if it becomes the only leader again they relist.
+The controller manager's other controllers (cmd/kube-controller-manager/app/controllermanager.go: Run ->
+leaderElectAndRun -> StartControllers starts every one of them in OnStartedLeading, and OnStoppedLeading exits the
+process): the Job, StatefulSet, disruption and EndpointSlice controllers, the node lifecycle and taint eviction
+controllers and the pod garbage collector keep slots of their own (``spec.controllers.manager.Hosted``). They run
+only while a replica acts (``manager.running``: their steps, timers and work are gated on it); a replica that starts
+acting starts them afresh after its ReplicaSet and Deployment controllers (``_activate``: each one's ``restart``,
+informers listed at the revision the shared informer lists at, queues, expectations and timers empty); when the
+acting replica exits or crashes with no successor they are ``stopped`` (their informers absent from
+``ClusterState.informer_slots``). A paused acting replica's stand frozen in their slots (``LeaderElection.frozen``:
+no step and no timer, its own informers may still take deliveries, as if it handled the buffered events on
+resuming) and run on when it resumes before another replica acts (``_run_on``); once another replica's have taken
+the slots, a stale leader's other controllers take no step (only its ReplicaSet and Deployment controllers act
+stale, from their parked caches: an under-approximation of what a resumed leader may do), and should it become the
+only leader again, they start afresh beside its parked caches. The garbage collector's graph is the controller
+manager's caches (absent with no replica acting); the namespace controller keeps no state and reads live, and runs
+as if always led.
 Faults (``spec.leaderElection.pauses`` and ``spec.faults.controllerManagerCrashes``, not fair): a replica pauses
 (a long GC pause, a frozen VM: it takes no step and its clock stands still while wall time passes; its controllers
 are parked) and resumes (weakly fair, actor the replica: a pause ends); a replica crashes (its controllers are
@@ -50,9 +68,9 @@ step (a renewal between them would make its Update conflict and its next Get obs
 here: again the earlier takeover is kept); API latency is zero; the Lease's MicroTimes are a bit each
 (``spec.state.Lease``). Restarting after "leaderelection lost" takes no time (kubelet's first restart of a
 container is immediate; CrashLoopBackOff only delays later ones).
-kube-scheduler (``SchedulerElectionComponent``, slot ``ClusterState.scheduler_election``, when
+kube-scheduler (``SchedulerElection``, ``SCHEDULER_ELECTION``, slot ``ClusterState.scheduler_election``, when
 ``spec.leaderElection.components`` names it; cmd/kube-scheduler/app/server.go, Lease kube-system/kube-scheduler,
-the same defaults): the same elector (``attempt``, shared with the controller manager's); each replica's scheduler
+the same defaults): the same elector with the scheduler's callbacks; each replica's scheduler
 (``ClusterState.schedulers``, ``kube-scheduler-N``) runs its informer and event handlers from the start (upstream
 starts the informers before leader election, DelayCacheUntilActive false), so a standby's queue and cache are
 warm; OnStartedLeading runs sched.Run, so only a replica that leads and is not paused schedules and binds
@@ -64,17 +82,14 @@ renew deadline (the binding's precondition keeps a pod bound once); ``scheduler-
 to handling its buffered watch events the moment it resumes: no other component reads its cache or queue).
 Omitted: ReleaseOnCancel (kube-controller-manager does not set it; kube-scheduler does since kubernetes#100305, a
 faster handover on a graceful shutdown, which no fault here is), coordinated leader election (LeaseCandidate, off
-by default), the handover of the controller manager's other controllers (the node lifecycle and pod garbage
-collectors, the StatefulSet, disruption, Job and EndpointSlice controllers: a scenario with kube-controller-manager
-under leader election has none of their objects or faults, which ``_check_scope`` checks and names; the namespace
-controller keeps no state and reads live, so it runs as if always led), the leader election healthz watchdog
-(--leader-elect's /healthz adaptor).
+by default), the leader election healthz watchdog (--leader-elect's /healthz adaptor), the stale actions of a
+resumed leader's controllers other than the ReplicaSet and Deployment controllers (above).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -92,24 +107,18 @@ from spec.state import (
     ClusterState,
     ControllerManager,
     Informer,
-    Job,
     Key,
     LeaderElection,
     Lease,
     Meta,
-    Object,
     Parked,
-    PodDisruptionBudget,
     Replica,
-    Service,
-    StatefulSet,
     key_of,
 )
 from spec.watchcache import settle
 
 if TYPE_CHECKING:
     from spec.config import Config, LeaderElectionConfig
-    from spec.kubectl import Command
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-controller-manager"
@@ -123,12 +132,6 @@ reached), so its controllers keep running."""
 _EMPTY = Informer(rv=0, cache=immutables.Map())
 IDLE = ControllerManager((_EMPTY,) * len(KCM_RESOURCES))
 """``ClusterState.kcm`` while no replica's controllers run (its informers are absent from ``informer_slots``)."""
-
-
-def replica_names(config: Config) -> tuple[str, ...]:
-    """The replicas' identities (upstream: hostname + "_" + a UUID; here the static pods' hosts)."""
-    cfg = config.leader_election
-    return () if cfg is None or not cfg.controller_manager else tuple(f"kcm-{i}" for i in range(cfg.replicas))
 
 
 def stale_actors(name: str) -> tuple[str, ...]:
@@ -178,19 +181,78 @@ def _resumed(p: Parked) -> ControllerManager:
     return unpark(p, True)
 
 
-def _stop(state: ClusterState, i: int) -> ClusterState:
-    """Replica ``i``'s controllers are gone (it exited or crashed): its parked copy, or the active slot, which the
-    other leading replica's parked controllers take if it is running."""
+def _hosted() -> list[Any]:
+    """kube-controller-manager's controllers with slots of their own (``spec.controllers.manager.Hosted``), in the
+    composition's order: all but the ReplicaSet and Deployment controllers (``ClusterState.kcm``)."""
+    from spec.cluster import COMPONENTS
+
+    return [c for c in COMPONENTS
+            if getattr(c, "host", None) == Host.CONTROLLER_MANAGER and c is not manager.CONTROLLER_MANAGER]
+
+
+def _deactivate(state: ClusterState, le: LeaderElection) -> ClusterState:
+    """No replica's controllers run any longer, and none will run on (``le``: the election with the last one's
+    parked or dropped): ``ClusterState.kcm`` idle, every other controller of the process stopped
+    (``Hosted.stopped``: absent informers, nothing kept)."""
+    state = state._with(kcm=IDLE, leader=attrs.evolve(le, active=-1, frozen=-1))
+    for c in _hosted():
+        stopped = getattr(c, "stopped", None)
+        if stopped is not None:
+            state = stopped(state)
+    return state
+
+
+def _freeze(state: ClusterState, le: LeaderElection, i: int) -> ClusterState:
+    """The acting replica ``i`` pauses (``le``: its ReplicaSet and Deployment controllers parked): its other
+    controllers stand frozen in their slots (``LeaderElection.frozen``: no step, no timer; their own informers may
+    take deliveries, as if they handled the buffered events when it resumes: nothing else reads them)."""
+    return state._with(kcm=IDLE, leader=attrs.evolve(le, active=-1, frozen=i))
+
+
+def _activate(state: ClusterState, config: Config, i: int, kcm: ControllerManager, revision: int) -> ClusterState:
+    """Replica ``i``'s controllers start (``kcm``: its ReplicaSet and Deployment controllers, freshly listed at
+    ``revision``), and the process's other controllers start afresh after them (``Restarts.restart``: their
+    informers list at ``revision``, after the shared pod informer), as controllermanager.go's StartControllers
+    starts every controller in OnStartedLeading. Not settled."""
+    le = state.leader
+    assert le is not None
+    state = state._with(kcm=kcm, leader=attrs.evolve(le, active=i, parked=_parked(le, i, None), frozen=-1))
+    process = Process(Host.CONTROLLER_MANAGER, le.replicas[i].name)
+    for c in _hosted():
+        state = c.restart(state, config, process, revision)
+    return state
+
+
+def _run_on(state: ClusterState, config: Config, i: int) -> ClusterState:
+    """Replica ``i``, leading with parked controllers, becomes the acting one again (it resumed, renewed or was
+    left alone): its ReplicaSet and Deployment controllers run on from their parked caches, relisting (their
+    watches broke). When its other controllers stand frozen (it paused while acting and no replica acted since),
+    they run on where they were. Otherwise another replica's controllers took the slots meanwhile and its own were
+    not kept (the model runs a stale leader's ReplicaSet and Deployment controllers only): they start afresh, at
+    etcd's revision, beside the stale shared pod cache until it relists (a stale leader's controllers acting on
+    stale caches, which upstream allows: no fencing). Not settled."""
+    le = state.leader
+    assert le is not None
+    parked = le.parked[i]
+    assert parked is not None
+    if le.frozen == i:
+        return state._with(kcm=_resumed(parked), leader=attrs.evolve(le, active=i, parked=_parked(le, i, None),
+                                                                      frozen=-1))
+    return _activate(state, config, i, _resumed(parked), state.etcd.revision)
+
+
+def _stop(state: ClusterState, config: Config, i: int) -> ClusterState:
+    """Replica ``i``'s controllers are gone (it exited or crashed): its parked copy and its frozen ones, or the
+    active slot, which the other leading replica's controllers take if it is running (``_run_on``)."""
     le = state.leader
     assert le is not None
     if le.active != i:
-        return state._with(leader=attrs.evolve(le, parked=_parked(le, i, None)))
+        state = state._with(leader=attrs.evolve(le, parked=_parked(le, i, None)))
+        return _deactivate(state, state.leader) if le.frozen == i else state  # type: ignore[arg-type]
     for j, r in enumerate(le.replicas):
-        kcm = le.parked[j]
-        if j != i and kcm is not None and not r.paused:
-            le = attrs.evolve(le, active=j, parked=_parked(le, j, None))
-            return state._with(kcm=_resumed(kcm), leader=le)
-    return state._with(kcm=IDLE, leader=attrs.evolve(le, active=-1))
+        if j != i and le.parked[j] is not None and not r.paused:
+            return _run_on(state, config, j)
+    return _deactivate(state, le)
 
 
 def restarted(r: Replica, state: ClusterState, key: Key = LEASE_KEY) -> Replica:
@@ -282,129 +344,6 @@ def elector_actor(slot: str, name: str) -> str:
     return name if slot == "leader" else f"{name}/elector"
 
 
-def try_acquire_or_renew(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
-    """Replica ``i``'s tryAcquireOrRenew (its retry timer ran out): the step(s) and their outcome."""
-    le = state.leader
-    assert le is not None
-    for out in attempt(state, config, i, "leader", LEASE_KEY):
-        if not isinstance(out, Won):
-            yield out
-            continue
-        yield from _won(state, config, i, out)
-
-
-def _won(state: ClusterState, config: Config, i: int, out: Won) -> Iterator[Step]:
-    le = state.leader
-    assert le is not None
-    r, s, won, notes = le.replicas[i], out.session, out.replica, out.notes
-    response_obj = out.lease
-    if r.leading:
-        # a leader whose controllers are parked (it resumed after another took over) and that wins the Lease back
-        # while no replica's controllers are active runs its controllers in the active slot again
-        new = commit(state, s, config, leader=_with_replica(le, i, won))
-        kcm = le.parked[i]
-        if kcm is not None and le.active < 0:
-            nle = new.leader
-            assert nle is not None
-            new = settle(new._with(kcm=_resumed(kcm),
-                                   leader=attrs.evolve(nle, active=i, parked=_parked(nle, i, None))), config)
-        yield A.Elect(r.name, "renews", "; ".join((*notes, f"{LEASE_KEY} (rv {response_obj.meta.resource_version})"))
-                      ), new
-        return
-    # OnStartedLeading: the controllers start, their informers list (at a revision a list may be served at)
-    won = attrs.evolve(won, leading=True, resumed=False)
-    le = _with_replica(le, i, won)
-    etcd = s.etcd
-    detail = f"{LEASE_KEY} (leaseTransitions {response_obj.lease_transitions}); its controllers start"
-    for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
-        new = state._with(etcd=etcd, ghost=s.ghost, leader=le)
-        if le.active >= 0:  # another replica's controllers run (beyond the skew budget): they keep running
-            j = le.active
-            new = new._with(leader=attrs.evolve(le, active=i, parked=_parked(le, j, state.kcm)))
-        else:
-            new = new._with(leader=attrs.evolve(le, active=i))
-        yield A.Elect(r.name, "acquires", detail + (f" (list at rv {rv})" if rv != etcd.revision else "")), settle(
-            new._with(kcm=manager.restart(etcd, None, rv)), config)
-
-
-def stop_leading(state: ClusterState, config: Config, i: int) -> Step:
-    """The renew round timed out: OnStoppedLeading ("leaderelection lost") and the process exits; the kubelet
-    restarts it as a fresh candidate. Under ``leader-keeps-acting`` the elector stops but nothing else does."""
-    le = state.leader
-    assert le is not None
-    r = le.replicas[i]
-    if KEEPS_ACTING in config.variants:
-        stuck = attrs.evolve(r, electing=False, retry=0)
-        return A.Elect(r.name, "fails to renew",
-                       "renew deadline passed; its controllers keep running (variant)"), state._with(
-            leader=_with_replica(le, i, stuck))
-    state = _stop(state, i)
-    le = state.leader
-    assert le is not None
-    return A.Elect(r.name, "stops leading", "leaderelection lost: kube-controller-manager exits and restarts"), \
-        settle(state._with(leader=_with_replica(le, i, restarted(r, state))), config)
-
-
-def stale_steps(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
-    """The reconciles of replica ``i``'s parked controllers (it leads, is running, and another replica's
-    controllers hold the active slot), from their parked caches."""
-    le = state.leader
-    assert le is not None
-    parked = le.parked[i]
-    assert parked is not None
-    kcm = unpark(parked, False)
-    name = le.replicas[i].name
-    expectations = "no-expectations" not in config.variants
-    for (controller, _), actor, queue in zip(manager.CONTROLLERS, stale_actors(name),
-                                             (kcm.rs_queue, kcm.deploy_queue), strict=True):
-        for key in queue.queue:
-            s = session(state, config)
-            new, failed = manager.reconcile(kcm, s, controller, key, expectations=expectations)
-            yield A.Reconcile(actor, key, failed, tuple(s.events)), commit(
-                state, s, config, leader=attrs.evolve(le, parked=_parked(le, i, new)))
-
-
-def fault_steps(state: ClusterState, config: Config) -> Iterator[Step]:
-    """A replica pauses (``spec.leaderElection.pauses``) or crashes (``controllerManagerCrashes``)."""
-    le = state.leader
-    assert le is not None
-    b = state.budget
-    for i, r in enumerate(le.replicas):
-        if b.controller_manager_pauses and not r.paused:
-            new = state._with(budget=attrs.evolve(b, controller_manager_pauses=b.controller_manager_pauses - 1))
-            paused = attrs.evolve(r, paused=True)
-            if le.active == i:  # its controllers freeze with it
-                new = new._with(kcm=IDLE, leader=attrs.evolve(le, active=-1, parked=_parked(le, i, state.kcm)))
-            nle = new.leader
-            assert nle is not None
-            yield A.Fault(FAULT_ACTOR, "pause (its clock and steps stop)", r.name), settle(
-                new._with(leader=_with_replica(nle, i, paused)), config)
-    for i, r in enumerate(le.replicas):
-        if b.controller_manager_crashes:
-            spent = attrs.evolve(b, controller_manager_crashes=b.controller_manager_crashes - 1)
-            new = _stop(state._with(budget=spent), i)
-            nle = new.leader
-            assert nle is not None
-            yield A.Fault(FAULT_ACTOR, "crash and restart", r.name), settle(
-                new._with(leader=_with_replica(nle, i, restarted(r, state))), config)
-
-
-def resume(state: ClusterState, config: Config, i: int) -> Step:
-    """A paused replica runs again, its clock where it stopped; a leader's controllers run again: in the active
-    slot if no other replica's are there, else from their parked caches."""
-    le = state.leader
-    assert le is not None
-    r = le.replicas[i]
-    le = _with_replica(le, i, attrs.evolve(r, paused=False, resumed=r.leading))
-    kcm = le.parked[i]
-    if kcm is not None and le.active < 0:
-        return A.Elect(r.name, "resumes", "its controllers run again"), settle(state._with(
-            kcm=_resumed(kcm), leader=attrs.evolve(le, active=i, parked=_parked(le, i, None))),
-            config)
-    detail = "its controllers run again on the caches they had (another replica's run too)" if kcm is not None else ""
-    return A.Elect(r.name, "resumes", detail), state._with(leader=le)
-
-
 def _due(r: Replica) -> str:
     """What replica ``r`` must do now: "attempt", "stop", "resume" or ""."""
     if r.paused:
@@ -416,71 +355,233 @@ def _due(r: Replica) -> str:
     return "attempt" if r.retry == 0 else ""
 
 
-class LeaderElectionComponent(Base):
-    """kube-controller-manager's replicas under leader election: slot ``ClusterState.leader``; steps ``Elect``
-    (actor the replica: tryAcquireOrRenew, stopping, resuming; weakly fair), the parked controllers' ``Reconcile``
-    (actors ``<replica>/<controller>``, not fair: it stops when its replica exits) and the pause and crash
-    ``Fault``s (actor "fault"). Timers: each running replica's retry period, observed lease expiry and renew
-    deadline, and its parked controllers' backoffs. A crash loses the replica's elector memory and its
-    controllers; a pause loses nothing (it freezes them)."""
+def _election_timers(le: LeaderElection) -> list[int]:
+    """The running replicas' retry periods, observed lease expiries and renew deadlines (a paused replica's clock
+    stands still)."""
+    return [t for r in le.replicas if not r.paused
+            for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
 
-    name = "leader-election"
+
+def _elapse_replica(r: Replica, dt: int, fired: list[str]) -> Replica:
+    if r.paused:
+        return r
+    if r.electing and r.retry == dt:
+        fired.append(f"{r.name}'s retry period")
+    if r.expires == dt:
+        fired.append(f"{r.name}'s observed lease expires")
+    if r.leading and r.deadline == dt:
+        fired.append(f"{r.name}'s renew deadline")
+    return attrs.evolve(r, retry=max(r.retry - dt, 0), expires=max(r.expires - dt, 0), deadline=max(r.deadline - dt, 0))
+
+
+class LeaderElector(Base):
+    """One component's replicas under leader election (client-go's LeaderElector, one per replica), parameterised
+    by the component it elects (``ControllerManagerElection``, ``SchedulerElection``): its slot of
+    ``ClusterState``, its Lease, its replicas' names, its pause budget, the variant in which a leader past its
+    renew deadline keeps acting, and the callbacks (OnStartedLeading: ``started``; OnStoppedLeading and the
+    process's restart: ``exit``; what a pause and a resume do to what the replica runs: ``pause``, ``resumed``;
+    what a stale leader may still do: ``stale_steps``). Steps: ``Elect`` (tryAcquireOrRenew, stopping, resuming;
+    weakly fair, actor ``elector_actor``), a stale leader's steps, and the pause (and crash) ``Fault``s (actor
+    "fault", not fair). Timers: each running replica's retry period, observed lease expiry and renew deadline, and
+    whatever a stale leader runs on (``parked_timers``)."""
+
+    field = ""
+    """The ``ClusterState`` field holding the ``LeaderElection`` (None: the component is not elected)."""
+    component = ""
+    """The elected component (``COMPONENTS``)."""
+    lease_name = ""
+    """The Lease's name (in kube-system; --leader-elect-resource-name)."""
+    lease_key: Key = ""
+    prefix = ""
+    """The replicas are ``<prefix>-0``, ``<prefix>-1``."""
+    pause_budget = ""
+    """The ``Budget`` field of its pauses."""
+    keeps_variant = ""
+    """The variant in which a leader past its renew deadline does not stop (``spec.variants``), and what it does."""
+    keeps_detail = ""
+    starts = ""
+    """What OnStartedLeading starts (the ``Elect`` step's detail)."""
+    initial_active = -1
+    """``LeaderElection.active`` at the start (the first replica leads)."""
+
+    def election(self, state: ClusterState) -> LeaderElection | None:
+        le = getattr(state, self.field)
+        assert le is None or isinstance(le, LeaderElection)
+        return le
+
+    def _le(self, state: ClusterState) -> LeaderElection:
+        le = self.election(state)
+        assert le is not None
+        return le
+
+    def put(self, state: ClusterState, le: LeaderElection) -> ClusterState:
+        return state._with(**{self.field: le})
+
+    def names(self, config: Config) -> tuple[str, ...]:
+        """The replicas' identities (upstream: hostname + "_" + a UUID; here the static pods' hosts)."""
+        cfg = config.leader_election
+        if cfg is None or self.component not in cfg.components:
+            return ()
+        return tuple(f"{self.prefix}-{i}" for i in range(cfg.replicas))
+
+    def actor(self, name: str) -> str:
+        return elector_actor(self.field, name)
+
+    # --- the hooks (the component's callbacks); the defaults are the scheduler's: nothing runs but the loop ---
+
+    def started(self, state: ClusterState, config: Config, i: int) -> Iterator[tuple[int, ClusterState]]:
+        """OnStartedLeading: (revision its first list is served at, the state with what it starts), not settled."""
+        yield state.etcd.revision, state
+
+    def renewed(self, state: ClusterState, config: Config, i: int) -> ClusterState:
+        """After a renewal that went through (settled): what a leader that renews regains."""
+        return state
+
+    def exit(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+        """OnStoppedLeading: the process exits, and the kubelet restarts it as a fresh candidate."""
+        raise NotImplementedError
+
+    def pause(self, state: ClusterState, config: Config, i: int) -> ClusterState:
+        """Replica ``i`` freezes (its budget already spent)."""
+        le = self._le(state)
+        return self.put(state, _with_replica(le, i, attrs.evolve(le.replicas[i], paused=True)))
+
+    def resumed(self, state: ClusterState, config: Config, i: int, le: LeaderElection) -> Step:
+        """Replica ``i`` runs again (``le``: its elector unpaused)."""
+        raise NotImplementedError
+
+    def stale_actors(self, name: str) -> tuple[str, ...]:
+        """The actors of what a leader that is not the acting one may still do."""
+        return ()
+
+    def stale_steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        return iter(())
+
+    def stale_enabled(self, le: LeaderElection) -> set[str]:
+        return set()
+
+    def crash_steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """Crashes the election handles itself (kube-scheduler's are ``spec.faults``')."""
+        return iter(())
+
+    def crashes(self, state: ClusterState) -> int:
+        return 0
+
+    def parked_timers(self, le: LeaderElection, paused: bool) -> list[int]:
+        """The timers of what stale leaders run on (``paused``: a paused replica's included)."""
+        return []
+
+    def elapse_parked(self, le: LeaderElection, dt: int) -> tuple[Parked | None, ...]:
+        return le.parked
+
+    # --- the elector ----------------------------------------------------------------------------------------------
+
+    def try_acquire_or_renew(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+        """Replica ``i``'s tryAcquireOrRenew (its retry timer ran out): the step(s) and their outcome; a won
+        Lease is a renewal, or OnStartedLeading (one step per revision its first list may be served at)."""
+        le = self._le(state)
+        r = le.replicas[i]
+        actor = self.actor(r.name)
+        for out in attempt(state, config, i, self.field, self.lease_key):
+            if not isinstance(out, Won):
+                yield out
+                continue
+            if r.leading:
+                new = commit(state, out.session, config, **{self.field: _with_replica(le, i, out.replica)})
+                yield A.Elect(actor, "renews", "; ".join(
+                    (*out.notes, f"{self.lease_key} (rv {out.lease.meta.resource_version})"))), self.renewed(
+                    new, config, i)
+                continue
+            won = _with_replica(le, i, attrs.evolve(out.replica, leading=True, resumed=False))
+            etcd = out.session.etcd
+            base = self.put(state._with(etcd=etcd, ghost=out.session.ghost), won)
+            detail = f"{self.lease_key} (leaseTransitions {out.lease.lease_transitions}); {self.starts}"
+            for rv, new in self.started(base, config, i):
+                yield A.Elect(actor, "acquires", detail + (f" (list at rv {rv})" if rv != etcd.revision else "")), \
+                    settle(new, config)
+
+    def stop_leading(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+        """The renew round timed out: OnStoppedLeading (``exit``); under the component's ``keeps_variant`` the
+        elector stops and nothing else does."""
+        le = self._le(state)
+        r = le.replicas[i]
+        if self.keeps_variant in config.variants:
+            stuck = attrs.evolve(r, electing=False, retry=0)
+            yield A.Elect(self.actor(r.name), "fails to renew", self.keeps_detail), self.put(
+                state, _with_replica(le, i, stuck))
+            return
+        yield from self.exit(state, config, i)
+
+    def resume(self, state: ClusterState, config: Config, i: int) -> Step:
+        """A paused replica runs again, its clock where it stopped."""
+        le = self._le(state)
+        r = le.replicas[i]
+        return self.resumed(state, config, i, _with_replica(le, i, attrs.evolve(r, paused=False, resumed=r.leading)))
+
+    def fault_steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """A replica pauses (``spec.leaderElection.pauses``), or crashes (``crash_steps``)."""
+        le = self._le(state)
+        b = state.budget
+        pauses = getattr(b, self.pause_budget)
+        if pauses:
+            spent = state._with(budget=attrs.evolve(b, **{self.pause_budget: pauses - 1}))
+            for i, r in enumerate(le.replicas):
+                if not r.paused:
+                    yield A.Fault(FAULT_ACTOR, "pause (its clock and steps stop)", r.name), self.pause(spent, config, i)
+        yield from self.crash_steps(state, config)
+
+    # --- the component (spec.component) ------------------------------------------------------------------------
 
     def actors(self, config: Config) -> tuple[str, ...]:
-        names = replica_names(config)
+        names = self.names(config)
         if not names:
             return ()
-        return (*names, *(a for n in names for a in stale_actors(n)), FAULT_ACTOR)
+        return (*(self.actor(n) for n in names), *(a for n in names for a in self.stale_actors(n)), FAULT_ACTOR)
 
     def fair_actors(self, config: Config) -> tuple[str, ...]:
-        return replica_names(config)
+        return tuple(self.actor(n) for n in self.names(config))
 
     def init(self, state: ClusterState, config: Config) -> ClusterState:
-        """The first replica holds the Lease (created by its first tryAcquireOrRenew) and runs the controllers
-        the controller manager's ``init`` started; the others have observed the record and wait."""
-        if config.leader_election is None or not config.leader_election.controller_manager:
+        """The first replica holds the Lease (created by its first tryAcquireOrRenew) and runs what it elects;
+        the others have observed the record and wait."""
+        names = self.names(config)
+        if not names:
             return state
         cfg = _cfg(config)
-        names = replica_names(config)
         s = session(state, config)
-        response = s.create(Lease(Meta(LEASE_NAME, LEASE_NAMESPACE), Replica(names[0]).identity,
+        response = s.create(Lease(Meta(self.lease_name, LEASE_NAMESPACE), Replica(names[0]).identity,
                                   cfg.lease_duration_ms // 1000))
         assert response.ok and isinstance(response.obj, Lease)
-        lease = response.obj
-        replicas = tuple(attrs.evolve(_observe(Replica(n), lease, cfg), retry=cfg.retry_period_ms) for n in names)
+        replicas = tuple(attrs.evolve(_observe(Replica(n), response.obj, cfg), retry=cfg.retry_period_ms)
+                         for n in names)
         replicas = (attrs.evolve(replicas[0], leading=True, deadline=cfg.retry_period_ms + cfg.renew_deadline_ms),
                     *replicas[1:])
-        return commit(state, s, config, leader=LeaderElection(replicas, 0, (None,) * len(names)))
+        return commit(state, s, config, **{self.field: LeaderElection(replicas, self.initial_active,
+                                                                     (None,) * len(names))})
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        le = state.leader
+        le = self.election(state)
         if le is None:
             return
         for i, r in enumerate(le.replicas):
             due = _due(r)
             if due == "resume":
-                yield resume(state, config, i)
+                yield self.resume(state, config, i)
             elif due == "stop":
-                yield stop_leading(state, config, i)
+                yield from self.stop_leading(state, config, i)
             elif due == "attempt":
-                yield from try_acquire_or_renew(state, config, i)
-        for i, r in enumerate(le.replicas):
-            if le.parked[i] is not None and not r.paused:
-                yield from stale_steps(state, config, i)
-        yield from fault_steps(state, config)
+                yield from self.try_acquire_or_renew(state, config, i)
+        yield from self.stale_steps(state, config)
+        yield from self.fault_steps(state, config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        le = state.leader
+        le = self.election(state)
         if le is None:
             return set()
-        out = {r.name for r in le.replicas if _due(r)}
-        for r, kcm in zip(le.replicas, le.parked, strict=True):
-            if kcm is not None and not r.paused:
-                out |= {a for a, q in zip(stale_actors(r.name), (kcm.rs_queue, kcm.deploy_queue), strict=True)
-                        if q.queue}
+        out = {self.actor(r.name) for r in le.replicas if _due(r)} | self.stale_enabled(le)
         b = state.budget
-        if (b.controller_manager_pauses and not all(r.paused for r in le.replicas)) or b.controller_manager_crashes \
-                or (b.lease_renew_failures and any(r.leading and _due(r) == "attempt" for r in le.replicas)):
+        if (getattr(b, self.pause_budget) and not all(r.paused for r in le.replicas)) or self.crashes(state) or (
+                b.lease_renew_failures and any(r.leading and _due(r) == "attempt" for r in le.replicas)):
             out.add(FAULT_ACTOR)
         return out
 
@@ -489,14 +590,13 @@ class LeaderElectionComponent(Base):
         timing assumption of leader election: when an elector's timer is the next to fire, time waits for the
         other components' work now enabled (``busy``): the controllers, the scheduler and the kubelets react
         faster than a retry period (2 s). A shorter timer (a work queue's backoff) still fires in the middle of
-        their work, as without leader election; a parked replica's controllers do not hold time."""
-        le = state.leader
+        their work, as without leader election; a stale leader's work does not hold time."""
+        le = self.election(state)
         if le is None:
             return False
         if any(_due(r) in ("attempt", "stop") for r in le.replicas):
             return True
-        election = [t for r in le.replicas if not r.paused
-                    for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
+        election = _election_timers(le)
         if not election:
             return False
         from spec.cluster import CLOCK, COMPONENTS
@@ -504,52 +604,157 @@ class LeaderElectionComponent(Base):
         nxt = min(election)
         others = [c for c in COMPONENTS if c is not self and c is not CLOCK]
         if any(t < nxt for c in others for t in c.timers(state)) or any(
-                t < nxt for p in le.parked if p is not None for t in manager.timers(unpark(p, False))):
+                t < nxt for t in self.parked_timers(le, True)):
             return False
         return any(c.busy(state, config) for c in others)
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        le = state.leader
+        le = self.election(state)
         return le is not None and any(_due(r) in ("attempt", "stop") for r in le.replicas)
 
     def timers(self, state: ClusterState) -> list[int]:
-        le = state.leader
-        if le is None:
-            return []
-        out: list[int] = []
-        for r, kcm in zip(le.replicas, le.parked, strict=True):
-            if r.paused:
-                continue  # its clock stands still
-            out += [t for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
-            if kcm is not None:
-                out += manager.timers(unpark(kcm, False))
-        return out
+        le = self.election(state)
+        return [] if le is None else _election_timers(le) + self.parked_timers(le, False)
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
-        le = state.leader
+        le = self.election(state)
         if le is None:
             return state, ()
-        replicas: list[Replica] = []
-        parked: list[Parked | None] = []
         fired: list[str] = []
-        for r, kcm in zip(le.replicas, le.parked, strict=True):
-            if r.paused:
-                replicas.append(r)
-                parked.append(kcm)
+        replicas = tuple(_elapse_replica(r, dt, fired) for r in le.replicas)
+        return self.put(state, attrs.evolve(le, replicas=replicas, parked=self.elapse_parked(le, dt))), tuple(fired)
+
+    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        """A crashed (or exited) replica of the ``host`` process restarts as a fresh candidate with a new
+        identity, unpaused."""
+        le = self.election(state)
+        if le is None:
+            return state
+        for i, r in enumerate(le.replicas):
+            if r.name == process.name:
+                return self.put(state, _with_replica(le, i, restarted(r, state, self.lease_key)))
+        return state
+
+
+class ControllerManagerElection(LeaderElector):
+    """kube-controller-manager's replicas under leader election: slot ``ClusterState.leader``; ``Elect`` actor the
+    replica (``kcm-N``); a stale leader's parked controllers' ``Reconcile`` (actors ``<replica>/<controller>``, not
+    fair: it stops when its replica exits); the pause and crash ``Fault``s. A crash loses the replica's elector
+    memory and its controllers; a pause loses nothing (it freezes them)."""
+
+    name = "leader-election"
+    field = "leader"
+    component = "kube-controller-manager"
+    lease_name = LEASE_NAME
+    lease_key = LEASE_KEY
+    prefix = "kcm"
+    pause_budget = "controller_manager_pauses"
+    keeps_variant = KEEPS_ACTING
+    keeps_detail = "renew deadline passed; its controllers keep running (variant)"
+    starts = "its controllers start"
+    initial_active = 0
+
+    def started(self, state: ClusterState, config: Config, i: int) -> Iterator[tuple[int, ClusterState]]:
+        """OnStartedLeading: the controllers start, their informers list (at a revision a list may be served at);
+        another replica's active controllers (a takeover beyond the skew budget) are parked: they keep running."""
+        le = self._le(state)
+        etcd = state.etcd
+        if le.active >= 0:
+            state = state._with(leader=attrs.evolve(le, parked=_parked(le, le.active, state.kcm)))
+        for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
+            yield rv, _activate(state, config, i, manager.restart(etcd, None, rv), rv)
+
+    def renewed(self, state: ClusterState, config: Config, i: int) -> ClusterState:
+        """A leader whose controllers are parked (it resumed after another took over) and that wins the Lease back
+        while no replica's controllers are active runs its controllers in the active slot again."""
+        le = self._le(state)
+        if le.parked[i] is None or le.active >= 0:
+            return state
+        return settle(_run_on(state, config, i), config)
+
+    def exit(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+        """"leaderelection lost": kube-controller-manager exits (its controllers are gone) and restarts as a fresh
+        candidate."""
+        r = self._le(state).replicas[i]
+        state = _stop(state, config, i)
+        le = self._le(state)
+        yield A.Elect(r.name, "stops leading", "leaderelection lost: kube-controller-manager exits and restarts"), \
+            settle(state._with(leader=_with_replica(le, i, restarted(r, state))), config)
+
+    def pause(self, state: ClusterState, config: Config, i: int) -> ClusterState:
+        """Its controllers freeze with it (parked, if they were the active ones)."""
+        le = self._le(state)
+        if le.active == i:
+            state = _freeze(state, attrs.evolve(le, parked=_parked(le, i, state.kcm)), i)
+        return settle(super().pause(state, config, i), config)
+
+    def resumed(self, state: ClusterState, config: Config, i: int, le: LeaderElection) -> Step:
+        """A leader's controllers run again: in the active slot if no other replica's are there, else from their
+        parked caches."""
+        name = le.replicas[i].name
+        kcm = le.parked[i]
+        if kcm is not None and le.active < 0:
+            return A.Elect(name, "resumes", "its controllers run again"), settle(
+                _run_on(state._with(leader=le), config, i), config)
+        detail = "its controllers run again on the caches they had (another replica's run too)" if kcm is not None \
+            else ""
+        return A.Elect(name, "resumes", detail), state._with(leader=le)
+
+    def stale_actors(self, name: str) -> tuple[str, ...]:
+        return stale_actors(name)
+
+    def stale_steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """The reconciles of the parked controllers of each leading replica that is running while another's hold
+        the active slot, from their parked caches."""
+        le = self._le(state)
+        expectations = "no-expectations" not in config.variants
+        for i, r in enumerate(le.replicas):
+            parked = le.parked[i]
+            if parked is None or r.paused:
                 continue
-            if r.electing and r.retry == dt:
-                fired.append(f"{r.name}'s retry period")
-            if r.expires == dt:
-                fired.append(f"{r.name}'s observed lease expires")
-            if r.leading and r.deadline == dt:
-                fired.append(f"{r.name}'s renew deadline")
-            replicas.append(attrs.evolve(r, retry=max(r.retry - dt, 0), expires=max(r.expires - dt, 0),
-                                         deadline=max(r.deadline - dt, 0)))
-            parked.append(None if kcm is None else park(manager.elapse(unpark(kcm, False), dt)))
-        return state._with(leader=LeaderElection(tuple(replicas), le.active, tuple(parked))), tuple(fired)
+            kcm = unpark(parked, False)
+            for (controller, _), actor, queue in zip(manager.CONTROLLERS, stale_actors(r.name),
+                                                     (kcm.rs_queue, kcm.deploy_queue), strict=True):
+                for key in queue.queue:
+                    s = session(state, config)
+                    new, failed = manager.reconcile(kcm, s, controller, key, expectations=expectations)
+                    yield A.Reconcile(actor, key, failed, tuple(s.events)), commit(
+                        state, s, config, leader=attrs.evolve(le, parked=_parked(le, i, new)))
+
+    def stale_enabled(self, le: LeaderElection) -> set[str]:
+        out: set[str] = set()
+        for r, kcm in zip(le.replicas, le.parked, strict=True):
+            if kcm is not None and not r.paused:
+                out |= {a for a, q in zip(stale_actors(r.name), (kcm.rs_queue, kcm.deploy_queue), strict=True)
+                        if q.queue}
+        return out
+
+    def crash_steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        """A replica crashes (``controllerManagerCrashes``): its controllers are lost, it restarts as a fresh
+        candidate."""
+        le = self._le(state)
+        b = state.budget
+        if not b.controller_manager_crashes:
+            return
+        spent = attrs.evolve(b, controller_manager_crashes=b.controller_manager_crashes - 1)
+        for i, r in enumerate(le.replicas):
+            new = _stop(state._with(budget=spent), config, i)
+            yield A.Fault(FAULT_ACTOR, "crash and restart", r.name), settle(
+                new._with(leader=_with_replica(self._le(new), i, restarted(r, state))), config)
+
+    def crashes(self, state: ClusterState) -> int:
+        return state.budget.controller_manager_crashes
+
+    def parked_timers(self, le: LeaderElection, paused: bool) -> list[int]:
+        return [t for r, p in zip(le.replicas, le.parked, strict=True) if p is not None and (paused or not r.paused)
+                for t in manager.timers(unpark(p, False))]
+
+    def elapse_parked(self, le: LeaderElection, dt: int) -> tuple[Parked | None, ...]:
+        return tuple(p if p is None or r.paused else park(manager.elapse(unpark(p, False), dt))
+                     for r, p in zip(le.replicas, le.parked, strict=True))
 
 
-LEADER_ELECTION = LeaderElectionComponent()
+LEADER_ELECTION = ControllerManagerElection()
 
 
 # --- kube-scheduler's replicas ------------------------------------------------------------------------------------
@@ -563,200 +768,60 @@ KEEPS_SCHEDULING = "scheduler-keeps-scheduling"
 so it keeps scheduling and binding from its cache."""
 
 
-def _sched(state: ClusterState) -> LeaderElection:
-    le = state.scheduler_election
-    assert le is not None
-    return le
+class SchedulerElection(LeaderElector):
+    """kube-scheduler's replicas under leader election (``spec.leaderElection.components`` naming kube-scheduler):
+    slot ``ClusterState.scheduler_election``; ``Elect`` actor ``<replica>/elector``. Each replica runs its scheduler
+    (``ClusterState.schedulers``, named by the replica: ``spec.scheduler``) from the start, its informer and queue
+    kept up to date by its event handlers (cmd/kube-scheduler/app/server.go starts the informers before leader
+    election, DelayCacheUntilActive being false by default); OnStartedLeading runs ``sched.Run``, so only a replica
+    that leads and is not paused takes scheduling and binding steps (``scheduler_acting``). A crash of a replica
+    (``spec.faults``' ``schedulerCrashes``) restarts its scheduler and, here, its elector (``restart``: a fresh
+    candidate that has observed nothing)."""
+
+    name = "scheduler-leader-election"
+    host = Host.SCHEDULER
+    field = SCHEDULER_SLOT
+    component = "kube-scheduler"
+    lease_name = "kube-scheduler"
+    lease_key = SCHEDULER_LEASE_KEY
+    prefix = "kube-scheduler"
+    pause_budget = "scheduler_pauses"
+    keeps_variant = KEEPS_SCHEDULING
+    keeps_detail = "renew deadline passed; it keeps scheduling (variant)"
+    starts = "its scheduling loop starts"
+
+    def exit(self, state: ClusterState, config: Config, i: int) -> Iterator[Step]:
+        """"Leaderelection lost" (klog.FlushAndExit) and the kubelet restarts kube-scheduler: its scheduler relists
+        and rebuilds its queue (``SchedulerComponent.restart``), its elector is a fresh candidate (``restart``); one
+        step per revision the first list may be served at."""
+        from spec.cluster import COMPONENTS
+        from spec.component import restart
+
+        r = self._le(state).replicas[i]
+        etcd = state.etcd
+        process = Process(Host.SCHEDULER, r.name)
+        for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
+            yield A.Elect(self.actor(r.name), "stops leading", "Leaderelection lost: kube-scheduler exits and "
+                          "restarts" + (f" (list at rv {rv})" if rv != etcd.revision else "")), settle(
+                restart(COMPONENTS, state, config, process, rv), config)
+
+    def resumed(self, state: ClusterState, config: Config, i: int, le: LeaderElection) -> Step:
+        r = le.replicas[i]
+        return A.Elect(self.actor(r.name), "resumes", "its scheduling loop runs again" if r.leading else ""), \
+            self.put(state, le)
 
 
-def _put(state: ClusterState, le: LeaderElection) -> ClusterState:
-    return state._with(scheduler_election=le)
+SCHEDULER_ELECTION = SchedulerElection()
 
 
-def scheduler_attempt(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
-    """A kube-scheduler replica's tryAcquireOrRenew; OnStartedLeading runs ``sched.Run``: its scheduling loop starts
-    on the queue and cache its informers have kept up to date while it waited (cmd/kube-scheduler/app/server.go
-    starts the informers before leader election, DelayCacheUntilActive being false by default)."""
-    le = _sched(state)
-    r = le.replicas[i]
-    for out in attempt(state, config, i, SCHEDULER_SLOT, SCHEDULER_LEASE_KEY):
-        if not isinstance(out, Won):
-            yield out
-            continue
-        actor = elector_actor(SCHEDULER_SLOT, r.name)
-        if r.leading:
-            yield A.Elect(actor, "renews", "; ".join((*out.notes, f"{SCHEDULER_LEASE_KEY} (rv "
-                                                                 f"{out.lease.meta.resource_version})"))), commit(
-                state, out.session, config, scheduler_election=_with_replica(le, i, out.replica))
-            continue
-        won = attrs.evolve(out.replica, leading=True, resumed=False)
-        yield A.Elect(actor, "acquires", f"{SCHEDULER_LEASE_KEY} (leaseTransitions {out.lease.lease_transitions}); "
-                                         "its scheduling loop starts"), commit(
-            state, out.session, config, scheduler_election=_with_replica(le, i, won))
-
-
-def scheduler_stop(state: ClusterState, config: Config, i: int) -> Iterator[Step]:
-    """The renew round timed out: OnStoppedLeading ("Leaderelection lost", klog.FlushAndExit) and the kubelet restarts
-    kube-scheduler: its scheduler relists and rebuilds its queue (``SchedulerComponent.restart``), its elector is a
-    fresh candidate (``SchedulerElectionComponent.restart``); one step per revision the first list may be served at.
-    Under ``scheduler-keeps-scheduling`` the elector stops and the scheduling loop goes on."""
-    le = _sched(state)
-    r = le.replicas[i]
-    actor = elector_actor(SCHEDULER_SLOT, r.name)
-    if KEEPS_SCHEDULING in config.variants:
-        stuck = attrs.evolve(r, electing=False, retry=0)
-        yield A.Elect(actor, "fails to renew", "renew deadline passed; it keeps scheduling (variant)"), _put(
-            state, _with_replica(le, i, stuck))
-        return
-    from spec.cluster import COMPONENTS
-    from spec.component import restart
-
-    etcd = state.etcd
-    process = Process(Host.SCHEDULER, r.name)
-    for rv in informer.relist_revisions(config, etcd.revision, 0, etcd, True):
-        yield A.Elect(actor, "stops leading", "Leaderelection lost: kube-scheduler exits and restarts" + (
-            f" (list at rv {rv})" if rv != etcd.revision else "")), settle(
-            restart(COMPONENTS, state, config, process, rv), config)
+def replica_names(config: Config) -> tuple[str, ...]:
+    """kube-controller-manager's replicas under leader election."""
+    return LEADER_ELECTION.names(config)
 
 
 def scheduler_replica_names(config: Config) -> tuple[str, ...]:
     """kube-scheduler's replicas under leader election (``spec.scheduler.names``)."""
-    cfg = config.leader_election
-    return () if cfg is None or not cfg.scheduler else tuple(f"kube-scheduler-{i}" for i in range(cfg.replicas))
-
-
-def _election_timers(le: LeaderElection) -> list[int]:
-    return [t for r in le.replicas if not r.paused
-            for t in (r.retry if r.electing else 0, r.expires, r.deadline if r.leading else 0) if t]
-
-
-def _elapse_replica(r: Replica, dt: int, name: str, fired: list[str]) -> Replica:
-    if r.paused:
-        return r
-    if r.electing and r.retry == dt:
-        fired.append(f"{name}'s retry period")
-    if r.expires == dt:
-        fired.append(f"{name}'s observed lease expires")
-    if r.leading and r.deadline == dt:
-        fired.append(f"{name}'s renew deadline")
-    return attrs.evolve(r, retry=max(r.retry - dt, 0), expires=max(r.expires - dt, 0), deadline=max(r.deadline - dt, 0))
-
-
-class SchedulerElectionComponent(Base):
-    """kube-scheduler's replicas under leader election (``spec.leaderElection.components`` naming kube-scheduler):
-    slot ``ClusterState.scheduler_election``; steps ``Elect`` (actor ``<replica>/elector``, weakly fair:
-    tryAcquireOrRenew, stopping, resuming) and the pause ``Fault``s (actor "fault"). Each replica runs its
-    scheduler (``ClusterState.schedulers``, named by the replica: ``spec.scheduler``) from the start, its informer
-    and queue kept up to date by its event handlers; only a replica that leads and is not paused takes scheduling
-    and binding steps (``acting``). A crash of a replica (``spec.faults``' ``schedulerCrashes``) restarts its
-    scheduler and, here, its elector (``restart``: a fresh candidate that has observed nothing)."""
-
-    name = "scheduler-leader-election"
-    host = Host.SCHEDULER
-
-    def actors(self, config: Config) -> tuple[str, ...]:
-        names = scheduler_replica_names(config)
-        return (*(elector_actor(SCHEDULER_SLOT, n) for n in names), FAULT_ACTOR) if names else ()
-
-    def fair_actors(self, config: Config) -> tuple[str, ...]:
-        return tuple(elector_actor(SCHEDULER_SLOT, n) for n in scheduler_replica_names(config))
-
-    def init(self, state: ClusterState, config: Config) -> ClusterState:
-        """The first replica holds the kube-scheduler Lease; the others have observed it and wait."""
-        names = scheduler_replica_names(config)
-        if not names:
-            return state
-        cfg = _cfg(config)
-        s = session(state, config)
-        response = s.create(Lease(Meta("kube-scheduler", LEASE_NAMESPACE), Replica(names[0]).identity,
-                                  cfg.lease_duration_ms // 1000))
-        assert response.ok and isinstance(response.obj, Lease)
-        replicas = tuple(attrs.evolve(_observe(Replica(n), response.obj, cfg), retry=cfg.retry_period_ms)
-                         for n in names)
-        replicas = (attrs.evolve(replicas[0], leading=True, deadline=cfg.retry_period_ms + cfg.renew_deadline_ms),
-                    *replicas[1:])
-        return commit(state, s, config, scheduler_election=LeaderElection(replicas, -1, (None,) * len(names)))
-
-    def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        le = state.scheduler_election
-        if le is None:
-            return
-        for i, r in enumerate(le.replicas):
-            due = _due(r)
-            if due == "resume":
-                resumed = attrs.evolve(r, paused=False, resumed=r.leading)
-                yield A.Elect(elector_actor(SCHEDULER_SLOT, r.name), "resumes",
-                              "its scheduling loop runs again" if r.leading else ""), _put(
-                    state, _with_replica(le, i, resumed))
-            elif due == "stop":
-                yield from scheduler_stop(state, config, i)
-            elif due == "attempt":
-                yield from scheduler_attempt(state, config, i)
-        b = state.budget
-        if b.scheduler_pauses:
-            spent = state._with(budget=attrs.evolve(b, scheduler_pauses=b.scheduler_pauses - 1))
-            for i, r in enumerate(le.replicas):
-                if not r.paused:
-                    yield A.Fault(FAULT_ACTOR, "pause (its clock and steps stop)", r.name), _put(
-                        spent, _with_replica(le, i, attrs.evolve(r, paused=True)))
-
-    def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        le = state.scheduler_election
-        if le is None:
-            return set()
-        out = {elector_actor(SCHEDULER_SLOT, r.name) for r in le.replicas if _due(r)}
-        b = state.budget
-        if (b.scheduler_pauses and not all(r.paused for r in le.replicas)) or (
-                b.lease_renew_failures and any(r.leading and _due(r) == "attempt" for r in le.replicas)):
-            out.add(FAULT_ACTOR)
-        return out
-
-    def urgent(self, state: ClusterState, config: Config) -> bool:
-        """As ``LeaderElectionComponent.urgent``: a due attempt or stop holds time, and so does the other
-        components' work when an elector's timer is the next to fire."""
-        le = state.scheduler_election
-        return le is not None and _urgent(self, le, state, config, [])
-
-    def busy(self, state: ClusterState, config: Config) -> bool:
-        le = state.scheduler_election
-        return le is not None and any(_due(r) in ("attempt", "stop") for r in le.replicas)
-
-    def timers(self, state: ClusterState) -> list[int]:
-        le = state.scheduler_election
-        return [] if le is None else _election_timers(le)
-
-    def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
-        le = state.scheduler_election
-        if le is None:
-            return state, ()
-        fired: list[str] = []
-        replicas = tuple(_elapse_replica(r, dt, r.name, fired) for r in le.replicas)
-        return _put(state, attrs.evolve(le, replicas=replicas)), tuple(fired)
-
-    def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
-        """A crashed (or exited) replica restarts as a fresh candidate with a new identity, unpaused."""
-        le = state.scheduler_election
-        if le is None:
-            return state
-        for i, r in enumerate(le.replicas):
-            if r.name == process.name:
-                return _put(state, _with_replica(le, i, restarted(r, state, SCHEDULER_LEASE_KEY)))
-        return state
-
-
-def _urgent(me: Base, le: LeaderElection, state: ClusterState, config: Config, parked: list[int]) -> bool:
-    if any(_due(r) in ("attempt", "stop") for r in le.replicas):
-        return True
-    election = _election_timers(le)
-    if not election:
-        return False
-    from spec.cluster import CLOCK, COMPONENTS
-
-    nxt = min(election)
-    others = [c for c in COMPONENTS if c is not me and c is not CLOCK]
-    if any(t < nxt for c in others for t in c.timers(state)) or any(t < nxt for t in parked):
-        return False
-    return any(c.busy(state, config) for c in others)
+    return SCHEDULER_ELECTION.names(config)
 
 
 def scheduler_acting(state: ClusterState, name: str) -> bool:
@@ -766,9 +831,6 @@ def scheduler_acting(state: ClusterState, name: str) -> bool:
     if le is None:
         return True
     return any(r.name == name and acting(r) for r in le.replicas)
-
-
-SCHEDULER_ELECTION = SchedulerElectionComponent()
 
 
 # --- the scenario's spec.leaderElection --------------------------------------------------------------------------
@@ -809,8 +871,7 @@ def parse_duration(value: Any, where: str) -> int:
     return int(ms)
 
 
-def parse_config(doc: Any, where: str, objects: Iterable[Object], commands: Iterable[Command],
-                 budget: Budget) -> tuple[LeaderElectionConfig, Budget]:
+def parse_config(doc: Any, where: str, budget: Budget) -> tuple[LeaderElectionConfig, Budget]:
     """``spec.leaderElection``: the config and the budget with its pauses and renewal failures; an ``InputError``
     naming the field otherwise.
     NewLeaderElector's checks (leaseDuration > renewDeadline > retryPeriod * JitterFactor) with its messages."""
@@ -852,45 +913,6 @@ def parse_config(doc: Any, where: str, objects: Iterable[Object], commands: Iter
         raise InputError(f"{where}.components: expected a list of distinct components among {', '.join(COMPONENTS)}"
                          f", got {components!r}")
     chosen = tuple(c for c in COMPONENTS if c in components)
-    if COMPONENTS[0] in chosen:
-        _check_scope(where, objects, commands, budget)
     return LeaderElectionConfig(replicas, lease, renew, retry, skew, chosen), attrs.evolve(
         budget, controller_manager_pauses=pauses if COMPONENTS[0] in chosen else 0,
         scheduler_pauses=pauses if COMPONENTS[1] in chosen else 0, lease_renew_failures=failures)
-
-
-_NOT_HANDED_OVER = ("is not handed over between kube-controller-manager replicas: it would keep running while no "
-                    "replica leads and would not restart when another takes over, as upstream's does")
-REFUSED_OBJECTS = {
-    Service: "the EndpointSlice controller (spec/network.py, slot net.eps)",
-    StatefulSet: "the StatefulSet controller (spec/controllers/workloads.py)",
-    PodDisruptionBudget: "the disruption controller (spec/controllers/workloads.py)",
-    Job: "the Job controller (spec/controllers/job.py, which also reads the controller manager's pod informer, "
-         "empty while no replica leads)",
-}
-"""The objects a scenario with kube-controller-manager under leader election refuses, and the controller that acts
-on them from a slot of its own."""
-
-
-def _check_scope(where: str, objects: Iterable[Object], commands: Iterable[Command], budget: Budget) -> None:
-    """Leader election gates the controllers whose state is ``ClusterState.kcm`` (and the garbage collector, whose
-    graph is its caches); the controller manager's other controllers keep slots of their own, which it does not
-    hand over between replicas: a scenario that would use them is refused rather than checked wrongly, and the
-    error names the controller. ``kubectl drain`` is not refused: it is the kubectl client's (its state is the
-    drain under way, which no controller-manager replica holds) and, without a PodDisruptionBudget, the eviction API
-    it calls reads nothing of the controller manager's. Nor is any of it when only kube-scheduler is elected."""
-    for o in objects:
-        for kind, controller in REFUSED_OBJECTS.items():
-            if isinstance(o, kind):
-                raise InputError(f"{where}: not modelled with a {kind.__name__} ({controller} {_NOT_HANDED_OVER})")
-    for c in commands:
-        if c.verb in ("expose", "create-service"):
-            raise InputError(f"{where}: not modelled with `{c.line}` (it creates a Service: "
-                             f"{REFUSED_OBJECTS[Service]} {_NOT_HANDED_OVER})")
-        if c.verb == "delete" and c.resource == "nodes":
-            raise InputError(f"{where}: not modelled with `{c.line}` (the pod garbage collector's deletion of the "
-                             f"deleted node's pods, spec/controllers/podgc.py, {_NOT_HANDED_OVER})")
-    if budget.node_failures or budget.node_partitions:
-        raise InputError(f"{where}: not modelled with nodeFailures or nodePartitions (the node lifecycle controller's "
-                         f"grace periods and evictions, spec/controllers/nodelifecycle.py, {_NOT_HANDED_OVER}: a new "
-                         "leader observes every node afresh)")

@@ -5,7 +5,10 @@ Each is a ``spec.component`` Component and Watcher (``ENDPOINTSLICES``, which al
 ``KUBE_PROXY``, ``COREDNS``: one line each in ``spec.cluster.COMPONENTS``; none has timers). They
 are active only in scenarios with Services (a Service document or a ``kubectl expose`` command,
 ``enabled_for``): elsewhere the slot stays empty, no step is added and pods carry no address, so the other
-scenarios' state counts do not move.
+scenarios' state counts do not move. Under kube-controller-manager's leader election (``spec.leaderelection``) the
+EndpointSlice controller runs only in the acting replica (``spec.controllers.manager.running``), starts afresh in a
+replica that starts acting (``restart``: relisted, every Service queued) and is ``stopped`` while none acts; the
+API server's allocations (``ip-repair-race``) are not the controller manager's and go on.
 
 The modules: ``spec.services`` (the API server's allocation, conversions), ``spec.nodeipam`` (podCIDRs, pod
 addresses), ``spec.controllers.endpointslice_controller``, ``spec.kubeproxy``, ``spec.dns``.
@@ -24,6 +27,7 @@ from spec import informer, kubeproxy, nodeipam
 from spec.apiserver import Session
 from spec.component import Base, Host, Process
 from spec.controllers import endpointslice_controller as esc
+from spec.controllers import manager
 from spec.state import (
     DNS_SCOPE,
     EPS_RESOURCES,
@@ -244,7 +248,7 @@ class EndpointSliceComponent(Base):
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
         net = state.net
-        if net.eps is not None:
+        if net.eps is not None and manager.running(state):
             for key in esc.ready_keys(net.eps, tracker_on(config)):
                 c, etcd, events, failed = esc.reconcile_memo(net.eps, state.kcm.informers[POD_INFORMER].cache,
                                                              state.etcd, state.ghost, key)
@@ -256,7 +260,8 @@ class EndpointSliceComponent(Base):
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
         out: set[str] = set()
         net = state.net
-        if net.eps is not None and next(esc.ready_keys(net.eps, tracker_on(config)), None) is not None:
+        if net.eps is not None and manager.running(state) and next(esc.ready_keys(net.eps, tracker_on(config)),
+                                                                   None) is not None:
             out.add(esc.ACTOR)
         if net.writes:
             out.add(WRITER)
@@ -269,6 +274,15 @@ class EndpointSliceComponent(Base):
 
     def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
         return state._with(net=kcm_restarted(state.net, state.etcd, revision))
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """While no kube-controller-manager replica acts (``spec.controllers.manager.Hosted``): the EndpointSlice
+        controller's informers empty, its queue and tracker empty (the API server's allocations are not its)."""
+        net = state.net
+        if net.eps is None:
+            return state
+        return state._with(net=attrs.evolve(net, eps=attrs.evolve(
+            net.eps, informers=tuple(informer.fresh(None) for _ in net.eps.informers), queue=(), tracker=())))
 
     def watcher(self, state: ClusterState, index: int) -> str:
         return esc.ACTOR

@@ -31,10 +31,11 @@ representative would then have to be the lowest unnamed free address plus each n
 
 Abstracts: one service CIDR, IPv4 only (single-stack, ipFamilyPolicy SingleStack); kube-apiserver's flags are
 constants here (``SERVICE_CIDR`` is kubeadm's default --service-cidr 10.96.0.0/12; NodePorts the default
---service-node-port-range). Omits: dual-stack, ExternalName and LoadBalancer status, externalIPs, session
-affinity, traffic policies (the Service's defaults, Cluster), health-check node ports, the IPAddress-object
-allocator (MultiCIDRServiceAllocator: the same bands and choices). Named targetPorts are resolved per pod
-(``ready_endpoints``, and the EndpointSlice controller through ``eps_pod``'s container ports).
+--service-node-port-range). Omits: dual-stack, ExternalName and LoadBalancer status, externalIPs, the
+IPAddress-object allocator (MultiCIDRServiceAllocator: the same bands and choices). Named targetPorts are resolved
+per pod (``ready_endpoints``, and the EndpointSlice controller through ``eps_pod``'s container ports); a
+LoadBalancer with externalTrafficPolicy Local gets its healthCheckNodePort (``allocate``); the traffic policies and
+ClientIP session affinity are handed to kube-proxy's rules (``proxy_service``).
 """
 
 from __future__ import annotations

@@ -1169,6 +1169,10 @@ class LeaderElection:
     active: int = -1
     parked: tuple[Parked | None, ...] = ()
     """Per replica: its controllers when it leads but is not ``active`` (None otherwise)."""
+    frozen: int = -1
+    """While no replica is ``active``: the paused replica whose other controllers (``spec.controllers.manager.
+    Hosted``: their slots of ``ClusterState``) stand frozen in their slots, to run on when it resumes; -1: those
+    slots are stopped (nobody's: the next replica to act starts them afresh)."""
 
 
 @attrs.frozen(eq=False)
@@ -1276,17 +1280,18 @@ class ClusterState:
         """Every informer in ``informer_slots`` order, without the slots' names (what the per-step plumbing
         reads: ``spec.watchcache.settle``, the representatives; ``layout()`` names the slots)."""
         leader = self.leader
-        out: list[Informer | None] = (
-            [None, None, None] if leader is not None and leader.active < 0 else list(self.kcm.informers))
+        idle = leader is not None and leader.active < 0  # no controller-manager replica acts: no informer of its
+        stopped = idle and leader.frozen < 0  # type: ignore[union-attr]  # ... nor of its other controllers
+        out: list[Informer | None] = [None, None, None] if idle else list(self.kcm.informers)
         out += [s.informer for s in self.schedulers]
         out += [k.informer for k in self.kubelets]
         if self.workloads is not None:
-            out += self.workloads.informers
+            out += [None] * len(self.workloads.informers) if stopped else self.workloads.informers
         if self.jobs is not None:
-            out.append(self.jobs.informer)
+            out.append(None if stopped else self.jobs.informer)
         net = self.net
         if net.eps is not None:
-            out += net.eps.informers
+            out += [None] * len(net.eps.informers) if stopped else net.eps.informers
         if net.proxies:
             out += [p.informer for p in net.proxies]
         if net.dns is not None:
@@ -1459,8 +1464,8 @@ def with_net_informers(net: Network, infs: list[Informer]) -> Network:
     """``net`` with every informer replaced at once, in ``ClusterState.informer_slots`` order."""
     i = 0
     eps = net.eps
-    if eps is not None:
-        new = tuple(infs[:len(eps.informers)])
+    if eps is not None:  # None: absent while no controller-manager replica acts (``informers``), left as it is
+        new = tuple(o if n is None else n for o, n in zip(eps.informers, infs[:len(eps.informers)], strict=True))
         i = len(new)
         if any(a is not b for a, b in zip(new, eps.informers, strict=True)):
             eps = attrs.evolve(eps, informers=new)

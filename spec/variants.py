@@ -444,6 +444,27 @@ VARIANTS["no-minready-requeue"] = Variant(
 )
 
 
+def _needs_paused_scale(config: Config) -> str | None:
+    """A Deployment that is paused (spec.paused or a `kubectl rollout pause`) and scaled."""
+    paused = any(isinstance(o, Deployment) and o.paused for o in config.objects) or any(
+        c.verb == "rollout-pause" for c in config.commands)
+    if paused and any(c.verb == "scale" and c.resource == "deployments" for c in config.commands):
+        return None
+    return "a paused Deployment that is scaled: a `kubectl rollout pause deployment/NAME` (or spec.paused: true) " \
+        "and a `kubectl scale deployment/NAME` in spec.userActions"
+
+
+VARIANTS["paused-no-scale"] = Variant(
+    "paused-no-scale",
+    "kubernetes#20853 (\"It should be possible to scale paused Deployments\", from #18901: \"Paused disables scaling "
+    "behavior\"; fixed by #20273)",
+    "the Deployment controller ignores a paused Deployment altogether: a scale while it is paused is never carried "
+    "out (nor observed in its status) until it is resumed",
+    _needs_paused_scale,
+    "rollout-paused-scale",
+)
+
+
 # --- the DaemonSet controller (spec/controllers/daemonset.py) --------------------------------------------------
 
 

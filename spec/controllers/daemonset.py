@@ -74,12 +74,12 @@ from spec.component import Base, Delta, Host, Process, Step
 from spec.controllers.deployment import template_hash
 from spec.controllers.manager import _elapse_queue, _finish
 from spec.scheduling.filters import matches_node_selector_and_affinity, untolerated_taint
+from spec.scheduling.manifests import DAEMON_TOLERATIONS, NETWORK_UNAVAILABLE
 from spec.scheduling.types import (
     Affinity,
     FieldSelectorRequirement,
     NodeSelectorTerm,
     PodInfo,
-    Toleration,
     pairs,
 )
 from spec.state import (
@@ -122,17 +122,6 @@ SLOW_START_INITIAL_BATCH_SIZE = 1
 STATUS_UPDATE_RETRIES = 1
 """StatusUpdateRetries: storeDaemonSetStatus tries once more, from a GET, after a failed status update."""
 
-DAEMON_TOLERATIONS = (
-    Toleration("node.kubernetes.io/not-ready", "Exists", "", "NoExecute"),
-    Toleration("node.kubernetes.io/unreachable", "Exists", "", "NoExecute"),
-    Toleration("node.kubernetes.io/disk-pressure", "Exists", "", "NoSchedule"),
-    Toleration("node.kubernetes.io/memory-pressure", "Exists", "", "NoSchedule"),
-    Toleration("node.kubernetes.io/pid-pressure", "Exists", "", "NoSchedule"),
-    Toleration("node.kubernetes.io/unschedulable", "Exists", "", "NoSchedule"),
-)
-"""util.AddOrUpdateDaemonPodTolerations (without tolerationSeconds: for ever); hostNetwork pods also get
-``NETWORK_UNAVAILABLE``."""
-NETWORK_UNAVAILABLE = Toleration("node.kubernetes.io/network-unavailable", "Exists", "", "NoSchedule")
 
 
 # --- the pure helpers: eligibility, the pod, the template hash ------------------------------------------------

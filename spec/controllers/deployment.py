@@ -589,10 +589,13 @@ def _progressing(d: Deployment, new: DeploymentStatus) -> bool:
     )
 
 
-def sync(kcm: ControllerManager, session: Session, key: Key, *, waits_for_pods: bool = True
-         ) -> tuple[ControllerManager, bool]:
+def sync(kcm: ControllerManager, session: Session, key: Key, *, waits_for_pods: bool = True,
+         paused_scales: bool = True) -> tuple[ControllerManager, bool]:
     """syncDeployment(key): (kcm', failed). ``waits_for_pods=False`` is the variant recreate-no-pod-wait
-    (kubernetes#27362): a Recreate rollout waits for its old ReplicaSets' replicas only, not for their pods."""
+    (kubernetes#27362): a Recreate rollout waits for its old ReplicaSets' replicas only, not for their pods.
+    ``paused_scales=False`` is the variant paused-no-scale (kubernetes#20853, #18901; fixed by #20273): a paused
+    Deployment is ignored altogether ("Ignoring paused deployment"), so it is neither scaled nor its status
+    updated until it is resumed."""
     d = kcm.get(key)
     if not isinstance(d, Deployment):
         return kcm, False
@@ -600,6 +603,8 @@ def sync(kcm: ControllerManager, session: Session, key: Key, *, waits_for_pods: 
     try:
         if d.meta.deleting:
             reconcile.sync_status(reconcile.new_and_old(create=False)[0], progress=False)
+            return kcm, False
+        if d.paused and not paused_scales:
             return kcm, False
         reconcile.check_paused_conditions()
         if d.paused or reconcile.is_scaling_event():

@@ -31,6 +31,10 @@ other scenarios' state spaces do not change. The garbage collector's graph inclu
 Job owns its pods, ``spec.controllers.garbagecollector``); ``kubectl delete job NAME`` cascades through it.
 What a controller-manager restart loses (``JobComponent.restart``, host kube-controller-manager): the informer
 (relisted), the queue, the backoffs, the expectations, the expected finalizer removals and the unobserved writes.
+Under kube-controller-manager's leader election (``spec.leaderelection``) it runs only in the acting replica
+(``spec.controllers.manager.running``), starts afresh in a replica that starts acting (``restart``, after the shared
+pod informer's list) and is ``stopped`` while none acts; a paused leader's stands frozen and runs on if it resumes
+first (its expectations kept: it does not create a second pod from its stale pod cache).
 Abstracted: the pod failure backoff (10 s doubling, 6 min cap) between a failure and the replacement's creation,
 which orders nothing the model could observe otherwise (no other timer depends on it); activeDeadlineSeconds is
 not in scenarios (ttlSecondsAfterFinished is: ``spec.controllers.ttlafterfinished``); status.ready, startTime and
@@ -54,7 +58,7 @@ from spec.apiserver import NAMESPACE_TERMINATING, Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
 from spec.component import Base, Delta, Host, Process, Step
 from spec.controllers import ttlafterfinished
-from spec.controllers.manager import _elapse_queue, _expire, _finish
+from spec.controllers.manager import _elapse_queue, _expire, _finish, running
 from spec.state import (
     JOB_NAME_LABEL,
     JOB_SCOPE,
@@ -500,7 +504,7 @@ class JobComponent(Base):
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         ctl = state.jobs
-        if ctl is None:
+        if ctl is None or not running(state):
             return
         pods = shared_pods(state)
         read_own_writes = "job-stale-sync" not in config.variants
@@ -510,20 +514,25 @@ class JobComponent(Base):
                                                                   config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {ACTOR} if state.jobs is not None and state.jobs.queue.queue else set()
+        return {ACTOR} if self.busy(state, config) else set()
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        return state.jobs is not None and bool(state.jobs.queue.queue)
+        return state.jobs is not None and bool(state.jobs.queue.queue) and running(state)
 
     def timers(self, state: ClusterState) -> list[int]:
-        return [] if state.jobs is None else timers(state.jobs)
+        return [] if state.jobs is None or not running(state) else timers(state.jobs)
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
         ctl = state.jobs
-        if ctl is None or not (ctl.queue.waiting or ctl.expectations):
+        if ctl is None or not (ctl.queue.waiting or ctl.expectations) or not running(state):
             return state, ()
         fired = ("job controller backoff/expectations",) if dt in timers(ctl) else ()
         return state._with(jobs=elapse(ctl, dt)), fired
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """While no kube-controller-manager replica acts (``spec.controllers.manager.Hosted``): nothing of it."""
+        ctl = state.jobs  # the Jobs' finish times (the TTL-after-finished controller's ``ttl_left``) are etcd's: kept
+        return state if ctl is None else state._with(jobs=JobController(informer.fresh(None), ttl_left=ctl.ttl_left))
 
     def watcher(self, state: ClusterState, index: int) -> str:
         return INFORMER_ACTOR

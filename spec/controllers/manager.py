@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import immutables
@@ -64,6 +64,30 @@ ACTOR = "kube-controller-manager"
 """The actor of the process's own steps (its informers' deliveries and relists)."""
 CONTROLLERS = (("replicaset", "replicaset-controller"), ("deployment", "deployment-controller"))
 """Each controller's name (``reconcile``'s ``controller``) and actor."""
+
+
+def running(state: ClusterState) -> bool:
+    """kube-controller-manager's controllers run: always with one replica; under leader election
+    (``spec.leaderelection``) while a replica's controllers hold the active slot (``LeaderElection.active``; upstream
+    they all start in OnStartedLeading, controllermanager.go Run -> leaderElectAndRun -> StartControllers, and stop
+    with the process). Every controller hosted here other than the ReplicaSet and Deployment controllers (whose
+    informers are absent while no replica acts) takes no step, has no timer running and no work while it is
+    False: ``Hosted``."""
+    le = state.leader
+    return le is None or le.active >= 0
+
+
+class Hosted(Protocol):
+    """A controller of kube-controller-manager with a slot of its own, handed over between replicas under leader
+    election: it runs only while ``running`` (its steps, timers and work gated), a replica that starts acting
+    starts it afresh (its ``restart``, at the revision its informers list at), and while no replica acts its slot
+    is ``stopped`` (nothing of it survives the process: the next leader's is fresh)."""
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """The slot while no replica's controllers run: empty informers (absent from ``informer_slots``), empty
+        queues, no timers running; what is not the controller's (kubectl's drains, the nodes' missing heartbeats)
+        kept."""
+        ...
 
 
 def handle(kcm: ControllerManager, key: Key, old: Object | None, new: Object | None,
@@ -114,7 +138,8 @@ def _finish(queue: WorkQueue, key: Key, failed: bool, max_retries: int | None) -
 
 def reconcile(
     kcm: ControllerManager, session: Session, controller: str, key: Key, *, expectations: bool = True,
-    adoption_guard: bool = True, recreate_waits_for_pods: bool = True, readiness: Readiness | None = None
+    adoption_guard: bool = True, recreate_waits_for_pods: bool = True, readiness: Readiness | None = None,
+    paused_scales: bool = True
 ) -> tuple[ControllerManager, bool]:
     """Pop ``key`` from ``controller``'s queue ("replicaset" or "deployment"), reconcile it, handle the error."""
     if controller == "replicaset":
@@ -125,7 +150,8 @@ def reconcile(
         return kcm.with_rs_queue(_finish(kcm.rs_queue, key, failed, None)), failed
     q = kcm.deploy_queue
     kcm = kcm.with_deploy_queue(WorkQueue(tuple(k for k in q.queue if k != key), q.waiting, q.failures))
-    kcm, failed = deployment.sync(kcm, session, key, waits_for_pods=recreate_waits_for_pods)
+    kcm, failed = deployment.sync(kcm, session, key, waits_for_pods=recreate_waits_for_pods,
+                                  paused_scales=paused_scales)
     return kcm.with_deploy_queue(_finish(kcm.deploy_queue, key, failed, DEPLOYMENT_MAX_RETRIES)), failed
 
 
@@ -224,12 +250,13 @@ def reconcile_outcomes(state: ClusterState, config: Config) -> list[Outcome]:
     guarded = "unguarded-bind" not in config.variants
     adoption_guard = "gc-readoption" not in config.variants
     waits = "recreate-no-pod-wait" not in config.variants
+    paused_scales = "paused-no-scale" not in config.variants
     out: list[Outcome] = []
     for (controller, actor), queue in zip(CONTROLLERS, (kcm.rs_queue, kcm.deploy_queue), strict=True):
         for key in queue.queue:
             new, failed, etcd, ghost, events, idle = _reconcile(
                 kcm, state.etcd, state.ghost, controller, key, expectations, guarded, adoption_guard, waits,
-                state.readiness)
+                state.readiness, paused_scales)
             out.append((A.Reconcile(actor, key, failed, events), idle,
                         functools.partial(_after, state, config, etcd, ghost, new)))
     return out
@@ -242,8 +269,8 @@ def _after(state: ClusterState, config: Config, etcd: Etcd, ghost: Any, kcm: Con
 
 @functools.lru_cache(maxsize=1 << 16)
 def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, key: str, expectations: bool,
-               guarded: bool, adoption_guard: bool = True, waits: bool = True, readiness: Readiness | None = None
-               ) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:
+               guarded: bool, adoption_guard: bool = True, waits: bool = True, readiness: Readiness | None = None,
+               paused_scales: bool = True) -> tuple[ControllerManager, bool, Etcd, Any, tuple[str, ...], bool]:
     """One reconcile: (controller manager', failed, etcd', ghost', Events, idle). A pure function of the
     controller manager and etcd (its caches follow from etcd: ``spec.state.Informer``), memoised: many states
     differ only in the scheduler or the kubelets. The reconcile of a ReplicaSet with minReadySeconds that has
@@ -251,7 +278,7 @@ def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, 
     watches (the premise of the eager no-op reduction); once every ready pod is available, time changes nothing."""
     session = Session(etcd, ghost, guarded_bind=guarded)
     new, failed = reconcile(kcm, session, controller, key, expectations=expectations, adoption_guard=adoption_guard,
-                            recreate_waits_for_pods=waits, readiness=readiness)
+                            recreate_waits_for_pods=waits, readiness=readiness, paused_scales=paused_scales)
     idle = not (failed or session.writes or session.events) and new == _popped(kcm, controller, key)
     if idle and readiness is not None and controller == "replicaset":
         rs = kcm.get(key)

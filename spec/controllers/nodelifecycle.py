@@ -62,7 +62,10 @@ milliseconds of each other, from three goroutines); the eviction rate limiters' 
 reduced to open or closed. A restart of the controller manager restarts the grace timers at their full length
 (upstream: the restarted controller's first observation of a node sets probeTimestamp to now), forgets master
 disruption mode (zoneStates start Initial) and the taint eviction controller's schedule (rebuilt from etcd, from
-now).
+now). Under kube-controller-manager's leader election (``spec.leaderelection``) both controllers run only in the
+acting replica (``spec.controllers.manager.running``: no pass, no eviction, no timer running otherwise); a replica
+that starts acting starts them as after a restart (a new leader observes every node afresh: the grace periods at
+their full length), and while none acts the slot is as after a restart (``stopped``).
 
 The variant ``stale-taint-eviction`` (kubernetes#90794, before #93722) keeps a scheduled deletion while the node
 has any NoExecute taint, even one the pod tolerates for ever (``_kept_while_tainted``). The variant
@@ -87,6 +90,7 @@ import attrs
 from spec import actions as A
 from spec.apiserver import Session
 from spec.component import Base, Host, Process, Step, commit, session
+from spec.controllers.manager import running
 from spec.scheduling.types import Taint, Toleration
 from spec.state import ClusterState, Key, Node, NodeLifecycle, Object, Pod
 
@@ -492,6 +496,8 @@ class NodeLifecycleComponent(Base):
         return (MONITOR_ACTOR, EVICTION_ACTOR)
 
     def _work(self, state: ClusterState, config: Config) -> Iterator[tuple[str, str]]:
+        if not running(state):
+            return iter(())
         return work(state.lifecycle, state.etcd.objects, zone_aware(config), _cancel_tolerated(config))
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
@@ -526,12 +532,20 @@ class NodeLifecycleComponent(Base):
         return self.busy(state, config)
 
     def timers(self, state: ClusterState) -> list[int]:
-        return timers(state.lifecycle)
+        return timers(state.lifecycle) if running(state) else []
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        if not running(state):
+            return state, ()
         return state._with(lifecycle=elapse(state.lifecycle, dt)), tuple(fired(state.lifecycle, dt))
 
     def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        return state._with(lifecycle=restarted(state.lifecycle))
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """While no kube-controller-manager replica acts (``spec.controllers.manager.Hosted``): as after a restart
+        (the nodes whose heartbeats stopped are the world's: their grace timers stand at their full length, which
+        a new leader's first observation starts), no eviction schedule, no master disruption mode."""
         return state._with(lifecycle=restarted(state.lifecycle))
 
 

@@ -25,6 +25,9 @@ Abstracted: the 20 s period: a pass with something to do happens before time adv
 which is within the period of a timeline whose other timers are 40 s and 300 s. The controller reads etcd's
 objects (its informers are taken to be caught up, as the node lifecycle controller's are). The DisruptionTarget
 condition is not stored (nothing in the model reads it); phase Failed is written, as upstream writes it.
+Under kube-controller-manager's leader election (``spec.leaderelection``) it runs only in the acting replica
+(``spec.controllers.manager.running``), with an empty quarantine in a replica that starts acting (``restart``) and
+none while no replica acts (``stopped``).
 Omitted: the quarantine's GET (etcd is read directly, so it always agrees); metrics.
 """
 
@@ -39,6 +42,7 @@ import attrs
 from spec import actions as A
 from spec.apiserver import Session
 from spec.component import Base, Host, Process, Step, commit, session
+from spec.controllers.manager import running
 from spec.state import ClusterState, Key, Node, Object, Pod, PodGC
 
 if TYPE_CHECKING:
@@ -165,7 +169,7 @@ class PodGCComponent(Base):
         return (ACTOR,)
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        if plan(state.podgc, state.etcd.objects, _threshold(config), _orphans(config)) is None:
+        if not running(state) or plan(state.podgc, state.etcd.objects, _threshold(config), _orphans(config)) is None:
             return
         sess = session(state, config)
         new = gc(state.podgc, sess, _threshold(config), _orphans(config))
@@ -178,15 +182,22 @@ class PodGCComponent(Base):
         return self.urgent(state, config)
 
     def urgent(self, state: ClusterState, config: Config) -> bool:
-        return plan(state.podgc, state.etcd.objects, _threshold(config), _orphans(config)) is not None
+        return running(state) and plan(state.podgc, state.etcd.objects, _threshold(config),
+                                       _orphans(config)) is not None
 
     def timers(self, state: ClusterState) -> list[int]:
-        return timers(state.podgc)
+        return timers(state.podgc) if running(state) else []
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
+        if not running(state):
+            return state, ()
         return state._with(podgc=elapse(state.podgc, dt)), tuple(fired(state.podgc, dt))
 
     def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
+        return state._with(podgc=restarted(state.podgc))
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """While no kube-controller-manager replica acts (``spec.controllers.manager.Hosted``): no quarantine."""
         return state._with(podgc=restarted(state.podgc))
 
 

@@ -37,7 +37,7 @@ import immutables
 from spec import actions as A
 from spec.apiserver import Session
 from spec.component import Base, Host, Process, Step
-from spec.controllers.manager import _elapse_queue
+from spec.controllers.manager import _elapse_queue, running
 from spec.state import ClusterState, Etcd, Ghost, Job, JobController, Key, Object, WorkQueue
 from spec.watchcache import settle
 
@@ -161,7 +161,7 @@ class TTLAfterFinishedComponent(Base):
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         ctl = state.jobs
-        if ctl is None:
+        if ctl is None or not running(state):  # under leader election, only in the acting replica (spec.leaderelection)
             return
         for key in ctl.ttl_queue.queue:
             new, etcd, ghost, events = _process(ctl, state.etcd, state.ghost, key)
@@ -169,10 +169,10 @@ class TTLAfterFinishedComponent(Base):
                                                                  config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {ACTOR} if state.jobs is not None and state.jobs.ttl_queue.queue else set()
+        return {ACTOR} if self.busy(state, config) else set()
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        return state.jobs is not None and bool(state.jobs.ttl_queue.queue)
+        return state.jobs is not None and bool(state.jobs.ttl_queue.queue) and running(state)
 
     def timers(self, state: ClusterState) -> list[int]:
         ctl = state.jobs

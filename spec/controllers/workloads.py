@@ -19,7 +19,9 @@ reads the scale of the pods' controllers (ReplicaSets, Deployments) from etcd, n
 those is not explored (its own StatefulSets, budgets and pods are read from its informers). The drain's 5 s
 sleep is not timed: a retry may come at any point.
 What a controller-manager crash loses (``spec.faults``): the informers (relisted), the queues and the backoffs;
-not the drains (kubectl is another process).
+not the drains (kubectl is another process). Under kube-controller-manager's leader election
+(``spec.leaderelection``) both controllers run only in the acting replica (``spec.controllers.manager.running``),
+start afresh in a replica that starts acting (``restart``), and are ``stopped`` while none acts (the drains go on).
 The slot is None when a scenario has no StatefulSet, no PodDisruptionBudget and no ``kubectl drain``, and its
 informers are left out when it has neither of the first two (a drain needs none): the other scenarios' state
 spaces do not change.
@@ -38,7 +40,7 @@ from spec import informer
 from spec.apiserver import Session
 from spec.component import Host, Process
 from spec.controllers import disruption, statefulset
-from spec.controllers.manager import _elapse_queue, _finish
+from spec.controllers.manager import _elapse_queue, _finish, running
 from spec.kubectl import drain_step, start_drain
 from spec.state import (
     KCM_RESOURCES,
@@ -178,7 +180,7 @@ def _level_triggered(w: Workloads, controller: str, key: Key) -> bool:
 def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState, bool]]:
     """Every queued key's reconcile of both controllers: (action, next state, idle)."""
     w = state.workloads
-    if w is None:
+    if w is None or not running(state):
         return []
     pods = shared_pods(state)
     out: list[tuple[A.Action, ClusterState, bool]] = []
@@ -257,7 +259,7 @@ class WorkloadsComponent:
         w = state.workloads
         if w is None:
             return set()
-        out = {actor for controller, actor in CONTROLLERS if _queue(w, controller).queue}
+        out = {actor for controller, actor in CONTROLLERS if _queue(w, controller).queue} if running(state) else set()
         if (any(config.commands[i].verb == "drain" for i in state.pending_commands)
                 or next(self._drain_steps(state, config, w), None) is not None):
             out.add(KUBECTL)
@@ -265,15 +267,15 @@ class WorkloadsComponent:
 
     def busy(self, state: ClusterState, config: Config) -> bool:
         w = state.workloads
-        return w is not None and bool(w.sts_queue.queue or w.pdb_queue.queue)
+        return w is not None and bool(w.sts_queue.queue or w.pdb_queue.queue) and running(state)
 
     def timers(self, state: ClusterState) -> list[int]:
         w = state.workloads
-        return [] if w is None else _timers(w)
+        return [] if w is None or not running(state) else _timers(w)
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
         w = state.workloads
-        if w is None or not (w.sts_queue.waiting or w.pdb_queue.waiting):
+        if w is None or not (w.sts_queue.waiting or w.pdb_queue.waiting) or not running(state):
             return state, ()
         fired = ("statefulset/disruption backoff",) if dt in _timers(w) else ()
         new = Workloads(w.informers, _elapse_queue(w.sts_queue, dt), _elapse_queue(w.pdb_queue, dt), w.drains)
@@ -282,10 +284,18 @@ class WorkloadsComponent:
     def resync(self, state: ClusterState) -> ClusterState:
         """The 30 s resync of both controllers' handlers: every cached StatefulSet and budget is enqueued."""
         w = state.workloads
-        if w is None or not w.informers:
+        if w is None or not w.informers or not running(state):
             return state
         new = handle(w, [(k, o, o) for i in (0, 1) for k, o in sorted(w.informers[i].cache.items())])
         return state if new == w else state._with(workloads=new)
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """While no kube-controller-manager replica acts (``spec.controllers.manager.Hosted``): empty informers and
+        queues; the drains (kubectl's) kept."""
+        w = state.workloads
+        if w is None:
+            return state
+        return state._with(workloads=Workloads(tuple(informer.fresh(None) for _ in w.informers), drains=w.drains))
 
     def __repr__(self) -> str:
         return f"<component {self.name}>"

@@ -593,7 +593,7 @@ UNMODELLED_KINDS = {
 }
 """Built-in kinds that can change placement and are not modelled: each one is a warning saying what is ignored."""
 
-_DAEMON_TOLERATIONS = (
+DAEMON_TOLERATIONS = (
     Toleration("node.kubernetes.io/not-ready", "Exists", "", "NoExecute"),
     Toleration("node.kubernetes.io/unreachable", "Exists", "", "NoExecute"),
     Toleration("node.kubernetes.io/disk-pressure", "Exists", "", "NoSchedule"),
@@ -601,8 +601,10 @@ _DAEMON_TOLERATIONS = (
     Toleration("node.kubernetes.io/pid-pressure", "Exists", "", "NoSchedule"),
     Toleration("node.kubernetes.io/unschedulable", "Exists", "", "NoSchedule"),
 )
-"""Upstream: pkg/controller/daemon/util/daemonset_util.go AddOrUpdateDaemonPodTolerations (and
-network-unavailable for hostNetwork pods)."""
+"""Upstream: pkg/controller/daemon/util/daemonset_util.go AddOrUpdateDaemonPodTolerations (without
+tolerationSeconds: for ever); hostNetwork pods also get ``NETWORK_UNAVAILABLE``. The DaemonSet controller of the
+model (``spec.controllers.daemonset``) adds the same ones."""
+NETWORK_UNAVAILABLE = Toleration("node.kubernetes.io/network-unavailable", "Exists", "", "NoSchedule")
 
 
 def _suffix(seed: str, length: int) -> str:
@@ -814,9 +816,9 @@ def _pin_daemon_pod(pod: PodInfo, node: str, host_network: bool = False) -> PodI
     else:
         required = tuple(NodeSelectorTerm(t.match_expressions, pin) for t in terms)
     tolerations = list(pod.tolerations)
-    extra = list(_DAEMON_TOLERATIONS)
+    extra = list(DAEMON_TOLERATIONS)
     if host_network:
-        extra.append(Toleration("node.kubernetes.io/network-unavailable", "Exists", "", "NoSchedule"))
+        extra.append(NETWORK_UNAVAILABLE)
     for t in extra:
         if not any(o.key == t.key and o.effect == t.effect for o in tolerations):
             tolerations.append(t)

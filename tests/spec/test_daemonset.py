@@ -377,3 +377,19 @@ def test_deleting_the_daemonset_cascades_to_its_pods() -> None:
     assert result.status == "ok", result.verdict()
     verdicts = {v.name: v.status for v in result.properties}
     assert verdicts["NoOrphanedDependents"] == "holds"
+
+
+def test_a_daemonset_under_controller_manager_leader_election_is_refused() -> None:
+    """The DaemonSet controller is not handed over on failover yet (spec.leaderelection): refused, not run with no
+    leader; under kube-scheduler's election alone it is fine."""
+    from importlib import resources
+
+    from spec.scenario import parse
+
+    text = resources.files("spec.scenarios").joinpath("daemonset-two-nodes.yaml").read_text()
+    assert "\nspec:\n" in text
+    with pytest.raises(InputError, match="a DaemonSet under kube-controller-manager's leader election is not "
+                                         "modelled"):
+        parse(text.replace("\nspec:\n", "\nspec:\n  leaderElection: {replicas: 2}\n", 1), "ds.yaml")
+    parse(text.replace("\nspec:\n", "\nspec:\n  leaderElection: {replicas: 2, components: [kube-scheduler]}\n", 1),
+          "ds.yaml")

@@ -1,4 +1,4 @@
-"""kube-scheduler's replicas under leader election (spec.leaderelection's SchedulerElectionComponent, spec.scheduler):
+"""kube-scheduler's replicas under leader election (spec.leaderelection's SchedulerElection, spec.scheduler):
 the kube-scheduler Lease, standbys whose informers and queues are kept up to date, only a leader that is not paused
 schedules, a paused leader's overlap until its renew deadline, the crash of a replica, the scenario ha-scheduler and
 the variant scheduler-keeps-scheduling (kubernetes#81306)."""

@@ -463,3 +463,31 @@ def test_the_variants_trace_says_why_the_pod_is_not_available() -> None:
     assert result.exit_code == 1, result.output
     assert "Ready for 10000 ms: not yet available (minReadySeconds 10: more than 10000 ms)" in result.output
     assert "AvailabilityNeverWaitsForResync" in result.output and "1 resync period" in result.output
+
+
+@pytest.mark.slow
+def test_a_paused_deployment_that_is_scaled_holds_exhaustively() -> None:
+    """rollout-paused-scale: pause and scale in any order; the paused Deployment's scale is carried out and observed
+    (10,492 states)."""
+    scenario = builtin("rollout-paused-scale")
+    model = ClusterModel(scenario.config, scenario.reductions)
+    model.properties = (*model.properties, sometimes(
+        "ScaledWhilePaused", lambda s: any(isinstance(d, Deployment) and d.paused and d.replicas == 2
+                                           and d.status.observed_generation == d.meta.generation
+                                           and d.status.replicas == 2 for d in s.etcd.objects.values())))
+    result = check(model)
+    assert result.status == "ok" and result.complete, result.verdict()
+    statuses = {p.name: p.status for p in result.properties}
+    assert statuses["ScaledWhilePaused"] == "holds" and statuses["RolloutEventuallyCompletes"] == "holds"
+
+
+def test_ignoring_a_paused_deployment_is_refuted_by_its_premise() -> None:
+    """The variant paused-no-scale (kubernetes#20853): RolloutEventuallyCompletes' premise for a paused Deployment
+    (its status has not observed its generation) is reached and never left."""
+    scenario = builtin("rollout-paused-scale")
+    config = attrs.evolve(scenario.config, variants=frozenset({"paused-no-scale"}))
+    result = check(ClusterModel(config, scenario.reductions))
+    assert result.violation is not None and result.violation.property == "RolloutEventuallyCompletes"
+    explain = PROPERTIES["RolloutEventuallyCompletes"].explain
+    assert explain is not None
+    assert "(paused)'s status has observedGeneration" in explain(result.violation.trace[-1].state)
