@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis.errors import NoSuchExample
 
 from checker.errors import InputError
 from spec.kubectl import FORMS, form
@@ -37,8 +38,11 @@ def test_every_fault_kind_is_drawn() -> None:
 
 @pytest.mark.parametrize("form", KUBECTL_FORMS)
 def test_every_kubectl_command_is_drawn(form: str) -> None:
-    docs = find(scenario_documents(), lambda d: any(_form(c) == form for c in _spec(d)["userActions"]),
-                settings=SEARCH)
+    try:
+        docs = find(scenario_documents(), lambda d: any(_form(c) == form for c in _spec(d)["userActions"]),
+                    settings=SEARCH)
+    except NoSuchExample:
+        pytest.fail(f"no generated scenario runs `kubectl {form}`: add it to spec/testing.py's kubectl_commands()")
     line = next(c for c in _spec(docs)["userActions"] if _form(c) == form)
     parse_command(line, "test")  # the model's own parser takes it
 
@@ -56,7 +60,10 @@ def test_every_modelled_kind_is_drawn(kind: str) -> None:
     """Every kind a scenario models (``spec.scenario``'s table) appears in some drawn scenario: a kind added to the
     parser needs a generator in spec/testing.py's ``manifests`` (else the differential and hypothesis tests never
     see it)."""
-    docs = find(scenario_documents(), lambda d: any(x["kind"] == kind for x in d), settings=SEARCH)
+    try:
+        docs = find(scenario_documents(), lambda d: any(x["kind"] == kind for x in d), settings=SEARCH)
+    except NoSuchExample:
+        pytest.fail(f"no generated scenario holds a {kind}: add a generator for it to spec/testing.py's manifests()")
     parse(yaml.safe_dump_all(docs), "generated.yaml")
 
 
