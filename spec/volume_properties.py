@@ -70,13 +70,13 @@ def _volumes(etcd: Etcd) -> Iterator[PersistentVolume]:
 def double_binding(s: ClusterState) -> str | None:
     """What double-binds, or None."""
     by_volume: dict[str, str] = {}
-    for c in _claims(s.etcd):
+    for c in sorted(_claims(s.etcd), key=lambda c: (c.meta.namespace, c.meta.name)):
         if fully_bound(c):
             other = by_volume.setdefault(c.volume_name, c.meta.name)
             if other != c.meta.name:
                 return f"claims {other} and {c.meta.name} are both bound to volume {c.volume_name}"
     by_claim: dict[int, str] = {}
-    for v in _volumes(s.etcd):
+    for v in sorted(_volumes(s.etcd), key=lambda v: v.meta.name):
         if v.status.phase == "Bound" and v.claim_ref is not None and v.claim_ref.uid:
             other = by_claim.setdefault(v.claim_ref.uid, v.meta.name)
             if other != v.meta.name:
