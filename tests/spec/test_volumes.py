@@ -1,5 +1,6 @@
-"""Persistent volumes: parsing with upstream's messages, the PV controller, the provisioner, VolumeBinding, the kubelet's
-wait, StatefulSet claim templates; the properties hold on the built-in scenarios and fail on broken components."""
+"""Persistent volumes: parsing with upstream's messages, the PV controller, the provisioner, VolumeBinding, the
+kubelet's wait, StatefulSet claim templates; the properties hold on the built-in scenarios and fail on broken
+components."""
 
 from __future__ import annotations
 
