@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from ipaddress import IPv4Network as Net
+from ipaddress import ip_address
 from pathlib import Path
 
 import attrs
@@ -22,7 +24,7 @@ from spec.proxy.ipset import IpSet, expand_sets, parse_ipset_save, resolve_sets
 from spec.proxy.manifests import load_cluster, parse_cluster
 from spec.proxy.model import Cluster, ProxierOptions
 from spec.proxy.parse import Dump, parse_dump
-from spec.proxy.symbolic import OUTPUT, PREROUTING, Pins, State, expand, host, kube_only
+from spec.proxy.symbolic import OUTPUT, PREROUTING, Explorer, Pins, State, expand, host, kube_only, member_of
 from spec.proxy.verify import Report, Verifier, frontends_of, verify
 from tests.proxy.conftest import FIXTURES
 from tests.proxy.test_ipset import NODE, SETS, _with_forward_rule
@@ -184,3 +186,85 @@ def test_generated_100_services(mutation: str) -> None:
         texts = _mutated(*texts, mutation)
     report = _ipvs(cluster, texts, opts)
     assert report.ok == (mutation == "none")
+
+
+def _explorer_of(rules: str, sets: str, local: tuple[str, ...] = ("192.168.0.2",)) -> Explorer:
+    dump, left = resolve_sets(parse_dump(rules, "rules"), parse_ipset_save(sets, "sets"))
+    assert not left
+    return Explorer(dump, tuple(Net(f"{a}/32") for a in local))
+
+
+def _ips(n: int) -> str:
+    return "".join(f"add IPS 10.96.{i // 250}.{i % 250 + 1}\n" for i in range(n))
+
+
+FILTER = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+          "-A FORWARD -m set --match-set IPS dst -j REJECT\n"
+          "-A FORWARD -p tcp -m set --match-set PORTS dst -j DROP\nCOMMIT\n")
+
+
+@pytest.mark.parametrize("members", [3, 3000])
+def test_a_set_match_is_one_step_whatever_its_size(members: int) -> None:
+    """An unpinned packet meets each set rule once: two outcomes per rule (in the set or not), however many
+    members; the reference had one rule, so one branch, per member."""
+    sets = (f"create IPS hash:ip\n{_ips(members)}create PORTS bitmap:port range 0-65535\nadd PORTS 30000\n"
+            "add PORTS 30001\n")
+    ex = _explorer_of(FILTER, sets)
+    results = ex.paths(PREROUTING, State())
+    assert ex.steps < 40
+    assert sorted(r.verdict for r in results) == ["accept", "accept", "drop", "reject"]  # local; forwarded
+    reference, _ = expand_sets(parse_dump(FILTER, "rules"), parse_ipset_save(sets, "sets"))
+    assert len(reference.tables["filter"]["FORWARD"].rules) == members + 2
+
+
+def test_a_pinned_destination_decides_membership_by_lookup() -> None:
+    sets = f"create IPS hash:ip\n{_ips(3000)}create PORTS bitmap:port range 0-65535\nadd PORTS 30000\n"
+    ex = _explorer_of(FILTER, sets)
+    inside = ex.paths(PREROUTING, State(pins=Pins(dst=host("10.96.11.250"), dport=80, proto="tcp")))
+    assert [(r.verdict, r.state.lits) for r in inside] == [("reject", ())]
+    outside = ex.paths(PREROUTING, State(pins=Pins(dst=host("10.97.0.1"), dport=30000, proto="tcp")))
+    assert [(r.verdict, r.state.lits) for r in outside] == [("drop", ())]
+    through = ex.paths(PREROUTING, State(pins=Pins(dst=host("10.97.0.1"), dport=30002, proto="tcp")))
+    assert [(r.verdict, r.state.lits) for r in through] == [("accept", ())]
+
+
+def test_membership_with_a_symbolic_source_keeps_the_pinned_members_only() -> None:
+    """KUBE-LOOP-BACK (dst,dst,src) after DNAT: the destination is known, the source is not: the literal is the
+    source of the one member left, and asserting it pins nothing more."""
+    rules = ("*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -m set --match-set LB dst,dst,src -j MASQUERADE\n"
+             "COMMIT\n")
+    sets = "create LB hash:ip,port,ip\n" + "".join(f"add LB 10.1.0.{i},tcp:8080,10.1.0.{i}\n" for i in range(1, 200))
+    ex = _explorer_of(rules, sets)
+    results = ex.paths(PREROUTING, State(pins=Pins(dst=host("10.1.0.7"), dport=8080, proto="tcp")))
+    taken = [r for r in results if r.masquerade]
+    assert len(taken) == 1 and len(taken[0].state.lits) == 1
+    (left,) = taken[0].state.lits[0].match.sets
+    assert left.members == ((("src", Net("10.1.0.7/32")),),)
+    assert left.labels == ("LB member 10.1.0.7,tcp:8080,10.1.0.7",)
+    assert str(taken[0].state.lits[0].expr) == "src == 167837703"
+
+
+def test_set_membership_semantics() -> None:
+    """Networks hold their addresses, `!` negates, the protocol of a port member counts, an interface member reads
+    the packet's interface, fewer directions than dimensions match nothing (ip_set_core.c ip_set_test)."""
+    sets = ("create NETS hash:net\nadd NETS 10.0.0.0/8\ncreate PP hash:ip,port\nadd PP 10.2.0.1,udp:53\n"
+            "create IF hash:net,iface\nadd IF 10.0.0.0/8,eth1\n")
+    match = resolve_sets(parse_dump("*filter\n:INPUT ACCEPT [0:0]\n"
+                                    "-A INPUT -m set --match-set NETS dst -m set ! --match-set PP dst,dst "
+                                    "-m set --match-set IF src,src -m set --match-set PP dst -j DROP\nCOMMIT\n",
+                                    "rules"), parse_ipset_save(sets, "sets"))[0].tables["filter"]["INPUT"].rules[0]
+    nets, not_pp, iface, short = match.match.sets
+    assert not_pp.negated and not short.members
+    values: dict[str, int | str] = {"src": int(ip_address("10.3.0.1")), "dst": int(ip_address("10.2.0.1")),
+                                    "dport": 53, "proto": "udp"}
+    assert member_of(nets, values, frozenset()) == 0
+    assert member_of(not_pp, values, frozenset()) == 0
+    assert member_of(not_pp, {**values, "proto": "tcp"}, frozenset()) is None
+    assert member_of(iface, values, frozenset({"iif:eth1"})) == 0
+    assert member_of(iface, values, frozenset({"iif:eth0"})) is None
+    assert member_of(short, values, frozenset()) is None
+    ex = Explorer(Dump({}), (Net("192.168.0.2/32"),))
+    assert ex.set_residual(nets, Net("10.5.0.0/16"), None, None, None, None) is True
+    assert ex.set_residual(nets, Net("11.0.0.0/16"), None, None, None, None) is False
+    assert ex.set_residual(nets, Net("0.0.0.0/0"), None, None, None, None) is nets
+    assert ex.set_residual(iface, None, None, None, "", None) is False  # a host's own packet has no input interface
