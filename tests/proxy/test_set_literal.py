@@ -173,7 +173,7 @@ def test_other_components_set_rules(rule: str, sets: str) -> None:
                                       pytest.param("Local NodePort marked", marks=pytest.mark.slow)])
 def test_generated_100_services(mutation: str) -> None:
     """The benchmark's set-up at 100 Services (every third a NodePort, every fifth with affinity, 10 endpoints
-    each), as generated and mutated (about 4 s each on an idle machine: two of them run with the slow tests)."""
+    each), as generated and mutated (12-13 s each at load average 16: two of them run with the slow tests)."""
     opts = ProxierOptions(node_name="node-0", node_ips=("192.168.0.10",), cluster_cidr="10.0.0.0/8", mode="ipvs")
     cluster = parse_cluster(manifests(100), "bench.yaml")
     texts = _texts(cluster, opts)
