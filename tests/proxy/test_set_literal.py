@@ -16,6 +16,8 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from benchmarks.bench_proxy import manifests
 from spec.proxy import ipvs
@@ -30,6 +32,7 @@ from tests.proxy.conftest import FIXTURES
 from tests.proxy.test_ipset import NODE, SETS, _with_forward_rule
 from tests.proxy.test_ipset import OPTS as FLANNEL_OPTS
 from tests.proxy.test_ipvs_iptables import EXAMPLES, OPTS, OUT_FILTER, _mutated, _texts
+from tests.proxy.test_verify import SERVICE, _manifest
 
 Resolver = Callable[[Dump, dict[str, IpSet]], tuple[Dump, list[str]]]
 _NOTE = re.compile(r" \[(?:[^\[\]]* member [^\[\]]*|not in \S+)\]")
@@ -270,3 +273,29 @@ def test_set_membership_semantics() -> None:
     assert ex.set_residual(nets, Net("11.0.0.0/16"), None, None, None, None) is False
     assert ex.set_residual(nets, Net("0.0.0.0/0"), None, None, None, None) is nets
     assert ex.set_residual(iface, None, None, None, "", None) is False  # a host's own packet has no input interface
+
+
+EXTRA = ["", "KUBE-CLUSTER-IP 172.30.0.99,tcp:80", "KUBE-LOOP-BACK 10.1.0.1,tcp:8080,10.1.0.2",
+         "KUBE-NODE-PORT-TCP 30001", "KUBE-IPVS-IPS 172.30.0.1"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(SERVICE, min_size=1, max_size=3), st.sampled_from([None, "10.0.0.0/8"]), st.booleans(),
+       st.integers(min_value=-1, max_value=40), st.sampled_from(EXTRA))
+def test_random_services_and_sets(services: list[dict[str, object]], cidr: str | None, masquerade_all: bool,
+                                  dropped: int, extra: str) -> None:
+    """Random Services (types, traffic policies, affinity, source ranges, ready / terminating / gone endpoints on
+    two nodes), IPVS mode's rules and table, and their sets with one member left out and one added (a member of
+    another Service, a hairpin pair of two endpoints, a NodePort, an address): the same verdicts both ways."""
+    cluster = parse_cluster("\n---\n".join(_manifest(i, s) for i, s in enumerate(services)), "gen.yaml")
+    opts = ProxierOptions(node_name="node-a", node_ips=("192.168.0.2",), cluster_cidr=cidr,
+                          masquerade_all=masquerade_all, mode="ipvs")
+    rules, sets, table = _texts(cluster, opts)
+    lines = sets.splitlines(keepends=True)
+    adds = [k for k, line in enumerate(lines) if line.startswith("add ")]
+    if adds and dropped >= 0:
+        del lines[adds[dropped % len(adds)]]
+    name = extra.split(" ")[0]
+    if extra and any(line.startswith(f"create {name} ") for line in lines):
+        lines.append(f"add {extra}\n")
+    _ipvs(cluster, (rules, "".join(lines), table), opts)
