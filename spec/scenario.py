@@ -412,7 +412,7 @@ def _namespaces_first(objects: list[Object], seen: dict[str, str]) -> list[Objec
     namespaces[:0] = [Namespace(Meta(name=name, namespace="")) for name in SYSTEM_NAMESPACES if name not in declared]
     names = {n.meta.name for n in namespaces}
     for o in objects:
-        if not isinstance(o, Node | Namespace) and o.meta.namespace not in names:
+        if o.meta.namespace and o.meta.namespace not in names:  # cluster-scoped kinds have none
             where = seen[object_key(o)]
             raise InputError(f'{where}: metadata.namespace: namespaces "{o.meta.namespace}" not found (declare a '
                              "Namespace document for it)")

@@ -146,10 +146,33 @@ def pdb_manifests(draw: Any, app: str) -> dict[str, Any]:
 
 
 @st.composite
+def volume_manifests(draw: Any, node: str) -> list[dict[str, Any]]:
+    """A StorageClass (an external provisioner, Immediate or WaitForFirstConsumer, reclaimPolicy Delete or Retain),
+    a claim ``data`` of it, and maybe a static PersistentVolume of that class on ``node`` (a local volume)."""
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "standard"},
+         "provisioner": "csi.example.com", "reclaimPolicy": draw(st.sampled_from(["Delete", "Retain"])),
+         "volumeBindingMode": draw(st.sampled_from(["Immediate", "WaitForFirstConsumer"]))},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "default"},
+         "spec": {"storageClassName": "standard", "accessModes": ["ReadWriteOnce"],
+                  "resources": {"requests": {"storage": "1Gi"}}}},
+    ]
+    if draw(st.booleans()):
+        docs.append({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "local-a"},
+                     "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"],
+                              "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "standard",
+                              "local": {"path": "/mnt/disks/ssd1"},
+                              "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                                  {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}}})
+    return docs
+
+
+@st.composite
 def manifests(draw: Any, max_nodes: int = 3) -> list[dict[str, Any]]:
     """1 to ``max_nodes`` Nodes and small workloads of every kind a scenario models (``spec.scenario``'s kinds):
     at most one Deployment, ReplicaSet, bare Pod, StatefulSet, Job and DaemonSet, maybe a Service and a
-    PodDisruptionBudget over one of them, maybe a Namespace holding the bare Pod: small clusters that check in
+    PodDisruptionBudget over one of them, maybe a Namespace holding the bare Pod, maybe a StorageClass, a claim
+    (which the bare pod may mount) and a local PersistentVolume: small clusters that check in
     seconds (the rarer kinds are drawn rarely, so most draws stay small)."""
     docs = [draw(node_manifests(i)) for i in range(draw(st.integers(1, max_nodes)))]
     if draw(st.booleans()):
@@ -164,10 +187,15 @@ def manifests(draw: Any, max_nodes: int = 3) -> list[dict[str, Any]]:
         docs.append(draw(daemonset_manifests()))
     if draw(st.booleans()) or len(docs) == len([d for d in docs if d["kind"] == "Node"]):
         pod = draw(pod_manifests())
-        if draw(st.integers(0, 5)) == 0:  # in a declared Namespace (namespaces become API objects)
+        if draw(st.integers(0, 3)) == 0:  # in a declared Namespace (namespaces become API objects)
             docs.insert(0, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
             pod["metadata"]["namespace"] = "team"
         docs.append(pod)
+    if draw(st.integers(0, 5)) == 0:
+        docs += draw(volume_manifests(docs[0]["metadata"]["name"]))
+        pod = next((d for d in docs if d["kind"] == "Pod" and "namespace" not in d["metadata"]), None)
+        if pod is not None and draw(st.booleans()):  # the bare pod mounts the claim
+            pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
     apps = [d["spec"]["template"]["metadata"]["labels"]["app"] for d in docs
             if d["kind"] in ("Deployment", "ReplicaSet", "StatefulSet") and d["metadata"].get("namespace") == "default"]
     apps += [d["metadata"]["labels"]["app"] for d in docs if d["kind"] == "Pod" and "namespace" not in d["metadata"]]
@@ -239,6 +267,8 @@ def kubectl_commands(draw: Any, docs: list[dict[str, Any]]) -> list[str]:
                     *(f"kubectl delete daemonset {name}{cascade}" for cascade in cascades)]
     for d in named("Namespace"):
         choices.append(f"kubectl delete namespace {d['metadata']['name']}")
+    for d in named("PersistentVolumeClaim"):
+        choices += [f"kubectl delete pvc {d['metadata']['name']}{cascade}" for cascade in cascades]
     for d in named("Node"):
         name = d["metadata"]["name"]
         effect = draw(st.sampled_from(["NoSchedule", "NoExecute"]))

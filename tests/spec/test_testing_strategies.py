@@ -16,7 +16,7 @@ from spec.kubectl import parse as parse_command
 from spec.scenario import _KINDS, FAULTS, parse
 from spec.testing import FAULT_KINDS, KUBECTL_FORMS, cluster_states, scenario_documents
 
-SEARCH = settings(max_examples=2000, database=None, derandomize=True, phases=[Phase.generate],
+SEARCH = settings(max_examples=4000, database=None, derandomize=True, phases=[Phase.generate],
                   suppress_health_check=list(HealthCheck))  # found is enough: no shrinking
 
 
