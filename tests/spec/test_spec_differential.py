@@ -21,11 +21,12 @@ from hypothesis import strategies as st
 from checker import always, check
 from spec.cluster import COMPONENTS, Cluster, enabled_actors, lanes
 from spec.config import Config
+from spec.idfields import UID
 from spec.model import ClusterModel
 from spec.properties import PROPERTIES
-from spec.reduction import ALL, NONE, Reductions
+from spec.reduction import ALL, NONE, Reductions, fields
 from spec.scenario import builtin, load
-from spec.state import ClusterState, Meta, Node
+from spec.state import ClusterState, Node
 from spec.testing import cluster_states, scenarios
 from spec.variants import VARIANTS
 
@@ -59,12 +60,23 @@ def visible(state: ClusterState) -> Any:
     rank = {u: i + 1 for i, u in enumerate(uids)}
     ghost = attrs.evolve(state.ghost, orphaned=frozenset((rank[d], rank[o]) for d, o in orphaned))
 
-    def meta(m: Meta, node: bool) -> Meta:
-        owner = m.owner and attrs.evolve(m.owner, uid=rank.get(m.owner.uid, 0))
-        return attrs.evolve(m, resource_version=0, uid=0 if node else rank[m.uid], owner=owner)
+    def uids_ranked(o: Any) -> Any:
+        """Every field declared to hold a uid (``spec.idfields``: metadata, ownerReferences, a PersistentVolume's
+        claimRef, ...) by rank; a uid no object has any more (a dangling reference) is 0."""
+        found: list[tuple[str, Any, str | None]] = []
+        collect = fields.collector(type(o), frozenset({UID}))
+        if collect is not None:
+            collect(o, None, found)
+        mapping = {u: rank.get(u, 0) for _, u, _ in found}
+        return fields.rewrite(o, fields.Rewrite(uids={u: r for u, r in mapping.items() if u != r}),
+                              frozenset({UID}))
 
-    objects = frozenset((key, attrs.evolve(o, meta=meta(o.meta, isinstance(o, Node))))
-                        for key, o in state.etcd.objects.items())
+    def seen(o: Any) -> Any:
+        node = isinstance(o, Node)
+        o = uids_ranked(o)
+        return attrs.evolve(o, meta=attrs.evolve(o.meta, resource_version=0, uid=0 if node else o.meta.uid))
+
+    objects = frozenset((key, seen(o)) for key, o in state.etcd.objects.items())
     runtime = tuple(frozenset(attrs.evolve(c, uid=rank[c.uid]) for c in k.runtime) for k in state.kubelets)
     # The Services properties also read each kube-proxy's installed rules and CoreDNS's answers.
     rules = tuple(p.rules for p in state.net.proxies)
