@@ -39,6 +39,7 @@ from spec.controllers import (
     manager,
     namespace,
     nodelifecycle,
+    podautoscaler,
     podgc,
     replicaset,
     ttlafterfinished,
@@ -83,6 +84,8 @@ COMPONENTS: tuple[Component, ...] = (
     leaderelection.LEADER_ELECTION,     # kube-controller-manager's replicas under leader election (issue 19)
     leaderelection.SCHEDULER_ELECTION,  # kube-scheduler's replicas under leader election (issue 19)
     daemonset.DAEMONSETS,               # the DaemonSet controller
+    podautoscaler.PODAUTOSCALER,        # the HPA controller
+    podautoscaler.LOAD,                 # the metrics server's load (the HPA's environment)
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of

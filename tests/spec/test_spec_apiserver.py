@@ -119,6 +119,7 @@ UPSTREAM_NAMES = {
     "namespaces": "namespaces",
 }
 """schema.GroupResource.String() as upstream's errors print it (staging/src/k8s.io/apimachinery/pkg/api/errors)."""
+UPSTREAM_NAMES["horizontalpodautoscalers"] = "horizontalpodautoscalers.autoscaling"
 
 
 def _one_of_each_kind() -> dict[str, Object]:
