@@ -183,6 +183,8 @@ def summary(obj: Object | None) -> str:
     elif isinstance(obj, Node):
         parts.append("unschedulable" if obj.info.unschedulable else "schedulable")
         parts.append(f"Ready={obj.ready}")
+    elif isinstance(obj, HorizontalPodAutoscaler):
+        parts.append(f"currentReplicas: {obj.status.current_replicas}, desiredReplicas: {obj.status.desired_replicas}")
     if obj.meta.deleting:
         parts.append("being deleted")
     return ", ".join(parts)

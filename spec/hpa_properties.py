@@ -18,7 +18,8 @@
 - ``HPASettles`` (leads_to_always, Anvil's ESR ``true ~> []q``): eventually every HPA's target has as many Ready
   pods as its replicas, and those replicas are upstream's desired count at the current load (the replica
   calculator's count without unready or missing pods: the ratio within the tolerance keeps the count, else
-  ceil(ratio x count); the largest over the metrics; within [minReplicas, maxReplicas]), and stays so. The load
+  ceil(ratio x count); the largest over the metrics; within [minReplicas, maxReplicas]), and stays so, unless a
+  pending pod fits no node (``spec.properties.blocked``, as EventualReplicaConvergence excuses it). The load
   changes a bounded number of times (``spec.load.maxSwitches``), so it is constant on the rest of every behaviour;
   so are the user's commands and the faults. Upstream: replica_calculator.go GetResourceReplicas,
   GetRawResourceReplicas; the documentation's "Algorithm details".
@@ -202,10 +203,13 @@ def register(properties: dict[str, object]) -> None:
         "pkg/controller/podautoscaler/horizontal.go (calculateScaleUpLimitWithScalingRules, calculateScaleUpLimit: "
         "kubernetes#32304); docs: \"Scaling policies\"",
         applies=applies, explain=explain_rate)
+    from spec.properties import blocked
+
     properties["HPASettles"] = PropertySpec(
-        "HPASettles", "leads_to_always", lambda s: True, settled,
+        "HPASettles", "leads_to_always", lambda s: True, lambda s: settled(s) or blocked(s),
         "Eventually every HPA's target runs as many Ready pods as its replicas, which are upstream's desired count "
-        "at the load (constant after its last change), and it stays so: Anvil's ESR, true ~> []q.",
+        "at the load (constant after its last change), and it stays so, unless a pending pod fits no node (blocked, "
+        "as for EventualReplicaConvergence): Anvil's ESR, true ~> []q.",
         "pkg/controller/podautoscaler/replica_calculator.go (GetResourceReplicas, GetRawResourceReplicas); docs: "
         "\"Algorithm details\"; Anvil esr.rs",
         applies=applies, explain=explain_settled)

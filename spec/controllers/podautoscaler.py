@@ -36,9 +36,10 @@ actor switches an entry to another level at most ``spec.load.maxSwitches`` times
 every pod uses exactly its HPA's target.
 Abstracted: the HPA informer (the HPAs are read from etcd at each sync: after their creation only this
 controller writes them, so a caught-up informer, which the clock waits for, holds the same objects); the
-recommendations' and events' times are ages in ms (``spec.clock``), and an entry no window or period can count
-again is dropped (recommendations: a multiset) or its age capped (events: upstream replaces the last outdated one,
-so their order is kept); lastScaleTime is a flag (``HPAStatus.last_scale_time``); the cpu readiness clauses of
+recommendations' and events' times are ages in ms (``spec.clock``); a recommendation no window can read again,
+or that a younger one dominates (``compress``), is dropped (only the largest, and with a behavior the smallest,
+of a window is read), an event's age is capped past every period (upstream replaces the last outdated one, so
+their order is kept); lastScaleTime is a flag (``HPAStatus.last_scale_time``); the cpu readiness clauses of
 groupPods (--horizontal-pod-autoscaler-cpu-initialization-period 5 min and initial-readiness-delay 30 s): a pod is
 unready for cpu exactly when it is not Ready; a pod's request is its containers' total (a total of 0 is a missing
 request); metrics appear as soon as the containers run (no scrape delay) and are the level itself (no window).
