@@ -39,8 +39,10 @@ from spec.controllers import (
     manager,
     namespace,
     nodelifecycle,
+    persistentvolume,
     podautoscaler,
     podgc,
+    provisioner,
     replicaset,
     ttlafterfinished,
     workloads,
@@ -84,6 +86,8 @@ COMPONENTS: tuple[Component, ...] = (
     leaderelection.LEADER_ELECTION,     # kube-controller-manager's replicas under leader election (issue 19)
     leaderelection.SCHEDULER_ELECTION,  # kube-scheduler's replicas under leader election (issue 19)
     daemonset.DAEMONSETS,               # the DaemonSet controller
+    persistentvolume.PERSISTENT_VOLUMES,  # the PersistentVolume controller (binding, reclaiming)
+    provisioner.PROVISIONER,            # the external provisioners of the scenario's StorageClasses
     podautoscaler.PODAUTOSCALER,        # the HPA controller
     podautoscaler.LOAD,                 # the metrics server's load (the HPA's environment)
     CLOCK,                              # last: a Tick waits for every other component
