@@ -43,6 +43,7 @@ from spec.controllers import (
     podautoscaler,
     podgc,
     provisioner,
+    pvcprotection,
     replicaset,
     ttlafterfinished,
     workloads,
@@ -88,6 +89,7 @@ COMPONENTS: tuple[Component, ...] = (
     daemonset.DAEMONSETS,               # the DaemonSet controller
     persistentvolume.PERSISTENT_VOLUMES,  # the PersistentVolume controller (binding, reclaiming)
     provisioner.PROVISIONER,            # the external provisioners of the scenario's StorageClasses
+    pvcprotection.PVC_PROTECTION,       # the PVC protection controller (kubernetes.io/pvc-protection)
     podautoscaler.PODAUTOSCALER,        # the HPA controller
     podautoscaler.LOAD,                 # the metrics server's load (the HPA's environment)
     CLOCK,                              # last: a Tick waits for every other component
