@@ -1592,8 +1592,8 @@ class ClusterState:
 
 def _fast_with(cls: type[Any]) -> Callable[..., Any]:
     """``cls``'s ``_with(**changes)``: a copy with the named fields replaced, compiled from ``attrs.fields(cls)``
-    into one positional call of the constructor (``attrs.evolve`` reads the fields each call, and the dictionary
-    the hand-written version built cost as much as the constructor: 5.9 us against 3.8 us a call)."""
+    into one positional call of the constructor (``attrs.evolve`` reads the fields at each call; the hand-written
+    version built a dictionary and called the constructor by keywords: 5.9 us a call against 3.8 us)."""
     names = [a.name for a in attrs.fields(cls)]
     keep = object()
     src = (f"def _with(self, *, {', '.join(f'{n}=keep' for n in names)}):\n"
