@@ -32,6 +32,7 @@ import immutables
 from spec.state import (
     FINALIZER_FOREGROUND,
     FINALIZER_ORPHAN,
+    FINALIZER_PVC_PROTECTION,
     IMMORTAL_NAMESPACES,
     RESOURCE,
     DaemonSet,
@@ -43,6 +44,7 @@ from spec.state import (
     Namespace,
     Node,
     Object,
+    PersistentVolumeClaim,
     Pod,
     PodDisruptionBudget,
     ReplicaSet,
@@ -290,6 +292,10 @@ def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None, read: CreatorRea
         if isinstance(allocated, str):
             return etcd, Response(422, "Invalid", allocated), ghost
         obj = allocated
+    if isinstance(obj, PersistentVolumeClaim) and FINALIZER_PVC_PROTECTION not in obj.meta.finalizers:
+        # the StorageObjectInUseProtection admission plugin (plugin/pkg/admission/storage/
+        # storageobjectinuseprotection): spec.controllers.pvcprotection removes it once no pod uses the claim
+        obj = with_meta(obj, finalizers=(*obj.meta.finalizers, FINALIZER_PVC_PROTECTION))
     obj = with_meta(obj, uid=etcd.next_uid, generation=1, deleting=False)
     if ghost is not None and read is not None and isinstance(obj, Pod):
         ghost = _note_overshoot(etcd, ghost, read)

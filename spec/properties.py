@@ -45,6 +45,7 @@ from spec.lifecycle_properties import (
 from spec.scheduler import pod_info
 from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
+from spec.scheduling.types import NodeInfo, PodInfo
 from spec.state import (
     ClusterState,
     Deployment,
@@ -280,7 +281,19 @@ def _feasibility(objects: immutables.Map[Key, Object]) -> tuple[bool, ...]:
     nodes = sorted((n.info for k, n in objects.items() if k.startswith("nodes/") and isinstance(n, Node)),
                    key=lambda n: n.name)
     snap = Snapshot.build(nodes, [pod_info(p) for p in pods if p.node_name])
-    return tuple(bool(filter_nodes(pod_info(p), snap)[0]) for p in pending)
+    return tuple(bool(filter_nodes(_with_volumes(pod_info(p), objects, nodes), snap)[0]) for p in pending)
+
+
+def _with_volumes(info: PodInfo, objects: immutables.Map[Key, Object], nodes: list[NodeInfo]) -> PodInfo:
+    """A pod with claims carries VolumeBinding's verdict on etcd's claims, volumes and classes (a pod whose claim is
+    missing, being deleted or not bindable on any node fits nowhere: ``spec.scheduling.volumebinding``)."""
+    if not info.claims:
+        return info
+    from spec.scheduling.volumebinding import verdict
+    from spec.state import PersistentVolume
+
+    volumes = [v for k, v in objects.items() if k.startswith("persistentvolumes/") and isinstance(v, PersistentVolume)]
+    return attrs.evolve(info, volume_binding=verdict(info.claims, info.namespace, nodes, objects.get, volumes))
 
 
 def unscheduled_feasible_pod(s: ClusterState) -> bool:

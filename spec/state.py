@@ -520,6 +520,9 @@ ANN_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
 ANN_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 ANN_DYNAMICALLY_PROVISIONED = "pv.kubernetes.io/provisioned-by"
 """On a volume: the provisioner that created it (and that deletes it under reclaimPolicy Delete)."""
+FINALIZER_PVC_PROTECTION = "kubernetes.io/pvc-protection"
+"""The finalizer the StorageObjectInUseProtection admission plugin puts on every new claim; the PVC protection
+controller removes it once no pod uses the claim (``spec.controllers.pvcprotection``)."""
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 """A StorageClass's provisioner for static volumes only (local volumes: nothing provisions)."""
 
