@@ -55,6 +55,8 @@ def summary(s: Scenario) -> str:
         from spec.leaderelection import describe_bounds
 
         bounds.append(describe_bounds(c.leader_election))
+    if c.load is not None:  # the load actor is not fair: its changes are bounded (spec.controllers.podautoscaler)
+        bounds.append(f"at most {_count(c.load.max_switches, 'load change')} (spec.load)")
     if bounds:  # what the scenario asks for; the verdict states the bounds the search ran with (options may differ)
         parts.append("scenario bounds: " + ", ".join(bounds))
     on = applicable(s.reductions, c).names(bool(symmetric_nodes(c)), c.consistency)

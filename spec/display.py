@@ -11,6 +11,7 @@ from spec.state import (
     ClusterState,
     DaemonSet,
     Deployment,
+    HorizontalPodAutoscaler,
     Informer,
     Job,
     Namespace,
@@ -72,6 +73,15 @@ def _object(obj: Object) -> dict[str, Any]:
                    status=f"{ds.updated_replicas} updated, {ds.ready_replicas} ready, {ds.available_replicas} "
                    f"available, observedGeneration {ds.observed_generation}",
                    conditions=[f"{c.type}={c.status} ({c.reason})" for c in ds.conditions])
+    elif isinstance(obj, HorizontalPodAutoscaler):
+        hs = obj.status
+        out.update(target=f"{obj.target_kind}/{obj.target_name}", minReplicas=obj.min_replicas,
+                   maxReplicas=obj.max_replicas,
+                   status=f"current {hs.current_replicas}, desired {hs.desired_replicas}"
+                   + (", scaled" if hs.last_scale_time else ""),
+                   metrics=[f"{m.name} {m.utilization}%" if m.utilization is not None
+                            else f"{m.name} {m.average_value}m" for m in hs.current_metrics if m.name],
+                   conditions=[f"{c.type}={c.status} ({c.reason})" for c in hs.conditions])
     elif isinstance(obj, DaemonSet):
         dst = obj.status
         out.update(generation=m.generation, images=[c.image for c in obj.template.containers],
@@ -128,6 +138,15 @@ def display(state: ClusterState) -> Mapping[str, Any]:
             "expectations": {k: {"add": e.add, "del": sorted(e.deletes)} for k, e in sorted(ctl.expectations.items())},
             "finalizer removals expected": {k: sorted(v) for k, v in sorted(ctl.removals.items())},
         }
+    if state.hpa is not None:
+        h = state.hpa
+        view["horizontal-pod-autoscaler"] = {
+            "queue": list(h.queue), "next sync": [f"{k} in {ms} ms" for k, ms in h.waiting],
+            "recommendations": {k: [f"{r} ({age // 1000} s ago)" for r, age in v]
+                                for k, v in sorted(h.recommendations.items())},
+            "load": [f"{k}: " + ", ".join(f"{v}m {r}" for r, v in level) + f" ({mode})" for k, mode, level in h.load],
+            **({"load changes left": h.switches} if h.switches else {}),
+        }
     if state.daemonsets is not None:
         dctl = state.daemonsets
         view["daemonset-controller"] = {
@@ -177,6 +196,8 @@ def summary(obj: Object | None) -> str:
     elif isinstance(obj, Node):
         parts.append("unschedulable" if obj.info.unschedulable else "schedulable")
         parts.append(f"Ready={obj.ready}")
+    elif isinstance(obj, HorizontalPodAutoscaler):
+        parts.append(f"currentReplicas: {obj.status.current_replicas}, desiredReplicas: {obj.status.desired_replicas}")
     if obj.meta.deleting:
         parts.append("being deleted")
     return ", ".join(parts)
@@ -428,6 +449,10 @@ def why(before: ClusterState, action: Any, after: ClusterState, config: Config) 
             revs = ", ".join(str(i.rv) for i in before.kcm.informers)
             read = (f"garbage-collector read its dependency graph from the controller manager's informers (at rv "
                     f"{revs}) and checked owners with live GETs (etcd at rv {etcd.revision})")
+        elif action.actor == "horizontal-pod-autoscaler":
+            from spec.controllers.podautoscaler import why_sync
+
+            read = why_sync(before, action.key)
         else:
             read = f"{action.actor} read nodes and pods from etcd (at rv {etcd.revision})"
         return [read, *_writes(before, after)]

@@ -70,7 +70,8 @@ def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
                 and (w is None or (not w.sts_queue.queue and not w.pdb_queue.queue)) and state.net.eps is None
                 and (state.jobs is None or not state.jobs.queue.queue)
                 and (state.daemonsets is None or not state.daemonsets.queue.queue)
-                and (state.volumes is None or not state.volumes.queue.queue))
+                and (state.volumes is None or not state.volumes.queue.queue)
+                and (state.hpa is None or not state.hpa.queue))
     if who == "scheduler":
         s = state.schedulers[index]
         return scheduler.head(s) is None and not s.binding
