@@ -32,6 +32,7 @@ from spec.state import (
     FINALIZER_ORPHAN,
     IMMORTAL_NAMESPACES,
     RESOURCE,
+    CronJob,
     DaemonSet,
     Deployment,
     EndpointSlice,
@@ -134,6 +135,12 @@ def validate(obj: Object) -> str | None:
         from spec.controllers.daemonset import validate_daemonset
 
         error = validate_daemonset(obj)
+        if error:
+            return prefix + error
+    if isinstance(obj, CronJob):
+        from spec.controllers.cronjob import validate_cronjob
+
+        error = validate_cronjob(obj)
         if error:
             return prefix + error
     if isinstance(obj, Service):

@@ -34,6 +34,7 @@ from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
 from spec.controllers import (
+    cronjob,
     daemonset,
     garbagecollector,
     manager,
@@ -83,6 +84,7 @@ COMPONENTS: tuple[Component, ...] = (
     leaderelection.LEADER_ELECTION,     # kube-controller-manager's replicas under leader election (issue 19)
     leaderelection.SCHEDULER_ELECTION,  # kube-scheduler's replicas under leader election (issue 19)
     daemonset.DAEMONSETS,               # the DaemonSet controller
+    cronjob.CRONJOBS,                   # the CronJob controller (after the Job controller: its Job informer)
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of

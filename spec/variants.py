@@ -485,3 +485,23 @@ VARIANTS["daemonset-pending-by-nodename"] = Variant(
     _needs_daemonset,
     "daemonset-two-nodes",
 )
+
+
+def _needs_cronjob_job_deleted(config: Config) -> str | None:
+    from spec.state import CronJob
+
+    if not any(isinstance(o, CronJob) for o in config.objects):
+        return "a CronJob (the variant changes how its controller keeps status.active)"
+    if not any(c.verb == "delete" and c.resource == "jobs" for c in config.commands):
+        return "a `kubectl delete job` among spec.userActions (an active Job must be able to go missing)"
+    return None
+
+
+VARIANTS["cronjob-missing-job-stays-active"] = Variant(
+    "cronjob-missing-job-stays-active",
+    "kubernetes#37957 (fixed by #39204: syncOne removes from status.active every Job that no longer exists)",
+    "the CronJob controller keeps a Job it no longer finds in status.active, so a deleted running Job stays active "
+    "for ever and, under concurrencyPolicy Forbid, every later schedule time is skipped",
+    _needs_cronjob_job_deleted,
+    "cronjob-forbid",
+)

@@ -60,14 +60,15 @@ capacity under which no compaction can depend on the order of deliveries."""
 
 
 def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
-    if who in ("kcm", "workloads", "jobs", "daemonsets"):
+    if who in ("kcm", "workloads", "jobs", "daemonsets", "cronjobs"):
         # With Services, the EndpointSlice controller's pod handlers run on the controller manager's pod
         # deliveries, and its syncs read two more informers: not reduced (see ``ample``'s condition on them).
         w = state.workloads
         return (not state.kcm.rs_queue.queue and not state.kcm.deploy_queue.queue and not gc_work(state, config)
                 and (w is None or (not w.sts_queue.queue and not w.pdb_queue.queue)) and state.net.eps is None
                 and (state.jobs is None or not state.jobs.queue.queue)
-                and (state.daemonsets is None or not state.daemonsets.queue.queue))
+                and (state.daemonsets is None or not state.daemonsets.queue.queue)
+                and (state.cronjobs is None or not state.cronjobs.queue.queue))
     if who == "scheduler":
         s = state.schedulers[index]
         return scheduler.head(s) is None and not s.binding
@@ -88,7 +89,7 @@ def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
     return next(kubelet.work(k), None) is None and next(stale_reports(state, k), None) is None
 
 
-_GROUP = {"workloads": "kcm", "jobs": "kcm", "daemonsets": "kcm"}
+_GROUP = {"workloads": "kcm", "jobs": "kcm", "daemonsets": "kcm", "cronjobs": "kcm"}
 """Informer slots that belong to one process with the controller manager's: the StatefulSet and disruption
 controllers (``spec.state.Workloads``) read the controller manager's pod informer, whose deliveries also run their
 handlers, so their informers and the controller manager's form one group: an ample set of the group's deliveries
@@ -105,6 +106,8 @@ _SCENARIO_ONLY = frozenset({"statefulsets", "poddisruptionbudgets", "jobs", "dae
 def _never_written(scope: informer.Scope, etcd: Etcd) -> bool:
     """An informer that no event can ever reach: its resource is one no step creates, and etcd holds none."""
     resource = scope[1]
+    if resource == "jobs" and next(etcd.of("cronjobs"), None) is not None:
+        return False  # the CronJob controller creates Jobs (spec.controllers.cronjob)
     return resource in _SCENARIO_ONLY and next(etcd.of(resource), None) is None
 
 
