@@ -37,6 +37,13 @@ hit rate per window). Alternating pairs at a load of 11-17 (three each, whole pr
 
 and at a load of 2-3: 0.993 against the session's start (no measurable change), 0.892 against the original.
 
+Fourth pass (issue 11; docs/spec.md, "Successors built only where shown"): the reconciles' next states built only
+where a reduction shows them, a fault step's representative memoised. Callgrind, first 4,000 states: 9.209 G ->
+9.014 G instructions past start-up (-2.1%); against the original, 2 alternating pairs at a load of 13-16:
+
+    original    web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  30.2 s CPU, 288 MiB
+    this pass   web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  25.2 s CPU, 298 MiB  (0.882: 1.13x)
+
 service-web (issue 13: 3 endpoints on 2 nodes, started converged, a pod deleted and replaced; under a load of 16):
 
     service-web  ok  distinct=61,461 generated=179,315 depth=37  96.6 s (24.8 s CPU)  2,479 states/CPU-s

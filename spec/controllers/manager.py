@@ -27,7 +27,7 @@ content is every kind the model has, and these are not among them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -235,21 +235,36 @@ def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action,
     """Every queued key's reconcile: (action, next state, idle), ``idle`` when the reconcile wrote nothing,
     recorded no Event and changed nothing in the controller but took the key off its queue (a fact about the
     step, which the eager no-op reduction of ``spec.reduction.partial_order`` uses)."""
+    return [(a, after(), idle) for a, idle, after in reconcile_outcomes(state, config)]
+
+
+Outcome = tuple[A.Action, bool, Callable[[], ClusterState]]
+"""A reconcile's action, whether it is idle, and a function building its next state (``reconcile_outcomes``)."""
+
+
+def reconcile_outcomes(state: ClusterState, config: Config) -> list[Outcome]:
+    """``reconcile_steps`` without the next states built: (action, idle, the next state when called). A
+    reduction that takes one idle reconcile alone, or none of them, builds no other (spec.model)."""
     kcm = state.kcm
     expectations = "no-expectations" not in config.variants
     guarded = "unguarded-bind" not in config.variants
     adoption_guard = "gc-readoption" not in config.variants
     waits = "recreate-no-pod-wait" not in config.variants
     paused_scales = "paused-no-scale" not in config.variants
-    out: list[tuple[A.Action, ClusterState, bool]] = []
+    out: list[Outcome] = []
     for (controller, actor), queue in zip(CONTROLLERS, (kcm.rs_queue, kcm.deploy_queue), strict=True):
         for key in queue.queue:
             new, failed, etcd, ghost, events, idle = _reconcile(
                 kcm, state.etcd, state.ghost, controller, key, expectations, guarded, adoption_guard, waits,
                 state.readiness, paused_scales)
-            out.append((A.Reconcile(actor, key, failed, events),
-                        settle(state._with(etcd=etcd, ghost=ghost, kcm=new), config), idle))
+            out.append((A.Reconcile(actor, key, failed, events), idle,
+                        functools.partial(_after, state, config, etcd, ghost, new)))
     return out
+
+
+def _after(state: ClusterState, config: Config, etcd: Etcd, ghost: Any, kcm: ControllerManager) -> ClusterState:
+    """The state after a reconcile: its writes, its controller manager, settled (``reconcile_outcomes``)."""
+    return settle(state._with(etcd=etcd, ghost=ghost, kcm=kcm), config)
 
 
 @functools.lru_cache(maxsize=1 << 16)

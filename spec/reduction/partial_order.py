@@ -8,7 +8,7 @@ relation: a class enabled all along a cycle of the full system must not look dis
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from spec import actions as A
 from spec import faults, informer, kubelet, scheduler
@@ -20,9 +20,11 @@ Steps = list[tuple[A.Action, ClusterState]]
 Reconciles = list[tuple[A.Action, ClusterState, bool]]
 
 
-def eager_noop(reconciles: Reconciles) -> Steps | None:
-    """The first idle reconcile among ``reconciles`` (``spec.cluster.reconcile_steps`` of a state), alone; None
-    when there is none: an idle reconcile is taken at once, alone (an ample set of one invisible step).
+def eager_noop(reconciles: Iterable[tuple[A.Action, ClusterState | Callable[[], ClusterState], bool]]
+               ) -> Steps | None:
+    """The first idle reconcile among ``reconciles`` (``spec.cluster.reconcile_steps`` of a state, or its next
+    states still to be built: ``spec.controllers.manager.reconcile_outcomes``), alone; None when there is none: an
+    idle reconcile is taken at once, alone (an ample set of one invisible step).
 
     Why it is sound although a watch delivery could make the same reconcile do something: the controllers are
     level-triggered. Their handlers enqueue the key of every object whose change their reconcile could react to
@@ -42,7 +44,7 @@ def eager_noop(reconciles: Reconciles) -> Steps | None:
     differential.py)."""
     for a, t, is_idle in reconciles:
         if is_idle:
-            return [(a, t)]
+            return [(a, t if isinstance(t, ClusterState) else t())]
     return None
 
 
