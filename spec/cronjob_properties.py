@@ -21,9 +21,9 @@ upstream reference; registered in ``spec.properties`` (``_register_cronjobs``).
   CronJob is not suspended and, under Forbid, has no unfinished Job, eventually gets its Job, unless its
   startingDeadlineSeconds has passed; a Job created only after a resync period (12 h and more: the resync
   enqueues every CronJob) is too late and counts as never (``CronJobController.missed``). Upstream:
-  cronjob_controllerv2.go sync / syncCronJob with utils.go nextScheduleTime and nextScheduleTimeDuration (the requeue to the next schedule time); the docs' "Schedule
-  syntax" and "Job creation" ("A CronJob creates a Job object approximately once per execution time of its
-  schedule").
+  cronjob_controllerv2.go sync / syncCronJob with utils.go nextScheduleTime and nextScheduleTimeDuration (the
+  requeue to the next schedule time); the docs' "Schedule syntax" and "Job creation" ("A CronJob creates a Job
+  object approximately once per execution time of its schedule").
 """
 
 from __future__ import annotations
