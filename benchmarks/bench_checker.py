@@ -15,7 +15,9 @@ import sys
 import time
 from typing import Any
 
-#: checker: exact storage; fingerprint: fingerprint storage; workersN: N worker processes; plain: the plain BFS.
+#: checker: exact storage; fingerprint: fingerprint storage; workersN: N worker processes, the default protocol
+#: (`checker.hashed`, Python's hash of each state); shardedN: N workers owning shards stored exactly
+#: (`checker.sharded`, `--storage exact`); plain: the plain BFS.
 MODES = ["checker", "fingerprint", "plain"]
 CASES = [
     ("checker.examples.twophase:TwoPhase", 5),
@@ -36,11 +38,13 @@ def _child(ref: str, arg: int, mode: str) -> None:
     started = time.perf_counter()
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     model = _load(ref, arg)
-    if mode in ("checker", "fingerprint") or mode.startswith("workers"):
+    if mode in ("checker", "fingerprint") or mode.startswith(("workers", "sharded")):
         from checker import check
 
         if mode.startswith("workers"):
             result = check(model, deadlock=False, workers=int(mode.removeprefix("workers")))
+        elif mode.startswith("sharded"):
+            result = check(model, deadlock=False, workers=int(mode.removeprefix("sharded")), storage="exact")
         else:
             result = check(model, deadlock=False, storage="exact" if mode == "checker" else mode)
         distinct, generated = result.stats.distinct_states, result.stats.generated

@@ -164,9 +164,10 @@ def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-depth", type=click.IntRange(min=1), default=None,
                      help="Do not expand states deeper than N (initial states are depth 1)."),
         click.option("--no-deadlock", is_flag=True, help="Do not report states without successors."),
-        click.option("--storage", type=click.Choice(["exact", "fingerprint"]), default=None,
-                     help="Store states exactly (default) or as 64-bit fingerprints (less memory; the verdict "
-                          "states the probability of a collision)."),
+        click.option("--storage", type=click.Choice(["exact", "fingerprint", "hash"]), default=None,
+                     help="Store states exactly (default with one worker) or as 64-bit fingerprints (less memory; "
+                          "the verdict states the probability of a collision); hash: Python's hash of each state, "
+                          "in forked workers (the default of --workers with safety properties alone)."),
         click.option("--bitstate", type=click.IntRange(min=1), default=None, metavar="MBYTES",
                      help="SPIN's bitstate hashing in MBYTES MiB: for spaces too big to store; never says holds, "
                           "estimates its coverage."),
@@ -176,8 +177,9 @@ def _check_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Run the workers as Ray actors: auto joins this machine's Ray cluster (or starts one), "
                           "ADDRESS joins that one (needs pip install 'kubespec[ray]')."),
         click.option("--workers", default="1", show_default=True, metavar="N|auto",
-                     help="Worker processes for a breadth-first search (auto: the cores available); each owns a "
-                          "shard of the states, stored exactly (with liveness properties: fingerprints)."),
+                     help="Worker processes for a breadth-first search (auto: the cores available); they store "
+                          "Python's hash of each state (--storage exact: each owns a shard of the states, stored "
+                          "exactly, as with --checkpoint; with liveness properties: fingerprints)."),
         click.option("--checkpoint", "checkpoint_dir", type=click.Path(file_okay=False), default=None,
                      metavar="DIR", help="Write a checkpoint to DIR now and then and when stopped (resume with "
                                          "--resume DIR)."),

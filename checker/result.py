@@ -107,10 +107,11 @@ class Bounds:
     simulate: int | None = None
     sim_depth: int | None = None
     seed: int | None = None
-    #: "exact" or "fingerprint" (`checker.graph`); with fingerprints, TLC's two estimates of the probability that
-    #: two distinct states shared one (calculated (optimistic), based on the actual fingerprints).
+    #: "exact" or "fingerprint" (`checker.graph`), or "hash" (forked workers storing Python's hash of each state,
+    #: `checker.hashed`); with fingerprints, TLC's two estimates of the probability that two distinct states shared
+    #: one (calculated (optimistic), based on the actual fingerprints: None for "hash", not estimated).
     storage: str = "exact"
-    collision: tuple[float, float] | None = None
+    collision: tuple[float, float | None] | None = None
     #: Worker processes of the search (`checker.parallel`).
     workers: int = 1
     #: The reductions the model applied (``Model.reductions``), stated in the verdict.
@@ -141,6 +142,9 @@ class Bounds:
         if self.collision is None:
             return f"{self.storage} storage"
         calculated, observed = self.collision
+        if observed is None:
+            return (f"fingerprint storage by Python's hash (probability of a fingerprint collision: {calculated:.1E} "
+                    f"calculated, assuming uniform hashes, which Python's hash of ints is not: docs/checker.md)")
         return (f"{self.storage} storage (probability of a fingerprint collision: {calculated:.1E} calculated, "
                 f"{observed:.1E} observed)")
 

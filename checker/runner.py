@@ -17,6 +17,7 @@ from checker.checkpoint import load as load_checkpoint
 from checker.errors import InputError
 from checker.fingerprint import collision_observed, collision_optimistic
 from checker.graph import STORAGES
+from checker.hashed import explore_hashed
 from checker.liveness import violation_lasso
 from checker.model import Model, Property, overrides
 from checker.parallel import explore_parallel
@@ -83,17 +84,20 @@ def validate(model: Model) -> None:
 def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None, max_depth: int | None = None,
           deadlock: bool = True, simulate: int | None = None, depth: int = 100, seed: int = 0,
           progress: ProgressFn | None = None, stop: Callable[[], bool] | None = None,
-          storage: str = "exact", checkpoint: str | None = None, checkpoint_every: float = 300.0,
+          storage: str | None = None, checkpoint: str | None = None, checkpoint_every: float = 300.0,
           checkpoint_meta: Mapping[str, Any] | None = None, resume: str | None = None, workers: int = 1,
           bitstate: int | None = None, max_memory: int | None = None, ray: str | None = None,
           visitor: Visitor | None = None) -> Result:
     """Check every property of `model`; see `Result` for the verdicts.
 
-    `storage` is "exact" or "fingerprint" (`checker.graph`); `bitstate=MBYTES` is SPIN's bitstate hashing in a
-    bit array of that many MiB (never exhaustive: the verdict says "bounded" and estimates the coverage);
-    `workers=N` searches breadth-first in N processes with the same result (`checker.sharded`: each stores
-    its shard exactly; with liveness properties `checker.parallel`, fingerprint storage); with `ray="auto"` or
-    an address they are Ray actors (`checker.ray_backend`, either protocol).
+    `storage` is "exact" (the default with one worker) or "fingerprint" (`checker.graph`); `bitstate=MBYTES` is
+    SPIN's bitstate hashing in a bit array of that many MiB (never exhaustive: the verdict says "bounded" and
+    estimates the coverage); `workers=N` searches breadth-first in N processes with the same result: with safety
+    properties alone, by default each stores Python's hash of every state ("hash" storage, `checker.hashed`), or
+    with ``storage="exact"``, a checkpoint or a resume, each stores its shard of the states exactly
+    (`checker.sharded`); with liveness properties the coordinator keeps the merged graph (`checker.parallel`,
+    fingerprint storage); with `ray="auto"` or an address they are Ray actors (`checker.ray_backend`, the
+    sharded protocol or the merged graph's).
     `checkpoint=DIR` writes a checkpoint there every `checkpoint_every` seconds and when SIGINT or SIGTERM stops
     the search (`checkpoint_meta`, JSON-able, says how to load the model again); `resume=DIR` continues the
     search of a checkpoint, with its options (the model must be the same). `max_states`, `max_depth` and
@@ -105,8 +109,8 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     no simulation, no resume).
     """
     validate(model)
-    if visitor is not None and (workers != 1 or ray is not None or storage != "exact" or bitstate is not None
-                                or simulate is not None or resume is not None):
+    if visitor is not None and (workers != 1 or ray is not None or storage not in (None, "exact")
+                                or bitstate is not None or simulate is not None or resume is not None):
         raise InputError("a visitor needs the exhaustive search of one worker with exact storage (no --workers, "
                          "--storage fingerprint, --bitstate, --simulate or --resume)")
     if strategy not in STRATEGIES:
@@ -114,13 +118,18 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
     for label, value in (("max states", max_states), ("max depth", max_depth), ("simulation runs", simulate)):
         if value is not None and value < 1:
             raise InputError(f"{label} must be at least 1, got {value}")
+    wanted = storage
+    storage = storage or "exact"
     if bitstate is not None:
         if bitstate < 1 or workers > 1 or checkpoint is not None or resume is not None:
             raise InputError("bitstate hashing takes a size of at least 1 MiB, one worker and no checkpoints")
         storage = "bitstate"
     elif storage == "bitstate":
         raise InputError("bitstate storage needs its size: bitstate=MBYTES")
-    if storage not in STORAGES:
+    if storage == "hash":
+        if workers < 2 or ray is not None or checkpoint is not None or resume is not None or simulate is not None:
+            raise InputError("hash storage is for forked worker processes (workers >= 2, no Ray, no checkpoint)")
+    elif storage not in STORAGES:
         raise InputError(f"unknown storage {storage!r}: choose one of {', '.join(STORAGES)}")
     snapshot = None
     if resume is not None:
@@ -139,7 +148,12 @@ def check(model: Model, *, strategy: str = "bfs", max_states: int | None = None,
         # Safety alone: each worker (process or Ray actor) stores its shard of the states exactly
         # (checker.sharded). With liveness the coordinator keeps the merged graph by fingerprints (checker.parallel).
         sharded = not any(p.is_liveness for p in model.properties)
-        storage = "exact" if sharded else "fingerprint"
+        if not sharded:
+            storage = "fingerprint"
+        elif wanted == "exact" or ray is not None or checkpoint is not None or resume is not None:
+            storage = "exact"  # a hash is the same only in processes forked from this one, and only until it exits
+        else:
+            storage = "hash"
     if checkpoint_every <= 0:
         raise InputError(f"the checkpoint interval must be positive, got {checkpoint_every}")
     if max_memory is not None and max_memory < 1:
@@ -190,7 +204,10 @@ def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int
              bitstate_bytes: int = 0, max_memory: int | None = None, ray: str | None = None,
              visitor: Visitor | None = None) -> Result:
     started = time.perf_counter() - (resume.elapsed if resume is not None else 0.0)
-    if (bounds.workers > 1 or ray is not None) and not liveness:
+    if bounds.storage == "hash":
+        out = explore_hashed(model, workers=bounds.workers, max_states=max_states, max_depth=max_depth,
+                             deadlock=deadlock, progress=progress, stop=stop, max_memory=max_memory)
+    elif (bounds.workers > 1 or ray is not None) and not liveness:
         shards = None
         if ray is not None:
             from checker.ray_backend import shard_factory
@@ -217,7 +234,11 @@ def _exhaust(model: Model, strategy: str, max_states: int | None, max_depth: int
                       visitor=visitor)
     if bounds.storage == "bitstate" and out.cut is None and not out.interrupted and out.failure is None:
         out.cut = out.graph.fp_set.describe()  # never "ok": some states may have been taken for known ones
-    if bounds.storage == "fingerprint":
+    if bounds.storage == "hash":
+        # Only TLC's calculated estimate: the least distance between two hashes says nothing when Python's hash of
+        # a small int is the int itself (checker.hashed).
+        bounds = attrs.evolve(bounds, collision=(collision_optimistic(len(out.graph), out.generated), None))
+    elif bounds.storage == "fingerprint":
         bounds = attrs.evolve(bounds, collision=(collision_optimistic(len(out.graph), out.generated),
                                                  collision_observed(out.graph.stored_fingerprints())))
     violation = None

@@ -1,4 +1,5 @@
-"""Breadth-first search in worker processes that each own a shard of the stored states (`--workers N`).
+"""Breadth-first search in worker processes that each own a shard of the stored states (`--workers N` with
+`--storage exact`, with a checkpoint, or on Ray; by default forked workers store hashes instead, `checker.hashed`).
 
 The design of TLC's and Stateright's parallel checkers: a state belongs to the worker its hash names
 (``hash(key) % N``, the key being what exact storage keeps, `checker.graph`), and that worker alone stores it

@@ -349,9 +349,15 @@ def test_workers_give_the_result_of_one_worker(factory: Any, args: tuple[Any, ..
     one = check(factory(*args), storage="fingerprint", **options)
     two = check(factory(*args), workers=2, **options)
     _same(one, two)
-    # Safety alone: the workers own shards of the states, stored exactly; with liveness, fingerprints.
-    storage = "fingerprint" if any(p.is_liveness for p in factory(*args).properties) else "exact"
+    # Safety alone: by default the workers store Python's hash of each state; with liveness, fingerprints.
+    storage = "fingerprint" if any(p.is_liveness for p in factory(*args).properties) else "hash"
     assert two.bounds.workers == 2 and two.bounds.storage == storage and "2 worker processes" in two.verdict()
+    if storage == "hash":
+        assert two.bounds.collision is not None and two.bounds.collision[1] is None
+        assert "fingerprint storage by Python's hash" in two.verdict()
+        exact = check(factory(*args), workers=2, storage="exact", **options)  # the sharded protocol, on demand
+        _same(one, exact)
+        assert exact.bounds.storage == "exact" and exact.bounds.collision is None
 
 
 @pytest.mark.parametrize(("factory", "args", "options"), [c for c in CLASSIC if c[2].get("strategy") != "dfs"])
@@ -362,7 +368,7 @@ def test_sharded_workers_replaying_every_level_give_the_result_of_one_worker(
     import checker.sharded
 
     monkeypatch.setattr(checker.sharded, "ALWAYS_REPLAY", True)
-    _same(check(factory(*args), **options), check(factory(*args), workers=3, **options))
+    _same(check(factory(*args), **options), check(factory(*args), workers=3, storage="exact", **options))
 
 
 class SafetyGraph(RandomGraph):
@@ -388,7 +394,7 @@ def test_sharded_workers_agree_with_one_worker_on_random_graphs(
     saved = checker.sharded.ALWAYS_REPLAY
     checker.sharded.ALWAYS_REPLAY = replay
     try:
-        two = check(model, workers=workers, **options)
+        two = check(model, workers=workers, storage="exact", **options)
     finally:
         checker.sharded.ALWAYS_REPLAY = saved
     assert two.bounds.storage == "exact"
@@ -404,6 +410,125 @@ def test_workers_agree_with_one_worker_on_random_graphs(model: RandomGraph, dead
     """Invariants (also beyond the constraint), deadlock, liveness, bounds: the same result with N workers."""
     options: dict[str, Any] = {"deadlock": deadlock, "max_states": max_states, "max_depth": max_depth}
     _same(check(model, storage="fingerprint", **options), check(model, workers=workers, **options))
+
+
+@pytest.mark.parametrize(("factory", "args", "options"), [c for c in CLASSIC if c[2].get("strategy") != "dfs"])
+def test_hashed_workers_replaying_every_level_give_the_result_of_one_worker(
+        factory: Any, args: tuple[Any, ...], options: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hash workers' coordinator walks a level in the sequential order when a violation, deadlock or bound may
+    stop the search there; forced on every level, it stores what the bulk path stores."""
+    import checker.hashed
+
+    monkeypatch.setattr(checker.hashed, "ALWAYS_REPLAY", True)
+    _same(check(factory(*args), **options), check(factory(*args), workers=3, **options))
+
+
+@settings(max_examples=40)
+@given(random_graphs(), st.frozensets(st.integers(0, 6)), st.frozensets(st.integers(0, 6)), st.booleans(),
+       st.sampled_from([None, 1, 3]), st.sampled_from([None, 1, 2]), st.sampled_from([2, 3]), st.booleans())
+def test_hashed_workers_agree_with_one_worker_on_random_graphs(
+        graph: RandomGraph, bad: frozenset[int], witness: frozenset[int], deadlock: bool, max_states: int | None,
+        max_depth: int | None, workers: int, replay: bool) -> None:
+    """Invariants (also beyond the constraint), witnesses, deadlock, state and depth bounds, in bulk or walked."""
+    import checker.hashed
+
+    model = SafetyGraph(graph, bad, witness)
+    options: dict[str, Any] = {"deadlock": deadlock, "max_states": max_states, "max_depth": max_depth}
+    saved = checker.hashed.ALWAYS_REPLAY
+    checker.hashed.ALWAYS_REPLAY = replay
+    try:
+        two = check(model, workers=workers, **options)
+    finally:
+        checker.hashed.ALWAYS_REPLAY = saved
+    assert two.bounds.storage == "hash"
+    one = check(model, **options)
+    _same(one, two)
+    assert two.properties == one.properties
+
+
+class Diamond(Model):
+    """0 -> 1 .. width, each of them -> 100 (which is bad) and -> its own 200 + i: at level 2 every worker holds
+    some of 1 .. width, and all of them find 100 in one level (a tie)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.properties = [always("NotHundred", lambda s: s != 100)]
+
+    def init_states(self) -> Iterator[int]:
+        yield 0
+
+    def successors(self, s: int) -> Iterator[tuple[str, int]]:
+        if s == 0:
+            yield from ((f"to{i}", i) for i in range(1, self.width + 1))
+        elif s <= self.width:
+            yield from ((f"own{s}", 200 + s), ("meet", 100))
+
+
+@pytest.mark.parametrize("workers", [2, 3, 4])
+def test_hashed_workers_give_a_tie_to_the_lowest_worker(workers: int) -> None:
+    """A state found by several workers in one level is the lowest worker's (its run comes first in index order):
+    the trace and the counts are those of one worker (through state 1, the first expanded); the highest worker
+    winning would print a trace through another state."""
+    one = check(Diamond(6))
+    assert one.violation is not None and [s.state for s in one.violation.trace] == [0, 1, 100]
+    two = check(Diamond(6), workers=workers)
+    assert two.bounds.storage == "hash"
+    _same(one, two)
+    fine = check(Diamond(6), deadlock=False, workers=workers)
+    fine_one = check(Diamond(6), deadlock=False)
+    assert fine.stats.distinct_states == fine_one.stats.distinct_states
+
+
+def test_hashed_workers_tell_classes_apart() -> None:
+    """Two classes with equal field tuples are two states (each class's hash is salted), as in exact storage."""
+
+    @attrs.frozen
+    class A:
+        n: int
+
+    @attrs.frozen
+    class B:
+        n: int
+
+    class Mixed(Model):
+        properties = ()
+
+        def init_states(self) -> Iterator[Any]:
+            yield A(0)
+
+        def successors(self, s: Any) -> Iterator[tuple[str, Any]]:
+            if s.n < 30:
+                yield "a", A(s.n + 1)
+                yield "b", B(s.n + 1)
+
+    one, two = check(Mixed(), deadlock=False), check(Mixed(), deadlock=False, workers=2)
+    _same(one, two)
+    assert one.stats.distinct_states == 61
+
+
+def test_hash_storage_is_refused_where_a_hash_does_not_travel() -> None:
+    from checker.errors import InputError
+
+    for options in ({"workers": 1}, {"workers": 2, "checkpoint": "/nonexistent"}):
+        with pytest.raises(InputError, match="forked worker processes"):
+            check(TwoPhase(3), storage="hash", **options)
+
+
+def test_hashed_workers_on_a_kubernetes_scenario() -> None:
+    """Issue 14: the Kubernetes model's safety properties with 2 workers storing hashes: the counts, the verdict and
+    the trace of one worker, with and without a historical bug (`no-expectations`)."""
+    from spec.model import ClusterModel
+    from spec.scenario import builtin, with_overrides
+
+    scenario = builtin("replicaset-one-node")
+    safety = tuple(p.name for p in ClusterModel(scenario.config).properties if not p.is_liveness)
+    fine = attrs.evolve(scenario.config, properties=safety)
+    buggy = attrs.evolve(with_overrides(scenario, variants=("no-expectations",)).config, properties=safety)
+    for config in (fine, buggy):
+        one, two = check(ClusterModel(config)), check(ClusterModel(config), workers=2)
+        assert two.bounds.storage == "hash"
+        _same(one, two)
+    assert one.violation is not None and one.violation.property == "ReplicaSetNeverOvershoots"
 
 
 class LiveTwoPhase(TwoPhase):
@@ -718,7 +843,7 @@ def _until(condition: Any, proc: subprocess.Popen[str], seconds: float = 120) ->
 def test_sighup_to_the_group_stops_workers_with_the_partial_result(tmp_path: Path) -> None:
     """A hang-up (the terminal closed: SIGHUP to the whole process group, workers included) is Ctrl-C: the
     partial result, status "interrupted", exit 129, and the exchange directory removed."""
-    proc = _group(["--workers", "2", "--json"], tmp_path, 9)
+    proc = _group(["--workers", "2", "--storage", "exact", "--json"], tmp_path, 9)
     _until(lambda: bool(_exchange_of(proc.pid)), proc)
     time.sleep(1)
     os.killpg(proc.pid, signal.SIGHUP)
@@ -743,17 +868,17 @@ def test_sighup_stops_one_worker_with_the_partial_result(tmp_path: Path) -> None
 def test_a_run_killed_with_sigkill_leaves_nothing_once_another_starts(tmp_path: Path) -> None:
     """kill -9 of a `--workers 2` run's whole group leaves its exchange directory behind (nothing runs to remove
     it); the next run with workers sweeps it (its coordinator is gone), and leaves a live run's alone."""
-    proc = _group(["--workers", "2"], tmp_path)
+    proc = _group(["--workers", "2", "--storage", "exact"], tmp_path)
     _until(lambda: bool(_exchange_of(proc.pid)), proc)
     time.sleep(0.5)
     left = _exchange_of(proc.pid)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
     assert all(p.is_dir() for p in left)  # the dead run's
-    live = _group(["--workers", "2"], tmp_path)
+    live = _group(["--workers", "2", "--storage", "exact"], tmp_path)
     try:
         _until(lambda: bool(_exchange_of(live.pid)), live)
-        assert check(TwoPhase(3), workers=2).stats.distinct_states == 288
+        assert check(TwoPhase(3), workers=2, storage="exact").stats.distinct_states == 288
         assert not any(p.exists() for p in left)
         assert _exchange_of(live.pid)  # a live run's directory is its own
     finally:
@@ -770,7 +895,7 @@ def test_workers_of_a_coordinator_killed_with_sigkill_exit_and_clean_up(tmp_path
     directory."""
     from checker.storage import children
 
-    proc = _group(["--workers", "2"], tmp_path)
+    proc = _group(["--workers", "2", "--storage", "exact"], tmp_path)
     _until(lambda: bool(_exchange_of(proc.pid)), proc)
     time.sleep(0.5)
     workers = children(proc.pid)
@@ -781,6 +906,23 @@ def test_workers_of_a_coordinator_killed_with_sigkill_exit_and_clean_up(tmp_path
     while (_exchange_of(proc.pid) or any(_alive(w) for w in workers)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _exchange_of(proc.pid) and not any(_alive(w) for w in workers)
+
+
+def test_hash_workers_of_a_coordinator_killed_with_sigkill_exit(tmp_path: Path) -> None:
+    """kill -9 of the coordinator of the default protocol's workers (which keep no exchange directory): they read
+    the end of their pipes and exit."""
+    from checker.storage import children
+
+    proc = _group(["--workers", "2"], tmp_path)
+    _until(lambda: len(children(proc.pid)) == 2, proc)
+    time.sleep(1)
+    workers = children(proc.pid)
+    proc.kill()
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 120  # a worker in the middle of a level finishes it first
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers) and not _exchange_of(proc.pid)
 
 
 def _alive(pid: int) -> bool:
