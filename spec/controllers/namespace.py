@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 ACTOR = "namespace-controller"
 
-CONTENT = ("pods", "services", "deployments", "replicasets", "statefulsets", "jobs", "endpointslices",
+CONTENT = ("pods", "services", "deployments", "replicasets", "statefulsets", "cronjobs", "jobs", "endpointslices",
            "poddisruptionbudgets",
            "leases", "daemonsets")
 """The namespaced resources the deleter deletes, in the order it walks them (the model's kinds; upstream walks
