@@ -77,10 +77,11 @@ def run_ipvs(n: int) -> float:
 
 
 def run_ipvs_rules(n: int) -> float:
-    """IPVS mode's iptables half: the rules, ipsets and table of n services, sets expanded, the table a stage of
-    the paths, proved symbolically (what `verify --ipvsadm --ipset --iptables-save` does)."""
+    """IPVS mode's iptables half: the rules, ipsets and table of n services, each set match one condition
+    (ipset.resolve_sets), the table a stage of the paths, proved symbolically (what `verify --ipvsadm --ipset
+    --iptables-save` does)."""
     from spec.proxy import ipvs
-    from spec.proxy.ipset import expand_sets, parse_ipset_save
+    from spec.proxy.ipset import parse_ipset_save, resolve_sets
 
     opts = ProxierOptions(node_name="node-0", node_ips=("192.168.0.10",), cluster_cidr="10.0.0.0/8", mode="ipvs")
     cluster = parse_cluster(manifests(n), "bench.yaml")
@@ -88,7 +89,7 @@ def run_ipvs_rules(n: int) -> float:
     table = ipvs.render_saved(ipvs.virtual_servers(cluster, opts))
     t0 = time.perf_counter()
     saved = ipvs.parse_ipvsadm(table, "table")
-    dump, _ = expand_sets(parse_dump(rules, "rules"), parse_ipset_save(sets, "sets"))
+    dump, _ = resolve_sets(parse_dump(rules, "rules"), parse_ipset_save(sets, "sets"))
     dump = ipvs.with_ipvs_stage(dump, saved)
     t1, cpu = time.perf_counter(), time.process_time()
     report = verify(cluster, ipvs.verification_options(opts, saved), dump)

@@ -86,6 +86,19 @@ class Bind:
 
 
 @attrs.frozen
+class PreBind:
+    """The VolumeBinding plugin's PreBind in a binding cycle (``spec.scheduling.volumebinding.prebind``): its API
+    updates made (``ok``), or refused (the binding cycle fails)."""
+
+    step_kind: ClassVar[str] = "bind"
+    actor: str
+    pod: str
+    node: str
+    ok: bool
+    events: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class SyncPod:
     """A kubelet pod sync: start, restart, report, terminate or cleanup."""
 
@@ -156,8 +169,8 @@ class Elect:
     detail: str = ""
 
 
-Action = (Elect | Deliver | Relist | CacheSync | Reconcile | Schedule | Bind | SyncPod | Kubectl | Fault | Recover
-          | Heal | Tick)
+Action = (Elect | Deliver | Relist | CacheSync | Reconcile | Schedule | Bind | PreBind | SyncPod | Kubectl | Fault
+          | Recover | Heal | Tick)
 
 
 def kind(action: object) -> str:
@@ -165,7 +178,8 @@ def kind(action: object) -> str:
     return type(action).step_kind if isinstance(action, ACTIONS) else ""
 
 
-ACTIONS = (Elect, Deliver, Relist, CacheSync, Reconcile, Schedule, Bind, SyncPod, Kubectl, Fault, Recover, Heal, Tick)
+ACTIONS = (Elect, Deliver, Relist, CacheSync, Reconcile, Schedule, Bind, PreBind, SyncPod, Kubectl, Fault, Recover,
+           Heal, Tick)
 
 
 def _events(events: tuple[str, ...]) -> str:
@@ -192,6 +206,9 @@ def describe(a: Action) -> str:
     if isinstance(a, Bind):
         verb = "binds" if a.ok else "fails to bind"
         return f"{a.actor} {verb} {a.pod} to {a.node} (rv {a.rv}){_events(a.events)}"
+    if isinstance(a, PreBind):
+        verb = "binds the volumes of" if a.ok else "fails to bind the volumes of"
+        return f"{a.actor} {verb} {a.pod} for {a.node} (VolumeBinding PreBind){_events(a.events)}"
     if isinstance(a, SyncPod):
         return f"{a.actor} {a.what}s {a.pod}{_events(a.events)}"
     if isinstance(a, Kubectl):

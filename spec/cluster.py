@@ -40,7 +40,9 @@ from spec.controllers import (
     manager,
     namespace,
     nodelifecycle,
+    persistentvolume,
     podgc,
+    provisioner,
     replicaset,
     ttlafterfinished,
     workloads,
@@ -85,6 +87,8 @@ COMPONENTS: tuple[Component, ...] = (
     leaderelection.SCHEDULER_ELECTION,  # kube-scheduler's replicas under leader election (issue 19)
     daemonset.DAEMONSETS,               # the DaemonSet controller
     cronjob.CRONJOBS,                   # the CronJob controller (after the Job controller: its Job informer)
+    persistentvolume.PERSISTENT_VOLUMES,  # the PersistentVolume controller (binding, reclaiming)
+    provisioner.PROVISIONER,            # the external provisioners of the scenario's StorageClasses
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of

@@ -17,6 +17,8 @@ from spec.state import (
     Namespace,
     Node,
     Object,
+    PersistentVolume,
+    PersistentVolumeClaim,
     Pod,
     PodStatus,
     ReplicaSet,
@@ -84,6 +86,17 @@ def _object(obj: Object) -> dict[str, Any]:
                    status=f"{dst.desired_number_scheduled} desired, {dst.current_number_scheduled} current, "
                    f"{dst.number_ready} ready, {dst.updated_number_scheduled} up-to-date, {dst.number_available} "
                    f"available, {dst.number_misscheduled} misscheduled, observedGeneration {dst.observed_generation}")
+    elif isinstance(obj, PersistentVolumeClaim):  # kubectl get pvc: STATUS, VOLUME, CAPACITY, STORAGECLASS
+        out.update(phase=obj.status.phase, volumeName=obj.volume_name, storageClass=obj.storage_class,
+                   annotations=dict(m.annotations))
+        if obj.selected_node:
+            out["selectedNode"] = obj.selected_node
+    elif isinstance(obj, PersistentVolume):  # kubectl get pv: STATUS, CLAIM, RECLAIM POLICY
+        ref = obj.claim_ref
+        out.update(phase=obj.status.phase, reclaimPolicy=obj.reclaim_policy, annotations=dict(m.annotations),
+                   claim=f"{ref.namespace}/{ref.name}" + (f" (uid {ref.uid})" if ref.uid else "") if ref else "")
+        if obj.hostnames:
+            out["nodes"] = list(obj.hostnames)
     return out
 
 

@@ -280,6 +280,12 @@ def symmetric_nodes(config: Any) -> tuple[tuple[str, ...], ...]:
         # Each node has its own podCIDR, and its pods' addresses come from it (spec.nodeipam): renaming nodes
         # would have to permute the CIDRs and every address with them. Off, correctness over speed.
         return ()
+    from spec.controllers.persistentvolume import has_volumes
+
+    if has_volumes(config):
+        # The scheduler writes node names into claims (volume.kubernetes.io/selected-node) and the provisioner into
+        # volumes' nodeAffinity, which the renaming does not rewrite. Off, correctness over speed.
+        return ()
     if config.budget.node_partitions:
         # Off where nodes can be cut off, correctness over speed: not argued for partitions (a cut-off kubelet
         # keeps its runtime but drops its informer, its healing relists), and not needed by their scenarios.

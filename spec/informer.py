@@ -39,6 +39,9 @@ Scope = tuple[str, str]
 EndpointSlice controller), ("proxy", node name) (kube-proxy), ("dns", "") (CoreDNS)."""
 
 SCHEDULER: Scope = ("scheduler", "")
+SCHEDULER_RESOURCES = frozenset({"nodes", "persistentvolumeclaims", "persistentvolumes", "storageclasses"})
+"""What the scheduler's informer holds besides pods: nodes, and the claims, volumes and classes its VolumeBinding
+plugin reads (``spec.scheduling.volumebinding``; none exist in scenarios without claims)."""
 _HEADLESS = "service.kubernetes.io/headless"
 _EMPTY_STATUS = PodStatus()
 _TERMINAL = {"Succeeded": PodStatus(phase="Succeeded"), "Failed": PodStatus(phase="Failed")}
@@ -62,7 +65,7 @@ def view(scope: Scope, key: Key, obj: Object | None) -> Object | None:
             return _rv_dropped(obj)
         return None
     if resource != "pods":
-        return obj if who == "scheduler" and resource == "nodes" else None
+        return obj if who == "scheduler" and resource in SCHEDULER_RESOURCES else None
     assert isinstance(obj, Pod)
     if who == "kubelet" and obj.node_name != node:
         return None
@@ -199,7 +202,7 @@ def watched(scope: Scope) -> frozenset[str]:
         return frozenset((what,))
     if who in ("proxy", "dns"):
         return frozenset(("services", "endpointslices"))
-    return frozenset(("pods", "nodes")) if who == "scheduler" else frozenset(("pods",))
+    return frozenset(("pods", *SCHEDULER_RESOURCES)) if who == "scheduler" else frozenset(("pods",))
 
 
 def relist_revisions(config: Config, etcd_revision: int, at_least: int, etcd: Etcd, restart: bool) -> list[int]:

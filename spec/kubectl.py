@@ -59,6 +59,8 @@ _RESOURCES = {
     "namespace": "namespaces", "namespaces": "namespaces", "ns": "namespaces",
     "statefulset": "statefulsets", "statefulsets": "statefulsets", "sts": "statefulsets",
     "daemonset": "daemonsets", "daemonsets": "daemonsets", "ds": "daemonsets",
+    "persistentvolumeclaim": "persistentvolumeclaims", "persistentvolumeclaims": "persistentvolumeclaims",
+    "pvc": "persistentvolumeclaims",
 }
 
 
@@ -96,11 +98,11 @@ CASCADE = {"background": "background", "foreground": "foreground", "orphan": "or
            "true": "background", "false": "orphan"}
 """kubectl delete --cascade (staging/src/k8s.io/kubectl/pkg/cmd/delete/delete_flags.go: the deprecated true and
 false mean background and orphan)."""
-DELETABLE_OWNERS = ("deployments", "replicasets", "jobs", "daemonsets")
+DELETABLE_OWNERS = ("deployments", "replicasets", "jobs", "daemonsets", "persistentvolumeclaims")
 """The owners ``kubectl delete NAME --cascade`` takes in the model (issue 19 adds more as they are modelled)."""
 _POLICY = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}
 _GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps", "jobs": "job.batch",
-          "daemonsets": "daemonset.apps"}
+          "daemonsets": "daemonset.apps", "persistentvolumeclaims": "persistentvolumeclaim"}
 
 
 def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:
@@ -268,7 +270,7 @@ def parse(line: str, where: str) -> Command:
     raise InputError(f"{where}: unsupported command {line!r} (scale, set image, rollout undo, rollout pause, "
                      "rollout resume, delete pod, "
                      "delete node, delete namespace, delete deployment, delete replicaset, delete job, "
-                     "delete daemonset, cordon, uncordon, drain, expose, create service, taint)")
+                     "delete daemonset, delete pvc, cordon, uncordon, drain, expose, create service, taint)")
 
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")

@@ -27,7 +27,10 @@ pod (pkg/kubelet/kubelet.go syncLoop: "skipping pod synchronization - container 
 informer and renews its Lease. The variant runtime-ready-ignored (kubernetes#79873) reports Ready=True all the same.
 Readiness is the containers running (no probes in scenarios); CrashLoopBackOff's delay is the gap
 between the two steps.
-Omitted: volumes, probes, static pods, eviction, image pulls.
+Volumes: a pod with PersistentVolumeClaims starts only once every claim is bound to a volume bound to it (the volume
+manager's WaitForAttachAndMount, which GETs the claims from the API server; ``work``); the attach/detach controller,
+the attach and the mount are abstracted (a bound volume is usable at once).
+Omitted: the other volume types' mounts, probes, static pods, eviction, image pulls.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ from spec import actions as A
 from spec import informer, nodeipam
 from spec.apiserver import Session
 from spec.component import Base, Delta, Host, Process, Step, commit, session
-from spec.state import ClusterState, Key, Kubelet, Node, Pod, PodStatus, RuntimeContainer
+from spec.controllers.persistentvolume import pod_volumes_ready
+from spec.state import ClusterState, Etcd, Key, Kubelet, Node, Pod, PodStatus, RuntimeContainer
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -56,13 +60,15 @@ def terminal(pod: Pod) -> bool:
     return pod.status.phase in ("Succeeded", "Failed")
 
 
-def work(k: Kubelet) -> Iterator[tuple[str, Key]]:
+def work(k: Kubelet, etcd: Etcd | None = None) -> Iterator[tuple[str, Key]]:
     """The pod syncs this kubelet would do now: (what, pod key), what in "start", "restart", "complete",
     "terminate", "cleanup". A pod whose restartPolicy is not Always (a Job's) runs to completion ("complete": its
     containers exit 0, phase Succeeded); one that is Never is not restarted after a crash (``stale_status``
     reports it Failed); a terminal pod is left alone (pkg/kubelet/kubelet.go: a pod in a terminal phase is not
     started again); none while the container runtime is down (syncLoop: "skipping pod synchronization - container
-    runtime is down")."""
+    runtime is down"). With ``etcd``, a pod whose claims are not all bound is not started (the volume manager's
+    WaitForAttachAndMount: ``spec.controllers.persistentvolume.pod_volumes_ready``); without it, such a start is
+    listed (a caller that only asks whether some sync may be due)."""
     if not k.up or k.informer is None or k.informer.expired or k.runtime_down:
         return
     cache = k.informer.cache
@@ -74,7 +80,8 @@ def work(k: Kubelet) -> Iterator[tuple[str, Key]]:
         elif terminal(pod):
             continue
         elif not running:
-            yield "start", key
+            if etcd is None or not pod.info.claims or pod_volumes_ready(pod, etcd):
+                yield "start", key
         elif any(not c.running and not c.succeeded for c in running):
             if pod.restart_policy != "Never":
                 yield "restart", key
@@ -245,7 +252,7 @@ def ignores_runtime(config: Config) -> bool:
 
 def has_work(state: ClusterState, k: Kubelet, ignores_runtime: bool = False) -> bool:
     """Whether the kubelet ``k`` has a pod sync or a status report to do (a step, perhaps a stuttering one)."""
-    return (next(work(k), None) is not None or next(stale_reports(state, k), None) is not None
+    return (next(work(k, state.etcd), None) is not None or next(stale_reports(state, k), None) is not None
             or node_status_stale(state, k, ignores_runtime))
 
 
@@ -263,7 +270,7 @@ def _stutters(state: ClusterState, k: Kubelet, what: str, key: Key) -> bool:
 
 def has_effective_work(state: ClusterState, k: Kubelet, ignores_runtime: bool = False) -> bool:
     """Whether the kubelet ``k`` has a step that changes something (``has_work`` without the stutters)."""
-    return (any(not _stutters(state, k, what, key) for what, key in work(k))
+    return (any(not _stutters(state, k, what, key) for what, key in work(k, state.etcd))
             or next(stale_reports(state, k), None) is not None or node_status_stale(state, k, ignores_runtime))
 
 
@@ -307,7 +314,7 @@ class KubeletComponent(Base):
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         for k in state.kubelets:
             cidr = _pod_cidr(state, k.node)
-            for what, key in work(k):
+            for what, key in work(k, state.etcd):
                 sess = session(state, config)
                 new_k = sync(k, sess, what, key, cidr)
                 yield A.SyncPod(actor(k.node), what, key, tuple(sess.events)), commit(

@@ -940,3 +940,54 @@ def _register_services() -> None:
 
 
 _register_services()
+
+
+def _register_volumes() -> None:
+    from spec import volume_properties as vp
+
+    def applies(config: Config) -> bool:
+        from spec.controllers.persistentvolume import has_volumes
+
+        return has_volumes(config)
+
+    PROPERTIES["NoDoubleVolumeBinding"] = PropertySpec(
+        "NoDoubleVolumeBinding", "always", vp.no_double_binding, None,
+        "No volume is bound to two claims and no claim to two volumes (no two claims whose binding completed name "
+        "one volume; no two Bound volumes carry one claim's uid).",
+        "https://kubernetes.io/docs/concepts/storage/persistent-volumes/#binding (\"A PVC to PV binding is a "
+        "one-to-one mapping\"); pkg/controller/volume/persistentvolume/pv_controller.go (bind, syncBoundClaim); "
+        "kubernetes#25881",
+        applies=applies, explain=vp.explain(vp.double_binding),  # type: ignore[arg-type]
+    )
+    PROPERTIES["PodRunsOnlyWithBoundClaims"] = PropertySpec(
+        "PodRunsOnlyWithBoundClaims", "always", vp.pods_run_only_with_bound_claims, None,
+        "A pod's containers run only while each of its claims is bound to a volume bound to it.",
+        "pkg/kubelet/volumemanager (WaitForAttachAndMount); "
+        "https://kubernetes.io/docs/concepts/storage/persistent-volumes/#using",
+        applies=applies, explain=vp.explain(vp.unbound_running),  # type: ignore[arg-type]
+    )
+    PROPERTIES["ClaimsEventuallyBound"] = PropertySpec(
+        "ClaimsEventuallyBound", "leads_to", vp.claims_pending, vp.claims_bound,
+        "Whenever a claim that can be bound is not (its class provisions, with a consumer for WaitForFirstConsumer, "
+        "or a volume that fits is free or bound to it), every such claim is eventually bound.",
+        "https://kubernetes.io/docs/concepts/storage/persistent-volumes/#binding; pv_controller.go "
+        "(syncUnboundClaim); kubernetes-csi/external-provisioner",
+        applies=applies, explain=vp.explain(vp.unbound_bindable),  # type: ignore[arg-type]
+    )
+    PROPERTIES["PodsRunOnTheirVolumesNodes"] = PropertySpec(
+        "PodsRunOnTheirVolumesNodes", "always", vp.pods_on_volume_nodes, None,
+        "A pod's containers run only on a node that the nodeAffinity of each of its bound volumes allows.",
+        "https://kubernetes.io/docs/concepts/storage/persistent-volumes/#node-affinity; "
+        "pkg/scheduler/framework/plugins/volumebinding (Filter)",
+        applies=applies, explain=vp.explain(vp.misplaced),  # type: ignore[arg-type]
+    )
+    PROPERTIES["VolumeNotReleasedWhileClaimed"] = PropertySpec(
+        "VolumeNotReleasedWhileClaimed", "always", vp.not_released_while_claimed, None,
+        "A volume bound to a claim is never Released (or Failed) while that claim exists.",
+        "pkg/controller/volume/persistentvolume/pv_controller.go (syncVolume; kubernetes#67062, fixing "
+        "kubernetes#66287)",
+        applies=applies, explain=vp.explain(vp.released_while_claimed),  # type: ignore[arg-type]
+    )
+
+
+_register_volumes()

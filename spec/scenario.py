@@ -20,6 +20,7 @@ from checker.errors import InputError
 from checker.files import read_text
 from checker.text import printable
 from spec import kubectl
+from spec import volume_manifests as volumes
 from spec.apiserver import validate
 from spec.config import Config
 from spec.controllers.podgc import TERMINATED_POD_GC_THRESHOLD
@@ -99,18 +100,16 @@ class Scenario:
 IGNORED_KINDS = frozenset({
     "ServiceAccount", "ConfigMap", "Secret", "Ingress", "IngressClass", "NetworkPolicy", "Role", "ClusterRole",
     "RoleBinding", "ClusterRoleBinding", "ControllerRevision", "Event", "PodTemplate", "CustomResourceDefinition",
-    "StorageClass", "PersistentVolume",
 })
 """Built-in kinds an application bundle often holds that no modelled component acts on: a scenario reads them
 (validated strictly, as everything else), ignores them and says so. The ServiceAccount and token controllers and
 admission are abstracted away (pods start whatever their serviceAccountName); ConfigMaps and Secrets matter to
-containers, not to the control plane the model checks; RBAC, Ingress and NetworkPolicy are enforced outside it. A
-StorageClass or PersistentVolume matters only through a claim, which is refused (``NOT_MODELLED``)."""
+containers, not to the control plane the model checks; RBAC, Ingress and NetworkPolicy are enforced outside it.
+PersistentVolumeClaims, PersistentVolumes and StorageClasses are modelled (``spec.controllers.persistentvolume``)."""
 
 NOT_MODELLED = {
     "HorizontalPodAutoscaler": "replicas change only through `kubectl scale` in spec.userActions",
     "ReplicationController": "use a ReplicaSet (the same controller with set-based selectors)",
-    "PersistentVolumeClaim": "volume binding is not modelled (the scheduler would wait for the claim)",
     "LimitRange": "its admission would change the pods' requests",
     "ResourceQuota": "its admission could refuse pods",
     "PriorityClass": "the scheduler's preemption is modelled in `kubespec schedule`, not in the model checker",
@@ -265,7 +264,8 @@ def _template(spec: dict[str, Any], namespace: str, where: str) -> PodTemplate:
         {"name": "template", "namespace": namespace, "labels": dict(labels)}, pod_spec, f"{where}: spec.template"
     )
     containers = _containers(pod_spec, f"{where}: spec.template.spec")
-    return PodTemplate(labels=labels, containers=containers, info=attrs.evolve(info, name="", order=0))
+    claims = volumes.pod_claims(pod_spec, f"{where}: spec.template.spec")
+    return PodTemplate(labels=labels, containers=containers, info=attrs.evolve(info, name="", order=0, claims=claims))
 
 
 def _selector(spec: dict[str, Any], where: str) -> LabelSelector:
@@ -492,9 +492,7 @@ def _statefulset(doc: dict[str, Any], where: str) -> StatefulSet:
     _keys(spec, ("replicas", "selector", "template", "serviceName", "podManagementPolicy", "minReadySeconds",
                  "updateStrategy", "revisionHistoryLimit", "persistentVolumeClaimRetentionPolicy", "ordinals",
                  "volumeClaimTemplates"), f"{where}: spec")
-    if spec.get("volumeClaimTemplates"):
-        raise InputError(f"{where}: spec.volumeClaimTemplates: PersistentVolumeClaims are not modelled (a "
-                         "StatefulSet without volumeClaimTemplates is)")
+    templates = volumes.claim_templates(spec, meta.namespace, where)
     ordinals = _map(spec, "ordinals", f"{where}: spec")
     if ordinals.get("start", 0) != 0:
         raise InputError(f"{where}: spec.ordinals.start: only 0 is modelled, got {ordinals.get('start')!r}")
@@ -513,7 +511,7 @@ def _statefulset(doc: dict[str, Any], where: str) -> StatefulSet:
         raise InputError(f"{where}: spec.serviceName: expected a string, got {service!r}")
     return StatefulSet(meta=meta, replicas=replicas, selector=_selector(spec, where),
                        template=_template(spec, meta.namespace, where), service_name=service,
-                       pod_management_policy=policy)
+                       pod_management_policy=policy, volume_claim_templates=templates)
 
 
 def _daemonset(doc: dict[str, Any], where: str) -> DaemonSet:
@@ -572,6 +570,7 @@ def _pod(doc: dict[str, Any], where: str) -> Pod:
     meta = _meta(doc, where)
     spec = _map(doc, "spec", where, required=True)
     info = parse_pod_spec({"name": meta.name, "namespace": meta.namespace, "labels": dict(meta.labels)}, spec, where)
+    info = attrs.evolve(info, claims=volumes.pod_claims(spec, f"{where}: spec"))
     scheduler_name = spec.get("schedulerName") or "default-scheduler"
     return Pod(meta=meta, containers=_containers(spec, f"{where}: spec"), info=info, scheduler_name=scheduler_name)
 
@@ -705,6 +704,9 @@ _KINDS: dict[str, tuple[str, Callable[[dict[str, Any], str], Object]]] = {
     "CronJob": ("batch/v1", lambda doc, where: _cronjob(doc, where)),
     "DaemonSet": ("apps/v1", lambda doc, where: _daemonset(doc, where)),
     "Namespace": ("v1", _namespace),
+    "PersistentVolumeClaim": ("v1", lambda doc, where: volumes.parse_claim(doc, where)),
+    "PersistentVolume": ("v1", lambda doc, where: volumes.parse_volume(doc, where)),
+    "StorageClass": ("storage.k8s.io/v1", lambda doc, where: volumes.parse_class(doc, where)),
 }
 """The object kinds a scenario holds: each kind's apiVersion and the function that reads its document."""
 
@@ -784,7 +786,8 @@ def parse(text: str, source: str) -> Scenario:
         api_version, read = _KINDS[kind]
         if api != api_version:
             raise InputError(f"{where}: apiVersion: expected {api_version}, got {api!r}")
-        _keys(doc, ("apiVersion", "kind", "metadata", "spec", "status"), where)
+        _keys(doc, volumes.TOP_LEVEL if kind == "StorageClass" else ("apiVersion", "kind", "metadata", "spec",
+                                                                     "status"), where)
         validate_object(doc, where)  # every field known and of its shape (kubectl apply --validate=strict)
         obj = read(doc, where)
         error = validate(obj)
@@ -798,6 +801,7 @@ def parse(text: str, source: str) -> Scenario:
     if not any(isinstance(o, Node) for o in objects):
         raise InputError(f"{source}: no Node document: a scenario needs at least one node")
     objects = _namespaces_first(objects, seen)
+    objects = volumes.default_classes(objects, source)  # the DefaultStorageClass admission plugin
     if any(isinstance(o, Service) for o in objects):  # the API server's allocation (requested clusterIPs)
         from spec.apiserver import store
 
@@ -867,6 +871,13 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
                 isinstance(o, CronJob) for o in objects):
             raise InputError(f"{where}: spec.leaderElection: a CronJob under kube-controller-manager's leader "
                              "election is not modelled (its controller is not handed over on failover)")
+    if leader_election is not None and "kube-controller-manager" in leader_election.components:
+        from spec.controllers.persistentvolume import has_volumes
+
+        if has_volumes(Config(objects=tuple(objects))):
+            raise InputError(f"{where}: spec.leaderElection: PersistentVolumeClaims under kube-controller-manager's "
+                             "leader election are not modelled (the PersistentVolume controller is not handed over "
+                             "on failover)")
     api_servers = _int(spec, "apiServers", f"{where}: spec", 1)
     if not 1 <= api_servers <= MAX_API_SERVERS:
         raise InputError(f"{where}: spec.apiServers: expected 1 to {MAX_API_SERVERS} API servers, got {api_servers}")

@@ -24,9 +24,13 @@ precondition (kubernetes#4623). Under leader election (``spec.leaderelection``) 
 binds (``_acting``; cmd/kube-scheduler/app/server.go).
 Abstracted: ties between best-scored nodes are a nondeterministic choice (upstream: reservoir sampling); a
 scheduling cycle is atomic, so no cluster event arrives during one (upstream's in-flight event replay).
+VolumeBinding (``spec.scheduling.volumebinding``): the cycle's pod carries the plugin's verdict on the cached claims,
+volumes and classes; a binding cycle of a pod with unbound claims first makes PreBind's API updates (step
+``PreBind``), then waits, with no step, until the PV controller and the provisioner have bound every claim; a
+refused update fails the binding cycle (the pod is retried with backoff).
 Omitted: the queue's priority order (the queue is FIFO; priorities matter to preemption only), the nominated node
-(and the filters' accounting for nominated pods), extenders, volume plugins. A pod with scheduling gates gets the
-SchedulingGated verdict from the shared cycle and waits (upstream keeps it out of the queue: PreEnqueue).
+(and the filters' accounting for nominated pods), extenders, the other volume plugins. A pod with scheduling gates
+gets the SchedulingGated verdict from the shared cycle and waits (upstream keeps it out of the queue: PreEnqueue).
 """
 
 from __future__ import annotations
@@ -47,10 +51,24 @@ from spec.clock import (
     pod_backoff_ms,
 )
 from spec.component import Base, Delta, Host, Process, Step, commit, session
+from spec.scheduling import volumebinding
 from spec.scheduling.kube_scheduler import Decision, failed_scheduling_message, scheduling_cycle
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import PodInfo
-from spec.state import ClusterState, Informer, Key, Node, Object, Pod, QueuedPod, Scheduler, pod_key
+from spec.state import (
+    ClusterState,
+    Informer,
+    Key,
+    Node,
+    Object,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Pod,
+    QueuedPod,
+    Scheduler,
+    StorageClass,
+    pod_key,
+)
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -109,8 +127,58 @@ def _nodes(cache: immutables.Map[Key, Object]) -> int:
 
 def _cycle(cache: immutables.Map[Key, Object], assumed: immutables.Map[Key, tuple[int, str]], pod: Pod) -> Decision:
     """The scheduling cycle for ``pod`` on the snapshot of ``cache`` and ``assumed`` (``scheduling_cycle``, shared
-    with ``kubespec schedule``). Memoised: a pure function of what the cycle reads."""
-    return scheduling_cycle(pod_info(pod), _snapshot(cache, assumed))
+    with ``kubespec schedule``). Memoised: a pure function of what the cycle reads. A pod with claims carries the
+    VolumeBinding plugin's verdict on the cached claims, volumes and classes (``spec.scheduling.volumebinding``)."""
+    info = pod_info(pod)
+    snap = _snapshot(cache, assumed)
+    if info.claims:
+        info = attrs.evolve(info, volume_binding=volumebinding.verdict(
+            info.claims, info.namespace, snap.nodes, cache.get, _volumes(cache)))
+    return scheduling_cycle(info, snap)
+
+
+def _volumes(cache: immutables.Map[Key, Object]) -> list[PersistentVolume]:
+    return [o for k, o in cache.items() if k.startswith("persistentvolumes/") and isinstance(o, PersistentVolume)]
+
+
+VOLUME_EVENT_PLUGINS = frozenset({volumebinding.PLUGIN})
+"""A claim, volume or class added or updated may help VolumeBinding (its EventsToRegister: PersistentVolumeClaim,
+PersistentVolume and StorageClass Add|Update)."""
+
+
+def volume_binding_step(s: Scheduler, sess: Session, item: tuple[Key, int, str]) -> tuple[str, tuple[str, ...]]:
+    """VolumeBinding's PreBind for the binding cycle ``item`` (``spec.scheduling.volumebinding.prebind``): "bound"
+    (no claims, or all bound: Bind goes on), "wait" (no step), "wrote" or "failed" (a step of its own)."""
+    key, uid, node = item
+    pod = s.informer.cache.get(key)
+    if not isinstance(pod, Pod) or not pod.info.claims or pod.meta.uid != uid:
+        return "bound", ()
+    node_obj = s.informer.cache.get(f"nodes/{node}")
+    if not isinstance(node_obj, Node):
+        return "bound", ()  # the Bind itself answers
+    cache = s.informer.cache
+    return volumebinding.prebind(pod.info.claims, pod.meta.namespace, node_obj.info, cache.get, _volumes(cache),
+                                 sess)
+
+
+def _waiting(s: Scheduler, state: ClusterState, item: tuple[Key, int, str]) -> bool:
+    """The binding cycle waits in PreBind for the claims' binding (checkBindings): no step."""
+    pod = s.informer.cache.get(item[0])
+    if not isinstance(pod, Pod) or not pod.info.claims:
+        return False
+    return volume_binding_step(s, Session(state.etcd, state.ghost), item)[0] == "wait"
+
+
+def _failed_prebind(s: Scheduler, item: tuple[Key, int, str]) -> Scheduler:
+    """Unreserve after a failed PreBind: the binding cycle ends, the pod is forgotten and retried with backoff."""
+    key, uid, _ = item
+    s = attrs.evolve(s, binding=tuple(b for b in s.binding if b != item))
+    assumed = s.assumed.get(key)
+    if assumed is not None and assumed[0] == uid:
+        s = attrs.evolve(s, assumed=s.assumed.delete(key))
+    if _queued(s, key) is not None:
+        return s
+    return attrs.evolve(s, queue=(*s.queue, QueuedPod(key, uid, "backoff", 1, backoff=pod_backoff_ms(1))))
 
 
 def _ours(s: Scheduler, pod: Pod) -> bool:
@@ -176,6 +244,9 @@ def _node_changes(old: Node, new: Node) -> frozenset[str]:
 
 def handle(s: Scheduler, key: Key, old: Object | None, new: Object | None) -> Scheduler:
     """The scheduler's informer event handlers (pkg/scheduler/eventhandlers.go)."""
+    if isinstance(new, PersistentVolume | PersistentVolumeClaim | StorageClass) or isinstance(
+            old, PersistentVolume | PersistentVolumeClaim | StorageClass):
+        return s if new is None else move(s, VOLUME_EVENT_PLUGINS)
     if isinstance(new, Node) or isinstance(old, Node):
         if new is None:
             return s
@@ -347,6 +418,11 @@ def _acting(state: ClusterState) -> Sequence[Scheduler]:
     return [s for s in state.schedulers if scheduler_acting(state, s.name)]
 
 
+def _binds(s: Scheduler, state: ClusterState) -> bool:
+    """A binding cycle has a step (one waiting in VolumeBinding's PreBind has none)."""
+    return any(not _waiting(s, state, item) for item in s.binding)
+
+
 def _replace_scheduler(state: ClusterState, s: Scheduler) -> tuple[Scheduler, ...]:
     return tuple(s if x.name == s.name else x for x in state.schedulers)
 
@@ -388,16 +464,28 @@ class SchedulerComponent(Base):
                         state, done, config, schedulers=_replace_scheduler(state, new_s))
             for item in s.binding:
                 sess = session(state, config)
+                outcome, events = volume_binding_step(s, sess, item)
+                if outcome == "wait":
+                    continue
+                if outcome != "bound":
+                    ok = outcome == "wrote"
+                    new_s = s if ok else _failed_prebind(s, item)
+                    if not ok:
+                        sess.event(item[0], "Warning", "FailedScheduling",
+                                   f'running PreBind plugin "VolumeBinding": {events[0]}')
+                    yield A.PreBind(s.name, item[0], item[2], ok, events if ok else tuple(sess.events)), commit(
+                        state, sess, config, schedulers=_replace_scheduler(state, new_s))
+                    continue
                 new_s = bind(s, sess, item)
                 ok = sess.writes > 0 and not any("rejected" in e for e in sess.events)
                 yield A.Bind(s.name, item[0], item[2], sess.etcd.revision, ok, tuple(sess.events)), commit(
                     state, sess, config, schedulers=_replace_scheduler(state, new_s))
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {s.name for s in _acting(state) if s.binding or head(s) is not None}
+        return {s.name for s in _acting(state) if _binds(s, state) or head(s) is not None}
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        return any(s.binding or head(s) is not None for s in _acting(state))
+        return any(_binds(s, state) or head(s) is not None for s in _acting(state))
 
     def timers(self, state: ClusterState) -> list[int]:
         return [t for s in state.schedulers for t in timers(s)]

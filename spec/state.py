@@ -25,7 +25,7 @@ import attrs
 import immutables
 
 from spec.idfields import KEY, LABELS, NAME, NEXT_UID, NODE, OBJ, REVISION, UID, VERSION, holds
-from spec.scheduling.types import LabelSelector, NodeInfo, Pairs, PodInfo, Resources
+from spec.scheduling.types import LabelSelector, NodeInfo, NodeSelectorTerm, Pairs, PodInfo, Resources
 
 Key = str
 """``<resource>/<namespace>/<name>`` (``nodes/<name>`` for nodes): the address kubectl prints."""
@@ -44,7 +44,7 @@ FINALIZER_FOREGROUND = "foregroundDeletion"
 """metav1.FinalizerDeleteDependents: the owner stays (deletionTimestamp set) until its blocking dependents are gone."""
 
 
-CLUSTER_SCOPED = frozenset({"nodes", "namespaces"})
+CLUSTER_SCOPED = frozenset({"nodes", "namespaces", "persistentvolumes", "storageclasses"})
 """The modelled resources that are not namespaced (their keys are ``<resource>/<name>``)."""
 
 
@@ -358,6 +358,10 @@ class StatefulSet:
     pod_management_policy: str = "OrderedReady"
     min_ready_seconds: int = 0
     status: StatefulSetStatus = StatefulSetStatus()
+    volume_claim_templates: tuple[PersistentVolumeClaim, ...] = ()
+    """spec.volumeClaimTemplates: each replica gets the claim ``TEMPLATE-SET-ORDINAL`` made from each, created before
+    its pod (``spec.controllers.statefulset``); persistentVolumeClaimRetentionPolicy is Retain (the default): the
+    claims stay when pods or the set go."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -544,16 +548,109 @@ class Namespace:
     phase: str = "Active"
 
 
+# --- storage: PersistentVolumes, PersistentVolumeClaims, StorageClasses (``spec.controllers.persistentvolume``) ----
+
+ANN_BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
+"""On a claim: the PV controller finished binding it (pkg/controller/volume/persistentvolume/util: AnnBindCompleted)."""
+ANN_BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
+"""On a claim or volume: the binding was made by the controller (or the scheduler), not pre-bound by the user."""
+ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
+"""On a claim of a WaitForFirstConsumer class: the node the scheduler chose for its first consumer (the model keeps
+it in ``PersistentVolumeClaim.selected_node``, a field declared to hold a node name)."""
+ANN_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
+"""On a claim: the provisioner the PV controller asks to provision it (and the beta key beside it)."""
+ANN_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
+ANN_DYNAMICALLY_PROVISIONED = "pv.kubernetes.io/provisioned-by"
+"""On a volume: the provisioner that created it (and that deletes it under reclaimPolicy Delete)."""
+NO_PROVISIONER = "kubernetes.io/no-provisioner"
+"""A StorageClass's provisioner for static volumes only (local volumes: nothing provisions)."""
+
+
+@attrs.frozen(cache_hash=True)
+class ClaimRef:
+    """Upstream: a PersistentVolume's spec.claimRef (core/v1 ObjectReference to a claim); ``uid`` 0: pre-bound by
+    name only (the user's claimRef without a uid)."""
+
+    namespace: str
+    name: str
+    uid: int = attrs.field(default=0, metadata=holds(UID))
+
+
+@attrs.frozen(cache_hash=True)
+class PersistentVolumeStatus:
+    """Upstream: core/v1 PersistentVolumeStatus: phase Pending, Available, Bound, Released or Failed."""
+
+    phase: str = "Pending"
+
+
+@attrs.frozen(cache_hash=True)
+class PersistentVolume:
+    """Upstream: core/v1 PersistentVolume (cluster-scoped). ``capacity`` is spec.capacity.storage in bytes;
+    ``node_affinity`` the required nodeSelectorTerms of spec.nodeAffinity (None: reachable from every node); the
+    volume source itself (local, csi, hostPath, ...) is abstracted away."""
+
+    meta: Meta
+    capacity: int
+    access_modes: tuple[str, ...]
+    storage_class: str = ""
+    reclaim_policy: str = "Retain"
+    claim_ref: ClaimRef | None = None
+    node_affinity: tuple[NodeSelectorTerm, ...] | None = None
+    status: PersistentVolumeStatus = PersistentVolumeStatus()
+    hostnames: tuple[str, ...] | None = attrs.field(default=None, metadata=holds(("seq", NODE)))
+    """spec.nodeAffinity when it is the one term ``kubernetes.io/hostname In [...]`` (a local volume's, the
+    provisioner's for a selected node), as the node names it allows (``node_affinity`` is then None): a field
+    declared to hold node names (``spec.idfields``)."""
+
+
+@attrs.frozen(cache_hash=True)
+class PersistentVolumeClaimStatus:
+    """Upstream: core/v1 PersistentVolumeClaimStatus: phase Pending, Bound or Lost, and the bound volume's
+    capacity (bytes; 0 when unbound)."""
+
+    phase: str = "Pending"
+    capacity: int = 0
+
+
+@attrs.frozen(cache_hash=True)
+class PersistentVolumeClaim:
+    """Upstream: core/v1 PersistentVolumeClaim. ``request`` is spec.resources.requests.storage in bytes;
+    ``storage_class`` spec.storageClassName ("" asks for a volume of no class); ``volume_name`` spec.volumeName."""
+
+    meta: Meta
+    access_modes: tuple[str, ...]
+    request: int
+    storage_class: str = ""
+    volume_name: str = ""
+    status: PersistentVolumeClaimStatus = PersistentVolumeClaimStatus()
+    selected_node: str = attrs.field(default="", metadata=holds(NODE))
+    """The volume.kubernetes.io/selected-node annotation ("" when absent): the scheduler's choice of node for a
+    claim of a WaitForFirstConsumer class (``spec.scheduling.volumebinding``)."""
+
+
+@attrs.frozen(cache_hash=True)
+class StorageClass:
+    """Upstream: storage.k8s.io/v1 StorageClass (cluster-scoped): the provisioner, the reclaimPolicy of the volumes
+    it provisions (default Delete) and the volumeBindingMode (Immediate or WaitForFirstConsumer)."""
+
+    meta: Meta
+    provisioner: str
+    reclaim_policy: str = "Delete"
+    volume_binding_mode: str = "Immediate"
+
+
 Object = (Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice | Job
-          | Namespace | Lease | DaemonSet | CronJob)
+          | Namespace | Lease | DaemonSet | PersistentVolume | PersistentVolumeClaim | StorageClass | CronJob)
 
 RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
             StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets", Service: "services",
             EndpointSlice: "endpointslices", Job: "jobs", Namespace: "namespaces", Lease: "leases",
-            DaemonSet: "daemonsets", CronJob: "cronjobs"}
+            DaemonSet: "daemonsets", PersistentVolume: "persistentvolumes",
+            PersistentVolumeClaim: "persistentvolumeclaims", StorageClass: "storageclasses", CronJob: "cronjobs"}
 KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
         PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice", Job: "Job",
-        Namespace: "Namespace", Lease: "Lease", DaemonSet: "DaemonSet", CronJob: "CronJob"}
+        Namespace: "Namespace", Lease: "Lease", DaemonSet: "DaemonSet", PersistentVolume: "PersistentVolume",
+        PersistentVolumeClaim: "PersistentVolumeClaim", StorageClass: "StorageClass", CronJob: "CronJob"}
 GROUP = {
     "pods": "", "nodes": "", "services": "", "endpoints": "", "events": "", "namespaces": "", "configmaps": "",
     "secrets": "", "persistentvolumeclaims": "", "persistentvolumes": "", "serviceaccounts": "",
@@ -566,6 +663,7 @@ GROUP = {
     "horizontalpodautoscalers": "autoscaling",
     "ingresses": "networking.k8s.io", "networkpolicies": "networking.k8s.io",
     "priorityclasses": "scheduling.k8s.io",
+    "storageclasses": "storage.k8s.io",
 }
 """The API group of each built-in resource ("": the core group), as each group registers its kinds
 (staging/src/k8s.io/api/<group>/<version>/register.go: GroupName). Every resource of ``RESOURCE`` has one
@@ -603,7 +701,7 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
                    obj.status, obj.ttl_seconds_after_finished)
     if type(obj) is StatefulSet:
         return StatefulSet(meta, obj.replicas, obj.selector, obj.template, obj.service_name,
-                           obj.pod_management_policy, obj.min_ready_seconds, obj.status)
+                           obj.pod_management_policy, obj.min_ready_seconds, obj.status, obj.volume_claim_templates)
     if type(obj) is PodDisruptionBudget:
         return PodDisruptionBudget(meta, obj.selector, obj.min_available, obj.max_unavailable, obj.status)
     if type(obj) is Service:
@@ -620,6 +718,14 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
     if type(obj) is DaemonSet:
         return DaemonSet(meta, obj.selector, obj.template, obj.update_strategy, obj.max_unavailable, obj.max_surge,
                          obj.min_ready_seconds, obj.revision_history_limit, obj.status, obj.host_network)
+    if type(obj) is PersistentVolume:
+        return PersistentVolume(meta, obj.capacity, obj.access_modes, obj.storage_class, obj.reclaim_policy,
+                                obj.claim_ref, obj.node_affinity, obj.status, obj.hostnames)
+    if type(obj) is PersistentVolumeClaim:
+        return PersistentVolumeClaim(meta, obj.access_modes, obj.request, obj.storage_class, obj.volume_name,
+                                     obj.status, obj.selected_node)
+    if type(obj) is StorageClass:
+        return StorageClass(meta, obj.provisioner, obj.reclaim_policy, obj.volume_binding_mode)
     if type(obj) is CronJob:
         return attrs.evolve(obj, meta=meta)
     assert type(obj) is Node
@@ -1074,6 +1180,28 @@ DAEMONSET_RESOURCES = ("daemonsets", "nodes")
 one shared informer factory)."""
 
 
+VOLUME_RESOURCES = ("persistentvolumes", "persistentvolumeclaims")
+"""The PersistentVolume controller's informers, in this order (``spec.controllers.persistentvolume``)."""
+
+
+@attrs.frozen(cache_hash=True)
+class VolumeController:
+    """kube-controller-manager's PersistentVolume controller (``spec.controllers.persistentvolume``): its informers
+    (PersistentVolumes, PersistentVolumeClaims; scope ("kcm", resource)) and its work queue (upstream's volumeQueue
+    and claimQueue as one set of keys: a volume's key is ``persistentvolumes/NAME``, a claim's
+    ``persistentvolumeclaims/NS/NAME``). None in ``ClusterState`` where the scenario has no claim and no volume
+    (nothing changes for the other scenarios). Lost in a controller-manager crash."""
+
+    informers: tuple[Informer, ...]
+    queue: WorkQueue = WorkQueue()
+
+    def get(self, key: Key) -> Object | None:
+        return self.informers[VOLUME_RESOURCES.index(key.split("/", 1)[0])].cache.get(key)
+
+    def objects(self, resource: str) -> Iterator[Object]:
+        return iter(self.informers[VOLUME_RESOURCES.index(resource)].cache.values())
+
+
 @attrs.frozen(cache_hash=True)
 class DaemonSetController:
     """kube-controller-manager's DaemonSet controller (``spec.controllers.daemonset``): its informers (DaemonSets,
@@ -1264,7 +1392,8 @@ class SlotLayout:
 
     @staticmethod
     def of(schedulers: int, kubelets: tuple[str, ...], workloads: int, jobs: bool, eps: bool,
-           proxies: tuple[str, ...], dns: bool, daemonsets: bool = False, cronjobs: bool = False) -> SlotLayout:
+           proxies: tuple[str, ...], dns: bool, daemonsets: bool = False, volumes: bool = False,
+           cronjobs: bool = False) -> SlotLayout:
         slots: list[tuple[str, int, tuple[str, str]]] = list(_KCM_SLOTS)
         owner = ["kcm"] * len(_KCM_SLOTS)
         start = {"kcm": 0}
@@ -1289,6 +1418,8 @@ class SlotLayout:
             add("net", "dns", [DNS_SCOPE])
         if daemonsets:
             add("daemonsets", "daemonsets", [("kcm", r) for r in DAEMONSET_RESOURCES])
+        if volumes:
+            add("volumes", "volumes", [("kcm", r) for r in VOLUME_RESOURCES])
         if cronjobs:
             add("cronjobs", "cronjobs", [CRONJOB_SCOPE])
         return SlotLayout(tuple(slots), tuple(scope for _, _, scope in slots), tuple(owner), start)
@@ -1297,7 +1428,7 @@ class SlotLayout:
 _LAYOUTS: dict[tuple[object, ...], SlotLayout] = {}
 """Every layout met (``ClusterState.layout``): a handful per scenario."""
 _ABSENT: Any = object()
-_LAST_LAYOUT: list[object] = [None, None, None, None, None, None, None, None]
+_LAST_LAYOUT: list[object] = [None, None, None, None, None, None, None, None, None]
 """The components of the last state asked and its layout: consecutive states mostly share them."""
 
 
@@ -1332,6 +1463,9 @@ class ClusterState:
     ``spec.controllers.replicaset``)."""
     daemonsets: DaemonSetController | None = None
     """The DaemonSet controller (None: the scenario has no DaemonSet; ``spec.controllers.daemonset``)."""
+    volumes: VolumeController | None = None
+    """The PersistentVolume controller (None: the scenario has no claim or volume;
+    ``spec.controllers.persistentvolume``)."""
     cronjobs: CronJobController | None = None
     """The CronJob controller (None: the scenario has no CronJob; ``spec.controllers.cronjob``)."""
 
@@ -1347,7 +1481,7 @@ class ClusterState:
                             self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.cronjobs)
+                            self.volumes, self.cronjobs)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -1375,6 +1509,8 @@ class ClusterState:
             out.append(net.dns)
         if self.daemonsets is not None:
             out += self.daemonsets.informers
+        if self.volumes is not None:
+            out += self.volumes.informers
         if self.cronjobs is not None:
             out.append(None if stopped else self.cronjobs.informer)
         return out
@@ -1385,17 +1521,17 @@ class ClusterState:
         last = _LAST_LAYOUT
         if (last[0] is kubelets and last[1] is schedulers and last[2] is net and last[3] is workloads
                 and (self.jobs is None) == last[4] and (self.daemonsets is None) == last[6]
-                and (self.cronjobs is None) == last[7]):
+                and (self.volumes is None) == last[7] and (self.cronjobs is None) == last[8]):
             return last[5]  # type: ignore[return-value]
         key = (len(schedulers), tuple([k.node for k in kubelets]),
                -1 if workloads is None else len(workloads.informers), self.jobs is not None,
                net.eps is not None, tuple([p.node for p in net.proxies]) if net.proxies else (), net.dns is not None,
-               self.daemonsets is not None, self.cronjobs is not None)
+               self.daemonsets is not None, self.volumes is not None, self.cronjobs is not None)
         layout = _LAYOUTS.get(key)
         if layout is None:
             layout = _LAYOUTS[key] = SlotLayout.of(*key)
         _LAST_LAYOUT[:] = [kubelets, schedulers, net, workloads, self.jobs is None, layout, self.daemonsets is None,
-                           self.cronjobs is None]
+                           self.volumes is None, self.cronjobs is None]
         return layout
 
     def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
@@ -1413,6 +1549,11 @@ class ClusterState:
         elif who == "jobs":
             assert self.jobs is not None
             return self._with(jobs=attrs.evolve(self.jobs, informer=inf))
+        elif who == "volumes":
+            assert self.volumes is not None
+            vinfs = list(self.volumes.informers)
+            vinfs[index] = inf
+            return self._with(volumes=attrs.evolve(self.volumes, informers=tuple(vinfs)))
         elif who == "daemonsets":
             assert self.daemonsets is not None
             dinfs = list(self.daemonsets.informers)
@@ -1436,7 +1577,7 @@ class ClusterState:
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.cronjobs)
+                            self.volumes, self.cronjobs)
 
     def with_informers(self, infs: Sequence[Informer | None], etcd: Etcd | None = None,
                        current: list[Informer | None] | None = None) -> ClusterState:
@@ -1453,6 +1594,7 @@ class ClusterState:
         if given): only the components that own them are rebuilt."""
         kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
         workloads, jobs, net, daemonsets = self.workloads, self.jobs, self.net, self.daemonsets
+        volumes = self.volumes
         cronjobs = self.cronjobs
         n_s = 3 + len(schedulers)
         n_k = n_s + len(kubelets)
@@ -1501,6 +1643,11 @@ class ClusterState:
             base = lay.start["daemonsets"]
             dinfs = tuple(changes.get(base + n, inf) for n, inf in enumerate(daemonsets.informers))
             daemonsets = attrs.evolve(daemonsets, informers=dinfs)  # type: ignore[arg-type]
+        if "volumes" in touched:
+            assert volumes is not None
+            base = lay.start["volumes"]
+            vinfs = tuple(changes.get(base + n, inf) for n, inf in enumerate(volumes.informers))
+            volumes = attrs.evolve(volumes, informers=vinfs)  # type: ignore[arg-type]
         if "cronjobs" in touched:
             assert cronjobs is not None
             new_inf = changes[lay.start["cronjobs"]]
@@ -1515,7 +1662,7 @@ class ClusterState:
             net = with_net_informers(net, infs_net)  # type: ignore[arg-type]
         return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets, self.pending_commands,
                             self.budget, self.ghost, self.lifecycle, workloads, net, self.podgc, jobs, self.leader,
-                            self.apiservers, self.scheduler_election, self.readiness, daemonsets,
+                            self.apiservers, self.scheduler_election, self.readiness, daemonsets, volumes,
                             cronjobs)
 
     def _with(self, **changes: object) -> ClusterState:
@@ -1526,7 +1673,7 @@ class ClusterState:
                   "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader,
                   "apiservers": self.apiservers,
                   "scheduler_election": self.scheduler_election, "readiness": self.readiness,
-                  "daemonsets": self.daemonsets, "cronjobs": self.cronjobs}
+                  "daemonsets": self.daemonsets, "volumes": self.volumes, "cronjobs": self.cronjobs}
         fields.update(changes)
         return ClusterState(**fields)  # type: ignore[arg-type]
 
@@ -1536,7 +1683,7 @@ class ClusterState:
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.cronjobs)
+                            self.volumes, self.cronjobs)
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

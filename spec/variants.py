@@ -504,3 +504,26 @@ VARIANTS["cronjob-active-from-lister"] = Variant(
     _needs_cronjob_forbid,
     "cronjob-forbid",
 )
+
+
+def _needs_static_volume_binding(config: Config) -> str | None:
+    """The scheduler binds a volume to a claim the PV controller may not have seen: a StatefulSet with
+    volumeClaimTemplates (its claims are created during the run) and a PersistentVolume."""
+    from spec.state import PersistentVolume
+
+    if not any(isinstance(o, StatefulSet) and o.volume_claim_templates for o in config.objects):
+        return "a StatefulSet with volumeClaimTemplates (claims created while the PV controller's informer may lag)"
+    if not any(isinstance(o, PersistentVolume) for o in config.objects):
+        return "a PersistentVolume (the static volume the scheduler binds)"
+    return None
+
+
+VARIANTS["pv-release-stale-claim"] = Variant(
+    "pv-release-stale-claim",
+    "kubernetes#66287 (fixed by #67062: syncVolume double-checks the API server for a claim its informer lacks)",
+    "the PV controller trusts its claim informer: a volume the scheduler bound to a claim created a moment ago is "
+    "taken for a volume whose claim was deleted, and released (never to be bound again under Retain; deleted "
+    "under Delete)",
+    _needs_static_volume_binding,
+    "statefulset-local-volumes",
+)

@@ -54,7 +54,8 @@ if TYPE_CHECKING:
 
 ACTOR = "namespace-controller"
 
-CONTENT = ("pods", "services", "deployments", "replicasets", "statefulsets", "cronjobs", "jobs", "endpointslices",
+CONTENT = ("pods", "services", "persistentvolumeclaims",
+           "deployments", "replicasets", "statefulsets", "cronjobs", "jobs", "endpointslices",
            "poddisruptionbudgets",
            "leases", "daemonsets")
 """The namespaced resources the deleter deletes, in the order it walks them (the model's kinds; upstream walks

@@ -30,8 +30,12 @@ subresource with the resourceVersion of the controller's cached copy; a conflict
 from its lister, which in one step is the same copy).
 Abstracted: minReadySeconds is 0 (available = ready); pod names are ``<set>-<ordinal>`` with ordinals from 0
 (spec.ordinals.start is 0).
-Omitted: rolling updates of the template (ControllerRevisions, updateStrategy, partitions), PersistentVolumeClaims
-(volumeClaimTemplates and their retention policy), the headless Service, releasing pods whose labels stop matching.
+volumeClaimTemplates (``create_claims``): before creating a replica's pod, each template's claim
+``TEMPLATE-SET-ORDINAL`` that does not exist is created, and a Pending pod's missing claims are created again
+(createMissingPersistentVolumeClaims); the pod's volumes name them; the claims stay when pods or the set are deleted
+(persistentVolumeClaimRetentionPolicy Retain/Retain, the default; Delete is refused by the scenario parser).
+Omitted: rolling updates of the template (ControllerRevisions, updateStrategy, partitions), the Delete retention
+policies, the headless Service, releasing pods whose labels stop matching.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from spec.state import (
     Meta,
     Object,
     OwnerRef,
+    PersistentVolumeClaim,
     Pod,
     StatefulSet,
     StatefulSetStatus,
@@ -95,8 +100,40 @@ def new_pod(sts: StatefulSet, ordinal: int) -> Pod:
     t = sts.template
     meta = Meta(name=name, namespace=sts.meta.namespace, labels=labels,
                 owner=OwnerRef("StatefulSet", sts.meta.name, sts.meta.uid))
+    claims = t.info.claims + tuple(claim_name(sts, c, ordinal) for c in sts.volume_claim_templates
+                                   if claim_name(sts, c, ordinal) not in t.info.claims)
     return Pod(meta=meta, containers=t.containers,
-               info=attrs.evolve(t.info, namespace=sts.meta.namespace, labels=labels))
+               info=attrs.evolve(t.info, namespace=sts.meta.namespace, labels=labels, claims=claims))
+
+
+def claim_name(sts: StatefulSet, template: PersistentVolumeClaim, ordinal: int) -> str:
+    """getPersistentVolumeClaimName: ``<template>-<set>-<ordinal>`` (updateStorage puts it in the pod's volume of
+    the template's name)."""
+    return f"{template.meta.name}-{sts.meta.name}-{ordinal}"
+
+
+def create_claims(sts: StatefulSet, ordinal: int, session: Session) -> bool:
+    """createPersistentVolumeClaims (stateful_pod_control.go): each template's claim that does not exist is
+    created (labels: the set's matchLabels; no ownerReference under the Retain retention policy); False when a
+    creation failed (the sync fails: the pod is not created). The claim lister is abstracted to a read of the API
+    server's object (GetClaim then Create: a claim created meanwhile answers AlreadyExists, which is an error)."""
+    set_name = sts.meta.name
+    name = object_key(sts)
+    for template in sts.volume_claim_templates:
+        claim = claim_name(sts, template, ordinal)
+        if session.get(f"persistentvolumeclaims/{sts.meta.namespace}/{claim}") is not None:
+            continue
+        meta = Meta(name=claim, namespace=sts.meta.namespace, labels=pairs(dict(sts.selector.match_labels)),
+                    annotations=template.meta.annotations)
+        response = session.create(attrs.evolve(template, meta=meta))
+        pod_name = f"{set_name}-{ordinal}"
+        if not response.ok:
+            session.event(name, "Warning", "FailedCreate", f"create Claim {claim} for Pod {pod_name} in StatefulSet "
+                          f"{set_name} failed error: failed to create PVC {claim}: {response.message}")
+            return False
+        session.event(name, "Normal", "SuccessfulCreate",
+                      f"create Claim {claim} Pod {pod_name} in StatefulSet {set_name} success")
+    return True
 
 
 # --- event handlers ----------------------------------------------------------------------------------------
@@ -218,7 +255,12 @@ def _update(sts: StatefulSet, name: str, session: Session, replicas: dict[int, P
             if monotonic:
                 return False  # the new pod is created on a later sync, once the old one is gone from etcd
             continue
+        if pod is not None and pod.status.phase == "Pending" and not pod.meta.deleting \
+                and not create_claims(sts, ordinal, session):  # createMissingPersistentVolumeClaims
+            return True
         if pod is None:
+            if not create_claims(sts, ordinal, session):
+                return True
             response = session.create(new_pod(sts, ordinal))
             pod_name = f"{set_name}-{ordinal}"
             if not response.ok:

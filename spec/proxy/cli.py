@@ -220,9 +220,9 @@ def verify_command(files: tuple[str, ...], node: str | None, dump_files: tuple[s
             elif dump_files or listing_files:
                 dump = _read_dumps(dump_files, listing_files)
                 if ipset_file is not None:
-                    from spec.proxy.ipset import expand_sets, parse_ipset_save
+                    from spec.proxy.ipset import parse_ipset_save, resolve_sets
 
-                    dump, left = expand_sets(dump, parse_ipset_save(decode(read_bytes(ipset_file), ipset_file),
+                    dump, left = resolve_sets(dump, parse_ipset_save(decode(read_bytes(ipset_file), ipset_file),
                                                                     ipset_file))
                     for match in left:
                         click.echo(f"note: left opaque: {match}")
@@ -260,9 +260,9 @@ def _verify_ipvs(cluster: Cluster, opts: ProxierOptions, path: str, dump_files: 
     report: Report | None = None
     with_iptables = bool(dump_files or listing_files)
     if with_iptables and sets is not None:
-        from spec.proxy.ipset import expand_sets
+        from spec.proxy.ipset import resolve_sets
 
-        dump, left = expand_sets(_read_dumps(dump_files, listing_files), sets)
+        dump, left = resolve_sets(_read_dumps(dump_files, listing_files), sets)
         for match in left:
             click.echo(f"note: left opaque: {match}")
         try:

@@ -1,19 +1,26 @@
 """ipset contents (`ipset save`) and the iptables `-m set --match-set` matches they decide.
 
 Without the sets, a `-m set` match is an opaque condition (parse.py). With `ipset save` output (the `create` and
-`add` lines ipset(8) prints), a rule matching a set is replaced by what the set holds, so the verifier reasons
-about it exactly (upstream kube-proxy's IPVS mode keeps its Service addresses in sets such as KUBE-CLUSTER-IP
-`hash:ip,port` and KUBE-LOOP-BACK `hash:ip,port,ip`: pkg/proxy/ipvs/ipset.go; Calico keeps its policy addresses
-in sets too):
+`add` lines ipset(8) prints), resolve_sets makes each match on a known, modelled set one condition on what the set
+holds (parse.SetMatch): the packet's fields, in the directions the flags give (ipset(8): `src`/`dst` per
+dimension), are those of one of its members, or with `!` of none. symbolic.py decides it by a lookup where the path
+pins those fields (a frontend's walk, anything after DNAT) and otherwise keeps it as one literal, a disjunction over
+the members: upstream kube-proxy's IPVS mode keeps every Service address in sets such as KUBE-CLUSTER-IP
+`hash:ip,port` and KUBE-LOOP-BACK `hash:ip,port,ip` (pkg/proxy/ipvs/ipset.go), so a rule on a set stands for
+thousands of addresses; Calico keeps its policy addresses in sets too. A match with fewer directions than the set
+has dimensions matches nothing (net/netfilter/ipset/ip_set_core.c ip_set_test).
+expand_sets is the reference semantics, one rule per member, as this module did before resolve_sets:
 - `-m set --match-set S dst,dst -j T` becomes one rule per member of S, each matching that member's address,
-  port and protocol in the directions the flags give (ipset(8): `src`/`dst` per dimension), in the set's order;
+  port and protocol, in the set's order;
 - `-m set ! --match-set S ... -j T` becomes a jump to a helper chain that RETURNs for every member and then
   applies the rest of the rule.
+tests/proxy/test_set_literal.py checks that both give the same verdicts.
 Modelled types: bitmap:port, hash:ip, hash:net, hash:ip,port, hash:net,port, hash:ip,port,ip, hash:ip,port,net,
 hash:net,iface and list:set (the union of its members). Member options (timeout, counters, comment, skbinfo) do not
-change membership and are ignored. Kept opaque (a rule left as it was): sets absent from the file, other types,
-sets with `nomatch` members, other set options (`--return-nomatch`, counter conditions), `-g` with a negated set,
-and members whose constraints the rule's own negated matches would have to be combined with.
+change membership and are ignored. Kept opaque (the match left as it was, and named): sets absent from the file,
+other types, sets with `nomatch` members, other set options (`--return-nomatch`, counter conditions), physdev
+members of hash:net,iface; expand_sets also keeps a negated set under `-g` and members whose constraints the
+rule's own negated matches would have to be combined with.
 """
 
 from __future__ import annotations
@@ -24,7 +31,21 @@ import re
 import attrs
 
 from checker.errors import InputError
-from spec.proxy.parse import Addr, Chain, Dump, Flag, Iface, Match, Ports, Rule, Target, shorten
+from spec.proxy.parse import (
+    Addr,
+    Chain,
+    Dump,
+    Flag,
+    Iface,
+    Match,
+    Opaque,
+    Ports,
+    Rule,
+    SetConstraint,
+    SetMatch,
+    Target,
+    shorten,
+)
 
 Net = ipaddress.IPv4Network
 _TYPES = {"bitmap:port": ("port",), "hash:ip": ("ip",), "hash:net": ("ip",), "hash:ip,port": ("ip", "port"),
@@ -186,9 +207,98 @@ def _combine(match: Match, constraints: list[tuple[str, object]]) -> Match | boo
     return attrs.evolve(match, **fields)  # type: ignore[arg-type]
 
 
+def resolve_sets(dump: Dump, sets: dict[str, IpSet]) -> tuple[Dump, list[str]]:
+    """The dump with every `-m set` match on a known, modelled set made one condition on what the set holds
+    (parse.SetMatch, decided by symbolic.py); and the set matches left opaque, with why."""
+    left: list[str] = []
+    made: dict[tuple[str, str, bool], SetMatch | str] = {}
+    tables: dict[str, dict[str, Chain]] = {}
+    for table, chains in dump.tables.items():
+        out: dict[str, Chain] = {}
+        for name, chain in chains.items():
+            rules = list(chain.rules)
+            for i, rule in enumerate(rules):
+                match = rule.match
+                if not any(op.key.startswith("-m set --match-set ") for op in match.opaque):
+                    continue
+                others = any(o.key.startswith("-m set --") and not _SET_KEY.fullmatch(o.key) for o in match.opaque)
+                kept: list[Opaque] = []
+                found: list[SetMatch] = []
+                for op in match.opaque:
+                    m = _SET_KEY.fullmatch(op.key)
+                    if m is None:
+                        kept.append(op)
+                        continue
+                    key = (m.group(1), m.group(2), op.negated)
+                    made_one = made.get(key)
+                    if made_one is None:
+                        made_one = made[key] = _set_match(*key, sets)
+                    if others:
+                        made_one = "other set options"
+                    if isinstance(made_one, str):
+                        kept.append(op)
+                        left.append(f"{op.key} ({made_one})")
+                    else:
+                        found.append(made_one)
+                if found:
+                    rules[i] = attrs.evolve(rule, match=attrs.evolve(match, opaque=tuple(kept),
+                                                                     sets=(*match.sets, *found)))
+            out[name] = chain if rules == list(chain.rules) else Chain(name, chain.policy, tuple(rules))
+        tables[table] = out
+    return attrs.evolve(dump, tables=tables), sorted(set(left))
+
+
+def _set_match(name: str, flags: str, negated: bool, sets: dict[str, IpSet]) -> SetMatch | str:
+    """The condition `-m set [!] --match-set NAME FLAGS` stands for, or why it is not modelled."""
+    s = sets.get(name)
+    if s is None:
+        return "not in the ipset file"
+    if s.kind not in _TYPES:
+        return f"type {s.kind} not modelled"
+    if s.nomatch:
+        return "has nomatch members"
+    try:
+        members = _members(s, sets)
+    except KeyError as exc:
+        return f"list:set member {exc.args[0]} missing or cyclic"
+    directions = flags.split(",")
+    out: list[tuple[SetConstraint, ...]] = []
+    labels: list[str] = []
+    for inner, member in members:
+        if len(directions) < len(_TYPES[inner.kind]):
+            continue  # fewer directions than the set has dimensions: it matches nothing (ip_set_core.c ip_set_test)
+        constraints = _member_constraints(inner, member, directions)
+        if constraints is None:
+            return "physdev members not modelled"
+        out.append(constraints)
+        labels.append(f"{inner.name} member {','.join(member)}")
+    return SetMatch(name, flags, negated, tuple(out), tuple(labels))
+
+
+def _member_constraints(s: IpSet, member: tuple[str, ...], flags: list[str]) -> tuple[SetConstraint, ...] | None:
+    """What one member requires of the packet's fields, in the flags' directions; None where not modelled."""
+    out: list[SetConstraint] = []
+    for i, dim in enumerate(_TYPES[s.kind]):
+        flag = flags[i]
+        value = member[i] if i < len(member) else member[-1]
+        if dim == "ip":
+            out.append(("src" if flag == "src" else "dst", _net(value)))
+        elif dim == "port":
+            proto, port = _port(value)
+            if s.kind != "bitmap:port":  # a bitmap holds port numbers only: the rule's -p says the protocol
+                out.append(("proto", proto))
+            out.append(("sport" if flag == "src" else "dport", port))
+        elif dim == "iface":
+            if value.startswith("physdev:"):
+                return None
+            out.append(("iif" if flag == "src" else "oif", value))
+    return tuple(out)
+
+
 def expand_sets(dump: Dump, sets: dict[str, IpSet]) -> tuple[Dump, list[str]]:
     """The dump with every `-m set` match on a known, modelled set replaced by what the set holds (see the module
-    docstring); and the set matches left opaque, with why."""
+    docstring); and the set matches left opaque, with why. The reference semantics of resolve_sets (whose one
+    condition per match the verifier uses): tests/proxy/test_set_literal.py checks they give the same verdicts."""
     left: list[str] = []
     tables: dict[str, dict[str, Chain]] = {}
     for table, chains in dump.tables.items():
@@ -243,6 +353,8 @@ def _expand(rule: Rule, sets: dict[str, IpSet], chains: dict[str, Chain], left: 
             except KeyError as exc:
                 why = f"list:set member {exc.args[0]} missing or cyclic"
             else:
+                # fewer directions than a set's dimensions: it matches nothing (ip_set_core.c ip_set_test)
+                members = [(inner, member) for inner, member in members if len(flags) >= len(_TYPES[inner.kind])]
                 rest = attrs.evolve(match, opaque=match.opaque[:k] + match.opaque[k + 1:])
                 expanded = (_negated(rule, rest, members, flags, chains, sets) if op.negated
                             else _positive(rule, rest, members, flags))

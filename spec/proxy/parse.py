@@ -137,6 +137,58 @@ class Opaque:
     negated: bool = False
 
 
+# A set member's constraint on one packet field: ("src" | "dst", network), ("proto", name), ("sport" | "dport",
+# port), ("iif" | "oif", interface name).
+SetConstraint = tuple[str, "ipaddress.IPv4Network | int | str"]
+
+
+@attrs.frozen(eq=False)
+class SetMatch:
+    """`-m set [!] --match-set NAME FLAGS` with what the set holds (ipset.resolve_sets): the packet's fields, in
+    the flags' directions, are (or with `!` are not) those of one of `members`, each a conjunction of constraints.
+    One condition, however many members (symbolic.py decides it by lookup where the path pins the fields, else
+    keeps it as one literal). Compared by identity: the same rule's match is one object."""
+
+    name: str
+    flags: str
+    negated: bool
+    members: tuple[tuple[SetConstraint, ...], ...]
+    labels: tuple[str, ...]  # each member as `SET member a,b,c` (the set it is in: list:set members name theirs)
+    _by: dict[str, tuple[dict[object, tuple[int, ...]], tuple[int, ...]]] = attrs.field(factory=dict, repr=False)
+    _common: list[dict[str, object]] = attrs.field(factory=list, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"-m set --match-set {self.name} {self.flags}"
+
+    def lookup(self, field: str, value: object) -> tuple[int, ...]:
+        """Indices of the members that may hold where `field` is `value` (a /32 network or a port): those
+        constraining it to exactly that value, and those not constraining it to a single value."""
+        found = self._by.get(field)
+        if found is None:
+            exact: dict[object, list[int]] = {}
+            rest: list[int] = []
+            for i, member in enumerate(self.members):
+                single = [v for f, v in member if f == field and (
+                    not isinstance(v, ipaddress.IPv4Network) or v.prefixlen == 32)]
+                if single:
+                    exact.setdefault(single[0], []).append(i)
+                else:
+                    rest.append(i)
+            found = self._by[field] = ({k: tuple(v) for k, v in exact.items()}, tuple(rest))
+        exact_index, rest_index = found
+        hit = exact_index.get(value, ())
+        return tuple(sorted((*hit, *rest_index))) if rest_index and hit else (hit or rest_index)
+
+    def common(self) -> dict[str, object]:
+        """The fields every member constrains to one and the same value (what asserting membership pins)."""
+        if not self._common:
+            first = dict(self.members[0]) if self.members else {}
+            self._common.append({f: v for f, v in first.items()
+                                 if all((f, v) in member for member in self.members[1:])})
+        return self._common[0]
+
+
 @attrs.frozen
 class Match:
     src: Addr | None = None
@@ -155,6 +207,7 @@ class Match:
     iif: Iface | None = None
     oif: Iface | None = None
     opaque: tuple[Opaque, ...] = ()
+    sets: tuple[SetMatch, ...] = ()  # ipset matches with the sets' contents (ipset.resolve_sets)
 
     @property
     def probability_value(self) -> Fraction | None:

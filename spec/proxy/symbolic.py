@@ -15,7 +15,10 @@ schedules from LOCAL_IN leaving through LOCAL_OUT and POSTROUTING (see IPVS_IN).
 `drop` ends the path. An untracked packet (raw NOTRACK / CT --notrack) skips the nat stages. Matches on the
 destination are decided concretely where the path pins the destination (always after DNAT); the rest (source
 address and type, statistic and recent matches, interfaces, unpinned destination, port, protocol, and the opaque
-matches of parse.py) stays symbolic as z3 terms over one packet. Interfaces are symbolic: one Boolean per name or `+`
+matches of parse.py) stays symbolic as z3 terms over one packet. An ipset match with the set's contents
+(parse.SetMatch) is one condition: decided by looking the pinned fields up in the set where the path pins them, else
+one literal, a disjunction over the members the pinned fields leave (asserting it pins what they all share); a
+solver query never enumerates a set member by member as paths. Interfaces are symbolic: one Boolean per name or `+`
 prefix and direction, tied by axioms (one interface at a time; a name matches the prefixes it starts with).
 A locally generated packet has no input interface before it loops back through `lo`; a packet in PREROUTING
 or INPUT has no output interface.
@@ -28,7 +31,7 @@ from __future__ import annotations
 import bisect
 import functools
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 from typing import NamedTuple, cast
 
@@ -36,7 +39,7 @@ import attrs
 import z3
 
 from checker.errors import InputError
-from spec.proxy.parse import Chain, Dump, Match, Rule, parse_rule, proto_number
+from spec.proxy.parse import Chain, Dump, Match, Rule, SetConstraint, SetMatch, parse_rule, proto_number
 from spec.proxy.terms import Terms
 
 Net = ipaddress.IPv4Network
@@ -46,6 +49,7 @@ Net = ipaddress.IPv4Network
 def host(ip: str) -> Net:
     return Net(f"{ip}/32")
 PREROUTING, OUTPUT = "PREROUTING", "OUTPUT"
+LOCAL_INLINE = 16  # up to this many local networks, "a local address" is their disjunction in each term
 
 # Builtin jumps in the order they end up after each EnsureRule(Prepend, ...) (last prepended first).
 _SYNTHETIC = {
@@ -388,8 +392,13 @@ class Explorer:
         self.pkt = Packet()
         self._index: dict[tuple[str, str, str, object], list[int]] = {}
         self._chain_indexes: dict[tuple[str, str, str], tuple[dict[object, list[int]], list[int]]] = {}
-        self._lits: dict[tuple[int, bool, tuple[bool, ...]], Lit] = {}
+        self._lits: dict[tuple[int, bool, tuple[object, ...]], Lit] = {}
+        self._set_fields: dict[int, frozenset[str]] = {}
+        self._set_residuals: dict[tuple[object, ...], SetMatch | bool] = {}
+        self._set_exprs: dict[int, tuple[SetMatch, z3.BoolRef]] = {}
         self._locals: dict[str, z3.BoolRef] = {}
+        self.local_defs: list[z3.BoolRef] = []  # definitions of local_expr's Booleans (see there)
+        self.local_consts: list[tuple[str, z3.BoolRef]] = []
         self._hooks: dict[str, z3.BoolRef] = {}
         self._local_cache: dict[Net, bool | None] = {}
         # Walks keyed by what the chain can read of the entry state. Shared walks hold the entry DNAT they were
@@ -437,6 +446,8 @@ class Explorer:
                 base._dnat_reads_pins == self._dnat_reads_pins):
             self.base = base
             self.pkt, self._lits, self.ifaces, self.opaque = base.pkt, base._lits, base.ifaces, base.opaque
+            self._set_residuals, self._set_exprs = base._set_residuals, base._set_exprs
+            self._locals, self.local_defs, self.local_consts = base._locals, base.local_defs, base.local_consts
             self._kube_walks, self._kube_shared = base._kube_walks, base._kube_shared
 
     # -- concrete evaluation -------------------------------------------------------------------------------------
@@ -529,21 +540,51 @@ class Explorer:
                 rest["dst_type"] = m.dst_type
             elif local == m.dst_type.negated:
                 return False
+        port = st.dnat[1] if st.dnat is not None else pins.dport
         if m.dport is not None:
-            port = st.dnat[1] if st.dnat is not None else pins.dport
             if port is None:
                 rest["dport"] = m.dport
             elif (m.dport.lo <= port <= m.dport.hi) == m.dport.negated:
                 return False
+        if m.sets:
+            kept_sets: tuple[SetMatch, ...] = ()
+            for sm in m.sets:
+                left = self.set_residual(sm, dst if dst is not None else pins.dst, port, pins.proto, pins.iif,
+                                         pins.oif)
+                if left is False:
+                    return False
+                if not isinstance(left, bool):
+                    kept_sets += (left,)
+            if kept_sets:
+                rest["sets"] = kept_sets
         return Match(**rest) if rest else True  # type: ignore[arg-type]
+
+    def set_residual(self, sm: SetMatch, dst: Net | None, dport: int | None, proto: str | None, iif: str | None,
+                     oif: str | None) -> SetMatch | bool:
+        """What the known fields decide of a set match: True, False, or the match over the members they leave
+        possible, without the constraints they decide (one object per set and known values: literals are keyed by
+        it). A pinned destination looks its members up (SetMatch.lookup) rather than scanning them."""
+        fields = self._set_fields.get(id(sm))
+        if fields is None:
+            fields = self._set_fields[id(sm)] = frozenset(f for member in sm.members for f, _ in member)
+        known = {f: v for f, v in (("dst", dst), ("dport", dport), ("proto", proto), ("iif", iif), ("oif", oif))
+                 if v is not None and f in fields}
+        key = (id(sm), *sorted(known.items()))
+        found = self._set_residuals.get(key)
+        if found is None:
+            found = self._set_residuals[key] = _resolve_set(sm, known)
+        return found
 
     def lit(self, rule: Rule, res: Match, positive: bool) -> Lit:
         """The literal asserting (or refuting) `res`, a residual() of `rule`'s match; one object per form."""
         # residual() keeps some of the rule's own match fields unchanged: which ones identifies `res` (cheaper
         # to hash than the Match with its networks).
-        kept = (res.src is not None, res.dst is not None, res.proto is not None, res.dport is not None,
-                res.sport is not None, res.src_type is not None, res.dst_type is not None, res.recent is not None,
-                res.probability is not None, res.iif is not None, res.oif is not None)
+        kept: tuple[object, ...] = (
+            res.src is not None, res.dst is not None, res.proto is not None, res.dport is not None,
+            res.sport is not None, res.src_type is not None, res.dst_type is not None, res.recent is not None,
+            res.probability is not None, res.iif is not None, res.oif is not None)
+        if res.sets:  # the sets' residuals too: the members the known fields left (one object each)
+            kept += tuple(id(sm) for sm in res.sets)
         key = (id(rule), positive, kept)
         found = self._lits.get(key)
         if found is None:
@@ -571,12 +612,17 @@ class Explorer:
                 pins = pins._replace(dport=res.dport.lo)
         if res.proto is not None and not res.proto.negated and pins.proto != res.proto.value:
             pins = pins._replace(proto=res.proto.value)
+        for sm in res.sets:
+            if not sm.negated:
+                pins = _pin_members(pins, sm, st.dnat is None)
         return State((*st.lits, self.lit(rule, res, True)), pins, st.mark, st.dnat, st.path, st.sets)
 
     def refute(self, st: State, rule: Rule, res: Match) -> State:
         pins = st.pins
         if st.dnat is None and res.dst_type is not None and res == Match(dst_type=res.dst_type):
             pins = pins._replace(dst_local=res.dst_type.negated)
+        if len(res.sets) == 1 and res.sets[0].negated and res == Match(sets=res.sets):
+            pins = _pin_members(pins, res.sets[0], st.dnat is None)  # not outside the set: one of its members
         return State((*st.lits, self.lit(rule, res, False)), pins, st.mark, st.dnat, st.path, st.sets)
 
     # -- chain walking ---------------------------------------------------------------------------------------------
@@ -639,7 +685,8 @@ class Explorer:
         """Drop every memo. A walk memo keyed by a pruning closure holds the verifier that made it, and through
         it all the explorer's states: a cycle that only a full collection frees, walking every object again."""
         for memo in (self._pinned_walks, self._kube_walks, self._kube_shared, self._walks, self._tails,
-                     self._lits, self._views, self._tail_views):
+                     self._lits, self._views, self._tail_views, self._set_residuals, self._set_exprs,
+                     self._set_fields):
             memo.clear()
 
     def forget(self) -> None:
@@ -673,6 +720,20 @@ class Explorer:
                         nets.append(m.dst.network)
                 dst_type = dst_type or m.dst_type is not None
                 ifaces = ifaces or m.iif is not None or m.oif is not None
+                for sm in m.sets:
+                    for member in sm.members:
+                        for f, v in member:
+                            if f == "dst":
+                                assert isinstance(v, Net)
+                                if v.prefixlen == 32:
+                                    hosts.add(v)
+                                elif v not in nets:
+                                    nets.append(v)
+                            elif f == "dport":
+                                assert isinstance(v, int)
+                                ports.add((v, v))
+                            elif f in ("iif", "oif"):
+                                ifaces = True
                 ipvs = ipvs or any(op.key.startswith("-m ipvs ") for op in m.opaque)
                 if m.dport is not None:
                     ports.add((m.dport.lo, m.dport.hi))
@@ -977,7 +1038,7 @@ class Explorer:
 
     def _tail(self, hook: str, st: State, prune: Callable[[Pins], bool] | None = None) -> list[PathResult]:
         """The paths from the routing decision on (`prune`, as in paths(), also after it: IPVS mode pins the
-        destination there, in KUBE-IPVS-FILTER's expanded set)."""
+        destination there, in the IPVS table's rules)."""
         out: list[PathResult] = []
         for st2, local in self._local_dst(st):
             stages = self.post_stages(hook, local)
@@ -1072,9 +1133,54 @@ class Explorer:
             atoms.append(neg(p.opaque(op.key), op.negated))
         if m.recent is not None:
             atoms.append(neg(p.recent(m.recent.name), m.recent.negated))
+        for sm in m.sets:
+            atoms.append(neg(self.set_expr(sm), sm.negated))
         if m.probability is not None:
             atoms.append(p.random(rule))
         return t.and_(atoms)
+
+    def set_expr(self, sm: SetMatch) -> z3.BoolRef:
+        """The packet's fields are those of one of the set's members: a disjunction, factored for the solver:
+        members alike but for their addresses share one disjunction of addresses, and members whose source and
+        destination are one and the same address (KUBE-LOOP-BACK's hairpin members) say so as `src = dst`."""
+        found = self._set_exprs.get(id(sm))
+        if found is not None:
+            return found[1]
+        p, t = self.pkt, self.pkt.terms
+        fields = {"src": p.src, "dst": p.dst, "sport": p.sport, "dport": p.dport}
+        groups: dict[tuple[SetConstraint, ...], list[tuple[Net | None, Net | None]]] = {}
+        for member in sm.members:
+            at = {f: k for k, (f, _) in reversed(list(enumerate(member))) if f in ("src", "dst")}  # the first of each
+            dst = cast(Net, member[at["dst"]][1]) if "dst" in at else None
+            src = cast(Net, member[at["src"]][1]) if "src" in at else None
+            others = tuple(c for k, c in enumerate(member) if k not in at.values())
+            groups.setdefault(others, []).append((dst, src))
+        disjuncts = []
+        for others, pairs in groups.items():
+            atoms = []
+            for f, v in others:
+                if f == "proto":
+                    atoms.append(t.equals(p.proto, proto_number(cast(str, v))))
+                elif f in ("src", "dst"):
+                    atoms.append(p.in_net(fields[f], cast(Net, v)))
+                elif f in ("sport", "dport"):
+                    atoms.append(t.equals(fields[f], cast(int, v)))
+                else:
+                    self.ifaces[f].add(cast(str, v))
+                    atoms.append(p.iface(f, cast(str, v)))
+            if all(d is not None and d == s and d.prefixlen == 32 for d, s in pairs):
+                atoms += [t.eq(p.src, p.dst), t.or_([p.in_net(p.dst, cast(Net, d)) for d, _ in pairs])]
+            elif all(s is None for _, s in pairs) or all(d is None for d, _ in pairs):
+                atoms.append(t.or_([p.in_net(p.dst, d) if d is not None else p.in_net(p.src, cast(Net, s))
+                                    for d, s in pairs if d is not None or s is not None] or [t.true]))
+            else:
+                atoms.append(t.or_([t.and_([p.in_net(p.dst, d) for d in (d,) if d is not None]
+                                           + [p.in_net(p.src, s) for s in (s,) if s is not None])
+                                    for d, s in pairs]))
+            disjuncts.append(t.and_(atoms))
+        expr = t.or_(disjuncts)
+        self._set_exprs[id(sm)] = (sm, expr)
+        return expr
 
     def route_dev(self, addr: str) -> str | None:
         """The output device of the longest route to `addr` (None: no routes given, or none matches)."""
@@ -1117,11 +1223,29 @@ class Explorer:
         return t.and_(facts)
 
     def local_expr(self, var: z3.BitVecRef) -> z3.BoolRef:
+        """`var` is a local address. With many local addresses (IPVS mode binds every Service address to
+        kube-ipvs0) a Boolean of its own, defined once in `local_defs` (a solver holds them at its base level
+        instead of taking the disjunction in again for every query); else the disjunction itself."""
         key = str(var)
         cached = self._locals.get(key)
         if cached is None:
-            cached = self._locals[key] = self.pkt.terms.or_([self.pkt.in_net(var, n) for n in self.local_nets])
+            t = self.pkt.terms
+            disjunction = t.or_([self.pkt.in_net(var, n) for n in self.local_nets])
+            if len(self.local_nets) <= LOCAL_INLINE:
+                cached = disjunction
+            else:
+                cached = t.bool_const(f"local:{key}")
+                self.local_defs.append(t.eq(cached, disjunction))
+                self.local_consts.append((key, cached))
+            self._locals[key] = cached
         return cached
+
+    def local_values(self, values: dict[str, int]) -> list[tuple[z3.BoolRef, z3.BoolRef]]:
+        """The local_expr Booleans of the addresses in `values` (by name: "src", "dst"), evaluated: what to
+        substitute along with the addresses."""
+        t = self.pkt.terms
+        return [(const, t.true if self.is_local(host(str(ipaddress.ip_address(values[key])))) else t.false)
+                for key, const in self.local_consts if key in values]
 
     def hook_expr(self, hook: str) -> z3.BoolRef:
         cached = self._hooks.get(hook)
@@ -1305,5 +1429,97 @@ def concrete_holds(m: Match, src: int, dst: int, dport: int, proto: str, local_n
         if iface is not None:
             checks.append(iface.negated != (f"{direction}:{iface.name}" in atoms))
     checks += [op.negated != (f"opaque:{op.key}" in atoms) for op in m.opaque]
+    for sm in m.sets:
+        values: dict[str, int | str] = {"src": src, "dst": dst, "dport": dport, "proto": proto}
+        checks.append(sm.negated != (member_of(sm, values, atoms) is not None))
     return all(checks)
+
+
+def member_of(sm: SetMatch, values: dict[str, int | str], atoms: frozenset[str]) -> int | None:
+    """The index of the first member of the set whose constraints a concrete packet meets (`values`: its src, dst
+    (addresses as integers), dport, sport, proto; `atoms` as in concrete_holds: "iif:NAME" for its interfaces);
+    None when it meets none. A field absent from `values` is taken as met (as concrete_holds takes `sport`)."""
+    for i, member in enumerate(sm.members):
+        for f, v in member:
+            if f in ("iif", "oif"):
+                if f"{f}:{v}" not in atoms:
+                    break
+                continue
+            known = values.get(f)
+            if known is None:
+                continue
+            if isinstance(v, Net):
+                if (cast(int, known) & int(v.netmask)) != int(v.network_address):
+                    break
+            elif known != v:
+                break
+        else:
+            return i
+    return None
+
+
+def _resolve_set(sm: SetMatch, known: Mapping[str, object]) -> SetMatch | bool:
+    """set_residual's work: the members the known fields leave possible (see there)."""
+    dst = known.get("dst")
+    if isinstance(dst, Net) and dst.prefixlen == 32:
+        candidates: Iterable[int] = sm.lookup("dst", dst)
+    elif "dport" in known:
+        candidates = sm.lookup("dport", known["dport"])
+    else:
+        candidates = range(len(sm.members))
+    members: list[tuple[SetConstraint, ...]] = []
+    labels: list[str] = []
+    narrowed = False
+    for i in candidates:
+        member = sm.members[i]
+        rest: list[SetConstraint] = []
+        for constraint in member:
+            value = known.get(constraint[0])
+            decided = None if value is None else _decide(constraint, value)
+            if decided is None:
+                rest.append(constraint)
+            elif not decided:
+                break
+        else:
+            if not rest:
+                return not sm.negated  # the packet is this member
+            narrowed = narrowed or len(rest) < len(member)
+            members.append(tuple(rest))
+            labels.append(sm.labels[i])
+    if not members:
+        return sm.negated
+    if not narrowed and len(members) == len(sm.members):
+        return sm
+    return SetMatch(sm.name, sm.flags, sm.negated, tuple(members), tuple(labels))
+
+
+def _decide(constraint: SetConstraint, value: object) -> bool | None:
+    """Whether a known field value meets a member's constraint (None: a pinned network that only overlaps)."""
+    field, want = constraint
+    if isinstance(want, Net):
+        assert isinstance(value, Net)
+        if value.subnet_of(want):
+            return True
+        return None if value.overlaps(want) else False
+    if field in ("iif", "oif"):
+        return iface_matches(cast(str, want), cast(str, value))
+    return value == want
+
+
+def _pin_members(pins: Pins, sm: SetMatch, before_dnat: bool) -> Pins:
+    """The pins after asserting that the packet is one of the set's members: the fields they all agree on."""
+    common = sm.common()
+    if not common:
+        return pins
+    proto = common.get("proto")
+    if isinstance(proto, str) and pins.proto != proto:
+        pins = pins._replace(proto=proto)
+    if before_dnat:
+        dst = common.get("dst")
+        if isinstance(dst, Net) and dst != pins.dst and (pins.dst is None or dst.subnet_of(pins.dst)):
+            pins = pins._replace(dst=dst)
+        dport = common.get("dport")
+        if isinstance(dport, int) and pins.dport != dport:
+            pins = pins._replace(dport=dport)
+    return pins
 

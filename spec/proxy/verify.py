@@ -54,6 +54,7 @@ from spec.proxy.symbolic import (
     is_kube,
     kube_only,
     literal_factor,
+    member_of,
     path_probability,
 )
 
@@ -203,6 +204,7 @@ class Verifier:
         self._bare: dict[int, bool] = {}
         self._axiom_sizes: tuple[int, ...] = (0, 0)
         self._axioms = t.true
+        self._defined = 0  # how many of the explorer's local_defs the solver holds
 
     # -- expected behaviour ----------------------------------------------------------------------------------------
     def hairpin(self, ep: ResolvedEndpoint) -> z3.BoolRef:
@@ -365,6 +367,10 @@ class Verifier:
 
     # -- checking --------------------------------------------------------------------------------------------------
     def _solve(self, exprs: list[z3.BoolRef]) -> z3.ModelRef | None:
+        defs = self.explorer.local_defs
+        while self._defined < len(defs):  # at the base level: taken in once, kept across queries
+            self.solver.add(defs[self._defined])
+            self._defined += 1
         self.solver.push()
         try:
             sizes = tuple(len(v) for v in self.explorer.ifaces.values())
@@ -455,23 +461,55 @@ class Verifier:
         text = f"{proto} {src} -> {dst}:{val(self.pkt.dport)} from {origin}; outcome: {outcome}"
         return text + ("; " + "; ".join(extra) if extra else "")
 
-    @staticmethod
-    def rule_path(result: PathResult) -> tuple[str, ...]:
-        return tuple(f"{r.table} {r.chain} {r.where()}: {shorten(r.text, 200)}" for r in result.state.path)
+    def rule_path(self, result: PathResult, model: z3.ModelRef | None = None) -> tuple[str, ...]:
+        """The rules the path takes; with the counterexample's model, each set match names the member the packet
+        is (or that it is in none of the set's)."""
+        notes = self._set_notes(result, model)
+        return tuple(f"{r.table} {r.chain} {r.where()}: {shorten(r.text, 200)}{notes.get(k, '')}"
+                     for k, r in enumerate(result.state.path))
 
-    def foreign_on(self, result: PathResult) -> tuple[str, ...]:
+    def _set_notes(self, result: PathResult, model: z3.ModelRef | None) -> dict[int, str]:
+        path = result.state.path
+        if model is None or not any(r.match.sets for r in path):
+            return {}
+
+        def val(term: z3.ExprRef) -> int:
+            return model.eval(term, model_completion=True).as_long()  # type: ignore[no-any-return]
+
+        p = self.pkt
+        names = {v: k for k, v in PROTOCOL_NUMBERS.items()}
+        values: dict[str, int | str] = {"src": val(p.src), "dst": val(p.dst), "sport": val(p.sport),
+                                        "dport": val(p.dport), "proto": names.get(val(p.proto), str(val(p.proto)))}
+        atoms = frozenset(name for name, term in self._atoms() if z3.is_true(model.eval(term, model_completion=True)))
+        notes: dict[int, str] = {}
+        for k, rule in enumerate(path):
+            for sm in rule.match.sets:
+                found = member_of(sm, values, atoms)
+                if sm.negated:
+                    notes[k] = notes.get(k, "") + f" [not in {sm.name}]"
+                elif found is not None:
+                    notes[k] = notes.get(k, "") + f" [{sm.labels[found]}]"
+            target = rule.target
+            if target is not None and target.name in ("DNAT", "REDIRECT") and result.state.dnat is not None:
+                values["dst"] = int(ipaddress.ip_address(result.state.dnat[0]))  # what later rules see
+                values["dport"] = result.state.dnat[1]
+        return notes
+
+    def foreign_on(self, result: PathResult, model: z3.ModelRef | None = None) -> tuple[str, ...]:
         """The rules of other components on the path, and the DROP policy that ended it, if any."""
-        foreign = [r for r in result.state.path if not is_kube(r)]
-        deciding = [r for r in foreign if r.target is not None and r.target.kind in ("terminal", "divert", "effect")
-                    and r.target.name != "RETURN"]
-        out = [f"{r.table} {r.chain} {r.where()}: {shorten(r.text, 200)}" for r in deciding or foreign]
+        notes = self._set_notes(result, model)
+        foreign = [(k, r) for k, r in enumerate(result.state.path) if not is_kube(r)]
+        deciding = [(k, r) for k, r in foreign if r.target is not None
+                    and r.target.kind in ("terminal", "divert", "effect") and r.target.name != "RETURN"]
+        out = [f"{r.table} {r.chain} {r.where()}: {shorten(r.text, 200)}{notes.get(k, '')}"
+               for k, r in deciding or foreign]
         if result.policy is not None:
             out.append(f"{result.policy} policy DROP")
         return tuple(out)
 
     def report(self, prop: str, fe: str, message: str, model: z3.ModelRef, result: PathResult, expected: str) -> None:
         self.violations.append(Violation(prop, fe, message, functools.partial(self.describe_packet, model, result),
-                                         self.rule_path(result), expected, self.foreign_on(result)))
+                                         self.rule_path(result, model), expected, self.foreign_on(result, model)))
 
     def check_frontend(self, fe: Frontend, cat_cluster: tuple[ResolvedEndpoint, ...],
                        cat_local: tuple[ResolvedEndpoint, ...], has_any: bool) -> None:
@@ -607,6 +645,7 @@ class Verifier:
             values = [(p.src, t.num(src, 32)), (p.dst, t.num(dst, 32)), (p.dport, t.num(fe.dport, 16)),
                       (p.proto, t.num(PROTOCOL_NUMBERS[fe.key.protocol.lower()], 8))]
             values += [(term, t.true if name in known[2] else t.false) for name, term in atoms]
+            values += self.explorer.local_values({"src": src, "dst": dst})
             if z3.is_true(z3.simplify(z3.substitute(formula, *values))):
                 return src, dst, known[2]
         model = self._solve([formula])

@@ -62,7 +62,7 @@ capacity under which no compaction can depend on the order of deliveries."""
 
 
 def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
-    if who in ("kcm", "workloads", "jobs", "daemonsets", "cronjobs"):
+    if who in ("kcm", "workloads", "jobs", "daemonsets", "volumes", "cronjobs"):
         # With Services, the EndpointSlice controller's pod handlers run on the controller manager's pod
         # deliveries, and its syncs read two more informers: not reduced (see ``ample``'s condition on them).
         w = state.workloads
@@ -70,6 +70,7 @@ def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
                 and (w is None or (not w.sts_queue.queue and not w.pdb_queue.queue)) and state.net.eps is None
                 and (state.jobs is None or not state.jobs.queue.queue)
                 and (state.daemonsets is None or not state.daemonsets.queue.queue)
+                and (state.volumes is None or not state.volumes.queue.queue)
                 and (state.cronjobs is None or not state.cronjobs.queue.queue))
     if who == "scheduler":
         s = state.schedulers[index]
@@ -91,14 +92,15 @@ def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
     return next(kubelet.work(k), None) is None and next(stale_reports(state, k), None) is None
 
 
-_GROUP = {"workloads": "kcm", "jobs": "kcm", "daemonsets": "kcm", "cronjobs": "kcm"}
+_GROUP = {"workloads": "kcm", "jobs": "kcm", "daemonsets": "kcm", "volumes": "kcm", "cronjobs": "kcm"}
 """Informer slots that belong to one process with the controller manager's: the StatefulSet and disruption
 controllers (``spec.state.Workloads``) read the controller manager's pod informer, whose deliveries also run their
 handlers, so their informers and the controller manager's form one group: an ample set of the group's deliveries
 needs every one of them to have a backlog, and every controller of the process to be idle. The Job controller
 (``spec.state.JobController``: its Job informer, its pods from the same shared pod informer) joins the group on
 the same terms, and so does the DaemonSet controller (``spec.state.DaemonSetController``: its DaemonSet and Node
-informers, its pods from the shared pod informer)."""
+informers, its pods from the shared pod informer), and the PersistentVolume controller (``spec.state.
+VolumeController``: its volume and claim informers; its handlers only queue keys)."""
 
 
 _SCENARIO_ONLY = frozenset({"statefulsets", "poddisruptionbudgets", "jobs", "daemonsets"})

@@ -2,8 +2,9 @@
 
 Upstream: pkg/scheduler/apis/config/v1/default_plugins.go (order) and pkg/scheduler/framework/plugins/
 {nodeunschedulable,nodename,tainttoleration,nodeaffinity,nodeports,noderesources,podtopologyspread,
-interpodaffinity}. Followed version: Kubernetes v1.34 (the scheduler framework as of 2025). Volume plugins are
-not modelled (this package has no volumes).
+interpodaffinity}. Followed version: Kubernetes v1.34 (the scheduler framework as of 2025). Of the volume plugins,
+VolumeBinding's verdict comes precomputed in ``PodInfo.volume_binding`` (``spec.scheduling.volumebinding``: the
+caller sees the claims and volumes); VolumeRestrictions, NodeVolumeLimits and VolumeZone are not modelled.
 
 For one pod, ``prefilter`` computes what upstream's PreFilter plugins compute once per scheduling cycle (topology
 spread counts, inter-pod affinity counts, NodeAffinity's node-name restriction); ``run_filters`` then checks one
@@ -50,6 +51,7 @@ FILTER_PLUGINS = (
     "NodeAffinity",
     "NodePorts",
     "NodeResourcesFit",
+    "VolumeBinding",
     "PodTopologySpread",
     "InterPodAffinity",
 )
@@ -189,6 +191,10 @@ def prefilter(pod: PodInfo, snapshot: Snapshot) -> PreFilterState:
                     rejection=_fail("NodeAffinity", REASON_NODE_AFFINITY_CONFLICT, Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
                 )
             node_names = frozenset(names)
+    if pod.volume_binding:  # VolumeBinding's PreFilter (spec.scheduling.volumebinding): an unresolvable claim
+        for where, reason in pod.volume_binding:
+            if not where:
+                return PreFilterState(rejection=_fail("VolumeBinding", reason, Code.UNSCHEDULABLE_AND_UNRESOLVABLE))
     affinity, anti, existing = _inter_pod_affinity_counts(pod, snapshot)
     return PreFilterState(
         node_names=node_names,
@@ -387,6 +393,16 @@ def node_resources_fit(pod: PodInfo, node: NodeInfo, snapshot: Snapshot) -> Filt
     return FilterFailure("NodeResourcesFit", tuple(r for r, _ in lacking), code)
 
 
+def volume_binding(pod: PodInfo, node: NodeInfo) -> FilterFailure | None:
+    """VolumeBinding's Filter (pkg/scheduler/framework/plugins/volumebinding/volume_binding.go): the reasons the
+    caller found for this node (``PodInfo.volume_binding``, from ``spec.scheduling.volumebinding``), every one
+    UnschedulableAndUnresolvable as upstream's."""
+    if not pod.volume_binding:
+        return None
+    reasons = tuple(reason for where, reason in pod.volume_binding if where == node.name)
+    return FilterFailure("VolumeBinding", reasons, Code.UNSCHEDULABLE_AND_UNRESOLVABLE) if reasons else None
+
+
 def pod_topology_spread(pod: PodInfo, node: NodeInfo, state: PreFilterState) -> FilterFailure | None:
     """Upstream: podtopologyspread/filtering.go Filter."""
     labels = node.label_map
@@ -454,6 +470,7 @@ def run_filters(
         or node_affinity(pod, node)
         or node_ports(pod, node, snapshot)
         or node_resources_fit(pod, node, snapshot)
+        or volume_binding(pod, node)
         or pod_topology_spread(pod, node, state)
         or inter_pod_affinity(pod, node, state, snapshot)
     )

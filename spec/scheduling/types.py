@@ -359,6 +359,14 @@ class PodInfo:
     """spec.schedulingGates names: while any remains, the pod is not scheduled (SchedulingGated)."""
     terminating: bool = False
     """metadata.deletionTimestamp is set: the pod holds its resources but PodTopologySpread does not count it."""
+    claims: tuple[str, ...] = ()
+    """The claimName of each spec.volumes[].persistentVolumeClaim, in volume order (the VolumeBinding plugin and the
+    kubelet's volume manager read them: ``spec.scheduling.volumebinding``, ``spec.controllers.persistentvolume``)."""
+    volume_binding: tuple[tuple[str, str], ...] | None = None
+    """The VolumeBinding plugin's verdict for this scheduling cycle, computed by the caller from the claims,
+    volumes and classes it sees (``spec.scheduling.volumebinding.verdict``): (node name, reason) for each node its
+    Filter rejects, ("", reason) for a PreFilter rejection; None: nothing to check (no claims, or no volume
+    information: ``kubespec schedule`` without claims)."""
 
     @property
     def key(self) -> str:

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from checker.errors import InputError
 from spec.proxy.cli import proxy
-from spec.proxy.ipset import expand_sets, parse_ipset_save
+from spec.proxy.ipset import parse_ipset_save, resolve_sets
 from spec.proxy.manifests import load_cluster
 from spec.proxy.model import ProxierOptions
 from spec.proxy.parse import parse_dump
@@ -59,7 +59,7 @@ def _verify(text: str, sets: str | None = SETS):
     dump = parse_dump(text, "node.save")
     left: list[str] = []
     if sets is not None:
-        dump, left = expand_sets(dump, parse_ipset_save(sets, "sets.txt"))
+        dump, left = resolve_sets(dump, parse_ipset_save(sets, "sets.txt"))
     return verify(load_cluster([str(NODE)]), OPTS, dump), left
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from spec.proxy import ipvs
 from spec.proxy.cli import proxy
-from spec.proxy.ipset import expand_sets, parse_ipset_save
+from spec.proxy.ipset import parse_ipset_save, resolve_sets
 from spec.proxy.manifests import load_cluster, parse_cluster
 from spec.proxy.model import Cluster, ProxierOptions
 from spec.proxy.parse import parse_dump
@@ -35,7 +35,7 @@ def _texts(cluster: Cluster, opts: ProxierOptions = OPTS) -> tuple[str, str, str
 def _verify(cluster: Cluster, rules: str, sets: str, table: str, strict: bool = False,
             opts: ProxierOptions = OPTS) -> Report:
     saved = ipvs.parse_ipvsadm(table, "table")
-    dump, left = expand_sets(parse_dump(rules, "rules"), parse_ipset_save(sets, "sets"))
+    dump, left = resolve_sets(parse_dump(rules, "rules"), parse_ipset_save(sets, "sets"))
     assert not left
     return verify(cluster, ipvs.verification_options(opts, saved), ipvs.with_ipvs_stage(dump, saved), strict=strict)
 

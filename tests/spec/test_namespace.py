@@ -92,7 +92,9 @@ def _state(etcd: object) -> object:
 
 
 def test_every_namespaced_kind_is_content() -> None:
-    assert set(nsctl.CONTENT) == {r for r in RESOURCE.values() if r not in ("nodes", "namespaces")}
+    from spec.state import CLUSTER_SCOPED
+
+    assert set(nsctl.CONTENT) == {r for r in RESOURCE.values() if r not in CLUSTER_SCOPED}
 
 
 def test_a_namespace_with_a_pod_is_eventually_deleted() -> None:

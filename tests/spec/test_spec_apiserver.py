@@ -117,6 +117,8 @@ UPSTREAM_NAMES = {
     "poddisruptionbudgets": "poddisruptionbudgets.policy", "endpointslices": "endpointslices.discovery.k8s.io",
     "leases": "leases.coordination.k8s.io", "jobs": "jobs.batch", "daemonsets": "daemonsets.apps",
     "namespaces": "namespaces", "cronjobs": "cronjobs.batch",
+    "persistentvolumeclaims": "persistentvolumeclaims", "persistentvolumes": "persistentvolumes",
+    "storageclasses": "storageclasses.storage.k8s.io",
 }
 """schema.GroupResource.String() as upstream's errors print it (staging/src/k8s.io/apimachinery/pkg/api/errors)."""
 

@@ -184,7 +184,7 @@ def test_scenario_documents_parse() -> None:
     (("spec:\n  replicas: 2", "spec:\n  replicas: 2\n  replica: 3"), 'document 4 (StatefulSet db): unknown field'),
     (("serviceName: db", "serviceName: db\n  podManagementPolicy: Random"), "spec.podManagementPolicy"),
     (("serviceName: db", "serviceName: db\n  volumeClaimTemplates: [{metadata: {name: d}}]"),
-     "spec.volumeClaimTemplates: PersistentVolumeClaims are not modelled"),
+     "accessModes: Required value: at least 1 access mode is required"),
     (("minAvailable: 1", "minAvailable: 1\n  maxUnavailable: 1"),
      "minAvailable and maxUnavailable cannot be both set"),
     (("minAvailable: 1", "minAvailable: lots"), "spec.minAvailable: expected an integer or a percentage"),
