@@ -44,6 +44,16 @@ where a reduction shows them, a fault step's representative memoised. Callgrind,
     original    web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  30.2 s CPU, 288 MiB
     this pass   web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  25.2 s CPU, 298 MiB  (0.882: 1.13x)
 
+Fifth pass (issue 11; docs/spec.md, "Equal writes interned"): properties once per state, written objects
+interned, ``ClusterState._with`` compiled. Callgrind, first 4,000 states: 12.168 G -> 11.955 G instructions;
+against the original, 2 alternating pairs at a load of 11-18:
+
+    original    web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  25.4 s CPU, 287 MiB
+    this pass   web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  21.3 s CPU, 290 MiB  (0.838: 1.19x)
+
+``--window N`` prints each window as it closes, and SIGTERM stops a run with what it found (a long
+web-three-nodes run on a loaded machine).
+
 service-web (issue 13: 3 endpoints on 2 nodes, started converged, a pod deleted and replaced; under a load of 16):
 
     service-web  ok  distinct=61,461 generated=179,315 depth=37  96.6 s (24.8 s CPU)  2,479 states/CPU-s
@@ -57,8 +67,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import resource
+import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -112,12 +124,13 @@ def lru_caches() -> dict[str, Any]:
 _Mark = tuple[int, float, int, int, dict[str, tuple[int, int]]]
 
 
-def windows(size: int, memo: Memo[Any, Any] | None = None, caches: dict[str, Any] | None = None
-            ) -> tuple[list[_Mark], ProgressFn]:
+def windows(size: int, memo: Memo[Any, Any] | None = None, caches: dict[str, Any] | None = None,
+            report: Callable[[_Mark, _Mark], None] | None = None) -> tuple[list[_Mark], ProgressFn]:
     """A progress callback that records (distinct states, CPU seconds, memo hits, memo misses, per lru cache (hits,
     misses)) each time a multiple of ``size`` states is passed (the checker reports about every 2,048 expansions:
     the windows are that exact); ``memo``: the representatives' skeleton memo, whose hit rate per window is
-    printed too; ``caches``: ``lru_caches()``, whose hit rates are printed with ``--memos``."""
+    printed too; ``caches``: ``lru_caches()``, whose hit rates are printed with ``--memos``; ``report``: called
+    with the two marks of each window as soon as it closes (a long run shows its windows as it goes)."""
     def counts() -> tuple[int, int]:
         return (memo.hits, memo.misses) if memo is not None else (0, 0)
 
@@ -129,6 +142,8 @@ def windows(size: int, memo: Memo[Any, Any] | None = None, caches: dict[str, Any
     def progress(distinct: int, generated: int, depth: int, queue: int, elapsed: float) -> None:
         if distinct // size > marks[-1][0] // size:
             marks.append((distinct, time.process_time(), *counts(), lrus()))
+            if report is not None:
+                report(marks[-2], marks[-1])
 
     return marks, progress
 
@@ -155,8 +170,12 @@ def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()
     cpu = started_cpu = time.process_time()
     model = ClusterModel(config, reductions)
     caches = lru_caches() if memos else None
-    marks, progress = windows(window or max_states + 1, model.skeletons(), caches)
-    result = check(model, max_states=max_states, progress=progress)
+    marks, progress = windows(window or max_states + 1, model.skeletons(), caches, _print_window if window else None)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a long run stopped with SIGTERM prints what it has
+    try:
+        result = check(model, max_states=max_states, progress=progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB; the process's peak so far
@@ -175,12 +194,24 @@ def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()
         looked_up = (memo.hits, memo.misses) if memo is not None else (0, 0)
         marks.append((st.distinct_states, started_cpu + cpu, *looked_up,
                       {n: (f.cache_info().hits, f.cache_info().misses) for n, f in (caches or {}).items()}))
-        for (a, t0, h0, m0, c0), (b, t1, h1, m1, c1) in itertools.pairwise(marks):
-            if b > a and t1 > t0:
-                looked = (h1 - h0) + (m1 - m0)
-                hits = f"  skeleton memo hits {(h1 - h0) / looked:6.1%}" if looked else ""
-                print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s{hits}{_rates(c0, c1)}",
-                      flush=True)
+        print("  windows (each also printed above as it closed):")
+        for before, after in itertools.pairwise(marks):
+            _print_window(before, after)
+
+
+def _print_window(before: _Mark, after: _Mark) -> None:
+    """One window's line: its distinct states per CPU-second, the skeleton memo's and the lru caches' hit rates."""
+    (a, t0, h0, m0, c0), (b, t1, h1, m1, c1) = before, after
+    if b > a and t1 > t0:
+        looked = (h1 - h0) + (m1 - m0)
+        hits = f"  skeleton memo hits {(h1 - h0) / looked:6.1%}" if looked else ""
+        print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s{hits}{_rates(c0, c1)}",
+              flush=True)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM as Ctrl-C: the checker stops between two expansions and returns what it found."""
+    raise KeyboardInterrupt
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ final DELETE with grace 0).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import attrs
 import immutables
@@ -30,6 +32,7 @@ import immutables
 from spec.state import (
     FINALIZER_FOREGROUND,
     FINALIZER_ORPHAN,
+    FINALIZER_PVC_PROTECTION,
     IMMORTAL_NAMESPACES,
     RESOURCE,
     CronJob,
@@ -42,6 +45,7 @@ from spec.state import (
     Namespace,
     Node,
     Object,
+    PersistentVolumeClaim,
     Pod,
     PodDisruptionBudget,
     ReplicaSet,
@@ -55,6 +59,8 @@ from spec.state import (
     with_ids,
     with_meta,
 )
+
+_T = TypeVar("_T")
 
 NAMESPACE_TERMINATING = "NamespaceTerminating"
 """v1.NamespaceTerminatingCause: the cause of the 403 a create in a Terminating namespace gets; the controllers
@@ -186,14 +192,33 @@ def _validate_pdb(obj: PodDisruptionBudget) -> str | None:
     return None
 
 
+def _as_is(value: _T) -> _T:
+    return value
+
+
+_written: Callable[[Any], Any] = _as_is
+"""Applied to each object written and to its watch event (``_append``): the identity, unless the model checker's
+reduction layer installs another (``interning``). Whatever it returns must equal its argument: the meaning never
+depends on it, only how fast equal states compare."""
+
+
+def interning(written: Callable[[Any], Any] | None) -> None:
+    """Install the function applied to each written object and watch event (None: the identity). The reduction
+    layer (``spec.model``) installs one that returns the first equal object seen (hash-consing), so that two
+    states that made the same write hold one object, and the memo tables that compare them compare by identity;
+    this module does not import the reduction layer (tests/test_layers.py)."""
+    global _written
+    _written = _as_is if written is None else written
+
+
 def _append(etcd: Etcd, etype: str, key: Key, obj: Object | None, prev: Object | None, next_uid: int = 0) -> Etcd:
     """etcd after a write of ``obj`` (None: a deletion) at the next revision; ``next_uid`` 0 keeps the counter."""
     revision = etcd.revision + 1
     if obj is not None:
         m = obj.meta
-        obj = replace_meta(obj, with_ids(m, m.uid, revision, m.owner))
+        obj = _written(replace_meta(obj, with_ids(m, m.uid, revision, m.owner)))
     objects = etcd.objects.delete(key) if obj is None else etcd.objects.set(key, obj)
-    event = WatchEvent(revision, etype, key, obj, prev)  # type: ignore[arg-type]
+    event = _written(WatchEvent(revision, etype, key, obj, prev))  # type: ignore[arg-type]
     return Etcd(revision, objects, (*etcd.history, event), etcd.compacted, next_uid or etcd.next_uid)
 
 
@@ -274,6 +299,10 @@ def create(etcd: Etcd, obj: Object, ghost: Ghost | None = None, read: CreatorRea
         if isinstance(allocated, str):
             return etcd, Response(422, "Invalid", allocated), ghost
         obj = allocated
+    if isinstance(obj, PersistentVolumeClaim) and FINALIZER_PVC_PROTECTION not in obj.meta.finalizers:
+        # the StorageObjectInUseProtection admission plugin (plugin/pkg/admission/storage/
+        # storageobjectinuseprotection): spec.controllers.pvcprotection removes it once no pod uses the claim
+        obj = with_meta(obj, finalizers=(*obj.meta.finalizers, FINALIZER_PVC_PROTECTION))
     obj = with_meta(obj, uid=etcd.next_uid, generation=1, deleting=False)
     if ghost is not None and read is not None and isinstance(obj, Pod):
         ghost = _note_overshoot(etcd, ghost, read)

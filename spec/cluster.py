@@ -43,6 +43,7 @@ from spec.controllers import (
     persistentvolume,
     podgc,
     provisioner,
+    pvcprotection,
     replicaset,
     ttlafterfinished,
     workloads,
@@ -89,6 +90,7 @@ COMPONENTS: tuple[Component, ...] = (
     cronjob.CRONJOBS,                   # the CronJob controller (after the Job controller: its Job informer)
     persistentvolume.PERSISTENT_VOLUMES,  # the PersistentVolume controller (binding, reclaiming)
     provisioner.PROVISIONER,            # the external provisioners of the scenario's StorageClasses
+    pvcprotection.PVC_PROTECTION,       # the PVC protection controller (kubernetes.io/pvc-protection)
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of

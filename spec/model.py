@@ -15,13 +15,13 @@ import attrs
 
 from checker import Property
 from spec import actions as A
-from spec import faults
+from spec import apiserver, faults
 from spec.cluster import Cluster, fair_actors, next_steps
 from spec.config import Config
 from spec.controllers import workloads
 from spec.controllers.manager import reconcile_outcomes
 from spec.reduction import ALL, Reductions
-from spec.reduction.canonical import Representatives
+from spec.reduction.canonical import Representatives, interned
 from spec.reduction.memo import Memo
 from spec.reduction.partial_order import ample, eager_noop, hidden_fairness
 from spec.reduction.writeorder import canonical_history
@@ -52,6 +52,7 @@ class ClusterModel(Cluster):
 
     def __init__(self, config: Config, reductions: Reductions = ALL) -> None:
         super().__init__(config)
+        apiserver.interning(interned)  # equal writes are one object (only speed depends on it)
         reductions = applicable(reductions, config)
         self.reduce = reductions
         self._own = tuple(self.properties)

@@ -18,7 +18,7 @@ shared, unchanged, between a state and its successors.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -562,6 +562,9 @@ ANN_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
 ANN_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 ANN_DYNAMICALLY_PROVISIONED = "pv.kubernetes.io/provisioned-by"
 """On a volume: the provisioner that created it (and that deletes it under reclaimPolicy Delete)."""
+FINALIZER_PVC_PROTECTION = "kubernetes.io/pvc-protection"
+"""The finalizer the StorageObjectInUseProtection admission plugin puts on every new claim; the PVC protection
+controller removes it once no pod uses the claim (``spec.controllers.pvcprotection``)."""
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
 """A StorageClass's provisioner for static volumes only (local volumes: nothing provisions)."""
 
@@ -1666,16 +1669,9 @@ class ClusterState:
                             cronjobs)
 
     def _with(self, **changes: object) -> ClusterState:
-        """A fast ``attrs.evolve``."""
-        fields = {"etcd": self.etcd, "kcm": self.kcm, "schedulers": self.schedulers, "kubelets": self.kubelets,
-                  "pending_commands": self.pending_commands, "budget": self.budget, "ghost": self.ghost,
-                  "lifecycle": self.lifecycle, "workloads": self.workloads, "net": self.net,
-                  "podgc": self.podgc, "jobs": self.jobs, "leader": self.leader,
-                  "apiservers": self.apiservers,
-                  "scheduler_election": self.scheduler_election, "readiness": self.readiness,
-                  "daemonsets": self.daemonsets, "volumes": self.volumes, "cronjobs": self.cronjobs}
-        fields.update(changes)
-        return ClusterState(**fields)  # type: ignore[arg-type]
+        """A fast ``attrs.evolve`` (replaced below by ``_fast_with``'s, compiled from the fields: a new slot needs
+        no line here)."""
+        return attrs.evolve(self, **changes)  # type: ignore[arg-type]
 
     def with_scheduler(self, scheduler: Scheduler) -> ClusterState:
         return ClusterState(self.etcd, self.kcm,
@@ -1684,6 +1680,25 @@ class ClusterState:
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
                             self.volumes, self.cronjobs)
+
+
+def _fast_with(cls: type[Any]) -> Callable[..., Any]:
+    """``cls``'s ``_with(**changes)``: a copy with the named fields replaced, compiled from ``attrs.fields(cls)``
+    into one positional call of the constructor (``attrs.evolve`` reads the fields at each call; the hand-written
+    version built a dictionary and called the constructor by keywords: 5.9 us a call against 3.8 us)."""
+    names = [a.name for a in attrs.fields(cls)]
+    keep = object()
+    src = (f"def _with(self, *, {', '.join(f'{n}=keep' for n in names)}):\n"
+           f"    return cls({', '.join(f'self.{n} if {n} is keep else {n}' for n in names)})\n")
+    namespace: dict[str, Any] = {"keep": keep, "cls": cls}
+    exec(src, namespace)  # noqa: S102 - code generated from the class's own field names, as attrs does
+    fn: Callable[..., Any] = namespace["_with"]
+    fn.__doc__ = cls._with.__doc__
+    fn.__qualname__ = f"{cls.__qualname__}._with"
+    return fn
+
+
+ClusterState._with = _fast_with(ClusterState)  # type: ignore[method-assign]
 
 
 def with_net_informer(net: Network, who: str, index: int, inf: Informer) -> Network:

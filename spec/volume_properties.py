@@ -12,7 +12,7 @@ own at the end; this module imports nothing of it). Each reads etcd and the kube
   complete and its volume is bound to it. Upstream: the kubelet's volume manager (pkg/kubelet/volumemanager:
   WaitForAttachAndMount; "the pod will not start until the claim is bound":
   https://kubernetes.io/docs/concepts/storage/persistent-volumes/#using); a claim in use is not removed while the
-  pod exists (the pvc-protection finalizer upstream; not modelled: the scenarios delete unused claims only).
+  pod exists (the kubernetes.io/pvc-protection finalizer: ``spec.controllers.pvcprotection``).
 - ``ClaimsEventuallyBound``: whenever a claim that can be bound is not (its class provisions, with a consumer pod
   for WaitForFirstConsumer; or a volume that fits is there or is pre-bound to it), every such claim is eventually
   bound (leads-to). Upstream: "If a user requests a volume, the control loop finds a matching PV or provisions one

@@ -28,8 +28,8 @@ class informer holds them from the start); the controller's own object caches (c
 storeObjectUpdate) are its informers' caches, so a sync right after its own write may act on the older copy and be
 refused (409), where upstream's cache would hold the written copy (the retry at the next resync is the same).
 Omitted: in-tree volume plugins (provisioning, deleting and recycling in the controller itself: Recycle is refused
-by the scenario parser), claim label selectors, volume modes, data sources, the volume expansion and protection
-controllers (a claim in use is deleted at once: no kubernetes.io/pvc-protection finalizer), metrics.
+by the scenario parser), claim label selectors, volume modes, data sources, the volume expansion controller and
+the PV protection controller (the PVC protection controller is ``spec.controllers.pvcprotection``), metrics.
 What a restart of kube-controller-manager loses: the queue; the informers relist.
 Properties: ``spec.volume_properties``.
 """

@@ -28,7 +28,6 @@ What a restart loses: nothing (no state of its own).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -58,11 +57,20 @@ if TYPE_CHECKING:
 PREFIX = "external-provisioner/"
 
 
-@functools.lru_cache(maxsize=64)
 def provisioners(config: Config) -> tuple[str, ...]:
-    """The provisioner names of the scenario's StorageClasses that provision (not kubernetes.io/no-provisioner)."""
-    return tuple(sorted({o.provisioner for o in config.objects
-                         if isinstance(o, StorageClass) and o.provisioner != NO_PROVISIONER}))
+    """The provisioner names of the scenario's StorageClasses that provision (not kubernetes.io/no-provisioner);
+    kept per config (asked on every state: a scenario without classes pays one lookup)."""
+    found = _PROVISIONERS.get(id(config))
+    if found is None or found[0] is not config:
+        names = tuple(sorted({o.provisioner for o in config.objects
+                              if isinstance(o, StorageClass) and o.provisioner != NO_PROVISIONER}))
+        if len(_PROVISIONERS) > 64:
+            _PROVISIONERS.clear()
+        found = _PROVISIONERS[id(config)] = (config, names)
+    return found[1]
+
+
+_PROVISIONERS: dict[int, tuple[Config, tuple[str, ...]]] = {}
 
 
 def actor(name: str) -> str:

@@ -246,9 +246,10 @@ def informer_of(rv: int, cache: immutables.Map[str, Object], expired: bool, high
 # argument), so they change nothing but speed.
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 17)
 def interned(o: Object) -> Object:
-    """The first-seen object equal to ``o``."""
+    """The first-seen object equal to ``o`` (also each object the API server writes and its watch event:
+    ``spec.apiserver.interning``, installed by ``spec.model``)."""
     return o
 
 

@@ -282,3 +282,53 @@ def test_a_statefulset_of_two_on_a_wait_for_first_consumer_class_holds() -> None
     result = check(ClusterModel(s.config, s.reductions))
     assert result.status == "ok", result.verdict()
     assert verdict(result, "ClaimsEventuallyBound") == "holds"
+
+
+# --- the PVC protection controller, the components' enabled sets, the reductions ----------------------------------
+
+IN_USE = scenario(CLASS, CLAIM, POD, extra='userActions: ["kubectl delete pvc data"]')
+"""The user deletes the claim of a pod: kubernetes.io/pvc-protection keeps it while the pod exists."""
+
+
+def test_a_claim_in_use_is_kept_until_no_pod_uses_it() -> None:
+    result = _check(IN_USE)
+    assert result.status == "ok", result.verdict()  # type: ignore[attr-defined]
+
+
+def test_a_protection_controller_that_ignores_the_pod_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    import spec.controllers.pvcprotection as protection
+
+    monkeypatch.setattr(protection, "in_use", lambda etcd, claim: False)
+    result = _check(IN_USE)
+    assert result.status == "violation" and result.violation.property == "PodRunsOnlyWithBoundClaims"  # type: ignore
+
+
+@pytest.mark.parametrize("name", ["pvc-delete-reclaim", "statefulset-local-volumes", "statefulset-volumes"])
+def test_each_components_enabled_set_is_its_steps_actors(name: str) -> None:
+    from spec.cluster import COMPONENTS
+    from spec.reduction import NONE
+
+    config = builtin(name).config
+    model = ClusterModel(config, NONE)
+    frontier = list(model.init_states())
+    seen = set(frontier)
+    while frontier and len(seen) < 800:
+        state = frontier.pop(0)
+        for c in COMPONENTS:
+            stepped = {a.actor for a, t in c.steps(state, config) if t != state}
+            assert c.enabled(state, config) == stepped, (c.name, c.enabled(state, config), stepped)
+        for _, t in model.successors(state):
+            if t not in seen:
+                seen.add(t)
+                frontier.append(t)
+    assert len(seen) >= 200
+
+
+@pytest.mark.parametrize("text", [PINNED, IN_USE], ids=["pinned", "in-use"])
+def test_the_reductions_keep_every_verdict(text: str) -> None:
+    from spec.reduction import NONE
+
+    s = parse(text, "v.yaml")
+    reduced = check(ClusterModel(s.config, s.reductions))
+    plain = check(ClusterModel(s.config, NONE))
+    assert [(p.name, p.status) for p in reduced.properties] == [(p.name, p.status) for p in plain.properties]
