@@ -169,8 +169,19 @@ class Elect:
     detail: str = ""
 
 
+@attrs.frozen
+class LoadChange:
+    """The load on a workload's pods changes (the metrics server reports another level): the environment of the HPA
+    controller, not fair, a bounded number of times (``spec.controllers.podautoscaler``)."""
+
+    step_kind: ClassVar[str] = "fault"
+    actor: str
+    target: str
+    level: str
+
+
 Action = (Elect | Deliver | Relist | CacheSync | Reconcile | Schedule | Bind | PreBind | SyncPod | Kubectl | Fault
-          | Recover | Heal | Tick)
+          | Recover | Heal | Tick | LoadChange)
 
 
 def kind(action: object) -> str:
@@ -179,7 +190,7 @@ def kind(action: object) -> str:
 
 
 ACTIONS = (Elect, Deliver, Relist, CacheSync, Reconcile, Schedule, Bind, PreBind, SyncPod, Kubectl, Fault, Recover,
-           Heal, Tick)
+           Heal, Tick, LoadChange)
 
 
 def _events(events: tuple[str, ...]) -> str:
@@ -215,6 +226,8 @@ def describe(a: Action) -> str:
         return f"user runs `{a.line}`: {a.output}"
     if isinstance(a, Fault):
         return f"fault: {a.kind} {a.target}" + (f" (relists at rv {a.rv})" if a.rv else "")
+    if isinstance(a, LoadChange):
+        return f"the load on {a.target} changes: {a.level}"
     if isinstance(a, Heal):
         return f"the network partition of nodes/{a.node} heals: its kubelet renews its Lease and relists"
     if isinstance(a, Recover):

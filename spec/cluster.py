@@ -41,6 +41,7 @@ from spec.controllers import (
     namespace,
     nodelifecycle,
     persistentvolume,
+    podautoscaler,
     podgc,
     provisioner,
     pvcprotection,
@@ -91,6 +92,8 @@ COMPONENTS: tuple[Component, ...] = (
     persistentvolume.PERSISTENT_VOLUMES,  # the PersistentVolume controller (binding, reclaiming)
     provisioner.PROVISIONER,            # the external provisioners of the scenario's StorageClasses
     pvcprotection.PVC_PROTECTION,       # the PVC protection controller (kubernetes.io/pvc-protection)
+    podautoscaler.PODAUTOSCALER,        # the HPA controller
+    podautoscaler.LOAD,                 # the metrics server's load (the HPA's environment)
     CLOCK,                              # last: a Tick waits for every other component
 )
 """The composition, in the order of Next's disjuncts (the order successors are listed in, which decides which of

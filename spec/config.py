@@ -40,6 +40,29 @@ class LeaderElectionConfig:
 
 
 @attrs.frozen
+class LoadTarget:
+    """One entry of the scenario's ``spec.load``: the workload whose pods it loads (``resource`` "deployments",
+    "replicasets" or "statefulsets", ``namespace``, ``name``), its ``levels`` (each a tuple of (resource name,
+    milli-units) pairs: what the metrics server reports, the first level at the start) and ``mode``: "perPod"
+    (each pod with metrics uses the level) or "total" (the level is shared evenly by the pods with metrics)."""
+
+    resource: str
+    namespace: str
+    name: str
+    levels: tuple[tuple[tuple[str, int], ...], ...]
+    mode: str = "perPod"
+
+
+@attrs.frozen
+class LoadSpec:
+    """The scenario's ``spec.load``: the metrics server as the environment (``spec.controllers.podautoscaler``):
+    the load actor switches an entry to another of its levels, at most ``max_switches`` times in all."""
+
+    targets: tuple[LoadTarget, ...] = ()
+    max_switches: int = 0
+
+
+@attrs.frozen
 class Config:
     """What a scenario fixes for the whole exploration."""
 
@@ -68,3 +91,6 @@ class Config:
     api_servers: int = 1
     """kube-apiserver replicas (the scenario's ``spec.apiServers``), each with its own watch cache; clients fail
     over between them (``spec.kube_apiserver``)."""
+    load: LoadSpec | None = None
+    """The usage the metrics server reports for the pods of the HPAs' targets, and how often it may change (the
+    scenario's ``spec.load``; None: every pod uses exactly its HPA's target, ``spec.controllers.podautoscaler``)."""

@@ -12,6 +12,7 @@ from spec.state import (
     CronJob,
     DaemonSet,
     Deployment,
+    HorizontalPodAutoscaler,
     Informer,
     Job,
     Namespace,
@@ -80,6 +81,15 @@ def _object(obj: Object) -> dict[str, Any]:
                    status=f"{ds.updated_replicas} updated, {ds.ready_replicas} ready, {ds.available_replicas} "
                    f"available, observedGeneration {ds.observed_generation}",
                    conditions=[f"{c.type}={c.status} ({c.reason})" for c in ds.conditions])
+    elif isinstance(obj, HorizontalPodAutoscaler):
+        hs = obj.status
+        out.update(target=f"{obj.target_kind}/{obj.target_name}", minReplicas=obj.min_replicas,
+                   maxReplicas=obj.max_replicas,
+                   status=f"current {hs.current_replicas}, desired {hs.desired_replicas}"
+                   + (", scaled" if hs.last_scale_time else ""),
+                   metrics=[f"{m.name} {m.utilization}%" if m.utilization is not None
+                            else f"{m.name} {m.average_value}m" for m in hs.current_metrics if m.name],
+                   conditions=[f"{c.type}={c.status} ({c.reason})" for c in hs.conditions])
     elif isinstance(obj, DaemonSet):
         dst = obj.status
         out.update(generation=m.generation, images=[c.image for c in obj.template.containers],
@@ -135,6 +145,15 @@ def display(state: ClusterState) -> Mapping[str, Any]:
             "queue": list(ctl.queue.queue),
             "expectations": {k: {"add": e.add, "del": sorted(e.deletes)} for k, e in sorted(ctl.expectations.items())},
             "finalizer removals expected": {k: sorted(v) for k, v in sorted(ctl.removals.items())},
+        }
+    if state.hpa is not None:
+        h = state.hpa
+        view["horizontal-pod-autoscaler"] = {
+            "queue": list(h.queue), "next sync": [f"{k} in {ms} ms" for k, ms in h.waiting],
+            "recommendations": {k: [f"{r} ({age // 1000} s ago)" for r, age in v]
+                                for k, v in sorted(h.recommendations.items())},
+            "load": [f"{k}: " + ", ".join(f"{v}m {r}" for r, v in level) + f" ({mode})" for k, mode, level in h.load],
+            **({"load changes left": h.switches} if h.switches else {}),
         }
     if state.daemonsets is not None:
         dctl = state.daemonsets
@@ -196,6 +215,8 @@ def summary(obj: Object | None) -> str:
     elif isinstance(obj, Node):
         parts.append("unschedulable" if obj.info.unschedulable else "schedulable")
         parts.append(f"Ready={obj.ready}")
+    elif isinstance(obj, HorizontalPodAutoscaler):
+        parts.append(f"currentReplicas: {obj.status.current_replicas}, desiredReplicas: {obj.status.desired_replicas}")
     if obj.meta.deleting:
         parts.append("being deleted")
     return ", ".join(parts)
@@ -457,6 +478,10 @@ def why(before: ClusterState, action: Any, after: ClusterState, config: Config) 
                     f"lastScheduleTime {'none' if last is None else rfc3339(last, None)}, active "
                     f"{[n for n, _ in cached.status.active] if isinstance(cached, CronJob) else []}) and its Jobs "
                     f"from the Job informer (at rv {before.jobs.informer.rv})")
+        elif action.actor == "horizontal-pod-autoscaler":
+            from spec.controllers.podautoscaler import why_sync
+
+            read = why_sync(before, action.key)
         else:
             read = f"{action.actor} read nodes and pods from etcd (at rv {etcd.revision})"
         return [read, *_writes(before, after)]

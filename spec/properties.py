@@ -729,6 +729,15 @@ def _register_cronjobs() -> None:
 _register_cronjobs()
 
 
+def _register_hpa() -> None:
+    from spec.hpa_properties import register
+
+    register(PROPERTIES)  # type: ignore[arg-type]
+
+
+_register_hpa()  # the HorizontalPodAutoscaler's properties (spec/hpa_properties.py)
+
+
 # --- explanations: what breaks each property in a violating state (issue 18) -------------------------------
 
 

@@ -72,6 +72,7 @@ FAULTS = {
 SCENARIO_FIELDS = ("faults", "consistency", "variants", "properties", "userActions", "bounds", "watchCacheSize",
                    "symmetry", "description", "podGC", "start",
                    "leaderElection", "apiServers")
+SCENARIO_FIELDS = (*SCENARIO_FIELDS, "load")  # type: ignore[assignment]  # the HPAs' metrics (podautoscaler)
 DEFAULT_SCENARIO = "web-two-nodes"
 MAX_API_SERVERS = 5
 """The most kube-apiserver replicas a scenario takes (``spec.apiServers``): each adds a cache position per state."""
@@ -108,7 +109,6 @@ containers, not to the control plane the model checks; RBAC, Ingress and Network
 PersistentVolumeClaims, PersistentVolumes and StorageClasses are modelled (``spec.controllers.persistentvolume``)."""
 
 NOT_MODELLED = {
-    "HorizontalPodAutoscaler": "replicas change only through `kubectl scale` in spec.userActions",
     "ReplicationController": "use a ReplicaSet (the same controller with set-based selectors)",
     "LimitRange": "its admission would change the pods' requests",
     "ResourceQuota": "its admission could refuse pods",
@@ -711,6 +711,19 @@ _KINDS: dict[str, tuple[str, Callable[[dict[str, Any], str], Object]]] = {
 """The object kinds a scenario holds: each kind's apiVersion and the function that reads its document."""
 
 
+def _hpa(doc: dict[str, Any], where: str) -> Object:
+    """A HorizontalPodAutoscaler (autoscaling/v2, or v1 converted): ``spec.controllers.podautoscaler``."""
+    from spec.controllers.podautoscaler import Invalid, parse_hpa
+
+    try:
+        return parse_hpa(doc, where, _meta(doc, where))
+    except Invalid as err:
+        raise InputError(f"{where}: {printable(str(err))}") from None
+
+
+_KINDS["HorizontalPodAutoscaler"] = ("autoscaling/v2", _hpa)
+
+
 def _scenario_spec(doc: dict[str, Any], where: str) -> dict[str, Any]:
     _keys(doc, ("apiVersion", "kind", "metadata", "spec"), where)
     if doc.get("apiVersion") != "kubespec.dev/v1":
@@ -783,6 +796,8 @@ def parse(text: str, source: str) -> Scenario:
                                  f"read and ignored: {', '.join(sorted(IGNORED_KINDS))})")
             ignored.append(printable(f"{kind} {label}" if label else str(kind)))
             continue
+        if kind == "HorizontalPodAutoscaler" and api == "autoscaling/v1":  # converted to v2 (spec.controllers.
+            api = "autoscaling/v2"                                          # podautoscaler.parse_hpa)
         api_version, read = _KINDS[kind]
         if api != api_version:
             raise InputError(f"{where}: apiVersion: expected {api_version}, got {api!r}")
@@ -878,6 +893,15 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
             raise InputError(f"{where}: spec.leaderElection: PersistentVolumeClaims under kube-controller-manager's "
                              "leader election are not modelled (the PersistentVolume controller is not handed over "
                              "on failover)")
+    hpa_load = None
+    if spec.get("load") is not None:  # the metrics server's load (spec.controllers.podautoscaler)
+        from spec.controllers.podautoscaler import parse_load
+
+        hpa_load = parse_load(spec["load"], objects, f"{where}: spec.load")
+    if leader_election is not None and "kube-controller-manager" in leader_election.components and any(
+            type(o).__name__ == "HorizontalPodAutoscaler" for o in objects):
+        raise InputError(f"{where}: spec.leaderElection: a HorizontalPodAutoscaler under kube-controller-manager's "
+                         "leader election is not modelled (its controller is not handed over on failover)")
     api_servers = _int(spec, "apiServers", f"{where}: spec", 1)
     if not 1 <= api_servers <= MAX_API_SERVERS:
         raise InputError(f"{where}: spec.apiServers: expected 1 to {MAX_API_SERVERS} API servers, got {api_servers}")
@@ -897,6 +921,7 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         leader_election=leader_election,
         api_servers=api_servers,
         schedule_times=schedule_times,
+        load=hpa_load,
     )
     if start == "converged":
         from spec.cluster import initial_state

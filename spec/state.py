@@ -642,8 +642,101 @@ class StorageClass:
     volume_binding_mode: str = "Immediate"
 
 
+# --- HorizontalPodAutoscalers (``spec.controllers.podautoscaler``) ------------------------------------------------
+
+
+@attrs.frozen(cache_hash=True)
+class ResourceMetric:
+    """Upstream: autoscaling/v2 MetricSpec of type Resource (the only metric source modelled): the resource ("cpu"
+    or "memory") and its MetricTarget, ``target_type`` "Utilization" (``value``: averageUtilization, a percentage
+    of the pods' requests) or "AverageValue" (``value``: averageValue in milli-units, as Quantity.MilliValue)."""
+
+    name: str
+    target_type: str
+    value: int
+
+
+@attrs.frozen(cache_hash=True)
+class ScalingPolicy:
+    """Upstream: autoscaling/v2 HPAScalingPolicy: ``type`` "Pods" or "Percent", ``value``, ``period_seconds``."""
+
+    type: str
+    value: int
+    period_seconds: int
+
+
+@attrs.frozen(cache_hash=True)
+class ScalingRules:
+    """Upstream: autoscaling/v2 HPAScalingRules, defaulted (pkg/apis/autoscaling/v2/defaults.go
+    GenerateHPAScaleUpRules, GenerateHPAScaleDownRules): ``stabilization_window_seconds`` None is the scale-down
+    rules' default (the controller's --horizontal-pod-autoscaler-downscale-stabilization, 300 s)."""
+
+    stabilization_window_seconds: int | None
+    select_policy: str
+    policies: tuple[ScalingPolicy, ...]
+
+
+@attrs.frozen(cache_hash=True)
+class HPABehavior:
+    """Upstream: autoscaling/v2 HorizontalPodAutoscalerBehavior, both rules defaulted."""
+
+    scale_up: ScalingRules
+    scale_down: ScalingRules
+
+
+@attrs.frozen(cache_hash=True)
+class HPACondition:
+    """Upstream: autoscaling/v2 HorizontalPodAutoscalerCondition (lastTransitionTime omitted)."""
+
+    type: str
+    status: str
+    reason: str
+    message: str
+
+
+@attrs.frozen(cache_hash=True)
+class MetricStatus:
+    """Upstream: autoscaling/v2 MetricStatus of a Resource metric: its current averageUtilization (None for an
+    AverageValue target) and averageValue (milli-units)."""
+
+    name: str
+    utilization: int | None
+    average_value: int
+
+
+@attrs.frozen(cache_hash=True)
+class HPAStatus:
+    """Upstream: autoscaling/v2 HorizontalPodAutoscalerStatus. ``last_scale_time`` says whether lastScaleTime is set
+    (its value is not kept: nothing reads it, and a time would make every state new; so two rescales in a row that
+    leave the same status write it once, where upstream's new time writes it each time)."""
+
+    current_replicas: int = 0
+    desired_replicas: int = 0
+    last_scale_time: bool = False
+    current_metrics: tuple[MetricStatus, ...] = ()
+    conditions: tuple[HPACondition, ...] = ()
+
+
+@attrs.frozen(cache_hash=True)
+class HorizontalPodAutoscaler:
+    """Upstream: autoscaling/v2 HorizontalPodAutoscaler (``spec.controllers.podautoscaler``): the scale target
+    (``target_kind`` Deployment, ReplicaSet or StatefulSet of group apps, ``target_name``), minReplicas (defaulted
+    to 1), maxReplicas, the Resource metrics (defaulted to cpu at 80% utilization) and the behavior (None when
+    unset: the controller then uses its legacy normalization)."""
+
+    meta: Meta
+    target_kind: str
+    target_name: str
+    max_replicas: int
+    min_replicas: int = 1
+    metrics: tuple[ResourceMetric, ...] = ()
+    behavior: HPABehavior | None = None
+    status: HPAStatus = HPAStatus()
+
+
 Object = (Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice | Job
-          | Namespace | Lease | DaemonSet | PersistentVolume | PersistentVolumeClaim | StorageClass | CronJob)
+          | Namespace | Lease | DaemonSet | PersistentVolume | PersistentVolumeClaim | StorageClass
+          | HorizontalPodAutoscaler | CronJob)
 
 RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
             StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets", Service: "services",
@@ -653,7 +746,10 @@ RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "
 KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
         PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice", Job: "Job",
         Namespace: "Namespace", Lease: "Lease", DaemonSet: "DaemonSet", PersistentVolume: "PersistentVolume",
-        PersistentVolumeClaim: "PersistentVolumeClaim", StorageClass: "StorageClass", CronJob: "CronJob"}
+        PersistentVolumeClaim: "PersistentVolumeClaim", StorageClass: "StorageClass"}
+RESOURCE[HorizontalPodAutoscaler] = "horizontalpodautoscalers"
+KIND[HorizontalPodAutoscaler] = "HorizontalPodAutoscaler"
+KIND[CronJob] = "CronJob"
 GROUP = {
     "pods": "", "nodes": "", "services": "", "endpoints": "", "events": "", "namespaces": "", "configmaps": "",
     "secrets": "", "persistentvolumeclaims": "", "persistentvolumes": "", "serviceaccounts": "",
@@ -729,6 +825,9 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
                                      obj.status, obj.selected_node)
     if type(obj) is StorageClass:
         return StorageClass(meta, obj.provisioner, obj.reclaim_policy, obj.volume_binding_mode)
+    if type(obj) is HorizontalPodAutoscaler:
+        return HorizontalPodAutoscaler(meta, obj.target_kind, obj.target_name, obj.max_replicas, obj.min_replicas,
+                                       obj.metrics, obj.behavior, obj.status)
     if type(obj) is CronJob:
         return attrs.evolve(obj, meta=meta)
     assert type(obj) is Node
@@ -1245,6 +1344,48 @@ class CronJobController:
     """Owed schedule times still without their Job when a resync period elapsed (12 h and more: too late)."""
 
 
+AgedValues = tuple[tuple[int, int], ...]
+"""(value, age in ms) pairs, oldest last or in upstream's list order: a recommendation or a scale event and how long
+ago it was made (the model keeps ages, not times: ``spec.clock``)."""
+
+
+@attrs.frozen(cache_hash=True)
+class PodAutoscaler:
+    """kube-controller-manager's HPA controller (``spec.controllers.podautoscaler``) and the load its metrics show.
+
+    The controller's memory, lost in a controller-manager crash: ``queue`` (HPAs whose resync interval elapsed),
+    ``waiting`` (each HPA's AddRateLimited: ms left of its 15 s), ``recommendations`` (the unstabilized
+    recommendations of each HPA, upstream's in-memory map), ``up_events`` / ``down_events`` (its scale events, in
+    upstream's list order), ``scale_age`` (ms since its lastScaleTime, capped: only under the variant
+    hpa-forbidden-window, which reads it). The environment: ``load`` (the level of each entry of the scenario's
+    ``spec.load``) and ``switches`` (load changes left). History variables (no component reads them; a crash keeps
+    them): ``seen`` (the recommendations computed from metrics that can still matter), ``seen_up`` /
+    ``seen_down`` (every rescale within the policies' periods), ``written`` (the replicas each HPA last wrote to its
+    target) and ``violations`` (a rescale that broke a promise: ``spec.hpa_properties``). None in ``ClusterState``
+    where the scenario has no HPA."""
+
+    queue: tuple[Key, ...] = attrs.field(default=(), metadata=holds(("seq", KEY)))
+    waiting: tuple[tuple[Key, int], ...] = attrs.field(default=(), metadata=holds(("seq", ("tuple", KEY, None))))
+    recommendations: immutables.Map[Key, AgedValues] = attrs.field(default=immutables.Map(),
+                                                                   metadata=holds(("map", KEY, None)))
+    up_events: immutables.Map[Key, AgedValues] = attrs.field(default=immutables.Map(),
+                                                             metadata=holds(("map", KEY, None)))
+    down_events: immutables.Map[Key, AgedValues] = attrs.field(default=immutables.Map(),
+                                                               metadata=holds(("map", KEY, None)))
+    scale_age: immutables.Map[Key, int] = attrs.field(default=immutables.Map(), metadata=holds(("map", KEY, None)))
+    load: tuple[tuple[Key, str, tuple[tuple[str, int], ...]], ...] = attrs.field(
+        default=(), metadata=holds(("seq", ("tuple", KEY, None, None))))
+    """Each ``spec.load`` entry's workload, mode and current level (resource, milli-units)."""
+    switches: int = 0
+    seen: immutables.Map[Key, AgedValues] = attrs.field(default=immutables.Map(), metadata=holds(("map", KEY, None)))
+    seen_up: immutables.Map[Key, AgedValues] = attrs.field(default=immutables.Map(),
+                                                           metadata=holds(("map", KEY, None)))
+    seen_down: immutables.Map[Key, AgedValues] = attrs.field(default=immutables.Map(),
+                                                             metadata=holds(("map", KEY, None)))
+    written: immutables.Map[Key, int] = attrs.field(default=immutables.Map(), metadata=holds(("map", KEY, None)))
+    violations: frozenset[str] = frozenset()
+
+
 @attrs.frozen(cache_hash=True)
 class PodGC:
     """The pod garbage collector's memory (``spec.controllers.podgc``): its quarantine of node names that bound pods
@@ -1469,6 +1610,9 @@ class ClusterState:
     volumes: VolumeController | None = None
     """The PersistentVolume controller (None: the scenario has no claim or volume;
     ``spec.controllers.persistentvolume``)."""
+    hpa: PodAutoscaler | None = None
+    """The HPA controller and the load (None: the scenario has no HorizontalPodAutoscaler;
+    ``spec.controllers.podautoscaler``)."""
     cronjobs: CronJobController | None = None
     """The CronJob controller (None: the scenario has no CronJob; ``spec.controllers.cronjob``)."""
 
@@ -1484,7 +1628,7 @@ class ClusterState:
                             self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.volumes, self.cronjobs)
+                            self.volumes, self.hpa, self.cronjobs)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -1580,7 +1724,7 @@ class ClusterState:
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.volumes, self.cronjobs)
+                            self.volumes, self.hpa, self.cronjobs)
 
     def with_informers(self, infs: Sequence[Informer | None], etcd: Etcd | None = None,
                        current: list[Informer | None] | None = None) -> ClusterState:
@@ -1665,7 +1809,7 @@ class ClusterState:
             net = with_net_informers(net, infs_net)  # type: ignore[arg-type]
         return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets, self.pending_commands,
                             self.budget, self.ghost, self.lifecycle, workloads, net, self.podgc, jobs, self.leader,
-                            self.apiservers, self.scheduler_election, self.readiness, daemonsets, volumes,
+                            self.apiservers, self.scheduler_election, self.readiness, daemonsets, volumes, self.hpa,
                             cronjobs)
 
     def _with(self, **changes: object) -> ClusterState:
@@ -1679,7 +1823,7 @@ class ClusterState:
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.volumes, self.cronjobs)
+                            self.volumes, self.hpa, self.cronjobs)
 
 
 def _fast_with(cls: type[Any]) -> Callable[..., Any]:

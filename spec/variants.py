@@ -527,3 +527,27 @@ VARIANTS["pv-release-stale-claim"] = Variant(
     _needs_static_volume_binding,
     "statefulset-local-volumes",
 )
+
+
+# --- the HPA controller (spec/controllers/podautoscaler.py) ----------------------------------------------------
+
+
+def _needs_hpa_load(config: Config) -> str | None:
+    from spec.state import HorizontalPodAutoscaler
+
+    if not any(isinstance(o, HorizontalPodAutoscaler) for o in config.objects):
+        return "a HorizontalPodAutoscaler (the variant changes how its controller normalizes a recommendation)"
+    return None
+
+
+VARIANTS["hpa-forbidden-window"] = Variant(
+    "hpa-forbidden-window",
+    "kubernetes#65097 (\"after it scales up (correctly), it will scale down to the minimum if there's low load for "
+    "just 5 minutes\"; fixed by #68122: the scale-down stabilization window replaces the forbidden window, "
+    "Kubernetes 1.12)",
+    "the HPA controller normalizes as Kubernetes 1.11 did: no recommendation history, a scale-down only 5 min after "
+    "the last scale (a scale-up 3 min), to the current recommendation: a load that dips after a long quiet spell "
+    "scales the target down at once, although it asked for more pods one sync before",
+    _needs_hpa_load,
+    "hpa-scale-up",
+)

@@ -60,6 +60,7 @@ CONTENT = ("pods", "services", "persistentvolumeclaims",
            "leases", "daemonsets")
 """The namespaced resources the deleter deletes, in the order it walks them (the model's kinds; upstream walks
 every namespaced resource that discovery lists and supports delete)."""
+CONTENT = (*CONTENT, "horizontalpodautoscalers")  # type: ignore[assignment]  # (spec.controllers.podautoscaler)
 
 
 def terminating(etcd: Etcd) -> list[Namespace]:

@@ -71,6 +71,7 @@ def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
                 and (state.jobs is None or not state.jobs.queue.queue)
                 and (state.daemonsets is None or not state.daemonsets.queue.queue)
                 and (state.volumes is None or not state.volumes.queue.queue)
+                and (state.hpa is None or not state.hpa.queue)
                 and (state.cronjobs is None or not state.cronjobs.queue.queue))
     if who == "scheduler":
         s = state.schedulers[index]

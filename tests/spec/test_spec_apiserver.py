@@ -121,6 +121,7 @@ UPSTREAM_NAMES = {
     "storageclasses": "storageclasses.storage.k8s.io",
 }
 """schema.GroupResource.String() as upstream's errors print it (staging/src/k8s.io/apimachinery/pkg/api/errors)."""
+UPSTREAM_NAMES["horizontalpodautoscalers"] = "horizontalpodautoscalers.autoscaling"
 
 
 def _one_of_each_kind() -> dict[str, Object]:
