@@ -121,8 +121,51 @@ def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:
     return _RESOURCES[kind], name, rest
 
 
+FORMS = (
+    "cordon", "uncordon", "drain", "drain --force", "taint", "untaint",
+    "scale deployments", "scale replicasets", "scale statefulsets",
+    "set image deployments", "set image daemonsets",
+    "rollout pause", "rollout resume", "rollout undo", "rollout undo --to-revision",
+    "delete pods", "delete pods -l", "delete pods --force", "delete nodes", "delete namespaces",
+    *(f"delete {owner}{flag}" for owner in DELETABLE_OWNERS
+      for flag in ("", " --cascade=foreground", " --cascade=orphan")),
+    "expose deployments", "create service",
+)
+"""Every form of command the model runs (``form``): ``parse`` refuses a command of any other form, so a form
+added to the parser is listed here, and spec/testing.py's ``kubectl_commands`` must draw each of them
+(tests/spec/test_testing_strategies.py checks both)."""
+
+
+def form(c: Command) -> str:
+    """The form of a parsed command: its verb, its resource and the flags that change what the model does."""
+    if c.verb in ("cordon", "uncordon", "taint", "untaint"):
+        return c.verb
+    if c.verb == "drain":
+        return "drain --force" if c.force else "drain"
+    if c.verb == "rollout-undo":
+        return "rollout undo --to-revision" if c.to_revision else "rollout undo"
+    if c.verb.startswith("rollout-"):
+        return "rollout " + c.verb.removeprefix("rollout-")
+    if c.verb == "set-image":
+        return f"set image {c.resource}"
+    if c.verb == "create-service":
+        return "create service"
+    if c.verb == "delete" and c.resource == "pods":
+        return "delete pods --force" if c.force else "delete pods -l" if c.selector else "delete pods"
+    if c.verb == "delete" and c.cascade not in ("", "background"):
+        return f"delete {c.resource} --cascade={c.cascade}"
+    return f"{c.verb} {c.resource}"
+
+
 def parse(line: str, where: str) -> Command:
     """One command line; an InputError names ``where`` and the problem."""
+    command = _parse(line, where)
+    if form(command) not in FORMS:
+        raise InputError(f"{where}: unsupported command {line!r} ({', '.join(FORMS)})")
+    return command
+
+
+def _parse(line: str, where: str) -> Command:
     try:
         words = shlex.split(line)
     except ValueError as err:

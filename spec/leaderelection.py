@@ -707,7 +707,6 @@ class ControllerManagerElection(LeaderElector):
         """The reconciles of the parked controllers of each leading replica that is running while another's hold
         the active slot, from their parked caches."""
         le = self._le(state)
-        expectations = "no-expectations" not in config.variants
         for i, r in enumerate(le.replicas):
             parked = le.parked[i]
             if parked is None or r.paused:
@@ -717,7 +716,7 @@ class ControllerManagerElection(LeaderElector):
                                                      (kcm.rs_queue, kcm.deploy_queue), strict=True):
                 for key in queue.queue:
                     s = session(state, config)
-                    new, failed = manager.reconcile(kcm, s, controller, key, expectations=expectations)
+                    new, failed = manager.reconcile(kcm, s, controller, key, **manager.reconcile_options(state, config))
                     yield A.Reconcile(actor, key, failed, tuple(s.events)), commit(
                         state, s, config, leader=attrs.evolve(le, parked=_parked(le, i, new)))
 

@@ -465,20 +465,26 @@ def _namespace(doc: dict[str, Any], where: str) -> Namespace:
     return Namespace(meta, tuple(dict.fromkeys(finalizers)))
 
 
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+"""The namespaces the API server creates at start (metav1.NamespaceDefault, NamespaceSystem, NamespacePublic and
+corev1.NamespaceNodeLease)."""
+
+
 def _namespaces_first(objects: list[Object], seen: dict[str, str]) -> list[Object]:
-    """Where a scenario declares Namespaces, namespaces are API objects: the ``default`` one is added if not
-    declared (the API server creates it at start, pkg/controlplane/controller/systemnamespaces), the Namespaces
+    """Where a scenario declares Namespaces, namespaces are API objects: ``default``, ``kube-system``,
+    ``kube-public`` and ``kube-node-lease`` are added if not declared (the API server creates them at start:
+    pkg/controlplane/controller/systemnamespaces; leader election's Leases live in kube-system), the Namespaces
     are created first, and every namespaced object's namespace must be declared (the API server's
     NamespaceLifecycle admission answers 404 NotFound otherwise). Without a Namespace document, namespaces stay
     implicit (``spec.apiserver.explicit_namespaces``)."""
     namespaces = [o for o in objects if isinstance(o, Namespace)]
     if not namespaces:
         return objects
-    if not any(n.meta.name == "default" for n in namespaces):
-        namespaces.insert(0, Namespace(Meta(name="default", namespace="")))
+    declared = {n.meta.name for n in namespaces}
+    namespaces[:0] = [Namespace(Meta(name=name, namespace="")) for name in SYSTEM_NAMESPACES if name not in declared]
     names = {n.meta.name for n in namespaces}
     for o in objects:
-        if not isinstance(o, Node | Namespace) and o.meta.namespace not in names:
+        if o.meta.namespace and o.meta.namespace not in names:  # cluster-scoped kinds have none
             where = seen[object_key(o)]
             raise InputError(f'{where}: metadata.namespace: namespaces "{o.meta.namespace}" not found (declare a '
                              "Namespace document for it)")
@@ -876,12 +882,6 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         from spec.leaderelection import parse_config
 
         leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", budget)
-        if "kube-controller-manager" in leader_election.components and any(
-                isinstance(o, DaemonSet) for o in objects):
-            # the DaemonSet controller is not yet handed over on failover (spec.leaderelection's handover covers
-            # the other controllers): it would keep running with no leader
-            raise InputError(f"{where}: spec.leaderElection: a DaemonSet under kube-controller-manager's leader "
-                             "election is not modelled (its controller is not handed over on failover)")
         if "kube-controller-manager" in leader_election.components and any(
                 isinstance(o, CronJob) for o in objects):
             raise InputError(f"{where}: spec.leaderElection: a CronJob under kube-controller-manager's leader "

@@ -1655,7 +1655,7 @@ class ClusterState:
         if net.dns is not None:
             out.append(net.dns)
         if self.daemonsets is not None:
-            out += self.daemonsets.informers
+            out += [None] * len(self.daemonsets.informers) if stopped else self.daemonsets.informers
         if self.volumes is not None:
             out += self.volumes.informers
         if self.cronjobs is not None:

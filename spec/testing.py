@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from spec.kubectl import FORMS, form
+from spec.kubectl import parse as parse_command
 from spec.model import ClusterModel
 from spec.scenario import FAULTS, Scenario, parse
 from spec.state import ClusterState
@@ -78,17 +80,129 @@ def pod_manifests(draw: Any, name: str = "solo") -> dict[str, Any]:
     }
 
 
+def _container(draw: Any, name: str) -> dict[str, Any]:
+    return {"name": name, "image": f"{name}:1",
+            "resources": {"requests": {"cpu": draw(CPU), "memory": draw(MEMORY)}}}
+
+
+@st.composite
+def service_manifests(draw: Any, app: str) -> dict[str, Any]:
+    """A Service selecting the pods labelled ``app``: ClusterIP, NodePort or headless, a numeric targetPort."""
+    kind = draw(st.sampled_from(["ClusterIP", "NodePort", "headless"]))
+    spec: dict[str, Any] = {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080}]}
+    if kind == "headless":
+        spec["clusterIP"] = "None"
+    else:
+        spec["type"] = kind
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"{app}-svc", "namespace": "default"},
+            "spec": spec}
+
+
+@st.composite
+def statefulset_manifests(draw: Any, name: str = "db", max_replicas: int = 2) -> dict[str, Any]:
+    """A StatefulSet (OrderedReady or Parallel) of at most ``max_replicas``."""
+    return {
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": "default"},
+        "spec": {"replicas": draw(st.integers(0, max_replicas)), "serviceName": name,
+                 "podManagementPolicy": draw(st.sampled_from(["OrderedReady", "Parallel"])),
+                 "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [_container(draw, name)]}}},
+    }
+
+
+@st.composite
+def job_manifests(draw: Any, name: str = "batch") -> dict[str, Any]:
+    """A Job of one or two completions, parallelism 1, backoffLimit 0 or 1, maybe ttlSecondsAfterFinished."""
+    spec: dict[str, Any] = {
+        "completions": draw(st.integers(1, 2)), "parallelism": 1, "backoffLimit": draw(st.integers(0, 1)),
+        "template": {"spec": {"restartPolicy": draw(st.sampled_from(["Never", "OnFailure"])),
+                              "containers": [_container(draw, name)]}},
+    }
+    if draw(st.booleans()):
+        spec["ttlSecondsAfterFinished"] = draw(st.sampled_from([0, 100]))
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": "default"},
+            "spec": spec}
+
+
+@st.composite
+def daemonset_manifests(draw: Any, name: str = "agent") -> dict[str, Any]:
+    """A DaemonSet (RollingUpdate with maxUnavailable 1 or maxSurge 1, or OnDelete)."""
+    strategy = draw(st.sampled_from([{"type": "RollingUpdate"}, {"type": "OnDelete"},
+                                     {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}]))
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": name}}, "updateStrategy": strategy,
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [_container(draw, name)]}}},
+    }
+
+
+@st.composite
+def pdb_manifests(draw: Any, app: str) -> dict[str, Any]:
+    """A PodDisruptionBudget over the pods labelled ``app``: minAvailable or maxUnavailable, 1 or a percentage."""
+    field = draw(st.sampled_from(["minAvailable", "maxUnavailable"]))
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": f"{app}-pdb", "namespace": "default"},
+            "spec": {field: draw(st.sampled_from([1, "50%"])), "selector": {"matchLabels": {"app": app}}}}
+
+
+@st.composite
+def volume_manifests(draw: Any, node: str) -> list[dict[str, Any]]:
+    """A StorageClass (an external provisioner, Immediate or WaitForFirstConsumer, reclaimPolicy Delete or Retain),
+    a claim ``data`` of it, and maybe a static PersistentVolume of that class on ``node`` (a local volume)."""
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "standard"},
+         "provisioner": "csi.example.com", "reclaimPolicy": draw(st.sampled_from(["Delete", "Retain"])),
+         "volumeBindingMode": draw(st.sampled_from(["Immediate", "WaitForFirstConsumer"]))},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "default"},
+         "spec": {"storageClassName": "standard", "accessModes": ["ReadWriteOnce"],
+                  "resources": {"requests": {"storage": "1Gi"}}}},
+    ]
+    if draw(st.booleans()):
+        docs.append({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "local-a"},
+                     "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"],
+                              "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "standard",
+                              "local": {"path": "/mnt/disks/ssd1"},
+                              "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                                  {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}}})
+    return docs
+
+
 @st.composite
 def manifests(draw: Any, max_nodes: int = 3) -> list[dict[str, Any]]:
-    """1 to ``max_nodes`` Nodes, at most one Deployment, at most one ReplicaSet and at most one bare Pod: small
-    clusters that check in seconds."""
+    """1 to ``max_nodes`` Nodes and small workloads of every kind a scenario models (``spec.scenario``'s kinds):
+    at most one Deployment, ReplicaSet, bare Pod, StatefulSet, Job and DaemonSet, maybe a Service and a
+    PodDisruptionBudget over one of them, maybe a Namespace holding the bare Pod, maybe a StorageClass, a claim
+    (which the bare pod may mount) and a local PersistentVolume: small clusters that check in
+    seconds (the rarer kinds are drawn rarely, so most draws stay small)."""
     docs = [draw(node_manifests(i)) for i in range(draw(st.integers(1, max_nodes)))]
     if draw(st.booleans()):
         docs.append(draw(deployment_manifests(draw(NAMES))))
     if draw(st.integers(0, 3)) == 0:
         docs.append(draw(replicaset_manifests("lone")))
-    if draw(st.booleans()) or len(docs) == 1:
-        docs.append(draw(pod_manifests()))
+    if draw(st.integers(0, 5)) == 0:
+        docs.append(draw(statefulset_manifests()))
+    if draw(st.integers(0, 5)) == 0:
+        docs.append(draw(job_manifests()))
+    if draw(st.integers(0, 5)) == 0:
+        docs.append(draw(daemonset_manifests()))
+    if draw(st.booleans()) or len(docs) == len([d for d in docs if d["kind"] == "Node"]):
+        pod = draw(pod_manifests())
+        if draw(st.integers(0, 3)) == 0:  # in a declared Namespace (namespaces become API objects)
+            docs.insert(0, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+            pod["metadata"]["namespace"] = "team"
+        docs.append(pod)
+    if draw(st.integers(0, 5)) == 0:
+        docs += draw(volume_manifests(docs[0]["metadata"]["name"]))
+        pod = next((d for d in docs if d["kind"] == "Pod" and "namespace" not in d["metadata"]), None)
+        if pod is not None and draw(st.booleans()):  # the bare pod mounts the claim
+            pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    apps = [d["spec"]["template"]["metadata"]["labels"]["app"] for d in docs
+            if d["kind"] in ("Deployment", "ReplicaSet", "StatefulSet") and d["metadata"].get("namespace") == "default"]
+    apps += [d["metadata"]["labels"]["app"] for d in docs if d["kind"] == "Pod" and "namespace" not in d["metadata"]]
+    if apps and draw(st.integers(0, 4)) == 0:
+        docs.append(draw(service_manifests(draw(st.sampled_from(apps)))))
+    if apps and draw(st.integers(0, 5)) == 0:
+        docs.append(draw(pdb_manifests(draw(st.sampled_from(apps)))))
     return docs
 
 
@@ -116,36 +230,67 @@ def replicaset_manifests(draw: Any, name: str = "lone", max_replicas: int = 2) -
 FAULT_KINDS = tuple(FAULTS)
 """Every fault kind a scenario's budget can hold (``spec.scenario.FAULTS``: a kind added there is drawn here)."""
 
-KUBECTL_FORMS = ("scale deployment", "scale replicaset", "set image", "rollout undo", "rollout undo --to-revision",
-                 "delete pod", "delete pod -l", "delete pod --force", "delete node", "cordon", "uncordon")
-"""Every form of command ``spec.kubectl.parse`` accepts, each of which ``kubectl_commands`` draws."""
+
+KUBECTL_FORMS = FORMS
+"""Every form of command ``spec.kubectl.parse`` accepts (``spec.kubectl.FORMS``), each of which ``kubectl_commands``
+draws when the documents have what it acts on."""
 
 
 @st.composite
 def kubectl_commands(draw: Any, docs: list[dict[str, Any]]) -> list[str]:
-    """Some of every kind of command ``spec.kubectl`` runs, against the objects of ``docs``."""
-    deployments = [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"]
-    replicasets = [d["metadata"]["name"] for d in docs if d["kind"] == "ReplicaSet"]
-    nodes = [d["metadata"]["name"] for d in docs if d["kind"] == "Node"]
-    pods = [d for d in docs if d["kind"] == "Pod"]
+    """Up to two commands of every form ``spec.kubectl`` runs, against the objects of ``docs``."""
+    def named(kind: str) -> list[dict[str, Any]]:
+        return [d for d in docs if d["kind"] == kind]
+
     choices: list[str] = []
-    for name in deployments:
+    cascades = ("", " --cascade=foreground", " --cascade=orphan")
+    for d in named("Deployment"):
+        name = d["metadata"]["name"]
         choices += [f"kubectl scale deployment/{name} --replicas={draw(st.integers(0, 2))}",
                     f"kubectl set image deployment/{name} {name}={name}:2",
                     f"kubectl rollout undo deployment/{name}",
-                    f"kubectl rollout undo deployment/{name} --to-revision=1"]
-    for name in replicasets:
-        choices.append(f"kubectl scale replicaset/{name} --replicas={draw(st.integers(0, 2))} -n default")
-    for name in nodes:
-        choices += [f"kubectl cordon {name}", f"kubectl uncordon {name}", f"kubectl delete node {name}"]
-    for pod in pods:
-        app = pod["metadata"]["labels"]["app"]
-        choices += [f"kubectl delete pod {pod['metadata']['name']}", f"kubectl delete pod -l app={app}",
-                    f"kubectl delete pod {pod['metadata']['name']} --grace-period=0 --force"]
-    if not choices:
+                    f"kubectl rollout undo deployment/{name} --to-revision=1",
+                    f"kubectl rollout pause deployment/{name}", f"kubectl rollout resume deployment/{name}",
+                    *(f"kubectl delete deployment {name}{cascade}" for cascade in cascades),
+                    f"kubectl expose deployment/{name} --port=80 --target-port=8080 --name={name}-exposed"]
+    for d in named("ReplicaSet"):
+        name = d["metadata"]["name"]
+        choices += [f"kubectl scale replicaset/{name} --replicas={draw(st.integers(0, 2))} -n default",
+                    *(f"kubectl delete replicaset {name}{cascade}" for cascade in cascades)]
+    for d in named("StatefulSet"):
+        choices.append(f"kubectl scale statefulset/{d['metadata']['name']} --replicas={draw(st.integers(0, 2))}")
+    for d in named("Job"):
+        choices += [f"kubectl delete job {d['metadata']['name']}{cascade}" for cascade in cascades]
+    for d in named("DaemonSet"):
+        name = d["metadata"]["name"]
+        choices += [f"kubectl set image daemonset/{name} {name}={name}:2",
+                    *(f"kubectl delete daemonset {name}{cascade}" for cascade in cascades)]
+    for d in named("Namespace"):
+        choices.append(f"kubectl delete namespace {d['metadata']['name']}")
+    for d in named("PersistentVolumeClaim"):
+        choices += [f"kubectl delete pvc {d['metadata']['name']}{cascade}" for cascade in cascades]
+    for d in named("Node"):
+        name = d["metadata"]["name"]
+        effect = draw(st.sampled_from(["NoSchedule", "NoExecute"]))
+        choices += [f"kubectl cordon {name}", f"kubectl uncordon {name}", f"kubectl delete node {name}",
+                    f"kubectl drain {name} --ignore-daemonsets", f"kubectl drain {name} --ignore-daemonsets --force",
+                    f"kubectl taint nodes {name} dedicated=infra:{effect}",
+                    f"kubectl taint nodes {name} dedicated:{effect}-"]
+    for pod in named("Pod"):
+        name, app = pod["metadata"]["name"], pod["metadata"]["labels"]["app"]
+        ns = f" -n {pod['metadata']['namespace']}" if "namespace" in pod["metadata"] else ""
+        choices += [f"kubectl delete pod {name}{ns}", f"kubectl delete pod -l app={app}{ns}",
+                    f"kubectl delete pod {name}{ns} --grace-period=0 --force"]
+    if any(d["kind"] in ("Deployment", "Pod") for d in docs):
+        choices.append(f"kubectl create service {draw(st.sampled_from(['clusterip', 'nodeport']))} extra "
+                       "--tcp=80:8080")
+    by_form: dict[str, list[str]] = {}
+    for line in choices:  # drawn form first, then one of its lines: every form as likely as any other
+        by_form.setdefault(form(parse_command(line, "generated")), []).append(line)
+    if not by_form:
         return []
-    commands: list[str] = draw(st.lists(st.sampled_from(choices), max_size=2, unique=True))
-    return commands
+    forms: list[str] = draw(st.lists(st.sampled_from(sorted(by_form)), max_size=2, unique=True))
+    return [draw(st.sampled_from(by_form[f])) for f in forms]
 
 
 @st.composite

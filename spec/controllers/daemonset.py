@@ -72,7 +72,7 @@ from spec.apiserver import NAMESPACE_TERMINATING, Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
 from spec.component import Base, Delta, Host, Process, Step
 from spec.controllers.deployment import template_hash
-from spec.controllers.manager import _elapse_queue, _finish
+from spec.controllers.manager import _elapse_queue, _finish, running
 from spec.scheduling.filters import matches_node_selector_and_affinity, untolerated_taint
 from spec.scheduling.manifests import DAEMON_TOLERATIONS, NETWORK_UNAVAILABLE
 from spec.scheduling.types import (
@@ -840,7 +840,7 @@ class DaemonSetComponent(Base):
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         ctl = state.daemonsets
-        if ctl is None:
+        if ctl is None or not running(state):  # under leader election, only in the acting replica
             return
         pods = shared_pods(state)
         variants = variants_of(config)
@@ -850,17 +850,17 @@ class DaemonSetComponent(Base):
                 state._with(etcd=etcd, ghost=ghost, daemonsets=new), config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {ACTOR} if state.daemonsets is not None and state.daemonsets.queue.queue else set()
+        return {ACTOR} if self.busy(state, config) else set()
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        return state.daemonsets is not None and bool(state.daemonsets.queue.queue)
+        return state.daemonsets is not None and bool(state.daemonsets.queue.queue) and running(state)
 
     def timers(self, state: ClusterState) -> list[int]:
-        return [] if state.daemonsets is None else timers(state.daemonsets)
+        return [] if state.daemonsets is None or not running(state) else timers(state.daemonsets)
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
         ctl = state.daemonsets
-        if ctl is None or not timers(ctl):
+        if ctl is None or not timers(ctl) or not running(state):
             return state, ()
         fired = ("daemonset controller backoff/expectations",) if dt in timers(ctl) else ()
         return state._with(daemonsets=elapse(ctl, dt)), fired
@@ -869,10 +869,18 @@ class DaemonSetComponent(Base):
         """The informers' periodic resync: every cached DaemonSet is delivered as an update to itself (enqueued);
         pods and nodes with an unchanged resourceVersion are ignored by their handlers."""
         ctl = state.daemonsets
-        if ctl is None:
+        if ctl is None or not running(state):
             return state
         new = _enqueue(ctl, sorted(k for k, o in ctl.informers[0].cache.items() if isinstance(o, DaemonSet)))
         return state if new == ctl else state._with(daemonsets=new)
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """While no kube-controller-manager replica acts (``spec.controllers.manager.Hosted``): nothing of it (empty
+        informers, queue and expectations); the next leader's starts afresh (``restart``)."""
+        ctl = state.daemonsets
+        if ctl is None:
+            return state
+        return state._with(daemonsets=DaemonSetController(tuple(informer.fresh(None) for _ in ctl.informers)))
 
     def watcher(self, state: ClusterState, index: int) -> str:
         return INFORMER_ACTOR

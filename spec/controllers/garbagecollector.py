@@ -50,6 +50,7 @@ import immutables
 from spec import actions as A
 from spec import component
 from spec.apiserver import Session
+from spec.controllers.manager import running
 from spec.state import (
     FINALIZER_FOREGROUND,
     FINALIZER_ORPHAN,
@@ -235,7 +236,9 @@ def _steps(caches: tuple[immutables.Map[Key, Object], ...], etcd: Etcd, ghost: G
 
 def gc_work(state: ClusterState, config: Config) -> tuple[Step, ...]:
     """The garbage collector's work items that change something (``steps``), over the controller manager's
-    caches."""
+    caches; none while no kube-controller-manager replica acts (``spec.controllers.manager.running``)."""
+    if not running(state):
+        return ()
     caches = tuple(i.cache for i in state.kcm.informers)
     if state.jobs is not None:  # the Job informer (the shared informer factory's): Jobs own their pods
         caches += (state.jobs.informer.cache,)

@@ -231,6 +231,16 @@ def _listed_kcm(etcd: Etcd, high: tuple[int, ...], revision: int) -> ControllerM
 # --- the component (spec.component) ----------------------------------------------------------------------------
 
 
+def reconcile_options(state: ClusterState, config: Config) -> dict[str, Any]:
+    """``reconcile``'s keyword arguments in ``state`` under ``config``'s variants (for the reconciles of a
+    kube-controller-manager replica's parked controllers, ``spec.leaderelection``; ``reconcile_steps`` passes the
+    same to its memoised ``_reconcile``)."""
+    return {"expectations": "no-expectations" not in config.variants,
+            "adoption_guard": "gc-readoption" not in config.variants,
+            "recreate_waits_for_pods": "recreate-no-pod-wait" not in config.variants,
+            "readiness": state.readiness, "paused_scales": "paused-no-scale" not in config.variants}
+
+
 def reconcile_steps(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterState, bool]]:
     """Every queued key's reconcile: (action, next state, idle), ``idle`` when the reconcile wrote nothing,
     recorded no Event and changed nothing in the controller but took the key off its queue (a fact about the

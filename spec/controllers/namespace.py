@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from spec import actions as A
 from spec import component
 from spec.apiserver import Session
+from spec.controllers.manager import running
 from spec.state import (
     FINALIZER_KUBERNETES,
     ClusterState,
@@ -131,7 +132,8 @@ class NamespaceControllerComponent(component.Base):
 
     name = "namespace-controller"
     host = component.Host.CONTROLLER_MANAGER
-    """It runs in kube-controller-manager; a restart loses nothing it has (``Base.restart``)."""
+    """It runs in kube-controller-manager; a restart loses nothing it has (``Base.restart``); under leader election
+    it acts only while a replica's controllers run (``spec.controllers.manager.running``)."""
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (ACTOR,) if has_namespaces(config) else ()
@@ -140,17 +142,17 @@ class NamespaceControllerComponent(component.Base):
         return self.actors(config)
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[component.Step]:
-        if not has_namespaces(config):
+        if not has_namespaces(config) or not running(state):  # under leader election: the acting replica's only
             return
         for name, etcd, ghost, events in work(state.etcd, state.ghost):
             yield A.Reconcile(ACTOR, f"namespaces/{name}", False, events), settle(
                 state._with(etcd=etcd, ghost=ghost), config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        return {ACTOR} if has_namespaces(config) and work(state.etcd, state.ghost) else set()
+        return {ACTOR} if self.busy(state, config) else set()
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        return has_namespaces(config) and bool(work(state.etcd, state.ghost))
+        return has_namespaces(config) and running(state) and bool(work(state.etcd, state.ghost))
 
 
 def has_namespaces(config: Config) -> bool:

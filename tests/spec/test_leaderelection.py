@@ -349,3 +349,72 @@ def test_leader_election_with_several_api_servers_turns_off_both_sets_of_reducti
     config = _config("apiServers: 2\n  leaderElection: {replicas: 2}")
     on = applicable(ALL, config)
     assert not (on.ample_sets or on.commute_writes or on.eager_noop or on.symmetry) and on.renumber
+
+
+def test_a_parked_controller_reconciles_with_the_same_options_as_the_active_one(monkeypatch: pytest.MonkeyPatch
+                                                                              ) -> None:
+    """A resumed replica's parked ReplicaSet controller reconciles as the active one does: with the pods' readiness
+    ages (minReadySeconds) and the scenario's variants (it once got only ``expectations``)."""
+    from spec.controllers import manager
+
+    config = load(OVERSHOOT).config
+    s = _step(initial_state(config), config, "deployment-controller")
+    s = _step(s, config, "replicasets/default/web")
+    s = _step(s, config, "fault: pause (its clock and steps stop) kcm-0")
+    s = _until(s, config, lambda t: t.leader is not None and t.leader.replicas[1].expires == 0)
+    s = _step(s, config, "kcm-0 resumes")
+    s = _step(s, config, "kcm-1 acquires")
+    seen: list[dict[str, object]] = []
+    real = manager.reconcile
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(manager, "reconcile", spy)
+    lines = [line for line, _ in _steps(s, config)]
+    assert any(line.startswith("kcm-0/replicaset-controller") for line in lines), lines
+    assert seen and all(kw == manager.reconcile_options(s, config) for kw in seen)
+    assert set(seen[0]) == {"expectations", "adoption_guard", "recreate_waits_for_pods", "readiness", "paused_scales"}
+
+
+NAMESPACED = """
+apiVersion: kubespec.dev/v1
+kind: Scenario
+metadata: {name: ha-namespace}
+spec:
+  leaderElection: {replicas: 2}
+  faults: {controllerManagerCrashes: 1}
+  userActions: ["kubectl delete namespace team"]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+status: {allocatable: {cpu: "2", memory: 2Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, namespace: team}
+spec:
+  nodeName: node-a
+  containers: [{name: solo, image: "solo:1"}]
+"""
+
+
+def test_the_namespace_controller_and_the_garbage_collector_act_only_in_a_leading_replica() -> None:
+    """They run in kube-controller-manager: after the leader's crash, until a replica acquires the Lease, nothing of
+    them acts, however much work there is (a namespace being deleted); once one leads, the namespace controller
+    does. (The scenario also needs the system namespaces: the Lease is in kube-system.)"""
+    config = parse(NAMESPACED, "ha-namespace.yaml").config
+    s = _step(initial_state(config), config, "fault: crash and restart kcm-0")  # the leader: nobody acts
+    s = _step(s, config, "kubectl delete namespace team")
+    assert s.leader is not None and s.leader.active < 0
+    lines = [line for line, _ in _steps(s, config)]
+    assert not any(line.startswith(("namespace-controller", "garbage-collector")) for line in lines), lines
+    s = _until(s, config, lambda t: t.leader is not None and t.leader.active >= 0)
+    s = _until(s, config, lambda t: any(line.startswith("namespace-controller") for line, _ in _steps(t, config)),
+               avoid=("fault", "resumes", "kubelet"))

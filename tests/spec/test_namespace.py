@@ -31,9 +31,10 @@ def _text() -> str:
 def test_declared_namespaces_are_objects_and_default_is_added() -> None:
     objects = builtin("namespace-delete").config.objects
     names = [o.meta.name for o in objects if isinstance(o, Namespace)]
-    assert names == ["default", "team-a"]  # created first, default added (systemnamespaces)
-    assert all(isinstance(o, Namespace) for o in objects[:2])
-    ns = objects[1]
+    # created first, the API server's own added (systemnamespaces)
+    assert names == ["default", "kube-system", "kube-public", "kube-node-lease", "team-a"]
+    assert all(isinstance(o, Namespace) for o in objects[:5])
+    ns = objects[4]
     assert isinstance(ns, Namespace) and ns.finalizers == (FINALIZER_KUBERNETES,) and ns.phase == "Active"
     # without a Namespace document, namespaces stay implicit: no Namespace object at all
     assert not any(isinstance(o, Namespace) for o in builtin("cascade-delete").config.objects)
@@ -273,3 +274,42 @@ def test_a_drain_during_the_namespace_deletion_holds_exhaustively() -> None:
     result = check(ClusterModel(parse(DRAINED, "t.yaml").config))
     assert result.status == "ok", result.verdict()
     assert {p.name: p.status for p in result.properties}["NamespaceEventuallyDeleted"] == "holds"
+
+
+def test_cluster_scoped_objects_need_no_namespace_where_namespaces_are_declared() -> None:
+    """A StorageClass and a PersistentVolume are cluster-scoped: declared Namespaces do not make them need one (they
+    were refused as in namespace "" once claims were modelled)."""
+    text = """
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+status: {allocatable: {cpu: "2", memory: 2Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: standard}
+provisioner: csi.example.com
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-a}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: standard
+  hostPath: {path: /data}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: team}
+spec:
+  storageClassName: standard
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+"""
+    objects = parse(text, "volumes.yaml").config.objects
+    assert {type(o).__name__ for o in objects} >= {"StorageClass", "PersistentVolume", "PersistentVolumeClaim"}

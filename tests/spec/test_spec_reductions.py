@@ -21,7 +21,7 @@ from spec.reduction import ALL, Reductions
 from spec.reduction.canonical import rename_nodes
 from spec.reduction.writeorder import canonical_history
 from spec.scenario import builtin, load, parse, with_overrides
-from spec.state import ClusterState, Informer, Node, ReplicaSet
+from spec.state import ClusterState, DaemonSet, Informer, Node, ReplicaSet
 from spec.testing import cluster_states, scenarios
 
 OFF = Reductions(symmetry=False, commute_writes=False, ample_sets=False, eager_noop=False)
@@ -271,6 +271,14 @@ def test_representatives_of_random_reachable_states(data: st.DataObject) -> None
     assert model.canonical(rep) == rep
     assert cached_copies_agree(rep)
     assert caches_follow_from_etcd(state) and caches_follow_from_etcd(rep)
+    if any(isinstance(o, DaemonSet) for o in scenario.config.objects):
+        # A DaemonSet creates its pods in the order of the nodes, each with the first free generated name and the
+        # next uid, so the same creation from a state and from its representative gives the pods the other names
+        # and uids: the successors agree only up to renaming those pods (upstream's names are random: any naming
+        # is a behaviour of Kubernetes). Node symmetry does not rename pods, so it keeps both namings apart
+        # (reduction lost, not a verdict: tests/spec/test_spec_differential.py checks the DaemonSet built-ins with
+        # and without reductions; docs/spec.md, "Node symmetry").
+        return
     assert {model.canonical(t) for _, t in model.successors(state)} == \
         {model.canonical(t) for _, t in model.successors(rep)}
 

@@ -8,30 +8,20 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis.errors import NoSuchExample
 
+from checker.errors import InputError
+from spec.kubectl import FORMS, form
 from spec.kubectl import parse as parse_command
-from spec.scenario import FAULTS, parse
+from spec.scenario import _KINDS, FAULTS, parse
 from spec.testing import FAULT_KINDS, KUBECTL_FORMS, cluster_states, scenario_documents
 
-SEARCH = settings(max_examples=2000, database=None, derandomize=True, phases=[Phase.generate],
+SEARCH = settings(max_examples=4000, database=None, derandomize=True, phases=[Phase.generate],
                   suppress_health_check=list(HealthCheck))  # found is enough: no shrinking
 
 
 def _form(line: str) -> str:
-    words = line.split()[1:]
-    if words[0] == "scale":
-        return "scale " + words[1].split("/")[0]
-    if words[0] == "set":
-        return "set image"
-    if words[0] == "rollout":
-        return "rollout undo --to-revision" if any(w.startswith("--to-revision") for w in words) else "rollout undo"
-    if words[0] == "delete":
-        if words[1] == "node":
-            return "delete node"
-        if "--force" in words:
-            return "delete pod --force"
-        return "delete pod -l" if "-l" in words else "delete pod"
-    return words[0]
+    return form(parse_command(line, "test"))
 
 
 def _spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -48,10 +38,33 @@ def test_every_fault_kind_is_drawn() -> None:
 
 @pytest.mark.parametrize("form", KUBECTL_FORMS)
 def test_every_kubectl_command_is_drawn(form: str) -> None:
-    docs = find(scenario_documents(), lambda d: any(_form(c) == form for c in _spec(d)["userActions"]),
-                settings=SEARCH)
+    try:
+        docs = find(scenario_documents(), lambda d: any(_form(c) == form for c in _spec(d)["userActions"]),
+                    settings=SEARCH)
+    except NoSuchExample:
+        pytest.fail(f"no generated scenario runs `kubectl {form}`: add it to spec/testing.py's kubectl_commands()")
     line = next(c for c in _spec(docs)["userActions"] if _form(c) == form)
     parse_command(line, "test")  # the model's own parser takes it
+
+
+def test_the_forms_drawn_are_the_forms_the_parser_runs() -> None:
+    """``KUBECTL_FORMS`` is the parser's own table: a form added to ``spec.kubectl.parse`` (and to ``FORMS``, or
+    the parser refuses it) must be drawn by ``kubectl_commands`` (the test above)."""
+    assert KUBECTL_FORMS == FORMS
+    with pytest.raises(InputError, match="unsupported command"):
+        parse_command("kubectl annotate pod web a=b", "test")
+
+
+@pytest.mark.parametrize("kind", sorted(_KINDS))
+def test_every_modelled_kind_is_drawn(kind: str) -> None:
+    """Every kind a scenario models (``spec.scenario``'s table) appears in some drawn scenario: a kind added to the
+    parser needs a generator in spec/testing.py's ``manifests`` (else the differential and hypothesis tests never
+    see it)."""
+    try:
+        docs = find(scenario_documents(), lambda d: any(x["kind"] == kind for x in d), settings=SEARCH)
+    except NoSuchExample:
+        pytest.fail(f"no generated scenario holds a {kind}: add a generator for it to spec/testing.py's manifests()")
+    parse(yaml.safe_dump_all(docs), "generated.yaml")
 
 
 @pytest.mark.parametrize("nodes", [1, 2, 3])
