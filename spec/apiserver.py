@@ -35,6 +35,7 @@ from spec.state import (
     FINALIZER_PVC_PROTECTION,
     IMMORTAL_NAMESPACES,
     RESOURCE,
+    CronJob,
     DaemonSet,
     Deployment,
     EndpointSlice,
@@ -140,6 +141,12 @@ def validate(obj: Object) -> str | None:
         from spec.controllers.daemonset import validate_daemonset
 
         error = validate_daemonset(obj)
+        if error:
+            return prefix + error
+    if isinstance(obj, CronJob):
+        from spec.controllers.cronjob import validate_cronjob
+
+        error = validate_cronjob(obj)
         if error:
             return prefix + error
     if isinstance(obj, Service):

@@ -55,6 +55,8 @@ def summary(s: Scenario) -> str:
         from spec.leaderelection import describe_bounds
 
         bounds.append(describe_bounds(c.leader_election))
+    if any(type(o).__name__ == "CronJob" for o in c.objects):  # time ends after them (spec.controllers.cronjob)
+        bounds.append(f"{c.schedule_times} schedule time{'s' if c.schedule_times != 1 else ''} per CronJob")
     if c.load is not None:  # the load actor is not fair: its changes are bounded (spec.controllers.podautoscaler)
         bounds.append(f"at most {_count(c.load.max_switches, 'load change')} (spec.load)")
     if bounds:  # what the scenario asks for; the verdict states the bounds the search ran with (options may differ)

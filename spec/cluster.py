@@ -34,6 +34,7 @@ from spec.clock import Clock
 from spec.component import Component, commit, session
 from spec.config import Config
 from spec.controllers import (
+    cronjob,
     daemonset,
     garbagecollector,
     manager,
@@ -87,6 +88,7 @@ COMPONENTS: tuple[Component, ...] = (
     leaderelection.LEADER_ELECTION,     # kube-controller-manager's replicas under leader election (issue 19)
     leaderelection.SCHEDULER_ELECTION,  # kube-scheduler's replicas under leader election (issue 19)
     daemonset.DAEMONSETS,               # the DaemonSet controller
+    cronjob.CRONJOBS,                   # the CronJob controller (after the Job controller: its Job informer)
     persistentvolume.PERSISTENT_VOLUMES,  # the PersistentVolume controller (binding, reclaiming)
     provisioner.PROVISIONER,            # the external provisioners of the scenario's StorageClasses
     pvcprotection.PVC_PROTECTION,       # the PVC protection controller (kubernetes.io/pvc-protection)

@@ -85,6 +85,9 @@ class Config:
     are deleted by the pod garbage collector, oldest first; 0 turns that off (``spec.controllers.podgc``)."""
     leader_election: LeaderElectionConfig | None = None
     """Replicas of kube-controller-manager under leader election (None: one replica, no election)."""
+    schedule_times: int = 2
+    """Schedule times explored per CronJob (the scenario's ``bounds.scheduleTimes``; ``spec.controllers.cronjob``):
+    time beyond the last is not modelled."""
     api_servers: int = 1
     """kube-apiserver replicas (the scenario's ``spec.apiServers``), each with its own watch cache; clients fail
     over between them (``spec.kube_apiserver``)."""

@@ -9,6 +9,7 @@ import attrs
 
 from spec.state import (
     ClusterState,
+    CronJob,
     DaemonSet,
     Deployment,
     HorizontalPodAutoscaler,
@@ -51,6 +52,13 @@ def _object(obj: Object) -> dict[str, Any]:
         if js.uncounted_succeeded or js.uncounted_failed:
             out["uncountedTerminatedPods"] = {"succeeded": list(js.uncounted_succeeded),
                                               "failed": list(js.uncounted_failed)}
+    if isinstance(obj, CronJob):
+        from spec.controllers.cronjob import rfc3339
+
+        cs = obj.status
+        out.update(schedule=obj.schedule, concurrencyPolicy=obj.concurrency_policy, suspend=obj.suspend,
+                   active=[name for name, _ in cs.active],
+                   lastScheduleTime=None if cs.last_schedule_time is None else rfc3339(cs.last_schedule_time, None))
     if isinstance(obj, Pod):
         out.update(nodeName=obj.node_name, phase=obj.status.phase, ready=obj.status.ready,
                    images=[c.image for c in obj.containers])
@@ -154,6 +162,17 @@ def display(state: ClusterState) -> Mapping[str, Any]:
             "queue": list(dctl.queue.queue),
             "backoff": [f"{k} in {ms} ms" for k, ms in dctl.queue.waiting],
             "expectations": {k: {"add": e.add, "del": e.delete} for k, e in sorted(dctl.expectations.items())},
+        }
+    if state.cronjobs is not None:
+        cctl = state.cronjobs
+        from spec.controllers.cronjob import rfc3339
+
+        view["cronjob-controller"] = {
+            "informer rv": cctl.informer.rv,
+            "queue": list(cctl.queue.queue),
+            "requeue": [f"{k} in {ms} ms" for k, ms in cctl.queue.waiting],
+            "now": rfc3339(cctl.now, None) + f" +{cctl.now % 1000} ms",
+            "schedule times to come": [f"{k} at {rfc3339(t, None)}" for k, t in cctl.deadlines],
         }
     if state.apiservers is not None:  # several API servers (spec.kube_apiserver): each one's cache and clients
         from spec.kube_apiserver import server_name
@@ -449,6 +468,16 @@ def why(before: ClusterState, action: Any, after: ClusterState, config: Config) 
             revs = ", ".join(str(i.rv) for i in before.kcm.informers)
             read = (f"garbage-collector read its dependency graph from the controller manager's informers (at rv "
                     f"{revs}) and checked owners with live GETs (etcd at rv {etcd.revision})")
+        elif action.actor == "cronjob-controller" and before.cronjobs is not None and before.jobs is not None:
+            cached = before.cronjobs.informer.cache.get(action.key)
+            last = None if not isinstance(cached, CronJob) else cached.status.last_schedule_time
+            from spec.controllers.cronjob import rfc3339
+
+            read = (f"cronjob-controller read {action.key} from its informer (at rv {before.cronjobs.informer.rv}"
+                    f"{'' if before.cronjobs.informer.rv == etcd.revision else f'; etcd at rv {etcd.revision}'}: "
+                    f"lastScheduleTime {'none' if last is None else rfc3339(last, None)}, active "
+                    f"{[n for n, _ in cached.status.active] if isinstance(cached, CronJob) else []}) and its Jobs "
+                    f"from the Job informer (at rv {before.jobs.informer.rv})")
         elif action.actor == "horizontal-pod-autoscaler":
             from spec.controllers.podautoscaler import why_sync
 
@@ -564,6 +593,14 @@ def tables(state: ClusterState) -> list[dict[str, Any]]:
         out.append({"title": "jobs", "columns": ["NAME", "STATUS", "COMPLETIONS", "ACTIVE", "FAILED"],
                     "rows": [[_name(j), j.status.condition or "Running", _completions(j), j.status.active,
                               j.status.failed] for j in jobs]})
+    cronjobs = [o for o in objects if isinstance(o, CronJob)]
+    if cronjobs:  # kubectl get cronjobs (printCronJob)
+        from spec.controllers.cronjob import rfc3339
+
+        out.append({"title": "cronjobs", "columns": ["NAME", "SCHEDULE", "SUSPEND", "ACTIVE", "LAST SCHEDULE"],
+                    "rows": [[_name(c), c.schedule, str(c.suspend), len(c.status.active),
+                              "<none>" if c.status.last_schedule_time is None
+                              else rfc3339(c.status.last_schedule_time, None)] for c in cronjobs]})
     daemonsets = [o for o in objects if isinstance(o, DaemonSet)]
     if daemonsets:  # kubectl get daemonsets (printDaemonSet)
         out.append({"title": "daemonsets", "columns": ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE",

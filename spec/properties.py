@@ -680,6 +680,55 @@ def _register_daemonsets() -> None:
 _register_daemonsets()
 
 
+def _register_cronjobs() -> None:
+    from spec import cronjob_properties as cp
+    from spec.state import CronJob
+
+    PROPERTIES["CronJobForbidAtMostOneActive"] = PropertySpec(
+        "CronJobForbidAtMostOneActive", "always", cp.forbid_at_most_one_active, None,
+        "A CronJob with concurrencyPolicy Forbid never has two unfinished Jobs (none being deleted).",
+        "batch/v1 ConcurrencyPolicy ForbidConcurrent; pkg/controller/cronjob/cronjob_controllerv2.go (syncCronJob); "
+        "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#concurrency-policy",
+        applies=_has(CronJob), explain=cp.explain_forbid,
+    )
+    PROPERTIES["CronJobOneJobPerScheduleTime"] = PropertySpec(
+        "CronJobOneJobPerScheduleTime", "always", cp.one_job_per_schedule_time, None,
+        "A CronJob never has two Jobs for one schedule time at once (the Job's name NAME-<minutes> is the lock).",
+        "pkg/controller/cronjob/cronjob_controllerv2.go (syncCronJob: \"use the job name as a lock\"), utils.go "
+        "(getJobFromTemplate2, getTimeHashInMinutes)",
+        applies=_has(CronJob), explain=cp.explain_same_time,
+    )
+    PROPERTIES["CronJobJobNeverRecreated"] = PropertySpec(
+        "CronJobJobNeverRecreated", "always", cp.never_recreated, None,
+        "No Job is ever created a second time for one CronJob and one schedule time (the name lock holds only while "
+        "the first Job exists).",
+        "pkg/controller/cronjob/cronjob_controllerv2.go (sync reads the CronJob from its lister; syncCronJob: "
+        "\"use the job name as a lock to prevent us from making the job twice\")",
+        finding=True, applies=_has(CronJob), explain=cp.explain_duplicates,
+    )
+    PROPERTIES["CronJobHistoryLimitsKept"] = PropertySpec(
+        "CronJobHistoryLimitsKept", "leads_to", cp.over_history_limits,
+        lambda s: not cp.over_history_limits(s),
+        "Finished Jobs beyond a CronJob's successfulJobsHistoryLimit / failedJobsHistoryLimit are eventually "
+        "deleted, oldest first.",
+        "pkg/controller/cronjob/cronjob_controllerv2.go (cleanupFinishedJobs, removeOldestJobs); "
+        "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#jobs-history-limits",
+        applies=_has(CronJob), explain=cp.explain_limits,
+    )
+    PROPERTIES["CronJobScheduleTimesGetJobs"] = PropertySpec(
+        "CronJobScheduleTimesGetJobs", "leads_to", cp.schedule_time_pending,
+        lambda s: not cp.schedule_time_pending(s),
+        "Every schedule time reached (within the scenario's bound) while the CronJob is not suspended and, under "
+        "Forbid, has no unfinished Job, eventually gets its Job, unless startingDeadlineSeconds has passed.",
+        "pkg/controller/cronjob/cronjob_controllerv2.go (sync, syncCronJob), utils.go (nextScheduleTime, "
+        "nextScheduleTimeDuration); https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/",
+        applies=_has(CronJob), explain=cp.explain_pending,
+    )
+
+
+_register_cronjobs()
+
+
 def _register_hpa() -> None:
     from spec.hpa_properties import register
 

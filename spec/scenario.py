@@ -1,5 +1,5 @@
 """Scenarios: a YAML file of Kubernetes documents (Node, Deployment, ReplicaSet, Pod, StatefulSet,
-PodDisruptionBudget, Job, DaemonSet) plus one ``kind: Scenario``
+PodDisruptionBudget, Job, DaemonSet, CronJob) plus one ``kind: Scenario``
 document (apiVersion kubespec.dev/v1) with fault budgets, read consistency, variants, properties, kubectl commands
 and bounds. Every problem is an ``InputError`` naming the file, the document and the field.
 
@@ -32,6 +32,8 @@ from spec.state import (
     FINALIZER_KUBERNETES,
     Budget,
     Container,
+    CronJob,
+    CronJobStatus,
     DaemonSet,
     Deployment,
     Job,
@@ -107,7 +109,6 @@ containers, not to the control plane the model checks; RBAC, Ingress and Network
 PersistentVolumeClaims, PersistentVolumes and StorageClasses are modelled (``spec.controllers.persistentvolume``)."""
 
 NOT_MODELLED = {
-    "CronJob": "it creates Jobs on a schedule; give the Job itself (batch/v1 Job is modelled)",
     "ReplicationController": "use a ReplicaSet (the same controller with set-based selectors)",
     "LimitRange": "its admission would change the pods' requests",
     "ResourceQuota": "its admission could refuse pods",
@@ -375,6 +376,77 @@ def _job(doc: dict[str, Any], where: str) -> Job:
                ttl_seconds_after_finished=ttl)
 
 
+def _timestamp(value: Any, where: str) -> int:
+    """An RFC 3339 time (metav1.Time; YAML may have read it as a datetime already), in ms since the Unix epoch."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        when = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    elif isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{where}: expected an RFC 3339 time, got {printable(value)}") from None
+        if when.tzinfo is None:
+            raise InputError(f"{where}: expected an RFC 3339 time with its offset, got {printable(value)}")
+    else:
+        raise InputError(f"{where}: expected an RFC 3339 time, got {printable(value)}")
+    return int(when.timestamp() * 1000)
+
+
+def _cronjob(doc: dict[str, Any], where: str) -> CronJob:
+    """A batch/v1 CronJob (``spec.controllers.cronjob`` says what of it is modelled): schedule, timeZone,
+    concurrencyPolicy, suspend, startingDeadlineSeconds, the history limits (defaults 3 and 1) and the jobTemplate
+    (read as a Job: its fields, its labels and annotations); metadata.creationTimestamp and status.lastScheduleTime
+    / lastSuccessfulTime (status.active is not read: the model's CronJob starts with none). The schedule and time
+    zone are validated by the API server (``validate_cronjob``, upstream's messages)."""
+    from spec.controllers.cronjob import DEFAULT_START_MS
+
+    meta = _meta(doc, where)
+    spec = _map(doc, "spec", where, required=True)
+    _keys(spec, ("schedule", "timeZone", "concurrencyPolicy", "suspend", "startingDeadlineSeconds",
+                 "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "jobTemplate"), f"{where}: spec")
+    schedule = spec.get("schedule", "")
+    if not isinstance(schedule, str):
+        raise InputError(f"{where}: spec.schedule: expected a string, got {printable(schedule)}")
+    zone = spec.get("timeZone")
+    if zone is not None and not isinstance(zone, str):
+        raise InputError(f"{where}: spec.timeZone: expected a string, got {printable(zone)}")
+    policy = spec.get("concurrencyPolicy", "Allow")
+    if not isinstance(policy, str):
+        raise InputError(f"{where}: spec.concurrencyPolicy: expected a string, got {printable(policy)}")
+    suspend = spec.get("suspend", False)
+    if not isinstance(suspend, bool):
+        raise InputError(f"{where}: spec.suspend: expected true or false, got {printable(suspend)}")
+    deadline = spec.get("startingDeadlineSeconds")
+    if deadline is not None:
+        deadline = _int(spec, "startingDeadlineSeconds", f"{where}: spec", 0)
+    limits = {f: _int(spec, f, f"{where}: spec", d) for f, d in (("successfulJobsHistoryLimit", 3),
+                                                                   ("failedJobsHistoryLimit", 1))}
+    template = _map(spec, "jobTemplate", f"{where}: spec", required=True)
+    _keys(template, ("metadata", "spec"), f"{where}: spec.jobTemplate")
+    tmeta = _map(template, "metadata", f"{where}: spec.jobTemplate")
+    _keys(tmeta, ("labels", "annotations"), f"{where}: spec.jobTemplate.metadata")
+    job = _job({"metadata": {"name": meta.name, "namespace": meta.namespace, **tmeta},
+                "spec": _map(template, "spec", f"{where}: spec.jobTemplate", required=True)},
+               f"{where}: spec.jobTemplate")
+    metadata = _map(doc, "metadata", where)
+    created = metadata.get("creationTimestamp")
+    creation_ms = DEFAULT_START_MS if created is None else _timestamp(created, f"{where}: metadata.creationTimestamp")
+    status = _map(doc, "status", where)
+    times = {f: None if status.get(f) is None else _timestamp(status[f], f"{where}: status.{f}")
+             for f in ("lastScheduleTime", "lastSuccessfulTime")}
+    return CronJob(meta=meta, schedule=schedule, template=job.template, creation_ms=creation_ms, time_zone=zone,
+                   concurrency_policy=policy, suspend=suspend, starting_deadline_seconds=deadline,
+                   successful_jobs_history_limit=limits["successfulJobsHistoryLimit"],
+                   failed_jobs_history_limit=limits["failedJobsHistoryLimit"], parallelism=job.parallelism,
+                   completions=job.completions, backoff_limit=job.backoff_limit, restart_policy=job.restart_policy,
+                   ttl_seconds_after_finished=job.ttl_seconds_after_finished, job_labels=job.meta.labels,
+                   job_annotations=job.meta.annotations,
+                   status=CronJobStatus(last_schedule_time=times["lastScheduleTime"],
+                                        last_successful_time=times["lastSuccessfulTime"]))
+
+
 def _namespace(doc: dict[str, Any], where: str) -> Namespace:
     """A v1 Namespace: its name, spec.finalizers (``kubernetes``, the default, or none) and status.phase (Active: a
     scenario starts with no namespace being deleted)."""
@@ -635,6 +707,7 @@ _KINDS: dict[str, tuple[str, Callable[[dict[str, Any], str], Object]]] = {
     "StatefulSet": ("apps/v1", _statefulset),
     "PodDisruptionBudget": ("policy/v1", _pdb),
     "Job": ("batch/v1", _job),
+    "CronJob": ("batch/v1", lambda doc, where: _cronjob(doc, where)),
     "DaemonSet": ("apps/v1", lambda doc, where: _daemonset(doc, where)),
     "Namespace": ("v1", _namespace),
     "PersistentVolumeClaim": ("v1", lambda doc, where: volumes.parse_claim(doc, where)),
@@ -789,7 +862,10 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         if command.verb == "scale":
             check_replicas(command.replicas, f"{where}: spec.userActions[{i}]: --replicas")
     bounds = _map(spec, "bounds", f"{where}: spec")
-    _keys(bounds, ("maxStates", "maxDepth"), f"{where}: spec.bounds")
+    _keys(bounds, ("maxStates", "maxDepth", "scheduleTimes"), f"{where}: spec.bounds")
+    schedule_times = _int(bounds, "scheduleTimes", f"{where}: spec.bounds", 2)  # CronJobs (spec.controllers.cronjob)
+    if not 1 <= schedule_times <= 10:
+        raise InputError(f"{where}: spec.bounds.scheduleTimes: expected 1 to 10 schedule times, got {schedule_times}")
     max_states = _int(bounds, "maxStates", f"{where}: spec.bounds", 0) or None
     max_depth = _int(bounds, "maxDepth", f"{where}: spec.bounds", 0) or None
     pod_gc = _map(spec, "podGC", f"{where}: spec")
@@ -806,6 +882,10 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         from spec.leaderelection import parse_config
 
         leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", budget)
+        if "kube-controller-manager" in leader_election.components and any(
+                isinstance(o, CronJob) for o in objects):
+            raise InputError(f"{where}: spec.leaderElection: a CronJob under kube-controller-manager's leader "
+                             "election is not modelled (its controller is not handed over on failover)")
     if leader_election is not None and "kube-controller-manager" in leader_election.components:
         from spec.controllers.persistentvolume import has_volumes
 
@@ -840,6 +920,7 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         start=start,
         leader_election=leader_election,
         api_servers=api_servers,
+        schedule_times=schedule_times,
         load=hpa_load,
     )
     if start == "converged":

@@ -289,6 +289,48 @@ class Job:
     """spec.ttlSecondsAfterFinished (``spec.controllers.ttlafterfinished``); None: kept for ever."""
 
 
+CRONJOB_SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+"""batch/v1 CronJobScheduledTimestampAnnotation: the CronJob controller writes each Job's scheduled time (RFC 3339,
+in the CronJob's time zone) on the Jobs it creates (``spec.controllers.cronjob``)."""
+
+
+@attrs.frozen(cache_hash=True)
+class CronJobStatus:
+    """Upstream: batch/v1 CronJobStatus. ``active`` is status.active (ObjectReferences: each Job's name and uid);
+    the times are ms since the Unix epoch (None: unset)."""
+
+    active: tuple[tuple[str, int], ...] = attrs.field(default=(), metadata=holds(("seq", ("tuple", None, UID))))
+    last_schedule_time: int | None = None
+    last_successful_time: int | None = None
+
+
+@attrs.frozen(cache_hash=True)
+class CronJob:
+    """Upstream: batch/v1 CronJob (``spec.controllers.cronjob``). ``creation_ms`` is metadata.creationTimestamp (ms
+    since the Unix epoch: the schedule counts from it); the Job template's fields are the Job's own (``Job``), its
+    labels and annotations ``job_labels`` / ``job_annotations``; the history limits default to 3 and 1
+    (SetDefaults_CronJob)."""
+
+    meta: Meta
+    schedule: str
+    template: PodTemplate
+    creation_ms: int = 0
+    time_zone: str | None = None
+    concurrency_policy: str = "Allow"
+    suspend: bool = False
+    starting_deadline_seconds: int | None = None
+    successful_jobs_history_limit: int | None = 3
+    failed_jobs_history_limit: int | None = 1
+    parallelism: int = 1
+    completions: int | None = 1
+    backoff_limit: int = 6
+    restart_policy: str = "Never"
+    ttl_seconds_after_finished: int | None = None
+    job_labels: Pairs = ()
+    job_annotations: Pairs = ()
+    status: CronJobStatus = CronJobStatus()
+
+
 STATEFULSET_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
@@ -694,19 +736,20 @@ class HorizontalPodAutoscaler:
 
 Object = (Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice | Job
           | Namespace | Lease | DaemonSet | PersistentVolume | PersistentVolumeClaim | StorageClass
-          | HorizontalPodAutoscaler)
+          | HorizontalPodAutoscaler | CronJob)
 
 RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
             StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets", Service: "services",
             EndpointSlice: "endpointslices", Job: "jobs", Namespace: "namespaces", Lease: "leases",
             DaemonSet: "daemonsets", PersistentVolume: "persistentvolumes",
-            PersistentVolumeClaim: "persistentvolumeclaims", StorageClass: "storageclasses"}
+            PersistentVolumeClaim: "persistentvolumeclaims", StorageClass: "storageclasses", CronJob: "cronjobs"}
 KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deployment", StatefulSet: "StatefulSet",
         PodDisruptionBudget: "PodDisruptionBudget", Service: "Service", EndpointSlice: "EndpointSlice", Job: "Job",
         Namespace: "Namespace", Lease: "Lease", DaemonSet: "DaemonSet", PersistentVolume: "PersistentVolume",
         PersistentVolumeClaim: "PersistentVolumeClaim", StorageClass: "StorageClass"}
 RESOURCE[HorizontalPodAutoscaler] = "horizontalpodautoscalers"
 KIND[HorizontalPodAutoscaler] = "HorizontalPodAutoscaler"
+KIND[CronJob] = "CronJob"
 GROUP = {
     "pods": "", "nodes": "", "services": "", "endpoints": "", "events": "", "namespaces": "", "configmaps": "",
     "secrets": "", "persistentvolumeclaims": "", "persistentvolumes": "", "serviceaccounts": "",
@@ -785,6 +828,8 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
     if type(obj) is HorizontalPodAutoscaler:
         return HorizontalPodAutoscaler(meta, obj.target_kind, obj.target_name, obj.max_replicas, obj.min_replicas,
                                        obj.metrics, obj.behavior, obj.status)
+    if type(obj) is CronJob:
+        return attrs.evolve(obj, meta=meta)
     assert type(obj) is Node
     return Node(meta, obj.info, obj.ready)
 
@@ -1271,6 +1316,34 @@ class DaemonSetController:
     expectations: immutables.Map[Key, CountExpectation] = immutables.Map()
 
 
+CRONJOB_SCOPE = ("kcm", "cronjobs")
+"""The CronJob controller's CronJob informer's scope (its Jobs are the Job controller's informer's: one shared
+informer factory)."""
+
+
+@attrs.frozen(cache_hash=True)
+class CronJobController:
+    """kube-controller-manager's CronJob controller (``spec.controllers.cronjob``): its CronJob informer (scope
+    ("kcm", "cronjobs"); its Jobs are the shared Job informer's, ``JobController.informer``) and its work queue
+    (with the AddAfter requeues to each CronJob's next schedule time), lost in a controller-manager crash; and
+    what is not the controller's: ``now``, the wall clock (ms since the Unix epoch, capped at ``end``), the
+    schedule times still to come within the scenario's bound (``deadlines``: the clock stops at each), and the
+    history variables the properties read (``owed``: schedule times reached that must get a Job; ``created``:
+    every (CronJob, scheduled time) a Job was created for; ``duplicates``: the pairs created twice). None in
+    ``ClusterState`` where the scenario has no CronJob: then nothing changes for the other scenarios."""
+
+    informer: Informer
+    queue: WorkQueue = WorkQueue()
+    now: int = 0
+    end: int = 0
+    deadlines: tuple[tuple[Key, int], ...] = ()
+    owed: frozenset[tuple[Key, int]] = frozenset()
+    created: frozenset[tuple[Key, int]] = frozenset()
+    duplicates: frozenset[tuple[Key, int]] = frozenset()
+    missed: frozenset[tuple[Key, int]] = frozenset()
+    """Owed schedule times still without their Job when a resync period elapsed (12 h and more: too late)."""
+
+
 AgedValues = tuple[tuple[int, int], ...]
 """(value, age in ms) pairs, oldest last or in upstream's list order: a recommendation or a scale event and how long
 ago it was made (the model keeps ages, not times: ``spec.clock``)."""
@@ -1463,7 +1536,8 @@ class SlotLayout:
 
     @staticmethod
     def of(schedulers: int, kubelets: tuple[str, ...], workloads: int, jobs: bool, eps: bool,
-           proxies: tuple[str, ...], dns: bool, daemonsets: bool = False, volumes: bool = False) -> SlotLayout:
+           proxies: tuple[str, ...], dns: bool, daemonsets: bool = False, volumes: bool = False,
+           cronjobs: bool = False) -> SlotLayout:
         slots: list[tuple[str, int, tuple[str, str]]] = list(_KCM_SLOTS)
         owner = ["kcm"] * len(_KCM_SLOTS)
         start = {"kcm": 0}
@@ -1490,13 +1564,15 @@ class SlotLayout:
             add("daemonsets", "daemonsets", [("kcm", r) for r in DAEMONSET_RESOURCES])
         if volumes:
             add("volumes", "volumes", [("kcm", r) for r in VOLUME_RESOURCES])
+        if cronjobs:
+            add("cronjobs", "cronjobs", [CRONJOB_SCOPE])
         return SlotLayout(tuple(slots), tuple(scope for _, _, scope in slots), tuple(owner), start)
 
 
 _LAYOUTS: dict[tuple[object, ...], SlotLayout] = {}
 """Every layout met (``ClusterState.layout``): a handful per scenario."""
 _ABSENT: Any = object()
-_LAST_LAYOUT: list[object] = [None, None, None, None, None, None, None, None]
+_LAST_LAYOUT: list[object] = [None, None, None, None, None, None, None, None, None]
 """The components of the last state asked and its layout: consecutive states mostly share them."""
 
 
@@ -1537,6 +1613,8 @@ class ClusterState:
     hpa: PodAutoscaler | None = None
     """The HPA controller and the load (None: the scenario has no HorizontalPodAutoscaler;
     ``spec.controllers.podautoscaler``)."""
+    cronjobs: CronJobController | None = None
+    """The CronJob controller (None: the scenario has no CronJob; ``spec.controllers.cronjob``)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -1550,7 +1628,7 @@ class ClusterState:
                             self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.volumes, self.hpa)
+                            self.volumes, self.hpa, self.cronjobs)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -1580,6 +1658,8 @@ class ClusterState:
             out += [None] * len(self.daemonsets.informers) if stopped else self.daemonsets.informers
         if self.volumes is not None:
             out += self.volumes.informers
+        if self.cronjobs is not None:
+            out.append(None if stopped else self.cronjobs.informer)
         return out
 
     def layout(self) -> SlotLayout:
@@ -1588,17 +1668,17 @@ class ClusterState:
         last = _LAST_LAYOUT
         if (last[0] is kubelets and last[1] is schedulers and last[2] is net and last[3] is workloads
                 and (self.jobs is None) == last[4] and (self.daemonsets is None) == last[6]
-                and (self.volumes is None) == last[7]):
+                and (self.volumes is None) == last[7] and (self.cronjobs is None) == last[8]):
             return last[5]  # type: ignore[return-value]
         key = (len(schedulers), tuple([k.node for k in kubelets]),
                -1 if workloads is None else len(workloads.informers), self.jobs is not None,
                net.eps is not None, tuple([p.node for p in net.proxies]) if net.proxies else (), net.dns is not None,
-               self.daemonsets is not None, self.volumes is not None)
+               self.daemonsets is not None, self.volumes is not None, self.cronjobs is not None)
         layout = _LAYOUTS.get(key)
         if layout is None:
             layout = _LAYOUTS[key] = SlotLayout.of(*key)
         _LAST_LAYOUT[:] = [kubelets, schedulers, net, workloads, self.jobs is None, layout, self.daemonsets is None,
-                           self.volumes is None]
+                           self.volumes is None, self.cronjobs is None]
         return layout
 
     def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
@@ -1626,6 +1706,9 @@ class ClusterState:
             dinfs = list(self.daemonsets.informers)
             dinfs[index] = inf
             return self._with(daemonsets=attrs.evolve(self.daemonsets, informers=tuple(dinfs)))
+        elif who == "cronjobs":
+            assert self.cronjobs is not None
+            return self._with(cronjobs=attrs.evolve(self.cronjobs, informer=inf))
         elif who == "scheduler":
             ss = list(schedulers)
             s = ss[index]
@@ -1641,7 +1724,7 @@ class ClusterState:
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.volumes, self.hpa)
+                            self.volumes, self.hpa, self.cronjobs)
 
     def with_informers(self, infs: Sequence[Informer | None], etcd: Etcd | None = None,
                        current: list[Informer | None] | None = None) -> ClusterState:
@@ -1659,6 +1742,7 @@ class ClusterState:
         kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
         workloads, jobs, net, daemonsets = self.workloads, self.jobs, self.net, self.daemonsets
         volumes = self.volumes
+        cronjobs = self.cronjobs
         n_s = 3 + len(schedulers)
         n_k = n_s + len(kubelets)
         touched = {"kcm" if i < 3 else "scheduler" if i < n_s else "kubelet" if i < n_k else "" for i in changes}
@@ -1711,6 +1795,11 @@ class ClusterState:
             base = lay.start["volumes"]
             vinfs = tuple(changes.get(base + n, inf) for n, inf in enumerate(volumes.informers))
             volumes = attrs.evolve(volumes, informers=vinfs)  # type: ignore[arg-type]
+        if "cronjobs" in touched:
+            assert cronjobs is not None
+            new_inf = changes[lay.start["cronjobs"]]
+            if new_inf is not None:
+                cronjobs = attrs.evolve(cronjobs, informer=new_inf)
         if "net" in touched:
             base = lay.start["net"]
             infs_net = self.informers()[base:]
@@ -1720,7 +1809,8 @@ class ClusterState:
             net = with_net_informers(net, infs_net)  # type: ignore[arg-type]
         return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets, self.pending_commands,
                             self.budget, self.ghost, self.lifecycle, workloads, net, self.podgc, jobs, self.leader,
-                            self.apiservers, self.scheduler_election, self.readiness, daemonsets, volumes, self.hpa)
+                            self.apiservers, self.scheduler_election, self.readiness, daemonsets, volumes, self.hpa,
+                            cronjobs)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve`` (replaced below by ``_fast_with``'s, compiled from the fields: a new slot needs
@@ -1733,7 +1823,7 @@ class ClusterState:
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.volumes, self.hpa)
+                            self.volumes, self.hpa, self.cronjobs)
 
 
 def _fast_with(cls: type[Any]) -> Callable[..., Any]:

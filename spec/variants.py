@@ -487,6 +487,25 @@ VARIANTS["daemonset-pending-by-nodename"] = Variant(
 )
 
 
+def _needs_cronjob_forbid(config: Config) -> str | None:
+    from spec.state import CronJob
+
+    if not any(isinstance(o, CronJob) and o.concurrency_policy == "Forbid" for o in config.objects):
+        return "a CronJob with concurrencyPolicy Forbid (the variant lets its controller lose an active Job)"
+    return None
+
+
+VARIANTS["cronjob-active-from-lister"] = Variant(
+    "cronjob-active-from-lister",
+    "kubernetes#93370 (the v2 CronJob controller as merged: a Job of status.active that the Job lister does not "
+    "show is dropped; fixed by the GET from the API server before MissingJob in today's syncCronJob)",
+    "the CronJob controller drops from status.active a Job its Job informer has not shown yet: the Job it has just "
+    "created, so under concurrencyPolicy Forbid the next schedule time starts a second Job beside the running one",
+    _needs_cronjob_forbid,
+    "cronjob-forbid",
+)
+
+
 def _needs_static_volume_binding(config: Config) -> str | None:
     """The scheduler binds a volume to a claim the PV controller may not have seen: a StatefulSet with
     volumeClaimTemplates (its claims are created during the run) and a PersistentVolume."""

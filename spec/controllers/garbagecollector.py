@@ -244,6 +244,8 @@ def gc_work(state: ClusterState, config: Config) -> tuple[Step, ...]:
         caches += (state.jobs.informer.cache,)
     if state.daemonsets is not None:  # the DaemonSet informer (the shared informer factory's): they own their pods
         caches += (state.daemonsets.informers[0].cache,)
+    if state.cronjobs is not None:  # the CronJob informer (the shared informer factory's): CronJobs own their Jobs
+        caches += (state.cronjobs.informer.cache,)
     return steps(caches, state.etcd, state.ghost, True)
 
 

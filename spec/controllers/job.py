@@ -65,6 +65,7 @@ from spec.state import (
     JOB_TRACKING_FINALIZER,
     KCM_RESOURCES,
     ClusterState,
+    CronJob,
     Etcd,
     Expectation,
     Ghost,
@@ -310,8 +311,8 @@ def observe_pod(expectations: immutables.Map[Key, Expectation], removals: immuta
 
 
 def has_jobs(config: Config) -> bool:
-    """The slot exists: the scenario has a Job (no step creates one: there is no CronJob controller)."""
-    return any(isinstance(o, Job) for o in config.objects)
+    """The slot exists: the scenario has a Job or a CronJob (whose controller creates Jobs)."""
+    return any(isinstance(o, Job | CronJob) for o in config.objects)  # a CronJob's Jobs (spec.controllers.cronjob)
 
 
 def handle(ctl: JobController, pods: immutables.Map[Key, Object], key: Key, old: Object | None,
@@ -542,9 +543,15 @@ class JobComponent(Base):
         assert ctl is not None
         pods = shared_pods(state)
         new = ctl
+        deltas = tuple(deltas)
         for key, old, obj in deltas:
             new = handle(new, pods, key, old, obj)
-        return state if new is ctl else state._with(jobs=new)
+        state = state if new is ctl else state._with(jobs=new)
+        if state.cronjobs is not None:  # the CronJob controller's handlers on the same shared Job informer
+            from spec.controllers import cronjob
+
+            state = cronjob.on_jobs(state, deltas)
+        return state
 
 
 JOBS = JobComponent()

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 ACTOR = "namespace-controller"
 
 CONTENT = ("pods", "services", "persistentvolumeclaims",
-           "deployments", "replicasets", "statefulsets", "jobs", "endpointslices",
+           "deployments", "replicasets", "statefulsets", "cronjobs", "jobs", "endpointslices",
            "poddisruptionbudgets",
            "leases", "daemonsets")
 """The namespaced resources the deleter deletes, in the order it walks them (the model's kinds; upstream walks

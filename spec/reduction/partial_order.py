@@ -62,7 +62,7 @@ capacity under which no compaction can depend on the order of deliveries."""
 
 
 def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
-    if who in ("kcm", "workloads", "jobs", "daemonsets", "volumes"):
+    if who in ("kcm", "workloads", "jobs", "daemonsets", "volumes", "cronjobs"):
         # With Services, the EndpointSlice controller's pod handlers run on the controller manager's pod
         # deliveries, and its syncs read two more informers: not reduced (see ``ample``'s condition on them).
         w = state.workloads
@@ -71,7 +71,8 @@ def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
                 and (state.jobs is None or not state.jobs.queue.queue)
                 and (state.daemonsets is None or not state.daemonsets.queue.queue)
                 and (state.volumes is None or not state.volumes.queue.queue)
-                and (state.hpa is None or not state.hpa.queue))
+                and (state.hpa is None or not state.hpa.queue)
+                and (state.cronjobs is None or not state.cronjobs.queue.queue))
     if who == "scheduler":
         s = state.schedulers[index]
         return scheduler.head(s) is None and not s.binding
@@ -92,7 +93,7 @@ def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
     return next(kubelet.work(k), None) is None and next(stale_reports(state, k), None) is None
 
 
-_GROUP = {"workloads": "kcm", "jobs": "kcm", "daemonsets": "kcm", "volumes": "kcm"}
+_GROUP = {"workloads": "kcm", "jobs": "kcm", "daemonsets": "kcm", "volumes": "kcm", "cronjobs": "kcm"}
 """Informer slots that belong to one process with the controller manager's: the StatefulSet and disruption
 controllers (``spec.state.Workloads``) read the controller manager's pod informer, whose deliveries also run their
 handlers, so their informers and the controller manager's form one group: an ample set of the group's deliveries
@@ -110,6 +111,8 @@ _SCENARIO_ONLY = frozenset({"statefulsets", "poddisruptionbudgets", "jobs", "dae
 def _never_written(scope: informer.Scope, etcd: Etcd) -> bool:
     """An informer that no event can ever reach: its resource is one no step creates, and etcd holds none."""
     resource = scope[1]
+    if resource == "jobs" and next(etcd.of("cronjobs"), None) is not None:
+        return False  # the CronJob controller creates Jobs (spec.controllers.cronjob)
     return resource in _SCENARIO_ONLY and next(etcd.of(resource), None) is None
 
 

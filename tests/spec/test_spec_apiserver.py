@@ -116,7 +116,7 @@ UPSTREAM_NAMES = {
     "deployments": "deployments.apps", "statefulsets": "statefulsets.apps",
     "poddisruptionbudgets": "poddisruptionbudgets.policy", "endpointslices": "endpointslices.discovery.k8s.io",
     "leases": "leases.coordination.k8s.io", "jobs": "jobs.batch", "daemonsets": "daemonsets.apps",
-    "namespaces": "namespaces",
+    "namespaces": "namespaces", "cronjobs": "cronjobs.batch",
     "persistentvolumeclaims": "persistentvolumeclaims", "persistentvolumes": "persistentvolumes",
     "storageclasses": "storageclasses.storage.k8s.io",
 }
