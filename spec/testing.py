@@ -137,6 +137,20 @@ def daemonset_manifests(draw: Any, name: str = "agent") -> dict[str, Any]:
 
 
 @st.composite
+def cronjob_manifests(draw: Any, name: str = "backup") -> dict[str, Any]:
+    """A CronJob ("@every 1m" or every minute's cron form) with a concurrencyPolicy and a Job template of one pod
+    (the scenario's ``bounds.scheduleTimes`` bounds its schedule times: 2 by default)."""
+    return {
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": name, "namespace": "default", "creationTimestamp": "2024-01-01T00:00:00Z"},
+        "spec": {"schedule": draw(st.sampled_from(["@every 1m", "*/1 * * * *"])),
+                 "concurrencyPolicy": draw(st.sampled_from(["Allow", "Forbid", "Replace"])),
+                 "jobTemplate": {"spec": {"backoffLimit": 0, "template": {"spec": {
+                     "restartPolicy": "Never", "containers": [_container(draw, name)]}}}}},
+    }
+
+
+@st.composite
 def pdb_manifests(draw: Any, app: str) -> dict[str, Any]:
     """A PodDisruptionBudget over the pods labelled ``app``: minAvailable or maxUnavailable, 1 or a percentage."""
     field = draw(st.sampled_from(["minAvailable", "maxUnavailable"]))
@@ -170,7 +184,7 @@ def volume_manifests(draw: Any, node: str) -> list[dict[str, Any]]:
 @st.composite
 def manifests(draw: Any, max_nodes: int = 3) -> list[dict[str, Any]]:
     """1 to ``max_nodes`` Nodes and small workloads of every kind a scenario models (``spec.scenario``'s kinds):
-    at most one Deployment, ReplicaSet, bare Pod, StatefulSet, Job and DaemonSet, maybe a Service and a
+    at most one Deployment, ReplicaSet, bare Pod, StatefulSet, Job, CronJob and DaemonSet, maybe a Service and a
     PodDisruptionBudget over one of them, maybe a Namespace holding the bare Pod, maybe a StorageClass, a claim
     (which the bare pod may mount) and a local PersistentVolume: small clusters that check in
     seconds (the rarer kinds are drawn rarely, so most draws stay small)."""
@@ -185,6 +199,8 @@ def manifests(draw: Any, max_nodes: int = 3) -> list[dict[str, Any]]:
         docs.append(draw(job_manifests()))
     if draw(st.integers(0, 5)) == 0:
         docs.append(draw(daemonset_manifests()))
+    if draw(st.integers(0, 5)) == 0:
+        docs.append(draw(cronjob_manifests()))
     if draw(st.booleans()) or len(docs) == len([d for d in docs if d["kind"] == "Node"]):
         pod = draw(pod_manifests())
         if draw(st.integers(0, 3)) == 0:  # in a declared Namespace (namespaces become API objects)
