@@ -521,7 +521,7 @@ def _fingerprint(state: ClusterState, perm: dict[str, str]) -> tuple[Any, ...]:
     pods = tuple(sorted((k, perm.get(o.node_name, o.node_name)) for k, o in state.etcd.objects.items()
                         if isinstance(o, Pod)))
     kubelets = tuple(
-        (k.up, tuple(sorted((c.pod, c.running) for c in k.runtime)),
+        (k.up, k.failed, k.partitioned, k.runtime_down, tuple(sorted((c.pod, c.running) for c in k.runtime)),
          None if k.informer is None else _seen(k.informer))
         for k in sorted(state.kubelets, key=lambda k: perm.get(k.node, k.node))
     )
@@ -548,7 +548,8 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
     candidates = list(_placed_best(state.etcd.objects, perms))
     if len(candidates) > 1:
         seen = {
-            k.node: (k.up, tuple(sorted((c.pod, c.running) for c in k.runtime)),
+            k.node: (k.up, k.failed, k.partitioned, k.runtime_down,
+                     tuple(sorted((c.pod, c.running) for c in k.runtime)),
                      None if k.informer is None else _seen(k.informer))
             for k in state.kubelets
         }
