@@ -256,17 +256,14 @@ def reconcile_outcomes(state: ClusterState, config: Config) -> list[Outcome]:
     """``reconcile_steps`` without the next states built: (action, idle, the next state when called). A
     reduction that takes one idle reconcile alone, or none of them, builds no other (spec.model)."""
     kcm = state.kcm
-    expectations = "no-expectations" not in config.variants
+    o = reconcile_options(state, config)
     guarded = "unguarded-bind" not in config.variants
-    adoption_guard = "gc-readoption" not in config.variants
-    waits = "recreate-no-pod-wait" not in config.variants
-    paused_scales = "paused-no-scale" not in config.variants
     out: list[Outcome] = []
     for (controller, actor), queue in zip(CONTROLLERS, (kcm.rs_queue, kcm.deploy_queue), strict=True):
         for key in queue.queue:
             new, failed, etcd, ghost, events, idle = _reconcile(
-                kcm, state.etcd, state.ghost, controller, key, expectations, guarded, adoption_guard, waits,
-                state.readiness, paused_scales)
+                kcm, state.etcd, state.ghost, controller, key, o["expectations"], guarded, o["adoption_guard"],
+                o["recreate_waits_for_pods"], o["readiness"], o["paused_scales"])
             out.append((A.Reconcile(actor, key, failed, events), idle,
                         functools.partial(_after, state, config, etcd, ghost, new)))
     return out
