@@ -28,7 +28,7 @@ import attrs
 import immutables
 
 from spec import informer
-from spec.idfields import NEXT_UID, REVISION, UID, VERSION
+from spec.idfields import NEXT_UID, NODE, REVISION, UID, VERSION
 from spec.informer import cache_at
 from spec.reduction import fields
 from spec.reduction.memo import Memo
@@ -516,10 +516,13 @@ def _permutations(groups: tuple[tuple[str, ...], ...]) -> tuple[dict[str, str], 
 
 def _fingerprint(state: ClusterState, perm: dict[str, str]) -> tuple[Any, ...]:
     """A deterministic order on the members of an orbit, computed for ``state`` renamed by ``perm`` without
-    building it: where pods are, and what each kubelet runs and has seen. Members with equal keys only cost some
-    reduction (the first permutation wins), never soundness. (``_best_permutation`` computes the same order.)"""
-    pods = tuple(sorted((k, perm.get(o.node_name, o.node_name)) for k, o in state.etcd.objects.items()
-                        if isinstance(o, Pod)))
+    building it: the node names objects hold (``_placed_best``), and what each kubelet runs and has seen.
+    Members with equal keys only cost some reduction (the first permutation wins), never soundness.
+    (``_best_permutation`` computes the same order.)"""
+    names = set(perm) | {k.node for k in state.kubelets}
+    held = [(k, [v for _, v, _ in fields.collect(o, _NODE_NAMES)]) for k, o in state.etcd.objects.items()]
+    pods = tuple(sorted((k, tuple([perm.get(n, n) for n in h])) for k, h in held
+                        if h and names.isdisjoint(k.split("/"))))
     kubelets = tuple(
         (k.up, k.failed, k.partitioned, k.runtime_down, tuple(sorted((c.pod, c.running) for c in k.runtime)),
          None if k.informer is None else _seen(k.informer))
@@ -583,20 +586,34 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
     return candidates[0]
 
 
+_NODE_NAMES = frozenset({NODE})
+"""The node names an object holds (``_placed_best``)."""
+
 _placements: Memo[tuple[int, immutables.Map[Key, Object]],
                   tuple[tuple[dict[str, str], ...], tuple[dict[str, str], ...]]] = Memo(1 << 16)
 
 
 def _placed_best(objects: immutables.Map[Key, Object], perms: tuple[dict[str, str], ...]) -> tuple[dict[str, str], ...]:
-    """The first part of ``_best_permutation``: the permutations under which the pods' nodes are least. Memoised
-    on etcd's objects (interned: many states share them; ``perms`` come from the ``_permutations`` memo, so
-    their identity names them)."""
+    """The first part of ``_best_permutation``: the permutations under which the node names that objects hold
+    are least: each object's (key, the node names it holds, in field order), for the objects whose keys name no
+    node (a key that names one is renamed with it, so it would not order the renamed states). Not only a pod's
+    ``nodeName``: a DaemonSet's pods are pinned to their nodes by node affinity before they are bound, a claim
+    names its selected node, a local volume its node; with the bound node alone, two renamings of one state tied
+    and the orbit kept two representatives. The names are collected through the fields that declare them
+    (``spec.idfields``), so a new field holding a node name is seen. Memoised on etcd's objects (interned: many
+    states share them; ``perms`` come from the ``_permutations`` memo, so their identity names them)."""
     key = (id(perms), objects)
     hit = _placements.get(key)
     if hit is not None and hit[0] is perms:
         return hit[1]
-    located = [(k, o.node_name) for k, o in objects.items() if isinstance(o, Pod)]
-    out = tuple(_tied(list(perms), [tuple(sorted((k, perm.get(n, n)) for k, n in located)) for perm in perms]))
+    names = {n for perm in perms for n in perm}
+    located = []
+    for k, o in objects.items():
+        held = tuple([v for _, v, _ in fields.collect(o, _NODE_NAMES)])
+        if held and names.isdisjoint(k.split("/")):
+            located.append((k, held))
+    out = tuple(_tied(list(perms), [tuple(sorted((k, tuple([perm.get(n, n) for n in held])) for k, held in located))
+                                    for perm in perms]))
     _placements.put(key, (perms, out))
     return out
 
