@@ -41,8 +41,9 @@ is acting as a leader (a.k.a. fencing)"). Its caches get no deliveries while it 
 the worst case); if it becomes the only leader again they relist.
 The controller manager's other controllers (cmd/kube-controller-manager/app/controllermanager.go: Run ->
 leaderElectAndRun -> StartControllers starts every one of them in OnStartedLeading, and OnStoppedLeading exits the
-process): the Job, StatefulSet, disruption and EndpointSlice controllers, the node lifecycle and taint eviction
-controllers and the pod garbage collector keep slots of their own (``spec.controllers.manager.Hosted``). They run
+process): the Job, TTL-after-finished, StatefulSet, disruption, EndpointSlice, DaemonSet, CronJob, PersistentVolume,
+PVC protection and HPA controllers, the node lifecycle and taint eviction controllers and the pod garbage collector
+keep slots of their own (``spec.controllers.manager.Hosted``; the PVC protection controller has no state). They run
 only while a replica acts (``manager.running``: their steps, timers and work are gated on it); a replica that starts
 acting starts them afresh after its ReplicaSet and Deployment controllers (``_activate``: each one's ``restart``,
 informers listed at the revision the shared informer lists at, queues, expectations and timers empty); when the

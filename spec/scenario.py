@@ -882,26 +882,11 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         from spec.leaderelection import parse_config
 
         leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", budget)
-        if "kube-controller-manager" in leader_election.components and any(
-                isinstance(o, CronJob) for o in objects):
-            raise InputError(f"{where}: spec.leaderElection: a CronJob under kube-controller-manager's leader "
-                             "election is not modelled (its controller is not handed over on failover)")
-    if leader_election is not None and "kube-controller-manager" in leader_election.components:
-        from spec.controllers.persistentvolume import has_volumes
-
-        if has_volumes(Config(objects=tuple(objects))):
-            raise InputError(f"{where}: spec.leaderElection: PersistentVolumeClaims under kube-controller-manager's "
-                             "leader election are not modelled (the PersistentVolume controller is not handed over "
-                             "on failover)")
     hpa_load = None
     if spec.get("load") is not None:  # the metrics server's load (spec.controllers.podautoscaler)
         from spec.controllers.podautoscaler import parse_load
 
         hpa_load = parse_load(spec["load"], objects, f"{where}: spec.load")
-    if leader_election is not None and "kube-controller-manager" in leader_election.components and any(
-            type(o).__name__ == "HorizontalPodAutoscaler" for o in objects):
-        raise InputError(f"{where}: spec.leaderElection: a HorizontalPodAutoscaler under kube-controller-manager's "
-                         "leader election is not modelled (its controller is not handed over on failover)")
     api_servers = _int(spec, "apiServers", f"{where}: spec", 1)
     if not 1 <= api_servers <= MAX_API_SERVERS:
         raise InputError(f"{where}: spec.apiServers: expected 1 to {MAX_API_SERVERS} API servers, got {api_servers}")

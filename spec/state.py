@@ -1657,7 +1657,7 @@ class ClusterState:
         if self.daemonsets is not None:
             out += [None] * len(self.daemonsets.informers) if stopped else self.daemonsets.informers
         if self.volumes is not None:
-            out += self.volumes.informers
+            out += [None] * len(self.volumes.informers) if stopped else self.volumes.informers
         if self.cronjobs is not None:
             out.append(None if stopped else self.cronjobs.informer)
         return out

@@ -37,14 +37,25 @@ a schedule time is missed only by the controller's own logic (suspend, Forbid, s
 requeue), never because it was slow. A controller-manager crash loses the queue and the CronJob informer (relisted,
 every CronJob enqueued), as the other controllers' crashes do; the clock and the history variables are not the
 controller's and stay.
+Under kube-controller-manager's leader election (``spec.leaderelection``; cmd/kube-controller-manager/app/
+controllermanager.go starts every controller in OnStartedLeading, with informers created then, and exits the
+process in OnStoppedLeading) the controller is handed over as the other hosted controllers are
+(``spec.controllers.manager.Hosted``): it syncs only in the acting replica (``running``); while no replica acts
+nothing of it is kept (``stopped``: no informer, an empty queue, so no AddAfter requeue survives the process), and
+the next leader's starts afresh (``restart``: its CronJob informer lists, every CronJob is enqueued, and its first
+sync of each creates the Job of the most recent schedule time missed meanwhile, if startingDeadlineSeconds allows:
+utils.go mostRecentScheduleTime). A paused leader's stands frozen (its requeue timers stand still with it) and runs
+on if it resumes before another replica acts; a stale leader's CronJob controller takes no step (its overlap is
+modelled for the ReplicaSet and Deployment controllers only). The wall clock, the schedule times and the history
+variables are not the process's: time and the schedule go on while no replica leads (a schedule time reached
+then is owed its Job as before).
 Abstracted: a Job's startTime / completionTime are not in the model (``spec.state.Job``): byJobStartTime orders by
 the scheduled-timestamp annotation, then creation (uid), then name, and lastSuccessfulTime is the scheduled time of
 the newest succeeded Job; DST transitions follow cronsim (Debian cron's rules), which may differ from robfig's by
 an hour on the days clocks change.
 Omitted: the metrics, kubectl create job --from=cronjob, changing a CronJob's spec after the start (no kubectl
 command edits one), a CronJob deleted (no kubectl command deletes one), status.active read from a bundle (a
-CronJob starts with none; its Jobs in the bundle are then "UnexpectedJob"s), leader election (refused by the
-scenario loader).
+CronJob starts with none; its Jobs in the bundle are then "UnexpectedJob"s).
 Properties: ``spec.cronjob_properties`` (CronJobForbidAtMostOneActive, CronJobOneJobPerScheduleTime,
 CronJobHistoryLimitsKept, CronJobScheduleTimesGetJobs; the finding CronJobJobNeverRecreated). Variant
 ``cronjob-active-from-lister`` (the v2 controller as merged by kubernetes#93370: status.active pruned from the Job
@@ -826,11 +837,13 @@ def _unfinished_jobs(etcd: Etcd, cj: CronJob) -> list[Job]:
             and j.meta.owner.uid == cj.meta.uid and not finished(j) and not j.meta.deleting]
 
 
-def elapse(ctl: CronJobController, etcd: Etcd, dt: int) -> tuple[CronJobController, bool]:
-    """``dt`` ms pass: the clock moves (up to the end of explored time), the requeues come due, and each schedule
-    time reached is noted as owed a Job if the CronJob is not suspended and (under Forbid) has no unfinished Job."""
+def elapse(ctl: CronJobController, etcd: Etcd, dt: int, run: bool = True) -> tuple[CronJobController, bool]:
+    """``dt`` ms pass: the clock moves (up to the end of explored time), the requeues come due (only while the
+    controller runs, ``run``: under leader election a frozen one's timers stand still, a stopped one has none), and
+    each schedule time reached is noted as owed a Job if the CronJob is not suspended and (under Forbid) has no
+    unfinished Job."""
     now = min(ctl.now + dt, ctl.end)
-    queue = _elapse_queue(ctl.queue, dt)
+    queue = _elapse_queue(ctl.queue, dt) if run else ctl.queue
     owed = set(ctl.owed)
     left = []
     fired = False
@@ -846,8 +859,10 @@ def elapse(ctl: CronJobController, etcd: Etcd, dt: int) -> tuple[CronJobControll
     return attrs.evolve(ctl, now=now, queue=queue, deadlines=tuple(left), owed=frozenset(owed)), fired
 
 
-def timers(ctl: CronJobController) -> list[int]:
-    return [t - ctl.now for _, t in ctl.deadlines] + [ms for _, ms in ctl.queue.waiting]
+def timers(ctl: CronJobController, run: bool = True) -> list[int]:
+    """The schedule times to come (the wall clock's: always) and, while the controller runs (``run``), its
+    requeues."""
+    return [t - ctl.now for _, t in ctl.deadlines] + ([ms for _, ms in ctl.queue.waiting] if run else [])
 
 
 class CronJobComponent(Base):
@@ -856,7 +871,8 @@ class CronJobComponent(Base):
     through ``spec.reflector`` (actor "kcm-cronjob-informer"), its Jobs from the shared Job informer, all weakly
     fair. Timers: the schedule times within the bound, the AddAfter requeues and the per-key backoffs; a queued
     CronJob is urgent (time waits for its sync). What a controller-manager restart loses: the informer (relisted)
-    and the queue with its timers (``restart``)."""
+    and the queue with its timers (``restart``). Under leader election it runs only in the acting replica
+    (``running``), its requeues with it; ``stopped`` while none acts."""
 
     name = ACTOR
     slot = "cronjobs"
@@ -903,34 +919,45 @@ class CronJobComponent(Base):
         return self.busy(state, config)
 
     def timers(self, state: ClusterState) -> list[int]:
-        return [] if state.cronjobs is None else timers(state.cronjobs)
+        return [] if state.cronjobs is None else timers(state.cronjobs, running(state))
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
         ctl = state.cronjobs
         if ctl is None:
             return state, ()
-        due = dt in timers(ctl)
-        new, fired = elapse(ctl, state.etcd, dt)
+        run = running(state)
+        due = dt in timers(ctl, run)
+        new, fired = elapse(ctl, state.etcd, dt, run)
         names = ("schedule time",) if fired else ("cronjob requeue",) if due else ()
         return state._with(cronjobs=new), names
 
     def resync(self, state: ClusterState) -> ClusterState:
         """The CronJob informer's periodic resync: updateCronJob with the schedule unchanged enqueues each one (the
         Job informer's resync is ignored by updateJob: same resourceVersion). A schedule time still owed its Job
-        then is ``missed``: a resync period is 12 h and more."""
+        then is ``missed``: a resync period is 12 h and more (whether or not a replica runs the controller)."""
         ctl = state.cronjobs
         if ctl is None:
             return state
         queue = ctl.queue
-        for k, o in sorted(ctl.informer.cache.items()):
-            if isinstance(o, CronJob):
-                queue = queue.add(k)
+        if running(state):
+            for k, o in sorted(ctl.informer.cache.items()):
+                if isinstance(o, CronJob):
+                    queue = queue.add(k)
         from spec.cronjob_properties import pending
 
         missed = ctl.missed | frozenset(pending(state))  # a resync period (12 h and more) has passed: too late
         if queue is ctl.queue and missed == ctl.missed:
             return state
         return state._with(cronjobs=attrs.evolve(ctl, queue=queue, missed=missed))
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """While no kube-controller-manager replica acts (``spec.controllers.manager.Hosted``): nothing of the
+        controller (no informer, an empty queue: its AddAfter requeues are gone); the wall clock, the schedule
+        times and the history variables are not the process's and stay."""
+        ctl = state.cronjobs
+        if ctl is None:
+            return state
+        return state._with(cronjobs=attrs.evolve(ctl, informer=informer.fresh(None), queue=WorkQueue()))
 
     def watcher(self, state: ClusterState, index: int) -> str:
         return INFORMER_ACTOR

@@ -31,6 +31,16 @@ Omitted: in-tree volume plugins (provisioning, deleting and recycling in the con
 by the scenario parser), claim label selectors, volume modes, data sources, the volume expansion controller and
 the PV protection controller (the PVC protection controller is ``spec.controllers.pvcprotection``), metrics.
 What a restart of kube-controller-manager loses: the queue; the informers relist.
+Under kube-controller-manager's leader election (``spec.leaderelection``; cmd/kube-controller-manager/app/
+controllermanager.go starts every controller in OnStartedLeading and exits in OnStoppedLeading) the controller is
+handed over as the other hosted controllers are (``spec.controllers.manager.Hosted``): it syncs only in the acting
+replica (``running``); while none acts nothing of it is kept (``stopped``: no informers, an empty queue), and the
+next leader's starts afresh (``restart``): its informers list and, as Run's initializeCaches and the informers'
+initial adds do in pv_controller_base.go, every claim and volume is queued, so its first syncs are a full pass
+(a claim deleted while no replica led releases its volume then: syncVolume finds the claim gone, confirmed by the
+live GET). A paused leader's stands frozen and runs on if it resumes before another replica acts; a stale leader's
+PV controller takes no step. The external provisioner is another process (``spec.controllers.provisioner``: not
+under kube-controller-manager's election) and runs throughout.
 Properties: ``spec.volume_properties``.
 """
 
@@ -47,6 +57,7 @@ from spec import actions as A
 from spec import informer
 from spec.apiserver import Session
 from spec.component import Base, Delta, Host, Process, Step
+from spec.controllers.manager import running
 from spec.scheduling.types import pairs
 from spec.scheduling.volumebinding import (
     all_bound,
@@ -397,7 +408,8 @@ class PersistentVolumeComponent(Base):
     volumes); steps ``Reconcile`` (one queued key's syncClaim or syncVolume, actor
     "persistentvolume-binder-controller"); its informers' deliveries come through ``spec.reflector`` (actor
     "kcm-volume-informers"), all weakly fair. No timers; the resync queues every cached claim and volume. A
-    controller-manager restart loses the queue and relists (``restart``)."""
+    controller-manager restart loses the queue and relists (``restart``). Under leader election it runs only in the
+    acting replica (``running``); ``stopped`` while none acts."""
 
     name = ACTOR
     slot = "volumes"
@@ -422,7 +434,7 @@ class PersistentVolumeComponent(Base):
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         ctl = state.volumes
-        if ctl is None:
+        if ctl is None or not running(state):  # under leader election, only in the acting replica
             return
         stale = STALE_CLAIM_VARIANT in config.variants
         for key in ctl.queue.queue:
@@ -434,18 +446,26 @@ class PersistentVolumeComponent(Base):
         return {ACTOR} if self.busy(state, config) else set()
 
     def busy(self, state: ClusterState, config: Config) -> bool:
-        return state.volumes is not None and bool(state.volumes.queue.queue)
+        return state.volumes is not None and bool(state.volumes.queue.queue) and running(state)
 
     def resync(self, state: ClusterState) -> ClusterState:
         """The 15 s resync (resync in pv_controller_base.go): every cached claim and volume queued."""
         ctl = state.volumes
-        if ctl is None:
+        if ctl is None or not running(state):
             return state
         queue = ctl.queue
         for inf in ctl.informers:
             for key in sorted(inf.cache):
                 queue = queue.add(key)
         return state if queue is ctl.queue else state._with(volumes=attrs.evolve(ctl, queue=queue))
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """While no kube-controller-manager replica acts (``spec.controllers.manager.Hosted``): nothing of it (empty
+        informers and queue); the next leader's starts afresh (``restart``)."""
+        ctl = state.volumes
+        if ctl is None:
+            return state
+        return state._with(volumes=VolumeController(tuple(informer.fresh(None) for _ in ctl.informers)))
 
     def watcher(self, state: ClusterState, index: int) -> str:
         return INFORMER_ACTOR

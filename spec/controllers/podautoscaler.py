@@ -29,6 +29,17 @@ the scale events are gone, so a policy whose period is longer than the sync peri
 restart: docs/spec.md, "Findings"); the status (currentReplicas, desiredReplicas, lastScaleTime, currentMetrics,
 conditions) written only when it changed; the events. The ambiguity check (pods under the selector of two HPAs'
 targets: ScalingActive False, AmbiguousSelector).
+Under kube-controller-manager's leader election (``spec.leaderelection``; cmd/kube-controller-manager/app/
+controllermanager.go starts every controller in OnStartedLeading and exits in OnStoppedLeading) the controller is
+handed over as the other hosted controllers are (``spec.controllers.manager.Hosted``): it syncs only in the acting
+replica (``running``); while none acts nothing of its memory is kept (``stopped``: no queue, no rate-limiter
+timer, no recommendation, no scale event), and the next leader's starts afresh (``restart``: NewHorizontalController
+makes empty recommendations, scaleUpEvents and scaleDownEvents maps; its HPA informer's adds enqueue every HPA
+rate-limited, so its first sync comes 15 s after it starts). A failover therefore loses the scale events as a
+crash does (docs/spec.md, "Findings"; docs/findings/hpa-failover-scale-events.yaml). A paused leader's stands
+frozen: its rate-limiter timers stand still with it, while its recommendations and events, which upstream stamps
+with the wall clock, keep ageing; it runs on if it resumes before another replica acts. A stale leader's HPA controller
+takes no step.
 The metrics server (the environment, actor "load", not fair, ``LoadChange``): each pod of a target that is
 Running, on a node whose kubelet is up and reachable, with its containers running, has a metric; its value is the
 level of the scenario's ``spec.load`` entry for the workload (per pod, or a total shared evenly), and the load
@@ -44,8 +55,8 @@ groupPods (--horizontal-pod-autoscaler-cpu-initialization-period 5 min and initi
 unready for cpu exactly when it is not Ready; a pod's request is its containers' total (a total of 0 is a missing
 request); metrics appear as soon as the containers run (no scrape delay) and are the level itself (no window).
 Omitted: the Pods, Object, External and ContainerResource metric sources and behavior tolerances (refused by the
-scenario loader), custom scale subresources (other kinds), the HPAScaleToZero feature (minReplicas 0), leader
-election of kube-controller-manager with an HPA (refused), the monitor's metrics.
+scenario loader), custom scale subresources (other kinds), the HPAScaleToZero feature (minReplicas 0), the
+monitor's metrics.
 Properties: ``spec.hpa_properties``.
 """
 
@@ -781,11 +792,13 @@ def _aged(values: AgedValues, dt: int, keep_below: int | None, cap: int | None) 
     return tuple(out)
 
 
-def elapse(slot: PodAutoscaler, state: ClusterState, dt: int) -> PodAutoscaler:
-    """``dt`` ms pass: each HPA's rate-limiter timer runs down (at 0 the HPA is queued), every recommendation and
-    event ages (those no window can count again dropped, or capped: ``horizons``)."""
-    waiting, queue = [], list(slot.queue)
-    for key, ms in slot.waiting:
+def elapse(slot: PodAutoscaler, state: ClusterState, dt: int, run: bool = True) -> PodAutoscaler:
+    """``dt`` ms pass: each HPA's rate-limiter timer runs down (at 0 the HPA is queued; only while the controller
+    runs, ``run``: a frozen one's timers stand still), every recommendation and event ages (wall-clock stamps
+    upstream: whether or not it runs; those no window can count again dropped, or capped: ``horizons``)."""
+    waiting: list[tuple[Key, int]] = [] if run else list(slot.waiting)
+    queue = list(slot.queue)
+    for key, ms in slot.waiting if run else ():
         if ms - dt <= 0:
             if key not in queue:
                 queue.append(key)
@@ -847,7 +860,8 @@ class PodAutoscalerComponent(Base):
     """The HPA controller (module docstring): slot ``ClusterState.hpa``; steps ``Reconcile`` (actor
     "horizontal-pod-autoscaler", weakly fair: one queued HPA's sync); timers: each HPA's 15 s; a queued sync is
     urgent. A controller-manager restart loses the queue, the recommendations and the scale events; the relisted
-    HPA informer queues every HPA again after 15 s (enqueueHPA: AddRateLimited)."""
+    HPA informer queues every HPA again after 15 s (enqueueHPA: AddRateLimited). Under leader election it runs
+    only in the acting replica (``running``), its timers with it; ``stopped`` while none acts."""
 
     name = ACTOR
     host = Host.CONTROLLER_MANAGER
@@ -886,14 +900,25 @@ class PodAutoscalerComponent(Base):
         return self.busy(state, config)
 
     def timers(self, state: ClusterState) -> list[int]:
-        return [] if state.hpa is None else [ms for _, ms in state.hpa.waiting]
+        return [] if state.hpa is None or not running(state) else [ms for _, ms in state.hpa.waiting]
 
     def elapse(self, state: ClusterState, dt: int) -> tuple[ClusterState, tuple[str, ...]]:
         slot = state.hpa
         if slot is None:
             return state, ()
-        fired = ("HPA sync period",) if any(ms <= dt for _, ms in slot.waiting) else ()
-        return state._with(hpa=elapse(slot, state, dt)), fired
+        run = running(state)
+        fired = ("HPA sync period",) if run and any(ms <= dt for _, ms in slot.waiting) else ()
+        return state._with(hpa=elapse(slot, state, dt, run)), fired
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """While no kube-controller-manager replica acts (``spec.controllers.manager.Hosted``): nothing of the
+        controller's memory (queue, rate-limiter timers, recommendations, scale events); the load, the status
+        (``scale_age``: lastScaleTime) and the history variables are not the process's and stay."""
+        slot = state.hpa
+        if slot is None:
+            return state
+        return state._with(hpa=attrs.evolve(slot, queue=(), waiting=(), recommendations=immutables.Map(),
+                                            up_events=immutables.Map(), down_events=immutables.Map()))
 
     def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
         slot = state.hpa

@@ -15,6 +15,11 @@ level-triggered condition is checked on every state).
 Omitted: the PV protection controller (kubernetes.io/pv-protection on volumes: the model's volumes are deleted only
 by the provisioner, once Released), generic ephemeral volumes' owner checks, metrics.
 What a restart of kube-controller-manager loses: nothing (no state of its own).
+Under kube-controller-manager's leader election (``spec.leaderelection``: every controller starts in
+OnStartedLeading, cmd/kube-controller-manager/app/controllermanager.go) it acts only in the acting replica
+(``spec.controllers.manager.running``): with no replica acting, or a paused one, no finalizer is removed; the next
+leader's informers list, and its first pass finds every claim whose finalizer can go (level-triggered: nothing to
+hand over). A stale leader's takes no step.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from spec import actions as A
 from spec.component import Base, Host, Step, commit, session
+from spec.controllers.manager import running
 from spec.state import FINALIZER_PVC_PROTECTION, ClusterState, Etcd, Key, PersistentVolumeClaim, Pod
 
 if TYPE_CHECKING:
@@ -48,7 +54,8 @@ def releasable(etcd: Etcd) -> Iterator[tuple[Key, PersistentVolumeClaim]]:
 
 class PVCProtectionComponent(Base):
     """The PVC protection controller (module docstring): no slot; steps ``Reconcile`` (one claim's finalizer
-    removed), actor "pvc-protection-controller", weakly fair, in kube-controller-manager (loses nothing)."""
+    removed), actor "pvc-protection-controller", weakly fair, in kube-controller-manager (loses nothing; under
+    leader election it acts only in the acting replica, ``running``)."""
 
     name = ACTOR
     host = Host.CONTROLLER_MANAGER
@@ -62,8 +69,8 @@ class PVCProtectionComponent(Base):
         return self.actors(config)
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        if state.volumes is None:  # no claim in the scenario (the PV controller's slot is there with any)
-            return
+        if state.volumes is None or not running(state):  # no claim in the scenario (the PV controller's slot is
+            return  # there with any); under leader election, only in the acting replica
         for key, claim in releasable(state.etcd):
             sess = session(state, config)
             sess.patch_meta(key, uid=claim.meta.uid,
@@ -72,7 +79,7 @@ class PVCProtectionComponent(Base):
                                                   "claim",)), commit(state, sess, config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
-        if state.volumes is None:
+        if state.volumes is None or not running(state):
             return set()
         return {ACTOR} if next(releasable(state.etcd), None) is not None else set()
 

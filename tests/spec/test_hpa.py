@@ -154,9 +154,11 @@ def test_bad_loads_are_refused(load: str, message: str) -> None:
         _scenario("  maxReplicas: 2\n", load)
 
 
-def test_leader_election_with_an_hpa_is_refused() -> None:
-    with pytest.raises(InputError, match="HorizontalPodAutoscaler under kube-controller-manager's leader election"):
-        _scenario("  maxReplicas: 2\n", "  leaderElection: {replicas: 2}")
+def test_leader_election_with_an_hpa_is_modelled() -> None:
+    """No longer refused: the HPA controller is handed over on failover
+    (tests/spec/test_handover_cronjob_volumes_hpa.py)."""
+    config = _scenario("  maxReplicas: 2\n", "  start: converged\n  leaderElection: {replicas: 2}").config
+    assert config.leader_election is not None and "kube-controller-manager" in config.leader_election.components
 
 
 # --- the model -----------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from checker import always, check
 from spec.cluster import COMPONENTS, Cluster, enabled_actors, lanes
 from spec.config import Config
 from spec.idfields import UID
-from spec.model import ClusterModel
+from spec.model import ClusterModel, applicable
 from spec.properties import PROPERTIES
 from spec.reduction import ALL, NONE, Reductions, fields
 from spec.scenario import builtin, load
@@ -196,6 +196,40 @@ def test_every_verdict_and_visible_state_is_the_same_without_reductions(source: 
 @pytest.mark.parametrize("source", SLOW)
 def test_every_verdict_and_visible_state_is_the_same_without_reductions_slow(source: str) -> None:
     _differential(_config(source), 1_000_000)
+
+
+RENUMBER_ONLY = attrs.evolve(NONE, renumber=True)
+"""The baseline under kube-controller-manager's leader election: there the plain model is infinite (every renewal
+writes the Lease, so etcd's revision grows without bound; renumbering alone makes the space finite), and
+``spec.model.applicable`` leaves node symmetry and renumbering on."""
+ELECTION = ["ha-hpa-two-nodes.yaml",  # 3,052 states; node symmetry applies
+            "ha-pvc-one-replica.yaml"]  # the PV and PVC protection controllers handed over; no node symmetry
+ELECTION_SLOW = ["ha-cronjob-one-replica.yaml",  # 18,972 states
+                 "ha-hpa", "ha-pvc", "ha-cronjob"]  # two replicas: 24,076, 38,824 and 163,101 states
+
+
+def _differential_election(config: Config, max_states: int) -> None:
+    """Every verdict and the visible states with every reduction against renumbering alone (``RENUMBER_ONLY``), and
+    the reductions ``applicable`` turns off under leader election are off."""
+    assert config.leader_election is not None
+    on = applicable(ALL, config)
+    assert not (on.commute_writes or on.ample_sets or on.eager_noop)
+    reduced = verdicts(config, max_states, ALL)
+    base = verdicts(config, max_states, RENUMBER_ONLY)
+    assert reduced is not None and base is not None, "the differential check needs exhaustive runs"
+    assert reduced == base
+    assert visible_states(config, max_states, ALL) == visible_states(config, max_states, RENUMBER_ONLY)
+
+
+@pytest.mark.parametrize("source", ELECTION)
+def test_every_verdict_is_the_same_with_renumbering_alone_under_leader_election(source: str) -> None:
+    _differential_election(_config(source), 200_000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ELECTION_SLOW)
+def test_every_verdict_is_the_same_with_renumbering_alone_under_leader_election_slow(source: str) -> None:
+    _differential_election(_config(source), 1_000_000)
 
 
 FAST_VARIANTS = {"no-expectations", "no-requeue", "unguarded-bind", "stale-relist", "job-stale-sync", "gc-readoption",
