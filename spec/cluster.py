@@ -60,8 +60,8 @@ from spec.state import (
     Key,
 )
 
-__all__ = ["COMPONENTS", "Cluster", "Config", "commit", "enabled_actors", "initial_state", "lanes", "next_steps",
-           "reconcile_steps"]
+__all__ = ["COMPONENTS", "Cluster", "Config", "commit", "enabled_actors", "enabled_among", "initial_state", "lanes",
+           "next_steps", "reconcile_steps", "reporters"]
 
 REFLECTORS = reflector.Reflectors(lambda: COMPONENTS)
 CLOCK = Clock(lambda: COMPONENTS)
@@ -240,6 +240,32 @@ def enabled_actors(state: ClusterState, config: Config) -> set[str]:
     out: set[str] = set()
     for c in COMPONENTS:
         out |= c.enabled(state, config)
+    return out
+
+
+Reporters = tuple[tuple[Component, frozenset[str] | None], ...]
+"""Per component, the actors its ``enabled`` may name (None: any)."""
+
+
+def reporters(config: Config) -> Reporters:
+    """Each component with the actors its ``enabled`` may name: its own ``actors`` (tests/spec/
+    test_spec_differential.py checks every step's actor against them), except the reflectors', which name the
+    actors of the informers' owners (None)."""
+    return tuple((c, None if c is REFLECTORS else frozenset(c.actors(config))) for c in COMPONENTS)
+
+
+def enabled_among(state: ClusterState, config: Config, wanted: frozenset[str], plan: Reporters) -> set[str]:
+    """``enabled_actors(state, config) & wanted``, asking only the components that may name one of ``wanted``
+    (``plan``: ``reporters(config)``) and stopping once every one of them is found."""
+    out: set[str] = set()
+    for c, own in plan:
+        if own is not None and own.isdisjoint(wanted):
+            continue
+        found = c.enabled(state, config)
+        if found:
+            out |= found & wanted
+            if len(out) == len(wanted):
+                break
     return out
 
 

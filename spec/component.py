@@ -10,7 +10,9 @@ as the components' ``init`` in turn, Next as the union of their ``steps``, weak 
 - ``steps`` yields (action, next state) pairs; each next state is *settled* (``spec.watchcache.settle``, which
   ``commit`` does after a write through a ``spec.apiserver.Session``).
 - ``enabled`` answers from the guards alone which actors have a non-stuttering step (the reductions ask it on
-  states whose steps they hide; tests/spec/test_spec_differential.py checks it against ``steps``).
+  states whose steps they hide; tests/spec/test_spec_differential.py checks it against ``steps``). It names only
+  the component's own ``actors`` (``spec.reflector``'s excepted: its informers' owners), so the reductions ask only
+  the components that may name an actor they want (``spec.cluster.enabled_among``).
 - ``busy`` is whether the component has work now: while any component is busy, time does not jump to the
   informers' resync period (``spec.clock``).
 - ``timers`` / ``elapse``: the component's running timers (remaining ms) and what ``dt`` ms do to them.

@@ -35,6 +35,7 @@ Omitted: the other volume types' mounts, probes, static pods, eviction, image pu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -43,9 +44,10 @@ import attrs
 from spec import actions as A
 from spec import informer, nodeipam
 from spec.apiserver import Session
-from spec.component import Base, Delta, Host, Process, Step, commit, session
+from spec.component import Base, Delta, Host, Process, Step
 from spec.controllers.persistentvolume import pod_volumes_ready
-from spec.state import ClusterState, Etcd, Key, Kubelet, Node, Pod, PodStatus, RuntimeContainer
+from spec.state import ClusterState, Etcd, Ghost, Key, Kubelet, Node, Pod, PodStatus, RuntimeContainer
+from spec.watchcache import settle
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -196,11 +198,16 @@ def stale_reports(state: ClusterState, k: Kubelet) -> Iterator[Key]:
     """The pods (in key order) whose status in etcd the kubelet ``k`` has yet to report (``stale_status``):
     none while the node is down, its informer must relist or its runtime is down (the statuses come from the pod
     syncs, which the kubelet skips then)."""
+    return _stale_reports(state.etcd, k)
+
+
+def _stale_reports(etcd: Etcd, k: Kubelet) -> Iterator[Key]:
     inf = k.informer
     if not k.up or inf is None or inf.expired or k.runtime_down:
         return
+    objects = etcd.objects
     for key in sorted(inf.cache.keys()):
-        current = state.etcd.objects.get(key)
+        current = objects.get(key)
         if stale_status(k, current if isinstance(current, Pod) else None, key):
             yield key
 
@@ -225,9 +232,13 @@ def node_status_stale(state: ClusterState, k: Kubelet, ignores_runtime: bool = F
     etcd's Node says otherwise (after a partition healed, the node lifecycle controller's Ready=Unknown is still
     there; after its runtime went down, Ready=True). Upstream: pkg/kubelet/kubelet_node_status.go
     tryUpdateNodeStatus (every nodeStatusUpdateFrequency, 10 s; a changed condition is patched at once)."""
+    return _node_status_stale(state.etcd, k, ignores_runtime)
+
+
+def _node_status_stale(etcd: Etcd, k: Kubelet, ignores_runtime: bool) -> bool:
     if not k.up or k.partitioned or k.informer is None:
         return False
-    node = state.etcd.objects.get(f"nodes/{k.node}")
+    node = etcd.objects.get(f"nodes/{k.node}")
     return isinstance(node, Node) and node.ready != ready_condition(k, ignores_runtime)
 
 
@@ -274,6 +285,31 @@ def has_effective_work(state: ClusterState, k: Kubelet, ignores_runtime: bool = 
             or next(stale_reports(state, k), None) is not None or node_status_stale(state, k, ignores_runtime))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _outcomes(k: Kubelet, etcd: Etcd, ghost: Ghost, cidr: str, ignores: bool, guarded: bool
+              ) -> tuple[tuple[A.SyncPod, Kubelet | None, Etcd, Ghost], ...]:
+    """The steps of kubelet ``k`` (``KubeletComponent.steps``), in order: (action, the kubelet after it or None
+    when the step leaves it as it is, etcd and the ghost after it). A pure function of its arguments: a step
+    reads only the kubelet, etcd and the ghost (through its request session, ``guarded``: the binding
+    precondition), its node's podCIDR and whether its Ready condition ignores the runtime (``ignores``).
+    Memoised: many states differ only in other components (web-two-nodes: one kubelet in eight is new)."""
+    out: list[tuple[A.SyncPod, Kubelet | None, Etcd, Ghost]] = []
+    for what, key in work(k, etcd):
+        sess = Session(etcd, ghost, guarded_bind=guarded)
+        new_k = sync(k, sess, what, key, cidr)
+        out.append((A.SyncPod(actor(k.node), what, key, tuple(sess.events)), new_k, sess.etcd, sess.ghost))
+    for key in _stale_reports(etcd, k):
+        sess = Session(etcd, ghost, guarded_bind=guarded)
+        report_ready(k, sess, key)
+        out.append((A.SyncPod(actor(k.node), "report", key), None, sess.etcd, sess.ghost))
+    if _node_status_stale(etcd, k, ignores):
+        sess = Session(etcd, ghost, guarded_bind=guarded)
+        report_node_ready(k, sess, ignores)
+        out.append((A.SyncPod(actor(k.node), "report", f"nodes/{k.node}", tuple(sess.events)), None, sess.etcd,
+                    sess.ghost))
+    return tuple(out)
+
+
 def _replace_kubelet(state: ClusterState, k: Kubelet) -> tuple[Kubelet, ...]:
     return tuple(k if x.node == k.node else x for x in state.kubelets)
 
@@ -312,22 +348,13 @@ class KubeletComponent(Base):
         return state._with(kubelets=tuple(kubelets))
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
+        ignores, guarded = ignores_runtime(config), "unguarded-bind" not in config.variants
         for k in state.kubelets:
-            cidr = _pod_cidr(state, k.node)
-            for what, key in work(k, state.etcd):
-                sess = session(state, config)
-                new_k = sync(k, sess, what, key, cidr)
-                yield A.SyncPod(actor(k.node), what, key, tuple(sess.events)), commit(
-                    state, sess, config, kubelets=_replace_kubelet(state, new_k))
-            for key in stale_reports(state, k):
-                sess = session(state, config)
-                report_ready(k, sess, key)
-                yield A.SyncPod(actor(k.node), "report", key), commit(state, sess, config)
-            if node_status_stale(state, k, ignores_runtime(config)):
-                sess = session(state, config)
-                report_node_ready(k, sess, ignores_runtime(config))
-                yield A.SyncPod(actor(k.node), "report", f"nodes/{k.node}", tuple(sess.events)), commit(
-                    state, sess, config)
+            for a, new_k, etcd, ghost in _outcomes(k, state.etcd, state.ghost, _pod_cidr(state, k.node), ignores,
+                                                   guarded):
+                after = state._with(etcd=etcd, ghost=ghost) if new_k is None else state._with(
+                    etcd=etcd, ghost=ghost, kubelets=_replace_kubelet(state, new_k))
+                yield a, settle(after, config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
         ignores = ignores_runtime(config)

@@ -16,7 +16,7 @@ import attrs
 from checker import Property
 from spec import actions as A
 from spec import apiserver, faults
-from spec.cluster import Cluster, fair_actors, next_steps
+from spec.cluster import Cluster, fair_actors, next_steps, reporters
 from spec.config import Config
 from spec.controllers import workloads
 from spec.controllers.manager import reconcile_outcomes
@@ -57,6 +57,7 @@ class ClusterModel(Cluster):
         self.reduce = reductions
         self._own = tuple(self.properties)
         self._fair = fair_actors(config)
+        self._reporters = reporters(config)
         self._reduced: tuple[ClusterState, list[tuple[A.Action, ClusterState]] | None] | None = None
         """The state of the last ``successors`` call, and the steps a reduction chose there (None: all)."""
         self._symmetric = faults.symmetric_nodes(config) if reductions.symmetry else ()
@@ -105,7 +106,7 @@ class ClusterModel(Cluster):
             reduced = self._reduced
         if reduced is None or reduced[1] is None:
             return ()  # not reduced: every enabled step was shown
-        return hidden_fairness(state, self.config, reduced[1], self._fair)
+        return hidden_fairness(state, self.config, reduced[1], self._fair, self._reporters)
 
     def skeletons(self) -> Memo[Any, Any] | None:
         """The representatives' skeleton memo (its hit and miss counts), None when no state is canonicalised."""

@@ -50,13 +50,15 @@ from spec.clock import (
     POD_MAX_IN_UNSCHEDULABLE_MS,
     pod_backoff_ms,
 )
-from spec.component import Base, Delta, Host, Process, Step, commit, session
+from spec.component import Base, Delta, Host, Process, Step
 from spec.scheduling import volumebinding
 from spec.scheduling.kube_scheduler import Decision, failed_scheduling_message, scheduling_cycle
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import PodInfo
 from spec.state import (
     ClusterState,
+    Etcd,
+    Ghost,
     Informer,
     Key,
     Node,
@@ -69,6 +71,7 @@ from spec.state import (
     StorageClass,
     pod_key,
 )
+from spec.watchcache import settle
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -423,6 +426,40 @@ def _binds(s: Scheduler, state: ClusterState) -> bool:
     return any(not _waiting(s, state, item) for item in s.binding)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _outcomes(s: Scheduler, etcd: Etcd, ghost: Ghost, requeue: bool, guarded: bool
+              ) -> tuple[tuple[A.Action, Scheduler, Etcd, Ghost], ...]:
+    """The steps of scheduler ``s`` (``SchedulerComponent.steps``), in order: (action, the scheduler after it, etcd
+    and the ghost after it). A pure function of its arguments: a scheduling or binding cycle reads only the
+    scheduler (its queue, assumed pods and cache), etcd and the ghost (through its request session, ``guarded``:
+    the binding precondition), and whether a failed pod is requeued (``requeue``). Memoised: many states differ
+    only in other components (web-two-nodes: one scheduler in five is new)."""
+    out: list[tuple[A.Action, Scheduler, Etcd, Ghost]] = []
+    entry = head(s)
+    if entry is not None:
+        for node, new_s, done in schedule_one(s, Session(etcd, ghost, guarded_bind=guarded), requeue=requeue):
+            out.append((A.Schedule(s.name, entry.key, node or "", tuple(done.events)), new_s, done.etcd, done.ghost))
+    for item in s.binding:
+        sess = Session(etcd, ghost, guarded_bind=guarded)
+        outcome, events = volume_binding_step(s, sess, item)
+        if outcome == "wait":
+            continue
+        if outcome != "bound":
+            ok = outcome == "wrote"
+            new_s = s if ok else _failed_prebind(s, item)
+            if not ok:
+                sess.event(item[0], "Warning", "FailedScheduling",
+                           f'running PreBind plugin "VolumeBinding": {events[0]}')
+            out.append((A.PreBind(s.name, item[0], item[2], ok, events if ok else tuple(sess.events)), new_s,
+                        sess.etcd, sess.ghost))
+            continue
+        new_s = bind(s, sess, item)
+        ok = sess.writes > 0 and not any("rejected" in e for e in sess.events)
+        out.append((A.Bind(s.name, item[0], item[2], sess.etcd.revision, ok, tuple(sess.events)), new_s, sess.etcd,
+                    sess.ghost))
+    return tuple(out)
+
+
 def _replace_scheduler(state: ClusterState, s: Scheduler) -> tuple[Scheduler, ...]:
     return tuple(s if x.name == s.name else x for x in state.schedulers)
 
@@ -455,31 +492,11 @@ class SchedulerComponent(Base):
         return state._with(schedulers=tuple(schedulers))
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        requeue = "no-requeue" not in config.variants
+        requeue, guarded = "no-requeue" not in config.variants, "unguarded-bind" not in config.variants
         for s in _acting(state):
-            entry = head(s)
-            if entry is not None:
-                for node, new_s, done in schedule_one(s, session(state, config), requeue=requeue):
-                    yield A.Schedule(s.name, entry.key, node or "", tuple(done.events)), commit(
-                        state, done, config, schedulers=_replace_scheduler(state, new_s))
-            for item in s.binding:
-                sess = session(state, config)
-                outcome, events = volume_binding_step(s, sess, item)
-                if outcome == "wait":
-                    continue
-                if outcome != "bound":
-                    ok = outcome == "wrote"
-                    new_s = s if ok else _failed_prebind(s, item)
-                    if not ok:
-                        sess.event(item[0], "Warning", "FailedScheduling",
-                                   f'running PreBind plugin "VolumeBinding": {events[0]}')
-                    yield A.PreBind(s.name, item[0], item[2], ok, events if ok else tuple(sess.events)), commit(
-                        state, sess, config, schedulers=_replace_scheduler(state, new_s))
-                    continue
-                new_s = bind(s, sess, item)
-                ok = sess.writes > 0 and not any("rejected" in e for e in sess.events)
-                yield A.Bind(s.name, item[0], item[2], sess.etcd.revision, ok, tuple(sess.events)), commit(
-                    state, sess, config, schedulers=_replace_scheduler(state, new_s))
+            for a, new_s, etcd, ghost in _outcomes(s, state.etcd, state.ghost, requeue, guarded):
+                yield a, settle(state._with(etcd=etcd, ghost=ghost, schedulers=_replace_scheduler(state, new_s)),
+                                config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
         return {s.name for s in _acting(state) if _binds(s, state) or head(s) is not None}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from spec import actions as A
 from spec import faults, informer, kubelet, scheduler
-from spec.cluster import enabled_actors, fairness_name, gc_work, slot_steps, stale_reports
+from spec.cluster import Reporters, enabled_among, fairness_name, gc_work, reporters, slot_steps, stale_reports
 from spec.config import Config
 from spec.state import ClusterState, Etcd
 
@@ -48,12 +48,18 @@ def eager_noop(reconciles: Iterable[tuple[A.Action, ClusterState | Callable[[], 
     return None
 
 
-def hidden_fairness(state: ClusterState, config: Config, shown: Steps, fair: Iterable[str]) -> list[str]:
+def hidden_fairness(state: ClusterState, config: Config, shown: Steps, fair: Iterable[str],
+                    plan: Reporters | None = None) -> list[str]:
     """The fairness classes of the actors in ``fair`` that have a non-stuttering step enabled in ``state`` in the
-    full Next relation (``spec.cluster.enabled_actors``) and none among the ``shown`` steps."""
+    full Next relation (``spec.cluster.enabled_actors``) and none among the ``shown`` steps. Only the components
+    that may name such an actor are asked (``spec.cluster.enabled_among``; ``plan``: ``spec.cluster.reporters``
+    of ``config``): the same classes, since every other component's ``enabled`` names none of them."""
     seen = {getattr(a, "actor", None) for a, t in shown if t != state}
-    enabled = enabled_actors(state, config)
-    return sorted(fairness_name(a) for a in fair if a in enabled and a not in seen)
+    wanted = frozenset(a for a in fair if a not in seen)
+    if not wanted:
+        return []
+    enabled = enabled_among(state, config, wanted, reporters(config) if plan is None else plan)
+    return sorted(fairness_name(a) for a in enabled)
 
 
 _WRITES_PER_STEP = 8

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from checker import always, check
-from spec.cluster import COMPONENTS, Cluster, enabled_actors, lanes
+from spec.cluster import COMPONENTS, REFLECTORS, Cluster, enabled_actors, lanes
 from spec.config import Config
 from spec.idfields import UID
 from spec.model import ClusterModel, applicable
@@ -103,12 +103,15 @@ def fair_steps(model: ClusterModel, state: ClusterState) -> set[str]:
 
 def components_agree(state: ClusterState, config: Config) -> None:
     """Each component's ``enabled`` names exactly the actors of its non-stuttering ``steps``, and every actor
-    is one the component declares (``actors``; ``lanes`` lists them all)."""
+    is one the component declares (``actors``; ``lanes`` lists them all): its own, but for the reflectors', which
+    are their informers' owners' (``spec.cluster.enabled_among`` relies on it)."""
     declared = set(lanes(config))
     for c in COMPONENTS:
         stepped = {a.actor for a, t in c.steps(state, config) if t != state}
         assert c.enabled(state, config) == stepped, (c.name, c.enabled(state, config), stepped)
         assert stepped <= declared, (c.name, stepped - declared)
+        if c is not REFLECTORS:
+            assert stepped <= set(c.actors(config)), (c.name, stepped - set(c.actors(config)))
 
 
 def enabled_actors_agree(config: Config, max_states: int) -> int:
