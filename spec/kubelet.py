@@ -263,11 +263,17 @@ def ignores_runtime(config: Config) -> bool:
 
 def has_work(state: ClusterState, k: Kubelet, ignores_runtime: bool = False) -> bool:
     """Whether the kubelet ``k`` has a pod sync or a status report to do (a step, perhaps a stuttering one)."""
-    return (next(work(k, state.etcd), None) is not None or next(stale_reports(state, k), None) is not None
-            or node_status_stale(state, k, ignores_runtime))
+    return _has_work(state.etcd, k, ignores_runtime)
 
 
-def _stutters(state: ClusterState, k: Kubelet, what: str, key: Key) -> bool:
+@functools.lru_cache(maxsize=1 << 16)
+def _has_work(etcd: Etcd, k: Kubelet, ignores_runtime: bool) -> bool:
+    """``has_work``: a pure function of etcd and the kubelet, memoised as ``_outcomes``."""
+    return (next(work(k, etcd), None) is not None or next(_stale_reports(etcd, k), None) is not None
+            or _node_status_stale(etcd, k, ignores_runtime))
+
+
+def _stutters(etcd: Etcd, k: Kubelet, what: str, key: Key) -> bool:
     """Whether the sync ``what`` of ``key`` changes nothing: a termination whose containers are gone already and
     whose pod etcd no longer holds (its informer lags behind the pod's deletion)."""
     if what != "terminate":
@@ -275,14 +281,21 @@ def _stutters(state: ClusterState, k: Kubelet, what: str, key: Key) -> bool:
     assert k.informer is not None
     pod = k.informer.cache[key]
     uid = pod.meta.uid
-    current = state.etcd.objects.get(key)
+    current = etcd.objects.get(key)
     return not _containers(k, key, uid) and not (isinstance(current, Pod) and current.meta.uid == uid)
 
 
 def has_effective_work(state: ClusterState, k: Kubelet, ignores_runtime: bool = False) -> bool:
     """Whether the kubelet ``k`` has a step that changes something (``has_work`` without the stutters)."""
-    return (any(not _stutters(state, k, what, key) for what, key in work(k, state.etcd))
-            or next(stale_reports(state, k), None) is not None or node_status_stale(state, k, ignores_runtime))
+    return _has_effective_work(state.etcd, k, ignores_runtime)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _has_effective_work(etcd: Etcd, k: Kubelet, ignores_runtime: bool) -> bool:
+    """``has_effective_work``: a pure function of etcd and the kubelet, memoised as ``_outcomes`` (the reductions
+    ask it of every kubelet of each state whose steps they hide)."""
+    return (any(not _stutters(etcd, k, what, key) for what, key in work(k, etcd))
+            or next(_stale_reports(etcd, k), None) is not None or _node_status_stale(etcd, k, ignores_runtime))
 
 
 @functools.lru_cache(maxsize=1 << 16)

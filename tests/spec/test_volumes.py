@@ -210,8 +210,15 @@ def test_a_pod_bound_by_hand_starts_only_once_its_claim_is_bound() -> None:
 def test_a_kubelet_that_does_not_wait_for_the_claim_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     import spec.kubelet
 
+    memos = (spec.kubelet._outcomes, spec.kubelet._has_work, spec.kubelet._has_effective_work)
     monkeypatch.setattr(spec.kubelet, "pod_volumes_ready", lambda pod, etcd: True)
-    result = _check(PINNED)
+    for memo in memos:
+        memo.cache_clear()  # the kubelets' steps are memoised: none from the real check
+    try:
+        result = _check(PINNED)
+    finally:
+        for memo in memos:
+            memo.cache_clear()  # nor from this one for the tests after it
     assert result.status == "violation" and result.violation.property == "PodRunsOnlyWithBoundClaims"  # type: ignore
 
 
@@ -224,11 +231,16 @@ def test_a_provisioner_that_never_provisions_is_caught(monkeypatch: pytest.Monke
 
 
 def test_a_scheduler_that_ignores_volume_node_affinity_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    import spec.scheduler
     import spec.scheduling.volumebinding as vb
 
     monkeypatch.setattr(vb, "node_affinity_matches", lambda volume, node: True)
     s = builtin("statefulset-local-volumes")
-    result = check(ClusterModel(s.config, s.reductions))
+    spec.scheduler._outcomes.cache_clear()  # the schedulers' steps are memoised: none from the real check
+    try:
+        result = check(ClusterModel(s.config, s.reductions))
+    finally:
+        spec.scheduler._outcomes.cache_clear()  # nor from this one for the tests after it
     assert result.status == "violation" and result.violation.property == "PodsRunOnTheirVolumesNodes", \
         result.verdict()
 
