@@ -49,6 +49,8 @@ from spec.state import (
     Pod,
     PodDisruptionBudget,
     ReplicaSet,
+    Replicated,
+    ReplicationController,
     Service,
     StatefulSet,
     WatchEvent,
@@ -129,6 +131,10 @@ def validate(obj: Object) -> str | None:
             return prefix + "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`"
         if not obj.template.containers:
             return prefix + "spec.template.spec.containers: Required value"
+    if isinstance(obj, ReplicationController):
+        error = _validate_replication_controller(obj)
+        if error:
+            return prefix + error
     if isinstance(obj, StatefulSet):
         error = _validate_statefulset(obj)
         if error:
@@ -160,6 +166,25 @@ def validate(obj: Object) -> str | None:
         if surge == 0 and unavailable == 0:
             return prefix + "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when " \
                 "`maxSurge` is 0"
+    return None
+
+
+def _validate_replication_controller(obj: ReplicationController) -> str | None:
+    """pkg/apis/core/validation ValidateReplicationControllerSpec, in its order: minReadySeconds, a non-empty
+    selector (ValidateNonEmptySelector: after defaulting, empty only when the template has no labels either),
+    replicas, and ValidatePodTemplateSpecForRC (the template's labels match the selector)."""
+    if obj.min_ready_seconds < 0:
+        return f"spec.minReadySeconds: Invalid value: {obj.min_ready_seconds}: must be greater than or equal to 0"
+    if not obj.selector.match_labels:
+        return "spec.selector: Required value"
+    if obj.replicas < 0:
+        return f"spec.replicas: Invalid value: {obj.replicas}: must be greater than or equal to 0"
+    if not obj.selector.matches(dict(obj.template.labels)):
+        labels = ", ".join(f'"{k}":"{v}"' for k, v in obj.template.labels)
+        return f"spec.template.metadata.labels: Invalid value: map[string]string{{{labels}}}: `selector` does not " \
+            "match template `labels`"
+    if not obj.template.containers:
+        return "spec.template.spec.containers: Required value"
     return None
 
 
@@ -223,7 +248,8 @@ def _append(etcd: Etcd, etype: str, key: Key, obj: Object | None, prev: Object |
 
 
 def _spec_changed(old: Object, new: Object) -> bool:
-    if isinstance(old, ReplicaSet) and isinstance(new, ReplicaSet):
+    if isinstance(old, ReplicaSet | ReplicationController) and type(new) is type(old):
+        assert isinstance(new, ReplicaSet | ReplicationController)
         return (old.replicas, old.selector, old.template, old.min_ready_seconds) != (
             new.replicas, new.selector, new.template, new.min_ready_seconds)
     if isinstance(old, Deployment) and isinstance(new, Deployment):
@@ -263,10 +289,11 @@ def _free_name(etcd: Etcd, resource: str, namespace: str, prefix: str) -> str:
 
 @attrs.frozen
 class CreatorRead:
-    """What the ReplicaSet controller read before creating a pod (its reconcile's view): the ReplicaSet as its
-    lister gave it, and every pod in its pod informer's cache. Only the ``overshoots`` ghost looks at it."""
+    """What the ReplicaSet controller read before creating a pod (its reconcile's view): the ReplicaSet (or the
+    ReplicationController, for the replication manager) as its lister gave it, and every pod in its pod informer's
+    cache. Only the ``overshoots`` ghost looks at it."""
 
-    rs: ReplicaSet
+    rs: Replicated
     pods: tuple[Pod, ...]
 
 

@@ -18,7 +18,7 @@ from spec.model import ClusterModel, applicable
 from spec.properties import PROPERTIES
 from spec.reduction import NONE
 from spec.scenario import DEFAULT_SCENARIO, Scenario, builtin, builtin_names, load, with_overrides
-from spec.state import Deployment, Node, Pod, ReplicaSet
+from spec.state import Deployment, Node, Pod, ReplicaSet, ReplicationController
 from spec.variants import VARIANTS
 
 
@@ -28,7 +28,7 @@ def summary(s: Scenario) -> str:
     kinds: dict[type, int] = {Node: 0, Deployment: 0, ReplicaSet: 0, Pod: 0}
     for o in c.objects:
         kinds[type(o)] = kinds.get(type(o), 0) + 1
-    replicas = sum(o.replicas for o in c.objects if isinstance(o, Deployment | ReplicaSet))
+    replicas = sum(o.replicas for o in c.objects if isinstance(o, Deployment | ReplicaSet | ReplicationController))
     faults = ", ".join(f"{a.name.replace('_', ' ')} {getattr(c.budget, a.name)}"
                        for a in c.budget.__attrs_attrs__ if getattr(c.budget, a.name)) or "no faults"
     counted = [_count(kinds[Node], "node"), _count(kinds[Deployment], "deployment"),

@@ -46,6 +46,7 @@ from spec.controllers import (
     provisioner,
     pvcprotection,
     replicaset,
+    replication,
     ttlafterfinished,
     workloads,
 )
@@ -71,6 +72,7 @@ COMPONENTS: tuple[Component, ...] = (
     REFLECTORS,                         # every informer's deliveries and relists, handed to its owner
     manager.CONTROLLER_MANAGER,         # the ReplicaSet and Deployment controllers
     replicaset.AVAILABILITY,            # how long each pod has been Ready (minReadySeconds; no steps)
+    replication.REPLICATION_MANAGER,    # ReplicationControllers: the ReplicaSet controller over its own slot
     scheduler.SCHEDULER,
     kubelet.KUBELET,
     nodelifecycle.NODE_LIFECYCLE,       # the node lifecycle and taint eviction controllers

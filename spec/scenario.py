@@ -1,5 +1,5 @@
-"""Scenarios: a YAML file of Kubernetes documents (Node, Deployment, ReplicaSet, Pod, StatefulSet,
-PodDisruptionBudget, Job, DaemonSet, CronJob) plus one ``kind: Scenario``
+"""Scenarios: a YAML file of Kubernetes documents (Node, Deployment, ReplicaSet, ReplicationController, Pod,
+StatefulSet, PodDisruptionBudget, Job, DaemonSet, CronJob) plus one ``kind: Scenario``
 document (apiVersion kubespec.dev/v1) with fault budgets, read consistency, variants, properties, kubectl commands
 and bounds. Every problem is an ``InputError`` naming the file, the document and the field.
 
@@ -46,6 +46,7 @@ from spec.state import (
     PodDisruptionBudget,
     PodTemplate,
     ReplicaSet,
+    ReplicationController,
     Service,
     ServicePort,
     StatefulSet,
@@ -109,7 +110,6 @@ containers, not to the control plane the model checks; RBAC, Ingress and Network
 PersistentVolumeClaims, PersistentVolumes and StorageClasses are modelled (``spec.controllers.persistentvolume``)."""
 
 NOT_MODELLED = {
-    "ReplicationController": "use a ReplicaSet (the same controller with set-based selectors)",
     "LimitRange": "its admission would change the pods' requests",
     "ResourceQuota": "its admission could refuse pods",
     "PriorityClass": "the scheduler's preemption is modelled in `kubespec schedule`, not in the model checker",
@@ -341,6 +341,40 @@ def _workload(doc: dict[str, Any], kind: str, where: str) -> Object:
         paused=paused,
         strategy=kind_of_strategy,
     )
+
+
+def _replication_controller(doc: dict[str, Any], where: str) -> ReplicationController:
+    """A v1 ReplicationController, defaulted as the API server defaults it (pkg/apis/core/v1/defaults.go
+    SetDefaults_ReplicationController: spec.replicas 1; an empty spec.selector and empty metadata.labels take the
+    template's labels). spec.selector is a plain map of labels (equality-based). What the API server validates
+    besides (pkg/apis/core/validation ValidateReplicationControllerSpec: minReadySeconds, a non-empty selector,
+    replicas, the template's labels matching the selector) is ``spec.apiserver.validate``'s; the template's
+    restartPolicy must be Always and activeDeadlineSeconds is forbidden (ValidatePodTemplateSpecForRC)."""
+    meta = _meta(doc, where)
+    spec = _map(doc, "spec", where, required=True)
+    _keys(spec, ("replicas", "selector", "template", "minReadySeconds"), f"{where}: spec")
+    if spec.get("template") is None:
+        raise InputError(f"{where}: spec.template: Required value")
+    replicas = spec.get("replicas", 1)
+    if replicas is None:
+        replicas = 1
+    if not isinstance(replicas, int) or isinstance(replicas, bool):
+        raise InputError(f"{where}: spec.replicas: expected an integer, got {printable(replicas)}")
+    check_replicas(replicas, f"{where}: spec.replicas")
+    template = _template(spec, meta.namespace, where)
+    pod_spec = _map(_map(spec, "template", f"{where}: spec"), "spec", f"{where}: spec.template")
+    policy = pod_spec.get("restartPolicy", "Always")
+    if policy != "Always":
+        raise InputError(f"{where}: spec.template.spec.restartPolicy: Unsupported value: {printable(policy)}: "
+                         "supported values: \"Always\"")
+    if pod_spec.get("activeDeadlineSeconds") is not None:
+        raise InputError(f"{where}: spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in "
+                         "ReplicationController is not Supported")
+    selector = _string_pairs(spec, "selector", f"{where}: spec") or template.labels
+    if not meta.labels and template.labels:
+        meta = attrs.evolve(meta, labels=template.labels)
+    return ReplicationController(meta=meta, replicas=replicas, selector=LabelSelector(selector), template=template,
+                                 min_ready_seconds=_seconds(spec, "minReadySeconds", where, 0))
 
 
 def _job(doc: dict[str, Any], where: str) -> Job:
@@ -703,6 +737,7 @@ _KINDS: dict[str, tuple[str, Callable[[dict[str, Any], str], Object]]] = {
     "Pod": ("v1", _pod),
     "Deployment": ("apps/v1", lambda doc, where: _workload(doc, "Deployment", where)),
     "ReplicaSet": ("apps/v1", lambda doc, where: _workload(doc, "ReplicaSet", where)),
+    "ReplicationController": ("v1", _replication_controller),
     "Service": ("v1", _service),
     "StatefulSet": ("apps/v1", _statefulset),
     "PodDisruptionBudget": ("policy/v1", _pdb),
@@ -882,6 +917,10 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         from spec.leaderelection import parse_config
 
         leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", budget)
+        if "kube-controller-manager" in leader_election.components and any(
+                isinstance(o, ReplicationController) for o in objects):
+            raise InputError(f"{where}: spec.leaderElection: a ReplicationController under kube-controller-manager's "
+                             "leader election is not modelled (its controller is not handed over on failover)")
     hpa_load = None
     if spec.get("load") is not None:  # the metrics server's load (spec.controllers.podautoscaler)
         from spec.controllers.podautoscaler import parse_load

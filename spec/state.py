@@ -214,6 +214,29 @@ class ReplicaSet:
 
 
 @attrs.frozen(cache_hash=True)
+class ReplicationController:
+    """Upstream: core/v1 ReplicationController. Its fields are a ReplicaSet's, and the controller is the ReplicaSet
+    controller's (pkg/controller/replication/conversion.go converts one to the other, as if a ReplicationController
+    were an older version of a ReplicaSet): ``selector`` is spec.selector, a plain map of labels (equality-based,
+    kept as a ``LabelSelector`` with matchLabels only, which is what the conversion makes of it), defaulted to the
+    template's labels (pkg/apis/core/v1/defaults.go SetDefaults_ReplicationController); the status has the fields
+    of a ReplicaSet's (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas, observedGeneration, the
+    ReplicaFailure condition)."""
+
+    meta: Meta
+    replicas: int
+    selector: LabelSelector
+    template: PodTemplate
+    min_ready_seconds: int = 0
+    status: ReplicaSetStatus = ReplicaSetStatus()
+
+
+Replicated = ReplicaSet | ReplicationController
+"""What the ReplicaSet controller manages: a ReplicaSet, or a ReplicationController through the replication
+manager's adapters (``spec.controllers.replication``)."""
+
+
+@attrs.frozen(cache_hash=True)
 class Condition:
     type: str
     status: str
@@ -736,7 +759,7 @@ class HorizontalPodAutoscaler:
 
 Object = (Pod | Node | ReplicaSet | Deployment | StatefulSet | PodDisruptionBudget | Service | EndpointSlice | Job
           | Namespace | Lease | DaemonSet | PersistentVolume | PersistentVolumeClaim | StorageClass
-          | HorizontalPodAutoscaler | CronJob)
+          | HorizontalPodAutoscaler | CronJob | ReplicationController)
 
 RESOURCE = {Pod: "pods", Node: "nodes", ReplicaSet: "replicasets", Deployment: "deployments",
             StatefulSet: "statefulsets", PodDisruptionBudget: "poddisruptionbudgets", Service: "services",
@@ -750,9 +773,12 @@ KIND = {Pod: "Pod", Node: "Node", ReplicaSet: "ReplicaSet", Deployment: "Deploym
 RESOURCE[HorizontalPodAutoscaler] = "horizontalpodautoscalers"
 KIND[HorizontalPodAutoscaler] = "HorizontalPodAutoscaler"
 KIND[CronJob] = "CronJob"
+RESOURCE[ReplicationController] = "replicationcontrollers"
+KIND[ReplicationController] = "ReplicationController"
 GROUP = {
     "pods": "", "nodes": "", "services": "", "endpoints": "", "events": "", "namespaces": "", "configmaps": "",
     "secrets": "", "persistentvolumeclaims": "", "persistentvolumes": "", "serviceaccounts": "",
+    "replicationcontrollers": "",
     "replicasets": "apps", "deployments": "apps", "statefulsets": "apps", "daemonsets": "apps",
     "controllerrevisions": "apps",
     "poddisruptionbudgets": "policy",
@@ -792,6 +818,9 @@ def replace_meta(obj: Object, meta: Meta) -> Object:
         return Pod(meta, obj.containers, obj.info, obj.status, obj.scheduler_name, obj.restart_policy)
     if type(obj) is ReplicaSet:
         return ReplicaSet(meta, obj.replicas, obj.selector, obj.template, obj.min_ready_seconds, obj.status)
+    if type(obj) is ReplicationController:
+        return ReplicationController(meta, obj.replicas, obj.selector, obj.template, obj.min_ready_seconds,
+                                     obj.status)
     if type(obj) is Deployment:
         return Deployment(meta, obj.replicas, obj.selector, obj.template, obj.max_surge, obj.max_unavailable,
                           obj.revision_history_limit, obj.min_ready_seconds, obj.paused, obj.status, obj.strategy)
@@ -1267,6 +1296,27 @@ JOB_SCOPE = ("kcm", "jobs")
 
 
 @attrs.frozen(cache_hash=True)
+class ReplicationManager:
+    """kube-controller-manager's replication manager (``spec.controllers.replication``): the ReplicaSet controller
+    built over its own ReplicationController informer (scope ("kcm", "replicationcontrollers"); its pods are the
+    controller manager's shared pod informer's), with its own work queue and its own expectations, as
+    NewReplicationManager builds it. None in ``ClusterState`` where the scenario has no ReplicationController:
+    then nothing changes for the other scenarios. Lost in a controller-manager crash."""
+
+    informer: Informer
+    queue: WorkQueue = WorkQueue()
+    expectations: immutables.Map[Key, Expectation] = immutables.Map()
+
+    def get(self, key: Key) -> Object | None:
+        """The cached ReplicationController at ``key``."""
+        return self.informer.cache.get(key)
+
+
+RC_SCOPE = ("kcm", "replicationcontrollers")
+"""The replication manager's ReplicationController informer's scope."""
+
+
+@attrs.frozen(cache_hash=True)
 class CountExpectation:
     """Upstream: pkg/controller/controller_utils.go ControlleeExpectations as the DaemonSet controller uses them
     (ControllerExpectations, not the UID-tracking kind): how many creations and deletions of its pods it still
@@ -1537,7 +1587,7 @@ class SlotLayout:
     @staticmethod
     def of(schedulers: int, kubelets: tuple[str, ...], workloads: int, jobs: bool, eps: bool,
            proxies: tuple[str, ...], dns: bool, daemonsets: bool = False, volumes: bool = False,
-           cronjobs: bool = False) -> SlotLayout:
+           cronjobs: bool = False, rcs: bool = False) -> SlotLayout:
         slots: list[tuple[str, int, tuple[str, str]]] = list(_KCM_SLOTS)
         owner = ["kcm"] * len(_KCM_SLOTS)
         start = {"kcm": 0}
@@ -1566,13 +1616,15 @@ class SlotLayout:
             add("volumes", "volumes", [("kcm", r) for r in VOLUME_RESOURCES])
         if cronjobs:
             add("cronjobs", "cronjobs", [CRONJOB_SCOPE])
+        if rcs:
+            add("rcs", "rcs", [RC_SCOPE])
         return SlotLayout(tuple(slots), tuple(scope for _, _, scope in slots), tuple(owner), start)
 
 
 _LAYOUTS: dict[tuple[object, ...], SlotLayout] = {}
 """Every layout met (``ClusterState.layout``): a handful per scenario."""
 _ABSENT: Any = object()
-_LAST_LAYOUT: list[object] = [None, None, None, None, None, None, None, None, None]
+_LAST_LAYOUT: list[object] = [None, None, None, None, None, None, None, None, None, None]
 """The components of the last state asked and its layout: consecutive states mostly share them."""
 
 
@@ -1615,6 +1667,8 @@ class ClusterState:
     ``spec.controllers.podautoscaler``)."""
     cronjobs: CronJobController | None = None
     """The CronJob controller (None: the scenario has no CronJob; ``spec.controllers.cronjob``)."""
+    rcs: ReplicationManager | None = None
+    """The replication manager (None: the scenario has no ReplicationController; ``spec.controllers.replication``)."""
 
     def kubelet(self, node: str) -> Kubelet:
         for k in self.kubelets:
@@ -1628,7 +1682,7 @@ class ClusterState:
                             self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.volumes, self.hpa, self.cronjobs)
+                            self.volumes, self.hpa, self.cronjobs, self.rcs)
 
     def informer_slots(self) -> list[tuple[str, int, tuple[str, str], Informer | None]]:
         """Every informer: (component kind, index, scope, informer); scope as ``spec.informer.Scope``."""
@@ -1660,6 +1714,8 @@ class ClusterState:
             out += [None] * len(self.volumes.informers) if stopped else self.volumes.informers
         if self.cronjobs is not None:
             out.append(None if stopped else self.cronjobs.informer)
+        if self.rcs is not None:
+            out.append(None if stopped else self.rcs.informer)
         return out
 
     def layout(self) -> SlotLayout:
@@ -1668,17 +1724,18 @@ class ClusterState:
         last = _LAST_LAYOUT
         if (last[0] is kubelets and last[1] is schedulers and last[2] is net and last[3] is workloads
                 and (self.jobs is None) == last[4] and (self.daemonsets is None) == last[6]
-                and (self.volumes is None) == last[7] and (self.cronjobs is None) == last[8]):
+                and (self.volumes is None) == last[7] and (self.cronjobs is None) == last[8]
+                and (self.rcs is None) == last[9]):
             return last[5]  # type: ignore[return-value]
         key = (len(schedulers), tuple([k.node for k in kubelets]),
                -1 if workloads is None else len(workloads.informers), self.jobs is not None,
                net.eps is not None, tuple([p.node for p in net.proxies]) if net.proxies else (), net.dns is not None,
-               self.daemonsets is not None, self.volumes is not None, self.cronjobs is not None)
+               self.daemonsets is not None, self.volumes is not None, self.cronjobs is not None, self.rcs is not None)
         layout = _LAYOUTS.get(key)
         if layout is None:
             layout = _LAYOUTS[key] = SlotLayout.of(*key)
         _LAST_LAYOUT[:] = [kubelets, schedulers, net, workloads, self.jobs is None, layout, self.daemonsets is None,
-                           self.volumes is None, self.cronjobs is None]
+                           self.volumes is None, self.cronjobs is None, self.rcs is None]
         return layout
 
     def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
@@ -1709,6 +1766,9 @@ class ClusterState:
         elif who == "cronjobs":
             assert self.cronjobs is not None
             return self._with(cronjobs=attrs.evolve(self.cronjobs, informer=inf))
+        elif who == "rcs":
+            assert self.rcs is not None
+            return self._with(rcs=attrs.evolve(self.rcs, informer=inf))
         elif who == "scheduler":
             ss = list(schedulers)
             s = ss[index]
@@ -1724,7 +1784,7 @@ class ClusterState:
         return ClusterState(self.etcd, kcm, schedulers, kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.volumes, self.hpa, self.cronjobs)
+                            self.volumes, self.hpa, self.cronjobs, self.rcs)
 
     def with_informers(self, infs: Sequence[Informer | None], etcd: Etcd | None = None,
                        current: list[Informer | None] | None = None) -> ClusterState:
@@ -1742,7 +1802,7 @@ class ClusterState:
         kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
         workloads, jobs, net, daemonsets = self.workloads, self.jobs, self.net, self.daemonsets
         volumes = self.volumes
-        cronjobs = self.cronjobs
+        cronjobs, rcs = self.cronjobs, self.rcs
         n_s = 3 + len(schedulers)
         n_k = n_s + len(kubelets)
         touched = {"kcm" if i < 3 else "scheduler" if i < n_s else "kubelet" if i < n_k else "" for i in changes}
@@ -1800,6 +1860,11 @@ class ClusterState:
             new_inf = changes[lay.start["cronjobs"]]
             if new_inf is not None:
                 cronjobs = attrs.evolve(cronjobs, informer=new_inf)
+        if "rcs" in touched:
+            assert rcs is not None
+            rc_inf = changes[lay.start["rcs"]]
+            if rc_inf is not None:
+                rcs = attrs.evolve(rcs, informer=rc_inf)
         if "net" in touched:
             base = lay.start["net"]
             infs_net = self.informers()[base:]
@@ -1810,7 +1875,7 @@ class ClusterState:
         return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets, self.pending_commands,
                             self.budget, self.ghost, self.lifecycle, workloads, net, self.podgc, jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, daemonsets, volumes, self.hpa,
-                            cronjobs)
+                            cronjobs, rcs)
 
     def _with(self, **changes: object) -> ClusterState:
         """A fast ``attrs.evolve`` (replaced below by ``_fast_with``'s, compiled from the fields: a new slot needs
@@ -1823,7 +1888,7 @@ class ClusterState:
                             self.kubelets, self.pending_commands, self.budget, self.ghost,
                             self.lifecycle, self.workloads, self.net, self.podgc, self.jobs, self.leader,
                             self.apiservers, self.scheduler_election, self.readiness, self.daemonsets,
-                            self.volumes, self.hpa, self.cronjobs)
+                            self.volumes, self.hpa, self.cronjobs, self.rcs)
 
 
 def _fast_with(cls: type[Any]) -> Callable[..., Any]:

@@ -71,7 +71,8 @@ if TYPE_CHECKING:
 
 ACTOR = "garbage-collector"
 
-OWNER_RESOURCE = {"Deployment": "deployments", "ReplicaSet": "replicasets", "Job": "jobs", "DaemonSet": "daemonsets"}
+OWNER_RESOURCE = {"Deployment": "deployments", "ReplicaSet": "replicasets", "Job": "jobs", "DaemonSet": "daemonsets",
+                  "ReplicationController": "replicationcontrollers"}
 """Owner kinds to their resource (the rest mapping, for the kinds the model has)."""
 
 
@@ -246,6 +247,8 @@ def gc_work(state: ClusterState, config: Config) -> tuple[Step, ...]:
         caches += (state.daemonsets.informers[0].cache,)
     if state.cronjobs is not None:  # the CronJob informer (the shared informer factory's): CronJobs own their Jobs
         caches += (state.cronjobs.informer.cache,)
+    if state.rcs is not None:  # the ReplicationController informer: they own their pods
+        caches += (state.rcs.informer.cache,)
     return steps(caches, state.etcd, state.ghost, True)
 
 

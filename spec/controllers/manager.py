@@ -378,6 +378,11 @@ class ControllerManagerComponent(Base):
             from spec.controllers import daemonset
 
             state = daemonset.on_shared_pods(state, deltas)
+        if state.rcs is not None and KCM_RESOURCES[index] == "pods":
+            # and the replication manager's (spec.controllers.replication)
+            from spec.controllers import replication
+
+            state = replication.on_shared_pods(state, deltas)
         return state
 
 

@@ -62,6 +62,7 @@ CONTENT = ("pods", "services", "persistentvolumeclaims",
 """The namespaced resources the deleter deletes, in the order it walks them (the model's kinds; upstream walks
 every namespaced resource that discovery lists and supports delete)."""
 CONTENT = (*CONTENT, "horizontalpodautoscalers")  # type: ignore[assignment]  # (spec.controllers.podautoscaler)
+CONTENT = (*CONTENT, "replicationcontrollers")  # type: ignore[assignment]  # (spec.controllers.replication)
 
 
 def terminating(etcd: Etcd) -> list[Namespace]:

@@ -35,7 +35,7 @@ Omitted: releasing pods whose labels stop matching (no scenario relabels a pod).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 import immutables
@@ -44,16 +44,21 @@ from spec.apiserver import NAMESPACE_TERMINATING, CreatorRead, Session
 from spec.clock import EXPECTATIONS_TIMEOUT_MS
 from spec.component import Base, Step
 from spec.state import (
+    KCM_RESOURCES,
+    KIND,
     ClusterState,
     ControllerManager,
     Deployment,
     Expectation,
     Key,
+    Object,
     OwnerRef,
     Pod,
     Readiness,
     ReplicaSet,
     ReplicaSetStatus,
+    Replicated,
+    ReplicationController,
     WorkQueue,
     object_key,
     pod_key,
@@ -66,15 +71,28 @@ if TYPE_CHECKING:
 BURST_REPLICAS = 500
 MIN_RESYNC_PERIOD_MS = 12 * 3600 * 1000
 """kube-controller-manager's --min-resync-period (12 h): the least time a resync Tick stands for (``spec.clock``)."""
+_RS = KCM_RESOURCES.index("replicasets")
+_PODS = KCM_RESOURCES.index("pods")
+Cache = immutables.Map[Key, Object]
+"""An informer's cache (a lister's view)."""
 NO_MINREADY_REQUEUE = "no-minready-requeue"
 """The variant restoring the ReplicaSet controller of kubernetes#41641 (before #42097 and #42741)."""
 
 
-def rs_key_of_pod(pod: Pod) -> Key | None:
+def owner_key_of_pod(pod: Pod, kind: str = "ReplicaSet") -> Key | None:
+    """The key of the pod's controller when it is of ``kind`` (controllerKind: "ReplicaSet", or
+    "ReplicationController" for the replication manager); None otherwise."""
     owner = pod.meta.owner
-    if owner is None or owner.kind != "ReplicaSet":
+    if owner is None or owner.kind != kind:
         return None
-    return f"replicasets/{pod.meta.namespace}/{owner.name}"
+    return f"{_RESOURCE_OF[kind]}/{pod.meta.namespace}/{owner.name}"
+
+
+_RESOURCE_OF = {"ReplicaSet": "replicasets", "ReplicationController": "replicationcontrollers"}
+
+
+def rs_key_of_pod(pod: Pod) -> Key | None:
+    return owner_key_of_pod(pod, "ReplicaSet")
 
 
 def is_active(pod: Pod) -> bool:
@@ -118,71 +136,92 @@ def add_after(queue: WorkQueue, key: Key, ms: int) -> WorkQueue:
 # --- expectations ------------------------------------------------------------------------------------------
 
 
-def satisfied(kcm: ControllerManager, key: Key) -> bool:
-    """Upstream: ControllerExpectations.SatisfiedExpectations (absent, fulfilled or expired)."""
-    return key not in kcm.expectations
+Expectations = immutables.Map[Key, Expectation]
+"""A controller's UIDTrackingControllerExpectations: its key -> what it still expects to observe."""
 
 
-def _set_expectation(kcm: ControllerManager, key: Key, exp: Expectation) -> ControllerManager:
+class HasExpectations(Protocol):
+    @property
+    def expectations(self) -> Expectations: ...
+
+
+def satisfied(ctl: HasExpectations, key: Key) -> bool:
+    """Upstream: ControllerExpectations.SatisfiedExpectations (absent, fulfilled or expired); ``ctl`` the
+    controller manager (the ReplicaSet controller's) or the replication manager (its own)."""
+    return key not in ctl.expectations
+
+
+def _set_expectation(exps: Expectations, key: Key, exp: Expectation) -> Expectations:
     if exp.add <= 0 and not exp.deletes:  # fulfilled: upstream keeps it, but it no longer gates anything
-        return attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm
-    return attrs.evolve(kcm, expectations=kcm.expectations.set(key, exp))
+        return exps.delete(key) if key in exps else exps
+    return exps.set(key, exp)
 
 
-def creation_observed(kcm: ControllerManager, key: Key) -> ControllerManager:
-    exp = kcm.expectations.get(key)
-    return kcm if exp is None else _set_expectation(kcm, key, attrs.evolve(exp, add=exp.add - 1))
+def creation_observed(exps: Expectations, key: Key) -> Expectations:
+    exp = exps.get(key)
+    return exps if exp is None else _set_expectation(exps, key, attrs.evolve(exp, add=exp.add - 1))
 
 
-def deletion_observed(kcm: ControllerManager, key: Key, pod: Key) -> ControllerManager:
-    exp = kcm.expectations.get(key)
+def deletion_observed(exps: Expectations, key: Key, pod: Key) -> Expectations:
+    exp = exps.get(key)
     if exp is None or pod not in exp.deletes:
-        return kcm
-    return _set_expectation(kcm, key, attrs.evolve(exp, deletes=exp.deletes - {pod}))
+        return exps
+    return _set_expectation(exps, key, attrs.evolve(exp, deletes=exp.deletes - {pod}))
 
 
 # --- event handlers ----------------------------------------------------------------------------------------
 
 
-def _matching_rs(kcm: ControllerManager, pod: Pod) -> list[Key]:
+def _matching(owners: Cache, pod: Pod) -> list[Key]:
+    """getPodReplicaSets / getPodControllers: the cached owners whose selector matches the pod's labels."""
     labels = dict(pod.meta.labels)
     return [
-        object_key(o) for o in kcm.objects("replicasets")
-        if isinstance(o, ReplicaSet) and o.meta.namespace == pod.meta.namespace and o.selector.matches(labels)
+        object_key(o) for o in owners.values()
+        if isinstance(o, ReplicaSet | ReplicationController) and o.meta.namespace == pod.meta.namespace
+        and o.selector.matches(labels)
     ]
+
+
+def pod_event(kind: str, owners: Cache, exps: Expectations, queue: WorkQueue, key: Key, old: Pod | None,
+              new: Pod | None, readiness: Readiness | None = None) -> tuple[Expectations, WorkQueue]:
+    """addPod / updatePod / deletePod of the controller of ``kind`` ("ReplicaSet", or "ReplicationController"
+    through the replication manager's adapters), whose lister's cache is ``owners``: observe expectations and
+    enqueue the owner; updatePod also requeues it after minReadySeconds + 1 s when the pod turns Ready
+    (``readiness.margin_ms``: 0 under the variant ``no-minready-requeue``). Returns (expectations', queue')."""
+    pod = new if new is not None else old
+    assert pod is not None
+    rs_key = owner_key_of_pod(pod, kind)
+    if rs_key is not None and owners.get(rs_key) is None:
+        rs_key = None
+    if new is None or new.meta.deleting:
+        if new is not None and old is not None and old.meta.deleting:
+            return exps, (queue if rs_key is None else queue.add(rs_key))
+        if rs_key is None:
+            return exps, queue
+        return deletion_observed(exps, rs_key, key), queue.add(rs_key)
+    if old is None and rs_key is not None:
+        exps = creation_observed(exps, rs_key)
+    if rs_key is not None:
+        queue = queue.add(rs_key)
+        rs = owners.get(rs_key)
+        if (old is not None and not old.status.ready and new.status.ready
+                and isinstance(rs, ReplicaSet | ReplicationController) and rs.min_ready_seconds > 0):
+            margin = 1_000 if readiness is None else readiness.margin_ms
+            queue = add_after(queue, rs_key, rs.min_ready_seconds * 1000 + margin)
+        return exps, queue
+    for k in _matching(owners, pod):  # an orphan: every matching owner may adopt it
+        queue = queue.add(k)
+    return exps, queue
 
 
 def on_pod(kcm: ControllerManager, key: Key, old: Pod | None, new: Pod | None,
            readiness: Readiness | None = None) -> ControllerManager:
-    """addPod / updatePod / deletePod: observe expectations and enqueue the owning ReplicaSet; updatePod also
-    requeues it after minReadySeconds + 1 s when the pod turns Ready (``readiness.margin_ms``: 0 under the
-    variant ``no-minready-requeue``)."""
-    pod = new if new is not None else old
-    assert pod is not None
-    rs_key = rs_key_of_pod(pod)
-    if rs_key is not None and kcm.get(rs_key) is None:
-        rs_key = None
-    if new is None or new.meta.deleting:
-        if new is not None and old is not None and old.meta.deleting:
-            return kcm if rs_key is None else kcm.with_rs_queue(kcm.rs_queue.add(rs_key))
-        if rs_key is None:
-            return kcm
-        kcm = deletion_observed(kcm, rs_key, key)
-        return kcm.with_rs_queue(kcm.rs_queue.add(rs_key))
-    if old is None and rs_key is not None:
-        kcm = creation_observed(kcm, rs_key)
-    if rs_key is not None:
-        queue = kcm.rs_queue.add(rs_key)
-        rs = kcm.get(rs_key)
-        if (old is not None and not old.status.ready and new.status.ready and isinstance(rs, ReplicaSet)
-                and rs.min_ready_seconds > 0):
-            margin = 1_000 if readiness is None else readiness.margin_ms
-            queue = add_after(queue, rs_key, rs.min_ready_seconds * 1000 + margin)
+    """The ReplicaSet controller's pod handlers (``pod_event``) on the controller manager's state."""
+    exps, queue = pod_event("ReplicaSet", kcm.informers[_RS].cache, kcm.expectations, kcm.rs_queue, key, old, new,
+                            readiness)
+    if exps is kcm.expectations:
         return kcm.with_rs_queue(queue)
-    queue = kcm.rs_queue
-    for k in _matching_rs(kcm, pod):  # an orphan: every matching ReplicaSet may adopt it
-        queue = queue.add(k)
-    return kcm.with_rs_queue(queue)
+    return ControllerManager(kcm.informers, queue, kcm.deploy_queue, exps)
 
 
 def on_replicaset(
@@ -210,7 +249,7 @@ def _rank(pod: Pod, on_node: dict[str, int]) -> tuple[int, int, int, int, int, i
     )
 
 
-def related_pods_on_nodes(kcm: ControllerManager, rs: ReplicaSet) -> dict[str, int]:
+def related_pods_on_nodes(owners: Cache, pods: Cache, rs: Replicated) -> dict[str, int]:
     """The active related pods per node: upstream's getIndirectlyRelatedPods lists, from the pod informer, the pods
     that the selector of every ReplicaSet with the same controller (the rsIndexer's controllerUID index, this one
     included) matches, each once; getPodsRankedByRelatedPodsOnSameNode counts the active ones per spec.nodeName.
@@ -220,12 +259,12 @@ def related_pods_on_nodes(kcm: ControllerManager, rs: ReplicaSet) -> dict[str, i
     if owner is None:
         return {}
     selectors = [
-        o.selector for o in kcm.objects("replicasets")
-        if isinstance(o, ReplicaSet) and o.meta.namespace == rs.meta.namespace and o.meta.owner is not None
-        and o.meta.owner.uid == owner.uid
+        o.selector for o in owners.values()
+        if isinstance(o, ReplicaSet | ReplicationController) and o.meta.namespace == rs.meta.namespace
+        and o.meta.owner is not None and o.meta.owner.uid == owner.uid
     ]
     on_node: dict[str, int] = {}
-    for p in kcm.objects("pods"):
+    for p in pods.values():
         if isinstance(p, Pod) and p.meta.namespace == rs.meta.namespace and is_active(p):
             labels = dict(p.meta.labels)
             if any(sel.matches(labels) for sel in selectors):
@@ -233,8 +272,9 @@ def related_pods_on_nodes(kcm: ControllerManager, rs: ReplicaSet) -> dict[str, i
     return on_node
 
 
-def new_pod(rs: ReplicaSet) -> Pod:
-    """Upstream: controller.GetPodFromTemplate."""
+def new_pod(rs: Replicated) -> Pod:
+    """Upstream: controller.GetPodFromTemplate (the controller reference of the owner's kind: the replication
+    manager's podControlAdapter creates the pods of a ReplicationController with its own GroupVersionKind)."""
     t = rs.template
     from spec.state import Meta
 
@@ -243,12 +283,12 @@ def new_pod(rs: ReplicaSet) -> Pod:
         namespace=rs.meta.namespace,
         labels=t.labels,
         generate_name=rs.meta.name + "-",
-        owner=OwnerRef("ReplicaSet", rs.meta.name, rs.meta.uid),
+        owner=OwnerRef(KIND[type(rs)], rs.meta.name, rs.meta.uid),
     )
     return Pod(meta=meta, containers=t.containers, info=attrs.evolve(t.info, namespace=rs.meta.namespace))
 
 
-def calculate_status(rs: ReplicaSet, pods: list[Pod], failure: str, readiness: Readiness | None = None
+def calculate_status(rs: Replicated, pods: list[Pod], failure: str, readiness: Readiness | None = None
                      ) -> ReplicaSetStatus:
     """Upstream: replica_set_utils.go calculateStatus (availableReplicas: IsPodAvailable at now)."""
     template = dict(rs.template.labels)
@@ -264,7 +304,7 @@ def calculate_status(rs: ReplicaSet, pods: list[Pod], failure: str, readiness: R
     )
 
 
-def can_adopt(session: Session, rs: ReplicaSet) -> str:
+def can_adopt(session: Session, rs: Replicated) -> str:
     """controller.RecheckDeletionTimestamp (pkg/controller/controller_ref_manager.go, kubernetes#42938): before the
     first adoption of a sync, an uncached quorum read of the ReplicaSet; it refuses ("" admits) when the ReplicaSet
     is gone, is another one (uid), or has a deletionTimestamp, which the informer may not show yet: the garbage
@@ -283,19 +323,37 @@ def sync(
     kcm: ControllerManager, session: Session, key: Key, *, expectations: bool = True, adoption_guard: bool = True,
     readiness: Readiness | None = None
 ) -> tuple[ControllerManager, bool]:
-    """syncReplicaSet(key): (kcm', failed). ``expectations`` False is the ``no-expectations`` variant;
-    ``adoption_guard`` False the ``gc-readoption`` variant: a ReplicaSet being deleted adopts orphans all the same
+    """The ReplicaSet controller's syncReplicaSet(key) on the controller manager's state (``sync_owner``):
+    (kcm', failed)."""
+    exps, queue, failed = sync_owner(kcm.informers[_RS].cache, kcm.informers[_PODS].cache, kcm.expectations,
+                                     kcm.rs_queue, session, key, expectations=expectations,
+                                     adoption_guard=adoption_guard, readiness=readiness)
+    if exps is kcm.expectations:
+        return kcm.with_rs_queue(queue), failed
+    return ControllerManager(kcm.informers, queue, kcm.deploy_queue, exps), failed
+
+
+def sync_owner(
+    owners: Cache, pod_cache: Cache, exps: Expectations, queue: WorkQueue, session: Session, key: Key, *,
+    expectations: bool = True, adoption_guard: bool = True, readiness: Readiness | None = None
+) -> tuple[Expectations, WorkQueue, bool]:
+    """syncReplicaSet(key) of the controller whose lister's cache is ``owners`` (ReplicaSets, or
+    ReplicationControllers for the replication manager), over the shared pod informer's cache ``pod_cache``, with
+    its expectations and work queue: (expectations', queue', failed). ``expectations`` False is the
+    ``no-expectations`` variant; ``adoption_guard`` False the ``gc-readoption`` variant: a ReplicaSet being
+    deleted adopts orphans all the same
     (neither ClaimObject's check of its cached deletionTimestamp nor the live recheck, ``can_adopt``).
     ``readiness``: how long each Ready pod has been Ready (``spec.state.Readiness``; None: no workload sets
     minReadySeconds)."""
-    rs = kcm.get(key)
-    if not isinstance(rs, ReplicaSet):
-        return (attrs.evolve(kcm, expectations=kcm.expectations.delete(key)) if key in kcm.expectations else kcm), False
-    needs_sync = satisfied(kcm, key) or not expectations
-    read = CreatorRead(rs, tuple(p for p in kcm.objects("pods") if isinstance(p, Pod)))
+    rs = owners.get(key)
+    if not isinstance(rs, ReplicaSet | ReplicationController):
+        return (exps.delete(key) if key in exps else exps), queue, False
+    needs_sync = key not in exps or not expectations
+    read = CreatorRead(rs, tuple(p for p in pod_cache.values() if isinstance(p, Pod)))
     pods: list[Pod] = []
     name = object_key(rs)
-    for obj in kcm.objects("pods"):
+    kind = KIND[type(rs)]
+    for obj in pod_cache.values():
         if not isinstance(obj, Pod) or obj.meta.namespace != rs.meta.namespace or not is_active(obj):
             continue
         owner = obj.meta.owner
@@ -306,8 +364,8 @@ def sync(
             if adoption_guard and (refusal := can_adopt(session, rs)):
                 session.event(name, "Warning", "FailedAdopt", f"can't adopt Pod {obj.meta.namespace}/"
                               f"{obj.meta.name}: {refusal}")
-                return kcm, True  # claimPods' error: syncReplicaSet returns it (requeued with backoff)
-            owner_ref = OwnerRef("ReplicaSet", rs.meta.name, rs.meta.uid)
+                return exps, queue, True  # claimPods' error: syncReplicaSet returns it (requeued with backoff)
+            owner_ref = OwnerRef(kind, rs.meta.name, rs.meta.uid)
             # ClaimPods adopts orphans with a merge patch of metadata.ownerReferences (and the pod's uid): the
             # stored pod keeps its status, which the cached copy may lag.
             if session.patch_meta(object_key(obj), uid=obj.meta.uid, owner=owner_ref).ok:
@@ -317,7 +375,7 @@ def sync(
         diff = len(pods) - rs.replicas
         if diff < 0:
             count = min(-diff, BURST_REPLICAS)
-            kcm = _set_expectation(kcm, key, Expectation(count, frozenset(), EXPECTATIONS_TIMEOUT_MS))
+            exps = _set_expectation(exps, key, Expectation(count, frozenset(), EXPECTATIONS_TIMEOUT_MS))
             for _ in range(count):  # slowStartBatch: every create succeeds here, so the batches change nothing
                 response = session.create(new_pod(rs), read=read)
                 if response.ok:
@@ -328,43 +386,44 @@ def sync(
                     # anything because any creation will fail" (counted as made: no error, no requeue)
                     session.event(name, "Warning", "FailedCreate", f"Error creating: {response.message}")
                 else:
-                    kcm = creation_observed(kcm, key)
+                    exps = creation_observed(exps, key)
                     failure = response.message
                     session.event(name, "Warning", "FailedCreate", response.message)
         elif diff > 0:
-            on_node = related_pods_on_nodes(kcm, rs)
+            on_node = related_pods_on_nodes(owners, pod_cache, rs)
             victims = sorted(pods, key=lambda p: _rank(p, on_node))[: min(diff, BURST_REPLICAS)]
             doomed = frozenset(pod_key(p.meta.namespace, p.meta.name) for p in victims)
-            kcm = _set_expectation(kcm, key, Expectation(0, doomed, EXPECTATIONS_TIMEOUT_MS))
+            exps = _set_expectation(exps, key, Expectation(0, doomed, EXPECTATIONS_TIMEOUT_MS))
             for pod in victims:
                 pkey = pod_key(pod.meta.namespace, pod.meta.name)
                 response = session.delete(pkey)
                 if response.ok:
                     session.event(name, "Normal", "SuccessfulDelete", f"Deleted pod: {pod.meta.name}")
                 else:
-                    kcm = deletion_observed(kcm, key, pkey)
+                    exps = deletion_observed(exps, key, pkey)
                     if response.reason != "NotFound":
                         failure = response.message
     status = calculate_status(rs, pods, failure, readiness)
     if status != rs.status:
         # updateReplicaSetStatus: on a conflict it GETs the latest ReplicaSet and retries.
         latest = session.get(key)
-        if isinstance(latest, ReplicaSet) and latest.meta.uid == rs.meta.uid and latest.status != status:
+        if isinstance(latest, type(rs)) and latest.meta.uid == rs.meta.uid and latest.status != status:
             session.update(attrs.evolve(latest, status=status), status=True)
     if (not failure and rs.min_ready_seconds > 0 and status.ready_replicas == rs.replicas
             and status.available_replicas != rs.replicas and (readiness is None or readiness.requeues)):
         # "Resync the ReplicaSet after MinReadySeconds as a last line of defense to guard against clock-skew."
-        kcm = kcm.with_rs_queue(add_after(kcm.rs_queue, key, rs.min_ready_seconds * 1000))
-    return kcm, bool(failure)
+        queue = add_after(queue, key, rs.min_ready_seconds * 1000)
+    return exps, queue, bool(failure)
 
 
 # --- the ages of the Ready conditions (spec.state.Readiness) --------------------------------------------------
 
 
 def max_min_ready_seconds(config: Config) -> int:
-    """The largest minReadySeconds of the scenario's ReplicaSets and Deployments (a Deployment's ReplicaSets
-    take its value; no command changes it)."""
-    return max((o.min_ready_seconds for o in config.objects if isinstance(o, ReplicaSet | Deployment)), default=0)
+    """The largest minReadySeconds of the scenario's ReplicaSets, ReplicationControllers and Deployments (a
+    Deployment's ReplicaSets take its value; no command changes it)."""
+    return max((o.min_ready_seconds for o in config.objects
+                if isinstance(o, ReplicaSet | ReplicationController | Deployment)), default=0)
 
 
 def aged(readiness: Readiness, objects: immutables.Map[Key, object], dt: int) -> Readiness:
@@ -382,16 +441,18 @@ def aged(readiness: Readiness, objects: immutables.Map[Key, object], dt: int) ->
 
 
 def uncounted(readiness: Readiness, objects: immutables.Map[Key, object]) -> frozenset[Key]:
-    """The ReplicaSets with minReadySeconds whose status.availableReplicas is below their ready active pods in
-    etcd: at an idle moment, pods whose availability nothing is scheduled to count."""
+    """The ReplicaSets (and ReplicationControllers) with minReadySeconds whose status.availableReplicas is below
+    their ready active pods in etcd: at an idle moment, pods whose availability nothing is scheduled to count."""
     ready: dict[int, int] = {}
     for key, pod in objects.items():
         if key.startswith("pods/") and isinstance(pod, Pod) and pod.status.ready and is_active(pod) \
-                and pod.meta.owner is not None and pod.meta.owner.kind == "ReplicaSet":
+                and pod.meta.owner is not None and pod.meta.owner.kind in _RESOURCE_OF:
             ready[pod.meta.owner.uid] = ready.get(pod.meta.owner.uid, 0) + 1
     return frozenset(
         key for key, rs in objects.items()
-        if key.startswith("replicasets/") and isinstance(rs, ReplicaSet) and rs.min_ready_seconds > 0
+        if key.startswith(("replicasets/", "replicationcontrollers/")) and isinstance(rs, ReplicaSet |
+                                                                                      ReplicationController)
+        and rs.min_ready_seconds > 0
         and not rs.meta.deleting and rs.status.available_replicas < ready.get(rs.meta.uid, 0))
 
 
