@@ -35,7 +35,7 @@ import functools
 import immutables
 
 from spec.controllers.replicaset import is_active
-from spec.state import ClusterState, Key, Kubelet, Object, Pod, ReplicaSet
+from spec.state import ClusterState, Key, Kubelet, Object, Pod, ReplicaSet, ReplicationController
 
 
 def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
@@ -47,9 +47,10 @@ def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
 
 
 def replicasets_on_healthy_nodes(s: ClusterState) -> bool:
-    """Every ReplicaSet not being deleted has exactly spec.replicas active pods, each Ready and running on a node
-    that is up, whose container runtime is up, and that the API server still has (a pod bound to a deleted node is
-    an orphan, not a replica on a healthy node, even while its old kubelet still runs it)."""
+    """Every ReplicaSet (and ReplicationController) not being deleted has exactly spec.replicas active pods, each
+    Ready and running on a node that is up, whose container runtime is up, and that the API server still has (a pod
+    bound to a deleted node is an orphan, not a replica on a healthy node, even while its old kubelet still runs
+    it)."""
     return _healthy(s.etcd.objects, s.kubelets)
 
 
@@ -63,7 +64,8 @@ def _healthy(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ...]
             return False
         counts[p.meta.owner.uid] = counts.get(p.meta.owner.uid, 0) + 1
     for rs in objects.values():
-        if isinstance(rs, ReplicaSet) and not rs.meta.deleting and counts.get(rs.meta.uid, 0) != rs.replicas:
+        if isinstance(rs, ReplicaSet | ReplicationController) and not rs.meta.deleting \
+                and counts.get(rs.meta.uid, 0) != rs.replicas:
             return False
     return True
 

@@ -47,6 +47,7 @@ from spec.scheduling.filters import filter_nodes
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.types import NodeInfo, PodInfo
 from spec.state import (
+    KIND,
     ClusterState,
     Deployment,
     Etcd,
@@ -59,6 +60,7 @@ from spec.state import (
     Pod,
     PodDisruptionBudget,
     ReplicaSet,
+    ReplicationController,
     StatefulSet,
 )
 from spec.workload_properties import (
@@ -200,12 +202,13 @@ def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
 def replicas_converged(s: ClusterState) -> bool:
     """Every Deployment has exactly spec.replicas ready, running pods of its current template, and no other
     active pods; every other ReplicaSet (one without a Deployment that owns it, or one of a paused Deployment, which
-    is only scaled, never rolled: deployment_controller.go syncDeployment) has exactly spec.replicas ready,
-    running pods and no active orphan its selector matches (one it is yet to adopt)."""
+    is only scaled, never rolled: deployment_controller.go syncDeployment), and every ReplicationController (the
+    same controller: pkg/controller/replication), has exactly spec.replicas ready, running pods and no active
+    orphan its selector matches (one it is yet to adopt)."""
     return _converged(s.etcd.objects, s.kubelets)
 
 
-def _owned_by_deployment(rs: ReplicaSet, deployments: set[int]) -> bool:
+def _owned_by_deployment(rs: ReplicaSet | ReplicationController, deployments: set[int]) -> bool:
     """``rs`` is owned by one of ``deployments`` (uids): the Deployment's promises cover it. Callers pass the
     Deployments that are not paused (``_rolling``)."""
     owner = rs.meta.owner
@@ -224,7 +227,7 @@ def _rolling(objects: immutables.Map[Key, Object]) -> set[int]:
 def _converged(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ...]) -> bool:
     # Memoised on what it reads: etcd's objects and the kubelets (many states share both).
     pods = [p for p in objects.values() if isinstance(p, Pod) and is_active(p)]
-    rss = [r for r in objects.values() if isinstance(r, ReplicaSet)]
+    rss = [r for r in objects.values() if isinstance(r, ReplicaSet | ReplicationController)]
     deployments = _rolling(objects)
     for d in objects.values():
         if not isinstance(d, Deployment) or d.meta.deleting or d.paused:
@@ -309,7 +312,8 @@ def blocked(s: ClusterState) -> bool:
 
 def rollouts_complete(s: ClusterState) -> bool:
     """Every Deployment's status says complete: updated = replicas = available = spec.replicas at the current
-    generation (deploymentutil.DeploymentComplete); every other ReplicaSet's status has caught up with it:
+    generation (deploymentutil.DeploymentComplete); every other ReplicaSet's (and every ReplicationController's)
+    status has caught up with it:
     replicas = ready = available = spec.replicas at the current generation (what `kubectl rollout status` waits
     for on a Deployment, asked of the ReplicaSet's own status). A paused Deployment rolls nothing out: its
     status has observed its generation (the scale and the pause were seen) and each of its ReplicaSets is complete
@@ -317,7 +321,7 @@ def rollouts_complete(s: ClusterState) -> bool:
     return _complete(s.etcd.objects)
 
 
-def replicaset_complete(rs: ReplicaSet) -> bool:
+def replicaset_complete(rs: ReplicaSet | ReplicationController) -> bool:
     """The ReplicaSet's status reports spec.replicas pods, all ready and available, at its current generation."""
     st = rs.status
     return (st.observed_generation >= rs.meta.generation and st.replicas == rs.replicas
@@ -334,8 +338,8 @@ def _complete(objects: immutables.Map[Key, Object]) -> bool:
                     return False
             elif not deployment_complete(o, o.status):
                 return False
-        elif (isinstance(o, ReplicaSet) and not o.meta.deleting and not _owned_by_deployment(o, deployments)
-              and not replicaset_complete(o)):
+        elif (isinstance(o, ReplicaSet | ReplicationController) and not o.meta.deleting
+              and not _owned_by_deployment(o, deployments) and not replicaset_complete(o)):
             return False
     return True
 
@@ -496,7 +500,8 @@ PROPERTIES["AtMostOnePodPerStatefulIdentity"] = PropertySpec(
     applies=_has(StatefulSet), explain=explain_at_most_one,
 )
 def _min_ready(config: Config) -> bool:
-    return any(isinstance(o, ReplicaSet | Deployment) and o.min_ready_seconds > 0 for o in config.objects)
+    return any(isinstance(o, ReplicaSet | ReplicationController | Deployment) and o.min_ready_seconds > 0
+               for o in config.objects)
 
 
 PROPERTIES["AvailabilityNeverWaitsForResync"] = PropertySpec(
@@ -779,7 +784,7 @@ def explain_no_overcommit(s: ClusterState) -> str:
     return "; ".join(parts) or "every node's pods fit its allocatable"
 
 
-def _active_of(objects: immutables.Map[Key, Object], rs: ReplicaSet) -> list[Pod]:
+def _active_of(objects: immutables.Map[Key, Object], rs: ReplicaSet | ReplicationController) -> list[Pod]:
     return [p for p in objects.values() if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None
             and p.meta.owner.uid == rs.meta.uid]
 
@@ -788,11 +793,11 @@ def explain_overshoot(s: ClusterState) -> str:
     parts = []
     for key in sorted(s.ghost.overshoots):
         rs = s.etcd.objects.get(key)
-        if isinstance(rs, ReplicaSet):
+        if isinstance(rs, ReplicaSet | ReplicationController):
             pods = _active_of(s.etcd.objects, rs)
-            parts.append(f"the ReplicaSet controller created a pod of ReplicaSet {_ns_name(rs)} while the pods it "
-                         f"knew of already numbered the replicas it read; etcd now has {len(pods)} active pod(s), "
-                         f"replicas {rs.replicas}")
+            parts.append(f"the ReplicaSet controller created a pod of {KIND[type(rs)]} {_ns_name(rs)} while the "
+                         f"pods it knew of already numbered the replicas it read; etcd now has {len(pods)} active "
+                         f"pod(s), replicas {rs.replicas}")
         else:
             parts.append(f"the ReplicaSet controller created a pod of {key} beyond the replicas it read")
     return "; ".join(parts) or "no overshooting creation"
@@ -819,7 +824,7 @@ def explain_rv_monotonic(s: ClusterState) -> str:
 def _workload_gaps(s: ClusterState) -> list[str]:
     objects = s.etcd.objects
     out = []
-    rss = [r for r in objects.values() if isinstance(r, ReplicaSet)]
+    rss = [r for r in objects.values() if isinstance(r, ReplicaSet | ReplicationController)]
     deployments = {d.meta.uid: d for d in objects.values() if isinstance(d, Deployment) and not d.paused}
     for d in deployments.values():
         if d.meta.deleting:
@@ -837,7 +842,7 @@ def _workload_gaps(s: ClusterState) -> list[str]:
         pods = _active_of(objects, rs)
         good = sum(1 for p in pods if p.status.ready and _running(s.kubelets, p))
         if good != rs.replicas or len(pods) != good:
-            out.append(f"ReplicaSet {_ns_name(rs)} has {len(pods)} active pod(s), {good} ready and running, "
+            out.append(f"{KIND[type(rs)]} {_ns_name(rs)} has {len(pods)} active pod(s), {good} ready and running, "
                        f"replicas {rs.replicas}")
     return out
 
@@ -878,11 +883,11 @@ def explain_rollouts(s: ClusterState) -> str:
             parts.append(f"Deployment {_ns_name(o)}'s status says {st.updated_replicas} updated, {st.replicas} "
                          f"total, {st.available_replicas} available of replicas {o.replicas} (observedGeneration "
                          f"{st.observed_generation}, generation {o.meta.generation})")
-        elif isinstance(o, ReplicaSet) and not o.meta.deleting and not _owned_by_deployment(o, deployments) \
-                and not replicaset_complete(o):
+        elif isinstance(o, ReplicaSet | ReplicationController) and not o.meta.deleting \
+                and not _owned_by_deployment(o, deployments) and not replicaset_complete(o):
             rs_st = o.status
-            parts.append(f"ReplicaSet {_ns_name(o)}'s status says {rs_st.replicas} current, {rs_st.ready_replicas} "
-                         f"ready, {rs_st.available_replicas} available of replicas {o.replicas}")
+            parts.append(f"{KIND[type(o)]} {_ns_name(o)}'s status says {rs_st.replicas} current, "
+                         f"{rs_st.ready_replicas} ready, {rs_st.available_replicas} available of replicas {o.replicas}")
     return "; ".join(parts) or "every rollout is complete"
 
 
@@ -904,14 +909,14 @@ def explain_healthy(s: ClusterState) -> str:
     objects = s.etcd.objects
     parts = []
     for rs in objects.values():
-        if not isinstance(rs, ReplicaSet) or rs.meta.deleting:
+        if not isinstance(rs, ReplicaSet | ReplicationController) or rs.meta.deleting:
             continue
         pods = _active_of(objects, rs)
         good = sum(1 for p in pods if p.status.ready and running_on_healthy(s.kubelets, p))
         if good != rs.replicas or good != len(pods):
             down = sorted({p.node_name for p in pods if p.node_name and not running_on_healthy(s.kubelets, p)})
-            parts.append(f"ReplicaSet {_ns_name(rs)} has {len(pods)} active pod(s), {good} ready and running on a "
-                         f"node that is up, replicas {rs.replicas}"
+            parts.append(f"{KIND[type(rs)]} {_ns_name(rs)} has {len(pods)} active pod(s), {good} ready and running "
+                         f"on a node that is up, replicas {rs.replicas}"
                          + (f" (pods on {', '.join(down)} do not run)" if down else ""))
     if blocked(s):
         parts.append("blocked: " + "; ".join(x for x in _pending_pods(s) if x.endswith("fits no node")))

@@ -12,27 +12,37 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from spec.state import Deployment, Node, Pod, PodDisruptionBudget, ReplicaSet, Service, StatefulSet
+from spec.state import (
+    Deployment,
+    Node,
+    Pod,
+    PodDisruptionBudget,
+    ReplicaSet,
+    ReplicationController,
+    Service,
+    StatefulSet,
+)
 
 if TYPE_CHECKING:
     from spec.model import Config
 
 
 def _schedules_something(config: Config) -> bool:
-    """Some pod can wait for the default scheduler: an unbound Pod, or a ReplicaSet or Deployment that has (or is
-    scaled to) replicas."""
+    """Some pod can wait for the default scheduler: an unbound Pod, or a ReplicaSet, ReplicationController or
+    Deployment that has (or is scaled to) replicas."""
     for o in config.objects:
         if isinstance(o, Pod) and not o.node_name and o.scheduler_name == "default-scheduler":
             return True
-        if isinstance(o, ReplicaSet | Deployment) and o.replicas > 0:
+        if isinstance(o, ReplicaSet | ReplicationController | Deployment) and o.replicas > 0:
             return True
     return any(c.verb == "scale" and c.replicas > 0 for c in config.commands)
 
 
 def _needs_expectations(config: Config) -> str | None:
-    if any(isinstance(o, ReplicaSet | Deployment) for o in config.objects):
+    if any(isinstance(o, ReplicaSet | ReplicationController | Deployment) for o in config.objects):
         return None
-    return "a ReplicaSet or a Deployment (the ReplicaSet controller's expectations gate only its own pods)"
+    return "a ReplicaSet, a ReplicationController or a Deployment (the ReplicaSet controller's expectations gate " \
+        "only its own pods)"
 
 
 def _needs_scheduling(config: Config) -> str | None:
@@ -181,7 +191,8 @@ def _nodes(config: Config) -> int:
 
 
 def _evicts_something(config: Config) -> bool:
-    return any(isinstance(o, ReplicaSet | Deployment) and o.replicas > 0 or isinstance(o, Pod) for o in config.objects)
+    return any(isinstance(o, ReplicaSet | ReplicationController | Deployment) and o.replicas > 0 or isinstance(o, Pod)
+               for o in config.objects)
 
 
 def _needs_every_node_lost(config: Config) -> str | None:
@@ -223,7 +234,8 @@ def _needs_partition_and_tolerated_taint(config: Config) -> str | None:
                 continue
             for o in config.objects:
                 tols = o.info.tolerations if isinstance(o, Pod) else (
-                    o.template.info.tolerations if isinstance(o, ReplicaSet | Deployment) else ())
+                    o.template.info.tolerations if isinstance(o, ReplicaSet | ReplicationController | Deployment)
+                    else ())
                 tolerated = tolerated or any(x.tolerates(t) for x in tols)
     if not tolerated:
         return "a node with a NoExecute taint that some pod tolerates for ever (the taint that stays)"
@@ -427,9 +439,11 @@ VARIANTS["scheduler-keeps-scheduling"] = Variant(
 
 def _needs_min_ready(config: Config) -> str | None:
     """A ReplicaSet or Deployment with minReadySeconds above 0 (the requeues act only on its availability)."""
-    if any(isinstance(o, ReplicaSet | Deployment) and o.min_ready_seconds > 0 for o in config.objects):
+    if any(isinstance(o, ReplicaSet | ReplicationController | Deployment) and o.min_ready_seconds > 0
+           for o in config.objects):
         return None
-    return "a ReplicaSet or Deployment with spec.minReadySeconds above 0 (the requeues count available pods)"
+    return "a ReplicaSet, ReplicationController or Deployment with spec.minReadySeconds above 0 (the requeues " \
+        "count available pods)"
 
 
 VARIANTS["no-minready-requeue"] = Variant(

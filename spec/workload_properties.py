@@ -33,7 +33,7 @@ import functools
 import immutables
 
 from spec.controllers.statefulset import parent_and_ordinal
-from spec.state import ClusterState, Key, Kubelet, Object, Pod, ReplicaSet, StatefulSet
+from spec.state import ClusterState, Key, Kubelet, Object, Pod, ReplicaSet, ReplicationController, StatefulSet
 
 
 def at_most_one_pod_per_identity(s: ClusterState) -> bool:
@@ -109,7 +109,8 @@ def explain_availability(s: ClusterState) -> str:
     for key in sorted(s.readiness.stalled):
         rs = s.etcd.objects.get(key)
         now = (f" (now: {rs.status.ready_replicas} ready, {rs.status.available_replicas} available of replicas "
-               f"{rs.replicas}, minReadySeconds {rs.min_ready_seconds})") if isinstance(rs, ReplicaSet) else ""
+               f"{rs.replicas}, minReadySeconds {rs.min_ready_seconds})"
+               ) if isinstance(rs, ReplicaSet | ReplicationController) else ""
         out.append(f"{key} went idle with ready pods not counted available: only the informers' resync period "
                    f"(12 h or more) was left to count them{now}")
     return "; ".join(out)
