@@ -23,6 +23,7 @@ from spec.state import (
     Pod,
     PodStatus,
     ReplicaSet,
+    ReplicationController,
     key_of,
     object_key,
 )
@@ -71,7 +72,7 @@ def _object(obj: Object) -> dict[str, Any]:
         out["Ready"] = obj.ready
         if obj.info.taints:
             out["taints"] = [f"{t.key}{'=' + t.value if t.value else ''}:{t.effect}" for t in obj.info.taints]
-    elif isinstance(obj, ReplicaSet):
+    elif isinstance(obj, ReplicaSet | ReplicationController):
         st = obj.status
         out.update(replicas=obj.replicas, status=f"{st.replicas} current, {st.ready_replicas} ready, "
                    f"{st.available_replicas} available", annotations=dict(m.annotations))
@@ -163,6 +164,14 @@ def display(state: ClusterState) -> Mapping[str, Any]:
             "backoff": [f"{k} in {ms} ms" for k, ms in dctl.queue.waiting],
             "expectations": {k: {"add": e.add, "del": e.delete} for k, e in sorted(dctl.expectations.items())},
         }
+    if state.rcs is not None:
+        rctl = state.rcs
+        view["replication-controller"] = {
+            "informer rv": rctl.informer.rv,
+            "queue": list(rctl.queue.queue),
+            "backoff": [f"{k} in {ms} ms" for k, ms in rctl.queue.waiting],
+            "expectations": {k: {"add": e.add, "del": sorted(e.deletes)} for k, e in sorted(rctl.expectations.items())},
+        }
     if state.cronjobs is not None:
         cctl = state.cronjobs
         from spec.controllers.cronjob import rfc3339
@@ -205,7 +214,7 @@ def summary(obj: Object | None) -> str:
     if obj is None:
         return "nothing (absent)"
     parts: list[str] = []
-    if isinstance(obj, ReplicaSet | Deployment):
+    if isinstance(obj, ReplicaSet | ReplicationController | Deployment):
         parts.append(f"replicas: {obj.replicas}")
         parts.append("image: " + ", ".join(c.image for c in obj.template.containers))
     elif isinstance(obj, Pod):
@@ -239,7 +248,7 @@ def _names(pods: list[Pod]) -> str:
     return ", ".join(sorted(p.meta.name for p in pods)) or "none"
 
 
-def _owned_pods(objects: Any, rs: ReplicaSet) -> list[Pod]:
+def _owned_pods(objects: Any, rs: ReplicaSet | ReplicationController) -> list[Pod]:
     from spec.controllers.replicaset import is_active
 
     return [p for p in objects if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None
@@ -303,20 +312,48 @@ def _informer_of(state: ClusterState, actor: str) -> tuple[Informer | None, str]
 
 
 def _why_replicaset(state: ClusterState, key: str, config: Config) -> list[str]:
+    """The ReplicaSet controller's reconcile of ``key``: what it read, its expectations, its requests."""
     from spec.controllers import manager
-    from spec.controllers.replicaset import satisfied
 
-    kcm, etcd = state.kcm, state.etcd
-    rs_inf, pod_inf = kcm.informers[1], kcm.informers[2]
-    actor = "replicaset-controller"
-    cached = kcm.get(key)
-    lines = [_read(actor, key, cached, f"its ReplicaSet informer (at rv {rs_inf.rv})", etcd.get(key))]
+    kcm = state.kcm
+    lines = _why_owner(state, key, config, "replicaset-controller", kcm.get(key), kcm.informers[2].cache,
+                       f"its ReplicaSet informer (at rv {kcm.informers[1].rv})", kcm.informers[2].rv, kcm.expectations)
+    rec = _session(state, config)
+    manager.reconcile(kcm, rec, "replicaset", key, expectations="no-expectations" not in config.variants,  # type: ignore[arg-type]
+                      adoption_guard="gc-readoption" not in config.variants, readiness=state.readiness)
+    return lines + rec.requests
+
+
+def _why_replication(state: ClusterState, key: str, config: Config) -> list[str]:
+    """The replication manager's reconcile of ``key`` (the ReplicaSet controller's code over its own slot)."""
+    from spec.controllers import replication
+
+    ctl = state.rcs
+    if ctl is None:
+        return []
+    pods = replication.shared_pods(state)
+    lines = _why_owner(state, key, config, replication.ACTOR, ctl.get(key), pods,
+                       f"its ReplicationController informer (at rv {ctl.informer.rv})", state.kcm.informers[2].rv,
+                       ctl.expectations)
+    rec = _session(state, config)
+    replication.reconcile(ctl, pods, rec, key, expectations="no-expectations" not in config.variants,  # type: ignore[arg-type]
+                          adoption_guard="gc-readoption" not in config.variants, readiness=state.readiness)
+    return lines + rec.requests
+
+
+def _why_owner(state: ClusterState, key: str, config: Config, actor: str, cached: Object | None,
+               pod_cache: Any, where: str, pod_rv: int, expectations: Any) -> list[str]:
+    """What a ReplicaSet controller (the ReplicaSet controller or the replication manager) read of ``key``: the
+    owner from its lister, its pods from the shared pod informer, how long they have been Ready, its
+    expectations."""
+    etcd = state.etcd
+    lines = [_read(actor, key, cached, where, etcd.get(key))]
     current = etcd.get(key)
-    if isinstance(cached, ReplicaSet):
-        mine = _owned_pods(kcm.objects("pods"), cached)
-        line = (f"{actor} read {len(mine)} active pod(s) of {key} from its pod informer (at rv {pod_inf.rv}): "
+    if isinstance(cached, ReplicaSet | ReplicationController):
+        mine = _owned_pods(pod_cache.values(), cached)
+        line = (f"{actor} read {len(mine)} active pod(s) of {key} from its pod informer (at rv {pod_rv}): "
                 f"{_names(mine)}")
-        truth = _owned_pods(etcd.of("pods"), current if isinstance(current, ReplicaSet) else cached)
+        truth = _owned_pods(etcd.of("pods"), current if isinstance(current, type(cached)) else cached)
         if {p.meta.name for p in truth} == {p.meta.name for p in mine}:
             lines.append(line + ", as in etcd")
         else:
@@ -331,18 +368,15 @@ def _why_replicaset(state: ClusterState, key: str, config: Config) -> list[str]:
                          f"{cached.min_ready_seconds * 1000} ms)") for p in ready]
         if "no-expectations" in config.variants:
             lines.append(f"{actor} ignores its expectations (variant no-expectations)")
-        elif satisfied(kcm, key):
+        elif key not in expectations:
             lines.append(f"{actor}'s expectations for {key} are satisfied: it may create and delete pods")
         else:
-            e = kcm.expectations[key]
+            e = expectations[key]
             waits = ([f"{e.add} creation(s)"] if e.add else []) + ([f"deletion of {', '.join(sorted(e.deletes))}"]
                                                                    if e.deletes else [])
             lines.append(f"{actor} still expects {' and '.join(waits)} (for {e.timer} ms more): it creates and "
                          "deletes nothing")
-    rec = _session(state, config)
-    manager.reconcile(kcm, rec, "replicaset", key, expectations="no-expectations" not in config.variants,  # type: ignore[arg-type]
-                      adoption_guard="gc-readoption" not in config.variants, readiness=state.readiness)
-    return lines + rec.requests
+    return lines
 
 
 def _why_deployment(state: ClusterState, key: str, config: Config) -> list[str]:
@@ -462,6 +496,8 @@ def why(before: ClusterState, action: Any, after: ClusterState, config: Config) 
     if isinstance(action, A.Reconcile):
         if action.actor == "replicaset-controller":
             return _why_replicaset(before, action.key, config)
+        if action.actor == "replication-controller":
+            return _why_replication(before, action.key, config)
         if action.actor == "deployment-controller":
             return _why_deployment(before, action.key, config)
         if action.actor == "garbage-collector":
@@ -527,6 +563,8 @@ def _delivered_informer(state: ClusterState, action: Any) -> Informer | None:
     if action.actor == "kube-controller-manager":
         index = {"deployments": 0, "replicasets": 1, "pods": 2}.get(resource)
         return None if index is None else state.kcm.informers[index]
+    if action.actor == "kcm-replicationcontroller-informer" and state.rcs is not None:
+        return state.rcs.informer
     return _informer_of(state, action.actor)[0]
 
 
@@ -573,6 +611,11 @@ def tables(state: ClusterState) -> list[dict[str, Any]]:
         out.append({"title": "replicasets", "columns": ["NAME", "DESIRED", "CURRENT", "READY", "IMAGES"],
                     "rows": [[_name(r), r.replicas, r.status.replicas, r.status.ready_replicas,
                               ",".join(c.image for c in r.template.containers)] for r in rss]})
+    rcs = [o for o in objects if isinstance(o, ReplicationController)]
+    if rcs:  # kubectl get rc (printReplicationController)
+        out.append({"title": "replicationcontrollers", "columns": ["NAME", "DESIRED", "CURRENT", "READY", "IMAGES"],
+                    "rows": [[_name(r), r.replicas, r.status.replicas, r.status.ready_replicas,
+                              ",".join(c.image for c in r.template.containers)] for r in rcs]})
     pods = [o for o in objects if isinstance(o, Pod)]
     if pods:
         rows = []
@@ -623,16 +666,19 @@ def _short(obj: Object) -> str:
 
 
 def view_replicasets(state: ClusterState) -> str:
-    """Per ReplicaSet: ``name ready/desired`` (ready pods of its own in etcd, over spec.replicas)."""
+    """Per ReplicaSet (and ReplicationController): ``name ready/desired`` (ready pods of its own in etcd, over
+    spec.replicas)."""
     from spec.controllers.replicaset import is_active
 
     objects = state.etcd.objects
     parts = []
-    for rs in sorted((o for o in objects.values() if isinstance(o, ReplicaSet)), key=lambda r: r.meta.name):
+    for rs in sorted((o for o in objects.values() if isinstance(o, ReplicaSet | ReplicationController)),
+                     key=lambda r: (isinstance(r, ReplicationController), r.meta.name)):
         pods = [p for p in objects.values() if isinstance(p, Pod) and is_active(p) and p.meta.owner is not None
                 and p.meta.owner.uid == rs.meta.uid]
         ready = sum(1 for p in pods if p.status.ready)
-        parts.append(f"rs {_short(rs)} {ready}/{rs.replicas} ready" + (f", {len(pods) - ready} not"
+        short = "rc" if isinstance(rs, ReplicationController) else "rs"
+        parts.append(f"{short} {_short(rs)} {ready}/{rs.replicas} ready" + (f", {len(pods) - ready} not"
                                                                         if len(pods) > ready else ""))
     return "\n".join(parts) or "no ReplicaSet"
 

@@ -35,6 +35,7 @@ from spec.state import (
     Pod,
     PodDisruptionBudget,
     ReplicaSet,
+    ReplicationController,
     StatefulSet,
     object_key,
 )
@@ -140,7 +141,7 @@ def required(pdb: PodDisruptionBudget, objects: object) -> int:
     values = list(objects)  # type: ignore[call-overload]
     pods = selected_pods(pdb, [p for p in values if isinstance(p, Pod)])
     counts = expected_and_desired(
-        pdb, pods, by_uid(o for o in values if isinstance(o, ReplicaSet)),  # type: ignore[arg-type]
+        pdb, pods, by_uid(o for o in values if isinstance(o, ReplicaSet | ReplicationController)),  # type: ignore[arg-type]
         by_uid(o for o in values if isinstance(o, Deployment)),  # type: ignore[arg-type]
         by_uid(o for o in values if isinstance(o, StatefulSet)))  # type: ignore[arg-type]
     return 0 if counts is None else counts[1]

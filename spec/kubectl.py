@@ -40,6 +40,7 @@ from spec.state import (
     Node,
     Pod,
     ReplicaSet,
+    ReplicationController,
     Service,
     ServicePort,
     StatefulSet,
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 _RESOURCES = {
     "deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
     "replicaset": "replicasets", "replicasets": "replicasets", "rs": "replicasets",
+    "replicationcontroller": "replicationcontrollers", "replicationcontrollers": "replicationcontrollers",
+    "rc": "replicationcontrollers",
     "pod": "pods", "pods": "pods", "po": "pods", "node": "nodes", "nodes": "nodes", "no": "nodes",
     "job": "jobs", "jobs": "jobs",
     "namespace": "namespaces", "namespaces": "namespaces", "ns": "namespaces",
@@ -98,11 +101,13 @@ CASCADE = {"background": "background", "foreground": "foreground", "orphan": "or
            "true": "background", "false": "orphan"}
 """kubectl delete --cascade (staging/src/k8s.io/kubectl/pkg/cmd/delete/delete_flags.go: the deprecated true and
 false mean background and orphan)."""
-DELETABLE_OWNERS = ("deployments", "replicasets", "jobs", "daemonsets", "persistentvolumeclaims")
+DELETABLE_OWNERS = ("deployments", "replicasets", "jobs", "daemonsets", "persistentvolumeclaims",
+                    "replicationcontrollers")
 """The owners ``kubectl delete NAME --cascade`` takes in the model (issue 19 adds more as they are modelled)."""
 _POLICY = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}
 _GROUP = {"deployments": "deployment.apps", "replicasets": "replicaset.apps", "jobs": "job.batch",
-          "daemonsets": "daemonset.apps", "persistentvolumeclaims": "persistentvolumeclaim"}
+          "daemonsets": "daemonset.apps", "persistentvolumeclaims": "persistentvolumeclaim",
+          "replicationcontrollers": "replicationcontroller"}
 
 
 def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:
@@ -123,7 +128,7 @@ def _target(words: list[str], where: str) -> tuple[str, str, list[str]]:
 
 FORMS = (
     "cordon", "uncordon", "drain", "drain --force", "taint", "untaint",
-    "scale deployments", "scale replicasets", "scale statefulsets",
+    "scale deployments", "scale replicasets", "scale statefulsets", "scale replicationcontrollers",
     "set image deployments", "set image daemonsets",
     "rollout pause", "rollout resume", "rollout undo", "rollout undo --to-revision",
     "delete pods", "delete pods -l", "delete pods --force", "delete nodes", "delete namespaces",
@@ -207,7 +212,8 @@ def _parse(line: str, where: str) -> Command:
         return Command(line, verb, "nodes", plain[1])
     if verb == "scale":
         resource, name, rest = _target(plain[1:], where)
-        if resource not in ("deployments", "replicasets", "statefulsets") or not name or rest:
+        if resource not in ("deployments", "replicasets", "statefulsets", "replicationcontrollers") or not name \
+                or rest:
             raise InputError(f"{where}: usage: kubectl scale deployment/NAME --replicas=N")
         raw = flags.pop("replicas", None)
         if raw is None or not raw.lstrip("-").isdigit():
@@ -422,11 +428,12 @@ def run(command: Command, session: Session) -> str:
             return f'error: unable to find container named "{c.container}"'
         response = session.patch(key, attrs.evolve(obj, template=obj.template.with_image(c.container, c.image)))
         return f"daemonset.apps/{c.name} image updated" if response.ok else f"error: {response.message}"
-    if not isinstance(obj, Deployment | ReplicaSet | StatefulSet):
+    if not isinstance(obj, Deployment | ReplicaSet | StatefulSet | ReplicationController):
         return f'Error from server (NotFound): {qualified_resource(c.resource)} "{c.name}" not found'
-    if c.verb == "scale":
+    if c.verb == "scale":  # the scale subresource (kubectl prints the resource with its group: none for the core's)
         response = session.patch(key, attrs.evolve(obj, replicas=c.replicas))
-        return f"{c.resource[:-1]}.apps/{c.name} scaled" if response.ok else f"error: {response.message}"
+        group = "" if isinstance(obj, ReplicationController) else ".apps"
+        return f"{c.resource[:-1]}{group}/{c.name} scaled" if response.ok else f"error: {response.message}"
     if not isinstance(obj, Deployment):
         return f'Error from server (NotFound): deployments.apps "{c.name}" not found'
     if c.verb in ("rollout-pause", "rollout-resume"):

@@ -184,7 +184,8 @@ def volume_manifests(draw: Any, node: str) -> list[dict[str, Any]]:
 @st.composite
 def manifests(draw: Any, max_nodes: int = 3) -> list[dict[str, Any]]:
     """1 to ``max_nodes`` Nodes and small workloads of every kind a scenario models (``spec.scenario``'s kinds):
-    at most one Deployment, ReplicaSet, bare Pod, StatefulSet, Job, CronJob and DaemonSet, maybe a Service and a
+    at most one Deployment, ReplicaSet, ReplicationController, bare Pod, StatefulSet, Job, CronJob and DaemonSet,
+    maybe a Service and a
     PodDisruptionBudget over one of them, maybe a Namespace holding the bare Pod, maybe a StorageClass, a claim
     (which the bare pod may mount) and a local PersistentVolume: small clusters that check in
     seconds (the rarer kinds are drawn rarely, so most draws stay small)."""
@@ -193,6 +194,8 @@ def manifests(draw: Any, max_nodes: int = 3) -> list[dict[str, Any]]:
         docs.append(draw(deployment_manifests(draw(NAMES))))
     if draw(st.integers(0, 3)) == 0:
         docs.append(draw(replicaset_manifests("lone")))
+    if draw(st.integers(0, 5)) == 0:
+        docs.append(draw(replicationcontroller_manifests("legacy")))
     if draw(st.integers(0, 5)) == 0:
         docs.append(draw(statefulset_manifests()))
     if draw(st.integers(0, 5)) == 0:
@@ -213,7 +216,8 @@ def manifests(draw: Any, max_nodes: int = 3) -> list[dict[str, Any]]:
         if pod is not None and draw(st.booleans()):  # the bare pod mounts the claim
             pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
     apps = [d["spec"]["template"]["metadata"]["labels"]["app"] for d in docs
-            if d["kind"] in ("Deployment", "ReplicaSet", "StatefulSet") and d["metadata"].get("namespace") == "default"]
+            if d["kind"] in ("Deployment", "ReplicaSet", "ReplicationController", "StatefulSet")
+            and d["metadata"].get("namespace") == "default"]
     apps += [d["metadata"]["labels"]["app"] for d in docs if d["kind"] == "Pod" and "namespace" not in d["metadata"]]
     if apps and draw(st.integers(0, 4)) == 0:
         docs.append(draw(service_manifests(draw(st.sampled_from(apps)))))
@@ -253,6 +257,28 @@ def replicaset_manifests(draw: Any, name: str = "lone", max_replicas: int = 2) -
     }
 
 
+@st.composite
+def replicationcontroller_manifests(draw: Any, name: str = "legacy", max_replicas: int = 2) -> dict[str, Any]:
+    """A v1 ReplicationController owned by nothing: its selector given or left to default to the template's
+    labels, its replicas given or left to default to 1 (``spec.scenario``)."""
+    spec: dict[str, Any] = {
+        "template": {
+            "metadata": {"labels": {"app": name}},
+            "spec": {"containers": [{
+                "name": name, "image": f"{name}:1",
+                "resources": {"requests": {"cpu": draw(CPU), "memory": draw(MEMORY)}},
+            }]},
+        },
+    }
+    if draw(st.booleans()):
+        spec["selector"] = {"app": name}
+    replicas = draw(st.integers(-1, max_replicas))
+    if replicas >= 0:
+        spec["replicas"] = replicas
+    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": name, "namespace": "default"},
+            "spec": spec}
+
+
 FAULT_KINDS = tuple(FAULTS)
 """Every fault kind a scenario's budget can hold (``spec.scenario.FAULTS``: a kind added there is drawn here)."""
 
@@ -283,6 +309,10 @@ def kubectl_commands(draw: Any, docs: list[dict[str, Any]]) -> list[str]:
         name = d["metadata"]["name"]
         choices += [f"kubectl scale replicaset/{name} --replicas={draw(st.integers(0, 2))} -n default",
                     *(f"kubectl delete replicaset {name}{cascade}" for cascade in cascades)]
+    for d in named("ReplicationController"):
+        name = d["metadata"]["name"]
+        choices += [f"kubectl scale rc/{name} --replicas={draw(st.integers(0, 2))}",
+                    *(f"kubectl delete rc {name}{cascade}" for cascade in cascades)]
     for d in named("StatefulSet"):
         choices.append(f"kubectl scale statefulset/{d['metadata']['name']} --replicas={draw(st.integers(0, 2))}")
     for d in named("Job"):

@@ -3,14 +3,16 @@ must be, how many disruptions the eviction API may grant).
 
 Upstream: pkg/controller/disruption/disruption.go (addPod/updatePod/deletePod and getPdbForPod, add/update/
 removeDb, sync and trySync, getPodsForPdb, getExpectedPodCount, getExpectedScale with the finders getPodReplicaSet,
-getPodDeployment, getPodStatefulSet, countHealthyPods, buildDisruptedPodMap, updatePdbStatus, writePdbStatus,
-failSafe), staging/src/k8s.io/apimachinery/pkg/util/intstr (GetScaledValueFromIntOrPercent, rounding up).
+getPodDeployment, getPodReplicationController, getPodStatefulSet, countHealthyPods, buildDisruptedPodMap,
+updatePdbStatus, writePdbStatus, failSafe), staging/src/k8s.io/apimachinery/pkg/util/intstr
+(GetScaledValueFromIntOrPercent, rounding up).
 
 Modelled: the pods a budget selects (its namespace, its selector; an empty selector selects every pod of the
 namespace here, as getPodsForPdb does, while the eviction API treats it as selecting none); expectedPods and
 desiredHealthy: minAvailable as an integer (desiredHealthy = minAvailable, expectedPods = the selected pods), as a
 percentage or maxUnavailable (expectedPods = the sum of the scales of the pods' controllers, found through the
-ReplicaSet (or its Deployment) and StatefulSet finders; unmanaged pods are left out; the percentage rounds up);
+ReplicaSet (or its Deployment), ReplicationController and StatefulSet finders; unmanaged pods are left out; the
+percentage rounds up);
 currentHealthy = the selected pods not being deleted, not in DisruptedPods, and Ready; disruptionsAllowed =
 currentHealthy - desiredHealthy, 0 when negative or when expectedPods is 0. The status is written only when it
 changes, with the cached budget's resourceVersion (a 409 fails the sync and the key backs off). A pod with no
@@ -47,6 +49,7 @@ from spec.state import (
     PodDisruptionBudget,
     PodDisruptionBudgetStatus,
     ReplicaSet,
+    ReplicationController,
     StatefulSet,
     Workloads,
     object_key,
@@ -70,7 +73,8 @@ def selected_pods(pdb: PodDisruptionBudget, pods: list[Pod]) -> list[Pod]:
 def expected_scale(pods: list[Pod], replicasets: dict[int, ReplicaSet], deployments: dict[int, Deployment],
                    statefulsets: dict[int, StatefulSet]) -> int | None:
     """getExpectedScale: the sum of the scales of the selected pods' controllers (each counted once); pods without
-    a controller are left out; None when a pod's controller cannot be found (the sync's error)."""
+    a controller are left out; None when a pod's controller cannot be found (the sync's error). ``replicasets``
+    holds the ReplicationControllers too (by uid): getPodReplicationController's finder."""
     scale: dict[int, int] = {}
     for pod in pods:
         ref = pod.meta.owner
@@ -78,7 +82,7 @@ def expected_scale(pods: list[Pod], replicasets: dict[int, ReplicaSet], deployme
             continue
         if ref.uid in scale:
             continue
-        if ref.kind == "ReplicaSet" and ref.uid in replicasets:
+        if ref.kind in ("ReplicaSet", "ReplicationController") and ref.uid in replicasets:
             rs = replicasets[ref.uid]
             owner = rs.meta.owner
             if owner is not None and owner.kind == "Deployment":
@@ -88,7 +92,7 @@ def expected_scale(pods: list[Pod], replicasets: dict[int, ReplicaSet], deployme
                 scale[d.meta.uid] = d.replicas
                 scale[ref.uid] = 0
             else:
-                scale[ref.uid] = rs.replicas  # getPodReplicaSet
+                scale[ref.uid] = rs.replicas  # getPodReplicaSet, getPodReplicationController
         elif ref.kind == "StatefulSet" and ref.uid in statefulsets:
             scale[ref.uid] = statefulsets[ref.uid].replicas  # getPodStatefulSet
         else:
@@ -174,7 +178,8 @@ def sync(w: Workloads, pods_cache: Iterable[Object], etcd: Etcd, session: Sessio
     if not pods:
         session.event(name, "Normal", "NoPods", "No matching pods found")
     counts = expected_and_desired(
-        pdb, pods, by_uid(o for o in etcd.objects.values() if isinstance(o, ReplicaSet)),  # type: ignore[arg-type]
+        pdb, pods,
+        by_uid(o for o in etcd.objects.values() if isinstance(o, ReplicaSet | ReplicationController)),  # type: ignore[arg-type]
         by_uid(o for o in etcd.objects.values() if isinstance(o, Deployment)),  # type: ignore[arg-type]
         by_uid(o for o in w.objects("statefulsets") if isinstance(o, StatefulSet)))  # type: ignore[arg-type]
     if counts is None:
