@@ -365,8 +365,8 @@ def _replication_controller(doc: dict[str, Any], where: str) -> ReplicationContr
     pod_spec = _map(_map(spec, "template", f"{where}: spec"), "spec", f"{where}: spec.template")
     policy = pod_spec.get("restartPolicy", "Always")
     if policy != "Always":
-        raise InputError(f"{where}: spec.template.spec.restartPolicy: Unsupported value: {printable(policy)}: "
-                         "supported values: \"Always\"")
+        raise InputError(f'{where}: spec.template.spec.restartPolicy: Unsupported value: "{printable(policy)}": '
+                         'supported values: "Always"')
     if pod_spec.get("activeDeadlineSeconds") is not None:
         raise InputError(f"{where}: spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in "
                          "ReplicationController is not Supported")

@@ -295,7 +295,8 @@ VARIANTS["job-stale-sync"] = Variant(
 
 
 def _needs_orphan_delete(config: Config) -> str | None:
-    if any(c.verb == "delete" and c.resource == "replicasets" and c.cascade == "orphan" for c in config.commands):
+    if any(c.verb == "delete" and c.resource in ("replicasets", "replicationcontrollers") and c.cascade == "orphan"
+           for c in config.commands):
         return None
     return "a `kubectl delete replicaset NAME --cascade=orphan` in spec.userActions (the garbage collector orphans " \
         "the ReplicaSet's pods, which its controller may adopt back)"

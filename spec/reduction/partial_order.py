@@ -68,7 +68,7 @@ capacity under which no compaction can depend on the order of deliveries."""
 
 
 def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
-    if who in ("kcm", "workloads", "jobs", "daemonsets", "volumes", "cronjobs"):
+    if who in ("kcm", "workloads", "jobs", "daemonsets", "volumes", "cronjobs", "rcs"):
         # With Services, the EndpointSlice controller's pod handlers run on the controller manager's pod
         # deliveries, and its syncs read two more informers: not reduced (see ``ample``'s condition on them).
         w = state.workloads
@@ -78,7 +78,8 @@ def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
                 and (state.daemonsets is None or not state.daemonsets.queue.queue)
                 and (state.volumes is None or not state.volumes.queue.queue)
                 and (state.hpa is None or not state.hpa.queue)
-                and (state.cronjobs is None or not state.cronjobs.queue.queue))
+                and (state.cronjobs is None or not state.cronjobs.queue.queue)
+                and (state.rcs is None or not state.rcs.queue.queue))
     if who == "scheduler":
         s = state.schedulers[index]
         return scheduler.head(s) is None and not s.binding
@@ -99,7 +100,7 @@ def idle(state: ClusterState, config: Config, who: str, index: int) -> bool:
     return next(kubelet.work(k), None) is None and next(stale_reports(state, k), None) is None
 
 
-_GROUP = {"workloads": "kcm", "jobs": "kcm", "daemonsets": "kcm", "volumes": "kcm", "cronjobs": "kcm"}
+_GROUP = {"workloads": "kcm", "jobs": "kcm", "daemonsets": "kcm", "volumes": "kcm", "cronjobs": "kcm", "rcs": "kcm"}
 """Informer slots that belong to one process with the controller manager's: the StatefulSet and disruption
 controllers (``spec.state.Workloads``) read the controller manager's pod informer, whose deliveries also run their
 handlers, so their informers and the controller manager's form one group: an ample set of the group's deliveries
@@ -107,10 +108,11 @@ needs every one of them to have a backlog, and every controller of the process t
 (``spec.state.JobController``: its Job informer, its pods from the same shared pod informer) joins the group on
 the same terms, and so does the DaemonSet controller (``spec.state.DaemonSetController``: its DaemonSet and Node
 informers, its pods from the shared pod informer), and the PersistentVolume controller (``spec.state.
-VolumeController``: its volume and claim informers; its handlers only queue keys)."""
+VolumeController``: its volume and claim informers; its handlers only queue keys), and the replication manager
+(``spec.state.ReplicationManager``: its ReplicationController informer, its pods from the shared pod informer)."""
 
 
-_SCENARIO_ONLY = frozenset({"statefulsets", "poddisruptionbudgets", "jobs", "daemonsets"})
+_SCENARIO_ONLY = frozenset({"statefulsets", "poddisruptionbudgets", "jobs", "daemonsets", "replicationcontrollers"})
 """Resources no step ever creates (only a scenario's documents do)."""
 
 
