@@ -30,6 +30,11 @@ controller and reported Ready again at the same instant keeps its age. The ranki
 scenario sets the annotation) and time-since-ready criteria are left out: ties fall to restarts and then to
 creation order, as upstream's do when those are equal.
 Omitted: releasing pods whose labels stop matching (no scenario relabels a pod).
+One code base for two kinds, as upstream's (replica_set.go NewBaseController takes the GroupVersionKind; pkg/
+controller/replication wraps it for ReplicationControllers): ``pod_event`` (the pod handlers) and ``sync_owner``
+(syncReplicaSet) take the owner's kind and the lister, work queue and expectations they run over; ``on_pod`` and
+``sync`` run them for ReplicaSets on the controller manager's state (``ClusterState.kcm``), and
+``spec.controllers.replication`` for ReplicationControllers on its own slot.
 """
 
 from __future__ import annotations
