@@ -181,6 +181,11 @@ def test_kubectl_scales_and_deletes_replication_controllers() -> None:
     assert out == 'replicationcontroller "web" deleted'
     assert kubectl.run(kubectl.parse("kubectl scale rc/nope --replicas=1", "t"), session) == \
         'Error from server (NotFound): replicationcontrollers "nope" not found'
+    delete = kubectl.parse("kubectl delete rc/web", "t")
+    assert (delete.verb, delete.resource, delete.name, delete.cascade) == ("delete", "replicationcontrollers", "web",
+                                                                         "background")
+    with pytest.raises(InputError, match="usage: kubectl delete replicationcontroller NAME"):
+        kubectl.parse("kubectl delete rc -l app=web", "t")
 
 
 # --- model checking: the properties cover ReplicationControllers ---------------------------------------------

@@ -122,6 +122,7 @@ UPSTREAM_NAMES = {
 }
 """schema.GroupResource.String() as upstream's errors print it (staging/src/k8s.io/apimachinery/pkg/api/errors)."""
 UPSTREAM_NAMES["horizontalpodautoscalers"] = "horizontalpodautoscalers.autoscaling"
+UPSTREAM_NAMES["replicationcontrollers"] = "replicationcontrollers"  # the core group
 
 
 def _one_of_each_kind() -> dict[str, Object]:
