@@ -917,10 +917,6 @@ def _build(spec: dict[str, Any], objects: list[Object], name: str, source: str, 
         from spec.leaderelection import parse_config
 
         leader_election, budget = parse_config(spec["leaderElection"], f"{where}: spec.leaderElection", budget)
-        if "kube-controller-manager" in leader_election.components and any(
-                isinstance(o, ReplicationController) for o in objects):
-            raise InputError(f"{where}: spec.leaderElection: a ReplicationController under kube-controller-manager's "
-                             "leader election is not modelled (its controller is not handed over on failover)")
     hpa_load = None
     if spec.get("load") is not None:  # the metrics server's load (spec.controllers.podautoscaler)
         from spec.controllers.podautoscaler import parse_load

@@ -23,8 +23,9 @@ Abstracted as the ReplicaSet controller is (``spec.controllers.replicaset``); eq
 LabelSelectors with matchLabels only, which match exactly as a labels.Set selector does.
 The informers' periodic resync re-delivers every cached ReplicationController as an update to itself (updateRS:
 enqueued), as the controller manager's does its ReplicaSets.
-Omitted: ReplicationControllers under kube-controller-manager's leader election (refused by ``spec.scenario``:
-this controller is not handed over on failover).
+Under kube-controller-manager's leader election it is handed over as the process's other controllers are
+(``spec.controllers.manager.Hosted``): it runs only in the acting replica (``running``), a paused leader's stands
+frozen in its slot, nothing of it survives while no replica acts (``stopped``), and a new leader's starts afresh.
 """
 
 from __future__ import annotations
@@ -220,6 +221,11 @@ class ReplicationManagerComponent(Base):
             return state, ()
         fired = ("replication manager backoff/expectations",) if dt in timers(ctl) else ()
         return state._with(rcs=elapse(ctl, dt)), fired
+
+    def stopped(self, state: ClusterState) -> ClusterState:
+        """While no kube-controller-manager replica acts (``spec.controllers.manager.Hosted``): nothing of it (no
+        informer, an empty queue, no expectations); a replica that starts acting starts it afresh (``restart``)."""
+        return state if state.rcs is None else state._with(rcs=ReplicationManager(informer.fresh(None)))
 
     def resync(self, state: ClusterState) -> ClusterState:
         """The informer's periodic resync: every cached ReplicationController re-delivered as an update to

@@ -122,11 +122,26 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "`selector` does not match template `labels`" in result.output
 
 
-def test_leader_election_with_a_replication_controller_is_refused() -> None:
-    head = ("apiVersion: kubespec.dev/v1\nkind: Scenario\nmetadata: {name: x}\nspec:\n"
-            "  leaderElection: {replicas: 2}\n---\n")
-    with pytest.raises(InputError, match="a ReplicationController under kube-controller-manager's leader election"):
-        parse(head + NODE + RC % ("v1", "", "", "", ""), "rc.yaml")
+def test_under_leader_election_the_replication_manager_is_handed_over() -> None:
+    """Hosted by kube-controller-manager (spec.controllers.manager.Hosted): while no replica acts it has no step
+    and nothing of it is kept (``stopped``); a replica that starts acting starts it afresh (``restart``)."""
+    config = load(FIXTURES / "ha-rc.yaml").config
+    state = initial_state(config)
+    assert state.leader is not None and state.rcs is not None
+    idle = state._with(leader=attrs.evolve(state.leader, active=-1, frozen=-1))
+    idle = replication.REPLICATION_MANAGER.stopped(idle)
+    assert idle.rcs is not None and not idle.rcs.queue.queue and not idle.rcs.informer.cache
+    assert not list(replication.REPLICATION_MANAGER.steps(idle, config))
+    assert None in idle.informers()[-1:]  # its slot is absent while stopped
+
+
+@pytest.mark.slow
+def test_under_leader_election_with_a_pause_every_property_holds() -> None:
+    """tests/spec/fixtures/ha-rc.yaml: 31,039 states (renumbering only; leader election turns the others off)."""
+    result = check(ClusterModel(load(FIXTURES / "ha-rc.yaml").config))
+    assert result.status == "ok", result.verdict()
+    status = {p.name: p.status for p in result.properties}
+    assert status["EventualReplicaConvergence"] == "holds" and status["AtMostOneActingLeader"] == "holds"
 
 
 # --- the controller: the ReplicaSet controller's code, its own kind, queue and expectations ---------------------
