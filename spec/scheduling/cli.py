@@ -20,6 +20,7 @@ import z3
 from rich.console import Console
 
 from checker.cli import reports_input_errors
+from checker.errors import InputError
 from spec.scheduling.kube_scheduler import Outcome
 from spec.scheduling.kube_scheduler import schedule as kube_schedule
 from spec.scheduling.manifests import Cluster, build_cluster, read_documents, read_file
@@ -230,6 +231,12 @@ def schedule(
     Ctrl-C (or SIGTERM) stops the search and prints the best placement found so far (exit 130, or 143).
     """
     cluster = _load(files)
+    with_claims = [p.key for p in cluster.pending if p.claims] if cluster.storage is not None else []
+    if mode == "optimal" and with_claims:
+        raise InputError(
+            f"--mode optimal: volume binding is not encoded for z3 and {len(with_claims)} pending pods have "
+            f"PersistentVolumeClaims ({with_claims[0]}, ...); use --mode kube-scheduler"
+        )
     for note in cluster.notes:
         click.echo(f"note: {note}", err=True)
     for warning in cluster.warnings:
@@ -238,7 +245,12 @@ def schedule(
     stop = Stop()
     with interrupts(stop) as received:
         kube = kube_schedule(
-            cluster.pending, snapshot, cluster.budgets, preemption=not no_preemption, stop=stop.is_set
+            cluster.pending,
+            snapshot,
+            cluster.budgets,
+            preemption=not no_preemption,
+            stop=stop.is_set,
+            storage=cluster.storage,
         )
         if mode == "kube-scheduler":
             report = _kube_report(cluster, kube)

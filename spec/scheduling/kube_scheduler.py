@@ -25,6 +25,7 @@ import attrs
 from spec.scheduling.filters import Code, FilterFailure, PreFilterState, filter_nodes, prefilter, run_filters
 from spec.scheduling.scores import score_nodes
 from spec.scheduling.snapshot import Snapshot
+from spec.scheduling.storage import Storage
 from spec.scheduling.types import DisruptionBudget, NodeInfo, PodInfo
 
 NO_VICTIMS = "No preemption victims found for incoming pod"
@@ -342,6 +343,8 @@ class Outcome:
 
     placements: tuple[Placement, ...]
     snapshot: Snapshot
+    storage: Storage | None = None
+    """The claims and volumes after the run's Reserves (None: volume binding not checked)."""
 
     @property
     def all_placed(self) -> bool:
@@ -354,11 +357,15 @@ def schedule(
     budgets: Sequence[DisruptionBudget] = (),
     preemption: bool = True,
     stop: Callable[[], bool] | None = None,
+    storage: Storage | None = None,
 ) -> Outcome:
     """Schedule every pending pod once, in queue order, each seeing the pods assumed before it.
 
     Without ``preemption``, PostFilter does not run (a pod that fits nowhere stays pending). ``stop()`` true ends
-    the run early: the pods not reached are reported as not scheduled."""
+    the run early: the pods not reached are reported as not scheduled. With ``storage`` (the claims, volumes and
+    classes), each pod's cycle carries the VolumeBinding plugin's verdict on them and a placed pod's Reserve assumes
+    its volumes (``spec.scheduling.storage``): the next pods see its static volumes taken and its provisioned
+    claims' selected node, as upstream's assume caches show them."""
     placements: dict[str, Placement] = {}
     order: list[str] = []
     start = 0
@@ -367,8 +374,9 @@ def schedule(
         if stop is not None and stop():
             placements[pod.key] = Placement(pod.key, None, "not scheduled: interrupted")
             continue
+        cycle_pod = storage.annotate(pod, snapshot.nodes) if storage is not None else pod
         decision = scheduling_cycle(
-            pod if preemption else attrs.evolve(pod, preemption_policy="Never"), snapshot, budgets, start
+            cycle_pod if preemption else attrs.evolve(cycle_pod, preemption_policy="Never"), snapshot, budgets, start
         )
         start = (start + decision.processed) % max(len(snapshot.nodes), 1)
         if not preemption and decision.node is None:
@@ -383,14 +391,16 @@ def schedule(
                 placements[v.key] = Placement(v.key, None, f"preempted by {pod.key} on node {decision.preemption.node}")
                 if v.key not in order:
                     order.append(v.key)
-            decision = scheduling_cycle(pod, snapshot, budgets, start)
+            decision = scheduling_cycle(cycle_pod, snapshot, budgets, start)
             start = (start + decision.processed) % max(len(snapshot.nodes), 1)
         if decision.node is not None:
+            if storage is not None:
+                storage = storage.reserve(pod, snapshot.node_map[decision.node])
             snapshot = snapshot.assume(pod, decision.node)
             placements[pod.key] = Placement(pod.key, decision.node, "", tuple(v.key for v in victims))
         else:
             placements[pod.key] = Placement(pod.key, None, decision.message, tuple(v.key for v in victims))
-    return Outcome(tuple(placements[k] for k in order), snapshot)
+    return Outcome(tuple(placements[k] for k in order), snapshot, storage)
 
 
 def feasible_nodes(pod: PodInfo, snapshot: Snapshot) -> tuple[NodeInfo, ...]:

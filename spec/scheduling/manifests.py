@@ -3,11 +3,13 @@
 Kinds: Node, Pod, Deployment, ReplicaSet, ReplicationController, StatefulSet, Job, DaemonSet (expanded into the
 pods their controllers would create now, besides those already present), Namespace (labels for
 namespaceSelector), PriorityClass (priorityClassName), Service (selectors for the default topology spreading),
-PodDisruptionBudget (preemption) and ``List``. Kinds without effect on placement (ServiceAccount, ConfigMap,
-Secret, Ingress, NetworkPolicy, HorizontalPodAutoscaler, RBAC, ...) are validated and skipped, with one note;
-kinds that would change placement and are not modelled (PersistentVolumeClaim, ResourceClaim, RuntimeClass,
-LimitRange, ResourceQuota), pods' claims and StatefulSets' volumeClaimTemplates are warnings saying what is
-ignored; custom resources are listed in a warning, unread. Every object is validated strictly first
+PodDisruptionBudget (preemption), PersistentVolumeClaim, PersistentVolume and StorageClass (VolumeBinding:
+``spec.scheduling.storage``; a StatefulSet's volumeClaimTemplates become its pods' claims) and ``List``. Kinds
+without effect on placement (ServiceAccount, ConfigMap, Secret, Ingress, NetworkPolicy, HorizontalPodAutoscaler,
+RBAC, ...) are validated and skipped, with one note; kinds that would change placement and are not modelled
+(ResourceClaim, RuntimeClass, LimitRange, ResourceQuota), pods' generic ephemeral volumes and, when the objects
+hold no StorageClass or PersistentVolume, pods' claims are warnings saying what is ignored; custom resources are
+listed in a warning, unread. Every object is validated strictly first
 (spec.strict: unknown fields are errors). Every error is an InputError naming the file, the document and the
 field.
 
@@ -33,6 +35,18 @@ from checker.files import read_text
 from spec.quantity import int_value, milli_value
 from spec.scheduling.filters import matches_node_selector_and_affinity, untolerated_taint
 from spec.scheduling.snapshot import Snapshot
+from spec.scheduling.storage import (
+    NO_STORAGE,
+    Storage,
+    Uids,
+    claim_templates,
+    read_claim,
+    read_class,
+    read_volume,
+    statefulset_claim,
+    storage_of,
+    storage_warnings,
+)
 from spec.scheduling.types import (
     Affinity,
     DisruptionBudget,
@@ -54,6 +68,7 @@ from spec.scheduling.types import (
     WeightedPodAffinityTerm,
     pairs,
 )
+from spec.state import PersistentVolume, PersistentVolumeClaim, StorageClass
 from spec.strict import schema_of, validate_object, validate_value
 from spec.yamldocs import yaml_documents
 
@@ -78,6 +93,9 @@ class Cluster:
     budgets: tuple[DisruptionBudget, ...] = ()
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    storage: Storage | None = None
+    """Claims, volumes and classes for VolumeBinding; None when the objects hold no StorageClass or
+    PersistentVolume (claims are then warned about and not checked)."""
 
     @property
     def pending(self) -> tuple[PodInfo, ...]:
@@ -568,22 +586,24 @@ _SYSTEM_PRIORITY_CLASSES = {"system-cluster-critical": 2000000000, "system-node-
 # --- documents ---------------------------------------------------------------------------------------------
 
 WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController", "Job", "DaemonSet")
-SUPPORTED_KINDS = ("Node", "Pod", *WORKLOAD_KINDS, "Namespace", "PriorityClass", "Service", "PodDisruptionBudget")
+STORAGE_KINDS = ("PersistentVolumeClaim", "PersistentVolume", "StorageClass")
+SUPPORTED_KINDS = (
+    "Node", "Pod", *WORKLOAD_KINDS, "Namespace", "PriorityClass", "Service", "PodDisruptionBudget", *STORAGE_KINDS
+)
 """Kinds whose objects become nodes, pods, or data the scheduler reads."""
 
 SKIPPED_KINDS = frozenset(
     {
         "ServiceAccount", "ConfigMap", "Secret", "Ingress", "IngressClass", "NetworkPolicy", "HorizontalPodAutoscaler",
         "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Endpoints", "EndpointSlice", "ControllerRevision",
-        "Event", "PodTemplate", "CustomResourceDefinition", "StorageClass", "PersistentVolume", "CronJob",
+        "Event", "PodTemplate", "CustomResourceDefinition", "CronJob",
     }
 )  # fmt: skip
-"""Built-in kinds read (and validated) but without effect on where pods go now. A StorageClass or PersistentVolume
-matters only through a claim (warned about there); a CronJob creates Jobs later, not now."""
+"""Built-in kinds read (and validated) but without effect on where pods go now (a CronJob creates Jobs later)."""
 
+EPHEMERAL = ("generic ephemeral volumes are not modelled (their claims are the ephemeral volume controller's): "
+             "pods are placed as if each fitted every node")
 UNMODELLED_KINDS = {
-    "PersistentVolumeClaim": "volume binding and volume topology (VolumeBinding, VolumeZone, NodeVolumeLimits) are "
-    "not modelled: pods are placed as if the claim fitted every node",
     "ResourceClaim": "dynamic resource allocation (DynamicResources) is not modelled: devices are not counted",
     "ResourceClaimTemplate": "dynamic resource allocation (DynamicResources) is not modelled: devices are not counted",
     "DeviceClass": "dynamic resource allocation (DynamicResources) is not modelled: devices are not counted",
@@ -623,6 +643,8 @@ class _Source:
     owner_selector: LabelSelector | None = None
     daemon_node: str = ""
     host_network: bool = False
+    template_claims: tuple[tuple[str, str], ...] = ()
+    """A StatefulSet pod's claims from the set's volumeClaimTemplates: (volume name, claim name)."""
 
 
 @attrs.frozen
@@ -681,22 +703,38 @@ def _described(where: str, doc: Mapping[str, Any]) -> str:
     return f"{where} ({doc.get('kind')} {name})" if name else f"{where} ({doc.get('kind')})"
 
 
-def _pod_warnings(w: str, spec: Mapping[str, Any]) -> list[str]:
-    """What a pod spec asks for that the scheduler would weigh and this package does not model."""
+def _pod_warnings(w: str, spec: Mapping[str, Any], storage: bool) -> list[str]:
+    """What a pod spec asks for that the scheduler would weigh and this package does not model (its claims, when
+    the objects hold no StorageClass or PersistentVolume: ``storage`` false)."""
     out = []
-    volumes = spec.get("volumes") or []
-    claims = sorted(
-        str(v.get("name"))
-        for v in volumes
-        if isinstance(v, dict) and (v.get("persistentVolumeClaim") is not None or v.get("ephemeral") is not None)
-    )
-    if claims:
-        out.append(f"{w}: volumes {', '.join(claims)}: {UNMODELLED_KINDS['PersistentVolumeClaim']}")
+    volumes = [v for v in spec.get("volumes") or [] if isinstance(v, dict)]
+    ephemeral = sorted(str(v.get("name")) for v in volumes if v.get("ephemeral") is not None)
+    claims = sorted(str(v.get("name")) for v in volumes if v.get("persistentVolumeClaim") is not None)
+    if ephemeral:
+        out.append(f"{w}: volumes {', '.join(ephemeral)}: {EPHEMERAL}")
+    if claims and not storage:
+        out.append(f"{w}: volumes {', '.join(claims)}: {NO_STORAGE}")
     if spec.get("resourceClaims"):
         out.append(f"{w}: spec.resourceClaims: {UNMODELLED_KINDS['ResourceClaim']}")
     if spec.get("runtimeClassName"):
         out.append(f"{w}: spec.runtimeClassName: {UNMODELLED_KINDS['RuntimeClass']}")
     return out
+
+
+def _volume_claims(spec: Mapping[str, Any], where: str, templates: Mapping[str, str]) -> tuple[str, ...]:
+    """The claims of a pod's volumes, in volume order: ``templates`` (a StatefulSet's, volume name -> claim name)
+    first, replacing a volume of the same name, as the StatefulSet controller's updateStorage does."""
+    out = list(templates.values())
+    for path, volume in _items(spec, "volumes", f"{where}: spec"):
+        source = volume.get("persistentVolumeClaim")
+        if volume.get("name") in templates or not isinstance(source, dict):
+            continue
+        name = source.get("claimName")
+        if not isinstance(name, str) or not name:
+            raise InputError(f"{path}.persistentVolumeClaim.claimName: Required value")
+        if name not in out:
+            out.append(name)
+    return tuple(out)
 
 
 def _int_or_percent(value: Any, total: int, where: str) -> int:
@@ -722,6 +760,7 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
     skipped: dict[str, int] = {}
     custom: dict[str, int] = {}
     warnings: list[str] = []
+    storage_raw: list[tuple[str, str, dict[str, Any]]] = []
     for index, (where, doc) in enumerate(docs):
         kind = str(doc.get("kind"))
         w = _described(where, doc)
@@ -751,6 +790,8 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
                 services.append((ns, selector))
         elif kind == "PodDisruptionBudget":
             budgets_raw.append((w, doc))
+        elif kind in STORAGE_KINDS:
+            storage_raw.append((w, kind, doc))
         elif kind == "Pod":
             phase = _get(doc, "status", dict, w, {}).get("phase")
             if phase in ("Succeeded", "Failed"):
@@ -762,7 +803,9 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
     if len(set(names)) != len(names):
         duplicate = next(n for n in names if names.count(n) > 1)
         raise InputError(f"Node {duplicate!r} is defined twice")
-    sources, selectors, more = _expand(workloads, pods_raw, nodes)
+    uids = Uids()
+    with_storage = any(kind != "PersistentVolumeClaim" for _, kind, _ in storage_raw)
+    sources, selectors, more, templates = _expand(workloads, pods_raw, nodes, uids, with_storage)
     warnings.extend(more)
     pods: list[PodInfo] = []
     seen: set[str] = set()
@@ -785,6 +828,7 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
         )
         if src.daemon_node:
             pod = _pin_daemon_pod(pod, src.daemon_node, src.host_network)
+        pod = attrs.evolve(pod, claims=_volume_claims(src.spec, src.where, dict(src.template_claims)))
         if pod.key in seen:
             raise InputError(f"{src.where}: pod {pod.key} is defined twice")
         seen.add(pod.key)
@@ -792,8 +836,14 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
         origin = src.where.split(" pod ")[0]
         if origin not in warned:
             warned.add(origin)
-            warnings.extend(_pod_warnings(origin, src.spec))
+            warnings.extend(_pod_warnings(origin, src.spec, with_storage))
     budgets = tuple(_budget(w, doc, pods) for w, doc in budgets_raw)
+    storage: Storage | None = _storage(storage_raw, templates, uids, warnings)  # read (and checked) in any case
+    if with_storage and storage is not None:
+        warnings.extend(storage_warnings(storage, [p for p in pods if not p.node_name and not p.terminating]))
+    else:
+        storage = None
+        warnings.extend(f"{w}: {NO_STORAGE}" for w, kind, _ in storage_raw if kind == "PersistentVolumeClaim")
     notes = []
     if skipped:
         listed = ", ".join(f"{n} {k}" for k, n in sorted(skipped.items()))
@@ -802,8 +852,38 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
         listed = ", ".join(f"{n} {k}" for k, n in sorted(custom.items()))
         warnings.append(f"not read: {sum(custom.values())} objects of kinds this tool does not know ({listed})")
     return Cluster(
-        tuple(nodes), tuple(pods), tuple(sorted(namespaces.items())), budgets, tuple(notes), tuple(warnings)
+        tuple(nodes), tuple(pods), tuple(sorted(namespaces.items())), budgets, tuple(notes), tuple(warnings), storage
     )
+
+
+def _storage(
+    raw: list[tuple[str, str, dict[str, Any]]], templates: list[PersistentVolumeClaim], uids: Uids, warnings: list[str]
+) -> Storage:
+    """The claims, volumes and classes of the objects, and the claims the StatefulSet controller would create
+    (``templates``: those already among the objects are used as they are)."""
+    claims: dict[tuple[str, str], PersistentVolumeClaim] = {}
+    volumes: dict[str, PersistentVolume] = {}
+    classes: dict[str, StorageClass] = {}
+    for w, kind, doc in raw:
+        if kind == "PersistentVolumeClaim":
+            claim = read_claim(doc, w, uids, warnings)
+            key = (claim.meta.namespace, claim.meta.name)
+            if key in claims:
+                raise InputError(f"{w}: PersistentVolumeClaim {'/'.join(key)} is defined twice")
+            claims[key] = claim
+        elif kind == "PersistentVolume":
+            volume = read_volume(doc, w, uids, warnings)
+            if volume.meta.name in volumes:
+                raise InputError(f"{w}: PersistentVolume {volume.meta.name} is defined twice")
+            volumes[volume.meta.name] = volume
+        else:
+            cls = read_class(doc, w, warnings)
+            if cls.meta.name in classes:
+                raise InputError(f"{w}: StorageClass {cls.meta.name} is defined twice")
+            classes[cls.meta.name] = cls
+    for claim in templates:
+        claims.setdefault((claim.meta.namespace, claim.meta.name), claim)
+    return storage_of(list(claims.values()), list(volumes.values()), list(classes.values()))
 
 
 def _pin_daemon_pod(pod: PodInfo, node: str, host_network: bool = False) -> PodInfo:
@@ -831,11 +911,14 @@ def _expand(
     workloads: list[tuple[int, str, str, dict[str, Any]]],
     pods_raw: list[tuple[int, str, dict[str, Any]]],
     nodes: list[NodeInfo],
-) -> tuple[list[_Source], dict[_Owner, LabelSelector], list[str]]:
+    uids: Uids,
+    with_storage: bool = True,
+) -> tuple[list[_Source], dict[_Owner, LabelSelector], list[str], list[PersistentVolumeClaim]]:
     """Pods of the manifests and the pods their controllers would create now, besides those already present (a
-    dump holds a ReplicaSet and its pods: only the missing replicas are created). Upstream: the ReplicaSet,
-    ReplicationController, StatefulSet, Job and DaemonSet controllers' create paths; a Deployment with a
-    ReplicaSet of its own among the objects is left to that ReplicaSet."""
+    dump holds a ReplicaSet and its pods: only the missing replicas are created), and the claims a StatefulSet
+    controller creates from its volumeClaimTemplates for each of its pods (those not among the objects).
+    Upstream: the ReplicaSet, ReplicationController, StatefulSet, Job and DaemonSet controllers' create paths; a
+    Deployment with a ReplicaSet of its own among the objects is left to that ReplicaSet."""
     owned: dict[_Owner, list[Mapping[str, Any]]] = {}
     sources: list[tuple[int, _Source]] = []
     for index, w, doc in pods_raw:
@@ -853,6 +936,7 @@ def _expand(
                 deployments_with_rs.add(ref)
     selectors: dict[_Owner, LabelSelector] = {}
     warnings: list[str] = []
+    created: list[PersistentVolumeClaim] = []
     for index, w, kind, doc in workloads:
         name, namespace = _name_and_namespace(doc, w)
         me = _Owner(kind, namespace, name)
@@ -870,11 +954,13 @@ def _expand(
         selector = _workload_selector(kind, spec, t_labels, name, namespace, doc, w)
         if kind in ("ReplicaSet", "ReplicationController", "StatefulSet"):
             selectors[me] = selector
-        if kind == "StatefulSet" and spec.get("volumeClaimTemplates"):
-            claims = ", ".join(
-                str((c.get("metadata") or {}).get("name")) for c in spec["volumeClaimTemplates"] if isinstance(c, dict)
-            )
-            warnings.append(f"{w}: spec.volumeClaimTemplates ({claims}): {UNMODELLED_KINDS['PersistentVolumeClaim']}")
+        templates = claim_templates(spec, namespace, w, warnings) if kind == "StatefulSet" else ()
+        if templates and not with_storage:
+            names = ", ".join(t.meta.name for t in templates)
+            warnings.append(f"{w}: spec.volumeClaimTemplates ({names}): {NO_STORAGE}")
+        if templates:
+            for ordinal in sorted(_ordinals(name, existing) | set(range(_replicas(spec, w)))):
+                created.extend(statefulset_claim(t, name, ordinal, uids) for t in templates)
         labels_of: list[tuple[str, dict[str, str]]] = []
         daemon_nodes: dict[str, str] = {}
         if kind == "StatefulSet":
@@ -913,10 +999,21 @@ def _expand(
             meta = {**t_meta, "name": pod_name, "namespace": namespace, "labels": labels}
             pinned = daemon_nodes.get(pod_name, "")
             host_network = t_spec.get("hostNetwork") is True
-            source = _Source(f"{w} pod {pod_name}", meta, t_spec, owner_selector, pinned, host_network)
+            claims = tuple((t.meta.name, f"{t.meta.name}-{pod_name}") for t in templates)
+            source = _Source(f"{w} pod {pod_name}", meta, t_spec, owner_selector, pinned, host_network, claims)
             sources.append((index, source))
     sources.sort(key=lambda item: item[0])  # creation order: document order (stable within a workload)
-    return [src for _, src in sources], selectors, warnings
+    return [src for _, src in sources], selectors, warnings, created
+
+
+def _ordinals(name: str, pods: list[Mapping[str, Any]]) -> set[int]:
+    """The ordinals of a StatefulSet's pods among the objects (``<name>-<ordinal>``)."""
+    out = set()
+    for p in pods:
+        suffix = str((p.get("metadata") or {}).get("name") or "").removeprefix(f"{name}-")
+        if suffix.isascii() and suffix.isdigit():
+            out.add(int(suffix))
+    return out
 
 
 def _replicas(spec: Mapping[str, Any], w: str) -> int:

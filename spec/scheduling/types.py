@@ -366,7 +366,8 @@ class PodInfo:
     """The VolumeBinding plugin's verdict for this scheduling cycle, computed by the caller from the claims,
     volumes and classes it sees (``spec.scheduling.volumebinding.verdict``): (node name, reason) for each node its
     Filter rejects, ("", reason) for a PreFilter rejection; None: nothing to check (no claims, or no volume
-    information: ``kubespec schedule`` without claims)."""
+    information: ``kubespec schedule`` on objects without StorageClasses and PersistentVolumes, or in optimal mode,
+    which refuses claims)."""
 
     @property
     def key(self) -> str:

@@ -17,8 +17,9 @@ include the claim's and whose capacity covers its request, the smallest; CheckNo
 
 This is the one definition of the plugin: the model's scheduler (``spec.scheduler``) computes ``verdict`` for the pod
 of each scheduling cycle from its informer's claims, volumes and classes and hands it to the shared scheduling
-cycle in ``PodInfo.volume_binding`` (``spec.scheduling.filters.volume_binding`` reads it; ``kubespec schedule``
-passes none, as it has no claims).
+cycle in ``PodInfo.volume_binding`` (``spec.scheduling.filters.volume_binding`` reads it); ``kubespec schedule``
+does the same pod by pod on the bundle's claims, volumes and classes, and its Reserve (AssumePodVolumes) in
+``spec.scheduling.storage``.
 Abstracted: the assume cache (upstream's pvAssumeCache/pvcAssumeCache hold the scheduler's own pending writes):
 PreBind decides from the informer's view and checks what it already wrote, and its wait for the binding
 (checkBindings), on the API server's objects (``prebind``). Omitted: storage capacity tracking (CSIStorageCapacity:
@@ -104,9 +105,10 @@ def bound_to(volume: PersistentVolume, claim: PersistentVolumeClaim) -> bool:
 
 def find_matching_volume(claim: PersistentVolumeClaim, volumes: Iterable[PersistentVolume], node: NodeInfo | None,
                          excluded: frozenset[str], delay: bool) -> PersistentVolume | None:
-    """pvutil.FindMatchingVolume: a volume pre-bound to the claim (if it fits: class, access modes, capacity, node);
-    else the smallest Available, unclaimed volume of the claim's class that fits on ``node`` (None: the PV
-    controller's call, which never binds an unbound volume to a WaitForFirstConsumer claim)."""
+    """pvutil.FindMatchingVolume: a volume pre-bound to the claim (if it fits: class, access modes, capacity; on
+    ``node``, its node affinity must match, or there is no match at all, as upstream returns nil there); else the
+    smallest Available, unclaimed volume of the claim's class that fits on ``node`` (None: the PV controller's
+    call, which never binds an unbound volume to a WaitForFirstConsumer claim)."""
     best: PersistentVolume | None = None
     for volume in sorted(volumes, key=lambda v: v.meta.name):
         if volume.meta.name in excluded or volume.meta.deleting:
@@ -114,9 +116,9 @@ def find_matching_volume(claim: PersistentVolumeClaim, volumes: Iterable[Persist
         fits = (volume.storage_class == claim.storage_class and volume.capacity >= claim.request
                 and set(claim.access_modes) <= set(volume.access_modes))
         if volume.claim_ref is not None and bound_to(volume, claim):
-            if fits and (node is None or node_affinity_matches(volume, node)):
-                return volume
-            continue
+            if not fits:
+                continue
+            return volume if node is None or node_affinity_matches(volume, node) else None
         if node is None and delay:
             continue
         if volume.claim_ref is not None or volume.status.phase != "Available" or not fits:
@@ -145,36 +147,38 @@ def _claims(claims: Sequence[str], namespace: str, get: Get) -> list[PersistentV
 
 def decide(claims: Sequence[PersistentVolumeClaim], node: NodeInfo, volumes: Sequence[PersistentVolume], get: Get
            ) -> tuple[list[str], list[tuple[PersistentVolumeClaim, PersistentVolume]], list[PersistentVolumeClaim]]:
-    """FindPodVolumes on one node: (reasons, static bindings, claims to provision)."""
+    """FindPodVolumes on one node: (reasons, static bindings, claims to provision). As upstream: checkBoundClaims
+    stops at the first bound claim whose volume is missing (ErrReasonPVNotExist) or does not match the node
+    (ErrReasonNodeConflict); an unbound claim whose selected node is another node fails the node at once (the fast
+    path); findMatchingVolumes takes the other unbound claims smallest request first (byPVCSize), no volume
+    chosen twice; checkVolumeProvisions stops at the first unmatched claim whose class does not provision."""
     reasons: list[str] = []
     static: list[tuple[PersistentVolumeClaim, PersistentVolume]] = []
     provision: list[PersistentVolumeClaim] = []
-    chosen: set[str] = set()
     for claim in claims:
-        if fully_bound(claim):
-            volume = get(volume_key(claim.volume_name))
-            if not isinstance(volume, PersistentVolume):
-                if REASON_PV_NOT_EXIST not in reasons:
-                    reasons.append(REASON_PV_NOT_EXIST)
-            elif not node_affinity_matches(volume, node) and REASON_NODE_CONFLICT not in reasons:
-                reasons.append(REASON_NODE_CONFLICT)
+        if not fully_bound(claim):
             continue
-        selected = claim.selected_node
-        if selected:
-            if selected != node.name:  # the fast path: a claim being provisioned for another node
-                if REASON_BIND_CONFLICT not in reasons:
-                    reasons.append(REASON_BIND_CONFLICT)
-            else:
-                provision.append(claim)
-            continue
+        volume = get(volume_key(claim.volume_name))
+        if not isinstance(volume, PersistentVolume):
+            reasons.append(REASON_PV_NOT_EXIST)
+            break
+        if not node_affinity_matches(volume, node):
+            reasons.append(REASON_NODE_CONFLICT)
+            break
+    unbound = [c for c in claims if not fully_bound(c)]
+    if any(c.selected_node and c.selected_node != node.name for c in unbound):
+        return sorted([*reasons, REASON_BIND_CONFLICT]), [], []
+    provision = [c for c in unbound if c.selected_node]
+    chosen: set[str] = set()
+    for claim in sorted((c for c in unbound if not c.selected_node), key=lambda c: c.request):
         match = find_matching_volume(claim, volumes, node, frozenset(chosen), True)
         if match is not None:
             chosen.add(match.meta.name)
             static.append((claim, match))
-        elif provisionable(claim, get):
+        else:
             provision.append(claim)
-        elif REASON_BIND_CONFLICT not in reasons:
-            reasons.append(REASON_BIND_CONFLICT)
+    if any(not provisionable(c, get) for c in provision):
+        return sorted([*reasons, REASON_BIND_CONFLICT]), static, []
     return sorted(reasons), static, provision
 
 
@@ -187,8 +191,8 @@ def verdict(claims: Sequence[str], namespace: str, nodes: Sequence[NodeInfo], ge
     found = _claims(claims, namespace, get)
     if isinstance(found, str):
         return (("", found),)
-    if any(not fully_bound(c) and not delay_binding(c, get) for c in found):
-        return (("", REASON_UNBOUND_IMMEDIATE),)
+    if any(not fully_bound(c) and (not delay_binding(c, get) or c.volume_name) for c in found):
+        return (("", REASON_UNBOUND_IMMEDIATE),)  # GetPodVolumeClaims: a pre-bound claim counts as immediate
     out: list[tuple[str, str]] = []
     for node in nodes:
         reasons, _, _ = decide(found, node, volumes, get)

@@ -57,7 +57,7 @@ def test_shop_bundle_notes_warnings_gates_and_workloads() -> None:
         "1 NetworkPolicy, 1 Secret, 1 ServiceAccount)"
     ]
     warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
-    assert any("(PersistentVolumeClaim uploads): volume binding" in w for w in warnings)
+    assert any("(PersistentVolumeClaim uploads): volume binding is not checked" in w for w in warnings)
     assert any("(StatefulSet cart-db): spec.volumeClaimTemplates (data)" in w for w in warnings)
     pods = {p["pod"]: p for p in report["pods"]}
     assert pods["default/reports"]["node"] is None

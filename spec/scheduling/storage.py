@@ -1,0 +1,262 @@
+"""PersistentVolumeClaims, PersistentVolumes and StorageClasses for ``kubespec schedule``: read from a bundle or a
+cluster dump, a StatefulSet's volumeClaimTemplates expanded into its pods' claims, and the VolumeBinding plugin
+(``spec.scheduling.volumebinding``, shared with the model's scheduler) applied pod by pod with its Reserve.
+
+Upstream: pkg/scheduler/framework/plugins/volumebinding/volume_binding.go and binder.go (PreFilter, Filter:
+FindPodVolumes; Reserve: AssumePodVolumes, which assumes each chosen static volume bound to its claim, with the
+claim's uid in its claimRef, and each claim to provision annotated with the selected node, in the scheduler's
+assume caches, so that the next pods see them), pkg/controller/statefulset/stateful_set_utils.go
+(getPersistentVolumeClaims: a claim ``<template>-<statefulset>-<ordinal>`` per template, in the set's namespace;
+updateStorage: the pod's volume of the template's name refers to it; createMissingPersistentVolumeClaims: a claim
+that exists is used as it is), plugin/pkg/admission/storage/storageclass/setdefault (a claim without
+storageClassName gets the default class; ``spec.volume_manifests.default_classes``).
+
+Objects are read with the model's parsers (``spec.volume_manifests``) after strict validation (``spec.strict``),
+with what a dump holds and the model refuses taken as the scheduler takes it: uids (a claimRef names the claim's
+uid), ``metadata.deletionTimestamp``, a claim's ``status.phase`` (Lost: upstream's PreFilter message) and a
+volume's (only Available volumes are bound; a volume without status, as in a bundle, is taken as Available, as the
+PV controller makes it within its first sync), reclaim policies (Recycle included: no effect on placement), data
+sources (no effect on placement). Warned about and ignored, each naming the object: a claim's label selector
+(FindMatchingVolume would also require the volume's labels to match it), a StorageClass's allowedTopologies
+(checkVolumeProvisions would also require the node to match them), volumeMode Block (FindMatchingVolume would also
+require equal volume modes). Not modelled, one warning when a pending pod has claims: storage capacity
+(CSIStorageCapacity, ErrReasonNotEnoughSpace), CSI volume limits (NodeVolumeLimits), VolumeZone (zone labels of
+volumes), VolumeRestrictions (ReadWriteOncePod). Generic ephemeral volumes stay warnings (their claims are the
+ephemeral volume controller's).
+
+VolumeBinding is applied only when the objects include some StorageClass or PersistentVolume: a bundle or a
+``kubectl get all`` dump without them says nothing of how the cluster binds claims, so then the claims are warned
+about and pods are placed as if each claim fitted every node (as before this module existed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from checker.errors import InputError
+from spec import volume_manifests
+from spec.scheduling.types import NodeInfo, PodInfo
+from spec.scheduling.volumebinding import (
+    claim_key,
+    class_key,
+    decide,
+    fully_bound,
+    verdict,
+    volume_key,
+)
+from spec.state import ClaimRef, Key, Object, PersistentVolume, PersistentVolumeClaim, StorageClass
+
+NOT_MODELLED = (
+    "storage capacity (CSIStorageCapacity), CSI volume limits (NodeVolumeLimits), volume zone labels (VolumeZone) and "
+    "ReadWriteOncePod (VolumeRestrictions) are not modelled: claims are bound and provisioned as if every node had "
+    "room for them"
+)
+NO_STORAGE = (
+    "volume binding is not checked: the objects include no StorageClass or PersistentVolume, so how the cluster "
+    "binds claims is unknown; pods are placed as if each claim fitted every node"
+)
+
+_META_KEYS = ("name", "namespace", "labels", "annotations")
+
+
+@attrs.frozen(eq=False)
+class Storage:
+    """The claims, volumes and classes the VolumeBinding plugin sees, with what pods placed in this run assumed
+    (upstream's pvAssumeCache and pvcAssumeCache): ``annotate`` is PreFilter and Filter for one pod, ``reserve``
+    its Reserve on the chosen node."""
+
+    claims: Mapping[Key, PersistentVolumeClaim]
+    volumes: Mapping[str, PersistentVolume]
+    classes: Mapping[str, StorageClass]
+
+    def get(self, key: Key) -> Object | None:
+        kind, _, name = key.partition("/")
+        if kind == "persistentvolumeclaims":
+            return self.claims.get(key)
+        if kind == "persistentvolumes":
+            return self.volumes.get(name)
+        if kind == "storageclasses":
+            return self.classes.get(name)
+        return None
+
+    def annotate(self, pod: PodInfo, nodes: Sequence[NodeInfo]) -> PodInfo:
+        """``pod`` with VolumeBinding's verdict on ``nodes`` (``PodInfo.volume_binding``; None without claims)."""
+        if not pod.claims:
+            return pod
+        found = verdict(pod.claims, pod.namespace, nodes, self.get, sorted(self.volumes.values(), key=_name))
+        return attrs.evolve(pod, volume_binding=found)
+
+    def reserve(self, pod: PodInfo, node: NodeInfo) -> Storage:
+        """AssumePodVolumes for ``pod`` placed on ``node``: the static volumes FindPodVolumes chose there get the
+        claim in their claimRef (no other claim matches them any more), the claims to provision get the node as
+        their selected node (another pod using the claim then goes to that node or nowhere)."""
+        claims = [self.claims.get(claim_key(pod.namespace, name)) for name in pod.claims]
+        found = [c for c in claims if c is not None]
+        if len(found) != len(claims) or all(fully_bound(c) for c in found):
+            return self
+        reasons, static, provision = decide(found, node, sorted(self.volumes.values(), key=_name), self.get)
+        if reasons:
+            return self
+        volumes = dict(self.volumes)
+        for claim, volume in static:
+            ref = ClaimRef(claim.meta.namespace, claim.meta.name, claim.meta.uid)
+            volumes[volume.meta.name] = attrs.evolve(volume, claim_ref=ref)
+        updated = dict(self.claims)
+        for claim in provision:
+            updated[claim_key(claim.meta.namespace, claim.meta.name)] = attrs.evolve(claim, selected_node=node.name)
+        return Storage(updated, volumes, self.classes)
+
+
+def _name(volume: PersistentVolume) -> str:
+    return volume.meta.name
+
+
+class Uids:
+    """metadata.uid strings as the model's integer uids: one number per distinct uid (a claimRef's uid names its
+    claim), and a fresh one for each object without a uid (an object of a bundle, not created yet)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, int] = {}
+        self._next = 1
+
+    def of(self, uid: object) -> int:
+        if isinstance(uid, str) and uid:
+            if uid not in self._known:
+                self._known[uid] = self._fresh()
+            return self._known[uid]
+        return self._fresh()
+
+    def _fresh(self) -> int:
+        self._next += 1
+        return self._next - 1
+
+
+def _mapping(doc: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = doc.get(key)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _metadata(doc: Mapping[str, Any]) -> tuple[dict[str, Any], object, bool]:
+    """(the object with only the metadata the model's parsers read, its uid, whether it is being deleted)."""
+    metadata = _mapping(doc, "metadata")
+    kept = {k: v for k, v in metadata.items() if k in _META_KEYS}
+    return {**doc, "metadata": kept}, metadata.get("uid"), metadata.get("deletionTimestamp") is not None
+
+
+def _claim_spec(spec: dict[str, Any], where: str, warnings: list[str]) -> dict[str, Any]:
+    """A claim spec without what does not change placement (data sources) and with what is warned about (label
+    selector, volumeMode Block) taken out."""
+    out = {k: v for k, v in spec.items() if k not in ("dataSource", "dataSourceRef", "volumeAttributesClassName")}
+    if out.pop("selector", None):
+        warnings.append(f"{where}.selector: label selectors on claims are not modelled: volumes are matched as if "
+                        "the claim had none")
+    if out.pop("volumeMode", "Filesystem") == "Block":
+        warnings.append(f"{where}.volumeMode: Block is not modelled: volumes are matched as if every volume mode "
+                        "were Filesystem")
+    return out
+
+
+def read_claim(doc: Mapping[str, Any], where: str, uids: Uids, warnings: list[str]) -> PersistentVolumeClaim:
+    """A PersistentVolumeClaim of a bundle or dump (validated strictly before)."""
+    clean, uid, deleting = _metadata(doc)
+    clean["spec"] = _claim_spec(_mapping(doc, "spec"), f"{where}: spec", warnings)
+    claim = volume_manifests.parse_claim(clean, where)
+    phase = _mapping(doc, "status").get("phase") or "Pending"
+    if phase not in ("Pending", "Bound", "Lost"):
+        raise InputError(f"{where}: status.phase: {phase!r} is not Pending, Bound or Lost")
+    meta = attrs.evolve(claim.meta, uid=uids.of(uid), deleting=deleting)
+    return attrs.evolve(claim, meta=meta, status=attrs.evolve(claim.status, phase=phase))
+
+
+def read_volume(doc: Mapping[str, Any], where: str, uids: Uids, warnings: list[str]) -> PersistentVolume:
+    """A PersistentVolume of a bundle or dump (validated strictly before)."""
+    clean, _, deleting = _metadata(doc)
+    spec = _mapping(doc, "spec")
+    spec.pop("persistentVolumeReclaimPolicy", None)  # what happens after release: no effect on placement
+    if spec.pop("volumeMode", "Filesystem") == "Block":
+        warnings.append(f"{where}: spec.volumeMode: Block is not modelled: claims are matched as if every volume "
+                        "mode were Filesystem")
+    ref_raw = _mapping(spec, "claimRef")
+    clean["spec"] = spec
+    volume = volume_manifests.parse_volume(clean, where)
+    phase = _mapping(doc, "status").get("phase") or "Available"
+    if phase not in ("Pending", "Available", "Bound", "Released", "Failed"):
+        raise InputError(f"{where}: status.phase: {phase!r} is not Pending, Available, Bound, Released or Failed")
+    ref = volume.claim_ref
+    if ref is not None and ref_raw.get("uid"):
+        ref = attrs.evolve(ref, uid=uids.of(ref_raw["uid"]))
+    meta = attrs.evolve(volume.meta, deleting=deleting)
+    return attrs.evolve(volume, meta=meta, claim_ref=ref, status=attrs.evolve(volume.status, phase=phase))
+
+
+def read_class(doc: Mapping[str, Any], where: str, warnings: list[str]) -> StorageClass:
+    """A StorageClass of a bundle or dump (validated strictly before)."""
+    clean, _, _ = _metadata(doc)
+    if clean.pop("allowedTopologies", None):
+        warnings.append(f"{where}: allowedTopologies: not modelled: its provisioner is taken to provision on every "
+                        "node")
+    return volume_manifests.parse_class(clean, where)
+
+
+def claim_templates(spec: Mapping[str, Any], namespace: str, where: str, warnings: list[str]
+                    ) -> tuple[PersistentVolumeClaim, ...]:
+    """A StatefulSet's spec.volumeClaimTemplates (names, access modes, requests, classes), read as the model does
+    (``spec.volume_manifests.claim_templates``); its retention policy does not change placement."""
+    templates = []
+    for i, raw in enumerate(spec.get("volumeClaimTemplates") or []):
+        if isinstance(raw, dict):
+            raw = {**raw, "spec": _claim_spec(_mapping(raw, "spec"), f"{where}: spec.volumeClaimTemplates[{i}].spec",
+                                              warnings)}
+        templates.append(raw)
+    return volume_manifests.claim_templates({"volumeClaimTemplates": templates}, namespace, where)
+
+
+def statefulset_claim(template: PersistentVolumeClaim, statefulset: str, ordinal: int, uids: Uids
+                      ) -> PersistentVolumeClaim:
+    """The claim the StatefulSet controller creates for ``template`` and the pod of ``ordinal``
+    (getPersistentVolumeClaimName: ``<template>-<statefulset>-<ordinal>``)."""
+    name = f"{template.meta.name}-{statefulset}-{ordinal}"
+    return attrs.evolve(template, meta=attrs.evolve(template.meta, name=name, uid=uids.of(None)))
+
+
+def storage_of(claims: Sequence[PersistentVolumeClaim], volumes: Sequence[PersistentVolume],
+               classes: Sequence[StorageClass]) -> Storage:
+    """The Storage of the objects read, claims without storageClassName given the default class (the
+    DefaultStorageClass admission plugin; the PV controller does the same for older claims)."""
+    objects: list[Object] = volume_manifests.default_classes([*classes, *claims], "")
+    admitted = [o for o in objects if isinstance(o, PersistentVolumeClaim)]
+    return Storage({claim_key(c.meta.namespace, c.meta.name): c for c in admitted},
+                   {v.meta.name: v for v in volumes}, {c.meta.name: c for c in classes})
+
+
+def storage_warnings(storage: Storage, pods: Sequence[PodInfo]) -> list[str]:
+    """What the run cannot do for the pending pods' claims, said once each: a claim naming a class that is not
+    among the objects, a bound claim whose volume is not, an unbound claim that binds Immediate (the PV controller,
+    not run here, binds it first), and the plugins not modelled."""
+    out: list[str] = []
+    seen: set[Key] = set()
+    for pod in pods:
+        for name in pod.claims:
+            key = claim_key(pod.namespace, name)
+            claim = storage.claims.get(key)
+            if claim is None or key in seen:
+                continue
+            seen.add(key)
+            label = f"PersistentVolumeClaim {claim.meta.namespace}/{claim.meta.name}"
+            cls = storage.get(class_key(claim.storage_class)) if claim.storage_class else None
+            if claim.storage_class and cls is None:
+                out.append(f'{label}: StorageClass "{claim.storage_class}" is not among the objects: the claim binds '
+                           "Immediate, as upstream's IsDelayBindingMode takes a missing class")
+            if fully_bound(claim) and storage.get(volume_key(claim.volume_name)) is None:
+                out.append(f'{label}: bound to PersistentVolume "{claim.volume_name}", which is not among the objects')
+            elif not fully_bound(claim) and (claim.volume_name or not isinstance(cls, StorageClass)
+                                             or cls.volume_binding_mode != "WaitForFirstConsumer"):
+                out.append(f"{label}: not bound and binds Immediate: the PV controller (not run here) binds or "
+                           "provisions it before its pods can be scheduled, so they stay pending (upstream's PreFilter "
+                           "message)")
+    if seen:
+        out.append(NOT_MODELLED)
+    return out
