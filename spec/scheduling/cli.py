@@ -25,6 +25,7 @@ from spec.scheduling.kube_scheduler import Outcome
 from spec.scheduling.kube_scheduler import schedule as kube_schedule
 from spec.scheduling.manifests import Cluster, build_cluster, read_documents, read_file
 from spec.scheduling.smt import OptimalResult, Stop, solve
+from spec.scheduling.storage import claim_choices
 
 UPSTREAM_VERSION = "v1.34"
 
@@ -231,12 +232,11 @@ def schedule(
     Ctrl-C (or SIGTERM) stops the search and prints the best placement found so far (exit 130, or 143).
     """
     cluster = _load(files)
-    with_claims = [p.key for p in cluster.pending if p.claims] if cluster.storage is not None else []
-    if mode == "optimal" and with_claims:
-        raise InputError(
-            f"--mode optimal: volume binding is not encoded for z3 and {len(with_claims)} pending pods have "
-            f"PersistentVolumeClaims ({with_claims[0]}, ...); use --mode kube-scheduler"
-        )
+    if mode == "optimal" and cluster.storage is not None:  # refused before anything is printed
+        annotated = [cluster.storage.annotate(p, cluster.nodes) for p in cluster.pending]
+        refused = claim_choices(cluster.storage, annotated, cluster.nodes)[1]
+        if refused:
+            raise InputError(f"--mode optimal: {refused}; use --mode kube-scheduler")
     for note in cluster.notes:
         click.echo(f"note: {note}", err=True)
     for warning in cluster.warnings:
@@ -270,6 +270,7 @@ def schedule(
                     budgets=cluster.budgets,
                     preemption=not no_preemption,
                     stop=stop,
+                    storage=cluster.storage,
                 )
             report = _optimal_report(cluster, result, kube)
     if as_json:

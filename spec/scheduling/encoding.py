@@ -19,7 +19,11 @@ Constraints, from the same data the Python filters read (spec.scheduling.filters
   than itself) in each domain, or upstream's first-pod exception (matches its own terms, no other matching pod
   on a node with any of the terms' keys);
 - PodTopologySpread: per constraint, matching pods per eligible domain S(v) and a lower bound m on their minimum
-  (m = 0 below minDomains); a group present in domain v needs S(v) - m <= maxSkew.
+  (m = 0 below minDomains); a group present in domain v needs S(v) - m <= maxSkew;
+- VolumeBinding: the pod's claims on each node (its verdict on the objects as given: static), and, for each
+  unbound claim of a class without provisioner (``spec.scheduling.storage.ClaimChoice``: one pod, so its group has
+  one pod), a 0/1 variable v[i,j] per candidate volume: the pod on node n holds one reaching n, and a volume is
+  held by at most one claim (upstream's Reserve: not given twice).
 Each constraint is named in Kubernetes terms, for unsat-core explanations.
 
 Upstream: the plugins of pkg/scheduler/framework/plugins (see spec.scheduling.filters), restated over counts.
@@ -46,8 +50,10 @@ from spec.scheduling.filters import (
     prefilter,
     spread_node_eligible,
     taint_toleration,
+    volume_binding,
 )
 from spec.scheduling.snapshot import Snapshot
+from spec.scheduling.storage import ClaimChoice
 from spec.scheduling.types import (
     DisruptionBudget,
     LabelSelector,
@@ -145,6 +151,7 @@ class Encoding:
         snapshot: Snapshot,
         incumbents: Sequence[PodInfo] = (),
         budgets: Sequence[DisruptionBudget] = (),
+        claims: Sequence[ClaimChoice] = (),
     ) -> None:
         pending_groups = group_pods(pending)
         incumbent_groups = group_pods(incumbents)
@@ -176,6 +183,7 @@ class Encoding:
         self._affinity()
         self._spread()
         self._preemption(budgets)
+        self._volumes(claims)
 
     # -- variables and terms ------------------------------------------------------------------------------
 
@@ -254,6 +262,35 @@ class Encoding:
             lines.extend(f"(assert {rule.fast or rule.body})" for rule in self.tracked)
         return "\n".join(lines)
 
+    # -- volumes ------------------------------------------------------------------------------------------
+
+    def _volumes(self, claims: Sequence[ClaimChoice]) -> None:
+        """VolumeBinding across pods (``spec.scheduling.storage.claim_choices``): ``v_<i>_<j>`` is 1 when claim i
+        holds its j-th candidate volume; a pod of such a claim placed on node n needs one held there, and a
+        volume is held by at most one claim (Reserve: not given twice)."""
+        group_of = {p.key: g for g, group in enumerate(self.groups) for p in group.pods}
+        holders: dict[str, list[str]] = {}
+        for i, choice in enumerate(claims):
+            g = group_of.get(choice.pod)
+            if g is None or self.incumbent[g]:
+                continue
+            held = {}
+            for j, (volume, _) in enumerate(choice.volumes):
+                held[volume] = self.declare(f"v_{i}_{j}", 0, 1)
+                holders.setdefault(volume, []).append(held[volume])
+            names = ", ".join(v for v, _ in choice.volumes) or "none"
+            rules = []
+            for n in self.allowed[g]:
+                here = [held[v] for v, reach in choice.volumes if self.nodes[n].name in reach]
+                rules.append(f"(=> (>= {self.c(g, n)} 1) (>= {plus(here)} 1))")
+            if rules:
+                self.tracked.append(Rule(f"VolumeBinding: claim {choice.claim} needs a volume of its own ({names}) "
+                                         "on its pod's node", _and(rules)))
+        for volume, held_by in sorted(holders.items()):
+            if len(held_by) > 1:
+                self.tracked.append(Rule(f"VolumeBinding: PersistentVolume {volume} binds one claim",
+                                         _le(plus(held_by), 1)))
+
     # -- static filters -----------------------------------------------------------------------------------
 
     def _static_pass(self) -> None:
@@ -301,6 +338,9 @@ class Encoding:
             or node_affinity(pod, node)
             or node_ports(pod, node, self.snapshot)
         )
+        if failure is not None:
+            return failure
+        failure = volume_binding(pod, node)  # the pod's claims alone (their verdict on the objects as given)
         if failure is not None:
             return failure
         lacking = insufficient_resources(pod, node, self.snapshot)

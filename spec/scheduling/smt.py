@@ -14,6 +14,8 @@ placement (the levels above fixed at their values); capacity counts (pods that f
 the demand, average utilization) steer the search and bound a gap, never prove. When a limit stops the search,
 the result says which objectives are not proved optimal and the bound of each. Gated and terminating pods are
 not scheduled (upstream's PreEnqueue). Explanations come from unsat cores over the named Filter constraints.
+PersistentVolumeClaims (``storage``): VolumeBinding's verdict restricts each pod's nodes and claims needing a static
+volume hold distinct ones (``spec.scheduling.storage.claim_choices``; the cases that would not be exact are refused).
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from typing import Literal
 import attrs
 import z3
 
+from checker.errors import InputError
 from spec.scheduling.encoding import Encoding, plus
 from spec.scheduling.filters import run_filters
 from spec.scheduling.first_fit import first_fit
 from spec.scheduling.kube_scheduler import GATED
 from spec.scheduling.kube_scheduler import schedule as kube_schedule
 from spec.scheduling.snapshot import Snapshot
+from spec.scheduling.storage import ClaimChoice, Storage, claim_choices, matching_errors
 from spec.scheduling.types import DisruptionBudget, PodInfo
 
 Objective = Literal["pack", "balance"]
@@ -737,6 +741,7 @@ def solve(
     preemption: bool = False,
     stop: Stop | None = None,
     work: int | None = None,
+    storage: Storage | None = None,
 ) -> OptimalResult:
     """Place as many pending pods as possible (by priority level), then optimize ``objective``.
 
@@ -750,14 +755,25 @@ def solve(
     ``proved_optimal`` is True only when z3 refuted a strictly better value of every objective (see the module
     docstring); when a limit (or ``stop``) ended the search first, the placement returned is the best found
     (always valid) and ``gaps`` gives the bound of each unfinished objective.
+
+    With ``storage`` (claims, volumes, classes), each pending pod's nodes are restricted by VolumeBinding's
+    verdict on the objects as given, and claims that need a static volume of their own hold distinct volumes
+    (``spec.scheduling.storage.claim_choices``); the cases that encoding would not model exactly raise
+    InputError (one line).
     """
     start = time.perf_counter()
     deadline = start + timeout_ms / 1000
     # upstream's PreEnqueue: a gated pod does not enter the scheduling queue; nor does a pod being deleted
     waiting = tuple(p for p in pending if p.scheduling_gates or p.terminating)
     pending = tuple(p for p in pending if not (p.scheduling_gates or p.terminating))
+    choices: tuple[ClaimChoice, ...] = ()
+    if storage is not None:
+        pending = tuple(storage.annotate(p, snapshot.nodes) for p in pending)
+        choices, refused = claim_choices(storage, pending, snapshot.nodes)
+        if refused:
+            raise InputError(f"--mode optimal: {refused}; use --mode kube-scheduler")
     incumbents = preemption_candidates(pending, snapshot) if preemption else ()
-    enc = Encoding(pending, snapshot, incumbents, budgets)
+    enc = Encoding(pending, snapshot, incumbents, budgets, choices)
     levels = _levels(enc)
     pack = _Pack.build(enc, indicators=objective == "pack")
     search = _Search(enc, deadline, timeout_ms * WORK_PER_SECOND // 1000 if work is None else work, stop)
@@ -848,7 +864,7 @@ def solve(
     if not search.values:  # no model at all (interrupted at once): nothing placed, nothing evicted
         final = {(g, enc.allowed[g][0]): group.size for g, group in enumerate(enc.groups) if enc.incumbent[g]}
     placed = _assign(enc, final)
-    errors = _check(enc, placed)
+    errors = _check(enc, placed) | matching_errors(choices, placed)
     if errors:
         raise AssertionError(f"z3 placement fails the Python filters: {errors}")
     unplaced = _explain_all(enc, placed, search) + tuple(

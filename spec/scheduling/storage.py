@@ -24,6 +24,10 @@ require equal volume modes). Not modelled, one warning when a pending pod has cl
 volumes), VolumeRestrictions (ReadWriteOncePod). Generic ephemeral volumes stay warnings (their claims are the
 ephemeral volume controller's).
 
+Optimal mode (``spec.scheduling.smt``, ``spec.scheduling.encoding``) restricts each pod's nodes by the same verdict
+and gives each unbound claim of a class without provisioner a volume of its own (``claim_choices``), refusing the
+cases where that would not be exact; ``matching_errors`` checks a z3 placement independently.
+
 VolumeBinding is applied only when the objects include some StorageClass or PersistentVolume: a bundle or a
 ``kubectl get all`` dump without them says nothing of how the cluster binds claims, so then the claims are warned
 about and pods are placed as if each claim fitted every node (as before this module existed).
@@ -40,10 +44,13 @@ from checker.errors import InputError
 from spec import volume_manifests
 from spec.scheduling.types import NodeInfo, PodInfo
 from spec.scheduling.volumebinding import (
+    bound_to,
     claim_key,
     class_key,
     decide,
     fully_bound,
+    node_affinity_matches,
+    provisionable,
     verdict,
     volume_key,
 )
@@ -260,3 +267,89 @@ def storage_warnings(storage: Storage, pods: Sequence[PodInfo]) -> list[str]:
     if seen:
         out.append(NOT_MODELLED)
     return out
+
+
+# --- optimal mode (``spec.scheduling.smt``) ---------------------------------------------------------------------
+
+
+@attrs.frozen
+class ClaimChoice:
+    """An unbound WaitForFirstConsumer claim without a selected node, of a class that does not provision, used by
+    one pending pod: placed on node n, the pod needs one of ``volumes`` (name, the nodes it reaches) that no other
+    claim holds. The z3 encoding gives each such claim at most one volume and each volume at most one claim."""
+
+    claim: str
+    pod: str
+    volumes: tuple[tuple[str, frozenset[str]], ...]
+
+
+def candidates(storage: Storage, claim: PersistentVolumeClaim) -> list[PersistentVolume]:
+    """The volumes FindMatchingVolume may give ``claim`` on some node: the first volume pre-bound to it that fits
+    (it alone: on another node there is no match), else every Available, unclaimed volume that fits."""
+    fitting = [v for v in sorted(storage.volumes.values(), key=_name) if not v.meta.deleting
+               and v.storage_class == claim.storage_class and v.capacity >= claim.request
+               and set(claim.access_modes) <= set(v.access_modes)]
+    prebound = [v for v in fitting if v.claim_ref is not None and bound_to(v, claim)]
+    if prebound:
+        return prebound[:1]
+    return [v for v in fitting if v.claim_ref is None and v.status.phase == "Available"]
+
+
+def claim_choices(storage: Storage, pods: Sequence[PodInfo], nodes: Sequence[NodeInfo]
+                  ) -> tuple[tuple[ClaimChoice, ...], str]:
+    """For optimal mode, from pods annotated by ``Storage.annotate``: the claims whose volumes pods compete for
+    (``ClaimChoice``), or why the encoding would not be exact ("" when it is). Exact: a claim bound, selected for
+    a node, refused at PreFilter or provisionable on every node restricts its pod's nodes alone (the pod's
+    verdict); an unbound claim of a class without provisioner needs a volume of its own. Not exact, hence
+    refused: such a claim shared by several pending pods (the first pod placed decides the volume for the
+    others), and a pod with several unbound claims whose candidate volumes overlap (findMatchingVolumes' greedy
+    choice, smallest claim first, may fail where another assignment fits)."""
+    users: dict[Key, list[PodInfo]] = {}
+    for pod in pods:
+        if pod.volume_binding and any(not where for where, _ in pod.volume_binding):
+            continue  # refused at PreFilter: never placed
+        for name in pod.claims:
+            users.setdefault(claim_key(pod.namespace, name), []).append(pod)
+    choices: list[ClaimChoice] = []
+    open_claims: dict[str, list[tuple[str, set[str]]]] = {}
+    for key, using in users.items():
+        claim = storage.claims.get(key)
+        if claim is None or fully_bound(claim) or claim.selected_node or claim.volume_name:
+            continue
+        label = f"{claim.meta.namespace}/{claim.meta.name}"
+        if len(using) > 1:
+            return (), (f"claim {label} is unbound and used by {len(using)} pending pods ({using[0].key}, ...): the "
+                        "first one placed decides its volume for the others, which the z3 encoding does not model")
+        found = candidates(storage, claim)
+        open_claims.setdefault(using[0].key, []).append((label, {v.meta.name for v in found}))
+        if provisionable(claim, storage.get):
+            continue
+        reach = tuple((v.meta.name, frozenset(n.name for n in nodes if node_affinity_matches(v, n))) for v in found)
+        choices.append(ClaimChoice(label, using[0].key, reach))
+    for key, claims in open_claims.items():
+        for i, (first, a) in enumerate(claims):
+            for second, b in claims[i + 1:]:
+                if a & b:
+                    return (), (f"pod {key} has unbound claims {first} and {second} that may take the same volumes: "
+                                "upstream's greedy choice among them is not modelled by the z3 encoding")
+    return tuple(choices), ""
+
+
+def matching_errors(choices: Sequence[ClaimChoice], assignment: Mapping[str, str]) -> dict[str, str]:
+    """Pod key -> error for placed pods whose claims cannot all get distinct volumes reachable from their nodes (a
+    bipartite matching, Kuhn's augmenting paths): the independent check of a z3 placement."""
+    placed = [c for c in choices if c.pod in assignment]
+    holder: dict[str, int] = {}
+
+    def augment(i: int, seen: set[str]) -> bool:
+        for volume, reach in placed[i].volumes:
+            if assignment[placed[i].pod] not in reach or volume in seen:
+                continue
+            seen.add(volume)
+            if volume not in holder or augment(holder[volume], seen):
+                holder[volume] = i
+                return True
+        return False
+
+    return {c.pod: f"VolumeBinding: no free volume for claim {c.claim}" for i, c in enumerate(placed)
+            if not augment(i, set())}

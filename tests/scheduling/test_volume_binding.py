@@ -4,18 +4,36 @@ FailedScheduling messages (volume_binding.go, binder.go), and hostile inputs."""
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from checker.errors import InputError
 from spec.scheduling.cli import schedule
+from spec.scheduling.filters import run_filters
 from spec.scheduling.kube_scheduler import schedule as kube_schedule
 from spec.scheduling.manifests import parse_manifests
-from spec.scheduling.types import NodeInfo, pairs
+from spec.scheduling.smt import solve
+from spec.scheduling.snapshot import Snapshot
+from spec.scheduling.storage import Storage, claim_choices, storage_of
+from spec.scheduling.types import HOSTNAME_LABEL, NodeInfo, PodInfo, Resources, pairs
 from spec.scheduling.volumebinding import REASON_BIND_CONFLICT, decide, find_matching_volume
-from spec.state import ClaimRef, Meta, PersistentVolume, PersistentVolumeClaim, PersistentVolumeStatus
+from spec.state import (
+    ANN_BIND_COMPLETED,
+    ClaimRef,
+    Meta,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    PersistentVolumeStatus,
+    StorageClass,
+)
 
 NOT_HELPFUL = " preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
 
@@ -279,11 +297,6 @@ def test_what_stays_unmodelled_is_warned_about(tmp_path: Path) -> None:
     assert "(StorageClass fast): allowedTopologies: not modelled" in err
 
 
-def test_optimal_mode_refuses_claims_in_one_line(tmp_path: Path) -> None:
-    code, _, err = _run(tmp_path, NODES, LOCAL, _pv("pv-x", "n2"), _statefulset(1), args=("--mode", "optimal"))
-    assert code == 2 and err.startswith("error: --mode optimal: volume binding is not encoded")
-
-
 # --- the plugin's functions (spec.scheduling.volumebinding), as upstream's binder ---------------------------------
 
 
@@ -319,3 +332,124 @@ def test_claims_are_matched_smallest_request_first() -> None:
     assert sorted((c.meta.name, v.meta.name) for c, v in static) == [("big", "large"), ("tiny", "small")]
     reasons, _, _ = decide([_pvc("big", 8), _pvc("also", 9)], node, volumes, get)
     assert reasons == [REASON_BIND_CONFLICT]
+
+
+# --- optimal mode ---------------------------------------------------------------------------------------------
+
+
+def test_optimal_mode_gives_each_claim_a_volume_of_its_own(tmp_path: Path) -> None:
+    # kube-scheduler puts p on n1 (ties: smallest name), taking the only volume q's larger claim fits; z3 puts p on n2
+    docs = (NODES, LOCAL, _pv("pv-big", "n1", size="20Gi"), _pv("pv-small", "n2"), _claim("a"),
+            _claim("b", size="20Gi"), _pod("p", "a"), _pod("q", "b"))
+    code, pods, _ = _run(tmp_path, *docs)
+    assert code == 1 and pods["default/p"]["node"] == "n1" and pods["default/q"]["node"] is None
+    code, pods, _ = _run(tmp_path, *docs, args=("--mode", "optimal"))
+    assert code == 0 and pods["default/p"]["node"] == "n2" and pods["default/q"]["node"] == "n1"
+
+
+def test_optimal_mode_explains_a_claim_without_a_volume(tmp_path: Path) -> None:
+    code, pods, _ = _run(tmp_path, NODES, LOCAL, _pv("pv-x", "n3"), _pv("pv-y", "n2"), _statefulset(3),
+                         args=("--mode", "optimal"))
+    assert code == 1
+    assert sorted(str(p["node"]) for p in pods.values()) == ["None", "n2", "n3"]
+    reason = next(str(p["reason"]) for p in pods.values() if p["node"] is None)
+    assert "VolumeBinding: node(s) didn't find available persistent volumes to bind on n1" in reason
+    assert "VolumeBinding: PersistentVolume pv-x binds one claim" in reason
+
+
+def test_optimal_mode_restricts_pods_to_their_bound_volumes_nodes(tmp_path: Path) -> None:
+    bound = _claim("data", meta=", annotations: {pv.kubernetes.io/bind-completed: 'yes'}", spec="  volumeName: pv-x\n",
+                   status="status: {phase: Bound}\n")
+    volume = _pv("pv-x", "n3", extra="  claimRef: {name: data, namespace: default}\n")
+    code, pods, _ = _run(tmp_path, NODES, LOCAL, volume, bound, _pod("web", "data"), args=("--mode", "optimal"))
+    assert code == 0 and pods["default/web"]["node"] == "n3"
+
+
+@pytest.mark.parametrize(
+    ("docs", "message"),
+    [
+        ((_claim("shared"), _pod("p", "shared"), _pod("q", "shared")),
+         "--mode optimal: claim default/shared is unbound and used by 2 pending pods"),
+        ((_claim("a"), _claim("b"), _pod("p", "a", "b")),
+         "--mode optimal: pod default/p has unbound claims default/a and default/b that may take the same volumes"),
+    ],
+)
+def test_optimal_mode_refuses_what_it_does_not_encode_in_one_line(tmp_path: Path, docs: tuple[str, ...],
+                                                                   message: str) -> None:
+    code, _, err = _run(tmp_path, NODES, LOCAL, _pv("pv-x", "n2"), _pv("pv-y", "n3"), *docs, args=("--mode", "optimal"))
+    assert code == 2 and err.startswith("error: " + message) and len(err.strip().splitlines()) == 1, err
+
+
+@st.composite
+def _volume_instances(draw: st.DrawFn) -> tuple[tuple[NodeInfo, ...], tuple[PodInfo, ...], Storage]:
+    """2-3 nodes, up to 4 pods with up to 2 claims each (WaitForFirstConsumer: class local without provisioner,
+    class fast with one; some claims already bound), up to 4 local volumes."""
+    nodes = tuple(NodeInfo(f"n{i}", pairs({HOSTNAME_LABEL: f"n{i}"}), allocatable=Resources(4000, 8 << 30, 0, 110))
+                  for i in range(draw(st.integers(2, 3))))
+    volumes = []
+    for j in range(draw(st.integers(0, 4))):
+        volumes.append(PersistentVolume(Meta(f"v{j}", namespace=""), draw(st.sampled_from([5, 10])),
+                                        ("ReadWriteOnce",), draw(st.sampled_from(["local", "local", "fast"])),
+                                        "Retain", None, None, PersistentVolumeStatus("Available"),
+                                        (draw(st.sampled_from([n.name for n in nodes])),)))
+    claims = []
+    pods = []
+    for i in range(draw(st.integers(1, 4))):
+        names = []
+        for k in range(draw(st.integers(0, 2))):
+            name = f"c{i}{k}"
+            claim = PersistentVolumeClaim(Meta(name, uid=10 * i + k + 1), ("ReadWriteOnce",),
+                                          draw(st.sampled_from([5, 10])), draw(st.sampled_from(["local", "fast"])))
+            free = [v for v in volumes if v.claim_ref is None and v.storage_class == claim.storage_class]
+            if free and draw(st.integers(0, 4)) == 0:  # already bound to a volume
+                volume = free[0]
+                volumes[volumes.index(volume)] = attrs.evolve(
+                    volume, claim_ref=ClaimRef("default", name, claim.meta.uid), status=PersistentVolumeStatus("Bound"))
+                claim = attrs.evolve(claim, volume_name=volume.meta.name,
+                                     meta=attrs.evolve(claim.meta, annotations=((ANN_BIND_COMPLETED, "yes"),)))
+            claims.append(claim)
+            names.append(name)
+        pods.append(PodInfo(f"p{i}", order=i, claims=tuple(names)))
+    classes = (StorageClass(Meta("local", namespace=""), "kubernetes.io/no-provisioner",
+                            volume_binding_mode="WaitForFirstConsumer"),
+               StorageClass(Meta("fast", namespace=""), "ebs.csi.aws.com", volume_binding_mode="WaitForFirstConsumer"))
+    return nodes, tuple(pods), storage_of(claims, volumes, classes)
+
+
+def _admitted(order: Sequence[PodInfo], assignment: Mapping[str, str], snapshot: Snapshot, storage: Storage) -> bool:
+    """kube-scheduler's plugin, pod after pod in ``order``: each passes every filter on its node, then Reserve."""
+    for pod in order:
+        node = snapshot.node_map[assignment[pod.key]]
+        if run_filters(storage.annotate(pod, snapshot.nodes), node, snapshot) is not None:
+            return False
+        storage = storage.reserve(pod, node)
+        snapshot = snapshot.assume(pod, node.name)
+    return True
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_volume_instances())
+def test_optimal_mode_equals_brute_force_over_scheduling_orders(instance: tuple[
+        tuple[NodeInfo, ...], tuple[PodInfo, ...], Storage]) -> None:
+    """The encoding is exact where it is not refused: z3's optimum equals the most pods some assignment places
+    such that some order of kube-scheduler's cycles (VolumeBinding's Filter and Reserve) admits it."""
+    nodes, pods, storage = instance
+    snapshot = Snapshot(nodes)
+    annotated = [storage.annotate(p, nodes) for p in pods]
+    if claim_choices(storage, annotated, nodes)[1]:
+        with pytest.raises(InputError):
+            solve(pods, snapshot, storage=storage)
+        return
+    result = solve(pods, snapshot, storage=storage)
+    assert result.proved_optimal
+    assert any(_admitted(order, result.assignment, snapshot, storage)
+               for order in itertools.permutations([p for p in pods if p.key in result.assignment]))
+    best = 0
+    for choice in itertools.product([None, *(n.name for n in nodes)], repeat=len(pods)):
+        assignment = {p.key: n for p, n in zip(pods, choice, strict=True) if n is not None}
+        if len(assignment) <= best:
+            continue
+        placed = [p for p in pods if p.key in assignment]
+        if any(_admitted(order, assignment, snapshot, storage) for order in itertools.permutations(placed)):
+            best = len(assignment)
+    assert len(result.assignment) == best
