@@ -41,7 +41,8 @@ class StateGraph:
     """Append-only storage of the states found by a search, indexed in discovery order."""
 
     __slots__ = ("keys", "kinds", "tables", "builders", "parent", "depth", "expanded", "with_edges", "edge_lo",
-                 "edge_hi", "edge_to", "edge_mask", "enabled", "storage", "fingerprints", "fp_table", "fp_set")
+                 "edge_hi", "edge_to", "edge_mask", "enabled", "storage", "fingerprints", "fp_table", "fp_set",
+                 "unasked", "hidden_of")
 
     def __init__(self, with_edges: bool, storage: str = "exact", bitstate_bytes: int = 0) -> None:
         if storage not in STORAGES or storage == "bitstate" and (with_edges or bitstate_bytes < 1):
@@ -67,11 +68,32 @@ class StateGraph:
         self.edge_hi = array("q")
         self.edge_to = array("q")
         self.edge_mask = array("q")
-        #: Bit k set: fairness class k is enabled (has a non-stuttering step) in the state.
+        #: Bit k set: fairness class k is enabled (has a non-stuttering step) in the state. For a state marked in
+        #: `unasked`, only the classes of the steps the model showed: read it through `enabled_at`.
         self.enabled = array("q")
+        #: 1 for an expanded state whose model was not yet asked which fairness classes a reduction hid there
+        #: (`checker.model.Model.hidden_fairness`); empty when every state's `enabled` is complete. A search
+        #: leaves the question to the liveness check (`checker.liveness`), which needs the answer only where the
+        #: classes shown do not already decide whether a cycle is fair: most states are never asked.
+        self.unasked = bytearray()
+        #: The fairness classes (a mask) hidden in the state of an index, asked of the model (with `unasked`).
+        self.hidden_of: Callable[[int], int] | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def enabled_at(self, i: int) -> int:
+        """The fairness classes enabled in expanded state ``i``, those a reduction hid included (asked of the model
+        the first time, where the search left the question open: `unasked`)."""
+        if self.unasked and self.unasked[i]:
+            assert self.hidden_of is not None
+            self.enabled[i] |= self.hidden_of(i)
+            self.unasked[i] = 0
+        return int(self.enabled[i])
+
+    def complete(self, i: int) -> bool:
+        """Whether ``enabled[i]`` already holds every class enabled in state ``i`` (nothing left to ask)."""
+        return not (self.unasked and self.unasked[i])
 
     def table(self, cls: type) -> Table:
         """The storage of states of class `cls`, made on first use."""

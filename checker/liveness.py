@@ -113,20 +113,27 @@ def _taken(component: Sequence[int], g: StateGraph, inside: set[int]) -> int:
 def _fair_component(component: list[int], g: StateGraph, weak: int, strong: int,
                     accept: bytearray | None) -> list[int] | None:
     """A fair sub-component of a strongly connected component (one holding an `accept` state, when given), or
-    None."""
+    None.
+
+    A state's enabled classes are read from ``g.enabled`` while they decide (classes only add unfairness): the
+    model is asked for the classes a reduction hid (``StateGraph.enabled_at``) only where the classes shown leave
+    the verdict open."""
     if accept is not None and not any(accept[v] for v in component):
         return None  # sub-components are subsets: none of them holds an accepting state either
     enabled = g.enabled
+    fair = weak | strong
     if len(component) == 1 and all(w != component[0] for w, _ in g.successors(component[0])):
         # A single state: the only cycle is stuttering, fair iff no fairness class is enabled there.
-        return None if enabled[component[0]] & (weak | strong) else component
+        v = component[0]
+        return None if enabled[v] & fair or g.enabled_at(v) & fair else component
     inside = set(component)
     taken = _taken(component, g, inside)
+    if strong & ~taken and not all(g.complete(v) for v in component):
+        for v in component:  # a strong class untaken: where it is enabled decides, everywhere
+            g.enabled_at(v)
     somewhere = 0
-    everywhere = -1
     for v in component:
         somewhere |= enabled[v]
-        everywhere &= enabled[v]
     unmet_strong = strong & somewhere & ~taken
     if unmet_strong:
         k = unmet_strong & -unmet_strong
@@ -138,7 +145,24 @@ def _fair_component(component: list[int], g: StateGraph, weak: int, strong: int,
             if found is not None:
                 return found
         return None
-    if weak & everywhere & ~taken:
+    # Weak fairness: unfair if a class the cycle never takes is enabled in every state. The states whose shown
+    # classes already lack every candidate are read first; a state still unasked is asked only if it would
+    # rule out a candidate that no other state has ruled out.
+    candidates = weak & ~taken
+    later = []
+    for v in component:
+        if not candidates:
+            break
+        if g.complete(v):
+            candidates &= enabled[v]
+        else:
+            later.append(v)
+    for v in later:
+        if not candidates:
+            break
+        if candidates & ~enabled[v]:
+            candidates &= g.enabled_at(v)
+    if candidates:
         return None
     return component
 
@@ -245,6 +269,8 @@ def _loop(g: StateGraph, fair: list[int], in_fair: bytearray, entry: int, weak: 
     refinement removed the states enabling it). A loop of one state stutters there: every class is disabled.
     """
     size = len(g)
+    for v in fair:
+        g.enabled_at(v)  # every class enabled in the component, those a reduction hid included
     enabled = g.enabled
     loop = [entry]
     if accept is not None and not accept[entry]:

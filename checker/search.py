@@ -119,6 +119,9 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
     _, _, mask_of = fairness_masks(model)
     hidden = model.hidden_fairness if overrides(model, "hidden_fairness") else None
     class_bit = {f.name: 1 << k for k, f in enumerate(model.fairness)}
+    # The classes a reduction hid are asked by the liveness check, of the few states where they matter
+    # (`StateGraph.unasked`), when the graph can rebuild a state (exact storage) and no checkpoint is written.
+    ask_later = hidden is not None and with_edges and storage == "exact" and checkpoint is None and resume is None
     keys, kinds, parent, depth, expanded = g.keys, g.kinds, g.parent, g.depth, g.expanded
     edge_lo, edge_hi, edge_to, edge_mask, enabled = g.edge_lo, g.edge_hi, g.edge_to, g.edge_mask, g.enabled
     lifo = strategy == "dfs"
@@ -295,7 +298,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                 break
             if with_edges:
                 edge_hi[current] = len(edge_to)
-                if hidden is not None:
+                if hidden is not None and not ask_later:
                     # Classes a reduction left out of the successors are enabled all the same (Model.hidden_fairness).
                     for name in hidden(s):
                         en |= class_bit[name]
@@ -343,8 +346,26 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
         left = len(frontier)
         if isinstance(frontier, DiskQueue):
             frontier.close()
+        if ask_later and hidden is not None:
+            g.unasked = bytearray(expanded)  # every expanded state: none was asked
+            g.hidden_of = _asker(g, hidden, class_bit)
     out.queue = left
     return out
+
+
+def _asker(g: StateGraph, hidden: Callable[[Any], Iterable[str]], class_bit: dict[str, int]) -> Callable[[int], int]:
+    """The fairness classes (a mask) a reduction hid in the state of an index, asked of the model."""
+    def hidden_of(i: int) -> int:
+        mask = 0
+        try:
+            for name in hidden(g.state(i)):
+                mask |= class_bit[name]
+        except (Exception, SystemExit) as exc:
+            raise ModelError(f"the model raised {type(exc).__name__}: {exc} in hidden_fairness of state #{i} "
+                             f"(depth {g.depth[i]})") from exc
+        return mask
+
+    return hidden_of
 
 
 def _defer_signals(pending: list[int]) -> Callable[[], None]:

@@ -252,19 +252,22 @@ def strongly_connected(nodes: frozenset[int], edges: set[Edge]) -> bool:
     return True
 
 
-def fair(g: Graph, cycle: frozenset[int], edges: set[Edge], fairness: dict[str, str]) -> bool:
-    """TLA+ fairness of a behaviour that ends by visiting exactly `cycle` through exactly `edges` forever."""
+def fair(g: Graph, cycle: frozenset[int], edges: set[Edge], fairness: dict[str, str],
+         enabling: Graph | None = None) -> bool:
+    """TLA+ fairness of a behaviour that ends by visiting exactly `cycle` through exactly `edges` forever; a class
+    is enabled by the edges of `enabling` (by default `g`'s)."""
     taken = {label for _, label, _ in edges}
     for label, kind in fairness.items():
         if label in taken:
             continue
-        on = [enabled(g, u, label) for u in cycle]
+        on = [enabled(enabling or g, u, label) for u in cycle]
         if (kind == "weak" and all(on)) or (kind == "strong" and any(on)):
             return False
     return True
 
 
-def fair_lasso_exists(g: Graph, starts: set[int], avoid: frozenset[int], fairness: dict[str, str]) -> bool:
+def fair_lasso_exists(g: Graph, starts: set[int], avoid: frozenset[int], fairness: dict[str, str],
+        enabling: Graph | None = None) -> bool:
     """Is there a fair behaviour that reaches a state of `starts` and from there never visits `avoid`?
 
     Every candidate end cycle (S, E) is enumerated: |S| = 1 with E empty (stuttering), or S strongly connected
@@ -283,14 +286,15 @@ def fair_lasso_exists(g: Graph, starts: set[int], avoid: frozenset[int], fairnes
         for subset in itertools.combinations(sorted(region), size):
             cycle = frozenset(subset)
             inner = {(s, label, t) for (s, label, t) in g.edges if s in cycle and t in cycle and s != t}
-            if size == 1 and fair(g, cycle, set(), fairness):
+            if size == 1 and fair(g, cycle, set(), fairness, enabling):
                 return True
-            if size > 1 and strongly_connected(cycle, inner) and fair(g, cycle, inner, fairness):
+            if size > 1 and strongly_connected(cycle, inner) and fair(g, cycle, inner, fairness, enabling):
                 return True
     return False
 
 
-def fair_recurrence_exists(g: Graph, starts: set[int], recur: frozenset[int], fairness: dict[str, str]) -> bool:
+def fair_recurrence_exists(g: Graph, starts: set[int], recur: frozenset[int], fairness: dict[str, str],
+        enabling: Graph | None = None) -> bool:
     """Is there a fair behaviour that reaches a state of `starts` and from there visits `recur` infinitely often?
 
     TLA+'s `<>[]Q` fails exactly when some fair behaviour is in a `~Q` state infinitely often; such a behaviour
@@ -310,9 +314,9 @@ def fair_recurrence_exists(g: Graph, starts: set[int], recur: frozenset[int], fa
             if not cycle & recur:
                 continue
             inner = {(s, label, t) for (s, label, t) in g.edges if s in cycle and t in cycle and s != t}
-            if size == 1 and fair(g, cycle, set(), fairness):
+            if size == 1 and fair(g, cycle, set(), fairness, enabling):
                 return True
-            if size > 1 and strongly_connected(cycle, inner) and fair(g, cycle, inner, fairness):
+            if size > 1 and strongly_connected(cycle, inner) and fair(g, cycle, inner, fairness, enabling):
                 return True
     return False
 
@@ -333,8 +337,10 @@ def fairness_conditions(fairness: dict[str, str]) -> list[Any]:
     return [kinds[kind](f"{kind}({label})", lambda a, label=label: a == label) for label, kind in fairness.items()]
 
 
-def assert_fair_loop(g: Graph, violation: Violation, fairness: dict[str, str]) -> frozenset[int]:
-    """The lasso is a valid behaviour whose loop closes as documented and is fair; returns the loop's states."""
+def assert_fair_loop(g: Graph, violation: Violation, fairness: dict[str, str],
+                     enabling: Graph | None = None) -> frozenset[int]:
+    """The lasso is a valid behaviour whose loop closes as documented and is fair (a class enabled by the edges of
+    `enabling`, by default `g`'s); returns the loop's states."""
     assert_path(g, violation)
     trace, k = violation.trace, violation.loop_start
     assert k is not None and 0 <= k < len(trace)
@@ -347,7 +353,7 @@ def assert_fair_loop(g: Graph, violation: Violation, fairness: dict[str, str]) -
         # A-edge u -> v, whichever label the trace prints for it.
         pairs = {(p.state, s.state) for p, s in zip(trace[k:], trace[k + 1 :], strict=False)}
         edges = {(u, label, v) for (u, label, v) in g.edges if (u, v) in pairs and u != v}
-    assert fair(g, loop, edges, fairness), "the reported loop is not fair"
+    assert fair(g, loop, edges, fairness, enabling), "the reported loop is not fair"
     return loop
 
 
@@ -568,6 +574,62 @@ def test_refinement_that_keeps_only_goal_states_is_no_counterexample() -> None:
         assert result.ok is holds, kind
         if result.violation is not None:
             assert_recurrence_loop(REFINED, result.violation, fairness, goal)
+
+
+# Steps a reduction hides: the model shows some edges and declares the classes of the others (hidden_fairness).
+
+
+class HiddenGraphModel(GraphModel):
+    """`g`'s edges are the steps shown; `hidden`'s are left out by a "reduction" that declares their classes."""
+
+    def __init__(self, g: Graph, hidden: frozenset[Edge], properties: Sequence[Property],
+                 fairness: Sequence[Any]) -> None:
+        super().__init__(g, properties, fairness)
+        self.hidden = hidden
+        self.asked: list[int] = []
+
+    def hidden_fairness(self, state: int) -> Iterator[str]:
+        self.asked.append(state)
+        classes = {label: f.name for f in self.fairness for label in LABELS if f.selects(label)}
+        return iter(sorted({classes[label] for (u, label, v) in self.hidden
+                            if u == state and v != state and label in classes}))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(constrained=False), fairness_maps, st.data())
+def test_hidden_fairness_matches_brute_force(g: Graph, fairness: dict[str, str], data: st.DataObject) -> None:
+    """A class enabled only by hidden steps counts as enabled (weak fairness forbids a cycle along which it stays
+    enabled untaken); the search leaves the question to the liveness check, which asks it only where the shown
+    classes do not decide, and never twice of one state."""
+    node = st.integers(0, g.nodes - 1)
+    hidden = data.draw(st.frozensets(st.tuples(node, st.sampled_from(LABELS), node), max_size=8), label="hidden")
+    p_set = data.draw(st.frozensets(node), label="p")
+    q_set = data.draw(st.frozensets(node), label="q")
+    full = attrs.evolve(g, edges=g.edges | hidden)
+    recur = frozenset(range(g.nodes)) - q_set
+    triggers = {u for u in reachable_from_init(g) if u in p_set}
+    cases = (
+        (eventually("E", lambda s: s in q_set), fair_lasso_exists(g, set(g.init), q_set, fairness, full)),
+        (leads_to("L", lambda s: s in p_set, lambda s: s in q_set),
+         fair_lasso_exists(g, triggers, q_set, fairness, full)),
+        (eventually_always("EA", lambda s: s in q_set),
+         fair_recurrence_exists(g, set(g.init), recur, fairness, full)),
+        (leads_to_always("LA", lambda s: s in p_set, lambda s: s in q_set),
+         fair_recurrence_exists(g, triggers, recur, fairness, full)),
+    )
+    for prop, violated in cases:
+        model = HiddenGraphModel(g, hidden, [prop], fairness_conditions(fairness))
+        result = check(model, deadlock=False)
+        assert (result.status == "violation") == violated, (prop.name, result.status, result.violation)
+        assert len(model.asked) == len(set(model.asked)) <= result.stats.distinct_states
+        if result.violation is not None:
+            loop = assert_fair_loop(g, result.violation, fairness, full)
+            if prop.kind.endswith("_always"):
+                assert loop - q_set
+            else:
+                assert not loop & q_set
+        if len(model.asked) < result.stats.distinct_states:
+            event("some states never asked")
 
 
 # Symmetry: two interchangeable walkers on a random graph, checked with and without the reduction.
