@@ -101,12 +101,71 @@ def strongly_connected(nodes: Iterable[int], g: StateGraph, inside: set[int]) ->
     return components(nodes, lambda v: to[lo[v]:hi[v]], inside)
 
 
+def graph_components(nodes: Iterable[int], g: StateGraph, inside: bytearray) -> list[list[int]]:
+    """``strongly_connected`` for a subgraph marked by a byte per state (``inside[v]``): the same components in the
+    same order, with the search's bookkeeping in flat lists indexed by state (a search over most of a graph of
+    many states)."""
+    lo, hi, to = g.edge_lo, g.edge_hi, g.edge_to
+    size = len(g)
+    index = [-1] * size
+    low = [0] * size
+    on_stack = bytearray(size)
+    stack: list[int] = []
+    result: list[list[int]] = []
+    counter = 0
+    for root in nodes:
+        if index[root] >= 0:
+            continue
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = 1
+        work = [(root, lo[root], hi[root])]
+        while work:
+            v, e, end = work[-1]
+            descended = False
+            while e < end:
+                w = to[e]
+                e += 1
+                if not inside[w]:
+                    continue
+                if index[w] < 0:
+                    work[-1] = (v, e, end)
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack[w] = 1
+                    work.append((w, lo[w], hi[w]))
+                    descended = True
+                    break
+                if on_stack[w] and index[w] < low[v]:
+                    low[v] = index[w]
+            if descended:
+                continue
+            work.pop()
+            if work:
+                u = work[-1][0]
+                if low[v] < low[u]:
+                    low[u] = low[v]
+            if low[v] == index[v]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = 0
+                    component.append(w)
+                    if w == v:
+                        break
+                result.append(component)
+    return result
+
+
 def _taken(component: Sequence[int], g: StateGraph, inside: set[int]) -> int:
+    lo, hi, to, mask = g.edge_lo, g.edge_hi, g.edge_to, g.edge_mask
     taken = 0
     for v in component:
-        for w, mask in g.successors(v):
-            if w in inside:
-                taken |= mask
+        for e in range(lo[v], hi[v]):
+            if to[e] in inside:
+                taken |= mask[e]
     return taken
 
 
@@ -122,7 +181,7 @@ def _fair_component(component: list[int], g: StateGraph, weak: int, strong: int,
         return None  # sub-components are subsets: none of them holds an accepting state either
     enabled = g.enabled
     fair = weak | strong
-    if len(component) == 1 and all(w != component[0] for w, _ in g.successors(component[0])):
+    if len(component) == 1 and component[0] not in g.edge_to[g.edge_lo[component[0]]:g.edge_hi[component[0]]]:
         # A single state: the only cycle is stuttering, fair iff no fairness class is enabled there.
         v = component[0]
         return None if enabled[v] & fair or g.enabled_at(v) & fair else component
@@ -176,39 +235,78 @@ def find_fair_lasso(g: StateGraph, bad: bytearray, triggers: Sequence[int], weak
 
 
 def find_fair_recurrence(g: StateGraph, triggers: Sequence[int], recur: bytearray, weak: int,
-                         strong: int) -> Lasso | None:
+                         strong: int, cycles: FairCycles | None = None) -> Lasso | None:
     """A lasso that reaches a trigger, then fairly visits `recur` states infinitely often; None if there is none.
 
-    The loop starts at a `recur` state. Only expanded states are considered, as in `find_fair_lasso`.
+    The loop starts at a `recur` state. Only expanded states are considered, as in `find_fair_lasso`. ``cycles``:
+    the graph's fair components, found once for every recurrence property of one graph (``FairCycles``).
     """
     if not any(recur):
         return None
+    fair = cycles.components() if cycles is not None else None
+    if fair is not None:
+        # What a trigger reaches is closed under the expanded states' edges, so its strongly connected components
+        # are the whole graph's that it meets: the property holds unless a fair one with a `recur` state is
+        # reached. A violation's lasso is then searched as without `cycles` (the same lasso).
+        candidates = [c for c in fair if any(recur[v] for v in c)]
+        if not candidates:
+            return None
+        region = _reached(g, _ALL * len(g), triggers)
+        if not any(region[c[0]] for c in candidates):
+            return None
     return _search(g, _ALL * len(g), triggers, weak, strong, recur)
 
 
 _ALL = bytearray(b"\x01")
 
 
+class FairCycles:
+    """The fair strongly connected components of a graph's expanded states, found on first use and shared by the
+    recurrence properties (``<>[]Q``, ``P ~> []Q``) checked on one graph: each then only asks which of them its
+    triggers reach and which hold a state where its goal fails. Under weak fairness alone, a component is fair as
+    a whole or not at all; strong fairness refines a component by what each property's search keeps, so with a
+    strong class ``components`` is None and every property searches its own region."""
+
+    def __init__(self, g: StateGraph, weak: int, strong: int) -> None:
+        self.g, self.weak, self.strong = g, weak, strong
+        self._fair: list[list[int]] | None = None
+
+    def components(self) -> list[list[int]] | None:
+        if self.strong:
+            return None
+        if self._fair is None:
+            g = self.g
+            nodes = [v for v in range(len(g)) if g.expanded[v]]
+            found = (_fair_component(c, g, self.weak, 0, None) for c in graph_components(nodes, g, g.expanded))
+            self._fair = [c for c in found if c is not None]
+        return self._fair
+
+
+def _reached(g: StateGraph, stay: bytearray, triggers: Sequence[int]) -> bytearray:
+    """The expanded `stay` states reachable from a trigger through expanded `stay` states (one byte per state)."""
+    lo, hi, to, expanded = g.edge_lo, g.edge_hi, g.edge_to, g.expanded
+    region = bytearray(len(g))
+    queue: list[int] = []
+    for t in triggers:
+        if stay[t] and expanded[t] and not region[t]:
+            region[t] = 1
+            queue.append(t)
+    for v in queue:  # grows as it is read: a breadth-first search
+        for w in to[lo[v]:hi[v]]:
+            if stay[w] and expanded[w] and not region[w]:
+                region[w] = 1
+                queue.append(w)
+    return region
+
+
 def _search(g: StateGraph, stay: bytearray, triggers: Sequence[int], weak: int, strong: int,
             accept: bytearray | None) -> Lasso | None:
     """A fair lasso from a trigger through `stay` states whose loop (in `stay`) visits `accept` if given."""
-    size = len(g)
-    region = bytearray(size)
-    queue: deque[int] = deque()
-    for t in triggers:
-        if stay[t] and g.expanded[t] and not region[t]:
-            region[t] = 1
-            queue.append(t)
-    while queue:
-        v = queue.popleft()
-        for w, _ in g.successors(v):
-            if stay[w] and g.expanded[w] and not region[w]:
-                region[w] = 1
-                queue.append(w)
-    nodes = [v for v in range(size) if region[v]]
+    region = _reached(g, stay, triggers)
+    nodes = [v for v in range(len(g)) if region[v]]
     if accept is not None and not any(accept[v] for v in nodes):
         return None
-    for component in strongly_connected(nodes, g, set(nodes)):
+    for component in graph_components(nodes, g, region):
         fair = _fair_component(component, g, weak, strong, accept)
         if fair is not None:
             return _lasso(g, region, fair, triggers, weak, strong, accept)
@@ -355,7 +453,7 @@ _NOT = bytes([1, 0]) + bytes(254)
 
 
 def violation_lasso(g: StateGraph, kind: str, goal: bytearray, premise: bytearray, roots: Sequence[int], weak: int,
-                    strong: int) -> Lasso | None:
+                    strong: int, cycles: FairCycles | None = None) -> Lasso | None:
     """A fair lasso violating a liveness property of `kind` whose goal and premise hold in the states marked in
     `goal` and `premise` (one byte per state), from the initial states `roots`; None if the property holds on the
     explored graph (on a complete graph: everywhere).
@@ -364,6 +462,8 @@ def violation_lasso(g: StateGraph, kind: str, goal: bytearray, premise: bytearra
     - `leads_to` (`P ~> Q`): from a `P /\\ ~Q` state, `~Q` forever.
     - `eventually_always` (`<>[]Q`): from an initial state, `~Q` infinitely often.
     - `leads_to_always` (`P ~> []Q`): from a `P` state, `~Q` infinitely often.
+
+    ``cycles``: the graph's fair components, shared by the recurrence properties of one graph (``FairCycles``).
     """
     bad = goal.translate(_NOT)
     if kind == "eventually":
@@ -371,7 +471,7 @@ def violation_lasso(g: StateGraph, kind: str, goal: bytearray, premise: bytearra
     if kind == "leads_to":
         return find_fair_lasso(g, bad, [i for i, p in enumerate(premise) if p and bad[i]], weak, strong)
     if kind == "eventually_always":
-        return find_fair_recurrence(g, roots, bad, weak, strong)
+        return find_fair_recurrence(g, roots, bad, weak, strong, cycles)
     if kind == "leads_to_always":
-        return find_fair_recurrence(g, [i for i, p in enumerate(premise) if p], bad, weak, strong)
+        return find_fair_recurrence(g, [i for i, p in enumerate(premise) if p], bad, weak, strong, cycles)
     raise ValueError(f"not a liveness kind: {kind!r}")

@@ -18,7 +18,7 @@ from checker.errors import InputError
 from checker.fingerprint import collision_observed, collision_optimistic
 from checker.graph import STORAGES
 from checker.hashed import explore_hashed
-from checker.liveness import violation_lasso
+from checker.liveness import FairCycles, violation_lasso
 from checker.model import Model, Property, overrides
 from checker.parallel import explore_parallel
 from checker.paths import trace_of
@@ -286,8 +286,9 @@ def _liveness(model: Model, out: Outcome, liveness: list[Property],
     roots = [i for i in range(len(g)) if g.parent[i] == -1]
     violation = None
     refuted = {}
+    cycles = FairCycles(g, weak, strong)  # the fair components, found once for all the recurrence properties
     for k, p in enumerate(liveness):
-        lasso = violation_lasso(g, p.kind, out.goal_bits[k], out.premise_bits[k], roots, weak, strong)
+        lasso = violation_lasso(g, p.kind, out.goal_bits[k], out.premise_bits[k], roots, weak, strong, cycles)
         refuted[p.name] = lasso is not None
         if lasso is not None and trace and violation is None:
             path = list(lasso.prefix) + list(lasso.loop[1:])

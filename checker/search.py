@@ -144,6 +144,7 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
         started -= resume.elapsed
     generated_by, distinct_by = out.generated_by, out.distinct_by
     goal_bits, premise_bits = out.goal_bits, out.premise_bits
+    live = [(p.name, p.pred, p.premise, goal_bits[k], premise_bits[k]) for k, p in enumerate(liveness)]
     options = {"strategy": strategy, "max_states": max_states, "max_depth": max_depth, "deadlock": deadlock,
                "storage": storage}
 
@@ -169,16 +170,45 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
             edge_hi.append(0)
             enabled.append(0)
         if check_new:
+            judge(state, n)
+        return n
+
+    def judge(state: Any, n: int) -> None:
+        """Check the invariants and witnesses on a new state and record its liveness bits: `holds` inlined, as
+        every property is asked of every new state (``name``: the property being asked, named if it raises)."""
+        name = ""
+        try:
             for name, pred in invariants:
-                if not holds(name, pred, state):
+                value = pred(state)
+                if value is not True:
+                    if value is not False:
+                        raise _NotABool(value)
                     out.failure = (name, "always", n)
             for p in witnesses:
-                if p.name not in out.witnessed and holds(p.name, p.pred, state):
-                    out.witnessed.add(p.name)
-            for k, p in enumerate(liveness):
-                goal_bits[k].append(holds(p.name, p.pred, state))
-                premise_bits[k].append(p.premise is not None and holds(p.name, p.premise, state))
-        return n
+                name = p.name
+                if name not in out.witnessed:
+                    value = p.pred(state)
+                    if value is True:
+                        out.witnessed.add(name)
+                    elif value is not False:
+                        raise _NotABool(value)
+            for name, pred, premise, goals, premises in live:  # noqa: B007 - named if it raises
+                value = pred(state)
+                if value is not True and value is not False:
+                    raise _NotABool(value)
+                goals.append(value)
+                if premise is None:
+                    premises.append(0)
+                else:
+                    value = premise(state)
+                    if value is not True and value is not False:
+                        raise _NotABool(value)
+                    premises.append(value)
+        except _NotABool as answer:
+            value = answer.args[0]
+            raise ModelError(f"property {name!r} returned {type(value).__name__} {value!r}, not a bool") from None
+        except (Exception, SystemExit) as exc:
+            raise ModelError(f"property {name!r} raised {type(exc).__name__}: {exc}") from exc
 
     current = -1
     pending: list[int] = []  # SIGINT/SIGTERM/SIGHUP received, acted upon between two expansions
@@ -366,6 +396,10 @@ def _asker(g: StateGraph, hidden: Callable[[Any], Iterable[str]], class_bit: dic
         return mask
 
     return hidden_of
+
+
+class _NotABool(Exception):
+    """A property's answer that is not a bool (``judge`` names the property)."""
 
 
 def _defer_signals(pending: list[int]) -> Callable[[], None]:
