@@ -144,6 +144,11 @@ class Model:
         system would look disabled at the reduced states, making an unfair cycle look fair (a spurious liveness
         counterexample). Such a model reports here the classes its reduction hid; the checker counts them as
         enabled. The default, for models that return every enabled step, is none.
+
+        It must be a function of the state alone: one worker with exact storage asks it after the search, during
+        the liveness check, and only of the states where the classes shown leave a cycle's fairness open (in any
+        order, of a state rebuilt from storage); worker processes and checkpointed searches ask it of every
+        expanded state, right after its ``successors``.
         """
         return ()
 
