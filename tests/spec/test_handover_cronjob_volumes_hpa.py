@@ -290,3 +290,12 @@ def test_the_finding_a_failover_loses_the_hpas_scale_events() -> None:
     assert "HPAScaleUpRate is violated" in text
     calm = attrs.evolve(scenario.config, budget=attrs.evolve(scenario.config.budget, controller_manager_crashes=0))
     assert check(ClusterModel(calm, scenario.reductions)).status == "ok"
+
+
+@pytest.mark.slow
+def test_the_scale_down_stabilization_holds_across_a_failover() -> None:
+    """hpa-scale-up (100m that may drop to 40m) with one replica under leader election and its crash: the new
+    controller's first recommendation is the current scale, so no scale-down comes early (122,548 states)."""
+    scenario = load(ROOT / "tests" / "spec" / "fixtures" / "hpa-scale-down-failover.yaml")
+    result = check(ClusterModel(scenario.config, scenario.reductions))
+    assert result.status == "ok", result.verdict()
