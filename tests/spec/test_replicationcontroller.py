@@ -237,6 +237,26 @@ def test_without_the_replication_manager_convergence_fails(monkeypatch: pytest.M
     assert result.violation is not None and result.violation.property == "EventualReplicaConvergence"
 
 
+def test_a_controller_manager_crash_loses_the_replication_managers_memory() -> None:
+    """The replication manager is hosted by kube-controller-manager: a crash restarts it (a fresh queue and
+    expectations, its informer relisted after the shared pod informer, every ReplicationController queued), and
+    the scaled ReplicationController still converges."""
+    from spec import actions as A
+
+    scenario = load(FIXTURES / "rc-scale-crash.yaml")
+    model = ClusterModel(scenario.config, NONE)
+    state = next(iter(model.init_states()))
+    crashed = [t for a, t in model.successors(state)
+               if isinstance(a, A.Fault) and a.target == "kube-controller-manager"]
+    assert len(crashed) == 1
+    ctl = crashed[0].rcs
+    assert ctl is not None and ctl.queue.queue == ("replicationcontrollers/default/web",) and not ctl.expectations
+    assert ctl.informer.rv == crashed[0].etcd.revision and "replicationcontrollers/default/web" in ctl.informer.cache
+    result = check(ClusterModel(scenario.config))
+    assert result.status == "ok", result.verdict()
+    assert {p.name: p.status for p in result.properties}["EventualReplicaConvergence"] == "holds"
+
+
 def test_deleting_a_replication_controller_deletes_its_pods() -> None:
     """kubectl delete rc (background): the garbage collector deletes the pods whose ownerReference names it."""
     result = check(ClusterModel(load(FIXTURES / "rc-delete.yaml").config))
