@@ -840,7 +840,8 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
     budgets = tuple(_budget(w, doc, pods) for w, doc in budgets_raw)
     storage: Storage | None = _storage(storage_raw, templates, uids, warnings)  # read (and checked) in any case
     if with_storage and storage is not None:
-        warnings.extend(storage_warnings(storage, [p for p in pods if not p.node_name and not p.terminating]))
+        pending = [p for p in pods if not p.node_name and not p.terminating and not p.scheduling_gates]
+        warnings.extend(storage_warnings(storage, pending))
     else:
         storage = None
         warnings.extend(f"{w}: {NO_STORAGE}" for w, kind, _ in storage_raw if kind == "PersistentVolumeClaim")

@@ -16,7 +16,8 @@ with what a dump holds and the model refuses taken as the scheduler takes it: ui
 uid), ``metadata.deletionTimestamp``, a claim's ``status.phase`` (Lost: upstream's PreFilter message) and a
 volume's (only Available volumes are bound; a volume without status, as in a bundle, is taken as Available, as the
 PV controller makes it within its first sync), reclaim policies (Recycle included: no effect on placement), data
-sources (no effect on placement). Warned about and ignored, each naming the object: a claim's label selector
+sources (no effect on placement), the beta storage-class annotation (read before ``storageClassName``, as
+upstream's GetPersistentVolumeClaimClass). Warned about and ignored, each naming the object: a claim's label selector
 (FindMatchingVolume would also require the volume's labels to match it), a StorageClass's allowedTopologies
 (checkVolumeProvisions would also require the node to match them), volumeMode Block (FindMatchingVolume would also
 require equal volume modes). Not modelled, one warning when a pending pod has claims: storage capacity
@@ -42,7 +43,7 @@ import attrs
 
 from checker.errors import InputError
 from spec import volume_manifests
-from spec.scheduling.types import NodeInfo, PodInfo
+from spec.scheduling.types import HOSTNAME_LABEL, NodeInfo, PodInfo
 from spec.scheduling.volumebinding import (
     bound_to,
     claim_key,
@@ -67,6 +68,9 @@ NO_STORAGE = (
 )
 
 _META_KEYS = ("name", "namespace", "labels", "annotations")
+BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
+"""v1.BetaStorageClassAnnotation: GetPersistentVolumeClaimClass and GetPersistentVolumeClass read it before
+spec.storageClassName (objects of old clusters still carry it)."""
 
 
 @attrs.frozen(eq=False)
@@ -78,6 +82,9 @@ class Storage:
     claims: Mapping[Key, PersistentVolumeClaim]
     volumes: Mapping[str, PersistentVolume]
     classes: Mapping[str, StorageClass]
+    reach: dict[str, tuple[str, ...]] = attrs.field(factory=dict, repr=False)
+    """A memo: node name -> the volumes whose node affinity matches the node (affinity never changes in a run;
+    shared by the Storage objects a run derives)."""
 
     def get(self, key: Key) -> Object | None:
         kind, _, name = key.partition("/")
@@ -93,8 +100,40 @@ class Storage:
         """``pod`` with VolumeBinding's verdict on ``nodes`` (``PodInfo.volume_binding``; None without claims)."""
         if not pod.claims:
             return pod
-        found = verdict(pod.claims, pod.namespace, nodes, self.get, sorted(self.volumes.values(), key=_name))
-        return attrs.evolve(pod, volume_binding=found)
+        prefilter = verdict(pod.claims, pod.namespace, (), self.get, [])
+        if prefilter:
+            return attrs.evolve(pod, volume_binding=prefilter)
+        # node by node, with only the volumes that reach the node and those pre-bound to the pod's claims: the
+        # others are never a match there (FindMatchingVolume skips them), so the verdict is the same, faster
+        self._index(nodes)
+        keys = {(pod.namespace, name) for name in pod.claims}
+        prebound = [v for v in self.volumes.values()
+                    if v.claim_ref is not None and (v.claim_ref.namespace, v.claim_ref.name) in keys]
+        found: list[tuple[str, str]] = []
+        for node in nodes:
+            near = [self.volumes[name] for name in self.reach[node.name]]
+            found.extend(verdict(pod.claims, pod.namespace, (node,), self.get, sorted({*near, *prebound}, key=_name))
+                         or ())
+        return attrs.evolve(pod, volume_binding=tuple(found))
+
+    def _index(self, nodes: Sequence[NodeInfo]) -> None:
+        """Fill ``reach`` for ``nodes`` (a volume pinned by hostname is looked up by the nodes' hostname label)."""
+        missing = [n for n in nodes if n.name not in self.reach]
+        if not missing:
+            return
+        by_host: dict[str, list[NodeInfo]] = {}
+        for node in missing:
+            by_host.setdefault(node.label_map.get(HOSTNAME_LABEL, ""), []).append(node)
+        near: dict[str, list[str]] = {n.name: [] for n in missing}
+        for volume in self.volumes.values():
+            if volume.hostnames is not None:
+                candidates = [n for host in volume.hostnames for n in by_host.get(host, ())]
+            else:
+                candidates = missing
+            for node in candidates:
+                if node_affinity_matches(volume, node):
+                    near[node.name].append(volume.meta.name)
+        self.reach.update((name, tuple(names)) for name, names in near.items())
 
     def reserve(self, pod: PodInfo, node: NodeInfo) -> Storage:
         """AssumePodVolumes for ``pod`` placed on ``node``: the static volumes FindPodVolumes chose there get the
@@ -114,7 +153,7 @@ class Storage:
         updated = dict(self.claims)
         for claim in provision:
             updated[claim_key(claim.meta.namespace, claim.meta.name)] = attrs.evolve(claim, selected_node=node.name)
-        return Storage(updated, volumes, self.classes)
+        return Storage(updated, volumes, self.classes, self.reach)
 
 
 def _name(volume: PersistentVolume) -> str:
@@ -170,6 +209,9 @@ def read_claim(doc: Mapping[str, Any], where: str, uids: Uids, warnings: list[st
     """A PersistentVolumeClaim of a bundle or dump (validated strictly before)."""
     clean, uid, deleting = _metadata(doc)
     clean["spec"] = _claim_spec(_mapping(doc, "spec"), f"{where}: spec", warnings)
+    beta = _mapping(clean["metadata"], "annotations").get(BETA_CLASS_ANNOTATION)
+    if isinstance(beta, str):
+        clean["spec"]["storageClassName"] = beta
     claim = volume_manifests.parse_claim(clean, where)
     phase = _mapping(doc, "status").get("phase") or "Pending"
     if phase not in ("Pending", "Bound", "Lost"):
@@ -187,6 +229,9 @@ def read_volume(doc: Mapping[str, Any], where: str, uids: Uids, warnings: list[s
         warnings.append(f"{where}: spec.volumeMode: Block is not modelled: claims are matched as if every volume "
                         "mode were Filesystem")
     ref_raw = _mapping(spec, "claimRef")
+    beta = _mapping(clean["metadata"], "annotations").get(BETA_CLASS_ANNOTATION)
+    if isinstance(beta, str):
+        spec["storageClassName"] = beta
     clean["spec"] = spec
     volume = volume_manifests.parse_volume(clean, where)
     phase = _mapping(doc, "status").get("phase") or "Available"

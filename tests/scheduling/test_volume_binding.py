@@ -23,8 +23,16 @@ from spec.scheduling.manifests import parse_manifests
 from spec.scheduling.smt import solve
 from spec.scheduling.snapshot import Snapshot
 from spec.scheduling.storage import Storage, claim_choices, storage_of
-from spec.scheduling.types import HOSTNAME_LABEL, NodeInfo, PodInfo, Resources, pairs
-from spec.scheduling.volumebinding import REASON_BIND_CONFLICT, decide, find_matching_volume
+from spec.scheduling.types import (
+    HOSTNAME_LABEL,
+    NodeInfo,
+    NodeSelectorRequirement,
+    NodeSelectorTerm,
+    PodInfo,
+    Resources,
+    pairs,
+)
+from spec.scheduling.volumebinding import REASON_BIND_CONFLICT, decide, find_matching_volume, verdict
 from spec.state import (
     ANN_BIND_COMPLETED,
     ClaimRef,
@@ -388,10 +396,15 @@ def _volume_instances(draw: st.DrawFn) -> tuple[tuple[NodeInfo, ...], tuple[PodI
                   for i in range(draw(st.integers(2, 3))))
     volumes = []
     for j in range(draw(st.integers(0, 4))):
+        host = draw(st.sampled_from([n.name for n in nodes]))
+        terms = None
+        if draw(st.booleans()):  # node affinity as terms (two nodes), not as the hostname shortcut
+            other = draw(st.sampled_from([n.name for n in nodes]))
+            terms = (NodeSelectorTerm((NodeSelectorRequirement(HOSTNAME_LABEL, "In", (host, other)),)),)
         volumes.append(PersistentVolume(Meta(f"v{j}", namespace=""), draw(st.sampled_from([5, 10])),
                                         ("ReadWriteOnce",), draw(st.sampled_from(["local", "local", "fast"])),
-                                        "Retain", None, None, PersistentVolumeStatus("Available"),
-                                        (draw(st.sampled_from([n.name for n in nodes])),)))
+                                        "Retain", None, terms, PersistentVolumeStatus("Available"),
+                                        None if terms else (host,)))
     claims = []
     pods = []
     for i in range(draw(st.integers(1, 4))):
@@ -453,3 +466,21 @@ def test_optimal_mode_equals_brute_force_over_scheduling_orders(instance: tuple[
         if any(_admitted(order, assignment, snapshot, storage) for order in itertools.permutations(placed)):
             best = len(assignment)
     assert len(result.assignment) == best
+
+
+def test_the_beta_storage_class_annotation_comes_before_storage_class_name(tmp_path: Path) -> None:
+    # GetPersistentVolumeClaimClass: the annotation names class local (WaitForFirstConsumer, pv-x on n2)
+    claim = _claim("data", cls="other", meta=", annotations: {volume.beta.kubernetes.io/storage-class: local}")
+    code, pods, _ = _run(tmp_path, NODES, LOCAL, _pv("pv-x", "n2"), claim, _pod("web", "data"))
+    assert code == 0 and pods["default/web"]["node"] == "n2"
+
+
+@settings(max_examples=100, deadline=None)
+@given(_volume_instances())
+def test_annotate_node_by_node_equals_the_plugins_verdict_over_every_volume(instance: tuple[
+        tuple[NodeInfo, ...], tuple[PodInfo, ...], Storage]) -> None:
+    nodes, pods, storage = instance
+    for pod in pods:
+        whole = verdict(pod.claims, pod.namespace, nodes, storage.get, sorted(storage.volumes.values(),
+                                                                              key=lambda v: v.meta.name))
+        assert storage.annotate(pod, nodes).volume_binding == whole
