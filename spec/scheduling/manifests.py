@@ -7,9 +7,9 @@ PodDisruptionBudget (preemption), PersistentVolumeClaim, PersistentVolume and St
 ``spec.scheduling.storage``; a StatefulSet's volumeClaimTemplates become its pods' claims) and ``List``. Kinds
 without effect on placement (ServiceAccount, ConfigMap, Secret, Ingress, NetworkPolicy, HorizontalPodAutoscaler,
 RBAC, ...) are validated and skipped, with one note; kinds that would change placement and are not modelled
-(ResourceClaim, RuntimeClass, LimitRange, ResourceQuota), pods' generic ephemeral volumes and, when the objects
-hold no StorageClass or PersistentVolume, pods' claims are warnings saying what is ignored; custom resources are
-listed in a warning, unread. Every object is validated strictly first
+(ResourceClaim, RuntimeClass, LimitRange, ResourceQuota) and, when the objects hold no StorageClass or
+PersistentVolume, pods' claims (generic ephemeral volumes' included) are warnings saying what is ignored;
+custom resources are listed in a warning, unread. Every object is validated strictly first
 (spec.strict: unknown fields are errors). Every error is an InputError naming the file, the document and the
 field.
 
@@ -40,6 +40,7 @@ from spec.scheduling.storage import (
     Storage,
     Uids,
     claim_templates,
+    ephemeral_claim,
     read_claim,
     read_class,
     read_volume,
@@ -601,8 +602,6 @@ SKIPPED_KINDS = frozenset(
 )  # fmt: skip
 """Built-in kinds read (and validated) but without effect on where pods go now (a CronJob creates Jobs later)."""
 
-EPHEMERAL = ("generic ephemeral volumes are not modelled (their claims are the ephemeral volume controller's): "
-             "pods are placed as if each fitted every node")
 UNMODELLED_KINDS = {
     "ResourceClaim": "dynamic resource allocation (DynamicResources) is not modelled: devices are not counted",
     "ResourceClaimTemplate": "dynamic resource allocation (DynamicResources) is not modelled: devices are not counted",
@@ -708,10 +707,9 @@ def _pod_warnings(w: str, spec: Mapping[str, Any], storage: bool) -> list[str]:
     the objects hold no StorageClass or PersistentVolume: ``storage`` false)."""
     out = []
     volumes = [v for v in spec.get("volumes") or [] if isinstance(v, dict)]
-    ephemeral = sorted(str(v.get("name")) for v in volumes if v.get("ephemeral") is not None)
-    claims = sorted(str(v.get("name")) for v in volumes if v.get("persistentVolumeClaim") is not None)
-    if ephemeral:
-        out.append(f"{w}: volumes {', '.join(ephemeral)}: {EPHEMERAL}")
+    claims = sorted(
+        str(v.get("name")) for v in volumes if v.get("persistentVolumeClaim") is not None or v.get("ephemeral")
+    )
     if claims and not storage:
         out.append(f"{w}: volumes {', '.join(claims)}: {NO_STORAGE}")
     if spec.get("resourceClaims"):
@@ -721,12 +719,38 @@ def _pod_warnings(w: str, spec: Mapping[str, Any], storage: bool) -> list[str]:
     return out
 
 
-def _volume_claims(spec: Mapping[str, Any], where: str, templates: Mapping[str, str]) -> tuple[str, ...]:
+@attrs.frozen
+class _Ephemeral:
+    """A pod's generic ephemeral volume: its claim ``<pod>-<volume>`` and the template to create it from."""
+
+    pod: str
+    uid: str
+    claim: str
+    namespace: str
+    template: Mapping[str, Any]
+    where: str
+
+
+def _volume_claims(
+    spec: Mapping[str, Any], where: str, templates: Mapping[str, str], metadata: Mapping[str, Any], namespace: str,
+    ephemeral: list[_Ephemeral],
+) -> tuple[str, ...]:
     """The claims of a pod's volumes, in volume order: ``templates`` (a StatefulSet's, volume name -> claim name)
-    first, replacing a volume of the same name, as the StatefulSet controller's updateStorage does."""
+    first, replacing a volume of the same name, as the StatefulSet controller's updateStorage does; a generic
+    ephemeral volume's claim is ``<pod>-<volume>`` (ephemeral.VolumeClaimName), added to ``ephemeral``."""
     out = list(templates.values())
     for path, volume in _items(spec, "volumes", f"{where}: spec"):
         source = volume.get("persistentVolumeClaim")
+        if isinstance(volume.get("ephemeral"), dict) and volume.get("name") not in templates:
+            pod = str(metadata.get("name"))
+            claim = f"{pod}-{volume.get('name')}"
+            template = _get(volume["ephemeral"], "volumeClaimTemplate", dict, f"{path}.ephemeral")
+            if template is None:
+                raise InputError(f"{path}.ephemeral.volumeClaimTemplate: Required value")
+            uid = str(metadata.get("uid") or "")
+            ephemeral.append(_Ephemeral(pod, uid, claim, namespace, template, f"{path}.ephemeral.volumeClaimTemplate"))
+            out.append(claim)
+            continue
         if volume.get("name") in templates or not isinstance(source, dict):
             continue
         name = source.get("claimName")
@@ -810,6 +834,7 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
     pods: list[PodInfo] = []
     seen: set[str] = set()
     warned: set[str] = set()
+    ephemeral: list[_Ephemeral] = []
     for order, src in enumerate(sources):
         namespace = src.metadata.get("namespace") or "default"
         labels = {str(k): str(v) for k, v in (src.metadata.get("labels") or {}).items()}
@@ -828,7 +853,8 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
         )
         if src.daemon_node:
             pod = _pin_daemon_pod(pod, src.daemon_node, src.host_network)
-        pod = attrs.evolve(pod, claims=_volume_claims(src.spec, src.where, dict(src.template_claims)))
+        claims = _volume_claims(src.spec, src.where, dict(src.template_claims), src.metadata, pod.namespace, ephemeral)
+        pod = attrs.evolve(pod, claims=claims)
         if pod.key in seen:
             raise InputError(f"{src.where}: pod {pod.key} is defined twice")
         seen.add(pod.key)
@@ -838,7 +864,7 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
             warned.add(origin)
             warnings.extend(_pod_warnings(origin, src.spec, with_storage))
     budgets = tuple(_budget(w, doc, pods) for w, doc in budgets_raw)
-    storage: Storage | None = _storage(storage_raw, templates, uids, warnings)  # read (and checked) in any case
+    storage: Storage | None = _storage(storage_raw, templates, ephemeral, uids, warnings)  # read (and checked) always
     if with_storage and storage is not None:
         pending = [p for p in pods if not p.node_name and not p.terminating and not p.scheduling_gates]
         warnings.extend(storage_warnings(storage, pending))
@@ -858,11 +884,17 @@ def build_cluster(docs: list[tuple[str, dict[str, Any]]]) -> Cluster:
 
 
 def _storage(
-    raw: list[tuple[str, str, dict[str, Any]]], templates: list[PersistentVolumeClaim], uids: Uids, warnings: list[str]
+    raw: list[tuple[str, str, dict[str, Any]]],
+    templates: list[PersistentVolumeClaim],
+    ephemeral: list[_Ephemeral],
+    uids: Uids,
+    warnings: list[str],
 ) -> Storage:
-    """The claims, volumes and classes of the objects, and the claims the StatefulSet controller would create
-    (``templates``: those already among the objects are used as they are)."""
+    """The claims, volumes and classes of the objects, and the claims the StatefulSet controller and the ephemeral
+    volume controller would create (``templates``, ``ephemeral``: those already among the objects are used as
+    they are; an ephemeral volume's claim among them that the pod does not control is recorded as foreign)."""
     claims: dict[tuple[str, str], PersistentVolumeClaim] = {}
+    controllers: dict[tuple[str, str], str] = {}
     volumes: dict[str, PersistentVolume] = {}
     classes: dict[str, StorageClass] = {}
     for w, kind, doc in raw:
@@ -872,6 +904,9 @@ def _storage(
             if key in claims:
                 raise InputError(f"{w}: PersistentVolumeClaim {'/'.join(key)} is defined twice")
             claims[key] = claim
+            refs = _get(doc, "metadata", dict, w, {}).get("ownerReferences") or []
+            controller = [r for r in refs if isinstance(r, dict) and r.get("controller") is True]
+            controllers[key] = str(controller[0].get("uid") or "") if controller else ""
         elif kind == "PersistentVolume":
             volume = read_volume(doc, w, uids, warnings)
             if volume.meta.name in volumes:
@@ -884,7 +919,15 @@ def _storage(
             classes[cls.meta.name] = cls
     for claim in templates:
         claims.setdefault((claim.meta.namespace, claim.meta.name), claim)
-    return storage_of(list(claims.values()), list(volumes.values()), list(classes.values()))
+    foreign: set[tuple[str, str]] = set()
+    for e in ephemeral:
+        key = (e.namespace, e.claim)
+        if key in controllers:
+            if not e.uid or controllers[key] != e.uid:  # metav1.IsControlledBy: the controller's uid is the pod's
+                foreign.add((f"{e.namespace}/{e.pod}", e.claim))
+        elif key not in claims:
+            claims[key] = ephemeral_claim(e.template, e.claim, e.namespace, e.where, uids, warnings)
+    return storage_of(list(claims.values()), list(volumes.values()), list(classes.values()), frozenset(foreign))
 
 
 def _pin_daemon_pod(pod: PodInfo, node: str, host_network: bool = False) -> PodInfo:

@@ -22,8 +22,11 @@ upstream's GetPersistentVolumeClaimClass). Warned about and ignored, each naming
 (checkVolumeProvisions would also require the node to match them), volumeMode Block (FindMatchingVolume would also
 require equal volume modes). Not modelled, one warning when a pending pod has claims: storage capacity
 (CSIStorageCapacity, ErrReasonNotEnoughSpace), CSI volume limits (NodeVolumeLimits), VolumeZone (zone labels of
-volumes), VolumeRestrictions (ReadWriteOncePod). Generic ephemeral volumes stay warnings (their claims are the
-ephemeral volume controller's).
+volumes), VolumeRestrictions (ReadWriteOncePod). A generic ephemeral volume's claim is ``<pod>-<volume>``
+(ephemeral.VolumeClaimName); when it is not among the objects, the ephemeral volume controller creates it from the
+volume's template (pkg/controller/volume/ephemeral/controller.go handleVolume), owned by the pod; one among the
+objects whose controller is not the pod (its ownerReferences' uid against the pod's uid: a bundle's pod, not created
+yet, has none) makes the pod fail PreFilter with ephemeral.VolumeIsForPod's message.
 
 Optimal mode (``spec.scheduling.smt``, ``spec.scheduling.encoding``) restricts each pod's nodes by the same verdict
 and gives each unbound claim of a class without provisioner a volume of its own (``claim_choices``), refusing the
@@ -47,6 +50,7 @@ from spec.scheduling.types import HOSTNAME_LABEL, NodeInfo, PodInfo
 from spec.scheduling.volumebinding import (
     bound_to,
     claim_key,
+    claims_of,
     class_key,
     decide,
     fully_bound,
@@ -82,6 +86,9 @@ class Storage:
     claims: Mapping[Key, PersistentVolumeClaim]
     volumes: Mapping[str, PersistentVolume]
     classes: Mapping[str, StorageClass]
+    foreign: frozenset[tuple[str, str]] = frozenset()
+    """(pod key, claim name) of generic ephemeral volumes whose claim exists and is not controlled by the pod
+    (ephemeral.VolumeIsForPod fails)."""
     reach: dict[str, tuple[str, ...]] = attrs.field(factory=dict, repr=False)
     """A memo: node name -> the volumes whose node affinity matches the node (affinity never changes in a run;
     shared by the Storage objects a run derives)."""
@@ -101,6 +108,12 @@ class Storage:
         if not pod.claims:
             return pod
         prefilter = verdict(pod.claims, pod.namespace, (), self.get, [])
+        for i, name in enumerate(pod.claims):
+            if (pod.key, name) in self.foreign:  # podHasPVCs: after the claim's Get, Lost and deletion checks
+                before = claims_of(pod.claims[: i + 1], pod.namespace, self.get)
+                message = before if isinstance(before, str) else (
+                    f"PVC {pod.namespace}/{name} was not created for pod {pod.key} (pod is not owner)")
+                return attrs.evolve(pod, volume_binding=(("", message),))
         if prefilter:
             return attrs.evolve(pod, volume_binding=prefilter)
         # node by node, with only the volumes that reach the node and those pre-bound to the pod's claims: the
@@ -153,7 +166,7 @@ class Storage:
         updated = dict(self.claims)
         for claim in provision:
             updated[claim_key(claim.meta.namespace, claim.meta.name)] = attrs.evolve(claim, selected_node=node.name)
-        return Storage(updated, volumes, self.classes, self.reach)
+        return Storage(updated, volumes, self.classes, self.foreign, self.reach)
 
 
 def _name(volume: PersistentVolume) -> str:
@@ -274,14 +287,27 @@ def statefulset_claim(template: PersistentVolumeClaim, statefulset: str, ordinal
     return attrs.evolve(template, meta=attrs.evolve(template.meta, name=name, uid=uids.of(None)))
 
 
+def ephemeral_claim(template: Mapping[str, Any], name: str, namespace: str, where: str, uids: Uids,
+                    warnings: list[str]) -> PersistentVolumeClaim:
+    """The claim the ephemeral volume controller creates for a pod's generic ephemeral volume: ``name``
+    (``<pod>-<volume>``), the template's labels, annotations and spec."""
+    metadata = _mapping(template, "metadata")
+    doc = {"metadata": {"name": name, "namespace": namespace,
+                        **{k: v for k, v in metadata.items() if k in ("labels", "annotations")}},
+           "spec": _mapping(template, "spec")}
+    if not doc["spec"]:
+        raise InputError(f"{where}.spec: Required value")
+    return read_claim(doc, where, uids, warnings)
+
+
 def storage_of(claims: Sequence[PersistentVolumeClaim], volumes: Sequence[PersistentVolume],
-               classes: Sequence[StorageClass]) -> Storage:
+               classes: Sequence[StorageClass], foreign: frozenset[tuple[str, str]] = frozenset()) -> Storage:
     """The Storage of the objects read, claims without storageClassName given the default class (the
     DefaultStorageClass admission plugin; the PV controller does the same for older claims)."""
     objects: list[Object] = volume_manifests.default_classes([*classes, *claims], "")
     admitted = [o for o in objects if isinstance(o, PersistentVolumeClaim)]
     return Storage({claim_key(c.meta.namespace, c.meta.name): c for c in admitted},
-                   {v.meta.name: v for v in volumes}, {c.meta.name: c for c in classes})
+                   {v.meta.name: v for v in volumes}, {c.meta.name: c for c in classes}, foreign)
 
 
 def storage_warnings(storage: Storage, pods: Sequence[PodInfo]) -> list[str]:

@@ -130,7 +130,7 @@ def find_matching_volume(claim: PersistentVolumeClaim, volumes: Iterable[Persist
     return best
 
 
-def _claims(claims: Sequence[str], namespace: str, get: Get) -> list[PersistentVolumeClaim] | str:
+def claims_of(claims: Sequence[str], namespace: str, get: Get) -> list[PersistentVolumeClaim] | str:
     """podHasPVCs: the pod's claims, or the error that rejects it."""
     out = []
     for name in claims:
@@ -188,7 +188,7 @@ def verdict(claims: Sequence[str], namespace: str, nodes: Sequence[NodeInfo], ge
     rejects it, else (node, reason) for each reason Filter gives on each node; None without claims (Skip)."""
     if not claims:
         return None
-    found = _claims(claims, namespace, get)
+    found = claims_of(claims, namespace, get)
     if isinstance(found, str):
         return (("", found),)
     if any(not fully_bound(c) and (not delay_binding(c, get) or c.volume_name) for c in found):
@@ -224,7 +224,7 @@ def prebind(claims: Sequence[str], namespace: str, node: NodeInfo, get: Get, vol
     current = session.get
     if all_bound(claims, namespace, current):
         return "bound", ()
-    found = _claims(claims, namespace, get)
+    found = claims_of(claims, namespace, get)
     if isinstance(found, str):
         return "failed", (found,)
     pending = []

@@ -484,3 +484,37 @@ def test_annotate_node_by_node_equals_the_plugins_verdict_over_every_volume(inst
         whole = verdict(pod.claims, pod.namespace, nodes, storage.get, sorted(storage.volumes.values(),
                                                                               key=lambda v: v.meta.name))
         assert storage.annotate(pod, nodes).volume_binding == whole
+
+
+EPHEMERAL_VOLUME = """  volumes:
+  - name: scratch
+    ephemeral:
+      volumeClaimTemplate:
+        spec:
+          accessModes: [ReadWriteOnce]
+          storageClassName: local
+          resources: {requests: {storage: 5Gi}}
+"""
+
+
+def test_a_generic_ephemeral_volume_gets_the_claim_its_controller_creates(tmp_path: Path) -> None:
+    code, pods, _ = _run(tmp_path, NODES, LOCAL, _pv("pv-x", "n3"), _pod("web", extra=EPHEMERAL_VOLUME))
+    assert code == 0 and pods["default/web"]["node"] == "n3"
+    cluster = parse_manifests("---\n".join([NODES, LOCAL, _pv("pv-x", "n3"), _pod("web", extra=EPHEMERAL_VOLUME)]), "t")
+    assert cluster.pods[0].claims == ("web-scratch",)
+
+
+def test_an_ephemeral_volumes_claim_the_pod_does_not_control(tmp_path: Path) -> None:
+    # ephemeral.VolumeIsForPod: a claim of that name owned by something else (or a pod not created yet)
+    other = _claim("web-scratch", meta=", ownerReferences: [{apiVersion: v1, kind: Pod, name: web, uid: u-old, "
+                   "controller: true}]")
+    pod = _pod("web", extra=EPHEMERAL_VOLUME).replace("metadata: {name: web}", "metadata: {name: web, uid: u-new}")
+    code, pods, _ = _run(tmp_path, NODES, LOCAL, _pv("pv-x", "n3"), other, pod)
+    assert code == 1
+    assert pods["default/web"]["reason"] == (
+        "0/3 nodes are available: PVC default/web-scratch was not created for pod default/web (pod is not owner)."
+        + NOT_HELPFUL
+    )
+    owned = other.replace("u-old", "u-new")
+    code, pods, _ = _run(tmp_path, NODES, LOCAL, _pv("pv-x", "n3"), owned, pod)
+    assert code == 0 and pods["default/web"]["node"] == "n3"
