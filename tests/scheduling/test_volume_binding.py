@@ -518,3 +518,17 @@ def test_an_ephemeral_volumes_claim_the_pod_does_not_control(tmp_path: Path) -> 
     owned = other.replace("u-old", "u-new")
     code, pods, _ = _run(tmp_path, NODES, LOCAL, _pv("pv-x", "n3"), owned, pod)
     assert code == 0 and pods["default/web"]["node"] == "n3"
+
+
+def test_the_volumes_example_in_both_modes() -> None:
+    example = str(Path(__file__).resolve().parents[2] / "spec" / "scheduling" / "examples" / "volumes.yaml")
+    for mode, placed in (("kube-scheduler", {"default/cache-0": "node-a", "default/db": None}),
+                         ("optimal", {"default/cache-0": "node-b", "default/db": "node-a"})):
+        result = CliRunner().invoke(schedule, ["-f", example, "--mode", mode, "--json"])
+        report = json.loads(result.stdout)
+        assert {p["pod"]: p["node"] for p in report["pods"]} == placed
+        assert result.exit_code == (1 if mode == "kube-scheduler" else 0)
+    assert report["kube_scheduler_missed"] == [{
+        "pod": "default/db", "node": "node-a",
+        "kube_scheduler": "0/2 nodes are available: 2 node(s) didn't find available persistent volumes to bind. "
+                          "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."}]
