@@ -78,7 +78,26 @@ def _kube_report(cluster: Cluster, outcome: Outcome) -> dict[str, Any]:
         },
         "notes": list(cluster.notes),
         "warnings": list(cluster.warnings),
+        **({"volumes": _volumes_reserved(cluster, outcome)} if cluster.storage is not None else {}),
     }
+
+
+def _volumes_reserved(cluster: Cluster, outcome: Outcome) -> list[dict[str, Any]]:
+    """What the run's Reserves decided for claims (upstream's AssumePodVolumes, then PreBind's API updates): each
+    static volume bound to a claim, each claim handed to its provisioner with a selected node."""
+    before, after = cluster.storage, outcome.storage
+    if before is None or after is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for name, volume in sorted(after.volumes.items()):
+        ref = volume.claim_ref
+        if ref is not None and before.volumes[name].claim_ref != ref:
+            out.append({"claim": f"{ref.namespace}/{ref.name}", "volume": name, "provisioned_on": None})
+    for key, claim in sorted(after.claims.items()):
+        if claim.selected_node and before.claims[key].selected_node != claim.selected_node:
+            out.append({"claim": f"{claim.meta.namespace}/{claim.meta.name}", "volume": None,
+                        "provisioned_on": claim.selected_node})
+    return out
 
 
 def _optimal_report(cluster: Cluster, result: OptimalResult, kube: Outcome) -> dict[str, Any]:
@@ -173,6 +192,9 @@ def _print_text(report: dict[str, Any]) -> None:
             click.echo(f"  {p['pod']:<{width}}  evicted: {p['reason']}")
         else:
             click.echo(f"  {p['pod']:<{width}}  not placed: {p['reason']}")
+    for v in report.get("volumes", []):
+        target = f"volume {v['volume']}" if v["volume"] else f"provisioned on {v['provisioned_on']}"
+        click.echo(f"  claim {v['claim']} -> {target}")
     for m in report.get("kube_scheduler_missed", []):
         click.echo(
             f"note: kube-scheduler leaves {m['pod']} pending ({m['kube_scheduler']}); "

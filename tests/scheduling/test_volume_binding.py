@@ -532,3 +532,16 @@ def test_the_volumes_example_in_both_modes() -> None:
         "pod": "default/db", "node": "node-a",
         "kube_scheduler": "0/2 nodes are available: 2 node(s) didn't find available persistent volumes to bind. "
                           "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."}]
+
+
+def test_the_report_lists_what_the_reserves_decided_for_claims(tmp_path: Path) -> None:
+    f = tmp_path / "bundle.yaml"
+    f.write_text("---\n".join([NODES, LOCAL, FAST, _pv("pv-x", "n2"), _claim("a"), _claim("b", cls="fast"),
+                               _pod("p", "a"), _pod("q", "b")]))
+    result = CliRunner().invoke(schedule, ["-f", str(f), "--json"])
+    assert json.loads(result.stdout)["volumes"] == [
+        {"claim": "default/a", "volume": "pv-x", "provisioned_on": None},
+        {"claim": "default/b", "volume": None, "provisioned_on": "n1"},
+    ]
+    text = CliRunner().invoke(schedule, ["-f", str(f)]).stdout
+    assert "  claim default/a -> volume pv-x\n  claim default/b -> provisioned on n1\n" in text
