@@ -13,8 +13,11 @@ reader. Target (issue 16): 500 pods x 100 nodes in optimal mode within 10 s, pro
 stated; kube-scheduler mode 5,000 pods x 1,000 nodes under 30 s:
      python -m benchmarks.bench_schedule --realistic --sizes 500x100 --timeout 10
      python -m benchmarks.bench_schedule --realistic --sizes 5000x1000 --kube-only
+``--volumes``: every pod also has a claim of its own on a WaitForFirstConsumer class without provisioner, and
+there is one local volume per pod, on the nodes round robin (VolumeBinding: ``spec.scheduling.storage``; in optimal
+mode each pod is a group of its own).
 Run: python -m benchmarks.bench_schedule [--sizes 100x20,500x100] [--timeout 60] [--objective pack|balance]
-     [--fill 0.7] [--mixed] [--realistic] [--seed 1] [--kube-only]
+     [--fill 0.7] [--mixed] [--realistic] [--seed 1] [--kube-only] [--volumes]
 Exit status 1 when a placement is not proved optimal.
 """
 
@@ -32,6 +35,7 @@ from spec.scheduling.kube_scheduler import schedule
 from spec.scheduling.manifests import build_cluster
 from spec.scheduling.smt import placement_count, solve
 from spec.scheduling.snapshot import Snapshot
+from spec.scheduling.storage import Storage, storage_of
 from spec.scheduling.types import (
     Affinity,
     LabelSelector,
@@ -242,6 +246,23 @@ def mixed(pods: tuple[PodInfo, ...]) -> tuple[PodInfo, ...]:
     return tuple(out)
 
 
+def with_volumes(pending: tuple[PodInfo, ...], snapshot: Snapshot) -> tuple[tuple[PodInfo, ...], Storage]:
+    """Each pod with a claim ``data-<pod>`` (5 Gi, class local: WaitForFirstConsumer, no provisioner) and one
+    10 Gi local volume per pod, pinned by hostname to the nodes round robin."""
+    from spec.state import Meta, PersistentVolume, PersistentVolumeClaim, PersistentVolumeStatus, StorageClass
+
+    nodes = snapshot.nodes
+    local = StorageClass(Meta("local", namespace=""), "kubernetes.io/no-provisioner",
+                         volume_binding_mode="WaitForFirstConsumer")
+    claims = [PersistentVolumeClaim(Meta(f"data-{p.name}", p.namespace, uid=i + 1), ("ReadWriteOnce",), 5 << 30,
+                                    "local") for i, p in enumerate(pending)]
+    volumes = [PersistentVolume(Meta(f"pv-{i:04d}", namespace=""), 10 << 30, ("ReadWriteOnce",), "local", "Retain",
+                                None, None, PersistentVolumeStatus("Available"), (nodes[i % len(nodes)].name,))
+               for i in range(len(pending))]
+    pods = tuple(attrs.evolve(p, claims=(f"data-{p.name}",)) for p in pending)
+    return pods, storage_of(claims, volumes, [local])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100x20,500x100")
@@ -252,6 +273,7 @@ def main() -> None:
     parser.add_argument("--realistic", action="store_true", help="the seeded realistic generator (realistic())")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kube-only", action="store_true", help="kube-scheduler mode only")
+    parser.add_argument("--volumes", action="store_true", help="a claim per pod, a local volume per pod")
     args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
     all_proved = True
     for size in args.sizes.split(","):
@@ -262,8 +284,11 @@ def main() -> None:
             pending, snapshot = cluster(n_pods, n_nodes, args.fill)
         if args.mixed:
             pending = mixed(pending)
+        storage = None
+        if args.volumes:
+            pending, storage = with_volumes(pending, snapshot)
         start, wall = time.process_time(), time.perf_counter()
-        outcome = schedule(pending, snapshot)
+        outcome = schedule(pending, snapshot, storage=storage)
         kube_s, kube_wall = time.process_time() - start, time.perf_counter() - wall
         kube_placed = sum(1 for p in outcome.placements if p.node)
         kube_nodes = len({p.node for p in outcome.placements if p.node})
@@ -273,7 +298,7 @@ def main() -> None:
         )
         if not args.kube_only:
             start, wall = time.process_time(), time.perf_counter()
-            result = solve(pending, snapshot, args.objective, int(args.timeout * 1000))
+            result = solve(pending, snapshot, args.objective, int(args.timeout * 1000), storage=storage)
             opt_s, opt_wall = time.process_time() - start, time.perf_counter() - wall
             if result.proved_optimal:
                 verdict = "proved optimal"

@@ -22,8 +22,9 @@ Constraints, from the same data the Python filters read (spec.scheduling.filters
   (m = 0 below minDomains); a group present in domain v needs S(v) - m <= maxSkew;
 - VolumeBinding: the pod's claims on each node (its verdict on the objects as given: static), and, for each
   unbound claim of a class without provisioner (``spec.scheduling.storage.ClaimChoice``: one pod, so its group has
-  one pod), a 0/1 variable v[i,j] per candidate volume: the pod on node n holds one reaching n, and a volume is
-  held by at most one claim (upstream's Reserve: not given twice).
+  one pod), a 0/1 variable v[i,k] per kind of candidate volume (volumes reaching the same nodes and candidates of
+  the same claims are interchangeable): the pod on node n holds one reaching n, and a kind is held at most as
+  often as it has volumes (upstream's Reserve: a volume is not given twice).
 Each constraint is named in Kubernetes terms, for unsat-core explanations.
 
 Upstream: the plugins of pkg/scheduler/framework/plugins (see spec.scheduling.filters), restated over counts.
@@ -53,7 +54,7 @@ from spec.scheduling.filters import (
     volume_binding,
 )
 from spec.scheduling.snapshot import Snapshot
-from spec.scheduling.storage import ClaimChoice
+from spec.scheduling.storage import ClaimChoice, Storage
 from spec.scheduling.types import (
     DisruptionBudget,
     LabelSelector,
@@ -152,6 +153,7 @@ class Encoding:
         incumbents: Sequence[PodInfo] = (),
         budgets: Sequence[DisruptionBudget] = (),
         claims: Sequence[ClaimChoice] = (),
+        storage: Storage | None = None,
     ) -> None:
         pending_groups = group_pods(pending)
         incumbent_groups = group_pods(incumbents)
@@ -184,6 +186,10 @@ class Encoding:
         self._spread()
         self._preemption(budgets)
         self._volumes(claims)
+        self.storage = storage
+        self.claims = tuple(claims)
+        """The claims, volumes and classes and the claims needing a volume of their own (for the search's
+        heuristic placements: kube-scheduler's cycle with its Reserves, and a matching check of the others)."""
 
     # -- variables and terms ------------------------------------------------------------------------------
 
@@ -265,31 +271,48 @@ class Encoding:
     # -- volumes ------------------------------------------------------------------------------------------
 
     def _volumes(self, claims: Sequence[ClaimChoice]) -> None:
-        """VolumeBinding across pods (``spec.scheduling.storage.claim_choices``): ``v_<i>_<j>`` is 1 when claim i
-        holds its j-th candidate volume; a pod of such a claim placed on node n needs one held there, and a
-        volume is held by at most one claim (Reserve: not given twice)."""
+        """VolumeBinding across pods (``spec.scheduling.storage.claim_choices``). Volumes that reach the same nodes
+        and are candidates of the same claims are interchangeable for every claim: they form one kind, and
+        ``v_<i>_<k>`` counts the volumes of kind k that claim i holds (0 or 1). A pod of claim i placed on node n
+        needs one held of a kind reaching n; a kind is held at most as many times as it has volumes (Reserve: a
+        volume is not given twice). Exact: an assignment of kinds within their counts is one of volumes."""
         group_of = {p.key: g for g, group in enumerate(self.groups) for p in group.pods}
-        holders: dict[str, list[str]] = {}
-        for i, choice in enumerate(claims):
-            g = group_of.get(choice.pod)
-            if g is None or self.incumbent[g]:
-                continue
-            held = {}
-            for j, (volume, _) in enumerate(choice.volumes):
-                held[volume] = self.declare(f"v_{i}_{j}", 0, 1)
-                holders.setdefault(volume, []).append(held[volume])
+        live = [
+            (i, c) for i, c in enumerate(claims) if (g := group_of.get(c.pod)) is not None and not self.incumbent[g]
+        ]
+        users: dict[str, list[int]] = {}
+        reach: dict[str, frozenset[str]] = {}
+        for i, choice in live:
+            for volume, nodes in choice.volumes:
+                users.setdefault(volume, []).append(i)
+                reach[volume] = nodes
+        kinds: dict[tuple[frozenset[str], tuple[int, ...]], list[str]] = {}
+        for volume, who in users.items():
+            kinds.setdefault((reach[volume], tuple(who)), []).append(volume)
+        kind_of = {v: k for k, (_, volumes) in enumerate(kinds.items()) for v in volumes}
+        held_by: dict[int, list[str]] = {}
+        for i, choice in live:
+            g = group_of[choice.pod]
+            held: dict[int, str] = {}
+            for volume, _ in choice.volumes:
+                k = kind_of[volume]
+                if k not in held:
+                    held[k] = self.declare(f"v_{i}_{k}", 0, 1)
+                    held_by.setdefault(k, []).append(held[k])
             names = ", ".join(v for v, _ in choice.volumes) or "none"
             rules = []
             for n in self.allowed[g]:
-                here = [held[v] for v, reach in choice.volumes if self.nodes[n].name in reach]
+                here = sorted({held[kind_of[v]] for v, nodes in choice.volumes if self.nodes[n].name in nodes})
                 rules.append(f"(=> (>= {self.c(g, n)} 1) (>= {plus(here)} 1))")
             if rules:
                 self.tracked.append(Rule(f"VolumeBinding: claim {choice.claim} needs a volume of its own ({names}) "
                                          "on its pod's node", _and(rules)))
-        for volume, held_by in sorted(holders.items()):
-            if len(held_by) > 1:
-                self.tracked.append(Rule(f"VolumeBinding: PersistentVolume {volume} binds one claim",
-                                         _le(plus(held_by), 1)))
+        for k, ((_, _), volumes) in enumerate(kinds.items()):
+            holders = held_by.get(k, [])
+            if len(holders) > len(volumes):
+                label = (f"PersistentVolume {volumes[0]} binds one claim" if len(volumes) == 1 else
+                         f"PersistentVolumes {', '.join(sorted(volumes))} bind one claim each")
+                self.tracked.append(Rule(f"VolumeBinding: {label}", _le(plus(holders), len(volumes))))
 
     # -- static filters -----------------------------------------------------------------------------------
 

@@ -694,7 +694,7 @@ def _complete(search: _Search, enc: Encoding, level: _Level, best: int) -> int:
         base = base.assume(pod, node)
     pods = [p for g in level.groups for p in enc.groups[g].pods]
     tries = [first_fit(pods, base)]
-    outcome = kube_schedule(pods, base, preemption=False)
+    outcome = kube_schedule(pods, base, preemption=False, storage=enc.storage)
     tries.append({p.pod: p.node for p in outcome.placements if p.node is not None})
     # first fit decreasing: the most constrained groups first (fewest nodes allowed, then the largest requests)
     hardest = sorted(
@@ -702,6 +702,8 @@ def _complete(search: _Search, enc: Encoding, level: _Level, best: int) -> int:
         key=lambda g: (len(enc.allowed[g]), -sum(enc.requests[g].values()), g),
     )
     tries.append(first_fit([p for g in hardest for p in enc.groups[g].pods], base, in_order=True))
+    if enc.claims:  # first fit ignores volumes: keep the placements whose claims can all have a volume of their own
+        tries = [t for t in tries if not matching_errors(enc.claims, t)] or [{}]
     hint = max(tries, key=len)
     if len(hint) <= best:
         return best
@@ -773,7 +775,7 @@ def solve(
         if refused:
             raise InputError(f"--mode optimal: {refused}; use --mode kube-scheduler")
     incumbents = preemption_candidates(pending, snapshot) if preemption else ()
-    enc = Encoding(pending, snapshot, incumbents, budgets, choices)
+    enc = Encoding(pending, snapshot, incumbents, budgets, choices, storage)
     levels = _levels(enc)
     pack = _Pack.build(enc, indicators=objective == "pack")
     search = _Search(enc, deadline, timeout_ms * WORK_PER_SECOND // 1000 if work is None else work, stop)
