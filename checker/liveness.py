@@ -243,18 +243,16 @@ def find_fair_recurrence(g: StateGraph, triggers: Sequence[int], recur: bytearra
     """
     if not any(recur):
         return None
-    fair = cycles.components() if cycles is not None else None
-    if fair is not None:
+    everything = _ALL * len(g)
+    region = _reached(g, everything, triggers)
+    if cycles is not None and cycles.worth(region):
         # What a trigger reaches is closed under the expanded states' edges, so its strongly connected components
         # are the whole graph's that it meets: the property holds unless a fair one with a `recur` state is
         # reached. A violation's lasso is then searched as without `cycles` (the same lasso).
-        candidates = [c for c in fair if any(recur[v] for v in c)]
-        if not candidates:
+        fair = cycles.components()
+        if fair is not None and not any(region[c[0]] and any(recur[v] for v in c) for c in fair):
             return None
-        region = _reached(g, _ALL * len(g), triggers)
-        if not any(region[c[0]] for c in candidates):
-            return None
-    return _search(g, _ALL * len(g), triggers, weak, strong, recur)
+    return _search(g, everything, triggers, weak, strong, recur, region)
 
 
 _ALL = bytearray(b"\x01")
@@ -270,6 +268,12 @@ class FairCycles:
     def __init__(self, g: StateGraph, weak: int, strong: int) -> None:
         self.g, self.weak, self.strong = g, weak, strong
         self._fair: list[list[int]] | None = None
+
+    def worth(self, region: bytearray) -> bool:
+        """Whether to answer from the whole graph's components for a property whose triggers reach ``region``:
+        once they are found, or when the region holds half the graph's states (a small region is searched on its
+        own, as the search of the whole graph would cost more than the region's)."""
+        return not self.strong and (self._fair is not None or 2 * region.count(1) >= len(self.g))
 
     def components(self) -> list[list[int]] | None:
         if self.strong:
@@ -300,9 +304,11 @@ def _reached(g: StateGraph, stay: bytearray, triggers: Sequence[int]) -> bytearr
 
 
 def _search(g: StateGraph, stay: bytearray, triggers: Sequence[int], weak: int, strong: int,
-            accept: bytearray | None) -> Lasso | None:
-    """A fair lasso from a trigger through `stay` states whose loop (in `stay`) visits `accept` if given."""
-    region = _reached(g, stay, triggers)
+            accept: bytearray | None, region: bytearray | None = None) -> Lasso | None:
+    """A fair lasso from a trigger through `stay` states whose loop (in `stay`) visits `accept` if given
+    (``region``: what the triggers reach through `stay` states, when already found)."""
+    if region is None:
+        region = _reached(g, stay, triggers)
     nodes = [v for v in range(len(g)) if region[v]]
     if accept is not None and not any(accept[v] for v in nodes):
         return None
