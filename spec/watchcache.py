@@ -65,7 +65,7 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
     return state.with_slots(changes, etcd)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 18)
 def _settle(etcd: Etcd, layout: SlotLayout, positions: tuple[int | tuple[int] | None, ...], consistency: str,
             watch_cache_size: int) -> tuple[Etcd, tuple[tuple[int, tuple[int, bool]], ...]] | None:
     """What ``settle`` does to etcd and to the informers of ``layout`` at ``positions`` (each informer's
