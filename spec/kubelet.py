@@ -298,7 +298,7 @@ def _has_effective_work(etcd: Etcd, k: Kubelet, ignores_runtime: bool) -> bool:
             or next(_stale_reports(etcd, k), None) is not None or _node_status_stale(etcd, k, ignores_runtime))
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=1 << 16)
 def _outcomes(k: Kubelet, etcd: Etcd, ghost: Ghost, cidr: str, ignores: bool, guarded: bool
               ) -> tuple[tuple[A.SyncPod, Kubelet | None, Etcd, Ghost], ...]:
     """The steps of kubelet ``k`` (``KubeletComponent.steps``), in order: (action, the kubelet after it or None

@@ -426,7 +426,7 @@ def _binds(s: Scheduler, state: ClusterState) -> bool:
     return any(not _waiting(s, state, item) for item in s.binding)
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=1 << 16)
 def _outcomes(s: Scheduler, etcd: Etcd, ghost: Ghost, requeue: bool, guarded: bool
               ) -> tuple[tuple[A.Action, Scheduler, Etcd, Ghost], ...]:
     """The steps of scheduler ``s`` (``SchedulerComponent.steps``), in order: (action, the scheduler after it, etcd
