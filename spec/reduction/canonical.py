@@ -480,9 +480,71 @@ def _id_plan(etcd: Etcd, extra: frozenset[_Triple]) -> _IdPlan | None:
 
 @functools.lru_cache(maxsize=1 << 14)
 def _renumbered_etcd(etcd: Etcd, plan: _IdPlan) -> Etcd:
-    """``etcd`` renumbered by ``plan``, interned (memoised: many states share etcd and their renumbering)."""
-    out: Etcd = fields.rewrite(etcd, _rewrite_of(plan), fields.IDS)
+    """``etcd`` renumbered by ``plan``, interned (memoised: many states share etcd and their renumbering). Each
+    API object, in etcd and in its history, is renumbered through ``_renumbered_object`` (the generic rewrite of
+    etcd then finds them in its per-call memo, ``fields.Rewrite.memo``, and only rebuilds the containers)."""
+    rw = _rewrite_of(plan)
+    memo = rw.memo
+    for k, o in etcd.objects.items():
+        memo[id(o)] = (o, _renumbered_object(o, k, rw))
+    for e in etcd.history:
+        for held in (e.obj, e.prev):
+            if held is not None and id(held) not in memo:
+                memo[id(held)] = (held, _renumbered_object(held, e.key, rw))
+    out: Etcd = fields.rewrite(etcd, rw, fields.IDS)
     return _interned_etcd(out)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _object_ids(o: Object, key: Key) -> tuple[_Triple, ...]:
+    """The ids the API object ``o`` (held under ``key``) holds, in the order its collector lists them."""
+    out: list[_Triple] = []
+    fn = fields.collector(type(o), fields.IDS)
+    if fn is not None:
+        fn(o, key, out)
+    return tuple(out)
+
+
+def _image(t: _Triple, rw: fields.Rewrite) -> Any:
+    """What renumbering by ``rw`` makes of the id ``t`` (the leaves of ``fields``' rewriters)."""
+    kind, v, key = t
+    if kind == UID:
+        return rw.uids.get(v, v)
+    if kind == REVISION:
+        return rw.revisions.get(v, v)
+    if kind == VERSION:
+        return fields.version_image(v, rw, key)
+    if kind == NEXT_UID:
+        return v if rw.next_uid is None else rw.next_uid
+    raise ValueError(f"not an id kind: {kind!r}")
+
+
+_object_images: Memo[tuple[Object, Key, tuple[Any, ...]], Object] = Memo(1 << 16)
+"""(API object, its key, the images of its ids) -> the object renumbered, interned (``_renumbered_object``)."""
+
+
+def _renumbered_object(o: Object, key: Key, rw: fields.Rewrite) -> Object:
+    """``o`` (held under ``key``) renumbered by ``rw``, interned: ``fields.rewrite`` of it, memoised on the object
+    and the images of the ids it holds.
+
+    Why that is the rewrite: the rewriter and the collector of a class are compiled from the same field
+    declarations (``spec.idfields``), walk the same fields with the same key context, and the rewriter replaces
+    each id by its image under ``rw`` and nothing else (its leaves), so the rewrite of ``o`` is a function of
+    ``o``, ``key`` and the images of the ids the collector lists. Many states renumber the same object the same
+    way although their renumberings differ elsewhere (web-two-nodes' first 20,000 states: 98.5% of the
+    (object, renumbered object) pairs repeat one seen before); tests/spec/test_spec_canonical.py compares it
+    with the plain rewrite. Only speed depends on it."""
+    ids = _object_ids(o, key)
+    if not ids:
+        return o
+    mk = (o, key, tuple([_image(t, rw) for t in ids]))
+    out = _object_images.get(mk)
+    if out is None:
+        fn = fields.rewriter(type(o), fields.IDS)
+        plain = fields.Rewrite(uids=rw.uids, revisions=rw.revisions, versions=rw.versions, next_uid=rw.next_uid)
+        out = o if fn is None else interned(fn(o, plain, key))
+        _object_images.put(mk, out)
+    return out
 
 
 def _map_values(m: immutables.Map[str, Object], f: Callable[[Object], Object]) -> immutables.Map[str, Object]:

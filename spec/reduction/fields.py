@@ -168,11 +168,16 @@ _Fn = Callable[[Any, Rewrite, "str | None"], Any]
 
 
 def _version(v: int, rw: Rewrite, key: str | None) -> int:
+    """What ``rw`` makes of the resourceVersion ``v`` of the object held under ``key`` (a settled version's
+    number by (key, version), else the revision's)."""
     if rw.versions and key is not None:
         settled = rw.versions.get((key, v))
         if settled is not None:
             return settled
     return rw.revisions.get(v, v)
+
+
+version_image = _version
 
 
 def _renamed_key(k: str, rw: Rewrite, key: str | None) -> str:

@@ -7,7 +7,20 @@ from hypothesis import strategies as st
 
 from spec.faults import symmetric_nodes
 from spec.model import ClusterModel
-from spec.reduction.canonical import _best_permutation, _fingerprint, _permutations, renumber_ids
+from spec.reduction import fields
+from spec.reduction.canonical import (
+    _best_permutation,
+    _fingerprint,
+    _interned_etcd,
+    _local_ids,
+    _object_images,
+    _permutations,
+    _plan_of,
+    _renumbered_etcd,
+    _rewrite_of,
+    intern_objects,
+    renumber_ids,
+)
 from spec.scenario import builtin
 from spec.state import ClusterState
 from spec.testing import cluster_states, scenarios
@@ -66,3 +79,30 @@ def test_the_memoised_representative_agrees_along_a_search_with_renamed_nodes() 
     memo = model._representative.renamed
     assert memo.hits > 0 and memo.misses > 0
     assert model._representative.memo.hits > 0
+
+
+def test_renumbered_objects_are_the_plain_rewrite() -> None:
+    """``_renumbered_etcd`` (each API object through the per-object memo) gives what the plain rewrite of etcd
+    gives, along a breadth-first search of web-two-nodes where objects recur under other renumberings, so that the
+    per-object memo answers; and a state whose objects did move is among them."""
+    model = ClusterModel(WEB.config, WEB.reductions)
+    frontier = list(model.init_states())
+    seen = set(frontier)
+    checked = moved = 0
+    hits = _object_images.hits
+    while frontier and checked < 1500:
+        state = frontier.pop(0)
+        for _, nxt in model.successors(state):
+            interned = intern_objects(nxt)
+            plan = _plan_of(interned, _local_ids(interned))
+            if plan is not None:
+                etcd = interned.etcd
+                plain = _interned_etcd(fields.rewrite(etcd, _rewrite_of(plan), fields.IDS))
+                assert _renumbered_etcd.__wrapped__(etcd, plan) == plain
+                moved += plain != etcd
+            checked += 1
+            rep = model.canonical(nxt)
+            if rep not in seen:
+                seen.add(rep)
+                frontier.append(rep)
+    assert moved > 100 and _object_images.hits > hits
