@@ -51,6 +51,24 @@ against the original, 2 alternating pairs at a load of 11-18:
     original    web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  25.4 s CPU, 287 MiB
     this pass   web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  21.3 s CPU, 290 MiB  (0.838: 1.19x)
 
+Sixth pass (issue 11; docs/spec.md, "Step memos, hidden fairness from fewer components, memos for deep levels"):
+the hidden fairness classes ask only the components that may name one, the kubelets' and schedulers' steps
+memoised, settle's, the reconcile and a fresh controller manager's memos sized for web-three-nodes' deep levels,
+``writeorder._plan`` no longer memoised, each API object renumbered once per renumbering of its ids. Callgrind,
+first 3,000 states: 10.391 G -> 9.932 G (the first half), 10.088 G -> 9.971 G (the per-object renumbering).
+Alternating pairs (3 each, whole process, median; "main, memos": main with the first half and the memo sizes, before
+the per-object renumbering):
+
+    main before   web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  21.4 s CPU, 295 MiB  (load 3-7)
+    first half    web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  18.2 s CPU, 293 MiB  (0.885: 1.13x)
+    original      web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  25.0 s CPU, 289 MiB  (load 5-7)
+    main, memos   web-two-nodes  ok  distinct=64,050 generated=171,041 depth=41  20.0 s CPU, 279 MiB  (0.818: 1.22x)
+
+The 2x target is not met (1.22x the original; main itself has more components per state than at the fifth pass).
+``--window 50000 --memos`` on web-three-nodes to 500,000 states: settle's memo now keeps 80-95% hits in every
+window (42-68% before past 250,000 states), but the rate per window still follows the skeleton memo's hit rate
+(79.9-94.7%, new skeletons of the deeper levels): the no-fall-off target is not met either.
+
 ``--window N`` prints each window as it closes, and SIGTERM stops a run with what it found (a long
 web-three-nodes run on a loaded machine).
 
