@@ -282,9 +282,10 @@ def _reconcile(kcm: ControllerManager, etcd: Etcd, ghost: Any, controller: str, 
     """One reconcile: (controller manager', failed, etcd', ghost', Events, idle). A pure function of the
     controller manager and etcd (its caches follow from etcd: ``spec.state.Informer``), memoised: many states
     differ only in the scheduler or the kubelets (262,144 entries: with 65,536 the hit rate fell from 83% to 75%
-    in the last 50,000 of 500,000 states of web-three-nodes). The reconcile of a ReplicaSet with minReadySeconds that has
-    ready pods not yet available is never idle: its outcome depends on time as well, which no event handler
-    watches (the premise of the eager no-op reduction); once every ready pod is available, time changes nothing."""
+    in the last 50,000 of 500,000 states of web-three-nodes). The reconcile of a ReplicaSet with minReadySeconds
+    that has ready pods not yet available is never idle: its outcome depends on time as well, which no event
+    handler watches (the premise of the eager no-op reduction); once every ready pod is available, time changes
+    nothing."""
     session = Session(etcd, ghost, guarded_bind=guarded)
     new, failed = reconcile(kcm, session, controller, key, expectations=expectations, adoption_guard=adoption_guard,
                             recreate_waits_for_pods=waits, readiness=readiness, paused_scales=paused_scales)
