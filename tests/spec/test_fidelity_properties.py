@@ -116,7 +116,7 @@ def test_a_deployment_of_zero_replicas_makes_convergence_vacuous() -> None:
 @pytest.mark.parametrize(("scenario", "variant", "needs"), [
     ("web-two-nodes", "stale-relist", "spec.consistency: stale"),
     ("replicaset-one-node", "unguarded-bind", "two nodes"),
-    ("pod-two-nodes", "no-expectations", "a ReplicaSet or a Deployment"),
+    ("pod-two-nodes", "no-expectations", "a ReplicaSet, a ReplicationController or a Deployment"),
 ])
 def test_a_variant_the_scenario_cannot_exercise_is_an_error(scenario: str, variant: str, needs: str) -> None:
     with pytest.raises(InputError) as err:
