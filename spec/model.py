@@ -101,7 +101,8 @@ class ClusterModel(Cluster):
         """The fair classes a partial-order reduction hid in ``state`` (``partial_order.hidden_fairness``)."""
         reduced = self._reduced
         if reduced is None or reduced[0] is not state:
-            # Not the state of the last ``successors`` call (the checker asks right after it): ask again.
+            # Not the state of the last ``successors`` call: ask again (worker processes ask right after it; one
+            # worker asks during the liveness check, of a state rebuilt from storage: ``checker.model``).
             self.successors(state)
             reduced = self._reduced
         if reduced is None or reduced[1] is None:
