@@ -581,10 +581,8 @@ def _fingerprint(state: ClusterState, perm: dict[str, str]) -> tuple[Any, ...]:
     building it: the node names objects hold (``_placed_best``), and what each kubelet runs and has seen.
     Members with equal keys only cost some reduction (the first permutation wins), never soundness.
     (``_best_permutation`` computes the same order.)"""
-    names = set(perm) | {k.node for k in state.kubelets}
-    held = [(k, [v for _, v, _ in fields.collect(o, _NODE_NAMES)]) for k, o in state.etcd.objects.items()]
-    pods = tuple(sorted((k, tuple([perm.get(n, n) for n in h])) for k, h in held
-                        if h and names.isdisjoint(k.split("/"))))
+    located = _located(state.etcd.objects, set(perm) | {k.node for k in state.kubelets})
+    pods = tuple(sorted((k, tuple([perm.get(n, n) for n in held])) for k, held in located))
     kubelets = tuple(
         (k.up, k.failed, k.partitioned, k.runtime_down, tuple(sorted((c.pod, c.running) for c in k.runtime)),
          None if k.informer is None else _seen(k.informer))
@@ -651,6 +649,17 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
 _NODE_NAMES = frozenset({NODE})
 """The node names an object holds (``_placed_best``)."""
 
+
+def _located(objects: immutables.Map[Key, Object], nodes: set[str]) -> list[tuple[Key, tuple[str, ...]]]:
+    """Each object's (key, the node names it holds, in field order), for the objects that hold one and whose keys
+    name none of ``nodes`` (what ``_placed_best`` and ``_fingerprint`` order the renamings by)."""
+    out = []
+    for k, o in objects.items():
+        held = tuple([v for _, v, _ in fields.collect(o, _NODE_NAMES)])
+        if held and nodes.isdisjoint(k.split("/")):
+            out.append((k, held))
+    return out
+
 _placements: Memo[tuple[int, immutables.Map[Key, Object]],
                   tuple[tuple[dict[str, str], ...], tuple[dict[str, str], ...]]] = Memo(1 << 16)
 
@@ -668,12 +677,7 @@ def _placed_best(objects: immutables.Map[Key, Object], perms: tuple[dict[str, st
     hit = _placements.get(key)
     if hit is not None and hit[0] is perms:
         return hit[1]
-    names = {n for perm in perms for n in perm}
-    located = []
-    for k, o in objects.items():
-        held = tuple([v for _, v, _ in fields.collect(o, _NODE_NAMES)])
-        if held and names.isdisjoint(k.split("/")):
-            located.append((k, held))
+    located = _located(objects, {n for perm in perms for n in perm})
     out = tuple(_tied(list(perms), [tuple(sorted((k, tuple([perm.get(n, n) for n in held])) for k, held in located))
                                     for perm in perms]))
     _placements.put(key, (perms, out))
