@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from spec.kubectl import FORMS, form
 from spec.kubectl import parse as parse_command
+from spec.leaderelection import COMPONENTS as LEADER_ELECTED
 from spec.model import ClusterModel
 from spec.scenario import FAULTS, Scenario, parse
 from spec.state import ClusterState
@@ -350,9 +351,26 @@ def kubectl_commands(draw: Any, docs: list[dict[str, Any]]) -> list[str]:
 
 
 @st.composite
+def leader_elections(draw: Any) -> dict[str, Any]:
+    """A scenario's ``spec.leaderElection`` (``spec.leaderelection.parse_config``): one or two replicas of the
+    controller manager, the scheduler or both, upstream's default durations or short ones, a clock-skew budget, a
+    pause and a failed renewal."""
+    durations = draw(st.sampled_from([
+        {"leaseDuration": "15s", "renewDeadline": "10s", "retryPeriod": "2s"},  # upstream's defaults
+        {"leaseDuration": "4s", "renewDeadline": "3s", "retryPeriod": "1s"},
+    ]))
+    components = draw(st.lists(st.sampled_from(LEADER_ELECTED), min_size=1, unique=True))
+    return {"replicas": draw(st.integers(1, 2)), **durations,
+            "clockSkew": draw(st.sampled_from(["0s", "1s"])),
+            "pauses": draw(st.integers(0, 1)), "renewFailures": draw(st.integers(0, 1)),
+            "components": sorted(components, key=LEADER_ELECTED.index)}
+
+
+@st.composite
 def scenario_documents(draw: Any, max_nodes: int = 3, max_faults: int = 2) -> list[dict[str, Any]]:
     """A Scenario document plus ``manifests()``: small budgets of every fault kind (at most ``max_faults`` in
-    all), kubectl commands of every kind, both read consistencies."""
+    all), kubectl commands of every kind, both read consistencies, sometimes two API servers or leader election
+    (``leader_elections``)."""
     docs = draw(manifests(max_nodes))
     kinds = draw(st.lists(st.sampled_from(FAULT_KINDS), max_size=max_faults))
     faults = {k: kinds.count(k) for k in FAULT_KINDS}
@@ -363,6 +381,8 @@ def scenario_documents(draw: Any, max_nodes: int = 3, max_faults: int = 2) -> li
     }
     if spec["consistency"] == "strong" and draw(st.integers(0, 3)) == 0:
         spec["apiServers"] = 2  # several API servers (spec.kube_apiserver): consistency strong only
+    elif draw(st.integers(0, 3)) == 0:
+        spec["leaderElection"] = draw(leader_elections())
     scenario = {"apiVersion": "kubespec.dev/v1", "kind": "Scenario", "metadata": {"name": "generated"}, "spec": spec}
     return [scenario, *docs]
 

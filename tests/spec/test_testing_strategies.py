@@ -13,6 +13,7 @@ from hypothesis.errors import NoSuchExample
 from checker.errors import InputError
 from spec.kubectl import FORMS, form
 from spec.kubectl import parse as parse_command
+from spec.leaderelection import FIELDS as LEADER_ELECTION_FIELDS
 from spec.scenario import _KINDS, FAULTS, parse
 from spec.testing import FAULT_KINDS, KUBECTL_FORMS, cluster_states, scenario_documents
 
@@ -84,3 +85,20 @@ def test_what_is_drawn_parses(docs: list[dict[str, Any]]) -> None:
 @given(cluster_states(max_steps=15))
 def test_cluster_states_are_states(state: Any) -> None:
     assert state.etcd.revision >= 1
+
+
+def test_leader_election_is_drawn_with_every_field_and_component() -> None:
+    """Scenarios under leader election (``spec.leaderElection``) are drawn, with every field of it, for each
+    component elected alone and both together, one and two replicas, so the differential and representative tests
+    see the replicas' Leases, pauses and failed renewals."""
+    for wanted in (["kube-controller-manager"], ["kube-scheduler"], ["kube-controller-manager", "kube-scheduler"]):
+        for replicas in (1, 2):
+            docs = find(scenario_documents(),
+                        lambda d, w=wanted, r=replicas: (_spec(d).get("leaderElection") or {}).get("components") == w
+                        and _spec(d)["leaderElection"]["replicas"] == r, settings=SEARCH)  # type: ignore[misc]
+            assert set(_spec(docs)["leaderElection"]) == set(LEADER_ELECTION_FIELDS)
+            config = parse(yaml.safe_dump_all(docs), "generated.yaml").config
+            assert config.leader_election is not None and list(config.leader_election.components) == wanted
+    for field in ("pauses", "renewFailures"):
+        find(scenario_documents(), lambda d, f=field: (_spec(d).get("leaderElection") or {}).get(f, 0) > 0,
+             settings=SEARCH)  # type: ignore[misc]
