@@ -37,11 +37,8 @@ from spec.controllers import podautoscaler as hpa_ctl
 from spec.state import (
     AgedValues,
     ClusterState,
-    Deployment,
     HorizontalPodAutoscaler,
-    ReplicaSet,
     ScalingRules,
-    StatefulSet,
     key_of,
 )
 
@@ -63,9 +60,9 @@ def allowed_scale_up(current: int, added: AgedValues, removed: AgedValues, rules
     return max(best, current)
 
 
-def _target(s: ClusterState, hpa: HorizontalPodAutoscaler) -> Deployment | ReplicaSet | StatefulSet | None:
+def _target(s: ClusterState, hpa: HorizontalPodAutoscaler) -> hpa_ctl.Scalable | None:
     obj = s.etcd.objects.get(key_of(hpa_ctl.TARGETS[hpa.target_kind], hpa.meta.namespace, hpa.target_name))
-    return obj if isinstance(obj, Deployment | ReplicaSet | StatefulSet) else None
+    return obj if isinstance(obj, hpa_ctl.Scalable) else None
 
 
 def _hpas(s: ClusterState) -> list[tuple[str, HorizontalPodAutoscaler]]:
@@ -119,7 +116,7 @@ def explain_rate(s: ClusterState) -> str:
     return "; ".join(v.split(": ", 1)[1] for v in _violations(s, "rate")) or "no scale-up beyond the policies"
 
 
-def desired(s: ClusterState, hpa: HorizontalPodAutoscaler, target: Deployment | ReplicaSet | StatefulSet,
+def desired(s: ClusterState, hpa: HorizontalPodAutoscaler, target: hpa_ctl.Scalable,
             replicas: int) -> int | None:
     """Upstream's desired count for ``replicas`` Ready pods at the current load (None: no metric can be computed,
     the HPA leaves the count alone), written apart from the controller's calculator: the steady-state case of

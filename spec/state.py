@@ -743,9 +743,9 @@ class HPAStatus:
 @attrs.frozen(cache_hash=True)
 class HorizontalPodAutoscaler:
     """Upstream: autoscaling/v2 HorizontalPodAutoscaler (``spec.controllers.podautoscaler``): the scale target
-    (``target_kind`` Deployment, ReplicaSet or StatefulSet of group apps, ``target_name``), minReplicas (defaulted
-    to 1), maxReplicas, the Resource metrics (defaulted to cpu at 80% utilization) and the behavior (None when
-    unset: the controller then uses its legacy normalization)."""
+    (``target_kind`` Deployment, ReplicaSet or StatefulSet of group apps or ReplicationController of the core group,
+    ``target_name``), minReplicas (defaulted to 1), maxReplicas, the Resource metrics (defaulted to cpu at 80%
+    utilization) and the behavior (None when unset: the controller then uses its legacy normalization)."""
 
     meta: Meta
     target_kind: str

@@ -224,12 +224,12 @@ def manifests(draw: Any, max_nodes: int = 3) -> list[dict[str, Any]]:
         docs.append(draw(service_manifests(draw(st.sampled_from(apps)))))
     if apps and draw(st.integers(0, 5)) == 0:
         docs.append(draw(pdb_manifests(draw(st.sampled_from(apps)))))
-    scalable = [d for d in docs if d["kind"] in ("Deployment", "ReplicaSet", "StatefulSet")]
+    scalable = [d for d in docs if d["kind"] in ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController")]
     if scalable and draw(st.integers(0, 5)) == 0:  # the metrics' load stays the scenario's (``spec.load``)
         target = draw(st.sampled_from(scalable))
         docs.append({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
                      "metadata": {"name": target["metadata"]["name"], "namespace": "default"},
-                     "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": target["kind"],
+                     "spec": {"scaleTargetRef": {"apiVersion": target["apiVersion"], "kind": target["kind"],
                                                  "name": target["metadata"]["name"]},
                               "minReplicas": 1, "maxReplicas": 2,
                               "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {

@@ -14,8 +14,10 @@ autoscaling.go (the flags' defaults: tolerance 0.1, downscale stabilization 300 
 
 Modelled: one sync per HPA every 15 s (the rate limiter's timer; a queued sync is urgent: its worker takes it at
 once, so time does not pass over it); the target's scale read fresh from the API server (a Deployment,
-ReplicaSet or StatefulSet of group apps) and written with the HPA's decision (the scale subresource's Update:
-spec.replicas; an atomic GET and PUT in one step, so its resourceVersion precondition always holds); the pods
+ReplicaSet or StatefulSet of group apps, or a ReplicationController of the core group: every kind with a scale
+subresource that the model runs, as the scale client's RESTMapper resolves apiVersion and kind) and written
+with the HPA's decision (the scale subresource's Update: spec.replicas; an atomic GET and PUT in one step, so its
+resourceVersion precondition always holds); the pods
 read from kube-controller-manager's shared pod informer (``ControllerManager.informers``, as upstream's podLister);
 Resource metrics (cpu, memory; Utilization and AverageValue), several metrics (the largest proposal wins, and an
 invalid metric blocks a scale-down), the tolerance, groupPods (deleted and Failed pods ignored; Pending pods and,
@@ -92,6 +94,7 @@ from spec.state import (
     Pod,
     PodAutoscaler,
     ReplicaSet,
+    ReplicationController,
     ResourceMetric,
     ScalingPolicy,
     ScalingRules,
@@ -114,8 +117,19 @@ DOWNSCALE_STABILIZATION_MS = 300_000
 SCALE_UP_LIMIT_FACTOR = 2.0
 SCALE_UP_LIMIT_MINIMUM = 4.0
 """horizontal.go scaleUpLimitFactor and scaleUpLimitMinimum (the legacy normalization's rate)."""
-TARGETS = {"Deployment": "deployments", "ReplicaSet": "replicasets", "StatefulSet": "statefulsets"}
-"""The scale targets modelled (group apps), by kind: their resource."""
+TARGETS = {"Deployment": "deployments", "ReplicaSet": "replicasets", "StatefulSet": "statefulsets",
+           "ReplicationController": "replicationcontrollers"}
+"""The scale targets modelled, by kind: their resource."""
+GROUPS = {"Deployment": "apps", "ReplicaSet": "apps", "StatefulSet": "apps", "ReplicationController": ""}
+"""Each target kind's API group (a scaleTargetRef's apiVersion must name it: apps/v1, or v1 for the core group)."""
+Scalable = Deployment | ReplicaSet | StatefulSet | ReplicationController
+"""The objects an HPA scales (``TARGETS``)."""
+
+
+def group_resource(kind: str) -> str:
+    """schema.GroupResource.String of a target kind's resource: ``deployments.apps``, ``replicationcontrollers``."""
+    group = GROUPS[kind]
+    return f"{TARGETS[kind]}.{group}" if group else TARGETS[kind]
 INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 FORBIDDEN_WINDOW = "hpa-forbidden-window"
@@ -435,7 +449,7 @@ def selector_string(sel: LabelSelector) -> str:
 
 
 def _selects(workload: Object | None, pod: Pod) -> bool:
-    return (isinstance(workload, Deployment | ReplicaSet | StatefulSet) and workload.meta.namespace ==
+    return (isinstance(workload, Scalable) and workload.meta.namespace ==
             pod.meta.namespace and workload.selector.matches(dict(pod.meta.labels)))
 
 
@@ -463,7 +477,7 @@ def pod_metrics(state: ClusterState, hpa: HorizontalPodAutoscaler, workload: Obj
     """The metrics server's answer for the pods of ``workload`` (pod name -> milli-units of ``resource``): the
     current level of its ``spec.load`` entry (``PodAutoscaler.load``), per pod or shared; without one, each pod
     uses exactly the HPA's target."""
-    assert isinstance(workload, Deployment | ReplicaSet | StatefulSet)
+    assert isinstance(workload, Scalable)
     pods = [p for p in workload_pods(state, workload) if has_metrics(state, p)]
     wkey = key_of(TARGETS[type(workload).__name__], workload.meta.namespace, workload.meta.name)
     entry = None
@@ -510,7 +524,7 @@ def compute_metrics(state: ClusterState, config: Config, hpa: HorizontalPodAutos
                     spec_replicas: int, session: Session, hpa_ref: str, conditions: tuple[HPACondition, ...]
                     ) -> tuple[int, str, tuple[MetricStatus, ...], tuple[HPACondition, ...], str | None]:
     """computeReplicasForMetrics: (replicas or -1, metric, statuses, conditions, error)."""
-    assert isinstance(workload, Deployment | ReplicaSet | StatefulSet)
+    assert isinstance(workload, Scalable)
     informer = state.kcm.informers[2]
     pods = sorted((o for o in informer.cache.values() if isinstance(o, Pod) and _selects(workload, o)),
                   key=lambda p: p.meta.name)
@@ -583,8 +597,8 @@ def reconcile(slot: PodAutoscaler, state: ClusterState, config: Config, key: Key
     reference = f"{hpa.target_kind}/{ns}/{hpa.target_name}"
     target_key = key_of(resource, ns, hpa.target_name)
     target = session.get(target_key)
-    if not isinstance(target, Deployment | ReplicaSet | StatefulSet):
-        err = f'{resource}.apps "{hpa.target_name}" not found'
+    if not isinstance(target, Scalable):
+        err = f'{group_resource(hpa.target_kind)} "{hpa.target_name}" not found'
         session.event(ref, "Warning", "FailedGetScale", err)
         conditions = set_condition(conditions, "AbleToScale", "False", "FailedGetScale",
                                    f"the HPA controller was unable to get the target's current scale: {err}")
@@ -677,9 +691,9 @@ def why_sync(state: ClusterState, key: Key) -> str:
     if not isinstance(hpa, HorizontalPodAutoscaler) or slot is None:
         return f"{ACTOR} read {key} from its informer: gone"
     target = state.etcd.objects.get(key_of(TARGETS[hpa.target_kind], hpa.meta.namespace, hpa.target_name))
-    scale = f"{target.replicas} replicas" if isinstance(target, Deployment | ReplicaSet | StatefulSet) else "not found"
+    scale = f"{target.replicas} replicas" if isinstance(target, Scalable) else "not found"
     metrics = []
-    if isinstance(target, Deployment | ReplicaSet | StatefulSet):
+    if isinstance(target, Scalable):
         for m in hpa.metrics:
             got = pod_metrics(state, hpa, target, m.name)
             metrics.append(f"{m.name} " + (", ".join(f"{n} {_quantity(m.name, v)}" for n, v in sorted(got.items()))
@@ -1125,9 +1139,9 @@ def parse_hpa(doc: Mapping[str, object], where: str, meta: Meta) -> HorizontalPo
         raise _bad(name, "spec.scaleTargetRef.name: Required value")
     kind, target = str(ref["kind"]), str(ref["name"])
     group = str(ref.get("apiVersion") or "").rsplit("/", 1)[0] if "/" in str(ref.get("apiVersion") or "") else ""
-    if kind not in TARGETS or group != "apps":
+    if kind not in TARGETS or group != GROUPS[kind]:
         raise InputError(f"{w}.scaleTargetRef: {ref.get('apiVersion')} {kind} is not a modelled scale target "
-                         "(apps/v1 Deployment, ReplicaSet, StatefulSet)")
+                         "(apps/v1 Deployment, ReplicaSet, StatefulSet; v1 ReplicationController)")
     metrics: list[ResourceMetric] = []
     behavior = None
     if doc.get("apiVersion") == "autoscaling/v1":
@@ -1193,9 +1207,10 @@ def parse_load(raw: object, objects: list[Object], where: str) -> LoadSpec:
     if not isinstance(targets_raw, list) or not targets_raw:
         raise InputError(f"{where}.targets: expected a non-empty list")
     resources = {"deployment": "deployments", "deployments": "deployments", "replicaset": "replicasets",
-                 "replicasets": "replicasets", "statefulset": "statefulsets", "statefulsets": "statefulsets"}
+                 "replicasets": "replicasets", "statefulset": "statefulsets", "statefulsets": "statefulsets",
+                 "replicationcontroller": "replicationcontrollers", "replicationcontrollers": "replicationcontrollers"}
     keys = {key_of(TARGETS[type(o).__name__], o.meta.namespace, o.meta.name) for o in objects
-            if isinstance(o, Deployment | ReplicaSet | StatefulSet)}
+            if isinstance(o, Scalable)}
     out = []
     seen: set[str] = set()
     for i, t in enumerate(targets_raw):
@@ -1207,8 +1222,8 @@ def parse_load(raw: object, objects: list[Object], where: str) -> LoadSpec:
                 raise InputError(f"{at}: unknown field {k!r} (known: workload, namespace, mode, levels)")
         workload = t.get("workload")
         if not isinstance(workload, str) or workload.count("/") != 1 or workload.split("/")[0] not in resources:
-            raise InputError(f"{at}.workload: expected deployment/NAME, replicaset/NAME or statefulset/NAME, got "
-                             f"{workload!r}")
+            raise InputError(f"{at}.workload: expected deployment/NAME, replicaset/NAME, statefulset/NAME or "
+                             f"replicationcontroller/NAME, got {workload!r}")
         kind, wname = workload.split("/")
         namespace = str(t.get("namespace") or "default")
         key = key_of(resources[kind], namespace, wname)

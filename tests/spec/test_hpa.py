@@ -9,7 +9,7 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
-from checker import check
+from checker import check, sometimes
 from checker.cli import main
 from checker.errors import InputError
 from spec.controllers import podautoscaler as hpa_ctl
@@ -128,10 +128,45 @@ def test_invalid_documents_are_refused_with_upstreams_message(spec: str, message
         _hpa(spec)
 
 
-def test_a_target_that_is_not_modelled_is_refused() -> None:
+@pytest.mark.parametrize("ref", ["apps/v1, kind: ReplicationController",  # a ReplicationController is core (v1)
+                                 "v1, kind: ReplicaSet",  # and a ReplicaSet is apps
+                                 "batch/v1, kind: Job"])  # no scale subresource
+def test_a_target_that_is_not_modelled_is_refused(ref: str) -> None:
     with pytest.raises(InputError, match="not a modelled scale target"):
-        _hpa("  maxReplicas: 2\n".replace("", "") + "", doc=V2.replace("apps/v1, kind: ReplicaSet", "v1, kind: "
-                                                                    "ReplicationController"))
+        _hpa("  maxReplicas: 2\n", doc=V2.replace("apps/v1, kind: ReplicaSet", ref))
+
+
+RC_HEAD = HEAD.replace("apiVersion: apps/v1\nkind: ReplicaSet", "apiVersion: v1\nkind: ReplicationController").replace(
+    "selector: {matchLabels: {app: web}}", "selector: {app: web}")
+RC_HPA = V2.replace("apps/v1, kind: ReplicaSet", "v1, kind: ReplicationController")
+
+
+def test_a_replication_controller_is_a_scale_target() -> None:
+    """The HPA scales a ReplicationController through its scale subresource, as a ReplicaSet (horizontal.go reads
+    any kind the RESTMapper resolves; a ReplicationController's scale is core/v1): its pods at a total load of
+    100m against 50% of 100m settle at 2, and every HPA property holds exhaustively."""
+    from spec.hpa_properties import settled
+
+    load = "  start: converged\n  load:\n    targets:\n    - workload: replicationcontroller/web\n" \
+           "      mode: total\n      levels: [{cpu: 100m}]"
+    scenario = parse(RC_HEAD % (load, 1) + RC_HPA % "  maxReplicas: 3\n  metrics:\n  - type: Resource\n"
+                     "    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}\n", "t.yaml")
+    hpa = next(o for o in scenario.config.objects if isinstance(o, HorizontalPodAutoscaler))
+    assert (hpa.target_kind, hpa.target_name) == ("ReplicationController", "web")
+    model, result = _check(scenario)
+    assert result.status == "ok", result.verdict()
+    verdicts = {v.name: v.status for v in result.properties if v.name.startswith("HPA")}
+    assert verdicts == dict.fromkeys(("HPAReplicasWithinBounds", "HPAScaleDownStabilized", "HPAScaleUpRate",
+                                      "HPASettles"), "holds"), verdicts
+    model.properties = (sometimes("SettledAtTwo", lambda s: settled(s) and
+                                  s.etcd.objects["replicationcontrollers/default/web"].replicas == 2),)
+    assert {v.name: v.status for v in check(model).properties}["SettledAtTwo"] == "holds"
+
+
+def test_a_missing_replication_controller_is_reported_as_upstream_does() -> None:
+    """FailedGetScale names the core group's resource without a group suffix (schema.GroupResource.String)."""
+    assert hpa_ctl.group_resource("ReplicationController") == "replicationcontrollers"
+    assert hpa_ctl.group_resource("Deployment") == "deployments.apps"
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
