@@ -179,7 +179,11 @@ class Watcher(Protocol):
         ...
 
     def handle(self, state: ClusterState, index: int, deltas: Iterable[Delta]) -> ClusterState:
-        """Its event handlers on ``deltas``, just delivered to its informer at ``index`` (already stored)."""
+        """Its event handlers on ``deltas``, just delivered to its informer at ``index`` (already stored).
+
+        Like client-go's handlers, they read only the deltas, the components' records and the informers' caches,
+        and change only the component's own queues and records: never etcd nor an informer (with one API server
+        a delivery is settled before its handlers run: ``spec.reflector._settled_with``)."""
         ...
 
 

@@ -16,6 +16,7 @@ What a restart loses: nothing of its own (the owner's restart replaces its infor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from spec import actions as A
 from spec import informer
 from spec.component import Base, Component, Delta, Step, Watcher
 from spec.state import ClusterState, Etcd, Informer
-from spec.watchcache import settle, view_of
+from spec.watchcache import settle, settle_moves, view_of
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -58,8 +59,10 @@ class Reflectors(Base):
         return self._watchers[1]
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
-        for who, index, scope, inf in state.informer_slots():
-            yield from self.slot_steps(state, config, who, index, scope, inf)
+        infs = state.informers()
+        for slot, ((who, index, scope), inf) in enumerate(zip(state.layout().slots, infs, strict=True)):
+            if inf is not None:
+                yield from self._slot_steps(state, config, who, index, scope, inf, slot, infs)
 
     def slot_steps(self, state: ClusterState, config: Config, who: str, index: int, scope: informer.Scope,
                    inf: Informer | None) -> Iterator[Step]:
@@ -67,9 +70,22 @@ class Reflectors(Base):
         watch cache: ``spec.watchcache.view_of``, etcd itself with one API server)."""
         if inf is None:
             return
+        yield from self._slot_steps(state, config, who, index, scope, inf, state.layout().position[who, index],
+                                    None)
+
+    def _slot_steps(self, state: ClusterState, config: Config, who: str, index: int, scope: informer.Scope,
+                    inf: Informer, slot: int, infs: list[Informer | None] | None) -> Iterator[Step]:
+        """``slot_steps`` of the informer at ``slot`` (``informer_slots`` order; ``infs``: ``state.informers()``
+        when the caller has it, not changed)."""
         etcd = state.etcd
         owner = self.watchers()[who]
         actor = owner.watcher(state, index)
+        if state.apiservers is None and not inf.expired:
+            delivery = _delivery(inf, etcd, scope, actor)
+            if delivery is not None:
+                action, new, delta = delivery
+                yield action, owner.handle(_settled_with(state, config, slot, new, infs), index, (delta,))
+            return
         several = state.apiservers is not None
         view = view_of(state, who, index) if several else etcd
         if inf.expired:
@@ -110,6 +126,43 @@ class Reflectors(Base):
                        for who, index, _, inf in state.informer_slots())
         return any(inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None)
                    for inf in state.informers())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _delivery(inf: Informer, etcd: Etcd, scope: informer.Scope, actor: str
+              ) -> tuple[A.Deliver, Informer, Delta] | None:
+    """The next delivery to ``actor``'s watching informer ``inf`` of ``scope`` from ``etcd`` (one API server): its
+    action, the informer afterwards and the delta (key, old, new); None: nothing to deliver. A pure function of
+    them (``spec.informer.deliver``), memoised: siblings and states that share a skeleton deliver the same event
+    to the same informer (the informer afterwards is then one object)."""
+    i = informer.next_event(inf, etcd)
+    if i is None:
+        return None
+    event = etcd.history[i]
+    new, key, old, obj = informer.deliver(inf, etcd, scope)
+    return A.Deliver(actor, event.type, key, event.rv), new, (key, old, obj)
+
+
+def _settled_with(state: ClusterState, config: Config, slot: int, inf: Informer,
+                  infs: list[Informer | None] | None = None) -> ClusterState:
+    """``settle(state.with_informer(...))`` for the informer of slot ``slot`` (``informer_slots`` order) replaced
+    by ``inf`` (one API server; ``infs``: ``state.informers()`` when the caller has it): the informers' positions
+    of ``state`` with that one moved, settled by the same memo as ``spec.watchcache.settle``, and every change
+    made at once (one ``ClusterState`` built).
+
+    The delivery's handlers then run on the settled state (``Reflectors.slot_steps``) rather than before
+    ``settle``: the same state, since a handler reads only its deltas, the components' own records and the
+    informers' caches, and changes only its component's queues and records (``spec.component.Watcher.handle``),
+    while ``settle`` changes only etcd's history and compaction and the informers' positions, never a cache.
+    tests/spec/test_spec_deliveries.py checks both orders on the reachable states of every built-in scenario."""
+    infs = state.informers() if infs is None else list(infs)
+    infs[slot] = inf
+    moves = settle_moves(state.etcd, state.layout(), infs, config)
+    if moves is None:
+        return state.with_slots({slot: inf})
+    etcd, changes = moves
+    changes.setdefault(slot, inf)
+    return state.with_slots(changes, etcd)
 
 
 def _relist_revisions(config: Config, etcd: Etcd, view: Etcd | None, inf: Informer) -> list[int]:

@@ -1577,12 +1577,14 @@ class SlotLayout:
 
     ``slots``: (component kind, index, scope) per slot; ``scopes``: the scopes alone; ``owner``: the component
     record that holds each slot ("kcm", "scheduler", "kubelet", "workloads", "jobs", "net"); ``start``: the index
-    of each record's first slot."""
+    of each record's first slot; ``position``: each slot's index by its (kind, index)."""
 
     slots: tuple[tuple[str, int, tuple[str, str]], ...]
     scopes: tuple[tuple[str, str], ...]
     owner: tuple[str, ...]
     start: dict[str, int]
+    position: dict[tuple[str, int], int]
+    """(component kind, index) -> the slot's index (``informer_slots`` order)."""
 
     @staticmethod
     def of(schedulers: int, kubelets: tuple[str, ...], workloads: int, jobs: bool, eps: bool,
@@ -1618,7 +1620,8 @@ class SlotLayout:
             add("cronjobs", "cronjobs", [CRONJOB_SCOPE])
         if rcs:
             add("rcs", "rcs", [RC_SCOPE])
-        return SlotLayout(tuple(slots), tuple(scope for _, _, scope in slots), tuple(owner), start)
+        return SlotLayout(tuple(slots), tuple(scope for _, _, scope in slots), tuple(owner), start,
+                          {(who, i): n for n, (who, i, _) in enumerate(slots)})
 
 
 _LAYOUTS: dict[tuple[object, ...], SlotLayout] = {}
@@ -1805,37 +1808,42 @@ class ClusterState:
         cronjobs, rcs = self.cronjobs, self.rcs
         n_s = 3 + len(schedulers)
         n_k = n_s + len(kubelets)
-        touched = {"kcm" if i < 3 else "scheduler" if i < n_s else "kubelet" if i < n_k else "" for i in changes}
-        if "" in touched:
-            lay = self.layout()
-            touched |= {lay.owner[i] for i in changes}
-        if "kcm" in touched:
-            infs: list[Informer | None] = list(kcm.informers)
-            for i in range(3):
-                if i in changes:
-                    if changes[i] is None:  # no replica's controllers run: the controller manager is left alone
-                        break
-                    infs[i] = changes[i]
-            else:
-                kcm = ControllerManager(tuple(infs), kcm.rs_queue, kcm.deploy_queue,  # type: ignore[arg-type]
-                                        kcm.expectations)
-        if "scheduler" in touched:
-            ss = list(schedulers)
-            for i in range(3, n_s):
-                inf = changes.get(i, _ABSENT)
-                if inf is not _ABSENT:
-                    s = ss[i - 3]
-                    ss[i - 3] = Scheduler(s.name, inf, s.queue, s.assumed, s.binding)
+        infs: list[Informer | None] | None = None
+        ss: list[Scheduler] | None = None
+        ks: list[Kubelet] | None = None
+        touched: set[str] | None = None
+        kcm_off = False
+        for i, inf in changes.items():  # the controller manager's slots, then the schedulers', the kubelets'
+            if i < 3:
+                if infs is None:
+                    infs = list(kcm.informers)
+                infs[i] = inf
+                kcm_off = kcm_off or inf is None
+            elif i < n_s:
+                if ss is None:
+                    ss = list(schedulers)
+                s = ss[i - 3]
+                ss[i - 3] = Scheduler(s.name, inf, s.queue, s.assumed, s.binding)  # type: ignore[arg-type]
+            elif i < n_k:
+                if ks is None:
+                    ks = list(kubelets)
+                k = ks[i - n_s]
+                ks[i - n_s] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned, k.runtime_down)
+            elif touched is None:
+                lay = self.layout()
+                touched = {lay.owner[i] for i in changes}
+        if infs is not None and not kcm_off:  # (a None: no replica's controllers run, the record is left alone)
+            kcm = ControllerManager(tuple(infs), kcm.rs_queue, kcm.deploy_queue,  # type: ignore[arg-type]
+                                    kcm.expectations)
+        if ss is not None:
             schedulers = tuple(ss)
-        if "kubelet" in touched:
-            ks = list(kubelets)
-            for i in range(n_s, n_k):
-                inf = changes.get(i, _ABSENT)
-                if inf is not _ABSENT:
-                    k = ks[i - n_s]
-                    ks[i - n_s] = Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned,
-                                          k.runtime_down)
+        if ks is not None:
             kubelets = tuple(ks)
+        if touched is None:
+            return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets,
+                                self.pending_commands, self.budget, self.ghost, self.lifecycle, workloads, net,
+                                self.podgc, jobs, self.leader, self.apiservers, self.scheduler_election,
+                                self.readiness, daemonsets, volumes, self.hpa, cronjobs, rcs)
         if "workloads" in touched:
             assert workloads is not None
             base = lay.start["workloads"]

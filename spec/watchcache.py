@@ -24,6 +24,7 @@ jumps to etcd's revision.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from spec import informer
@@ -42,17 +43,28 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
     for; with "stale" the last ``watch_cache_size`` events stay, since a list may be served at any of them."""
     if state.apiservers is not None:
         return _settle_servers(state, config, state.apiservers)
-    infs = state.informers()
-    etcd = state.etcd
+    moves = settle_moves(state.etcd, state.layout(), state.informers(), config)
+    if moves is None:
+        return state
+    etcd, changes = moves
+    if not changes:
+        return state._with(etcd=etcd)
+    return state.with_slots(changes, etcd)
+
+
+def settle_moves(etcd: Etcd, layout: SlotLayout, infs: Sequence[Informer | None], config: Config
+                 ) -> tuple[Etcd, dict[int, Informer | None]] | None:
+    """What ``settle`` does (one API server) to ``etcd`` and to the informers ``infs`` of the slots of ``layout``:
+    (etcd', the informers that move, by slot index); None when nothing changes."""
     if not etcd.history:
         revision = etcd.revision
         if all(inf is None or inf.expired or inf.rv >= revision for inf in infs):
-            return state  # nothing to skip, forget or compact (``_settle`` would say None)
-    plan = _settle(etcd, state.layout(), tuple([None if inf is None else ((inf.rv,) if inf.expired else inf.rv)
-                                                for inf in infs]),
+            return None  # nothing to skip, forget or compact (``_settle`` would say None)
+    plan = _settle(etcd, layout, tuple([None if inf is None else ((inf.rv,) if inf.expired else inf.rv)
+                                        for inf in infs]),
                    config.consistency, config.watch_cache_size)
     if plan is None:
-        return state
+        return None
     etcd, moves = plan
     changes: dict[int, Informer | None] = {}
     for i, move in moves:
@@ -60,9 +72,7 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
         assert inf is not None
         rv, expired = move
         changes[i] = Informer(rv, inf.cache, expired, max(inf.high_water, rv))
-    if not changes:
-        return state._with(etcd=etcd)
-    return state.with_slots(changes, etcd)
+    return etcd, changes
 
 
 @functools.lru_cache(maxsize=1 << 18)
