@@ -28,11 +28,11 @@ import attrs
 import immutables
 
 from spec import informer
-from spec.idfields import NEXT_UID, NODE, REVISION, UID, VERSION
+from spec.idfields import NAME, NEXT_UID, NODE, REVISION, UID, VERSION
 from spec.informer import cache_at
 from spec.reduction import fields
 from spec.reduction.memo import Memo
-from spec.state import ClusterState, Etcd, Informer, Key, Object, Pod, WatchEvent
+from spec.state import ClusterState, Etcd, Informer, Key, Node, Object, Pod, WatchEvent
 
 
 def _informers(state: ClusterState) -> list[Informer]:
@@ -643,7 +643,95 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
             candidates = _tied(candidates, [
                 (tuple((rv, k, perm.get(a, a), perm.get(b, b)) for rv, k, a, b in events),
                  tuple(sorted((i, k, perm.get(n, n)) for i, k, n in cached))) for perm in candidates])
+    if len(candidates) > 1:
+        # Whatever else the components hold of the nodes (the node lifecycle controller's grace timers, a drain's
+        # node, a queued node key...): each such record renamed by each candidate, compared by its encoding. The
+        # parts above are the common cases, cheap to compare; this one is generic (every field that declares a
+        # node name, a key or a hostname label: ``spec.idfields``), so a new one cannot be overlooked. Found by
+        # tests/spec/test_spec_reductions.py: two failed nodes whose grace timers differed tied, and one orbit
+        # kept two representatives.
+        # What else can tell the renamings apart: the objects and events whose keys name the nodes (a Node's status,
+        # a node's Lease: the orders above leave them out, as a key that names a node is renamed with it), the same
+        # in expired informers' caches, and whatever the components hold of the nodes (the node lifecycle
+        # controller's grace timers, a drain's node, a queued node key...), each renamed by each candidate and
+        # compared by its encoding: a function of the renamed state alone, so every renaming of one state ties
+        # the same way. Generic (every field that declares a node name, a key or a hostname label:
+        # ``spec.idfields``), so a new one cannot be overlooked. Found by tests/spec/test_spec_reductions.py: two
+        # failed nodes whose grace timers differed tied, and so did two nodes updated in the other order; each
+        # orbit kept two representatives.
+        nodes = frozenset(n for perm in candidates for n in perm)
+        objs = _node_objects(state.etcd.objects, nodes)
+        events = [e for e in state.etcd.history if _names(e.key, nodes)]
+        cached = [(i, k, o) for i, inf in enumerate(state.informers()) if inf is not None and inf.expired
+                  for k, o in inf.cache.items() if _names(k, nodes)]
+        records = [r for r in _component_records(state) if _names_nodes(r, nodes)]
+        candidates = _tied(candidates, [
+            (tuple(sorted((_renamed(k, perm), _encoded(o, perm)) for k, o in objs)),
+             tuple((e.rv, _renamed(e.key, perm), _encoded(e.obj, perm), _encoded(e.prev, perm)) for e in events),
+             tuple(sorted((i, _renamed(k, perm), _encoded(o, perm)) for i, k, o in cached)),
+             tuple(_encoded(r, perm) for r in records)) for perm in candidates])
     return candidates[0]
+
+
+def _names(key: str, nodes: frozenset[str]) -> bool:
+    """Whether the key ``key`` names one of ``nodes``."""
+    return not nodes.isdisjoint(key.split("/"))
+
+
+def _renamed(key: str, perm: dict[str, str]) -> str:
+    return "/".join([perm.get(part, part) for part in key.split("/")])
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _node_objects(objects: immutables.Map[Key, Object], nodes: frozenset[str]) -> tuple[tuple[Key, Object], ...]:
+    """etcd's objects whose keys name one of ``nodes``. Memoised: states share their objects."""
+    return tuple((k, o) for k, o in objects.items() if _names(k, nodes))
+
+
+def _encoded(o: Any, perm: dict[str, str]) -> str:
+    """A total order's encoding of ``o`` renamed by ``perm`` (``repr``: equal values, equal encodings)."""
+    return "" if o is None else _encoding(o, tuple(sorted(perm.items())))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _encoding(o: Any, perm: tuple[tuple[str, str], ...]) -> str:
+    if isinstance(o, Node):
+        # A Node's own uid is numbered by its name (``_id_plan``), not in creation order as every other uid and
+        # revision is: left out, the order is the same before and after renumbering (``Representatives``).
+        o = attrs.evolve(o, meta=attrs.evolve(o.meta, uid=0))
+    return repr(fields.rewrite(o, fields.Rewrite(nodes=dict(perm), keep=_SKELETON), fields.NODES))
+
+
+_HANDLED = frozenset({"etcd", "kubelets", "schedulers"})
+"""What ``_best_permutation`` compares before its generic part (etcd through ``_placed_best`` and the history)."""
+
+
+def _component_records(state: ClusterState) -> list[Any]:
+    """The component records of ``state`` that may hold node names, other than ``_HANDLED`` (informers are
+    skipped inside them: a watching informer's cache follows from etcd, an expired one's is compared above)."""
+    out = []
+    for f in attrs.fields(ClusterState):
+        if f.name not in _HANDLED:
+            v = getattr(state, f.name)
+            if attrs.has(type(v)) and fields.collector(type(v), fields.NODES, _SKELETON) is not None:
+                out.append(v)
+    return out
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _names_nodes(record: Any, nodes: frozenset[str]) -> bool:
+    """Whether the component record ``record`` holds one of ``nodes`` (as a node name, in a key or as a hostname
+    label), outside informers. Memoised: records are hashable and shared among states."""
+    for kind, v, _ in fields.collect(record, fields.NODES, _SKELETON):
+        if kind in (NODE, NAME):
+            if v in nodes:
+                return True
+        elif isinstance(v, str):
+            if not nodes.isdisjoint(v.split("/")):
+                return True
+        elif any(isinstance(x, str) and x in nodes for pair in v for x in pair):  # labels
+            return True
+    return False
 
 
 _NODE_NAMES = frozenset({NODE})
