@@ -36,6 +36,7 @@ process (``restart``); it models nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Final, Protocol, cast, runtime_checkable
 
@@ -245,7 +246,14 @@ def restart(components: Iterable[object], state: ClusterState, config: Config, p
             ) -> ClusterState:
     """A restart of ``process``: every component of ``components`` (the composition, ``spec.cluster.COMPONENTS``)
     whose ``host`` is the process's restarts, in order (``Restarts.restart``); not settled."""
-    for c in components:
-        if getattr(c, "host", None) == process.host:
-            state = cast(Restarts, c).restart(state, config, process, revision)
+    hosted = _hosted(components, process.host) if isinstance(components, tuple) else tuple(
+        cast(Restarts, c) for c in components if getattr(c, "host", None) == process.host)
+    for c in hosted:
+        state = c.restart(state, config, process, revision)
     return state
+
+
+@functools.lru_cache(maxsize=256)
+def _hosted(components: tuple[object, ...], host: str) -> tuple[Restarts, ...]:
+    """The components of ``components`` that ``host`` runs, in order (a fault tries a crash from every state)."""
+    return tuple(cast(Restarts, c) for c in components if getattr(c, "host", None) == host)
