@@ -21,11 +21,12 @@ from spec.scenario import builtin, builtin_names
 from spec.state import ClusterState
 from spec.watchcache import settle
 
-FAST = ("web-two-nodes", "service-web", "stale-replicaset", "job-completions", "daemonset-two-nodes",
+FAST = ("web-two-nodes", "service-web", "service-create", "stale-replicaset", "job-completions", "daemonset-two-nodes",
         "pvc-delete-reclaim", "cronjob-replace", "replicationcontroller-three-two-running", "statefulset-partition",
         "ha-controller-manager", "drain-with-pdb", "node-partition")
-"""Every kind of informer owner (controller manager, scheduler, kubelets, the Services' three, workloads, Jobs,
-DaemonSets, volumes, CronJobs, ReplicationControllers), stale consistency and leader election."""
+"""Deliveries to every kind of informer owner within 150 states (controller manager, scheduler, kubelets, the
+EndpointSlice controller, kube-proxy, CoreDNS, workloads, Jobs, DaemonSets, volumes, CronJobs,
+ReplicationControllers), stale consistency and leader election."""
 
 
 def plain_deliveries(state: ClusterState, config: Config) -> list[tuple[A.Deliver, ClusterState]]:
