@@ -35,7 +35,7 @@ import functools
 import immutables
 
 from spec.controllers.replicaset import is_active
-from spec.state import ClusterState, Key, Kubelet, Object, Pod, ReplicaSet, ReplicationController
+from spec.state import ClusterState, Key, Kubelet, Object, Pod, ReplicaSet, ReplicationController, RuntimeContainer
 
 
 def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
@@ -46,21 +46,39 @@ def _running(kubelets: tuple[Kubelet, ...], pod: Pod) -> bool:
     return False
 
 
+Runtimes = tuple[tuple[str, frozenset[RuntimeContainer]], ...]
+_NOTHING: frozenset[RuntimeContainer] = frozenset()
+
+
+def _healthy_runtimes(kubelets: tuple[Kubelet, ...]) -> Runtimes:
+    """What ``_healthy`` reads of the kubelets: the node of each and its runtime's containers, none while the node
+    or its runtime is down (a memo keyed on it hits where the kubelets differ in what it does not read: their
+    informers, most often)."""
+    return tuple([(k.node, k.runtime if k.up and not k.runtime_down else _NOTHING) for k in kubelets])
+
+
+def _running_healthy(kubelets: Runtimes, pod: Pod) -> bool:
+    for node, runtime in kubelets:
+        if node == pod.node_name:
+            return any(c.uid == pod.meta.uid and c.running and c.managed for c in runtime)
+    return False
+
+
 def replicasets_on_healthy_nodes(s: ClusterState) -> bool:
     """Every ReplicaSet (and ReplicationController) not being deleted has exactly spec.replicas active pods, each
     Ready and running on a node that is up, whose container runtime is up, and that the API server still has (a pod
     bound to a deleted node is an orphan, not a replica on a healthy node, even while its old kubelet still runs
     it)."""
-    return _healthy(s.etcd.objects, s.kubelets)
+    return _healthy(s.etcd.objects, _healthy_runtimes(s.kubelets))
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _healthy(objects: immutables.Map[Key, Object], kubelets: tuple[Kubelet, ...]) -> bool:
+def _healthy(objects: immutables.Map[Key, Object], kubelets: Runtimes) -> bool:
     counts: dict[int, int] = {}
     for p in objects.values():
         if not isinstance(p, Pod) or not is_active(p) or p.meta.owner is None:
             continue
-        if not (p.status.ready and _running(kubelets, p) and f"nodes/{p.node_name}" in objects):
+        if not (p.status.ready and _running_healthy(kubelets, p) and f"nodes/{p.node_name}" in objects):
             return False
         counts[p.meta.owner.uid] = counts.get(p.meta.owner.uid, 0) + 1
     for rs in objects.values():
