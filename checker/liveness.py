@@ -226,11 +226,17 @@ def _fair_component(component: list[int], g: StateGraph, weak: int, strong: int,
     return component
 
 
-def find_fair_lasso(g: StateGraph, bad: bytearray, triggers: Sequence[int], weak: int, strong: int) -> Lasso | None:
+def find_fair_lasso(g: StateGraph, bad: bytearray, triggers: Sequence[int], weak: int, strong: int,
+                    cycles: FairCycles | None = None) -> Lasso | None:
     """A lasso that reaches a trigger, then stays in `bad` states forever, fairly; None if there is none.
 
     Only expanded states are considered, so a lasso found in a partial graph is a genuine counterexample.
+    ``cycles``: the graph's fair components, when another property already found them (``FairCycles``): under weak
+    fairness a fair cycle through `bad` states lies in one of them, so none holding a `bad` state rules the lasso
+    out without a search (a violation's lasso is searched as without `cycles`: the same lasso).
     """
+    if cycles is not None and cycles.meets(bad) is False:
+        return None
     return _search(g, bad, [t for t in triggers if bad[t]], weak, strong, None)
 
 
@@ -241,7 +247,7 @@ def find_fair_recurrence(g: StateGraph, triggers: Sequence[int], recur: bytearra
     The loop starts at a `recur` state. Only expanded states are considered, as in `find_fair_lasso`. ``cycles``:
     the graph's fair components, found once for every recurrence property of one graph (``FairCycles``).
     """
-    if not any(recur):
+    if not any(recur) or cycles is not None and cycles.meets(recur) is False:
         return None
     everything = _ALL * len(g)
     region = _reached(g, everything, triggers)
@@ -263,11 +269,26 @@ class FairCycles:
     recurrence properties (``<>[]Q``, ``P ~> []Q``) checked on one graph: each then only asks which of them its
     triggers reach and which hold a state where its goal fails. Under weak fairness alone, a component is fair as
     a whole or not at all; strong fairness refines a component by what each property's search keeps, so with a
-    strong class ``components`` is None and every property searches its own region."""
+    strong class ``components`` is None and every property searches its own region.
+
+    Once found they also rule out, without a search, the properties whose bad states no fair component holds
+    (``meets``): under weak fairness every fair cycle of a subgraph lies in a fair component of the whole graph
+    (a component is unfair when some class is enabled in all its states and none of its edges takes it; that
+    class is then enabled all along any cycle inside it, which takes none of its edges either)."""
 
     def __init__(self, g: StateGraph, weak: int, strong: int) -> None:
         self.g, self.weak, self.strong = g, weak, strong
         self._fair: list[list[int]] | None = None
+        self._fair_states: list[int] | None = None
+
+    def meets(self, marked: bytearray) -> bool | None:
+        """Whether a fair component holds a ``marked`` state; None when the components are not found yet (they
+        are found only when a property's region makes them worth it: ``worth``) or under strong fairness."""
+        if self._fair is None or self.strong:
+            return None
+        if self._fair_states is None:
+            self._fair_states = [v for c in self._fair for v in c]
+        return any(marked[v] for v in self._fair_states)
 
     def worth(self, region: bytearray) -> bool:
         """Whether to answer from the whole graph's components for a property whose triggers reach ``region``:
@@ -473,9 +494,9 @@ def violation_lasso(g: StateGraph, kind: str, goal: bytearray, premise: bytearra
     """
     bad = goal.translate(_NOT)
     if kind == "eventually":
-        return find_fair_lasso(g, bad, roots, weak, strong)
+        return find_fair_lasso(g, bad, roots, weak, strong, cycles)
     if kind == "leads_to":
-        return find_fair_lasso(g, bad, [i for i, p in enumerate(premise) if p and bad[i]], weak, strong)
+        return find_fair_lasso(g, bad, [i for i, p in enumerate(premise) if p and bad[i]], weak, strong, cycles)
     if kind == "eventually_always":
         return find_fair_recurrence(g, roots, bad, weak, strong, cycles)
     if kind == "leads_to_always":

@@ -632,6 +632,41 @@ def test_hidden_fairness_matches_brute_force(g: Graph, fairness: dict[str, str],
             event("some states never asked")
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(constrained=False), fairness_maps, st.data())
+def test_properties_after_the_fair_components_are_found_keep_their_verdicts_and_lassos(
+    g: Graph, fairness: dict[str, str], data: st.DataObject
+) -> None:
+    """A recurrence property whose triggers reach the whole graph finds its fair components (``FairCycles``);
+    every liveness property checked after it is ruled out from them where no fair component holds one of its bad
+    states, and searched as alone otherwise: its verdict is brute force's, and its lasso (when it is the first
+    violated) the one it has when checked alone."""
+    node = st.integers(0, g.nodes - 1)
+    x_set = data.draw(st.frozensets(node), label="opener's goal")
+    p_set = data.draw(st.frozensets(node), label="p")
+    q_set = data.draw(st.frozensets(node), label="q")
+    recur = frozenset(range(g.nodes)) - q_set
+    triggers = {u for u in reachable_from_init(g) if u in p_set}
+    opener = eventually_always("Opener", lambda s: s in x_set)
+    conditions = fairness_conditions(fairness)
+    cases = (
+        (eventually("E", lambda s: s in q_set), fair_lasso_exists(g, set(g.init), q_set, fairness)),
+        (leads_to("L", lambda s: s in p_set, lambda s: s in q_set), fair_lasso_exists(g, triggers, q_set, fairness)),
+        (eventually_always("EA", lambda s: s in q_set), fair_recurrence_exists(g, set(g.init), recur, fairness)),
+        (leads_to_always("LA", lambda s: s in p_set, lambda s: s in q_set),
+         fair_recurrence_exists(g, triggers, recur, fairness)),
+    )
+    if "strong" not in fairness.values() and reachable_from_init(g) - x_set:
+        event("the opener finds the fair components")
+    for prop, violated in cases:
+        both = check(GraphModel(g, [opener, prop], conditions), deadlock=False)
+        alone = check(GraphModel(g, [prop], conditions), deadlock=False)
+        assert both.status_of(prop.name) == alone.status_of(prop.name), (prop.name, both.properties)
+        assert (alone.status_of(prop.name) == "violated") == violated, (prop.name, alone.properties)
+        if both.violation is not None and both.violation.property == prop.name:
+            assert both.violation == alone.violation, prop.name
+
+
 # Symmetry: two interchangeable walkers on a random graph, checked with and without the reduction.
 
 
