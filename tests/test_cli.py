@@ -167,6 +167,57 @@ def test_console_script_end_to_end(tmp_path):
     assert r.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.yaml'}: no such scenario file"]
 
 
+WIDE = """
+from checker import Model, always
+
+
+class Wide(Model):
+    \"\"\"A counter whose states carry 400 more numbers: its counterexample is some hundreds of kilobytes.\"\"\"
+
+    def __init__(self):
+        self.properties = [always("below300", lambda s: s[0] < 300)]
+
+    def init_states(self):
+        return [(0, *range(400))]
+
+    def successors(self, s):
+        yield ("inc", (s[0] + 1, *s[1:]))
+
+
+class WideFine(Wide):
+    def __init__(self):
+        self.properties = [always("small", lambda s: s[0] <= 300)]
+
+    def successors(self, s):
+        yield ("inc", (min(s[0] + 1, 300), *s[1:]))
+"""
+
+
+def test_output_written_before_the_exit_without_teardown_is_complete(tmp_path: Path) -> None:
+    """`kubespec` ends with ``os._exit`` (``checker.cli.run``: no teardown of the states): what it printed through a
+    pipe (far more than a pipe holds) and the trace file it wrote are complete, and the codes are the verdict's."""
+    exe = Path(sys.executable).parent / "kubespec"
+    (tmp_path / "wide.py").write_text(WIDE)
+    trace = tmp_path / "cex.json"
+    r = subprocess.run([str(exe), "check", "--model", f"{tmp_path / 'wide.py'}:Wide", "--json", "--trace",
+                        str(trace)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    assert len(r.stdout) > 500_000 and r.stdout.endswith("}\n")
+    doc = json.loads(r.stdout)
+    assert doc["status"] == "violation" and doc["property"] == "below300" and len(doc["trace"]) == 301
+    assert doc["trace"][-1]["state"] == [300, *range(400)] and doc["trace_file"] == str(trace)
+    saved = json.loads(trace.read_text())
+    assert len(saved["states"]) == 301, list(saved)
+    r = subprocess.run([str(exe), "check", "--model", f"{tmp_path / 'wide.py'}:Wide"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 1 and "Invariant below300 is violated" in r.stdout and "\nStep 300 " in r.stdout, r.stderr
+    assert r.stdout.splitlines()[-2].startswith("✘ violation of below300 (always) after 301 distinct states")
+    r = subprocess.run([str(exe), "check", "--model", f"{tmp_path / 'wide.py'}:WideFine", "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["stats"]["distinct_states"] == 301
+
+
 _SIGNAL_DURING_IMPORT = """
 import os, signal, sys
 
