@@ -2,6 +2,7 @@
 
     from checker import Model, always, sometimes, eventually, leads_to, weak, strong, check
     from checker import eventually_always, leads_to_always   # <>[]P and P ~> []Q
+    from checker import negation                             # ~P, known as the negation of P
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
         eventually_always,
         leads_to,
         leads_to_always,
+        negation,
         sometimes,
         strong,
         weak,
@@ -31,7 +33,7 @@ _HOME = {
     "check": "checker.runner",
     **dict.fromkeys(("InputError", "ModelError"), "checker.errors"),
     **dict.fromkeys(("Fairness", "Model", "Property", "always", "eventually", "eventually_always", "leads_to",
-                     "leads_to_always", "sometimes", "strong", "weak"), "checker.model"),
+                     "leads_to_always", "negation", "sometimes", "strong", "weak"), "checker.model"),
     **dict.fromkeys(("ActionCoverage", "Bounds", "Result", "Stats", "Step", "Violation"), "checker.result"),
 }
 
@@ -56,5 +58,5 @@ def __dir__() -> list[str]:
 __all__ = [
     "ActionCoverage", "Bounds", "Fairness", "InputError", "Model", "ModelError", "Property", "Result", "Stats",
     "Step", "Violation", "always", "check", "eventually", "eventually_always", "leads_to", "leads_to_always",
-    "sometimes", "strong", "weak",
+    "negation", "sometimes", "strong", "weak",
 ]

@@ -163,9 +163,10 @@ class _Worker:
                         wit |= 1 << k
                 goals = premises = 0
                 for k, p in enumerate(self.liveness):
-                    if holds(p.name, p.pred, t):
+                    goal = holds(p.name, p.pred, t)
+                    if goal:
                         goals |= 1 << k
-                    if p.premise is not None and holds(p.name, p.premise, t):
+                    if p.premise is not None and (not goal if p.negated_premise else holds(p.name, p.premise, t)):
                         premises |= 1 << k
                 candidates.append(_Candidate(pos, sp, f, a, failing, wit, goals, premises))
                 found.append(t)
@@ -465,8 +466,8 @@ def explore_parallel(model: Model, *, workers: int, max_states: int | None, max_
                     failing = name
             wit = sum(1 << k for k, p in enumerate(witnesses) if holds(p.name, p.pred, s))
             goals = sum(1 << k for k, p in enumerate(liveness) if holds(p.name, p.pred, s))
-            premises = sum(1 << k for k, p in enumerate(liveness)
-                           if p.premise is not None and holds(p.name, p.premise, s))
+            premises = sum(1 << k for k, p in enumerate(liveness) if p.premise is not None and (
+                not goals >> k & 1 if p.negated_premise else holds(p.name, p.premise, s)))
             i = store(f, NO_PARENT, 1, failing, wit, goals, premises)
             out.max_depth = 1
             if out.failure:

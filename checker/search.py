@@ -144,7 +144,10 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
         started -= resume.elapsed
     generated_by, distinct_by = out.generated_by, out.distinct_by
     goal_bits, premise_bits = out.goal_bits, out.premise_bits
-    live = [(p.name, p.pred, p.premise, goal_bits[k], premise_bits[k]) for k, p in enumerate(liveness)]
+    # A premise that is the goal's negation (or whose negation is the goal: `checker.model.Negation`) is not asked:
+    # its answer is the goal's, negated.
+    live = [(p.name, p.pred, _NEGATED if p.negated_premise else p.premise, goal_bits[k], premise_bits[k])
+            for k, p in enumerate(liveness)]
     options = {"strategy": strategy, "max_states": max_states, "max_depth": max_depth, "deadlock": deadlock,
                "storage": storage}
 
@@ -199,6 +202,8 @@ def explore(model: Model, *, strategy: str, max_states: int | None, max_depth: i
                 goals.append(value)
                 if premise is None:
                     premises.append(0)
+                elif premise is _NEGATED:
+                    premises.append(not value)
                 else:
                     value = premise(state)
                     if value is not True and value is not False:
@@ -396,6 +401,11 @@ def _asker(g: StateGraph, hidden: Callable[[Any], Iterable[str]], class_bit: dic
         return mask
 
     return hidden_of
+
+
+def _NEGATED(state: Any) -> bool:
+    """Stands for a premise answered by its goal's negation (never called)."""
+    raise AssertionError("a negated premise is answered from its goal")
 
 
 class _NotABool(Exception):

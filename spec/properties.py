@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import attrs
 import immutables
 
+from checker.model import negation
 from spec.controllers.deployment import RECREATE, deployment_complete, equal_ignore_hash, max_surge
 from spec.controllers.replicaset import is_active
 from spec.ha_properties import (
@@ -90,23 +91,13 @@ def of_etcd(check: Callable[[Etcd], bool]) -> Callable[[Etcd], bool]:
 
 def converging(goal: Predicate, excuse: Predicate) -> tuple[Predicate, Predicate]:
     """The premise and goal of "whenever ``goal`` is false and nothing excuses it, eventually it is true or
-    excused": (not goal and not excuse, goal or excuse). The premise is the goal's negation, and the checker asks
-    the premise of a state right after the goal (``checker.search``): the premise answers from the goal's last
-    answer when asked of the very state the goal was last asked of (an identity, never a hash or an equality: the
-    state is held, so its identity cannot be reused), and computes it otherwise."""
-    last: list[object] = [None, False]
-
-    def premise(s: ClusterState) -> bool:
-        if s is last[0]:
-            return not last[1]
-        return not (goal(s) or excuse(s))
-
+    excused": (not goal and not excuse, goal or excuse). The premise is the goal's negation, declared as such
+    (``checker.negation``): the checker takes its answer from the goal's, asking ``goal`` and ``excuse`` once per
+    state."""
     def reached(s: ClusterState) -> bool:
-        value = goal(s) or excuse(s)
-        last[0], last[1] = s, value
-        return value
+        return goal(s) or excuse(s)
 
-    return premise, reached
+    return negation(reached), reached
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -435,10 +426,6 @@ def _recreate_overlaps(objects: immutables.Map[Key, Object]) -> Iterator[tuple[D
             yield recreate[uid], sorted(name for names in by_rs.values() for name in names)
 
 
-def _not(p: Predicate) -> Predicate:
-    return lambda s: not p(s)
-
-
 PROPERTIES: dict[str, PropertySpec] = {
     p.name: p
     for p in (
@@ -470,7 +457,7 @@ PROPERTIES: dict[str, PropertySpec] = {
         ),
         PropertySpec(
             "EveryFeasiblePodEventuallyScheduled", "leads_to", unscheduled_feasible_pod,
-            _not(unscheduled_feasible_pod),
+            negation(unscheduled_feasible_pod),
             "Whenever an unbound pod fits some node, eventually no such pod is left (it is bound, or deleted).",
             "pkg/scheduler/backend/queue/scheduling_queue.go (requeue on cluster events, flush after 5 min)",
         ),
@@ -583,7 +570,7 @@ PROPERTIES["EvictionOnlyForUntoleratedTaints"] = PropertySpec(
 
 PROPERTIES["NoOrphanedDependents"] = PropertySpec(
     "NoOrphanedDependents", "leads_to_always",
-    lambda s: not no_dangling_dependents(s), no_dangling_dependents,
+    negation(no_dangling_dependents), no_dangling_dependents,
     "Whenever some object's owner (by uid) is gone, the garbage collector eventually deletes it (and its own "
     "dependents) and no dependent of a deleted owner is left: a background or foreground cascade completes.",
     "pkg/controller/garbagecollector/garbagecollector.go (attemptToDeleteItem), graph_builder.go",
@@ -606,7 +593,7 @@ PROPERTIES["JobActivePodsWithinParallelism"] = PropertySpec(
 )
 
 PROPERTIES["JobEventuallyFinishes"] = PropertySpec(
-    "JobEventuallyFinishes", "leads_to", lambda s: not jobs_finished(s), jobs_finished,
+    "JobEventuallyFinishes", "leads_to", negation(jobs_finished), jobs_finished,
     "Whenever some Job has neither the Complete nor the Failed condition, eventually every Job has one (its pods "
     "run to completion or exhaust backoffLimit).",
     "pkg/controller/job/job_controller.go (syncJob, enactJobFinished)",
@@ -614,7 +601,7 @@ PROPERTIES["JobEventuallyFinishes"] = PropertySpec(
 )
 
 PROPERTIES["FinishedJobsDeletedAfterTTL"] = PropertySpec(
-    "FinishedJobsDeletedAfterTTL", "leads_to", lambda s: not expired_jobs_gone(s), expired_jobs_gone,
+    "FinishedJobsDeletedAfterTTL", "leads_to", negation(expired_jobs_gone), expired_jobs_gone,
     "Whenever a finished Job's ttlSecondsAfterFinished has run out since it finished, eventually no such Job is "
     "left: the TTL-after-finished controller deletes it in foreground and the garbage collector deletes its pods "
     "and then the Job.",
@@ -626,7 +613,7 @@ PROPERTIES["FinishedJobsDeletedAfterTTL"] = PropertySpec(
 )
 
 PROPERTIES["NamespaceEventuallyDeleted"] = PropertySpec(
-    "NamespaceEventuallyDeleted", "leads_to", lambda s: not namespaces_settled(s), namespaces_settled,
+    "NamespaceEventuallyDeleted", "leads_to", negation(namespaces_settled), namespaces_settled,
     "Whenever some namespace is Terminating, eventually none is: its content is deleted, the namespace controller "
     "removes the kubernetes finalizer and the namespace is gone, with nothing left in it.",
     "pkg/controller/namespace/deletion/namespaced_resources_deleter.go (Delete, deleteAllContent, "
@@ -745,7 +732,7 @@ def _register_cronjobs() -> None:
     )
     PROPERTIES["CronJobHistoryLimitsKept"] = PropertySpec(
         "CronJobHistoryLimitsKept", "leads_to", cp.over_history_limits,
-        lambda s: not cp.over_history_limits(s),
+        negation(cp.over_history_limits),
         "Finished Jobs beyond a CronJob's successfulJobsHistoryLimit / failedJobsHistoryLimit are eventually "
         "deleted, oldest first.",
         "pkg/controller/cronjob/cronjob_controllerv2.go (cleanupFinishedJobs, removeOldestJobs); "
@@ -754,7 +741,7 @@ def _register_cronjobs() -> None:
     )
     PROPERTIES["CronJobScheduleTimesGetJobs"] = PropertySpec(
         "CronJobScheduleTimesGetJobs", "leads_to", cp.schedule_time_pending,
-        lambda s: not cp.schedule_time_pending(s),
+        negation(cp.schedule_time_pending),
         "Every schedule time reached (within the scenario's bound) while the CronJob is not suspended and, under "
         "Forbid, has no unfinished Job, eventually gets its Job, unless startingDeadlineSeconds has passed.",
         "pkg/controller/cronjob/cronjob_controllerv2.go (sync, syncCronJob), utils.go (nextScheduleTime, "

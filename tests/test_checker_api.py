@@ -16,6 +16,7 @@ from checker import (
     eventually_always,
     leads_to,
     leads_to_always,
+    negation,
     sometimes,
     strong,
     weak,
@@ -305,6 +306,19 @@ def test_predicates_must_return_bools_and_model_errors_are_reported():
         check(Boom(5))
     with pytest.raises(InputError, match="used twice"):
         check(Counter(3, props=(always("p", lambda x: True), always("p", lambda x: True))))
+
+
+def test_a_negated_predicate_insists_on_a_bool_and_names_its_property():
+    """`negation(q)` as a premise is answered from `q`'s answer, which must be a bool; asked directly, it raises
+    on a non-bool too (a TypeError the checker reports, naming the property)."""
+    def one(x):
+        return 1
+
+    with pytest.raises(ModelError, match="'Q' returned int"):
+        check(Counter(3, props=(leads_to("Q", negation(one), one),)))
+    with pytest.raises(ModelError, match="'P' raised TypeError: the predicate negated returned str"):
+        check(Counter(3, props=(leads_to("P", lambda x: True, negation(lambda x: "yes")),)))
+    assert negation(lambda x: x > 1)(2) is False and negation(lambda x: x > 1)(0) is True
 
 
 def test_interrupt_returns_partial_results():

@@ -30,6 +30,7 @@ from checker import (
     eventually_always,
     leads_to,
     leads_to_always,
+    negation,
     sometimes,
     strong,
     weak,
@@ -665,6 +666,37 @@ def test_properties_after_the_fair_components_are_found_keep_their_verdicts_and_
         assert (alone.status_of(prop.name) == "violated") == violated, (prop.name, alone.properties)
         if both.violation is not None and both.violation.property == prop.name:
             assert both.violation == alone.violation, prop.name
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(constrained=False), fairness_maps, st.data())
+def test_a_premise_declared_as_the_goals_negation_gives_the_same_result(
+    g: Graph, fairness: dict[str, str], data: st.DataObject
+) -> None:
+    """`negation(q)` as the premise of `q` (or `negation(p)` as the goal of `p`): the checker answers the premise
+    from the goal, never asking it; the verdicts, vacuity and lassos are those of the same property written with a
+    plain function, and the predicate is asked once per state."""
+    node = st.integers(0, g.nodes - 1)
+    q_set = data.draw(st.frozensets(node), label="q")
+    asked: list[int] = []
+
+    def q(s: int) -> bool:
+        asked.append(s)
+        return s in q_set
+
+    conditions = fairness_conditions(fairness)
+    for make in (leads_to, leads_to_always):
+        declared = [make("NotQ", negation(q), q), make("QThenNot", q, negation(q))]
+        plain = [make("NotQ", lambda s: s not in q_set, lambda s: s in q_set),
+                 make("QThenNot", lambda s: s in q_set, lambda s: s not in q_set)]
+        for one in (0, 1):
+            asked.clear()
+            a = check(GraphModel(g, [declared[one]], conditions), deadlock=False)
+            b = check(GraphModel(g, [plain[one]], conditions), deadlock=False)
+            assert a.properties == b.properties and a.violation == b.violation, (make, one)
+            assert sorted(asked) == sorted(set(asked)), "the premise was asked as well as the goal"
+            if a.properties[-1].status == "vacuous":
+                event("vacuous")
 
 
 # Symmetry: two interchangeable walkers on a random graph, checked with and without the reduction.

@@ -506,6 +506,41 @@ def test_hashed_workers_tell_classes_apart() -> None:
     assert one.stats.distinct_states == 61
 
 
+def test_workers_answer_a_negated_premise_from_its_goal_with_the_result_of_one_worker() -> None:
+    """A premise declared as its goal's negation (`checker.negation`) is answered from the goal by the workers too:
+    the same verdicts, vacuity and lasso as one worker, and as the same property written with plain functions
+    (without fairness the dial may stop before 0: a lasso)."""
+    from checker import leads_to_always, negation
+
+    class Dial(Model):
+        def __init__(self, declared: bool, fair: bool) -> None:
+            def zero(x: int) -> bool:
+                return x == 0
+
+            def nine(x: int) -> bool:
+                return x == 9
+
+            self.properties = [
+                leads_to_always("NotZeroThenZero", negation(zero) if declared else (lambda x: x != 0), zero),
+                leads_to("NineThenNot", nine, negation(nine) if declared else (lambda x: x != 9)),
+            ]
+            self.fairness = [weak("turn", lambda a: a == "turn")] if fair else []
+
+        def init_states(self) -> Iterator[int]:
+            yield 1
+
+        def successors(self, x: int) -> Iterator[tuple[str, int]]:
+            yield ("rest", 0) if x == 0 else ("turn", (x + 1) % 3)  # 1 -> 2 -> 0, where it rests
+
+    for fair in (True, False):
+        plain = check(Dial(False, fair))
+        for result in (check(Dial(True, fair)), check(Dial(True, fair), workers=2)):
+            _same(plain, result)
+            assert result.properties == plain.properties
+        assert plain.status_of("NineThenNot") == "vacuous"
+        assert plain.status_of("NotZeroThenZero") == ("holds" if fair else "violated")
+
+
 def test_hash_storage_is_refused_where_a_hash_does_not_travel() -> None:
     from checker.errors import InputError
 
