@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import immutables
@@ -35,15 +35,18 @@ from spec.reduction.memo import Memo
 from spec.state import ClusterState, Etcd, Informer, Key, Node, Object, Pod, WatchEvent
 
 
-def _informers(state: ClusterState) -> list[Informer]:
-    return [inf for inf in state.informers() if inf is not None]
-
-
 def canonical_state(
     state: ClusterState, symmetric: tuple[tuple[str, ...], ...], *, renumber: bool = True
 ) -> ClusterState:
     """The representative of ``state``'s class (its watching informers' caches taken from ``cache_at``)."""
     return _canonical(_expired_at_compaction(intern_objects(state)), symmetric, renumber)
+
+
+class Reorder(Protocol):
+    """A write-order reduction (``spec.reduction.writeorder.canonical_history``): with ``caches=False`` the
+    informers it moves are left with empty caches (the caller takes them from ``cache_at``)."""
+
+    def __call__(self, state: ClusterState, *, caches: bool = True) -> ClusterState: ...
 
 
 _Skeleton = tuple[Etcd, tuple["Informer | None", ...], "fields.Rewrite | None"]
@@ -71,7 +74,7 @@ class Representatives:
     """
 
     def __init__(self, symmetric: tuple[tuple[str, ...], ...], renumber: bool, reorder: bool,
-                 reorder_fn: Callable[[ClusterState], ClusterState] | None = None, size: int = 1 << 17) -> None:
+                 reorder_fn: Reorder | None = None, size: int = 1 << 17) -> None:
         self.symmetric = symmetric
         self.perms = _permutations(symmetric) if symmetric else ()
         self.renumber = renumber
@@ -148,23 +151,27 @@ class Representatives:
         return renamed.etcd, tuple(renamed.informers()), locals_
 
     def _skeleton(self, state: ClusterState, others: frozenset[_Triple]) -> _Skeleton:
-        """The skeleton's image, by the general path without symmetry (``others``: ``_local_ids(state)``)."""
+        """The skeleton's image, by the general path without symmetry (``others``: ``_local_ids(state)``).
+
+        The general path's steps on etcd and the informers alone: no state is built in between, the components'
+        ids are not rewritten (the caller does it, with the returned rewrite), and the reordering leaves the
+        caches of the informers it moves empty (``canonical_history(caches=False)``: every step after it reads a
+        watching informer's position only, and the last one takes its cache from ``cache_at``)."""
         if self.reorder is not None:
-            state = self.reorder(state)
-        state = _expired_at_compaction(intern_objects(state))
-        locals_ = None
-        if self.renumber:
-            plan = _plan_of(state, others)
-            if plan is not None:
-                rw = _rewrite_of(plan)
-                if any(_moves(rw, t) for t in others):
-                    locals_ = rw
-            out = _renumber_ids(state, plan)
-            if out is state:
-                out = rederived(state)
-        else:
-            out = rederived(state)
-        return out.etcd, tuple(out.informers()), locals_
+            state = self.reorder(state, caches=False)
+        etcd = _interned_etcd(state.etcd)
+        scopes = state.layout().scopes
+        infs = _at_compaction(state.informers(), etcd.compacted)
+        if not self.renumber:
+            return etcd, tuple(_rederived(etcd, scopes, infs)), None
+        plan = _plan_from(etcd, infs, others)
+        if plan is None:
+            return etcd, tuple(_rederived(etcd, scopes, infs)), None
+        rw = _rewrite_of(plan)
+        locals_ = rw if any(_moves(rw, t) for t in others) else None
+        etcd = _renumbered_etcd(etcd, plan)
+        return etcd, tuple([None if inf is None else _renumbered_informer(inf, scope, etcd, rw)
+                            for scope, inf in zip(scopes, infs, strict=True)]), locals_
 
 
 def _moves(rw: fields.Rewrite, t: _Triple) -> bool:
@@ -191,15 +198,21 @@ def _expired_at_compaction(state: ClusterState) -> ClusterState:
     keep the order in which a reordered history had left their positions (an API server restart expires
     informers at positions that ``spec.reduction.writeorder`` chose), and a representative's successors differ from its
     states'."""
-    compacted = state.etcd.compacted
-    infs: list[Informer | None] = []
-    changed = False
-    for _, _, _, inf in state.informer_slots():
+    infs = state.informers()
+    moved = _at_compaction(infs, state.etcd.compacted)
+    return state if moved is infs else state.with_informers(moved, current=infs)
+
+
+def _at_compaction(infs: list[Informer | None], compacted: int) -> list[Informer | None]:
+    """``infs`` with every expired informer below ``compacted`` moved to it (``_expired_at_compaction``): ``infs``
+    itself when none moves."""
+    out = infs
+    for i, inf in enumerate(infs):
         if inf is not None and inf.expired and inf.rv < compacted and inf.high_water <= inf.rv:
-            inf = informer_of(compacted, inf.cache, True, compacted)
-            changed = True
-        infs.append(inf)
-    return state.with_informers(infs) if changed else state
+            if out is infs:
+                out = list(infs)
+            out[i] = informer_of(compacted, inf.cache, True, compacted)
+    return out
 
 
 def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renumber: bool) -> ClusterState:
@@ -218,17 +231,23 @@ def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renu
 def rederived(state: ClusterState) -> ClusterState:
     """``state`` with the cache of every watching informer recomputed from etcd (``spec.informer.cache_at``):
     the same state (``spec.state.Informer``), with caches shared among states through the memo."""
-    etcd = state.etcd
-    infs: list[Informer | None] = []
-    changed = False
-    for _, _, scope, inf in state.informer_slots():
+    infs = state.informers()
+    out = _rederived(state.etcd, state.layout().scopes, infs)
+    return state if out is infs else state.with_informers(out, current=infs)
+
+
+def _rederived(etcd: Etcd, scopes: tuple[informer.Scope, ...], infs: list[Informer | None]) -> list[Informer | None]:
+    """``infs`` (of ``scopes``) with every watching informer's cache from ``cache_at`` (``rederived``): ``infs``
+    itself when every one already is."""
+    out = infs
+    for i, (scope, inf) in enumerate(zip(scopes, infs, strict=True)):
         if inf is not None and not inf.expired:
             cache = cache_at(etcd, scope, inf.rv)
             if cache is not inf.cache:
-                inf = informer_of(inf.rv, cache, False, inf.high_water)
-                changed = True
-        infs.append(inf)
-    return state.with_informers(infs) if changed else state
+                if out is infs:
+                    out = list(infs)
+                out[i] = informer_of(inf.rv, cache, False, inf.high_water)
+    return out
 
 
 # --- hash-consing --------------------------------------------------------------------------------------------
@@ -423,10 +442,16 @@ def _with_locals(state: ClusterState, rw: fields.Rewrite) -> ClusterState:
 
 def _plan_of(state: ClusterState, others: frozenset[_Triple]) -> _IdPlan | None:
     """``_id_plan`` of ``state``, whose components hold the ids ``others`` (``_local_ids``)."""
+    return _plan_from(state.etcd, state.informers(), others)
+
+
+def _plan_from(etcd: Etcd, infs: list[Informer | None], others: frozenset[_Triple]) -> _IdPlan | None:
+    """``_id_plan`` of a state with ``etcd``, the informers ``infs`` and components holding the ids ``others``."""
     extra = set(others)
-    for inf in _informers(state):
-        extra |= _informer_ids(inf)
-    return _id_plan(state.etcd, frozenset(extra))
+    for inf in infs:
+        if inf is not None:
+            extra |= _informer_ids(inf)
+    return _id_plan(etcd, frozenset(extra))
 
 
 @functools.lru_cache(maxsize=1 << 14)

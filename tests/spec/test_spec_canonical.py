@@ -19,8 +19,10 @@ from spec.reduction.canonical import (
     _renumbered_etcd,
     _rewrite_of,
     intern_objects,
+    rederived,
     renumber_ids,
 )
+from spec.reduction.writeorder import _plans, canonical_history
 from spec.scenario import builtin
 from spec.state import ClusterState
 from spec.testing import cluster_states, scenarios
@@ -106,3 +108,27 @@ def test_renumbered_objects_are_the_plain_rewrite() -> None:
                 seen.add(rep)
                 frontier.append(rep)
     assert moved > 100 and _object_images.hits > hits
+
+
+def test_the_reordering_without_caches_and_its_memoised_plans() -> None:
+    """``canonical_history(caches=False)`` (what ``Representatives`` asks on a skeleton miss) is the reordering with
+    the moved informers' caches left out: taking every watching informer's cache from ``cache_at`` gives the
+    reordering itself; and the plans memoised on the history's keys and revisions and the positions (``_plans``)
+    answer for other etcds than the one they were computed for, along a breadth-first search of web-two-nodes."""
+    model = ClusterModel(WEB.config, WEB.reductions)
+    frontier = list(model.init_states())
+    seen = set(frontier)
+    checked = moved = 0
+    hits = _plans.hits
+    while frontier and checked < 1500:
+        state = frontier.pop(0)
+        for _, nxt in model.successors(state):
+            full = canonical_history(nxt)
+            assert rederived(canonical_history(nxt, caches=False)) == full
+            moved += full is not nxt
+            checked += 1
+            rep = model.canonical(nxt)
+            if rep not in seen:
+                seen.add(rep)
+                frontier.append(rep)
+    assert moved > 100 and _plans.hits > hits
