@@ -57,6 +57,7 @@ interleaving).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -67,15 +68,23 @@ from spec import informer
 from spec.component import Base, Component, Host, Process, Step, restart
 from spec.controllers import nodelifecycle
 from spec.kubelet import nodes
-from spec.state import ClusterState, Kubelet, Node, Pod
+from spec.state import Budget, ClusterState, Kubelet, Node, Pod
 from spec.watchcache import settle
 
 if TYPE_CHECKING:
     from spec.config import Config
 
 
-def _spend(state: ClusterState, **field: int) -> ClusterState:
-    return attrs.evolve(state, budget=attrs.evolve(state.budget, **field))
+def _spend(state: ClusterState, budget: str) -> ClusterState:
+    """``state`` with one fault of the ``Budget`` field ``budget`` spent."""
+    return state._with(budget=_spent(state.budget, budget))
+
+
+@functools.lru_cache(maxsize=1 << 10)
+def _spent(b: Budget, budget: str) -> Budget:
+    """``b`` with one of ``budget`` spent (memoised: a scenario has a few budgets, and every state tries its
+    faults)."""
+    return attrs.evolve(b, **{budget: getattr(b, budget) - 1})
 
 
 @attrs.frozen
@@ -142,38 +151,47 @@ def _composition() -> tuple[Component, ...]:
     return COMPONENTS
 
 
+@functools.lru_cache(maxsize=64)
+def _hosted(components: tuple[Component, ...], host: str) -> tuple[Component, ...]:
+    """The components of ``components`` whose ``host`` is ``host``, in order (what ``spec.component.restart``
+    restarts of them: it is handed only these)."""
+    return tuple(c for c in components if getattr(c, "host", None) == host)
+
+
 def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     b = state.budget
     etcd = state.etcd
-    restart_revisions = informer.relist_revisions(config, etcd.revision, 0, etcd, True)
+    restart_revisions: list[int] | None = None
     for crash in CRASHES:
-        left = getattr(b, crash.budget)
-        if not left:
+        if not getattr(b, crash.budget):
             continue
         components = _composition()
+        spent = _spend(state, crash.budget)
+        if crash.lists and restart_revisions is None:
+            restart_revisions = informer.relist_revisions(config, etcd.revision, 0, etcd, True)
         for process in crash.processes(state):
-            for rv in restart_revisions if crash.lists else (0,):
-                new = restart(components, _spend(state, **{crash.budget: left - 1}), config, process,
-                              rv if crash.lists else etcd.revision)
+            hosted = _hosted(components, process.host)
+            for rv in restart_revisions if restart_revisions is not None and crash.lists else (0,):
+                new = restart(hosted, spent, config, process, rv if crash.lists else etcd.revision)
                 yield A.Fault("fault", crash.label, process.name, rv), settle(new, config)
     if b.container_crashes:
         for k in state.kubelets:
             for c in sorted(k.runtime, key=lambda c: (c.pod, c.name)):
                 if c.managed and c.running:
                     crashed = attrs.evolve(k, runtime=(k.runtime - {c}) | {attrs.evolve(c, running=False)})
-                    new = _spend(state, container_crashes=b.container_crashes - 1)
+                    new = _spend(state, "container_crashes")
                     yield A.Fault("fault", "container crash", f"{c.pod} ({c.name}) on {k.node}"), new.with_kubelet(
                         crashed)
     if b.node_crashes:
         for k in state.kubelets:
             if k.up and not k.partitioned:
-                new = _spend(state, node_crashes=b.node_crashes - 1)
+                new = _spend(state, "node_crashes")
                 down = attrs.evolve(k, up=False, informer=None, runtime=frozenset())
                 yield A.Fault("fault", "crash", f"nodes/{k.node}"), settle(new.with_kubelet(down), config)
     if b.node_failures:
         for k in state.kubelets:
             if not k.failed and not k.partitioned:
-                new = _spend(state, node_failures=b.node_failures - 1)
+                new = _spend(state, "node_failures")
                 down = attrs.evolve(k, up=False, failed=True, informer=None, runtime=frozenset())
                 new = attrs.evolve(new.with_kubelet(down),
                                    lifecycle=nodelifecycle.heartbeats_stopped(state.lifecycle, k.node))
@@ -181,7 +199,7 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
     if b.node_partitions:
         for k in state.kubelets:
             if k.up and not k.partitioned:
-                new = _spend(state, node_partitions=b.node_partitions - 1)
+                new = _spend(state, "node_partitions")
                 cut = attrs.evolve(k, partitioned=True, informer=None)
                 new = attrs.evolve(new.with_kubelet(cut),
                                    lifecycle=nodelifecycle.heartbeats_stopped(state.lifecycle, k.node))
@@ -190,7 +208,7 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
     if b.runtime_failures:
         for k in state.kubelets:
             if _runtime_can_fail(k):
-                new = _spend(state, runtime_failures=b.runtime_failures - 1)
+                new = _spend(state, "runtime_failures")
                 yield A.Fault("fault", RUNTIME_FAILURE, f"nodes/{k.node}"), settle(
                     new.with_kubelet(attrs.evolve(k, runtime_down=True)), config)
     for k in state.kubelets:

@@ -8,7 +8,7 @@ stored, never a verdict: tests/spec/test_spec_differential.py compares them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -19,7 +19,7 @@ from spec import apiserver, faults
 from spec.cluster import Cluster, fair_actors, next_steps, reporters
 from spec.config import Config
 from spec.controllers import workloads
-from spec.controllers.manager import reconcile_outcomes
+from spec.controllers.manager import Outcome, iter_outcomes, reconcile_outcomes
 from spec.reduction import ALL, Reductions
 from spec.reduction.canonical import Representatives, interned
 from spec.reduction.memo import Memo
@@ -28,6 +28,14 @@ from spec.reduction.writeorder import canonical_history
 from spec.state import ClusterState
 
 __all__ = ["ClusterModel", "Config", "Reductions", "applicable"]
+
+
+def _noting(outcomes: Iterable[Outcome], seen: list[Outcome]
+            ) -> Iterator[tuple[A.Action, Callable[[], ClusterState], bool]]:
+    """``outcomes`` as ``eager_noop`` reads them, each noted in ``seen`` (all of them once it finds no idle one)."""
+    for o in outcomes:
+        seen.append(o)
+        yield o[0], o[2], o[1]
 
 
 def applicable(reductions: Reductions, config: Config) -> Reductions:
@@ -76,16 +84,21 @@ class ClusterModel(Cluster):
 
     def successors(self, state: ClusterState) -> Iterator[tuple[A.Action, ClusterState]]:
         config, reduce = self.config, self.reduce
-        outcomes = reconcile_outcomes(state, config)
+        outcomes: list[Outcome] | None = None
         if reduce.ample_sets:
             # The reconciles' next states are built only where they are shown: the eager no-op shows one, an
-            # ample set none.
-            reduced = ((eager_noop((a, after, idle) for a, idle, after in outcomes)
-                        or eager_noop(workloads.reconcile_steps(state, config)))
-                       if reduce.eager_noop else None) or ample(state, config)
+            # ample set none; the eager no-op reconciles the queued keys only up to the first idle one.
+            reduced = None
+            if reduce.eager_noop:
+                outcomes = []
+                reduced = (eager_noop(_noting(iter_outcomes(state, config), outcomes))
+                           or eager_noop(workloads.reconcile_steps(state, config)))
+            reduced = reduced or ample(state, config)
             if reduced is not None:
                 self._reduced = (state, reduced)
                 return self._marked(reduced)
+        if outcomes is None:
+            outcomes = reconcile_outcomes(state, config)
         self._reduced = (state, None)
         return self._marked(next_steps(state, config, [(a, after(), idle) for a, idle, after in outcomes]))
 
