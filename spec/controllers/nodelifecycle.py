@@ -92,7 +92,7 @@ from spec.apiserver import Session
 from spec.component import Base, Host, Process, Step, commit, session
 from spec.controllers.manager import running
 from spec.scheduling.types import Taint, Toleration
-from spec.state import ClusterState, Key, Node, NodeLifecycle, Object, Pod
+from spec.state import ClusterState, Etcd, Key, Node, NodeLifecycle, Object, Pod
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -460,6 +460,14 @@ def work(lc: NodeLifecycle, objects: Mapping[Key, Object], zone_aware: bool = Tr
         yield EVICTION_ACTOR, key
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _work_items(lc: NodeLifecycle, etcd: Etcd, zone_aware: bool, cancel_tolerated: bool) -> tuple[tuple[str, str], ...]:
+    """``work`` over etcd's objects, all of it: a pure function of the controllers' state and etcd, memoised
+    (its steps, ``enabled``, and the clock's ``urgent`` and quiescence ask it of every state they expand;
+    web-two-nodes: 779 distinct keys for 6,844 look-ups in the first 20,000 states)."""
+    return tuple(work(lc, etcd.objects, zone_aware, cancel_tolerated))
+
+
 # --- the component (spec.component) ----------------------------------------------------------------------------
 
 
@@ -498,7 +506,7 @@ class NodeLifecycleComponent(Base):
     def _work(self, state: ClusterState, config: Config) -> Iterator[tuple[str, str]]:
         if not running(state):
             return iter(())
-        return work(state.lifecycle, state.etcd.objects, zone_aware(config), _cancel_tolerated(config))
+        return iter(_work_items(state.lifecycle, state.etcd, zone_aware(config), _cancel_tolerated(config)))
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         """The node lifecycle controller's pass (marks nodes whose grace period expired, brings the condition

@@ -4,6 +4,8 @@ the healthy node (spec/controllers/nodelifecycle.py, the ``node-failure`` scenar
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import attrs
 import pytest
 
@@ -53,6 +55,15 @@ def test_the_builtin_node_failure_a_replicaset_of_two_converges_exhaustively() -
 def test_the_property_is_registered_and_checked_by_default() -> None:
     assert PROPERTIES[PROPERTY].kind == "leads_to_always"
     assert PROPERTY in {p.name for p in ClusterModel(_config()).properties}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_work_memo() -> Iterator[None]:
+    """The controllers' work is memoised (``nl._work_items``) and two tests patch what it calls: none of the real
+    functions' answers is used by them, and none of the patched ones is kept for the tests after them."""
+    nl._work_items.cache_clear()
+    yield
+    nl._work_items.cache_clear()
 
 
 def _without_eviction(monkeypatch: pytest.MonkeyPatch) -> None:
