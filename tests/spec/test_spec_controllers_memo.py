@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from spec import actions as A
 from spec.apiserver import Session
 from spec.controllers import manager
 from spec.controllers.manager import CONTROLLERS, _popped, _reconcile, _synced, reconcile, reconcile_options
@@ -42,15 +43,16 @@ def _compare(name: str, limit: int, seen: Counter[str]) -> None:
     while frontier and len(known) < limit:
         state = frontier.popleft()
         o = reconcile_options(state, config)
-        for (controller, _), queue in zip(CONTROLLERS, (state.kcm.rs_queue, state.kcm.deploy_queue), strict=True):
+        for (controller, actor), queue in zip(CONTROLLERS, (state.kcm.rs_queue, state.kcm.deploy_queue), strict=True):
             for key in queue.queue:
                 got = _reconcile(state.kcm, state.etcd, state.ghost, controller, key, o["expectations"], guarded,
                                  o["adoption_guard"], o["recreate_waits_for_pods"], o["readiness"],
                                  o["paused_scales"])
-                assert got == _plain(state, controller, key, guarded, {
+                assert got[:6] == _plain(state, controller, key, guarded, {
                     "expectations": o["expectations"], "adoption_guard": o["adoption_guard"],
                     "recreate_waits_for_pods": o["recreate_waits_for_pods"], "readiness": o["readiness"],
                     "paused_scales": o["paused_scales"]}), (name, controller, key)
+                assert got[6] == A.Reconcile(actor, key, got[1], got[4])
                 done = _synced(state.kcm.informers, state.kcm.expectations, state.etcd, state.ghost, controller, key,
                                o["expectations"], guarded, o["adoption_guard"], o["recreate_waits_for_pods"],
                                o["readiness"], o["paused_scales"])
