@@ -1629,7 +1629,8 @@ _LAYOUTS: dict[tuple[object, ...], SlotLayout] = {}
 """Every layout met (``ClusterState.layout``): a handful per scenario."""
 _ABSENT: Any = object()
 _LAST_LAYOUT: list[object] = [None, None, None, None, None, None, None, None, None, None]
-"""The components of the last state asked and its layout: consecutive states mostly share them."""
+"""The components of the last state asked (the kubelets, the number of schedulers, ...) and its layout:
+consecutive states mostly share them."""
 
 
 @attrs.frozen(cache_hash=True)
@@ -1726,11 +1727,20 @@ class ClusterState:
         """The names of the informer slots (``SlotLayout``; one object per distinct layout)."""
         net, kubelets, schedulers, workloads = self.net, self.kubelets, self.schedulers, self.workloads
         last = _LAST_LAYOUT
-        if (last[0] is kubelets and last[1] is schedulers and last[2] is net and last[3] is workloads
+        if (last[1] == len(schedulers) and last[2] is net and last[3] is workloads
                 and (self.jobs is None) == last[4] and (self.daemonsets is None) == last[6]
                 and (self.volumes is None) == last[7] and (self.cronjobs is None) == last[8]
                 and (self.rcs is None) == last[9]):
-            return last[5]  # type: ignore[return-value]
+            before: tuple[Kubelet, ...] = last[0]  # type: ignore[assignment]
+            if before is kubelets:
+                return last[5]  # type: ignore[return-value]
+            if len(before) == len(kubelets):  # the kubelets rebuilt (a step, new informers): the same nodes?
+                for a, b in zip(before, kubelets, strict=True):
+                    if a.node != b.node:
+                        break
+                else:
+                    last[0] = kubelets
+                    return last[5]  # type: ignore[return-value]
         key = (len(schedulers), tuple([k.node for k in kubelets]),
                -1 if workloads is None else len(workloads.informers), self.jobs is not None,
                net.eps is not None, tuple([p.node for p in net.proxies]) if net.proxies else (), net.dns is not None,
@@ -1738,8 +1748,8 @@ class ClusterState:
         layout = _LAYOUTS.get(key)
         if layout is None:
             layout = _LAYOUTS[key] = SlotLayout.of(*key)
-        _LAST_LAYOUT[:] = [kubelets, schedulers, net, workloads, self.jobs is None, layout, self.daemonsets is None,
-                           self.volumes is None, self.cronjobs is None, self.rcs is None]
+        _LAST_LAYOUT[:] = [kubelets, len(schedulers), net, workloads, self.jobs is None, layout,
+                           self.daemonsets is None, self.volumes is None, self.cronjobs is None, self.rcs is None]
         return layout
 
     def with_informer(self, who: str, index: int, inf: Informer) -> ClusterState:
