@@ -13,11 +13,11 @@ import pytest
 
 from spec import actions as A
 from spec.apiserver import Session
-from spec.controllers import manager
+from spec.controllers import manager, replicaset
 from spec.controllers.manager import CONTROLLERS, _popped, _reconcile, _synced, reconcile, reconcile_options
 from spec.model import ClusterModel
 from spec.scenario import builtin
-from spec.state import ClusterState, ReplicaSet
+from spec.state import ClusterState, ControllerManager, ReplicaSet
 
 
 def _plain(state: ClusterState, controller: str, key: str, guarded: bool, o: dict[str, Any]) -> tuple[Any, ...]:
@@ -87,3 +87,24 @@ def test_the_reconcile_memo_is_the_plain_reconcile(name: str) -> None:
         # failed syncs (their backoff and failure count replayed by ``_finish``), keys with a backoff or failures
         # already pending, and idle reconciles (the eager no-op's premise) are all compared
         assert seen["failed"] > 0 and seen["with backoff or failures"] > 0 and seen["idle"] > 0, seen
+
+
+def test_a_sync_that_touches_another_queue_falls_back_to_the_plain_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were a sync to do more to the queues than an AddAfter of its own key (here: the ReplicaSet controller's
+    sync also queues a Deployment key), ``_synced`` gives None and ``_reconcile`` runs ``reconcile`` itself."""
+    real = replicaset.sync
+
+    def touching(kcm: ControllerManager, *args: Any, **kwargs: Any) -> tuple[ControllerManager, bool]:
+        new, failed = real(kcm, *args, **kwargs)
+        return new.with_deploy_queue(new.deploy_queue.add("deployments/default/elsewhere")), failed
+
+    monkeypatch.setattr(replicaset, "sync", touching)
+    manager._reconcile.cache_clear()
+    manager._synced.cache_clear()
+    seen: Counter[str] = Counter()
+    try:
+        _compare("web-two-nodes", 300, seen)
+    finally:
+        manager._reconcile.cache_clear()
+        manager._synced.cache_clear()
+    assert seen["plain"] > 0, seen
