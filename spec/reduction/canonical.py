@@ -684,16 +684,16 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) ->
         # ``spec.idfields``), so a new one cannot be overlooked. Found by tests/spec/test_spec_reductions.py: two
         # failed nodes whose grace timers differed tied, and so did two nodes updated in the other order; each
         # orbit kept two representatives.
-        nodes = frozenset(n for perm in candidates for n in perm)
-        objs = _node_objects(state.etcd.objects, nodes)
-        events = [e for e in state.etcd.history if _names(e.key, nodes)]
-        cached = [(i, k, o) for i, inf in enumerate(state.informers()) if inf is not None and inf.expired
-                  for k, o in inf.cache.items() if _names(k, nodes)]
-        records = [r for r in _component_records(state) if _names_nodes(r, nodes)]
+        renamed = frozenset(n for perm in candidates for n in perm)
+        objs = _node_objects(state.etcd.objects, renamed)
+        writes = [e for e in state.etcd.history if _names(e.key, renamed)]
+        copies = [(i, k, o) for i, inf in enumerate(state.informers()) if inf is not None and inf.expired
+                  for k, o in inf.cache.items() if _names(k, renamed)]
+        records = [r for r in _component_records(state) if _names_nodes(r, renamed)]
         candidates = _tied(candidates, [
             (tuple(sorted((_renamed(k, perm), _encoded(o, perm)) for k, o in objs)),
-             tuple((e.rv, _renamed(e.key, perm), _encoded(e.obj, perm), _encoded(e.prev, perm)) for e in events),
-             tuple(sorted((i, _renamed(k, perm), _encoded(o, perm)) for i, k, o in cached)),
+             tuple((e.rv, _renamed(e.key, perm), _encoded(e.obj, perm), _encoded(e.prev, perm)) for e in writes),
+             tuple(sorted((i, _renamed(k, perm), _encoded(o, perm)) for i, k, o in copies)),
              tuple(_encoded(r, perm) for r in records)) for perm in candidates])
     return candidates[0]
 
