@@ -302,8 +302,17 @@ class FairCycles:
         if self._fair is None:
             g = self.g
             nodes = [v for v in range(len(g)) if g.expanded[v]]
-            found = (_fair_component(c, g, self.weak, 0, None) for c in graph_components(nodes, g, g.expanded))
-            self._fair = [c for c in found if c is not None]
+            enabled, weak = g.enabled, self.weak
+            fair = []
+            for c in graph_components(nodes, g, g.expanded):
+                if len(c) == 1 and enabled[c[0]] & weak:
+                    # A lone state (most components; the graph stores no self-loop) with a fair class shown
+                    # enabled: stuttering there is unfair, whatever a reduction hid (`_fair_component`'s answer).
+                    continue
+                found = _fair_component(c, g, weak, 0, None)
+                if found is not None:
+                    fair.append(found)
+            self._fair = fair
         return self._fair
 
 
