@@ -7,6 +7,8 @@ terminal closed, the ssh session lost); each prints the partial result first.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import json
 import os
@@ -120,9 +122,21 @@ def run() -> None:
     backend = sys.modules.get("checker.ray_backend")
     if backend is not None:
         backend.shutdown()  # a local Ray cluster started by --ray auto: os._exit would skip Ray's own atexit
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError as exc:  # the output that could not be written was reported (``_main``) or cannot be
+            code = code or _unwritable(exc)
     os._exit(code)
+
+
+def _unwritable(exc: OSError) -> int:
+    """An output that cannot be written (``> /dev/full``, a disk full, a closed pipe): one line on stderr and exit
+    2, as any other unusable input or place, instead of a traceback. Nothing more can be saved: what could not be
+    written is the result."""
+    with contextlib.suppress(OSError):  # stderr unwritable too: the exit code says it
+        print(f"kubespec: cannot write the output: {exc.strerror or exc}", file=sys.stderr, flush=True)
+    return 2
 
 
 def _main() -> int:
@@ -137,7 +151,15 @@ def _main() -> int:
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRORS:
+            raise
+        return _unwritable(exc)
     return rv if type(rv) is int else 0
+
+
+_OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG})
+"""The errors of writing the output (what reading an input raises is reported where the input is read)."""
 
 
 def _unavailable(name: str, exc: Exception) -> click.Command:

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from checker.cli import main
@@ -259,3 +260,18 @@ def test_errors_escape_what_they_quote():
     assert r.exit_code == 2
     assert "\x1b" not in r.output and r.output.count("\n") == 1, r.output
     assert "\\x1b[31mb\\nerror: forged" in r.output
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path: Path, extra: list[str]) -> None:
+    """``kubespec check ... > /dev/full``: the verdict cannot be written; one line on stderr, exit 2, no traceback
+    (it was a traceback and exit 1, the code of a violated property)."""
+    root = Path(__file__).resolve().parent.parent
+    program = "import sys; from checker.entry import run; sys.argv = sys.argv[1:]; run()"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-c", program, "kubespec", "check", "--model",
+                            f"{models(tmp_path)}:Counter", *extra], stdout=full, stderr=subprocess.PIPE, text=True,
+                           cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == ["kubespec: cannot write the output: No space left on device"]
