@@ -49,9 +49,11 @@ class Reorder(Protocol):
     def __call__(self, state: ClusterState, *, caches: bool = True) -> ClusterState: ...
 
 
-_Skeleton = tuple[Etcd, tuple["Informer | None", ...], "fields.Rewrite | None"]
-"""What the representative makes of etcd and the informers: etcd, the informers in ``informer_slots`` order, and
-the rewrite of the components' own ids (None when it leaves them as they are)."""
+_Skeleton = tuple[Etcd, tuple["Informer | None", ...], "fields.Rewrite | None", tuple[dict[str, str], ...]]
+"""What the representative makes of etcd and the informers: etcd, the informers in ``informer_slots`` order, the
+rewrite of the components' own ids (None when it leaves them as they are), and the node permutations under which
+the node names its objects hold are least (``_placed_best``: a function of that etcd; () where no node
+permutation is tried)."""
 
 
 class Representatives:
@@ -110,12 +112,12 @@ class Representatives:
         if skeleton is None:
             skeleton = self._skeleton(state, others)
             memo.put(key, skeleton)
-        etcd, infs, locals_ = skeleton
+        etcd, infs, locals_, placed = skeleton
         out = state.with_informers(infs, etcd, current)
         if locals_ is not None:
             out = _with_locals(out, locals_)
         if self.perms:
-            perm = _best_permutation(out, self.perms)
+            perm = _best_permutation(out, self.perms, placed)
             if perm:
                 # Renaming, then renumbering again (node uids follow the new names): the same as renaming
                 # before renumbering, since renumbering only replaced ids by others in the same order. What
@@ -129,7 +131,7 @@ class Representatives:
                 if image is None:
                     image = self._renamed_skeleton(out, perm)
                     self.renamed.put(key2, image)
-                etcd, infs, locals_ = image
+                etcd, infs, locals_, _ = image
                 out = _rename_components(out, perm).with_informers(list(infs), etcd)
                 return out if locals_ is None else _with_locals(out, locals_)
         return out
@@ -148,7 +150,7 @@ class Representatives:
                     locals_ = rw
             renamed = _renumber_ids(renamed, plan)
         renamed = rederived(renamed)
-        return renamed.etcd, tuple(renamed.informers()), locals_
+        return renamed.etcd, tuple(renamed.informers()), locals_, ()
 
     def _skeleton(self, state: ClusterState, others: frozenset[_Triple]) -> _Skeleton:
         """The skeleton's image, by the general path without symmetry (``others``: ``_local_ids(state)``).
@@ -162,16 +164,18 @@ class Representatives:
         etcd = _interned_etcd(state.etcd)
         scopes = state.layout().scopes
         infs = _at_compaction(state.informers(), etcd.compacted)
-        if not self.renumber:
-            return etcd, tuple(_rederived(etcd, scopes, infs)), None
-        plan = _plan_from(etcd, infs, others)
+        plan = _plan_from(etcd, infs, others) if self.renumber else None
         if plan is None:
-            return etcd, tuple(_rederived(etcd, scopes, infs)), None
+            return etcd, tuple(_rederived(etcd, scopes, infs)), None, self._placed(etcd)
         rw = _rewrite_of(plan)
         locals_ = rw if any(_moves(rw, t) for t in others) else None
         etcd = _renumbered_etcd(etcd, plan)
-        return etcd, tuple([None if inf is None else _renumbered_informer(inf, scope, etcd, rw)
-                            for scope, inf in zip(scopes, infs, strict=True)]), locals_
+        return (etcd, tuple([None if inf is None else _renumbered_informer(inf, scope, etcd, rw)
+                             for scope, inf in zip(scopes, infs, strict=True)]), locals_, self._placed(etcd))
+
+    def _placed(self, etcd: Etcd) -> tuple[dict[str, str], ...]:
+        """``_placed_best`` of the image's etcd, kept with the image: every state of the skeleton asks it."""
+        return _placed_best(etcd.objects, self.perms) if len(self.perms) > 1 else ()
 
 
 def _moves(rw: fields.Rewrite, t: _Triple) -> bool:
@@ -562,7 +566,28 @@ def _renumbered_object(o: Object, key: Key, rw: fields.Rewrite) -> Object:
     ids = _object_ids(o, key)
     if not ids:
         return o
-    mk = (o, key, tuple([_image(t, rw) for t in ids]))
+    # The images of the ids (``_image``, written out): when none moves, the rewrite is ``o`` itself (interned,
+    # as etcd's objects are).
+    uids, revisions, versions = rw.uids, rw.revisions, rw.versions
+    images: list[Any] = []
+    moved = False
+    for kind, v, k in ids:
+        if kind == UID:
+            n = uids.get(v, v)
+        elif kind == REVISION:
+            n = revisions.get(v, v)
+        elif kind == VERSION:
+            n = versions.get((k, v)) if versions and k is not None else None
+            if n is None:
+                n = revisions.get(v, v)
+        else:
+            n = _image((kind, v, k), rw)
+        if n != v:
+            moved = True
+        images.append(n)
+    if not moved:
+        return o
+    mk = (o, key, tuple(images))
     out = _object_images.get(mk)
     if out is None:
         fn = fields.rewriter(type(o), fields.IDS)
@@ -627,13 +652,14 @@ def _seen(i: Informer) -> tuple[Any, ...]:
     return (i.rv, i.expired, tuple(sorted(i.cache)) if i.expired else ())
 
 
-def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...]) -> dict[str, str]:
+def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...],
+                      placed: tuple[dict[str, str], ...] = ()) -> dict[str, str]:
     """The first of ``perms`` with the smallest ``_fingerprint``, comparing the fingerprints' parts one at a time
     and computing a part only for the permutations still tied (the parts that do not depend on the permutation
-    are computed once)."""
+    are computed once). ``placed``: ``_placed_best(state.etcd.objects, perms)``, when the caller has it."""
     if len(perms) == 1:
         return perms[0]
-    candidates = list(_placed_best(state.etcd.objects, perms))
+    candidates = list(placed or _placed_best(state.etcd.objects, perms))
     if len(candidates) > 1:
         seen = {
             k.node: (k.up, k.failed, k.partitioned, k.runtime_down,

@@ -43,13 +43,18 @@ def watches(scope: informer.Scope, resource: str) -> bool:
     return resource in informer.watched(scope)
 
 
-@functools.lru_cache(maxsize=1 << 14)
 def _free_revision(etcd: Etcd) -> int:
     """One past every revision an object or an event carries: etcd's revision in canonical form. (etcd's own
     revision would not do: it is an event's or an object's, or neither after a forgotten delete, depending on the
     order of writes no one can tell apart.)"""
-    return max([etcd.compacted, *(o.meta.resource_version for o in etcd.objects.values()),
-                *(e.rv for e in etcd.history)]) + 1
+    return max(etcd.compacted, _newest(etcd.objects), *[e.rv for e in etcd.history]) + 1
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _newest(objects: immutables.Map[Key, Object]) -> int:
+    """The newest resourceVersion among ``objects`` (0 for none); memoised: a forgotten event leaves them as they
+    were."""
+    return max([o.meta.resource_version for o in objects.values()], default=0)
 
 
 def canonical_history(state: ClusterState, *, caches: bool = True) -> ClusterState:
@@ -59,10 +64,11 @@ def canonical_history(state: ClusterState, *, caches: bool = True) -> ClusterSta
     a state: for a caller that takes them from ``cache_at`` of what it makes of etcd,
     ``spec.reduction.canonical.Representatives``)."""
     etcd = state.etcd
-    all_slots = state.informer_slots()
+    scopes = state.layout().scopes
+    current = state.informers()
     key = (tuple([(e.key, e.rv) for e in etcd.history]), etcd.revision, _free_revision(etcd), etcd.compacted,
            tuple([None if inf is None else (scope, inf.rv, inf.expired, inf.high_water)
-                  for _, _, scope, inf in all_slots]))
+                  for scope, inf in zip(scopes, current, strict=True)]))
     plan = _plans.get(key)
     if plan is None:
         plan = _plan(*key)
@@ -80,7 +86,7 @@ def canonical_history(state: ClusterState, *, caches: bool = True) -> ClusterSta
     if renamed or revision != etcd.revision:
         etcd = _reordered(etcd, order, renamed_pairs, revision)
     infs: list[Informer | None] = []
-    for (_, _, scope, inf), at in zip(all_slots, targets, strict=True):
+    for scope, inf, at in zip(scopes, current, targets, strict=True):
         if inf is None or (at is None and not renamed):
             infs.append(inf)
         elif inf.expired:
@@ -90,7 +96,7 @@ def canonical_history(state: ClusterState, *, caches: bool = True) -> ClusterSta
             at = inf.rv if at is None else at
             at = at if at == revision else informer.settled_rv(at, False, etcd, scope)
             infs.append(informer_of(at, informer.cache_at(etcd, scope, at) if caches else _EMPTY, False, at))
-    return state.with_informers(infs, etcd)
+    return state.with_informers(infs, etcd, current)
 
 
 _VERSIONS = frozenset({VERSION})
