@@ -140,17 +140,9 @@ class Representatives:
         """What renaming ``out`` (a state with its skeleton's image) by ``perm`` and renumbering it again make of
         etcd and the informers, and the rewrite of the components' ids (None when it leaves them as they are)."""
         renamed = _rename_nodes(out, perm)
-        locals_ = None
-        if self.renumber:
-            others = _local_ids(renamed)
-            plan = _plan_of(renamed, others)
-            if plan is not None:
-                rw = _rewrite_of(plan)
-                if any(_moves(rw, t) for t in others):
-                    locals_ = rw
-            renamed = _renumber_ids(renamed, plan)
-        renamed = rederived(renamed)
-        return renamed.etcd, tuple(renamed.informers()), locals_, ()
+        others = _local_ids(renamed) if self.renumber else frozenset()
+        etcd, infs, locals_ = self._renumbered(renamed.etcd, renamed.layout().scopes, renamed.informers(), others)
+        return etcd, infs, locals_, ()
 
     def _skeleton(self, state: ClusterState, others: frozenset[_Triple]) -> _Skeleton:
         """The skeleton's image, by the general path without symmetry (``others``: ``_local_ids(state)``).
@@ -164,14 +156,23 @@ class Representatives:
         etcd = _interned_etcd(state.etcd)
         scopes = state.layout().scopes
         infs = _at_compaction(state.informers(), etcd.compacted)
+        etcd, out, locals_ = self._renumbered(etcd, scopes, infs, others)
+        return etcd, out, locals_, self._placed(etcd)
+
+    def _renumbered(self, etcd: Etcd, scopes: tuple[informer.Scope, ...], infs: list[Informer | None],
+                    others: frozenset[_Triple]) -> tuple[Etcd, tuple[Informer | None, ...], fields.Rewrite | None]:
+        """What renumbering (when on) and taking the watching informers' caches from ``cache_at`` make of an
+        interned ``etcd`` and the informers ``infs`` (of ``scopes``) of a state whose components hold ``others``,
+        and the rewrite of the components' ids (None when it leaves them as they are): ``rederived(
+        _renumber_ids(state))``'s etcd and informers, without the state."""
         plan = _plan_from(etcd, infs, others) if self.renumber else None
         if plan is None:
-            return etcd, tuple(_rederived(etcd, scopes, infs)), None, self._placed(etcd)
+            return etcd, tuple(_rederived(etcd, scopes, infs)), None
         rw = _rewrite_of(plan)
         locals_ = rw if any(_moves(rw, t) for t in others) else None
         etcd = _renumbered_etcd(etcd, plan)
-        return (etcd, tuple([None if inf is None else _renumbered_informer(inf, scope, etcd, rw)
-                             for scope, inf in zip(scopes, infs, strict=True)]), locals_, self._placed(etcd))
+        return etcd, tuple([None if inf is None else _renumbered_informer(inf, scope, etcd, rw)
+                            for scope, inf in zip(scopes, infs, strict=True)]), locals_
 
     def _placed(self, etcd: Etcd) -> tuple[dict[str, str], ...]:
         """``_placed_best`` of the image's etcd, kept with the image: every state of the skeleton asks it."""
