@@ -151,13 +151,6 @@ def _composition() -> tuple[Component, ...]:
     return COMPONENTS
 
 
-@functools.lru_cache(maxsize=64)
-def _hosted(components: tuple[Component, ...], host: str) -> tuple[Component, ...]:
-    """The components of ``components`` whose ``host`` is ``host``, in order (what ``spec.component.restart``
-    restarts of them: it is handed only these)."""
-    return tuple(c for c in components if getattr(c, "host", None) == host)
-
-
 def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:
     b = state.budget
     etcd = state.etcd
@@ -170,9 +163,8 @@ def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action,
         if crash.lists and restart_revisions is None:
             restart_revisions = informer.relist_revisions(config, etcd.revision, 0, etcd, True)
         for process in crash.processes(state):
-            hosted = _hosted(components, process.host)
             for rv in restart_revisions if restart_revisions is not None and crash.lists else (0,):
-                new = restart(hosted, spent, config, process, rv if crash.lists else etcd.revision)
+                new = restart(components, spent, config, process, rv if crash.lists else etcd.revision)
                 yield A.Fault("fault", crash.label, process.name, rv), settle(new, config)
     if b.container_crashes:
         for k in state.kubelets:
