@@ -36,10 +36,11 @@ from spec.state import ClusterState, Etcd, Informer, Key, Node, Object, Pod, Wat
 
 
 def canonical_state(
-    state: ClusterState, symmetric: tuple[tuple[str, ...], ...], *, renumber: bool = True
+    state: ClusterState, symmetric: tuple[tuple[str, ...], ...], *, renumber: bool = True, ordered: bool = True
 ) -> ClusterState:
-    """The representative of ``state``'s class (its watching informers' caches taken from ``cache_at``)."""
-    return _canonical(_expired_at_compaction(intern_objects(state)), symmetric, renumber)
+    """The representative of ``state``'s class (its watching informers' caches taken from ``cache_at``).
+    ``ordered``: False when the write-order reduction chose the history's order (``_best_permutation``)."""
+    return _canonical(_expired_at_compaction(intern_objects(state)), symmetric, renumber, ordered)
 
 
 class Reorder(Protocol):
@@ -91,7 +92,7 @@ class Representatives:
         """The representative by definition: every reduction in turn."""
         if self.reorder is not None:
             state = self.reorder(state)
-        return canonical_state(state, self.symmetric, renumber=self.renumber)
+        return canonical_state(state, self.symmetric, renumber=self.renumber, ordered=self.reorder is None)
 
     def __call__(self, state: ClusterState) -> ClusterState:
         positions: list[Any] = []
@@ -117,7 +118,7 @@ class Representatives:
         if locals_ is not None:
             out = _with_locals(out, locals_)
         if self.perms:
-            perm = _best_permutation(out, self.perms, placed)
+            perm = _best_permutation(out, self.perms, placed, ordered=self.reorder is None)
             if perm:
                 # Renaming, then renumbering again (node uids follow the new names): the same as renaming
                 # before renumbering, since renumbering only replaced ids by others in the same order. What
@@ -220,10 +221,11 @@ def _at_compaction(infs: list[Informer | None], compacted: int) -> list[Informer
     return out
 
 
-def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renumber: bool) -> ClusterState:
+def _canonical(state: ClusterState, symmetric: tuple[tuple[str, ...], ...], renumber: bool,
+               ordered: bool = True) -> ClusterState:
     """The representative of an interned state."""
     if symmetric:
-        best = _best_permutation(state, _permutations(symmetric))
+        best = _best_permutation(state, _permutations(symmetric), ordered=ordered)
         if best:
             state = _rename_nodes(state, best)
     if renumber:
@@ -654,10 +656,13 @@ def _seen(i: Informer) -> tuple[Any, ...]:
 
 
 def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...],
-                      placed: tuple[dict[str, str], ...] = ()) -> dict[str, str]:
+                      placed: tuple[dict[str, str], ...] = (), *, ordered: bool = True) -> dict[str, str]:
     """The first of ``perms`` with the smallest ``_fingerprint``, comparing the fingerprints' parts one at a time
     and computing a part only for the permutations still tied (the parts that do not depend on the permutation
-    are computed once). ``placed``: ``_placed_best(state.etcd.objects, perms)``, when the caller has it."""
+    are computed once). ``placed``: ``_placed_best(state.etcd.objects, perms)``, when the caller has it.
+    ``ordered``: False when the write-order reduction chose the history's order before the renaming (then the
+    last part reads neither the history's order nor resourceVersions, which that order assigns: a representative
+    renamed and reordered again must choose the same renaming)."""
     if len(perms) == 1:
         return perms[0]
     candidates = list(placed or _placed_best(state.etcd.objects, perms))
@@ -713,14 +718,15 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...],
         # orbit kept two representatives.
         renamed = frozenset(n for perm in candidates for n in perm)
         objs = _node_objects(state.etcd.objects, renamed)
-        writes = [e for e in state.etcd.history if _names(e.key, renamed)]
+        writes = [e for e in state.etcd.history if _names(e.key, renamed)] if ordered else []
+        encoded = _encoded if ordered else _encoded_unversioned
         copies = [(i, k, o) for i, inf in enumerate(state.informers()) if inf is not None and inf.expired
                   for k, o in inf.cache.items() if _names(k, renamed)]
         records = [r for r in _component_records(state) if _names_nodes(r, renamed)]
         candidates = _tied(candidates, [
-            (tuple(sorted((_renamed(k, perm), _encoded(o, perm)) for k, o in objs)),
+            (tuple(sorted((_renamed(k, perm), encoded(o, perm)) for k, o in objs)),
              tuple((e.rv, _renamed(e.key, perm), _encoded(e.obj, perm), _encoded(e.prev, perm)) for e in writes),
-             tuple(sorted((i, _renamed(k, perm), _encoded(o, perm)) for i, k, o in copies)),
+             tuple(sorted((i, _renamed(k, perm), encoded(o, perm)) for i, k, o in copies)),
              tuple(_encoded(r, perm) for r in records)) for perm in candidates])
     return candidates[0]
 
@@ -743,6 +749,14 @@ def _node_objects(objects: immutables.Map[Key, Object], nodes: frozenset[str]) -
 def _encoded(o: Any, perm: dict[str, str]) -> str:
     """A total order's encoding of ``o`` renamed by ``perm`` (``repr``: equal values, equal encodings)."""
     return "" if o is None else _encoding(o, tuple(sorted(perm.items())))
+
+
+def _encoded_unversioned(o: Any, perm: dict[str, str]) -> str:
+    """``_encoded`` without the object's resourceVersion (which the write order assigns)."""
+    meta = getattr(o, "meta", None)
+    if meta is not None and meta.resource_version:
+        o = attrs.evolve(o, meta=attrs.evolve(meta, resource_version=0))
+    return _encoded(o, perm)
 
 
 @functools.lru_cache(maxsize=1 << 14)
