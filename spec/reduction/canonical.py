@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -701,12 +702,6 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...],
                 (tuple((rv, k, perm.get(a, a), perm.get(b, b)) for rv, k, a, b in events),
                  tuple(sorted((i, k, perm.get(n, n)) for i, k, n in cached))) for perm in candidates])
     if len(candidates) > 1:
-        # Whatever else the components hold of the nodes (the node lifecycle controller's grace timers, a drain's
-        # node, a queued node key...): each such record renamed by each candidate, compared by its encoding. The
-        # parts above are the common cases, cheap to compare; this one is generic (every field that declares a
-        # node name, a key or a hostname label: ``spec.idfields``), so a new one cannot be overlooked. Found by
-        # tests/spec/test_spec_reductions.py: two failed nodes whose grace timers differed tied, and one orbit
-        # kept two representatives.
         # What else can tell the renamings apart: the objects and events whose keys name the nodes (a Node's status,
         # a node's Lease: the orders above leave them out, as a key that names a node is renamed with it), the same
         # in expired informers' caches, and whatever the components hold of the nodes (the node lifecycle
@@ -765,7 +760,19 @@ def _encoding(o: Any, perm: tuple[tuple[str, str], ...]) -> str:
         # A Node's own uid is numbered by its name (``_id_plan``), not in creation order as every other uid and
         # revision is: left out, the order is the same before and after renumbering (``Representatives``).
         o = attrs.evolve(o, meta=attrs.evolve(o.meta, uid=0))
-    return repr(fields.rewrite(o, fields.Rewrite(nodes=dict(perm), keep=_SKELETON), fields.NODES))
+    return _NUMBER.sub(_fixed_width, repr(fields.rewrite(o, fields.Rewrite(nodes=dict(perm), keep=_SKELETON),
+                                                         fields.NODES)))
+
+
+_NUMBER = re.compile(r"-?\d+")
+
+
+def _fixed_width(m: re.Match[str]) -> str:
+    """A number of an encoding written so that encodings compare as the numbers do (negative below positive, and
+    "9" below "10"): renumbering keeps the order of uids and revisions, not their decimal strings' order, and the
+    general path compares before renumbering what the memoised one compares after."""
+    n = int(m.group())
+    return f"1{n:020d}" if n >= 0 else f"0{10**20 + n:020d}"
 
 
 _HANDLED = frozenset({"etcd", "kubelets", "schedulers"})
