@@ -714,7 +714,9 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...],
         renamed = frozenset(n for perm in candidates for n in perm)
         objs = _node_objects(state.etcd.objects, renamed)
         writes = [e for e in state.etcd.history if _names(e.key, renamed)] if ordered else []
-        encoded = _encoded if ordered else _encoded_unversioned
+        # Objects without their resourceVersions: renumbering numbers a settled version by its key's name
+        # (``_id_plan``), so versions of two keys do not keep their order (the history's events carry the live ones).
+        encoded = _encoded_unversioned
         copies = [(i, k, o) for i, inf in enumerate(state.informers()) if inf is not None and inf.expired
                   for k, o in inf.cache.items() if _names(k, renamed)]
         records = [r for r in _component_records(state) if _names_nodes(r, renamed)]
