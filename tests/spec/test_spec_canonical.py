@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,27 +89,34 @@ def test_renumbered_objects_are_the_plain_rewrite() -> None:
     """``_renumbered_etcd`` (each API object through the per-object memo) gives what the plain rewrite of etcd
     gives, along a breadth-first search of web-two-nodes where objects recur under other renumberings, so that the
     per-object memo answers; and a state whose objects did move is among them."""
-    model = ClusterModel(WEB.config, WEB.reductions)
+    moved = 0
+    hits = _object_images.hits
+    for nxt in _successors_along_a_search(ClusterModel(WEB.config, WEB.reductions), 1500):
+        interned = intern_objects(nxt)
+        plan = _plan_of(interned, _local_ids(interned))
+        if plan is not None:
+            etcd = interned.etcd
+            plain = _interned_etcd(fields.rewrite(etcd, _rewrite_of(plan), fields.IDS))
+            assert _renumbered_etcd.__wrapped__(etcd, plan) == plain
+            moved += plain != etcd
+    assert moved > 100 and _object_images.hits > hits
+
+
+def _successors_along_a_search(model: ClusterModel, limit: int) -> Iterator[ClusterState]:
+    """The successors of the states a breadth-first search of ``model`` expands (the representatives), the first
+    ``limit`` of them."""
     frontier = list(model.init_states())
     seen = set(frontier)
-    checked = moved = 0
-    hits = _object_images.hits
-    while frontier and checked < 1500:
+    checked = 0
+    while frontier and checked < limit:
         state = frontier.pop(0)
         for _, nxt in model.successors(state):
-            interned = intern_objects(nxt)
-            plan = _plan_of(interned, _local_ids(interned))
-            if plan is not None:
-                etcd = interned.etcd
-                plain = _interned_etcd(fields.rewrite(etcd, _rewrite_of(plan), fields.IDS))
-                assert _renumbered_etcd.__wrapped__(etcd, plan) == plain
-                moved += plain != etcd
+            yield nxt
             checked += 1
             rep = model.canonical(nxt)
             if rep not in seen:
                 seen.add(rep)
                 frontier.append(rep)
-    assert moved > 100 and _object_images.hits > hits
 
 
 def test_the_reordering_without_caches_and_its_memoised_plans() -> None:
@@ -115,20 +124,10 @@ def test_the_reordering_without_caches_and_its_memoised_plans() -> None:
     the moved informers' caches left out: taking every watching informer's cache from ``cache_at`` gives the
     reordering itself; and the plans memoised on the history's keys and revisions and the positions (``_plans``)
     answer for other etcds than the one they were computed for, along a breadth-first search of web-two-nodes."""
-    model = ClusterModel(WEB.config, WEB.reductions)
-    frontier = list(model.init_states())
-    seen = set(frontier)
-    checked = moved = 0
+    moved = 0
     hits = _plans.hits
-    while frontier and checked < 1500:
-        state = frontier.pop(0)
-        for _, nxt in model.successors(state):
-            full = canonical_history(nxt)
-            assert rederived(canonical_history(nxt, caches=False)) == full
-            moved += full is not nxt
-            checked += 1
-            rep = model.canonical(nxt)
-            if rep not in seen:
-                seen.add(rep)
-                frontier.append(rep)
+    for nxt in _successors_along_a_search(ClusterModel(WEB.config, WEB.reductions), 1500):
+        full = canonical_history(nxt)
+        assert rederived(canonical_history(nxt, caches=False)) == full
+        moved += full is not nxt
     assert moved > 100 and _plans.hits > hits
