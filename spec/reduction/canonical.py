@@ -714,16 +714,15 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...],
         renamed = frozenset(n for perm in candidates for n in perm)
         objs = _node_objects(state.etcd.objects, renamed)
         writes = [e for e in state.etcd.history if _names(e.key, renamed)] if ordered else []
-        # Objects without their resourceVersions: renumbering numbers a settled version by its key's name
-        # (``_id_plan``), so versions of two keys do not keep their order (the history's events carry the live ones).
-        encoded = _encoded_unversioned
         copies = [(i, k, o) for i, inf in enumerate(state.informers()) if inf is not None and inf.expired
                   for k, o in inf.cache.items() if _names(k, renamed)]
         records = [r for r in _component_records(state) if _names_nodes(r, renamed)]
         candidates = _tied(candidates, [
-            (tuple(sorted((_renamed(k, perm), encoded(o, perm)) for k, o in objs)),
+            # Objects without their resourceVersions: renumbering numbers a settled version by its key's name
+            # (``_id_plan``), so versions of two keys do not keep their order (the events carry the live ones).
+            (tuple(sorted((_renamed(k, perm), _encoded(o, perm, versions=False)) for k, o in objs)),
              tuple((e.rv, _renamed(e.key, perm), _encoded(e.obj, perm), _encoded(e.prev, perm)) for e in writes),
-             tuple(sorted((i, _renamed(k, perm), encoded(o, perm)) for i, k, o in copies)),
+             tuple(sorted((i, _renamed(k, perm), _encoded(o, perm, versions=False)) for i, k, o in copies)),
              tuple(_encoded(r, perm) for r in records)) for perm in candidates])
     return candidates[0]
 
@@ -743,21 +742,17 @@ def _node_objects(objects: immutables.Map[Key, Object], nodes: frozenset[str]) -
     return tuple((k, o) for k, o in objects.items() if _names(k, nodes))
 
 
-def _encoded(o: Any, perm: dict[str, str]) -> str:
-    """A total order's encoding of ``o`` renamed by ``perm`` (``repr``: equal values, equal encodings)."""
-    return "" if o is None else _encoding(o, tuple(sorted(perm.items())))
-
-
-def _encoded_unversioned(o: Any, perm: dict[str, str]) -> str:
-    """``_encoded`` without the object's resourceVersion (which the write order assigns)."""
-    meta = getattr(o, "meta", None)
-    if meta is not None and meta.resource_version:
-        o = attrs.evolve(o, meta=attrs.evolve(meta, resource_version=0))
-    return _encoded(o, perm)
+def _encoded(o: Any, perm: dict[str, str], versions: bool = True) -> str:
+    """A total order's encoding of ``o`` renamed by ``perm`` (``repr``: equal values, equal encodings); without
+    ``versions``, an API object's resourceVersion is left out."""
+    return "" if o is None else _encoding(o, tuple(sorted(perm.items())), versions)
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _encoding(o: Any, perm: tuple[tuple[str, str], ...]) -> str:
+def _encoding(o: Any, perm: tuple[tuple[str, str], ...], versions: bool) -> str:
+    meta = getattr(o, "meta", None)
+    if not versions and meta is not None and meta.resource_version:
+        o = attrs.evolve(o, meta=attrs.evolve(meta, resource_version=0))
     if isinstance(o, Node):
         # A Node's own uid is numbered by its name (``_id_plan``), not in creation order as every other uid and
         # revision is: left out, the order is the same before and after renumbering (``Representatives``).
