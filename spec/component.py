@@ -37,8 +37,8 @@ process (``restart``); it models nothing.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Final, Protocol, cast, runtime_checkable
+from collections.abc import Hashable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast, runtime_checkable
 
 import attrs
 
@@ -54,8 +54,8 @@ Step = tuple["Action", ClusterState]
 Delta = tuple[Key, Object | None, Object | None]
 """One delivered change (key, old, new): a watch event, or one object of a relist (``spec.informer.relist``)."""
 
-__all__ = ["Base", "Component", "Delta", "Host", "Process", "Restarts", "Resyncs", "Step", "Urgent", "Watcher",
-           "commit", "restart", "session"]
+__all__ = ["Base", "Component", "Delta", "Forgets", "Host", "Process", "Restarts", "Resyncs", "Step", "Urgent",
+           "Watcher", "commit", "forgetting", "restart", "session"]
 
 
 class Host:
@@ -157,6 +157,22 @@ class Restarts(Protocol):
 
 
 @runtime_checkable
+class Forgets(Protocol):
+    """A restarting component (``Restarts``) that reads its own slot's old value only through ``kept`` (optional):
+    what a crash of its process keeps of the slot. ``spec.faults`` then memoises the crash's next state on the
+    state with that slot replaced by ``kept`` (many states differ only in what the crash loses: a controller
+    manager's queues, expectations and caches). Only the first component its process hosts may declare it
+    (``forgetting``): every later one reads the slot after the restart replaced it."""
+
+    forgets: str
+    """The ``ClusterState`` field the component's ``restart`` replaces."""
+
+    def kept(self, value: Any, revision: int) -> Hashable:
+        """All that ``restart`` at ``revision`` reads of the field's old ``value``."""
+        ...
+
+
+@runtime_checkable
 class Urgent(Protocol):
     """A component whose work must happen before time advances (optional; ``Base`` says never): the clock's
     timing assumption (``spec.clock``) that it is faster than the shortest timer. The informers' deliveries are
@@ -251,6 +267,16 @@ def restart(components: Iterable[object], state: ClusterState, config: Config, p
     for c in hosted:
         state = c.restart(state, config, process, revision)
     return state
+
+
+@functools.lru_cache(maxsize=256)
+def forgetting(components: tuple[object, ...], host: str) -> Forgets | None:
+    """The first component of ``components`` that ``host`` runs, when it declares what its restart keeps of its
+    slot (``Forgets``), else None. Only the first: the components the process hosts restart in order, so every
+    later one reads that slot as the first one's restart left it, never its old value (a later component's
+    ``kept`` would not say what an earlier one's restart read of its slot)."""
+    hosted = _hosted(components, host)
+    return hosted[0] if hosted and isinstance(hosted[0], Forgets) else None
 
 
 @functools.lru_cache(maxsize=256)

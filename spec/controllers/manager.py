@@ -385,6 +385,9 @@ class ControllerManagerComponent(Base):
     name = "kube-controller-manager"
     slot = "kcm"
     host = Host.CONTROLLER_MANAGER
+    forgets = "kcm"
+    """Its restart reads of the old controller manager only its informers' high-water marks (``kept``:
+    ``spec.component.Forgets``), and it is the first component the process hosts."""
 
     def actors(self, config: Config) -> tuple[str, ...]:
         return (ACTOR, *(actor for _, actor in CONTROLLERS))
@@ -415,6 +418,12 @@ class ControllerManagerComponent(Base):
 
     def restart(self, state: ClusterState, config: Config, process: Process, revision: int) -> ClusterState:
         return state._with(kcm=restart(state.etcd, state.kcm, revision))
+
+    def kept(self, value: ControllerManager, revision: int) -> tuple[int, ...] | None:
+        """What ``restart`` at ``revision`` reads of the old controller manager ``value``: its informers'
+        high-water marks, or None when none is past ``revision`` (then the restart lists afresh: ``restart``)."""
+        high = tuple(i.high_water for i in value.informers)
+        return None if all(h <= revision for h in high) else high
 
     def resync(self, state: ClusterState) -> ClusterState:
         kcm = resync(state.kcm)
