@@ -115,9 +115,10 @@ LIFECYCLE = ("node-failure", "all-nodes-lost", "node-partition", "deleted-node",
 WORKLOADS = ("drain-with-pdb", "drain-with-pdb-replicaset", "statefulset-partition", "replicaset-five-three-running")
 """The StatefulSet / PodDisruptionBudget scenarios (issue 12), each exhaustive in under 2 minutes."""
 
-LEADER_ELECTION = ("ha-controller-manager", "ha-paused-leader", "ha-scheduler", "ha-job")
+LEADER_ELECTION = ("ha-controller-manager", "ha-paused-leader", "ha-scheduler", "ha-job", "ha-pvc", "ha-cronjob",
+                   "ha-hpa")
 """kube-controller-manager's and kube-scheduler's replicas under leader election (issue 19), each exhaustive in under 5
-minutes."""
+minutes (ha-cronjob, the longest: 163,101 states, about a minute of CPU)."""
 
 API_SERVERS = ("ha-apiservers", "namespace-service")
 """Several kube-apiserver replicas with their own watch caches, and a namespace with a Service deleted from the
