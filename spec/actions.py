@@ -4,6 +4,9 @@ coverage counts each kind of step per component. Events (client-go's EventRecord
 Each action class has a ``step_kind`` (a class attribute, not a field: it is not part of the action's value, nor
 of the trace format), one of ``KINDS``; ``kind(action)`` reads it, so that traces and diagrams can ask the model
 what a step is rather than guess from names. (Not ``kind``: ``Fault.kind`` is a field, "crash", "restart", ...)
+
+Each action caches its hash (``cache_hash``): the checker hashes every generated step's action three times (its
+counts per action, its fairness classes, its distinct states per action).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ kubelet's pod sync, a user's command, a fault (or a crashed node's recovery), ti
 try to acquire or renew its lease (or its giving up: ``spec.leaderelection``)."""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Deliver:
     """A watch event delivered to one component's informer."""
 
@@ -29,7 +32,7 @@ class Deliver:
     rv: int
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Relist:
     """An informer lists again (after 410 Gone or a broken watch) at revision ``rv``."""
 
@@ -39,7 +42,7 @@ class Relist:
     latest: int
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class CacheSync:
     """An API server's watch cache receives etcd's pending events: it catches up from ``rv`` to ``latest``
     (several API servers: ``spec.kube_apiserver``)."""
@@ -50,7 +53,7 @@ class CacheSync:
     latest: int
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Reconcile:
     """One controller worker pops ``key`` and reconciles it."""
 
@@ -61,7 +64,7 @@ class Reconcile:
     events: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Schedule:
     """One scheduling cycle: the pod is assumed on ``node``, or fits nowhere (node "")."""
 
@@ -72,7 +75,7 @@ class Schedule:
     events: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Bind:
     """One binding cycle: POST pods/binding."""
 
@@ -85,7 +88,7 @@ class Bind:
     events: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class PreBind:
     """The VolumeBinding plugin's PreBind in a binding cycle (``spec.scheduling.volumebinding.prebind``): its API
     updates made (``ok``), or refused (the binding cycle fails)."""
@@ -98,7 +101,7 @@ class PreBind:
     events: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class SyncPod:
     """A kubelet pod sync: start, restart, report, terminate or cleanup."""
 
@@ -109,7 +112,7 @@ class SyncPod:
     events: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Kubectl:
     """A user's kubectl command line and its output."""
 
@@ -119,7 +122,7 @@ class Kubectl:
     output: str
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Fault:
     """A fault from the scenario's budget: a crash and restart of a component, a container crash, a node crash."""
 
@@ -130,7 +133,7 @@ class Fault:
     rv: int = 0
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Recover:
     """A crashed node boots again and its kubelet starts."""
 
@@ -139,7 +142,7 @@ class Recover:
     node: str
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Heal:
     """A network partition heals: the node's kubelet reaches the API server again, renews its Lease and relists."""
 
@@ -148,7 +151,7 @@ class Heal:
     node: str
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Tick:
     """Logical time advances ``ms`` to the next deadline, firing the timers due (or the informers' resync)."""
 
@@ -158,7 +161,7 @@ class Tick:
     fired: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Elect:
     """A replica's leader elector: a tryAcquireOrRenew (``what``: "acquires", "renews", "observes", "waits",
     "fails to renew"), its giving up ("stops leading"), or a paused replica resuming ("resumes")."""
@@ -169,7 +172,7 @@ class Elect:
     detail: str = ""
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class LoadChange:
     """The load on a workload's pods changes (the metrics server reports another level): the environment of the HPA
     controller, not fair, a bounded number of times (``spec.controllers.podautoscaler``)."""

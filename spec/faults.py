@@ -147,9 +147,15 @@ CRASHES: tuple[Crash, ...] = (
 def _composition() -> tuple[Component, ...]:
     """The components a restart reaches: the composition (``spec.cluster.COMPONENTS``, which lists this module,
     hence read when a fault happens rather than imported with it, like ``spec.clock.Clock``'s)."""
-    from spec.cluster import COMPONENTS
+    return _cluster().COMPONENTS  # type: ignore[no-any-return]
 
-    return COMPONENTS
+
+@functools.cache
+def _cluster() -> Any:
+    """The module ``spec.cluster``, imported once (its ``COMPONENTS`` is read at each fault: a test may replace it)."""
+    import spec.cluster
+
+    return spec.cluster
 
 
 def fault_steps(state: ClusterState, config: Config) -> Iterator[tuple[A.Action, ClusterState]]:

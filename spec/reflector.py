@@ -60,8 +60,11 @@ class Reflectors(Base):
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         infs = state.informers()
+        # With one API server an informer that watches at etcd's revision has nothing to deliver (``informer.
+        # next_event``): skipped before its owner and actor are looked up.
+        revision = -1 if state.apiservers is not None else state.etcd.revision
         for slot, ((who, index, scope), inf) in enumerate(zip(state.layout().slots, infs, strict=True)):
-            if inf is not None:
+            if inf is not None and (inf.rv < revision or inf.expired or revision < 0):
                 yield from self._slot_steps(state, config, who, index, scope, inf, slot, infs)
 
     def slot_steps(self, state: ClusterState, config: Config, who: str, index: int, scope: informer.Scope,

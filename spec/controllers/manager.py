@@ -211,11 +211,26 @@ def restart(etcd: Etcd, old: ControllerManager | None, revision: int) -> Control
     return _listed_kcm(etcd, high, revision)
 
 
-@functools.lru_cache(maxsize=1 << 14)
 def _fresh_kcm(etcd: Etcd, revision: int) -> ControllerManager:
-    """A pure function of etcd (memoised: a crash is tried from every state, and many share etcd; 16,384 entries:
-    with 4,096 the hit rate fell from 92% to 71% past 400,000 states of web-three-nodes)."""
+    """A pure function of etcd; at etcd's own revision, of its objects alone: a list there reads no history
+    (``spec.informer.relist``: ``snapshot`` is the objects, and ``settle`` has nothing after the revision)."""
+    if revision == etcd.revision:
+        return _fresh_kcm_at(etcd.objects, revision)
+    return _fresh_kcm_of(etcd, revision)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _fresh_kcm_of(etcd: Etcd, revision: int) -> ControllerManager:
+    """``_fresh_kcm`` memoised (a crash is tried from every state, and many share etcd; 16,384 entries: with 4,096
+    the hit rate fell from 92% to 71% past 400,000 states of web-three-nodes)."""
     return _listed_kcm(etcd, (0,) * len(KCM_RESOURCES), revision)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _fresh_kcm_at(objects: immutables.Map[Key, Object], revision: int) -> ControllerManager:
+    """``_fresh_kcm`` at etcd's revision, memoised on the objects (states whose etcds differ only in their history
+    share it): the list of an etcd that holds ``objects`` at ``revision`` and nothing after it."""
+    return _listed_kcm(Etcd(revision, objects, (), revision, 0), (0,) * len(KCM_RESOURCES), revision)
 
 
 def _listed_kcm(etcd: Etcd, high: tuple[int, ...], revision: int) -> ControllerManager:
@@ -263,14 +278,24 @@ def iter_outcomes(state: ClusterState, config: Config) -> Iterator[Outcome]:
     """``reconcile_outcomes`` one at a time: the eager no-op (spec.model) stops at the first idle one, and the
     later keys are not reconciled."""
     kcm = state.kcm
-    o = reconcile_options(state, config)
-    guarded = "unguarded-bind" not in config.variants
+    if not (kcm.rs_queue.queue or kcm.deploy_queue.queue):
+        return
+    expectations, guarded, adoption_guard, waits, paused_scales = _options(config.variants)
+    readiness = state.readiness
     for (controller, _), queue in zip(CONTROLLERS, (kcm.rs_queue, kcm.deploy_queue), strict=True):
         for key in queue.queue:
             new, _, etcd, ghost, _, idle, action = _reconcile(
-                kcm, state.etcd, state.ghost, controller, key, o["expectations"], guarded, o["adoption_guard"],
-                o["recreate_waits_for_pods"], o["readiness"], o["paused_scales"])
+                kcm, state.etcd, state.ghost, controller, key, expectations, guarded, adoption_guard, waits,
+                readiness, paused_scales)
             yield action, idle, functools.partial(_after, state, config, etcd, ghost, new)
+
+
+@functools.lru_cache(maxsize=64)
+def _options(variants: frozenset[str]) -> tuple[bool, bool, bool, bool, bool]:
+    """``reconcile_options`` that the variants decide, and the binding guard, in ``_reconcile``'s order
+    (expectations, guarded, adoption guard, waits for pods, paused scales)."""
+    return ("no-expectations" not in variants, "unguarded-bind" not in variants, "gc-readoption" not in variants,
+            "recreate-no-pod-wait" not in variants, "paused-no-scale" not in variants)
 
 
 def _after(state: ClusterState, config: Config, etcd: Etcd, ghost: Any, kcm: ControllerManager) -> ClusterState:
@@ -435,28 +460,30 @@ class ControllerManagerComponent(Base):
     def handle(self, state: ClusterState, index: int, deltas: Iterable[Delta]) -> ClusterState:
         deltas = tuple(deltas)
         state = state._with(kcm=_handled(state.kcm, deltas, state.readiness))
-        if state.net.eps is not None and KCM_RESOURCES[index] == "pods":
+        if KCM_RESOURCES[index] != "pods":
+            return state  # the controllers below share only the pod informer
+        if state.net.eps is not None:
             # the EndpointSlice controller's pod handlers share this informer (spec.network)
             from spec import network
 
             state = state._with(net=network.handle_kcm_pods(state.net, deltas))
-        if state.workloads is not None and KCM_RESOURCES[index] == "pods":
+        if state.workloads is not None:
             # The pod informer is shared (the informer factory's): the StatefulSet and disruption controllers'
             # pod handlers run on the same deliveries (spec.controllers.workloads).
             from spec.controllers.workloads import on_shared_pods
 
             state = on_shared_pods(state, deltas)
-        if state.jobs is not None and KCM_RESOURCES[index] == "pods":
+        if state.jobs is not None:
             # the Job controller's pod handlers share this informer too (spec.controllers.job)
             from spec.controllers import job
 
             state = job.on_shared_pods(state, deltas)
-        if state.daemonsets is not None and KCM_RESOURCES[index] == "pods":
+        if state.daemonsets is not None:
             # and the DaemonSet controller's (spec.controllers.daemonset)
             from spec.controllers import daemonset
 
             state = daemonset.on_shared_pods(state, deltas)
-        if state.rcs is not None and KCM_RESOURCES[index] == "pods":
+        if state.rcs is not None:
             # and the replication manager's (spec.controllers.replication)
             from spec.controllers import replication
 
