@@ -47,7 +47,7 @@ from spec.apiserver import Session
 from spec.component import Base, Delta, Host, Process, Step
 from spec.controllers.persistentvolume import pod_volumes_ready
 from spec.state import ClusterState, Etcd, Ghost, Key, Kubelet, Node, Pod, PodStatus, RuntimeContainer
-from spec.watchcache import settle
+from spec.watchcache import settle, settled_step
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -365,9 +365,13 @@ class KubeletComponent(Base):
         for k in state.kubelets:
             for a, new_k, etcd, ghost in _outcomes(k, state.etcd, state.ghost, _pod_cidr(state, k.node), ignores,
                                                    guarded):
-                after = state._with(etcd=etcd, ghost=ghost) if new_k is None else state._with(
-                    etcd=etcd, ghost=ghost, kubelets=_replace_kubelet(state, new_k))
-                yield a, settle(after, config)
+                if new_k is None:
+                    yield a, settled_step(state, config, etcd, ghost=ghost)
+                elif new_k.informer is k.informer:
+                    yield a, settled_step(state, config, etcd, ghost=ghost, kubelets=_replace_kubelet(state, new_k))
+                else:
+                    yield a, settle(state._with(etcd=etcd, ghost=ghost, kubelets=_replace_kubelet(state, new_k)),
+                                    config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
         ignores = ignores_runtime(config)

@@ -71,7 +71,7 @@ from spec.state import (
     StorageClass,
     pod_key,
 )
-from spec.watchcache import settle
+from spec.watchcache import settle, settled_step
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -495,8 +495,12 @@ class SchedulerComponent(Base):
         requeue, guarded = "no-requeue" not in config.variants, "unguarded-bind" not in config.variants
         for s in _acting(state):
             for a, new_s, etcd, ghost in _outcomes(s, state.etcd, state.ghost, requeue, guarded):
-                yield a, settle(state._with(etcd=etcd, ghost=ghost, schedulers=_replace_scheduler(state, new_s)),
-                                config)
+                if new_s.informer is s.informer:
+                    yield a, settled_step(state, config, etcd, ghost=ghost,
+                                          schedulers=_replace_scheduler(state, new_s))
+                else:
+                    yield a, settle(state._with(etcd=etcd, ghost=ghost, schedulers=_replace_scheduler(state, new_s)),
+                                    config)
 
     def enabled(self, state: ClusterState, config: Config) -> set[str]:
         return {s.name for s in _acting(state) if _binds(s, state) or head(s) is not None}

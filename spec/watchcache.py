@@ -52,6 +52,23 @@ def settle(state: ClusterState, config: Config) -> ClusterState:
     return state.with_slots(changes, etcd)
 
 
+def settled_step(state: ClusterState, config: Config, etcd: Etcd, **changes: object) -> ClusterState:
+    """``settle(state._with(etcd=etcd, **changes), config)`` for a step whose ``changes`` replace no informer of
+    ``state`` (the caller's promise: its components' records keep their informers, one for one), with one state
+    built where ``settle`` moves no informer (the step's writes appended to the history, and the informers, as
+    they were, settled: ``settle`` reads only etcd, the informers and their slots' layout, which are then the
+    step's)."""
+    if state.apiservers is not None:
+        return settle(state._with(etcd=etcd, **changes), config)
+    moves = settle_moves(etcd, state.layout(), state.informers(), config)
+    if moves is None:
+        return state._with(etcd=etcd, **changes)
+    etcd, slots = moves
+    if not slots:
+        return state._with(etcd=etcd, **changes)
+    return state._with(**changes).with_slots(slots, etcd)
+
+
 def settle_moves(etcd: Etcd, layout: SlotLayout, infs: Sequence[Informer | None], config: Config
                  ) -> tuple[Etcd, dict[int, Informer | None]] | None:
     """What ``settle`` does (one API server) to ``etcd`` and to the informers ``infs`` of the slots of ``layout``:

@@ -54,7 +54,7 @@ from spec.state import (
     ReplicaSet,
     WorkQueue,
 )
-from spec.watchcache import settle
+from spec.watchcache import settle, settled_step
 
 if TYPE_CHECKING:
     from spec.config import Config
@@ -300,6 +300,8 @@ def _options(variants: frozenset[str]) -> tuple[bool, bool, bool, bool, bool]:
 
 def _after(state: ClusterState, config: Config, etcd: Etcd, ghost: Any, kcm: ControllerManager) -> ClusterState:
     """The state after a reconcile: its writes, its controller manager, settled (``reconcile_outcomes``)."""
+    if kcm.informers is state.kcm.informers:
+        return settled_step(state, config, etcd, ghost=ghost, kcm=kcm)
     return settle(state._with(etcd=etcd, ghost=ghost, kcm=kcm), config)
 
 
@@ -459,7 +461,9 @@ class ControllerManagerComponent(Base):
 
     def handle(self, state: ClusterState, index: int, deltas: Iterable[Delta]) -> ClusterState:
         deltas = tuple(deltas)
-        state = state._with(kcm=_handled(state.kcm, deltas, state.readiness))
+        kcm = _handled(state.kcm, deltas, state.readiness)
+        if kcm is not state.kcm:
+            state = state._with(kcm=kcm)
         if KCM_RESOURCES[index] != "pods":
             return state  # the controllers below share only the pod informer
         if state.net.eps is not None:
