@@ -1803,26 +1803,74 @@ class ClusterState:
     def with_informers(self, infs: Sequence[Informer | None], etcd: Etcd | None = None,
                        current: list[Informer | None] | None = None) -> ClusterState:
         """Every informer replaced at once, in ``informer_slots`` order (and etcd, if given). Only the components
-        whose informers are other objects are rebuilt. ``current``: ``self.informers()``, when the caller has it."""
+        whose informers are other objects are rebuilt. ``current``: ``self.informers()``, when the caller has it.
+
+        (The representatives call it on every state, ``spec.reduction.canonical``: the controller manager's, the
+        schedulers' and the kubelets' slots are compared and rebuilt here in place, without the dictionary of
+        changes ``with_slots`` takes; the others, present in fewer scenarios, go through ``_with_records``.)"""
         old = self.informers() if current is None else current
-        changed = [i for i, (a, b) in enumerate(zip(old, infs, strict=True)) if a is not b]
-        if not changed:
+        if len(infs) != len(old):
+            raise ValueError(f"{len(infs)} informers for {len(old)} slots")
+        kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
+        moved = False
+        a, b, c = infs[0], infs[1], infs[2]
+        oa, ob, oc = old[0], old[1], old[2]
+        if a is not oa or b is not ob or c is not oc:
+            moved = True
+            # A slot emptied (None: no replica's controllers run) leaves the record alone, as ``with_slots`` does.
+            if not ((a is None and oa is not None) or (b is None and ob is not None) or (c is None and oc is not None)):
+                ki = kcm.informers
+                kcm = _kcm_with(kcm, (ki[0] if a is oa else a, ki[1] if b is ob else b,
+                                     ki[2] if c is oc else c))
+        i = 3
+        ss: list[Scheduler] | None = None
+        for n, s in enumerate(schedulers):
+            inf = infs[i]
+            if inf is not old[i]:
+                if ss is None:
+                    ss = list(schedulers)
+                ss[n] = _scheduler_with(s, inf)
+            i += 1
+        ks: list[Kubelet] | None = None
+        for n, k in enumerate(kubelets):
+            inf = infs[i]
+            if inf is not old[i]:
+                if ks is None:
+                    ks = list(kubelets)
+                ks[n] = _kubelet_with(k, inf)
+            i += 1
+        rest: dict[int, Informer | None] | None = None
+        for j in range(i, len(old)):
+            inf = infs[j]
+            if inf is not old[j]:
+                if rest is None:
+                    rest = {}
+                rest[j] = inf
+        if ss is not None:
+            schedulers = tuple(ss)
+            moved = True
+        if ks is not None:
+            kubelets = tuple(ks)
+            moved = True
+        if rest is not None:
+            return self._with_records(kcm, schedulers, kubelets, rest, etcd)
+        if not moved:
             return self if etcd is None or etcd is self.etcd else self._with(etcd=etcd)
-        return self.with_slots({i: infs[i] for i in changed}, etcd)
+        return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets,
+                            self.pending_commands, self.budget, self.ghost, self.lifecycle, self.workloads, self.net,
+                            self.podgc, self.jobs, self.leader, self.apiservers, self.scheduler_election,
+                            self.readiness, self.daemonsets, self.volumes, self.hpa, self.cronjobs, self.rcs)
 
     def with_slots(self, changes: dict[int, Informer | None], etcd: Etcd | None = None) -> ClusterState:
         """The informers of the slots ``changes`` names (index in ``informer_slots`` order) replaced (and etcd,
         if given): only the components that own them are rebuilt."""
         kcm, schedulers, kubelets = self.kcm, self.schedulers, self.kubelets
-        workloads, jobs, net, daemonsets = self.workloads, self.jobs, self.net, self.daemonsets
-        volumes = self.volumes
-        cronjobs, rcs = self.cronjobs, self.rcs
         n_s = 3 + len(schedulers)
         n_k = n_s + len(kubelets)
         infs: list[Informer | None] | None = None
         ss: list[Scheduler] | None = None
         ks: list[Kubelet] | None = None
-        touched: set[str] | None = None
+        rest: dict[int, Informer | None] | None = None
         kcm_off = False
         for i, inf in changes.items():  # the controller manager's slots, then the schedulers', the kubelets'
             if i < 3:
@@ -1838,20 +1886,33 @@ class ClusterState:
                 if ks is None:
                     ks = list(kubelets)
                 ks[i - n_s] = _kubelet_with(ks[i - n_s], inf)
-            elif touched is None:
-                lay = self.layout()
-                touched = {lay.owner[i] for i in changes}
+            else:
+                if rest is None:
+                    rest = {}
+                rest[i] = inf
         if infs is not None and not kcm_off:  # (a None: no replica's controllers run, the record is left alone)
             kcm = _kcm_with(kcm, tuple(infs))
         if ss is not None:
             schedulers = tuple(ss)
         if ks is not None:
             kubelets = tuple(ks)
-        if touched is None:
+        if rest is None:
             return ClusterState(self.etcd if etcd is None else etcd, kcm, schedulers, kubelets,
-                                self.pending_commands, self.budget, self.ghost, self.lifecycle, workloads, net,
-                                self.podgc, jobs, self.leader, self.apiservers, self.scheduler_election,
-                                self.readiness, daemonsets, volumes, self.hpa, cronjobs, rcs)
+                                self.pending_commands, self.budget, self.ghost, self.lifecycle, self.workloads,
+                                self.net, self.podgc, self.jobs, self.leader, self.apiservers,
+                                self.scheduler_election, self.readiness, self.daemonsets, self.volumes, self.hpa,
+                                self.cronjobs, self.rcs)
+        return self._with_records(kcm, schedulers, kubelets, rest, etcd)
+
+    def _with_records(self, kcm: ControllerManager, schedulers: tuple[Scheduler, ...], kubelets: tuple[Kubelet, ...],
+                      changes: dict[int, Informer | None], etcd: Etcd | None) -> ClusterState:
+        """``self`` with ``kcm``, ``schedulers`` and ``kubelets`` (their informers already replaced), the informers
+        of the other slots ``changes`` names replaced (in the records that own them), and etcd, if given."""
+        workloads, jobs, net, daemonsets = self.workloads, self.jobs, self.net, self.daemonsets
+        volumes = self.volumes
+        cronjobs, rcs = self.cronjobs, self.rcs
+        lay = self.layout()
+        touched = {lay.owner[i] for i in changes}
         if "workloads" in touched:
             assert workloads is not None
             base = lay.start["workloads"]
