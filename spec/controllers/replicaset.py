@@ -187,26 +187,52 @@ def _matching(owners: Cache, pod: Pod) -> list[Key]:
     ]
 
 
+def resolve_controller_ref(kind: str, owners: Cache, pod: Pod) -> Key | None:
+    """resolveControllerRef of the controller of ``kind`` for ``pod``'s controller reference: the key of the cached
+    owner it names, when it is of ``kind`` ("Don't even try to look up by Name if it's the wrong Kind"), is in the
+    lister's cache and has the reference's uid (a recreated owner of the same name is another one); None
+    otherwise."""
+    key = owner_key_of_pod(pod, kind)
+    if key is None:
+        return None
+    owner = owners.get(key)
+    assert pod.meta.owner is not None
+    return key if owner is not None and owner.meta.uid == pod.meta.owner.uid else None
+
+
 def pod_event(kind: str, owners: Cache, exps: Expectations, queue: WorkQueue, key: Key, old: Pod | None,
               new: Pod | None, readiness: Readiness | None = None) -> tuple[Expectations, WorkQueue]:
     """addPod / updatePod / deletePod of the controller of ``kind`` ("ReplicaSet", or "ReplicationController"
     through the replication manager's adapters), whose lister's cache is ``owners``: observe expectations and
     enqueue the owner; updatePod also requeues it after minReadySeconds + 1 s when the pod turns Ready
-    (``readiness.margin_ms``: 0 under the variant ``no-minready-requeue``). Returns (expectations', queue')."""
+    (``readiness.margin_ms``: 0 under the variant ``no-minready-requeue``). Returns (expectations', queue').
+
+    A pod with a controller reference concerns only the controller it resolves to (``resolve_controller_ref``):
+    none when that is of another kind (a DaemonSet's, a Job's, a StatefulSet's pod whose labels a ReplicaSet's
+    selector happens to match) or not in the cache; only an orphan (no controller reference) wakes every owner
+    whose selector matches it (getPodReplicaSets), on its creation or when its controller reference changed (a
+    released pod), and its deletion wakes no one ("No controller should care about orphans being deleted").
+    Upstream: replica_set.go addPod, updatePod, deletePod ("If it has a ControllerRef, that's all that
+    matters")."""
     pod = new if new is not None else old
     assert pod is not None
-    rs_key = owner_key_of_pod(pod, kind)
-    if rs_key is not None and owners.get(rs_key) is None:
-        rs_key = None
+    rs_key = None if pod.meta.owner is None else resolve_controller_ref(kind, owners, pod)
     if new is None or new.meta.deleting:
         if new is not None and old is not None and old.meta.deleting:
             return exps, (queue if rs_key is None else queue.add(rs_key))
         if rs_key is None:
             return exps, queue
         return deletion_observed(exps, rs_key, key), queue.add(rs_key)
-    if old is None and rs_key is not None:
-        exps = creation_observed(exps, rs_key)
-    if rs_key is not None:
+    if old is not None and old.meta.owner is not None and old.meta.owner != new.meta.owner:
+        # The controller reference changed (released by the garbage collector): sync the old controller.
+        old_key = resolve_controller_ref(kind, owners, old)
+        if old_key is not None:
+            queue = queue.add(old_key)
+    if new.meta.owner is not None:
+        if rs_key is None:
+            return exps, queue  # another kind's pod, or an owner not (or no longer) in the cache
+        if old is None:
+            exps = creation_observed(exps, rs_key)
         queue = queue.add(rs_key)
         rs = owners.get(rs_key)
         if (old is not None and not old.status.ready and new.status.ready
@@ -214,8 +240,9 @@ def pod_event(kind: str, owners: Cache, exps: Expectations, queue: WorkQueue, ke
             margin = 1_000 if readiness is None else readiness.margin_ms
             queue = add_after(queue, rs_key, rs.min_ready_seconds * 1000 + margin)
         return exps, queue
-    for k in _matching(owners, pod):  # an orphan: every matching owner may adopt it
-        queue = queue.add(k)
+    if old is None or old.meta.owner is not None or old.meta.labels != new.meta.labels:
+        for k in _matching(owners, pod):  # an orphan, new or just released: every matching owner may adopt it
+            queue = queue.add(k)
     return exps, queue
 
 

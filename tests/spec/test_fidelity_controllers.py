@@ -7,6 +7,8 @@ pkg/controller/replicaset/replica_set.go, pkg/controller/controller_utils.go).
 from __future__ import annotations
 
 import attrs
+import immutables
+import pytest
 
 from spec.apiserver import Session, store
 from spec.controllers import deployment, replicaset
@@ -21,7 +23,9 @@ from spec.state import (
     ControllerManager,
     Deployment,
     Etcd,
+    Expectation,
     Ghost,
+    Key,
     Meta,
     Node,
     Object,
@@ -30,6 +34,9 @@ from spec.state import (
     PodStatus,
     ReplicaSet,
     ReplicaSetStatus,
+    ReplicationController,
+    WorkQueue,
+    object_key,
 )
 
 
@@ -190,3 +197,65 @@ def test_a_replicaset_without_a_controller_ranks_every_pod_zero() -> None:
     replicaset.sync(kcm, session, "replicasets/default/web-bbbbb")
     deleted = [e for e in session.events if "SuccessfulDelete" in e]
     assert deleted == ["Normal SuccessfulDelete replicasets/default/web-bbbbb: Deleted pod: web-bbbbb-2"]
+
+
+# --- pkg/controller/replicaset/replica_set.go: addPod, updatePod, deletePod ---------------------------------
+
+
+def _handled(owners: list[Object], old: Pod | None, new: Pod | None, kind: str = "ReplicaSet") -> tuple[Key, ...]:
+    """The keys the pod handlers of the controller of ``kind`` enqueue for one event of pod web-x, the lister's
+    cache holding ``owners``."""
+    cache = immutables.Map({object_key(o): o for o in owners if type(o).__name__ == kind})  # the kind's lister
+    _, queue = replicaset.pod_event(kind, cache, immutables.Map(), WorkQueue(), "pods/default/web-x", old, new)
+    return queue.queue
+
+
+def _pod_of(owner: OwnerRef | None, labels: object = None) -> Pod:
+    _, d = _base()
+    t = d.template
+    return Pod(meta=Meta(name="web-x", labels=t.labels if labels is None else labels, owner=owner),  # type: ignore[arg-type]
+               containers=t.containers, info=attrs.evolve(t.info, name="web-x"),
+               status=PodStatus(phase="Pending"))
+
+
+def _matching_owners() -> list[Object]:
+    """A ReplicaSet (uid 7) and a ReplicationController (uid 8) whose selectors match the Deployment's pods."""
+    _, d = _base()
+    rs = ReplicaSet(meta=Meta(name="web", uid=7), replicas=1, selector=d.selector, template=d.template)
+    rc = ReplicationController(meta=Meta(name="web", uid=8), replicas=1, selector=d.selector, template=d.template)
+    return [rs, rc]
+
+
+@pytest.mark.parametrize("kind", ["ReplicaSet", "ReplicationController"])
+def test_a_pod_with_a_controller_of_another_kind_wakes_no_matching_owner(kind: str) -> None:
+    """resolveControllerRef returns nil for a controller reference of another kind ("Don't even try to look up by
+    Name if it's the wrong Kind"), and addPod, updatePod and deletePod then return ("If it has a ControllerRef,
+    that's all that matters"): only an orphan wakes the owners whose selectors match it (getPodReplicaSets).
+    The model once enqueued every matching owner for a DaemonSet's or a Job's pod whose labels matched."""
+    owners = _matching_owners()
+    theirs = _pod_of(OwnerRef("DaemonSet", "agent", 9))
+    running = attrs.evolve(theirs, status=PodStatus(phase="Running"))
+    assert _handled(owners, None, theirs, kind) == ()
+    assert _handled(owners, theirs, running, kind) == ()
+    assert _handled(owners, running, None, kind) == ()
+    orphan = _pod_of(None)
+    mine = "replicasets/default/web" if kind == "ReplicaSet" else "replicationcontrollers/default/web"
+    assert _handled(owners, None, orphan, kind) == (mine,)          # addPod: an orphan, every matching owner
+    assert _handled(owners, orphan, None, kind) == ()               # deletePod: "No controller should care"
+    # updatePod of an orphan: only when its labels or its controller reference changed
+    assert _handled(owners, orphan, attrs.evolve(orphan, status=PodStatus(phase="Running")), kind) == ()
+    owned = _pod_of(OwnerRef(kind, "web", 7 if kind == "ReplicaSet" else 8))
+    assert _handled(owners, owned, orphan, kind) == (mine,)         # released: the old controller, and adopters
+    assert _handled(owners, None, owned, kind) == (mine,)
+
+
+def test_a_controller_reference_resolves_only_to_the_owner_with_its_uid() -> None:
+    """resolveControllerRef: "We can't look up by UID, so look up by Name and then verify UID": a pod of an
+    earlier ReplicaSet of the same name concerns no one, and its creation is observed by no expectation."""
+    owners = _matching_owners()
+    stale = _pod_of(OwnerRef("ReplicaSet", "web", 6))
+    cache = immutables.Map({object_key(o): o for o in owners})
+    exps = immutables.Map({"replicasets/default/web": Expectation(add=1, deletes=frozenset(), timer=300_000)})
+    after, queue = replicaset.pod_event("ReplicaSet", cache, exps, WorkQueue(), "pods/default/web-x", None, stale)
+    assert after is exps and queue.queue == ()
+    assert _handled(owners, None, _pod_of(OwnerRef("ReplicaSet", "web", 7))) == ("replicasets/default/web",)
