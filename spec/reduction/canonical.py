@@ -96,6 +96,7 @@ class Representatives:
         return canonical_state(state, self.symmetric, renumber=self.renumber, ordered=self.reorder is None)
 
     def __call__(self, state: ClusterState) -> ClusterState:
+        state = _parked_at_compaction(state)
         positions: list[Any] = []
         add = positions.append
         current = state.informers()
@@ -207,7 +208,29 @@ def _expired_at_compaction(state: ClusterState) -> ClusterState:
     states'."""
     infs = state.informers()
     moved = _at_compaction(infs, state.etcd.compacted)
-    return state if moved is infs else state.with_informers(moved, current=infs)
+    return _parked_at_compaction(state if moved is infs else state.with_informers(moved, current=infs))
+
+
+def _parked_at_compaction(state: ClusterState) -> ClusterState:
+    """``state`` with every parked controller-manager informer's high-water mark below etcd's compaction point
+    moved to it (``spec.state.Parked``; ``spec.leaderelection.park``).
+
+    Why the two states are one, as for an expired informer (``_expired_at_compaction``): a parked mark is read
+    only when the replica's controllers run again, as an expired informer's position and high-water mark
+    (``leaderelection.unpark``: it relists, at a revision not older than both it and the compaction point, which
+    only grows) or by a stale leader's reconciles, which read its caches, not its position. Without this, a pause
+    taken from a state whose expired pod informer sits below the compaction point, and from its representative
+    (where ``_expired_at_compaction`` has moved it there), parked two marks that renumbering kept apart
+    (tests/spec/test_spec_reductions.py, ``test_a_pause_parks_what_the_representative_parks``)."""
+    le = state.leader
+    if le is None or not any(p is not None for p in le.parked):
+        return state
+    c = state.etcd.compacted
+    parked = tuple(p if p is None or all(h >= c for h in p.high_water)
+                   else attrs.evolve(p, high_water=tuple(max(h, c) for h in p.high_water)) for p in le.parked)
+    if all(a is b for a, b in zip(parked, le.parked, strict=True)):
+        return state
+    return state._with(leader=attrs.evolve(le, parked=parked))
 
 
 def _at_compaction(infs: list[Informer | None], compacted: int) -> list[Informer | None]:

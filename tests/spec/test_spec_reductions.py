@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checker import always, check
-from spec import actions as A
 from spec.config import Config
 from spec.faults import symmetric_nodes
 from spec.informer import cache_at
@@ -161,13 +160,15 @@ def stands_for_its_states(model: ClusterModel, depth: int) -> int:
     """Breadth-first to ``depth``: from every reachable state and from its representative, the same
     representatives follow, and a representative is its own (the representative stands for every state it
     replaces, which is also what rebuilding traces needs). The number of representatives seen."""
+    reorders = model.reduce.commute_writes and model.reduce.renumber and model.config.consistency == "strong" \
+        and model.config.leader_election is None and model.config.api_servers == 1  # spec.model.applicable
     frontier = list(model.init_states())
     seen = {model.canonical(s) for s in frontier}
     for _ in range(depth):
         following = []
         for s in frontier:
             rep = model.canonical(s)
-            assert model.canonical(rep) == rep and canonical_history(rep) == rep
+            assert model.canonical(rep) == rep and (not reorders or canonical_history(rep) == rep)
             real = {model.canonical(t) for _, t in model.successors(s)}
             assert real == {model.canonical(t) for _, t in model.successors(rep)}
             for _, t in model.successors(s):
@@ -297,17 +298,8 @@ def test_representatives_of_random_reachable_states(data: st.DataObject) -> None
         # (reduction lost, not a verdict: tests/spec/test_spec_differential.py checks the DaemonSet built-ins with
         # and without reductions; docs/spec.md, "Node symmetry").
         return
-    # Known, not yet explained (found when the strategies began to draw leader election): a controller-manager
-    # replica's pause from a state and from its representative can give successors whose representatives differ in
-    # their revisions' numbering (etcd's revision and compaction point, the informers' positions, the parked
-    # replica's high-water marks), seen with stale reads, an API server restart and a kubelet restart. The pause's
-    # successors are left out of this comparison until it is explained (docs/spec.md, "Node symmetry"); every
-    # other successor is compared.
-    def shown(s: ClusterState) -> set[ClusterState]:
-        return {model.canonical(t) for a, t in model.successors(s)
-                if not (isinstance(a, A.Fault) and a.kind.startswith("pause"))}
-
-    assert shown(state) == shown(rep)
+    assert {model.canonical(t) for _, t in model.successors(state)} == \
+        {model.canonical(t) for _, t in model.successors(rep)}
 
 
 def test_representatives_after_a_delete_that_everyone_has_seen() -> None:
@@ -315,3 +307,45 @@ def test_representatives_after_a_delete_that_everyone_has_seen() -> None:
     delete in one order of the writes and not in another, and a liveness trace could not be rebuilt."""
     recreated = Path(__file__).parent / "fixtures" / "recreated.yaml"
     assert stands_for_its_states(ClusterModel(load(recreated).config, NO_SYMMETRY), 12) > 100
+
+
+PAUSED_LEADER = """
+apiVersion: kubespec.dev/v1
+kind: Scenario
+metadata: {name: paused-leader}
+spec:
+  consistency: stale
+  faults: {apiServerRestarts: 1}
+  leaderElection: {replicas: 1, leaseDuration: 15s, renewDeadline: 10s, retryPeriod: 2s, pauses: 1,
+                   components: [kube-controller-manager]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+status: {allocatable: {cpu: "2", memory: 2Gi, pods: "110"}}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "nginx:1.25", resources: {requests: {cpu: 500m, memory: 256Mi}}}]
+"""
+
+
+@pytest.mark.parametrize("consistency", ["stale", "strong"])
+def test_a_pause_parks_what_the_representative_parks(consistency: str) -> None:
+    """A controller-manager replica pauses while its pod informer is expired below the compaction point (the
+    ReplicaSet creates its pod, and an API server restart compacts the history past the informer, which had not
+    delivered it): the pause parks the informer's position as its high-water mark (``leaderelection.park``). The
+    representative had moved the expired informer to the compaction point (``canonical._expired_at_compaction``),
+    so the pause from it parked another mark, and renumbering kept the two apart: the successors of a state and of
+    its representative had different representatives (found by ``test_representatives_of_random_reachable_states``
+    with more examples; ``canonical._parked_at_compaction`` moves a parked mark there too). Breadth-first, every
+    successor of every state compared with its representative's, pauses included."""
+    config = attrs.evolve(parse(PAUSED_LEADER, "paused-leader").config, consistency=consistency)
+    assert stands_for_its_states(ClusterModel(config), 6) > 300
