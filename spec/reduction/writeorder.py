@@ -7,9 +7,17 @@ ListWatch, the API server's cacher per resource in staging/src/k8s.io/apiserver/
 of a Deployment write and a Pod write is seen by no one. As Mazurkiewicz traces are represented by their Foata or
 lexicographic normal form, a history is represented by its lexicographically least reordering that keeps
 
-- the order of any two events that some live informer watches both of (for the controller manager's informers,
-  two events of one resource; for the scheduler, Pods and Nodes), and
+- the order of any two events of one resource,
+- for every watching informer, the order of any two events it has yet to deliver (for the controller manager's
+  informers, two events of one resource; for the scheduler, Pods, Nodes, claims and volumes), and
 - for every informer, every event it has delivered before every watched event it has not.
+
+Two events of two resources that an informer has both delivered may trade places: its cache holds both either way
+and its future does not depend on their order (a relisted informer got them in one list, in no order). Keeping
+their order for every informer that watches both resources (as this once did) made the order depend on whether an
+informer had relisted: a state and its representative, which had traded two such writes while the scheduler was
+expired, led by the scheduler's relist to two histories, each its own representative (a bisimulation broken;
+tests/spec/test_spec_reductions.py, ``test_a_relist_does_not_order_what_it_listed``).
 
 Revisions are then reassigned in the new order (a bijection on the live revisions, applied to every object and
 cached copy), each informer's position becomes its last delivered watched event, and the informers skip events
@@ -194,16 +202,19 @@ def _plan(events: tuple[tuple[Key, int], ...], current: int, revision: int, comp
 
 def _order(events: tuple[tuple[Key, int], ...], resources: list[str],
            pending: dict[int, tuple[informer.Scope, frozenset[int]]]) -> list[int]:
-    """The least reordering (by resource, then key) that keeps what some informer can tell apart."""
+    """The least reordering (by resource, then key) that keeps what some informer can tell apart: the order of
+    two events of one resource, and for every watching informer, the order of the events it has yet to deliver
+    and every event it has delivered before every one it has not. Two events of two resources that an informer
+    has both delivered may trade places: its cache holds both writes either way (``spec.informer.cache_at``),
+    its position stays between what it has delivered and what it has not, and nothing it will do depends on
+    the order in which they came (a relisted informer never saw them in any order: it listed them at once)."""
     n = len(events)
-    kinds = set(resources)
-    scopes = {scope for scope, _ in pending.values()}
-    ordered = {(a, b) for a in kinds for b in kinds if a == b or any(watches(s, a) and watches(s, b) for s in scopes)}
-    before: list[set[int]] = [{i for i in range(j) if (resources[i], resources[j]) in ordered} for j in range(n)]
+    before: list[set[int]] = [{i for i in range(j) if resources[i] == resources[j]} for j in range(n)]
     for scope, waiting in pending.values():
         delivered = {i for i in range(n) if i not in waiting and watches(scope, resources[i])}
         for j in waiting:
             before[j] |= delivered
+            before[j].update(i for i in waiting if i < j)
     order: list[int] = []
     placed: set[int] = set()
     while len(order) < n:
