@@ -60,12 +60,28 @@ class Reflectors(Base):
 
     def steps(self, state: ClusterState, config: Config) -> Iterator[Step]:
         infs = state.informers()
-        # With one API server an informer that watches at etcd's revision has nothing to deliver (``informer.
-        # next_event``): skipped before its owner and actor are looked up.
-        revision = -1 if state.apiservers is not None else state.etcd.revision
-        for slot, ((who, index, scope), inf) in enumerate(zip(state.layout().slots, infs, strict=True)):
-            if inf is not None and (inf.rv < revision or inf.expired or revision < 0):
+        slots = state.layout().slots
+        if state.apiservers is not None:
+            for slot, ((who, index, scope), inf) in enumerate(zip(slots, infs, strict=True)):
+                if inf is not None:
+                    yield from self._slot_steps(state, config, who, index, scope, inf, slot, infs)
+            return
+        # One API server: ``_slot_steps`` inlined for a watching informer, and one at etcd's revision, which has
+        # nothing to deliver (``informer.next_event``), skipped before its owner and actor are looked up.
+        etcd = state.etcd
+        revision = etcd.revision
+        watchers = self.watchers()
+        for slot, ((who, index, scope), inf) in enumerate(zip(slots, infs, strict=True)):
+            if inf is None or (inf.rv >= revision and not inf.expired):
+                continue
+            if inf.expired:
                 yield from self._slot_steps(state, config, who, index, scope, inf, slot, infs)
+                continue
+            owner = watchers[who]
+            delivery = _delivery(inf, etcd, scope, owner.watcher(state, index))
+            if delivery is not None:
+                action, new, delta = delivery
+                yield action, owner.handle(_settled_with(state, config, slot, new, infs), index, (delta,))
 
     def slot_steps(self, state: ClusterState, config: Config, who: str, index: int, scope: informer.Scope,
                    inf: Informer | None) -> Iterator[Step]:
@@ -75,6 +91,16 @@ class Reflectors(Base):
             return
         yield from self._slot_steps(state, config, who, index, scope, inf, state.layout().position[who, index],
                                     None)
+
+    def slot_steps_at(self, state: ClusterState, config: Config, slot: int, infs: list[Informer | None]
+                      ) -> Iterator[Step]:
+        """``slot_steps`` of the informer at ``slot`` (``informer_slots`` order; ``infs``: ``state.informers()``,
+        not changed)."""
+        inf = infs[slot]
+        if inf is None:
+            return iter(())
+        who, index, scope = state.layout().slots[slot]
+        return self._slot_steps(state, config, who, index, scope, inf, slot, infs)
 
     def _slot_steps(self, state: ClusterState, config: Config, who: str, index: int, scope: informer.Scope,
                     inf: Informer, slot: int, infs: list[Informer | None] | None) -> Iterator[Step]:

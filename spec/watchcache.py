@@ -87,9 +87,16 @@ def settle_moves(etcd: Etcd, layout: SlotLayout, infs: Sequence[Informer | None]
     for i, move in moves:
         inf = infs[i]
         assert inf is not None
-        rv, expired = move
-        changes[i] = Informer(rv, inf.cache, expired, max(inf.high_water, rv))
+        changes[i] = _moved(inf, *move)
     return etcd, changes
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _moved(inf: Informer, rv: int, expired: bool) -> Informer:
+    """``inf`` moved to ``rv`` (and expired, if so) by ``settle``. Memoised, as a pure function: the same informer
+    moves the same way in many states, and equal informers that are one object compare and hash at once in the
+    memos keyed on the records that hold them (``spec.state``'s, the representatives')."""
+    return Informer(rv, inf.cache, expired, max(inf.high_water, rv))
 
 
 @functools.lru_cache(maxsize=1 << 18)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from spec import actions as A
 from spec import faults, informer, kubelet, scheduler
-from spec.cluster import Reporters, enabled_among, fairness_name, gc_work, reporters, slot_steps, stale_reports
+from spec.cluster import REFLECTORS, Reporters, enabled_among, fairness_name, gc_work, reporters, stale_reports
 from spec.config import Config
 from spec.state import ClusterState, Etcd
 
@@ -166,10 +166,12 @@ def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterSt
     if len(state.etcd.history) + _WRITES_PER_STEP >= config.watch_cache_size:
         return None
     etcd = state.etcd
-    slots = state.informer_slots()
+    revision = etcd.revision
+    infs = state.informers()
+    slots = state.layout().slots
     busy: set[tuple[str, int]] = set()
-    for who, index, _, inf in slots:
-        if inf is not None and (inf.expired or informer.next_event(inf, etcd) is not None):
+    for (who, index, _), inf in zip(slots, infs, strict=True):
+        if inf is not None and (inf.expired or (inf.rv < revision and informer.next_event(inf, etcd) is not None)):
             group = _GROUP.get(who, who)
             busy.add((group, 0 if group == "kcm" else index))
     for who, index in sorted(busy):
@@ -178,18 +180,18 @@ def ample(state: ClusterState, config: Config) -> list[tuple[A.Action, ClusterSt
         if not idle(state, config, who, index):
             continue
         if who == "kcm" and any((i is None or informer.next_event(i, etcd) is None) and not _never_written(scope, etcd)
-                                for w, _, scope, i in slots if _GROUP.get(w, w) == "kcm"):
+                                for (w, _, scope), i in zip(slots, infs, strict=True) if _GROUP.get(w, w) == "kcm"):
             # A caught-up informer of the controller manager may receive a new event (any component writes pods)
             # whose delivery enqueues a reconcile that reads another informer's cache: that reconcile would be a
             # dependent step reachable before the ample deliveries (C1). Only a backlog on all three is safe.
             continue
         steps: list[tuple[A.Action, ClusterState]] = []
-        for w, i, scope, inf in slots:
+        for slot, ((w, i, _), inf) in enumerate(zip(slots, infs, strict=True)):
             if _GROUP.get(w, w) == who and (who == "kcm" or i == index):
                 if inf is not None and inf.expired:
                     steps = []
                     break
-                steps.extend(slot_steps(state, config, w, i, scope, inf))
+                steps.extend(REFLECTORS.slot_steps_at(state, config, slot, infs))
         if steps:
             return steps + [(a, t) for a, t in faults.FAULTS.steps(state, config) if not _failure(a)]
     return None
