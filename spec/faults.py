@@ -236,6 +236,7 @@ def _crashed(state: ClusterState, config: Config, components: tuple[Component, .
 
 _FIELDS = tuple(f.name for f in attrs.fields(ClusterState))
 _fields_of = operator.attrgetter(*_FIELDS)
+_FIELD_INDEX = {name: i for i, name in enumerate(_FIELDS)}
 
 
 class _CrashKey:
@@ -249,7 +250,7 @@ class _CrashKey:
     def __init__(self, state: ClusterState, config: Config, components: tuple[Component, ...], crash: Crash,
                  process: Process, rv: int, revision: int, forgets: Forgets) -> None:
         fields = list(_fields_of(state))
-        i = _FIELDS.index(forgets.forgets)
+        i = _FIELD_INDEX[forgets.forgets]
         fields[i] = forgets.kept(fields[i], revision)
         self.key = (crash.budget, process, rv, revision, tuple(fields))
         self._hash = hash(self.key)

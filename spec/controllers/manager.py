@@ -121,6 +121,8 @@ def started(
 
 
 def _finish(queue: WorkQueue, key: Key, failed: bool, max_retries: int | None) -> WorkQueue:
+    if not failed and not queue.failures:
+        return queue  # Forget of a key that never failed
     failures = dict(queue.failures)
     if not failed or (max_retries is not None and failures.get(key, 0) >= max_retries):
         failures.pop(key, None)  # Forget
