@@ -1807,7 +1807,8 @@ class ClusterState:
 
         (The representatives call it on every state, ``spec.reduction.canonical``: the controller manager's, the
         schedulers' and the kubelets' slots are compared and rebuilt here in place, without the dictionary of
-        changes ``with_slots`` takes; the others, present in fewer scenarios, go through ``_with_records``.)"""
+        changes ``with_slots`` takes, the records hash-consed on their new fields (``_kubelet_of``); the others,
+        present in fewer scenarios, go through ``_with_records``.)"""
         old = self.informers() if current is None else current
         if len(infs) != len(old):
             raise ValueError(f"{len(infs)} informers for {len(old)} slots")
@@ -1820,8 +1821,9 @@ class ClusterState:
             # A slot emptied (None: no replica's controllers run) leaves the record alone, as ``with_slots`` does.
             if not ((a is None and oa is not None) or (b is None and ob is not None) or (c is None and oc is not None)):
                 ki = kcm.informers
-                kcm = _kcm_with(kcm, (ki[0] if a is oa else a, ki[1] if b is ob else b,  # type: ignore[arg-type]
-                                     ki[2] if c is oc else c))
+                na, nb, nc = ki[0] if a is oa else a, ki[1] if b is ob else b, ki[2] if c is oc else c
+                kcm = _kcm_of((id(na), id(nb), id(nc)), (na, nb, nc), kcm.rs_queue, kcm.deploy_queue,
+                              kcm.expectations)
         i = 3
         ss: list[Scheduler] | None = None
         for n, s in enumerate(schedulers):
@@ -1829,7 +1831,7 @@ class ClusterState:
             if inf is not old[i]:
                 if ss is None:
                     ss = list(schedulers)
-                ss[n] = _scheduler_with(s, inf)  # type: ignore[arg-type]
+                ss[n] = _scheduler_of(id(inf), s.name, inf, s.queue, s.assumed, s.binding)
             i += 1
         ks: list[Kubelet] | None = None
         for n, k in enumerate(kubelets):
@@ -1837,7 +1839,7 @@ class ClusterState:
             if inf is not old[i]:
                 if ks is None:
                     ks = list(kubelets)
-                ks[n] = _kubelet_with(k, inf)
+                ks[n] = _kubelet_of(id(inf), k.node, k.up, inf, k.runtime, k.failed, k.partitioned, k.runtime_down)
             i += 1
         rest: dict[int, Informer | None] | None = None
         for j in range(i, len(old)):
@@ -1881,7 +1883,7 @@ class ClusterState:
             elif i < n_s:
                 if ss is None:
                     ss = list(schedulers)
-                ss[i - 3] = _scheduler_with(ss[i - 3], inf)  # type: ignore[arg-type]
+                ss[i - 3] = _scheduler_with(ss[i - 3], inf)
             elif i < n_k:
                 if ks is None:
                     ks = list(kubelets)
@@ -1891,7 +1893,7 @@ class ClusterState:
                     rest = {}
                 rest[i] = inf
         if infs is not None and not kcm_off:  # (a None: no replica's controllers run, the record is left alone)
-            kcm = _kcm_with(kcm, tuple(infs))  # type: ignore[arg-type]
+            kcm = _kcm_with(kcm, tuple(infs))
         if ss is not None:
             schedulers = tuple(ss)
         if ks is not None:
@@ -1968,31 +1970,36 @@ class ClusterState:
                             self.volumes, self.hpa, self.cronjobs, self.rcs)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _kubelet_with(k: Kubelet, inf: Informer | None) -> Kubelet:
-    """``k`` with its informer replaced (``ClusterState.with_slots``): one object for equal records
-    (``_kubelet_of``)."""
-    return _kubelet_of(id(inf), k.node, k.up, inf, k.runtime, k.failed, k.partitioned, k.runtime_down)
+    """``k`` with its informer replaced (``ClusterState.with_slots``). Memoised, as a pure function: a step's
+    informers are new objects, often equal to ones met before, and equal records that are one object compare and
+    hash at once."""
+    return Kubelet(k.node, k.up, inf, k.runtime, k.failed, k.partitioned, k.runtime_down)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _scheduler_with(s: Scheduler, inf: Informer) -> Scheduler:
-    """``s`` with its informer replaced: one object for equal records (``_scheduler_of``)."""
-    return _scheduler_of(id(inf), s.name, inf, s.queue, s.assumed, s.binding)
+    """``s`` with its informer replaced (memoised as ``_kubelet_with``)."""
+    return Scheduler(s.name, inf, s.queue, s.assumed, s.binding)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _kcm_with(kcm: ControllerManager, informers: tuple[Informer, ...]) -> ControllerManager:
-    """``kcm`` with its informers replaced: one object for equal records (``_kcm_of``)."""
-    return _kcm_of(tuple([id(i) for i in informers]), informers, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
+    """``kcm`` with its informers replaced (memoised as ``_kubelet_with``)."""
+    return ControllerManager(informers, kcm.rs_queue, kcm.deploy_queue, kcm.expectations)
 
 
-# The records the informer plumbing rebuilds, hash-consed: the representatives put the same informers back into
-# the same records over and over (99% of the kubelets and 97% of the schedulers rebuilt on the first 20,000 states
-# of web-two-nodes were rebuilt before), and equal records that are one object compare and hash at once. Memoised
-# on the new record's fields, not on (old record, new informer): a look-up then compares the new informer and the
-# parts the record keeps (mostly one object with the entry's), never the old informer, which a step built anew
-# and whose cache was compared item by item. The key names the new informers by identity too (``ids``; the entry
-# holds them, so their ids are not reused while it lives): the record returned holds the very informers given,
-# not equal ones (a watching informer's cache is the object ``cache_at`` returns, which ``rederived`` and the
-# plumbing compare by identity). Each is the constructor, memoised as a pure function: only speed depends on it.
+# The records ``with_informers`` rebuilds, hash-consed: the representatives put the same informers (one object
+# per value: ``spec.reduction.canonical.informer_of``) back into the same records over and over, and equal records
+# that are one object compare and hash at once. Memoised on the new record's fields, not on (old record, new
+# informer) as ``with_slots``' memos are: a look-up then compares the new informer and the parts the record keeps
+# (mostly one object with the entry's), never the old informer, which a step built anew and whose cache was
+# compared item by item. The key names the new informers by identity too (``ids``; the entry holds them, so their
+# ids are not reused while it lives): the record returned holds the very informers given, not equal ones (a
+# watching informer's cache is the object ``cache_at`` returns, which ``rederived`` and the plumbing compare by
+# identity). Not for ``with_slots``: a step's informers are new objects, which the identity in the key would keep
+# apart (and alive). Each is the constructor, memoised as a pure function: only speed depends on it.
 
 
 @functools.lru_cache(maxsize=1 << 16)
