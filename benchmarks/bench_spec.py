@@ -146,27 +146,28 @@ def lru_caches() -> dict[str, Any]:
     return out
 
 
-_Mark = tuple[int, float, int, int, dict[str, tuple[int, int]]]
+_Mark = tuple[int, float, int, int, dict[str, tuple[int, int]], int]
 
 
 def windows(size: int, memo: Memo[Any, Any] | None = None, caches: dict[str, Any] | None = None,
             report: Callable[[_Mark, _Mark], None] | None = None) -> tuple[list[_Mark], ProgressFn]:
     """A progress callback that records (distinct states, CPU seconds, memo hits, memo misses, per lru cache (hits,
-    misses)) each time a multiple of ``size`` states is passed (the checker reports about every 2,048 expansions:
-    the windows are that exact); ``memo``: the representatives' skeleton memo, whose hit rate per window is
-    printed too; ``caches``: ``lru_caches()``, whose hit rates are printed with ``--memos``; ``report``: called
-    with the two marks of each window as soon as it closes (a long run shows its windows as it goes)."""
+    misses), generated states) each time a multiple of ``size`` states is passed (the checker reports about every
+    2,048 expansions: the windows are that exact); ``memo``: the representatives' skeleton memo, whose hit rate
+    per window is printed too; ``caches``: ``lru_caches()``, whose hit rates are printed with ``--memos``;
+    ``report``: called with the two marks of each window as soon as it closes (a long run shows its windows as it
+    goes)."""
     def counts() -> tuple[int, int]:
         return (memo.hits, memo.misses) if memo is not None else (0, 0)
 
     def lrus() -> dict[str, tuple[int, int]]:
         return {name: (f.cache_info().hits, f.cache_info().misses) for name, f in (caches or {}).items()}
 
-    marks: list[_Mark] = [(0, time.process_time(), *counts(), lrus())]
+    marks: list[_Mark] = [(0, time.process_time(), *counts(), lrus(), 0)]
 
     def progress(distinct: int, generated: int, depth: int, queue: int, elapsed: float) -> None:
         if distinct // size > marks[-1][0] // size:
-            marks.append((distinct, time.process_time(), *counts(), lrus()))
+            marks.append((distinct, time.process_time(), *counts(), lrus(), generated))
             if report is not None:
                 report(marks[-2], marks[-1])
 
@@ -218,20 +219,23 @@ def run(name: str, max_states: int, safety_only: bool, off: tuple[str, ...] = ()
         memo = model.skeletons()
         looked_up = (memo.hits, memo.misses) if memo is not None else (0, 0)
         marks.append((st.distinct_states, started_cpu + cpu, *looked_up,
-                      {n: (f.cache_info().hits, f.cache_info().misses) for n, f in (caches or {}).items()}))
+                      {n: (f.cache_info().hits, f.cache_info().misses) for n, f in (caches or {}).items()},
+                      st.generated))
         print("  windows (each also printed above as it closed):")
         for before, after in itertools.pairwise(marks):
             _print_window(before, after)
 
 
 def _print_window(before: _Mark, after: _Mark) -> None:
-    """One window's line: its distinct states per CPU-second, the skeleton memo's and the lru caches' hit rates."""
-    (a, t0, h0, m0, c0), (b, t1, h1, m1, c1) = before, after
+    """One window's line: its distinct states per CPU-second, its generated states per CPU-second (the work per
+    distinct state varies with the level: how many successors are states found before), the skeleton memo's and
+    the lru caches' hit rates."""
+    (a, t0, h0, m0, c0, g0), (b, t1, h1, m1, c1, g1) = before, after
     if b > a and t1 > t0:
         looked = (h1 - h0) + (m1 - m0)
         hits = f"  skeleton memo hits {(h1 - h0) / looked:6.1%}" if looked else ""
-        print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s{hits}{_rates(c0, c1)}",
-              flush=True)
+        print(f"  states {a:>9,} - {b:>9,}: {(b - a) / (t1 - t0):8,.0f} states/CPU-s {(g1 - g0) / (t1 - t0):8,.0f} "
+              f"generated/CPU-s{hits}{_rates(c0, c1)}", flush=True)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
