@@ -211,9 +211,12 @@ def pod_event(kind: str, owners: Cache, exps: Expectations, queue: WorkQueue, ke
     none when that is of another kind (a DaemonSet's, a Job's, a StatefulSet's pod whose labels a ReplicaSet's
     selector happens to match) or not in the cache; only an orphan (no controller reference) wakes every owner
     whose selector matches it (getPodReplicaSets), on its creation or when its controller reference changed (a
-    released pod), and its deletion wakes no one ("No controller should care about orphans being deleted").
+    released pod), and its deletion wakes no one ("No controller should care about orphans being deleted"). An
+    update that carries the resourceVersion the cache had (a relist's unchanged pod) wakes no one either.
     Upstream: replica_set.go addPod, updatePod, deletePod ("If it has a ControllerRef, that's all that
     matters")."""
+    if old is not None and new is not None and old.meta.resource_version == new.meta.resource_version:
+        return exps, queue  # updatePod: "Periodic resync will send update events for all known pods" (a relist)
     pod = new if new is not None else old
     assert pod is not None
     rs_key = None if pod.meta.owner is None else resolve_controller_ref(kind, owners, pod)

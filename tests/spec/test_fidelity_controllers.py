@@ -210,12 +210,12 @@ def _handled(owners: list[Object], old: Pod | None, new: Pod | None, kind: str =
     return queue.queue
 
 
-def _pod_of(owner: OwnerRef | None, labels: object = None) -> Pod:
+def _pod_of(owner: OwnerRef | None, rv: int = 1, phase: str = "Pending") -> Pod:
+    """Pod web-x at resourceVersion ``rv`` with the Deployment's template labels and ``owner``."""
     _, d = _base()
     t = d.template
-    return Pod(meta=Meta(name="web-x", labels=t.labels if labels is None else labels, owner=owner),  # type: ignore[arg-type]
-               containers=t.containers, info=attrs.evolve(t.info, name="web-x"),
-               status=PodStatus(phase="Pending"))
+    return Pod(meta=Meta(name="web-x", labels=t.labels, owner=owner, resource_version=rv),
+               containers=t.containers, info=attrs.evolve(t.info, name="web-x"), status=PodStatus(phase=phase))
 
 
 def _matching_owners() -> list[Object]:
@@ -234,7 +234,7 @@ def test_a_pod_with_a_controller_of_another_kind_wakes_no_matching_owner(kind: s
     The model once enqueued every matching owner for a DaemonSet's or a Job's pod whose labels matched."""
     owners = _matching_owners()
     theirs = _pod_of(OwnerRef("DaemonSet", "agent", 9))
-    running = attrs.evolve(theirs, status=PodStatus(phase="Running"))
+    running = _pod_of(OwnerRef("DaemonSet", "agent", 9), rv=2, phase="Running")
     assert _handled(owners, None, theirs, kind) == ()
     assert _handled(owners, theirs, running, kind) == ()
     assert _handled(owners, running, None, kind) == ()
@@ -243,10 +243,14 @@ def test_a_pod_with_a_controller_of_another_kind_wakes_no_matching_owner(kind: s
     assert _handled(owners, None, orphan, kind) == (mine,)          # addPod: an orphan, every matching owner
     assert _handled(owners, orphan, None, kind) == ()               # deletePod: "No controller should care"
     # updatePod of an orphan: only when its labels or its controller reference changed
-    assert _handled(owners, orphan, attrs.evolve(orphan, status=PodStatus(phase="Running")), kind) == ()
+    assert _handled(owners, orphan, _pod_of(None, rv=2, phase="Running"), kind) == ()
     owned = _pod_of(OwnerRef(kind, "web", 7 if kind == "ReplicaSet" else 8))
-    assert _handled(owners, owned, orphan, kind) == (mine,)         # released: the old controller, and adopters
+    assert _handled(owners, owned, _pod_of(None, rv=2), kind) == (mine,)  # released: the old controller, adopters
     assert _handled(owners, None, owned, kind) == (mine,)
+    # "Periodic resync will send update events for all known pods": an update at the cached resourceVersion (a
+    # relist's unchanged pod) wakes no one, an owned pod's controller included
+    assert _handled(owners, owned, owned, kind) == ()
+    assert _handled(owners, owned, _pod_of(owned.meta.owner, rv=2, phase="Running"), kind) == (mine,)
 
 
 def test_a_controller_reference_resolves_only_to_the_owner_with_its_uid() -> None:

@@ -185,6 +185,10 @@ def _pod(ready: bool = True, restarts: int = 0, uid: int = 2) -> Pod:
                status=PodStatus(phase="Running", ready=ready, restarts=restarts))
 
 
+def _versioned(pod: Pod, rv: int) -> Pod:
+    return attrs.evolve(pod, meta=attrs.evolve(pod.meta, resource_version=rv))
+
+
 def _rs(min_ready: int = 10, replicas: int = 1) -> ReplicaSet:
     rs = _workload(_scenario(kind="ReplicaSet"))
     assert isinstance(rs, ReplicaSet)
@@ -260,7 +264,7 @@ def test_a_pod_turning_ready_requeues_its_replicaset_after_min_ready_seconds_and
     rs = _rs()
     session = _session(rs, _pod(ready=False))
     kcm = _kcm(session)
-    before, after = _pod(ready=False), _pod()
+    before, after = _pod(ready=False), _versioned(_pod(), 2)  # an update: another resourceVersion
     turned = replicaset.on_pod(kcm, "pods/default/web-2", before, after, _ages())
     assert turned.rs_queue.queue == (RS_KEY,) and dict(turned.rs_queue.waiting) == {RS_KEY: 11_000}
     assert dict(replicaset.on_pod(kcm, "pods/default/web-2", before, after, _ages(margin=0)).rs_queue.waiting) == {
@@ -270,7 +274,7 @@ def test_a_pod_turning_ready_requeues_its_replicaset_after_min_ready_seconds_and
     assert dict(replicaset.on_pod(early, "pods/default/web-2", before, after, _ages()).rs_queue.waiting) == {
         RS_KEY: 4_000}
     # no requeue when the pod was ready already, or without minReadySeconds
-    assert not replicaset.on_pod(kcm, "pods/default/web-2", after, after, _ages()).rs_queue.waiting
+    assert not replicaset.on_pod(kcm, "pods/default/web-2", after, _versioned(after, 3), _ages()).rs_queue.waiting
     session = _session(_rs(min_ready=0), _pod(ready=False))
     assert not replicaset.on_pod(_kcm(session), "pods/default/web-2", before, after, None).rs_queue.waiting
 
