@@ -33,7 +33,7 @@ from spec.idfields import NAME, NEXT_UID, NODE, REVISION, UID, VERSION
 from spec.informer import cache_at
 from spec.reduction import fields
 from spec.reduction.memo import Memo
-from spec.state import ClusterState, Etcd, Informer, Key, Node, Object, Pod, WatchEvent
+from spec.state import ClusterState, Etcd, Informer, Key, Node, Object, WatchEvent
 
 
 def canonical_state(
@@ -711,19 +711,22 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...],
                 for s in state.schedulers
             ) for perm in candidates])
     if len(candidates) > 1:
-        # Pods the history still carries (a deleted pod lives on only there) and expired informers' caches hold
-        # node names too: a tie left to the permutations' order made a representative depend on the path.
-        def node_of(o: Object | None) -> str:
-            return o.node_name if isinstance(o, Pod) else ""
-
-        events = [(e.rv, e.key, node_of(e.obj), node_of(e.prev)) for e in state.etcd.history]
-        cached = [(i, k, o.node_name) for i, (who, _, _, inf) in enumerate(state.informer_slots())
+        # Objects the history still carries (a deleted pod lives on only there) and expired informers' caches hold
+        # node names too: a tie left to the permutations' order made a representative depend on the path. Every
+        # node name they hold, as ``_placed_best`` reads etcd's objects: a DaemonSet's deleted pods, pinned to
+        # their nodes by node affinity and never bound, once tied (found by tests/spec/test_spec_reductions.py,
+        # ``test_deleted_daemon_pods_order_the_renamings``). Objects whose keys name a renamed node are left to
+        # the last part (their keys are renamed with them).
+        moved = frozenset(n for perm in candidates for n in perm)
+        events = [(e.rv, e.key, _held(e.obj), _held(e.prev)) for e in state.etcd.history
+                  if moved.isdisjoint(e.key.split("/"))]
+        cached = [(i, k, _held(o)) for i, (who, _, _, inf) in enumerate(state.informer_slots())
                   if who != "kubelet" and inf is not None and inf.expired  # kubelets are ranked above
-                  for k, o in inf.cache.items() if isinstance(o, Pod)]
+                  for k, o in inf.cache.items() if moved.isdisjoint(k.split("/"))]
         if any(a or b for _, _, a, b in events) or any(n for _, _, n in cached):
             candidates = _tied(candidates, [
-                (tuple((rv, k, perm.get(a, a), perm.get(b, b)) for rv, k, a, b in events),
-                 tuple(sorted((i, k, perm.get(n, n)) for i, k, n in cached))) for perm in candidates])
+                (tuple((rv, k, _renamed_all(a, perm), _renamed_all(b, perm)) for rv, k, a, b in events),
+                 tuple(sorted((i, k, _renamed_all(n, perm)) for i, k, n in cached))) for perm in candidates])
     if len(candidates) > 1:
         # What else can tell the renamings apart: the objects and events whose keys name the nodes (a Node's status,
         # a node's Lease: the orders above leave them out, as a key that names a node is renamed with it), the same
@@ -748,6 +751,18 @@ def _best_permutation(state: ClusterState, perms: tuple[dict[str, str], ...],
              tuple(sorted((i, _renamed(k, perm), _encoded(o, perm, versions=False)) for i, k, o in copies)),
              tuple(_encoded(r, perm) for r in records)) for perm in candidates])
     return candidates[0]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _held(o: Object | None) -> tuple[str, ...]:
+    """The node names the API object ``o`` holds, in field order (empty ones left out), through the fields that
+    declare one (``spec.idfields``): a pod's nodeName and its node affinity's, a claim's selected node...
+    Memoised: objects are interned and shared among states."""
+    return () if o is None else tuple([v for _, v, _ in fields.collect(o, _NODE_NAMES) if v])
+
+
+def _renamed_all(names: tuple[str, ...], perm: dict[str, str]) -> tuple[str, ...]:
+    return tuple([perm.get(n, n) for n in names])
 
 
 def _names(key: str, nodes: frozenset[str]) -> bool:

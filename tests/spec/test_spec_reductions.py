@@ -408,3 +408,59 @@ def test_a_relist_does_not_order_what_it_listed() -> None:
     order of what it has yet to deliver (``writeorder._order``)."""
     config = parse(BINDING_AFTER_A_RESTART, "binding-after-a-restart").config
     assert stands_for_its_states(ClusterModel(config, NO_SYMMETRY), 6) > 1000
+
+
+DELETED_DAEMONSET = """
+apiVersion: kubespec.dev/v1
+kind: Scenario
+metadata: {name: deleted-daemonset}
+spec:
+  userActions: ["kubectl delete daemonset agent"]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+status: {allocatable: {cpu: "2", memory: 2Gi, pods: "110"}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-b}
+status: {allocatable: {cpu: "2", memory: 2Gi, pods: "110"}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: "agent:1", resources: {requests: {cpu: 100m, memory: 64Mi}}}]
+"""
+
+
+@pytest.mark.parametrize("consistency", ["strong", "stale"])
+def test_deleted_daemon_pods_order_the_renamings(consistency: str) -> None:
+    """Two identical nodes, a DaemonSet deleted before its pods are bound: the garbage collector deletes the pods,
+    which live on only in the history's events, pinned to their nodes by node affinity. The orbit order read only
+    the bound node of the history's pods, so the two renamings tied, the first won, and a state and its renaming
+    had two representatives (found by ``test_representatives_of_random_reachable_states`` on a random run: three
+    nodes, a DaemonSet deleted, consistency stale). Breadth-first over the representatives: each is also the
+    representative of its renaming."""
+    config = attrs.evolve(parse(DELETED_DAEMONSET, "deleted-daemonset").config, consistency=consistency)
+    model = ClusterModel(config)
+    swap = {"node-a": "node-b", "node-b": "node-a"}
+    assert symmetric_nodes(config) == (("node-a", "node-b"),)
+    frontier = [model.canonical(s) for s in model.init_states()]
+    seen = set(frontier)
+    for _ in range(10):
+        following = []
+        for s in frontier:
+            assert model.canonical(rename_nodes(s, swap)) == s
+            for _, t in model.successors(s):
+                c = model.canonical(t)
+                if c not in seen:
+                    seen.add(c)
+                    following.append(c)
+        frontier = following
+    assert len(seen) > 1000
