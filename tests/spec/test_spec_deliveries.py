@@ -20,6 +20,7 @@ from spec.model import ClusterModel
 from spec.scenario import builtin, builtin_names
 from spec.state import ClusterState
 from spec.watchcache import settle
+from tests.spec.walks import expanded_and_successors
 
 FAST = ("web-two-nodes", "service-web", "service-create", "stale-replicaset", "job-completions", "daemonset-two-nodes",
         "pvc-delete-reclaim", "cronjob-replace", "replicationcontroller-three-two-running", "statefulset-partition",
@@ -49,24 +50,13 @@ def compare(name: str, max_states: int) -> int:
     """Breadth-first over ``name``'s representatives: at each state and each successor, the reflectors'
     deliveries equal the plain ones. The number of deliveries compared."""
     config = builtin(name).config
-    model = ClusterModel(config)
-    frontier = [model.canonical(s) for s in model.init_states()]
-    seen = set(frontier)
     compared = 0
-    while frontier and len(seen) < max_states:
-        s = frontier.pop(0)
-        successors = list(model.successors(s))
-        for state in (s, *(t for _, t in successors)):
-            if state.apiservers is not None:
-                continue
-            steps = [(a, t) for a, t in REFLECTORS.steps(state, config) if isinstance(a, A.Deliver)]
-            assert steps == plain_deliveries(state, config), name
-            compared += len(steps)
-        for _, t in successors:
-            c = model.canonical(t)
-            if c not in seen:
-                seen.add(c)
-                frontier.append(c)
+    for state in expanded_and_successors(ClusterModel(config), max_states):
+        if state.apiservers is not None:
+            continue
+        steps = [(a, t) for a, t in REFLECTORS.steps(state, config) if isinstance(a, A.Deliver)]
+        assert steps == plain_deliveries(state, config), name
+        compared += len(steps)
     return compared
 
 

@@ -20,6 +20,7 @@ from spec.model import ClusterModel
 from spec.scenario import builtin
 from spec.state import ClusterState
 from spec.watchcache import settle
+from tests.spec.walks import expanded_and_successors
 
 FAST = ("web-two-nodes", "stale-replicaset", "stale-replicaset+stale-relist", "cronjob-crash", "daemonset-two-nodes",
         "job-ttl-after-finished")
@@ -52,23 +53,12 @@ def compare(name: str, max_states: int) -> int:
     name, *variants = name.split("+")
     config = builtin(name).config
     config = attrs.evolve(config, variants=config.variants | frozenset(variants))
-    model = ClusterModel(config)
-    frontier = [model.canonical(s) for s in model.init_states()]
-    seen = set(frontier)
     compared = 0
     labels = {c.label for c in CRASHES}
-    while frontier and len(seen) < max_states:
-        s = frontier.pop(0)
-        successors = list(model.successors(s))
-        for state in (s, *(t for _, t in successors)):
-            steps = [(a, t) for a, t in fault_steps(state, config) if isinstance(a, A.Fault) and a.kind in labels]
-            assert steps == plain_crashes(state, config), name
-            compared += len(steps)
-        for _, t in successors:
-            c = model.canonical(t)
-            if c not in seen:
-                seen.add(c)
-                frontier.append(c)
+    for state in expanded_and_successors(ClusterModel(config), max_states):
+        steps = [(a, t) for a, t in fault_steps(state, config) if isinstance(a, A.Fault) and a.kind in labels]
+        assert steps == plain_crashes(state, config), name
+        compared += len(steps)
     return compared
 
 

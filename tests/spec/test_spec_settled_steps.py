@@ -17,6 +17,7 @@ from spec.model import ClusterModel
 from spec.scenario import builtin
 from spec.state import ClusterState, Etcd
 from spec.watchcache import settle
+from tests.spec.walks import expanded_and_successors
 
 FAST = ("web-two-nodes", "stale-replicaset", "node-partition", "service-web", "drain-with-pdb", "ha-controller-manager",
         "replicaset-five-three-running")
@@ -32,27 +33,16 @@ def compare(name: str, max_states: int, patch: Callable[[], Any], unpatch: Calla
     """Breadth-first over ``name``'s representatives: every state's and successor's steps (``next_steps``) equal
     the steps with ``settled_step`` replaced by ``plain``. The number of steps compared."""
     config = builtin(name).config
-    model = ClusterModel(config)
-    frontier = [model.canonical(s) for s in model.init_states()]
-    seen = set(frontier)
     compared = 0
-    while frontier and len(seen) < max_states:
-        s = frontier.pop(0)
-        successors = list(model.successors(s))
-        for state in (s, *(t for _, t in successors)):
-            steps = list(next_steps(state, config))
-            patch()
-            try:
-                expected = list(next_steps(state, config))
-            finally:
-                unpatch()
-            assert steps == expected, name
-            compared += len(steps)
-        for _, t in successors:
-            c = model.canonical(t)
-            if c not in seen:
-                seen.add(c)
-                frontier.append(c)
+    for state in expanded_and_successors(ClusterModel(config), max_states):
+        steps = list(next_steps(state, config))
+        patch()
+        try:
+            expected = list(next_steps(state, config))
+        finally:
+            unpatch()
+        assert steps == expected, name
+        compared += len(steps)
     return compared
 
 
